@@ -1,0 +1,56 @@
+// The compact binary record codec (format version 1), used inside Persisting: the memory
+// buffer, the WAL payload and the network. Byte layout: docs/binary-codec.md (and the comment at
+// the top of src/core/codec.cc). Decoding checks every length and limits nesting depth.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "persisting/status.h"
+#include "persisting/value.h"
+
+namespace persisting {
+
+inline constexpr uint8_t kCodecVersion = 1;
+// Maximum nesting of lists/objects inside a record (the record itself is depth 1). Shared with JSON.
+inline constexpr int kMaxNestingDepth = 64;
+
+// Appends the encoding of record to *out.
+void encode_record(const Record& record, std::string* out);
+std::string encode_record(const Record& record);
+// Decodes exactly one record from data (the whole of data must be consumed).
+Result<Record> decode_record(std::string_view data);
+
+// A batch of encoded records packed back to back: the unit that moves between layers.
+// Record i is data[ends[i-1] .. ends[i]).
+class RecordBatch {
+ public:
+  RecordBatch() = default;
+
+  void add(const Record& r);
+  // Appends an already-encoded record (the caller vouches it is valid codec output).
+  void add_encoded(std::string_view encoded);
+  void append(const RecordBatch& other);
+  void reserve(size_t records, size_t bytes);
+  void clear();
+
+  size_t size() const { return ends_.size(); }
+  bool empty() const { return ends_.empty(); }
+  size_t byte_size() const { return data_.size(); }
+  std::string_view encoded(size_t i) const;
+  Result<Record> decode(size_t i) const { return decode_record(encoded(i)); }
+  // Decodes every record; fails on the first bad one.
+  Result<std::vector<Record>> decode_all() const;
+
+  // The raw layout, for codecs that ship batches as a whole.
+  const std::string& data() const { return data_; }
+  const std::vector<uint32_t>& ends() const { return ends_; }
+
+ private:
+  std::string data_;
+  std::vector<uint32_t> ends_;
+};
+
+}  // namespace persisting

@@ -1,0 +1,111 @@
+// Env: the seam through which every file-system call in Persisting passes (after LevelDB's Env).
+// Production code uses Env::Default() (POSIX). Tests wrap it to inject ENOSPC, EIO, short writes,
+// torn writes and failed fsyncs. Paths are plain strings; every error names the path at fault.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "persisting/status.h"
+
+namespace persisting {
+
+// A file opened for appending. Not thread-safe; one owner at a time.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Appends all of data or returns an error. After an error the file's tail is unspecified
+  // (a short write may have landed); callers that care truncate back to a known size.
+  virtual Status append(std::string_view data) = 0;
+  // fdatasync: the appended bytes survive a crash once this returns OK.
+  virtual Status sync() = 0;
+  // Shrinks the file to size bytes (used to cut a failed append back off).
+  virtual Status truncate(uint64_t size) = 0;
+  virtual Status close() = 0;
+  // Bytes in the file (appended so far, including what existed when opened).
+  virtual uint64_t size() const = 0;
+};
+
+// A file read at arbitrary offsets. Thread-safe.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes at offset into *out (resized to what was read; short at end of file).
+  virtual Status read(uint64_t offset, size_t n, std::string* out) const = 0;
+  virtual uint64_t size() const = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  // The process-wide POSIX environment. Never null, never deleted.
+  static Env* Default();
+
+  // Opens path for appending; creates it if absent. truncate=true empties it first.
+  virtual Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path,
+                                                                  bool truncate) = 0;
+  virtual Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(
+      const std::string& path) = 0;
+
+  virtual bool file_exists(const std::string& path) = 0;
+  virtual Result<uint64_t> file_size(const std::string& path) = 0;
+  // Names (not paths) of the entries in dir, unsorted, without "." and "..".
+  virtual Result<std::vector<std::string>> get_children(const std::string& dir) = 0;
+  // mkdir -p.
+  virtual Status create_dirs(const std::string& dir) = 0;
+  virtual Status remove_file(const std::string& path) = 0;
+  // rm -r. Missing path is OK.
+  virtual Status remove_all(const std::string& path) = 0;
+  virtual Status rename_file(const std::string& from, const std::string& to) = 0;
+  // Creates a hard link to at `to`; fails with kAlreadyExists if `to` exists (create-if-absent).
+  virtual Status link_file(const std::string& from, const std::string& to) = 0;
+  // fsync on a directory, making renames/creates in it durable.
+  virtual Status sync_dir(const std::string& dir) = 0;
+
+  // Conveniences built on the primitives above (overridable for fault injection).
+  virtual Result<std::string> read_file(const std::string& path);
+  // Writes data to path.tmp, syncs it, renames over path and syncs the directory.
+  virtual Status write_file_atomic(const std::string& path, std::string_view data);
+};
+
+// Wraps another Env and forwards everything; subclass it to override a few calls in tests.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& p, bool t) override {
+    return target_->new_writable_file(p, t);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(const std::string& p) override {
+    return target_->new_random_access_file(p);
+  }
+  bool file_exists(const std::string& p) override { return target_->file_exists(p); }
+  Result<uint64_t> file_size(const std::string& p) override { return target_->file_size(p); }
+  Result<std::vector<std::string>> get_children(const std::string& d) override {
+    return target_->get_children(d);
+  }
+  Status create_dirs(const std::string& d) override { return target_->create_dirs(d); }
+  Status remove_file(const std::string& p) override { return target_->remove_file(p); }
+  Status remove_all(const std::string& p) override { return target_->remove_all(p); }
+  Status rename_file(const std::string& f, const std::string& t) override {
+    return target_->rename_file(f, t);
+  }
+  Status link_file(const std::string& f, const std::string& t) override {
+    return target_->link_file(f, t);
+  }
+  Status sync_dir(const std::string& d) override { return target_->sync_dir(d); }
+
+ private:
+  Env* target_;
+};
+
+// Joins path components with '/'.
+std::string join_path(std::string_view a, std::string_view b);
+// The directory part of a path ("a/b/c" -> "a/b"; "c" -> ".").
+std::string dir_name(std::string_view path);
+
+}  // namespace persisting

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what Persisting needs to build and test, from Debian's packages only.
+# Idempotent: packages already present are skipped quickly by apt.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config ccache
+  libsimdjson-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libasio-dev libisal-dev libzstd-dev liblz4-dev
+  libgtest-dev libgmock-dev
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

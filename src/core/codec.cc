@@ -1,0 +1,275 @@
+// Binary record codec, format version 1.
+//
+//   record  := u8 version (=1) , object-body
+//   value   := u8 tag , payload
+//     tag 0 null      (no payload)
+//     tag 1 false     (no payload)
+//     tag 2 true      (no payload)
+//     tag 3 int64     zigzag varint
+//     tag 4 double    8 bytes, IEEE-754 little-endian
+//     tag 5 string    varint byte length, UTF-8 bytes
+//     tag 6 bytes     varint byte length, bytes
+//     tag 7 vector    varint dimension, dimension x float32 little-endian
+//     tag 8 list      varint count, count x value
+//     tag 9 object    object-body
+//   object-body := varint count, count x (varint key length, key bytes, value)
+//   varint := unsigned LEB128, at most 10 bytes
+//
+// Nesting deeper than kMaxNestingDepth, a length past the end, an unknown tag or version, or
+// trailing bytes are Corruption errors. Kept in agreement with docs/binary-codec.md.
+#include <bit>
+#include <cstring>
+
+#include "persisting/codec.h"
+
+namespace persisting {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "codec assumes a little-endian host");
+
+enum Tag : uint8_t {
+  kNull = 0, kFalse = 1, kTrue = 2, kInt = 3, kDouble = 4, kString = 5, kBytes = 6,
+  kVector = 7, kList = 8, kObject = 9,
+};
+
+inline void put_varint(std::string* out, uint64_t v) {
+  char buf[10];
+  int n = 0;
+  while (v >= 0x80) {
+    buf[n++] = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  buf[n++] = static_cast<char>(v);
+  out->append(buf, static_cast<size_t>(n));
+}
+
+inline void put_str(std::string* out, std::string_view s) {
+  put_varint(out, s.size());
+  out->append(s);
+}
+
+void encode_value(const Value& v, std::string* out);
+
+void encode_object_body(const Object& o, std::string* out) {
+  put_varint(out, o.size());
+  for (const auto& [k, v] : o) {
+    put_str(out, k);
+    encode_value(v, out);
+  }
+}
+
+void encode_value(const Value& v, std::string* out) {
+  switch (v.type()) {
+    case Value::Type::kNull: out->push_back(kNull); break;
+    case Value::Type::kBool: out->push_back(v.as_bool() ? kTrue : kFalse); break;
+    case Value::Type::kInt: {
+      out->push_back(kInt);
+      int64_t i = v.as_int();
+      put_varint(out, (static_cast<uint64_t>(i) << 1) ^ static_cast<uint64_t>(i >> 63));
+      break;
+    }
+    case Value::Type::kDouble: {
+      out->push_back(kDouble);
+      double d = v.as_double();
+      char b[8];
+      std::memcpy(b, &d, 8);
+      out->append(b, 8);
+      break;
+    }
+    case Value::Type::kString: out->push_back(kString); put_str(out, v.as_string()); break;
+    case Value::Type::kBytes: out->push_back(kBytes); put_str(out, v.as_bytes().data); break;
+    case Value::Type::kVector: {
+      out->push_back(kVector);
+      const auto& vec = v.as_vector();
+      put_varint(out, vec.size());
+      out->append(reinterpret_cast<const char*>(vec.data()), vec.size() * sizeof(float));
+      break;
+    }
+    case Value::Type::kList: {
+      out->push_back(kList);
+      const auto& l = v.as_list();
+      put_varint(out, l.size());
+      for (const auto& e : l) encode_value(e, out);
+      break;
+    }
+    case Value::Type::kObject: out->push_back(kObject); encode_object_body(v.as_object(), out); break;
+  }
+}
+
+class Decoder {
+ public:
+  explicit Decoder(std::string_view d) : p_(d.data()), end_(d.data() + d.size()), begin_(p_) {}
+
+  Status error(std::string what) const {
+    return Corruption("binary record: " + what + " at byte " + std::to_string(p_ - begin_));
+  }
+
+  bool at_end() const { return p_ == end_; }
+
+  Result<uint64_t> varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (p_ == end_) return error("truncated varint");
+      uint8_t b = static_cast<uint8_t>(*p_++);
+      if (shift == 63 && b > 1) return error("varint overflows 64 bits");
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    return error("varint longer than 10 bytes");
+  }
+
+  Result<std::string_view> bytes(uint64_t n) {
+    if (n > static_cast<uint64_t>(end_ - p_)) return error("length " + std::to_string(n) + " past end");
+    std::string_view s(p_, static_cast<size_t>(n));
+    p_ += n;
+    return s;
+  }
+
+  Result<Value> value(int depth) {
+    if (p_ == end_) return error("truncated value");
+    uint8_t tag = static_cast<uint8_t>(*p_++);
+    switch (tag) {
+      case kNull: return Value();
+      case kFalse: return Value(false);
+      case kTrue: return Value(true);
+      case kInt: {
+        ASSIGN_OR_RETURN(uint64_t z, varint());
+        return Value(static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1)));
+      }
+      case kDouble: {
+        ASSIGN_OR_RETURN(std::string_view b, bytes(8));
+        double d;
+        std::memcpy(&d, b.data(), 8);
+        return Value(d);
+      }
+      case kString: {
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        ASSIGN_OR_RETURN(std::string_view s, bytes(n));
+        return Value(std::string(s));
+      }
+      case kBytes: {
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        ASSIGN_OR_RETURN(std::string_view s, bytes(n));
+        return Value(Bytes{std::string(s)});
+      }
+      case kVector: {
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        if (n > static_cast<uint64_t>(end_ - p_) / sizeof(float)) return error("vector past end");
+        F32Vector vec(static_cast<size_t>(n));
+        std::memcpy(vec.data(), p_, n * sizeof(float));
+        p_ += n * sizeof(float);
+        return Value(std::move(vec));
+      }
+      case kList: {
+        if (depth >= kMaxNestingDepth) return error("nesting deeper than " + std::to_string(kMaxNestingDepth));
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        if (n > static_cast<uint64_t>(end_ - p_)) return error("list count past end");
+        List l;
+        l.reserve(static_cast<size_t>(n));
+        for (uint64_t i = 0; i < n; ++i) {
+          ASSIGN_OR_RETURN(Value e, value(depth + 1));
+          l.push_back(std::move(e));
+        }
+        return Value(std::move(l));
+      }
+      case kObject: {
+        if (depth >= kMaxNestingDepth) return error("nesting deeper than " + std::to_string(kMaxNestingDepth));
+        ASSIGN_OR_RETURN(Object o, object_body(depth + 1));
+        return Value(std::move(o));
+      }
+      default: return error("unknown tag " + std::to_string(tag));
+    }
+  }
+
+  Result<Object> object_body(int depth) {
+    ASSIGN_OR_RETURN(uint64_t n, varint());
+    if (n > static_cast<uint64_t>(end_ - p_)) return error("field count past end");
+    Object o;
+    o.reserve(static_cast<size_t>(n));
+    for (uint64_t i = 0; i < n; ++i) {
+      ASSIGN_OR_RETURN(uint64_t kl, varint());
+      ASSIGN_OR_RETURN(std::string_view k, bytes(kl));
+      if (o.find(k) != nullptr) return error("duplicate field '" + std::string(k) + "'");
+      ASSIGN_OR_RETURN(Value v, value(depth));
+      o.append_unchecked(std::string(k), std::move(v));
+    }
+    return o;
+  }
+
+ private:
+  const char* p_;
+  const char* end_;
+  const char* begin_;
+};
+
+}  // namespace
+
+void encode_record(const Record& record, std::string* out) {
+  out->push_back(static_cast<char>(kCodecVersion));
+  encode_object_body(record, out);
+}
+
+std::string encode_record(const Record& record) {
+  std::string out;
+  encode_record(record, &out);
+  return out;
+}
+
+Result<Record> decode_record(std::string_view data) {
+  Decoder d(data);
+  if (data.empty()) return d.error("empty record");
+  uint8_t version = static_cast<uint8_t>(data[0]);
+  if (version != kCodecVersion) {
+    return Corruption("binary record: unsupported codec version " + std::to_string(version) +
+                      " (this build reads version " + std::to_string(kCodecVersion) + ")");
+  }
+  ASSIGN_OR_RETURN(std::string_view skip, d.bytes(1));
+  (void)skip;
+  ASSIGN_OR_RETURN(Object o, d.object_body(1));
+  if (!d.at_end()) return d.error("trailing bytes");
+  return o;
+}
+
+void RecordBatch::add(const Record& r) {
+  encode_record(r, &data_);
+  ends_.push_back(static_cast<uint32_t>(data_.size()));
+}
+
+void RecordBatch::add_encoded(std::string_view encoded) {
+  data_.append(encoded);
+  ends_.push_back(static_cast<uint32_t>(data_.size()));
+}
+
+void RecordBatch::append(const RecordBatch& other) {
+  uint32_t base = static_cast<uint32_t>(data_.size());
+  data_.append(other.data_);
+  ends_.reserve(ends_.size() + other.ends_.size());
+  for (uint32_t e : other.ends_) ends_.push_back(base + e);
+}
+
+void RecordBatch::reserve(size_t records, size_t bytes) {
+  ends_.reserve(records);
+  data_.reserve(bytes);
+}
+
+void RecordBatch::clear() {
+  data_.clear();
+  ends_.clear();
+}
+
+std::string_view RecordBatch::encoded(size_t i) const {
+  uint32_t begin = i == 0 ? 0 : ends_[i - 1];
+  return std::string_view(data_).substr(begin, ends_[i] - begin);
+}
+
+Result<std::vector<Record>> RecordBatch::decode_all() const {
+  std::vector<Record> out;
+  out.reserve(size());
+  for (size_t i = 0; i < size(); ++i) {
+    ASSIGN_OR_RETURN(Record r, decode(i));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace persisting
