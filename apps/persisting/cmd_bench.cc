@@ -1,0 +1,189 @@
+// `persisting bench`: the seed project's throughput test in one process.
+// Producers put batches of records {"id":"w<p>_<i>","idx":<i>,"payload":"<record_size bytes>"}
+// for --duration seconds; consumers (rank c of world_size = consumers) read until they have
+// consumed everything produced, so consumed == produced.
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+#include <unistd.h>
+
+#include "apps/persisting/commands.h"
+#include "persisting/json.h"
+#include "persisting/queue.h"
+
+namespace persisting::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
+}  // namespace
+
+int run_bench(const BenchArgs& a) {
+  std::string data_dir = a.data_dir;
+  bool temp_dir = false;
+  if (data_dir.empty()) {
+    auto base = std::filesystem::temp_directory_path() / ("persisting-bench-" + std::to_string(::getpid()));
+    data_dir = base.string();
+    temp_dir = true;
+  }
+  uint32_t buckets = std::max<uint32_t>(a.num_buckets, a.consumers);
+  int rc = 0;
+  {
+    auto q = Queue::open({.data_dir = data_dir});
+    if (!q.ok()) return fail(q.status().to_string());
+    WriterOptions wo;
+    wo.topic = "bench";
+    wo.num_buckets = buckets;
+    wo.batch_size = std::max<uint32_t>(a.batch_size, 1000);
+    wo.backend = a.backend;
+    wo.backend_options = a.options;
+    auto writer = (*q)->writer(wo);
+    if (!writer.ok()) return fail(writer.status().to_string());
+    std::vector<std::unique_ptr<QueueReader>> readers;
+    for (unsigned c = 0; c < a.consumers; ++c) {
+      auto r = (*q)->reader({.topic = "bench", .rank = c, .world_size = a.consumers});
+      if (!r.ok()) return fail(r.status().to_string());
+      readers.push_back(std::move(r).value());
+    }
+
+    const std::string payload(a.record_size, 'x');
+    std::atomic<bool> stop{false}, producers_done{false};
+    std::atomic<uint64_t> produced{0}, consumed{0}, produced_bytes{0};
+    std::vector<std::vector<double>> latencies(a.producers);
+    std::vector<Status> producer_errors(a.producers), consumer_errors(a.consumers);
+    auto t0 = Clock::now();
+
+    std::vector<std::thread> producers;
+    for (unsigned p = 0; p < a.producers; ++p) {
+      producers.emplace_back([&, p] {
+        std::vector<Record> batch;
+        std::string prefix = "w" + std::to_string(p) + "_";
+        uint64_t i = 0;
+        while (!stop.load(std::memory_order_relaxed)) {
+          batch.clear();
+          uint64_t bytes = 0;
+          for (uint32_t k = 0; k < a.batch_size; ++k, ++i) {
+            Record r;
+            r.reserve(3);
+            r.append_unchecked("id", prefix + std::to_string(i));
+            r.append_unchecked("idx", static_cast<int64_t>(i));
+            r.append_unchecked("payload", payload);
+            bytes += payload.size();
+            batch.push_back(std::move(r));
+          }
+          auto t = Clock::now();
+          Status s = (*writer)->put(batch);
+          latencies[p].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+          if (!s.ok()) {
+            producer_errors[p] = s;
+            return;
+          }
+          produced.fetch_add(batch.size(), std::memory_order_relaxed);
+          produced_bytes.fetch_add(bytes, std::memory_order_relaxed);
+        }
+      });
+    }
+    std::vector<std::thread> consumers;
+    std::atomic<unsigned> consumers_running{a.consumers};
+    for (unsigned c = 0; c < a.consumers; ++c) {
+      consumers.emplace_back([&, c] {
+        for (;;) {
+          if (producers_done.load() && consumed.load() >= produced.load()) break;
+          auto msgs = readers[c]->get(a.fetch, /*wait=*/true, std::chrono::milliseconds(50));
+          if (!msgs.ok()) {
+            consumer_errors[c] = msgs.status();
+            break;
+          }
+          consumed.fetch_add(msgs->size(), std::memory_order_relaxed);
+        }
+        consumers_running.fetch_sub(1);
+      });
+    }
+
+    // Progress once a second (to stderr) while producing, then stop the producers.
+    auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.duration_s));
+    while (Clock::now() < deadline) {
+      std::this_thread::sleep_until(std::min(deadline, Clock::now() + std::chrono::seconds(1)));
+      if (!a.json)
+        std::fprintf(stderr, "  t=%5.1fs  produced %12llu  consumed %12llu\n", seconds_since(t0),
+                     static_cast<unsigned long long>(produced.load()),
+                     static_cast<unsigned long long>(consumed.load()));
+    }
+    stop = true;
+    for (auto& t : producers) t.join();
+    double produce_s = seconds_since(t0);
+    producers_done = true;
+    // Consumers drain everything; bounded so a bug cannot hang the bench forever.
+    auto drain_deadline = Clock::now() + std::chrono::seconds(120);
+    while (consumers_running.load() > 0 && Clock::now() < drain_deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    double consume_s = seconds_since(t0);
+    if (consumers_running.load() > 0) {
+      stop = true;
+      std::cerr << "persisting: consumers did not drain within 120 s\n";
+      for (auto& t : consumers) t.detach();
+      std::_Exit(1);
+    }
+    for (auto& t : consumers) t.join();
+    for (const auto& s : producer_errors)
+      if (!s.ok()) return fail("producer: " + s.to_string());
+    for (const auto& s : consumer_errors)
+      if (!s.ok()) return fail("consumer: " + s.to_string());
+
+    std::vector<double> all;
+    for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+    double p50 = percentile(all, 0.50), p99 = percentile(all, 0.99);
+    // Bytes per record: the JSON-equivalent size of the record, as the seed's bench counts it.
+    double rec_bytes = static_cast<double>(produced_bytes.load()) / std::max<uint64_t>(1, produced.load());
+    double overhead = 30;  // id, idx and field names
+    double mb = (rec_bytes + overhead) / 1e6;
+    uint64_t prod = produced.load(), cons = consumed.load();
+    double prod_rate = prod / produce_s, cons_rate = a.consumers ? cons / consume_s : 0;
+
+    Object result{{"backend", a.backend},
+                  {"producers", static_cast<int64_t>(a.producers)},
+                  {"consumers", static_cast<int64_t>(a.consumers)},
+                  {"batch_size", static_cast<int64_t>(a.batch_size)},
+                  {"record_size", static_cast<int64_t>(a.record_size)},
+                  {"duration_s", a.duration_s},
+                  {"produced", static_cast<int64_t>(prod)},
+                  {"consumed", static_cast<int64_t>(cons)},
+                  {"produce_records_per_s", prod_rate},
+                  {"consume_records_per_s", cons_rate},
+                  {"produce_mb_per_s", prod_rate * mb},
+                  {"consume_mb_per_s", cons_rate * mb},
+                  {"put_p50_us", p50},
+                  {"put_p99_us", p99}};
+    if (a.json) {
+      std::cout << to_json(result) << "\n";
+    } else {
+      std::printf("\n%-24s %s\n", "backend", a.backend.c_str());
+      std::printf("%-24s %u x batch %u, record %u B\n", "producers", a.producers, a.batch_size, a.record_size);
+      std::printf("%-24s %u x fetch %u\n", "consumers", a.consumers, a.fetch);
+      std::printf("%-24s %llu in %.2f s\n", "produced", static_cast<unsigned long long>(prod), produce_s);
+      std::printf("%-24s %llu in %.2f s\n", "consumed", static_cast<unsigned long long>(cons), consume_s);
+      std::printf("%-24s %.0f records/s  (%.1f MB/s)\n", "produce rate", prod_rate, prod_rate * mb);
+      std::printf("%-24s %.0f records/s  (%.1f MB/s)\n", "consume rate", cons_rate, cons_rate * mb);
+      std::printf("%-24s p50 %.1f us  p99 %.1f us\n", "put latency", p50, p99);
+    }
+    if (a.consumers > 0 && cons != prod) rc = fail("consumed " + std::to_string(cons) + " != produced " + std::to_string(prod));
+  }
+  if (temp_dir) std::filesystem::remove_all(data_dir);
+  return rc;
+}
+
+}  // namespace persisting::cli

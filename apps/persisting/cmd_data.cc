@@ -1,0 +1,174 @@
+// put, get, topics, stats: JSON Lines in and out of a data directory.
+#include <fstream>
+#include <iostream>
+
+#include "apps/persisting/commands.h"
+#include "persisting/backend.h"
+#include "persisting/json.h"
+#include "persisting/queue.h"
+
+namespace persisting::cli {
+
+int fail(const std::string& message) {
+  std::cerr << "persisting: " << message << "\n";
+  return 1;
+}
+
+namespace {
+
+Value topic_json(const TopicInfo& t) {
+  Object o{{"topic", t.topic},
+           {"bucket_column", t.bucket_column},
+           {"num_buckets", static_cast<int64_t>(t.num_buckets)},
+           {"batch_size", static_cast<int64_t>(t.batch_size)},
+           {"backend", t.backend},
+           {"durable", t.durable}};
+  Object opts;
+  for (const auto& [k, v] : t.backend_options) opts.set(k, v);
+  o.set("options", std::move(opts));
+  return o;
+}
+
+Result<std::unique_ptr<Queue>> open_queue(const std::string& data_dir) {
+  QueueOptions qo;
+  qo.data_dir = data_dir;
+  return Queue::open(qo);
+}
+
+}  // namespace
+
+int run_put(const PutArgs& a) {
+  auto q = open_queue(a.data_dir);
+  if (!q.ok()) return fail(q.status().to_string());
+  WriterOptions wo;
+  wo.topic = a.topic;
+  wo.bucket_column = a.bucket_column;
+  wo.num_buckets = a.num_buckets;
+  wo.batch_size = a.batch_size;
+  wo.backend = a.backend;
+  wo.backend_options = a.options;
+  auto w = (*q)->writer(wo);
+  if (!w.ok()) return fail(w.status().to_string());
+  if (!(*w)->topic().durable)
+    std::cerr << "persisting: warning: topic '" << a.topic << "' uses the non-durable backend '"
+              << (*w)->topic().backend
+              << "': its records live only in this process and are gone when it exits\n";
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (a.input != "-") {
+    file.open(a.input);
+    if (!file) return fail("cannot open input file '" + a.input + "'");
+    in = &file;
+  }
+  std::vector<Record> batch;
+  uint64_t line_no = 0, batch_first_line = 1, written = 0;
+  auto write_batch = [&]() -> bool {
+    if (batch.empty()) return true;
+    Status s = (*w)->put(batch);
+    if (!s.ok()) {
+      fail("lines " + std::to_string(batch_first_line) + "-" + std::to_string(line_no) + ": " + s.to_string());
+      return false;
+    }
+    written += batch.size();
+    batch.clear();
+    batch_first_line = line_no + 1;
+    return true;
+  };
+  std::string line;
+  while (std::getline(*in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    auto rec = parse_json_record(line);
+    if (!rec.ok())
+      return fail("line " + std::to_string(line_no) + ": " + rec.status().message() + " (nothing of lines " +
+                  std::to_string(batch_first_line) + "-" + std::to_string(line_no) + " was written; " +
+                  std::to_string(written) + " records before them were)");
+    batch.push_back(std::move(rec).value());
+    if (batch.size() >= a.batch_size && !write_batch()) return 1;
+  }
+  if (!write_batch()) return 1;
+  Status f = (*w)->flush();
+  if (!f.ok()) return fail(f.to_string());
+  std::cerr << "persisting: wrote " << written << " records to topic '" << a.topic << "'\n";
+  return 0;
+}
+
+int run_get(const GetArgs& a) {
+  auto q = open_queue(a.data_dir);
+  if (!q.ok()) return fail(q.status().to_string());
+  ReaderOptions ro;
+  ro.topic = a.topic;
+  if (a.bucket) ro.buckets = {*a.bucket};
+  if (a.rank) {
+    ro.rank = a.rank;
+    ro.world_size = a.world_size;
+  }
+  auto r = (*q)->reader(ro);
+  if (!r.ok()) return fail(r.status().to_string());
+  QueueReader& reader = **r;
+  if (!a.from_beginning) {
+    // Start at the current end of each bucket, like a console consumer without --from-beginning.
+    auto stats = (*q)->stats(a.topic);
+    if (!stats.ok()) return fail(stats.status().to_string());
+    const Value* buckets = stats->find("buckets");
+    for (const auto& b : buckets->as_list()) {
+      const Object& o = b.as_object();
+      BucketId id(static_cast<uint32_t>(o.find("bucket")->as_int()));
+      uint64_t total = static_cast<uint64_t>(o.find("total_count")->as_int());
+      (void)reader.set_offset(Offset(total), id);  // buckets the reader does not cover: ignored
+    }
+  }
+  uint64_t printed = 0;
+  std::string out;
+  for (;;) {
+    size_t want = 1000;
+    if (a.limit) {
+      if (printed >= *a.limit) break;
+      want = static_cast<size_t>(std::min<uint64_t>(want, *a.limit - printed));
+    }
+    auto msgs = reader.get(want, /*wait=*/a.follow, std::chrono::milliseconds(500));
+    if (!msgs.ok()) return fail(msgs.status().to_string());
+    if (msgs->empty()) {
+      if (a.follow) continue;
+      break;
+    }
+    out.clear();
+    for (const auto& m : *msgs) {
+      if (a.with_position) {
+        out += "{\"bucket\":" + std::to_string(m.bucket.value()) + ",\"offset\":" +
+               std::to_string(m.offset.value()) + ",\"record\":";
+        to_json(Value(m.record), &out);
+        out += "}\n";
+      } else {
+        out += to_json(m.record);
+        out += '\n';
+      }
+    }
+    std::cout << out << std::flush;
+    printed += msgs->size();
+  }
+  return 0;
+}
+
+int run_topics(const std::string& data_dir) {
+  auto q = open_queue(data_dir);
+  if (!q.ok()) return fail(q.status().to_string());
+  auto topics = (*q)->topics();
+  if (!topics.ok()) return fail(topics.status().to_string());
+  List l;
+  for (const auto& t : *topics) l.push_back(topic_json(t));
+  std::cout << to_json(Value(std::move(l))) << "\n";
+  return 0;
+}
+
+int run_stats(const std::string& data_dir, const std::string& topic) {
+  auto q = open_queue(data_dir);
+  if (!q.ok()) return fail(q.status().to_string());
+  auto stats = (*q)->stats(topic);
+  if (!stats.ok()) return fail(stats.status().to_string());
+  std::cout << to_json(*stats) << "\n";
+  return 0;
+}
+
+}  // namespace persisting::cli

@@ -1,0 +1,48 @@
+// The `persisting` CLI's commands. main.cc parses flags (CLI11 stays in that one file) and calls
+// these. Each returns the process exit code: 0 ok, 1 failure (message already on stderr).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "persisting/options.h"
+
+namespace persisting::cli {
+
+struct PutArgs {
+  std::string data_dir, topic, bucket_column = "id", backend = "memory", input = "-";
+  uint32_t num_buckets = 4;
+  uint32_t batch_size = 1000;  // lines per batch (and the topic's batch_size when it is created)
+  Options options;
+};
+
+struct GetArgs {
+  std::string data_dir, topic;
+  bool from_beginning = false, follow = false, with_position = false;
+  std::optional<uint64_t> limit;
+  std::optional<uint32_t> bucket, rank;
+  uint32_t world_size = 1;
+};
+
+struct BenchArgs {
+  std::string backend = "memory", data_dir;
+  Options options;
+  unsigned producers = 1, consumers = 1;
+  double duration_s = 5;
+  uint32_t batch_size = 100, record_size = 0, fetch = 1000, num_buckets = 4;
+  bool json = false;
+};
+
+int run_demo();
+int run_put(const PutArgs& a);
+int run_get(const GetArgs& a);
+int run_topics(const std::string& data_dir);
+int run_stats(const std::string& data_dir, const std::string& topic);
+int run_bench(const BenchArgs& a);
+
+// Prints "persisting: <message>" to stderr and returns 1.
+int fail(const std::string& message);
+
+}  // namespace persisting::cli

@@ -1,0 +1,113 @@
+// `persisting`: one binary, JSON Lines in and out. Exit 0 ok, 2 usage error, 1 failure; errors
+// go to stderr. The only file that includes CLI11.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "apps/persisting/commands.h"
+#include "persisting/backend.h"
+
+using namespace persisting;
+
+namespace {
+
+// --option k=v, repeatable.
+Status parse_options(const std::vector<std::string>& raw, Options* out) {
+  for (const auto& kv : raw) {
+    ASSIGN_OR_RETURN(auto pair, parse_option_assignment(kv));
+    (*out)[pair.first] = pair.second;
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"persisting: a persistent queue whose buckets land as Lance datasets"};
+  app.require_subcommand(1);
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins, "Load backends from a shared library (repeatable)");
+
+  app.add_subcommand("demo", "A producer and a consumer exchanging records on the embedded default");
+
+  cli::PutArgs put;
+  std::vector<std::string> put_opts;
+  auto* put_cmd = app.add_subcommand("put", "Append JSON Lines records to a topic");
+  put_cmd->add_option("--data-dir", put.data_dir, "Data directory")->required();
+  put_cmd->add_option("--topic", put.topic, "Topic")->required();
+  put_cmd->add_option("--bucket-column", put.bucket_column, "Field that picks the bucket (new topics)");
+  put_cmd->add_option("--num-buckets", put.num_buckets, "Buckets (new topics)")->check(CLI::Range(1, 65536));
+  put_cmd->add_option("--backend", put.backend, "Backend (new topics)");
+  put_cmd->add_option("--option", put_opts, "Backend option key=value (repeatable)");
+  put_cmd->add_option("--batch-size", put.batch_size, "Lines per batch")->check(CLI::Range(1, 1000000));
+  put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");
+
+  cli::GetArgs get;
+  auto* get_cmd = app.add_subcommand("get", "Read records of a topic as JSON Lines");
+  get_cmd->add_option("--data-dir", get.data_dir, "Data directory")->required();
+  get_cmd->add_option("--topic", get.topic, "Topic")->required();
+  get_cmd->add_flag("--from-beginning", get.from_beginning, "Start at offset 0 (default: at the end)");
+  get_cmd->add_option("--limit", get.limit, "Stop after this many records");
+  get_cmd->add_flag("--follow", get.follow, "Keep waiting for new records");
+  get_cmd->add_flag("--with-position", get.with_position, "Print {\"bucket\",\"offset\",\"record\"}");
+  auto* bucket_opt = get_cmd->add_option("--bucket", get.bucket, "Read one bucket");
+  auto* rank_opt = get_cmd->add_option("--rank", get.rank, "Read the buckets of this rank");
+  auto* ws_opt = get_cmd->add_option("--world-size", get.world_size, "Number of ranks")->check(CLI::Range(1, 65536));
+  bucket_opt->excludes(rank_opt);
+  rank_opt->needs(ws_opt);
+  ws_opt->needs(rank_opt);
+
+  std::string topics_dir;
+  auto* topics_cmd = app.add_subcommand("topics", "List topics as JSON");
+  topics_cmd->add_option("--data-dir", topics_dir, "Data directory")->required();
+
+  std::string stats_dir, stats_topic;
+  auto* stats_cmd = app.add_subcommand("stats", "Print a topic's stats as JSON");
+  stats_cmd->add_option("--data-dir", stats_dir, "Data directory")->required();
+  stats_cmd->add_option("--topic", stats_topic, "Topic")->required();
+
+  cli::BenchArgs bench;
+  std::vector<std::string> bench_opts;
+  auto* bench_cmd = app.add_subcommand("bench", "Throughput test: producers and consumers in one process");
+  bench_cmd->add_option("--backend", bench.backend, "Backend");
+  bench_cmd->add_option("--data-dir", bench.data_dir, "Data directory (default: a fresh temporary one)");
+  bench_cmd->add_option("--option", bench_opts, "Backend option key=value (repeatable)");
+  bench_cmd->add_option("--producers", bench.producers, "Producer threads")->check(CLI::Range(1, 256));
+  bench_cmd->add_option("--consumers", bench.consumers, "Consumer threads")->check(CLI::Range(0, 256));
+  bench_cmd->add_option("--duration", bench.duration_s, "Seconds of producing")->check(CLI::Range(0.1, 3600.0));
+  bench_cmd->add_option("--batch-size", bench.batch_size, "Records per put")->check(CLI::Range(1, 1000000));
+  bench_cmd->add_option("--record-size", bench.record_size, "Payload bytes per record")->check(CLI::Range(0, 16 << 20));
+  bench_cmd->add_option("--fetch", bench.fetch, "Records per consumer get")->check(CLI::Range(1, 1000000));
+  bench_cmd->add_option("--num-buckets", bench.num_buckets, "Buckets")->check(CLI::Range(1, 65536));
+  bench_cmd->add_flag("--json", bench.json, "Print one JSON object instead of progress and a table");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  for (const auto& p : plugins) {
+    Status s = BackendRegistry::global().load_plugin(p);
+    if (!s.ok()) return cli::fail(s.to_string());
+  }
+  if (app.got_subcommand("demo")) return cli::run_demo();
+  if (app.got_subcommand(put_cmd)) {
+    if (Status s = parse_options(put_opts, &put.options); !s.ok()) {
+      std::cerr << "persisting: " << s.message() << "\n";
+      return 2;
+    }
+    return cli::run_put(put);
+  }
+  if (app.got_subcommand(get_cmd)) return cli::run_get(get);
+  if (app.got_subcommand(topics_cmd)) return cli::run_topics(topics_dir);
+  if (app.got_subcommand(stats_cmd)) return cli::run_stats(stats_dir, stats_topic);
+  if (app.got_subcommand(bench_cmd)) {
+    if (Status s = parse_options(bench_opts, &bench.options); !s.ok()) {
+      std::cerr << "persisting: " << s.message() << "\n";
+      return 2;
+    }
+    return cli::run_bench(bench);
+  }
+  return 2;
+}

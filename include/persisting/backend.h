@@ -1,0 +1,118 @@
+// StorageBackend: the seed's storage protocol, one instance per bucket.
+//
+// A backend stores one bucket's append-only log of records with dense offsets 0, 1, 2, ...
+// Records cross this interface encoded (RecordBatch, persisting/codec.h), so the bytes a producer
+// encoded once are the bytes the buffer, the WAL and the network carry.
+//
+// Threading: built-in backends are thread-safe. The runtime (BucketStorage) still calls a backend
+// from one actor at a time and never uses get_wait(): it parks waiting readers itself, with no
+// thread per waiter. get_wait() is for programs that use a backend directly.
+//
+// Backends are created by name from the BackendRegistry with an Options map; each backend rejects
+// unknown option keys and bad values. Out-of-tree backends come from plugins (see plugin ABI below).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "persisting/codec.h"
+#include "persisting/env.h"
+#include "persisting/options.h"
+#include "persisting/status.h"
+#include "persisting/types.h"
+#include "persisting/value.h"
+
+namespace persisting {
+
+// Where a backend instance lives and what it serves.
+struct BackendContext {
+  std::string topic;
+  BucketId bucket{0};
+  // <data_dir>/<topic>/bucket_<b>; empty for an in-memory queue with no data dir.
+  std::string bucket_dir;
+  // Records buffered before a flush (the Queue API's batch_size).
+  uint32_t batch_size = 100;
+  Env* env = nullptr;  // never null when given to a factory
+};
+
+class StorageBackend {
+ public:
+  virtual ~StorageBackend() = default;
+
+  // Registry name of this backend ("memory").
+  virtual std::string name() const = 0;
+
+  // Appends every record of batch, all or nothing, and returns the offset of the first one.
+  virtual Result<Offset> put_batch(const RecordBatch& batch) = 0;
+  // Appends one record; returns its offset.
+  Result<Offset> put(const Record& record);
+
+  // Up to limit records starting at offset. Empty when offset >= total_count().
+  virtual Result<RecordBatch> get(Offset offset, size_t limit) = 0;
+  // Like get(), but when nothing is at offset yet, blocks the calling thread until a put brings
+  // data or timeout passes (then returns an empty batch).
+  Result<RecordBatch> get_wait(Offset offset, size_t limit, std::chrono::milliseconds timeout);
+
+  // Makes buffered records durable per the backend's promise (no-op for memory).
+  virtual Status flush() = 0;
+  // Counters for humans and metrics: at least "backend" and "total_count".
+  virtual Object stats() const = 0;
+  // Number of records ever appended (the next offset).
+  virtual uint64_t total_count() const = 0;
+  // Whether records outlive the process (false for memory).
+  virtual bool durable() const = 0;
+
+ protected:
+  // Implementations call this after every successful append to wake get_wait() callers.
+  void notify_appended();
+
+ private:
+  std::mutex wait_mu_;
+  std::condition_variable wait_cv_;
+};
+
+using BackendFactory = std::function<Result<std::unique_ptr<StorageBackend>>(
+    const BackendContext& ctx, const Options& options)>;
+
+// Name -> factory. The process has one global registry with the built-in backends registered.
+class BackendRegistry {
+ public:
+  static BackendRegistry& global();
+
+  // Adds a backend; AlreadyExists if the name is taken. Names: [a-z0-9_-]{1,64}.
+  Status register_backend(const std::string& name, BackendFactory factory, bool durable);
+  // Creates a backend; NotFound for an unknown name (the message lists the known ones).
+  Result<std::unique_ptr<StorageBackend>> create(const std::string& name, const BackendContext& ctx,
+                                                 const Options& options) const;
+  bool contains(const std::string& name) const;
+  // Whether the named backend's records outlive the process. NotFound for unknown names.
+  Result<bool> is_durable(const std::string& name) const;
+  std::vector<std::string> names() const;
+
+  // Loads a shared library that registers backends (see the plugin ABI below).
+  Status load_plugin(const std::string& path);
+
+ private:
+  struct Entry {
+    BackendFactory factory;
+    bool durable;
+  };
+  mutable std::mutex mu_;
+  std::map<std::string, Entry> entries_;
+};
+
+// Plugin ABI. A plugin is a shared library, built against these headers with the same compiler,
+// that exports two C functions:
+//   extern "C" int persisting_plugin_abi_version();   // must return kPluginAbiVersion
+//   extern "C" int persisting_plugin_register(persisting::BackendRegistry* registry,
+//                                             char* error, size_t error_size);  // 0 = ok
+// The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
+inline constexpr int kPluginAbiVersion = 1;
+
+}  // namespace persisting

@@ -1,0 +1,48 @@
+// The `memory` backend: records live in this process's RAM only and are gone when it exits.
+// It is the library default (as in the seed) and the backend tests reach for first.
+// Options: none (any key is an error).
+#pragma once
+
+#include <memory>
+#include <shared_mutex>
+#include <vector>
+
+#include "persisting/backend.h"
+
+namespace persisting {
+
+class MemoryBackend final : public StorageBackend {
+ public:
+  MemoryBackend() = default;
+
+  std::string name() const override { return "memory"; }
+  Result<Offset> put_batch(const RecordBatch& batch) override;
+  Result<RecordBatch> get(Offset offset, size_t limit) override;
+  Status flush() override { return Status::OK(); }
+  Object stats() const override;
+  uint64_t total_count() const override;
+  bool durable() const override { return false; }
+
+ private:
+  // Encoded records are packed into large chunks; index_ locates each record.
+  struct Loc {
+    uint32_t chunk;
+    uint32_t pos;
+    uint32_t len;
+  };
+  static constexpr size_t kChunkSize = 4 << 20;
+
+  char* reserve(size_t n, uint32_t* chunk, uint32_t* pos);
+
+  mutable std::shared_mutex mu_;
+  std::vector<std::unique_ptr<char[]>> chunks_;
+  std::vector<size_t> chunk_caps_;
+  size_t chunk_used_ = 0;
+  std::vector<Loc> index_;
+  uint64_t bytes_ = 0;
+};
+
+// Registers memory (and any other backend built into this library) in r.
+Status register_builtin_backends(BackendRegistry& r);
+
+}  // namespace persisting

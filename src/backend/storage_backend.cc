@@ -1,0 +1,33 @@
+#include "persisting/backend.h"
+
+namespace persisting {
+
+Result<Offset> StorageBackend::put(const Record& record) {
+  RecordBatch batch;
+  batch.add(record);
+  return put_batch(batch);
+}
+
+Result<RecordBatch> StorageBackend::get_wait(Offset offset, size_t limit,
+                                             std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock<std::mutex> lock(wait_mu_);
+  for (;;) {
+    // total_count() is read under wait_mu_, and notify_appended() takes wait_mu_ after the
+    // append, so a put between this check and the wait cannot be missed.
+    if (total_count() > offset.value() || limit == 0) {
+      lock.unlock();
+      return get(offset, limit);
+    }
+    if (wait_cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
+        total_count() <= offset.value())
+      return RecordBatch();
+  }
+}
+
+void StorageBackend::notify_appended() {
+  { std::lock_guard<std::mutex> lock(wait_mu_); }
+  wait_cv_.notify_all();
+}
+
+}  // namespace persisting

@@ -1,0 +1,268 @@
+#include <future>
+
+#include "core/hash.h"
+#include "queue/queue_core.h"
+#include "queue/topic_meta.h"
+
+namespace persisting {
+
+using detail::QueueCore;
+
+Status validate_topic_name(const std::string& topic) {
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("topic name '" + topic + "' " + why +
+                           " (allowed: 1-128 characters from [A-Za-z0-9._-], not starting with "
+                           "'.' or '-', no \"..\")");
+  };
+  if (topic.empty()) return bad("is empty");
+  if (topic.size() > 128) return bad("is longer than 128 characters");
+  if (topic[0] == '.' || topic[0] == '-') return bad("starts with '" + std::string(1, topic[0]) + "'");
+  if (topic.find("..") != std::string::npos) return bad("contains \"..\"");
+  for (char c : topic) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok) {
+      if (c == '/' || c == '\\') return bad("contains a path separator");
+      return bad("contains a character outside the allowed set");
+    }
+  }
+  return Status::OK();
+}
+
+namespace detail {
+
+QueueCore::~QueueCore() {
+  if (manager) (void)manager->close_all();
+  manager.reset();
+  executor.reset();
+}
+
+Result<TopicInfo> QueueCore::lookup(const std::string& topic) {
+  RETURN_IF_ERROR(validate_topic_name(topic));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = topics.find(topic); it != topics.end()) return it->second;
+  }
+  if (!has_data_dir()) return NotFound("topic '" + topic + "' does not exist in this in-memory queue");
+  ASSIGN_OR_RETURN(TopicInfo info, queue::load_topic_meta(env, options.data_dir, topic));
+  auto durable = BackendRegistry::global().is_durable(info.backend);
+  if (!durable.ok())
+    return durable.status().with_context("topic '" + topic + "'");
+  info.durable = *durable;
+  return info;
+}
+
+Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w) {
+  RETURN_IF_ERROR(validate_topic_name(w.topic));
+  if (w.num_buckets == 0 || w.num_buckets > 65536)
+    return InvalidArgument("topic '" + w.topic + "': num_buckets must be in [1, 65536], got " +
+                           std::to_string(w.num_buckets));
+  if (w.batch_size == 0) return InvalidArgument("topic '" + w.topic + "': batch_size must be at least 1");
+  if (w.bucket_column.empty()) return InvalidArgument("topic '" + w.topic + "': bucket_column is empty");
+  auto durable = BackendRegistry::global().is_durable(w.backend);
+  if (!durable.ok()) return durable.status().with_context("topic '" + w.topic + "'");
+  if (*durable && !has_data_dir())
+    return InvalidArgument("topic '" + w.topic + "': backend '" + w.backend +
+                           "' stores files and needs a data_dir");
+
+  std::lock_guard<std::mutex> lock(mu);
+  auto existing = topics.find(w.topic);
+  Result<TopicInfo> stored = existing != topics.end()
+                                 ? Result<TopicInfo>(existing->second)
+                                 : (has_data_dir() ? queue::load_topic_meta(env, options.data_dir, w.topic)
+                                                   : Result<TopicInfo>(NotFound("")));
+  TopicInfo info;
+  if (stored.ok()) {
+    RETURN_IF_ERROR(queue::check_same_settings(*stored, w));
+    info = *stored;
+  } else if (stored.status().code() == Code::kNotFound) {
+    info.topic = w.topic;
+    info.bucket_column = w.bucket_column;
+    info.num_buckets = w.num_buckets;
+    info.batch_size = w.batch_size;
+    info.backend = w.backend;
+    info.backend_options = w.backend_options;
+    if (has_data_dir()) RETURN_IF_ERROR(queue::store_topic_meta(env, options.data_dir, info));
+  } else {
+    return stored.status();
+  }
+  info.durable = *durable;
+  topics[w.topic] = info;
+  written_here.insert(w.topic);
+  return info;
+}
+
+Result<TopicInfo> QueueCore::open_for_read(const std::string& topic) {
+  ASSIGN_OR_RETURN(TopicInfo info, lookup(topic));
+  std::lock_guard<std::mutex> lock(mu);
+  if (!info.durable && !written_here.count(topic))
+    return FailedPrecondition("topic '" + topic + "' uses the non-durable backend '" + info.backend +
+                              "': its records lived only in the memory of the process that wrote "
+                              "them and are gone. Write with a durable backend to read across "
+                              "processes.");
+  topics.emplace(topic, info);
+  return info;
+}
+
+Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
+    const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options) {
+  std::vector<std::shared_ptr<runtime::BucketStorage>> out;
+  out.reserve(buckets.size());
+  for (BucketId b : buckets) {
+    runtime::BucketSpec spec;
+    spec.topic = info.topic;
+    spec.bucket = b;
+    spec.backend = info.backend;
+    spec.options = info.backend_options;
+    for (const auto& [k, v] : session_options) spec.options[k] = v;
+    spec.batch_size = info.batch_size;
+    if (has_data_dir()) spec.bucket_dir = queue::bucket_dir(options.data_dir, info.topic, b);
+    ASSIGN_OR_RETURN(auto actor, manager->get_or_create(spec));
+    out.push_back(std::move(actor));
+  }
+  return out;
+}
+
+Result<Object> QueueCore::stats(const TopicInfo& info) {
+  std::vector<BucketId> all;
+  for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
+  ASSIGN_OR_RETURN(auto actors_, actors(info, all, {}));
+  std::vector<std::future<Object>> futures;
+  for (auto& a : actors_) {
+    auto p = std::make_shared<std::promise<Object>>();
+    futures.push_back(p->get_future());
+    a->stats([p](Object o) { p->set_value(std::move(o)); });
+  }
+  Object out;
+  out.set("topic", info.topic);
+  out.set("backend", info.backend);
+  out.set("num_buckets", static_cast<int64_t>(info.num_buckets));
+  out.set("bucket_column", info.bucket_column);
+  int64_t total = 0;
+  List buckets;
+  for (auto& f : futures) {
+    Object o = f.get();
+    if (const Value* t = o.find("total_count"); t && t->is_int()) total += t->as_int();
+    buckets.emplace_back(std::move(o));
+  }
+  out.set("total_count", total);
+  out.set("buckets", std::move(buckets));
+  return out;
+}
+
+Status flush_actors(const std::vector<std::shared_ptr<runtime::BucketStorage>>& actors) {
+  std::vector<std::future<Status>> futures;
+  for (const auto& a : actors) {
+    auto p = std::make_shared<std::promise<Status>>();
+    futures.push_back(p->get_future());
+    a->flush([p](Status s) { p->set_value(std::move(s)); });
+  }
+  Status first;
+  for (auto& f : futures) {
+    Status s = f.get();
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+}  // namespace detail
+
+Result<std::unique_ptr<Queue>> Queue::open(QueueOptions options) {
+  auto core = std::make_shared<QueueCore>();
+  core->env = options.env ? options.env : Env::Default();
+  if (!options.data_dir.empty()) RETURN_IF_ERROR(core->env->create_dirs(options.data_dir));
+  core->options = std::move(options);
+  core->executor = std::make_unique<runtime::Executor>(core->options.threads);
+  NodeId self("local");
+  core->manager = std::make_unique<runtime::StorageManager>(
+      *core->executor, self, std::vector<runtime::Member>{{self, ""}}, core->env);
+  return std::unique_ptr<Queue>(new Queue(std::move(core)));
+}
+
+Queue::Queue(std::shared_ptr<QueueCore> core) : core_(std::move(core)) {}
+Queue::~Queue() {
+  if (core_->manager) (void)core_->manager->close_all();
+}
+
+const std::string& Queue::data_dir() const { return core_->options.data_dir; }
+
+Result<std::unique_ptr<QueueWriter>> Queue::writer(const WriterOptions& options) {
+  ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_write(options));
+  std::vector<BucketId> all;
+  for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
+  auto state = std::make_unique<detail::WriterState>();
+  ASSIGN_OR_RETURN(state->actors, core_->actors(info, all, options.backend_options));
+  state->core = core_;
+  state->info = std::move(info);
+  return std::unique_ptr<QueueWriter>(new QueueWriter(std::move(state)));
+}
+
+Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options) {
+  ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(options.topic));
+  std::vector<BucketId> buckets;
+  if (options.rank.has_value()) {
+    if (!options.buckets.empty())
+      return InvalidArgument("reader for topic '" + info.topic + "': give buckets or rank/world_size, not both");
+    if (options.world_size == 0 || *options.rank >= options.world_size)
+      return InvalidArgument("reader for topic '" + info.topic + "': rank " + std::to_string(*options.rank) +
+                             " is not in [0, world_size=" + std::to_string(options.world_size) + ")");
+    for (uint32_t b = *options.rank; b < info.num_buckets; b += options.world_size) buckets.emplace_back(b);
+  } else if (!options.buckets.empty()) {
+    for (uint32_t b : options.buckets) {
+      if (b >= info.num_buckets)
+        return InvalidArgument("reader for topic '" + info.topic + "': bucket " + std::to_string(b) +
+                               " is not in [0, " + std::to_string(info.num_buckets) + ")");
+      for (BucketId seen : buckets)
+        if (seen.value() == b)
+          return InvalidArgument("reader for topic '" + info.topic + "': bucket " + std::to_string(b) +
+                                 " listed twice");
+      buckets.emplace_back(b);
+    }
+  } else {
+    for (uint32_t b = 0; b < info.num_buckets; ++b) buckets.emplace_back(b);
+  }
+  auto state = std::make_unique<detail::ReaderState>();
+  ASSIGN_OR_RETURN(state->actors, core_->actors(info, buckets, {}));
+  state->core = core_;
+  state->info = std::move(info);
+  state->offsets.assign(buckets.size(), 0);
+  state->buckets = std::move(buckets);
+  return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
+}
+
+Result<std::vector<TopicInfo>> Queue::topics() {
+  std::vector<TopicInfo> out;
+  std::set<std::string> names;
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    for (const auto& [n, i] : core_->topics) names.insert(n);
+  }
+  if (core_->has_data_dir()) {
+    ASSIGN_OR_RETURN(auto children, core_->env->get_children(core_->options.data_dir));
+    for (const auto& c : children)
+      if (validate_topic_name(c).ok() &&
+          core_->env->file_exists(queue::topic_meta_path(core_->options.data_dir, c)))
+        names.insert(c);
+  }
+  for (const auto& n : names) {
+    ASSIGN_OR_RETURN(TopicInfo info, core_->lookup(n));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<TopicInfo> Queue::topic(const std::string& name) { return core_->lookup(name); }
+
+Result<Object> Queue::stats(const std::string& topic) {
+  ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(topic));
+  return core_->stats(info);
+}
+
+Status Queue::flush() {
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
+  for (const auto& ref : core_->manager->list_buckets())
+    if (auto actor = core_->manager->find(ref.topic, ref.bucket)) actors.push_back(std::move(actor));
+  return detail::flush_actors(actors);
+}
+
+}  // namespace persisting

@@ -1,0 +1,61 @@
+// QueueCore: the shared state behind Queue, QueueWriter and QueueReader: the actor executor, the
+// node's StorageManager (one member: this process) and the topics this process has opened.
+// Writers and readers keep it alive through a shared_ptr.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "persisting/queue.h"
+#include "runtime/executor.h"
+#include "runtime/storage_manager.h"
+
+namespace persisting::detail {
+
+struct QueueCore {
+  QueueOptions options;
+  Env* env = nullptr;
+  std::unique_ptr<runtime::Executor> executor;
+  std::unique_ptr<runtime::StorageManager> manager;
+
+  std::mutex mu;
+  std::map<std::string, TopicInfo> topics;  // opened in this process
+  std::set<std::string> written_here;       // topics this process opened for writing
+
+  ~QueueCore();
+
+  bool has_data_dir() const { return !options.data_dir.empty(); }
+  // Creates or opens a topic for writing (validates, persists topic.json).
+  Result<TopicInfo> open_for_write(const WriterOptions& w);
+  // Opens an existing topic by name for reading.
+  Result<TopicInfo> open_for_read(const std::string& topic);
+  // The actors of the given buckets, creating them with the topic's backend if needed.
+  // session_options override the stored backend options for buckets created now.
+  Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> actors(
+      const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options);
+  Result<Object> stats(const TopicInfo& info);
+  Result<TopicInfo> lookup(const std::string& topic);
+};
+
+struct WriterState {
+  std::shared_ptr<QueueCore> core;
+  TopicInfo info;
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket id
+};
+
+struct ReaderState {
+  std::shared_ptr<QueueCore> core;
+  TopicInfo info;
+  std::vector<BucketId> buckets;
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // parallel to buckets
+  std::vector<uint64_t> offsets;                                // parallel to buckets
+  size_t rotation = 0;  // index into buckets served first by the next get
+};
+
+// Flushes every actor (all at once) and returns the first error.
+Status flush_actors(const std::vector<std::shared_ptr<runtime::BucketStorage>>& actors);
+
+}  // namespace persisting::detail

@@ -1,0 +1,101 @@
+#include "queue/topic_meta.h"
+
+#include <nlohmann/json.hpp>
+
+namespace persisting::queue {
+
+using nlohmann::json;
+
+std::string topic_dir(const std::string& data_dir, const std::string& topic) {
+  return join_path(data_dir, topic);
+}
+
+std::string bucket_dir(const std::string& data_dir, const std::string& topic, BucketId bucket) {
+  return join_path(topic_dir(data_dir, topic), "bucket_" + std::to_string(bucket.value()));
+}
+
+std::string topic_meta_path(const std::string& data_dir, const std::string& topic) {
+  return join_path(topic_dir(data_dir, topic), "topic.json");
+}
+
+std::string encode_topic_meta(const TopicInfo& info) {
+  json j;
+  j["format"] = kTopicMetaFormat;
+  j["topic"] = info.topic;
+  j["bucket_column"] = info.bucket_column;
+  j["num_buckets"] = info.num_buckets;
+  j["batch_size"] = info.batch_size;
+  j["backend"] = info.backend;
+  j["options"] = json::object();
+  for (const auto& [k, v] : info.backend_options) j["options"][k] = v;
+  return j.dump(2) + "\n";
+}
+
+Result<TopicInfo> decode_topic_meta(std::string_view text, const std::string& path) {
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  auto bad = [&](const std::string& what) { return Corruption("topic metadata '" + path + "': " + what); };
+  if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
+  if (!j.contains("format") || !j["format"].is_number_integer()) return bad("missing \"format\"");
+  int format = j["format"].get<int>();
+  if (format > kTopicMetaFormat)
+    return NotSupported("topic metadata '" + path + "' has format " + std::to_string(format) +
+                        "; this build reads format " + std::to_string(kTopicMetaFormat));
+  TopicInfo info;
+  auto str = [&](const char* key, std::string* out) -> bool {
+    if (!j.contains(key) || !j[key].is_string()) return false;
+    *out = j[key].get<std::string>();
+    return true;
+  };
+  auto u32 = [&](const char* key, uint32_t* out) -> bool {
+    if (!j.contains(key) || !j[key].is_number_unsigned()) return false;
+    auto v = j[key].get<uint64_t>();
+    if (v == 0 || v > UINT32_MAX) return false;
+    *out = static_cast<uint32_t>(v);
+    return true;
+  };
+  if (!str("topic", &info.topic)) return bad("missing or bad \"topic\"");
+  if (!str("bucket_column", &info.bucket_column)) return bad("missing or bad \"bucket_column\"");
+  if (!str("backend", &info.backend)) return bad("missing or bad \"backend\"");
+  if (!u32("num_buckets", &info.num_buckets)) return bad("missing or bad \"num_buckets\"");
+  if (!u32("batch_size", &info.batch_size)) return bad("missing or bad \"batch_size\"");
+  if (j.contains("options")) {
+    if (!j["options"].is_object()) return bad("\"options\" is not an object");
+    for (auto& [k, v] : j["options"].items()) {
+      if (!v.is_string()) return bad("option '" + k + "' is not a string");
+      info.backend_options[k] = v.get<std::string>();
+    }
+  }
+  return info;
+}
+
+Result<TopicInfo> load_topic_meta(Env* env, const std::string& data_dir, const std::string& topic) {
+  std::string path = topic_meta_path(data_dir, topic);
+  if (!env->file_exists(path))
+    return NotFound("topic '" + topic + "' does not exist in '" + data_dir + "'");
+  ASSIGN_OR_RETURN(std::string text, env->read_file(path));
+  ASSIGN_OR_RETURN(TopicInfo info, decode_topic_meta(text, path));
+  if (info.topic != topic)
+    return Corruption("topic metadata '" + path + "' names topic '" + info.topic + "'");
+  return info;
+}
+
+Status store_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& info) {
+  RETURN_IF_ERROR(env->create_dirs(topic_dir(data_dir, info.topic)));
+  RETURN_IF_ERROR(env->write_file_atomic(topic_meta_path(data_dir, info.topic), encode_topic_meta(info)));
+  return env->sync_dir(data_dir);
+}
+
+Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted) {
+  std::string diffs;
+  auto diff = [&](const std::string& what, const std::string& have, const std::string& want) {
+    if (have == want) return;
+    diffs += (diffs.empty() ? "" : "; ") + what + " is " + have + ", not " + want;
+  };
+  diff("num_buckets", std::to_string(stored.num_buckets), std::to_string(wanted.num_buckets));
+  diff("bucket_column", "'" + stored.bucket_column + "'", "'" + wanted.bucket_column + "'");
+  diff("backend", "'" + stored.backend + "'", "'" + wanted.backend + "'");
+  if (diffs.empty()) return Status::OK();
+  return FailedPrecondition("topic '" + stored.topic + "' already exists with other settings: " + diffs);
+}
+
+}  // namespace persisting::queue

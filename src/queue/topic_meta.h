@@ -1,0 +1,32 @@
+// Topic metadata, persisted as <data_dir>/<topic>/topic.json (format 1):
+//   {"format":1,"topic":"events","bucket_column":"id","num_buckets":4,"batch_size":100,
+//    "backend":"memory","options":{"k":"v"}}
+// Written atomically (temp file, fsync, rename) when a topic is created. Unknown keys are
+// ignored on read so later versions can add fields; a higher "format" is refused.
+#pragma once
+
+#include <string>
+
+#include "persisting/env.h"
+#include "persisting/queue.h"
+
+namespace persisting::queue {
+
+inline constexpr int kTopicMetaFormat = 1;
+
+std::string topic_dir(const std::string& data_dir, const std::string& topic);
+std::string bucket_dir(const std::string& data_dir, const std::string& topic, BucketId bucket);
+std::string topic_meta_path(const std::string& data_dir, const std::string& topic);
+
+std::string encode_topic_meta(const TopicInfo& info);
+// path is used in error messages.
+Result<TopicInfo> decode_topic_meta(std::string_view json, const std::string& path);
+
+// NotFound when the topic has no topic.json.
+Result<TopicInfo> load_topic_meta(Env* env, const std::string& data_dir, const std::string& topic);
+Status store_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& info);
+
+// FailedPrecondition naming each setting that differs between the stored topic and a writer's.
+Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted);
+
+}  // namespace persisting::queue

@@ -1,0 +1,70 @@
+// BucketStorage: the actor that owns one bucket's backend (by composition: the backend is a
+// member chosen by name from the registry, never a base class).
+//
+// Every message runs on the actor's strand, one at a time, in arrival order. Completion callbacks
+// are invoked on the strand: they must be quick and must not block (set a promise, post work).
+//
+// Waiting readers are parked: a get with wait > 0 that finds no data at its offset is stored in
+// waiters_ with an asio timer; a put that brings data completes it at once, and the timer
+// completes it empty at the deadline. No thread is held per waiter and nothing polls.
+#pragma once
+
+#include <asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <unordered_map>
+
+#include "persisting/backend.h"
+#include "runtime/executor.h"
+
+namespace persisting::runtime {
+
+class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
+ public:
+  using PutCallback = std::function<void(Result<Offset>)>;  // first offset of the batch
+  using GetCallback = std::function<void(Result<RecordBatch>)>;
+  using StatusCallback = std::function<void(Status)>;
+  using StatsCallback = std::function<void(Object)>;
+
+  BucketStorage(Executor& executor, std::string topic, BucketId bucket,
+                std::unique_ptr<StorageBackend> backend);
+  ~BucketStorage();
+
+  const std::string& topic() const { return topic_; }
+  BucketId bucket() const { return bucket_; }
+
+  void put(RecordBatch batch, PutCallback cb);
+  // Reads up to limit records from offset. With wait > 0 and nothing at offset yet, parks until
+  // data arrives (completes with it) or wait passes (completes empty). waiter_id (any value
+  // unique per caller, 0 = none) lets cancel_wait() complete a parked get early, empty.
+  void get(Offset offset, size_t limit, std::chrono::milliseconds wait, uint64_t waiter_id,
+           GetCallback cb);
+  void cancel_wait(uint64_t waiter_id);
+  void flush(StatusCallback cb);
+  void stats(StatsCallback cb);
+  // Flushes, then fails every parked reader with Unavailable; later messages fail the same way.
+  void close(StatusCallback cb);
+
+ private:
+  struct Waiter {
+    Offset offset;
+    size_t limit;
+    uint64_t generation;  // tells a stale timer handler from the current waiter's
+    GetCallback cb;
+    std::unique_ptr<asio::steady_timer> timer;
+  };
+
+  void wake_waiters();
+  Status closed_error() const;
+
+  Executor::Strand strand_;
+  std::string topic_;
+  BucketId bucket_;
+  std::unique_ptr<StorageBackend> backend_;  // null once closed
+  std::unordered_map<uint64_t, Waiter> waiters_;
+  uint64_t next_internal_id_ = 1ULL << 63;
+  uint64_t waiter_generation_ = 0;  // ids for callers that passed waiter_id 0
+};
+
+}  // namespace persisting::runtime

@@ -1,0 +1,95 @@
+#include "runtime/storage_manager.h"
+
+#include <future>
+
+namespace persisting::runtime {
+
+StorageManager::StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env)
+    : executor_(executor), self_(std::move(self)), members_(std::move(members)), env_(env) {}
+
+StorageManager::~StorageManager() { (void)close_all(); }
+
+const Member& StorageManager::owner_of(const std::string& topic, BucketId bucket) const {
+  return rendezvous_owner(members_, topic, bucket);
+}
+
+bool StorageManager::is_local(const std::string& topic, BucketId bucket) const {
+  return owner_of(topic, bucket).id == self_;
+}
+
+Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const BucketSpec& spec) {
+  const Member& owner = owner_of(spec.topic, spec.bucket);
+  if (owner.id != self_)
+    return FailedPrecondition("topic '" + spec.topic + "' bucket " +
+                              std::to_string(spec.bucket.value()) + " is owned by node " +
+                              owner.id.str() + ", not " + self_.str());
+  std::lock_guard<std::mutex> lock(mu_);
+  auto key = std::make_pair(spec.topic, spec.bucket.value());
+  if (auto it = buckets_.find(key); it != buckets_.end()) return it->second;
+  BackendContext ctx;
+  ctx.topic = spec.topic;
+  ctx.bucket = spec.bucket;
+  ctx.bucket_dir = spec.bucket_dir;
+  ctx.batch_size = spec.batch_size;
+  ctx.env = env_;
+  auto backend = BackendRegistry::global().create(spec.backend, ctx, spec.options);
+  if (!backend.ok())
+    return backend.status().with_context("topic '" + spec.topic + "' bucket " +
+                                         std::to_string(spec.bucket.value()));
+  auto actor = std::make_shared<BucketStorage>(executor_, spec.topic, spec.bucket,
+                                               std::move(backend).value());
+  buckets_.emplace(key, actor);
+  return actor;
+}
+
+std::shared_ptr<BucketStorage> StorageManager::find(const std::string& topic, BucketId bucket) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = buckets_.find(std::make_pair(topic, bucket.value()));
+  return it == buckets_.end() ? nullptr : it->second;
+}
+
+std::vector<BucketRef> StorageManager::list_buckets() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<BucketRef> out;
+  for (const auto& [key, actor] : buckets_) out.push_back({key.first, BucketId(key.second)});
+  return out;
+}
+
+std::vector<Object> StorageManager::stats() const {
+  std::vector<std::shared_ptr<BucketStorage>> actors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, actor] : buckets_) actors.push_back(actor);
+  }
+  std::vector<std::future<Object>> futures;
+  for (auto& a : actors) {
+    auto p = std::make_shared<std::promise<Object>>();
+    futures.push_back(p->get_future());
+    a->stats([p](Object o) { p->set_value(std::move(o)); });
+  }
+  std::vector<Object> out;
+  for (auto& f : futures) out.push_back(f.get());
+  return out;
+}
+
+Status StorageManager::close_all() {
+  std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> actors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    actors.swap(buckets_);
+  }
+  std::vector<std::future<Status>> futures;
+  for (auto& [key, a] : actors) {
+    auto p = std::make_shared<std::promise<Status>>();
+    futures.push_back(p->get_future());
+    a->close([p](Status s) { p->set_value(std::move(s)); });
+  }
+  Status first;
+  for (auto& f : futures) {
+    Status s = f.get();
+    if (first.ok() && !s.ok()) first = s;
+  }
+  return first;
+}
+
+}  // namespace persisting::runtime

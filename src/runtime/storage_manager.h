@@ -1,0 +1,67 @@
+// StorageManager: one per node. Decides the owner of each `topic:bucket` (rendezvous hashing over
+// the configured members), gets or creates the local BucketStorage actors, lists them, and
+// gathers their stats. It is a thread-safe object rather than an actor: its only mutable state is
+// the bucket table, touched rarely (callers cache the actors it returns), and keeping it
+// synchronous lets the network layer answer "ready here" / "redirect" without a hop.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "persisting/backend.h"
+#include "runtime/bucket_storage.h"
+#include "runtime/executor.h"
+#include "runtime/placement.h"
+
+namespace persisting::runtime {
+
+// What a bucket actor needs to be created.
+struct BucketSpec {
+  std::string topic;
+  BucketId bucket{0};
+  std::string backend = "memory";
+  Options options;
+  uint32_t batch_size = 100;
+  std::string bucket_dir;  // empty: no data dir
+};
+
+struct BucketRef {
+  std::string topic;
+  BucketId bucket;
+};
+
+class StorageManager {
+ public:
+  // members must contain self. env must outlive the manager.
+  StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env);
+  ~StorageManager();
+
+  const NodeId& self() const { return self_; }
+  const std::vector<Member>& members() const { return members_; }
+  const Member& owner_of(const std::string& topic, BucketId bucket) const;
+  bool is_local(const std::string& topic, BucketId bucket) const;
+
+  // The local actor for spec's bucket, created on first use. FailedPrecondition naming the owner
+  // when another member owns the bucket; the backend's error when it cannot be created.
+  Result<std::shared_ptr<BucketStorage>> get_or_create(const BucketSpec& spec);
+  // The actor if it exists, else null.
+  std::shared_ptr<BucketStorage> find(const std::string& topic, BucketId bucket) const;
+  std::vector<BucketRef> list_buckets() const;
+  // Stats of every local bucket (blocks until each actor answers).
+  std::vector<Object> stats() const;
+  // Flushes and closes every local bucket; returns the first error.
+  Status close_all();
+
+ private:
+  Executor& executor_;
+  NodeId self_;
+  std::vector<Member> members_;
+  Env* env_;
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> buckets_;
+};
+
+}  // namespace persisting::runtime
