@@ -1,0 +1,215 @@
+#include "storage/lance/dataset.h"
+
+#include <unordered_map>
+
+#include "storage/lance/commit.h"
+#include "storage/lance/format.h"
+#include "storage/lance/row_reader.h"
+#include "storage/lance/schema_evolution.h"
+#include "storage/lance/version_builder.h"
+
+namespace persisting::lance {
+namespace {
+
+// A data file written for a commit attempt; removed again unless the commit succeeds.
+class PendingFiles {
+ public:
+  explicit PendingFiles(Env* env) : env_(env) {}
+  ~PendingFiles() {
+    for (const std::string& p : paths_) (void)env_->remove_file(p);
+  }
+  void add(std::string path) { paths_.push_back(std::move(path)); }
+  void keep() { paths_.clear(); }
+
+ private:
+  Env* env_;
+  std::vector<std::string> paths_;
+};
+
+struct WrittenFile {
+  pb::DataFile file;
+  uint64_t rows = 0;
+};
+
+// Writes `columns` to data/<uuid>.lance and describes it as a DataFile.
+Result<WrittenFile> write_file(Env* env, const std::string& dataset, const std::vector<FileColumn>& columns,
+                               uint64_t rows, const FileWriteOptions& options, PendingFiles* pending) {
+  const std::string name = new_uuid() + ".lance";
+  const std::string path = join_path(join_path(dataset, kDataDir), name);
+  ASSIGN_OR_RETURN(uint64_t size, write_data_file(env, path, columns, rows, options));
+  pending->add(path);
+  WrittenFile out;
+  out.rows = rows;
+  out.file.set_path(name);
+  for (size_t i = 0; i < columns.size(); ++i) {
+    out.file.add_fields(columns[i].field.id());
+    out.file.add_column_indices(static_cast<int32_t>(i));
+  }
+  out.file.set_file_major_version(kDataFileMajor);
+  out.file.set_file_minor_version(kDataFileMinor);
+  out.file.set_file_size_bytes(size);
+  return out;
+}
+
+const pb::Field* manifest_field(const pb::Manifest& m, int32_t id) {
+  for (const pb::Field& f : m.fields()) {
+    if (f.id() == id) return &f;
+  }
+  return nullptr;
+}
+
+// Applies `change` to manifest N+1: new fields are appended; a widened int column becomes a new
+// double field in the same position, and every fragment storing the old one gets a data file
+// with the widened copy.
+Status apply_schema_change(Env* env, const Snapshot& s, const SchemaChange& change, const FileWriteOptions& options,
+                           pb::Manifest* m, PendingFiles* pending) {
+  int32_t next_id = s.max_field_id + 1;
+  for (const std::string& name : change.widened) {
+    const SchemaField* old = s.find(name);
+    const pb::Field widened = make_field(name, next_id++, ColumnType::Float64());
+    for (pb::Field& f : *m->mutable_fields()) {
+      if (f.id() == old->id) f = widened;
+    }
+    for (int i = 0; i < m->fragments_size(); ++i) {
+      pb::DataFragment* frag = m->mutable_fragments(i);
+      const uint64_t rows = s.fragment_starts[i + 1] - s.fragment_starts[i];
+      FileReaderCache cache;
+      std::vector<Value> values;
+      RETURN_IF_ERROR(read_fragment_field(env, s, *frag, *old, 0, rows, &cache, &values));
+      FileColumn col{widened, ColumnType::Float64(), {}};
+      for (const Value& v : values) col.values.push_back(&v);
+      ASSIGN_OR_RETURN(WrittenFile wf, write_file(env, s.dataset, {col}, rows, options, pending));
+      *frag->add_files() = wf.file;
+    }
+  }
+  for (const BatchField& b : change.added) *m->add_fields() = make_field(b.name, next_id++, b.type);
+  return Status::OK();
+}
+
+// The columns of a new fragment: every schema field Persisting can write, in schema order.
+std::vector<FileColumn> batch_columns(const pb::Manifest& m, const std::vector<Record>& rows) {
+  std::vector<FileColumn> columns;
+  for (const pb::Field& f : m.fields()) {
+    if (f.parent_id() != -1) continue;
+    auto t = column_type_of_field(f);
+    if (!t.ok()) continue;  // a type LanceDB made and Persisting cannot write: null in this fragment
+    FileColumn col{f, *t, {}};
+    col.values.reserve(rows.size());
+    for (const Record& r : rows) col.values.push_back(r.find(f.name()));
+    columns.push_back(std::move(col));
+  }
+  return columns;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<LanceDataset>> LanceDataset::open_or_create(Env* env, const std::string& path,
+                                                                   LanceOptions options) {
+  std::unique_ptr<LanceDataset> ds(new LanceDataset(env, path, options));
+  RETURN_IF_ERROR(env->create_dirs(join_path(path, kDataDir)));
+  RETURN_IF_ERROR(ds->refresh());
+  return ds;
+}
+
+Status LanceDataset::refresh() {
+  ASSIGN_OR_RETURN(snapshot_, load_snapshot(env_, path_, std::nullopt));
+  return Status::OK();
+}
+
+Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
+  if (rows.empty()) return snapshot_.version;
+  ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(rows));
+  Status last;
+  for (int attempt = 0; attempt < options_.max_commit_attempts; ++attempt) {
+    if (attempt > 0) RETURN_IF_ERROR(refresh());
+    RETURN_IF_ERROR(check_appendable(snapshot_));
+    ASSIGN_OR_RETURN(SchemaChange change, plan_schema_change(snapshot_, batch));
+    PendingFiles pending(env_);
+    pb::Manifest m = next_manifest(snapshot_);
+    pb::Transaction txn;
+    if (!change.empty() && snapshot_.version > 0) {
+      // A metadata-only (plus widened copies) merge commit first; the rows follow in the next one.
+      RETURN_IF_ERROR(apply_schema_change(env_, snapshot_, change, options_.file, &m, &pending));
+      auto* merge = txn.mutable_merge();
+      *merge->mutable_fragments() = m.fragments();
+      *merge->mutable_schema() = m.fields();
+      last = commit_version(env_, snapshot_, std::move(m), std::move(txn));
+      if (last.code() == Code::kAlreadyExists) continue;
+      RETURN_IF_ERROR(last);
+      pending.keep();
+      RETURN_IF_ERROR(refresh());
+      attempt = -1;  // the schema commit was not a lost race: start counting again
+      continue;
+    }
+    if (snapshot_.version == 0) {
+      RETURN_IF_ERROR(apply_schema_change(env_, snapshot_, change, options_.file, &m, &pending));
+    }
+    ASSIGN_OR_RETURN(WrittenFile wf, write_file(env_, path_, batch_columns(m, rows), rows.size(), options_.file, &pending));
+    pb::DataFragment frag;
+    frag.set_id(next_fragment_id(m));
+    *frag.add_files() = wf.file;
+    frag.set_physical_rows(wf.rows);
+    m.set_max_fragment_id(static_cast<uint32_t>(frag.id()));
+    *m.add_fragments() = frag;
+    if (snapshot_.version == 0) {
+      auto* overwrite = txn.mutable_overwrite();
+      *overwrite->mutable_fragments() = m.fragments();
+      *overwrite->mutable_schema() = m.fields();
+    } else {
+      frag.set_id(0);  // LanceDB leaves the id of an appended fragment 0 in the transaction
+      *txn.mutable_append()->add_fragments() = frag;
+    }
+    last = commit_version(env_, snapshot_, std::move(m), std::move(txn));
+    if (last.code() == Code::kAlreadyExists) continue;
+    RETURN_IF_ERROR(last);
+    pending.keep();
+    const uint64_t committed = snapshot_.version + 1;
+    (void)write_version_hint(env_, path_, committed);
+    ASSIGN_OR_RETURN(snapshot_, load_snapshot(env_, path_, committed));
+    return committed;
+  }
+  return Unavailable("Lance dataset '" + path_ + "': gave up after " + std::to_string(options_.max_commit_attempts) +
+                     " lost commit races (" + last.message() + ")");
+}
+
+Result<uint64_t> LanceDataset::count_rows(uint64_t version) {
+  if (version == snapshot_.version) return snapshot_.num_rows();
+  ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, version));
+  return s.num_rows();
+}
+
+Result<std::vector<Record>> LanceDataset::read(uint64_t offset, uint64_t limit, const ReadOptions& options) {
+  if (!options.version || *options.version == snapshot_.version) {
+    return read_rows(env_, snapshot_, offset, limit, options.columns);
+  }
+  ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, *options.version));
+  return read_rows(env_, s, offset, limit, options.columns);
+}
+
+Result<std::vector<VersionInfo>> LanceDataset::versions() {
+  ASSIGN_OR_RETURN(VersionListing listing, list_versions(env_, path_));
+  std::vector<VersionInfo> out;
+  for (uint64_t v : listing.versions) {
+    const std::string path = join_path(join_path(path_, kVersionsDir), manifest_file_name(listing.naming, v));
+    ASSIGN_OR_RETURN(ManifestFile mf, read_manifest_file(env_, path));
+    VersionInfo info;
+    info.version = v;
+    info.timestamp_seconds = mf.manifest.timestamp().seconds();
+    info.timestamp_nanos = mf.manifest.timestamp().nanos();
+    info.num_fragments = mf.manifest.fragments_size();
+    for (const auto& f : mf.manifest.fragments()) info.num_rows += f.physical_rows();
+    out.push_back(info);
+  }
+  return out;
+}
+
+std::vector<FieldInfo> LanceDataset::schema() const {
+  std::vector<FieldInfo> out;
+  for (const SchemaField& f : snapshot_.fields) {
+    const pb::Field* pf = manifest_field(snapshot_.file.manifest, f.id);
+    out.push_back({f.name, f.id, pf ? pf->logical_type() : "", f.type ? type_display_name(*f.type) : "unsupported"});
+  }
+  return out;
+}
+
+}  // namespace persisting::lance

@@ -1,0 +1,92 @@
+// LanceDataset: an append-only Lance 2.0 dataset on an Env, readable and writable by LanceDB.
+//
+//   auto ds = LanceDataset::open_or_create(env, "/data/t/bucket_0/data.lance");
+//   ASSIGN_OR_RETURN(uint64_t v, (*ds)->append(records));   // one new fragment, version v
+//   ASSIGN_OR_RETURN(auto rows, (*ds)->read(offset, limit));
+//
+// Each append writes one data file (one fragment) and commits the next version with the
+// create-if-absent protocol of commit.h; a lost race is re-read and retried. Existing data
+// files are never rewritten. Schema rules: schema_evolution.h. Format: docs/lance-format.md.
+//
+// Not thread-safe: one owner at a time. Several LanceDataset objects (in one process or many)
+// may append to the same path concurrently; each sees the others' commits after refresh()
+// (an append refreshes by itself when it loses a race).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "persisting/env.h"
+#include "persisting/status.h"
+#include "persisting/value.h"
+#include "storage/lance/file_writer.h"
+#include "storage/lance/snapshot.h"
+
+namespace persisting::lance {
+
+struct LanceOptions {
+  FileWriteOptions file;
+  int max_commit_attempts = 1000;      // lost races before append gives up (kAborted-like)
+};
+
+struct ReadOptions {
+  std::optional<uint64_t> version;     // time travel; the current snapshot when empty
+  std::vector<std::string> columns;    // projection; all fields when empty
+};
+
+struct VersionInfo {
+  uint64_t version = 0;
+  int64_t timestamp_seconds = 0;
+  int32_t timestamp_nanos = 0;
+  uint64_t num_rows = 0;
+  uint64_t num_fragments = 0;
+};
+
+struct FieldInfo {
+  std::string name;
+  int32_t id = 0;
+  std::string lance_type;              // the logical type in the manifest
+  std::string type;                    // Persisting's name for it, or "unsupported"
+};
+
+class LanceDataset {
+ public:
+  // Opens the dataset at `path`, creating the directory if needed (the first append then
+  // creates version 1). Refuses datasets this implementation would misread (snapshot.h).
+  static Result<std::unique_ptr<LanceDataset>> open_or_create(Env* env, const std::string& path,
+                                                              LanceOptions options = {});
+
+  LanceDataset(const LanceDataset&) = delete;
+  LanceDataset& operator=(const LanceDataset&) = delete;
+
+  // Appends rows as one new fragment (plus a metadata-only commit first if the schema grows).
+  // Returns the new version. An empty batch commits nothing and returns the current version.
+  // On a type error nothing is written.
+  Result<uint64_t> append(const std::vector<Record>& rows);
+
+  // Reloads the latest version (to see other writers' commits).
+  Status refresh();
+
+  uint64_t version() const { return snapshot_.version; }
+  uint64_t count_rows() const { return snapshot_.num_rows(); }
+  Result<uint64_t> count_rows(uint64_t version);
+  Result<std::vector<Record>> read(uint64_t offset, uint64_t limit, const ReadOptions& options = {});
+  Result<std::vector<VersionInfo>> versions();
+  std::vector<FieldInfo> schema() const;
+  const Snapshot& snapshot() const { return snapshot_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  LanceDataset(Env* env, std::string path, LanceOptions options)
+      : env_(env), path_(std::move(path)), options_(options) {}
+
+  Env* env_;
+  std::string path_;
+  LanceOptions options_;
+  Snapshot snapshot_;
+};
+
+}  // namespace persisting::lance

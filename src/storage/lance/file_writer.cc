@@ -1,0 +1,135 @@
+#include "storage/lance/file_writer.h"
+
+#include <cstring>
+
+#include "storage/lance/format.h"
+#include "storage/lance/page_encoder.h"
+#include "storage/lance/proto/encodings.pb.h"
+
+namespace persisting::lance {
+namespace {
+
+template <typename T>
+void put(std::string* out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));
+  out->append(b, sizeof(T));
+}
+
+// Encoding{direct{Any{type_url, value}}}
+void set_direct(pb::Encoding* e, std::string_view url, const std::string& value) {
+  pb::AnyMsg any;
+  any.set_type_url(std::string(url));
+  any.set_value(value);
+  e->mutable_direct()->set_encoding(any.SerializeAsString());
+}
+
+class Writer {
+ public:
+  explicit Writer(WritableFile* file) : file_(file) {}
+
+  Status write(std::string_view data) {
+    RETURN_IF_ERROR(file_->append(data));
+    pos_ += data.size();
+    return Status::OK();
+  }
+  Status pad_to(uint64_t alignment) {
+    const uint64_t rem = pos_ % alignment;
+    if (rem == 0) return Status::OK();
+    return write(std::string(alignment - rem, '\0'));
+  }
+  uint64_t pos() const { return pos_; }
+
+ private:
+  WritableFile* file_;
+  uint64_t pos_ = 0;
+};
+
+Status write_column(Writer* w, const FileColumn& col, uint64_t num_rows, const FileWriteOptions& opt,
+                    pb::ColumnMetadata* meta) {
+  pb::ColumnEncoding column_encoding;
+  column_encoding.mutable_values();
+  set_direct(meta->mutable_encoding(), kColumnEncodingUrl, column_encoding.SerializeAsString());
+  uint64_t row = 0;
+  while (row < num_rows) {
+    // Cut a page at the size budget (at least one row per page).
+    uint64_t end = row, bytes = 0;
+    while (end < num_rows && (end == row || bytes + encoded_size_estimate(col.values[end], col.type) <= opt.max_page_bytes)) {
+      bytes += encoded_size_estimate(col.values[end], col.type);
+      ++end;
+    }
+    std::vector<const Value*> slice(col.values.begin() + row, col.values.begin() + end);
+    ASSIGN_OR_RETURN(EncodedPage page, encode_page(slice, col.type, col.field.name()));
+    pb::Page* p = meta->add_pages();
+    for (const std::string& buf : page.buffers) {
+      RETURN_IF_ERROR(w->pad_to(kBufferAlignment));
+      p->add_buffer_offsets(w->pos());
+      p->add_buffer_sizes(buf.size());
+      RETURN_IF_ERROR(w->write(buf));
+    }
+    p->set_length(end - row);
+    p->set_priority(row);
+    set_direct(p->mutable_encoding(), kArrayEncodingUrl, page.encoding.SerializeAsString());
+    row = end;
+  }
+  return Status::OK();
+}
+
+Status write_all(Writer* w, const std::vector<FileColumn>& columns, uint64_t num_rows,
+                 const FileWriteOptions& opt) {
+  std::vector<pb::ColumnMetadata> metas(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    if (columns[c].values.size() != num_rows) return Internal("column '" + columns[c].field.name() + "' has the wrong row count");
+    RETURN_IF_ERROR(write_column(w, columns[c], num_rows, opt, &metas[c]));
+  }
+  pb::FileDescriptor fd;
+  for (const FileColumn& col : columns) *fd.mutable_schema()->add_fields() = col.field;
+  fd.set_length(num_rows);
+  RETURN_IF_ERROR(w->pad_to(kBufferAlignment));
+  const uint64_t gb0_pos = w->pos();
+  const std::string gb0 = fd.SerializeAsString();
+  RETURN_IF_ERROR(w->write(gb0));
+
+  const uint64_t column_meta_start = w->pos();
+  std::string cmo;
+  for (const pb::ColumnMetadata& m : metas) {
+    const std::string bytes = m.SerializeAsString();
+    put<uint64_t>(&cmo, w->pos());
+    put<uint64_t>(&cmo, bytes.size());
+    RETURN_IF_ERROR(w->write(bytes));
+  }
+  const uint64_t cmo_start = w->pos();
+  RETURN_IF_ERROR(w->write(cmo));
+  const uint64_t gbo_start = w->pos();
+  std::string tail;
+  put<uint64_t>(&tail, gb0_pos);
+  put<uint64_t>(&tail, gb0.size());
+  put<uint64_t>(&tail, column_meta_start);
+  put<uint64_t>(&tail, cmo_start);
+  put<uint64_t>(&tail, gbo_start);
+  put<uint32_t>(&tail, 1);
+  put<uint32_t>(&tail, static_cast<uint32_t>(columns.size()));
+  put<uint16_t>(&tail, kFooterMajor);
+  put<uint16_t>(&tail, kFooterMinor);
+  tail += kMagic;
+  return w->write(tail);
+}
+
+}  // namespace
+
+Result<uint64_t> write_data_file(Env* env, const std::string& path, const std::vector<FileColumn>& columns,
+                                 uint64_t num_rows, const FileWriteOptions& options) {
+  ASSIGN_OR_RETURN(auto file, env->new_writable_file(path, /*truncate=*/true));
+  Writer w(file.get());
+  Status st = write_all(&w, columns, num_rows, options);
+  if (st.ok()) st = file->sync();
+  Status closed = file->close();
+  if (st.ok()) st = closed;
+  if (!st.ok()) {
+    (void)env->remove_file(path);
+    return st.with_context("writing Lance data file '" + path + "'");
+  }
+  return w.pos();
+}
+
+}  // namespace persisting::lance

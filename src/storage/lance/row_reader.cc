@@ -1,0 +1,74 @@
+#include "storage/lance/row_reader.h"
+
+#include <algorithm>
+
+#include "storage/lance/file_reader.h"
+#include "storage/lance/format.h"
+
+namespace persisting::lance {
+
+Status read_fragment_field(Env* env, const Snapshot& s, const pb::DataFragment& frag, const SchemaField& field,
+                           uint64_t begin, uint64_t end, FileReaderCache* cache, std::vector<Value>* out) {
+  if (!field.type) return field.type_error;
+  for (const pb::DataFile& df : frag.files()) {
+    for (int j = 0; j < df.fields_size(); ++j) {
+      if (df.fields(j) != field.id || df.column_indices(j) < 0) continue;
+      const std::string path = join_path(join_path(s.dataset, kDataDir), df.path());
+      auto& reader = (*cache)[path];
+      if (!reader) {
+        ASSIGN_OR_RETURN(reader, DataFileReader::open(env, path, df.file_size_bytes()));
+      }
+      if (reader->num_rows() < end) {
+        return Corruption("Lance file '" + path + "' has " + std::to_string(reader->num_rows()) +
+                          " rows; fragment " + std::to_string(frag.id()) + " needs " + std::to_string(end));
+      }
+      return reader->read_column(static_cast<uint32_t>(df.column_indices(j)), *field.type, begin, end, out);
+    }
+  }
+  out->resize(out->size() + (end - begin));  // the fragment does not store this field: nulls
+  return Status::OK();
+}
+
+Result<std::vector<Record>> read_rows(Env* env, const Snapshot& s, uint64_t offset, uint64_t limit,
+                                      const std::vector<std::string>& columns) {
+  std::vector<const SchemaField*> fields;
+  if (columns.empty()) {
+    for (const SchemaField& f : s.fields) fields.push_back(&f);
+  } else {
+    for (const std::string& name : columns) {
+      const SchemaField* f = s.find(name);
+      if (!f) return InvalidArgument("Lance dataset '" + s.dataset + "': no column '" + name + "'");
+      fields.push_back(f);
+    }
+  }
+  for (const SchemaField* f : fields) {
+    if (!f->type) return f->type_error;
+  }
+  std::vector<Record> rows;
+  const uint64_t total = s.num_rows();
+  if (offset >= total || limit == 0) return rows;
+  const uint64_t end = offset + std::min(limit, total - offset);
+  rows.resize(end - offset);
+  for (Record& r : rows) r.reserve(fields.size());
+  // The fragment holding `offset`: the last start <= offset.
+  size_t frag = std::upper_bound(s.fragment_starts.begin(), s.fragment_starts.end(), offset) -
+                s.fragment_starts.begin() - 1;
+  const auto& fragments = s.file.manifest.fragments();
+  std::vector<Value> column;
+  for (uint64_t row = offset; row < end; ++frag) {
+    FileReaderCache cache;
+    const uint64_t frag_start = s.fragment_starts[frag], frag_end = s.fragment_starts[frag + 1];
+    const uint64_t a = row - frag_start, b = std::min(end, frag_end) - frag_start;
+    for (const SchemaField* f : fields) {
+      column.clear();
+      RETURN_IF_ERROR(read_fragment_field(env, s, fragments[static_cast<int>(frag)], *f, a, b, &cache, &column));
+      for (uint64_t i = 0; i < b - a; ++i) {
+        rows[row - offset + i].append_unchecked(f->name, std::move(column[i]));
+      }
+    }
+    row = frag_start + b;
+  }
+  return rows;
+}
+
+}  // namespace persisting::lance

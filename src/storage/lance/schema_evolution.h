@@ -1,0 +1,40 @@
+// Schema inference and evolution for appends (docs/lance-format.md §5).
+//
+// Each field's type is inferred from the batch's non-null values (int and double mixed in one
+// batch give double; lists and objects give json). Against the dataset's schema:
+//   - a field the schema lacks is added as a new nullable field (metadata-only in Lance);
+//   - int into a double column is stored as double; double into an int64 column widens the
+//     column to double (a new field id; each fragment gets a data file with the widened copy);
+//   - anything else is InvalidArgument naming the field, both types and the record.
+// A field whose values are all null in the batch and which the schema lacks is not added.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "persisting/status.h"
+#include "persisting/value.h"
+#include "storage/lance/column_type.h"
+#include "storage/lance/snapshot.h"
+
+namespace persisting::lance {
+
+struct BatchField {
+  std::string name;
+  ColumnType type;
+  size_t first_record = 0;   // the record that fixed the type (for error messages)
+};
+
+// Types of the batch's fields, in order of first appearance.
+Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& rows);
+
+struct SchemaChange {
+  std::vector<BatchField> added;     // new nullable fields, in batch order
+  std::vector<std::string> widened;  // int columns to widen to double
+  bool empty() const { return added.empty() && widened.empty(); }
+};
+
+// What the snapshot's schema must gain before the batch can be written. Errors change nothing.
+Result<SchemaChange> plan_schema_change(const Snapshot& s, const std::vector<BatchField>& batch);
+
+}  // namespace persisting::lance

@@ -1,0 +1,49 @@
+// Snapshot: one version of a Lance dataset, loaded from its manifest and checked.
+// Loading refuses (NotSupported) what this implementation would misread: a data format other
+// than 2.0, deletion files, feature flags outside kReadableFlags, data files of another file
+// version or in another base path.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "persisting/env.h"
+#include "persisting/status.h"
+#include "storage/lance/column_type.h"
+#include "storage/lance/manifest.h"
+
+namespace persisting::lance {
+
+// A top-level schema field. `type` is empty when Persisting cannot read that Lance type;
+// `type_error` then says why (returned when the field is read or written).
+struct SchemaField {
+  std::string name;
+  int32_t id = 0;
+  std::optional<ColumnType> type;
+  Status type_error;
+};
+
+struct Snapshot {
+  std::string dataset;
+  uint64_t version = 0;                     // 0: the dataset has no version yet
+  ManifestNaming naming = ManifestNaming::kV2;
+  ManifestFile file;                        // manifest + raw bytes (version > 0)
+  std::vector<SchemaField> fields;          // top-level fields in schema order
+  int32_t max_field_id = -1;
+  std::vector<uint64_t> fragment_starts;    // first row of each fragment, plus the total at the end
+
+  uint64_t num_rows() const { return fragment_starts.empty() ? 0 : fragment_starts.back(); }
+  const SchemaField* find(std::string_view name) const;
+  std::string manifest_path() const;
+};
+
+// Loads `version`, or the latest version when nullopt. A dataset without versions gives a
+// snapshot with version 0 (only when version is nullopt).
+Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, std::optional<uint64_t> version);
+
+// Checks that Persisting may append to this version (flags it does not implement are refused).
+Status check_appendable(const Snapshot& s);
+
+}  // namespace persisting::lance
