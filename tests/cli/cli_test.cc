@@ -1,0 +1,123 @@
+// The `persisting` binary as a user runs it: exit codes, JSON Lines, errors on stderr.
+#include <gtest/gtest.h>
+
+#include "persisting/json.h"
+#include "util/run_process.h"
+
+using namespace persisting;
+using namespace persisting::testing;
+
+namespace {
+
+ProcessResult cli(std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), PERSISTING_BIN);
+  return run_process(args, input);
+}
+
+}  // namespace
+
+TEST(CliTest, UsageErrorsExitWithTwo) {
+  EXPECT_EQ(cli({}).exit_code, 2);
+  EXPECT_EQ(cli({"nosuchcommand"}).exit_code, 2);
+  EXPECT_EQ(cli({"put", "--data-dir", "/tmp/x"}).exit_code, 2);  // --topic missing
+  EXPECT_EQ(cli({"get", "--data-dir", "/tmp/x", "--topic", "t", "--bucket", "1", "--rank", "0", "--world-size", "2"}).exit_code, 2);
+  TempDir dir;
+  auto bad_opt = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--option", "novalue"});
+  EXPECT_EQ(bad_opt.exit_code, 2);
+  EXPECT_NE(bad_opt.err.find("key=value"), std::string::npos);
+  EXPECT_EQ(cli({"--help"}).exit_code, 0);
+}
+
+TEST(CliTest, DemoExchangesRecords) {
+  auto r = cli({"demo"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("producer: put"), std::string::npos);
+  EXPECT_NE(r.out.find("consumer: got"), std::string::npos);
+  EXPECT_NE(r.out.find("done: 12 of 12 records exchanged"), std::string::npos);
+}
+
+TEST(CliTest, MemoryBackendSaysPlainlyThatDataDiesWithTheProcess) {
+  TempDir dir;
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--backend", "memory"},
+                 "{\"id\":\"a\",\"n\":1}\n{\"id\":\"b\",\"n\":2}\n");
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_NE(put.err.find("non-durable backend 'memory'"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("wrote 2 records"), std::string::npos) << put.err;
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning"});
+  EXPECT_EQ(get.exit_code, 1);
+  EXPECT_TRUE(get.out.empty());
+  EXPECT_NE(get.err.find("lived only in the memory of the process that wrote them"), std::string::npos) << get.err;
+}
+
+TEST(CliTest, BadLineNamesItsNumberAndFailsTheBatch) {
+  TempDir dir;
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t"},
+                 "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\": oops}\n{\"id\":\"d\"}\n");
+  EXPECT_EQ(put.exit_code, 1);
+  EXPECT_NE(put.err.find("line 3"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("nothing of lines 1-3 was written"), std::string::npos) << put.err;
+  auto missing_key = cli({"put", "--data-dir", dir.path(), "--topic", "t"}, "{\"id\":\"a\"}\n{\"name\":\"x\"}\n");
+  EXPECT_EQ(missing_key.exit_code, 1);
+  EXPECT_NE(missing_key.err.find("record 1 has no value in bucket column 'id'"), std::string::npos) << missing_key.err;
+  auto not_object = cli({"put", "--data-dir", dir.path(), "--topic", "t"}, "[1,2]\n");
+  EXPECT_EQ(not_object.exit_code, 1);
+  EXPECT_NE(not_object.err.find("line 1"), std::string::npos);
+}
+
+TEST(CliTest, TopicsAndStatsPrintJson) {
+  TempDir dir;
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "orders", "--num-buckets", "3",
+                 "--bucket-column", "oid"}, "{\"oid\":1}\n").exit_code, 0);
+  auto topics = cli({"topics", "--data-dir", dir.path()});
+  ASSERT_EQ(topics.exit_code, 0) << topics.err;
+  auto parsed = parse_json(topics.out);
+  ASSERT_TRUE(parsed.ok()) << topics.out;
+  ASSERT_TRUE(parsed->is_list());
+  ASSERT_EQ(parsed->as_list().size(), 1u);
+  const Object& t = parsed->as_list()[0].as_object();
+  EXPECT_EQ(t.find("topic")->as_string(), "orders");
+  EXPECT_EQ(t.find("num_buckets")->as_int(), 3);
+  EXPECT_EQ(t.find("bucket_column")->as_string(), "oid");
+  EXPECT_FALSE(t.find("durable")->as_bool());
+
+  auto stats = cli({"stats", "--data-dir", dir.path(), "--topic", "nope"});
+  EXPECT_EQ(stats.exit_code, 1);
+  EXPECT_NE(stats.err.find("topic 'nope' does not exist"), std::string::npos) << stats.err;
+  auto conflict = cli({"put", "--data-dir", dir.path(), "--topic", "orders", "--num-buckets", "5"}, "{\"oid\":2}\n");
+  EXPECT_EQ(conflict.exit_code, 1);
+  EXPECT_NE(conflict.err.find("num_buckets is 3, not 5"), std::string::npos) << conflict.err;
+  auto bad_name = cli({"put", "--data-dir", dir.path(), "--topic", "../x"}, "{\"id\":1}\n");
+  EXPECT_EQ(bad_name.exit_code, 1);
+  EXPECT_NE(bad_name.err.find("topic name"), std::string::npos);
+  auto bad_backend = cli({"put", "--data-dir", dir.path(), "--topic", "y", "--backend", "nosuch"}, "{\"id\":1}\n");
+  EXPECT_EQ(bad_backend.exit_code, 1);
+  EXPECT_NE(bad_backend.err.find("unknown backend 'nosuch'"), std::string::npos);
+}
+
+TEST(CliTest, PluginBackendsCanBeLoaded) {
+  TempDir dir;
+  auto put = cli({"--plugin", TEST_PLUGIN_PATH, "put", "--data-dir", dir.path(), "--topic", "t",
+                  "--backend", "vector_plugin", "--option", "tag=cli"}, "{\"id\":1}\n");
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_NE(put.err.find("wrote 1 records"), std::string::npos);
+  auto no_plugin = cli({"put", "--data-dir", dir.path(), "--topic", "u", "--backend", "vector_plugin"}, "{\"id\":1}\n");
+  EXPECT_EQ(no_plugin.exit_code, 1);
+}
+
+TEST(CliTest, BenchJsonReportsDrainedCounts) {
+  auto r = cli({"bench", "--backend", "memory", "--producers", "2", "--consumers", "2", "--duration", "0.3",
+                "--batch-size", "50", "--record-size", "16", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto parsed = parse_json(r.out);
+  ASSERT_TRUE(parsed.ok()) << r.out;
+  const Object& o = parsed->as_object();
+  for (const char* key : {"produced", "consumed", "produce_records_per_s", "consume_records_per_s",
+                          "produce_mb_per_s", "consume_mb_per_s", "put_p50_us", "put_p99_us"})
+    EXPECT_NE(o.find(key), nullptr) << key;
+  EXPECT_GT(o.find("produced")->as_int(), 0);
+  EXPECT_EQ(o.find("consumed")->as_int(), o.find("produced")->as_int());
+  // Without --json: progress on stderr and a table on stdout.
+  auto table = cli({"bench", "--duration", "0.3", "--consumers", "1"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("produce rate"), std::string::npos);
+}
