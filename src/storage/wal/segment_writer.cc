@@ -1,0 +1,34 @@
+#include "storage/wal/segment_writer.h"
+
+#include "storage/wal/wal_format.h"
+
+namespace persisting::wal {
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::create(Env* env, const std::string& dir, Offset first,
+                                                             std::string_view initial) {
+  const std::string path = join_path(dir, segment_file_name(first));
+  const std::string tmp = path + std::string(kTempSuffix);
+  {
+    ASSIGN_OR_RETURN(auto f, env->new_writable_file(tmp, /*truncate=*/true));
+    std::string bytes = encode_segment_header(first);
+    bytes.append(initial);
+    Status s = f->append(bytes);
+    if (s.ok()) s = f->sync();
+    Status c = f->close();
+    if (s.ok()) s = c;
+    if (!s.ok()) {
+      (void)env->remove_file(tmp);  // best effort; recovery removes leftovers too
+      return s;
+    }
+  }
+  RETURN_IF_ERROR(env->rename_file(tmp, path));
+  RETURN_IF_ERROR(env->sync_dir(dir));
+  return reopen(env, path, first);
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::reopen(Env* env, const std::string& path, Offset first) {
+  ASSIGN_OR_RETURN(auto f, env->new_writable_file(path, /*truncate=*/false));
+  return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));
+}
+
+}  // namespace persisting::wal

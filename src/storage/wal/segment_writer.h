@@ -1,0 +1,46 @@
+// SegmentWriter: the appender of one WAL segment file. It knows the segment's path, first offset
+// and size; it does not know about frames, offsets of records or sync policy (wal.h decides those).
+// Not thread-safe: one owner at a time (the Wal's current group-commit leader).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "persisting/env.h"
+#include "persisting/types.h"
+
+namespace persisting::wal {
+
+class SegmentWriter {
+ public:
+  // Creates the segment dir/<first>.wal holding the header followed by `initial` (whole frames
+  // carried over from an abandoned segment, usually empty), durably: the bytes go to a .tmp file
+  // that is synced and then renamed into place, and the directory is synced. A segment file
+  // therefore always starts with a complete header. An existing file of that name is replaced.
+  static Result<std::unique_ptr<SegmentWriter>> create(Env* env, const std::string& dir, Offset first,
+                                                       std::string_view initial);
+  // Opens an existing segment that recovery checked, for appending after its last frame.
+  static Result<std::unique_ptr<SegmentWriter>> reopen(Env* env, const std::string& path, Offset first);
+
+  SegmentWriter(const SegmentWriter&) = delete;
+  SegmentWriter& operator=(const SegmentWriter&) = delete;
+
+  Status append(std::string_view bytes) { return file_->append(bytes); }
+  Status sync() { return file_->sync(); }
+  Status truncate(uint64_t size) { return file_->truncate(size); }
+  Status close() { return file_->close(); }
+  uint64_t size() const { return file_->size(); }
+  const std::string& path() const { return path_; }
+  Offset first() const { return first_; }
+
+ private:
+  SegmentWriter(std::unique_ptr<WritableFile> file, std::string path, Offset first)
+      : file_(std::move(file)), path_(std::move(path)), first_(first) {}
+
+  std::unique_ptr<WritableFile> file_;
+  std::string path_;
+  Offset first_;
+};
+
+}  // namespace persisting::wal

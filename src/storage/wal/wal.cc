@@ -1,0 +1,365 @@
+// The WAL writer. On-disk layout (format version 1; full spec in docs/wal-format.md):
+//
+//   <dir>/<20-digit first offset>.wal   segment
+//     header (32 bytes): "PSTWALSG" | u32 version=1 | u32 flags=0 | u64 first offset |
+//                        u32 reserved=0 | u32 CRC32C(bytes 0..27)
+//     frames, back to back:  u32 length | u32 CRC32C(length bytes, payload) | payload
+//       payload (one appended batch): u64 first offset | u32 count | count x u32 record length |
+//                                     record bytes
+//   <dir>/CHECKPOINT (28 bytes): "PSTWALCP" | u32 version=1 | u32 reserved=0 | u64 flushed offset |
+//                                u32 CRC32C(bytes 0..23)
+//   All integers little-endian. A segment is created as <name>.tmp, synced, renamed into place.
+//
+// Group commit: appenders queue up; the one at the front (the leader) takes every queued batch
+// (up to max_group_bytes), writes their frames with one write(), syncs once if the mode asks,
+// and wakes the others with the shared result.
+//
+// Faults: on a failed write or sync the group's bytes are cut back off (truncate to the last
+// acknowledged size, best effort) and the segment is abandoned: a new segment starts at the first
+// offset not known to be durable, carrying over (re-read from the old file, then synced) any
+// acknowledged-but-unsynced frames. A later segment supersedes everything an earlier one holds
+// from its first offset on, so whatever the failed write left in the old file is never read.
+#include "storage/wal/wal.h"
+
+#include <cmath>
+
+#include "storage/wal/checkpoint.h"
+#include "storage/wal/wal_format.h"
+
+namespace persisting::wal {
+
+struct Wal::Request {
+  const RecordBatch* batch = nullptr;  // nullptr: a sync request
+  Offset first;
+  Status status;
+  bool done = false;
+  std::condition_variable cv;
+};
+
+Wal::Wal(Env* env, std::string dir, WalOptions options)
+    : env_(env), dir_(std::move(dir)), opts_(options) {}
+
+Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions& options,
+                                       const ReplayFn& replay, RecoveryReport* report) {
+  WalOptions o = options;
+  if (!std::isfinite(o.sync_interval_s) || o.sync_interval_s < 0) {
+    return InvalidArgument("wal_sync_interval " + std::to_string(o.sync_interval_s) +
+                           ": must be a finite number of seconds >= 0");
+  }
+  if (o.max_segment_size < kSegmentHeaderSize + kFrameHeaderSize + kBatchFixedSize) {
+    return InvalidArgument("max_wal_size " + std::to_string(o.max_segment_size) + " is too small");
+  }
+  if (o.sync_mode == SyncMode::kInterval && o.sync_interval_s == 0) o.sync_mode = SyncMode::kAlways;
+  if (o.env == nullptr) o.env = Env::Default();
+
+  RecoveryReport local;
+  if (report == nullptr) report = &local;
+  ASSIGN_OR_RETURN(RecoveredLog log, recover_log(o.env, dir, o.recovery_policy, replay, report));
+
+  std::unique_ptr<Wal> w(new Wal(o.env, dir, o));
+  w->checkpoint_ = log.checkpoint;
+  w->next_offset_ = w->durable_offset_ = log.next_offset;
+  w->read_only_ = log.read_only;
+  for (const auto& s : log.segments) w->segments_.push_back(Segment{s.first, s.path, s.size});
+  w->last_sync_ = std::chrono::steady_clock::now();
+  if (!w->read_only_.ok()) return w;
+
+  if (log.last_segment_appendable) {
+    const Segment& last = w->segments_.back();
+    ASSIGN_OR_RETURN(w->active_, SegmentWriter::reopen(w->env_, last.path, last.first));
+    // What recovery found may sit only in the page cache (a crash under kOs/kInterval): make it
+    // durable before anything new is acknowledged after it.
+    RETURN_IF_ERROR(w->active_->sync());
+    w->good_size_ = w->synced_size_ = w->active_->size();
+  } else {
+    ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(w->env_, dir, log.next_offset, {}));
+    w->install(std::move(seg));
+  }
+  if (o.sync_mode == SyncMode::kInterval) w->bg_ = std::thread([p = w.get()] { p->sync_loop(); });
+  return w;
+}
+
+Wal::~Wal() { (void)close(); }
+
+Result<Offset> Wal::append(const RecordBatch& batch) {
+  if (batch.empty()) {
+    std::lock_guard l(mu_);
+    return next_offset_;
+  }
+  if (batch_frame_size(batch) - kFrameHeaderSize > kMaxFramePayload) {
+    return InvalidArgument("WAL '" + dir_ + "': batch of " + std::to_string(batch.byte_size()) +
+                           " bytes exceeds the frame limit of " + std::to_string(kMaxFramePayload));
+  }
+  Request r;
+  r.batch = &batch;
+  return submit(&r);
+}
+
+Status Wal::sync() {
+  Request r;
+  return submit(&r).status();
+}
+
+Result<Offset> Wal::submit(Request* r) {
+  std::unique_lock l(mu_);
+  if (closed_) return FailedPrecondition("WAL '" + dir_ + "' is closed");
+  if (!read_only_.ok()) return read_only_;
+  queue_.push_back(r);
+  while (!r->done && queue_.front() != r) r->cv.wait(l);
+  if (r->done) {
+    if (!r->status.ok()) return r->status;
+    return r->first;
+  }
+
+  // This request leads a group: every request queued now, up to max_group_bytes.
+  std::vector<Request*> group;
+  uint64_t bytes = 0;
+  uint64_t next = next_offset_.value();
+  bool want_sync = opts_.sync_mode == SyncMode::kAlways;
+  for (Request* q : queue_) {
+    if (q->batch != nullptr) {
+      const uint64_t size = batch_frame_size(*q->batch);
+      if (!group.empty() && bytes + size > opts_.max_group_bytes) break;
+      q->first = Offset(next);
+      next += q->batch->size();
+      bytes += size;
+    } else {
+      want_sync = true;
+    }
+    group.push_back(q);
+  }
+  const Offset end(next);
+  l.unlock();
+
+  if (opts_.sync_mode == SyncMode::kInterval &&
+      std::chrono::steady_clock::now() - last_sync_ >= std::chrono::duration<double>(opts_.sync_interval_s)) {
+    want_sync = true;
+  }
+  bool synced = false;
+  Status s = write_group(group, bytes, want_sync, &synced);
+
+  l.lock();
+  if (s.ok()) {
+    next_offset_ = end;
+    if (synced) durable_offset_ = end;
+  }
+  segments_.back().size = good_size_;
+  for (Request* q : group) {
+    q->status = s;
+    q->done = true;
+    queue_.pop_front();
+    if (q != r) q->cv.notify_one();
+  }
+  if (!queue_.empty()) queue_.front()->cv.notify_one();
+  if (!s.ok()) return s;
+  return r->first;
+}
+
+Status Wal::write_group(const std::vector<Request*>& group, uint64_t bytes, bool want_sync, bool* synced) {
+  *synced = false;
+  if (repair_ != Repair::kNone) RETURN_IF_ERROR(repair());
+  if (bytes > 0 && good_size_ > kSegmentHeaderSize && good_size_ + bytes > opts_.max_segment_size) {
+    RETURN_IF_ERROR(rotate(next_offset()));  // next_offset_ cannot move while we lead
+  }
+  if (bytes > 0) {
+    std::string buf;
+    buf.reserve(bytes);
+    for (const Request* q : group) {
+      if (q->batch != nullptr) append_batch_frame(q->first, *q->batch, &buf);
+    }
+    Status s = active_->append(buf);
+    if (!s.ok()) return fail(std::move(s), /*sync_failed=*/false);
+  }
+  if (want_sync) {
+    if (synced_size_ < good_size_ + bytes) {
+      Status s = active_->sync();
+      if (!s.ok()) return fail(std::move(s), /*sync_failed=*/true);
+    }
+    synced_size_ = good_size_ + bytes;
+    last_sync_ = std::chrono::steady_clock::now();
+    *synced = true;
+  }
+  good_size_ += bytes;
+  return Status::OK();
+}
+
+Status Wal::fail(Status error, bool sync_failed) {
+  // Cut the failed group's bytes back off. If even that fails they stay in the file, but the
+  // segment that repair() starts next supersedes them.
+  (void)active_->truncate(good_size_);
+  repair_ = sync_failed ? Repair::kAfterSyncError : Repair::kAfterWriteError;
+  (void)repair();  // at once if the file system lets us; otherwise the next request retries
+  return error;
+}
+
+Status Wal::repair() {
+  // After a failed fsync the kernel may have dropped dirty pages while marking them clean, so
+  // nothing written since the last good sync can be trusted to reach the disk from this file.
+  bool rewrite = repair_ == Repair::kAfterSyncError;
+  if (!rewrite && synced_size_ < good_size_) {
+    // A write failed: the acknowledged bytes before it must still become durable, and this file
+    // will not be synced again once abandoned.
+    if (active_->sync().ok()) {
+      synced_size_ = good_size_;
+    } else {
+      rewrite = true;
+    }
+  }
+  std::string carried;
+  Offset first = next_offset();
+  if (rewrite && synced_size_ < good_size_) {
+    // Re-read the acknowledged but unsynced frames (the page cache still holds them) so the new
+    // segment can make them durable.
+    ASSIGN_OR_RETURN(auto in, env_->new_random_access_file(active_->path()));
+    RETURN_IF_ERROR(in->read(synced_size_, good_size_ - synced_size_, &carried));
+    if (carried.size() != good_size_ - synced_size_) {
+      return IOError("WAL segment '" + active_->path() + "': short read of unsynced frames");
+    }
+    first = durable_offset();
+  }
+  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, first, carried));
+  install(std::move(seg));
+  repair_ = Repair::kNone;
+  return Status::OK();
+}
+
+Status Wal::rotate(Offset first) {
+  if (synced_size_ < good_size_) {
+    // The old segment is never synced again once it is not the active one.
+    Status s = active_->sync();
+    if (!s.ok()) return fail(std::move(s), /*sync_failed=*/true);
+    synced_size_ = good_size_;
+  }
+  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, first, {}));
+  install(std::move(seg));
+  return Status::OK();
+}
+
+void Wal::install(std::unique_ptr<SegmentWriter> seg) {
+  std::unique_ptr<SegmentWriter> old = std::move(active_);
+  active_ = std::move(seg);
+  good_size_ = synced_size_ = active_->size();
+  {
+    std::lock_guard l(mu_);
+    Segment s{active_->first(), active_->path(), good_size_};
+    if (!segments_.empty() && segments_.back().first == s.first) {
+      segments_.back() = s;  // same name: the new file replaced the old one
+    } else {
+      segments_.push_back(s);
+    }
+    // Everything before the new segment is durable in older ones, and it holds the rest durably.
+    durable_offset_ = next_offset_;
+  }
+  if (old) (void)old->close();
+}
+
+Status Wal::checkpoint(Offset flushed) {
+  std::lock_guard c(checkpoint_mu_);
+  {
+    std::lock_guard l(mu_);
+    if (closed_) return FailedPrecondition("WAL '" + dir_ + "' is closed");
+    if (flushed > next_offset_) {
+      return InvalidArgument("WAL '" + dir_ + "': checkpoint " + std::to_string(flushed.value()) +
+                             " is past the end of the log (" + std::to_string(next_offset_.value()) + ")");
+    }
+    if (flushed < checkpoint_) {
+      return InvalidArgument("WAL '" + dir_ + "': checkpoint " + std::to_string(flushed.value()) +
+                             " is below the current one (" + std::to_string(checkpoint_.value()) + ")");
+    }
+    if (flushed == checkpoint_) return Status::OK();
+  }
+  RETURN_IF_ERROR(write_checkpoint(env_, dir_, flushed));
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard l(mu_);
+    checkpoint_ = flushed;
+    size_t n = 0;
+    while (n + 1 < segments_.size() && segments_[n + 1].first <= flushed) ++n;
+    for (size_t i = 0; i < n; ++i) doomed.push_back(segments_[i].path);
+    segments_.erase(segments_.begin(), segments_.begin() + static_cast<ptrdiff_t>(n));
+  }
+  Status result;
+  for (const auto& path : doomed) {
+    Status s = env_->remove_file(path);
+    if (result.ok()) result = s;
+  }
+  if (!doomed.empty()) {
+    Status s = env_->sync_dir(dir_);
+    if (result.ok()) result = s;
+  }
+  return result;
+}
+
+Status Wal::close() {
+  {
+    std::lock_guard l(bg_mu_);
+    bg_stop_ = true;
+  }
+  bg_cv_.notify_all();
+  if (bg_.joinable()) bg_.join();
+  Status s;
+  {
+    std::lock_guard l(mu_);
+    if (closed_) return FailedPrecondition("WAL '" + dir_ + "' is closed");
+  }
+  if (read_only_.ok()) s = sync();
+  std::lock_guard l(mu_);
+  closed_ = true;
+  if (active_) {
+    Status c = active_->close();
+    if (s.ok()) s = c;
+  }
+  return s;
+}
+
+void Wal::sync_loop() {
+  const auto interval = std::chrono::duration<double>(opts_.sync_interval_s);
+  std::unique_lock l(bg_mu_);
+  while (!bg_stop_) {
+    bg_cv_.wait_for(l, interval, [this] { return bg_stop_; });
+    if (bg_stop_) break;
+    l.unlock();
+    bool pending;
+    {
+      std::lock_guard g(mu_);
+      pending = durable_offset_ < next_offset_ && !closed_;
+    }
+    // A failure here went through the same repair as an append's; the next tick retries.
+    if (pending) (void)sync();
+    l.lock();
+  }
+}
+
+Offset Wal::next_offset() const {
+  std::lock_guard l(mu_);
+  return next_offset_;
+}
+
+Offset Wal::durable_offset() const {
+  std::lock_guard l(mu_);
+  return durable_offset_;
+}
+
+Offset Wal::checkpoint_offset() const {
+  std::lock_guard l(mu_);
+  return checkpoint_;
+}
+
+uint64_t Wal::size_bytes() const {
+  std::lock_guard l(mu_);
+  uint64_t n = 0;
+  for (const auto& s : segments_) n += s.size;
+  return n;
+}
+
+size_t Wal::segment_count() const {
+  std::lock_guard l(mu_);
+  return segments_.size();
+}
+
+Status Wal::health() const {
+  std::lock_guard l(mu_);
+  return read_only_;
+}
+
+}  // namespace persisting::wal

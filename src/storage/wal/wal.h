@@ -1,0 +1,116 @@
+// Wal: the write-ahead log of one bucket. A directory of segment files plus a checkpoint file;
+// knows nothing of Lance, actors or queues. Records are opaque bytes; the Wal gives them dense
+// offsets in append order. Format and guarantees: docs/wal-format.md.
+//
+//   RecoveryReport report;
+//   ASSIGN_OR_RETURN(auto wal, Wal::open(dir, options, replay_fn, &report));  // replays first
+//   ASSIGN_OR_RETURN(Offset first, wal->append(batch));  // batch gets first, first+1, ...
+//   ... after flushing everything below `flushed` elsewhere:
+//   RETURN_IF_ERROR(wal->checkpoint(flushed));           // deletes segments wholly below it
+//
+// Thread-safe: append, sync and checkpoint may be called from any number of threads. close() must
+// not race with them. Concurrent appends under SyncMode::kAlways share one fdatasync (group commit).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "persisting/codec.h"
+#include "persisting/env.h"
+#include "persisting/types.h"
+#include "storage/wal/recovery.h"
+#include "storage/wal/segment_writer.h"
+#include "storage/wal/wal_options.h"
+
+namespace persisting::wal {
+
+class Wal {
+ public:
+  // Recovers dir (see recovery.h: replay is called for every record at or after the checkpoint,
+  // in order, before open returns) and readies it for appending. *report (may be null) says
+  // what recovery did. Under kTolerateTail, damage before the tail still opens the WAL, read-only:
+  // report->corruption and health() then carry the error and append returns it.
+  static Result<std::unique_ptr<Wal>> open(const std::string& dir, const WalOptions& options,
+                                           const ReplayFn& replay, RecoveryReport* report);
+  ~Wal();  // close()s if the caller did not
+  Wal(const Wal&) = delete;
+  Wal& operator=(const Wal&) = delete;
+
+  // Appends batch as one frame (all of it survives a crash or none of it does) and returns the
+  // offset of its first record. Returns when the batch is durable per the sync mode: kAlways after
+  // fdatasync; kInterval and kOs after write() (so it survives a process crash, not a power loss).
+  // On an error nothing of the batch becomes visible, nothing acknowledged before is lost, and the
+  // next append tries again. An empty batch writes nothing and returns next_offset().
+  Result<Offset> append(const RecordBatch& batch);
+  // Makes every appended record durable now.
+  Status sync();
+  // Records that every offset below flushed is held elsewhere: writes the checkpoint file
+  // durably, then deletes the segments wholly below it. flushed must not pass next_offset() or
+  // go below checkpoint_offset(). If a deletion fails, recovery deletes the file on next open.
+  Status checkpoint(Offset flushed);
+  // Syncs and closes the active segment. Later calls return FailedPrecondition.
+  Status close();
+
+  Offset next_offset() const;        // the offset the next appended record gets
+  Offset durable_offset() const;     // every offset below it has been fdatasync'ed
+  Offset checkpoint_offset() const;
+  uint64_t size_bytes() const;       // bytes in all live segments
+  size_t segment_count() const;
+  Status health() const;             // non-OK when opened read-only after corruption
+  const std::string& dir() const { return dir_; }
+
+ private:
+  struct Request;
+  struct Segment {
+    Offset first;
+    std::string path;
+    uint64_t size = 0;
+  };
+  enum class Repair { kNone, kAfterWriteError, kAfterSyncError };
+
+  Wal(Env* env, std::string dir, WalOptions options);
+  Result<Offset> submit(Request* r);
+  // The group-commit leader's work; called without mu_ held. Sets *synced when every offset
+  // below end is durable.
+  Status write_group(const std::vector<Request*>& group, uint64_t bytes, bool want_sync, bool* synced);
+  Status fail(Status error, bool sync_failed);
+  Status repair();
+  Status rotate(Offset first);
+  void install(std::unique_ptr<SegmentWriter> seg);
+  void sync_loop();
+
+  Env* const env_;
+  const std::string dir_;
+  const WalOptions opts_;
+
+  mutable std::mutex mu_;
+  std::deque<Request*> queue_;  // front is the leader
+  Offset next_offset_;
+  Offset durable_offset_;
+  Offset checkpoint_;
+  std::vector<Segment> segments_;  // back() is the active one
+  Status read_only_;
+  bool closed_ = false;
+
+  // Owned by the group-commit leader (the request at the front of queue_).
+  std::unique_ptr<SegmentWriter> active_;
+  uint64_t good_size_ = 0;    // bytes of active_ that hold acknowledged frames
+  uint64_t synced_size_ = 0;  // bytes of active_ known to be durable
+  Repair repair_ = Repair::kNone;
+  std::chrono::steady_clock::time_point last_sync_;
+
+  std::mutex checkpoint_mu_;  // one checkpoint at a time
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool bg_stop_ = false;
+  std::thread bg_;  // the interval syncer (kInterval only)
+};
+
+}  // namespace persisting::wal

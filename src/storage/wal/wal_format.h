@@ -1,0 +1,91 @@
+// Constants and byte-level helpers shared by the WAL writer, reader and checkpoint code.
+// The byte layout is specified in docs/wal-format.md (format version 1); keep the two in step.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "persisting/codec.h"
+#include "persisting/status.h"
+#include "persisting/types.h"
+
+namespace persisting::wal {
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Segment header: magic[8] "PSTWALSG", u32 version, u32 flags (0), u64 first offset,
+// u32 reserved (0), u32 CRC32C of the 28 bytes before it.
+inline constexpr std::string_view kSegmentMagic{"PSTWALSG", 8};
+inline constexpr size_t kSegmentHeaderSize = 32;
+
+// Frame: u32 payload length, u32 CRC32C over (the 4 length bytes, then the payload), payload.
+inline constexpr size_t kFrameHeaderSize = 8;
+// Batch payload: u64 first offset, u32 record count, count x u32 record length, record bytes.
+inline constexpr size_t kBatchFixedSize = 12;
+// Largest payload a writer produces and a reader accepts.
+inline constexpr uint32_t kMaxFramePayload = 256u << 20;
+
+// Checkpoint file: magic[8] "PSTWALCP", u32 version, u32 reserved (0), u64 flushed offset,
+// u32 CRC32C of the 24 bytes before it.
+inline constexpr std::string_view kCheckpointMagic{"PSTWALCP", 8};
+inline constexpr size_t kCheckpointSize = 28;
+inline constexpr std::string_view kCheckpointFileName = "CHECKPOINT";
+
+inline constexpr std::string_view kSegmentSuffix = ".wal";
+// Suffix of a segment being created (renamed into place once its header is durable).
+inline constexpr std::string_view kTempSuffix = ".tmp";
+// Suffix given to segments that point_in_time recovery set aside (kept for inspection).
+inline constexpr std::string_view kDiscardedSuffix = ".discarded";
+
+// Little-endian fixed-width integers.
+void put_u32(std::string* out, uint32_t v);
+void put_u64(std::string* out, uint64_t v);
+uint32_t get_u32(const char* p);
+uint64_t get_u64(const char* p);
+
+// "<20-digit first offset>.wal" and back (nullopt for any other name).
+std::string segment_file_name(Offset first);
+std::optional<Offset> parse_segment_file_name(std::string_view name);
+
+std::string encode_segment_header(Offset first);
+// Checks size, magic, CRC, then version and flags. path only names the file in errors.
+Result<Offset> decode_segment_header(std::string_view bytes, const std::string& path);
+
+// CRC of a frame: covers the length field and the payload, so a damaged length is detected.
+uint32_t frame_crc(uint32_t length, std::string_view payload);
+
+// Size of the frame append_batch_frame writes for batch.
+size_t batch_frame_size(const RecordBatch& batch);
+// Appends one frame holding batch, whose first record gets offset first.
+void append_batch_frame(Offset first, const RecordBatch& batch, std::string* out);
+
+// A decoded batch payload. The views point into the payload passed to decode_batch.
+struct BatchView {
+  Offset first;
+  uint32_t count = 0;
+  const char* lengths = nullptr;  // count x u32
+  const char* records = nullptr;  // the record bytes, back to back
+};
+// Validates the structure of a batch payload (count >= 1, lengths add up exactly).
+Result<BatchView> decode_batch(std::string_view payload);
+// Calls fn(offset, record) for the first `limit` records of a decoded batch (all of them if the
+// batch holds fewer), stopping at the first error fn returns.
+template <typename Fn>
+Status for_each_record(const BatchView& b, uint64_t limit, Fn&& fn) {
+  const char* p = b.records;
+  const uint64_t n = limit < b.count ? limit : b.count;
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t len = get_u32(b.lengths + 4 * static_cast<size_t>(i));
+    Status s = fn(Offset(b.first.value() + i), std::string_view(p, len));
+    if (!s.ok()) return s;
+    p += len;
+  }
+  return Status::OK();
+}
+
+std::string encode_checkpoint(Offset flushed);
+Result<Offset> decode_checkpoint(std::string_view bytes, const std::string& path);
+
+}  // namespace persisting::wal

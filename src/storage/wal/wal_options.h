@@ -1,0 +1,38 @@
+// Options of the write-ahead log, and the names they have in option maps ("always", "absolute").
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "persisting/env.h"
+#include "persisting/status.h"
+
+namespace persisting::wal {
+
+enum class SyncMode {
+  kAlways,    // append returns after fdatasync (group commit shares one sync among writers)
+  kInterval,  // fdatasync at least every sync_interval_s seconds; append returns after write()
+  kOs,        // never sync on the append path; the kernel writes back when it likes
+};
+
+enum class RecoveryPolicy {
+  kTolerateTail,  // torn tail truncated; damage before the tail: open read-only with the prefix
+  kAbsolute,      // torn tail truncated; any other damage: refuse to open (Corruption)
+  kPointInTime,   // stop at the first damaged frame, cut the log there, carry on writable
+};
+
+Result<SyncMode> parse_sync_mode(std::string_view name);
+std::string_view sync_mode_name(SyncMode m);
+Result<RecoveryPolicy> parse_recovery_policy(std::string_view name);
+std::string_view recovery_policy_name(RecoveryPolicy p);
+
+struct WalOptions {
+  Env* env = nullptr;  // nullptr means Env::Default()
+  SyncMode sync_mode = SyncMode::kAlways;
+  double sync_interval_s = 1.0;  // kInterval only; 0 turns kInterval into kAlways
+  uint64_t max_segment_size = 100ull << 20;  // rotate when the next group would pass this
+  RecoveryPolicy recovery_policy = RecoveryPolicy::kTolerateTail;
+  uint64_t max_group_bytes = 4ull << 20;  // a group commit stops adding batches past this
+};
+
+}  // namespace persisting::wal

@@ -1,0 +1,208 @@
+// FaultEnv: an Env for tests that fails file-system calls on demand and can simulate a power
+// loss. Wrap the real Env, hand it to the code under test, and switch faults on and off:
+//
+//   FaultEnv env(Env::Default());
+//   env.fail_writes(FaultEnv::WriteFault::kNoSpace);   // every append now fails with ENOSPC
+//   env.clear();                                        // the fault clears
+//   env.drop_unsynced();                                // "power loss": unsynced bytes vanish
+//
+// Faults apply to files opened through this Env. Thread-safe. Header-only so any test can use it.
+// drop_unsynced() models data loss only: it does not model renames or creates that were not made
+// durable by a directory sync.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "persisting/env.h"
+
+namespace persisting::testing {
+
+class FaultEnv : public EnvWrapper {
+ public:
+  enum class WriteFault {
+    kNone,
+    kNoSpace,     // append writes nothing and fails with ENOSPC
+    kIOError,     // append writes nothing and fails with EIO
+    kShortWrite,  // append writes the first half of the bytes, then fails with ENOSPC
+  };
+
+  explicit FaultEnv(Env* target) : EnvWrapper(target) {}
+
+  // The next `count` appends fail (count < 0: until clear()).
+  void fail_writes(WriteFault kind, int count = -1) {
+    std::lock_guard l(mu_);
+    write_fault_ = kind;
+    write_count_ = count;
+  }
+  // The next `count` syncs fail with EIO without syncing (count < 0: until clear()).
+  void fail_syncs(int count = -1) {
+    std::lock_guard l(mu_);
+    sync_count_ = count;
+  }
+  // Truncates fail with EIO while on.
+  void fail_truncates(bool on) { truncate_fault_ = on; }
+  // Opening a file for writing fails with ENOSPC while on.
+  void fail_creates(bool on) { create_fault_ = on; }
+  // Every fault clears.
+  void clear() {
+    std::lock_guard l(mu_);
+    write_fault_ = WriteFault::kNone;
+    write_count_ = 0;
+    sync_count_ = 0;
+    truncate_fault_ = false;
+    create_fault_ = false;
+  }
+
+  int injected_faults() const { return injected_; }
+
+  // Simulates a power loss: every file written through this Env is cut back to the size it had at
+  // its last successful sync (a file never synced since it was created becomes empty).
+  Status drop_unsynced() {
+    std::lock_guard l(mu_);
+    for (const auto& [path, synced] : synced_) {
+      if (!target()->file_exists(path)) continue;
+      auto size = target()->file_size(path);
+      if (!size.ok()) return size.status();
+      if (*size <= synced) continue;
+      auto f = target()->new_writable_file(path, /*truncate=*/false);
+      if (!f.ok()) return f.status();
+      Status s = (*f)->truncate(synced);
+      if (!s.ok()) return s;
+      s = (*f)->close();
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path, bool truncate) override {
+    if (create_fault_) {
+      ++injected_;
+      return IOError("open '" + path + "': No space left on device (injected)");
+    }
+    auto f = target()->new_writable_file(path, truncate);
+    if (!f.ok()) return f.status();
+    {
+      std::lock_guard l(mu_);
+      auto it = synced_.find(path);
+      if (truncate) {
+        synced_[path] = 0;
+      } else if (it == synced_.end()) {
+        synced_[path] = (*f)->size();  // existed before we saw it: treat as durable
+      }
+    }
+    return std::unique_ptr<WritableFile>(new File(this, path, std::move(*f)));
+  }
+
+  Status rename_file(const std::string& from, const std::string& to) override {
+    Status s = target()->rename_file(from, to);
+    if (s.ok()) {
+      std::lock_guard l(mu_);
+      auto it = synced_.find(from);
+      if (it != synced_.end()) {
+        synced_[to] = it->second;
+        synced_.erase(from);
+      } else {
+        synced_.erase(to);
+      }
+    }
+    return s;
+  }
+
+  Status remove_file(const std::string& path) override {
+    Status s = target()->remove_file(path);
+    if (s.ok()) {
+      std::lock_guard l(mu_);
+      synced_.erase(path);
+    }
+    return s;
+  }
+
+  // Env::write_file_atomic and read_file are built on the primitives above, so faults reach them.
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(FaultEnv* env, std::string path, std::unique_ptr<WritableFile> base)
+        : env_(env), path_(std::move(path)), base_(std::move(base)) {}
+
+    Status append(std::string_view data) override {
+      WriteFault f = env_->take_write_fault();
+      switch (f) {
+        case WriteFault::kNone:
+          return base_->append(data);
+        case WriteFault::kNoSpace:
+          return IOError("write '" + path_ + "': No space left on device (injected)");
+        case WriteFault::kIOError:
+          return IOError("write '" + path_ + "': Input/output error (injected)");
+        case WriteFault::kShortWrite: {
+          Status s = base_->append(data.substr(0, data.size() / 2));
+          if (!s.ok()) return s;
+          return IOError("write '" + path_ + "': No space left on device after a short write (injected)");
+        }
+      }
+      return Internal("unreachable");
+    }
+    Status sync() override {
+      if (env_->take_sync_fault()) return IOError("fdatasync '" + path_ + "': Input/output error (injected)");
+      Status s = base_->sync();
+      if (s.ok()) env_->note_synced(path_, base_->size());
+      return s;
+    }
+    Status truncate(uint64_t size) override {
+      if (env_->truncate_fault_) {
+        ++env_->injected_;
+        return IOError("ftruncate '" + path_ + "': Input/output error (injected)");
+      }
+      Status s = base_->truncate(size);
+      if (s.ok()) env_->note_truncated(path_, size);
+      return s;
+    }
+    Status close() override { return base_->close(); }
+    uint64_t size() const override { return base_->size(); }
+
+   private:
+    FaultEnv* env_;
+    std::string path_;
+    std::unique_ptr<WritableFile> base_;
+  };
+
+  WriteFault take_write_fault() {
+    std::lock_guard l(mu_);
+    if (write_fault_ == WriteFault::kNone || write_count_ == 0) return WriteFault::kNone;
+    if (write_count_ > 0) --write_count_;
+    ++injected_;
+    return write_fault_;
+  }
+  bool take_sync_fault() {
+    std::lock_guard l(mu_);
+    if (sync_count_ == 0) return false;
+    if (sync_count_ > 0) --sync_count_;
+    ++injected_;
+    return true;
+  }
+  void note_synced(const std::string& path, uint64_t size) {
+    std::lock_guard l(mu_);
+    synced_[path] = size;
+  }
+  void note_truncated(const std::string& path, uint64_t size) {
+    std::lock_guard l(mu_);
+    auto it = synced_.find(path);
+    if (it != synced_.end() && it->second > size) it->second = size;
+  }
+
+  std::mutex mu_;
+  WriteFault write_fault_ = WriteFault::kNone;
+  int write_count_ = 0;
+  int sync_count_ = 0;
+  std::atomic<bool> truncate_fault_{false};
+  std::atomic<bool> create_fault_{false};
+  std::atomic<int> injected_{0};
+  std::map<std::string, uint64_t> synced_;  // path -> size at its last successful sync
+};
+
+}  // namespace persisting::testing
