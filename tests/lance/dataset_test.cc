@@ -1,0 +1,342 @@
+// LanceDataset: appends, reads at any offset, reopen, time travel, schema evolution, commits.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "storage/lance/dataset.h"
+#include "storage/lance/format.h"
+#include "lance_test_util.h"
+
+namespace persisting::lance {
+namespace {
+
+using testing::TempDir;
+using testing::count_files;
+
+std::unique_ptr<LanceDataset> open(const std::string& path, LanceOptions opt = {}) {
+  auto ds = LanceDataset::open_or_create(Env::Default(), path, opt);
+  EXPECT_TRUE(ds.ok()) << ds.status().to_string();
+  return std::move(ds).value();
+}
+
+std::vector<Record> make_rows(int64_t from, int64_t n) {
+  std::vector<Record> rows;
+  for (int64_t i = from; i < from + n; ++i) {
+    rows.push_back(Record{{"id", i}, {"name", "row-" + std::to_string(i)}, {"score", i * 0.5},
+                          {"ok", i % 2 == 0}, {"vec", F32Vector{float(i), float(-i)}}});
+  }
+  return rows;
+}
+
+TEST(LanceDataset, EmptyDatasetHasNoVersion) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  EXPECT_EQ(ds->version(), 0u);
+  EXPECT_EQ(ds->count_rows(), 0u);
+  auto rows = ds->read(0, 10);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE(rows->empty());
+  auto v = ds->append({});
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, 0u);
+}
+
+TEST(LanceDataset, AppendThenReadEveryType) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  std::vector<Record> rows = {
+      Record{{"i", int64_t{1}}, {"d", 1.5}, {"b", true}, {"s", "x"}, {"y", Bytes{"\x01"}},
+             {"v", F32Vector{1, 2, 3}}, {"l", List{int64_t{1}, "a"}}, {"o", Object{{"k", List{}}}}},
+      Record{{"i", nullptr}, {"d", nullptr}, {"b", nullptr}, {"s", nullptr}, {"y", nullptr},
+             {"v", nullptr}, {"l", nullptr}, {"o", nullptr}},
+      Record{{"i", int64_t{-3}}, {"d", int64_t{2}}, {"b", false}, {"s", ""}, {"y", Bytes{""}},
+             {"v", F32Vector{0, 0, 0}}, {"l", List{}}, {"o", Object{}}}};
+  auto v = ds->append(rows);
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ(*v, 1u);
+  auto got = ds->read(0, 100);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  rows[2].set("d", 2.0);  // an int in a double column reads back as double
+  EXPECT_EQ(*got, rows);
+  auto schema = ds->schema();
+  ASSERT_EQ(schema.size(), 8u);
+  EXPECT_EQ(schema[0].lance_type, "int64");
+  EXPECT_EQ(schema[1].lance_type, "double");
+  EXPECT_EQ(schema[5].lance_type, "fixed_size_list:float:3");
+  EXPECT_EQ(schema[6].type, "json");
+}
+
+TEST(LanceDataset, ReadsAnyOffsetAcrossFragments) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  for (int f = 0; f < 10; ++f) ASSERT_TRUE(ds->append(make_rows(f * 100, 100)).ok());
+  EXPECT_EQ(ds->count_rows(), 1000u);
+  EXPECT_EQ(ds->version(), 10u);
+  auto got = ds->read(250, 500);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(250, 500));
+  got = ds->read(999, 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(999, 1));
+  got = ds->read(1000, 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->empty());
+}
+
+TEST(LanceDataset, ProjectionKeepsTheRequestedOrder) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  ASSERT_TRUE(ds->append(make_rows(0, 5)).ok());
+  ReadOptions ro;
+  ro.columns = {"score", "id"};
+  auto got = ds->read(1, 2, ro);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, (std::vector<Record>{Record{{"score", 0.5}, {"id", int64_t{1}}},
+                                       Record{{"score", 1.0}, {"id", int64_t{2}}}}));
+  ro.columns = {"nope"};
+  auto bad = ds->read(0, 1, ro);
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("'nope'"), std::string::npos);
+}
+
+TEST(LanceDataset, ReopenRecoversCountAndData) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  {
+    auto ds = open(path);
+    ASSERT_TRUE(ds->append(make_rows(0, 30)).ok());
+    ASSERT_TRUE(ds->append(make_rows(30, 20)).ok());
+  }
+  auto ds = open(path);
+  EXPECT_EQ(ds->count_rows(), 50u);
+  EXPECT_EQ(ds->version(), 2u);
+  auto got = ds->read(25, 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(25, 10));
+  ASSERT_TRUE(ds->append(make_rows(50, 1)).ok());
+  EXPECT_EQ(ds->count_rows(), 51u);
+}
+
+TEST(LanceDataset, TimeTravelAndVersions) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  ASSERT_TRUE(ds->append(make_rows(0, 3)).ok());
+  ASSERT_TRUE(ds->append(make_rows(3, 4)).ok());
+  ASSERT_TRUE(ds->append(make_rows(7, 5)).ok());
+  auto c = ds->count_rows(2);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 7u);
+  ReadOptions ro;
+  ro.version = 1;
+  auto got = ds->read(0, 100, ro);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(0, 3));
+  auto vs = ds->versions();
+  ASSERT_TRUE(vs.ok());
+  ASSERT_EQ(vs->size(), 3u);
+  EXPECT_EQ((*vs)[1].version, 2u);
+  EXPECT_EQ((*vs)[1].num_rows, 7u);
+  EXPECT_EQ((*vs)[2].num_fragments, 3u);
+  EXPECT_GT((*vs)[0].timestamp_seconds, 0);
+  ro.version = 9;
+  EXPECT_EQ(ds->read(0, 1, ro).status().code(), Code::kNotFound);
+}
+
+TEST(LanceDataset, WritesTransactionsHintAndFragmentIds) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  ASSERT_TRUE(ds->append(make_rows(0, 3)).ok());
+  ASSERT_TRUE(ds->append(make_rows(3, 3)).ok());
+  auto hint = Env::Default()->read_file(path + "/_versions/latest_version_hint.json");
+  ASSERT_TRUE(hint.ok());
+  EXPECT_EQ(*hint, "{\"version\":2}");
+  EXPECT_EQ(count_files(path + "/_transactions"), 2u);
+  const pb::Manifest& m = ds->snapshot().file.manifest;
+  EXPECT_EQ(m.fragments(0).id(), 0u);
+  EXPECT_EQ(m.fragments(1).id(), 1u);
+  EXPECT_EQ(m.max_fragment_id(), 1u);
+  EXPECT_TRUE(m.has_transaction_section());
+  EXPECT_EQ(m.transaction_file().rfind("1-", 0), 0u);
+  EXPECT_EQ(m.writer_version().library(), "persisting");
+  EXPECT_EQ(m.fragments(1).physical_rows(), 3u);
+  EXPECT_TRUE(std::filesystem::exists(path + "/_transactions/" + m.transaction_file()));
+}
+
+TEST(LanceDataset, NewFieldIsAMetadataOnlyCommit) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  ASSERT_TRUE(ds->append({Record{{"a", int64_t{1}}}}).ok());
+  auto v = ds->append({Record{{"a", int64_t{2}}, {"b", "new"}}});
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ(*v, 3u);  // version 2 added the field, version 3 the rows
+  auto c = ds->count_rows(2);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 1u);
+  auto got = ds->read(0, 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, (std::vector<Record>{Record{{"a", int64_t{1}}, {"b", nullptr}},
+                                       Record{{"a", int64_t{2}}, {"b", "new"}}}));
+  // Version 2's fragments are version 1's, untouched.
+  ReadOptions ro;
+  ro.version = 2;
+  got = ds->read(0, 10, ro);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, (std::vector<Record>{Record{{"a", int64_t{1}}, {"b", nullptr}}}));
+  EXPECT_EQ(ds->schema()[1].id, 1);
+}
+
+TEST(LanceDataset, IntColumnWidensToDouble) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  ASSERT_TRUE(ds->append({Record{{"x", int64_t{1}}, {"k", "a"}}, Record{{"x", nullptr}, {"k", "b"}}}).ok());
+  ASSERT_TRUE(ds->append({Record{{"x", int64_t{3}}, {"k", "c"}}}).ok());
+  const size_t files_before = count_files(path + "/data");
+  auto v = ds->append({Record{{"x", 4.5}, {"k", "d"}}});
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  auto got = ds->read(0, 10);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(*got, (std::vector<Record>{Record{{"x", 1.0}, {"k", "a"}}, Record{{"x", nullptr}, {"k", "b"}},
+                                       Record{{"x", 3.0}, {"k", "c"}}, Record{{"x", 4.5}, {"k", "d"}}}));
+  // Old files are kept; each old fragment got one file with the widened column, plus the new rows.
+  EXPECT_EQ(count_files(path + "/data"), files_before + 2 + 1);
+  EXPECT_EQ(ds->schema()[0].lance_type, "double");
+  EXPECT_EQ(ds->schema()[0].name, "x");
+  // Time travel still sees the int column.
+  ReadOptions ro;
+  ro.version = 2;
+  got = ds->read(0, 1, ro);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)[0], (Record{{"x", int64_t{1}}, {"k", "a"}}));
+}
+
+TEST(LanceDataset, IncompatibleTypeWritesNothing) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  ASSERT_TRUE(ds->append({Record{{"a", int64_t{1}}, {"v", F32Vector{1, 2}}}}).ok());
+  const size_t data = count_files(path + "/data"), versions = count_files(path + "/_versions");
+  auto v = ds->append({Record{{"a", int64_t{2}}}, Record{{"a", "text"}, {"new", true}}});
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(v.status().message().find("'a'"), std::string::npos) << v.status().message();
+  EXPECT_NE(v.status().message().find("int64"), std::string::npos);
+  EXPECT_NE(v.status().message().find("string"), std::string::npos);
+  v = ds->append({Record{{"v", F32Vector{1, 2, 3}}}});
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("vector[2]"), std::string::npos) << v.status().message();
+  // Inside one batch too.
+  v = ds->append({Record{{"z", true}}, Record{{"z", int64_t{1}}}});
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("record 1"), std::string::npos) << v.status().message();
+  EXPECT_EQ(count_files(path + "/data"), data);
+  EXPECT_EQ(count_files(path + "/_versions"), versions);
+  EXPECT_EQ(ds->version(), 1u);
+}
+
+TEST(LanceDataset, StaleWriterRetriesAfterLosingTheRace) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto a = open(path);
+  ASSERT_TRUE(a->append(make_rows(0, 2)).ok());
+  auto b = open(path);  // sees version 1
+  ASSERT_TRUE(a->append(make_rows(2, 2)).ok());  // version 2
+  auto v = b->append(make_rows(4, 2));  // b's link of version 2 fails with EEXIST; it retries as 3
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ(*v, 3u);
+  EXPECT_EQ(b->count_rows(), 6u);
+  auto got = b->read(0, 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(0, 6));
+  EXPECT_EQ(b->snapshot().file.manifest.fragments(2).id(), 2u);
+  // No orphans: one data file per fragment.
+  EXPECT_EQ(count_files(path + "/data"), 3u);
+}
+
+TEST(LanceDataset, ConcurrentWritersAllLand) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  { auto ds = open(path); ASSERT_TRUE(ds->append(make_rows(0, 1)).ok()); }
+  constexpr int kWriters = 4, kAppends = 15;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      auto ds = LanceDataset::open_or_create(Env::Default(), path);
+      if (!ds.ok()) { ++failures; return; }
+      for (int i = 0; i < kAppends; ++i) {
+        if (!(*ds)->append({Record{{"id", int64_t{1000 * (w + 1) + i}}}}).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto ds = open(path);
+  EXPECT_EQ(ds->count_rows(), 1u + kWriters * kAppends);
+  EXPECT_EQ(ds->version(), 1u + kWriters * kAppends);
+  auto got = ds->read(0, 1000);
+  ASSERT_TRUE(got.ok());
+  std::set<int64_t> ids;
+  for (const Record& r : *got) ids.insert(r.find("id")->as_int());
+  EXPECT_EQ(ids.size(), 1u + kWriters * kAppends);
+  // Fragment ids are unique.
+  std::set<uint64_t> frag_ids;
+  for (const auto& f : ds->snapshot().file.manifest.fragments()) frag_ids.insert(f.id());
+  EXPECT_EQ(frag_ids.size(), 1u + kWriters * kAppends);
+}
+
+TEST(LanceDataset, IndexSectionIsCarriedOver) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  ASSERT_TRUE(ds->append(make_rows(0, 2)).ok());
+  // Pretend LanceDB built an index in version 2.
+  const std::string index("\x05\x00\x00\x00\x0a\x03\x0a\x01x", 9);
+  std::string raw;
+  {
+    auto s = load_snapshot(Env::Default(), path, std::nullopt);
+    ASSERT_TRUE(s.ok());
+    pb::Manifest m = s->file.manifest;
+    m.set_version(2);
+    ASSERT_TRUE(commit_manifest(Env::Default(), path, s->naming, 2, encode_manifest_file(&m, index, "")).ok());
+  }
+  ASSERT_TRUE(ds->refresh().ok());
+  ASSERT_TRUE(ds->append(make_rows(2, 2)).ok());
+  const ManifestFile& mf = ds->snapshot().file;
+  ASSERT_TRUE(mf.manifest.has_index_section());
+  auto bytes = index_section_bytes(mf, "m");
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, index);
+}
+
+TEST(LanceDataset, KeepsV1ManifestNaming) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  ASSERT_TRUE(ds->append(make_rows(0, 1)).ok());
+  // Rename version 1 to the V1 scheme, as a LanceDB table made with V1 paths would have it.
+  std::filesystem::rename(path + "/_versions/18446744073709551614.manifest", path + "/_versions/1.manifest");
+  ASSERT_TRUE(ds->refresh().ok());
+  ASSERT_TRUE(ds->append(make_rows(1, 1)).ok());
+  EXPECT_TRUE(std::filesystem::exists(path + "/_versions/2.manifest"));
+  EXPECT_EQ(ds->count_rows(), 2u);
+}
+
+TEST(LanceDataset, LargeFlushUsesSeveralPages) {
+  TempDir dir;
+  LanceOptions opt;
+  opt.file.max_page_bytes = 4096;
+  auto ds = open(dir.path() + "/t.lance", opt);
+  std::vector<Record> rows = make_rows(0, 5000);
+  ASSERT_TRUE(ds->append(rows).ok());
+  auto got = ds->read(1234, 2000);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(1234, 2000));
+}
+
+}  // namespace
+}  // namespace persisting::lance

@@ -1,0 +1,62 @@
+// Helpers for the Lance tests: a temporary directory and a way to commit a hand-edited manifest.
+#pragma once
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "persisting/env.h"
+#include "storage/lance/commit.h"
+#include "storage/lance/manifest.h"
+#include "storage/lance/snapshot.h"
+
+namespace persisting::lance::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    path_ = (std::filesystem::temp_directory_path() /
+             ("persisting-lance-" + std::to_string(::getpid()) + "-" + std::to_string(counter++))).string();
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Commits the latest manifest, changed by `edit`, as the next version (what another Lance
+// writer could have produced). Returns the new version.
+inline uint64_t commit_edited_manifest(const std::string& dataset, const std::function<void(pb::Manifest*)>& edit) {
+  Env* env = Env::Default();
+  auto s = load_snapshot(env, dataset, std::nullopt);
+  if (!s.ok()) throw std::runtime_error(s.status().to_string());
+  pb::Manifest m = s->file.manifest;
+  m.set_version(s->version + 1);
+  edit(&m);
+  auto idx = index_section_bytes(s->file, s->manifest_path());
+  std::string bytes = encode_manifest_file(&m, *idx, "");
+  Status st = commit_manifest(env, dataset, s->naming, s->version + 1, bytes);
+  if (!st.ok()) throw std::runtime_error(st.to_string());
+  return s->version + 1;
+}
+
+inline size_t count_files(const std::string& dir) {
+  size_t n = 0;
+  if (!std::filesystem::exists(dir)) return 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++n;
+  return n;
+}
+
+}  // namespace persisting::lance::testing

@@ -1,0 +1,173 @@
+// Everything the reader or writer does not implement is refused with a clear error, never
+// misread; failed commits leave nothing behind.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "storage/lance/dataset.h"
+#include "storage/lance/format.h"
+#include "lance_test_util.h"
+
+namespace persisting::lance {
+namespace {
+
+using testing::TempDir;
+using testing::commit_edited_manifest;
+using testing::count_files;
+
+class LanceRefusal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = dir_.path() + "/t.lance";
+    auto ds = LanceDataset::open_or_create(Env::Default(), path_);
+    ASSERT_TRUE(ds.ok());
+    ASSERT_TRUE((*ds)->append({Record{{"id", int64_t{1}}, {"s", "a"}}, Record{{"id", int64_t{2}}, {"s", "b"}}}).ok());
+  }
+  Status open_status() { return LanceDataset::open_or_create(Env::Default(), path_).status(); }
+  void expect_refused(const std::string& words) {
+    Status st = open_status();
+    EXPECT_EQ(st.code(), Code::kNotSupported) << st.to_string();
+    EXPECT_NE(st.message().find(words), std::string::npos) << st.message();
+  }
+  TempDir dir_;
+  std::string path_;
+};
+
+TEST_F(LanceRefusal, DataFormat21) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->mutable_data_format()->set_version("2.1"); });
+  expect_refused("2.1");
+}
+
+TEST_F(LanceRefusal, LegacyDatasetWithoutDataFormat) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->clear_data_format(); });
+  expect_refused("legacy");
+}
+
+TEST_F(LanceRefusal, UnknownReaderFeatureFlag) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->set_reader_feature_flags(64); });
+  expect_refused("unknown bits 0x40");
+}
+
+TEST_F(LanceRefusal, DeletionFiles) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) {
+    m->set_reader_feature_flags(kFlagDeletionFiles);
+    m->mutable_fragments(0)->mutable_deletion_file()->set_num_deleted_rows(1);
+  });
+  expect_refused("deletion files");
+}
+
+TEST_F(LanceRefusal, DeletionFileWithoutTheFlag) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) {
+    m->mutable_fragments(0)->mutable_deletion_file()->set_num_deleted_rows(1);
+  });
+  expect_refused("has a deletion file");
+}
+
+TEST_F(LanceRefusal, AppendUnderStableRowIds) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->set_writer_feature_flags(kFlagStableRowIds); });
+  auto ds = LanceDataset::open_or_create(Env::Default(), path_);
+  ASSERT_TRUE(ds.ok()) << ds.status().to_string();  // readable
+  EXPECT_EQ((*ds)->count_rows(), 2u);
+  auto v = (*ds)->append({Record{{"id", int64_t{3}}}});
+  EXPECT_EQ(v.status().code(), Code::kNotSupported);
+  EXPECT_NE(v.status().message().find("stable row ids"), std::string::npos) << v.status().message();
+}
+
+TEST_F(LanceRefusal, DataFileOfVersion21InTheManifest) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->mutable_fragments(0)->mutable_files(0)->set_file_minor_version(1); });
+  expect_refused("2.1");
+}
+
+TEST_F(LanceRefusal, DataFileInAnotherBasePath) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->mutable_fragments(0)->mutable_files(0)->set_base_id(1); });
+  expect_refused("base path");
+}
+
+TEST_F(LanceRefusal, DataFileFooterSays21) {
+  const std::string data_dir = path_ + "/data";
+  std::string file;
+  for (auto& e : std::filesystem::directory_iterator(data_dir)) file = e.path().string();
+  auto bytes = Env::Default()->read_file(file);
+  ASSERT_TRUE(bytes.ok());
+  std::string b = *bytes;
+  const uint16_t two = 2, one = 1;
+  std::memcpy(b.data() + b.size() - 8, &two, 2);
+  std::memcpy(b.data() + b.size() - 6, &one, 2);
+  ASSERT_TRUE(Env::Default()->write_file_atomic(file, b).ok());
+  auto ds = LanceDataset::open_or_create(Env::Default(), path_);
+  ASSERT_TRUE(ds.ok());
+  auto rows = (*ds)->read(0, 2);
+  EXPECT_EQ(rows.status().code(), Code::kNotSupported);
+  EXPECT_NE(rows.status().message().find("2.1"), std::string::npos) << rows.status().message();
+}
+
+TEST_F(LanceRefusal, DamagedDataFileIsCorruption) {
+  std::string file;
+  for (auto& e : std::filesystem::directory_iterator(path_ + "/data")) file = e.path().string();
+  auto bytes = Env::Default()->read_file(file);
+  ASSERT_TRUE(bytes.ok());
+  std::string b = *bytes;
+  b[b.size() - 1] = 'X';  // magic
+  ASSERT_TRUE(Env::Default()->write_file_atomic(file, b).ok());
+  auto ds = LanceDataset::open_or_create(Env::Default(), path_);
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ((*ds)->read(0, 2).status().code(), Code::kCorruption);
+}
+
+TEST_F(LanceRefusal, UnsupportedColumnTypeIsRefusedOnlyWhenUsed) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) {
+    pb::Field* f = m->add_fields();
+    f->set_name("ts");
+    f->set_id(2);
+    f->set_parent_id(-1);
+    f->set_logical_type("timestamp:us:-");
+    f->set_nullable(true);
+  });
+  auto ds = LanceDataset::open_or_create(Env::Default(), path_);
+  ASSERT_TRUE(ds.ok()) << ds.status().to_string();
+  auto all = (*ds)->read(0, 2);
+  EXPECT_EQ(all.status().code(), Code::kNotSupported);
+  EXPECT_NE(all.status().message().find("'ts'"), std::string::npos) << all.status().message();
+  ReadOptions ro;
+  ro.columns = {"id"};
+  EXPECT_TRUE((*ds)->read(0, 2, ro).ok());
+  // Appending without the column works (it reads as null there); writing it is refused.
+  EXPECT_TRUE((*ds)->append({Record{{"id", int64_t{3}}}}).ok());
+  auto v = (*ds)->append({Record{{"ts", int64_t{3}}}});
+  EXPECT_EQ(v.status().code(), Code::kNotSupported);
+  EXPECT_NE(v.status().message().find("timestamp"), std::string::npos) << v.status().message();
+}
+
+// An Env whose link() fails: the commit fails and leaves no data, transaction or temp files.
+class FailingLinkEnv : public EnvWrapper {
+ public:
+  FailingLinkEnv() : EnvWrapper(Env::Default()) {}
+  Status link_file(const std::string& from, const std::string& to) override {
+    if (fail) return IOError("injected link failure for '" + to + "'");
+    return EnvWrapper::link_file(from, to);
+  }
+  bool fail = true;
+};
+
+TEST_F(LanceRefusal, FailedCommitLeavesNothingAndCanBeRetried) {
+  FailingLinkEnv env;
+  auto ds = LanceDataset::open_or_create(&env, path_);
+  ASSERT_TRUE(ds.ok());
+  const size_t data = count_files(path_ + "/data"), txns = count_files(path_ + "/_transactions"),
+               versions = count_files(path_ + "/_versions");
+  auto v = (*ds)->append({Record{{"id", int64_t{3}}}});
+  EXPECT_EQ(v.status().code(), Code::kIOError);
+  EXPECT_NE(v.status().message().find("injected"), std::string::npos);
+  EXPECT_EQ(count_files(path_ + "/data"), data);
+  EXPECT_EQ(count_files(path_ + "/_transactions"), txns);
+  EXPECT_EQ(count_files(path_ + "/_versions"), versions);
+  EXPECT_EQ((*ds)->count_rows(), 2u);
+  env.fail = false;
+  v = (*ds)->append({Record{{"id", int64_t{3}}}});
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ((*ds)->count_rows(), 3u);
+}
+
+}  // namespace
+}  // namespace persisting::lance
