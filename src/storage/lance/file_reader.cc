@@ -122,4 +122,31 @@ Status DataFileReader::read_column(uint32_t column, const ColumnType& type, uint
   return Status::OK();
 }
 
+std::vector<std::string> DataFileReader::page_encoding_names(uint32_t column) const {
+  std::vector<std::string> out;
+  if (column >= columns_.size()) return out;
+  for (const pb::Page& page : columns_[column].pages()) {
+    pb::ArrayEncoding enc;
+    if (!unwrap(page.encoding(), kArrayEncodingUrl, &enc, path_).ok()) {
+      out.push_back("unreadable");
+      continue;
+    }
+    // Outer encodings down to the first non-nullable one: "nullable/fixed_size_list", ...
+    std::string name;
+    const pb::ArrayEncoding* e = &enc;
+    while (true) {
+      const auto* field = e->GetDescriptor()->FindFieldByNumber(static_cast<int>(e->array_encoding_case()));
+      name += field ? field->name() : "unknown";
+      if (!e->has_nullable()) break;
+      const pb::Nullable& n = e->nullable();
+      if (n.has_no_nulls()) e = &n.no_nulls().values();
+      else if (n.has_some_nulls()) e = &n.some_nulls().values();
+      else break;
+      name += "/";
+    }
+    out.push_back(name);
+  }
+  return out;
+}
+
 }  // namespace persisting::lance

@@ -32,6 +32,10 @@ class DataFileReader {
   Status read_column(uint32_t column, const ColumnType& type, uint64_t begin, uint64_t end,
                      std::vector<Value>* out) const;
 
+  // The names of the top-level ArrayEncodings of a column's pages ("nullable/flat",
+  // "dictionary", ...): for tools and tests that check which encodings a writer used.
+  std::vector<std::string> page_encoding_names(uint32_t column) const;
+
  private:
   DataFileReader() = default;
 
