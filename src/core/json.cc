@@ -3,8 +3,14 @@
 // text only to find the byte position, line and column of the error for the message.
 #include <simdjson.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <set>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "persisting/codec.h"
@@ -14,7 +20,8 @@ namespace persisting {
 namespace {
 
 simdjson::dom::parser& thread_parser() {
-  // max_depth counts the document itself; +1 so a record plus kMaxNestingDepth-1 levels fits.
+  // simdjson's depth check fails at max_depth open non-empty containers: kMaxNestingDepth + 1
+  // lets exactly kMaxNestingDepth levels through; convert() checks the empty-container case.
   thread_local simdjson::dom::parser parser = [] {
     simdjson::dom::parser p;
     auto err = p.allocate(64 * 1024, kMaxNestingDepth + 1);
@@ -24,73 +31,136 @@ simdjson::dom::parser& thread_parser() {
   return parser;
 }
 
-// Builds "at byte N (line L, column C)" for the first syntax error in text.
-std::string locate_error(std::string_view text) {
+// Formats "at byte N (line L, column C)" for a byte offset into text.
+std::string at_byte(std::string_view text, size_t byte) {
+  size_t line = 1, col = 1;
+  for (size_t i = 0; i < byte && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "at byte " + std::to_string(byte) + " (line " + std::to_string(line) + ", column " +
+         std::to_string(col) + ")";
+}
+
+// The byte offset of the first syntax error in text, if nlohmann::json finds one.
+std::optional<size_t> syntax_error_offset(std::string_view text) {
   try {
     auto ignored = nlohmann::json::parse(text.begin(), text.end());
     (void)ignored;
   } catch (const nlohmann::json::parse_error& e) {
-    size_t byte = e.byte > 0 ? e.byte - 1 : 0;
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i < byte && i < text.size(); ++i) {
-      if (text[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return "at byte " + std::to_string(byte) + " (line " + std::to_string(line) + ", column " +
-           std::to_string(col) + ")";
+    return e.byte > 0 ? e.byte - 1 : 0;
   } catch (...) {
+  }
+  return std::nullopt;
+}
+
+// Moves i (at an opening quote) to the closing quote of that JSON string.
+void skip_string(std::string_view text, size_t& i) {
+  for (++i; i < text.size() && text[i] != '"'; ++i)
+    if (text[i] == '\\') ++i;
+}
+
+// Scans text (syntactically valid JSON) for the first number a Value cannot hold: an integer
+// outside int64 or a number outside the double range. Returns the message, or "" if none.
+std::string describe_bad_number(std::string_view text) {
+  constexpr std::string_view kNumberChars = "+-0123456789.eE";
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"') {
+      skip_string(text, i);
+      continue;
+    }
+    if (c != '-' && (c < '0' || c > '9')) continue;
+    size_t start = i;
+    while (i < text.size() && kNumberChars.find(text[i]) != std::string_view::npos) ++i;
+    std::string num(text.substr(start, i - start));
+    --i;
+    if (num.find_first_of(".eE") == std::string::npos) {
+      int64_t v;
+      auto r = std::from_chars(num.data(), num.data() + num.size(), v);
+      if (r.ec == std::errc::result_out_of_range)
+        return "JSON integer " + num + " " + at_byte(text, start) +
+               " is outside the int64 range; quote it as a string to keep it exactly";
+    } else if (std::isinf(std::strtod(num.c_str(), nullptr))) {
+      return "JSON number " + num + " " + at_byte(text, start) + " is outside the double range";
+    }
   }
   return "";
 }
 
-// Finds the byte position of the first NaN/Infinity/big integer token, for messages.
-std::string position_of(std::string_view text, std::string_view token) {
-  auto pos = text.find(token);
-  if (pos == std::string_view::npos) return "";
-  return " at byte " + std::to_string(pos);
+// The byte offset of the first key that repeats an earlier key of the same object (compared as
+// written, escapes included) in syntactically valid JSON text.
+std::optional<size_t> duplicate_key_offset(std::string_view text) {
+  std::vector<std::set<std::string_view>> scopes;  // one per open object or array
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '{' || c == '[') {
+      scopes.emplace_back();
+    } else if (c == '}' || c == ']') {
+      if (!scopes.empty()) scopes.pop_back();
+    } else if (c == '"') {
+      size_t start = i;
+      skip_string(text, i);
+      size_t next = text.find_first_not_of(" \t\r\n", i + 1);
+      bool is_key = next != std::string_view::npos && text[next] == ':';
+      if (is_key && !scopes.empty() && !scopes.back().insert(text.substr(start, i + 1 - start)).second)
+        return start;
+    }
+  }
+  return std::nullopt;
 }
 
 Result<std::string> decode_base64(std::string_view in);
 
-Result<Value> convert(simdjson::dom::element el, std::string_view text) {
+Status too_deep() {
+  return InvalidArgument("JSON nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels");
+}
+
+// depth is the nesting level el would have as a container (the root is level 1). simdjson does
+// not count an empty innermost [] or {} against its max_depth, so the limit is enforced here too:
+// JSON must accept exactly what the binary codec decodes.
+Result<Value> convert(simdjson::dom::element el, std::string_view text, int depth) {
   using simdjson::dom::element_type;
   switch (el.type()) {
     case element_type::NULL_VALUE: return Value();
     case element_type::BOOL: return Value(bool(el.get_bool().value_unsafe()));
     case element_type::INT64: return Value(int64_t(el.get_int64().value_unsafe()));
     case element_type::UINT64: {
-      uint64_t u = el.get_uint64().value_unsafe();
-      std::string digits = std::to_string(u);
-      return InvalidArgument("JSON integer " + digits + " is outside the int64 range" +
-                             position_of(text, digits) + "; quote it as a string to keep it exactly");
+      std::string message = describe_bad_number(text);
+      if (message.empty())
+        message = "JSON integer " + std::to_string(el.get_uint64().value_unsafe()) +
+                  " is outside the int64 range; quote it as a string to keep it exactly";
+      return InvalidArgument(std::move(message));
     }
     case element_type::DOUBLE: return Value(double(el.get_double().value_unsafe()));
     case element_type::STRING: return Value(std::string(el.get_string().value_unsafe()));
     case element_type::ARRAY: {
+      if (depth > kMaxNestingDepth) return too_deep();
       simdjson::dom::array arr = el.get_array().value_unsafe();
       List l;
       l.reserve(arr.size());
       for (simdjson::dom::element e : arr) {
-        ASSIGN_OR_RETURN(Value v, convert(e, text));
+        ASSIGN_OR_RETURN(Value v, convert(e, text, depth + 1));
         l.push_back(std::move(v));
       }
       return Value(std::move(l));
     }
     case element_type::OBJECT: {
+      if (depth > kMaxNestingDepth) return too_deep();
       simdjson::dom::object obj = el.get_object().value_unsafe();
       Object o;
       o.reserve(obj.size());
       for (simdjson::dom::key_value_pair kv : obj) {
         if (o.find(kv.key) != nullptr) {
-          std::string key(kv.key);
-          return InvalidArgument("duplicate JSON key \"" + key + "\"" +
-                                 position_of(text, "\"" + key + "\"") + "");
+          std::string message = "duplicate JSON key \"" + std::string(kv.key) + "\"";
+          if (auto at = duplicate_key_offset(text)) message += " " + at_byte(text, *at);
+          return InvalidArgument(std::move(message));
         }
-        ASSIGN_OR_RETURN(Value v, convert(kv.value, text));
+        ASSIGN_OR_RETURN(Value v, convert(kv.value, text, depth + 1));
         o.append_unchecked(std::string(kv.key), std::move(v));
       }
       // {"$binary": "<base64>"} is bytes.
@@ -209,27 +279,29 @@ Result<Value> parse_json(std::string_view text) {
   if (err) {
     switch (err) {
       case simdjson::DEPTH_ERROR:
-        return InvalidArgument("JSON nesting deeper than " + std::to_string(kMaxNestingDepth) +
-                               " levels");
-      case simdjson::NUMBER_OUT_OF_RANGE:
-        return InvalidArgument("JSON integer outside the int64 range " + locate_error(text) +
-                               "; quote it as a string to keep it exactly");
+        return too_deep();
       case simdjson::EMPTY:
         return InvalidArgument("empty JSON input");
       default: {
-        std::string where = locate_error(text);
-        if (where.empty()) {
-          for (std::string_view tok : {"NaN", "Infinity"}) {
-            std::string p = position_of(text, tok);
-            if (!p.empty()) return InvalidArgument("invalid JSON: NaN and Infinity are not JSON" + p);
-          }
+        std::optional<size_t> at = syntax_error_offset(text);
+        if (!at) {
+          // nlohmann accepts what simdjson refused: a number a Value cannot hold.
+          std::string message = describe_bad_number(text);
+          if (!message.empty()) return InvalidArgument(std::move(message));
+          return InvalidArgument(std::string("invalid JSON: ") + simdjson::error_message(err));
         }
-        return InvalidArgument(std::string("invalid JSON ") + where + ": " +
+        std::string_view rest = text.substr(std::min(*at, text.size()));
+        for (std::string_view tok : {"NaN", "Infinity"}) {
+          if (rest.substr(0, tok.size()) == tok)
+            return InvalidArgument("invalid JSON " + at_byte(text, *at) +
+                                   ": NaN and Infinity are not JSON");
+        }
+        return InvalidArgument("invalid JSON " + at_byte(text, *at) + ": " +
                                simdjson::error_message(err));
       }
     }
   }
-  return convert(root, text);
+  return convert(root, text, 1);
 }
 
 Result<Record> parse_json_record(std::string_view text) {

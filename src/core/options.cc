@@ -60,7 +60,8 @@ Result<uint64_t> OptionReader::get_bytes(const std::string& key, uint64_t def) {
   errno = 0;
   unsigned long long n = std::strtoull(v->c_str(), &end, 10);
   std::string want = "a byte size such as 1048576, 512K, 100M or 2G";
-  if (v->empty() || end == v->c_str() || errno == ERANGE || (*v)[0] == '-') return bad_value(key, *v, want);
+  // strtoull skips blanks and accepts a sign (" -1" would wrap to 2^64-1): demand a digit first.
+  if (v->empty() || (*v)[0] < '0' || (*v)[0] > '9' || errno == ERANGE) return bad_value(key, *v, want);
   std::string suffix(end);
   uint64_t mult = 1;
   if (suffix == "K" || suffix == "k") mult = 1ULL << 10;
