@@ -1,12 +1,12 @@
 #include "runtime/bucket_storage.h"
 
-#include <asio/post.hpp>
 
 namespace persisting::runtime {
 
 BucketStorage::BucketStorage(Executor& executor, std::string topic, BucketId bucket,
                              std::unique_ptr<StorageBackend> backend)
-    : strand_(executor.make_strand()),
+    : executor_(executor),
+      mailbox_(Mailbox::create(executor)),
       topic_(std::move(topic)),
       bucket_(bucket),
       backend_(std::move(backend)) {}
@@ -19,7 +19,7 @@ Status BucketStorage::closed_error() const {
 }
 
 void BucketStorage::put(RecordBatch batch, PutCallback cb) {
-  asio::post(strand_, [self = shared_from_this(), batch = std::move(batch), cb = std::move(cb)] {
+  mailbox_->post([self = shared_from_this(), batch = std::move(batch), cb = std::move(cb)] {
     if (!self->backend_) return cb(self->closed_error());
     Result<Offset> r = self->backend_->put_batch(batch);
     if (r.ok() && !self->waiters_.empty()) self->wake_waiters();
@@ -29,7 +29,7 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb) {
 
 void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds wait,
                         uint64_t waiter_id, GetCallback cb) {
-  asio::post(strand_, [self = shared_from_this(), offset, limit, wait, waiter_id,
+  mailbox_->post([self = shared_from_this(), offset, limit, wait, waiter_id,
                        cb = std::move(cb)]() mutable {
     if (!self->backend_) return cb(self->closed_error());
     if (wait.count() <= 0 || limit == 0 || self->backend_->total_count() > offset.value())
@@ -37,7 +37,7 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
     uint64_t id = waiter_id != 0 ? waiter_id : self->next_internal_id_++;
     if (self->waiters_.count(id))  // refuse rather than drop the reader already parked under id
       return cb(InvalidArgument("waiter id " + std::to_string(id) + " is already parked"));
-    auto timer = std::make_unique<asio::steady_timer>(self->strand_, wait);
+    auto timer = std::make_unique<asio::steady_timer>(self->executor_.io(), wait);
     // The handler checks that the waiter under id is still the one this timer belongs to: an
     // expired handler may already be queued when a put completes the waiter and the caller
     // parks again under the same id.
@@ -45,18 +45,22 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
     timer->async_wait([weak = std::weak_ptr<BucketStorage>(self), id, gen](const std::error_code& ec) {
       auto s = weak.lock();
       if (!s || ec) return;  // cancelled: the waiter was completed elsewhere
-      auto it = s->waiters_.find(id);
-      if (it == s->waiters_.end() || it->second.generation != gen) return;
-      GetCallback done = std::move(it->second.cb);
-      s->waiters_.erase(it);
-      done(RecordBatch());
+      s->mailbox_->post([s, id, gen] { s->expire_waiter(id, gen); });
     });
     self->waiters_.emplace(id, Waiter{offset, limit, gen, std::move(cb), std::move(timer)});
   });
 }
 
+void BucketStorage::expire_waiter(uint64_t id, uint64_t generation) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end() || it->second.generation != generation) return;
+  GetCallback done = std::move(it->second.cb);
+  waiters_.erase(it);
+  done(RecordBatch());
+}
+
 void BucketStorage::cancel_wait(uint64_t waiter_id) {
-  asio::post(strand_, [self = shared_from_this(), waiter_id] {
+  mailbox_->post([self = shared_from_this(), waiter_id] {
     auto it = self->waiters_.find(waiter_id);
     if (it == self->waiters_.end()) return;
     GetCallback done = std::move(it->second.cb);
@@ -81,14 +85,14 @@ void BucketStorage::wake_waiters() {
 }
 
 void BucketStorage::flush(StatusCallback cb) {
-  asio::post(strand_, [self = shared_from_this(), cb = std::move(cb)] {
+  mailbox_->post([self = shared_from_this(), cb = std::move(cb)] {
     if (!self->backend_) return cb(self->closed_error());
     cb(self->backend_->flush());
   });
 }
 
 void BucketStorage::stats(StatsCallback cb) {
-  asio::post(strand_, [self = shared_from_this(), cb = std::move(cb)] {
+  mailbox_->post([self = shared_from_this(), cb = std::move(cb)] {
     Object o;
     o.set("topic", self->topic_);
     o.set("bucket", static_cast<int64_t>(self->bucket_.value()));
@@ -103,7 +107,7 @@ void BucketStorage::stats(StatsCallback cb) {
 }
 
 void BucketStorage::close(StatusCallback cb) {
-  asio::post(strand_, [self = shared_from_this(), cb = std::move(cb)] {
+  mailbox_->post([self = shared_from_this(), cb = std::move(cb)] {
     if (!self->backend_) return cb(Status::OK());
     Status s = self->backend_->flush();
     self->backend_.reset();

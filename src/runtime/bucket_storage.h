@@ -1,8 +1,9 @@
 // BucketStorage: the actor that owns one bucket's backend (by composition: the backend is a
 // member chosen by name from the registry, never a base class).
 //
-// Every message runs on the actor's strand, one at a time, in arrival order. Completion callbacks
-// are invoked on the strand: they must be quick and must not block (set a promise, post work).
+// Every message runs through the actor's Mailbox, one at a time, in arrival order (possibly on
+// the posting thread: see mailbox.h). Completion callbacks run inside the actor's message: they
+// must be quick and must not block (set a promise, post work).
 //
 // Waiting readers are parked: a get with wait > 0 that finds no data at its offset is stored in
 // waiters_ with an asio timer; a put that brings data completes it at once, and the timer
@@ -17,6 +18,7 @@
 
 #include "persisting/backend.h"
 #include "runtime/executor.h"
+#include "runtime/mailbox.h"
 
 namespace persisting::runtime {
 
@@ -56,9 +58,12 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   };
 
   void wake_waiters();
+  // Timer expiry, run as a message: completes waiter id empty if it is still that generation.
+  void expire_waiter(uint64_t id, uint64_t generation);
   Status closed_error() const;
 
-  Executor::Strand strand_;
+  Executor& executor_;
+  std::shared_ptr<Mailbox> mailbox_;
   std::string topic_;
   BucketId bucket_;
   std::unique_ptr<StorageBackend> backend_;  // null once closed

@@ -1,10 +1,10 @@
 // Executor: the thread pool that runs every actor of a node (an asio io_context served by N
-// threads). Actors get a strand from it, so each actor's messages run one at a time, in order,
-// on whichever pool thread is free. Asio stays inside src/runtime; the public API never sees it.
+// threads), and the home of their timers. Each actor has a Mailbox (mailbox.h) on this pool, so
+// its messages run one at a time, in order. Asio stays inside src/runtime; the public API never
+// sees it.
 #pragma once
 
 #include <asio/io_context.hpp>
-#include <asio/strand.hpp>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -13,15 +13,12 @@ namespace persisting::runtime {
 
 class Executor {
  public:
-  using Strand = asio::strand<asio::io_context::executor_type>;
-
   // threads == 0 picks the number of hardware threads (at least 2).
   explicit Executor(unsigned threads = 0);
   ~Executor();  // stops the pool and joins the threads
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
 
-  Strand make_strand() { return asio::make_strand(io_.get_executor()); }
   asio::io_context& io() { return io_; }
   unsigned threads() const { return static_cast<unsigned>(threads_.size()); }
 
