@@ -6,7 +6,7 @@
 #include "storage/wal/checkpoint.h"
 #include "storage/wal/wal.h"
 #include "storage/wal/wal_format.h"
-#include "wal_test_util.h"
+#include "tests/wal/wal_test_util.h"
 
 namespace persisting::wal {
 namespace {

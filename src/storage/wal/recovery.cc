@@ -122,7 +122,9 @@ class Recovery {
     Result<Offset> header = reader.read_header();
     if (!header.ok()) {
       if (header.status().code() != Code::kCorruption) return header.status();
-      return std::optional<Damage>(Damage{i, 0, false, header.status().message()});
+      // A header cut short can only be a segment whose creation never completed.
+      const bool incomplete = s.size < kSegmentHeaderSize;
+      return std::optional<Damage>(Damage{i, 0, incomplete, header.status().message()});
     }
     if (*header != s.first || *header != expected_) {
       return std::optional<Damage>(
@@ -178,6 +180,19 @@ class Recovery {
     const bool last = d.segment + 1 == segs_.size();
     const std::string where =
         "WAL segment '" + s.path + "' at byte " + std::to_string(d.position) + ": " + d.what;
+    if (last && d.incomplete && d.position == 0) {
+      // The last segment holds less than a header, so no record: drop the file. (Segments are
+      // created durably via a .tmp file; this is what an unsynced fence segment can leave after
+      // a power loss.)
+      RETURN_IF_ERROR(env_->remove_file(s.path));
+      RETURN_IF_ERROR(env_->sync_dir(dir_));
+      rep_.bytes_truncated += s.size;
+      note("removed '" + s.path + "', which holds less than a segment header: " + d.what);
+      segs_.pop_back();
+      rep_.outcome = RecoveryOutcome::kTornTailTruncated;
+      out->last_segment_appendable = false;
+      return Status::OK();
+    }
     bool tail = false;
     if (last && d.position >= kSegmentHeaderSize) {
       ASSIGN_OR_RETURN(auto file, env_->new_random_access_file(s.path));

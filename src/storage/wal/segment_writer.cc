@@ -26,6 +26,17 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::create(Env* env, const std
   return reopen(env, path, first);
 }
 
+Status SegmentWriter::create_fence(Env* env, const std::string& dir, Offset first) {
+  const std::string path = join_path(dir, segment_file_name(first));
+  const std::string tmp = path + std::string(kTempSuffix);
+  {
+    ASSIGN_OR_RETURN(auto f, env->new_writable_file(tmp, /*truncate=*/true));
+    RETURN_IF_ERROR(f->append(encode_segment_header(first)));
+    RETURN_IF_ERROR(f->close());
+  }
+  return env->rename_file(tmp, path);
+}
+
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::reopen(Env* env, const std::string& path, Offset first) {
   ASSIGN_OR_RETURN(auto f, env->new_writable_file(path, /*truncate=*/false));
   return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));

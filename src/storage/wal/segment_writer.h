@@ -20,6 +20,9 @@ class SegmentWriter {
   // therefore always starts with a complete header. An existing file of that name is replaced.
   static Result<std::unique_ptr<SegmentWriter>> create(Env* env, const std::string& dir, Offset first,
                                                        std::string_view initial);
+  // Best effort, for the failure path: creates dir/<first>.wal holding only a header, WITHOUT
+  // syncing it (used when syncs fail). It guards against a process crash only.
+  static Status create_fence(Env* env, const std::string& dir, Offset first);
   // Opens an existing segment that recovery checked, for appending after its last frame.
   static Result<std::unique_ptr<SegmentWriter>> reopen(Env* env, const std::string& path, Offset first);
 

@@ -184,11 +184,19 @@ Status Wal::write_group(const std::vector<Request*>& group, uint64_t bytes, bool
 }
 
 Status Wal::fail(Status error, bool sync_failed) {
-  // Cut the failed group's bytes back off. If even that fails they stay in the file, but the
-  // segment that repair() starts next supersedes them.
-  (void)active_->truncate(good_size_);
+  // Cut the failed group's bytes back off.
+  const bool truncated = active_->truncate(good_size_).ok();
   repair_ = sync_failed ? Repair::kAfterSyncError : Repair::kAfterWriteError;
-  (void)repair();  // at once if the file system lets us; otherwise the next request retries
+  if (repair().ok() || truncated || !sync_failed) return error;
+  // The failed group's frames may sit whole in the file (written, then the sync failed, and the
+  // truncate failed too) and no new segment could be made durable. Put down a fence: a segment
+  // starting at the first unacknowledged offset, not synced (syncing is what fails), so that a
+  // crash before the repair succeeds cannot bring those frames back. A failed write never needs
+  // one: it leaves at most an incomplete frame, which recovery cuts off.
+  const Offset next = next_offset();
+  if (SegmentWriter::create_fence(env_, dir_, next).ok()) {
+    fence_ = join_path(dir_, segment_file_name(next));
+  }
   return error;
 }
 
@@ -220,6 +228,12 @@ Status Wal::repair() {
   ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, first, carried));
   install(std::move(seg));
   repair_ = Repair::kNone;
+  if (!fence_.empty()) {
+    // The durable segment replaced the fence (same first offset) or now holds everything the
+    // fence guarded; a fence left behind would cut off what is appended after it.
+    if (fence_ != active_->path()) RETURN_IF_ERROR(env_->remove_file(fence_));
+    fence_.clear();
+  }
   return Status::OK();
 }
 

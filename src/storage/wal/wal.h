@@ -103,6 +103,7 @@ class Wal {
   uint64_t good_size_ = 0;    // bytes of active_ that hold acknowledged frames
   uint64_t synced_size_ = 0;  // bytes of active_ known to be durable
   Repair repair_ = Repair::kNone;
+  std::string fence_;  // path of an unsynced fence segment put down by fail(), if any
   std::chrono::steady_clock::time_point last_sync_;
 
   std::mutex checkpoint_mu_;  // one checkpoint at a time

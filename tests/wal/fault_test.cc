@@ -1,0 +1,230 @@
+// Fault injection: ENOSPC, EIO, short writes and failed fsyncs while appending. In each case the
+// append fails, nothing acknowledged is lost, nothing unacknowledged shows up after a crash or a
+// power loss, and the WAL works again once the fault clears.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "storage/wal/wal.h"
+#include "tests/util/fault_env.h"
+#include "tests/wal/wal_test_util.h"
+
+namespace persisting::wal {
+namespace {
+
+using persisting::testing::FaultEnv;
+using testing::batch_for;
+using testing::capture;
+using testing::expect_prefix_of_originals;
+using testing::Replayed;
+using testing::ScratchDir;
+
+enum class Fault { kNoSpace, kIOError, kShortWrite, kSyncFails, kSyncAndTruncateFail, kCreateFails };
+
+std::string fault_name(Fault f) {
+  switch (f) {
+    case Fault::kNoSpace: return "NoSpace";
+    case Fault::kIOError: return "IOError";
+    case Fault::kShortWrite: return "ShortWrite";
+    case Fault::kSyncFails: return "SyncFails";
+    case Fault::kSyncAndTruncateFail: return "SyncAndTruncateFail";
+    case Fault::kCreateFails: return "CreateFails";
+  }
+  return "?";
+}
+
+void inject(FaultEnv* env, Fault f) {
+  switch (f) {
+    case Fault::kNoSpace: env->fail_writes(FaultEnv::WriteFault::kNoSpace); break;
+    case Fault::kIOError: env->fail_writes(FaultEnv::WriteFault::kIOError); break;
+    case Fault::kShortWrite: env->fail_writes(FaultEnv::WriteFault::kShortWrite); break;
+    case Fault::kSyncFails: env->fail_syncs(); break;
+    case Fault::kSyncAndTruncateFail:
+      env->fail_syncs();
+      env->fail_truncates(true);
+      break;
+    case Fault::kCreateFails:
+      env->fail_creates(true);
+      break;
+  }
+}
+
+// A batch that must never be seen: its records cannot be mistaken for record_for(offset).
+RecordBatch doomed_batch(int n) {
+  RecordBatch b;
+  for (int i = 0; i < n; ++i) b.add_encoded("UNACKNOWLEDGED-" + std::to_string(i));
+  return b;
+}
+
+// Recovers a copy of dir with the plain POSIX Env (what a restarted process would see).
+Replayed recover_copy(const std::string& dir, const std::string& copy) {
+  std::filesystem::remove_all(copy);
+  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+  Replayed got;
+  auto w = Wal::open(copy, {}, capture(&got), nullptr);
+  EXPECT_TRUE(w.ok()) << w.status().to_string();
+  return got;
+}
+
+class WalFaultTest : public ::testing::TestWithParam<Fault> {};
+
+TEST_P(WalFaultTest, AppendFailsLosesNothingShowsNothingAndRecovers) {
+  const Fault fault = GetParam();
+  ScratchDir d;
+  FaultEnv env(Env::Default());
+  WalOptions o;
+  o.env = &env;
+  // kCreateFails bites at rotation: make every third batch need a new segment.
+  o.max_segment_size = fault == Fault::kCreateFails ? 200 : 1 << 20;
+  const std::string dir = d.sub("wal");
+  Replayed unused;
+  auto w = Wal::open(dir, o, capture(&unused), nullptr);
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  uint64_t next = 0;
+  for (int i = 0; i < 4; ++i, next += 3) ASSERT_EQ(*(*w)->append(batch_for(next, 3)), Offset(next));
+
+  inject(&env, fault);
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto r = (*w)->append(doomed_batch(2 + attempt));
+    ASSERT_FALSE(r.ok()) << "attempt " << attempt;
+    EXPECT_EQ(r.status().code(), Code::kIOError) << r.status().to_string();
+  }
+  EXPECT_GT(env.injected_faults(), 0);
+  EXPECT_EQ((*w)->next_offset(), Offset(next));
+
+  // A crash now: the acknowledged records, nothing else.
+  Replayed crashed = recover_copy(dir, d.sub("crash"));
+  ASSERT_EQ(crashed.size(), next);
+  expect_prefix_of_originals(crashed, 0);
+
+  // A power loss now: the same (everything acknowledged under kAlways was synced).
+  ASSERT_TRUE(env.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir, d.sub("power"));
+  ASSERT_EQ(powered.size(), next);
+  expect_prefix_of_originals(powered, 0);
+
+  // The fault clears: appends work again and take the next offsets.
+  env.clear();
+  for (int i = 0; i < 4; ++i, next += 3) {
+    auto r = (*w)->append(batch_for(next, 3));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(*r, Offset(next));
+  }
+  ASSERT_TRUE((*w)->close().ok());
+  Replayed after;
+  RecoveryReport rep;
+  auto again = Wal::open(dir, {}, capture(&after), &rep);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  ASSERT_EQ(after.size(), next);
+  expect_prefix_of_originals(after, 0);
+  EXPECT_TRUE(rep.corruption.ok()) << rep.corruption.to_string();
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, WalFaultTest,
+                         ::testing::Values(Fault::kNoSpace, Fault::kIOError, Fault::kShortWrite,
+                                           Fault::kSyncFails, Fault::kSyncAndTruncateFail,
+                                           Fault::kCreateFails),
+                         [](const auto& info) { return fault_name(info.param); });
+
+// Under kInterval acknowledged records may be unsynced when an fsync fails. They must not be
+// left to a file whose dirty pages the kernel may have dropped: the WAL rewrites them into a new
+// segment and syncs that.
+TEST(WalFaultIntervalTest, FailedSyncRewritesAcknowledgedUnsyncedRecords) {
+  ScratchDir d;
+  FaultEnv env(Env::Default());
+  WalOptions o;
+  o.env = &env;
+  o.sync_mode = SyncMode::kInterval;
+  o.sync_interval_s = 3600;  // only explicit syncs in this test
+  const std::string dir = d.sub("wal");
+  Replayed unused;
+  auto w = Wal::open(dir, o, capture(&unused), nullptr);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->append(batch_for(0, 3)).ok());
+  ASSERT_TRUE((*w)->sync().ok());
+  ASSERT_TRUE((*w)->append(batch_for(3, 3)).ok());
+  ASSERT_TRUE((*w)->append(batch_for(6, 3)).ok());
+  EXPECT_EQ((*w)->durable_offset(), Offset(3));
+
+  env.fail_syncs(1);
+  EXPECT_EQ((*w)->sync().code(), Code::kIOError);
+  // The rewrite made them durable after all.
+  EXPECT_EQ((*w)->durable_offset(), Offset(9));
+  ASSERT_TRUE(env.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir, d.sub("power"));
+  ASSERT_EQ(powered.size(), 9u);
+  expect_prefix_of_originals(powered, 0);
+
+  ASSERT_EQ(*(*w)->append(batch_for(9, 3)), Offset(9));
+  ASSERT_TRUE((*w)->close().ok());
+  Replayed after;
+  ASSERT_TRUE(Wal::open(dir, {}, capture(&after), nullptr).ok());
+  ASSERT_EQ(after.size(), 12u);
+  expect_prefix_of_originals(after, 0);
+}
+
+TEST(WalFaultIntervalTest, FailedWriteKeepsEarlierUnsyncedRecordsAndSyncsThem) {
+  ScratchDir d;
+  FaultEnv env(Env::Default());
+  WalOptions o;
+  o.env = &env;
+  o.sync_mode = SyncMode::kInterval;
+  o.sync_interval_s = 3600;
+  const std::string dir = d.sub("wal");
+  Replayed unused;
+  auto w = Wal::open(dir, o, capture(&unused), nullptr);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->append(batch_for(0, 3)).ok());
+  ASSERT_TRUE((*w)->append(batch_for(3, 3)).ok());
+  env.fail_writes(FaultEnv::WriteFault::kShortWrite, 1);
+  EXPECT_FALSE((*w)->append(doomed_batch(4)).ok());
+  ASSERT_TRUE(env.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir, d.sub("power"));
+  ASSERT_EQ(powered.size(), 6u);
+  expect_prefix_of_originals(powered, 0);
+  ASSERT_EQ(*(*w)->append(batch_for(6, 3)), Offset(6));
+}
+
+TEST(WalFaultTest, PowerLossKeepsEveryRecordAcknowledgedUnderAlways) {
+  ScratchDir d;
+  FaultEnv env(Env::Default());
+  WalOptions o;
+  o.env = &env;
+  o.max_segment_size = 300;
+  const std::string dir = d.sub("wal");
+  Replayed unused;
+  auto w = Wal::open(dir, o, capture(&unused), nullptr);
+  ASSERT_TRUE(w.ok());
+  for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE((*w)->append(batch_for(i, 3)).ok());
+  ASSERT_TRUE(env.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir, d.sub("power"));
+  ASSERT_EQ(powered.size(), 30u);
+  expect_prefix_of_originals(powered, 0);
+}
+
+TEST(WalFaultTest, FailedCheckpointChangesNothing) {
+  ScratchDir d;
+  FaultEnv env(Env::Default());
+  WalOptions o;
+  o.env = &env;
+  o.max_segment_size = 200;
+  const std::string dir = d.sub("wal");
+  Replayed unused;
+  auto w = Wal::open(dir, o, capture(&unused), nullptr);
+  ASSERT_TRUE(w.ok());
+  for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE((*w)->append(batch_for(i, 3)).ok());
+  const size_t segments = (*w)->segment_count();
+  env.fail_syncs();
+  EXPECT_EQ((*w)->checkpoint(Offset(20)).code(), Code::kIOError);
+  EXPECT_EQ((*w)->checkpoint_offset(), Offset(0));
+  EXPECT_EQ((*w)->segment_count(), segments);
+  env.clear();
+  Replayed crashed = recover_copy(dir, d.sub("crash"));
+  ASSERT_EQ(crashed.size(), 30u);
+  expect_prefix_of_originals(crashed, 0);
+  ASSERT_TRUE((*w)->checkpoint(Offset(20)).ok());
+  EXPECT_LT((*w)->segment_count(), segments);
+}
+
+}  // namespace
+}  // namespace persisting::wal

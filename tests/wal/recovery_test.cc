@@ -1,0 +1,404 @@
+// Recovery on open: torn tails, damage in the middle under each policy, gaps, overlaps.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/crc32c.h"
+#include "storage/wal/segment_reader.h"
+#include "storage/wal/wal.h"
+#include "storage/wal/wal_format.h"
+#include "tests/wal/wal_test_util.h"
+
+namespace persisting::wal {
+namespace {
+
+using testing::batch_for;
+using testing::capture;
+using testing::expect_prefix_of_originals;
+using testing::read_all;
+using testing::Replayed;
+using testing::ScratchDir;
+using testing::segment_files;
+using testing::write_all;
+
+constexpr RecoveryPolicy kAllPolicies[] = {RecoveryPolicy::kTolerateTail, RecoveryPolicy::kAbsolute,
+                                          RecoveryPolicy::kPointInTime};
+
+// Writes `batches` batches of 3 records (offsets 0, 3, 6, ...) and closes the WAL.
+void write_log(const std::string& dir, int batches, uint64_t max_segment_size = 100ull << 20) {
+  WalOptions o;
+  o.max_segment_size = max_segment_size;
+  Replayed got;
+  auto w = Wal::open(dir, o, capture(&got), nullptr);
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  for (int i = 0; i < batches; ++i) ASSERT_TRUE((*w)->append(batch_for(3 * i, 3)).ok());
+  ASSERT_TRUE((*w)->close().ok());
+}
+
+// Start positions of the frames of a segment.
+std::vector<uint64_t> frame_positions(const std::string& path) {
+  auto f = Env::Default()->new_random_access_file(path);
+  EXPECT_TRUE(f.ok());
+  SegmentReader r(f->get(), path);
+  EXPECT_TRUE(r.read_header().ok());
+  std::vector<uint64_t> out;
+  SegmentReader::Item item;
+  while (r.next(&item).ok() && item.kind == SegmentReader::Kind::kFrame) out.push_back(item.position);
+  return out;
+}
+
+struct Opened {
+  Result<std::unique_ptr<Wal>> wal = Status(Code::kInternal, "not opened");
+  Replayed got;
+  RecoveryReport report;
+};
+
+std::unique_ptr<Opened> open_with(const std::string& dir, RecoveryPolicy p) {
+  auto o = std::make_unique<Opened>();
+  WalOptions opts;
+  opts.recovery_policy = p;
+  o->wal = Wal::open(dir, opts, capture(&o->got), &o->report);
+  return o;
+}
+
+void copy_dir(const std::string& from, const std::string& to) {
+  std::filesystem::remove_all(to);
+  std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
+}
+
+TEST(RecoveryTest, TornTailIsTruncatedUnderEveryPolicy) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 5);
+  const std::string seg = segment_files(d.sub("orig"))[0];
+  const auto frames = frame_positions(seg);
+  ASSERT_EQ(frames.size(), 5u);
+  const uint64_t size = *Env::Default()->file_size(seg);
+  // Cut inside the last frame's header, inside its payload, and leave a few stray bytes.
+  for (uint64_t cut : {frames[4] + 3, frames[4] + 20, size - 1}) {
+    for (auto policy : kAllPolicies) {
+      SCOPED_TRACE("cut at " + std::to_string(cut) + ", policy " + std::string(recovery_policy_name(policy)));
+      copy_dir(d.sub("orig"), d.sub("w"));
+      const std::string s = segment_files(d.sub("w"))[0];
+      write_all(s, read_all(s).substr(0, cut));
+      auto o = open_with(d.sub("w"), policy);
+      ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+      ASSERT_EQ(o->got.size(), 12u);
+      expect_prefix_of_originals(o->got, 0);
+      EXPECT_EQ(o->report.outcome, RecoveryOutcome::kTornTailTruncated);
+      EXPECT_EQ(o->report.bytes_truncated, cut - frames[4]);
+      EXPECT_EQ(o->report.log.size(), 1u);
+      EXPECT_EQ(*Env::Default()->file_size(s), frames[4]);
+      // The WAL carries on from the truncation point.
+      auto first = (*o->wal)->append(batch_for(12, 3));
+      ASSERT_TRUE(first.ok());
+      EXPECT_EQ(*first, Offset(12));
+      o->wal = Status(Code::kInternal, "closed");
+      auto again = open_with(d.sub("w"), policy);
+      ASSERT_TRUE(again->wal.ok());
+      ASSERT_EQ(again->got.size(), 15u);
+      expect_prefix_of_originals(again->got, 0);
+      EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
+    }
+  }
+}
+
+TEST(RecoveryTest, CompleteLastFrameWithBadCrcIsATailButAbsoluteRefusesIt) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 4);
+  const uint64_t last = frame_positions(segment_files(d.sub("orig"))[0])[3];
+  for (auto policy : kAllPolicies) {
+    copy_dir(d.sub("orig"), d.sub("w"));
+    const std::string s = segment_files(d.sub("w"))[0];
+    std::string bytes = read_all(s);
+    bytes[last + 30] ^= 0x40;
+    write_all(s, bytes);
+    auto o = open_with(d.sub("w"), policy);
+    if (policy == RecoveryPolicy::kAbsolute) {
+      ASSERT_FALSE(o->wal.ok());
+      EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+      EXPECT_NE(o->wal.status().message().find(s), std::string::npos) << o->wal.status().to_string();
+      continue;
+    }
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    ASSERT_EQ(o->got.size(), 9u);
+    expect_prefix_of_originals(o->got, 0);
+    EXPECT_EQ(o->report.outcome, RecoveryOutcome::kTornTailTruncated);
+    EXPECT_TRUE((*o->wal)->health().ok());
+  }
+}
+
+// Damages frame 1 of 5 in the only segment, then opens under each policy.
+TEST(RecoveryTest, CorruptionInTheMiddleFollowsThePolicy) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 5);
+  const auto frames = frame_positions(segment_files(d.sub("orig"))[0]);
+  for (auto policy : kAllPolicies) {
+    SCOPED_TRACE(std::string(recovery_policy_name(policy)));
+    copy_dir(d.sub("orig"), d.sub("w"));
+    const std::string s = segment_files(d.sub("w"))[0];
+    std::string bytes = read_all(s);
+    bytes[frames[1] + 25] ^= 0x01;  // a record byte of the second batch
+    write_all(s, bytes);
+    auto o = open_with(d.sub("w"), policy);
+    switch (policy) {
+      case RecoveryPolicy::kAbsolute:
+        ASSERT_FALSE(o->wal.ok());
+        EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+        EXPECT_NE(o->wal.status().message().find(s), std::string::npos);
+        EXPECT_EQ(read_all(s), bytes);  // nothing was changed
+        break;
+      case RecoveryPolicy::kTolerateTail: {
+        ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+        ASSERT_EQ(o->got.size(), 3u);  // the good prefix
+        expect_prefix_of_originals(o->got, 0);
+        EXPECT_EQ(o->report.outcome, RecoveryOutcome::kCorruptionReadOnly);
+        EXPECT_EQ(o->report.corruption.code(), Code::kCorruption);
+        EXPECT_NE(o->report.corruption.message().find(s), std::string::npos);
+        EXPECT_EQ((*o->wal)->health().code(), Code::kCorruption);
+        auto a = (*o->wal)->append(batch_for(3, 1));
+        EXPECT_EQ(a.status().code(), Code::kCorruption);
+        EXPECT_EQ(read_all(s), bytes);  // evidence kept
+        // Reopening says the same thing again.
+        o->wal = Status(Code::kInternal, "closed");
+        auto again = open_with(d.sub("w"), policy);
+        ASSERT_TRUE(again->wal.ok());
+        EXPECT_EQ(again->got.size(), 3u);
+        EXPECT_EQ(again->report.outcome, RecoveryOutcome::kCorruptionReadOnly);
+        break;
+      }
+      case RecoveryPolicy::kPointInTime: {
+        ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+        ASSERT_EQ(o->got.size(), 3u);
+        expect_prefix_of_originals(o->got, 0);
+        EXPECT_EQ(o->report.outcome, RecoveryOutcome::kPointInTimeTruncated);
+        EXPECT_EQ(o->report.corruption.code(), Code::kCorruption);
+        EXPECT_EQ(*Env::Default()->file_size(s), frames[1]);
+        EXPECT_EQ((*o->wal)->next_offset(), Offset(3));
+        ASSERT_TRUE((*o->wal)->append(batch_for(3, 3)).ok());
+        o->wal = Status(Code::kInternal, "closed");
+        auto again = open_with(d.sub("w"), policy);
+        ASSERT_TRUE(again->wal.ok());
+        ASSERT_EQ(again->got.size(), 6u);
+        expect_prefix_of_originals(again->got, 0);
+        EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
+        break;
+      }
+    }
+  }
+}
+
+TEST(RecoveryTest, DamagedLengthInTheMiddleIsNotMistakenForATornTail) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 5);
+  const auto frames = frame_positions(segment_files(d.sub("orig"))[0]);
+  copy_dir(d.sub("orig"), d.sub("w"));
+  const std::string s = segment_files(d.sub("w"))[0];
+  std::string bytes = read_all(s);
+  bytes[frames[2] + 1] = 0x7F;  // the length now runs far past the end of the file
+  write_all(s, bytes);
+  auto o = open_with(d.sub("w"), RecoveryPolicy::kTolerateTail);
+  ASSERT_TRUE(o->wal.ok());
+  EXPECT_EQ(o->got.size(), 6u);
+  EXPECT_EQ(o->report.outcome, RecoveryOutcome::kCorruptionReadOnly);
+  EXPECT_EQ(read_all(s), bytes);  // frames 3 and 4 were not thrown away
+  // absolute refuses even though the bad frame looks incomplete: valid frames follow it.
+  auto a = open_with(d.sub("w"), RecoveryPolicy::kAbsolute);
+  EXPECT_EQ(a->wal.status().code(), Code::kCorruption);
+}
+
+TEST(RecoveryTest, CorruptionInAnEarlierSegmentFollowsThePolicy) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 12, 200);
+  const auto files = segment_files(d.sub("orig"));
+  ASSERT_GE(files.size(), 3u);
+  const auto frames = frame_positions(files[1]);
+  ASSERT_FALSE(frames.empty());
+  const uint64_t seg1_first = decode_segment_header(read_all(files[1]), "")->value();
+  for (auto policy : kAllPolicies) {
+    SCOPED_TRACE(std::string(recovery_policy_name(policy)));
+    copy_dir(d.sub("orig"), d.sub("w"));
+    const auto wf = segment_files(d.sub("w"));
+    std::string bytes = read_all(wf[1]);
+    bytes[frames.back() + 4] ^= 0xFF;  // CRC of the last frame of a middle segment
+    write_all(wf[1], bytes);
+    auto o = open_with(d.sub("w"), policy);
+    const uint64_t good = seg1_first + 3 * (frames.size() - 1);
+    if (policy == RecoveryPolicy::kAbsolute) {
+      EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+      continue;
+    }
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    ASSERT_EQ(o->got.size(), good);
+    expect_prefix_of_originals(o->got, 0);
+    if (policy == RecoveryPolicy::kTolerateTail) {
+      EXPECT_EQ(o->report.outcome, RecoveryOutcome::kCorruptionReadOnly);
+      EXPECT_EQ(segment_files(d.sub("w")).size(), files.size());
+    } else {
+      EXPECT_EQ(o->report.outcome, RecoveryOutcome::kPointInTimeTruncated);
+      EXPECT_EQ(o->report.segments_discarded, files.size() - 2);
+      EXPECT_EQ(segment_files(d.sub("w")).size(), 2u);
+      EXPECT_TRUE(std::filesystem::exists(wf.back() + ".discarded"));
+      EXPECT_EQ((*o->wal)->next_offset(), Offset(good));
+      ASSERT_TRUE((*o->wal)->append(batch_for(good, 3)).ok());
+      o->wal = Status(Code::kInternal, "closed");
+      auto again = open_with(d.sub("w"), policy);
+      ASSERT_TRUE(again->wal.ok());
+      ASSERT_EQ(again->got.size(), good + 3);
+      expect_prefix_of_originals(again->got, 0);
+    }
+  }
+}
+
+TEST(RecoveryTest, MissingMiddleSegmentIsAGap) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 12, 200);
+  const auto files = segment_files(d.sub("orig"));
+  ASSERT_GE(files.size(), 3u);
+  const uint64_t seg1_first = decode_segment_header(read_all(files[1]), "")->value();
+  for (auto policy : kAllPolicies) {
+    copy_dir(d.sub("orig"), d.sub("w"));
+    std::filesystem::remove(segment_files(d.sub("w"))[1]);
+    auto o = open_with(d.sub("w"), policy);
+    if (policy == RecoveryPolicy::kAbsolute) {
+      EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+      EXPECT_NE(o->wal.status().message().find("missing"), std::string::npos) << o->wal.status().to_string();
+      continue;
+    }
+    ASSERT_TRUE(o->wal.ok());
+    ASSERT_EQ(o->got.size(), seg1_first);
+    expect_prefix_of_originals(o->got, 0);
+    EXPECT_EQ(o->report.corruption.code(), Code::kCorruption);
+  }
+}
+
+TEST(RecoveryTest, DamagedSegmentHeaderIsCorruptionNeverATail) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 6, 200);
+  const auto files = segment_files(d.sub("orig"));
+  ASSERT_GE(files.size(), 2u);
+  const uint64_t last_first = decode_segment_header(read_all(files.back()), "")->value();
+  for (auto policy : kAllPolicies) {
+    copy_dir(d.sub("orig"), d.sub("w"));
+    const std::string s = segment_files(d.sub("w")).back();
+    std::string bytes = read_all(s);
+    bytes[16] ^= 0x02;  // first offset in the header
+    write_all(s, bytes);
+    auto o = open_with(d.sub("w"), policy);
+    if (policy == RecoveryPolicy::kAbsolute) {
+      EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+      continue;
+    }
+    ASSERT_TRUE(o->wal.ok());
+    ASSERT_EQ(o->got.size(), last_first);
+    expect_prefix_of_originals(o->got, 0);
+    if (policy == RecoveryPolicy::kPointInTime) {
+      // The whole segment is set aside; a fresh one takes its place.
+      EXPECT_TRUE(std::filesystem::exists(s + ".discarded"));
+      ASSERT_TRUE((*o->wal)->append(batch_for(last_first, 3)).ok());
+    }
+  }
+}
+
+TEST(RecoveryTest, NewerFormatVersionIsRefusedUnderEveryPolicy) {
+  ScratchDir d;
+  write_log(d.path(), 2);
+  const std::string s = segment_files(d.path())[0];
+  std::string bytes = read_all(s);
+  bytes[8] = 2;  // version 2, with a header CRC that matches it
+  std::string crc;
+  put_u32(&crc, crc32c(std::string_view(bytes).substr(0, 28)));
+  bytes.replace(28, 4, crc);
+  write_all(s, bytes);
+  for (auto policy : kAllPolicies) {
+    auto o = open_with(d.path(), policy);
+    EXPECT_EQ(o->wal.status().code(), Code::kNotSupported) << o->wal.status().to_string();
+  }
+}
+
+// Hand-built segments: an older segment holds a frame at offsets a newer segment starts at, as
+// the writer leaves it after a failed sync whose truncate also failed.
+TEST(RecoveryTest, ALaterSegmentSupersedesTheTailOfAnEarlierOne) {
+  ScratchDir d;
+  std::string a = encode_segment_header(Offset(0));
+  append_batch_frame(Offset(0), batch_for(0, 4), &a);
+  RecordBatch ghost;
+  ghost.add_encoded("never acknowledged");
+  ghost.add_encoded("never acknowledged either");
+  append_batch_frame(Offset(4), ghost, &a);
+  a += "garbage";
+  write_all(d.sub(segment_file_name(Offset(0))), a);
+  std::string b = encode_segment_header(Offset(4));
+  append_batch_frame(Offset(4), batch_for(4, 3), &b);
+  write_all(d.sub(segment_file_name(Offset(4))), b);
+  for (auto policy : kAllPolicies) {
+    auto o = open_with(d.path(), policy);
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    ASSERT_EQ(o->got.size(), 7u);
+    expect_prefix_of_originals(o->got, 0);
+    EXPECT_EQ(o->report.outcome, RecoveryOutcome::kClean);
+    EXPECT_GT(o->report.bytes_superseded, 0u);
+  }
+}
+
+TEST(RecoveryTest, DuplicateOffsetsInsideASegmentAreCorruption) {
+  ScratchDir d;
+  std::string a = encode_segment_header(Offset(0));
+  append_batch_frame(Offset(0), batch_for(0, 3), &a);
+  append_batch_frame(Offset(0), batch_for(0, 3), &a);  // the same offsets again
+  append_batch_frame(Offset(3), batch_for(3, 3), &a);
+  write_all(d.sub(segment_file_name(Offset(0))), a);
+  auto o = open_with(d.path(), RecoveryPolicy::kAbsolute);
+  EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+  EXPECT_NE(o->wal.status().message().find("duplicate"), std::string::npos) << o->wal.status().to_string();
+  auto t = open_with(d.path(), RecoveryPolicy::kTolerateTail);
+  ASSERT_TRUE(t->wal.ok());
+  EXPECT_EQ(t->got.size(), 3u);
+  EXPECT_EQ(t->report.outcome, RecoveryOutcome::kCorruptionReadOnly);
+}
+
+TEST(RecoveryTest, SegmentWhoseNameDisagreesWithItsHeaderIsCorruption) {
+  ScratchDir d;
+  write_log(d.path(), 2);
+  std::filesystem::rename(segment_files(d.path())[0], d.sub(segment_file_name(Offset(5))));
+  auto o = open_with(d.path(), RecoveryPolicy::kAbsolute);
+  EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+}
+
+TEST(RecoveryTest, LeftoverTemporaryFilesAreRemoved) {
+  ScratchDir d;
+  write_log(d.path(), 2);
+  write_all(d.sub(segment_file_name(Offset(6)) + ".tmp"), "half a header");
+  write_all(d.sub("CHECKPOINT.tmp"), "x");
+  auto o = open_with(d.path(), RecoveryPolicy::kAbsolute);
+  ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+  EXPECT_EQ(o->got.size(), 6u);
+  EXPECT_FALSE(std::filesystem::exists(d.sub(segment_file_name(Offset(6)) + ".tmp")));
+  EXPECT_FALSE(std::filesystem::exists(d.sub("CHECKPOINT.tmp")));
+}
+
+}  // namespace
+}  // namespace persisting::wal
+
+namespace persisting::wal {
+namespace {
+
+TEST(RecoveryTest, LastSegmentShorterThanAHeaderIsDroppedUnderEveryPolicy) {
+  for (auto policy : kAllPolicies) {
+    ScratchDir d;
+    write_log(d.path(), 3);
+    testing::write_all(d.sub(segment_file_name(Offset(9))), encode_segment_header(Offset(9)).substr(0, 11));
+    auto o = open_with(d.path(), policy);
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    ASSERT_EQ(o->got.size(), 9u);
+    EXPECT_EQ(o->report.outcome, RecoveryOutcome::kTornTailTruncated);
+    ASSERT_EQ(*(*o->wal)->append(batch_for(9, 3)), Offset(9));
+    o->wal = Status(Code::kInternal, "closed");
+    auto again = open_with(d.path(), policy);
+    ASSERT_TRUE(again->wal.ok());
+    ASSERT_EQ(again->got.size(), 12u);
+    expect_prefix_of_originals(again->got, 0);
+  }
+}
+
+}  // namespace
+}  // namespace persisting::wal
