@@ -7,7 +7,10 @@ PKGS=(
   libsimdjson-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libasio-dev libisal-dev libzstd-dev liblz4-dev
   libgtest-dev libgmock-dev
+  protobuf-compiler libprotobuf-dev
 )
+# The Lance interop suite (scripts/test.d/lance-interop.sh) runs LanceDB under Node (>= 18).
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

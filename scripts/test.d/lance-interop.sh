@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Interop suite against the real LanceDB (@lancedb/lancedb 0.31.0, pinned with apache-arrow in
+# tests/lance/interop/package-lock.json): installs them with `npm ci`, then runs every
+# tests/lance/interop/NN_*.mjs. Each script drives lance_tool (tests/lance/lance_tool.cc) and
+# LanceDB on the same datasets and fails on any difference. See docs/lance-format.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${LANCE_INTEROP_BUILD_DIR:-build}
+[ -f "$BUILD/CMakeCache.txt" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" --target lance_tool
+export LANCE_TOOL="$PWD/$BUILD/tests/lance/lance_tool"
+(cd tests/lance/interop && npm ci --no-audit --no-fund --loglevel=error)
+export LANCE_INCLUDE_VECTOR_CENTROIDS=false  # silences a LanceDB statistics warning
+for script in tests/lance/interop/[0-9][0-9]_*.mjs; do
+  echo "--- $script"
+  node "$script"
+done
+echo "lance interop: all passed"
