@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -15,11 +18,14 @@
 
 namespace persisting::wal::testing {
 
-// A fresh directory under $TMPDIR, removed when the object goes out of scope.
+// A fresh directory under $TMPDIR, removed when the object goes out of scope. prefer_memory
+// puts it on /dev/shm when that is usable (for tests that open a WAL thousands of times).
 class ScratchDir {
  public:
-  ScratchDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "wal-test-XXXXXX").string();
+  explicit ScratchDir(bool prefer_memory = false) {
+    std::filesystem::path base = std::filesystem::temp_directory_path();
+    if (prefer_memory && ::access("/dev/shm", W_OK) == 0) base = "/dev/shm";
+    std::string tmpl = (base / "wal-test-XXXXXX").string();
     char* p = ::mkdtemp(tmpl.data());
     EXPECT_NE(p, nullptr);
     path_ = tmpl;
