@@ -6,9 +6,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${LANCE_INTEROP_BUILD_DIR:-build}
-[ -f "$BUILD/CMakeCache.txt" ] || cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
+# (Re)configure: a build dir configured before tests/lance existed does not know lance_tool.
+if [ -f "$BUILD/CMakeCache.txt" ]; then cmake -S . -B "$BUILD" >/dev/null
+else cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null; fi
 cmake --build "$BUILD" --target lance_tool
-export LANCE_TOOL="$PWD/$BUILD/tests/lance/lance_tool"
+export LANCE_TOOL="$BUILD/tests/lance/lance_tool"
 (cd tests/lance/interop && npm ci --no-audit --no-fund --loglevel=error)
 export LANCE_INCLUDE_VECTOR_CENTROIDS=false  # silences a LanceDB statistics warning
 for script in tests/lance/interop/[0-9][0-9]_*.mjs; do

@@ -17,7 +17,7 @@ export function scratch(name) {
 // Runs lance_tool; returns stdout. Throws with stderr on failure.
 export function tool(args, input) {
   const r = spawnSync(TOOL, args, { input, maxBuffer: 1 << 30, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`lance_tool ${args.join(" ")} failed: ${r.stderr}`);
+  if (r.status !== 0) throw new Error(`lance_tool ${args.join(" ")} failed: ${r.error ?? r.stderr}`);
   return r.stdout;
 }
 
