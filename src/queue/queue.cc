@@ -165,17 +165,24 @@ Status flush_actors(const std::vector<std::shared_ptr<runtime::BucketStorage>>& 
   return first;
 }
 
-}  // namespace detail
 
-Result<std::unique_ptr<Queue>> Queue::open(QueueOptions options) {
+Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId self,
+                                                  std::vector<runtime::Member> members) {
   auto core = std::make_shared<QueueCore>();
   core->env = options.env ? options.env : Env::Default();
   if (!options.data_dir.empty()) RETURN_IF_ERROR(core->env->create_dirs(options.data_dir));
   core->options = std::move(options);
   core->executor = std::make_unique<runtime::Executor>(core->options.threads);
+  core->manager = std::make_unique<runtime::StorageManager>(*core->executor, std::move(self),
+                                                            std::move(members), core->env);
+  return core;
+}
+
+}  // namespace detail
+
+Result<std::unique_ptr<Queue>> Queue::open(QueueOptions options) {
   NodeId self("local");
-  core->manager = std::make_unique<runtime::StorageManager>(
-      *core->executor, self, std::vector<runtime::Member>{{self, ""}}, core->env);
+  ASSIGN_OR_RETURN(auto core, detail::make_queue_core(std::move(options), self, {{self, ""}}));
   return std::unique_ptr<Queue>(new Queue(std::move(core)));
 }
 
@@ -225,8 +232,8 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
   ASSIGN_OR_RETURN(state->actors, core_->actors(info, buckets, {}));
   state->core = core_;
   state->info = std::move(info);
-  state->offsets.assign(buckets.size(), 0);
-  state->buckets = std::move(buckets);
+  state->cursor.offsets.assign(buckets.size(), 0);
+  state->cursor.buckets = std::move(buckets);
   return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "persisting/queue.h"
+#include "queue/routing.h"
 #include "runtime/executor.h"
 #include "runtime/storage_manager.h"
 
@@ -49,11 +50,14 @@ struct WriterState {
 struct ReaderState {
   std::shared_ptr<QueueCore> core;
   TopicInfo info;
-  std::vector<BucketId> buckets;
-  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // parallel to buckets
-  std::vector<uint64_t> offsets;                                // parallel to buckets
-  size_t rotation = 0;  // index into buckets served first by the next get
+  queue::Cursor cursor;                                         // buckets, offsets, rotation
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // parallel to cursor.buckets
 };
+
+// A QueueCore whose StorageManager places buckets over members (which must contain self).
+// Queue::open uses a single member "local"; a cluster node (src/net) passes its membership.
+Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId self,
+                                                  std::vector<runtime::Member> members);
 
 // Flushes every actor (all at once) and returns the first error.
 Status flush_actors(const std::vector<std::shared_ptr<runtime::BucketStorage>>& actors);

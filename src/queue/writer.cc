@@ -2,37 +2,11 @@
 // with one message to its actor.
 #include <atomic>
 
-#include "core/hash.h"
 #include "queue/queue_core.h"
+#include "queue/routing.h"
 
 namespace persisting {
 namespace {
-
-// The bucket of r, or an error saying what is wrong with its bucket column.
-Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r) {
-  const Value* key = r.find(info.bucket_column);
-  if (key == nullptr || key->is_null())
-    return InvalidArgument("has no value in bucket column '" + info.bucket_column + "'");
-  auto bytes = bucket_key_bytes(*key);
-  if (!bytes.ok())
-    return InvalidArgument("bucket column '" + info.bucket_column + "': " + bytes.status().message());
-  return bucket_for_key(*bytes, info.num_buckets);
-}
-
-// Splits records into one RecordBatch per bucket. Fails (naming the record) before anything is
-// sent when a record lacks a usable bucket column.
-Status route(const TopicInfo& info, const std::vector<Record>& records,
-             std::vector<RecordBatch>* per_bucket) {
-  per_bucket->assign(info.num_buckets, RecordBatch());
-  for (size_t i = 0; i < records.size(); ++i) {
-    auto b = bucket_of(info, records[i]);
-    if (!b.ok())
-      return InvalidArgument("topic '" + info.topic + "': record " + std::to_string(i) + " " +
-                             b.status().message() + "; nothing of the batch was written");
-    (*per_bucket)[*b].add(records[i]);
-  }
-  return Status::OK();
-}
 
 // Sends each non-empty bucket batch to its actor; done(first error or OK) runs once every
 // bucket answered.
@@ -68,7 +42,7 @@ QueueWriter::~QueueWriter() = default;
 const TopicInfo& QueueWriter::topic() const { return s_->info; }
 
 Result<Position> QueueWriter::put(const Record& record) {
-  auto b = bucket_of(s_->info, record);
+  auto b = queue::bucket_of(s_->info, record);
   if (!b.ok()) return b.status().with_context("topic '" + s_->info.topic + "': record");
   RecordBatch batch;
   batch.add(record);
@@ -83,7 +57,7 @@ Status QueueWriter::put(const std::vector<Record>& records) { return put_async(r
 
 void QueueWriter::put_async(const std::vector<Record>& records, std::function<void(Status)> done) {
   std::vector<RecordBatch> per_bucket;
-  Status s = route(s_->info, records, &per_bucket);
+  Status s = queue::route(s_->info, records, &per_bucket);
   if (!s.ok()) return done(std::move(s));
   send(*s_, std::move(per_bucket), std::move(done));
 }

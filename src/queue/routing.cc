@@ -1,0 +1,184 @@
+#include "queue/routing.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+#include "core/hash.h"
+#include "runtime/bucket_storage.h"
+
+namespace persisting::queue {
+
+Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r) {
+  const Value* key = r.find(info.bucket_column);
+  if (key == nullptr || key->is_null())
+    return InvalidArgument("has no value in bucket column '" + info.bucket_column + "'");
+  auto bytes = bucket_key_bytes(*key);
+  if (!bytes.ok())
+    return InvalidArgument("bucket column '" + info.bucket_column + "': " + bytes.status().message());
+  return bucket_for_key(*bytes, info.num_buckets);
+}
+
+Status route(const TopicInfo& info, const std::vector<Record>& records,
+             std::vector<RecordBatch>* per_bucket) {
+  per_bucket->assign(info.num_buckets, RecordBatch());
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto b = bucket_of(info, records[i]);
+    if (!b.ok())
+      return InvalidArgument("topic '" + info.topic + "': record " + std::to_string(i) + " " +
+                             b.status().message() + "; nothing of the batch was written");
+    (*per_bucket)[*b].add(records[i]);
+  }
+  return Status::OK();
+}
+
+std::vector<size_t> fair_shares(const std::vector<RecordBatch>& raw, size_t limit, size_t rotation) {
+  size_t n = raw.size();
+  std::vector<size_t> take(n, 0);
+  size_t total = 0;
+  for (const auto& b : raw) total += b.size();
+  if (total <= limit) {
+    for (size_t i = 0; i < n; ++i) take[i] = raw[i].size();
+    return take;
+  }
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return raw[a].size() < raw[b].size(); });
+  size_t remaining = limit, k = n;
+  for (size_t i : order) {
+    size_t share = remaining / k;
+    take[i] = std::min(raw[i].size(), share);
+    remaining -= take[i];
+    --k;
+  }
+  for (size_t j = 0; j < n && remaining > 0; ++j) {
+    size_t i = (rotation + j) % n;
+    if (take[i] < raw[i].size()) {
+      ++take[i];
+      --remaining;
+    }
+  }
+  return take;
+}
+
+Result<std::vector<Message>> take_fair(Cursor& c, const std::string& topic,
+                                       const std::vector<RecordBatch>& raw, size_t limit) {
+  size_t n = raw.size();
+  std::vector<size_t> take = fair_shares(raw, limit, c.rotation);
+  std::vector<Message> out;
+  size_t total = 0;
+  for (size_t t : take) total += t;
+  out.reserve(total);
+  for (size_t j = 0; j < n; ++j) {
+    size_t i = (c.rotation + j) % n;
+    for (size_t k = 0; k < take[i]; ++k) {
+      auto rec = raw[i].decode(k);
+      if (!rec.ok())
+        return rec.status().with_context("topic '" + topic + "' bucket " +
+                                         std::to_string(c.buckets[i].value()) + " offset " +
+                                         std::to_string(c.offsets[i] + k));
+      out.push_back(Message{c.buckets[i], Offset(c.offsets[i] + k), std::move(rec).value()});
+    }
+  }
+  for (size_t i = 0; i < n; ++i) c.offsets[i] += take[i];
+  if (n > 0) c.rotation = (c.rotation + 1) % n;
+  return out;
+}
+
+namespace {
+
+std::atomic<uint64_t> g_next_waiter_id{1};
+
+// What one fetch reads, shared by every bucket callback (copied once, not per bucket).
+struct FetchArgs {
+  Actors actors;
+  std::vector<uint64_t> offsets;
+  size_t limit;
+  std::chrono::milliseconds timeout;
+  uint64_t waiter;
+};
+
+// Collects one answer per bucket, then calls done once.
+struct Gather {
+  std::mutex mu;
+  size_t left;
+  std::vector<RecordBatch> raw;
+  Status first_error;
+  bool have_winner = false;
+  FetchCallback done;
+};
+
+std::shared_ptr<Gather> make_gather(size_t n, FetchCallback done) {
+  auto g = std::make_shared<Gather>();
+  g->left = n;
+  g->raw.resize(n);
+  g->done = std::move(done);
+  return g;
+}
+
+void park_all(std::shared_ptr<const FetchArgs> a, FetchCallback done) {
+  auto g = make_gather(a->actors.size(), std::move(done));
+  for (size_t i = 0; i < a->actors.size(); ++i) {
+    a->actors[i]->get(Offset(a->offsets[i]), a->limit, a->timeout, a->waiter,
+                      [g, i, a](Result<RecordBatch> r) {
+      bool cancel_others = false;
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(g->mu);
+        if (!r.ok()) {
+          if (g->first_error.ok()) g->first_error = r.status();
+        } else if (!r->empty() && !g->have_winner) {
+          g->have_winner = true;
+          g->raw[i] = std::move(r).value();
+          cancel_others = true;
+        }
+        last = --g->left == 0;
+      }
+      if (cancel_others)
+        for (size_t j = 0; j < a->actors.size(); ++j)
+          if (j != i) a->actors[j]->cancel_wait(a->waiter);
+      if (last) {
+        if (!g->have_winner && !g->first_error.ok()) return g->done(g->first_error);
+        g->done(std::move(g->raw));
+      }
+    });
+  }
+}
+
+}  // namespace
+
+uint64_t next_waiter_id() { return g_next_waiter_id.fetch_add(1); }
+
+void cancel_fetch(const Actors& actors, uint64_t waiter_id) {
+  for (const auto& a : actors) a->cancel_wait(waiter_id);
+}
+
+void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+           std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done) {
+  if (actors.empty()) return done(std::vector<RecordBatch>());
+  auto a = std::make_shared<const FetchArgs>(FetchArgs{actors, offsets, limit, timeout, waiter_id});
+  auto g = make_gather(actors.size(), std::move(done));
+  for (size_t i = 0; i < actors.size(); ++i) {
+    actors[i]->get(Offset(offsets[i]), limit, std::chrono::milliseconds(0), 0,
+                   [g, i, a, wait](Result<RecordBatch> r) {
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(g->mu);
+        if (!r.ok()) {
+          if (g->first_error.ok()) g->first_error = r.status();
+        } else {
+          g->raw[i] = std::move(r).value();
+        }
+        last = --g->left == 0;
+      }
+      if (!last) return;
+      if (!g->first_error.ok()) return g->done(g->first_error);
+      bool any = std::any_of(g->raw.begin(), g->raw.end(), [](const RecordBatch& b) { return !b.empty(); });
+      if (any || !wait || a->timeout.count() <= 0) return g->done(std::move(g->raw));
+      park_all(a, std::move(g->done));
+    });
+  }
+}
+
+}  // namespace persisting::queue

@@ -1,0 +1,58 @@
+// Record routing and fair reads, shared by the embedded Queue (writer.cc, reader.cc) and the
+// remote Client (src/net): one copy of the rules that decide which bucket a record goes to and
+// how a get's limit is split across buckets.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "persisting/codec.h"
+#include "persisting/queue.h"
+
+namespace persisting::runtime {
+class BucketStorage;
+}
+
+namespace persisting::queue {
+
+// The bucket of r, or an error saying what is wrong with its bucket column.
+Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r);
+
+// Splits records into one RecordBatch per bucket (index = bucket id). Fails, naming the record,
+// before anything is sent when a record lacks a usable bucket column.
+Status route(const TopicInfo& info, const std::vector<Record>& records,
+             std::vector<RecordBatch>* per_bucket);
+
+// How many records to take from each batch so the total is at most limit and the limit is
+// shared evenly (water-filling), odd leftovers going first to the rotation's front.
+std::vector<size_t> fair_shares(const std::vector<RecordBatch>& raw, size_t limit, size_t rotation);
+
+// A reader's cursor over some buckets: what take_fair() advances.
+struct Cursor {
+  std::vector<BucketId> buckets;
+  std::vector<uint64_t> offsets;  // parallel to buckets
+  size_t rotation = 0;            // index into buckets served first by the next get
+};
+
+// Turns fetched batches (parallel to cursor.buckets) into messages in rotation order, taking
+// fair shares of limit, and advances the cursor. topic names errors.
+Result<std::vector<Message>> take_fair(Cursor& cursor, const std::string& topic,
+                                       const std::vector<RecordBatch>& raw, size_t limit);
+
+using Actors = std::vector<std::shared_ptr<runtime::BucketStorage>>;
+using FetchCallback = std::function<void(Result<std::vector<RecordBatch>>)>;
+
+// Reads up to limit records from each actor at its offset (parallel vectors). When every bucket
+// is empty and wait is set, parks one waiter in every bucket; the first bucket that gets data
+// answers, the others are cancelled; at the deadline all answer empty. waiter_id (non-zero,
+// unique) lets cancel_fetch() end a parked fetch early. done runs once, on a runtime thread.
+void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+           std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
+void cancel_fetch(const Actors& actors, uint64_t waiter_id);
+// A fresh waiter id for fetch().
+uint64_t next_waiter_id();
+
+}  // namespace persisting::queue
