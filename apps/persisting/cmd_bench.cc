@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "apps/persisting/commands.h"
+#include "persisting/codec.h"
 #include "persisting/json.h"
 #include "persisting/queue.h"
 
@@ -21,6 +22,48 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Fills batch with batch_size bench records of producer p, numbering from *i.
+void make_batch(std::vector<Record>* batch, const std::string& prefix, const std::string& payload,
+                uint32_t batch_size, uint64_t* i) {
+  batch->clear();
+  for (uint32_t k = 0; k < batch_size; ++k, ++*i) {
+    Record r;
+    r.reserve(3);
+    r.append_unchecked("id", prefix + std::to_string(*i));
+    r.append_unchecked("idx", static_cast<int64_t>(*i));
+    r.append_unchecked("payload", payload);
+    batch->push_back(std::move(r));
+  }
+}
+
+// The same-run baseline: `threads` threads build records, encode them and decode them again
+// for `seconds`, with no queue in between. It is the ceiling the queue is measured against:
+// the work any queue of these records must do at least once, on this machine, right now.
+double codec_baseline(unsigned threads, double seconds, uint32_t batch_size, const std::string& payload) {
+  std::atomic<uint64_t> done{0};
+  auto t0 = Clock::now();
+  auto until = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+  std::vector<std::thread> ts;
+  for (unsigned t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      std::vector<Record> batch;
+      RecordBatch encoded;
+      uint64_t i = 0, n = 0;
+      std::string prefix = "b" + std::to_string(t) + "_";
+      while (Clock::now() < until) {
+        make_batch(&batch, prefix, payload, batch_size, &i);
+        encoded.clear();
+        for (const auto& r : batch) encoded.add(r);
+        auto back = encoded.decode_all();
+        if (back.ok()) n += back->size();
+      }
+      done += n;
+    });
+  }
+  for (auto& t : ts) t.join();
+  return static_cast<double>(done.load()) / seconds_since(t0);
 }
 
 double percentile(std::vector<double>& v, double p) {
@@ -61,6 +104,8 @@ int run_bench(const BenchArgs& a) {
     }
 
     const std::string payload(a.record_size, 'x');
+    if (!a.json) std::fprintf(stderr, "  measuring the codec baseline (1 s)...\n");
+    double baseline = codec_baseline(std::max(1u, a.producers), 1.0, a.batch_size, payload);
     std::atomic<bool> stop{false}, producers_done{false};
     std::atomic<uint64_t> produced{0}, consumed{0}, produced_bytes{0};
     std::vector<std::vector<double>> latencies(a.producers);
@@ -74,17 +119,8 @@ int run_bench(const BenchArgs& a) {
         std::string prefix = "w" + std::to_string(p) + "_";
         uint64_t i = 0;
         while (!stop.load(std::memory_order_relaxed)) {
-          batch.clear();
-          uint64_t bytes = 0;
-          for (uint32_t k = 0; k < a.batch_size; ++k, ++i) {
-            Record r;
-            r.reserve(3);
-            r.append_unchecked("id", prefix + std::to_string(i));
-            r.append_unchecked("idx", static_cast<int64_t>(i));
-            r.append_unchecked("payload", payload);
-            bytes += payload.size();
-            batch.push_back(std::move(r));
-          }
+          make_batch(&batch, prefix, payload, a.batch_size, &i);
+          uint64_t bytes = payload.size() * batch.size();
           auto t = Clock::now();
           Status s = (*writer)->put(batch);
           latencies[p].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
@@ -167,7 +203,10 @@ int run_bench(const BenchArgs& a) {
                   {"produce_mb_per_s", prod_rate * mb},
                   {"consume_mb_per_s", cons_rate * mb},
                   {"put_p50_us", p50},
-                  {"put_p99_us", p99}};
+                  {"put_p99_us", p99},
+                  {"codec_baseline_records_per_s", baseline},
+                  {"produce_ratio_to_baseline", prod_rate / baseline},
+                  {"consume_ratio_to_baseline", cons_rate / baseline}};
     if (a.json) {
       std::cout << to_json(result) << "\n";
     } else {
@@ -179,6 +218,10 @@ int run_bench(const BenchArgs& a) {
       std::printf("%-24s %.0f records/s  (%.1f MB/s)\n", "produce rate", prod_rate, prod_rate * mb);
       std::printf("%-24s %.0f records/s  (%.1f MB/s)\n", "consume rate", cons_rate, cons_rate * mb);
       std::printf("%-24s p50 %.1f us  p99 %.1f us\n", "put latency", p50, p99);
+      std::printf("%-24s %.0f records/s (build+encode+decode, no queue, %u threads)\n",
+                  "codec baseline", baseline, std::max(1u, a.producers));
+      std::printf("%-24s produce %.2f  consume %.2f\n", "ratio to baseline", prod_rate / baseline,
+                  cons_rate / baseline);
     }
     if (a.consumers > 0 && cons != prod) rc = fail("consumed " + std::to_string(cons) + " != produced " + std::to_string(prod));
   }
