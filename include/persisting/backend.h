@@ -52,6 +52,12 @@ class StorageBackend {
   virtual Result<Offset> put_batch(const RecordBatch& batch) = 0;
   // Appends one record; returns its offset.
   Result<Offset> put(const Record& record);
+  // Asynchronous append for backends whose acknowledgement waits on slow I/O (an fsync): it
+  // starts the append and returns; done(first offset or error) runs once, possibly later and on
+  // another thread. Records become visible to get() no earlier than done is called. The runtime
+  // uses this form so a bucket's actor keeps taking puts while a sync is in flight, and
+  // concurrent puts can share one sync. The default calls put_batch() and done() at once.
+  virtual void put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done);
 
   // Up to limit records starting at offset. Empty when offset >= total_count().
   virtual Result<RecordBatch> get(Offset offset, size_t limit) = 0;

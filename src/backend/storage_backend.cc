@@ -8,6 +8,11 @@ Result<Offset> StorageBackend::put(const Record& record) {
   return put_batch(batch);
 }
 
+void StorageBackend::put_batch_async(const RecordBatch& batch,
+                                     std::function<void(Result<Offset>)> done) {
+  done(put_batch(batch));
+}
+
 Result<RecordBatch> StorageBackend::get_wait(Offset offset, size_t limit,
                                              std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;

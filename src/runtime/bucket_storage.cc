@@ -1,5 +1,7 @@
 #include "runtime/bucket_storage.h"
 
+#include <mutex>
+
 
 namespace persisting::runtime {
 
@@ -19,11 +21,31 @@ Status BucketStorage::closed_error() const {
 }
 
 void BucketStorage::put(RecordBatch batch, PutCallback cb) {
-  mailbox_->post([self = shared_from_this(), batch = std::move(batch), cb = std::move(cb)] {
+  mailbox_->post([self = shared_from_this(), batch = std::move(batch), cb = std::move(cb)]() mutable {
     if (!self->backend_) return cb(self->closed_error());
-    Result<Offset> r = self->backend_->put_batch(batch);
-    if (r.ok() && !self->waiters_.empty()) self->wake_waiters();
-    cb(std::move(r));
+    // done usually runs right here, inside this message; a backend that acknowledges after an
+    // fsync calls it later from its own thread. `inside` tells the two apart (under a mutex, so
+    // a completion that saw inside==true happened before this message wakes the waiters).
+    struct Inside {
+      std::mutex mu;
+      bool yes = true;
+    };
+    auto inside = std::make_shared<Inside>();
+    self->backend_->put_batch_async(batch, [self, inside, cb = std::move(cb)](Result<Offset> r) mutable {
+      {
+        std::lock_guard<std::mutex> lock(inside->mu);
+        if (inside->yes || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
+      }
+      self->mailbox_->post([self, r = std::move(r), cb = std::move(cb)]() mutable {
+        if (self->backend_) self->wake_waiters();
+        cb(std::move(r));
+      });
+    });
+    {
+      std::lock_guard<std::mutex> lock(inside->mu);
+      inside->yes = false;
+    }
+    if (!self->waiters_.empty()) self->wake_waiters();
   });
 }
 

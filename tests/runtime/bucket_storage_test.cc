@@ -195,3 +195,45 @@ TEST(BucketStorageTest, StatsIncludeBackendCountsAndParkedReaders) {
   b->cancel_wait(9);
   EXPECT_TRUE(parked.get()->empty());
 }
+
+namespace {
+// A backend that acknowledges puts later, from its own thread (as one waiting on an fsync does).
+class DeferredBackend final : public StorageBackend {
+ public:
+  ~DeferredBackend() override {
+    for (auto& t : threads_) t.join();
+  }
+  std::string name() const override { return "deferred"; }
+  Result<Offset> put_batch(const RecordBatch& b) override { return inner_.put_batch(b); }
+  void put_batch_async(const RecordBatch& b, std::function<void(Result<Offset>)> done) override {
+    threads_.emplace_back([this, b, done = std::move(done)] {
+      std::this_thread::sleep_for(20ms);
+      done(inner_.put_batch(b));  // visible only now
+    });
+  }
+  Result<RecordBatch> get(Offset o, size_t l) override { return inner_.get(o, l); }
+  Status flush() override { return Status::OK(); }
+  Object stats() const override { return inner_.stats(); }
+  uint64_t total_count() const override { return inner_.total_count(); }
+  bool durable() const override { return false; }
+
+ private:
+  MemoryBackend inner_;
+  std::vector<std::thread> threads_;
+};
+}  // namespace
+
+TEST(BucketStorageTest, LateAcknowledgementsWakeParkedReaders) {
+  Executor ex(2);
+  auto b = std::make_shared<BucketStorage>(ex, "t", BucketId(0), std::make_unique<DeferredBackend>());
+  auto parked = get_async(*b, 0, 10, 120s);
+  auto put = put_sync(*b, batch_of(0, 2));  // acknowledged from the backend's thread
+  ASSERT_TRUE(put.ok());
+  EXPECT_EQ(put->value(), 0u);
+  auto got = parked.get();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 2u);
+  std::promise<Status> closed;
+  b->close([&](Status s) { closed.set_value(s); });
+  EXPECT_TRUE(closed.get_future().get().ok());
+}
