@@ -156,7 +156,8 @@ class Decoder {
         ASSIGN_OR_RETURN(uint64_t n, varint());
         if (n > static_cast<uint64_t>(end_ - p_) / sizeof(float)) return error("vector past end");
         F32Vector vec(static_cast<size_t>(n));
-        std::memcpy(vec.data(), p_, n * sizeof(float));
+        // An empty vector's data() may be null, and memcpy(null, _, 0) is undefined.
+        if (n > 0) std::memcpy(vec.data(), p_, n * sizeof(float));
         p_ += n * sizeof(float);
         return Value(std::move(vec));
       }

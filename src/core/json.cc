@@ -92,9 +92,10 @@ std::string describe_bad_number(std::string_view text) {
   return "";
 }
 
-// The byte offset of the first key that repeats an earlier key of the same object (compared as
-// written, escapes included) in syntactically valid JSON text.
-std::optional<size_t> duplicate_key_offset(std::string_view text) {
+// The byte offset of the first key that repeats an earlier key of the same object in
+// syntactically valid JSON text, if that key is written as `key` (keys are compared as written, so
+// "a" and "\u0061" differ here: then there is no offset rather than a wrong one).
+std::optional<size_t> duplicate_key_offset(std::string_view text, std::string_view key) {
   std::vector<std::set<std::string_view>> scopes;  // one per open object or array
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
@@ -107,8 +108,11 @@ std::optional<size_t> duplicate_key_offset(std::string_view text) {
       skip_string(text, i);
       size_t next = text.find_first_not_of(" \t\r\n", i + 1);
       bool is_key = next != std::string_view::npos && text[next] == ':';
-      if (is_key && !scopes.empty() && !scopes.back().insert(text.substr(start, i + 1 - start)).second)
-        return start;
+      std::string_view token = text.substr(start, i + 1 - start);
+      if (is_key && !scopes.empty() && !scopes.back().insert(token).second) {
+        if (token.size() >= 2 && token.substr(1, token.size() - 2) == key) return start;
+        return std::nullopt;
+      }
     }
   }
   return std::nullopt;
@@ -157,7 +161,7 @@ Result<Value> convert(simdjson::dom::element el, std::string_view text, int dept
       for (simdjson::dom::key_value_pair kv : obj) {
         if (o.find(kv.key) != nullptr) {
           std::string message = "duplicate JSON key \"" + std::string(kv.key) + "\"";
-          if (auto at = duplicate_key_offset(text)) message += " " + at_byte(text, *at);
+          if (auto at = duplicate_key_offset(text, kv.key)) message += " " + at_byte(text, *at);
           return InvalidArgument(std::move(message));
         }
         ASSIGN_OR_RETURN(Value v, convert(kv.value, text, depth + 1));

@@ -113,6 +113,10 @@ TEST(JsonParseTest, DuplicateKeyIsAnErrorNamingTheKey) {
   m = parse_error(R"({"o":{"k":1,"k":2}})");
   EXPECT_TRUE(contains(m, "\"k\"")) << m;
   EXPECT_TRUE(contains(m, "at byte 12")) << m;
+  // Keys that are equal only after unescaping are duplicates too; the message names the key.
+  m = parse_error(R"({"\u0061":1,"a":2,"c":1,"c":2})");
+  EXPECT_TRUE(contains(m, "\"a\"")) << m;
+  EXPECT_FALSE(contains(m, "byte")) << m;  // no position rather than that of the later "c"
   // The same key in different objects is fine.
   EXPECT_TRUE(parse_json(R"({"k":{"k":1},"l":[{"k":1},{"k":2}]})").ok());
 }
