@@ -7,6 +7,7 @@ PKGS=(
   libsimdjson-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libasio-dev libisal-dev libzstd-dev liblz4-dev
   libgtest-dev libgmock-dev
+  clang libclang-rt-14-dev
   protobuf-compiler libprotobuf-dev
 )
 # The Lance interop suite (scripts/test.d/lance-interop.sh) runs LanceDB under Node (>= 18).

@@ -320,15 +320,15 @@ TEST(RecoveryTest, NewerFormatVersionIsRefusedUnderEveryPolicy) {
 TEST(RecoveryTest, ALaterSegmentSupersedesTheTailOfAnEarlierOne) {
   ScratchDir d;
   std::string a = encode_segment_header(Offset(0));
-  append_batch_frame(Offset(0), batch_for(0, 4), &a);
+  testing::append_frame(Offset(0), batch_for(0, 4), &a);
   RecordBatch ghost;
   ghost.add_encoded("never acknowledged");
   ghost.add_encoded("never acknowledged either");
-  append_batch_frame(Offset(4), ghost, &a);
+  testing::append_frame(Offset(4), ghost, &a);
   a += "garbage";
   write_all(d.sub(segment_file_name(Offset(0))), a);
   std::string b = encode_segment_header(Offset(4));
-  append_batch_frame(Offset(4), batch_for(4, 3), &b);
+  testing::append_frame(Offset(4), batch_for(4, 3), &b);
   write_all(d.sub(segment_file_name(Offset(4))), b);
   for (auto policy : kAllPolicies) {
     auto o = open_with(d.path(), policy);
@@ -343,9 +343,9 @@ TEST(RecoveryTest, ALaterSegmentSupersedesTheTailOfAnEarlierOne) {
 TEST(RecoveryTest, DuplicateOffsetsInsideASegmentAreCorruption) {
   ScratchDir d;
   std::string a = encode_segment_header(Offset(0));
-  append_batch_frame(Offset(0), batch_for(0, 3), &a);
-  append_batch_frame(Offset(0), batch_for(0, 3), &a);  // the same offsets again
-  append_batch_frame(Offset(3), batch_for(3, 3), &a);
+  testing::append_frame(Offset(0), batch_for(0, 3), &a);
+  testing::append_frame(Offset(0), batch_for(0, 3), &a);  // the same offsets again
+  testing::append_frame(Offset(3), batch_for(3, 3), &a);
   write_all(d.sub(segment_file_name(Offset(0))), a);
   auto o = open_with(d.path(), RecoveryPolicy::kAbsolute);
   EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
@@ -397,6 +397,41 @@ TEST(RecoveryTest, LastSegmentShorterThanAHeaderIsDroppedUnderEveryPolicy) {
     ASSERT_TRUE(again->wal.ok());
     ASSERT_EQ(again->got.size(), 12u);
     expect_prefix_of_originals(again->got, 0);
+  }
+}
+
+}  // namespace
+}  // namespace persisting::wal
+
+namespace persisting::wal {
+namespace {
+
+// Found by the fuzzer: a log whose first segment starts above the checkpoint is missing records;
+// point_in_time must restart at the checkpoint, not at the first surviving segment.
+TEST(RecoveryTest, LogStartingAboveTheCheckpointIsMissingRecords) {
+  for (auto policy : kAllPolicies) {
+    ScratchDir d;
+    std::string a = encode_segment_header(Offset(5));
+    testing::append_frame(Offset(5), batch_for(5, 3), &a);
+    testing::write_all(d.sub(segment_file_name(Offset(5))), a);
+    auto o = open_with(d.path(), policy);
+    if (policy == RecoveryPolicy::kAbsolute) {
+      EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+      continue;
+    }
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    EXPECT_TRUE(o->got.empty());
+    EXPECT_EQ(o->report.corruption.code(), Code::kCorruption);
+    EXPECT_EQ((*o->wal)->next_offset(), Offset(0));
+    if (policy == RecoveryPolicy::kPointInTime) {
+      ASSERT_EQ(*(*o->wal)->append(batch_for(0, 2)), Offset(0));
+      o->wal = Status(Code::kInternal, "closed");
+      auto again = open_with(d.path(), policy);
+      ASSERT_TRUE(again->wal.ok());
+      EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
+      ASSERT_EQ(again->got.size(), 2u);
+      expect_prefix_of_originals(again->got, 0);
+    }
   }
 }
 

@@ -358,8 +358,8 @@ TEST(WalFormatTest, SegmentNamesRoundTrip) {
 TEST(WalFormatTest, FrameCrcCoversTheLength) {
   RecordBatch b = batch_for(7, 2);
   std::string frame;
-  append_batch_frame(Offset(7), b, &frame);
-  ASSERT_EQ(frame.size(), batch_frame_size(b));
+  testing::append_frame(Offset(7), b, &frame);
+  ASSERT_EQ(frame.size(), batch_frame_size(b.size(), b.byte_size()));
   const uint32_t len = get_u32(frame.data());
   std::string_view payload(frame.data() + kFrameHeaderSize, len);
   EXPECT_EQ(get_u32(frame.data() + 4), frame_crc(len, payload));

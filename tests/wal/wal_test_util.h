@@ -15,6 +15,7 @@
 #include "persisting/codec.h"
 #include "persisting/env.h"
 #include "storage/wal/wal.h"
+#include "storage/wal/wal_format.h"
 
 namespace persisting::wal::testing {
 
@@ -53,6 +54,11 @@ inline RecordBatch batch_for(uint64_t first, size_t count, size_t pad = 0) {
   RecordBatch b;
   for (size_t i = 0; i < count; ++i) b.add_encoded(record_for(first + i, pad));
   return b;
+}
+
+// Appends the frame the WAL would write for batch (for hand-built segments).
+inline void append_frame(Offset first, const RecordBatch& batch, std::string* out) {
+  append_batch_frame(first, batch.data(), batch.ends(), out);
 }
 
 using Replayed = std::vector<std::pair<uint64_t, std::string>>;

@@ -42,6 +42,7 @@ class Recovery {
     expected_ = segs_.empty() ? ckpt_ : segs_[0].first;
     std::optional<Damage> damage;
     if (!segs_.empty() && segs_[0].first > ckpt_) {
+      expected_ = ckpt_;  // the good prefix is empty: it ends at the checkpoint
       damage = Damage{0, 0, false,
                       "the log starts at offset " + std::to_string(segs_[0].first.value()) +
                           " but the checkpoint is " + std::to_string(ckpt_.value()) + ": records missing"};

@@ -86,7 +86,7 @@ Result<Offset> Wal::append(const RecordBatch& batch) {
     std::lock_guard l(mu_);
     return next_offset_;
   }
-  if (batch_frame_size(batch) - kFrameHeaderSize > kMaxFramePayload) {
+  if (batch_frame_size(batch.size(), batch.byte_size()) - kFrameHeaderSize > kMaxFramePayload) {
     return InvalidArgument("WAL '" + dir_ + "': batch of " + std::to_string(batch.byte_size()) +
                            " bytes exceeds the frame limit of " + std::to_string(kMaxFramePayload));
   }
@@ -118,7 +118,7 @@ Result<Offset> Wal::submit(Request* r) {
   bool want_sync = opts_.sync_mode == SyncMode::kAlways;
   for (Request* q : queue_) {
     if (q->batch != nullptr) {
-      const uint64_t size = batch_frame_size(*q->batch);
+      const uint64_t size = batch_frame_size(q->batch->size(), q->batch->byte_size());
       if (!group.empty() && bytes + size > opts_.max_group_bytes) break;
       q->first = Offset(next);
       next += q->batch->size();
@@ -165,7 +165,7 @@ Status Wal::write_group(const std::vector<Request*>& group, uint64_t bytes, bool
     std::string buf;
     buf.reserve(bytes);
     for (const Request* q : group) {
-      if (q->batch != nullptr) append_batch_frame(q->first, *q->batch, &buf);
+      if (q->batch != nullptr) append_batch_frame(q->first, q->batch->data(), q->batch->ends(), &buf);
     }
     Status s = active_->append(buf);
     if (!s.ok()) return fail(std::move(s), /*sync_failed=*/false);

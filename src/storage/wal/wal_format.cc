@@ -84,23 +84,20 @@ uint32_t frame_crc(uint32_t length, std::string_view payload) {
   return crc32c_extend(crc32c(len), payload);
 }
 
-size_t batch_frame_size(const RecordBatch& batch) {
-  return kFrameHeaderSize + kBatchFixedSize + 4 * batch.size() + batch.byte_size();
-}
-
-void append_batch_frame(Offset first, const RecordBatch& batch, std::string* out) {
+void append_batch_frame(Offset first, std::string_view data, std::span<const uint32_t> ends,
+                        std::string* out) {
   const size_t start = out->size();
-  const uint32_t length = static_cast<uint32_t>(batch_frame_size(batch) - kFrameHeaderSize);
+  const uint32_t length = static_cast<uint32_t>(batch_frame_size(ends.size(), data.size()) - kFrameHeaderSize);
   put_u32(out, length);
   put_u32(out, 0);  // CRC, patched below
   put_u64(out, first.value());
-  put_u32(out, static_cast<uint32_t>(batch.size()));
+  put_u32(out, static_cast<uint32_t>(ends.size()));
   uint32_t prev = 0;
-  for (uint32_t end : batch.ends()) {
+  for (uint32_t end : ends) {
     put_u32(out, end - prev);
     prev = end;
   }
-  out->append(batch.data());
+  out->append(data);
   std::string_view payload(out->data() + start + kFrameHeaderSize, length);
   uint32_t crc = frame_crc(length, payload);
   for (int i = 0; i < 4; ++i) (*out)[start + 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);

@@ -4,10 +4,10 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
-#include "persisting/codec.h"
 #include "persisting/status.h"
 #include "persisting/types.h"
 
@@ -56,10 +56,15 @@ Result<Offset> decode_segment_header(std::string_view bytes, const std::string& 
 // CRC of a frame: covers the length field and the payload, so a damaged length is detected.
 uint32_t frame_crc(uint32_t length, std::string_view payload);
 
-// Size of the frame append_batch_frame writes for batch.
-size_t batch_frame_size(const RecordBatch& batch);
-// Appends one frame holding batch, whose first record gets offset first.
-void append_batch_frame(Offset first, const RecordBatch& batch, std::string* out);
+// Size of the frame append_batch_frame writes for `count` records of `bytes` bytes in all.
+inline size_t batch_frame_size(size_t count, size_t bytes) {
+  return kFrameHeaderSize + kBatchFixedSize + 4 * count + bytes;
+}
+// Appends one frame holding a batch laid out as RecordBatch does it: the records back to back in
+// data, record i ending at ends[i]. Its first record gets offset first. (Takes the raw layout so
+// the format code does not depend on the record codec.)
+void append_batch_frame(Offset first, std::string_view data, std::span<const uint32_t> ends,
+                        std::string* out);
 
 // A decoded batch payload. The views point into the payload passed to decode_batch.
 struct BatchView {
