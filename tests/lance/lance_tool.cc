@@ -1,6 +1,7 @@
 // lance_tool: JSON Lines <-> Lance dataset, for the LanceDB interop scripts (tests/lance/interop).
 //
-//   lance_tool append   DATASET [--batch N] [--vector FIELD]... [--page-bytes N]  < rows.jsonl
+//   lance_tool append   DATASET [--batch N] [--vector FIELD]... [--page-bytes N]
+//                       [--compression none|zstd|lz4]  < rows.jsonl
 //       appends stdin's records, N per fragment (all in one when omitted); lists of numbers in
 //       a --vector field become float32 vectors. Prints {"version":V,"rows":R}.
 //   lance_tool read     DATASET [--offset N] [--limit N] [--version V] [--columns a,b]
@@ -38,6 +39,7 @@ struct Args {
   std::optional<uint64_t> version;
   std::vector<std::string> columns;
   std::set<std::string> vectors;
+  std::string compression;
 };
 
 Result<Args> parse_args(int argc, char** argv) {
@@ -55,6 +57,7 @@ Result<Args> parse_args(int argc, char** argv) {
     else if (k == "--version") a.version = std::stoull(v);
     else if (k == "--page-bytes") a.page_bytes = std::stoull(v);
     else if (k == "--vector") a.vectors.insert(v);
+    else if (k == "--compression") a.compression = v;
     else if (k == "--columns") {
       size_t start = 0;
       while (start <= v.size()) {
@@ -146,6 +149,7 @@ Status encodings(LanceDataset* ds) {
 Status run(const Args& a) {
   LanceOptions opt;
   if (a.page_bytes) opt.file.max_page_bytes = a.page_bytes;
+  ASSIGN_OR_RETURN(opt.file.compression, parse_buffer_compression(a.compression));
   ASSIGN_OR_RETURN(auto ds, LanceDataset::open_or_create(Env::Default(), a.dataset, opt));
   if (a.command == "append") return append(ds.get(), a);
   if (a.command == "read") return read(ds.get(), a);

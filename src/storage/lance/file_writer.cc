@@ -59,7 +59,7 @@ Status write_column(Writer* w, const FileColumn& col, uint64_t num_rows, const F
       ++end;
     }
     std::vector<const Value*> slice(col.values.begin() + row, col.values.begin() + end);
-    ASSIGN_OR_RETURN(EncodedPage page, encode_page(slice, col.type, col.field.name()));
+    ASSIGN_OR_RETURN(EncodedPage page, encode_page(slice, col.type, col.field.name(), opt.compression));
     pb::Page* p = meta->add_pages();
     for (const std::string& buf : page.buffers) {
       RETURN_IF_ERROR(w->pad_to(kBufferAlignment));

@@ -19,6 +19,7 @@
 #include "persisting/env.h"
 #include "persisting/status.h"
 #include "persisting/value.h"
+#include "storage/lance/buffer_compression.h"
 #include "storage/lance/column_type.h"
 #include "storage/lance/proto/file.pb.h"
 
@@ -32,6 +33,7 @@ struct FileColumn {
 
 struct FileWriteOptions {
   uint64_t max_page_bytes = 8 << 20;     // LanceDB cuts pages at about 8 MiB per column
+  BufferCompression compression = BufferCompression::kNone;  // value buffers only (page_encoder.h)
 };
 
 // Writes the file at `path` (which must not exist yet), syncs and closes it.

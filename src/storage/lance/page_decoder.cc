@@ -2,7 +2,10 @@
 
 #include <cstring>
 
+#include <memory>
+
 #include "persisting/json.h"
+#include "storage/lance/buffer_compression.h"
 
 namespace persisting::lance {
 namespace {
@@ -81,11 +84,13 @@ class Decoder {
       return corrupt("buffer index " + std::to_string(f.buffer().buffer_index()) + " but the page has " +
                      std::to_string(buffers_.size()) + " buffers");
     }
+    const std::string* buf = &buffers_[f.buffer().buffer_index()];
     if (f.has_compression()) {
-      return NotSupported(where_ + ": page buffer compressed with '" + f.compression().scheme() +
-                          "' (compressed pages are not supported)");
+      ASSIGN_OR_RETURN(std::string plain, decompress_buffer(f.compression().scheme(), *buf, where_));
+      decompressed_.push_back(std::make_unique<std::string>(std::move(plain)));
+      buf = decompressed_.back().get();
     }
-    return &buffers_[f.buffer().buffer_index()];
+    return buf;
   }
 
   Result<Array> flat(const pb::Flat& f, uint64_t n) {
@@ -212,6 +217,7 @@ class Decoder {
 
   const std::vector<std::string>& buffers_;
   const std::string& where_;
+  std::vector<std::unique_ptr<std::string>> decompressed_;  // owned copies of compressed buffers
 };
 
 Status mismatch(const std::string& where, const ColumnType& t) {

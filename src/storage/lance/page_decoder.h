@@ -1,8 +1,9 @@
 // Decodes one Lance 2.0 page (its buffers + lance.encodings.ArrayEncoding) into Values.
 // Understood: flat (1/8/16/32/64 bits), nullable (no/some/all nulls), binary (with
 // null_adjustment), fixed_size_list and dictionary (1-based indices, 0 = null, as LanceDB
-// writes for low-cardinality utf8 pages). Anything else, and any compressed buffer, is refused
-// with NotSupported; inconsistent sizes are Corruption. `where` prefixes every message.
+// writes for low-cardinality utf8 pages), and flat buffers compressed with zstd or lz4
+// (buffer_compression.h). Anything else is refused with NotSupported; inconsistent sizes are
+// Corruption. `where` prefixes every message.
 #pragma once
 
 #include <string>

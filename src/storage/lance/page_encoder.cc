@@ -19,6 +19,13 @@ pb::ArrayEncoding flat(uint64_t bits, uint32_t buffer_index) {
   return e;
 }
 
+// Compresses a value buffer in place and records the scheme on its Flat.
+void compress_values(pb::ArrayEncoding* flat_encoding, std::string* buffer, BufferCompression c) {
+  if (c == BufferCompression::kNone) return;
+  *buffer = compress_buffer(c, *buffer);
+  flat_encoding->mutable_flat()->mutable_compression()->set_scheme(std::string(buffer_compression_name(c)));
+}
+
 template <typename T>
 void put(std::string* out, T v) {
   char b[sizeof(T)];
@@ -83,7 +90,7 @@ Status put_fixed(const Value& v, const ColumnType& t, const std::string& field, 
 }
 
 Result<EncodedPage> encode_fixed(const std::vector<const Value*>& values, const ColumnType& t,
-                                 const std::string& field) {
+                                 const std::string& field, BufferCompression c) {
   EncodedPage page;
   page.rows = values.size();
   std::vector<bool> valid(values.size());
@@ -101,17 +108,22 @@ Result<EncodedPage> encode_fixed(const std::vector<const Value*>& values, const 
       else data.append(width, '\0');
     }
   }
-  if (t.kind == ColumnType::Kind::kBool) data = bitmap(bools);
+  if (t.kind == ColumnType::Kind::kBool) {
+    data = bitmap(bools);
+    c = BufferCompression::kNone;  // bitmaps stay uncompressed
+  }
   auto* nullable = page.encoding.mutable_nullable();
   if (nulls == values.size()) {
     nullable->mutable_all_nulls();
   } else if (nulls == 0) {
     *nullable->mutable_no_nulls()->mutable_values() = flat(t.bits, 0);
+    compress_values(nullable->mutable_no_nulls()->mutable_values(), &data, c);
     page.buffers.push_back(std::move(data));
   } else {
     auto* some = nullable->mutable_some_nulls();
     *some->mutable_validity() = flat(1, 0);
     *some->mutable_values() = flat(t.bits, 1);
+    compress_values(some->mutable_values(), &data, c);
     page.buffers.push_back(bitmap(valid));
     page.buffers.push_back(std::move(data));
   }
@@ -120,7 +132,7 @@ Result<EncodedPage> encode_fixed(const std::vector<const Value*>& values, const 
 
 // Offsets are cumulative end positions; a null row stores prev_end + A with A = total + 1.
 Result<EncodedPage> encode_binary(const std::vector<const Value*>& values, const ColumnType& t,
-                                  const std::string& field) {
+                                  const std::string& field, BufferCompression c) {
   using K = ColumnType::Kind;
   EncodedPage page;
   page.rows = values.size();
@@ -146,13 +158,14 @@ Result<EncodedPage> encode_binary(const std::vector<const Value*>& values, const
   *bin->mutable_indices()->mutable_nullable()->mutable_no_nulls()->mutable_values() = flat(64, 0);
   *bin->mutable_bytes() = flat(8, 1);
   bin->set_null_adjustment(adjust);
+  compress_values(bin->mutable_bytes(), &bytes, c);
   page.buffers.push_back(std::move(offsets));
   page.buffers.push_back(std::move(bytes));
   return page;
 }
 
 Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const ColumnType& t,
-                                  const std::string& field) {
+                                  const std::string& field, BufferCompression c) {
   EncodedPage page;
   page.rows = values.size();
   std::vector<bool> valid(values.size());
@@ -179,7 +192,9 @@ Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const
   if (nulls == 0) {
     auto* fsl = nullable->mutable_no_nulls()->mutable_values()->mutable_fixed_size_list();
     fsl->set_dimension(t.dim);
-    *fsl->mutable_items()->mutable_nullable()->mutable_no_nulls()->mutable_values() = flat(32, 0);
+    auto* items = fsl->mutable_items()->mutable_nullable()->mutable_no_nulls()->mutable_values();
+    *items = flat(32, 0);
+    compress_values(items, &data, c);
     page.buffers.push_back(std::move(data));
     return page;
   }
@@ -191,6 +206,7 @@ Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const
   auto* items = fsl->mutable_items()->mutable_nullable()->mutable_some_nulls();
   *items->mutable_validity() = flat(1, 1);
   *items->mutable_values() = flat(32, 2);
+  compress_values(items->mutable_values(), &data, c);
   std::vector<bool> item_valid;
   item_valid.reserve(values.size() * t.dim);
   for (bool b : valid) item_valid.insert(item_valid.end(), t.dim, b);
@@ -203,10 +219,10 @@ Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const
 }  // namespace
 
 Result<EncodedPage> encode_page(const std::vector<const Value*>& values, const ColumnType& type,
-                                const std::string& field) {
-  if (type.is_variable_width()) return encode_binary(values, type, field);
-  if (type.kind == ColumnType::Kind::kVector) return encode_vector(values, type, field);
-  return encode_fixed(values, type, field);
+                                const std::string& field, BufferCompression compression) {
+  if (type.is_variable_width()) return encode_binary(values, type, field, compression);
+  if (type.kind == ColumnType::Kind::kVector) return encode_vector(values, type, field, compression);
+  return encode_fixed(values, type, field, compression);
 }
 
 uint64_t encoded_size_estimate(const Value* v, const ColumnType& type) {

@@ -10,6 +10,7 @@
 
 #include "persisting/status.h"
 #include "persisting/value.h"
+#include "storage/lance/buffer_compression.h"
 #include "storage/lance/column_type.h"
 #include "storage/lance/proto/encodings.pb.h"
 
@@ -24,8 +25,11 @@ struct EncodedPage {
 // values[i] == nullptr or a null Value means a null row. Every non-null value must already be
 // valid for `type` (the dataset checks this before writing anything); a value that is not is
 // reported as InvalidArgument naming `field`.
+// With `compression`, the value buffers (fixed-width values, vector items, string bytes) are
+// compressed and their Flat says so; validity bitmaps and string offsets never are.
 Result<EncodedPage> encode_page(const std::vector<const Value*>& values, const ColumnType& type,
-                                const std::string& field);
+                                const std::string& field,
+                                BufferCompression compression = BufferCompression::kNone);
 
 // Bytes a value adds to a page (used to cut pages at a size budget).
 uint64_t encoded_size_estimate(const Value* v, const ColumnType& type);
