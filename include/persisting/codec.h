@@ -22,6 +22,11 @@ void encode_record(const Record& record, std::string* out);
 std::string encode_record(const Record& record);
 // Decodes exactly one record from data (the whole of data must be consumed).
 Result<Record> decode_record(std::string_view data);
+// The encoder does not check nesting depth, but the decoder (and the JSON parser) refuse records
+// deeper than kMaxNestingDepth. Call this on records built in code before storing them: an
+// InvalidArgument naming the too-deep field ("field 'a[0].b': ...") instead of a record that
+// cannot be read back.
+Status check_record_depth(const Record& record);
 
 // A batch of encoded records packed back to back: the unit that moves between layers.
 // Record i is data[ends[i-1] .. ends[i]).

@@ -203,7 +203,61 @@ class Decoder {
   const char* begin_;
 };
 
+// Walks a record the way Decoder counts levels; builds the field path only on failure.
+class DepthChecker {
+ public:
+  Status object(const Object& o, int depth) {
+    for (const auto& [k, v] : o) {
+      path_.push_back({k, 0, false});
+      RETURN_IF_ERROR(value(v, depth));
+      path_.pop_back();
+    }
+    return Status::OK();
+  }
+
+ private:
+  struct Step {
+    std::string_view key;
+    size_t index;
+    bool is_index;  // a list element rather than a field
+  };
+
+  // v sits inside a container at level depth; a list or object here is level depth + 1.
+  Status value(const Value& v, int depth) {
+    if (!v.is_list() && !v.is_object()) return Status::OK();
+    if (depth >= kMaxNestingDepth) {
+      return InvalidArgument("field '" + path() + "': nesting deeper than " +
+                             std::to_string(kMaxNestingDepth) + " levels");
+    }
+    if (v.is_object()) return object(v.as_object(), depth + 1);
+    const List& l = v.as_list();
+    for (size_t i = 0; i < l.size(); ++i) {
+      path_.push_back({{}, i, true});
+      RETURN_IF_ERROR(value(l[i], depth + 1));
+      path_.pop_back();
+    }
+    return Status::OK();
+  }
+
+  std::string path() const {
+    std::string out;
+    for (const Step& s : path_) {
+      if (s.is_index) {
+        out += "[" + std::to_string(s.index) + "]";
+      } else {
+        if (!out.empty()) out += '.';
+        out += s.key;
+      }
+    }
+    return out;
+  }
+
+  std::vector<Step> path_;
+};
+
 }  // namespace
+
+Status check_record_depth(const Record& record) { return DepthChecker().object(record, 1); }
 
 void encode_record(const Record& record, std::string* out) {
   out->push_back(static_cast<char>(kCodecVersion));

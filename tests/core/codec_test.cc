@@ -301,6 +301,37 @@ TEST(CodecTest, NestingPastTheLimitIsCorruption) {
   expect_corruption(objects, "nested objects past the limit");
 }
 
+TEST(CodecTest, CheckRecordDepthAgreesWithTheDecoder) {
+  for (int levels : {0, 1, kMaxNestingDepth - 2, kMaxNestingDepth - 1, kMaxNestingDepth,
+                     kMaxNestingDepth + 5}) {
+    Record r = nested_lists_record(levels);
+    bool decodes = decode_record(encode_record(r)).ok();
+    EXPECT_EQ(check_record_depth(r).ok(), decodes) << levels << " lists";
+    EXPECT_EQ(decodes, levels <= kMaxNestingDepth - 1) << levels << " lists";
+  }
+  // Objects and an empty innermost container count the same way.
+  Value v = Object{};
+  for (int i = 0; i < kMaxNestingDepth - 1; ++i) v = Value(Object{{"k", std::move(v)}});
+  Record too_deep{{"a", v}};
+  EXPECT_FALSE(decode_record(encode_record(too_deep)).ok());
+  Status s = check_record_depth(too_deep);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_TRUE(check_record_depth(sample_record()).ok());
+}
+
+TEST(CodecTest, CheckRecordDepthNamesTheField) {
+  Value deep;
+  for (int i = 0; i < kMaxNestingDepth; ++i) deep = Value(List{std::move(deep)});
+  Record r{{"ok", List{1, 2}}, {"x", List{0, Object{{"y", std::move(deep)}}}}};
+  Status s = check_record_depth(r);
+  ASSERT_FALSE(s.ok());
+  // x is level 2, x[1] level 3, y level 4, so y[0]...[0] with 61 indexes is level 65.
+  std::string path = "x[1].y";
+  for (int i = 0; i < kMaxNestingDepth - 3; ++i) path += "[0]";
+  EXPECT_EQ(s.message(), "field '" + path + "': nesting deeper than 64 levels");
+}
+
 TEST(RecordBatchTest, AddEncodedAndDecode) {
   RecordBatch b;
   EXPECT_TRUE(b.empty());
