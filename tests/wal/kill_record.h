@@ -1,5 +1,6 @@
 // The record content the kill test's child writes and the parent checks: "<tag>-<k>|" followed
 // by a padding whose length is derived from the name, so a damaged or misplaced record is caught.
+// (Large batches append 8192 '.' to it; the parent accepts exactly that as well.)
 #pragma once
 
 #include <string>

@@ -111,7 +111,9 @@ void run_kills(const std::string& mode) {
         uint64_t first = 0, n = 0;
         std::string tag;
         lines >> first >> n >> tag;
-        for (uint64_t k = 0; k < n; ++k) acked[first + k] = testing::kill_record(tag, k);
+        for (uint64_t k = 0; k < n; ++k) {
+          acked[first + k] = testing::kill_record(tag, k) + (n == 64 ? std::string(8192, '.') : "");
+        }
         acknowledged_total += n;
       } else if (kind == "C") {
         lines >> acked_checkpoint;
@@ -142,7 +144,8 @@ void run_kills(const std::string& mode) {
       ASSERT_NE(dash, std::string::npos) << rec;
       const std::string tag = rec.substr(0, dash);
       const size_t k = std::stoul(rec.substr(dash + 1));
-      ASSERT_EQ(rec, testing::kill_record(tag, k));
+      const std::string want = testing::kill_record(tag, k);
+      ASSERT_TRUE(rec == want || rec == want + std::string(8192, '.')) << rec.substr(0, 80);
       ASSERT_TRUE(seen.insert(rec).second) << "record appears twice: " << rec.substr(0, rec.find('|'));
     }
     for (const auto* m : {&expected, &acked}) {
