@@ -10,6 +10,8 @@
 namespace persisting::queue {
 
 Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r) {
+  // A record nested deeper than the codec reads back would be refused as corruption later.
+  RETURN_IF_ERROR(check_record_depth(r));
   const Value* key = r.find(info.bucket_column);
   if (key == nullptr || key->is_null())
     return InvalidArgument("has no value in bucket column '" + info.bucket_column + "'");

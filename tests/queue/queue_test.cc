@@ -72,6 +72,19 @@ TEST(QueueTest, NullOrUnhashableBucketValuesAreRejected) {
   EXPECT_NE(list_key.status().message().find("list value cannot be a bucket key"), std::string::npos);
 }
 
+TEST(QueueTest, TooDeeplyNestedRecordsAreRejectedAtPut) {
+  auto q = open_queue("");
+  auto w = q->writer({.topic = "t"});
+  ASSERT_TRUE(w.ok());
+  Value deep = List{};
+  for (int i = 0; i < 100; ++i) deep = List{deep};
+  Status s = (*w)->put(std::vector<Record>{Record{{"id", "ok"}}, Record{{"id", "x"}, {"deep", deep}}});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("record 1"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("nesting deeper than"), std::string::npos) << s.message();
+  EXPECT_EQ((*w)->stats()->find("total_count")->as_int(), 0);
+}
+
 TEST(QueueTest, TopicNamesAreValidated) {
   struct Case {
     std::string name, expect;
