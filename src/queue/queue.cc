@@ -150,6 +150,27 @@ Result<Object> QueueCore::stats(const TopicInfo& info) {
   return out;
 }
 
+Result<std::vector<TopicInfo>> QueueCore::list_topics() {
+  std::vector<TopicInfo> out;
+  std::set<std::string> names;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [n, i] : topics) names.insert(n);
+  }
+  if (has_data_dir()) {
+    ASSIGN_OR_RETURN(auto children, env->get_children(options.data_dir));
+    for (const auto& c : children)
+      if (validate_topic_name(c).ok() &&
+          env->file_exists(queue::topic_meta_path(options.data_dir, c)))
+        names.insert(c);
+  }
+  for (const auto& n : names) {
+    ASSIGN_OR_RETURN(TopicInfo info, lookup(n));
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 Status flush_actors(const std::vector<std::shared_ptr<runtime::BucketStorage>>& actors) {
   std::vector<std::future<Status>> futures;
   for (const auto& a : actors) {
@@ -206,28 +227,7 @@ Result<std::unique_ptr<QueueWriter>> Queue::writer(const WriterOptions& options)
 
 Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options) {
   ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(options.topic));
-  std::vector<BucketId> buckets;
-  if (options.rank.has_value()) {
-    if (!options.buckets.empty())
-      return InvalidArgument("reader for topic '" + info.topic + "': give buckets or rank/world_size, not both");
-    if (options.world_size == 0 || *options.rank >= options.world_size)
-      return InvalidArgument("reader for topic '" + info.topic + "': rank " + std::to_string(*options.rank) +
-                             " is not in [0, world_size=" + std::to_string(options.world_size) + ")");
-    for (uint32_t b = *options.rank; b < info.num_buckets; b += options.world_size) buckets.emplace_back(b);
-  } else if (!options.buckets.empty()) {
-    for (uint32_t b : options.buckets) {
-      if (b >= info.num_buckets)
-        return InvalidArgument("reader for topic '" + info.topic + "': bucket " + std::to_string(b) +
-                               " is not in [0, " + std::to_string(info.num_buckets) + ")");
-      for (BucketId seen : buckets)
-        if (seen.value() == b)
-          return InvalidArgument("reader for topic '" + info.topic + "': bucket " + std::to_string(b) +
-                                 " listed twice");
-      buckets.emplace_back(b);
-    }
-  } else {
-    for (uint32_t b = 0; b < info.num_buckets; ++b) buckets.emplace_back(b);
-  }
+  ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));
   auto state = std::make_unique<detail::ReaderState>();
   ASSIGN_OR_RETURN(state->actors, core_->actors(info, buckets, {}));
   state->core = core_;
@@ -237,26 +237,7 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
   return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
 }
 
-Result<std::vector<TopicInfo>> Queue::topics() {
-  std::vector<TopicInfo> out;
-  std::set<std::string> names;
-  {
-    std::lock_guard<std::mutex> lock(core_->mu);
-    for (const auto& [n, i] : core_->topics) names.insert(n);
-  }
-  if (core_->has_data_dir()) {
-    ASSIGN_OR_RETURN(auto children, core_->env->get_children(core_->options.data_dir));
-    for (const auto& c : children)
-      if (validate_topic_name(c).ok() &&
-          core_->env->file_exists(queue::topic_meta_path(core_->options.data_dir, c)))
-        names.insert(c);
-  }
-  for (const auto& n : names) {
-    ASSIGN_OR_RETURN(TopicInfo info, core_->lookup(n));
-    out.push_back(std::move(info));
-  }
-  return out;
-}
+Result<std::vector<TopicInfo>> Queue::topics() { return core_->list_topics(); }
 
 Result<TopicInfo> Queue::topic(const std::string& name) { return core_->lookup(name); }
 

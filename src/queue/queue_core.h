@@ -39,6 +39,8 @@ struct QueueCore {
       const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options);
   Result<Object> stats(const TopicInfo& info);
   Result<TopicInfo> lookup(const std::string& topic);
+  // Topics opened in this process and those with a topic.json in the data dir.
+  Result<std::vector<TopicInfo>> list_topics();
 };
 
 struct WriterState {

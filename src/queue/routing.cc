@@ -34,6 +34,32 @@ Status route(const TopicInfo& info, const std::vector<Record>& records,
   return Status::OK();
 }
 
+Result<std::vector<BucketId>> reader_buckets(const TopicInfo& info, const ReaderOptions& options) {
+  std::vector<BucketId> buckets;
+  if (options.rank.has_value()) {
+    if (!options.buckets.empty())
+      return InvalidArgument("reader for topic '" + info.topic + "': give buckets or rank/world_size, not both");
+    if (options.world_size == 0 || *options.rank >= options.world_size)
+      return InvalidArgument("reader for topic '" + info.topic + "': rank " + std::to_string(*options.rank) +
+                             " is not in [0, world_size=" + std::to_string(options.world_size) + ")");
+    for (uint32_t b = *options.rank; b < info.num_buckets; b += options.world_size) buckets.emplace_back(b);
+  } else if (!options.buckets.empty()) {
+    for (uint32_t b : options.buckets) {
+      if (b >= info.num_buckets)
+        return InvalidArgument("reader for topic '" + info.topic + "': bucket " + std::to_string(b) +
+                               " is not in [0, " + std::to_string(info.num_buckets) + ")");
+      for (BucketId seen : buckets)
+        if (seen.value() == b)
+          return InvalidArgument("reader for topic '" + info.topic + "': bucket " + std::to_string(b) +
+                                 " listed twice");
+      buckets.emplace_back(b);
+    }
+  } else {
+    for (uint32_t b = 0; b < info.num_buckets; ++b) buckets.emplace_back(b);
+  }
+  return buckets;
+}
+
 std::vector<size_t> fair_shares(const std::vector<RecordBatch>& raw, size_t limit, size_t rotation) {
   size_t n = raw.size();
   std::vector<size_t> take(n, 0);

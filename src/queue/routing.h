@@ -26,6 +26,10 @@ Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r);
 Status route(const TopicInfo& info, const std::vector<Record>& records,
              std::vector<RecordBatch>* per_bucket);
 
+// The buckets a reader covers (all, an explicit list, or rank of world_size), validated against
+// the topic; errors name the topic.
+Result<std::vector<BucketId>> reader_buckets(const TopicInfo& info, const ReaderOptions& options);
+
 // How many records to take from each batch so the total is at most limit and the limit is
 // shared evenly (water-filling), odd leftovers going first to the rotation's front.
 std::vector<size_t> fair_shares(const std::vector<RecordBatch>& raw, size_t limit, size_t rotation);

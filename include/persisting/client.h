@@ -1,0 +1,115 @@
+// Client: the Queue API over a cluster of persistingd nodes (docs/wire-protocol.md).
+//
+//   auto c = Client::connect({.server = "127.0.0.1:7070"});
+//   auto w = (*c)->writer({.topic = "events", .bucket_column = "user", .num_buckets = 8});
+//   (*w)->put(records);
+//   auto r = (*c)->reader({.topic = "events", .rank = 0, .world_size = 2});
+//   auto msgs = (*r)->get(100, /*wait=*/true, std::chrono::seconds(1));
+//
+// The client computes each record's bucket (the same stable hash as the embedded Queue), asks the
+// node it was given where each bucket lives (GetBucket: Ready, or Redirect to the owner, followed
+// at most max_redirects times), caches the owners, and sends per-bucket batches straight to them.
+// A cached owner is dropped and looked up again when a call to it fails.
+//
+// Every RPC has a deadline (rpc_timeout; a waiting get adds its wait). Retries, only where safe:
+//   - put: on UNAVAILABLE / DEADLINE_EXCEEDED, up to put_retries more times with the same
+//     (producer id, sequence), which the owner applies at most once;
+//   - get, stats, topic lookups: read-only, retried once after refreshing the owner;
+//   - create topic, flush: idempotent, retried once.
+// When a bucket's owner is down, calls for that bucket fail with Unavailable naming the owner
+// ("topic 't' bucket 3: owner n2 (127.0.0.1:7071) unavailable: ..."); other buckets keep working.
+//
+// Thread-safety: a Client and a ClientWriter may be shared by threads (a writer sends one put at
+// a time); a ClientReader belongs to one thread. No gRPC type appears here.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "persisting/queue.h"
+
+namespace persisting {
+
+namespace detail {
+struct ClientCore;
+struct ClientWriterState;
+struct ClientReaderState;
+}  // namespace detail
+
+struct ClientOptions {
+  std::string server;                  // host:port of any node
+  std::string token;                   // access token, when the cluster requires one
+  bool tls = false;                    // connect with TLS
+  std::string tls_ca_file;             // PEM roots that sign the nodes' certificates
+  std::string tls_server_name;         // expected certificate name if not the host
+  std::chrono::milliseconds rpc_timeout = std::chrono::seconds(10);
+  int max_redirects = 3;
+  int put_retries = 2;
+};
+
+class ClientWriter {
+ public:
+  ~ClientWriter();
+  const TopicInfo& topic() const;
+  Result<Position> put(const Record& record);
+  // All-or-nothing per bucket; buckets are sent in parallel. Bad records fail the batch before
+  // anything is sent (the error names the record). A bucket whose owner is down fails the call
+  // (naming the owner) while the other buckets' parts are written.
+  Status put(const std::vector<Record>& records);
+  Status flush();
+  Result<Object> stats();
+
+ private:
+  friend class Client;
+  explicit ClientWriter(std::unique_ptr<detail::ClientWriterState> s);
+  std::unique_ptr<detail::ClientWriterState> s_;
+};
+
+class ClientReader {
+ public:
+  ~ClientReader();
+  const TopicInfo& topic() const;
+  const std::vector<BucketId>& buckets() const;
+  // As QueueReader::get: fair across buckets (and nodes); wait parks on the owners, holding no
+  // server thread, until a record arrives or timeout passes.
+  Result<std::vector<Message>> get(size_t limit, bool wait = false,
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(1));
+  void reset();
+  Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt);
+  std::vector<Offset> offsets() const;
+
+ private:
+  friend class Client;
+  explicit ClientReader(std::unique_ptr<detail::ClientReaderState> s);
+  std::unique_ptr<detail::ClientReaderState> s_;
+};
+
+class Client {
+ public:
+  // Does not contact the server yet (the first call does).
+  static Result<std::unique_ptr<Client>> connect(ClientOptions options);
+  ~Client();
+
+  // Creates the topic on every node (or checks its settings), then opens a writer.
+  Result<std::unique_ptr<ClientWriter>> writer(const WriterOptions& options);
+  Result<std::unique_ptr<ClientReader>> reader(const ReaderOptions& options);
+  Result<std::vector<TopicInfo>> topics();
+  Result<TopicInfo> topic(const std::string& name);
+  // {"topic":..., "num_buckets":..., "buckets":[...], "total_count": N}, gathered from the owners.
+  Result<Object> stats(const std::string& topic);
+  // Flushes every bucket of topic on every owner (all topics when empty).
+  Status flush(const std::string& topic = "");
+  // {"self":..., "membership":..., "members":[{"id","address","alive","detail"}],
+  //  "ownership":{"<bucket>": "<node>"}} (ownership only when topic is given).
+  Result<Object> cluster_status(const std::string& topic = "");
+
+ private:
+  friend class ClientWriter;
+  explicit Client(std::shared_ptr<detail::ClientCore> core);
+  std::shared_ptr<detail::ClientCore> core_;
+};
+
+}  // namespace persisting

@@ -1,0 +1,66 @@
+#include "net/channels.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace persisting::net {
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return NotFound("cannot open '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+Channels::Channels(ChannelConfig config) : config_(std::move(config)) {}
+
+std::shared_ptr<grpc::Channel> Channels::channel(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& ch = channels_[address];
+  if (!ch) {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(-1);  // answers are bounded by the node's response budget
+    args.SetMaxSendMessageSize(-1);     // the node enforces its limit and says so
+    // A restarted node is found again within a second, not after gRPC's 1-120 s backoff.
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    std::shared_ptr<grpc::ChannelCredentials> creds;
+    if (config_.tls) {
+      grpc::SslCredentialsOptions o;
+      o.pem_root_certs = config_.tls_ca_pem;
+      creds = grpc::SslCredentials(o);
+      if (!config_.tls_server_name.empty())
+        args.SetSslTargetNameOverride(config_.tls_server_name);
+    } else {
+      creds = grpc::InsecureChannelCredentials();
+    }
+    ch = grpc::CreateCustomChannel(address, creds, args);
+  }
+  return ch;
+}
+
+std::shared_ptr<v1::QueueService::Stub> Channels::stub(const std::string& address) {
+  auto ch = channel(address);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& s = stubs_[address];
+  if (!s) s = std::shared_ptr<v1::QueueService::Stub>(v1::QueueService::NewStub(ch));
+  return s;
+}
+
+void Channels::prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) const {
+  ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+  if (!config_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + config_.token);
+}
+
+bool Channels::reachable(const std::string& address, std::chrono::milliseconds timeout) {
+  auto ch = channel(address);
+  return ch->WaitForConnected(std::chrono::system_clock::now() + timeout);
+}
+
+}  // namespace persisting::net

@@ -1,0 +1,47 @@
+// gRPC channels to nodes, one per address, shared by every call to that address; and the
+// per-call setup every RPC gets (a deadline, the access token). Used by the remote Client and by
+// nodes calling their peers. Internal to src/net: includes grpcpp.
+#pragma once
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "persisting/status.h"
+#include "persisting/v1/queue.grpc.pb.h"
+
+namespace persisting::net {
+
+struct ChannelConfig {
+  std::string token;        // sent as "authorization: Bearer <token>" when not empty
+  bool tls = false;         // TLS to every node
+  std::string tls_ca_pem;   // roots to verify node certificates (empty: system roots)
+  std::string tls_server_name;  // expected certificate name when it differs from the host
+};
+
+// Reads a whole file (certificates, keys, tokens).
+Result<std::string> read_text_file(const std::string& path);
+
+class Channels {
+ public:
+  explicit Channels(ChannelConfig config);
+  std::shared_ptr<grpc::Channel> channel(const std::string& address);
+  std::shared_ptr<v1::QueueService::Stub> stub(const std::string& address);
+  // Deadline now + timeout, and the token.
+  void prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) const;
+  // Whether a connection to address can be made within timeout (TCP + TLS handshake).
+  bool reachable(const std::string& address, std::chrono::milliseconds timeout);
+
+ private:
+  ChannelConfig config_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_;
+  std::map<std::string, std::shared_ptr<v1::QueueService::Stub>> stubs_;
+};
+
+}  // namespace persisting::net

@@ -1,0 +1,525 @@
+// The remote Client (include/persisting/client.h) over persisting.v1.
+#include "persisting/client.h"
+
+#include <latch>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "net/channels.h"
+#include "net/grpc_status.h"
+#include "net/wire.h"
+#include "persisting/json.h"
+#include "queue/routing.h"
+
+namespace persisting {
+namespace detail {
+
+using net::from_grpc;
+using Stub = v1::QueueService::Stub;
+
+struct Owner {
+  std::string id, address;
+};
+
+struct ClientCore {
+  ClientOptions options;
+  std::unique_ptr<net::Channels> channels;
+  std::mutex mu;
+  std::map<std::pair<std::string, uint32_t>, Owner> owners;  // cache
+
+  template <typename Req, typename Resp>
+  Status call(const std::string& address, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+              const Req& req, Resp* resp, const std::string& what) {
+    grpc::ClientContext ctx;
+    channels->prepare(&ctx, options.rpc_timeout);
+    return from_grpc(((*channels->stub(address)).*method)(&ctx, req, resp), what);
+  }
+  // Calls the entry node, once more on UNAVAILABLE / DEADLINE_EXCEEDED (read-only or idempotent calls only).
+  template <typename Req, typename Resp>
+  Status call_entry(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req, Resp* resp) {
+    std::string what = "node at " + options.server;
+    Status s = call(options.server, method, req, resp, what);
+    if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
+      resp->Clear();
+      s = call(options.server, method, req, resp, what);
+    }
+    return s;
+  }
+
+  void forget_owner(const std::string& topic, uint32_t bucket) {
+    std::lock_guard<std::mutex> lock(mu);
+    owners.erase({topic, bucket});
+  }
+
+  // The owner of topic:bucket: cached, or asked of the entry node and confirmed by following
+  // redirects (at most max_redirects).
+  Result<Owner> owner(const std::string& topic, uint32_t bucket) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (auto it = owners.find({topic, bucket}); it != owners.end()) return it->second;
+    }
+    std::string where = "topic '" + topic + "' bucket " + std::to_string(bucket);
+    std::string address = options.server, name = "node at " + options.server;
+    v1::GetBucketRequest req;
+    req.set_topic(topic);
+    req.set_bucket(bucket);
+    for (int hop = 0; hop <= options.max_redirects; ++hop) {
+      v1::GetBucketResponse resp;
+      Status s = call(address, &Stub::GetBucket, req, &resp, "");
+      if (!s.ok()) {
+        if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded)
+          return Unavailable(where + ": " + (hop == 0 ? name : "owner " + name) + " unavailable: " + s.message());
+        return s;
+      }
+      if (resp.has_ready()) {
+        Owner o{resp.ready().owner().id(), resp.ready().owner().address()};
+        if (o.address.empty()) o.address = address;
+        std::lock_guard<std::mutex> lock(mu);
+        owners[{topic, bucket}] = o;
+        return o;
+      }
+      if (!resp.has_redirect()) return Internal(where + ": GetBucket answered neither ready nor redirect");
+      address = resp.redirect().owner().address();
+      name = resp.redirect().owner().id() + " (" + address + ")";
+    }
+    return Unavailable(where + ": more than " + std::to_string(options.max_redirects) + " redirects");
+  }
+
+  Result<TopicInfo> topic(const std::string& name) {
+    v1::GetTopicRequest req;
+    req.set_topic(name);
+    v1::GetTopicResponse resp;
+    RETURN_IF_ERROR(call_entry(&Stub::GetTopic, req, &resp));
+    return net::from_wire(resp.topic());
+  }
+};
+
+// Owners of a set of buckets, grouped: address -> indexes into the bucket list.
+struct Groups {
+  std::map<std::string, std::vector<size_t>> by_address;
+  std::map<std::string, std::string> owner_name;  // address -> "n2 (addr)"
+  std::vector<std::pair<size_t, Status>> failed;  // bucket index, why its owner is unknown
+};
+
+Groups group_by_owner(ClientCore& core, const std::string& topic, const std::vector<BucketId>& buckets) {
+  Groups g;
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    auto o = core.owner(topic, buckets[i].value());
+    if (!o.ok()) {
+      g.failed.emplace_back(i, o.status());
+      continue;
+    }
+    g.by_address[o->address].push_back(i);
+    g.owner_name[o->address] = o->id + " (" + o->address + ")";
+  }
+  return g;
+}
+
+bool retryable(const Status& s) {
+  return s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded ||
+         (s.code() == Code::kFailedPrecondition && s.message().find("is owned by node") != std::string::npos);
+}
+
+struct ClientWriterState {
+  std::shared_ptr<ClientCore> core;
+  TopicInfo info;
+  uint64_t producer_id = 0;
+  std::mutex mu;                   // one put at a time (sequence numbers stay in order per bucket)
+  std::vector<uint64_t> sequence;  // per bucket: last sequence sent
+
+  // Sends each non-empty bucket batch (parallel), retrying failed buckets with the same
+  // sequence. first_offsets[b] is set for every bucket written.
+  Status send(std::vector<RecordBatch> per_bucket, std::vector<uint64_t>* first_offsets);
+};
+
+Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, std::vector<uint64_t>* first_offsets) {
+  std::lock_guard<std::mutex> lock(mu);
+  const std::string& topic = info.topic;
+  std::vector<uint32_t> pending;
+  for (uint32_t b = 0; b < per_bucket.size(); ++b)
+    if (!per_bucket[b].empty()) {
+      pending.push_back(b);
+      ++sequence[b];
+    }
+  first_offsets->assign(per_bucket.size(), 0);
+  Status first_error;
+  for (int attempt = 0; !pending.empty(); ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    struct Call {
+      uint32_t bucket;
+      std::string owner;
+      grpc::ClientContext ctx;
+      v1::PutRequest req;
+      v1::PutResponse resp;
+      grpc::Status status;
+      Status error;  // set when the call was not made
+    };
+    std::vector<std::unique_ptr<Call>> calls;
+    for (uint32_t b : pending) {
+      auto c = std::make_unique<Call>();
+      c->bucket = b;
+      auto o = core->owner(topic, b);
+      if (!o.ok()) {
+        c->error = o.status();
+      } else {
+        c->owner = o->id + " (" + o->address + ")";
+        c->req.set_topic(topic);
+        c->req.set_bucket(b);
+        c->req.set_producer_id(producer_id);
+        c->req.set_sequence(sequence[b]);
+        net::to_wire(per_bucket[b], c->req.mutable_run());
+        core->channels->prepare(&c->ctx, core->options.rpc_timeout);
+      }
+      calls.push_back(std::move(c));
+    }
+    std::latch done(static_cast<ptrdiff_t>(calls.size()));
+    for (auto& c : calls) {
+      if (!c->error.ok()) {
+        done.count_down();
+        continue;
+      }
+      auto o = core->owner(topic, c->bucket);  // cached now
+      Call* raw = c.get();
+      core->channels->stub(o->address)->async()->Put(&raw->ctx, &raw->req, &raw->resp, [raw, &done](grpc::Status s) {
+        raw->status = std::move(s);
+        done.count_down();
+      });
+    }
+    done.wait();
+    std::vector<uint32_t> again;
+    for (auto& c : calls) {
+      Status s = c->error;
+      if (s.ok()) s = from_grpc(c->status, "topic '" + topic + "' bucket " + std::to_string(c->bucket) + ": owner " +
+                                               c->owner + " unavailable");
+      if (s.ok()) {
+        (*first_offsets)[c->bucket] = c->resp.first_offset();
+        continue;
+      }
+      if (retryable(s)) core->forget_owner(topic, c->bucket);
+      if (retryable(s) && attempt < core->options.put_retries) {
+        again.push_back(c->bucket);
+      } else if (first_error.ok()) {
+        first_error = s;
+      }
+    }
+    pending.swap(again);
+  }
+  return first_error;
+}
+
+struct ClientReaderState {
+  std::shared_ptr<ClientCore> core;
+  TopicInfo info;
+  queue::Cursor cursor;
+
+  // One Get per owner (parallel); raw[i] gets bucket i's records. With wait, the first owner
+  // answering with data cancels the others.
+  Status fetch(size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any);
+};
+
+Status ClientReaderState::fetch(size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any) {
+  const std::string& topic = info.topic;
+  Groups g = group_by_owner(*core, topic, cursor.buckets);
+  struct Call {
+    std::string address;
+    std::vector<size_t> index;
+    grpc::ClientContext ctx;
+    v1::GetRequest req;
+    v1::GetResponse resp;
+    grpc::Status status;
+  };
+  std::vector<std::unique_ptr<Call>> calls;
+  for (auto& [address, idx] : g.by_address) {
+    auto c = std::make_unique<Call>();
+    c->address = address;
+    c->index = idx;
+    c->req.set_topic(topic);
+    c->req.set_limit(static_cast<uint32_t>(limit));
+    c->req.set_wait_ms(wait_ms);
+    for (size_t i : idx) {
+      auto* cur = c->req.add_cursors();
+      cur->set_bucket(cursor.buckets[i].value());
+      cur->set_offset(cursor.offsets[i]);
+    }
+    core->channels->prepare(&c->ctx, core->options.rpc_timeout + std::chrono::milliseconds(wait_ms));
+    calls.push_back(std::move(c));
+  }
+  std::mutex mu;
+  bool have_data = false;
+  std::latch done(static_cast<ptrdiff_t>(calls.size()));
+  for (auto& c : calls) {
+    Call* raw_call = c.get();
+    core->channels->stub(c->address)->async()->Get(&c->ctx, &c->req, &c->resp,
+                                                   [raw_call, &calls, &mu, &have_data, &done, wait_ms](grpc::Status s) {
+      raw_call->status = std::move(s);
+      if (wait_ms > 0 && raw_call->status.ok() && raw_call->resp.buckets_size() > 0) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!have_data) {
+          have_data = true;
+          for (auto& other : calls)
+            if (other.get() != raw_call) other->ctx.TryCancel();
+        }
+      }
+      done.count_down();
+    });
+  }
+  done.wait();
+  raw->assign(cursor.buckets.size(), RecordBatch());
+  *any = false;
+  Status first_error;
+  for (auto& [i, s] : g.failed)
+    if (first_error.ok()) first_error = s;
+  for (auto& c : calls) {
+    if (!c->status.ok()) {
+      if (have_data && c->status.error_code() == grpc::StatusCode::CANCELLED) continue;
+      Status s = from_grpc(c->status, "topic '" + topic + "': owner " + g.owner_name[c->address] + " unavailable");
+      if (retryable(s))
+        for (size_t i : c->index) core->forget_owner(topic, cursor.buckets[i].value());
+      if (first_error.ok()) first_error = s;
+      continue;
+    }
+    for (const auto& br : c->resp.buckets()) {
+      size_t i = 0;
+      while (i < cursor.buckets.size() && cursor.buckets[i].value() != br.bucket()) ++i;
+      if (i == cursor.buckets.size() || br.offset() != cursor.offsets[i])
+        return Internal("topic '" + topic + "': node " + g.owner_name[c->address] +
+                        " answered for a bucket or offset that was not asked");
+      auto batch = net::from_wire(br.run(), "topic '" + topic + "' bucket " + std::to_string(br.bucket()));
+      if (!batch.ok()) return batch.status();
+      (*raw)[i] = std::move(batch).value();
+      *any = *any || !(*raw)[i].empty();
+    }
+  }
+  // Data from live owners is served even when another owner is down; with nothing to serve, the
+  // error is the answer.
+  if (!*any) return first_error;
+  return Status::OK();
+}
+
+}  // namespace detail
+
+// ---- Client --------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
+  if (options.server.empty()) return InvalidArgument("client: no server address (host:port)");
+  net::ChannelConfig cc;
+  cc.token = options.token;
+  cc.tls = options.tls || !options.tls_ca_file.empty();
+  if (!options.tls_ca_file.empty()) {
+    ASSIGN_OR_RETURN(cc.tls_ca_pem, net::read_text_file(options.tls_ca_file));
+  }
+  cc.tls_server_name = options.tls_server_name;
+  auto core = std::make_shared<detail::ClientCore>();
+  core->channels = std::make_unique<net::Channels>(cc);
+  core->options = std::move(options);
+  return std::unique_ptr<Client>(new Client(std::move(core)));
+}
+
+Client::Client(std::shared_ptr<detail::ClientCore> core) : core_(std::move(core)) {}
+Client::~Client() = default;
+
+Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& options) {
+  v1::CreateTopicRequest req;
+  TopicInfo wanted;
+  wanted.topic = options.topic;
+  wanted.bucket_column = options.bucket_column;
+  wanted.num_buckets = options.num_buckets;
+  wanted.batch_size = options.batch_size;
+  wanted.backend = options.backend;
+  wanted.backend_options = options.backend_options;
+  net::to_wire(wanted, req.mutable_spec());
+  v1::CreateTopicResponse resp;
+  RETURN_IF_ERROR(core_->call_entry(&detail::Stub::CreateTopic, req, &resp));
+  auto s = std::make_unique<detail::ClientWriterState>();
+  s->core = core_;
+  s->info = net::from_wire(resp.topic());
+  s->sequence.assign(s->info.num_buckets, 0);
+  std::random_device rd;
+  while (s->producer_id == 0) s->producer_id = (uint64_t(rd()) << 32) ^ rd();
+  return std::unique_ptr<ClientWriter>(new ClientWriter(std::move(s)));
+}
+
+Result<std::unique_ptr<ClientReader>> Client::reader(const ReaderOptions& options) {
+  ASSIGN_OR_RETURN(TopicInfo info, core_->topic(options.topic));
+  ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));
+  auto s = std::make_unique<detail::ClientReaderState>();
+  s->core = core_;
+  s->info = std::move(info);
+  s->cursor.offsets.assign(buckets.size(), 0);
+  s->cursor.buckets = std::move(buckets);
+  return std::unique_ptr<ClientReader>(new ClientReader(std::move(s)));
+}
+
+Result<std::vector<TopicInfo>> Client::topics() {
+  v1::ListTopicsRequest req;
+  v1::ListTopicsResponse resp;
+  RETURN_IF_ERROR(core_->call_entry(&detail::Stub::ListTopics, req, &resp));
+  std::vector<TopicInfo> out;
+  for (const auto& t : resp.topics()) out.push_back(net::from_wire(t));
+  return out;
+}
+
+Result<TopicInfo> Client::topic(const std::string& name) { return core_->topic(name); }
+
+Result<Object> Client::stats(const std::string& topic) {
+  ASSIGN_OR_RETURN(TopicInfo info, core_->topic(topic));
+  std::vector<BucketId> all;
+  for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
+  auto g = detail::group_by_owner(*core_, topic, all);
+  if (!g.failed.empty()) return g.failed[0].second;
+  std::map<uint32_t, Object> by_bucket;
+  for (const auto& [address, idx] : g.by_address) {
+    v1::StatsRequest req;
+    req.set_topic(topic);
+    for (size_t i : idx) req.add_buckets(static_cast<uint32_t>(i));
+    v1::StatsResponse resp;
+    Status s = core_->call(address, &detail::Stub::Stats, req, &resp,
+                           "topic '" + topic + "': owner " + g.owner_name[address] + " unavailable");
+    if (!s.ok()) {
+      if (detail::retryable(s))
+        for (size_t i : idx) core_->forget_owner(topic, static_cast<uint32_t>(i));
+      return s;
+    }
+    for (const auto& j : resp.bucket_stats_json()) {
+      auto v = parse_json(j);
+      if (!v.ok() || !v->is_object()) return Internal("topic '" + topic + "': node sent unreadable stats");
+      const Value* b = v->as_object().find("bucket");
+      by_bucket[b && b->is_int() ? static_cast<uint32_t>(b->as_int()) : 0] = v->as_object();
+    }
+  }
+  Object out;
+  out.set("topic", info.topic);
+  out.set("backend", info.backend);
+  out.set("num_buckets", static_cast<int64_t>(info.num_buckets));
+  out.set("bucket_column", info.bucket_column);
+  int64_t total = 0;
+  List buckets;
+  for (auto& [b, o] : by_bucket) {
+    if (const Value* t = o.find("total_count"); t && t->is_int()) total += t->as_int();
+    buckets.emplace_back(std::move(o));
+  }
+  out.set("total_count", total);
+  out.set("buckets", std::move(buckets));
+  return out;
+}
+
+Status Client::flush(const std::string& topic) {
+  std::map<std::string, std::string> targets;  // address -> name
+  if (topic.empty()) {
+    v1::ClusterStatusRequest req;
+    v1::ClusterStatusResponse resp;
+    RETURN_IF_ERROR(core_->call_entry(&detail::Stub::ClusterStatus, req, &resp));
+    for (const auto& m : resp.members()) targets[m.member().address()] = m.member().id();
+  } else {
+    ASSIGN_OR_RETURN(TopicInfo info, core_->topic(topic));
+    std::vector<BucketId> all;
+    for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
+    auto g = detail::group_by_owner(*core_, topic, all);
+    if (!g.failed.empty()) return g.failed[0].second;
+    for (const auto& [address, idx] : g.by_address) targets[address] = g.owner_name[address];
+  }
+  for (const auto& [address, name] : targets) {
+    v1::FlushRequest req;
+    req.set_topic(topic);
+    v1::FlushResponse resp;
+    RETURN_IF_ERROR(core_->call(address, &detail::Stub::Flush, req, &resp, "node " + name + " unavailable"));
+  }
+  return Status::OK();
+}
+
+Result<Object> Client::cluster_status(const std::string& topic) {
+  v1::ClusterStatusRequest req;
+  req.set_topic(topic);
+  v1::ClusterStatusResponse resp;
+  RETURN_IF_ERROR(core_->call_entry(&detail::Stub::ClusterStatus, req, &resp));
+  Object out;
+  out.set("self", resp.self());
+  out.set("membership", resp.membership());
+  List members;
+  for (const auto& m : resp.members()) {
+    Object o{{"id", m.member().id()}, {"address", m.member().address()}, {"alive", m.alive()}};
+    if (!m.detail().empty()) o.set("detail", m.detail());
+    members.emplace_back(std::move(o));
+  }
+  out.set("members", std::move(members));
+  if (!topic.empty()) {
+    Object own;
+    for (const auto& o : resp.ownership()) own.set(std::to_string(o.bucket()), o.owner());
+    out.set("topic", topic);
+    out.set("ownership", std::move(own));
+  }
+  return out;
+}
+
+// ---- ClientWriter ----------------------------------------------------------------------------
+
+ClientWriter::ClientWriter(std::unique_ptr<detail::ClientWriterState> s) : s_(std::move(s)) {}
+ClientWriter::~ClientWriter() = default;
+const TopicInfo& ClientWriter::topic() const { return s_->info; }
+
+Result<Position> ClientWriter::put(const Record& record) {
+  auto b = queue::bucket_of(s_->info, record);
+  if (!b.ok()) return b.status().with_context("topic '" + s_->info.topic + "': record");
+  std::vector<RecordBatch> per_bucket(s_->info.num_buckets);
+  per_bucket[*b].add(record);
+  std::vector<uint64_t> first;
+  RETURN_IF_ERROR(s_->send(std::move(per_bucket), &first));
+  return Position{BucketId(*b), Offset(first[*b])};
+}
+
+Status ClientWriter::put(const std::vector<Record>& records) {
+  std::vector<RecordBatch> per_bucket;
+  RETURN_IF_ERROR(queue::route(s_->info, records, &per_bucket));
+  std::vector<uint64_t> first;
+  return s_->send(std::move(per_bucket), &first);
+}
+
+Status ClientWriter::flush() { return Client(s_->core).flush(s_->info.topic); }
+Result<Object> ClientWriter::stats() { return Client(s_->core).stats(s_->info.topic); }
+
+// ---- ClientReader ----------------------------------------------------------------------------
+
+ClientReader::ClientReader(std::unique_ptr<detail::ClientReaderState> s) : s_(std::move(s)) {}
+ClientReader::~ClientReader() = default;
+const TopicInfo& ClientReader::topic() const { return s_->info; }
+const std::vector<BucketId>& ClientReader::buckets() const { return s_->cursor.buckets; }
+
+Result<std::vector<Message>> ClientReader::get(size_t limit, bool wait, std::chrono::milliseconds timeout) {
+  if (limit == 0) return std::vector<Message>();
+  std::vector<RecordBatch> raw;
+  bool any = false;
+  Status s = s_->fetch(limit, 0, &raw, &any);
+  if (!s.ok() && detail::retryable(s)) s = s_->fetch(limit, 0, &raw, &any);  // owners refreshed
+  if (!s.ok()) return s;
+  if (!any && wait && timeout.count() > 0) {
+    RETURN_IF_ERROR(s_->fetch(limit, static_cast<uint32_t>(timeout.count()), &raw, &any));
+  }
+  return queue::take_fair(s_->cursor, s_->info.topic, raw, limit);
+}
+
+void ClientReader::reset() { std::fill(s_->cursor.offsets.begin(), s_->cursor.offsets.end(), 0); }
+
+Status ClientReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
+  auto& c = s_->cursor;
+  if (!bucket.has_value()) {
+    std::fill(c.offsets.begin(), c.offsets.end(), offset.value());
+    return Status::OK();
+  }
+  for (size_t i = 0; i < c.buckets.size(); ++i)
+    if (c.buckets[i] == *bucket) {
+      c.offsets[i] = offset.value();
+      return Status::OK();
+    }
+  return InvalidArgument("reader of topic '" + s_->info.topic + "' does not cover bucket " +
+                         std::to_string(bucket->value()));
+}
+
+std::vector<Offset> ClientReader::offsets() const {
+  std::vector<Offset> out;
+  for (uint64_t o : s_->cursor.offsets) out.emplace_back(o);
+  return out;
+}
+
+}  // namespace persisting

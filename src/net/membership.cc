@@ -1,0 +1,74 @@
+#include "net/membership.h"
+
+#include <algorithm>
+#include <set>
+
+#include "net/channels.h"
+
+namespace persisting::net {
+namespace {
+
+class StaticMembership : public Membership {
+ public:
+  StaticMembership(NodeId self, std::vector<runtime::Member> members)
+      : self_(std::move(self)), members_(std::move(members)) {}
+  std::string kind() const override { return "static"; }
+  std::vector<runtime::Member> configured() const override { return members_; }
+  std::vector<MemberState> states(Channels& channels) override {
+    std::vector<MemberState> out;
+    for (const auto& m : members_) {
+      MemberState s{m, true, ""};
+      if (m.id != self_ && !channels.reachable(m.address, std::chrono::milliseconds(500))) {
+        s.alive = false;
+        s.detail = "no connection to " + m.address;
+      }
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  NodeId self_;
+  std::vector<runtime::Member> members_;
+};
+
+bool valid_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+Result<std::vector<runtime::Member>> parse_members(const std::string& spec) {
+  std::vector<runtime::Member> out;
+  std::set<std::string> ids, addresses;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t comma = spec.find(',', pos);
+    std::string item = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    pos = comma == std::string::npos ? spec.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string::npos)
+      return InvalidArgument("member '" + item + "' is not id=host:port");
+    std::string id = item.substr(0, eq), addr = item.substr(eq + 1);
+    if (!valid_id(id)) return InvalidArgument("member id '" + id + "' must be 1-64 characters from [A-Za-z0-9_-]");
+    if (addr.find(':') == std::string::npos) return InvalidArgument("member " + id + ": address '" + addr + "' is not host:port");
+    if (!ids.insert(id).second) return InvalidArgument("member id '" + id + "' is listed twice");
+    if (!addresses.insert(addr).second) return InvalidArgument("member address '" + addr + "' is listed twice");
+    out.push_back({NodeId(id), addr});
+  }
+  if (out.empty()) return InvalidArgument("the member list is empty");
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  return out;
+}
+
+Result<std::unique_ptr<Membership>> static_membership(const NodeId& self, std::vector<runtime::Member> members) {
+  bool found = std::any_of(members.begin(), members.end(), [&](const auto& m) { return m.id == self; });
+  if (!found) return InvalidArgument("node id '" + self.str() + "' is not in the member list");
+  return std::unique_ptr<Membership>(new StaticMembership(self, std::move(members)));
+}
+
+}  // namespace persisting::net

@@ -1,0 +1,44 @@
+// Membership: who the cluster's members are (the placement set) and which of them are alive.
+//
+// The placement set is the CONFIGURED one: a member that is down still owns its buckets, and
+// requests for them fail with "owner n2 unavailable" instead of landing on an empty bucket
+// elsewhere. Liveness is only reported (cluster status, fast failure), never used to place.
+//   static: `id=host:port,...` on every node; liveness = can a connection be made now.
+//   etcd:   members register under a lease (etcd.h); liveness = the lease is current.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "persisting/status.h"
+#include "runtime/placement.h"
+
+namespace persisting::net {
+
+class Channels;
+
+struct MemberState {
+  runtime::Member member;
+  bool alive = false;
+  std::string detail;  // why not alive
+};
+
+class Membership {
+ public:
+  virtual ~Membership() = default;
+  virtual std::string kind() const = 0;
+  // The placement set, self included, sorted by id.
+  virtual std::vector<runtime::Member> configured() const = 0;
+  // Liveness of every configured member (self is alive).
+  virtual std::vector<MemberState> states(Channels& channels) = 0;
+  virtual void stop() {}
+};
+
+// "n1=127.0.0.1:7070,n2=127.0.0.1:7071": ids [A-Za-z0-9_-]{1,64}, unique ids and addresses.
+Result<std::vector<runtime::Member>> parse_members(const std::string& spec);
+
+// Static membership from a parsed list, which must contain self.
+Result<std::unique_ptr<Membership>> static_membership(const NodeId& self, std::vector<runtime::Member> members);
+
+}  // namespace persisting::net

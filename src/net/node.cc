@@ -1,0 +1,152 @@
+#include "net/node.h"
+
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
+
+#include "metrics/http_endpoint.h"
+#include "net/channels.h"
+#include "net/membership.h"
+#include "net/service.h"
+
+namespace persisting::net {
+
+struct Node::Impl {
+  NodeConfig config;
+  std::unique_ptr<Channels> peers;
+  std::unique_ptr<Membership> membership;
+  std::shared_ptr<detail::QueueCore> core;
+  metrics::Registry registry;
+  std::unique_ptr<Service> service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<metrics::HttpEndpoint> http;
+  int port = 0;
+  bool stopped = false;
+
+  void collect_bucket_metrics();
+};
+
+void Node::Impl::collect_bucket_metrics() {
+  if (!core || stopped) return;
+  auto num = [](const Object& o, const char* key) -> double {
+    const Value* v = o.find(key);
+    if (v == nullptr) return 0;
+    if (v->is_int()) return static_cast<double>(v->as_int());
+    if (v->is_double()) return v->as_double();
+    return 0;
+  };
+  for (const Object& o : core->manager->stats()) {
+    const Value* t = o.find("topic");
+    const Value* b = o.find("bucket");
+    if (!t || !b || !t->is_string() || !b->is_int()) continue;
+    metrics::Labels l{{"topic", t->as_string()}, {"bucket", std::to_string(b->as_int())}};
+    registry.counter("persisting_records_total", "Records appended to the bucket", l)
+        .set_total(num(o, "total_count"));
+    registry.gauge("persisting_buffer_size", "Records in the bucket's memory buffer, not yet flushed", l)
+        .set(num(o, "buffer_size"));
+    registry.gauge("persisting_wal_size_bytes", "Bytes of the bucket's write-ahead log", l)
+        .set(num(o, "wal_size_bytes"));
+  }
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Node::~Node() { (void)shutdown(std::chrono::seconds(1)); }
+
+const NodeConfig& Node::config() const { return impl_->config; }
+int Node::port() const { return impl_->port; }
+int Node::metrics_port() const { return impl_->http ? impl_->http->port() : 0; }
+
+Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
+  auto impl = std::make_unique<Impl>();
+  NodeId self(config.id);
+  if (config.advertise.empty()) config.advertise = config.listen;
+
+  ChannelConfig cc;
+  cc.token = config.token;
+  bool tls = !config.tls_cert.empty() || !config.tls_key.empty();
+  if (tls && (config.tls_cert.empty() || config.tls_key.empty()))
+    return InvalidArgument("TLS needs both --tls-cert and --tls-key");
+  std::string cert_pem, key_pem;
+  if (tls) {
+    ASSIGN_OR_RETURN(cert_pem, read_text_file(config.tls_cert));
+    ASSIGN_OR_RETURN(key_pem, read_text_file(config.tls_key));
+    cc.tls = true;
+    if (!config.tls_ca.empty()) {
+      ASSIGN_OR_RETURN(cc.tls_ca_pem, read_text_file(config.tls_ca));
+    }
+  }
+  impl->peers = std::make_unique<Channels>(cc);
+
+  if (!config.etcd.empty()) {
+    return NotSupported("etcd membership is not implemented yet; use --members");
+  } else {
+    std::string spec = config.members.empty() ? config.id + "=" + config.advertise : config.members;
+    ASSIGN_OR_RETURN(auto members, parse_members(spec));
+    for (const auto& m : members)
+      if (m.id == self && m.address != config.advertise)
+        return InvalidArgument("member " + m.id.str() + " is listed at " + m.address + " but this node listens at " +
+                               config.advertise + " (set --advertise)");
+    ASSIGN_OR_RETURN(impl->membership, static_membership(self, std::move(members)));
+  }
+
+  QueueOptions qo;
+  qo.data_dir = config.data_dir;
+  qo.threads = config.threads;
+  ASSIGN_OR_RETURN(impl->core, detail::make_queue_core(qo, self, impl->membership->configured()));
+
+  ServiceConfig sc;
+  sc.token = config.token;
+  sc.max_response_bytes = std::max<size_t>(config.max_message_bytes / 2, 1 << 16);
+  impl->service = std::make_unique<Service>(impl->core, impl->membership.get(), impl->peers.get(),
+                                            &impl->registry, sc);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (tls) {
+    grpc::SslServerCredentialsOptions o;
+    o.pem_key_cert_pairs.push_back({key_pem, cert_pem});
+    creds = grpc::SslServerCredentials(o);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  builder.AddListeningPort(config.listen, creds, &impl->port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
+  builder.RegisterService(impl->service.get());
+  impl->server = builder.BuildAndStart();
+  if (!impl->server || impl->port == 0)
+    return Unavailable("node " + config.id + ": cannot listen on " + config.listen);
+  impl->server->GetHealthCheckService()->SetServingStatus(true);
+
+  if (!config.metrics.empty()) {
+    Impl* raw = impl.get();
+    impl->registry.set_scrape_hook([raw] { raw->collect_bucket_metrics(); });
+    impl->http = std::make_unique<metrics::HttpEndpoint>(&impl->registry, [raw]() -> Status {
+      if (raw->stopped) return Unavailable("node " + raw->config.id + " is shutting down");
+      return Status::OK();
+    });
+    RETURN_IF_ERROR(impl->http->start(config.metrics));
+  }
+  impl->config = std::move(config);
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+Status Node::shutdown(std::chrono::milliseconds grace) {
+  Impl& i = *impl_;
+  if (i.stopped) return Status::OK();
+  i.stopped = true;
+  if (i.server) {
+    i.server->GetHealthCheckService()->SetServingStatus(false);
+    i.server->Shutdown(std::chrono::system_clock::now() + grace);
+    i.server->Wait();
+  }
+  if (i.service) i.service->stop();
+  Status s = i.core ? i.core->manager->close_all() : Status::OK();
+  if (i.http) i.http->stop();
+  i.membership->stop();
+  return s;
+}
+
+}  // namespace persisting::net

@@ -1,0 +1,52 @@
+// Node: one persistingd process. Serves the node's StorageManager and buckets over gRPC
+// (persisting.v1.QueueService + grpc.health.v1.Health), and /metrics + /healthz over HTTP.
+// Kept free of gRPC headers so apps and tests include it cheaply.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "persisting/status.h"
+
+namespace persisting::net {
+
+struct NodeConfig {
+  std::string id = "n1";
+  std::string listen = "127.0.0.1:7070";  // loopback unless told otherwise
+  std::string data_dir;                   // empty: no files (memory topics only)
+  // Membership: static list "id=host:port,..." (must contain id at its listen address), or etcd.
+  std::string members;
+  std::string etcd;                        // etcd client URL, e.g. http://127.0.0.1:2379
+  std::string etcd_prefix = "/persisting";
+  int etcd_ttl_s = 5;
+  std::string advertise;                   // address peers and clients use (default: listen)
+  std::string metrics;                     // host:port of /metrics and /healthz; empty: off
+  std::string token;                       // empty: no access control
+  std::string tls_cert, tls_key;           // PEM files: serve TLS when both are given
+  std::string tls_ca;                      // PEM roots for calls to peers (TLS clusters)
+  unsigned threads = 0;                    // actor threads (0: hardware threads)
+  size_t max_message_bytes = 16u << 20;    // larger requests are refused (RESOURCE_EXHAUSTED)
+};
+
+class Node {
+ public:
+  static Result<std::unique_ptr<Node>> start(NodeConfig config);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  const NodeConfig& config() const;
+  int port() const;          // the gRPC port actually bound
+  int metrics_port() const;  // 0 when metrics are off
+  // Stops taking RPCs, lets in-flight ones finish (up to grace), then flushes and closes every
+  // bucket. Returns the first flush error. Idempotent.
+  Status shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));
+
+ private:
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace persisting::net

@@ -1,0 +1,515 @@
+#include "net/service.h"
+
+#include <asio/post.hpp>
+#include <future>
+
+#include "net/grpc_status.h"
+#include "net/wire.h"
+#include "persisting/json.h"
+#include "queue/routing.h"
+#include "runtime/bucket_storage.h"
+
+namespace persisting::net {
+namespace {
+
+enum Method { kCreateTopic, kGetTopic, kListTopics, kGetBucket, kPut, kGet, kFlush, kStats, kClusterStatus, kMethods };
+const char* const kMethodNames[kMethods] = {"CreateTopic", "GetTopic", "ListTopics", "GetBucket", "Put",
+                                            "Get", "Flush", "Stats", "ClusterStatus"};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string bucket_name(const std::string& topic, uint32_t bucket) {
+  return "topic '" + topic + "' bucket " + std::to_string(bucket);
+}
+
+// A Get that may be parked: cancelling the RPC (client gone, deadline) wakes its waiters.
+class GetReactor : public grpc::ServerUnaryReactor {
+ public:
+  void arm(queue::Actors actors, uint64_t waiter) {
+    std::lock_guard<std::mutex> lock(mu_);
+    actors_ = std::move(actors);
+    waiter_ = waiter;
+    if (cancelled_) queue::cancel_fetch(actors_, waiter_);
+  }
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_ = true;
+    if (waiter_ != 0) queue::cancel_fetch(actors_, waiter_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  std::mutex mu_;
+  bool cancelled_ = false;
+  queue::Actors actors_;
+  uint64_t waiter_ = 0;
+};
+
+}  // namespace
+
+struct Service::TopicEntry {
+  TopicInfo info;
+  std::mutex mu;
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket; null until opened
+};
+
+struct Service::DedupEntry {
+  uint64_t sequence = 0;
+  bool pending = true;
+  uint64_t first_offset = 0;
+  uint32_t count = 0;
+  std::vector<std::function<void(Result<Offset>)>> waiters;  // repeats that arrived while pending
+};
+
+struct Service::RpcMetrics {
+  metrics::Histogram* latency;
+  metrics::Counter* ok;
+};
+
+Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership, Channels* peers,
+                 metrics::Registry* registry, ServiceConfig config)
+    : core_(std::move(core)),
+      membership_(membership),
+      peers_(peers),
+      registry_(registry),
+      config_(std::move(config)),
+      members_(membership->configured()),
+      admin_(std::make_unique<asio::thread_pool>(2)) {
+  for (const auto& m : members_)
+    if (m.id == core_->manager->self()) self_ = m;
+  for (int i = 0; i < kMethods; ++i) {
+    metrics::Labels l{{"method", kMethodNames[i]}};
+    auto m = std::make_unique<RpcMetrics>();
+    m->latency = &registry_->histogram("persisting_rpc_duration_seconds", "RPC latency, by method", l);
+    m->ok = &registry_->counter("persisting_rpc_requests_total", "RPCs answered, by method and status code",
+                                {{"method", kMethodNames[i]}, {"code", "OK"}});
+    rpc_metrics_.push_back(std::move(m));
+  }
+}
+
+Service::~Service() { stop(); }
+
+void Service::stop() {
+  if (admin_) {
+    admin_->join();
+    admin_.reset();
+  }
+}
+
+void Service::post_admin(std::function<void()> work) { asio::post(*admin_, std::move(work)); }
+
+void Service::observe_flush(const std::string& topic, BucketId bucket, double seconds) {
+  registry_->histogram("persisting_flush_duration_seconds", "Time to flush a bucket's buffer",
+                       {{"topic", topic}, {"bucket", std::to_string(bucket.value())}})
+      .observe(seconds);
+}
+
+Status Service::authorize(grpc::CallbackServerContext* ctx) const {
+  if (config_.token.empty()) return Status::OK();
+  const auto& md = ctx->client_metadata();
+  auto it = md.find("authorization");
+  if (it == md.end())
+    return Status(Code::kUnauthenticated, "node " + self_.id.str() + ": this node requires an access token");
+  std::string got(it->second.data(), it->second.size());
+  std::string want = "Bearer " + config_.token;
+  // Compare in time independent of where the first difference is.
+  unsigned char diff = got.size() != want.size();
+  for (size_t i = 0; i < got.size() && i < want.size(); ++i) diff |= static_cast<unsigned char>(got[i] ^ want[i]);
+  if (diff) return Status(Code::kUnauthenticated, "node " + self_.id.str() + ": wrong access token");
+  return Status::OK();
+}
+
+Service::Done Service::finisher(int method, grpc::ServerUnaryReactor* reactor) {
+  auto start = std::chrono::steady_clock::now();
+  RpcMetrics* m = rpc_metrics_[method].get();
+  metrics::Registry* reg = registry_;
+  return [reactor, start, m, reg, method](Status s) {
+    m->latency->observe(seconds_since(start));
+    if (s.ok()) {
+      m->ok->inc();
+    } else {
+      reg->counter("persisting_rpc_requests_total", "RPCs answered, by method and status code",
+                   {{"method", kMethodNames[method]}, {"code", std::string(code_name(s.code()))}})
+          .inc();
+    }
+    reactor->Finish(to_grpc(s));
+  };
+}
+
+grpc::ServerUnaryReactor* Service::unary(int method, grpc::CallbackServerContext* ctx,
+                                         std::function<void(Done)> body) {
+  auto* reactor = ctx->DefaultReactor();
+  Done done = finisher(method, reactor);
+  if (Status a = authorize(ctx); !a.ok()) {
+    done(a);
+    return reactor;
+  }
+  body(std::move(done));
+  return reactor;
+}
+
+// ---- topics -------------------------------------------------------------------------------
+
+std::shared_ptr<Service::TopicEntry> Service::cached_topic(const std::string& name) {
+  std::shared_lock lock(topics_mu_);
+  auto it = topics_.find(name);
+  return it == topics_.end() ? nullptr : it->second;
+}
+
+Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info) {
+  WriterOptions w;
+  w.topic = info.topic;
+  w.bucket_column = info.bucket_column;
+  w.num_buckets = info.num_buckets;
+  w.batch_size = info.batch_size;
+  w.backend = info.backend;
+  w.backend_options = info.backend_options;
+  ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(w));
+  std::unique_lock lock(topics_mu_);
+  auto& e = topics_[stored.topic];
+  if (!e) {
+    e = std::make_shared<TopicEntry>();
+    e->info = stored;
+    e->actors.resize(stored.num_buckets);
+  }
+  return e;
+}
+
+Result<std::shared_ptr<Service::TopicEntry>> Service::topic(const std::string& name, bool forward) {
+  if (auto e = cached_topic(name)) return e;
+  auto info = core_->lookup(name);
+  if (info.ok()) return remember(*info);
+  if (info.status().code() != Code::kNotFound || !forward) return info.status();
+  std::string asked = self_.id.str();
+  for (const auto& m : members_) {
+    if (m.id == self_.id) continue;
+    asked += ", " + m.id.str();
+    grpc::ClientContext ctx;
+    peers_->prepare(&ctx, config_.peer_timeout);
+    v1::GetTopicRequest req;
+    req.set_topic(name);
+    req.set_local_only(true);
+    v1::GetTopicResponse resp;
+    auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
+    if (s.ok()) return remember(from_wire(resp.topic()));
+  }
+  return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");
+}
+
+void Service::with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb) {
+  if (auto e = cached_topic(name)) return cb(std::move(e));
+  post_admin([this, name, cb = std::move(cb)] { cb(topic(name, /*forward=*/true)); });
+}
+
+Status Service::check_bucket(const TopicEntry& t, uint32_t bucket) const {
+  if (bucket >= t.info.num_buckets)
+    return InvalidArgument(bucket_name(t.info.topic, bucket) + " is out of range: the topic has buckets [0, " +
+                           std::to_string(t.info.num_buckets) + ")");
+  return Status::OK();
+}
+
+Result<std::shared_ptr<runtime::BucketStorage>> Service::local_bucket(TopicEntry& t, uint32_t bucket) {
+  RETURN_IF_ERROR(check_bucket(t, bucket));
+  const runtime::Member& owner = core_->manager->owner_of(t.info.topic, BucketId(bucket));
+  if (owner.id != self_.id)
+    return FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " + owner.id.str() + " (" +
+                              owner.address + "), not " + self_.id.str() + ": ask GetBucket for the owner");
+  std::lock_guard<std::mutex> lock(t.mu);
+  auto& a = t.actors[bucket];
+  if (!a) {
+    ASSIGN_OR_RETURN(auto actors, core_->actors(t.info, {BucketId(bucket)}, {}));
+    a = actors[0];
+  }
+  return a;
+}
+
+grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx, const v1::CreateTopicRequest* req,
+                                               v1::CreateTopicResponse* resp) {
+  return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
+    post_admin([this, req, resp, done] {
+      auto stored = core_->open_for_write(writer_options(req->spec()));
+      if (!stored.ok()) return done(stored.status().with_context("node " + self_.id.str()));
+      auto e = remember(*stored);
+      if (!e.ok()) return done(e.status());
+      if (!req->local_only()) {
+        for (const auto& m : members_) {
+          if (m.id == self_.id) continue;
+          grpc::ClientContext pctx;
+          peers_->prepare(&pctx, config_.peer_timeout);
+          v1::CreateTopicRequest fwd = *req;
+          fwd.set_local_only(true);
+          v1::CreateTopicResponse presp;
+          Status s = from_grpc(peers_->stub(m.address)->CreateTopic(&pctx, fwd, &presp),
+                               "node " + m.id.str() + " at " + m.address);
+          if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded)
+            resp->add_unreached_members(m.id.str());  // it learns the topic on first use
+          else if (!s.ok())
+            return done(s);
+        }
+      }
+      to_wire(*stored, resp->mutable_topic());
+      done(Status::OK());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::GetTopic(grpc::CallbackServerContext* ctx, const v1::GetTopicRequest* req,
+                                            v1::GetTopicResponse* resp) {
+  return unary(kGetTopic, ctx, [this, req, resp](Done done) {
+    post_admin([this, req, resp, done] {
+      auto e = topic(req->topic(), !req->local_only());
+      if (!e.ok()) return done(e.status());
+      to_wire((*e)->info, resp->mutable_topic());
+      done(Status::OK());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::ListTopics(grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest*,
+                                              v1::ListTopicsResponse* resp) {
+  return unary(kListTopics, ctx, [this, resp](Done done) {
+    post_admin([this, resp, done] {
+      auto topics = core_->list_topics();
+      if (!topics.ok()) return done(topics.status());
+      for (const auto& t : *topics) to_wire(t, resp->add_topics());
+      done(Status::OK());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::GetBucket(grpc::CallbackServerContext* ctx, const v1::GetBucketRequest* req,
+                                             v1::GetBucketResponse* resp) {
+  return unary(kGetBucket, ctx, [this, req, resp](Done done) {
+    with_topic(req->topic(), [this, req, resp, done](Result<std::shared_ptr<TopicEntry>> e) {
+      if (!e.ok()) return done(e.status());
+      if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
+      const runtime::Member& owner = core_->manager->owner_of(req->topic(), BucketId(req->bucket()));
+      v1::Member* m = owner.id == self_.id ? resp->mutable_ready()->mutable_owner()
+                                           : resp->mutable_redirect()->mutable_owner();
+      m->set_id(owner.id.str());
+      m->set_address(owner.address);
+      done(Status::OK());
+    });
+  });
+}
+
+// ---- put / get ----------------------------------------------------------------------------
+
+void Service::put_applied(const std::string& key, Result<Offset> r, uint32_t count) {
+  std::vector<std::function<void(Result<Offset>)>> waiters;
+  {
+    std::lock_guard<std::mutex> lock(dedup_mu_);
+    auto it = dedup_.find(key);
+    if (it == dedup_.end()) return;
+    waiters.swap(it->second->waiters);
+    if (r.ok()) {
+      it->second->pending = false;
+      it->second->first_offset = r->value();
+      it->second->count = count;
+    } else {
+      dedup_.erase(it);  // nothing was written: a retry applies it afresh
+    }
+  }
+  for (auto& w : waiters) w(r);
+}
+
+grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v1::PutRequest* req,
+                                       v1::PutResponse* resp) {
+  return unary(kPut, ctx, [this, req, resp](Done done) {
+    with_topic(req->topic(), [this, req, resp, done](Result<std::shared_ptr<TopicEntry>> e) {
+      if (!e.ok()) return done(e.status());
+      TopicEntry& t = **e;
+      auto actor = local_bucket(t, req->bucket());
+      if (!actor.ok()) return done(actor.status());
+      const uint32_t bucket = req->bucket();
+      const TopicInfo& info = t.info;
+      auto batch = from_wire(req->run(), bucket_name(info.topic, bucket), [&info, bucket](const Record& r) {
+        auto b = queue::bucket_of(info, r);
+        if (!b.ok()) return b.status();
+        if (*b != bucket) return InvalidArgument("belongs to bucket " + std::to_string(*b) + ", not this one");
+        return Status::OK();
+      });
+      if (!batch.ok()) return done(batch.status());
+      uint32_t count = static_cast<uint32_t>(batch->size());
+      std::string key;
+      if (req->producer_id() != 0) {
+        key = info.topic + '\0' + std::to_string(bucket) + '\0' + std::to_string(req->producer_id());
+        std::lock_guard<std::mutex> lock(dedup_mu_);
+        auto& d = dedup_[key];
+        if (d && req->sequence() == d->sequence) {
+          resp->set_duplicate(true);
+          if (d->pending) {
+            d->waiters.push_back([resp, done, count](Result<Offset> r) {
+              if (!r.ok()) return done(r.status());
+              resp->set_first_offset(r->value());
+              resp->set_count(count);
+              done(Status::OK());
+            });
+          } else {
+            resp->set_first_offset(d->first_offset);
+            resp->set_count(d->count);
+            done(Status::OK());
+          }
+          return;
+        }
+        if (d && req->sequence() < d->sequence)
+          return done(FailedPrecondition(bucket_name(info.topic, bucket) + ": producer " +
+                                         std::to_string(req->producer_id()) + " sequence " +
+                                         std::to_string(req->sequence()) + " is older than its last put (" +
+                                         std::to_string(d->sequence) + "): a stale retry, not applied"));
+        d = std::make_unique<DedupEntry>();
+        d->sequence = req->sequence();
+      }
+      (*actor)->put(std::move(batch).value(), [this, key, resp, done, count](Result<Offset> r) {
+        if (!key.empty()) put_applied(key, r, count);
+        if (!r.ok()) return done(r.status());
+        resp->set_first_offset(r->value());
+        resp->set_count(count);
+        done(Status::OK());
+      });
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v1::GetRequest* req,
+                                       v1::GetResponse* resp) {
+  auto* reactor = new GetReactor();
+  Done done = finisher(kGet, reactor);
+  if (Status a = authorize(ctx); !a.ok()) {
+    done(a);
+    return reactor;
+  }
+  with_topic(req->topic(), [this, req, resp, done, reactor](Result<std::shared_ptr<TopicEntry>> e) {
+    if (!e.ok()) return done(e.status());
+    TopicEntry& t = **e;
+    if (req->limit() == 0 || req->limit() > config_.max_get_limit)
+      return done(InvalidArgument("topic '" + t.info.topic + "': get limit " + std::to_string(req->limit()) +
+                                  " is not in [1, " + std::to_string(config_.max_get_limit) + "]"));
+    queue::Actors actors;
+    std::vector<uint64_t> offsets;
+    std::vector<uint32_t> buckets;
+    for (const auto& c : req->cursors()) {
+      for (uint32_t seen : buckets)
+        if (seen == c.bucket()) return done(InvalidArgument(bucket_name(t.info.topic, seen) + " is listed twice"));
+      auto a = local_bucket(t, c.bucket());
+      if (!a.ok()) return done(a.status());
+      actors.push_back(std::move(a).value());
+      offsets.push_back(c.offset());
+      buckets.push_back(c.bucket());
+    }
+    uint32_t wait_ms = std::min(req->wait_ms(), config_.max_wait_ms);
+    uint64_t waiter = queue::next_waiter_id();
+    reactor->arm(actors, waiter);
+    size_t limit = req->limit();
+    size_t budget = config_.max_response_bytes;
+    queue::fetch(actors, offsets, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
+                 [resp, done, limit, budget, buckets, offsets](Result<std::vector<RecordBatch>> raw) {
+      if (!raw.ok()) return done(raw.status());
+      std::vector<size_t> take = queue::fair_shares(*raw, limit, 0);
+      size_t bytes = 0;
+      for (size_t i = 0; i < raw->size(); ++i) {
+        size_t n = take[i];
+        const RecordBatch& b = (*raw)[i];
+        // Stay under the response budget, but always send at least one record.
+        while (n > 0 && bytes > 0 && bytes + b.ends()[n - 1] > budget) --n;
+        if (n == 0) continue;
+        auto* out = resp->add_buckets();
+        out->set_bucket(buckets[i]);
+        out->set_offset(offsets[i]);
+        to_wire(b, 0, n, out->mutable_run());
+        bytes += b.ends()[n - 1];
+      }
+      done(Status::OK());
+    });
+  });
+  return reactor;
+}
+
+// ---- admin --------------------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* Service::Flush(grpc::CallbackServerContext* ctx, const v1::FlushRequest* req,
+                                         v1::FlushResponse*) {
+  return unary(kFlush, ctx, [this, req](Done done) {
+    post_admin([this, req, done] {
+      std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
+      for (const auto& ref : core_->manager->list_buckets())
+        if (req->topic().empty() || ref.topic == req->topic())
+          if (auto a = core_->manager->find(ref.topic, ref.bucket)) actors.push_back(std::move(a));
+      std::vector<std::future<Status>> futures;
+      for (const auto& a : actors) {
+        auto p = std::make_shared<std::promise<Status>>();
+        futures.push_back(p->get_future());
+        auto start = std::chrono::steady_clock::now();
+        a->flush([this, p, start, a](Status s) {
+          observe_flush(a->topic(), a->bucket(), seconds_since(start));
+          p->set_value(std::move(s));
+        });
+      }
+      Status first;
+      for (auto& f : futures) {
+        Status s = f.get();
+        if (first.ok() && !s.ok()) first = s;
+      }
+      done(first);
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const v1::StatsRequest* req,
+                                         v1::StatsResponse* resp) {
+  return unary(kStats, ctx, [this, req, resp](Done done) {
+    post_admin([this, req, resp, done] {
+      auto e = topic(req->topic(), true);
+      if (!e.ok()) return done(e.status());
+      std::vector<uint32_t> buckets(req->buckets().begin(), req->buckets().end());
+      if (buckets.empty())
+        for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b)
+          if (core_->manager->is_local(req->topic(), BucketId(b))) buckets.push_back(b);
+      std::vector<std::future<Object>> futures;
+      for (uint32_t b : buckets) {
+        auto a = local_bucket(**e, b);
+        if (!a.ok()) return done(a.status());
+        auto p = std::make_shared<std::promise<Object>>();
+        futures.push_back(p->get_future());
+        (*a)->stats([p](Object o) { p->set_value(std::move(o)); });
+      }
+      for (auto& f : futures) {
+        Object o = f.get();
+        o.set("node", self_.id.str());
+        resp->add_bucket_stats_json(to_json(Value(std::move(o))));
+      }
+      done(Status::OK());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ctx, const v1::ClusterStatusRequest* req,
+                                                 v1::ClusterStatusResponse* resp) {
+  return unary(kClusterStatus, ctx, [this, req, resp](Done done) {
+    post_admin([this, req, resp, done] {
+      resp->set_self(self_.id.str());
+      resp->set_membership(membership_->kind());
+      for (const auto& s : membership_->states(*peers_)) {
+        auto* m = resp->add_members();
+        m->mutable_member()->set_id(s.member.id.str());
+        m->mutable_member()->set_address(s.member.address);
+        m->set_alive(s.alive);
+        m->set_detail(s.detail);
+      }
+      if (!req->topic().empty()) {
+        auto e = topic(req->topic(), true);
+        if (!e.ok()) return done(e.status());
+        for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b) {
+          auto* o = resp->add_ownership();
+          o->set_bucket(b);
+          o->set_owner(core_->manager->owner_of(req->topic(), BucketId(b)).id.str());
+        }
+      }
+      done(Status::OK());
+    });
+  });
+}
+
+}  // namespace persisting::net

@@ -1,0 +1,107 @@
+// The node's gRPC service (persisting.v1.QueueService) on the callback API: no handler blocks a
+// gRPC thread on a bucket. Put and Get go straight to the bucket actors and finish the RPC from
+// the actor's completion; a Get that waits is parked in the buckets (BucketStorage waiters) and
+// holds no thread. Calls that block (topic files, peers, flush, stats) run on a small admin pool.
+//
+// Every handler first checks the access token (when configured): a call without it, or with a
+// wrong one, is UNAUTHENTICATED before anything is read or changed.
+#pragma once
+
+#include <asio/thread_pool.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+
+#include "metrics/metrics.h"
+#include "net/channels.h"
+#include "net/membership.h"
+#include "persisting/v1/queue.grpc.pb.h"
+#include "queue/queue_core.h"
+
+namespace persisting::net {
+
+struct ServiceConfig {
+  std::string token;                        // empty: no access control
+  size_t max_response_bytes = 8u << 20;     // a Get answer stops adding records past this
+  uint32_t max_wait_ms = 60000;             // longer waits are cut to this
+  uint32_t max_get_limit = 100000;
+  std::chrono::milliseconds peer_timeout{2000};
+};
+
+class Service final : public v1::QueueService::CallbackService {
+ public:
+  // core, membership, peers and registry must outlive the service.
+  Service(std::shared_ptr<detail::QueueCore> core, Membership* membership, Channels* peers,
+          metrics::Registry* registry, ServiceConfig config);
+  ~Service() override;
+
+  // Observes a bucket flush in persisting_flush_duration_seconds.
+  void observe_flush(const std::string& topic, BucketId bucket, double seconds);
+  // Waits for admin work in progress, then refuses more.
+  void stop();
+
+  grpc::ServerUnaryReactor* CreateTopic(grpc::CallbackServerContext* ctx, const v1::CreateTopicRequest* req,
+                                        v1::CreateTopicResponse* resp) override;
+  grpc::ServerUnaryReactor* GetTopic(grpc::CallbackServerContext* ctx, const v1::GetTopicRequest* req,
+                                     v1::GetTopicResponse* resp) override;
+  grpc::ServerUnaryReactor* ListTopics(grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest* req,
+                                       v1::ListTopicsResponse* resp) override;
+  grpc::ServerUnaryReactor* GetBucket(grpc::CallbackServerContext* ctx, const v1::GetBucketRequest* req,
+                                      v1::GetBucketResponse* resp) override;
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx, const v1::PutRequest* req,
+                                v1::PutResponse* resp) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest* req,
+                                v1::GetResponse* resp) override;
+  grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* ctx, const v1::FlushRequest* req,
+                                  v1::FlushResponse* resp) override;
+  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx, const v1::StatsRequest* req,
+                                  v1::StatsResponse* resp) override;
+  grpc::ServerUnaryReactor* ClusterStatus(grpc::CallbackServerContext* ctx, const v1::ClusterStatusRequest* req,
+                                          v1::ClusterStatusResponse* resp) override;
+
+ private:
+  struct TopicEntry;
+  struct DedupEntry;
+  struct RpcMetrics;
+  using Done = std::function<void(Status)>;
+
+  // Starts an RPC: authorizes, then runs body with a done() that records metrics and finishes.
+  grpc::ServerUnaryReactor* unary(int method, grpc::CallbackServerContext* ctx, std::function<void(Done)> body);
+  Done finisher(int method, grpc::ServerUnaryReactor* reactor);
+  Status authorize(grpc::CallbackServerContext* ctx) const;
+  void post_admin(std::function<void()> work);
+
+  // The topic's entry; NotFound when neither this node nor (forward) any peer knows it.
+  // May block (files, peers): call from the admin pool unless cached_topic() found it.
+  Result<std::shared_ptr<TopicEntry>> topic(const std::string& name, bool forward);
+  std::shared_ptr<TopicEntry> cached_topic(const std::string& name);
+  // Runs cb with the topic: inline when cached, else on the admin pool.
+  void with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb);
+  Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info);
+  // The local actor of a bucket this node owns; errors name topic, bucket and owner.
+  Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
+  Status check_bucket(const TopicEntry& t, uint32_t bucket) const;
+
+  void put_applied(const std::string& key, Result<Offset> r, uint32_t count);
+
+  std::shared_ptr<detail::QueueCore> core_;
+  Membership* membership_;
+  Channels* peers_;
+  metrics::Registry* registry_;
+  ServiceConfig config_;
+  std::vector<runtime::Member> members_;
+  runtime::Member self_;
+
+  std::shared_mutex topics_mu_;
+  std::map<std::string, std::shared_ptr<TopicEntry>> topics_;
+
+  std::mutex dedup_mu_;
+  std::map<std::string, std::unique_ptr<DedupEntry>> dedup_;  // key: producer/topic/bucket
+
+  std::vector<std::unique_ptr<RpcMetrics>> rpc_metrics_;
+  std::unique_ptr<asio::thread_pool> admin_;
+};
+
+}  // namespace persisting::net

@@ -1,0 +1,80 @@
+#include "net/wire.h"
+
+namespace persisting::net {
+
+void to_wire(const RecordBatch& batch, v1::RecordRun* run) { to_wire(batch, 0, batch.size(), run); }
+
+void to_wire(const RecordBatch& batch, size_t first, size_t n, v1::RecordRun* run) {
+  const auto& ends = batch.ends();
+  uint32_t begin = first == 0 ? 0 : ends[first - 1];
+  uint32_t end = n == 0 ? begin : ends[first + n - 1];
+  run->mutable_records()->assign(batch.data().data() + begin, end - begin);
+  auto* out = run->mutable_ends();
+  out->Reserve(static_cast<int>(n));
+  for (size_t i = first; i < first + n; ++i) out->AddAlreadyReserved(ends[i] - begin);
+}
+
+Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
+                              const std::function<Status(const Record&)>& check) {
+  const std::string& data = run.records();
+  RecordBatch batch;
+  batch.reserve(run.ends_size(), data.size());
+  uint32_t prev = 0;
+  for (int i = 0; i < run.ends_size(); ++i) {
+    uint32_t end = run.ends(i);
+    if (end < prev || end > data.size())
+      return InvalidArgument(what + ": record " + std::to_string(i) + " ends at byte " + std::to_string(end) +
+                             ", outside [" + std::to_string(prev) + ", " + std::to_string(data.size()) +
+                             "]: malformed record run");
+    std::string_view rec(data.data() + prev, end - prev);
+    auto decoded = decode_record(rec);
+    if (!decoded.ok())
+      return InvalidArgument(what + ": record " + std::to_string(i) + " is malformed: " +
+                             decoded.status().message());
+    if (check) {
+      Status s = check(*decoded);
+      if (!s.ok()) return InvalidArgument(what + ": record " + std::to_string(i) + " " + s.message());
+    }
+    batch.add_encoded(rec);
+    prev = end;
+  }
+  if (prev != data.size())
+    return InvalidArgument(what + ": " + std::to_string(data.size() - prev) +
+                           " bytes after the last record: malformed record run");
+  return batch;
+}
+
+void to_wire(const TopicInfo& info, v1::TopicSpec* spec) {
+  spec->set_topic(info.topic);
+  spec->set_bucket_column(info.bucket_column);
+  spec->set_num_buckets(info.num_buckets);
+  spec->set_batch_size(info.batch_size);
+  spec->set_backend(info.backend);
+  for (const auto& [k, v] : info.backend_options) (*spec->mutable_backend_options())[k] = v;
+  spec->set_durable(info.durable);
+}
+
+TopicInfo from_wire(const v1::TopicSpec& spec) {
+  TopicInfo info;
+  info.topic = spec.topic();
+  info.bucket_column = spec.bucket_column();
+  info.num_buckets = spec.num_buckets();
+  info.batch_size = spec.batch_size();
+  info.backend = spec.backend();
+  for (const auto& [k, v] : spec.backend_options()) info.backend_options[k] = v;
+  info.durable = spec.durable();
+  return info;
+}
+
+WriterOptions writer_options(const v1::TopicSpec& spec) {
+  WriterOptions w;
+  w.topic = spec.topic();
+  w.bucket_column = spec.bucket_column();
+  w.num_buckets = spec.num_buckets();
+  w.batch_size = spec.batch_size();
+  w.backend = spec.backend();
+  for (const auto& [k, v] : spec.backend_options()) w.backend_options[k] = v;
+  return w;
+}
+
+}  // namespace persisting::net

@@ -1,0 +1,25 @@
+// Conversions between the persisting.v1 messages and the core types. Record runs carry the
+// binary codec's bytes unchanged: the client's encoding is what the node appends.
+#pragma once
+
+#include <functional>
+
+#include "persisting/v1/queue.pb.h"
+#include "persisting/codec.h"
+#include "persisting/queue.h"
+
+namespace persisting::net {
+
+void to_wire(const RecordBatch& batch, v1::RecordRun* run);
+// Records [first, first + n) of batch.
+void to_wire(const RecordBatch& batch, size_t first, size_t n, v1::RecordRun* run);
+// Checks the run's framing (ends ascending, last end = size), that every record decodes and,
+// when check is given, that check(record) passes. what names the run in errors ("topic 't' bucket 3").
+Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
+                              const std::function<Status(const Record&)>& check = nullptr);
+
+void to_wire(const TopicInfo& info, v1::TopicSpec* spec);
+TopicInfo from_wire(const v1::TopicSpec& spec);
+WriterOptions writer_options(const v1::TopicSpec& spec);
+
+}  // namespace persisting::net

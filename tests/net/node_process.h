@@ -1,0 +1,153 @@
+// Runs persistingd nodes as separate processes on loopback for the cluster tests.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "util/temp_dir.h"
+
+namespace persisting::testing {
+
+// A port nobody listens on right now (the kernel's pick for port 0).
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  ::close(fd);
+  return port;
+}
+
+inline bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+inline std::string slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// One child process with stdout+stderr in a log file.
+class Process {
+ public:
+  Process() = default;
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+  ~Process() { kill(SIGKILL); }
+
+  bool start(const std::vector<std::string>& argv, const std::string& log) {
+    log_ = log;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    int rc = posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) pid_ = -1;
+    return pid_ > 0;
+  }
+  // Sends sig and reaps the process; returns its exit code (-1 when a signal ended it).
+  int kill(int sig) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  bool running() const { return pid_ > 0; }
+  std::string log() const { return slurp(log_); }
+
+ private:
+  pid_t pid_ = -1;
+  std::string log_;
+};
+
+// Waits (bounded: 20 s in 50 ms steps) until something accepts connections on port.
+inline bool wait_for_port(int port, const Process& p) {
+  for (int i = 0; i < 400; ++i) {
+    if (port_open(port)) return true;
+    if (!p.running()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// n persistingd nodes n1..nN with static membership, each with its own data dir and log.
+class Cluster {
+ public:
+  explicit Cluster(int n, std::vector<std::string> extra_args = {}) : extra_(std::move(extra_args)) {
+    for (int i = 0; i < n; ++i) {
+      ids_.push_back("n" + std::to_string(i + 1));
+      ports_.push_back(free_port());
+    }
+    for (int i = 0; i < n; ++i)
+      members_ += (i ? "," : "") + ids_[i] + "=127.0.0.1:" + std::to_string(ports_[i]);
+    procs_.resize(n);
+  }
+  // Starts node i (again); true once it accepts connections.
+  bool start(int i) {
+    procs_[i] = std::make_unique<Process>();
+    std::vector<std::string> argv{PERSISTINGD_BIN, "--id", ids_[i], "--listen", address(i), "--members", members_,
+                                  "--data-dir", dir_.path() + "/" + ids_[i]};
+    argv.insert(argv.end(), extra_.begin(), extra_.end());
+    return procs_[i]->start(argv, dir_.path() + "/" + ids_[i] + ".log") && wait_for_port(ports_[i], *procs_[i]);
+  }
+  bool start_all() {
+    for (size_t i = 0; i < ids_.size(); ++i)
+      if (!start(static_cast<int>(i))) return false;
+    return true;
+  }
+  int kill(int i, int sig) { return procs_[i]->kill(sig); }
+  std::string address(int i) const { return "127.0.0.1:" + std::to_string(ports_[i]); }
+  const std::string& id(int i) const { return ids_[i]; }
+  int index_of(const std::string& id) const {
+    for (size_t i = 0; i < ids_.size(); ++i)
+      if (ids_[i] == id) return static_cast<int>(i);
+    return -1;
+  }
+  std::string log(int i) const { return procs_[i] ? procs_[i]->log() : ""; }
+  const std::string& dir() const { return dir_.path(); }
+
+ private:
+  TempDir dir_;
+  std::vector<std::string> extra_;
+  std::vector<std::string> ids_;
+  std::vector<int> ports_;
+  std::string members_;
+  std::vector<std::unique_ptr<Process>> procs_;
+};
+
+}  // namespace persisting::testing
