@@ -66,54 +66,65 @@ Replayed recover_copy(const std::string& dir, const std::string& copy) {
   return got;
 }
 
-class WalFaultTest : public ::testing::TestWithParam<Fault> {};
+// A WAL in a scratch directory whose file system is a FaultEnv.
+class FaultFixture : public ::testing::Test {
+ protected:
+  std::unique_ptr<Wal> open(WalOptions o) {
+    o.env = &env_;
+    Replayed unused;
+    auto w = Wal::open(dir_, o, capture(&unused), nullptr);
+    EXPECT_TRUE(w.ok()) << w.status().to_string();
+    return w.ok() ? std::move(*w) : nullptr;
+  }
+
+  ScratchDir d_;
+  FaultEnv env_{Env::Default()};
+  const std::string dir_ = d_.sub("wal");
+};
+
+class WalFaultTest : public FaultFixture, public ::testing::WithParamInterface<Fault> {};
 
 TEST_P(WalFaultTest, AppendFailsLosesNothingShowsNothingAndRecovers) {
   const Fault fault = GetParam();
-  ScratchDir d;
-  FaultEnv env(Env::Default());
   WalOptions o;
-  o.env = &env;
   // kCreateFails bites at rotation: make every third batch need a new segment.
   o.max_segment_size = fault == Fault::kCreateFails ? 200 : 1 << 20;
-  const std::string dir = d.sub("wal");
-  Replayed unused;
-  auto w = Wal::open(dir, o, capture(&unused), nullptr);
-  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  auto w = open(o);
+  ASSERT_TRUE(w);
   uint64_t next = 0;
-  for (int i = 0; i < 4; ++i, next += 3) ASSERT_EQ(*(*w)->append(batch_for(next, 3)), Offset(next));
+  for (int i = 0; i < 4; ++i, next += 3) ASSERT_EQ(*w->append(batch_for(next, 3)), Offset(next));
 
-  inject(&env, fault);
+  inject(&env_, fault);
   for (int attempt = 0; attempt < 3; ++attempt) {
-    auto r = (*w)->append(doomed_batch(2 + attempt));
+    auto r = w->append(doomed_batch(2 + attempt));
     ASSERT_FALSE(r.ok()) << "attempt " << attempt;
     EXPECT_EQ(r.status().code(), Code::kIOError) << r.status().to_string();
   }
-  EXPECT_GT(env.injected_faults(), 0);
-  EXPECT_EQ((*w)->next_offset(), Offset(next));
+  EXPECT_GT(env_.injected_faults(), 0);
+  EXPECT_EQ(w->next_offset(), Offset(next));
 
   // A crash now: the acknowledged records, nothing else.
-  Replayed crashed = recover_copy(dir, d.sub("crash"));
+  Replayed crashed = recover_copy(dir_, d_.sub("crash"));
   ASSERT_EQ(crashed.size(), next);
   expect_prefix_of_originals(crashed, 0);
 
   // A power loss now: the same (everything acknowledged under kAlways was synced).
-  ASSERT_TRUE(env.drop_unsynced().ok());
-  Replayed powered = recover_copy(dir, d.sub("power"));
+  ASSERT_TRUE(env_.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir_, d_.sub("power"));
   ASSERT_EQ(powered.size(), next);
   expect_prefix_of_originals(powered, 0);
 
   // The fault clears: appends work again and take the next offsets.
-  env.clear();
+  env_.clear();
   for (int i = 0; i < 4; ++i, next += 3) {
-    auto r = (*w)->append(batch_for(next, 3));
+    auto r = w->append(batch_for(next, 3));
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     EXPECT_EQ(*r, Offset(next));
   }
-  ASSERT_TRUE((*w)->close().ok());
+  ASSERT_TRUE(w->close().ok());
   Replayed after;
   RecoveryReport rep;
-  auto again = Wal::open(dir, {}, capture(&after), &rep);
+  auto again = Wal::open(dir_, {}, capture(&after), &rep);
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   ASSERT_EQ(after.size(), next);
   expect_prefix_of_originals(after, 0);
@@ -129,101 +140,81 @@ INSTANTIATE_TEST_SUITE_P(Faults, WalFaultTest,
 // Under kInterval acknowledged records may be unsynced when an fsync fails. They must not be
 // left to a file whose dirty pages the kernel may have dropped: the WAL rewrites them into a new
 // segment and syncs that.
-TEST(WalFaultIntervalTest, FailedSyncRewritesAcknowledgedUnsyncedRecords) {
-  ScratchDir d;
-  FaultEnv env(Env::Default());
+TEST_F(FaultFixture, IntervalFailedSyncRewritesAcknowledgedUnsyncedRecords) {
   WalOptions o;
-  o.env = &env;
   o.sync_mode = SyncMode::kInterval;
   o.sync_interval_s = 3600;  // only explicit syncs in this test
-  const std::string dir = d.sub("wal");
-  Replayed unused;
-  auto w = Wal::open(dir, o, capture(&unused), nullptr);
-  ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->append(batch_for(0, 3)).ok());
-  ASSERT_TRUE((*w)->sync().ok());
-  ASSERT_TRUE((*w)->append(batch_for(3, 3)).ok());
-  ASSERT_TRUE((*w)->append(batch_for(6, 3)).ok());
-  EXPECT_EQ((*w)->durable_offset(), Offset(3));
+  auto w = open(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->append(batch_for(0, 3)).ok());
+  ASSERT_TRUE(w->sync().ok());
+  ASSERT_TRUE(w->append(batch_for(3, 3)).ok());
+  ASSERT_TRUE(w->append(batch_for(6, 3)).ok());
+  EXPECT_EQ(w->durable_offset(), Offset(3));
 
-  env.fail_syncs(1);
-  EXPECT_EQ((*w)->sync().code(), Code::kIOError);
+  env_.fail_syncs(1);
+  EXPECT_EQ(w->sync().code(), Code::kIOError);
   // The rewrite made them durable after all.
-  EXPECT_EQ((*w)->durable_offset(), Offset(9));
-  ASSERT_TRUE(env.drop_unsynced().ok());
-  Replayed powered = recover_copy(dir, d.sub("power"));
+  EXPECT_EQ(w->durable_offset(), Offset(9));
+  ASSERT_TRUE(env_.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir_, d_.sub("power"));
   ASSERT_EQ(powered.size(), 9u);
   expect_prefix_of_originals(powered, 0);
 
-  ASSERT_EQ(*(*w)->append(batch_for(9, 3)), Offset(9));
-  ASSERT_TRUE((*w)->close().ok());
+  ASSERT_EQ(*w->append(batch_for(9, 3)), Offset(9));
+  ASSERT_TRUE(w->close().ok());
   Replayed after;
-  ASSERT_TRUE(Wal::open(dir, {}, capture(&after), nullptr).ok());
+  ASSERT_TRUE(Wal::open(dir_, {}, capture(&after), nullptr).ok());
   ASSERT_EQ(after.size(), 12u);
   expect_prefix_of_originals(after, 0);
 }
 
-TEST(WalFaultIntervalTest, FailedWriteKeepsEarlierUnsyncedRecordsAndSyncsThem) {
-  ScratchDir d;
-  FaultEnv env(Env::Default());
+TEST_F(FaultFixture, IntervalFailedWriteKeepsEarlierUnsyncedRecordsAndSyncsThem) {
   WalOptions o;
-  o.env = &env;
   o.sync_mode = SyncMode::kInterval;
   o.sync_interval_s = 3600;
-  const std::string dir = d.sub("wal");
-  Replayed unused;
-  auto w = Wal::open(dir, o, capture(&unused), nullptr);
-  ASSERT_TRUE(w.ok());
-  ASSERT_TRUE((*w)->append(batch_for(0, 3)).ok());
-  ASSERT_TRUE((*w)->append(batch_for(3, 3)).ok());
-  env.fail_writes(FaultEnv::WriteFault::kShortWrite, 1);
-  EXPECT_FALSE((*w)->append(doomed_batch(4)).ok());
-  ASSERT_TRUE(env.drop_unsynced().ok());
-  Replayed powered = recover_copy(dir, d.sub("power"));
+  auto w = open(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->append(batch_for(0, 3)).ok());
+  ASSERT_TRUE(w->append(batch_for(3, 3)).ok());
+  env_.fail_writes(FaultEnv::WriteFault::kShortWrite, 1);
+  EXPECT_FALSE(w->append(doomed_batch(4)).ok());
+  ASSERT_TRUE(env_.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir_, d_.sub("power"));
   ASSERT_EQ(powered.size(), 6u);
   expect_prefix_of_originals(powered, 0);
-  ASSERT_EQ(*(*w)->append(batch_for(6, 3)), Offset(6));
+  ASSERT_EQ(*w->append(batch_for(6, 3)), Offset(6));
 }
 
-TEST(WalFaultTest, PowerLossKeepsEveryRecordAcknowledgedUnderAlways) {
-  ScratchDir d;
-  FaultEnv env(Env::Default());
+TEST_F(FaultFixture, PowerLossKeepsEveryRecordAcknowledgedUnderAlways) {
   WalOptions o;
-  o.env = &env;
   o.max_segment_size = 300;
-  const std::string dir = d.sub("wal");
-  Replayed unused;
-  auto w = Wal::open(dir, o, capture(&unused), nullptr);
-  ASSERT_TRUE(w.ok());
-  for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE((*w)->append(batch_for(i, 3)).ok());
-  ASSERT_TRUE(env.drop_unsynced().ok());
-  Replayed powered = recover_copy(dir, d.sub("power"));
+  auto w = open(o);
+  ASSERT_TRUE(w);
+  for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE(w->append(batch_for(i, 3)).ok());
+  ASSERT_TRUE(env_.drop_unsynced().ok());
+  Replayed powered = recover_copy(dir_, d_.sub("power"));
   ASSERT_EQ(powered.size(), 30u);
   expect_prefix_of_originals(powered, 0);
 }
 
-TEST(WalFaultTest, FailedCheckpointChangesNothing) {
-  ScratchDir d;
-  FaultEnv env(Env::Default());
+TEST_F(FaultFixture, FailedCheckpointChangesNothing) {
   WalOptions o;
-  o.env = &env;
   o.max_segment_size = 200;
-  const std::string dir = d.sub("wal");
-  Replayed unused;
-  auto w = Wal::open(dir, o, capture(&unused), nullptr);
-  ASSERT_TRUE(w.ok());
-  for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE((*w)->append(batch_for(i, 3)).ok());
-  const size_t segments = (*w)->segment_count();
-  env.fail_syncs();
-  EXPECT_EQ((*w)->checkpoint(Offset(20)).code(), Code::kIOError);
-  EXPECT_EQ((*w)->checkpoint_offset(), Offset(0));
-  EXPECT_EQ((*w)->segment_count(), segments);
-  env.clear();
-  Replayed crashed = recover_copy(dir, d.sub("crash"));
+  auto w = open(o);
+  ASSERT_TRUE(w);
+  for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE(w->append(batch_for(i, 3)).ok());
+  const size_t segments = w->segment_count();
+  env_.fail_syncs();
+  EXPECT_EQ(w->checkpoint(Offset(20)).code(), Code::kIOError);
+  EXPECT_EQ(w->checkpoint_offset(), Offset(0));
+  EXPECT_EQ(w->segment_count(), segments);
+  env_.clear();
+  Replayed crashed = recover_copy(dir_, d_.sub("crash"));
   ASSERT_EQ(crashed.size(), 30u);
   expect_prefix_of_originals(crashed, 0);
-  ASSERT_TRUE((*w)->checkpoint(Offset(20)).ok());
-  EXPECT_LT((*w)->segment_count(), segments);
+  ASSERT_TRUE(w->checkpoint(Offset(20)).ok());
+  EXPECT_LT(w->segment_count(), segments);
 }
 
 }  // namespace

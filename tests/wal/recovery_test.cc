@@ -61,6 +61,22 @@ std::unique_ptr<Opened> open_with(const std::string& dir, RecoveryPolicy p) {
   return o;
 }
 
+// The WAL recovery left open must take the next batch at `next`, and the directory must then
+// recover cleanly to exactly offsets 0 .. next+3 under the same policy.
+void expect_appends_then_recovers_cleanly(Opened* o, const std::string& dir, RecoveryPolicy policy,
+                                          uint64_t next) {
+  ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+  auto first = (*o->wal)->append(batch_for(next, 3));
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  ASSERT_EQ(*first, Offset(next));
+  o->wal = Status(Code::kInternal, "closed");
+  auto again = open_with(dir, policy);
+  ASSERT_TRUE(again->wal.ok()) << again->wal.status().to_string();
+  EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
+  ASSERT_EQ(again->got.size(), next + 3);
+  expect_prefix_of_originals(again->got, 0);
+}
+
 void copy_dir(const std::string& from, const std::string& to) {
   std::filesystem::remove_all(to);
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
@@ -89,15 +105,7 @@ TEST(RecoveryTest, TornTailIsTruncatedUnderEveryPolicy) {
       EXPECT_EQ(o->report.log.size(), 1u);
       EXPECT_EQ(*Env::Default()->file_size(s), frames[4]);
       // The WAL carries on from the truncation point.
-      auto first = (*o->wal)->append(batch_for(12, 3));
-      ASSERT_TRUE(first.ok());
-      EXPECT_EQ(*first, Offset(12));
-      o->wal = Status(Code::kInternal, "closed");
-      auto again = open_with(d.sub("w"), policy);
-      ASSERT_TRUE(again->wal.ok());
-      ASSERT_EQ(again->got.size(), 15u);
-      expect_prefix_of_originals(again->got, 0);
-      EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
+      expect_appends_then_recovers_cleanly(o.get(), d.sub("w"), policy, 12);
     }
   }
 }
@@ -174,13 +182,7 @@ TEST(RecoveryTest, CorruptionInTheMiddleFollowsThePolicy) {
         EXPECT_EQ(o->report.corruption.code(), Code::kCorruption);
         EXPECT_EQ(*Env::Default()->file_size(s), frames[1]);
         EXPECT_EQ((*o->wal)->next_offset(), Offset(3));
-        ASSERT_TRUE((*o->wal)->append(batch_for(3, 3)).ok());
-        o->wal = Status(Code::kInternal, "closed");
-        auto again = open_with(d.sub("w"), policy);
-        ASSERT_TRUE(again->wal.ok());
-        ASSERT_EQ(again->got.size(), 6u);
-        expect_prefix_of_originals(again->got, 0);
-        EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
+        expect_appends_then_recovers_cleanly(o.get(), d.sub("w"), policy, 3);
         break;
       }
     }
@@ -239,12 +241,7 @@ TEST(RecoveryTest, CorruptionInAnEarlierSegmentFollowsThePolicy) {
       EXPECT_EQ(segment_files(d.sub("w")).size(), 2u);
       EXPECT_TRUE(std::filesystem::exists(wf.back() + ".discarded"));
       EXPECT_EQ((*o->wal)->next_offset(), Offset(good));
-      ASSERT_TRUE((*o->wal)->append(batch_for(good, 3)).ok());
-      o->wal = Status(Code::kInternal, "closed");
-      auto again = open_with(d.sub("w"), policy);
-      ASSERT_TRUE(again->wal.ok());
-      ASSERT_EQ(again->got.size(), good + 3);
-      expect_prefix_of_originals(again->got, 0);
+      expect_appends_then_recovers_cleanly(o.get(), d.sub("w"), policy, good);
     }
   }
 }
@@ -376,11 +373,6 @@ TEST(RecoveryTest, LeftoverTemporaryFilesAreRemoved) {
   EXPECT_FALSE(std::filesystem::exists(d.sub("CHECKPOINT.tmp")));
 }
 
-}  // namespace
-}  // namespace persisting::wal
-
-namespace persisting::wal {
-namespace {
 
 TEST(RecoveryTest, LastSegmentShorterThanAHeaderIsDroppedUnderEveryPolicy) {
   for (auto policy : kAllPolicies) {
@@ -391,20 +383,10 @@ TEST(RecoveryTest, LastSegmentShorterThanAHeaderIsDroppedUnderEveryPolicy) {
     ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
     ASSERT_EQ(o->got.size(), 9u);
     EXPECT_EQ(o->report.outcome, RecoveryOutcome::kTornTailTruncated);
-    ASSERT_EQ(*(*o->wal)->append(batch_for(9, 3)), Offset(9));
-    o->wal = Status(Code::kInternal, "closed");
-    auto again = open_with(d.path(), policy);
-    ASSERT_TRUE(again->wal.ok());
-    ASSERT_EQ(again->got.size(), 12u);
-    expect_prefix_of_originals(again->got, 0);
+    expect_appends_then_recovers_cleanly(o.get(), d.path(), policy, 9);
   }
 }
 
-}  // namespace
-}  // namespace persisting::wal
-
-namespace persisting::wal {
-namespace {
 
 // Found by the fuzzer: a log whose first segment starts above the checkpoint is missing records;
 // point_in_time must restart at the checkpoint, not at the first surviving segment.
@@ -424,13 +406,7 @@ TEST(RecoveryTest, LogStartingAboveTheCheckpointIsMissingRecords) {
     EXPECT_EQ(o->report.corruption.code(), Code::kCorruption);
     EXPECT_EQ((*o->wal)->next_offset(), Offset(0));
     if (policy == RecoveryPolicy::kPointInTime) {
-      ASSERT_EQ(*(*o->wal)->append(batch_for(0, 2)), Offset(0));
-      o->wal = Status(Code::kInternal, "closed");
-      auto again = open_with(d.path(), policy);
-      ASSERT_TRUE(again->wal.ok());
-      EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
-      ASSERT_EQ(again->got.size(), 2u);
-      expect_prefix_of_originals(again->got, 0);
+      expect_appends_then_recovers_cleanly(o.get(), d.path(), policy, 0);
     }
   }
 }

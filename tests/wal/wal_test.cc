@@ -25,6 +25,16 @@ std::unique_ptr<Wal> open_ok(const std::string& dir, WalOptions o, Replayed* got
   return w.ok() ? std::move(*w) : nullptr;
 }
 
+// Recovers dir and expects exactly `count` records, offsets from `from` on, as written.
+void expect_recovers(const std::string& dir, const WalOptions& o, uint64_t from, size_t count,
+                     size_t pad = 0) {
+  Replayed got;
+  auto w = open_ok(dir, o, &got);
+  ASSERT_TRUE(w);
+  ASSERT_EQ(got.size(), count);
+  expect_prefix_of_originals(got, from, pad);
+}
+
 TEST(WalTest, FreshDirectoryStartsAtZeroWithOneSegment) {
   ScratchDir d;
   Replayed got;
@@ -72,10 +82,7 @@ TEST(WalTest, AppendAssignsConsecutiveOffsetsAndReopenReplaysThem) {
   // Appends continue in the same segment after reopen.
   ASSERT_EQ(*w->append(batch_for(18, 3)), Offset(18));
   w.reset();
-  got.clear();
-  w = open_ok(d.path(), {}, &got);
-  ASSERT_EQ(got.size(), 21u);
-  expect_prefix_of_originals(got, 0);
+  expect_recovers(d.path(), {}, 0, 21);
   EXPECT_EQ(segment_files(d.path()).size(), 1u);
 }
 
@@ -100,10 +107,7 @@ TEST(WalTest, RotatesAtMaxSegmentSizeAndReadsAcrossSegments) {
     ASSERT_TRUE(first.ok());
     EXPECT_EQ(segment_file_name(*first), f.substr(f.rfind('/') + 1));
   }
-  Replayed got;
-  auto w = open_ok(d.path(), o, &got);
-  ASSERT_EQ(got.size(), 40u);
-  expect_prefix_of_originals(got, 0, 10);
+  expect_recovers(d.path(), o, 0, 40, 10);
 }
 
 TEST(WalTest, ABatchLargerThanTheSegmentLimitStillFitsInOneSegment) {
@@ -115,9 +119,7 @@ TEST(WalTest, ABatchLargerThanTheSegmentLimitStillFitsInOneSegment) {
   ASSERT_TRUE(w->append(batch_for(0, 20, 50)).ok());
   ASSERT_TRUE(w->append(batch_for(20, 20, 50)).ok());
   w.reset();
-  w = open_ok(d.path(), o, &got);
-  ASSERT_EQ(got.size(), 40u);
-  expect_prefix_of_originals(got, 0, 50);
+  expect_recovers(d.path(), o, 0, 40, 50);
 }
 
 TEST(WalTest, CheckpointDeletesSegmentsWhollyBelowItAndRecoverySkipsBelowIt) {
@@ -156,10 +158,7 @@ TEST(WalTest, CheckpointDeletesSegmentsWhollyBelowItAndRecoverySkipsBelowIt) {
   EXPECT_EQ(w->segment_count(), 1u);
   ASSERT_TRUE(w->append(batch_for(60, 2)).ok());
   w.reset();
-  got.clear();
-  w = open_ok(d.path(), o, &got);
-  ASSERT_EQ(got.size(), 2u);
-  expect_prefix_of_originals(got, 60);
+  expect_recovers(d.path(), o, 60, 2);
 }
 
 TEST(WalTest, CrashBetweenCheckpointWriteAndSegmentDeletionDoesNotDuplicate) {
@@ -200,9 +199,7 @@ TEST(WalTest, LogThatEndsBelowTheCheckpointRestartsAtTheCheckpoint) {
   EXPECT_EQ(w->next_offset(), Offset(8));
   ASSERT_EQ(*w->append(batch_for(8, 2)), Offset(8));
   w.reset();
-  w = open_ok(d.path(), {}, &got);
-  ASSERT_EQ(got.size(), 2u);
-  expect_prefix_of_originals(got, 8);
+  expect_recovers(d.path(), {}, 8, 2);
 }
 
 TEST(WalTest, CorruptCheckpointRefusesToOpen) {
