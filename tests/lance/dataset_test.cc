@@ -302,7 +302,7 @@ TEST(LanceDataset, IndexSectionIsCarriedOver) {
     ASSERT_TRUE(s.ok());
     pb::Manifest m = s->file.manifest;
     m.set_version(2);
-    ASSERT_TRUE(commit_manifest(Env::Default(), path, s->naming, 2, encode_manifest_file(&m, index, "")).ok());
+    ASSERT_TRUE(commit_manifest(Env::Default(), path, s->naming, 2, encode_manifest_file(&m, index, ""), true).ok());
   }
   ASSERT_TRUE(ds->refresh().ok());
   ASSERT_TRUE(ds->append(make_rows(2, 2)).ok());
@@ -324,6 +324,39 @@ TEST(LanceDataset, KeepsV1ManifestNaming) {
   ASSERT_TRUE(ds->append(make_rows(1, 1)).ok());
   EXPECT_TRUE(std::filesystem::exists(path + "/_versions/2.manifest"));
   EXPECT_EQ(ds->count_rows(), 2u);
+}
+
+// Counts directory syncs: with sync on, the data, _transactions and _versions directories are
+// synced on every append; with sync off (LanceDB's own behaviour) nothing is.
+class CountingEnv : public EnvWrapper {
+ public:
+  CountingEnv() : EnvWrapper(Env::Default()) {}
+  Status sync_dir(const std::string& d) override {
+    dirs.insert(d.substr(d.rfind('/') + 1));
+    ++count;
+    return EnvWrapper::sync_dir(d);
+  }
+  std::set<std::string> dirs;
+  int count = 0;
+};
+
+TEST(LanceDataset, SyncOptionGovernsDurabilityWork) {
+  TempDir dir;
+  for (bool sync : {true, false}) {
+    CountingEnv env;
+    LanceOptions opt;
+    opt.file.sync = sync;
+    auto ds = LanceDataset::open_or_create(&env, dir.path() + (sync ? "/a.lance" : "/b.lance"), opt);
+    ASSERT_TRUE(ds.ok());
+    ASSERT_TRUE((*ds)->append(make_rows(0, 10)).ok());
+    ASSERT_TRUE((*ds)->append(make_rows(10, 10)).ok());
+    if (sync) {
+      EXPECT_EQ(env.dirs, (std::set<std::string>{"data", "_transactions", "_versions"}));
+    } else {
+      EXPECT_EQ(env.count, 0);
+    }
+    EXPECT_EQ((*ds)->count_rows(), 20u);
+  }
 }
 
 TEST(LanceDataset, LargeFlushUsesSeveralPages) {

@@ -47,7 +47,7 @@ inline uint64_t commit_edited_manifest(const std::string& dataset, const std::fu
   edit(&m);
   auto idx = index_section_bytes(s->file, s->manifest_path());
   std::string bytes = encode_manifest_file(&m, *idx, "");
-  Status st = commit_manifest(env, dataset, s->naming, s->version + 1, bytes);
+  Status st = commit_manifest(env, dataset, s->naming, s->version + 1, bytes, true);
   if (!st.ok()) throw std::runtime_error(st.to_string());
   return s->version + 1;
 }

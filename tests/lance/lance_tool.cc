@@ -1,7 +1,7 @@
 // lance_tool: JSON Lines <-> Lance dataset, for the LanceDB interop scripts (tests/lance/interop).
 //
 //   lance_tool append   DATASET [--batch N] [--vector FIELD]... [--page-bytes N]
-//                       [--compression none|zstd|lz4]  < rows.jsonl
+//                       [--compression none|zstd|lz4] [--sync 0|1]  < rows.jsonl
 //       appends stdin's records, N per fragment (all in one when omitted); lists of numbers in
 //       a --vector field become float32 vectors. Prints {"version":V,"rows":R}.
 //   lance_tool read     DATASET [--offset N] [--limit N] [--version V] [--columns a,b]
@@ -10,7 +10,13 @@
 //   lance_tool versions DATASET                      one JSON object per version
 //   lance_tool schema   DATASET                      one JSON object per top-level field
 //   lance_tool encodings DATASET                     the page encodings used, one per line
+//   lance_tool bench    DATASET [--rows N] [--flush N] [--dim D] [--payload BYTES] [--sync 0|1]
+//       appends N rows {id, idx, payload, vector} in flushes of --flush rows (rows are built
+//       before the clock starts) and prints one JSON object: rows/s and the median flush time
+//       at about 10,000 existing rows and at the end (bench/lance.sh compares it with LanceDB).
 // Errors go to stderr with exit status 1.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <set>
@@ -40,6 +46,8 @@ struct Args {
   std::vector<std::string> columns;
   std::set<std::string> vectors;
   std::string compression;
+  uint64_t rows = 1000000, flush = 1000, dim = 128, payload = 256;
+  bool sync = true;
 };
 
 Result<Args> parse_args(int argc, char** argv) {
@@ -58,6 +66,11 @@ Result<Args> parse_args(int argc, char** argv) {
     else if (k == "--page-bytes") a.page_bytes = std::stoull(v);
     else if (k == "--vector") a.vectors.insert(v);
     else if (k == "--compression") a.compression = v;
+    else if (k == "--sync") a.sync = v != "0";
+    else if (k == "--rows") a.rows = std::stoull(v);
+    else if (k == "--flush") a.flush = std::stoull(v);
+    else if (k == "--dim") a.dim = std::stoull(v);
+    else if (k == "--payload") a.payload = std::stoull(v);
     else if (k == "--columns") {
       size_t start = 0;
       while (start <= v.size()) {
@@ -146,9 +159,49 @@ Status encodings(LanceDataset* ds) {
   return Status::OK();
 }
 
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// The flush benchmark: rows {id, idx, payload (a.payload bytes), vector (a.dim floats)}.
+Status bench(LanceDataset* ds, const Args& a) {
+  if (a.flush == 0 || a.rows < a.flush) return InvalidArgument("--rows must be >= --flush > 0");
+  const uint64_t flushes = a.rows / a.flush;
+  std::vector<double> ms(flushes);
+  double total = 0;
+  std::vector<Record> batch;
+  for (uint64_t f = 0; f < flushes; ++f) {
+    batch.clear();
+    for (uint64_t i = 0; i < a.flush; ++i) {
+      const int64_t id = static_cast<int64_t>(f * a.flush + i);
+      F32Vector v(a.dim);
+      for (uint64_t k = 0; k < a.dim; ++k) v[k] = static_cast<float>((id * 31 + k) % 1000) / 1000.0f;
+      std::string payload(a.payload, static_cast<char>('a' + id % 26));
+      batch.push_back(Record{{"id", id}, {"idx", id % 1000}, {"payload", std::move(payload)}, {"vector", std::move(v)}});
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    RETURN_IF_ERROR(ds->append(batch).status());
+    ms[f] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    total += ms[f];
+  }
+  // "At 10,000 existing rows": the 10 flushes after the first 10,000 rows; "at the end": the last 10.
+  const uint64_t at = std::min<uint64_t>(10000 / a.flush, flushes - 1);
+  std::vector<double> early(ms.begin() + at, ms.begin() + std::min<uint64_t>(at + 10, flushes));
+  std::vector<double> late(ms.end() - std::min<uint64_t>(10, flushes), ms.end());
+  std::printf("{\"sync\":%s,\"rows\":%llu,\"flush_rows\":%llu,\"flushes\":%llu,\"seconds\":%.3f,\"rows_per_s\":%.0f,"
+              "\"flush_ms_at_10k\":%.3f,\"flush_ms_at_end\":%.3f,\"end_over_10k\":%.3f}\n",
+              a.sync ? "true" : "false", static_cast<unsigned long long>(flushes * a.flush), static_cast<unsigned long long>(a.flush),
+              static_cast<unsigned long long>(flushes), total / 1000, flushes * a.flush / (total / 1000),
+              median(early), median(late), median(late) / median(early));
+  return Status::OK();
+}
+
 Status run(const Args& a) {
   LanceOptions opt;
   if (a.page_bytes) opt.file.max_page_bytes = a.page_bytes;
+  opt.file.sync = a.sync;
   ASSIGN_OR_RETURN(opt.file.compression, parse_buffer_compression(a.compression));
   ASSIGN_OR_RETURN(auto ds, LanceDataset::open_or_create(Env::Default(), a.dataset, opt));
   if (a.command == "append") return append(ds.get(), a);
@@ -177,6 +230,7 @@ Status run(const Args& a) {
     return Status::OK();
   }
   if (a.command == "encodings") return encodings(ds.get());
+  if (a.command == "bench") return bench(ds.get(), a);
   return InvalidArgument("unknown command '" + a.command + "'");
 }
 

@@ -68,8 +68,8 @@ TEST(LanceManifest, UnknownFieldsSurviveARoundTrip) {
 TEST(LanceManifest, CommitIsCreateIfAbsent) {
   TempDir dir;
   Env* env = Env::Default();
-  ASSERT_TRUE(commit_manifest(env, dir.path(), ManifestNaming::kV2, 1, "first").ok());
-  Status st = commit_manifest(env, dir.path(), ManifestNaming::kV2, 1, "second");
+  ASSERT_TRUE(commit_manifest(env, dir.path(), ManifestNaming::kV2, 1, "first", true).ok());
+  Status st = commit_manifest(env, dir.path(), ManifestNaming::kV2, 1, "second", false);
   EXPECT_EQ(st.code(), Code::kAlreadyExists);
   auto content = env->read_file(dir.path() + "/_versions/18446744073709551614.manifest");
   ASSERT_TRUE(content.ok());
@@ -81,8 +81,8 @@ TEST(LanceManifest, CommitIsCreateIfAbsent) {
 TEST(LanceManifest, MixedNamingIsRefused) {
   TempDir dir;
   Env* env = Env::Default();
-  ASSERT_TRUE(commit_manifest(env, dir.path(), ManifestNaming::kV2, 1, "a").ok());
-  ASSERT_TRUE(commit_manifest(env, dir.path(), ManifestNaming::kV1, 2, "b").ok());
+  ASSERT_TRUE(commit_manifest(env, dir.path(), ManifestNaming::kV2, 1, "a", false).ok());
+  ASSERT_TRUE(commit_manifest(env, dir.path(), ManifestNaming::kV1, 2, "b", false).ok());
   EXPECT_EQ(list_versions(env, dir.path()).status().code(), Code::kNotSupported);
 }
 

@@ -37,23 +37,27 @@ Status write_whole_file(Env* env, const std::string& path, std::string_view byte
 }  // namespace
 
 Status write_transaction_file(Env* env, const std::string& dataset, const std::string& file_name,
-                              const std::string& bytes) {
+                              const std::string& bytes, bool sync) {
   const std::string dir = join_path(dataset, kTransactionsDir);
   RETURN_IF_ERROR(env->create_dirs(dir));
-  return env->write_file_atomic(join_path(dir, file_name), bytes);
+  const std::string path = join_path(dir, file_name);
+  Status st = write_whole_file(env, path, bytes, sync);
+  if (st.ok() && sync) st = env->sync_dir(dir);
+  if (!st.ok()) (void)env->remove_file(path);
+  return st;
 }
 
 Status commit_manifest(Env* env, const std::string& dataset, ManifestNaming naming, uint64_t version,
-                       const std::string& bytes) {
+                       const std::string& bytes, bool sync) {
   const std::string dir = join_path(dataset, kVersionsDir);
   RETURN_IF_ERROR(env->create_dirs(dir));
   const std::string final_path = join_path(dir, manifest_file_name(naming, version));
   // Not ending in ".manifest", so neither we nor LanceDB take it for a version.
   const std::string tmp = final_path + "#" + new_uuid() + ".tmp";
-  Status st = write_whole_file(env, tmp, bytes, /*sync=*/true);
+  Status st = write_whole_file(env, tmp, bytes, sync);
   if (st.ok()) st = env->link_file(tmp, final_path);
   (void)env->remove_file(tmp);
-  if (!st.ok()) return st;
+  if (!st.ok() || !sync) return st;
   return env->sync_dir(dir);
 }
 

@@ -14,15 +14,19 @@ namespace {
 // A data file written for a commit attempt; removed again unless the commit succeeds.
 class PendingFiles {
  public:
-  explicit PendingFiles(Env* env) : env_(env) {}
+  PendingFiles(Env* env, std::string data_dir, bool sync) : env_(env), data_dir_(std::move(data_dir)), sync_(sync) {}
   ~PendingFiles() {
     for (const std::string& p : paths_) (void)env_->remove_file(p);
   }
   void add(std::string path) { paths_.push_back(std::move(path)); }
   void keep() { paths_.clear(); }
+  // Makes the new files' directory entries durable (before a manifest refers to them).
+  Status sync_dirs() { return sync_ && !paths_.empty() ? env_->sync_dir(data_dir_) : Status::OK(); }
 
  private:
   Env* env_;
+  std::string data_dir_;
+  bool sync_;
   std::vector<std::string> paths_;
 };
 
@@ -124,7 +128,7 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
     if (attempt > 0) RETURN_IF_ERROR(refresh());
     RETURN_IF_ERROR(check_appendable(snapshot_));
     ASSIGN_OR_RETURN(SchemaChange change, plan_schema_change(snapshot_, batch));
-    PendingFiles pending(env_);
+    PendingFiles pending(env_, join_path(path_, kDataDir), options_.file.sync);
     pb::Manifest m = next_manifest(snapshot_);
     pb::Transaction txn;
     if (!change.empty() && snapshot_.version > 0) {
@@ -133,7 +137,9 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       auto* merge = txn.mutable_merge();
       *merge->mutable_fragments() = m.fragments();
       *merge->mutable_schema() = m.fields();
-      last = commit_version(env_, snapshot_, std::move(m), std::move(txn));
+      RETURN_IF_ERROR(pending.sync_dirs());
+      auto committed = commit_version(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync);
+      last = committed.status();
       if (last.code() == Code::kAlreadyExists) continue;
       RETURN_IF_ERROR(last);
       pending.keep();
@@ -159,14 +165,16 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       frag.set_id(0);  // LanceDB leaves the id of an appended fragment 0 in the transaction
       *txn.mutable_append()->add_fragments() = frag;
     }
-    last = commit_version(env_, snapshot_, std::move(m), std::move(txn));
+    RETURN_IF_ERROR(pending.sync_dirs());
+    auto committed = commit_version(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync);
+    last = committed.status();
     if (last.code() == Code::kAlreadyExists) continue;
     RETURN_IF_ERROR(last);
     pending.keep();
-    const uint64_t committed = snapshot_.version + 1;
-    (void)write_version_hint(env_, path_, committed);
-    ASSIGN_OR_RETURN(snapshot_, load_snapshot(env_, path_, committed));
-    return committed;
+    const uint64_t version = snapshot_.version + 1;
+    (void)write_version_hint(env_, path_, version);
+    ASSIGN_OR_RETURN(snapshot_, snapshot_from_manifest(env_, path_, snapshot_.naming, version, std::move(committed).value()));
+    return version;
   }
   return Unavailable("Lance dataset '" + path_ + "': gave up after " + std::to_string(options_.max_commit_attempts) +
                      " lost commit races (" + last.message() + ")");

@@ -28,6 +28,8 @@
 namespace persisting::lance {
 
 struct LanceOptions {
+  // file.sync (default true) also governs the commit: with it, an acknowledged append survives
+  // power loss; without it, only a process crash (LanceDB 0.31's own behaviour: no fsync).
   FileWriteOptions file;
   int max_commit_attempts = 1000;      // lost races before append gives up (kAborted-like)
 };

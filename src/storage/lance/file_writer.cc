@@ -122,7 +122,7 @@ Result<uint64_t> write_data_file(Env* env, const std::string& path, const std::v
   ASSIGN_OR_RETURN(auto file, env->new_writable_file(path, /*truncate=*/true));
   Writer w(file.get());
   Status st = write_all(&w, columns, num_rows, options);
-  if (st.ok()) st = file->sync();
+  if (st.ok() && options.sync) st = file->sync();
   Status closed = file->close();
   if (st.ok()) st = closed;
   if (!st.ok()) {

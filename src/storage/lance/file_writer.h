@@ -34,9 +34,10 @@ struct FileColumn {
 struct FileWriteOptions {
   uint64_t max_page_bytes = 8 << 20;     // LanceDB cuts pages at about 8 MiB per column
   BufferCompression compression = BufferCompression::kNone;  // value buffers only (page_encoder.h)
+  bool sync = true;                      // fdatasync the file before returning
 };
 
-// Writes the file at `path` (which must not exist yet), syncs and closes it.
+// Writes the file at `path` (which must not exist yet), syncs it (options.sync) and closes it.
 // Returns the file's size in bytes. On error the partial file is removed.
 Result<uint64_t> write_data_file(Env* env, const std::string& path, const std::vector<FileColumn>& columns,
                                  uint64_t num_rows, const FileWriteOptions& options);

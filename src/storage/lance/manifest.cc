@@ -66,8 +66,13 @@ Result<VersionListing> list_versions(Env* env, const std::string& dataset) {
 }
 
 Result<ManifestFile> read_manifest_file(Env* env, const std::string& path) {
+  ASSIGN_OR_RETURN(std::string raw, env->read_file(path));
+  return parse_manifest_file(std::move(raw), path);
+}
+
+Result<ManifestFile> parse_manifest_file(std::string bytes, const std::string& path) {
   ManifestFile out;
-  ASSIGN_OR_RETURN(out.raw, env->read_file(path));
+  out.raw = std::move(bytes);
   const std::string_view raw = out.raw;
   auto bad = [&](const std::string& what) { return Corruption("Lance manifest '" + path + "': " + what); };
   if (raw.size() < kManifestFooterSize + 4) return bad("too small");

@@ -42,6 +42,8 @@ struct ManifestFile {
   std::string raw;
 };
 Result<ManifestFile> read_manifest_file(Env* env, const std::string& path);
+// Parses the bytes of a manifest file (`path` only names it in messages).
+Result<ManifestFile> parse_manifest_file(std::string raw, const std::string& path);
 
 // The bytes "u32 len + IndexSection" the manifest points at, or empty if it has none.
 Result<std::string> index_section_bytes(const ManifestFile& m, const std::string& path);

@@ -118,6 +118,17 @@ Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, std::option
   return s;
 }
 
+Result<Snapshot> snapshot_from_manifest(Env* env, const std::string& dataset, ManifestNaming naming,
+                                        uint64_t version, std::string manifest_bytes) {
+  Snapshot s;
+  s.dataset = dataset;
+  s.naming = naming;
+  s.version = version;
+  ASSIGN_OR_RETURN(s.file, parse_manifest_file(std::move(manifest_bytes), s.manifest_path()));
+  RETURN_IF_ERROR(check_readable(&s, env));
+  return s;
+}
+
 Status check_appendable(const Snapshot& s) {
   if (s.version == 0) return Status::OK();
   const pb::Manifest& m = s.file.manifest;

@@ -34,21 +34,24 @@ uint64_t next_fragment_id(const pb::Manifest& m) {
   return max_id + 1;
 }
 
-Status commit_version(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn) {
+Result<std::string> commit_version(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn, bool sync) {
   txn.set_read_version(s.version);
   txn.set_uuid(new_uuid());
   const std::string txn_bytes = txn.SerializeAsString();
   const std::string txn_name = std::to_string(s.version) + "-" + txn.uuid() + ".txn";
-  RETURN_IF_ERROR(write_transaction_file(env, s.dataset, txn_name, txn_bytes));
+  RETURN_IF_ERROR(write_transaction_file(env, s.dataset, txn_name, txn_bytes, sync));
   m.set_transaction_file(txn_name);
   std::string index_section;
   if (s.version > 0) {
     ASSIGN_OR_RETURN(index_section, index_section_bytes(s.file, s.manifest_path()));
   }
   const std::string bytes = encode_manifest_file(&m, index_section, txn_bytes);
-  Status st = commit_manifest(env, s.dataset, s.naming, s.version + 1, bytes);
-  if (!st.ok()) (void)env->remove_file(join_path(join_path(s.dataset, kTransactionsDir), txn_name));
-  return st;
+  Status st = commit_manifest(env, s.dataset, s.naming, s.version + 1, bytes, sync);
+  if (!st.ok()) {
+    (void)env->remove_file(join_path(join_path(s.dataset, kTransactionsDir), txn_name));
+    return st;
+  }
+  return bytes;
 }
 
 }  // namespace persisting::lance

@@ -23,7 +23,8 @@ pb::Manifest next_manifest(const Snapshot& s);
 uint64_t next_fragment_id(const pb::Manifest& m);
 
 // Commits `m` as version s.version + 1 with transaction `txn` (read_version and uuid are filled
-// in here). kAlreadyExists: another writer committed that version first.
-Status commit_version(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn);
+// in here); `sync` as in commit.h. Returns the bytes of the committed manifest file.
+// kAlreadyExists: another writer committed that version first.
+Result<std::string> commit_version(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn, bool sync);
 
 }  // namespace persisting::lance

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The Lance flush benchmark of issue 3: append ROWS rows {id, idx, 256 B payload, 128-dim
+# float32 vector} in flushes of 1,000 rows, through Persisting's LanceDataset (lance_tool bench,
+# with and without fsync) and through LanceDB 0.31's table.add() of the same batches (Node), in
+# the same run on the same disk, REPS times each, interleaved. Prints a Markdown table with the
+# medians and the ratios. LanceDB does not fsync on a local file system, so "sync off" is the
+# like-for-like comparison; "sync on" is Persisting's power-loss-safe default.
+# Usage: bench/lance.sh [LANCE_TOOL] [ROWS] [REPS]      (needs tests/lance/interop/node_modules)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOOL=${1:-build/tests/lance/lance_tool}
+ROWS=${2:-1000000}
+REPS=${3:-3}
+[ -d tests/lance/interop/node_modules ] || (cd tests/lance/interop && npm ci --no-audit --no-fund --loglevel=error)
+work=$(mktemp -d)
+out="$work/results.jsonl"
+trap 'rm -rf "$work"' EXIT
+for rep in $(seq "$REPS"); do
+  for who in persisting-nosync lancedb persisting-sync; do
+    d="$work/$who-$rep"
+    case $who in
+      persisting-nosync) r=$("$TOOL" bench "$d/t.lance" --rows "$ROWS" --flush 1000 --sync 0) ;;
+      persisting-sync) r=$("$TOOL" bench "$d/t.lance" --rows "$ROWS" --flush 1000 --sync 1) ;;
+      lancedb) r=$(LANCE_INCLUDE_VECTOR_CENTROIDS=false node bench/lance/lancedb_add.mjs "$d" "$ROWS" 1000 128 256) ;;
+    esac
+    echo "{\"who\":\"$who\",\"result\":$r}" >> "$out"
+    rm -rf "$d"
+  done
+done
+python3 - "$out" "$ROWS" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+med = lambda who, k: statistics.median(r["result"][k] for r in rows if r["who"] == who)
+base = med("lancedb", "rows_per_s")
+print(f"{int(sys.argv[2]):,} rows in flushes of 1,000; median of {sum(r['who'] == 'lancedb' for r in rows)} runs each")
+print()
+print("| writer | rows/s | flush ms at 10k rows | flush ms at the end | end / 10k | rows/s vs LanceDB add() |")
+print("|---|---|---|---|---|---|")
+for who in ("persisting-nosync", "persisting-sync", "lancedb"):
+    print(f"| {who} | {med(who, 'rows_per_s'):,.0f} | {med(who, 'flush_ms_at_10k'):.2f} | {med(who, 'flush_ms_at_end'):.2f} "
+          f"| {med(who, 'end_over_10k'):.2f} | {med(who, 'rows_per_s') / base:.2f}x |")
+PY
