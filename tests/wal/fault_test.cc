@@ -198,6 +198,19 @@ TEST_F(FaultFixture, PowerLossKeepsEveryRecordAcknowledgedUnderAlways) {
   expect_prefix_of_originals(powered, 0);
 }
 
+TEST_F(FaultFixture, OpenFailsCleanlyWhenNoSegmentCanBeCreated) {
+  env_.fail_creates(true);
+  Replayed unused;
+  WalOptions o;
+  o.env = &env_;
+  auto w = Wal::open(dir_, o, capture(&unused), nullptr);
+  EXPECT_EQ(w.status().code(), Code::kIOError);
+  env_.clear();
+  auto again = open(o);
+  ASSERT_TRUE(again);
+  ASSERT_EQ(*again->append(batch_for(0, 3)), Offset(0));
+}
+
 TEST_F(FaultFixture, FailedCheckpointChangesNothing) {
   WalOptions o;
   o.max_segment_size = 200;

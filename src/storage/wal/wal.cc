@@ -64,19 +64,28 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
   w->last_sync_ = std::chrono::steady_clock::now();
   if (!w->read_only_.ok()) return w;
 
-  if (log.last_segment_appendable) {
-    const Segment& last = w->segments_.back();
-    ASSIGN_OR_RETURN(w->active_, SegmentWriter::reopen(w->env_, last.path, last.first));
-    // What recovery found may sit only in the page cache (a crash under kOs/kInterval): make it
-    // durable before anything new is acknowledged after it.
-    RETURN_IF_ERROR(w->active_->sync());
-    w->good_size_ = w->synced_size_ = w->active_->size();
-  } else {
-    ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(w->env_, dir, log.next_offset, {}));
-    w->install(std::move(seg));
+  Status s = w->start_appending(log.last_segment_appendable);
+  if (!s.ok()) {
+    w->closed_ = true;  // nothing to sync or close in the destructor
+    return s;
   }
   if (o.sync_mode == SyncMode::kInterval) w->bg_ = std::thread([p = w.get()] { p->sync_loop(); });
   return w;
+}
+
+Status Wal::start_appending(bool reopen_last) {
+  if (reopen_last) {
+    const Segment& last = segments_.back();
+    ASSIGN_OR_RETURN(active_, SegmentWriter::reopen(env_, last.path, last.first));
+    // What recovery found may sit only in the page cache (a crash under kOs/kInterval): make it
+    // durable before anything new is acknowledged after it.
+    RETURN_IF_ERROR(active_->sync());
+    good_size_ = synced_size_ = active_->size();
+    return Status::OK();
+  }
+  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, next_offset_, {}));
+  install(std::move(seg));
+  return Status::OK();
 }
 
 Wal::~Wal() { (void)close(); }
