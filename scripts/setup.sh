@@ -9,6 +9,9 @@ PKGS=(
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   protobuf-compiler libprotobuf-dev
+  # cluster (src/net, src/metrics, tests/net): gRPC, HTTP endpoint, etcd membership, promtool, openssl
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libcpp-httplib-dev
+  etcd-server etcd-client prometheus openssl
 )
 # The Lance interop suite (scripts/test.d/lance-interop.sh) runs LanceDB under Node (>= 18).
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)

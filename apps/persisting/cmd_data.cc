@@ -4,6 +4,7 @@
 
 #include "apps/persisting/commands.h"
 #include "persisting/backend.h"
+#include "persisting/client.h"
 #include "persisting/json.h"
 #include "persisting/queue.h"
 
@@ -35,11 +36,31 @@ Result<std::unique_ptr<Queue>> open_queue(const std::string& data_dir) {
   return Queue::open(qo);
 }
 
-}  // namespace
+Result<std::unique_ptr<Client>> open_client(const Target& t) {
+  ClientOptions co;
+  co.server = t.server;
+  co.token = t.token;
+  co.tls_ca_file = t.tls_ca;
+  co.tls = !t.tls_ca.empty();
+  return Client::connect(co);
+}
 
-int run_put(const PutArgs& a) {
-  auto q = open_queue(a.data_dir);
+// Runs fn with an embedded Queue (--data-dir) or a cluster Client (--server): both have the
+// same writer/reader/stats/topics calls.
+template <typename Fn>
+int with_queue(const Target& t, Fn fn) {
+  if (!t.server.empty()) {
+    auto c = open_client(t);
+    if (!c.ok()) return fail(c.status().to_string());
+    return fn(**c);
+  }
+  auto q = open_queue(t.data_dir);
   if (!q.ok()) return fail(q.status().to_string());
+  return fn(**q);
+}
+
+template <typename Q>
+int put_lines(Q& q, const PutArgs& a) {
   WriterOptions wo;
   wo.topic = a.topic;
   wo.bucket_column = a.bucket_column;
@@ -47,9 +68,9 @@ int run_put(const PutArgs& a) {
   wo.batch_size = a.batch_size;
   wo.backend = a.backend;
   wo.backend_options = a.options;
-  auto w = (*q)->writer(wo);
+  auto w = q.writer(wo);
   if (!w.ok()) return fail(w.status().to_string());
-  if (!(*w)->topic().durable)
+  if (!(*w)->topic().durable && a.target.server.empty())
     std::cerr << "persisting: warning: topic '" << a.topic << "' uses the non-durable backend '"
               << (*w)->topic().backend
               << "': its records live only in this process and are gone when it exits\n";
@@ -94,9 +115,8 @@ int run_put(const PutArgs& a) {
   return 0;
 }
 
-int run_get(const GetArgs& a) {
-  auto q = open_queue(a.data_dir);
-  if (!q.ok()) return fail(q.status().to_string());
+template <typename Q>
+int get_records(Q& q, const GetArgs& a) {
   ReaderOptions ro;
   ro.topic = a.topic;
   if (a.bucket) ro.buckets = {*a.bucket};
@@ -104,12 +124,12 @@ int run_get(const GetArgs& a) {
     ro.rank = a.rank;
     ro.world_size = a.world_size;
   }
-  auto r = (*q)->reader(ro);
+  auto r = q.reader(ro);
   if (!r.ok()) return fail(r.status().to_string());
-  QueueReader& reader = **r;
+  auto& reader = **r;
   if (!a.from_beginning) {
     // Start at the current end of each bucket, like a console consumer without --from-beginning.
-    auto stats = (*q)->stats(a.topic);
+    auto stats = q.stats(a.topic);
     if (!stats.ok()) return fail(stats.status().to_string());
     const Value* buckets = stats->find("buckets");
     for (const auto& b : buckets->as_list()) {
@@ -151,23 +171,42 @@ int run_get(const GetArgs& a) {
   return 0;
 }
 
-int run_topics(const std::string& data_dir) {
-  auto q = open_queue(data_dir);
-  if (!q.ok()) return fail(q.status().to_string());
-  auto topics = (*q)->topics();
-  if (!topics.ok()) return fail(topics.status().to_string());
-  List l;
-  for (const auto& t : *topics) l.push_back(topic_json(t));
-  std::cout << to_json(Value(std::move(l))) << "\n";
-  return 0;
+}  // namespace
+
+int run_put(const PutArgs& a) {
+  return with_queue(a.target, [&](auto& q) { return put_lines(q, a); });
 }
 
-int run_stats(const std::string& data_dir, const std::string& topic) {
-  auto q = open_queue(data_dir);
-  if (!q.ok()) return fail(q.status().to_string());
-  auto stats = (*q)->stats(topic);
-  if (!stats.ok()) return fail(stats.status().to_string());
-  std::cout << to_json(*stats) << "\n";
+int run_get(const GetArgs& a) {
+  return with_queue(a.target, [&](auto& q) { return get_records(q, a); });
+}
+
+int run_topics(const Target& t) {
+  return with_queue(t, [&](auto& q) {
+    auto topics = q.topics();
+    if (!topics.ok()) return fail(topics.status().to_string());
+    List l;
+    for (const auto& info : *topics) l.push_back(topic_json(info));
+    std::cout << to_json(Value(std::move(l))) << "\n";
+    return 0;
+  });
+}
+
+int run_stats(const Target& t, const std::string& topic) {
+  return with_queue(t, [&](auto& q) {
+    auto stats = q.stats(topic);
+    if (!stats.ok()) return fail(stats.status().to_string());
+    std::cout << to_json(*stats) << "\n";
+    return 0;
+  });
+}
+
+int run_cluster_status(const Target& t, const std::string& topic) {
+  auto c = open_client(t);
+  if (!c.ok()) return fail(c.status().to_string());
+  auto st = (*c)->cluster_status(topic);
+  if (!st.ok()) return fail(st.status().to_string());
+  std::cout << to_json(*st) << "\n";
   return 0;
 }
 

@@ -11,15 +11,26 @@
 
 namespace persisting::cli {
 
+// Where a command's data lives: an embedded queue in a data directory, or a cluster node.
+// Exactly one of data_dir and server is set.
+struct Target {
+  std::string data_dir;
+  std::string server;  // host:port of any persistingd node
+  std::string token;   // access token for --server
+  std::string tls_ca;  // CA file: connect with TLS
+};
+
 struct PutArgs {
-  std::string data_dir, topic, bucket_column = "id", backend = "memory", input = "-";
+  Target target;
+  std::string topic, bucket_column = "id", backend = "memory", input = "-";
   uint32_t num_buckets = 4;
   uint32_t batch_size = 1000;  // lines per batch (and the topic's batch_size when it is created)
   Options options;
 };
 
 struct GetArgs {
-  std::string data_dir, topic;
+  Target target;
+  std::string topic;
   bool from_beginning = false, follow = false, with_position = false;
   std::optional<uint64_t> limit;
   std::optional<uint32_t> bucket, rank;
@@ -38,8 +49,10 @@ struct BenchArgs {
 int run_demo();
 int run_put(const PutArgs& a);
 int run_get(const GetArgs& a);
-int run_topics(const std::string& data_dir);
-int run_stats(const std::string& data_dir, const std::string& topic);
+int run_topics(const Target& t);
+int run_stats(const Target& t, const std::string& topic);
+// Members, liveness, and (with a topic) bucket ownership, as JSON.
+int run_cluster_status(const Target& t, const std::string& topic);
 int run_bench(const BenchArgs& a);
 
 // Prints "persisting: <message>" to stderr and returns 1.

@@ -19,6 +19,24 @@ Status parse_options(const std::vector<std::string>& raw, Options* out) {
   return Status::OK();
 }
 
+// --data-dir (embedded) or --server (a cluster node), exactly one; --token and --tls-ca go
+// with --server.
+void add_target(CLI::App* cmd, cli::Target* t) {
+  auto* dir = cmd->add_option("--data-dir", t->data_dir, "Data directory (embedded queue)");
+  auto* server = cmd->add_option("--server", t->server, "host:port of a persistingd node");
+  dir->excludes(server);
+  cmd->add_option("--token", t->token, "Access token (with --server)")->needs(server);
+  cmd->add_option("--tls-ca", t->tls_ca, "CA file: connect with TLS (with --server)")->needs(server);
+}
+
+bool check_target(const cli::Target& t) {
+  if (t.data_dir.empty() == t.server.empty()) {
+    std::cerr << "persisting: give --data-dir DIR or --server HOST:PORT\n";
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -32,7 +50,7 @@ int main(int argc, char** argv) {
   cli::PutArgs put;
   std::vector<std::string> put_opts;
   auto* put_cmd = app.add_subcommand("put", "Append JSON Lines records to a topic");
-  put_cmd->add_option("--data-dir", put.data_dir, "Data directory")->required();
+  add_target(put_cmd, &put.target);
   put_cmd->add_option("--topic", put.topic, "Topic")->required();
   put_cmd->add_option("--bucket-column", put.bucket_column, "Field that picks the bucket (new topics)");
   put_cmd->add_option("--num-buckets", put.num_buckets, "Buckets (new topics)")->check(CLI::Range(1, 65536));
@@ -43,7 +61,7 @@ int main(int argc, char** argv) {
 
   cli::GetArgs get;
   auto* get_cmd = app.add_subcommand("get", "Read records of a topic as JSON Lines");
-  get_cmd->add_option("--data-dir", get.data_dir, "Data directory")->required();
+  add_target(get_cmd, &get.target);
   get_cmd->add_option("--topic", get.topic, "Topic")->required();
   get_cmd->add_flag("--from-beginning", get.from_beginning, "Start at offset 0 (default: at the end)");
   get_cmd->add_option("--limit", get.limit, "Stop after this many records");
@@ -56,13 +74,14 @@ int main(int argc, char** argv) {
   rank_opt->needs(ws_opt);
   ws_opt->needs(rank_opt);
 
-  std::string topics_dir;
+  cli::Target topics_target;
   auto* topics_cmd = app.add_subcommand("topics", "List topics as JSON");
-  topics_cmd->add_option("--data-dir", topics_dir, "Data directory")->required();
+  add_target(topics_cmd, &topics_target);
 
-  std::string stats_dir, stats_topic;
+  cli::Target stats_target;
+  std::string stats_topic;
   auto* stats_cmd = app.add_subcommand("stats", "Print a topic's stats as JSON");
-  stats_cmd->add_option("--data-dir", stats_dir, "Data directory")->required();
+  add_target(stats_cmd, &stats_target);
   stats_cmd->add_option("--topic", stats_topic, "Topic")->required();
 
   cli::BenchArgs bench;
@@ -79,6 +98,16 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--fetch", bench.fetch, "Records per consumer get")->check(CLI::Range(1, 1000000));
   bench_cmd->add_option("--num-buckets", bench.num_buckets, "Buckets")->check(CLI::Range(1, 65536));
   bench_cmd->add_flag("--json", bench.json, "Print one JSON object instead of progress and a table");
+
+  cli::Target cluster_target;
+  std::string cluster_topic;
+  auto* cluster_cmd = app.add_subcommand("cluster", "Cluster commands (persistingd nodes)");
+  cluster_cmd->require_subcommand(1);
+  auto* status_cmd = cluster_cmd->add_subcommand("status", "Members, liveness and bucket ownership as JSON");
+  status_cmd->add_option("--server", cluster_target.server, "host:port of a persistingd node")->required();
+  status_cmd->add_option("--token", cluster_target.token, "Access token");
+  status_cmd->add_option("--tls-ca", cluster_target.tls_ca, "CA file: connect with TLS");
+  status_cmd->add_option("--topic", cluster_topic, "Also show this topic's bucket owners");
 
   try {
     app.parse(argc, argv);
@@ -97,11 +126,14 @@ int main(int argc, char** argv) {
       std::cerr << "persisting: " << s.message() << "\n";
       return 2;
     }
+    if (!check_target(put.target)) return 2;
     return cli::run_put(put);
   }
-  if (app.got_subcommand(get_cmd)) return cli::run_get(get);
-  if (app.got_subcommand(topics_cmd)) return cli::run_topics(topics_dir);
-  if (app.got_subcommand(stats_cmd)) return cli::run_stats(stats_dir, stats_topic);
+  if (app.got_subcommand(get_cmd)) return check_target(get.target) ? cli::run_get(get) : 2;
+  if (app.got_subcommand(topics_cmd)) return check_target(topics_target) ? cli::run_topics(topics_target) : 2;
+  if (app.got_subcommand(stats_cmd))
+    return check_target(stats_target) ? cli::run_stats(stats_target, stats_topic) : 2;
+  if (app.got_subcommand(cluster_cmd)) return cli::run_cluster_status(cluster_target, cluster_topic);
   if (app.got_subcommand(bench_cmd)) {
     if (Status s = parse_options(bench_opts, &bench.options); !s.ok()) {
       std::cerr << "persisting: " << s.message() << "\n";

@@ -1,0 +1,269 @@
+// One persistingd node: the CLI over --server, metrics and health, access control, TLS, and bad
+// requests that must get clear errors while the node keeps serving.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include "net/node_process.h"
+#include "persisting/client.h"
+#include "persisting/codec.h"
+#include "persisting/v1/queue.grpc.pb.h"
+#include "util/run_process.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::run_process;
+
+std::unique_ptr<Client> client(const std::string& address, ClientOptions o = {}) {
+  o.server = address;
+  auto c = Client::connect(o);
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+  return std::move(c).value();
+}
+
+// A put and a read-back through a fresh client: the node still serves.
+void expect_serving(const std::string& address, ClientOptions o = {}) {
+  auto c = client(address, o);
+  auto w = c->writer({.topic = "alive", .bucket_column = "id", .num_buckets = 2});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  ASSERT_TRUE((*w)->put(Record{{"id", "x"}}).ok());
+  auto st = c->stats("alive");
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  EXPECT_GE(st->find("total_count")->as_int(), 1);
+}
+
+TEST(Node, CliPutGetTopicsStatsAndClusterStatusOverServer) {
+  Cluster cluster(2);
+  ASSERT_TRUE(cluster.start_all());
+  std::string server = cluster.address(0);
+  auto put = run_process({PERSISTING_BIN, "put", "--server", server, "--topic", "cli", "--num-buckets", "4"},
+                         "{\"id\":1,\"v\":\"a\"}\n{\"id\":2,\"v\":\"b\"}\n{\"id\":3,\"v\":\"c\"}\n");
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  auto get = run_process({PERSISTING_BIN, "get", "--server", cluster.address(1), "--topic", "cli", "--from-beginning"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  for (const char* v : {"\"a\"", "\"b\"", "\"c\""}) EXPECT_NE(get.out.find(v), std::string::npos) << get.out;
+  auto topics = run_process({PERSISTING_BIN, "topics", "--server", server});
+  ASSERT_EQ(topics.exit_code, 0) << topics.err;
+  EXPECT_NE(topics.out.find("\"cli\""), std::string::npos);
+  auto stats = run_process({PERSISTING_BIN, "stats", "--server", server, "--topic", "cli"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"total_count\":3"), std::string::npos) << stats.out;
+  auto status = run_process({PERSISTING_BIN, "cluster", "status", "--server", server, "--topic", "cli"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_NE(status.out.find("\"n2\""), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\"alive\":true"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("\"ownership\""), std::string::npos) << status.out;
+  // --data-dir and --server together is a usage error.
+  auto both = run_process({PERSISTING_BIN, "topics", "--server", server, "--data-dir", cluster.dir()});
+  EXPECT_EQ(both.exit_code, 2);
+}
+
+TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
+  int mport = testing::free_port();
+  Cluster cluster(1, {"--metrics", "127.0.0.1:" + std::to_string(mport)});
+  ASSERT_TRUE(cluster.start_all());
+  expect_serving(cluster.address(0));
+  auto c = client(cluster.address(0));
+  ASSERT_TRUE(c->flush("alive").ok());
+  httplib::Client http("127.0.0.1", mport);
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto m = http.Get("/metrics");
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->status, 200);
+  for (const char* name : {"persisting_records_total{topic=\"alive\",bucket=", "persisting_buffer_size{",
+                           "persisting_wal_size_bytes{", "persisting_flush_duration_seconds_bucket{",
+                           "persisting_rpc_requests_total{", "persisting_rpc_duration_seconds_bucket{"})
+    EXPECT_NE(m->body.find(name), std::string::npos) << name << "\n" << m->body;
+  auto check = run_process({PROMTOOL_BIN, "check", "metrics"}, m->body);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+TEST(Node, WrongOrMissingTokenIsUnauthenticatedAndChangesNothing) {
+  Cluster cluster(1, {"--token", "s3cret"});
+  ASSERT_TRUE(cluster.start_all());
+  for (std::string token : {"", "wrong"}) {
+    ClientOptions o;
+    o.token = token;
+    auto c = client(cluster.address(0), o);
+    auto w = c->writer({.topic = "guarded", .bucket_column = "id", .num_buckets = 2});
+    ASSERT_FALSE(w.ok());
+    EXPECT_EQ(w.status().code(), Code::kUnauthenticated) << w.status().to_string();
+    auto t = c->topics();
+    ASSERT_FALSE(t.ok());
+    EXPECT_EQ(t.status().code(), Code::kUnauthenticated);
+  }
+  ClientOptions good;
+  good.token = "s3cret";
+  auto c = client(cluster.address(0), good);
+  auto t = c->topics();
+  ASSERT_TRUE(t.ok()) << t.status().to_string();
+  EXPECT_TRUE(t->empty()) << "a refused CreateTopic created a topic";
+  expect_serving(cluster.address(0), good);
+  // The CLI passes the token too.
+  auto bad = run_process({PERSISTING_BIN, "topics", "--server", cluster.address(0), "--token", "nope"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("Unauthenticated"), std::string::npos) << bad.err;
+}
+
+TEST(Node, TlsWithThrowawayCa) {
+  testing::TempDir pki;
+  std::string d = pki.path();
+  auto sh = [&](const std::string& cmd) {
+    auto r = run_process({"/bin/sh", "-c", cmd});
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.err;
+  };
+  sh("cd " + d + " && " + OPENSSL_BIN +
+     " req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem 2>/dev/null");
+  sh("cd " + d + " && " + OPENSSL_BIN +
+     " req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout node.key -out node.csr 2>/dev/null");
+  sh("cd " + d + " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext && " + OPENSSL_BIN +
+     " x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext -out node.pem 2>/dev/null");
+  Cluster cluster(1, {"--tls-cert", d + "/node.pem", "--tls-key", d + "/node.key", "--tls-ca", d + "/ca.pem"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  ClientOptions o;
+  o.tls_ca_file = d + "/ca.pem";
+  expect_serving(cluster.address(0), o);
+  // Plaintext against the TLS port fails: nothing is served in the clear.
+  auto plain = client(cluster.address(0));
+  auto t = plain->topics();
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), Code::kUnavailable) << t.status().to_string();
+  auto cli = run_process({PERSISTING_BIN, "topics", "--server", cluster.address(0), "--tls-ca", d + "/ca.pem"});
+  EXPECT_EQ(cli.exit_code, 0) << cli.err;
+}
+
+// Raw persisting.v1 calls, for requests the Client would never send.
+class BadRequests : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<Cluster>(1, std::vector<std::string>{"--max-message-bytes", "65536"});
+    ASSERT_TRUE(cluster_->start_all());
+    stub_ = v1::QueueService::NewStub(
+        grpc::CreateChannel(cluster_->address(0), grpc::InsecureChannelCredentials()));
+    auto c = client(cluster_->address(0));
+    ASSERT_TRUE(c->writer({.topic = "t", .bucket_column = "id", .num_buckets = 4}).ok());
+  }
+  grpc::Status put(const v1::PutRequest& req, v1::PutResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return stub_->Put(&ctx, req, resp);
+  }
+  // A well-formed put of one record {"id": id} to bucket.
+  v1::PutRequest good_put(uint32_t bucket, const std::string& record_bytes) {
+    v1::PutRequest req;
+    req.set_topic("t");
+    req.set_bucket(bucket);
+    req.mutable_run()->set_records(record_bytes);
+    req.mutable_run()->add_ends(static_cast<uint32_t>(record_bytes.size()));
+    return req;
+  }
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<v1::QueueService::Stub> stub_;
+};
+
+TEST_F(BadRequests, UnknownTopic) {
+  auto c = client(cluster_->address(0));
+  auto r = c->reader({.topic = "no-such-topic"});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_NE(r.status().message().find("no-such-topic"), std::string::npos) << r.status().to_string();
+  v1::PutResponse resp;
+  auto req = good_put(0, encode_record(Record{{"id", "a"}}));
+  req.set_topic("no-such-topic");
+  auto s = put(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  expect_serving(cluster_->address(0));
+}
+
+TEST_F(BadRequests, MalformedRecord) {
+  v1::PutResponse resp;
+  auto s = put(good_put(0, "\x07garbage-not-a-record"), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("malformed"), std::string::npos) << s.error_message();
+  // Ends that point outside the bytes.
+  auto req = good_put(0, encode_record(Record{{"id", "a"}}));
+  req.mutable_run()->set_ends(0, 100000);
+  s = put(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  // A valid record sent to a bucket it does not hash to.
+  Record r{{"id", "a"}};
+  for (uint32_t b = 0; b < 4; ++b) {
+    s = put(good_put(b, encode_record(r)), &resp);
+    if (!s.ok()) {
+      EXPECT_NE(s.error_message().find("belongs to bucket"), std::string::npos) << s.error_message();
+    }
+  }
+  auto c = client(cluster_->address(0));
+  auto st = c->stats("t");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->find("total_count")->as_int(), 1) << "only the correctly routed put may land";
+  expect_serving(cluster_->address(0));
+}
+
+TEST_F(BadRequests, MessageOverTheSizeLimit) {
+  auto c = client(cluster_->address(0));
+  auto w = c->writer({.topic = "t", .bucket_column = "id", .num_buckets = 4});
+  ASSERT_TRUE(w.ok());
+  auto big = (*w)->put(Record{{"id", "big"}, {"blob", std::string(200000, 'x')}});
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.status().code(), Code::kResourceExhausted) << big.status().to_string();
+  auto st = c->stats("t");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->find("total_count")->as_int(), 0);
+  expect_serving(cluster_->address(0));
+}
+
+TEST_F(BadRequests, BucketOutOfRange) {
+  v1::PutResponse resp;
+  auto s = put(good_put(99, encode_record(Record{{"id", "a"}})), &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("bucket 99 is out of range"), std::string::npos) << s.error_message();
+  grpc::ClientContext ctx;
+  v1::GetBucketRequest req;
+  req.set_topic("t");
+  req.set_bucket(4);
+  v1::GetBucketResponse gb;
+  s = stub_->GetBucket(&ctx, req, &gb);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  auto c = client(cluster_->address(0));
+  auto r = c->reader({.topic = "t", .buckets = {7}});
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  expect_serving(cluster_->address(0));
+}
+
+TEST_F(BadRequests, WrongTokenOnATokenNode) {
+  Cluster guarded(1, {"--token", "right"});
+  ASSERT_TRUE(guarded.start_all());
+  ClientOptions o;
+  o.token = "wrong";
+  auto t = client(guarded.address(0), o)->topics();
+  EXPECT_EQ(t.status().code(), Code::kUnauthenticated);
+  o.token = "right";
+  expect_serving(guarded.address(0), o);
+}
+
+TEST_F(BadRequests, GarbageFrameOnThePort) {
+  int port = std::stoi(cluster_->address(0).substr(cluster_->address(0).rfind(':') + 1));
+  for (int round = 0; round < 3; ++round) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    std::string junk = round == 0 ? "GET / HTTP/1.1\r\nHost: x\r\n\r\n" : std::string(4096, char(0xA5 + round));
+    ASSERT_GT(::write(fd, junk.data(), junk.size()), 0);
+    char buf[256];
+    (void)::read(fd, buf, sizeof buf);  // the node answers with a GOAWAY or closes
+    ::close(fd);
+  }
+  expect_serving(cluster_->address(0));
+}
+
+}  // namespace
+}  // namespace persisting
