@@ -380,6 +380,11 @@ size_t Wal::segment_count() const {
   return segments_.size();
 }
 
+size_t Wal::queued_requests() const {
+  std::lock_guard l(mu_);
+  return queue_.size();
+}
+
 Status Wal::health() const {
   std::lock_guard l(mu_);
   return read_only_;

@@ -62,6 +62,7 @@ class Wal {
   Offset checkpoint_offset() const;
   uint64_t size_bytes() const;       // bytes in all live segments
   size_t segment_count() const;
+  size_t queued_requests() const;    // appends and syncs waiting or being written (queue depth)
   Status health() const;             // non-OK when opened read-only after corruption
   const std::string& dir() const { return dir_; }
 

@@ -1,0 +1,143 @@
+// Group commit: appenders that queue up while a sync is in progress share the next sync.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "storage/wal/wal.h"
+#include "tests/wal/wal_test_util.h"
+
+namespace persisting::wal {
+namespace {
+
+using testing::batch_for;
+using testing::capture;
+using testing::Replayed;
+using testing::ScratchDir;
+
+// Counts syncs of writable files; while the gate is closed, a sync waits until it opens.
+class GateEnv : public EnvWrapper {
+ public:
+  explicit GateEnv(Env* target) : EnvWrapper(target) {}
+
+  void close_gate() {
+    std::lock_guard l(mu_);
+    open_ = false;
+  }
+  void open_gate() {
+    {
+      std::lock_guard l(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  int syncs() const { return syncs_; }
+  int waiting() const { return waiting_; }
+
+  Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path, bool truncate) override {
+    auto f = target()->new_writable_file(path, truncate);
+    if (!f.ok()) return f.status();
+    return std::unique_ptr<WritableFile>(new File(this, std::move(*f)));
+  }
+
+ private:
+  class File final : public WritableFile {
+   public:
+    File(GateEnv* env, std::unique_ptr<WritableFile> base) : env_(env), base_(std::move(base)) {}
+    Status append(std::string_view d) override { return base_->append(d); }
+    Status sync() override {
+      env_->pass();
+      return base_->sync();
+    }
+    Status truncate(uint64_t n) override { return base_->truncate(n); }
+    Status close() override { return base_->close(); }
+    uint64_t size() const override { return base_->size(); }
+
+   private:
+    GateEnv* env_;
+    std::unique_ptr<WritableFile> base_;
+  };
+
+  void pass() {
+    std::unique_lock l(mu_);
+    ++syncs_;
+    ++waiting_;
+    cv_.wait(l, [this] { return open_; });
+    --waiting_;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  std::atomic<int> syncs_{0};
+  std::atomic<int> waiting_{0};
+};
+
+// Waits (bounded; a hang guard, not a timing assertion) until pred holds.
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 20000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return pred();
+}
+
+TEST(GroupCommitTest, AppendersQueuedDuringASyncShareTheNextOne) {
+  ScratchDir d;
+  GateEnv env(Env::Default());
+  WalOptions o;
+  o.env = &env;
+  Replayed unused;
+  auto w = Wal::open(d.path(), o, capture(&unused), nullptr);
+  ASSERT_TRUE(w.ok());
+  Wal* wal = w->get();
+  const int before = env.syncs();
+
+  env.close_gate();
+  std::vector<std::thread> ts;
+  std::vector<Offset> firsts(5);
+  // The first appender becomes the leader and blocks in its sync.
+  ts.emplace_back([&] { firsts[0] = *wal->append(batch_for(0, 1)); });
+  ASSERT_TRUE(eventually([&] { return env.waiting() == 1; }));
+  // Four more queue up behind it.
+  for (int i = 1; i < 5; ++i) ts.emplace_back([&, i] { firsts[i] = *wal->append(batch_for(0, 2)); });
+  ASSERT_TRUE(eventually([&] { return wal->queued_requests() == 5; }));
+  env.open_gate();
+  for (auto& t : ts) t.join();
+
+  // One sync for the leader's group, one shared by the four that queued behind it.
+  EXPECT_EQ(env.syncs() - before, 2);
+  EXPECT_EQ(wal->next_offset(), Offset(9));
+  EXPECT_EQ(wal->durable_offset(), Offset(9));
+  EXPECT_EQ(firsts[0], Offset(0));
+  std::vector<uint64_t> got;
+  for (int i = 1; i < 5; ++i) got.push_back(firsts[i].value());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<uint64_t>{1, 3, 5, 7}));
+}
+
+TEST(GroupCommitTest, AGroupStopsAtMaxGroupBytes) {
+  ScratchDir d;
+  GateEnv env(Env::Default());
+  WalOptions o;
+  o.env = &env;
+  o.max_group_bytes = 1;  // every batch is its own group
+  Replayed unused;
+  auto w = Wal::open(d.path(), o, capture(&unused), nullptr);
+  ASSERT_TRUE(w.ok());
+  Wal* wal = w->get();
+  const int before = env.syncs();
+  env.close_gate();
+  std::vector<std::thread> ts;
+  ts.emplace_back([&] { ASSERT_TRUE(wal->append(batch_for(0, 1)).ok()); });
+  ASSERT_TRUE(eventually([&] { return env.waiting() == 1; }));
+  for (int i = 1; i < 4; ++i) ts.emplace_back([&] { ASSERT_TRUE(wal->append(batch_for(0, 1)).ok()); });
+  ASSERT_TRUE(eventually([&] { return wal->queued_requests() == 4; }));
+  env.open_gate();
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(env.syncs() - before, 4);
+}
+
+}  // namespace
+}  // namespace persisting::wal
