@@ -1,9 +1,6 @@
 // Helpers for the Lance tests: a temporary directory and a way to commit a hand-edited manifest.
 #pragma once
 
-#include <unistd.h>
-
-#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -12,29 +9,11 @@
 #include "storage/lance/commit.h"
 #include "storage/lance/manifest.h"
 #include "storage/lance/snapshot.h"
+#include "util/temp_dir.h"
 
 namespace persisting::lance::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = (std::filesystem::temp_directory_path() /
-             ("persisting-lance-" + std::to_string(::getpid()) + "-" + std::to_string(counter++))).string();
-    std::filesystem::remove_all(path_);
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using persisting::testing::TempDir;
 
 // Commits the latest manifest, changed by `edit`, as the next version (what another Lance
 // writer could have produced). Returns the new version.

@@ -4,7 +4,8 @@
 #include <zstd.h>
 
 #include <cstdint>
-#include <cstring>
+
+#include "storage/lance/little_endian.h"
 
 namespace persisting::lance {
 namespace {
@@ -12,20 +13,6 @@ namespace {
 constexpr uint32_t kZstdMagic = 0xFD2FB528;
 constexpr int kZstdLevel = 3;
 constexpr uint64_t kMaxBuffer = uint64_t{1} << 32;  // far above any page Persisting writes
-
-template <typename T>
-T load(std::string_view s) {
-  T v;
-  std::memcpy(&v, s.data(), sizeof(T));
-  return v;
-}
-
-template <typename T>
-void put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
 
 Result<std::string> zstd_frame(std::string_view frame, uint64_t expected, const std::string& where) {
   if (expected > kMaxBuffer) return Corruption(where + ": zstd buffer claims " + std::to_string(expected) + " bytes");
@@ -57,13 +44,13 @@ std::string_view buffer_compression_name(BufferCompression c) {
 std::string compress_buffer(BufferCompression c, std::string_view data) {
   std::string out;
   if (c == BufferCompression::kZstd) {
-    put<uint64_t>(&out, data.size());
+    put_le<uint64_t>(&out, data.size());
     const size_t head = out.size();
     out.resize(head + ZSTD_compressBound(data.size()));
     const size_t n = ZSTD_compress(out.data() + head, out.size() - head, data.data(), data.size(), kZstdLevel);
     out.resize(head + n);  // cannot fail with a compressBound-sized output
   } else if (c == BufferCompression::kLz4) {
-    put<uint32_t>(&out, static_cast<uint32_t>(data.size()));
+    put_le<uint32_t>(&out, static_cast<uint32_t>(data.size()));
     const size_t head = out.size();
     out.resize(head + LZ4_compressBound(static_cast<int>(data.size())));
     const int n = LZ4_compress_default(data.data(), out.data() + head, static_cast<int>(data.size()),
@@ -77,7 +64,7 @@ std::string compress_buffer(BufferCompression c, std::string_view data) {
 
 Result<std::string> decompress_buffer(std::string_view scheme, std::string_view data, const std::string& where) {
   if (scheme == "zstd") {
-    if (data.size() >= 4 && load<uint32_t>(data) == kZstdMagic) {
+    if (data.size() >= 4 && load_le<uint32_t>(data) == kZstdMagic) {
       const unsigned long long size = ZSTD_getFrameContentSize(data.data(), data.size());
       if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) {
         return NotSupported(where + ": zstd frame without a content size");
@@ -85,11 +72,11 @@ Result<std::string> decompress_buffer(std::string_view scheme, std::string_view 
       return zstd_frame(data, size, where);
     }
     if (data.size() < 8) return Corruption(where + ": zstd buffer shorter than its length prefix");
-    return zstd_frame(data.substr(8), load<uint64_t>(data), where);
+    return zstd_frame(data.substr(8), load_le<uint64_t>(data), where);
   }
   if (scheme == "lz4") {
     if (data.size() < 4) return Corruption(where + ": lz4 buffer shorter than its length prefix");
-    const uint32_t size = load<uint32_t>(data);
+    const uint32_t size = load_le<uint32_t>(data);
     std::string out(size, '\0');
     const int n = LZ4_decompress_safe(data.data() + 4, out.data(), static_cast<int>(data.size() - 4), static_cast<int>(size));
     if (n < 0 || static_cast<uint32_t>(n) != size) return Corruption(where + ": damaged lz4 buffer");

@@ -38,17 +38,11 @@ Result<ColumnType> type_of_value(const Value& v) {
 }
 
 std::string logical_type_string(const ColumnType& t) {
-  using K = ColumnType::Kind;
   switch (t.kind) {
-    case K::kInt: return std::string(t.is_signed ? "int" : "uint") + std::to_string(t.bits);
-    case K::kFloat: return t.bits == 64 ? "double" : "float";
-    case K::kBool: return "bool";
-    case K::kString:
-    case K::kJson: return t.large ? "large_string" : "string";
-    case K::kBinary: return t.large ? "large_binary" : "binary";
-    case K::kVector: return "fixed_size_list:float:" + std::to_string(t.dim);
+    case ColumnType::Kind::kJson: return t.large ? "large_string" : "string";
+    case ColumnType::Kind::kVector: return "fixed_size_list:float:" + std::to_string(t.dim);
+    default: return type_display_name(t);  // the same words for the scalar kinds
   }
-  return "";
 }
 
 Result<ColumnType> column_type_of_field(const pb::Field& f) {

@@ -55,6 +55,18 @@ Result<WrittenFile> write_file(Env* env, const std::string& dataset, const std::
   return out;
 }
 
+// Commits m/txn as version s.version + 1 (after making the pending files' directory entries
+// durable), writes the hint and returns the new snapshot. kAlreadyExists: a lost race.
+Result<Snapshot> commit_next(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn, bool sync,
+                             PendingFiles* pending) {
+  RETURN_IF_ERROR(pending->sync_dirs());
+  ASSIGN_OR_RETURN(std::string bytes, commit_version(env, s, std::move(m), std::move(txn), sync));
+  pending->keep();
+  const uint64_t version = s.version + 1;
+  (void)write_version_hint(env, s.dataset, version);
+  return snapshot_from_manifest(env, s.dataset, s.naming, version, std::move(bytes));
+}
+
 const pb::Field* manifest_field(const pb::Manifest& m, int32_t id) {
   for (const pb::Field& f : m.fields()) {
     if (f.id() == id) return &f;
@@ -137,13 +149,11 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       auto* merge = txn.mutable_merge();
       *merge->mutable_fragments() = m.fragments();
       *merge->mutable_schema() = m.fields();
-      RETURN_IF_ERROR(pending.sync_dirs());
-      auto committed = commit_version(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync);
+      auto committed = commit_next(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync, &pending);
       last = committed.status();
       if (last.code() == Code::kAlreadyExists) continue;
       RETURN_IF_ERROR(last);
-      pending.keep();
-      RETURN_IF_ERROR(refresh());
+      snapshot_ = std::move(committed).value();
       attempt = -1;  // the schema commit was not a lost race: start counting again
       continue;
     }
@@ -165,16 +175,12 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       frag.set_id(0);  // LanceDB leaves the id of an appended fragment 0 in the transaction
       *txn.mutable_append()->add_fragments() = frag;
     }
-    RETURN_IF_ERROR(pending.sync_dirs());
-    auto committed = commit_version(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync);
+    auto committed = commit_next(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync, &pending);
     last = committed.status();
     if (last.code() == Code::kAlreadyExists) continue;
     RETURN_IF_ERROR(last);
-    pending.keep();
-    const uint64_t version = snapshot_.version + 1;
-    (void)write_version_hint(env_, path_, version);
-    ASSIGN_OR_RETURN(snapshot_, snapshot_from_manifest(env_, path_, snapshot_.naming, version, std::move(committed).value()));
-    return version;
+    snapshot_ = std::move(committed).value();
+    return snapshot_.version;
   }
   return Unavailable("Lance dataset '" + path_ + "': gave up after " + std::to_string(options_.max_commit_attempts) +
                      " lost commit races (" + last.message() + ")");

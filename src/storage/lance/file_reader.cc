@@ -3,18 +3,12 @@
 #include <cstring>
 
 #include "storage/lance/format.h"
+#include "storage/lance/little_endian.h"
 #include "storage/lance/page_decoder.h"
 #include "storage/lance/proto/encodings.pb.h"
 
 namespace persisting::lance {
 namespace {
-
-template <typename T>
-T load_at(const std::string& s, uint64_t pos) {
-  T v;
-  std::memcpy(&v, s.data() + pos, sizeof(T));
-  return v;
-}
 
 // Unwraps Encoding{direct{Any{url, value}}} into *out, checking the type url's message name.
 Status unwrap(const pb::Encoding& e, std::string_view url, google::protobuf::Message* out,
@@ -44,12 +38,12 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::open(Env* env, const std
   RETURN_IF_ERROR(r->file_->read(size - kFileFooterSize, kFileFooterSize, &footer));
   if (footer.size() != kFileFooterSize) return bad("short read of the footer (file size " + std::to_string(size) + ")");
   if (footer.substr(36) != kMagic) return bad("no LANC magic at the end");
-  const uint64_t cm_start = load_at<uint64_t>(footer, 0);
-  const uint64_t cmo_start = load_at<uint64_t>(footer, 8);
-  const uint64_t gbo_start = load_at<uint64_t>(footer, 16);
-  const uint32_t num_gb = load_at<uint32_t>(footer, 24);
-  const uint32_t num_cols = load_at<uint32_t>(footer, 28);
-  const uint16_t major = load_at<uint16_t>(footer, 32), minor = load_at<uint16_t>(footer, 34);
+  const uint64_t cm_start = load_le<uint64_t>(footer, 0);
+  const uint64_t cmo_start = load_le<uint64_t>(footer, 8);
+  const uint64_t gbo_start = load_le<uint64_t>(footer, 16);
+  const uint32_t num_gb = load_le<uint32_t>(footer, 24);
+  const uint32_t num_cols = load_le<uint32_t>(footer, 28);
+  const uint16_t major = load_le<uint16_t>(footer, 32), minor = load_le<uint16_t>(footer, 34);
   const std::string version = std::to_string(major) + "." + std::to_string(minor);
   if (major == 0 && minor < 3) return NotSupported("Lance file '" + path + "': legacy v1 file (footer version " + version + ")");
   if (!((major == 0 && minor == 3) || (major == 2 && minor == 0))) {
@@ -65,7 +59,7 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::open(Env* env, const std
   RETURN_IF_ERROR(r->file_->read(std::min(cmo_start, gbo_start), tables_end - std::min(cmo_start, gbo_start), &tables));
   const uint64_t base = std::min(cmo_start, gbo_start);
   // Global buffer 0: the FileDescriptor.
-  const uint64_t gb0_pos = load_at<uint64_t>(tables, gbo_start - base), gb0_size = load_at<uint64_t>(tables, gbo_start - base + 8);
+  const uint64_t gb0_pos = load_le<uint64_t>(tables, gbo_start - base), gb0_size = load_le<uint64_t>(tables, gbo_start - base + 8);
   if (gb0_pos + gb0_size > size) return bad("global buffer 0 out of range");
   std::string gb0;
   RETURN_IF_ERROR(r->file_->read(gb0_pos, gb0_size, &gb0));
@@ -75,8 +69,8 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::open(Env* env, const std
   std::string cm;
   RETURN_IF_ERROR(r->file_->read(cm_start, cmo_start - cm_start, &cm));
   for (uint32_t c = 0; c < num_cols; ++c) {
-    const uint64_t pos = load_at<uint64_t>(tables, cmo_start - base + 16ull * c);
-    const uint64_t len = load_at<uint64_t>(tables, cmo_start - base + 16ull * c + 8);
+    const uint64_t pos = load_le<uint64_t>(tables, cmo_start - base + 16ull * c);
+    const uint64_t len = load_le<uint64_t>(tables, cmo_start - base + 16ull * c + 8);
     if (pos < cm_start || pos + len > cmo_start) return bad("column " + std::to_string(c) + " metadata out of range");
     if (!r->columns_[c].ParseFromArray(cm.data() + (pos - cm_start), static_cast<int>(len))) {
       return bad("bad ColumnMetadata for column " + std::to_string(c));

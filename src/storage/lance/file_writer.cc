@@ -3,18 +3,12 @@
 #include <cstring>
 
 #include "storage/lance/format.h"
+#include "storage/lance/little_endian.h"
 #include "storage/lance/page_encoder.h"
 #include "storage/lance/proto/encodings.pb.h"
 
 namespace persisting::lance {
 namespace {
-
-template <typename T>
-void put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
 
 // Encoding{direct{Any{type_url, value}}}
 void set_direct(pb::Encoding* e, std::string_view url, const std::string& value) {
@@ -94,23 +88,23 @@ Status write_all(Writer* w, const std::vector<FileColumn>& columns, uint64_t num
   std::string cmo;
   for (const pb::ColumnMetadata& m : metas) {
     const std::string bytes = m.SerializeAsString();
-    put<uint64_t>(&cmo, w->pos());
-    put<uint64_t>(&cmo, bytes.size());
+    put_le<uint64_t>(&cmo, w->pos());
+    put_le<uint64_t>(&cmo, bytes.size());
     RETURN_IF_ERROR(w->write(bytes));
   }
   const uint64_t cmo_start = w->pos();
   RETURN_IF_ERROR(w->write(cmo));
   const uint64_t gbo_start = w->pos();
   std::string tail;
-  put<uint64_t>(&tail, gb0_pos);
-  put<uint64_t>(&tail, gb0.size());
-  put<uint64_t>(&tail, column_meta_start);
-  put<uint64_t>(&tail, cmo_start);
-  put<uint64_t>(&tail, gbo_start);
-  put<uint32_t>(&tail, 1);
-  put<uint32_t>(&tail, static_cast<uint32_t>(columns.size()));
-  put<uint16_t>(&tail, kFooterMajor);
-  put<uint16_t>(&tail, kFooterMinor);
+  put_le<uint64_t>(&tail, gb0_pos);
+  put_le<uint64_t>(&tail, gb0.size());
+  put_le<uint64_t>(&tail, column_meta_start);
+  put_le<uint64_t>(&tail, cmo_start);
+  put_le<uint64_t>(&tail, gbo_start);
+  put_le<uint32_t>(&tail, 1);
+  put_le<uint32_t>(&tail, static_cast<uint32_t>(columns.size()));
+  put_le<uint16_t>(&tail, kFooterMajor);
+  put_le<uint16_t>(&tail, kFooterMinor);
   tail += kMagic;
   return w->write(tail);
 }

@@ -6,23 +6,10 @@
 #include <limits>
 
 #include "storage/lance/format.h"
+#include "storage/lance/little_endian.h"
 
 namespace persisting::lance {
 namespace {
-
-template <typename T>
-void put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  out->append(b, sizeof(T));
-}
-
-template <typename T>
-T load_at(std::string_view s, uint64_t pos) {
-  T v;
-  std::memcpy(&v, s.data() + pos, sizeof(T));
-  return v;
-}
 
 constexpr std::string_view kSuffix = ".manifest";
 constexpr size_t kV2DigitCount = 20;
@@ -78,14 +65,14 @@ Result<ManifestFile> parse_manifest_file(std::string bytes, const std::string& p
   if (raw.size() < kManifestFooterSize + 4) return bad("too small");
   if (raw.substr(raw.size() - 4) != kMagic) return bad("no LANC magic at the end");
   const uint64_t footer = raw.size() - kManifestFooterSize;
-  const uint64_t p = load_at<uint64_t>(raw, footer);
-  const uint16_t major = load_at<uint16_t>(raw, footer + 8), minor = load_at<uint16_t>(raw, footer + 10);
+  const uint64_t p = load_le<uint64_t>(raw, footer);
+  const uint16_t major = load_le<uint16_t>(raw, footer + 8), minor = load_le<uint16_t>(raw, footer + 10);
   if (major != kManifestMajor || minor != kManifestMinor) {
     return NotSupported("Lance manifest '" + path + "': manifest format " + std::to_string(major) + "." +
                         std::to_string(minor) + " (expected 0.2)");
   }
   if (p + 4 > footer) return bad("manifest position out of range");
-  const uint32_t len = load_at<uint32_t>(raw, p);
+  const uint32_t len = load_le<uint32_t>(raw, p);
   if (p + 4 + len != footer) return bad("manifest length does not reach the footer");
   if (!out.manifest.ParseFromArray(raw.data() + p + 4, static_cast<int>(len))) return bad("bad Manifest protobuf");
   return out;
@@ -95,7 +82,7 @@ Result<std::string> index_section_bytes(const ManifestFile& m, const std::string
   if (!m.manifest.has_index_section()) return std::string();
   const uint64_t off = m.manifest.index_section();
   if (off + 4 > m.raw.size()) return Corruption("Lance manifest '" + path + "': index section out of range");
-  const uint32_t len = load_at<uint32_t>(m.raw, off);
+  const uint32_t len = load_le<uint32_t>(m.raw, off);
   if (off + 4 + len > m.raw.size()) return Corruption("Lance manifest '" + path + "': index section out of range");
   return m.raw.substr(off, 4 + len);
 }
@@ -110,15 +97,15 @@ std::string encode_manifest_file(pb::Manifest* m, std::string_view index_section
     m->clear_index_section();
   }
   m->set_transaction_section(out.size());
-  put<uint32_t>(&out, static_cast<uint32_t>(transaction.size()));
+  put_le<uint32_t>(&out, static_cast<uint32_t>(transaction.size()));
   out += transaction;
   const uint64_t p = out.size();
   const std::string body = m->SerializeAsString();
-  put<uint32_t>(&out, static_cast<uint32_t>(body.size()));
+  put_le<uint32_t>(&out, static_cast<uint32_t>(body.size()));
   out += body;
-  put<int64_t>(&out, static_cast<int64_t>(p));
-  put<int16_t>(&out, kManifestMajor);
-  put<int16_t>(&out, kManifestMinor);
+  put_le<int64_t>(&out, static_cast<int64_t>(p));
+  put_le<int16_t>(&out, kManifestMajor);
+  put_le<int16_t>(&out, kManifestMinor);
   out += kMagic;
   return out;
 }

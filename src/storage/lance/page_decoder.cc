@@ -6,6 +6,7 @@
 
 #include "persisting/json.h"
 #include "storage/lance/buffer_compression.h"
+#include "storage/lance/little_endian.h"
 
 namespace persisting::lance {
 namespace {
@@ -31,11 +32,10 @@ struct Array {
 
 bool bit(const std::string& data, uint64_t i) { return (static_cast<uint8_t>(data[i >> 3]) >> (i & 7)) & 1; }
 
+// Element i of an array of T.
 template <typename T>
 T load(const std::string& data, uint64_t i) {
-  T v;
-  std::memcpy(&v, data.data() + i * sizeof(T), sizeof(T));
-  return v;
+  return load_le<T>(data, i * sizeof(T));
 }
 
 uint64_t load_unsigned(const Array& a, uint64_t i) {

@@ -5,11 +5,27 @@
 #include <limits>
 
 #include "persisting/json.h"
+#include "storage/lance/little_endian.h"
 
 namespace persisting::lance {
 namespace {
 
 bool present(const Value* v) { return v != nullptr && !v->is_null(); }
+
+struct NullScan {
+  std::vector<bool> valid;
+  size_t nulls = 0;
+};
+
+NullScan scan_nulls(const std::vector<const Value*>& values) {
+  NullScan s;
+  s.valid.resize(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    s.valid[i] = present(values[i]);
+    if (!s.valid[i]) ++s.nulls;
+  }
+  return s;
+}
 
 pb::ArrayEncoding flat(uint64_t bits, uint32_t buffer_index) {
   pb::ArrayEncoding e;
@@ -24,13 +40,6 @@ void compress_values(pb::ArrayEncoding* flat_encoding, std::string* buffer, Buff
   if (c == BufferCompression::kNone) return;
   *buffer = compress_buffer(c, *buffer);
   flat_encoding->mutable_flat()->mutable_compression()->set_scheme(std::string(buffer_compression_name(c)));
-}
-
-template <typename T>
-void put(std::string* out, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));  // little-endian host (x86-64 / arm64)
-  out->append(b, sizeof(T));
 }
 
 std::string bitmap(const std::vector<bool>& bits) {
@@ -61,8 +70,8 @@ Status put_fixed(const Value& v, const ColumnType& t, const std::string& field, 
       if (v.is_double()) d = v.as_double();
       else if (v.is_int()) d = static_cast<double>(v.as_int());
       else return type_error(field, v, t);
-      if (t.bits == 64) put<double>(out, d);
-      else put<float>(out, static_cast<float>(d));
+      if (t.bits == 64) put_le<double>(out, d);
+      else put_le<float>(out, static_cast<float>(d));
       return Status::OK();
     }
     case K::kInt: {
@@ -77,10 +86,10 @@ Status put_fixed(const Value& v, const ColumnType& t, const std::string& field, 
         }
       }
       switch (t.bits) {
-        case 8: put<uint8_t>(out, static_cast<uint8_t>(x)); break;
-        case 16: put<uint16_t>(out, static_cast<uint16_t>(x)); break;
-        case 32: put<uint32_t>(out, static_cast<uint32_t>(x)); break;
-        default: put<int64_t>(out, x); break;
+        case 8: put_le<uint8_t>(out, static_cast<uint8_t>(x)); break;
+        case 16: put_le<uint16_t>(out, static_cast<uint16_t>(x)); break;
+        case 32: put_le<uint32_t>(out, static_cast<uint32_t>(x)); break;
+        default: put_le<int64_t>(out, x); break;
       }
       return Status::OK();
     }
@@ -93,17 +102,14 @@ Result<EncodedPage> encode_fixed(const std::vector<const Value*>& values, const 
                                  const std::string& field, BufferCompression c) {
   EncodedPage page;
   page.rows = values.size();
-  std::vector<bool> valid(values.size());
-  size_t nulls = 0;
+  const auto [valid, nulls] = scan_nulls(values);
   std::string data;
   std::vector<bool> bools;
   const uint64_t width = t.bits / 8;
   for (size_t i = 0; i < values.size(); ++i) {
-    valid[i] = present(values[i]);
     if (valid[i]) {
       RETURN_IF_ERROR(put_fixed(*values[i], t, field, &data, &bools));
     } else {
-      ++nulls;
       if (t.kind == ColumnType::Kind::kBool) bools.push_back(false);
       else data.append(width, '\0');
     }
@@ -138,9 +144,8 @@ Result<EncodedPage> encode_binary(const std::vector<const Value*>& values, const
   page.rows = values.size();
   std::string bytes;
   std::vector<uint64_t> ends(values.size());
-  std::vector<bool> valid(values.size());
+  const std::vector<bool> valid = scan_nulls(values).valid;
   for (size_t i = 0; i < values.size(); ++i) {
-    valid[i] = present(values[i]);
     if (valid[i]) {
       const Value& v = *values[i];
       if (t.kind == K::kString && v.is_string()) bytes += v.as_string();
@@ -153,7 +158,7 @@ Result<EncodedPage> encode_binary(const std::vector<const Value*>& values, const
   const uint64_t adjust = bytes.size() + 1;
   std::string offsets;
   offsets.reserve(values.size() * 8);
-  for (size_t i = 0; i < values.size(); ++i) put<uint64_t>(&offsets, valid[i] ? ends[i] : ends[i] + adjust);
+  for (size_t i = 0; i < values.size(); ++i) put_le<uint64_t>(&offsets, valid[i] ? ends[i] : ends[i] + adjust);
   auto* bin = page.encoding.mutable_binary();
   *bin->mutable_indices()->mutable_nullable()->mutable_no_nulls()->mutable_values() = flat(64, 0);
   *bin->mutable_bytes() = flat(8, 1);
@@ -168,14 +173,11 @@ Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const
                                   const std::string& field, BufferCompression c) {
   EncodedPage page;
   page.rows = values.size();
-  std::vector<bool> valid(values.size());
-  size_t nulls = 0;
+  const auto [valid, nulls] = scan_nulls(values);
   std::string data;
   data.reserve(values.size() * t.dim * 4);
   for (size_t i = 0; i < values.size(); ++i) {
-    valid[i] = present(values[i]);
     if (!valid[i]) {
-      ++nulls;
       data.append(static_cast<size_t>(t.dim) * 4, '\0');
       continue;
     }
