@@ -14,6 +14,11 @@ class StaticMembership : public Membership {
       : self_(std::move(self)), members_(std::move(members)) {}
   std::string kind() const override { return "static"; }
   std::vector<runtime::Member> configured() const override { return members_; }
+  Result<runtime::Member> member(const NodeId& id) const override {
+    for (const auto& m : members_)
+      if (m.id == id) return m;
+    return NotFound("node " + id.str() + " is not in the static member list");
+  }
   std::vector<MemberState> states(Channels& channels) override {
     std::vector<MemberState> out;
     for (const auto& m : members_) {

@@ -28,8 +28,13 @@ class Membership {
  public:
   virtual ~Membership() = default;
   virtual std::string kind() const = 0;
-  // The placement set, self included, sorted by id.
+  // The configured members, self included, sorted by id: the placement set of topics created
+  // now, and the peers a node forwards topic requests to.
   virtual std::vector<runtime::Member> configured() const = 0;
+  // A member's current address; NotFound when the id is not (or no longer) known.
+  virtual Result<runtime::Member> member(const NodeId& id) const = 0;
+  // Known to be down (etcd: its lease expired). Static membership does not know: false.
+  virtual bool known_down(const NodeId& id) const { return false; }
   // Liveness of every configured member (self is alive).
   virtual std::vector<MemberState> states(Channels& channels) = 0;
   virtual void stop() {}

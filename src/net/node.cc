@@ -94,7 +94,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   QueueOptions qo;
   qo.data_dir = config.data_dir;
   qo.threads = config.threads;
-  ASSIGN_OR_RETURN(impl->core, detail::make_queue_core(qo, self, impl->membership->configured()));
+  // The local StorageManager holds this node's buckets only; cluster placement is per topic, over
+  // the members pinned when the topic was created (Service::owner).
+  ASSIGN_OR_RETURN(impl->core, detail::make_queue_core(qo, self, {{self, config.advertise}}));
 
   ServiceConfig sc;
   sc.token = config.token;

@@ -1,12 +1,16 @@
 #include "net/service.h"
 
 #include <asio/post.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <future>
 
 #include "net/grpc_status.h"
 #include "net/wire.h"
 #include "persisting/json.h"
 #include "queue/routing.h"
+#include "queue/topic_meta.h"
 #include "runtime/bucket_storage.h"
 
 namespace persisting::net {
@@ -51,6 +55,7 @@ class GetReactor : public grpc::ServerUnaryReactor {
 
 struct Service::TopicEntry {
   TopicInfo info;
+  std::vector<runtime::Member> placement;  // ids only (addresses come from the membership)
   std::mutex mu;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket; null until opened
 };
@@ -75,9 +80,8 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
       peers_(peers),
       registry_(registry),
       config_(std::move(config)),
-      members_(membership->configured()),
       admin_(std::make_unique<asio::thread_pool>(2)) {
-  for (const auto& m : members_)
+  for (const auto& m : membership_->configured())
     if (m.id == core_->manager->self()) self_ = m;
   for (int i = 0; i < kMethods; ++i) {
     metrics::Labels l{{"method", kMethodNames[i]}};
@@ -158,7 +162,43 @@ std::shared_ptr<Service::TopicEntry> Service::cached_topic(const std::string& na
   return it == topics_.end() ? nullptr : it->second;
 }
 
-Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info) {
+namespace {
+
+// <data_dir>/<topic>/placement.json: {"format":1,"members":["n1","n2","n3"]}, written once when
+// the node first learns the topic (docs/wire-protocol.md, "Placement").
+std::string placement_path(const std::string& data_dir, const std::string& topic) {
+  return queue::topic_dir(data_dir, topic) + "/placement.json";
+}
+
+std::vector<std::string> load_placement(const std::string& path) {
+  std::vector<std::string> ids;
+  auto text = read_text_file(path);
+  if (!text.ok()) return ids;
+  auto v = parse_json(*text);
+  if (!v.ok() || !v->is_object()) return ids;
+  const Value* m = v->as_object().find("members");
+  if (!m || !m->is_list()) return ids;
+  for (const auto& id : m->as_list())
+    if (id.is_string()) ids.push_back(id.as_string());
+  return ids;
+}
+
+Status store_placement(const std::string& path, const std::vector<std::string>& ids) {
+  List l;
+  for (const auto& id : ids) l.emplace_back(id);
+  std::string text = to_json(Value(Object{{"format", int64_t(1)}, {"members", Value(std::move(l))}})) + "\n";
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f || !(f << text) || !f.flush()) return IOError("cannot write '" + tmp + "'");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IOError("cannot rename '" + tmp + "' to '" + path + "'");
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info, std::vector<std::string> ids) {
   WriterOptions w;
   w.topic = info.topic;
   w.bucket_column = info.bucket_column;
@@ -170,20 +210,46 @@ Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& 
   std::unique_lock lock(topics_mu_);
   auto& e = topics_[stored.topic];
   if (!e) {
-    e = std::make_shared<TopicEntry>();
-    e->info = stored;
-    e->actors.resize(stored.num_buckets);
+    // The placement stored with the topic wins: its buckets' data lives where it says.
+    std::string path = core_->has_data_dir() ? placement_path(core_->options.data_dir, stored.topic) : "";
+    if (!path.empty()) {
+      auto on_disk = load_placement(path);
+      if (!on_disk.empty()) ids = std::move(on_disk);
+    }
+    if (ids.empty())
+      for (const auto& m : membership_->configured()) ids.push_back(m.id.str());
+    if (!path.empty() && !std::filesystem::exists(path)) RETURN_IF_ERROR(store_placement(path, ids));
+    auto entry = std::make_shared<TopicEntry>();
+    entry->info = stored;
+    entry->actors.resize(stored.num_buckets);
+    for (const auto& id : ids) entry->placement.push_back({NodeId(id), ""});
+    e = std::move(entry);
   }
   return e;
+}
+
+void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
+  to_wire(t.info, spec);
+  for (const auto& m : t.placement) spec->add_placement(m.id.str());
+}
+
+Result<runtime::Member> Service::owner(const TopicEntry& t, uint32_t bucket) const {
+  const NodeId& id = runtime::rendezvous_owner(t.placement, t.info.topic, BucketId(bucket)).id;
+  if (id == self_.id) return self_;
+  auto m = membership_->member(id);
+  if (!m.ok())
+    return Unavailable(bucket_name(t.info.topic, bucket) + ": owner " + id.str() + " unavailable: " +
+                       m.status().message());
+  return m;
 }
 
 Result<std::shared_ptr<Service::TopicEntry>> Service::topic(const std::string& name, bool forward) {
   if (auto e = cached_topic(name)) return e;
   auto info = core_->lookup(name);
-  if (info.ok()) return remember(*info);
+  if (info.ok()) return remember(*info, {});
   if (info.status().code() != Code::kNotFound || !forward) return info.status();
   std::string asked = self_.id.str();
-  for (const auto& m : members_) {
+  for (const auto& m : membership_->configured()) {
     if (m.id == self_.id) continue;
     asked += ", " + m.id.str();
     grpc::ClientContext ctx;
@@ -193,7 +259,10 @@ Result<std::shared_ptr<Service::TopicEntry>> Service::topic(const std::string& n
     req.set_local_only(true);
     v1::GetTopicResponse resp;
     auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
-    if (s.ok()) return remember(from_wire(resp.topic()));
+    if (s.ok()) {
+      std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
+      return remember(from_wire(resp.topic()), std::move(ids));
+    }
   }
   return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");
 }
@@ -212,10 +281,10 @@ Status Service::check_bucket(const TopicEntry& t, uint32_t bucket) const {
 
 Result<std::shared_ptr<runtime::BucketStorage>> Service::local_bucket(TopicEntry& t, uint32_t bucket) {
   RETURN_IF_ERROR(check_bucket(t, bucket));
-  const runtime::Member& owner = core_->manager->owner_of(t.info.topic, BucketId(bucket));
-  if (owner.id != self_.id)
-    return FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " + owner.id.str() + " (" +
-                              owner.address + "), not " + self_.id.str() + ": ask GetBucket for the owner");
+  const NodeId& owner_id = runtime::rendezvous_owner(t.placement, t.info.topic, BucketId(bucket)).id;
+  if (owner_id != self_.id)
+    return FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " + owner_id.str() + ", not " +
+                              self_.id.str() + ": ask GetBucket for the owner");
   std::lock_guard<std::mutex> lock(t.mu);
   auto& a = t.actors[bucket];
   if (!a) {
@@ -229,16 +298,16 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
                                                v1::CreateTopicResponse* resp) {
   return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
-      auto stored = core_->open_for_write(writer_options(req->spec()));
-      if (!stored.ok()) return done(stored.status().with_context("node " + self_.id.str()));
-      auto e = remember(*stored);
-      if (!e.ok()) return done(e.status());
+      std::vector<std::string> ids(req->spec().placement().begin(), req->spec().placement().end());
+      auto e = remember(from_wire(req->spec()), std::move(ids));
+      if (!e.ok()) return done(e.status().with_context("node " + self_.id.str()));
       if (!req->local_only()) {
-        for (const auto& m : members_) {
+        for (const auto& m : membership_->configured()) {
           if (m.id == self_.id) continue;
           grpc::ClientContext pctx;
           peers_->prepare(&pctx, config_.peer_timeout);
-          v1::CreateTopicRequest fwd = *req;
+          v1::CreateTopicRequest fwd;
+          describe(**e, fwd.mutable_spec());
           fwd.set_local_only(true);
           v1::CreateTopicResponse presp;
           Status s = from_grpc(peers_->stub(m.address)->CreateTopic(&pctx, fwd, &presp),
@@ -249,7 +318,7 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
             return done(s);
         }
       }
-      to_wire(*stored, resp->mutable_topic());
+      describe(**e, resp->mutable_topic());
       done(Status::OK());
     });
   });
@@ -261,7 +330,7 @@ grpc::ServerUnaryReactor* Service::GetTopic(grpc::CallbackServerContext* ctx, co
     post_admin([this, req, resp, done] {
       auto e = topic(req->topic(), !req->local_only());
       if (!e.ok()) return done(e.status());
-      to_wire((*e)->info, resp->mutable_topic());
+      describe(**e, resp->mutable_topic());
       done(Status::OK());
     });
   });
@@ -285,11 +354,15 @@ grpc::ServerUnaryReactor* Service::GetBucket(grpc::CallbackServerContext* ctx, c
     with_topic(req->topic(), [this, req, resp, done](Result<std::shared_ptr<TopicEntry>> e) {
       if (!e.ok()) return done(e.status());
       if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
-      const runtime::Member& owner = core_->manager->owner_of(req->topic(), BucketId(req->bucket()));
-      v1::Member* m = owner.id == self_.id ? resp->mutable_ready()->mutable_owner()
-                                           : resp->mutable_redirect()->mutable_owner();
-      m->set_id(owner.id.str());
-      m->set_address(owner.address);
+      auto o = owner(**e, req->bucket());
+      if (!o.ok()) return done(o.status());
+      if (membership_->known_down(o->id))
+        return done(Unavailable(bucket_name(req->topic(), req->bucket()) + ": owner " + o->id.str() + " (" +
+                                o->address + ") unavailable: its membership lease has expired"));
+      v1::Member* m = o->id == self_.id ? resp->mutable_ready()->mutable_owner()
+                                        : resp->mutable_redirect()->mutable_owner();
+      m->set_id(o->id.str());
+      m->set_address(o->address);
       done(Status::OK());
     });
   });
@@ -466,7 +539,8 @@ grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const
       std::vector<uint32_t> buckets(req->buckets().begin(), req->buckets().end());
       if (buckets.empty())
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b)
-          if (core_->manager->is_local(req->topic(), BucketId(b))) buckets.push_back(b);
+          if (runtime::rendezvous_owner((*e)->placement, req->topic(), BucketId(b)).id == self_.id)
+            buckets.push_back(b);
       std::vector<std::future<Object>> futures;
       for (uint32_t b : buckets) {
         auto a = local_bucket(**e, b);
@@ -504,7 +578,7 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b) {
           auto* o = resp->add_ownership();
           o->set_bucket(b);
-          o->set_owner(core_->manager->owner_of(req->topic(), BucketId(b)).id.str());
+          o->set_owner(runtime::rendezvous_owner((*e)->placement, req->topic(), BucketId(b)).id.str());
         }
       }
       done(Status::OK());

@@ -79,7 +79,13 @@ class Service final : public v1::QueueService::CallbackService {
   std::shared_ptr<TopicEntry> cached_topic(const std::string& name);
   // Runs cb with the topic: inline when cached, else on the admin pool.
   void with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb);
-  Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info);
+  // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
+  // topic, else ids (from the creating node), else the configured members now.
+  Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids);
+  void describe(const TopicEntry& t, v1::TopicSpec* spec) const;
+  // The owner of a bucket with its current address; Unavailable when the membership has no
+  // address for it.
+  Result<runtime::Member> owner(const TopicEntry& t, uint32_t bucket) const;
   // The local actor of a bucket this node owns; errors name topic, bucket and owner.
   Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
   Status check_bucket(const TopicEntry& t, uint32_t bucket) const;
@@ -91,7 +97,6 @@ class Service final : public v1::QueueService::CallbackService {
   Channels* peers_;
   metrics::Registry* registry_;
   ServiceConfig config_;
-  std::vector<runtime::Member> members_;
   runtime::Member self_;
 
   std::shared_mutex topics_mu_;

@@ -213,5 +213,37 @@ TEST(Cluster, KilledNodeBucketsAreUnavailableOthersKeepWorkingAndItServesAfterRe
   EXPECT_TRUE(served);
 }
 
+TEST(Cluster, AddingANodeMovesNoBucketOfAnExistingTopic) {
+  Cluster cluster(3);
+  cluster.use_members(2);
+  ASSERT_TRUE(cluster.start(0) && cluster.start(1));
+  constexpr uint32_t kBuckets = 16;
+  {
+    auto c = connect_to(cluster.address(0));
+    ASSERT_TRUE(c->writer({.topic = "old", .bucket_column = "id", .num_buckets = kBuckets}).ok());
+  }
+  auto before = [&] {
+    auto c = connect_to(cluster.address(0));
+    return ownership(*c, "old");
+  }();
+  ASSERT_EQ(before.size(), kBuckets);
+
+  // n3 joins: every node now lists three members.
+  cluster.kill(0, SIGTERM);
+  cluster.kill(1, SIGTERM);
+  cluster.use_members(3);
+  ASSERT_TRUE(cluster.start_all());
+  for (int via = 0; via < 3; ++via) {
+    auto c = connect_to(cluster.address(via));
+    EXPECT_EQ(ownership(*c, "old"), before) << "asked node " << cluster.id(via);
+  }
+  // A topic created now is placed over all three.
+  auto c = connect_to(cluster.address(2));
+  ASSERT_TRUE(c->writer({.topic = "new", .bucket_column = "id", .num_buckets = kBuckets}).ok());
+  std::set<std::string> nodes;
+  for (const auto& [b, n] : ownership(*c, "new")) nodes.insert(n);
+  EXPECT_EQ(nodes.size(), 3u);
+}
+
 }  // namespace
 }  // namespace persisting

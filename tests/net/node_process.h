@@ -113,9 +113,14 @@ class Cluster {
       ids_.push_back("n" + std::to_string(i + 1));
       ports_.push_back(free_port());
     }
-    for (int i = 0; i < n; ++i)
-      members_ += (i ? "," : "") + ids_[i] + "=127.0.0.1:" + std::to_string(ports_[i]);
+    use_members(n);
     procs_.resize(n);
+  }
+  // Nodes started from now on list only the first k nodes as members.
+  void use_members(int k) {
+    members_.clear();
+    for (int i = 0; i < k; ++i)
+      members_ += (i ? "," : "") + ids_[i] + "=127.0.0.1:" + std::to_string(ports_[i]);
   }
   // Starts node i (again); true once it accepts connections.
   bool start(int i) {
