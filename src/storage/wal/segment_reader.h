@@ -45,6 +45,7 @@ class SegmentReader {
   // Whether a valid batch frame (CRC matches, batch structure checks out) that could continue the
   // log starts anywhere after byte `from`: its first offset must lie in [lo, lo + bytes skipped].
   // Used to tell a torn tail (nothing valid follows) from damage in the middle of the log.
+  // The scan's checksum work is bounded; past the bound it answers true (keep the bytes).
   Result<bool> valid_frame_follows(uint64_t from, Offset lo) const;
 
  private:
