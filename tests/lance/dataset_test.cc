@@ -102,6 +102,48 @@ TEST(LanceDataset, ProjectionKeepsTheRequestedOrder) {
   EXPECT_NE(bad.status().message().find("'nope'"), std::string::npos);
 }
 
+TEST(LanceDataset, OmitNullsGivesRecordsBackAsPut) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  std::vector<Record> rows = {Record{{"a", int64_t{1}}}, Record{{"b", "x"}}, Record{{"a", int64_t{3}}, {"b", "y"}}};
+  ASSERT_TRUE(ds->append(rows).ok());
+  ReadOptions ro;
+  ro.omit_nulls = true;
+  auto got = ds->read(0, 10, ro);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, rows);
+  got = ds->read(0, 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ((*got)[0], (Record{{"a", int64_t{1}}, {"b", nullptr}}));
+}
+
+TEST(LanceDataset, CheckAppendValidatesWithoutWriting) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  ASSERT_TRUE(ds->append({Record{{"a", int64_t{1}}}}).ok());
+  EXPECT_TRUE(ds->check_append({Record{{"a", 2.5}, {"new", true}}}).ok());
+  Status st = ds->check_append({Record{{"a", "text"}}});
+  EXPECT_EQ(st.code(), Code::kInvalidArgument);
+  EXPECT_NE(st.message().find("'a'"), std::string::npos);
+  EXPECT_EQ(ds->version(), 1u);
+  EXPECT_EQ(count_files(path + "/_versions"), 2u);  // version 1 + the hint
+}
+
+TEST(LanceDataset, FragmentsDescribeTheLayout) {
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  ASSERT_TRUE(ds->append(make_rows(0, 3)).ok());
+  ASSERT_TRUE(ds->append(make_rows(3, 4)).ok());
+  auto frags = ds->fragments();
+  ASSERT_EQ(frags.size(), 2u);
+  EXPECT_EQ(frags[1].id, 1u);
+  EXPECT_EQ(frags[1].first_row, 3u);
+  EXPECT_EQ(frags[1].num_rows, 4u);
+  ASSERT_EQ(frags[1].files.size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/t.lance/data/" + frags[1].files[0]));
+}
+
 TEST(LanceDataset, ReopenRecoversCountAndData) {
   TempDir dir;
   const std::string path = dir.path() + "/t.lance";

@@ -8,7 +8,7 @@
 //       prints the rows as JSON Lines.
 //   lance_tool count    DATASET [--version V]        prints the row count
 //   lance_tool versions DATASET                      one JSON object per version
-//   lance_tool schema   DATASET                      one JSON object per top-level field
+//   lance_tool inspect  DATASET                      versions, fragments and schema (JSON Lines)
 //   lance_tool encodings DATASET                     the page encodings used, one per line
 //   lance_tool bench    DATASET [--rows N] [--flush N] [--dim D] [--payload BYTES] [--sync 0|1]
 //       appends N rows {id, idx, payload, vector} in flushes of --flush rows (rows are built
@@ -198,6 +198,25 @@ Status bench(LanceDataset* ds, const Args& a) {
   return Status::OK();
 }
 
+Status inspect(LanceDataset* ds) {
+  ASSIGN_OR_RETURN(auto vs, ds->versions());
+  for (const VersionInfo& v : vs) {
+    std::printf("%s\n", to_json(Value(Record{{"version", int64_t(v.version)}, {"timestamp", int64_t{v.timestamp_seconds}},
+                                               {"rows", int64_t(v.num_rows)}, {"fragments", int64_t(v.num_fragments)}})).c_str());
+  }
+  for (const FragmentInfo& f : ds->fragments()) {
+    List files;
+    for (const std::string& p : f.files) files.emplace_back(p);
+    std::printf("%s\n", to_json(Value(Record{{"fragment", int64_t(f.id)}, {"first_row", int64_t(f.first_row)},
+                                               {"rows", int64_t(f.num_rows)}, {"files", std::move(files)}})).c_str());
+  }
+  for (const FieldInfo& f : ds->schema()) {
+    std::printf("%s\n", to_json(Value(Record{{"field", f.name}, {"id", int64_t{f.id}}, {"lance_type", f.lance_type},
+                                               {"type", f.type}})).c_str());
+  }
+  return Status::OK();
+}
+
 Status run(const Args& a) {
   LanceOptions opt;
   if (a.page_bytes) opt.file.max_page_bytes = a.page_bytes;
@@ -222,14 +241,8 @@ Status run(const Args& a) {
     }
     return Status::OK();
   }
-  if (a.command == "schema") {
-    for (const FieldInfo& f : ds->schema()) {
-      std::printf("%s\n", to_json(Value(Record{{"name", f.name}, {"id", int64_t{f.id}}, {"lance_type", f.lance_type},
-                                               {"type", f.type}})).c_str());
-    }
-    return Status::OK();
-  }
   if (a.command == "encodings") return encodings(ds.get());
+  if (a.command == "inspect") return inspect(ds.get());
   if (a.command == "bench") return bench(ds.get(), a);
   return InvalidArgument("unknown command '" + a.command + "'");
 }

@@ -186,6 +186,12 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
                      " lost commit races (" + last.message() + ")");
 }
 
+Status LanceDataset::check_append(const std::vector<Record>& rows) const {
+  RETURN_IF_ERROR(check_appendable(snapshot_));
+  ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(rows));
+  return plan_schema_change(snapshot_, batch).status();
+}
+
 Result<uint64_t> LanceDataset::count_rows(uint64_t version) {
   if (version == snapshot_.version) return snapshot_.num_rows();
   ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, version));
@@ -193,11 +199,23 @@ Result<uint64_t> LanceDataset::count_rows(uint64_t version) {
 }
 
 Result<std::vector<Record>> LanceDataset::read(uint64_t offset, uint64_t limit, const ReadOptions& options) {
+  std::vector<Record> rows;
   if (!options.version || *options.version == snapshot_.version) {
-    return read_rows(env_, snapshot_, offset, limit, options.columns);
+    ASSIGN_OR_RETURN(rows, read_rows(env_, snapshot_, offset, limit, options.columns));
+  } else {
+    ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, *options.version));
+    ASSIGN_OR_RETURN(rows, read_rows(env_, s, offset, limit, options.columns));
   }
-  ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, *options.version));
-  return read_rows(env_, s, offset, limit, options.columns);
+  if (options.omit_nulls) {
+    for (Record& r : rows) {
+      Record kept;
+      for (auto& [name, value] : r) {
+        if (!value.is_null()) kept.append_unchecked(name, std::move(value));
+      }
+      r = std::move(kept);
+    }
+  }
+  return rows;
 }
 
 Result<std::vector<VersionInfo>> LanceDataset::versions() {
@@ -213,6 +231,17 @@ Result<std::vector<VersionInfo>> LanceDataset::versions() {
     info.num_fragments = mf.manifest.fragments_size();
     for (const auto& f : mf.manifest.fragments()) info.num_rows += f.physical_rows();
     out.push_back(info);
+  }
+  return out;
+}
+
+std::vector<FragmentInfo> LanceDataset::fragments() const {
+  std::vector<FragmentInfo> out;
+  const auto& frags = snapshot_.file.manifest.fragments();
+  for (int i = 0; i < frags.size(); ++i) {
+    FragmentInfo f{frags[i].id(), snapshot_.fragment_starts[i], snapshot_.fragment_starts[i + 1] - snapshot_.fragment_starts[i], {}};
+    for (const auto& df : frags[i].files()) f.files.push_back(df.path());
+    out.push_back(std::move(f));
   }
   return out;
 }

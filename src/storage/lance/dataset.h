@@ -37,6 +37,9 @@ struct LanceOptions {
 struct ReadOptions {
   std::optional<uint64_t> version;     // time travel; the current snapshot when empty
   std::vector<std::string> columns;    // projection; all fields when empty
+  // Leave null fields out of the records (a columnar store cannot tell a missing field from a
+  // null one; a queue usually wants records back as they were put, without the other fields).
+  bool omit_nulls = false;
 };
 
 struct VersionInfo {
@@ -45,6 +48,13 @@ struct VersionInfo {
   int32_t timestamp_nanos = 0;
   uint64_t num_rows = 0;
   uint64_t num_fragments = 0;
+};
+
+struct FragmentInfo {
+  uint64_t id = 0;
+  uint64_t first_row = 0;
+  uint64_t num_rows = 0;
+  std::vector<std::string> files;      // paths relative to <dataset>/data/
 };
 
 struct FieldInfo {
@@ -69,6 +79,11 @@ class LanceDataset {
   // On a type error nothing is written.
   Result<uint64_t> append(const std::vector<Record>& rows);
 
+  // Checks that append(rows) would pass the type checks against the current schema, without
+  // writing anything (a buffering caller validates each put, so a later flush cannot fail on
+  // types). Range checks for narrow integer columns LanceDB created happen only at append.
+  Status check_append(const std::vector<Record>& rows) const;
+
   // Reloads the latest version (to see other writers' commits).
   Status refresh();
 
@@ -78,6 +93,7 @@ class LanceDataset {
   Result<std::vector<Record>> read(uint64_t offset, uint64_t limit, const ReadOptions& options = {});
   Result<std::vector<VersionInfo>> versions();
   std::vector<FieldInfo> schema() const;
+  std::vector<FragmentInfo> fragments() const;
   const Snapshot& snapshot() const { return snapshot_; }
   const std::string& path() const { return path_; }
 

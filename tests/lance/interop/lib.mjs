@@ -31,8 +31,9 @@ export function toolRead(dataset, extra = [], vectorColumns = new Set(["v"])) {
   return tool(["read", dataset, ...extra]).split("\n").filter((l) => l).map((l) => normPlain(JSON.parse(l), vectorColumns));
 }
 
+// The schema lines of `lance_tool inspect`: {field, id, lance_type, type}.
 export function toolSchema(dataset) {
-  return tool(["schema", dataset]).split("\n").filter((l) => l).map((l) => JSON.parse(l));
+  return tool(["inspect", dataset]).split("\n").filter((l) => l).map((l) => JSON.parse(l)).filter((o) => "field" in o);
 }
 
 // A LanceDB row as the plain JSON lance_tool prints: int64 -> number, binary -> {$binary},
