@@ -7,6 +7,7 @@
 
 #include "metrics/http_endpoint.h"
 #include "net/channels.h"
+#include "net/etcd.h"
 #include "net/membership.h"
 #include "net/service.h"
 
@@ -80,7 +81,12 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   impl->peers = std::make_unique<Channels>(cc);
 
   if (!config.etcd.empty()) {
-    return NotSupported("etcd membership is not implemented yet; use --members");
+    if (!config.members.empty()) return InvalidArgument("give --members or --etcd, not both");
+    EtcdConfig ec;
+    ec.endpoint = config.etcd;
+    ec.prefix = config.etcd_prefix;
+    ec.ttl_s = config.etcd_ttl_s;
+    ASSIGN_OR_RETURN(impl->membership, etcd_membership({self, config.advertise}, ec));
   } else {
     std::string spec = config.members.empty() ? config.id + "=" + config.advertise : config.members;
     ASSIGN_OR_RETURN(auto members, parse_members(spec));

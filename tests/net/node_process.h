@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -125,8 +126,12 @@ class Cluster {
   // Starts node i (again); true once it accepts connections.
   bool start(int i) {
     procs_[i] = std::make_unique<Process>();
-    std::vector<std::string> argv{PERSISTINGD_BIN, "--id", ids_[i], "--listen", address(i), "--members", members_,
+    std::vector<std::string> argv{PERSISTINGD_BIN, "--id", ids_[i], "--listen", address(i),
                                   "--data-dir", dir_.path() + "/" + ids_[i]};
+    if (std::find(extra_.begin(), extra_.end(), "--etcd") == extra_.end()) {
+      argv.push_back("--members");
+      argv.push_back(members_);
+    }
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     return procs_[i]->start(argv, dir_.path() + "/" + ids_[i] + ".log") && wait_for_port(ports_[i], *procs_[i]);
   }

@@ -1,0 +1,243 @@
+#include "net/etcd.h"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+namespace persisting::net {
+namespace {
+
+using json = nlohmann::json;
+
+std::string b64(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], t[v & 63]};
+  }
+  if (i + 1 == in.size()) {
+    uint32_t v = uint8_t(in[i]) << 16;
+    out += {t[v >> 18], t[(v >> 12) & 63], '=', '='};
+  } else if (i + 2 == in.size()) {
+    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
+    out += {t[v >> 18], t[(v >> 12) & 63], t[(v >> 6) & 63], '='};
+  }
+  return out;
+}
+
+std::string unb64(const std::string& in) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = val(c);
+    if (v < 0) continue;
+    buf = (buf << 6) | uint32_t(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += char((buf >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+// The smallest key greater than every key starting with prefix.
+std::string prefix_end(std::string p) {
+  p.back() = char(p.back() + 1);
+  return p;
+}
+
+class EtcdMembership : public Membership {
+ public:
+  EtcdMembership(runtime::Member self, EtcdConfig config) : self_(std::move(self)), config_(std::move(config)) {}
+  ~EtcdMembership() override { stop(); }
+
+  Status start() {
+    std::string ep = config_.endpoint;
+    if (ep.rfind("http://", 0) != 0) return InvalidArgument("etcd endpoint '" + ep + "' must start with http://");
+    host_port_ = ep.substr(7);
+    while (!host_port_.empty() && host_port_.back() == '/') host_port_.pop_back();
+    if (config_.prefix.empty() || config_.prefix.back() == '/') return InvalidArgument("etcd prefix must not end with '/'");
+    RETURN_IF_ERROR(register_self());
+    ASSIGN_OR_RETURN(int64_t rev, refresh());
+    (void)rev;
+    keepalive_ = std::thread([this] { keepalive_loop(); });
+    watch_ = std::thread([this] { watch_loop(); });
+    return Status::OK();
+  }
+
+  std::string kind() const override { return "etcd"; }
+
+  std::vector<runtime::Member> configured() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<runtime::Member> out;
+    for (const auto& [id, addr] : nodes_) out.push_back({NodeId(id), addr});
+    return out;
+  }
+
+  Result<runtime::Member> member(const NodeId& id) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = nodes_.find(id.str());
+    if (it == nodes_.end()) return NotFound("node " + id.str() + " is not registered in etcd");
+    return runtime::Member{id, it->second};
+  }
+
+  bool known_down(const NodeId& id) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return nodes_.count(id.str()) && !alive_.count(id.str());
+  }
+
+  std::vector<MemberState> states(Channels&) override {
+    (void)refresh();
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<MemberState> out;
+    for (const auto& [id, addr] : nodes_) {
+      bool up = alive_.count(id) > 0;
+      out.push_back({{NodeId(id), addr}, up, up ? "" : "no live etcd lease"});
+    }
+    return out;
+  }
+
+  void stop() override {
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    stop_cv_.notify_all();
+    if (keepalive_.joinable()) keepalive_.join();
+    if (watch_.joinable()) watch_.join();
+    // Leave at once rather than after the TTL: a clean stop is not a failure.
+    if (lease_ != 0) (void)post("/v3/lease/revoke", json{{"ID", std::to_string(lease_)}});
+  }
+
+ private:
+  std::string key(const char* kind, const std::string& id) const { return config_.prefix + "/" + kind + "/" + id; }
+
+  Result<json> post(const std::string& path, const json& body) {
+    httplib::Client c("http://" + host_port_);
+    c.set_connection_timeout(2, 0);
+    c.set_read_timeout(3, 0);
+    auto res = c.Post(path, body.dump(), "application/json");
+    if (!res) return Unavailable("etcd at " + config_.endpoint + " unreachable (" + path + ")");
+    if (res->status != 200)
+      return Unavailable("etcd " + path + " answered HTTP " + std::to_string(res->status) + ": " + res->body);
+    json j = json::parse(res->body, nullptr, false);
+    if (j.is_discarded()) return Internal("etcd " + path + ": unreadable answer");
+    return j;
+  }
+
+  Status register_self() {
+    ASSIGN_OR_RETURN(json g, post("/v3/lease/grant", json{{"TTL", config_.ttl_s}}));
+    if (!g.contains("ID")) return Unavailable("etcd did not grant a lease: " + g.dump());
+    lease_ = std::stoll(g["ID"].get<std::string>());
+    RETURN_IF_ERROR(post("/v3/kv/put", json{{"key", b64(key("alive", self_.id.str()))},
+                                             {"value", b64(self_.address)},
+                                             {"lease", std::to_string(lease_)}})
+                        .status());
+    return post("/v3/kv/put", json{{"key", b64(key("nodes", self_.id.str()))}, {"value", b64(self_.address)}}).status();
+  }
+
+  // Re-reads the prefix; returns the store revision.
+  Result<int64_t> refresh() {
+    std::string p = config_.prefix + "/";
+    ASSIGN_OR_RETURN(json r, post("/v3/kv/range", json{{"key", b64(p)}, {"range_end", b64(prefix_end(p))}}));
+    std::map<std::string, std::string> nodes;
+    std::set<std::string> alive;
+    if (r.contains("kvs")) {
+      for (const auto& kv : r["kvs"]) {
+        std::string k = unb64(kv.value("key", "")), v = unb64(kv.value("value", ""));
+        std::string rest = k.substr(p.size());
+        if (rest.rfind("nodes/", 0) == 0) nodes[rest.substr(6)] = v;
+        if (rest.rfind("alive/", 0) == 0) alive.insert(rest.substr(6));
+      }
+    }
+    int64_t rev = 0;
+    if (r.contains("header") && r["header"].contains("revision"))
+      rev = std::stoll(r["header"]["revision"].get<std::string>());
+    std::lock_guard<std::mutex> lock(mu_);
+    nodes_ = std::move(nodes);
+    alive_ = std::move(alive);
+    return rev;
+  }
+
+  bool wait_stop(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    return stop_cv_.wait_for(lock, d, [this] { return stopping_; });
+  }
+
+  void keepalive_loop() {
+    auto period = std::chrono::milliseconds(std::max(200, config_.ttl_s * 1000 / 3));
+    while (!wait_stop(period)) {
+      auto r = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_)}});
+      bool alive = r.ok() && r->contains("result") && (*r)["result"].contains("TTL");
+      if (r.ok() && !alive) (void)register_self();  // the lease expired (we were partitioned): rejoin
+    }
+  }
+
+  void watch_loop() {
+    std::string p = config_.prefix + "/";
+    while (!wait_stop(std::chrono::milliseconds(0))) {
+      auto rev = refresh();
+      if (!rev.ok()) {
+        if (wait_stop(std::chrono::milliseconds(500))) return;
+        continue;
+      }
+      json req{{"create_request",
+                {{"key", b64(p)}, {"range_end", b64(prefix_end(p))}, {"start_revision", std::to_string(*rev + 1)}}}};
+      httplib::Client c("http://" + host_port_);
+      c.set_connection_timeout(2, 0);
+      c.set_read_timeout(1, 0);  // a quiet second ends the stream: re-read, check for stop, watch again
+      httplib::Request hr;
+      hr.method = "POST";
+      hr.path = "/v3/watch";
+      hr.body = req.dump();
+      hr.set_header("Content-Type", "application/json");
+      hr.content_receiver = [this](const char* data, size_t n, uint64_t, uint64_t) {
+        if (std::string_view(data, n).find("\"events\"") != std::string_view::npos) (void)refresh();
+        std::lock_guard<std::mutex> lock(stop_mu_);
+        return !stopping_;
+      };
+      (void)c.send(hr);
+    }
+  }
+
+  runtime::Member self_;
+  EtcdConfig config_;
+  std::string host_port_;
+  int64_t lease_ = 0;
+  mutable std::mutex mu_;
+  std::map<std::string, std::string> nodes_;  // id -> address
+  std::set<std::string> alive_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread keepalive_, watch_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Membership>> etcd_membership(const runtime::Member& self, const EtcdConfig& config) {
+  auto m = std::make_unique<EtcdMembership>(self, config);
+  RETURN_IF_ERROR(m->start());
+  return std::unique_ptr<Membership>(std::move(m));
+}
+
+}  // namespace persisting::net

@@ -1,0 +1,28 @@
+// etcd membership through etcd's v3 JSON gateway (no etcd client library needed).
+//
+// Keys, under the configured prefix (default /persisting):
+//   <prefix>/nodes/<id> = address   permanent: the member exists (configured set, addresses)
+//   <prefix>/alive/<id> = address   under the node's lease (TTL): the member is up
+// A node grants a lease, writes both keys, keeps the lease alive (every TTL/3), and watches the
+// prefix; after any change (or a quiet second) it re-reads the prefix. A node whose lease expires
+// (killed, partitioned) loses its alive key and is reported down; it stays in the configured set,
+// so its buckets are never placed elsewhere.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "net/membership.h"
+
+namespace persisting::net {
+
+struct EtcdConfig {
+  std::string endpoint;  // http://host:port
+  std::string prefix = "/persisting";
+  int ttl_s = 5;
+};
+
+// Registers self and starts the keepalive and watch threads.
+Result<std::unique_ptr<Membership>> etcd_membership(const runtime::Member& self, const EtcdConfig& config);
+
+}  // namespace persisting::net
