@@ -38,6 +38,13 @@ class RandomAccessFile {
   virtual uint64_t size() const = 0;
 };
 
+// An exclusive advisory lock on a file, held until this object is destroyed (or the process
+// dies: the kernel releases it, so a crashed writer never leaves a stale lock).
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -64,6 +71,9 @@ class Env {
   virtual Status link_file(const std::string& from, const std::string& to) = 0;
   // fsync on a directory, making renames/creates in it durable.
   virtual Status sync_dir(const std::string& dir) = 0;
+  // Takes an exclusive lock on path (created if absent) without waiting: FailedPrecondition when
+  // another process (or another lock in this one) holds it.
+  virtual Result<std::unique_ptr<FileLock>> lock_file(const std::string& path) = 0;
 
   // Conveniences built on the primitives above (overridable for fault injection).
   virtual Result<std::string> read_file(const std::string& path);
@@ -98,6 +108,9 @@ class EnvWrapper : public Env {
     return target_->link_file(f, t);
   }
   Status sync_dir(const std::string& d) override { return target_->sync_dir(d); }
+  Result<std::unique_ptr<FileLock>> lock_file(const std::string& p) override {
+    return target_->lock_file(p);
+  }
 
  private:
   Env* target_;

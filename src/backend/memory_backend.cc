@@ -87,15 +87,4 @@ uint64_t MemoryBackend::total_count() const {
   return index_.size();
 }
 
-Status register_builtin_backends(BackendRegistry& r) {
-  return r.register_backend(
-      "memory",
-      [](const BackendContext& ctx, const Options& options) -> Result<std::unique_ptr<StorageBackend>> {
-        OptionReader reader(options, "backend 'memory'");
-        RETURN_IF_ERROR(reader.finish());
-        return std::unique_ptr<StorageBackend>(new MemoryBackend());
-      },
-      /*durable=*/false);
-}
-
 }  // namespace persisting

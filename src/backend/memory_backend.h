@@ -49,7 +49,4 @@ class MemoryBackend final : public StorageBackend {
   uint64_t bytes_ = 0;
 };
 
-// Registers memory (and any other backend built into this library) in r.
-Status register_builtin_backends(BackendRegistry& r);
-
 }  // namespace persisting

@@ -1,6 +1,6 @@
 #include <dlfcn.h>
 
-#include "backend/memory_backend.h"
+#include "backend/builtin.h"
 #include "persisting/backend.h"
 
 namespace persisting {

@@ -1,0 +1,21 @@
+#include "backend/builtin.h"
+
+#include "backend/lance_backend.h"
+#include "backend/memory_backend.h"
+
+namespace persisting {
+
+Status register_builtin_backends(BackendRegistry& r) {
+  RETURN_IF_ERROR(r.register_backend(
+      "memory",
+      [](const BackendContext&, const Options& options) -> Result<std::unique_ptr<StorageBackend>> {
+        OptionReader reader(options, "backend 'memory'");
+        RETURN_IF_ERROR(reader.finish());
+        return std::unique_ptr<StorageBackend>(new MemoryBackend());
+      },
+      /*durable=*/false));
+  RETURN_IF_ERROR(r.register_backend("lance", &LanceBackend::create, /*durable=*/true));
+  return Status::OK();
+}
+
+}  // namespace persisting

@@ -1,0 +1,66 @@
+// The `lance` backend: a memory buffer in front of an append-only Lance 2.0 dataset at
+// <bucket_dir>/data.lance, which `lancedb.connect(<bucket_dir>).openTable("data")` opens.
+//
+// Offsets: [0, persisted) live in the dataset (one row per record, in offset order) and
+// [persisted, total) in the buffer; a record keeps its offset when a flush moves it.
+// Durability: a record survives the process once a flush has committed it.
+//
+// Flushes happen when the buffer reaches the topic's batch_size and on flush(). A failed flush
+// keeps the buffer, is reported (flush() returns it; stats carry last_flush_error) and is retried
+// by the next put after a back-off, or by the next flush().
+//
+// Types are checked at put, against the dataset's schema and the buffered records, so a flush
+// never fails on types: a new field is added (nullable, metadata-only), int64 widens to double,
+// anything else is InvalidArgument naming the field and both types, and nothing is buffered.
+//
+// One writer per bucket: the first put takes <bucket_dir>/writer.lock. Other processes may read;
+// a reader that reaches the end of what it has seen reloads the dataset's latest version.
+//
+// Options: compression = none | zstd | lz4 (value buffers of new pages; LanceDB 0.31 reads all
+// three), sync = true | false (fsync data, manifest and directories before a flush returns).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+
+#include "persisting/backend.h"
+#include "storage/lance/dataset.h"
+#include "storage/lance/schema_evolution.h"
+
+namespace persisting {
+
+class LanceBackend final : public StorageBackend {
+ public:
+  static Result<std::unique_ptr<StorageBackend>> create(const BackendContext& ctx, const Options& options);
+
+  std::string name() const override { return "lance"; }
+  Result<Offset> put_batch(const RecordBatch& batch) override;
+  Result<RecordBatch> get(Offset offset, size_t limit) override;
+  Status flush() override;
+  Object stats() const override;
+  uint64_t total_count() const override;
+  bool durable() const override { return true; }
+
+ private:
+  LanceBackend(const BackendContext& ctx, std::unique_ptr<lance::LanceDataset> ds);
+  Status check_types(const std::vector<Record>& rows);
+  Status flush_locked();
+
+  Env* env_;
+  std::string bucket_dir_;
+  uint32_t batch_size_;
+  mutable std::mutex mu_;
+  std::unique_ptr<lance::LanceDataset> ds_;
+  std::unique_ptr<FileLock> writer_lock_;  // taken at the first put
+  uint64_t persisted_ = 0;                  // rows in the dataset
+  RecordBatch buffer_;                      // records [persisted_, persisted_ + buffer_.size())
+  std::vector<lance::BatchField> buffer_fields_;  // inferred types of the buffered records
+  // Flush bookkeeping, for stats and the retry back-off.
+  uint64_t flush_count_ = 0;
+  double last_flush_seconds_ = 0;
+  Status last_flush_error_;
+  std::chrono::steady_clock::time_point retry_after_{};
+};
+
+}  // namespace persisting

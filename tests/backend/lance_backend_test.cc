@@ -1,0 +1,188 @@
+#include <gtest/gtest.h>
+
+#include "persisting/backend.h"
+#include "util/fault_env.h"
+#include "util/temp_dir.h"
+
+using namespace persisting;
+using persisting::testing::FaultEnv;
+using persisting::testing::TempDir;
+
+namespace {
+
+Result<std::unique_ptr<StorageBackend>> open_lance(const std::string& dir, uint32_t batch_size,
+                                                   Env* env = nullptr, Options opts = {}) {
+  BackendContext ctx;
+  ctx.topic = "t";
+  ctx.bucket = BucketId(0);
+  ctx.bucket_dir = dir;
+  ctx.batch_size = batch_size;
+  ctx.env = env;
+  return BackendRegistry::global().create("lance", ctx, opts);
+}
+
+Record rec(int i) { return Record{{"id", "k" + std::to_string(i)}, {"i", i}, {"score", 0.5 * i}}; }
+
+RecordBatch batch_of(int from, int n) {
+  RecordBatch b;
+  for (int i = from; i < from + n; ++i) b.add(rec(i));
+  return b;
+}
+
+std::vector<Record> all(StorageBackend& b) {
+  auto got = b.get(Offset(0), 1 << 20);
+  EXPECT_TRUE(got.ok()) << got.status().to_string();
+  return *got->decode_all();
+}
+
+}  // namespace
+
+TEST(LanceBackendTest, RecordsKeepTheirOffsetsAcrossFlushes) {
+  TempDir dir;
+  auto b = open_lance(dir.path(), /*batch_size=*/10);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  EXPECT_TRUE((*b)->durable());
+  ASSERT_EQ((*b)->put_batch(batch_of(0, 4))->value(), 0u);   // buffered
+  EXPECT_EQ((*b)->stats().find("buffered")->as_int(), 4);
+  ASSERT_EQ((*b)->put_batch(batch_of(4, 8))->value(), 4u);   // reaches 10: flushed
+  Object s = (*b)->stats();
+  EXPECT_EQ(s.find("persisted")->as_int(), 12);
+  EXPECT_EQ(s.find("buffered")->as_int(), 0);
+  EXPECT_EQ(s.find("flush_count")->as_int(), 1);
+  ASSERT_EQ((*b)->put_batch(batch_of(12, 3))->value(), 12u);  // buffered again
+  auto rows = all(**b);
+  ASSERT_EQ(rows.size(), 15u);
+  for (int i = 0; i < 15; ++i) EXPECT_EQ(rows[i], rec(i)) << i;
+  // A read spanning dataset and buffer.
+  auto mid = (*b)->get(Offset(10), 4);
+  ASSERT_EQ(mid->size(), 4u);
+  EXPECT_EQ(*mid->decode(0), rec(10));
+  EXPECT_EQ(*mid->decode(3), rec(13));
+  ASSERT_TRUE((*b)->flush().ok());
+  EXPECT_EQ((*b)->stats().find("persisted")->as_int(), 15);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/data.lance/_versions"));
+}
+
+TEST(LanceBackendTest, ReopenRecoversThePersistedCount) {
+  TempDir dir;
+  {
+    auto b = open_lance(dir.path(), 5);
+    ASSERT_TRUE((*b)->put_batch(batch_of(0, 7)).ok());
+    ASSERT_TRUE((*b)->flush().ok());
+  }
+  auto b = open_lance(dir.path(), 5);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ((*b)->total_count(), 7u);
+  ASSERT_EQ((*b)->put_batch(batch_of(7, 1))->value(), 7u);
+  auto rows = all(**b);
+  ASSERT_EQ(rows.size(), 8u);
+  EXPECT_EQ(rows[7], rec(7));
+}
+
+TEST(LanceBackendTest, IncompatibleTypeIsRejectedAtPutAndNothingIsBuffered) {
+  TempDir dir;
+  auto b = open_lance(dir.path(), 100);
+  ASSERT_TRUE((*b)->put(Record{{"id", "a"}, {"n", 1}}).ok());
+  ASSERT_TRUE((*b)->flush().ok());
+  // Against the dataset's schema.
+  RecordBatch bad;
+  bad.add(Record{{"id", "b"}, {"n", 2}});
+  bad.add(Record{{"id", "c"}, {"n", "three"}});
+  auto r = (*b)->put_batch(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("'n'"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("int64"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("string"), std::string::npos) << r.status().message();
+  EXPECT_EQ((*b)->total_count(), 1u);
+  // Against records still in the buffer (not yet in the schema).
+  ASSERT_TRUE((*b)->put(Record{{"id", "d"}, {"tag", true}}).ok());
+  auto r2 = (*b)->put(Record{{"id", "e"}, {"tag", "yes"}});
+  ASSERT_FALSE(r2.ok());
+  EXPECT_NE(r2.status().message().find("'tag'"), std::string::npos) << r2.status().message();
+  EXPECT_NE(r2.status().message().find("bool"), std::string::npos) << r2.status().message();
+  EXPECT_EQ((*b)->total_count(), 2u);
+  ASSERT_TRUE((*b)->flush().ok());
+}
+
+TEST(LanceBackendTest, NewFieldsAndWideningEvolveTheSchema) {
+  TempDir dir;
+  auto b = open_lance(dir.path(), 100);
+  ASSERT_TRUE((*b)->put(Record{{"id", "a"}, {"n", 1}}).ok());
+  ASSERT_TRUE((*b)->flush().ok());
+  ASSERT_TRUE((*b)->put(Record{{"id", "b"}, {"n", 2.5}, {"extra", "new"}}).ok());
+  ASSERT_TRUE((*b)->flush().ok());
+  auto rows = all(**b);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0].find("n")->is_double());  // the column was widened
+  EXPECT_EQ(rows[0].find("n")->as_double(), 1.0);
+  EXPECT_EQ(rows[0].find("extra"), nullptr);    // absent, not null
+  EXPECT_EQ(rows[1].find("extra")->as_string(), "new");
+}
+
+TEST(LanceBackendTest, FailedFlushKeepsTheBufferAndIsRetried) {
+  TempDir dir;
+  FaultEnv env(Env::Default());
+  auto b = open_lance(dir.path(), 1000, &env);
+  ASSERT_TRUE(b.ok());
+  ASSERT_TRUE((*b)->put_batch(batch_of(0, 5)).ok());
+  env.fail_writes(FaultEnv::WriteFault::kNoSpace);
+  Status s = (*b)->flush();
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("flush of 5 records"), std::string::npos) << s.message();
+  Object st = (*b)->stats();
+  EXPECT_EQ(st.find("buffered")->as_int(), 5);
+  EXPECT_TRUE(st.find("last_flush_error")->is_string());
+  EXPECT_EQ(all(**b).size(), 5u);  // readers are still served
+  env.clear();
+  ASSERT_TRUE((*b)->flush().ok());
+  EXPECT_EQ((*b)->stats().find("persisted")->as_int(), 5);
+  EXPECT_TRUE((*b)->stats().find("last_flush_error")->is_null());
+  // Nothing was written twice: a fresh open sees exactly the five records.
+  b->reset();
+  auto again = open_lance(dir.path(), 1000);
+  auto rows = all(**again);
+  ASSERT_EQ(rows.size(), 5u);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(rows[i], rec(i));
+}
+
+TEST(LanceBackendTest, OneWriterPerBucket) {
+  TempDir dir;
+  auto w1 = open_lance(dir.path(), 100);
+  auto w2 = open_lance(dir.path(), 100);
+  ASSERT_TRUE((*w1)->put(rec(0)).ok());
+  auto r = (*w2)->put(rec(1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("writer.lock"), std::string::npos) << r.status().message();
+}
+
+TEST(LanceBackendTest, ReaderSeesAnotherWritersCommits) {
+  TempDir dir;
+  auto writer = open_lance(dir.path(), 2);
+  auto reader = open_lance(dir.path(), 2);  // as in another process: never puts
+  EXPECT_EQ((*reader)->get(Offset(0), 10)->size(), 0u);
+  ASSERT_TRUE((*writer)->put_batch(batch_of(0, 3)).ok());  // flushed (>= 2)
+  auto got = (*reader)->get(Offset(0), 10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 3u);
+}
+
+TEST(LanceBackendTest, OptionsAreValidated) {
+  TempDir dir;
+  auto bad = open_lance(dir.path(), 10, nullptr, {{"compression", "brotli"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("compression"), std::string::npos);
+  auto unknown = open_lance(dir.path(), 10, nullptr, {{"colour", "red"}});
+  EXPECT_NE(unknown.status().message().find("'colour'"), std::string::npos);
+  auto no_dir = open_lance("", 10);
+  EXPECT_NE(no_dir.status().message().find("data directory"), std::string::npos);
+  for (const char* c : {"zstd", "lz4", "none"}) {
+    TempDir d;
+    auto b = open_lance(d.path(), 10, nullptr, {{"compression", c}, {"sync", "false"}});
+    ASSERT_TRUE(b.ok()) << c;
+    ASSERT_TRUE((*b)->put_batch(batch_of(0, 20)).ok());
+    ASSERT_TRUE((*b)->flush().ok());
+    EXPECT_EQ(all(**b).size(), 20u) << c;
+  }
+}
