@@ -5,6 +5,7 @@
 //   env.fail_writes(FaultEnv::WriteFault::kNoSpace);   // every append now fails with ENOSPC
 //   env.clear();                                        // the fault clears
 //   env.drop_unsynced();                                // "power loss": unsynced bytes vanish
+//   env.stop_after(3);  // the 4th file-system change and all after it fail: a crash at step 4
 //
 // Faults apply to files opened through this Env. Thread-safe. Header-only so any test can use it.
 // drop_unsynced() models data loss only: it does not model renames or creates that were not made
@@ -48,9 +49,18 @@ class FaultEnv : public EnvWrapper {
   void fail_truncates(bool on) { truncate_fault_ = on; }
   // Opening a file for writing fails with ENOSPC while on.
   void fail_creates(bool on) { create_fault_ = on; }
+  // After `ops` more file-system changes (open for writing, append, sync, truncate, rename,
+  // remove, link, mkdir, directory sync), every further change fails, as if the process had died
+  // right there; the files keep exactly what the first `ops` changes made. Loop ops = 0, 1, 2, ...
+  // and inspect (a copy of) the directory to test a crash at every step of an operation.
+  // ops < 0 switches it off.
+  void stop_after(int ops) { ops_left_ = ops; }
+  bool stopped() const { return ops_left_ == 0; }
+
   // Every fault clears.
   void clear() {
     std::lock_guard l(mu_);
+    ops_left_ = -1;
     write_fault_ = WriteFault::kNone;
     write_count_ = 0;
     sync_count_ = 0;
@@ -80,6 +90,7 @@ class FaultEnv : public EnvWrapper {
   }
 
   Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path, bool truncate) override {
+    if (take_stop()) return stopped_error("open", path);
     if (create_fault_) {
       ++injected_;
       return IOError("open '" + path + "': No space left on device (injected)");
@@ -99,6 +110,7 @@ class FaultEnv : public EnvWrapper {
   }
 
   Status rename_file(const std::string& from, const std::string& to) override {
+    if (take_stop()) return stopped_error("rename", from);
     Status s = target()->rename_file(from, to);
     if (s.ok()) {
       std::lock_guard l(mu_);
@@ -114,12 +126,30 @@ class FaultEnv : public EnvWrapper {
   }
 
   Status remove_file(const std::string& path) override {
+    if (take_stop()) return stopped_error("unlink", path);
     Status s = target()->remove_file(path);
     if (s.ok()) {
       std::lock_guard l(mu_);
       synced_.erase(path);
     }
     return s;
+  }
+
+  Status remove_all(const std::string& path) override {
+    if (take_stop()) return stopped_error("rm -r", path);
+    return target()->remove_all(path);
+  }
+  Status create_dirs(const std::string& dir) override {
+    if (take_stop()) return stopped_error("mkdir -p", dir);
+    return target()->create_dirs(dir);
+  }
+  Status link_file(const std::string& from, const std::string& to) override {
+    if (take_stop()) return stopped_error("link", from);
+    return target()->link_file(from, to);
+  }
+  Status sync_dir(const std::string& dir) override {
+    if (take_stop()) return stopped_error("fsync dir", dir);
+    return target()->sync_dir(dir);
   }
 
   // Env::write_file_atomic and read_file are built on the primitives above, so faults reach them.
@@ -131,6 +161,7 @@ class FaultEnv : public EnvWrapper {
         : env_(env), path_(std::move(path)), base_(std::move(base)) {}
 
     Status append(std::string_view data) override {
+      if (env_->take_stop()) return stopped_error("write", path_);
       WriteFault f = env_->take_write_fault();
       switch (f) {
         case WriteFault::kNone:
@@ -148,12 +179,14 @@ class FaultEnv : public EnvWrapper {
       return Internal("unreachable");
     }
     Status sync() override {
+      if (env_->take_stop()) return stopped_error("fdatasync", path_);
       if (env_->take_sync_fault()) return IOError("fdatasync '" + path_ + "': Input/output error (injected)");
       Status s = base_->sync();
       if (s.ok()) env_->note_synced(path_, base_->size());
       return s;
     }
     Status truncate(uint64_t size) override {
+      if (env_->take_stop()) return stopped_error("ftruncate", path_);
       if (env_->truncate_fault_) {
         ++env_->injected_;
         return IOError("ftruncate '" + path_ + "': Input/output error (injected)");
@@ -170,6 +203,17 @@ class FaultEnv : public EnvWrapper {
     std::string path_;
     std::unique_ptr<WritableFile> base_;
   };
+
+  static Status stopped_error(const char* what, const std::string& path) {
+    return IOError(std::string(what) + " '" + path + "': the process stopped here (injected)");
+  }
+  // Counts one file-system change; true once the budget set by stop_after() is spent.
+  bool take_stop() {
+    int left = ops_left_.load();
+    while (left > 0 && !ops_left_.compare_exchange_weak(left, left - 1)) {
+    }
+    return left == 0;
+  }
 
   WriteFault take_write_fault() {
     std::lock_guard l(mu_);
@@ -202,6 +246,7 @@ class FaultEnv : public EnvWrapper {
   std::atomic<bool> truncate_fault_{false};
   std::atomic<bool> create_fault_{false};
   std::atomic<int> injected_{0};
+  std::atomic<int> ops_left_{-1};
   std::map<std::string, uint64_t> synced_;  // path -> size at its last successful sync
 };
 

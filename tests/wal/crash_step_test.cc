@@ -1,0 +1,114 @@
+// A crash at every step: FaultEnv::stop_after(k) lets the first k file-system changes of an
+// operation happen and fails the rest, as if the process died right there; a copy of the
+// directory is then recovered as a restarted process would. For k = 0, 1, 2, ... until the
+// operation completes: nothing acknowledged before is lost, nothing appears twice, a batch is
+// all there or not at all, and a checkpoint is either the old one or the new one.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "storage/wal/wal.h"
+#include "tests/util/fault_env.h"
+#include "tests/wal/wal_test_util.h"
+
+namespace persisting::wal {
+namespace {
+
+using persisting::testing::FaultEnv;
+using testing::batch_for;
+using testing::capture;
+using testing::expect_prefix_of_originals;
+using testing::Replayed;
+using testing::ScratchDir;
+
+struct Recovered {
+  Replayed got;
+  RecoveryReport report;
+};
+
+// Recovers a copy of dir with the plain POSIX Env.
+Recovered recover_copy(const std::string& dir, const std::string& copy) {
+  std::filesystem::remove_all(copy);
+  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+  Recovered r;
+  auto w = Wal::open(copy, {}, capture(&r.got), &r.report);
+  EXPECT_TRUE(w.ok()) << w.status().to_string();
+  EXPECT_TRUE(r.report.corruption.ok()) << r.report.corruption.to_string();
+  return r;
+}
+
+constexpr int kMaxSteps = 64;  // every operation here takes fewer file-system changes
+
+TEST(CrashStepTest, CheckpointIsOldOrNewAfterACrashAtEveryStep) {
+  int k = 0;
+  for (;; ++k) {
+    ASSERT_LT(k, kMaxSteps);
+    SCOPED_TRACE("crash after " + std::to_string(k) + " file-system changes");
+    ScratchDir d;
+    FaultEnv env(Env::Default());
+    WalOptions o;
+    o.env = &env;
+    o.max_segment_size = 200;
+    Replayed unused;
+    auto w = Wal::open(d.sub("wal"), o, capture(&unused), nullptr);
+    ASSERT_TRUE(w.ok());
+    for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE((*w)->append(batch_for(i, 3)).ok());
+    env.stop_after(k);
+    const bool done = (*w)->checkpoint(Offset(20)).ok();
+    Recovered r = recover_copy(d.sub("wal"), d.sub("copy"));
+    const uint64_t ckpt = r.report.checkpoint.value();
+    ASSERT_TRUE(ckpt == 0 || ckpt == 20) << ckpt;
+    if (done) ASSERT_EQ(ckpt, 20u);
+    ASSERT_EQ(r.got.size(), 30 - ckpt);
+    expect_prefix_of_originals(r.got, ckpt);
+    if (done) break;
+  }
+  EXPECT_GT(k, 4);  // the checkpoint took several steps, each of them crashed once
+}
+
+// An append that rotates to a new segment, and (under kInterval) one whose sync fails so the
+// writer rewrites the unsynced records into a new segment: crash at every step of either.
+void crash_at_every_step_of_an_append(SyncMode mode, bool failing_sync) {
+  int k = 0;
+  for (;; ++k) {
+    ASSERT_LT(k, kMaxSteps);
+    SCOPED_TRACE("crash after " + std::to_string(k) + " file-system changes");
+    ScratchDir d;
+    FaultEnv env(Env::Default());
+    WalOptions o;
+    o.env = &env;
+    o.sync_mode = mode;
+    o.sync_interval_s = 3600;
+    o.max_segment_size = failing_sync ? 1 << 20 : 200;
+    Replayed unused;
+    auto w = Wal::open(d.sub("wal"), o, capture(&unused), nullptr);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->append(batch_for(0, 3)).ok());
+    ASSERT_TRUE((*w)->append(batch_for(3, 3)).ok());
+    if (failing_sync) env.fail_syncs(1);
+    env.stop_after(k);
+    auto r6 = failing_sync ? (*w)->sync().ok() ? Result<Offset>(Offset(6)) : Result<Offset>(IOError("sync failed"))
+                           : (*w)->append(batch_for(6, 3));
+    const bool done = !env.stopped();  // the whole operation ran before the budget ran out
+    Recovered r = recover_copy(d.sub("wal"), d.sub("copy"));
+    // The acknowledged records, then the batch in flight whole or not at all.
+    if (failing_sync) {
+      ASSERT_EQ(r.got.size(), 6u);
+    } else {
+      ASSERT_TRUE(r.got.size() == 6 || r.got.size() == 9) << r.got.size();
+      if (r6.ok()) ASSERT_EQ(r.got.size(), 9u);
+    }
+    expect_prefix_of_originals(r.got, 0);
+    if (done) break;
+  }
+  EXPECT_GT(k, 3);
+}
+
+TEST(CrashStepTest, RotationUnderAlways) { crash_at_every_step_of_an_append(SyncMode::kAlways, false); }
+TEST(CrashStepTest, RotationUnderInterval) { crash_at_every_step_of_an_append(SyncMode::kInterval, false); }
+TEST(CrashStepTest, RewriteAfterAFailedSyncUnderInterval) {
+  crash_at_every_step_of_an_append(SyncMode::kInterval, true);
+}
+
+}  // namespace
+}  // namespace persisting::wal
