@@ -51,6 +51,8 @@ int run_put(const PutArgs& a);
 int run_get(const GetArgs& a);
 int run_topics(const Target& t);
 int run_stats(const Target& t, const std::string& topic);
+// Lance datasets of a topic on local disk, as JSON (cmd_inspect.cc).
+int run_inspect(const std::string& data_dir, const std::string& topic);
 // Members, liveness, and (with a topic) bucket ownership, as JSON.
 int run_cluster_status(const Target& t, const std::string& topic);
 int run_bench(const BenchArgs& a);

@@ -84,6 +84,11 @@ int main(int argc, char** argv) {
   add_target(stats_cmd, &stats_target);
   stats_cmd->add_option("--topic", stats_topic, "Topic")->required();
 
+  std::string inspect_dir, inspect_topic;
+  auto* inspect_cmd = app.add_subcommand("inspect", "Show a topic's Lance datasets: versions, fragments, schema, rows");
+  inspect_cmd->add_option("--data-dir", inspect_dir, "Data directory")->required();
+  inspect_cmd->add_option("--topic", inspect_topic, "Topic")->required();
+
   cli::BenchArgs bench;
   std::vector<std::string> bench_opts;
   auto* bench_cmd = app.add_subcommand("bench", "Throughput test: producers and consumers in one process");
@@ -133,6 +138,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(topics_cmd)) return check_target(topics_target) ? cli::run_topics(topics_target) : 2;
   if (app.got_subcommand(stats_cmd))
     return check_target(stats_target) ? cli::run_stats(stats_target, stats_topic) : 2;
+  if (app.got_subcommand(inspect_cmd)) return cli::run_inspect(inspect_dir, inspect_topic);
   if (app.got_subcommand(cluster_cmd)) return cli::run_cluster_status(cluster_target, cluster_topic);
   if (app.got_subcommand(bench_cmd)) {
     if (Status s = parse_options(bench_opts, &bench.options); !s.ok()) {

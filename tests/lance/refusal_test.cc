@@ -163,6 +163,11 @@ TEST_F(LanceRefusal, FailedCommitLeavesNothingAndCanBeRetried) {
   EXPECT_EQ(count_files(path_ + "/_transactions"), txns);
   EXPECT_EQ(count_files(path_ + "/_versions"), versions);
   EXPECT_EQ((*ds)->count_rows(), 2u);
+  // The dataset's view is intact after the failed attempt (its manifest was restored).
+  auto rows = (*ds)->read(0, 10);
+  ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+  EXPECT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*ds)->snapshot().file.manifest.fragments_size(), 1);
   env.fail = false;
   v = (*ds)->append({Record{{"id", int64_t{3}}}});
   ASSERT_TRUE(v.ok()) << v.status().to_string();

@@ -57,15 +57,29 @@ Result<WrittenFile> write_file(Env* env, const std::string& dataset, const std::
 
 // Commits m/txn as version s.version + 1 (after making the pending files' directory entries
 // durable), writes the hint and returns the new snapshot. kAlreadyExists: a lost race.
-Result<Snapshot> commit_next(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn, bool sync,
+Result<Snapshot> commit_next(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync,
                              PendingFiles* pending) {
   RETURN_IF_ERROR(pending->sync_dirs());
-  ASSIGN_OR_RETURN(std::string bytes, commit_version(env, s, std::move(m), std::move(txn), sync));
+  ASSIGN_OR_RETURN(ManifestFile committed, commit_version(env, s, std::move(next), std::move(txn), sync));
   pending->keep();
   const uint64_t version = s.version + 1;
   (void)write_version_hint(env, s.dataset, version);
-  return snapshot_from_manifest(env, s.dataset, s.naming, version, std::move(bytes));
+  return snapshot_from_manifest(env, s.dataset, s.naming, version, std::move(committed));
 }
+
+// Puts the manifest take_next_version() moved out of the snapshot back, unless a commit
+// replaced the snapshot first.
+class ManifestRestorer {
+ public:
+  explicit ManifestRestorer(Snapshot* s) : s_(s) {}
+  ~ManifestRestorer() {
+    if (s_) (void)restore_manifest(s_);
+  }
+  void dismiss() { s_ = nullptr; }
+
+ private:
+  Snapshot* s_;
+};
 
 const pb::Field* manifest_field(const pb::Manifest& m, int32_t id) {
   for (const pb::Field& f : m.fields()) {
@@ -136,12 +150,15 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
   if (rows.empty()) return snapshot_.version;
   ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(rows));
   Status last;
+  int schema_commits = 0;
   for (int attempt = 0; attempt < options_.max_commit_attempts; ++attempt) {
     if (attempt > 0) RETURN_IF_ERROR(refresh());
     RETURN_IF_ERROR(check_appendable(snapshot_));
     ASSIGN_OR_RETURN(SchemaChange change, plan_schema_change(snapshot_, batch));
     PendingFiles pending(env_, join_path(path_, kDataDir), options_.file.sync);
-    pb::Manifest m = next_manifest(snapshot_);
+    ASSIGN_OR_RETURN(NextVersion next, take_next_version(&snapshot_));
+    ManifestRestorer restorer(&snapshot_);
+    pb::Manifest& m = next.manifest;
     pb::Transaction txn;
     if (!change.empty() && snapshot_.version > 0) {
       // A metadata-only (plus widened copies) merge commit first; the rows follow in the next one.
@@ -149,11 +166,13 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       auto* merge = txn.mutable_merge();
       *merge->mutable_fragments() = m.fragments();
       *merge->mutable_schema() = m.fields();
-      auto committed = commit_next(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync, &pending);
+      auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
       last = committed.status();
       if (last.code() == Code::kAlreadyExists) continue;
       RETURN_IF_ERROR(last);
+      restorer.dismiss();
       snapshot_ = std::move(committed).value();
+      if (++schema_commits > 2) return Internal("Lance dataset '" + path_ + "': schema change did not converge");
       attempt = -1;  // the schema commit was not a lost race: start counting again
       continue;
     }
@@ -175,10 +194,11 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       frag.set_id(0);  // LanceDB leaves the id of an appended fragment 0 in the transaction
       *txn.mutable_append()->add_fragments() = frag;
     }
-    auto committed = commit_next(env_, snapshot_, std::move(m), std::move(txn), options_.file.sync, &pending);
+    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
     last = committed.status();
     if (last.code() == Code::kAlreadyExists) continue;
     RETURN_IF_ERROR(last);
+    restorer.dismiss();
     snapshot_ = std::move(committed).value();
     return snapshot_.version;
   }

@@ -31,7 +31,7 @@ struct LanceOptions {
   // file.sync (default true) also governs the commit: with it, an acknowledged append survives
   // power loss; without it, only a process crash (LanceDB 0.31's own behaviour: no fsync).
   FileWriteOptions file;
-  int max_commit_attempts = 1000;      // lost races before append gives up (kAborted-like)
+  int max_commit_attempts = 1000;      // lost races before append gives up (Unavailable)
 };
 
 struct ReadOptions {

@@ -119,12 +119,12 @@ Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, std::option
 }
 
 Result<Snapshot> snapshot_from_manifest(Env* env, const std::string& dataset, ManifestNaming naming,
-                                        uint64_t version, std::string manifest_bytes) {
+                                        uint64_t version, ManifestFile file) {
   Snapshot s;
   s.dataset = dataset;
   s.naming = naming;
   s.version = version;
-  ASSIGN_OR_RETURN(s.file, parse_manifest_file(std::move(manifest_bytes), s.manifest_path()));
+  s.file = std::move(file);
   RETURN_IF_ERROR(check_readable(&s, env));
   return s;
 }

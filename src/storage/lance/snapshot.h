@@ -43,9 +43,9 @@ struct Snapshot {
 // snapshot with version 0 (only when version is nullopt).
 Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, std::optional<uint64_t> version);
 
-// The snapshot of a manifest file whose bytes the caller has (the one it just committed).
+// The snapshot of a manifest file the caller has in memory (the one it just committed).
 Result<Snapshot> snapshot_from_manifest(Env* env, const std::string& dataset, ManifestNaming naming,
-                                        uint64_t version, std::string manifest_bytes);
+                                        uint64_t version, ManifestFile file);
 
 // Checks that Persisting may append to this version (flags it does not implement are refused).
 Status check_appendable(const Snapshot& s);

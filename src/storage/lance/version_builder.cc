@@ -7,12 +7,18 @@
 
 namespace persisting::lance {
 
-pb::Manifest next_manifest(const Snapshot& s) {
-  pb::Manifest m;
-  if (s.version > 0) m = s.file.manifest;
-  else m.mutable_data_format()->set_file_format(std::string(kDataFormatName));
-  if (s.version == 0) m.mutable_data_format()->set_version(std::string(kDataFormatVersion));
-  m.set_version(s.version + 1);
+Result<NextVersion> take_next_version(Snapshot* s) {
+  NextVersion next;
+  pb::Manifest& m = next.manifest;
+  if (s->version > 0) {
+    ASSIGN_OR_RETURN(next.index_section, index_section_bytes(s->file, s->manifest_path()));
+    m = std::move(s->file.manifest);
+    s->file.manifest.Clear();
+  } else {
+    m.mutable_data_format()->set_file_format(std::string(kDataFormatName));
+    m.mutable_data_format()->set_version(std::string(kDataFormatVersion));
+  }
+  m.set_version(s->version + 1);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now);
   m.mutable_timestamp()->set_seconds(secs.count());
@@ -20,7 +26,14 @@ pb::Manifest next_manifest(const Snapshot& s) {
   m.mutable_writer_version()->set_library(std::string(kWriterLibrary));
   m.mutable_writer_version()->set_version(std::string(kWriterVersion));
   if (!m.has_max_fragment_id() && m.fragments_size() == 0) m.set_max_fragment_id(0);
-  return m;
+  return next;
+}
+
+Status restore_manifest(Snapshot* s) {
+  if (s->version == 0) return Status::OK();
+  ASSIGN_OR_RETURN(ManifestFile f, parse_manifest_file(std::move(s->file.raw), s->manifest_path()));
+  s->file = std::move(f);
+  return Status::OK();
 }
 
 uint64_t next_fragment_id(const pb::Manifest& m) {
@@ -34,24 +47,23 @@ uint64_t next_fragment_id(const pb::Manifest& m) {
   return max_id + 1;
 }
 
-Result<std::string> commit_version(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn, bool sync) {
+Result<ManifestFile> commit_version(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync) {
   txn.set_read_version(s.version);
   txn.set_uuid(new_uuid());
   const std::string txn_bytes = txn.SerializeAsString();
   const std::string txn_name = std::to_string(s.version) + "-" + txn.uuid() + ".txn";
   RETURN_IF_ERROR(write_transaction_file(env, s.dataset, txn_name, txn_bytes, sync));
-  m.set_transaction_file(txn_name);
-  std::string index_section;
-  if (s.version > 0) {
-    ASSIGN_OR_RETURN(index_section, index_section_bytes(s.file, s.manifest_path()));
-  }
-  const std::string bytes = encode_manifest_file(&m, index_section, txn_bytes);
+  ManifestFile out;
+  out.manifest = std::move(next.manifest);
+  out.manifest.set_transaction_file(txn_name);
+  out.raw = encode_manifest_file(&out.manifest, next.index_section, txn_bytes);
+  const std::string& bytes = out.raw;
   Status st = commit_manifest(env, s.dataset, s.naming, s.version + 1, bytes, sync);
   if (!st.ok()) {
     (void)env->remove_file(join_path(join_path(s.dataset, kTransactionsDir), txn_name));
     return st;
   }
-  return bytes;
+  return out;
 }
 
 }  // namespace persisting::lance

@@ -16,15 +16,24 @@
 
 namespace persisting::lance {
 
-// Manifest N+1 before the caller changes fields/fragments.
-pb::Manifest next_manifest(const Snapshot& s);
+// Manifest N+1 (before the caller changes fields/fragments) and N's index section bytes.
+struct NextVersion {
+  pb::Manifest manifest;
+  std::string index_section;
+};
+
+// Builds NextVersion by *moving* N's manifest out of *s: a manifest lists every fragment, and a
+// copy per flush would grow with the dataset. s->file.manifest is left empty (s->file.raw stays);
+// restore_manifest(s) parses it back if the commit does not happen.
+Result<NextVersion> take_next_version(Snapshot* s);
+Status restore_manifest(Snapshot* s);
 
 // The id for a new fragment: max_fragment_id (or the largest fragment id) + 1.
 uint64_t next_fragment_id(const pb::Manifest& m);
 
-// Commits `m` as version s.version + 1 with transaction `txn` (read_version and uuid are filled
-// in here); `sync` as in commit.h. Returns the bytes of the committed manifest file.
+// Commits next.manifest as version s.version + 1 with transaction `txn` (read_version and uuid are
+// filled in here); `sync` as in commit.h. Returns the committed manifest and its file bytes.
 // kAlreadyExists: another writer committed that version first.
-Result<std::string> commit_version(Env* env, const Snapshot& s, pb::Manifest m, pb::Transaction txn, bool sync);
+Result<ManifestFile> commit_version(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync);
 
 }  // namespace persisting::lance
