@@ -57,20 +57,22 @@ Status check_readable(Snapshot* s, Env* env) {
   }
   // Fragments.
   s->fragment_starts.assign(1, 0);
+  s->fragment_starts.reserve(m.fragments_size() + 1);
   for (const pb::DataFragment& frag : m.fragments()) {
-    const std::string fw = where + " fragment " + std::to_string(frag.id());
+    // Built only for an error: this loop runs over every fragment on every commit.
+    auto fw = [&] { return where + " fragment " + std::to_string(frag.id()); };
     if (frag.has_deletion_file()) {
-      return NotSupported(fw + ": has a deletion file (deleted rows are not supported)");
+      return NotSupported(fw() + ": has a deletion file (deleted rows are not supported)");
     }
     for (const pb::DataFile& df : frag.files()) {
-      if (df.has_base_id()) return NotSupported(fw + ": data file '" + df.path() + "' lives in another base path");
+      if (df.has_base_id()) return NotSupported(fw() + ": data file '" + df.path() + "' lives in another base path");
       if (df.file_major_version() != kDataFileMajor || df.file_minor_version() != kDataFileMinor) {
-        return NotSupported(fw + ": data file '" + df.path() + "' is file format " +
+        return NotSupported(fw() + ": data file '" + df.path() + "' is file format " +
                             std::to_string(df.file_major_version()) + "." + std::to_string(df.file_minor_version()) +
                             " (only 2.0 is supported)");
       }
       if (df.fields_size() != df.column_indices_size()) {
-        return Corruption(fw + ": data file '" + df.path() + "' has fields and column_indices of different lengths");
+        return Corruption(fw() + ": data file '" + df.path() + "' has fields and column_indices of different lengths");
       }
     }
     uint64_t rows = frag.physical_rows();
