@@ -46,6 +46,15 @@ struct BenchArgs {
   bool json = false;
 };
 
+// One phase of the cluster benchmark against a node (--server): see cmd_bench_remote.cc.
+struct RemoteBenchArgs {
+  std::string phase = "produce", topic = "bench", tag = "c";
+  unsigned producers = 1;
+  double duration_s = 5;
+  uint32_t batch_size = 100, record_size = 0, fetch = 1000, num_buckets = 16;
+  uint32_t rank = 0, world_size = 1, samples = 1000;
+};
+
 int run_demo();
 int run_put(const PutArgs& a);
 int run_get(const GetArgs& a);
@@ -56,6 +65,7 @@ int run_inspect(const std::string& data_dir, const std::string& topic);
 // Members, liveness, and (with a topic) bucket ownership, as JSON.
 int run_cluster_status(const Target& t, const std::string& topic);
 int run_bench(const BenchArgs& a);
+int run_bench_remote(const Target& t, const RemoteBenchArgs& a);
 
 // Prints "persisting: <message>" to stderr and returns 1.
 int fail(const std::string& message);

@@ -103,6 +103,19 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--fetch", bench.fetch, "Records per consumer get")->check(CLI::Range(1, 1000000));
   bench_cmd->add_option("--num-buckets", bench.num_buckets, "Buckets")->check(CLI::Range(1, 65536));
   bench_cmd->add_flag("--json", bench.json, "Print one JSON object instead of progress and a table");
+  // --server: one phase of the cluster benchmark (bench/cluster.sh), JSON out.
+  cli::Target bench_target;
+  cli::RemoteBenchArgs rbench;
+  auto* bench_server = bench_cmd->add_option("--server", bench_target.server, "Benchmark a persistingd node");
+  bench_server->excludes("--data-dir");
+  bench_cmd->add_option("--token", bench_target.token, "Access token (with --server)")->needs(bench_server);
+  bench_cmd->add_option("--phase", rbench.phase, "With --server: produce, consume or wakeup")->needs(bench_server);
+  bench_cmd->add_option("--topic", rbench.topic, "With --server: topic")->needs(bench_server);
+  bench_cmd->add_option("--tag", rbench.tag, "With --server: record id prefix (one per client process)");
+  bench_cmd->add_option("--rank", rbench.rank, "With --server --phase consume: rank")->needs(bench_server);
+  bench_cmd->add_option("--world-size", rbench.world_size, "With --server --phase consume: ranks")
+      ->check(CLI::Range(1, 65536))->needs(bench_server);
+  bench_cmd->add_option("--samples", rbench.samples, "With --server --phase wakeup: samples")->needs(bench_server);
 
   cli::Target cluster_target;
   std::string cluster_topic;
@@ -144,6 +157,15 @@ int main(int argc, char** argv) {
     if (Status s = parse_options(bench_opts, &bench.options); !s.ok()) {
       std::cerr << "persisting: " << s.message() << "\n";
       return 2;
+    }
+    if (!bench_target.server.empty()) {
+      rbench.producers = bench.producers;
+      rbench.duration_s = bench.duration_s;
+      rbench.batch_size = bench.batch_size;
+      rbench.record_size = bench.record_size;
+      rbench.fetch = bench.fetch;
+      rbench.num_buckets = bench.num_buckets;
+      return cli::run_bench_remote(bench_target, rbench);
     }
     return cli::run_bench(bench);
   }

@@ -137,72 +137,73 @@ struct ClientWriterState {
 Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, std::vector<uint64_t>* first_offsets) {
   std::lock_guard<std::mutex> lock(mu);
   const std::string& topic = info.topic;
-  std::vector<uint32_t> pending;
+  std::vector<BucketId> pending;
   for (uint32_t b = 0; b < per_bucket.size(); ++b)
     if (!per_bucket[b].empty()) {
-      pending.push_back(b);
+      pending.emplace_back(b);
       ++sequence[b];
     }
   first_offsets->assign(per_bucket.size(), 0);
   Status first_error;
   for (int attempt = 0; !pending.empty(); ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    // One Put per owner, carrying that owner's buckets.
+    Groups g = group_by_owner(*core, topic, pending);
     struct Call {
-      uint32_t bucket;
-      std::string owner;
+      std::string address;
+      std::vector<uint32_t> buckets;
       grpc::ClientContext ctx;
       v1::PutRequest req;
       v1::PutResponse resp;
       grpc::Status status;
-      Status error;  // set when the call was not made
     };
     std::vector<std::unique_ptr<Call>> calls;
-    for (uint32_t b : pending) {
+    for (const auto& [address, idx] : g.by_address) {
       auto c = std::make_unique<Call>();
-      c->bucket = b;
-      auto o = core->owner(topic, b);
-      if (!o.ok()) {
-        c->error = o.status();
-      } else {
-        c->owner = o->id + " (" + o->address + ")";
-        c->req.set_topic(topic);
-        c->req.set_bucket(b);
-        c->req.set_producer_id(producer_id);
-        c->req.set_sequence(sequence[b]);
-        net::to_wire(per_bucket[b], c->req.mutable_run());
-        core->channels->prepare(&c->ctx, core->options.rpc_timeout);
+      c->address = address;
+      c->req.set_topic(topic);
+      c->req.set_producer_id(producer_id);
+      for (size_t i : idx) {
+        uint32_t b = pending[i].value();
+        c->buckets.push_back(b);
+        auto* br = c->req.add_buckets();
+        br->set_bucket(b);
+        br->set_sequence(sequence[b]);
+        net::to_wire(per_bucket[b], br->mutable_run());
       }
+      core->channels->prepare(&c->ctx, core->options.rpc_timeout);
       calls.push_back(std::move(c));
     }
     std::latch done(static_cast<ptrdiff_t>(calls.size()));
     for (auto& c : calls) {
-      if (!c->error.ok()) {
-        done.count_down();
-        continue;
-      }
-      auto o = core->owner(topic, c->bucket);  // cached now
       Call* raw = c.get();
-      core->channels->stub(o->address)->async()->Put(&raw->ctx, &raw->req, &raw->resp, [raw, &done](grpc::Status s) {
+      core->channels->stub(c->address)->async()->Put(&raw->ctx, &raw->req, &raw->resp, [raw, &done](grpc::Status s) {
         raw->status = std::move(s);
         done.count_down();
       });
     }
     done.wait();
-    std::vector<uint32_t> again;
+    std::vector<BucketId> again;
+    auto failed = [&](const std::vector<uint32_t>& buckets, const Status& s) {
+      bool retry = retryable(s);
+      for (uint32_t b : buckets) {
+        if (retry) core->forget_owner(topic, b);
+        if (retry && attempt < core->options.put_retries) again.emplace_back(b);
+      }
+      if ((!retry || attempt >= core->options.put_retries) && first_error.ok()) first_error = s;
+    };
+    for (auto& [i, s] : g.failed) failed({pending[i].value()}, s);
     for (auto& c : calls) {
-      Status s = c->error;
-      if (s.ok()) s = from_grpc(c->status, "topic '" + topic + "' bucket " + std::to_string(c->bucket) + ": owner " +
-                                               c->owner + " unavailable");
-      if (s.ok()) {
-        (*first_offsets)[c->bucket] = c->resp.first_offset();
+      std::string names;
+      for (uint32_t b : c->buckets) names += (names.empty() ? "" : ",") + std::to_string(b);
+      Status s = from_grpc(c->status, "topic '" + topic + "' bucket" + (c->buckets.size() > 1 ? "s " : " ") + names +
+                                          ": owner " + g.owner_name[c->address] + " unavailable");
+      if (!s.ok()) {
+        failed(c->buckets, s);
         continue;
       }
-      if (retryable(s)) core->forget_owner(topic, c->bucket);
-      if (retryable(s) && attempt < core->options.put_retries) {
-        again.push_back(c->bucket);
-      } else if (first_error.ok()) {
-        first_error = s;
-      }
+      for (const auto& a : c->resp.buckets())
+        if (a.bucket() < first_offsets->size()) (*first_offsets)[a.bucket()] = a.first_offset();
     }
     pending.swap(again);
   }

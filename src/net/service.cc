@@ -388,60 +388,100 @@ void Service::put_applied(const std::string& key, Result<Offset> r, uint32_t cou
   for (auto& w : waiters) w(r);
 }
 
+void Service::apply(const std::string& key, uint64_t sequence, const std::string& what,
+                    std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb) {
+  if (!key.empty()) {
+    std::lock_guard<std::mutex> lock(dedup_mu_);
+    auto& d = dedup_[key];
+    if (d && sequence == d->sequence) {
+      if (d->pending) {
+        d->waiters.push_back([cb](Result<Offset> r) { cb(std::move(r), true); });
+      } else {
+        cb(Offset(d->first_offset), true);
+      }
+      return;
+    }
+    if (d && sequence < d->sequence)
+      return cb(FailedPrecondition(what + ": sequence " + std::to_string(sequence) + " is older than the producer's last put (" +
+                                   std::to_string(d->sequence) + "): a stale retry, not applied"),
+                false);
+    d = std::make_unique<DedupEntry>();
+    d->sequence = sequence;
+  }
+  uint32_t count = static_cast<uint32_t>(batch.size());
+  actor->put(std::move(batch), [this, key, count, cb](Result<Offset> r) {
+    if (!key.empty()) put_applied(key, r, count);
+    cb(std::move(r), false);
+  });
+}
+
 grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v1::PutRequest* req,
                                        v1::PutResponse* resp) {
   return unary(kPut, ctx, [this, req, resp](Done done) {
     with_topic(req->topic(), [this, req, resp, done](Result<std::shared_ptr<TopicEntry>> e) {
       if (!e.ok()) return done(e.status());
       TopicEntry& t = **e;
-      auto actor = local_bucket(t, req->bucket());
-      if (!actor.ok()) return done(actor.status());
-      const uint32_t bucket = req->bucket();
       const TopicInfo& info = t.info;
-      auto batch = from_wire(req->run(), bucket_name(info.topic, bucket), [&info, bucket](const Record& r) {
-        auto b = queue::bucket_of(info, r);
-        if (!b.ok()) return b.status();
-        if (*b != bucket) return InvalidArgument("belongs to bucket " + std::to_string(*b) + ", not this one");
-        return Status::OK();
-      });
-      if (!batch.ok()) return done(batch.status());
-      uint32_t count = static_cast<uint32_t>(batch->size());
-      std::string key;
-      if (req->producer_id() != 0) {
-        key = info.topic + '\0' + std::to_string(bucket) + '\0' + std::to_string(req->producer_id());
-        std::lock_guard<std::mutex> lock(dedup_mu_);
-        auto& d = dedup_[key];
-        if (d && req->sequence() == d->sequence) {
-          resp->set_duplicate(true);
-          if (d->pending) {
-            d->waiters.push_back([resp, done, count](Result<Offset> r) {
-              if (!r.ok()) return done(r.status());
-              resp->set_first_offset(r->value());
-              resp->set_count(count);
-              done(Status::OK());
-            });
-          } else {
-            resp->set_first_offset(d->first_offset);
-            resp->set_count(d->count);
-            done(Status::OK());
-          }
-          return;
-        }
-        if (d && req->sequence() < d->sequence)
-          return done(FailedPrecondition(bucket_name(info.topic, bucket) + ": producer " +
-                                         std::to_string(req->producer_id()) + " sequence " +
-                                         std::to_string(req->sequence()) + " is older than its last put (" +
-                                         std::to_string(d->sequence) + "): a stale retry, not applied"));
-        d = std::make_unique<DedupEntry>();
-        d->sequence = req->sequence();
+      const int n = req->buckets_size();
+      if (n == 0) return done(InvalidArgument("topic '" + info.topic + "': a put that names no bucket"));
+      struct Part {
+        std::shared_ptr<runtime::BucketStorage> actor;
+        RecordBatch batch;
+      };
+      // Check every run before applying any: a refused put changes nothing.
+      std::vector<Part> parts(n);
+      for (int i = 0; i < n; ++i) {
+        const auto& br = req->buckets(i);
+        const uint32_t bucket = br.bucket();
+        for (int j = 0; j < i; ++j)
+          if (req->buckets(j).bucket() == bucket)
+            return done(InvalidArgument(bucket_name(info.topic, bucket) + " appears twice in one put"));
+        auto actor = local_bucket(t, bucket);
+        if (!actor.ok()) return done(actor.status());
+        auto batch = from_wire(br.run(), bucket_name(info.topic, bucket), [&info, bucket](const Record& r) {
+          auto b = queue::bucket_of(info, r);
+          if (!b.ok()) return b.status();
+          if (*b != bucket) return InvalidArgument("belongs to bucket " + std::to_string(*b) + ", not this one");
+          return Status::OK();
+        });
+        if (!batch.ok()) return done(batch.status());
+        parts[i] = Part{std::move(actor).value(), std::move(batch).value()};
       }
-      (*actor)->put(std::move(batch).value(), [this, key, resp, done, count](Result<Offset> r) {
-        if (!key.empty()) put_applied(key, r, count);
-        if (!r.ok()) return done(r.status());
-        resp->set_first_offset(r->value());
-        resp->set_count(count);
-        done(Status::OK());
-      });
+      struct Gather {
+        std::mutex mu;
+        int left;
+        Status first;
+      };
+      auto g = std::make_shared<Gather>();
+      g->left = n;
+      for (int i = 0; i < n; ++i) {
+        auto* a = resp->add_buckets();
+        a->set_bucket(req->buckets(i).bucket());
+        a->set_count(static_cast<uint32_t>(parts[i].batch.size()));
+      }
+      for (int i = 0; i < n; ++i) {
+        const auto& br = req->buckets(i);
+        std::string key;
+        if (req->producer_id() != 0)
+          key = info.topic + '\0' + std::to_string(br.bucket()) + '\0' + std::to_string(req->producer_id());
+        std::string what = bucket_name(info.topic, br.bucket()) + ": producer " + std::to_string(req->producer_id());
+        apply(key, br.sequence(), what, std::move(parts[i].actor), std::move(parts[i].batch),
+              [g, resp, done, i](Result<Offset> r, bool duplicate) {
+          bool last;
+          {
+            std::lock_guard<std::mutex> lock(g->mu);
+            if (r.ok()) {
+              auto* a = resp->mutable_buckets(i);
+              a->set_first_offset(r->value());
+              a->set_duplicate(duplicate);
+            } else if (g->first.ok()) {
+              g->first = r.status();
+            }
+            last = --g->left == 0;
+          }
+          if (last) done(g->first);
+        });
+      }
     });
   });
 }

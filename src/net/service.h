@@ -90,6 +90,11 @@ class Service final : public v1::QueueService::CallbackService {
   Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
   Status check_bucket(const TopicEntry& t, uint32_t bucket) const;
 
+  using Applied = std::function<void(Result<Offset>, bool duplicate)>;
+  // Appends batch to actor once per (key = producer/topic/bucket, sequence): a repeat gets the
+  // first answer (waiting for it when still pending). Empty key: no deduplication.
+  void apply(const std::string& key, uint64_t sequence, const std::string& what,
+             std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb);
   void put_applied(const std::string& key, Result<Offset> r, uint32_t count);
 
   std::shared_ptr<detail::QueueCore> core_;

@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <set>
+
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "persisting/codec.h"
 #include "persisting/v1/queue.grpc.pb.h"
+#include "queue/routing.h"
 #include "util/run_process.h"
 
 namespace persisting {
@@ -157,9 +160,10 @@ class BadRequests : public ::testing::Test {
   v1::PutRequest good_put(uint32_t bucket, const std::string& record_bytes) {
     v1::PutRequest req;
     req.set_topic("t");
-    req.set_bucket(bucket);
-    req.mutable_run()->set_records(record_bytes);
-    req.mutable_run()->add_ends(static_cast<uint32_t>(record_bytes.size()));
+    auto* br = req.add_buckets();
+    br->set_bucket(bucket);
+    br->mutable_run()->set_records(record_bytes);
+    br->mutable_run()->add_ends(static_cast<uint32_t>(record_bytes.size()));
     return req;
   }
   std::unique_ptr<Cluster> cluster_;
@@ -187,7 +191,7 @@ TEST_F(BadRequests, MalformedRecord) {
   EXPECT_NE(s.error_message().find("malformed"), std::string::npos) << s.error_message();
   // Ends that point outside the bytes.
   auto req = good_put(0, encode_record(Record{{"id", "a"}}));
-  req.mutable_run()->set_ends(0, 100000);
+  req.mutable_buckets(0)->mutable_run()->set_ends(0, 100000);
   s = put(req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   // A valid record sent to a bucket it does not hash to.
@@ -203,6 +207,64 @@ TEST_F(BadRequests, MalformedRecord) {
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->find("total_count")->as_int(), 1) << "only the correctly routed put may land";
   expect_serving(cluster_->address(0));
+}
+
+// The owner applies each (producer, bucket, sequence) once: a retried put never appears twice.
+TEST_F(BadRequests, RetriedPutIsAppliedOnceAndAStaleOneIsRefused) {
+  Record r{{"id", "dedup"}};
+  TopicInfo info;
+  info.topic = "t";
+  info.bucket_column = "id";
+  info.num_buckets = 4;
+  auto bucket = queue::bucket_of(info, r);
+  ASSERT_TRUE(bucket.ok());
+  auto req = good_put(*bucket, encode_record(r));
+  req.set_producer_id(77);
+  req.mutable_buckets(0)->set_sequence(5);
+  v1::PutResponse first, again;
+  ASSERT_TRUE(put(req, &first).ok());
+  ASSERT_TRUE(put(req, &again).ok());
+  EXPECT_FALSE(first.buckets(0).duplicate());
+  EXPECT_TRUE(again.buckets(0).duplicate());
+  EXPECT_EQ(again.buckets(0).first_offset(), first.buckets(0).first_offset());
+  req.mutable_buckets(0)->set_sequence(4);
+  auto stale = put(req, &again);
+  EXPECT_EQ(stale.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << stale.error_message();
+  req.mutable_buckets(0)->set_sequence(6);
+  ASSERT_TRUE(put(req, &again).ok());
+  EXPECT_FALSE(again.buckets(0).duplicate());
+  auto st = client(cluster_->address(0))->stats("t");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->find("total_count")->as_int(), 2);
+}
+
+// A put naming several buckets is checked whole before anything is applied.
+TEST_F(BadRequests, OneBadRunRefusesTheWholePut) {
+  TopicInfo info;
+  info.topic = "t";
+  info.bucket_column = "id";
+  info.num_buckets = 4;
+  v1::PutRequest req;
+  req.set_topic("t");
+  std::set<uint32_t> used;
+  for (int k = 0; used.size() < 2; ++k) {
+    Record r{{"id", int64_t(k)}};
+    uint32_t b = *queue::bucket_of(info, r);
+    if (!used.insert(b).second) continue;
+    auto* br = req.add_buckets();
+    br->set_bucket(b);
+    std::string bytes = encode_record(r);
+    br->mutable_run()->set_records(bytes);
+    br->mutable_run()->add_ends(uint32_t(bytes.size()));
+  }
+  req.mutable_buckets(1)->mutable_run()->set_records("\x01broken");
+  req.mutable_buckets(1)->mutable_run()->set_ends(0, 7);
+  v1::PutResponse resp;
+  auto s = put(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  auto st = client(cluster_->address(0))->stats("t");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->find("total_count")->as_int(), 0);
 }
 
 TEST_F(BadRequests, MessageOverTheSizeLimit) {

@@ -1,0 +1,154 @@
+// `persisting bench --server`: one phase of the cluster benchmark (bench/cluster.sh runs several
+// client processes against one persistingd and adds them up). Prints one JSON object.
+//   produce: producers put batches of bench records for --duration seconds;
+//   consume: a rank/world_size reader reads its buckets from offset 0 up to the counts the topic
+//            had when the phase started;
+//   wakeup:  a reader parked in get(wait) on an empty bucket, a writer puts one record; the time
+//            from the put's start to the get's return, --samples times (p50/p99).
+#include <algorithm>
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "apps/persisting/commands.h"
+#include "persisting/client.h"
+#include "persisting/json.h"
+
+namespace persisting::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+Result<std::unique_ptr<Client>> connect(const Target& t) {
+  ClientOptions o;
+  o.server = t.server;
+  o.token = t.token;
+  o.tls_ca_file = t.tls_ca;
+  return Client::connect(o);
+}
+
+int produce(const Target& t, const RemoteBenchArgs& a) {
+  const std::string payload(a.record_size, 'x');
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> produced{0};
+  std::vector<Status> errors(a.producers);
+  std::vector<std::thread> threads;
+  auto t0 = Clock::now();
+  for (unsigned p = 0; p < a.producers; ++p) {
+    threads.emplace_back([&, p] {
+      auto c = connect(t);
+      if (!c.ok()) return void(errors[p] = c.status());
+      auto w = (*c)->writer({.topic = a.topic, .bucket_column = "id", .num_buckets = a.num_buckets});
+      if (!w.ok()) return void(errors[p] = w.status());
+      std::string prefix = a.tag + "-" + std::to_string(p) + "-";
+      std::vector<Record> batch;
+      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed);) {
+        batch.clear();
+        for (uint32_t k = 0; k < a.batch_size; ++k, ++i)
+          batch.push_back(Record{{"id", prefix + std::to_string(i)}, {"payload", payload}});
+        Status s = (*w)->put(batch);
+        if (!s.ok()) return void(errors[p] = s);
+        produced.fetch_add(batch.size(), std::memory_order_relaxed);
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(a.duration_s));
+  stop = true;
+  for (auto& th : threads) th.join();
+  double s = seconds_since(t0);
+  for (const auto& e : errors)
+    if (!e.ok()) return fail("producer: " + e.to_string());
+  std::cout << to_json(Value(Object{{"phase", "produce"},
+                                    {"produced", int64_t(produced.load())},
+                                    {"seconds", s},
+                                    {"records_per_s", double(produced.load()) / s}}))
+            << "\n";
+  return 0;
+}
+
+int consume(const Target& t, const RemoteBenchArgs& a) {
+  auto c = connect(t);
+  if (!c.ok()) return fail(c.status().to_string());
+  auto stats = (*c)->stats(a.topic);
+  if (!stats.ok()) return fail(stats.status().to_string());
+  uint64_t want = 0;
+  for (const auto& b : stats->find("buckets")->as_list()) {
+    const Object& o = b.as_object();
+    if (uint32_t(o.find("bucket")->as_int()) % a.world_size == a.rank) want += uint64_t(o.find("total_count")->as_int());
+  }
+  auto r = (*c)->reader({.topic = a.topic, .rank = a.rank, .world_size = a.world_size});
+  if (!r.ok()) return fail(r.status().to_string());
+  uint64_t got = 0;
+  auto t0 = Clock::now();
+  while (got < want) {
+    auto msgs = (*r)->get(a.fetch, /*wait=*/true, std::chrono::seconds(5));
+    if (!msgs.ok()) return fail(msgs.status().to_string());
+    if (msgs->empty()) return fail("consumer stalled at " + std::to_string(got) + " of " + std::to_string(want));
+    got += msgs->size();
+  }
+  double s = seconds_since(t0);
+  std::cout << to_json(Value(Object{{"phase", "consume"},
+                                    {"consumed", int64_t(got)},
+                                    {"seconds", s},
+                                    {"records_per_s", double(got) / s}}))
+            << "\n";
+  return 0;
+}
+
+int wakeup(const Target& t, const RemoteBenchArgs& a) {
+  auto c = connect(t);
+  if (!c.ok()) return fail(c.status().to_string());
+  std::string topic = a.topic + "-wakeup";
+  auto w = (*c)->writer({.topic = topic, .bucket_column = "id", .num_buckets = 1});
+  if (!w.ok()) return fail(w.status().to_string());
+  auto r = (*c)->reader({.topic = topic});
+  if (!r.ok()) return fail(r.status().to_string());
+  {  // start at the end
+    auto st = (*c)->stats(topic);
+    if (!st.ok()) return fail(st.status().to_string());
+    (void)(*r)->set_offset(Offset(uint64_t(st->find("total_count")->as_int())));
+  }
+  std::vector<double> us;
+  std::atomic<int> phase{0};  // 0: reader not parked yet, 1: parked (about to be), 2: done
+  std::atomic<int64_t> put_start_ns{0};
+  for (uint32_t i = 0; i < a.samples; ++i) {
+    std::thread reader([&] {
+      phase = 1;
+      auto m = (*r)->get(1, /*wait=*/true, std::chrono::seconds(10));
+      auto now = Clock::now().time_since_epoch().count();
+      if (m.ok() && !m->empty()) us.push_back(double(now - put_start_ns.load()) / 1000.0);
+      phase = 2;
+    });
+    while (phase.load() == 0) std::this_thread::yield();
+    // Give the reader time to park on the node (its no-wait pass returns empty first).
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+    put_start_ns = Clock::now().time_since_epoch().count();
+    auto p = (*w)->put(Record{{"id", int64_t(i)}});
+    reader.join();
+    phase = 0;
+    if (!p.ok()) return fail(p.status().to_string());
+  }
+  if (us.empty()) return fail("no wake-up measured");
+  std::sort(us.begin(), us.end());
+  auto pct = [&](double q) { return us[size_t(q * double(us.size() - 1))]; };
+  std::cout << to_json(Value(Object{{"phase", "wakeup"},
+                                    {"samples", int64_t(us.size())},
+                                    {"p50_us", pct(0.5)},
+                                    {"p99_us", pct(0.99)},
+                                    {"max_us", us.back()}}))
+            << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int run_bench_remote(const Target& t, const RemoteBenchArgs& a) {
+  if (a.phase == "produce") return produce(t, a);
+  if (a.phase == "consume") return consume(t, a);
+  if (a.phase == "wakeup") return wakeup(t, a);
+  return fail("unknown bench phase '" + a.phase + "' (produce, consume, wakeup)");
+}
+
+}  // namespace persisting::cli
