@@ -37,9 +37,10 @@ med = lambda who, k: statistics.median(r["result"][k] for r in rows if r["who"] 
 base = med("lancedb", "rows_per_s")
 print(f"{int(sys.argv[2]):,} rows in flushes of 1,000 in {sys.argv[3]}; median of {sum(r['who'] == 'lancedb' for r in rows)} runs each")
 print()
-print("| writer | rows/s | flush ms at 10k rows | flush ms at the end | end / 10k | rows/s vs LanceDB add() |")
-print("|---|---|---|---|---|---|")
+print("| writer | rows/s | flush ms at 10k rows | flush ms at the end | end / 10k | CPU end / 10k | rows/s vs LanceDB add() |")
+print("|---|---|---|---|---|---|---|")
 for who in ("persisting-nosync", "persisting-sync", "lancedb"):
+    cpu = f"{med(who, 'cpu_end_over_10k'):.2f}" if who != "lancedb" else "n/a"
     print(f"| {who} | {med(who, 'rows_per_s'):,.0f} | {med(who, 'flush_ms_at_10k'):.2f} | {med(who, 'flush_ms_at_end'):.2f} "
-          f"| {med(who, 'end_over_10k'):.2f} | {med(who, 'rows_per_s') / base:.2f}x |")
+          f"| {med(who, 'end_over_10k'):.2f} | {cpu} | {med(who, 'rows_per_s') / base:.2f}x |")
 PY
