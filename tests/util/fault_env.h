@@ -30,6 +30,8 @@ class FaultEnv : public EnvWrapper {
     kNoSpace,     // append writes nothing and fails with ENOSPC
     kIOError,     // append writes nothing and fails with EIO
     kShortWrite,  // append writes the first half of the bytes, then fails with ENOSPC
+    kLandedThenError,  // append writes all the bytes, then reports EIO (stands in for a short
+                       // write that happened to end on a record boundary)
   };
 
   explicit FaultEnv(Env* target) : EnvWrapper(target) {}
@@ -170,6 +172,11 @@ class FaultEnv : public EnvWrapper {
           return IOError("write '" + path_ + "': No space left on device (injected)");
         case WriteFault::kIOError:
           return IOError("write '" + path_ + "': Input/output error (injected)");
+        case WriteFault::kLandedThenError: {
+          Status s = base_->append(data);
+          if (!s.ok()) return s;
+          return IOError("write '" + path_ + "': Input/output error after the data landed (injected)");
+        }
         case WriteFault::kShortWrite: {
           Status s = base_->append(data.substr(0, data.size() / 2));
           if (!s.ok()) return s;

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "storage/wal/wal.h"
+#include "storage/wal/wal_format.h"
 #include "tests/util/fault_env.h"
 #include "tests/wal/wal_test_util.h"
 
@@ -19,7 +20,10 @@ using testing::expect_prefix_of_originals;
 using testing::Replayed;
 using testing::ScratchDir;
 
-enum class Fault { kNoSpace, kIOError, kShortWrite, kSyncFails, kSyncAndTruncateFail, kCreateFails };
+enum class Fault {
+  kNoSpace, kIOError, kShortWrite, kSyncFails, kSyncAndTruncateFail, kCreateFails,
+  kLandedWriteAndTruncateFail,  // whole frames in the file, cannot cut them off: needs the fence
+};
 
 std::string fault_name(Fault f) {
   switch (f) {
@@ -29,6 +33,7 @@ std::string fault_name(Fault f) {
     case Fault::kSyncFails: return "SyncFails";
     case Fault::kSyncAndTruncateFail: return "SyncAndTruncateFail";
     case Fault::kCreateFails: return "CreateFails";
+    case Fault::kLandedWriteAndTruncateFail: return "LandedWriteAndTruncateFail";
   }
   return "?";
 }
@@ -45,6 +50,10 @@ void inject(FaultEnv* env, Fault f) {
       break;
     case Fault::kCreateFails:
       env->fail_creates(true);
+      break;
+    case Fault::kLandedWriteAndTruncateFail:
+      env->fail_writes(FaultEnv::WriteFault::kLandedThenError);
+      env->fail_truncates(true);
       break;
   }
 }
@@ -134,7 +143,7 @@ TEST_P(WalFaultTest, AppendFailsLosesNothingShowsNothingAndRecovers) {
 INSTANTIATE_TEST_SUITE_P(Faults, WalFaultTest,
                          ::testing::Values(Fault::kNoSpace, Fault::kIOError, Fault::kShortWrite,
                                            Fault::kSyncFails, Fault::kSyncAndTruncateFail,
-                                           Fault::kCreateFails),
+                                           Fault::kCreateFails, Fault::kLandedWriteAndTruncateFail),
                          [](const auto& info) { return fault_name(info.param); });
 
 // Under kInterval acknowledged records may be unsynced when an fsync fails. They must not be
@@ -196,6 +205,40 @@ TEST_F(FaultFixture, PowerLossKeepsEveryRecordAcknowledgedUnderAlways) {
   Replayed powered = recover_copy(dir_, d_.sub("power"));
   ASSERT_EQ(powered.size(), 30u);
   expect_prefix_of_originals(powered, 0);
+}
+
+// Under kInterval with acknowledged-but-unsynced records, syncs and truncates fail: no durable
+// segment can be made, so the writer fences off the failed frames. When the faults clear, the
+// repair rewrites the unsynced records into a new segment and removes the fence before appending
+// (a fence left behind would cut off everything after it).
+TEST_F(FaultFixture, FenceGuardsAFailedGroupAndGoesAwayAfterTheRepair) {
+  WalOptions o;
+  o.sync_mode = SyncMode::kInterval;
+  o.sync_interval_s = 3600;
+  auto w = open(o);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(w->append(batch_for(0, 3)).ok());
+  ASSERT_TRUE(w->sync().ok());
+  ASSERT_TRUE(w->append(batch_for(3, 3)).ok());  // acknowledged, not synced
+  env_.fail_syncs();
+  env_.fail_truncates(true);
+  env_.fail_writes(FaultEnv::WriteFault::kLandedThenError);
+  EXPECT_FALSE(w->append(doomed_batch(2)).ok());
+  EXPECT_TRUE(std::filesystem::exists(d_.sub("wal/" + segment_file_name(Offset(6)))));  // the fence
+  Replayed crashed = recover_copy(dir_, d_.sub("crash"));
+  ASSERT_EQ(crashed.size(), 6u);
+  expect_prefix_of_originals(crashed, 0);
+
+  env_.clear();
+  ASSERT_EQ(*w->append(batch_for(6, 3)), Offset(6));
+  ASSERT_EQ(*w->append(batch_for(9, 3)), Offset(9));
+  ASSERT_TRUE(w->close().ok());
+  Replayed after;
+  RecoveryReport rep;
+  ASSERT_TRUE(Wal::open(dir_, {}, capture(&after), &rep).ok());
+  ASSERT_EQ(after.size(), 12u);
+  expect_prefix_of_originals(after, 0);
+  EXPECT_GT(rep.bytes_superseded, 0u);  // the old copies of 3..5 and the failed frame
 }
 
 TEST_F(FaultFixture, OpenFailsCleanlyWhenNoSegmentCanBeCreated) {

@@ -374,12 +374,13 @@ TEST(RecoveryTest, LeftoverTemporaryFilesAreRemoved) {
 }
 
 
-TEST(RecoveryTest, LastSegmentShorterThanAHeaderIsDroppedUnderEveryPolicy) {
+TEST(RecoveryTest, LastSegmentShorterThanAHeaderIsReplacedByAnEmptySegment) {
   for (auto policy : kAllPolicies) {
     ScratchDir d;
     write_log(d.path(), 3);
     testing::write_all(d.sub(segment_file_name(Offset(9))), encode_segment_header(Offset(9)).substr(0, 11));
     auto o = open_with(d.path(), policy);
+    EXPECT_EQ(testing::read_all(d.sub(segment_file_name(Offset(9)))), encode_segment_header(Offset(9)));
     ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
     ASSERT_EQ(o->got.size(), 9u);
     EXPECT_EQ(o->report.outcome, RecoveryOutcome::kTornTailTruncated);

@@ -5,6 +5,7 @@
 
 #include "storage/wal/checkpoint.h"
 #include "storage/wal/segment_reader.h"
+#include "storage/wal/segment_writer.h"
 #include "storage/wal/wal_format.h"
 
 namespace persisting::wal {
@@ -181,17 +182,16 @@ class Recovery {
     const bool last = d.segment + 1 == segs_.size();
     const std::string where =
         "WAL segment '" + s.path + "' at byte " + std::to_string(d.position) + ": " + d.what;
-    if (last && d.incomplete && d.position == 0) {
-      // The last segment holds less than a header, so no record: drop the file. (Segments are
-      // created durably via a .tmp file; this is what an unsynced fence segment can leave after
-      // a power loss.)
-      RETURN_IF_ERROR(env_->remove_file(s.path));
-      RETURN_IF_ERROR(env_->sync_dir(dir_));
+    if (last && d.incomplete && d.position == 0 && s.first == expected_) {
+      // The last segment holds less than a header, so no record: a segment whose creation never
+      // completed, or a fence the writer put down after a failure. Its name still matters (it
+      // caps the segment before it), so replace it, atomically, with a proper empty segment.
+      ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, s.first, {}));
+      RETURN_IF_ERROR(seg->close());
       rep_.bytes_truncated += s.size;
-      note("removed '" + s.path + "', which holds less than a segment header: " + d.what);
-      segs_.pop_back();
+      note("replaced '" + s.path + "', which holds less than a segment header, by an empty segment: " + d.what);
+      s.size = kSegmentHeaderSize;
       rep_.outcome = RecoveryOutcome::kTornTailTruncated;
-      out->last_segment_appendable = false;
       return Status::OK();
     }
     bool tail = false;

@@ -20,8 +20,10 @@ class SegmentWriter {
   // therefore always starts with a complete header. An existing file of that name is replaced.
   static Result<std::unique_ptr<SegmentWriter>> create(Env* env, const std::string& dir, Offset first,
                                                        std::string_view initial);
-  // Best effort, for the failure path: creates dir/<first>.wal holding only a header, WITHOUT
-  // syncing it (used when syncs fail). It guards against a process crash only.
+  // Best effort, for the failure path: creates dir/<first>.wal EMPTY and unsynced (writes or
+  // syncs may be what is failing). Its name alone makes recovery stop reading the segment before
+  // it at `first`; recovery replaces it with a proper empty segment. Guards against a process
+  // crash only.
   static Status create_fence(Env* env, const std::string& dir, Offset first);
   // Opens an existing segment that recovery checked, for appending after its last frame.
   static Result<std::unique_ptr<SegmentWriter>> reopen(Env* env, const std::string& path, Offset first);

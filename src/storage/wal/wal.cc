@@ -167,6 +167,7 @@ Result<Offset> Wal::submit(Request* r) {
 Status Wal::write_group(const std::vector<Request*>& group, uint64_t bytes, bool want_sync, bool* synced) {
   *synced = false;
   if (repair_ != Repair::kNone) RETURN_IF_ERROR(repair());
+  RETURN_IF_ERROR(clear_fence());
   if (bytes > 0 && good_size_ > kSegmentHeaderSize && good_size_ + bytes > opts_.max_segment_size) {
     RETURN_IF_ERROR(rotate(next_offset()));  // next_offset_ cannot move while we lead
   }
@@ -196,17 +197,30 @@ Status Wal::fail(Status error, bool sync_failed) {
   // Cut the failed group's bytes back off.
   const bool truncated = active_->truncate(good_size_).ok();
   repair_ = sync_failed ? Repair::kAfterSyncError : Repair::kAfterWriteError;
-  if (repair().ok() || truncated || !sync_failed) return error;
-  // The failed group's frames may sit whole in the file (written, then the sync failed, and the
-  // truncate failed too) and no new segment could be made durable. Put down a fence: a segment
-  // starting at the first unacknowledged offset, not synced (syncing is what fails), so that a
-  // crash before the repair succeeds cannot bring those frames back. A failed write never needs
-  // one: it leaves at most an incomplete frame, which recovery cuts off.
+  if (repair().ok() || truncated) return error;
+  // Whole frames of the failed group may sit in the file (a short write can land the first
+  // frames of a group; a failed sync leaves all of them), the truncate failed, and no new segment
+  // could be made. Put down a fence: a segment starting at the first unacknowledged offset, not
+  // synced (syncing may be what fails), so that a crash before the repair succeeds cannot bring
+  // those frames back.
   const Offset next = next_offset();
   if (SegmentWriter::create_fence(env_, dir_, next).ok()) {
     fence_ = join_path(dir_, segment_file_name(next));
   }
   return error;
+}
+
+Status Wal::clear_fence() {
+  if (fence_.empty()) return Status::OK();
+  // The durable segment replaced the fence (same first offset), or holds everything the fence
+  // guarded. A fence left behind would cut off every record appended after it, so nothing is
+  // appended until it is gone for good.
+  if (fence_ != active_->path()) {
+    if (env_->file_exists(fence_)) RETURN_IF_ERROR(env_->remove_file(fence_));
+    RETURN_IF_ERROR(env_->sync_dir(dir_));
+  }
+  fence_.clear();
+  return Status::OK();
 }
 
 Status Wal::repair() {
@@ -237,13 +251,7 @@ Status Wal::repair() {
   ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, first, carried));
   install(std::move(seg));
   repair_ = Repair::kNone;
-  if (!fence_.empty()) {
-    // The durable segment replaced the fence (same first offset) or now holds everything the
-    // fence guarded; a fence left behind would cut off what is appended after it.
-    if (fence_ != active_->path()) RETURN_IF_ERROR(env_->remove_file(fence_));
-    fence_.clear();
-  }
-  return Status::OK();
+  return clear_fence();
 }
 
 Status Wal::rotate(Offset first) {

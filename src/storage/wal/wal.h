@@ -84,6 +84,7 @@ class Wal {
   Status write_group(const std::vector<Request*>& group, uint64_t bytes, bool want_sync, bool* synced);
   Status fail(Status error, bool sync_failed);
   Status repair();
+  Status clear_fence();
   Status rotate(Offset first);
   void install(std::unique_ptr<SegmentWriter> seg);
   void sync_loop();
