@@ -63,10 +63,17 @@ template <typename Q>
 int put_lines(Q& q, const PutArgs& a) {
   WriterOptions wo;
   wo.topic = a.topic;
-  wo.bucket_column = a.bucket_column;
-  wo.num_buckets = a.num_buckets;
+  if (auto existing = q.topic(a.topic); existing.ok()) {
+    // Settings not given on the command line come from the topic, so a plain
+    // `put --topic T` appends to T whatever it was created with.
+    wo.bucket_column = existing->bucket_column;
+    wo.num_buckets = existing->num_buckets;
+    wo.backend = existing->backend;
+  }
+  if (a.bucket_column) wo.bucket_column = *a.bucket_column;
+  if (a.num_buckets) wo.num_buckets = *a.num_buckets;
+  if (a.backend) wo.backend = *a.backend;
   wo.batch_size = a.batch_size;
-  wo.backend = a.backend;
   wo.backend_options = a.options;
   auto w = q.writer(wo);
   if (!w.ok()) return fail(w.status().to_string());

@@ -22,8 +22,10 @@ struct Target {
 
 struct PutArgs {
   Target target;
-  std::string topic, bucket_column = "id", backend = "memory", input = "-";
-  uint32_t num_buckets = 4;
+  std::string topic, input = "-";
+  // Settings of a new topic. For an existing topic, the ones not given come from the topic.
+  std::optional<std::string> bucket_column, backend;
+  std::optional<uint32_t> num_buckets;
   uint32_t batch_size = 1000;  // lines per batch (and the topic's batch_size when it is created)
   Options options;
 };

@@ -139,6 +139,33 @@ TEST_F(LanceRefusal, UnsupportedColumnTypeIsRefusedOnlyWhenUsed) {
   EXPECT_NE(v.status().message().find("timestamp"), std::string::npos) << v.status().message();
 }
 
+TEST_F(LanceRefusal, NarrowIntegerOutOfRangeWritesNothing) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) {
+    pb::Field* f = m->add_fields();
+    f->set_name("small");
+    f->set_id(2);
+    f->set_parent_id(-1);
+    f->set_logical_type("int8");
+    f->set_nullable(true);
+  });
+  auto ds = LanceDataset::open_or_create(Env::Default(), path_);
+  ASSERT_TRUE(ds.ok());
+  const uint64_t version = (*ds)->version();
+  // A new field and an out-of-range value in one batch: refused before the schema commit.
+  auto v = (*ds)->append({Record{{"small", int64_t{5}}}, Record{{"small", int64_t{300}}, {"extra", true}}});
+  EXPECT_EQ(v.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(v.status().message().find("record 1 has 300"), std::string::npos) << v.status().message();
+  EXPECT_EQ((*ds)->check_append({Record{{"small", int64_t{-129}}}}).code(), Code::kInvalidArgument);
+  ASSERT_TRUE((*ds)->refresh().ok());
+  EXPECT_EQ((*ds)->version(), version);
+  ASSERT_TRUE((*ds)->append({Record{{"small", int64_t{-128}}}}).ok());
+  ReadOptions ro;
+  ro.columns = {"small"};
+  auto rows = (*ds)->read(2, 1, ro);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0], (Record{{"small", int64_t{-128}}}));
+}
+
 // An Env whose link() fails: the commit fails and leaves no data, transaction or temp files.
 class FailingLinkEnv : public EnvWrapper {
  public:

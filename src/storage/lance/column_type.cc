@@ -90,6 +90,13 @@ Result<ColumnType> column_type_of_field(const pb::Field& f) {
   return t;
 }
 
+bool int_fits(const ColumnType& t, int64_t v) {
+  if (t.bits >= 64) return t.is_signed || v >= 0;
+  const int64_t lo = t.is_signed ? -(int64_t{1} << (t.bits - 1)) : 0;
+  const int64_t hi = t.is_signed ? (int64_t{1} << (t.bits - 1)) - 1 : (int64_t{1} << t.bits) - 1;
+  return v >= lo && v <= hi;
+}
+
 pb::Field make_field(const std::string& name, int32_t id, const ColumnType& t) {
   pb::Field f;
   f.set_name(name);

@@ -51,6 +51,9 @@ std::string logical_type_string(const ColumnType& t);
 // NotSupported, naming the field.
 Result<ColumnType> column_type_of_field(const pb::Field& f);
 
+// Whether v fits an integer column of type t (int8..int64, uint8..uint32).
+bool int_fits(const ColumnType& t, int64_t v);
+
 // Fills name, id, parent_id (-1), logical_type, nullable, encoding and metadata for a new field.
 pb::Field make_field(const std::string& name, int32_t id, const ColumnType& t);
 

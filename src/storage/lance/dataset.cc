@@ -155,6 +155,7 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
     if (attempt > 0) RETURN_IF_ERROR(refresh());
     RETURN_IF_ERROR(check_appendable(snapshot_));
     ASSIGN_OR_RETURN(SchemaChange change, plan_schema_change(snapshot_, batch));
+    RETURN_IF_ERROR(check_int_ranges(snapshot_, rows));
     PendingFiles pending(env_, join_path(path_, kDataDir), options_.file.sync);
     ASSIGN_OR_RETURN(NextVersion next, take_next_version(&snapshot_));
     ManifestRestorer restorer(&snapshot_);
@@ -209,7 +210,8 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
 Status LanceDataset::check_append(const std::vector<Record>& rows) const {
   RETURN_IF_ERROR(check_appendable(snapshot_));
   ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(rows));
-  return plan_schema_change(snapshot_, batch).status();
+  RETURN_IF_ERROR(plan_schema_change(snapshot_, batch).status());
+  return check_int_ranges(snapshot_, rows);
 }
 
 Result<uint64_t> LanceDataset::count_rows(uint64_t version) {

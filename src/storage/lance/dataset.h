@@ -79,9 +79,9 @@ class LanceDataset {
   // On a type error nothing is written.
   Result<uint64_t> append(const std::vector<Record>& rows);
 
-  // Checks that append(rows) would pass the type checks against the current schema, without
-  // writing anything (a buffering caller validates each put, so a later flush cannot fail on
-  // types). Range checks for narrow integer columns LanceDB created happen only at append.
+  // Checks that append(rows) would pass the type (and narrow-integer range) checks against the
+  // current schema, without writing anything: a buffering caller validates each put, so a later
+  // flush cannot fail on types.
   Status check_append(const std::vector<Record>& rows) const;
 
   // Reloads the latest version (to see other writers' commits).

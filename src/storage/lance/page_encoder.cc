@@ -77,13 +77,9 @@ Status put_fixed(const Value& v, const ColumnType& t, const std::string& field, 
     case K::kInt: {
       if (!v.is_int()) return type_error(field, v, t);
       int64_t x = v.as_int();
-      if (t.bits < 64) {
-        int64_t lo = t.is_signed ? -(int64_t{1} << (t.bits - 1)) : 0;
-        int64_t hi = t.is_signed ? (int64_t{1} << (t.bits - 1)) - 1 : (int64_t{1} << t.bits) - 1;
-        if (x < lo || x > hi) {
-          return InvalidArgument("field '" + field + "': " + std::to_string(x) +
-                                 " does not fit the " + type_display_name(t) + " column");
-        }
+      if (!int_fits(t, x)) {
+        return InvalidArgument("field '" + field + "': " + std::to_string(x) + " does not fit the " +
+                               type_display_name(t) + " column");
       }
       switch (t.bits) {
         case 8: put_le<uint8_t>(out, static_cast<uint8_t>(x)); break;

@@ -66,4 +66,19 @@ Result<SchemaChange> plan_schema_change(const Snapshot& s, const std::vector<Bat
   return change;
 }
 
+Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows) {
+  for (const SchemaField& f : s.fields) {
+    if (!f.type || f.type->kind != K::kInt || (f.type->bits == 64 && f.type->is_signed)) continue;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const Value* v = rows[r].find(f.name);
+      if (v && v->is_int() && !int_fits(*f.type, v->as_int())) {
+        return InvalidArgument("field " + quoted(f.name) + ": record " + std::to_string(r) + " has " +
+                               std::to_string(v->as_int()) + ", which does not fit the " +
+                               type_display_name(*f.type) + " column");
+      }
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace persisting::lance

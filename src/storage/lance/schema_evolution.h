@@ -37,4 +37,8 @@ struct SchemaChange {
 // What the snapshot's schema must gain before the batch can be written. Errors change nothing.
 Result<SchemaChange> plan_schema_change(const Snapshot& s, const std::vector<BatchField>& batch);
 
+// Integers for the narrower integer columns a LanceDB schema may have (int32, uint8, ...) must
+// fit them: InvalidArgument naming the field, the value and the record otherwise.
+Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows);
+
 }  // namespace persisting::lance

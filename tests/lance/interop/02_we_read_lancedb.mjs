@@ -65,4 +65,19 @@ await db.createTable("theirs", forLance(range(0, 200)), { schema });
 assert.deepStrictEqual(toolSchema(`${dir}/theirs.lance`).map((f) => `${f.field}:${f.type}`),
   ["id:int64", "s:string", "f:double", "b:bool", "v:vector[4]", "bin:binary"]);
 await alternate("theirs", range(0, 200));
+// 3. Narrower types LanceDB can create (int32, float32, large_string): read as int64 / double /
+//    string; our appends are range-checked and keep LanceDB's types.
+const narrow = new arrow.Schema([
+  new arrow.Field("id", new arrow.Int32(), true),
+  new arrow.Field("x", new arrow.Float32(), true),
+  new arrow.Field("u", new arrow.Uint8(), true),
+]);
+await db.createTable("narrow", [{ id: 1, x: 0.5, u: 200 }, { id: -2, x: null, u: null }], { schema: narrow });
+toolAppend(`${dir}/narrow.lance`, [{ id: 3, x: 1.25, u: 7 }]);
+assert.throws(() => toolAppend(`${dir}/narrow.lance`, [{ id: 4, u: 300 }]), /record 0 has 300, which does not fit the uint8 column/);
+const narrowRows = [{ id: 1, x: 0.5, u: 200 }, { id: -2, x: null, u: null }, { id: 3, x: 1.25, u: 7 }];
+sameRows(toolRead(`${dir}/narrow.lance`), narrowRows, "narrow types, Persisting");
+sameRows(await lanceRows(await fresh.openTable("narrow")), narrowRows, "narrow types, LanceDB");
+assert.deepStrictEqual(toolSchema(`${dir}/narrow.lance`).map((f) => f.lance_type), ["int32", "float", "uint8"]);
+step("int32/float/uint8 columns LanceDB created: read, appended with range checks, types kept");
 console.log("02_we_read_lancedb: ok");
