@@ -1,5 +1,9 @@
 #include "net/node.h"
 
+#include <atomic>
+#include <map>
+#include <mutex>
+
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
@@ -23,13 +27,19 @@ struct Node::Impl {
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<metrics::HttpEndpoint> http;
   int port = 0;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
+  std::mutex scrape_mu;
+  std::map<std::pair<std::string, int64_t>, int64_t> flush_counts;  // seen at the last scrape
 
   void collect_bucket_metrics();
 };
 
+// Copies every local bucket's stats into the bucket metrics. Backends that count their flushes
+// (flush_count, last_flush_duration_s) feed persisting_flush_duration_seconds: each flush since
+// the last scrape is observed with the latest duration.
 void Node::Impl::collect_bucket_metrics() {
   if (!core || stopped) return;
+  std::lock_guard<std::mutex> lock(scrape_mu);
   auto num = [](const Object& o, const char* key) -> double {
     const Value* v = o.find(key);
     if (v == nullptr) return 0;
@@ -45,7 +55,13 @@ void Node::Impl::collect_bucket_metrics() {
     registry.counter("persisting_records_total", "Records appended to the bucket", l)
         .set_total(num(o, "total_count"));
     registry.gauge("persisting_buffer_size", "Records in the bucket's memory buffer, not yet flushed", l)
-        .set(num(o, "buffer_size"));
+        .set(o.find("buffered") ? num(o, "buffered") : num(o, "buffer_size"));
+    auto& flushes = registry.histogram("persisting_flush_duration_seconds", "Time to flush a bucket's buffer", l);
+    if (const Value* fc = o.find("flush_count"); fc && fc->is_int()) {
+      int64_t& seen = flush_counts[{t->as_string(), b->as_int()}];
+      for (int64_t k = seen; k < fc->as_int(); ++k) flushes.observe(num(o, "last_flush_duration_s"));
+      seen = fc->as_int();
+    }
     registry.gauge("persisting_wal_size_bytes", "Bytes of the bucket's write-ahead log", l)
         .set(num(o, "wal_size_bytes"));
   }

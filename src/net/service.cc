@@ -104,12 +104,6 @@ void Service::stop() {
 
 void Service::post_admin(std::function<void()> work) { asio::post(*admin_, std::move(work)); }
 
-void Service::observe_flush(const std::string& topic, BucketId bucket, double seconds) {
-  registry_->histogram("persisting_flush_duration_seconds", "Time to flush a bucket's buffer",
-                       {{"topic", topic}, {"bucket", std::to_string(bucket.value())}})
-      .observe(seconds);
-}
-
 Status Service::authorize(grpc::CallbackServerContext* ctx) const {
   if (config_.token.empty()) return Status::OK();
   const auto& md = ctx->client_metadata();
@@ -554,11 +548,7 @@ grpc::ServerUnaryReactor* Service::Flush(grpc::CallbackServerContext* ctx, const
       for (const auto& a : actors) {
         auto p = std::make_shared<std::promise<Status>>();
         futures.push_back(p->get_future());
-        auto start = std::chrono::steady_clock::now();
-        a->flush([this, p, start, a](Status s) {
-          observe_flush(a->topic(), a->bucket(), seconds_since(start));
-          p->set_value(std::move(s));
-        });
+        a->flush([p](Status s) { p->set_value(std::move(s)); });
       }
       Status first;
       for (auto& f : futures) {

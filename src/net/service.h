@@ -37,8 +37,6 @@ class Service final : public v1::QueueService::CallbackService {
           metrics::Registry* registry, ServiceConfig config);
   ~Service() override;
 
-  // Observes a bucket flush in persisting_flush_duration_seconds.
-  void observe_flush(const std::string& topic, BucketId bucket, double seconds);
   // Waits for admin work in progress, then refuses more.
   void stop();
 

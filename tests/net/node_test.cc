@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <set>
+#include <sstream>
 
 #include "net/node_process.h"
 #include "persisting/client.h"
@@ -70,7 +71,10 @@ TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
   ASSERT_TRUE(cluster.start_all());
   expect_serving(cluster.address(0));
   auto c = client(cluster.address(0));
-  ASSERT_TRUE(c->flush("alive").ok());
+  auto w = c->writer({.topic = "flushed", .bucket_column = "id", .num_buckets = 2, .backend = "lance"});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  ASSERT_TRUE((*w)->put(Record{{"id", "a"}, {"n", int64_t(1)}}).ok());
+  ASSERT_TRUE((*w)->flush().ok());
   httplib::Client http("127.0.0.1", mport);
   auto health = http.Get("/healthz");
   ASSERT_TRUE(health);
@@ -79,9 +83,17 @@ TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
   ASSERT_TRUE(m);
   ASSERT_EQ(m->status, 200);
   for (const char* name : {"persisting_records_total{topic=\"alive\",bucket=", "persisting_buffer_size{",
-                           "persisting_wal_size_bytes{", "persisting_flush_duration_seconds_bucket{",
+                           "persisting_wal_size_bytes{", "persisting_flush_duration_seconds_bucket{topic=\"flushed\"",
                            "persisting_rpc_requests_total{", "persisting_rpc_duration_seconds_bucket{"})
     EXPECT_NE(m->body.find(name), std::string::npos) << name << "\n" << m->body;
+  // The lance bucket's flush was observed once.
+  bool flushed_once = false;
+  std::istringstream lines(m->body);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("persisting_flush_duration_seconds_count{topic=\"flushed\"", 0) == 0 &&
+        line.substr(line.size() - 2) == " 1")
+      flushed_once = true;
+  EXPECT_TRUE(flushed_once) << m->body;
   auto check = run_process({PROMTOOL_BIN, "check", "metrics"}, m->body);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
