@@ -21,21 +21,27 @@ using testing::expect_prefix_of_originals;
 using testing::Replayed;
 using testing::ScratchDir;
 
-struct Recovered {
-  Replayed got;
-  RecoveryReport report;
-};
+using testing::Recovered;
 
-// Recovers a copy of dir with the plain POSIX Env.
-Recovered recover_copy(const std::string& dir, const std::string& copy) {
-  std::filesystem::remove_all(copy);
-  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
-  Recovered r;
-  auto w = Wal::open(copy, {}, capture(&r.got), &r.report);
-  EXPECT_TRUE(w.ok()) << w.status().to_string();
-  EXPECT_TRUE(r.report.corruption.ok()) << r.report.corruption.to_string();
-  return r;
-}
+// A WAL in a scratch directory on a FaultEnv, and what a restart would recover from it.
+struct Rig {
+  explicit Rig(WalOptions o) {
+    o.env = &env;
+    Replayed unused;
+    auto r = Wal::open(d.sub("wal"), o, capture(&unused), nullptr);
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (r.ok()) wal = std::move(*r);
+  }
+  Recovered crash_copy() {
+    Recovered r = testing::recover_copy(d.sub("wal"), d.sub("copy"));
+    EXPECT_TRUE(r.report.corruption.ok()) << r.report.corruption.to_string();
+    return r;
+  }
+
+  ScratchDir d;
+  FaultEnv env{Env::Default()};
+  std::unique_ptr<Wal> wal;
+};
 
 constexpr int kMaxSteps = 64;  // every operation here takes fewer file-system changes
 
@@ -44,18 +50,14 @@ TEST(CrashStepTest, CheckpointIsOldOrNewAfterACrashAtEveryStep) {
   for (;; ++k) {
     ASSERT_LT(k, kMaxSteps);
     SCOPED_TRACE("crash after " + std::to_string(k) + " file-system changes");
-    ScratchDir d;
-    FaultEnv env(Env::Default());
     WalOptions o;
-    o.env = &env;
     o.max_segment_size = 200;
-    Replayed unused;
-    auto w = Wal::open(d.sub("wal"), o, capture(&unused), nullptr);
-    ASSERT_TRUE(w.ok());
-    for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE((*w)->append(batch_for(i, 3)).ok());
-    env.stop_after(k);
-    const bool done = (*w)->checkpoint(Offset(20)).ok();
-    Recovered r = recover_copy(d.sub("wal"), d.sub("copy"));
+    Rig rig(o);
+    ASSERT_TRUE(rig.wal);
+    for (uint64_t i = 0; i < 30; i += 3) ASSERT_TRUE(rig.wal->append(batch_for(i, 3)).ok());
+    rig.env.stop_after(k);
+    const bool done = rig.wal->checkpoint(Offset(20)).ok();
+    Recovered r = rig.crash_copy();
     const uint64_t ckpt = r.report.checkpoint.value();
     ASSERT_TRUE(ckpt == 0 || ckpt == 20) << ckpt;
     if (done) ASSERT_EQ(ckpt, 20u);
@@ -73,24 +75,20 @@ void crash_at_every_step_of_an_append(SyncMode mode, bool failing_sync) {
   for (;; ++k) {
     ASSERT_LT(k, kMaxSteps);
     SCOPED_TRACE("crash after " + std::to_string(k) + " file-system changes");
-    ScratchDir d;
-    FaultEnv env(Env::Default());
     WalOptions o;
-    o.env = &env;
     o.sync_mode = mode;
     o.sync_interval_s = 3600;
     o.max_segment_size = failing_sync ? 1 << 20 : 200;
-    Replayed unused;
-    auto w = Wal::open(d.sub("wal"), o, capture(&unused), nullptr);
-    ASSERT_TRUE(w.ok());
-    ASSERT_TRUE((*w)->append(batch_for(0, 3)).ok());
-    ASSERT_TRUE((*w)->append(batch_for(3, 3)).ok());
-    if (failing_sync) env.fail_syncs(1);
-    env.stop_after(k);
-    auto r6 = failing_sync ? (*w)->sync().ok() ? Result<Offset>(Offset(6)) : Result<Offset>(IOError("sync failed"))
-                           : (*w)->append(batch_for(6, 3));
-    const bool done = !env.stopped();  // the whole operation ran before the budget ran out
-    Recovered r = recover_copy(d.sub("wal"), d.sub("copy"));
+    Rig rig(o);
+    ASSERT_TRUE(rig.wal);
+    ASSERT_TRUE(rig.wal->append(batch_for(0, 3)).ok());
+    ASSERT_TRUE(rig.wal->append(batch_for(3, 3)).ok());
+    if (failing_sync) rig.env.fail_syncs(1);
+    rig.env.stop_after(k);
+    auto r6 = failing_sync ? rig.wal->sync().ok() ? Result<Offset>(Offset(6)) : Result<Offset>(IOError("sync failed"))
+                           : rig.wal->append(batch_for(6, 3));
+    const bool done = !rig.env.stopped();  // the whole operation ran before the budget ran out
+    Recovered r = rig.crash_copy();
     // The acknowledged records, then the batch in flight whole or not at all.
     if (failing_sync) {
       ASSERT_EQ(r.got.size(), 6u);

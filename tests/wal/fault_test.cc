@@ -65,14 +65,8 @@ RecordBatch doomed_batch(int n) {
   return b;
 }
 
-// Recovers a copy of dir with the plain POSIX Env (what a restarted process would see).
 Replayed recover_copy(const std::string& dir, const std::string& copy) {
-  std::filesystem::remove_all(copy);
-  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
-  Replayed got;
-  auto w = Wal::open(copy, {}, capture(&got), nullptr);
-  EXPECT_TRUE(w.ok()) << w.status().to_string();
-  return got;
+  return testing::recover_copy(dir, copy).got;
 }
 
 // A WAL in a scratch directory whose file system is a FaultEnv.
@@ -84,6 +78,25 @@ class FaultFixture : public ::testing::Test {
     auto w = Wal::open(dir_, o, capture(&unused), nullptr);
     EXPECT_TRUE(w.ok()) << w.status().to_string();
     return w.ok() ? std::move(*w) : nullptr;
+  }
+  // Interval mode whose background syncer never fires during a test: only explicit syncs.
+  std::unique_ptr<Wal> open_interval() {
+    WalOptions o;
+    o.sync_mode = SyncMode::kInterval;
+    o.sync_interval_s = 3600;
+    return open(o);
+  }
+  // The WAL directory itself recovers, without corruption, to exactly records 0 .. n-1 (the Wal
+  // must be closed). Returns what recovery reported.
+  RecoveryReport expect_log(size_t n) {
+    Replayed after;
+    RecoveryReport rep;
+    auto w = Wal::open(dir_, {}, capture(&after), &rep);
+    EXPECT_TRUE(w.ok()) << w.status().to_string();
+    EXPECT_TRUE(rep.corruption.ok()) << rep.corruption.to_string();
+    EXPECT_EQ(after.size(), n);
+    expect_prefix_of_originals(after, 0);
+    return rep;
   }
 
   ScratchDir d_;
@@ -131,13 +144,7 @@ TEST_P(WalFaultTest, AppendFailsLosesNothingShowsNothingAndRecovers) {
     EXPECT_EQ(*r, Offset(next));
   }
   ASSERT_TRUE(w->close().ok());
-  Replayed after;
-  RecoveryReport rep;
-  auto again = Wal::open(dir_, {}, capture(&after), &rep);
-  ASSERT_TRUE(again.ok()) << again.status().to_string();
-  ASSERT_EQ(after.size(), next);
-  expect_prefix_of_originals(after, 0);
-  EXPECT_TRUE(rep.corruption.ok()) << rep.corruption.to_string();
+  expect_log(next);
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, WalFaultTest,
@@ -150,10 +157,7 @@ INSTANTIATE_TEST_SUITE_P(Faults, WalFaultTest,
 // left to a file whose dirty pages the kernel may have dropped: the WAL rewrites them into a new
 // segment and syncs that.
 TEST_F(FaultFixture, IntervalFailedSyncRewritesAcknowledgedUnsyncedRecords) {
-  WalOptions o;
-  o.sync_mode = SyncMode::kInterval;
-  o.sync_interval_s = 3600;  // only explicit syncs in this test
-  auto w = open(o);
+  auto w = open_interval();
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->append(batch_for(0, 3)).ok());
   ASSERT_TRUE(w->sync().ok());
@@ -172,17 +176,11 @@ TEST_F(FaultFixture, IntervalFailedSyncRewritesAcknowledgedUnsyncedRecords) {
 
   ASSERT_EQ(*w->append(batch_for(9, 3)), Offset(9));
   ASSERT_TRUE(w->close().ok());
-  Replayed after;
-  ASSERT_TRUE(Wal::open(dir_, {}, capture(&after), nullptr).ok());
-  ASSERT_EQ(after.size(), 12u);
-  expect_prefix_of_originals(after, 0);
+  expect_log(12);
 }
 
 TEST_F(FaultFixture, IntervalFailedWriteKeepsEarlierUnsyncedRecordsAndSyncsThem) {
-  WalOptions o;
-  o.sync_mode = SyncMode::kInterval;
-  o.sync_interval_s = 3600;
-  auto w = open(o);
+  auto w = open_interval();
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->append(batch_for(0, 3)).ok());
   ASSERT_TRUE(w->append(batch_for(3, 3)).ok());
@@ -212,10 +210,7 @@ TEST_F(FaultFixture, PowerLossKeepsEveryRecordAcknowledgedUnderAlways) {
 // repair rewrites the unsynced records into a new segment and removes the fence before appending
 // (a fence left behind would cut off everything after it).
 TEST_F(FaultFixture, FenceGuardsAFailedGroupAndGoesAwayAfterTheRepair) {
-  WalOptions o;
-  o.sync_mode = SyncMode::kInterval;
-  o.sync_interval_s = 3600;
-  auto w = open(o);
+  auto w = open_interval();
   ASSERT_TRUE(w);
   ASSERT_TRUE(w->append(batch_for(0, 3)).ok());
   ASSERT_TRUE(w->sync().ok());
@@ -233,12 +228,7 @@ TEST_F(FaultFixture, FenceGuardsAFailedGroupAndGoesAwayAfterTheRepair) {
   ASSERT_EQ(*w->append(batch_for(6, 3)), Offset(6));
   ASSERT_EQ(*w->append(batch_for(9, 3)), Offset(9));
   ASSERT_TRUE(w->close().ok());
-  Replayed after;
-  RecoveryReport rep;
-  ASSERT_TRUE(Wal::open(dir_, {}, capture(&after), &rep).ok());
-  ASSERT_EQ(after.size(), 12u);
-  expect_prefix_of_originals(after, 0);
-  EXPECT_GT(rep.bytes_superseded, 0u);  // the old copies of 3..5 and the failed frame
+  EXPECT_GT(expect_log(12).bytes_superseded, 0u);  // the old copies of 3..5 and the failed frame
 }
 
 TEST_F(FaultFixture, OpenFailsCleanlyWhenNoSegmentCanBeCreated) {

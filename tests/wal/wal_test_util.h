@@ -78,6 +78,22 @@ inline void expect_prefix_of_originals(const Replayed& got, uint64_t from, size_
   }
 }
 
+struct Recovered {
+  Replayed got;
+  RecoveryReport report;
+};
+
+// Recovers a copy of dir with the plain POSIX Env and default options (what a restarted process
+// would see), leaving dir itself alone. Expects the open to succeed.
+inline Recovered recover_copy(const std::string& dir, const std::string& copy) {
+  std::filesystem::remove_all(copy);
+  std::filesystem::copy(dir, copy, std::filesystem::copy_options::recursive);
+  Recovered r;
+  auto w = Wal::open(copy, {}, capture(&r.got), &r.report);
+  EXPECT_TRUE(w.ok()) << w.status().to_string();
+  return r;
+}
+
 inline std::vector<std::string> segment_files(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
