@@ -36,6 +36,11 @@ const std::string& scratch_dir() {
     std::filesystem::path base = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : std::filesystem::temp_directory_path();
     std::string tmpl = (base / "wal-fuzz-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+    static std::string root = tmpl;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(root, ec);
+    });
     return tmpl + "/wal";
   }();
   return dir;
