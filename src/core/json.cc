@@ -16,6 +16,8 @@
 #include "persisting/codec.h"
 #include "persisting/json.h"
 
+#include "core/base64.h"
+
 namespace persisting {
 namespace {
 
@@ -118,7 +120,6 @@ std::optional<size_t> duplicate_key_offset(std::string_view text, std::string_vi
   return std::nullopt;
 }
 
-Result<std::string> decode_base64(std::string_view in);
 
 Status too_deep() {
   return InvalidArgument("JSON nesting deeper than " + std::to_string(kMaxNestingDepth) + " levels");
@@ -180,6 +181,8 @@ Result<Value> convert(simdjson::dom::element el, std::string_view text, int dept
 
 constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+}  // namespace
+
 void encode_base64(std::string_view in, std::string* out) {
   size_t i = 0;
   auto u = [&](size_t k) { return static_cast<uint8_t>(in[k]); };
@@ -232,6 +235,8 @@ Result<std::string> decode_base64(std::string_view in) {
   }
   return out;
 }
+
+namespace {
 
 void write_string(std::string_view s, std::string* out) {
   out->push_back('"');

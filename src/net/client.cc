@@ -323,14 +323,7 @@ Client::~Client() = default;
 
 Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& options) {
   v1::CreateTopicRequest req;
-  TopicInfo wanted;
-  wanted.topic = options.topic;
-  wanted.bucket_column = options.bucket_column;
-  wanted.num_buckets = options.num_buckets;
-  wanted.batch_size = options.batch_size;
-  wanted.backend = options.backend;
-  wanted.backend_options = options.backend_options;
-  net::to_wire(wanted, req.mutable_spec());
+  net::to_wire(queue::topic_settings(options), req.mutable_spec());
   v1::CreateTopicResponse resp;
   RETURN_IF_ERROR(core_->call_entry(&detail::Stub::CreateTopic, req, &resp));
   auto s = std::make_unique<detail::ClientWriterState>();
@@ -390,20 +383,9 @@ Result<Object> Client::stats(const std::string& topic) {
       by_bucket[b && b->is_int() ? static_cast<uint32_t>(b->as_int()) : 0] = v->as_object();
     }
   }
-  Object out;
-  out.set("topic", info.topic);
-  out.set("backend", info.backend);
-  out.set("num_buckets", static_cast<int64_t>(info.num_buckets));
-  out.set("bucket_column", info.bucket_column);
-  int64_t total = 0;
-  List buckets;
-  for (auto& [b, o] : by_bucket) {
-    if (const Value* t = o.find("total_count"); t && t->is_int()) total += t->as_int();
-    buckets.emplace_back(std::move(o));
-  }
-  out.set("total_count", total);
-  out.set("buckets", std::move(buckets));
-  return out;
+  std::vector<Object> bucket_stats;
+  for (auto& [b, o] : by_bucket) bucket_stats.push_back(std::move(o));
+  return queue::topic_stats(info, std::move(bucket_stats));
 }
 
 Status Client::flush(const std::string& topic) {

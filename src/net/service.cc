@@ -193,14 +193,7 @@ Status store_placement(const std::string& path, const std::vector<std::string>& 
 }  // namespace
 
 Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info, std::vector<std::string> ids) {
-  WriterOptions w;
-  w.topic = info.topic;
-  w.bucket_column = info.bucket_column;
-  w.num_buckets = info.num_buckets;
-  w.batch_size = info.batch_size;
-  w.backend = info.backend;
-  w.backend_options = info.backend_options;
-  ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(w));
+  ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info)));
   std::unique_lock lock(topics_mu_);
   auto& e = topics_[stored.topic];
   if (!e) {
@@ -544,18 +537,7 @@ grpc::ServerUnaryReactor* Service::Flush(grpc::CallbackServerContext* ctx, const
       for (const auto& ref : core_->manager->list_buckets())
         if (req->topic().empty() || ref.topic == req->topic())
           if (auto a = core_->manager->find(ref.topic, ref.bucket)) actors.push_back(std::move(a));
-      std::vector<std::future<Status>> futures;
-      for (const auto& a : actors) {
-        auto p = std::make_shared<std::promise<Status>>();
-        futures.push_back(p->get_future());
-        a->flush([p](Status s) { p->set_value(std::move(s)); });
-      }
-      Status first;
-      for (auto& f : futures) {
-        Status s = f.get();
-        if (first.ok() && !s.ok()) first = s;
-      }
-      done(first);
+      done(detail::flush_actors(actors));
     });
   });
 }

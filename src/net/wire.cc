@@ -66,15 +66,5 @@ TopicInfo from_wire(const v1::TopicSpec& spec) {
   return info;
 }
 
-WriterOptions writer_options(const v1::TopicSpec& spec) {
-  WriterOptions w;
-  w.topic = spec.topic();
-  w.bucket_column = spec.bucket_column();
-  w.num_buckets = spec.num_buckets();
-  w.batch_size = spec.batch_size();
-  w.backend = spec.backend();
-  for (const auto& [k, v] : spec.backend_options()) w.backend_options[k] = v;
-  return w;
-}
 
 }  // namespace persisting::net

@@ -20,6 +20,5 @@ Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
 
 void to_wire(const TopicInfo& info, v1::TopicSpec* spec);
 TopicInfo from_wire(const v1::TopicSpec& spec);
-WriterOptions writer_options(const v1::TopicSpec& spec);
 
 }  // namespace persisting::net

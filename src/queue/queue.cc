@@ -133,21 +133,9 @@ Result<Object> QueueCore::stats(const TopicInfo& info) {
     futures.push_back(p->get_future());
     a->stats([p](Object o) { p->set_value(std::move(o)); });
   }
-  Object out;
-  out.set("topic", info.topic);
-  out.set("backend", info.backend);
-  out.set("num_buckets", static_cast<int64_t>(info.num_buckets));
-  out.set("bucket_column", info.bucket_column);
-  int64_t total = 0;
-  List buckets;
-  for (auto& f : futures) {
-    Object o = f.get();
-    if (const Value* t = o.find("total_count"); t && t->is_int()) total += t->as_int();
-    buckets.emplace_back(std::move(o));
-  }
-  out.set("total_count", total);
-  out.set("buckets", std::move(buckets));
-  return out;
+  std::vector<Object> bucket_stats;
+  for (auto& f : futures) bucket_stats.push_back(f.get());
+  return queue::topic_stats(info, std::move(bucket_stats));
 }
 
 Result<std::vector<TopicInfo>> QueueCore::list_topics() {

@@ -18,6 +18,14 @@ class BucketStorage;
 
 namespace persisting::queue {
 
+// A topic's settings as writer options, and back (durable stays false: the registry knows it).
+WriterOptions writer_options(const TopicInfo& info);
+TopicInfo topic_settings(const WriterOptions& options);
+
+// {"topic","backend","num_buckets","bucket_column","total_count","buckets":[...]} from the
+// buckets' stats objects (in bucket order): the shape of Queue::stats and Client::stats.
+Object topic_stats(const TopicInfo& info, std::vector<Object> bucket_stats);
+
 // The bucket of r, or an error saying what is wrong with its bucket column.
 Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r);
 
