@@ -369,3 +369,42 @@ TEST(WalFormatTest, FrameCrcCoversTheLength) {
 
 }  // namespace
 }  // namespace persisting::wal
+
+namespace persisting::wal {
+namespace {
+
+TEST(WalTest, EmptyLogStartsAtInitialOffsetDurably) {
+  ScratchDir d;
+  WalOptions o;
+  o.initial_offset = 100;
+  {
+    Replayed got;
+    auto w = open_ok(d.path(), o, &got);
+    ASSERT_TRUE(w);
+    EXPECT_EQ(w->next_offset(), Offset(100));
+    EXPECT_EQ(w->checkpoint_offset(), Offset(100));
+    auto first = w->append(batch_for(100, 3));
+    ASSERT_TRUE(first.ok());
+    EXPECT_EQ(*first, Offset(100));
+  }
+  // Reopened without the option, the log still starts at 100; with a lower one, nothing moves.
+  for (uint64_t initial : {0, 50}) {
+    WalOptions again;
+    again.initial_offset = initial;
+    Replayed got;
+    auto w = open_ok(d.path(), again, &got);
+    ASSERT_TRUE(w);
+    ASSERT_EQ(got.size(), 3u);
+    EXPECT_EQ(got[0].first, 100u);
+    EXPECT_EQ(w->next_offset(), Offset(103));
+  }
+  // A non-empty log ignores a higher initial offset rather than leaving a gap.
+  WalOptions higher;
+  higher.initial_offset = 500;
+  Replayed got;
+  auto w = open_ok(d.path(), higher, &got);
+  EXPECT_EQ(w->next_offset(), Offset(103));
+}
+
+}  // namespace
+}  // namespace persisting::wal

@@ -55,6 +55,13 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
   RecoveryReport local;
   if (report == nullptr) report = &local;
   ASSIGN_OR_RETURN(RecoveredLog log, recover_log(o.env, dir, o.recovery_policy, replay, report));
+  if (log.segments.empty() && log.next_offset.value() < o.initial_offset && log.read_only.ok()) {
+    // An empty log that must start later: the checkpoint file says so durably, before any
+    // segment exists, so a crash at any point leaves a log recovery reads the same way.
+    RETURN_IF_ERROR(write_checkpoint(o.env, dir, Offset(o.initial_offset)));
+    log.checkpoint = log.next_offset = Offset(o.initial_offset);
+    report->checkpoint = report->next_offset = log.next_offset;
+  }
 
   std::unique_ptr<Wal> w(new Wal(o.env, dir, o));
   w->checkpoint_ = log.checkpoint;

@@ -33,6 +33,10 @@ struct WalOptions {
   uint64_t max_segment_size = 100ull << 20;  // rotate when the next group would pass this
   RecoveryPolicy recovery_policy = RecoveryPolicy::kTolerateTail;
   uint64_t max_group_bytes = 4ull << 20;  // a group commit stops adding batches past this
+  // Where an empty log starts: a log with no records (and a checkpoint below this) is given a
+  // checkpoint at initial_offset, so its first record gets that offset. A caller whose records
+  // [0, N) already live elsewhere (a WAL enabled on an existing dataset) passes N.
+  uint64_t initial_offset = 0;
 };
 
 }  // namespace persisting::wal
