@@ -482,27 +482,12 @@ Result<std::vector<Message>> ClientReader::get(size_t limit, bool wait, std::chr
   return queue::take_fair(s_->cursor, s_->info.topic, raw, limit);
 }
 
-void ClientReader::reset() { std::fill(s_->cursor.offsets.begin(), s_->cursor.offsets.end(), 0); }
+void ClientReader::reset() { s_->cursor.reset(); }
 
 Status ClientReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
-  auto& c = s_->cursor;
-  if (!bucket.has_value()) {
-    std::fill(c.offsets.begin(), c.offsets.end(), offset.value());
-    return Status::OK();
-  }
-  for (size_t i = 0; i < c.buckets.size(); ++i)
-    if (c.buckets[i] == *bucket) {
-      c.offsets[i] = offset.value();
-      return Status::OK();
-    }
-  return InvalidArgument("reader of topic '" + s_->info.topic + "' does not cover bucket " +
-                         std::to_string(bucket->value()));
+  return s_->cursor.set_offset(offset, bucket, s_->info.topic);
 }
 
-std::vector<Offset> ClientReader::offsets() const {
-  std::vector<Offset> out;
-  for (uint64_t o : s_->cursor.offsets) out.emplace_back(o);
-  return out;
-}
+std::vector<Offset> ClientReader::offsets() const { return s_->cursor.offset_list(); }
 
 }  // namespace persisting

@@ -76,12 +76,7 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w) {
     RETURN_IF_ERROR(queue::check_same_settings(*stored, w));
     info = *stored;
   } else if (stored.status().code() == Code::kNotFound) {
-    info.topic = w.topic;
-    info.bucket_column = w.bucket_column;
-    info.num_buckets = w.num_buckets;
-    info.batch_size = w.batch_size;
-    info.backend = w.backend;
-    info.backend_options = w.backend_options;
+    info = queue::topic_settings(w);
     if (has_data_dir()) RETURN_IF_ERROR(queue::store_topic_meta(env, options.data_dir, info));
   } else {
     return stored.status();

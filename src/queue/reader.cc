@@ -47,27 +47,12 @@ void QueueReader::get_async(size_t limit, bool wait, std::chrono::milliseconds t
                });
 }
 
-void QueueReader::reset() { std::fill(s_->cursor.offsets.begin(), s_->cursor.offsets.end(), 0); }
+void QueueReader::reset() { s_->cursor.reset(); }
 
 Status QueueReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
-  if (!bucket.has_value()) {
-    std::fill(s_->cursor.offsets.begin(), s_->cursor.offsets.end(), offset.value());
-    return Status::OK();
-  }
-  for (size_t i = 0; i < s_->cursor.buckets.size(); ++i) {
-    if (s_->cursor.buckets[i] == *bucket) {
-      s_->cursor.offsets[i] = offset.value();
-      return Status::OK();
-    }
-  }
-  return InvalidArgument("reader of topic '" + s_->info.topic + "' does not cover bucket " +
-                         std::to_string(bucket->value()));
+  return s_->cursor.set_offset(offset, bucket, s_->info.topic);
 }
 
-std::vector<Offset> QueueReader::offsets() const {
-  std::vector<Offset> out;
-  for (uint64_t o : s_->cursor.offsets) out.emplace_back(o);
-  return out;
-}
+std::vector<Offset> QueueReader::offsets() const { return s_->cursor.offset_list(); }
 
 }  // namespace persisting

@@ -129,6 +129,26 @@ std::vector<size_t> fair_shares(const std::vector<RecordBatch>& raw, size_t limi
   return take;
 }
 
+Status Cursor::set_offset(Offset offset, std::optional<BucketId> bucket, const std::string& topic) {
+  if (!bucket.has_value()) {
+    std::fill(offsets.begin(), offsets.end(), offset.value());
+    return Status::OK();
+  }
+  for (size_t i = 0; i < buckets.size(); ++i) {
+    if (buckets[i] == *bucket) {
+      offsets[i] = offset.value();
+      return Status::OK();
+    }
+  }
+  return InvalidArgument("reader of topic '" + topic + "' does not cover bucket " + std::to_string(bucket->value()));
+}
+
+std::vector<Offset> Cursor::offset_list() const {
+  std::vector<Offset> out;
+  for (uint64_t o : offsets) out.emplace_back(o);
+  return out;
+}
+
 Result<std::vector<Message>> take_fair(Cursor& c, const std::string& topic,
                                        const std::vector<RecordBatch>& raw, size_t limit) {
   size_t n = raw.size();

@@ -3,7 +3,9 @@
 // how a get's limit is split across buckets.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <optional>
 #include <functional>
 #include <memory>
 #include <string>
@@ -47,6 +49,11 @@ struct Cursor {
   std::vector<BucketId> buckets;
   std::vector<uint64_t> offsets;  // parallel to buckets
   size_t rotation = 0;            // index into buckets served first by the next get
+
+  void reset() { std::fill(offsets.begin(), offsets.end(), 0); }
+  // Sets the next offset of one covered bucket, or of all when bucket is empty. topic names errors.
+  Status set_offset(Offset offset, std::optional<BucketId> bucket, const std::string& topic);
+  std::vector<Offset> offset_list() const;
 };
 
 // Turns fetched batches (parallel to cursor.buckets) into messages in rotation order, taking
