@@ -75,6 +75,15 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::open(Env* env, const std
     if (!r->columns_[c].ParseFromArray(cm.data() + (pos - cm_start), static_cast<int>(len))) {
       return bad("bad ColumnMetadata for column " + std::to_string(c));
     }
+    uint64_t rows = 0;
+    for (const pb::Page& page : r->columns_[c].pages()) {
+      if (page.length() > r->descriptor_.length() - rows) break;
+      rows += page.length();
+    }
+    if (rows != r->descriptor_.length() && r->columns_[c].pages_size() > 0) {
+      return bad("the pages of column " + std::to_string(c) + " do not add up to the file's " +
+                 std::to_string(r->descriptor_.length()) + " rows");
+    }
   }
   return r;
 }
@@ -100,6 +109,11 @@ Status DataFileReader::read_column(uint32_t column, const ColumnType& type, uint
       if (page.buffer_offsets_size() != page.buffer_sizes_size()) return Corruption(where + ": buffer table mismatch");
       std::vector<std::string> buffers(page.buffer_offsets_size());
       for (int b = 0; b < page.buffer_offsets_size(); ++b) {
+        const uint64_t off = page.buffer_offsets(b), len = page.buffer_sizes(b), size = file_->size();
+        if (off > size || len > size - off) {
+          return Corruption(where + ": buffer " + std::to_string(b) + " [" + std::to_string(off) + ", +" +
+                            std::to_string(len) + ") outside the file (" + std::to_string(size) + " bytes)");
+        }
         RETURN_IF_ERROR(file_->read(page.buffer_offsets(b), page.buffer_sizes(b), &buffers[b]));
         if (buffers[b].size() != page.buffer_sizes(b)) return Corruption(where + ": buffer " + std::to_string(b) + " past the end of the file");
       }

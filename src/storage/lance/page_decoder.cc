@@ -229,6 +229,9 @@ Status mismatch(const std::string& where, const ColumnType& t) {
 Status decode_page(const pb::ArrayEncoding& encoding, const std::vector<std::string>& buffers,
                    uint64_t rows, const ColumnType& type, uint64_t begin, uint64_t end,
                    const std::string& where, std::vector<Value>* out) {
+  // Bounds what a damaged length can make the decoder allocate (Lance pages are ~8 MiB).
+  constexpr uint64_t kMaxPageRows = uint64_t{1} << 32;
+  if (rows > kMaxPageRows) return Corruption(where + ": implausible page length " + std::to_string(rows));
   Decoder decoder(buffers, where);
   ASSIGN_OR_RETURN(Array a, decoder.decode(encoding, rows));
   if (a.length != rows || end > rows || begin > end) return Corruption(where + ": page row count mismatch");
