@@ -144,6 +144,15 @@ TEST_F(LanceRefusal, DamagedMetadataNeverCrashes) {
   EXPECT_GT(errors, 100u);  // the footer and tables are checked
 }
 
+TEST_F(LanceRefusal, FragmentClaimingMoreRowsThanItsFile) {
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->mutable_fragments(0)->set_physical_rows(5); });
+  auto ds = LanceDataset::open_or_create(Env::Default(), path_);
+  ASSERT_TRUE(ds.ok());
+  EXPECT_EQ((*ds)->read(0, 10).status().code(), Code::kCorruption);
+  commit_edited_manifest(path_, [](pb::Manifest* m) { m->mutable_fragments(0)->set_physical_rows(~uint64_t{0}); });
+  EXPECT_EQ(LanceDataset::open_or_create(Env::Default(), path_).status().code(), Code::kCorruption);
+}
+
 TEST_F(LanceRefusal, UnsupportedColumnTypeIsRefusedOnlyWhenUsed) {
   commit_edited_manifest(path_, [](pb::Manifest* m) {
     pb::Field* f = m->add_fields();

@@ -82,6 +82,9 @@ Status check_readable(Snapshot* s, Env* env) {
                                                    df.file_size_bytes()));
       rows = r->num_rows();
     }
+    if (rows > (uint64_t{1} << 48) - s->fragment_starts.back()) {
+      return Corruption(fw() + ": implausible row count " + std::to_string(rows));
+    }
     s->fragment_starts.push_back(s->fragment_starts.back() + rows);
   }
   return Status::OK();
