@@ -1,10 +1,13 @@
 // One persistingd node: the CLI over --server, metrics and health, access control, TLS, and bad
 // requests that must get clear errors while the node keeps serving.
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 
@@ -96,6 +99,44 @@ TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
   EXPECT_TRUE(flushed_once) << m->body;
   auto check = run_process({PROMTOOL_BIN, "check", "metrics"}, m->body);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+// grpc.health.v1.Health/Check with an empty HealthCheckRequest; SERVING encodes as 08 01.
+TEST(Node, GrpcHealthCheckSaysServing) {
+  Cluster cluster(1);
+  ASSERT_TRUE(cluster.start_all());
+  grpc::GenericStub stub(grpc::CreateChannel(cluster.address(0), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice empty(std::string(""));
+  grpc::ByteBuffer req(&empty, 1), resp;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &resp,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  auto s = done.get_future().get();
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(resp.Dump(&slices).ok());
+  std::string bytes;
+  for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));
+}
+
+// Every flag can come from a config file instead.
+TEST(Node, StartsFromAConfigFile) {
+  testing::TempDir dir;
+  int port = testing::free_port();
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  std::ofstream(dir.path() + "/node.toml") << "id = \"c1\"\nlisten = \"" << addr << "\"\nmembers = \"c1=" << addr
+                                          << "\"\ndata-dir = \"" << dir.path() << "/data\"\n";
+  testing::Process p;
+  ASSERT_TRUE(p.start({PERSISTINGD_BIN, "--config", dir.path() + "/node.toml"}, dir.path() + "/log"));
+  ASSERT_TRUE(testing::wait_for_port(port, p)) << p.log();
+  expect_serving(addr);
+  auto st = client(addr)->cluster_status();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->find("self")->as_string(), "c1");
+  EXPECT_EQ(p.kill(SIGTERM), 0) << p.log();
 }
 
 TEST(Node, WrongOrMissingTokenIsUnauthenticatedAndChangesNothing) {
