@@ -20,13 +20,11 @@
 // three), sync = true | false (fsync data, manifest and directories before a flush returns).
 #pragma once
 
-#include <chrono>
 #include <memory>
 #include <mutex>
 
+#include "backend/buffered_dataset.h"
 #include "persisting/backend.h"
-#include "storage/lance/dataset.h"
-#include "storage/lance/schema_evolution.h"
 
 namespace persisting {
 
@@ -43,24 +41,14 @@ class LanceBackend final : public StorageBackend {
   bool durable() const override { return true; }
 
  private:
-  LanceBackend(const BackendContext& ctx, std::unique_ptr<lance::LanceDataset> ds);
-  Status check_types(const std::vector<Record>& rows);
-  Status flush_locked();
+  LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data);
 
   Env* env_;
   std::string bucket_dir_;
   uint32_t batch_size_;
   mutable std::mutex mu_;
-  std::unique_ptr<lance::LanceDataset> ds_;
+  std::unique_ptr<BufferedDataset> data_;
   std::unique_ptr<FileLock> writer_lock_;  // taken at the first put
-  uint64_t persisted_ = 0;                  // rows in the dataset
-  RecordBatch buffer_;                      // records [persisted_, persisted_ + buffer_.size())
-  std::vector<lance::BatchField> buffer_fields_;  // inferred types of the buffered records
-  // Flush bookkeeping, for stats and the retry back-off.
-  uint64_t flush_count_ = 0;
-  double last_flush_seconds_ = 0;
-  Status last_flush_error_;
-  std::chrono::steady_clock::time_point retry_after_{};
 };
 
 }  // namespace persisting

@@ -1,0 +1,112 @@
+#include "backend/buffered_dataset.h"
+
+#include "storage/lance/buffer_compression.h"
+
+namespace persisting {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kRetryBackoff = std::chrono::seconds(1);
+
+// Whether values of types a and b can share one column (int64 and double can: it widens).
+bool compatible(const lance::ColumnType& a, const lance::ColumnType& b) {
+  using K = lance::ColumnType::Kind;
+  if (a == b) return true;
+  auto numeric = [](const lance::ColumnType& t) { return t.kind == K::kInt || t.kind == K::kFloat; };
+  return numeric(a) && numeric(b);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendContext& ctx, OptionReader& reader) {
+  ASSIGN_OR_RETURN(std::string compression, reader.get_choice("compression", "none", {"none", "zstd", "lz4"}));
+  ASSIGN_OR_RETURN(bool sync, reader.get_bool("sync", true));
+  if (ctx.bucket_dir.empty()) return InvalidArgument("this backend stores files and needs a data directory");
+  lance::LanceOptions lo;
+  ASSIGN_OR_RETURN(lo.file.compression, lance::parse_buffer_compression(compression));
+  lo.file.sync = sync;
+  RETURN_IF_ERROR(ctx.env->create_dirs(ctx.bucket_dir));
+  ASSIGN_OR_RETURN(auto ds, lance::LanceDataset::open_or_create(ctx.env, join_path(ctx.bucket_dir, "data.lance"), lo));
+  return std::unique_ptr<BufferedDataset>(new BufferedDataset(std::move(ds)));
+}
+
+BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> ds)
+    : ds_(std::move(ds)), persisted_(ds_->count_rows()) {}
+
+Status BufferedDataset::check_types(const std::vector<Record>& rows) {
+  RETURN_IF_ERROR(ds_->check_append(rows));
+  ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(rows));
+  for (const auto& f : fields) {
+    for (const auto& b : buffer_fields_) {
+      if (b.name != f.name || compatible(b.type, f.type)) continue;
+      return InvalidArgument("field '" + f.name + "': record " + std::to_string(f.first_record) +
+                             " has type " + lance::type_display_name(f.type) +
+                             " but buffered records have " + lance::type_display_name(b.type));
+    }
+  }
+  for (const auto& f : fields) {  // remember the buffer's types; int64 + double stays double
+    bool known = false;
+    for (auto& b : buffer_fields_) {
+      if (b.name != f.name) continue;
+      known = true;
+      if (f.type.kind == lance::ColumnType::Kind::kFloat) b.type = f.type;
+    }
+    if (!known) buffer_fields_.push_back(f);
+  }
+  return Status::OK();
+}
+
+Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit) {
+  RecordBatch out;
+  if (off < persisted_ && limit > 0) {
+    uint64_t n = std::min<uint64_t>(limit, persisted_ - off);
+    lance::ReadOptions ro;
+    ro.omit_nulls = true;  // a record read back has the fields it was put with
+    ASSIGN_OR_RETURN(auto rows, ds_->read(off, n, ro));
+    for (const auto& r : rows) out.add(r);
+    off += rows.size();
+    limit -= rows.size();
+    if (off < persisted_) return out;  // the dataset gave fewer rows: the rest next time
+  }
+  for (uint64_t end = total(); off < end && limit > 0; ++off, --limit)
+    out.add_encoded(buffer_.encoded(off - persisted_));
+  return out;
+}
+
+Status BufferedDataset::flush() {
+  if (buffer_.empty()) return Status::OK();
+  auto t0 = Clock::now();
+  auto rows = buffer_.decode_all();
+  Status s = rows.ok() ? ds_->append(*rows).status() : rows.status();
+  last_flush_seconds_ = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (!s.ok()) {
+    last_flush_error_ = s;
+    retry_after_ = Clock::now() + kRetryBackoff;
+    return s.with_context("flush of " + std::to_string(buffer_.size()) + " records to '" + ds_->path() + "'");
+  }
+  persisted_ += buffer_.size();
+  buffer_.clear();
+  buffer_fields_.clear();
+  ++flush_count_;
+  last_flush_error_ = Status::OK();
+  return Status::OK();
+}
+
+Status BufferedDataset::refresh() {
+  RETURN_IF_ERROR(ds_->refresh());
+  persisted_ = ds_->count_rows();
+  return Status::OK();
+}
+
+void BufferedDataset::add_stats(Object* o) const {
+  o->set("persisted", static_cast<int64_t>(persisted_));
+  o->set("buffered", static_cast<int64_t>(buffer_.size()));
+  o->set("flush_count", static_cast<int64_t>(flush_count_));
+  o->set("last_flush_duration_s", last_flush_seconds_);
+  o->set("last_flush_error", last_flush_error_.ok() ? Value() : Value(last_flush_error_.to_string()));
+  o->set("version", static_cast<int64_t>(ds_->version()));
+  o->set("fragments", static_cast<int64_t>(ds_->fragments().size()));
+  o->set("dataset", ds_->path());
+}
+
+}  // namespace persisting

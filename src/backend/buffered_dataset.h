@@ -1,0 +1,65 @@
+// BufferedDataset: a bucket's records as a Lance dataset plus an in-memory buffer of the records
+// not yet flushed to it. Offsets [0, persisted) are dataset rows, [persisted, total) the buffer;
+// a flush moves the buffer into one new fragment and no offset changes. The lance and persisting
+// backends are built on it (they differ in what makes a put durable).
+//
+// Types are checked before records enter the buffer (check_types), against the dataset's schema
+// and the buffered records, so a flush never fails on types.
+//
+// Not thread-safe: the owning backend serialises calls with its own mutex.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "persisting/backend.h"
+#include "storage/lance/dataset.h"
+#include "storage/lance/schema_evolution.h"
+
+namespace persisting {
+
+class BufferedDataset {
+ public:
+  // Opens (or prepares to create) <bucket_dir>/data.lance. Options taken from reader:
+  // compression (none|zstd|lz4) and sync (bool).
+  static Result<std::unique_ptr<BufferedDataset>> open(const BackendContext& ctx, OptionReader& reader);
+
+  // InvalidArgument naming the field and both types when rows cannot join the dataset and
+  // buffer; on success their types are remembered as buffered.
+  Status check_types(const std::vector<Record>& rows);
+  // Appends already-checked records to the buffer.
+  void buffer(const RecordBatch& batch) { buffer_.append(batch); }
+  void buffer_encoded(std::string_view record) { buffer_.add_encoded(record); }
+
+  // Up to limit records from offset, from the dataset and then the buffer.
+  Result<RecordBatch> get(uint64_t offset, size_t limit);
+  // Moves the buffer into a new fragment. On failure the buffer stays, the error is kept for
+  // stats, and retry_due() turns false for a back-off period.
+  Status flush();
+  // Whether an automatic flush may be tried now (no recent failure).
+  bool retry_due() const { return std::chrono::steady_clock::now() >= retry_after_; }
+  // Reloads the dataset's latest version (commits by another process).
+  Status refresh();
+
+  uint64_t persisted() const { return persisted_; }
+  uint64_t buffered() const { return buffer_.size(); }
+  uint64_t total() const { return persisted_ + buffer_.size(); }
+  const std::string& path() const { return ds_->path(); }
+  // persisted, buffered, flush_count, last_flush_duration_s, last_flush_error, version,
+  // fragments, dataset.
+  void add_stats(Object* o) const;
+
+ private:
+  explicit BufferedDataset(std::unique_ptr<lance::LanceDataset> ds);
+
+  std::unique_ptr<lance::LanceDataset> ds_;
+  uint64_t persisted_ = 0;
+  RecordBatch buffer_;
+  std::vector<lance::BatchField> buffer_fields_;
+  uint64_t flush_count_ = 0;
+  double last_flush_seconds_ = 0;
+  Status last_flush_error_;
+  std::chrono::steady_clock::time_point retry_after_{};
+};
+
+}  // namespace persisting
