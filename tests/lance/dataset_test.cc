@@ -86,6 +86,22 @@ TEST(LanceDataset, ReadsAnyOffsetAcrossFragments) {
   EXPECT_TRUE(got->empty());
 }
 
+TEST(LanceDataset, ReadsSpanningManyFragmentsReuseABoundedSetOfOpenFiles) {
+  TempDir dir;
+  LanceOptions opt;
+  opt.file.sync = false;
+  auto ds = open(dir.path() + "/t.lance", opt);
+  for (int f = 0; f < 80; ++f) ASSERT_TRUE(ds->append(make_rows(f * 3, 3)).ok());
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass hits the reader cache
+    auto got = ds->read(1, 238);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ(*got, make_rows(1, 238));
+  }
+  auto got = ds->read(100, 5);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(100, 5));
+}
+
 TEST(LanceDataset, ProjectionKeepsTheRequestedOrder) {
   TempDir dir;
   auto ds = open(dir.path() + "/t.lance");

@@ -223,10 +223,10 @@ Result<uint64_t> LanceDataset::count_rows(uint64_t version) {
 Result<std::vector<Record>> LanceDataset::read(uint64_t offset, uint64_t limit, const ReadOptions& options) {
   std::vector<Record> rows;
   if (!options.version || *options.version == snapshot_.version) {
-    ASSIGN_OR_RETURN(rows, read_rows(env_, snapshot_, offset, limit, options.columns));
+    ASSIGN_OR_RETURN(rows, read_rows(env_, snapshot_, offset, limit, options.columns, &readers_));
   } else {
     ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, *options.version));
-    ASSIGN_OR_RETURN(rows, read_rows(env_, s, offset, limit, options.columns));
+    ASSIGN_OR_RETURN(rows, read_rows(env_, s, offset, limit, options.columns, &readers_));
   }
   if (options.omit_nulls) {
     for (Record& r : rows) {

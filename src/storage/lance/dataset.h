@@ -23,6 +23,7 @@
 #include "persisting/status.h"
 #include "persisting/value.h"
 #include "storage/lance/file_writer.h"
+#include "storage/lance/row_reader.h"
 #include "storage/lance/snapshot.h"
 
 namespace persisting::lance {
@@ -105,6 +106,7 @@ class LanceDataset {
   std::string path_;
   LanceOptions options_;
   Snapshot snapshot_;
+  FileReaderCache readers_;  // data files opened by reads, kept across them (bounded in read_rows)
 };
 
 }  // namespace persisting::lance

@@ -30,7 +30,7 @@ Status read_fragment_field(Env* env, const Snapshot& s, const pb::DataFragment& 
 }
 
 Result<std::vector<Record>> read_rows(Env* env, const Snapshot& s, uint64_t offset, uint64_t limit,
-                                      const std::vector<std::string>& columns) {
+                                      const std::vector<std::string>& columns, FileReaderCache* cache) {
   std::vector<const SchemaField*> fields;
   if (columns.empty()) {
     for (const SchemaField& f : s.fields) fields.push_back(&f);
@@ -56,17 +56,19 @@ Result<std::vector<Record>> read_rows(Env* env, const Snapshot& s, uint64_t offs
   const auto& fragments = s.file.manifest.fragments();
   std::vector<Value> column;
   for (uint64_t row = offset; row < end; ++frag) {
-    FileReaderCache cache;
     const uint64_t frag_start = s.fragment_starts[frag], frag_end = s.fragment_starts[frag + 1];
     const uint64_t a = row - frag_start, b = std::min(end, frag_end) - frag_start;
     for (const SchemaField* f : fields) {
       column.clear();
-      RETURN_IF_ERROR(read_fragment_field(env, s, fragments[static_cast<int>(frag)], *f, a, b, &cache, &column));
+      RETURN_IF_ERROR(read_fragment_field(env, s, fragments[static_cast<int>(frag)], *f, a, b, cache, &column));
       for (uint64_t i = 0; i < b - a; ++i) {
         rows[row - offset + i].append_unchecked(f->name, std::move(column[i]));
       }
     }
     row = frag_start + b;
+    // Each entry holds a file descriptor and the file's column metadata: keep a bounded number.
+    constexpr size_t kMaxOpenFiles = 64;
+    if (cache->size() > kMaxOpenFiles) cache->clear();
   }
   return rows;
 }

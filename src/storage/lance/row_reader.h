@@ -17,14 +17,15 @@
 
 namespace persisting::lance {
 
+// Open data files by path. Data files are immutable and uniquely named, so an entry never goes
+// stale. read_rows() keeps it to a bounded number of open files.
+using FileReaderCache = std::unordered_map<std::string, std::unique_ptr<DataFileReader>>;
+
 // `columns`: the projected field names in output order (all schema fields when empty).
 // An unknown name is InvalidArgument; a projected field of an unsupported type is NotSupported.
 // Every projected field is present in every record (null where the data has none).
 Result<std::vector<Record>> read_rows(Env* env, const Snapshot& s, uint64_t offset, uint64_t limit,
-                                      const std::vector<std::string>& columns);
-
-// Open data files, by path, reused while reading one fragment.
-using FileReaderCache = std::unordered_map<std::string, std::unique_ptr<DataFileReader>>;
+                                      const std::vector<std::string>& columns, FileReaderCache* cache);
 
 // Reads rows [begin, end) of one fragment's field as Values (nulls if the fragment lacks it).
 Status read_fragment_field(Env* env, const Snapshot& s, const pb::DataFragment& frag, const SchemaField& field,
