@@ -66,7 +66,15 @@ struct Service::DedupEntry {
   uint64_t first_offset = 0;
   uint32_t count = 0;
   std::vector<std::function<void(Result<Offset>)>> waiters;  // repeats that arrived while pending
+  std::chrono::steady_clock::time_point last_used;
 };
+
+namespace {
+// Past this many (producer, bucket) entries, entries idle for kDedupIdle are dropped: a retry
+// comes within the client's deadlines (seconds), so only long-gone producers are forgotten.
+constexpr size_t kDedupSweepAt = 100000;
+constexpr auto kDedupIdle = std::chrono::minutes(10);
+}  // namespace
 
 struct Service::RpcMetrics {
   metrics::Histogram* latency;
@@ -394,6 +402,13 @@ void Service::apply(const std::string& key, uint64_t sequence, const std::string
                 false);
     d = std::make_unique<DedupEntry>();
     d->sequence = sequence;
+    d->last_used = std::chrono::steady_clock::now();
+    if (dedup_.size() > kDedupSweepAt && d->last_used - last_dedup_sweep_ > std::chrono::minutes(1)) {
+      last_dedup_sweep_ = d->last_used;
+      auto cutoff = d->last_used - kDedupIdle;
+      for (auto it = dedup_.begin(); it != dedup_.end();)
+        it = (!it->second->pending && it->second->last_used < cutoff) ? dedup_.erase(it) : std::next(it);
+    }
   }
   uint32_t count = static_cast<uint32_t>(batch.size());
   actor->put(std::move(batch), [this, key, count, cb](Result<Offset> r) {

@@ -107,6 +107,7 @@ class Service final : public v1::QueueService::CallbackService {
 
   std::mutex dedup_mu_;
   std::map<std::string, std::unique_ptr<DedupEntry>> dedup_;  // key: producer/topic/bucket
+  std::chrono::steady_clock::time_point last_dedup_sweep_;
 
   std::vector<std::unique_ptr<RpcMetrics>> rpc_metrics_;
   std::unique_ptr<asio::thread_pool> admin_;
