@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include "storage/lance/format.h"
 
@@ -36,29 +37,79 @@ Status write_whole_file(Env* env, const std::string& path, std::string_view byte
 
 }  // namespace
 
-Status write_transaction_file(Env* env, const std::string& dataset, const std::string& file_name,
-                              const std::string& bytes, bool sync) {
+Result<std::string> write_transaction_file(Env* env, const std::string& dataset, const std::string& file_name,
+                                           const std::string& bytes) {
   const std::string dir = join_path(dataset, kTransactionsDir);
   RETURN_IF_ERROR(env->create_dirs(dir));
   const std::string path = join_path(dir, file_name);
-  Status st = write_whole_file(env, path, bytes, sync);
-  if (st.ok() && sync) st = env->sync_dir(dir);
-  if (!st.ok()) (void)env->remove_file(path);
-  return st;
+  Status st = write_whole_file(env, path, bytes, /*sync=*/false);
+  if (!st.ok()) {
+    (void)env->remove_file(path);
+    return st;
+  }
+  return path;
+}
+
+Status sync_concurrently(Env* env, const std::vector<std::string>& files, const std::vector<std::string>& dirs) {
+  const size_t n = files.size() + dirs.size();
+  std::vector<Status> results(n);
+  auto run = [&](size_t i) {
+    if (i >= files.size()) {
+      results[i] = env->sync_dir(dirs[i - files.size()]);
+      return;
+    }
+    // fdatasync through a new descriptor flushes the file's dirty pages all the same.
+    auto f = env->new_writable_file(files[i], /*truncate=*/false);
+    if (!f.ok()) {
+      results[i] = f.status();
+      return;
+    }
+    results[i] = (*f)->sync();
+    Status closed = (*f)->close();
+    if (results[i].ok()) results[i] = closed;
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; ++i) threads.emplace_back(run, i);
+  if (n > 0) run(0);
+  for (std::thread& t : threads) t.join();
+  for (Status& st : results) RETURN_IF_ERROR(st);
+  return Status::OK();
+}
+
+Result<std::string> write_manifest_temp(Env* env, const std::string& dataset, ManifestNaming naming,
+                                        uint64_t version, const std::string& bytes) {
+  const std::string dir = join_path(dataset, kVersionsDir);
+  RETURN_IF_ERROR(env->create_dirs(dir));
+  // Not ending in ".manifest", so neither we nor LanceDB take it for a version.
+  const std::string tmp = join_path(dir, manifest_file_name(naming, version)) + "#" + new_uuid() + ".tmp";
+  Status st = write_whole_file(env, tmp, bytes, /*sync=*/false);
+  if (!st.ok()) {
+    (void)env->remove_file(tmp);
+    return st;
+  }
+  return tmp;
+}
+
+Status link_manifest(Env* env, const std::string& dataset, ManifestNaming naming, uint64_t version,
+                     const std::string& temp, bool sync) {
+  const std::string dir = join_path(dataset, kVersionsDir);
+  Status st = env->link_file(temp, join_path(dir, manifest_file_name(naming, version)));
+  (void)env->remove_file(temp);
+  if (!st.ok() || !sync) return st;
+  return env->sync_dir(dir);
 }
 
 Status commit_manifest(Env* env, const std::string& dataset, ManifestNaming naming, uint64_t version,
                        const std::string& bytes, bool sync) {
-  const std::string dir = join_path(dataset, kVersionsDir);
-  RETURN_IF_ERROR(env->create_dirs(dir));
-  const std::string final_path = join_path(dir, manifest_file_name(naming, version));
-  // Not ending in ".manifest", so neither we nor LanceDB take it for a version.
-  const std::string tmp = final_path + "#" + new_uuid() + ".tmp";
-  Status st = write_whole_file(env, tmp, bytes, sync);
-  if (st.ok()) st = env->link_file(tmp, final_path);
-  (void)env->remove_file(tmp);
-  if (!st.ok() || !sync) return st;
-  return env->sync_dir(dir);
+  ASSIGN_OR_RETURN(std::string tmp, write_manifest_temp(env, dataset, naming, version, bytes));
+  if (sync) {
+    Status st = sync_concurrently(env, {tmp}, {});
+    if (!st.ok()) {
+      (void)env->remove_file(tmp);
+      return st;
+    }
+  }
+  return link_manifest(env, dataset, naming, version, tmp, sync);
 }
 
 Status write_version_hint(Env* env, const std::string& dataset, uint64_t version) {

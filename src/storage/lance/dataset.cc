@@ -14,19 +14,16 @@ namespace {
 // A data file written for a commit attempt; removed again unless the commit succeeds.
 class PendingFiles {
  public:
-  PendingFiles(Env* env, std::string data_dir, bool sync) : env_(env), data_dir_(std::move(data_dir)), sync_(sync) {}
+  explicit PendingFiles(Env* env) : env_(env) {}
   ~PendingFiles() {
     for (const std::string& p : paths_) (void)env_->remove_file(p);
   }
   void add(std::string path) { paths_.push_back(std::move(path)); }
+  const std::vector<std::string>& paths() const { return paths_; }
   void keep() { paths_.clear(); }
-  // Makes the new files' directory entries durable (before a manifest refers to them).
-  Status sync_dirs() { return sync_ && !paths_.empty() ? env_->sync_dir(data_dir_) : Status::OK(); }
 
  private:
   Env* env_;
-  std::string data_dir_;
-  bool sync_;
   std::vector<std::string> paths_;
 };
 
@@ -35,12 +32,15 @@ struct WrittenFile {
   uint64_t rows = 0;
 };
 
-// Writes `columns` to data/<uuid>.lance and describes it as a DataFile.
+// Writes `columns` to data/<uuid>.lance and describes it as a DataFile. Not synced here: the
+// commit syncs all its files at once (commit.h).
 Result<WrittenFile> write_file(Env* env, const std::string& dataset, const std::vector<FileColumn>& columns,
                                uint64_t rows, const FileWriteOptions& options, PendingFiles* pending) {
   const std::string name = new_uuid() + ".lance";
   const std::string path = join_path(join_path(dataset, kDataDir), name);
-  ASSIGN_OR_RETURN(uint64_t size, write_data_file(env, path, columns, rows, options));
+  FileWriteOptions unsynced = options;
+  unsynced.sync = false;
+  ASSIGN_OR_RETURN(uint64_t size, write_data_file(env, path, columns, rows, unsynced));
   pending->add(path);
   WrittenFile out;
   out.rows = rows;
@@ -55,12 +55,12 @@ Result<WrittenFile> write_file(Env* env, const std::string& dataset, const std::
   return out;
 }
 
-// Commits m/txn as version s.version + 1 (after making the pending files' directory entries
-// durable), writes the hint and returns the new snapshot. kAlreadyExists: a lost race.
+// Commits next/txn as version s.version + 1 (with sync, the pending data files become durable
+// first), writes the hint and returns the new snapshot. kAlreadyExists: a lost race.
 Result<Snapshot> commit_next(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync,
                              PendingFiles* pending) {
-  RETURN_IF_ERROR(pending->sync_dirs());
-  ASSIGN_OR_RETURN(ManifestFile committed, commit_version(env, s, std::move(next), std::move(txn), sync));
+  ASSIGN_OR_RETURN(ManifestFile committed,
+                   commit_version(env, s, std::move(next), std::move(txn), sync, pending->paths()));
   pending->keep();
   const uint64_t version = s.version + 1;
   (void)write_version_hint(env, s.dataset, version);
@@ -156,7 +156,7 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
     RETURN_IF_ERROR(check_appendable(snapshot_));
     ASSIGN_OR_RETURN(SchemaChange change, plan_schema_change(snapshot_, batch));
     RETURN_IF_ERROR(check_int_ranges(snapshot_, rows));
-    PendingFiles pending(env_, join_path(path_, kDataDir), options_.file.sync);
+    PendingFiles pending(env_);
     ASSIGN_OR_RETURN(NextVersion next, take_next_version(&snapshot_));
     ManifestRestorer restorer(&snapshot_);
     pb::Manifest& m = next.manifest;

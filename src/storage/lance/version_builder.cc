@@ -47,20 +47,31 @@ uint64_t next_fragment_id(const pb::Manifest& m) {
   return max_id + 1;
 }
 
-Result<ManifestFile> commit_version(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync) {
+Result<ManifestFile> commit_version(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync,
+                                    const std::vector<std::string>& data_files) {
   txn.set_read_version(s.version);
   txn.set_uuid(new_uuid());
   const std::string txn_bytes = txn.SerializeAsString();
   const std::string txn_name = std::to_string(s.version) + "-" + txn.uuid() + ".txn";
-  RETURN_IF_ERROR(write_transaction_file(env, s.dataset, txn_name, txn_bytes, sync));
+  ASSIGN_OR_RETURN(std::string txn_path, write_transaction_file(env, s.dataset, txn_name, txn_bytes));
   ManifestFile out;
   out.manifest = std::move(next.manifest);
   out.manifest.set_transaction_file(txn_name);
   out.raw = encode_manifest_file(&out.manifest, next.index_section, txn_bytes);
-  const std::string& bytes = out.raw;
-  Status st = commit_manifest(env, s.dataset, s.naming, s.version + 1, bytes, sync);
+  auto tmp = write_manifest_temp(env, s.dataset, s.naming, s.version + 1, out.raw);
+  Status st = tmp.status();
+  if (st.ok() && sync) {
+    std::vector<std::string> files = data_files;
+    files.push_back(txn_path);
+    files.push_back(*tmp);
+    std::vector<std::string> dirs = {join_path(s.dataset, kTransactionsDir)};
+    if (!data_files.empty()) dirs.push_back(join_path(s.dataset, kDataDir));
+    st = sync_concurrently(env, files, dirs);
+    if (!st.ok()) (void)env->remove_file(*tmp);
+  }
+  if (st.ok()) st = link_manifest(env, s.dataset, s.naming, s.version + 1, *tmp, sync);
   if (!st.ok()) {
-    (void)env->remove_file(join_path(join_path(s.dataset, kTransactionsDir), txn_name));
+    (void)env->remove_file(txn_path);
     return st;
   }
   return out;

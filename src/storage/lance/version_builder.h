@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "persisting/env.h"
 #include "persisting/status.h"
@@ -32,8 +34,10 @@ Status restore_manifest(Snapshot* s);
 uint64_t next_fragment_id(const pb::Manifest& m);
 
 // Commits next.manifest as version s.version + 1 with transaction `txn` (read_version and uuid are
-// filled in here); `sync` as in commit.h. Returns the committed manifest and its file bytes.
-// kAlreadyExists: another writer committed that version first.
-Result<ManifestFile> commit_version(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync);
+// filled in here). With `sync`, `data_files` (the new data files it refers to), the transaction
+// and the manifest are made durable before the link, as commit.h describes. Returns the committed
+// manifest and its file bytes. kAlreadyExists: another writer committed that version first.
+Result<ManifestFile> commit_version(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync,
+                                    const std::vector<std::string>& data_files);
 
 }  // namespace persisting::lance
