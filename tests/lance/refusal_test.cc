@@ -215,6 +215,30 @@ class FailingLinkEnv : public EnvWrapper {
   bool fail = true;
 };
 
+// An Env whose directory syncs fail (a dying disk): the commit stops before the link.
+class FailingSyncEnv : public EnvWrapper {
+ public:
+  FailingSyncEnv() : EnvWrapper(Env::Default()) {}
+  Status sync_dir(const std::string& d) override { return IOError("injected fsync failure on '" + d + "'"); }
+};
+
+TEST_F(LanceRefusal, FailedSyncLeavesNothing) {
+  FailingSyncEnv env;
+  auto ds = LanceDataset::open_or_create(&env, path_);
+  ASSERT_TRUE(ds.ok());
+  const size_t data = count_files(path_ + "/data"), txns = count_files(path_ + "/_transactions"),
+               versions = count_files(path_ + "/_versions");
+  auto v = (*ds)->append({Record{{"id", int64_t{3}}}});
+  EXPECT_EQ(v.status().code(), Code::kIOError);
+  EXPECT_NE(v.status().message().find("injected fsync failure"), std::string::npos) << v.status().message();
+  EXPECT_EQ(count_files(path_ + "/data"), data);
+  EXPECT_EQ(count_files(path_ + "/_transactions"), txns);
+  EXPECT_EQ(count_files(path_ + "/_versions"), versions);
+  auto fresh = LanceDataset::open_or_create(Env::Default(), path_);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_EQ((*fresh)->version(), 1u);
+}
+
 TEST_F(LanceRefusal, FailedCommitLeavesNothingAndCanBeRetried) {
   FailingLinkEnv env;
   auto ds = LanceDataset::open_or_create(&env, path_);
