@@ -2,6 +2,7 @@
 
 #include "backend/lance_backend.h"
 #include "backend/memory_backend.h"
+#include "backend/persisting_backend.h"
 
 namespace persisting {
 
@@ -15,6 +16,7 @@ Status register_builtin_backends(BackendRegistry& r) {
       },
       /*durable=*/false));
   RETURN_IF_ERROR(r.register_backend("lance", &LanceBackend::create, /*durable=*/true));
+  RETURN_IF_ERROR(r.register_backend("persisting", &PersistingBackend::create, /*durable=*/true));
   return Status::OK();
 }
 

@@ -5,7 +5,7 @@
 
 namespace persisting {
 
-// Registers memory and lance in r.
+// Registers memory, lance and persisting in r.
 Status register_builtin_backends(BackendRegistry& r);
 
 }  // namespace persisting

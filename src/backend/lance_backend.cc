@@ -44,8 +44,9 @@ Status LanceBackend::flush() {
 
 Result<RecordBatch> LanceBackend::get(Offset offset, size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
-  // A reader in another process than the writer: pick up commits made since we looked.
-  if (!writer_lock_ && data_->buffered() == 0 && offset.value() >= data_->persisted()) RETURN_IF_ERROR(data_->refresh());
+  // A reader in another process than the writer picks up commits made since it looked,
+  // whenever a read reaches past what it knows.
+  if (!writer_lock_ && offset.value() + limit > data_->persisted()) RETURN_IF_ERROR(data_->refresh());
   return data_->get(offset.value(), limit);
 }
 

@@ -36,7 +36,8 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb) {
         std::lock_guard<std::mutex> lock(inside->mu);
         if (inside->yes || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
       }
-      self->mailbox_->post([self, r = std::move(r), cb = std::move(cb)]() mutable {
+      // Never run actor messages on the backend's thread (a close there would join it).
+      self->mailbox_->post_to_pool([self, r = std::move(r), cb = std::move(cb)]() mutable {
         if (self->backend_) self->wake_waiters();
         cb(std::move(r));
       });

@@ -1,0 +1,252 @@
+#include "backend/persisting_backend.h"
+
+#include <future>
+
+namespace persisting {
+namespace {
+
+constexpr uint64_t kMaxGroupBytes = 4 << 20;  // one WAL frame per group stays well under its limit
+
+}  // namespace
+
+Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendContext& ctx, const Options& options) {
+  OptionReader reader(options, "backend 'persisting'");
+  ASSIGN_OR_RETURN(bool enable_wal, reader.get_bool("enable_wal", true));
+  ASSIGN_OR_RETURN(std::string mode, reader.get_choice("wal_sync_mode", "always", {"always", "interval", "os"}));
+  ASSIGN_OR_RETURN(double interval, reader.get_double("wal_sync_interval", 1.0, 0, 86400));
+  ASSIGN_OR_RETURN(uint64_t max_wal, reader.get_bytes("max_wal_size", 100ull << 20));
+  ASSIGN_OR_RETURN(std::string policy,
+                   reader.get_choice("wal_recovery", "tolerate_tail", {"tolerate_tail", "absolute", "point_in_time"}));
+  ASSIGN_OR_RETURN(int64_t threshold, reader.get_int("flush_threshold", ctx.batch_size, 1, 1'000'000'000));
+  ASSIGN_OR_RETURN(bool metrics, reader.get_bool("enable_metrics", true));
+  auto data = BufferedDataset::open(ctx, reader);
+  if (!data.ok()) return data.status().with_context("backend 'persisting'");
+  RETURN_IF_ERROR(reader.finish());
+
+  std::unique_ptr<PersistingBackend> b(
+      new PersistingBackend(ctx, std::move(data).value(), static_cast<uint64_t>(threshold), metrics));
+  auto lock = ctx.env->lock_file(join_path(ctx.bucket_dir, "writer.lock"));
+  if (!lock.ok()) {
+    if (lock.status().code() != Code::kFailedPrecondition) return lock.status();
+    // Another process writes this bucket: read what it has flushed to Lance, write nothing.
+    return std::unique_ptr<StorageBackend>(std::move(b));
+  }
+  b->writer_lock_ = std::move(lock).value();
+  if (enable_wal) {
+    wal::WalOptions wo;
+    wo.env = ctx.env;
+    ASSIGN_OR_RETURN(wo.sync_mode, wal::parse_sync_mode(mode));
+    wo.sync_interval_s = interval;
+    wo.max_segment_size = max_wal;
+    ASSIGN_OR_RETURN(wo.recovery_policy, wal::parse_recovery_policy(policy));
+    Status s = b->open_wal(wo);
+    if (!s.ok()) return s.with_context("backend 'persisting' bucket '" + ctx.bucket_dir + "'");
+    b->appender_ = std::thread([p = b.get()] { p->appender_loop(); });
+  }
+  return std::unique_ptr<StorageBackend>(std::move(b));
+}
+
+PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data,
+                                     uint64_t flush_threshold, bool metrics)
+    : env_(ctx.env), bucket_dir_(ctx.bucket_dir), flush_threshold_(flush_threshold), metrics_(metrics),
+      data_(std::move(data)) {}
+
+PersistingBackend::~PersistingBackend() {
+  if (appender_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    appender_.join();  // writes and acknowledges whatever was queued
+  }
+  if (wal_) (void)wal_->close();
+}
+
+Status PersistingBackend::open_wal(const wal::WalOptions& options) {
+  std::string dir = join_path(bucket_dir_, "wal");
+  uint64_t persisted = data_->persisted();
+  auto replay = [this, persisted](Offset o, std::string_view record) -> Status {
+    if (o.value() < persisted) return Status::OK();  // flushed before the crash, not checkpointed
+    if (o.value() != data_->total())
+      return Corruption("WAL record at offset " + std::to_string(o.value()) + " but the bucket continues at " +
+                        std::to_string(data_->total()));
+    data_->buffer_encoded(record);
+    return Status::OK();
+  };
+  wal::WalOptions wo = options;
+  wo.initial_offset = persisted;
+  ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
+  if (wal_->next_offset().value() < persisted) {
+    // Every record this WAL holds is already in Lance (it was written with enable_wal=false
+    // since): the log is redundant. Start a fresh one at the dataset's end.
+    RETURN_IF_ERROR(wal_->close());
+    wal_.reset();
+    RETURN_IF_ERROR(env_->remove_all(dir));
+    recovery_ = wal::RecoveryReport();
+    ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
+  }
+  if (wal_->next_offset().value() != data_->total())
+    return Corruption("WAL ends at offset " + std::to_string(wal_->next_offset().value()) + " but the bucket holds " +
+                      std::to_string(data_->total()) + " records");
+  if (data_->buffered() > 0) {
+    // Replayed records join the buffer's type bookkeeping, so later puts are checked against them.
+    auto rows = data_->get(data_->persisted(), data_->buffered());
+    if (!rows.ok()) return rows.status();
+    ASSIGN_OR_RETURN(auto decoded, rows->decode_all());
+    RETURN_IF_ERROR(data_->check_types(decoded));
+  }
+  return Status::OK();
+}
+
+Status PersistingBackend::admit(const RecordBatch& batch) {
+  if (!writer_lock_)
+    return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
+  if (wal_) RETURN_IF_ERROR(wal_->health());
+  ASSIGN_OR_RETURN(std::vector<Record> rows, batch.decode_all());
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->check_types(rows);
+}
+
+void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) {
+  if (Status s = admit(batch); !s.ok()) return done(s);
+  if (batch.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return done(Offset(data_->total()));
+  }
+  if (!wal_) {  // enable_wal=false: durable at the next flush, like the lance backend
+    Offset first;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      first = Offset(data_->total());
+      data_->buffer(batch);
+      if (data_->buffered() >= flush_threshold_ && data_->retry_due()) (void)flush_locked();
+      ++puts_;
+      records_ += batch.size();
+    }
+    notify_appended();
+    return done(first);
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    queue_.push_back(Pending{batch, std::move(done)});
+  }
+  queue_cv_.notify_one();
+}
+
+Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
+  std::promise<Result<Offset>> p;
+  auto f = p.get_future();
+  put_batch_async(batch, [&p](Result<Offset> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+void PersistingBackend::appender_loop() {
+  for (;;) {
+    std::vector<Pending> group;
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued was written
+      uint64_t bytes = 0;
+      while (!queue_.empty() && (group.empty() || bytes + queue_.front().batch.byte_size() <= kMaxGroupBytes)) {
+        bytes += queue_.front().batch.byte_size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    RecordBatch combined;
+    const RecordBatch* frame = &group[0].batch;
+    if (group.size() > 1) {
+      for (const auto& p : group) combined.append(p.batch);
+      frame = &combined;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    Result<Offset> first = wal_->append(*frame);  // durable per the sync mode when it returns
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::vector<Result<Offset>> results;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (first.ok() && first->value() != data_->total())
+        first = Internal("WAL gave offset " + std::to_string(first->value()) + " but the bucket continues at " +
+                         std::to_string(data_->total()));
+      uint64_t off = first.ok() ? first->value() : 0;
+      for (const auto& p : group) {
+        if (!first.ok()) {
+          results.push_back(first.status());
+          continue;
+        }
+        data_->buffer(p.batch);
+        results.push_back(Offset(off));
+        off += p.batch.size();
+        ++puts_;
+        records_ += p.batch.size();
+      }
+      if (first.ok()) {
+        ++groups_;
+        last_group_append_s_ = seconds;
+      }
+    }
+    if (first.ok()) notify_appended();
+    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+    std::lock_guard<std::mutex> lock(mu_);
+    if (data_->buffered() >= flush_threshold_ && data_->retry_due()) (void)flush_locked();
+  }
+}
+
+Status PersistingBackend::flush_locked() {
+  RETURN_IF_ERROR(data_->flush());
+  if (!wal_) return Status::OK();
+  Status s = wal_->checkpoint(Offset(data_->persisted()));
+  if (!s.ok()) return s.with_context("checkpoint after flush (the records are in Lance; the WAL keeps them too)");
+  return Status::OK();
+}
+
+Status PersistingBackend::flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return flush_locked();
+}
+
+Result<RecordBatch> PersistingBackend::get(Offset offset, size_t limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A reader in another process than the writer sees what the writer flushed; it looks for
+  // newer commits whenever a read reaches past what it knows.
+  if (!writer_lock_ && offset.value() + limit > data_->persisted()) RETURN_IF_ERROR(data_->refresh());
+  return data_->get(offset.value(), limit);
+}
+
+uint64_t PersistingBackend::total_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->total();
+}
+
+Object PersistingBackend::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  Object o;
+  o.set("backend", "persisting");
+  o.set("total_count", static_cast<int64_t>(data_->total()));
+  data_->add_stats(&o);
+  o.set("durable", true);
+  o.set("writer", writer_lock_ != nullptr);
+  if (wal_) {
+    o.set("wal_size", static_cast<int64_t>(wal_->size_bytes()));
+    o.set("wal_segments", static_cast<int64_t>(wal_->segment_count()));
+    o.set("wal_checkpoint", static_cast<int64_t>(wal_->checkpoint_offset().value()));
+    o.set("wal_recovery", std::string(wal::recovery_outcome_name(recovery_.outcome)));
+    o.set("wal_records_replayed", static_cast<int64_t>(recovery_.records_replayed));
+    Status health = wal_->health();
+    o.set("wal_error", health.ok() ? Value() : Value(health.to_string()));
+  } else {
+    o.set("wal_size", 0);
+  }
+  if (metrics_) {
+    o.set("puts", static_cast<int64_t>(puts_));
+    o.set("records_put", static_cast<int64_t>(records_));
+    o.set("wal_groups", static_cast<int64_t>(groups_));
+    o.set("puts_per_wal_group", groups_ ? static_cast<double>(puts_) / groups_ : 0.0);
+    o.set("last_wal_group_append_s", last_group_append_s_);
+  }
+  return o;
+}
+
+}  // namespace persisting

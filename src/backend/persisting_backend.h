@@ -1,0 +1,94 @@
+// The `persisting` backend: WAL -> buffer -> Lance (the seed's PersistingBackend, with its WAL
+// done for real). Per bucket: <bucket_dir>/wal/ (segments, checkpoint) and
+// <bucket_dir>/data.lance (the dataset LanceDB opens).
+//
+// A put is acknowledged once its records are in the WAL, synced per wal_sync_mode:
+//   always    fdatasync before the ack; concurrent puts share one sync (group commit, below);
+//   interval  write() before the ack, fdatasync at least every wal_sync_interval seconds;
+//   os        write() before the ack, the kernel syncs when it likes.
+// Acknowledged records are then visible (buffer) and later flushed to Lance (flush_threshold
+// records, or flush()); after a successful flush the WAL is checkpointed at the persisted
+// count and segments wholly below it are deleted.
+//
+// Group commit: the bucket actor hands each put to put_batch_async, which queues it and
+// returns at once; one appender thread takes every queued put, writes them to the WAL as one
+// frame (one write, one sync) and acknowledges them all. While it syncs, new puts queue up and
+// form the next group, so throughput follows the number of concurrent writers, not the fsync rate.
+//
+// Recovery on open: the dataset's row count P is read first; WAL records below P (flushed but
+// not yet checkpointed when the process died) are skipped, the rest are replayed into the
+// buffer with their offsets. A WAL damaged before its tail (policy tolerate_tail) leaves the
+// bucket readable up to the damage and refuses puts with the corruption error.
+//
+// Options: enable_wal (true), wal_sync_mode (always|interval|os), wal_sync_interval (seconds,
+// 1.0; 0 means always), max_wal_size (segment size, 100M), wal_recovery (tolerate_tail|absolute|
+// point_in_time), flush_threshold (records; default the topic's batch_size), compression
+// (none|zstd|lz4), sync (fsync Lance commits, true), enable_metrics (true: put counters and
+// group sizes in stats).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "backend/buffered_dataset.h"
+#include "persisting/backend.h"
+#include "storage/wal/wal.h"
+
+namespace persisting {
+
+class PersistingBackend final : public StorageBackend {
+ public:
+  static Result<std::unique_ptr<StorageBackend>> create(const BackendContext& ctx, const Options& options);
+  ~PersistingBackend() override;
+
+  std::string name() const override { return "persisting"; }
+  Result<Offset> put_batch(const RecordBatch& batch) override;
+  void put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) override;
+  Result<RecordBatch> get(Offset offset, size_t limit) override;
+  Status flush() override;
+  Object stats() const override;
+  uint64_t total_count() const override;
+  bool durable() const override { return true; }
+
+ private:
+  struct Pending {
+    RecordBatch batch;
+    std::function<void(Result<Offset>)> done;
+  };
+
+  PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data, uint64_t flush_threshold,
+                    bool metrics);
+  Status open_wal(const wal::WalOptions& options);
+  // Type checks and the writer lock; run before a put is queued or written.
+  Status admit(const RecordBatch& batch);
+  void appender_loop();
+  // Flushes the buffer and checkpoints the WAL (mu_ held).
+  Status flush_locked();
+
+  Env* env_;
+  std::string bucket_dir_;
+  uint64_t flush_threshold_;
+  bool metrics_;
+
+  mutable std::mutex mu_;                 // data_, wal_ checkpointing, counters
+  std::unique_ptr<BufferedDataset> data_;
+  std::unique_ptr<wal::Wal> wal_;         // null when enable_wal=false
+  std::unique_ptr<FileLock> writer_lock_;
+  wal::RecoveryReport recovery_;
+
+  // The appender: puts waiting to be written to the WAL as one group.
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  std::thread appender_;
+
+  // Metrics (enable_metrics).
+  uint64_t puts_ = 0, records_ = 0, groups_ = 0;
+  double last_group_append_s_ = 0;
+};
+
+}  // namespace persisting
