@@ -1,8 +1,10 @@
 // `persisting bench --server`: one phase of the cluster benchmark (bench/cluster.sh runs several
 // client processes against one persistingd and adds them up). Prints one JSON object.
-//   produce: producers put batches of bench records for --duration seconds;
+//   produce: producers put batches of bench records {"id":"<tag>_<i>","idx":i,"payload":<N bytes>}
+//            (id "<tag>.<p>_<i>" with several producers) for --duration seconds or
+//            --max-records records each, into a topic made with --backend/--option if new;
 //   consume: a rank/world_size reader reads its buckets from offset 0 up to the counts the topic
-//            had when the phase started;
+//            had when the phase started (at most --max-records, at most --duration seconds);
 //   wakeup:  a reader parked in get(wait) on an empty bucket, a writer puts one record; the time
 //            from the put's start to the get's return, --samples times (p50/p99).
 #include <algorithm>
@@ -20,6 +22,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+WriterOptions writer_options(const RemoteBenchArgs& a, std::string topic, uint32_t num_buckets) {
+  return {.topic = std::move(topic), .bucket_column = "id", .num_buckets = num_buckets, .backend = a.backend,
+          .backend_options = a.options};
+}
 
 Result<std::unique_ptr<Client>> connect(const Target& t) {
   ClientOptions o;
@@ -40,21 +47,25 @@ int produce(const Target& t, const RemoteBenchArgs& a) {
     threads.emplace_back([&, p] {
       auto c = connect(t);
       if (!c.ok()) return void(errors[p] = c.status());
-      auto w = (*c)->writer({.topic = a.topic, .bucket_column = "id", .num_buckets = a.num_buckets});
+      auto w = (*c)->writer(writer_options(a, a.topic, a.num_buckets));
       if (!w.ok()) return void(errors[p] = w.status());
-      std::string prefix = a.tag + "-" + std::to_string(p) + "-";
+      std::string prefix = a.tag + (a.producers > 1 ? "." + std::to_string(p) : "") + "_";
+      const uint64_t limit = a.max_records ? a.max_records : UINT64_MAX;
       std::vector<Record> batch;
-      for (uint64_t i = 0; !stop.load(std::memory_order_relaxed);) {
+      for (uint64_t i = 0; i < limit && !stop.load(std::memory_order_relaxed);) {
         batch.clear();
-        for (uint32_t k = 0; k < a.batch_size; ++k, ++i)
-          batch.push_back(Record{{"id", prefix + std::to_string(i)}, {"payload", payload}});
+        for (uint32_t k = 0; k < a.batch_size && i < limit; ++k, ++i)
+          batch.push_back(Record{{"id", prefix + std::to_string(i)}, {"idx", int64_t(i)}, {"payload", payload}});
         Status s = (*w)->put(batch);
         if (!s.ok()) return void(errors[p] = s);
         produced.fetch_add(batch.size(), std::memory_order_relaxed);
       }
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(a.duration_s));
+  // Until the duration passes or every producer has put its max_records.
+  auto until = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.duration_s));
+  while (Clock::now() < until && (a.max_records == 0 || produced.load() < a.max_records * a.producers))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   stop = true;
   for (auto& th : threads) th.join();
   double s = seconds_since(t0);
@@ -78,12 +89,13 @@ int consume(const Target& t, const RemoteBenchArgs& a) {
     const Object& o = b.as_object();
     if (uint32_t(o.find("bucket")->as_int()) % a.world_size == a.rank) want += uint64_t(o.find("total_count")->as_int());
   }
+  if (a.max_records) want = std::min(want, a.max_records);
   auto r = (*c)->reader({.topic = a.topic, .rank = a.rank, .world_size = a.world_size});
   if (!r.ok()) return fail(r.status().to_string());
   uint64_t got = 0;
   auto t0 = Clock::now();
-  while (got < want) {
-    auto msgs = (*r)->get(a.fetch, /*wait=*/true, std::chrono::seconds(5));
+  while (got < want && seconds_since(t0) < a.duration_s) {
+    auto msgs = (*r)->get(std::min<uint64_t>(a.fetch, want - got), /*wait=*/true, std::chrono::seconds(5));
     if (!msgs.ok()) return fail(msgs.status().to_string());
     if (msgs->empty()) return fail("consumer stalled at " + std::to_string(got) + " of " + std::to_string(want));
     got += msgs->size();
@@ -101,7 +113,7 @@ int wakeup(const Target& t, const RemoteBenchArgs& a) {
   auto c = connect(t);
   if (!c.ok()) return fail(c.status().to_string());
   std::string topic = a.topic + "-wakeup";
-  auto w = (*c)->writer({.topic = topic, .bucket_column = "id", .num_buckets = 1});
+  auto w = (*c)->writer(writer_options(a, topic, 1));
   if (!w.ok()) return fail(w.status().to_string());
   auto r = (*c)->reader({.topic = topic});
   if (!r.ok()) return fail(r.status().to_string());

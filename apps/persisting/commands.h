@@ -55,6 +55,12 @@ struct RemoteBenchArgs {
   double duration_s = 5;
   uint32_t batch_size = 100, record_size = 0, fetch = 1000, num_buckets = 16;
   uint32_t rank = 0, world_size = 1, samples = 1000;
+  // The topic's backend and options when the phase creates it (bench/peers: persisting modes).
+  std::string backend = "memory";
+  Options options;
+  // produce: stop after this many records per producer as well as after duration_s;
+  // consume: read at most this many, and stop after duration_s (0: no count bound).
+  uint64_t max_records = 0;
 };
 
 int run_demo();

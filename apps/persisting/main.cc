@@ -116,6 +116,9 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--world-size", rbench.world_size, "With --server --phase consume: ranks")
       ->check(CLI::Range(1, 65536))->needs(bench_server);
   bench_cmd->add_option("--samples", rbench.samples, "With --server --phase wakeup: samples")->needs(bench_server);
+  bench_cmd->add_option("--max-records", rbench.max_records,
+                        "With --server: records per producer (produce) or in all (consume) at most")
+      ->needs(bench_server);
 
   cli::Target cluster_target;
   std::string cluster_topic;
@@ -165,6 +168,8 @@ int main(int argc, char** argv) {
       rbench.record_size = bench.record_size;
       rbench.fetch = bench.fetch;
       rbench.num_buckets = bench.num_buckets;
+      rbench.backend = bench.backend;
+      rbench.options = bench.options;
       return cli::run_bench_remote(bench_target, rbench);
     }
     return cli::run_bench(bench);
