@@ -31,6 +31,16 @@ inline uint64_t commit_edited_manifest(const std::string& dataset, const std::fu
   return s->version + 1;
 }
 
+// Adds a nullable top-level field to a manifest (as another writer could).
+inline void add_field(pb::Manifest* m, const std::string& name, int32_t id, const std::string& logical_type) {
+  pb::Field* f = m->add_fields();
+  f->set_name(name);
+  f->set_id(id);
+  f->set_parent_id(-1);
+  f->set_logical_type(logical_type);
+  f->set_nullable(true);
+}
+
 inline size_t count_files(const std::string& dir) {
   size_t n = 0;
   if (!std::filesystem::exists(dir)) return 0;

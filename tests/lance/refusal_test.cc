@@ -19,6 +19,18 @@ using testing::count_files;
 
 class LanceRefusal : public ::testing::Test {
  protected:
+  // Appends one row to ds, which must fail with IOError mentioning `words`; then checks
+  // that no data, transaction or manifest file was left behind.
+  void expect_failed_append_leaves_nothing(LanceDataset* ds, const std::string& words) {
+    const size_t data = count_files(path_ + "/data"), txns = count_files(path_ + "/_transactions"),
+                 versions = count_files(path_ + "/_versions");
+    auto v = ds->append({Record{{"id", int64_t{3}}}});
+    EXPECT_EQ(v.status().code(), Code::kIOError);
+    EXPECT_NE(v.status().message().find(words), std::string::npos) << v.status().message();
+    EXPECT_EQ(count_files(path_ + "/data"), data);
+    EXPECT_EQ(count_files(path_ + "/_transactions"), txns);
+    EXPECT_EQ(count_files(path_ + "/_versions"), versions);
+  }
   void SetUp() override {
     path_ = dir_.path() + "/t.lance";
     auto ds = LanceDataset::open_or_create(Env::Default(), path_);
@@ -154,14 +166,7 @@ TEST_F(LanceRefusal, FragmentClaimingMoreRowsThanItsFile) {
 }
 
 TEST_F(LanceRefusal, UnsupportedColumnTypeIsRefusedOnlyWhenUsed) {
-  commit_edited_manifest(path_, [](pb::Manifest* m) {
-    pb::Field* f = m->add_fields();
-    f->set_name("ts");
-    f->set_id(2);
-    f->set_parent_id(-1);
-    f->set_logical_type("timestamp:us:-");
-    f->set_nullable(true);
-  });
+  commit_edited_manifest(path_, [](pb::Manifest* m) { testing::add_field(m, "ts", 2, "timestamp:us:-"); });
   auto ds = LanceDataset::open_or_create(Env::Default(), path_);
   ASSERT_TRUE(ds.ok()) << ds.status().to_string();
   auto all = (*ds)->read(0, 2);
@@ -178,14 +183,7 @@ TEST_F(LanceRefusal, UnsupportedColumnTypeIsRefusedOnlyWhenUsed) {
 }
 
 TEST_F(LanceRefusal, NarrowIntegerOutOfRangeWritesNothing) {
-  commit_edited_manifest(path_, [](pb::Manifest* m) {
-    pb::Field* f = m->add_fields();
-    f->set_name("small");
-    f->set_id(2);
-    f->set_parent_id(-1);
-    f->set_logical_type("int8");
-    f->set_nullable(true);
-  });
+  commit_edited_manifest(path_, [](pb::Manifest* m) { testing::add_field(m, "small", 2, "int8"); });
   auto ds = LanceDataset::open_or_create(Env::Default(), path_);
   ASSERT_TRUE(ds.ok());
   const uint64_t version = (*ds)->version();
@@ -226,14 +224,7 @@ TEST_F(LanceRefusal, FailedSyncLeavesNothing) {
   FailingSyncEnv env;
   auto ds = LanceDataset::open_or_create(&env, path_);
   ASSERT_TRUE(ds.ok());
-  const size_t data = count_files(path_ + "/data"), txns = count_files(path_ + "/_transactions"),
-               versions = count_files(path_ + "/_versions");
-  auto v = (*ds)->append({Record{{"id", int64_t{3}}}});
-  EXPECT_EQ(v.status().code(), Code::kIOError);
-  EXPECT_NE(v.status().message().find("injected fsync failure"), std::string::npos) << v.status().message();
-  EXPECT_EQ(count_files(path_ + "/data"), data);
-  EXPECT_EQ(count_files(path_ + "/_transactions"), txns);
-  EXPECT_EQ(count_files(path_ + "/_versions"), versions);
+  expect_failed_append_leaves_nothing(ds->get(), "injected fsync failure");
   auto fresh = LanceDataset::open_or_create(Env::Default(), path_);
   ASSERT_TRUE(fresh.ok());
   EXPECT_EQ((*fresh)->version(), 1u);
@@ -243,14 +234,7 @@ TEST_F(LanceRefusal, FailedCommitLeavesNothingAndCanBeRetried) {
   FailingLinkEnv env;
   auto ds = LanceDataset::open_or_create(&env, path_);
   ASSERT_TRUE(ds.ok());
-  const size_t data = count_files(path_ + "/data"), txns = count_files(path_ + "/_transactions"),
-               versions = count_files(path_ + "/_versions");
-  auto v = (*ds)->append({Record{{"id", int64_t{3}}}});
-  EXPECT_EQ(v.status().code(), Code::kIOError);
-  EXPECT_NE(v.status().message().find("injected"), std::string::npos);
-  EXPECT_EQ(count_files(path_ + "/data"), data);
-  EXPECT_EQ(count_files(path_ + "/_transactions"), txns);
-  EXPECT_EQ(count_files(path_ + "/_versions"), versions);
+  expect_failed_append_leaves_nothing(ds->get(), "injected link failure");
   EXPECT_EQ((*ds)->count_rows(), 2u);
   // The dataset's view is intact after the failed attempt (its manifest was restored).
   auto rows = (*ds)->read(0, 10);
@@ -258,7 +242,7 @@ TEST_F(LanceRefusal, FailedCommitLeavesNothingAndCanBeRetried) {
   EXPECT_EQ(rows->size(), 2u);
   EXPECT_EQ((*ds)->snapshot().file.manifest.fragments_size(), 1);
   env.fail = false;
-  v = (*ds)->append({Record{{"id", int64_t{3}}}});
+  auto v = (*ds)->append({Record{{"id", int64_t{3}}}});
   ASSERT_TRUE(v.ok()) << v.status().to_string();
   EXPECT_EQ((*ds)->count_rows(), 3u);
 }

@@ -151,6 +151,17 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
   ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(rows));
   Status last;
   int schema_commits = 0;
+  // Commits next/txn; false when another writer took the version first (then retry).
+  auto commit = [&](NextVersion next, pb::Transaction txn, PendingFiles* pending,
+                    ManifestRestorer* restorer) -> Result<bool> {
+    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, pending);
+    last = committed.status();
+    if (last.code() == Code::kAlreadyExists) return false;
+    RETURN_IF_ERROR(last);
+    restorer->dismiss();
+    snapshot_ = std::move(committed).value();
+    return true;
+  };
   for (int attempt = 0; attempt < options_.max_commit_attempts; ++attempt) {
     if (attempt > 0) RETURN_IF_ERROR(refresh());
     RETURN_IF_ERROR(check_appendable(snapshot_));
@@ -167,12 +178,8 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       auto* merge = txn.mutable_merge();
       *merge->mutable_fragments() = m.fragments();
       *merge->mutable_schema() = m.fields();
-      auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
-      last = committed.status();
-      if (last.code() == Code::kAlreadyExists) continue;
-      RETURN_IF_ERROR(last);
-      restorer.dismiss();
-      snapshot_ = std::move(committed).value();
+      ASSIGN_OR_RETURN(bool committed, commit(std::move(next), std::move(txn), &pending, &restorer));
+      if (!committed) continue;
       if (++schema_commits > 2) return Internal("Lance dataset '" + path_ + "': schema change did not converge");
       attempt = -1;  // the schema commit was not a lost race: start counting again
       continue;
@@ -195,13 +202,8 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
       frag.set_id(0);  // LanceDB leaves the id of an appended fragment 0 in the transaction
       *txn.mutable_append()->add_fragments() = frag;
     }
-    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
-    last = committed.status();
-    if (last.code() == Code::kAlreadyExists) continue;
-    RETURN_IF_ERROR(last);
-    restorer.dismiss();
-    snapshot_ = std::move(committed).value();
-    return snapshot_.version;
+    ASSIGN_OR_RETURN(bool committed, commit(std::move(next), std::move(txn), &pending, &restorer));
+    if (committed) return snapshot_.version;
   }
   return Unavailable("Lance dataset '" + path_ + "': gave up after " + std::to_string(options_.max_commit_attempts) +
                      " lost commit races (" + last.message() + ")");
