@@ -5,6 +5,8 @@
 //   --server host:port  --phase produce|consume|wakeup  --stream NAME  --tag w0
 //   --batch-size N  --record-size N  --duration S  --max-records N  --fetch N  --samples N
 //   --storage file|memory (NATS only: the stream's storage when the client creates it)
+//   --group NAME (consume: share the stream with the other consumers of group NAME, each record
+//                 to one of them: Redis XREADGROUP NOACK, NATS a shared durable pull consumer)
 #pragma once
 
 #include <algorithm>
@@ -27,7 +29,7 @@ inline double seconds_since(Clock::time_point t0) {
 }
 
 struct Args {
-  std::string host = "127.0.0.1", phase = "produce", stream = "bench", tag = "w0", storage = "file";
+  std::string host = "127.0.0.1", phase = "produce", stream = "bench", tag = "w0", storage = "file", group;
   int port = 0;
   uint32_t batch_size = 100, record_size = 0, fetch = 1000, samples = 2000;
   double duration_s = 5;
@@ -60,6 +62,7 @@ inline Args parse_args(int argc, char** argv) {
     else if (k == "--stream") a.stream = v;
     else if (k == "--tag") a.tag = v;
     else if (k == "--storage") a.storage = v;
+    else if (k == "--group") a.group = v;
     else if (k == "--batch-size") num(a.batch_size);
     else if (k == "--record-size") num(a.record_size);
     else if (k == "--fetch") num(a.fetch);
@@ -98,18 +101,26 @@ void run_produce(const Args& a, PutBatch&& put_batch) {
               (unsigned long long)produced, s, double(produced) / s);
 }
 
-// Reads with get(limit) -> records returned (0: stalled) until want records or duration_s.
+// Reads with get(limit) -> records returned until want records, max_records or duration_s.
+// want == kShare (a consumer group): until a read comes back empty (the group has read
+// everything); the time then ends at the last read that returned records.
+constexpr uint64_t kShare = UINT64_MAX;
+
 template <typename Get>
 void run_consume(const Args& a, uint64_t want, Get&& get) {
+  const bool share = want == kShare;
   if (a.max_records) want = std::min(want, a.max_records);
   uint64_t got = 0;
   auto t0 = Clock::now();
+  auto last = t0;
   while (got < want && seconds_since(t0) < a.duration_s) {
     uint64_t n = get(std::min<uint64_t>(a.fetch, want - got));
+    if (n == 0 && share) break;
     if (n == 0) die("consumer stalled at " + std::to_string(got) + " of " + std::to_string(want));
     got += n;
+    last = Clock::now();
   }
-  double s = seconds_since(t0);
+  double s = std::chrono::duration<double>(last - t0).count();
   std::printf("{\"phase\":\"consume\",\"consumed\":%llu,\"seconds\":%.6f,\"records_per_s\":%.3f}\n",
               (unsigned long long)got, s, double(got) / s);
 }

@@ -5,7 +5,8 @@
 //            client otherwise holds buffered publishes for up to 1 ms), then
 //            js_PublishAsyncComplete: acknowledged = every PubAck of the batch received;
 //   consume: an ephemeral pull consumer (AckNone, from the first message) fetching --fetch at a
-//            time, up to the message count the stream had at the start;
+//            time, up to the message count the stream had at the start; with --group, the durable
+//            pull consumer --group shared by every consumer of the group;
 //   wakeup:  a pull consumer (new messages only) parked in Fetch(1), woken by a js_Publish.
 #include <nats/nats.h>
 
@@ -46,8 +47,9 @@ void ensure_stream(jsCtx* js, const std::string& name, const std::string& subjec
   if (si) jsStreamInfo_Destroy(si);
 }
 
+// An ephemeral pull consumer, or the durable one named durable (shared by its subscribers).
 natsSubscription* pull_consumer(jsCtx* js, const std::string& stream, const std::string& subject,
-                                jsDeliverPolicy from) {
+                                jsDeliverPolicy from, const std::string& durable = "") {
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream.c_str();
@@ -55,7 +57,8 @@ natsSubscription* pull_consumer(jsCtx* js, const std::string& stream, const std:
   so.Config.DeliverPolicy = from;
   natsSubscription* sub = nullptr;
   jsErrCode jerr = jsErrCode(0);
-  check(js_PullSubscribe(&sub, js, subject.c_str(), /*durable=*/nullptr, nullptr, &so, &jerr), "pull subscribe", jerr);
+  check(js_PullSubscribe(&sub, js, subject.c_str(), durable.empty() ? nullptr : durable.c_str(), nullptr, &so, &jerr),
+        "pull subscribe", jerr);
   return sub;
 }
 
@@ -107,9 +110,14 @@ int main(int argc, char** argv) {
     check(js_GetStreamInfo(&si, js, a.stream.c_str(), nullptr, &jerr), "stream info", jerr);
     uint64_t want = si->State.Msgs;
     jsStreamInfo_Destroy(si);
-    natsSubscription* sub = pull_consumer(js, a.stream, subject, js_DeliverAll);
-    peers::run_consume(a, want, [&](uint64_t limit) { return fetch(sub, limit, 5000); });
-    natsSubscription_Unsubscribe(sub);
+    natsSubscription* sub = pull_consumer(js, a.stream, subject, js_DeliverAll, a.group);
+    if (a.group.empty()) {
+      peers::run_consume(a, want, [&](uint64_t limit) { return fetch(sub, limit, 5000); });
+    } else {  // the group is done when a fetch finds nothing (the server says so, or 200 ms pass)
+      peers::run_consume(a, peers::kShare, [&](uint64_t limit) { return fetch(sub, limit, 200); });
+    }
+    // Unsubscribing deletes a consumer this subscriber created: not while the group still reads.
+    if (a.group.empty()) natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
   } else if (a.phase == "wakeup") {
     std::string stream = a.stream + "w", wsubject = "bench." + stream;

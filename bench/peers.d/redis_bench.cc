@@ -3,6 +3,7 @@
 //   produce: a batch is --batch-size XADDs pipelined on one connection, then every reply read
 //            (acknowledged = the replies, which Redis sends after its AOF write/fsync);
 //   consume: XREAD COUNT <fetch> from the start of the stream up to the XLEN seen at the start;
+//            with --group, XREADGROUP ... NOACK in consumer group --group (consumer --tag);
 //   wakeup:  XREAD BLOCK on a second connection, woken by an XADD.
 #include <hiredis/hiredis.h>
 
@@ -69,6 +70,18 @@ int main(int argc, char** argv) {
   if (a.phase == "produce") {
     const std::string payload(a.record_size, 'x');
     peers::run_produce(a, [&](uint64_t first, uint64_t n) { return xadd_batch(conn, a, payload, first, n); });
+  } else if (a.phase == "consume" && !a.group.empty()) {
+    redisReply* r = static_cast<redisReply*>(redisCommand(conn.c, "XGROUP CREATE %s %s 0", a.stream.c_str(), a.group.c_str()));
+    if (r == nullptr || (r->type == REDIS_REPLY_ERROR && std::strncmp(r->str, "BUSYGROUP", 9) != 0)) conn.check(r);
+    freeReplyObject(r);
+    std::string last;
+    peers::run_consume(a, peers::kShare, [&](uint64_t limit) {
+      redisReply* r = conn.command("XREADGROUP GROUP %s %s COUNT %llu NOACK STREAMS %s >", a.group.c_str(),
+                                   a.tag.c_str(), (unsigned long long)limit, a.stream.c_str());
+      size_t n = entries(r, &last);
+      freeReplyObject(r);
+      return n;
+    });
   } else if (a.phase == "consume") {
     redisReply* len = conn.command("XLEN %s", a.stream.c_str());
     uint64_t want = uint64_t(len->integer);
