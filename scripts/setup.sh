@@ -13,6 +13,7 @@ PKGS=(
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libcpp-httplib-dev
   etcd-server etcd-client prometheus openssl
 )
+PKGS+=("$@")  # extra packages from the caller (scripts/setup-bench.sh)
 # The Lance interop suite (scripts/test.d/lance-interop.sh) runs LanceDB under Node (>= 18).
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs npm)
 missing=()
