@@ -69,15 +69,17 @@ class LanceDataset {
  public:
   // Opens the dataset at `path`, creating the directory if needed (the first append then
   // creates version 1). Refuses datasets this implementation would misread (snapshot.h).
+  // *env must remain live while the dataset is in use.
   static Result<std::unique_ptr<LanceDataset>> open_or_create(Env* env, const std::string& path,
                                                               LanceOptions options = {});
 
   LanceDataset(const LanceDataset&) = delete;
   LanceDataset& operator=(const LanceDataset&) = delete;
 
-  // Appends rows as one new fragment (plus a metadata-only commit first if the schema grows).
-  // Returns the new version. An empty batch commits nothing and returns the current version.
-  // On a type error nothing is written.
+  // Appends rows as one new fragment. If the schema must grow, a merge version is committed
+  // first (metadata-only for new fields; one new file per fragment for an int column widened to
+  // double). Returns the new version. An empty batch commits nothing and returns the current
+  // version. On a type or range error nothing is written.
   Result<uint64_t> append(const std::vector<Record>& rows);
 
   // Checks that append(rows) would pass the type (and narrow-integer range) checks against the
