@@ -120,9 +120,9 @@ void run_consume(const Args& a, uint64_t want, Get&& get) {
     got += n;
     last = Clock::now();
   }
-  double s = std::chrono::duration<double>(last - t0).count();
+  double s = std::chrono::duration<double>(last - t0).count();  // 0 when a group member got nothing
   std::printf("{\"phase\":\"consume\",\"consumed\":%llu,\"seconds\":%.6f,\"records_per_s\":%.3f}\n",
-              (unsigned long long)got, s, double(got) / s);
+              (unsigned long long)got, s, s > 0 ? double(got) / s : 0.0);
 }
 
 // The wake-up test, as `persisting bench --phase wakeup` does it: a reader thread parks in a
