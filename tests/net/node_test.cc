@@ -179,17 +179,24 @@ TEST(Node, TlsWithThrowawayCa) {
      " req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout node.key -out node.csr 2>/dev/null");
   sh("cd " + d + " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext && " + OPENSSL_BIN +
      " x509 -req -in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext -out node.pem 2>/dev/null");
-  Cluster cluster(1, {"--tls-cert", d + "/node.pem", "--tls-key", d + "/node.key", "--tls-ca", d + "/ca.pem"});
+  // Two nodes with TLS and a token: the topic is forwarded node to node over TLS with the token.
+  Cluster cluster(2, {"--tls-cert", d + "/node.pem", "--tls-key", d + "/node.key", "--tls-ca", d + "/ca.pem",
+                      "--token", "tok"});
   ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
   ClientOptions o;
   o.tls_ca_file = d + "/ca.pem";
+  o.token = "tok";
   expect_serving(cluster.address(0), o);
+  auto st = client(cluster.address(1), o)->stats("alive");
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  EXPECT_EQ(st->find("total_count")->as_int(), 1);
   // Plaintext against the TLS port fails: nothing is served in the clear.
   auto plain = client(cluster.address(0));
   auto t = plain->topics();
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), Code::kUnavailable) << t.status().to_string();
-  auto cli = run_process({PERSISTING_BIN, "topics", "--server", cluster.address(0), "--tls-ca", d + "/ca.pem"});
+  auto cli = run_process(
+      {PERSISTING_BIN, "topics", "--server", cluster.address(0), "--tls-ca", d + "/ca.pem", "--token", "tok"});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
 }
 
