@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -66,6 +67,47 @@ double codec_baseline(unsigned threads, double seconds, uint32_t batch_size, con
   return static_cast<double>(done.load()) / seconds_since(t0);
 }
 
+// This disk's physical bounds, measured in dir with the same Env calls the WAL makes:
+// fdatasyncs per second (4 KiB appended before each) and sequential write bandwidth (1 MiB
+// appends, one fdatasync at the end), each for about `seconds`.
+struct DiskBaseline {
+  double fsyncs_per_s = 0;
+  double seq_write_mb_per_s = 0;
+};
+
+Result<DiskBaseline> measure_disk(const std::string& dir, double seconds) {
+  Env* env = Env::Default();
+  RETURN_IF_ERROR(env->create_dirs(dir));
+  std::string path = join_path(dir, "disk-baseline.tmp");
+  DiskBaseline out;
+  {
+    ASSIGN_OR_RETURN(auto f, env->new_writable_file(path, /*truncate=*/true));
+    std::string block(4096, 'f');
+    auto t0 = Clock::now();
+    uint64_t n = 0;
+    while (seconds_since(t0) < seconds / 2 && n < 1'000'000) {
+      RETURN_IF_ERROR(f->append(block));
+      RETURN_IF_ERROR(f->sync());
+      ++n;
+    }
+    out.fsyncs_per_s = n / seconds_since(t0);
+  }
+  {
+    ASSIGN_OR_RETURN(auto f, env->new_writable_file(path, /*truncate=*/true));
+    std::string chunk(1 << 20, 's');
+    auto t0 = Clock::now();
+    uint64_t bytes = 0;
+    while (seconds_since(t0) < seconds / 2 && bytes < (4ull << 30)) {
+      RETURN_IF_ERROR(f->append(chunk));
+      bytes += chunk.size();
+    }
+    RETURN_IF_ERROR(f->sync());
+    out.seq_write_mb_per_s = bytes / 1e6 / seconds_since(t0);
+  }
+  RETURN_IF_ERROR(env->remove_file(path));
+  return out;
+}
+
 double percentile(std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   size_t k = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
@@ -106,6 +148,13 @@ int run_bench(const BenchArgs& a) {
     const std::string payload(a.record_size, 'x');
     if (!a.json) std::fprintf(stderr, "  measuring the codec baseline (1 s)...\n");
     double baseline = codec_baseline(std::max(1u, a.producers), 1.0, a.batch_size, payload);
+    std::optional<DiskBaseline> disk;
+    if ((*writer)->topic().durable) {
+      if (!a.json) std::fprintf(stderr, "  measuring this disk: fdatasync rate and sequential writes (2 s)...\n");
+      auto d = measure_disk(data_dir, 2.0);
+      if (!d.ok()) return fail("disk baseline: " + d.status().to_string());
+      disk = *d;
+    }
     std::atomic<bool> stop{false}, producers_done{false};
     std::atomic<uint64_t> produced{0}, consumed{0}, produced_bytes{0};
     std::vector<std::vector<double>> latencies(a.producers);
@@ -207,6 +256,13 @@ int run_bench(const BenchArgs& a) {
                   {"codec_baseline_records_per_s", baseline},
                   {"produce_ratio_to_baseline", prod_rate / baseline},
                   {"consume_ratio_to_baseline", cons_rate / baseline}};
+    if (disk) {
+      // Durable modes against the physical bounds measured in the same run.
+      result.set("disk_fsyncs_per_s", disk->fsyncs_per_s);
+      result.set("disk_seq_write_mb_per_s", disk->seq_write_mb_per_s);
+      result.set("produce_records_per_fsync", prod_rate / disk->fsyncs_per_s);
+      result.set("produce_fraction_of_seq_write", prod_rate * mb / disk->seq_write_mb_per_s);
+    }
     if (a.json) {
       std::cout << to_json(result) << "\n";
     } else {
@@ -222,6 +278,12 @@ int run_bench(const BenchArgs& a) {
                   "codec baseline", baseline, std::max(1u, a.producers));
       std::printf("%-24s produce %.2f  consume %.2f\n", "ratio to baseline", prod_rate / baseline,
                   cons_rate / baseline);
+      if (disk) {
+        std::printf("%-24s %.0f fdatasync/s, %.0f MB/s sequential\n", "this disk", disk->fsyncs_per_s,
+                    disk->seq_write_mb_per_s);
+        std::printf("%-24s %.1f records per fdatasync the disk can do, %.0f%% of its write bandwidth\n",
+                    "against the disk", prod_rate / disk->fsyncs_per_s, 100 * prod_rate * mb / disk->seq_write_mb_per_s);
+      }
     }
     if (a.consumers > 0 && cons != prod) rc = fail("consumed " + std::to_string(cons) + " != produced " + std::to_string(prod));
   }

@@ -40,6 +40,8 @@ class RecordBatch {
   void append(const RecordBatch& other);
   void reserve(size_t records, size_t bytes);
   void clear();
+  // Removes the first n records (all of them if n >= size()).
+  void drop_front(size_t n);
 
   size_t size() const { return ends_.size(); }
   bool empty() const { return ends_.empty(); }

@@ -26,15 +26,18 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   ASSIGN_OR_RETURN(lo.file.compression, lance::parse_buffer_compression(compression));
   lo.file.sync = sync;
   RETURN_IF_ERROR(ctx.env->create_dirs(ctx.bucket_dir));
-  ASSIGN_OR_RETURN(auto ds, lance::LanceDataset::open_or_create(ctx.env, join_path(ctx.bucket_dir, "data.lance"), lo));
-  return std::unique_ptr<BufferedDataset>(new BufferedDataset(std::move(ds)));
+  std::string path = join_path(ctx.bucket_dir, "data.lance");
+  ASSIGN_OR_RETURN(auto r, lance::LanceDataset::open_or_create(ctx.env, path, lo));
+  ASSIGN_OR_RETURN(auto w, lance::LanceDataset::open_or_create(ctx.env, path, lo));
+  return std::unique_ptr<BufferedDataset>(new BufferedDataset(std::move(r), std::move(w)));
 }
 
-BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> ds)
-    : ds_(std::move(ds)), persisted_(ds_->count_rows()) {}
+BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> reader,
+                                 std::unique_ptr<lance::LanceDataset> writer)
+    : reader_(std::move(reader)), writer_(std::move(writer)), persisted_(reader_->count_rows()) {}
 
 Status BufferedDataset::check_types(const std::vector<Record>& rows) {
-  RETURN_IF_ERROR(ds_->check_append(rows));
+  RETURN_IF_ERROR(reader_->check_append(rows));
   ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(rows));
   for (const auto& f : fields) {
     for (const auto& b : buffer_fields_) {
@@ -62,7 +65,7 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit) {
     uint64_t n = std::min<uint64_t>(limit, persisted_ - off);
     lance::ReadOptions ro;
     ro.omit_nulls = true;  // a record read back has the fields it was put with
-    ASSIGN_OR_RETURN(auto rows, ds_->read(off, n, ro));
+    ASSIGN_OR_RETURN(auto rows, reader_->read(off, n, ro));
     for (const auto& r : rows) out.add(r);
     off += rows.size();
     limit -= rows.size();
@@ -73,28 +76,46 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit) {
   return out;
 }
 
-Status BufferedDataset::flush() {
-  if (buffer_.empty()) return Status::OK();
+Status BufferedDataset::write_flush(FlushJob* job) {
+  if (job->records.empty()) return Status::OK();
   auto t0 = Clock::now();
-  auto rows = buffer_.decode_all();
-  Status s = rows.ok() ? ds_->append(*rows).status() : rows.status();
-  last_flush_seconds_ = std::chrono::duration<double>(Clock::now() - t0).count();
+  auto rows = job->records.decode_all();
+  // The writer handle may lag behind a commit made through refresh()ed readers of another
+  // process; append re-reads and retries on a lost race by itself.
+  Status s = rows.ok() ? writer_->append(*rows).status() : rows.status();
+  job->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return s;
+}
+
+Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
+  size_t n = job.records.size();
+  if (n == 0) return Status::OK();
+  last_flush_seconds_ = job.seconds;
   if (!s.ok()) {
     last_flush_error_ = s;
     retry_after_ = Clock::now() + kRetryBackoff;
-    return s.with_context("flush of " + std::to_string(buffer_.size()) + " records to '" + ds_->path() + "'");
+    return s.with_context("flush of " + std::to_string(n) + " records to '" + path() + "'");
   }
-  persisted_ += buffer_.size();
-  buffer_.clear();
-  buffer_fields_.clear();
+  persisted_ += n;
+  buffer_.drop_front(n);
+  if (buffer_.empty()) buffer_fields_.clear();
   ++flush_count_;
   last_flush_error_ = Status::OK();
+  // The reader handle learns of the new fragment (and any schema change) from the commit.
+  Status r = reader_->refresh();
+  if (!r.ok()) return r.with_context("reloading '" + path() + "' after a flush");
   return Status::OK();
 }
 
+Status BufferedDataset::flush() {
+  FlushJob job = begin_flush();
+  Status s = write_flush(&job);
+  return finish_flush(job, s);
+}
+
 Status BufferedDataset::refresh() {
-  RETURN_IF_ERROR(ds_->refresh());
-  persisted_ = ds_->count_rows();
+  RETURN_IF_ERROR(reader_->refresh());
+  persisted_ = reader_->count_rows();
   return Status::OK();
 }
 
@@ -104,9 +125,9 @@ void BufferedDataset::add_stats(Object* o) const {
   o->set("flush_count", static_cast<int64_t>(flush_count_));
   o->set("last_flush_duration_s", last_flush_seconds_);
   o->set("last_flush_error", last_flush_error_.ok() ? Value() : Value(last_flush_error_.to_string()));
-  o->set("version", static_cast<int64_t>(ds_->version()));
-  o->set("fragments", static_cast<int64_t>(ds_->fragments().size()));
-  o->set("dataset", ds_->path());
+  o->set("version", static_cast<int64_t>(reader_->version()));
+  o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
+  o->set("dataset", reader_->path());
 }
 
 }  // namespace persisting

@@ -1,12 +1,20 @@
 // BufferedDataset: a bucket's records as a Lance dataset plus an in-memory buffer of the records
 // not yet flushed to it. Offsets [0, persisted) are dataset rows, [persisted, total) the buffer;
-// a flush moves the buffer into one new fragment and no offset changes. The lance and persisting
-// backends are built on it (they differ in what makes a put durable).
+// a flush moves a prefix of the buffer into one new fragment and no offset changes. The lance
+// and persisting backends are built on it (they differ in what makes a put durable).
 //
 // Types are checked before records enter the buffer (check_types), against the dataset's schema
 // and the buffered records, so a flush never fails on types.
 //
-// Not thread-safe: the owning backend serialises calls with its own mutex.
+// Threading: every method except write_flush() must be called under the owner's mutex (the
+// owning backend serialises them). A flush runs in three steps so the slow middle one can run
+// without that mutex, while puts and reads go on:
+//   job = begin_flush();        // owner's mutex held: which records, copied
+//   s = write_flush(&job);      // no mutex: writes and commits one fragment
+//   finish_flush(job, s);       // owner's mutex held: the records leave the buffer
+// Two dataset handles make that safe: the writer handle is only used by write_flush (one flush at
+// a time: the caller serialises flushes), the reader handle only under the owner's mutex; it is
+// reloaded after each commit.
 #pragma once
 
 #include <chrono>
@@ -33,8 +41,19 @@ class BufferedDataset {
 
   // Up to limit records from offset, from the dataset and then the buffer.
   Result<RecordBatch> get(uint64_t offset, size_t limit);
-  // Moves the buffer into a new fragment. On failure the buffer stays, the error is kept for
-  // stats, and retry_due() turns false for a back-off period.
+
+  struct FlushJob {
+    RecordBatch records;  // the buffer's first records.size() records, copied
+    double seconds = 0;   // how long write_flush took
+  };
+  FlushJob begin_flush() const { return FlushJob{buffer_}; }
+  // Writes job's records as one fragment and commits it. Needs no lock; one at a time.
+  Status write_flush(FlushJob* job);
+  // Completes a flush: on success the job's records leave the buffer (persisted grows by as
+  // many); on failure the buffer stays, the error is kept for stats, and retry_due() turns false
+  // for a back-off period. Returns s with context on failure.
+  Status finish_flush(const FlushJob& job, Status s);
+  // All three steps in one call (the owner's mutex held throughout).
   Status flush();
   // Whether an automatic flush may be tried now (no recent failure).
   bool retry_due() const { return std::chrono::steady_clock::now() >= retry_after_; }
@@ -44,15 +63,16 @@ class BufferedDataset {
   uint64_t persisted() const { return persisted_; }
   uint64_t buffered() const { return buffer_.size(); }
   uint64_t total() const { return persisted_ + buffer_.size(); }
-  const std::string& path() const { return ds_->path(); }
+  const std::string& path() const { return reader_->path(); }
   // persisted, buffered, flush_count, last_flush_duration_s, last_flush_error, version,
   // fragments, dataset.
   void add_stats(Object* o) const;
 
  private:
-  explicit BufferedDataset(std::unique_ptr<lance::LanceDataset> ds);
+  BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer);
 
-  std::unique_ptr<lance::LanceDataset> ds_;
+  std::unique_ptr<lance::LanceDataset> reader_;  // owner's mutex
+  std::unique_ptr<lance::LanceDataset> writer_;  // write_flush only
   uint64_t persisted_ = 0;
   RecordBatch buffer_;
   std::vector<lance::BatchField> buffer_fields_;

@@ -32,6 +32,7 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
     return std::unique_ptr<StorageBackend>(std::move(b));
   }
   b->writer_lock_ = std::move(lock).value();
+  b->flusher_ = std::thread([p = b.get()] { p->flusher_loop(); });
   if (enable_wal) {
     wal::WalOptions wo;
     wo.env = ctx.env;
@@ -52,14 +53,14 @@ PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<
       data_(std::move(data)) {}
 
 PersistingBackend::~PersistingBackend() {
-  if (appender_.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      stopping_ = true;
-    }
-    queue_cv_.notify_all();
-    appender_.join();  // writes and acknowledges whatever was queued
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
   }
+  queue_cv_.notify_all();
+  flush_cv_.notify_all();
+  if (appender_.joinable()) appender_.join();  // writes and acknowledges whatever was queued
+  if (flusher_.joinable()) flusher_.join();
   if (wal_) (void)wal_->close();
 }
 
@@ -120,7 +121,7 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
       std::lock_guard<std::mutex> lock(mu_);
       first = Offset(data_->total());
       data_->buffer(batch);
-      if (data_->buffered() >= flush_threshold_ && data_->retry_due()) (void)flush_locked();
+      maybe_request_flush();
       ++puts_;
       records_ += batch.size();
     }
@@ -190,21 +191,55 @@ void PersistingBackend::appender_loop() {
     if (first.ok()) notify_appended();
     for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
     std::lock_guard<std::mutex> lock(mu_);
-    if (data_->buffered() >= flush_threshold_ && data_->retry_due()) (void)flush_locked();
+    maybe_request_flush();
   }
 }
 
-Status PersistingBackend::flush_locked() {
-  RETURN_IF_ERROR(data_->flush());
+void PersistingBackend::maybe_request_flush() {
+  if (data_->buffered() < flush_threshold_ || !data_->retry_due()) return;
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    flush_wanted_ = true;
+  }
+  flush_cv_.notify_one();
+}
+
+void PersistingBackend::flusher_loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      flush_cv_.wait(lock, [this] { return stopping_ || flush_wanted_; });
+      if (stopping_) return;  // the owner flushes on close; a crash has the WAL
+      flush_wanted_ = false;
+    }
+    std::lock_guard<std::mutex> flushing(flush_mu_);
+    (void)flush_once();  // a failure is in stats and retried after the back-off
+  }
+}
+
+Status PersistingBackend::flush_once() {
+  BufferedDataset::FlushJob job;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job = data_->begin_flush();
+  }
+  if (job.records.empty()) return Status::OK();
+  Status written = data_->write_flush(&job);  // the slow part: puts and reads go on meanwhile
+  uint64_t persisted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(data_->finish_flush(job, written));
+    persisted = data_->persisted();
+  }
   if (!wal_) return Status::OK();
-  Status s = wal_->checkpoint(Offset(data_->persisted()));
+  Status s = wal_->checkpoint(Offset(persisted));
   if (!s.ok()) return s.with_context("checkpoint after flush (the records are in Lance; the WAL keeps them too)");
   return Status::OK();
 }
 
 Status PersistingBackend::flush() {
-  std::lock_guard<std::mutex> lock(mu_);
-  return flush_locked();
+  std::lock_guard<std::mutex> flushing(flush_mu_);
+  return flush_once();
 }
 
 Result<RecordBatch> PersistingBackend::get(Offset offset, size_t limit) {

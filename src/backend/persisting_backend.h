@@ -8,7 +8,8 @@
 //   os        write() before the ack, the kernel syncs when it likes.
 // Acknowledged records are then visible (buffer) and later flushed to Lance (flush_threshold
 // records, or flush()); after a successful flush the WAL is checkpointed at the persisted
-// count and segments wholly below it are deleted.
+// count and segments wholly below it are deleted. Automatic flushes run on a flusher thread and
+// write the fragment without holding the backend's lock, so puts and reads go on meanwhile.
 //
 // Group commit: the bucket actor hands each put to put_batch_async, which queues it and
 // returns at once; one appender thread takes every queued put, writes them to the WAL as one
@@ -65,8 +66,11 @@ class PersistingBackend final : public StorageBackend {
   // Type checks and the writer lock; run before a put is queued or written.
   Status admit(const RecordBatch& batch);
   void appender_loop();
-  // Flushes the buffer and checkpoints the WAL (mu_ held).
-  Status flush_locked();
+  void flusher_loop();
+  // Asks the flusher for a flush when the buffer has reached the threshold (mu_ held).
+  void maybe_request_flush();
+  // Flushes what is buffered now and checkpoints the WAL (flush_mu_ held, mu_ not).
+  Status flush_once();
 
   Env* env_;
   std::string bucket_dir_;
@@ -85,6 +89,12 @@ class PersistingBackend final : public StorageBackend {
   std::deque<Pending> queue_;
   bool stopping_ = false;
   std::thread appender_;
+
+  // The flusher: one flush at a time (flush_mu_), requested through flush_wanted_ (queue_mu_).
+  std::mutex flush_mu_;
+  std::condition_variable flush_cv_;
+  bool flush_wanted_ = false;
+  std::thread flusher_;
 
   // Metrics (enable_metrics).
   uint64_t puts_ = 0, records_ = 0, groups_ = 0;

@@ -312,6 +312,15 @@ void RecordBatch::clear() {
   ends_.clear();
 }
 
+void RecordBatch::drop_front(size_t n) {
+  if (n >= ends_.size()) return clear();
+  if (n == 0) return;
+  uint32_t cut = ends_[n - 1];
+  data_.erase(0, cut);
+  ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(n));
+  for (uint32_t& e : ends_) e -= cut;
+}
+
 std::string_view RecordBatch::encoded(size_t i) const {
   uint32_t begin = i == 0 ? 0 : ends_[i - 1];
   return std::string_view(data_).substr(begin, ends_[i] - begin);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "persisting/backend.h"
 #include "util/fault_env.h"
@@ -87,11 +88,34 @@ TEST(PersistingBackendTest, FlushMovesRecordsToLanceAndCheckpointsTheWal) {
 TEST(PersistingBackendTest, FlushThresholdFlushesAutomatically) {
   TempDir dir;
   auto b = open_backend(dir.path(), {{"flush_threshold", "25"}});
-  for (int i = 0; i < 60; i += 10) ASSERT_TRUE((*b)->put_batch(batch_of(i, 10)).ok());
-  // Flushing happens on the appender after acknowledging; flush() waits for nothing pending.
+  for (int i = 0; i < 30; i += 10) ASSERT_TRUE((*b)->put_batch(batch_of(i, 10)).ok());
+  // The flusher thread moves the records to Lance on its own (no flush() call); wait for it.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while ((stat(**b, "persisted") < 30 || stat(**b, "wal_checkpoint") < 30) &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(stat(**b, "persisted"), 30);
+  EXPECT_GE(stat(**b, "flush_count"), 1);
+  EXPECT_EQ(stat(**b, "wal_checkpoint"), 30);
+  expect_exactly(**b, 30);
+}
+
+// Records put while a flush is writing stay visible and keep their offsets.
+TEST(PersistingBackendTest, PutsAndReadsGoOnDuringAFlush) {
+  TempDir dir;
+  auto b = open_backend(dir.path());
+  ASSERT_TRUE((*b)->put_batch(batch_of(0, 500)).ok());
+  auto flushing = std::async(std::launch::async, [&] { return (*b)->flush(); });
+  for (int i = 500; i < 600; i += 10) ASSERT_EQ((*b)->put_batch(batch_of(i, 10))->value(), static_cast<uint64_t>(i));
+  expect_exactly(**b, 600);
+  ASSERT_TRUE(flushing.get().ok());
+  expect_exactly(**b, 600);
+  EXPECT_GE(stat(**b, "persisted"), 500);
   ASSERT_TRUE((*b)->flush().ok());
-  EXPECT_GE(stat(**b, "flush_count"), 2);
-  expect_exactly(**b, 60);
+  EXPECT_EQ(stat(**b, "persisted"), 600);
+  b->reset();
+  auto again = open_backend(dir.path());
+  expect_exactly(**again, 600);
 }
 
 // A crash at every file-system step of flush + checkpoint: nothing lost, nothing duplicated.
