@@ -63,6 +63,9 @@ template <typename Q>
 int put_lines(Q& q, const PutArgs& a) {
   WriterOptions wo;
   wo.topic = a.topic;
+  // New topics made from the command line are durable by default (the library's default
+  // stays memory, as in the seed).
+  wo.backend = "persisting";
   if (auto existing = q.topic(a.topic); existing.ok()) {
     // Settings not given on the command line come from the topic, so a plain
     // `put --topic T` appends to T whatever it was created with.

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--topic", put.topic, "Topic")->required();
   put_cmd->add_option("--bucket-column", put.bucket_column, "Field that picks the bucket (new topics)");
   put_cmd->add_option("--num-buckets", put.num_buckets, "Buckets (new topics)")->check(CLI::Range(1, 65536));
-  put_cmd->add_option("--backend", put.backend, "Backend (new topics)");
+  put_cmd->add_option("--backend", put.backend, "Backend (new topics; default persisting: WAL + Lance)");
   put_cmd->add_option("--option", put_opts, "Backend option key=value (repeatable)");
   put_cmd->add_option("--batch-size", put.batch_size, "Lines per batch")->check(CLI::Range(1, 1000000));
   put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");

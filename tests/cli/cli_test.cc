@@ -1,6 +1,7 @@
 // The `persisting` binary as a user runs it: exit codes, JSON Lines, errors on stderr.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <set>
 #include <sstream>
 
@@ -81,7 +82,8 @@ TEST(CliTest, TopicsAndStatsPrintJson) {
   EXPECT_EQ(t.find("topic")->as_string(), "orders");
   EXPECT_EQ(t.find("num_buckets")->as_int(), 3);
   EXPECT_EQ(t.find("bucket_column")->as_string(), "oid");
-  EXPECT_FALSE(t.find("durable")->as_bool());
+  EXPECT_EQ(t.find("backend")->as_string(), "persisting");  // the CLI's default for new topics
+  EXPECT_TRUE(t.find("durable")->as_bool());
 
   auto stats = cli({"stats", "--data-dir", dir.path(), "--topic", "nope"});
   EXPECT_EQ(stats.exit_code, 1);
@@ -180,8 +182,25 @@ TEST(CliTest, InspectShowsVersionsFragmentsSchemaAndRows) {
   }
   EXPECT_EQ(rows, 12);
   EXPECT_EQ(fragments, 3);  // batches of 5: 5 + 5 + 2 (flushed at exit), all in one bucket
-  auto mem = cli({"put", "--data-dir", dir.path(), "--topic", "m"}, "{\"id\":1}\n");
+  auto mem = cli({"put", "--data-dir", dir.path(), "--topic", "m", "--backend", "memory"}, "{\"id\":1}\n");
   auto refused = cli({"inspect", "--data-dir", dir.path(), "--topic", "m"});
   EXPECT_EQ(refused.exit_code, 1);
   EXPECT_NE(refused.err.find("no Lance datasets"), std::string::npos);
+}
+
+TEST(CliTest, NewTopicsAreDurableByDefault) {
+  TempDir dir;
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "d"}, "{\"id\":\"a\",\"n\":1}\n{\"id\":\"b\",\"n\":2}\n");
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  auto more = cli({"put", "--data-dir", dir.path(), "--topic", "d"}, "{\"id\":\"c\",\"n\":3}\n");
+  ASSERT_EQ(more.exit_code, 0) << more.err;
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "d", "--from-beginning"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  for (const char* n : {"\"n\":1", "\"n\":2", "\"n\":3"}) EXPECT_NE(get.out.find(n), std::string::npos) << n;
+  auto stats = cli({"stats", "--data-dir", dir.path(), "--topic", "d"});
+  ASSERT_EQ(stats.exit_code, 0) << stats.err;
+  EXPECT_NE(stats.out.find("\"backend\":\"persisting\""), std::string::npos);
+  EXPECT_NE(stats.out.find("\"wal_size\""), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() + "/d/bucket_0/wal") ||
+              std::filesystem::exists(dir.path() + "/d/bucket_1/wal"));
 }
