@@ -40,7 +40,7 @@ struct ClientReaderState;
 }  // namespace detail
 
 struct ClientOptions {
-  std::string server;                  // host:port of any node
+  std::string server;                  // host:port of any node; "h1:p1,h2:p2" tries them in turn
   std::string token;                   // access token, when the cluster requires one
   bool tls = false;                    // connect with TLS
   std::string tls_ca_file;             // PEM roots that sign the nodes' certificates

@@ -26,6 +26,7 @@ struct Owner {
 struct ClientCore {
   ClientOptions options;
   std::unique_ptr<net::Channels> channels;
+  std::vector<std::string> entries;  // options.server split at ','
   std::mutex mu;
   std::map<std::pair<std::string, uint32_t>, Owner> owners;  // cache
 
@@ -36,14 +37,17 @@ struct ClientCore {
     channels->prepare(&ctx, options.rpc_timeout);
     return from_grpc(((*channels->stub(address)).*method)(&ctx, req, resp), what);
   }
-  // Calls the entry node, once more on UNAVAILABLE / DEADLINE_EXCEEDED (read-only or idempotent calls only).
+  // Calls an entry node: the next entry on UNAVAILABLE / DEADLINE_EXCEEDED, or the only one once
+  // more (read-only or idempotent calls only).
   template <typename Req, typename Resp>
   Status call_entry(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req, Resp* resp) {
-    std::string what = "node at " + options.server;
-    Status s = call(options.server, method, req, resp, what);
-    if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
+    Status s;
+    size_t tries = entries.size() == 1 ? 2 : entries.size();
+    for (size_t i = 0; i < tries; ++i) {
+      const std::string& address = entries[i % entries.size()];
       resp->Clear();
-      s = call(options.server, method, req, resp, what);
+      s = call(address, method, req, resp, "node at " + address);
+      if (s.code() != Code::kUnavailable && s.code() != Code::kDeadlineExceeded) return s;
     }
     return s;
   }
@@ -61,21 +65,31 @@ struct ClientCore {
       if (auto it = owners.find({topic, bucket}); it != owners.end()) return it->second;
     }
     std::string where = "topic '" + topic + "' bucket " + std::to_string(bucket);
-    std::string address = options.server, name = "node at " + options.server;
     v1::GetBucketRequest req;
     req.set_topic(topic);
     req.set_bucket(bucket);
+    // The first question goes to the entry nodes in turn, until one answers.
+    v1::GetBucketResponse resp;
+    Status s = call_entry(&Stub::GetBucket, req, &resp);
+    if (!s.ok()) {
+      if ((s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) &&
+          s.message().rfind(where, 0) != 0)
+        return Unavailable(where + ": " + s.message());
+      return s;
+    }
+    std::string address, name;
     for (int hop = 0; hop <= options.max_redirects; ++hop) {
-      v1::GetBucketResponse resp;
-      Status s = call(address, &Stub::GetBucket, req, &resp, "");
+      if (hop > 0) {
+        resp.Clear();
+        s = call(address, &Stub::GetBucket, req, &resp, "");
+      }
       if (!s.ok()) {
         if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded)
-          return Unavailable(where + ": " + (hop == 0 ? name : "owner " + name) + " unavailable: " + s.message());
+          return Unavailable(where + ": owner " + name + " unavailable: " + s.message());
         return s;
       }
       if (resp.has_ready()) {
         Owner o{resp.ready().owner().id(), resp.ready().owner().address()};
-        if (o.address.empty()) o.address = address;
         std::lock_guard<std::mutex> lock(mu);
         owners[{topic, bucket}] = o;
         return o;
@@ -314,6 +328,12 @@ Result<std::unique_ptr<Client>> Client::connect(ClientOptions options) {
   cc.tls_server_name = options.tls_server_name;
   auto core = std::make_shared<detail::ClientCore>();
   core->channels = std::make_unique<net::Channels>(cc);
+  for (size_t pos = 0; pos <= options.server.size();) {
+    size_t comma = std::min(options.server.find(',', pos), options.server.size());
+    if (comma > pos) core->entries.push_back(options.server.substr(pos, comma - pos));
+    pos = comma + 1;
+  }
+  if (core->entries.empty()) return InvalidArgument("client: no server address (host:port)");
   core->options = std::move(options);
   return std::unique_ptr<Client>(new Client(std::move(core)));
 }

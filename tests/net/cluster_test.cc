@@ -194,6 +194,14 @@ TEST(Cluster, KilledNodeBucketsAreUnavailableOthersKeepWorkingAndItServesAfterRe
   ASSERT_TRUE(om.ok()) << om.status().to_string();
   EXPECT_FALSE(om->empty());
 
+  // A client given several entry nodes, the dead one first, goes on with the next.
+  auto multi = connect_to(cluster.address(vi) + "," + cluster.address(0));
+  auto mr = multi->reader({.topic = "t", .buckets = {other_bucket}});
+  ASSERT_TRUE(mr.ok()) << mr.status().to_string();
+  auto mm = (*mr)->get(1000);
+  ASSERT_TRUE(mm.ok()) << mm.status().to_string();
+  EXPECT_FALSE(mm->empty());
+
   // The cluster status shows the victim down.
   auto st = c->cluster_status();
   ASSERT_TRUE(st.ok()) << st.status().to_string();
