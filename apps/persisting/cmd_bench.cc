@@ -4,6 +4,8 @@
 // consumed everything produced, so consumed == produced.
 #include <algorithm>
 #include <atomic>
+#include <deque>
+#include <future>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -167,19 +169,34 @@ int run_bench(const BenchArgs& a) {
         std::vector<Record> batch;
         std::string prefix = "w" + std::to_string(p) + "_";
         uint64_t i = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
-          make_batch(&batch, prefix, payload, a.batch_size, &i);
-          uint64_t bytes = payload.size() * batch.size();
-          auto t = Clock::now();
-          Status s = (*writer)->put(batch);
-          latencies[p].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t).count());
+        struct InFlight {
+          Clock::time_point start;
+          size_t records;
+          std::future<Status> ack;
+        };
+        std::deque<InFlight> window;
+        auto settle_oldest = [&]() -> bool {
+          InFlight f = std::move(window.front());
+          window.pop_front();
+          Status s = f.ack.get();
+          latencies[p].push_back(std::chrono::duration<double, std::micro>(Clock::now() - f.start).count());
           if (!s.ok()) {
             producer_errors[p] = s;
-            return;
+            return false;
           }
-          produced.fetch_add(batch.size(), std::memory_order_relaxed);
-          produced_bytes.fetch_add(bytes, std::memory_order_relaxed);
+          produced.fetch_add(f.records, std::memory_order_relaxed);
+          produced_bytes.fetch_add(f.records * payload.size(), std::memory_order_relaxed);
+          return true;
+        };
+        while (!stop.load(std::memory_order_relaxed)) {
+          make_batch(&batch, prefix, payload, a.batch_size, &i);
+          // Up to --inflight puts outstanding; the oldest is waited for first (like a Kafka
+          // producer's max in-flight requests). Latency: submit to acknowledgement.
+          window.push_back({Clock::now(), batch.size(), (*writer)->put_async(batch)});
+          if (window.size() >= a.inflight && !settle_oldest()) return;
         }
+        while (!window.empty())
+          if (!settle_oldest()) return;
       });
     }
     std::vector<std::thread> consumers;
@@ -243,6 +260,7 @@ int run_bench(const BenchArgs& a) {
                   {"producers", static_cast<int64_t>(a.producers)},
                   {"consumers", static_cast<int64_t>(a.consumers)},
                   {"batch_size", static_cast<int64_t>(a.batch_size)},
+                  {"inflight", static_cast<int64_t>(a.inflight)},
                   {"record_size", static_cast<int64_t>(a.record_size)},
                   {"duration_s", a.duration_s},
                   {"produced", static_cast<int64_t>(prod)},

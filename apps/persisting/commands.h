@@ -45,6 +45,7 @@ struct BenchArgs {
   unsigned producers = 1, consumers = 1;
   double duration_s = 5;
   uint32_t batch_size = 100, record_size = 0, fetch = 1000, num_buckets = 4;
+  uint32_t inflight = 1;  // puts each producer keeps in flight (1 = blocking puts)
   bool json = false;
 };
 

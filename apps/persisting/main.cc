@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--batch-size", bench.batch_size, "Records per put")->check(CLI::Range(1, 1000000));
   bench_cmd->add_option("--record-size", bench.record_size, "Payload bytes per record")->check(CLI::Range(0, 16 << 20));
   bench_cmd->add_option("--fetch", bench.fetch, "Records per consumer get")->check(CLI::Range(1, 1000000));
+  bench_cmd->add_option("--inflight", bench.inflight, "Puts each producer keeps in flight (1: blocking puts)")
+      ->check(CLI::Range(1, 1024));
   bench_cmd->add_option("--num-buckets", bench.num_buckets, "Buckets")->check(CLI::Range(1, 65536));
   bench_cmd->add_flag("--json", bench.json, "Print one JSON object instead of progress and a table");
   // --server: one phase of the cluster benchmark (bench/cluster.sh), JSON out.

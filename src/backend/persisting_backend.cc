@@ -6,6 +6,7 @@ namespace persisting {
 namespace {
 
 constexpr uint64_t kMaxGroupBytes = 4 << 20;  // one WAL frame per group stays well under its limit
+constexpr int64_t kDefaultFlushThreshold = 10000;
 
 }  // namespace
 
@@ -17,7 +18,10 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   ASSIGN_OR_RETURN(uint64_t max_wal, reader.get_bytes("max_wal_size", 100ull << 20));
   ASSIGN_OR_RETURN(std::string policy,
                    reader.get_choice("wal_recovery", "tolerate_tail", {"tolerate_tail", "absolute", "point_in_time"}));
-  ASSIGN_OR_RETURN(int64_t threshold, reader.get_int("flush_threshold", ctx.batch_size, 1, 1'000'000'000));
+  // The WAL already makes records durable, so flushes can be large: Lance prefers big fragments
+  // and every flush costs a few fsyncs and a manifest rewrite.
+  ASSIGN_OR_RETURN(int64_t threshold, reader.get_int("flush_threshold", std::max<int64_t>(ctx.batch_size, kDefaultFlushThreshold),
+                                                     1, 1'000'000'000));
   ASSIGN_OR_RETURN(bool metrics, reader.get_bool("enable_metrics", true));
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'persisting'");

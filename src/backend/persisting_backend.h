@@ -23,7 +23,8 @@
 //
 // Options: enable_wal (true), wal_sync_mode (always|interval|os), wal_sync_interval (seconds,
 // 1.0; 0 means always), max_wal_size (segment size, 100M), wal_recovery (tolerate_tail|absolute|
-// point_in_time), flush_threshold (records; default the topic's batch_size), compression
+// point_in_time), flush_threshold (records; default the topic's batch_size but at least 10,000,
+// since the WAL already holds unflushed records durably), compression
 // (none|zstd|lz4), sync (fsync Lance commits, true), enable_metrics (true: put counters and
 // group sizes in stats).
 #pragma once
