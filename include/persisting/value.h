@@ -42,14 +42,14 @@ class Object {
   void set(std::string key, Value v);
   // Appends without checking uniqueness: only for callers that already checked.
   void append_unchecked(std::string key, Value v);
-  void reserve(size_t n) { fields_.reserve(n); }
-
-  size_t size() const { return fields_.size(); }
-  bool empty() const { return fields_.empty(); }
-  const_iterator begin() const { return fields_.begin(); }
-  const_iterator end() const { return fields_.end(); }
-  iterator begin() { return fields_.begin(); }
-  iterator end() { return fields_.end(); }
+  // The bodies of these follow Value's definition: they need Value complete.
+  void reserve(size_t n);
+  size_t size() const;
+  bool empty() const;
+  const_iterator begin() const;
+  const_iterator end() const;
+  iterator begin();
+  iterator end();
 
   bool operator==(const Object& o) const;
 
@@ -108,6 +108,14 @@ class Value {
   std::variant<std::monostate, bool, int64_t, double, std::string, Bytes, F32Vector, List, Object>
       v_;
 };
+
+inline void Object::reserve(size_t n) { fields_.reserve(n); }
+inline size_t Object::size() const { return fields_.size(); }
+inline bool Object::empty() const { return fields_.empty(); }
+inline Object::const_iterator Object::begin() const { return fields_.begin(); }
+inline Object::const_iterator Object::end() const { return fields_.end(); }
+inline Object::iterator Object::begin() { return fields_.begin(); }
+inline Object::iterator Object::end() { return fields_.end(); }
 
 // "null", "bool", "int64", "double", "string", "bytes", "vector", "list", "object".
 std::string_view type_name(Value::Type t);
