@@ -30,9 +30,7 @@ class MemoryBackend final : public StorageBackend {
     uint32_t pos;
     uint32_t len;
   };
-  // Chunks grow from 64 KiB (cheap for quiet buckets) to 8 MiB; chunks of 2 MiB and more are
-  // 2 MiB-aligned and advised as transparent huge pages, so a busy bucket takes one page fault
-  // per 2 MiB instead of one per 4 KiB.
+  // Chunks grow from 64 KiB (cheap for quiet buckets) to 8 MiB.
   static constexpr size_t kFirstChunk = 64 << 10;
   static constexpr size_t kMaxChunk = 8 << 20;
   struct FreeDeleter {
