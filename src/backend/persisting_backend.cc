@@ -46,7 +46,9 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
     ASSIGN_OR_RETURN(wo.recovery_policy, wal::parse_recovery_policy(policy));
     Status s = b->open_wal(wo);
     if (!s.ok()) return s.with_context("backend 'persisting' bucket '" + ctx.bucket_dir + "'");
-    b->appender_ = std::thread([p = b.get()] { p->appender_loop(); });
+    // Only a put that waits for an fsync gains from the appender's group commit.
+    b->group_commit_ = wo.sync_mode == wal::SyncMode::kAlways || interval == 0;
+    if (b->group_commit_) b->appender_ = std::thread([p = b.get()] { p->appender_loop(); });
   }
   return std::unique_ptr<StorageBackend>(std::move(b));
 }
@@ -119,10 +121,19 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
     std::lock_guard<std::mutex> lock(mu_);
     return done(Offset(data_->total()));
   }
-  if (!wal_) {  // enable_wal=false: durable at the next flush, like the lance backend
+  if (!wal_ || !group_commit_) {
+    // No sync on the put's path (enable_wal=false, or wal_sync_mode interval/os): write here,
+    // in the actor's message, and answer at once; nothing is gained by a hand-off.
     Offset first;
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (wal_) {
+        auto r = wal_->append(batch);  // returns after write(); the WAL syncs per its mode
+        if (!r.ok()) return done(r.status());
+        if (r->value() != data_->total())
+          return done(Internal("WAL gave offset " + std::to_string(r->value()) + " but the bucket continues at " +
+                               std::to_string(data_->total())));
+      }
       first = Offset(data_->total());
       data_->buffer(batch);
       maybe_request_flush();

@@ -11,10 +11,12 @@
 // count and segments wholly below it are deleted. Automatic flushes run on a flusher thread and
 // write the fragment without holding the backend's lock, so puts and reads go on meanwhile.
 //
-// Group commit: the bucket actor hands each put to put_batch_async, which queues it and
+// Group commit (always): the bucket actor hands each put to put_batch_async, which queues it and
 // returns at once; one appender thread takes every queued put, writes them to the WAL as one
 // frame (one write, one sync) and acknowledges them all. While it syncs, new puts queue up and
 // form the next group, so throughput follows the number of concurrent writers, not the fsync rate.
+// Under interval and os nothing waits on the put's path, so the put is written to the WAL right
+// in the actor's message and answered at once.
 //
 // Recovery on open: the dataset's row count P is read first; WAL records below P (flushed but
 // not yet checkpointed when the process died) are skipped, the rest are replayed into the
@@ -81,6 +83,7 @@ class PersistingBackend final : public StorageBackend {
   mutable std::mutex mu_;                 // data_, wal_ checkpointing, counters
   std::unique_ptr<BufferedDataset> data_;
   std::unique_ptr<wal::Wal> wal_;         // null when enable_wal=false
+  bool group_commit_ = false;             // puts go through the appender (wal_sync_mode=always)
   std::unique_ptr<FileLock> writer_lock_;
   wal::RecoveryReport recovery_;
 

@@ -36,10 +36,12 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb) {
         std::lock_guard<std::mutex> lock(inside->mu);
         if (inside->yes || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
       }
-      // Never run actor messages on the backend's thread (a close there would join it).
-      self->mailbox_->post_to_pool([self, r = std::move(r), cb = std::move(cb)]() mutable {
-        if (self->backend_) self->wake_waiters();
-        cb(std::move(r));
+      // The writer hears at once, from the backend's thread; parked readers are woken by a
+      // message run on the pool (never actor messages on the backend's thread: a close there
+      // would join it).
+      cb(std::move(r));
+      self->mailbox_->post_to_pool([self] {
+        if (self->backend_ && !self->waiters_.empty()) self->wake_waiters();
       });
     });
     {
