@@ -59,7 +59,8 @@ Status BufferedDataset::check_types(const std::vector<Record>& rows) {
   return Status::OK();
 }
 
-Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit) {
+Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader_only) {
+  if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
   RecordBatch out;
   if (off < persisted_ && limit > 0) {
     uint64_t n = std::min<uint64_t>(limit, persisted_ - off);
@@ -120,6 +121,8 @@ Status BufferedDataset::refresh() {
 }
 
 void BufferedDataset::add_stats(Object* o) const {
+  o->set("total_count", static_cast<int64_t>(total()));
+  o->set("durable", true);
   o->set("persisted", static_cast<int64_t>(persisted_));
   o->set("buffered", static_cast<int64_t>(buffer_.size()));
   o->set("flush_count", static_cast<int64_t>(flush_count_));

@@ -39,8 +39,10 @@ class BufferedDataset {
   void buffer(const RecordBatch& batch) { buffer_.append(batch); }
   void buffer_encoded(std::string_view record) { buffer_.add_encoded(record); }
 
-  // Up to limit records from offset, from the dataset and then the buffer.
-  Result<RecordBatch> get(uint64_t offset, size_t limit);
+  // Up to limit records from offset, from the dataset and then the buffer. A reader that does not
+  // write the bucket (another process does) passes reader_only: a read reaching past what it
+  // knows first reloads the dataset to pick up commits made since.
+  Result<RecordBatch> get(uint64_t offset, size_t limit, bool reader_only = false);
 
   struct FlushJob {
     RecordBatch records;  // the buffer's first records.size() records, copied
@@ -64,8 +66,8 @@ class BufferedDataset {
   uint64_t buffered() const { return buffer_.size(); }
   uint64_t total() const { return persisted_ + buffer_.size(); }
   const std::string& path() const { return reader_->path(); }
-  // persisted, buffered, flush_count, last_flush_duration_s, last_flush_error, version,
-  // fragments, dataset.
+  // total_count, persisted, buffered, flush_count, last_flush_duration_s, last_flush_error,
+  // version, fragments, dataset, durable.
   void add_stats(Object* o) const;
 
  private:

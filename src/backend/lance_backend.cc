@@ -44,10 +44,7 @@ Status LanceBackend::flush() {
 
 Result<RecordBatch> LanceBackend::get(Offset offset, size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
-  // A reader in another process than the writer picks up commits made since it looked,
-  // whenever a read reaches past what it knows.
-  if (!writer_lock_ && offset.value() + limit > data_->persisted()) RETURN_IF_ERROR(data_->refresh());
-  return data_->get(offset.value(), limit);
+  return data_->get(offset.value(), limit, /*reader_only=*/!writer_lock_);
 }
 
 uint64_t LanceBackend::total_count() const {
@@ -59,9 +56,7 @@ Object LanceBackend::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   Object o;
   o.set("backend", "lance");
-  o.set("total_count", static_cast<int64_t>(data_->total()));
   data_->add_stats(&o);
-  o.set("durable", true);
   return o;
 }
 

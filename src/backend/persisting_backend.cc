@@ -259,10 +259,8 @@ Status PersistingBackend::flush() {
 
 Result<RecordBatch> PersistingBackend::get(Offset offset, size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
-  // A reader in another process than the writer sees what the writer flushed; it looks for
-  // newer commits whenever a read reaches past what it knows.
-  if (!writer_lock_ && offset.value() + limit > data_->persisted()) RETURN_IF_ERROR(data_->refresh());
-  return data_->get(offset.value(), limit);
+  // A process that does not write the bucket sees what the writer has flushed.
+  return data_->get(offset.value(), limit, /*reader_only=*/!writer_lock_);
 }
 
 uint64_t PersistingBackend::total_count() const {
@@ -274,9 +272,7 @@ Object PersistingBackend::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   Object o;
   o.set("backend", "persisting");
-  o.set("total_count", static_cast<int64_t>(data_->total()));
   data_->add_stats(&o);
-  o.set("durable", true);
   o.set("writer", writer_lock_ != nullptr);
   if (wal_) {
     o.set("wal_size", static_cast<int64_t>(wal_->size_bytes()));
