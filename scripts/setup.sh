@@ -7,6 +7,7 @@ PKGS=(
   libsimdjson-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libasio-dev libisal-dev libzstd-dev liblz4-dev
   libgtest-dev libgmock-dev
+  libgoogle-perftools-dev  # tcmalloc for the binaries (apps/CMakeLists.txt)
   clang libclang-rt-14-dev
   protobuf-compiler libprotobuf-dev
   # cluster (src/net, src/metrics, tests/net): gRPC, HTTP endpoint, etcd membership, promtool, openssl
