@@ -28,6 +28,19 @@ Result<Record> decode_record(std::string_view data);
 // cannot be read back.
 Status check_record_depth(const Record& record);
 
+// One top-level field of an encoded record as seen without decoding its value: what a schema
+// check needs. name points into the encoded bytes.
+struct FieldShape {
+  std::string_view name;
+  Value::Type type = Value::Type::kNull;
+  uint64_t dim = 0;  // kVector: the dimension
+};
+// Replaces *out with the top-level fields of one encoded record, in order. Values are skipped,
+// not decoded (nothing is copied or allocated once *out has capacity), but checked as strictly
+// as decode_record checks them, except that duplicate keys are not looked for: Corruption on
+// malformed input.
+Status scan_fields(std::string_view encoded, std::vector<FieldShape>* out);
+
 // A batch of encoded records packed back to back: the unit that moves between layers.
 // Record i is data[ends[i-1] .. ends[i]).
 class RecordBatch {

@@ -36,9 +36,10 @@ BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> reader,
                                  std::unique_ptr<lance::LanceDataset> writer)
     : reader_(std::move(reader)), writer_(std::move(writer)), persisted_(reader_->count_rows()) {}
 
-Status BufferedDataset::check_types(const std::vector<Record>& rows) {
-  RETURN_IF_ERROR(reader_->check_append(rows));
-  ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(rows));
+Status BufferedDataset::check_types(const RecordBatch& batch) {
+  // From the encoded records: a put is not decoded just to learn its types.
+  ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(batch));
+  RETURN_IF_ERROR(reader_->check_append(fields, batch));
   for (const auto& f : fields) {
     for (const auto& b : buffer_fields_) {
       if (b.name != f.name || compatible(b.type, f.type)) continue;

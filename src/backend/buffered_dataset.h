@@ -34,7 +34,7 @@ class BufferedDataset {
 
   // InvalidArgument naming the field and both types when rows cannot join the dataset and
   // buffer; on success their types are remembered as buffered.
-  Status check_types(const std::vector<Record>& rows);
+  Status check_types(const RecordBatch& batch);
   // Appends already-checked records to the buffer.
   void buffer(const RecordBatch& batch) { buffer_.append(batch); }
   void buffer_encoded(std::string_view record) { buffer_.add_encoded(record); }

@@ -15,7 +15,6 @@ LanceBackend::LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDa
     : env_(ctx.env), bucket_dir_(ctx.bucket_dir), batch_size_(ctx.batch_size), data_(std::move(data)) {}
 
 Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
-  ASSIGN_OR_RETURN(std::vector<Record> rows, batch.decode_all());
   Offset first;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -26,7 +25,7 @@ Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
       // Another writer may have committed before we took the lock: start from its end.
       RETURN_IF_ERROR(data_->refresh());
     }
-    RETURN_IF_ERROR(data_->check_types(rows));
+    RETURN_IF_ERROR(data_->check_types(batch));
     first = Offset(data_->total());
     data_->buffer(batch);
     // A failed flush keeps the records buffered (and visible); it is reported through stats and

@@ -98,10 +98,8 @@ Status PersistingBackend::open_wal(const wal::WalOptions& options) {
                       std::to_string(data_->total()) + " records");
   if (data_->buffered() > 0) {
     // Replayed records join the buffer's type bookkeeping, so later puts are checked against them.
-    auto rows = data_->get(data_->persisted(), data_->buffered());
-    if (!rows.ok()) return rows.status();
-    ASSIGN_OR_RETURN(auto decoded, rows->decode_all());
-    RETURN_IF_ERROR(data_->check_types(decoded));
+    ASSIGN_OR_RETURN(RecordBatch rows, data_->get(data_->persisted(), data_->buffered()));
+    RETURN_IF_ERROR(data_->check_types(rows));
   }
   return Status::OK();
 }
@@ -110,9 +108,8 @@ Status PersistingBackend::admit(const RecordBatch& batch) {
   if (!writer_lock_)
     return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
   if (wal_) RETURN_IF_ERROR(wal_->health());
-  ASSIGN_OR_RETURN(std::vector<Record> rows, batch.decode_all());
   std::lock_guard<std::mutex> lock(mu_);
-  return data_->check_types(rows);
+  return data_->check_types(batch);
 }
 
 void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) {

@@ -182,6 +182,53 @@ class Decoder {
     }
   }
 
+  // Steps over one value (tag included) without building it; returns its tag.
+  Result<uint8_t> skip_value(int depth, uint64_t* dim) {
+    if (p_ == end_) return error("truncated value");
+    uint8_t tag = static_cast<uint8_t>(*p_++);
+    switch (tag) {
+      case kNull:
+      case kFalse:
+      case kTrue: return tag;
+      case kInt: RETURN_IF_ERROR(varint().status()); return tag;
+      case kDouble: RETURN_IF_ERROR(bytes(8).status()); return tag;
+      case kString:
+      case kBytes: {
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        RETURN_IF_ERROR(bytes(n).status());
+        return tag;
+      }
+      case kVector: {
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        if (n > static_cast<uint64_t>(end_ - p_) / sizeof(float)) return error("vector past end");
+        p_ += n * sizeof(float);
+        *dim = n;
+        return tag;
+      }
+      case kList: {
+        if (depth >= kMaxNestingDepth) return error("nesting deeper than " + std::to_string(kMaxNestingDepth));
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        if (n > static_cast<uint64_t>(end_ - p_)) return error("list count past end");
+        uint64_t unused;
+        for (uint64_t i = 0; i < n; ++i) RETURN_IF_ERROR(skip_value(depth + 1, &unused).status());
+        return tag;
+      }
+      case kObject: {
+        if (depth >= kMaxNestingDepth) return error("nesting deeper than " + std::to_string(kMaxNestingDepth));
+        ASSIGN_OR_RETURN(uint64_t n, varint());
+        if (n > static_cast<uint64_t>(end_ - p_)) return error("field count past end");
+        uint64_t unused;
+        for (uint64_t i = 0; i < n; ++i) {
+          ASSIGN_OR_RETURN(uint64_t kl, varint());
+          RETURN_IF_ERROR(bytes(kl).status());
+          RETURN_IF_ERROR(skip_value(depth + 1, &unused).status());
+        }
+        return tag;
+      }
+      default: return error("unknown tag " + std::to_string(tag));
+    }
+  }
+
   Result<Object> object_body(int depth) {
     ASSIGN_OR_RETURN(uint64_t n, varint());
     if (n > static_cast<uint64_t>(end_ - p_)) return error("field count past end");
@@ -270,19 +317,61 @@ std::string encode_record(const Record& record) {
   return out;
 }
 
-Result<Record> decode_record(std::string_view data) {
-  Decoder d(data);
-  if (data.empty()) return d.error("empty record");
+namespace {
+
+// Checks the version byte and steps over it.
+Status read_version(std::string_view data, Decoder* d) {
+  if (data.empty()) return d->error("empty record");
   uint8_t version = static_cast<uint8_t>(data[0]);
   if (version != kCodecVersion) {
     return Corruption("binary record: unsupported codec version " + std::to_string(version) +
                       " (this build reads version " + std::to_string(kCodecVersion) + ")");
   }
-  ASSIGN_OR_RETURN(std::string_view skip, d.bytes(1));
-  (void)skip;
+  return d->bytes(1).status();
+}
+
+// The decoder's Value::Type for a tag skip_value returned.
+Value::Type type_of_tag(uint8_t tag) {
+  switch (tag) {
+    case kNull: return Value::Type::kNull;
+    case kFalse:
+    case kTrue: return Value::Type::kBool;
+    case kInt: return Value::Type::kInt;
+    case kDouble: return Value::Type::kDouble;
+    case kString: return Value::Type::kString;
+    case kBytes: return Value::Type::kBytes;
+    case kVector: return Value::Type::kVector;
+    case kList: return Value::Type::kList;
+    default: return Value::Type::kObject;
+  }
+}
+
+}  // namespace
+
+Result<Record> decode_record(std::string_view data) {
+  Decoder d(data);
+  RETURN_IF_ERROR(read_version(data, &d));
   ASSIGN_OR_RETURN(Object o, d.object_body(1));
   if (!d.at_end()) return d.error("trailing bytes");
   return o;
+}
+
+Status scan_fields(std::string_view data, std::vector<FieldShape>* out) {
+  out->clear();
+  Decoder d(data);
+  RETURN_IF_ERROR(read_version(data, &d));
+  ASSIGN_OR_RETURN(uint64_t n, d.varint());
+  if (n > data.size()) return d.error("field count past end");
+  for (uint64_t i = 0; i < n; ++i) {
+    FieldShape f;
+    ASSIGN_OR_RETURN(uint64_t kl, d.varint());
+    ASSIGN_OR_RETURN(f.name, d.bytes(kl));
+    ASSIGN_OR_RETURN(uint8_t tag, d.skip_value(1, &f.dim));
+    f.type = type_of_tag(tag);
+    out->push_back(f);
+  }
+  if (!d.at_end()) return d.error("trailing bytes");
+  return Status::OK();
 }
 
 void RecordBatch::add(const Record& r) {

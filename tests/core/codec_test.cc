@@ -332,6 +332,66 @@ TEST(CodecTest, CheckRecordDepthNamesTheField) {
   EXPECT_EQ(s.message(), "field '" + path + "': nesting deeper than 64 levels");
 }
 
+// scan_fields reports, without decoding, what decode_record would give for the top-level fields.
+TEST(ScanFieldsTest, AgreesWithTheDecoderOnEveryType) {
+  Record r = sample_record();
+  std::string enc = encode_record(r);
+  std::vector<FieldShape> shapes;
+  ASSERT_TRUE(scan_fields(enc, &shapes).ok());
+  ASSERT_EQ(shapes.size(), r.size());
+  size_t i = 0;
+  for (const auto& [name, value] : r) {
+    EXPECT_EQ(shapes[i].name, name);
+    EXPECT_EQ(shapes[i].type, value.type()) << name;
+    EXPECT_EQ(shapes[i].dim, value.is_vector() ? value.as_vector().size() : 0u) << name;
+    ++i;
+  }
+  // The vector on the output is replaced, not appended to.
+  ASSERT_TRUE(scan_fields(encode_record(Record{{"x", 1}}), &shapes).ok());
+  ASSERT_EQ(shapes.size(), 1u);
+  EXPECT_EQ(shapes[0].name, "x");
+  EXPECT_EQ(shapes[0].type, Value::Type::kInt);
+  ASSERT_TRUE(scan_fields(unhex("01 00"), &shapes).ok());
+  EXPECT_TRUE(shapes.empty());
+}
+
+TEST(ScanFieldsTest, RefusesWhatTheDecoderRefuses) {
+  std::vector<FieldShape> shapes;
+  std::string enc = encode_record(sample_record());
+  for (size_t n = 0; n < enc.size(); ++n) {
+    Status s = scan_fields(std::string_view(enc).substr(0, n), &shapes);
+    EXPECT_EQ(s.code(), Code::kCorruption) << "prefix of " << n << " bytes";
+  }
+  // Every single-byte change: scan_fields fails whenever the decoder fails (except on a
+  // duplicate key, which it does not look for) and, when both succeed, agrees with it.
+  for (size_t at = 0; at < enc.size(); ++at) {
+    for (int delta : {1, 0x40, 0x80}) {
+      std::string bad = enc;
+      bad[at] = static_cast<char>(bad[at] + delta);
+      Result<Record> d = decode_record(bad);
+      Status s = scan_fields(bad, &shapes);
+      if (!d.ok()) {
+        if (d.status().message().find("duplicate") != std::string::npos) continue;
+        EXPECT_EQ(s.code(), Code::kCorruption) << "byte " << at << " +" << delta << ": " << d.status().to_string();
+        continue;
+      }
+      ASSERT_TRUE(s.ok()) << "byte " << at << " +" << delta << ": " << s.to_string();
+      ASSERT_EQ(shapes.size(), d->size());
+      size_t i = 0;
+      for (const auto& [name, value] : *d) {
+        EXPECT_EQ(shapes[i].name, name);
+        EXPECT_EQ(shapes[i].type, value.type());
+        ++i;
+      }
+    }
+  }
+  EXPECT_EQ(scan_fields(nested_lists_encoding(kMaxNestingDepth), &shapes).code(), Code::kCorruption);
+  EXPECT_TRUE(scan_fields(nested_lists_encoding(kMaxNestingDepth - 1), &shapes).ok());
+  EXPECT_EQ(scan_fields(nested_lists_encoding(100000), &shapes).code(), Code::kCorruption);
+  EXPECT_EQ(scan_fields(unhex("02 00"), &shapes).code(), Code::kCorruption);
+  EXPECT_EQ(scan_fields("", &shapes).code(), Code::kCorruption);
+}
+
 TEST(RecordBatchTest, AddEncodedAndDecode) {
   RecordBatch b;
   EXPECT_TRUE(b.empty());

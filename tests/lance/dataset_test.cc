@@ -146,6 +146,62 @@ TEST(LanceDataset, CheckAppendValidatesWithoutWriting) {
   EXPECT_EQ(count_files(path + "/_versions"), 2u);  // version 1 + the hint
 }
 
+// The encoded form of the checks (what the backends use on every put) agrees with the decoded one.
+TEST(LanceDataset, EncodedBatchChecksAgreeWithDecodedOnes) {
+  auto batch_of = [](const std::vector<Record>& rows) {
+    RecordBatch b;
+    for (const auto& r : rows) b.add(r);
+    return b;
+  };
+  std::vector<std::vector<Record>> cases = {
+      make_rows(0, 5),
+      {Record{{"a", int64_t{1}}}, Record{{"a", 2.5}, {"b", nullptr}}, Record{{"c", List{1, "x"}}}},
+      {Record{{"o", Object{{"k", 1}}}, {"v", F32Vector{1, 2, 3}}, {"by", Bytes{"\x01"}}}},
+      {Record{{"a", int64_t{1}}}, Record{{"a", "text"}}},  // incompatible within the batch
+      {Record{{"v", F32Vector{}}}},                        // dimension 0
+      {Record{{"", int64_t{1}}}},                          // empty name
+  };
+  std::vector<Record> wide;  // more fields than the linear-scan threshold, in two orders
+  for (int r = 0; r < 3; ++r) {
+    Record rec;
+    for (int f = 0; f < 40; ++f) {
+      int k = r == 1 ? 39 - f : f;
+      rec.append_unchecked("f" + std::to_string(k), r == 2 && k == 7 ? Value(1.5) : Value(int64_t{k}));
+    }
+    wide.push_back(rec);
+  }
+  cases.push_back(wide);
+  for (size_t c = 0; c < cases.size(); ++c) {
+    auto decoded = infer_batch_fields(cases[c]);
+    auto encoded = infer_batch_fields(batch_of(cases[c]));
+    ASSERT_EQ(decoded.ok(), encoded.ok()) << "case " << c;
+    if (!decoded.ok()) {
+      EXPECT_EQ(decoded.status().to_string(), encoded.status().to_string()) << "case " << c;
+      continue;
+    }
+    ASSERT_EQ(decoded->size(), encoded->size()) << "case " << c;
+    for (size_t i = 0; i < decoded->size(); ++i) {
+      EXPECT_EQ((*decoded)[i].name, (*encoded)[i].name) << "case " << c;
+      EXPECT_TRUE((*decoded)[i].type == (*encoded)[i].type) << "case " << c << " field " << (*decoded)[i].name;
+      EXPECT_EQ((*decoded)[i].first_record, (*encoded)[i].first_record) << "case " << c;
+    }
+  }
+  RecordBatch garbage;
+  garbage.add_encoded(std::string("\x01\x05", 2));
+  EXPECT_EQ(infer_batch_fields(garbage).status().code(), Code::kCorruption);
+
+  TempDir dir;
+  auto ds = open(dir.path() + "/t.lance");
+  ASSERT_TRUE(ds->append({Record{{"a", int64_t{1}}}}).ok());
+  for (const auto& rows : {std::vector<Record>{Record{{"a", 2.5}, {"new", true}}},
+                           std::vector<Record>{Record{{"a", "text"}}}}) {
+    RecordBatch b = batch_of(rows);
+    auto fields = infer_batch_fields(b);
+    ASSERT_TRUE(fields.ok());
+    EXPECT_EQ(ds->check_append(*fields, b).to_string(), ds->check_append(rows).to_string());
+  }
+}
+
 TEST(LanceDataset, FragmentsDescribeTheLayout) {
   TempDir dir;
   auto ds = open(dir.path() + "/t.lance");

@@ -192,6 +192,16 @@ TEST_F(LanceRefusal, NarrowIntegerOutOfRangeWritesNothing) {
   EXPECT_EQ(v.status().code(), Code::kInvalidArgument);
   EXPECT_NE(v.status().message().find("record 1 has 300"), std::string::npos) << v.status().message();
   EXPECT_EQ((*ds)->check_append({Record{{"small", int64_t{-129}}}}).code(), Code::kInvalidArgument);
+  {  // the encoded form (what backends check puts with) decodes to check the range
+    RecordBatch b;
+    b.add(Record{{"small", int64_t{-129}}});
+    auto fields = infer_batch_fields(b);
+    ASSERT_TRUE(fields.ok());
+    EXPECT_EQ((*ds)->check_append(*fields, b).code(), Code::kInvalidArgument);
+    RecordBatch fits;
+    fits.add(Record{{"small", int64_t{-128}}});
+    EXPECT_TRUE((*ds)->check_append(*infer_batch_fields(fits), fits).ok());
+  }
   ASSERT_TRUE((*ds)->refresh().ok());
   EXPECT_EQ((*ds)->version(), version);
   ASSERT_TRUE((*ds)->append({Record{{"small", int64_t{-128}}}}).ok());

@@ -216,6 +216,14 @@ Status LanceDataset::check_append(const std::vector<Record>& rows) const {
   return check_int_ranges(snapshot_, rows);
 }
 
+Status LanceDataset::check_append(const std::vector<BatchField>& fields, const RecordBatch& batch) const {
+  RETURN_IF_ERROR(check_appendable(snapshot_));
+  RETURN_IF_ERROR(plan_schema_change(snapshot_, fields).status());
+  if (!has_narrow_int_columns(snapshot_)) return Status::OK();
+  ASSIGN_OR_RETURN(std::vector<Record> rows, batch.decode_all());
+  return check_int_ranges(snapshot_, rows);
+}
+
 Result<uint64_t> LanceDataset::count_rows(uint64_t version) {
   if (version == snapshot_.version) return snapshot_.num_rows();
   ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, version));

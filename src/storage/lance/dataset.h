@@ -24,6 +24,7 @@
 #include "persisting/value.h"
 #include "storage/lance/file_writer.h"
 #include "storage/lance/row_reader.h"
+#include "storage/lance/schema_evolution.h"
 #include "storage/lance/snapshot.h"
 
 namespace persisting::lance {
@@ -86,6 +87,9 @@ class LanceDataset {
   // current schema, without writing anything: a buffering caller validates each put, so a later
   // flush cannot fail on types.
   Status check_append(const std::vector<Record>& rows) const;
+  // The same for encoded records whose fields the caller has inferred (infer_batch_fields of
+  // the batch): the batch is decoded only if the schema has narrow integer columns to check.
+  Status check_append(const std::vector<BatchField>& fields, const RecordBatch& batch) const;
 
   // Reloads the latest version (to see other writers' commits).
   Status refresh();

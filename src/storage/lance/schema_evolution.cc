@@ -11,33 +11,99 @@ std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
+namespace {
+
+// Collects the batch's field types record by record: the rules of infer_batch_fields, shared by
+// its decoded and encoded forms. A handful of fields is the common case, so names are looked up
+// by a linear scan (no allocation per field once a name is known).
+class FieldTypes {
+ public:
+  // value_type is the field's type, or the error type_of_value gave for its value.
+  Status add(size_t r, std::string_view name, Result<ColumnType> value_type) {
+    if (name.empty()) return InvalidArgument("record " + std::to_string(r) + ": empty field name");
+    if (!value_type.ok())
+      return InvalidArgument("record " + std::to_string(r) + " field " + quoted(std::string(name)) + ": " +
+                             value_type.status().message());
+    const ColumnType& t = *value_type;
+    BatchField* f = find(name);
+    if (!f) {
+      fields_.push_back({std::string(name), t, r});
+      if (fields_.size() > kLinearScan) {  // past the threshold: index every name (once), then each new one
+        for (size_t i = index_.empty() ? 0 : fields_.size() - 1; i < fields_.size(); ++i)
+          index_.emplace(fields_[i].name, i);
+      }
+      return Status::OK();
+    }
+    if (f->type == t) return Status::OK();
+    if (f->type.kind == K::kInt && t.kind == K::kFloat) {
+      f->type = t;  // int and double in one batch: double
+      return Status::OK();
+    }
+    if (f->type.kind == K::kFloat && t.kind == K::kInt) return Status::OK();
+    return InvalidArgument("field " + quoted(f->name) + ": record " + std::to_string(f->first_record) + " has " +
+                           type_display_name(f->type) + ", record " + std::to_string(r) + " has " +
+                           type_display_name(t));
+  }
+
+  std::vector<BatchField> take() { return std::move(fields_); }
+
+ private:
+  static constexpr size_t kLinearScan = 16;
+
+  BatchField* find(std::string_view name) {
+    if (fields_.size() <= kLinearScan) {
+      for (auto& f : fields_)
+        if (f.name == name) return &f;
+      return nullptr;
+    }
+    auto it = index_.find(std::string(name));
+    return it == index_.end() ? nullptr : &fields_[it->second];
+  }
+
+  std::vector<BatchField> fields_;
+  std::unordered_map<std::string, size_t> index_;
+};
+
+Result<ColumnType> type_of_shape(const FieldShape& f) {
+  switch (f.type) {
+    case Value::Type::kBool: return ColumnType::Bool();
+    case Value::Type::kInt: return ColumnType::Int64();
+    case Value::Type::kDouble: return ColumnType::Float64();
+    case Value::Type::kString: return ColumnType::String();
+    case Value::Type::kBytes: return ColumnType::Binary();
+    case Value::Type::kVector:
+      if (f.dim == 0) return InvalidArgument("a vector of dimension 0 cannot be stored");
+      if (f.dim > UINT32_MAX) return InvalidArgument("a vector of dimension " + std::to_string(f.dim) + " is too large");
+      return ColumnType::Vector(static_cast<uint32_t>(f.dim));
+    case Value::Type::kList:
+    case Value::Type::kObject: return ColumnType::Json();
+    case Value::Type::kNull: break;
+  }
+  return Internal("type_of_shape called on null");
+}
+
+}  // namespace
+
 Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& rows) {
-  std::vector<BatchField> fields;
-  std::unordered_map<std::string, size_t> index;
+  FieldTypes types;
   for (size_t r = 0; r < rows.size(); ++r) {
     for (const auto& [name, value] : rows[r]) {
-      if (value.is_null()) continue;
-      if (name.empty()) return InvalidArgument("record " + std::to_string(r) + ": empty field name");
-      auto t = type_of_value(value);
-      if (!t.ok()) return InvalidArgument("record " + std::to_string(r) + " field " + quoted(name) + ": " + t.status().message());
-      auto [it, inserted] = index.emplace(name, fields.size());
-      if (inserted) {
-        fields.push_back({name, *t, r});
-        continue;
-      }
-      BatchField& f = fields[it->second];
-      if (f.type == *t) continue;
-      if (f.type.kind == K::kInt && t->kind == K::kFloat) {
-        f.type = *t;  // int and double in one batch: double
-        continue;
-      }
-      if (f.type.kind == K::kFloat && t->kind == K::kInt) continue;
-      return InvalidArgument("field " + quoted(name) + ": record " + std::to_string(f.first_record) + " has " +
-                             type_display_name(f.type) + ", record " + std::to_string(r) + " has " +
-                             type_display_name(*t));
+      if (!value.is_null()) RETURN_IF_ERROR(types.add(r, name, type_of_value(value)));
     }
   }
-  return fields;
+  return types.take();
+}
+
+Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch) {
+  FieldTypes types;
+  std::vector<FieldShape> shapes;
+  for (size_t r = 0; r < batch.size(); ++r) {
+    RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
+    for (const FieldShape& f : shapes) {
+      if (f.type != Value::Type::kNull) RETURN_IF_ERROR(types.add(r, f.name, type_of_shape(f)));
+    }
+  }
+  return types.take();
 }
 
 Result<SchemaChange> plan_schema_change(const Snapshot& s, const std::vector<BatchField>& batch) {
@@ -66,9 +132,23 @@ Result<SchemaChange> plan_schema_change(const Snapshot& s, const std::vector<Bat
   return change;
 }
 
+namespace {
+
+bool is_narrow_int(const SchemaField& f) {
+  return f.type && f.type->kind == K::kInt && !(f.type->bits == 64 && f.type->is_signed);
+}
+
+}  // namespace
+
+bool has_narrow_int_columns(const Snapshot& s) {
+  for (const SchemaField& f : s.fields)
+    if (is_narrow_int(f)) return true;
+  return false;
+}
+
 Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows) {
   for (const SchemaField& f : s.fields) {
-    if (!f.type || f.type->kind != K::kInt || (f.type->bits == 64 && f.type->is_signed)) continue;
+    if (!is_narrow_int(f)) continue;
     for (size_t r = 0; r < rows.size(); ++r) {
       const Value* v = rows[r].find(f.name);
       if (v && v->is_int() && !int_fits(*f.type, v->as_int())) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "persisting/codec.h"
 #include "persisting/status.h"
 #include "persisting/value.h"
 #include "storage/lance/column_type.h"
@@ -27,6 +28,8 @@ struct BatchField {
 
 // Types of the batch's fields, in order of first appearance.
 Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& rows);
+// The same for encoded records, without decoding them (scan_fields); Corruption if one is malformed.
+Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch);
 
 struct SchemaChange {
   std::vector<BatchField> added;     // new nullable fields, in batch order
@@ -40,5 +43,7 @@ Result<SchemaChange> plan_schema_change(const Snapshot& s, const std::vector<Bat
 // Integers for the narrower integer columns a LanceDB schema may have (int32, uint8, ...) must
 // fit them: InvalidArgument naming the field, the value and the record otherwise.
 Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows);
+// Whether the schema has such columns (int other than int64), i.e. check_int_ranges can fail.
+bool has_narrow_int_columns(const Snapshot& s);
 
 }  // namespace persisting::lance
