@@ -220,4 +220,13 @@ int run_cluster_status(const Target& t, const std::string& topic) {
   return 0;
 }
 
+int run_cluster_rebalance(const Target& t, const std::string& topic, bool dry_run, bool rehearse) {
+  auto c = open_client(t);
+  if (!c.ok()) return fail(c.status().to_string());
+  auto r = (*c)->rebalance(topic, {.dry_run = dry_run, .rehearse = rehearse});
+  if (!r.ok()) return fail(r.status().to_string());
+  std::cout << to_json(*r) << "\n";
+  return 0;
+}
+
 }  // namespace persisting::cli

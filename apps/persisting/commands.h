@@ -73,6 +73,9 @@ int run_stats(const Target& t, const std::string& topic);
 int run_inspect(const std::string& data_dir, const std::string& topic);
 // Members, liveness, and (with a topic) bucket ownership, as JSON.
 int run_cluster_status(const Target& t, const std::string& topic);
+// Operator rebalance of a topic onto the members the node knows (docs/cli.md): dry_run prints
+// the plan; rehearse copies, verifies and undoes. Prints the result as JSON.
+int run_cluster_rebalance(const Target& t, const std::string& topic, bool dry_run, bool rehearse);
 int run_bench(const BenchArgs& a);
 int run_bench_remote(const Target& t, const RemoteBenchArgs& a);
 

@@ -131,6 +131,19 @@ int main(int argc, char** argv) {
   status_cmd->add_option("--token", cluster_target.token, "Access token");
   status_cmd->add_option("--tls-ca", cluster_target.tls_ca, "CA file: connect with TLS");
   status_cmd->add_option("--topic", cluster_topic, "Also show this topic's bucket owners");
+  cli::Target rebalance_target;
+  std::string rebalance_topic;
+  bool rebalance_dry_run = false, rebalance_rehearse = false;
+  auto* rebalance_cmd = cluster_cmd->add_subcommand(
+      "rebalance", "Move a topic's buckets onto the members the node knows now (copy, fence, switch, delete)");
+  rebalance_cmd->add_option("--server", rebalance_target.server, "host:port of a persistingd node")->required();
+  rebalance_cmd->add_option("--token", rebalance_target.token, "Access token");
+  rebalance_cmd->add_option("--tls-ca", rebalance_target.tls_ca, "CA file: connect with TLS");
+  rebalance_cmd->add_option("--topic", rebalance_topic, "Topic")->required();
+  auto* dry_flag = rebalance_cmd->add_flag("--dry-run", rebalance_dry_run, "Print the plan, change nothing");
+  rebalance_cmd->add_flag("--rehearse", rebalance_rehearse,
+                          "Fence, copy and verify every moving bucket, then undo it all")
+      ->excludes(dry_flag);
 
   try {
     app.parse(argc, argv);
@@ -157,6 +170,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(stats_cmd))
     return check_target(stats_target) ? cli::run_stats(stats_target, stats_topic) : 2;
   if (app.got_subcommand(inspect_cmd)) return cli::run_inspect(inspect_dir, inspect_topic);
+  if (cluster_cmd->got_subcommand(rebalance_cmd))
+    return cli::run_cluster_rebalance(rebalance_target, rebalance_topic, rebalance_dry_run, rebalance_rehearse);
   if (app.got_subcommand(cluster_cmd)) return cli::run_cluster_status(cluster_target, cluster_topic);
   if (app.got_subcommand(bench_cmd)) {
     if (Status s = parse_options(bench_opts, &bench.options); !s.ok()) {

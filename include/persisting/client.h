@@ -50,6 +50,13 @@ struct ClientOptions {
   int put_retries = 2;
 };
 
+// Client::rebalance: the operator rebalance of a topic (docs/cluster.md, "Rebalance").
+struct RebalanceOptions {
+  bool dry_run = false;   // only compute the plan (and count the records that would move)
+  bool rehearse = false;  // fence, copy and verify every moving bucket, then undo it all
+  std::chrono::milliseconds timeout = std::chrono::hours(1);  // the whole rebalance
+};
+
 class ClientWriter {
  public:
   ~ClientWriter();
@@ -103,8 +110,16 @@ class Client {
   // Flushes every bucket of topic on every owner (all topics when empty).
   Status flush(const std::string& topic = "");
   // {"self":..., "membership":..., "members":[{"id","address","alive","detail"}],
-  //  "ownership":{"<bucket>": "<node>"}} (ownership only when topic is given).
+  //  "ownership":{"<bucket>": "<node>"}, "placement":{"epoch","members"}} (the last two only
+  //  when topic is given: the answering node's view).
   Result<Object> cluster_status(const std::string& topic = "");
+  // Moves the buckets of topic whose owner changes when its placement becomes the members the
+  // node knows now (copy, fence, switch, delete; coordinated by the node). Answers
+  // {"topic","result":"planned"|"rehearsed"|"moved"|"nothing to move","dry_run","rehearse",
+  //  "previous_placement":{"epoch","members"},"placement":{"epoch","members"},
+  //  "moves":[{"bucket","from","to","records"}],"records":<sum>,"dropped":["n1:3",...]}.
+  // Not retried. A failure before the switch changes nothing (the error says so).
+  Result<Object> rebalance(const std::string& topic, const RebalanceOptions& options = {});
 
  private:
   friend class ClientWriter;

@@ -452,7 +452,52 @@ Result<Object> Client::cluster_status(const std::string& topic) {
     for (const auto& o : resp.ownership()) own.set(std::to_string(o.bucket()), o.owner());
     out.set("topic", topic);
     out.set("ownership", std::move(own));
+    List ids;
+    for (const auto& id : resp.placement()) ids.emplace_back(id);
+    out.set("placement", Object{{"epoch", static_cast<int64_t>(resp.placement_epoch())}, {"members", Value(std::move(ids))}});
   }
+  return out;
+}
+
+Result<Object> Client::rebalance(const std::string& topic, const RebalanceOptions& options) {
+  v1::RebalanceRequest req;
+  req.set_topic(topic);
+  req.set_dry_run(options.dry_run);
+  req.set_rehearse(options.rehearse);
+  v1::RebalanceResponse resp;
+  const std::string& address = core_->entries[0];
+  grpc::ClientContext ctx;
+  core_->channels->prepare(&ctx, options.timeout);
+  RETURN_IF_ERROR(net::from_grpc(core_->channels->stub(address)->Rebalance(&ctx, req, &resp), "node at " + address));
+  auto placement = [](uint64_t epoch, const auto& members) {
+    List ids;
+    for (const auto& id : members) ids.emplace_back(id);
+    return Object{{"epoch", static_cast<int64_t>(epoch)}, {"members", Value(std::move(ids))}};
+  };
+  List moves;
+  int64_t records = 0;
+  for (const auto& m : resp.moves()) {
+    moves.emplace_back(Object{{"bucket", static_cast<int64_t>(m.bucket())},
+                              {"from", m.from()},
+                              {"to", m.to()},
+                              {"records", static_cast<int64_t>(m.records())}});
+    records += static_cast<int64_t>(m.records());
+  }
+  List dropped;
+  for (const auto& d : resp.dropped()) dropped.emplace_back(d);
+  std::string result = options.dry_run   ? "planned"
+                       : options.rehearse ? "rehearsed"
+                       : resp.moves_size() > 0 ? "moved"
+                                               : "nothing to move";
+  Object out{{"topic", topic},
+             {"result", result},
+             {"dry_run", options.dry_run},
+             {"rehearse", options.rehearse},
+             {"previous_placement", placement(resp.previous_epoch(), resp.previous_members())},
+             {"placement", placement(resp.epoch(), resp.members())},
+             {"moves", Value(std::move(moves))},
+             {"records", records},
+             {"dropped", Value(std::move(dropped))}};
   return out;
 }
 

@@ -1,6 +1,8 @@
 #include "net/service.h"
 
 #include <asio/post.hpp>
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,9 +18,13 @@
 namespace persisting::net {
 namespace {
 
-enum Method { kCreateTopic, kGetTopic, kListTopics, kGetBucket, kPut, kGet, kFlush, kStats, kClusterStatus, kMethods };
+enum Method {
+  kCreateTopic, kGetTopic, kListTopics, kGetBucket, kPut, kGet, kFlush, kStats, kClusterStatus,
+  kRebalance, kFenceBucket, kCopyBucket, kSetPlacement, kDropBuckets, kMethods
+};
 const char* const kMethodNames[kMethods] = {"CreateTopic", "GetTopic", "ListTopics", "GetBucket", "Put",
-                                            "Get", "Flush", "Stats", "ClusterStatus"};
+                                            "Get", "Flush", "Stats", "ClusterStatus", "Rebalance",
+                                            "FenceBucket", "CopyBucket", "SetPlacement", "DropBuckets"};
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -53,11 +59,59 @@ class GetReactor : public grpc::ServerUnaryReactor {
 
 }  // namespace
 
+// Where a topic's buckets live: rendezvous hashing over members (docs/wire-protocol.md,
+// "Placement"). Immutable once published; a rebalance switch publishes a new one.
+struct Service::Placement {
+  uint64_t epoch = 1;
+  std::vector<runtime::Member> members;  // ids only (addresses come from the membership)
+
+  const NodeId& owner(const std::string& topic, uint32_t bucket) const {
+    return runtime::rendezvous_owner(members, topic, BucketId(bucket)).id;
+  }
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    for (const auto& m : members) out.push_back(m.id.str());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+};
+
 struct Service::TopicEntry {
   TopicInfo info;
-  std::vector<runtime::Member> placement;  // ids only (addresses come from the membership)
   std::mutex mu;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket; null until opened
+  std::mutex switch_mu;  // serializes placement changes (file, then memory)
+
+  // Rebalance fences: bucket -> the node it is moving to. A Put holds fence_mu shared from its
+  // fence check until its runs are handed to the actors, and counts them in `inflight` until they
+  // are answered; so a fence, set under the exclusive lock, then waiting for inflight to drain,
+  // sees a final record count.
+  std::shared_mutex fence_mu;
+  std::map<uint32_t, std::string> moving;
+  std::mutex inflight_mu;
+  std::condition_variable inflight_cv;
+  std::map<uint32_t, int> inflight;
+
+  std::shared_ptr<const Placement> placement() const {
+    std::lock_guard<std::mutex> lock(placement_mu);
+    return placement_;
+  }
+  void set_placement(std::shared_ptr<const Placement> p) {
+    std::lock_guard<std::mutex> lock(placement_mu);
+    placement_ = std::move(p);
+  }
+  void put_started(uint32_t bucket) {
+    std::lock_guard<std::mutex> lock(inflight_mu);
+    ++inflight[bucket];
+  }
+  void put_answered(uint32_t bucket) {
+    std::lock_guard<std::mutex> lock(inflight_mu);
+    if (--inflight[bucket] == 0) inflight_cv.notify_all();
+  }
+
+ private:
+  mutable std::mutex placement_mu;
+  std::shared_ptr<const Placement> placement_;
 };
 
 struct Service::DedupEntry {
@@ -88,7 +142,8 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
       peers_(peers),
       registry_(registry),
       config_(std::move(config)),
-      admin_(std::make_unique<asio::thread_pool>(2)) {
+      admin_(std::make_unique<asio::thread_pool>(2)),
+      movers_(std::make_unique<asio::thread_pool>(2)) {
   for (const auto& m : membership_->configured())
     if (m.id == core_->manager->self()) self_ = m;
   for (int i = 0; i < kMethods; ++i) {
@@ -104,6 +159,10 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
 Service::~Service() { stop(); }
 
 void Service::stop() {
+  if (movers_) {
+    movers_->join();
+    movers_.reset();
+  }
   if (admin_) {
     admin_->join();
     admin_.reset();
@@ -166,58 +225,101 @@ std::shared_ptr<Service::TopicEntry> Service::cached_topic(const std::string& na
 
 namespace {
 
-// <data_dir>/<topic>/placement.json: {"format":1,"members":["n1","n2","n3"]}, written once when
-// the node first learns the topic (docs/wire-protocol.md, "Placement").
+// <data_dir>/<topic>/placement.json (docs/wire-protocol.md, "Placement"), format 2:
+//   {"format":2,"epoch":2,"members":["n1","n2","n3"]}
+// written when the node first learns the topic and replaced (atomically, synced) by a rebalance
+// switch. Format 1, {"format":1,"members":[...]}, written before rebalancing existed, reads as
+// epoch 1. A higher format is refused.
+constexpr int64_t kPlacementFormat = 2;
+
 std::string placement_path(const std::string& data_dir, const std::string& topic) {
   return queue::topic_dir(data_dir, topic) + "/placement.json";
 }
 
-std::vector<std::string> load_placement(const std::string& path) {
+struct StoredPlacement {
+  uint64_t epoch = 1;
   std::vector<std::string> ids;
-  auto text = read_text_file(path);
-  if (!text.ok()) return ids;
-  auto v = parse_json(*text);
-  if (!v.ok() || !v->is_object()) return ids;
-  const Value* m = v->as_object().find("members");
-  if (!m || !m->is_list()) return ids;
-  for (const auto& id : m->as_list())
-    if (id.is_string()) ids.push_back(id.as_string());
-  return ids;
+};
+
+// NotFound when the file does not exist.
+Result<StoredPlacement> load_placement(Env* env, const std::string& path) {
+  if (!env->file_exists(path)) return NotFound("no placement file '" + path + "'");
+  ASSIGN_OR_RETURN(std::string text, env->read_file(path));
+  auto bad = [&](const std::string& why) { return Corruption("placement file '" + path + "': " + why); };
+  auto v = parse_json(text);
+  if (!v.ok() || !v->is_object()) return bad("not a JSON object");
+  const Object& o = v->as_object();
+  const Value* format = o.find("format");
+  int64_t f = format && format->is_int() ? format->as_int() : 1;
+  if (f < 1 || f > kPlacementFormat)
+    return bad("format " + std::to_string(f) + " is not one this version reads (1.." +
+               std::to_string(kPlacementFormat) + ")");
+  StoredPlacement p;
+  if (f >= 2) {
+    const Value* epoch = o.find("epoch");
+    if (!epoch || !epoch->is_int() || epoch->as_int() < 1) return bad("no valid \"epoch\"");
+    p.epoch = static_cast<uint64_t>(epoch->as_int());
+  }
+  const Value* m = o.find("members");
+  if (!m || !m->is_list()) return bad("no \"members\" list");
+  for (const auto& id : m->as_list()) {
+    if (!id.is_string()) return bad("a member id is not a string");
+    p.ids.push_back(id.as_string());
+  }
+  if (p.ids.empty()) return bad("\"members\" is empty");
+  return p;
 }
 
-Status store_placement(const std::string& path, const std::vector<std::string>& ids) {
+Status store_placement(Env* env, const std::string& path, uint64_t epoch, const std::vector<std::string>& ids) {
   List l;
   for (const auto& id : ids) l.emplace_back(id);
-  std::string text = to_json(Value(Object{{"format", int64_t(1)}, {"members", Value(std::move(l))}})) + "\n";
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f || !(f << text) || !f.flush()) return IOError("cannot write '" + tmp + "'");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return IOError("cannot rename '" + tmp + "' to '" + path + "'");
-  return Status::OK();
+  std::string text = to_json(Value(Object{{"format", kPlacementFormat},
+                                          {"epoch", static_cast<int64_t>(epoch)},
+                                          {"members", Value(std::move(l))}})) + "\n";
+  RETURN_IF_ERROR(env->write_file_atomic(path, text));
+  return env->sync_dir(std::filesystem::path(path).parent_path().string());
 }
 
 }  // namespace
 
-Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info, std::vector<std::string> ids) {
+Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info, std::vector<std::string> ids,
+                                                              uint64_t epoch) {
   ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info)));
   std::unique_lock lock(topics_mu_);
   auto& e = topics_[stored.topic];
   if (!e) {
     // The placement stored with the topic wins: its buckets' data lives where it says.
     std::string path = core_->has_data_dir() ? placement_path(core_->options.data_dir, stored.topic) : "";
+    bool on_disk = false;
     if (!path.empty()) {
-      auto on_disk = load_placement(path);
-      if (!on_disk.empty()) ids = std::move(on_disk);
+      auto p = load_placement(core_->env, path);
+      if (p.ok()) {
+        ids = std::move(p->ids);
+        epoch = p->epoch;
+        on_disk = true;
+      } else if (p.status().code() != Code::kNotFound) {
+        topics_.erase(stored.topic);
+        return p.status();
+      }
     }
-    if (ids.empty())
+    if (ids.empty()) {
       for (const auto& m : membership_->configured()) ids.push_back(m.id.str());
-    if (!path.empty() && !std::filesystem::exists(path)) RETURN_IF_ERROR(store_placement(path, ids));
+      epoch = 1;
+    }
+    epoch = std::max<uint64_t>(epoch, 1);
+    if (!path.empty() && !on_disk) {
+      if (Status s = store_placement(core_->env, path, epoch, ids); !s.ok()) {
+        topics_.erase(stored.topic);
+        return s;
+      }
+    }
     auto entry = std::make_shared<TopicEntry>();
     entry->info = stored;
     entry->actors.resize(stored.num_buckets);
-    for (const auto& id : ids) entry->placement.push_back({NodeId(id), ""});
+    auto placement = std::make_shared<Placement>();
+    placement->epoch = epoch;
+    for (const auto& id : ids) placement->members.push_back({NodeId(id), ""});
+    entry->set_placement(std::move(placement));
     e = std::move(entry);
   }
   return e;
@@ -225,11 +327,13 @@ Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& 
 
 void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   to_wire(t.info, spec);
-  for (const auto& m : t.placement) spec->add_placement(m.id.str());
+  auto p = t.placement();
+  for (const auto& m : p->members) spec->add_placement(m.id.str());
+  spec->set_placement_epoch(p->epoch);
 }
 
 Result<runtime::Member> Service::owner(const TopicEntry& t, uint32_t bucket) const {
-  const NodeId& id = runtime::rendezvous_owner(t.placement, t.info.topic, BucketId(bucket)).id;
+  const NodeId id = t.placement()->owner(t.info.topic, bucket);
   if (id == self_.id) return self_;
   auto m = membership_->member(id);
   if (!m.ok())
@@ -241,7 +345,7 @@ Result<runtime::Member> Service::owner(const TopicEntry& t, uint32_t bucket) con
 Result<std::shared_ptr<Service::TopicEntry>> Service::topic(const std::string& name, bool forward) {
   if (auto e = cached_topic(name)) return e;
   auto info = core_->lookup(name);
-  if (info.ok()) return remember(*info, {});
+  if (info.ok()) return remember(*info, {}, 0);
   if (info.status().code() != Code::kNotFound || !forward) return info.status();
   std::string asked = self_.id.str();
   for (const auto& m : membership_->configured()) {
@@ -256,7 +360,7 @@ Result<std::shared_ptr<Service::TopicEntry>> Service::topic(const std::string& n
     auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
     if (s.ok()) {
       std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
-      return remember(from_wire(resp.topic()), std::move(ids));
+      return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch());
     }
   }
   return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");
@@ -276,7 +380,7 @@ Status Service::check_bucket(const TopicEntry& t, uint32_t bucket) const {
 
 Result<std::shared_ptr<runtime::BucketStorage>> Service::local_bucket(TopicEntry& t, uint32_t bucket) {
   RETURN_IF_ERROR(check_bucket(t, bucket));
-  const NodeId& owner_id = runtime::rendezvous_owner(t.placement, t.info.topic, BucketId(bucket)).id;
+  const NodeId owner_id = t.placement()->owner(t.info.topic, bucket);
   if (owner_id != self_.id)
     return FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " + owner_id.str() + ", not " +
                               self_.id.str() + ": ask GetBucket for the owner");
@@ -294,7 +398,7 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
   return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
       std::vector<std::string> ids(req->spec().placement().begin(), req->spec().placement().end());
-      auto e = remember(from_wire(req->spec()), std::move(ids));
+      auto e = remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch());
       if (!e.ok()) return done(e.status().with_context("node " + self_.id.str()));
       if (!req->local_only()) {
         for (const auto& m : membership_->configured()) {
@@ -430,7 +534,9 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         std::shared_ptr<runtime::BucketStorage> actor;
         RecordBatch batch;
       };
-      // Check every run before applying any: a refused put changes nothing.
+      // Check every run before applying any: a refused put changes nothing. The fence lock is
+      // held until the runs are handed to their actors (see TopicEntry::fence_mu).
+      std::shared_lock fence_lock(t.fence_mu);
       std::vector<Part> parts(n);
       for (int i = 0; i < n; ++i) {
         const auto& br = req->buckets(i);
@@ -440,6 +546,9 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
             return done(InvalidArgument(bucket_name(info.topic, bucket) + " appears twice in one put"));
         auto actor = local_bucket(t, bucket);
         if (!actor.ok()) return done(actor.status());
+        if (auto m = t.moving.find(bucket); m != t.moving.end())
+          return done(Unavailable(bucket_name(info.topic, bucket) + " is moving to " + m->second +
+                                  " (a rebalance is in progress; reads go on): retry shortly"));
         auto batch = from_wire(br.run(), bucket_name(info.topic, bucket), [&info, bucket](const Record& r) {
           auto b = queue::bucket_of(info, r);
           if (!b.ok()) return b.status();
@@ -461,14 +570,18 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         a->set_bucket(req->buckets(i).bucket());
         a->set_count(static_cast<uint32_t>(parts[i].batch.size()));
       }
+      TopicEntry* tp = &t;  // topic entries live as long as the service
       for (int i = 0; i < n; ++i) {
         const auto& br = req->buckets(i);
+        const uint32_t bucket = br.bucket();
+        t.put_started(bucket);
         std::string key;
         if (req->producer_id() != 0)
           key = info.topic + '\0' + std::to_string(br.bucket()) + '\0' + std::to_string(req->producer_id());
         std::string what = bucket_name(info.topic, br.bucket()) + ": producer " + std::to_string(req->producer_id());
         apply(key, br.sequence(), what, std::move(parts[i].actor), std::move(parts[i].batch),
-              [g, resp, done, i](Result<Offset> r, bool duplicate) {
+              [g, resp, done, i, tp, bucket](Result<Offset> r, bool duplicate) {
+          tp->put_answered(bucket);
           bool last;
           {
             std::lock_guard<std::mutex> lock(g->mu);
@@ -566,7 +679,7 @@ grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const
       std::vector<uint32_t> buckets(req->buckets().begin(), req->buckets().end());
       if (buckets.empty())
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b)
-          if (runtime::rendezvous_owner((*e)->placement, req->topic(), BucketId(b)).id == self_.id)
+          if ((*e)->placement()->owner(req->topic(), b) == self_.id)
             buckets.push_back(b);
       std::vector<std::future<Object>> futures;
       for (uint32_t b : buckets) {
@@ -602,12 +715,606 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
       if (!req->topic().empty()) {
         auto e = topic(req->topic(), true);
         if (!e.ok()) return done(e.status());
+        auto p = (*e)->placement();
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b) {
           auto* o = resp->add_ownership();
           o->set_bucket(b);
-          o->set_owner(runtime::rendezvous_owner((*e)->placement, req->topic(), BucketId(b)).id.str());
+          o->set_owner(p->owner(req->topic(), b).str());
         }
+        resp->set_placement_epoch(p->epoch);
+        for (const auto& m : p->members) resp->add_placement(m.id.str());
       }
+      done(Status::OK());
+    });
+  });
+}
+
+
+// ---- rebalance ----------------------------------------------------------------------------
+//
+// The coordinator (the node the Rebalance RPC reaches) drives the other steps through RPCs to
+// every member, itself included (docs/wire-protocol.md, "Rebalance"):
+//   check: every configured member answers; the placement in force is the highest epoch any
+//          member holds; plan = the buckets whose owner differs under the configured members.
+//   copy:  the new owner pulls [0, n) from the old owner (no fence yet: puts go on).
+//   fence: the old owner refuses puts to the bucket; the new owner copies the rest, flushes, and
+//          the counts must match.
+//   switch: SetPlacement(epoch + 1) on the old owners, then the new owners, then the others.
+//   delete: every member deletes its copies of buckets it does not own.
+// Before the switch, any failure undoes the moves (fences lifted, copies deleted): the old
+// owners keep their buckets.
+
+namespace {
+
+using Stub = v1::QueueService::Stub;
+
+constexpr auto kFenceDrainTimeout = std::chrono::seconds(30);
+constexpr auto kCopyTimeout = std::chrono::hours(1);     // one CopyBucket call (a whole bucket)
+constexpr auto kChunkTimeout = std::chrono::seconds(60);  // one Get of a copy
+constexpr uint32_t kCopyChunk = 10000;                     // records per Get of a copy (bytes: the source's limit)
+
+template <typename Req, typename Resp>
+Status call_peer(Channels& peers, const runtime::Member& m,
+                 grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req, Resp* resp,
+                 std::chrono::milliseconds timeout) {
+  grpc::ClientContext ctx;
+  peers.prepare(&ctx, timeout);
+  return from_grpc(((*peers.stub(m.address)).*method)(&ctx, req, resp), "node " + m.id.str() + " at " + m.address);
+}
+
+Result<uint64_t> total_count(runtime::BucketStorage& actor) {
+  auto p = std::make_shared<std::promise<Object>>();
+  auto f = p->get_future();
+  actor.stats([p](Object o) { p->set_value(std::move(o)); });
+  Object o = f.get();
+  const Value* n = o.find("total_count");
+  if (o.find("closed")) return Unavailable("topic '" + actor.topic() + "' bucket " +
+                                           std::to_string(actor.bucket().value()) + " is closed");
+  if (!n || !n->is_int()) return Internal("topic '" + actor.topic() + "' bucket " +
+                                          std::to_string(actor.bucket().value()) + ": the backend reports no total_count");
+  return static_cast<uint64_t>(n->as_int());
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::string& target) {
+  ASSIGN_OR_RETURN(auto actor, local_bucket(t, bucket));  // refuses a bucket this node does not own
+  {
+    std::unique_lock lock(t.fence_mu);
+    t.moving[bucket] = target;
+  }
+  // Puts that passed the fence check before it was set may still be unanswered: wait for them,
+  // so that the count below is final.
+  bool drained;
+  {
+    std::unique_lock<std::mutex> lock(t.inflight_mu);
+    drained = t.inflight_cv.wait_for(lock, kFenceDrainTimeout, [&] {
+      auto it = t.inflight.find(bucket);
+      return it == t.inflight.end() || it->second <= 0;
+    });
+  }
+  if (!drained) {
+    lift_fence(t, bucket);
+    return Unavailable(bucket_name(t.info.topic, bucket) + ": puts in flight were not answered within 30 s; fence lifted");
+  }
+  auto n = total_count(*actor);
+  if (!n.ok()) lift_fence(t, bucket);
+  return n;
+}
+
+void Service::lift_fence(TopicEntry& t, uint32_t bucket) {
+  std::unique_lock lock(t.fence_mu);
+  t.moving.erase(bucket);
+}
+
+Status Service::drop_local(TopicEntry& t, uint32_t bucket, bool* had) {
+  {
+    std::lock_guard<std::mutex> lock(t.mu);
+    t.actors[bucket].reset();
+  }
+  *had = core_->manager->find(t.info.topic, BucketId(bucket)) != nullptr;
+  // A close error (a failed flush) does not matter for a copy that is being deleted.
+  (void)core_->manager->drop(t.info.topic, BucketId(bucket));
+  if (core_->has_data_dir()) {
+    std::string dir = queue::bucket_dir(core_->options.data_dir, t.info.topic, BucketId(bucket));
+    if (core_->env->file_exists(dir)) {
+      *had = true;
+      RETURN_IF_ERROR(core_->env->remove_all(dir));
+    }
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> Service::copy_bucket(TopicEntry& t, const v1::CopyBucketRequest& req) {
+  const uint32_t b = req.bucket();
+  const TopicInfo& info = t.info;
+  RETURN_IF_ERROR(check_bucket(t, b));
+  if (t.placement()->owner(info.topic, b) == self_.id)
+    return FailedPrecondition(bucket_name(info.topic, b) + " is owned by this node (" + self_.id.str() +
+                              "): it is not overwritten with a copy");
+  if (req.source().address().empty()) return InvalidArgument(bucket_name(info.topic, b) + ": copy without a source");
+  std::string what = bucket_name(info.topic, b) + ": copy from " + req.source().id() + " (" + req.source().address() + ")";
+  if (req.restart()) {
+    bool had = false;
+    RETURN_IF_ERROR(drop_local(t, b, &had));
+  }
+  // Created like any bucket of the topic (its backend and options), but not served: Put and Get
+  // check the placement, which names another owner until the switch.
+  ASSIGN_OR_RETURN(auto actors, core_->actors(info, {BucketId(b)}, {}));
+  std::shared_ptr<runtime::BucketStorage> actor = actors[0];
+  ASSIGN_OR_RETURN(uint64_t have, total_count(*actor));
+  const uint64_t until = req.until();
+  if (until != 0 && have > until)
+    return FailedPrecondition(what + ": the local copy has " + std::to_string(have) + " records, more than the " +
+                              std::to_string(until) + " asked for");
+  runtime::Member source{NodeId(req.source().id()), req.source().address()};
+  while (until == 0 || have < until) {
+    v1::GetRequest g;
+    g.set_topic(info.topic);
+    auto* c = g.add_cursors();
+    c->set_bucket(b);
+    c->set_offset(have);
+    uint64_t want = kCopyChunk;
+    if (until != 0) want = std::min<uint64_t>(want, until - have);
+    g.set_limit(static_cast<uint32_t>(want));
+    v1::GetResponse resp;
+    RETURN_IF_ERROR(call_peer(*peers_, source, &Stub::Get, g, &resp, kChunkTimeout).with_context(what));
+    if (resp.buckets_size() == 0) break;  // the source has nothing more
+    const auto& br = resp.buckets(0);
+    if (resp.buckets_size() != 1 || br.bucket() != b || br.offset() != have)
+      return Internal(what + ": the source answered for another bucket or offset");
+    ASSIGN_OR_RETURN(RecordBatch batch, from_wire(br.run(), what, [&info, b](const Record& r) {
+      auto rb = queue::bucket_of(info, r);
+      if (!rb.ok()) return rb.status();
+      if (*rb != b) return InvalidArgument("belongs to bucket " + std::to_string(*rb) + ", not this one");
+      return Status::OK();
+    }));
+    if (batch.empty()) break;
+    if (until != 0 && have + batch.size() > until) return Internal(what + ": the source sent more records than asked");
+    auto p = std::make_shared<std::promise<Result<Offset>>>();
+    auto f = p->get_future();
+    size_t n = batch.size();
+    actor->put(std::move(batch), [p](Result<Offset> r) { p->set_value(std::move(r)); });
+    ASSIGN_OR_RETURN(Offset first, f.get());
+    if (first.value() != have)
+      return Internal(what + ": the copy's offsets are out of step (appended at " + std::to_string(first.value()) +
+                      ", expected " + std::to_string(have) + ")");
+    have += n;
+  }
+  if (until != 0 && have != until)
+    return FailedPrecondition(what + ": the source has " + std::to_string(have) + " records, not the " +
+                              std::to_string(until) + " fenced");
+  // Durable before the switch makes it the only copy.
+  auto p = std::make_shared<std::promise<Status>>();
+  auto f = p->get_future();
+  actor->flush([p](Status s) { p->set_value(std::move(s)); });
+  RETURN_IF_ERROR(f.get().with_context(what + ": flush"));
+  ASSIGN_OR_RETURN(uint64_t stored, total_count(*actor));
+  if (stored != have)
+    return Internal(what + ": the local copy counts " + std::to_string(stored) + " records after " +
+                    std::to_string(have) + " were appended");
+  return have;
+}
+
+Status Service::set_placement(TopicEntry& t, uint64_t epoch, std::vector<std::string> ids,
+                              const std::map<uint32_t, uint64_t>& expect) {
+  std::string what = "topic '" + t.info.topic + "' on node " + self_.id.str();
+  if (ids.empty()) return InvalidArgument(what + ": a placement with no members");
+  std::sort(ids.begin(), ids.end());
+  if (std::adjacent_find(ids.begin(), ids.end()) != ids.end())
+    return InvalidArgument(what + ": a placement lists a member twice");
+  std::lock_guard<std::mutex> lock(t.switch_mu);
+  auto cur = t.placement();
+  if (epoch == cur->epoch && cur->ids() == ids) return Status::OK();  // a repeat
+  if (epoch <= cur->epoch)
+    return FailedPrecondition(what + ": placement epoch " + std::to_string(epoch) + " [" + join(ids) +
+                              "] is not newer than the node's epoch " + std::to_string(cur->epoch) + " [" +
+                              join(cur->ids()) + "]");
+  auto next = std::make_shared<Placement>();
+  next->epoch = epoch;
+  for (const auto& id : ids) next->members.push_back({NodeId(id), ""});
+  // An old owner switches only while its buckets hold exactly what was copied (fenced, so no put
+  // lands after the check).
+  std::vector<uint32_t> fenced;
+  auto refuse = [&](const Status& s) {
+    for (uint32_t b : fenced) lift_fence(t, b);
+    return s;
+  };
+  for (const auto& [b, n] : expect) {
+    if (Status s = check_bucket(t, b); !s.ok()) return refuse(s);
+    auto have = fence(t, b, next->owner(t.info.topic, b).str());
+    if (!have.ok()) return refuse(have.status().with_context(what + ": switch"));
+    fenced.push_back(b);
+    if (*have != n)
+      return refuse(FailedPrecondition(bucket_name(t.info.topic, b) + " on node " + self_.id.str() + " holds " +
+                                       std::to_string(*have) + " records, but " + std::to_string(n) +
+                                       " were copied: the switch is refused"));
+  }
+  if (core_->has_data_dir()) {
+    Status s = store_placement(core_->env, placement_path(core_->options.data_dir, t.info.topic), epoch, ids);
+    if (!s.ok()) return refuse(s);
+  }
+  t.set_placement(std::move(next));
+  return Status::OK();
+}
+
+Result<std::vector<uint32_t>> Service::drop_buckets(TopicEntry& t, std::vector<uint32_t> buckets, bool not_owned) {
+  auto p = t.placement();
+  if (buckets.empty() && not_owned)
+    for (uint32_t b = 0; b < t.info.num_buckets; ++b)
+      if (p->owner(t.info.topic, b) != self_.id) buckets.push_back(b);
+  for (uint32_t b : buckets) {
+    RETURN_IF_ERROR(check_bucket(t, b));
+    if (p->owner(t.info.topic, b) == self_.id)
+      return FailedPrecondition(bucket_name(t.info.topic, b) + " is owned by node " + self_.id.str() +
+                                " (placement epoch " + std::to_string(p->epoch) + "): its copy is not deleted");
+  }
+  std::vector<uint32_t> dropped;
+  for (uint32_t b : buckets) {
+    lift_fence(t, b);
+    bool had = false;
+    RETURN_IF_ERROR(drop_local(t, b, &had));
+    if (had) dropped.push_back(b);
+  }
+  return dropped;
+}
+
+Status Service::rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp) {
+  const std::string& name = req.topic();
+  const std::string where = "rebalance of topic '" + name + "'";
+  ASSIGN_OR_RETURN(auto entry, topic(name, /*forward=*/true));
+  const uint32_t num_buckets = entry->info.num_buckets;
+  const auto timeout = config_.peer_timeout;
+
+  // Every configured member (the new placement) must answer.
+  std::vector<runtime::Member> configured = membership_->configured();
+  for (const auto& s : membership_->states(*peers_))
+    if (!s.alive)
+      return Unavailable(where + ": member " + s.member.id.str() + " (" + s.member.address + ") is down" +
+                         (s.detail.empty() ? "" : " (" + s.detail + ")") + "; nothing was changed");
+
+  // The placement in force: the highest epoch any member holds.
+  struct Known {
+    runtime::Member member;
+    bool knows = false;
+    uint64_t epoch = 0;
+    std::vector<std::string> ids;
+  };
+  std::vector<Known> known;
+  for (const auto& m : configured) {
+    v1::GetTopicRequest g;
+    g.set_topic(name);
+    g.set_local_only(true);
+    v1::GetTopicResponse r;
+    Status s = call_peer(*peers_, m, &Stub::GetTopic, g, &r, timeout);
+    Known k{m};
+    if (s.ok()) {
+      k.knows = true;
+      k.epoch = std::max<uint64_t>(r.topic().placement_epoch(), 1);
+      k.ids.assign(r.topic().placement().begin(), r.topic().placement().end());
+      std::sort(k.ids.begin(), k.ids.end());
+    } else if (s.code() != Code::kNotFound) {
+      return s.with_context(where + ": asking for the topic's placement; nothing was changed");
+    }
+    known.push_back(std::move(k));
+  }
+  Placement current = *entry->placement();
+  for (const auto& k : known)
+    if (k.knows && k.epoch > current.epoch) {
+      current.epoch = k.epoch;
+      current.members.clear();
+      for (const auto& id : k.ids) current.members.push_back({NodeId(id), ""});
+    }
+  for (const auto& k : known)
+    if (k.knows && k.epoch == current.epoch && k.ids != current.ids())
+      return FailedPrecondition(where + ": nodes disagree on placement epoch " + std::to_string(current.epoch) + " ([" +
+                                join(k.ids) + "] on " + k.member.id.str() + ", [" + join(current.ids()) +
+                                "] elsewhere); nothing was changed");
+
+  Placement next;
+  next.epoch = current.epoch + 1;
+  for (const auto& m : configured) next.members.push_back({m.id, ""});
+  for (const auto& id : current.ids()) resp->add_previous_members(id);
+  resp->set_previous_epoch(current.epoch);
+  for (const auto& id : next.ids()) resp->add_members(id);
+  resp->set_epoch(current.epoch);
+
+  struct Move {
+    uint32_t bucket;
+    runtime::Member from, to;
+    uint64_t records = 0;
+  };
+  auto member_of = [&](const NodeId& id) -> const runtime::Member* {
+    for (const auto& m : configured)
+      if (m.id == id) return &m;
+    return nullptr;
+  };
+  std::vector<Move> moves;
+  for (uint32_t b = 0; b < num_buckets; ++b) {
+    NodeId from = current.owner(name, b), to = next.owner(name, b);
+    if (from == to) continue;
+    const runtime::Member* f = member_of(from);
+    if (!f)
+      return FailedPrecondition(where + ": bucket " + std::to_string(b) + " lives on node " + from.str() +
+                                ", which is not a configured member; add it back before moving its buckets; "
+                                "nothing was changed");
+    moves.push_back({b, *f, *member_of(to)});
+  }
+  auto report = [&] {
+    for (const auto& mv : moves) {
+      auto* o = resp->add_moves();
+      o->set_bucket(mv.bucket);
+      o->set_from(mv.from.id.str());
+      o->set_to(mv.to.id.str());
+      o->set_records(mv.records);
+    }
+  };
+
+  if (req.dry_run()) {
+    for (auto& mv : moves) {
+      v1::StatsRequest sr;
+      sr.set_topic(name);
+      sr.add_buckets(mv.bucket);
+      v1::StatsResponse st;
+      RETURN_IF_ERROR(call_peer(*peers_, mv.from, &Stub::Stats, sr, &st, timeout).with_context(where));
+      if (st.bucket_stats_json_size() == 1)
+        if (auto v = parse_json(st.bucket_stats_json(0)); v.ok() && v->is_object())
+          if (const Value* n = v->as_object().find("total_count"); n && n->is_int())
+            mv.records = static_cast<uint64_t>(n->as_int());
+    }
+    report();
+    return Status::OK();
+  }
+
+  // Every member learns the topic and the placement in force.
+  for (const auto& k : known) {
+    if (!k.knows) {
+      v1::CreateTopicRequest c;
+      to_wire(entry->info, c.mutable_spec());
+      for (const auto& id : current.ids()) c.mutable_spec()->add_placement(id);
+      c.mutable_spec()->set_placement_epoch(current.epoch);
+      c.set_local_only(true);
+      v1::CreateTopicResponse cr;
+      RETURN_IF_ERROR(call_peer(*peers_, k.member, &Stub::CreateTopic, c, &cr, timeout)
+                          .with_context(where + ": teaching the topic"));
+    } else if (k.epoch < current.epoch) {
+      v1::SetPlacementRequest sp;
+      sp.set_topic(name);
+      sp.set_epoch(current.epoch);
+      for (const auto& id : current.ids()) sp.add_members(id);
+      v1::SetPlacementResponse spr;
+      RETURN_IF_ERROR(call_peer(*peers_, k.member, &Stub::SetPlacement, sp, &spr, timeout)
+                          .with_context(where + ": bringing the placement up to epoch " + std::to_string(current.epoch)));
+    }
+  }
+
+  auto undo = [&](const Status& why, const std::vector<size_t>& fenced) {
+    for (size_t i : fenced) {
+      v1::FenceBucketRequest l;
+      l.set_topic(name);
+      l.set_bucket(moves[i].bucket);
+      l.set_lift(true);
+      v1::FenceBucketResponse lr;
+      (void)call_peer(*peers_, moves[i].from, &Stub::FenceBucket, l, &lr, timeout);
+    }
+    for (const auto& mv : moves) {
+      v1::DropBucketsRequest d;
+      d.set_topic(name);
+      d.add_buckets(mv.bucket);
+      v1::DropBucketsResponse dr;
+      (void)call_peer(*peers_, mv.to, &Stub::DropBuckets, d, &dr, timeout);
+    }
+    return Status(why.code(), where + " failed before the switch; the old owners keep their buckets, fences are "
+                              "lifted and copies deleted: " + why.message());
+  };
+
+  std::vector<size_t> fenced;
+  if (!moves.empty()) {
+    // Copy what is there (puts go on), then fence and copy the rest.
+    for (const auto& mv : moves) {
+      v1::CopyBucketRequest c;
+      c.set_topic(name);
+      c.set_bucket(mv.bucket);
+      c.mutable_source()->set_id(mv.from.id.str());
+      c.mutable_source()->set_address(mv.from.address);
+      c.set_restart(true);
+      v1::CopyBucketResponse cr;
+      Status s = call_peer(*peers_, mv.to, &Stub::CopyBucket, c, &cr, kCopyTimeout);
+      if (!s.ok()) return undo(s, fenced);
+    }
+    for (size_t i = 0; i < moves.size(); ++i) {
+      Move& mv = moves[i];
+      v1::FenceBucketRequest fr;
+      fr.set_topic(name);
+      fr.set_bucket(mv.bucket);
+      fr.set_target(mv.to.id.str());
+      v1::FenceBucketResponse fresp;
+      Status s = call_peer(*peers_, mv.from, &Stub::FenceBucket, fr, &fresp, kFenceDrainTimeout + timeout);
+      fenced.push_back(i);  // lifting an unset fence is harmless
+      if (!s.ok()) return undo(s, fenced);
+      mv.records = fresp.records();
+      v1::CopyBucketRequest c;
+      c.set_topic(name);
+      c.set_bucket(mv.bucket);
+      c.mutable_source()->set_id(mv.from.id.str());
+      c.mutable_source()->set_address(mv.from.address);
+      c.set_until(mv.records);
+      v1::CopyBucketResponse cr;
+      s = call_peer(*peers_, mv.to, &Stub::CopyBucket, c, &cr, kCopyTimeout);
+      if (!s.ok()) return undo(s, fenced);
+      if (cr.records() != mv.records)
+        return undo(Corruption("bucket " + std::to_string(mv.bucket) + ": the copy on " + mv.to.id.str() + " has " +
+                               std::to_string(cr.records()) + " records, the original on " + mv.from.id.str() +
+                               " " + std::to_string(mv.records)),
+                    fenced);
+    }
+    // Nothing may have reached an old owner since its fence (a restart lifts fences): check
+    // every count again before anything switches.
+    for (size_t i = 0; i < moves.size(); ++i) {
+      const Move& mv = moves[i];
+      v1::FenceBucketRequest fr;
+      fr.set_topic(name);
+      fr.set_bucket(mv.bucket);
+      fr.set_target(mv.to.id.str());
+      v1::FenceBucketResponse fresp;
+      Status s = call_peer(*peers_, mv.from, &Stub::FenceBucket, fr, &fresp, kFenceDrainTimeout + timeout);
+      if (!s.ok()) return undo(s, fenced);
+      if (fresp.records() != mv.records)
+        return undo(FailedPrecondition("bucket " + std::to_string(mv.bucket) + " on " + mv.from.id.str() + " holds " +
+                                       std::to_string(fresp.records()) + " records, " + std::to_string(mv.records) +
+                                       " were copied (was its fence lost in a restart?)"),
+                    fenced);
+    }
+    report();
+    if (req.rehearse()) {
+      Status s = undo(Status::OK(), fenced);
+      (void)s;
+      return Status::OK();
+    }
+  } else if (req.rehearse()) {
+    return Status::OK();
+  }
+
+  // Switch: the old owners first (fenced already, from now on they redirect), then the new
+  // owners, then the rest. Until the first member has switched, a failure is undone.
+  if (!moves.empty() || current.ids() != next.ids()) {
+    std::vector<runtime::Member> order;
+    auto add = [&](const runtime::Member& m) {
+      for (const auto& o : order)
+        if (o.id == m.id) return;
+      order.push_back(m);
+    };
+    for (const auto& mv : moves) add(mv.from);
+    for (const auto& mv : moves) add(mv.to);
+    for (const auto& m : configured) add(m);
+    std::vector<std::string> switched;
+    for (const auto& m : order) {
+      v1::SetPlacementRequest sp;
+      sp.set_topic(name);
+      sp.set_epoch(next.epoch);
+      for (const auto& id : next.ids()) sp.add_members(id);
+      for (const auto& mv : moves)
+        if (mv.from.id == m.id) {
+          auto* c = sp.add_expect();
+          c->set_bucket(mv.bucket);
+          c->set_offset(mv.records);
+        }
+      v1::SetPlacementResponse spr;
+      Status s = call_peer(*peers_, m, &Stub::SetPlacement, sp, &spr, kFenceDrainTimeout + timeout);
+      if (s.ok()) {
+        switched.push_back(m.id.str());
+        continue;
+      }
+      bool refused = s.code() != Code::kUnavailable && s.code() != Code::kDeadlineExceeded;
+      if (switched.empty() && refused) return undo(s, fenced);
+      return Status(s.code(), where + ": the switch to placement epoch " + std::to_string(next.epoch) +
+                                  (switched.empty() ? std::string(" may not have reached any member")
+                                                    : " reached " + join(switched)) +
+                                  " but not " + m.id.str() + " (" + s.message() +
+                                  "); the copies are kept and the old owners stay fenced: run the rebalance "
+                                  "again to finish the switch");
+    }
+    resp->set_epoch(next.epoch);
+  }
+
+  // Delete: every member drops its copies of buckets it does not own (the old owners' copies,
+  // and leftovers of interrupted rebalances).
+  std::vector<std::string> failures;
+  for (const auto& m : configured) {
+    v1::DropBucketsRequest d;
+    d.set_topic(name);
+    d.set_not_owned(true);
+    v1::DropBucketsResponse dr;
+    Status s = call_peer(*peers_, m, &Stub::DropBuckets, d, &dr, timeout);
+    if (!s.ok()) {
+      failures.push_back(s.message());
+      continue;
+    }
+    for (uint32_t b : dr.dropped()) resp->add_dropped(m.id.str() + ":" + std::to_string(b));
+  }
+  if (!failures.empty())
+    return Status(Code::kUnavailable, where + ": the buckets moved (placement epoch " + std::to_string(resp->epoch()) +
+                                          "), but deleting old copies failed: " + join(failures) +
+                                          "; run the rebalance again to delete them");
+  return Status::OK();
+}
+
+grpc::ServerUnaryReactor* Service::Rebalance(grpc::CallbackServerContext* ctx, const v1::RebalanceRequest* req,
+                                             v1::RebalanceResponse* resp) {
+  return unary(kRebalance, ctx, [this, req, resp](Done done) {
+    bool expected = false;
+    if (!rebalancing_.compare_exchange_strong(expected, true))
+      return done(FailedPrecondition("node " + self_.id.str() + " is already coordinating a rebalance"));
+    asio::post(*movers_, [this, req, resp, done] {
+      Status s = rebalance(*req, resp);
+      rebalancing_ = false;
+      done(s);
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::FenceBucket(grpc::CallbackServerContext* ctx, const v1::FenceBucketRequest* req,
+                                               v1::FenceBucketResponse* resp) {
+  return unary(kFenceBucket, ctx, [this, req, resp](Done done) {
+    post_admin([this, req, resp, done] {
+      auto e = topic(req->topic(), /*forward=*/false);
+      if (!e.ok()) return done(e.status());
+      if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
+      if (req->lift()) {
+        lift_fence(**e, req->bucket());
+        return done(Status::OK());
+      }
+      if (req->target().empty()) return done(InvalidArgument(bucket_name(req->topic(), req->bucket()) + ": a fence without a target"));
+      auto n = fence(**e, req->bucket(), req->target());
+      if (!n.ok()) return done(n.status());
+      resp->set_records(*n);
+      done(Status::OK());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::CopyBucket(grpc::CallbackServerContext* ctx, const v1::CopyBucketRequest* req,
+                                              v1::CopyBucketResponse* resp) {
+  return unary(kCopyBucket, ctx, [this, req, resp](Done done) {
+    asio::post(*movers_, [this, req, resp, done] {
+      auto e = topic(req->topic(), /*forward=*/true);
+      if (!e.ok()) return done(e.status());
+      auto n = copy_bucket(**e, *req);
+      if (!n.ok()) return done(n.status().with_context("node " + self_.id.str()));
+      resp->set_records(*n);
+      done(Status::OK());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::SetPlacement(grpc::CallbackServerContext* ctx, const v1::SetPlacementRequest* req,
+                                                v1::SetPlacementResponse*) {
+  return unary(kSetPlacement, ctx, [this, req](Done done) {
+    post_admin([this, req, done] {
+      auto e = topic(req->topic(), /*forward=*/false);
+      if (!e.ok()) return done(e.status());
+      std::map<uint32_t, uint64_t> expect;
+      for (const auto& c : req->expect()) expect[c.bucket()] = c.offset();
+      done(set_placement(**e, req->epoch(), {req->members().begin(), req->members().end()}, expect));
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* Service::DropBuckets(grpc::CallbackServerContext* ctx, const v1::DropBucketsRequest* req,
+                                               v1::DropBucketsResponse* resp) {
+  return unary(kDropBuckets, ctx, [this, req, resp](Done done) {
+    post_admin([this, req, resp, done] {
+      auto e = topic(req->topic(), /*forward=*/false);
+      if (!e.ok()) return done(e.status());
+      auto dropped = drop_buckets(**e, {req->buckets().begin(), req->buckets().end()}, req->not_owned());
+      if (!dropped.ok()) return done(dropped.status());
+      for (uint32_t b : *dropped) resp->add_dropped(b);
       done(Status::OK());
     });
   });

@@ -1,13 +1,15 @@
 // The node's gRPC service (persisting.v1.QueueService) on the callback API: no handler blocks a
 // gRPC thread on a bucket. Put and Get go straight to the bucket actors and finish the RPC from
 // the actor's completion; a Get that waits is parked in the buckets (BucketStorage waiters) and
-// holds no thread. Calls that block (topic files, peers, flush, stats) run on a small admin pool.
+// holds no thread. Calls that block (topic files, peers, flush, stats) run on a small admin pool;
+// the operator rebalance (coordinating, and copying a bucket) runs on its own pool of two.
 //
 // Every handler first checks the access token (when configured): a call without it, or with a
 // wrong one, is UNAUTHENTICATED before anything is read or changed.
 #pragma once
 
 #include <asio/thread_pool.hpp>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,8 +60,20 @@ class Service final : public v1::QueueService::CallbackService {
                                   v1::StatsResponse* resp) override;
   grpc::ServerUnaryReactor* ClusterStatus(grpc::CallbackServerContext* ctx, const v1::ClusterStatusRequest* req,
                                           v1::ClusterStatusResponse* resp) override;
+  // Operator rebalance (docs/wire-protocol.md, "Rebalance").
+  grpc::ServerUnaryReactor* Rebalance(grpc::CallbackServerContext* ctx, const v1::RebalanceRequest* req,
+                                      v1::RebalanceResponse* resp) override;
+  grpc::ServerUnaryReactor* FenceBucket(grpc::CallbackServerContext* ctx, const v1::FenceBucketRequest* req,
+                                        v1::FenceBucketResponse* resp) override;
+  grpc::ServerUnaryReactor* CopyBucket(grpc::CallbackServerContext* ctx, const v1::CopyBucketRequest* req,
+                                       v1::CopyBucketResponse* resp) override;
+  grpc::ServerUnaryReactor* SetPlacement(grpc::CallbackServerContext* ctx, const v1::SetPlacementRequest* req,
+                                         v1::SetPlacementResponse* resp) override;
+  grpc::ServerUnaryReactor* DropBuckets(grpc::CallbackServerContext* ctx, const v1::DropBucketsRequest* req,
+                                        v1::DropBucketsResponse* resp) override;
 
  private:
+  struct Placement;
   struct TopicEntry;
   struct DedupEntry;
   struct RpcMetrics;
@@ -78,8 +92,9 @@ class Service final : public v1::QueueService::CallbackService {
   // Runs cb with the topic: inline when cached, else on the admin pool.
   void with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb);
   // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
-  // topic, else ids (from the creating node), else the configured members now.
-  Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids);
+  // topic, else ids at epoch (from the creating node), else the configured members now.
+  Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
+                                               uint64_t epoch);
   void describe(const TopicEntry& t, v1::TopicSpec* spec) const;
   // The owner of a bucket with its current address; Unavailable when the membership has no
   // address for it.
@@ -94,6 +109,25 @@ class Service final : public v1::QueueService::CallbackService {
   void apply(const std::string& key, uint64_t sequence, const std::string& what,
              std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb);
   void put_applied(const std::string& key, Result<Offset> r, uint32_t count);
+
+  // Rebalance. The coordinator (any node) runs rebalance(); the others are its steps, run on
+  // the node the step's RPC reaches.
+  Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp);
+  // Old owner: fences the bucket (puts refused, reads served), waits for puts in flight and
+  // answers the final count. Fails (fence lifted) when the bucket is not this node's.
+  Result<uint64_t> fence(TopicEntry& t, uint32_t bucket, const std::string& target);
+  void lift_fence(TopicEntry& t, uint32_t bucket);
+  // New owner: copies records from the request's source into a local copy of a bucket this
+  // node does not own yet; answers the copy's count, flushed.
+  Result<uint64_t> copy_bucket(TopicEntry& t, const v1::CopyBucketRequest& req);
+  // Adopts placement (epoch, ids): stored, then used. Stale epochs are refused. expect: bucket ->
+  // record count this node must hold (fenced) for the switch to go ahead.
+  Status set_placement(TopicEntry& t, uint64_t epoch, std::vector<std::string> ids,
+                       const std::map<uint32_t, uint64_t>& expect = {});
+  // Deletes local copies of buckets this node does not own; answers those that had one.
+  Result<std::vector<uint32_t>> drop_buckets(TopicEntry& t, std::vector<uint32_t> buckets, bool not_owned);
+  // Closes and forgets the bucket's actor and deletes its files; *had: there was something.
+  Status drop_local(TopicEntry& t, uint32_t bucket, bool* had);
 
   std::shared_ptr<detail::QueueCore> core_;
   Membership* membership_;
@@ -111,6 +145,8 @@ class Service final : public v1::QueueService::CallbackService {
 
   std::vector<std::unique_ptr<RpcMetrics>> rpc_metrics_;
   std::unique_ptr<asio::thread_pool> admin_;
+  std::unique_ptr<asio::thread_pool> movers_;  // Rebalance (coordinating) and CopyBucket
+  std::atomic<bool> rebalancing_{false};      // one rebalance coordinated by this node at a time
 };
 
 }  // namespace persisting::net

@@ -48,6 +48,21 @@ std::shared_ptr<BucketStorage> StorageManager::find(const std::string& topic, Bu
   return it == buckets_.end() ? nullptr : it->second;
 }
 
+Status StorageManager::drop(const std::string& topic, BucketId bucket) {
+  std::shared_ptr<BucketStorage> actor;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = buckets_.find(std::make_pair(topic, bucket.value()));
+    if (it == buckets_.end()) return Status::OK();
+    actor = std::move(it->second);
+    buckets_.erase(it);
+  }
+  auto p = std::make_shared<std::promise<Status>>();
+  auto f = p->get_future();
+  actor->close([p](Status s) { p->set_value(std::move(s)); });
+  return f.get();
+}
+
 std::vector<BucketRef> StorageManager::list_buckets() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<BucketRef> out;

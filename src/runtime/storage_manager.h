@@ -50,6 +50,10 @@ class StorageManager {
   // The actor if it exists, else null.
   std::shared_ptr<BucketStorage> find(const std::string& topic, BucketId bucket) const;
   std::vector<BucketRef> list_buckets() const;
+  // Forgets the local actor of a bucket and closes it (flush, then parked readers fail with
+  // Unavailable); callers holding the actor see it closed. OK when there is none. The bucket's
+  // files stay: deleting them is the caller's business (a cluster rebalance moving it away).
+  Status drop(const std::string& topic, BucketId bucket);
   // Stats of every local bucket (blocks until each actor answers).
   std::vector<Object> stats() const;
   // Flushes and closes every local bucket; returns the first error.
