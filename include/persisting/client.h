@@ -50,7 +50,8 @@ struct ClientOptions {
   int put_retries = 2;
 };
 
-// Client::rebalance: the operator rebalance of a topic (docs/cluster.md, "Rebalance").
+// Client::rebalance: the operator rebalance of a topic (docs/cluster.md, "Adding a node:
+// rebalance"; docs/wire-protocol.md, "Rebalance").
 struct RebalanceOptions {
   bool dry_run = false;   // only compute the plan (and count the records that would move)
   bool rehearse = false;  // fence, copy and verify every moving bucket, then undo it all
