@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>  // renameat2 (glibc >= 2.28)
 #include <cstring>
 #include <filesystem>
 
@@ -216,6 +217,13 @@ class PosixEnv final : public Env {
     return Status::OK();
   }
 
+  Status rename_no_replace(const std::string& from, const std::string& to) override {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return Status::OK();
+    if (errno == EEXIST) return AlreadyExists("'" + to + "' already exists");
+    if (errno == EINVAL || errno == ENOSYS) return Env::rename_no_replace(from, to);  // no support here
+    return posix_error("rename (no replace) to '" + to + "'", from, errno);
+  }
+
   Status sync_dir(const std::string& dir) override {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return posix_error("open dir", dir, errno);
@@ -239,6 +247,11 @@ Result<std::string> Env::read_file(const std::string& path) {
   std::string out;
   RETURN_IF_ERROR(f->read(0, f->size(), &out));
   return out;
+}
+
+Status Env::rename_no_replace(const std::string& from, const std::string& to) {
+  RETURN_IF_ERROR(link_file(from, to));
+  return remove_file(from);
 }
 
 Status Env::write_file_atomic(const std::string& path, std::string_view data) {

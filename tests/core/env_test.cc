@@ -132,6 +132,24 @@ TEST_F(EnvTest, LinkFileIsCreateIfAbsent) {
   EXPECT_NE(missing.code(), Code::kAlreadyExists);
 }
 
+TEST_F(EnvTest, RenameNoReplaceIsCreateIfAbsent) {
+  ASSERT_TRUE(env_->write_file_atomic(path("src1"), "one").ok());
+  ASSERT_TRUE(env_->write_file_atomic(path("src2"), "two").ok());
+  ASSERT_TRUE(env_->rename_no_replace(path("src1"), path("dst")).ok());
+  EXPECT_EQ(*env_->read_file(path("dst")), "one");
+  EXPECT_FALSE(env_->file_exists(path("src1")));
+  Status lost = env_->rename_no_replace(path("src2"), path("dst"));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.code(), Code::kAlreadyExists);
+  EXPECT_NE(lost.message().find(path("dst")), std::string::npos) << lost.message();
+  EXPECT_EQ(*env_->read_file(path("dst")), "one");  // the loser changed nothing
+  EXPECT_EQ(*env_->read_file(path("src2")), "two");
+  Status missing = env_->rename_no_replace(path("nope"), path("dst2"));
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.code(), Code::kAlreadyExists);
+  EXPECT_FALSE(env_->file_exists(path("dst2")));
+}
+
 TEST_F(EnvTest, MissingFilesAreNotFoundAndNamed) {
   std::string p = path("missing");
   Result<std::string> r = env_->read_file(p);

@@ -220,6 +220,10 @@ class FailingLinkEnv : public EnvWrapper {
     if (fail) return IOError("injected link failure for '" + to + "'");
     return EnvWrapper::link_file(from, to);
   }
+  Status rename_no_replace(const std::string& from, const std::string& to) override {
+    if (fail) return IOError("injected link failure for '" + to + "'");
+    return EnvWrapper::rename_no_replace(from, to);
+  }
   bool fail = true;
 };
 

@@ -149,6 +149,21 @@ class FaultEnv : public EnvWrapper {
     if (take_stop()) return stopped_error("link", from);
     return target()->link_file(from, to);
   }
+  Status rename_no_replace(const std::string& from, const std::string& to) override {
+    if (take_stop()) return stopped_error("rename (no replace)", from);
+    Status s = target()->rename_no_replace(from, to);
+    if (s.ok()) {
+      std::lock_guard l(mu_);
+      auto it = synced_.find(from);
+      if (it != synced_.end()) {
+        synced_[to] = it->second;
+        synced_.erase(from);
+      } else {
+        synced_.erase(to);
+      }
+    }
+    return s;
+  }
   Status sync_dir(const std::string& dir) override {
     if (take_stop()) return stopped_error("fsync dir", dir);
     return target()->sync_dir(dir);

@@ -93,8 +93,10 @@ Result<std::string> write_manifest_temp(Env* env, const std::string& dataset, Ma
 Status link_manifest(Env* env, const std::string& dataset, ManifestNaming naming, uint64_t version,
                      const std::string& temp, bool sync) {
   const std::string dir = join_path(dataset, kVersionsDir);
-  Status st = env->link_file(temp, join_path(dir, manifest_file_name(naming, version)));
-  (void)env->remove_file(temp);
+  // Create-if-absent: a lost race is kAlreadyExists. A rename frees no inode (link + unlink
+  // would), which keeps later file creation cheap on ext4 without a journal.
+  Status st = env->rename_no_replace(temp, join_path(dir, manifest_file_name(naming, version)));
+  if (!st.ok()) (void)env->remove_file(temp);
   if (!st.ok() || !sync) return st;
   return env->sync_dir(dir);
 }

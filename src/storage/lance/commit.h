@@ -2,8 +2,9 @@
 //   1. the transaction goes to _transactions/<read_version>-<uuid>.txn (a unique name that
 //      nothing refers to until the manifest does, so it is written in place);
 //   2. the complete manifest of version N+1 goes to a temp file in _versions/, which is then
-//      hard-linked to its final name: create-if-absent. kAlreadyExists means another writer
-//      committed N+1 first; the caller re-reads the latest version and retries;
+//      moved to its final name create-if-absent (rename with RENAME_NOREPLACE; link + unlink
+//      where the file system lacks it). kAlreadyExists means another writer committed N+1
+//      first; the caller re-reads the latest version and retries;
 //   3. after the link, _versions/latest_version_hint.json = {"version":N+1} (a hint only).
 // With sync, the data files, the transaction file and the manifest temp file are fdatasync'ed
 // and the data/ and _transactions/ directories fsync'ed before the link -- all at once, on one
@@ -34,8 +35,8 @@ Result<std::string> write_transaction_file(Env* env, const std::string& dataset,
 Status sync_concurrently(Env* env, const std::vector<std::string>& files, const std::vector<std::string>& dirs);
 
 // The two halves of committing a manifest: write it to a temp file in _versions/ (not synced;
-// returns the temp path), then link the temp file to the version's name, create-if-absent, and
-// remove the temp name (with sync, fsync _versions/ after the link). kAlreadyExists if another
+// returns the temp path), then move the temp file to the version's name, create-if-absent
+// (Env::rename_no_replace; with sync, fsync _versions/ after it). kAlreadyExists if another
 // writer holds that version; nothing is left behind either way.
 Result<std::string> write_manifest_temp(Env* env, const std::string& dataset, ManifestNaming naming,
                                         uint64_t version, const std::string& bytes);
