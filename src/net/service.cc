@@ -999,8 +999,11 @@ Status Service::rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse
       k.epoch = std::max<uint64_t>(r.topic().placement_epoch(), 1);
       k.ids.assign(r.topic().placement().begin(), r.topic().placement().end());
       std::sort(k.ids.begin(), k.ids.end());
+    } else if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
+      return Unavailable(where + ": member " + m.id.str() + " (" + m.address + ") is down (" + s.message() +
+                         "); nothing was changed");
     } else if (s.code() != Code::kNotFound) {
-      return s.with_context(where + ": asking for the topic's placement; nothing was changed");
+      return s.with_context(where + ": asking " + m.id.str() + " for the topic's placement; nothing was changed");
     }
     known.push_back(std::move(k));
   }
