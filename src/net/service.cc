@@ -34,6 +34,11 @@ std::string bucket_name(const std::string& topic, uint32_t bucket) {
   return "topic '" + topic + "' bucket " + std::to_string(bucket);
 }
 
+// Deduplication keys: topic \0 bucket \0 producer_id (decimal).
+std::string dedup_prefix(const std::string& topic, uint32_t bucket) {
+  return topic + '\0' + std::to_string(bucket) + '\0';
+}
+
 // A Get that may be parked: cancelling the RPC (client gone, deadline) wakes its waiters.
 class GetReactor : public grpc::ServerUnaryReactor {
  public:
@@ -577,7 +582,7 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         t.put_started(bucket);
         std::string key;
         if (req->producer_id() != 0)
-          key = info.topic + '\0' + std::to_string(br.bucket()) + '\0' + std::to_string(req->producer_id());
+          key = dedup_prefix(info.topic, br.bucket()) + std::to_string(req->producer_id());
         std::string what = bucket_name(info.topic, br.bucket()) + ": producer " + std::to_string(req->producer_id());
         apply(key, br.sequence(), what, std::move(parts[i].actor), std::move(parts[i].batch),
               [g, resp, done, i, tp, bucket](Result<Offset> r, bool duplicate) {
@@ -806,6 +811,39 @@ Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::strin
   auto n = total_count(*actor);
   if (!n.ok()) lift_fence(t, bucket);
   return n;
+}
+
+void Service::export_producers(const std::string& topic, uint32_t bucket,
+                               google::protobuf::RepeatedPtrField<v1::ProducerState>* out) {
+  const std::string prefix = dedup_prefix(topic, bucket);
+  std::lock_guard<std::mutex> lock(dedup_mu_);
+  for (auto it = dedup_.lower_bound(prefix); it != dedup_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it) {
+    if (it->second->pending) continue;  // none once the fence has drained the bucket's puts
+    auto* p = out->Add();
+    p->set_producer_id(std::stoull(it->first.substr(prefix.size())));
+    p->set_sequence(it->second->sequence);
+    p->set_first_offset(it->second->first_offset);
+    p->set_count(it->second->count);
+  }
+}
+
+void Service::import_producers(const std::string& topic, uint32_t bucket,
+                               const google::protobuf::RepeatedPtrField<v1::ProducerState>& in) {
+  const std::string prefix = dedup_prefix(topic, bucket);
+  auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(dedup_mu_);
+  for (const auto& p : in) {
+    if (p.producer_id() == 0) continue;
+    auto& d = dedup_[prefix + std::to_string(p.producer_id())];
+    if (d && d->sequence >= p.sequence()) continue;
+    d = std::make_unique<DedupEntry>();
+    d->sequence = p.sequence();
+    d->pending = false;
+    d->first_offset = p.first_offset();
+    d->count = p.count();
+    d->last_used = now;
+  }
 }
 
 void Service::lift_fence(TopicEntry& t, uint32_t bucket) {
@@ -1148,6 +1186,7 @@ Status Service::rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse
       c.mutable_source()->set_id(mv.from.id.str());
       c.mutable_source()->set_address(mv.from.address);
       c.set_until(mv.records);
+      *c.mutable_producers() = fresp.producers();
       v1::CopyBucketResponse cr;
       s = call_peer(*peers_, mv.to, &Stub::CopyBucket, c, &cr, kCopyTimeout);
       if (!s.ok()) return undo(s, fenced);
@@ -1277,6 +1316,7 @@ grpc::ServerUnaryReactor* Service::FenceBucket(grpc::CallbackServerContext* ctx,
       auto n = fence(**e, req->bucket(), req->target());
       if (!n.ok()) return done(n.status());
       resp->set_records(*n);
+      export_producers(req->topic(), req->bucket(), resp->mutable_producers());
       done(Status::OK());
     });
   });
@@ -1290,6 +1330,7 @@ grpc::ServerUnaryReactor* Service::CopyBucket(grpc::CallbackServerContext* ctx, 
       if (!e.ok()) return done(e.status());
       auto n = copy_bucket(**e, *req);
       if (!n.ok()) return done(n.status().with_context("node " + self_.id.str()));
+      import_producers(req->topic(), req->bucket(), req->producers());
       resp->set_records(*n);
       done(Status::OK());
     });

@@ -117,6 +117,12 @@ class Service final : public v1::QueueService::CallbackService {
   // answers the final count. Fails (fence lifted) when the bucket is not this node's.
   Result<uint64_t> fence(TopicEntry& t, uint32_t bucket, const std::string& target);
   void lift_fence(TopicEntry& t, uint32_t bucket);
+  // The deduplication entries of a bucket (applied puts only), and installing them on a new owner
+  // (an entry with a newer sequence already there wins).
+  void export_producers(const std::string& topic, uint32_t bucket,
+                        google::protobuf::RepeatedPtrField<v1::ProducerState>* out);
+  void import_producers(const std::string& topic, uint32_t bucket,
+                        const google::protobuf::RepeatedPtrField<v1::ProducerState>& in);
   // New owner: copies records from the request's source into a local copy of a bucket this
   // node does not own yet; answers the copy's count, flushed.
   Result<uint64_t> copy_bucket(TopicEntry& t, const v1::CopyBucketRequest& req);

@@ -564,6 +564,44 @@ TEST(Rebalance, FencedBucketRefusesPutsServesReadsAndAdminRpcsNeedTheToken) {
   const int64_t id2 = id + 1000000;
   const Position where2 = *pos2;
 
+  // A put applied by an old owner just before the move, retried (same producer and sequence)
+  // after it, is answered by the new owner as a duplicate: the deduplication entries move too.
+  auto plan = connect_to(cluster.address(0), token)->rebalance("f", {.dry_run = true});
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  auto planned = moves_of(*plan);
+  ASSERT_FALSE(planned.empty());
+  const uint32_t mb = planned.begin()->first;
+  // A record of bucket mb other than the one id_for_bucket gives (that one is put above).
+  int64_t dedup_id = -1;
+  for (int64_t k = id_for_bucket((*w)->topic(), mb) + 1; k < 300000 && dedup_id < 0; ++k) {
+    auto got = queue::bucket_of((*w)->topic(), Record{{"id", k}});
+    if (got.ok() && *got == mb) dedup_id = k;
+  }
+  ASSERT_GE(dedup_id, 0);
+  v1::PutRequest retried;
+  retried.set_topic("f");
+  retried.set_producer_id(77);
+  {
+    auto* br = retried.add_buckets();
+    br->set_bucket(mb);
+    br->set_sequence(1);
+    RecordBatch batch;
+    batch.add(Record{{"id", dedup_id}});
+    br->mutable_run()->set_records(batch.data());
+    for (uint32_t e : batch.ends()) br->mutable_run()->add_ends(e);
+  }
+  uint64_t first_offset = 0;
+  {
+    v1::PutResponse resp;
+    grpc::ClientContext ctx;
+    prepare(&ctx, token);
+    auto s = stub(cluster.address(cluster.index_of(owners.at(mb))))->Put(&ctx, retried, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.buckets_size(), 1);
+    EXPECT_FALSE(resp.buckets(0).duplicate());
+    first_offset = resp.buckets(0).first_offset();
+  }
+
   // With the token the CLI moves the buckets.
   auto with_token = run_process(
       {PERSISTING_BIN, "cluster", "rebalance", "--server", cluster.address(0), "--topic", "f", "--token", token});
@@ -573,6 +611,18 @@ TEST(Rebalance, FencedBucketRefusesPutsServesReadsAndAdminRpcsNeedTheToken) {
   Contents expected = before;
   expected[{b, counts(before)[b]}] = id;
   expected[{where2.bucket.value(), where2.offset.value()}] = id2;
+  expected[{mb, first_offset}] = dedup_id;
+  EXPECT_EQ(moves_of(done).count(mb), 1u);
+  {
+    v1::PutResponse resp;
+    grpc::ClientContext ctx;
+    prepare(&ctx, token);
+    auto s = stub(cluster.address(2))->Put(&ctx, retried, &resp);  // n3 owns mb now
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_EQ(resp.buckets_size(), 1);
+    EXPECT_TRUE(resp.buckets(0).duplicate());
+    EXPECT_EQ(resp.buckets(0).first_offset(), first_offset);
+  }
   EXPECT_EQ(contents(cluster.address(2), "f", token), expected);
 }
 
