@@ -63,16 +63,42 @@ Status BufferedDataset::check_types(const RecordBatch& batch) {
 Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader_only) {
   if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
   RecordBatch out;
-  if (off < persisted_ && limit > 0) {
-    uint64_t n = std::min<uint64_t>(limit, persisted_ - off);
-    lance::ReadOptions ro;
-    ro.omit_nulls = true;  // a record read back has the fields it was put with
-    ASSIGN_OR_RETURN(auto rows, reader_->read(off, n, ro));
-    for (const auto& r : rows) out.add(r);
-    off += rows.size();
-    limit -= rows.size();
-    if (off < persisted_) return out;  // the dataset gave fewer rows: the rest next time
+  while (off < persisted_ && limit > 0) {
+    std::vector<int32_t> fields;
+    for (const auto& f : reader_->snapshot().fields) fields.push_back(f.id);
+    const RecordBatch* src = &window_;
+    uint64_t first = window_first_;
+    RecordBatch oversized;
+    if (fields != window_fields_ || off < window_first_ || off >= window_first_ + window_.size()) {
+      uint64_t n = std::min<uint64_t>(std::max<uint64_t>(limit, kWindowRows), persisted_ - off);
+      lance::ReadOptions ro;
+      ro.omit_nulls = true;  // a record read back has the fields it was put with
+      ASSIGN_OR_RETURN(auto rows, reader_->read(off, n, ro));
+      if (rows.empty()) return out;  // the dataset gave nothing more: the rest next time
+      ++window_fills_;
+      RecordBatch read;
+      for (const auto& r : rows) read.add(r);
+      first = off;
+      if (read.byte_size() > kMaxWindowBytes) {  // too big to keep: serve it and forget it
+        window_.clear();
+        window_fields_.clear();
+        oversized = std::move(read);
+        src = &oversized;
+      } else {
+        window_ = std::move(read);
+        window_first_ = off;
+        window_fields_ = std::move(fields);
+      }
+    }
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(limit, first + src->size() - off));
+    for (size_t i = 0; i < n; ++i) out.add_encoded(src->encoded(static_cast<size_t>(off - first) + i));
+    off += n;
+    limit -= n;
   }
+  return get_buffered(off, limit, std::move(out));
+}
+
+RecordBatch BufferedDataset::get_buffered(uint64_t off, size_t limit, RecordBatch out) const {
   for (uint64_t end = total(); off < end && limit > 0; ++off, --limit)
     out.add_encoded(buffer_.encoded(off - persisted_));
   return out;
@@ -131,6 +157,7 @@ void BufferedDataset::add_stats(Object* o) const {
   o->set("last_flush_error", last_flush_error_.ok() ? Value() : Value(last_flush_error_.to_string()));
   o->set("version", static_cast<int64_t>(reader_->version()));
   o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
+  o->set("read_window_fills", static_cast<int64_t>(window_fills_));
   o->set("dataset", reader_->path());
 }
 

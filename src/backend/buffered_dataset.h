@@ -42,7 +42,15 @@ class BufferedDataset {
   // Up to limit records from offset, from the dataset and then the buffer. A reader that does not
   // write the bucket (another process does) passes reader_only: a read reaching past what it
   // knows first reloads the dataset to pick up commits made since.
+  //
+  // Dataset rows are read through a window: a read from Lance takes at least kWindowRows rows
+  // and keeps them encoded, so a consumer reading a flushed fragment 100 rows at a time decodes
+  // its pages (whole columns, often the whole fragment) once per window instead of once per get.
+  // Rows are immutable, so the window stays valid until the schema changes (a widened column
+  // gets a new field id and reads back as double).
   Result<RecordBatch> get(uint64_t offset, size_t limit, bool reader_only = false);
+  static constexpr uint64_t kWindowRows = 4096;
+  static constexpr uint64_t kMaxWindowBytes = 64 << 20;  // a larger read is served, not kept
 
   struct FlushJob {
     RecordBatch records;  // the buffer's first records.size() records, copied
@@ -72,12 +80,20 @@ class BufferedDataset {
 
  private:
   BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer);
+  // out + the buffered records from off (off >= persisted_), up to limit.
+  RecordBatch get_buffered(uint64_t off, size_t limit, RecordBatch out) const;
 
   std::unique_ptr<lance::LanceDataset> reader_;  // owner's mutex
   std::unique_ptr<lance::LanceDataset> writer_;  // write_flush only
   uint64_t persisted_ = 0;
   RecordBatch buffer_;
   std::vector<lance::BatchField> buffer_fields_;
+  // Dataset rows [window_first_, window_first_ + window_.size()), read under the schema whose
+  // field ids are window_fields_. Owner's mutex.
+  uint64_t window_first_ = 0;
+  RecordBatch window_;
+  std::vector<int32_t> window_fields_;
+  uint64_t window_fills_ = 0;
   uint64_t flush_count_ = 0;
   double last_flush_seconds_ = 0;
   Status last_flush_error_;

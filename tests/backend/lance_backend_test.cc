@@ -120,6 +120,51 @@ TEST(LanceBackendTest, NewFieldsAndWideningEvolveTheSchema) {
   EXPECT_EQ(rows[1].find("extra")->as_string(), "new");
 }
 
+// Small gets over flushed fragments are served from a read window (one Lance read per window,
+// not per get) and give exactly the records put; a widened column invalidates the window.
+TEST(LanceBackendTest, SmallReadsOfFlushedRowsGoThroughTheReadWindow) {
+  TempDir dir;
+  auto b = open_lance(dir.path(), /*batch_size=*/10);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  ASSERT_TRUE((*b)->put_batch(batch_of(0, 10)).ok());  // three fragments of 10
+  ASSERT_TRUE((*b)->put_batch(batch_of(10, 10)).ok());
+  ASSERT_TRUE((*b)->put_batch(batch_of(20, 10)).ok());
+  ASSERT_TRUE((*b)->put_batch(batch_of(30, 5)).ok());   // buffered
+  ASSERT_EQ((*b)->stats().find("persisted")->as_int(), 30);
+  for (int pass = 0; pass < 2; ++pass) {
+    std::vector<Record> got;
+    for (uint64_t off = 0; off < 35;) {
+      auto r = (*b)->get(Offset(off), 3);
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      ASSERT_GT(r->size(), 0u) << "at " << off;
+      auto rows = r->decode_all();
+      ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+      got.insert(got.end(), rows->begin(), rows->end());
+      off += r->size();
+    }
+    ASSERT_EQ(got.size(), 35u);
+    for (int i = 0; i < 35; ++i) EXPECT_EQ(got[i], rec(i)) << "offset " << i;
+  }
+  // One window holds all 30 flushed rows: the 20 gets of both passes read Lance once.
+  EXPECT_EQ((*b)->stats().find("read_window_fills")->as_int(), 1);
+  // A get crossing from the window into the buffer gets both.
+  auto across = (*b)->get(Offset(28), 4);
+  ASSERT_TRUE(across.ok());
+  ASSERT_EQ(across->size(), 4u);
+  EXPECT_EQ(*across->decode(0), rec(28));
+  EXPECT_EQ(*across->decode(3), rec(31));
+  // Widening "i" to double rewrites the column: the window must not serve the old ints.
+  ASSERT_TRUE((*b)->put(Record{{"id", "w"}, {"i", 0.5}}).ok());
+  ASSERT_TRUE((*b)->flush().ok());
+  auto widened = (*b)->get(Offset(1), 1);
+  ASSERT_TRUE(widened.ok());
+  ASSERT_EQ(widened->size(), 1u);
+  auto row = widened->decode(0);
+  ASSERT_TRUE(row->find("i")->is_double()) << "window served a stale row";
+  EXPECT_EQ(row->find("i")->as_double(), 1.0);
+  EXPECT_EQ((*b)->stats().find("read_window_fills")->as_int(), 2);
+}
+
 TEST(LanceBackendTest, FailedFlushKeepsTheBufferAndIsRetried) {
   TempDir dir;
   FaultEnv env(Env::Default());
