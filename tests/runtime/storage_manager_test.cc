@@ -74,3 +74,38 @@ TEST(StorageManagerTest, CloseAllClosesEveryBucket) {
   (*a)->put(batch, [&](Result<Offset> r) { p.set_value(std::move(r)); });
   EXPECT_EQ(p.get_future().get().status().code(), Code::kUnavailable);
 }
+
+// drop() (a cluster rebalance moving a bucket away): the actor is closed and forgotten; a holder
+// of the old actor sees it closed; the next get_or_create makes a fresh one.
+TEST(StorageManagerTest, DropClosesAndForgetsTheActor) {
+  Executor ex(2);
+  StorageManager m(ex, NodeId("n1"), {{NodeId("n1"), ""}}, Env::Default());
+  BucketSpec spec{.topic = "t", .bucket = BucketId(0)};
+  auto a = m.get_or_create(spec);
+  ASSERT_TRUE(a.ok());
+  RecordBatch batch;
+  batch.add(Record{{"k", int64_t(1)}});
+  std::promise<Result<Offset>> put;
+  (*a)->put(batch, [&put](Result<Offset> r) { put.set_value(std::move(r)); });
+  ASSERT_TRUE(put.get_future().get().ok());
+
+  EXPECT_TRUE(m.drop("t", BucketId(0)).ok());
+  EXPECT_EQ(m.find("t", BucketId(0)), nullptr);
+  EXPECT_TRUE(m.list_buckets().empty());
+  EXPECT_TRUE(m.drop("t", BucketId(0)).ok());  // nothing there: fine
+  std::promise<Result<Offset>> late;
+  (*a)->put(batch, [&late](Result<Offset> r) { late.set_value(std::move(r)); });
+  auto r = late.get_future().get();
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+
+  auto fresh = m.get_or_create(spec);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(fresh->get(), a->get());
+  std::promise<Result<RecordBatch>> got;
+  (*fresh)->get(Offset(0), 10, std::chrono::milliseconds(0), 0,
+                [&got](Result<RecordBatch> b) { got.set_value(std::move(b)); });
+  auto g = got.get_future().get();
+  ASSERT_TRUE(g.ok());
+  EXPECT_TRUE(g->empty());  // memory backend: the dropped bucket's records went with it
+}
