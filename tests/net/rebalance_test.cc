@@ -491,6 +491,12 @@ TEST(Rebalance, FencedBucketRefusesPutsServesReadsAndAdminRpcsNeedTheToken) {
     v1::DropBucketsResponse dresp;
     unauthenticated([&](grpc::ClientContext* ctx) { return st->DropBuckets(ctx, d, &dresp); });
   }
+  // Usage errors exit 2: no topic; --dry-run with --rehearse.
+  EXPECT_EQ(run_process({PERSISTING_BIN, "cluster", "rebalance", "--server", cluster.address(0)}).exit_code, 2);
+  EXPECT_EQ(run_process({PERSISTING_BIN, "cluster", "rebalance", "--server", cluster.address(0), "--topic", "f",
+                         "--dry-run", "--rehearse"})
+                .exit_code,
+            2);
   auto no_token = run_process({PERSISTING_BIN, "cluster", "rebalance", "--server", cluster.address(0), "--topic", "f"});
   EXPECT_EQ(no_token.exit_code, 1);
   EXPECT_NE(no_token.err.find("token"), std::string::npos) << no_token.err;
