@@ -4,8 +4,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <future>
 
 #include "net/grpc_status.h"
@@ -281,8 +279,7 @@ Status store_placement(Env* env, const std::string& path, uint64_t epoch, const 
   std::string text = to_json(Value(Object{{"format", kPlacementFormat},
                                           {"epoch", static_cast<int64_t>(epoch)},
                                           {"members", Value(std::move(l))}})) + "\n";
-  RETURN_IF_ERROR(env->write_file_atomic(path, text));
-  return env->sync_dir(std::filesystem::path(path).parent_path().string());
+  return env->write_file_atomic(path, text);  // temp file, fsync, rename, directory fsync
 }
 
 }  // namespace
