@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <set>
@@ -160,9 +161,15 @@ TEST(Rebalance, MovesBucketsOntoAnAddedNodeWithTheSameOffsetsDurableAndMemory) {
   ASSERT_TRUE(cluster.start(0) && cluster.start(1));
   put_records(cluster.address(0), "d", "persisting", 0, 1200);
 
-  // n3 joins: every node now lists three members; "d" keeps its placement over n1, n2.
+  // n3 joins: every node now lists three members; "d" keeps its placement over n1, n2. Its
+  // placement files are put back in format 1, as a version before rebalancing wrote them.
   EXPECT_EQ(cluster.kill(0, SIGTERM), 0);
   EXPECT_EQ(cluster.kill(1, SIGTERM), 0);
+  for (const char* n : {"n1", "n2"}) {
+    std::string path = cluster.dir() + "/" + n + "/d/placement.json";
+    EXPECT_NE(testing::slurp(path).find("\"format\":2,\"epoch\":1"), std::string::npos) << testing::slurp(path);
+    std::ofstream(path, std::ios::trunc) << "{\"format\":1,\"members\":[\"n1\",\"n2\"]}\n";
+  }
   cluster.use_members(3);
   ASSERT_TRUE(cluster.start_all());
   create_on_two(cluster.address(0), "m", "memory");
@@ -174,6 +181,11 @@ TEST(Rebalance, MovesBucketsOntoAnAddedNodeWithTheSameOffsetsDurableAndMemory) {
   ASSERT_EQ(before_m.size(), 1200u);
   const auto owners_d = ownership(cluster.address(0), "d");
   for (const auto& [b, n] : owners_d) ASSERT_NE(n, "n3");
+  {
+    auto st = connect_to(cluster.address(1))->cluster_status("d");
+    ASSERT_TRUE(st.ok()) << st.status().to_string();
+    EXPECT_EQ(to_json(*st->find("placement")), "{\"epoch\":1,\"members\":[\"n1\",\"n2\"]}");
+  }
   const std::string n3_dir = cluster.dir() + "/n3";
 
   // Dry run: the plan, and nothing changes.
