@@ -379,6 +379,85 @@ TEST(Rebalance, ProducersAndAConsumerKeepGoingWhileBucketsMove) {
   }
 }
 
+// A switch that reached the old owners but not the new one (as when the coordinator dies between
+// the SetPlacement calls), done here step by step with the step RPCs: the next run finds the
+// higher epoch, brings n3 up to it, has nothing to move, and deletes the old copies.
+TEST(Rebalance, AnInterruptedSwitchIsFinishedByTheNextRun) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all());
+  create_on_two(cluster.address(0), "s", "persisting");
+  put_records(cluster.address(0), "s", "persisting", 0, 600);
+  const Contents before = contents(cluster.address(0), "s");
+  auto c = connect_to(cluster.address(0));
+  auto plan = c->rebalance("s", {.dry_run = true});
+  ASSERT_TRUE(plan.ok()) << plan.status().to_string();
+  auto planned = moves_of(*plan);
+  ASSERT_FALSE(planned.empty());
+
+  std::map<std::string, std::map<uint32_t, uint64_t>> expect;  // old owner -> bucket -> records
+  for (const auto& [b, mv] : planned) {
+    v1::FenceBucketRequest f;
+    f.set_topic("s");
+    f.set_bucket(b);
+    f.set_target("n3");
+    v1::FenceBucketResponse fresp;
+    {
+      grpc::ClientContext ctx;
+      prepare(&ctx, "");
+      auto st = stub(cluster.address(cluster.index_of(mv.from)))->FenceBucket(&ctx, f, &fresp);
+      ASSERT_TRUE(st.ok()) << st.error_message();
+    }
+    v1::CopyBucketRequest cp;
+    cp.set_topic("s");
+    cp.set_bucket(b);
+    cp.mutable_source()->set_id(mv.from);
+    cp.mutable_source()->set_address(cluster.address(cluster.index_of(mv.from)));
+    cp.set_restart(true);
+    cp.set_until(fresp.records());
+    v1::CopyBucketResponse cresp;
+    grpc::ClientContext ctx;
+    prepare(&ctx, "");
+    auto st = stub(cluster.address(2))->CopyBucket(&ctx, cp, &cresp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(cresp.records(), fresp.records());
+    expect[mv.from][b] = fresp.records();
+  }
+  for (const auto& [node, buckets] : expect) {
+    v1::SetPlacementRequest sp;
+    sp.set_topic("s");
+    sp.set_epoch(2);
+    for (const char* id : {"n1", "n2", "n3"}) sp.add_members(id);
+    for (const auto& [b, n] : buckets) {
+      auto* e = sp.add_expect();
+      e->set_bucket(b);
+      e->set_offset(n);
+    }
+    v1::SetPlacementResponse spr;
+    grpc::ClientContext ctx;
+    prepare(&ctx, "");
+    auto st = stub(cluster.address(cluster.index_of(node)))->SetPlacement(&ctx, sp, &spr);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  // n3 has not switched: it still sends the moved buckets' clients to the old owners.
+  for (const auto& [b, n] : ownership(cluster.address(2), "s")) EXPECT_NE(n, "n3");
+
+  auto finished = c->rebalance("s");
+  ASSERT_TRUE(finished.ok()) << finished.status().to_string();
+  EXPECT_EQ(finished->find("result")->as_string(), "nothing to move");
+  EXPECT_EQ(finished->find("placement")->as_object().find("epoch")->as_int(), 2);
+  EXPECT_EQ(finished->find("dropped")->as_list().size(), planned.size()) << to_json(*finished);
+  std::set<uint32_t> moved;
+  for (const auto& [b, mv] : planned) moved.insert(b);
+  for (int via = 0; via < 3; ++via) {
+    for (const auto& [b, n] : ownership(cluster.address(via), "s"))
+      if (moved.count(b)) EXPECT_EQ(n, "n3") << "bucket " << b << " via " << cluster.id(via);
+    EXPECT_EQ(contents(cluster.address(via), "s"), before) << "via " << cluster.id(via);
+  }
+  EXPECT_EQ(bucket_dirs(cluster.dir() + "/n3", "s"), moved);
+  for (int i = 0; i < 2; ++i)
+    for (uint32_t b : bucket_dirs(cluster.dir() + "/" + cluster.id(i), "s")) EXPECT_FALSE(moved.count(b)) << b;
+}
+
 TEST(Rebalance, RefusedWithAMemberDownRehearsalUndoesAndAPartialCopyIsReplaced) {
   Cluster cluster(3);
   ASSERT_TRUE(cluster.start_all());
