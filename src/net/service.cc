@@ -91,6 +91,7 @@ struct Service::TopicEntry {
   // sees a final record count.
   std::shared_mutex fence_mu;
   std::map<uint32_t, std::string> moving;
+  std::mutex fences_file_mu;  // serializes writes of fences.json
   std::mutex inflight_mu;
   std::condition_variable inflight_cv;
   std::map<uint32_t, int> inflight;
@@ -282,6 +283,39 @@ Status store_placement(Env* env, const std::string& path, uint64_t epoch, const 
   return env->write_file_atomic(path, text);  // temp file, fsync, rename, directory fsync
 }
 
+// <data_dir>/<topic>/fences.json, format 1: {"format":1,"fences":{"3":"n3"}}: the buckets this
+// node refuses puts to because a rebalance is moving them (to the node named). Present only while
+// there are fences; written before a fence is reported set, so a restart keeps it.
+std::string fences_path(const std::string& data_dir, const std::string& topic) {
+  return queue::topic_dir(data_dir, topic) + "/fences.json";
+}
+
+Result<std::map<uint32_t, std::string>> load_fences(Env* env, const std::string& path) {
+  std::map<uint32_t, std::string> out;
+  if (!env->file_exists(path)) return out;
+  ASSIGN_OR_RETURN(std::string text, env->read_file(path));
+  auto bad = [&](const std::string& why) { return Corruption("fence file '" + path + "': " + why); };
+  auto v = parse_json(text);
+  if (!v.ok() || !v->is_object()) return bad("not a JSON object");
+  const Value* format = v->as_object().find("format");
+  if (!format || !format->is_int() || format->as_int() != 1) return bad("format is not 1");
+  const Value* fences = v->as_object().find("fences");
+  if (!fences || !fences->is_object()) return bad("no \"fences\" object");
+  for (const auto& [k, target] : fences->as_object()) {
+    if (!target.is_string() || k.empty() || k.find_first_not_of("0123456789") != std::string::npos || k.size() > 9)
+      return bad("bad entry '" + k + "'");
+    out[static_cast<uint32_t>(std::stoul(k))] = target.as_string();
+  }
+  return out;
+}
+
+Status store_fences(Env* env, const std::string& path, const std::map<uint32_t, std::string>& fences) {
+  if (fences.empty()) return env->file_exists(path) ? env->remove_file(path) : Status::OK();
+  Object o;
+  for (const auto& [b, target] : fences) o.set(std::to_string(b), target);
+  return env->write_file_atomic(path, to_json(Value(Object{{"format", int64_t(1)}, {"fences", Value(std::move(o))}})) + "\n");
+}
+
 }  // namespace
 
 Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info, std::vector<std::string> ids,
@@ -318,6 +352,14 @@ Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& 
     auto entry = std::make_shared<TopicEntry>();
     entry->info = stored;
     entry->actors.resize(stored.num_buckets);
+    if (core_->has_data_dir()) {
+      auto fences = load_fences(core_->env, fences_path(core_->options.data_dir, stored.topic));
+      if (!fences.ok()) {
+        topics_.erase(stored.topic);
+        return fences.status();
+      }
+      entry->moving = std::move(fences).value();
+    }
     auto placement = std::make_shared<Placement>();
     placement->epoch = epoch;
     for (const auto& id : ids) placement->members.push_back({NodeId(id), ""});
@@ -791,6 +833,10 @@ Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::strin
     std::unique_lock lock(t.fence_mu);
     t.moving[bucket] = target;
   }
+  if (Status s = save_fences(t); !s.ok()) {
+    (void)lift_fence(t, bucket);
+    return s.with_context(bucket_name(t.info.topic, bucket) + ": storing the fence");
+  }
   // Puts that passed the fence check before it was set may still be unanswered: wait for them,
   // so that the count below is final.
   bool drained;
@@ -802,11 +848,11 @@ Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::strin
     });
   }
   if (!drained) {
-    lift_fence(t, bucket);
+    (void)lift_fence(t, bucket);
     return Unavailable(bucket_name(t.info.topic, bucket) + ": puts in flight were not answered within 30 s; fence lifted");
   }
   auto n = total_count(*actor);
-  if (!n.ok()) lift_fence(t, bucket);
+  if (!n.ok()) (void)lift_fence(t, bucket);
   return n;
 }
 
@@ -843,9 +889,23 @@ void Service::import_producers(const std::string& topic, uint32_t bucket,
   }
 }
 
-void Service::lift_fence(TopicEntry& t, uint32_t bucket) {
-  std::unique_lock lock(t.fence_mu);
-  t.moving.erase(bucket);
+Status Service::lift_fence(TopicEntry& t, uint32_t bucket) {
+  {
+    std::unique_lock lock(t.fence_mu);
+    if (t.moving.erase(bucket) == 0) return Status::OK();
+  }
+  return save_fences(t);
+}
+
+Status Service::save_fences(TopicEntry& t) {
+  if (!core_->has_data_dir()) return Status::OK();
+  std::lock_guard<std::mutex> file_lock(t.fences_file_mu);
+  std::map<uint32_t, std::string> snapshot;
+  {
+    std::shared_lock lock(t.fence_mu);
+    snapshot = t.moving;
+  }
+  return store_fences(core_->env, fences_path(core_->options.data_dir, t.info.topic), snapshot);
 }
 
 Status Service::drop_local(TopicEntry& t, uint32_t bucket, bool* had) {
@@ -958,7 +1018,7 @@ Status Service::set_placement(TopicEntry& t, uint64_t epoch, std::vector<std::st
   // lands after the check).
   std::vector<uint32_t> fenced;
   auto refuse = [&](const Status& s) {
-    for (uint32_t b : fenced) lift_fence(t, b);
+    for (uint32_t b : fenced) (void)lift_fence(t, b);
     return s;
   };
   for (const auto& [b, n] : expect) {
@@ -992,7 +1052,7 @@ Result<std::vector<uint32_t>> Service::drop_buckets(TopicEntry& t, std::vector<u
   }
   std::vector<uint32_t> dropped;
   for (uint32_t b : buckets) {
-    lift_fence(t, b);
+    RETURN_IF_ERROR(lift_fence(t, b));
     bool had = false;
     RETURN_IF_ERROR(drop_local(t, b, &had));
     if (had) dropped.push_back(b);
@@ -1305,10 +1365,7 @@ grpc::ServerUnaryReactor* Service::FenceBucket(grpc::CallbackServerContext* ctx,
       auto e = topic(req->topic(), /*forward=*/false);
       if (!e.ok()) return done(e.status());
       if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
-      if (req->lift()) {
-        lift_fence(**e, req->bucket());
-        return done(Status::OK());
-      }
+      if (req->lift()) return done(lift_fence(**e, req->bucket()));
       if (req->target().empty()) return done(InvalidArgument(bucket_name(req->topic(), req->bucket()) + ": a fence without a target"));
       auto n = fence(**e, req->bucket(), req->target());
       if (!n.ok()) return done(n.status());

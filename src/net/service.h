@@ -116,7 +116,9 @@ class Service final : public v1::QueueService::CallbackService {
   // Old owner: fences the bucket (puts refused, reads served), waits for puts in flight and
   // answers the final count. Fails (fence lifted) when the bucket is not this node's.
   Result<uint64_t> fence(TopicEntry& t, uint32_t bucket, const std::string& target);
-  void lift_fence(TopicEntry& t, uint32_t bucket);
+  // Fences are stored in <topic>/fences.json (a restart keeps them) before they are reported.
+  Status lift_fence(TopicEntry& t, uint32_t bucket);
+  Status save_fences(TopicEntry& t);
   // The deduplication entries of a bucket (applied puts only), and installing them on a new owner
   // (an entry with a newer sequence already there wins).
   void export_producers(const std::string& topic, uint32_t bucket,

@@ -155,6 +155,20 @@ int64_t id_for_bucket(const TopicInfo& info, uint32_t b) {
   return -1;
 }
 
+// Waits (bounded) until the node at address sees every member alive: its channels to a
+// restarted node reconnect within about a second.
+bool all_alive(const std::string& address) {
+  for (int i = 0; i < 100; ++i) {
+    auto st = connect_to(address)->cluster_status();
+    if (!st.ok()) return false;
+    bool alive = true;
+    for (const auto& m : st->find("members")->as_list()) alive = alive && m.as_object().find("alive")->as_bool();
+    if (alive) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 TEST(Rebalance, MovesBucketsOntoAnAddedNodeWithTheSameOffsetsDurableAndMemory) {
   Cluster cluster(3);
   cluster.use_members(2);
@@ -422,6 +436,23 @@ TEST(Rebalance, AnInterruptedSwitchIsFinishedByTheNextRun) {
     ASSERT_EQ(cresp.records(), fresp.records());
     expect[mv.from][b] = fresp.records();
   }
+  // Fences are stored: an old owner restarted now still refuses puts to its moving bucket.
+  {
+    const auto& [fb, fmv] = *planned.begin();
+    const int oi = cluster.index_of(fmv.from);
+    EXPECT_EQ(cluster.kill(oi, SIGTERM), 0);
+    EXPECT_NE(testing::slurp(cluster.dir() + "/" + fmv.from + "/s/fences.json").find("\"" + std::to_string(fb) + "\":\"n3\""),
+              std::string::npos);
+    ASSERT_TRUE(cluster.start(oi)) << cluster.log(oi);
+    auto w = connect_to(cluster.address(oi))->writer(
+        {.topic = "s", .bucket_column = "id", .num_buckets = kBuckets, .backend = "persisting"});
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    auto refused = (*w)->put(Record{{"id", id_for_bucket((*w)->topic(), fb)}});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().to_string();
+    EXPECT_NE(refused.status().message().find("is moving to n3"), std::string::npos) << refused.status().to_string();
+    ASSERT_TRUE(all_alive(cluster.address(0)));
+  }
   for (const auto& [node, buckets] : expect) {
     v1::SetPlacementRequest sp;
     sp.set_topic("s");
@@ -454,8 +485,10 @@ TEST(Rebalance, AnInterruptedSwitchIsFinishedByTheNextRun) {
     EXPECT_EQ(contents(cluster.address(via), "s"), before) << "via " << cluster.id(via);
   }
   EXPECT_EQ(bucket_dirs(cluster.dir() + "/n3", "s"), moved);
-  for (int i = 0; i < 2; ++i)
+  for (int i = 0; i < 2; ++i) {
     for (uint32_t b : bucket_dirs(cluster.dir() + "/" + cluster.id(i), "s")) EXPECT_FALSE(moved.count(b)) << b;
+    EXPECT_FALSE(fs::exists(cluster.dir() + "/" + cluster.id(i) + "/s/fences.json"));  // lifted with the copies
+  }
 }
 
 TEST(Rebalance, RefusedWithAMemberDownRehearsalUndoesAndAPartialCopyIsReplaced) {
@@ -478,15 +511,7 @@ TEST(Rebalance, RefusedWithAMemberDownRehearsalUndoesAndAPartialCopyIsReplaced) 
   EXPECT_EQ(ownership(cluster.address(1), "r"), owners);
   EXPECT_EQ(contents(cluster.address(1), "r"), before);
   ASSERT_TRUE(cluster.start(2)) << cluster.log(2);
-  bool n3_alive = false;
-  for (int i = 0; i < 100 && !n3_alive; ++i) {  // bounded: n1's channel to n3 reconnects
-    auto st = connect_to(cluster.address(0))->cluster_status();
-    ASSERT_TRUE(st.ok()) << st.status().to_string();
-    n3_alive = true;
-    for (const auto& m : st->find("members")->as_list()) n3_alive = n3_alive && m.as_object().find("alive")->as_bool();
-    if (!n3_alive) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(n3_alive);
+  ASSERT_TRUE(all_alive(cluster.address(0)));
 
   // A rehearsal fences, copies and verifies, then undoes it all: owners unchanged, no fence
   // left (puts to every moving bucket land at the next offset on the old owner), no copy left.
