@@ -1050,6 +1050,17 @@ Result<std::vector<uint32_t>> Service::drop_buckets(TopicEntry& t, std::vector<u
       return FailedPrecondition(bucket_name(t.info.topic, b) + " is owned by node " + self_.id.str() +
                                 " (placement epoch " + std::to_string(p->epoch) + "): its copy is not deleted");
   }
+  if (not_owned) {
+    // The end of a rebalance: a fence left on a bucket this node still owns is stale (a
+    // coordinator that died after fencing, and a plan that changed since).
+    std::vector<uint32_t> stale;
+    {
+      std::shared_lock lock(t.fence_mu);
+      for (const auto& [b, target] : t.moving)
+        if (p->owner(t.info.topic, b) == self_.id) stale.push_back(b);
+    }
+    for (uint32_t b : stale) RETURN_IF_ERROR(lift_fence(t, b));
+  }
   std::vector<uint32_t> dropped;
   for (uint32_t b : buckets) {
     RETURN_IF_ERROR(lift_fence(t, b));

@@ -746,6 +746,28 @@ TEST(Rebalance, FencedBucketRefusesPutsServesReadsAndAdminRpcsNeedTheToken) {
     EXPECT_EQ(resp.buckets(0).first_offset(), first_offset);
   }
   EXPECT_EQ(contents(cluster.address(2), "f", token), expected);
+
+  // A fence left behind (as by a coordinator that died after fencing) is lifted by the next run,
+  // even with nothing to move.
+  const auto now_owners = ownership(cluster.address(0), "f", token);
+  {
+    v1::FenceBucketRequest f;
+    f.set_topic("f");
+    f.set_bucket(b);
+    f.set_target("n9");
+    v1::FenceBucketResponse resp;
+    grpc::ClientContext ctx;
+    prepare(&ctx, token);
+    ASSERT_TRUE(stub(cluster.address(cluster.index_of(now_owners.at(b))))->FenceBucket(&ctx, f, &resp).ok());
+  }
+  auto stuck = (*w)->put(Record{{"id", id}});
+  ASSERT_FALSE(stuck.ok());
+  EXPECT_NE(stuck.status().message().find("is moving to n9"), std::string::npos) << stuck.status().to_string();
+  auto again = connect_to(cluster.address(1), token)->rebalance("f");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(again->find("result")->as_string(), "nothing to move");
+  auto unstuck = (*w)->put(Record{{"id", id}});
+  ASSERT_TRUE(unstuck.ok()) << unstuck.status().to_string();
 }
 
 }  // namespace
