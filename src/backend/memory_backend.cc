@@ -6,19 +6,36 @@
 #include <mutex>
 #include <new>
 
+#include <sys/mman.h>
+
 namespace persisting {
 
-void MemoryBackend::FreeDeleter::operator()(char* p) const { std::free(p); }
+void MemoryBackend::FreeDeleter::operator()(char* p) const {
+  if (mapped) {
+    ::munmap(p, mapped);
+  } else {
+    std::free(p);
+  }
+}
 
 char* MemoryBackend::reserve(size_t n, uint32_t* chunk, uint32_t* pos) {
   if (chunks_.empty() || chunk_used_ + n > chunk_caps_.back()) {
     size_t cap = chunk_caps_.empty() ? kFirstChunk : std::min(chunk_caps_.back() * 2, kMaxChunk);
     cap = std::max(cap, n);
-    // Not zero-filled: every byte is written before it is read. (Advising huge pages was tried
-    // and made puts 2-3x slower here: with THP defrag=madvise each fault compacts memory.)
-    char* p = static_cast<char*>(std::malloc(cap));
-    if (p == nullptr) throw std::bad_alloc();  // as any container would on exhaustion
-    chunks_.emplace_back(p);
+    // (Advising huge pages was tried and made puts 2-3x slower here: with THP defrag=madvise
+    // each fault compacts memory.)
+    FreeDeleter d;
+    char* p;
+    if (cap >= kPopulateChunk) {
+      void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+      if (m == MAP_FAILED) throw std::bad_alloc();  // as any container would on exhaustion
+      p = static_cast<char*>(m);
+      d.mapped = cap;
+    } else {
+      p = static_cast<char*>(std::malloc(cap));  // not zero-filled: every byte is written before it is read
+      if (p == nullptr) throw std::bad_alloc();
+    }
+    chunks_.emplace_back(p, d);
     chunk_caps_.push_back(cap);
     chunk_used_ = 0;
   }

@@ -33,7 +33,12 @@ class MemoryBackend final : public StorageBackend {
   // Chunks grow from 64 KiB (cheap for quiet buckets) to 8 MiB.
   static constexpr size_t kFirstChunk = 64 << 10;
   static constexpr size_t kMaxChunk = 8 << 20;
+  // Chunks of at least kPopulateChunk bytes are mapped with their pages populated up front:
+  // one kernel call instead of a page fault every 4 KiB inside put_batch's copy (faults were
+  // ~13% of a 256 B memory bench, taken with the bucket's lock held).
+  static constexpr size_t kPopulateChunk = 1 << 20;
   struct FreeDeleter {
+    size_t mapped = 0;  // 0: malloc'd; otherwise the mapping's length
     void operator()(char* p) const;
   };
 
