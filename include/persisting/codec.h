@@ -33,13 +33,21 @@ Status check_record_depth(const Record& record);
 struct FieldShape {
   std::string_view name;
   Value::Type type = Value::Type::kNull;
-  uint64_t dim = 0;  // kVector: the dimension
+  uint64_t dim = 0;        // kVector: the dimension
+  // The value itself, for the scalar types (views point into the encoded bytes):
+  bool b = false;          // kBool
+  int64_t i = 0;           // kInt
+  double d = 0;            // kDouble
+  std::string_view bytes;  // kString, kBytes: the contents; kVector: dim x float32 little-endian
+  std::string_view value;  // the value's whole encoding, tag included (decode_value reads it)
 };
 // Replaces *out with the top-level fields of one encoded record, in order. Values are skipped,
 // not decoded (nothing is copied or allocated once *out has capacity), but checked as strictly
 // as decode_record checks them, except that duplicate keys are not looked for: Corruption on
 // malformed input.
 Status scan_fields(std::string_view encoded, std::vector<FieldShape>* out);
+// Decodes exactly one encoded value (tag and payload, e.g. FieldShape::value) at nesting depth 1.
+Result<Value> decode_value(std::string_view encoded);
 
 // A batch of encoded records packed back to back: the unit that moves between layers.
 // Record i is data[ends[i-1] .. ends[i]).

@@ -107,10 +107,10 @@ RecordBatch BufferedDataset::get_buffered(uint64_t off, size_t limit, RecordBatc
 Status BufferedDataset::write_flush(FlushJob* job) {
   if (job->records.empty()) return Status::OK();
   auto t0 = Clock::now();
-  auto rows = job->records.decode_all();
-  // The writer handle may lag behind a commit made through refresh()ed readers of another
-  // process; append re-reads and retries on a lost race by itself.
-  Status s = rows.ok() ? writer_->append(*rows).status() : rows.status();
+  // From the encoded records, not decoded first. The writer handle may lag behind a commit made
+  // through refresh()ed readers of another process; append re-reads and retries on a lost race
+  // by itself.
+  Status s = writer_->append(job->records).status();
   job->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return s;
 }

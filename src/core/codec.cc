@@ -182,51 +182,73 @@ class Decoder {
     }
   }
 
-  // Steps over one value (tag included) without building it; returns its tag.
-  Result<uint8_t> skip_value(int depth, uint64_t* dim) {
+  // Steps over one value (tag included) without building it. Scalars are read into *f
+  // (type, b/i/d, bytes, dim), nested values only checked; f->value is the value's encoding.
+  Status skip_value(int depth, FieldShape* f) {
+    const char* start = p_;
     if (p_ == end_) return error("truncated value");
     uint8_t tag = static_cast<uint8_t>(*p_++);
     switch (tag) {
-      case kNull:
+      case kNull: f->type = Value::Type::kNull; break;
       case kFalse:
-      case kTrue: return tag;
-      case kInt: RETURN_IF_ERROR(varint().status()); return tag;
-      case kDouble: RETURN_IF_ERROR(bytes(8).status()); return tag;
+      case kTrue:
+        f->type = Value::Type::kBool;
+        f->b = tag == kTrue;
+        break;
+      case kInt: {
+        ASSIGN_OR_RETURN(uint64_t z, varint());
+        f->type = Value::Type::kInt;
+        f->i = static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+        break;
+      }
+      case kDouble: {
+        ASSIGN_OR_RETURN(std::string_view b, bytes(8));
+        f->type = Value::Type::kDouble;
+        std::memcpy(&f->d, b.data(), 8);
+        break;
+      }
       case kString:
       case kBytes: {
         ASSIGN_OR_RETURN(uint64_t n, varint());
-        RETURN_IF_ERROR(bytes(n).status());
-        return tag;
+        ASSIGN_OR_RETURN(f->bytes, bytes(n));
+        f->type = tag == kString ? Value::Type::kString : Value::Type::kBytes;
+        break;
       }
       case kVector: {
         ASSIGN_OR_RETURN(uint64_t n, varint());
         if (n > static_cast<uint64_t>(end_ - p_) / sizeof(float)) return error("vector past end");
+        f->bytes = std::string_view(p_, static_cast<size_t>(n) * sizeof(float));
         p_ += n * sizeof(float);
-        *dim = n;
-        return tag;
+        f->type = Value::Type::kVector;
+        f->dim = n;
+        break;
       }
       case kList: {
         if (depth >= kMaxNestingDepth) return error("nesting deeper than " + std::to_string(kMaxNestingDepth));
         ASSIGN_OR_RETURN(uint64_t n, varint());
         if (n > static_cast<uint64_t>(end_ - p_)) return error("list count past end");
-        uint64_t unused;
-        for (uint64_t i = 0; i < n; ++i) RETURN_IF_ERROR(skip_value(depth + 1, &unused).status());
-        return tag;
+        FieldShape item;
+        for (uint64_t i = 0; i < n; ++i) RETURN_IF_ERROR(skip_value(depth + 1, &item));
+        f->type = Value::Type::kList;
+        break;
       }
       case kObject: {
         if (depth >= kMaxNestingDepth) return error("nesting deeper than " + std::to_string(kMaxNestingDepth));
         ASSIGN_OR_RETURN(uint64_t n, varint());
         if (n > static_cast<uint64_t>(end_ - p_)) return error("field count past end");
-        uint64_t unused;
+        FieldShape item;
         for (uint64_t i = 0; i < n; ++i) {
           ASSIGN_OR_RETURN(uint64_t kl, varint());
           RETURN_IF_ERROR(bytes(kl).status());
-          RETURN_IF_ERROR(skip_value(depth + 1, &unused).status());
+          RETURN_IF_ERROR(skip_value(depth + 1, &item));
         }
-        return tag;
+        f->type = Value::Type::kObject;
+        break;
       }
       default: return error("unknown tag " + std::to_string(tag));
     }
+    f->value = std::string_view(start, static_cast<size_t>(p_ - start));
+    return Status::OK();
   }
 
   Result<Object> object_body(int depth) {
@@ -330,22 +352,6 @@ Status read_version(std::string_view data, Decoder* d) {
   return d->bytes(1).status();
 }
 
-// The decoder's Value::Type for a tag skip_value returned.
-Value::Type type_of_tag(uint8_t tag) {
-  switch (tag) {
-    case kNull: return Value::Type::kNull;
-    case kFalse:
-    case kTrue: return Value::Type::kBool;
-    case kInt: return Value::Type::kInt;
-    case kDouble: return Value::Type::kDouble;
-    case kString: return Value::Type::kString;
-    case kBytes: return Value::Type::kBytes;
-    case kVector: return Value::Type::kVector;
-    case kList: return Value::Type::kList;
-    default: return Value::Type::kObject;
-  }
-}
-
 }  // namespace
 
 Result<Record> decode_record(std::string_view data) {
@@ -366,12 +372,18 @@ Status scan_fields(std::string_view data, std::vector<FieldShape>* out) {
     FieldShape f;
     ASSIGN_OR_RETURN(uint64_t kl, d.varint());
     ASSIGN_OR_RETURN(f.name, d.bytes(kl));
-    ASSIGN_OR_RETURN(uint8_t tag, d.skip_value(1, &f.dim));
-    f.type = type_of_tag(tag);
+    RETURN_IF_ERROR(d.skip_value(1, &f));
     out->push_back(f);
   }
   if (!d.at_end()) return d.error("trailing bytes");
   return Status::OK();
+}
+
+Result<Value> decode_value(std::string_view data) {
+  Decoder d(data);
+  ASSIGN_OR_RETURN(Value v, d.value(1));
+  if (!d.at_end()) return d.error("trailing bytes");
+  return v;
 }
 
 void RecordBatch::add(const Record& r) {

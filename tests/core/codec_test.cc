@@ -344,6 +344,19 @@ TEST(ScanFieldsTest, AgreesWithTheDecoderOnEveryType) {
     EXPECT_EQ(shapes[i].name, name);
     EXPECT_EQ(shapes[i].type, value.type()) << name;
     EXPECT_EQ(shapes[i].dim, value.is_vector() ? value.as_vector().size() : 0u) << name;
+    // The value's own encoding decodes back to it; scalars are read in place.
+    auto back = decode_value(shapes[i].value);
+    ASSERT_TRUE(back.ok()) << name << ": " << back.status().to_string();
+    EXPECT_EQ(*back, value) << name;
+    if (value.is_bool()) EXPECT_EQ(shapes[i].b, value.as_bool()) << name;
+    if (value.is_int()) EXPECT_EQ(shapes[i].i, value.as_int()) << name;
+    if (value.is_double()) EXPECT_EQ(shapes[i].d, value.as_double()) << name;
+    if (value.is_string()) EXPECT_EQ(shapes[i].bytes, value.as_string()) << name;
+    if (value.is_bytes()) EXPECT_EQ(shapes[i].bytes, value.as_bytes().data) << name;
+    if (value.is_vector()) {
+      EXPECT_EQ(shapes[i].bytes, std::string_view(reinterpret_cast<const char*>(value.as_vector().data()),
+                                                   value.as_vector().size() * sizeof(float)));
+    }
     ++i;
   }
   // The vector on the output is replaced, not appended to.
@@ -390,6 +403,8 @@ TEST(ScanFieldsTest, RefusesWhatTheDecoderRefuses) {
   EXPECT_EQ(scan_fields(nested_lists_encoding(100000), &shapes).code(), Code::kCorruption);
   EXPECT_EQ(scan_fields(unhex("02 00"), &shapes).code(), Code::kCorruption);
   EXPECT_EQ(scan_fields("", &shapes).code(), Code::kCorruption);
+  EXPECT_EQ(decode_value(unhex("03")).status().code(), Code::kCorruption);     // truncated int
+  EXPECT_EQ(decode_value(unhex("00 00")).status().code(), Code::kCorruption);  // trailing bytes
 }
 
 TEST(RecordBatchTest, AddEncodedAndDecode) {

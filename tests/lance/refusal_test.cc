@@ -201,6 +201,7 @@ TEST_F(LanceRefusal, NarrowIntegerOutOfRangeWritesNothing) {
     RecordBatch fits;
     fits.add(Record{{"small", int64_t{-128}}});
     EXPECT_TRUE((*ds)->check_append(*infer_batch_fields(fits), fits).ok());
+    EXPECT_EQ((*ds)->append(b).status().code(), Code::kInvalidArgument);  // and the encoded append
   }
   ASSERT_TRUE((*ds)->refresh().ok());
   EXPECT_EQ((*ds)->version(), version);

@@ -107,7 +107,7 @@ Status apply_schema_change(Env* env, const Snapshot& s, const SchemaChange& chan
       std::vector<Value> values;
       RETURN_IF_ERROR(read_fragment_field(env, s, *frag, *old, 0, rows, &cache, &values));
       FileColumn col{widened, ColumnType::Float64(), {}};
-      for (const Value& v : values) col.values.push_back(&v);
+      for (const Value& v : values) col.values.push_back(Cell::of(&v));
       ASSIGN_OR_RETURN(WrittenFile wf, write_file(env, s.dataset, {col}, rows, options, pending));
       *frag->add_files() = wf.file;
     }
@@ -125,8 +125,30 @@ std::vector<FileColumn> batch_columns(const pb::Manifest& m, const std::vector<R
     if (!t.ok()) continue;  // a type LanceDB made and Persisting cannot write: null in this fragment
     FileColumn col{f, *t, {}};
     col.values.reserve(rows.size());
-    for (const Record& r : rows) col.values.push_back(r.find(f.name()));
+    for (const Record& r : rows) col.values.push_back(Cell::of(r.find(f.name())));
     columns.push_back(std::move(col));
+  }
+  return columns;
+}
+
+// The same from encoded records, read in place (the cells view batch's bytes).
+Result<std::vector<FileColumn>> batch_columns(const pb::Manifest& m, const RecordBatch& batch) {
+  std::vector<FileColumn> columns;
+  std::unordered_map<std::string_view, size_t> index;
+  for (const pb::Field& f : m.fields()) {
+    if (f.parent_id() != -1) continue;
+    auto t = column_type_of_field(f);
+    if (!t.ok()) continue;  // as above
+    columns.push_back(FileColumn{f, *t, std::vector<Cell>(batch.size())});
+  }
+  for (size_t c = 0; c < columns.size(); ++c) index.emplace(columns[c].field.name(), c);
+  std::vector<FieldShape> shapes;
+  for (size_t r = 0; r < batch.size(); ++r) {
+    RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
+    for (const FieldShape& f : shapes) {
+      auto it = index.find(f.name);
+      if (it != index.end()) columns[it->second].values[r] = Cell::of(f);
+    }
   }
   return columns;
 }
@@ -149,6 +171,25 @@ Status LanceDataset::refresh() {
 Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
   if (rows.empty()) return snapshot_.version;
   ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(rows));
+  return append_rows(batch, rows.size(), [&](const Snapshot& s) { return check_int_ranges(s, rows); },
+                     [&](const pb::Manifest& m) -> Result<std::vector<FileColumn>> { return batch_columns(m, rows); });
+}
+
+Result<uint64_t> LanceDataset::append(const RecordBatch& records) {
+  if (records.empty()) return snapshot_.version;
+  ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(records));
+  auto ranges = [&](const Snapshot& s) -> Status {
+    if (!has_narrow_int_columns(s)) return Status::OK();
+    ASSIGN_OR_RETURN(std::vector<Record> rows, records.decode_all());
+    return check_int_ranges(s, rows);
+  };
+  return append_rows(batch, records.size(), ranges,
+                     [&](const pb::Manifest& m) { return batch_columns(m, records); });
+}
+
+Result<uint64_t> LanceDataset::append_rows(const std::vector<BatchField>& batch, uint64_t num_rows,
+                                           const std::function<Status(const Snapshot&)>& check_ranges,
+                                           const std::function<Result<std::vector<FileColumn>>(const pb::Manifest&)>& columns) {
   Status last;
   int schema_commits = 0;
   // Commits next/txn; false when another writer took the version first (then retry).
@@ -166,7 +207,7 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
     if (attempt > 0) RETURN_IF_ERROR(refresh());
     RETURN_IF_ERROR(check_appendable(snapshot_));
     ASSIGN_OR_RETURN(SchemaChange change, plan_schema_change(snapshot_, batch));
-    RETURN_IF_ERROR(check_int_ranges(snapshot_, rows));
+    RETURN_IF_ERROR(check_ranges(snapshot_));
     PendingFiles pending(env_);
     ASSIGN_OR_RETURN(NextVersion next, take_next_version(&snapshot_));
     ManifestRestorer restorer(&snapshot_);
@@ -187,7 +228,8 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
     if (snapshot_.version == 0) {
       RETURN_IF_ERROR(apply_schema_change(env_, snapshot_, change, options_.file, &m, &pending));
     }
-    ASSIGN_OR_RETURN(WrittenFile wf, write_file(env_, path_, batch_columns(m, rows), rows.size(), options_.file, &pending));
+    ASSIGN_OR_RETURN(std::vector<FileColumn> cols, columns(m));
+    ASSIGN_OR_RETURN(WrittenFile wf, write_file(env_, path_, cols, num_rows, options_.file, &pending));
     pb::DataFragment frag;
     frag.set_id(next_fragment_id(m));
     *frag.add_files() = wf.file;

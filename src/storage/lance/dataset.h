@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -82,6 +83,9 @@ class LanceDataset {
   // double). Returns the new version. An empty batch commits nothing and returns the current
   // version. On a type or range error nothing is written.
   Result<uint64_t> append(const std::vector<Record>& rows);
+  // The same for encoded records, written from their bytes without decoding them (decoded only
+  // to range-check narrow integer columns a LanceDB schema may have).
+  Result<uint64_t> append(const RecordBatch& records);
 
   // Checks that append(rows) would pass the type (and narrow-integer range) checks against the
   // current schema, without writing anything: a buffering caller validates each put, so a later
@@ -105,6 +109,11 @@ class LanceDataset {
   const std::string& path() const { return path_; }
 
  private:
+  // append's commit loop: batch's types are checked against the schema, check_ranges against
+  // each snapshot tried, and columns builds the new fragment's columns for the manifest.
+  Result<uint64_t> append_rows(const std::vector<BatchField>& batch, uint64_t num_rows,
+                               const std::function<Status(const Snapshot&)>& check_ranges,
+                               const std::function<Result<std::vector<FileColumn>>(const pb::Manifest&)>& columns);
   LanceDataset(Env* env, std::string path, LanceOptions options)
       : env_(env), path_(std::move(path)), options_(options) {}
 

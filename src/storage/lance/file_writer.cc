@@ -52,7 +52,7 @@ Status write_column(Writer* w, const FileColumn& col, uint64_t num_rows, const F
       bytes += encoded_size_estimate(col.values[end], col.type);
       ++end;
     }
-    std::vector<const Value*> slice(col.values.begin() + row, col.values.begin() + end);
+    std::span<const Cell> slice(col.values.data() + row, end - row);
     ASSIGN_OR_RETURN(EncodedPage page, encode_page(slice, col.type, col.field.name(), opt.compression));
     pb::Page* p = meta->add_pages();
     for (const std::string& buf : page.buffers) {

@@ -21,6 +21,7 @@
 #include "persisting/value.h"
 #include "storage/lance/buffer_compression.h"
 #include "storage/lance/column_type.h"
+#include "storage/lance/page_encoder.h"
 #include "storage/lance/proto/file.pb.h"
 
 namespace persisting::lance {
@@ -28,7 +29,7 @@ namespace persisting::lance {
 struct FileColumn {
   pb::Field field;                       // name, id, logical type (goes into the FileDescriptor)
   ColumnType type;
-  std::vector<const Value*> values;      // one per row; nullptr or null Value = null
+  std::vector<Cell> values;              // one per row (a null cell is a null row)
 };
 
 struct FileWriteOptions {

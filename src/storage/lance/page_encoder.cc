@@ -10,18 +10,16 @@
 namespace persisting::lance {
 namespace {
 
-bool present(const Value* v) { return v != nullptr && !v->is_null(); }
-
 struct NullScan {
   std::vector<bool> valid;
   size_t nulls = 0;
 };
 
-NullScan scan_nulls(const std::vector<const Value*>& values) {
+NullScan scan_nulls(std::span<const Cell> values) {
   NullScan s;
   s.valid.resize(values.size());
   for (size_t i = 0; i < values.size(); ++i) {
-    s.valid[i] = present(values[i]);
+    s.valid[i] = values[i].present();
     if (!s.valid[i]) ++s.nulls;
   }
   return s;
@@ -50,33 +48,45 @@ std::string bitmap(const std::vector<bool>& bits) {
   return out;
 }
 
-Status type_error(const std::string& field, const Value& v, const ColumnType& t) {
+Status type_error(const std::string& field, const Cell& v, const ColumnType& t) {
   return InvalidArgument("field '" + field + "': cannot store a " +
-                         std::string(type_name(v.type())) + " in a " + type_display_name(t) +
+                         std::string(type_name(v.type)) + " in a " + type_display_name(t) +
                          " column");
 }
 
+// Appends the JSON text of a list or object cell.
+Status append_json(const Cell& v, std::string* out) {
+  if (v.nested) {
+    to_json(*v.nested, out);
+    return Status::OK();
+  }
+  ASSIGN_OR_RETURN(Value decoded, decode_value(v.encoded));
+  to_json(decoded, out);
+  return Status::OK();
+}
+
 // Appends the fixed-width (or bit) representation of v to *out.
-Status put_fixed(const Value& v, const ColumnType& t, const std::string& field, std::string* out,
+Status put_fixed(const Cell& v, const ColumnType& t, const std::string& field, std::string* out,
                  std::vector<bool>* bools) {
   using K = ColumnType::Kind;
+  using T = Value::Type;
   switch (t.kind) {
     case K::kBool:
-      if (!v.is_bool()) return type_error(field, v, t);
-      bools->push_back(v.as_bool());
+      if (v.type != T::kBool) return type_error(field, v, t);
+      bools->push_back(v.b);
       return Status::OK();
     case K::kFloat: {
       double d;
-      if (v.is_double()) d = v.as_double();
-      else if (v.is_int()) d = static_cast<double>(v.as_int());
+      if (v.type == T::kDouble) d = v.d;
+      else if (v.type == T::kInt) d = static_cast<double>(v.i);
       else return type_error(field, v, t);
       if (t.bits == 64) put_le<double>(out, d);
       else put_le<float>(out, static_cast<float>(d));
       return Status::OK();
     }
     case K::kInt: {
-      if (!v.is_int()) return type_error(field, v, t);
-      int64_t x = v.as_int();
+      if (v.type != T::kInt) return type_error(field, v, t);
+      int64_t x = v.i;
       if (!int_fits(t, x)) {
         return InvalidArgument("field '" + field + "': " + std::to_string(x) + " does not fit the " +
                                type_display_name(t) + " column");
@@ -94,7 +104,7 @@ Status put_fixed(const Value& v, const ColumnType& t, const std::string& field, 
   return Internal("put_fixed on a variable-width column");
 }
 
-Result<EncodedPage> encode_fixed(const std::vector<const Value*>& values, const ColumnType& t,
+Result<EncodedPage> encode_fixed(std::span<const Cell> values, const ColumnType& t,
                                  const std::string& field, BufferCompression c) {
   EncodedPage page;
   page.rows = values.size();
@@ -104,7 +114,7 @@ Result<EncodedPage> encode_fixed(const std::vector<const Value*>& values, const 
   const uint64_t width = t.bits / 8;
   for (size_t i = 0; i < values.size(); ++i) {
     if (valid[i]) {
-      RETURN_IF_ERROR(put_fixed(*values[i], t, field, &data, &bools));
+      RETURN_IF_ERROR(put_fixed(values[i], t, field, &data, &bools));
     } else {
       if (t.kind == ColumnType::Kind::kBool) bools.push_back(false);
       else data.append(width, '\0');
@@ -133,9 +143,10 @@ Result<EncodedPage> encode_fixed(const std::vector<const Value*>& values, const 
 }
 
 // Offsets are cumulative end positions; a null row stores prev_end + A with A = total + 1.
-Result<EncodedPage> encode_binary(const std::vector<const Value*>& values, const ColumnType& t,
+Result<EncodedPage> encode_binary(std::span<const Cell> values, const ColumnType& t,
                                   const std::string& field, BufferCompression c) {
   using K = ColumnType::Kind;
+  using T = Value::Type;
   EncodedPage page;
   page.rows = values.size();
   std::string bytes;
@@ -143,10 +154,10 @@ Result<EncodedPage> encode_binary(const std::vector<const Value*>& values, const
   const std::vector<bool> valid = scan_nulls(values).valid;
   for (size_t i = 0; i < values.size(); ++i) {
     if (valid[i]) {
-      const Value& v = *values[i];
-      if (t.kind == K::kString && v.is_string()) bytes += v.as_string();
-      else if (t.kind == K::kBinary && v.is_bytes()) bytes += v.as_bytes().data;
-      else if (t.kind == K::kJson && (v.is_list() || v.is_object())) to_json(v, &bytes);
+      const Cell& v = values[i];
+      if (t.kind == K::kString && v.type == T::kString) bytes += v.bytes;
+      else if (t.kind == K::kBinary && v.type == T::kBytes) bytes += v.bytes;
+      else if (t.kind == K::kJson && (v.type == T::kList || v.type == T::kObject)) RETURN_IF_ERROR(append_json(v, &bytes));
       else return type_error(field, v, t);
     }
     ends[i] = bytes.size();
@@ -165,7 +176,7 @@ Result<EncodedPage> encode_binary(const std::vector<const Value*>& values, const
   return page;
 }
 
-Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const ColumnType& t,
+Result<EncodedPage> encode_vector(std::span<const Cell> values, const ColumnType& t,
                                   const std::string& field, BufferCompression c) {
   EncodedPage page;
   page.rows = values.size();
@@ -177,14 +188,13 @@ Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const
       data.append(static_cast<size_t>(t.dim) * 4, '\0');
       continue;
     }
-    const Value& v = *values[i];
-    if (!v.is_vector()) return type_error(field, v, t);
-    if (v.as_vector().size() != t.dim) {
-      return InvalidArgument("field '" + field + "': vector of dimension " +
-                             std::to_string(v.as_vector().size()) + " in a " +
+    const Cell& v = values[i];
+    if (v.type != Value::Type::kVector) return type_error(field, v, t);
+    if (v.dim != t.dim) {
+      return InvalidArgument("field '" + field + "': vector of dimension " + std::to_string(v.dim) + " in a " +
                              type_display_name(t) + " column");
     }
-    data.append(reinterpret_cast<const char*>(v.as_vector().data()), static_cast<size_t>(t.dim) * 4);
+    data.append(v.bytes);
   }
   auto* nullable = page.encoding.mutable_nullable();
   if (nulls == 0) {
@@ -216,14 +226,55 @@ Result<EncodedPage> encode_vector(const std::vector<const Value*>& values, const
 
 }  // namespace
 
-Result<EncodedPage> encode_page(const std::vector<const Value*>& values, const ColumnType& type,
-                                const std::string& field, BufferCompression compression) {
-  if (type.is_variable_width()) return encode_binary(values, type, field, compression);
-  if (type.kind == ColumnType::Kind::kVector) return encode_vector(values, type, field, compression);
-  return encode_fixed(values, type, field, compression);
+Cell Cell::of(const Value* v) {
+  Cell c;
+  if (v == nullptr) return c;
+  c.type = v->type();
+  switch (c.type) {
+    case Value::Type::kBool: c.b = v->as_bool(); break;
+    case Value::Type::kInt: c.i = v->as_int(); break;
+    case Value::Type::kDouble: c.d = v->as_double(); break;
+    case Value::Type::kString: c.bytes = v->as_string(); break;
+    case Value::Type::kBytes: c.bytes = v->as_bytes().data; break;
+    case Value::Type::kVector:
+      c.dim = v->as_vector().size();
+      c.bytes = std::string_view(reinterpret_cast<const char*>(v->as_vector().data()), c.dim * sizeof(float));
+      break;
+    case Value::Type::kList:
+    case Value::Type::kObject: c.nested = v; break;
+    case Value::Type::kNull: break;
+  }
+  return c;
 }
 
-uint64_t encoded_size_estimate(const Value* v, const ColumnType& type) {
+Cell Cell::of(const FieldShape& f) {
+  Cell c;
+  c.type = f.type;
+  c.b = f.b;
+  c.i = f.i;
+  c.d = f.d;
+  c.bytes = f.bytes;
+  c.dim = f.dim;
+  if (f.type == Value::Type::kList || f.type == Value::Type::kObject) c.encoded = f.value;
+  return c;
+}
+
+Result<EncodedPage> encode_page(std::span<const Cell> cells, const ColumnType& type, const std::string& field,
+                                BufferCompression compression) {
+  if (type.is_variable_width()) return encode_binary(cells, type, field, compression);
+  if (type.kind == ColumnType::Kind::kVector) return encode_vector(cells, type, field, compression);
+  return encode_fixed(cells, type, field, compression);
+}
+
+Result<EncodedPage> encode_page(const std::vector<const Value*>& values, const ColumnType& type,
+                                const std::string& field, BufferCompression compression) {
+  std::vector<Cell> cells;
+  cells.reserve(values.size());
+  for (const Value* v : values) cells.push_back(Cell::of(v));
+  return encode_page(std::span<const Cell>(cells), type, field, compression);
+}
+
+uint64_t encoded_size_estimate(const Cell& v, const ColumnType& type) {
   using K = ColumnType::Kind;
   switch (type.kind) {
     case K::kVector: return uint64_t{type.dim} * 4;
@@ -232,9 +283,8 @@ uint64_t encoded_size_estimate(const Value* v, const ColumnType& type) {
     case K::kFloat: return type.bits / 8;
     default: break;
   }
-  if (!present(v)) return 8;
-  if (v->is_string()) return 8 + v->as_string().size();
-  if (v->is_bytes()) return 8 + v->as_bytes().data.size();
+  if (!v.present()) return 8;
+  if (v.type == Value::Type::kString || v.type == Value::Type::kBytes) return 8 + v.bytes.size();
   return 8 + 64;  // json text: a rough guess is enough for page cutting
 }
 

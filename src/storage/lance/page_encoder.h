@@ -5,9 +5,12 @@
 //   float32 vectors    : nullable{... fixed_size_list{d, items nullable{... flat32}}}
 #pragma once
 
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "persisting/codec.h"
 #include "persisting/status.h"
 #include "persisting/value.h"
 #include "storage/lance/buffer_compression.h"
@@ -16,22 +19,43 @@
 
 namespace persisting::lance {
 
+// One value of a column as the page encoder reads it: a view of a decoded Value or of a value
+// inside an encoded record (scan_fields), so a flush of encoded records need not decode them.
+// Views must outlive the encoding.
+struct Cell {
+  Value::Type type = Value::Type::kNull;
+  bool b = false;                 // kBool
+  int64_t i = 0;                  // kInt
+  double d = 0;                   // kDouble
+  std::string_view bytes;         // kString, kBytes: the contents; kVector: dim x float32 LE
+  uint64_t dim = 0;               // kVector
+  const Value* nested = nullptr;  // kList, kObject of a decoded record
+  std::string_view encoded;       // kList, kObject of an encoded record: the value's encoding
+
+  static Cell of(const Value* v);          // nullptr or a null Value: a null cell
+  static Cell of(const FieldShape& f);
+  bool present() const { return type != Value::Type::kNull; }
+};
+
 struct EncodedPage {
   std::vector<std::string> buffers;   // in buffer_index order
   pb::ArrayEncoding encoding;
   uint64_t rows = 0;
 };
 
-// values[i] == nullptr or a null Value means a null row. Every non-null value must already be
-// valid for `type` (the dataset checks this before writing anything); a value that is not is
-// reported as InvalidArgument naming `field`.
+// A null cell is a null row. Every non-null value must already be valid for `type` (the dataset
+// checks this before writing anything); a value that is not is reported as InvalidArgument
+// naming `field`.
 // With `compression`, the value buffers (fixed-width values, vector items, string bytes) are
 // compressed and their Flat says so; validity bitmaps and string offsets never are.
+Result<EncodedPage> encode_page(std::span<const Cell> cells, const ColumnType& type, const std::string& field,
+                                BufferCompression compression = BufferCompression::kNone);
+// The same over Values (nullptr or a null Value: a null row).
 Result<EncodedPage> encode_page(const std::vector<const Value*>& values, const ColumnType& type,
                                 const std::string& field,
                                 BufferCompression compression = BufferCompression::kNone);
 
 // Bytes a value adds to a page (used to cut pages at a size budget).
-uint64_t encoded_size_estimate(const Value* v, const ColumnType& type);
+uint64_t encoded_size_estimate(const Cell& c, const ColumnType& type);
 
 }  // namespace persisting::lance
