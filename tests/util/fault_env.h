@@ -114,17 +114,20 @@ class FaultEnv : public EnvWrapper {
   Status rename_file(const std::string& from, const std::string& to) override {
     if (take_stop()) return stopped_error("rename", from);
     Status s = target()->rename_file(from, to);
-    if (s.ok()) {
-      std::lock_guard l(mu_);
-      auto it = synced_.find(from);
-      if (it != synced_.end()) {
-        synced_[to] = it->second;
-        synced_.erase(from);
-      } else {
-        synced_.erase(to);
-      }
-    }
+    if (s.ok()) moved(from, to);
     return s;
+  }
+
+  // After a successful rename: `to` has what `from` had synced.
+  void moved(const std::string& from, const std::string& to) {
+    std::lock_guard l(mu_);
+    auto it = synced_.find(from);
+    if (it != synced_.end()) {
+      synced_[to] = it->second;
+      synced_.erase(from);
+    } else {
+      synced_.erase(to);
+    }
   }
 
   Status remove_file(const std::string& path) override {
@@ -152,16 +155,7 @@ class FaultEnv : public EnvWrapper {
   Status rename_no_replace(const std::string& from, const std::string& to) override {
     if (take_stop()) return stopped_error("rename (no replace)", from);
     Status s = target()->rename_no_replace(from, to);
-    if (s.ok()) {
-      std::lock_guard l(mu_);
-      auto it = synced_.find(from);
-      if (it != synced_.end()) {
-        synced_[to] = it->second;
-        synced_.erase(from);
-      } else {
-        synced_.erase(to);
-      }
-    }
+    if (s.ok()) moved(from, to);
     return s;
   }
   Status sync_dir(const std::string& dir) override {

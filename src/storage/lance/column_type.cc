@@ -21,15 +21,20 @@ std::string type_display_name(const ColumnType& t) {
 }
 
 Result<ColumnType> type_of_value(const Value& v) {
-  switch (v.type()) {
+  return type_of_value(v.type(), v.is_vector() ? v.as_vector().size() : 0);
+}
+
+Result<ColumnType> type_of_value(Value::Type type, uint64_t dim) {
+  switch (type) {
     case Value::Type::kBool: return ColumnType::Bool();
     case Value::Type::kInt: return ColumnType::Int64();
     case Value::Type::kDouble: return ColumnType::Float64();
     case Value::Type::kString: return ColumnType::String();
     case Value::Type::kBytes: return ColumnType::Binary();
     case Value::Type::kVector:
-      if (v.as_vector().empty()) return InvalidArgument("a vector of dimension 0 cannot be stored");
-      return ColumnType::Vector(static_cast<uint32_t>(v.as_vector().size()));
+      if (dim == 0) return InvalidArgument("a vector of dimension 0 cannot be stored");
+      if (dim > UINT32_MAX) return InvalidArgument("a vector of dimension " + std::to_string(dim) + " is too large");
+      return ColumnType::Vector(static_cast<uint32_t>(dim));
     case Value::Type::kList:
     case Value::Type::kObject: return ColumnType::Json();
     case Value::Type::kNull: break;

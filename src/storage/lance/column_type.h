@@ -43,6 +43,8 @@ std::string type_display_name(const ColumnType& t);
 // The type a non-null Value is stored as (a new column's type). Lists and objects are "json".
 // A vector of dimension 0 is refused.
 Result<ColumnType> type_of_value(const Value& v);
+// The same from a value's type and, for vectors, its dimension (an encoded value's FieldShape).
+Result<ColumnType> type_of_value(Value::Type type, uint64_t dim);
 
 // The Lance logical_type string ("int64", "fixed_size_list:float:768", "string", ...).
 std::string logical_type_string(const ColumnType& t);

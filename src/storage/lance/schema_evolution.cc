@@ -64,24 +64,6 @@ class FieldTypes {
   std::unordered_map<std::string, size_t> index_;
 };
 
-Result<ColumnType> type_of_shape(const FieldShape& f) {
-  switch (f.type) {
-    case Value::Type::kBool: return ColumnType::Bool();
-    case Value::Type::kInt: return ColumnType::Int64();
-    case Value::Type::kDouble: return ColumnType::Float64();
-    case Value::Type::kString: return ColumnType::String();
-    case Value::Type::kBytes: return ColumnType::Binary();
-    case Value::Type::kVector:
-      if (f.dim == 0) return InvalidArgument("a vector of dimension 0 cannot be stored");
-      if (f.dim > UINT32_MAX) return InvalidArgument("a vector of dimension " + std::to_string(f.dim) + " is too large");
-      return ColumnType::Vector(static_cast<uint32_t>(f.dim));
-    case Value::Type::kList:
-    case Value::Type::kObject: return ColumnType::Json();
-    case Value::Type::kNull: break;
-  }
-  return Internal("type_of_shape called on null");
-}
-
 }  // namespace
 
 Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& rows) {
@@ -100,7 +82,7 @@ Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch) {
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
     for (const FieldShape& f : shapes) {
-      if (f.type != Value::Type::kNull) RETURN_IF_ERROR(types.add(r, f.name, type_of_shape(f)));
+      if (f.type != Value::Type::kNull) RETURN_IF_ERROR(types.add(r, f.name, type_of_value(f.type, f.dim)));
     }
   }
   return types.take();
