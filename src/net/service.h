@@ -73,9 +73,8 @@ class Service final : public v1::QueueService::CallbackService {
                                         v1::DropBucketsResponse* resp) override;
 
  private:
-  struct Placement;
-  struct TopicEntry;
-  struct DedupEntry;
+  struct TopicEntry;  // service_internal.h
+  struct DedupEntry;  // service_internal.h
   struct RpcMetrics;
   using Done = std::function<void(Status)>;
 
@@ -110,9 +109,8 @@ class Service final : public v1::QueueService::CallbackService {
              std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb);
   void put_applied(const std::string& key, Result<Offset> r, uint32_t count);
 
-  // Rebalance. The coordinator (any node) runs rebalance(); the others are its steps, run on
-  // the node the step's RPC reaches.
-  Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp);
+  // Rebalance (rebalance_steps.cc). The coordinator (any node, rebalance.h) drives these steps
+  // through RPCs; each runs on the node the step's RPC reaches.
   // Old owner: fences the bucket (puts refused, reads served), waits for puts in flight and
   // answers the final count. Fails (fence lifted) when the bucket is not this node's.
   Result<uint64_t> fence(TopicEntry& t, uint32_t bucket, const std::string& target);
