@@ -42,9 +42,10 @@ struct FieldShape {
   std::string_view value;  // the value's whole encoding, tag included (decode_value reads it)
 };
 // Replaces *out with the top-level fields of one encoded record, in order. Values are skipped,
-// not decoded (nothing is copied or allocated once *out has capacity), but checked as strictly
-// as decode_record checks them, except that duplicate keys are not looked for: Corruption on
-// malformed input.
+// not decoded (nothing is copied; nothing is allocated once *out has capacity, except to check
+// a nested object's keys), but checked exactly as decode_record checks them (lengths, tags,
+// nesting depth, duplicate keys at every level, trailing bytes): Corruption on malformed input,
+// and scan_fields succeeds exactly when decode_record does.
 Status scan_fields(std::string_view encoded, std::vector<FieldShape>* out);
 // Decodes exactly one encoded value (tag and payload, e.g. FieldShape::value) at nesting depth 1.
 Result<Value> decode_value(std::string_view encoded);

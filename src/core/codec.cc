@@ -17,6 +17,7 @@
 //
 // Nesting deeper than kMaxNestingDepth, a length past the end, an unknown tag or version, or
 // trailing bytes are Corruption errors. Kept in agreement with docs/binary-codec.md.
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -237,9 +238,14 @@ class Decoder {
         ASSIGN_OR_RETURN(uint64_t n, varint());
         if (n > static_cast<uint64_t>(end_ - p_)) return error("field count past end");
         FieldShape item;
+        std::vector<std::string_view> keys;  // duplicates are refused, as object_body does
+        keys.reserve(static_cast<size_t>(n));
         for (uint64_t i = 0; i < n; ++i) {
           ASSIGN_OR_RETURN(uint64_t kl, varint());
-          RETURN_IF_ERROR(bytes(kl).status());
+          ASSIGN_OR_RETURN(std::string_view k, bytes(kl));
+          if (std::find(keys.begin(), keys.end(), k) != keys.end())
+            return error("duplicate field '" + std::string(k) + "'");
+          keys.push_back(k);
           RETURN_IF_ERROR(skip_value(depth + 1, &item));
         }
         f->type = Value::Type::kObject;
@@ -372,6 +378,8 @@ Status scan_fields(std::string_view data, std::vector<FieldShape>* out) {
     FieldShape f;
     ASSIGN_OR_RETURN(uint64_t kl, d.varint());
     ASSIGN_OR_RETURN(f.name, d.bytes(kl));
+    for (const FieldShape& seen : *out)
+      if (seen.name == f.name) return d.error("duplicate field '" + std::string(f.name) + "'");
     RETURN_IF_ERROR(d.skip_value(1, &f));
     out->push_back(f);
   }

@@ -166,12 +166,7 @@ Result<uint64_t> Service::copy_bucket(TopicEntry& t, const v1::CopyBucketRequest
     const auto& br = resp.buckets(0);
     if (resp.buckets_size() != 1 || br.bucket() != b || br.offset() != have)
       return Internal(what + ": the source answered for another bucket or offset");
-    ASSIGN_OR_RETURN(RecordBatch batch, from_wire(br.run(), what, [&info, b](const Record& r) {
-      auto rb = queue::bucket_of(info, r);
-      if (!rb.ok()) return rb.status();
-      if (*rb != b) return InvalidArgument("belongs to bucket " + std::to_string(*rb) + ", not this one");
-      return Status::OK();
-    }));
+    ASSIGN_OR_RETURN(RecordBatch batch, from_wire(br.run(), what, info, b));
     if (batch.empty()) break;
     if (until != 0 && have + batch.size() > until) return Internal(what + ": the source sent more records than asked");
     auto p = std::make_shared<std::promise<Result<Offset>>>();

@@ -420,12 +420,7 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         if (auto m = t.fences.moving.find(bucket); m != t.fences.moving.end())
           return done(Unavailable(bucket_name(info.topic, bucket) + " is moving to " + m->second +
                                   " (a rebalance is in progress; reads go on): retry shortly"));
-        auto batch = from_wire(br.run(), bucket_name(info.topic, bucket), [&info, bucket](const Record& r) {
-          auto b = queue::bucket_of(info, r);
-          if (!b.ok()) return b.status();
-          if (*b != bucket) return InvalidArgument("belongs to bucket " + std::to_string(*b) + ", not this one");
-          return Status::OK();
-        });
+        auto batch = from_wire(br.run(), bucket_name(info.topic, bucket), info, bucket);
         if (!batch.ok()) return done(batch.status());
         parts[i] = Part{std::move(actor).value(), std::move(batch).value()};
       }

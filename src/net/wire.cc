@@ -1,5 +1,7 @@
 #include "net/wire.h"
 
+#include "queue/routing.h"
+
 namespace persisting::net {
 
 void to_wire(const RecordBatch& batch, v1::RecordRun* run) { to_wire(batch, 0, batch.size(), run); }
@@ -14,9 +16,13 @@ void to_wire(const RecordBatch& batch, size_t first, size_t n, v1::RecordRun* ru
   for (size_t i = first; i < first + n; ++i) out->AddAlreadyReserved(ends[i] - begin);
 }
 
-Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
-                              const std::function<Status(const Record&)>& check) {
+namespace {
+
+// check(i, fields) for each record's top-level fields, if given.
+Result<RecordBatch> records_from_wire(const v1::RecordRun& run, const std::string& what,
+                                      const std::function<Status(const std::vector<FieldShape>&)>& check) {
   const std::string& data = run.records();
+  std::vector<FieldShape> fields;
   RecordBatch batch;
   batch.reserve(run.ends_size(), data.size());
   uint32_t prev = 0;
@@ -27,12 +33,10 @@ Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
                              ", outside [" + std::to_string(prev) + ", " + std::to_string(data.size()) +
                              "]: malformed record run");
     std::string_view rec(data.data() + prev, end - prev);
-    auto decoded = decode_record(rec);
-    if (!decoded.ok())
-      return InvalidArgument(what + ": record " + std::to_string(i) + " is malformed: " +
-                             decoded.status().message());
+    if (Status s = scan_fields(rec, &fields); !s.ok())
+      return InvalidArgument(what + ": record " + std::to_string(i) + " is malformed: " + s.message());
     if (check) {
-      Status s = check(*decoded);
+      Status s = check(fields);
       if (!s.ok()) return InvalidArgument(what + ": record " + std::to_string(i) + " " + s.message());
     }
     batch.add_encoded(rec);
@@ -42,6 +46,21 @@ Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
     return InvalidArgument(what + ": " + std::to_string(data.size() - prev) +
                            " bytes after the last record: malformed record run");
   return batch;
+}
+
+}  // namespace
+
+Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what) {
+  return records_from_wire(run, what, nullptr);
+}
+
+Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what, const TopicInfo& info,
+                              uint32_t bucket) {
+  return records_from_wire(run, what, [&info, bucket](const std::vector<FieldShape>& fields) -> Status {
+    ASSIGN_OR_RETURN(uint32_t b, queue::bucket_of(info, fields));
+    if (b != bucket) return InvalidArgument("belongs to bucket " + std::to_string(b) + ", not this one");
+    return Status::OK();
+  });
 }
 
 void to_wire(const TopicInfo& info, v1::TopicSpec* spec) {

@@ -13,10 +13,14 @@ namespace persisting::net {
 void to_wire(const RecordBatch& batch, v1::RecordRun* run);
 // Records [first, first + n) of batch.
 void to_wire(const RecordBatch& batch, size_t first, size_t n, v1::RecordRun* run);
-// Checks the run's framing (ends ascending, last end = size), that every record decodes and,
-// when check is given, that check(record) passes. what names the run in errors ("topic 't' bucket 3").
-Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
-                              const std::function<Status(const Record&)>& check = nullptr);
+// Checks the run's framing (ends ascending, last end = size) and that every record is well
+// formed (scan_fields: exactly decode_record's checks, without building the records). what
+// names the run in errors ("topic 't' bucket 3").
+Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what);
+// The same for a run sent to bucket `bucket` of topic `info`: every record must also have a
+// usable bucket column that hashes to that bucket.
+Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what, const TopicInfo& info,
+                              uint32_t bucket);
 
 void to_wire(const TopicInfo& info, v1::TopicSpec* spec);
 TopicInfo from_wire(const v1::TopicSpec& spec);

@@ -48,16 +48,43 @@ Object topic_stats(const TopicInfo& info, std::vector<Object> bucket_stats) {
   return out;
 }
 
-Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r) {
-  // A record nested deeper than the codec reads back would be refused as corruption later.
-  RETURN_IF_ERROR(check_record_depth(r));
-  const Value* key = r.find(info.bucket_column);
+namespace {
+
+Result<uint32_t> bucket_of_key(const TopicInfo& info, const Value* key) {
   if (key == nullptr || key->is_null())
     return InvalidArgument("has no value in bucket column '" + info.bucket_column + "'");
   auto bytes = bucket_key_bytes(*key);
   if (!bytes.ok())
     return InvalidArgument("bucket column '" + info.bucket_column + "': " + bytes.status().message());
   return bucket_for_key(*bytes, info.num_buckets);
+}
+
+}  // namespace
+
+Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r) {
+  // A record nested deeper than the codec reads back would be refused as corruption later.
+  RETURN_IF_ERROR(check_record_depth(r));
+  return bucket_of_key(info, r.find(info.bucket_column));
+}
+
+Result<uint32_t> bucket_of(const TopicInfo& info, const std::vector<FieldShape>& fields) {
+  for (const FieldShape& f : fields) {
+    if (f.name != info.bucket_column) continue;
+    Value key;  // the scalar kinds a key may be; the others are refused by bucket_key_bytes
+    switch (f.type) {
+      case Value::Type::kString: key = Value(std::string(f.bytes)); break;
+      case Value::Type::kBytes: key = Value(Bytes{std::string(f.bytes)}); break;
+      case Value::Type::kInt: key = Value(f.i); break;
+      case Value::Type::kBool: key = Value(f.b); break;
+      case Value::Type::kDouble: key = Value(f.d); break;
+      case Value::Type::kVector: key = Value(F32Vector{}); break;
+      case Value::Type::kList: key = Value(List{}); break;
+      case Value::Type::kObject: key = Value(Object{}); break;
+      case Value::Type::kNull: break;
+    }
+    return bucket_of_key(info, &key);
+  }
+  return bucket_of_key(info, nullptr);
 }
 
 Status route(const TopicInfo& info, const std::vector<Record>& records,

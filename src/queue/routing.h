@@ -30,6 +30,9 @@ Object topic_stats(const TopicInfo& info, std::vector<Object> bucket_stats);
 
 // The bucket of r, or an error saying what is wrong with its bucket column.
 Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r);
+// The same for an encoded record given its top-level fields (scan_fields, which has also checked
+// its nesting depth).
+Result<uint32_t> bucket_of(const TopicInfo& info, const std::vector<FieldShape>& fields);
 
 // Splits records into one RecordBatch per bucket (index = bucket id). Fails, naming the record,
 // before anything is sent when a record lacks a usable bucket column.

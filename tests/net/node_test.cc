@@ -254,6 +254,17 @@ TEST_F(BadRequests, MalformedRecord) {
   req.mutable_buckets(0)->mutable_run()->set_ends(0, 100000);
   s = put(req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  // Well framed but not a valid record: a duplicate key (nested), a record without the bucket
+  // column, and a bucket column of a type that cannot be a key.
+  for (uint32_t b = 0; b < 4; ++b) {
+    s = put(good_put(b, std::string("\x01\x02\x02id\x05\x01" "a\x01o\x09\x02\x01k\x00\x01k\x00", 18)), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+    EXPECT_NE(s.error_message().find("duplicate field 'k'"), std::string::npos) << s.error_message();
+  }
+  s = put(good_put(0, encode_record(Record{{"other", 1}})), &resp);
+  EXPECT_NE(s.error_message().find("no value in bucket column 'id'"), std::string::npos) << s.error_message();
+  s = put(good_put(0, encode_record(Record{{"id", List{1}}})), &resp);
+  EXPECT_NE(s.error_message().find("cannot be a bucket key"), std::string::npos) << s.error_message();
   // A valid record sent to a bucket it does not hash to.
   Record r{{"id", "a"}};
   for (uint32_t b = 0; b < 4; ++b) {
