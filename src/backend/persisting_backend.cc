@@ -225,11 +225,11 @@ void PersistingBackend::flusher_loop() {
       flush_wanted_ = false;
     }
     std::lock_guard<std::mutex> flushing(flush_mu_);
-    (void)flush_once();  // a failure is in stats and retried after the back-off
+    (void)flush_once(/*explicit_flush=*/false);  // a failure is in stats and retried after the back-off
   }
 }
 
-Status PersistingBackend::flush_once() {
+Status PersistingBackend::flush_once(bool explicit_flush) {
   BufferedDataset::FlushJob job;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -243,7 +243,7 @@ Status PersistingBackend::flush_once() {
     RETURN_IF_ERROR(data_->finish_flush(job, written));
     persisted = data_->persisted();
   }
-  if (!wal_) return Status::OK();
+  if (!wal_ || (!explicit_flush && !wal_->checkpoint_frees_segment(Offset(persisted)))) return Status::OK();
   Status s = wal_->checkpoint(Offset(persisted));
   if (!s.ok()) return s.with_context("checkpoint after flush (the records are in Lance; the WAL keeps them too)");
   return Status::OK();
@@ -251,7 +251,7 @@ Status PersistingBackend::flush_once() {
 
 Status PersistingBackend::flush() {
   std::lock_guard<std::mutex> flushing(flush_mu_);
-  return flush_once();
+  return flush_once(/*explicit_flush=*/true);
 }
 
 Result<RecordBatch> PersistingBackend::get(Offset offset, size_t limit) {

@@ -72,8 +72,11 @@ class PersistingBackend final : public StorageBackend {
   void flusher_loop();
   // Asks the flusher for a flush when the buffer has reached the threshold (mu_ held).
   void maybe_request_flush();
-  // Flushes what is buffered now and checkpoints the WAL (flush_mu_ held, mu_ not).
-  Status flush_once();
+  // Flushes what is buffered now (flush_mu_ held, mu_ not) and checkpoints the WAL: always for
+  // an explicit flush(); for the flusher's own flushes only when that deletes a segment, since
+  // each checkpoint costs a file creation and two fsyncs, and recovery skips the records Lance
+  // holds whether or not the checkpoint says so.
+  Status flush_once(bool explicit_flush);
 
   Env* env_;
   std::string bucket_dir_;

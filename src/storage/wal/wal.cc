@@ -378,6 +378,11 @@ Offset Wal::durable_offset() const {
   return durable_offset_;
 }
 
+bool Wal::checkpoint_frees_segment(Offset flushed) const {
+  std::lock_guard l(mu_);
+  return segments_.size() > 1 && segments_[1].first <= flushed;
+}
+
 Offset Wal::checkpoint_offset() const {
   std::lock_guard l(mu_);
   return checkpoint_;

@@ -54,6 +54,8 @@ class Wal {
   // durably, then deletes the segments wholly below it. flushed must not pass next_offset() or
   // go below checkpoint_offset(). If a deletion fails, recovery deletes the file on next open.
   Status checkpoint(Offset flushed);
+  // Whether checkpoint(flushed) would delete a segment (the second one starts at or below it).
+  bool checkpoint_frees_segment(Offset flushed) const;
   // Syncs and closes the active segment. Later calls return FailedPrecondition.
   Status close();
 
