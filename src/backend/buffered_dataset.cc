@@ -99,33 +99,47 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
 }
 
 RecordBatch BufferedDataset::get_buffered(uint64_t off, size_t limit, RecordBatch out) const {
-  for (uint64_t end = total(); off < end && limit > 0; ++off, --limit)
-    out.add_encoded(buffer_.encoded(off - persisted_));
+  for (uint64_t end = total(); off < end && limit > 0; ++off, --limit) {
+    uint64_t i = off - persisted_;
+    out.add_encoded(i < flushing_size() ? flushing_->encoded(i) : buffer_.encoded(i - flushing_size()));
+  }
   return out;
 }
 
+BufferedDataset::FlushJob BufferedDataset::begin_flush() {
+  if (flushing_ || buffer_.empty()) return FlushJob{};
+  flushing_ = std::make_shared<const RecordBatch>(std::move(buffer_));
+  buffer_ = RecordBatch();
+  return FlushJob{flushing_};
+}
+
 Status BufferedDataset::write_flush(FlushJob* job) {
-  if (job->records.empty()) return Status::OK();
+  if (job->size() == 0) return Status::OK();
   auto t0 = Clock::now();
   // From the encoded records, not decoded first. The writer handle may lag behind a commit made
   // through refresh()ed readers of another process; append re-reads and retries on a lost race
   // by itself.
-  Status s = writer_->append(job->records).status();
+  Status s = writer_->append(*job->records).status();
   job->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return s;
 }
 
 Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
-  size_t n = job.records.size();
+  size_t n = job.size();
   if (n == 0) return Status::OK();
   last_flush_seconds_ = job.seconds;
   if (!s.ok()) {
+    // The records go back in front of those put since, for the retry.
+    RecordBatch back = *flushing_;
+    back.append(buffer_);
+    buffer_ = std::move(back);
+    flushing_.reset();
     last_flush_error_ = s;
     retry_after_ = Clock::now() + kRetryBackoff;
     return s.with_context("flush of " + std::to_string(n) + " records to '" + path() + "'");
   }
   persisted_ += n;
-  buffer_.drop_front(n);
+  flushing_.reset();
   if (buffer_.empty()) buffer_fields_.clear();
   ++flush_count_;
   last_flush_error_ = Status::OK();
@@ -151,7 +165,7 @@ void BufferedDataset::add_stats(Object* o) const {
   o->set("total_count", static_cast<int64_t>(total()));
   o->set("durable", true);
   o->set("persisted", static_cast<int64_t>(persisted_));
-  o->set("buffered", static_cast<int64_t>(buffer_.size()));
+  o->set("buffered", static_cast<int64_t>(buffered()));
   o->set("flush_count", static_cast<int64_t>(flush_count_));
   o->set("last_flush_duration_s", last_flush_seconds_);
   o->set("last_flush_error", last_flush_error_.ok() ? Value() : Value(last_flush_error_.to_string()));

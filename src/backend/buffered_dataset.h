@@ -49,14 +49,17 @@ class BufferedDataset {
   // Rows are immutable, so the window stays valid until the schema changes (a widened column
   // gets a new field id and reads back as double).
   Result<RecordBatch> get(uint64_t offset, size_t limit, bool reader_only = false);
-  static constexpr uint64_t kWindowRows = 4096;
+  static constexpr uint64_t kWindowRows = 16384;
   static constexpr uint64_t kMaxWindowBytes = 64 << 20;  // a larger read is served, not kept
 
   struct FlushJob {
-    RecordBatch records;  // the buffer's first records.size() records, copied
-    double seconds = 0;   // how long write_flush took
+    std::shared_ptr<const RecordBatch> records;  // the records being flushed (none: nothing to do)
+    double seconds = 0;                          // how long write_flush took
+    size_t size() const { return records ? records->size() : 0; }
   };
-  FlushJob begin_flush() const { return FlushJob{buffer_}; }
+  // Moves the buffered records into the job (no copy); they stay readable, and later puts go to
+  // a fresh buffer. Empty while another job is in flight.
+  FlushJob begin_flush();
   // Writes job's records as one fragment and commits it. Needs no lock; one at a time.
   Status write_flush(FlushJob* job);
   // Completes a flush: on success the job's records leave the buffer (persisted grows by as
@@ -71,8 +74,12 @@ class BufferedDataset {
   Status refresh();
 
   uint64_t persisted() const { return persisted_; }
-  uint64_t buffered() const { return buffer_.size(); }
-  uint64_t total() const { return persisted_ + buffer_.size(); }
+  // Records not in the dataset yet: in a flush in flight, then in the buffer.
+  uint64_t buffered() const { return flushing_size() + buffer_.size(); }
+  // Records (and their encoded bytes) no flush has taken yet: what an automatic flush would write.
+  uint64_t waiting() const { return buffer_.size(); }
+  uint64_t waiting_bytes() const { return buffer_.byte_size(); }
+  uint64_t total() const { return persisted_ + buffered(); }
   const std::string& path() const { return reader_->path(); }
   // total_count, persisted, buffered, flush_count, last_flush_duration_s, last_flush_error,
   // version, fragments, dataset, durable.
@@ -86,8 +93,12 @@ class BufferedDataset {
   std::unique_ptr<lance::LanceDataset> reader_;  // owner's mutex
   std::unique_ptr<lance::LanceDataset> writer_;  // write_flush only
   uint64_t persisted_ = 0;
+  uint64_t flushing_size() const { return flushing_ ? flushing_->size() : 0; }
+  // Offsets [persisted_, persisted_ + flushing_size()) are in flushing_ (a flush in flight),
+  // the rest of [persisted_, total()) in buffer_.
+  std::shared_ptr<const RecordBatch> flushing_;
   RecordBatch buffer_;
-  std::vector<lance::BatchField> buffer_fields_;
+  std::vector<lance::BatchField> buffer_fields_;  // types of flushing_ and buffer_
   // Dataset rows [window_first_, window_first_ + window_.size()), read under the schema whose
   // field ids are window_fields_. Owner's mutex.
   uint64_t window_first_ = 0;

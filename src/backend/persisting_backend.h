@@ -64,7 +64,7 @@ class PersistingBackend final : public StorageBackend {
   };
 
   PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data, uint64_t flush_threshold,
-                    bool metrics);
+                    uint64_t flush_bytes, bool metrics);
   Status open_wal(const wal::WalOptions& options);
   // Type checks and the writer lock; run before a put is queued or written.
   Status admit(const RecordBatch& batch);
@@ -80,7 +80,8 @@ class PersistingBackend final : public StorageBackend {
 
   Env* env_;
   std::string bucket_dir_;
-  uint64_t flush_threshold_;
+  uint64_t flush_threshold_;  // records
+  uint64_t flush_bytes_;      // encoded bytes
   bool metrics_;
 
   mutable std::mutex mu_;                 // data_, wal_ checkpointing, counters

@@ -107,6 +107,20 @@ TEST(PersistingBackendTest, FlushThresholdFlushesAutomatically) {
   expect_exactly(**again, 30);
 }
 
+// The buffer is flushed at flush_bytes of encoded records even below flush_threshold records.
+TEST(PersistingBackendTest, FlushBytesFlushesBeforeTheRecordThreshold) {
+  TempDir dir;
+  auto b = open_backend(dir.path(), {{"flush_threshold", "1000000"}, {"flush_bytes", "1K"}});
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  for (int i = 0; i < 100; i += 10) ASSERT_TRUE((*b)->put_batch(batch_of(i, 10)).ok());  // > 1 KiB
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (stat(**b, "flush_count") == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_GE(stat(**b, "flush_count"), 1);
+  EXPECT_GT(stat(**b, "persisted"), 0);
+  expect_exactly(**b, 100);
+}
+
 // With a small max_wal_size the flusher's own flushes do checkpoint, and delete segments.
 TEST(PersistingBackendTest, AutomaticFlushesCheckpointWhenASegmentCanGo) {
   TempDir dir;
@@ -356,6 +370,8 @@ TEST(PersistingBackendTest, OptionsAreValidated) {
   EXPECT_NE(bad_mode.status().message().find("wal_sync_mode"), std::string::npos);
   auto bad_interval = open_backend(dir.path(), {{"wal_sync_interval", "-1"}});
   EXPECT_NE(bad_interval.status().message().find("wal_sync_interval"), std::string::npos);
+  auto zero_bytes = open_backend(dir.path(), {{"flush_bytes", "0"}});
+  EXPECT_NE(zero_bytes.status().message().find("flush_bytes"), std::string::npos) << zero_bytes.status().to_string();
   auto unknown = open_backend(dir.path(), {{"wal_sync", "always"}});
   EXPECT_NE(unknown.status().message().find("'wal_sync'"), std::string::npos);
   for (const char* mode : {"always", "interval", "os"}) {
