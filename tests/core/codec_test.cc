@@ -348,11 +348,11 @@ TEST(ScanFieldsTest, AgreesWithTheDecoderOnEveryType) {
     auto back = decode_value(shapes[i].value);
     ASSERT_TRUE(back.ok()) << name << ": " << back.status().to_string();
     EXPECT_EQ(*back, value) << name;
-    if (value.is_bool()) EXPECT_EQ(shapes[i].b, value.as_bool()) << name;
-    if (value.is_int()) EXPECT_EQ(shapes[i].i, value.as_int()) << name;
-    if (value.is_double()) EXPECT_EQ(shapes[i].d, value.as_double()) << name;
-    if (value.is_string()) EXPECT_EQ(shapes[i].bytes, value.as_string()) << name;
-    if (value.is_bytes()) EXPECT_EQ(shapes[i].bytes, value.as_bytes().data) << name;
+    if (value.is_bool()) { EXPECT_EQ(shapes[i].b, value.as_bool()) << name; }
+    if (value.is_int()) { EXPECT_EQ(shapes[i].i, value.as_int()) << name; }
+    if (value.is_double()) { EXPECT_EQ(shapes[i].d, value.as_double()) << name; }
+    if (value.is_string()) { EXPECT_EQ(shapes[i].bytes, value.as_string()) << name; }
+    if (value.is_bytes()) { EXPECT_EQ(shapes[i].bytes, value.as_bytes().data) << name; }
     if (value.is_vector()) {
       EXPECT_EQ(shapes[i].bytes, std::string_view(reinterpret_cast<const char*>(value.as_vector().data()),
                                                    value.as_vector().size() * sizeof(float)));
