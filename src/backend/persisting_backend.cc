@@ -26,6 +26,9 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   ASSIGN_OR_RETURN(int64_t threshold, reader.get_int("flush_threshold", std::max<int64_t>(ctx.batch_size, kDefaultFlushThreshold),
                                                      1, 1'000'000'000));
   ASSIGN_OR_RETURN(uint64_t flush_bytes, reader.get_bytes("flush_bytes", kDefaultFlushBytes));
+  // Records also reach Lance (where analytics tools see them) within about this many seconds
+  // when a topic is too quiet to reach the thresholds; 0: only at the thresholds and flush().
+  ASSIGN_OR_RETURN(double flush_interval, reader.get_double("flush_interval", 10.0, 0, 86400));
   if (flush_bytes == 0 || flush_bytes > (1ull << 31))
     return InvalidArgument("backend 'persisting': option 'flush_bytes' must be between 1 and 2G, got " +
                            std::to_string(flush_bytes));
@@ -36,6 +39,8 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
 
   std::unique_ptr<PersistingBackend> b(
       new PersistingBackend(ctx, std::move(data).value(), static_cast<uint64_t>(threshold), flush_bytes, metrics));
+  if (flush_interval > 0)
+    b->flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(flush_interval * 1000)));
   auto lock = ctx.env->lock_file(join_path(ctx.bucket_dir, "writer.lock"));
   if (!lock.ok()) {
     if (lock.status().code() != Code::kFailedPrecondition) return lock.status();
@@ -228,9 +233,18 @@ void PersistingBackend::flusher_loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      flush_cv_.wait(lock, [this] { return stopping_ || flush_wanted_; });
+      auto wanted = [this] { return stopping_ || flush_wanted_; };
+      if (flush_interval_.count() > 0) {
+        flush_cv_.wait_for(lock, flush_interval_, wanted);  // on time-out: the periodic flush
+      } else {
+        flush_cv_.wait(lock, wanted);
+      }
       if (stopping_) return;  // the owner flushes on close; a crash has the WAL
       flush_wanted_ = false;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (data_->waiting() == 0 || !data_->retry_due()) continue;
     }
     std::lock_guard<std::mutex> flushing(flush_mu_);
     (void)flush_once(/*explicit_flush=*/false);  // a failure is in stats and retried after the back-off

@@ -31,6 +31,7 @@
 // group sizes in stats).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -82,6 +83,7 @@ class PersistingBackend final : public StorageBackend {
   std::string bucket_dir_;
   uint64_t flush_threshold_;  // records
   uint64_t flush_bytes_;      // encoded bytes
+  std::chrono::milliseconds flush_interval_{0};  // 0: no periodic flush
   bool metrics_;
 
   mutable std::mutex mu_;                 // data_, wal_ checkpointing, counters

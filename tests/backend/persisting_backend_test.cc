@@ -121,6 +121,33 @@ TEST(PersistingBackendTest, FlushBytesFlushesBeforeTheRecordThreshold) {
   expect_exactly(**b, 100);
 }
 
+// A quiet topic's records reach Lance within about flush_interval, far below the thresholds;
+// with flush_interval=0 they wait for a threshold or flush().
+TEST(PersistingBackendTest, FlushIntervalFlushesAQuietBucket) {
+  TempDir dir;
+  auto b = open_backend(dir.path(), {{"flush_threshold", "1000000"}, {"flush_interval", "0.05"}});
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  ASSERT_TRUE((*b)->put_batch(batch_of(0, 5)).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (stat(**b, "persisted") < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(stat(**b, "persisted"), 5);
+  ASSERT_TRUE((*b)->put_batch(batch_of(5, 2)).ok());  // and again later
+  while (stat(**b, "persisted") < 7 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(stat(**b, "persisted"), 7);
+  expect_exactly(**b, 7);
+
+  TempDir off_dir;
+  auto off = open_backend(off_dir.path(), {{"flush_threshold", "1000000"}, {"flush_interval", "0"}});
+  ASSERT_TRUE(off.ok()) << off.status().to_string();
+  ASSERT_TRUE((*off)->put_batch(batch_of(0, 5)).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(stat(**off, "persisted"), 0);  // nothing asked for a flush
+  ASSERT_TRUE((*off)->flush().ok());
+  EXPECT_EQ(stat(**off, "persisted"), 5);
+}
+
 // With a small max_wal_size the flusher's own flushes do checkpoint, and delete segments.
 TEST(PersistingBackendTest, AutomaticFlushesCheckpointWhenASegmentCanGo) {
   TempDir dir;
@@ -370,6 +397,8 @@ TEST(PersistingBackendTest, OptionsAreValidated) {
   EXPECT_NE(bad_mode.status().message().find("wal_sync_mode"), std::string::npos);
   auto bad_interval = open_backend(dir.path(), {{"wal_sync_interval", "-1"}});
   EXPECT_NE(bad_interval.status().message().find("wal_sync_interval"), std::string::npos);
+  auto bad_flush_interval = open_backend(dir.path(), {{"flush_interval", "-1"}});
+  EXPECT_NE(bad_flush_interval.status().message().find("flush_interval"), std::string::npos);
   auto zero_bytes = open_backend(dir.path(), {{"flush_bytes", "0"}});
   EXPECT_NE(zero_bytes.status().message().find("flush_bytes"), std::string::npos) << zero_bytes.status().to_string();
   auto unknown = open_backend(dir.path(), {{"wal_sync", "always"}});
