@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -475,15 +476,20 @@ TEST(LanceDataset, KeepsV1ManifestNaming) {
 }
 
 // Counts directory syncs: with sync on, the data, _transactions and _versions directories are
-// synced on every append; with sync off (LanceDB's own behaviour) nothing is.
+// synced on every append; with sync off (LanceDB's own behaviour) nothing is. The commit syncs
+// concurrently, one thread per file or directory, hence the mutex.
 class CountingEnv : public EnvWrapper {
  public:
   CountingEnv() : EnvWrapper(Env::Default()) {}
   Status sync_dir(const std::string& d) override {
-    dirs.insert(d.substr(d.rfind('/') + 1));
-    ++count;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      dirs.insert(d.substr(d.rfind('/') + 1));
+      ++count;
+    }
     return EnvWrapper::sync_dir(d);
   }
+  std::mutex mu;
   std::set<std::string> dirs;
   int count = 0;
 };
