@@ -21,6 +21,9 @@ bool compatible(const lance::ColumnType& a, const lance::ColumnType& b) {
 Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendContext& ctx, OptionReader& reader) {
   ASSIGN_OR_RETURN(std::string compression, reader.get_choice("compression", "none", {"none", "zstd", "lz4"}));
   ASSIGN_OR_RETURN(bool sync, reader.get_bool("sync", true));
+  ASSIGN_OR_RETURN(uint64_t max_buffered, reader.get_bytes("max_buffered_bytes", 1ull << 30));
+  if (max_buffered == 0 || max_buffered > (2ull << 30))
+    return InvalidArgument("option 'max_buffered_bytes' must be between 1 and 2G, got " + std::to_string(max_buffered));
   if (ctx.bucket_dir.empty()) return InvalidArgument("this backend stores files and needs a data directory");
   lance::LanceOptions lo;
   ASSIGN_OR_RETURN(lo.file.compression, lance::parse_buffer_compression(compression));
@@ -29,12 +32,24 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   std::string path = join_path(ctx.bucket_dir, "data.lance");
   ASSIGN_OR_RETURN(auto r, lance::LanceDataset::open_or_create(ctx.env, path, lo));
   ASSIGN_OR_RETURN(auto w, lance::LanceDataset::open_or_create(ctx.env, path, lo));
-  return std::unique_ptr<BufferedDataset>(new BufferedDataset(std::move(r), std::move(w)));
+  std::unique_ptr<BufferedDataset> d(new BufferedDataset(std::move(r), std::move(w)));
+  d->max_buffered_bytes_ = max_buffered;
+  return d;
 }
 
 BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> reader,
                                  std::unique_ptr<lance::LanceDataset> writer)
     : reader_(std::move(reader)), writer_(std::move(writer)), persisted_(reader_->count_rows()) {}
+
+Status BufferedDataset::check_room(const RecordBatch& batch) const {
+  const uint64_t waiting = (flushing_ ? flushing_->byte_size() : 0) + buffer_.byte_size();
+  if (waiting + batch.byte_size() <= max_buffered_bytes_) return Status::OK();
+  std::string why = last_flush_error_.ok() ? "flushes are not keeping up"
+                                           : "the last flush failed: " + last_flush_error_.to_string();
+  return ResourceExhausted("'" + path() + "': " + std::to_string(waiting) + " bytes of records wait for Lance and " +
+                           std::to_string(batch.byte_size()) + " more would pass max_buffered_bytes (" +
+                           std::to_string(max_buffered_bytes_) + "); " + why);
+}
 
 Status BufferedDataset::check_types(const RecordBatch& batch) {
   // From the encoded records: a put is not decoded just to learn its types.

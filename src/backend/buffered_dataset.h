@@ -29,9 +29,13 @@ namespace persisting {
 class BufferedDataset {
  public:
   // Opens (or prepares to create) <bucket_dir>/data.lance. Options taken from reader:
-  // compression (none|zstd|lz4) and sync (bool).
+  // compression (none|zstd|lz4), sync (bool) and max_buffered_bytes (bytes, 1G, at most 2G).
   static Result<std::unique_ptr<BufferedDataset>> open(const BackendContext& ctx, OptionReader& reader);
 
+  // ResourceExhausted when batch would take the records waiting for Lance past
+  // max_buffered_bytes (flushes failing, or not keeping up): puts are refused rather than let the
+  // buffer grow without bound. Recovery's replay does not ask.
+  Status check_room(const RecordBatch& batch) const;
   // InvalidArgument naming the field and both types when rows cannot join the dataset and
   // buffer; on success their types are remembered as buffered.
   Status check_types(const RecordBatch& batch);
@@ -93,6 +97,7 @@ class BufferedDataset {
   std::unique_ptr<lance::LanceDataset> reader_;  // owner's mutex
   std::unique_ptr<lance::LanceDataset> writer_;  // write_flush only
   uint64_t persisted_ = 0;
+  uint64_t max_buffered_bytes_ = 1ull << 30;
   uint64_t flushing_size() const { return flushing_ ? flushing_->size() : 0; }
   // Offsets [persisted_, persisted_ + flushing_size()) are in flushing_ (a flush in flight),
   // the rest of [persisted_, total()) in buffer_.

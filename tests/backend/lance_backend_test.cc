@@ -191,6 +191,39 @@ TEST(LanceBackendTest, FailedFlushKeepsTheBufferAndIsRetried) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(rows[i], rec(i));
 }
 
+// While flushes fail, the buffer does not grow past max_buffered_bytes: puts are refused with an
+// error naming the limit and the failure, and accepted again once a flush gets through.
+TEST(LanceBackendTest, PutsAreRefusedPastMaxBufferedBytes) {
+  TempDir dir;
+  FaultEnv env(Env::Default());
+  auto b = open_lance(dir.path(), 1000, &env, {{"max_buffered_bytes", "1K"}});
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  env.fail_writes(FaultEnv::WriteFault::kNoSpace);
+  int accepted = 0;
+  Status refused;
+  for (int i = 0; i < 1000 && refused.ok(); i += 10) {
+    Status s = (*b)->put_batch(batch_of(i, 10)).status();
+    if (s.ok()) {
+      ++accepted;
+      (void)(*b)->flush();  // fails: the records stay buffered
+    } else {
+      refused = s;
+    }
+  }
+  ASSERT_FALSE(refused.ok()) << "the buffer grew past max_buffered_bytes";
+  EXPECT_EQ(refused.code(), Code::kResourceExhausted) << refused.to_string();
+  EXPECT_NE(refused.message().find("max_buffered_bytes"), std::string::npos) << refused.message();
+  EXPECT_NE(refused.message().find("last flush failed"), std::string::npos) << refused.message();
+  const int64_t buffered = (*b)->stats().find("buffered")->as_int();
+  EXPECT_EQ(buffered, accepted * 10);  // the refused batch changed nothing
+  env.clear();
+  ASSERT_TRUE((*b)->flush().ok());
+  EXPECT_TRUE((*b)->put_batch(batch_of(5000, 10)).ok());
+  EXPECT_EQ((*b)->total_count(), static_cast<uint64_t>(buffered + 10));
+  auto bad = open_lance(dir.path() + "/x", 1000, nullptr, {{"max_buffered_bytes", "0"}});
+  EXPECT_NE(bad.status().message().find("max_buffered_bytes"), std::string::npos) << bad.status().to_string();
+}
+
 TEST(LanceBackendTest, OneWriterPerBucket) {
   TempDir dir;
   auto w1 = open_lance(dir.path(), 100);

@@ -148,6 +148,31 @@ TEST(PersistingBackendTest, FlushIntervalFlushesAQuietBucket) {
   EXPECT_EQ(stat(**off, "persisted"), 5);
 }
 
+// Records waiting for Lance are capped: past max_buffered_bytes a put is refused and changes
+// nothing (here no flush is asked for; flush() makes room again).
+TEST(PersistingBackendTest, PutsAreRefusedPastMaxBufferedBytes) {
+  TempDir dir;
+  auto b = open_backend(dir.path(), {{"flush_threshold", "1000000"}, {"flush_interval", "0"},
+                                     {"max_buffered_bytes", "1K"}});
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  int accepted = 0;
+  Status refused;
+  for (int i = 0; i < 1000 && refused.ok(); i += 10) {
+    Status s = (*b)->put_batch(batch_of(i, 10)).status();
+    if (s.ok()) ++accepted;
+    else refused = s;
+  }
+  ASSERT_EQ(refused.code(), Code::kResourceExhausted) << refused.to_string();
+  EXPECT_NE(refused.message().find("not keeping up"), std::string::npos) << refused.message();
+  EXPECT_EQ((*b)->total_count(), static_cast<uint64_t>(accepted * 10));
+  ASSERT_TRUE((*b)->flush().ok());
+  EXPECT_TRUE((*b)->put_batch(batch_of(5000, 10)).ok());
+  b->reset();
+  auto again = open_backend(dir.path());  // the refused batch is not in the WAL either
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ((*again)->total_count(), static_cast<uint64_t>(accepted * 10 + 10));
+}
+
 // With a small max_wal_size the flusher's own flushes do checkpoint, and delete segments.
 TEST(PersistingBackendTest, AutomaticFlushesCheckpointWhenASegmentCanGo) {
   TempDir dir;
