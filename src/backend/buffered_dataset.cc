@@ -79,12 +79,10 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
   if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
   RecordBatch out;
   while (off < persisted_ && limit > 0) {
-    std::vector<int32_t> fields;
-    for (const auto& f : reader_->snapshot().fields) fields.push_back(f.id);
     const RecordBatch* src = &window_;
     uint64_t first = window_first_;
     RecordBatch oversized;
-    if (fields != window_fields_ || off < window_first_ || off >= window_first_ + window_.size()) {
+    if (!window_schema_current() || off < window_first_ || off >= window_first_ + window_.size()) {
       uint64_t n = std::min<uint64_t>(std::max<uint64_t>(limit, kWindowRows), persisted_ - off);
       lance::ReadOptions ro;
       ro.omit_nulls = true;  // a record read back has the fields it was put with
@@ -102,7 +100,8 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
       } else {
         window_ = std::move(read);
         window_first_ = off;
-        window_fields_ = std::move(fields);
+        window_fields_.clear();
+        for (const auto& f : reader_->snapshot().fields) window_fields_.push_back(f.id);
       }
     }
     const size_t n = static_cast<size_t>(std::min<uint64_t>(limit, first + src->size() - off));
@@ -111,6 +110,14 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
     limit -= n;
   }
   return get_buffered(off, limit, std::move(out));
+}
+
+bool BufferedDataset::window_schema_current() const {
+  const auto& fields = reader_->snapshot().fields;
+  if (fields.size() != window_fields_.size()) return false;
+  for (size_t i = 0; i < fields.size(); ++i)
+    if (fields[i].id != window_fields_[i]) return false;
+  return true;
 }
 
 RecordBatch BufferedDataset::get_buffered(uint64_t off, size_t limit, RecordBatch out) const {

@@ -32,9 +32,14 @@ class BufferedDataset {
   // compression (none|zstd|lz4), sync (bool) and max_buffered_bytes (bytes, 1G, at most 2G).
   static Result<std::unique_ptr<BufferedDataset>> open(const BackendContext& ctx, OptionReader& reader);
 
+  // A put's checks: check_room, then check_types. Recovery's replay calls check_types alone.
+  Status admit(const RecordBatch& batch) {
+    RETURN_IF_ERROR(check_room(batch));
+    return check_types(batch);
+  }
   // ResourceExhausted when batch would take the records waiting for Lance past
   // max_buffered_bytes (flushes failing, or not keeping up): puts are refused rather than let the
-  // buffer grow without bound. Recovery's replay does not ask.
+  // buffer grow without bound.
   Status check_room(const RecordBatch& batch) const;
   // InvalidArgument naming the field and both types when rows cannot join the dataset and
   // buffer; on success their types are remembered as buffered.
@@ -91,6 +96,8 @@ class BufferedDataset {
 
  private:
   BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer);
+  // Whether the window was read under the dataset's current field ids (no allocation).
+  bool window_schema_current() const;
   // out + the buffered records from off (off >= persisted_), up to limit.
   RecordBatch get_buffered(uint64_t off, size_t limit, RecordBatch out) const;
 

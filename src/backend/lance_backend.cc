@@ -25,8 +25,7 @@ Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
       // Another writer may have committed before we took the lock: start from its end.
       RETURN_IF_ERROR(data_->refresh());
     }
-    RETURN_IF_ERROR(data_->check_room(batch));
-    RETURN_IF_ERROR(data_->check_types(batch));
+    RETURN_IF_ERROR(data_->admit(batch));
     first = Offset(data_->total());
     data_->buffer(batch);
     // A failed flush keeps the records buffered (and visible); it is reported through stats and

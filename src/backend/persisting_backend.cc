@@ -122,8 +122,7 @@ Status PersistingBackend::admit(const RecordBatch& batch) {
     return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
   if (wal_) RETURN_IF_ERROR(wal_->health());
   std::lock_guard<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(data_->check_room(batch));
-  return data_->check_types(batch);
+  return data_->admit(batch);
 }
 
 void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) {
