@@ -62,17 +62,15 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
     uint64_t id = waiter_id != 0 ? waiter_id : self->next_internal_id_++;
     if (self->waiters_.count(id))  // refuse rather than drop the reader already parked under id
       return cb(InvalidArgument("waiter id " + std::to_string(id) + " is already parked"));
-    auto timer = std::make_unique<asio::steady_timer>(self->executor_.io(), wait);
-    // The handler checks that the waiter under id is still the one this timer belongs to: an
-    // expired handler may already be queued when a put completes the waiter and the caller
-    // parks again under the same id.
+    // The expiry checks that the waiter under id is still the one this deadline belongs to: an
+    // expiry may already be queued when a put completes the waiter and the caller parks again
+    // under the same id.
     uint64_t gen = ++self->waiter_generation_;
-    timer->async_wait([weak = std::weak_ptr<BucketStorage>(self), id, gen](const std::error_code& ec) {
-      auto s = weak.lock();
-      if (!s || ec) return;  // cancelled: the waiter was completed elsewhere
-      s->mailbox_->post([s, id, gen] { s->expire_waiter(id, gen); });
-    });
-    self->waiters_.emplace(id, Waiter{offset, limit, gen, std::move(cb), std::move(timer)});
+    auto deadline = self->executor_.timers().schedule(
+        Timers::Clock::now() + wait, [weak = std::weak_ptr<BucketStorage>(self), id, gen] {
+          if (auto s = weak.lock()) s->mailbox_->post_to_pool([s, id, gen] { s->expire_waiter(id, gen); });
+        });
+    self->waiters_.emplace(id, Waiter{offset, limit, gen, std::move(cb), deadline});
   });
 }
 
@@ -89,7 +87,7 @@ void BucketStorage::cancel_wait(uint64_t waiter_id) {
     auto it = self->waiters_.find(waiter_id);
     if (it == self->waiters_.end()) return;
     GetCallback done = std::move(it->second.cb);
-    it->second.timer->cancel();
+    self->executor_.timers().cancel(it->second.deadline);
     self->waiters_.erase(it);
     done(RecordBatch());
   });
@@ -104,7 +102,7 @@ void BucketStorage::wake_waiters() {
     }
     Waiter w = std::move(it->second);
     it = waiters_.erase(it);
-    w.timer->cancel();
+    executor_.timers().cancel(w.deadline);
     w.cb(backend_->get(w.offset, w.limit));
   }
 }
@@ -139,7 +137,7 @@ void BucketStorage::close(StatusCallback cb) {
     auto waiters = std::move(self->waiters_);
     self->waiters_.clear();
     for (auto& [id, w] : waiters) {
-      w.timer->cancel();
+      self->executor_.timers().cancel(w.deadline);
       w.cb(self->closed_error());
     }
     cb(s);

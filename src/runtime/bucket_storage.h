@@ -6,11 +6,10 @@
 // must be quick and must not block (set a promise, post work).
 //
 // Waiting readers are parked: a get with wait > 0 that finds no data at its offset is stored in
-// waiters_ with an asio timer; a put that brings data completes it at once, and the timer
-// completes it empty at the deadline. No thread is held per waiter and nothing polls.
+// waiters_ with a deadline on the Executor's Timers; a put that brings data completes it at once
+// (and cancels the deadline: a map erase, no thread woken), and the deadline completes it empty. No thread is held per waiter and nothing polls.
 #pragma once
 
-#include <asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -52,9 +51,9 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   struct Waiter {
     Offset offset;
     size_t limit;
-    uint64_t generation;  // tells a stale timer handler from the current waiter's
+    uint64_t generation;  // tells a stale expiry message from the current waiter's
     GetCallback cb;
-    std::unique_ptr<asio::steady_timer> timer;
+    Timers::Key deadline;
   };
 
   void wake_waiters();
