@@ -361,8 +361,7 @@ Result<std::unique_ptr<ClientReader>> Client::reader(const ReaderOptions& option
   auto s = std::make_unique<detail::ClientReaderState>();
   s->core = core_;
   s->info = std::move(info);
-  s->cursor.offsets.assign(buckets.size(), 0);
-  s->cursor.buckets = std::move(buckets);
+  s->cursor.init(std::move(buckets));  // the node trims each answer to limit: nothing stays ahead
   return std::unique_ptr<ClientReader>(new ClientReader(std::move(s)));
 }
 

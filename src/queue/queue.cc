@@ -215,8 +215,7 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
   ASSIGN_OR_RETURN(state->actors, core_->actors(info, buckets, {}));
   state->core = core_;
   state->info = std::move(info);
-  state->cursor.offsets.assign(buckets.size(), 0);
-  state->cursor.buckets = std::move(buckets);
+  state->cursor.init(std::move(buckets));
   return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
 }
 

@@ -195,3 +195,63 @@ TEST(ReaderTest, AsyncGetDeliversThroughTheCallback) {
   EXPECT_EQ(msgs->at(0).record.find("v")->as_double(), 1.5);
   EXPECT_EQ(r->offsets()[msgs->at(0).bucket.value()].value(), 1u);
 }
+
+TEST(ReaderTest, ReadAheadReturnsEveryRecordOnceInOrderWhileWritesContinue) {
+  // Gets of 150 over two buckets of 1000: each get fetches up to 150 per bucket and keeps what
+  // it does not return; records put to a bucket while some of it is ahead follow in order.
+  Fixture f(2);
+  std::string k0 = key_for_bucket(0, 2), k1 = key_for_bucket(1, 2);
+  std::map<uint32_t, int64_t> next_i{{0, 0}, {1, 0}};
+  std::map<uint32_t, int64_t> written{{0, 0}, {1, 0}};
+  auto put = [&](uint32_t b, int n) {
+    std::vector<Record> batch;
+    for (int i = 0; i < n; ++i) batch.push_back(Record{{"id", b == 0 ? k0 : k1}, {"i", written[b]++}});
+    ASSERT_TRUE(f.w->put(batch).ok());
+  };
+  put(0, 1000);
+  put(1, 1000);
+  auto r = f.reader({});
+  for (int round = 0; next_i[0] < written[0] || next_i[1] < written[1]; ++round) {
+    ASSERT_LT(round, 1000);
+    auto msgs = r->get(150, /*wait=*/false);
+    ASSERT_TRUE(msgs.ok()) << msgs.status().to_string();
+    ASSERT_FALSE(msgs->empty());
+    EXPECT_LE(msgs->size(), 150u);
+    for (const auto& m : *msgs) {
+      uint32_t b = m.bucket.value();
+      ASSERT_EQ(m.record.find("i")->as_int(), next_i[b]) << "bucket " << b;
+      ASSERT_EQ(m.offset.value(), uint64_t(next_i[b]));
+      ++next_i[b];
+    }
+    EXPECT_EQ(r->offsets()[0].value(), uint64_t(next_i[0]));
+    EXPECT_EQ(r->offsets()[1].value(), uint64_t(next_i[1]));
+    if (round == 2) put(0, 300);  // bucket 0 has records ahead now
+    if (round == 5) put(1, 7);
+  }
+  EXPECT_EQ(next_i[0], 1300);
+  EXPECT_EQ(next_i[1], 1007);
+  EXPECT_TRUE(r->get(10, /*wait=*/false)->empty());
+}
+
+TEST(ReaderTest, SetOffsetAndResetDropWhatIsReadAhead) {
+  Fixture f(2);
+  std::string k0 = key_for_bucket(0, 2), k1 = key_for_bucket(1, 2);
+  std::vector<Record> batch;
+  for (int i = 0; i < 100; ++i) batch.push_back(Record{{"id", k0}, {"i", i}});
+  for (int i = 0; i < 100; ++i) batch.push_back(Record{{"id", k1}, {"i", i}});
+  ASSERT_TRUE(f.w->put(batch).ok());
+  auto r = f.reader({});
+  ASSERT_EQ(r->get(10)->size(), 10u);  // 5 from each; 95 of each ahead
+  ASSERT_TRUE(r->set_offset(Offset(50), BucketId(0)).ok());
+  auto msgs = r->get(4);
+  ASSERT_EQ(msgs->size(), 4u);
+  for (const auto& m : *msgs) {
+    int64_t want = m.bucket.value() == 0 ? 50 : 5;  // bucket 1 keeps its read-ahead
+    if (m.offset.value() != uint64_t(want) && m.offset.value() != uint64_t(want + 1)) ADD_FAILURE() << m.offset.value();
+    EXPECT_EQ(m.record.find("i")->as_int(), int64_t(m.offset.value()));
+  }
+  r->reset();
+  auto again = r->get(2);
+  ASSERT_EQ(again->size(), 2u);
+  for (const auto& m : *again) EXPECT_EQ(m.offset.value(), 0u);
+}
