@@ -18,46 +18,51 @@ void MemoryBackend::FreeDeleter::operator()(char* p) const {
   }
 }
 
-char* MemoryBackend::reserve(size_t n, uint32_t* chunk, uint32_t* pos) {
-  if (chunks_.empty() || chunk_used_ + n > chunk_caps_.back()) {
-    size_t cap = chunk_caps_.empty() ? kFirstChunk : std::min(chunk_caps_.back() * 2, kMaxChunk);
-    cap = std::max(cap, n);
-    // (Advising huge pages was tried and made puts 2-3x slower here: with THP defrag=madvise
-    // each fault compacts memory.)
-    FreeDeleter d;
-    char* p;
-    if (cap >= kPopulateChunk) {
-      void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-      if (m == MAP_FAILED) throw std::bad_alloc();  // as any container would on exhaustion
-      p = static_cast<char*>(m);
-      d.mapped = cap;
-    } else {
-      p = static_cast<char*>(std::malloc(cap));  // not zero-filled: every byte is written before it is read
-      if (p == nullptr) throw std::bad_alloc();
-    }
-    chunks_.emplace_back(p, d);
-    chunk_caps_.push_back(cap);
-    chunk_used_ = 0;
+void MemoryBackend::new_chunk(size_t at_least) {
+  size_t cap = chunk_caps_.empty() ? kFirstChunk : std::min(chunk_caps_.back() * 2, kMaxChunk);
+  cap = std::max(cap, at_least);
+  // (Advising huge pages was tried and made puts 2-3x slower here: with THP defrag=madvise
+  // each fault compacts memory.)
+  FreeDeleter d;
+  char* p;
+  if (cap >= kPopulateChunk) {
+    void* m = ::mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (m == MAP_FAILED) throw std::bad_alloc();  // as any container would on exhaustion
+    p = static_cast<char*>(m);
+    d.mapped = cap;
+  } else {
+    p = static_cast<char*>(std::malloc(cap));  // not zero-filled: every byte is written before it is read
+    if (p == nullptr) throw std::bad_alloc();
   }
-  *chunk = static_cast<uint32_t>(chunks_.size() - 1);
-  *pos = static_cast<uint32_t>(chunk_used_);
-  char* p = chunks_.back().get() + chunk_used_;
-  chunk_used_ += n;
-  return p;
+  chunks_.emplace_back(p, d);
+  chunk_caps_.push_back(cap);
+  chunk_used_ = 0;
 }
 
 Result<Offset> MemoryBackend::put_batch(const RecordBatch& batch) {
+  const std::string& data = batch.data();
+  const std::vector<uint32_t>& ends = batch.ends();
   Offset first;
   {
     std::unique_lock lock(mu_);
     first = Offset(index_.size());
-    for (size_t i = 0; i < batch.size(); ++i) {
-      std::string_view rec = batch.encoded(i);
-      Loc loc;
-      char* dst = reserve(rec.size(), &loc.chunk, &loc.pos);
-      std::memcpy(dst, rec.data(), rec.size());
-      loc.len = static_cast<uint32_t>(rec.size());
-      index_.push_back(loc);
+    // Copies runs of consecutive records that fit in the current chunk with one memcpy each.
+    for (size_t i = 0; i < ends.size();) {
+      uint32_t begin = i == 0 ? 0 : ends[i - 1];
+      size_t room = chunks_.empty() ? 0 : chunk_caps_.back() - chunk_used_;
+      size_t j = static_cast<size_t>(std::upper_bound(ends.begin() + i, ends.end(), begin + room) - ends.begin());
+      if (j == i) {  // not even the next record fits
+        new_chunk(ends[i] - begin);
+        continue;
+      }
+      auto chunk = static_cast<uint32_t>(chunks_.size() - 1);
+      std::memcpy(chunks_.back().get() + chunk_used_, data.data() + begin, ends[j - 1] - begin);
+      for (size_t k = i; k < j; ++k) {
+        uint32_t from = k == 0 ? 0 : ends[k - 1];
+        index_.push_back(Loc{chunk, static_cast<uint32_t>(chunk_used_ + (from - begin)), ends[k] - from});
+      }
+      chunk_used_ += ends[j - 1] - begin;
+      i = j;
     }
     bytes_ += batch.byte_size();
   }
@@ -71,12 +76,20 @@ Result<RecordBatch> MemoryBackend::get(Offset offset, size_t limit) {
   uint64_t total = index_.size();
   if (offset.value() >= total) return out;
   size_t n = static_cast<size_t>(std::min<uint64_t>(limit, total - offset.value()));
+  const Loc* loc = index_.data() + offset.value();
   size_t bytes = 0;
-  for (size_t i = 0; i < n; ++i) bytes += index_[offset.value() + i].len;
+  for (size_t i = 0; i < n; ++i) bytes += loc[i].len;
   out.reserve(n, bytes);
-  for (size_t i = 0; i < n; ++i) {
-    const Loc& loc = index_[offset.value() + i];
-    out.add_encoded(std::string_view(chunks_[loc.chunk].get() + loc.pos, loc.len));
+  // Records put together sit back to back in one chunk: each such run is one copy.
+  std::vector<uint32_t> sizes;
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    uint32_t end = loc[i].pos + loc[i].len;
+    while (j < n && loc[j].chunk == loc[i].chunk && loc[j].pos == end) end += loc[j++].len;
+    sizes.clear();
+    for (size_t k = i; k < j; ++k) sizes.push_back(loc[k].len);
+    out.add_encoded_run(std::string_view(chunks_[loc[i].chunk].get() + loc[i].pos, end - loc[i].pos), sizes);
+    i = j;
   }
   return out;
 }

@@ -42,7 +42,8 @@ class MemoryBackend final : public StorageBackend {
     void operator()(char* p) const;
   };
 
-  char* reserve(size_t n, uint32_t* chunk, uint32_t* pos);
+  // Starts a chunk of at least at_least bytes (the next size in the growth sequence if larger).
+  void new_chunk(size_t at_least);
 
   mutable std::shared_mutex mu_;
   std::vector<std::unique_ptr<char[], FreeDeleter>> chunks_;

@@ -422,6 +422,13 @@ void RecordBatch::add_encoded(std::string_view encoded) {
   ends_.push_back(static_cast<uint32_t>(data_.size()));
 }
 
+void RecordBatch::add_encoded_run(std::string_view bytes, std::span<const uint32_t> sizes) {
+  auto end = static_cast<uint32_t>(data_.size());
+  data_.append(bytes);
+  ends_.reserve(ends_.size() + sizes.size());
+  for (uint32_t n : sizes) ends_.push_back(end += n);
+}
+
 void RecordBatch::append(const RecordBatch& other) {
   uint32_t base = static_cast<uint32_t>(data_.size());
   data_.append(other.data_);
