@@ -404,6 +404,18 @@ TEST(LanceDataset, StaleWriterRetriesAfterLosingTheRace) {
   EXPECT_EQ(b->snapshot().file.manifest.fragments(2).id(), 2u);
   // No orphans: one data file per fragment.
   EXPECT_EQ(count_files(path + "/data"), 3u);
+  // The same with encoded records: the retry builds its columns again (the lost attempt's file
+  // took the first ones).
+  ASSERT_TRUE(a->append(make_rows(6, 2)).ok());  // version 4; b still sees 3
+  RecordBatch encoded;
+  for (const Record& r : make_rows(8, 2)) encoded.add(r);
+  v = b->append(encoded);
+  ASSERT_TRUE(v.ok()) << v.status().to_string();
+  EXPECT_EQ(*v, 5u);
+  got = b->read(0, 20);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, make_rows(0, 10));
+  EXPECT_EQ(count_files(path + "/data"), 5u);
 }
 
 TEST(LanceDataset, ConcurrentWritersAllLand) {

@@ -131,24 +131,42 @@ std::vector<FileColumn> batch_columns(const pb::Manifest& m, const std::vector<R
   return columns;
 }
 
-// The same from encoded records, read in place (the cells view batch's bytes).
-Result<std::vector<FileColumn>> batch_columns(const pb::Manifest& m, const RecordBatch& batch) {
-  std::vector<FileColumn> columns;
-  std::unordered_map<std::string_view, size_t> index;
-  for (const pb::Field& f : m.fields()) {
-    if (f.parent_id() != -1) continue;
-    auto t = column_type_of_field(f);
-    if (!t.ok()) continue;  // as above
-    columns.push_back(FileColumn{f, *t, std::vector<Cell>(batch.size())});
-  }
-  for (size_t c = 0; c < columns.size(); ++c) index.emplace(columns[c].field.name(), c);
+// Encoded records in one pass: their field types (the rules of infer_batch_fields) and, for each
+// field, a cell per record (null where a record lacks it) viewing batch's bytes.
+struct ScannedBatch {
+  std::vector<BatchField> fields;
+  std::vector<std::vector<Cell>> cells;  // parallel to fields
+};
+
+Result<ScannedBatch> scan_batch(const RecordBatch& batch) {
+  BatchFieldTypes types;
+  std::vector<std::vector<Cell>> cells;
   std::vector<FieldShape> shapes;
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
     for (const FieldShape& f : shapes) {
-      auto it = index.find(f.name);
-      if (it != index.end()) columns[it->second].values[r] = Cell::of(f);
+      if (f.type == Value::Type::kNull) continue;
+      size_t i = 0;
+      RETURN_IF_ERROR(types.add(r, f.name, type_of_value(f.type, f.dim), &i));
+      if (i == cells.size()) cells.emplace_back(batch.size());
+      cells[i][r] = Cell::of(f);
     }
+  }
+  return ScannedBatch{types.take(), std::move(cells)};
+}
+
+// The file's columns (the manifest's top-level fields) from a scanned batch, whose cells move
+// into them; a field no record has is a column of nulls.
+std::vector<FileColumn> batch_columns(const pb::Manifest& m, ScannedBatch&& batch, size_t rows) {
+  std::unordered_map<std::string_view, size_t> index;
+  for (size_t i = 0; i < batch.fields.size(); ++i) index.emplace(batch.fields[i].name, i);
+  std::vector<FileColumn> columns;
+  for (const pb::Field& f : m.fields()) {
+    if (f.parent_id() != -1) continue;
+    auto t = column_type_of_field(f);
+    if (!t.ok()) continue;  // as above
+    auto it = index.find(f.name());
+    columns.push_back(FileColumn{f, *t, it != index.end() ? std::move(batch.cells[it->second]) : std::vector<Cell>(rows)});
   }
   return columns;
 }
@@ -177,14 +195,22 @@ Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
 
 Result<uint64_t> LanceDataset::append(const RecordBatch& records) {
   if (records.empty()) return snapshot_.version;
-  ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(records));
+  // One scan_fields pass gives both the types and the columns' cells.
+  ASSIGN_OR_RETURN(ScannedBatch scanned, scan_batch(records));
+  const std::vector<BatchField> batch = scanned.fields;
+  bool cells_taken = false;
   auto ranges = [&](const Snapshot& s) -> Status {
     if (!has_narrow_int_columns(s)) return Status::OK();
     ASSIGN_OR_RETURN(std::vector<Record> rows, records.decode_all());
     return check_int_ranges(s, rows);
   };
-  return append_rows(batch, records.size(), ranges,
-                     [&](const pb::Manifest& m) { return batch_columns(m, records); });
+  return append_rows(batch, records.size(), ranges, [&](const pb::Manifest& m) -> Result<std::vector<FileColumn>> {
+    if (cells_taken) {  // a retry after a lost commit race: the last attempt's columns took the cells
+      ASSIGN_OR_RETURN(scanned, scan_batch(records));
+    }
+    cells_taken = true;
+    return batch_columns(m, std::move(scanned), records.size());
+  });
 }
 
 Result<uint64_t> LanceDataset::append_rows(const std::vector<BatchField>& batch, uint64_t num_rows,

@@ -11,63 +11,46 @@ std::string quoted(const std::string& s) { return "'" + s + "'"; }
 
 }  // namespace
 
-namespace {
-
-// Collects the batch's field types record by record: the rules of infer_batch_fields, shared by
-// its decoded and encoded forms. A handful of fields is the common case, so names are looked up
-// by a linear scan (no allocation per field once a name is known).
-class FieldTypes {
- public:
-  // value_type is the field's type, or the error type_of_value gave for its value.
-  Status add(size_t r, std::string_view name, Result<ColumnType> value_type) {
-    if (name.empty()) return InvalidArgument("record " + std::to_string(r) + ": empty field name");
-    if (!value_type.ok())
-      return InvalidArgument("record " + std::to_string(r) + " field " + quoted(std::string(name)) + ": " +
-                             value_type.status().message());
-    const ColumnType& t = *value_type;
-    BatchField* f = find(name);
-    if (!f) {
-      fields_.push_back({std::string(name), t, r});
-      if (fields_.size() > kLinearScan) {  // past the threshold: index every name (once), then each new one
-        for (size_t i = index_.empty() ? 0 : fields_.size() - 1; i < fields_.size(); ++i)
-          index_.emplace(fields_[i].name, i);
-      }
-      return Status::OK();
+Status BatchFieldTypes::add(size_t r, std::string_view name, Result<ColumnType> value_type, size_t* index) {
+  if (name.empty()) return InvalidArgument("record " + std::to_string(r) + ": empty field name");
+  if (!value_type.ok())
+    return InvalidArgument("record " + std::to_string(r) + " field " + quoted(std::string(name)) + ": " +
+                           value_type.status().message());
+  const ColumnType& t = *value_type;
+  size_t i = find(name);
+  if (index) *index = i == kNone ? fields_.size() : i;
+  if (i == kNone) {
+    fields_.push_back({std::string(name), t, r});
+    if (fields_.size() > kLinearScan) {  // past the threshold: index every name (once), then each new one
+      for (size_t k = index_.empty() ? 0 : fields_.size() - 1; k < fields_.size(); ++k)
+        index_.emplace(fields_[k].name, k);
     }
-    if (f->type == t) return Status::OK();
-    if (f->type.kind == K::kInt && t.kind == K::kFloat) {
-      f->type = t;  // int and double in one batch: double
-      return Status::OK();
-    }
-    if (f->type.kind == K::kFloat && t.kind == K::kInt) return Status::OK();
-    return InvalidArgument("field " + quoted(f->name) + ": record " + std::to_string(f->first_record) + " has " +
-                           type_display_name(f->type) + ", record " + std::to_string(r) + " has " +
-                           type_display_name(t));
+    return Status::OK();
   }
-
-  std::vector<BatchField> take() { return std::move(fields_); }
-
- private:
-  static constexpr size_t kLinearScan = 16;
-
-  BatchField* find(std::string_view name) {
-    if (fields_.size() <= kLinearScan) {
-      for (auto& f : fields_)
-        if (f.name == name) return &f;
-      return nullptr;
-    }
-    auto it = index_.find(std::string(name));
-    return it == index_.end() ? nullptr : &fields_[it->second];
+  BatchField* f = &fields_[i];
+  if (f->type == t) return Status::OK();
+  if (f->type.kind == K::kInt && t.kind == K::kFloat) {
+    f->type = t;  // int and double in one batch: double
+    return Status::OK();
   }
+  if (f->type.kind == K::kFloat && t.kind == K::kInt) return Status::OK();
+  return InvalidArgument("field " + quoted(f->name) + ": record " + std::to_string(f->first_record) + " has " +
+                         type_display_name(f->type) + ", record " + std::to_string(r) + " has " +
+                         type_display_name(t));
+}
 
-  std::vector<BatchField> fields_;
-  std::unordered_map<std::string, size_t> index_;
-};
-
-}  // namespace
+size_t BatchFieldTypes::find(std::string_view name) const {
+  if (fields_.size() <= kLinearScan) {
+    for (size_t i = 0; i < fields_.size(); ++i)
+      if (fields_[i].name == name) return i;
+    return kNone;
+  }
+  auto it = index_.find(std::string(name));
+  return it == index_.end() ? kNone : it->second;
+}
 
 Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& rows) {
-  FieldTypes types;
+  BatchFieldTypes types;
   for (size_t r = 0; r < rows.size(); ++r) {
     for (const auto& [name, value] : rows[r]) {
       if (!value.is_null()) RETURN_IF_ERROR(types.add(r, name, type_of_value(value)));
@@ -77,7 +60,7 @@ Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& ro
 }
 
 Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch) {
-  FieldTypes types;
+  BatchFieldTypes types;
   std::vector<FieldShape> shapes;
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));

@@ -9,7 +9,10 @@
 // A field whose values are all null in the batch and which the schema lacks is not added.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "persisting/codec.h"
@@ -24,6 +27,26 @@ struct BatchField {
   std::string name;
   ColumnType type;
   size_t first_record = 0;   // the record that fixed the type (for error messages)
+};
+
+// Collects a batch's field types record by record (the rules above), in order of first
+// appearance. A handful of fields is the common case, so names are looked up by a linear scan
+// (no allocation per field once a name is known).
+class BatchFieldTypes {
+ public:
+  // value_type is the field's type, or the error type_of_value gave for its value. index (if
+  // given) receives the field's position in fields().
+  Status add(size_t r, std::string_view name, Result<ColumnType> value_type, size_t* index = nullptr);
+  const std::vector<BatchField>& fields() const { return fields_; }
+  std::vector<BatchField> take() { return std::move(fields_); }
+
+ private:
+  static constexpr size_t kLinearScan = 16;
+  static constexpr size_t kNone = SIZE_MAX;
+  size_t find(std::string_view name) const;
+
+  std::vector<BatchField> fields_;
+  std::unordered_map<std::string, size_t> index_;
 };
 
 // Types of the batch's fields, in order of first appearance.
