@@ -82,6 +82,8 @@ class RecordBatch {
   const std::vector<uint32_t>& ends() const { return ends_; }
 
  private:
+  void grow_ends(size_t more);
+
   std::string data_;
   std::vector<uint32_t> ends_;
 };

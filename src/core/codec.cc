@@ -422,17 +422,24 @@ void RecordBatch::add_encoded(std::string_view encoded) {
   ends_.push_back(static_cast<uint32_t>(data_.size()));
 }
 
+void RecordBatch::grow_ends(size_t more) {
+  // Geometric, as push_back would: reserving exactly what each append needs would copy the whole
+  // vector on every append to a growing batch (a buffer of 100,000 records, appended 25 at a time).
+  size_t need = ends_.size() + more;
+  if (need > ends_.capacity()) ends_.reserve(std::max(need, 2 * ends_.capacity()));
+}
+
 void RecordBatch::add_encoded_run(std::string_view bytes, std::span<const uint32_t> sizes) {
   auto end = static_cast<uint32_t>(data_.size());
   data_.append(bytes);
-  ends_.reserve(ends_.size() + sizes.size());
+  grow_ends(sizes.size());
   for (uint32_t n : sizes) ends_.push_back(end += n);
 }
 
 void RecordBatch::append(const RecordBatch& other) {
   uint32_t base = static_cast<uint32_t>(data_.size());
   data_.append(other.data_);
-  ends_.reserve(ends_.size() + other.ends_.size());
+  grow_ends(other.ends_.size());
   for (uint32_t e : other.ends_) ends_.push_back(base + e);
 }
 

@@ -1,5 +1,6 @@
 #include "storage/lance/page_decoder.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <memory>
@@ -244,7 +245,8 @@ Status decode_page(const pb::ArrayEncoding& encoding, const std::vector<std::str
       return mismatch(where, type);
     }
   }
-  out->reserve(out->size() + (end - begin));
+  // Geometric growth: a column read page by page must not copy itself on every page.
+  if (size_t need = out->size() + (end - begin); need > out->capacity()) out->reserve(std::max(need, 2 * out->capacity()));
   for (uint64_t i = begin; i < end; ++i) {
     if (!a.is_valid(i)) {
       out->emplace_back();
