@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <vector>
 
 namespace persisting::runtime {
@@ -21,39 +23,46 @@ TEST(TimersTest, RunsEachCallbackOnceNotBeforeItsDeadline) {
   EXPECT_EQ(t.pending(), 0u);
 }
 
-TEST(TimersTest, AnEarlierDeadlineScheduledLaterRunsFirst) {
-  // The thread sleeps towards the 10 s deadline; the 20 ms one must wake it.
-  Timers t;
+// Records the order callbacks ran in; done() once `expect` have run.
+struct RunOrder {
+  explicit RunOrder(size_t expect) : expect(expect) {}
+  std::function<void()> mark(int i) {
+    return [this, i] {
+      std::lock_guard l(mu);
+      order.push_back(i);
+      if (order.size() == expect) done.set_value();
+    };
+  }
+  bool wait() { return done.get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready; }
+  std::vector<int> seen() {
+    std::lock_guard l(mu);
+    return order;
+  }
+  size_t expect;
   std::mutex mu;
   std::vector<int> order;
   std::promise<void> done;
+};
+
+TEST(TimersTest, AnEarlierDeadlineScheduledLaterRunsFirst) {
+  // The thread sleeps towards the 10 s deadline; the 20 ms one must wake it.
+  RunOrder run(1);  // outlives t, whose thread calls into it
+  Timers t;
   auto now = Clock::now();
-  t.schedule(now + std::chrono::seconds(10), [&] { std::lock_guard l(mu); order.push_back(2); });
-  t.schedule(now + milliseconds(20), [&] {
-    { std::lock_guard l(mu); order.push_back(1); }
-    done.set_value();
-  });
-  ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
-  std::lock_guard l(mu);
-  EXPECT_EQ(order, std::vector<int>{1});
+  t.schedule(now + std::chrono::seconds(10), run.mark(2));
+  t.schedule(now + milliseconds(20), run.mark(1));
+  ASSERT_TRUE(run.wait());
+  EXPECT_EQ(run.seen(), std::vector<int>{1});
   EXPECT_EQ(t.pending(), 1u);
 }
 
 TEST(TimersTest, RunsInDeadlineOrder) {
+  RunOrder run(5);
   Timers t;
-  std::mutex mu;
-  std::vector<int> order;
-  std::promise<void> done;
   auto now = Clock::now();
-  for (int i : {3, 1, 4, 2, 0}) {
-    t.schedule(now + milliseconds(5 * i), [&, i] {
-      std::lock_guard l(mu);
-      order.push_back(i);
-      if (order.size() == 5) done.set_value();
-    });
-  }
-  ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(5)), std::future_status::ready);
-  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 3, 4}));
+  for (int i : {3, 1, 4, 2, 0}) t.schedule(now + milliseconds(5 * i), run.mark(i));
+  ASSERT_TRUE(run.wait());
+  EXPECT_EQ(run.seen(), (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
 TEST(TimersTest, CancelledCallbacksNeverRun) {
