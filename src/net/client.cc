@@ -188,15 +188,20 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, std::vector<
       core->channels->prepare(&c->ctx, core->options.rpc_timeout);
       calls.push_back(std::move(c));
     }
-    std::latch done(static_cast<ptrdiff_t>(calls.size()));
-    for (auto& c : calls) {
-      Call* raw = c.get();
-      core->channels->stub(c->address)->async()->Put(&raw->ctx, &raw->req, &raw->resp, [raw, &done](grpc::Status s) {
-        raw->status = std::move(s);
-        done.count_down();
-      });
+    if (calls.size() == 1) {  // one owner: a blocking call, answered on this thread (no hand-off)
+      Call* c = calls[0].get();
+      c->status = core->channels->stub(c->address)->Put(&c->ctx, c->req, &c->resp);
+    } else {  // several: in parallel, each answered on a gRPC thread
+      std::latch done(static_cast<ptrdiff_t>(calls.size()));
+      for (auto& c : calls) {
+        Call* raw = c.get();
+        core->channels->stub(c->address)->async()->Put(&raw->ctx, &raw->req, &raw->resp, [raw, &done](grpc::Status s) {
+          raw->status = std::move(s);
+          done.count_down();
+        });
+      }
+      done.wait();
     }
-    done.wait();
     std::vector<BucketId> again;
     auto failed = [&](const std::vector<uint32_t>& buckets, const Status& s) {
       bool retry = retryable(s);
@@ -263,24 +268,29 @@ Status ClientReaderState::fetch(size_t limit, uint32_t wait_ms, std::vector<Reco
   }
   std::mutex mu;
   bool have_data = false;
-  std::latch done(static_cast<ptrdiff_t>(calls.size()));
-  for (auto& c : calls) {
-    Call* raw_call = c.get();
-    core->channels->stub(c->address)->async()->Get(&c->ctx, &c->req, &c->resp,
-                                                   [raw_call, &calls, &mu, &have_data, &done, wait_ms](grpc::Status s) {
-      raw_call->status = std::move(s);
-      if (wait_ms > 0 && raw_call->status.ok() && raw_call->resp.buckets_size() > 0) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (!have_data) {
-          have_data = true;
-          for (auto& other : calls)
-            if (other.get() != raw_call) other->ctx.TryCancel();
+  if (calls.size() == 1) {  // one owner: a blocking call, answered on this thread (no hand-off)
+    Call* c = calls[0].get();
+    c->status = core->channels->stub(c->address)->Get(&c->ctx, c->req, &c->resp);
+  } else {  // several: in parallel; with wait, the first owner answering with data cancels the others
+    std::latch done(static_cast<ptrdiff_t>(calls.size()));
+    for (auto& c : calls) {
+      Call* raw_call = c.get();
+      core->channels->stub(c->address)->async()->Get(&c->ctx, &c->req, &c->resp,
+                                                     [raw_call, &calls, &mu, &have_data, &done, wait_ms](grpc::Status s) {
+        raw_call->status = std::move(s);
+        if (wait_ms > 0 && raw_call->status.ok() && raw_call->resp.buckets_size() > 0) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (!have_data) {
+            have_data = true;
+            for (auto& other : calls)
+              if (other.get() != raw_call) other->ctx.TryCancel();
+          }
         }
-      }
-      done.count_down();
-    });
+        done.count_down();
+      });
+    }
+    done.wait();
   }
-  done.wait();
   raw->assign(cursor.buckets.size(), RecordBatch());
   *any = false;
   Status first_error;
