@@ -110,7 +110,9 @@ void run_kills(const std::string& mode) {
         ASSERT_TRUE(seen.insert(k).second) << "record appears twice: run " << std::get<0>(k) << " thread "
                                            << std::get<1>(k) << " seq " << std::get<2>(k);
         auto writer = std::make_pair(std::get<0>(k), std::get<1>(k));
-        if (last_seq.count(writer)) ASSERT_GT(std::get<2>(k), last_seq[writer]) << "order broken";
+        if (last_seq.count(writer)) {
+          ASSERT_GT(std::get<2>(k), last_seq[writer]) << "order broken";
+        }
         last_seq[writer] = std::get<2>(k);
       }
     }

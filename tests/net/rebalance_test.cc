@@ -481,7 +481,9 @@ TEST(Rebalance, AnInterruptedSwitchIsFinishedByTheNextRun) {
   for (const auto& [b, mv] : planned) moved.insert(b);
   for (int via = 0; via < 3; ++via) {
     for (const auto& [b, n] : ownership(cluster.address(via), "s"))
-      if (moved.count(b)) EXPECT_EQ(n, "n3") << "bucket " << b << " via " << cluster.id(via);
+      if (moved.count(b)) {
+        EXPECT_EQ(n, "n3") << "bucket " << b << " via " << cluster.id(via);
+      }
     EXPECT_EQ(contents(cluster.address(via), "s"), before) << "via " << cluster.id(via);
   }
   EXPECT_EQ(bucket_dirs(cluster.dir() + "/n3", "s"), moved);

@@ -63,7 +63,9 @@ TEST(ConcurrencyTest, FourProducersFourConsumersLoseAndDuplicateNothing) {
       seen[{p, seq}]++;
       // One producer's records keep their order inside a bucket.
       auto key = std::make_pair(b, p);
-      if (last_seq.count(key)) EXPECT_GT(seq, last_seq[key]);
+      if (last_seq.count(key)) {
+        EXPECT_GT(seq, last_seq[key]);
+      }
       last_seq[key] = seq;
     }
   }

@@ -60,7 +60,9 @@ TEST(CrashStepTest, CheckpointIsOldOrNewAfterACrashAtEveryStep) {
     Recovered r = rig.crash_copy();
     const uint64_t ckpt = r.report.checkpoint.value();
     ASSERT_TRUE(ckpt == 0 || ckpt == 20) << ckpt;
-    if (done) ASSERT_EQ(ckpt, 20u);
+    if (done) {
+      ASSERT_EQ(ckpt, 20u);
+    }
     ASSERT_EQ(r.got.size(), 30 - ckpt);
     expect_prefix_of_originals(r.got, ckpt);
     if (done) break;
@@ -94,7 +96,9 @@ void crash_at_every_step_of_an_append(SyncMode mode, bool failing_sync) {
       ASSERT_EQ(r.got.size(), 6u);
     } else {
       ASSERT_TRUE(r.got.size() == 6 || r.got.size() == 9) << r.got.size();
-      if (r6.ok()) ASSERT_EQ(r.got.size(), 9u);
+      if (r6.ok()) {
+        ASSERT_EQ(r.got.size(), 9u);
+      }
     }
     expect_prefix_of_originals(r.got, 0);
     if (done) break;
