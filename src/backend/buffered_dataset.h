@@ -17,6 +17,7 @@
 // reloaded after each commit.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -45,7 +46,14 @@ class BufferedDataset {
   // buffer; on success their types are remembered as buffered.
   Status check_types(const RecordBatch& batch);
   // Appends already-checked records to the buffer.
-  void buffer(const RecordBatch& batch) { buffer_.append(batch); }
+  void buffer(const RecordBatch& batch) {
+    if (buffer_.empty() && reserve_bytes_ > 0) buffer_.reserve(0, reserve_bytes_);
+    buffer_.append(batch);
+  }
+  // Bytes a fresh buffer reserves at its first record: the owner's flush size, so the buffer
+  // does not copy itself each time it doubles on the way there (capped at kMaxReserve).
+  void set_buffer_reserve(uint64_t bytes) { reserve_bytes_ = std::min<uint64_t>(bytes, kMaxReserve); }
+  static constexpr uint64_t kMaxReserve = 64 << 20;
   void buffer_encoded(std::string_view record) { buffer_.add_encoded(record); }
 
   // Up to limit records from offset, from the dataset and then the buffer. A reader that does not
@@ -110,6 +118,7 @@ class BufferedDataset {
   // the rest of [persisted_, total()) in buffer_.
   std::shared_ptr<const RecordBatch> flushing_;
   RecordBatch buffer_;
+  uint64_t reserve_bytes_ = 0;
   std::vector<lance::BatchField> buffer_fields_;  // types of flushing_ and buffer_
   // Dataset rows [window_first_, window_first_ + window_.size()), read under the schema whose
   // field ids are window_fields_. Owner's mutex.

@@ -69,7 +69,10 @@ PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<
                                      uint64_t flush_threshold, uint64_t flush_bytes, bool metrics)
     : env_(ctx.env), bucket_dir_(ctx.bucket_dir), flush_threshold_(flush_threshold), flush_bytes_(flush_bytes),
       metrics_(metrics),
-      data_(std::move(data)) {}
+      data_(std::move(data)) {
+  // Puts go on while the flusher takes the buffer: a quarter more than a flush's worth.
+  data_->set_buffer_reserve(flush_bytes_ + flush_bytes_ / 4);
+}
 
 PersistingBackend::~PersistingBackend() {
   {
