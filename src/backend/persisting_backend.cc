@@ -33,12 +33,16 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
     return InvalidArgument("backend 'persisting': option 'flush_bytes' must be between 1 and 2G, got " +
                            std::to_string(flush_bytes));
   ASSIGN_OR_RETURN(bool metrics, reader.get_bool("enable_metrics", true));
+  // Group commit (always): how long at most the appender waits for the writers of recent groups
+  // to join the next one (microseconds; 0: never waits).
+  ASSIGN_OR_RETURN(int64_t group_wait_us, reader.get_int("wal_group_wait_us", 1000, 0, 100000));
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'persisting'");
   RETURN_IF_ERROR(reader.finish());
 
   std::unique_ptr<PersistingBackend> b(
       new PersistingBackend(ctx, std::move(data).value(), static_cast<uint64_t>(threshold), flush_bytes, metrics));
+  b->group_wait_cap_ = std::chrono::microseconds(group_wait_us);
   if (flush_interval > 0)
     b->flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(flush_interval * 1000)));
   auto lock = ctx.env->lock_file(join_path(ctx.bucket_dir, "writer.lock"));
@@ -173,16 +177,35 @@ Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
 void PersistingBackend::appender_loop() {
   for (;;) {
     std::vector<Pending> group;
+    bool waited = false;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
       queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything queued was written
+      // Writers whose puts were in recent groups and are not queued yet are usually on their way
+      // (building their next batch): waiting a little for them makes one sync cover them all,
+      // where starting at once would sync a group of one and make them wait a whole round. The
+      // wait is at most the last round's write + sync (what a put that just missed a round waits
+      // anyway) and group_wait_cap_; a lone writer (recent groups of one) never waits.
+      const size_t expected = std::max(group_max_, prev_group_max_);
+      if (expected > 1 && queue_.size() < expected && group_wait_cap_.count() > 0) {
+        auto wait = std::min<std::chrono::steady_clock::duration>(group_wait_cap_, last_round_);
+        queue_cv_.wait_for(lock, wait, [&] { return stopping_ || queue_.size() >= expected; });
+        waited = true;
+      }
       uint64_t bytes = 0;
       while (!queue_.empty() && (group.empty() || bytes + queue_.front().batch.byte_size() <= kMaxGroupBytes)) {
         bytes += queue_.front().batch.byte_size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
+    }
+    // The largest group of the last 64 rounds and of the 64 before: how many writers are active.
+    group_max_ = std::max(group_max_, group.size());
+    if (++rounds_in_window_ == 64) {
+      prev_group_max_ = group_max_;
+      group_max_ = 0;
+      rounds_in_window_ = 0;
     }
     RecordBatch combined;
     const RecordBatch* frame = &group[0].batch;
@@ -192,7 +215,8 @@ void PersistingBackend::appender_loop() {
     }
     auto t0 = std::chrono::steady_clock::now();
     Result<Offset> first = wal_->append(*frame);  // durable per the sync mode when it returns
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    last_round_ = std::chrono::steady_clock::now() - t0;
+    double seconds = std::chrono::duration<double>(last_round_).count();
     std::vector<Result<Offset>> results;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -213,6 +237,7 @@ void PersistingBackend::appender_loop() {
       }
       if (first.ok()) {
         ++groups_;
+        group_waits_ += waited ? 1 : 0;
         last_group_append_s_ = seconds;
       }
     }
@@ -313,6 +338,7 @@ Object PersistingBackend::stats() const {
     o.set("wal_groups", static_cast<int64_t>(groups_));
     o.set("puts_per_wal_group", groups_ ? static_cast<double>(puts_) / groups_ : 0.0);
     o.set("last_wal_group_append_s", last_group_append_s_);
+    o.set("wal_group_waits", static_cast<int64_t>(group_waits_));
   }
   return o;
 }

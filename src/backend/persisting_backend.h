@@ -15,6 +15,9 @@
 // returns at once; one appender thread takes every queued put, writes them to the WAL as one
 // frame (one write, one sync) and acknowledges them all. While it syncs, new puts queue up and
 // form the next group, so throughput follows the number of concurrent writers, not the fsync rate.
+// When recent groups held several writers' puts, the appender waits for as many before writing
+// (at most the last round's duration and wal_group_wait_us), so one sync serves them all instead
+// of a group of one that makes the others wait a whole round.
 // Under interval and os nothing waits on the put's path, so the put is written to the WAL right
 // in the actor's message and answered at once.
 //
@@ -28,7 +31,7 @@
 // point_in_time), flush_threshold (records; default the topic's batch_size but at least 10,000,
 // since the WAL already holds unflushed records durably), compression
 // (none|zstd|lz4), sync (fsync Lance commits, true), enable_metrics (true: put counters and
-// group sizes in stats).
+// group sizes in stats), wal_group_wait_us (1000; 0: the appender never waits for writers).
 #pragma once
 
 #include <chrono>
@@ -99,6 +102,10 @@ class PersistingBackend final : public StorageBackend {
   std::deque<Pending> queue_;
   bool stopping_ = false;
   std::thread appender_;
+  // Group sizing (appender thread only).
+  std::chrono::microseconds group_wait_cap_{1000};
+  std::chrono::steady_clock::duration last_round_{};  // the last group's WAL write + sync
+  size_t group_max_ = 0, prev_group_max_ = 0, rounds_in_window_ = 0;
 
   // The flusher: one flush at a time (flush_mu_), requested through flush_wanted_ (queue_mu_).
   std::mutex flush_mu_;
@@ -107,7 +114,7 @@ class PersistingBackend final : public StorageBackend {
   std::thread flusher_;
 
   // Metrics (enable_metrics).
-  uint64_t puts_ = 0, records_ = 0, groups_ = 0;
+  uint64_t puts_ = 0, records_ = 0, groups_ = 0, group_waits_ = 0;
   double last_group_append_s_ = 0;
 };
 
