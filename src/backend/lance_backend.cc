@@ -1,14 +1,38 @@
 #include "backend/lance_backend.h"
 
+#include <algorithm>
+
 namespace persisting {
 
 Result<std::unique_ptr<StorageBackend>> LanceBackend::create(const BackendContext& ctx,
                                                             const Options& options) {
   OptionReader reader(options, "backend 'lance'");
+  // As the persisting backend's: buffered records reach Lance within about this many seconds.
+  ASSIGN_OR_RETURN(double flush_interval, reader.get_double("flush_interval", 10.0, 0, 86400));
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'lance'");
   RETURN_IF_ERROR(reader.finish());
-  return std::unique_ptr<StorageBackend>(new LanceBackend(ctx, std::move(data).value()));
+  std::unique_ptr<LanceBackend> b(new LanceBackend(ctx, std::move(data).value()));
+  if (flush_interval > 0)
+    b->flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(flush_interval * 1000)));
+  return std::unique_ptr<StorageBackend>(std::move(b));
+}
+
+LanceBackend::~LanceBackend() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+void LanceBackend::flusher_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_cv_.wait_for(lock, flush_interval_, [this] { return stopping_; })) {
+    // Errors are kept for stats and the next flush(), as for a put's flush.
+    if (data_->waiting() > 0 && data_->retry_due()) (void)data_->flush();
+  }
 }
 
 LanceBackend::LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data)
@@ -24,6 +48,7 @@ Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
       writer_lock_ = std::move(l).value();
       // Another writer may have committed before we took the lock: start from its end.
       RETURN_IF_ERROR(data_->refresh());
+      if (flush_interval_.count() > 0) flusher_ = std::thread([this] { flusher_loop(); });
     }
     RETURN_IF_ERROR(data_->admit(batch));
     first = Offset(data_->total());

@@ -5,7 +5,9 @@
 // [persisted, total) in the buffer; a record keeps its offset when a flush moves it.
 // Durability: a record survives the process once a flush has committed it.
 //
-// Flushes happen when the buffer reaches the topic's batch_size and on flush(). A failed flush
+// Flushes happen when the buffer reaches the topic's batch_size, every flush_interval seconds
+// while anything is buffered (so a quiet topic's records still reach Lance), and on flush(). A
+// failed flush
 // keeps the buffer, is reported (flush() returns it; stats carry last_flush_error) and is retried
 // by the next put after a back-off, or by the next flush().
 //
@@ -17,11 +19,15 @@
 // a reader that reaches the end of what it has seen reloads the dataset's latest version.
 //
 // Options: compression = none | zstd | lz4 (value buffers of new pages; LanceDB 0.31 reads all
-// three), sync = true | false (fsync data, manifest and directories before a flush returns).
+// three), sync = true | false (fsync data, manifest and directories before a flush returns),
+// flush_interval (seconds, 10; 0 = only at batch_size and flush()), max_buffered_bytes (1G).
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "backend/buffered_dataset.h"
 #include "persisting/backend.h"
@@ -31,6 +37,7 @@ namespace persisting {
 class LanceBackend final : public StorageBackend {
  public:
   static Result<std::unique_ptr<StorageBackend>> create(const BackendContext& ctx, const Options& options);
+  ~LanceBackend() override;
 
   std::string name() const override { return "lance"; }
   Result<Offset> put_batch(const RecordBatch& batch) override;
@@ -42,6 +49,7 @@ class LanceBackend final : public StorageBackend {
 
  private:
   LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data);
+  void flusher_loop();  // the periodic flush, started with the writer lock
 
   Env* env_;
   std::string bucket_dir_;
@@ -49,6 +57,10 @@ class LanceBackend final : public StorageBackend {
   mutable std::mutex mu_;
   std::unique_ptr<BufferedDataset> data_;
   std::unique_ptr<FileLock> writer_lock_;  // taken at the first put
+  std::chrono::milliseconds flush_interval_{0};  // 0: no periodic flush
+  std::condition_variable stop_cv_;               // with mu_
+  bool stopping_ = false;
+  std::thread flusher_;
 };
 
 }  // namespace persisting

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "persisting/backend.h"
 #include "util/fault_env.h"
 #include "util/temp_dir.h"
@@ -263,4 +265,37 @@ TEST(LanceBackendTest, OptionsAreValidated) {
     ASSERT_TRUE((*b)->flush().ok());
     EXPECT_EQ(all(**b).size(), 20u) << c;
   }
+}
+
+TEST(LanceBackendTest, FlushIntervalFlushesAQuietBucket) {
+  auto persisted = [](StorageBackend& b) { return b.stats().find("persisted")->as_int(); };
+  TempDir dir;
+  auto b = open_lance(dir.path(), /*batch_size=*/1000, nullptr, {{"flush_interval", "0.05"}});
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  ASSERT_TRUE((*b)->put_batch(batch_of(0, 5)).ok());  // far below batch_size
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (persisted(**b) < 5 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(persisted(**b), 5);
+  ASSERT_TRUE((*b)->put_batch(batch_of(5, 2)).ok());  // and again later
+  while (persisted(**b) < 7 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(persisted(**b), 7);
+  EXPECT_EQ(all(**b), *batch_of(0, 7).decode_all());
+  // What the interval flushed is in the dataset: a fresh process reads it.
+  b->reset();
+  auto again = open_lance(dir.path(), 1000);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)->total_count(), 7u);
+
+  TempDir off_dir;
+  auto off = open_lance(off_dir.path(), 1000, nullptr, {{"flush_interval", "0"}});
+  ASSERT_TRUE(off.ok()) << off.status().to_string();
+  ASSERT_TRUE((*off)->put_batch(batch_of(0, 5)).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(persisted(**off), 0);  // nothing asked for a flush
+  ASSERT_TRUE((*off)->flush().ok());
+  EXPECT_EQ(persisted(**off), 5);
+  auto bad = open_lance(off_dir.path() + "/x", 1000, nullptr, {{"flush_interval", "-1"}});
+  EXPECT_NE(bad.status().message().find("flush_interval"), std::string::npos) << bad.status().to_string();
 }
