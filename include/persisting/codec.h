@@ -64,6 +64,8 @@ class RecordBatch {
   // bytes.size()), with one copy. Same promise as add_encoded.
   void add_encoded_run(std::string_view bytes, std::span<const uint32_t> sizes);
   void append(const RecordBatch& other);
+  // Appends other's records [from, from + n) (n clipped to what other has) with one copy.
+  void append_range(const RecordBatch& other, size_t from, size_t n);
   void reserve(size_t records, size_t bytes);
   void clear();
   // Removes the first n records (all of them if n >= size()).

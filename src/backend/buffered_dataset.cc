@@ -105,7 +105,7 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
       }
     }
     const size_t n = static_cast<size_t>(std::min<uint64_t>(limit, first + src->size() - off));
-    for (size_t i = 0; i < n; ++i) out.add_encoded(src->encoded(static_cast<size_t>(off - first) + i));
+    out.append_range(*src, static_cast<size_t>(off - first), n);
     off += n;
     limit -= n;
   }
@@ -121,10 +121,15 @@ bool BufferedDataset::window_schema_current() const {
 }
 
 RecordBatch BufferedDataset::get_buffered(uint64_t off, size_t limit, RecordBatch out) const {
-  for (uint64_t end = total(); off < end && limit > 0; ++off, --limit) {
-    uint64_t i = off - persisted_;
-    out.add_encoded(i < flushing_size() ? flushing_->encoded(i) : buffer_.encoded(i - flushing_size()));
+  // The records being flushed, then the buffer: one copy from each.
+  uint64_t i = off - persisted_;
+  if (i < flushing_size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(limit, flushing_size() - i));
+    out.append_range(*flushing_, static_cast<size_t>(i), n);
+    i += n;
+    limit -= n;
   }
+  if (limit > 0 && i >= flushing_size()) out.append_range(buffer_, static_cast<size_t>(i - flushing_size()), limit);
   return out;
 }
 

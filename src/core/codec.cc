@@ -443,6 +443,17 @@ void RecordBatch::append(const RecordBatch& other) {
   for (uint32_t e : other.ends_) ends_.push_back(base + e);
 }
 
+void RecordBatch::append_range(const RecordBatch& other, size_t from, size_t n) {
+  if (from >= other.size()) return;
+  n = std::min(n, other.size() - from);
+  if (n == 0) return;
+  const uint32_t begin = from == 0 ? 0 : other.ends_[from - 1];
+  const uint32_t base = static_cast<uint32_t>(data_.size());
+  data_.append(other.data_, begin, other.ends_[from + n - 1] - begin);
+  grow_ends(n);
+  for (size_t i = from; i < from + n; ++i) ends_.push_back(base + (other.ends_[i] - begin));
+}
+
 void RecordBatch::reserve(size_t records, size_t bytes) {
   ends_.reserve(records);
   data_.reserve(bytes);

@@ -453,6 +453,22 @@ TEST(RecordBatchTest, AppendRebasesOffsets) {
   EXPECT_EQ(empty.ends(), a.ends());
 }
 
+TEST(RecordBatchTest, AppendRangeCopiesASliceAsRecordByRecordWould) {
+  RecordBatch src;
+  for (int i = 0; i < 7; ++i) src.add(Record{{"i", i}, {"pad", std::string(static_cast<size_t>(i) * 3, 'p')}});
+  for (size_t from = 0; from <= 8; ++from) {
+    for (size_t n = 0; n <= 9; ++n) {
+      RecordBatch got, want;
+      got.add(Record{{"first", true}});  // appended after a record already there
+      want.add(Record{{"first", true}});
+      got.append_range(src, from, n);
+      for (size_t k = from; k < std::min<size_t>(from + n, src.size()); ++k) want.add_encoded(src.encoded(k));
+      ASSERT_EQ(got.data(), want.data()) << from << "+" << n;
+      ASSERT_EQ(got.ends(), want.ends()) << from << "+" << n;
+    }
+  }
+}
+
 TEST(RecordBatchTest, ClearAndEmptyDecode) {
   RecordBatch b;
   Result<std::vector<Record>> none = b.decode_all();

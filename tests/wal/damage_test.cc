@@ -104,7 +104,7 @@ class DamageTest : public ::testing::Test {
       ASSERT_FALSE(must_open) << w.status().to_string();
       ASSERT_TRUE(w.status().code() == Code::kCorruption) << w.status().to_string();
       ASSERT_EQ(policy, RecoveryPolicy::kAbsolute) << w.status().to_string();
-      Env::Default()->remove_all(dir);
+      (void)Env::Default()->remove_all(dir);
       return;
     }
     expect_prefix_of_originals(got, 0);
@@ -128,7 +128,7 @@ class DamageTest : public ::testing::Test {
       ASSERT_EQ(rep2.outcome, RecoveryOutcome::kClean);
     }
     w = Status(Code::kInternal, "closed");
-    Env::Default()->remove_all(dir);
+    (void)Env::Default()->remove_all(dir);
   }
 
   ScratchDir pristine_{true};
