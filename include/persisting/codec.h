@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,10 +53,16 @@ Status scan_fields(std::string_view encoded, std::vector<FieldShape>* out);
 Result<Value> decode_value(std::string_view encoded);
 
 // A batch of encoded records packed back to back: the unit that moves between layers.
-// Record i is data[ends[i-1] .. ends[i]).
+// Record i is data[ends[i-1] .. ends[i]). The bytes are the batch's own, or (view_of) a view of
+// bytes that never change, kept alive by a shared owner: a read can hand out records without
+// copying them. Any change to a viewing batch first copies the bytes in.
 class RecordBatch {
  public:
   RecordBatch() = default;
+  // Records lying back to back in bytes, of the given sizes (adding up to bytes.size()), which
+  // owner keeps alive and nobody changes while it lives. Same promise as add_encoded.
+  static RecordBatch view_of(std::shared_ptr<const void> owner, std::string_view bytes,
+                             std::span<const uint32_t> sizes);
 
   void add(const Record& r);
   // Appends an already-encoded record (the caller vouches it is valid codec output).
@@ -73,20 +80,24 @@ class RecordBatch {
 
   size_t size() const { return ends_.size(); }
   bool empty() const { return ends_.empty(); }
-  size_t byte_size() const { return data_.size(); }
+  size_t byte_size() const { return data().size(); }
   std::string_view encoded(size_t i) const;
   Result<Record> decode(size_t i) const { return decode_record(encoded(i)); }
   // Decodes every record; fails on the first bad one.
   Result<std::vector<Record>> decode_all() const;
 
   // The raw layout, for codecs that ship batches as a whole.
-  const std::string& data() const { return data_; }
+  std::string_view data() const { return owner_ ? view_ : std::string_view(data_); }
   const std::vector<uint32_t>& ends() const { return ends_; }
+  bool is_view() const { return owner_ != nullptr; }
 
  private:
   void grow_ends(size_t more);
+  void own();  // a viewing batch copies its bytes in (before any change)
 
-  std::string data_;
+  std::string data_;                    // the bytes, unless owner_ is set
+  std::shared_ptr<const void> owner_;   // keeps view_'s bytes alive
+  std::string_view view_;
   std::vector<uint32_t> ends_;
 };
 

@@ -34,13 +34,13 @@ void MemoryBackend::new_chunk(size_t at_least) {
     p = static_cast<char*>(std::malloc(cap));  // not zero-filled: every byte is written before it is read
     if (p == nullptr) throw std::bad_alloc();
   }
-  chunks_.emplace_back(p, d);
+  chunks_.emplace_back(p, d);  // shared_ptr with the deleter
   chunk_caps_.push_back(cap);
   chunk_used_ = 0;
 }
 
 Result<Offset> MemoryBackend::put_batch(const RecordBatch& batch) {
-  const std::string& data = batch.data();
+  const std::string_view data = batch.data();
   const std::vector<uint32_t>& ends = batch.ends();
   Offset first;
   {
@@ -79,17 +79,30 @@ Result<RecordBatch> MemoryBackend::get(Offset offset, size_t limit) {
   const Loc* loc = index_.data() + offset.value();
   size_t bytes = 0;
   for (size_t i = 0; i < n; ++i) bytes += loc[i].len;
-  out.reserve(n, bytes);
-  // Records put together sit back to back in one chunk: each such run is one copy.
+  // Records put together sit back to back in one chunk. When the whole read is one such run,
+  // it is handed out as a view of the chunk (no copy); otherwise each run is copied once.
   std::vector<uint32_t> sizes;
-  for (size_t i = 0; i < n;) {
-    size_t j = i + 1;
-    uint32_t end = loc[i].pos + loc[i].len;
-    while (j < n && loc[j].chunk == loc[i].chunk && loc[j].pos == end) end += loc[j++].len;
+  size_t i = 0;
+  auto run_end = [&](size_t from) {
+    size_t j = from + 1;
+    for (uint32_t end = loc[from].pos + loc[from].len; j < n && loc[j].chunk == loc[from].chunk && loc[j].pos == end;)
+      end += loc[j++].len;
+    return j;
+  };
+  size_t j = run_end(0);
+  if (j == n) {
+    sizes.reserve(n);
+    for (size_t k = 0; k < n; ++k) sizes.push_back(loc[k].len);
+    return RecordBatch::view_of(chunks_[loc[0].chunk], std::string_view(chunks_[loc[0].chunk].get() + loc[0].pos, bytes),
+                                sizes);
+  }
+  out.reserve(n, bytes);
+  for (; i < n; i = j, j = i < n ? run_end(i) : n) {
     sizes.clear();
     for (size_t k = i; k < j; ++k) sizes.push_back(loc[k].len);
-    out.add_encoded_run(std::string_view(chunks_[loc[i].chunk].get() + loc[i].pos, end - loc[i].pos), sizes);
-    i = j;
+    uint32_t len = 0;
+    for (uint32_t z : sizes) len += z;
+    out.add_encoded_run(std::string_view(chunks_[loc[i].chunk].get() + loc[i].pos, len), sizes);
   }
   return out;
 }

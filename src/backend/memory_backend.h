@@ -46,7 +46,9 @@ class MemoryBackend final : public StorageBackend {
   void new_chunk(size_t at_least);
 
   mutable std::shared_mutex mu_;
-  std::vector<std::unique_ptr<char[], FreeDeleter>> chunks_;
+  // Shared: a read hands out views of a chunk (RecordBatch::view_of) that keep it alive. Bytes
+  // below chunk_used_ are never written again, so a view needs no lock.
+  std::vector<std::shared_ptr<char>> chunks_;
   std::vector<size_t> chunk_caps_;
   size_t chunk_used_ = 0;
   std::vector<Loc> index_;

@@ -412,12 +412,32 @@ Result<Value> decode_value(std::string_view data) {
   return v;
 }
 
+RecordBatch RecordBatch::view_of(std::shared_ptr<const void> owner, std::string_view bytes,
+                                 std::span<const uint32_t> sizes) {
+  RecordBatch b;
+  b.owner_ = std::move(owner);
+  b.view_ = bytes;
+  b.ends_.reserve(sizes.size());
+  uint32_t end = 0;
+  for (uint32_t n : sizes) b.ends_.push_back(end += n);
+  return b;
+}
+
+void RecordBatch::own() {
+  if (!owner_) return;
+  data_.assign(view_);
+  owner_.reset();
+  view_ = {};
+}
+
 void RecordBatch::add(const Record& r) {
+  own();
   encode_record(r, &data_);
   ends_.push_back(static_cast<uint32_t>(data_.size()));
 }
 
 void RecordBatch::add_encoded(std::string_view encoded) {
+  own();
   data_.append(encoded);
   ends_.push_back(static_cast<uint32_t>(data_.size()));
 }
@@ -430,6 +450,7 @@ void RecordBatch::grow_ends(size_t more) {
 }
 
 void RecordBatch::add_encoded_run(std::string_view bytes, std::span<const uint32_t> sizes) {
+  own();
   auto end = static_cast<uint32_t>(data_.size());
   data_.append(bytes);
   grow_ends(sizes.size());
@@ -437,8 +458,9 @@ void RecordBatch::add_encoded_run(std::string_view bytes, std::span<const uint32
 }
 
 void RecordBatch::append(const RecordBatch& other) {
+  own();
   uint32_t base = static_cast<uint32_t>(data_.size());
-  data_.append(other.data_);
+  data_.append(other.data());
   grow_ends(other.ends_.size());
   for (uint32_t e : other.ends_) ends_.push_back(base + e);
 }
@@ -447,19 +469,23 @@ void RecordBatch::append_range(const RecordBatch& other, size_t from, size_t n) 
   if (from >= other.size()) return;
   n = std::min(n, other.size() - from);
   if (n == 0) return;
+  own();
   const uint32_t begin = from == 0 ? 0 : other.ends_[from - 1];
   const uint32_t base = static_cast<uint32_t>(data_.size());
-  data_.append(other.data_, begin, other.ends_[from + n - 1] - begin);
+  data_.append(other.data().substr(begin, other.ends_[from + n - 1] - begin));
   grow_ends(n);
   for (size_t i = from; i < from + n; ++i) ends_.push_back(base + (other.ends_[i] - begin));
 }
 
 void RecordBatch::reserve(size_t records, size_t bytes) {
+  own();
   ends_.reserve(records);
   data_.reserve(bytes);
 }
 
 void RecordBatch::clear() {
+  owner_.reset();
+  view_ = {};
   data_.clear();
   ends_.clear();
 }
@@ -467,6 +493,7 @@ void RecordBatch::clear() {
 void RecordBatch::drop_front(size_t n) {
   if (n >= ends_.size()) return clear();
   if (n == 0) return;
+  own();
   uint32_t cut = ends_[n - 1];
   data_.erase(0, cut);
   ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(n));
@@ -475,7 +502,7 @@ void RecordBatch::drop_front(size_t n) {
 
 std::string_view RecordBatch::encoded(size_t i) const {
   uint32_t begin = i == 0 ? 0 : ends_[i - 1];
-  return std::string_view(data_).substr(begin, ends_[i] - begin);
+  return data().substr(begin, ends_[i] - begin);
 }
 
 Result<std::vector<Record>> RecordBatch::decode_all() const {

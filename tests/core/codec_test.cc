@@ -469,6 +469,31 @@ TEST(RecordBatchTest, AppendRangeCopiesASliceAsRecordByRecordWould) {
   }
 }
 
+TEST(RecordBatchTest, AViewReadsLikeACopyAndCopiesItsBytesInBeforeAChange) {
+  RecordBatch src;
+  for (int i = 0; i < 4; ++i) src.add(Record{{"i", i}});
+  auto bytes = std::make_shared<std::string>(src.data());
+  std::vector<uint32_t> sizes;
+  for (size_t i = 0; i < src.size(); ++i) sizes.push_back(static_cast<uint32_t>(src.encoded(i).size()));
+  RecordBatch v = RecordBatch::view_of(bytes, *bytes, sizes);
+  EXPECT_TRUE(v.is_view());
+  EXPECT_EQ(v.data().data(), bytes->data());  // no copy
+  EXPECT_EQ(v.ends(), src.ends());
+  EXPECT_EQ(*v.decode_all(), *src.decode_all());
+  RecordBatch copy = v;  // shares the owner
+  EXPECT_EQ(bytes.use_count(), 3);
+  v.add(Record{{"i", 4}});  // copies the bytes in, then appends
+  EXPECT_FALSE(v.is_view());
+  EXPECT_EQ(bytes.use_count(), 2);
+  ASSERT_EQ(v.size(), 5u);
+  EXPECT_EQ(*v.decode(4), (Record{{"i", 4}}));
+  EXPECT_EQ(*v.decode(3), (Record{{"i", 3}}));
+  bytes.reset();  // the copy keeps the bytes alive on its own
+  EXPECT_EQ(*copy.decode_all(), *src.decode_all());
+  copy.drop_front(1);
+  EXPECT_EQ(*copy.decode(0), (Record{{"i", 1}}));
+}
+
 TEST(RecordBatchTest, ClearAndEmptyDecode) {
   RecordBatch b;
   Result<std::vector<Record>> none = b.decode_all();

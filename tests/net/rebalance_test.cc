@@ -711,7 +711,7 @@ TEST(Rebalance, FencedBucketRefusesPutsServesReadsAndAdminRpcsNeedTheToken) {
     br->set_sequence(1);
     RecordBatch batch;
     batch.add(Record{{"id", dedup_id}});
-    br->mutable_run()->set_records(batch.data());
+    br->mutable_run()->set_records(std::string(batch.data()));
     for (uint32_t e : batch.ends()) br->mutable_run()->add_ends(e);
   }
   uint64_t first_offset = 0;
