@@ -18,6 +18,12 @@ bool compatible(const lance::ColumnType& a, const lance::ColumnType& b) {
 
 }  // namespace
 
+Result<std::chrono::milliseconds> BufferedDataset::flush_interval_option(OptionReader& reader) {
+  ASSIGN_OR_RETURN(double seconds, reader.get_double("flush_interval", 10.0, 0, 86400));
+  if (seconds == 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(seconds * 1000)));
+}
+
 Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendContext& ctx, OptionReader& reader) {
   ASSIGN_OR_RETURN(std::string compression, reader.get_choice("compression", "none", {"none", "zstd", "lz4"}));
   ASSIGN_OR_RETURN(bool sync, reader.get_bool("sync", true));
@@ -129,7 +135,7 @@ RecordBatch BufferedDataset::get_buffered(uint64_t off, size_t limit, RecordBatc
     i += n;
     limit -= n;
   }
-  if (limit > 0 && i >= flushing_size()) out.append_range(buffer_, static_cast<size_t>(i - flushing_size()), limit);
+  if (limit > 0) out.append_range(buffer_, static_cast<size_t>(i - flushing_size()), limit);
   return out;
 }
 

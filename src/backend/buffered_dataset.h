@@ -32,6 +32,9 @@ class BufferedDataset {
   // Opens (or prepares to create) <bucket_dir>/data.lance. Options taken from reader:
   // compression (none|zstd|lz4), sync (bool) and max_buffered_bytes (bytes, 1G, at most 2G).
   static Result<std::unique_ptr<BufferedDataset>> open(const BackendContext& ctx, OptionReader& reader);
+  // The flush_interval option of both owners (seconds, 10; 0 = off, given as 0 ms): records that
+  // wait are flushed at least this often, so a quiet topic's records still reach Lance.
+  static Result<std::chrono::milliseconds> flush_interval_option(OptionReader& reader);
 
   // A put's checks: check_room, then check_types. Recovery's replay calls check_types alone.
   Status admit(const RecordBatch& batch) {

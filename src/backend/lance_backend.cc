@@ -1,20 +1,16 @@
 #include "backend/lance_backend.h"
 
-#include <algorithm>
-
 namespace persisting {
 
 Result<std::unique_ptr<StorageBackend>> LanceBackend::create(const BackendContext& ctx,
                                                             const Options& options) {
   OptionReader reader(options, "backend 'lance'");
-  // As the persisting backend's: buffered records reach Lance within about this many seconds.
-  ASSIGN_OR_RETURN(double flush_interval, reader.get_double("flush_interval", 10.0, 0, 86400));
+  ASSIGN_OR_RETURN(std::chrono::milliseconds flush_interval, BufferedDataset::flush_interval_option(reader));
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'lance'");
   RETURN_IF_ERROR(reader.finish());
   std::unique_ptr<LanceBackend> b(new LanceBackend(ctx, std::move(data).value()));
-  if (flush_interval > 0)
-    b->flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(flush_interval * 1000)));
+  b->flush_interval_ = flush_interval;
   return std::unique_ptr<StorageBackend>(std::move(b));
 }
 

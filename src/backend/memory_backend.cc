@@ -79,30 +79,18 @@ Result<RecordBatch> MemoryBackend::get(Offset offset, size_t limit) {
   const Loc* loc = index_.data() + offset.value();
   size_t bytes = 0;
   for (size_t i = 0; i < n; ++i) bytes += loc[i].len;
-  // Records put together sit back to back in one chunk. When the whole read is one such run,
-  // it is handed out as a view of the chunk (no copy); otherwise each run is copied once.
+  // Records put together sit back to back in one chunk: each such run is copied once, and a
+  // read that is a single run is handed out as a view of the chunk (no copy).
   std::vector<uint32_t> sizes;
-  size_t i = 0;
-  auto run_end = [&](size_t from) {
-    size_t j = from + 1;
-    for (uint32_t end = loc[from].pos + loc[from].len; j < n && loc[j].chunk == loc[from].chunk && loc[j].pos == end;)
-      end += loc[j++].len;
-    return j;
-  };
-  size_t j = run_end(0);
-  if (j == n) {
-    sizes.reserve(n);
-    for (size_t k = 0; k < n; ++k) sizes.push_back(loc[k].len);
-    return RecordBatch::view_of(chunks_[loc[0].chunk], std::string_view(chunks_[loc[0].chunk].get() + loc[0].pos, bytes),
-                                sizes);
-  }
-  out.reserve(n, bytes);
-  for (; i < n; i = j, j = i < n ? run_end(i) : n) {
+  for (size_t i = 0, j; i < n; i = j) {
+    uint32_t end = loc[i].pos + loc[i].len;
+    for (j = i + 1; j < n && loc[j].chunk == loc[i].chunk && loc[j].pos == end;) end += loc[j++].len;
     sizes.clear();
     for (size_t k = i; k < j; ++k) sizes.push_back(loc[k].len);
-    uint32_t len = 0;
-    for (uint32_t z : sizes) len += z;
-    out.add_encoded_run(std::string_view(chunks_[loc[i].chunk].get() + loc[i].pos, len), sizes);
+    std::string_view run(chunks_[loc[i].chunk].get() + loc[i].pos, end - loc[i].pos);
+    if (i == 0 && j == n) return RecordBatch::view_of(chunks_[loc[i].chunk], run, sizes);
+    if (i == 0) out.reserve(n, bytes);
+    out.add_encoded_run(run, sizes);
   }
   return out;
 }

@@ -26,9 +26,7 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   ASSIGN_OR_RETURN(int64_t threshold, reader.get_int("flush_threshold", std::max<int64_t>(ctx.batch_size, kDefaultFlushThreshold),
                                                      1, 1'000'000'000));
   ASSIGN_OR_RETURN(uint64_t flush_bytes, reader.get_bytes("flush_bytes", kDefaultFlushBytes));
-  // Records also reach Lance (where analytics tools see them) within about this many seconds
-  // when a topic is too quiet to reach the thresholds; 0: only at the thresholds and flush().
-  ASSIGN_OR_RETURN(double flush_interval, reader.get_double("flush_interval", 10.0, 0, 86400));
+  ASSIGN_OR_RETURN(std::chrono::milliseconds flush_interval, BufferedDataset::flush_interval_option(reader));
   if (flush_bytes == 0 || flush_bytes > (1ull << 31))
     return InvalidArgument("backend 'persisting': option 'flush_bytes' must be between 1 and 2G, got " +
                            std::to_string(flush_bytes));
@@ -43,8 +41,7 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   std::unique_ptr<PersistingBackend> b(
       new PersistingBackend(ctx, std::move(data).value(), static_cast<uint64_t>(threshold), flush_bytes, metrics));
   b->group_wait_cap_ = std::chrono::microseconds(group_wait_us);
-  if (flush_interval > 0)
-    b->flush_interval_ = std::chrono::milliseconds(std::max<int64_t>(1, static_cast<int64_t>(flush_interval * 1000)));
+  b->flush_interval_ = flush_interval;
   auto lock = ctx.env->lock_file(join_path(ctx.bucket_dir, "writer.lock"));
   if (!lock.ok()) {
     if (lock.status().code() != Code::kFailedPrecondition) return lock.status();
