@@ -54,6 +54,11 @@ class Env {
   // Opens path for appending; creates it if absent. truncate=true empties it first.
   virtual Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path,
                                                                   bool truncate) = 0;
+  // Creates (or empties) path for a file written once and not read back soon (a Lance data
+  // file). Where the file system allows, its writes bypass the page cache (O_DIRECT); the bytes
+  // on disk and the WritableFile's behaviour are the same either way. The default, which every
+  // EnvWrapper inherits (so fault injection sees these files too), is new_writable_file(path, true).
+  virtual Result<std::unique_ptr<WritableFile>> new_unbuffered_file(const std::string& path);
   virtual Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(
       const std::string& path) = 0;
 

@@ -27,6 +27,7 @@ Result<std::chrono::milliseconds> BufferedDataset::flush_interval_option(OptionR
 Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendContext& ctx, OptionReader& reader) {
   ASSIGN_OR_RETURN(std::string compression, reader.get_choice("compression", "none", {"none", "zstd", "lz4"}));
   ASSIGN_OR_RETURN(bool sync, reader.get_bool("sync", true));
+  ASSIGN_OR_RETURN(bool direct_io, reader.get_bool("direct_io", true));
   ASSIGN_OR_RETURN(uint64_t max_buffered, reader.get_bytes("max_buffered_bytes", 1ull << 30));
   if (max_buffered == 0 || max_buffered > (2ull << 30))
     return InvalidArgument("option 'max_buffered_bytes' must be between 1 and 2G, got " + std::to_string(max_buffered));
@@ -34,6 +35,7 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   lance::LanceOptions lo;
   ASSIGN_OR_RETURN(lo.file.compression, lance::parse_buffer_compression(compression));
   lo.file.sync = sync;
+  lo.file.unbuffered = direct_io;
   RETURN_IF_ERROR(ctx.env->create_dirs(ctx.bucket_dir));
   std::string path = join_path(ctx.bucket_dir, "data.lance");
   ASSIGN_OR_RETURN(auto r, lance::LanceDataset::open_or_create(ctx.env, path, lo));

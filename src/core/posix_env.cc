@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/direct_file.h"
 #include "persisting/env.h"
 
 namespace persisting {
@@ -141,6 +142,12 @@ class PosixEnv final : public Env {
         new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
   }
 
+  Result<std::unique_ptr<WritableFile>> new_unbuffered_file(const std::string& path) override {
+    auto direct = open_direct_file(path);
+    if (direct.ok() || direct.status().code() != Code::kNotSupported) return direct;
+    return new_writable_file(path, /*truncate=*/true);
+  }
+
   Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(
       const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -252,6 +259,10 @@ Result<std::string> Env::read_file(const std::string& path) {
 Status Env::rename_no_replace(const std::string& from, const std::string& to) {
   RETURN_IF_ERROR(link_file(from, to));
   return remove_file(from);
+}
+
+Result<std::unique_ptr<WritableFile>> Env::new_unbuffered_file(const std::string& path) {
+  return new_writable_file(path, /*truncate=*/true);
 }
 
 Status Env::write_file_atomic(const std::string& path, std::string_view data) {

@@ -267,6 +267,38 @@ TEST(LanceBackendTest, OptionsAreValidated) {
   }
 }
 
+// Data files go through Env::new_unbuffered_file (O_DIRECT where the file system allows)
+// unless direct_io=false; the records read back the same either way.
+TEST(LanceBackendTest, DirectIoOptionChoosesHowDataFilesAreOpened) {
+  class Counting : public EnvWrapper {
+   public:
+    using EnvWrapper::EnvWrapper;
+    Result<std::unique_ptr<WritableFile>> new_unbuffered_file(const std::string& p) override {
+      ++unbuffered;
+      return target()->new_unbuffered_file(p);
+    }
+    int unbuffered = 0;
+  };
+  for (const char* direct : {"true", "false"}) {
+    Counting env(Env::Default());
+    TempDir dir;
+    auto b = open_lance(dir.path(), 10, &env, {{"direct_io", direct}});
+    ASSERT_TRUE(b.ok()) << b.status().to_string();
+    ASSERT_TRUE((*b)->put_batch(batch_of(0, 25)).ok());
+    ASSERT_TRUE((*b)->flush().ok());
+    EXPECT_EQ(all(**b), *batch_of(0, 25).decode_all()) << direct;
+    if (std::string(direct) == "true") {
+      EXPECT_GE(env.unbuffered, 1);
+    } else {
+      EXPECT_EQ(env.unbuffered, 0);
+    }
+  }
+  TempDir bad_dir;
+  auto bad = open_lance(bad_dir.path(), 10, nullptr, {{"direct_io", "sometimes"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("direct_io"), std::string::npos) << bad.status().to_string();
+}
+
 TEST(LanceBackendTest, FlushIntervalFlushesAQuietBucket) {
   auto persisted = [](StorageBackend& b) { return b.stats().find("persisted")->as_int(); };
   TempDir dir;

@@ -113,7 +113,7 @@ Status write_all(Writer* w, const std::vector<FileColumn>& columns, uint64_t num
 
 Result<uint64_t> write_data_file(Env* env, const std::string& path, const std::vector<FileColumn>& columns,
                                  uint64_t num_rows, const FileWriteOptions& options) {
-  ASSIGN_OR_RETURN(auto file, env->new_writable_file(path, /*truncate=*/true));
+  ASSIGN_OR_RETURN(auto file, options.unbuffered ? env->new_unbuffered_file(path) : env->new_writable_file(path, /*truncate=*/true));
   Writer w(file.get());
   Status st = write_all(&w, columns, num_rows, options);
   if (st.ok() && options.sync) st = file->sync();

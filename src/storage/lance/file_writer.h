@@ -36,6 +36,7 @@ struct FileWriteOptions {
   uint64_t max_page_bytes = 8 << 20;     // LanceDB cuts pages at about 8 MiB per column
   BufferCompression compression = BufferCompression::kNone;  // value buffers only (page_encoder.h)
   bool sync = true;                      // fdatasync the file before returning
+  bool unbuffered = true;                // past the page cache where possible (Env::new_unbuffered_file)
 };
 
 // Writes the file at `path` (which must not exist yet), syncs it (options.sync) and closes it.
