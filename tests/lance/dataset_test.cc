@@ -161,6 +161,14 @@ TEST(LanceDataset, EncodedBatchChecksAgreeWithDecodedOnes) {
       {Record{{"a", int64_t{1}}}, Record{{"a", "text"}}},  // incompatible within the batch
       {Record{{"v", F32Vector{}}}},                        // dimension 0
       {Record{{"", int64_t{1}}}},                          // empty name
+      // Runs of one shape, then a change (BatchFieldTypes skips lookups within a run):
+      {Record{{"a", int64_t{1}}}, Record{{"a", int64_t{2}}}, Record{{"a", 2.5}}, Record{{"a", int64_t{3}}}},
+      {Record{{"v", F32Vector{1, 2}}}, Record{{"v", F32Vector{3, 4}}}, Record{{"v", F32Vector{1, 2, 3}}}},
+      {Record{{"a", int64_t{1}}, {"b", nullptr}}, Record{{"a", int64_t{1}}, {"b", nullptr}},
+       Record{{"a", int64_t{1}}, {"b", "x"}}, Record{{"a", int64_t{1}}, {"b", "y"}}},
+      {Record{{"a", int64_t{1}}}, Record{{"a", int64_t{1}}}, Record{{"a", "s"}}},
+      {Record{{"a", int64_t{1}}, {"b", int64_t{2}}}, Record{{"a", int64_t{1}}, {"b", int64_t{2}}},
+       Record{{"b", "x"}, {"a", int64_t{1}}}},
   };
   std::vector<Record> wide;  // more fields than the linear-scan threshold, in two orders
   for (int r = 0; r < 3; ++r) {
@@ -212,6 +220,9 @@ TEST(LanceDataset, EncodedAppendStoresWhatDecodedAppendStores) {
        Record{{"id", int64_t{21}}, {"blob", Bytes{std::string("\x00\x01", 2)}}}},
       {Record{{"id", 22.5}, {"vec", F32Vector{1, 2}}, {"obj", Object{{"a", List{}}}}}},  // widens id
       make_rows(23, 5),
+      {Record{{"id", int64_t{28}}, {"s", nullptr}}, Record{{"id", int64_t{29}}, {"s", nullptr}},
+       Record{{"id", int64_t{30}}, {"s", "now"}}, Record{{"id", int64_t{31}}, {"s", "set"}},
+       Record{{"s", "swapped"}, {"id", int64_t{32}}}},
   };
   TempDir dir;
   auto decoded = open(dir.path() + "/decoded.lance");
@@ -227,7 +238,7 @@ TEST(LanceDataset, EncodedAppendStoresWhatDecodedAppendStores) {
   auto a = decoded->read(0, 100);
   auto b = encoded->read(0, 100);
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_EQ(a->size(), 28u);
+  ASSERT_EQ(a->size(), 33u);
   EXPECT_EQ(*a, *b);
   // A type error is refused the same way, writing nothing.
   RecordBatch bad;

@@ -142,14 +142,15 @@ Result<ScannedBatch> scan_batch(const RecordBatch& batch) {
   BatchFieldTypes types;
   std::vector<std::vector<Cell>> cells;
   std::vector<FieldShape> shapes;
+  std::vector<size_t> slots;
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
-    for (const FieldShape& f : shapes) {
-      if (f.type == Value::Type::kNull) continue;
-      size_t i = 0;
-      RETURN_IF_ERROR(types.add(r, f.name, type_of_value(f.type, f.dim), &i));
+    RETURN_IF_ERROR(types.add_record(r, shapes, &slots));
+    for (size_t k = 0; k < shapes.size(); ++k) {
+      const size_t i = slots[k];
+      if (i == BatchFieldTypes::kNone) continue;  // null
       if (i == cells.size()) cells.emplace_back(batch.size());
-      cells[i][r] = Cell::of(f);
+      cells[i][r] = Cell::of(shapes[k]);
     }
   }
   return ScannedBatch{types.take(), std::move(cells)};
