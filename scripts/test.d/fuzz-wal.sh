@@ -18,7 +18,7 @@ echo "=== [fuzz-wal] building $OUT/wal_recovery_fuzzer"
   fuzz/wal_recovery_fuzzer.cc \
   src/storage/wal/wal_format.cc src/storage/wal/wal_options.cc src/storage/wal/checkpoint.cc \
   src/storage/wal/segment_reader.cc src/storage/wal/segment_writer.cc src/storage/wal/recovery.cc \
-  src/core/status.cc src/core/crc32c.cc src/core/posix_env.cc \
+  src/core/status.cc src/core/crc32c.cc src/core/posix_env.cc src/core/direct_file.cc \
   $(pkg-config --libs libisal) -lpthread \
   -o "$OUT/wal_recovery_fuzzer"
 
