@@ -27,9 +27,13 @@ std::shared_ptr<grpc::Channel> Channels::channel(const std::string& address) {
     args.SetMaxReceiveMessageSize(-1);  // answers are bounded by the node's response budget
     args.SetMaxSendMessageSize(-1);     // the node enforces its limit and says so
     // A restarted node is found again within a second, not after gRPC's 1-120 s backoff.
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    // Despite its name this is how long one connection attempt may take (TCP, TLS, and the
+    // server's first HTTP/2 SETTINGS), gRPC's "min connect timeout"; a refused connection (node
+    // down) still fails at once. At 100 ms a loaded node or a TLS handshake failed the first
+    // RPC with "connection attempt timed out before receiving SETTINGS frame".
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
     std::shared_ptr<grpc::ChannelCredentials> creds;
     if (config_.tls) {
       grpc::SslCredentialsOptions o;

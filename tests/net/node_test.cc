@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "net/node_process.h"
+#include "net/slow_relay.h"
 #include "persisting/client.h"
 #include "persisting/codec.h"
 #include "persisting/v1/queue.grpc.pb.h"
@@ -123,6 +124,19 @@ TEST(Node, GrpcHealthCheckSaysServing) {
 }
 
 // Every flag can come from a config file instead.
+// A connection whose handshake takes longer than gRPC's default-free minimum (a loaded machine,
+// a slow link, TLS) still connects: the client gives a connection attempt seconds, not 100 ms.
+// (GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is also gRPC's minimum connect timeout; at 100 ms such a
+// client failed with "connection attempt timed out before receiving SETTINGS frame".)
+TEST(Node, ClientConnectsThroughASlowHandshake) {
+  Cluster cluster(1);
+  ASSERT_TRUE(cluster.start_all());
+  int port = std::stoi(cluster.address(0).substr(cluster.address(0).rfind(':') + 1));
+  testing::SlowRelay relay(port, std::chrono::milliseconds(600));
+  ASSERT_NE(relay.port(), 0);
+  expect_serving("127.0.0.1:" + std::to_string(relay.port()));
+}
+
 TEST(Node, StartsFromAConfigFile) {
   testing::TempDir dir;
   int port = testing::free_port();
