@@ -10,16 +10,14 @@ mkdir -p "$OUT/corpus-wal"
 CXX=${FUZZ_CXX:-clang++}
 command -v "$CXX" >/dev/null || { echo "fuzz-wal: $CXX not found (scripts/setup.sh installs clang)"; exit 1; }
 
-# Compile only what WAL recovery needs, straight from the sources (no CMake build dir needed).
+# Compile the WAL and the core layer under it straight from the sources (no CMake build dir
+# needed). Every .cc of both directories, so a file added to either is picked up.
 echo "=== [fuzz-wal] building $OUT/wal_recovery_fuzzer"
 "$CXX" -std=c++20 -O1 -g -fno-omit-frame-pointer \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -Iinclude -Isrc \
-  fuzz/wal_recovery_fuzzer.cc \
-  src/storage/wal/wal_format.cc src/storage/wal/wal_options.cc src/storage/wal/checkpoint.cc \
-  src/storage/wal/segment_reader.cc src/storage/wal/segment_writer.cc src/storage/wal/recovery.cc \
-  src/core/status.cc src/core/crc32c.cc src/core/posix_env.cc src/core/direct_file.cc \
-  $(pkg-config --libs libisal) -lpthread \
+  fuzz/wal_recovery_fuzzer.cc src/storage/wal/*.cc src/core/*.cc \
+  $(pkg-config --libs libisal simdjson) -lpthread \
   -o "$OUT/wal_recovery_fuzzer"
 
 echo "=== [fuzz-wal] fuzzing for ${SECONDS_TO_RUN}s"
