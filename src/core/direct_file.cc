@@ -12,9 +12,7 @@
 namespace persisting {
 namespace {
 
-// Buffer and file offsets of O_DIRECT writes must be multiples of the device's logical block
-// size; 4 KiB covers every block device Linux supports today.
-constexpr size_t kAlign = 4096;
+constexpr size_t kDefaultAlign = 4096;  // covers every block device with logical blocks up to 4 KiB
 constexpr size_t kBufferBytes = 1 << 20;
 
 Status io_error(const char* what, const std::string& path, int err) {
@@ -23,8 +21,8 @@ Status io_error(const char* what, const std::string& path, int err) {
 
 class DirectWritableFile final : public WritableFile {
  public:
-  DirectWritableFile(std::string path, int fd, char* buffer)
-      : path_(std::move(path)), fd_(fd), buf_(buffer) {}
+  DirectWritableFile(std::string path, int fd, char* buffer, size_t align)
+      : path_(std::move(path)), fd_(fd), buf_(buffer), align_(align) {}
   ~DirectWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
     std::free(buf_);
@@ -75,6 +73,8 @@ class DirectWritableFile final : public WritableFile {
 
   uint64_t size() const override { return base_ + used_; }
 
+  bool direct() const { return direct_; }
+
  private:
   Status write_at(uint64_t offset, size_t n) {
     size_t done = 0;
@@ -82,12 +82,23 @@ class DirectWritableFile final : public WritableFile {
       ssize_t w = ::pwrite(fd_, buf_ + done, n - done, static_cast<off_t>(offset + done));
       if (w < 0) {
         if (errno == EINTR) continue;
+        if (errno == EINVAL && direct_) {  // the kernel wants other alignment: write buffered
+          RETURN_IF_ERROR(stop_direct());
+          continue;
+        }
         return io_error("write", path_, errno);
       }
-      if (w == 0 || (static_cast<size_t>(w) % kAlign) != 0)  // a short direct write is not resumable
+      if (w == 0 || (direct_ && static_cast<size_t>(w) % align_ != 0))  // a short direct write is not resumable
         return IOError("write '" + path_ + "' (direct I/O): short write of " + std::to_string(w) + " bytes");
       done += static_cast<size_t>(w);
     }
+    return Status::OK();
+  }
+
+  Status stop_direct() {
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) return io_error("fcntl", path_, errno);
+    direct_ = false;
     return Status::OK();
   }
 
@@ -97,7 +108,7 @@ class DirectWritableFile final : public WritableFile {
     if (fd_ < 0) return FailedPrecondition("sync of closed file '" + path_ + "'");
     if (tail_written_) return Status::OK();
     if (used_ > 0) {
-      size_t padded = (used_ + kAlign - 1) / kAlign * kAlign;
+      size_t padded = (used_ + align_ - 1) / align_ * align_;
       std::memset(buf_ + used_, 0, padded - used_);
       RETURN_IF_ERROR(write_at(base_, padded));
     }
@@ -108,26 +119,47 @@ class DirectWritableFile final : public WritableFile {
 
   std::string path_;
   int fd_;
-  char* buf_;
-  uint64_t base_ = 0;  // file offset of buf_[0], a multiple of kAlign
+  char* buf_;          // kBufferBytes, aligned for direct I/O
+  const size_t align_; // file offsets and lengths of direct writes are multiples of it
+  uint64_t base_ = 0;  // file offset of buf_[0], a multiple of kBufferBytes
   size_t used_ = 0;
   bool tail_written_ = false;
+  bool direct_ = true;
 };
+
+// The offset alignment the file system asks of direct I/O on fd; 0 if it cannot do direct I/O
+// on this file; kDefaultAlign when it does not say (kernels before 6.1, some file systems).
+size_t dio_alignment(int fd) {
+  struct statx sx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 || !(sx.stx_mask & STATX_DIOALIGN)) return kDefaultAlign;
+  if (sx.stx_dio_offset_align == 0) return 0;
+  return std::max<size_t>({sx.stx_dio_offset_align, sx.stx_dio_mem_align, 512});
+}
 
 }  // namespace
 
-Result<std::unique_ptr<WritableFile>> open_direct_file(const std::string& path) {
+Result<std::unique_ptr<WritableFile>> open_direct_file(const std::string& path, DirectFileOptions options) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
   if (fd < 0) {
     if (errno == EINVAL) return NotSupported("file system of '" + path + "' refuses O_DIRECT");
     return io_error("open", path, errno);
   }
-  char* buf = static_cast<char*>(std::aligned_alloc(kAlign, kBufferBytes));
+  size_t align = options.alignment != 0 ? options.alignment : dio_alignment(fd);
+  if (align == 0 || align > kBufferBytes || kBufferBytes % align != 0) {
+    ::close(fd);
+    return NotSupported("file system of '" + path + "' offers no usable direct I/O alignment");
+  }
+  char* buf = static_cast<char*>(std::aligned_alloc(std::max(align, kDefaultAlign), kBufferBytes));
   if (buf == nullptr) {
     ::close(fd);
     return ResourceExhausted("no memory for the direct-I/O buffer of '" + path + "'");
   }
-  return std::unique_ptr<WritableFile>(new DirectWritableFile(path, fd, buf));
+  return std::unique_ptr<WritableFile>(new DirectWritableFile(path, fd, buf, align));
+}
+
+bool writes_direct(const WritableFile& f) {
+  auto* d = dynamic_cast<const DirectWritableFile*>(&f);
+  return d != nullptr && d->direct();
 }
 
 }  // namespace persisting

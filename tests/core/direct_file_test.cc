@@ -62,6 +62,7 @@ TEST_F(DirectFileTest, AppendsOfEverySizeAroundBlockAndBufferEdges) {
     ASSERT_TRUE(f->sync().ok());
     ASSERT_TRUE(f->close().ok());
     EXPECT_TRUE(f->close().ok());  // twice is harmless
+    EXPECT_TRUE(writes_direct(*f)) << "the file system's alignment was not used";
     auto got = env_->read_file(p);
     ASSERT_TRUE(got.ok()) << got.status().to_string();
     EXPECT_EQ(got->size(), total);
@@ -100,6 +101,25 @@ TEST_F(DirectFileTest, TruncateOnlyWithinWhatIsNotWrittenYet) {
   ASSERT_TRUE(f->close().ok());
   EXPECT_EQ(*env_->read_file(p), want.substr(0, (1u << 20) + 40) + "xyz");
   EXPECT_EQ(f->append("late").code(), Code::kFailedPrecondition);
+}
+
+// A direct write the kernel refuses (here: a tail write of an odd length, from a forced
+// alignment of 1 byte) switches the file to buffered writes; nothing fails, nothing is lost.
+TEST_F(DirectFileTest, RefusedDirectWriteFallsBackToBuffered) {
+  std::string p = path("odd");
+  auto opened = open_direct_file(p, {.alignment = 1});
+  if (!opened.ok() && opened.status().code() == Code::kNotSupported)
+    GTEST_SKIP() << "the file system under " << dir_ << " refuses O_DIRECT";
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  auto f = std::move(*opened);
+  std::string want = pattern((1u << 20) + 1001, 3);
+  ASSERT_TRUE(f->append(want).ok());  // the first MiB goes out direct: aligned anyway
+  EXPECT_TRUE(writes_direct(*f));
+  ASSERT_TRUE(f->sync().ok()) << "the refused tail write must fall back, not fail";
+  if (writes_direct(*f)) GTEST_SKIP() << "this file system took a 1001-byte direct write: no refusal to test";
+  ASSERT_TRUE(f->append("more").ok());
+  ASSERT_TRUE(f->close().ok());
+  EXPECT_EQ(*env_->read_file(p), want + "more");
 }
 
 TEST_F(DirectFileTest, UnbufferedFileIsTruncatedAndWritesLikeABufferedOne) {
