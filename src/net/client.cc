@@ -237,6 +237,8 @@ struct ClientReaderState {
   // One Get per owner (parallel); raw[i] gets bucket i's records. With wait, the first owner
   // answering with data cancels the others.
   Status fetch(size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any);
+  // How many nodes own the reader's buckets (owners as cached; a failed lookup counts none).
+  size_t owner_count() { return group_by_owner(*core, info.topic, cursor.buckets).by_address.size(); }
 };
 
 Status ClientReaderState::fetch(size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any) {
@@ -545,14 +547,19 @@ const std::vector<BucketId>& ClientReader::buckets() const { return s_->cursor.b
 
 Result<std::vector<Message>> ClientReader::get(size_t limit, bool wait, std::chrono::milliseconds timeout) {
   if (limit == 0) return std::vector<Message>();
+  const uint32_t wait_ms = wait && timeout.count() > 0 ? static_cast<uint32_t>(timeout.count()) : 0;
   std::vector<RecordBatch> raw;
   bool any = false;
-  Status s = s_->fetch(limit, 0, &raw, &any);
-  if (!s.ok() && detail::retryable(s)) s = s_->fetch(limit, 0, &raw, &any);  // owners refreshed
+  // One owner: a single Get, which the node answers at once when records are there and parks
+  // otherwise. Several: a no-wait pass first, so every owner's records are read fairly (of
+  // waiting Gets to all, only the first to answer is kept), then waiting Gets if none had any.
+  const uint32_t first_wait = wait_ms > 0 && s_->owner_count() == 1 ? wait_ms : 0;
+  Status s = s_->fetch(limit, first_wait, &raw, &any);
+  // Owners refreshed: once more, unless the wait itself ran out (that would wait twice as long).
+  if (!s.ok() && detail::retryable(s) && !(first_wait > 0 && s.code() == Code::kDeadlineExceeded))
+    s = s_->fetch(limit, first_wait, &raw, &any);
   if (!s.ok()) return s;
-  if (!any && wait && timeout.count() > 0) {
-    RETURN_IF_ERROR(s_->fetch(limit, static_cast<uint32_t>(timeout.count()), &raw, &any));
-  }
+  if (!any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(s_->fetch(limit, wait_ms, &raw, &any));
   return queue::take_fair(s_->cursor, s_->info.topic, raw, limit);
 }
 

@@ -137,6 +137,49 @@ TEST(Node, ClientConnectsThroughASlowHandshake) {
   expect_serving("127.0.0.1:" + std::to_string(relay.port()));
 }
 
+// The node's count of Get RPCs answered OK, from /metrics.
+int64_t get_rpcs(int metrics_port) {
+  httplib::Client http("127.0.0.1", metrics_port);
+  auto m = http.Get("/metrics");
+  if (!m || m->status != 200) return -1;
+  const std::string key = "persisting_rpc_requests_total{method=\"Get\",code=\"OK\"} ";
+  auto at = m->body.find(key);
+  return at == std::string::npos ? 0 : std::stoll(m->body.substr(at + key.size()));
+}
+
+// A reader whose buckets all live on one node waits with a single Get: answered at once when
+// records are there, parked until a put otherwise (not a no-wait Get and then a waiting one).
+TEST(Node, BlockingGetFromOneOwnerIsOneRpc) {
+  int mport = testing::free_port();
+  Cluster cluster(1, {"--metrics", "127.0.0.1:" + std::to_string(mport)});
+  ASSERT_TRUE(cluster.start_all());
+  auto c = client(cluster.address(0));
+  auto w = c->writer({.topic = "one", .bucket_column = "id", .num_buckets = 2});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  auto r = c->reader({.topic = "one"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_TRUE((*w)->put(Record{{"id", "a"}}).ok());
+  int64_t before = get_rpcs(mport);
+  ASSERT_GE(before, 0);
+  auto got = (*r)->get(10, /*wait=*/true, std::chrono::seconds(10));  // records there: at once
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ(got->size(), 1u);
+  EXPECT_EQ(get_rpcs(mport), before + 1);
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_TRUE((*w)->put(Record{{"id", "b"}}).ok());
+  });
+  got = (*r)->get(10, /*wait=*/true, std::chrono::seconds(30));  // caught up: parks until the put
+  late.join();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ(got->size(), 1u);
+  EXPECT_EQ((*got)[0].record.find("id")->as_string(), "b");
+  EXPECT_EQ(get_rpcs(mport), before + 2);
+  got = (*r)->get(10, /*wait=*/true, std::chrono::milliseconds(100));  // nothing comes: empty
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_TRUE(got->empty());
+}
+
 TEST(Node, StartsFromAConfigFile) {
   testing::TempDir dir;
   int port = testing::free_port();
