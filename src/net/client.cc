@@ -234,16 +234,16 @@ struct ClientReaderState {
   TopicInfo info;
   queue::Cursor cursor;
 
-  // One Get per owner (parallel); raw[i] gets bucket i's records. With wait, the first owner
-  // answering with data cancels the others.
-  Status fetch(size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any);
-  // How many nodes own the reader's buckets (owners as cached; a failed lookup counts none).
-  size_t owner_count() { return group_by_owner(*core, info.topic, cursor.buckets).by_address.size(); }
+  // The reader's buckets by owner, as the owner cache has them now.
+  Groups groups() { return group_by_owner(*core, info.topic, cursor.buckets); }
+  // One Get per owner in g (parallel); raw[i] gets bucket i's records. With wait, the first
+  // owner answering with data cancels the others.
+  Status fetch(const Groups& g, size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any);
 };
 
-Status ClientReaderState::fetch(size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any) {
+Status ClientReaderState::fetch(const Groups& g, size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw,
+                                bool* any) {
   const std::string& topic = info.topic;
-  Groups g = group_by_owner(*core, topic, cursor.buckets);
   struct Call {
     std::string address;
     std::vector<size_t> index;
@@ -301,7 +301,7 @@ Status ClientReaderState::fetch(size_t limit, uint32_t wait_ms, std::vector<Reco
   for (auto& c : calls) {
     if (!c->status.ok()) {
       if (have_data && c->status.error_code() == grpc::StatusCode::CANCELLED) continue;
-      Status s = from_grpc(c->status, "topic '" + topic + "': owner " + g.owner_name[c->address] + " unavailable");
+      Status s = from_grpc(c->status, "topic '" + topic + "': owner " + g.owner_name.at(c->address) + " unavailable");
       if (retryable(s))
         for (size_t i : c->index) core->forget_owner(topic, cursor.buckets[i].value());
       if (first_error.ok()) first_error = s;
@@ -311,7 +311,7 @@ Status ClientReaderState::fetch(size_t limit, uint32_t wait_ms, std::vector<Reco
       size_t i = 0;
       while (i < cursor.buckets.size() && cursor.buckets[i].value() != br.bucket()) ++i;
       if (i == cursor.buckets.size() || br.offset() != cursor.offsets[i])
-        return Internal("topic '" + topic + "': node " + g.owner_name[c->address] +
+        return Internal("topic '" + topic + "': node " + g.owner_name.at(c->address) +
                         " answered for a bucket or offset that was not asked");
       auto batch = net::from_wire(br.run(), "topic '" + topic + "' bucket " + std::to_string(br.bucket()));
       if (!batch.ok()) return batch.status();
@@ -553,13 +553,16 @@ Result<std::vector<Message>> ClientReader::get(size_t limit, bool wait, std::chr
   // One owner: a single Get, which the node answers at once when records are there and parks
   // otherwise. Several: a no-wait pass first, so every owner's records are read fairly (of
   // waiting Gets to all, only the first to answer is kept), then waiting Gets if none had any.
-  const uint32_t first_wait = wait_ms > 0 && s_->owner_count() == 1 ? wait_ms : 0;
-  Status s = s_->fetch(limit, first_wait, &raw, &any);
+  detail::Groups g = s_->groups();
+  const uint32_t first_wait = wait_ms > 0 && g.by_address.size() == 1 ? wait_ms : 0;
+  Status s = s_->fetch(g, limit, first_wait, &raw, &any);
   // Owners refreshed: once more, unless the wait itself ran out (that would wait twice as long).
-  if (!s.ok() && detail::retryable(s) && !(first_wait > 0 && s.code() == Code::kDeadlineExceeded))
-    s = s_->fetch(limit, first_wait, &raw, &any);
+  if (!s.ok() && detail::retryable(s) && !(first_wait > 0 && s.code() == Code::kDeadlineExceeded)) {
+    g = s_->groups();
+    s = s_->fetch(g, limit, first_wait, &raw, &any);
+  }
   if (!s.ok()) return s;
-  if (!any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(s_->fetch(limit, wait_ms, &raw, &any));
+  if (!any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(s_->fetch(g, limit, wait_ms, &raw, &any));
   return queue::take_fair(s_->cursor, s_->info.topic, raw, limit);
 }
 

@@ -142,12 +142,11 @@ Result<ScannedBatch> scan_batch(const RecordBatch& batch) {
   BatchFieldTypes types;
   std::vector<std::vector<Cell>> cells;
   std::vector<FieldShape> shapes;
-  std::vector<size_t> slots;
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
-    RETURN_IF_ERROR(types.add_record(r, shapes, &slots));
+    RETURN_IF_ERROR(types.add_record(r, shapes));
     for (size_t k = 0; k < shapes.size(); ++k) {
-      const size_t i = slots[k];
+      const size_t i = types.slots()[k];
       if (i == BatchFieldTypes::kNone) continue;  // null
       if (i == cells.size()) cells.emplace_back(batch.size());
       cells[i][r] = Cell::of(shapes[k]);

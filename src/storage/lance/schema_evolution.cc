@@ -42,25 +42,23 @@ Status BatchFieldTypes::add(size_t r, std::string_view name, Result<ColumnType> 
 bool BatchFieldTypes::same_shape_as_last(const std::vector<FieldShape>& shapes) const {
   if (shapes.size() != last_shape_.size()) return false;
   for (size_t k = 0; k < shapes.size(); ++k) {
-    const Seen& s = last_shape_[k];
-    if (shapes[k].type != s.type || shapes[k].dim != s.dim || shapes[k].name != s.name) return false;
+    const FieldShape& a = shapes[k];
+    const FieldShape& b = last_shape_[k];
+    if (a.type != b.type || a.dim != b.dim || a.name != b.name) return false;
   }
   return true;
 }
 
-Status BatchFieldTypes::add_record(size_t r, const std::vector<FieldShape>& shapes, std::vector<size_t>* slots) {
-  if (r > 0 && same_shape_as_last(shapes)) {
-    *slots = last_slots_;
-    return Status::OK();
-  }
-  slots->assign(shapes.size(), kNone);
+Status BatchFieldTypes::add_record(size_t r, const std::vector<FieldShape>& shapes) {
+  if (same_shape_as_last(shapes)) return Status::OK();  // slots_ still hold
+  // Forget the last shape first: a failed add leaves slots_ half written.
+  last_shape_.clear();
+  slots_.assign(shapes.size(), kNone);
   for (size_t k = 0; k < shapes.size(); ++k) {
     const FieldShape& f = shapes[k];
-    if (f.type != Value::Type::kNull) RETURN_IF_ERROR(add(r, f.name, type_of_value(f.type, f.dim), &(*slots)[k]));
+    if (f.type != Value::Type::kNull) RETURN_IF_ERROR(add(r, f.name, type_of_value(f.type, f.dim), &slots_[k]));
   }
-  last_shape_.clear();
-  for (const FieldShape& f : shapes) last_shape_.push_back({f.name, f.type, f.dim});
-  last_slots_ = *slots;
+  last_shape_ = shapes;
   return Status::OK();
 }
 
@@ -87,10 +85,9 @@ Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& ro
 Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch) {
   BatchFieldTypes types;
   std::vector<FieldShape> shapes;
-  std::vector<size_t> slots;
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
-    RETURN_IF_ERROR(types.add_record(r, shapes, &slots));
+    RETURN_IF_ERROR(types.add_record(r, shapes));
   }
   return types.take();
 }

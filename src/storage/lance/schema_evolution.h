@@ -37,12 +37,13 @@ class BatchFieldTypes {
   // value_type is the field's type, or the error type_of_value gave for its value. index (if
   // given) receives the field's position in fields().
   Status add(size_t r, std::string_view name, Result<ColumnType> value_type, size_t* index = nullptr);
-  // Adds encoded record r's fields as scan_fields gave them (nulls are skipped); slots[k]
-  // receives the position in fields() of shapes[k] (kNone for a null). A record with the same
-  // field names, kinds and dimensions, in the same order, as the record added before it cannot
-  // change anything, so it costs one comparison with that record and no lookups (records of a
-  // stream mostly share one shape). The shapes' names must stay valid until the next call.
-  Status add_record(size_t r, const std::vector<FieldShape>& shapes, std::vector<size_t>* slots);
+  // Adds encoded record r's fields as scan_fields gave them (nulls are skipped); afterwards
+  // slots()[k] is the position in fields() of shapes[k] (kNone for a null). A record with the
+  // same field names, kinds and dimensions, in the same order, as the record added before it
+  // cannot change anything, so it costs one comparison with that record and no lookups (records
+  // of a stream mostly share one shape). The shapes' views must stay valid until the next call.
+  Status add_record(size_t r, const std::vector<FieldShape>& shapes);
+  const std::vector<size_t>& slots() const { return slots_; }
   const std::vector<BatchField>& fields() const { return fields_; }
   std::vector<BatchField> take() { return std::move(fields_); }
 
@@ -55,13 +56,8 @@ class BatchFieldTypes {
 
   std::vector<BatchField> fields_;
   std::unordered_map<std::string, size_t> index_;
-  struct Seen {
-    std::string_view name;
-    Value::Type type;
-    uint64_t dim;
-  };
-  std::vector<Seen> last_shape_;    // the last record's fields
-  std::vector<size_t> last_slots_;  // and their slots
+  std::vector<FieldShape> last_shape_;  // the last record add_record took
+  std::vector<size_t> slots_;           // its fields' positions in fields_
 };
 
 // Types of the batch's fields, in order of first appearance.
