@@ -27,6 +27,11 @@ class WritableFile {
   virtual Status close() = 0;
   // Bytes in the file (appended so far, including what existed when opened).
   virtual uint64_t size() const = 0;
+  // Asks the OS to start writing the appended bytes to the device and returns without waiting
+  // for them (sync_file_range SYNC_FILE_RANGE_WRITE), so that a later sync() has little left to
+  // write. Makes nothing durable. May run on another thread while append() does, not with
+  // close(). The default does nothing.
+  virtual Status start_writeback() { return Status::OK(); }
 };
 
 // A file read at arbitrary offsets. Thread-safe.

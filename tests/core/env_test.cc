@@ -71,6 +71,24 @@ TEST_F(EnvTest, WritableFileAppendTruncateAndReopen) {
   EXPECT_EQ(*env_->file_size(p), 0u);
 }
 
+TEST_F(EnvTest, StartWritebackIsOnlyAHint) {
+  std::string p = path("seg.wal");
+  auto f = env_->new_writable_file(p, /*truncate=*/true);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  EXPECT_TRUE((*f)->start_writeback().ok());  // nothing written yet
+  std::string block(8192, 'w');
+  ASSERT_TRUE((*f)->append(block).ok());
+  Status s = (*f)->start_writeback();
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  ASSERT_TRUE((*f)->append("tail").ok());  // appends go on after it
+  EXPECT_EQ((*f)->size(), block.size() + 4);
+  ASSERT_TRUE((*f)->close().ok());
+  EXPECT_EQ(*env_->read_file(p), block + "tail");
+  s = (*f)->start_writeback();  // a closed file says so
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(p), std::string::npos) << s.to_string();
+}
+
 TEST_F(EnvTest, RandomAccessReads) {
   std::string p = path("data");
   ASSERT_TRUE(env_->write_file_atomic(p, "0123456789").ok());

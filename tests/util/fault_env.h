@@ -213,6 +213,7 @@ class FaultEnv : public EnvWrapper {
     }
     Status close() override { return base_->close(); }
     uint64_t size() const override { return base_->size(); }
+    Status start_writeback() override { return base_->start_writeback(); }
 
    private:
     FaultEnv* env_;

@@ -1,6 +1,7 @@
 // SegmentWriter: the appender of one WAL segment file. It knows the segment's path, first offset
 // and size; it does not know about frames, offsets of records or sync policy (wal.h decides those).
-// Not thread-safe: one owner at a time (the Wal's current group-commit leader).
+// Not thread-safe: one owner at a time (the Wal's current group-commit leader), except that
+// start_writeback may run alongside append.
 #pragma once
 
 #include <memory>
@@ -33,6 +34,7 @@ class SegmentWriter {
 
   Status append(std::string_view bytes) { return file_->append(bytes); }
   Status sync() { return file_->sync(); }
+  Status start_writeback() { return file_->start_writeback(); }
   Status truncate(uint64_t size) { return file_->truncate(size); }
   Status close() { return file_->close(); }
   uint64_t size() const { return file_->size(); }

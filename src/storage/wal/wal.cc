@@ -22,6 +22,7 @@
 #include "storage/wal/wal.h"
 
 #include <cmath>
+#include <utility>
 
 #include "storage/wal/checkpoint.h"
 #include "storage/wal/wal_format.h"
@@ -76,7 +77,9 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
     w->closed_ = true;  // nothing to sync or close in the destructor
     return s;
   }
-  if (o.sync_mode == SyncMode::kInterval) w->bg_ = std::thread([p = w.get()] { p->sync_loop(); });
+  if (o.sync_mode == SyncMode::kInterval || (o.sync_mode == SyncMode::kOs && o.writeback_bytes > 0)) {
+    w->bg_ = std::thread([p = w.get()] { p->background_loop(); });
+  }
   return w;
 }
 
@@ -186,6 +189,7 @@ Status Wal::write_group(const std::vector<Request*>& group, uint64_t bytes, bool
     }
     Status s = active_->append(buf);
     if (!s.ok()) return fail(std::move(s), /*sync_failed=*/false);
+    if (!want_sync) note_appended(bytes);
   }
   if (want_sync) {
     if (synced_size_ < good_size_ + bytes) {
@@ -273,9 +277,23 @@ Status Wal::rotate(Offset first) {
   return Status::OK();
 }
 
+void Wal::note_appended(uint64_t bytes) {
+  if (opts_.sync_mode == SyncMode::kAlways || opts_.writeback_bytes == 0) return;
+  appended_since_writeback_ += bytes;
+  if (appended_since_writeback_ < opts_.writeback_bytes) return;
+  appended_since_writeback_ = 0;
+  {
+    std::lock_guard l(bg_mu_);
+    writeback_wanted_ = true;
+  }
+  bg_cv_.notify_one();
+}
+
 void Wal::install(std::unique_ptr<SegmentWriter> seg) {
+  std::lock_guard w(writeback_mu_);
   std::unique_ptr<SegmentWriter> old = std::move(active_);
   active_ = std::move(seg);
+  appended_since_writeback_ = 0;
   good_size_ = synced_size_ = active_->size();
   {
     std::lock_guard l(mu_);
@@ -350,20 +368,37 @@ Status Wal::close() {
   return s;
 }
 
-void Wal::sync_loop() {
-  const auto interval = std::chrono::duration<double>(opts_.sync_interval_s);
+void Wal::background_loop() {
+  using Clock = std::chrono::steady_clock;
+  const bool periodic = opts_.sync_mode == SyncMode::kInterval;
+  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts_.sync_interval_s));
+  auto next_sync = Clock::now() + interval;
   std::unique_lock l(bg_mu_);
   while (!bg_stop_) {
-    bg_cv_.wait_for(l, interval, [this] { return bg_stop_; });
-    if (bg_stop_) break;
-    l.unlock();
-    bool pending;
-    {
-      std::lock_guard g(mu_);
-      pending = durable_offset_ < next_offset_ && !closed_;
+    auto woken = [this] { return bg_stop_ || writeback_wanted_; };
+    if (periodic) {
+      bg_cv_.wait_until(l, next_sync, woken);
+    } else {
+      bg_cv_.wait(l, woken);
     }
-    // A failure here went through the same repair as an append's; the next tick retries.
-    if (pending) (void)sync();
+    if (bg_stop_) break;
+    const bool writeback = std::exchange(writeback_wanted_, false);
+    l.unlock();
+    if (writeback) {
+      // A hint: an error here shows again, and is handled, at the next sync.
+      std::lock_guard w(writeback_mu_);
+      if (active_) (void)active_->start_writeback();
+    }
+    if (periodic && Clock::now() >= next_sync) {
+      bool pending;
+      {
+        std::lock_guard g(mu_);
+        pending = durable_offset_ < next_offset_ && !closed_;
+      }
+      // A failure here went through the same repair as an append's; the next tick retries.
+      if (pending) (void)sync();
+      next_sync = Clock::now() + interval;
+    }
     l.lock();
   }
 }

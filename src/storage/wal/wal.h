@@ -89,7 +89,9 @@ class Wal {
   Status clear_fence();
   Status rotate(Offset first);
   void install(std::unique_ptr<SegmentWriter> seg);
-  void sync_loop();
+  // Tells the background thread to start writeback once writeback_bytes more have been appended.
+  void note_appended(uint64_t bytes);
+  void background_loop();
 
   Env* const env_;
   const std::string dir_;
@@ -104,8 +106,11 @@ class Wal {
   Status read_only_;
   bool closed_ = false;
 
-  // Owned by the group-commit leader (the request at the front of queue_).
+  // Owned by the group-commit leader (the request at the front of queue_). The background thread
+  // also uses active_ (start_writeback) under writeback_mu_, which install() holds to replace it.
+  std::mutex writeback_mu_;
   std::unique_ptr<SegmentWriter> active_;
+  uint64_t appended_since_writeback_ = 0;
   uint64_t good_size_ = 0;    // bytes of active_ that hold acknowledged frames
   uint64_t synced_size_ = 0;  // bytes of active_ known to be durable
   Repair repair_ = Repair::kNone;
@@ -117,7 +122,9 @@ class Wal {
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   bool bg_stop_ = false;
-  std::thread bg_;  // the interval syncer (kInterval only)
+  bool writeback_wanted_ = false;
+  // kInterval: the interval syncer; kInterval and kOs: starts writeback (writeback_bytes).
+  std::thread bg_;
 };
 
 }  // namespace persisting::wal

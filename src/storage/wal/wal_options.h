@@ -33,6 +33,11 @@ struct WalOptions {
   uint64_t max_segment_size = 100ull << 20;  // rotate when the next group would pass this
   RecoveryPolicy recovery_policy = RecoveryPolicy::kTolerateTail;
   uint64_t max_group_bytes = 4ull << 20;  // a group commit stops adding batches past this
+  // kInterval and kOs: every time this many bytes have been appended, a background thread asks
+  // the kernel to start writing the active segment out (WritableFile::start_writeback), so the
+  // periodic sync and the sync at rotation, which appends wait behind, find little left to
+  // write. 0: never (the kernel writes back when it likes, and those syncs write it all).
+  uint64_t writeback_bytes = 1ull << 20;
   // Where an empty log starts: a log with no records (and a checkpoint below this) is given a
   // checkpoint at initial_offset, so its first record gets that offset. A caller whose records
   // [0, N) already live elsewhere (a WAL enabled on an existing dataset) passes N.
