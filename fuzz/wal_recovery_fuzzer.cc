@@ -166,7 +166,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string frame;
   append_batch_frame(Offset(next), rec, ends, &frame);
   if (log->last_segment_appendable) {
-    auto f = SegmentWriter::reopen(env, log->segments.back().path, log->segments.back().first);
+    auto f = SegmentWriter::reopen(env, log->segments.back().path, log->segments.back().first,
+                                   log->segments.back().size);
     check(f.ok() && (*f)->append(frame).ok() && (*f)->close().ok(), "append to the recovered segment");
   } else {
     auto f = SegmentWriter::create(env, dir, Offset(next), frame);

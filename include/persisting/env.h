@@ -64,6 +64,12 @@ class Env {
   // on disk and the WritableFile's behaviour are the same either way. The default, which every
   // EnvWrapper inherits (so fault injection sees these files too), is new_writable_file(path, true).
   virtual Result<std::unique_ptr<WritableFile>> new_unbuffered_file(const std::string& path);
+  // Opens the existing file path to write over it from byte `size` on: size() starts there,
+  // appends overwrite the old bytes in place (on a file whose pages are cached and blocks
+  // allocated, that costs no allocation), and bytes past size() keep their old content until
+  // overwritten or cut off by truncate(). Used to recycle WAL segments. The default, which every
+  // EnvWrapper inherits, returns NotSupported; callers then make a new file.
+  virtual Result<std::unique_ptr<WritableFile>> reuse_writable_file(const std::string& path, uint64_t size);
   virtual Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(
       const std::string& path) = 0;
 

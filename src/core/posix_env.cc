@@ -52,6 +52,8 @@ class PosixWritableFile final : public WritableFile {
 
   Status truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return posix_error("ftruncate", path_, errno);
+    // Appends continue at the new end (a reused file is not opened O_APPEND).
+    if (::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) return posix_error("lseek", path_, errno);
     size_ = size;
     return Status::OK();
   }
@@ -147,6 +149,23 @@ class PosixEnv final : public Env {
     }
     return std::unique_ptr<WritableFile>(
         new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
+  }
+
+  Result<std::unique_ptr<WritableFile>> reuse_writable_file(const std::string& path, uint64_t size) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return posix_error("open", path, errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0 || ::lseek(fd, static_cast<off_t>(size), SEEK_SET) < 0) {
+      int e = errno;
+      ::close(fd);
+      return posix_error("reuse", path, e);
+    }
+    if (static_cast<uint64_t>(st.st_size) < size) {
+      ::close(fd);
+      return InvalidArgument("reusing '" + path + "' from byte " + std::to_string(size) + ": the file has only " +
+                             std::to_string(st.st_size));
+    }
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, size));
   }
 
   Result<std::unique_ptr<WritableFile>> new_unbuffered_file(const std::string& path) override {
@@ -266,6 +285,10 @@ Result<std::string> Env::read_file(const std::string& path) {
 Status Env::rename_no_replace(const std::string& from, const std::string& to) {
   RETURN_IF_ERROR(link_file(from, to));
   return remove_file(from);
+}
+
+Result<std::unique_ptr<WritableFile>> Env::reuse_writable_file(const std::string& path, uint64_t) {
+  return NotSupported("reusing '" + path + "': this Env cannot write over a file in place");
 }
 
 Result<std::unique_ptr<WritableFile>> Env::new_unbuffered_file(const std::string& path) {

@@ -71,6 +71,45 @@ TEST_F(EnvTest, WritableFileAppendTruncateAndReopen) {
   EXPECT_EQ(*env_->file_size(p), 0u);
 }
 
+TEST_F(EnvTest, ReuseWritableFileWritesOverItInPlace) {
+  std::string p = path("spare");
+  ASSERT_TRUE(env_->write_file_atomic(p, "0123456789").ok());
+  {
+    auto f = env_->reuse_writable_file(p, 2);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    EXPECT_EQ((*f)->size(), 2u);
+    ASSERT_TRUE((*f)->append("ab").ok());
+    EXPECT_EQ((*f)->size(), 4u);
+    ASSERT_TRUE((*f)->sync().ok());
+    ASSERT_TRUE((*f)->close().ok());
+  }
+  EXPECT_EQ(*env_->read_file(p), "01ab456789");  // the rest keeps its old bytes
+  {
+    auto f = env_->reuse_writable_file(p, 0);
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->append("xyz").ok());
+    ASSERT_TRUE((*f)->truncate(5).ok());  // cuts the old bytes off; appends go on at the end
+    ASSERT_TRUE((*f)->append("!").ok());
+    EXPECT_EQ((*f)->size(), 6u);
+  }
+  EXPECT_EQ(*env_->read_file(p), "xyzb4!");
+  {
+    auto f = env_->reuse_writable_file(p, 2);  // writing past the old end grows the file
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->append("-longer").ok());
+  }
+  EXPECT_EQ(*env_->read_file(p), "xy-longer");
+  // Past the end, or a file that is not there: refused, nothing created.
+  auto past = env_->reuse_writable_file(p, 100);
+  EXPECT_EQ(past.status().code(), Code::kInvalidArgument) << past.status().to_string();
+  EXPECT_EQ(*env_->read_file(p), "xy-longer");
+  EXPECT_FALSE(env_->reuse_writable_file(path("missing"), 0).ok());
+  EXPECT_FALSE(env_->file_exists(path("missing")));
+  // An Env that cannot (every EnvWrapper, unless it says otherwise) says so.
+  EnvWrapper wrapped(env_);
+  EXPECT_EQ(wrapped.reuse_writable_file(p, 0).status().code(), Code::kNotSupported);
+}
+
 TEST_F(EnvTest, StartWritebackIsOnlyAHint) {
   std::string p = path("seg.wal");
   auto f = env_->new_writable_file(p, /*truncate=*/true);

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/crc32c.h"
+#include "storage/wal/checkpoint.h"
 #include "storage/wal/segment_reader.h"
 #include "storage/wal/wal.h"
 #include "storage/wal/wal_format.h"
@@ -409,6 +410,137 @@ TEST(RecoveryTest, LogStartingAboveTheCheckpointIsMissingRecords) {
     if (policy == RecoveryPolicy::kPointInTime) {
       expect_appends_then_recovers_cleanly(o.get(), d.path(), policy, 0);
     }
+  }
+}
+
+// Recycled segments (wal.cc, take_spare): a segment freed by a checkpoint is written over as a
+// later one. Its header carries kSegmentFlagRecycled and its records are followed by the old
+// file's frames (offsets 0..29 here), whole or cut. The log below starts at checkpoint 100.
+std::string old_segment_bytes() {
+  std::string old = encode_segment_header(Offset(0));
+  for (uint64_t o = 0; o < 30; o += 3) testing::append_frame(Offset(o), batch_for(o, 3, 40), &old);
+  return old;
+}
+
+// Header and the records [100, 100 + 3 * batches) of a segment, recycled or not.
+std::string new_segment_bytes(int batches, uint32_t flags = kSegmentFlagRecycled) {
+  std::string b = encode_segment_header(Offset(100), flags);
+  for (int i = 0; i < batches; ++i) testing::append_frame(Offset(100 + 3 * i), batch_for(100 + 3 * i, 3), &b);
+  return b;
+}
+
+// new_bytes written over the old file in place.
+std::string written_over(const std::string& new_bytes) {
+  std::string old = old_segment_bytes();
+  EXPECT_LT(new_bytes.size(), old.size());
+  return new_bytes + old.substr(new_bytes.size());
+}
+
+void write_recycled_log(const std::string& dir, const std::string& segment) {
+  ASSERT_TRUE(Env::Default()->create_dirs(dir).ok());
+  ASSERT_TRUE(write_checkpoint(Env::Default(), dir, Offset(100)).ok());
+  write_all(join_path(dir, segment_file_name(Offset(100))), segment);
+}
+
+TEST(RecoveryTest, RecycledSegmentEndsWhereItsOwnRecordsEnd) {
+  // The old bytes after the records: cut mid-frame (what overwriting leaves), or starting with a
+  // whole old frame.
+  const std::string cut = written_over(new_segment_bytes(2));
+  const std::string whole = new_segment_bytes(2) + old_segment_bytes().substr(kSegmentHeaderSize);
+  for (const std::string& bytes : {cut, whole}) {
+    for (auto policy : kAllPolicies) {
+      SCOPED_TRACE(std::string(recovery_policy_name(policy)) + (&bytes == &cut ? ", cut" : ", whole"));
+      ScratchDir d;
+      write_recycled_log(d.path(), bytes);
+      auto o = open_with(d.path(), policy);
+      ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+      ASSERT_EQ(o->got.size(), 6u);
+      expect_prefix_of_originals(o->got, 100);
+      EXPECT_EQ(o->report.outcome, RecoveryOutcome::kClean);
+      EXPECT_TRUE(o->report.corruption.ok());
+      EXPECT_EQ(o->report.bytes_recycled, bytes.size() - new_segment_bytes(2).size());
+      EXPECT_EQ((*o->wal)->size_bytes(), new_segment_bytes(2).size());
+      // Appends go on right after the records, over the old bytes, and recover cleanly.
+      auto first = (*o->wal)->append(batch_for(106, 3));
+      ASSERT_TRUE(first.ok()) << first.status().to_string();
+      EXPECT_EQ(*first, Offset(106));
+      o->wal = Status(Code::kInternal, "closed");
+      auto again = open_with(d.path(), policy);
+      ASSERT_TRUE(again->wal.ok()) << again->wal.status().to_string();
+      EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean);
+      ASSERT_EQ(again->got.size(), 9u);
+      expect_prefix_of_originals(again->got, 100);
+      EXPECT_EQ(read_all(d.sub(segment_file_name(Offset(100)))).size(), bytes.size()) << "written in place";
+    }
+  }
+}
+
+TEST(RecoveryTest, TornLastFrameOfARecycledSegmentEndsTheLog) {
+  std::string torn = new_segment_bytes(3);
+  const std::string whole = new_segment_bytes(2);
+  torn.resize(whole.size() + (torn.size() - whole.size()) / 2);  // half of the third frame
+  for (auto policy : kAllPolicies) {
+    SCOPED_TRACE(recovery_policy_name(policy));
+    ScratchDir d;
+    write_recycled_log(d.path(), written_over(torn));
+    auto o = open_with(d.path(), policy);
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    ASSERT_EQ(o->got.size(), 6u);  // the torn batch is not there, not even in part
+    expect_prefix_of_originals(o->got, 100);
+    EXPECT_EQ((*o->wal)->next_offset(), Offset(106));
+  }
+}
+
+TEST(RecoveryTest, DamageBeforeTheLastRecordOfARecycledSegmentFollowsThePolicy) {
+  std::string bytes = written_over(new_segment_bytes(3));
+  const size_t second_frame = new_segment_bytes(1).size();
+  bytes[second_frame + kFrameHeaderSize + kBatchFixedSize + 5] ^= 0x20;  // a record of [103, 106)
+  for (auto policy : kAllPolicies) {
+    SCOPED_TRACE(recovery_policy_name(policy));
+    ScratchDir d;
+    write_recycled_log(d.path(), bytes);
+    auto o = open_with(d.path(), policy);
+    if (policy == RecoveryPolicy::kAbsolute) {
+      EXPECT_EQ(o->wal.status().code(), Code::kCorruption) << o->wal.status().to_string();
+      continue;
+    }
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    ASSERT_EQ(o->got.size(), 3u);
+    expect_prefix_of_originals(o->got, 100);
+    EXPECT_EQ(o->report.outcome, policy == RecoveryPolicy::kTolerateTail ? RecoveryOutcome::kCorruptionReadOnly
+                                                                          : RecoveryOutcome::kPointInTimeTruncated);
+  }
+}
+
+TEST(RecoveryTest, OldFramesCountOnlyInASegmentMarkedRecycled) {
+  // The same bytes with a header that does not say "recycled": the old frame after the records
+  // is a frame out of order, which absolute refuses.
+  ScratchDir d;
+  write_recycled_log(d.path(), new_segment_bytes(2, 0) + old_segment_bytes().substr(kSegmentHeaderSize));
+  auto o = open_with(d.path(), RecoveryPolicy::kAbsolute);
+  EXPECT_EQ(o->wal.status().code(), Code::kCorruption) << o->wal.status().to_string();
+}
+
+TEST(RecoveryTest, RecycledSegmentThatEndsBeforeTheNextOneIsMissingRecords) {
+  ScratchDir d;
+  write_recycled_log(d.path(), written_over(new_segment_bytes(2)));  // records [100, 106)
+  std::string next = encode_segment_header(Offset(109));
+  testing::append_frame(Offset(109), batch_for(109, 3), &next);
+  write_all(d.sub(segment_file_name(Offset(109))), next);
+  auto o = open_with(d.path(), RecoveryPolicy::kAbsolute);
+  EXPECT_EQ(o->wal.status().code(), Code::kCorruption);
+  // Damage right where the segment's own records end: in a segment that is not the last, the old
+  // bytes there are not an end.
+  const std::string at = "100.wal' at byte " + std::to_string(new_segment_bytes(2).size()) + ":";
+  EXPECT_NE(o->wal.status().message().find(at), std::string::npos) << o->wal.status().to_string();
+}
+
+TEST(RecoveryTest, UnknownHeaderFlagsAreRefused) {
+  ScratchDir d;
+  write_recycled_log(d.path(), new_segment_bytes(1, 2));
+  for (auto policy : kAllPolicies) {
+    auto o = open_with(d.path(), policy);
+    EXPECT_EQ(o->wal.status().code(), Code::kNotSupported) << o->wal.status().to_string();
   }
 }
 

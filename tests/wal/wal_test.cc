@@ -1,6 +1,9 @@
 // The WAL's normal life: append, reopen, rotate, checkpoint, group commit.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <thread>
 
 #include "storage/wal/checkpoint.h"
@@ -159,6 +162,75 @@ TEST(WalTest, CheckpointDeletesSegmentsWhollyBelowItAndRecoverySkipsBelowIt) {
   ASSERT_TRUE(w->append(batch_for(60, 2)).ok());
   w.reset();
   expect_recovers(d.path(), o, 60, 2);
+}
+
+uint64_t inode_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return static_cast<uint64_t>(st.st_ino);
+}
+
+TEST(WalTest, ACheckpointedSegmentIsWrittenOverAsALaterOne) {
+  ScratchDir d;
+  WalOptions o;
+  o.max_segment_size = 300;
+  const std::string spare = d.sub(std::string(kSpareFileName));
+  uint64_t next = 0;
+  {
+    Replayed got;
+    auto w = open_ok(d.path(), o, &got);
+    for (; next < 30; next += 3) ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
+    ASSERT_GE(w->segment_count(), 3u);
+    const std::string oldest = segment_files(d.path())[0];
+    const uint64_t oldest_inode = inode_of(oldest);
+    const size_t files = segment_files(d.path()).size();
+    // Frees the two oldest segments: the first becomes the spare, the second is deleted.
+    auto second = decode_segment_header(testing::read_all(segment_files(d.path())[2]), "");
+    ASSERT_TRUE(second.ok());
+    ASSERT_TRUE(w->checkpoint(*second).ok());
+    ASSERT_TRUE(std::filesystem::exists(spare));
+    EXPECT_EQ(inode_of(spare), oldest_inode);
+    EXPECT_EQ(segment_files(d.path()).size(), files - 2);
+    // The next rotation takes it: the new segment is the same file, and the spare is gone.
+    const size_t before = w->segment_count();
+    while (w->segment_count() == before) {
+      ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
+      next += 3;
+    }
+    EXPECT_FALSE(std::filesystem::exists(spare));
+    EXPECT_EQ(inode_of(segment_files(d.path()).back()), oldest_inode);
+    // Appends fill it and rotate on as usual.
+    for (uint64_t end = next + 30; next < end; next += 3) ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
+    ASSERT_TRUE(w->checkpoint(Offset(next - 3)).ok());
+    EXPECT_TRUE(std::filesystem::exists(spare));
+    for (uint64_t end = next + 30; next < end; next += 3) ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
+  }
+  // Reopened: every record after the checkpoint, once, in order; the spare is used again.
+  Replayed got;
+  RecoveryReport rep;
+  auto w = open_ok(d.path(), o, &got, &rep);
+  ASSERT_TRUE(w);
+  const uint64_t ckpt = w->checkpoint_offset().value();
+  ASSERT_EQ(got.size(), next - ckpt);
+  expect_prefix_of_originals(got, ckpt);
+  EXPECT_EQ(rep.outcome, RecoveryOutcome::kClean);
+  for (int i = 0; i < 30; ++i, next += 3) ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
+  ASSERT_TRUE(w->checkpoint(Offset(next - 3)).ok());
+  w.reset();
+  expect_recovers(d.path(), o, next - 3, 3);
+}
+
+TEST(WalTest, WithoutRecyclingFreedSegmentsAreDeleted) {
+  ScratchDir d;
+  WalOptions o;
+  o.max_segment_size = 300;
+  o.recycle_segments = false;
+  Replayed got;
+  auto w = open_ok(d.path(), o, &got);
+  for (uint64_t i = 0; i < 60; i += 3) ASSERT_TRUE(w->append(batch_for(i, 3)).ok());
+  ASSERT_TRUE(w->checkpoint(Offset(57)).ok());
+  EXPECT_FALSE(std::filesystem::exists(d.sub(std::string(kSpareFileName))));
+  EXPECT_EQ(segment_files(d.path()).size(), w->segment_count());
 }
 
 TEST(WalTest, CrashBetweenCheckpointWriteAndSegmentDeletionDoesNotDuplicate) {

@@ -144,6 +144,27 @@ class Recovery {
         return std::optional<Damage>();
       }
       RETURN_IF_ERROR(reader.next(&item));
+      std::optional<Result<BatchView>> batch;
+      if (item.kind == SegmentReader::Kind::kFrame) batch = decode_batch(item.payload);
+      if (reader.recycled() && item.kind != SegmentReader::Kind::kEnd) {
+        // In a recycled file the records are followed by what the file held before: old frames,
+        // whole (their offsets are below this segment's first) or cut by the new ones. In the
+        // last segment, anything that is not a frame continuing the log, with no such frame
+        // after it, is where the log ends: not damage, and left in place for the appends.
+        const bool old_frame = batch && batch->ok() && (*batch)->first < s.first;
+        const bool bad = item.kind != SegmentReader::Kind::kFrame || !batch->ok();
+        if (old_frame || (bad && !has_cap)) {
+          bool follows = false;
+          if (!has_cap) {
+            ASSIGN_OR_RETURN(follows, reader.valid_frame_follows(item.position, expected_));
+          }
+          if (!follows) {
+            rep_.bytes_recycled += s.size - item.position;
+            s.size = item.position;
+            item.kind = SegmentReader::Kind::kEnd;
+          }
+        }
+      }
       if (item.kind == SegmentReader::Kind::kEnd) {
         if (!has_cap) return std::optional<Damage>();
         return std::optional<Damage>(
@@ -156,16 +177,16 @@ class Recovery {
         return std::optional<Damage>(
             Damage{i, item.position, item.kind == SegmentReader::Kind::kIncomplete, item.reason});
       }
-      Result<BatchView> batch = decode_batch(item.payload);
-      if (!batch.ok()) return std::optional<Damage>(Damage{i, item.position, false, batch.status().message()});
-      if (batch->first != expected_) {
+      if (!batch->ok()) return std::optional<Damage>(Damage{i, item.position, false, batch->status().message()});
+      const BatchView& view = **batch;
+      if (view.first != expected_) {
         return std::optional<Damage>(
             Damage{i, item.position, false,
-                   "frame holds offsets from " + std::to_string(batch->first.value()) + ", expected " +
+                   "frame holds offsets from " + std::to_string(view.first.value()) + ", expected " +
                        std::to_string(expected_.value()) + " (gap or duplicate)"});
       }
       const uint64_t limit = has_cap ? cap.value() - expected_.value() : UINT64_MAX;
-      RETURN_IF_ERROR(for_each_record(*batch, limit, [&](Offset o, std::string_view rec) -> Status {
+      RETURN_IF_ERROR(for_each_record(view, limit, [&](Offset o, std::string_view rec) -> Status {
         if (o < ckpt_) {
           ++rep_.records_skipped;
           return Status::OK();
@@ -173,7 +194,7 @@ class Recovery {
         ++rep_.records_replayed;
         return replay_(o, rec);
       }));
-      expected_ = Offset(expected_.value() + std::min<uint64_t>(limit, batch->count));
+      expected_ = Offset(expected_.value() + std::min<uint64_t>(limit, view.count));
     }
   }
 

@@ -23,7 +23,7 @@ Status SegmentReader::fill(uint64_t pos, size_t n) {
 Result<Offset> SegmentReader::read_header() {
   RETURN_IF_ERROR(fill(0, kSegmentHeaderSize));
   std::string_view b(buf_.data(), std::min(buf_.size(), kSegmentHeaderSize));
-  ASSIGN_OR_RETURN(Offset first, decode_segment_header(b, path_));
+  ASSIGN_OR_RETURN(Offset first, decode_segment_header(b, path_, &flags_));
   pos_ = kSegmentHeaderSize;
   return first;
 }

@@ -10,6 +10,7 @@
 
 #include "persisting/env.h"
 #include "persisting/types.h"
+#include "storage/wal/wal_format.h"
 
 namespace persisting::wal {
 
@@ -35,6 +36,8 @@ class SegmentReader {
 
   // Reads and checks the header; frames are then read from just after it.
   Result<Offset> read_header();
+  // After read_header: whether the header says the file was recycled (kSegmentFlagRecycled).
+  bool recycled() const { return (flags_ & kSegmentFlagRecycled) != 0; }
   // Reads the frame at the current position and moves past it if it is a kFrame.
   Status next(Item* item);
 
@@ -56,6 +59,7 @@ class SegmentReader {
   std::string path_;
   uint64_t size_;
   uint64_t pos_ = 0;
+  uint32_t flags_ = 0;
   std::string buf_;
   uint64_t buf_start_ = 0;
 };

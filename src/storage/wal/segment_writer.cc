@@ -23,7 +23,24 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::create(Env* env, const std
   }
   RETURN_IF_ERROR(env->rename_file(tmp, path));
   RETURN_IF_ERROR(env->sync_dir(dir));
-  return reopen(env, path, first);
+  return reopen(env, path, first, kSegmentHeaderSize + initial.size());
+}
+
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::recycle(Env* env, const std::string& dir,
+                                                              const std::string& spare, Offset first) {
+  const std::string path = join_path(dir, segment_file_name(first));
+  {
+    ASSIGN_OR_RETURN(auto f, env->reuse_writable_file(spare, 0));
+    Status s = f->append(encode_segment_header(first, kSegmentFlagRecycled));
+    if (s.ok()) s = f->sync();
+    Status c = f->close();
+    if (s.ok()) s = c;
+    RETURN_IF_ERROR(s);
+  }
+  RETURN_IF_ERROR(env->rename_file(spare, path));
+  RETURN_IF_ERROR(env->sync_dir(dir));
+  ASSIGN_OR_RETURN(auto f, env->reuse_writable_file(path, kSegmentHeaderSize));
+  return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));
 }
 
 Status SegmentWriter::create_fence(Env* env, const std::string& dir, Offset first) {
@@ -33,8 +50,22 @@ Status SegmentWriter::create_fence(Env* env, const std::string& dir, Offset firs
   return f->close();
 }
 
-Result<std::unique_ptr<SegmentWriter>> SegmentWriter::reopen(Env* env, const std::string& path, Offset first) {
+Result<std::unique_ptr<SegmentWriter>> SegmentWriter::reopen(Env* env, const std::string& path, Offset first,
+                                                             uint64_t end) {
   ASSIGN_OR_RETURN(auto f, env->new_writable_file(path, /*truncate=*/false));
+  if (f->size() > end) {
+    // Old frames of a recycled file follow: write over them, or cut them off if we cannot.
+    auto reused = env->reuse_writable_file(path, end);
+    if (reused.ok()) {
+      RETURN_IF_ERROR(f->close());
+      f = std::move(reused).value();
+    } else if (reused.status().code() == Code::kNotSupported) {
+      RETURN_IF_ERROR(f->truncate(end));
+      RETURN_IF_ERROR(f->sync());
+    } else {
+      return reused.status();
+    }
+  }
   return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));
 }
 

@@ -26,8 +26,17 @@ class SegmentWriter {
   // it at `first`; recovery replaces it with a proper empty segment. Guards against a process
   // crash only.
   static Status create_fence(Env* env, const std::string& dir, Offset first);
-  // Opens an existing segment that recovery checked, for appending after its last frame.
-  static Result<std::unique_ptr<SegmentWriter>> reopen(Env* env, const std::string& path, Offset first);
+  // Turns the spare file (an old segment wholly below the checkpoint) into the segment
+  // dir/<first>.wal, durably: its header is overwritten and synced, then it is renamed into place
+  // and the directory synced. Appends then overwrite the old frames in place (Env::
+  // reuse_writable_file), which recovery tells apart by their offsets: all are below `first`.
+  // On an error the spare may be left half rewritten (still only old frames) or already renamed
+  // (then create() of the same name replaces it). NotSupported when the Env cannot reuse files.
+  static Result<std::unique_ptr<SegmentWriter>> recycle(Env* env, const std::string& dir, const std::string& spare,
+                                                        Offset first);
+  // Opens an existing segment that recovery checked, for appending after its last frame, at byte
+  // `end`; bytes past it (old frames of a recycled file) are overwritten by the appends.
+  static Result<std::unique_ptr<SegmentWriter>> reopen(Env* env, const std::string& path, Offset first, uint64_t end);
 
   SegmentWriter(const SegmentWriter&) = delete;
   SegmentWriter& operator=(const SegmentWriter&) = delete;

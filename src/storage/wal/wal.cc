@@ -1,14 +1,18 @@
 // The WAL writer. On-disk layout (format version 1; full spec in docs/wal-format.md):
 //
 //   <dir>/<20-digit first offset>.wal   segment
-//     header (32 bytes): "PSTWALSG" | u32 version=1 | u32 flags=0 | u64 first offset |
+//     header (32 bytes): "PSTWALSG" | u32 version=1 | u32 flags | u64 first offset |
 //                        u32 reserved=0 | u32 CRC32C(bytes 0..27)
+//       flags bit 0: recycled (written over an older segment; old frames, with offsets below
+//       the first offset, may follow the records)
 //     frames, back to back:  u32 length | u32 CRC32C(length bytes, payload) | payload
 //       payload (one appended batch): u64 first offset | u32 count | count x u32 record length |
 //                                     record bytes
 //   <dir>/CHECKPOINT (28 bytes): "PSTWALCP" | u32 version=1 | u32 reserved=0 | u64 flushed offset |
 //                                u32 CRC32C(bytes 0..23)
-//   All integers little-endian. A segment is created as <name>.tmp, synced, renamed into place.
+//   <dir>/spare.free: a segment freed by a checkpoint, kept for the next rotation to write over.
+//   All integers little-endian. A segment is created as <name>.tmp, synced, renamed into place,
+//   or recycled from the spare: header rewritten and synced, then renamed into place.
 //
 // Group commit: appenders queue up; the one at the front (the leader) takes every queued batch
 // (up to max_group_bytes), writes their frames with one write(), syncs once if the mode asks,
@@ -69,6 +73,14 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
   w->next_offset_ = w->durable_offset_ = log.next_offset;
   w->read_only_ = log.read_only;
   for (const auto& s : log.segments) w->segments_.push_back(Segment{s.first, s.path, s.size});
+  // A spare left by the last process holds only old frames: reuse it (or delete it if unwanted).
+  if (o.env->file_exists(w->spare_path())) {
+    if (o.recycle_segments && log.read_only.ok()) {
+      w->spare_ = Spare::kReady;
+    } else if (log.read_only.ok()) {
+      RETURN_IF_ERROR(o.env->remove_file(w->spare_path()));
+    }
+  }
   w->last_sync_ = std::chrono::steady_clock::now();
   if (!w->read_only_.ok()) return w;
 
@@ -86,7 +98,7 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
 Status Wal::start_appending(bool reopen_last) {
   if (reopen_last) {
     const Segment& last = segments_.back();
-    ASSIGN_OR_RETURN(active_, SegmentWriter::reopen(env_, last.path, last.first));
+    ASSIGN_OR_RETURN(active_, SegmentWriter::reopen(env_, last.path, last.first, last.size));
     // What recovery found may sit only in the page cache (a crash under kOs/kInterval): make it
     // durable before anything new is acknowledged after it.
     RETURN_IF_ERROR(active_->sync());
@@ -272,9 +284,30 @@ Status Wal::rotate(Offset first) {
     if (!s.ok()) return fail(std::move(s), /*sync_failed=*/true);
     synced_size_ = good_size_;
   }
-  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, first, {}));
-  install(std::move(seg));
+  std::unique_ptr<SegmentWriter> seg = take_spare(first);
+  if (!seg) {
+    ASSIGN_OR_RETURN(seg, SegmentWriter::create(env_, dir_, first, {}));
+  }
+  install(std::move(seg), /*old_recyclable=*/true);
   return Status::OK();
+}
+
+std::string Wal::spare_path() const { return join_path(dir_, kSpareFileName); }
+
+std::unique_ptr<SegmentWriter> Wal::take_spare(Offset first) {
+  {
+    std::lock_guard l(mu_);
+    if (spare_ != Spare::kReady) return nullptr;
+    spare_ = Spare::kTaking;
+  }
+  auto seg = SegmentWriter::recycle(env_, dir_, spare_path(), first);
+  if (!seg.ok() && env_->file_exists(spare_path())) {
+    (void)env_->remove_file(spare_path());  // half rewritten, maybe: not worth a second try
+  }
+  std::lock_guard l(mu_);
+  spare_ = Spare::kNone;
+  // On failure the caller creates the segment (replacing it, if the rename went through).
+  return seg.ok() ? std::move(seg).value() : nullptr;
 }
 
 void Wal::note_appended(uint64_t bytes) {
@@ -289,7 +322,7 @@ void Wal::note_appended(uint64_t bytes) {
   bg_cv_.notify_one();
 }
 
-void Wal::install(std::unique_ptr<SegmentWriter> seg) {
+void Wal::install(std::unique_ptr<SegmentWriter> seg, bool old_recyclable) {
   std::lock_guard w(writeback_mu_);
   std::unique_ptr<SegmentWriter> old = std::move(active_);
   active_ = std::move(seg);
@@ -298,6 +331,7 @@ void Wal::install(std::unique_ptr<SegmentWriter> seg) {
   {
     std::lock_guard l(mu_);
     Segment s{active_->first(), active_->path(), good_size_};
+    if (!segments_.empty()) segments_.back().recyclable = old_recyclable;
     if (!segments_.empty() && segments_.back().first == s.first) {
       segments_.back() = s;  // same name: the new file replaced the old one
     } else {
@@ -326,20 +360,34 @@ Status Wal::checkpoint(Offset flushed) {
   }
   RETURN_IF_ERROR(write_checkpoint(env_, dir_, flushed));
   std::vector<std::string> doomed;
+  std::string spare;  // the doomed segment that becomes the spare, if any
   {
     std::lock_guard l(mu_);
     checkpoint_ = flushed;
     size_t n = 0;
     while (n + 1 < segments_.size() && segments_[n + 1].first <= flushed) ++n;
-    for (size_t i = 0; i < n; ++i) doomed.push_back(segments_[i].path);
+    for (size_t i = 0; i < n; ++i) {
+      if (opts_.recycle_segments && spare.empty() && spare_ == Spare::kNone && segments_[i].recyclable) {
+        spare = segments_[i].path;
+        spare_ = Spare::kFilling;
+      } else {
+        doomed.push_back(segments_[i].path);
+      }
+    }
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<ptrdiff_t>(n));
   }
   Status result;
+  if (!spare.empty()) {
+    Status s = env_->rename_file(spare, spare_path());
+    if (!s.ok()) doomed.push_back(spare);
+    std::lock_guard l(mu_);
+    spare_ = s.ok() ? Spare::kReady : Spare::kNone;
+  }
   for (const auto& path : doomed) {
     Status s = env_->remove_file(path);
     if (result.ok()) result = s;
   }
-  if (!doomed.empty()) {
+  if (!doomed.empty() || !spare.empty()) {
     Status s = env_->sync_dir(dir_);
     if (result.ok()) result = s;
   }

@@ -74,7 +74,14 @@ class Wal {
     Offset first;
     std::string path;
     uint64_t size = 0;
+    // Left by a rotation after a good sync, so it holds only whole frames of its own records
+    // (and old frames of earlier lives): it may become the spare once wholly below the
+    // checkpoint. A segment abandoned after a failure, or found by recovery, may hold frames of
+    // unacknowledged batches and is deleted instead.
+    bool recyclable = false;
   };
+  // The spare file's state (under mu_): one checkpoint fills it, one rotation takes it.
+  enum class Spare { kNone, kFilling, kReady, kTaking };
   enum class Repair { kNone, kAfterWriteError, kAfterSyncError };
 
   Wal(Env* env, std::string dir, WalOptions options);
@@ -88,7 +95,10 @@ class Wal {
   Status repair();
   Status clear_fence();
   Status rotate(Offset first);
-  void install(std::unique_ptr<SegmentWriter> seg);
+  // The next segment from the spare file, or nullptr when there is none or recycling failed.
+  std::unique_ptr<SegmentWriter> take_spare(Offset first);
+  std::string spare_path() const;
+  void install(std::unique_ptr<SegmentWriter> seg, bool old_recyclable = false);
   // Tells the background thread to start writeback once writeback_bytes more have been appended.
   void note_appended(uint64_t bytes);
   void background_loop();
@@ -105,6 +115,7 @@ class Wal {
   std::vector<Segment> segments_;  // back() is the active one
   Status read_only_;
   bool closed_ = false;
+  Spare spare_ = Spare::kNone;
 
   // Owned by the group-commit leader (the request at the front of queue_). The background thread
   // also uses active_ (start_writeback) under writeback_mu_, which install() holds to replace it.

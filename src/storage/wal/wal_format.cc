@@ -50,17 +50,17 @@ std::optional<Offset> parse_segment_file_name(std::string_view name) {
   return Offset(v);
 }
 
-std::string encode_segment_header(Offset first) {
+std::string encode_segment_header(Offset first, uint32_t flags) {
   std::string h(kSegmentMagic);
   put_u32(&h, kFormatVersion);
-  put_u32(&h, 0);  // flags
+  put_u32(&h, flags);
   put_u64(&h, first.value());
   put_u32(&h, 0);  // reserved
   put_u32(&h, crc32c(h));
   return h;
 }
 
-Result<Offset> decode_segment_header(std::string_view b, const std::string& path) {
+Result<Offset> decode_segment_header(std::string_view b, const std::string& path, uint32_t* flags) {
   if (b.size() < kSegmentHeaderSize) {
     return Corruption("WAL segment '" + path + "': header truncated (" + std::to_string(b.size()) +
                       " of " + std::to_string(kSegmentHeaderSize) + " bytes)");
@@ -74,7 +74,11 @@ Result<Offset> decode_segment_header(std::string_view b, const std::string& path
     return NotSupported("WAL segment '" + path + "': format version " + std::to_string(version) +
                         " (this build reads version " + std::to_string(kFormatVersion) + ")");
   }
-  if (get_u32(b.data() + 12) != 0) return NotSupported("WAL segment '" + path + "': unknown header flags");
+  const uint32_t f = get_u32(b.data() + 12);
+  if ((f & ~kSegmentFlagRecycled) != 0) {
+    return NotSupported("WAL segment '" + path + "': unknown header flags " + std::to_string(f));
+  }
+  if (flags != nullptr) *flags = f;
   return Offset(get_u64(b.data() + 16));
 }
 

@@ -15,10 +15,13 @@ namespace persisting::wal {
 
 inline constexpr uint32_t kFormatVersion = 1;
 
-// Segment header: magic[8] "PSTWALSG", u32 version, u32 flags (0), u64 first offset,
+// Segment header: magic[8] "PSTWALSG", u32 version, u32 flags, u64 first offset,
 // u32 reserved (0), u32 CRC32C of the 28 bytes before it.
 inline constexpr std::string_view kSegmentMagic{"PSTWALSG", 8};
 inline constexpr size_t kSegmentHeaderSize = 32;
+// Header flag: the file was recycled (written over an older segment), so the bytes after its
+// last record may be old frames, or parts of them, holding offsets below its first one.
+inline constexpr uint32_t kSegmentFlagRecycled = 1;
 
 // Frame: u32 payload length, u32 CRC32C over (the 4 length bytes, then the payload), payload.
 inline constexpr size_t kFrameHeaderSize = 8;
@@ -38,6 +41,9 @@ inline constexpr std::string_view kSegmentSuffix = ".wal";
 inline constexpr std::string_view kTempSuffix = ".tmp";
 // Suffix given to segments that point_in_time recovery set aside (kept for inspection).
 inline constexpr std::string_view kDiscardedSuffix = ".discarded";
+// A segment wholly below the checkpoint kept for reuse as the next segment instead of deleted
+// (at most one per WAL). Not part of the log; recovery ignores it.
+inline constexpr std::string_view kSpareFileName = "spare.free";
 
 // Little-endian fixed-width integers.
 void put_u32(std::string* out, uint32_t v);
@@ -49,9 +55,10 @@ uint64_t get_u64(const char* p);
 std::string segment_file_name(Offset first);
 std::optional<Offset> parse_segment_file_name(std::string_view name);
 
-std::string encode_segment_header(Offset first);
-// Checks size, magic, CRC, then version and flags. path only names the file in errors.
-Result<Offset> decode_segment_header(std::string_view bytes, const std::string& path);
+std::string encode_segment_header(Offset first, uint32_t flags = 0);
+// Checks size, magic, CRC, then version and flags (unknown ones are NotSupported). path only
+// names the file in errors. *flags (may be null) gets the flags.
+Result<Offset> decode_segment_header(std::string_view bytes, const std::string& path, uint32_t* flags = nullptr);
 
 // CRC of a frame: covers the length field and the payload, so a damaged length is detected.
 uint32_t frame_crc(uint32_t length, std::string_view payload);

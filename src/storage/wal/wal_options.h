@@ -38,6 +38,10 @@ struct WalOptions {
   // periodic sync and the sync at rotation, which appends wait behind, find little left to
   // write. 0: never (the kernel writes back when it likes, and those syncs write it all).
   uint64_t writeback_bytes = 1ull << 20;
+  // A segment freed by a checkpoint becomes the spare (kSpareFileName, one at most) and the next
+  // rotation writes over it instead of creating a file: overwriting cached, allocated pages is
+  // cheaper than allocating new ones, and the deletion (freeing a whole segment's pages) goes.
+  bool recycle_segments = true;
   // Where an empty log starts: a log with no records (and a checkpoint below this) is given a
   // checkpoint at initial_offset, so its first record gets that offset. A caller whose records
   // [0, N) already live elsewhere (a WAL enabled on an existing dataset) passes N.
