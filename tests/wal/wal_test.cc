@@ -203,7 +203,15 @@ TEST(WalTest, ACheckpointedSegmentIsWrittenOverAsALaterOne) {
     for (uint64_t end = next + 30; next < end; next += 3) ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
     ASSERT_TRUE(w->checkpoint(Offset(next - 3)).ok());
     EXPECT_TRUE(std::filesystem::exists(spare));
-    for (uint64_t end = next + 30; next < end; next += 3) ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
+    // Close right after rotating onto the spare: the active segment has old bytes after its one
+    // batch, which close() cuts off.
+    const size_t count = w->segment_count();
+    while (w->segment_count() == count) {
+      ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
+      next += 3;
+    }
+    EXPECT_FALSE(std::filesystem::exists(spare));
+    ASSERT_TRUE(w->close().ok());
   }
   // Reopened: every record after the checkpoint, once, in order; the spare is used again.
   Replayed got;
@@ -214,6 +222,7 @@ TEST(WalTest, ACheckpointedSegmentIsWrittenOverAsALaterOne) {
   ASSERT_EQ(got.size(), next - ckpt);
   expect_prefix_of_originals(got, ckpt);
   EXPECT_EQ(rep.outcome, RecoveryOutcome::kClean);
+  EXPECT_EQ(rep.bytes_recycled, 0u) << "close() cut the old bytes after the records off";
   for (int i = 0; i < 30; ++i, next += 3) ASSERT_TRUE(w->append(batch_for(next, 3)).ok());
   ASSERT_TRUE(w->checkpoint(Offset(next - 3)).ok());
   w.reset();

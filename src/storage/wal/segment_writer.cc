@@ -40,7 +40,9 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::recycle(Env* env, const st
   RETURN_IF_ERROR(env->rename_file(spare, path));
   RETURN_IF_ERROR(env->sync_dir(dir));
   ASSIGN_OR_RETURN(auto f, env->reuse_writable_file(path, kSegmentHeaderSize));
-  return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));
+  std::unique_ptr<SegmentWriter> seg(new SegmentWriter(std::move(f), path, first));
+  seg->old_bytes_ = true;
+  return seg;
 }
 
 Status SegmentWriter::create_fence(Env* env, const std::string& dir, Offset first) {
@@ -53,12 +55,14 @@ Status SegmentWriter::create_fence(Env* env, const std::string& dir, Offset firs
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::reopen(Env* env, const std::string& path, Offset first,
                                                              uint64_t end) {
   ASSIGN_OR_RETURN(auto f, env->new_writable_file(path, /*truncate=*/false));
+  bool old_bytes = false;
   if (f->size() > end) {
     // Old frames of a recycled file follow: write over them, or cut them off if we cannot.
     auto reused = env->reuse_writable_file(path, end);
     if (reused.ok()) {
       RETURN_IF_ERROR(f->close());
       f = std::move(reused).value();
+      old_bytes = true;
     } else if (reused.status().code() == Code::kNotSupported) {
       RETURN_IF_ERROR(f->truncate(end));
       RETURN_IF_ERROR(f->sync());
@@ -66,7 +70,9 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::reopen(Env* env, const std
       return reused.status();
     }
   }
-  return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));
+  std::unique_ptr<SegmentWriter> seg(new SegmentWriter(std::move(f), path, first));
+  seg->old_bytes_ = old_bytes;
+  return seg;
 }
 
 }  // namespace persisting::wal

@@ -35,7 +35,8 @@ class SegmentWriter {
   static Result<std::unique_ptr<SegmentWriter>> recycle(Env* env, const std::string& dir, const std::string& spare,
                                                         Offset first);
   // Opens an existing segment that recovery checked, for appending after its last frame, at byte
-  // `end`; bytes past it (old frames of a recycled file) are overwritten by the appends.
+  // `end`; bytes past it (old frames of a recycled file) are overwritten by the appends (or cut
+  // off first, when the Env cannot reuse files).
   static Result<std::unique_ptr<SegmentWriter>> reopen(Env* env, const std::string& path, Offset first, uint64_t end);
 
   SegmentWriter(const SegmentWriter&) = delete;
@@ -49,6 +50,8 @@ class SegmentWriter {
   uint64_t size() const { return file_->size(); }
   const std::string& path() const { return path_; }
   Offset first() const { return first_; }
+  // Whether old bytes may follow what was appended (a recycled file written over in place).
+  bool has_old_bytes() const { return old_bytes_; }
 
  private:
   SegmentWriter(std::unique_ptr<WritableFile> file, std::string path, Offset first)
@@ -57,6 +60,7 @@ class SegmentWriter {
   std::unique_ptr<WritableFile> file_;
   std::string path_;
   Offset first_;
+  bool old_bytes_ = false;
 };
 
 }  // namespace persisting::wal

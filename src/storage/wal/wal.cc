@@ -306,6 +306,8 @@ std::unique_ptr<SegmentWriter> Wal::take_spare(Offset first) {
   }
   std::lock_guard l(mu_);
   spare_ = Spare::kNone;
+  // An Env that cannot reuse files: checkpoints delete segments from now on.
+  if (!seg.ok() && seg.status().code() == Code::kNotSupported) recycling_unsupported_ = true;
   // On failure the caller creates the segment (replacing it, if the rename went through).
   return seg.ok() ? std::move(seg).value() : nullptr;
 }
@@ -367,7 +369,8 @@ Status Wal::checkpoint(Offset flushed) {
     size_t n = 0;
     while (n + 1 < segments_.size() && segments_[n + 1].first <= flushed) ++n;
     for (size_t i = 0; i < n; ++i) {
-      if (opts_.recycle_segments && spare.empty() && spare_ == Spare::kNone && segments_[i].recyclable) {
+      if (opts_.recycle_segments && !recycling_unsupported_ && spare.empty() && spare_ == Spare::kNone &&
+          segments_[i].recyclable) {
         spare = segments_[i].path;
         spare_ = Spare::kFilling;
       } else {
@@ -409,6 +412,11 @@ Status Wal::close() {
   if (read_only_.ok()) s = sync();
   std::lock_guard l(mu_);
   closed_ = true;
+  if (active_ && active_->has_old_bytes() && s.ok()) {
+    // Cut the recycled file's old bytes off, so the next open need not read past the records
+    // to find where they end (best effort: recovery finds the end either way).
+    (void)active_->truncate(good_size_);
+  }
   if (active_) {
     Status c = active_->close();
     if (s.ok()) s = c;
