@@ -15,6 +15,7 @@ namespace {
 
 using testing::batch_for;
 using testing::capture;
+using testing::eventually;
 using testing::Replayed;
 using testing::ScratchDir;
 
@@ -75,13 +76,6 @@ class GateEnv : public EnvWrapper {
   std::atomic<int> syncs_{0};
   std::atomic<int> waiting_{0};
 };
-
-// Waits (bounded; a hang guard, not a timing assertion) until pred holds.
-template <typename Pred>
-bool eventually(Pred pred) {
-  for (int i = 0; i < 20000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return pred();
-}
 
 class GroupCommitTest : public ::testing::Test {
  protected:

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -59,6 +61,13 @@ inline RecordBatch batch_for(uint64_t first, size_t count, size_t pad = 0) {
 // Appends the frame the WAL would write for batch (for hand-built segments).
 inline void append_frame(Offset first, const RecordBatch& batch, std::string* out) {
   append_batch_frame(first, batch.data(), batch.ends(), out);
+}
+
+// Waits (bounded; a hang guard, not a timing assertion) until pred holds.
+template <typename Pred>
+bool eventually(Pred pred) {
+  for (int i = 0; i < 20000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return pred();
 }
 
 using Replayed = std::vector<std::pair<uint64_t, std::string>>;

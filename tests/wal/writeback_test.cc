@@ -18,6 +18,7 @@ namespace {
 
 using testing::batch_for;
 using testing::capture;
+using testing::eventually;
 using testing::expect_prefix_of_originals;
 using testing::Replayed;
 using testing::ScratchDir;
@@ -74,12 +75,6 @@ class WritebackEnv : public EnvWrapper {
   std::set<std::thread::id> threads_;
   std::atomic<int> calls_{0};
 };
-
-template <typename Pred>
-bool eventually(Pred pred) {  // a hang guard, not a timing assertion
-  for (int i = 0; i < 20000 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  return pred();
-}
 
 class WritebackTest : public ::testing::TestWithParam<SyncMode> {
  protected:
