@@ -77,7 +77,7 @@ void run_kills(const std::string& mode) {
   std::mt19937 rng(12345);
   std::map<uint64_t, std::string> expected;  // offset -> content that must be there
   uint64_t acknowledged_total = 0;
-  int torn_tails = 0, checkpoints = 0;
+  int torn_tails = 0, checkpoints = 0, recycled_ends = 0;
   for (int run = 0; run < kills; ++run) {
     SCOPED_TRACE("mode " + mode + ", kill " + std::to_string(run));
     Child c = spawn(dir, mode, run, static_cast<unsigned>(rng()));
@@ -133,6 +133,7 @@ void run_kills(const std::string& mode) {
     }
     const uint64_t ckpt = rep.checkpoint.value();
     torn_tails += rep.outcome == RecoveryOutcome::kTornTailTruncated;
+    recycled_ends += rep.bytes_recycled > 0;  // the log ended inside a recycled segment
     checkpoints += acked_checkpoint > 0;
     ASSERT_GE(ckpt, acked_checkpoint);
     std::set<std::string> seen;
@@ -161,9 +162,9 @@ void run_kills(const std::string& mode) {
   // The test exercised something: the children acknowledged appends before being killed.
   EXPECT_GT(acknowledged_total, static_cast<uint64_t>(kills));
   std::printf("[ kill test ] mode %s: %d kills, %llu acknowledged records, %d torn tails cut, "
-              "%d runs that checkpointed\n",
+              "%d runs that checkpointed, %d ended in a recycled segment\n",
               mode.c_str(), kills, static_cast<unsigned long long>(acknowledged_total), torn_tails,
-              checkpoints);
+              checkpoints, recycled_ends);
 }
 
 TEST(WalKillTest, AlwaysModeLosesNoAcknowledgedRecord) { run_kills("always"); }

@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
         if (t == 0 && seq % 4 == 3) {
           // Checkpoint somewhere below the end, as a flush would; keeps the log short.
           const uint64_t end = wal->durable_offset().value();
-          const Offset c(end > 2000 ? end - 2000 : end / 2);
+          const Offset c(end > 300 ? end - 300 : end / 2);
           if (c > wal->checkpoint_offset()) {
             Status s = wal->checkpoint(c);
             if (!s.ok()) {
