@@ -63,7 +63,7 @@ void Node::Impl::collect_bucket_metrics() {
       seen = fc->as_int();
     }
     registry.gauge("persisting_wal_size_bytes", "Bytes of the bucket's write-ahead log", l)
-        .set(num(o, "wal_size_bytes"));
+        .set(num(o, "wal_size"));
   }
 }
 

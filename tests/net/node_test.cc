@@ -79,6 +79,9 @@ TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   ASSERT_TRUE((*w)->put(Record{{"id", "a"}, {"n", int64_t(1)}}).ok());
   ASSERT_TRUE((*w)->flush().ok());
+  auto durable = c->writer({.topic = "durable", .num_buckets = 1, .backend = "persisting"});
+  ASSERT_TRUE(durable.ok()) << durable.status().to_string();
+  ASSERT_TRUE((*durable)->put(Record{{"id", "b"}}).ok());
   httplib::Client http("127.0.0.1", mport);
   auto health = http.Get("/healthz");
   ASSERT_TRUE(health);
@@ -98,6 +101,13 @@ TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
         line.substr(line.size() - 2) == " 1")
       flushed_once = true;
   EXPECT_TRUE(flushed_once) << m->body;
+  // The persisting bucket's WAL holds a segment header and the record's frame.
+  double wal_bytes = 0;
+  std::istringstream wal_lines(m->body);
+  for (std::string line; std::getline(wal_lines, line);)
+    if (line.rfind("persisting_wal_size_bytes{topic=\"durable\"", 0) == 0)
+      wal_bytes = std::stod(line.substr(line.rfind(' ') + 1));
+  EXPECT_GT(wal_bytes, 32) << m->body;
   auto check = run_process({PROMTOOL_BIN, "check", "metrics"}, m->body);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
