@@ -19,6 +19,10 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   ASSIGN_OR_RETURN(std::string mode, reader.get_choice("wal_sync_mode", "always", {"always", "interval", "os"}));
   ASSIGN_OR_RETURN(double interval, reader.get_double("wal_sync_interval", 1.0, 0, 86400));
   ASSIGN_OR_RETURN(uint64_t max_wal, reader.get_bytes("max_wal_size", 100ull << 20));
+  // Whether a WAL segment freed by a checkpoint is kept and written over as a later one
+  // (docs/wal-format.md, "Recycling"); off deletes it, as on copy-on-write file systems, where
+  // overwriting in place saves nothing.
+  ASSIGN_OR_RETURN(bool recycle, reader.get_bool("wal_recycle", true));
   ASSIGN_OR_RETURN(std::string policy,
                    reader.get_choice("wal_recovery", "tolerate_tail", {"tolerate_tail", "absolute", "point_in_time"}));
   // The WAL already makes records durable, so flushes can be large: Lance prefers big fragments
@@ -56,6 +60,7 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
     ASSIGN_OR_RETURN(wo.sync_mode, wal::parse_sync_mode(mode));
     wo.sync_interval_s = interval;
     wo.max_segment_size = max_wal;
+    wo.recycle_segments = recycle;
     ASSIGN_OR_RETURN(wo.recovery_policy, wal::parse_recovery_policy(policy));
     Status s = b->open_wal(wo);
     if (!s.ok()) return s.with_context("backend 'persisting' bucket '" + ctx.bucket_dir + "'");

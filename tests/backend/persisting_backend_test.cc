@@ -189,6 +189,34 @@ TEST(PersistingBackendTest, AutomaticFlushesCheckpointWhenASegmentCanGo) {
   expect_exactly(**b, 200);
 }
 
+// A checkpoint keeps one freed WAL segment as wal/spare.free for the next rotation to write over,
+// unless wal_recycle is off; either way nothing is lost or doubled.
+TEST(PersistingBackendTest, FreedWalSegmentsAreRecycledUnlessTurnedOff) {
+  for (bool recycle : {true, false}) {
+    SCOPED_TRACE(recycle ? "wal_recycle=true" : "wal_recycle=false");
+    TempDir dir;
+    const std::string spare = dir.path() + "/wal/spare.free";
+    {
+      auto b = open_backend(dir.path(), {{"max_wal_size", "2K"}, {"wal_recycle", recycle ? "true" : "false"}});
+      ASSERT_TRUE(b.ok()) << b.status().to_string();
+      for (int i = 0; i < 200; i += 10) ASSERT_TRUE((*b)->put_batch(batch_of(i, 10)).ok());
+      ASSERT_GT(stat(**b, "wal_segments"), 2);
+      ASSERT_TRUE((*b)->flush().ok());  // checkpoints at 200: every segment but the active one goes
+      EXPECT_EQ(stat(**b, "wal_segments"), 1);
+      EXPECT_EQ(std::filesystem::exists(spare), recycle);
+      for (int i = 200; i < 400; i += 10) ASSERT_TRUE((*b)->put_batch(batch_of(i, 10)).ok());
+      if (recycle) EXPECT_FALSE(std::filesystem::exists(spare)) << "a rotation took it";
+      expect_exactly(**b, 400);
+    }
+    auto again = open_backend(dir.path(), {{"max_wal_size", "2K"}});
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    expect_exactly(**again, 400);
+  }
+  TempDir dir;
+  auto bad = open_backend(dir.path(), {{"wal_recycle", "sometimes"}});
+  EXPECT_NE(bad.status().message().find("wal_recycle"), std::string::npos) << bad.status().to_string();
+}
+
 // Records put while a flush is writing stay visible and keep their offsets.
 TEST(PersistingBackendTest, PutsAndReadsGoOnDuringAFlush) {
   TempDir dir;
