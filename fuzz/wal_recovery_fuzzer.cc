@@ -9,6 +9,7 @@
 //           bit 2    generate each segment's header (the part's first byte adds to the first offset)
 //           bit 3    recompute the CRC of every frame the part's length fields describe
 //           bit 4    write a checkpoint file; its offset is the next byte
+//           bit 5    generated headers say "recycled" (old bytes may follow the records)
 //   byte 1  number of segments, 1 + (byte % 3)
 //   then each segment but the last as u16 little-endian length + bytes; the last takes the rest.
 // Bits 2 and 3 let the fuzzer get past the CRCs and into the batch and offset logic.
@@ -105,7 +106,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string in(reinterpret_cast<const char*>(data), size);
   const uint8_t flags = data[0];
   const RecoveryPolicy policy = static_cast<RecoveryPolicy>((flags & 3) == 3 ? 0 : (flags & 3));
-  const bool gen_header = flags & 4, gen_crc = flags & 8, with_checkpoint = flags & 16;
+  const bool gen_header = flags & 4, gen_crc = flags & 8, with_checkpoint = flags & 16, recycled = flags & 32;
   const int segments = 1 + data[1] % 3;
   size_t p = 2;
   uint64_t checkpoint = 0;
@@ -128,7 +129,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string seg;
     if (gen_header) {
       if (!part.empty()) first += static_cast<uint8_t>(part[0]);
-      seg = encode_segment_header(Offset(first)) + (part.empty() ? "" : part.substr(1));
+      seg = encode_segment_header(Offset(first), recycled ? kSegmentFlagRecycled : 0) +
+            (part.empty() ? "" : part.substr(1));
     } else {
       seg = part;
       first = seg.size() >= 24 ? get_u64(seg.data() + 16) : static_cast<uint64_t>(i);
