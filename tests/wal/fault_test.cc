@@ -147,6 +147,46 @@ TEST_P(WalFaultTest, AppendFailsLosesNothingShowsNothingAndRecovers) {
   expect_log(next);
 }
 
+// The same faults at a rotation onto the spare (a segment freed by a checkpoint, written over in
+// place): the append fails, the spare is dropped rather than left half rewritten, and after the
+// fault the next rotation makes a new segment.
+TEST_P(WalFaultTest, RotationOntoTheSpareFailsCleanly) {
+  WalOptions o;
+  o.max_segment_size = 200;  // two batches per segment
+  auto w = open(o);
+  ASSERT_TRUE(w);
+  uint64_t next = 0;
+  for (; next < 18; next += 3) ASSERT_EQ(*w->append(batch_for(next, 3)), Offset(next));
+  ASSERT_TRUE(w->checkpoint(Offset(12)).ok());
+  const std::string spare = join_path(dir_, kSpareFileName);
+  ASSERT_TRUE(std::filesystem::exists(spare));
+
+  inject(&env_, GetParam());
+  auto r = w->append(doomed_batch(2));  // the active segment is full: rotates
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kIOError) << r.status().to_string();
+  EXPECT_GT(env_.injected_faults(), 0);
+  EXPECT_EQ(w->next_offset(), Offset(next));
+  EXPECT_FALSE(std::filesystem::exists(spare)) << "dropped, not left half rewritten";
+  auto expect_recovers = [&](const std::string& copy) {
+    Replayed got = recover_copy(dir_, d_.sub(copy));
+    ASSERT_EQ(got.size(), next - 12);
+    expect_prefix_of_originals(got, 12);
+  };
+  expect_recovers("crash");
+  ASSERT_TRUE(env_.drop_unsynced().ok());
+  expect_recovers("power");
+
+  env_.clear();
+  for (uint64_t end = next + 12; next < end; next += 3) {
+    auto a = w->append(batch_for(next, 3));
+    ASSERT_TRUE(a.ok()) << a.status().to_string();
+    EXPECT_EQ(*a, Offset(next));
+  }
+  ASSERT_TRUE(w->close().ok());
+  expect_recovers("after");
+}
+
 INSTANTIATE_TEST_SUITE_P(Faults, WalFaultTest,
                          ::testing::Values(Fault::kNoSpace, Fault::kIOError, Fault::kShortWrite,
                                            Fault::kSyncFails, Fault::kSyncAndTruncateFail,
