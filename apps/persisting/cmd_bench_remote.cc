@@ -11,11 +11,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
-#include <mutex>
-#include <condition_variable>
 #include <thread>
 
 #include "apps/persisting/commands.h"
+#include "apps/persisting/wakeup_sampler.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
 
@@ -125,48 +124,18 @@ int wakeup(const Target& t, const RemoteBenchArgs& a) {
     if (!st.ok()) return fail(st.status().to_string());
     (void)(*r)->set_offset(Offset(uint64_t(st->find("total_count")->as_int())));
   }
-  // One reader thread for every sample, as a consumer keeps its thread (a fresh thread per
-  // sample would also time gRPC's first call on a new thread).
-  std::vector<double> us;
-  std::atomic<int64_t> put_start_ns{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  uint32_t go = 0, done = 0;  // samples the reader may start / has finished (under mu)
-  std::thread reader([&] {
-    for (uint32_t i = 0; i < a.samples; ++i) {
-      {
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return go > i; });
-      }
-      auto m = (*r)->get(1, /*wait=*/true, std::chrono::seconds(10));
-      auto now = Clock::now().time_since_epoch().count();
-      if (m.ok() && !m->empty()) us.push_back(double(now - put_start_ns.load()) / 1000.0);
-      {
-        std::lock_guard<std::mutex> l(mu);
-        done = i + 1;
-      }
-      cv.notify_all();
-    }
-  });
-  for (uint32_t i = 0; i < a.samples; ++i) {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      go = i + 1;
-    }
-    cv.notify_all();
-    std::this_thread::sleep_for(std::chrono::milliseconds(3));  // the reader parks meanwhile
-    put_start_ns = Clock::now().time_since_epoch().count();
-    auto p = (*w)->put(Record{{"id", int64_t(i)}});
-    if (!p.ok()) {
-      // The reader is parked for a record that will not come: exit now rather than wait out its
-      // get (a bench process, nothing to clean up).
-      (void)fail(p.status().to_string());
-      std::_Exit(1);
-    }
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return done > i; });
-  }
-  reader.join();
+  auto us = bench::sample_wakeups(
+      a.samples,
+      [&](uint32_t) {
+        auto m = (*r)->get(1, /*wait=*/true, std::chrono::seconds(10));
+        return m.ok() && !m->empty();
+      },
+      [&](uint32_t i) {
+        auto p = (*w)->put(Record{{"id", int64_t(i)}});
+        if (!p.ok()) std::cerr << "persisting: wake-up put: " << p.status().to_string() << "\n";
+        return p.ok();
+      },
+      [] { std::_Exit(1); });  // the reader is parked for a record that will not come
   if (us.empty()) return fail("no wake-up measured");
   std::sort(us.begin(), us.end());
   auto pct = [&](double q) { return us[size_t(q * double(us.size() - 1))]; };

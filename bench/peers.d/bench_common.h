@@ -12,15 +12,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "../../apps/persisting/wakeup_sampler.h"
 
 namespace peers {
 
@@ -127,47 +127,13 @@ void run_consume(const Args& a, uint64_t want, Get&& get) {
               (unsigned long long)got, s, s > 0 ? double(got) / s : 0.0);
 }
 
-// The wake-up test, as `persisting bench --phase wakeup` does it: one reader thread, kept for
-// every sample as a consumer keeps its thread, parks in a blocking read (read_one(sample): true
-// once it got a record); the main thread waits 3 ms for it to park, then times put_one(sample)
-// from its start to the reader's return. (A fresh thread per sample would also time the first
-// call a client library makes on a new thread.)
+// The wake-up test, timed as `persisting bench --phase wakeup` times it (the same sampler:
+// one reader thread for every sample, parked in read_one(sample); put_one(sample) timed from its
+// start to the reader's return).
 template <typename ReadOne, typename PutOne>
 void run_wakeup(const Args& a, ReadOne&& read_one, PutOne&& put_one) {
-  std::vector<double> us;
-  std::atomic<int64_t> put_start_ns{0};
-  std::mutex mu;
-  std::condition_variable cv;
-  uint32_t go = 0, done = 0;  // samples the reader may start / has finished (under mu)
-  std::thread reader([&] {
-    for (uint32_t i = 0; i < a.samples; ++i) {
-      {
-        std::unique_lock<std::mutex> l(mu);
-        cv.wait(l, [&] { return go > i; });
-      }
-      bool ok = read_one(i);
-      auto now = Clock::now().time_since_epoch().count();
-      if (ok) us.push_back(double(now - put_start_ns.load()) / 1000.0);
-      {
-        std::lock_guard<std::mutex> l(mu);
-        done = i + 1;
-      }
-      cv.notify_all();
-    }
-  });
-  for (uint32_t i = 0; i < a.samples; ++i) {
-    {
-      std::lock_guard<std::mutex> l(mu);
-      go = i + 1;
-    }
-    cv.notify_all();
-    std::this_thread::sleep_for(std::chrono::milliseconds(3));  // the reader parks meanwhile
-    put_start_ns = Clock::now().time_since_epoch().count();
-    if (!put_one(i)) die("wake-up put failed");  // exits; the parked reader goes with the process
-    std::unique_lock<std::mutex> l(mu);
-    cv.wait(l, [&] { return done > i; });
-  }
-  reader.join();
+  std::vector<double> us = persisting::bench::sample_wakeups(a.samples, read_one, put_one,
+                                                             [] { die("wake-up put failed"); });
   if (us.empty()) die("no wake-up measured");
   std::sort(us.begin(), us.end());
   auto pct = [&](double q) { return us[size_t(q * double(us.size() - 1))]; };
