@@ -205,7 +205,9 @@ TEST(PersistingBackendTest, FreedWalSegmentsAreRecycledUnlessTurnedOff) {
       EXPECT_EQ(stat(**b, "wal_segments"), 1);
       EXPECT_EQ(std::filesystem::exists(spare), recycle);
       for (int i = 200; i < 400; i += 10) ASSERT_TRUE((*b)->put_batch(batch_of(i, 10)).ok());
-      if (recycle) EXPECT_FALSE(std::filesystem::exists(spare)) << "a rotation took it";
+      if (recycle) {
+        EXPECT_FALSE(std::filesystem::exists(spare)) << "a rotation took it";
+      }
       expect_exactly(**b, 400);
     }
     auto again = open_backend(dir.path(), {{"max_wal_size", "2K"}});

@@ -92,11 +92,7 @@ class FaultEnv : public EnvWrapper {
   }
 
   Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path, bool truncate) override {
-    if (take_stop()) return stopped_error("open", path);
-    if (create_fault_) {
-      ++injected_;
-      return IOError("open '" + path + "': No space left on device (injected)");
-    }
+    RETURN_IF_ERROR(open_fault("open", path));
     auto f = target()->new_writable_file(path, truncate);
     if (!f.ok()) return f.status();
     {
@@ -115,11 +111,7 @@ class FaultEnv : public EnvWrapper {
   // as synced (the WAL reuses a file only after syncing them), and a power loss cuts the file
   // there: a real one could also leave old bytes after it, which recovery_test covers by hand.
   Result<std::unique_ptr<WritableFile>> reuse_writable_file(const std::string& path, uint64_t size) override {
-    if (take_stop()) return stopped_error("open (reuse)", path);
-    if (create_fault_) {
-      ++injected_;
-      return IOError("open '" + path + "': No space left on device (injected)");
-    }
+    RETURN_IF_ERROR(open_fault("open (reuse)", path));
     auto f = target()->reuse_writable_file(path, size);
     if (!f.ok()) return f.status();
     {
@@ -238,6 +230,15 @@ class FaultEnv : public EnvWrapper {
     std::unique_ptr<WritableFile> base_;
   };
 
+  // The faults every open for writing may meet: the stop budget, then fail_creates.
+  Status open_fault(const char* what, const std::string& path) {
+    if (take_stop()) return stopped_error(what, path);
+    if (create_fault_) {
+      ++injected_;
+      return IOError("open '" + path + "': No space left on device (injected)");
+    }
+    return Status::OK();
+  }
   static Status stopped_error(const char* what, const std::string& path) {
     return IOError(std::string(what) + " '" + path + "': the process stopped here (injected)");
   }

@@ -3,6 +3,17 @@
 #include "storage/wal/wal_format.h"
 
 namespace persisting::wal {
+namespace {
+
+// Appends bytes, syncs and closes f; the first error wins.
+Status write_synced(WritableFile* f, std::string_view bytes) {
+  Status s = f->append(bytes);
+  if (s.ok()) s = f->sync();
+  Status c = f->close();
+  return s.ok() ? c : s;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::create(Env* env, const std::string& dir, Offset first,
                                                              std::string_view initial) {
@@ -12,11 +23,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::create(Env* env, const std
     ASSIGN_OR_RETURN(auto f, env->new_writable_file(tmp, /*truncate=*/true));
     std::string bytes = encode_segment_header(first);
     bytes.append(initial);
-    Status s = f->append(bytes);
-    if (s.ok()) s = f->sync();
-    Status c = f->close();
-    if (s.ok()) s = c;
-    if (!s.ok()) {
+    if (Status s = write_synced(f.get(), bytes); !s.ok()) {
       (void)env->remove_file(tmp);  // best effort; recovery removes leftovers too
       return s;
     }
@@ -31,11 +38,7 @@ Result<std::unique_ptr<SegmentWriter>> SegmentWriter::recycle(Env* env, const st
   const std::string path = join_path(dir, segment_file_name(first));
   {
     ASSIGN_OR_RETURN(auto f, env->reuse_writable_file(spare, 0));
-    Status s = f->append(encode_segment_header(first, kSegmentFlagRecycled));
-    if (s.ok()) s = f->sync();
-    Status c = f->close();
-    if (s.ok()) s = c;
-    RETURN_IF_ERROR(s);
+    RETURN_IF_ERROR(write_synced(f.get(), encode_segment_header(first, kSegmentFlagRecycled)));
   }
   RETURN_IF_ERROR(env->rename_file(spare, path));
   RETURN_IF_ERROR(env->sync_dir(dir));

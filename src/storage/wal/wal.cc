@@ -42,7 +42,7 @@ struct Wal::Request {
 };
 
 Wal::Wal(Env* env, std::string dir, WalOptions options)
-    : env_(env), dir_(std::move(dir)), opts_(options) {}
+    : env_(env), dir_(std::move(dir)), opts_(options), recycle_(options.recycle_segments) {}
 
 Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions& options,
                                        const ReplayFn& replay, RecoveryReport* report) {
@@ -307,7 +307,7 @@ std::unique_ptr<SegmentWriter> Wal::take_spare(Offset first) {
   std::lock_guard l(mu_);
   spare_ = Spare::kNone;
   // An Env that cannot reuse files: checkpoints delete segments from now on.
-  if (!seg.ok() && seg.status().code() == Code::kNotSupported) recycling_unsupported_ = true;
+  if (!seg.ok() && seg.status().code() == Code::kNotSupported) recycle_ = false;
   // On failure the caller creates the segment (replacing it, if the rename went through).
   return seg.ok() ? std::move(seg).value() : nullptr;
 }
@@ -369,8 +369,7 @@ Status Wal::checkpoint(Offset flushed) {
     size_t n = 0;
     while (n + 1 < segments_.size() && segments_[n + 1].first <= flushed) ++n;
     for (size_t i = 0; i < n; ++i) {
-      if (opts_.recycle_segments && !recycling_unsupported_ && spare.empty() && spare_ == Spare::kNone &&
-          segments_[i].recyclable) {
+      if (recycle_ && spare.empty() && spare_ == Spare::kNone && segments_[i].recyclable) {
         spare = segments_[i].path;
         spare_ = Spare::kFilling;
       } else {

@@ -116,7 +116,9 @@ class Wal {
   Status read_only_;
   bool closed_ = false;
   Spare spare_ = Spare::kNone;
-  bool recycling_unsupported_ = false;  // the Env said NotSupported to reuse_writable_file
+  // Whether checkpoints keep a spare: WalOptions::recycle_segments, turned off for good when the
+  // Env says NotSupported to reuse_writable_file.
+  bool recycle_ = false;
 
   // Owned by the group-commit leader (the request at the front of queue_). The background thread
   // also uses active_ (start_writeback) under writeback_mu_, which install() holds to replace it.
