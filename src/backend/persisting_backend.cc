@@ -2,6 +2,9 @@
 
 #include <future>
 
+#include "backend/wal_damage_record.h"
+#include "storage/wal/evidence.h"
+
 namespace persisting {
 namespace {
 
@@ -106,14 +109,23 @@ Status PersistingBackend::open_wal(const wal::WalOptions& options) {
   wal::WalOptions wo = options;
   wo.initial_offset = persisted;
   ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
+  const wal::RecoveryReport first_open = recovery_;
   if (wal_->next_offset().value() < persisted) {
-    // Every record this WAL holds is already in Lance (it was written with enable_wal=false
-    // since): the log is redundant. Start a fresh one at the dataset's end.
+    // Every record this WAL recovered is already in Lance (it was written with enable_wal=false
+    // since, or its damage lies below the dataset's end): the log is redundant. Start a fresh one
+    // at the dataset's end, keeping the evidence of any damage (wal/damaged/).
     RETURN_IF_ERROR(wal_->close());
     wal_.reset();
-    RETURN_IF_ERROR(env_->remove_all(dir));
+    ASSIGN_OR_RETURN(auto children, env_->get_children(dir));
+    for (const auto& child : children)
+      if (child != wal::kDamagedDir) RETURN_IF_ERROR(env_->remove_all(join_path(dir, child)));
     recovery_ = wal::RecoveryReport();
     ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
+  }
+  if (first_open.records_lost) {
+    // Loud: a warning now, and a record that stats shows until an operator clears it.
+    const uint64_t first_lost = std::max(first_open.first_offset_lost.value(), persisted);
+    RETURN_IF_ERROR(report_wal_damage(env_, bucket_dir_, first_open, first_lost));
   }
   if (wal_->next_offset().value() != data_->total())
     return Corruption("WAL ends at offset " + std::to_string(wal_->next_offset().value()) + " but the bucket holds " +
@@ -323,6 +335,7 @@ Object PersistingBackend::stats() const {
   o.set("backend", "persisting");
   data_->add_stats(&o);
   o.set("writer", writer_lock_ != nullptr);
+  add_wal_damage_stats(env_, bucket_dir_, &o);
   if (wal_) {
     o.set("wal_size", static_cast<int64_t>(wal_->size_bytes()));
     o.set("wal_segments", static_cast<int64_t>(wal_->segment_count()));

@@ -24,7 +24,10 @@
 // Recovery on open: the dataset's row count P is read first; WAL records below P (flushed but
 // not yet checkpointed when the process died) are skipped, the rest are replayed into the
 // buffer with their offsets. A WAL damaged before its tail (policy tolerate_tail) leaves the
-// bucket readable up to the damage and refuses puts with the corruption error.
+// bucket readable up to the damage and refuses puts with the corruption error. Recovery that
+// gives up acknowledged records (not a torn tail) is loud: a warning on stderr, a copy of the
+// damaged segment in wal/damaged/, and "recovery" in stats until an operator deletes
+// wal/damaged/recovery.json (wal_damage_record.h, docs/wal-format.md "Recovery reports").
 //
 // Options: enable_wal (true), wal_sync_mode (always|interval|os), wal_sync_interval (seconds,
 // 1.0; 0 means always), max_wal_size (segment size, 100M), wal_recovery (tolerate_tail|absolute|

@@ -190,6 +190,49 @@ TEST(RecoveryTest, CorruptionInTheMiddleFollowsThePolicy) {
   }
 }
 
+// Records given up are reported (segment, byte, first offset lost) and the damaged segment is
+// kept, as found, in damaged/ before any repair; a torn tail is neither.
+TEST(RecoveryTest, Defect7_RecordsGivenUpAreReportedAndTheDamagedSegmentIsKept) {
+  ScratchDir d;
+  write_log(d.sub("orig"), 5);
+  const auto frames = frame_positions(segment_files(d.sub("orig"))[0]);
+  for (auto policy : {RecoveryPolicy::kTolerateTail, RecoveryPolicy::kPointInTime}) {
+    SCOPED_TRACE(std::string(recovery_policy_name(policy)));
+    copy_dir(d.sub("orig"), d.sub("w"));
+    const std::string s = segment_files(d.sub("w"))[0];
+    std::string bytes = read_all(s);
+    bytes[frames[2] + 25] ^= 0x01;  // a record byte of the third batch (offsets 6-8)
+    write_all(s, bytes);
+    for (int open = 0; open < 2; ++open) {
+      auto o = open_with(d.sub("w"), policy);
+      ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+      EXPECT_TRUE(o->report.records_lost);
+      EXPECT_EQ(o->report.policy, policy);
+      EXPECT_EQ(o->report.damaged_segment, s);
+      EXPECT_EQ(o->report.damage_byte, frames[2]);
+      EXPECT_EQ(o->report.first_offset_lost, Offset(6));
+      const std::string damaged = d.sub("w") + "/damaged";
+      ASSERT_FALSE(o->report.evidence.empty());
+      EXPECT_EQ(o->report.evidence.rfind(damaged + "/" + s.substr(s.rfind('/') + 1) + ".", 0), 0u)
+          << o->report.evidence;
+      EXPECT_EQ(read_all(o->report.evidence), bytes);  // as found, before any repair
+      size_t copies = 0;
+      for (const auto& e : std::filesystem::directory_iterator(damaged)) copies += e.is_regular_file();
+      EXPECT_EQ(copies, 1u);  // the same damage met again is not copied again
+      if (policy == RecoveryPolicy::kPointInTime) break;  // repaired: the next open is clean
+    }
+  }
+  // A torn tail gives up nothing acknowledged: no report, no copy.
+  copy_dir(d.sub("orig"), d.sub("t"));
+  const std::string s = segment_files(d.sub("t"))[0];
+  std::filesystem::resize_file(s, frames[4] + 10);
+  auto o = open_with(d.sub("t"), RecoveryPolicy::kTolerateTail);
+  ASSERT_TRUE(o->wal.ok());
+  EXPECT_EQ(o->report.outcome, RecoveryOutcome::kTornTailTruncated);
+  EXPECT_FALSE(o->report.records_lost);
+  EXPECT_FALSE(std::filesystem::exists(d.sub("t") + "/damaged"));
+}
+
 TEST(RecoveryTest, DamagedLengthInTheMiddleIsNotMistakenForATornTail) {
   ScratchDir d;
   write_log(d.sub("orig"), 5);

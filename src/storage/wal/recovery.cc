@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "storage/wal/checkpoint.h"
+#include "storage/wal/evidence.h"
 #include "storage/wal/segment_reader.h"
 #include "storage/wal/segment_writer.h"
 #include "storage/wal/wal_format.h"
@@ -34,6 +35,7 @@ class Recovery {
 
   Result<RecoveredLog> run() {
     rep_ = RecoveryReport();
+    rep_.policy = policy_;
     RETURN_IF_ERROR(env_->create_dirs(dir_));
     ASSIGN_OR_RETURN(ckpt_, read_checkpoint(env_, dir_));
     rep_.checkpoint = ckpt_;
@@ -231,9 +233,19 @@ class Recovery {
       rep_.outcome = RecoveryOutcome::kTornTailTruncated;
       return Status::OK();
     }
+    if (policy_ == RecoveryPolicy::kAbsolute)
+      return Corruption(where + " (recovery policy absolute refuses to open)");
+    // Acknowledged records are given up from here on: keep the segment as found first.
+    rep_.records_lost = true;
+    rep_.damaged_segment = s.path;
+    rep_.damage_byte = d.position;
+    rep_.damage_reason = d.what;
+    rep_.first_offset_lost = expected_;
+    ASSIGN_OR_RETURN(rep_.evidence, keep_evidence(env_, dir_, s.path));
+    note("kept a copy of the damaged segment as '" + rep_.evidence + "'");
     switch (policy_) {
       case RecoveryPolicy::kAbsolute:
-        return Corruption(where + " (recovery policy absolute refuses to open)");
+        break;  // handled above
       case RecoveryPolicy::kTolerateTail:
         rep_.outcome = RecoveryOutcome::kCorruptionReadOnly;
         rep_.corruption = Corruption(where);

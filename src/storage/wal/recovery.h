@@ -44,6 +44,16 @@ struct RecoveryReport {
   uint64_t segments_deleted = 0;   // wholly below the checkpoint
   uint64_t segments_discarded = 0; // set aside by point_in_time (renamed *.discarded)
   std::vector<std::string> log;
+  // Set when recovery gave up acknowledged records: damage before the tail, under tolerate_tail
+  // (not replayed, the WAL read-only) or point_in_time (cut off). A torn tail does not count.
+  // The caller must say so loudly (docs/wal-format.md, "Recovery reports").
+  bool records_lost = false;
+  RecoveryPolicy policy = RecoveryPolicy::kTolerateTail;
+  std::string damaged_segment;     // the segment holding the damage point
+  uint64_t damage_byte = 0;        // where in it
+  std::string damage_reason;
+  Offset first_offset_lost;        // records from here on were not replayed
+  std::string evidence;            // the copy of the damaged segment, as found (evidence.h)
 };
 
 struct RecoveredSegment {

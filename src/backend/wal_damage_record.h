@@ -1,0 +1,30 @@
+// The record of WAL recoveries that gave up acknowledged records (damage before the tail; a torn
+// tail does not count). Each such recovery is logged as a warning on stderr and appended to
+// <bucket_dir>/wal/damaged/recovery.json (a JSON list of events), next to the kept copies of the
+// damaged segments (storage/wal/evidence.h). The bucket's stats show the latest event as
+// "recovery" (and "recovery_events", their number) for as long as that file exists: an operator
+// clears it by deleting the file. docs/wal-format.md, "Recovery reports".
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "persisting/env.h"
+#include "persisting/value.h"
+#include "storage/wal/recovery.h"
+
+namespace persisting {
+
+std::string wal_damage_record_path(const std::string& bucket_dir);
+
+// Logs the warning and appends the event (unless the record's last event is the same damage,
+// as a WAL opened read-only meets it again at every open). first_lost: the first offset no
+// longer held anywhere (the report's, or the dataset's end if Lance holds more).
+Status report_wal_damage(Env* env, const std::string& bucket_dir, const wal::RecoveryReport& report,
+                         uint64_t first_lost);
+
+// Sets "recovery" and "recovery_events" in *stats when the record exists (read at each call, so
+// a cleared record disappears at once and a reading process sees the writer's).
+void add_wal_damage_stats(Env* env, const std::string& bucket_dir, Object* stats);
+
+}  // namespace persisting
