@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/crc32c.h"
 #include "storage/lance/format.h"
 #include "storage/lance/little_endian.h"
 #include "storage/lance/page_decoder.h"
@@ -85,6 +86,21 @@ Result<std::unique_ptr<DataFileReader>> DataFileReader::open(Env* env, const std
                  std::to_string(r->descriptor_.length()) + " rows");
     }
   }
+  // Page checksums (written by Persisting since they exist; absent from older files).
+  const auto& meta = r->descriptor_.schema().metadata();
+  if (auto it = meta.find(std::string(kPageCrcMetaKey)); it != meta.end()) {
+    uint64_t pages = 0;
+    for (const auto& c : r->columns_) pages += static_cast<uint64_t>(c.pages_size());
+    if (it->second.size() != 4 * pages) {
+      return bad("the page checksum table holds " + std::to_string(it->second.size()) + " bytes for " +
+                 std::to_string(pages) + " pages");
+    }
+    size_t at = 0;
+    r->page_crcs_.resize(num_cols);
+    for (uint32_t c = 0; c < num_cols; ++c) {
+      for (int p = 0; p < r->columns_[c].pages_size(); ++p, at += 4) r->page_crcs_[c].push_back(load_le<uint32_t>(it->second, at));
+    }
+  }
   return r;
 }
 
@@ -116,6 +132,15 @@ Status DataFileReader::read_column(uint32_t column, const ColumnType& type, uint
         }
         RETURN_IF_ERROR(file_->read(page.buffer_offsets(b), page.buffer_sizes(b), &buffers[b]));
         if (buffers[b].size() != page.buffer_sizes(b)) return Corruption(where + ": buffer " + std::to_string(b) + " past the end of the file");
+      }
+      if (!page_crcs_.empty()) {
+        uint32_t crc = 0;
+        for (const std::string& buf : buffers) crc = crc32c_extend(crc, buf);
+        const uint32_t stored = page_crcs_[column][static_cast<size_t>(p)];
+        if (crc != stored) {
+          return Corruption(where + ": page checksum mismatch (stored " + std::to_string(stored) + ", computed " +
+                            std::to_string(crc) + "): the file is damaged");
+        }
       }
       const uint64_t from = std::max(begin, page_start) - page_start;
       const uint64_t to = std::min(end, page_end) - page_start;

@@ -1,6 +1,9 @@
 // Reads Lance 2.0 data files (the layout in file_writer.h and docs/lance-format.md §2), whether
 // Persisting or LanceDB wrote them. Only the pages that overlap the requested rows are read.
 // A 2.1+ file, a legacy (0.2) file or a file without a FileDescriptor is refused.
+// A file whose schema metadata holds page checksums (docs/lance-format.md §2.4) has each page's
+// buffers checked before they are decoded: a mismatch is Corruption naming the file. Files
+// without them (LanceDB's, or Persisting's before them) are read unchecked.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +46,8 @@ class DataFileReader {
   std::unique_ptr<RandomAccessFile> file_;
   pb::FileDescriptor descriptor_;
   std::vector<pb::ColumnMetadata> columns_;
+  // CRC32C of each page's buffers, per column; empty when the file has none.
+  std::vector<std::vector<uint32_t>> page_crcs_;
 };
 
 }  // namespace persisting::lance

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/crc32c.h"
 #include "storage/lance/format.h"
 #include "storage/lance/little_endian.h"
 #include "storage/lance/page_encoder.h"
@@ -40,7 +41,7 @@ class Writer {
 };
 
 Status write_column(Writer* w, const FileColumn& col, uint64_t num_rows, const FileWriteOptions& opt,
-                    pb::ColumnMetadata* meta) {
+                    pb::ColumnMetadata* meta, std::string* page_crcs) {
   pb::ColumnEncoding column_encoding;
   column_encoding.mutable_values();
   set_direct(meta->mutable_encoding(), kColumnEncodingUrl, column_encoding.SerializeAsString());
@@ -55,12 +56,15 @@ Status write_column(Writer* w, const FileColumn& col, uint64_t num_rows, const F
     std::span<const Cell> slice(col.values.data() + row, end - row);
     ASSIGN_OR_RETURN(EncodedPage page, encode_page(slice, col.type, col.field.name(), opt.compression));
     pb::Page* p = meta->add_pages();
+    uint32_t crc = 0;
     for (const std::string& buf : page.buffers) {
       RETURN_IF_ERROR(w->pad_to(kBufferAlignment));
       p->add_buffer_offsets(w->pos());
       p->add_buffer_sizes(buf.size());
       RETURN_IF_ERROR(w->write(buf));
+      crc = crc32c_extend(crc, buf);
     }
+    put_le<uint32_t>(page_crcs, crc);
     p->set_length(end - row);
     p->set_priority(row);
     set_direct(p->mutable_encoding(), kArrayEncodingUrl, page.encoding.SerializeAsString());
@@ -72,12 +76,14 @@ Status write_column(Writer* w, const FileColumn& col, uint64_t num_rows, const F
 Status write_all(Writer* w, const std::vector<FileColumn>& columns, uint64_t num_rows,
                  const FileWriteOptions& opt) {
   std::vector<pb::ColumnMetadata> metas(columns.size());
+  std::string page_crcs;
   for (size_t c = 0; c < columns.size(); ++c) {
     if (columns[c].values.size() != num_rows) return Internal("column '" + columns[c].field.name() + "' has the wrong row count");
-    RETURN_IF_ERROR(write_column(w, columns[c], num_rows, opt, &metas[c]));
+    RETURN_IF_ERROR(write_column(w, columns[c], num_rows, opt, &metas[c], &page_crcs));
   }
   pb::FileDescriptor fd;
   for (const FileColumn& col : columns) *fd.mutable_schema()->add_fields() = col.field;
+  if (opt.page_checksums) (*fd.mutable_schema()->mutable_metadata())[std::string(kPageCrcMetaKey)] = page_crcs;
   fd.set_length(num_rows);
   RETURN_IF_ERROR(w->pad_to(kBufferAlignment));
   const uint64_t gb0_pos = w->pos();

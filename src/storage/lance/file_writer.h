@@ -1,7 +1,8 @@
 // Writes one Lance 2.0 data file (docs/lance-format.md §2). Layout, in write order:
 //
 //   page buffers (each starts on a 64-byte boundary, zero padded)
-//   global buffer 0 = FileDescriptor{schema of the file's fields, row count}
+//   global buffer 0 = FileDescriptor{schema of the file's fields (its metadata holds a CRC32C
+//                     per page, docs/lance-format.md §2.4), row count}
 //   ColumnMetadata of column 0 .. C-1 (back to back)
 //   column metadata offset table: C x {u64 position, u64 size}
 //   global buffer offset table:   1 x {u64 position, u64 size}
@@ -37,6 +38,7 @@ struct FileWriteOptions {
   BufferCompression compression = BufferCompression::kNone;  // value buffers only (page_encoder.h)
   bool sync = true;                      // fdatasync the file before returning
   bool unbuffered = true;                // past the page cache where possible (Env::new_unbuffered_file)
+  bool page_checksums = true;            // a CRC32C per page in the schema metadata (false: as before them)
 };
 
 // Writes the file at `path` (which must not exist yet), syncs it (options.sync) and closes it.

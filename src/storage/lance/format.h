@@ -25,6 +25,10 @@ inline constexpr std::string_view kColumnEncodingUrl = "/lance.encodings.ColumnE
 // Field metadata that marks a utf8 column holding JSON text (nested lists/objects).
 inline constexpr std::string_view kEncodingMetaKey = "persisting:encoding";
 inline constexpr std::string_view kEncodingMetaJson = "json";
+// Schema metadata of a data file's FileDescriptor: one CRC32C per page (u32 little-endian, columns
+// in order, each column's pages in order) over the page's buffers, concatenated. Persisting's
+// reader checks it; LanceDB ignores it. docs/lance-format.md §2.4.
+inline constexpr std::string_view kPageCrcMetaKey = "persisting:page_crc32c";
 
 // --- manifests (docs/lance-format.md §3) ---
 inline constexpr uint64_t kManifestFooterSize = 16;  // i64 position, i16 0, i16 2, "LANC"
