@@ -1,6 +1,7 @@
 #include "metrics/http_endpoint.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <thread>
 
@@ -33,6 +34,12 @@ Status HttpEndpoint::start(const std::string& address) {
     return InvalidArgument("metrics address '" + address + "' has no numeric port");
   }
   Impl* impl = impl_.get();
+  // cpp-httplib's default options add SO_REUSEPORT, with which a second node on the same
+  // metrics port binds too and takes half the scrapes. SO_REUSEADDR only: it fails instead.
+  impl->server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   impl->server.Get("/metrics", [impl](const httplib::Request&, httplib::Response& res) {
     res.set_content(impl->registry->render(), "text/plain; version=0.0.4");
   });

@@ -10,6 +10,7 @@
 #include <grpcpp/server_builder.h>
 
 #include "metrics/http_endpoint.h"
+#include "net/bind_probe.h"
 #include "net/channels.h"
 #include "net/etcd.h"
 #include "net/membership.h"
@@ -136,12 +137,18 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   } else {
     creds = grpc::InsecureServerCredentials();
   }
+  // gRPC sets SO_REUSEPORT by default: a second node on a served port would then share its
+  // connections with the first. Off, so that it fails with "address in use" instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.listen, creds, &impl->port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_message_bytes));
   builder.RegisterService(impl->service.get());
   impl->server = builder.BuildAndStart();
-  if (!impl->server || impl->port == 0)
-    return Unavailable("node " + config.id + ": cannot listen on " + config.listen);
+  if (!impl->server || impl->port == 0) {
+    // gRPC does not say why; a plain bind() of the same address does.
+    std::string why = bind_error(config.listen);
+    return Unavailable("node " + config.id + ": cannot listen on " + config.listen + (why.empty() ? "" : ": " + why));
+  }
   impl->server->GetHealthCheckService()->SetServingStatus(true);
 
   if (!config.metrics.empty()) {
@@ -151,7 +158,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
       if (raw->stopped) return Unavailable("node " + raw->config.id + " is shutting down");
       return Status::OK();
     });
-    RETURN_IF_ERROR(impl->http->start(config.metrics));
+    if (Status m = impl->http->start(config.metrics); !m.ok()) {
+      std::string why = bind_error(config.metrics);
+      return why.empty() ? m : Unavailable(m.message() + ": " + why);
+    }
   }
   impl->config = std::move(config);
   return std::unique_ptr<Node>(new Node(std::move(impl)));

@@ -88,6 +88,23 @@ class Process {
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  // Waits (bounded) for the process to exit by itself; its exit code (-1 when a signal ended it),
+  // or -2 when it still runs after timeout (it is left running).
+  int wait_exit(std::chrono::milliseconds timeout) {
+    if (pid_ <= 0) return -1;
+    auto end = std::chrono::steady_clock::now() + timeout;
+    int status = 0;
+    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= end) return -2;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // Sends sig without reaping (SIGSTOP, SIGCONT).
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
   bool running() const { return pid_ > 0; }
   std::string log() const { return slurp(log_); }
 
@@ -141,6 +158,7 @@ class Cluster {
     return true;
   }
   int kill(int i, int sig) { return procs_[i]->kill(sig); }
+  void signal(int i, int sig) { procs_[i]->signal(sig); }
   std::string address(int i) const { return "127.0.0.1:" + std::to_string(ports_[i]); }
   const std::string& id(int i) const { return ids_[i]; }
   int index_of(const std::string& id) const {

@@ -1,0 +1,68 @@
+// Issue 13, the node's defects: each test starts persistingd (and the CLI) as processes and
+// checks what an operator or a hostile user sees.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <fstream>
+
+#include "net/node_process.h"
+#include "util/run_process.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::free_port;
+using testing::Process;
+using testing::run_process;
+
+constexpr auto kExitWait = std::chrono::seconds(15);
+
+std::string loopback(int port) { return "127.0.0.1:" + std::to_string(port); }
+
+// A node that must refuse to start: its exit code (-2 when it was still running after kExitWait,
+// then killed) and its output.
+struct Refused {
+  int exit_code;
+  std::string log;
+};
+Refused start_refused(const std::vector<std::string>& args, const std::string& log_path) {
+  Process p;
+  std::vector<std::string> argv{PERSISTINGD_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  if (!p.start(argv, log_path)) return {-3, "spawn failed"};
+  int code = p.wait_exit(kExitWait);
+  if (code == -2) p.kill(SIGKILL);
+  return {code, p.log()};
+}
+
+TEST(NodeHardening, Defect1_SecondNodeOnServedPortFailsAddressInUse) {
+  Cluster cluster(1, {"--token", "secret"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto r = start_refused({"--id", "n1", "--listen", cluster.address(0), "--data-dir", cluster.dir() + "/b"},
+                         cluster.dir() + "/second.log");
+  EXPECT_NE(r.exit_code, 0) << r.log;
+  EXPECT_NE(r.exit_code, -2) << "the second node is serving on a port in use:\n" << r.log;
+  EXPECT_NE(r.log.find("address in use"), std::string::npos) << r.log;
+  EXPECT_NE(r.log.find(cluster.address(0)), std::string::npos) << r.log;
+}
+
+TEST(NodeHardening, Defect1_SecondNodeOnServedMetricsPortFailsAddressInUse) {
+  std::string metrics = loopback(free_port());
+  Cluster cluster(1, {"--metrics", metrics});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto r = start_refused({"--id", "n2", "--listen", loopback(free_port()), "--data-dir", cluster.dir() + "/b",
+                          "--metrics", metrics},
+                         cluster.dir() + "/second.log");
+  EXPECT_NE(r.exit_code, 0) << r.log;
+  EXPECT_NE(r.exit_code, -2) << "the second node is serving metrics on a port in use:\n" << r.log;
+  EXPECT_NE(r.log.find("address in use"), std::string::npos) << r.log;
+}
+
+}  // namespace
+}  // namespace persisting
