@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "apps/persisting/commands.h"
+#include "net/node_lock.h"
 #include "persisting/backend.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
@@ -30,7 +31,10 @@ Value topic_json(const TopicInfo& t) {
   return o;
 }
 
+// A data dir a persistingd node serves is the node's: going around it would race its writes and
+// its recovery, so the embedded queue refuses it and points at --server.
 Result<std::unique_ptr<Queue>> open_queue(const std::string& data_dir) {
+  RETURN_IF_ERROR(net::check_not_served_by_node(Env::Default(), data_dir));
   QueueOptions qo;
   qo.data_dir = data_dir;
   return Queue::open(qo);

@@ -14,12 +14,15 @@
 #include "net/channels.h"
 #include "net/etcd.h"
 #include "net/membership.h"
+#include "net/node_lock.h"
 #include "net/service.h"
+#include "persisting/env.h"
 
 namespace persisting::net {
 
 struct Node::Impl {
   NodeConfig config;
+  std::unique_ptr<FileLock> data_dir_lock;  // held while the node runs (node.lock)
   std::unique_ptr<Channels> peers;
   std::unique_ptr<Membership> membership;
   std::shared_ptr<detail::QueueCore> core;
@@ -112,6 +115,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
         return InvalidArgument("member " + m.id.str() + " is listed at " + m.address + " but this node listens at " +
                                config.advertise + " (set --advertise)");
     ASSIGN_OR_RETURN(impl->membership, static_membership(self, std::move(members)));
+  }
+
+  if (!config.data_dir.empty()) {
+    ASSIGN_OR_RETURN(impl->data_dir_lock, lock_node_data_dir(Env::Default(), config.data_dir));
   }
 
   QueueOptions qo;

@@ -64,5 +64,26 @@ TEST(NodeHardening, Defect1_SecondNodeOnServedMetricsPortFailsAddressInUse) {
   EXPECT_NE(r.log.find("address in use"), std::string::npos) << r.log;
 }
 
+TEST(NodeHardening, Defect8_SecondNodeOnADataDirInUseRefusesToStart) {
+  Cluster cluster(1);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  std::string dir = cluster.dir() + "/n1";
+  auto r = start_refused({"--id", "n2", "--listen", loopback(free_port()), "--data-dir", dir},
+                         cluster.dir() + "/second.log");
+  EXPECT_NE(r.exit_code, 0) << r.log;
+  EXPECT_NE(r.exit_code, -2) << "the second node is serving a data dir in use:\n" << r.log;
+  EXPECT_NE(r.log.find("data dir " + dir + " is in use by another process"), std::string::npos) << r.log;
+  // The embedded CLI does not write behind the node's back either.
+  auto put = run_process({PERSISTING_BIN, "put", "--data-dir", dir, "--topic", "behind", "-"}, "{\"id\":1}\n");
+  EXPECT_NE(put.exit_code, 0) << put.out << put.err;
+  EXPECT_NE(put.err.find("served by a persistingd node"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("--server"), std::string::npos) << put.err;
+  // Once the node stopped, both work again.
+  EXPECT_EQ(cluster.kill(0, SIGTERM), 0) << cluster.log(0);
+  auto again = run_process({PERSISTING_BIN, "put", "--data-dir", dir, "--topic", "behind", "-"}, "{\"id\":1}\n");
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  ASSERT_TRUE(cluster.start(0)) << cluster.log(0);
+}
+
 }  // namespace
 }  // namespace persisting
