@@ -6,6 +6,21 @@
 #include <thread>
 
 namespace persisting::metrics {
+namespace {
+
+// Connections served at once. cpp-httplib gives each connection a worker for as long as it is
+// open, so a few clients that connect and send nothing (or half a request) used to hold all of
+// its default 8 workers and stall /healthz for seconds. Idle workers cost a thread stack each.
+constexpr size_t kWorkers = 64;
+// How long a connection may stay silent mid-request, or idle between keep-alive requests,
+// before its worker drops it (cpp-httplib's defaults are 5 s).
+constexpr time_t kReadTimeoutS = 2;
+constexpr time_t kKeepAliveTimeoutS = 2;
+// Connections the kernel queues until accepted (cpp-httplib's compiled-in 5 drops the SYNs of a
+// burst of clients, and a health check among them waits a second or more for its retry).
+constexpr int kBacklog = 128;
+
+}  // namespace
 
 struct HttpEndpoint::Impl {
   Registry* registry;
@@ -13,6 +28,7 @@ struct HttpEndpoint::Impl {
   httplib::Server server;
   std::thread thread;
   int port = 0;
+  int listen_fd = -1;  // the last socket cpp-httplib created: the bound one once bind succeeded
 };
 
 HttpEndpoint::HttpEndpoint(Registry* registry, std::function<Status()> health) : impl_(new Impl) {
@@ -36,10 +52,15 @@ Status HttpEndpoint::start(const std::string& address) {
   Impl* impl = impl_.get();
   // cpp-httplib's default options add SO_REUSEPORT, with which a second node on the same
   // metrics port binds too and takes half the scrapes. SO_REUSEADDR only: it fails instead.
-  impl->server.set_socket_options([](socket_t sock) {
+  impl->server.set_socket_options([impl](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    impl->listen_fd = sock;
   });
+  impl->server.new_task_queue = [] { return new httplib::ThreadPool(kWorkers); };
+  impl->server.set_read_timeout(kReadTimeoutS, 0);
+  impl->server.set_write_timeout(kReadTimeoutS, 0);
+  impl->server.set_keep_alive_timeout(kKeepAliveTimeoutS);
   impl->server.Get("/metrics", [impl](const httplib::Request&, httplib::Response& res) {
     res.set_content(impl->registry->render(), "text/plain; version=0.0.4");
   });
@@ -55,6 +76,8 @@ Status HttpEndpoint::start(const std::string& address) {
     if (!impl->server.bind_to_port(host, port)) return Unavailable("metrics: cannot bind " + address);
     impl->port = port;
   }
+  // listen() again on a listening socket sets its backlog; if it fails, the backlog stays 5.
+  if (impl->listen_fd >= 0) (void)::listen(impl->listen_fd, kBacklog);
   impl->thread = std::thread([impl] { impl->server.listen_after_bind(); });
   return Status::OK();
 }

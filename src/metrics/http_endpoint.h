@@ -1,5 +1,7 @@
 // The node's HTTP endpoint: GET /metrics (Prometheus text) and GET /healthz ("ok", or 503 with
-// the reason). One listening thread (cpp-httplib) kept out of every other header.
+// the reason). One listening thread and a pool of workers (cpp-httplib, kept out of every other
+// header); slow or silent clients are dropped after a short read timeout, so a few of them cannot
+// starve a health check.
 #pragma once
 
 #include <functional>

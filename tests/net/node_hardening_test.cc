@@ -85,5 +85,49 @@ TEST(NodeHardening, Defect8_SecondNodeOnADataDirInUseRefusesToStart) {
   ASSERT_TRUE(cluster.start(0)) << cluster.log(0);
 }
 
+// A connected socket that sent part of a request and then nothing.
+int slow_client(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  const char partial[] = "GET /healthz HTTP/1.1\r\n";
+  (void)!::write(fd, partial, sizeof partial - 1);
+  return fd;
+}
+
+int healthz_status(int port) {
+  httplib::Client http("127.0.0.1", port);
+  http.set_connection_timeout(3, 0);
+  http.set_read_timeout(3, 0);
+  auto r = http.Get("/healthz");
+  return r ? r->status : -1;
+}
+
+TEST(NodeHardening, Defect9_HealthzAnswersWhileSlowClientsHoldConnections) {
+  int mport = free_port();
+  Cluster cluster(1, {"--metrics", loopback(mport)});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  for (int i = 0; i < 100 && !testing::port_open(mport); ++i)  // bounded: 5 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(healthz_status(mport), 200);
+  std::vector<int> fds;
+  for (int n : {8, 50}) {
+    while (static_cast<int>(fds.size()) < n) {
+      int fd = slow_client(mport);
+      ASSERT_GE(fd, 0);
+      fds.push_back(fd);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the server take them
+    EXPECT_EQ(healthz_status(mport), 200) << "with " << n << " slow clients";
+  }
+  for (int fd : fds) ::close(fd);
+}
+
 }  // namespace
 }  // namespace persisting
