@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
+#include <fstream>
 #include <iostream>
 
 #include "net/node.h"
@@ -37,13 +38,43 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  // An empty token would mean "no access control": refused, so that a typo or an unset
+  // variable (--token "$TOKEN") never opens a node.
+  if (app.count("--token") > 0 && c.token.empty()) {
+    std::cerr << "persistingd: --token is empty: give a non-empty token, or leave --token out for a node "
+                 "without access control\n";
+    return 2;
+  }
   if (!token_file.empty()) {
     std::ifstream f(token_file);
-    if (!f || !std::getline(f, c.token) || c.token.empty()) {
+    if (!f) {
       std::cerr << "persistingd: cannot read a token from '" << token_file << "'\n";
       return 2;
     }
+    std::getline(f, c.token);
+    while (!c.token.empty() && (c.token.back() == '\r' || c.token.back() == ' ' || c.token.back() == '\t'))
+      c.token.pop_back();
+    if (c.token.empty()) {
+      std::cerr << "persistingd: --token-file '" << token_file << "' is empty: it must hold the token on its "
+                   "first line\n";
+      return 2;
+    }
   }
+  if (c.token.empty()) {
+    for (const auto& [flag, address] : {std::pair<const char*, const std::string&>{"--listen", c.listen},
+                                        {"--metrics", c.metrics}}) {
+      if (!address.empty() && !persisting::net::is_loopback_address(address))
+        std::cerr << "persistingd: WARNING: " << flag << " " << address
+                  << " is not a loopback address and no --token is set: anyone who can reach it "
+                  << (flag == std::string("--listen") ? "can read and write every topic"
+                                                      : "can read the metrics")
+                  << " (set --token or --token-file, or listen on 127.0.0.1)" << std::endl;
+    }
+  }
+  if (c.data_dir.empty())
+    std::cerr << "persistingd: no --data-dir: only the memory backend is available (durable topics, backends "
+                 "persisting and lance, are refused; nothing survives a restart)"
+              << std::endl;
 
   // Block the stop signals in every thread; the main thread waits for them below.
   sigset_t stop;

@@ -1,11 +1,17 @@
 #include "net/channels.h"
 
+#include <grpc/support/log.h>
 #include <grpcpp/create_channel.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <future>
 #include <sstream>
+
+#include "net/grpc_status.h"
 
 namespace persisting::net {
 
@@ -17,7 +23,15 @@ Result<std::string> read_text_file(const std::string& path) {
   return ss.str();
 }
 
-Channels::Channels(ChannelConfig config) : config_(std::move(config)) {}
+void quiet_grpc_logging() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("GRPC_VERBOSITY") != nullptr) return;
+    gpr_set_log_function([](gpr_log_func_args*) {});
+  });
+}
+
+Channels::Channels(ChannelConfig config) : config_(std::move(config)) { quiet_grpc_logging(); }
 
 std::shared_ptr<grpc::Channel> Channels::channel(const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -62,9 +76,27 @@ void Channels::prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeo
   if (!config_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + config_.token);
 }
 
-bool Channels::reachable(const std::string& address, std::chrono::milliseconds timeout) {
-  auto ch = channel(address);
-  return ch->WaitForConnected(std::chrono::system_clock::now() + timeout);
+Status Channels::probe(const std::string& address, std::chrono::milliseconds timeout) {
+  grpc::GenericStub stub(channel(address));
+  grpc::ClientContext ctx;
+  prepare(&ctx, timeout);
+  grpc::Slice empty(std::string(""));  // an empty HealthCheckRequest: the whole server
+  grpc::ByteBuffer req(&empty, 1), resp;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&ctx, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &req, &resp,
+                 [&done](grpc::Status s) { done.set_value(std::move(s)); });
+  grpc::Status s = done.get_future().get();
+  if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED)
+    return DeadlineExceeded("no answer to a health check from " + address + " within " +
+                            std::to_string(timeout.count()) + " ms (stopped, frozen or overloaded)");
+  if (!s.ok()) return from_grpc(s, "health check of " + address);
+  std::vector<grpc::Slice> slices;
+  std::string bytes;
+  if (resp.Dump(&slices).ok())
+    for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  if (bytes != std::string("\x08\x01", 2))  // HealthCheckResponse{status: SERVING}
+    return Unavailable("node at " + address + " is not serving (shutting down)");
+  return Status::OK();
 }
 
 }  // namespace persisting::net

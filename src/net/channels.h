@@ -24,6 +24,11 @@ struct ChannelConfig {
   std::string tls_server_name;  // expected certificate name when it differs from the host
 };
 
+// Sends gRPC's own log lines (connection and TLS failures, already reported to the caller as a
+// Status) nowhere, unless GRPC_VERBOSITY is set in the environment: then gRPC logs as it would.
+// Idempotent; every Channels calls it, so both binaries get it.
+void quiet_grpc_logging();
+
 // Reads a whole file (certificates, keys, tokens).
 Result<std::string> read_text_file(const std::string& path);
 
@@ -34,8 +39,9 @@ class Channels {
   std::shared_ptr<v1::QueueService::Stub> stub(const std::string& address);
   // Deadline now + timeout, and the token.
   void prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) const;
-  // Whether a connection to address can be made within timeout (TCP + TLS handshake).
-  bool reachable(const std::string& address, std::chrono::milliseconds timeout);
+  // A grpc.health.v1 check answered SERVING within timeout: OK; otherwise why not. A mere
+  // connection is not enough: a frozen process (SIGSTOP) still completes TCP handshakes.
+  Status probe(const std::string& address, std::chrono::milliseconds timeout);
 
  private:
   ChannelConfig config_;

@@ -35,7 +35,19 @@ struct ClientCore {
               const Req& req, Resp* resp, const std::string& what) {
     grpc::ClientContext ctx;
     channels->prepare(&ctx, options.rpc_timeout);
-    return from_grpc(((*channels->stub(address)).*method)(&ctx, req, resp), what);
+    grpc::Status g = ((*channels->stub(address)).*method)(&ctx, req, resp);
+    Status s = from_grpc(g, what);
+    if (!options.tls && options.tls_ca_file.empty() && might_be_tls_only(g))
+      return Unavailable(s.message() + " (the server may require TLS: pass --tls-ca with the CA that signed its "
+                                       "certificate)");
+    return s;
+  }
+  // A plaintext connection to a TLS port: the server drops it mid-handshake, and gRPC says only
+  // "Socket closed" (or "Connection reset").
+  static bool might_be_tls_only(const grpc::Status& g) {
+    if (g.error_code() != grpc::StatusCode::UNAVAILABLE || !g.error_details().empty()) return false;
+    const std::string& m = g.error_message();
+    return m.find("Socket closed") != std::string::npos || m.find("Connection reset") != std::string::npos;
   }
   // Calls an entry node: the next entry on UNAVAILABLE / DEADLINE_EXCEEDED, or the only one once
   // more (read-only or idempotent calls only).

@@ -70,9 +70,9 @@ class EtcdMembership : public Membership {
     return runtime::Member{id, it->second};
   }
 
-  bool known_down(const NodeId& id) const override {
+  std::string down_reason(const NodeId& id) const override {
     std::lock_guard<std::mutex> lock(mu_);
-    return nodes_.count(id.str()) && !alive_.count(id.str());
+    return down_reason_locked(id.str());
   }
 
   std::vector<MemberState> states(Channels&) override {
@@ -80,8 +80,8 @@ class EtcdMembership : public Membership {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<MemberState> out;
     for (const auto& [id, addr] : nodes_) {
-      bool up = alive_.count(id) > 0;
-      out.push_back({{NodeId(id), addr}, up, up ? "" : "no live etcd lease"});
+      std::string why = down_reason_locked(id);
+      out.push_back({{NodeId(id), addr}, why.empty(), why});
     }
     return out;
   }
@@ -95,11 +95,22 @@ class EtcdMembership : public Membership {
     stop_cv_.notify_all();
     if (keepalive_.joinable()) keepalive_.join();
     if (watch_.joinable()) watch_.join();
-    // Leave at once rather than after the TTL: a clean stop is not a failure.
-    if (lease_ != 0) (void)post("/v3/lease/revoke", json{{"ID", std::to_string(lease_)}});
+    // Leave at once rather than after the TTL: a clean stop is not a failure. The left/ mark
+    // (no lease: it stays until this node registers again) tells the others it left on purpose.
+    if (lease_ != 0) {
+      (void)post("/v3/kv/put", json{{"key", b64(key("left", self_.id.str()))}, {"value", b64(self_.address)}});
+      (void)post("/v3/lease/revoke", json{{"ID", std::to_string(lease_)}});
+    }
   }
 
  private:
+  // "" while id is alive (or unknown); why it is down otherwise. Needs mu_.
+  std::string down_reason_locked(const std::string& id) const {
+    if (!nodes_.count(id) || alive_.count(id)) return "";
+    if (left_.count(id)) return "it left the cluster (stopped cleanly) and is not a member any more until it restarts";
+    return "its membership lease has expired (crashed, frozen or cut off from etcd)";
+  }
+
   std::string key(const char* kind, const std::string& id) const { return config_.prefix + "/" + kind + "/" + id; }
 
   Result<json> post(const std::string& path, const json& body) {
@@ -123,7 +134,9 @@ class EtcdMembership : public Membership {
                                              {"value", b64(self_.address)},
                                              {"lease", std::to_string(lease_)}})
                         .status());
-    return post("/v3/kv/put", json{{"key", b64(key("nodes", self_.id.str()))}, {"value", b64(self_.address)}}).status();
+    RETURN_IF_ERROR(
+        post("/v3/kv/put", json{{"key", b64(key("nodes", self_.id.str()))}, {"value", b64(self_.address)}}).status());
+    return post("/v3/kv/deleterange", json{{"key", b64(key("left", self_.id.str()))}}).status();
   }
 
   // Re-reads the prefix; returns the store revision.
@@ -131,13 +144,14 @@ class EtcdMembership : public Membership {
     std::string p = config_.prefix + "/";
     ASSIGN_OR_RETURN(json r, post("/v3/kv/range", json{{"key", b64(p)}, {"range_end", b64(prefix_end(p))}}));
     std::map<std::string, std::string> nodes;
-    std::set<std::string> alive;
+    std::set<std::string> alive, left;
     if (r.contains("kvs")) {
       for (const auto& kv : r["kvs"]) {
         std::string k = unb64(kv.value("key", "")), v = unb64(kv.value("value", ""));
         std::string rest = k.substr(p.size());
         if (rest.rfind("nodes/", 0) == 0) nodes[rest.substr(6)] = v;
         if (rest.rfind("alive/", 0) == 0) alive.insert(rest.substr(6));
+        if (rest.rfind("left/", 0) == 0) left.insert(rest.substr(5));
       }
     }
     int64_t rev = 0;
@@ -146,6 +160,7 @@ class EtcdMembership : public Membership {
     std::lock_guard<std::mutex> lock(mu_);
     nodes_ = std::move(nodes);
     alive_ = std::move(alive);
+    left_ = std::move(left);
     return rev;
   }
 
@@ -197,6 +212,7 @@ class EtcdMembership : public Membership {
   mutable std::mutex mu_;
   std::map<std::string, std::string> nodes_;  // id -> address
   std::set<std::string> alive_;
+  std::set<std::string> left_;  // stopped cleanly (their left/ mark), not yet back
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -3,6 +3,8 @@
 // Keys, under the configured prefix (default /persisting):
 //   <prefix>/nodes/<id> = address   permanent: the member exists (configured set, addresses)
 //   <prefix>/alive/<id> = address   under the node's lease (TTL): the member is up
+//   <prefix>/left/<id>  = address   written by a clean stop (no lease), deleted when it registers:
+//                                   the member left on purpose ("left the cluster", not "expired")
 // A node grants a lease, writes both keys, keeps the lease alive (every TTL/3), and watches the
 // prefix; after any change (or a quiet second) it re-reads the prefix. A node whose lease expires
 // (killed, partitioned) loses its alive key and is reported down; it stays in the configured set,

@@ -23,9 +23,13 @@ class StaticMembership : public Membership {
     std::vector<MemberState> out;
     for (const auto& m : members_) {
       MemberState s{m, true, ""};
-      if (m.id != self_ && !channels.reachable(m.address, std::chrono::milliseconds(500))) {
-        s.alive = false;
-        s.detail = "no connection to " + m.address;
+      if (m.id != self_) {
+        // A real answer within a second: a frozen node (SIGSTOP) still accepts connections.
+        Status probe = channels.probe(m.address, std::chrono::milliseconds(1000));
+        if (!probe.ok()) {
+          s.alive = false;
+          s.detail = probe.message();
+        }
       }
       out.push_back(std::move(s));
     }

@@ -3,8 +3,10 @@
 // The placement set is the CONFIGURED one: a member that is down still owns its buckets, and
 // requests for them fail with "owner n2 unavailable" instead of landing on an empty bucket
 // elsewhere. Liveness is only reported (cluster status, fast failure), never used to place.
-//   static: `id=host:port,...` on every node; liveness = can a connection be made now.
-//   etcd:   members register under a lease (etcd.h); liveness = the lease is current.
+//   static: `id=host:port,...` on every node; liveness = it answers a gRPC health check within 1 s.
+//   etcd:   members register under a lease (etcd.h); liveness = the lease is current. A member
+//           that stops cleanly revokes its lease and leaves a left/<id> mark, so that it is
+//           reported as having left rather than as expired.
 #pragma once
 
 #include <memory>
@@ -33,8 +35,9 @@ class Membership {
   virtual std::vector<runtime::Member> configured() const = 0;
   // A member's current address; NotFound when the id is not (or no longer) known.
   virtual Result<runtime::Member> member(const NodeId& id) const = 0;
-  // Known to be down (etcd: its lease expired). Static membership does not know: false.
-  virtual bool known_down(const NodeId& id) const { return false; }
+  // Why id is known to be down ("it left the cluster ...", "its membership lease has expired"),
+  // or "" when it is not known to be. Static membership does not know: always "".
+  virtual std::string down_reason(const NodeId& id) const { return ""; }
   // Liveness of every configured member (self is alive).
   virtual std::vector<MemberState> states(Channels& channels) = 0;
   virtual void stop() {}

@@ -20,6 +20,17 @@
 
 namespace persisting::net {
 
+bool is_loopback_address(const std::string& address) {
+  if (address.rfind("unix:", 0) == 0 || address.rfind("unix-abstract:", 0) == 0) return true;
+  std::string host = address;
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(1, host.find(']') == std::string::npos ? std::string::npos : host.find(']') - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(':') == colon) {
+    host = host.substr(0, colon);  // host:port (a bare IPv6 address has several colons: kept whole)
+  }
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 struct Node::Impl {
   NodeConfig config;
   std::unique_ptr<FileLock> data_dir_lock;  // held while the node runs (node.lock)

@@ -29,6 +29,11 @@ struct NodeConfig {
   size_t max_message_bytes = 16u << 20;    // larger requests are refused (RESOURCE_EXHAUSTED)
 };
 
+// Whether a listen address ("host:port", "[::1]:port", "unix:path") is reachable from this host
+// only: 127.0.0.0/8, ::1, localhost, or a unix socket. Anything else (0.0.0.0, an empty host, a
+// routable address) is exposed.
+bool is_loopback_address(const std::string& address);
+
 class Node {
  public:
   static Result<std::unique_ptr<Node>> start(NodeConfig config);

@@ -11,6 +11,7 @@
 #include "net/grpc_status.h"
 #include "net/service_internal.h"
 #include "net/wire.h"
+#include "persisting/backend.h"
 #include "persisting/json.h"
 #include "queue/routing.h"
 #include "queue/topic_meta.h"
@@ -147,6 +148,13 @@ std::shared_ptr<Service::TopicEntry> Service::cached_topic(const std::string& na
 
 Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info, std::vector<std::string> ids,
                                                               uint64_t epoch) {
+  if (!core_->has_data_dir()) {
+    auto durable = BackendRegistry::global().is_durable(info.backend);
+    if (durable.ok() && *durable)
+      return InvalidArgument("topic '" + info.topic + "': backend '" + info.backend + "' stores files, but node " +
+                             self_.id.str() + " has no --data-dir (it serves memory topics only; restart it with "
+                             "--data-dir)");
+  }
   ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info)));
   std::unique_lock lock(topics_mu_);
   auto& e = topics_[stored.topic];
@@ -326,9 +334,9 @@ grpc::ServerUnaryReactor* Service::GetBucket(grpc::CallbackServerContext* ctx, c
       if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
       auto o = owner(**e, req->bucket());
       if (!o.ok()) return done(o.status());
-      if (membership_->known_down(o->id))
+      if (std::string why = membership_->down_reason(o->id); !why.empty())
         return done(Unavailable(bucket_name(req->topic(), req->bucket()) + ": owner " + o->id.str() + " (" +
-                                o->address + ") unavailable: its membership lease has expired"));
+                                o->address + ") unavailable: " + why));
       v1::Member* m = o->id == self_.id ? resp->mutable_ready()->mutable_owner()
                                         : resp->mutable_redirect()->mutable_owner();
       m->set_id(o->id.str());

@@ -141,5 +141,32 @@ TEST(Etcd, MembershipLeasesExactlyOnceAndAnExpiredNodeShownDown) {
   EXPECT_TRUE(wait_liveness(*c, {{"n1", true}, {"n2", false}, {"n3", true}}));
 }
 
+// A node that stopped cleanly (SIGTERM) left the cluster: puts to its buckets say so, not that a
+// lease expired (which means a crash or a partition).
+TEST(Etcd, Defect11_PutsToACleanlyLeftOwnerSayItLeft) {
+  Etcd etcd;
+  ASSERT_TRUE(etcd.start()) << etcd.log();
+  Cluster cluster(2, {"--etcd", etcd.url(), "--etcd-ttl", "2", "--etcd-prefix", "/left"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  ASSERT_TRUE(wait_liveness(*c, {{"n1", true}, {"n2", true}})) << to_json(*c->cluster_status());
+  auto w = c->writer({.topic = "l", .bucket_column = "id", .num_buckets = 8});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  std::vector<Record> batch;
+  for (int64_t k = 0; k < 64; ++k) batch.push_back(Record{{"id", k}});
+  ASSERT_TRUE((*w)->put(batch).ok());
+  EXPECT_EQ(cluster.kill(1, SIGTERM), 0);
+  ASSERT_TRUE(wait_liveness(*c, {{"n1", true}, {"n2", false}}));
+  auto fresh = connect_to(cluster.address(0));  // no cached owners
+  auto w2 = fresh->writer({.topic = "l", .bucket_column = "id", .num_buckets = 8});
+  ASSERT_TRUE(w2.ok()) << w2.status().to_string();
+  Status s = (*w2)->put(batch);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find("owner n2"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.message().find("left the cluster"), std::string::npos) << s.to_string();
+  EXPECT_EQ(s.message().find("lease has expired"), std::string::npos) << s.to_string();
+}
+
 }  // namespace
 }  // namespace persisting

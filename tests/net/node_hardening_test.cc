@@ -129,5 +129,100 @@ TEST(NodeHardening, Defect9_HealthzAnswersWhileSlowClientsHoldConnections) {
   for (int fd : fds) ::close(fd);
 }
 
+TEST(NodeHardening, Defect11_NonLoopbackAddressWithoutTokenWarns) {
+  testing::TempDir dir;
+  // 192.0.2.1 (TEST-NET-1) is no local address: the node warns, then fails to bind, and nothing
+  // is ever exposed.
+  auto r = start_refused({"--id", "n1", "--listen", "192.0.2.1:" + std::to_string(free_port())},
+                         dir.path() + "/a.log");
+  EXPECT_NE(r.exit_code, 0) << r.log;
+  EXPECT_NE(r.log.find("WARNING"), std::string::npos) << r.log;
+  EXPECT_NE(r.log.find("no --token"), std::string::npos) << r.log;
+  auto m = start_refused({"--id", "n1", "--listen", loopback(free_port()), "--metrics",
+                          "192.0.2.1:" + std::to_string(free_port())},
+                         dir.path() + "/b.log");
+  EXPECT_NE(m.exit_code, 0) << m.log;
+  EXPECT_NE(m.log.find("WARNING"), std::string::npos) << m.log;
+  // A loopback node says nothing of the kind.
+  Cluster quiet(1);
+  ASSERT_TRUE(quiet.start_all());
+  EXPECT_EQ(quiet.log(0).find("WARNING"), std::string::npos) << quiet.log(0);
+}
+
+TEST(NodeHardening, Defect11_EmptyTokenIsRefused) {
+  testing::TempDir dir;
+  auto r = start_refused({"--id", "n1", "--listen", loopback(free_port()), "--token", ""}, dir.path() + "/a.log");
+  EXPECT_EQ(r.exit_code, 2) << r.log;
+  EXPECT_NE(r.log.find("--token is empty"), std::string::npos) << r.log;
+  std::ofstream(dir.path() + "/empty") << "\n";
+  auto f = start_refused({"--id", "n1", "--listen", loopback(free_port()), "--token-file", dir.path() + "/empty"},
+                         dir.path() + "/b.log");
+  EXPECT_EQ(f.exit_code, 2) << f.log;
+  EXPECT_NE(f.log.find("is empty"), std::string::npos) << f.log;
+}
+
+TEST(NodeHardening, Defect11_NodeWithoutDataDirSaysMemoryOnly) {
+  testing::TempDir dir;
+  int port = free_port();
+  Process node;
+  ASSERT_TRUE(node.start({PERSISTINGD_BIN, "--id", "n1", "--listen", loopback(port)}, dir.path() + "/n.log"));
+  ASSERT_TRUE(testing::wait_for_port(port, node)) << node.log();
+  EXPECT_NE(node.log().find("no --data-dir: only the memory backend"), std::string::npos) << node.log();
+  for (const char* backend : {"persisting", "lance"}) {
+    auto put = run_process(
+        {PERSISTING_BIN, "put", "--server", loopback(port), "--topic", backend, "--backend", backend, "-"},
+        "{\"id\":1}\n");
+    EXPECT_NE(put.exit_code, 0) << put.out;
+    EXPECT_NE(put.err.find("no --data-dir"), std::string::npos) << backend << ": " << put.err;
+  }
+  auto mem = run_process({PERSISTING_BIN, "put", "--server", loopback(port), "--topic", "m", "--backend", "memory", "-"},
+                         "{\"id\":1}\n");
+  EXPECT_EQ(mem.exit_code, 0) << mem.err;
+}
+
+TEST(NodeHardening, Defect11_FrozenNodeIsNotAliveInClusterStatus) {
+  Cluster cluster(2);
+  ASSERT_TRUE(cluster.start_all());
+  auto before = run_process({PERSISTING_BIN, "cluster", "status", "--server", cluster.address(0)});
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_EQ(before.out.find("\"alive\":false"), std::string::npos) << before.out;
+  cluster.signal(1, SIGSTOP);
+  auto st = run_process({PERSISTING_BIN, "cluster", "status", "--server", cluster.address(0)});
+  cluster.signal(1, SIGCONT);
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  auto n2 = st.out.find("\"id\":\"n2\"");
+  ASSERT_NE(n2, std::string::npos) << st.out;
+  auto end = st.out.find('}', n2);
+  std::string entry = st.out.substr(n2, end - n2);
+  EXPECT_NE(entry.find("\"alive\":false"), std::string::npos) << st.out;
+  EXPECT_NE(entry.find("\"detail\":"), std::string::npos) << st.out;
+}
+
+TEST(NodeHardening, Defect11_PlaintextClientToTlsNodeGetsAHintAndNoGrpcLogLines) {
+  testing::TempDir pki;
+  std::string d = pki.path();
+  auto sh = [&](const std::string& cmd) {
+    auto r = run_process({"/bin/sh", "-c", cmd});
+    ASSERT_EQ(r.exit_code, 0) << cmd << "\n" << r.err;
+  };
+  sh("cd " + d + " && " + OPENSSL_BIN +
+     " req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1"
+     " -keyout node.key -out node.pem 2>/dev/null");
+  Cluster cluster(1, {"--tls-cert", d + "/node.pem", "--tls-key", d + "/node.key"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto plain = run_process({PERSISTING_BIN, "topics", "--server", cluster.address(0)});
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_NE(plain.err.find("--tls-ca"), std::string::npos) << plain.err;
+  EXPECT_EQ(plain.err.find(".cc:"), std::string::npos) << plain.err;
+  // TLS to a plaintext node: the client's own TLS failure is no raw gRPC line either.
+  Cluster clear(1);
+  ASSERT_TRUE(clear.start_all());
+  auto tls = run_process({PERSISTING_BIN, "topics", "--server", clear.address(0), "--tls-ca", d + "/node.pem"});
+  EXPECT_NE(tls.exit_code, 0);
+  EXPECT_EQ(tls.err.find(".cc:"), std::string::npos) << tls.err;
+  EXPECT_EQ(cluster.kill(0, SIGTERM), 0);
+  EXPECT_EQ(cluster.log(0).find("ssl_transport_security"), std::string::npos) << cluster.log(0);
+}
+
 }  // namespace
 }  // namespace persisting
