@@ -33,7 +33,7 @@ bool is_loopback_address(const std::string& address) {
 
 struct Node::Impl {
   NodeConfig config;
-  std::unique_ptr<FileLock> data_dir_lock;  // held while the node runs (node.lock)
+  std::unique_ptr<FileLock> data_dir_lock;  // held while the node runs (.node.lock)
   std::unique_ptr<Channels> peers;
   std::unique_ptr<Membership> membership;
   std::shared_ptr<detail::QueueCore> core;
