@@ -6,7 +6,9 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -27,7 +29,11 @@ void quiet_grpc_logging() {
   static std::once_flag once;
   std::call_once(once, [] {
     if (std::getenv("GRPC_VERBOSITY") != nullptr) return;
-    gpr_set_log_function([](gpr_log_func_args*) {});
+    gpr_set_log_function([](gpr_log_func_args* a) {
+      // gRPC's own failed assertion (it aborts next) is still printed: it is no transport noise.
+      if (a->severity == GPR_LOG_SEVERITY_ERROR && std::strncmp(a->message, "assertion failed", 16) == 0)
+        std::fprintf(stderr, "gRPC %s:%d: %s\n", a->file, a->line, a->message);
+    });
   });
 }
 

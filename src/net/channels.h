@@ -26,6 +26,7 @@ struct ChannelConfig {
 
 // Sends gRPC's own log lines (connection and TLS failures, already reported to the caller as a
 // Status) nowhere, unless GRPC_VERBOSITY is set in the environment: then gRPC logs as it would.
+// A failed gRPC assertion (before it aborts) is still printed.
 // Idempotent; every Channels calls it, so both binaries get it.
 void quiet_grpc_logging();
 
