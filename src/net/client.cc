@@ -37,10 +37,18 @@ struct ClientCore {
     channels->prepare(&ctx, options.rpc_timeout);
     grpc::Status g = ((*channels->stub(address)).*method)(&ctx, req, resp);
     Status s = from_grpc(g, what);
-    if (!options.tls && options.tls_ca_file.empty() && might_be_tls_only(g))
+    bool tls = options.tls || !options.tls_ca_file.empty();
+    if (!tls && might_be_tls_only(g))
       return Unavailable(s.message() + " (the server may require TLS: pass --tls-ca with the CA that signed its "
                                        "certificate)");
+    if (tls && might_be_plaintext_only(g))
+      return Unavailable(s.message() + " (the server may not serve TLS: leave out --tls-ca)");
     return s;
+  }
+  // A TLS handshake answered by a plaintext HTTP/2 server: OpenSSL reads its bytes as a record
+  // of an unknown version.
+  static bool might_be_plaintext_only(const grpc::Status& g) {
+    return g.error_details().empty() && g.error_message().find("wrong version number") != std::string::npos;
   }
   // A plaintext connection to a TLS port: the server drops it mid-handshake, and gRPC says only
   // "Socket closed" (or "Connection reset").

@@ -220,6 +220,7 @@ TEST(NodeHardening, Defect11_PlaintextClientToTlsNodeGetsAHintAndNoGrpcLogLines)
   auto tls = run_process({PERSISTING_BIN, "topics", "--server", clear.address(0), "--tls-ca", d + "/node.pem"});
   EXPECT_NE(tls.exit_code, 0);
   EXPECT_EQ(tls.err.find(".cc:"), std::string::npos) << tls.err;
+  EXPECT_NE(tls.err.find("may not serve TLS"), std::string::npos) << tls.err;
   EXPECT_EQ(cluster.kill(0, SIGTERM), 0);
   EXPECT_EQ(cluster.log(0).find("ssl_transport_security"), std::string::npos) << cluster.log(0);
 }
