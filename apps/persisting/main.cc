@@ -19,6 +19,13 @@ Status parse_options(const std::vector<std::string>& raw, Options* out) {
   return Status::OK();
 }
 
+// --option k=v: one value per flag, repeat the flag for more (like Kafka's --property), so a
+// FILE after it stays the input even when its name has a '='.
+CLI::Option* add_backend_options(CLI::App* cmd, std::vector<std::string>* raw) {
+  return cmd->add_option("--option", *raw, "Backend option key=value (one per flag; repeat the flag for more)")
+      ->allow_extra_args(false);
+}
+
 // --data-dir (embedded) or --server (a cluster node), exactly one; --token and --tls-ca go
 // with --server.
 void add_target(CLI::App* cmd, cli::Target* t) {
@@ -55,7 +62,7 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--bucket-column", put.bucket_column, "Field that picks the bucket (new topics)");
   put_cmd->add_option("--num-buckets", put.num_buckets, "Buckets (new topics)")->check(CLI::Range(1, 65536));
   put_cmd->add_option("--backend", put.backend, "Backend (new topics; default persisting: WAL + Lance)");
-  put_cmd->add_option("--option", put_opts, "Backend option key=value (repeatable)");
+  add_backend_options(put_cmd, &put_opts);
   put_cmd->add_option("--batch-size", put.batch_size, "Lines per batch")->check(CLI::Range(1, 1000000));
   put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");
 
@@ -94,7 +101,7 @@ int main(int argc, char** argv) {
   auto* bench_cmd = app.add_subcommand("bench", "Throughput test: producers and consumers in one process");
   bench_cmd->add_option("--backend", bench.backend, "Backend");
   bench_cmd->add_option("--data-dir", bench.data_dir, "Data directory (default: a fresh temporary one)");
-  bench_cmd->add_option("--option", bench_opts, "Backend option key=value (repeatable)");
+  add_backend_options(bench_cmd, &bench_opts);
   bench_cmd->add_option("--producers", bench.producers, "Producer threads")->check(CLI::Range(1, 256));
   bench_cmd->add_option("--consumers", bench.consumers, "Consumer threads")->check(CLI::Range(0, 256));
   bench_cmd->add_option("--duration", bench.duration_s, "Seconds of producing")->check(CLI::Range(0.1, 3600.0));

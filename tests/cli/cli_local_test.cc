@@ -1,0 +1,68 @@
+// The `persisting` CLI on a data directory and its connection flags, driven as a user runs it
+// (issue 13: defects 2, 4, 6 and the CLI parts of 11).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "net/node_process.h"
+#include "persisting/json.h"
+#include "persisting/queue.h"
+#include "util/run_process.h"
+
+using namespace persisting;
+using namespace persisting::testing;
+
+namespace {
+
+ProcessResult cli(std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), PERSISTING_BIN);
+  return run_process(args, input);
+}
+
+std::string write_file(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string lines(int from, int n) {
+  std::string out;
+  for (int i = from; i < from + n; ++i) out += "{\"id\":\"k" + std::to_string(i % 5) + "\",\"n\":" + std::to_string(i) + "}\n";
+  return out;
+}
+
+size_t count_lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+// Waits (bounded: 20 s) until the process's log holds at least n lines.
+bool wait_for_lines(const Process& p, size_t n) {
+  for (int i = 0; i < 400; ++i) {
+    if (count_lines(p.log()) >= n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST(CliLocal, Defect6_EachOptionFlagTakesOneValue) {
+  TempDir dir;
+  // The input file follows --option; its name has a '=' and stays a file.
+  std::string in = write_file(dir.path() + "/in=1.jsonl", lines(0, 3));
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--option", "wal_sync_mode=os", "--option",
+                  "flush_interval=2", in});
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_NE(put.err.find("wrote 3 records"), std::string::npos) << put.err;
+  auto topics = cli({"topics", "--data-dir", dir.path()});
+  EXPECT_NE(topics.out.find("\"wal_sync_mode\":\"os\""), std::string::npos) << topics.out;
+  EXPECT_NE(topics.out.find("\"flush_interval\":\"2\""), std::string::npos) << topics.out;
+  EXPECT_EQ(topics.out.find("in=1"), std::string::npos) << topics.out;
+  // Two values after one flag: the second is the input, and a second input is a usage error.
+  auto two = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--option", "a=1", "b=2", in});
+  EXPECT_EQ(two.exit_code, 2) << two.err;
+  // bench takes its options the same way.
+  auto bench = cli({"bench", "--backend", "persisting", "--option", "wal_sync_mode=os", "--duration", "0.2",
+                    "--consumers", "0", "--json"});
+  EXPECT_EQ(bench.exit_code, 0) << bench.err;
+}
