@@ -35,6 +35,7 @@ Result<std::unique_ptr<Client>> connect(const Target& t) {
   o.server = t.server;
   o.token = t.token;
   o.tls_ca_file = t.tls_ca;
+  if (t.rpc_timeout.count() > 0) o.rpc_timeout = t.rpc_timeout;
   return Client::connect(o);
 }
 

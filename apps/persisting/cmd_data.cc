@@ -1,4 +1,7 @@
 // put, get, topics, stats: JSON Lines in and out of a data directory.
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -46,6 +49,7 @@ Result<std::unique_ptr<Client>> open_client(const Target& t) {
   co.token = t.token;
   co.tls_ca_file = t.tls_ca;
   co.tls = !t.tls_ca.empty();
+  if (t.rpc_timeout.count() > 0) co.rpc_timeout = t.rpc_timeout;
   return Client::connect(co);
 }
 
@@ -188,6 +192,12 @@ int get_records(Q& q, const GetArgs& a) {
 }  // namespace
 
 int run_put(const PutArgs& a) {
+  // The input is checked before the queue is opened: a put that cannot read it changes nothing.
+  if (a.input != "-") {
+    std::error_code ec;
+    if (std::filesystem::is_directory(a.input, ec)) return fail("cannot read input '" + a.input + "': is a directory");
+    if (std::ifstream f(a.input); !f) return fail("cannot read input '" + a.input + "': " + std::strerror(errno));
+  }
   return with_queue(a.target, [&](auto& q) { return put_lines(q, a); });
 }
 

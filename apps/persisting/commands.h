@@ -2,6 +2,7 @@
 // these. Each returns the process exit code: 0 ok, 1 failure (message already on stderr).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,8 +17,9 @@ namespace persisting::cli {
 struct Target {
   std::string data_dir;
   std::string server;  // host:port of any persistingd node
-  std::string token;   // access token for --server
+  std::string token;   // access token for --server (given, or read from --token-file)
   std::string tls_ca;  // CA file: connect with TLS
+  std::chrono::milliseconds rpc_timeout{0};  // --timeout: each RPC's deadline (0: the client's default)
 };
 
 struct PutArgs {

@@ -1,7 +1,15 @@
 // `persisting`: one binary, JSON Lines in and out. Exit 0 ok, 2 usage error, 1 failure; errors
 // go to stderr. The only file that includes CLI11.
 #include <CLI/CLI.hpp>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "apps/persisting/commands.h"
 #include "persisting/backend.h"
@@ -19,6 +27,58 @@ Status parse_options(const std::vector<std::string>& raw, Options* out) {
   return Status::OK();
 }
 
+// Flags of a command that talks to a node: --token or --token-file, --timeout. Declared once
+// for every such command; resolve() checks them after parsing and fills the Target.
+struct Connection {
+  CLI::App* cmd = nullptr;
+  cli::Target* target = nullptr;
+  CLI::Option* token = nullptr;
+  CLI::Option* token_file = nullptr;
+  CLI::Option* timeout = nullptr;
+  std::string token_path;
+  double timeout_s = 0;
+};
+
+// server: the --server option these flags go with (they need it), or null when the command
+// always talks to a node.
+void add_connection(CLI::App* cmd, cli::Target* t, CLI::Option* server, Connection* c) {
+  c->cmd = cmd;
+  c->target = t;
+  c->token = cmd->add_option("--token", t->token, "Access token (with --server; shows in ps: prefer --token-file)");
+  c->token_file = cmd->add_option("--token-file", c->token_path, "Read the access token from this file (with --server)");
+  c->token->excludes(c->token_file);
+  c->timeout = cmd->add_option("--timeout", c->timeout_s, "Seconds each request to a node may take (with --server; default 10)")
+                   ->check(CLI::Range(0.001, 86400.0));
+  if (server != nullptr)
+    for (auto* o : {c->token, c->token_file, c->timeout}) o->needs(server);
+}
+
+// After parsing: reads --token-file, refuses an empty token, sets the RPC timeout. False (the
+// message printed) on a usage error.
+bool resolve(Connection& c) {
+  auto usage = [](const std::string& m) {
+    std::cerr << "persisting: " << m << "\n";
+    return false;
+  };
+  if (c.token->count() > 0 && c.target->token.empty())
+    return usage("--token is empty (a token cannot be empty; leave the flag out to connect without one)");
+  if (c.token_file->count() > 0) {
+    if (std::error_code ec; std::filesystem::is_directory(c.token_path, ec))
+      return usage("cannot read token file '" + c.token_path + "': is a directory");
+    std::ifstream f(c.token_path);
+    if (!f) return usage("cannot read token file '" + c.token_path + "': " + std::strerror(errno));
+    std::stringstream text;
+    text << f.rdbuf();
+    std::string token = text.str();
+    while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+    if (token.empty()) return usage("token file '" + c.token_path + "' is empty");
+    c.target->token = std::move(token);
+  }
+  if (c.timeout->count() > 0)
+    c.target->rpc_timeout = std::chrono::milliseconds(std::llround(c.timeout_s * 1000));
+  return true;
+}
+
 // --option k=v: one value per flag, repeat the flag for more (like Kafka's --property), so a
 // FILE after it stays the input even when its name has a '='.
 CLI::Option* add_backend_options(CLI::App* cmd, std::vector<std::string>* raw) {
@@ -26,13 +86,13 @@ CLI::Option* add_backend_options(CLI::App* cmd, std::vector<std::string>* raw) {
       ->allow_extra_args(false);
 }
 
-// --data-dir (embedded) or --server (a cluster node), exactly one; --token and --tls-ca go
-// with --server.
-void add_target(CLI::App* cmd, cli::Target* t) {
+// --data-dir (embedded) or --server (a cluster node), exactly one; --token, --token-file,
+// --timeout and --tls-ca go with --server.
+void add_target(CLI::App* cmd, cli::Target* t, Connection* c) {
   auto* dir = cmd->add_option("--data-dir", t->data_dir, "Data directory (embedded queue)");
   auto* server = cmd->add_option("--server", t->server, "host:port of a persistingd node");
   dir->excludes(server);
-  cmd->add_option("--token", t->token, "Access token (with --server)")->needs(server);
+  add_connection(cmd, t, server, c);
   cmd->add_option("--tls-ca", t->tls_ca, "CA file: connect with TLS (with --server)")->needs(server);
 }
 
@@ -53,11 +113,13 @@ int main(int argc, char** argv) {
   app.add_option("--plugin", plugins, "Load backends from a shared library (repeatable)");
 
   app.add_subcommand("demo", "A producer and a consumer exchanging records on the embedded default");
+  std::deque<Connection> connections;  // stable addresses: the options point into them
+  auto conn = [&connections] { return &connections.emplace_back(); };
 
   cli::PutArgs put;
   std::vector<std::string> put_opts;
   auto* put_cmd = app.add_subcommand("put", "Append JSON Lines records to a topic");
-  add_target(put_cmd, &put.target);
+  add_target(put_cmd, &put.target, conn());
   put_cmd->add_option("--topic", put.topic, "Topic")->required();
   put_cmd->add_option("--bucket-column", put.bucket_column, "Field that picks the bucket (new topics)");
   put_cmd->add_option("--num-buckets", put.num_buckets, "Buckets (new topics)")->check(CLI::Range(1, 65536));
@@ -68,7 +130,7 @@ int main(int argc, char** argv) {
 
   cli::GetArgs get;
   auto* get_cmd = app.add_subcommand("get", "Read records of a topic as JSON Lines");
-  add_target(get_cmd, &get.target);
+  add_target(get_cmd, &get.target, conn());
   get_cmd->add_option("--topic", get.topic, "Topic")->required();
   get_cmd->add_flag("--from-beginning", get.from_beginning, "Start at offset 0 (default: at the end)");
   get_cmd->add_option("--limit", get.limit, "Stop after this many records");
@@ -83,12 +145,12 @@ int main(int argc, char** argv) {
 
   cli::Target topics_target;
   auto* topics_cmd = app.add_subcommand("topics", "List topics as JSON");
-  add_target(topics_cmd, &topics_target);
+  add_target(topics_cmd, &topics_target, conn());
 
   cli::Target stats_target;
   std::string stats_topic;
   auto* stats_cmd = app.add_subcommand("stats", "Print a topic's stats as JSON");
-  add_target(stats_cmd, &stats_target);
+  add_target(stats_cmd, &stats_target, conn());
   stats_cmd->add_option("--topic", stats_topic, "Topic")->required();
 
   std::string inspect_dir, inspect_topic;
@@ -117,7 +179,7 @@ int main(int argc, char** argv) {
   cli::RemoteBenchArgs rbench;
   auto* bench_server = bench_cmd->add_option("--server", bench_target.server, "Benchmark a persistingd node");
   bench_server->excludes("--data-dir");
-  bench_cmd->add_option("--token", bench_target.token, "Access token (with --server)")->needs(bench_server);
+  add_connection(bench_cmd, &bench_target, bench_server, conn());
   bench_cmd->add_option("--phase", rbench.phase, "With --server: produce, consume or wakeup")->needs(bench_server);
   bench_cmd->add_option("--topic", rbench.topic, "With --server: topic")->needs(bench_server);
   bench_cmd->add_option("--tag", rbench.tag, "With --server: record id prefix (one per client process)");
@@ -135,7 +197,7 @@ int main(int argc, char** argv) {
   cluster_cmd->require_subcommand(1);
   auto* status_cmd = cluster_cmd->add_subcommand("status", "Members, liveness and bucket ownership as JSON");
   status_cmd->add_option("--server", cluster_target.server, "host:port of a persistingd node")->required();
-  status_cmd->add_option("--token", cluster_target.token, "Access token");
+  add_connection(status_cmd, &cluster_target, nullptr, conn());
   status_cmd->add_option("--tls-ca", cluster_target.tls_ca, "CA file: connect with TLS");
   status_cmd->add_option("--topic", cluster_topic, "Also show this topic's bucket owners");
   cli::Target rebalance_target;
@@ -144,7 +206,7 @@ int main(int argc, char** argv) {
   auto* rebalance_cmd = cluster_cmd->add_subcommand(
       "rebalance", "Move a topic's buckets onto the members the node knows now (copy, fence, switch, delete)");
   rebalance_cmd->add_option("--server", rebalance_target.server, "host:port of a persistingd node")->required();
-  rebalance_cmd->add_option("--token", rebalance_target.token, "Access token");
+  add_connection(rebalance_cmd, &rebalance_target, nullptr, conn());
   rebalance_cmd->add_option("--tls-ca", rebalance_target.tls_ca, "CA file: connect with TLS");
   rebalance_cmd->add_option("--topic", rebalance_topic, "Topic")->required();
   auto* dry_flag = rebalance_cmd->add_flag("--dry-run", rebalance_dry_run, "Print the plan, change nothing");
@@ -158,6 +220,8 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  for (auto& c : connections)
+    if (c.cmd->parsed() && !resolve(c)) return 2;
 
   for (const auto& p : plugins) {
     Status s = BackendRegistry::global().load_plugin(p);

@@ -66,3 +66,52 @@ TEST(CliLocal, Defect6_EachOptionFlagTakesOneValue) {
                     "--consumers", "0", "--json"});
   EXPECT_EQ(bench.exit_code, 0) << bench.err;
 }
+
+TEST(CliLocal, Defect11_UnreadableInputFailsAndCreatesNothing) {
+  TempDir dir;
+  auto d = cli({"put", "--data-dir", dir.path() + "/d", "--topic", "t", "/tmp"});
+  EXPECT_EQ(d.exit_code, 1);
+  EXPECT_NE(d.err.find("cannot read input '/tmp': is a directory"), std::string::npos) << d.err;
+  auto missing = cli({"put", "--data-dir", dir.path() + "/d", "--topic", "t", dir.path() + "/nope.jsonl"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("nope.jsonl"), std::string::npos) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/d/t"));
+}
+
+TEST(CliLocal, Defect11_TokenFileAndTimeout) {
+  TempDir dir;
+  int port = free_port();
+  std::string addr = "127.0.0.1:" + std::to_string(port);
+  Process node;
+  ASSERT_TRUE(node.start({PERSISTINGD_BIN, "--id", "n1", "--listen", addr, "--data-dir", dir.path() + "/node", "--token",
+                          "s3cret"},
+                         dir.path() + "/node.log"));
+  ASSERT_TRUE(wait_for_port(port, node)) << node.log();
+  std::string good = write_file(dir.path() + "/good", "s3cret\n");
+  std::string wrong = write_file(dir.path() + "/wrong", "other\n");
+  std::string empty = write_file(dir.path() + "/empty", "\n");
+  auto ok = cli({"topics", "--server", addr, "--token-file", good, "--timeout", "5"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto put = cli({"put", "--server", addr, "--token-file", good, "--topic", "t"}, lines(0, 2));
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  auto stats = cli({"stats", "--server", addr, "--token-file", good, "--topic", "t", "--timeout", "2.5"});
+  EXPECT_EQ(stats.exit_code, 0) << stats.err;
+  auto status = cli({"cluster", "status", "--server", addr, "--token-file", good});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(cli({"topics", "--server", addr, "--token-file", wrong}).exit_code, 1);
+  // Usage errors: an empty token, both flags, an unreadable file, a timeout that is not > 0.
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"topics", "--server", addr, "--token-file", empty},
+           {"topics", "--server", addr, "--token", ""},
+           {"topics", "--server", addr, "--token", "s3cret", "--token-file", good},
+           {"topics", "--server", addr, "--token-file", dir.path() + "/none"},
+           {"topics", "--server", addr, "--timeout", "0"},
+           {"topics", "--server", addr, "--timeout", "-1"},
+           {"cluster", "status", "--server", addr, "--token", ""},
+           {"cluster", "rebalance", "--server", addr, "--topic", "t", "--token-file", empty},
+           {"topics", "--data-dir", dir.path(), "--token-file", good}}) {
+    auto r = cli(args);
+    EXPECT_EQ(r.exit_code, 2) << args[1] << " " << args.back() << ": " << r.err;
+  }
+  node.kill(SIGTERM);
+}
