@@ -39,6 +39,10 @@ struct BackendContext {
   // Records buffered before a flush (the Queue API's batch_size).
   uint32_t batch_size = 100;
   Env* env = nullptr;  // never null when given to a factory
+  // Only check the options (BackendRegistry::validate_options): the factory returns the error
+  // naming a bad or unknown option, or OK with any backend or none (it is discarded), and must
+  // touch no file. bucket_dir is empty then.
+  bool validate_only = false;
 };
 
 class StorageBackend {
@@ -96,6 +100,9 @@ class BackendRegistry {
   // Creates a backend; NotFound for an unknown name (the message lists the known ones).
   Result<std::unique_ptr<StorageBackend>> create(const std::string& name, const BackendContext& ctx,
                                                  const Options& options) const;
+  // Checks options for the named backend without creating anything (BackendContext::
+  // validate_only): a topic is created only with options its backend accepts.
+  Status validate_options(const std::string& name, const Options& options) const;
   bool contains(const std::string& name) const;
   // Whether the named backend's records outlive the process. NotFound for unknown names.
   Result<bool> is_durable(const std::string& name) const;

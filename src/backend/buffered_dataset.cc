@@ -31,6 +31,7 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   ASSIGN_OR_RETURN(uint64_t max_buffered, reader.get_bytes("max_buffered_bytes", 1ull << 30));
   if (max_buffered == 0 || max_buffered > (2ull << 30))
     return InvalidArgument("option 'max_buffered_bytes' must be between 1 and 2G, got " + std::to_string(max_buffered));
+  if (ctx.validate_only) return std::unique_ptr<BufferedDataset>();  // options checked, no file touched
   if (ctx.bucket_dir.empty()) return InvalidArgument("this backend stores files and needs a data directory");
   lance::LanceOptions lo;
   ASSIGN_OR_RETURN(lo.file.compression, lance::parse_buffer_compression(compression));

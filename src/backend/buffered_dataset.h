@@ -31,6 +31,7 @@ class BufferedDataset {
  public:
   // Opens (or prepares to create) <bucket_dir>/data.lance. Options taken from reader:
   // compression (none|zstd|lz4), sync (bool) and max_buffered_bytes (bytes, 1G, at most 2G).
+  // With ctx.validate_only: checks them and returns null, touching no file.
   static Result<std::unique_ptr<BufferedDataset>> open(const BackendContext& ctx, OptionReader& reader);
   // The flush_interval option of both owners (seconds, 10; 0 = off, given as 0 ms): records that
   // wait are flushed at least this often, so a quiet topic's records still reach Lance.

@@ -9,6 +9,7 @@ Result<std::unique_ptr<StorageBackend>> LanceBackend::create(const BackendContex
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'lance'");
   RETURN_IF_ERROR(reader.finish());
+  if (ctx.validate_only) return std::unique_ptr<StorageBackend>();
   std::unique_ptr<LanceBackend> b(new LanceBackend(ctx, std::move(data).value()));
   b->flush_interval_ = flush_interval;
   return std::unique_ptr<StorageBackend>(std::move(b));

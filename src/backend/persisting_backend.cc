@@ -44,6 +44,7 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'persisting'");
   RETURN_IF_ERROR(reader.finish());
+  if (ctx.validate_only) return std::unique_ptr<StorageBackend>();
 
   std::unique_ptr<PersistingBackend> b(
       new PersistingBackend(ctx, std::move(data).value(), static_cast<uint64_t>(threshold), flush_bytes, metrics));

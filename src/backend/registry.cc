@@ -54,6 +54,12 @@ Result<std::unique_ptr<StorageBackend>> BackendRegistry::create(const std::strin
   return factory(c, options);
 }
 
+Status BackendRegistry::validate_options(const std::string& name, const Options& options) const {
+  BackendContext ctx;
+  ctx.validate_only = true;
+  return create(name, ctx, options).status();
+}
+
 bool BackendRegistry::contains(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);
   return entries_.count(name) > 0;

@@ -76,8 +76,12 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w) {
     RETURN_IF_ERROR(queue::check_same_settings(*stored, w));
     info = *stored;
   } else if (stored.status().code() == Code::kNotFound) {
+    // A new topic: its options are checked before anything is written, so a put that fails
+    // validation leaves nothing behind.
     info = queue::topic_settings(w);
-    if (has_data_dir()) RETURN_IF_ERROR(queue::store_topic_meta(env, options.data_dir, info));
+    if (Status s = BackendRegistry::global().validate_options(info.backend, info.backend_options); !s.ok())
+      return s.with_context("topic '" + w.topic + "'");
+    if (has_data_dir()) RETURN_IF_ERROR(queue::create_topic_meta(env, options.data_dir, info));
   } else {
     return stored.status();
   }

@@ -85,6 +85,14 @@ Status store_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& 
   return env->sync_dir(data_dir);
 }
 
+Status create_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& info) {
+  const std::string dir = topic_dir(data_dir, info.topic);
+  const bool existed = env->file_exists(dir);
+  Status s = store_topic_meta(env, data_dir, info);
+  if (!s.ok() && !existed) (void)env->remove_all(dir);  // the error reported is the store's
+  return s;
+}
+
 Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted) {
   std::string diffs;
   auto diff = [&](const std::string& what, const std::string& have, const std::string& want) {

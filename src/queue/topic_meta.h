@@ -25,6 +25,9 @@ Result<TopicInfo> decode_topic_meta(std::string_view json, const std::string& pa
 // NotFound when the topic has no topic.json.
 Result<TopicInfo> load_topic_meta(Env* env, const std::string& data_dir, const std::string& topic);
 Status store_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& info);
+// store_topic_meta for a topic whose directory does not exist yet: on failure the directory
+// it made is removed again, so no half-made topic is left.
+Status create_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& info);
 
 // FailedPrecondition naming each setting that differs between the stored topic and a writer's.
 Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted);

@@ -46,6 +46,26 @@ bool wait_for_lines(const Process& p, size_t n) {
 
 }  // namespace
 
+TEST(CliLocal, Defect4_PutWithABadOptionCreatesNothing) {
+  TempDir dir;
+  std::string in = write_file(dir.path() + "/x.jsonl", lines(0, 2));
+  auto bad = cli({"put", "--data-dir", dir.path() + "/d", "--topic", "o", "--option", "wal_sync_mode=sometimes", "--", in});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("wal_sync_mode"), std::string::npos) << bad.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/d/o")) << "a failed put left the topic behind";
+  auto unknown = cli({"put", "--data-dir", dir.path() + "/d", "--topic", "o", "--option", "no_such_option=1", "--", in});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no_such_option"), std::string::npos) << unknown.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/d/o"));
+  // The topic made afterwards works for good.
+  auto good = cli({"put", "--data-dir", dir.path() + "/d", "--topic", "o", "--option", "wal_sync_mode=os", "--", in});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  auto get = cli({"get", "--data-dir", dir.path() + "/d", "--topic", "o", "--from-beginning"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(count_lines(get.out), 2u);
+  EXPECT_EQ(cli({"stats", "--data-dir", dir.path() + "/d", "--topic", "o"}).exit_code, 0);
+}
+
 TEST(CliLocal, Defect6_EachOptionFlagTakesOneValue) {
   TempDir dir;
   // The input file follows --option; its name has a '=' and stays a file.
