@@ -43,6 +43,10 @@ struct BackendContext {
   // naming a bad or unknown option, or OK with any backend or none (it is discarded), and must
   // touch no file. bucket_dir is empty then.
   bool validate_only = false;
+  // Open to read: take nothing a writer needs (no writer lock, no WAL kept open); the first put
+  // makes the backend the bucket's writer. Without it a durable backend becomes the writer at
+  // open when no other process is.
+  bool read_only = false;
 };
 
 class StorageBackend {

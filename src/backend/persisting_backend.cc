@@ -13,6 +13,9 @@ constexpr uint64_t kMaxGroupBytes = 4 << 20;  // one WAL frame per group stays w
 // 100,000 records or 32 MiB of encoded records per bucket, whichever comes first.
 constexpr int64_t kDefaultFlushThreshold = 100000;
 constexpr uint64_t kDefaultFlushBytes = 32ull << 20;
+// How long a put waits for the writer lock: a reader recovering a dead writer's WAL holds it
+// for that long (replay and one flush); a live writer holds it for good.
+constexpr auto kLockPatience = std::chrono::milliseconds(3000);
 
 }  // namespace
 
@@ -50,29 +53,80 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
       new PersistingBackend(ctx, std::move(data).value(), static_cast<uint64_t>(threshold), flush_bytes, metrics));
   b->group_wait_cap_ = std::chrono::microseconds(group_wait_us);
   b->flush_interval_ = flush_interval;
-  auto lock = ctx.env->lock_file(join_path(ctx.bucket_dir, "writer.lock"));
-  if (!lock.ok()) {
-    if (lock.status().code() != Code::kFailedPrecondition) return lock.status();
-    // Another process writes this bucket: read what it has flushed to Lance, write nothing.
-    return std::unique_ptr<StorageBackend>(std::move(b));
-  }
-  b->writer_lock_ = std::move(lock).value();
-  b->flusher_ = std::thread([p = b.get()] { p->flusher_loop(); });
-  if (enable_wal) {
-    wal::WalOptions wo;
-    wo.env = ctx.env;
-    ASSIGN_OR_RETURN(wo.sync_mode, wal::parse_sync_mode(mode));
-    wo.sync_interval_s = interval;
-    wo.max_segment_size = max_wal;
-    wo.recycle_segments = recycle;
-    ASSIGN_OR_RETURN(wo.recovery_policy, wal::parse_recovery_policy(policy));
-    Status s = b->open_wal(wo);
-    if (!s.ok()) return s.with_context("backend 'persisting' bucket '" + ctx.bucket_dir + "'");
-    // Only a put that waits for an fsync gains from the appender's group commit.
-    b->group_commit_ = wo.sync_mode == wal::SyncMode::kAlways || interval == 0;
-    if (b->group_commit_) b->appender_ = std::thread([p = b.get()] { p->appender_loop(); });
-  }
+  b->enable_wal_ = enable_wal;
+  b->wal_options_.env = ctx.env;
+  ASSIGN_OR_RETURN(b->wal_options_.sync_mode, wal::parse_sync_mode(mode));
+  b->wal_options_.sync_interval_s = interval;
+  b->wal_options_.max_segment_size = max_wal;
+  b->wal_options_.recycle_segments = recycle;
+  ASSIGN_OR_RETURN(b->wal_options_.recovery_policy, wal::parse_recovery_policy(policy));
+  Status s = ctx.read_only ? b->recover_unowned() : b->become_writer(std::chrono::milliseconds(0));
+  // Locked by another process: read what it has flushed to Lance; a put tries the lock again.
+  if (!s.ok() && s.code() != Code::kFailedPrecondition)
+    return s.with_context("backend 'persisting' bucket '" + ctx.bucket_dir + "'");
   return std::unique_ptr<StorageBackend>(std::move(b));
+}
+
+Status PersistingBackend::take_writer_lock(std::chrono::milliseconds patience) {
+  const std::string path = join_path(bucket_dir_, "writer.lock");
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  auto pause = std::chrono::milliseconds(5);
+  for (;;) {
+    auto lock = env_->lock_file(path);
+    if (lock.ok()) {
+      writer_lock_ = std::move(lock).value();
+      return Status::OK();
+    }
+    if (lock.status().code() != Code::kFailedPrecondition || std::chrono::steady_clock::now() >= deadline)
+      return lock.status();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  }
+}
+
+Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Status locked = take_writer_lock(patience);
+  if (!locked.ok()) {
+    if (locked.code() == Code::kFailedPrecondition)
+      return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
+    return locked;
+  }
+  // Another process may have written since this one opened the bucket: continue from its end.
+  Status s = data_->refresh();
+  if (s.ok() && enable_wal_) s = open_wal(wal_options_);
+  if (!s.ok()) {
+    wal_.reset();
+    writer_lock_.reset();
+    return s;
+  }
+  start_writer_threads();
+  return Status::OK();
+}
+
+void PersistingBackend::start_writer_threads() {
+  flusher_ = std::thread([this] { flusher_loop(); });
+  if (!wal_) return;
+  // Only a put that waits for an fsync gains from the appender's group commit.
+  group_commit_ = wal_options_.sync_mode == wal::SyncMode::kAlways || wal_options_.sync_interval_s == 0;
+  if (group_commit_) appender_ = std::thread([this] { appender_loop(); });
+}
+
+Status PersistingBackend::recover_unowned() {
+  if (!enable_wal_ || !env_->file_exists(join_path(bucket_dir_, "wal"))) return Status::OK();
+  Status locked = take_writer_lock(std::chrono::milliseconds(0));
+  if (!locked.ok()) return locked.code() == Code::kFailedPrecondition ? Status::OK() : locked;
+  RETURN_IF_ERROR(open_wal(wal_options_));
+  if (data_->buffered() > 0 && !flush_once(/*explicit_flush=*/true).ok()) {
+    // The recovered records cannot reach Lance now (a full disk?): keep them, as a writer does;
+    // the failure is in stats and the flusher retries.
+    start_writer_threads();
+    return Status::OK();
+  }
+  Status closed = wal_->close();
+  wal_.reset();
+  writer_lock_.reset();
+  return closed;
 }
 
 PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data,
@@ -140,8 +194,8 @@ Status PersistingBackend::open_wal(const wal::WalOptions& options) {
 }
 
 Status PersistingBackend::admit(const RecordBatch& batch) {
-  if (!writer_lock_)
-    return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
+  // The first put of a process that opened the bucket to read makes it the writer.
+  if (!writer_lock_) RETURN_IF_ERROR(become_writer(kLockPatience));
   if (wal_) RETURN_IF_ERROR(wal_->health());
   std::lock_guard<std::mutex> lock(mu_);
   return data_->admit(batch);

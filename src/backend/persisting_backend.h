@@ -21,6 +21,14 @@
 // Under interval and os nothing waits on the put's path, so the put is written to the WAL right
 // in the actor's message and answered at once.
 //
+// One process writes a bucket: the one holding <bucket_dir>/writer.lock. A backend opened to
+// write (the default) takes it at open; one opened to read (BackendContext::read_only: the
+// embedded Queue's readers and stats) does not, and becomes the writer at its first put (which
+// waits a little for the lock). A process that does not hold the lock reads what the writer has
+// flushed to Lance, reloading the dataset when a read reaches its end. A read-only open that
+// finds no writer but a WAL recovers it, flushes the recovered records to Lance and lets the lock
+// go, so what a killed writer acknowledged is readable at once.
+//
 // Recovery on open: the dataset's row count P is read first; WAL records below P (flushed but
 // not yet checkpointed when the process died) are skipped, the rest are replayed into the
 // buffer with their offsets. A WAL damaged before its tail (policy tolerate_tail) leaves the
@@ -73,6 +81,16 @@ class PersistingBackend final : public StorageBackend {
   PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data, uint64_t flush_threshold,
                     uint64_t flush_bytes, bool metrics);
   Status open_wal(const wal::WalOptions& options);
+  // Takes <bucket_dir>/writer.lock, trying again for up to patience while another process
+  // holds it (FailedPrecondition after that).
+  Status take_writer_lock(std::chrono::milliseconds patience);
+  // Makes this process the bucket's writer: the lock, the dataset reloaded, the WAL opened (its
+  // records recovered), the flusher and appender started. On failure it stays a reader.
+  Status become_writer(std::chrono::milliseconds patience);
+  void start_writer_threads();
+  // A read-only open (BackendContext::read_only) that finds no writer: makes what a dead writer
+  // left in its WAL visible (recovers it, flushes it to Lance) and lets go of the lock again.
+  Status recover_unowned();
   // Type checks and the writer lock; run before a put is queued or written.
   Status admit(const RecordBatch& batch);
   void appender_loop();
@@ -96,7 +114,9 @@ class PersistingBackend final : public StorageBackend {
   std::unique_ptr<BufferedDataset> data_;
   std::unique_ptr<wal::Wal> wal_;         // null when enable_wal=false
   bool group_commit_ = false;             // puts go through the appender (wal_sync_mode=always)
-  std::unique_ptr<FileLock> writer_lock_;
+  std::unique_ptr<FileLock> writer_lock_;  // held while this process writes the bucket
+  bool enable_wal_ = true;
+  wal::WalOptions wal_options_;           // for the WAL opened when this process becomes the writer
   wal::RecoveryReport recovery_;
 
   // The appender: puts waiting to be written to the WAL as one group.

@@ -104,7 +104,7 @@ Result<TopicInfo> QueueCore::open_for_read(const std::string& topic) {
 }
 
 Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
-    const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options) {
+    const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options, Access access) {
   std::vector<std::shared_ptr<runtime::BucketStorage>> out;
   out.reserve(buckets.size());
   for (BucketId b : buckets) {
@@ -115,6 +115,7 @@ Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
     spec.options = info.backend_options;
     for (const auto& [k, v] : session_options) spec.options[k] = v;
     spec.batch_size = info.batch_size;
+    spec.read_only = access == Access::kRead;
     if (has_data_dir()) spec.bucket_dir = queue::bucket_dir(options.data_dir, info.topic, b);
     ASSIGN_OR_RETURN(auto actor, manager->get_or_create(spec));
     out.push_back(std::move(actor));
@@ -122,10 +123,10 @@ Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
   return out;
 }
 
-Result<Object> QueueCore::stats(const TopicInfo& info) {
+Result<Object> QueueCore::stats(const TopicInfo& info, Access access) {
   std::vector<BucketId> all;
   for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
-  ASSIGN_OR_RETURN(auto actors_, actors(info, all, {}));
+  ASSIGN_OR_RETURN(auto actors_, actors(info, all, {}, access));
   std::vector<std::future<Object>> futures;
   for (auto& a : actors_) {
     auto p = std::make_shared<std::promise<Object>>();
@@ -216,7 +217,8 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
   ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(options.topic));
   ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));
   auto state = std::make_unique<detail::ReaderState>();
-  ASSIGN_OR_RETURN(state->actors, core_->actors(info, buckets, {}));
+  // Readers and stats take nothing a writer in another process needs (docs/cli.md).
+  ASSIGN_OR_RETURN(state->actors, core_->actors(info, buckets, {}, QueueCore::Access::kRead));
   state->core = core_;
   state->info = std::move(info);
   state->cursor.init(std::move(buckets));
@@ -229,7 +231,7 @@ Result<TopicInfo> Queue::topic(const std::string& name) { return core_->lookup(n
 
 Result<Object> Queue::stats(const std::string& topic) {
   ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(topic));
-  return core_->stats(info);
+  return core_->stats(info, QueueCore::Access::kRead);
 }
 
 Status Queue::flush() {

@@ -34,10 +34,14 @@ struct QueueCore {
   // Opens an existing topic by name for reading.
   Result<TopicInfo> open_for_read(const std::string& topic);
   // The actors of the given buckets, creating them with the topic's backend if needed.
-  // session_options override the stored backend options for buckets created now.
+  // session_options override the stored backend options for buckets created now. With
+  // Access::kRead, buckets created now are opened to read (they take nothing a writer in another
+  // process needs, until their first put).
+  enum class Access { kWrite, kRead };
   Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> actors(
-      const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options);
-  Result<Object> stats(const TopicInfo& info);
+      const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options,
+      Access access = Access::kWrite);
+  Result<Object> stats(const TopicInfo& info, Access access = Access::kWrite);
   Result<TopicInfo> lookup(const std::string& topic);
   // Topics opened in this process and those with a topic.json in the data dir.
   Result<std::vector<TopicInfo>> list_topics();

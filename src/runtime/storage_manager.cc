@@ -32,6 +32,7 @@ Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const Bucke
   ctx.bucket_dir = spec.bucket_dir;
   ctx.batch_size = spec.batch_size;
   ctx.env = env_;
+  ctx.read_only = spec.read_only;
   auto backend = BackendRegistry::global().create(spec.backend, ctx, spec.options);
   if (!backend.ok())
     return backend.status().with_context("topic '" + spec.topic + "' bucket " +

@@ -46,6 +46,52 @@ bool wait_for_lines(const Process& p, size_t n) {
 
 }  // namespace
 
+TEST(CliLocal, Defect2_ReaderStartedFirstDoesNotBlockAWriter) {
+  TempDir dir;
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "t"}, lines(0, 3)).exit_code, 0);
+  // A following reader in another process, started before the writer.
+  Process reader;
+  ASSERT_TRUE(reader.start({PERSISTING_BIN, "get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning", "--follow"},
+                           dir.path() + "/reader.log"));
+  ASSERT_TRUE(wait_for_lines(reader, 3)) << reader.log();
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t"}, lines(3, 4));
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_NE(put.err.find("wrote 4 records"), std::string::npos) << put.err;
+  // The reader keeps following: it sees the writer's records once they are flushed (at exit).
+  EXPECT_TRUE(wait_for_lines(reader, 7)) << reader.log();
+  EXPECT_NE(reader.log().find("\"n\":6"), std::string::npos) << reader.log();
+  reader.kill(SIGTERM);
+}
+
+TEST(CliLocal, Defect2_StatsInAnotherProcessDoesNotBlockAWriter) {
+  TempDir dir;
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "2"}, lines(0, 3)).exit_code, 0);
+  // This process only reads (stats opens every bucket and keeps it open) ...
+  auto q = Queue::open({.data_dir = dir.path()});
+  ASSERT_TRUE(q.ok()) << q.status().to_string();
+  auto before = (*q)->stats("t");
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  EXPECT_EQ(before->find("total_count")->as_int(), 3);
+  // ... so another process can write.
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t"}, lines(3, 2));
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  auto after = (*q)->stats("t");
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(count_lines(get.out), 5u) << get.out;
+  // A writer in the reading process takes the buckets over once the other one has gone.
+  auto w = (*q)->writer({.topic = "t", .bucket_column = "id", .num_buckets = 2, .backend = "persisting"});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  auto rec = parse_json_record("{\"id\":\"k9\",\"n\":9}");
+  ASSERT_TRUE(rec.ok());
+  ASSERT_TRUE((*w)->put(std::vector<Record>{*rec}).ok());
+  ASSERT_TRUE((*w)->flush().ok());
+  q->reset();
+  auto all = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning"});
+  EXPECT_EQ(count_lines(all.out), 6u) << all.out;
+}
+
 TEST(CliLocal, Defect4_PutWithABadOptionCreatesNothing) {
   TempDir dir;
   std::string in = write_file(dir.path() + "/x.jsonl", lines(0, 2));

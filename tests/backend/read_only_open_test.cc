@@ -1,0 +1,96 @@
+// Opening a bucket to read (BackendContext::read_only) takes nothing a writer needs, and a
+// backend's options are checked without touching files (BackendContext::validate_only).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "persisting/backend.h"
+#include "util/temp_dir.h"
+
+using namespace persisting;
+using persisting::testing::TempDir;
+
+namespace {
+
+Result<std::unique_ptr<StorageBackend>> open(const std::string& backend, const std::string& dir, bool read_only) {
+  BackendContext ctx;
+  ctx.topic = "t";
+  ctx.bucket_dir = dir;
+  ctx.read_only = read_only;
+  return BackendRegistry::global().create(backend, ctx, {});
+}
+
+RecordBatch batch_of(int from, int n) {
+  RecordBatch b;
+  for (int i = from; i < from + n; ++i) b.add(Record{{"id", "k" + std::to_string(i)}, {"i", i}});
+  return b;
+}
+
+size_t count(StorageBackend& b) {
+  auto got = b.get(Offset(0), 1 << 20);
+  EXPECT_TRUE(got.ok()) << got.status().to_string();
+  return got.ok() ? got->size() : 0;
+}
+
+bool is_writer(StorageBackend& b) { return b.stats().find("writer")->as_bool(); }
+
+}  // namespace
+
+TEST(ReadOnlyOpen, LeavesTheBucketToAWriterAndBecomesOneAtItsFirstPut) {
+  TempDir dir;
+  auto reader = open("persisting", dir.path(), /*read_only=*/true);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  EXPECT_FALSE(is_writer(**reader));
+  {
+    auto writer = open("persisting", dir.path(), /*read_only=*/false);
+    ASSERT_TRUE(writer.ok()) << writer.status().to_string();
+    EXPECT_TRUE(is_writer(**writer));
+    ASSERT_TRUE((*writer)->put_batch(batch_of(0, 3)).ok());
+    ASSERT_TRUE((*writer)->flush().ok());
+    EXPECT_EQ(count(**reader), 3u);  // the reader picks up the writer's commit
+    auto refused = (*reader)->put_batch(batch_of(3, 1));  // the writer holds the bucket
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition) << refused.status().to_string();
+  }
+  // The writer has gone: the reader's put makes it the writer, continuing at the writer's end.
+  auto put = (*reader)->put_batch(batch_of(3, 2));
+  ASSERT_TRUE(put.ok()) << put.status().to_string();
+  EXPECT_EQ(put->value(), 3u);
+  EXPECT_TRUE(is_writer(**reader));
+  EXPECT_EQ(count(**reader), 5u);
+}
+
+TEST(ReadOnlyOpen, MakesWhatADeadWriterLeftInItsWalReadableAndLetsTheLockGo) {
+  TempDir dir;
+  {
+    auto writer = open("persisting", dir.path(), false);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->put_batch(batch_of(0, 4)).ok());  // in the WAL only: closed without a flush
+  }
+  auto reader = open("persisting", dir.path(), true);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  EXPECT_FALSE(is_writer(**reader));
+  EXPECT_EQ(count(**reader), 4u);
+  auto writer = open("persisting", dir.path(), false);  // the lock is free again
+  ASSERT_TRUE(writer.ok());
+  EXPECT_TRUE(is_writer(**writer));
+  EXPECT_EQ(count(**writer), 4u);
+  auto put = (*writer)->put_batch(batch_of(4, 1));
+  ASSERT_TRUE(put.ok()) << put.status().to_string();
+  EXPECT_EQ(put->value(), 4u);
+}
+
+TEST(ValidateOptions, ChecksEveryBuiltInBackendWithoutTouchingFiles) {
+  auto& r = BackendRegistry::global();
+  EXPECT_TRUE(r.validate_options("persisting", {{"wal_sync_mode", "os"}, {"compression", "zstd"}}).ok());
+  Status bad = r.validate_options("persisting", {{"wal_sync_mode", "sometimes"}});
+  EXPECT_EQ(bad.code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.message().find("wal_sync_mode"), std::string::npos) << bad.to_string();
+  Status unknown = r.validate_options("persisting", {{"compression", "lz4"}, {"no_such", "1"}});
+  EXPECT_NE(unknown.message().find("no_such"), std::string::npos) << unknown.to_string();
+  EXPECT_FALSE(r.validate_options("lance", {{"max_buffered_bytes", "0"}}).ok());
+  EXPECT_TRUE(r.validate_options("lance", {{"flush_interval", "2"}}).ok());
+  EXPECT_FALSE(r.validate_options("memory", {{"x", "1"}}).ok());
+  EXPECT_TRUE(r.validate_options("memory", {}).ok());
+  EXPECT_EQ(r.validate_options("nosuch", {}).code(), Code::kNotFound);
+}
