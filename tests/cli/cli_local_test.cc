@@ -63,6 +63,30 @@ TEST(CliLocal, Defect2_ReaderStartedFirstDoesNotBlockAWriter) {
   reader.kill(SIGTERM);
 }
 
+TEST(CliLocal, Defect2_FollowingReaderSeesEachFlushOfAWriterThatKeepsRunning) {
+  TempDir dir;
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "2"}, lines(0, 2)).exit_code, 0);
+  Process reader;
+  ASSERT_TRUE(reader.start({PERSISTING_BIN, "get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning", "--follow"},
+                           dir.path() + "/reader.log"));
+  ASSERT_TRUE(wait_for_lines(reader, 2)) << reader.log();
+  // A writer in this process, opened after the reader, that stays open across two flushes.
+  auto q = Queue::open({.data_dir = dir.path()});
+  ASSERT_TRUE(q.ok()) << q.status().to_string();
+  auto w = (*q)->writer({.topic = "t", .bucket_column = "id", .num_buckets = 2, .backend = "persisting"});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  for (int round = 0; round < 2; ++round) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 3; ++i) batch.push_back(*parse_json_record(
+        "{\"id\":\"k" + std::to_string(i) + "\",\"n\":" + std::to_string(100 + round * 10 + i) + "}"));
+    ASSERT_TRUE((*w)->put(batch).ok());
+    ASSERT_TRUE((*w)->flush().ok());  // a new Lance version in each bucket it wrote
+    EXPECT_TRUE(wait_for_lines(reader, 2 + 3 * (round + 1))) << "round " << round << ": " << reader.log();
+  }
+  EXPECT_NE(reader.log().find("\"n\":112"), std::string::npos) << reader.log();
+  reader.kill(SIGTERM);
+}
+
 TEST(CliLocal, Defect2_StatsInAnotherProcessDoesNotBlockAWriter) {
   TempDir dir;
   ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "2"}, lines(0, 3)).exit_code, 0);
