@@ -13,6 +13,7 @@
 #include "net/wire.h"
 #include "persisting/backend.h"
 #include "persisting/json.h"
+#include "queue/fetch.h"
 #include "queue/routing.h"
 #include "queue/topic_meta.h"
 #include "runtime/bucket_storage.h"

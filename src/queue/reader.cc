@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <future>
 
+#include "queue/fetch.h"
 #include "queue/queue_core.h"
 #include "queue/routing.h"
 

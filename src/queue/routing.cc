@@ -1,11 +1,8 @@
 #include "queue/routing.h"
 
 #include <algorithm>
-#include <atomic>
-#include <mutex>
 
 #include "core/hash.h"
-#include "runtime/bucket_storage.h"
 
 namespace persisting::queue {
 
@@ -249,101 +246,6 @@ Result<std::vector<Message>> take_fair(Cursor& c, const std::string& topic, std:
   }
   if (n > 0) c.rotation = (c.rotation + 1) % n;
   return out;
-}
-
-namespace {
-
-std::atomic<uint64_t> g_next_waiter_id{1};
-
-// What one fetch reads, shared by every bucket callback (copied once, not per bucket).
-struct FetchArgs {
-  Actors actors;
-  std::vector<uint64_t> offsets;
-  size_t limit;
-  std::chrono::milliseconds timeout;
-  uint64_t waiter;
-};
-
-// Collects one answer per bucket, then calls done once.
-struct Gather {
-  std::mutex mu;
-  size_t left;
-  std::vector<RecordBatch> raw;
-  Status first_error;
-  bool have_winner = false;
-  FetchCallback done;
-};
-
-std::shared_ptr<Gather> make_gather(size_t n, FetchCallback done) {
-  auto g = std::make_shared<Gather>();
-  g->left = n;
-  g->raw.resize(n);
-  g->done = std::move(done);
-  return g;
-}
-
-void park_all(std::shared_ptr<const FetchArgs> a, FetchCallback done) {
-  auto g = make_gather(a->actors.size(), std::move(done));
-  for (size_t i = 0; i < a->actors.size(); ++i) {
-    a->actors[i]->get(Offset(a->offsets[i]), a->limit, a->timeout, a->waiter,
-                      [g, i, a](Result<RecordBatch> r) {
-      bool cancel_others = false;
-      bool last;
-      {
-        std::lock_guard<std::mutex> lock(g->mu);
-        if (!r.ok()) {
-          if (g->first_error.ok()) g->first_error = r.status();
-        } else if (!r->empty() && !g->have_winner) {
-          g->have_winner = true;
-          g->raw[i] = std::move(r).value();
-          cancel_others = true;
-        }
-        last = --g->left == 0;
-      }
-      if (cancel_others)
-        for (size_t j = 0; j < a->actors.size(); ++j)
-          if (j != i) a->actors[j]->cancel_wait(a->waiter);
-      if (last) {
-        if (!g->have_winner && !g->first_error.ok()) return g->done(g->first_error);
-        g->done(std::move(g->raw));
-      }
-    });
-  }
-}
-
-}  // namespace
-
-uint64_t next_waiter_id() { return g_next_waiter_id.fetch_add(1); }
-
-void cancel_fetch(const Actors& actors, uint64_t waiter_id) {
-  for (const auto& a : actors) a->cancel_wait(waiter_id);
-}
-
-void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
-           std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done) {
-  if (actors.empty()) return done(std::vector<RecordBatch>());
-  auto a = std::make_shared<const FetchArgs>(FetchArgs{actors, offsets, limit, timeout, waiter_id});
-  auto g = make_gather(actors.size(), std::move(done));
-  for (size_t i = 0; i < actors.size(); ++i) {
-    actors[i]->get(Offset(offsets[i]), limit, std::chrono::milliseconds(0), 0,
-                   [g, i, a, wait](Result<RecordBatch> r) {
-      bool last;
-      {
-        std::lock_guard<std::mutex> lock(g->mu);
-        if (!r.ok()) {
-          if (g->first_error.ok()) g->first_error = r.status();
-        } else {
-          g->raw[i] = std::move(r).value();
-        }
-        last = --g->left == 0;
-      }
-      if (!last) return;
-      if (!g->first_error.ok()) return g->done(g->first_error);
-      bool any = std::any_of(g->raw.begin(), g->raw.end(), [](const RecordBatch& b) { return !b.empty(); });
-      if (any || !wait || a->timeout.count() <= 0) return g->done(std::move(g->raw));
-      park_all(a, std::move(g->done));
-    });
-  }
 }
 
 }  // namespace persisting::queue

@@ -1,22 +1,18 @@
 // Record routing and fair reads, shared by the embedded Queue (writer.cc, reader.cc) and the
 // remote Client (src/net): one copy of the rules that decide which bucket a record goes to and
-// how a get's limit is split across buckets.
+// how a get's limit is split across buckets. Built as its own library (persisting_routing) on
+// the core alone, so the client links no runtime or storage code; reading from bucket actors is
+// in fetch.h.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
-#include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "persisting/codec.h"
 #include "persisting/queue.h"
-
-namespace persisting::runtime {
-class BucketStorage;
-}
 
 namespace persisting::queue {
 
@@ -83,18 +79,5 @@ struct Cursor {
 // errors.
 Result<std::vector<Message>> take_fair(Cursor& cursor, const std::string& topic,
                                        std::vector<RecordBatch>& raw, size_t limit);
-
-using Actors = std::vector<std::shared_ptr<runtime::BucketStorage>>;
-using FetchCallback = std::function<void(Result<std::vector<RecordBatch>>)>;
-
-// Reads up to limit records from each actor at its offset (parallel vectors). When every bucket
-// is empty and wait is set, parks one waiter in every bucket; the first bucket that gets data
-// answers, the others are cancelled; at the deadline all answer empty. waiter_id (non-zero,
-// unique) lets cancel_fetch() end a parked fetch early. done runs once, on a runtime thread.
-void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
-           std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
-void cancel_fetch(const Actors& actors, uint64_t waiter_id);
-// A fresh waiter id for fetch().
-uint64_t next_waiter_id();
 
 }  // namespace persisting::queue

@@ -1,0 +1,33 @@
+// Reading a reader's buckets from their actors: the embedded Queue's reader and the node's
+// service share it. The rules of what to read (cursor, fair shares) are in routing.h.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "persisting/codec.h"
+#include "persisting/status.h"
+
+namespace persisting::runtime {
+class BucketStorage;
+}
+
+namespace persisting::queue {
+
+using Actors = std::vector<std::shared_ptr<runtime::BucketStorage>>;
+using FetchCallback = std::function<void(Result<std::vector<RecordBatch>>)>;
+
+// Reads up to limit records from each actor at its offset (parallel vectors). When every bucket
+// is empty and wait is set, parks one waiter in every bucket; the first bucket that gets data
+// answers, the others are cancelled; at the deadline all answer empty. waiter_id (non-zero,
+// unique) lets cancel_fetch() end a parked fetch early. done runs once, on a runtime thread.
+void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+           std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
+void cancel_fetch(const Actors& actors, uint64_t waiter_id);
+// A fresh waiter id for fetch().
+uint64_t next_waiter_id();
+
+}  // namespace persisting::queue
