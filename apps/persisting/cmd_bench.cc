@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "apps/persisting/commands.h"
+#include "core/status_macros.h"
 #include "persisting/codec.h"
 #include "persisting/json.h"
 #include "persisting/queue.h"

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "apps/persisting/commands.h"
+#include "core/status_macros.h"
 #include "persisting/backend.h"
 
 using namespace persisting;

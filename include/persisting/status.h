@@ -94,20 +94,22 @@ class [[nodiscard]] Result {
 
 }  // namespace persisting
 
-// Early return helpers for Status / Result plumbing inside the implementation.
+// Early return helpers for Status / Result plumbing. Only PERSISTING_-prefixed names here, so the
+// header defines nothing that could clash with a user's macros; the implementation uses the short
+// names from src/core/status_macros.h.
 #define PERSISTING_CONCAT_INNER(a, b) a##b
 #define PERSISTING_CONCAT(a, b) PERSISTING_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                          \
+#define PERSISTING_RETURN_IF_ERROR(expr)               \
   do {                                                 \
     ::persisting::Status _st = (expr);                 \
     if (!_st.ok()) return _st;                         \
   } while (0)
 
-#define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
-  auto tmp = (expr);                          \
-  if (!tmp.ok()) return tmp.status();         \
+#define PERSISTING_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                                     \
+  if (!tmp.ok()) return tmp.status();                    \
   lhs = std::move(tmp).value()
 
-#define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL(PERSISTING_CONCAT(_res_, __LINE__), lhs, expr)
+#define PERSISTING_ASSIGN_OR_RETURN(lhs, expr) \
+  PERSISTING_ASSIGN_OR_RETURN_IMPL(PERSISTING_CONCAT(_res_, __LINE__), lhs, expr)

@@ -1,5 +1,6 @@
 #include "backend/buffered_dataset.h"
 
+#include "core/status_macros.h"
 #include "storage/lance/buffer_compression.h"
 
 namespace persisting {

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <memory>
 
+#include "core/status_macros.h"
 #include "persisting/backend.h"
 #include "storage/lance/dataset.h"
 #include "storage/lance/schema_evolution.h"

@@ -3,6 +3,7 @@
 #include "backend/lance_backend.h"
 #include "backend/memory_backend.h"
 #include "backend/persisting_backend.h"
+#include "core/status_macros.h"
 
 namespace persisting {
 

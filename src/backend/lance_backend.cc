@@ -1,5 +1,7 @@
 #include "backend/lance_backend.h"
 
+#include "core/status_macros.h"
+
 namespace persisting {
 
 Result<std::unique_ptr<StorageBackend>> LanceBackend::create(const BackendContext& ctx,

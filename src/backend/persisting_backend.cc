@@ -3,6 +3,7 @@
 #include <future>
 
 #include "backend/wal_damage_record.h"
+#include "core/status_macros.h"
 #include "storage/wal/evidence.h"
 
 namespace persisting {

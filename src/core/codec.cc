@@ -23,6 +23,8 @@
 
 #include "persisting/codec.h"
 
+#include "core/status_macros.h"
+
 namespace persisting {
 namespace {
 

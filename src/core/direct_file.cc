@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/status_macros.h"
+
 namespace persisting {
 namespace {
 

@@ -13,6 +13,7 @@
 #include <vector>
 #include <nlohmann/json.hpp>
 
+#include "core/status_macros.h"
 #include "persisting/codec.h"
 #include "persisting/json.h"
 

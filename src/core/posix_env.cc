@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/direct_file.h"
+#include "core/status_macros.h"
 #include "persisting/env.h"
 
 namespace persisting {

@@ -7,6 +7,7 @@
 #include <random>
 #include <thread>
 
+#include "core/status_macros.h"
 #include "net/channels.h"
 #include "net/grpc_status.h"
 #include "net/wire.h"

@@ -1,6 +1,7 @@
 #include "net/etcd.h"
 
 #include "core/base64.h"
+#include "core/status_macros.h"
 
 #include <httplib.h>
 

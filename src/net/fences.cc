@@ -1,6 +1,7 @@
 // Rebalance fences and fences.json (format 1; see fences.h and docs/wire-protocol.md, "Rebalance").
 #include "net/fences.h"
 
+#include "core/status_macros.h"
 #include "persisting/json.h"
 #include "queue/topic_meta.h"
 

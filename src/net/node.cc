@@ -9,6 +9,7 @@
 #include <grpcpp/server.h>
 #include <grpcpp/server_builder.h>
 
+#include "core/status_macros.h"
 #include "metrics/http_endpoint.h"
 #include "net/bind_probe.h"
 #include "net/channels.h"

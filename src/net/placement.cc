@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/status_macros.h"
 #include "persisting/json.h"
 #include "queue/topic_meta.h"
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/status_macros.h"
 #include "net/wire.h"
 #include "persisting/json.h"
 

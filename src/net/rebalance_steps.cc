@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <future>
 
+#include "core/status_macros.h"
 #include "net/rebalance.h"
 #include "net/service_internal.h"
 #include "net/wire.h"

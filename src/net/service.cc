@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <future>
 
+#include "core/status_macros.h"
 #include "net/grpc_status.h"
 #include "net/service_internal.h"
 #include "net/wire.h"

@@ -1,5 +1,6 @@
 #include "net/wire.h"
 
+#include "core/status_macros.h"
 #include "queue/routing.h"
 
 namespace persisting::net {

@@ -1,6 +1,7 @@
 #include <future>
 
 #include "core/hash.h"
+#include "core/status_macros.h"
 #include "queue/queue_core.h"
 #include "queue/topic_meta.h"
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/hash.h"
+#include "core/status_macros.h"
 
 namespace persisting::queue {
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/status_macros.h"
+
 namespace persisting::queue {
 
 using nlohmann::json;

@@ -2,6 +2,7 @@
 // with one message to its actor.
 #include <atomic>
 
+#include "core/status_macros.h"
 #include "queue/queue_core.h"
 #include "queue/routing.h"
 

@@ -6,6 +6,7 @@
 #include <future>
 #include <thread>
 
+#include "core/status_macros.h"
 #include "persisting/backend.h"
 #include "util/fault_env.h"
 #include "util/temp_dir.h"

@@ -58,8 +58,8 @@ extern "C" int persisting_plugin_register(BackendRegistry* registry, char* error
       "vector_plugin",
       [](const BackendContext&, const Options& options) -> Result<std::unique_ptr<StorageBackend>> {
         OptionReader r(options, "backend 'vector_plugin'");
-        ASSIGN_OR_RETURN(std::string tag, r.get_string("tag", ""));
-        RETURN_IF_ERROR(r.finish());
+        PERSISTING_ASSIGN_OR_RETURN(std::string tag, r.get_string("tag", ""));
+        PERSISTING_RETURN_IF_ERROR(r.finish());
         if (tag.empty()) return InvalidArgument("backend 'vector_plugin': option 'tag' is required");
         return std::unique_ptr<StorageBackend>(new VectorBackend(tag));
       },

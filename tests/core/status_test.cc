@@ -82,13 +82,13 @@ Result<int> half(int x) {
 }
 
 Result<int> quarter(int x) {
-  ASSIGN_OR_RETURN(int h, half(x));
-  ASSIGN_OR_RETURN(int q, half(h));
+  PERSISTING_ASSIGN_OR_RETURN(int h, half(x));
+  PERSISTING_ASSIGN_OR_RETURN(int q, half(h));
   return q;
 }
 
 Status check_even(int x) {
-  RETURN_IF_ERROR(half(x).status());
+  PERSISTING_RETURN_IF_ERROR(half(x).status());
   return Status::OK();
 }
 

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "core/status_macros.h"
 #include "persisting/json.h"
 #include "storage/lance/dataset.h"
 #include "storage/lance/file_reader.h"

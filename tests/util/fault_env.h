@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/status_macros.h"
 #include "persisting/env.h"
 
 namespace persisting::testing {

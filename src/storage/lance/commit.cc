@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "core/status_macros.h"
 #include "storage/lance/format.h"
 
 namespace persisting::lance {

@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "core/status_macros.h"
 #include "storage/lance/commit.h"
 #include "storage/lance/format.h"
 #include "storage/lance/row_reader.h"

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/status_macros.h"
 #include "persisting/env.h"
 #include "persisting/status.h"
 #include "persisting/value.h"

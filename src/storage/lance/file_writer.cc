@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/crc32c.h"
+#include "core/status_macros.h"
 #include "storage/lance/format.h"
 #include "storage/lance/little_endian.h"
 #include "storage/lance/page_encoder.h"

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/status_macros.h"
 #include "storage/lance/format.h"
 #include "storage/lance/little_endian.h"
 

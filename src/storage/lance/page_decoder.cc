@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "core/status_macros.h"
 #include "persisting/json.h"
 #include "storage/lance/buffer_compression.h"
 #include "storage/lance/little_endian.h"

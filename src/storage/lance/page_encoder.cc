@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/status_macros.h"
 #include "persisting/json.h"
 #include "storage/lance/little_endian.h"
 

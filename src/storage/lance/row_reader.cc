@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/status_macros.h"
 #include "storage/lance/file_reader.h"
 #include "storage/lance/format.h"
 

@@ -2,6 +2,8 @@
 
 #include <unordered_map>
 
+#include "core/status_macros.h"
+
 namespace persisting::lance {
 namespace {
 

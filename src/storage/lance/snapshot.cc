@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/status_macros.h"
 #include "storage/lance/file_reader.h"
 #include "storage/lance/format.h"
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/status_macros.h"
 #include "storage/lance/commit.h"
 #include "storage/lance/format.h"
 

@@ -1,5 +1,6 @@
 #include "storage/wal/checkpoint.h"
 
+#include "core/status_macros.h"
 #include "storage/wal/wal_format.h"
 
 namespace persisting::wal {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "core/status_macros.h"
 #include "storage/wal/checkpoint.h"
 #include "storage/wal/evidence.h"
 #include "storage/wal/segment_reader.h"

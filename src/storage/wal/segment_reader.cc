@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/status_macros.h"
 #include "storage/wal/wal_format.h"
 
 namespace persisting::wal {

@@ -1,5 +1,6 @@
 #include "storage/wal/segment_writer.h"
 
+#include "core/status_macros.h"
 #include "storage/wal/wal_format.h"
 
 namespace persisting::wal {

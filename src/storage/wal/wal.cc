@@ -28,6 +28,7 @@
 #include <cmath>
 #include <utility>
 
+#include "core/status_macros.h"
 #include "storage/wal/checkpoint.h"
 #include "storage/wal/wal_format.h"
 

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/status_macros.h"
 #include "persisting/codec.h"
 #include "persisting/env.h"
 #include "persisting/types.h"
