@@ -2,7 +2,8 @@
 # Installs what is missing, builds, and runs every test:
 #   1. a RelWithDebInfo build, all CTest tests;
 #   2. an ASan+UBSan build, all CTest tests;
-#   3. every script in scripts/test.d/ (extra suites: fuzzing, interop), in name order.
+#   3. every script in scripts/test.d/ (extra suites: fuzzing, the installed package, interop), in
+#      name order.
 # Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 cd "$(dirname "$0")/.."
