@@ -1,12 +1,11 @@
 // Record routing and fair reads, shared by the embedded Queue (writer.cc, reader.cc) and the
 // remote Client (src/net): one copy of the rules that decide which bucket a record goes to and
 // how a get's limit is split across buckets. Built as its own library (persisting_routing) on
-// the core alone, so the client links no runtime or storage code; reading from bucket actors is
+// the records alone, so the client links no runtime or storage code; reading from bucket actors is
 // in fetch.h.
 #pragma once
 
 #include <algorithm>
-#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
