@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "apps/persisting/commands.h"
+#include "core/status_macros.h"
 #include "net/node_lock.h"
 #include "persisting/backend.h"
 #include "persisting/client.h"

@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "core/log.h"
+#include "core/status_macros.h"
 #include "persisting/json.h"
 #include "storage/wal/evidence.h"
 

@@ -1,5 +1,7 @@
 #include "net/node_lock.h"
 
+#include "core/status_macros.h"
+
 namespace persisting::net {
 
 Result<std::unique_ptr<FileLock>> lock_node_data_dir(Env* env, const std::string& data_dir) {

@@ -1,5 +1,7 @@
 #include "storage/wal/evidence.h"
 
+#include "core/status_macros.h"
+
 #include <chrono>
 #include <ctime>
 
