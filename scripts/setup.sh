@@ -13,6 +13,9 @@ PKGS=(
   # cluster (src/net, src/metrics, tests/net): gRPC, HTTP endpoint, etcd membership, promtool, openssl
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libcpp-httplib-dev
   etcd-server etcd-client prometheus openssl
+  # the Python package (python/, docs/python.md) and its pytest suite; redis-py for bench/python
+  pybind11-dev python3-dev python3-pytest python3-pytest-asyncio python3-numpy python3-venv
+  python3-redis
 )
 PKGS+=("$@")  # extra packages from the caller (scripts/setup-bench.sh)
 # The Lance interop suite (scripts/test.d/lance-interop.sh) runs LanceDB under Node (>= 18).

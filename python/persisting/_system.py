@@ -1,0 +1,237 @@
+"""Systems: an embedded node in this process, or a client of a persistingd cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import os
+import threading
+import weakref
+from typing import Any, Dict, List, Optional, Sequence, Union
+
+from . import _native
+from ._backends import backend_name
+from ._reader import Reader
+from ._writer import Writer
+from .errors import InvalidArgumentError
+
+#: Every open system, closed at interpreter exit (engine threads must stop before Python does).
+_OPEN: "weakref.WeakSet[System]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for system in list(_OPEN):
+        system.close()
+
+
+def open(data_dir: Optional[str] = None, threads: int = 0) -> "System":  # noqa: A001
+    """Opens an embedded Persisting node in this process.
+
+    Args:
+        data_dir: where topics are kept; None keeps everything in memory (only the memory
+            backend can be used then).
+        threads: actor threads; 0 picks the number of hardware threads (at least 2).
+    """
+    return System(_native.System.open(os.fspath(data_dir) if data_dir else "", int(threads)))
+
+
+def connect(address: str, token: Optional[str] = None, tls_ca: Optional[str] = None) -> "System":
+    """A client of a persistingd cluster at ``"host:port"`` (``"h1:p1,h2:p2"`` tries each).
+
+    Args:
+        address: any node of the cluster.
+        token: the access token, when the cluster requires one.
+        tls_ca: a PEM file of the roots that sign the nodes' certificates; connects with TLS.
+    """
+    return System(_native.System.connect(address, token or "", os.fspath(tls_ca) if tls_ca else ""))
+
+
+class System:
+    """An embedded node or a cluster client; ``system.queue`` opens writers and readers.
+
+    Use it as a context manager (``with`` or ``async with``) or call :meth:`close`.
+    """
+
+    def __init__(self, native: Any) -> None:
+        self._native = native
+        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._lock = threading.Lock()
+        self.queue = QueueApi(self)
+        _OPEN.add(self)
+
+    @property
+    def remote(self) -> bool:
+        """True for a client of a cluster, False for an embedded node."""
+        return self._native.remote
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._native.closed
+
+    def executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The thread pool that runs this system's blocking calls for asyncio callers."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=32, thread_name_prefix="persisting")
+            return self._executor
+
+    def flush(self) -> None:
+        """Flushes every bucket (of every topic) of this system."""
+        self._native.flush()
+
+    def close(self) -> None:
+        """Closes the system: an embedded node flushes and closes its buckets. Idempotent."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        self._native.close()
+        _OPEN.discard(self)
+
+    def __enter__(self) -> "System":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "System":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.close)
+
+    def __repr__(self) -> str:
+        kind = "remote" if not self.closed and self.remote else "embedded"
+        return f"<persisting.System {kind}{' closed' if self.closed else ''}>"
+
+
+def _check_storage_path(system: System, topic: str, backend: str,
+                        storage_path: Optional[Union[str, "os.PathLike[str]"]]) -> None:
+    """Pulsing's storage_path: accepted and unused with the memory backend; with a file backend
+    it must be where this system keeps the topic."""
+    if storage_path is None:
+        return
+    if system.remote:
+        if backend != "memory":
+            raise InvalidArgumentError(
+                f"storage_path {os.fspath(storage_path)!r}: topic '{topic}' is kept in the data "
+                "dirs of the cluster's nodes; leave storage_path out")
+        return
+    if not _native.backend_is_durable(backend):
+        return
+    data_dir = system._native.data_dir
+    wanted = os.path.realpath(os.fspath(storage_path))
+    if not data_dir:
+        raise InvalidArgumentError(
+            f"storage_path {os.fspath(storage_path)!r}: this system has no data dir, so the "
+            f"'{backend}' backend cannot keep files; use persisting.open(data_dir=...)")
+    allowed = {os.path.realpath(data_dir), os.path.realpath(os.path.join(data_dir, topic))}
+    if wanted not in allowed:
+        raise InvalidArgumentError(
+            f"storage_path {os.fspath(storage_path)!r} conflicts with where this system keeps "
+            f"topic '{topic}' ({os.path.join(data_dir, topic)})")
+
+
+class QueueApi:
+    """``system.queue``: Pulsing's queue entry points."""
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+
+    def _open_writer(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,
+                     batch_size: int = 100, storage_path: Optional[str] = None,
+                     backend: Any = None,
+                     backend_options: Optional[Dict[str, Any]] = None) -> Writer:
+        name = backend_name(backend)
+        _check_storage_path(self._system, topic, name, storage_path)
+        options = {str(k): _option_text(v) for k, v in (backend_options or {}).items()}
+        native = self._system._native.writer(topic, bucket_column, int(num_buckets), int(batch_size),
+                                             name, options)
+        return Writer(self._system, native)
+
+    async def write(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,
+                    batch_size: int = 100, storage_path: Optional[str] = None, backend: Any = None,
+                    backend_options: Optional[Dict[str, Any]] = None) -> Writer:
+        """Creates the topic (or opens it with the same settings) and returns its writer.
+
+        Args:
+            topic: the topic's name ([A-Za-z0-9._-], 1-128 characters).
+            bucket_column: the field whose value picks a record's bucket.
+            num_buckets: the topic's bucket count.
+            batch_size: records a durable backend buffers before it flushes.
+            storage_path: Pulsing's; unused with the memory backend, else it must be where the
+                system keeps the topic.
+            backend: a backend name ("memory", the default; "lance", "persisting") or a class
+                (registered with :func:`persisting.register_backend` on first use).
+            backend_options: the backend's options (values are turned into strings).
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._system.executor(),
+            lambda: self._open_writer(topic, bucket_column, num_buckets, batch_size, storage_path,
+                                      backend, backend_options))
+
+    def _open_reader(self, topic: str, bucket_id: Optional[int] = None,
+                     bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,
+                     world_size: Optional[int] = None, num_buckets: int = 4,
+                     storage_path: Optional[str] = None, backend: Any = None,
+                     backend_options: Optional[Dict[str, Any]] = None) -> Reader:
+        if bucket_id is not None and bucket_ids is not None:
+            raise InvalidArgumentError("give bucket_id or bucket_ids, not both")
+        if (rank is None) != (world_size is None):
+            raise InvalidArgumentError("rank and world_size go together")
+        if (rank is not None) and (bucket_id is not None or bucket_ids is not None):
+            raise InvalidArgumentError("give buckets or rank/world_size, not both")
+        buckets: Optional[List[int]] = None
+        if bucket_id is not None:
+            buckets = [int(bucket_id)]
+        elif bucket_ids is not None:
+            buckets = [int(b) for b in bucket_ids]
+        reader = Reader(self._system, topic, buckets, None if rank is None else int(rank),
+                        1 if world_size is None else int(world_size))
+        reader._try_open()
+        return reader
+
+    async def read(self, topic: str, bucket_id: Optional[int] = None,
+                   bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,
+                   world_size: Optional[int] = None, num_buckets: int = 4,
+                   storage_path: Optional[str] = None, backend: Any = None,
+                   backend_options: Optional[Dict[str, Any]] = None) -> Reader:
+        """Opens a reader of a topic, of all its buckets or of some.
+
+        Args:
+            topic: the topic. It may not exist yet: the reader then waits for it in its gets
+                (bounded by their timeout).
+            bucket_id: read this bucket only.
+            bucket_ids: read these buckets.
+            rank, world_size: read the buckets b with ``b % world_size == rank``.
+            num_buckets, storage_path, backend, backend_options: Pulsing's; accepted and
+                unused (a reader takes the topic's settings).
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._system.executor(),
+            lambda: self._open_reader(topic, bucket_id, bucket_ids, rank, world_size))
+
+    def get_bucket_id(self, topic: str, value: Any) -> int:
+        """The bucket a record whose bucket column holds value goes to (the topic must exist)."""
+        return self._system._native.bucket_of(topic, value)
+
+    def topic(self, topic: str) -> Optional[Dict[str, Any]]:
+        """The topic's settings as a dict, or None when it does not exist."""
+        return self._system._native.topic(topic)
+
+    def stats(self, topic: str) -> Dict[str, Any]:
+        """The topic's statistics: total_count, per-bucket counters."""
+        return self._system._native.stats(topic)
+
+
+def _option_text(value: Any) -> str:
+    """A backend option as the engine takes it (a string; booleans as true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

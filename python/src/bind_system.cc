@@ -1,0 +1,255 @@
+// SystemHandle and WriterHandle, and the pybind11 classes of all three handles.
+#include <pybind11/stl.h>
+
+#include "convert.h"
+#include "errors.h"
+#include "handles.h"
+
+namespace py = pybind11;
+
+namespace persisting::python {
+namespace {
+
+// Releases the GIL (if this thread holds it) while a destructor that may wait for engine
+// threads runs: those threads may need the GIL to finish what they are doing.
+template <typename T>
+void destroy_without_gil(T& owned) {
+  if (PyGILState_Check()) {
+    py::gil_scoped_release nogil;
+    owned.reset();
+  } else {
+    owned.reset();
+  }
+}
+
+void check_bucket_column(const TopicInfo& info, const Record& r, const std::string& what) {
+  if (!r.contains(info.bucket_column))
+    throw_error("InvalidArgumentError", "Missing partition column '" + info.bucket_column + "'" + what);
+}
+
+}  // namespace
+
+// --- WriterHandle ---
+
+WriterHandle::~WriterHandle() { destroy_without_gil(w_); }
+
+py::tuple WriterHandle::put(py::handle record) {
+  Record r = to_record(record);
+  check_bucket_column(w_->topic(), r, "");
+  Result<Position> pos = [&] {
+    py::gil_scoped_release nogil;
+    return w_->put(r);
+  }();
+  Position p = value_or_throw(std::move(pos));
+  return py::make_tuple(p.bucket.value(), p.offset.value());
+}
+
+py::list WriterHandle::put_many(py::handle records) {
+  std::vector<Record> rs = to_records(records);
+  for (size_t i = 0; i < rs.size(); ++i)
+    check_bucket_column(w_->topic(), rs[i], " in record " + std::to_string(i));
+  Result<PutOutcome> out = [&] {
+    py::gil_scoped_release nogil;
+    return w_->put_many(rs);
+  }();
+  PutOutcome o = value_or_throw(std::move(out));
+  py::list l(o.buckets.size());
+  for (size_t i = 0; i < o.buckets.size(); ++i)
+    l[i] = py::make_tuple(o.buckets[i], o.offsets[i] ? py::object(py::int_(*o.offsets[i])) : py::none());
+  return l;
+}
+
+void WriterHandle::flush() {
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = w_->flush();
+  }
+  check(s);
+}
+
+py::dict WriterHandle::stats() {
+  Result<Object> r = [&] {
+    py::gil_scoped_release nogil;
+    return w_->stats();
+  }();
+  return from_object(value_or_throw(std::move(r)));
+}
+
+py::dict WriterHandle::topic() const { return from_topic(w_->topic()); }
+
+// --- SystemHandle ---
+
+SystemHandle::~SystemHandle() { destroy_without_gil(s_); }
+
+std::shared_ptr<SystemHandle> SystemHandle::open(const std::string& data_dir, unsigned threads) {
+  QueueOptions o;
+  o.data_dir = data_dir;
+  o.threads = threads;
+  Result<std::unique_ptr<System>> s = [&] {
+    py::gil_scoped_release nogil;
+    return open_embedded(std::move(o));
+  }();
+  return std::make_shared<SystemHandle>(value_or_throw(std::move(s)));
+}
+
+std::shared_ptr<SystemHandle> SystemHandle::connect(const std::string& server, const std::string& token,
+                                                    const std::string& tls_ca) {
+  ClientOptions o;
+  o.server = server;
+  o.token = token;
+  if (!tls_ca.empty()) {
+    o.tls = true;
+    o.tls_ca_file = tls_ca;
+  }
+  Result<std::unique_ptr<System>> s = [&] {
+    py::gil_scoped_release nogil;
+    return connect_remote(std::move(o));
+  }();
+  return std::make_shared<SystemHandle>(value_or_throw(std::move(s)));
+}
+
+std::shared_ptr<System> SystemHandle::get() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!s_) throw_error("ClosedError", "the system is closed");
+  return s_;
+}
+
+bool SystemHandle::remote() const { return get()->remote(); }
+std::string SystemHandle::data_dir() const { return get()->data_dir(); }
+
+bool SystemHandle::closed() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return s_ == nullptr;
+}
+
+void SystemHandle::close() {
+  std::shared_ptr<System> s;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    s.swap(s_);
+  }
+  destroy_without_gil(s);  // the last reference: calls still running hold theirs
+}
+
+std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, const std::string& bucket_column,
+                                                   uint32_t num_buckets, uint32_t batch_size,
+                                                   const std::string& backend, const Options& backend_options) {
+  auto s = get();
+  WriterOptions o;
+  o.topic = topic;
+  o.bucket_column = bucket_column;
+  o.num_buckets = num_buckets;
+  o.batch_size = batch_size;
+  o.backend = backend;
+  o.backend_options = backend_options;
+  Result<std::unique_ptr<Writer>> w = [&] {
+    py::gil_scoped_release nogil;
+    return s->writer(o);
+  }();
+  return std::make_shared<WriterHandle>(value_or_throw(std::move(w)));
+}
+
+std::shared_ptr<ReaderHandle> SystemHandle::reader(const std::string& topic,
+                                                   std::optional<std::vector<uint32_t>> buckets,
+                                                   std::optional<uint32_t> rank, uint32_t world_size) {
+  auto s = get();
+  ReaderOptions o;
+  o.topic = topic;
+  if (buckets)
+    for (uint32_t b : *buckets) o.buckets.emplace_back(b);
+  o.rank = rank;
+  o.world_size = world_size;
+  Result<std::unique_ptr<Reader>> r = [&] {
+    py::gil_scoped_release nogil;
+    return s->reader(o);
+  }();
+  return std::make_shared<ReaderHandle>(value_or_throw(std::move(r)));
+}
+
+py::object SystemHandle::topic(const std::string& name) {
+  auto s = get();
+  Result<TopicInfo> t = [&] {
+    py::gil_scoped_release nogil;
+    return s->topic(name);
+  }();
+  if (!t.ok() && t.status().code() == Code::kNotFound) return py::none();
+  return from_topic(value_or_throw(std::move(t)));
+}
+
+uint32_t SystemHandle::bucket_of(const std::string& topic, py::handle value) {
+  auto s = get();
+  Value v = to_value(value, "bucket value");
+  Result<TopicInfo> t = [&] {
+    py::gil_scoped_release nogil;
+    return s->topic(topic);
+  }();
+  return value_or_throw(python::bucket_of(value_or_throw(std::move(t)), v));
+}
+
+py::dict SystemHandle::stats(const std::string& topic) {
+  auto s = get();
+  Result<Object> r = [&] {
+    py::gil_scoped_release nogil;
+    return s->stats(topic);
+  }();
+  return from_object(value_or_throw(std::move(r)));
+}
+
+void SystemHandle::flush() {
+  auto s = get();
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = s->flush();
+  }
+  check(st);
+}
+
+// --- the Python classes ---
+
+void bind_handles(py::module_& m) {
+  py::class_<WriterHandle, std::shared_ptr<WriterHandle>>(m, "Writer", "A topic writer (engine side).")
+      .def("put", &WriterHandle::put, py::arg("record"), "Appends one record; returns (bucket, offset).")
+      .def("put_many", &WriterHandle::put_many, py::arg("records"),
+           "Appends a list of records; returns [(bucket, offset or None)].")
+      .def("flush", &WriterHandle::flush, "Makes buffered records durable.")
+      .def("stats", &WriterHandle::stats, "The topic's statistics as a dict.")
+      .def_property_readonly("topic", &WriterHandle::topic, "The topic's settings as a dict.");
+
+  py::class_<ReaderHandle, std::shared_ptr<ReaderHandle>>(m, "Reader", "A topic reader (engine side).")
+      .def("get", &ReaderHandle::get, py::arg("limit"), py::arg("wait"), py::arg("timeout"),
+           "Blocking get of up to limit records (timeout in seconds, None: forever); returns "
+           "(records, {bucket: first offset}).")
+      .def_property_readonly("has_async", &ReaderHandle::has_async, "Whether get_async is available.")
+      .def("get_async", &ReaderHandle::get_async, py::arg("limit"), py::arg("wait"), py::arg("timeout"),
+           py::arg("loop"), py::arg("future"), "Starts a get that completes future on loop.")
+      .def("reset", &ReaderHandle::reset, "Back to offset 0 in every covered bucket.")
+      .def("set_offset", &ReaderHandle::set_offset, py::arg("offset"), py::arg("bucket") = py::none(),
+           "Sets the next offset of one covered bucket, or of all.")
+      .def("offsets", &ReaderHandle::offsets, "{bucket: next offset} of the covered buckets.")
+      .def_property_readonly("buckets", &ReaderHandle::buckets, "The covered buckets.")
+      .def_property_readonly("topic", &ReaderHandle::topic, "The topic's settings as a dict.");
+
+  py::class_<SystemHandle, std::shared_ptr<SystemHandle>>(m, "System", "An embedded node or a client.")
+      .def_static("open", &SystemHandle::open, py::arg("data_dir"), py::arg("threads"),
+                  "Opens an embedded node (data_dir '' keeps everything in memory).")
+      .def_static("connect", &SystemHandle::connect, py::arg("server"), py::arg("token"), py::arg("tls_ca"),
+                  "A client of a persistingd cluster.")
+      .def_property_readonly("remote", &SystemHandle::remote, "True for a client of a cluster.")
+      .def_property_readonly("data_dir", &SystemHandle::data_dir, "The embedded node's data dir.")
+      .def_property_readonly("closed", &SystemHandle::closed, "Whether close() was called.")
+      .def("writer", &SystemHandle::writer, py::arg("topic"), py::arg("bucket_column"), py::arg("num_buckets"),
+           py::arg("batch_size"), py::arg("backend"), py::arg("backend_options"),
+           "Creates or opens a topic for writing.")
+      .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
+           py::arg("world_size"), "Opens an existing topic for reading.")
+      .def("topic", &SystemHandle::topic, py::arg("name"), "The topic's settings, or None.")
+      .def("bucket_of", &SystemHandle::bucket_of, py::arg("topic"), py::arg("value"),
+           "The bucket a value of the bucket column goes to.")
+      .def("stats", &SystemHandle::stats, py::arg("topic"), "The topic's statistics.")
+      .def("flush", &SystemHandle::flush, "Flushes every bucket.")
+      .def("close", &SystemHandle::close, "Closes the system (flushes an embedded node).");
+}
+
+}  // namespace persisting::python

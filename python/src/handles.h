@@ -1,0 +1,88 @@
+// The objects the extension hands to Python: a system, a writer, a reader. They own engine
+// objects (engine.h) and release the GIL around every engine call that can wait.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "engine.h"
+
+namespace persisting::python {
+
+class WriterHandle {
+ public:
+  explicit WriterHandle(std::unique_ptr<Writer> w) : w_(std::move(w)) {}
+  ~WriterHandle();
+  // (bucket, offset) of one record.
+  pybind11::tuple put(pybind11::handle record);
+  // [(bucket, offset or None), ...] of a list of records, written all or nothing per bucket.
+  pybind11::list put_many(pybind11::handle records);
+  void flush();
+  pybind11::dict stats();
+  pybind11::dict topic() const;
+
+ private:
+  std::unique_ptr<Writer> w_;
+};
+
+class ReaderHandle : public std::enable_shared_from_this<ReaderHandle> {
+ public:
+  explicit ReaderHandle(std::unique_ptr<Reader> r) : r_(std::move(r)) {}
+  ~ReaderHandle();
+  // Blocking get; timeout None with wait waits until data comes. Waits in slices, checking for
+  // signals between them, so Ctrl-C interrupts it (no record is taken by an interrupted get).
+  // Returns (records, {bucket: offset of its first record}): the second part lets a caller that
+  // gives the records up put the reader back (set_offset) so the next get returns them again.
+  pybind11::tuple get(size_t limit, bool wait, std::optional<double> timeout);
+  bool has_async() const { return r_->has_async(); }
+  // Starts a get whose result (as get's) or error completes future through
+  // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
+  void get_async(size_t limit, bool wait, double timeout, pybind11::object loop, pybind11::object future);
+  void reset() { r_->reset(); }
+  void set_offset(uint64_t offset, std::optional<uint32_t> bucket);
+  pybind11::dict offsets() const;
+  pybind11::list buckets() const;
+  pybind11::dict topic() const;
+
+ private:
+  std::unique_ptr<Reader> r_;
+};
+
+// A system: closing it while calls are in flight is safe (they hold their own reference).
+class SystemHandle {
+ public:
+  explicit SystemHandle(std::unique_ptr<System> s) : s_(std::move(s)) {}
+  ~SystemHandle();
+  static std::shared_ptr<SystemHandle> open(const std::string& data_dir, unsigned threads);
+  static std::shared_ptr<SystemHandle> connect(const std::string& server, const std::string& token,
+                                               const std::string& tls_ca);
+
+  bool remote() const;
+  std::string data_dir() const;
+  std::shared_ptr<WriterHandle> writer(const std::string& topic, const std::string& bucket_column,
+                                       uint32_t num_buckets, uint32_t batch_size, const std::string& backend,
+                                       const Options& backend_options);
+  std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
+                                       std::optional<uint32_t> rank, uint32_t world_size);
+  // The topic's settings, or None when it does not exist.
+  pybind11::object topic(const std::string& name);
+  uint32_t bucket_of(const std::string& topic, pybind11::handle value);
+  pybind11::dict stats(const std::string& topic);
+  void flush();
+  void close();
+  bool closed() const;
+
+ private:
+  std::shared_ptr<System> get() const;  // raises when closed
+  mutable std::mutex mu_;
+  std::shared_ptr<System> s_;
+};
+
+void bind_handles(pybind11::module_& m);
+void bind_backends(pybind11::module_& m);
+
+}  // namespace persisting::python
