@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import errors
 from ._backends import backends, register_backend
-from ._compat import Queue, read_queue, write_queue
+from ._compat import Queue, SyncQueue, read_queue, write_queue
 from ._reader import Reader, SyncReader
 from ._system import QueueApi, System, connect, open
 from ._writer import SyncWriter, Writer
@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "open", "connect", "System", "QueueApi", "Writer", "SyncWriter", "Reader", "SyncReader",
-    "Queue", "write_queue", "read_queue", "register_backend", "backends", "errors",
+    "Queue", "SyncQueue", "write_queue", "read_queue", "register_backend", "backends", "errors",
     "Error", "InvalidArgumentError", "RecordTypeError", "NotFoundError", "AlreadyExistsError",
     "FailedPreconditionError", "OutOfRangeError", "CorruptionError", "NotSupportedError",
     "UnavailableError", "DeadlineExceededError", "ResourceExhaustedError", "UnauthenticatedError",
