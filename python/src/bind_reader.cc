@@ -49,13 +49,21 @@ py::dict first_offsets(const std::vector<Message>& messages) {
 }
 
 // Runs on the loop's thread: completes the future unless it is done already (cancelled).
+// Whatever fails here (a conversion) fails the future: it must never stay pending.
 void deliver(py::object future, const std::shared_ptr<Result<std::vector<Message>>>& result) {
   if (future.attr("done")().cast<bool>()) return;
-  if (!result->ok()) {
-    future.attr("set_exception")(exception_for(result->status()));
+  py::object outcome;
+  try {
+    if (!result->ok()) {
+      future.attr("set_exception")(exception_for(result->status()));
+      return;
+    }
+    outcome = py::make_tuple(from_messages(**result), first_offsets(**result));
+  } catch (py::error_already_set& e) {
+    future.attr("set_exception")(e.value());
     return;
   }
-  future.attr("set_result")(py::make_tuple(from_messages(**result), first_offsets(**result)));
+  future.attr("set_result")(outcome);
 }
 
 }  // namespace

@@ -143,21 +143,24 @@ Value convert(py::handle obj, const Path* path, const std::string& what, int dep
                                      "float32 numpy array)");
 }
 
-// numpy's array(), or null when numpy is not installed (vectors then come back as lists).
-py::object* numpy_array() {
-  static py::object* f = [] {
+// numpy.frombuffer, or null when numpy is not installed (vectors then come back as lists).
+// Set under the GIL without a guarded static (see errors_module() in errors.cc).
+py::object* numpy_frombuffer() {
+  static py::object* f = nullptr;
+  static bool missing = false;
+  if (!f && !missing) {
     try {
-      return new py::object(py::module_::import("numpy").attr("frombuffer"));
+      py::object fn = py::module_::import("numpy").attr("frombuffer");
+      if (!f) f = new py::object(std::move(fn));
     } catch (py::error_already_set&) {
-      PyErr_Clear();
-      return static_cast<py::object*>(nullptr);
+      missing = true;
     }
-  }();
+  }
   return f;
 }
 
 py::object from_vector(const F32Vector& v) {
-  if (py::object* frombuffer = numpy_array()) {
+  if (py::object* frombuffer = numpy_frombuffer()) {
     py::bytes raw(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
     // a writable copy, as any array a user builds
     return (*frombuffer)(raw, "float32").attr("copy")();

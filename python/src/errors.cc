@@ -6,9 +6,16 @@ namespace persisting::python {
 namespace {
 
 // persisting.errors, imported once and kept for the life of the process (never destroyed:
-// its destructor would run after the interpreter is gone).
+// its destructor would run after the interpreter is gone). Not a function-local static with an
+// initializer: an import can let other threads run, and one of them waiting on the static's
+// guard while holding the GIL would deadlock. The GIL serializes this; a second import is
+// harmless.
 py::object& errors_module() {
-  static py::object* m = new py::object(py::module_::import("persisting.errors"));
+  static py::object* m = nullptr;
+  if (!m) {
+    py::object mod = py::module_::import("persisting.errors");
+    if (!m) m = new py::object(std::move(mod));
+  }
   return *m;
 }
 

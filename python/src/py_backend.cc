@@ -46,12 +46,15 @@ class PyBackend final : public StorageBackend {
  public:
   PyBackend(std::string name, bool durable, std::string where, py::object instance, uint64_t count)
       : name_(std::move(name)), durable_(durable), where_(std::move(where)),
-        instance_(new py::object(std::move(instance))), count_(count) {}
+        instance_(new py::object(std::move(instance))),
+        caller_(new py::object(py::module_::import("persisting._backends").attr("call"))),
+        count_(count) {}
 
   ~PyBackend() override {
     if (!interpreter_alive()) return;  // leaked at shutdown: Python is gone
     py::gil_scoped_acquire gil;
     delete instance_;
+    delete caller_;
   }
 
   std::string name() const override { return name_; }
@@ -118,9 +121,7 @@ class PyBackend final : public StorageBackend {
   // instance.method(*args) through persisting._backends.call (coroutines run on the private loop).
   template <typename... Args>
   py::object call(const char* method, Args&&... args) const {
-    static py::object* caller =
-        new py::object(py::module_::import("persisting._backends").attr("call"));
-    return (*caller)(*instance_, method, std::forward<Args>(args)...);
+    return (*caller_)(*instance_, method, std::forward<Args>(args)...);
   }
 
   void refresh_count() { count_.store(call("total_count").template cast<uint64_t>()); }
@@ -129,6 +130,7 @@ class PyBackend final : public StorageBackend {
   bool durable_;
   std::string where_;        // "backend 'name' topic 't' bucket 3"
   py::object* instance_;     // freed with the GIL held
+  py::object* caller_;       // persisting._backends.call, freed with the GIL held
   std::atomic<uint64_t> count_;
 };
 
