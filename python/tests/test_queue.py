@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 
@@ -211,11 +212,13 @@ async def test_sync_writers_in_threads_while_async_tasks_read(system, topic):
     sync_writer = writer.sync()
 
     def produce(t):
+        """Producer t: its records share a bucket (id p<t>); singles and batches of 25 alternate."""
         for start in range(0, per_thread, 25):
             batch = [{"id": f"p{t}", "seq": s} for s in range(start, start + 25)]
-            sync_writer.put(batch if start % 50 else batch[:1])
-            if not start % 50:
-                for r in batch[1:]:
+            if start % 50:
+                sync_writer.put(batch)
+            else:
+                for r in batch:
                     sync_writer.put(r)
 
     async def consume(reader, out):
@@ -227,7 +230,6 @@ async def test_sync_writers_in_threads_while_async_tasks_read(system, topic):
                     return
             out.extend(got)
 
-    import threading
     producers = [threading.Thread(target=produce, args=(t,)) for t in range(threads)]
     outs = [[], []]
     consumers = [asyncio.create_task(consume(readers[i], outs[i])) for i in range(2)]
