@@ -68,14 +68,7 @@ void deliver(py::object future, const std::shared_ptr<Result<std::vector<Message
 
 }  // namespace
 
-ReaderHandle::~ReaderHandle() {
-  if (PyGILState_Check()) {
-    py::gil_scoped_release nogil;
-    r_.reset();
-  } else {
-    r_.reset();
-  }
-}
+ReaderHandle::~ReaderHandle() { destroy_without_gil(r_); }
 
 py::tuple ReaderHandle::get(size_t limit, bool wait, std::optional<double> timeout) {
   auto deadline = steady_clock::time_point::max();

@@ -13,6 +13,18 @@
 
 namespace persisting::python {
 
+// Releases the GIL (if this thread holds it) while a destructor that may wait for engine
+// threads runs: those threads may need the GIL to finish what they are doing.
+template <typename T>
+void destroy_without_gil(T& owned) {
+  if (PyGILState_Check()) {
+    pybind11::gil_scoped_release nogil;
+    owned.reset();
+  } else {
+    owned.reset();
+  }
+}
+
 class WriterHandle {
  public:
   explicit WriterHandle(std::unique_ptr<Writer> w) : w_(std::move(w)) {}
