@@ -313,6 +313,12 @@ async def test_sync_reader_opened_before_the_writer(system, topic):
     writer.put([{"id": 1, "i": 0}, {"id": 1, "i": 1}])
     assert reader.get(wait=True, timeout=10) == [{"id": 1, "i": 1}]
     assert reader.offsets() == {0: 2}
+    writer.put({"id": 1, "i": 2})
+    assert next(iter(reader)) == {"id": 1, "i": 2}
+    with pytest.raises(ValueError):
+        reader.set_offset(0, bucket_id=5)
+    with pytest.raises(ValueError):
+        reader.get(limit=-1)
 
 
 async def test_free_functions_and_stats(system, topic):
