@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -80,10 +79,12 @@ class Row:
 
     @property
     def rate(self) -> float:
+        """Records per second."""
         return self.n / self.seconds if self.seconds > 0 else 0.0
 
 
 def bench_persisting_sync(system, name: str, size: int, total: int, duration: float) -> list:
+    """Produce then consume rows through the .sync() API of system."""
     import persisting
     topic = f"bench-{name}-{size}-{time.monotonic_ns()}"
     payload = "x" * size
@@ -95,6 +96,7 @@ def bench_persisting_sync(system, name: str, size: int, total: int, duration: fl
     produce = Row(name, "produce", size, n, time.perf_counter() - t0)
 
     async def open_reader():
+        """The reader (opened on a loop: system.queue.read is a coroutine)."""
         return await system.queue.read(topic)
     reader = asyncio.run(open_reader()).sync()
     t0, got = time.perf_counter(), 0
@@ -108,10 +110,12 @@ def bench_persisting_sync(system, name: str, size: int, total: int, duration: fl
 
 
 def bench_persisting_async(system, name: str, size: int, total: int, duration: float) -> list:
+    """Produce then consume rows through the asyncio API of system."""
     topic = f"bench-{name}-{size}-{time.monotonic_ns()}"
     payload = "x" * size
 
     async def run() -> list:
+        """Both phases on the running loop."""
         writer = await system.queue.write(topic)
         t0, n = time.perf_counter(), 0
         while n < total and time.perf_counter() - t0 < duration:
@@ -131,6 +135,7 @@ def bench_persisting_async(system, name: str, size: int, total: int, duration: f
 
 
 def bench_redis(port: int, size: int, total: int, duration: float) -> list:
+    """Produce (pipelined XADD) then consume (XREAD COUNT 100) rows with redis-py."""
     import redis
     r = redis.Redis(host="127.0.0.1", port=port)
     key = f"bench-{size}-{time.monotonic_ns()}"
@@ -176,8 +181,11 @@ def conversion_costs(size: int, n: int) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--records", type=int, default=200_000, help="records per row (default 200000)")
+    """Starts the servers, runs every row, prints the table (and writes --json)."""
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--records", type=int, default=200_000,
+                    help="records per row (default 200000)")
     ap.add_argument("--duration", type=float, default=10.0, help="seconds at most per phase")
     ap.add_argument("--build", default=str(REPO / "build"), help="the build dir")
     ap.add_argument("--json", help="write every row here")
@@ -207,12 +215,13 @@ def main() -> None:
         rows, costs = [], []
         embedded = persisting.open()
         remote = persisting.connect(f"127.0.0.1:{pport}")
+        n, secs = args.records, args.duration
         for size in (0, 256):
-            rows += bench_redis(rport, size, args.records, args.duration)
-            rows += bench_persisting_sync(embedded, "embedded", size, args.records, args.duration)
-            rows += bench_persisting_async(embedded, "embedded-async", size, args.records, args.duration)
-            rows += bench_persisting_sync(remote, "remote", size, args.records, args.duration)
-            rows += bench_persisting_async(remote, "remote-async", size, args.records, args.duration)
+            rows += bench_redis(rport, size, n, secs)
+            rows += bench_persisting_sync(embedded, "embedded", size, n, secs)
+            rows += bench_persisting_async(embedded, "embedded-async", size, n, secs)
+            rows += bench_persisting_sync(remote, "remote", size, n, secs)
+            rows += bench_persisting_async(remote, "remote-async", size, n, secs)
             costs.append(conversion_costs(size, min(args.records, 100_000)))
         embedded.close()
         remote.close()

@@ -95,7 +95,8 @@ def _backend_loop() -> asyncio.AbstractEventLoop:
     with _lock:
         if _loop is None:
             loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="persisting-backends", daemon=True)
+            thread = threading.Thread(target=loop.run_forever, name="persisting-backends",
+                                      daemon=True)
             thread.start()
             _loop, _loop_thread = loop, thread
         return _loop

@@ -95,8 +95,9 @@ class Queue:
     def __init__(self, system: "System", topic: str, bucket_column: str = "id",
                  num_buckets: int = 4, batch_size: int = 100, storage_path: Optional[str] = None,
                  backend: Any = None, backend_options: Optional[Dict[str, Any]] = None) -> None:
-        settings = dict(bucket_column=bucket_column, num_buckets=num_buckets, batch_size=batch_size,
-                        storage_path=storage_path, backend=backend, backend_options=backend_options)
+        settings = dict(bucket_column=bucket_column, num_buckets=num_buckets,
+                        batch_size=batch_size, storage_path=storage_path, backend=backend,
+                        backend_options=backend_options)
         self._core = _QueueCore(system, topic, settings)
         self._sync = SyncQueue(self._core)
 

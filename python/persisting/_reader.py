@@ -55,7 +55,8 @@ class _ReaderCore:
             if self.native is not None:
                 return True
             try:
-                native = self.system._native.reader(self.topic, self.buckets, self.rank, self.world_size)
+                native = self.system._native.reader(self.topic, self.buckets, self.rank,
+                                                    self.world_size)
             except NotFoundError:
                 if self.system._native.topic(self.topic) is None:
                     return False
@@ -126,7 +127,8 @@ class SyncReader:
     def __init__(self, core: _ReaderCore) -> None:
         self._core = core
 
-    def get(self, limit: int = 100, wait: bool = False, timeout: Optional[float] = None) -> List[Record]:
+    def get(self, limit: int = 100, wait: bool = False,
+            timeout: Optional[float] = None) -> List[Record]:
         """Up to limit records; see :meth:`Reader.get`."""
         return self._core.sync_get(limit, wait, timeout)
 
@@ -235,7 +237,9 @@ class Reader:
             if core.native is None and not await self._open(wait, deadline):
                 return []
             while True:
-                left = _ASYNC_SLICE if deadline is None else min(_ASYNC_SLICE, max(0.0, deadline - loop.time()))
+                left = _ASYNC_SLICE
+                if deadline is not None:
+                    left = min(_ASYNC_SLICE, max(0.0, deadline - loop.time()))
                 inflight = self._start_get(limit, wait and left > 0, left)
                 core.inflight = inflight
                 try:

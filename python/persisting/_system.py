@@ -45,7 +45,8 @@ def connect(address: str, token: Optional[str] = None, tls_ca: Optional[str] = N
         token: the access token, when the cluster requires one.
         tls_ca: a PEM file of the roots that sign the nodes' certificates; connects with TLS.
     """
-    return System(_native.System.connect(address, token or "", os.fspath(tls_ca) if tls_ca else ""))
+    ca = os.fspath(tls_ca) if tls_ca else ""
+    return System(_native.System.connect(address, token or "", ca))
 
 
 class System:
@@ -149,8 +150,8 @@ class QueueApi:
         name = backend_name(backend)
         _check_storage_path(self._system, topic, name, storage_path)
         options = {str(k): _option_text(v) for k, v in (backend_options or {}).items()}
-        native = self._system._native.writer(topic, bucket_column, int(num_buckets), int(batch_size),
-                                             name, options)
+        native = self._system._native.writer(topic, bucket_column, int(num_buckets),
+                                             int(batch_size), name, options)
         return Writer(self._system, native)
 
     async def write(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,

@@ -26,7 +26,8 @@ def _put(native: Any, record: Union[Record, List[Record]]) -> Union[PutResult, L
         return _result(native.put(record))
     if isinstance(record, (list, tuple)):
         return [_result(p) for p in native.put_many(record)]
-    raise RecordTypeError(f"a record must be a dict (or a list of dicts), got {type(record).__name__}")
+    raise RecordTypeError(
+        f"a record must be a dict (or a list of dicts), got {type(record).__name__}")
 
 
 class SyncWriter:

@@ -89,7 +89,8 @@ async def test_python_backend_exception_reaches_the_caller(topic):
     persisting.register_backend(name, ListBackend)
     async with persisting.open() as system:
         writer = await system.queue.write(topic, backend=name)
-        with pytest.raises(persisting.Error, match=r"put_batch\(\) raised RuntimeError: poisoned record refused"):
+        message = r"put_batch\(\) raised RuntimeError: poisoned record refused"
+        with pytest.raises(persisting.Error, match=message):
             await writer.put({"id": 1, "poison": True})
         assert (await writer.put({"id": 1}))["offset"] == 0  # the backend still works
         with pytest.raises(persisting.Error, match=name):

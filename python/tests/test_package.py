@@ -53,7 +53,8 @@ def test_everything_public_has_a_docstring():
             missing.append(name)
         if inspect.isclass(obj) and obj.__module__.startswith("persisting"):
             for attr, member in vars(obj).items():
-                if attr.startswith("_") or not callable(member) and not isinstance(member, property):
+                public = not attr.startswith("_")
+                if not public or not (callable(member) or isinstance(member, property)):
                     continue
                 if not inspect.getdoc(member):
                     missing.append(f"{name}.{attr}")

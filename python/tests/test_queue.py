@@ -212,7 +212,7 @@ async def test_sync_writers_in_threads_while_async_tasks_read(system, topic):
     sync_writer = writer.sync()
 
     def produce(t):
-        """Producer t: its records share a bucket (id p<t>); singles and batches of 25 alternate."""
+        """Producer t: its records share a bucket (id p<t>); singles and batches of 25."""
         for start in range(0, per_thread, 25):
             batch = [{"id": f"p{t}", "seq": s} for s in range(start, start + 25)]
             if start % 50:

@@ -49,7 +49,8 @@ async def test_storage_path_must_match_a_file_backend(tmp_path, topic):
         writer = await system.queue.write(topic, storage_path="/ignored", backend="memory")
         await writer.put({"id": 1})
         with pytest.raises(ValueError, match="conflicts"):
-            await system.queue.write(topic + "x", backend="lance", storage_path=str(tmp_path / "elsewhere"))
+            await system.queue.write(topic + "x", backend="lance",
+                                     storage_path=str(tmp_path / "elsewhere"))
         writer = await system.queue.write(topic + "y", backend="lance", storage_path=str(data))
         await writer.put({"id": 1})
         await writer.flush()
@@ -67,7 +68,8 @@ def test_error_classes_follow_status_codes():
     assert isinstance(e, persisting.NotFoundError) and isinstance(e, persisting.Error)
     assert str(e) == "topic 'x' not found" and e.code == "NotFound"
     assert isinstance(persisting.errors.from_status("InvalidArgument", "m"), ValueError)
-    assert isinstance(persisting.errors.from_status("Unavailable", "m"), persisting.UnavailableError)
+    unavailable = persisting.errors.from_status("Unavailable", "m")
+    assert isinstance(unavailable, persisting.UnavailableError)
     assert type(persisting.errors.from_status("Whatever", "m")) is persisting.Error
 
 
