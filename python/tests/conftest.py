@@ -30,36 +30,59 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.fixture(scope="session")
-def persistingd(tmp_path_factory: pytest.TempPathFactory):
-    """The address of a one-node persistingd (killed at the end of the session)."""
+def start_persistingd(root: Path, extra: list):
+    """Starts a one-node persistingd in root; returns (process, address, log file)."""
     binary = os.environ.get("PERSISTINGD") or str(REPO / "build" / "apps" / "persistingd")
     assert os.access(binary, os.X_OK), f"persistingd not found at {binary} (set PERSISTINGD)"
-    root = tmp_path_factory.mktemp("persistingd")
     port = free_port()
     address = f"127.0.0.1:{port}"
     log = open(root / "node.log", "wb")
     proc = subprocess.Popen(
         [binary, "--id", "n1", "--listen", address, "--data-dir", str(root / "data"),
-         "--members", f"n1={address}"],
+         "--members", f"n1={address}", *extra],
         stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(400):
+        if port_open(port):
+            return proc, address, log
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    stop_persistingd(proc, log)
+    raise AssertionError("persistingd did not start listening in 20 s:\n" +
+                         (root / "node.log").read_text())
+
+
+def stop_persistingd(proc: subprocess.Popen, log) -> None:
+    """Stops a persistingd this suite started (by its pid)."""
+    proc.terminate()
     try:
-        for _ in range(400):
-            if port_open(port):
-                break
-            assert proc.poll() is None, (root / "node.log").read_text()
-            time.sleep(0.05)
-        else:
-            raise AssertionError("persistingd did not start listening in 20 s")
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    log.close()
+
+
+@pytest.fixture(scope="session")
+def persistingd(tmp_path_factory: pytest.TempPathFactory):
+    """The address of a one-node persistingd (killed at the end of the session)."""
+    proc, address, log = start_persistingd(tmp_path_factory.mktemp("persistingd"), [])
+    try:
         yield address
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+        stop_persistingd(proc, log)
+
+
+@pytest.fixture(scope="session")
+def persistingd_with_token(tmp_path_factory: pytest.TempPathFactory):
+    """(address, token) of a one-node persistingd that requires an access token."""
+    token = "s3cret-" + uuid.uuid4().hex[:8]
+    root = tmp_path_factory.mktemp("persistingd-token")
+    proc, address, log = start_persistingd(root, ["--token", token])
+    try:
+        yield address, token
+    finally:
+        stop_persistingd(proc, log)
 
 
 @pytest.fixture(params=["embedded", "remote"])

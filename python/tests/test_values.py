@@ -102,3 +102,25 @@ def test_ctrl_c_interrupts_a_blocking_sync_get(system, topic):
         timer.cancel()
     writer.put({"id": 1, "after": True})
     assert sync_reader.get(wait=True, timeout=10) == [{"id": 1, "after": True}]
+
+
+async def test_connect_with_a_token(persistingd_with_token, topic):
+    address, token = persistingd_with_token
+    with persisting.connect(address) as anonymous:
+        with pytest.raises(persisting.UnauthenticatedError):
+            await anonymous.queue.write(topic)
+    with persisting.connect(address, token="wrong") as wrong:
+        with pytest.raises(persisting.UnauthenticatedError):
+            await wrong.queue.write(topic)
+    with persisting.connect(address, token=token) as system:
+        writer = await system.queue.write(topic)
+        await writer.put({"id": 1})
+        reader = await system.queue.read(topic)
+        assert await reader.get() == [{"id": 1}]
+
+
+async def test_unreachable_node_is_unavailable(topic):
+    from conftest import free_port
+    with persisting.connect(f"127.0.0.1:{free_port()}") as system:
+        with pytest.raises(persisting.UnavailableError):
+            await system.queue.write(topic)
