@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
 
 import numpy as np
@@ -124,3 +125,32 @@ async def test_unreachable_node_is_unavailable(topic):
     with persisting.connect(f"127.0.0.1:{free_port()}") as system:
         with pytest.raises(persisting.UnavailableError):
             await system.queue.write(topic)
+
+
+def test_connect_with_tls(tmp_path, topic):
+    """A persistingd serving TLS with a throwaway CA: tls_ca and token reach it, plaintext not."""
+    from conftest import start_persistingd, stop_persistingd
+    pki = tmp_path / "pki"
+    pki.mkdir()
+
+    def sh(cmd):
+        subprocess.run(cmd, shell=True, cwd=pki, check=True, capture_output=True, timeout=60)
+
+    sh("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca "
+       "-keyout ca.key -out ca.pem")
+    sh("openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout node.key -out node.csr")
+    sh("printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > ext && openssl x509 -req "
+       "-in node.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext -out node.pem")
+    proc, address, log = start_persistingd(tmp_path, [
+        "--tls-cert", str(pki / "node.pem"), "--tls-key", str(pki / "node.key"),
+        "--tls-ca", str(pki / "ca.pem"), "--token", "tok"])
+    try:
+        with persisting.connect(address, token="tok", tls_ca=str(pki / "ca.pem")) as system:
+            q = persisting.Queue(system, topic).sync()
+            q.put({"id": 1, "secret": b"\x01"})
+            assert q.get() == [{"id": 1, "secret": b"\x01"}]
+        with persisting.connect(address, token="tok") as plain:
+            with pytest.raises(persisting.UnavailableError):
+                persisting.Queue(plain, topic).sync().put({"id": 2})
+    finally:
+        stop_persistingd(proc, log)
