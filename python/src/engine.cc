@@ -4,6 +4,7 @@
 
 #include <type_traits>
 
+#include "core/status_macros.h"
 #include "queue/routing.h"
 
 namespace persisting::python {
