@@ -66,6 +66,13 @@ class StorageBackend {
   // uses this form so a bucket's actor keeps taking puts while a sync is in flight, and
   // concurrent puts can share one sync. The default calls put_batch() and done() at once.
   virtual void put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done);
+  // Whether put_batch(batch) would accept every record as the bucket stands now (types against
+  // its schema and buffered records, room in its buffer, ...), appending nothing. A writer whose
+  // batch spans several buckets checks every bucket's part first, so a refused batch changes no
+  // bucket. numbers (one per record) is how errors name the records: the writer passes their
+  // positions in its own batch. The default accepts everything (put_batch still refuses, all
+  // or nothing for its bucket).
+  virtual Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers);
 
   // Up to limit records starting at offset. Empty when offset >= total_count().
   virtual Result<RecordBatch> get(Offset offset, size_t limit) = 0;
@@ -130,6 +137,6 @@ class BackendRegistry {
 //   extern "C" int persisting_plugin_register(persisting::BackendRegistry* registry,
 //                                             char* error, size_t error_size);  // 0 = ok
 // The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
-inline constexpr int kPluginAbiVersion = 1;
+inline constexpr int kPluginAbiVersion = 2;  // 2: StorageBackend::check_batch
 
 }  // namespace persisting

@@ -67,6 +67,12 @@ class ClientWriter {
   // anything is sent (the error names the record). A bucket whose owner is down fails the call
   // (naming the owner) while the other buckets' parts are written.
   Status put(const std::vector<Record>& records);
+  // The same, saying per bucket (and its owner) what was written, as QueueWriter::put(records,
+  // report, numbers): a bucket whose owner is down is not acknowledged while the others are.
+  Status put(const std::vector<Record>& records, PutReport* report,
+             const std::vector<uint64_t>* numbers = nullptr);
+  // Flushes the buckets this writer has written since its last flush, on their owners only (an
+  // owner it did not write to is not asked, so a dead one does not fail this flush).
   Status flush();
   Result<Object> stats();
 
@@ -107,6 +113,9 @@ class Client {
   Result<std::vector<TopicInfo>> topics();
   Result<TopicInfo> topic(const std::string& name);
   // {"topic":..., "num_buckets":..., "buckets":[...], "total_count": N}, gathered from the owners.
+  // When some owners cannot be reached, the others' buckets are still there (total_count counts
+  // only them) and "errors": [{"buckets":[...], "owner":"n3 (host:port)", "error":"..."}] says
+  // which are missing and why; the call fails only when no owner answered.
   Result<Object> stats(const std::string& topic);
   // Flushes every bucket of topic on every owner (all topics when empty).
   Status flush(const std::string& topic = "");

@@ -82,6 +82,29 @@ struct Position {
   Offset offset;
 };
 
+// What a batch put did, bucket by bucket, so a caller can tell exactly which of its records were
+// written (QueueWriter::put and ClientWriter::put fill it, whether they succeed or fail).
+struct PutReport {
+  struct Part {                   // one bucket's share of the batch
+    BucketId bucket;
+    std::vector<size_t> records;  // indexes into the batch, in batch order
+    bool acknowledged = false;    // written: records[k] is at offset first + k
+    Offset first;
+    Status status;                // why not, when not acknowledged
+    std::string owner;            // the node that owns the bucket (Client only: "n2 (host:port)")
+  };
+  std::vector<Part> parts;  // the buckets the batch touched, in bucket order
+  // The batch was refused before anything was sent (a bad record, a type its bucket refuses):
+  // nothing of it is written; the returned Status names the record.
+  bool refused = false;
+
+  size_t acknowledged() const {
+    size_t n = 0;
+    for (const auto& p : parts) n += p.acknowledged ? p.records.size() : 0;
+    return n;
+  }
+};
+
 // A record read back, with where it came from.
 struct Message {
   BucketId bucket;
@@ -97,16 +120,27 @@ class QueueWriter {
 
   // Appends one record to its bucket.
   Result<Position> put(const Record& record);
-  // Appends a batch. Every record is checked first (bucket column present and usable); if any
-  // fails, the error names its index and nothing of the batch is written. Records of one bucket
-  // are appended together, all or nothing, in batch order.
+  // Appends a batch. Every record is checked first (bucket column present and usable, and, when
+  // the batch spans several buckets, accepted by its bucket's backend: see the form with a
+  // report); if any fails, the error names its index and nothing of the batch is written.
+  // Records of one bucket are appended together, all or nothing, in batch order.
   Status put(const std::vector<Record>& records);
+  // The same, saying in report what was written. A batch spanning several buckets is first
+  // checked by every target bucket (StorageBackend::check_batch: types against its schema, ...),
+  // so a record a bucket would refuse fails the whole batch before any bucket appends. Only a
+  // failure after that check (an I/O error, a concurrent writer changing a bucket's schema
+  // between check and append) leaves some buckets written: report says which. numbers (one per
+  // record, optional) is how errors name the records (default: their index in records); the CLI
+  // passes input line numbers.
+  Status put(const std::vector<Record>& records, PutReport* report,
+             const std::vector<uint64_t>* numbers = nullptr);
   // Asynchronous forms: done runs once, on a runtime thread, when every bucket has answered.
   // It must not block.
   void put_async(const std::vector<Record>& records, std::function<void(Status)> done);
   std::future<Status> put_async(const std::vector<Record>& records);
 
-  // Asks every bucket's backend to make buffered records durable.
+  // Asks the backend of every bucket this writer has written since its last flush to make
+  // buffered records durable (buckets it never touched are left alone).
   Status flush();
   // {"topic":..., "buckets":[<bucket stats>...], "total_count": N}
   Result<Object> stats();

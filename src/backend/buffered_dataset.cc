@@ -61,10 +61,10 @@ Status BufferedDataset::check_room(const RecordBatch& batch) const {
                            std::to_string(max_buffered_bytes_) + "); " + why);
 }
 
-Status BufferedDataset::check_types(const RecordBatch& batch) {
+Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<uint64_t>* numbers, bool remember) {
   // From the encoded records: a put is not decoded just to learn its types.
-  ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(batch));
-  RETURN_IF_ERROR(reader_->check_append(fields, batch));
+  ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(batch, numbers));
+  RETURN_IF_ERROR(reader_->check_append(fields, batch, numbers));
   for (const auto& f : fields) {
     for (const auto& b : buffer_fields_) {
       if (b.name != f.name || compatible(b.type, f.type)) continue;
@@ -73,6 +73,7 @@ Status BufferedDataset::check_types(const RecordBatch& batch) {
                              " but buffered records have " + lance::type_display_name(b.type));
     }
   }
+  if (!remember) return Status::OK();
   for (const auto& f : fields) {  // remember the buffer's types; int64 + double stays double
     bool known = false;
     for (auto& b : buffer_fields_) {

@@ -48,8 +48,16 @@ class BufferedDataset {
   // buffer grow without bound.
   Status check_room(const RecordBatch& batch) const;
   // InvalidArgument naming the field and both types when rows cannot join the dataset and
-  // buffer; on success their types are remembered as buffered.
-  Status check_types(const RecordBatch& batch);
+  // buffer; on success their types are remembered as buffered (unless remember is false).
+  // numbers (one per record, optional) is how errors name the records.
+  Status check_types(const RecordBatch& batch, const std::vector<uint64_t>* numbers = nullptr,
+                     bool remember = true);
+  // Whether admit(batch) would pass now, remembering nothing (a put's all-or-nothing check across
+  // buckets: StorageBackend::check_batch).
+  Status check(const RecordBatch& batch, const std::vector<uint64_t>& numbers) {
+    RETURN_IF_ERROR(check_room(batch));
+    return check_types(batch, &numbers, /*remember=*/false);
+  }
   // Appends already-checked records to the buffer.
   void buffer(const RecordBatch& batch) {
     if (buffer_.empty() && reserve_bytes_ > 0) buffer_.reserve(0, reserve_bytes_);

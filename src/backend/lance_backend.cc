@@ -60,6 +60,11 @@ Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
   return first;
 }
 
+Status LanceBackend::check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->check(batch, numbers);
+}
+
 Status LanceBackend::flush() {
   std::lock_guard<std::mutex> lock(mu_);
   return data_->flush();

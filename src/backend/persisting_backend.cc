@@ -202,6 +202,14 @@ Status PersistingBackend::admit(const RecordBatch& batch) {
   return data_->admit(batch);
 }
 
+Status PersistingBackend::check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) {
+  if (!writer_lock_)
+    return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
+  if (wal_) RETURN_IF_ERROR(wal_->health());
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->check(batch, numbers);
+}
+
 void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) {
   if (Status s = admit(batch); !s.ok()) return done(s);
   if (batch.empty()) {

@@ -79,8 +79,9 @@ struct ClientCore {
   }
 
   // The owner of topic:bucket: cached, or asked of the entry node and confirmed by following
-  // redirects (at most max_redirects).
-  Result<Owner> owner(const std::string& topic, uint32_t bucket) {
+  // redirects (at most max_redirects). unreachable (optional) gets the name of the owner a
+  // redirect pointed to when that owner did not answer.
+  Result<Owner> owner(const std::string& topic, uint32_t bucket, std::string* unreachable = nullptr) {
     {
       std::lock_guard<std::mutex> lock(mu);
       if (auto it = owners.find({topic, bucket}); it != owners.end()) return it->second;
@@ -105,8 +106,10 @@ struct ClientCore {
         s = call(address, &Stub::GetBucket, req, &resp, "");
       }
       if (!s.ok()) {
-        if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded)
+        if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
+          if (unreachable) *unreachable = name;
           return Unavailable(where + ": owner " + name + " unavailable: " + s.message());
+        }
         return s;
       }
       if (resp.has_ready()) {
@@ -136,14 +139,17 @@ struct Groups {
   std::map<std::string, std::vector<size_t>> by_address;
   std::map<std::string, std::string> owner_name;  // address -> "n2 (addr)"
   std::vector<std::pair<size_t, Status>> failed;  // bucket index, why its owner is unknown
+  std::map<size_t, std::string> failed_owner;     // bucket index -> the owner that did not answer
 };
 
 Groups group_by_owner(ClientCore& core, const std::string& topic, const std::vector<BucketId>& buckets) {
   Groups g;
   for (size_t i = 0; i < buckets.size(); ++i) {
-    auto o = core.owner(topic, buckets[i].value());
+    std::string unreachable;
+    auto o = core.owner(topic, buckets[i].value(), &unreachable);
     if (!o.ok()) {
       g.failed.emplace_back(i, o.status());
+      if (!unreachable.empty()) g.failed_owner[i] = unreachable;
       continue;
     }
     g.by_address[o->address].push_back(i);
@@ -163,22 +169,25 @@ struct ClientWriterState {
   uint64_t producer_id = 0;
   std::mutex mu;                   // one put at a time (sequence numbers stay in order per bucket)
   std::vector<uint64_t> sequence;  // per bucket: last sequence sent
+  std::vector<bool> written;       // per bucket: acknowledged a put since the last flush
 
   // Sends each non-empty bucket batch (parallel), retrying failed buckets with the same
-  // sequence. first_offsets[b] is set for every bucket written.
-  Status send(std::vector<RecordBatch> per_bucket, std::vector<uint64_t>* first_offsets);
+  // sequence. report->parts (one per non-empty bucket, from queue::report_parts) get what
+  // became of them: acknowledged with their first offset, or the failure and the owner.
+  Status send(std::vector<RecordBatch> per_bucket, PutReport* report);
 };
 
-Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, std::vector<uint64_t>* first_offsets) {
+Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* report) {
   std::lock_guard<std::mutex> lock(mu);
   const std::string& topic = info.topic;
   std::vector<BucketId> pending;
+  std::map<uint32_t, PutReport::Part*> part_of;
+  for (auto& p : report->parts) part_of[p.bucket.value()] = &p;
   for (uint32_t b = 0; b < per_bucket.size(); ++b)
     if (!per_bucket[b].empty()) {
       pending.emplace_back(b);
       ++sequence[b];
     }
-  first_offsets->assign(per_bucket.size(), 0);
   Status first_error;
   for (int attempt = 0; !pending.empty(); ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
@@ -224,26 +233,37 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, std::vector<
       done.wait();
     }
     std::vector<BucketId> again;
-    auto failed = [&](const std::vector<uint32_t>& buckets, const Status& s) {
+    auto failed = [&](const std::vector<uint32_t>& buckets, const Status& s, const std::string& owner) {
       bool retry = retryable(s);
       for (uint32_t b : buckets) {
         if (retry) core->forget_owner(topic, b);
         if (retry && attempt < core->options.put_retries) again.emplace_back(b);
+        if (auto it = part_of.find(b); it != part_of.end()) {
+          it->second->status = s;
+          it->second->owner = owner;
+        }
       }
       if ((!retry || attempt >= core->options.put_retries) && first_error.ok()) first_error = s;
     };
-    for (auto& [i, s] : g.failed) failed({pending[i].value()}, s);
+    for (auto& [i, s] : g.failed) failed({pending[i].value()}, s, g.failed_owner.count(i) ? g.failed_owner[i] : "");
     for (auto& c : calls) {
       std::string names;
       for (uint32_t b : c->buckets) names += (names.empty() ? "" : ",") + std::to_string(b);
       Status s = from_grpc(c->status, "topic '" + topic + "' bucket" + (c->buckets.size() > 1 ? "s " : " ") + names +
                                           ": owner " + g.owner_name[c->address] + " unavailable");
       if (!s.ok()) {
-        failed(c->buckets, s);
+        failed(c->buckets, s, g.owner_name[c->address]);
         continue;
       }
-      for (const auto& a : c->resp.buckets())
-        if (a.bucket() < first_offsets->size()) (*first_offsets)[a.bucket()] = a.first_offset();
+      for (const auto& a : c->resp.buckets()) {
+        auto it = part_of.find(a.bucket());
+        if (it == part_of.end()) continue;
+        it->second->acknowledged = true;
+        written[a.bucket()] = true;
+        it->second->first = Offset(a.first_offset());
+        it->second->status = Status::OK();
+        it->second->owner = g.owner_name[c->address];
+      }
     }
     pending.swap(again);
   }
@@ -383,6 +403,7 @@ Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& option
   s->core = core_;
   s->info = net::from_wire(resp.topic());
   s->sequence.assign(s->info.num_buckets, 0);
+  s->written.assign(s->info.num_buckets, false);
   std::random_device rd;
   while (s->producer_id == 0) s->producer_id = (uint64_t(rd()) << 32) ^ rd();
   return std::unique_ptr<ClientWriter>(new ClientWriter(std::move(s)));
@@ -414,7 +435,16 @@ Result<Object> Client::stats(const std::string& topic) {
   std::vector<BucketId> all;
   for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
   auto g = detail::group_by_owner(*core_, topic, all);
-  if (!g.failed.empty()) return g.failed[0].second;
+  // The live owners' buckets are reported even when another owner is down (as a reader serves
+  // them); what could not be asked goes to "errors", one entry per owner.
+  List errors;
+  Status first_error;
+  for (const auto& [i, s] : g.failed) {
+    Object e{{"buckets", List{Value(static_cast<int64_t>(i))}}, {"error", s.to_string()}};
+    if (g.failed_owner.count(i)) e.set("owner", g.failed_owner[i]);
+    errors.emplace_back(std::move(e));
+    if (first_error.ok()) first_error = s;
+  }
   std::map<uint32_t, Object> by_bucket;
   for (const auto& [address, idx] : g.by_address) {
     v1::StatsRequest req;
@@ -426,7 +456,12 @@ Result<Object> Client::stats(const std::string& topic) {
     if (!s.ok()) {
       if (detail::retryable(s))
         for (size_t i : idx) core_->forget_owner(topic, static_cast<uint32_t>(i));
-      return s;
+      List buckets;
+      for (size_t i : idx) buckets.emplace_back(static_cast<int64_t>(i));
+      errors.emplace_back(Object{{"buckets", Value(std::move(buckets))}, {"owner", g.owner_name[address]},
+                                 {"error", s.to_string()}});
+      if (first_error.ok()) first_error = s;
+      continue;
     }
     for (const auto& j : resp.bucket_stats_json()) {
       auto v = parse_json(j);
@@ -435,9 +470,12 @@ Result<Object> Client::stats(const std::string& topic) {
       by_bucket[b && b->is_int() ? static_cast<uint32_t>(b->as_int()) : 0] = v->as_object();
     }
   }
+  if (by_bucket.empty() && !first_error.ok()) return first_error;  // nothing to show
   std::vector<Object> bucket_stats;
   for (auto& [b, o] : by_bucket) bucket_stats.push_back(std::move(o));
-  return queue::topic_stats(info, std::move(bucket_stats));
+  Object out = queue::topic_stats(info, std::move(bucket_stats));
+  if (!errors.empty()) out.set("errors", Value(std::move(errors)));
+  return out;
 }
 
 Status Client::flush(const std::string& topic) {
@@ -544,19 +582,60 @@ Result<Position> ClientWriter::put(const Record& record) {
   if (!b.ok()) return b.status().with_context("topic '" + s_->info.topic + "': record");
   std::vector<RecordBatch> per_bucket(s_->info.num_buckets);
   per_bucket[*b].add(record);
-  std::vector<uint64_t> first;
-  RETURN_IF_ERROR(s_->send(std::move(per_bucket), &first));
-  return Position{BucketId(*b), Offset(first[*b])};
+  std::vector<std::vector<size_t>> indexes(s_->info.num_buckets);
+  indexes[*b].push_back(0);
+  PutReport report;
+  report.parts = queue::report_parts(indexes);
+  RETURN_IF_ERROR(s_->send(std::move(per_bucket), &report));
+  return Position{BucketId(*b), report.parts[0].first};
 }
 
 Status ClientWriter::put(const std::vector<Record>& records) {
-  std::vector<RecordBatch> per_bucket;
-  RETURN_IF_ERROR(queue::route(s_->info, records, &per_bucket));
-  std::vector<uint64_t> first;
-  return s_->send(std::move(per_bucket), &first);
+  PutReport report;
+  return put(records, &report);
 }
 
-Status ClientWriter::flush() { return Client(s_->core).flush(s_->info.topic); }
+Status ClientWriter::put(const std::vector<Record>& records, PutReport* report, const std::vector<uint64_t>* numbers) {
+  *report = PutReport();
+  std::vector<RecordBatch> per_bucket;
+  std::vector<std::vector<size_t>> indexes;
+  if (Status s = queue::route(s_->info, records, &per_bucket, &indexes, numbers); !s.ok()) {
+    report->refused = true;
+    return s;
+  }
+  report->parts = queue::report_parts(indexes);
+  return s_->send(std::move(per_bucket), report);
+}
+
+Status ClientWriter::flush() {
+  // Only the owners of the buckets written since the last flush: a put to live owners does not
+  // fail because another owner of the topic is down.
+  std::vector<BucketId> buckets;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    for (uint32_t b = 0; b < s_->written.size(); ++b)
+      if (s_->written[b]) buckets.emplace_back(b);
+  }
+  const std::string& topic = s_->info.topic;
+  auto g = detail::group_by_owner(*s_->core, topic, buckets);
+  if (!g.failed.empty()) return g.failed[0].second;
+  Status first;
+  std::vector<uint32_t> flushed;
+  for (const auto& [address, idx] : g.by_address) {
+    v1::FlushRequest req;
+    req.set_topic(topic);
+    v1::FlushResponse resp;
+    Status s = s_->core->call(address, &detail::Stub::Flush, req, &resp, "node " + g.owner_name[address] + " unavailable");
+    if (!s.ok()) {
+      if (first.ok()) first = s;
+      continue;
+    }
+    for (size_t i : idx) flushed.push_back(buckets[i].value());
+  }
+  std::lock_guard<std::mutex> lock(s_->mu);
+  for (uint32_t b : flushed) s_->written[b] = false;
+  return first;
+}
 Result<Object> ClientWriter::stats() { return Client(s_->core).stats(s_->info.topic); }
 
 // ---- ClientReader ----------------------------------------------------------------------------

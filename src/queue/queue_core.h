@@ -51,6 +51,13 @@ struct WriterState {
   std::shared_ptr<QueueCore> core;
   TopicInfo info;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket id
+  std::mutex mu;
+  std::vector<bool> written;  // index = bucket id: put to since the last flush
+  void mark_written(uint32_t bucket) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (written.size() <= bucket) written.resize(actors.size());
+    written[bucket] = true;
+  }
 };
 
 struct ReaderState {

@@ -86,16 +86,31 @@ Result<uint32_t> bucket_of(const TopicInfo& info, const std::vector<FieldShape>&
 }
 
 Status route(const TopicInfo& info, const std::vector<Record>& records,
-             std::vector<RecordBatch>* per_bucket) {
+             std::vector<RecordBatch>* per_bucket, std::vector<std::vector<size_t>>* indexes,
+             const std::vector<uint64_t>* numbers) {
   per_bucket->assign(info.num_buckets, RecordBatch());
+  if (indexes) indexes->assign(info.num_buckets, {});
   for (size_t i = 0; i < records.size(); ++i) {
     auto b = bucket_of(info, records[i]);
     if (!b.ok())
-      return InvalidArgument("topic '" + info.topic + "': record " + std::to_string(i) + " " +
-                             b.status().message() + "; nothing of the batch was written");
+      return InvalidArgument("topic '" + info.topic + "': record " + std::to_string(numbers ? (*numbers)[i] : i) +
+                             " " + b.status().message() + "; nothing of the batch was written");
     (*per_bucket)[*b].add(records[i]);
+    if (indexes) (*indexes)[*b].push_back(i);
   }
   return Status::OK();
+}
+
+std::vector<PutReport::Part> report_parts(const std::vector<std::vector<size_t>>& indexes) {
+  std::vector<PutReport::Part> parts;
+  for (uint32_t b = 0; b < indexes.size(); ++b) {
+    if (indexes[b].empty()) continue;
+    PutReport::Part p;
+    p.bucket = BucketId(b);
+    p.records = indexes[b];
+    parts.push_back(std::move(p));
+  }
+  return parts;
 }
 
 Result<std::vector<BucketId>> reader_buckets(const TopicInfo& info, const ReaderOptions& options) {

@@ -31,8 +31,13 @@ Result<uint32_t> bucket_of(const TopicInfo& info, const std::vector<FieldShape>&
 
 // Splits records into one RecordBatch per bucket (index = bucket id). Fails, naming the record,
 // before anything is sent when a record lacks a usable bucket column.
+// indexes (optional) gets, per bucket, the indexes of its records in records. numbers (optional,
+// one per record) is how errors name the records (default: their index).
 Status route(const TopicInfo& info, const std::vector<Record>& records,
-             std::vector<RecordBatch>* per_bucket);
+             std::vector<RecordBatch>* per_bucket, std::vector<std::vector<size_t>>* indexes = nullptr,
+             const std::vector<uint64_t>* numbers = nullptr);
+// A PutReport's parts for a routed batch: one per non-empty bucket, nothing acknowledged yet.
+std::vector<PutReport::Part> report_parts(const std::vector<std::vector<size_t>>& indexes);
 
 // The buckets a reader covers (all, an explicit list, or rank of world_size), validated against
 // the topic; errors name the topic.

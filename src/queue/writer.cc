@@ -1,5 +1,6 @@
-// QueueWriter: validates and routes records to their buckets, then appends each bucket's part
-// with one message to its actor.
+// QueueWriter: validates and routes records to their buckets, has every target bucket check its
+// part when the batch spans several (so a refused batch changes no bucket), then appends each
+// bucket's part with one message to its actor.
 #include <atomic>
 
 #include "core/status_macros.h"
@@ -9,31 +10,96 @@
 namespace persisting {
 namespace {
 
-// Sends each non-empty bucket batch to its actor; done(first error or OK) runs once every
-// bucket answered.
-void send(detail::WriterState& s, std::vector<RecordBatch> per_bucket, std::function<void(Status)> done) {
-  struct Pending {
-    std::atomic<int> left{0};
-    std::mutex mu;
-    Status first;
-    std::function<void(Status)> done;
-  };
-  auto pending = std::make_shared<Pending>();
-  pending->done = std::move(done);
-  int n = 0;
-  for (const auto& b : per_bucket) n += b.empty() ? 0 : 1;
-  if (n == 0) return pending->done(Status::OK());
-  pending->left = n;
-  for (size_t b = 0; b < per_bucket.size(); ++b) {
-    if (per_bucket[b].empty()) continue;
-    s.actors[b]->put(std::move(per_bucket[b]), [pending](Result<Offset> r) {
-      if (!r.ok()) {
-        std::lock_guard<std::mutex> lock(pending->mu);
-        if (pending->first.ok()) pending->first = r.status();
+// One batch put in flight: its parts, what they became, and who hears of it.
+struct Job {
+  std::vector<RecordBatch> per_bucket;          // index = bucket id
+  std::vector<std::vector<uint64_t>> numbers;   // index = bucket id: how its records are named
+  std::shared_ptr<PutReport> report;
+  std::function<void(Status)> done;
+  std::mutex mu;
+  size_t left = 0;
+  Status first;  // the first error (with its bucket)
+};
+
+std::string bucket_name(const TopicInfo& info, BucketId b) {
+  return "topic '" + info.topic + "' bucket " + std::to_string(b.value());
+}
+
+// Sends each part to its actor; done(first error or OK) runs once every bucket answered.
+void send(detail::WriterState& s, std::shared_ptr<Job> job) {
+  auto& parts = job->report->parts;
+  job->left = parts.size();
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const uint32_t b = parts[k].bucket.value();
+    s.mark_written(b);
+    s.actors[b]->put(std::move(job->per_bucket[b]), [job, k, where = bucket_name(s.info, BucketId(b))](Result<Offset> r) {
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(job->mu);
+        PutReport::Part& p = job->report->parts[k];
+        if (r.ok()) {
+          p.acknowledged = true;
+          p.first = *r;
+        } else {
+          p.status = r.status().with_context(where);
+          if (job->first.ok()) job->first = p.status;
+        }
+        last = --job->left == 0;
       }
-      if (pending->left.fetch_sub(1) == 1) pending->done(std::move(pending->first));
+      if (last) job->done(job->first);
     });
   }
+}
+
+// Asks every target bucket whether it accepts its part; sends the parts only if all do.
+void check_then_send(detail::WriterState& s, std::shared_ptr<Job> job) {
+  auto& parts = job->report->parts;
+  job->left = parts.size();
+  auto* state = &s;  // outlives the put: a writer is not destroyed with puts in flight
+  for (size_t k = 0; k < parts.size(); ++k) {
+    const uint32_t b = parts[k].bucket.value();
+    s.actors[b]->check(&job->per_bucket[b], &job->numbers[b], [job, state, b](Status st) {
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(job->mu);
+        if (!st.ok() && job->first.ok())
+          job->first = Status(st.code(), bucket_name(state->info, BucketId(b)) + ": " + st.message() +
+                                              "; nothing of the batch was written");
+        last = --job->left == 0;
+      }
+      if (!last) return;
+      if (!job->first.ok()) {
+        job->report->refused = true;
+        for (auto& p : job->report->parts) p.status = job->first;
+        return job->done(job->first);
+      }
+      send(*state, job);
+    });
+  }
+}
+
+// Routes records and sends them (checked first when they span several buckets); report is filled
+// before done runs.
+void start(detail::WriterState& s, const std::vector<Record>& records, const std::vector<uint64_t>* numbers,
+           std::shared_ptr<PutReport> report, std::function<void(Status)> done) {
+  auto job = std::make_shared<Job>();
+  job->report = std::move(report);
+  std::vector<std::vector<size_t>> indexes;
+  Status st = queue::route(s.info, records, &job->per_bucket, &indexes, numbers);
+  if (!st.ok()) {
+    job->report->refused = true;
+    return done(std::move(st));
+  }
+  job->report->parts = queue::report_parts(indexes);
+  job->done = std::move(done);
+  if (job->report->parts.empty()) return job->done(Status::OK());
+  // One bucket appends all or nothing by itself; it is still asked first when the caller numbers
+  // the records, so its errors use those numbers.
+  if (job->report->parts.size() == 1 && !numbers) return send(s, job);
+  job->numbers.resize(indexes.size());
+  for (size_t b = 0; b < indexes.size(); ++b)
+    for (size_t i : indexes[b]) job->numbers[b].push_back(numbers ? (*numbers)[i] : i);
+  check_then_send(s, job);
 }
 
 }  // namespace
@@ -49,6 +115,7 @@ Result<Position> QueueWriter::put(const Record& record) {
   batch.add(record);
   std::promise<Result<Offset>> p;
   auto f = p.get_future();
+  s_->mark_written(*b);
   s_->actors[*b]->put(std::move(batch), [&p](Result<Offset> r) { p.set_value(std::move(r)); });
   ASSIGN_OR_RETURN(Offset off, f.get());
   return Position{BucketId(*b), off};
@@ -56,11 +123,18 @@ Result<Position> QueueWriter::put(const Record& record) {
 
 Status QueueWriter::put(const std::vector<Record>& records) { return put_async(records).get(); }
 
+Status QueueWriter::put(const std::vector<Record>& records, PutReport* report, const std::vector<uint64_t>* numbers) {
+  auto shared = std::make_shared<PutReport>();
+  std::promise<Status> p;
+  auto f = p.get_future();
+  start(*s_, records, numbers, shared, [&p](Status st) { p.set_value(std::move(st)); });
+  Status result = f.get();
+  *report = std::move(*shared);
+  return result;
+}
+
 void QueueWriter::put_async(const std::vector<Record>& records, std::function<void(Status)> done) {
-  std::vector<RecordBatch> per_bucket;
-  Status s = queue::route(s_->info, records, &per_bucket);
-  if (!s.ok()) return done(std::move(s));
-  send(*s_, std::move(per_bucket), std::move(done));
+  start(*s_, records, nullptr, std::make_shared<PutReport>(), std::move(done));
 }
 
 std::future<Status> QueueWriter::put_async(const std::vector<Record>& records) {
@@ -70,7 +144,21 @@ std::future<Status> QueueWriter::put_async(const std::vector<Record>& records) {
   return f;
 }
 
-Status QueueWriter::flush() { return detail::flush_actors(s_->actors); }
+Status QueueWriter::flush() {
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    for (size_t b = 0; b < s_->written.size(); ++b)
+      if (s_->written[b]) actors.push_back(s_->actors[b]);
+    s_->written.assign(s_->actors.size(), false);
+  }
+  Status s = detail::flush_actors(actors);
+  if (!s.ok()) {  // not flushed: still to flush next time
+    std::lock_guard<std::mutex> lock(s_->mu);
+    for (const auto& a : actors) s_->written[a->bucket().value()] = true;
+  }
+  return s;
+}
 
 Result<Object> QueueWriter::stats() { return s_->core->stats(s_->info); }
 

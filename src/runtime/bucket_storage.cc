@@ -52,6 +52,13 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb) {
   });
 }
 
+void BucketStorage::check(const RecordBatch* batch, const std::vector<uint64_t>* numbers, StatusCallback cb) {
+  mailbox_->post([self = shared_from_this(), batch, numbers, cb = std::move(cb)] {
+    if (!self->backend_) return cb(self->closed_error());
+    cb(self->backend_->check_batch(*batch, *numbers));
+  });
+}
+
 void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds wait,
                         uint64_t waiter_id, GetCallback cb) {
   mailbox_->post([self = shared_from_this(), offset, limit, wait, waiter_id,

@@ -36,6 +36,9 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   BucketId bucket() const { return bucket_; }
 
   void put(RecordBatch batch, PutCallback cb);
+  // Asks the backend whether it would accept batch now (StorageBackend::check_batch), appending
+  // nothing. batch and numbers must stay alive until cb has run.
+  void check(const RecordBatch* batch, const std::vector<uint64_t>* numbers, StatusCallback cb);
   // Reads up to limit records from offset. With wait > 0 and nothing at offset yet, parks until
   // data arrives (completes with it) or wait passes (completes empty). waiter_id (any value
   // unique per caller, 0 = none) lets cancel_wait() complete a parked get early, empty.

@@ -285,12 +285,13 @@ Status LanceDataset::check_append(const std::vector<Record>& rows) const {
   return check_int_ranges(snapshot_, rows);
 }
 
-Status LanceDataset::check_append(const std::vector<BatchField>& fields, const RecordBatch& batch) const {
+Status LanceDataset::check_append(const std::vector<BatchField>& fields, const RecordBatch& batch,
+                                  const std::vector<uint64_t>* numbers) const {
   RETURN_IF_ERROR(check_appendable(snapshot_));
   RETURN_IF_ERROR(plan_schema_change(snapshot_, fields).status());
   if (!has_narrow_int_columns(snapshot_)) return Status::OK();
   ASSIGN_OR_RETURN(std::vector<Record> rows, batch.decode_all());
-  return check_int_ranges(snapshot_, rows);
+  return check_int_ranges(snapshot_, rows, numbers);
 }
 
 Result<uint64_t> LanceDataset::count_rows(uint64_t version) {

@@ -94,7 +94,9 @@ class LanceDataset {
   Status check_append(const std::vector<Record>& rows) const;
   // The same for encoded records whose fields the caller has inferred (infer_batch_fields of
   // the batch): the batch is decoded only if the schema has narrow integer columns to check.
-  Status check_append(const std::vector<BatchField>& fields, const RecordBatch& batch) const;
+  // numbers (one per record, optional) is how errors name the records (infer_batch_fields).
+  Status check_append(const std::vector<BatchField>& fields, const RecordBatch& batch,
+                      const std::vector<uint64_t>* numbers = nullptr) const;
 
   // Reloads the latest version (to see other writers' commits).
   Status refresh();

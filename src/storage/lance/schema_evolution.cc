@@ -84,12 +84,12 @@ Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& ro
   return types.take();
 }
 
-Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch) {
+Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch, const std::vector<uint64_t>* numbers) {
   BatchFieldTypes types;
   std::vector<FieldShape> shapes;
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
-    RETURN_IF_ERROR(types.add_record(r, shapes));
+    RETURN_IF_ERROR(types.add_record(numbers ? static_cast<size_t>((*numbers)[r]) : r, shapes));
   }
   return types.take();
 }
@@ -134,13 +134,14 @@ bool has_narrow_int_columns(const Snapshot& s) {
   return false;
 }
 
-Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows) {
+Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows, const std::vector<uint64_t>* numbers) {
   for (const SchemaField& f : s.fields) {
     if (!is_narrow_int(f)) continue;
     for (size_t r = 0; r < rows.size(); ++r) {
       const Value* v = rows[r].find(f.name);
       if (v && v->is_int() && !int_fits(*f.type, v->as_int())) {
-        return InvalidArgument("field " + quoted(f.name) + ": record " + std::to_string(r) + " has " +
+        return InvalidArgument("field " + quoted(f.name) + ": record " +
+                               std::to_string(numbers ? (*numbers)[r] : r) + " has " +
                                std::to_string(v->as_int()) + ", which does not fit the " +
                                type_display_name(*f.type) + " column");
       }

@@ -63,7 +63,10 @@ class BatchFieldTypes {
 // Types of the batch's fields, in order of first appearance.
 Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& rows);
 // The same for encoded records, without decoding them (scan_fields); Corruption if one is malformed.
-Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch);
+// numbers (when given: one per record) is how errors and first_record name the records; by
+// default, their index in batch.
+Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch,
+                                                   const std::vector<uint64_t>* numbers = nullptr);
 
 struct SchemaChange {
   std::vector<BatchField> added;     // new nullable fields, in batch order
@@ -76,7 +79,9 @@ Result<SchemaChange> plan_schema_change(const Snapshot& s, const std::vector<Bat
 
 // Integers for the narrower integer columns a LanceDB schema may have (int32, uint8, ...) must
 // fit them: InvalidArgument naming the field, the value and the record otherwise.
-Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows);
+// numbers: as for infer_batch_fields.
+Status check_int_ranges(const Snapshot& s, const std::vector<Record>& rows,
+                        const std::vector<uint64_t>* numbers = nullptr);
 // Whether the schema has such columns (int other than int64), i.e. check_int_ranges can fail.
 bool has_narrow_int_columns(const Snapshot& s);
 
