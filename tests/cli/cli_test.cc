@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <set>
+#include <fstream>
 #include <sstream>
 
 #include "persisting/json.h"
@@ -237,4 +238,50 @@ TEST(CliTest, Defect3_BatchRefusedByOneBucketWritesNoBucket) {
     get = cli({"get", "--data-dir", dir.path(), "--topic", topic, "--from-beginning"});
     EXPECT_EQ(get.out, "{\"id\":\"a\",\"n\":1}\n");
   }
+}
+
+namespace {
+
+// Makes the next flush (commit) of the bucket holding a committed dataset fail with an I/O
+// error: its _transactions directory becomes a regular file. Returns the dataset path.
+std::string break_commits(const std::string& topic_dir) {
+  for (const auto& b : std::filesystem::directory_iterator(topic_dir)) {
+    std::filesystem::path txn = b.path() / "data.lance" / "_transactions";
+    if (!std::filesystem::is_directory(txn)) continue;
+    std::filesystem::remove_all(txn);
+    std::ofstream(txn) << "not a directory";
+    return (b.path() / "data.lance").string();
+  }
+  ADD_FAILURE() << "no committed dataset under " << topic_dir;
+  return "";
+}
+
+}  // namespace
+
+// Issue 13, defect 5: a flush that fails after the records were acknowledged. With the
+// persisting backend they are in the WAL: a warning, exit 0, and they read back. With lance a
+// record is stored only by its flush: exit 1, naming the lines not on disk.
+TEST(CliTest, Defect5_FlushFailureAfterAcknowledgementSaysWhatIsStored) {
+  TempDir dir;
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "w", "-"}, "{\"id\":\"a\",\"n\":1}\n").exit_code, 0);
+  std::string dataset = break_commits(dir.path() + "/w");
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "w", "-"},
+                 "{\"id\":\"a\",\"n\":2}\n{\"id\":\"a\",\"n\":3}\n");
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_NE(put.err.find("warning"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find(dataset), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("write-ahead log"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("wrote 2 records"), std::string::npos) << put.err;
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "w", "--from-beginning"});
+  EXPECT_EQ(get.out, "{\"id\":\"a\",\"n\":1}\n{\"id\":\"a\",\"n\":2}\n{\"id\":\"a\",\"n\":3}\n") << get.err;
+
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "l", "--backend", "lance", "-"},
+                "{\"id\":\"a\",\"n\":1}\n").exit_code, 0);
+  break_commits(dir.path() + "/l");
+  auto lost = cli({"put", "--data-dir", dir.path(), "--topic", "l", "-"},
+                  "\n{\"id\":\"a\",\"n\":2}\n{\"id\":\"a\",\"n\":3}\n");
+  EXPECT_EQ(lost.exit_code, 1) << lost.err;
+  EXPECT_NE(lost.err.find("lines 2-3 of this put are not on disk"), std::string::npos) << lost.err;
+  EXPECT_NE(lost.err.find("0 records acknowledged and stored; first input line not written: 2"), std::string::npos)
+      << lost.err;
 }
