@@ -73,6 +73,9 @@ class StorageBackend {
   // positions in its own batch. The default accepts everything (put_batch still refuses, all
   // or nothing for its bucket).
   virtual Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers);
+  // Whether check_batch can refuse anything (false for the default): a writer skips the check
+  // round for buckets whose backend would accept everything.
+  virtual bool checks_batches() const { return false; }
 
   // Up to limit records starting at offset. Empty when offset >= total_count().
   virtual Result<RecordBatch> get(Offset offset, size_t limit) = 0;

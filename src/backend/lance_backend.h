@@ -42,6 +42,7 @@ class LanceBackend final : public StorageBackend {
   std::string name() const override { return "lance"; }
   Result<Offset> put_batch(const RecordBatch& batch) override;
   Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) override;
+  bool checks_batches() const override { return true; }
   Result<RecordBatch> get(Offset offset, size_t limit) override;
   Status flush() override;
   Object stats() const override;

@@ -174,10 +174,14 @@ struct ClientWriterState {
   // Sends each non-empty bucket batch (parallel), retrying failed buckets with the same
   // sequence. report->parts (one per non-empty bucket, from queue::report_parts) get what
   // became of them: acknowledged with their first offset, or the failure and the owner.
-  Status send(std::vector<RecordBatch> per_bucket, PutReport* report);
+  // numbers (optional, one per record of the batch) is how errors name the records; sent along
+  // when a request carries several buckets or the caller numbers them, so the node's errors use
+  // them (default: the records' batch indexes).
+  Status send(std::vector<RecordBatch> per_bucket, PutReport* report, const std::vector<uint64_t>* numbers = nullptr);
 };
 
-Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* report) {
+Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* report,
+                               const std::vector<uint64_t>* numbers) {
   std::lock_guard<std::mutex> lock(mu);
   const std::string& topic = info.topic;
   std::vector<BucketId> pending;
@@ -214,6 +218,9 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
         br->set_bucket(b);
         br->set_sequence(sequence[b]);
         net::to_wire(per_bucket[b], br->mutable_run());
+        if (idx.size() > 1 || numbers)
+          if (auto it = part_of.find(b); it != part_of.end())
+            for (size_t r : it->second->records) br->add_record_numbers(numbers ? (*numbers)[r] : r);
       }
       core->channels->prepare(&c->ctx, core->options.rpc_timeout);
       calls.push_back(std::move(c));
@@ -604,7 +611,7 @@ Status ClientWriter::put(const std::vector<Record>& records, PutReport* report, 
     return s;
   }
   report->parts = queue::report_parts(indexes);
-  return s_->send(std::move(per_bucket), report);
+  return s_->send(std::move(per_bucket), report, numbers);
 }
 
 Status ClientWriter::flush() {

@@ -434,43 +434,95 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         if (!batch.ok()) return done(batch.status());
         parts[i] = Part{std::move(actor).value(), std::move(batch).value()};
       }
-      struct Gather {
-        std::mutex mu;
-        int left;
-        Status first;
-      };
-      auto g = std::make_shared<Gather>();
-      g->left = n;
       for (int i = 0; i < n; ++i) {
         auto* a = resp->add_buckets();
         a->set_bucket(req->buckets(i).bucket());
         a->set_count(static_cast<uint32_t>(parts[i].batch.size()));
       }
+      // Counted as in flight from here (under the fence lock), so a fence waits for them.
+      for (int i = 0; i < n; ++i) t.fences.put_started(req->buckets(i).bucket());
+      fence_lock.unlock();
       TopicEntry* tp = &t;  // topic entries live as long as the service
+      auto shared_parts = std::make_shared<std::vector<Part>>(std::move(parts));
+      auto apply_all = [this, req, resp, done, tp, shared_parts, n]() {
+        struct Gather {
+          std::mutex mu;
+          int left;
+          Status first;
+        };
+        auto g = std::make_shared<Gather>();
+        g->left = n;
+        const TopicInfo& info = tp->info;
+        for (int i = 0; i < n; ++i) {
+          const auto& br = req->buckets(i);
+          const uint32_t bucket = br.bucket();
+          std::string key;
+          if (req->producer_id() != 0)
+            key = dedup_prefix(info.topic, br.bucket()) + std::to_string(req->producer_id());
+          std::string what = bucket_name(info.topic, br.bucket()) + ": producer " + std::to_string(req->producer_id());
+          apply(key, br.sequence(), what, std::move((*shared_parts)[i].actor), std::move((*shared_parts)[i].batch),
+                [g, resp, done, i, tp, bucket](Result<Offset> r, bool duplicate) {
+            tp->fences.put_answered(bucket);
+            bool last;
+            {
+              std::lock_guard<std::mutex> lock(g->mu);
+              if (r.ok()) {
+                auto* a = resp->mutable_buckets(i);
+                a->set_first_offset(r->value());
+                a->set_duplicate(duplicate);
+              } else if (g->first.ok()) {
+                g->first = r.status();
+              }
+              last = --g->left == 0;
+            }
+            if (last) done(g->first);
+          });
+        }
+      };
+      // A put of several buckets (or one whose client numbers its records) is first checked by
+      // every bucket's backend (types against its schema, ...): a run one bucket refuses fails
+      // the whole request before any bucket appends.
+      bool numbered = false;
+      for (int i = 0; i < n; ++i) numbered = numbered || req->buckets(i).record_numbers_size() > 0;
+      bool any_checks = false;  // buckets whose backend accepts everything need no check round
+      for (const auto& p : *shared_parts) any_checks = any_checks || p.actor->checks_batches();
+      if ((n < 2 && !numbered) || !any_checks) return apply_all();
+      struct Check {
+        std::mutex mu;
+        int left;
+        Status first;
+        std::vector<std::vector<uint64_t>> numbers;
+      };
+      auto c = std::make_shared<Check>();
+      c->left = 0;
+      for (const auto& p : *shared_parts) c->left += p.actor->checks_batches() ? 1 : 0;
+      c->numbers.resize(n);
       for (int i = 0; i < n; ++i) {
         const auto& br = req->buckets(i);
-        const uint32_t bucket = br.bucket();
-        t.fences.put_started(bucket);
-        std::string key;
-        if (req->producer_id() != 0)
-          key = dedup_prefix(info.topic, br.bucket()) + std::to_string(req->producer_id());
-        std::string what = bucket_name(info.topic, br.bucket()) + ": producer " + std::to_string(req->producer_id());
-        apply(key, br.sequence(), what, std::move(parts[i].actor), std::move(parts[i].batch),
-              [g, resp, done, i, tp, bucket](Result<Offset> r, bool duplicate) {
-          tp->fences.put_answered(bucket);
+        auto& nums = c->numbers[i];
+        if (static_cast<size_t>(br.record_numbers_size()) == (*shared_parts)[i].batch.size()) {
+          nums.assign(br.record_numbers().begin(), br.record_numbers().end());
+        } else {
+          for (size_t k = 0; k < (*shared_parts)[i].batch.size(); ++k) nums.push_back(k);
+        }
+      }
+      for (int i = 0; i < n; ++i) {
+        const uint32_t bucket = req->buckets(i).bucket();
+        if (!(*shared_parts)[i].actor->checks_batches()) continue;
+        (*shared_parts)[i].actor->check(&(*shared_parts)[i].batch, &c->numbers[i],
+                                        [c, bucket, tp, req, done, apply_all, n](Status st) {
           bool last;
           {
-            std::lock_guard<std::mutex> lock(g->mu);
-            if (r.ok()) {
-              auto* a = resp->mutable_buckets(i);
-              a->set_first_offset(r->value());
-              a->set_duplicate(duplicate);
-            } else if (g->first.ok()) {
-              g->first = r.status();
-            }
-            last = --g->left == 0;
+            std::lock_guard<std::mutex> lock(c->mu);
+            if (!st.ok() && c->first.ok())
+              c->first = Status(st.code(), bucket_name(tp->info.topic, bucket) + ": " + st.message() +
+                                               "; nothing of the request was written");
+            last = --c->left == 0;
           }
-          if (last) done(g->first);
+          if (!last) return;
+          if (c->first.ok()) return apply_all();
+          for (int j = 0; j < n; ++j) tp->fences.put_answered(req->buckets(j).bucket());
+          done(c->first);
         });
       }
     });

@@ -54,10 +54,12 @@ void send(detail::WriterState& s, std::shared_ptr<Job> job) {
 // Asks every target bucket whether it accepts its part; sends the parts only if all do.
 void check_then_send(detail::WriterState& s, std::shared_ptr<Job> job) {
   auto& parts = job->report->parts;
-  job->left = parts.size();
+  std::vector<uint32_t> checking;
+  for (const auto& p : parts)
+    if (s.actors[p.bucket.value()]->checks_batches()) checking.push_back(p.bucket.value());
+  job->left = checking.size();
   auto* state = &s;  // outlives the put: a writer is not destroyed with puts in flight
-  for (size_t k = 0; k < parts.size(); ++k) {
-    const uint32_t b = parts[k].bucket.value();
+  for (uint32_t b : checking) {
     s.actors[b]->check(&job->per_bucket[b], &job->numbers[b], [job, state, b](Status st) {
       bool last;
       {
@@ -96,6 +98,9 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   // One bucket appends all or nothing by itself; it is still asked first when the caller numbers
   // the records, so its errors use those numbers.
   if (job->report->parts.size() == 1 && !numbers) return send(s, job);
+  bool any_checks = false;  // buckets whose backend accepts everything need no check round
+  for (const auto& p : job->report->parts) any_checks = any_checks || s.actors[p.bucket.value()]->checks_batches();
+  if (!any_checks) return send(s, job);
   job->numbers.resize(indexes.size());
   for (size_t b = 0; b < indexes.size(); ++b)
     for (size_t i : indexes[b]) job->numbers[b].push_back(numbers ? (*numbers)[i] : i);

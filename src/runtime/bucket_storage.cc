@@ -11,7 +11,8 @@ BucketStorage::BucketStorage(Executor& executor, std::string topic, BucketId buc
       mailbox_(Mailbox::create(executor)),
       topic_(std::move(topic)),
       bucket_(bucket),
-      backend_(std::move(backend)) {}
+      backend_(std::move(backend)),
+      checks_batches_(backend_ && backend_->checks_batches()) {}
 
 BucketStorage::~BucketStorage() = default;
 

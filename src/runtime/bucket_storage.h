@@ -39,6 +39,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // Asks the backend whether it would accept batch now (StorageBackend::check_batch), appending
   // nothing. batch and numbers must stay alive until cb has run.
   void check(const RecordBatch* batch, const std::vector<uint64_t>* numbers, StatusCallback cb);
+  // Whether check() can refuse anything (the backend's checks_batches, fixed at construction).
+  bool checks_batches() const { return checks_batches_; }
   // Reads up to limit records from offset. With wait > 0 and nothing at offset yet, parks until
   // data arrives (completes with it) or wait passes (completes empty). waiter_id (any value
   // unique per caller, 0 = none) lets cancel_wait() complete a parked get early, empty.
@@ -69,6 +71,7 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   std::string topic_;
   BucketId bucket_;
   std::unique_ptr<StorageBackend> backend_;  // null once closed
+  const bool checks_batches_;
   std::unordered_map<uint64_t, Waiter> waiters_;
   uint64_t next_internal_id_ = 1ULL << 63;
   uint64_t waiter_generation_ = 0;  // ids for callers that passed waiter_id 0

@@ -153,3 +153,26 @@ TEST(PutReport, Defect10_FrozenOwnerReportedPerOwnerAndFlushSkipsIt) {
 
 }  // namespace
 }  // namespace persisting
+
+namespace persisting {
+namespace {
+
+// Issue 13, defect 3 against a node: a put whose buckets one node owns is checked by every bucket
+// before any appends, and errors number records by input line.
+TEST(PutReport, Defect3_NodeRefusesABatchOneOfItsBucketsRefuses) {
+  Cluster cluster(1);
+  ASSERT_TRUE(cluster.start_all());
+  auto put = cli({"put", "--server", cluster.address(0), "--topic", "q", "-"},
+                 "{\"id\":\"b\",\"n\":1}\n\n{\"id\":\"a\",\"n\":1}\n{\"id\":\"a\",\"n\":\"s\"}\n");
+  EXPECT_EQ(put.exit_code, 1) << put.err;
+  EXPECT_NE(put.err.find("field 'n'"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("record 3"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("record 4"), std::string::npos) << put.err;
+  EXPECT_NE(put.err.find("0 records acknowledged; first input line not written: 1"), std::string::npos) << put.err;
+  auto get = cli({"get", "--server", cluster.address(0), "--topic", "q", "--from-beginning"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "") << "a refused batch wrote records";
+}
+
+}  // namespace
+}  // namespace persisting
