@@ -12,8 +12,12 @@ namespace {
 
 // One batch put in flight: its parts, what they became, and who hears of it.
 struct Job {
+  std::string topic;
   std::vector<RecordBatch> per_bucket;          // index = bucket id
   std::vector<std::vector<uint64_t>> numbers;   // index = bucket id: how its records are named
+  // Parallel to report->parts: their actors (held here, so a put_async in flight does not need
+  // its writer).
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
   std::shared_ptr<PutReport> report;
   std::function<void(Status)> done;
   std::mutex mu;
@@ -21,18 +25,17 @@ struct Job {
   Status first;  // the first error (with its bucket)
 };
 
-std::string bucket_name(const TopicInfo& info, BucketId b) {
-  return "topic '" + info.topic + "' bucket " + std::to_string(b.value());
+std::string bucket_name(const std::string& topic, BucketId b) {
+  return "topic '" + topic + "' bucket " + std::to_string(b.value());
 }
 
 // Sends each part to its actor; done(first error or OK) runs once every bucket answered.
-void send(detail::WriterState& s, std::shared_ptr<Job> job) {
+void send(std::shared_ptr<Job> job) {
   auto& parts = job->report->parts;
   job->left = parts.size();
   for (size_t k = 0; k < parts.size(); ++k) {
     const uint32_t b = parts[k].bucket.value();
-    s.mark_written(b);
-    s.actors[b]->put(std::move(job->per_bucket[b]), [job, k, where = bucket_name(s.info, BucketId(b))](Result<Offset> r) {
+    job->actors[k]->put(std::move(job->per_bucket[b]), [job, k, where = bucket_name(job->topic, BucketId(b))](Result<Offset> r) {
       bool last;
       {
         std::lock_guard<std::mutex> lock(job->mu);
@@ -52,20 +55,20 @@ void send(detail::WriterState& s, std::shared_ptr<Job> job) {
 }
 
 // Asks every target bucket whether it accepts its part; sends the parts only if all do.
-void check_then_send(detail::WriterState& s, std::shared_ptr<Job> job) {
+void check_then_send(std::shared_ptr<Job> job) {
   auto& parts = job->report->parts;
-  std::vector<uint32_t> checking;
-  for (const auto& p : parts)
-    if (s.actors[p.bucket.value()]->checks_batches()) checking.push_back(p.bucket.value());
+  std::vector<size_t> checking;
+  for (size_t k = 0; k < parts.size(); ++k)
+    if (job->actors[k]->checks_batches()) checking.push_back(k);
   job->left = checking.size();
-  auto* state = &s;  // outlives the put: a writer is not destroyed with puts in flight
-  for (uint32_t b : checking) {
-    s.actors[b]->check(&job->per_bucket[b], &job->numbers[b], [job, state, b](Status st) {
+  for (size_t k : checking) {
+    const uint32_t b = parts[k].bucket.value();
+    job->actors[k]->check(&job->per_bucket[b], &job->numbers[b], [job, b](Status st) {
       bool last;
       {
         std::lock_guard<std::mutex> lock(job->mu);
         if (!st.ok() && job->first.ok())
-          job->first = Status(st.code(), bucket_name(state->info, BucketId(b)) + ": " + st.message() +
+          job->first = Status(st.code(), bucket_name(job->topic, BucketId(b)) + ": " + st.message() +
                                               "; nothing of the batch was written");
         last = --job->left == 0;
       }
@@ -75,7 +78,7 @@ void check_then_send(detail::WriterState& s, std::shared_ptr<Job> job) {
         for (auto& p : job->report->parts) p.status = job->first;
         return job->done(job->first);
       }
-      send(*state, job);
+      send(job);
     });
   }
 }
@@ -94,17 +97,22 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   }
   job->report->parts = queue::report_parts(indexes);
   job->done = std::move(done);
+  job->topic = s.info.topic;
+  bool any_checks = false;  // buckets whose backend accepts everything need no check round
+  for (const auto& p : job->report->parts) {
+    const uint32_t b = p.bucket.value();
+    s.mark_written(b);
+    job->actors.push_back(s.actors[b]);
+    any_checks = any_checks || s.actors[b]->checks_batches();
+  }
   if (job->report->parts.empty()) return job->done(Status::OK());
   // One bucket appends all or nothing by itself; it is still asked first when the caller numbers
   // the records, so its errors use those numbers.
-  if (job->report->parts.size() == 1 && !numbers) return send(s, job);
-  bool any_checks = false;  // buckets whose backend accepts everything need no check round
-  for (const auto& p : job->report->parts) any_checks = any_checks || s.actors[p.bucket.value()]->checks_batches();
-  if (!any_checks) return send(s, job);
+  if ((job->report->parts.size() == 1 && !numbers) || !any_checks) return send(job);
   job->numbers.resize(indexes.size());
   for (size_t b = 0; b < indexes.size(); ++b)
     for (size_t i : indexes[b]) job->numbers[b].push_back(numbers ? (*numbers)[i] : i);
-  check_then_send(s, job);
+  check_then_send(job);
 }
 
 }  // namespace

@@ -221,3 +221,39 @@ TEST(QueueTest, AsyncPutCompletesFuturesAndCallbacks) {
   EXPECT_EQ((*w)->stats()->find("total_count")->as_int(), 200);
   EXPECT_TRUE((*w)->flush().ok());
 }
+
+// Issue 13, defect 3, through the library: a batch one bucket refuses changes no bucket, the
+// report says so, and errors use the caller's record numbers (never positions in a bucket's part).
+TEST(QueueTest, Defect3_BatchRefusedByOneBucketChangesNoBucketAndReportsIt) {
+  TempDir dir;
+  auto q = Queue::open({.data_dir = dir.path()});
+  ASSERT_TRUE(q.ok()) << q.status().to_string();
+  auto w = (*q)->writer({.topic = "q", .bucket_column = "id", .num_buckets = 4, .backend = "persisting"});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  std::vector<Record> batch{Record{{"id", "b"}, {"n", 1}}, Record{{"id", "a"}, {"n", 1}},
+                            Record{{"id", "a"}, {"n", "s"}}};
+  std::vector<uint64_t> numbers{10, 20, 30};
+  PutReport report;
+  Status s = (*w)->put(batch, &report, &numbers);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("record 20"), std::string::npos) << s.to_string();
+  EXPECT_NE(s.message().find("record 30"), std::string::npos) << s.to_string();
+  EXPECT_TRUE(report.refused);
+  EXPECT_EQ(report.acknowledged(), 0u);
+  EXPECT_EQ(report.parts.size(), 2u);
+  auto r = (*q)->reader({.topic = "q"});
+  ASSERT_TRUE(r.ok());
+  auto got = (*r)->get(10);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->empty()) << "a refused batch wrote " << got->size() << " records";
+
+  // A good batch: every part acknowledged, with offsets.
+  ASSERT_TRUE((*w)->put({Record{{"id", "b"}, {"n", 2}}, Record{{"id", "a"}, {"n", 3}}}, &report).ok());
+  EXPECT_FALSE(report.refused);
+  EXPECT_EQ(report.acknowledged(), 2u);
+  for (const auto& p : report.parts) {
+    EXPECT_TRUE(p.acknowledged);
+    EXPECT_EQ(p.first.value(), 0u);
+  }
+}
