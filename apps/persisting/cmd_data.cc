@@ -8,6 +8,7 @@
 #include <map>
 
 #include "apps/persisting/commands.h"
+#include "apps/persisting/put_progress.h"
 #include "core/status_macros.h"
 #include "net/node_lock.h"
 #include "persisting/backend.h"
@@ -70,18 +71,6 @@ int with_queue(const Target& t, Fn fn) {
   return fn(**q);
 }
 
-// "line 4" or "lines 1-3,5,7-9" (ls ascending).
-std::string line_list(const std::vector<uint64_t>& ls) {
-  std::string out;
-  for (size_t i = 0; i < ls.size();) {
-    size_t j = i;
-    while (j + 1 < ls.size() && ls[j + 1] == ls[j] + 1) ++j;
-    out += (out.empty() ? "" : ",") + std::to_string(ls[i]) + (j > i ? "-" + std::to_string(ls[j]) : "");
-    i = j + 1;
-  }
-  return (ls.size() == 1 ? "line " : "lines ") + out;
-}
-
 template <typename Q>
 int put_lines(Q& q, const PutArgs& a) {
   WriterOptions wo;
@@ -117,108 +106,60 @@ int put_lines(Q& q, const PutArgs& a) {
   }
   // The persisting backend acknowledges a record once it is in its WAL: a failed flush to Lance
   // loses nothing (it is retried). Other backends (lance) acknowledge records before the flush
-  // that stores them: for those, where each line landed is kept, to tell which a failed flush lost.
+  // that stores them.
   const TopicInfo& info = (*w)->topic();
   auto wal = info.backend_options.find("enable_wal");
   const bool acked_means_stored = !info.durable || (info.backend == "persisting" &&
                                                      (wal == info.backend_options.end() || wal->second != "false"));
-  struct Landed {
-    uint64_t line;
-    uint32_t bucket;
-    uint64_t offset;
+  PutProgress progress(/*track_offsets=*/!acked_means_stored);
+  auto say = [](const std::vector<std::string>& messages) {
+    for (const auto& m : messages) fail(m);
+    return 1;
   };
-  std::vector<Landed> landed;
   std::vector<Record> batch;
   std::vector<uint64_t> lines;  // parallel to batch: input line numbers
-  uint64_t line_no = 0, written = 0;
-  // What the records before the failure became: how many were acknowledged, the first line not.
-  auto summary = [&](uint64_t acked, uint64_t first_not_written) {
-    return std::to_string(acked) + " records acknowledged; first input line not written: " +
-           std::to_string(first_not_written);
-  };
   auto write_batch = [&]() -> bool {
     if (batch.empty()) return true;
     PutReport report;
     Status s = (*w)->put(batch, &report, &lines);
-    if (s.ok()) {
-      if (!acked_means_stored)
-        for (const auto& p : report.parts)
-          for (size_t k = 0; k < p.records.size(); ++k)
-            landed.push_back(Landed{lines[p.records[k]], p.bucket.value(), p.first.value() + k});
-      written += batch.size();
-      batch.clear();
-      lines.clear();
-      return true;
-    }
-    const std::string span = lines.size() == 1 ? "line " + std::to_string(lines.front())
-                                               : "lines " + std::to_string(lines.front()) + "-" + std::to_string(lines.back());
-    if (report.refused || report.acknowledged() == 0) {
-      fail(span + ": " + s.to_string() + (report.refused ? " (records are numbered by input line)" : "; nothing of " + span + " was written"));
-      fail(summary(written, lines.front()));
+    if (!s.ok()) {
+      say(progress.batch_failed(s, report, lines));
       return false;
     }
-    // Some buckets took their records, others did not: say which lines are which, per bucket.
-    uint64_t first_not = UINT64_MAX;
-    for (const auto& p : report.parts) {
-      std::vector<uint64_t> ls;
-      for (size_t i : p.records) ls.push_back(lines[i]);
-      std::string where = "bucket " + std::to_string(p.bucket.value()) + (p.owner.empty() ? "" : ", owner " + p.owner);
-      if (p.acknowledged) {
-        std::cerr << "persisting: " << line_list(ls) << " (" << where << "): written\n";
-      } else {
-        fail(line_list(ls) + " (" + where + "): not written: " + p.status.to_string());
-        first_not = std::min(first_not, ls.front());
-      }
-    }
-    fail(summary(written + report.acknowledged(), first_not));
-    return false;
+    progress.acknowledged(report, lines);
+    batch.clear();
+    lines.clear();
+    return true;
   };
   std::string line;
+  uint64_t line_no = 0;
   while (std::getline(*in, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto rec = parse_json_record(line);
-    if (!rec.ok()) {
-      fail("line " + std::to_string(line_no) + ": " + rec.status().message() + " (nothing of lines " +
-           std::to_string(lines.empty() ? line_no : lines.front()) + "-" + std::to_string(line_no) +
-           " was written; " + std::to_string(written) + " records before them were)");
-      return fail(summary(written, lines.empty() ? line_no : lines.front()));
-    }
+    if (!rec.ok()) return say(progress.bad_line(line_no, rec.status().message(), lines.empty() ? line_no : lines.front()));
     batch.push_back(std::move(rec).value());
     lines.push_back(line_no);
     if (batch.size() >= a.batch_size && !write_batch()) return 1;
   }
   if (!write_batch()) return 1;
-  Status f = (*w)->flush();
-  if (!f.ok()) {
-    if (acked_means_stored) {
-      std::cerr << "persisting: warning: " << f.to_string() << " (the " << written
-                << " records are acknowledged: they are in the write-ahead log and reach Lance at a later flush)\n";
-    } else {
+  if (Status f = (*w)->flush(); !f.ok()) {
+    if (!acked_means_stored) {
       // Which lines are not on disk: those at or past each bucket's persisted count.
-      auto stats = q.stats(a.topic);
       std::map<uint32_t, uint64_t> persisted;
-      if (stats.ok())
+      if (auto stats = q.stats(a.topic); stats.ok())
         for (const auto& b : stats->find("buckets")->as_list()) {
-          const Object& o = b.as_object();
-          const Value* id = o.find("bucket");
-          const Value* p = o.find("persisted");
+          const Value* id = b.as_object().find("bucket");
+          const Value* p = b.as_object().find("persisted");
           if (id && id->is_int() && p && p->is_int())
             persisted[static_cast<uint32_t>(id->as_int())] = static_cast<uint64_t>(p->as_int());
         }
-      std::vector<uint64_t> lost;
-      for (const auto& l : landed)
-        if (!persisted.count(l.bucket) || l.offset >= persisted[l.bucket]) lost.push_back(l.line);
-      std::sort(lost.begin(), lost.end());
-      fail("flush failed: " + f.to_string());
-      return fail("backend '" + (*w)->topic().backend +
-                  "' keeps a record only once it is flushed: " + (lost.empty() ? std::string("no lines") : line_list(lost)) +
-                  " of this put are not on disk; " + std::to_string(written - lost.size()) +
-                  " records acknowledged and stored" +
-                  (lost.empty() ? "" : "; first input line not written: " + std::to_string(lost.front())));
+      return say({"flush failed: " + f.to_string(), progress.flush_lost(info.backend, persisted)});
     }
+    std::cerr << "persisting: warning: " << f.to_string() << " (the " << progress.written()
+              << " records are acknowledged: they are in the write-ahead log and reach Lance at a later flush)\n";
   }
-  std::cerr << "persisting: wrote " << written << " records to topic '" << a.topic << "'\n";
+  std::cerr << "persisting: wrote " << progress.written() << " records to topic '" << a.topic << "'\n";
   return 0;
 }
 
