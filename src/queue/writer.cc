@@ -85,25 +85,38 @@ void check_then_send(std::shared_ptr<Job> job) {
 
 // Routes records and sends them (checked first when they span several buckets); report is filled
 // before done runs.
+// want_records: the caller reads the report's record indexes (put_async does not: its puts skip
+// that bookkeeping unless the topic's backend checks batches, whose errors need the indexes).
 void start(detail::WriterState& s, const std::vector<Record>& records, const std::vector<uint64_t>* numbers,
-           std::shared_ptr<PutReport> report, std::function<void(Status)> done) {
+           std::shared_ptr<PutReport> report, bool want_records, std::function<void(Status)> done) {
   auto job = std::make_shared<Job>();
   job->report = std::move(report);
   std::vector<std::vector<size_t>> indexes;
-  Status st = queue::route(s.info, records, &job->per_bucket, &indexes, numbers);
+  // Every bucket of a topic has the same backend.
+  const bool need_indexes = want_records || numbers || (!s.actors.empty() && s.actors[0]->checks_batches());
+  Status st = queue::route(s.info, records, &job->per_bucket, need_indexes ? &indexes : nullptr, numbers);
   if (!st.ok()) {
     job->report->refused = true;
     return done(std::move(st));
   }
-  job->report->parts = queue::report_parts(indexes);
+  if (need_indexes) {
+    job->report->parts = queue::report_parts(indexes);
+  } else {
+    for (uint32_t b = 0; b < job->per_bucket.size(); ++b)
+      if (!job->per_bucket[b].empty()) job->report->parts.push_back(PutReport::Part{.bucket = BucketId(b)});
+  }
   job->done = std::move(done);
   job->topic = s.info.topic;
   bool any_checks = false;  // buckets whose backend accepts everything need no check round
-  for (const auto& p : job->report->parts) {
-    const uint32_t b = p.bucket.value();
-    s.mark_written(b);
-    job->actors.push_back(s.actors[b]);
-    any_checks = any_checks || s.actors[b]->checks_batches();
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.written.size() != s.actors.size()) s.written.resize(s.actors.size());
+    for (const auto& p : job->report->parts) {
+      const uint32_t b = p.bucket.value();
+      s.written[b] = true;
+      job->actors.push_back(s.actors[b]);
+      any_checks = any_checks || s.actors[b]->checks_batches();
+    }
   }
   if (job->report->parts.empty()) return job->done(Status::OK());
   // One bucket appends all or nothing by itself; it is still asked first when the caller numbers
@@ -140,14 +153,14 @@ Status QueueWriter::put(const std::vector<Record>& records, PutReport* report, c
   auto shared = std::make_shared<PutReport>();
   std::promise<Status> p;
   auto f = p.get_future();
-  start(*s_, records, numbers, shared, [&p](Status st) { p.set_value(std::move(st)); });
+  start(*s_, records, numbers, shared, /*want_records=*/true, [&p](Status st) { p.set_value(std::move(st)); });
   Status result = f.get();
   *report = std::move(*shared);
   return result;
 }
 
 void QueueWriter::put_async(const std::vector<Record>& records, std::function<void(Status)> done) {
-  start(*s_, records, nullptr, std::make_shared<PutReport>(), std::move(done));
+  start(*s_, records, nullptr, std::make_shared<PutReport>(), /*want_records=*/false, std::move(done));
 }
 
 std::future<Status> QueueWriter::put_async(const std::vector<Record>& records) {
