@@ -74,7 +74,10 @@ class StorageBackend {
   // or nothing for its bucket).
   virtual Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers);
   // Whether check_batch can refuse anything (false for the default): a writer skips the check
-  // round for buckets whose backend would accept everything.
+  // round for buckets whose backend would accept everything. A backend that checks must accept
+  // again records of a shape (top-level field names, scalar value types, vector sizes) it has
+  // accepted before (types only widen): a writer skips the check for a part whose records all
+  // have the shape its bucket last accepted.
   virtual bool checks_batches() const { return false; }
 
   // Up to limit records starting at offset. Empty when offset >= total_count().

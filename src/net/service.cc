@@ -441,7 +441,6 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
       }
       // Counted as in flight from here (under the fence lock), so a fence waits for them.
       for (int i = 0; i < n; ++i) t.fences.put_started(req->buckets(i).bucket());
-      fence_lock.unlock();
       TopicEntry* tp = &t;  // topic entries live as long as the service
       auto shared_parts = std::make_shared<std::vector<Part>>(std::move(parts));
       auto apply_all = [this, req, resp, done, tp, shared_parts, n]() {
@@ -486,7 +485,10 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
       for (int i = 0; i < n; ++i) numbered = numbered || req->buckets(i).record_numbers_size() > 0;
       bool any_checks = false;  // buckets whose backend accepts everything need no check round
       for (const auto& p : *shared_parts) any_checks = any_checks || p.actor->checks_batches();
-      if ((n < 2 && !numbered) || !any_checks) return apply_all();
+      if ((n < 2 && !numbered) || !any_checks) return apply_all();  // the fence lock still held
+      // The check round answers later, on the actors' threads: the runs are counted in flight
+      // already (put_started), so a fence set meanwhile waits for them.
+      fence_lock.unlock();
       struct Check {
         std::mutex mu;
         int left;

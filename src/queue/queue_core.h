@@ -53,6 +53,14 @@ struct WriterState {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket id
   std::mutex mu;
   std::vector<bool> written;  // index = bucket id: put to since the last flush
+  // Per bucket: the record shape (queue::record_shape) of the last part it accepted whole, so a
+  // later part of only that shape skips the check round (a bucket accepts again what it accepted:
+  // StorageBackend::check_batch). Shared with puts in flight; guarded by its own mutex.
+  struct Shapes {
+    std::mutex mu;
+    std::vector<uint64_t> accepted;
+  };
+  std::shared_ptr<Shapes> shapes = std::make_shared<Shapes>();
   void mark_written(uint32_t bucket) {
     std::lock_guard<std::mutex> lock(mu);
     if (written.size() <= bucket) written.resize(actors.size());

@@ -3,6 +3,7 @@
 // bucket's part with one message to its actor.
 #include <atomic>
 
+#include "core/hash.h"
 #include "core/status_macros.h"
 #include "queue/queue_core.h"
 #include "queue/routing.h"
@@ -18,12 +19,32 @@ struct Job {
   // Parallel to report->parts: their actors (held here, so a put_async in flight does not need
   // its writer).
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
+  std::vector<bool> needs_check;  // parallel to report->parts
+  std::vector<uint64_t> shape;    // parallel to report->parts: the part's one shape, or 0
+  std::shared_ptr<detail::WriterState::Shapes> shapes;
   std::shared_ptr<PutReport> report;
   std::function<void(Status)> done;
   std::mutex mu;
   size_t left = 0;
   Status first;  // the first error (with its bucket)
 };
+
+// A record's top-level shape: its field names, value types and vector sizes (nulls skipped),
+// hashed; 0 when it has a list or object field, whose column types depend on their contents.
+uint64_t record_shape(const Record& r) {
+  std::string key;
+  for (const auto& [name, v] : r) {
+    const Value::Type t = v.type();
+    if (t == Value::Type::kNull) continue;
+    if (t == Value::Type::kList || t == Value::Type::kObject) return 0;
+    key += name;
+    key += '\0';
+    key += static_cast<char>(t);
+    if (t == Value::Type::kVector) key += std::to_string(v.as_vector().size());
+    key += '\1';
+  }
+  return stable_hash64(key) | 1;
+}
 
 std::string bucket_name(const std::string& topic, BucketId b) {
   return "topic '" + topic + "' bucket " + std::to_string(b.value());
@@ -43,6 +64,12 @@ void send(std::shared_ptr<Job> job) {
         if (r.ok()) {
           p.acknowledged = true;
           p.first = *r;
+          if (job->shapes && job->shape[k] != 0) {
+            std::lock_guard<std::mutex> shapes_lock(job->shapes->mu);
+            auto& accepted = job->shapes->accepted;
+            if (accepted.size() <= p.bucket.value()) accepted.resize(p.bucket.value() + 1);
+            accepted[p.bucket.value()] = job->shape[k];
+          }
         } else {
           p.status = r.status().with_context(where);
           if (job->first.ok()) job->first = p.status;
@@ -59,7 +86,7 @@ void check_then_send(std::shared_ptr<Job> job) {
   auto& parts = job->report->parts;
   std::vector<size_t> checking;
   for (size_t k = 0; k < parts.size(); ++k)
-    if (job->actors[k]->checks_batches()) checking.push_back(k);
+    if (job->needs_check[k]) checking.push_back(k);
   job->left = checking.size();
   for (size_t k : checking) {
     const uint32_t b = parts[k].bucket.value();
@@ -122,6 +149,29 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   // One bucket appends all or nothing by itself; it is still asked first when the caller numbers
   // the records, so its errors use those numbers.
   if ((job->report->parts.size() == 1 && !numbers) || !any_checks) return send(job);
+  // A part whose records all have the shape its bucket last accepted whole needs no check.
+  const auto& parts = job->report->parts;
+  job->shapes = s.shapes;
+  job->shape.assign(parts.size(), 0);
+  job->needs_check.assign(parts.size(), true);
+  bool any_needed = false;
+  {
+    std::vector<uint64_t> accepted;
+    {
+      std::lock_guard<std::mutex> lock(s.shapes->mu);
+      accepted = s.shapes->accepted;
+    }
+    for (size_t k = 0; k < parts.size(); ++k) {
+      uint64_t shape = record_shape(records[parts[k].records.front()]);
+      for (size_t i : parts[k].records)
+        if (shape != 0 && record_shape(records[i]) != shape) shape = 0;
+      job->shape[k] = shape;
+      const uint32_t b = parts[k].bucket.value();
+      job->needs_check[k] = shape == 0 || b >= accepted.size() || accepted[b] != shape;
+      any_needed = any_needed || job->needs_check[k];
+    }
+  }
+  if (!any_needed) return send(job);
   job->numbers.resize(indexes.size());
   for (size_t b = 0; b < indexes.size(); ++b)
     for (size_t i : indexes[b]) job->numbers[b].push_back(numbers ? (*numbers)[i] : i);
