@@ -32,18 +32,17 @@ struct Job {
 // A record's top-level shape: its field names, value types and vector sizes (nulls skipped),
 // hashed; 0 when it has a list or object field, whose column types depend on their contents.
 uint64_t record_shape(const Record& r) {
-  std::string key;
+  uint64_t h = 1469598103934665603ull;  // FNV-style mixing of per-field hashes: no allocation
   for (const auto& [name, v] : r) {
     const Value::Type t = v.type();
     if (t == Value::Type::kNull) continue;
     if (t == Value::Type::kList || t == Value::Type::kObject) return 0;
-    key += name;
-    key += '\0';
-    key += static_cast<char>(t);
-    if (t == Value::Type::kVector) key += std::to_string(v.as_vector().size());
-    key += '\1';
+    uint64_t kind = static_cast<uint64_t>(t) + 1;
+    if (t == Value::Type::kVector) kind |= static_cast<uint64_t>(v.as_vector().size()) << 8;
+    h = (h ^ stable_hash64(name)) * 1099511628211ull;
+    h = (h ^ kind) * 1099511628211ull;
   }
-  return stable_hash64(key) | 1;
+  return h | 1;
 }
 
 std::string bucket_name(const std::string& topic, BucketId b) {
