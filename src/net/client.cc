@@ -1,6 +1,8 @@
 // The remote Client (include/persisting/client.h) over persisting.v1.
 #include "persisting/client.h"
 
+#include <algorithm>
+#include <chrono>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -163,6 +165,16 @@ bool retryable(const Status& s) {
          (s.code() == Code::kFailedPrecondition && s.message().find("is owned by node") != std::string::npos);
 }
 
+// A bucket whose owner is being switched by a rebalance (docs/wire-protocol.md, "Rebalance",
+// step 5): the nodes switch one after the other, so for a moment an old owner that has switched
+// refuses the bucket ("is owned by node n3, not n1") while the others still name it as the owner,
+// and a lookup may bounce between the old and the new owner ("more than 3 redirects"). Neither
+// is a refusal of the put: the views agree again once the switch reaches the new owner.
+bool owner_moving(const Status& s) {
+  return (s.code() == Code::kFailedPrecondition && s.message().find("is owned by node") != std::string::npos) ||
+         (s.code() == Code::kUnavailable && s.message().find(" redirects") != std::string::npos);
+}
+
 struct ClientWriterState {
   std::shared_ptr<ClientCore> core;
   TopicInfo info;
@@ -193,8 +205,17 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
       ++sequence[b];
     }
   Status first_error;
+  // Retries are counted (put_retries), except while a bucket's owner is moving. The race: a put
+  // refused by the fence looks the owner up again; a node that has not switched yet names the
+  // old owner, which switches before the put reaches it and answers "is owned by node n3". When
+  // that was the last counted attempt, the caller got the stale owner's FAILED_PRECONDITION,
+  // which is no refusal of the put (a loaded machine widens the window between lookup and put).
+  // So the owner is looked up again, with backoff, until it settles or rpc_timeout has passed;
+  // a switch that never settles (interrupted: run the rebalance again) is reported as the
+  // retryable UNAVAILABLE the docs promise while a bucket moves.
+  const auto settle_by = std::chrono::steady_clock::now() + core->options.rpc_timeout;
   for (int attempt = 0; !pending.empty(); ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * attempt));
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50 * std::min(attempt, 10)));
     // One Put per owner, carrying that owner's buckets.
     Groups g = group_by_owner(*core, topic, pending);
     struct Call {
@@ -242,15 +263,22 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
     std::vector<BucketId> again;
     auto failed = [&](const std::vector<uint32_t>& buckets, const Status& s, const std::string& owner) {
       bool retry = retryable(s);
+      bool moving = owner_moving(s);
+      bool again_ok = retry && (attempt < core->options.put_retries ||
+                                (moving && std::chrono::steady_clock::now() < settle_by));
       for (uint32_t b : buckets) {
         if (retry) core->forget_owner(topic, b);
-        if (retry && attempt < core->options.put_retries) again.emplace_back(b);
+        if (again_ok) again.emplace_back(b);
         if (auto it = part_of.find(b); it != part_of.end()) {
           it->second->status = s;
           it->second->owner = owner;
         }
       }
-      if ((!retry || attempt >= core->options.put_retries) && first_error.ok()) first_error = s;
+      if (!again_ok && first_error.ok())
+        first_error = moving ? Unavailable(s.message() + " (the owner did not settle within " +
+                                           std::to_string(core->options.rpc_timeout.count()) +
+                                           " ms: a rebalance switch is under way or was interrupted; retry)")
+                             : s;
     };
     for (auto& [i, s] : g.failed) failed({pending[i].value()}, s, g.failed_owner.count(i) ? g.failed_owner[i] : "");
     for (auto& c : calls) {
