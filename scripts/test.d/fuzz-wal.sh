@@ -17,7 +17,7 @@ echo "=== [fuzz-wal] building $OUT/wal_recovery_fuzzer"
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
   -Iinclude -Isrc \
   fuzz/wal_recovery_fuzzer.cc src/storage/wal/*.cc src/core/*.cc \
-  $(pkg-config --libs libisal simdjson) -lpthread \
+  $(pkg-config --cflags --libs libisal simdjson spdlog) -lpthread \
   -o "$OUT/wal_recovery_fuzzer"
 
 echo "=== [fuzz-wal] fuzzing for ${SECONDS_TO_RUN}s"
