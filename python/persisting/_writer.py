@@ -69,8 +69,7 @@ class Writer:
         """Appends a record, or a list of records.
 
         Returns ``{"bucket_id": b, "offset": o, "status": "ok"}`` for one record, a list of
-        those for a list (a batch's offsets are None: the engine's batch put does not report
-        them yet). A record without the bucket column raises
+        those for a list, in the list's order. A record without the bucket column raises
         ``ValueError("Missing partition column 'id'")``; a non-dict raises TypeError. A bad
         record in a list fails the whole list before anything is written.
         """

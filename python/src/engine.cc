@@ -20,7 +20,9 @@ class WriterOver final : public Writer {
   Result<Object> stats() override { return w_->stats(); }
 
  protected:
-  Status put_batch(const std::vector<Record>& records) override { return w_->put(records); }
+  Status put_batch(const std::vector<Record>& records, PutReport* report) override {
+    return w_->put(records, report);
+  }
 
  private:
   std::unique_ptr<W> w_;
@@ -96,8 +98,14 @@ Result<PutOutcome> Writer::put_many(const std::vector<Record>& records) {
     if (!b.ok()) return b.status().with_context("record " + std::to_string(i));
     out.buckets.push_back(*b);
   }
-  RETURN_IF_ERROR(put_batch(records));
+  PutReport report;
+  RETURN_IF_ERROR(put_batch(records, &report));
+  // Each bucket's part is written at consecutive offsets from its first, in batch order.
   out.offsets.assign(records.size(), std::nullopt);
+  for (const auto& part : report.parts) {
+    if (!part.acknowledged) continue;
+    for (size_t k = 0; k < part.records.size(); ++k) out.offsets[part.records[k]] = part.first.value() + k;
+  }
   return out;
 }
 

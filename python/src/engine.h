@@ -1,8 +1,7 @@
 // One writer/reader/system interface over the embedded Queue and the remote Client, so the
 // bindings are written once. No pybind11 here: this is plain C++ over the public API.
 //
-// The put results are converted in one place (PutOutcome below): when the engine's put reports
-// more (positions of a batch), only put_many() and its binding change.
+// The put results are converted in one place (PutOutcome below, from the engine's PutReport).
 #pragma once
 
 #include <chrono>
@@ -17,8 +16,7 @@
 
 namespace persisting::python {
 
-// What a put of many records tells the caller: each record's bucket, and its offset when the
-// engine reports it (today's batch put returns a Status only, so offsets are empty).
+// What a put of many records tells the caller: each record's bucket and offset.
 struct PutOutcome {
   std::vector<uint32_t> buckets;
   std::vector<std::optional<uint64_t>> offsets;
@@ -35,7 +33,7 @@ class Writer {
   virtual Result<Object> stats() = 0;
 
  protected:
-  virtual Status put_batch(const std::vector<Record>& records) = 0;
+  virtual Status put_batch(const std::vector<Record>& records, PutReport* report) = 0;
 };
 
 using GetCallback = std::function<void(Result<std::vector<Message>>)>;

@@ -23,9 +23,13 @@ async def test_put_many_returns_one_result_per_record(system, topic):
     writer = await system.queue.write(topic, num_buckets=4)
     results = await writer.put([{"id": f"k{i}", "i": i} for i in range(10)])
     assert len(results) == 10
+    next_offset = {}
     for i, r in enumerate(results):
         assert r["status"] == "ok"
         assert r["bucket_id"] == system.queue.get_bucket_id(topic, f"k{i}")
+        # Each bucket's records land at consecutive offsets from 0, in list order.
+        assert r["offset"] == next_offset.get(r["bucket_id"], 0)
+        next_offset[r["bucket_id"]] = r["offset"] + 1
     reader = await system.queue.read(topic)
     got = await reader.get(limit=100)
     assert sorted(r["i"] for r in got) == list(range(10))
