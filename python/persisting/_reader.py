@@ -120,7 +120,25 @@ class _ReaderCore:
         return records
 
 
-class SyncReader:
+class _Positions:
+    """The offset calls shared by the blocking and the asyncio reader (both over a _ReaderCore)."""
+
+    _core: _ReaderCore
+
+    def reset(self) -> None:
+        """Back to offset 0 in every covered bucket."""
+        self._core.reset()
+
+    def set_offset(self, offset: int, bucket_id: Optional[int] = None) -> None:
+        """Sets the next offset of one covered bucket, or of all when bucket_id is None."""
+        self._core.set_offset(offset, bucket_id)
+
+    def offsets(self) -> Dict[int, int]:
+        """``{bucket_id: next offset}`` of the covered buckets (empty before the topic exists)."""
+        return self._core.offsets()
+
+
+class SyncReader(_Positions):
     """Blocking form of a :class:`Reader` (same reader, same offsets), usable from a thread
     without an event loop. Ctrl-C interrupts a waiting get; it takes no record."""
 
@@ -132,18 +150,6 @@ class SyncReader:
         """Up to limit records; see :meth:`Reader.get`."""
         return self._core.sync_get(limit, wait, timeout)
 
-    def reset(self) -> None:
-        """Back to offset 0 in every covered bucket."""
-        self._core.reset()
-
-    def set_offset(self, offset: int, bucket_id: Optional[int] = None) -> None:
-        """Sets the next offset of one covered bucket, or of all of them."""
-        self._core.set_offset(offset, bucket_id)
-
-    def offsets(self) -> Dict[int, int]:
-        """``{bucket_id: next offset}`` of the covered buckets."""
-        return self._core.offsets()
-
     def __iter__(self) -> "SyncReader":
         return self
 
@@ -154,7 +160,7 @@ class SyncReader:
         return self._core.buffer.popleft()
 
 
-class Reader:
+class Reader(_Positions):
     """Reads a topic's buckets, keeping one offset per bucket (starting at 0).
 
     One consumer at a time: gets of one reader are served one after the other.
@@ -252,18 +258,6 @@ class Reader:
                 core.inflight = None
                 if records or not wait or (deadline is not None and loop.time() >= deadline):
                     return records
-
-    def reset(self) -> None:
-        """Back to offset 0 in every covered bucket."""
-        self._core.reset()
-
-    def set_offset(self, offset: int, bucket_id: Optional[int] = None) -> None:
-        """Sets the next offset of one covered bucket, or of all when bucket_id is None."""
-        self._core.set_offset(offset, bucket_id)
-
-    def offsets(self) -> Dict[int, int]:
-        """``{bucket_id: next offset}`` of the covered buckets (empty before the topic exists)."""
-        return self._core.offsets()
 
     def sync(self) -> SyncReader:
         """A blocking wrapper of this reader, for threads without an event loop."""
