@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 
@@ -57,10 +58,9 @@ Result<std::unique_ptr<Client>> open_client(const Target& t) {
   return Client::connect(co);
 }
 
-// Runs fn with an embedded Queue (--data-dir) or a cluster Client (--server): both have the
-// same writer/reader/stats/topics calls.
-template <typename Fn>
-int with_queue(const Target& t, Fn fn) {
+// Runs fn with the Store of the target: an embedded Queue (--data-dir) or a cluster Client
+// (--server). Every command below is written once, against the Store interface (store.h).
+int with_store(const Target& t, const std::function<int(Store&)>& fn) {
   if (!t.server.empty()) {
     auto c = open_client(t);
     if (!c.ok()) return fail(c.status().to_string());
@@ -71,8 +71,7 @@ int with_queue(const Target& t, Fn fn) {
   return fn(**q);
 }
 
-template <typename Q>
-int put_lines(Q& q, const PutArgs& a) {
+int put_lines(Store& q, const PutArgs& a) {
   WriterOptions wo;
   wo.topic = a.topic;
   // New topics made from the command line are durable by default (the library's default
@@ -90,7 +89,7 @@ int put_lines(Q& q, const PutArgs& a) {
   if (a.backend) wo.backend = *a.backend;
   wo.batch_size = a.batch_size;
   wo.backend_options = a.options;
-  auto w = q.writer(wo);
+  auto w = q.open_writer(wo);
   if (!w.ok()) return fail(w.status().to_string());
   if (!(*w)->topic().durable && a.target.server.empty())
     std::cerr << "persisting: warning: topic '" << a.topic << "' uses the non-durable backend '"
@@ -163,8 +162,7 @@ int put_lines(Q& q, const PutArgs& a) {
   return 0;
 }
 
-template <typename Q>
-int get_records(Q& q, const GetArgs& a) {
+int get_records(Store& q, const GetArgs& a) {
   ReaderOptions ro;
   ro.topic = a.topic;
   if (a.bucket) ro.buckets = {*a.bucket};
@@ -172,7 +170,7 @@ int get_records(Q& q, const GetArgs& a) {
     ro.rank = a.rank;
     ro.world_size = a.world_size;
   }
-  auto r = q.reader(ro);
+  auto r = q.open_reader(ro);
   if (!r.ok()) return fail(r.status().to_string());
   auto& reader = **r;
   if (!a.from_beginning) {
@@ -228,15 +226,15 @@ int run_put(const PutArgs& a) {
     if (std::filesystem::is_directory(a.input, ec)) return fail("cannot read input '" + a.input + "': is a directory");
     if (std::ifstream f(a.input); !f) return fail("cannot read input '" + a.input + "': " + std::strerror(errno));
   }
-  return with_queue(a.target, [&](auto& q) { return put_lines(q, a); });
+  return with_store(a.target, [&](Store& q) { return put_lines(q, a); });
 }
 
 int run_get(const GetArgs& a) {
-  return with_queue(a.target, [&](auto& q) { return get_records(q, a); });
+  return with_store(a.target, [&](Store& q) { return get_records(q, a); });
 }
 
 int run_topics(const Target& t) {
-  return with_queue(t, [&](auto& q) {
+  return with_store(t, [&](Store& q) {
     auto topics = q.topics();
     if (!topics.ok()) return fail(topics.status().to_string());
     List l;
@@ -247,7 +245,7 @@ int run_topics(const Target& t) {
 }
 
 int run_stats(const Target& t, const std::string& topic) {
-  return with_queue(t, [&](auto& q) {
+  return with_store(t, [&](Store& q) {
     auto stats = q.stats(topic);
     if (!stats.ok()) return fail(stats.status().to_string());
     std::cout << to_json(*stats) << "\n";

@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-#include "persisting/queue.h"
+#include "persisting/store.h"
 
 namespace persisting {
 
@@ -60,23 +60,23 @@ struct RebalanceOptions {
   std::chrono::milliseconds timeout = std::chrono::hours(1);  // the whole rebalance
 };
 
-class ClientWriter {
+class ClientWriter final : public TopicWriter {
  public:
-  ~ClientWriter();
-  const TopicInfo& topic() const;
-  Result<Position> put(const Record& record);
+  ~ClientWriter() override;
+  const TopicInfo& topic() const override;
+  Result<Position> put(const Record& record) override;
   // All-or-nothing per bucket; buckets are sent in parallel. Bad records fail the batch before
   // anything is sent (the error names the record). A bucket whose owner is down fails the call
   // (naming the owner) while the other buckets' parts are written.
-  Status put(const std::vector<Record>& records);
+  Status put(const std::vector<Record>& records) override;
   // The same, saying per bucket (and its owner) what was written, as QueueWriter::put(records,
   // report, numbers): a bucket whose owner is down is not acknowledged while the others are.
   Status put(const std::vector<Record>& records, PutReport* report,
-             const std::vector<uint64_t>* numbers = nullptr);
+             const std::vector<uint64_t>* numbers = nullptr) override;
   // Flushes the buckets this writer has written since its last flush, on their owners only (an
   // owner it did not write to is not asked, so a dead one does not fail this flush).
-  Status flush();
-  Result<Object> stats();
+  Status flush() override;
+  Result<Object> stats() override;
 
  private:
   friend class Client;
@@ -84,18 +84,18 @@ class ClientWriter {
   std::unique_ptr<detail::ClientWriterState> s_;
 };
 
-class ClientReader {
+class ClientReader final : public TopicReader {
  public:
-  ~ClientReader();
-  const TopicInfo& topic() const;
-  const std::vector<BucketId>& buckets() const;
+  ~ClientReader() override;
+  const TopicInfo& topic() const override;
+  const std::vector<BucketId>& buckets() const override;
   // As QueueReader::get: fair across buckets (and nodes); wait parks on the owners, holding no
   // server thread, until a record arrives or timeout passes.
   Result<std::vector<Message>> get(size_t limit, bool wait = false,
-                                   std::chrono::milliseconds timeout = std::chrono::seconds(1));
-  void reset();
-  Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt);
-  std::vector<Offset> offsets() const;
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(1)) override;
+  void reset() override;
+  Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt) override;
+  std::vector<Offset> offsets() const override;
 
  private:
   friend class Client;
@@ -103,22 +103,25 @@ class ClientReader {
   std::unique_ptr<detail::ClientReaderState> s_;
 };
 
-class Client {
+class Client final : public Store {
  public:
   // Does not contact the server yet (the first call does).
   static Result<std::unique_ptr<Client>> connect(ClientOptions options);
-  ~Client();
+  ~Client() override;
 
   // Creates the topic on every node (or checks its settings), then opens a writer.
   Result<std::unique_ptr<ClientWriter>> writer(const WriterOptions& options);
   Result<std::unique_ptr<ClientReader>> reader(const ReaderOptions& options);
-  Result<std::vector<TopicInfo>> topics();
-  Result<TopicInfo> topic(const std::string& name);
+  // The same through the Store interface (store.h).
+  Result<std::unique_ptr<TopicWriter>> open_writer(const WriterOptions& options) override;
+  Result<std::unique_ptr<TopicReader>> open_reader(const ReaderOptions& options) override;
+  Result<std::vector<TopicInfo>> topics() override;
+  Result<TopicInfo> topic(const std::string& name) override;
   // {"topic":..., "num_buckets":..., "buckets":[...], "total_count": N}, gathered from the owners.
   // When some owners cannot be reached, the others' buckets are still there (total_count counts
   // only them) and "errors": [{"buckets":[...], "owner":"n3 (host:port)", "error":"..."}] says
   // which are missing and why; the call fails only when no owner answered.
-  Result<Object> stats(const std::string& topic);
+  Result<Object> stats(const std::string& topic) override;
   // Flushes every bucket of topic on every owner (all topics when empty).
   Status flush(const std::string& topic = "");
   // {"self":..., "membership":..., "members":[{"id","address","alive","detail"}],

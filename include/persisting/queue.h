@@ -24,6 +24,7 @@
 #include "persisting/env.h"
 #include "persisting/options.h"
 #include "persisting/status.h"
+#include "persisting/store.h"
 #include "persisting/types.h"
 #include "persisting/value.h"
 
@@ -46,85 +47,19 @@ struct QueueOptions {
   Env* env = nullptr;  // null = Env::Default()
 };
 
-// Settings of a topic, fixed when it is created and persisted in topic.json.
-struct WriterOptions {
-  std::string topic;
-  std::string bucket_column = "id";
-  uint32_t num_buckets = 4;
-  // Records a durable backend buffers before it flushes (per bucket).
-  uint32_t batch_size = 100;
-  std::string backend = "memory";
-  Options backend_options;
-};
-
-struct TopicInfo {
-  std::string topic;
-  std::string bucket_column;
-  uint32_t num_buckets = 0;
-  uint32_t batch_size = 0;
-  std::string backend;
-  Options backend_options;
-  bool durable = false;  // whether the backend's records outlive the writing process
-};
-
-// Which buckets a reader covers: all (default), an explicit list, or rank of world_size
-// (bucket b belongs to rank b % world_size).
-struct ReaderOptions {
-  std::string topic;
-  std::vector<uint32_t> buckets;
-  std::optional<uint32_t> rank;
-  uint32_t world_size = 1;
-};
-
-// Where a record landed.
-struct Position {
-  BucketId bucket;
-  Offset offset;
-};
-
-// What a batch put did, bucket by bucket, so a caller can tell exactly which of its records were
-// written (QueueWriter::put and ClientWriter::put fill it, whether they succeed or fail).
-struct PutReport {
-  struct Part {                   // one bucket's share of the batch
-    BucketId bucket;
-    std::vector<size_t> records;  // indexes into the batch, in batch order
-    bool acknowledged = false;    // written: records[k] is at offset first + k
-    Offset first;
-    Status status;                // why not, when not acknowledged
-    std::string owner;            // the node that owns the bucket (Client only: "n2 (host:port)")
-  };
-  std::vector<Part> parts;  // the buckets the batch touched, in bucket order
-  // The batch was refused before anything was sent (a bad record, a type its bucket refuses):
-  // nothing of it is written; the returned Status names the record.
-  bool refused = false;
-
-  size_t acknowledged() const {
-    size_t n = 0;
-    for (const auto& p : parts) n += p.acknowledged ? p.records.size() : 0;
-    return n;
-  }
-};
-
-// A record read back, with where it came from.
-struct Message {
-  BucketId bucket;
-  Offset offset;
-  Record record;
-};
-
 // Writes records into a topic. Thread-safe: many threads may put through one writer.
-class QueueWriter {
+class QueueWriter final : public TopicWriter {
  public:
-  ~QueueWriter();
-  const TopicInfo& topic() const;
+  ~QueueWriter() override;
+  const TopicInfo& topic() const override;
 
   // Appends one record to its bucket.
-  Result<Position> put(const Record& record);
+  Result<Position> put(const Record& record) override;
   // Appends a batch. Every record is checked first (bucket column present and usable, and, when
   // the batch spans several buckets, accepted by its bucket's backend: see the form with a
   // report); if any fails, the error names its index and nothing of the batch is written.
   // Records of one bucket are appended together, all or nothing, in batch order.
-  Status put(const std::vector<Record>& records);
+  Status put(const std::vector<Record>& records) override;
   // The same, saying in report what was written. A batch spanning several buckets is first
   // checked by every target bucket (StorageBackend::check_batch: types against its schema, ...),
   // so a record a bucket would refuse fails the whole batch before any bucket appends. Only a
@@ -133,7 +68,7 @@ class QueueWriter {
   // record, optional) is how errors name the records (default: their index in records); the CLI
   // passes input line numbers.
   Status put(const std::vector<Record>& records, PutReport* report,
-             const std::vector<uint64_t>* numbers = nullptr);
+             const std::vector<uint64_t>* numbers = nullptr) override;
   // Asynchronous forms: done runs once, on a runtime thread, when every bucket has answered.
   // It must not block.
   void put_async(const std::vector<Record>& records, std::function<void(Status)> done);
@@ -141,9 +76,9 @@ class QueueWriter {
 
   // Asks the backend of every bucket this writer has written since its last flush to make
   // buffered records durable (buckets it never touched are left alone).
-  Status flush();
+  Status flush() override;
   // {"topic":..., "buckets":[<bucket stats>...], "total_count": N}
-  Result<Object> stats();
+  Result<Object> stats() override;
 
  private:
   friend class Queue;
@@ -158,26 +93,26 @@ class QueueWriter {
 // records are available the limit is split evenly across those buckets (water-filling: a
 // bucket with fewer records than its share gives the rest to the others), and the bucket served
 // first rotates from call to call. A busy bucket cannot starve a quiet one.
-class QueueReader {
+class QueueReader final : public TopicReader {
  public:
-  ~QueueReader();
-  const TopicInfo& topic() const;
-  const std::vector<BucketId>& buckets() const;
+  ~QueueReader() override;
+  const TopicInfo& topic() const override;
+  const std::vector<BucketId>& buckets() const override;
 
   // Up to limit records. wait=false returns what is there now (possibly nothing). wait=true,
   // when nothing is there, parks until a record arrives in any covered bucket (returns at once
   // with it) or timeout passes (returns empty).
   Result<std::vector<Message>> get(size_t limit, bool wait = false,
-                                   std::chrono::milliseconds timeout = std::chrono::seconds(1));
+                                   std::chrono::milliseconds timeout = std::chrono::seconds(1)) override;
   void get_async(size_t limit, bool wait, std::chrono::milliseconds timeout,
                  std::function<void(Result<std::vector<Message>>)> done);
 
   // Back to offset 0 in every covered bucket.
-  void reset();
+  void reset() override;
   // Sets the next offset of one covered bucket, or of all when bucket is empty.
-  Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt);
+  Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt) override;
   // Next offset per covered bucket, in buckets() order.
-  std::vector<Offset> offsets() const;
+  std::vector<Offset> offsets() const override;
 
  private:
   friend class Queue;
@@ -185,10 +120,10 @@ class QueueReader {
   std::unique_ptr<detail::ReaderState> s_;
 };
 
-class Queue {
+class Queue final : public Store {
  public:
   static Result<std::unique_ptr<Queue>> open(QueueOptions options);
-  ~Queue();  // flushes and closes every bucket; writers/readers still alive then get errors
+  ~Queue() override;  // flushes and closes every bucket; writers/readers still alive then get errors
 
   // Creates the topic, or opens it when it exists. Reopening with another num_buckets,
   // bucket_column or backend is FailedPrecondition. Backend options given on reopen must be
@@ -196,11 +131,14 @@ class Queue {
   Result<std::unique_ptr<QueueWriter>> writer(const WriterOptions& options);
   // Opens an existing topic by name alone (its settings come from topic.json).
   Result<std::unique_ptr<QueueReader>> reader(const ReaderOptions& options);
+  // The same through the Store interface (store.h).
+  Result<std::unique_ptr<TopicWriter>> open_writer(const WriterOptions& options) override;
+  Result<std::unique_ptr<TopicReader>> open_reader(const ReaderOptions& options) override;
 
-  Result<std::vector<TopicInfo>> topics();
-  Result<TopicInfo> topic(const std::string& name);
+  Result<std::vector<TopicInfo>> topics() override;
+  Result<TopicInfo> topic(const std::string& name) override;
   // {"topic":..., "num_buckets":..., "buckets":[...], "total_count": N}
-  Result<Object> stats(const std::string& topic);
+  Result<Object> stats(const std::string& topic) override;
   Status flush();
 
   const std::string& data_dir() const;

@@ -444,6 +444,18 @@ Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& option
   return std::unique_ptr<ClientWriter>(new ClientWriter(std::move(s)));
 }
 
+Result<std::unique_ptr<TopicWriter>> Client::open_writer(const WriterOptions& options) {
+  auto w = writer(options);
+  if (!w.ok()) return w.status();
+  return std::unique_ptr<TopicWriter>(std::move(w).value());
+}
+
+Result<std::unique_ptr<TopicReader>> Client::open_reader(const ReaderOptions& options) {
+  auto r = reader(options);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<TopicReader>(std::move(r).value());
+}
+
 Result<std::unique_ptr<ClientReader>> Client::reader(const ReaderOptions& options) {
   ASSIGN_OR_RETURN(TopicInfo info, core_->topic(options.topic));
   ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));

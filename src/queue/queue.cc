@@ -214,6 +214,18 @@ Result<std::unique_ptr<QueueWriter>> Queue::writer(const WriterOptions& options)
   return std::unique_ptr<QueueWriter>(new QueueWriter(std::move(state)));
 }
 
+Result<std::unique_ptr<TopicWriter>> Queue::open_writer(const WriterOptions& options) {
+  auto w = writer(options);
+  if (!w.ok()) return w.status();
+  return std::unique_ptr<TopicWriter>(std::move(w).value());
+}
+
+Result<std::unique_ptr<TopicReader>> Queue::open_reader(const ReaderOptions& options) {
+  auto r = reader(options);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<TopicReader>(std::move(r).value());
+}
+
 Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options) {
   ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(options.topic));
   ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));

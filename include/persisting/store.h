@@ -1,0 +1,140 @@
+// The interface the embedded Queue and the remote Client share (docs/architecture.md, "One API,
+// two homes"): a Store opens TopicWriters and TopicReaders, and code written against these three
+// classes (the `persisting` CLI, for one) runs the same in-process or against a cluster. Also the
+// plain types both use. No storage and no gRPC types appear here.
+//
+//   int copy_all(Store& from, Store& to, const std::string& topic);   // works for either
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "persisting/options.h"
+#include "persisting/status.h"
+#include "persisting/types.h"
+#include "persisting/value.h"
+
+namespace persisting {
+
+// Settings of a topic, fixed when it is created and persisted in topic.json.
+struct WriterOptions {
+  std::string topic;
+  std::string bucket_column = "id";
+  uint32_t num_buckets = 4;
+  // Records a durable backend buffers before it flushes (per bucket).
+  uint32_t batch_size = 100;
+  std::string backend = "memory";
+  Options backend_options;
+};
+
+struct TopicInfo {
+  std::string topic;
+  std::string bucket_column;
+  uint32_t num_buckets = 0;
+  uint32_t batch_size = 0;
+  std::string backend;
+  Options backend_options;
+  bool durable = false;  // whether the backend's records outlive the writing process
+};
+
+// Which buckets a reader covers: all (default), an explicit list, or rank of world_size
+// (bucket b belongs to rank b % world_size).
+struct ReaderOptions {
+  std::string topic;
+  std::vector<uint32_t> buckets;
+  std::optional<uint32_t> rank;
+  uint32_t world_size = 1;
+};
+
+// Where a record landed.
+struct Position {
+  BucketId bucket;
+  Offset offset;
+};
+
+// What a batch put did, bucket by bucket, so a caller can tell exactly which of its records were
+// written (QueueWriter::put and ClientWriter::put fill it, whether they succeed or fail).
+struct PutReport {
+  struct Part {                   // one bucket's share of the batch
+    BucketId bucket;
+    std::vector<size_t> records;  // indexes into the batch, in batch order
+    bool acknowledged = false;    // written: records[k] is at offset first + k
+    Offset first;
+    Status status;                // why not, when not acknowledged
+    std::string owner;            // the node that owns the bucket (Client only: "n2 (host:port)")
+  };
+  std::vector<Part> parts;  // the buckets the batch touched, in bucket order
+  // The batch was refused before anything was sent (a bad record, a type its bucket refuses):
+  // nothing of it is written; the returned Status names the record.
+  bool refused = false;
+
+  size_t acknowledged() const {
+    size_t n = 0;
+    for (const auto& p : parts) n += p.acknowledged ? p.records.size() : 0;
+    return n;
+  }
+};
+
+// A record read back, with where it came from.
+struct Message {
+  BucketId bucket;
+  Offset offset;
+  Record record;
+};
+
+// Writes records into a topic: QueueWriter (embedded) and ClientWriter (remote).
+class TopicWriter {
+ public:
+  virtual ~TopicWriter() = default;
+  virtual const TopicInfo& topic() const = 0;
+  // Appends one record to its bucket.
+  virtual Result<Position> put(const Record& record) = 0;
+  // Appends a batch, checked whole first (a bad record fails it and nothing is written).
+  virtual Status put(const std::vector<Record>& records) = 0;
+  // The same, saying in report what was written, bucket by bucket; numbers (one per record,
+  // optional) is how errors name the records (default: their index in records).
+  virtual Status put(const std::vector<Record>& records, PutReport* report,
+                     const std::vector<uint64_t>* numbers = nullptr) = 0;
+  // Flushes the buckets this writer has written since its last flush.
+  virtual Status flush() = 0;
+  // {"topic":..., "buckets":[<bucket stats>...], "total_count": N}
+  virtual Result<Object> stats() = 0;
+};
+
+// Reads a topic's buckets, one offset per bucket: QueueReader (embedded), ClientReader (remote).
+// One thread at a time.
+class TopicReader {
+ public:
+  virtual ~TopicReader() = default;
+  virtual const TopicInfo& topic() const = 0;
+  virtual const std::vector<BucketId>& buckets() const = 0;
+  // Up to limit records, fair across buckets; wait parks until a record arrives or timeout.
+  virtual Result<std::vector<Message>> get(size_t limit, bool wait = false,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(1)) = 0;
+  // Back to offset 0 in every covered bucket.
+  virtual void reset() = 0;
+  // Sets the next offset of one covered bucket, or of all when bucket is empty.
+  virtual Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt) = 0;
+  // Next offset per covered bucket, in buckets() order.
+  virtual std::vector<Offset> offsets() const = 0;
+};
+
+// Where topics live: Queue (this process) or Client (a cluster of persistingd nodes).
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Creates the topic, or opens it (its settings must match).
+  virtual Result<std::unique_ptr<TopicWriter>> open_writer(const WriterOptions& options) = 0;
+  // Opens an existing topic by name alone.
+  virtual Result<std::unique_ptr<TopicReader>> open_reader(const ReaderOptions& options) = 0;
+  virtual Result<std::vector<TopicInfo>> topics() = 0;
+  virtual Result<TopicInfo> topic(const std::string& name) = 0;
+  // {"topic":..., "num_buckets":..., "buckets":[...], "total_count": N}
+  virtual Result<Object> stats(const std::string& topic) = 0;
+};
+
+}  // namespace persisting
