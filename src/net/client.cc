@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/status_macros.h"
+#include "core/upcast.h"
 #include "net/channels.h"
 #include "net/grpc_status.h"
 #include "net/wire.h"
@@ -445,15 +446,11 @@ Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& option
 }
 
 Result<std::unique_ptr<TopicWriter>> Client::open_writer(const WriterOptions& options) {
-  auto w = writer(options);
-  if (!w.ok()) return w.status();
-  return std::unique_ptr<TopicWriter>(std::move(w).value());
+  return upcast<TopicWriter>(writer(options));
 }
 
 Result<std::unique_ptr<TopicReader>> Client::open_reader(const ReaderOptions& options) {
-  auto r = reader(options);
-  if (!r.ok()) return r.status();
-  return std::unique_ptr<TopicReader>(std::move(r).value());
+  return upcast<TopicReader>(reader(options));
 }
 
 Result<std::unique_ptr<ClientReader>> Client::reader(const ReaderOptions& options) {

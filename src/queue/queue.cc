@@ -2,6 +2,7 @@
 
 #include "core/hash.h"
 #include "core/status_macros.h"
+#include "core/upcast.h"
 #include "queue/queue_core.h"
 #include "queue/topic_meta.h"
 
@@ -215,15 +216,11 @@ Result<std::unique_ptr<QueueWriter>> Queue::writer(const WriterOptions& options)
 }
 
 Result<std::unique_ptr<TopicWriter>> Queue::open_writer(const WriterOptions& options) {
-  auto w = writer(options);
-  if (!w.ok()) return w.status();
-  return std::unique_ptr<TopicWriter>(std::move(w).value());
+  return upcast<TopicWriter>(writer(options));
 }
 
 Result<std::unique_ptr<TopicReader>> Queue::open_reader(const ReaderOptions& options) {
-  auto r = reader(options);
-  if (!r.ok()) return r.status();
-  return std::unique_ptr<TopicReader>(std::move(r).value());
+  return upcast<TopicReader>(reader(options));
 }
 
 Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options) {
