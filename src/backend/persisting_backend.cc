@@ -194,18 +194,20 @@ Status PersistingBackend::open_wal(const wal::WalOptions& options) {
   return Status::OK();
 }
 
-Status PersistingBackend::admit(const RecordBatch& batch) {
-  // The first put of a process that opened the bucket to read makes it the writer.
+Status PersistingBackend::ready_to_write() {
+  // The first put (or its check) of a process that opened the bucket to read makes it the writer.
   if (!writer_lock_) RETURN_IF_ERROR(become_writer(kLockPatience));
-  if (wal_) RETURN_IF_ERROR(wal_->health());
+  return wal_ ? wal_->health() : Status::OK();
+}
+
+Status PersistingBackend::admit(const RecordBatch& batch) {
+  RETURN_IF_ERROR(ready_to_write());
   std::lock_guard<std::mutex> lock(mu_);
   return data_->admit(batch);
 }
 
 Status PersistingBackend::check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) {
-  if (!writer_lock_)
-    return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
-  if (wal_) RETURN_IF_ERROR(wal_->health());
+  RETURN_IF_ERROR(ready_to_write());
   std::lock_guard<std::mutex> lock(mu_);
   return data_->check(batch, numbers);
 }

@@ -93,6 +93,9 @@ class PersistingBackend final : public StorageBackend {
   // A read-only open (BackendContext::read_only) that finds no writer: makes what a dead writer
   // left in its WAL visible (recovers it, flushes it to Lance) and lets go of the lock again.
   Status recover_unowned();
+  // The writer lock (taken now by a process that opened the bucket to read) and a healthy WAL:
+  // what both a put and its check need first.
+  Status ready_to_write();
   // Type checks and the writer lock; run before a put is queued or written.
   Status admit(const RecordBatch& batch);
   void appender_loop();

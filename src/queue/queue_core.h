@@ -53,7 +53,7 @@ struct WriterState {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket id
   std::mutex mu;
   std::vector<bool> written;  // index = bucket id: put to since the last flush
-  // Per bucket: the record shape (queue::record_shape) of the last part it accepted whole, so a
+  // Per bucket: the record shape (record_shape in writer.cc) of the last part it accepted whole, so a
   // later part of only that shape skips the check round (a bucket accepts again what it accepted:
   // StorageBackend::check_batch). Shared with puts in flight; guarded by its own mutex.
   struct Shapes {

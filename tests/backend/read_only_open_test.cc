@@ -94,3 +94,19 @@ TEST(ValidateOptions, ChecksEveryBuiltInBackendWithoutTouchingFiles) {
   EXPECT_TRUE(r.validate_options("memory", {}).ok());
   EXPECT_EQ(r.validate_options("nosuch", {}).code(), Code::kNotFound);
 }
+
+// A process that opened the bucket to read and then writes a batch spanning several buckets has
+// each bucket check its part first: that check is the start of a put, so it makes the bucket the
+// writer too, as the put itself would (it used to answer "written by another process").
+TEST(ReadOnlyOpen, ACheckBeforeAPutBecomesTheWriterLikeThePut) {
+  TempDir dir;
+  auto b = open("persisting", dir.path(), /*read_only=*/true);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  EXPECT_FALSE(is_writer(**b));
+  RecordBatch part = batch_of(0, 2);
+  Status checked = (*b)->check_batch(part, {1, 2});
+  EXPECT_TRUE(checked.ok()) << checked.to_string();
+  EXPECT_TRUE(is_writer(**b));
+  ASSERT_TRUE((*b)->put_batch(part).ok());
+  EXPECT_EQ(count(**b), 2u);
+}
