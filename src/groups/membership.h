@@ -89,6 +89,8 @@ class Member {
   // group's commits for the new buckets).
   Status set_assignment(Assignment a);
   std::string name() const;
+  // A new start offset waits for the reader for bucket b (its offset there is stale).
+  bool start_pending(BucketId b) const;
 
   Coordinator& coordinator_;
   MemberOptions options_;

@@ -223,6 +223,59 @@ TEST(QueueGroups, DynamicMembersShareTheBucketsAndEveryRecordArrivesInBucketOrde
   EXPECT_EQ(members.size(), 2u);
 }
 
+TEST(QueueGroups, AMemberThatStopsIsDroppedAndTheOthersTakeOverItsBuckets) {
+  GroupFixture s;
+  s.put(60);
+  ReaderOptions o = group("g");
+  o.session_timeout = 300ms;
+  std::map<uint32_t, std::vector<uint64_t>> delivered;
+  auto take = [&](QueueReader& r, bool wait) {
+    auto got = r.get(5, wait, 50ms);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    for (const auto& m : *got) delivered[m.bucket.value()].push_back(m.offset.value());
+    Status c = r.commit();
+    EXPECT_TRUE(c.ok() || c.message().find("fenced") != std::string::npos) << c.to_string();
+  };
+  auto a = s.reader(o), b = s.reader(o), hung = s.reader(o);
+  take(*hung, false);  // reads some of its share, commits, then stops as if killed
+  // The others go on (bounded: 10 s) until the group has dropped it and they own every bucket.
+  bool taken_over = false;
+  for (int i = 0; i < 200 && !taken_over; ++i) {
+    take(*a, true);
+    take(*b, true);
+    taken_over = a->buckets().size() + b->buckets().size() == kBuckets;
+  }
+  ASSERT_TRUE(taken_over);
+  auto groups = s.q->groups("t");
+  ASSERT_TRUE(groups.ok());
+  const GroupInfo* g = find_group(*groups, "g");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->members.size(), 2u);
+  s.put(20);
+  for (int i = 0; i < 40; ++i) {
+    take(*a, false);
+    take(*b, false);
+  }
+  uint64_t total = 0;
+  for (auto& [bucket, offs] : delivered) {
+    std::set<uint64_t> unique(offs.begin(), offs.end());
+    total += unique.size();
+    EXPECT_EQ(*unique.rbegin() + 1, unique.size()) << "bucket " << bucket << " has a gap";
+  }
+  EXPECT_EQ(total, 80u);
+  // The stopped reader comes back: it rejoins, but its stale offsets never move the group back.
+  auto before = s.q->groups("t");
+  ASSERT_TRUE(before.ok());
+  for (int i = 0; i < 3; ++i) take(*hung, false);
+  auto after = s.q->groups("t");
+  ASSERT_TRUE(after.ok());
+  const GroupInfo* g0 = find_group(*before, "g");
+  const GroupInfo* g1 = find_group(*after, "g");
+  ASSERT_TRUE(g0 && g1);
+  for (uint32_t b = 0; b < kBuckets; ++b)
+    EXPECT_GE(g1->buckets[b].committed.value_or(Offset(0)), g0->buckets[b].committed.value_or(Offset(0))) << b;
+}
+
 TEST(QueueGroups, AStaleMembersCommitIsRefusedAndChangesNothing) {
   GroupFixture s;
   s.put(40);
