@@ -167,9 +167,10 @@ Status Member::commit(const Commits& positions) {
   }
   if (!lost.empty())
     return FailedPrecondition("commit to " + name() + " is fenced for bucket(s) " + lost +
-                              ": they were reassigned (generation " + std::to_string(assignment_.generation) +
-                              ") before their offsets were committed; their new owner reads them again from "
-                              "the last commit");
+                              ": the group reassigned them (now at generation " +
+                              std::to_string(assignment_.generation) +
+                              ") before this reader's offsets there were committed; they are read again from "
+                              "the group's last commit");
   return Status::OK();
 }
 
