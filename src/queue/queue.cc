@@ -187,7 +187,8 @@ Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId 
   core->executor = std::make_unique<runtime::Executor>(core->options.threads);
   if (!core->options.logger) core->options.logger = stderr_logger(LogLevel::kWarning);
   core->manager = std::make_unique<runtime::StorageManager>(*core->executor, std::move(self), std::move(members),
-                                                            core->env, core->options.logger.get());
+                                                            core->env, core->options.logger.get(),
+                                                            core->options.scheduler);
   return core;
 }
 
