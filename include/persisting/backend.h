@@ -25,6 +25,7 @@
 #include "persisting/env.h"
 #include "persisting/log.h"
 #include "persisting/options.h"
+#include "persisting/scheduler.h"
 #include "persisting/status.h"
 #include "persisting/types.h"
 #include "persisting/value.h"
@@ -51,6 +52,10 @@ struct BackendContext {
   // Where background failures and recovery warnings go (include/persisting/log.h); never null
   // when given to a factory.
   Logger* logger = nullptr;
+  // Where the backend runs its timed background work (flushes, the WAL's interval syncs and
+  // writebacks): include/persisting/scheduler.h. null: Scheduler::Default(). Work a put waits
+  // for (group commit) always runs on Scheduler::Default().
+  Scheduler* scheduler = nullptr;
 };
 
 class StorageBackend {

@@ -24,6 +24,7 @@
 #include "persisting/env.h"
 #include "persisting/log.h"
 #include "persisting/options.h"
+#include "persisting/scheduler.h"
 #include "persisting/status.h"
 #include "persisting/store.h"
 #include "persisting/types.h"
@@ -49,6 +50,10 @@ struct QueueOptions {
   // Where background failures (a flush or sync that failed), recovery warnings and close errors
   // are logged (include/persisting/log.h). null = stderr, warnings and errors.
   std::shared_ptr<Logger> logger;
+  // Runs the buckets' timed background work: flushes, WAL syncs and writebacks
+  // (include/persisting/scheduler.h; group commits, which puts wait for, use the default). null = Scheduler::Default(), one pool per process of a fixed
+  // size, so threads do not grow with buckets. Must outlive the Queue.
+  Scheduler* scheduler = nullptr;
 };
 
 // Writes records into a topic. Thread-safe: many threads may put through one writer.

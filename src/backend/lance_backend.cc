@@ -17,27 +17,21 @@ Result<std::unique_ptr<StorageBackend>> LanceBackend::create(const BackendContex
   return std::unique_ptr<StorageBackend>(std::move(b));
 }
 
-LanceBackend::~LanceBackend() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  stop_cv_.notify_all();
-  if (flusher_.joinable()) flusher_.join();
-}
+LanceBackend::~LanceBackend() { flusher_.stop(); }
 
-void LanceBackend::flusher_loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!stop_cv_.wait_for(lock, flush_interval_, [this] { return stopping_; })) {
-    // Errors are kept for stats and the next flush(), as for a put's flush.
-    if (data_->waiting() > 0 && data_->retry_due()) bg_.report("flush", data_->flush());
-  }
+void LanceBackend::periodic_flush() {
+  std::lock_guard<std::mutex> lock(mu_);
+  // Errors are kept for stats and the next flush(), as for a put's flush.
+  if (data_->waiting() > 0 && data_->retry_due()) bg_.report("flush", data_->flush());
+  // Records still waiting (a failed flush, or one in back-off): look again an interval later.
+  if (data_->waiting() > 0) flusher_.run_after(flush_interval_);
 }
 
 LanceBackend::LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data)
     : env_(ctx.env), bucket_dir_(ctx.bucket_dir), batch_size_(ctx.batch_size),
       bg_(ctx.logger, "topic '" + ctx.topic + "' bucket " + std::to_string(ctx.bucket.value())),
-      data_(std::move(data)) {}
+      data_(std::move(data)),
+      flusher_(ctx.scheduler ? ctx.scheduler : Scheduler::Default(), [this] { periodic_flush(); }) {}
 
 Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
   Offset first;
@@ -49,7 +43,6 @@ Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
       writer_lock_ = std::move(l).value();
       // Another writer may have committed before we took the lock: start from its end.
       RETURN_IF_ERROR(data_->refresh());
-      if (flush_interval_.count() > 0) flusher_ = std::thread([this] { flusher_loop(); });
     }
     RETURN_IF_ERROR(data_->admit(batch));
     first = Offset(data_->total());
@@ -57,6 +50,7 @@ Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
     // A failed flush keeps the records buffered (and visible); it is reported through stats and
     // the next flush(), and retried after a back-off. The put itself has succeeded.
     if (data_->buffered() >= batch_size_ && data_->retry_due()) bg_.report("flush", data_->flush());
+    if (flush_interval_.count() > 0 && data_->waiting() > 0) flusher_.run_after(flush_interval_);
   }
   notify_appended();
   return first;

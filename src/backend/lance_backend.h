@@ -31,6 +31,7 @@
 
 #include "backend/buffered_dataset.h"
 #include "core/background_errors.h"
+#include "core/background_task.h"
 #include "persisting/backend.h"
 
 namespace persisting {
@@ -52,7 +53,7 @@ class LanceBackend final : public StorageBackend {
 
  private:
   LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data);
-  void flusher_loop();  // the periodic flush, started with the writer lock
+  void periodic_flush();  // flusher_'s body
 
   Env* env_;
   std::string bucket_dir_;
@@ -63,9 +64,9 @@ class LanceBackend final : public StorageBackend {
   std::unique_ptr<BufferedDataset> data_;
   std::unique_ptr<FileLock> writer_lock_;  // taken at the first put
   std::chrono::milliseconds flush_interval_{0};  // 0: no periodic flush
-  std::condition_variable stop_cv_;               // with mu_
-  bool stopping_ = false;
-  std::thread flusher_;
+  // The periodic flush, on the bucket's Scheduler: armed by a put that leaves records buffered,
+  // flush_interval after it (no timer while nothing waits).
+  BackgroundTask flusher_;
 };
 
 }  // namespace persisting

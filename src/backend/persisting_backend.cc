@@ -106,11 +106,9 @@ Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {
 }
 
 void PersistingBackend::start_writer_threads() {
-  flusher_ = std::thread([this] { flusher_loop(); });
   if (!wal_) return;
   // Only a put that waits for an fsync gains from the appender's group commit.
   group_commit_ = wal_options_.sync_mode == wal::SyncMode::kAlways || wal_options_.sync_interval_s == 0;
-  if (group_commit_) appender_ = std::thread([this] { appender_loop(); });
 }
 
 Status PersistingBackend::recover_unowned() {
@@ -136,7 +134,12 @@ PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<
       bg_(ctx.logger, "topic '" + ctx.topic + "' bucket " + std::to_string(ctx.bucket.value())),
       flush_threshold_(flush_threshold), flush_bytes_(flush_bytes),
       metrics_(metrics),
-      data_(std::move(data)) {
+      scheduler_(ctx.scheduler ? ctx.scheduler : Scheduler::Default()),
+      data_(std::move(data)),
+      flusher_(scheduler_, [this] { flush_in_background(); }),
+      // Group commit is on the put's path (a put waits for it), not timed work: always the
+      // process pool, so a test's ManualScheduler that runs only when told cannot stall puts.
+      appender_(Scheduler::Default(), [this] { append_groups(); }) {
   // Puts go on while the flusher takes the buffer: a quarter more than a flush's worth.
   data_->set_buffer_reserve(flush_bytes_ + flush_bytes_ / 4);
 }
@@ -147,9 +150,9 @@ PersistingBackend::~PersistingBackend() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
-  flush_cv_.notify_all();
-  if (appender_.joinable()) appender_.join();  // writes and acknowledges whatever was queued
-  if (flusher_.joinable()) flusher_.join();
+  appender_.stop();
+  append_groups();  // writes and acknowledges whatever is still queued
+  flusher_.stop();  // the owner flushes on close; a crash has the WAL
   if (wal_) bg_.report("WAL close", wal_->close());
 }
 
@@ -167,6 +170,7 @@ Status PersistingBackend::open_wal(const wal::WalOptions& options) {
   wal::WalOptions wo = options;
   wo.initial_offset = persisted;
   wo.on_background = [this](std::string_view task, const Status& s) { bg_.report(task, s); };
+  wo.scheduler = scheduler_;
   ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
   const wal::RecoveryReport first_open = recovery_;
   if (wal_->next_offset().value() < persisted) {
@@ -247,7 +251,8 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
     std::lock_guard<std::mutex> lock(queue_mu_);
     queue_.push_back(Pending{batch, std::move(done)});
   }
-  queue_cv_.notify_one();
+  queue_cv_.notify_one();  // an appender waiting for more writers counts this one
+  appender_.run_now();
 }
 
 Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
@@ -257,14 +262,13 @@ Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
   return f.get();
 }
 
-void PersistingBackend::appender_loop() {
+void PersistingBackend::append_groups() {
   for (;;) {
     std::vector<Pending> group;
     bool waited = false;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and everything queued was written
+      if (queue_.empty()) return;  // the next put runs the appender again
       // Writers whose puts were in recent groups and are not queued yet are usually on their way
       // (building their next batch): waiting a little for them makes one sync cover them all,
       // where starting at once would sync a group of one and make them wait a whole round. The
@@ -332,36 +336,29 @@ void PersistingBackend::appender_loop() {
 }
 
 void PersistingBackend::maybe_request_flush() {
-  if ((data_->waiting() < flush_threshold_ && data_->waiting_bytes() < flush_bytes_) || !data_->retry_due()) return;
-  {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    flush_wanted_ = true;
+  if ((data_->waiting() >= flush_threshold_ || data_->waiting_bytes() >= flush_bytes_) && data_->retry_due()) {
+    flusher_.run_now();
+  } else if (flush_interval_.count() > 0 && data_->waiting() > 0) {
+    flusher_.run_after(flush_interval_);  // the periodic flush of a bucket that goes quiet
   }
-  flush_cv_.notify_one();
 }
 
-void PersistingBackend::flusher_loop() {
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      auto wanted = [this] { return stopping_ || flush_wanted_; };
-      if (flush_interval_.count() > 0) {
-        flush_cv_.wait_for(lock, flush_interval_, wanted);  // on time-out: the periodic flush
-      } else {
-        flush_cv_.wait(lock, wanted);
-      }
-      if (stopping_) return;  // the owner flushes on close; a crash has the WAL
-      flush_wanted_ = false;
+void PersistingBackend::flush_in_background() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (data_->waiting() == 0) return;
+    if (!data_->retry_due()) {
+      // A failed flush's back-off: look again later (a put asks too).
+      flusher_.run_after(std::max<std::chrono::milliseconds>(flush_interval_, std::chrono::milliseconds(100)));
+      return;
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (data_->waiting() == 0 || !data_->retry_due()) continue;
-    }
-    std::lock_guard<std::mutex> flushing(flush_mu_);
-    // A failure stays in stats (last_flush_error, bg_error), is logged once, and is retried after
-    // the back-off; the records stay buffered and in the WAL.
-    bg_.report("flush", flush_once(/*explicit_flush=*/false));
   }
+  std::lock_guard<std::mutex> flushing(flush_mu_);
+  // A failure stays in stats (last_flush_error, bg_error), is logged once, and is retried after the
+  // back-off; the records stay buffered and in the WAL.
+  Status s = flush_once(/*explicit_flush=*/false);
+  bg_.report("flush", s);
+  if (!s.ok()) flusher_.run_after(std::max<std::chrono::milliseconds>(flush_interval_, std::chrono::milliseconds(100)));
 }
 
 Status PersistingBackend::flush_once(bool explicit_flush) {

@@ -8,11 +8,13 @@
 //   os        write() before the ack, the kernel syncs when it likes.
 // Acknowledged records are then visible (buffer) and later flushed to Lance (flush_threshold
 // records, or flush()); after a successful flush the WAL is checkpointed at the persisted
-// count and segments wholly below it are deleted. Automatic flushes run on a flusher thread and
-// write the fragment without holding the backend's lock, so puts and reads go on meanwhile.
+// count and segments wholly below it are deleted. Automatic flushes run as a background task on
+// the bucket's Scheduler (no thread per bucket) and write the fragment without holding the
+// backend's lock, so puts and reads go on meanwhile.
 //
 // Group commit (always): the bucket actor hands each put to put_batch_async, which queues it and
-// returns at once; one appender thread takes every queued put, writes them to the WAL as one
+// returns at once; the appender (a background task, run by the first queued put) takes every
+// queued put, writes them to the WAL as one
 // frame (one write, one sync) and acknowledges them all. While it syncs, new puts queue up and
 // form the next group, so throughput follows the number of concurrent writers, not the fsync rate.
 // When recent groups held several writers' puts, the appender waits for as many before writing
@@ -54,6 +56,7 @@
 
 #include "backend/buffered_dataset.h"
 #include "core/background_errors.h"
+#include "core/background_task.h"
 #include "persisting/backend.h"
 #include "storage/wal/wal.h"
 
@@ -99,9 +102,12 @@ class PersistingBackend final : public StorageBackend {
   Status ready_to_write();
   // Type checks and the writer lock; run before a put is queued or written.
   Status admit(const RecordBatch& batch);
-  void appender_loop();
-  void flusher_loop();
-  // Asks the flusher for a flush when the buffer has reached the threshold (mu_ held).
+  // appender_'s body: writes queued puts to the WAL in groups until the queue is empty.
+  void append_groups();
+  // flusher_'s body: flushes when records wait and no back-off is on.
+  void flush_in_background();
+  // Asks the flusher for a flush when the buffer has reached the threshold, or for the periodic
+  // one flush_interval from now (mu_ held).
   void maybe_request_flush();
   // Flushes what is buffered now (flush_mu_ held, mu_ not) and checkpoints the WAL: always for
   // an explicit flush(); for the flusher's own flushes only when that deletes a segment, since
@@ -118,6 +124,7 @@ class PersistingBackend final : public StorageBackend {
   uint64_t flush_bytes_;      // encoded bytes
   std::chrono::milliseconds flush_interval_{0};  // 0: no periodic flush
   bool metrics_;
+  Scheduler* scheduler_;
 
   mutable std::mutex mu_;                 // data_, wal_ checkpointing, counters
   std::unique_ptr<BufferedDataset> data_;
@@ -133,17 +140,20 @@ class PersistingBackend final : public StorageBackend {
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
-  std::thread appender_;
   // Group sizing (appender thread only).
   std::chrono::microseconds group_wait_cap_{1000};
   std::chrono::steady_clock::duration last_round_{};  // the last group's WAL write + sync
   size_t group_max_ = 0, prev_group_max_ = 0, rounds_in_window_ = 0;
 
-  // The flusher: one flush at a time (flush_mu_), requested through flush_wanted_ (queue_mu_).
+  // One flush at a time (explicit or the flusher's).
   std::mutex flush_mu_;
-  std::condition_variable flush_cv_;
-  bool flush_wanted_ = false;
-  std::thread flusher_;
+
+  // Background work, no thread of its own: the flusher (threshold and periodic flushes) on the
+  // bucket's Scheduler (BackendContext::scheduler), and with group commit the appender on
+  // Scheduler::Default(). Last, so they are stopped (in the destructor) before anything they
+  // use goes.
+  BackgroundTask flusher_;
+  BackgroundTask appender_;
 
   // Metrics (enable_metrics).
   uint64_t puts_ = 0, records_ = 0, groups_ = 0, group_waits_ = 0;

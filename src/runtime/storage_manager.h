@@ -40,8 +40,9 @@ class StorageManager {
  public:
   // members must contain self. env must outlive the manager.
   // logger: where background failures go (null: the process default).
+  // scheduler: where the backends run background work (null: Scheduler::Default()).
   StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env,
-                 Logger* logger = nullptr);
+                 Logger* logger = nullptr, Scheduler* scheduler = nullptr);
   ~StorageManager();
 
   const NodeId& self() const { return self_; }
@@ -70,6 +71,7 @@ class StorageManager {
   std::vector<Member> members_;
   Env* env_;
   Logger* logger_;
+  Scheduler* scheduler_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> buckets_;
 };

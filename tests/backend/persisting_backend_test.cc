@@ -9,17 +9,20 @@
 #include "core/status_macros.h"
 #include "persisting/backend.h"
 #include "util/fault_env.h"
+#include "util/manual_scheduler.h"
 #include "util/temp_dir.h"
 
 using namespace persisting;
 using persisting::testing::FaultEnv;
+using persisting::testing::ManualScheduler;
 using persisting::testing::TempDir;
 
 namespace {
 
 Result<std::unique_ptr<StorageBackend>> open_backend(const std::string& dir, Options opts = {}, Env* env = nullptr,
-                                                     uint32_t batch_size = 1000) {
+                                                     uint32_t batch_size = 1000, Scheduler* scheduler = nullptr) {
   BackendContext ctx;
+  ctx.scheduler = scheduler;
   ctx.topic = "t";
   ctx.bucket_dir = dir;
   ctx.batch_size = batch_size;
@@ -122,31 +125,55 @@ TEST(PersistingBackendTest, FlushBytesFlushesBeforeTheRecordThreshold) {
   expect_exactly(**b, 100);
 }
 
-// A quiet topic's records reach Lance within about flush_interval, far below the thresholds;
-// with flush_interval=0 they wait for a threshold or flush().
+// A quiet topic's records reach Lance flush_interval after they were put, far below the
+// thresholds; with flush_interval=0 they wait for a threshold or flush(). The bucket's Scheduler is
+// a ManualScheduler: the test moves its clock instead of sleeping.
 TEST(PersistingBackendTest, FlushIntervalFlushesAQuietBucket) {
   TempDir dir;
-  auto b = open_backend(dir.path(), {{"flush_threshold", "1000000"}, {"flush_interval", "0.05"}});
+  ManualScheduler sched;
+  auto b = open_backend(dir.path(), {{"flush_threshold", "1000000"}, {"flush_interval", "10"}}, nullptr, 1000, &sched);
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   ASSERT_TRUE((*b)->put_batch(batch_of(0, 5)).ok());
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (stat(**b, "persisted") < 5 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  sched.advance(std::chrono::seconds(9));
+  EXPECT_EQ(stat(**b, "persisted"), 0);  // not yet
+  sched.advance(std::chrono::seconds(1));
   EXPECT_EQ(stat(**b, "persisted"), 5);
+  EXPECT_EQ(sched.pending(), 0u);  // nothing waits, so no timer is armed
   ASSERT_TRUE((*b)->put_batch(batch_of(5, 2)).ok());  // and again later
-  while (stat(**b, "persisted") < 7 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  sched.advance(std::chrono::seconds(10));
   EXPECT_EQ(stat(**b, "persisted"), 7);
   expect_exactly(**b, 7);
 
   TempDir off_dir;
-  auto off = open_backend(off_dir.path(), {{"flush_threshold", "1000000"}, {"flush_interval", "0"}});
+  auto off = open_backend(off_dir.path(), {{"flush_threshold", "1000000"}, {"flush_interval", "0"}}, nullptr, 1000,
+                          &sched);
   ASSERT_TRUE(off.ok()) << off.status().to_string();
   ASSERT_TRUE((*off)->put_batch(batch_of(0, 5)).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  sched.advance(std::chrono::hours(1));
   EXPECT_EQ(stat(**off, "persisted"), 0);  // nothing asked for a flush
   ASSERT_TRUE((*off)->flush().ok());
   EXPECT_EQ(stat(**off, "persisted"), 5);
+}
+
+// With wal_sync_mode=interval a put is acknowledged after write(); the WAL syncs it
+// wal_sync_interval later, as a task on the bucket's Scheduler.
+TEST(PersistingBackendTest, IntervalModeSyncsTheWalAnIntervalAfterAPut) {
+  TempDir dir;
+  FaultEnv env(Env::Default());
+  ManualScheduler sched;
+  auto b = open_backend(dir.path(), {{"wal_sync_mode", "interval"}, {"wal_sync_interval", "5"}, {"flush_interval", "0"}},
+                        &env, 1000, &sched);
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  ASSERT_TRUE((*b)->put_batch(batch_of(0, 3)).ok());
+  env.fail_syncs();  // a sync attempted from now on fails and shows in stats
+  sched.advance(std::chrono::seconds(4));
+  EXPECT_EQ(stat(**b, "bg_error_count"), 0);  // no sync yet
+  sched.advance(std::chrono::seconds(1));
+  EXPECT_EQ(stat(**b, "bg_error_count"), 1);  // the interval sync ran, and failed
+  env.clear();
+  sched.advance(std::chrono::seconds(5));     // a failed sync is tried again an interval later
+  EXPECT_TRUE((*b)->stats().find("bg_error")->is_null());
+  expect_exactly(**b, 3);
 }
 
 // Records waiting for Lance are capped: past max_buffered_bytes a put is refused and changes

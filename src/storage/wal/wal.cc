@@ -90,9 +90,14 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
     w->closed_ = true;  // nothing to sync or close in the destructor
     return s;
   }
-  if (o.sync_mode == SyncMode::kInterval || (o.sync_mode == SyncMode::kOs && o.writeback_bytes > 0)) {
-    w->bg_ = std::thread([p = w.get()] { p->background_loop(); });
+  Scheduler* scheduler = o.scheduler ? o.scheduler : Scheduler::Default();
+  if (o.sync_mode == SyncMode::kInterval) {
+    w->sync_interval_ = std::chrono::duration_cast<Scheduler::Clock::duration>(
+        std::chrono::duration<double>(o.sync_interval_s));
+    w->sync_task_ = std::make_unique<BackgroundTask>(scheduler, [p = w.get()] { p->interval_sync(); });
   }
+  if (o.sync_mode != SyncMode::kAlways && o.writeback_bytes > 0)
+    w->writeback_task_ = std::make_unique<BackgroundTask>(scheduler, [p = w.get()] { p->writeback(); });
   return w;
 }
 
@@ -180,6 +185,8 @@ Result<Offset> Wal::submit(Request* r) {
   }
   bool synced = false;
   Status s = write_group(group, bytes, want_sync, &synced);
+  // What this group left unsynced is synced within the interval (a sync already due covers it).
+  if (s.ok() && !synced && sync_task_) sync_task_->run_after(sync_interval_);
 
   l.lock();
   if (s.ok()) {
@@ -331,11 +338,7 @@ void Wal::note_appended(uint64_t bytes) {
   appended_since_writeback_ += bytes;
   if (appended_since_writeback_ < opts_.writeback_bytes) return;
   appended_since_writeback_ = 0;
-  {
-    std::lock_guard l(bg_mu_);
-    writeback_wanted_ = true;
-  }
-  bg_cv_.notify_one();
+  if (writeback_task_) writeback_task_->run_now();
 }
 
 void Wal::install(std::unique_ptr<SegmentWriter> seg, bool old_recyclable) {
@@ -415,12 +418,10 @@ Status Wal::checkpoint(Offset flushed) {
 }
 
 Status Wal::close() {
-  {
-    std::lock_guard l(bg_mu_);
-    bg_stop_ = true;
-  }
-  bg_cv_.notify_all();
-  if (bg_.joinable()) bg_.join();
+  // No background sync or writeback after this (one going on is waited for); the sync below
+  // covers what they would have done.
+  if (sync_task_) sync_task_->stop();
+  if (writeback_task_) writeback_task_->stop();
   Status s;
   {
     std::lock_guard l(mu_);
@@ -441,40 +442,24 @@ Status Wal::close() {
   return s;
 }
 
-void Wal::background_loop() {
-  using Clock = std::chrono::steady_clock;
-  const bool periodic = opts_.sync_mode == SyncMode::kInterval;
-  const auto interval = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(opts_.sync_interval_s));
-  auto next_sync = Clock::now() + interval;
-  std::unique_lock l(bg_mu_);
-  while (!bg_stop_) {
-    auto woken = [this] { return bg_stop_ || writeback_wanted_; };
-    if (periodic) {
-      bg_cv_.wait_until(l, next_sync, woken);
-    } else {
-      bg_cv_.wait(l, woken);
-    }
-    if (bg_stop_) break;
-    const bool writeback = std::exchange(writeback_wanted_, false);
-    l.unlock();
-    if (writeback) {
-      // A hint: an error here shows again, and is handled, at the next sync.
-      std::lock_guard w(writeback_mu_);
-      Status s = active_ ? active_->start_writeback() : Status::OK();
-      background("WAL writeback", s);
-    }
-    if (periodic && Clock::now() >= next_sync) {
-      bool pending;
-      {
-        std::lock_guard g(mu_);
-        pending = durable_offset_ < next_offset_ && !closed_;
-      }
-      // A failure here went through the same repair as an append's; the next tick retries.
-      if (pending) background("WAL sync", sync());
-      next_sync = Clock::now() + interval;
-    }
-    l.lock();
+void Wal::interval_sync() {
+  bool pending;
+  {
+    std::lock_guard g(mu_);
+    pending = durable_offset_ < next_offset_ && !closed_;
   }
+  if (!pending) return;
+  Status s = sync();
+  background("WAL sync", s);
+  // A failure went through the same repair as an append's; the records stay unsynced, so try
+  // again an interval later (the next append would ask too).
+  if (!s.ok()) sync_task_->run_after(sync_interval_);
+}
+
+void Wal::writeback() {
+  // A hint: an error here shows again, and is handled, at the next sync.
+  std::lock_guard w(writeback_mu_);
+  background("WAL writeback", active_ ? active_->start_writeback() : Status::OK());
 }
 
 Offset Wal::next_offset() const {

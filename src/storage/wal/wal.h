@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/background_task.h"
 #include "core/status_macros.h"
 #include "persisting/codec.h"
 #include "persisting/env.h"
@@ -100,9 +101,10 @@ class Wal {
   std::unique_ptr<SegmentWriter> take_spare(Offset first);
   std::string spare_path() const;
   void install(std::unique_ptr<SegmentWriter> seg, bool old_recyclable = false);
-  // Tells the background thread to start writeback once writeback_bytes more have been appended.
+  // Asks for writeback once writeback_bytes more have been appended.
   void note_appended(uint64_t bytes);
-  void background_loop();
+  void interval_sync();  // sync_task_'s body
+  void writeback();      // writeback_task_'s body
   void background(std::string_view task, const Status& s) const;  // opts_.on_background
 
   Env* const env_;
@@ -135,12 +137,12 @@ class Wal {
 
   std::mutex checkpoint_mu_;  // one checkpoint at a time
 
-  std::mutex bg_mu_;
-  std::condition_variable bg_cv_;
-  bool bg_stop_ = false;
-  bool writeback_wanted_ = false;
-  // kInterval: the interval syncer; kInterval and kOs: starts writeback (writeback_bytes).
-  std::thread bg_;
+  // Background work on opts_.scheduler (no thread of its own), stopped by close():
+  // kInterval: syncs what appends left unsynced, sync_interval_ after the first of them;
+  // kInterval and kOs: starts writeback of the active segment (writeback_bytes).
+  Scheduler::Clock::duration sync_interval_{};
+  std::unique_ptr<BackgroundTask> sync_task_;
+  std::unique_ptr<BackgroundTask> writeback_task_;
 };
 
 }  // namespace persisting::wal

@@ -1,13 +1,12 @@
 // Options of the write-ahead log, and the names they have in option maps ("always", "absolute").
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string_view>
 
-#include <cstdint>
-#include <string_view>
-
 #include "persisting/env.h"
+#include "persisting/scheduler.h"
 #include "persisting/status.h"
 
 namespace persisting::wal {
@@ -55,6 +54,9 @@ struct WalOptions {
   // OK outcomes are reported too, so a recovery clears them. Called from any thread, possibly
   // with a WAL lock held: it must not call into the WAL. Empty: dropped.
   std::function<void(std::string_view task, const Status&)> on_background;
+  // Runs the interval syncs and writebacks (include/persisting/scheduler.h). null:
+  // Scheduler::Default().
+  Scheduler* scheduler = nullptr;
 };
 
 }  // namespace persisting::wal
