@@ -316,6 +316,45 @@ TEST(GroupCluster, DynamicMembersJoinOneByOneThenOneIsKilled) {
   for (int i = 0; i < produced.load(); ++i) EXPECT_TRUE(ids.count("j" + std::to_string(i))) << "j" << i << " never delivered";
 }
 
+// A get that waits longer than the session timeout waits in slices and heartbeats between
+// them: the member stays in the group (its buckets are not handed to a newcomer), and its next
+// commit is not fenced.
+TEST(GroupCluster, AMemberWaitingLongerThanItsSessionStaysInTheGroup) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "idle", .num_buckets = 4};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 8);
+  auto r = admin->reader({.topic = "idle", .group = "g", .session_timeout = std::chrono::milliseconds(900)});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  auto first = (*r)->get(100, true, std::chrono::milliseconds(500));
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->empty());
+  while (true) {  // drain (bounded by the 8 records)
+    auto more = (*r)->get(100, false);
+    ASSERT_TRUE(more.ok());
+    if (more->empty()) break;
+  }
+  // Nothing arrives for 3 s: three session timeouts.
+  std::optional<GroupInfo> during;
+  std::thread lister([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    during = find_group(*connect_to(cluster.address(1)), "idle", "g");
+  });
+  auto waited = (*r)->get(100, true, std::chrono::milliseconds(3000));
+  lister.join();
+  ASSERT_TRUE(waited.ok()) << waited.status().to_string();
+  EXPECT_TRUE(waited->empty());
+  ASSERT_TRUE(during.has_value());
+  EXPECT_EQ(during->members.size(), 1u) << "the waiting member expired";
+  EXPECT_TRUE((*r)->commit().ok());
+  EXPECT_TRUE((*r)->close().ok());
+  auto g = find_group(*admin, "idle", "g");
+  ASSERT_TRUE(g.has_value());
+  for (const auto& b : g->buckets) EXPECT_EQ(b.lag, 0u);
+}
+
 // A member that was presumed gone (its generation is older than the group's) cannot commit,
 // through any node; a forwarded call reaching a node that is not the coordinator is refused
 // instead of bouncing.
