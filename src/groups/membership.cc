@@ -56,25 +56,32 @@ Status Member::join() {
 }
 
 Status Member::set_assignment(Assignment a) {
-  bool same_buckets = a.buckets == assignment_.buckets && pending_ready_;
+  bool same = pending_ready_ && a.member_id == assignment_.member_id && a.generation == assignment_.generation &&
+              a.buckets == assignment_.buckets;
   assignment_ = std::move(a);
   pending_ready_ = true;
-  if (same_buckets) return Status::OK();
+  if (same) return Status::OK();
+  // The group moved on: what did the others commit meanwhile?
   ASSIGN_OR_RETURN(Committed committed, coordinator_.committed(options_.topic, options_.group));
   AssignmentChange change;
   change.buckets = assignment_.buckets;
+  Committed known;
   for (BucketId b : assignment_.buckets) {
-    auto it = committed.find(b);
     std::optional<Offset> c;
-    if (it != committed.end()) c = it->second;
-    // The group's commit is what this member knows of every bucket it owns now.
-    if (c) group_commit_[b] = *c; else group_commit_.erase(b);
-    if (!std::binary_search(reader_buckets_.begin(), reader_buckets_.end(), b)) {
-      change.starts[b] = c;
-      base_.erase(b);
-    }
+    if (auto it = committed.find(b); it != committed.end()) c = it->second;
+    std::optional<Offset> before;
+    if (auto it = group_commit_.find(b); it != group_commit_.end()) before = it->second;
+    // A bucket starts again from the group's commit when the reader does not have it, when a
+    // start is still pending for it, or when another member (or a reset) moved its commit since
+    // this member last knew it: then the reader's own offset there is stale, and keeping it could
+    // move the group backwards.
+    bool in_reader = std::binary_search(reader_buckets_.begin(), reader_buckets_.end(), b);
+    bool pending_start = pending_ && pending_->starts.count(b);
+    if (!in_reader || pending_start || c != before) change.starts[b] = c;
+    if (c) known[b] = *c;
   }
-  if (change.buckets == reader_buckets_) {
+  group_commit_ = std::move(known);  // only buckets it owns now
+  if (change.buckets == reader_buckets_ && change.starts.empty()) {
     pending_.reset();
   } else {
     pending_ = std::move(change);
@@ -82,9 +89,12 @@ Status Member::set_assignment(Assignment a) {
   return Status::OK();
 }
 
+bool Member::start_pending(BucketId b) const { return pending_ && pending_->starts.count(b) > 0; }
+
 std::optional<AssignmentChange> Member::take_change() {
   if (!pending_) return std::nullopt;
   reader_buckets_ = pending_->buckets;
+  for (const auto& [b, start] : pending_->starts) base_.erase(b);  // note_positions sets them anew
   std::optional<AssignmentChange> out = std::move(pending_);
   pending_.reset();
   return out;
@@ -99,10 +109,6 @@ Status Member::heartbeat_now() {
   if (!r.ok() && r.status().code() == Code::kNotFound) return join();  // forgotten (expired, coordinator restarted)
   if (!r.ok()) return r.status();
   last_heartbeat_ = options_.clock();
-  if (r->generation == assignment_.generation && r->buckets == assignment_.buckets) {
-    assignment_.generation = r->generation;
-    return Status::OK();
-  }
   return set_assignment(std::move(*r));
 }
 
@@ -128,7 +134,7 @@ Status Member::commit(const Commits& positions) {
   auto to_commit = [&] {
     Commits out;
     for (const auto& [b, o] : positions) {
-      if (!owned(b)) continue;
+      if (!owned(b) || start_pending(b)) continue;  // the reader's offset there is not the one to commit
       auto it = group_commit_.find(b);
       if (it == group_commit_.end() || it->second != o) out.emplace_back(b, o);
     }
@@ -155,7 +161,7 @@ Status Member::commit(const Commits& positions) {
   // Progress on buckets no longer owned could not be committed.
   std::string lost;
   for (const auto& [b, o] : positions) {
-    if (owned(b)) continue;
+    if (owned(b) && !start_pending(b)) continue;
     auto it = base_.find(b);
     if (it == base_.end() || it->second != o) lost += (lost.empty() ? "" : ",") + std::to_string(b.value());
   }

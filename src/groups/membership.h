@@ -79,6 +79,7 @@ class Member {
 
   bool closed() const { return closed_; }
   const Assignment& assignment() const { return assignment_; }
+  const MemberOptions& options() const { return options_; }
   // How long a get may wait before it must poll() again.
   std::chrono::milliseconds heartbeat_interval() const;
 
@@ -88,6 +89,8 @@ class Member {
   // group's commits for the new buckets).
   Status set_assignment(Assignment a);
   std::string name() const;
+  // A new start offset waits for the reader for bucket b (its offset there is stale).
+  bool start_pending(BucketId b) const;
 
   Coordinator& coordinator_;
   MemberOptions options_;

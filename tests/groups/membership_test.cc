@@ -108,6 +108,63 @@ TEST(Member, AFencedCommitRefreshesCommitsWhatItStillOwnsAndReportsTheRest) {
   EXPECT_EQ((*changed)->buckets, ids({0, 2}));
 }
 
+TEST(Member, ABucketAnotherMemberCommittedMeanwhileRestartsFromThatCommit) {
+  FakeClock clock;
+  GroupTable table(nullptr, clock.fn());
+  Member a(table, dynamic_options(clock));
+  ASSERT_TRUE(a.join().ok());
+  auto ca = a.take_change();
+  a.note_positions(at(ca->buckets, 0));
+  {
+    // b comes, takes 1 and 3, reads bucket 1 up to 10, commits and leaves, all while a is busy.
+    Member b(table, dynamic_options(clock));
+    ASSERT_TRUE(b.join().ok());
+    auto cb = b.take_change();
+    b.note_positions(at(cb->buckets, 0));
+    ASSERT_TRUE(b.commit({{BucketId(1), Offset(10)}}).ok());
+    ASSERT_TRUE(b.close({{BucketId(1), Offset(10)}, {BucketId(3), Offset(0)}}).ok());
+  }
+  // a owns all four again, as before: but its offset 2 in bucket 1 is stale. Committing it would
+  // move the group back from 10, so it commits only the others...
+  clock.advance(a.heartbeat_interval());
+  Commits stale = at(ids({0, 1, 2, 3}), 2);
+  auto change = a.poll(stale);
+  ASSERT_TRUE(change.ok()) << change.status().to_string();
+  ASSERT_TRUE(*change);
+  EXPECT_EQ((*change)->buckets, ids({0, 1, 2, 3}));
+  EXPECT_EQ((*change)->starts.size(), 1u);
+  EXPECT_EQ((*change)->starts.at(BucketId(1)), std::optional<Offset>(Offset(10)));
+  // (the reader applies the change: bucket 1 at 10)
+  Commits applied = {{BucketId(0), Offset(2)}, {BucketId(1), Offset(10)}, {BucketId(2), Offset(2)}, {BucketId(3), Offset(2)}};
+  a.note_positions(applied);
+  ASSERT_TRUE(a.commit(applied).ok());
+  EXPECT_EQ(table.committed("t", "g")->at(BucketId(1)), Offset(10));
+  EXPECT_EQ(table.committed("t", "g")->at(BucketId(0)), Offset(2));
+}
+
+TEST(Member, ACommitBeforeTheReaderTookItsNewStartsLeavesThoseBucketsAlone) {
+  FakeClock clock;
+  GroupTable table(nullptr, clock.fn());
+  Member a(table, dynamic_options(clock, 2));
+  ASSERT_TRUE(a.join().ok());
+  auto ca = a.take_change();
+  a.note_positions(at(ca->buckets, 0));
+  {
+    Member b(table, dynamic_options(clock, 2));
+    ASSERT_TRUE(b.join().ok());
+    auto cb = b.take_change();
+    b.note_positions(at(cb->buckets, 0));
+    ASSERT_TRUE(b.commit({{BucketId(1), Offset(7)}}).ok());
+    ASSERT_TRUE(b.close({}).ok());
+  }
+  // a commits without polling first: fenced, refreshed, and bucket 1 (restarting at b's 7) is
+  // left alone; a's progress of 3 there is reported lost.
+  Status s = a.commit(at(ids({0, 1}), 3));
+  EXPECT_TRUE(is_fenced(s)) << s.to_string();
+  EXPECT_NE(s.message().find("bucket(s) 1"), std::string::npos) << s.to_string();
+  EXPECT_EQ(*table.committed("t", "g"), (Committed{{BucketId(0), Offset(3)}, {BucketId(1), Offset(7)}}));
+}
+
 TEST(Member, AnExpiredMemberRejoinsOnItsNextPoll) {
   FakeClock clock;
   GroupTable table(nullptr, clock.fn());
