@@ -215,9 +215,10 @@ grpc::ServerUnaryReactor* Service::ResetGroup(grpc::CallbackServerContext* ctx, 
         to.offset = req->offset();
         // An unknown group is NotFound before any work (a reset to the end asks every owner).
         RETURN_IF_ERROR(core_->groups->describe(t.info.topic, req->group()).status());
-        // Only a reset to the end needs the owners' counts.
+        // A reset to the end, or to an offset (clamped to each bucket's end), needs the owners'
+        // counts.
         std::vector<Offset> ends(t.info.num_buckets);
-        if (to.kind == GroupReset::kLatest) {
+        if (to.kind != GroupReset::kEarliest) {
           ASSIGN_OR_RETURN(ends, end_offsets(t));
         }
         return core_->groups->reset(t.info.topic, req->group(), groups::reset_offsets(to, ends));

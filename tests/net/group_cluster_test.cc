@@ -14,6 +14,7 @@
 #include "net/group_wire.h"
 #include "net/node_process.h"
 #include "persisting/client.h"
+#include "persisting/json.h"
 #include "util/run_process.h"
 
 namespace persisting {
@@ -629,6 +630,91 @@ TEST(GroupCluster, CoordinatorExportsLagAndCommits) {
     auto check = testing::run_process({PROMTOOL_BIN, "check", "metrics"}, m->body);
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   }
+}
+
+// The CLI over --server: `persisting get --group --follow` is SIGKILLed once its auto-commits
+// covered the 200 records it printed; after 60 more puts a `--limit` run through another node
+// prints exactly those 60 (none before the commit, none skipped); `groups`, `groups reset` and
+// `groups delete` work through any node.
+TEST(GroupCluster, CliGetGroupsResetDeleteOverServer) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "c", .num_buckets = 4};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 200);
+  auto cli = [](std::vector<std::string> args) {
+    args.insert(args.begin(), PERSISTING_BIN);
+    return testing::run_process(args);
+  };
+  // (bucket, offset) of each record line (`--with-position`) in text.
+  auto printed = [](const std::string& text) {
+    std::vector<std::pair<int64_t, int64_t>> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("{\"bucket\"", 0) != 0) continue;
+      auto v = parse_json(line);
+      if (!v.ok()) continue;
+      out.emplace_back(v->as_object().find("bucket")->as_int(), v->as_object().find("offset")->as_int());
+    }
+    return out;
+  };
+  Process follow;
+  ASSERT_TRUE(follow.start({PERSISTING_BIN, "get", "--server", cluster.address(0), "--topic", "c", "--group", "g",
+                            "--follow", "--commit-interval", "0.05", "--session-timeout", "2", "--with-position"},
+                           cluster.dir() + "/follow.log"));
+  for (int i = 0; i < 600 && printed(follow.log()).size() < 200; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_EQ(printed(follow.log()).size(), 200u) << follow.log();
+  // Its auto-commits reach the end (bounded: 30 s), then it is killed.
+  bool committed = false;
+  for (int i = 0; i < 300 && !committed; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto g = find_group(*admin, "c", "g");
+    committed = g && std::all_of(g->buckets.begin(), g->buckets.end(), [](const auto& b) { return b.lag == 0; });
+  }
+  ASSERT_TRUE(committed);
+  EXPECT_EQ(follow.kill(SIGKILL), -1);
+  // Its session runs out (2 s): the group is left without members (bounded: 30 s).
+  bool left = false;
+  for (int i = 0; i < 300 && !left; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto g = find_group(*admin, "c", "g");
+    left = g && g->members.empty();
+  }
+  ASSERT_TRUE(left);
+
+  put_range(*admin, topic, 200, 260);
+  auto resumed = cli({"get", "--server", cluster.address(1), "--topic", "c", "--group", "g", "--limit", "1000",
+                      "--with-position"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  std::set<std::pair<int64_t, int64_t>> before, after;
+  for (const auto& p : printed(follow.log())) before.insert(p);
+  for (const auto& p : printed(resumed.out)) after.insert(p);
+  EXPECT_EQ(after.size(), 60u) << resumed.out;
+  for (const auto& p : after) EXPECT_FALSE(before.count(p)) << "bucket " << p.first << " offset " << p.second;
+
+  auto listed = cli({"groups", "--server", cluster.address(2), "--topic", "c"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  auto v = parse_json(listed.out);
+  ASSERT_TRUE(v.ok() && v->is_list()) << listed.out;
+  ASSERT_EQ(v->as_list().size(), 1u) << listed.out;
+  EXPECT_EQ(v->as_list()[0].as_object().find("group")->as_string(), "g");
+  EXPECT_EQ(v->as_list()[0].as_object().find("lag")->as_int(), 0) << listed.out;
+
+  auto reset = cli({"groups", "reset", "--server", cluster.address(2), "--topic", "c", "--group", "g", "--to",
+                    "earliest"});
+  ASSERT_EQ(reset.exit_code, 0) << reset.err;
+  auto g = find_group(*admin, "c", "g");
+  ASSERT_TRUE(g.has_value());
+  uint64_t lag = 0;
+  for (const auto& b : g->buckets) lag += b.lag;
+  EXPECT_EQ(lag, 260u);
+  auto del = cli({"groups", "delete", "--server", cluster.address(1), "--topic", "c", "--group", "g"});
+  ASSERT_EQ(del.exit_code, 0) << del.err;
+  auto again = cli({"groups", "delete", "--server", cluster.address(0), "--topic", "c", "--group", "g"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("'g'"), std::string::npos) << again.err;
 }
 
 }  // namespace
