@@ -469,9 +469,15 @@ TEST(GroupCluster, CommitsSurviveARestartOfTheCoordinator) {
   int ci = cluster.index_of(coordinator);
   ASSERT_GE(ci, 0);
   EXPECT_EQ(cluster.kill(ci, SIGKILL), -1);
+  // While it is down, its groups are unavailable, naming it.
+  auto entry = connect_to(cluster.address((ci + 1) % 3));
+  auto down = entry->reader({.topic = "d", .group = "keep"});
+  ASSERT_FALSE(down.ok());
+  EXPECT_EQ(down.status().code(), Code::kUnavailable) << down.status().to_string();
+  EXPECT_NE(down.status().message().find("group 'keep'"), std::string::npos) << down.status().to_string();
+  EXPECT_NE(down.status().message().find(coordinator), std::string::npos) << down.status().to_string();
   ASSERT_TRUE(cluster.start(ci)) << cluster.log(ci);
 
-  auto entry = connect_to(cluster.address((ci + 1) % 3));
   auto after = find_group(*entry, "d", "keep");
   ASSERT_TRUE(after.has_value());
   for (uint32_t b = 0; b < 6; ++b) EXPECT_EQ(committed_or_zero(*after, b), committed_or_zero(*before, b)) << b;
