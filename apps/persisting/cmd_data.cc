@@ -167,8 +167,8 @@ int get_records(Store& q, const GetArgs& a) {
   if (grouped) {
     ro.group = a.group;
     ro.start = a.start == "latest" ? OffsetReset::kLatest : OffsetReset::kEarliest;
-    // --follow auto-commits; otherwise every printed batch is committed right after it is printed.
-    ro.auto_commit = a.follow;
+    // Auto-commit: a get commits what the gets before it returned, which is printed by then.
+    ro.auto_commit = true;
     ro.auto_commit_interval = std::chrono::milliseconds(std::llround(a.commit_interval_s * 1000));
     ro.session_timeout = std::chrono::milliseconds(std::llround(a.session_timeout_s * 1000));
     if (a.follow) {
@@ -219,19 +219,21 @@ int get_records(Store& q, const GetArgs& a) {
       }
     }
     std::cout << out << std::flush;
-    if (!std::cout) return fail("cannot write to stdout: the records read were not committed");
+    if (!std::cout) {
+      // Not printed, so not to be committed (closing the reader commits its offsets): back to
+      // the first record of this batch in each bucket.
+      std::map<uint32_t, uint64_t> first;
+      for (const auto& m : *msgs) first.emplace(m.bucket.value(), m.offset.value());
+      for (const auto& [b, o] : first) (void)reader.set_offset(Offset(o), BucketId(b));  // a covered bucket
+      return fail("cannot write to stdout" + std::string(grouped ? ": the records not printed are not committed" : ""));
+    }
     printed += msgs->size();
-    // Printed, then committed: a crash in between prints them again next time (at-least-once).
-    if (grouped && !a.follow)
-      if (Status c = reader.commit(); !c.ok()) return fail(c.to_string());
   }
-  if (grouped) {
-    // Without --follow: commits the position even when nothing was printed (start=latest then
-    // keeps its place). With --follow, close() makes the last auto-commit.
-    if (!a.follow)
-      if (Status c = reader.commit(); !c.ok()) return fail(c.to_string());
+  // The last commit (close commits with auto-commit on): everything printed, and the position
+  // even when nothing was printed (so --start latest keeps its place). A crash before it prints
+  // the records since the previous commit again next time (at-least-once).
+  if (grouped)
     if (Status c = reader.close(); !c.ok()) return fail(c.to_string());
-  }
   return 0;
 }
 

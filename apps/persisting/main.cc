@@ -148,7 +148,7 @@ int main(int argc, char** argv) {
   get_cmd->add_option("--start", get.start, "With --group: where a bucket with no commit starts")
       ->check(CLI::IsMember({"earliest", "latest"}))->needs(group_opt);
   get_cmd->add_option("--commit-interval", get.commit_interval_s,
-                      "With --group --follow: seconds between auto-commits (default 5)")
+                      "With --group: seconds between auto-commits (default 5)")
       ->check(CLI::Range(0.001, 86400.0))->needs(group_opt);
   get_cmd->add_option("--session-timeout", get.session_timeout_s,
                       "With --group: seconds without a heartbeat before the group drops this reader (default 10)")

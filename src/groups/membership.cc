@@ -27,6 +27,33 @@ Result<MemberOptions> member_options(const ReaderOptions& o, uint32_t num_bucket
   return m;
 }
 
+Result<std::vector<Offset>> start_offsets(const AssignmentChange& change, const Committed& current, OffsetReset start,
+                                          const EndsFn& ends) {
+  std::vector<Offset> out(change.buckets.size(), Offset(0));
+  std::vector<BucketId> need_end;  // new buckets with no commit under start = latest
+  std::vector<size_t> need_end_index;
+  for (size_t i = 0; i < change.buckets.size(); ++i) {
+    BucketId b = change.buckets[i];
+    auto st = change.starts.find(b);
+    if (auto k = current.find(b); k != current.end() && st == change.starts.end()) {
+      out[i] = k->second;
+    } else if (st != change.starts.end() && st->second) {
+      out[i] = *st->second;
+    } else if (start == OffsetReset::kLatest) {
+      need_end.push_back(b);
+      need_end_index.push_back(i);
+    }  // else earliest: 0
+  }
+  if (!need_end.empty()) {
+    ASSIGN_OR_RETURN(std::vector<Offset> end, ends(need_end));
+    if (end.size() != need_end.size())
+      return Internal("start_offsets: asked the ends of " + std::to_string(need_end.size()) + " buckets, got " +
+                      std::to_string(end.size()));
+    for (size_t k = 0; k < end.size(); ++k) out[need_end_index[k]] = end[k];
+  }
+  return out;
+}
+
 Member::Member(Coordinator& coordinator, MemberOptions options)
     : coordinator_(coordinator), options_(std::move(options)) {}
 Member::~Member() = default;
@@ -167,9 +194,10 @@ Status Member::commit(const Commits& positions) {
   }
   if (!lost.empty())
     return FailedPrecondition("commit to " + name() + " is fenced for bucket(s) " + lost +
-                              ": they were reassigned (generation " + std::to_string(assignment_.generation) +
-                              ") before their offsets were committed; their new owner reads them again from "
-                              "the last commit");
+                              ": the group reassigned them (now at generation " +
+                              std::to_string(assignment_.generation) +
+                              ") before this reader's offsets there were committed; they are read again from "
+                              "the group's last commit");
   return Status::OK();
 }
 

@@ -54,6 +54,15 @@ struct AssignmentChange {
   std::map<BucketId, std::optional<Offset>> starts;
 };
 
+// The offsets a reader takes for change (parallel to change.buckets), given what it has now
+// (current, bucket -> next offset): a bucket not in change.starts keeps its offset; one in it
+// starts at its commit, or by start when it has none: 0 (kEarliest), or its end (kLatest), which
+// ends(buckets) is asked for (once, for those buckets only; it answers their end offsets in order).
+// Shared by QueueReader and ClientReader.
+using EndsFn = std::function<Result<std::vector<Offset>>(const std::vector<BucketId>&)>;
+Result<std::vector<Offset>> start_offsets(const AssignmentChange& change, const Committed& current, OffsetReset start,
+                                          const EndsFn& ends);
+
 class Member {
  public:
   Member(Coordinator& coordinator, MemberOptions options);

@@ -76,29 +76,19 @@ groups::Commits ReaderState::positions() const {
 }
 
 Status ReaderState::apply(const groups::AssignmentChange& change) {
-  std::map<BucketId, uint64_t> kept;
-  for (size_t i = 0; i < cursor.buckets.size(); ++i) kept[cursor.buckets[i]] = cursor.offsets[i];
+  groups::Committed current;
+  for (size_t i = 0; i < cursor.buckets.size(); ++i) current[cursor.buckets[i]] = Offset(cursor.offsets[i]);
   ASSIGN_OR_RETURN(auto next_actors, core->actors(info, change.buckets, {}, QueueCore::Access::kRead));
-  std::vector<uint64_t> offsets(change.buckets.size(), 0);
-  queue::Actors need_end;  // new buckets with no commit under start = latest
-  std::vector<size_t> need_end_index;
-  for (size_t i = 0; i < change.buckets.size(); ++i) {
-    BucketId b = change.buckets[i];
-    if (auto k = kept.find(b); k != kept.end() && !change.starts.count(b)) {
-      offsets[i] = k->second;
-    } else if (auto st = change.starts.find(b); st != change.starts.end() && st->second) {
-      offsets[i] = st->second->value();
-    } else if (start == OffsetReset::kLatest) {
-      need_end.push_back(next_actors[i]);
-      need_end_index.push_back(i);
-    }  // else earliest: 0
-  }
-  if (!need_end.empty()) {
-    ASSIGN_OR_RETURN(std::vector<Offset> ends, queue::end_offsets(need_end));
-    for (size_t k = 0; k < ends.size(); ++k) offsets[need_end_index[k]] = ends[k].value();
-  }
+  auto ends = [&](const std::vector<BucketId>& buckets) -> Result<std::vector<Offset>> {
+    queue::Actors which;
+    for (BucketId b : buckets)
+      for (size_t i = 0; i < change.buckets.size(); ++i)
+        if (change.buckets[i] == b) which.push_back(next_actors[i]);
+    return queue::end_offsets(which);
+  };
+  ASSIGN_OR_RETURN(std::vector<Offset> offsets, groups::start_offsets(change, current, start, ends));
   cursor.init(change.buckets);
-  cursor.offsets = std::move(offsets);
+  for (size_t i = 0; i < offsets.size(); ++i) cursor.offsets[i] = offsets[i].value();
   actors = std::move(next_actors);
   member->note_positions(positions());
   return Status::OK();

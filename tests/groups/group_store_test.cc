@@ -45,6 +45,17 @@ TEST(GroupStore, SavesLoadsListsAndRemoves) {
   EXPECT_EQ(store.load("t", "g").status().code(), Code::kNotFound);
   EXPECT_EQ(store.remove("t", "g").code(), Code::kNotFound);
   EXPECT_EQ(*store.list("t"), std::vector<std::string>{"a"});
+  // Lock files and a commit cut short by a crash are not groups.
+  auto lock = store.lock("t", "locked");
+  ASSERT_TRUE(lock.ok()) << lock.status().to_string();
+  spit(store.path("t", "torn") + ".tmp", "persisting-group-offsets 1\n");
+  EXPECT_EQ(*store.list("t"), std::vector<std::string>{"a"});
+  // A second lock on it (another process, or another table in this one) is refused.
+  auto again = store.lock("t", "locked");
+  EXPECT_EQ(again.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(again.status().message().find("another process"), std::string::npos) << again.status().to_string();
+  EXPECT_EQ(store.lock("t", "nolockfile", /*create=*/false).status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(dir.path() + "/t/groups/nolockfile.lock"));
 }
 
 // body + its CRC-32C trailer, as docs/groups-format.md specifies.

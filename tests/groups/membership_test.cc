@@ -223,6 +223,31 @@ TEST(Member, AReplacedStaticMemberIsFencedAndDoesNotComeBack) {
   EXPECT_EQ(table.describe("t", "g")->members.size(), 1u);
 }
 
+TEST(StartOffsets, KeepCommitOrStartRule) {
+  AssignmentChange change;
+  change.buckets = ids({0, 1, 2, 3});
+  change.starts = {{BucketId(1), Offset(7)}, {BucketId(2), std::nullopt}, {BucketId(3), std::nullopt}};
+  Committed current = {{BucketId(0), Offset(5)}, {BucketId(1), Offset(2)}};  // 1 is stale: restarts at 7
+  std::vector<BucketId> asked;
+  auto ends = [&](const std::vector<BucketId>& b) -> Result<std::vector<Offset>> {
+    asked = b;
+    return std::vector<Offset>{Offset(40), Offset(50)};
+  };
+  auto earliest = start_offsets(change, current, OffsetReset::kEarliest, ends);
+  ASSERT_TRUE(earliest.ok());
+  EXPECT_EQ(*earliest, (std::vector<Offset>{Offset(5), Offset(7), Offset(0), Offset(0)}));
+  EXPECT_TRUE(asked.empty());
+  auto latest = start_offsets(change, current, OffsetReset::kLatest, ends);
+  ASSERT_TRUE(latest.ok());
+  EXPECT_EQ(*latest, (std::vector<Offset>{Offset(5), Offset(7), Offset(40), Offset(50)}));
+  EXPECT_EQ(asked, ids({2, 3}));
+  auto failing = start_offsets(change, current, OffsetReset::kLatest,
+                               [](const std::vector<BucketId>&) -> Result<std::vector<Offset>> {
+                                 return Unavailable("bucket 2 is closed");
+                               });
+  EXPECT_EQ(failing.status().code(), Code::kUnavailable);
+}
+
 TEST(MemberOptions, RefuseBadGroupNamesAndIntervals) {
   ReaderOptions r;
   r.topic = "t";
