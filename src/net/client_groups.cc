@@ -154,32 +154,36 @@ Status ClientReaderState::join_group() {
   coordinator = std::make_unique<RemoteCoordinator>(core, info);
   member = std::make_unique<groups::Member>(*coordinator, std::move(mo));
   RETURN_IF_ERROR(member->join());
-  if (auto change = member->take_change()) RETURN_IF_ERROR(apply(*change));
+  if (auto change = member->take_change()) {
+    if (Status s = apply(*change); !s.ok()) {
+      // Leave at once rather than hold buckets until the session times out; s says what failed.
+      Status left = member->close({});
+      closed = true;
+      return left.ok() ? s : Status(s.code(), s.message() + " (and leaving the group failed: " + left.message() + ")");
+    }
+  }
   return Status::OK();
 }
 
 Status ClientReaderState::apply(const groups::AssignmentChange& change) {
-  queue::Cursor next;
-  next.init(change.buckets);
-  std::vector<BucketId> at_end;  // new buckets with no commit that start at their end
-  for (size_t i = 0; i < next.buckets.size(); ++i) {
-    const BucketId b = next.buckets[i];
-    auto kept = std::find(cursor.buckets.begin(), cursor.buckets.end(), b);
-    if (kept != cursor.buckets.end()) {
-      next.offsets[i] = cursor.offsets[kept - cursor.buckets.begin()];
-      continue;
+  groups::Committed current;
+  for (size_t i = 0; i < cursor.buckets.size(); ++i) current[cursor.buckets[i]] = Offset(cursor.offsets[i]);
+  auto ends = [&](const std::vector<BucketId>& buckets) -> Result<std::vector<Offset>> {
+    ASSIGN_OR_RETURN(auto by_bucket, end_offsets(*core, info.topic, buckets));
+    std::vector<Offset> out;
+    for (BucketId b : buckets) {
+      auto it = by_bucket.find(b.value());
+      if (it == by_bucket.end())
+        return Internal("topic '" + info.topic + "' bucket " + std::to_string(b.value()) +
+                        ": its owner sent no stats for it");
+      out.emplace_back(it->second);
     }
-    auto s = change.starts.find(b);
-    if (s != change.starts.end() && s->second) {
-      next.offsets[i] = s->second->value();
-    } else if (options.start == OffsetReset::kLatest) {
-      at_end.push_back(b);
-    }
-  }
-  ASSIGN_OR_RETURN(auto ends, end_offsets(*core, info.topic, at_end));
-  for (size_t i = 0; i < next.buckets.size(); ++i)
-    if (auto e = ends.find(next.buckets[i].value()); e != ends.end()) next.offsets[i] = e->second;
-  cursor = std::move(next);  // records read ahead of the old set are dropped (read again if still ours)
+    return out;
+  };
+  ASSIGN_OR_RETURN(std::vector<Offset> offsets, groups::start_offsets(change, current, options.start, ends));
+  cursor.init(change.buckets);  // records read ahead of the old set are dropped (read again if still ours)
+  for (size_t i = 0; i < offsets.size(); ++i) cursor.offsets[i] = offsets[i].value();
+  member->note_positions(positions());
   return Status::OK();
 }
 
