@@ -358,7 +358,7 @@ TEST(GroupCluster, AMemberWaitingLongerThanItsSessionStaysInTheGroup) {
 
 // A member that was presumed gone (its generation is older than the group's) cannot commit,
 // through any node; a forwarded call reaching a node that is not the coordinator is refused
-// instead of bouncing.
+// instead of bouncing; every group call works through every node (raw RPCs).
 TEST(GroupCluster, StaleGenerationIsFencedThroughEveryNodeAndChangesNothing) {
   Cluster cluster(3);
   ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
@@ -439,6 +439,74 @@ TEST(GroupCluster, StaleGenerationIsFencedThroughEveryNodeAndChangesNothing) {
   auto s = channels.stub(cluster.address(other))->FetchOffsets(&ctx, req, &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_NE(s.error_message().find("placements disagree"), std::string::npos) << s.error_message();
+
+  // Every other group call through every node (the non-coordinators forward it): heartbeats
+  // answer the current assignment, reset and delete are refused while members are live, leave,
+  // then delete and list.
+  for (int node = 0; node < 3; ++node) {
+    grpc::ClientContext hctx;
+    channels.prepare(&hctx, std::chrono::seconds(10));
+    v1::HeartbeatRequest hreq;
+    hreq.set_topic("t");
+    hreq.set_group("g");
+    hreq.set_member_id(second.member_id());
+    hreq.set_generation(second.generation());
+    v1::HeartbeatResponse hresp;
+    auto hs = channels.stub(cluster.address(node))->Heartbeat(&hctx, hreq, &hresp);
+    ASSERT_TRUE(hs.ok()) << "via node " << node << ": " << hs.error_message();
+    EXPECT_EQ(hresp.assignment().generation(), second.generation());
+    EXPECT_EQ(hresp.assignment().buckets_size(), 3);
+
+    grpc::ClientContext rctx;
+    channels.prepare(&rctx, std::chrono::seconds(10));
+    v1::ResetGroupRequest rreq;
+    rreq.set_topic("t");
+    rreq.set_group("g");
+    rreq.set_to(v1::ResetGroupRequest::LATEST);
+    v1::ResetGroupResponse rresp;
+    auto rs = channels.stub(cluster.address(node))->ResetGroup(&rctx, rreq, &rresp);
+    EXPECT_EQ(rs.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "via node " << node;
+    EXPECT_NE(rs.error_message().find(second.member_id()), std::string::npos) << rs.error_message();
+
+    grpc::ClientContext dctx;
+    channels.prepare(&dctx, std::chrono::seconds(10));
+    v1::DeleteGroupRequest dreq;
+    dreq.set_topic("t");
+    dreq.set_group("g");
+    v1::DeleteGroupResponse dresp;
+    EXPECT_EQ(channels.stub(cluster.address(node))->DeleteGroup(&dctx, dreq, &dresp).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION)
+        << "via node " << node;
+  }
+  const v1::GroupAssignment* both[] = {&first, &second};
+  for (int k = 0; k < 2; ++k) {
+    grpc::ClientContext lctx;
+    channels.prepare(&lctx, std::chrono::seconds(10));
+    v1::LeaveGroupRequest lreq;
+    lreq.set_topic("t");
+    lreq.set_group("g");
+    lreq.set_member_id(both[k]->member_id());
+    v1::LeaveGroupResponse lresp;
+    auto ls = channels.stub(cluster.address(k + 1))->LeaveGroup(&lctx, lreq, &lresp);
+    ASSERT_TRUE(ls.ok()) << ls.error_message();
+  }
+  auto listed = find_group(*admin, "t", "g");
+  ASSERT_TRUE(listed.has_value());
+  EXPECT_TRUE(listed->members.empty());
+  EXPECT_EQ(committed_or_zero(*listed, second.buckets(0)), 4u);
+  for (int node = 0; node < 3; ++node) {
+    if (cluster.id(node) == coordinator) continue;
+    grpc::ClientContext dctx;
+    channels.prepare(&dctx, std::chrono::seconds(10));
+    v1::DeleteGroupRequest dreq;
+    dreq.set_topic("t");
+    dreq.set_group("g");
+    v1::DeleteGroupResponse dresp;
+    auto ds = channels.stub(cluster.address(node))->DeleteGroup(&dctx, dreq, &dresp);
+    ASSERT_TRUE(ds.ok()) << ds.error_message();
+    break;
+  }
+  EXPECT_FALSE(find_group(*admin, "t", "g").has_value());
 }
 
 // Commits are on the coordinator's disk: SIGKILL it and restart it, and the group resumes where
