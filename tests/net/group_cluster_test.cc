@@ -509,6 +509,41 @@ TEST(GroupCluster, StaleGenerationIsFencedThroughEveryNodeAndChangesNothing) {
   EXPECT_FALSE(find_group(*admin, "t", "g").has_value());
 }
 
+// With an access token, group calls without it are refused before anything changes; with it,
+// a node forwards them to the coordinator carrying its own token.
+TEST(GroupCluster, GroupCallsNeedTheTokenAndAreForwardedWithIt) {
+  Cluster cluster(3, {"--token", "s3cret"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = Client::connect({.server = cluster.address(0), .token = "s3cret"});
+  ASSERT_TRUE(admin.ok());
+  const WriterOptions topic{.topic = "t", .num_buckets = 6};
+  ASSERT_TRUE((*admin)->writer(topic).ok());
+  std::string coordinator = owner_of(**admin, "t", net::coordinator_bucket("g", 6));
+  int other = coordinator == cluster.id(0) ? 1 : 0;
+  auto join = [&](const std::string& token) {
+    net::ChannelConfig cc;
+    cc.token = token;
+    net::Channels channels(cc);
+    grpc::ClientContext ctx;
+    channels.prepare(&ctx, std::chrono::seconds(10));
+    v1::JoinGroupRequest req;
+    req.set_topic("t");
+    req.set_group("g");
+    v1::JoinGroupResponse resp;
+    return channels.stub(cluster.address(other))->JoinGroup(&ctx, req, &resp);
+  };
+  for (std::string token : {"", "wrong"})
+    EXPECT_EQ(join(token).error_code(), grpc::StatusCode::UNAUTHENTICATED) << "token '" << token << "'";
+  auto none = (*admin)->groups("t");
+  ASSERT_TRUE(none.ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty()) << "a refused join made a group";
+  auto ok = join("s3cret");
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  auto g = find_group(**admin, "t", "g");
+  ASSERT_TRUE(g.has_value());
+  EXPECT_EQ(g->members.size(), 1u);
+}
+
 // Commits are on the coordinator's disk: SIGKILL it and restart it, and the group resumes where
 // it committed.
 TEST(GroupCluster, CommitsSurviveARestartOfTheCoordinator) {
