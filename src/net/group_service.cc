@@ -244,7 +244,10 @@ grpc::ServerUnaryReactor* Service::DeleteGroup(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* Service::ListGroups(grpc::CallbackServerContext* ctx, const v1::ListGroupsRequest* req,
                                               v1::ListGroupsResponse* resp) {
   return unary(kListGroups, ctx, [this, req, resp](Done done) {
-    post_admin([this, req, resp, done] {
+    // A merged answer waits for the other members (admin pool); their local_only parts run on
+    // the group pool, which never waits for a peer, so two nodes listing at once cannot hold
+    // each other's threads.
+    auto work = [this, req, resp, done] {
       auto e = topic(req->topic(), !req->local_only());
       // A member that does not know the topic coordinates none of its groups.
       if (req->local_only() && e.status().code() == Code::kNotFound) return done(Status::OK());
@@ -284,7 +287,12 @@ grpc::ServerUnaryReactor* Service::ListGroups(grpc::CallbackServerContext* ctx, 
       std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.group < b.group; });
       for (const auto& s : all) to_wire(groups::group_info(s, *ends), resp->add_groups());
       done(Status::OK());
-    });
+    };
+    if (req->local_only()) {
+      asio::post(*group_pool_, std::move(work));
+    } else {
+      post_admin(std::move(work));
+    }
   });
 }
 
