@@ -8,7 +8,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -68,8 +67,8 @@ struct ReaderOptions {
   // Commit every auto_commit_interval (checked on get) and on close().
   bool auto_commit = true;
   std::chrono::milliseconds auto_commit_interval = std::chrono::seconds(5);
-  // A dynamic member that sends no heartbeat for this long (a get heartbeats every third of it)
-  // is dropped from the group and its buckets go to the others.
+  // A member that sends no heartbeat for this long (a get heartbeats every third of it) is
+  // dropped from the group; a dynamic member's buckets go to the others.
   std::chrono::milliseconds session_timeout = std::chrono::seconds(10);
 };
 
