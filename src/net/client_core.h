@@ -173,6 +173,9 @@ struct ClientReaderState {
   std::unique_ptr<RemoteCoordinator> coordinator;
   std::unique_ptr<groups::Member> member;  // uses *coordinator
   bool closed = false;
+  // The last time the member reached its coordinator (join or poll). A get goes on with the
+  // current share while the coordinator does not answer, for at most the session timeout.
+  std::chrono::steady_clock::time_point last_poll_ok;
 
   ClientReaderState();
   ~ClientReaderState();

@@ -154,6 +154,7 @@ Status ClientReaderState::join_group() {
   coordinator = std::make_unique<RemoteCoordinator>(core, info);
   member = std::make_unique<groups::Member>(*coordinator, std::move(mo));
   RETURN_IF_ERROR(member->join());
+  last_poll_ok = std::chrono::steady_clock::now();
   if (auto change = member->take_change()) {
     if (Status s = apply(*change); !s.ok()) {
       // Leave at once rather than hold buckets until the session times out; s says what failed.
@@ -194,8 +195,18 @@ Result<std::vector<Message>> ClientReaderState::group_get(size_t limit, bool wai
   // A waiting get waits in slices of the heartbeat interval and polls between them, so a member
   // that waits long does not miss its session timeout, and a new assignment is taken at once.
   for (;;) {
-    ASSIGN_OR_RETURN(auto change, member->poll(positions()));
-    if (change) RETURN_IF_ERROR(apply(*change));
+    auto change = member->poll(positions());
+    if (change.ok()) {
+      last_poll_ok = std::chrono::steady_clock::now();
+      if (*change) RETURN_IF_ERROR(apply(**change));
+    } else if (!retryable(change.status()) || std::chrono::steady_clock::now() - last_poll_ok >=
+                                                     options.session_timeout - member->heartbeat_interval()) {
+      return change.status();
+    }
+    // Otherwise the coordinator did not answer: the reader goes on with the share it has and
+    // polls again on the next get or slice, but not past the point where the coordinator may
+    // have expired it (its last heartbeat is at most one interval before the last good poll) and
+    // given its buckets to another member.
     const auto now = std::chrono::steady_clock::now();
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
     const auto slice = std::clamp(left, std::chrono::milliseconds(0), member->heartbeat_interval());

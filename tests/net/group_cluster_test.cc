@@ -509,6 +509,84 @@ TEST(GroupCluster, StaleGenerationIsFencedThroughEveryNodeAndChangesNothing) {
   EXPECT_FALSE(find_group(*admin, "t", "g").has_value());
 }
 
+// A group reader whose coordinator is killed goes on reading its share (buckets of the live
+// nodes) while its session could still be current, then fails naming the group's coordinator;
+// once the coordinator is back, it rejoins and reads on, and every record arrives.
+TEST(GroupCluster, AReaderOutlastsItsCoordinatorForASessionThenRejoins) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "r", .num_buckets = 6, .backend = "persisting"};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 300);
+  std::string coordinator = owner_of(*admin, "r", net::coordinator_bucket("g", 6));
+  const int ci = cluster.index_of(coordinator);
+  ASSERT_GE(ci, 0);
+  // A static member of the buckets the other nodes own, so that only the coordinator is lost.
+  std::vector<uint32_t> live;
+  uint64_t records = 0;
+  auto st = admin->stats("r");
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  for (const auto& b : st->find("buckets")->as_list()) {
+    auto bucket = static_cast<uint32_t>(b.as_object().find("bucket")->as_int());
+    if (owner_of(*admin, "r", bucket) == coordinator) continue;
+    live.push_back(bucket);
+    records += static_cast<uint64_t>(b.as_object().find("total_count")->as_int());
+  }
+  ASSERT_FALSE(live.empty());
+  auto c = connect_to(cluster.address((ci + 1) % 3));
+  auto r = c->reader({.topic = "r", .buckets = live, .group = "g", .session_timeout = std::chrono::milliseconds(6000)});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  std::set<std::string> ids;
+  auto take = [&](const std::vector<Message>& msgs) {
+    for (const auto& m : msgs) ids.insert(m.record.find("id")->as_string());
+  };
+  auto first = (*r)->get(5, true, std::chrono::milliseconds(500));
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  take(*first);
+  EXPECT_EQ(cluster.kill(ci, SIGKILL), -1);
+  // One heartbeat interval (2 s) later a get has to reach the coordinator, which is down: it
+  // still reads its buckets.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  auto during = (*r)->get(5, false);
+  ASSERT_TRUE(during.ok()) << during.status().to_string();
+  EXPECT_FALSE(during->empty());
+  take(*during);
+  // Later (bounded: 20 s) it stops, naming the group and its coordinator.
+  Status stopped;
+  for (int i = 0; i < 200 && stopped.ok(); ++i) {
+    auto msgs = (*r)->get(1, true, std::chrono::milliseconds(100));
+    if (msgs.ok()) take(*msgs);
+    else stopped = msgs.status();
+  }
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.code(), Code::kUnavailable) << stopped.to_string();
+  EXPECT_NE(stopped.message().find("group 'g'"), std::string::npos) << stopped.to_string();
+  EXPECT_NE(stopped.message().find(coordinator), std::string::npos) << stopped.to_string();
+  ASSERT_TRUE(cluster.start(ci)) << cluster.log(ci);
+  put_range(*admin, topic, 300, 400);
+  records = 0;
+  st = admin->stats("r");
+  ASSERT_TRUE(st.ok()) << st.status().to_string();
+  for (const auto& b : st->find("buckets")->as_list())
+    if (std::count(live.begin(), live.end(), b.as_object().find("bucket")->as_int()))
+      records += static_cast<uint64_t>(b.as_object().find("total_count")->as_int());
+  // It rejoins (the client's connection to the restarted node may take a moment: bounded).
+  Status last;
+  for (int i = 0; i < 200 && ids.size() < records; ++i) {
+    auto msgs = (*r)->get(100, true, std::chrono::milliseconds(200));
+    if (!msgs.ok()) {
+      last = msgs.status();
+      ASSERT_EQ(last.code(), Code::kUnavailable) << last.to_string();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    take(*msgs);
+  }
+  EXPECT_EQ(ids.size(), records) << last.to_string();
+  EXPECT_TRUE((*r)->close().ok());
+}
+
 // With an access token, group calls without it are refused before anything changes; with it,
 // a node forwards them to the coordinator carrying its own token.
 TEST(GroupCluster, GroupCallsNeedTheTokenAndAreForwardedWithIt) {
