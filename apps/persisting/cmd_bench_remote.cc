@@ -123,7 +123,8 @@ int wakeup(const Target& t, const RemoteBenchArgs& a) {
   {  // start at the end
     auto st = (*c)->stats(topic);
     if (!st.ok()) return fail(st.status().to_string());
-    (void)(*r)->set_offset(Offset(uint64_t(st->find("total_count")->as_int())));
+    if (Status s = (*r)->set_offset(Offset(uint64_t(st->find("total_count")->as_int()))); !s.ok())
+      return fail(s.to_string());
   }
   auto us = bench::sample_wakeups(
       a.samples,

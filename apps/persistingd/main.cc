@@ -32,12 +32,23 @@ int main(int argc, char** argv) {
   app.add_option("--threads", c.threads, "Actor threads (0: hardware threads)");
   app.add_option("--max-message-bytes", c.max_message_bytes, "Largest request accepted")
       ->check(CLI::Range(size_t(1) << 16, size_t(1) << 30));
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
+                 "What goes to stderr: debug, info, warning, error or off (background failures are "
+                 "errors; recoveries from them info)")
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;
   }
+  auto level = persisting::parse_log_level(log_level);
+  if (!level.ok()) {
+    std::cerr << "persistingd: --log-level: " << level.status().message() << "\n";
+    return 2;
+  }
+  c.logger = persisting::stderr_logger(*level);
   // An empty token would mean "no access control": refused, so that a typo or an unset
   // variable (--token "$TOKEN") never opens a node.
   if (app.count("--token") > 0 && c.token.empty()) {

@@ -23,6 +23,7 @@
 
 #include "persisting/codec.h"
 #include "persisting/env.h"
+#include "persisting/log.h"
 #include "persisting/options.h"
 #include "persisting/status.h"
 #include "persisting/types.h"
@@ -47,6 +48,9 @@ struct BackendContext {
   // makes the backend the bucket's writer. Without it a durable backend becomes the writer at
   // open when no other process is.
   bool read_only = false;
+  // Where background failures and recovery warnings go (include/persisting/log.h); never null
+  // when given to a factory.
+  Logger* logger = nullptr;
 };
 
 class StorageBackend {

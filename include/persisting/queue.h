@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "persisting/env.h"
+#include "persisting/log.h"
 #include "persisting/options.h"
 #include "persisting/status.h"
 #include "persisting/store.h"
@@ -45,6 +46,9 @@ struct QueueOptions {
   // Actor pool threads; 0 = number of hardware threads (at least 2).
   unsigned threads = 0;
   Env* env = nullptr;  // null = Env::Default()
+  // Where background failures (a flush or sync that failed), recovery warnings and close errors
+  // are logged (include/persisting/log.h). null = stderr, warnings and errors.
+  std::shared_ptr<Logger> logger;
 };
 
 // Writes records into a topic. Thread-safe: many threads may put through one writer.

@@ -30,12 +30,14 @@ void LanceBackend::flusher_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_cv_.wait_for(lock, flush_interval_, [this] { return stopping_; })) {
     // Errors are kept for stats and the next flush(), as for a put's flush.
-    if (data_->waiting() > 0 && data_->retry_due()) (void)data_->flush();
+    if (data_->waiting() > 0 && data_->retry_due()) bg_.report("flush", data_->flush());
   }
 }
 
 LanceBackend::LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data)
-    : env_(ctx.env), bucket_dir_(ctx.bucket_dir), batch_size_(ctx.batch_size), data_(std::move(data)) {}
+    : env_(ctx.env), bucket_dir_(ctx.bucket_dir), batch_size_(ctx.batch_size),
+      bg_(ctx.logger, "topic '" + ctx.topic + "' bucket " + std::to_string(ctx.bucket.value())),
+      data_(std::move(data)) {}
 
 Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
   Offset first;
@@ -54,7 +56,7 @@ Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
     data_->buffer(batch);
     // A failed flush keeps the records buffered (and visible); it is reported through stats and
     // the next flush(), and retried after a back-off. The put itself has succeeded.
-    if (data_->buffered() >= batch_size_ && data_->retry_due()) (void)data_->flush();
+    if (data_->buffered() >= batch_size_ && data_->retry_due()) bg_.report("flush", data_->flush());
   }
   notify_appended();
   return first;
@@ -67,7 +69,9 @@ Status LanceBackend::check_batch(const RecordBatch& batch, const std::vector<uin
 
 Status LanceBackend::flush() {
   std::lock_guard<std::mutex> lock(mu_);
-  return data_->flush();
+  Status s = data_->flush();
+  if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
+  return s;
 }
 
 Result<RecordBatch> LanceBackend::get(Offset offset, size_t limit) {
@@ -85,6 +89,7 @@ Object LanceBackend::stats() const {
   Object o;
   o.set("backend", "lance");
   data_->add_stats(&o);
+  bg_.add_stats(&o);
   return o;
 }
 

@@ -30,6 +30,7 @@
 #include <thread>
 
 #include "backend/buffered_dataset.h"
+#include "core/background_errors.h"
 #include "persisting/backend.h"
 
 namespace persisting {
@@ -56,6 +57,8 @@ class LanceBackend final : public StorageBackend {
   Env* env_;
   std::string bucket_dir_;
   uint32_t batch_size_;
+  // Flushes no caller waits for (the periodic one, the one a put triggers): logged once, in stats.
+  BackgroundErrors bg_;
   mutable std::mutex mu_;
   std::unique_ptr<BufferedDataset> data_;
   std::unique_ptr<FileLock> writer_lock_;  // taken at the first put

@@ -132,7 +132,9 @@ Status PersistingBackend::recover_unowned() {
 
 PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data,
                                      uint64_t flush_threshold, uint64_t flush_bytes, bool metrics)
-    : env_(ctx.env), bucket_dir_(ctx.bucket_dir), flush_threshold_(flush_threshold), flush_bytes_(flush_bytes),
+    : env_(ctx.env), bucket_dir_(ctx.bucket_dir), logger_(ctx.logger),
+      bg_(ctx.logger, "topic '" + ctx.topic + "' bucket " + std::to_string(ctx.bucket.value())),
+      flush_threshold_(flush_threshold), flush_bytes_(flush_bytes),
       metrics_(metrics),
       data_(std::move(data)) {
   // Puts go on while the flusher takes the buffer: a quarter more than a flush's worth.
@@ -148,7 +150,7 @@ PersistingBackend::~PersistingBackend() {
   flush_cv_.notify_all();
   if (appender_.joinable()) appender_.join();  // writes and acknowledges whatever was queued
   if (flusher_.joinable()) flusher_.join();
-  if (wal_) (void)wal_->close();
+  if (wal_) bg_.report("WAL close", wal_->close());
 }
 
 Status PersistingBackend::open_wal(const wal::WalOptions& options) {
@@ -164,6 +166,7 @@ Status PersistingBackend::open_wal(const wal::WalOptions& options) {
   };
   wal::WalOptions wo = options;
   wo.initial_offset = persisted;
+  wo.on_background = [this](std::string_view task, const Status& s) { bg_.report(task, s); };
   ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
   const wal::RecoveryReport first_open = recovery_;
   if (wal_->next_offset().value() < persisted) {
@@ -181,7 +184,7 @@ Status PersistingBackend::open_wal(const wal::WalOptions& options) {
   if (first_open.records_lost) {
     // Loud: a warning now, and a record that stats shows until an operator clears it.
     const uint64_t first_lost = std::max(first_open.first_offset_lost.value(), persisted);
-    RETURN_IF_ERROR(report_wal_damage(env_, bucket_dir_, first_open, first_lost));
+    RETURN_IF_ERROR(report_wal_damage(env_, logger_, bucket_dir_, first_open, first_lost));
   }
   if (wal_->next_offset().value() != data_->total())
     return Corruption("WAL ends at offset " + std::to_string(wal_->next_offset().value()) + " but the bucket holds " +
@@ -355,7 +358,9 @@ void PersistingBackend::flusher_loop() {
       if (data_->waiting() == 0 || !data_->retry_due()) continue;
     }
     std::lock_guard<std::mutex> flushing(flush_mu_);
-    (void)flush_once(/*explicit_flush=*/false);  // a failure is in stats and retried after the back-off
+    // A failure stays in stats (last_flush_error, bg_error), is logged once, and is retried after
+    // the back-off; the records stay buffered and in the WAL.
+    bg_.report("flush", flush_once(/*explicit_flush=*/false));
   }
 }
 
@@ -381,7 +386,9 @@ Status PersistingBackend::flush_once(bool explicit_flush) {
 
 Status PersistingBackend::flush() {
   std::lock_guard<std::mutex> flushing(flush_mu_);
-  return flush_once(/*explicit_flush=*/true);
+  Status s = flush_once(/*explicit_flush=*/true);
+  if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
+  return s;
 }
 
 Result<RecordBatch> PersistingBackend::get(Offset offset, size_t limit) {
@@ -402,6 +409,7 @@ Object PersistingBackend::stats() const {
   data_->add_stats(&o);
   o.set("writer", writer_lock_ != nullptr);
   add_wal_damage_stats(env_, bucket_dir_, &o);
+  bg_.add_stats(&o);
   if (wal_) {
     o.set("wal_size", static_cast<int64_t>(wal_->size_bytes()));
     o.set("wal_segments", static_cast<int64_t>(wal_->segment_count()));

@@ -53,6 +53,7 @@
 #include <thread>
 
 #include "backend/buffered_dataset.h"
+#include "core/background_errors.h"
 #include "persisting/backend.h"
 #include "storage/wal/wal.h"
 
@@ -110,6 +111,9 @@ class PersistingBackend final : public StorageBackend {
 
   Env* env_;
   std::string bucket_dir_;
+  Logger* logger_;
+  // The flusher's flushes and the WAL's background work: logged once, shown in stats.
+  BackgroundErrors bg_;
   uint64_t flush_threshold_;  // records
   uint64_t flush_bytes_;      // encoded bytes
   std::chrono::milliseconds flush_interval_{0};  // 0: no periodic flush

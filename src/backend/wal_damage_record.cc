@@ -45,11 +45,11 @@ std::string wal_damage_record_path(const std::string& bucket_dir) {
   return join_path(join_path(join_path(bucket_dir, "wal"), wal::kDamagedDir), "recovery.json");
 }
 
-Status report_wal_damage(Env* env, const std::string& bucket_dir, const wal::RecoveryReport& r,
+Status report_wal_damage(Env* env, Logger* logger, const std::string& bucket_dir, const wal::RecoveryReport& r,
                          uint64_t first_lost) {
   const std::string path = wal_damage_record_path(bucket_dir);
   const std::string policy(wal::recovery_policy_name(r.policy));
-  log_warning("bucket '" + bucket_dir + "': WAL recovery (policy " + policy + ") found damage in segment '" +
+  log_warning(logger, "bucket '" + bucket_dir + "': WAL recovery (policy " + policy + ") found damage in segment '" +
               r.damaged_segment + "' at byte " + std::to_string(r.damage_byte) + " (" + r.damage_reason +
               ") and gave up the acknowledged records at offsets " + std::to_string(first_lost) +
               " and later: " + std::string(wal::recovery_outcome_name(r.outcome)) +

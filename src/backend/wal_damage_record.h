@@ -1,5 +1,5 @@
 // The record of WAL recoveries that gave up acknowledged records (damage before the tail; a torn
-// tail does not count). Each such recovery is logged as a warning on stderr and appended to
+// tail does not count). Each such recovery is logged as a warning (the bucket's Logger) and appended to
 // <bucket_dir>/wal/damaged/recovery.json (a JSON list of events), next to the kept copies of the
 // damaged segments (storage/wal/evidence.h). The bucket's stats show the latest event as
 // "recovery" (and "recovery_events", their number) for as long as that file exists: an operator
@@ -10,6 +10,7 @@
 #include <string>
 
 #include "persisting/env.h"
+#include "persisting/log.h"
 #include "persisting/value.h"
 #include "storage/wal/recovery.h"
 
@@ -20,7 +21,7 @@ std::string wal_damage_record_path(const std::string& bucket_dir);
 // Logs the warning and appends the event (unless the record's last event is the same damage,
 // as a WAL opened read-only meets it again at every open). first_lost: the first offset no
 // longer held anywhere (the report's, or the dataset's end if Lance holds more).
-Status report_wal_damage(Env* env, const std::string& bucket_dir, const wal::RecoveryReport& report,
+Status report_wal_damage(Env* env, Logger* logger, const std::string& bucket_dir, const wal::RecoveryReport& report,
                          uint64_t first_lost);
 
 // Sets "recovery" and "recovery_events" in *stats when the record exists (read at each call, so

@@ -204,6 +204,11 @@ auto GroupTable::with_group(const std::string& topic, const std::string& group, 
     if (!(*g)->lock) {
       Status st = refresh(**g);
       if (!st.ok()) return st;
+      if (!create && (*g)->empty()) {  // deleted by another process since it was cached
+        lock.unlock();
+        forget_if_empty(topic, group);
+        return NotFound(name_of(topic, group) + " does not exist");
+      }
     }
     auto out = fn(**g);
     bool forget = (*g)->empty();

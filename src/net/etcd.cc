@@ -1,5 +1,6 @@
 #include "net/etcd.h"
 
+#include "core/background_errors.h"
 #include "core/base64.h"
 #include "core/status_macros.h"
 
@@ -38,7 +39,8 @@ std::string prefix_end(std::string p) {
 
 class EtcdMembership : public Membership {
  public:
-  EtcdMembership(runtime::Member self, EtcdConfig config) : self_(std::move(self)), config_(std::move(config)) {}
+  EtcdMembership(runtime::Member self, EtcdConfig config)
+      : self_(std::move(self)), config_(std::move(config)), bg_(config_.logger, "etcd membership (" + config_.endpoint + ")") {}
   ~EtcdMembership() override { stop(); }
 
   Status start() {
@@ -48,8 +50,7 @@ class EtcdMembership : public Membership {
     while (!host_port_.empty() && host_port_.back() == '/') host_port_.pop_back();
     if (config_.prefix.empty() || config_.prefix.back() == '/') return InvalidArgument("etcd prefix must not end with '/'");
     RETURN_IF_ERROR(register_self());
-    ASSIGN_OR_RETURN(int64_t rev, refresh());
-    (void)rev;
+    RETURN_IF_ERROR(refresh().status());
     keepalive_ = std::thread([this] { keepalive_loop(); });
     watch_ = std::thread([this] { watch_loop(); });
     return Status::OK();
@@ -77,7 +78,8 @@ class EtcdMembership : public Membership {
   }
 
   std::vector<MemberState> states(Channels&) override {
-    (void)refresh();
+    // On failure the last known view answers (and the failure is logged once).
+    bg_.report("refresh", refresh().status());
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<MemberState> out;
     for (const auto& [id, addr] : nodes_) {
@@ -99,8 +101,9 @@ class EtcdMembership : public Membership {
     // Leave at once rather than after the TTL: a clean stop is not a failure. The left/ mark
     // (no lease: it stays until this node registers again) tells the others it left on purpose.
     if (lease_ != 0) {
-      (void)post("/v3/kv/put", json{{"key", b64(key("left", self_.id.str()))}, {"value", b64(self_.address)}});
-      (void)post("/v3/lease/revoke", json{{"ID", std::to_string(lease_)}});
+      // On failure the others see this node down when its lease expires, instead of at once.
+      bg_.report("leave", post("/v3/kv/put", json{{"key", b64(key("left", self_.id.str()))}, {"value", b64(self_.address)}}).status());
+      bg_.report("lease revoke", post("/v3/lease/revoke", json{{"ID", std::to_string(lease_)}}).status());
     }
   }
 
@@ -174,8 +177,9 @@ class EtcdMembership : public Membership {
     auto period = std::chrono::milliseconds(std::max(200, config_.ttl_s * 1000 / 3));
     while (!wait_stop(period)) {
       auto r = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_)}});
+      bg_.report("keepalive", r.status());
       bool alive = r.ok() && r->contains("result") && (*r)["result"].contains("TTL");
-      if (r.ok() && !alive) (void)register_self();  // the lease expired (we were partitioned): rejoin
+      if (r.ok() && !alive) bg_.report("rejoin", register_self());  // the lease expired (we were partitioned)
     }
   }
 
@@ -183,6 +187,7 @@ class EtcdMembership : public Membership {
     std::string p = config_.prefix + "/";
     while (!wait_stop(std::chrono::milliseconds(0))) {
       auto rev = refresh();
+      bg_.report("refresh", rev.status());
       if (!rev.ok()) {
         if (wait_stop(std::chrono::milliseconds(500))) return;
         continue;
@@ -198,11 +203,15 @@ class EtcdMembership : public Membership {
       hr.body = req.dump();
       hr.set_header("Content-Type", "application/json");
       hr.content_receiver = [this](const char* data, size_t n, uint64_t, uint64_t) {
-        if (std::string_view(data, n).find("\"events\"") != std::string_view::npos) (void)refresh();
+        if (std::string_view(data, n).find("\"events\"") != std::string_view::npos) bg_.report("refresh", refresh().status());
         std::lock_guard<std::mutex> lock(stop_mu_);
         return !stopping_;
       };
-      (void)c.send(hr);
+      // Ends when a quiet second passes (the read timeout), etcd goes away or stop is asked;
+      // each case is followed by a refresh, whose failure is what matters and is reported.
+      httplib::Response ignored;
+      httplib::Error err;
+      c.send(hr, ignored, err);
     }
   }
 
@@ -218,6 +227,7 @@ class EtcdMembership : public Membership {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread keepalive_, watch_;
+  BackgroundErrors bg_;
 };
 
 }  // namespace

@@ -11,6 +11,8 @@
 // so its buckets are never placed elsewhere.
 #pragma once
 
+#include "persisting/log.h"
+
 #include <memory>
 #include <string>
 
@@ -22,6 +24,8 @@ struct EtcdConfig {
   std::string endpoint;  // http://host:port
   std::string prefix = "/persisting";
   int ttl_s = 5;
+  // Where failed keepalives, watches and refreshes are logged (once per failure, not per retry).
+  Logger* logger = nullptr;
 };
 
 // Registers self and starts the keepalive and watch threads.

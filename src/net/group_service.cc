@@ -316,7 +316,8 @@ void Service::collect_group_metrics() {
     if (mine.empty()) continue;
     auto ends = end_offsets(*e);
     if (!ends.ok()) {
-      log_warning("metrics: " + ends.status().to_string());
+      log_warning(core_->options.logger.get(),
+                  "metrics: persisting_group_lag of topic '" + info.topic + "' not refreshed: " + ends.status().to_string());
       continue;
     }
     for (const auto& s : mine) {

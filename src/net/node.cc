@@ -1,5 +1,7 @@
 #include "net/node.h"
 
+#include "core/log.h"
+
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -80,12 +82,20 @@ void Node::Impl::collect_bucket_metrics() {
     }
     registry.gauge("persisting_wal_size_bytes", "Bytes of the bucket's write-ahead log", l)
         .set(num(o, "wal_size"));
+    registry.counter("persisting_background_errors_total",
+                     "Failures of the bucket's background work (flushes, WAL syncs), each also logged", l)
+        .set_total(num(o, "bg_error_count"));
+    registry.gauge("persisting_background_error", "1 while the bucket's last background task of a kind failed", l)
+        .set(o.find("bg_error") && o.find("bg_error")->is_string() ? 1 : 0);
   }
 }
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-Node::~Node() { (void)shutdown(std::chrono::seconds(1)); }
+Node::~Node() {
+  log_if_error(impl_->config.logger.get(), LogLevel::kError, "stopping node " + impl_->config.id,
+               shutdown(std::chrono::seconds(1)));
+}
 
 const NodeConfig& Node::config() const { return impl_->config; }
 int Node::port() const { return impl_->port; }
@@ -93,6 +103,7 @@ int Node::metrics_port() const { return impl_->http ? impl_->http->port() : 0; }
 
 Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   auto impl = std::make_unique<Impl>();
+  if (!config.logger) config.logger = stderr_logger(LogLevel::kWarning);
   NodeId self(config.id);
   if (config.advertise.empty()) config.advertise = config.listen;
 
@@ -118,6 +129,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     ec.endpoint = config.etcd;
     ec.prefix = config.etcd_prefix;
     ec.ttl_s = config.etcd_ttl_s;
+    ec.logger = config.logger.get();
     ASSIGN_OR_RETURN(impl->membership, etcd_membership({self, config.advertise}, ec));
   } else {
     std::string spec = config.members.empty() ? config.id + "=" + config.advertise : config.members;
@@ -136,6 +148,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   QueueOptions qo;
   qo.data_dir = config.data_dir;
   qo.threads = config.threads;
+  qo.logger = config.logger;
   // The local StorageManager holds this node's buckets only; cluster placement is per topic, over
   // the members pinned when the topic was created (Service::owner).
   ASSIGN_OR_RETURN(impl->core, detail::make_queue_core(qo, self, {{self, config.advertise}}));

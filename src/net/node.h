@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "persisting/log.h"
 #include "persisting/status.h"
 
 namespace persisting::net {
@@ -27,6 +28,9 @@ struct NodeConfig {
   std::string tls_ca;                      // PEM roots for calls to peers (TLS clusters)
   unsigned threads = 0;                    // actor threads (0: hardware threads)
   size_t max_message_bytes = 16u << 20;    // larger requests are refused (RESOURCE_EXHAUSTED)
+  // Background failures, recovery warnings, peers and etcd (persistingd --log-level); null:
+  // stderr at warning.
+  std::shared_ptr<Logger> logger;
 };
 
 // Whether a listen address ("host:port", "[::1]:port", "unix:path") is reachable from this host

@@ -152,22 +152,37 @@ Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp, c
     }
   }
 
-  auto undo = [&](const Status& why, const std::vector<size_t>& fenced) {
+  // Lifts the fences and deletes the copies; says which of those steps failed (a fence left on
+  // refuses puts to that bucket until lifted, a copy left behind only takes disk space).
+  auto undo_all = [&](const std::vector<size_t>& fenced) {
+    std::string failed;
+    auto note = [&failed](const Status& s, const std::string& step) {
+      if (!s.ok()) failed += (failed.empty() ? "" : "; ") + step + ": " + s.to_string();
+    };
     for (size_t i : fenced) {
       v1::FenceBucketRequest l;
       l.set_topic(name);
       l.set_bucket(moves[i].bucket);
       l.set_lift(true);
       v1::FenceBucketResponse lr;
-      (void)call_peer(peers, moves[i].from, &Stub::FenceBucket, l, &lr, timeout);
+      note(call_peer(peers, moves[i].from, &Stub::FenceBucket, l, &lr, timeout),
+           "lifting the fence of bucket " + std::to_string(moves[i].bucket) + " on " + moves[i].from.id.str());
     }
     for (const auto& mv : moves) {
       v1::DropBucketsRequest d;
       d.set_topic(name);
       d.add_buckets(mv.bucket);
       v1::DropBucketsResponse dr;
-      (void)call_peer(peers, mv.to, &Stub::DropBuckets, d, &dr, timeout);
+      note(call_peer(peers, mv.to, &Stub::DropBuckets, d, &dr, timeout),
+           "deleting the copy of bucket " + std::to_string(mv.bucket) + " on " + mv.to.id.str());
     }
+    return failed;
+  };
+  auto undo = [&](const Status& why, const std::vector<size_t>& fenced) {
+    std::string failed = undo_all(fenced);
+    if (!failed.empty())
+      return Status(why.code(), where + " failed before the switch; the old owners keep their buckets, but undoing "
+                                "it failed (" + failed + "): " + why.message());
     return Status(why.code(), where + " failed before the switch; the old owners keep their buckets, fences are "
                               "lifted and copies deleted: " + why.message());
   };
@@ -232,8 +247,9 @@ Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp, c
     }
     report();
     if (req.rehearse()) {
-      Status s = undo(Status::OK(), fenced);
-      (void)s;
+      std::string failed = undo_all(fenced);
+      if (!failed.empty())
+        return Internal(where + ": the rehearsal went through, but undoing it failed: " + failed);
       return Status::OK();
     }
   } else if (req.rehearse()) {

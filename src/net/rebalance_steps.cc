@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <future>
 
+#include "core/log.h"
+#include "core/cleanup.h"
 #include "core/status_macros.h"
 #include "net/rebalance.h"
 #include "net/service_internal.h"
@@ -38,24 +40,32 @@ Result<uint64_t> total_count(runtime::BucketStorage& actor) {
   return static_cast<uint64_t>(n->as_int());
 }
 
+namespace {
+
+// why, saying also that lifting a fence on the way out failed (the bucket then refuses puts until
+// the operator's next rebalance or a restart lifts it).
+Status also(Status why, const Status& lifted) { return with_cleanup(std::move(why), "lifting the fence", lifted); }
+
+}  // namespace
+
 Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::string& target) {
   ASSIGN_OR_RETURN(auto actor, local_bucket(t, bucket));  // refuses a bucket this node does not own
   {
     std::unique_lock lock(t.fences.mu);
     t.fences.moving[bucket] = target;
   }
-  if (Status s = save_fences(t); !s.ok()) {
-    (void)lift_fence(t, bucket);
-    return s.with_context(bucket_name(t.info.topic, bucket) + ": storing the fence");
-  }
+  if (Status s = save_fences(t); !s.ok())
+    return also(s.with_context(bucket_name(t.info.topic, bucket) + ": storing the fence"), lift_fence(t, bucket));
   // Puts that passed the fence check before it was set may still be unanswered: wait for them,
   // so that the count below is final.
   if (!t.fences.drained(bucket, kFenceDrainTimeout)) {
-    (void)lift_fence(t, bucket);
-    return Unavailable(bucket_name(t.info.topic, bucket) + ": puts in flight were not answered within 30 s; fence lifted");
+    Status lifted = lift_fence(t, bucket);
+    return also(Unavailable(bucket_name(t.info.topic, bucket) + ": puts in flight were not answered within 30 s" +
+                            (lifted.ok() ? "; fence lifted" : "")),
+                lifted);
   }
   auto n = total_count(*actor);
-  if (!n.ok()) (void)lift_fence(t, bucket);
+  if (!n.ok()) return also(n.status(), lift_fence(t, bucket));
   return n;
 }
 
@@ -117,8 +127,10 @@ Status Service::drop_local(TopicEntry& t, uint32_t bucket, bool* had) {
     t.actors[bucket].reset();
   }
   *had = core_->manager->find(t.info.topic, BucketId(bucket)) != nullptr;
-  // A close error (a failed flush) does not matter for a copy that is being deleted.
-  (void)core_->manager->drop(t.info.topic, BucketId(bucket));
+  // A close error (a failed flush) does not matter for a copy that is being deleted; it is logged.
+  log_if_error(core_->options.logger.get(), LogLevel::kInfo,
+               "closing " + bucket_name(t.info.topic, bucket) + " before deleting it",
+               core_->manager->drop(t.info.topic, BucketId(bucket)));
   if (core_->has_data_dir()) {
     std::string dir = queue::bucket_dir(core_->options.data_dir, t.info.topic, BucketId(bucket));
     if (core_->env->file_exists(dir)) {
@@ -215,8 +227,8 @@ Status Service::set_placement(TopicEntry& t, uint64_t epoch, std::vector<std::st
   // An old owner switches only while its buckets hold exactly what was copied (fenced, so no put
   // lands after the check).
   std::vector<uint32_t> fenced;
-  auto refuse = [&](const Status& s) {
-    for (uint32_t b : fenced) (void)lift_fence(t, b);
+  auto refuse = [&](Status s) {
+    for (uint32_t b : fenced) s = also(std::move(s), lift_fence(t, b));
     return s;
   };
   for (const auto& [b, n] : expect) {

@@ -36,7 +36,7 @@ Status validate_topic_name(const std::string& topic) {
 namespace detail {
 
 QueueCore::~QueueCore() {
-  if (manager) (void)manager->close_all();
+  if (manager) log_if_error(options.logger.get(), LogLevel::kError, "closing the queue's buckets", manager->close_all());
   manager.reset();
   executor.reset();
 }
@@ -193,8 +193,9 @@ Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId 
   if (!options.data_dir.empty()) RETURN_IF_ERROR(core->env->create_dirs(options.data_dir));
   core->options = std::move(options);
   core->executor = std::make_unique<runtime::Executor>(core->options.threads);
-  core->manager = std::make_unique<runtime::StorageManager>(*core->executor, std::move(self),
-                                                            std::move(members), core->env);
+  if (!core->options.logger) core->options.logger = stderr_logger(LogLevel::kWarning);
+  core->manager = std::make_unique<runtime::StorageManager>(*core->executor, std::move(self), std::move(members),
+                                                            core->env, core->options.logger.get());
   core->groups = std::make_unique<groups::GroupTable>(
       core->has_data_dir() ? std::make_unique<groups::GroupStore>(core->env, core->options.data_dir) : nullptr);
   return core;
@@ -210,7 +211,8 @@ Result<std::unique_ptr<Queue>> Queue::open(QueueOptions options) {
 
 Queue::Queue(std::shared_ptr<QueueCore> core) : core_(std::move(core)) {}
 Queue::~Queue() {
-  if (core_->manager) (void)core_->manager->close_all();
+  if (core_->manager)
+    log_if_error(core_->options.logger.get(), LogLevel::kError, "closing the queue's buckets", core_->manager->close_all());
 }
 
 const std::string& Queue::data_dir() const { return core_->options.data_dir; }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cleanup.h"
 #include "core/status_macros.h"
 
 namespace persisting::queue {
@@ -91,7 +92,7 @@ Status create_topic_meta(Env* env, const std::string& data_dir, const TopicInfo&
   const std::string dir = topic_dir(data_dir, info.topic);
   const bool existed = env->file_exists(dir);
   Status s = store_topic_meta(env, data_dir, info);
-  if (!s.ok() && !existed) (void)env->remove_all(dir);  // the error reported is the store's
+  if (!s.ok() && !existed) return with_cleanup(s, "removing the new topic dir '" + dir + "'", env->remove_all(dir));
   return s;
 }
 

@@ -2,12 +2,16 @@
 
 #include <future>
 
+#include "core/log.h"
+
 namespace persisting::runtime {
 
-StorageManager::StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env)
-    : executor_(executor), self_(std::move(self)), members_(std::move(members)), env_(env) {}
+StorageManager::StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env,
+                               Logger* logger)
+    : executor_(executor), self_(std::move(self)), members_(std::move(members)), env_(env),
+      logger_(logger ? logger : default_logger()) {}
 
-StorageManager::~StorageManager() { (void)close_all(); }
+StorageManager::~StorageManager() { log_if_error(logger_, LogLevel::kError, "closing the buckets", close_all()); }
 
 const Member& StorageManager::owner_of(const std::string& topic, BucketId bucket) const {
   return rendezvous_owner(members_, topic, bucket);
@@ -33,6 +37,7 @@ Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const Bucke
   ctx.batch_size = spec.batch_size;
   ctx.env = env_;
   ctx.read_only = spec.read_only;
+  ctx.logger = logger_;
   auto backend = BackendRegistry::global().create(spec.backend, ctx, spec.options);
   if (!backend.ok())
     return backend.status().with_context("topic '" + spec.topic + "' bucket " +

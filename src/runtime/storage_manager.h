@@ -39,7 +39,9 @@ struct BucketRef {
 class StorageManager {
  public:
   // members must contain self. env must outlive the manager.
-  StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env);
+  // logger: where background failures go (null: the process default).
+  StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env,
+                 Logger* logger = nullptr);
   ~StorageManager();
 
   const NodeId& self() const { return self_; }
@@ -67,6 +69,7 @@ class StorageManager {
   NodeId self_;
   std::vector<Member> members_;
   Env* env_;
+  Logger* logger_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> buckets_;
 };

@@ -256,7 +256,16 @@ TEST(GroupTable, AnotherTableOnTheSameDataDirCannotRunMembersOrResetMeanwhile) {
   EXPECT_EQ(mine.committed("t", "g")->at(BucketId(0)), Offset(3));
   // Once the last member left, the other may go ahead.
   ASSERT_TRUE(mine.leave("t", "g", a->member_id).ok());
-  EXPECT_TRUE(other.join(dynamic_join(2)).ok());
+  auto b2 = other.join(dynamic_join(2));
+  ASSERT_TRUE(b2.ok()) << b2.status().to_string();
+  // And each table sees what the other did while it had no member: a commit, then a delete.
+  ASSERT_TRUE(other.commit("t", "g", b2->member_id, b2->generation, {{BucketId(1), Offset(9)}}).ok());
+  EXPECT_EQ(mine.committed("t", "g")->at(BucketId(1)), Offset(9));
+  ASSERT_TRUE(other.leave("t", "g", b2->member_id).ok());
+  ASSERT_TRUE(other.remove("t", "g").ok());
+  EXPECT_EQ(mine.describe("t", "g").status().code(), Code::kNotFound);
+  EXPECT_EQ(mine.reset("t", "g", {}).code(), Code::kNotFound);
+  EXPECT_TRUE(mine.committed("t", "g")->empty());
 }
 
 }  // namespace

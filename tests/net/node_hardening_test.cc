@@ -161,6 +161,14 @@ TEST(NodeHardening, Defect11_EmptyTokenIsRefused) {
   EXPECT_NE(f.log.find("is empty"), std::string::npos) << f.log;
 }
 
+// persistingd --log-level: an unknown level is a usage error naming it (exit 2, nothing served).
+TEST(NodeHardening, UnknownLogLevelIsRefused) {
+  testing::TempDir dir;
+  auto r = start_refused({"--id", "n1", "--listen", loopback(free_port()), "--log-level", "loud"}, dir.path() + "/a.log");
+  EXPECT_EQ(r.exit_code, 2) << r.log;
+  EXPECT_NE(r.log.find("log level 'loud'"), std::string::npos) << r.log;
+}
+
 TEST(NodeHardening, Defect11_NodeWithoutDataDirSaysMemoryOnly) {
   testing::TempDir dir;
   int port = free_port();

@@ -91,7 +91,9 @@ TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
   ASSERT_EQ(m->status, 200);
   for (const char* name : {"persisting_records_total{topic=\"alive\",bucket=", "persisting_buffer_size{",
                            "persisting_wal_size_bytes{", "persisting_flush_duration_seconds_bucket{topic=\"flushed\"",
-                           "persisting_rpc_requests_total{", "persisting_rpc_duration_seconds_bucket{"})
+                           "persisting_rpc_requests_total{", "persisting_rpc_duration_seconds_bucket{",
+                           "persisting_background_errors_total{topic=\"durable\",bucket=\"0\"} 0",
+                           "persisting_background_error{topic=\"durable\",bucket=\"0\"} 0"})
     EXPECT_NE(m->body.find(name), std::string::npos) << name << "\n" << m->body;
   // The lance bucket's flush was observed once.
   bool flushed_once = false;

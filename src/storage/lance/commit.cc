@@ -4,6 +4,7 @@
 #include <random>
 #include <thread>
 
+#include "core/cleanup.h"
 #include "core/status_macros.h"
 #include "storage/lance/format.h"
 
@@ -44,10 +45,7 @@ Result<std::string> write_transaction_file(Env* env, const std::string& dataset,
   RETURN_IF_ERROR(env->create_dirs(dir));
   const std::string path = join_path(dir, file_name);
   Status st = write_whole_file(env, path, bytes, /*sync=*/false);
-  if (!st.ok()) {
-    (void)env->remove_file(path);
-    return st;
-  }
+  if (!st.ok()) return with_cleanup(st, "removing '" + path + "'", env->remove_file(path));
   return path;
 }
 
@@ -84,10 +82,7 @@ Result<std::string> write_manifest_temp(Env* env, const std::string& dataset, Ma
   // Not ending in ".manifest", so neither we nor LanceDB take it for a version.
   const std::string tmp = join_path(dir, manifest_file_name(naming, version)) + "#" + new_uuid() + ".tmp";
   Status st = write_whole_file(env, tmp, bytes, /*sync=*/false);
-  if (!st.ok()) {
-    (void)env->remove_file(tmp);
-    return st;
-  }
+  if (!st.ok()) return with_cleanup(st, "removing '" + tmp + "'", env->remove_file(tmp));
   return tmp;
 }
 
@@ -97,8 +92,8 @@ Status link_manifest(Env* env, const std::string& dataset, ManifestNaming naming
   // Create-if-absent: a lost race is kAlreadyExists. A rename frees no inode (link + unlink
   // would), which keeps later file creation cheap on ext4 without a journal.
   Status st = env->rename_no_replace(temp, join_path(dir, manifest_file_name(naming, version)));
-  if (!st.ok()) (void)env->remove_file(temp);
-  if (!st.ok() || !sync) return st;
+  if (!st.ok()) return with_cleanup(st, "removing '" + temp + "'", env->remove_file(temp));
+  if (!sync) return st;
   return env->sync_dir(dir);
 }
 
@@ -107,10 +102,7 @@ Status commit_manifest(Env* env, const std::string& dataset, ManifestNaming nami
   ASSIGN_OR_RETURN(std::string tmp, write_manifest_temp(env, dataset, naming, version, bytes));
   if (sync) {
     Status st = sync_concurrently(env, {tmp}, {});
-    if (!st.ok()) {
-      (void)env->remove_file(tmp);
-      return st;
-    }
+    if (!st.ok()) return with_cleanup(st, "removing '" + tmp + "'", env->remove_file(tmp));
   }
   return link_manifest(env, dataset, naming, version, tmp, sync);
 }
@@ -123,7 +115,7 @@ Status write_version_hint(Env* env, const std::string& dataset, uint64_t version
   const std::string tmp = path + "#" + new_uuid() + ".tmp";
   Status st = write_whole_file(env, tmp, "{\"version\":" + std::to_string(version) + "}", /*sync=*/false);
   if (st.ok()) st = env->rename_file(tmp, path);
-  if (!st.ok()) (void)env->remove_file(tmp);
+  if (!st.ok()) return with_cleanup(st, "removing '" + tmp + "'", env->remove_file(tmp));
   return st;
 }
 

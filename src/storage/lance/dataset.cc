@@ -2,6 +2,7 @@
 
 #include <unordered_map>
 
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "storage/lance/commit.h"
 #include "storage/lance/format.h"
@@ -17,7 +18,9 @@ class PendingFiles {
  public:
   explicit PendingFiles(Env* env) : env_(env) {}
   ~PendingFiles() {
-    for (const std::string& p : paths_) (void)env_->remove_file(p);
+    // An orphan data file is harmless (no manifest refers to it) but takes space: say so.
+    for (const std::string& p : paths_)
+      log_if_error(nullptr, LogLevel::kWarning, "removing uncommitted Lance data file '" + p + "'", env_->remove_file(p));
   }
   void add(std::string path) { paths_.push_back(std::move(path)); }
   const std::vector<std::string>& paths() const { return paths_; }
@@ -64,7 +67,9 @@ Result<Snapshot> commit_next(Env* env, const Snapshot& s, NextVersion next, pb::
                    commit_version(env, s, std::move(next), std::move(txn), sync, pending->paths()));
   pending->keep();
   const uint64_t version = s.version + 1;
-  (void)write_version_hint(env, s.dataset, version);
+  // The hint only speeds up finding the latest version (readers list the versions without it).
+  log_if_error(nullptr, LogLevel::kInfo, "writing the version hint of '" + s.dataset + "'",
+               write_version_hint(env, s.dataset, version));
   return snapshot_from_manifest(env, s.dataset, s.naming, version, std::move(committed));
 }
 
@@ -74,7 +79,7 @@ class ManifestRestorer {
  public:
   explicit ManifestRestorer(Snapshot* s) : s_(s) {}
   ~ManifestRestorer() {
-    if (s_) (void)restore_manifest(s_);
+    if (s_) log_if_error(nullptr, LogLevel::kError, "restoring the manifest of '" + s_->dataset + "'", restore_manifest(s_));
   }
   void dismiss() { s_ = nullptr; }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/crc32c.h"
+#include "core/cleanup.h"
 #include "core/status_macros.h"
 #include "storage/lance/format.h"
 #include "storage/lance/little_endian.h"
@@ -126,10 +127,9 @@ Result<uint64_t> write_data_file(Env* env, const std::string& path, const std::v
   if (st.ok() && options.sync) st = file->sync();
   Status closed = file->close();
   if (st.ok()) st = closed;
-  if (!st.ok()) {
-    (void)env->remove_file(path);
-    return st.with_context("writing Lance data file '" + path + "'");
-  }
+  if (!st.ok())
+    return with_cleanup(st.with_context("writing Lance data file '" + path + "'"), "removing it",
+                        env->remove_file(path));
   return w.pos();
 }
 

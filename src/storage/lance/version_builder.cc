@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "core/cleanup.h"
 #include "core/status_macros.h"
 #include "storage/lance/commit.h"
 #include "storage/lance/format.h"
@@ -68,13 +69,10 @@ Result<ManifestFile> commit_version(Env* env, const Snapshot& s, NextVersion nex
     std::vector<std::string> dirs = {join_path(s.dataset, kTransactionsDir)};
     if (!data_files.empty()) dirs.push_back(join_path(s.dataset, kDataDir));
     st = sync_concurrently(env, files, dirs);
-    if (!st.ok()) (void)env->remove_file(*tmp);
+    if (!st.ok()) st = with_cleanup(st, "removing '" + *tmp + "'", env->remove_file(*tmp));
   }
   if (st.ok()) st = link_manifest(env, s.dataset, s.naming, s.version + 1, *tmp, sync);
-  if (!st.ok()) {
-    (void)env->remove_file(txn_path);
-    return st;
-  }
+  if (!st.ok()) return with_cleanup(st, "removing '" + txn_path + "'", env->remove_file(txn_path));
   return out;
 }
 

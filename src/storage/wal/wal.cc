@@ -111,7 +111,18 @@ Status Wal::start_appending(bool reopen_last) {
   return Status::OK();
 }
 
-Wal::~Wal() { (void)close(); }
+Wal::~Wal() {
+  bool open;
+  {
+    std::lock_guard l(mu_);
+    open = !closed_;
+  }
+  if (open) background("WAL close", close());
+}
+
+void Wal::background(std::string_view task, const Status& s) const {
+  if (opts_.on_background) opts_.on_background(task, s);
+}
 
 Result<Offset> Wal::append(const RecordBatch& batch) {
   if (batch.empty()) {
@@ -303,7 +314,9 @@ std::unique_ptr<SegmentWriter> Wal::take_spare(Offset first) {
   }
   auto seg = SegmentWriter::recycle(env_, dir_, spare_path(), first);
   if (!seg.ok() && env_->file_exists(spare_path())) {
-    (void)env_->remove_file(spare_path());  // half rewritten, maybe: not worth a second try
+    // Half rewritten, maybe: not worth a second try (a failed removal leaves a file the next
+    // open removes).
+    if (Status r = env_->remove_file(spare_path()); !r.ok()) background("WAL cleanup", r);
   }
   std::lock_guard l(mu_);
   spare_ = Spare::kNone;
@@ -343,7 +356,11 @@ void Wal::install(std::unique_ptr<SegmentWriter> seg, bool old_recyclable) {
     // Everything before the new segment is durable in older ones, and it holds the rest durably.
     durable_offset_ = next_offset_;
   }
-  if (old) (void)old->close();
+  // The old segment's records are durable (synced before the rotation): a failed close loses
+  // nothing, but is worth knowing about (a descriptor, a file system in trouble).
+  if (old) {
+    if (Status c = old->close(); !c.ok()) background("WAL cleanup", c);
+  }
 }
 
 Status Wal::checkpoint(Offset flushed) {
@@ -415,7 +432,7 @@ Status Wal::close() {
   if (active_ && active_->has_old_bytes() && s.ok()) {
     // Cut the recycled file's old bytes off, so the next open need not read past the records
     // to find where they end (best effort: recovery finds the end either way).
-    (void)active_->truncate(good_size_);
+    if (Status t = active_->truncate(good_size_); !t.ok()) background("WAL cleanup", t);
   }
   if (active_) {
     Status c = active_->close();
@@ -443,7 +460,8 @@ void Wal::background_loop() {
     if (writeback) {
       // A hint: an error here shows again, and is handled, at the next sync.
       std::lock_guard w(writeback_mu_);
-      if (active_) (void)active_->start_writeback();
+      Status s = active_ ? active_->start_writeback() : Status::OK();
+      background("WAL writeback", s);
     }
     if (periodic && Clock::now() >= next_sync) {
       bool pending;
@@ -452,7 +470,7 @@ void Wal::background_loop() {
         pending = durable_offset_ < next_offset_ && !closed_;
       }
       // A failure here went through the same repair as an append's; the next tick retries.
-      if (pending) (void)sync();
+      if (pending) background("WAL sync", sync());
       next_sync = Clock::now() + interval;
     }
     l.lock();

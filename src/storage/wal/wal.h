@@ -103,6 +103,7 @@ class Wal {
   // Tells the background thread to start writeback once writeback_bytes more have been appended.
   void note_appended(uint64_t bytes);
   void background_loop();
+  void background(std::string_view task, const Status& s) const;  // opts_.on_background
 
   Env* const env_;
   const std::string dir_;

@@ -1,6 +1,9 @@
 // Options of the write-ahead log, and the names they have in option maps ("always", "absolute").
 #pragma once
 
+#include <functional>
+#include <string_view>
+
 #include <cstdint>
 #include <string_view>
 
@@ -46,6 +49,12 @@ struct WalOptions {
   // checkpoint at initial_offset, so its first record gets that offset. A caller whose records
   // [0, N) already live elsewhere (a WAL enabled on an existing dataset) passes N.
   uint64_t initial_offset = 0;
+  // The outcome of work no caller waits for: the background thread's interval syncs and
+  // writebacks ("WAL sync", "WAL writeback"), best-effort cleanups ("WAL cleanup") and a close
+  // from the destructor ("WAL close"). The owner records and logs failures (BackgroundErrors);
+  // OK outcomes are reported too, so a recovery clears them. Called from any thread, possibly
+  // with a WAL lock held: it must not call into the WAL. Empty: dropped.
+  std::function<void(std::string_view task, const Status&)> on_background;
 };
 
 }  // namespace persisting::wal
