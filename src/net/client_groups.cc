@@ -17,28 +17,40 @@ using net::group_name;
 
 namespace {
 
+// A call gRPC could not even send: no connection to the node (refused, or the channel still
+// backing off after earlier failures: up to a second after a node restarts).
+bool never_sent(const Status& s) {
+  return s.code() == Code::kUnavailable && s.message().find("failed to connect") != std::string::npos;
+}
+
 // Sends a call about (info.topic, group) to the group's coordinator. retry (idempotent calls
-// only): once more after looking the coordinator up afresh, when it did not answer.
+// only): once more after looking the coordinator up afresh, when it did not answer. The others
+// (join, leave, delete) are sent again only when they were never sent, a few times 250 ms apart,
+// so that a coordinator restarted a moment ago is reached once the connection is back.
 template <typename Req, typename Resp>
 Status group_call(ClientCore& core, const TopicInfo& info, const std::string& group,
                   grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req, Resp* resp,
                   bool retry) {
+  constexpr int kUnsentRetries = 6;
   const uint32_t bucket = net::coordinator_bucket(group, info.num_buckets);
   const std::string name = group_name(info.topic, group);
   Status s;
-  for (int attempt = 0; attempt < (retry ? 2 : 1); ++attempt) {
-    if (attempt > 0) core.forget_owner(info.topic, bucket);
+  for (int attempt = 0, unsent = 0; attempt < (retry ? 2 : 1); ++attempt) {
+    if (attempt > 0 || unsent > 0) core.forget_owner(info.topic, bucket);
     auto o = core.owner(info.topic, bucket);
     if (!o.ok()) {
       s = Status(o.status().code(), name + ": its coordinator (the owner of bucket " + std::to_string(bucket) +
                                         ") cannot be reached: " + o.status().message());
-      if (!retryable(o.status())) return s;
-      continue;
+    } else {
+      resp->Clear();
+      s = core.call(o->address, method, req, resp, name + ": coordinator " + o->id + " (" + o->address + ") unavailable");
     }
-    resp->Clear();
-    s = core.call(o->address, method, req, resp,
-                  name + ": coordinator " + o->id + " (" + o->address + ") unavailable");
     if (!retryable(s)) return s;
+    if (!retry && never_sent(s) && unsent < kUnsentRetries) {
+      ++unsent;
+      --attempt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
   }
   core.forget_owner(info.topic, bucket);
   return s;
