@@ -17,9 +17,14 @@
 //     the bucket's owner ("is owned by node", lookups bouncing), until rpc_timeout has passed,
 //     then UNAVAILABLE;
 //   - get, stats, topic lookups: read-only, retried once after refreshing the owner;
-//   - create topic, flush: idempotent, retried once.
+//   - create topic, flush: idempotent, retried once;
+//   - consumer groups: sent to the group's coordinator (the owner of bucket
+//     stable_hash64(group) % num_buckets); heartbeat, commit, fetch and reset retried once after
+//     refreshing it, join, leave and delete not (docs/wire-protocol.md, "Consumer groups").
 // When a bucket's owner is down, calls for that bucket fail with Unavailable naming the owner
 // ("topic 't' bucket 3: owner n2 (127.0.0.1:7071) unavailable: ..."); other buckets keep working.
+// A group reader whose coordinator is down goes on reading its buckets while its session could
+// still be current, then its get fails naming the coordinator; a later get rejoins.
 //
 // Thread-safety: a Client and a ClientWriter may be shared by threads (a writer sends one put at
 // a time); a ClientReader belongs to one thread. No gRPC type appears here.

@@ -25,6 +25,8 @@ namespace {
 constexpr auto kChunkTimeout = std::chrono::seconds(60);  // one Get of a copy
 constexpr uint32_t kCopyChunk = 10000;                     // records per Get of a copy (bytes: the source's limit)
 
+}  // namespace
+
 Result<uint64_t> total_count(runtime::BucketStorage& actor) {
   auto p = std::make_shared<std::promise<Object>>();
   auto f = p->get_future();
@@ -37,6 +39,8 @@ Result<uint64_t> total_count(runtime::BucketStorage& actor) {
                                           std::to_string(actor.bucket().value()) + ": the backend reports no total_count");
   return static_cast<uint64_t>(n->as_int());
 }
+
+namespace {
 
 // why, saying also that lifting a fence on the way out failed (the bucket then refuses puts until
 // the operator's next rebalance or a restart lifts it).
