@@ -142,8 +142,11 @@ int run_bench(const BenchArgs& a) {
     auto writer = (*q)->writer(wo);
     if (!writer.ok()) return fail(writer.status().to_string());
     std::vector<std::unique_ptr<QueueReader>> readers;
+    std::vector<CommitTimer> commit_timers(a.consumers, CommitTimer(a.groups));
     for (unsigned c = 0; c < a.consumers; ++c) {
-      auto r = (*q)->reader({.topic = "bench", .rank = c, .world_size = a.consumers});
+      ReaderOptions ro{.topic = "bench", .rank = c, .world_size = a.consumers};
+      apply_group(a.groups, &ro);
+      auto r = (*q)->reader(ro);
       if (!r.ok()) return fail(r.status().to_string());
       readers.push_back(std::move(r).value());
     }
@@ -202,20 +205,30 @@ int run_bench(const BenchArgs& a) {
     }
     std::vector<std::thread> consumers;
     std::atomic<unsigned> consumers_running{a.consumers};
-    for (unsigned c = 0; c < a.consumers; ++c) {
-      consumers.emplace_back([&, c] {
-        for (;;) {
-          if (producers_done.load() && consumed.load() >= produced.load()) break;
-          auto msgs = readers[c]->get(a.fetch, /*wait=*/true, std::chrono::milliseconds(50));
-          if (!msgs.ok()) {
-            consumer_errors[c] = msgs.status();
-            break;
+    Clock::time_point consume_t0 = t0;
+    auto start_consumers = [&] {
+      for (unsigned c = 0; c < a.consumers; ++c) {
+        consumers.emplace_back([&, c] {
+          for (;;) {
+            if (producers_done.load() && consumed.load() >= produced.load()) break;
+            auto msgs = readers[c]->get(a.fetch, /*wait=*/true, std::chrono::milliseconds(50));
+            if (!msgs.ok()) {
+              consumer_errors[c] = msgs.status();
+              break;
+            }
+            if (Status s = commit_timers[c].after_get(*readers[c], msgs->size()); !s.ok()) {
+              consumer_errors[c] = s;
+              break;
+            }
+            consumed.fetch_add(msgs->size(), std::memory_order_relaxed);
           }
-          consumed.fetch_add(msgs->size(), std::memory_order_relaxed);
-        }
-        consumers_running.fetch_sub(1);
-      });
-    }
+          // A group member's last commit (with auto-commit) and leave, inside the measured time.
+          if (Status s = readers[c]->close(); !s.ok() && consumer_errors[c].ok()) consumer_errors[c] = s;
+          consumers_running.fetch_sub(1);
+        });
+      }
+    };
+    if (!a.consume_after) start_consumers();
 
     // Progress once a second (to stderr) while producing, then stop the producers.
     auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.duration_s));
@@ -230,11 +243,15 @@ int run_bench(const BenchArgs& a) {
     for (auto& t : producers) t.join();
     double produce_s = seconds_since(t0);
     producers_done = true;
+    if (a.consume_after) {  // --consume-after: the consumers read what is there, alone
+      consume_t0 = Clock::now();
+      start_consumers();
+    }
     // Consumers drain everything; bounded so a bug cannot hang the bench forever.
     auto drain_deadline = Clock::now() + std::chrono::seconds(120);
     while (consumers_running.load() > 0 && Clock::now() < drain_deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    double consume_s = seconds_since(t0);
+    double consume_s = seconds_since(consume_t0);
     if (consumers_running.load() > 0) {
       stop = true;
       std::cerr << "persisting: consumers did not drain within 120 s\n";
@@ -275,6 +292,13 @@ int run_bench(const BenchArgs& a) {
                   {"codec_baseline_records_per_s", baseline},
                   {"produce_ratio_to_baseline", prod_rate / baseline},
                   {"consume_ratio_to_baseline", cons_rate / baseline}};
+    if (!a.groups.group.empty()) {
+      result.set("group", a.groups.group);
+      result.set("auto_commit_interval_s", a.groups.auto_commit_interval_s);
+      std::vector<const CommitTimer*> timers;
+      for (const auto& t : commit_timers) timers.push_back(&t);
+      add_commit_stats(timers, consume_s, &result);
+    }
     if (disk) {
       // Durable modes against the physical bounds measured in the same run.
       result.set("disk_fsyncs_per_s", disk->fsyncs_per_s);
@@ -287,7 +311,12 @@ int run_bench(const BenchArgs& a) {
     } else {
       std::printf("\n%-24s %s\n", "backend", a.backend.c_str());
       std::printf("%-24s %u x batch %u, record %u B\n", "producers", a.producers, a.batch_size, a.record_size);
-      std::printf("%-24s %u x fetch %u\n", "consumers", a.consumers, a.fetch);
+      std::printf("%-24s %u x fetch %u%s%s\n", "consumers", a.consumers, a.fetch,
+                  a.groups.group.empty() ? "" : ", group ", a.groups.group.c_str());
+      if (const Value* n = result.find("commits"))
+        std::printf("%-24s %lld, %.0f/s, p50 %.1f us  p99 %.1f us\n", "commits", static_cast<long long>(n->as_int()),
+                    result.find("commits_per_s")->as_double(), result.find("commit_p50_us")->as_double(),
+                    result.find("commit_p99_us")->as_double());
       std::printf("%-24s %llu in %.2f s\n", "produced", static_cast<unsigned long long>(prod), produce_s);
       std::printf("%-24s %llu in %.2f s\n", "consumed", static_cast<unsigned long long>(cons), consume_s);
       std::printf("%-24s %.0f records/s  (%.1f MB/s)\n", "produce rate", prod_rate, prod_rate * mb);

@@ -93,22 +93,26 @@ int consume(const Target& t, const RemoteBenchArgs& a) {
     if (uint32_t(o.find("bucket")->as_int()) % a.world_size == a.rank) want += uint64_t(o.find("total_count")->as_int());
   }
   if (a.max_records) want = std::min(want, a.max_records);
-  auto r = (*c)->reader({.topic = a.topic, .rank = a.rank, .world_size = a.world_size});
+  ReaderOptions ro{.topic = a.topic, .rank = a.rank, .world_size = a.world_size};
+  apply_group(a.groups, &ro);
+  auto r = (*c)->reader(ro);
   if (!r.ok()) return fail(r.status().to_string());
+  CommitTimer commits(a.groups);
   uint64_t got = 0;
   auto t0 = Clock::now();
   while (got < want && seconds_since(t0) < a.duration_s) {
     auto msgs = (*r)->get(std::min<uint64_t>(a.fetch, want - got), /*wait=*/true, std::chrono::seconds(5));
     if (!msgs.ok()) return fail(msgs.status().to_string());
     if (msgs->empty()) return fail("consumer stalled at " + std::to_string(got) + " of " + std::to_string(want));
+    if (Status cs = commits.after_get(**r, msgs->size()); !cs.ok()) return fail("commit: " + cs.to_string());
     got += msgs->size();
   }
+  if (Status cs = (*r)->close(); !cs.ok()) return fail("close: " + cs.to_string());  // a group's last commit
   double s = seconds_since(t0);
-  std::cout << to_json(Value(Object{{"phase", "consume"},
-                                    {"consumed", int64_t(got)},
-                                    {"seconds", s},
-                                    {"records_per_s", double(got) / s}}))
-            << "\n";
+  Object out{{"phase", "consume"}, {"consumed", int64_t(got)}, {"seconds", s}, {"records_per_s", double(got) / s}};
+  if (!a.groups.group.empty()) out.set("group", a.groups.group);
+  add_commit_stats({&commits}, s, &out);
+  std::cout << to_json(Value(out)) << "\n";
   return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/persisting/bench_group.h"
 #include "persisting/options.h"
 
 namespace persisting {
@@ -65,6 +66,8 @@ struct BenchArgs {
   uint32_t batch_size = 100, record_size = 0, fetch = 1000, num_buckets = 4;
   uint32_t inflight = 1;  // puts each producer keeps in flight (1 = blocking puts)
   bool json = false;
+  bool consume_after = false;  // consumers start when the producers are done (a consume-only rate)
+  GroupBenchArgs groups;  // consumers as members of a group
 };
 
 // One phase of the cluster benchmark against a node (--server): see cmd_bench_remote.cc.
@@ -80,6 +83,7 @@ struct RemoteBenchArgs {
   // produce: stop after this many records per producer as well as after duration_s;
   // consume: read at most this many, and stop after duration_s (0: no count bound).
   uint64_t max_records = 0;
+  GroupBenchArgs groups;  // consume: read as a member of a group
 };
 
 int run_demo();

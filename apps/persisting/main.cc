@@ -218,6 +218,14 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--world-size", rbench.world_size, "With --server --phase consume: ranks")
       ->check(CLI::Range(1, 65536))->needs(bench_server);
   bench_cmd->add_option("--samples", rbench.samples, "With --server --phase wakeup: samples")->needs(bench_server);
+  bench_cmd->add_flag("--consume-after", bench.consume_after,
+                      "Start the consumers when the producers are done: the consume rate of reading alone");
+  bench_cmd->add_option("--group", bench.groups.group, "Consumers read as members of this consumer group");
+  bench_cmd->add_option("--auto-commit-interval", bench.groups.auto_commit_interval_s,
+                        "With --group: seconds between auto-commits")
+      ->check(CLI::Range(0.001, 3600.0))->capture_default_str();
+  bench_cmd->add_flag("--commit-each-get", bench.groups.commit_each_get,
+                      "With --group: commit after every get, and report commit latency");
   bench_cmd->add_option("--max-records", rbench.max_records,
                         "With --server: records per producer (produce) or in all (consume) at most")
       ->needs(bench_server);
@@ -300,7 +308,12 @@ int main(int argc, char** argv) {
       rbench.num_buckets = bench.num_buckets;
       rbench.backend = bench.backend;
       rbench.options = bench.options;
+      rbench.groups = bench.groups;
       return cli::run_bench_remote(bench_target, rbench);
+    }
+    if (bench.groups.group.empty() && (bench_cmd->count("--commit-each-get") || bench_cmd->count("--auto-commit-interval"))) {
+      std::cerr << "persisting: --commit-each-get and --auto-commit-interval need --group\n";
+      return 2;
     }
     return cli::run_bench(bench);
   }
