@@ -183,11 +183,9 @@ class Reader(_Positions):
         """One engine get as an asyncio future of (records, {bucket: first offset})."""
         core = self._core
         loop = asyncio.get_running_loop()
-        if core.native.has_async:
-            future = loop.create_future()
-            core.native.get_async(limit, wait, timeout, loop, future)
-            return future
-        return loop.run_in_executor(core.system.executor(), core.native.get, limit, wait, timeout)
+        future = loop.create_future()
+        core.native.get_async(limit, wait, timeout, loop, future)
+        return future
 
     async def _settle(self) -> None:
         """Collects the engine get of a get that was cancelled, and puts the reader back before

@@ -22,6 +22,7 @@ _OPEN: "weakref.WeakSet[System]" = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
+    _native._stop_work_pool()  # asyncio calls in flight finish first, on open systems
     for system in list(_OPEN):
         system.close()
 

@@ -141,9 +141,10 @@ void SystemHandle::flush() {
 
 void bind_handles(py::module_& m) {
   py::class_<WriterHandle, std::shared_ptr<WriterHandle>>(m, "Writer", "A topic writer (engine side).")
-      .def("put", &WriterHandle::put, py::arg("record"), "Appends one record; returns (bucket, offset).")
-      .def("put_many", &WriterHandle::put_many, py::arg("records"),
-           "Appends a list of records; returns [(bucket, offset or None)].")
+      .def("put", &WriterHandle::put, py::arg("records"),
+           "Appends a record or a list of records; returns {bucket_id, offset, status} (a list of them).")
+      .def("put_async", &WriterHandle::put_async, py::arg("records"), py::arg("loop"), py::arg("future"),
+           "Starts a put (as put) that completes future on loop.")
       .def("flush", &WriterHandle::flush, "Makes buffered records durable.")
       .def("stats", &WriterHandle::stats, "The topic's statistics as a dict.")
       .def_property_readonly("topic", &WriterHandle::topic, "The topic's settings as a dict.");
@@ -152,7 +153,6 @@ void bind_handles(py::module_& m) {
       .def("get", &ReaderHandle::get, py::arg("limit"), py::arg("wait"), py::arg("timeout"),
            "Blocking get of up to limit records (timeout in seconds, None: forever); returns "
            "(records, {bucket: first offset}).")
-      .def_property_readonly("has_async", &ReaderHandle::has_async, "Whether get_async is available.")
       .def("get_async", &ReaderHandle::get_async, py::arg("limit"), py::arg("wait"), py::arg("timeout"),
            py::arg("loop"), py::arg("future"), "Starts a get that completes future on loop.")
       .def("reset", &ReaderHandle::reset, "Back to offset 0 in every covered bucket.")

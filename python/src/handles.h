@@ -25,19 +25,24 @@ void destroy_without_gil(T& owned) {
   }
 }
 
-class WriterHandle {
+class WriterHandle : public std::enable_shared_from_this<WriterHandle> {
  public:
   explicit WriterHandle(std::unique_ptr<Writer> w) : w_(std::move(w)) {}
   ~WriterHandle();
-  // (bucket, offset) of one record.
-  pybind11::tuple put(pybind11::handle record);
-  // [(bucket, offset or None), ...] of a list of records, written all or nothing per bucket.
-  pybind11::list put_many(pybind11::handle records);
+  // Appends one record (a dict) or a list of them, written all or nothing per bucket; returns
+  // Pulsing's {"bucket_id", "offset", "status"} (a list of those for a list; offset None).
+  pybind11::object put(pybind11::handle records);
+  // The same for asyncio: converts and checks the records here (raising for a bad one), runs
+  // the put on the WorkPool and completes future with put's answer (or its error) through
+  // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
+  void put_async(pybind11::handle records, pybind11::object loop, pybind11::object future);
   void flush();
   pybind11::dict stats();
   pybind11::dict topic() const;
 
  private:
+  struct Batch;
+  Batch prepare(pybind11::handle records) const;
   std::unique_ptr<Writer> w_;
 };
 
@@ -50,7 +55,6 @@ class ReaderHandle : public std::enable_shared_from_this<ReaderHandle> {
   // Returns (records, {bucket: offset of its first record}): the second part lets a caller that
   // gives the records up put the reader back (set_offset) so the next get returns them again.
   pybind11::tuple get(size_t limit, bool wait, std::optional<double> timeout);
-  bool has_async() const { return r_->has_async(); }
   // Starts a get whose result (as get's) or error completes future through
   // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
   void get_async(size_t limit, bool wait, double timeout, pybind11::object loop, pybind11::object future);
