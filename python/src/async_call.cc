@@ -29,20 +29,28 @@ void settle(py::handle future, const Status& status, const std::function<py::obj
 
 }  // namespace
 
+ForeignGil::ForeignGil() {
+  thread_local bool kept = false;
+  if (!kept) {
+    gil_.inc_ref();  // never dropped: the state lives as long as the thread
+    kept = true;
+  }
+}
+
 bool interpreter_alive() { return Py_IsInitialized() && !_Py_IsFinalizing(); }
 
 AsyncTargetPtr make_target(py::object loop, py::object future) {
   return AsyncTargetPtr(new AsyncTarget{std::move(loop), std::move(future)}, [](AsyncTarget* t) {
     if (!interpreter_alive()) return;  // leaked at shutdown: nothing may touch Python any more
-    py::gil_scoped_acquire gil;
+    ForeignGil gil;
     delete t;
   });
 }
 
-void complete_on_loop(const AsyncTargetPtr& target, Status status, std::function<py::object()> build,
+void complete_on_loop(AsyncTargetPtr target, Status status, std::function<py::object()> build,
                       std::shared_ptr<void> keep) {
   if (!interpreter_alive()) return;
-  py::gil_scoped_acquire gil;
+  ForeignGil gil;
   py::cpp_function fn([keep = std::move(keep), status = std::move(status), build = std::move(build)](
                           py::handle future) { settle(future, status, build); });
   try {
@@ -50,6 +58,7 @@ void complete_on_loop(const AsyncTargetPtr& target, Status status, std::function
   } catch (py::error_already_set&) {
     // the loop is closed: nobody waits for this call any more
   }
+  target.reset();
 }
 
 }  // namespace persisting::python

@@ -16,6 +16,18 @@ namespace persisting::python {
 // Whether Python objects may be touched from a foreign thread now (not during shutdown).
 bool interpreter_alive();
 
+// Takes the GIL on a thread Python did not start (a pool or engine thread), keeping the thread's
+// Python thread state for its next calls: pybind11 would create and delete one per acquire, and
+// deleting one unmaps its frame stack (a TLB flush on every CPU), which cost more than the rest
+// of an asyncio completion.
+class ForeignGil {
+ public:
+  ForeignGil();
+
+ private:
+  pybind11::gil_scoped_acquire gil_;
+};
+
 // The loop and future of one asyncio call. Freed with the GIL held, whichever thread drops it
 // (leaked at interpreter shutdown, when nothing may touch Python any more).
 struct AsyncTarget {
@@ -30,19 +42,21 @@ AsyncTargetPtr make_target(pybind11::object loop, pybind11::object future);
 // exception (persisting.Error), and an OK one its result, build() (what build raises becomes the
 // exception: the future never stays pending). keep is released on the loop's thread after that
 // (the handle the call ran on: dropping it elsewhere could end the engine from its own thread).
-// Nothing happens once the interpreter is shutting down, nor when the loop is closed.
-void complete_on_loop(const AsyncTargetPtr& target, Status status, std::function<pybind11::object()> build,
+// Nothing happens once the interpreter is shutting down, nor when the loop is closed. target is
+// dropped with the GIL held here, so the calling thread need not take the GIL again to free it.
+void complete_on_loop(AsyncTargetPtr target, Status status, std::function<pybind11::object()> build,
                       std::shared_ptr<void> keep);
 
 // The same for a Result: build(value) makes the Python result on the loop's thread.
 template <typename T, typename Build>
-void complete_on_loop(const AsyncTargetPtr& target, Result<T> result, Build build, std::shared_ptr<void> keep) {
+void complete_on_loop(AsyncTargetPtr target, Result<T> result, Build build, std::shared_ptr<void> keep) {
   if (!result.ok()) {
-    complete_on_loop(target, result.status(), nullptr, std::move(keep));
+    complete_on_loop(std::move(target), result.status(), nullptr, std::move(keep));
     return;
   }
   auto value = std::make_shared<T>(std::move(result).value());
-  complete_on_loop(target, Status(), [value, build = std::move(build)] { return build(*value); }, std::move(keep));
+  complete_on_loop(
+      std::move(target), Status(), [value, build = std::move(build)] { return build(*value); }, std::move(keep));
 }
 
 }  // namespace persisting::python

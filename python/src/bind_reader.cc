@@ -64,8 +64,8 @@ py::tuple ReaderHandle::get(size_t limit, bool wait, std::optional<double> timeo
 void ReaderHandle::get_async(size_t limit, bool wait, double timeout, py::object loop, py::object future) {
   auto target = make_target(std::move(loop), std::move(future));
   std::shared_ptr<void> self = shared_from_this();  // the reader lives until the get completes
-  auto done = [self, target](Result<std::vector<Message>> r) mutable {
-    complete_on_loop(target, std::move(r), get_result, std::move(self));
+  auto done = [target = std::move(target), self = std::move(self)](Result<std::vector<Message>> r) mutable {
+    complete_on_loop(std::move(target), std::move(r), get_result, std::move(self));
   };
   py::gil_scoped_release nogil;
   r_->get_async(limit, wait, to_ms(timeout), std::move(done));

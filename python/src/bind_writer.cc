@@ -84,14 +84,14 @@ void WriterHandle::put_async(py::handle records, py::object loop, py::object fut
   std::shared_ptr<void> self = shared_from_this();  // the writer lives until the put completes
   py::gil_scoped_release nogil;
   if (!b.many) {
-    w_->put_async(std::move(b.one), [target, self](Result<Position> p) mutable {
-      complete_on_loop(target, std::move(p), [](const Position& pos) { return py::object(put_result(pos)); },
-                       std::move(self));
+    w_->put_async(std::move(b.one), [t = std::move(target), self = std::move(self)](Result<Position> p) mutable {
+      auto build = [](const Position& pos) { return py::object(put_result(pos)); };
+      complete_on_loop(std::move(t), std::move(p), build, std::move(self));
     });
   } else {
-    w_->put_many_async(std::move(b.list), [target, self](Result<PutOutcome> o) mutable {
-      complete_on_loop(target, std::move(o), [](const PutOutcome& out) { return py::object(put_results(out)); },
-                       std::move(self));
+    w_->put_many_async(std::move(b.list), [t = std::move(target), self = std::move(self)](Result<PutOutcome> o) mutable {
+      auto build = [](const PutOutcome& out) { return py::object(put_results(out)); };
+      complete_on_loop(std::move(t), std::move(o), build, std::move(self));
     });
   }
 }
