@@ -1,7 +1,7 @@
 # The installable package (docs/install.md): shared libraries made of the layer libraries'
 # objects, the public headers, PersistingConfig.cmake with imported targets, and pkg-config files.
 #
-#   libpersisting_core.so      records, codecs, routing rules           persisting::core
+#   libpersisting_core.so      records, codecs, routing rules, group members  persisting::core
 #   libpersisting_client.so    the remote gRPC Client (+ core)          persisting::client
 #   libpersisting_embedded.so  the Queue and everything below it (+ core) persisting::embedded
 #
@@ -64,12 +64,13 @@ function(persisting_shared_library export_name)
     INSTALL_RPATH "$ORIGIN")
 endfunction()
 
-persisting_shared_library(core LAYERS persisting_records persisting_routing)
+persisting_shared_library(core LAYERS persisting_records persisting_routing persisting_groups_member)
 persisting_shared_library(client
   LAYERS persisting_net_proto persisting_net_client
   DEPENDS persisting_core_shared)
 persisting_shared_library(embedded
-  LAYERS persisting_core persisting_wal persisting_lance persisting_backend persisting_runtime persisting_queue
+  LAYERS persisting_core persisting_wal persisting_lance persisting_backend persisting_runtime persisting_groups
+         persisting_queue
   DEPENDS persisting_core_shared)
 
 # --- install ---

@@ -96,6 +96,9 @@ class ClientReader final : public TopicReader {
   void reset() override;
   Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt) override;
   std::vector<Offset> offsets() const override;
+  // Consumer groups (store.h, docs/groups.md).
+  Status commit() override;
+  Status close() override;
 
  private:
   friend class Client;
@@ -122,6 +125,10 @@ class Client final : public Store {
   // only them) and "errors": [{"buckets":[...], "owner":"n3 (host:port)", "error":"..."}] says
   // which are missing and why; the call fails only when no owner answered.
   Result<Object> stats(const std::string& topic) override;
+  // Consumer groups (store.h, docs/groups.md).
+  Result<std::vector<GroupInfo>> groups(const std::string& topic) override;
+  Status reset_group(const std::string& topic, const std::string& group, GroupReset to) override;
+  Status delete_group(const std::string& topic, const std::string& group) override;
   // Flushes every bucket of topic on every owner (all topics when empty).
   Status flush(const std::string& topic = "");
   // {"self":..., "membership":..., "members":[{"id","address","alive","detail"}],

@@ -114,6 +114,10 @@ class QueueReader final : public TopicReader {
   // Next offset per covered bucket, in buckets() order.
   std::vector<Offset> offsets() const override;
 
+  // Consumer groups (store.h, docs/groups.md).
+  Status commit() override;
+  Status close() override;
+
  private:
   friend class Queue;
   explicit QueueReader(std::unique_ptr<detail::ReaderState> s);
@@ -139,6 +143,12 @@ class Queue final : public Store {
   Result<TopicInfo> topic(const std::string& name) override;
   // {"topic":..., "num_buckets":..., "buckets":[...], "total_count": N}
   Result<Object> stats(const std::string& topic) override;
+  // Consumer groups (store.h, docs/groups.md). Commits live in
+  // <data_dir>/<topic>/groups/<group>.offsets (docs/groups-format.md); with no data_dir they stay
+  // in this process's memory. Membership is never persisted: members rejoin after a restart.
+  Result<std::vector<GroupInfo>> groups(const std::string& topic) override;
+  Status reset_group(const std::string& topic, const std::string& group, GroupReset to) override;
+  Status delete_group(const std::string& topic, const std::string& group) override;
   Status flush();
 
   const std::string& data_dir() const;

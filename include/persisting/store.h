@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,13 +42,61 @@ struct TopicInfo {
   bool durable = false;  // whether the backend's records outlive the writing process
 };
 
+// Where a group reader starts a bucket that has no usable commit (Kafka's auto.offset.reset):
+// its first record, or its end (only records put from then on).
+enum class OffsetReset { kEarliest, kLatest };
+
 // Which buckets a reader covers: all (default), an explicit list, or rank of world_size
 // (bucket b belongs to rank b % world_size).
+//
+// Consumer groups (docs/groups.md): with `group` set the reader's offsets are the group's,
+// kept by the store. It starts each bucket at the group's committed offset (or by `start` when
+// there is none), and commit() makes the offsets of what get has returned durable.
+//  - With buckets or rank/world_size it is a static member: it commits for exactly those buckets.
+//  - With neither it is a dynamic member: it joins the group and gets a share of the buckets no
+//    static member holds; shares change as members join, close or miss their session timeout,
+//    and the reader picks up its new share on its next get (buckets() then says which).
 struct ReaderOptions {
   std::string topic;
   std::vector<uint32_t> buckets;
   std::optional<uint32_t> rank;
   uint32_t world_size = 1;
+
+  // Empty: a plain reader (offsets in its memory only). Names follow the topic-name rule.
+  std::string group;
+  OffsetReset start = OffsetReset::kEarliest;
+  // Commit every auto_commit_interval (checked on get) and on close().
+  bool auto_commit = true;
+  std::chrono::milliseconds auto_commit_interval = std::chrono::seconds(5);
+  // A dynamic member that sends no heartbeat for this long (a get heartbeats every third of it)
+  // is dropped from the group and its buckets go to the others.
+  std::chrono::milliseconds session_timeout = std::chrono::seconds(10);
+};
+
+// One consumer group of a topic, as Store::groups lists it.
+struct GroupInfo {
+  std::string group;
+  uint64_t generation = 0;  // bumped by every membership change
+  struct Member {
+    std::string id;
+    std::vector<BucketId> buckets;
+    bool is_static = false;
+  };
+  std::vector<Member> members;  // live members, by id
+  struct BucketLag {
+    BucketId bucket;
+    std::optional<Offset> committed;  // none: the group never committed this bucket
+    Offset end;                       // the bucket's next offset (its record count)
+    uint64_t lag = 0;                 // end - committed (end when nothing is committed)
+  };
+  std::vector<BucketLag> buckets;  // every bucket of the topic, in order
+};
+
+// Where Store::reset_group moves a group: every bucket to its first record, to its end, or to
+// one offset.
+struct GroupReset {
+  enum Kind { kEarliest, kLatest, kOffset } kind = kEarliest;
+  uint64_t offset = 0;  // kOffset only
 };
 
 // Where a record landed.
@@ -121,6 +170,17 @@ class TopicReader {
   virtual Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt) = 0;
   // Next offset per covered bucket, in buckets() order.
   virtual std::vector<Offset> offsets() const = 0;
+
+  // Group readers: makes the offsets of what get has returned (offsets()) durable in the group;
+  // returns once they survive kill -9. A plain reader: FailedPrecondition("reader of topic 't'
+  // has no group"). A member whose assignment changed meanwhile gets FailedPrecondition naming
+  // "fenced" for the buckets it no longer owns (it commits the others; nothing of the lost ones
+  // changes) and picks up its new assignment on its next get.
+  virtual Status commit() = 0;
+  // Group readers: commits first when auto_commit is on, then leaves the group (its buckets go
+  // to the other members at once). The destructor does it too; a second call does nothing.
+  // After close, get fails. Plain readers: OK, nothing to do.
+  virtual Status close() = 0;
 };
 
 // Where topics live: Queue (this process) or Client (a cluster of persistingd nodes).
@@ -135,6 +195,15 @@ class Store {
   virtual Result<TopicInfo> topic(const std::string& name) = 0;
   // {"topic":..., "num_buckets":..., "buckets":[...], "total_count": N}
   virtual Result<Object> stats(const std::string& topic) = 0;
+
+  // Consumer groups of topic (docs/groups.md): those with commits or live members, by name,
+  // each with its live members and every bucket's committed offset, end and lag.
+  virtual Result<std::vector<GroupInfo>> groups(const std::string& topic) = 0;
+  // Moves every bucket's committed offset of group. Only while the group has no live members
+  // (FailedPrecondition naming them otherwise). An unknown group is NotFound.
+  virtual Status reset_group(const std::string& topic, const std::string& group, GroupReset to) = 0;
+  // Forgets group and its commits. Only while it has no live members; unknown: NotFound.
+  virtual Status delete_group(const std::string& topic, const std::string& group) = 0;
 };
 
 }  // namespace persisting

@@ -454,6 +454,7 @@ Result<std::unique_ptr<TopicReader>> Client::open_reader(const ReaderOptions& op
 }
 
 Result<std::unique_ptr<ClientReader>> Client::reader(const ReaderOptions& options) {
+  if (!options.group.empty()) return NotSupported("consumer groups over a cluster: not yet");
   ASSIGN_OR_RETURN(TopicInfo info, core_->topic(options.topic));
   ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));
   auto s = std::make_unique<detail::ClientReaderState>();
@@ -473,6 +474,17 @@ Result<std::vector<TopicInfo>> Client::topics() {
 }
 
 Result<TopicInfo> Client::topic(const std::string& name) { return core_->topic(name); }
+
+// Consumer groups over a cluster: placeholders until the group RPCs exist (docs/groups.md).
+Result<std::vector<GroupInfo>> Client::groups(const std::string&) {
+  return NotSupported("consumer groups over a cluster: not yet");
+}
+Status Client::reset_group(const std::string&, const std::string&, GroupReset) {
+  return NotSupported("consumer groups over a cluster: not yet");
+}
+Status Client::delete_group(const std::string&, const std::string&) {
+  return NotSupported("consumer groups over a cluster: not yet");
+}
 
 Result<Object> Client::stats(const std::string& topic) {
   ASSIGN_OR_RETURN(TopicInfo info, core_->topic(topic));
@@ -717,5 +729,8 @@ Status ClientReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
 }
 
 std::vector<Offset> ClientReader::offsets() const { return s_->cursor.offset_list(); }
+
+Status ClientReader::commit() { return NotSupported("consumer groups over a cluster: not yet"); }
+Status ClientReader::close() { return Status::OK(); }
 
 }  // namespace persisting

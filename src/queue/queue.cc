@@ -244,6 +244,13 @@ Result<Object> Queue::stats(const std::string& topic) {
   return core_->stats(info, QueueCore::Access::kRead);
 }
 
+// TEMPORARY (G1 step 1): groups not wired yet.
+Result<std::vector<GroupInfo>> Queue::groups(const std::string&) { return NotSupported("consumer groups: not yet"); }
+Status Queue::reset_group(const std::string&, const std::string&, GroupReset) {
+  return NotSupported("consumer groups: not yet");
+}
+Status Queue::delete_group(const std::string&, const std::string&) { return NotSupported("consumer groups: not yet"); }
+
 Status Queue::flush() {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
   for (const auto& ref : core_->manager->list_buckets())

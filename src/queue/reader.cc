@@ -82,4 +82,8 @@ Status QueueReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
 
 std::vector<Offset> QueueReader::offsets() const { return s_->cursor.offset_list(); }
 
+// TEMPORARY (G1 step 1): groups not wired yet.
+Status QueueReader::commit() { return NotSupported("consumer groups: not yet"); }
+Status QueueReader::close() { return Status::OK(); }
+
 }  // namespace persisting
