@@ -32,9 +32,17 @@ py::dict first_offsets(const std::vector<Message>& messages) {
   return out;
 }
 
-// The Python result of a get: (records, {bucket: first offset}).
+// The bucket of each message (what a caller that keeps records unread needs to put the reader
+// back before them: a bucket's records come in offset order from its first).
+py::list buckets_of(const std::vector<Message>& messages) {
+  py::list out(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) out[i] = py::int_(messages[i].bucket.value());
+  return out;
+}
+
+// The Python result of a get: (records, {bucket: first offset}, [bucket of each record]).
 py::tuple get_result(const std::vector<Message>& messages) {
-  return py::make_tuple(from_messages(messages), first_offsets(messages));
+  return py::make_tuple(from_messages(messages), first_offsets(messages), buckets_of(messages));
 }
 
 }  // namespace
@@ -83,6 +91,24 @@ py::dict ReaderHandle::offsets() const {
   auto os = r_->offsets();
   for (size_t i = 0; i < bs.size() && i < os.size(); ++i) out[py::int_(bs[i].value())] = os[i].value();
   return out;
+}
+
+void ReaderHandle::commit() {
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = r_->commit();
+  }
+  check(s);
+}
+
+void ReaderHandle::close() {
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = r_->close();
+  }
+  check(s);
 }
 
 py::list ReaderHandle::buckets() const {

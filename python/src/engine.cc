@@ -54,6 +54,8 @@ class ReaderOver final : public Reader {
     return r_->set_offset(offset, bucket);
   }
   std::vector<Offset> offsets() const override { return r_->offsets(); }
+  Status commit() override { return r_->commit(); }
+  Status close() override { return r_->close(); }
 
  private:
   std::unique_ptr<R> r_;

@@ -60,6 +60,9 @@ class Reader {
   virtual void reset() = 0;
   virtual Status set_offset(Offset offset, std::optional<BucketId> bucket) = 0;
   virtual std::vector<Offset> offsets() const = 0;
+  // Consumer groups (TopicReader::commit, close).
+  virtual Status commit() = 0;
+  virtual Status close() = 0;
 };
 
 // An embedded Queue or a Client.

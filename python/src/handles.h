@@ -52,8 +52,9 @@ class ReaderHandle : public std::enable_shared_from_this<ReaderHandle> {
   ~ReaderHandle();
   // Blocking get; timeout None with wait waits until data comes. Waits in slices, checking for
   // signals between them, so Ctrl-C interrupts it (no record is taken by an interrupted get).
-  // Returns (records, {bucket: offset of its first record}): the second part lets a caller that
-  // gives the records up put the reader back (set_offset) so the next get returns them again.
+  // Returns (records, {bucket: offset of its first record}, [bucket of each record]): the rest
+  // lets a caller that gives records up put the reader back (set_offset) so the next get returns
+  // them again.
   pybind11::tuple get(size_t limit, bool wait, std::optional<double> timeout);
   // Starts a get whose result (as get's) or error completes future through
   // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
@@ -61,6 +62,9 @@ class ReaderHandle : public std::enable_shared_from_this<ReaderHandle> {
   void reset() { r_->reset(); }
   void set_offset(uint64_t offset, std::optional<uint32_t> bucket);
   pybind11::dict offsets() const;
+  // Consumer groups: the engine's commit and close, with the GIL released.
+  void commit();
+  void close();
   pybind11::list buckets() const;
   pybind11::dict topic() const;
 
@@ -82,8 +86,11 @@ class SystemHandle {
   std::shared_ptr<WriterHandle> writer(const std::string& topic, const std::string& bucket_column,
                                        uint32_t num_buckets, uint32_t batch_size, const std::string& backend,
                                        const Options& backend_options);
+  // group empty: a plain reader; start "earliest" or "latest"; times in seconds.
   std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
-                                       std::optional<uint32_t> rank, uint32_t world_size);
+                                       std::optional<uint32_t> rank, uint32_t world_size, const std::string& group,
+                                       const std::string& start, bool auto_commit, double auto_commit_interval,
+                                       double session_timeout);
   // The topic's settings, or None when it does not exist.
   pybind11::object topic(const std::string& name);
   uint32_t bucket_of(const std::string& topic, pybind11::handle value);
