@@ -191,6 +191,8 @@ class QueueApi:
             raise InvalidArgumentError("rank and world_size go together")
         if (rank is not None) and (bucket_id is not None or bucket_ids is not None):
             raise InvalidArgumentError("give buckets or rank/world_size, not both")
+        if start not in ("earliest", "latest"):
+            raise InvalidArgumentError(f"start must be 'earliest' or 'latest', got {start!r}")
         settings = None
         if group is not None:
             if not isinstance(group, str):
@@ -200,11 +202,9 @@ class QueueApi:
                 if not float(value) > 0:
                     raise InvalidArgumentError(
                         f"{name} must be a positive number of seconds, got {value!r}")
-            _native.check_group(group, str(start))
+            _native.check_group_name(group)
             settings = _GroupSettings(group, str(start), auto_commit, auto_commit_interval,
                                       session_timeout)
-        elif start != "earliest":
-            _native.check_group("", str(start))
         buckets: Optional[List[int]] = None
         if bucket_id is not None:
             buckets = [int(bucket_id)]

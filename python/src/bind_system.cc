@@ -90,11 +90,8 @@ OffsetReset parse_start(const std::string& start) {
   throw_error("InvalidArgumentError", "start must be 'earliest' or 'latest', got '" + start + "'");
 }
 
-// Checks a reader's group settings before anything is opened (a reader may wait for its topic).
-void check_group(const std::string& group, const std::string& start) {
-  if (!group.empty()) check(groups::validate_group_name(group));
-  parse_start(start);
-}
+// Checks a group name before anything is opened (a reader may wait for its topic).
+void check_group_name(const std::string& group) { check(groups::validate_group_name(group)); }
 
 std::chrono::milliseconds seconds_option(double seconds, const char* name) {
   if (!(seconds > 0) || seconds > 1e9)
@@ -173,8 +170,8 @@ void SystemHandle::flush() {
 // --- the Python classes ---
 
 void bind_handles(py::module_& m) {
-  m.def("check_group", &check_group, py::arg("group"), py::arg("start"),
-        "Raises InvalidArgumentError for a bad group name or start.");
+  m.def("check_group_name", &check_group_name, py::arg("group"),
+        "Raises InvalidArgumentError for a bad group name.");
   py::class_<WriterHandle, std::shared_ptr<WriterHandle>>(m, "Writer", "A topic writer (engine side).")
       .def("put", &WriterHandle::put, py::arg("records"),
            "Appends a record or a list of records; returns {bucket_id, offset, status} (a list of them).")
