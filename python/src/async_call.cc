@@ -47,14 +47,40 @@ AsyncTargetPtr make_target(py::object loop, py::object future) {
   });
 }
 
+namespace {
+
+// What a completion carries to the loop's thread.
+struct Completion {
+  Status status;
+  std::function<py::object()> build;
+  std::shared_ptr<void> keep;
+};
+
+// settle(future, capsule of a Completion): one function for every completion, made once (a
+// cpp_function per completion would cost more than the rest of it). Never destroyed: it may be
+// needed until the interpreter ends. The GIL serializes the first call.
+py::object& settle_function() {
+  static py::object* fn = nullptr;
+  if (!fn) {
+    fn = new py::object(py::cpp_function([](py::handle future, py::capsule c) {
+      auto* done = c.get_pointer<Completion>();
+      settle(future, done->status, done->build);
+    }));
+  }
+  return *fn;
+}
+
+}  // namespace
+
 void complete_on_loop(AsyncTargetPtr target, Status status, std::function<py::object()> build,
                       std::shared_ptr<void> keep) {
   if (!interpreter_alive()) return;
   ForeignGil gil;
-  py::cpp_function fn([keep = std::move(keep), status = std::move(status), build = std::move(build)](
-                          py::handle future) { settle(future, status, build); });
+  // Freed with the capsule, on the loop's thread after settle (or here when the loop is closed).
+  py::capsule done(new Completion{std::move(status), std::move(build), std::move(keep)},
+                   [](void* p) { delete static_cast<Completion*>(p); });
   try {
-    target->loop.attr("call_soon_threadsafe")(fn, target->future);
+    target->loop.attr("call_soon_threadsafe")(settle_function(), target->future, done);
   } catch (py::error_already_set&) {
     // the loop is closed: nobody waits for this call any more
   }
