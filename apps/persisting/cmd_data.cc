@@ -1,6 +1,8 @@
 // put, get, topics, stats: JSON Lines in and out of a data directory.
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -56,19 +58,6 @@ Result<std::unique_ptr<Client>> open_client(const Target& t) {
   co.tls = !t.tls_ca.empty();
   if (t.rpc_timeout.count() > 0) co.rpc_timeout = t.rpc_timeout;
   return Client::connect(co);
-}
-
-// Runs fn with the Store of the target: an embedded Queue (--data-dir) or a cluster Client
-// (--server). Every command below is written once, against the Store interface (store.h).
-int with_store(const Target& t, const std::function<int(Store&)>& fn) {
-  if (!t.server.empty()) {
-    auto c = open_client(t);
-    if (!c.ok()) return fail(c.status().to_string());
-    return fn(**c);
-  }
-  auto q = open_queue(t.data_dir);
-  if (!q.ok()) return fail(q.status().to_string());
-  return fn(**q);
 }
 
 int put_lines(Store& q, const PutArgs& a) {
@@ -162,6 +151,10 @@ int put_lines(Store& q, const PutArgs& a) {
   return 0;
 }
 
+// SIGINT/SIGTERM during `get --group --follow`: stop reading, commit, leave.
+volatile std::sig_atomic_t g_stop = 0;
+extern "C" void on_stop_signal(int) { g_stop = 1; }
+
 int get_records(Store& q, const GetArgs& a) {
   ReaderOptions ro;
   ro.topic = a.topic;
@@ -170,10 +163,23 @@ int get_records(Store& q, const GetArgs& a) {
     ro.rank = a.rank;
     ro.world_size = a.world_size;
   }
+  const bool grouped = !a.group.empty();
+  if (grouped) {
+    ro.group = a.group;
+    ro.start = a.start == "latest" ? OffsetReset::kLatest : OffsetReset::kEarliest;
+    // --follow auto-commits; otherwise every printed batch is committed right after it is printed.
+    ro.auto_commit = a.follow;
+    ro.auto_commit_interval = std::chrono::milliseconds(std::llround(a.commit_interval_s * 1000));
+    ro.session_timeout = std::chrono::milliseconds(std::llround(a.session_timeout_s * 1000));
+    if (a.follow) {
+      std::signal(SIGINT, on_stop_signal);
+      std::signal(SIGTERM, on_stop_signal);
+    }
+  }
   auto r = q.open_reader(ro);
   if (!r.ok()) return fail(r.status().to_string());
   auto& reader = **r;
-  if (!a.from_beginning) {
+  if (!a.from_beginning && !grouped) {
     // Start at the current end of each bucket, like a console consumer without --from-beginning.
     auto stats = q.stats(a.topic);
     if (!stats.ok()) return fail(stats.status().to_string());
@@ -188,6 +194,7 @@ int get_records(Store& q, const GetArgs& a) {
   uint64_t printed = 0;
   std::string out;
   for (;;) {
+    if (g_stop) break;
     size_t want = 1000;
     if (a.limit) {
       if (printed >= *a.limit) break;
@@ -212,12 +219,35 @@ int get_records(Store& q, const GetArgs& a) {
       }
     }
     std::cout << out << std::flush;
+    if (!std::cout) return fail("cannot write to stdout: the records read were not committed");
     printed += msgs->size();
+    // Printed, then committed: a crash in between prints them again next time (at-least-once).
+    if (grouped && !a.follow)
+      if (Status c = reader.commit(); !c.ok()) return fail(c.to_string());
+  }
+  if (grouped) {
+    // Without --follow: commits the position even when nothing was printed (start=latest then
+    // keeps its place). With --follow, close() makes the last auto-commit.
+    if (!a.follow)
+      if (Status c = reader.commit(); !c.ok()) return fail(c.to_string());
+    if (Status c = reader.close(); !c.ok()) return fail(c.to_string());
   }
   return 0;
 }
 
 }  // namespace
+
+// Every command is written once, against the Store interface (store.h).
+int with_store(const Target& t, const std::function<int(Store&)>& fn) {
+  if (!t.server.empty()) {
+    auto c = open_client(t);
+    if (!c.ok()) return fail(c.status().to_string());
+    return fn(**c);
+  }
+  auto q = open_queue(t.data_dir);
+  if (!q.ok()) return fail(q.status().to_string());
+  return fn(**q);
+}
 
 int run_put(const PutArgs& a) {
   // The input is checked before the queue is opened: a put that cannot read it changes nothing.

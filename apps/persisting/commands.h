@@ -4,11 +4,16 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "persisting/options.h"
+
+namespace persisting {
+class Store;
+}
 
 namespace persisting::cli {
 
@@ -39,6 +44,17 @@ struct GetArgs {
   std::optional<uint64_t> limit;
   std::optional<uint32_t> bucket, rank;
   uint32_t world_size = 1;
+  // Consumer group (docs/groups.md): read from the group's commits and commit what was printed.
+  std::string group;
+  std::string start = "earliest";   // earliest | latest: where a bucket with no commit starts
+  double commit_interval_s = 5;     // --follow: auto-commit period
+  double session_timeout_s = 10;
+};
+
+// `groups reset --to`: earliest, latest or an offset.
+struct GroupResetArgs {
+  Target target;
+  std::string topic, group, to;
 };
 
 struct BenchArgs {
@@ -71,6 +87,10 @@ int run_put(const PutArgs& a);
 int run_get(const GetArgs& a);
 int run_topics(const Target& t);
 int run_stats(const Target& t, const std::string& topic);
+// Consumer groups of a topic as JSON; reset and delete one (cmd_groups.cc).
+int run_groups(const Target& t, const std::string& topic);
+int run_groups_reset(const GroupResetArgs& a);
+int run_groups_delete(const Target& t, const std::string& topic, const std::string& group);
 // Lance datasets of a topic on local disk, as JSON (cmd_inspect.cc).
 int run_inspect(const std::string& data_dir, const std::string& topic);
 // Members, liveness, and (with a topic) bucket ownership, as JSON.
@@ -83,5 +103,8 @@ int run_bench_remote(const Target& t, const RemoteBenchArgs& a);
 
 // Prints "persisting: <message>" to stderr and returns 1.
 int fail(const std::string& message);
+// Runs fn with the Store of the target: an embedded Queue (--data-dir) or a cluster Client
+// (--server); a failure to open it is printed and returns 1.
+int with_store(const Target& t, const std::function<int(Store&)>& fn);
 
 }  // namespace persisting::cli

@@ -143,6 +143,17 @@ int main(int argc, char** argv) {
   bucket_opt->excludes(rank_opt);
   rank_opt->needs(ws_opt);
   ws_opt->needs(rank_opt);
+  auto* group_opt = get_cmd->add_option("--group", get.group,
+                                        "Consumer group: start at its commits, commit what is printed");
+  get_cmd->add_option("--start", get.start, "With --group: where a bucket with no commit starts")
+      ->check(CLI::IsMember({"earliest", "latest"}))->needs(group_opt);
+  get_cmd->add_option("--commit-interval", get.commit_interval_s,
+                      "With --group --follow: seconds between auto-commits (default 5)")
+      ->check(CLI::Range(0.001, 86400.0))->needs(group_opt);
+  get_cmd->add_option("--session-timeout", get.session_timeout_s,
+                      "With --group: seconds without a heartbeat before the group drops this reader (default 10)")
+      ->check(CLI::Range(0.001, 86400.0))->needs(group_opt);
+  group_opt->excludes("--from-beginning");
 
   cli::Target topics_target;
   auto* topics_cmd = app.add_subcommand("topics", "List topics as JSON");
@@ -153,6 +164,25 @@ int main(int argc, char** argv) {
   auto* stats_cmd = app.add_subcommand("stats", "Print a topic's stats as JSON");
   add_target(stats_cmd, &stats_target, conn());
   stats_cmd->add_option("--topic", stats_topic, "Topic")->required();
+
+  // groups [--topic T] | groups reset ... | groups delete ...
+  cli::Target groups_target;
+  std::string groups_topic;
+  auto* groups_cmd = app.add_subcommand("groups", "Consumer groups of a topic as JSON: members, commits, lag");
+  add_target(groups_cmd, &groups_target, conn());
+  groups_cmd->add_option("--topic", groups_topic, "Topic");
+  cli::GroupResetArgs greset;
+  auto* greset_cmd = groups_cmd->add_subcommand("reset", "Move a group's commits (only while it has no live members)");
+  add_target(greset_cmd, &greset.target, conn());
+  greset_cmd->add_option("--topic", greset.topic, "Topic")->required();
+  greset_cmd->add_option("--group", greset.group, "Group")->required();
+  greset_cmd->add_option("--to", greset.to, "earliest, latest or an offset (per bucket, at most its end)")->required();
+  cli::Target gdelete_target;
+  std::string gdelete_topic, gdelete_group;
+  auto* gdelete_cmd = groups_cmd->add_subcommand("delete", "Forget a group and its commits (only while it has no live members)");
+  add_target(gdelete_cmd, &gdelete_target, conn());
+  gdelete_cmd->add_option("--topic", gdelete_topic, "Topic")->required();
+  gdelete_cmd->add_option("--group", gdelete_group, "Group")->required();
 
   std::string inspect_dir, inspect_topic;
   auto* inspect_cmd = app.add_subcommand("inspect", "Show a topic's Lance datasets: versions, fragments, schema, rows");
@@ -241,6 +271,17 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(topics_cmd)) return check_target(topics_target) ? cli::run_topics(topics_target) : 2;
   if (app.got_subcommand(stats_cmd))
     return check_target(stats_target) ? cli::run_stats(stats_target, stats_topic) : 2;
+  if (groups_cmd->got_subcommand(greset_cmd))
+    return check_target(greset.target) ? cli::run_groups_reset(greset) : 2;
+  if (groups_cmd->got_subcommand(gdelete_cmd))
+    return check_target(gdelete_target) ? cli::run_groups_delete(gdelete_target, gdelete_topic, gdelete_group) : 2;
+  if (app.got_subcommand(groups_cmd)) {
+    if (groups_topic.empty()) {
+      std::cerr << "persisting: groups: --topic is required\n";
+      return 2;
+    }
+    return check_target(groups_target) ? cli::run_groups(groups_target, groups_topic) : 2;
+  }
   if (app.got_subcommand(inspect_cmd)) return cli::run_inspect(inspect_dir, inspect_topic);
   if (cluster_cmd->got_subcommand(rebalance_cmd))
     return cli::run_cluster_rebalance(rebalance_target, rebalance_topic, rebalance_dry_run, rebalance_rehearse);

@@ -104,6 +104,12 @@ class QueueReader final : public TopicReader {
   // with it) or timeout passes (returns empty).
   Result<std::vector<Message>> get(size_t limit, bool wait = false,
                                    std::chrono::milliseconds timeout = std::chrono::seconds(1)) override;
+  // A group reader waits in slices of at most a third of its session timeout (heartbeating in
+  // between), so a long wait does not expire it.
+  //
+  // get_async: done runs once, on a runtime thread. A group reader polls its group on the
+  // calling thread first and cuts the wait to a third of its session timeout (so it may answer
+  // empty sooner; ask again).
   void get_async(size_t limit, bool wait, std::chrono::milliseconds timeout,
                  std::function<void(Result<std::vector<Message>>)> done);
 

@@ -53,6 +53,7 @@ struct GroupTable::Group {
   std::map<std::string, MemberState> members;  // by id
   Committed committed;
   bool stored = false;  // has a file in the store
+  std::unique_ptr<FileLock> lock;  // held while the group has members (GroupStore::lock)
   uint64_t commits = 0;
   // Members replaced by a newer static member of the same instance: id -> the newer one's id.
   std::deque<std::pair<std::string, std::string>> replaced;
@@ -82,6 +83,7 @@ struct GroupTable::Group {
   void changed() {
     ++generation;
     assign();
+    if (members.empty()) lock.reset();  // another process may run members now
   }
 
   // Drops members past their session timeout. True when any was dropped.
@@ -150,9 +152,31 @@ Result<std::shared_ptr<GroupTable::Group>> GroupTable::find(const std::string& t
       return loaded.status();
     }
   }
-  if (!g->stored && !create) return NotFound(name_of(topic, group) + " does not exist");
+  if (!g->stored && !create) {
+    // No commits yet, but members in another process make it exist all the same.
+    if (store_) {
+      auto other = store_->lock(topic, group, /*create=*/false);
+      if (!other.ok() && other.status().code() == Code::kFailedPrecondition) return other.status();
+    }
+    return NotFound(name_of(topic, group) + " does not exist");
+  }
   groups_[key] = g;
   return g;
+}
+
+Status GroupTable::refresh(Group& g) {
+  if (!store_) return Status::OK();
+  auto loaded = store_->load(g.topic, g.group);
+  if (loaded.ok()) {
+    g.committed = std::move(*loaded);
+    g.stored = true;
+  } else if (loaded.status().code() == Code::kNotFound) {
+    g.committed.clear();
+    g.stored = false;
+  } else {
+    return loaded.status();
+  }
+  return Status::OK();
 }
 
 void GroupTable::forget_if_empty(const std::string& topic, const std::string& group) {
@@ -176,6 +200,11 @@ auto GroupTable::with_group(const std::string& topic, const std::string& group, 
     std::unique_lock<std::mutex> lock((*g)->mu);
     if ((*g)->gone && attempt < 3) continue;
     (*g)->expire(clock_());
+    // Without members here another process may have committed, reset or deleted: read again.
+    if (!(*g)->lock) {
+      Status st = refresh(**g);
+      if (!st.ok()) return st;
+    }
     auto out = fn(**g);
     bool forget = (*g)->empty();
     lock.unlock();
@@ -216,6 +245,14 @@ Result<Assignment> GroupTable::join(const JoinRequest& r) {
           return FailedPrecondition(g.name() + ": bucket " + std::to_string(b.value()) +
                                     " is already held by static member " + id + " (" + m.instance_id +
                                     "); static members may not share buckets");
+    }
+    // The first member in this process: no other process may run members of the group now.
+    if (store_ && !g.lock) {
+      ASSIGN_OR_RETURN(g.lock, store_->lock(r.topic, r.group));
+      if (Status st = refresh(g); !st.ok()) {
+        g.lock.reset();
+        return st;
+      }
     }
     MemberState m;
     m.seq = seq;
@@ -333,6 +370,10 @@ Status GroupTable::reset(const std::string& topic, const std::string& group, con
     if (!g.members.empty())
       return FailedPrecondition("cannot reset " + g.name() + ": it has live members (" + g.live_members() +
                                 "); stop them or wait for their session timeout");
+    std::unique_ptr<FileLock> lock;  // refused while another process runs members
+    if (store_) {
+      ASSIGN_OR_RETURN(lock, store_->lock(topic, group));
+    }
     if (store_) {
       RETURN_IF_ERROR(store_->save(topic, group, offsets));
       g.stored = true;
@@ -347,6 +388,10 @@ Status GroupTable::remove(const std::string& topic, const std::string& group) {
     if (!g.members.empty())
       return FailedPrecondition("cannot delete " + g.name() + ": it has live members (" + g.live_members() +
                                 "); stop them or wait for their session timeout");
+    std::unique_ptr<FileLock> lock;  // refused while another process runs members
+    if (store_) {
+      ASSIGN_OR_RETURN(lock, store_->lock(topic, group));
+    }
     if (store_ && g.stored) {
       Status s = store_->remove(topic, group);
       if (!s.ok() && s.code() != Code::kNotFound) return s;

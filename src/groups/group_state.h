@@ -2,8 +2,10 @@
 // (docs/groups.md): members and their assignments, generations, committed offsets.
 //
 // Membership lives in memory only (members rejoin after a restart); commits are made durable by
-// the GroupStore before commit() returns (no store: they stay in memory). A group's state is
-// loaded from the store on first use.
+// the GroupStore before commit() returns (no store: they stay in memory). While a group has
+// members here the table holds its lock file (GroupStore::lock): another process on the same
+// data dir can then neither run members of it nor reset or delete it. While it has none, every
+// call reads its commits from the file again.
 //
 // Assignment: static members keep exactly their buckets (two static members may not share one).
 // The other buckets, ascending, go round-robin to the dynamic members sorted by member id
@@ -71,6 +73,9 @@ class GroupTable final : public Coordinator {
   // The group's state, loaded from the store the first time (create: make it when unknown).
   Result<std::shared_ptr<Group>> find(const std::string& topic, const std::string& group, bool create);
   void forget_if_empty(const std::string& topic, const std::string& group);
+  // Reads the group's commits from the store again (another process may have changed them while
+  // this table held no member of the group, so no lock).
+  Status refresh(Group& g);
   template <typename Fn>
   auto with_group(const std::string& topic, const std::string& group, bool create, Fn fn)
       -> decltype(fn(std::declval<Group&>()));

@@ -125,6 +125,23 @@ Status GroupStore::remove(const std::string& topic, const std::string& group) {
   return env_->sync_dir(dir(topic));
 }
 
+Result<std::unique_ptr<FileLock>> GroupStore::lock(const std::string& topic, const std::string& group, bool create) {
+  std::string d = dir(topic);
+  if (!create && !env_->file_exists(join_path(d, group + ".lock")))
+    return NotFound("group '" + group + "' of topic '" + topic + "' has no lock file");
+  if (!env_->file_exists(d)) {
+    RETURN_IF_ERROR(env_->create_dirs(d));
+    RETURN_IF_ERROR(env_->sync_dir(join_path(data_dir_, topic)));
+  }
+  std::string p = join_path(d, group + ".lock");
+  auto l = env_->lock_file(p);
+  if (!l.ok() && l.status().code() == Code::kFailedPrecondition)
+    return FailedPrecondition("group '" + group + "' of topic '" + topic + "' has live members in another process (" +
+                              p + " is locked): an embedded group's members run in one process at a time "
+                              "(use a cluster for members in several processes)");
+  return l;
+}
+
 Result<std::vector<std::string>> GroupStore::list(const std::string& topic) {
   std::string d = dir(topic);
   std::vector<std::string> out;

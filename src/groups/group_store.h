@@ -10,6 +10,7 @@
 // GroupTable's memory.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,12 @@ class GroupStore {
   Status remove(const std::string& topic, const std::string& group);
   // Names of the groups of topic that have a file (sorted).
   Result<std::vector<std::string>> list(const std::string& topic);
+  // Locks <group>.lock next to the offsets file: the GroupTable holds it while the group has
+  // members (and for a reset or delete), so a second process on the same data dir cannot run
+  // members of the group at the same time (FailedPrecondition saying so). The kernel drops it
+  // when the process dies. Lock files are left in place (they hold no data).
+  // create=false: NotFound when there is no lock file (nothing is created then).
+  Result<std::unique_ptr<FileLock>> lock(const std::string& topic, const std::string& group, bool create = true);
 
   std::string path(const std::string& topic, const std::string& group) const;
 

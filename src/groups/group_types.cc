@@ -68,7 +68,7 @@ Committed reset_offsets(const GroupReset& to, const std::vector<Offset>& ends) {
   for (size_t b = 0; b < ends.size(); ++b) {
     Offset o(0);
     if (to.kind == GroupReset::kLatest) o = ends[b];
-    if (to.kind == GroupReset::kOffset) o = Offset(to.offset);
+    if (to.kind == GroupReset::kOffset) o = std::min(Offset(to.offset), ends[b]);
     out[BucketId(static_cast<uint32_t>(b))] = o;
   }
   return out;

@@ -89,7 +89,8 @@ struct GroupSummary {
 GroupInfo group_info(const GroupSummary& summary, const std::vector<Offset>& ends);
 
 // The committed offsets GroupReset asks for, for a topic whose buckets end at ends (index =
-// bucket): 0 everywhere, the ends, or one offset everywhere.
+// bucket): 0 everywhere, the ends, or one offset everywhere (a bucket that ends before it: its
+// end, as Kafka's --to-offset clamps).
 Committed reset_offsets(const GroupReset& to, const std::vector<Offset>& ends);
 
 }  // namespace persisting::groups

@@ -79,6 +79,7 @@ class Member {
 
   bool closed() const { return closed_; }
   const Assignment& assignment() const { return assignment_; }
+  const MemberOptions& options() const { return options_; }
   // How long a get may wait before it must poll() again.
   std::chrono::milliseconds heartbeat_interval() const;
 

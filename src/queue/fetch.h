@@ -10,6 +10,7 @@
 
 #include "persisting/codec.h"
 #include "persisting/status.h"
+#include "persisting/types.h"
 
 namespace persisting::runtime {
 class BucketStorage;
@@ -29,5 +30,7 @@ void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t li
 void cancel_fetch(const Actors& actors, uint64_t waiter_id);
 // A fresh waiter id for fetch().
 uint64_t next_waiter_id();
+// Each actor's end offset (its backend's total_count), in order. Waits for the answers.
+Result<std::vector<Offset>> end_offsets(const Actors& actors);
 
 }  // namespace persisting::queue

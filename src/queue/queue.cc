@@ -1,8 +1,10 @@
 #include <future>
 
 #include "core/hash.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "core/upcast.h"
+#include "queue/fetch.h"
 #include "queue/queue_core.h"
 #include "queue/topic_meta.h"
 
@@ -140,6 +142,13 @@ Result<Object> QueueCore::stats(const TopicInfo& info, Access access) {
   return queue::topic_stats(info, std::move(bucket_stats));
 }
 
+Result<std::vector<Offset>> QueueCore::bucket_ends(const TopicInfo& info) {
+  std::vector<BucketId> all;
+  for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
+  ASSIGN_OR_RETURN(auto actors_, actors(info, all, {}, Access::kRead));
+  return queue::end_offsets(actors_);
+}
+
 Result<std::vector<TopicInfo>> QueueCore::list_topics() {
   std::vector<TopicInfo> out;
   std::set<std::string> names;
@@ -186,6 +195,8 @@ Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId 
   core->executor = std::make_unique<runtime::Executor>(core->options.threads);
   core->manager = std::make_unique<runtime::StorageManager>(*core->executor, std::move(self),
                                                             std::move(members), core->env);
+  core->groups = std::make_unique<groups::GroupTable>(
+      core->has_data_dir() ? std::make_unique<groups::GroupStore>(core->env, core->options.data_dir) : nullptr);
   return core;
 }
 
@@ -227,10 +238,29 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
   ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(options.topic));
   ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));
   auto state = std::make_unique<detail::ReaderState>();
-  // Readers and stats take nothing a writer in another process needs (docs/cli.md).
-  ASSIGN_OR_RETURN(state->actors, core_->actors(info, buckets, {}, QueueCore::Access::kRead));
   state->core = core_;
   state->info = std::move(info);
+  if (!options.group.empty()) {
+    // A group reader: its buckets (static: the ones it names; dynamic: its share) and their
+    // start offsets come from the group (docs/groups.md).
+    bool is_static = !options.buckets.empty() || options.rank.has_value();
+    ASSIGN_OR_RETURN(groups::MemberOptions member,
+                     groups::member_options(options, state->info.num_buckets,
+                                            is_static ? buckets : std::vector<BucketId>()));
+    state->start = options.start;
+    state->member = std::make_unique<groups::Member>(*core_->groups, std::move(member));
+    RETURN_IF_ERROR(state->member->join());
+    Status s = state->apply(*state->member->take_change());
+    if (!s.ok()) {
+      // Leave at once rather than hold buckets until the session times out; s says what failed.
+      if (Status left = state->member->close({}); !left.ok())
+        log_warning("leaving " + options.group + " after a failed open: " + left.to_string());
+      return s;
+    }
+    return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
+  }
+  // Readers and stats take nothing a writer in another process needs (docs/cli.md).
+  ASSIGN_OR_RETURN(state->actors, core_->actors(state->info, buckets, {}, QueueCore::Access::kRead));
   state->cursor.init(std::move(buckets));
   return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
 }
@@ -244,12 +274,31 @@ Result<Object> Queue::stats(const std::string& topic) {
   return core_->stats(info, QueueCore::Access::kRead);
 }
 
-// TEMPORARY (G1 step 1): groups not wired yet.
-Result<std::vector<GroupInfo>> Queue::groups(const std::string&) { return NotSupported("consumer groups: not yet"); }
-Status Queue::reset_group(const std::string&, const std::string&, GroupReset) {
-  return NotSupported("consumer groups: not yet");
+Result<std::vector<GroupInfo>> Queue::groups(const std::string& topic) {
+  ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(topic));
+  ASSIGN_OR_RETURN(std::vector<groups::GroupSummary> summaries, core_->groups->list(topic));
+  std::vector<GroupInfo> out;
+  if (summaries.empty()) return out;
+  ASSIGN_OR_RETURN(std::vector<Offset> ends, core_->bucket_ends(info));
+  for (const auto& s : summaries) out.push_back(groups::group_info(s, ends));
+  return out;
 }
-Status Queue::delete_group(const std::string&, const std::string&) { return NotSupported("consumer groups: not yet"); }
+
+Status Queue::reset_group(const std::string& topic, const std::string& group, GroupReset to) {
+  RETURN_IF_ERROR(groups::validate_group_name(group));
+  if (to.kind != GroupReset::kEarliest && to.kind != GroupReset::kLatest && to.kind != GroupReset::kOffset)
+    return InvalidArgument("reset of group '" + group + "': unknown kind " + std::to_string(static_cast<int>(to.kind)));
+  ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_read(topic));
+  RETURN_IF_ERROR(core_->groups->describe(topic, group).status());  // unknown: NotFound before any work
+  ASSIGN_OR_RETURN(std::vector<Offset> ends, core_->bucket_ends(info));
+  return core_->groups->reset(topic, group, groups::reset_offsets(to, ends));
+}
+
+Status Queue::delete_group(const std::string& topic, const std::string& group) {
+  RETURN_IF_ERROR(groups::validate_group_name(group));
+  RETURN_IF_ERROR(core_->open_for_read(topic).status());
+  return core_->groups->remove(topic, group);
+}
 
 Status Queue::flush() {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;

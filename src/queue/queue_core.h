@@ -1,5 +1,6 @@
 // QueueCore: the shared state behind Queue, QueueWriter and QueueReader: the actor executor, the
-// node's StorageManager (one member: this process) and the topics this process has opened.
+// node's StorageManager (one member: this process), the topics this process has opened and the
+// consumer groups' coordinator state (GroupTable; a cluster node's is the same object).
 // Writers and readers keep it alive through a shared_ptr.
 #pragma once
 
@@ -9,6 +10,8 @@
 #include <set>
 #include <vector>
 
+#include "groups/group_state.h"
+#include "groups/membership.h"
 #include "persisting/queue.h"
 #include "queue/routing.h"
 #include "runtime/executor.h"
@@ -21,6 +24,9 @@ struct QueueCore {
   Env* env = nullptr;
   std::unique_ptr<runtime::Executor> executor;
   std::unique_ptr<runtime::StorageManager> manager;
+  // Consumer groups of every topic (docs/groups.md); commits under <data_dir>/<topic>/groups/,
+  // in memory without a data dir.
+  std::unique_ptr<groups::GroupTable> groups;
 
   std::mutex mu;
   std::map<std::string, TopicInfo> topics;  // opened in this process
@@ -42,6 +48,8 @@ struct QueueCore {
       const TopicInfo& info, const std::vector<BucketId>& buckets, const Options& session_options,
       Access access = Access::kWrite);
   Result<Object> stats(const TopicInfo& info, Access access = Access::kWrite);
+  // Each bucket's end offset (its record count), index = bucket; opens the buckets to read.
+  Result<std::vector<Offset>> bucket_ends(const TopicInfo& info);
   Result<TopicInfo> lookup(const std::string& topic);
   // Topics opened in this process and those with a topic.json in the data dir.
   Result<std::vector<TopicInfo>> list_topics();
@@ -73,6 +81,19 @@ struct ReaderState {
   TopicInfo info;
   queue::Cursor cursor;                                         // buckets, offsets, rotation
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // parallel to cursor.buckets
+
+  // Group readers only (ReaderOptions::group): the membership over core->groups.
+  std::unique_ptr<groups::Member> member;
+  OffsetReset start = OffsetReset::kEarliest;
+  bool closed = false;
+
+  // The cursor's (bucket, next offset) pairs: what get has returned so far.
+  groups::Commits positions() const;
+  // Switches the cursor and actors to a new bucket set, keeping the offsets of the buckets it
+  // keeps and starting the others at the group's commit or by the start rule.
+  Status apply(const groups::AssignmentChange& change);
+  // Heartbeats/auto-commits when due (Member::poll) and applies a new assignment.
+  Status sync_group();
 };
 
 // A QueueCore whose StorageManager places buckets over members (which must contain self).

@@ -10,6 +10,10 @@
 // fetch only the buckets with nothing ahead; a losing waiter's records are simply read again.
 #include <algorithm>
 #include <future>
+#include <thread>
+
+#include "core/log.h"
+#include "core/status_macros.h"
 
 #include "queue/fetch.h"
 #include "queue/queue_core.h"
@@ -47,25 +51,112 @@ void fetch_missing(detail::ReaderState* s, size_t limit, bool wait, std::chrono:
                });
 }
 
+Result<std::vector<Message>> get_now(detail::ReaderState* s, size_t limit, bool wait, std::chrono::milliseconds timeout) {
+  std::promise<Result<Raw>> p;
+  auto f = p.get_future();
+  fetch_missing(s, limit, wait, timeout, [&p](Result<Raw> r) { p.set_value(std::move(r)); });
+  auto raw = f.get();
+  if (!raw.ok()) return raw.status();
+  return queue::take_fair(s->cursor, s->info.topic, *raw, limit);  // decoding on the caller's thread
+}
+
+Status closed_error(const detail::ReaderState& s) {
+  return FailedPrecondition("the reader of group '" + s.member->options().group + "' of topic '" + s.info.topic +
+                            "' is closed");
+}
+
 }  // namespace
 
+namespace detail {
+
+groups::Commits ReaderState::positions() const {
+  groups::Commits out;
+  for (size_t i = 0; i < cursor.buckets.size(); ++i) out.emplace_back(cursor.buckets[i], Offset(cursor.offsets[i]));
+  return out;
+}
+
+Status ReaderState::apply(const groups::AssignmentChange& change) {
+  std::map<BucketId, uint64_t> kept;
+  for (size_t i = 0; i < cursor.buckets.size(); ++i) kept[cursor.buckets[i]] = cursor.offsets[i];
+  ASSIGN_OR_RETURN(auto next_actors, core->actors(info, change.buckets, {}, QueueCore::Access::kRead));
+  std::vector<uint64_t> offsets(change.buckets.size(), 0);
+  queue::Actors need_end;  // new buckets with no commit under start = latest
+  std::vector<size_t> need_end_index;
+  for (size_t i = 0; i < change.buckets.size(); ++i) {
+    BucketId b = change.buckets[i];
+    if (auto k = kept.find(b); k != kept.end() && !change.starts.count(b)) {
+      offsets[i] = k->second;
+    } else if (auto st = change.starts.find(b); st != change.starts.end() && st->second) {
+      offsets[i] = st->second->value();
+    } else if (start == OffsetReset::kLatest) {
+      need_end.push_back(next_actors[i]);
+      need_end_index.push_back(i);
+    }  // else earliest: 0
+  }
+  if (!need_end.empty()) {
+    ASSIGN_OR_RETURN(std::vector<Offset> ends, queue::end_offsets(need_end));
+    for (size_t k = 0; k < ends.size(); ++k) offsets[need_end_index[k]] = ends[k].value();
+  }
+  cursor.init(change.buckets);
+  cursor.offsets = std::move(offsets);
+  actors = std::move(next_actors);
+  member->note_positions(positions());
+  return Status::OK();
+}
+
+Status ReaderState::sync_group() {
+  ASSIGN_OR_RETURN(std::optional<groups::AssignmentChange> change, member->poll(positions()));
+  if (change) return apply(*change);
+  return Status::OK();
+}
+
+}  // namespace detail
+
 QueueReader::QueueReader(std::unique_ptr<detail::ReaderState> s) : s_(std::move(s)) {}
-QueueReader::~QueueReader() = default;
+QueueReader::~QueueReader() {
+  if (!s_->member || s_->closed) return;
+  if (Status s = close(); !s.ok())
+    log_warning("closing the reader of group '" + s_->member->options().group + "' of topic '" + s_->info.topic +
+                "': " + s.to_string());
+}
 const TopicInfo& QueueReader::topic() const { return s_->info; }
 const std::vector<BucketId>& QueueReader::buckets() const { return s_->cursor.buckets; }
 
 Result<std::vector<Message>> QueueReader::get(size_t limit, bool wait, std::chrono::milliseconds timeout) {
-  if (limit == 0) return std::vector<Message>();
-  std::promise<Result<Raw>> p;
-  auto f = p.get_future();
-  fetch_missing(s_.get(), limit, wait, timeout, [&p](Result<Raw> r) { p.set_value(std::move(r)); });
-  auto raw = f.get();
-  if (!raw.ok()) return raw.status();
-  return queue::take_fair(s_->cursor, s_->info.topic, *raw, limit);  // decoding on the caller's thread
+  if (!s_->member) {
+    if (limit == 0) return std::vector<Message>();
+    return get_now(s_.get(), limit, wait, timeout);
+  }
+  // A group reader waits in slices of at most the heartbeat interval, polling the group between
+  // them, so a waiting member neither expires nor misses a new assignment.
+  if (s_->closed) return closed_error(*s_);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + (wait ? std::max(timeout, std::chrono::milliseconds(0)) : Clock::duration(0));
+  for (;;) {
+    RETURN_IF_ERROR(s_->sync_group());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() < 0) left = std::chrono::milliseconds(0);
+    auto slice = std::min(left, s_->member->heartbeat_interval());
+    if (limit == 0) return std::vector<Message>();
+    if (s_->cursor.buckets.empty()) {  // no share of the buckets (more members than buckets)
+      if (slice.count() == 0) return std::vector<Message>();
+      std::this_thread::sleep_for(slice);
+      continue;
+    }
+    ASSIGN_OR_RETURN(std::vector<Message> got, get_now(s_.get(), limit, slice.count() > 0, slice));
+    if (!got.empty() || Clock::now() >= deadline) return got;
+  }
 }
 
 void QueueReader::get_async(size_t limit, bool wait, std::chrono::milliseconds timeout,
                             std::function<void(Result<std::vector<Message>>)> done) {
+  if (s_->member) {
+    // Group readers: the group is polled here, and the wait is cut to the heartbeat interval
+    // (an empty answer sooner; the caller asks again).
+    if (s_->closed) return done(closed_error(*s_));
+    if (Status st = s_->sync_group(); !st.ok()) return done(st);
+    timeout = std::min(timeout, s_->member->heartbeat_interval());
+  }
   if (limit == 0) return done(std::vector<Message>());
   detail::ReaderState* s = s_.get();
   fetch_missing(s, limit, wait, timeout, [s, limit, done = std::move(done)](Result<Raw> r) {
@@ -82,8 +173,16 @@ Status QueueReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
 
 std::vector<Offset> QueueReader::offsets() const { return s_->cursor.offset_list(); }
 
-// TEMPORARY (G1 step 1): groups not wired yet.
-Status QueueReader::commit() { return NotSupported("consumer groups: not yet"); }
-Status QueueReader::close() { return Status::OK(); }
+Status QueueReader::commit() {
+  if (!s_->member) return FailedPrecondition("reader of topic '" + s_->info.topic + "' has no group");
+  if (s_->closed) return closed_error(*s_);
+  return s_->member->commit(s_->positions());
+}
+
+Status QueueReader::close() {
+  if (!s_->member || s_->closed) return Status::OK();
+  s_->closed = true;
+  return s_->member->close(s_->positions());
+}
 
 }  // namespace persisting

@@ -238,5 +238,26 @@ TEST(GroupTable, CommitsSurviveANewTableOverTheSameStore) {
   EXPECT_EQ((*listed)[0].members.size(), 1u);
 }
 
+TEST(GroupTable, AnotherTableOnTheSameDataDirCannotRunMembersOrResetMeanwhile) {
+  // Two tables over one data dir stand for two processes (the lock is per open file).
+  testing::TempDir dir;
+  FakeClock clock;
+  GroupTable mine(std::make_unique<GroupStore>(Env::Default(), dir.path()), clock.fn());
+  GroupTable other(std::make_unique<GroupStore>(Env::Default(), dir.path()), clock.fn());
+  auto a = mine.join(dynamic_join(2));
+  ASSERT_TRUE(a.ok()) << a.status().to_string();
+  ASSERT_TRUE(mine.commit("t", "g", a->member_id, a->generation, {{BucketId(0), Offset(3)}}).ok());
+  auto b = other.join(dynamic_join(2));
+  EXPECT_EQ(b.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(b.status().message().find("another process"), std::string::npos) << b.status().to_string();
+  Status r = other.reset("t", "g", {{BucketId(0), Offset(0)}});
+  EXPECT_EQ(r.code(), Code::kFailedPrecondition) << r.to_string();
+  EXPECT_EQ(other.remove("t", "g").code(), Code::kFailedPrecondition);
+  EXPECT_EQ(mine.committed("t", "g")->at(BucketId(0)), Offset(3));
+  // Once the last member left, the other may go ahead.
+  ASSERT_TRUE(mine.leave("t", "g", a->member_id).ok());
+  EXPECT_TRUE(other.join(dynamic_join(2)).ok());
+}
+
 }  // namespace
 }  // namespace persisting::groups
