@@ -1,149 +1,25 @@
-// The remote Client (include/persisting/client.h) over persisting.v1.
+// The remote Client (include/persisting/client.h) over persisting.v1: topics, writers, readers.
+// Consumer groups (the remote coordinator, group readers, the Store group calls) are in
+// client_groups.cc; what both share in client_core.h.
 #include "persisting/client.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <latch>
 #include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 
-#include "core/status_macros.h"
 #include "core/upcast.h"
-#include "net/channels.h"
-#include "net/grpc_status.h"
-#include "net/wire.h"
+#include "net/client_core.h"
 #include "persisting/json.h"
-#include "queue/routing.h"
 
 namespace persisting {
 namespace detail {
 
 using net::from_grpc;
-using Stub = v1::QueueService::Stub;
-
-struct Owner {
-  std::string id, address;
-};
-
-struct ClientCore {
-  ClientOptions options;
-  std::unique_ptr<net::Channels> channels;
-  std::vector<std::string> entries;  // options.server split at ','
-  std::mutex mu;
-  std::map<std::pair<std::string, uint32_t>, Owner> owners;  // cache
-
-  template <typename Req, typename Resp>
-  Status call(const std::string& address, grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-              const Req& req, Resp* resp, const std::string& what) {
-    grpc::ClientContext ctx;
-    channels->prepare(&ctx, options.rpc_timeout);
-    grpc::Status g = ((*channels->stub(address)).*method)(&ctx, req, resp);
-    Status s = from_grpc(g, what);
-    bool tls = options.tls || !options.tls_ca_file.empty();
-    if (!tls && might_be_tls_only(g))
-      return Unavailable(s.message() + " (the server may require TLS: pass --tls-ca with the CA that signed its "
-                                       "certificate)");
-    if (tls && might_be_plaintext_only(g))
-      return Unavailable(s.message() + " (the server may not serve TLS: leave out --tls-ca)");
-    return s;
-  }
-  // A TLS handshake answered by a plaintext HTTP/2 server: OpenSSL reads its bytes as a record
-  // of an unknown version.
-  static bool might_be_plaintext_only(const grpc::Status& g) {
-    return g.error_details().empty() && g.error_message().find("wrong version number") != std::string::npos;
-  }
-  // A plaintext connection to a TLS port: the server drops it mid-handshake, and gRPC says only
-  // "Socket closed" (or "Connection reset").
-  static bool might_be_tls_only(const grpc::Status& g) {
-    if (g.error_code() != grpc::StatusCode::UNAVAILABLE || !g.error_details().empty()) return false;
-    const std::string& m = g.error_message();
-    return m.find("Socket closed") != std::string::npos || m.find("Connection reset") != std::string::npos;
-  }
-  // Calls an entry node: the next entry on UNAVAILABLE / DEADLINE_EXCEEDED, or the only one once
-  // more (read-only or idempotent calls only).
-  template <typename Req, typename Resp>
-  Status call_entry(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req, Resp* resp) {
-    Status s;
-    size_t tries = entries.size() == 1 ? 2 : entries.size();
-    for (size_t i = 0; i < tries; ++i) {
-      const std::string& address = entries[i % entries.size()];
-      resp->Clear();
-      s = call(address, method, req, resp, "node at " + address);
-      if (s.code() != Code::kUnavailable && s.code() != Code::kDeadlineExceeded) return s;
-    }
-    return s;
-  }
-
-  void forget_owner(const std::string& topic, uint32_t bucket) {
-    std::lock_guard<std::mutex> lock(mu);
-    owners.erase({topic, bucket});
-  }
-
-  // The owner of topic:bucket: cached, or asked of the entry node and confirmed by following
-  // redirects (at most max_redirects). unreachable (optional) gets the name of the owner a
-  // redirect pointed to when that owner did not answer.
-  Result<Owner> owner(const std::string& topic, uint32_t bucket, std::string* unreachable = nullptr) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      if (auto it = owners.find({topic, bucket}); it != owners.end()) return it->second;
-    }
-    std::string where = "topic '" + topic + "' bucket " + std::to_string(bucket);
-    v1::GetBucketRequest req;
-    req.set_topic(topic);
-    req.set_bucket(bucket);
-    // The first question goes to the entry nodes in turn, until one answers.
-    v1::GetBucketResponse resp;
-    Status s = call_entry(&Stub::GetBucket, req, &resp);
-    if (!s.ok()) {
-      if ((s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) &&
-          s.message().rfind(where, 0) != 0)
-        return Unavailable(where + ": " + s.message());
-      return s;
-    }
-    std::string address, name;
-    for (int hop = 0; hop <= options.max_redirects; ++hop) {
-      if (hop > 0) {
-        resp.Clear();
-        s = call(address, &Stub::GetBucket, req, &resp, "");
-      }
-      if (!s.ok()) {
-        if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
-          if (unreachable) *unreachable = name;
-          return Unavailable(where + ": owner " + name + " unavailable: " + s.message());
-        }
-        return s;
-      }
-      if (resp.has_ready()) {
-        Owner o{resp.ready().owner().id(), resp.ready().owner().address()};
-        std::lock_guard<std::mutex> lock(mu);
-        owners[{topic, bucket}] = o;
-        return o;
-      }
-      if (!resp.has_redirect()) return Internal(where + ": GetBucket answered neither ready nor redirect");
-      address = resp.redirect().owner().address();
-      name = resp.redirect().owner().id() + " (" + address + ")";
-    }
-    return Unavailable(where + ": more than " + std::to_string(options.max_redirects) + " redirects");
-  }
-
-  Result<TopicInfo> topic(const std::string& name) {
-    v1::GetTopicRequest req;
-    req.set_topic(name);
-    v1::GetTopicResponse resp;
-    RETURN_IF_ERROR(call_entry(&Stub::GetTopic, req, &resp));
-    return net::from_wire(resp.topic());
-  }
-};
-
-// Owners of a set of buckets, grouped: address -> indexes into the bucket list.
-struct Groups {
-  std::map<std::string, std::vector<size_t>> by_address;
-  std::map<std::string, std::string> owner_name;  // address -> "n2 (addr)"
-  std::vector<std::pair<size_t, Status>> failed;  // bucket index, why its owner is unknown
-  std::map<size_t, std::string> failed_owner;     // bucket index -> the owner that did not answer
-};
 
 Groups group_by_owner(ClientCore& core, const std::string& topic, const std::vector<BucketId>& buckets) {
   Groups g;
@@ -306,17 +182,6 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
   return first_error;
 }
 
-struct ClientReaderState {
-  std::shared_ptr<ClientCore> core;
-  TopicInfo info;
-  queue::Cursor cursor;
-
-  // The reader's buckets by owner, as the owner cache has them now.
-  Groups groups() { return group_by_owner(*core, info.topic, cursor.buckets); }
-  // One Get per owner in g (parallel); raw[i] gets bucket i's records. With wait, the first
-  // owner answering with data cancels the others.
-  Status fetch(const Groups& g, size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any);
-};
 
 Status ClientReaderState::fetch(const Groups& g, size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw,
                                 bool* any) {
@@ -402,6 +267,25 @@ Status ClientReaderState::fetch(const Groups& g, size_t limit, uint32_t wait_ms,
   return Status::OK();
 }
 
+Result<std::vector<Message>> ClientReaderState::get(size_t limit, uint32_t wait_ms) {
+  std::vector<RecordBatch> raw;
+  bool any = false;
+  // One owner: a single Get, which the node answers at once when records are there and parks
+  // otherwise. Several: a no-wait pass first, so every owner's records are read fairly (of
+  // waiting Gets to all, only the first to answer is kept), then waiting Gets if none had any.
+  Groups g = groups();
+  const uint32_t first_wait = wait_ms > 0 && g.by_address.size() == 1 ? wait_ms : 0;
+  Status s = fetch(g, limit, first_wait, &raw, &any);
+  // Owners refreshed: once more, unless the wait itself ran out (that would wait twice as long).
+  if (!s.ok() && retryable(s) && !(first_wait > 0 && s.code() == Code::kDeadlineExceeded)) {
+    g = groups();
+    s = fetch(g, limit, first_wait, &raw, &any);
+  }
+  if (!s.ok()) return s;
+  if (!any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(fetch(g, limit, wait_ms, &raw, &any));
+  return queue::take_fair(cursor, info.topic, raw, limit);
+}
+
 }  // namespace detail
 
 // ---- Client --------------------------------------------------------------------------------
@@ -454,13 +338,14 @@ Result<std::unique_ptr<TopicReader>> Client::open_reader(const ReaderOptions& op
 }
 
 Result<std::unique_ptr<ClientReader>> Client::reader(const ReaderOptions& options) {
-  if (!options.group.empty()) return NotSupported("consumer groups over a cluster: not yet");
   ASSIGN_OR_RETURN(TopicInfo info, core_->topic(options.topic));
   ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));
   auto s = std::make_unique<detail::ClientReaderState>();
   s->core = core_;
   s->info = std::move(info);
+  s->options = options;
   s->cursor.init(std::move(buckets));  // the node trims each answer to limit: nothing stays ahead
+  if (!options.group.empty()) RETURN_IF_ERROR(s->join_group());  // client_groups.cc
   return std::unique_ptr<ClientReader>(new ClientReader(std::move(s)));
 }
 
@@ -474,17 +359,6 @@ Result<std::vector<TopicInfo>> Client::topics() {
 }
 
 Result<TopicInfo> Client::topic(const std::string& name) { return core_->topic(name); }
-
-// Consumer groups over a cluster: placeholders until the group RPCs exist (docs/groups.md).
-Result<std::vector<GroupInfo>> Client::groups(const std::string&) {
-  return NotSupported("consumer groups over a cluster: not yet");
-}
-Status Client::reset_group(const std::string&, const std::string&, GroupReset) {
-  return NotSupported("consumer groups over a cluster: not yet");
-}
-Status Client::delete_group(const std::string&, const std::string&) {
-  return NotSupported("consumer groups over a cluster: not yet");
-}
 
 Result<Object> Client::stats(const std::string& topic) {
   ASSIGN_OR_RETURN(TopicInfo info, core_->topic(topic));
@@ -697,29 +571,18 @@ Result<Object> ClientWriter::stats() { return Client(s_->core).stats(s_->info.to
 // ---- ClientReader ----------------------------------------------------------------------------
 
 ClientReader::ClientReader(std::unique_ptr<detail::ClientReaderState> s) : s_(std::move(s)) {}
-ClientReader::~ClientReader() = default;
+// A group reader leaves its group (committing first with auto_commit). A failure cannot be
+// returned from here: it goes to stderr (call close() to get it).
+ClientReader::~ClientReader() {
+  if (Status s = close(); !s.ok()) std::fprintf(stderr, "persisting: closing a group reader: %s\n", s.to_string().c_str());
+}
 const TopicInfo& ClientReader::topic() const { return s_->info; }
 const std::vector<BucketId>& ClientReader::buckets() const { return s_->cursor.buckets; }
 
 Result<std::vector<Message>> ClientReader::get(size_t limit, bool wait, std::chrono::milliseconds timeout) {
+  if (s_->member) return s_->group_get(limit, wait, timeout);
   if (limit == 0) return std::vector<Message>();
-  const uint32_t wait_ms = wait && timeout.count() > 0 ? static_cast<uint32_t>(timeout.count()) : 0;
-  std::vector<RecordBatch> raw;
-  bool any = false;
-  // One owner: a single Get, which the node answers at once when records are there and parks
-  // otherwise. Several: a no-wait pass first, so every owner's records are read fairly (of
-  // waiting Gets to all, only the first to answer is kept), then waiting Gets if none had any.
-  detail::Groups g = s_->groups();
-  const uint32_t first_wait = wait_ms > 0 && g.by_address.size() == 1 ? wait_ms : 0;
-  Status s = s_->fetch(g, limit, first_wait, &raw, &any);
-  // Owners refreshed: once more, unless the wait itself ran out (that would wait twice as long).
-  if (!s.ok() && detail::retryable(s) && !(first_wait > 0 && s.code() == Code::kDeadlineExceeded)) {
-    g = s_->groups();
-    s = s_->fetch(g, limit, first_wait, &raw, &any);
-  }
-  if (!s.ok()) return s;
-  if (!any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(s_->fetch(g, limit, wait_ms, &raw, &any));
-  return queue::take_fair(s_->cursor, s_->info.topic, raw, limit);
+  return s_->get(limit, wait && timeout.count() > 0 ? static_cast<uint32_t>(timeout.count()) : 0);
 }
 
 void ClientReader::reset() { s_->cursor.reset(); }
@@ -730,7 +593,6 @@ Status ClientReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
 
 std::vector<Offset> ClientReader::offsets() const { return s_->cursor.offset_list(); }
 
-Status ClientReader::commit() { return NotSupported("consumer groups over a cluster: not yet"); }
-Status ClientReader::close() { return Status::OK(); }
+// commit() and close(): client_groups.cc.
 
 }  // namespace persisting

@@ -172,7 +172,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
 
   if (!config.metrics.empty()) {
     Impl* raw = impl.get();
-    impl->registry.set_scrape_hook([raw] { raw->collect_bucket_metrics(); });
+    impl->registry.set_scrape_hook([raw] {
+      raw->collect_bucket_metrics();
+      if (!raw->stopped) raw->service->collect_group_metrics();
+    });
     impl->http = std::make_unique<metrics::HttpEndpoint>(&impl->registry, [raw]() -> Status {
       if (raw->stopped) return Unavailable("node " + raw->config.id + " is shutting down");
       return Status::OK();

@@ -23,6 +23,8 @@ namespace {
 constexpr auto kChunkTimeout = std::chrono::seconds(60);  // one Get of a copy
 constexpr uint32_t kCopyChunk = 10000;                     // records per Get of a copy (bytes: the source's limit)
 
+}  // namespace
+
 Result<uint64_t> total_count(runtime::BucketStorage& actor) {
   auto p = std::make_shared<std::promise<Object>>();
   auto f = p->get_future();
@@ -35,8 +37,6 @@ Result<uint64_t> total_count(runtime::BucketStorage& actor) {
                                           std::to_string(actor.bucket().value()) + ": the backend reports no total_count");
   return static_cast<uint64_t>(n->as_int());
 }
-
-}  // namespace
 
 Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::string& target) {
   ASSIGN_OR_RETURN(auto actor, local_bucket(t, bucket));  // refuses a bucket this node does not own

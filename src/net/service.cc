@@ -1,6 +1,6 @@
 // net::Service: its ordinary handlers (topics, Put, Get, Flush, Stats, ClusterStatus), the topic
 // cache and the deduplication of producers' puts. The operator rebalance's handlers and steps are
-// in rebalance_steps.cc, its coordinator in rebalance.cc.
+// in rebalance_steps.cc, its coordinator in rebalance.cc; the consumer groups' in group_service.cc.
 #include "net/service.h"
 
 #include <asio/post.hpp>
@@ -68,7 +68,8 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
       registry_(registry),
       config_(std::move(config)),
       admin_(std::make_unique<asio::thread_pool>(2)),
-      movers_(std::make_unique<asio::thread_pool>(2)) {
+      movers_(std::make_unique<asio::thread_pool>(2)),
+      group_pool_(std::make_unique<asio::thread_pool>(2)) {
   for (const auto& m : membership_->configured())
     if (m.id == core_->manager->self()) self_ = m;
   for (int i = 0; i < kMethods; ++i) {
@@ -84,6 +85,10 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
 Service::~Service() { stop(); }
 
 void Service::stop() {
+  if (group_pool_) {
+    group_pool_->join();
+    group_pool_.reset();
+  }
   if (movers_) {
     movers_->join();
     movers_.reset();

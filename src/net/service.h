@@ -2,7 +2,8 @@
 // gRPC thread on a bucket. Put and Get go straight to the bucket actors and finish the RPC from
 // the actor's completion; a Get that waits is parked in the buckets (BucketStorage waiters) and
 // holds no thread. Calls that block (topic files, peers, flush, stats) run on a small admin pool;
-// the operator rebalance (coordinating, and copying a bucket) runs on its own pool of two.
+// the operator rebalance (coordinating, and copying a bucket) runs on its own pool of two, and
+// the consumer groups this node coordinates on another pool of two (a commit waits for its fsync).
 //
 // Every handler first checks the access token (when configured): a call without it, or with a
 // wrong one, is UNAUTHENTICATED before anything is read or changed.
@@ -71,6 +72,27 @@ class Service final : public v1::QueueService::CallbackService {
                                          v1::SetPlacementResponse* resp) override;
   grpc::ServerUnaryReactor* DropBuckets(grpc::CallbackServerContext* ctx, const v1::DropBucketsRequest* req,
                                         v1::DropBucketsResponse* resp) override;
+  // Consumer groups (group_service.cc; docs/wire-protocol.md, "Consumer groups").
+  grpc::ServerUnaryReactor* JoinGroup(grpc::CallbackServerContext* ctx, const v1::JoinGroupRequest* req,
+                                      v1::JoinGroupResponse* resp) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* ctx, const v1::HeartbeatRequest* req,
+                                      v1::HeartbeatResponse* resp) override;
+  grpc::ServerUnaryReactor* LeaveGroup(grpc::CallbackServerContext* ctx, const v1::LeaveGroupRequest* req,
+                                       v1::LeaveGroupResponse* resp) override;
+  grpc::ServerUnaryReactor* CommitOffsets(grpc::CallbackServerContext* ctx, const v1::CommitOffsetsRequest* req,
+                                          v1::CommitOffsetsResponse* resp) override;
+  grpc::ServerUnaryReactor* FetchOffsets(grpc::CallbackServerContext* ctx, const v1::FetchOffsetsRequest* req,
+                                         v1::FetchOffsetsResponse* resp) override;
+  grpc::ServerUnaryReactor* ListGroups(grpc::CallbackServerContext* ctx, const v1::ListGroupsRequest* req,
+                                       v1::ListGroupsResponse* resp) override;
+  grpc::ServerUnaryReactor* ResetGroup(grpc::CallbackServerContext* ctx, const v1::ResetGroupRequest* req,
+                                       v1::ResetGroupResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteGroup(grpc::CallbackServerContext* ctx, const v1::DeleteGroupRequest* req,
+                                        v1::DeleteGroupResponse* resp) override;
+
+  // Sets persisting_group_lag for the groups this node coordinates (the node's scrape hook).
+  // Blocks: asks the owners of their buckets' end offsets.
+  void collect_group_metrics();
 
  private:
   struct TopicEntry;  // service_internal.h
@@ -135,6 +157,20 @@ class Service final : public v1::QueueService::CallbackService {
   // Closes and forgets the bucket's actor and deletes its files; *had: there was something.
   Status drop_local(TopicEntry& t, uint32_t bucket, bool* had);
 
+  // Consumer groups (group_service.cc). A group RPC runs local(topic entry) on the group pool
+  // when this node coordinates (topic, group); otherwise forward(stub, ctx, done) sends it to the
+  // coordinator (a request that was forwarded already is refused instead: placements disagree).
+  using GroupForward = std::function<void(v1::QueueService::StubInterface::async_interface*, grpc::ClientContext*,
+                                          std::function<void(grpc::Status)>)>;
+  using GroupLocal = std::function<Status(TopicEntry&)>;
+  grpc::ServerUnaryReactor* group_rpc(int method, grpc::CallbackServerContext* ctx, const std::string& topic,
+                                      const std::string& group, bool forwarded, GroupForward forward,
+                                      GroupLocal local);
+  // The coordinator of (t, group): the owner of bucket stable_hash64(group) % num_buckets.
+  Result<runtime::Member> group_coordinator(const TopicEntry& t, const std::string& group) const;
+  // Every bucket's end offset (its record count; index = bucket), from the owners (blocks).
+  Result<std::vector<Offset>> end_offsets(TopicEntry& t);
+
   std::shared_ptr<detail::QueueCore> core_;
   Membership* membership_;
   Channels* peers_;
@@ -152,6 +188,7 @@ class Service final : public v1::QueueService::CallbackService {
   std::vector<std::unique_ptr<RpcMetrics>> rpc_metrics_;
   std::unique_ptr<asio::thread_pool> admin_;
   std::unique_ptr<asio::thread_pool> movers_;  // Rebalance (coordinating) and CopyBucket
+  std::unique_ptr<asio::thread_pool> group_pool_;  // the coordinator's group work (commits fsync)
   std::atomic<bool> rebalancing_{false};      // one rebalance coordinated by this node at a time
 };
 

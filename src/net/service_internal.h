@@ -1,7 +1,8 @@
 // What the translation units of net::Service share: a topic's entry (its actors, placement and
 // fences), the deduplication entry of a producer's puts, the RPC method indices (metrics), and
 // the naming of buckets in messages. service.cc holds the ordinary handlers; rebalance_steps.cc
-// the operator rebalance's. Included by those two only (it includes gRPC through service.h).
+// the operator rebalance's; group_service.cc the consumer groups'. Included by those only (it
+// includes gRPC through service.h).
 #pragma once
 
 #include <chrono>
@@ -20,11 +21,14 @@ namespace persisting::net {
 
 enum Method {
   kCreateTopic, kGetTopic, kListTopics, kGetBucket, kPut, kGet, kFlush, kStats, kClusterStatus,
-  kRebalance, kFenceBucket, kCopyBucket, kSetPlacement, kDropBuckets, kMethods
+  kRebalance, kFenceBucket, kCopyBucket, kSetPlacement, kDropBuckets,
+  kJoinGroup, kHeartbeat, kLeaveGroup, kCommitOffsets, kFetchOffsets, kListGroups, kResetGroup, kDeleteGroup,
+  kMethods
 };
-inline constexpr const char* kMethodNames[kMethods] = {"CreateTopic", "GetTopic", "ListTopics", "GetBucket", "Put",
-                                                       "Get", "Flush", "Stats", "ClusterStatus", "Rebalance",
-                                                       "FenceBucket", "CopyBucket", "SetPlacement", "DropBuckets"};
+inline constexpr const char* kMethodNames[kMethods] = {
+    "CreateTopic", "GetTopic", "ListTopics", "GetBucket", "Put", "Get", "Flush", "Stats", "ClusterStatus",
+    "Rebalance", "FenceBucket", "CopyBucket", "SetPlacement", "DropBuckets",
+    "JoinGroup", "Heartbeat", "LeaveGroup", "CommitOffsets", "FetchOffsets", "ListGroups", "ResetGroup", "DeleteGroup"};
 
 inline std::string bucket_name(const std::string& topic, uint32_t bucket) {
   return "topic '" + topic + "' bucket " + std::to_string(bucket);
@@ -34,6 +38,9 @@ inline std::string bucket_name(const std::string& topic, uint32_t bucket) {
 inline std::string dedup_prefix(const std::string& topic, uint32_t bucket) {
   return topic + '\0' + std::to_string(bucket) + '\0';
 }
+
+// The record count of a bucket this node holds (its stats' total_count). Blocks.
+Result<uint64_t> total_count(runtime::BucketStorage& actor);
 
 struct Service::TopicEntry {
   TopicInfo info;

@@ -140,6 +140,11 @@ class Cluster {
     for (int i = 0; i < k; ++i)
       members_ += (i ? "," : "") + ids_[i] + "=127.0.0.1:" + std::to_string(ports_[i]);
   }
+  // Arguments node i gets (after the common ones) from its next start on.
+  void set_node_args(int i, std::vector<std::string> args) {
+    if (node_args_.size() <= static_cast<size_t>(i)) node_args_.resize(i + 1);
+    node_args_[i] = std::move(args);
+  }
   // Starts node i (again); true once it accepts connections.
   bool start(int i) {
     procs_[i] = std::make_unique<Process>();
@@ -150,6 +155,8 @@ class Cluster {
       argv.push_back(members_);
     }
     argv.insert(argv.end(), extra_.begin(), extra_.end());
+    if (static_cast<size_t>(i) < node_args_.size())
+      argv.insert(argv.end(), node_args_[i].begin(), node_args_[i].end());
     return procs_[i]->start(argv, dir_.path() + "/" + ids_[i] + ".log") && wait_for_port(ports_[i], *procs_[i]);
   }
   bool start_all() {
@@ -172,6 +179,7 @@ class Cluster {
  private:
   TempDir dir_;
   std::vector<std::string> extra_;
+  std::vector<std::vector<std::string>> node_args_;
   std::vector<std::string> ids_;
   std::vector<int> ports_;
   std::string members_;

@@ -1,0 +1,596 @@
+// Consumer groups over a 3-node cluster (persistingd processes on loopback): consumers are
+// separate processes (group_consumer.cc) that the tests kill with SIGKILL; groups are listed,
+// reset and deleted through any node; a node that does not coordinate a group forwards to the
+// one that does; commits survive a restart of the coordinator; stale generations are fenced.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "net/channels.h"
+#include "net/group_wire.h"
+#include "net/node_process.h"
+#include "persisting/client.h"
+#include "util/run_process.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::Process;
+
+std::unique_ptr<Client> connect_to(const std::string& address) {
+  auto c = Client::connect({.server = address});
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+  return std::move(c).value();
+}
+
+// The id of the node that owns bucket b of topic (cluster status through any node).
+std::string owner_of(Client& c, const std::string& topic, uint32_t b) {
+  auto st = c.cluster_status(topic);
+  EXPECT_TRUE(st.ok()) << st.status().to_string();
+  if (!st.ok()) return "";
+  const Value* v = st->find("ownership")->as_object().find(std::to_string(b));
+  return v ? v->as_string() : "";
+}
+
+// Puts records {"id": "<prefix><i>"} for i in [from, to), 100 per batch, into the topic that
+// options (its settings) created.
+void put_range(Client& c, const WriterOptions& options, int from, int to, const std::string& prefix = "r") {
+  auto w = c.writer(options);
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  for (int i = from; i < to; i += 100) {
+    std::vector<Record> batch;
+    for (int k = i; k < std::min(to, i + 100); ++k) batch.push_back(Record{{"id", prefix + std::to_string(k)}});
+    ASSERT_TRUE((*w)->put(batch).ok());
+  }
+}
+
+// What a group_consumer process printed.
+struct Rec {
+  uint32_t bucket;
+  uint64_t offset;
+  std::string id;
+};
+struct ConsumerLog {
+  std::vector<std::string> lines;
+  std::vector<Rec> records() const {
+    std::vector<Rec> out;
+    for (const auto& l : lines) {
+      std::istringstream in(l);
+      std::string tag;
+      Rec r;
+      if (in >> tag >> r.bucket >> r.offset >> r.id && tag == "rec") out.push_back(r);
+    }
+    return out;
+  }
+  bool has(const std::string& line) const { return std::find(lines.begin(), lines.end(), line) != lines.end(); }
+  std::string last_assign() const {
+    for (auto it = lines.rbegin(); it != lines.rend(); ++it)
+      if (it->rfind("assign ", 0) == 0) return it->substr(7);
+    return "";
+  }
+};
+
+class Consumer {
+ public:
+  Consumer(const std::string& dir, const std::string& name) : log_(dir + "/" + name + ".log") {}
+  bool start(std::vector<std::string> args) {
+    args.insert(args.begin(), GROUP_CONSUMER_BIN);
+    return p_.start(args, log_);
+  }
+  ConsumerLog read() const {
+    ConsumerLog out;
+    std::istringstream in(p_.log());
+    for (std::string l; std::getline(in, l);) out.lines.push_back(l);
+    return out;
+  }
+  // Waits (bounded: 60 s) until the consumer printed line; false if it did not (or exited).
+  bool wait_for(const std::string& line) {
+    for (int i = 0; i < 1200; ++i) {
+      if (read().has(line)) return true;
+      if (!p_.running()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+  Process& process() { return p_; }
+  std::string text() const { return p_.log(); }
+
+ private:
+  std::string log_;
+  Process p_;
+};
+
+// A group of topic as any node lists it.
+std::optional<GroupInfo> find_group(Client& c, const std::string& topic, const std::string& group) {
+  auto gs = c.groups(topic);
+  EXPECT_TRUE(gs.ok()) << gs.status().to_string();
+  if (!gs.ok()) return std::nullopt;
+  for (auto& g : *gs)
+    if (g.group == group) return g;
+  return std::nullopt;
+}
+
+uint64_t committed_or_zero(const GroupInfo& g, uint32_t bucket) {
+  for (const auto& b : g.buckets)
+    if (b.bucket.value() == bucket) return b.committed ? b.committed->value() : 0;
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// A consumer commits 200 records, reads 100 more and is killed with SIGKILL before it commits
+// them; a second consumer through another node resumes at the commit: every record after it
+// arrives (the 100 again: at-least-once), none before it.
+TEST(GroupCluster, CommitKillResumeRedeliversUncommittedAndNothingBefore) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "events", .num_buckets = 6};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 600);
+
+  Consumer a(cluster.dir(), "a");
+  ASSERT_TRUE(a.start({"--server", cluster.address(0), "--topic", "events", "--group", "g", "--read", "200",
+                       "--commit", "--then", "100", "--no-auto-commit", "--session-ms", "2000"}));
+  ASSERT_TRUE(a.wait_for("waiting")) << a.text();
+  ASSERT_TRUE(a.read().has("committed")) << a.text();
+  EXPECT_EQ(a.process().kill(SIGKILL), -1);
+  auto got_a = a.read().records();
+  ASSERT_EQ(got_a.size(), 300u) << a.text();
+
+  // The commit is the position after the first 200 records, per bucket.
+  std::map<uint32_t, uint64_t> position;
+  for (size_t i = 0; i < 200; ++i) position[got_a[i].bucket] = got_a[i].offset + 1;
+  auto g = find_group(*admin, "events", "g");
+  ASSERT_TRUE(g.has_value());
+  for (uint32_t b = 0; b < 6; ++b) EXPECT_EQ(committed_or_zero(*g, b), position[b]) << "bucket " << b;
+
+  Consumer b(cluster.dir(), "b");
+  ASSERT_TRUE(b.start({"--server", cluster.address(1), "--topic", "events", "--group", "g", "--read", "400", "--exit",
+                       "--session-ms", "2000"}));
+  ASSERT_EQ(b.process().wait_exit(std::chrono::seconds(90)), 0) << b.text();
+  auto got_b = b.read().records();
+  ASSERT_EQ(got_b.size(), 400u) << b.text();
+  std::set<std::string> before, after;
+  for (size_t i = 0; i < 200; ++i) before.insert(got_a[i].id);
+  for (const auto& r : got_b) {
+    EXPECT_GE(r.offset, position[r.bucket]) << "bucket " << r.bucket << ": " << r.id << " was committed already";
+    after.insert(r.id);
+  }
+  EXPECT_EQ(after.size(), 400u);
+  for (size_t i = 200; i < 300; ++i) EXPECT_TRUE(after.count(got_a[i].id)) << got_a[i].id << " was not delivered again";
+  for (int i = 0; i < 600; ++i) {
+    std::string id = "r" + std::to_string(i);
+    EXPECT_EQ(before.count(id) + after.count(id), 1u) << id;
+  }
+  // Its close committed everything: no lag anywhere.
+  g = find_group(*admin, "events", "g");
+  ASSERT_TRUE(g.has_value());
+  EXPECT_TRUE(g->members.empty());
+  for (const auto& bl : g->buckets) EXPECT_EQ(bl.lag, 0u) << "bucket " << bl.bucket.value();
+}
+
+// Three dynamic members join one by one while a producer writes, then one is killed with
+// SIGKILL: after each change every bucket has exactly one live owner (the coordinator's view and
+// the members' own), and the run delivers every record at least once, in bucket order.
+TEST(GroupCluster, DynamicMembersJoinOneByOneThenOneIsKilled) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  constexpr uint32_t kBuckets = 12;
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "jobs", .num_buckets = kBuckets};
+  ASSERT_TRUE(admin->writer(topic).ok());
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> produced{0};
+  Status producer_status;
+  std::thread producer([&] {
+    auto c = connect_to(cluster.address(2));
+    auto w = c->writer(topic);
+    if (!w.ok()) {
+      producer_status = w.status();
+      return;
+    }
+    for (int i = 0; !stop && i < 100000; i += 20) {
+      std::vector<Record> batch;
+      for (int k = i; k < i + 20; ++k) batch.push_back(Record{{"id", "j" + std::to_string(k)}});
+      if (Status s = (*w)->put(batch); !s.ok()) {
+        producer_status = s;
+        return;
+      }
+      produced = i + 20;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+
+  std::vector<std::unique_ptr<Consumer>> members;
+  std::vector<bool> alive;
+  // Waits (bounded: 60 s) until the group has exactly the live members, whose buckets partition
+  // the topic, and each live process's last assignment is one of them.
+  auto settled = [&](size_t live, std::string* why) {
+    for (int i = 0; i < 600; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto g = find_group(*admin, "jobs", "workers");
+      if (!g) {
+        *why = "no group";
+        continue;
+      }
+      if (g->members.size() != live) {
+        *why = std::to_string(g->members.size()) + " members";
+        continue;
+      }
+      std::multiset<uint32_t> owned;
+      std::multiset<std::string> shares;
+      for (const auto& m : g->members) {
+        std::string s;
+        for (BucketId b : m.buckets) {
+          owned.insert(b.value());
+          s += (s.empty() ? "" : ",") + std::to_string(b.value());
+        }
+        shares.insert(s.empty() ? "-" : s);
+      }
+      bool partition = owned.size() == kBuckets;
+      for (uint32_t b = 0; b < kBuckets; ++b) partition = partition && owned.count(b) == 1;
+      if (!partition) {
+        *why = "buckets are not owned once each";
+        continue;
+      }
+      std::multiset<std::string> seen;
+      for (size_t k = 0; k < members.size(); ++k)
+        if (alive[k]) seen.insert(members[k]->read().last_assign());
+      if (seen != shares) {
+        *why = "the members have not all taken their shares yet";
+        continue;
+      }
+      return true;
+    }
+    return false;
+  };
+  for (int k = 0; k < 3; ++k) {
+    members.push_back(std::make_unique<Consumer>(cluster.dir(), "m" + std::to_string(k)));
+    alive.push_back(true);
+    ASSERT_TRUE(members[k]->start({"--server", cluster.address(k), "--topic", "jobs", "--group", "workers", "--follow",
+                                   "--auto-commit-ms", "300", "--session-ms", "3000"}));
+    std::string why;
+    ASSERT_TRUE(settled(k + 1, &why)) << "after member " << k << " joined: " << why << "\n" << members[k]->text();
+  }
+  EXPECT_EQ(members[1]->process().kill(SIGKILL), -1);
+  alive[1] = false;
+  std::string why;
+  ASSERT_TRUE(settled(2, &why)) << "after member 1 was killed: " << why;
+
+  stop = true;
+  producer.join();
+  ASSERT_TRUE(producer_status.ok()) << producer_status.to_string();
+  // The survivors catch up and commit everything (bounded: 60 s).
+  bool caught_up = false;
+  uint64_t total = 0;
+  for (int i = 0; i < 600 && !caught_up; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto g = find_group(*admin, "jobs", "workers");
+    if (!g) continue;
+    caught_up = true;
+    total = 0;
+    for (const auto& b : g->buckets) {
+      caught_up = caught_up && b.lag == 0;
+      total += b.end.value();
+    }
+  }
+  ASSERT_TRUE(caught_up);
+  ASSERT_GT(produced.load(), 0);
+  EXPECT_EQ(total, static_cast<uint64_t>(produced.load()));
+  for (size_t k = 0; k < members.size(); ++k)
+    if (alive[k]) members[k]->process().kill(SIGKILL);
+
+  // Every record at least once; within each stretch of one assignment, each bucket's records
+  // come at consecutive offsets.
+  std::map<std::pair<uint32_t, uint64_t>, std::string> seen;
+  for (size_t k = 0; k < members.size(); ++k) {
+    std::map<uint32_t, uint64_t> next;  // bucket -> offset expected next in this stretch
+    for (const auto& line : members[k]->read().lines) {
+      if (line.rfind("assign ", 0) == 0) {
+        next.clear();
+        continue;
+      }
+      if (line.rfind("error", 0) == 0) ADD_FAILURE() << "member " << k << ": " << line;
+      std::istringstream in(line);
+      std::string tag, id;
+      uint32_t b;
+      uint64_t o;
+      if (!(in >> tag >> b >> o >> id) || tag != "rec") continue;
+      if (auto it = next.find(b); it != next.end()) {
+        EXPECT_EQ(o, it->second) << "member " << k << " bucket " << b << " out of order";
+      }
+      next[b] = o + 1;
+      seen[{b, o}] = id;
+    }
+  }
+  std::set<std::string> ids;
+  for (const auto& [pos, id] : seen) ids.insert(id);
+  EXPECT_EQ(seen.size(), total);
+  for (int i = 0; i < produced.load(); ++i) EXPECT_TRUE(ids.count("j" + std::to_string(i))) << "j" << i << " never delivered";
+}
+
+// A member that was presumed gone (its generation is older than the group's) cannot commit,
+// through any node; a forwarded call reaching a node that is not the coordinator is refused
+// instead of bouncing.
+TEST(GroupCluster, StaleGenerationIsFencedThroughEveryNodeAndChangesNothing) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "t", .num_buckets = 6};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 60);
+  net::Channels channels({});
+  auto call_join = [&](int node) {
+    grpc::ClientContext ctx;
+    channels.prepare(&ctx, std::chrono::seconds(10));
+    v1::JoinGroupRequest req;
+    req.set_topic("t");
+    req.set_group("g");
+    req.set_session_timeout_ms(60000);
+    v1::JoinGroupResponse resp;
+    auto s = channels.stub(cluster.address(node))->JoinGroup(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.assignment();
+  };
+  auto commit = [&](int node, const v1::GroupAssignment& a, uint64_t generation, uint32_t bucket, uint64_t offset) {
+    grpc::ClientContext ctx;
+    channels.prepare(&ctx, std::chrono::seconds(10));
+    v1::CommitOffsetsRequest req;
+    req.set_topic("t");
+    req.set_group("g");
+    req.set_member_id(a.member_id());
+    req.set_generation(generation);
+    auto* c = req.add_offsets();
+    c->set_bucket(bucket);
+    c->set_offset(offset);
+    v1::CommitOffsetsResponse resp;
+    return channels.stub(cluster.address(node))->CommitOffsets(&ctx, req, &resp);
+  };
+  auto fetch = [&](int node) {
+    grpc::ClientContext ctx;
+    channels.prepare(&ctx, std::chrono::seconds(10));
+    v1::FetchOffsetsRequest req;
+    req.set_topic("t");
+    req.set_group("g");
+    v1::FetchOffsetsResponse resp;
+    auto s = channels.stub(cluster.address(node))->FetchOffsets(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::map<uint32_t, uint64_t> out;
+    for (const auto& c : resp.offsets()) out[c.bucket()] = c.offset();
+    return out;
+  };
+
+  v1::GroupAssignment first = call_join(0);
+  ASSERT_EQ(first.buckets_size(), 6);
+  v1::GroupAssignment second = call_join(1);  // the shares move: first's generation is stale
+  ASSERT_GT(second.generation(), first.generation());
+  ASSERT_EQ(second.buckets_size(), 3);
+  for (int node = 0; node < 3; ++node) {
+    auto s = commit(node, first, first.generation(), first.buckets(0), 7);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "via node " << node;
+    EXPECT_NE(s.error_message().find("fenced"), std::string::npos) << s.error_message();
+    EXPECT_TRUE(fetch(node).empty()) << "via node " << node;
+  }
+  // The current generation commits, and every node reads it back.
+  auto ok = commit(2, second, second.generation(), second.buckets(0), 4);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  for (int node = 0; node < 3; ++node) {
+    auto got = fetch(node);
+    ASSERT_EQ(got.size(), 1u) << "via node " << node;
+    EXPECT_EQ(got[second.buckets(0)], 4u);
+  }
+  // A forwarded call that reaches a node which is not the coordinator is refused there.
+  std::string coordinator = owner_of(*admin, "t", net::coordinator_bucket("g", 6));
+  int other = coordinator == cluster.id(0) ? 1 : 0;
+  grpc::ClientContext ctx;
+  channels.prepare(&ctx, std::chrono::seconds(10));
+  v1::FetchOffsetsRequest req;
+  req.set_topic("t");
+  req.set_group("g");
+  req.set_forwarded(true);
+  v1::FetchOffsetsResponse resp;
+  auto s = channels.stub(cluster.address(other))->FetchOffsets(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(s.error_message().find("placements disagree"), std::string::npos) << s.error_message();
+}
+
+// Commits are on the coordinator's disk: SIGKILL it and restart it, and the group resumes where
+// it committed.
+TEST(GroupCluster, CommitsSurviveARestartOfTheCoordinator) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "d", .num_buckets = 6, .backend = "persisting"};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 100);
+  std::set<std::string> first;
+  {
+    auto r = admin->reader({.topic = "d", .group = "keep", .auto_commit = false});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    for (int i = 0; i < 100 && first.size() < 60; ++i) {
+      auto msgs = (*r)->get(60 - first.size(), true, std::chrono::milliseconds(500));
+      ASSERT_TRUE(msgs.ok()) << msgs.status().to_string();
+      for (const auto& m : *msgs) first.insert(m.record.find("id")->as_string());
+    }
+    ASSERT_EQ(first.size(), 60u);
+    ASSERT_TRUE((*r)->commit().ok());
+    ASSERT_TRUE((*r)->close().ok());
+  }
+  auto before = find_group(*admin, "d", "keep");
+  ASSERT_TRUE(before.has_value());
+  std::string coordinator = owner_of(*admin, "d", net::coordinator_bucket("keep", 6));
+  int ci = cluster.index_of(coordinator);
+  ASSERT_GE(ci, 0);
+  EXPECT_EQ(cluster.kill(ci, SIGKILL), -1);
+  ASSERT_TRUE(cluster.start(ci)) << cluster.log(ci);
+
+  auto entry = connect_to(cluster.address((ci + 1) % 3));
+  auto after = find_group(*entry, "d", "keep");
+  ASSERT_TRUE(after.has_value());
+  for (uint32_t b = 0; b < 6; ++b) EXPECT_EQ(committed_or_zero(*after, b), committed_or_zero(*before, b)) << b;
+  auto r = entry->reader({.topic = "d", .group = "keep"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  std::set<std::string> rest;
+  for (int i = 0; i < 100 && rest.size() < 40; ++i) {
+    auto msgs = (*r)->get(100, true, std::chrono::milliseconds(500));
+    ASSERT_TRUE(msgs.ok()) << msgs.status().to_string();
+    for (const auto& m : *msgs) {
+      EXPECT_FALSE(first.count(m.record.find("id")->as_string())) << "delivered again after its commit";
+      rest.insert(m.record.find("id")->as_string());
+    }
+  }
+  EXPECT_EQ(rest.size(), 40u);
+}
+
+// start = latest, reset to earliest / an offset / latest, delete; and bad input: an unknown
+// group, a bad group name, an unknown topic, a reset or delete while a member is live.
+TEST(GroupCluster, StartLatestResetDeleteAndBadInput) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "t", .num_buckets = 4};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 40);
+  auto read_all = [](TopicReader& r, size_t want) {
+    std::vector<Message> out;
+    for (int i = 0; i < 40 && out.size() < want; ++i) {
+      auto msgs = r.get(100, true, std::chrono::milliseconds(250));
+      EXPECT_TRUE(msgs.ok()) << msgs.status().to_string();
+      if (!msgs.ok()) break;
+      out.insert(out.end(), msgs->begin(), msgs->end());
+    }
+    return out;
+  };
+  {
+    auto late = admin->reader({.topic = "t", .group = "late", .start = OffsetReset::kLatest});
+    ASSERT_TRUE(late.ok()) << late.status().to_string();
+    auto none = (*late)->get(100, true, std::chrono::milliseconds(300));
+    ASSERT_TRUE(none.ok());
+    EXPECT_TRUE(none->empty()) << "start=latest read an old record";
+    put_range(*admin, topic, 40, 48);
+    auto got = read_all(**late, 8);
+    ASSERT_EQ(got.size(), 8u);
+    for (const auto& m : got) EXPECT_GE(std::stoi(m.record.find("id")->as_string().substr(1)), 40);
+
+    // While it is a member, reset and delete are refused, naming it; nothing changes.
+    auto live = admin->reset_group("t", "late", {GroupReset::kEarliest});
+    EXPECT_EQ(live.code(), Code::kFailedPrecondition) << live.to_string();
+    EXPECT_NE(live.message().find("late"), std::string::npos) << live.to_string();
+    auto del = admin->delete_group("t", "late");
+    EXPECT_EQ(del.code(), Code::kFailedPrecondition) << del.to_string();
+    ASSERT_TRUE((*late)->close().ok());  // commits the 8
+  }
+  auto g = find_group(*admin, "t", "late");
+  ASSERT_TRUE(g.has_value());
+  for (const auto& b : g->buckets) EXPECT_EQ(b.lag, 0u);
+
+  ASSERT_TRUE(admin->reset_group("t", "late", {GroupReset::kEarliest}).ok());
+  g = find_group(*admin, "t", "late");
+  ASSERT_TRUE(g.has_value());
+  uint64_t lag = 0;
+  for (const auto& b : g->buckets) lag += b.lag;
+  EXPECT_EQ(lag, 48u);
+  {
+    auto again = connect_to(cluster.address(2))->reader({.topic = "t", .group = "late"});
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    EXPECT_EQ(read_all(**again, 48).size(), 48u);
+  }
+  ASSERT_TRUE(admin->reset_group("t", "late", {GroupReset::kOffset, 5}).ok());
+  g = find_group(*admin, "t", "late");
+  ASSERT_TRUE(g.has_value());
+  for (const auto& b : g->buckets) {  // a bucket that ends before 5: its end
+    ASSERT_TRUE(b.committed.has_value());
+    EXPECT_EQ(b.committed->value(), std::min<uint64_t>(5, b.end.value()));
+  }
+  ASSERT_TRUE(admin->reset_group("t", "late", {GroupReset::kLatest}).ok());
+  g = find_group(*admin, "t", "late");
+  ASSERT_TRUE(g.has_value());
+  for (const auto& b : g->buckets) EXPECT_EQ(b.lag, 0u);
+
+  // Bad input, through another node.
+  auto other = connect_to(cluster.address(1));
+  auto unknown = other->reset_group("t", "nosuch", {GroupReset::kEarliest});
+  EXPECT_EQ(unknown.code(), Code::kNotFound) << unknown.to_string();
+  EXPECT_NE(unknown.message().find("nosuch"), std::string::npos) << unknown.to_string();
+  EXPECT_EQ(other->delete_group("t", "nosuch").code(), Code::kNotFound);
+  auto bad = other->reset_group("t", "../etc", {GroupReset::kEarliest});
+  EXPECT_EQ(bad.code(), Code::kInvalidArgument) << bad.to_string();
+  EXPECT_NE(bad.message().find("group"), std::string::npos) << bad.to_string();
+  auto bad_reader = other->reader({.topic = "t", .group = "a/b"});
+  ASSERT_FALSE(bad_reader.ok());
+  EXPECT_EQ(bad_reader.status().code(), Code::kInvalidArgument) << bad_reader.status().to_string();
+  auto no_topic = other->groups("nosuchtopic");
+  ASSERT_FALSE(no_topic.ok());
+  EXPECT_EQ(no_topic.status().code(), Code::kNotFound) << no_topic.status().to_string();
+  // A plain reader has no group to commit to.
+  auto plain = other->reader({.topic = "t"});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->commit().code(), Code::kFailedPrecondition);
+
+  ASSERT_TRUE(other->delete_group("t", "late").ok());
+  EXPECT_FALSE(find_group(*admin, "t", "late").has_value());
+  EXPECT_EQ(admin->delete_group("t", "late").code(), Code::kNotFound);
+}
+
+// The coordinator's /metrics has the group's lag per bucket (end offsets from the other owners)
+// and its commit count; the other nodes do not export the group.
+TEST(GroupCluster, CoordinatorExportsLagAndCommits) {
+  Cluster cluster(3);
+  std::vector<int> mports;
+  for (int i = 0; i < 3; ++i) {
+    mports.push_back(testing::free_port());
+    cluster.set_node_args(i, {"--metrics", "127.0.0.1:" + std::to_string(mports[i])});
+  }
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1) << cluster.log(2);
+  auto admin = connect_to(cluster.address(0));
+  const WriterOptions topic{.topic = "m", .num_buckets = 6};
+  ASSERT_TRUE(admin->writer(topic).ok());
+  put_range(*admin, topic, 0, 120);
+  {
+    auto r = admin->reader({.topic = "m", .buckets = {0, 1, 2}, .group = "watch"});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    size_t got = 0;
+    for (int i = 0; i < 40 && got < 10; ++i) {
+      auto msgs = (*r)->get(10 - got, true, std::chrono::milliseconds(250));
+      ASSERT_TRUE(msgs.ok());
+      got += msgs->size();
+    }
+    ASSERT_EQ(got, 10u);
+    ASSERT_TRUE((*r)->commit().ok());
+  }  // the destructor commits again (nothing moved) and leaves
+  auto g = find_group(*admin, "m", "watch");
+  ASSERT_TRUE(g.has_value());
+  const int ci = cluster.index_of(owner_of(*admin, "m", net::coordinator_bucket("watch", 6)));
+  ASSERT_GE(ci, 0);
+  for (int i = 0; i < 3; ++i) {
+    httplib::Client http("127.0.0.1", mports[i]);
+    auto m = http.Get("/metrics");
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->status, 200);
+    if (i != ci) {
+      EXPECT_EQ(m->body.find("group=\"watch\""), std::string::npos) << "node " << i << "\n" << m->body;
+      continue;
+    }
+    for (const auto& b : g->buckets) {
+      std::string series = "persisting_group_lag{topic=\"m\",group=\"watch\",bucket=\"" +
+                           std::to_string(b.bucket.value()) + "\"} " + std::to_string(b.lag) + "\n";
+      EXPECT_NE(m->body.find(series), std::string::npos) << series << m->body;
+    }
+    const std::string commits = "persisting_group_commits_total{topic=\"m\",group=\"watch\"} ";
+    auto at = m->body.find(commits);
+    ASSERT_NE(at, std::string::npos) << m->body;
+    EXPECT_GE(std::stoi(m->body.substr(at + commits.size())), 1) << m->body;
+    auto check = testing::run_process({PROMTOOL_BIN, "check", "metrics"}, m->body);
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  }
+}
+
+}  // namespace
+}  // namespace persisting
