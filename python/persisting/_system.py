@@ -7,6 +7,7 @@ import atexit
 import concurrent.futures
 import os
 import threading
+import warnings
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Union
 
@@ -14,7 +15,7 @@ from . import _native
 from ._backends import backend_name
 from ._reader import Reader, _GroupSettings
 from ._writer import Writer
-from .errors import InvalidArgumentError
+from .errors import Error, InvalidArgumentError
 
 #: Every open system, closed at interpreter exit (engine threads must stop before Python does).
 _OPEN: "weakref.WeakSet[System]" = weakref.WeakSet()
@@ -60,6 +61,7 @@ class System:
         self._native = native
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
+        self._readers: "weakref.WeakSet[Any]" = weakref.WeakSet()  # closed before the system
         self.queue = QueueApi(self)
         _OPEN.add(self)
 
@@ -86,7 +88,14 @@ class System:
         self._native.flush()
 
     def close(self) -> None:
-        """Closes the system: an embedded node flushes and closes its buckets. Idempotent."""
+        """Closes the system: its readers first (a group reader commits, with auto_commit, and
+        leaves its group), then an embedded node flushes and closes its buckets. Idempotent."""
+        for core in list(self._readers):
+            try:
+                core.close()
+            except Error as e:  # the system closes anyway; the reader's failure is reported
+                warnings.warn(f"closing a reader of topic '{core.topic}': {e}", RuntimeWarning,
+                              stacklevel=2)
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
@@ -212,6 +221,7 @@ class QueueApi:
             buckets = [int(b) for b in bucket_ids]
         reader = Reader(self._system, topic, buckets, None if rank is None else int(rank),
                         1 if world_size is None else int(world_size), settings)
+        self._system._readers.add(reader._core)
         reader._try_open()
         return reader
 

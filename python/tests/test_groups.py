@@ -19,34 +19,39 @@ async def drain(reader, limit=100):
         out += got
 
 
-@pytest.fixture(params=["memory", "data_dir"])
-def embedded(request, tmp_path):
-    """An embedded system, memory-only or with a data dir."""
-    s = persisting.open(tmp_path / "data" if request.param == "data_dir" else None)
+@pytest.fixture(params=["memory", "data_dir", "remote"])
+def gsystem(request, tmp_path):
+    """An embedded system (memory-only or with a data dir), or a client of persistingd."""
+    if request.param == "remote":
+        s = persisting.connect(request.getfixturevalue("persistingd"))
+    else:
+        s = persisting.open(tmp_path / "data" if request.param == "data_dir" else None)
     yield s
     s.close()
 
 
-async def test_commit_then_a_new_reader_of_the_group_resumes_after_it(embedded, topic):
-    writer = await embedded.queue.write(topic, num_buckets=3)
+async def test_commit_then_a_new_reader_of_the_group_resumes_after_it(gsystem, topic):
+    writer = await gsystem.queue.write(topic, num_buckets=3)
     await writer.put([{"id": i, "n": i} for i in range(30)])
-    reader = await embedded.queue.read(topic, group="g", auto_commit=False)
+    reader = await gsystem.queue.read(topic, group="g", auto_commit=False)
     first = await reader.get(limit=10)
     assert len(first) == 10
     await reader.commit()
     await reader.get(limit=5)  # read, never committed: comes again
     await reader.aclose()
 
-    again = await embedded.queue.read(topic, group="g", auto_commit=False)
+    again = await gsystem.queue.read(topic, group="g", auto_commit=False)
     rest = await drain(again)
     assert sorted(r["n"] for r in first + rest) == list(range(30))
     # another group starts from the beginning
-    other = await embedded.queue.read(topic, group="other")
+    other = await gsystem.queue.read(topic, group="other")
     assert len(await drain(other)) == 30
 
 
-async def test_commits_survive_a_reopened_system(tmp_path, topic):
-    with persisting.open(tmp_path) as system:
+async def check_commits_survive(open_system, topic):
+    """Commit, read more without committing, close the system; a reader of the group on a new
+    system resumes after the commit (and its close commits the rest)."""
+    with open_system() as system:
         writer = await system.queue.write(topic, num_buckets=2, backend="persisting")
         await writer.put([{"id": i, "n": i} for i in range(20)])
         reader = await system.queue.read(topic, group="g", auto_commit=False)
@@ -54,7 +59,7 @@ async def test_commits_survive_a_reopened_system(tmp_path, topic):
         reader.sync().commit()
         await reader.get(limit=4)  # not committed
         reader.close()
-    with persisting.open(tmp_path) as system:
+    with open_system() as system:
         async with await system.queue.read(topic, group="g") as reader:
             rest = await drain(reader)
         assert sorted(r["n"] for r in first + rest) == list(range(20))
@@ -63,10 +68,18 @@ async def test_commits_survive_a_reopened_system(tmp_path, topic):
             assert await reader.get(wait=True, timeout=0.3) == []
 
 
-async def test_commit_covers_only_records_handed_out_by_async_for(embedded, topic):
-    writer = await embedded.queue.write(topic, num_buckets=1)
+async def test_commits_survive_a_reopened_system(tmp_path, topic):
+    await check_commits_survive(lambda: persisting.open(tmp_path), topic)
+
+
+async def test_commits_survive_a_new_client(persistingd, topic):
+    await check_commits_survive(lambda: persisting.connect(persistingd), topic)
+
+
+async def test_commit_covers_only_records_handed_out_by_async_for(gsystem, topic):
+    writer = await gsystem.queue.write(topic, num_buckets=1)
     await writer.put([{"id": 0, "n": i} for i in range(10)])
-    reader = await embedded.queue.read(topic, group="g", auto_commit=False)
+    reader = await gsystem.queue.read(topic, group="g", auto_commit=False)
     seen = []
     async for record in reader:  # fetches 10 at once, hands out 3
         seen.append(record["n"])
@@ -74,27 +87,27 @@ async def test_commit_covers_only_records_handed_out_by_async_for(embedded, topi
             break
     await reader.commit()
     await reader.aclose()
-    again = await embedded.queue.read(topic, group="g")
+    again = await gsystem.queue.read(topic, group="g")
     assert [r["n"] for r in await drain(again)] == list(range(3, 10))
 
 
-async def test_sync_iteration_then_commit(embedded, topic):
-    writer = await embedded.queue.write(topic, num_buckets=1)
+async def test_sync_iteration_then_commit(gsystem, topic):
+    writer = await gsystem.queue.write(topic, num_buckets=1)
     await writer.put([{"id": 0, "n": i} for i in range(6)])
-    reader = (await embedded.queue.read(topic, group="g", auto_commit=False)).sync()
+    reader = (await gsystem.queue.read(topic, group="g", auto_commit=False)).sync()
     it = iter(reader)
     assert [next(it)["n"] for _ in range(2)] == [0, 1]
     reader.commit()
     reader.close()
-    with (await embedded.queue.read(topic, group="g", auto_commit=False)).sync() as again:
+    with (await gsystem.queue.read(topic, group="g", auto_commit=False)).sync() as again:
         assert [r["n"] for r in again.get(limit=100)] == [2, 3, 4, 5]
 
 
-async def test_start_latest_skips_what_is_there(embedded, topic):
-    writer = await embedded.queue.write(topic, num_buckets=2)
+async def test_start_latest_skips_what_is_there(gsystem, topic):
+    writer = await gsystem.queue.write(topic, num_buckets=2)
     await writer.put([{"id": i, "old": True} for i in range(5)])
-    latest = await embedded.queue.read(topic, group="late", start="latest")
-    earliest = await embedded.queue.read(topic, group="early", start="earliest")
+    latest = await gsystem.queue.read(topic, group="late", start="latest")
+    earliest = await gsystem.queue.read(topic, group="early", start="earliest")
     assert await latest.get() == []
     await writer.put([{"id": i, "old": False} for i in range(3)])
     got = await drain(latest)
@@ -124,10 +137,10 @@ async def test_commit_without_a_group_raises(system, topic):
     reader.close()  # a plain reader closes too
 
 
-async def test_closed_reader_raises_and_close_is_idempotent(embedded, topic):
-    writer = await embedded.queue.write(topic)
+async def test_closed_reader_raises_and_close_is_idempotent(gsystem, topic):
+    writer = await gsystem.queue.write(topic)
     await writer.put({"id": 1})
-    reader = await embedded.queue.read(topic, group="g")
+    reader = await gsystem.queue.read(topic, group="g")
     async with reader:
         assert len(await reader.get()) == 1
     await reader.aclose()
@@ -140,18 +153,58 @@ async def test_closed_reader_raises_and_close_is_idempotent(embedded, topic):
         reader.sync().get()
 
 
-async def test_group_reader_opened_before_the_topic(embedded, topic):
-    reader = await embedded.queue.read(topic, group="g", auto_commit=False)
+async def test_group_reader_opened_before_the_topic(gsystem, topic):
+    reader = await gsystem.queue.read(topic, group="g", auto_commit=False)
     task = asyncio.create_task(reader.get(wait=True, timeout=30))
     await asyncio.sleep(0.1)
-    writer = await embedded.queue.write(topic, num_buckets=2)
+    writer = await gsystem.queue.write(topic, num_buckets=2)
     await writer.put({"id": 1, "n": 1})
     assert await asyncio.wait_for(task, 60) == [{"id": 1, "n": 1}]
     await reader.commit()
 
 
-async def test_remote_group_reader_gives_the_clients_error(persistingd, topic):
-    with persisting.connect(persistingd) as system:
-        await system.queue.write(topic)
-        with pytest.raises(persisting.NotSupportedError, match="consumer groups over a cluster"):
-            await system.queue.read(topic, group="g")
+async def test_two_dynamic_members_share_the_buckets(gsystem, topic):
+    writer = await gsystem.queue.write(topic, num_buckets=4)
+    # a short session: members heartbeat (and learn of new shares) every 0.2 s
+    a = await gsystem.queue.read(topic, group="g", auto_commit=False, session_timeout=0.6)
+    await a.get()  # joined: all four buckets
+    assert set(a.offsets()) == {0, 1, 2, 3}
+    b = await gsystem.queue.read(topic, group="g", auto_commit=False, session_timeout=0.6)
+    for _ in range(100):  # each learns its share at a get after its next heartbeat
+        await a.get(wait=True, timeout=0.05)
+        await b.get(wait=True, timeout=0.05)
+        if set(a.offsets()) | set(b.offsets()) == {0, 1, 2, 3} and \
+                not set(a.offsets()) & set(b.offsets()):
+            break
+    assert len(a.offsets()) == len(b.offsets()) == 2
+    assert set(a.offsets()) | set(b.offsets()) == {0, 1, 2, 3}
+    await writer.put([{"id": i, "n": i} for i in range(40)])
+    got = await drain(a) + await drain(b)
+    assert sorted(r["n"] for r in got) == list(range(40))
+    await b.aclose()  # b leaves: a gets every bucket again
+    for _ in range(100):
+        await a.get(wait=True, timeout=0.05)
+        if len(a.offsets()) == 4:
+            break
+    assert set(a.offsets()) == {0, 1, 2, 3}
+    await a.aclose()
+
+
+@pytest.mark.parametrize("kind", ["data_dir", "remote"])
+async def test_closing_the_system_commits_and_closes_its_group_readers(request, kind, tmp_path,
+                                                                      topic):
+    def open_system():
+        if kind == "remote":
+            return persisting.connect(request.getfixturevalue("persistingd"))
+        return persisting.open(tmp_path)
+    system = open_system()
+    writer = await system.queue.write(topic, num_buckets=1, backend="persisting")
+    await writer.put([{"id": 0, "n": i} for i in range(5)])
+    reader = await system.queue.read(topic, group="g")
+    assert [r["n"] for r in await reader.get(limit=3)] == [0, 1, 2]
+    system.close()  # the reader commits (auto_commit) and leaves before the system closes
+    with pytest.raises(persisting.ClosedError):
+        await reader.get()
+    with open_system() as system:
+        async with await system.queue.read(topic, group="g") as again:
+            assert [r["n"] for r in await drain(again)] == [3, 4]
