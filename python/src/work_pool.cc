@@ -1,6 +1,7 @@
 #include "work_pool.h"
 
 #include <algorithm>
+#include <system_error>
 
 namespace persisting::python {
 
@@ -24,9 +25,20 @@ void WorkPool::submit(std::function<void()> job) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (!stopping_) {
-      jobs_.push_back(std::move(job));
       // An idle thread takes it unless the queue already has one waiting for each idle thread.
-      if (idle_ < jobs_.size() && threads_.size() < max_threads_) threads_.emplace_back([this] { work(); });
+      if (idle_ < jobs_.size() + 1 && threads_.size() < max_threads_) {
+        try {
+          threads_.emplace_back([this] { work(); });
+        } catch (const std::system_error&) {
+          // no thread to be had now: the running ones take it, or, with none, this thread does
+          if (threads_.empty()) {
+            lock.unlock();
+            job();
+            return;
+          }
+        }
+      }
+      jobs_.push_back(std::move(job));
       cv_.notify_one();
       return;
     }
