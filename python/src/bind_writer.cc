@@ -16,12 +16,28 @@ void check_bucket_column(const TopicInfo& info, const Record& r, const std::stri
     throw_error("InvalidArgumentError", "Missing partition column '" + info.bucket_column + "'" + what);
 }
 
+// The keys and the status of a put's answer, interned once (an answer is made per record).
+// Never destroyed: they may be needed until the interpreter ends; the GIL serializes the first call.
+struct PutWords {
+  py::object bucket_id, offset, status, ok;
+};
+
+const PutWords& put_words() {
+  static PutWords* words = nullptr;
+  if (!words) {
+    auto intern = [](const char* s) { return py::reinterpret_steal<py::object>(PyUnicode_InternFromString(s)); };
+    words = new PutWords{intern("bucket_id"), intern("offset"), intern("status"), intern("ok")};
+  }
+  return *words;
+}
+
 // Pulsing's answer to a put: {"bucket_id": b, "offset": o or None, "status": "ok"}.
 py::dict put_result(uint32_t bucket, std::optional<uint64_t> offset) {
+  const PutWords& w = put_words();
   py::dict d;
-  d["bucket_id"] = bucket;
-  d["offset"] = offset ? py::object(py::int_(*offset)) : py::none();
-  d["status"] = "ok";
+  d[w.bucket_id] = py::int_(bucket);
+  d[w.offset] = offset ? py::object(py::int_(*offset)) : py::none();
+  d[w.status] = w.ok;
   return d;
 }
 
