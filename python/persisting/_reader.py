@@ -58,6 +58,7 @@ class _ReaderCore:
         self.native: Any = None
         self.closed = False
         self.closing = False  # close() waits for a cancelled get's engine get to finish
+        self.busy = 0  # blocking gets running now (System.close leaves such a reader alone)
         self.offsets_to_apply: List[Any] = []  # set_offset calls made before the topic existed
         self.buffer: Deque[Record] = collections.deque()
         # Where the buffer's records came from: the get's {bucket: first offset}, the bucket of
@@ -172,12 +173,18 @@ class _ReaderCore:
 
     def sync_get_batch(self, limit: int, wait: bool, timeout: Optional[float]) -> Any:
         """(records, firsts, buckets) of one engine get (the buffer must be empty)."""
-        self.check_open()
-        deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
-        if not self.open_blocking(wait, deadline):
-            return [], {}, []
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        return self.native.get(limit, wait, left)
+        with self.mutex:
+            self.check_open()
+            self.busy += 1
+        try:
+            deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+            if not self.open_blocking(wait, deadline):
+                return [], {}, []
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            return self.native.get(limit, wait, left)
+        finally:
+            with self.mutex:
+                self.busy -= 1
 
     def sync_get(self, limit: int, wait: bool, timeout: Optional[float]) -> List[Record]:
         limit = _check_limit(limit)
@@ -221,13 +228,17 @@ class _ReaderCore:
         self.give_back_buffer()
         self.native.commit()
 
-    def close(self) -> None:
-        """Leaves the group (the engine commits first with auto_commit). Idempotent."""
+    def close(self, if_idle: bool = False) -> None:
+        """Leaves the group (the engine commits first with auto_commit). Idempotent. if_idle:
+        leaves a reader alone while a get runs (System.close: an engine reader serves one call
+        at a time; that reader closes when it is dropped)."""
         if self.closed:
+            return
+        if if_idle and not self.settle_now():
             return
         self.check_settled()
         with self.mutex:
-            if self.closed:
+            if self.closed or (if_idle and self.busy):
                 return
             self.closed = True
             native = self.native

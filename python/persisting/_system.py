@@ -89,10 +89,11 @@ class System:
 
     def close(self) -> None:
         """Closes the system: its readers first (a group reader commits, with auto_commit, and
-        leaves its group), then an embedded node flushes and closes its buckets. Idempotent."""
+        leaves its group; one in the middle of a get closes when it is dropped), then an
+        embedded node flushes and closes its buckets. Idempotent."""
         for core in list(self._readers):
             try:
-                core.close()
+                core.close(if_idle=True)
             except Error as e:  # the system closes anyway; the reader's failure is reported
                 warnings.warn(f"closing a reader of topic '{core.topic}': {e}", RuntimeWarning,
                               stacklevel=2)
