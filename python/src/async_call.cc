@@ -29,11 +29,30 @@ void settle(py::handle future, const Status& status, const std::function<py::obj
 
 }  // namespace
 
-ForeignGil::ForeignGil() {
-  thread_local bool kept = false;
-  if (!kept) {
-    gil_.inc_ref();  // never dropped: the state lives as long as the thread
-    kept = true;
+namespace {
+
+// Whether this thread keeps the thread state ForeignGil made for it, and drops it when the thread
+// ends (with the GIL, unless the interpreter is going away: then nothing may touch Python and the
+// state is left to it). The threads that end are joined by code that has released the GIL
+// (destroy_without_gil, _stop_work_pool). Threads Python knows keep their own state.
+struct KeptState {
+  enum { kUndecided, kKept, kPythonThread } how = kUndecided;
+  ~KeptState() {
+    if (how != kKept || !interpreter_alive()) return;
+    py::gil_scoped_acquire gil;
+    gil.dec_ref();  // the keep; the acquire's own reference goes at the end of this scope
+  }
+};
+
+thread_local KeptState kept_state;
+
+}  // namespace
+
+ForeignGil::ForeignGil()
+    : first_foreign_(kept_state.how == KeptState::kUndecided && PyGILState_GetThisThreadState() == nullptr) {
+  if (kept_state.how == KeptState::kUndecided) {
+    if (first_foreign_) gil_.inc_ref();  // kept until the thread ends
+    kept_state.how = first_foreign_ ? KeptState::kKept : KeptState::kPythonThread;
   }
 }
 

@@ -19,12 +19,13 @@ bool interpreter_alive();
 // Takes the GIL on a thread Python did not start (a pool or engine thread), keeping the thread's
 // Python thread state for its next calls: pybind11 would create and delete one per acquire, and
 // deleting one unmaps its frame stack (a TLB flush on every CPU), which cost more than the rest
-// of an asyncio completion.
+// of an asyncio completion. The state is dropped when the thread ends.
 class ForeignGil {
  public:
   ForeignGil();
 
  private:
+  bool first_foreign_;  // this thread's first acquire, and Python has no state for it
   pybind11::gil_scoped_acquire gil_;
 };
 
