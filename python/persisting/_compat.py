@@ -112,7 +112,10 @@ class Queue:
 
     async def put(self, record: Union[Record, List[Record]]) -> Union[PutResult, List[PutResult]]:
         """Appends one record or a list of them (see :meth:`Writer.put`)."""
-        return await self._run(self._sync.put, record)
+        writer = self._core.writer
+        if writer is None:  # the first put opens (or creates) the topic
+            writer = await self._run(self._core.get_writer)
+        return await writer.put(record)
 
     async def get(self, bucket_id: Optional[int] = None, limit: int = 100, offset: int = 0,
                   wait: bool = False, timeout: Optional[float] = None) -> List[Record]:

@@ -7,14 +7,15 @@ import atexit
 import concurrent.futures
 import os
 import threading
+import warnings
 import weakref
 from typing import Any, Dict, List, Optional, Sequence, Union
 
 from . import _native
 from ._backends import backend_name
-from ._reader import Reader
+from ._reader import Reader, _GroupSettings
 from ._writer import Writer
-from .errors import InvalidArgumentError
+from .errors import Error, InvalidArgumentError
 
 #: Every open system, closed at interpreter exit (engine threads must stop before Python does).
 _OPEN: "weakref.WeakSet[System]" = weakref.WeakSet()
@@ -22,6 +23,7 @@ _OPEN: "weakref.WeakSet[System]" = weakref.WeakSet()
 
 @atexit.register
 def _close_all() -> None:
+    _native._stop_work_pool()  # asyncio calls in flight finish first, on open systems
     for system in list(_OPEN):
         system.close()
 
@@ -59,6 +61,7 @@ class System:
         self._native = native
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._lock = threading.Lock()
+        self._readers: "weakref.WeakSet[Any]" = weakref.WeakSet()  # closed before the system
         self.queue = QueueApi(self)
         _OPEN.add(self)
 
@@ -85,7 +88,15 @@ class System:
         self._native.flush()
 
     def close(self) -> None:
-        """Closes the system: an embedded node flushes and closes its buckets. Idempotent."""
+        """Closes the system: its readers first (a group reader commits, with auto_commit, and
+        leaves its group; one in the middle of a get closes when it is dropped), then an
+        embedded node flushes and closes its buckets. Idempotent."""
+        for core in list(self._readers):
+            try:
+                core.close(if_idle=True)
+            except Error as e:  # the system closes anyway; the reader's failure is reported
+                warnings.warn(f"closing a reader of topic '{core.topic}': {e}", RuntimeWarning,
+                              stacklevel=2)
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
@@ -180,20 +191,38 @@ class QueueApi:
                      bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,
                      world_size: Optional[int] = None, num_buckets: int = 4,
                      storage_path: Optional[str] = None, backend: Any = None,
-                     backend_options: Optional[Dict[str, Any]] = None) -> Reader:
+                     backend_options: Optional[Dict[str, Any]] = None,
+                     group: Optional[str] = None, start: str = "earliest",
+                     auto_commit: bool = True, auto_commit_interval: float = 5.0,
+                     session_timeout: float = 10.0) -> Reader:
         if bucket_id is not None and bucket_ids is not None:
             raise InvalidArgumentError("give bucket_id or bucket_ids, not both")
         if (rank is None) != (world_size is None):
             raise InvalidArgumentError("rank and world_size go together")
         if (rank is not None) and (bucket_id is not None or bucket_ids is not None):
             raise InvalidArgumentError("give buckets or rank/world_size, not both")
+        if start not in ("earliest", "latest"):
+            raise InvalidArgumentError(f"start must be 'earliest' or 'latest', got {start!r}")
+        settings = None
+        if group is not None:
+            if not isinstance(group, str):
+                raise InvalidArgumentError(f"group must be a str, got {type(group).__name__}")
+            for name, value in (("auto_commit_interval", auto_commit_interval),
+                                ("session_timeout", session_timeout)):
+                if not float(value) > 0:
+                    raise InvalidArgumentError(
+                        f"{name} must be a positive number of seconds, got {value!r}")
+            _native.check_group_name(group)
+            settings = _GroupSettings(group, str(start), auto_commit, auto_commit_interval,
+                                      session_timeout)
         buckets: Optional[List[int]] = None
         if bucket_id is not None:
             buckets = [int(bucket_id)]
         elif bucket_ids is not None:
             buckets = [int(b) for b in bucket_ids]
         reader = Reader(self._system, topic, buckets, None if rank is None else int(rank),
-                        1 if world_size is None else int(world_size))
+                        1 if world_size is None else int(world_size), settings)
+        self._system._readers.add(reader._core)
         reader._try_open()
         return reader
 
@@ -201,7 +230,10 @@ class QueueApi:
                    bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,
                    world_size: Optional[int] = None, num_buckets: int = 4,
                    storage_path: Optional[str] = None, backend: Any = None,
-                   backend_options: Optional[Dict[str, Any]] = None) -> Reader:
+                   backend_options: Optional[Dict[str, Any]] = None,
+                   group: Optional[str] = None, start: str = "earliest",
+                   auto_commit: bool = True, auto_commit_interval: float = 5.0,
+                   session_timeout: float = 10.0) -> Reader:
         """Opens a reader of a topic, of all its buckets or of some.
 
         Args:
@@ -212,11 +244,27 @@ class QueueApi:
             rank, world_size: read the buckets b with ``b % world_size == rank``.
             num_buckets, storage_path, backend, backend_options: Pulsing's; accepted and
                 unused (a reader takes the topic's settings).
+            group: a consumer group (docs/groups.md): the reader's offsets are the group's,
+                kept by the system; it starts each bucket after the group's last commit and
+                :meth:`Reader.commit` makes its progress durable. With buckets or rank it
+                reads exactly those (a static member); with neither it shares the topic's
+                buckets with the group's other dynamic members. Names follow the topic-name
+                rule (a bad one raises ValueError). None: a plain reader (offsets in memory).
+            start: where a group reader starts a bucket with no commit: "earliest" (its first
+                record) or "latest" (only records put from then on).
+            auto_commit: commit every auto_commit_interval seconds (checked on get) and on
+                close.
+            auto_commit_interval: seconds between automatic commits.
+            session_timeout: seconds without a get after which a dynamic member is dropped
+                from the group and its buckets go to the others.
         """
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._system.executor(),
-            lambda: self._open_reader(topic, bucket_id, bucket_ids, rank, world_size))
+            lambda: self._open_reader(topic, bucket_id, bucket_ids, rank, world_size,
+                                      group=group, start=start, auto_commit=auto_commit,
+                                      auto_commit_interval=auto_commit_interval,
+                                      session_timeout=session_timeout))
 
     def get_bucket_id(self, topic: str, value: Any) -> int:
         """The bucket a record whose bucket column holds value goes to (the topic must exist)."""

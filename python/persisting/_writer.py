@@ -5,29 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any, Dict, List, Union
 
-from .errors import RecordTypeError
-
 if TYPE_CHECKING:
     from ._system import System
 
 Record = Dict[str, Any]
 PutResult = Dict[str, Any]
-
-
-def _result(position: Any) -> PutResult:
-    """Pulsing's put answer from the engine's (bucket, offset)."""
-    bucket, offset = position
-    return {"bucket_id": bucket, "offset": offset, "status": "ok"}
-
-
-def _put(native: Any, record: Union[Record, List[Record]]) -> Union[PutResult, List[PutResult]]:
-    """One record or a list of them, through the engine (the GIL is released while it works)."""
-    if isinstance(record, dict):
-        return _result(native.put(record))
-    if isinstance(record, (list, tuple)):
-        return [_result(p) for p in native.put_many(record)]
-    raise RecordTypeError(
-        f"a record must be a dict (or a list of dicts), got {type(record).__name__}")
 
 
 class SyncWriter:
@@ -38,7 +20,7 @@ class SyncWriter:
 
     def put(self, record: Union[Record, List[Record]]) -> Union[PutResult, List[PutResult]]:
         """Appends one record (a dict) or a list of them; see :meth:`Writer.put`."""
-        return _put(self._native, record)
+        return self._native.put(record)
 
     def flush(self) -> None:
         """Asks every bucket's backend to make buffered records durable."""
@@ -73,7 +55,12 @@ class Writer:
         ``ValueError("Missing partition column 'id'")``; a non-dict raises TypeError. A bad
         record in a list fails the whole list before anything is written.
         """
-        return await self._run(_put, self._native, record)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        # Converted and checked here; written on the extension's threads, with the GIL released;
+        # the future is completed on this loop (a cancelled put is still written).
+        self._native.put_async(record, loop, future)
+        return await future
 
     async def flush(self) -> None:
         """Asks every bucket's backend to make buffered records durable."""

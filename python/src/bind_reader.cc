@@ -2,6 +2,7 @@
 // loop.call_soon_threadsafe.
 #include <algorithm>
 
+#include "async_call.h"
 #include "convert.h"
 #include "errors.h"
 #include "handles.h"
@@ -20,23 +21,6 @@ milliseconds to_ms(double seconds) {
   return duration_cast<milliseconds>(duration<double>(seconds)) + milliseconds(1);
 }
 
-// Whether Python objects may be touched from a foreign thread now (not during shutdown).
-bool interpreter_alive() { return Py_IsInitialized() && !_Py_IsFinalizing(); }
-
-// The loop and future of an asyncio get. Freed with the GIL held, whichever thread drops it.
-struct AsyncTarget {
-  py::object loop;
-  py::object future;
-};
-
-std::shared_ptr<AsyncTarget> make_target(py::object loop, py::object future) {
-  return std::shared_ptr<AsyncTarget>(new AsyncTarget{std::move(loop), std::move(future)}, [](AsyncTarget* t) {
-    if (!interpreter_alive()) return;  // leaked at shutdown: nothing may touch Python any more
-    py::gil_scoped_acquire gil;
-    delete t;
-  });
-}
-
 // {bucket: offset of its first record} of messages: where a get that is given up (a cancelled
 // asyncio get) puts the reader back so the next get returns the same records.
 py::dict first_offsets(const std::vector<Message>& messages) {
@@ -48,22 +32,17 @@ py::dict first_offsets(const std::vector<Message>& messages) {
   return out;
 }
 
-// Runs on the loop's thread: completes the future unless it is done already (cancelled).
-// Whatever fails here (a conversion) fails the future: it must never stay pending.
-void deliver(py::object future, const std::shared_ptr<Result<std::vector<Message>>>& result) {
-  if (future.attr("done")().cast<bool>()) return;
-  py::object outcome;
-  try {
-    if (!result->ok()) {
-      future.attr("set_exception")(exception_for(result->status()));
-      return;
-    }
-    outcome = py::make_tuple(from_messages(**result), first_offsets(**result));
-  } catch (py::error_already_set& e) {
-    future.attr("set_exception")(e.value());
-    return;
-  }
-  future.attr("set_result")(outcome);
+// The bucket of each message (what a caller that keeps records unread needs to put the reader
+// back before them: a bucket's records come in offset order from its first).
+py::list buckets_of(const std::vector<Message>& messages) {
+  py::list out(messages.size());
+  for (size_t i = 0; i < messages.size(); ++i) out[i] = py::int_(messages[i].bucket.value());
+  return out;
+}
+
+// The Python result of a get: (records, {bucket: first offset}, [bucket of each record]).
+py::tuple get_result(const std::vector<Message>& messages) {
+  return py::make_tuple(from_messages(messages), first_offsets(messages), buckets_of(messages));
 }
 
 }  // namespace
@@ -85,26 +64,16 @@ py::tuple ReaderHandle::get(size_t limit, bool wait, std::optional<double> timeo
     }();
     if (!r.ok()) throw_status(r.status());
     if (!r->empty() || !wait || steady_clock::now() >= deadline)
-      return py::make_tuple(from_messages(*r), first_offsets(*r));
+      return get_result(*r);
     if (PyErr_CheckSignals() != 0) throw py::error_already_set();
   }
 }
 
 void ReaderHandle::get_async(size_t limit, bool wait, double timeout, py::object loop, py::object future) {
   auto target = make_target(std::move(loop), std::move(future));
-  auto self = shared_from_this();  // the reader lives until the get completes
-  auto done = [self, target](Result<std::vector<Message>> r) mutable {
-    if (!interpreter_alive()) return;
-    py::gil_scoped_acquire gil;
-    auto result = std::make_shared<Result<std::vector<Message>>>(std::move(r));
-    // The reader is released on the loop's thread, after the delivery, never here: dropping the
-    // last reference on an engine thread could end the engine from its own thread.
-    py::cpp_function fn([keep = std::move(self), result](py::object future) { deliver(future, result); });
-    try {
-      target->loop.attr("call_soon_threadsafe")(fn, target->future);
-    } catch (py::error_already_set&) {
-      // the loop is closed: nobody waits for this get any more
-    }
+  std::shared_ptr<void> self = shared_from_this();  // the reader lives until the get completes
+  auto done = [target = std::move(target), self = std::move(self)](Result<std::vector<Message>> r) mutable {
+    complete_on_loop(std::move(target), std::move(r), get_result, std::move(self));
   };
   py::gil_scoped_release nogil;
   r_->get_async(limit, wait, to_ms(timeout), std::move(done));
@@ -122,6 +91,24 @@ py::dict ReaderHandle::offsets() const {
   auto os = r_->offsets();
   for (size_t i = 0; i < bs.size() && i < os.size(); ++i) out[py::int_(bs[i].value())] = os[i].value();
   return out;
+}
+
+void ReaderHandle::commit() {
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = r_->commit();
+  }
+  check(s);
+}
+
+void ReaderHandle::close() {
+  Status s;
+  {
+    py::gil_scoped_release nogil;
+    s = r_->close();
+  }
+  check(s);
 }
 
 py::list ReaderHandle::buckets() const {

@@ -3,6 +3,7 @@
 
 #include "convert.h"
 #include "errors.h"
+#include "groups/group_types.h"
 #include "handles.h"
 
 namespace py = pybind11;
@@ -81,11 +82,40 @@ std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, con
   return std::make_shared<WriterHandle>(value_or_throw(std::move(w)));
 }
 
+namespace {
+
+OffsetReset parse_start(const std::string& start) {
+  if (start == "earliest") return OffsetReset::kEarliest;
+  if (start == "latest") return OffsetReset::kLatest;
+  throw_error("InvalidArgumentError", "start must be 'earliest' or 'latest', got '" + start + "'");
+}
+
+// Checks a group name before anything is opened (a reader may wait for its topic).
+void check_group_name(const std::string& group) { check(groups::validate_group_name(group)); }
+
+std::chrono::milliseconds seconds_option(double seconds, const char* name) {
+  if (!(seconds > 0) || seconds > 1e9)
+    throw_error("InvalidArgumentError", std::string(name) + " must be a positive number of seconds, got " +
+                                            std::to_string(seconds));
+  return std::max(std::chrono::milliseconds(1),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::duration<double>(seconds)));
+}
+
+}  // namespace
+
 std::shared_ptr<ReaderHandle> SystemHandle::reader(const std::string& topic,
                                                    std::optional<std::vector<uint32_t>> buckets,
-                                                   std::optional<uint32_t> rank, uint32_t world_size) {
+                                                   std::optional<uint32_t> rank, uint32_t world_size,
+                                                   const std::string& group, const std::string& start,
+                                                   bool auto_commit, double auto_commit_interval,
+                                                   double session_timeout) {
   auto s = get();
   ReaderOptions o;
+  o.group = group;
+  o.start = parse_start(start);
+  o.auto_commit = auto_commit;
+  o.auto_commit_interval = seconds_option(auto_commit_interval, "auto_commit_interval");
+  o.session_timeout = seconds_option(session_timeout, "session_timeout");
   o.topic = topic;
   if (buckets)
     for (uint32_t b : *buckets) o.buckets.emplace_back(b);
@@ -140,10 +170,13 @@ void SystemHandle::flush() {
 // --- the Python classes ---
 
 void bind_handles(py::module_& m) {
+  m.def("check_group_name", &check_group_name, py::arg("group"),
+        "Raises InvalidArgumentError for a bad group name.");
   py::class_<WriterHandle, std::shared_ptr<WriterHandle>>(m, "Writer", "A topic writer (engine side).")
-      .def("put", &WriterHandle::put, py::arg("record"), "Appends one record; returns (bucket, offset).")
-      .def("put_many", &WriterHandle::put_many, py::arg("records"),
-           "Appends a list of records; returns [(bucket, offset or None)].")
+      .def("put", &WriterHandle::put, py::arg("records"),
+           "Appends a record or a list of records; returns {bucket_id, offset, status} (a list of them).")
+      .def("put_async", &WriterHandle::put_async, py::arg("records"), py::arg("loop"), py::arg("future"),
+           "Starts a put (as put) that completes future on loop.")
       .def("flush", &WriterHandle::flush, "Makes buffered records durable.")
       .def("stats", &WriterHandle::stats, "The topic's statistics as a dict.")
       .def_property_readonly("topic", &WriterHandle::topic, "The topic's settings as a dict.");
@@ -152,13 +185,14 @@ void bind_handles(py::module_& m) {
       .def("get", &ReaderHandle::get, py::arg("limit"), py::arg("wait"), py::arg("timeout"),
            "Blocking get of up to limit records (timeout in seconds, None: forever); returns "
            "(records, {bucket: first offset}).")
-      .def_property_readonly("has_async", &ReaderHandle::has_async, "Whether get_async is available.")
       .def("get_async", &ReaderHandle::get_async, py::arg("limit"), py::arg("wait"), py::arg("timeout"),
            py::arg("loop"), py::arg("future"), "Starts a get that completes future on loop.")
       .def("reset", &ReaderHandle::reset, "Back to offset 0 in every covered bucket.")
       .def("set_offset", &ReaderHandle::set_offset, py::arg("offset"), py::arg("bucket") = py::none(),
            "Sets the next offset of one covered bucket, or of all.")
       .def("offsets", &ReaderHandle::offsets, "{bucket: next offset} of the covered buckets.")
+      .def("commit", &ReaderHandle::commit, "Makes the group's offsets of what get returned durable.")
+      .def("close", &ReaderHandle::close, "Leaves the group (committing first with auto_commit).")
       .def_property_readonly("buckets", &ReaderHandle::buckets, "The covered buckets.")
       .def_property_readonly("topic", &ReaderHandle::topic, "The topic's settings as a dict.");
 
@@ -174,7 +208,9 @@ void bind_handles(py::module_& m) {
            py::arg("batch_size"), py::arg("backend"), py::arg("backend_options"),
            "Creates or opens a topic for writing.")
       .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
-           py::arg("world_size"), "Opens an existing topic for reading.")
+           py::arg("world_size"), py::arg("group") = "", py::arg("start") = "earliest",
+           py::arg("auto_commit") = true, py::arg("auto_commit_interval") = 5.0, py::arg("session_timeout") = 10.0,
+           "Opens an existing topic for reading (in a consumer group when group is not empty).")
       .def("topic", &SystemHandle::topic, py::arg("name"), "The topic's settings, or None.")
       .def("bucket_of", &SystemHandle::bucket_of, py::arg("topic"), py::arg("value"),
            "The bucket a value of the bucket column goes to.")

@@ -196,7 +196,31 @@ std::vector<Record> to_records(py::handle seq) {
 
 Value to_value(py::handle obj, const std::string& what) { return convert(obj, nullptr, what, 1); }
 
-py::object from_value(const Value& v) {
+namespace {
+
+// The Python strings of the field names met while converting one batch: records of a batch
+// mostly share their names, and a new string per field per record (hashed again by the dict)
+// cost about as much as the values. Bounded; names past the bound get a string each time.
+class KeyCache {
+ public:
+  // hint: where the name was in the previous record (fields usually come in the same order).
+  py::object get(const std::string& name, size_t hint) {
+    if (hint < names_.size() && names_[hint].first == name) return names_[hint].second;
+    for (const auto& [n, obj] : names_)
+      if (n == name) return obj;
+    py::str obj(name);
+    if (names_.size() < kMax) names_.emplace_back(name, obj);
+    return std::move(obj);
+  }
+
+ private:
+  static constexpr size_t kMax = 64;
+  std::vector<std::pair<std::string, py::object>> names_;
+};
+
+py::dict object_from(const Object& o, KeyCache& keys);
+
+py::object value_from(const Value& v, KeyCache& keys) {
   switch (v.type()) {
     case Value::Type::kNull: return py::none();
     case Value::Type::kBool: return py::bool_(v.as_bool());
@@ -213,23 +237,37 @@ py::object from_value(const Value& v) {
     case Value::Type::kList: {
       const List& l = v.as_list();
       py::list out(l.size());
-      for (size_t i = 0; i < l.size(); ++i) out[i] = from_value(l[i]);
+      for (size_t i = 0; i < l.size(); ++i) out[i] = value_from(l[i], keys);
       return out;
     }
-    case Value::Type::kObject: return from_object(v.as_object());
+    case Value::Type::kObject: return object_from(v.as_object(), keys);
   }
   return py::none();
 }
 
-py::dict from_object(const Object& o) {
+py::dict object_from(const Object& o, KeyCache& keys) {
   py::dict out;
-  for (const auto& [k, v] : o) out[py::str(k)] = from_value(v);
+  size_t i = 0;
+  for (const auto& [k, v] : o) out[keys.get(k, i++)] = value_from(v, keys);
   return out;
 }
 
+}  // namespace
+
+py::object from_value(const Value& v) {
+  KeyCache keys;
+  return value_from(v, keys);
+}
+
+py::dict from_object(const Object& o) {
+  KeyCache keys;
+  return object_from(o, keys);
+}
+
 py::list from_messages(const std::vector<Message>& messages) {
+  KeyCache keys;
   py::list out(messages.size());
-  for (size_t i = 0; i < messages.size(); ++i) out[i] = from_object(messages[i].record);
+  for (size_t i = 0; i < messages.size(); ++i) out[i] = object_from(messages[i].record, keys);
   return out;
 }
 

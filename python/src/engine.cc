@@ -6,6 +6,7 @@
 
 #include "core/status_macros.h"
 #include "queue/routing.h"
+#include "work_pool.h"
 
 namespace persisting::python {
 namespace {
@@ -31,8 +32,6 @@ class WriterOver final : public Writer {
 template <typename R>
 class ReaderOver final : public Reader {
  public:
-  static constexpr bool kAsync = std::is_same_v<R, QueueReader>;
-
   explicit ReaderOver(std::unique_ptr<R> r) : r_(std::move(r)) {}
   const TopicInfo& topic() const override { return r_->topic(); }
   const std::vector<BucketId>& buckets() const override { return r_->buckets(); }
@@ -40,13 +39,14 @@ class ReaderOver final : public Reader {
                                    std::chrono::milliseconds timeout) override {
     return r_->get(limit, wait, timeout);
   }
-  bool has_async() const override { return kAsync; }
   void get_async(size_t limit, bool wait, std::chrono::milliseconds timeout,
                  GetCallback done) override {
-    if constexpr (kAsync) {
+    if constexpr (std::is_same_v<R, QueueReader>) {
       r_->get_async(limit, wait, timeout, std::move(done));
     } else {
-      done(Internal("get_async: not available on a remote reader"));
+      WorkPool::shared().submit([this, limit, wait, timeout, done = std::move(done)] {
+        done(r_->get(limit, wait, timeout));
+      });
     }
   }
   void reset() override { r_->reset(); }
@@ -54,6 +54,8 @@ class ReaderOver final : public Reader {
     return r_->set_offset(offset, bucket);
   }
   std::vector<Offset> offsets() const override { return r_->offsets(); }
+  Status commit() override { return r_->commit(); }
+  Status close() override { return r_->close(); }
 
  private:
   std::unique_ptr<R> r_;
@@ -107,6 +109,24 @@ Result<PutOutcome> Writer::put_many(const std::vector<Record>& records) {
     for (size_t k = 0; k < part.records.size(); ++k) out.offsets[part.records[k]] = part.first.value() + k;
   }
   return out;
+}
+
+// The records are freed before done runs: done completes the caller's future, and the pool
+// thread should be free for the caller's next call by then.
+void Writer::put_async(Record record, PutCallback done) {
+  WorkPool::shared().submit([this, record = std::move(record), done = std::move(done)]() mutable {
+    auto r = put(record);
+    record = Record();
+    done(std::move(r));
+  });
+}
+
+void Writer::put_many_async(std::vector<Record> records, PutManyCallback done) {
+  WorkPool::shared().submit([this, records = std::move(records), done = std::move(done)]() mutable {
+    auto r = put_many(records);
+    std::vector<Record>().swap(records);
+    done(std::move(r));
+  });
 }
 
 Result<std::unique_ptr<System>> open_embedded(QueueOptions options) {

@@ -2,6 +2,10 @@
 // bindings are written once. No pybind11 here: this is plain C++ over the public API.
 //
 // The put results are converted in one place (PutOutcome below, from the engine's PutReport).
+//
+// Async forms (for asyncio callers): the embedded reader's get is the engine's own; the others
+// run the blocking call on the extension's WorkPool (work_pool.h). Their done runs once, on a
+// pool or engine thread, and must not block; the writer or reader must outlive it.
 #pragma once
 
 #include <chrono>
@@ -22,6 +26,9 @@ struct PutOutcome {
   std::vector<std::optional<uint64_t>> offsets;
 };
 
+using PutCallback = std::function<void(Result<Position>)>;
+using PutManyCallback = std::function<void(Result<PutOutcome>)>;
+
 class Writer {
  public:
   virtual ~Writer() = default;
@@ -29,6 +36,8 @@ class Writer {
   virtual Result<Position> put(const Record& record) = 0;
   // Checks and routes every record first (nothing is written when one is bad).
   Result<PutOutcome> put_many(const std::vector<Record>& records);
+  void put_async(Record record, PutCallback done);
+  void put_many_async(std::vector<Record> records, PutManyCallback done);
   virtual Status flush() = 0;
   virtual Result<Object> stats() = 0;
 
@@ -46,14 +55,14 @@ class Reader {
   virtual const std::vector<BucketId>& buckets() const = 0;
   virtual Result<std::vector<Message>> get(size_t limit, bool wait,
                                            std::chrono::milliseconds timeout) = 0;
-  // Whether get_async is available (the embedded reader); otherwise callers run get on a thread.
-  virtual bool has_async() const = 0;
-  // done runs once, on an engine thread; it must not block.
   virtual void get_async(size_t limit, bool wait, std::chrono::milliseconds timeout,
                          GetCallback done) = 0;
   virtual void reset() = 0;
   virtual Status set_offset(Offset offset, std::optional<BucketId> bucket) = 0;
   virtual std::vector<Offset> offsets() const = 0;
+  // Consumer groups (TopicReader::commit, close).
+  virtual Status commit() = 0;
+  virtual Status close() = 0;
 };
 
 // An embedded Queue or a Client.

@@ -25,19 +25,24 @@ void destroy_without_gil(T& owned) {
   }
 }
 
-class WriterHandle {
+class WriterHandle : public std::enable_shared_from_this<WriterHandle> {
  public:
   explicit WriterHandle(std::unique_ptr<Writer> w) : w_(std::move(w)) {}
   ~WriterHandle();
-  // (bucket, offset) of one record.
-  pybind11::tuple put(pybind11::handle record);
-  // [(bucket, offset or None), ...] of a list of records, written all or nothing per bucket.
-  pybind11::list put_many(pybind11::handle records);
+  // Appends one record (a dict) or a list of them, written all or nothing per bucket; returns
+  // Pulsing's {"bucket_id", "offset", "status"} (a list of those for a list; offset None).
+  pybind11::object put(pybind11::handle records);
+  // The same for asyncio: converts and checks the records here (raising for a bad one), runs
+  // the put on the WorkPool and completes future with put's answer (or its error) through
+  // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
+  void put_async(pybind11::handle records, pybind11::object loop, pybind11::object future);
   void flush();
   pybind11::dict stats();
   pybind11::dict topic() const;
 
  private:
+  struct Batch;
+  Batch prepare(pybind11::handle records) const;
   std::unique_ptr<Writer> w_;
 };
 
@@ -47,16 +52,19 @@ class ReaderHandle : public std::enable_shared_from_this<ReaderHandle> {
   ~ReaderHandle();
   // Blocking get; timeout None with wait waits until data comes. Waits in slices, checking for
   // signals between them, so Ctrl-C interrupts it (no record is taken by an interrupted get).
-  // Returns (records, {bucket: offset of its first record}): the second part lets a caller that
-  // gives the records up put the reader back (set_offset) so the next get returns them again.
+  // Returns (records, {bucket: offset of its first record}, [bucket of each record]): the rest
+  // lets a caller that gives records up put the reader back (set_offset) so the next get returns
+  // them again.
   pybind11::tuple get(size_t limit, bool wait, std::optional<double> timeout);
-  bool has_async() const { return r_->has_async(); }
   // Starts a get whose result (as get's) or error completes future through
   // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
   void get_async(size_t limit, bool wait, double timeout, pybind11::object loop, pybind11::object future);
   void reset() { r_->reset(); }
   void set_offset(uint64_t offset, std::optional<uint32_t> bucket);
   pybind11::dict offsets() const;
+  // Consumer groups: the engine's commit and close, with the GIL released.
+  void commit();
+  void close();
   pybind11::list buckets() const;
   pybind11::dict topic() const;
 
@@ -78,8 +86,11 @@ class SystemHandle {
   std::shared_ptr<WriterHandle> writer(const std::string& topic, const std::string& bucket_column,
                                        uint32_t num_buckets, uint32_t batch_size, const std::string& backend,
                                        const Options& backend_options);
+  // group empty: a plain reader; start "earliest" or "latest"; times in seconds.
   std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
-                                       std::optional<uint32_t> rank, uint32_t world_size);
+                                       std::optional<uint32_t> rank, uint32_t world_size, const std::string& group,
+                                       const std::string& start, bool auto_commit, double auto_commit_interval,
+                                       double session_timeout);
   // The topic's settings, or None when it does not exist.
   pybind11::object topic(const std::string& name);
   uint32_t bucket_of(const std::string& topic, pybind11::handle value);

@@ -4,6 +4,7 @@
 
 #include "convert.h"
 #include "handles.h"
+#include "work_pool.h"
 
 namespace py = pybind11;
 
@@ -11,6 +12,17 @@ PYBIND11_MODULE(_native, m) {
   m.doc() = "Engine bindings of the persisting package (use `import persisting`).";
   persisting::python::bind_handles(m);
   persisting::python::bind_backends(m);
+  m.def(
+      "_stop_work_pool",
+      [] {
+        py::gil_scoped_release nogil;  // the jobs still running take the GIL to complete
+        persisting::python::WorkPool::shared().stop();
+      },
+      "Finishes the asyncio calls in flight and ends the threads that run them (at interpreter "
+      "exit; later calls run on their caller's thread).");
+  m.def(
+      "_work_pool_threads", [] { return persisting::python::WorkPool::shared().threads(); },
+      "Threads the pool of asyncio calls has started (for tests).");
   // For bench/python: the cost of converting records alone (no engine), GIL held throughout.
   m.def(
       "_bench_convert",
