@@ -327,11 +327,11 @@ void PersistingBackend::append_groups() {
         group_waits_ += waited ? 1 : 0;
         last_group_append_s_ = seconds;
       }
+      // Before the acknowledgements: a put that returns has its flush (or periodic flush) asked for.
+      maybe_request_flush();
     }
     if (first.ok()) notify_appended();
     for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
-    std::lock_guard<std::mutex> lock(mu_);
-    maybe_request_flush();
   }
 }
 

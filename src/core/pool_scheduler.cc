@@ -64,8 +64,10 @@ class PoolScheduler final : public Scheduler {
         continue;
       }
       auto first = tasks_.begin();
-      if (first->first.first > Clock::now()) {
-        cv_.wait_until(l, first->first.first);
+      // A copy: while this thread waits the task may be cancelled and its node freed.
+      const Clock::time_point due = first->first.first;
+      if (due > Clock::now()) {
+        cv_.wait_until(l, due);
         continue;
       }
       std::function<void()> fn = std::move(first->second);

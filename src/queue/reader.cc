@@ -106,8 +106,8 @@ QueueReader::QueueReader(std::unique_ptr<detail::ReaderState> s) : s_(std::move(
 QueueReader::~QueueReader() {
   if (!s_->member || s_->closed) return;
   if (Status s = close(); !s.ok())
-    log_warning("closing the reader of group '" + s_->member->options().group + "' of topic '" + s_->info.topic +
-                "': " + s.to_string());
+    log_warning(s_->core->options.logger.get(), "closing the reader of group '" + s_->member->options().group +
+                                                    "' of topic '" + s_->info.topic + "': " + s.to_string());
 }
 const TopicInfo& QueueReader::topic() const { return s_->info; }
 const std::vector<BucketId>& QueueReader::buckets() const { return s_->cursor.buckets; }
