@@ -10,17 +10,17 @@ Clock system_clock() {
 
 Status validate_group_name(const std::string& group) { return validate_name("group", group); }
 
-Status validate_name(const std::string& what, const std::string& group) {
+Status validate_name(const std::string& what, const std::string& name) {
   auto bad = [&](const std::string& why) {
-    return InvalidArgument(what + " name '" + group + "' " + why +
+    return InvalidArgument(what + " name '" + name + "' " + why +
                            " (allowed: 1-128 characters from [A-Za-z0-9._-], not starting with "
                            "'.' or '-', no \"..\")");
   };
-  if (group.empty()) return bad("is empty");
-  if (group.size() > 128) return bad("is longer than 128 characters");
-  if (group[0] == '.' || group[0] == '-') return bad("starts with '" + std::string(1, group[0]) + "'");
-  if (group.find("..") != std::string::npos) return bad("contains \"..\"");
-  for (char c : group) {
+  if (name.empty()) return bad("is empty");
+  if (name.size() > 128) return bad("is longer than 128 characters");
+  if (name[0] == '.' || name[0] == '-') return bad("starts with '" + std::string(1, name[0]) + "'");
+  if (name.find("..") != std::string::npos) return bad("contains \"..\"");
+  for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '.' || c == '_' || c == '-';
     if (!ok) {

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "core/upcast.h"
+#include "groups/group_types.h"
 #include "queue/fetch.h"
 #include "queue/queue_core.h"
 #include "queue/topic_meta.h"
@@ -12,26 +13,7 @@ namespace persisting {
 
 using detail::QueueCore;
 
-Status validate_topic_name(const std::string& topic) {
-  auto bad = [&](const std::string& why) {
-    return InvalidArgument("topic name '" + topic + "' " + why +
-                           " (allowed: 1-128 characters from [A-Za-z0-9._-], not starting with "
-                           "'.' or '-', no \"..\")");
-  };
-  if (topic.empty()) return bad("is empty");
-  if (topic.size() > 128) return bad("is longer than 128 characters");
-  if (topic[0] == '.' || topic[0] == '-') return bad("starts with '" + std::string(1, topic[0]) + "'");
-  if (topic.find("..") != std::string::npos) return bad("contains \"..\"");
-  for (char c : topic) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      if (c == '/' || c == '\\') return bad("contains a path separator");
-      return bad("contains a character outside the allowed set");
-    }
-  }
-  return Status::OK();
-}
+Status validate_topic_name(const std::string& topic) { return groups::validate_name("topic", topic); }
 
 namespace detail {
 
