@@ -39,16 +39,21 @@ def open(data_dir: Optional[str] = None, threads: int = 0) -> "System":  # noqa:
     return System(_native.System.open(os.fspath(data_dir) if data_dir else "", int(threads)))
 
 
-def connect(address: str, token: Optional[str] = None, tls_ca: Optional[str] = None) -> "System":
+def connect(address: str, token: Optional[str] = None, tls_ca: Optional[str] = None,
+            tls_server_name: Optional[str] = None) -> "System":
     """A client of a persistingd cluster at ``"host:port"`` (``"h1:p1,h2:p2"`` tries each).
 
     Args:
         address: any node of the cluster.
         token: the access token, when the cluster requires one.
         tls_ca: a PEM file of the roots that sign the nodes' certificates; connects with TLS.
+        tls_server_name: the name the nodes' certificates must carry, when it is not the host
+            of ``address`` (with ``tls_ca`` only).
     """
+    if tls_server_name and not tls_ca:
+        raise InvalidArgumentError("tls_server_name needs tls_ca (it names the certificate of a TLS node)")
     ca = os.fspath(tls_ca) if tls_ca else ""
-    return System(_native.System.connect(address, token or "", ca))
+    return System(_native.System.connect(address, token or "", ca, tls_server_name or ""))
 
 
 class System:

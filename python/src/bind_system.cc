@@ -26,13 +26,14 @@ std::shared_ptr<SystemHandle> SystemHandle::open(const std::string& data_dir, un
 }
 
 std::shared_ptr<SystemHandle> SystemHandle::connect(const std::string& server, const std::string& token,
-                                                    const std::string& tls_ca) {
+                                                    const std::string& tls_ca, const std::string& tls_server_name) {
   ClientOptions o;
   o.server = server;
   o.token = token;
   if (!tls_ca.empty()) {
     o.tls = true;
     o.tls_ca_file = tls_ca;
+    o.tls_server_name = tls_server_name;
   }
   Result<std::unique_ptr<System>> s = [&] {
     py::gil_scoped_release nogil;
@@ -200,7 +201,7 @@ void bind_handles(py::module_& m) {
       .def_static("open", &SystemHandle::open, py::arg("data_dir"), py::arg("threads"),
                   "Opens an embedded node (data_dir '' keeps everything in memory).")
       .def_static("connect", &SystemHandle::connect, py::arg("server"), py::arg("token"), py::arg("tls_ca"),
-                  "A client of a persistingd cluster.")
+                  py::arg("tls_server_name"), "A client of a persistingd cluster.")
       .def_property_readonly("remote", &SystemHandle::remote, "True for a client of a cluster.")
       .def_property_readonly("data_dir", &SystemHandle::data_dir, "The embedded node's data dir.")
       .def_property_readonly("closed", &SystemHandle::closed, "Whether close() was called.")

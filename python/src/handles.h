@@ -79,7 +79,7 @@ class SystemHandle {
   ~SystemHandle();
   static std::shared_ptr<SystemHandle> open(const std::string& data_dir, unsigned threads);
   static std::shared_ptr<SystemHandle> connect(const std::string& server, const std::string& token,
-                                               const std::string& tls_ca);
+                                               const std::string& tls_ca, const std::string& tls_server_name);
 
   bool remote() const;
   std::string data_dir() const;

@@ -152,5 +152,14 @@ def test_connect_with_tls(tmp_path, topic):
         with persisting.connect(address, token="tok") as plain:
             with pytest.raises(persisting.UnavailableError):
                 persisting.Queue(plain, topic).sync().put({"id": 2})
+        # The certificate names 127.0.0.1 and localhost: another expected name is refused.
+        ca = str(pki / "ca.pem")
+        with persisting.connect(address, token="tok", tls_ca=ca, tls_server_name="localhost") as named:
+            assert persisting.Queue(named, topic).sync().get() == [{"id": 1, "secret": b"\x01"}]
+        with persisting.connect(address, token="tok", tls_ca=ca, tls_server_name="other.example") as wrong:
+            with pytest.raises(persisting.UnavailableError):
+                persisting.Queue(wrong, topic).sync().put({"id": 3})
+        with pytest.raises(ValueError):
+            persisting.connect(address, tls_server_name="localhost")
     finally:
         stop_persistingd(proc, log)
