@@ -5,7 +5,7 @@
 #include <type_traits>
 
 #include "core/status_macros.h"
-#include "queue/routing.h"
+#include "queue/partitioning.h"
 #include "work_pool.h"
 
 namespace persisting::python {

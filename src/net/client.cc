@@ -15,6 +15,8 @@
 #include "core/upcast.h"
 #include "net/client_core.h"
 #include "persisting/json.h"
+#include "queue/partitioning.h"
+#include "queue/topic_settings.h"
 
 namespace persisting {
 namespace detail {

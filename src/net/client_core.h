@@ -17,7 +17,7 @@
 #include "net/grpc_status.h"
 #include "net/wire.h"
 #include "persisting/client.h"
-#include "queue/routing.h"
+#include "queue/read_cursor.h"
 
 namespace persisting::detail {
 

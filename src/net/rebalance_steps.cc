@@ -16,7 +16,6 @@
 #include "net/service_internal.h"
 #include "net/wire.h"
 #include "persisting/json.h"
-#include "queue/routing.h"
 #include "queue/topic_meta.h"
 
 namespace persisting::net {

@@ -15,7 +15,8 @@
 #include "persisting/backend.h"
 #include "persisting/json.h"
 #include "queue/fetch.h"
-#include "queue/routing.h"
+#include "queue/topic_settings.h"
+#include "queue/read_cursor.h"
 #include "queue/topic_meta.h"
 #include "runtime/bucket_storage.h"
 

@@ -1,7 +1,7 @@
 #include "net/wire.h"
 
 #include "core/status_macros.h"
-#include "queue/routing.h"
+#include "queue/partitioning.h"
 
 namespace persisting::net {
 

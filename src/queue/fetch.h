@@ -1,5 +1,5 @@
 // Reading a reader's buckets from their actors: the embedded Queue's reader and the node's
-// service share it. The rules of what to read (cursor, fair shares) are in routing.h.
+// service share it. The rules of what to read (cursor, fair shares) are in read_cursor.h.
 #pragma once
 
 #include <chrono>

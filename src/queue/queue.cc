@@ -6,7 +6,9 @@
 #include "core/upcast.h"
 #include "groups/group_types.h"
 #include "queue/fetch.h"
+#include "queue/partitioning.h"
 #include "queue/queue_core.h"
+#include "queue/topic_settings.h"
 #include "queue/topic_meta.h"
 
 namespace persisting {

@@ -13,7 +13,7 @@
 #include "groups/group_state.h"
 #include "groups/membership.h"
 #include "persisting/queue.h"
-#include "queue/routing.h"
+#include "queue/read_cursor.h"
 #include "runtime/executor.h"
 #include "runtime/storage_manager.h"
 

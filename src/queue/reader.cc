@@ -6,7 +6,7 @@
 //     (same waiter id); the first bucket that gets data answers with it, the reader cancels the
 //     others, and the get completes with that bucket's records. At the deadline all answer empty.
 // Reads never consume anything on the server side. Records fetched but not returned (over the
-// limit) stay in the cursor's read-ahead (routing.h) and are returned by the next gets, which
+// limit) stay in the cursor's read-ahead (read_cursor.h) and are returned by the next gets, which
 // fetch only the buckets with nothing ahead; a losing waiter's records are simply read again.
 #include <algorithm>
 #include <future>
@@ -17,7 +17,7 @@
 
 #include "queue/fetch.h"
 #include "queue/queue_core.h"
-#include "queue/routing.h"
+#include "queue/read_cursor.h"
 
 namespace persisting {
 namespace {

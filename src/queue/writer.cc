@@ -6,7 +6,7 @@
 #include "core/hash.h"
 #include "core/status_macros.h"
 #include "queue/queue_core.h"
-#include "queue/routing.h"
+#include "queue/partitioning.h"
 
 namespace persisting {
 namespace {

@@ -16,7 +16,7 @@
 #include "persisting/client.h"
 #include "persisting/codec.h"
 #include "persisting/v1/queue.grpc.pb.h"
-#include "queue/routing.h"
+#include "queue/partitioning.h"
 #include "util/run_process.h"
 
 namespace persisting {

@@ -10,7 +10,7 @@
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
-#include "queue/routing.h"
+#include "queue/partitioning.h"
 #include "util/run_process.h"
 
 namespace persisting {

@@ -1,8 +1,6 @@
-// Record routing and fair reads, shared by the embedded Queue (writer.cc, reader.cc) and the
-// remote Client (src/net): one copy of the rules that decide which bucket a record goes to and
-// how a get's limit is split across buckets. Built as its own library (persisting_routing) on
-// the records alone, so the client links no runtime or storage code; reading from bucket actors is
-// in fetch.h.
+// A reader's fair read over several buckets: how a get's limit is shared across them, and the
+// cursor (offsets, rotation, read-ahead) that take_fair advances. Shared by the embedded Queue and
+// the remote Client (library persisting_routing); reading from bucket actors is in fetch.h.
 #pragma once
 
 #include <algorithm>
@@ -14,34 +12,6 @@
 #include "persisting/queue.h"
 
 namespace persisting::queue {
-
-// A topic's settings as writer options, and back (durable stays false: the registry knows it).
-WriterOptions writer_options(const TopicInfo& info);
-TopicInfo topic_settings(const WriterOptions& options);
-
-// {"topic","backend","num_buckets","bucket_column","total_count","buckets":[...]} from the
-// buckets' stats objects (in bucket order): the shape of Queue::stats and Client::stats.
-Object topic_stats(const TopicInfo& info, std::vector<Object> bucket_stats);
-
-// The bucket of r, or an error saying what is wrong with its bucket column.
-Result<uint32_t> bucket_of(const TopicInfo& info, const Record& r);
-// The same for an encoded record given its top-level fields (scan_fields, which has also checked
-// its nesting depth).
-Result<uint32_t> bucket_of(const TopicInfo& info, const std::vector<FieldShape>& fields);
-
-// Splits records into one RecordBatch per bucket (index = bucket id). Fails, naming the record,
-// before anything is sent when a record lacks a usable bucket column.
-// indexes (optional) gets, per bucket, the indexes of its records in records. numbers (optional,
-// one per record) is how errors name the records (default: their index).
-Status route(const TopicInfo& info, const std::vector<Record>& records,
-             std::vector<RecordBatch>* per_bucket, std::vector<std::vector<size_t>>* indexes = nullptr,
-             const std::vector<uint64_t>* numbers = nullptr);
-// A PutReport's parts for a routed batch: one per non-empty bucket, nothing acknowledged yet.
-std::vector<PutReport::Part> report_parts(const std::vector<std::vector<size_t>>& indexes);
-
-// The buckets a reader covers (all, an explicit list, or rank of world_size), validated against
-// the topic; errors name the topic.
-Result<std::vector<BucketId>> reader_buckets(const TopicInfo& info, const ReaderOptions& options);
 
 // How many records to take from each bucket (sizes: records available in each) so the total is
 // at most limit and the limit is shared evenly (water-filling), odd leftovers going first to the
