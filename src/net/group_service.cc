@@ -31,7 +31,7 @@ std::chrono::milliseconds forward_timeout(const grpc::CallbackServerContext* ctx
 
 Result<runtime::Member> Service::group_coordinator(const TopicEntry& t, const std::string& group) const {
   const uint32_t bucket = coordinator_bucket(group, t.info.num_buckets);
-  auto o = owner(t, bucket);
+  auto o = directory_->owner(t, bucket);
   if (!o.ok())
     return Unavailable(group_name(t.info.topic, group) + ": its coordinator (the owner of bucket " +
                        std::to_string(bucket) + ") is unavailable: " + o.status().message());
@@ -76,9 +76,9 @@ Result<std::vector<Offset>> Service::end_offsets(TopicEntry& t) {
   std::map<std::string, std::vector<uint32_t>> remote;  // address -> buckets
   std::map<std::string, std::string> names;             // address -> "n2 (addr)"
   for (uint32_t b = 0; b < t.info.num_buckets; ++b) {
-    ASSIGN_OR_RETURN(runtime::Member o, owner(t, b));
+    ASSIGN_OR_RETURN(runtime::Member o, directory_->owner(t, b));
     if (o.id == self_.id) {
-      ASSIGN_OR_RETURN(auto actor, local_bucket(t, b));
+      ASSIGN_OR_RETURN(auto actor, directory_->local_bucket(t, b));
       ASSIGN_OR_RETURN(uint64_t n, total_count(*actor));
       ends[b] = Offset(n);
     } else {
@@ -248,7 +248,7 @@ grpc::ServerUnaryReactor* Service::ListGroups(grpc::CallbackServerContext* ctx, 
     // the group pool, which never waits for a peer, so two nodes listing at once cannot hold
     // each other's threads.
     auto work = [this, req, resp, done] {
-      auto e = topic(req->topic(), !req->local_only());
+      auto e = directory_->find(req->topic(), !req->local_only());
       // A member that does not know the topic coordinates none of its groups.
       if (req->local_only() && e.status().code() == Code::kNotFound) return done(Status::OK());
       if (!e.ok()) return done(e.status());
@@ -299,12 +299,7 @@ grpc::ServerUnaryReactor* Service::ListGroups(grpc::CallbackServerContext* ctx, 
 // Only topics this node has used since it started: a group's calls (its members' heartbeats)
 // bring its topic in.
 void Service::collect_group_metrics() {
-  std::vector<std::shared_ptr<TopicEntry>> topics;
-  {
-    std::shared_lock lock(topics_mu_);
-    for (const auto& [name, e] : topics_) topics.push_back(e);
-  }
-  for (const auto& e : topics) {
+  for (const auto& e : directory_->all()) {
     const TopicInfo& info = e->info;
     auto summaries = core_->groups->list(info.topic);
     if (!summaries.ok() || summaries->empty()) continue;

@@ -48,7 +48,7 @@ Status also(Status why, const Status& lifted) { return with_cleanup(std::move(wh
 }  // namespace
 
 Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::string& target) {
-  ASSIGN_OR_RETURN(auto actor, local_bucket(t, bucket));  // refuses a bucket this node does not own
+  ASSIGN_OR_RETURN(auto actor, directory_->local_bucket(t, bucket));  // refuses a bucket this node does not own
   {
     std::unique_lock lock(t.fences.mu);
     t.fences.moving[bucket] = target;
@@ -66,39 +66,6 @@ Result<uint64_t> Service::fence(TopicEntry& t, uint32_t bucket, const std::strin
   auto n = total_count(*actor);
   if (!n.ok()) return also(n.status(), lift_fence(t, bucket));
   return n;
-}
-
-void Service::export_producers(const std::string& topic, uint32_t bucket,
-                               google::protobuf::RepeatedPtrField<v1::ProducerState>* out) {
-  const std::string prefix = dedup_prefix(topic, bucket);
-  std::lock_guard<std::mutex> lock(dedup_mu_);
-  for (auto it = dedup_.lower_bound(prefix); it != dedup_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
-       ++it) {
-    if (it->second->pending) continue;  // none once the fence has drained the bucket's puts
-    auto* p = out->Add();
-    p->set_producer_id(std::stoull(it->first.substr(prefix.size())));
-    p->set_sequence(it->second->sequence);
-    p->set_first_offset(it->second->first_offset);
-    p->set_count(it->second->count);
-  }
-}
-
-void Service::import_producers(const std::string& topic, uint32_t bucket,
-                               const google::protobuf::RepeatedPtrField<v1::ProducerState>& in) {
-  const std::string prefix = dedup_prefix(topic, bucket);
-  auto now = std::chrono::steady_clock::now();
-  std::lock_guard<std::mutex> lock(dedup_mu_);
-  for (const auto& p : in) {
-    if (p.producer_id() == 0) continue;
-    auto& d = dedup_[prefix + std::to_string(p.producer_id())];
-    if (d && d->sequence >= p.sequence()) continue;
-    d = std::make_unique<DedupEntry>();
-    d->sequence = p.sequence();
-    d->pending = false;
-    d->first_offset = p.first_offset();
-    d->count = p.count();
-    d->last_used = now;
-  }
 }
 
 Status Service::lift_fence(TopicEntry& t, uint32_t bucket) {
@@ -288,7 +255,7 @@ grpc::ServerUnaryReactor* Service::Rebalance(grpc::CallbackServerContext* ctx, c
       return done(FailedPrecondition("node " + self_.id.str() + " is already coordinating a rebalance"));
     asio::post(*movers_, [this, req, resp, done] {
       Status s = [&]() -> Status {
-        ASSIGN_OR_RETURN(auto entry, topic(req->topic(), /*forward=*/true));
+        ASSIGN_OR_RETURN(auto entry, directory_->find(req->topic(), /*forward=*/true));
         return net::rebalance(*req, resp, entry->info, [&entry] { return entry->placement(); }, *membership_, *peers_,
                               config_.peer_timeout);
       }();
@@ -302,7 +269,7 @@ grpc::ServerUnaryReactor* Service::FenceBucket(grpc::CallbackServerContext* ctx,
                                                v1::FenceBucketResponse* resp) {
   return unary(kFenceBucket, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
-      auto e = topic(req->topic(), /*forward=*/false);
+      auto e = directory_->find(req->topic(), /*forward=*/false);
       if (!e.ok()) return done(e.status());
       if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
       if (req->lift()) return done(lift_fence(**e, req->bucket()));
@@ -310,7 +277,13 @@ grpc::ServerUnaryReactor* Service::FenceBucket(grpc::CallbackServerContext* ctx,
       auto n = fence(**e, req->bucket(), req->target());
       if (!n.ok()) return done(n.status());
       resp->set_records(*n);
-      export_producers(req->topic(), req->bucket(), resp->mutable_producers());
+      for (const auto& state : dedup_.export_bucket(req->topic(), req->bucket())) {
+        auto* p = resp->add_producers();
+        p->set_producer_id(state.producer_id);
+        p->set_sequence(state.sequence);
+        p->set_first_offset(state.first_offset);
+        p->set_count(state.count);
+      }
       done(Status::OK());
     });
   });
@@ -320,11 +293,14 @@ grpc::ServerUnaryReactor* Service::CopyBucket(grpc::CallbackServerContext* ctx, 
                                               v1::CopyBucketResponse* resp) {
   return unary(kCopyBucket, ctx, [this, req, resp](Done done) {
     asio::post(*movers_, [this, req, resp, done] {
-      auto e = topic(req->topic(), /*forward=*/true);
+      auto e = directory_->find(req->topic(), /*forward=*/true);
       if (!e.ok()) return done(e.status());
       auto n = copy_bucket(**e, *req);
       if (!n.ok()) return done(n.status().with_context("node " + self_.id.str()));
-      import_producers(req->topic(), req->bucket(), req->producers());
+      std::vector<PutDedup::ProducerState> states;
+      for (const auto& p : req->producers())
+        states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count()});
+      dedup_.import_bucket(req->topic(), req->bucket(), states);
       resp->set_records(*n);
       done(Status::OK());
     });
@@ -335,7 +311,7 @@ grpc::ServerUnaryReactor* Service::SetPlacement(grpc::CallbackServerContext* ctx
                                                 v1::SetPlacementResponse*) {
   return unary(kSetPlacement, ctx, [this, req](Done done) {
     post_admin([this, req, done] {
-      auto e = topic(req->topic(), /*forward=*/false);
+      auto e = directory_->find(req->topic(), /*forward=*/false);
       if (!e.ok()) return done(e.status());
       std::map<uint32_t, uint64_t> expect;
       for (const auto& c : req->expect()) expect[c.bucket()] = c.offset();
@@ -348,7 +324,7 @@ grpc::ServerUnaryReactor* Service::DropBuckets(grpc::CallbackServerContext* ctx,
                                                v1::DropBucketsResponse* resp) {
   return unary(kDropBuckets, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
-      auto e = topic(req->topic(), /*forward=*/false);
+      auto e = directory_->find(req->topic(), /*forward=*/false);
       if (!e.ok()) return done(e.status());
       auto dropped = drop_buckets(**e, {req->buckets().begin(), req->buckets().end()}, req->not_owned());
       if (!dropped.ok()) return done(dropped.status());

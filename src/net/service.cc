@@ -1,5 +1,5 @@
-// net::Service: its ordinary handlers (topics, Put, Get, Flush, Stats, ClusterStatus), the topic
-// cache and the deduplication of producers' puts. The operator rebalance's handlers and steps are
+// net::Service: its ordinary handlers (topics, Put, Get, Flush, Stats, ClusterStatus) and the topic
+// cache; producers' puts are deduplicated by PutDedup (put_dedup.h). The operator rebalance's handlers and steps are
 // in rebalance_steps.cc, its coordinator in rebalance.cc; the consumer groups' in group_service.cc.
 #include "net/service.h"
 
@@ -50,10 +50,6 @@ class GetReactor : public grpc::ServerUnaryReactor {
   uint64_t waiter_ = 0;
 };
 
-// Past this many (producer, bucket) entries, entries idle for kDedupIdle are dropped: a retry
-// comes within the client's deadlines (seconds), so only long-gone producers are forgotten.
-constexpr size_t kDedupSweepAt = 100000;
-constexpr auto kDedupIdle = std::chrono::minutes(10);
 }  // namespace
 
 struct Service::RpcMetrics {
@@ -73,6 +69,7 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
       group_pool_(std::make_unique<asio::thread_pool>(2)) {
   for (const auto& m : membership_->configured())
     if (m.id == core_->manager->self()) self_ = m;
+  directory_ = std::make_unique<TopicDirectory>(core_, membership_, peers_, config_.peer_timeout, self_);
   for (int i = 0; i < kMethods; ++i) {
     metrics::Labels l{{"method", kMethodNames[i]}};
     auto m = std::make_unique<RpcMetrics>();
@@ -148,70 +145,6 @@ grpc::ServerUnaryReactor* Service::unary(int method, grpc::CallbackServerContext
 
 // ---- topics -------------------------------------------------------------------------------
 
-std::shared_ptr<Service::TopicEntry> Service::cached_topic(const std::string& name) {
-  std::shared_lock lock(topics_mu_);
-  auto it = topics_.find(name);
-  return it == topics_.end() ? nullptr : it->second;
-}
-
-Result<std::shared_ptr<Service::TopicEntry>> Service::remember(const TopicInfo& info, std::vector<std::string> ids,
-                                                              uint64_t epoch) {
-  if (!core_->has_data_dir()) {
-    auto durable = BackendRegistry::global().is_durable(info.backend);
-    if (durable.ok() && *durable)
-      return InvalidArgument("topic '" + info.topic + "': backend '" + info.backend + "' stores files, but node " +
-                             self_.id.str() + " has no --data-dir (it serves memory topics only; restart it with "
-                             "--data-dir)");
-  }
-  ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info)));
-  std::unique_lock lock(topics_mu_);
-  auto& e = topics_[stored.topic];
-  if (!e) {
-    // The placement stored with the topic wins: its buckets' data lives where it says.
-    std::string path = core_->has_data_dir() ? placement_path(core_->options.data_dir, stored.topic) : "";
-    bool on_disk = false;
-    if (!path.empty()) {
-      auto p = load_placement(core_->env, path);
-      if (p.ok()) {
-        ids = std::move(p->ids);
-        epoch = p->epoch;
-        on_disk = true;
-      } else if (p.status().code() != Code::kNotFound) {
-        topics_.erase(stored.topic);
-        return p.status();
-      }
-    }
-    if (ids.empty()) {
-      for (const auto& m : membership_->configured()) ids.push_back(m.id.str());
-      epoch = 1;
-    }
-    epoch = std::max<uint64_t>(epoch, 1);
-    if (!path.empty() && !on_disk) {
-      if (Status s = store_placement(core_->env, path, epoch, ids); !s.ok()) {
-        topics_.erase(stored.topic);
-        return s;
-      }
-    }
-    auto entry = std::make_shared<TopicEntry>();
-    entry->info = stored;
-    entry->actors.resize(stored.num_buckets);
-    if (core_->has_data_dir()) {
-      auto fences = load_fences(core_->env, fences_path(core_->options.data_dir, stored.topic));
-      if (!fences.ok()) {
-        topics_.erase(stored.topic);
-        return fences.status();
-      }
-      entry->fences.moving = std::move(fences).value();
-    }
-    auto placement = std::make_shared<Placement>();
-    placement->epoch = epoch;
-    for (const auto& id : ids) placement->members.push_back({NodeId(id), ""});
-    entry->set_placement(std::move(placement));
-    e = std::move(entry);
-  }
-  return e;
-}
-
 void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   to_wire(t.info, spec);
   auto p = t.placement();
@@ -219,65 +152,9 @@ void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   spec->set_placement_epoch(p->epoch);
 }
 
-Result<runtime::Member> Service::owner(const TopicEntry& t, uint32_t bucket) const {
-  const NodeId id = t.placement()->owner(t.info.topic, bucket);
-  if (id == self_.id) return self_;
-  auto m = membership_->member(id);
-  if (!m.ok())
-    return Unavailable(bucket_name(t.info.topic, bucket) + ": owner " + id.str() + " unavailable: " +
-                       m.status().message());
-  return m;
-}
-
-Result<std::shared_ptr<Service::TopicEntry>> Service::topic(const std::string& name, bool forward) {
-  if (auto e = cached_topic(name)) return e;
-  auto info = core_->lookup(name);
-  if (info.ok()) return remember(*info, {}, 0);
-  if (info.status().code() != Code::kNotFound || !forward) return info.status();
-  std::string asked = self_.id.str();
-  for (const auto& m : membership_->configured()) {
-    if (m.id == self_.id) continue;
-    asked += ", " + m.id.str();
-    grpc::ClientContext ctx;
-    peers_->prepare(&ctx, config_.peer_timeout);
-    v1::GetTopicRequest req;
-    req.set_topic(name);
-    req.set_local_only(true);
-    v1::GetTopicResponse resp;
-    auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
-    if (s.ok()) {
-      std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
-      return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch());
-    }
-  }
-  return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");
-}
-
 void Service::with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb) {
-  if (auto e = cached_topic(name)) return cb(std::move(e));
-  post_admin([this, name, cb = std::move(cb)] { cb(topic(name, /*forward=*/true)); });
-}
-
-Status Service::check_bucket(const TopicEntry& t, uint32_t bucket) const {
-  if (bucket >= t.info.num_buckets)
-    return InvalidArgument(bucket_name(t.info.topic, bucket) + " is out of range: the topic has buckets [0, " +
-                           std::to_string(t.info.num_buckets) + ")");
-  return Status::OK();
-}
-
-Result<std::shared_ptr<runtime::BucketStorage>> Service::local_bucket(TopicEntry& t, uint32_t bucket) {
-  RETURN_IF_ERROR(check_bucket(t, bucket));
-  const NodeId owner_id = t.placement()->owner(t.info.topic, bucket);
-  if (owner_id != self_.id)
-    return FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " + owner_id.str() + ", not " +
-                              self_.id.str() + ": ask GetBucket for the owner");
-  std::lock_guard<std::mutex> lock(t.mu);
-  auto& a = t.actors[bucket];
-  if (!a) {
-    ASSIGN_OR_RETURN(auto actors, core_->actors(t.info, {BucketId(bucket)}, {}));
-    a = actors[0];
-  }
-  return a;
+  if (auto e = directory_->cached(name)) return cb(std::move(e));
+  post_admin([this, name, cb = std::move(cb)] { cb(directory_->find(name, /*forward=*/true)); });
 }
 
 grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx, const v1::CreateTopicRequest* req,
@@ -285,7 +162,7 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
   return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
       std::vector<std::string> ids(req->spec().placement().begin(), req->spec().placement().end());
-      auto e = remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch());
+      auto e = directory_->remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch());
       if (!e.ok()) return done(e.status().with_context("node " + self_.id.str()));
       if (!req->local_only()) {
         for (const auto& m : membership_->configured()) {
@@ -314,7 +191,7 @@ grpc::ServerUnaryReactor* Service::GetTopic(grpc::CallbackServerContext* ctx, co
                                             v1::GetTopicResponse* resp) {
   return unary(kGetTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
-      auto e = topic(req->topic(), !req->local_only());
+      auto e = directory_->find(req->topic(), !req->local_only());
       if (!e.ok()) return done(e.status());
       describe(**e, resp->mutable_topic());
       done(Status::OK());
@@ -340,7 +217,7 @@ grpc::ServerUnaryReactor* Service::GetBucket(grpc::CallbackServerContext* ctx, c
     with_topic(req->topic(), [this, req, resp, done](Result<std::shared_ptr<TopicEntry>> e) {
       if (!e.ok()) return done(e.status());
       if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
-      auto o = owner(**e, req->bucket());
+      auto o = directory_->owner(**e, req->bucket());
       if (!o.ok()) return done(o.status());
       if (std::string why = membership_->down_reason(o->id); !why.empty())
         return done(Unavailable(bucket_name(req->topic(), req->bucket()) + ": owner " + o->id.str() + " (" +
@@ -355,58 +232,6 @@ grpc::ServerUnaryReactor* Service::GetBucket(grpc::CallbackServerContext* ctx, c
 }
 
 // ---- put / get ----------------------------------------------------------------------------
-
-void Service::put_applied(const std::string& key, Result<Offset> r, uint32_t count) {
-  std::vector<std::function<void(Result<Offset>)>> waiters;
-  {
-    std::lock_guard<std::mutex> lock(dedup_mu_);
-    auto it = dedup_.find(key);
-    if (it == dedup_.end()) return;
-    waiters.swap(it->second->waiters);
-    if (r.ok()) {
-      it->second->pending = false;
-      it->second->first_offset = r->value();
-      it->second->count = count;
-    } else {
-      dedup_.erase(it);  // nothing was written: a retry applies it afresh
-    }
-  }
-  for (auto& w : waiters) w(r);
-}
-
-void Service::apply(const std::string& key, uint64_t sequence, const std::string& what,
-                    std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb) {
-  if (!key.empty()) {
-    std::lock_guard<std::mutex> lock(dedup_mu_);
-    auto& d = dedup_[key];
-    if (d && sequence == d->sequence) {
-      if (d->pending) {
-        d->waiters.push_back([cb](Result<Offset> r) { cb(std::move(r), true); });
-      } else {
-        cb(Offset(d->first_offset), true);
-      }
-      return;
-    }
-    if (d && sequence < d->sequence)
-      return cb(FailedPrecondition(what + ": sequence " + std::to_string(sequence) + " is older than the producer's last put (" +
-                                   std::to_string(d->sequence) + "): a stale retry, not applied"),
-                false);
-    d = std::make_unique<DedupEntry>();
-    d->sequence = sequence;
-    d->last_used = std::chrono::steady_clock::now();
-    if (dedup_.size() > kDedupSweepAt && d->last_used - last_dedup_sweep_ > std::chrono::minutes(1)) {
-      last_dedup_sweep_ = d->last_used;
-      auto cutoff = d->last_used - kDedupIdle;
-      for (auto it = dedup_.begin(); it != dedup_.end();)
-        it = (!it->second->pending && it->second->last_used < cutoff) ? dedup_.erase(it) : std::next(it);
-    }
-  }
-  uint32_t count = static_cast<uint32_t>(batch.size());
-  actor->put(std::move(batch), [this, key, count, cb](Result<Offset> r) {
-    if (!key.empty()) put_applied(key, r, count);
-    cb(std::move(r), false);
-  });
-}
 
 grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v1::PutRequest* req,
                                        v1::PutResponse* resp) {
@@ -431,7 +256,7 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         for (int j = 0; j < i; ++j)
           if (req->buckets(j).bucket() == bucket)
             return done(InvalidArgument(bucket_name(info.topic, bucket) + " appears twice in one put"));
-        auto actor = local_bucket(t, bucket);
+        auto actor = directory_->local_bucket(t, bucket);
         if (!actor.ok()) return done(actor.status());
         if (auto m = t.fences.moving.find(bucket); m != t.fences.moving.end())
           return done(Unavailable(bucket_name(info.topic, bucket) + " is moving to " + m->second +
@@ -463,9 +288,9 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
           const uint32_t bucket = br.bucket();
           std::string key;
           if (req->producer_id() != 0)
-            key = dedup_prefix(info.topic, br.bucket()) + std::to_string(req->producer_id());
+            key = PutDedup::key(info.topic, br.bucket(), req->producer_id());
           std::string what = bucket_name(info.topic, br.bucket()) + ": producer " + std::to_string(req->producer_id());
-          apply(key, br.sequence(), what, std::move((*shared_parts)[i].actor), std::move((*shared_parts)[i].batch),
+          dedup_.apply(key, br.sequence(), what, std::move((*shared_parts)[i].actor), std::move((*shared_parts)[i].batch),
                 [g, resp, done, i, tp, bucket](Result<Offset> r, bool duplicate) {
             tp->fences.put_answered(bucket);
             bool last;
@@ -557,7 +382,7 @@ grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v
     for (const auto& c : req->cursors()) {
       for (uint32_t seen : buckets)
         if (seen == c.bucket()) return done(InvalidArgument(bucket_name(t.info.topic, seen) + " is listed twice"));
-      auto a = local_bucket(t, c.bucket());
+      auto a = directory_->local_bucket(t, c.bucket());
       if (!a.ok()) return done(a.status());
       actors.push_back(std::move(a).value());
       offsets.push_back(c.offset());
@@ -610,7 +435,7 @@ grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const
                                          v1::StatsResponse* resp) {
   return unary(kStats, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
-      auto e = topic(req->topic(), true);
+      auto e = directory_->find(req->topic(), true);
       if (!e.ok()) return done(e.status());
       std::vector<uint32_t> buckets(req->buckets().begin(), req->buckets().end());
       if (buckets.empty())
@@ -619,7 +444,7 @@ grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const
             buckets.push_back(b);
       std::vector<std::future<Object>> futures;
       for (uint32_t b : buckets) {
-        auto a = local_bucket(**e, b);
+        auto a = directory_->local_bucket(**e, b);
         if (!a.ok()) return done(a.status());
         auto p = std::make_shared<std::promise<Object>>();
         futures.push_back(p->get_future());
@@ -649,7 +474,7 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
         m->set_detail(s.detail);
       }
       if (!req->topic().empty()) {
-        auto e = topic(req->topic(), true);
+        auto e = directory_->find(req->topic(), true);
         if (!e.ok()) return done(e.status());
         auto p = (*e)->placement();
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b) {

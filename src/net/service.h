@@ -20,6 +20,8 @@
 #include "metrics/metrics.h"
 #include "net/channels.h"
 #include "net/membership.h"
+#include "net/put_dedup.h"
+#include "net/topic_directory.h"
 #include "persisting/v1/queue.grpc.pb.h"
 #include "queue/queue_core.h"
 
@@ -95,8 +97,6 @@ class Service final : public v1::QueueService::CallbackService {
   void collect_group_metrics();
 
  private:
-  struct TopicEntry;  // service_internal.h
-  struct DedupEntry;  // service_internal.h
   struct RpcMetrics;
   using Done = std::function<void(Status)>;
 
@@ -106,30 +106,9 @@ class Service final : public v1::QueueService::CallbackService {
   Status authorize(grpc::CallbackServerContext* ctx) const;
   void post_admin(std::function<void()> work);
 
-  // The topic's entry; NotFound when neither this node nor (forward) any peer knows it.
-  // May block (files, peers): call from the admin pool unless cached_topic() found it.
-  Result<std::shared_ptr<TopicEntry>> topic(const std::string& name, bool forward);
-  std::shared_ptr<TopicEntry> cached_topic(const std::string& name);
   // Runs cb with the topic: inline when cached, else on the admin pool.
   void with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb);
-  // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
-  // topic, else ids at epoch (from the creating node), else the configured members now.
-  Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
-                                               uint64_t epoch);
   void describe(const TopicEntry& t, v1::TopicSpec* spec) const;
-  // The owner of a bucket with its current address; Unavailable when the membership has no
-  // address for it.
-  Result<runtime::Member> owner(const TopicEntry& t, uint32_t bucket) const;
-  // The local actor of a bucket this node owns; errors name topic, bucket and owner.
-  Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
-  Status check_bucket(const TopicEntry& t, uint32_t bucket) const;
-
-  using Applied = std::function<void(Result<Offset>, bool duplicate)>;
-  // Appends batch to actor once per (key = producer/topic/bucket, sequence): a repeat gets the
-  // first answer (waiting for it when still pending). Empty key: no deduplication.
-  void apply(const std::string& key, uint64_t sequence, const std::string& what,
-             std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb);
-  void put_applied(const std::string& key, Result<Offset> r, uint32_t count);
 
   // Rebalance (rebalance_steps.cc). The coordinator (any node, rebalance.h) drives these steps
   // through RPCs; each runs on the node the step's RPC reaches.
@@ -139,12 +118,6 @@ class Service final : public v1::QueueService::CallbackService {
   // Fences are stored in <topic>/fences.json (a restart keeps them) before they are reported.
   Status lift_fence(TopicEntry& t, uint32_t bucket);
   Status save_fences(TopicEntry& t);
-  // The deduplication entries of a bucket (applied puts only), and installing them on a new owner
-  // (an entry with a newer sequence already there wins).
-  void export_producers(const std::string& topic, uint32_t bucket,
-                        google::protobuf::RepeatedPtrField<v1::ProducerState>* out);
-  void import_producers(const std::string& topic, uint32_t bucket,
-                        const google::protobuf::RepeatedPtrField<v1::ProducerState>& in);
   // New owner: copies records from the request's source into a local copy of a bucket this
   // node does not own yet; answers the copy's count, flushed.
   Result<uint64_t> copy_bucket(TopicEntry& t, const v1::CopyBucketRequest& req);
@@ -178,12 +151,9 @@ class Service final : public v1::QueueService::CallbackService {
   ServiceConfig config_;
   runtime::Member self_;
 
-  std::shared_mutex topics_mu_;
-  std::map<std::string, std::shared_ptr<TopicEntry>> topics_;
+  std::unique_ptr<TopicDirectory> directory_;  // the topics this node serves
 
-  std::mutex dedup_mu_;
-  std::map<std::string, std::unique_ptr<DedupEntry>> dedup_;  // key: producer/topic/bucket
-  std::chrono::steady_clock::time_point last_dedup_sweep_;
+  PutDedup dedup_;
 
   std::vector<std::unique_ptr<RpcMetrics>> rpc_metrics_;
   std::unique_ptr<asio::thread_pool> admin_;

@@ -1,0 +1,88 @@
+// TopicDirectory: the topics a node serves. Each topic's entry holds its settings, its placement
+// (which node owns which bucket), the rebalance fences and the actors of the buckets this node
+// owns, opened on first use. A topic this node does not know yet is looked up on disk and then,
+// when asked to, on the peers (whose placement it adopts). The gRPC service and the Kafka listener
+// reach buckets through it. Thread-safe; entries live as long as the directory.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "net/channels.h"
+#include "net/fences.h"
+#include "net/membership.h"
+#include "net/placement.h"
+#include "queue/queue_core.h"
+#include "runtime/bucket_storage.h"
+
+namespace persisting::net {
+
+struct TopicEntry {
+  TopicInfo info;
+  std::mutex mu;
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket; null until opened
+  std::mutex switch_mu;  // serializes placement changes (file, then memory)
+  Fences fences;         // rebalance fences (see Fences for the locking)
+
+  std::shared_ptr<const Placement> placement() const {
+    std::lock_guard<std::mutex> lock(placement_mu);
+    return placement_;
+  }
+  void set_placement(std::shared_ptr<const Placement> p) {
+    std::lock_guard<std::mutex> lock(placement_mu);
+    placement_ = std::move(p);
+  }
+
+ private:
+  mutable std::mutex placement_mu;
+  std::shared_ptr<const Placement> placement_;
+};
+
+// "topic 'T' bucket B", as errors name a bucket.
+std::string bucket_name(const std::string& topic, uint32_t bucket);
+// InvalidArgument naming the topic when bucket is out of its range.
+Status check_bucket(const TopicEntry& t, uint32_t bucket);
+
+class TopicDirectory {
+ public:
+  // membership and peers must outlive the directory; peer_timeout bounds each peer lookup.
+  TopicDirectory(std::shared_ptr<detail::QueueCore> core, Membership* membership, Channels* peers,
+                 std::chrono::milliseconds peer_timeout, runtime::Member self);
+
+  // The entry when this node has used the topic since it started (never blocks).
+  std::shared_ptr<TopicEntry> cached(const std::string& name) const;
+  // The topic's entry; NotFound when neither this node nor (forward) any peer knows it.
+  // May block (files, peers).
+  Result<std::shared_ptr<TopicEntry>> find(const std::string& name, bool forward);
+  // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
+  // topic, else ids at epoch (from the creating node), else the configured members now.
+  Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
+                                               uint64_t epoch);
+  // Every topic used since start.
+  std::vector<std::shared_ptr<TopicEntry>> all() const;
+
+  // The owner of a bucket with its current address; Unavailable when the membership has no
+  // address for it.
+  Result<runtime::Member> owner(const TopicEntry& t, uint32_t bucket) const;
+  // The local actor of a bucket this node owns; errors name topic, bucket and owner.
+  Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
+
+  const runtime::Member& self() const { return self_; }
+
+ private:
+  std::shared_ptr<detail::QueueCore> core_;
+  Membership* membership_;
+  Channels* peers_;
+  std::chrono::milliseconds peer_timeout_;
+  runtime::Member self_;
+
+  mutable std::shared_mutex mu_;
+  std::map<std::string, std::shared_ptr<TopicEntry>> topics_;
+};
+
+}  // namespace persisting::net
