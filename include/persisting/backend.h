@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "persisting/bucket_stats.h"
 #include "persisting/codec.h"
 #include "persisting/env.h"
 #include "persisting/log.h"
@@ -97,8 +98,8 @@ class StorageBackend {
 
   // Makes buffered records durable per the backend's promise (no-op for memory).
   virtual Status flush() = 0;
-  // Counters for humans and metrics: at least "backend" and "total_count".
-  virtual Object stats() const = 0;
+  // What the bucket reports (persisting/bucket_stats.h): at least backend and total_count.
+  virtual BucketStats stats() const = 0;
   // Number of records ever appended (the next offset).
   virtual uint64_t total_count() const = 0;
   // Whether records outlive the process (false for memory).
@@ -152,6 +153,6 @@ class BackendRegistry {
 //   extern "C" int persisting_plugin_register(persisting::BackendRegistry* registry,
 //                                             char* error, size_t error_size);  // 0 = ok
 // The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
-inline constexpr int kPluginAbiVersion = 2;  // 2: StorageBackend::check_batch
+inline constexpr int kPluginAbiVersion = 3;  // 2: StorageBackend::check_batch; 3: BucketStats
 
 }  // namespace persisting

@@ -93,16 +93,19 @@ class PyBackend final : public StorageBackend {
     return r.status();
   }
 
-  Object stats() const override {
+  // The class's stats() dict goes into extra as it is; backend and total_count are ours.
+  BucketStats stats() const override {
     auto r = with_python("stats", [&]() -> Result<Object> {
       py::object s = call("stats");
       Value v = to_value(s, "stats()");
       return v.is_object() ? v.as_object() : Object{};
     });
-    Object o = r.ok() ? *r : Object{{"error", r.status().to_string()}};
-    if (!o.contains("backend")) o.set("backend", name_);
-    o.set("total_count", static_cast<int64_t>(count_.load()));
-    return o;
+    BucketStats out;
+    out.extra = r.ok() ? *r : Object{{"error", r.status().to_string()}};
+    const Value* b = out.extra.find("backend");
+    out.backend = b && b->is_string() ? b->as_string() : name_;
+    out.total_count = count_.load();
+    return out;
   }
 
  private:

@@ -199,14 +199,16 @@ Status BufferedDataset::refresh() {
   return Status::OK();
 }
 
-void BufferedDataset::add_stats(Object* o) const {
-  o->set("total_count", static_cast<int64_t>(total()));
-  o->set("durable", true);
-  o->set("persisted", static_cast<int64_t>(persisted_));
-  o->set("buffered", static_cast<int64_t>(buffered()));
-  o->set("flush_count", static_cast<int64_t>(flush_count_));
-  o->set("last_flush_duration_s", last_flush_seconds_);
-  o->set("last_flush_error", last_flush_error_.ok() ? Value() : Value(last_flush_error_.to_string()));
+void BufferedDataset::add_stats(BucketStats* s) const {
+  s->total_count = total();
+  s->durable = true;
+  BucketStats::Buffer& b = s->buffer.emplace();
+  b.persisted = persisted_;
+  b.buffered = buffered();
+  b.flush_count = flush_count_;
+  b.last_flush_duration_s = last_flush_seconds_;
+  if (!last_flush_error_.ok()) b.last_flush_error = last_flush_error_.to_string();
+  Object* o = &s->extra;
   o->set("version", static_cast<int64_t>(reader_->version()));
   o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
   o->set("read_window_fills", static_cast<int64_t>(window_fills_));

@@ -111,9 +111,9 @@ class BufferedDataset {
   uint64_t waiting_bytes() const { return buffer_.byte_size(); }
   uint64_t total() const { return persisted_ + buffered(); }
   const std::string& path() const { return reader_->path(); }
-  // total_count, persisted, buffered, flush_count, last_flush_duration_s, last_flush_error,
-  // version, fragments, dataset, durable.
-  void add_stats(Object* o) const;
+  // Sets total_count, durable and buffer; version, fragments, read_window_fills and dataset go in
+  // extra.
+  void add_stats(BucketStats* s) const;
 
  private:
   BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer);

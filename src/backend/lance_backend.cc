@@ -78,13 +78,13 @@ uint64_t LanceBackend::total_count() const {
   return data_->total();
 }
 
-Object LanceBackend::stats() const {
+BucketStats LanceBackend::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  Object o;
-  o.set("backend", "lance");
-  data_->add_stats(&o);
-  bg_.add_stats(&o);
-  return o;
+  BucketStats s;
+  s.backend = "lance";
+  data_->add_stats(&s);
+  bg_.add_stats(&s);
+  return s;
 }
 
 }  // namespace persisting

@@ -95,14 +95,13 @@ Result<RecordBatch> MemoryBackend::get(Offset offset, size_t limit) {
   return out;
 }
 
-Object MemoryBackend::stats() const {
+BucketStats MemoryBackend::stats() const {
   std::shared_lock lock(mu_);
-  Object o;
-  o.set("backend", "memory");
-  o.set("total_count", static_cast<int64_t>(index_.size()));
-  o.set("bytes", static_cast<int64_t>(bytes_));
-  o.set("durable", false);
-  return o;
+  BucketStats s;
+  s.backend = "memory";
+  s.total_count = index_.size();
+  s.extra.set("bytes", static_cast<int64_t>(bytes_));
+  return s;
 }
 
 uint64_t MemoryBackend::total_count() const {

@@ -19,7 +19,7 @@ class MemoryBackend final : public StorageBackend {
   Result<Offset> put_batch(const RecordBatch& batch) override;
   Result<RecordBatch> get(Offset offset, size_t limit) override;
   Status flush() override { return Status::OK(); }
-  Object stats() const override;
+  BucketStats stats() const override;
   uint64_t total_count() const override;
   bool durable() const override { return false; }
 

@@ -399,24 +399,23 @@ uint64_t PersistingBackend::total_count() const {
   return data_->total();
 }
 
-Object PersistingBackend::stats() const {
+BucketStats PersistingBackend::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  Object o;
-  o.set("backend", "persisting");
-  data_->add_stats(&o);
+  BucketStats s;
+  s.backend = "persisting";
+  data_->add_stats(&s);
+  Object& o = s.extra;
   o.set("writer", writer_lock_ != nullptr);
   add_wal_damage_stats(env_, bucket_dir_, &o);
-  bg_.add_stats(&o);
+  bg_.add_stats(&s);
+  s.wal_size = wal_ ? wal_->size_bytes() : 0;
   if (wal_) {
-    o.set("wal_size", static_cast<int64_t>(wal_->size_bytes()));
     o.set("wal_segments", static_cast<int64_t>(wal_->segment_count()));
     o.set("wal_checkpoint", static_cast<int64_t>(wal_->checkpoint_offset().value()));
     o.set("wal_recovery", std::string(wal::recovery_outcome_name(recovery_.outcome)));
     o.set("wal_records_replayed", static_cast<int64_t>(recovery_.records_replayed));
     Status health = wal_->health();
     o.set("wal_error", health.ok() ? Value() : Value(health.to_string()));
-  } else {
-    o.set("wal_size", 0);
   }
   if (metrics_) {
     o.set("puts", static_cast<int64_t>(puts_));
@@ -426,7 +425,7 @@ Object PersistingBackend::stats() const {
     o.set("last_wal_group_append_s", last_group_append_s_);
     o.set("wal_group_waits", static_cast<int64_t>(group_waits_));
   }
-  return o;
+  return s;
 }
 
 }  // namespace persisting

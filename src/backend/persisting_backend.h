@@ -74,7 +74,7 @@ class PersistingBackend final : public StorageBackend {
   bool checks_batches() const override { return true; }
   Result<RecordBatch> get(Offset offset, size_t limit) override;
   Status flush() override;
-  Object stats() const override;
+  BucketStats stats() const override;
   uint64_t total_count() const override;
   bool durable() const override { return true; }
 

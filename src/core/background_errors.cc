@@ -40,10 +40,11 @@ uint64_t BackgroundErrors::count() const {
   return count_;
 }
 
-void BackgroundErrors::add_stats(Object* o) const {
+void BackgroundErrors::add_stats(BucketStats* s) const {
   std::lock_guard<std::mutex> lock(mu_);
-  o->set("bg_error", current_.ok() ? Value() : Value(task_ + ": " + current_.to_string()));
-  o->set("bg_error_count", static_cast<int64_t>(count_));
+  BucketStats::Background& b = s->background.emplace();
+  if (!current_.ok()) b.error = task_ + ": " + current_.to_string();
+  b.error_count = count_;
 }
 
 }  // namespace persisting

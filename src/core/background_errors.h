@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "persisting/bucket_stats.h"
 #include "persisting/log.h"
 #include "persisting/value.h"
 
@@ -25,8 +26,8 @@ class BackgroundErrors {
   // The current failure (OK when the last task of each kind that failed has since succeeded).
   Status current() const;
   uint64_t count() const;
-  // "bg_error": "<task>: <status>" or null, "bg_error_count": failures so far.
-  void add_stats(Object* o) const;
+  // Sets s->background: the current failure ("<task>: <status>", empty when none) and the count.
+  void add_stats(BucketStats* s) const;
 
  private:
   Logger* logger_;

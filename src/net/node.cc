@@ -47,7 +47,7 @@ struct Node::Impl {
   int port = 0;
   std::atomic<bool> stopped{false};
   std::mutex scrape_mu;
-  std::map<std::pair<std::string, int64_t>, int64_t> flush_counts;  // seen at the last scrape
+  std::map<std::pair<std::string, uint32_t>, uint64_t> flush_counts;  // seen at the last scrape
 
   void collect_bucket_metrics();
 };
@@ -58,35 +58,26 @@ struct Node::Impl {
 void Node::Impl::collect_bucket_metrics() {
   if (!core || stopped) return;
   std::lock_guard<std::mutex> lock(scrape_mu);
-  auto num = [](const Object& o, const char* key) -> double {
-    const Value* v = o.find(key);
-    if (v == nullptr) return 0;
-    if (v->is_int()) return static_cast<double>(v->as_int());
-    if (v->is_double()) return v->as_double();
-    return 0;
-  };
-  for (const Object& o : core->manager->stats()) {
-    const Value* t = o.find("topic");
-    const Value* b = o.find("bucket");
-    if (!t || !b || !t->is_string() || !b->is_int()) continue;
-    metrics::Labels l{{"topic", t->as_string()}, {"bucket", std::to_string(b->as_int())}};
+  for (const BucketStats& s : core->manager->stats()) {
+    if (s.closed) continue;
+    metrics::Labels l{{"topic", s.topic}, {"bucket", std::to_string(s.bucket)}};
     registry.counter("persisting_records_total", "Records appended to the bucket", l)
-        .set_total(num(o, "total_count"));
+        .set_total(static_cast<double>(s.total_count));
     registry.gauge("persisting_buffer_size", "Records in the bucket's memory buffer, not yet flushed", l)
-        .set(o.find("buffered") ? num(o, "buffered") : num(o, "buffer_size"));
+        .set(s.buffer ? static_cast<double>(s.buffer->buffered) : 0);
     auto& flushes = registry.histogram("persisting_flush_duration_seconds", "Time to flush a bucket's buffer", l);
-    if (const Value* fc = o.find("flush_count"); fc && fc->is_int()) {
-      int64_t& seen = flush_counts[{t->as_string(), b->as_int()}];
-      for (int64_t k = seen; k < fc->as_int(); ++k) flushes.observe(num(o, "last_flush_duration_s"));
-      seen = fc->as_int();
+    if (s.buffer) {
+      uint64_t& seen = flush_counts[{s.topic, s.bucket}];
+      for (uint64_t k = seen; k < s.buffer->flush_count; ++k) flushes.observe(s.buffer->last_flush_duration_s);
+      seen = s.buffer->flush_count;
     }
     registry.gauge("persisting_wal_size_bytes", "Bytes of the bucket's write-ahead log", l)
-        .set(num(o, "wal_size"));
+        .set(static_cast<double>(s.wal_size.value_or(0)));
     registry.counter("persisting_background_errors_total",
                      "Failures of the bucket's background work (flushes, WAL syncs), each also logged", l)
-        .set_total(num(o, "bg_error_count"));
+        .set_total(s.background ? static_cast<double>(s.background->error_count) : 0);
     registry.gauge("persisting_background_error", "1 while the bucket's last background task of a kind failed", l)
-        .set(o.find("bg_error") && o.find("bg_error")->is_string() ? 1 : 0);
+        .set(s.background && !s.background->error.empty() ? 1 : 0);
   }
 }
 

@@ -27,16 +27,12 @@ constexpr uint32_t kCopyChunk = 10000;                     // records per Get of
 }  // namespace
 
 Result<uint64_t> total_count(runtime::BucketStorage& actor) {
-  auto p = std::make_shared<std::promise<Object>>();
+  auto p = std::make_shared<std::promise<BucketStats>>();
   auto f = p->get_future();
-  actor.stats([p](Object o) { p->set_value(std::move(o)); });
-  Object o = f.get();
-  const Value* n = o.find("total_count");
-  if (o.find("closed")) return Unavailable("topic '" + actor.topic() + "' bucket " +
-                                           std::to_string(actor.bucket().value()) + " is closed");
-  if (!n || !n->is_int()) return Internal("topic '" + actor.topic() + "' bucket " +
-                                          std::to_string(actor.bucket().value()) + ": the backend reports no total_count");
-  return static_cast<uint64_t>(n->as_int());
+  actor.stats([p](BucketStats s) { p->set_value(std::move(s)); });
+  BucketStats s = f.get();
+  if (s.closed) return Unavailable(bucket_name(actor.topic(), actor.bucket().value()) + " is closed");
+  return s.total_count;
 }
 
 namespace {

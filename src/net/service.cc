@@ -442,16 +442,14 @@ grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b)
           if ((*e)->placement()->owner(req->topic(), b) == self_.id)
             buckets.push_back(b);
-      std::vector<std::future<Object>> futures;
+      std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
       for (uint32_t b : buckets) {
         auto a = directory_->local_bucket(**e, b);
         if (!a.ok()) return done(a.status());
-        auto p = std::make_shared<std::promise<Object>>();
-        futures.push_back(p->get_future());
-        (*a)->stats([p](Object o) { p->set_value(std::move(o)); });
+        actors.push_back(std::move(a).value());
       }
-      for (auto& f : futures) {
-        Object o = f.get();
+      for (const BucketStats& s : runtime::stats_of(actors)) {
+        Object o = s.to_object();
         o.set("node", self_.id.str());
         resp->add_bucket_stats_json(to_json(Value(std::move(o))));
       }

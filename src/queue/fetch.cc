@@ -105,20 +105,14 @@ void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t li
 }
 
 Result<std::vector<Offset>> end_offsets(const Actors& actors) {
-  std::vector<std::future<Object>> futures;
-  for (const auto& a : actors) {
-    auto p = std::make_shared<std::promise<Object>>();
-    futures.push_back(p->get_future());
-    a->stats([p](Object o) { p->set_value(std::move(o)); });
-  }
+  std::vector<BucketStats> stats = runtime::stats_of(actors);
   std::vector<Offset> out;
-  for (size_t i = 0; i < futures.size(); ++i) {
-    Object o = futures[i].get();
-    const Value* total = o.find("total_count");
-    if (!total || !total->is_int() || total->as_int() < 0)
+  for (size_t i = 0; i < stats.size(); ++i) {
+    const BucketStats& s = stats[i];
+    if (s.closed)
       return Unavailable("topic '" + actors[i]->topic() + "' bucket " + std::to_string(actors[i]->bucket().value()) +
-                         " cannot tell its end offset" + (o.find("closed") ? " (closed)" : ""));
-    out.emplace_back(static_cast<uint64_t>(total->as_int()));
+                         " cannot tell its end offset (closed)");
+    out.emplace_back(s.total_count);
   }
   return out;
 }

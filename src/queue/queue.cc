@@ -115,14 +115,8 @@ Result<Object> QueueCore::stats(const TopicInfo& info, Access access) {
   std::vector<BucketId> all;
   for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
   ASSIGN_OR_RETURN(auto actors_, actors(info, all, {}, access));
-  std::vector<std::future<Object>> futures;
-  for (auto& a : actors_) {
-    auto p = std::make_shared<std::promise<Object>>();
-    futures.push_back(p->get_future());
-    a->stats([p](Object o) { p->set_value(std::move(o)); });
-  }
   std::vector<Object> bucket_stats;
-  for (auto& f : futures) bucket_stats.push_back(f.get());
+  for (const BucketStats& s : runtime::stats_of(actors_)) bucket_stats.push_back(s.to_object());
   return queue::topic_stats(info, std::move(bucket_stats));
 }
 

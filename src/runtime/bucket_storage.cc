@@ -1,5 +1,7 @@
 #include "runtime/bucket_storage.h"
 
+#include <future>
+
 #include <mutex>
 
 
@@ -124,16 +126,16 @@ void BucketStorage::flush(StatusCallback cb) {
 
 void BucketStorage::stats(StatsCallback cb) {
   mailbox_->post([self = shared_from_this(), cb = std::move(cb)] {
-    Object o;
-    o.set("topic", self->topic_);
-    o.set("bucket", static_cast<int64_t>(self->bucket_.value()));
+    BucketStats s;
     if (self->backend_) {
-      for (auto& [k, v] : self->backend_->stats()) o.set(k, v);
+      s = self->backend_->stats();
     } else {
-      o.set("closed", true);
+      s.closed = true;
     }
-    o.set("parked_readers", static_cast<int64_t>(self->waiters_.size()));
-    cb(std::move(o));
+    s.topic = self->topic_;
+    s.bucket = self->bucket_.value();
+    s.parked_readers = self->waiters_.size();
+    cb(std::move(s));
   });
 }
 
@@ -150,6 +152,18 @@ void BucketStorage::close(StatusCallback cb) {
     }
     cb(s);
   });
+}
+
+std::vector<BucketStats> stats_of(const std::vector<std::shared_ptr<BucketStorage>>& actors) {
+  std::vector<std::future<BucketStats>> futures;
+  for (const auto& a : actors) {
+    auto p = std::make_shared<std::promise<BucketStats>>();
+    futures.push_back(p->get_future());
+    a->stats([p](BucketStats s) { p->set_value(std::move(s)); });
+  }
+  std::vector<BucketStats> out;
+  for (auto& f : futures) out.push_back(f.get());
+  return out;
 }
 
 }  // namespace persisting::runtime

@@ -26,7 +26,7 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   using PutCallback = std::function<void(Result<Offset>)>;  // first offset of the batch
   using GetCallback = std::function<void(Result<RecordBatch>)>;
   using StatusCallback = std::function<void(Status)>;
-  using StatsCallback = std::function<void(Object)>;
+  using StatsCallback = std::function<void(BucketStats)>;
 
   BucketStorage(Executor& executor, std::string topic, BucketId bucket,
                 std::unique_ptr<StorageBackend> backend);
@@ -76,5 +76,9 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   uint64_t next_internal_id_ = 1ULL << 63;
   uint64_t waiter_generation_ = 0;  // ids for callers that passed waiter_id 0
 };
+
+// The stats of every actor, in order (asks them all at once, then waits). Blocks: not from inside
+// an actor's message.
+std::vector<BucketStats> stats_of(const std::vector<std::shared_ptr<BucketStorage>>& actors);
 
 }  // namespace persisting::runtime

@@ -77,21 +77,13 @@ std::vector<BucketRef> StorageManager::list_buckets() const {
   return out;
 }
 
-std::vector<Object> StorageManager::stats() const {
+std::vector<BucketStats> StorageManager::stats() const {
   std::vector<std::shared_ptr<BucketStorage>> actors;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [key, actor] : buckets_) actors.push_back(actor);
   }
-  std::vector<std::future<Object>> futures;
-  for (auto& a : actors) {
-    auto p = std::make_shared<std::promise<Object>>();
-    futures.push_back(p->get_future());
-    a->stats([p](Object o) { p->set_value(std::move(o)); });
-  }
-  std::vector<Object> out;
-  for (auto& f : futures) out.push_back(f.get());
-  return out;
+  return stats_of(actors);
 }
 
 Status StorageManager::close_all() {

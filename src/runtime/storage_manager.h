@@ -61,7 +61,7 @@ class StorageManager {
   // files stay: deleting them is the caller's business (a cluster rebalance moving it away).
   Status drop(const std::string& topic, BucketId bucket);
   // Stats of every local bucket (blocks until each actor answers).
-  std::vector<Object> stats() const;
+  std::vector<BucketStats> stats() const;
   // Flushes and closes every local bucket; returns the first error.
   Status close_all();
 

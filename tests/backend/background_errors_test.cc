@@ -67,7 +67,7 @@ RecordBatch batch_of(int from, int n) {
 
 const Value* stat(StorageBackend& b, const char* key) {
   static thread_local Object o;
-  o = b.stats();
+  o = b.stats().to_object();
   return o.find(key);
 }
 
@@ -86,17 +86,20 @@ bool wait_for_failures(StorageBackend& b, int64_t n) {
 TEST(BackgroundErrors, EachFailureIsLoggedOnceAndASuccessClearsIt) {
   CapturingLogger log;
   BackgroundErrors bg(&log, "topic 't' bucket 3");
-  Object o;
-  bg.add_stats(&o);
-  EXPECT_TRUE(o.find("bg_error")->is_null());
-  EXPECT_EQ(o.find("bg_error_count")->as_int(), 0);
+  BucketStats st;
+  bg.add_stats(&st);
+  ASSERT_TRUE(st.background.has_value());
+  EXPECT_TRUE(st.background->error.empty());
+  EXPECT_EQ(st.background->error_count, 0u);
+  EXPECT_TRUE(st.to_object().find("bg_error")->is_null());
 
   for (int i = 0; i < 3; ++i) bg.report("flush", IOError("disk full"));
   EXPECT_EQ(log.count(LogLevel::kError, "topic 't' bucket 3: background flush failed: IOError: disk full"), 1u)
       << log.all();
   EXPECT_EQ(bg.count(), 3u);
-  bg.add_stats(&o);
-  EXPECT_EQ(o.find("bg_error")->as_string(), "flush: IOError: disk full");
+  bg.add_stats(&st);
+  EXPECT_EQ(st.background->error, "flush: IOError: disk full");
+  EXPECT_EQ(st.to_object().find("bg_error")->as_string(), "flush: IOError: disk full");
 
   bg.report("WAL writeback", Status::OK());  // another kind of task going well clears nothing
   EXPECT_FALSE(bg.current().ok());
@@ -108,9 +111,9 @@ TEST(BackgroundErrors, EachFailureIsLoggedOnceAndASuccessClearsIt) {
   bg.report("flush", Status::OK());
   EXPECT_TRUE(bg.current().ok());
   EXPECT_EQ(log.count(LogLevel::kInfo, "flush works again"), 1u) << log.all();
-  bg.add_stats(&o);
-  EXPECT_TRUE(o.find("bg_error")->is_null());
-  EXPECT_EQ(o.find("bg_error_count")->as_int(), 5);
+  bg.add_stats(&st);
+  EXPECT_TRUE(st.background->error.empty());
+  EXPECT_EQ(st.background->error_count, 5u);
 
   bg.report("flush", IOError("disk full"));  // failing again after a recovery is logged again
   EXPECT_EQ(log.count(LogLevel::kError, "disk full"), 2u) << log.all();
@@ -126,7 +129,7 @@ TEST(BackgroundErrors, PersistingBackendLogsAFailingFlusherOnce) {
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   env.fail_creates(true);
   ASSERT_TRUE((*b)->put_batch(batch_of(0, 20)).ok());  // acknowledged: the WAL holds them
-  ASSERT_TRUE(wait_for_failures(**b, 2)) << to_json(Value((*b)->stats()));
+  ASSERT_TRUE(wait_for_failures(**b, 2)) << to_json(Value((*b)->stats().to_object()));
   EXPECT_EQ(log.count(LogLevel::kError, "topic 't' bucket 3: background flush failed"), 1u) << log.all();
   ASSERT_TRUE(stat(**b, "bg_error")->is_string());
   EXPECT_NE(stat(**b, "bg_error")->as_string().find("flush"), std::string::npos);
@@ -134,7 +137,7 @@ TEST(BackgroundErrors, PersistingBackendLogsAFailingFlusherOnce) {
 
   env.clear();
   ASSERT_TRUE((*b)->flush().ok());
-  EXPECT_TRUE(stat(**b, "bg_error")->is_null()) << to_json(Value((*b)->stats()));
+  EXPECT_TRUE(stat(**b, "bg_error")->is_null()) << to_json(Value((*b)->stats().to_object()));
   EXPECT_EQ(stat(**b, "persisted")->as_int(), 20);
   EXPECT_EQ(log.count(LogLevel::kInfo, "flush works again"), 1u) << log.all();
 }
@@ -158,7 +161,7 @@ TEST(BackgroundErrors, PersistingBackendReportsAFailingIntervalSync) {
     (void)(*b)->put_batch(batch_of(i, 5));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  ASSERT_GE(error_count(**b), 1) << to_json(Value((*b)->stats()));
+  ASSERT_GE(error_count(**b), 1) << to_json(Value((*b)->stats().to_object()));
   EXPECT_EQ(log.count(LogLevel::kError, "topic 't' bucket 3: background WAL sync failed"), 1u) << log.all();
   EXPECT_NE(stat(**b, "bg_error")->as_string().find("WAL sync"), std::string::npos);
   env.clear();
@@ -172,7 +175,7 @@ TEST(BackgroundErrors, LanceBackendLogsAFailingPeriodicFlushOnce) {
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   env.fail_creates(true);
   ASSERT_TRUE((*b)->put_batch(batch_of(0, 5)).ok());  // below batch_size: the periodic flush takes it
-  ASSERT_TRUE(wait_for_failures(**b, 2)) << to_json(Value((*b)->stats()));
+  ASSERT_TRUE(wait_for_failures(**b, 2)) << to_json(Value((*b)->stats().to_object()));
   EXPECT_EQ(log.count(LogLevel::kError, "topic 't' bucket 3: background flush failed"), 1u) << log.all();
   env.clear();
   ASSERT_TRUE((*b)->flush().ok());

@@ -45,9 +45,9 @@ TEST(LanceBackendTest, RecordsKeepTheirOffsetsAcrossFlushes) {
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_TRUE((*b)->durable());
   ASSERT_EQ((*b)->put_batch(batch_of(0, 4))->value(), 0u);   // buffered
-  EXPECT_EQ((*b)->stats().find("buffered")->as_int(), 4);
+  EXPECT_EQ((*b)->stats().to_object().find("buffered")->as_int(), 4);
   ASSERT_EQ((*b)->put_batch(batch_of(4, 8))->value(), 4u);   // reaches 10: flushed
-  Object s = (*b)->stats();
+  Object s = (*b)->stats().to_object();
   EXPECT_EQ(s.find("persisted")->as_int(), 12);
   EXPECT_EQ(s.find("buffered")->as_int(), 0);
   EXPECT_EQ(s.find("flush_count")->as_int(), 1);
@@ -61,7 +61,7 @@ TEST(LanceBackendTest, RecordsKeepTheirOffsetsAcrossFlushes) {
   EXPECT_EQ(*mid->decode(0), rec(10));
   EXPECT_EQ(*mid->decode(3), rec(13));
   ASSERT_TRUE((*b)->flush().ok());
-  EXPECT_EQ((*b)->stats().find("persisted")->as_int(), 15);
+  EXPECT_EQ((*b)->stats().to_object().find("persisted")->as_int(), 15);
   EXPECT_TRUE(std::filesystem::exists(dir.path() + "/data.lance/_versions"));
 }
 
@@ -132,7 +132,7 @@ TEST(LanceBackendTest, SmallReadsOfFlushedRowsGoThroughTheReadWindow) {
   ASSERT_TRUE((*b)->put_batch(batch_of(10, 10)).ok());
   ASSERT_TRUE((*b)->put_batch(batch_of(20, 10)).ok());
   ASSERT_TRUE((*b)->put_batch(batch_of(30, 5)).ok());   // buffered
-  ASSERT_EQ((*b)->stats().find("persisted")->as_int(), 30);
+  ASSERT_EQ((*b)->stats().to_object().find("persisted")->as_int(), 30);
   for (int pass = 0; pass < 2; ++pass) {
     std::vector<Record> got;
     for (uint64_t off = 0; off < 35;) {
@@ -148,7 +148,7 @@ TEST(LanceBackendTest, SmallReadsOfFlushedRowsGoThroughTheReadWindow) {
     for (int i = 0; i < 35; ++i) EXPECT_EQ(got[i], rec(i)) << "offset " << i;
   }
   // One window holds all 30 flushed rows: the 20 gets of both passes read Lance once.
-  EXPECT_EQ((*b)->stats().find("read_window_fills")->as_int(), 1);
+  EXPECT_EQ((*b)->stats().to_object().find("read_window_fills")->as_int(), 1);
   // A get crossing from the window into the buffer gets both.
   auto across = (*b)->get(Offset(28), 4);
   ASSERT_TRUE(across.ok());
@@ -164,7 +164,7 @@ TEST(LanceBackendTest, SmallReadsOfFlushedRowsGoThroughTheReadWindow) {
   auto row = widened->decode(0);
   ASSERT_TRUE(row->find("i")->is_double()) << "window served a stale row";
   EXPECT_EQ(row->find("i")->as_double(), 1.0);
-  EXPECT_EQ((*b)->stats().find("read_window_fills")->as_int(), 2);
+  EXPECT_EQ((*b)->stats().to_object().find("read_window_fills")->as_int(), 2);
 }
 
 TEST(LanceBackendTest, FailedFlushKeepsTheBufferAndIsRetried) {
@@ -177,14 +177,14 @@ TEST(LanceBackendTest, FailedFlushKeepsTheBufferAndIsRetried) {
   Status s = (*b)->flush();
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("flush of 5 records"), std::string::npos) << s.message();
-  Object st = (*b)->stats();
+  Object st = (*b)->stats().to_object();
   EXPECT_EQ(st.find("buffered")->as_int(), 5);
   EXPECT_TRUE(st.find("last_flush_error")->is_string());
   EXPECT_EQ(all(**b).size(), 5u);  // readers are still served
   env.clear();
   ASSERT_TRUE((*b)->flush().ok());
-  EXPECT_EQ((*b)->stats().find("persisted")->as_int(), 5);
-  EXPECT_TRUE((*b)->stats().find("last_flush_error")->is_null());
+  EXPECT_EQ((*b)->stats().to_object().find("persisted")->as_int(), 5);
+  EXPECT_TRUE((*b)->stats().to_object().find("last_flush_error")->is_null());
   // Nothing was written twice: a fresh open sees exactly the five records.
   b->reset();
   auto again = open_lance(dir.path(), 1000);
@@ -216,7 +216,7 @@ TEST(LanceBackendTest, PutsAreRefusedPastMaxBufferedBytes) {
   EXPECT_EQ(refused.code(), Code::kResourceExhausted) << refused.to_string();
   EXPECT_NE(refused.message().find("max_buffered_bytes"), std::string::npos) << refused.message();
   EXPECT_NE(refused.message().find("last flush failed"), std::string::npos) << refused.message();
-  const int64_t buffered = (*b)->stats().find("buffered")->as_int();
+  const int64_t buffered = (*b)->stats().to_object().find("buffered")->as_int();
   EXPECT_EQ(buffered, accepted * 10);  // the refused batch changed nothing
   env.clear();
   ASSERT_TRUE((*b)->flush().ok());
@@ -300,7 +300,7 @@ TEST(LanceBackendTest, DirectIoOptionChoosesHowDataFilesAreOpened) {
 }
 
 TEST(LanceBackendTest, FlushIntervalFlushesAQuietBucket) {
-  auto persisted = [](StorageBackend& b) { return b.stats().find("persisted")->as_int(); };
+  auto persisted = [](StorageBackend& b) { return b.stats().to_object().find("persisted")->as_int(); };
   TempDir dir;
   auto b = open_lance(dir.path(), /*batch_size=*/1000, nullptr, {{"flush_interval", "0.05"}});
   ASSERT_TRUE(b.ok()) << b.status().to_string();

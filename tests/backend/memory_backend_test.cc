@@ -46,7 +46,7 @@ TEST(MemoryBackendTest, ManyChunksKeepEveryRecordIntact) {
 TEST(MemoryBackendTest, StatsReportCounts) {
   MemoryBackend b;
   ASSERT_TRUE(b.put(rec(1)).ok());
-  Object s = b.stats();
+  Object s = b.stats().to_object();
   EXPECT_EQ(s.find("backend")->as_string(), "memory");
   EXPECT_EQ(s.find("total_count")->as_int(), 1);
   EXPECT_FALSE(s.find("durable")->as_bool());

@@ -46,7 +46,7 @@ void expect_exactly(StorageBackend& b, int n) {
   for (int i = 0; i < n; ++i) ASSERT_EQ(*got->decode(i), rec(i)) << "offset " << i;
 }
 
-int64_t stat(StorageBackend& b, const char* key) { return b.stats().find(key)->as_int(); }
+int64_t stat(StorageBackend& b, const char* key) { return b.stats().to_object().find(key)->as_int(); }
 
 }  // namespace
 
@@ -81,7 +81,7 @@ TEST(PersistingBackendTest, FlushMovesRecordsToLanceAndCheckpointsTheWal) {
   EXPECT_EQ(stat(**b, "flush_count"), 1);
   EXPECT_EQ(stat(**b, "wal_checkpoint"), 200);
   EXPECT_LT(stat(**b, "wal_segments"), segments_before);  // segments below the checkpoint are gone
-  EXPECT_TRUE((*b)->stats().find("last_flush_duration_s")->is_double());
+  EXPECT_TRUE((*b)->stats().to_object().find("last_flush_duration_s")->is_double());
   expect_exactly(**b, 200);
   b->reset();
   auto again = open_backend(dir.path());
@@ -172,7 +172,7 @@ TEST(PersistingBackendTest, IntervalModeSyncsTheWalAnIntervalAfterAPut) {
   EXPECT_EQ(stat(**b, "bg_error_count"), 1);  // the interval sync ran, and failed
   env.clear();
   sched.advance(std::chrono::seconds(5));     // a failed sync is tried again an interval later
-  EXPECT_TRUE((*b)->stats().find("bg_error")->is_null());
+  EXPECT_TRUE((*b)->stats().to_object().find("bg_error")->is_null());
   expect_exactly(**b, 3);
 }
 
@@ -466,7 +466,7 @@ TEST(PersistingBackendTest, SecondProcessOnlyReadsWhatWasFlushed) {
   ASSERT_TRUE((*writer)->put_batch(batch_of(4, 2)).ok());  // in the writer's WAL and buffer only
   auto reader = open_backend(dir.path());
   ASSERT_TRUE(reader.ok()) << reader.status().to_string();
-  EXPECT_FALSE((*reader)->stats().find("writer")->as_bool());
+  EXPECT_FALSE((*reader)->stats().to_object().find("writer")->as_bool());
   expect_exactly(**reader, 4);
   auto put = (*reader)->put_batch(batch_of(6, 1));
   ASSERT_FALSE(put.ok());
@@ -502,7 +502,7 @@ TEST(PersistingBackendTest, CorruptWalLeavesTheBucketReadableUpToTheDamage) {
   auto put = (*b)->put_batch(batch_of(0, 1));
   ASSERT_FALSE(put.ok());
   EXPECT_EQ(put.status().code(), Code::kCorruption);
-  EXPECT_TRUE((*b)->stats().find("wal_error")->is_string());
+  EXPECT_TRUE((*b)->stats().to_object().find("wal_error")->is_string());
   // absolute refuses to open at all.
   b->reset();
   auto strict = open_backend(dir.path(), {{"wal_recovery", "absolute"}});
@@ -530,7 +530,7 @@ TEST(PersistingBackendTest, OptionsAreValidated) {
                                      {"compression", "zstd"}, {"enable_metrics", "false"}});
     ASSERT_TRUE(b.ok()) << mode << ": " << b.status().to_string();
     ASSERT_TRUE((*b)->put_batch(batch_of(0, 3)).ok());
-    EXPECT_EQ((*b)->stats().find("puts"), nullptr);  // metrics off
+    EXPECT_EQ((*b)->stats().to_object().find("puts"), nullptr);  // metrics off
     ASSERT_TRUE((*b)->flush().ok());
     expect_exactly(**b, 3);
   }

@@ -25,7 +25,7 @@ TEST(PluginTest, LoadsOutOfTreeBackendAndUsesIt) {
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->size(), 1u);
   EXPECT_EQ(*got->decode(0), (Record{{"id", "b"}, {"n", 2}}));
-  EXPECT_EQ((*b)->stats().find("tag")->as_string(), "t1");
+  EXPECT_EQ((*b)->stats().to_object().find("tag")->as_string(), "t1");
 
   // Loading it again would register the same name twice: a clear error.
   Status again = reg.load_plugin(TEST_PLUGIN_PATH);

@@ -32,7 +32,7 @@ size_t count(StorageBackend& b) {
   return got.ok() ? got->size() : 0;
 }
 
-bool is_writer(StorageBackend& b) { return b.stats().find("writer")->as_bool(); }
+bool is_writer(StorageBackend& b) { return b.stats().to_object().find("writer")->as_bool(); }
 
 }  // namespace
 

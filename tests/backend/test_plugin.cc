@@ -32,10 +32,13 @@ class VectorBackend final : public StorageBackend {
     return out;
   }
   Status flush() override { return Status::OK(); }
-  Object stats() const override {
+  BucketStats stats() const override {
     std::lock_guard<std::mutex> lock(mu_);
-    return Object{{"backend", "vector_plugin"}, {"tag", tag_},
-                  {"total_count", static_cast<int64_t>(records_.size())}};
+    BucketStats s;
+    s.backend = "vector_plugin";
+    s.total_count = records_.size();
+    s.extra.set("tag", tag_);
+    return s;
   }
   uint64_t total_count() const override {
     std::lock_guard<std::mutex> lock(mu_);

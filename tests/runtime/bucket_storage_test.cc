@@ -186,12 +186,17 @@ TEST(BucketStorageTest, StatsIncludeBackendCountsAndParkedReaders) {
   auto b = make_bucket(ex);
   ASSERT_TRUE(put_sync(*b, batch_of(0, 4)).ok());
   auto parked = get_async(*b, 4, 1, 120s, 9);
-  std::promise<Object> p;
-  b->stats([&](Object o) { p.set_value(std::move(o)); });
-  Object s = p.get_future().get();
-  EXPECT_EQ(s.find("total_count")->as_int(), 4);
-  EXPECT_EQ(s.find("parked_readers")->as_int(), 1);
-  EXPECT_EQ(s.find("topic")->as_string(), "t");
+  std::promise<BucketStats> p;
+  b->stats([&](BucketStats s) { p.set_value(std::move(s)); });
+  BucketStats s = p.get_future().get();
+  EXPECT_EQ(s.total_count, 4u);
+  EXPECT_EQ(s.parked_readers, 1u);
+  EXPECT_EQ(s.topic, "t");
+  // The JSON edge keeps the documented keys.
+  Object o = s.to_object();
+  EXPECT_EQ(o.find("total_count")->as_int(), 4);
+  EXPECT_EQ(o.find("parked_readers")->as_int(), 1);
+  EXPECT_EQ(o.find("topic")->as_string(), "t");
   b->cancel_wait(9);
   EXPECT_TRUE(parked.get()->empty());
 }
@@ -213,7 +218,7 @@ class DeferredBackend final : public StorageBackend {
   }
   Result<RecordBatch> get(Offset o, size_t l) override { return inner_.get(o, l); }
   Status flush() override { return Status::OK(); }
-  Object stats() const override { return inner_.stats(); }
+  BucketStats stats() const override { return inner_.stats(); }
   uint64_t total_count() const override { return inner_.total_count(); }
   bool durable() const override { return false; }
 

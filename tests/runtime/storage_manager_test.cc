@@ -23,7 +23,8 @@ TEST(StorageManagerTest, GetOrCreateReturnsTheSameActor) {
   EXPECT_EQ(list[0].bucket, BucketId(2));
   auto stats = m.stats();
   ASSERT_EQ(stats.size(), 1u);
-  EXPECT_EQ(stats[0].find("bucket")->as_int(), 2);
+  EXPECT_EQ(stats[0].bucket, 2u);
+  EXPECT_EQ(stats[0].topic, "t");
 }
 
 TEST(StorageManagerTest, RefusesBucketsOwnedByOtherMembers) {
