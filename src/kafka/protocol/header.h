@@ -14,6 +14,7 @@
 namespace persisting::kafka {
 
 struct RequestHeader {
+  bool operator==(const RequestHeader&) const = default;
   int16_t api_key = 0;
   int16_t api_version = 0;
   int32_t correlation_id = 0;

@@ -35,6 +35,7 @@ namespace persisting::kafka {
 // still lists our APIs (the client then retries at a version we have); for another known API in
 // that API's response shape; an unknown API key has no response shape, so the connection closes.
 struct UnsupportedRequest {
+  bool operator==(const UnsupportedRequest&) const = default;
   bool known_api = false;
 };
 
@@ -47,6 +48,7 @@ using RequestBody =
 
 struct DecodedRequest {
   RequestHeader header;
+  bool operator==(const DecodedRequest&) const = default;
   bool flexible = false;  // the body's encoding
   RequestBody body;
 };
