@@ -109,7 +109,7 @@ TEST(KafkaApiTable, FlexibleVersionsFollowKafkasSchemas) {
 
 TEST(KafkaApiTable, CoversWhatTheClientsRequest) {
   // librdkafka 2.0.2's maxima (INTRODUCTION.md) for the APIs we serve, and kafka-python 2.0.2's
-  // (Produce 8, Fetch 11, ListOffsets 5, Metadata 5), and kafkajs 2.x's.
+  // (Produce 8, Fetch 11, ListOffsets 5, Metadata 5), and kafkajs 2.2's.
   struct Need {
     ApiKey key;
     int16_t version;
@@ -119,7 +119,11 @@ TEST(KafkaApiTable, CoversWhatTheClientsRequest) {
                {ApiKey::kFindCoordinator, 2}, {ApiKey::kJoinGroup, 5},     {ApiKey::kHeartbeat, 3},
                {ApiKey::kLeaveGroup, 1},      {ApiKey::kSyncGroup, 3},     {ApiKey::kSaslHandshake, 1},
                {ApiKey::kApiVersions, 3},     {ApiKey::kCreateTopics, 4},  {ApiKey::kDeleteTopics, 1},
-               {ApiKey::kInitProducerId, 4},  {ApiKey::kSaslAuthenticate, 1}};
+               {ApiKey::kInitProducerId, 4},  {ApiKey::kSaslAuthenticate, 1},
+               // kafkajs 2.2 (src/protocol/requests/*/v*)
+               {ApiKey::kMetadata, 6},        {ApiKey::kOffsetCommit, 5},  {ApiKey::kOffsetFetch, 4},
+               {ApiKey::kLeaveGroup, 3},      {ApiKey::kApiVersions, 2},   {ApiKey::kCreateTopics, 3},
+               {ApiKey::kInitProducerId, 1},  {ApiKey::kListOffsets, 3}};
   for (const Need& n : needs) {
     const ApiInfo* a = find_api(static_cast<int16_t>(n.key));
     ASSERT_NE(a, nullptr);
