@@ -62,6 +62,22 @@ TEST(KafkaRequest, UnsupportedVersionOfAKnownApi) {
   EXPECT_TRUE(std::get<UnsupportedRequest>(f0->body).known_api);
 }
 
+TEST(KafkaRequest, UnsupportedVersionResponse) {
+  // ApiVersions v4 -> header v0, error 35, then the v0 body listing our APIs.
+  auto a = unsupported_version_response(RequestHeader{18, 4, 9, std::nullopt});
+  ASSERT_TRUE(a.has_value());
+  Reader r(std::string_view(*a).substr(4));
+  EXPECT_EQ(*r.int32("correlation"), 9);
+  auto body = ApiVersionsResponse::decode(r, 0);
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ(body->error_code, 35);
+  EXPECT_EQ(body->api_keys.size(), supported_apis().size());
+  EXPECT_TRUE(r.empty());
+  // Any other API: no answer (the connection closes).
+  EXPECT_FALSE(unsupported_version_response(RequestHeader{1, 0, 9, std::nullopt}).has_value());
+  EXPECT_FALSE(unsupported_version_response(RequestHeader{26, 1, 9, std::nullopt}).has_value());
+}
+
 TEST(KafkaRequest, UnknownApiKey) {
   // EndTxn (26) is not in our table.
   auto r = decode_request(bytes({0, 26, 0, 1, 0, 0, 0, 3, 0xFF, 0xFF, 1, 2, 3}));

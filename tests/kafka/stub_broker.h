@@ -132,11 +132,9 @@ class StubBroker {
   std::optional<std::string> handle(const DecodedRequest& req) {
     const RequestHeader& h = req.header;
     if (std::holds_alternative<UnsupportedRequest>(req.body)) {
-      if (h.api_key == static_cast<int16_t>(ApiKey::kApiVersions)) {
-        return encode_response_frame(h.api_key, 0, h.correlation_id, ApiVersionsResponse::supported(35));
-      }
-      error("unsupported request " + api_name(h.api_key) + " v" + std::to_string(h.api_version));
-      return std::nullopt;
+      std::optional<std::string> answer = unsupported_version_response(h);
+      if (!answer) error("unsupported request " + api_name(h.api_key) + " v" + std::to_string(h.api_version));
+      return answer;
     }
     if (std::holds_alternative<ApiVersionsRequest>(req.body)) {
       return encode_response_frame(h.api_key, h.api_version, h.correlation_id, ApiVersionsResponse::supported());
