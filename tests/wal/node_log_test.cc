@@ -102,6 +102,28 @@ TEST(NodeLogTest, AttachReplaysOnlyWhatTheOwnerDoesNotHold) {
   EXPECT_EQ(log->append("t", stream_batch("t", 42, 1)).value(), Offset(42));
 }
 
+TEST(NodeLogTest, AttachCanHandTheRecordsOverAsBatches) {
+  ScratchDir d;
+  {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+    for (uint64_t i = 0; i < 12; i += 3) ASSERT_TRUE(log->append("s", stream_batch("s", i, 3)).ok());
+  }
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  std::vector<RecordBatch> batches;
+  auto end = log->attach_batches("s", Offset(4), &batches, {});
+  ASSERT_TRUE(end.ok()) << end.status().to_string();
+  EXPECT_EQ(*end, Offset(12));
+  uint64_t o = 4;
+  for (const auto& b : batches) {
+    for (size_t i = 0; i < b.size(); ++i, ++o) EXPECT_EQ(b.encoded(i), stream_record("s", o));
+  }
+  EXPECT_EQ(o, 12u);
+  EXPECT_EQ(batches.size(), 3u);  // the entry holding 3..5 lost its first record, 0..2 went whole
+}
+
 TEST(NodeLogTest, RecordsMissingBeforeTheLogIsCorruptionNamingTheStream) {
   ScratchDir d;
   {
@@ -194,6 +216,35 @@ TEST(NodeLogTest, OneGroupCommitSyncsTheAppendsOfManyStreams) {
   EXPECT_EQ(env.syncs() - before, 2);  // s0's group, then one for the four others
   EXPECT_EQ(log->groups() - groups_before, 2u);
   EXPECT_EQ(log->next_lsn(), Offset(5));
+}
+
+TEST(NodeLogTest, APluggedPutSpanningFourStreamsWaitsForOneSync) {
+  ScratchDir d;
+  testing::SyncGateEnv env(Env::Default());  // counts syncs; its gate stays open here
+  NodeLogOptions o;
+  o.wal.env = &env;
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->attach("b" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  for (int round = 0; round < 3; ++round) {
+    const int before = env.syncs();
+    const uint64_t groups_before = log->groups();
+    std::vector<std::promise<Result<Offset>>> done(4);
+    {
+      NodeLog::Plug plug(log.get());  // the writer hands out the put's four parts
+      for (int i = 0; i < 4; ++i) {
+        const std::string s = "b" + std::to_string(i);
+        log->append_async(s, stream_batch(s, round, 1), [&done, i](Result<Offset> r) { done[i].set_value(r); });
+      }
+    }
+    for (auto& p : done) {
+      auto r = p.get_future().get();
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      EXPECT_EQ(*r, Offset(round));
+    }
+    EXPECT_EQ(env.syncs() - before, 1);
+    EXPECT_EQ(log->groups() - groups_before, 1u);
+  }
 }
 
 TEST(NodeLogTest, SegmentsAreFreedOnlyOnceNoStreamNeedsThemAndTheHolderIsAskedToFlush) {

@@ -48,14 +48,18 @@ Result<std::unique_ptr<NodeLog>> NodeLog::open(const std::string& dir, const Nod
     Stream& s = streams[std::string(e->stream)];
     const Offset end(e->first.value() + e->count);
     s.entries.emplace_back(lsn, end);
-    if (s.parked.empty() || s.parked.back().end() != e->first) s.parked.push_back(Run{e->first, {}});
     sizes.resize(e->count);
     uint64_t bytes_total = 0;
     for (uint32_t i = 0; i < e->count; ++i) {
       sizes[i] = get_u32(e->lengths + 4 * static_cast<size_t>(i));
       bytes_total += sizes[i];
     }
-    s.parked.back().records.add_encoded_run(std::string_view(e->records, bytes_total), sizes);
+    // One run per entry, sized exactly: growing one buffer per stream would copy its records
+    // again at every doubling (and fault in fresh pages each time).
+    Run run{e->first, {}};
+    run.records.reserve(e->count, bytes_total);
+    run.records.add_encoded_run(std::string_view(e->records, bytes_total), sizes);
+    s.parked.push_back(std::move(run));
     ++report->entries;
     report->records += e->count;
     report->stream_records[std::string(e->stream)] += e->count;
@@ -111,6 +115,31 @@ std::pair<Offset, const std::string*> NodeLog::lowest_needed() const {
 }
 
 Result<Offset> NodeLog::attach(const std::string& stream, Offset from, const ReplayFn& replay, StreamOptions options) {
+  return attach_with(stream, from, std::move(options), [&](std::vector<Run>& runs, const std::vector<size_t>& skip) {
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const Run& run = runs[k];
+      for (size_t i = skip[k]; i < run.records.size(); ++i)
+        RETURN_IF_ERROR(replay(Offset(run.first.value() + i), run.records.encoded(i)));
+    }
+    return Status::OK();
+  });
+}
+
+Result<Offset> NodeLog::attach_batches(const std::string& stream, Offset from, std::vector<RecordBatch>* records,
+                               StreamOptions options) {
+  records->clear();
+  return attach_with(stream, from, std::move(options), [&](std::vector<Run>& runs, const std::vector<size_t>& skip) {
+    for (size_t k = 0; k < runs.size(); ++k) {
+      if (skip[k] >= runs[k].records.size()) continue;
+      if (skip[k] > 0) runs[k].records.drop_front(skip[k]);
+      records->push_back(std::move(runs[k].records));
+    }
+    return Status::OK();
+  });
+}
+
+Result<Offset> NodeLog::attach_with(const std::string& stream, Offset from, StreamOptions options,
+                                    const std::function<Status(std::vector<Run>&, const std::vector<size_t>&)>& deliver) {
   if (stream.empty() || stream.size() > kMaxStreamNameSize)
     return InvalidArgument("node log '" + dir() + "': stream name of " + std::to_string(stream.size()) +
                            " bytes (1 to " + std::to_string(kMaxStreamNameSize) + ")");
@@ -124,40 +153,38 @@ Result<Offset> NodeLog::attach(const std::string& stream, Offset from, const Rep
     runs = std::move(s.parked);
     s.parked.clear();
   }
-  // Replay without the lock: other streams go on appending meanwhile.
+  // Without the lock: other streams go on appending meanwhile. First check that the runs
+  // continue from `from` (records of each run to skip: those the owner holds), then deliver.
   Offset expected = from;
   Status status;
-  for (const Run& run : runs) {
+  std::vector<size_t> skip(runs.size(), 0);
+  for (size_t k = 0; k < runs.size() && status.ok(); ++k) {
+    const Run& run = runs[k];
     if (run.end() <= expected) {
+      skip[k] = run.records.size();
       if (expected == from) continue;  // wholly below what the owner holds
       status = Corruption("node log '" + dir() + "': " + quoted(stream) + " holds offsets " +
                           std::to_string(run.first.value()) + ".." + std::to_string(run.end().value()) +
                           " twice");
-      break;
-    }
-    if (run.first > expected) {
+    } else if (run.first > expected) {
       status = Corruption("node log '" + dir() + "': " + quoted(stream) + " continues at offset " +
                           std::to_string(expected.value()) + " but the log holds its records from " +
                           std::to_string(run.first.value()) + ": records missing");
-      break;
-    }
-    if (run.first < expected && expected != from) {
+    } else if (run.first < expected && expected != from) {
       status = Corruption("node log '" + dir() + "': " + quoted(stream) + " holds offsets from " +
                           std::to_string(run.first.value()) + " twice");
-      break;
+    } else {
+      skip[k] = expected.value() - run.first.value();
+      expected = run.end();
     }
-    for (size_t i = expected.value() - run.first.value(); i < run.records.size() && status.ok(); ++i) {
-      status = replay(Offset(run.first.value() + i), run.records.encoded(i));
-    }
-    if (!status.ok()) break;
-    expected = run.end();
   }
+  if (status.ok()) status = deliver(runs, skip);
   {
     std::lock_guard l(mu_);
     Stream& s = streams_[stream];
     if (!status.ok()) {
       s.attached = false;
-      s.parked = std::move(runs);
+      s.parked = std::move(runs);  // delivery failed before anything was moved out
       return status;
     }
     s.options = std::move(options);
@@ -203,8 +230,27 @@ void NodeLog::append_async(const std::string& stream, RecordBatch batch, std::fu
     if (it == streams_.end() || !it->second.attached)
       return done(FailedPrecondition("node log '" + dir() + "': " + quoted(stream) + " is not attached"));
     queue_.push_back(Pending{stream, std::move(batch), std::move(done)});
+    if (plugs_ > 0) {
+      unplug_kick_ = true;  // the last Plug starts the group commit
+      return;
+    }
   }
   appender_.run_now();
+}
+
+NodeLog::Plug::Plug(NodeLog* log) : log_(log) {
+  std::lock_guard l(log_->mu_);
+  ++log_->plugs_;
+}
+
+NodeLog::Plug::~Plug() {
+  bool kick;
+  {
+    std::lock_guard l(log_->mu_);
+    kick = --log_->plugs_ == 0 && log_->unplug_kick_;
+    if (kick) log_->unplug_kick_ = false;
+  }
+  if (kick) log_->appender_.run_now();
 }
 
 Result<Offset> NodeLog::append(const std::string& stream, RecordBatch batch) {

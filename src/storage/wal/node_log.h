@@ -110,6 +110,11 @@ class NodeLog {
   // continue from `from` (a gap, or a run that overlaps another); replay's first error is
   // returned as is. On an error the stream stays unattached and its records stay.
   Result<Offset> attach(const std::string& stream, Offset from, const ReplayFn& replay, StreamOptions options);
+  // The same, handing the records over as batches, in order, from `from` to the returned end,
+  // without copying them (the batches recovery or detach filled): a bucket's buffer can take
+  // them as they are. Recovery of many streams then touches each record's bytes once.
+  Result<Offset> attach_batches(const std::string& stream, Offset from, std::vector<RecordBatch>* records,
+                                StreamOptions options);
   // The owner lets go of stream. Its records not yet checkpointed stay in the log (a clean close
   // need not flush): `unflushed` holds them, from offset `first` on, and a later attach replays
   // them from memory. Records below `first` are checkpointed.
@@ -124,6 +129,21 @@ class NodeLog {
   void append_async(const std::string& stream, RecordBatch batch, std::function<void(Result<Offset>)> done);
   // append_async, waited for.
   Result<Offset> append(const std::string& stream, RecordBatch batch);
+
+  // Plugging (after Linux's block plugging): while a Plug lives, appends queue up without
+  // starting a group commit; when the last Plug goes, one starts for all of them. A writer whose
+  // put spans several streams plugs around handing out the parts, so under kAlways the put waits
+  // for one fdatasync, not one per stream. Plugs nest and may live on different threads.
+  class Plug {
+   public:
+    explicit Plug(NodeLog* log);
+    ~Plug();
+    Plug(const Plug&) = delete;
+    Plug& operator=(const Plug&) = delete;
+
+   private:
+    NodeLog* log_;
+  };
   // Records that stream's records below flushed are held elsewhere, and frees the segments no
   // stream needs any more. flushed may not pass the stream's end (InvalidArgument).
   Status checkpoint(const std::string& stream, Offset flushed);
@@ -161,10 +181,14 @@ class NodeLog {
     Offset end;  // the next offset (attached streams)
     // The stream's entries still needed (not wholly below its checkpoint): LSN, end offset.
     std::deque<std::pair<Offset, Offset>> entries;
-    std::vector<Run> parked;  // unattached: records for the next attach
+    std::vector<Run> parked;  // unattached: records for the next attach, one run per entry
   };
 
   NodeLog(NodeLogOptions options, std::unique_ptr<Wal> wal);
+  // attach's work: takes the stream's runs, checks they continue from `from`, and has deliver
+  // hand them out (skip[k]: records of runs[k] below `from` or already delivered).
+  Result<Offset> attach_with(const std::string& stream, Offset from, StreamOptions options,
+                             const std::function<Status(std::vector<Run>&, const std::vector<size_t>&)>& deliver);
   // appender_'s body: writes queued appends, a group at a time, until the queue is empty.
   void drain();
   // Checkpoints the Wal at the lowest LSN any stream still needs; retires the active segment
@@ -185,6 +209,8 @@ class NodeLog {
   std::set<std::pair<Offset, std::string>> fronts_;  // (first needed LSN, stream) per stream
   std::deque<Pending> queue_;
   bool closed_ = false;
+  int plugs_ = 0;                 // live Plugs
+  bool unplug_kick_ = false;      // appends were queued while plugged
   // The LSN after the last entry registered in streams_ (a group being written is not yet, so
   // no checkpoint can pass it).
   Offset next_lsn_;
