@@ -103,6 +103,7 @@ void NodeLog::set_entries_front(const std::string& name, Stream& s, std::optiona
 }
 
 void NodeLog::pop_entries(const std::string& name, Stream& s, Offset flushed) {
+  if (s.flushed < flushed) s.flushed = flushed;
   if (s.entries.empty() || s.entries.front().second > flushed) return;
   const Offset old = s.entries.front().first;
   while (!s.entries.empty() && s.entries.front().second <= flushed) s.entries.pop_front();
@@ -287,9 +288,8 @@ void NodeLog::drain() {
         std::string who = "no stream";
         if (holder != nullptr) {
           const Stream& h = streams_.at(*holder);
-          who = quoted(*holder) + " (its records from offset " +
-                std::to_string(h.entries.empty() ? 0 : h.entries.front().second.value()) +
-                " on are not checkpointed; is its flush failing?)";
+          who = quoted(*holder) + " (its records from offset " + std::to_string(h.flushed.value()) +
+                " on are not checkpointed: are its flushes failing?)";
         }
         refused = ResourceExhausted("node log '" + dir() + "' holds " + std::to_string(wal_->size_bytes()) +
                                     " bytes, max_wal_size " + std::to_string(opts_.max_size) + ": " + who +

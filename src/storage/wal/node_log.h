@@ -115,7 +115,8 @@ class NodeLog {
   // them as they are. Recovery of many streams then touches each record's bytes once.
   Result<Offset> attach_batches(const std::string& stream, Offset from, std::vector<RecordBatch>* records,
                                 StreamOptions options);
-  // The owner lets go of stream. Its records not yet checkpointed stay in the log (a clean close
+  // The owner lets go of stream, once its appends have completed. Its records not yet
+  // checkpointed stay in the log (a clean close
   // need not flush): `unflushed` holds them, from offset `first` on, and a later attach replays
   // them from memory. Records below `first` are checkpointed.
   void detach(const std::string& stream, Offset first, RecordBatch unflushed);
@@ -178,7 +179,8 @@ class NodeLog {
   struct Stream {
     bool attached = false;
     StreamOptions options;
-    Offset end;  // the next offset (attached streams)
+    Offset end;      // the next offset (attached streams)
+    Offset flushed;  // its records below it are held elsewhere (the last checkpoint)
     // The stream's entries still needed (not wholly below its checkpoint): LSN, end offset.
     std::deque<std::pair<Offset, Offset>> entries;
     std::vector<Run> parked;  // unattached: records for the next attach, one run per entry

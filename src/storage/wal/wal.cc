@@ -195,15 +195,15 @@ Result<Offset> Wal::submit(Request* r) {
     want_sync = true;
   }
   bool synced = false;
-  Status s;
+  Status rotated;  // what a rotate_active() in the group gets; the appends do not depend on it
   if (want_rotate) {
     // Before the group's frames (which then go to the new segment): the old one holds only
     // records appended before rotate_active() was called.
-    s = clear_fence();
-    if (s.ok() && repair_ == Repair::kNone && good_size_ > kSegmentHeaderSize)
-      s = rotate(next_offset(), /*use_spare=*/false);
+    rotated = clear_fence();
+    if (rotated.ok() && repair_ == Repair::kNone && good_size_ > kSegmentHeaderSize)
+      rotated = rotate(next_offset(), /*use_spare=*/false);
   }
-  if (s.ok()) s = write_group(group, bytes, want_sync, &synced);
+  Status s = write_group(group, bytes, want_sync, &synced);
   // What this group left unsynced is synced within the interval (a sync already due covers it).
   if (s.ok() && !synced && sync_task_) sync_task_->run_after(sync_interval_);
 
@@ -214,7 +214,7 @@ Result<Offset> Wal::submit(Request* r) {
   }
   segments_.back().size = good_size_;
   for (Request* q : group) {
-    q->status = s;
+    q->status = q->rotate && s.ok() ? rotated : s;
     q->done = true;
     queue_.pop_front();
     if (q != r) q->cv.notify_one();
