@@ -126,7 +126,8 @@ class NodeLog {
   // Appends batch to stream (attached) as one entry; done gets the offset of its first record
   // once it is durable per the stream's sync mode, or the error (nothing of the batch is then in
   // the log, and the stream's next append gets the same offsets). An empty batch is acknowledged
-  // with the stream's end without writing.
+  // with the stream's end without writing. done runs on the log's group-commit thread: it may
+  // call append_async, but must not wait for the log (append, sync, close).
   void append_async(const std::string& stream, RecordBatch batch, std::function<void(Result<Offset>)> done);
   // append_async, waited for.
   Result<Offset> append(const std::string& stream, RecordBatch batch);
