@@ -138,6 +138,46 @@ TEST(CrashStepTest, RotationOntoTheSpare) {
   EXPECT_GT(k, 5);  // reuse, header, sync, rename, directory sync, reopen, append
 }
 
+// Retiring a fully checkpointed log (what the node log does when no stream needs anything): a
+// rotation to a fresh segment, never the spare, then a checkpoint that deletes every older
+// segment and the spare. A crash at every step leaves the old checkpoint with every record, or
+// the new one with none; once done, one empty segment is left and no spare.
+TEST(CrashStepTest, RetiringAFullyCheckpointedLog) {
+  int k = 0;
+  for (;; ++k) {
+    ASSERT_LT(k, kMaxSteps);
+    SCOPED_TRACE("crash after " + std::to_string(k) + " file-system changes");
+    WalOptions o;
+    o.max_segment_size = 200;
+    Rig rig(o);
+    ASSERT_TRUE(rig.wal);
+    for (uint64_t i = 0; i < 18; i += 3) ASSERT_TRUE(rig.wal->append(batch_for(i, 3)).ok());
+    ASSERT_TRUE(rig.wal->checkpoint(Offset(12)).ok());  // leaves a spare
+    ASSERT_TRUE(std::filesystem::exists(rig.d.sub("wal/" + std::string(kSpareFileName))));
+    rig.env.stop_after(k);
+    const bool done = rig.wal->rotate_active().ok() && rig.wal->checkpoint(Offset(18), /*keep_spare=*/false).ok();
+    Recovered r = rig.crash_copy();
+    const uint64_t ckpt = r.report.checkpoint.value();
+    ASSERT_TRUE(ckpt == 12 || ckpt == 18) << ckpt;
+    ASSERT_EQ(r.got.size(), 18 - ckpt);
+    expect_prefix_of_originals(r.got, ckpt);
+    if (done) {
+      ASSERT_EQ(ckpt, 18u);
+      EXPECT_EQ(rig.wal->segment_count(), 1u);
+      EXPECT_EQ(rig.wal->size_bytes(), kSegmentHeaderSize);
+      EXPECT_FALSE(std::filesystem::exists(rig.d.sub("wal/" + std::string(kSpareFileName))));
+      EXPECT_EQ(testing::segment_files(rig.d.sub("wal")).size(), 1u);
+      // Nothing to retire now: both are no-ops.
+      EXPECT_TRUE(rig.wal->rotate_active().ok());
+      EXPECT_TRUE(rig.wal->checkpoint(Offset(18), false).ok());
+      EXPECT_EQ(rig.wal->segment_count(), 1u);
+      break;
+    }
+    rig.env.clear();
+  }
+  EXPECT_GT(k, 5);  // sync, create, header, rename, dir sync, checkpoint file, deletions
+}
+
 TEST(CrashStepTest, RotationUnderAlways) { crash_at_every_step_of_an_append(SyncMode::kAlways, false); }
 TEST(CrashStepTest, RotationUnderInterval) { crash_at_every_step_of_an_append(SyncMode::kInterval, false); }
 TEST(CrashStepTest, RewriteAfterAFailedSyncUnderInterval) {

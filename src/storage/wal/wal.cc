@@ -35,7 +35,9 @@
 namespace persisting::wal {
 
 struct Wal::Request {
-  const RecordBatch* batch = nullptr;  // nullptr: a sync request
+  const RecordBatch* batch = nullptr;  // nullptr: a sync (or rotate) request
+  bool sync = false;                   // the group must be synced
+  bool rotate = false;                 // rotate_active()
   Offset first;
   Status status;
   bool done = false;
@@ -129,7 +131,7 @@ void Wal::background(std::string_view task, const Status& s) const {
   if (opts_.on_background) opts_.on_background(task, s);
 }
 
-Result<Offset> Wal::append(const RecordBatch& batch) {
+Result<Offset> Wal::append(const RecordBatch& batch, bool sync) {
   if (batch.empty()) {
     std::lock_guard l(mu_);
     return next_offset_;
@@ -140,11 +142,19 @@ Result<Offset> Wal::append(const RecordBatch& batch) {
   }
   Request r;
   r.batch = &batch;
+  r.sync = sync;
   return submit(&r);
 }
 
 Status Wal::sync() {
   Request r;
+  r.sync = true;
+  return submit(&r).status();
+}
+
+Status Wal::rotate_active() {
+  Request r;
+  r.rotate = true;
   return submit(&r).status();
 }
 
@@ -164,6 +174,7 @@ Result<Offset> Wal::submit(Request* r) {
   uint64_t bytes = 0;
   uint64_t next = next_offset_.value();
   bool want_sync = opts_.sync_mode == SyncMode::kAlways;
+  bool want_rotate = false;
   for (Request* q : queue_) {
     if (q->batch != nullptr) {
       const uint64_t size = batch_frame_size(q->batch->size(), q->batch->byte_size());
@@ -171,9 +182,9 @@ Result<Offset> Wal::submit(Request* r) {
       q->first = Offset(next);
       next += q->batch->size();
       bytes += size;
-    } else {
-      want_sync = true;
     }
+    if (q->sync) want_sync = true;
+    if (q->rotate) want_rotate = true;
     group.push_back(q);
   }
   const Offset end(next);
@@ -184,6 +195,14 @@ Result<Offset> Wal::submit(Request* r) {
     want_sync = true;
   }
   bool synced = false;
+  Status rotated;  // what a rotate_active() in the group gets; the appends do not depend on it
+  if (want_rotate) {
+    // Before the group's frames (which then go to the new segment): the old one holds only
+    // records appended before rotate_active() was called.
+    rotated = clear_fence();
+    if (rotated.ok() && repair_ == Repair::kNone && good_size_ > kSegmentHeaderSize)
+      rotated = rotate(next_offset(), /*use_spare=*/false);
+  }
   Status s = write_group(group, bytes, want_sync, &synced);
   // What this group left unsynced is synced within the interval (a sync already due covers it).
   if (s.ok() && !synced && sync_task_) sync_task_->run_after(sync_interval_);
@@ -195,7 +214,7 @@ Result<Offset> Wal::submit(Request* r) {
   }
   segments_.back().size = good_size_;
   for (Request* q : group) {
-    q->status = s;
+    q->status = q->rotate && s.ok() ? rotated : s;
     q->done = true;
     queue_.pop_front();
     if (q != r) q->cv.notify_one();
@@ -296,14 +315,14 @@ Status Wal::repair() {
   return clear_fence();
 }
 
-Status Wal::rotate(Offset first) {
+Status Wal::rotate(Offset first, bool use_spare) {
   if (synced_size_ < good_size_) {
     // The old segment is never synced again once it is not the active one.
     Status s = active_->sync();
     if (!s.ok()) return fail(std::move(s), /*sync_failed=*/true);
     synced_size_ = good_size_;
   }
-  std::unique_ptr<SegmentWriter> seg = take_spare(first);
+  std::unique_ptr<SegmentWriter> seg = use_spare ? take_spare(first) : nullptr;
   if (!seg) {
     ASSIGN_OR_RETURN(seg, SegmentWriter::create(env_, dir_, first, {}));
   }
@@ -366,7 +385,7 @@ void Wal::install(std::unique_ptr<SegmentWriter> seg, bool old_recyclable) {
   }
 }
 
-Status Wal::checkpoint(Offset flushed) {
+Status Wal::checkpoint(Offset flushed, bool keep_spare) {
   std::lock_guard c(checkpoint_mu_);
   {
     std::lock_guard l(mu_);
@@ -379,18 +398,22 @@ Status Wal::checkpoint(Offset flushed) {
       return InvalidArgument("WAL '" + dir_ + "': checkpoint " + std::to_string(flushed.value()) +
                              " is below the current one (" + std::to_string(checkpoint_.value()) + ")");
     }
-    if (flushed == checkpoint_) return Status::OK();
+    if (flushed == checkpoint_ && (keep_spare || spare_ != Spare::kReady)) return Status::OK();
   }
-  RETURN_IF_ERROR(write_checkpoint(env_, dir_, flushed));
+  if (flushed != checkpoint_offset()) RETURN_IF_ERROR(write_checkpoint(env_, dir_, flushed));
   std::vector<std::string> doomed;
   std::string spare;  // the doomed segment that becomes the spare, if any
   {
     std::lock_guard l(mu_);
     checkpoint_ = flushed;
+    if (!keep_spare && spare_ == Spare::kReady) {
+      spare_ = Spare::kNone;
+      doomed.push_back(spare_path());
+    }
     size_t n = 0;
     while (n + 1 < segments_.size() && segments_[n + 1].first <= flushed) ++n;
     for (size_t i = 0; i < n; ++i) {
-      if (recycle_ && spare.empty() && spare_ == Spare::kNone && segments_[i].recyclable) {
+      if (keep_spare && recycle_ && spare.empty() && spare_ == Spare::kNone && segments_[i].recyclable) {
         spare = segments_[i].path;
         spare_ = Spare::kFilling;
       } else {
@@ -492,6 +515,14 @@ uint64_t Wal::size_bytes() const {
 size_t Wal::segment_count() const {
   std::lock_guard l(mu_);
   return segments_.size();
+}
+
+std::vector<Offset> Wal::segment_starts() const {
+  std::lock_guard l(mu_);
+  std::vector<Offset> out;
+  out.reserve(segments_.size());
+  for (const auto& s : segments_) out.push_back(s.first);
+  return out;
 }
 
 size_t Wal::queued_requests() const {

@@ -49,13 +49,20 @@ class Wal {
   // fdatasync; kInterval and kOs after write() (so it survives a process crash, not a power loss).
   // On an error nothing of the batch becomes visible, nothing acknowledged before is lost, and the
   // next append tries again. An empty batch writes nothing and returns next_offset().
-  Result<Offset> append(const RecordBatch& batch);
+  // sync: fdatasync before returning whatever the sync mode (the group it joins is synced, and a
+  // failed sync fails the batch as under kAlways); the node log asks for it per group.
+  Result<Offset> append(const RecordBatch& batch, bool sync = false);
   // Makes every appended record durable now.
   Status sync();
+  // Starts a new segment at next_offset() if the active one holds a frame, never onto the spare
+  // (so no old bytes follow): a checkpoint at next_offset() then frees every older segment.
+  Status rotate_active();
   // Records that every offset below flushed is held elsewhere: writes the checkpoint file
   // durably, then deletes the segments wholly below it. flushed must not pass next_offset() or
   // go below checkpoint_offset(). If a deletion fails, recovery deletes the file on next open.
-  Status checkpoint(Offset flushed);
+  // keep_spare false: no segment is kept as the spare, and an existing spare is deleted (a fully
+  // checkpointed log keeps no copy of the records).
+  Status checkpoint(Offset flushed, bool keep_spare = true);
   // Whether checkpoint(flushed) would delete a segment (the second one starts at or below it).
   bool checkpoint_frees_segment(Offset flushed) const;
   // Syncs and closes the active segment. Later calls return FailedPrecondition.
@@ -66,6 +73,8 @@ class Wal {
   Offset checkpoint_offset() const;
   uint64_t size_bytes() const;       // bytes in all live segments
   size_t segment_count() const;
+  // The first offsets of the live segments, oldest first (the last one is the active segment).
+  std::vector<Offset> segment_starts() const;
   size_t queued_requests() const;    // appends and syncs waiting or being written (queue depth)
   Status health() const;             // non-OK when opened read-only after corruption
   const std::string& dir() const { return dir_; }
@@ -96,7 +105,7 @@ class Wal {
   Status fail(Status error, bool sync_failed);
   Status repair();
   Status clear_fence();
-  Status rotate(Offset first);
+  Status rotate(Offset first, bool use_spare = true);
   // The next segment from the spare file, or nullptr when there is none or recycling failed.
   std::unique_ptr<SegmentWriter> take_spare(Offset first);
   std::string spare_path() const;

@@ -1,0 +1,463 @@
+// The node log (node_log.h): a Wal whose records are stream entries. On disk it is a Wal
+// directory like any other (segments, CHECKPOINT, spare.free); only the records differ:
+//
+//   frame payload: u64 first LSN | u32 entries | u32 length x entries | entries
+//   entry:         u8 type=1 | u8 0 | u16 name length | name | u64 first offset | u32 count |
+//                  u32 length x count | records                        (stream_entry.h)
+//
+// The Wal's CHECKPOINT holds the lowest LSN some stream still needed when it was written:
+// every entry below it is held elsewhere by its stream's owner. Which entries a stream still
+// needs lives in memory only (the owner's flushed count is what it holds elsewhere: Lance's row
+// count), so recovery replays every entry from the checkpoint on and attach skips what the owner
+// already holds.
+#include "storage/wal/node_log.h"
+
+#include <algorithm>
+#include <future>
+#include <utility>
+
+#include "core/status_macros.h"
+#include "storage/wal/stream_entry.h"
+#include "storage/wal/wal_format.h"
+
+namespace persisting::wal {
+namespace {
+
+std::string quoted(const std::string& stream) { return "stream '" + stream + "'"; }
+
+}  // namespace
+
+NodeLog::NodeLog(NodeLogOptions options, std::unique_ptr<Wal> wal)
+    : opts_(std::move(options)), wal_(std::move(wal)),
+      sync_task_(opts_.wal.scheduler ? opts_.wal.scheduler : Scheduler::Default(), [this] { interval_sync(); }),
+      // A put waits for the group commit: always the process pool, so a test's ManualScheduler
+      // that runs only when told cannot stall puts.
+      appender_(Scheduler::Default(), [this] { drain(); }) {}
+
+Result<std::unique_ptr<NodeLog>> NodeLog::open(const std::string& dir, const NodeLogOptions& options,
+                                               NodeLogReport* report) {
+  NodeLogReport local;
+  if (report == nullptr) report = &local;
+  *report = NodeLogReport();
+  std::unordered_map<std::string, Stream> streams;
+  std::vector<uint32_t> sizes;
+  auto replay = [&](Offset lsn, std::string_view bytes) -> Status {
+    auto e = decode_stream_entry(bytes);
+    if (!e.ok())
+      return Corruption("node log '" + dir + "': entry " + std::to_string(lsn.value()) + ": " + e.status().message());
+    Stream& s = streams[std::string(e->stream)];
+    const Offset end(e->first.value() + e->count);
+    s.entries.emplace_back(lsn, end);
+    sizes.resize(e->count);
+    uint64_t bytes_total = 0;
+    for (uint32_t i = 0; i < e->count; ++i) {
+      sizes[i] = get_u32(e->lengths + 4 * static_cast<size_t>(i));
+      bytes_total += sizes[i];
+    }
+    // One run per entry, sized exactly: growing one buffer per stream would copy its records
+    // again at every doubling (and fault in fresh pages each time).
+    Run run{e->first, {}};
+    run.records.reserve(e->count, bytes_total);
+    run.records.add_encoded_run(std::string_view(e->records, bytes_total), sizes);
+    s.parked.push_back(std::move(run));
+    ++report->entries;
+    report->records += e->count;
+    report->stream_records[std::string(e->stream)] += e->count;
+    return Status::OK();
+  };
+  WalOptions wo = options.wal;
+  wo.sync_mode = SyncMode::kOs;  // each group says whether it is synced (the streams' modes)
+  wo.initial_offset = 0;
+  ASSIGN_OR_RETURN(auto wal, Wal::open(dir, wo, replay, &report->wal));
+  std::unique_ptr<NodeLog> log(new NodeLog(options, std::move(wal)));
+  log->streams_ = std::move(streams);
+  log->next_lsn_ = log->wal_->next_offset();
+  for (auto& [name, s] : log->streams_) log->set_entries_front(name, s, std::nullopt);
+  return log;
+}
+
+NodeLog::~NodeLog() {
+  bool open;
+  {
+    std::lock_guard l(mu_);
+    open = !closed_;
+  }
+  if (open) {
+    Status s = close();
+    if (opts_.wal.on_background) opts_.wal.on_background("node log close", s);
+  }
+}
+
+std::vector<std::string> NodeLog::unattached_streams() const {
+  std::lock_guard l(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, s] : streams_)
+    if (!s.attached && (!s.entries.empty() || !s.parked.empty())) out.push_back(name);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void NodeLog::set_entries_front(const std::string& name, Stream& s, std::optional<Offset> old_front) {
+  if (old_front) fronts_.erase({*old_front, name});
+  if (!s.entries.empty()) fronts_.insert({s.entries.front().first, name});
+}
+
+void NodeLog::pop_entries(const std::string& name, Stream& s, Offset flushed) {
+  if (s.flushed < flushed) s.flushed = flushed;
+  if (s.entries.empty() || s.entries.front().second > flushed) return;
+  const Offset old = s.entries.front().first;
+  while (!s.entries.empty() && s.entries.front().second <= flushed) s.entries.pop_front();
+  set_entries_front(name, s, old);
+}
+
+std::pair<Offset, const std::string*> NodeLog::lowest_needed() const {
+  if (fronts_.empty()) return {next_lsn_, nullptr};
+  return {fronts_.begin()->first, &fronts_.begin()->second};
+}
+
+Result<Offset> NodeLog::attach(const std::string& stream, Offset from, const ReplayFn& replay, StreamOptions options) {
+  return attach_with(stream, from, std::move(options), [&](std::vector<Run>& runs, const std::vector<size_t>& skip) {
+    for (size_t k = 0; k < runs.size(); ++k) {
+      const Run& run = runs[k];
+      for (size_t i = skip[k]; i < run.records.size(); ++i)
+        RETURN_IF_ERROR(replay(Offset(run.first.value() + i), run.records.encoded(i)));
+    }
+    return Status::OK();
+  });
+}
+
+Result<Offset> NodeLog::attach_batches(const std::string& stream, Offset from, std::vector<RecordBatch>* records,
+                               StreamOptions options) {
+  records->clear();
+  return attach_with(stream, from, std::move(options), [&](std::vector<Run>& runs, const std::vector<size_t>& skip) {
+    for (size_t k = 0; k < runs.size(); ++k) {
+      if (skip[k] >= runs[k].records.size()) continue;
+      if (skip[k] > 0) runs[k].records.drop_front(skip[k]);
+      records->push_back(std::move(runs[k].records));
+    }
+    return Status::OK();
+  });
+}
+
+Result<Offset> NodeLog::attach_with(const std::string& stream, Offset from, StreamOptions options,
+                                    const std::function<Status(std::vector<Run>&, const std::vector<size_t>&)>& deliver) {
+  if (stream.empty() || stream.size() > kMaxStreamNameSize)
+    return InvalidArgument("node log '" + dir() + "': stream name of " + std::to_string(stream.size()) +
+                           " bytes (1 to " + std::to_string(kMaxStreamNameSize) + ")");
+  std::vector<Run> runs;
+  {
+    std::lock_guard l(mu_);
+    if (closed_) return FailedPrecondition("node log '" + dir() + "' is closed");
+    Stream& s = streams_[stream];
+    if (s.attached) return FailedPrecondition("node log '" + dir() + "': " + quoted(stream) + " is attached already");
+    s.attached = true;  // no second attach while this one replays without the lock
+    runs = std::move(s.parked);
+    s.parked.clear();
+  }
+  // Without the lock: other streams go on appending meanwhile. First check that the runs
+  // continue from `from` (records of each run to skip: those the owner holds), then deliver.
+  Offset expected = from;
+  Status status;
+  std::vector<size_t> skip(runs.size(), 0);
+  for (size_t k = 0; k < runs.size() && status.ok(); ++k) {
+    const Run& run = runs[k];
+    if (run.end() <= expected) {
+      skip[k] = run.records.size();
+      if (expected == from) continue;  // wholly below what the owner holds
+      status = Corruption("node log '" + dir() + "': " + quoted(stream) + " holds offsets " +
+                          std::to_string(run.first.value()) + ".." + std::to_string(run.end().value()) +
+                          " twice");
+    } else if (run.first > expected) {
+      status = Corruption("node log '" + dir() + "': " + quoted(stream) + " continues at offset " +
+                          std::to_string(expected.value()) + " but the log holds its records from " +
+                          std::to_string(run.first.value()) + ": records missing");
+    } else if (run.first < expected && expected != from) {
+      status = Corruption("node log '" + dir() + "': " + quoted(stream) + " holds offsets from " +
+                          std::to_string(run.first.value()) + " twice");
+    } else {
+      skip[k] = expected.value() - run.first.value();
+      expected = run.end();
+    }
+  }
+  if (status.ok()) status = deliver(runs, skip);
+  {
+    std::lock_guard l(mu_);
+    Stream& s = streams_[stream];
+    if (!status.ok()) {
+      s.attached = false;
+      s.parked = std::move(runs);  // delivery failed before anything was moved out
+      return status;
+    }
+    s.options = std::move(options);
+    s.end = expected;
+    pop_entries(stream, s, from);
+  }
+  if (Status r = release_segments(); !r.ok() && opts_.wal.on_background) opts_.wal.on_background("WAL checkpoint", r);
+  return expected;
+}
+
+void NodeLog::detach(const std::string& stream, Offset first, RecordBatch unflushed) {
+  {
+    std::lock_guard l(mu_);
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return;
+    Stream& s = it->second;
+    s.attached = false;
+    s.options = StreamOptions();
+    s.parked.clear();
+    pop_entries(stream, s, first);
+    if (!unflushed.empty() && !s.entries.empty()) s.parked.push_back(Run{first, std::move(unflushed)});
+    if (s.entries.empty() && s.parked.empty()) streams_.erase(it);
+  }
+  if (Status r = release_segments(); !r.ok() && opts_.wal.on_background) opts_.wal.on_background("WAL checkpoint", r);
+}
+
+void NodeLog::forget(const std::string& stream) {
+  {
+    std::lock_guard l(mu_);
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return;
+    if (!it->second.entries.empty()) fronts_.erase({it->second.entries.front().first, stream});
+    streams_.erase(it);
+  }
+  if (Status r = release_segments(); !r.ok() && opts_.wal.on_background) opts_.wal.on_background("WAL checkpoint", r);
+}
+
+void NodeLog::append_async(const std::string& stream, RecordBatch batch, std::function<void(Result<Offset>)> done) {
+  {
+    std::lock_guard l(mu_);
+    if (closed_) return done(FailedPrecondition("node log '" + dir() + "' is closed"));
+    auto it = streams_.find(stream);
+    if (it == streams_.end() || !it->second.attached)
+      return done(FailedPrecondition("node log '" + dir() + "': " + quoted(stream) + " is not attached"));
+    queue_.push_back(Pending{stream, std::move(batch), std::move(done)});
+    if (plugs_ > 0) {
+      unplug_kick_ = true;  // the last Plug starts the group commit
+      return;
+    }
+  }
+  appender_.run_now();
+}
+
+NodeLog::Plug::Plug(NodeLog* log) : log_(log) {
+  std::lock_guard l(log_->mu_);
+  ++log_->plugs_;
+}
+
+NodeLog::Plug::~Plug() {
+  bool kick;
+  {
+    std::lock_guard l(log_->mu_);
+    kick = --log_->plugs_ == 0 && log_->unplug_kick_;
+    if (kick) log_->unplug_kick_ = false;
+  }
+  if (kick) log_->appender_.run_now();
+}
+
+Result<Offset> NodeLog::append(const std::string& stream, RecordBatch batch) {
+  std::promise<Result<Offset>> p;
+  auto f = p.get_future();
+  append_async(stream, std::move(batch), [&p](Result<Offset> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+void NodeLog::drain() {
+  for (;;) {
+    std::vector<Pending> group;
+    std::vector<Result<Offset>> results;
+    std::vector<Offset> firsts;     // per entry written (ok results)
+    std::vector<size_t> written;    // indexes into group of the entries written
+    RecordBatch frame;              // one record per stream entry
+    bool want_sync = false;
+    double interval = -1;           // the shortest interval of the kInterval entries
+    Status refused;
+    {
+      std::lock_guard l(mu_);
+      if (queue_.empty()) return;
+      uint64_t bytes = 0;
+      while (!queue_.empty()) {
+        const Pending& p = queue_.front();
+        const uint64_t size = stream_entry_size(p.stream.size(), p.batch.size(), p.batch.byte_size());
+        if (!group.empty() && bytes + size > opts_.wal.max_group_bytes) break;
+        bytes += size;
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+      if (opts_.max_size > 0 && wal_->size_bytes() >= opts_.max_size) {
+        auto [lsn, holder] = lowest_needed();
+        std::string who = "no stream";
+        if (holder != nullptr) {
+          const Stream& h = streams_.at(*holder);
+          who = quoted(*holder) + " (its records from offset " + std::to_string(h.flushed.value()) +
+                " on are not checkpointed: are its flushes failing?)";
+        }
+        refused = ResourceExhausted("node log '" + dir() + "' holds " + std::to_string(wal_->size_bytes()) +
+                                    " bytes, max_wal_size " + std::to_string(opts_.max_size) + ": " + who +
+                                    " holds it back");
+      }
+      // Each stream's records continue from its end, counting its earlier entries in this group.
+      std::unordered_map<std::string, Offset> next;
+      std::string entry;
+      for (size_t i = 0; i < group.size(); ++i) {
+        const Pending& p = group[i];
+        auto it = streams_.find(p.stream);
+        if (!refused.ok()) {
+          results.push_back(refused);
+        } else if (it == streams_.end() || !it->second.attached) {
+          results.push_back(FailedPrecondition("node log '" + dir() + "': " + quoted(p.stream) + " is not attached"));
+        } else if (p.batch.empty()) {
+          auto n = next.find(p.stream);
+          results.push_back(n == next.end() ? it->second.end : n->second);
+        } else {
+          auto [n, inserted] = next.try_emplace(p.stream, it->second.end);
+          const Offset first = n->second;
+          n->second = Offset(first.value() + p.batch.size());
+          entry.clear();
+          append_stream_entry(p.stream, first, p.batch.data(), p.batch.ends(), &entry);
+          frame.add_encoded(entry);
+          firsts.push_back(first);
+          written.push_back(i);
+          results.push_back(first);
+          const StreamOptions& o = it->second.options;
+          if (o.sync_mode == SyncMode::kAlways || (o.sync_mode == SyncMode::kInterval && o.sync_interval_s == 0)) {
+            want_sync = true;
+          } else if (o.sync_mode == SyncMode::kInterval && (interval < 0 || o.sync_interval_s < interval)) {
+            interval = o.sync_interval_s;
+          }
+        }
+      }
+    }
+    if (!frame.empty()) {
+      // One frame, one write(), at most one fdatasync for every stream's entries of the group.
+      Result<Offset> lsn = wal_->append(frame, want_sync);
+      {
+        std::lock_guard l(mu_);
+        if (lsn.ok()) {
+          ++groups_;
+          for (size_t k = 0; k < written.size(); ++k) {
+            const Pending& p = group[written[k]];
+            Stream& s = streams_[p.stream];
+            const Offset end(firsts[k].value() + p.batch.size());
+            const bool was_empty = s.entries.empty();
+            s.entries.emplace_back(Offset(lsn->value() + k), end);
+            if (s.end < end) s.end = end;
+            if (was_empty) set_entries_front(p.stream, s, std::nullopt);
+          }
+          next_lsn_ = Offset(lsn->value() + written.size());
+        }
+      }
+      if (!lsn.ok()) {
+        for (size_t k : written) results[k] = lsn.status();
+      } else if (!want_sync && interval >= 0) {
+        sync_task_.run_after(std::chrono::duration_cast<Scheduler::Clock::duration>(
+            std::chrono::duration<double>(interval)));
+      }
+    }
+    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+    if (!frame.empty() || !refused.ok()) ask_holder_to_flush();
+  }
+}
+
+Status NodeLog::checkpoint(const std::string& stream, Offset flushed) {
+  {
+    std::lock_guard l(mu_);
+    if (closed_) return FailedPrecondition("node log '" + dir() + "' is closed");
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return Status::OK();  // holds nothing in the log
+    Stream& s = it->second;
+    if (s.attached && flushed > s.end)
+      return InvalidArgument("node log '" + dir() + "': checkpoint " + std::to_string(flushed.value()) + " of " +
+                             quoted(stream) + " is past its end (" + std::to_string(s.end.value()) + ")");
+    pop_entries(stream, s, flushed);
+    if (!s.attached && s.entries.empty()) streams_.erase(it);
+  }
+  return release_segments();
+}
+
+Status NodeLog::release_segments() {
+  std::lock_guard r(release_mu_);
+  Offset low;
+  bool idle;
+  {
+    std::lock_guard l(mu_);
+    low = lowest_needed().first;
+    idle = fronts_.empty() && queue_.empty() && low == wal_->next_offset();
+  }
+  if (low < wal_->checkpoint_offset()) return Status::OK();  // cannot happen; never move it back
+  if (wal_->checkpoint_frees_segment(low)) RETURN_IF_ERROR(wal_->checkpoint(low));
+  if (idle && wal_->health().ok()) {
+    // Nothing in the log is needed: start a fresh segment and free the rest, so no copy of the
+    // records stays on disk. (An append racing with this goes into the old or the new segment;
+    // a segment holding it is not wholly below `low`, so it stays.)
+    const std::vector<Offset> starts = wal_->segment_starts();
+    if (!starts.empty() && starts.back() < low) RETURN_IF_ERROR(wal_->rotate_active());
+    RETURN_IF_ERROR(wal_->checkpoint(low, /*keep_spare=*/false));
+  }
+  return Status::OK();
+}
+
+void NodeLog::ask_holder_to_flush() {
+  const std::vector<Offset> starts = wal_->segment_starts();
+  if (starts.size() < 2) return;
+  std::function<void()> ask;
+  {
+    std::lock_guard l(mu_);
+    auto [lsn, holder] = lowest_needed();
+    if (holder == nullptr || lsn >= starts[1]) return;  // the oldest segment is free to go
+    const auto now = std::chrono::steady_clock::now();
+    // Once per segment, and again every second while it stays held (a flush may fail).
+    if (asked_segment_ == starts[0] && now - asked_at_ < std::chrono::seconds(1)) return;
+    asked_segment_ = starts[0];
+    asked_at_ = now;
+    const Stream& s = streams_.at(*holder);
+    if (s.attached) {
+      ask = s.options.flush_request;
+    } else if (opts_.on_hold_back) {
+      ask = [f = opts_.on_hold_back, name = *holder] { f(name); };
+    }
+  }
+  if (ask) ask();
+}
+
+void NodeLog::interval_sync() {
+  if (wal_->durable_offset() >= wal_->next_offset()) return;
+  Status s = wal_->sync();
+  if (opts_.wal.on_background) opts_.wal.on_background("WAL sync", s);
+  if (!s.ok()) sync_task_.run_after(std::chrono::seconds(1));  // the records stay unsynced: again
+}
+
+Status NodeLog::sync() { return wal_->sync(); }
+
+Status NodeLog::close() {
+  {
+    std::lock_guard l(mu_);
+    if (closed_) return FailedPrecondition("node log '" + dir() + "' is closed");
+    closed_ = true;  // appends from now on are refused; those queued are written below
+  }
+  appender_.stop();
+  drain();
+  sync_task_.stop();
+  return wal_->close();
+}
+
+Offset NodeLog::stream_end(const std::string& stream) const {
+  std::lock_guard l(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end()) return Offset(0);
+  if (it->second.attached) return it->second.end;
+  return it->second.parked.empty() ? Offset(0) : it->second.parked.back().end();
+}
+
+std::optional<std::string> NodeLog::holding_stream() const {
+  std::lock_guard l(mu_);
+  auto [lsn, holder] = lowest_needed();
+  if (holder == nullptr) return std::nullopt;
+  return *holder;
+}
+
+uint64_t NodeLog::groups() const {
+  std::lock_guard l(mu_);
+  return groups_;
+}
+
+}  // namespace persisting::wal

@@ -1,0 +1,232 @@
+// NodeLog: the one write-ahead log of a data dir, shared by every stream (the persisting backend
+// makes each durable bucket a stream). Every stream's batches go into one log, so one group
+// commit (one write(), one fdatasync) covers the puts of every bucket at once, and there is no
+// file, thread or task per stream. Format and guarantees: docs/wal-format.md, "The node log".
+//
+// The node log is a Wal (wal.h) whose records are stream entries (stream_entry.h): a frame is
+// one group, each of its records one stream's batch, named by stream and stream offsets. The
+// Wal's offsets number the entries (log sequence numbers, LSN); its segments, recycling, fault
+// handling, recovery policies and checkpoint file carry over unchanged. Stream names are opaque
+// here: the WAL knows nothing of topics, buckets or Lance.
+//
+//   NodeLogReport report;
+//   ASSIGN_OR_RETURN(auto log, NodeLog::open(dir, options, &report));   // scans the log once
+//   ASSIGN_OR_RETURN(Offset end, log->attach("t/3", lance_rows, replay_fn, stream_options));
+//   log->append_async("t/3", batch, [](Result<Offset> first) { ... });  // first = end, end+n ...
+//   ... after the stream's records below `flushed` are held elsewhere (Lance):
+//   RETURN_IF_ERROR(log->checkpoint("t/3", flushed));  // frees segments no stream needs
+//
+// Streams. A stream is attached by its owner (attach) before it appends, and detached when the
+// owner closes it. The log gives each stream's records dense offsets continuing from the end the
+// stream had at attach. A segment is freed once every stream has checkpointed past all of its
+// entries in it; a stream that holds the oldest segment back is asked to flush
+// (StreamOptions::flush_request, or NodeLogOptions::on_hold_back for a stream nobody attached).
+// Once the log's segments reach max_size, appends are refused with ResourceExhausted naming the
+// stream that holds it back. When no stream needs anything (everything checkpointed) the active
+// segment is retired and deleted: a fully checkpointed log keeps no copy of the records.
+//
+// Recovery reads the log once at open; each stream's records are kept, in memory, until the
+// stream is attached: attach replays those at offsets >= `from` (what the owner already holds)
+// and forgets the rest. A stream detached with records not yet checkpointed gives them back
+// (detach), so a later attach in the same process replays them without reading the log again.
+//
+// Thread-safe. append_async returns at once; done runs later on a scheduler thread (or at once
+// on the caller's thread for an error found before queueing), in append order per stream.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/background_task.h"
+#include "persisting/codec.h"
+#include "persisting/env.h"
+#include "persisting/types.h"
+#include "storage/wal/recovery.h"
+#include "storage/wal/wal.h"
+#include "storage/wal/wal_options.h"
+
+namespace persisting::wal {
+
+struct NodeLogOptions {
+  // env, max_segment_size, recovery_policy, max_group_bytes, writeback_bytes, recycle_segments,
+  // on_background and scheduler apply; sync_mode, sync_interval_s and initial_offset do not (each
+  // stream says how its appends are synced: StreamOptions).
+  WalOptions wal;
+  // Appends are refused (ResourceExhausted) while the log's live segments hold this many bytes
+  // or more. 0: no limit.
+  uint64_t max_size = 0;
+  // Asked to have a stream that nobody attached flushed: it holds the oldest segment back (its
+  // records were recovered, but no owner opened it). Called without the log's locks held, from
+  // the thread that found it; it must not wait for the log.
+  std::function<void(const std::string& stream)> on_hold_back;
+};
+
+struct StreamOptions {
+  // kAlways: an append is acknowledged after fdatasync (shared by the whole group); kInterval:
+  // after write(), synced within sync_interval_s (0: as kAlways); kOs: after write().
+  SyncMode sync_mode = SyncMode::kAlways;
+  double sync_interval_s = 1.0;
+  // Asked to flush (and then checkpoint) when the stream holds the oldest segment back. Called
+  // without the log's locks held; it must not wait for the log (a task to arm, a flag to set).
+  std::function<void()> flush_request;
+};
+
+// What recovery found, by stream (the Wal's own report is `wal`).
+struct NodeLogReport {
+  RecoveryReport wal;
+  uint64_t entries = 0;          // stream entries replayed
+  uint64_t records = 0;          // their records
+  std::map<std::string, uint64_t> stream_records;  // records recovered per stream
+};
+
+class NodeLog {
+ public:
+  // Recovers dir (created if absent) under options.wal.recovery_policy and readies it for
+  // appending. Under kTolerateTail, damage before the tail opens the log read-only: health() and
+  // every append return the corruption. An entry that does not decode inside a frame whose CRC
+  // matches fails the open with Corruption (no torn write leaves one).
+  static Result<std::unique_ptr<NodeLog>> open(const std::string& dir, const NodeLogOptions& options,
+                                               NodeLogReport* report);
+  ~NodeLog();  // close()s if the caller did not
+  NodeLog(const NodeLog&) = delete;
+  NodeLog& operator=(const NodeLog&) = delete;
+
+  // Streams the log holds records of that no owner has attached (recovered, or detached).
+  std::vector<std::string> unattached_streams() const;
+
+  // Attaches stream (FailedPrecondition if it is attached already). `from`: the stream's records
+  // below it are held elsewhere; replay is called for each of its records in the log at or after
+  // it, in order, and the stream's end (the offset its next record gets) is returned: `from`
+  // plus what was replayed. Corruption naming the stream if its records in the log do not
+  // continue from `from` (a gap, or a run that overlaps another); replay's first error is
+  // returned as is. On an error the stream stays unattached and its records stay.
+  Result<Offset> attach(const std::string& stream, Offset from, const ReplayFn& replay, StreamOptions options);
+  // The same, handing the records over as batches, in order, from `from` to the returned end,
+  // without copying them (the batches recovery or detach filled): a bucket's buffer can take
+  // them as they are. Recovery of many streams then touches each record's bytes once.
+  Result<Offset> attach_batches(const std::string& stream, Offset from, std::vector<RecordBatch>* records,
+                                StreamOptions options);
+  // The owner lets go of stream, once its appends have completed. Its records not yet
+  // checkpointed stay in the log (a clean close
+  // need not flush): `unflushed` holds them, from offset `first` on, and a later attach replays
+  // them from memory. Records below `first` are checkpointed.
+  void detach(const std::string& stream, Offset first, RecordBatch unflushed);
+  // The stream's records are not needed any more (its topic is deleted): it holds nothing back.
+  void forget(const std::string& stream);
+
+  // Appends batch to stream (attached) as one entry; done gets the offset of its first record
+  // once it is durable per the stream's sync mode, or the error (nothing of the batch is then in
+  // the log, and the stream's next append gets the same offsets). An empty batch is acknowledged
+  // with the stream's end without writing. done runs on the log's group-commit thread: it may
+  // call append_async, but must not wait for the log (append, sync, close).
+  void append_async(const std::string& stream, RecordBatch batch, std::function<void(Result<Offset>)> done);
+  // append_async, waited for.
+  Result<Offset> append(const std::string& stream, RecordBatch batch);
+
+  // Plugging (after Linux's block plugging): while a Plug lives, appends queue up without
+  // starting a group commit; when the last Plug goes, one starts for all of them. A writer whose
+  // put spans several streams plugs around handing out the parts, so under kAlways the put waits
+  // for one fdatasync, not one per stream. Plugs nest and may live on different threads.
+  class Plug {
+   public:
+    explicit Plug(NodeLog* log);
+    ~Plug();
+    Plug(const Plug&) = delete;
+    Plug& operator=(const Plug&) = delete;
+
+   private:
+    NodeLog* log_;
+  };
+  // Records that stream's records below flushed are held elsewhere, and frees the segments no
+  // stream needs any more. flushed may not pass the stream's end (InvalidArgument).
+  Status checkpoint(const std::string& stream, Offset flushed);
+  // Makes everything appended durable now.
+  Status sync();
+  // Writes what is queued, syncs and closes. Later calls fail (FailedPrecondition).
+  Status close();
+
+  Offset stream_end(const std::string& stream) const;  // 0 for a stream the log does not know
+  // The stream whose entries hold the oldest segment back, if any.
+  std::optional<std::string> holding_stream() const;
+  uint64_t size_bytes() const { return wal_->size_bytes(); }
+  size_t segment_count() const { return wal_->segment_count(); }
+  Offset next_lsn() const { return wal_->next_offset(); }
+  Offset checkpoint_lsn() const { return wal_->checkpoint_offset(); }
+  uint64_t groups() const;  // frames written (group commits) since open
+  Status health() const { return wal_->health(); }
+  const std::string& dir() const { return wal_->dir(); }
+
+ private:
+  struct Pending {
+    std::string stream;
+    RecordBatch batch;
+    std::function<void(Result<Offset>)> done;
+  };
+  // Records of an unattached stream kept for its next attach: runs of consecutive offsets.
+  struct Run {
+    Offset first;
+    RecordBatch records;
+    Offset end() const { return Offset(first.value() + records.size()); }
+  };
+  struct Stream {
+    bool attached = false;
+    StreamOptions options;
+    Offset end;      // the next offset (attached streams)
+    Offset flushed;  // its records below it are held elsewhere (the last checkpoint)
+    // The stream's entries still needed (not wholly below its checkpoint): LSN, end offset.
+    std::deque<std::pair<Offset, Offset>> entries;
+    std::vector<Run> parked;  // unattached: records for the next attach, one run per entry
+  };
+
+  NodeLog(NodeLogOptions options, std::unique_ptr<Wal> wal);
+  // attach's work: takes the stream's runs, checks they continue from `from`, and has deliver
+  // hand them out (skip[k]: records of runs[k] below `from` or already delivered).
+  Result<Offset> attach_with(const std::string& stream, Offset from, StreamOptions options,
+                             const std::function<Status(std::vector<Run>&, const std::vector<size_t>&)>& deliver);
+  // appender_'s body: writes queued appends, a group at a time, until the queue is empty.
+  void drain();
+  // Checkpoints the Wal at the lowest LSN any stream still needs; retires the active segment
+  // when none needs anything. Asks the stream holding the oldest segment to flush.
+  Status release_segments();
+  void ask_holder_to_flush();
+  // Under mu_: the smallest LSN some stream still needs (next LSN if none), and which stream.
+  std::pair<Offset, const std::string*> lowest_needed() const;
+  void set_entries_front(const std::string& name, Stream& s, std::optional<Offset> old_front);
+  void pop_entries(const std::string& name, Stream& s, Offset flushed);
+  void interval_sync();
+
+  const NodeLogOptions opts_;
+  std::unique_ptr<Wal> wal_;
+
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, Stream> streams_;
+  std::set<std::pair<Offset, std::string>> fronts_;  // (first needed LSN, stream) per stream
+  std::deque<Pending> queue_;
+  bool closed_ = false;
+  int plugs_ = 0;                 // live Plugs
+  bool unplug_kick_ = false;      // appends were queued while plugged
+  // The LSN after the last entry registered in streams_ (a group being written is not yet, so
+  // no checkpoint can pass it).
+  Offset next_lsn_;
+  uint64_t groups_ = 0;
+  Offset asked_segment_{UINT64_MAX};  // the oldest segment whose holder was last asked to flush
+  std::chrono::steady_clock::time_point asked_at_{};
+
+  std::mutex release_mu_;  // one release_segments at a time
+
+  // The group commit (on the put's path: always Scheduler::Default()) and the interval syncs
+  // (on options.wal.scheduler). Last, so they stop before anything they use goes.
+  BackgroundTask sync_task_;
+  BackgroundTask appender_;
+};
+
+}  // namespace persisting::wal

@@ -1,0 +1,391 @@
+// The node log: one WAL shared by many streams. Round trips by stream, attach past what the owner
+// holds, one group commit for many streams, segments freed once no stream needs them, the
+// stream that holds the log back asked to flush and named when the log is full, and a fully
+// checkpointed log that keeps no copy of the records.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "storage/wal/node_log.h"
+#include "storage/wal/wal_format.h"
+#include "tests/util/fault_env.h"
+#include "tests/util/manual_scheduler.h"
+#include "tests/wal/node_log_test_util.h"
+
+namespace persisting::wal {
+namespace {
+
+using testing::attach_all;
+using testing::count_of;
+using testing::eventually;
+using testing::expect_stream_prefix;
+using testing::recover_streams_copy;
+using testing::ScratchDir;
+using testing::stream_batch;
+using testing::stream_record;
+using testing::StreamRecords;
+
+std::unique_ptr<NodeLog> open_log(const std::string& dir, NodeLogOptions o = {}, NodeLogReport* report = nullptr) {
+  auto log = NodeLog::open(dir, o, report);
+  EXPECT_TRUE(log.ok()) << log.status().to_string();
+  return log.ok() ? std::move(*log) : nullptr;
+}
+
+ReplayFn ignore() {
+  return [](Offset, std::string_view) { return Status::OK(); };
+}
+
+TEST(NodeLogTest, RecordsComeBackByStreamAfterAReopen) {
+  ScratchDir d;
+  {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    for (const char* s : {"a", "b", "c"}) ASSERT_TRUE(log->attach(s, Offset(0), ignore(), {}).ok());
+    uint64_t next[3] = {0, 0, 0};
+    for (int round = 0; round < 5; ++round) {
+      for (int i = 0; i < 3; ++i) {
+        const std::string s(1, static_cast<char>('a' + i));
+        const size_t n = 1 + (round + i) % 3;
+        auto first = log->append(s, stream_batch(s, next[i], n));
+        ASSERT_TRUE(first.ok()) << first.status().to_string();
+        EXPECT_EQ(first->value(), next[i]);
+        next[i] += n;
+      }
+    }
+    EXPECT_EQ(log->stream_end("b"), Offset(next[1]));
+    ASSERT_TRUE(log->close().ok());
+  }
+  NodeLogReport report;
+  auto log = open_log(d.path(), {}, &report);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(report.entries, 15u);
+  EXPECT_EQ(log->unattached_streams(), (std::vector<std::string>{"a", "b", "c"}));
+  StreamRecords got;
+  ASSERT_TRUE(attach_all(log.get(), &got).ok());
+  for (const char* s : {"a", "b", "c"}) {
+    expect_stream_prefix(got, s, 0);
+    EXPECT_EQ(count_of(got, s), report.stream_records[s]);
+  }
+  EXPECT_EQ(count_of(got, "a"), 1u + 2 + 3 + 1 + 2);
+  // Appends continue each stream where it ended.
+  auto first = log->append("a", stream_batch("a", 9, 1));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->value(), 9u);
+}
+
+TEST(NodeLogTest, AttachReplaysOnlyWhatTheOwnerDoesNotHold) {
+  ScratchDir d;
+  {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+    for (uint64_t i = 0; i < 10; i += 2) ASSERT_TRUE(log->append("s", stream_batch("s", i, 2)).ok());
+  }
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  std::vector<uint64_t> offsets;
+  auto end = log->attach("s", Offset(5), [&](Offset o, std::string_view r) {
+    EXPECT_EQ(r, stream_record("s", o.value()));
+    offsets.push_back(o.value());
+    return Status::OK();
+  }, {});
+  ASSERT_TRUE(end.ok()) << end.status().to_string();
+  EXPECT_EQ(*end, Offset(10));
+  EXPECT_EQ(offsets, (std::vector<uint64_t>{5, 6, 7, 8, 9}));
+  // The owner holding more than the log (its records went elsewhere directly) is no error.
+  auto more = log->attach("t", Offset(42), ignore(), {});
+  ASSERT_TRUE(more.ok());
+  EXPECT_EQ(*more, Offset(42));
+  EXPECT_EQ(log->append("t", stream_batch("t", 42, 1)).value(), Offset(42));
+}
+
+TEST(NodeLogTest, AttachCanHandTheRecordsOverAsBatches) {
+  ScratchDir d;
+  {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+    for (uint64_t i = 0; i < 12; i += 3) ASSERT_TRUE(log->append("s", stream_batch("s", i, 3)).ok());
+  }
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  std::vector<RecordBatch> batches;
+  auto end = log->attach_batches("s", Offset(4), &batches, {});
+  ASSERT_TRUE(end.ok()) << end.status().to_string();
+  EXPECT_EQ(*end, Offset(12));
+  uint64_t o = 4;
+  for (const auto& b : batches) {
+    for (size_t i = 0; i < b.size(); ++i, ++o) EXPECT_EQ(b.encoded(i), stream_record("s", o));
+  }
+  EXPECT_EQ(o, 12u);
+  EXPECT_EQ(batches.size(), 3u);  // the entry holding 3..5 lost its first record, 0..2 went whole
+}
+
+TEST(NodeLogTest, RecordsMissingBeforeTheLogIsCorruptionNamingTheStream) {
+  ScratchDir d;
+  {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(log->attach("topic/3", Offset(5), ignore(), {}).ok());  // the owner holds 0..4
+    ASSERT_TRUE(log->append("topic/3", stream_batch("topic/3", 5, 3)).ok());
+  }
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  auto bad = log->attach("topic/3", Offset(2), ignore(), {});  // the owner lost 2..4?
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kCorruption);
+  EXPECT_NE(bad.status().message().find("stream 'topic/3'"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("records missing"), std::string::npos) << bad.status().message();
+  // Nothing was taken: an attach from the right place still gets the records.
+  size_t n = 0;
+  auto end = log->attach("topic/3", Offset(5), [&](Offset, std::string_view) {
+    ++n;
+    return Status::OK();
+  }, {});
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(n, 3u);
+  EXPECT_EQ(*end, Offset(8));
+}
+
+TEST(NodeLogTest, AStreamIsAttachedOnceAndAppendsNeedAnAttach) {
+  ScratchDir d;
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  auto r = log->append("x", stream_batch("x", 0, 1));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(log->attach("x", Offset(0), ignore(), {}).ok());
+  auto again = log->attach("x", Offset(0), ignore(), {});
+  EXPECT_EQ(again.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(log->attach(std::string(2000, 'n'), Offset(0), ignore(), {}).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(log->append("x", RecordBatch()).value(), Offset(0));  // empty: nothing written
+  EXPECT_EQ(log->next_lsn(), Offset(0));
+}
+
+TEST(NodeLogTest, ADetachedStreamGetsItsUnflushedRecordsBackAtTheNextAttach) {
+  ScratchDir d;
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+  ASSERT_TRUE(log->append("s", stream_batch("s", 0, 6)).ok());
+  ASSERT_TRUE(log->checkpoint("s", Offset(2)).ok());
+  // A clean close without a flush: the owner hands back what is not held elsewhere yet.
+  RecordBatch unflushed;
+  for (uint64_t o = 2; o < 6; ++o) unflushed.add_encoded(stream_record("s", o));
+  log->detach("s", Offset(2), std::move(unflushed));
+  EXPECT_EQ(log->unattached_streams(), (std::vector<std::string>{"s"}));
+  std::vector<uint64_t> got;
+  auto end = log->attach("s", Offset(2), [&](Offset o, std::string_view r) {
+    EXPECT_EQ(r, stream_record("s", o.value()));
+    got.push_back(o.value());
+    return Status::OK();
+  }, {});
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(*end, Offset(6));
+  EXPECT_EQ(got, (std::vector<uint64_t>{2, 3, 4, 5}));
+}
+
+TEST(NodeLogTest, OneGroupCommitSyncsTheAppendsOfManyStreams) {
+  ScratchDir d;
+  testing::SyncGateEnv env(Env::Default());
+  NodeLogOptions o;
+  o.wal.env = &env;
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->attach("s" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  const int before = env.syncs();
+  const uint64_t groups_before = log->groups();
+  env.close_gate();
+  std::vector<std::promise<Result<Offset>>> done(5);
+  log->append_async("s0", stream_batch("s0", 0, 1), [&](Result<Offset> r) { done[0].set_value(r); });
+  ASSERT_TRUE(eventually([&] { return env.waiting() == 1; }));  // s0's group is in its sync
+  // A put spanning four buckets: four streams, queued while that sync runs.
+  for (int i = 1; i < 5; ++i) {
+    const std::string s = "s" + std::to_string(i);
+    log->append_async(s, stream_batch(s, 0, 2), [&done, i](Result<Offset> r) { done[i].set_value(r); });
+  }
+  env.open_gate();
+  for (auto& p : done) {
+    auto r = p.get_future().get();
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(*r, Offset(0));
+  }
+  EXPECT_EQ(env.syncs() - before, 2);  // s0's group, then one for the four others
+  EXPECT_EQ(log->groups() - groups_before, 2u);
+  EXPECT_EQ(log->next_lsn(), Offset(5));
+}
+
+TEST(NodeLogTest, APluggedPutSpanningFourStreamsWaitsForOneSync) {
+  ScratchDir d;
+  testing::SyncGateEnv env(Env::Default());  // counts syncs; its gate stays open here
+  NodeLogOptions o;
+  o.wal.env = &env;
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->attach("b" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  for (int round = 0; round < 3; ++round) {
+    const int before = env.syncs();
+    const uint64_t groups_before = log->groups();
+    std::vector<std::promise<Result<Offset>>> done(4);
+    {
+      NodeLog::Plug plug(log.get());  // the writer hands out the put's four parts
+      for (int i = 0; i < 4; ++i) {
+        const std::string s = "b" + std::to_string(i);
+        log->append_async(s, stream_batch(s, round, 1), [&done, i](Result<Offset> r) { done[i].set_value(r); });
+      }
+    }
+    for (auto& p : done) {
+      auto r = p.get_future().get();
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      EXPECT_EQ(*r, Offset(round));
+    }
+    EXPECT_EQ(env.syncs() - before, 1);
+    EXPECT_EQ(log->groups() - groups_before, 1u);
+  }
+}
+
+TEST(NodeLogTest, SegmentsAreFreedOnlyOnceNoStreamNeedsThemAndTheHolderIsAskedToFlush) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.wal.max_segment_size = 400;
+  auto log = open_log(d.sub("log"), o);
+  ASSERT_TRUE(log);
+  std::atomic<int> quiet_asked{0}, busy_asked{0};
+  ASSERT_TRUE(log->attach("quiet", Offset(0), ignore(), {.flush_request = [&] { ++quiet_asked; }}).ok());
+  ASSERT_TRUE(log->attach("busy", Offset(0), ignore(), {.flush_request = [&] { ++busy_asked; }}).ok());
+  ASSERT_TRUE(log->append("quiet", stream_batch("quiet", 0, 2)).ok());
+  uint64_t busy = 0;
+  for (int i = 0; i < 20; ++i, busy += 3) {
+    ASSERT_TRUE(log->append("busy", stream_batch("busy", busy, 3, 20)).ok());
+    ASSERT_TRUE(log->checkpoint("busy", Offset(busy + 3)).ok());  // busy keeps flushing
+  }
+  EXPECT_GT(log->segment_count(), 3u);  // quiet's first entry holds them all
+  EXPECT_EQ(log->holding_stream(), std::optional<std::string>("quiet"));
+  EXPECT_GT(quiet_asked.load(), 0);
+  EXPECT_EQ(busy_asked.load(), 0);
+  // After a crash, quiet's records are there; busy's flushed ones are not replayed.
+  auto crash = recover_streams_copy(d.sub("log"), d.sub("copy"));
+  ASSERT_TRUE(crash.status.ok()) << crash.status.to_string();
+  EXPECT_EQ(count_of(crash.streams, "quiet"), 2u);
+  expect_stream_prefix(crash.streams, "quiet", 0);
+
+  // quiet flushes: nothing is needed any more, and no copy of the records stays on disk.
+  ASSERT_TRUE(log->checkpoint("quiet", Offset(2)).ok());
+  EXPECT_FALSE(log->holding_stream().has_value());
+  EXPECT_EQ(log->segment_count(), 1u);
+  EXPECT_EQ(log->size_bytes(), kSegmentHeaderSize);
+  auto files = testing::segment_files(d.sub("log"));
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(std::filesystem::file_size(files[0]), kSegmentHeaderSize);
+  EXPECT_FALSE(std::filesystem::exists(d.sub("log/" + std::string(kSpareFileName))));
+  ASSERT_TRUE(log->close().ok());
+  NodeLogReport report;
+  auto again = open_log(d.sub("log"), {}, &report);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->unattached_streams().empty());
+  EXPECT_EQ(report.entries, 0u);
+}
+
+TEST(NodeLogTest, AFullLogRefusesAppendsNamingTheStreamThatHoldsItBack) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.wal.max_segment_size = 400;
+  o.max_size = 2000;
+  auto log = open_log(d.sub("log"), o);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->attach("t/stuck", Offset(0), ignore(), {}).ok());
+  ASSERT_TRUE(log->attach("t/ok", Offset(0), ignore(), {}).ok());
+  ASSERT_TRUE(log->append("t/stuck", stream_batch("t/stuck", 0, 1)).ok());  // its flushes fail
+  uint64_t ok = 0;
+  Status refused;
+  for (int i = 0; i < 100 && refused.ok(); ++i) {
+    auto r = log->append("t/ok", stream_batch("t/ok", ok, 2, 30));
+    if (!r.ok()) {
+      refused = r.status();
+      break;
+    }
+    ok += 2;
+    if (ok >= 4) ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());  // flushed but the last 4
+  }
+  ASSERT_FALSE(refused.ok()) << "the log never filled up";
+  EXPECT_EQ(refused.code(), Code::kResourceExhausted);
+  EXPECT_NE(refused.message().find("stream 't/stuck' (its records from offset 0 on"), std::string::npos)
+      << refused.message();
+  EXPECT_NE(refused.message().find("max_wal_size"), std::string::npos) << refused.message();
+  // The stuck stream itself is refused too, and nothing refused is in the log.
+  EXPECT_EQ(log->append("t/stuck", stream_batch("t/stuck", 1, 1)).status().code(), Code::kResourceExhausted);
+  // A crash now: every acknowledged record not checkpointed is there, of both streams.
+  auto crash = recover_streams_copy(d.sub("log"), d.sub("copy"));
+  ASSERT_TRUE(crash.status.ok()) << crash.status.to_string();
+  ASSERT_EQ(count_of(crash.streams, "t/stuck"), 1u);
+  expect_stream_prefix(crash.streams, "t/stuck", 0);
+  const auto& got = crash.streams["t/ok"];
+  ASSERT_GE(got.size(), 4u);
+  EXPECT_EQ(got.back().first, ok - 1);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].second, stream_record("t/ok", got[i].first, 30));
+  for (size_t i = 1; i < got.size(); ++i) EXPECT_EQ(got[i].first, got[i - 1].first + 1);
+  // Once the stuck stream flushes, appends are taken again.
+  ASSERT_TRUE(log->checkpoint("t/stuck", Offset(1)).ok());
+  EXPECT_TRUE(log->append("t/ok", stream_batch("t/ok", ok, 2, 30)).ok());
+}
+
+TEST(NodeLogTest, AnUnattachedStreamThatHoldsTheLogBackIsReportedToTheOwner) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.wal.max_segment_size = 400;
+  {
+    auto log = open_log(d.path(), o);
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(log->attach("old", Offset(0), ignore(), {}).ok());
+    ASSERT_TRUE(log->append("old", stream_batch("old", 0, 1)).ok());
+  }
+  std::vector<std::string> asked;
+  std::mutex mu;
+  o.on_hold_back = [&](const std::string& s) {
+    std::lock_guard l(mu);
+    asked.push_back(s);
+  };
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->attach("new", Offset(0), ignore(), {}).ok());
+  for (uint64_t i = 0; i < 30; i += 3) {
+    ASSERT_TRUE(log->append("new", stream_batch("new", i, 3, 20)).ok());
+    ASSERT_TRUE(log->checkpoint("new", Offset(i + 3)).ok());
+  }
+  std::lock_guard l(mu);
+  ASSERT_FALSE(asked.empty());
+  EXPECT_EQ(asked[0], "old");
+}
+
+TEST(NodeLogTest, IntervalStreamsAreSyncedByTheSchedulerAndAlwaysStreamsAtOnce) {
+  ScratchDir d;
+  persisting::testing::ManualScheduler sched;
+  persisting::testing::FaultEnv env(Env::Default());
+  NodeLogOptions o;
+  o.wal.scheduler = &sched;
+  o.wal.env = &env;
+  auto log = open_log(d.sub("log"), o);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->attach("i", Offset(0), ignore(), {.sync_mode = SyncMode::kInterval, .sync_interval_s = 5}).ok());
+  ASSERT_TRUE(log->attach("a", Offset(0), ignore(), {.sync_mode = SyncMode::kAlways}).ok());
+  ASSERT_TRUE(log->attach("o", Offset(0), ignore(), {.sync_mode = SyncMode::kOs}).ok());
+  ASSERT_TRUE(log->append("i", stream_batch("i", 0, 1)).ok());
+  sched.advance(std::chrono::seconds(5));  // the interval sync: i@0 is durable
+  ASSERT_TRUE(log->append("o", stream_batch("o", 0, 1)).ok());
+  ASSERT_TRUE(log->append("a", stream_batch("a", 0, 1)).ok());  // synced before the ack, o@0 with it
+  ASSERT_TRUE(log->append("i", stream_batch("i", 1, 1)).ok());
+  ASSERT_TRUE(log->append("o", stream_batch("o", 1, 1)).ok());
+  sched.advance(std::chrono::seconds(4));  // i@1's sync is not due yet
+  ASSERT_TRUE(env.drop_unsynced().ok());   // a power loss
+  auto got = recover_streams_copy(d.sub("log"), d.sub("copy"));
+  ASSERT_TRUE(got.status.ok()) << got.status.to_string();
+  EXPECT_EQ(count_of(got.streams, "i"), 1u);
+  EXPECT_EQ(count_of(got.streams, "a"), 1u);
+  EXPECT_EQ(count_of(got.streams, "o"), 1u);
+}
+
+}  // namespace
+}  // namespace persisting::wal
