@@ -18,64 +18,7 @@ using testing::capture;
 using testing::eventually;
 using testing::Replayed;
 using testing::ScratchDir;
-
-// Counts syncs of writable files; while the gate is closed, a sync waits until it opens.
-class GateEnv : public EnvWrapper {
- public:
-  explicit GateEnv(Env* target) : EnvWrapper(target) {}
-
-  void close_gate() {
-    std::lock_guard l(mu_);
-    open_ = false;
-  }
-  void open_gate() {
-    {
-      std::lock_guard l(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  int syncs() const { return syncs_; }
-  int waiting() const { return waiting_; }
-
-  Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path, bool truncate) override {
-    auto f = target()->new_writable_file(path, truncate);
-    if (!f.ok()) return f.status();
-    return std::unique_ptr<WritableFile>(new File(this, std::move(*f)));
-  }
-
- private:
-  class File final : public WritableFile {
-   public:
-    File(GateEnv* env, std::unique_ptr<WritableFile> base) : env_(env), base_(std::move(base)) {}
-    Status append(std::string_view d) override { return base_->append(d); }
-    Status sync() override {
-      env_->pass();
-      return base_->sync();
-    }
-    Status truncate(uint64_t n) override { return base_->truncate(n); }
-    Status close() override { return base_->close(); }
-    uint64_t size() const override { return base_->size(); }
-
-   private:
-    GateEnv* env_;
-    std::unique_ptr<WritableFile> base_;
-  };
-
-  void pass() {
-    std::unique_lock l(mu_);
-    ++syncs_;
-    ++waiting_;
-    cv_.wait(l, [this] { return open_; });
-    --waiting_;
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  std::atomic<int> syncs_{0};
-  std::atomic<int> waiting_{0};
-};
+using testing::SyncGateEnv;
 
 class GroupCommitTest : public ::testing::Test {
  protected:
@@ -109,7 +52,7 @@ class GroupCommitTest : public ::testing::Test {
   }
 
   ScratchDir d;
-  GateEnv env{Env::Default()};
+  SyncGateEnv env{Env::Default()};
   std::unique_ptr<Wal> wal;
   int before = 0;
   std::vector<std::thread> ts;

@@ -32,69 +32,6 @@ inline RecordBatch stream_batch(const std::string& s, uint64_t first, size_t cou
   return b;
 }
 
-// Counts syncs of writable files; while the gate is closed a sync waits (before syncing) until it
-// opens. Lets a test hold a group commit in its sync while more appends queue up behind it.
-class SyncGateEnv : public EnvWrapper {
- public:
-  explicit SyncGateEnv(Env* target) : EnvWrapper(target) {}
-  void close_gate() {
-    std::lock_guard l(mu_);
-    open_ = false;
-  }
-  void open_gate() {
-    {
-      std::lock_guard l(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  int syncs() const { return syncs_; }
-  int waiting() const { return waiting_; }
-
-  Result<std::unique_ptr<WritableFile>> new_writable_file(const std::string& path, bool truncate) override {
-    auto f = target()->new_writable_file(path, truncate);
-    if (!f.ok()) return f.status();
-    return std::unique_ptr<WritableFile>(new File(this, std::move(*f)));
-  }
-  Result<std::unique_ptr<WritableFile>> reuse_writable_file(const std::string& path, uint64_t size) override {
-    auto f = target()->reuse_writable_file(path, size);
-    if (!f.ok()) return f.status();
-    return std::unique_ptr<WritableFile>(new File(this, std::move(*f)));
-  }
-
- private:
-  class File final : public WritableFile {
-   public:
-    File(SyncGateEnv* env, std::unique_ptr<WritableFile> base) : env_(env), base_(std::move(base)) {}
-    Status append(std::string_view d) override { return base_->append(d); }
-    Status sync() override {
-      env_->pass();
-      return base_->sync();
-    }
-    Status truncate(uint64_t n) override { return base_->truncate(n); }
-    Status close() override { return base_->close(); }
-    uint64_t size() const override { return base_->size(); }
-    Status start_writeback() override { return base_->start_writeback(); }
-
-   private:
-    SyncGateEnv* env_;
-    std::unique_ptr<WritableFile> base_;
-  };
-  void pass() {
-    std::unique_lock l(mu_);
-    ++syncs_;
-    ++waiting_;
-    cv_.wait(l, [this] { return open_; });
-    --waiting_;
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  std::atomic<int> syncs_{0};
-  std::atomic<int> waiting_{0};
-};
-
 // stream -> its records, in replay order, with their offsets.
 using StreamRecords = std::map<std::string, std::vector<std::pair<uint64_t, std::string>>>;
 

@@ -115,8 +115,11 @@ TEST_P(WritebackTest, StartsEveryWritebackBytesOnTheActiveSegment) {
     ASSERT_TRUE(eventually([&] { return env.calls() >= 1; }));
     EXPECT_FALSE(env.called_from(std::this_thread::get_id())) << "the appender must not do it";
     EXPECT_EQ(env.paths().size(), 1u);
-    append_kib(200);  // rotates (64 KiB segments): the new active segment gets it too
-    ASSERT_TRUE(eventually([&] { return env.paths().size() >= 3; }));
+    // Rotates (64 KiB segments): a later active segment gets it too. Requests that come while the
+    // background task is still pending are served by one run on the segment active then, so on a
+    // loaded machine several rotations may pass between two writebacks: at least one new path.
+    append_kib(200);
+    ASSERT_TRUE(eventually([&] { return env.paths().size() >= 2; }));
     for (const auto& p : env.paths()) EXPECT_EQ(p.find(".tmp"), std::string::npos) << p;
     EXPECT_GE((*w)->segment_count(), 3u);
   }
