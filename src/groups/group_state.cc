@@ -17,6 +17,7 @@ struct MemberState {
   std::string instance_id;              // static members only
   std::vector<BucketId> static_buckets;  // empty: dynamic
   std::vector<BucketId> buckets;         // at the group's generation
+  bool exclusive = false;                // JoinRequest::exclusive
   uint64_t seq = 0;                      // join order: dynamic shares go in this order
   std::chrono::milliseconds session_timeout{};
   TimePoint last_seen{};
@@ -245,6 +246,13 @@ Result<Assignment> GroupTable::join(const JoinRequest& r) {
         replaced_id = id;
         continue;
       }
+      if (m.exclusive)
+        return FailedPrecondition(g.name() + " is held exclusively by member " + id + " (" + m.instance_id +
+                                  "); join again once it has left");
+      if (r.exclusive)
+        return FailedPrecondition(g.name() + " cannot be joined exclusively" +
+                                  (r.instance_id.empty() ? std::string() : " by " + r.instance_id) +
+                                  ": it has live members (" + g.live_members() + ")");
       for (BucketId b : m.static_buckets)
         if (mine.count(b))
           return FailedPrecondition(g.name() + ": bucket " + std::to_string(b.value()) +
@@ -267,6 +275,7 @@ Result<Assignment> GroupTable::join(const JoinRequest& r) {
     m.instance_id = r.instance_id;
     m.static_buckets.assign(mine.begin(), mine.end());
     m.session_timeout = r.session_timeout;
+    m.exclusive = r.exclusive;
     m.last_seen = clock_();
     if (!replaced_id.empty()) {
       g.members.erase(replaced_id);

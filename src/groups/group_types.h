@@ -44,6 +44,10 @@ struct JoinRequest {
   std::string instance_id;
   std::vector<BucketId> static_buckets;
   std::chrono::milliseconds session_timeout = std::chrono::seconds(10);
+  // The member must be the group's only one: refused while the group has other members, and
+  // while it is in the group every other join is refused (FailedPrecondition naming it; a join
+  // with its instance_id still replaces it). The Kafka broker's commits use one (docs/kafka.md).
+  bool exclusive = false;
 };
 
 // A member's share of the group at one generation.

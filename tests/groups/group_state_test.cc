@@ -268,5 +268,37 @@ TEST(GroupTable, AnotherTableOnTheSameDataDirCannotRunMembersOrResetMeanwhile) {
   EXPECT_TRUE(mine.committed("t", "g")->empty());
 }
 
+TEST(GroupTable, AnExclusiveMemberKeepsOthersOutAndIsKeptOutByThem) {
+  FakeClock clock;
+  GroupTable t(nullptr, clock.fn());
+  JoinRequest ex = static_join({0, 1, 2, 3, 4, 5, 6, 7});
+  ex.instance_id = "kafka-consumer-group";
+  ex.exclusive = true;
+  auto holder = t.join(ex);
+  ASSERT_TRUE(holder.ok()) << holder.status().to_string();
+  auto dyn = t.join(dynamic_join());
+  ASSERT_EQ(dyn.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(dyn.status().message().find("held exclusively by member " + holder->member_id), std::string::npos)
+      << dyn.status().to_string();
+  EXPECT_EQ(t.join(static_join({3})).status().code(), Code::kFailedPrecondition);
+  // The refused joins changed nothing: the holder commits at its generation.
+  ASSERT_TRUE(t.commit("t", "g", holder->member_id, holder->generation, {{BucketId(3), Offset(9)}}).ok());
+  // Its own instance replaces it (a restarted holder).
+  auto again = t.join(ex);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  ASSERT_TRUE(t.leave("t", "g", again->member_id).ok());
+
+  // Now a reader holds the group: the exclusive join is refused, naming it.
+  auto reader = t.join(dynamic_join());
+  ASSERT_TRUE(reader.ok());
+  auto refused = t.join(ex);
+  ASSERT_EQ(refused.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find(reader->member_id), std::string::npos) << refused.status().to_string();
+  auto d = t.describe("t", "g");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->members.size(), 1u);
+  EXPECT_EQ(d->committed.at(BucketId(3)), Offset(9));
+}
+
 }  // namespace
 }  // namespace persisting::groups

@@ -1,0 +1,236 @@
+#include "kafka/protocol/record_batch.h"
+
+#include "core/crc32c.h"
+#include "core/status_macros.h"
+#include "kafka/protocol/wire.h"
+
+namespace persisting::kafka {
+
+namespace {
+
+constexpr size_t kMagicOffset = 16;
+constexpr size_t kCrcOffset = 17;
+constexpr size_t kAttributesOffset = 21;
+constexpr size_t kRecordCountOffset = 57;
+// A record's smallest encoding: length, attributes, timestamp delta, offset delta, key, value and
+// header count, one byte each.
+constexpr size_t kMinRecordBytes = 7;
+
+std::string at(size_t batch, std::string_view field) {
+  return "record batch " + std::to_string(batch) + " " + std::string(field);
+}
+
+Status decode_records(std::string_view bytes, int32_t count, size_t batch_index, std::vector<Record>* out) {
+  Reader r(bytes);
+  if (static_cast<size_t>(count) > bytes.size() / kMinRecordBytes) {
+    return InvalidArgument("kafka: " + at(batch_index, "records count") + " " + std::to_string(count) + " but only " +
+                           std::to_string(bytes.size()) + " bytes of records");
+  }
+  for (int32_t i = 0; i < count; ++i) {
+    const std::string where = at(batch_index, "record " + std::to_string(i));
+    ASSIGN_OR_RETURN(int32_t length, r.varint(where + " length"));
+    if (length < 0) return InvalidArgument("kafka: " + where + " length: negative (" + std::to_string(length) + ")");
+    ASSIGN_OR_RETURN(std::string_view body, r.raw(static_cast<size_t>(length), where + " body"));
+    Reader rr(body);
+    Record rec;
+    RETURN_IF_ERROR(rr.int8(where + " attributes").status());
+    ASSIGN_OR_RETURN(rec.timestamp_delta, rr.varlong(where + " timestamp_delta"));
+    ASSIGN_OR_RETURN(int32_t offset_delta, rr.varint(where + " offset_delta"));
+    rec.offset_delta = offset_delta;
+    ASSIGN_OR_RETURN(rec.key, rr.varint_bytes(where + " key"));
+    ASSIGN_OR_RETURN(rec.value, rr.varint_bytes(where + " value"));
+    ASSIGN_OR_RETURN(int32_t nheaders, rr.varint(where + " headers count"));
+    // A header takes at least two bytes (key length, value length).
+    if (nheaders < 0 || static_cast<size_t>(nheaders) > rr.remaining() / 2) {
+      return InvalidArgument("kafka: " + where + " headers count " + std::to_string(nheaders) + " with " +
+                             std::to_string(rr.remaining()) + " bytes left");
+    }
+    for (int32_t h = 0; h < nheaders; ++h) {
+      RecordHeader header;
+      ASSIGN_OR_RETURN(std::optional<std::string> key, rr.varint_bytes(where + " header key"));
+      if (!key) return InvalidArgument("kafka: " + where + " header key: null");
+      header.key = std::move(*key);
+      ASSIGN_OR_RETURN(header.value, rr.varint_bytes(where + " header value"));
+      rec.headers.push_back(std::move(header));
+    }
+    if (!rr.empty()) {
+      return InvalidArgument("kafka: " + where + ": " + std::to_string(rr.remaining()) +
+                             " bytes past its last header");
+    }
+    out->push_back(std::move(rec));
+  }
+  if (!r.empty()) {
+    return InvalidArgument("kafka: " + at(batch_index, "records") + ": " + std::to_string(r.remaining()) +
+                           " bytes past the last of " + std::to_string(count) + " records");
+  }
+  return Status::OK();
+}
+
+Result<RecordBatch> decode_one(std::string_view bytes, size_t* consumed, const DecodeLimits& limits,
+                               size_t batch_index) {
+  Reader r(bytes);
+  RecordBatch b;
+  ASSIGN_OR_RETURN(b.base_offset, r.int64(at(batch_index, "base_offset")));
+  ASSIGN_OR_RETURN(int32_t batch_length, r.int32(at(batch_index, "batch_length")));
+  if (batch_length < static_cast<int32_t>(kBatchHeaderBytes - kBatchLengthEnd)) {
+    return InvalidArgument("kafka: " + at(batch_index, "batch_length") + " " + std::to_string(batch_length) +
+                           " is shorter than a batch header");
+  }
+  if (static_cast<size_t>(batch_length) > r.remaining()) {
+    return InvalidArgument("kafka: " + at(batch_index, "batch_length") + " " + std::to_string(batch_length) +
+                           " runs past the end (" + std::to_string(r.remaining()) + " bytes left)");
+  }
+  const size_t total = kBatchLengthEnd + static_cast<size_t>(batch_length);
+  ASSIGN_OR_RETURN(b.partition_leader_epoch, r.int32(at(batch_index, "partition_leader_epoch")));
+  ASSIGN_OR_RETURN(int8_t magic, r.int8(at(batch_index, "magic")));
+  if (magic != 2) {
+    return NotSupported("kafka: " + at(batch_index, "magic") + " " + std::to_string(magic) +
+                        ": only RecordBatch v2 (magic 2) is supported");
+  }
+  ASSIGN_OR_RETURN(uint32_t crc, r.uint32(at(batch_index, "crc")));
+  uint32_t actual = crc32c(bytes.substr(kAttributesOffset, total - kAttributesOffset));
+  if (actual != crc) {
+    return Corruption("kafka: " + at(batch_index, "crc") + ": stored " + std::to_string(crc) + ", computed " +
+                      std::to_string(actual));
+  }
+  ASSIGN_OR_RETURN(b.attributes, r.int16(at(batch_index, "attributes")));
+  ASSIGN_OR_RETURN(b.last_offset_delta, r.int32(at(batch_index, "last_offset_delta")));
+  ASSIGN_OR_RETURN(b.base_timestamp, r.int64(at(batch_index, "base_timestamp")));
+  ASSIGN_OR_RETURN(b.max_timestamp, r.int64(at(batch_index, "max_timestamp")));
+  ASSIGN_OR_RETURN(b.producer_id, r.int64(at(batch_index, "producer_id")));
+  ASSIGN_OR_RETURN(b.producer_epoch, r.int16(at(batch_index, "producer_epoch")));
+  ASSIGN_OR_RETURN(b.base_sequence, r.int32(at(batch_index, "base_sequence")));
+  ASSIGN_OR_RETURN(int32_t count, r.int32(at(batch_index, "records count")));
+  if (count < 0) {
+    return InvalidArgument("kafka: " + at(batch_index, "records count") + ": negative (" + std::to_string(count) + ")");
+  }
+  auto codec = compression_from_attributes(b.attributes);
+  if (!codec.ok()) return codec.status().with_context(at(batch_index, "attributes"));
+  std::string_view records = bytes.substr(kBatchHeaderBytes, total - kBatchHeaderBytes);
+  if (*codec == Compression::kNone) {
+    RETURN_IF_ERROR(decode_records(records, count, batch_index, &b.records));
+  } else {
+    std::string plain;
+    Status st = decompress(*codec, records, limits.max_decompressed_bytes, &plain);
+    if (!st.ok()) return st.with_context(at(batch_index, "records"));
+    RETURN_IF_ERROR(decode_records(plain, count, batch_index, &b.records));
+  }
+  *consumed = total;
+  return b;
+}
+
+void encode_record(const Record& rec, std::string* body, std::string* out) {
+  body->clear();
+  Writer w(body);
+  w.int8(0);  // record attributes: unused
+  w.varlong(rec.timestamp_delta);
+  w.varint(static_cast<int32_t>(rec.offset_delta));
+  w.varint_bytes(rec.key);
+  w.varint_bytes(rec.value);
+  w.varint(static_cast<int32_t>(rec.headers.size()));
+  for (const RecordHeader& h : rec.headers) {
+    w.varint(static_cast<int32_t>(h.key.size()));
+    w.raw(h.key);
+    w.varint_bytes(h.value);
+  }
+  Writer(out).varint(static_cast<int32_t>(body->size()));
+  out->append(*body);
+}
+
+}  // namespace
+
+Result<RecordBatch> decode_record_batch(std::string_view bytes, size_t* consumed, const DecodeLimits& limits) {
+  size_t n = 0;
+  ASSIGN_OR_RETURN(RecordBatch b, decode_one(bytes, &n, limits, 0));
+  if (consumed != nullptr) *consumed = n;
+  return b;
+}
+
+Result<std::vector<RecordBatch>> decode_record_batches(std::string_view bytes, const DecodeLimits& limits) {
+  std::vector<RecordBatch> batches;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    size_t n = 0;
+    ASSIGN_OR_RETURN(RecordBatch b, decode_one(bytes.substr(pos), &n, limits, batches.size()));
+    batches.push_back(std::move(b));
+    pos += n;
+  }
+  return batches;
+}
+
+Status encode_record_batch(const RecordBatch& batch, Compression compression, std::string* out) {
+  std::string records;
+  std::string body;
+  for (const Record& rec : batch.records) encode_record(rec, &body, &records);
+
+  std::string buf;
+  Writer w(&buf);
+  w.int64(batch.base_offset);
+  w.int32(0);  // batch_length, patched below
+  w.int32(batch.partition_leader_epoch);
+  w.int8(2);  // magic
+  w.uint32(0);  // crc, patched below
+  w.int16(static_cast<int16_t>((batch.attributes & ~kCompressionMask) | static_cast<int16_t>(compression)));
+  w.int32(batch.last_offset_delta);
+  w.int64(batch.base_timestamp);
+  w.int64(batch.max_timestamp);
+  w.int64(batch.producer_id);
+  w.int16(batch.producer_epoch);
+  w.int32(batch.base_sequence);
+  w.int32(static_cast<int32_t>(batch.records.size()));
+  if (compression == Compression::kNone) {
+    buf.append(records);
+  } else {
+    Status st = compress(compression, records, &buf);
+    if (!st.ok()) return st;
+  }
+  w.patch_int32(8, static_cast<int32_t>(buf.size() - kBatchLengthEnd));
+  w.patch_int32(kCrcOffset, static_cast<int32_t>(crc32c(std::string_view(buf).substr(kAttributesOffset))));
+  out->append(buf);
+  return Status::OK();
+}
+
+void set_base_offset(std::string* bytes, size_t batch_start, int64_t base_offset) {
+  auto u = static_cast<uint64_t>(base_offset);
+  for (int i = 7; i >= 0; --i) {
+    (*bytes)[batch_start + static_cast<size_t>(i)] = static_cast<char>(u);
+    u >>= 8;
+  }
+}
+
+Result<std::vector<BatchSpan>> scan_record_batches(std::string_view bytes) {
+  std::vector<BatchSpan> spans;
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    const size_t index = spans.size();
+    std::string_view rest = bytes.substr(pos);
+    if (rest.size() < kBatchHeaderBytes) {
+      return InvalidArgument("kafka: " + at(index, "header") + ": truncated (" + std::to_string(rest.size()) +
+                             " bytes)");
+    }
+    Reader r(rest);
+    BatchSpan s;
+    s.start = pos;
+    ASSIGN_OR_RETURN(s.base_offset, r.int64(at(index, "base_offset")));
+    ASSIGN_OR_RETURN(int32_t batch_length, r.int32(at(index, "batch_length")));
+    if (batch_length < static_cast<int32_t>(kBatchHeaderBytes - kBatchLengthEnd) ||
+        static_cast<size_t>(batch_length) > rest.size() - kBatchLengthEnd) {
+      return InvalidArgument("kafka: " + at(index, "batch_length") + " " + std::to_string(batch_length) +
+                             " is out of range");
+    }
+    if (rest[kMagicOffset] != 2) {
+      return NotSupported("kafka: " + at(index, "magic") + " " + std::to_string(static_cast<int>(rest[kMagicOffset])) +
+                          ": only RecordBatch v2 is supported");
+    }
+    Reader tail(rest.substr(23));
+    ASSIGN_OR_RETURN(s.last_offset_delta, tail.int32(at(index, "last_offset_delta")));
+    Reader count(rest.substr(kRecordCountOffset));
+    ASSIGN_OR_RETURN(s.record_count, count.int32(at(index, "records count")));
+    s.size = kBatchLengthEnd + static_cast<size_t>(batch_length);
+    spans.push_back(s);
+    pos += s.size;
+  }
+  return spans;
+}
+
+}  // namespace persisting::kafka
