@@ -78,6 +78,36 @@ void Broker::end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t par
   });
 }
 
+void Broker::offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t timestamp,
+                             std::function<void(Result<std::pair<int64_t, int64_t>>)> done) {
+  auto actor = topic->partition(partition);
+  if (!actor.ok()) return done(actor.status());
+  if (topic->kind() != TopicKind::kKafka) return done(std::make_pair<int64_t, int64_t>(-1, -1));
+  struct Scan {
+    std::shared_ptr<runtime::BucketStorage> actor;
+    std::shared_ptr<CatalogTopic> topic;
+    int64_t target;
+    std::function<void(Result<std::pair<int64_t, int64_t>>)> done;
+    void step(std::shared_ptr<Scan> self, uint64_t from) {
+      actor->read(Offset(from), 1000, [self, from](Result<::persisting::RecordBatch> r, Offset) {
+        if (!r.ok()) return self->done(r.status());
+        if (r->empty()) return self->done(std::make_pair<int64_t, int64_t>(-1, -1));
+        std::vector<FieldShape> fields;
+        for (size_t i = 0; i < r->size(); ++i) {
+          if (!scan_fields(r->encoded(i), &fields).ok()) continue;
+          for (const FieldShape& f : fields)
+            if (f.name == kTimestampColumn && f.type == Value::Type::kInt && f.i >= self->target)
+              return self->done(std::make_pair(static_cast<int64_t>(from + i), f.i));
+        }
+        // The next read is queued behind this message by the mailbox, not nested in it.
+        self->step(self, from + r->size());
+      });
+    }
+  };
+  auto scan = std::make_shared<Scan>(Scan{std::move(actor).value(), topic, timestamp, std::move(done)});
+  scan->step(scan, 0);
+}
+
 struct Broker::FetchState {
   std::vector<FetchPart> parts;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // null: the part failed already

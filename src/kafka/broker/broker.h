@@ -76,6 +76,11 @@ class Broker {
   // The partition's end offset (Kafka's latest, the high watermark).
   void end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
                   std::function<void(Result<int64_t>)> done);
+  // ListOffsets by time: the first offset whose record's timestamp is >= timestamp, with that
+  // timestamp; (-1, -1) when there is none (records put by our APIs have no timestamp). Scans
+  // the partition from its start, 1,000 records a message.
+  void offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t timestamp,
+                       std::function<void(Result<std::pair<int64_t, int64_t>>)> done);
 
  private:
   struct FetchState;

@@ -34,6 +34,9 @@ void Session::unpark(uint64_t id) {
 }
 
 void Reply::send(std::string bytes) const { conn_->complete(slot_, Connection::SlotState::kReady, std::move(bytes)); }
+void Reply::send_and_close(std::string bytes) const {
+  conn_->complete(slot_, Connection::SlotState::kReadyThenClose, std::move(bytes));
+}
 void Reply::none() const { conn_->complete(slot_, Connection::SlotState::kNone, {}); }
 void Reply::close() const { conn_->complete(slot_, Connection::SlotState::kClose, {}); }
 
@@ -144,7 +147,9 @@ void Connection::take_frames() {
 
 void Connection::complete(uint64_t slot, SlotState state, std::string bytes) {
   asio::dispatch(strand_, [self = shared_from_this(), slot, state, bytes = std::move(bytes)]() mutable {
-    if (self->closed_ || slot < self->first_slot_) return;
+    if (self->closed_ || self->close_after_write_ || slot < self->first_slot_ ||
+        slot - self->first_slot_ >= self->slots_.size())
+      return;
     Slot& s = self->slots_[slot - self->first_slot_];
     s.state = state;
     s.bytes = std::move(bytes);
@@ -162,13 +167,18 @@ void Connection::write_ready() {
       slots_.clear();
       break;
     }
-    if (s.state == SlotState::kReady) {
+    if (s.state == SlotState::kReady || s.state == SlotState::kReadyThenClose) {
       const uint32_t size = static_cast<uint32_t>(s.bytes.size() - 4);
       s.bytes[0] = static_cast<char>(size >> 24);
       s.bytes[1] = static_cast<char>(size >> 16);
       s.bytes[2] = static_cast<char>(size >> 8);
       s.bytes[3] = static_cast<char>(size);
       out_.push_back(std::move(s.bytes));
+      if (s.state == SlotState::kReadyThenClose) {
+        close_after_write_ = true;
+        slots_.clear();
+        break;
+      }
     }
     slots_.pop_front();
     ++first_slot_;
@@ -189,7 +199,7 @@ void Connection::write_ready() {
                       asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec, size_t) {
       self->writing_ = false;
       self->out_.clear();
-      if (ec) return self->close();
+      if (ec || (self->close_after_write_ && self->slots_.empty())) return self->close();
       self->write_ready();
       if (!self->closed_) {
         self->take_frames();

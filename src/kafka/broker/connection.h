@@ -53,6 +53,8 @@ class Reply {
   Reply(std::shared_ptr<Connection> c, uint64_t slot) : conn_(std::move(c)), slot_(slot) {}
   // bytes: a response frame whose first 4 bytes are reserved for the size (filled in here).
   void send(std::string bytes) const;
+  // send, then close the connection once it is written (a failed authentication).
+  void send_and_close(std::string bytes) const;
   // No answer (a Produce with acks=0); later answers are not held back by it.
   void none() const;
   // Close the connection (after the answers before this one are written).
@@ -95,7 +97,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   friend class Reply;
-  enum class SlotState : uint8_t { kWaiting, kReady, kNone, kClose };
+  enum class SlotState : uint8_t { kWaiting, kReady, kReadyThenClose, kNone, kClose };
   struct Slot {
     SlotState state = SlotState::kWaiting;
     std::string bytes;

@@ -80,10 +80,13 @@ Result<std::unique_ptr<Listener>> Listener::start(ListenerConfig config, FrameHa
   if (ec) return Unavailable("Kafka listener: cannot listen on " + config.listen + ": " + ec.message());
   l->port_ = s.acceptor.local_endpoint().port();
   l->host_ = hp->first;
-  l->accept();
   const unsigned n = std::max(1u, config.io_threads);
   for (unsigned i = 0; i < n; ++i) l->threads_.emplace_back([io = s.io] { io->run(); });
   return l;
+}
+
+void Listener::serve() {
+  asio::post(*state_->io, [this] { accept(); });
 }
 
 void Listener::accept() {

@@ -27,8 +27,10 @@ Result<std::pair<std::string, int>> parse_host_port(const std::string& address);
 
 class Listener {
  public:
-  // handler must outlive the listener.
+  // Binds the address and starts the io threads; connections are taken once serve() is called
+  // (port() is known before: what a broker advertises). handler must outlive the listener.
   static Result<std::unique_ptr<Listener>> start(ListenerConfig config, FrameHandler* handler);
+  void serve();
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
