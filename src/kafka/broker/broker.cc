@@ -24,7 +24,7 @@ size_t record_limit(int32_t max_bytes) {
 
 }  // namespace
 
-ErrorCode error_for(const Status& s) {
+ErrorCode partition_error(const Status& s) {
   switch (s.code()) {
     case Code::kOk: return ErrorCode::NONE;
     case Code::kNotFound: return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
@@ -63,7 +63,7 @@ void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partit
     }
   }
   (*actor)->put(std::move(stored), [done = std::move(done)](Result<Offset> r) {
-    if (!r.ok()) return done({error_for(r.status()), -1, r.status().message()});
+    if (!r.ok()) return done({partition_error(r.status()), -1, r.status().message()});
     done({ErrorCode::NONE, static_cast<int64_t>(r->value()), ""});
   });
 }
@@ -164,7 +164,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
         std::lock_guard<std::mutex> lock(st->mu);
         st->out[i].high_watermark = static_cast<int64_t>(end.value());
         if (!r.ok())
-          st->out[i].error = error_for(r.status());
+          st->out[i].error = partition_error(r.status());
         else
           st->got[i] = std::move(r).value();
         last = --st->left == 0;
@@ -197,7 +197,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
           {
             std::lock_guard<std::mutex> lock(st->mu);
             if (!r.ok()) {
-              st->out[j].error = error_for(r.status());
+              st->out[j].error = partition_error(r.status());
             } else if (!r->empty() && !st->have_winner) {
               st->have_winner = true;
               cancel_others = true;

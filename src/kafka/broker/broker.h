@@ -92,6 +92,6 @@ class Broker {
 };
 
 // Kafka's error for one of our Status codes in a partition's answer.
-ErrorCode error_for(const Status& s);
+ErrorCode partition_error(const Status& s);
 
 }  // namespace persisting::kafka

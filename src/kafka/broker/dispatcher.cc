@@ -4,8 +4,8 @@
 
 namespace persisting::kafka {
 
-Dispatcher::Dispatcher(Broker* broker, ProducerState* producers, DispatcherConfig config)
-    : broker_(broker), producers_(producers), config_(std::move(config)) {}
+Dispatcher::Dispatcher(Broker* broker, ProducerState* producers, GroupCoordinator* groups, DispatcherConfig config)
+    : broker_(broker), producers_(producers), groups_(groups), config_(std::move(config)) {}
 
 bool Dispatcher::handled(ApiKey key) {
   switch (key) {
@@ -19,6 +19,13 @@ bool Dispatcher::handled(ApiKey key) {
     case ApiKey::kFetch:
     case ApiKey::kListOffsets:
     case ApiKey::kInitProducerId:
+    case ApiKey::kFindCoordinator:
+    case ApiKey::kJoinGroup:
+    case ApiKey::kSyncGroup:
+    case ApiKey::kHeartbeat:
+    case ApiKey::kLeaveGroup:
+    case ApiKey::kOffsetCommit:
+    case ApiKey::kOffsetFetch:
       return true;
     default:
       return false;
@@ -70,11 +77,6 @@ void Dispatcher::on_frame(Session& session, std::string_view frame, Reply reply)
       [&](auto&& body) {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, UnsupportedRequest>) {
-        } else if constexpr (std::is_same_v<T, OffsetCommitRequest> || std::is_same_v<T, OffsetFetchRequest> ||
-                             std::is_same_v<T, JoinGroupRequest> || std::is_same_v<T, HeartbeatRequest> ||
-                             std::is_same_v<T, LeaveGroupRequest> || std::is_same_v<T, SyncGroupRequest> ||
-                             std::is_same_v<T, FindCoordinatorRequest>) {
-          refuse(session, reply, api_name(h.api_key) + " is not supported");
         } else {
           handle(session, h, std::move(body), reply);
         }

@@ -1,6 +1,6 @@
 // Dispatcher: decodes each request frame and runs its handler (one file per family:
 // handle_api_versions.cc, handle_sasl.cc, handle_metadata.cc, handle_topic_admin.cc,
-// handle_produce.cc, handle_fetch.cc, handle_list_offsets.cc, handle_init_producer_id.cc).
+// handle_produce.cc, handle_fetch.cc, handle_list_offsets.cc, handle_init_producer_id.cc, handle_groups.cc).
 //
 // - A frame that does not decode closes its connection; nothing was changed.
 // - ApiVersions at a version we do not have is answered UNSUPPORTED_VERSION with a v0 body that
@@ -33,9 +33,12 @@ struct DispatcherConfig {
   Logger* logger = nullptr;     // refused frames, at debug (null: none)
 };
 
+class GroupCoordinator;
+
 class Dispatcher final : public FrameHandler {
  public:
-  Dispatcher(Broker* broker, ProducerState* producers, DispatcherConfig config);
+  // broker, producers and groups must outlive the dispatcher.
+  Dispatcher(Broker* broker, ProducerState* producers, GroupCoordinator* groups, DispatcherConfig config);
 
   void on_frame(Session& session, std::string_view frame, Reply reply) override;
   void on_close(Session& session) override;
@@ -58,6 +61,12 @@ class Dispatcher final : public FrameHandler {
   void handle(Session& s, const RequestHeader& h, ListOffsetsRequest req, const Reply& reply);
   void handle(Session& s, const RequestHeader& h, InitProducerIdRequest req, const Reply& reply);
   void handle(Session& s, const RequestHeader& h, FindCoordinatorRequest req, const Reply& reply);
+  void handle(Session& s, const RequestHeader& h, JoinGroupRequest req, const Reply& reply);
+  void handle(Session& s, const RequestHeader& h, SyncGroupRequest req, const Reply& reply);
+  void handle(Session& s, const RequestHeader& h, HeartbeatRequest req, const Reply& reply);
+  void handle(Session& s, const RequestHeader& h, LeaveGroupRequest req, const Reply& reply);
+  void handle(Session& s, const RequestHeader& h, OffsetCommitRequest req, const Reply& reply);
+  void handle(Session& s, const RequestHeader& h, OffsetFetchRequest req, const Reply& reply);
   // A raw SASL/PLAIN token after SaslHandshake v0.
   void handle_raw_sasl(Session& s, std::string_view token, const Reply& reply);
   // Whether the PLAIN token's password is the node's token (time independent of the contents).
@@ -68,6 +77,7 @@ class Dispatcher final : public FrameHandler {
 
   Broker* broker_;
   ProducerState* producers_;
+  GroupCoordinator* groups_;
   DispatcherConfig config_;
 };
 

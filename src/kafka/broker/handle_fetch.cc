@@ -101,7 +101,7 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ListOffsetsRequest req
       }
       if (rp.timestamp == kListOffsetsLatest) {
         broker_->end_offset(*topic, static_cast<uint32_t>(rp.partition_index), [answer](Result<int64_t> end) {
-          if (!end.ok()) return answer(error_for(end.status()), -1, -1);
+          if (!end.ok()) return answer(partition_error(end.status()), -1, -1);
           answer(ErrorCode::NONE, *end, -1);
         });
         continue;
@@ -112,7 +112,7 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ListOffsetsRequest req
       }
       broker_->offset_for_time(*topic, static_cast<uint32_t>(rp.partition_index), rp.timestamp,
                                [answer](Result<std::pair<int64_t, int64_t>> r) {
-        if (!r.ok()) return answer(error_for(r.status()), -1, -1);
+        if (!r.ok()) return answer(partition_error(r.status()), -1, -1);
         answer(ErrorCode::NONE, r->first, r->second);
       });
     }

@@ -10,8 +10,22 @@ Result<std::unique_ptr<Server>> Server::start(std::shared_ptr<detail::QueueCore>
     return InvalidArgument("Kafka: the default partition count must be in [1, 65536], got " +
                            std::to_string(config.broker.default_partitions));
   std::unique_ptr<Server> s(new Server(core, config));
+  Broker* broker = &s->broker_;
+  s->groups_ = std::make_unique<GroupCoordinator>(
+      core->groups.get(), Scheduler::Default(),
+      [broker](const std::string& topic) -> Result<uint32_t> {
+        auto t = broker->catalog().find(topic);
+        if (!t.ok()) return t.status();
+        return (*t)->partitions();
+      },
+      [broker]() {
+        std::vector<std::string> names;
+        if (auto all = broker->catalog().list(); all.ok())
+          for (const auto& t : *all) names.push_back(t->name());
+        return names;
+      });
   // The dispatcher is made before the listener and outlives it (destroyed after it).
-  s->dispatcher_ = std::make_unique<Dispatcher>(&s->broker_, &s->producers_, config.dispatcher);
+  s->dispatcher_ = std::make_unique<Dispatcher>(&s->broker_, &s->producers_, s->groups_.get(), config.dispatcher);
   auto l = Listener::start(config.listener, s->dispatcher_.get());
   if (!l.ok()) return l.status();
   s->listener_ = std::move(l).value();
@@ -29,6 +43,8 @@ void Server::stop() {
 Server::~Server() {
   stop();
   listener_.reset();
+  dispatcher_.reset();
+  groups_.reset();  // answers what still waits in it, then leaves its GroupTable members
 }
 
 }  // namespace persisting::kafka

@@ -7,6 +7,7 @@
 
 #include "kafka/broker/broker.h"
 #include "kafka/broker/dispatcher.h"
+#include "kafka/broker/group_coordinator.h"
 #include "kafka/broker/listener.h"
 #include "kafka/broker/producer_state.h"
 
@@ -35,6 +36,7 @@ class Server {
 
   Broker broker_;
   ProducerState producers_;
+  std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Listener> listener_;
 };
