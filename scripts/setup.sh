@@ -7,6 +7,7 @@ PKGS=(
   libsimdjson-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libasio-dev libisal-dev libzstd-dev liblz4-dev
   libsnappy-dev zlib1g-dev  # Kafka record-batch codecs (src/kafka/protocol)
+  kcat python3-kafka  # Kafka clients for the interop tests (tests/kafka)
   libgtest-dev libgmock-dev
   libgoogle-perftools-dev  # tcmalloc for the binaries (apps/CMakeLists.txt)
   clang libclang-rt-14-dev

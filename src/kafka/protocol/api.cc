@@ -8,7 +8,7 @@ namespace {
 
 // Ranges cover what librdkafka 2.0.2, kafka-python 2.0.2 and kafkajs 2.x request (docs/kafka-protocol.md).
 constexpr ApiInfo kApis[] = {
-    {ApiKey::kProduce, "Produce", 3, 8, 9},
+    {ApiKey::kProduce, "Produce", 0, 8, 9},
     {ApiKey::kFetch, "Fetch", 4, 11, 12},
     {ApiKey::kListOffsets, "ListOffsets", 0, 5, 6},
     {ApiKey::kMetadata, "Metadata", 0, 8, 9},

@@ -25,7 +25,7 @@ void encode_request_header(const RequestHeader& h, Writer& w) {
   w.int32(h.correlation_id);
   w.nullable_string(h.client_id, false);
   const ApiInfo* api = find_api(h.api_key);
-  w.tagged_fields_if(api != nullptr && is_flexible(*api, h.api_version));
+  w.tagged_fields_if(api != nullptr && version_supported(*api, h.api_version) && is_flexible(*api, h.api_version));
 }
 
 void encode_response_header(int16_t api_key, int16_t api_version, int32_t correlation_id, Writer& w) {

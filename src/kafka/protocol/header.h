@@ -14,6 +14,7 @@
 namespace persisting::kafka {
 
 struct RequestHeader {
+  bool operator==(const RequestHeader&) const = default;
   int16_t api_key = 0;
   int16_t api_version = 0;
   int32_t correlation_id = 0;
@@ -24,7 +25,8 @@ struct RequestHeader {
 // we do not know, or a version outside our range, the header is read as v1 (no tagged fields):
 // the fields up to client_id are the same in every version. `flexible` tells which was read.
 Result<RequestHeader> decode_request_header(Reader& r, bool* flexible = nullptr);
-// Writes a request header (clients and tests): v2 when the version is flexible.
+// Writes a request header (clients and tests): v2 when the version is one of ours and flexible
+// (the same rule decode_request_header reads by).
 void encode_request_header(const RequestHeader& h, Writer& w);
 
 // Writes the response header for (api_key, api_version): correlation id, plus an empty

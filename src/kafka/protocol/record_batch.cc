@@ -20,102 +20,109 @@ std::string at(size_t batch, std::string_view field) {
   return "record batch " + std::to_string(batch) + " " + std::string(field);
 }
 
-Status decode_records(std::string_view bytes, int32_t count, size_t batch_index, std::vector<Record>* out) {
-  Reader r(bytes);
-  if (static_cast<size_t>(count) > bytes.size() / kMinRecordBytes) {
-    return InvalidArgument("kafka: " + at(batch_index, "records count") + " " + std::to_string(count) + " but only " +
-                           std::to_string(bytes.size()) + " bytes of records");
+// One record from r. Field names are constants: the caller adds "record batch B: record I" to an
+// error, so the success path builds no strings.
+Status decode_record(Reader& r, Record* rec) {
+  ASSIGN_OR_RETURN(int32_t length, r.varint("length"));
+  if (length < 0) return InvalidArgument("kafka: length: negative (" + std::to_string(length) + ")");
+  ASSIGN_OR_RETURN(std::string_view body, r.raw(static_cast<size_t>(length), "body"));
+  Reader rr(body);
+  RETURN_IF_ERROR(rr.int8("attributes").status());
+  ASSIGN_OR_RETURN(rec->timestamp_delta, rr.varlong("timestamp_delta"));
+  ASSIGN_OR_RETURN(int32_t offset_delta, rr.varint("offset_delta"));
+  rec->offset_delta = offset_delta;
+  ASSIGN_OR_RETURN(rec->key, rr.varint_bytes("key"));
+  ASSIGN_OR_RETURN(rec->value, rr.varint_bytes("value"));
+  ASSIGN_OR_RETURN(int32_t nheaders, rr.varint("headers count"));
+  // A header takes at least two bytes (key length, value length).
+  if (nheaders < 0 || static_cast<size_t>(nheaders) > rr.remaining() / 2) {
+    return InvalidArgument("kafka: headers count " + std::to_string(nheaders) + " with " +
+                           std::to_string(rr.remaining()) + " bytes left");
   }
-  for (int32_t i = 0; i < count; ++i) {
-    const std::string where = at(batch_index, "record " + std::to_string(i));
-    ASSIGN_OR_RETURN(int32_t length, r.varint(where + " length"));
-    if (length < 0) return InvalidArgument("kafka: " + where + " length: negative (" + std::to_string(length) + ")");
-    ASSIGN_OR_RETURN(std::string_view body, r.raw(static_cast<size_t>(length), where + " body"));
-    Reader rr(body);
-    Record rec;
-    RETURN_IF_ERROR(rr.int8(where + " attributes").status());
-    ASSIGN_OR_RETURN(rec.timestamp_delta, rr.varlong(where + " timestamp_delta"));
-    ASSIGN_OR_RETURN(int32_t offset_delta, rr.varint(where + " offset_delta"));
-    rec.offset_delta = offset_delta;
-    ASSIGN_OR_RETURN(rec.key, rr.varint_bytes(where + " key"));
-    ASSIGN_OR_RETURN(rec.value, rr.varint_bytes(where + " value"));
-    ASSIGN_OR_RETURN(int32_t nheaders, rr.varint(where + " headers count"));
-    // A header takes at least two bytes (key length, value length).
-    if (nheaders < 0 || static_cast<size_t>(nheaders) > rr.remaining() / 2) {
-      return InvalidArgument("kafka: " + where + " headers count " + std::to_string(nheaders) + " with " +
-                             std::to_string(rr.remaining()) + " bytes left");
-    }
-    for (int32_t h = 0; h < nheaders; ++h) {
-      RecordHeader header;
-      ASSIGN_OR_RETURN(std::optional<std::string> key, rr.varint_bytes(where + " header key"));
-      if (!key) return InvalidArgument("kafka: " + where + " header key: null");
-      header.key = std::move(*key);
-      ASSIGN_OR_RETURN(header.value, rr.varint_bytes(where + " header value"));
-      rec.headers.push_back(std::move(header));
-    }
-    if (!rr.empty()) {
-      return InvalidArgument("kafka: " + where + ": " + std::to_string(rr.remaining()) +
-                             " bytes past its last header");
-    }
-    out->push_back(std::move(rec));
+  for (int32_t h = 0; h < nheaders; ++h) {
+    RecordHeader header;
+    ASSIGN_OR_RETURN(std::optional<std::string> key, rr.varint_bytes("header key"));
+    if (!key) return InvalidArgument("kafka: header key: null");
+    header.key = std::move(*key);
+    ASSIGN_OR_RETURN(header.value, rr.varint_bytes("header value"));
+    rec->headers.push_back(std::move(header));
   }
-  if (!r.empty()) {
-    return InvalidArgument("kafka: " + at(batch_index, "records") + ": " + std::to_string(r.remaining()) +
-                           " bytes past the last of " + std::to_string(count) + " records");
+  if (!rr.empty()) {
+    return InvalidArgument("kafka: " + std::to_string(rr.remaining()) + " bytes past its last header");
   }
   return Status::OK();
 }
 
-Result<RecordBatch> decode_one(std::string_view bytes, size_t* consumed, const DecodeLimits& limits,
-                               size_t batch_index) {
+Status decode_records(std::string_view bytes, int32_t count, std::vector<Record>* out) {
+  Reader r(bytes);
+  if (static_cast<size_t>(count) > bytes.size() / kMinRecordBytes) {
+    return InvalidArgument("kafka: records count " + std::to_string(count) + " but only " +
+                           std::to_string(bytes.size()) + " bytes of records");
+  }
+  out->reserve(static_cast<size_t>(count));  // bounded by the bytes present (>= 7 per record)
+  for (int32_t i = 0; i < count; ++i) {
+    Record rec;
+    Status st = decode_record(r, &rec);
+    if (!st.ok()) return st.with_context("record " + std::to_string(i));
+    out->push_back(std::move(rec));
+  }
+  if (!r.empty()) {
+    return InvalidArgument("kafka: records: " + std::to_string(r.remaining()) + " bytes past the last of " +
+                           std::to_string(count) + " records");
+  }
+  return Status::OK();
+}
+
+Result<RecordBatch> decode_batch(std::string_view bytes, size_t* consumed, const DecodeLimits& limits) {
   Reader r(bytes);
   RecordBatch b;
-  ASSIGN_OR_RETURN(b.base_offset, r.int64(at(batch_index, "base_offset")));
-  ASSIGN_OR_RETURN(int32_t batch_length, r.int32(at(batch_index, "batch_length")));
+  ASSIGN_OR_RETURN(b.base_offset, r.int64("base_offset"));
+  ASSIGN_OR_RETURN(int32_t batch_length, r.int32("batch_length"));
   if (batch_length < static_cast<int32_t>(kBatchHeaderBytes - kBatchLengthEnd)) {
-    return InvalidArgument("kafka: " + at(batch_index, "batch_length") + " " + std::to_string(batch_length) +
-                           " is shorter than a batch header");
+    return InvalidArgument("kafka: batch_length " + std::to_string(batch_length) + " is shorter than a batch header");
   }
   if (static_cast<size_t>(batch_length) > r.remaining()) {
-    return InvalidArgument("kafka: " + at(batch_index, "batch_length") + " " + std::to_string(batch_length) +
-                           " runs past the end (" + std::to_string(r.remaining()) + " bytes left)");
+    return InvalidArgument("kafka: batch_length " + std::to_string(batch_length) + " runs past the end (" +
+                           std::to_string(r.remaining()) + " bytes left)");
   }
   const size_t total = kBatchLengthEnd + static_cast<size_t>(batch_length);
-  ASSIGN_OR_RETURN(b.partition_leader_epoch, r.int32(at(batch_index, "partition_leader_epoch")));
-  ASSIGN_OR_RETURN(int8_t magic, r.int8(at(batch_index, "magic")));
+  ASSIGN_OR_RETURN(b.partition_leader_epoch, r.int32("partition_leader_epoch"));
+  ASSIGN_OR_RETURN(int8_t magic, r.int8("magic"));
   if (magic != 2) {
-    return NotSupported("kafka: " + at(batch_index, "magic") + " " + std::to_string(magic) +
-                        ": only RecordBatch v2 (magic 2) is supported");
+    return NotSupported("kafka: magic " + std::to_string(magic) + ": only RecordBatch v2 (magic 2) is supported");
   }
-  ASSIGN_OR_RETURN(uint32_t crc, r.uint32(at(batch_index, "crc")));
+  ASSIGN_OR_RETURN(uint32_t crc, r.uint32("crc"));
   uint32_t actual = crc32c(bytes.substr(kAttributesOffset, total - kAttributesOffset));
   if (actual != crc) {
-    return Corruption("kafka: " + at(batch_index, "crc") + ": stored " + std::to_string(crc) + ", computed " +
-                      std::to_string(actual));
+    return Corruption("kafka: crc: stored " + std::to_string(crc) + ", computed " + std::to_string(actual));
   }
-  ASSIGN_OR_RETURN(b.attributes, r.int16(at(batch_index, "attributes")));
-  ASSIGN_OR_RETURN(b.last_offset_delta, r.int32(at(batch_index, "last_offset_delta")));
-  ASSIGN_OR_RETURN(b.base_timestamp, r.int64(at(batch_index, "base_timestamp")));
-  ASSIGN_OR_RETURN(b.max_timestamp, r.int64(at(batch_index, "max_timestamp")));
-  ASSIGN_OR_RETURN(b.producer_id, r.int64(at(batch_index, "producer_id")));
-  ASSIGN_OR_RETURN(b.producer_epoch, r.int16(at(batch_index, "producer_epoch")));
-  ASSIGN_OR_RETURN(b.base_sequence, r.int32(at(batch_index, "base_sequence")));
-  ASSIGN_OR_RETURN(int32_t count, r.int32(at(batch_index, "records count")));
-  if (count < 0) {
-    return InvalidArgument("kafka: " + at(batch_index, "records count") + ": negative (" + std::to_string(count) + ")");
-  }
-  auto codec = compression_from_attributes(b.attributes);
-  if (!codec.ok()) return codec.status().with_context(at(batch_index, "attributes"));
+  ASSIGN_OR_RETURN(b.attributes, r.int16("attributes"));
+  ASSIGN_OR_RETURN(b.last_offset_delta, r.int32("last_offset_delta"));
+  ASSIGN_OR_RETURN(b.base_timestamp, r.int64("base_timestamp"));
+  ASSIGN_OR_RETURN(b.max_timestamp, r.int64("max_timestamp"));
+  ASSIGN_OR_RETURN(b.producer_id, r.int64("producer_id"));
+  ASSIGN_OR_RETURN(b.producer_epoch, r.int16("producer_epoch"));
+  ASSIGN_OR_RETURN(b.base_sequence, r.int32("base_sequence"));
+  ASSIGN_OR_RETURN(int32_t count, r.int32("records count"));
+  if (count < 0) return InvalidArgument("kafka: records count: negative (" + std::to_string(count) + ")");
+  ASSIGN_OR_RETURN(Compression codec, compression_from_attributes(b.attributes));
   std::string_view records = bytes.substr(kBatchHeaderBytes, total - kBatchHeaderBytes);
-  if (*codec == Compression::kNone) {
-    RETURN_IF_ERROR(decode_records(records, count, batch_index, &b.records));
+  if (codec == Compression::kNone) {
+    RETURN_IF_ERROR(decode_records(records, count, &b.records));
   } else {
     std::string plain;
-    Status st = decompress(*codec, records, limits.max_decompressed_bytes, &plain);
-    if (!st.ok()) return st.with_context(at(batch_index, "records"));
-    RETURN_IF_ERROR(decode_records(plain, count, batch_index, &b.records));
+    RETURN_IF_ERROR(decompress(codec, records, limits.max_decompressed_bytes, &plain));
+    RETURN_IF_ERROR(decode_records(plain, count, &b.records));
   }
   *consumed = total;
+  return b;
+}
+
+// Errors name the batch: "record batch 2: kafka: crc: ...".
+Result<RecordBatch> decode_one(std::string_view bytes, size_t* consumed, const DecodeLimits& limits,
+                               size_t batch_index) {
+  auto b = decode_batch(bytes, consumed, limits);
+  if (!b.ok()) return b.status().with_context("record batch " + std::to_string(batch_index));
   return b;
 }
 

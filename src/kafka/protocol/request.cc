@@ -58,4 +58,9 @@ Result<DecodedRequest> decode_request(std::string_view frame) {
   return req;
 }
 
+std::optional<std::string> unsupported_version_response(const RequestHeader& header) {
+  if (header.api_key != static_cast<int16_t>(ApiKey::kApiVersions)) return std::nullopt;
+  return encode_response_frame(header.api_key, 0, header.correlation_id, ApiVersionsResponse::supported(35));
+}
+
 }  // namespace persisting::kafka

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -31,10 +32,13 @@
 namespace persisting::kafka {
 
 // A request we cannot decode because its API or version is outside api.h's table. The body was
-// not read. The broker answers UNSUPPORTED_VERSION (35): for ApiVersions with a v0 body that
-// still lists our APIs (the client then retries at a version we have); for another known API in
-// that API's response shape; an unknown API key has no response shape, so the connection closes.
+// not read. For ApiVersions the broker answers UNSUPPORTED_VERSION (35) with a v0 body that still
+// lists our APIs (unsupported_version_response; the client retries at a version it finds there).
+// For any other API there is no response shape for a version we do not speak, so the broker
+// closes the connection, as Kafka does. Clients send only versions from our ApiVersions answer,
+// and APIs absent from it are refused client-side.
 struct UnsupportedRequest {
+  bool operator==(const UnsupportedRequest&) const = default;
   bool known_api = false;
 };
 
@@ -47,6 +51,7 @@ using RequestBody =
 
 struct DecodedRequest {
   RequestHeader header;
+  bool operator==(const DecodedRequest&) const = default;
   bool flexible = false;  // the body's encoding
   RequestBody body;
 };
@@ -55,6 +60,11 @@ struct DecodedRequest {
 // bytes left after the body, is an InvalidArgument error naming the API, version and field; the
 // broker closes the connection on it.
 Result<DecodedRequest> decode_request(std::string_view frame);
+
+// The answer to an UnsupportedRequest with this header: for ApiVersions a complete frame
+// (response header v0, error 35, our API list in the v0 body); nullopt for anything else (close
+// the connection).
+std::optional<std::string> unsupported_version_response(const RequestHeader& header);
 
 // Encodes a complete response frame: 4-byte size, the response header for (api_key,
 // api_version), then the body. Msg is one of the *Response structs.

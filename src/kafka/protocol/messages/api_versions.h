@@ -10,6 +10,7 @@
 namespace persisting::kafka {
 
 struct ApiVersionsRequest {
+  bool operator==(const ApiVersionsRequest&) const = default;
   std::string client_software_name;     // v3+
   std::string client_software_version;  // v3+
   static Result<ApiVersionsRequest> decode(Reader& r, int16_t version);
@@ -17,7 +18,9 @@ struct ApiVersionsRequest {
 };
 
 struct ApiVersionsResponse {
+  bool operator==(const ApiVersionsResponse&) const = default;
   struct ApiVersion {
+    bool operator==(const ApiVersion&) const = default;
     int16_t api_key = 0;
     int16_t min_version = 0;
     int16_t max_version = 0;

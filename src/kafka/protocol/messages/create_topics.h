@@ -11,15 +11,19 @@
 namespace persisting::kafka {
 
 struct CreateTopicsRequest {
+  bool operator==(const CreateTopicsRequest&) const = default;
   struct Assignment {
+    bool operator==(const Assignment&) const = default;
     int32_t partition_index = 0;
     std::vector<int32_t> broker_ids;
   };
   struct Config {
+    bool operator==(const Config&) const = default;
     std::string name;
     std::optional<std::string> value;
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     int32_t num_partitions = -1;
     int16_t replication_factor = -1;
@@ -34,7 +38,9 @@ struct CreateTopicsRequest {
 };
 
 struct CreateTopicsResponse {
+  bool operator==(const CreateTopicsResponse&) const = default;
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     int16_t error_code = 0;
     std::optional<std::string> error_message;  // v1+

@@ -11,6 +11,7 @@
 namespace persisting::kafka {
 
 struct DeleteTopicsRequest {
+  bool operator==(const DeleteTopicsRequest&) const = default;
   std::vector<std::string> topic_names;
   int32_t timeout_ms = 0;
   static Result<DeleteTopicsRequest> decode(Reader& r, int16_t version);
@@ -18,7 +19,9 @@ struct DeleteTopicsRequest {
 };
 
 struct DeleteTopicsResponse {
+  bool operator==(const DeleteTopicsResponse&) const = default;
   struct TopicResult {
+    bool operator==(const TopicResult&) const = default;
     std::string name;
     int16_t error_code = 0;
   };

@@ -12,7 +12,9 @@
 namespace persisting::kafka {
 
 struct FetchRequest {
+  bool operator==(const FetchRequest&) const = default;
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t partition = 0;
     int32_t current_leader_epoch = -1;  // v9+
     int64_t fetch_offset = 0;
@@ -20,10 +22,12 @@ struct FetchRequest {
     int32_t partition_max_bytes = 0;
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string topic;
     std::vector<Partition> partitions;
   };
   struct ForgottenTopic {  // v7+
+    bool operator==(const ForgottenTopic&) const = default;
     std::string topic;
     std::vector<int32_t> partitions;
   };
@@ -42,11 +46,14 @@ struct FetchRequest {
 };
 
 struct FetchResponse {
+  bool operator==(const FetchResponse&) const = default;
   struct AbortedTransaction {
+    bool operator==(const AbortedTransaction&) const = default;
     int64_t producer_id = 0;
     int64_t first_offset = 0;
   };
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t partition_index = 0;
     int16_t error_code = 0;
     int64_t high_watermark = 0;
@@ -57,6 +64,7 @@ struct FetchResponse {
     std::string records;  // whole batches (the last one may be cut short at max_bytes)
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string topic;
     std::vector<Partition> partitions;
   };

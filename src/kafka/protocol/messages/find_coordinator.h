@@ -11,6 +11,7 @@
 namespace persisting::kafka {
 
 struct FindCoordinatorRequest {
+  bool operator==(const FindCoordinatorRequest&) const = default;
   std::string key;
   int8_t key_type = 0;  // v1+
   static Result<FindCoordinatorRequest> decode(Reader& r, int16_t version);
@@ -18,6 +19,7 @@ struct FindCoordinatorRequest {
 };
 
 struct FindCoordinatorResponse {
+  bool operator==(const FindCoordinatorResponse&) const = default;
   int32_t throttle_time_ms = 0;  // v1+
   int16_t error_code = 0;
   std::optional<std::string> error_message;  // v1+

@@ -11,6 +11,7 @@
 namespace persisting::kafka {
 
 struct HeartbeatRequest {
+  bool operator==(const HeartbeatRequest&) const = default;
   std::string group_id;
   int32_t generation_id = 0;
   std::string member_id;
@@ -20,6 +21,7 @@ struct HeartbeatRequest {
 };
 
 struct HeartbeatResponse {
+  bool operator==(const HeartbeatResponse&) const = default;
   int32_t throttle_time_ms = 0;  // v1+
   int16_t error_code = 0;
   static Result<HeartbeatResponse> decode(Reader& r, int16_t version);

@@ -11,6 +11,7 @@
 namespace persisting::kafka {
 
 struct InitProducerIdRequest {
+  bool operator==(const InitProducerIdRequest&) const = default;
   std::optional<std::string> transactional_id;
   int32_t transaction_timeout_ms = 0;
   int64_t producer_id = -1;    // v3+: the id to bump after a fatal error
@@ -20,6 +21,7 @@ struct InitProducerIdRequest {
 };
 
 struct InitProducerIdResponse {
+  bool operator==(const InitProducerIdResponse&) const = default;
   int32_t throttle_time_ms = 0;
   int16_t error_code = 0;
   int64_t producer_id = -1;

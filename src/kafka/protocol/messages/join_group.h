@@ -11,7 +11,9 @@
 namespace persisting::kafka {
 
 struct JoinGroupRequest {
+  bool operator==(const JoinGroupRequest&) const = default;
   struct Protocol {
+    bool operator==(const Protocol&) const = default;
     std::string name;
     std::string metadata;
   };
@@ -27,7 +29,9 @@ struct JoinGroupRequest {
 };
 
 struct JoinGroupResponse {
+  bool operator==(const JoinGroupResponse&) const = default;
   struct Member {
+    bool operator==(const Member&) const = default;
     std::string member_id;
     std::optional<std::string> group_instance_id;  // v5+
     std::string metadata;

@@ -11,7 +11,9 @@
 namespace persisting::kafka {
 
 struct LeaveGroupRequest {
+  bool operator==(const LeaveGroupRequest&) const = default;
   struct Member {
+    bool operator==(const Member&) const = default;
     std::string member_id;
     std::optional<std::string> group_instance_id;
   };
@@ -23,7 +25,9 @@ struct LeaveGroupRequest {
 };
 
 struct LeaveGroupResponse {
+  bool operator==(const LeaveGroupResponse&) const = default;
   struct Member {
+    bool operator==(const Member&) const = default;
     std::string member_id;
     std::optional<std::string> group_instance_id;
     int16_t error_code = 0;

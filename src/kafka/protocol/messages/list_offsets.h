@@ -13,13 +13,16 @@ inline constexpr int64_t kListOffsetsLatest = -1;
 inline constexpr int64_t kListOffsetsEarliest = -2;
 
 struct ListOffsetsRequest {
+  bool operator==(const ListOffsetsRequest&) const = default;
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t partition_index = 0;
     int32_t current_leader_epoch = -1;  // v4+
     int64_t timestamp = kListOffsetsLatest;
     int32_t max_num_offsets = 1;        // v0 only
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<Partition> partitions;
   };
@@ -31,7 +34,9 @@ struct ListOffsetsRequest {
 };
 
 struct ListOffsetsResponse {
+  bool operator==(const ListOffsetsResponse&) const = default;
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t partition_index = 0;
     int16_t error_code = 0;
     std::vector<int64_t> old_style_offsets;  // v0 only
@@ -40,6 +45,7 @@ struct ListOffsetsResponse {
     int32_t leader_epoch = -1;               // v4+
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<Partition> partitions;
   };

@@ -11,6 +11,7 @@
 namespace persisting::kafka {
 
 struct MetadataRequest {
+  bool operator==(const MetadataRequest&) const = default;
   // nullopt = all topics (v1+: null array; v0: an empty array decodes as nullopt too).
   std::optional<std::vector<std::string>> topics;
   bool allow_auto_topic_creation = true;             // v4+
@@ -21,13 +22,16 @@ struct MetadataRequest {
 };
 
 struct MetadataResponse {
+  bool operator==(const MetadataResponse&) const = default;
   struct Broker {
+    bool operator==(const Broker&) const = default;
     int32_t node_id = 0;
     std::string host;
     int32_t port = 0;
     std::optional<std::string> rack;  // v1+
   };
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int16_t error_code = 0;
     int32_t partition_index = 0;
     int32_t leader_id = -1;
@@ -37,6 +41,7 @@ struct MetadataResponse {
     std::vector<int32_t> offline_replicas;  // v5+
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     int16_t error_code = 0;
     std::string name;
     bool is_internal = false;  // v1+

@@ -11,7 +11,9 @@
 namespace persisting::kafka {
 
 struct OffsetCommitRequest {
+  bool operator==(const OffsetCommitRequest&) const = default;
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t partition_index = 0;
     int64_t committed_offset = 0;
     int32_t committed_leader_epoch = -1;  // v6+
@@ -19,6 +21,7 @@ struct OffsetCommitRequest {
     std::optional<std::string> committed_metadata;
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<Partition> partitions;
   };
@@ -33,11 +36,14 @@ struct OffsetCommitRequest {
 };
 
 struct OffsetCommitResponse {
+  bool operator==(const OffsetCommitResponse&) const = default;
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t partition_index = 0;
     int16_t error_code = 0;
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<Partition> partitions;
   };

@@ -11,7 +11,9 @@
 namespace persisting::kafka {
 
 struct OffsetFetchRequest {
+  bool operator==(const OffsetFetchRequest&) const = default;
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<int32_t> partition_indexes;
   };
@@ -24,7 +26,9 @@ struct OffsetFetchRequest {
 };
 
 struct OffsetFetchResponse {
+  bool operator==(const OffsetFetchResponse&) const = default;
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t partition_index = 0;
     int64_t committed_offset = -1;
     int32_t committed_leader_epoch = -1;  // v5+
@@ -32,6 +36,7 @@ struct OffsetFetchResponse {
     int16_t error_code = 0;
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<Partition> partitions;
   };

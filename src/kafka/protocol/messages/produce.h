@@ -11,11 +11,14 @@
 namespace persisting::kafka {
 
 struct ProduceRequest {
+  bool operator==(const ProduceRequest&) const = default;
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t index = 0;
     std::string records;  // whole RecordBatches (decode with record_batch.h); null reads as empty
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<Partition> partitions;
   };
@@ -28,11 +31,14 @@ struct ProduceRequest {
 };
 
 struct ProduceResponse {
+  bool operator==(const ProduceResponse&) const = default;
   struct RecordError {
+    bool operator==(const RecordError&) const = default;
     int32_t batch_index = 0;
     std::optional<std::string> batch_index_error_message;
   };
   struct Partition {
+    bool operator==(const Partition&) const = default;
     int32_t index = 0;
     int16_t error_code = 0;
     int64_t base_offset = -1;
@@ -42,6 +48,7 @@ struct ProduceResponse {
     std::optional<std::string> error_message;  // v8+
   };
   struct Topic {
+    bool operator==(const Topic&) const = default;
     std::string name;
     std::vector<Partition> partitions;
   };

@@ -11,12 +11,14 @@
 namespace persisting::kafka {
 
 struct SaslAuthenticateRequest {
+  bool operator==(const SaslAuthenticateRequest&) const = default;
   std::string auth_bytes;
   static Result<SaslAuthenticateRequest> decode(Reader& r, int16_t version);
   void encode(Writer& w, int16_t version) const;
 };
 
 struct SaslAuthenticateResponse {
+  bool operator==(const SaslAuthenticateResponse&) const = default;
   int16_t error_code = 0;
   std::optional<std::string> error_message;
   std::string auth_bytes;

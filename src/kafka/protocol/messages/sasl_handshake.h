@@ -11,12 +11,14 @@
 namespace persisting::kafka {
 
 struct SaslHandshakeRequest {
+  bool operator==(const SaslHandshakeRequest&) const = default;
   std::string mechanism;
   static Result<SaslHandshakeRequest> decode(Reader& r, int16_t version);
   void encode(Writer& w, int16_t version) const;
 };
 
 struct SaslHandshakeResponse {
+  bool operator==(const SaslHandshakeResponse&) const = default;
   int16_t error_code = 0;
   std::vector<std::string> mechanisms;
   static Result<SaslHandshakeResponse> decode(Reader& r, int16_t version);

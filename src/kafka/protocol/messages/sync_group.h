@@ -11,7 +11,9 @@
 namespace persisting::kafka {
 
 struct SyncGroupRequest {
+  bool operator==(const SyncGroupRequest&) const = default;
   struct Assignment {
+    bool operator==(const Assignment&) const = default;
     std::string member_id;
     std::string assignment;
   };
@@ -25,6 +27,7 @@ struct SyncGroupRequest {
 };
 
 struct SyncGroupResponse {
+  bool operator==(const SyncGroupResponse&) const = default;
   int32_t throttle_time_ms = 0;  // v1+
   int16_t error_code = 0;
   std::string assignment;
