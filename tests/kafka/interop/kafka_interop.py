@@ -356,7 +356,30 @@ def test_our_topic_read_by_kcat(tmp):
         node.stop()
 
 
-TESTS = [test_kcat_list, test_kcat_codecs_roundtrip, test_our_topic_read_by_kcat, test_confluent_group,
+def test_kcat_tls_and_sasl(tmp):
+    key, cert = os.path.join(tmp, "..", "key.pem"), os.path.join(tmp, "..", "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True, timeout=60)
+    node = Node(tmp, "--tls-cert", cert, "--tls-key", key, "--token", "s3cret").start()
+    try:
+        tls = ["-X", "security.protocol=SASL_SSL", "-X", "sasl.mechanisms=PLAIN", "-X", "sasl.username=any",
+               "-X", "ssl.ca.location=" + cert]
+        kcat("-b", node.bootstrap, *tls, "-X", "sasl.password=s3cret", "-P", "-t", "secure", "-K:",
+             input=keyed_lines(100).encode())
+        got = kcat("-b", node.bootstrap, *tls, "-X", "sasl.password=s3cret", "-C", "-t", "secure", "-e", "-q",
+                   "-f", "%k:%s\n").decode()
+        assert got == keyed_lines(100), got[:200]
+        r = subprocess.run(["kcat", "-b", node.bootstrap, *tls, "-X", "sasl.password=wrong", "-L", "-m", "5"],
+                           capture_output=True, timeout=60)
+        assert r.returncode != 0 and b"wrong password" in r.stderr, r.stderr[-500:]
+        r = subprocess.run(["kcat", "-b", node.bootstrap, "-L", "-m", "3"], capture_output=True, timeout=60)
+        assert r.returncode != 0, "a plaintext client was served by a TLS listener"
+    finally:
+        node.stop()
+
+
+TESTS = [test_kcat_list, test_kcat_tls_and_sasl, test_kcat_codecs_roundtrip, test_our_topic_read_by_kcat, test_confluent_group,
          test_kafka_python_group, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops]
 
 
