@@ -2,7 +2,7 @@
 """Real Kafka clients against persistingd --kafka-listen (issue 19's acceptance list).
 
 Run by scripts/test.d/kafka-interop.sh with Debian's python3 (python3-confluent-kafka,
-python3-kafka) and kcat. Every process runs on loopback on a port the kernel picked, and every
+python3-kafka), kcat, and kafkajs from npm (tests/kafka/interop/kafkajs, pinned in its lock file). Every process runs on loopback on a port the kernel picked, and every
 wait is bounded. Usage: kafka_interop.py BUILD_DIR [test name ...]
 """
 import json
@@ -379,8 +379,21 @@ def test_kcat_tls_and_sasl(tmp):
         node.stop()
 
 
+def test_kafkajs_group(tmp):
+    # kafkajs comes from npm (scripts/test.d/kafka-interop.sh runs `npm ci` in its directory).
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafkajs")
+    assert os.path.isdir(os.path.join(here, "node_modules", "kafkajs")), "run npm ci in " + here
+    node = Node(tmp, "--kafka-partitions", "3").start()
+    try:
+        r = subprocess.run(["node", os.path.join(here, "produce_consume.mjs"), node.bootstrap, "kjs"],
+                           capture_output=True, timeout=90, env=dict(os.environ, KAFKAJS_NO_PARTITIONER_WARNING="1"))
+        assert r.returncode == 0, (r.stdout.decode()[-1000:], r.stderr.decode()[-2000:])
+    finally:
+        node.stop()
+
+
 TESTS = [test_kcat_list, test_kcat_tls_and_sasl, test_kcat_codecs_roundtrip, test_our_topic_read_by_kcat, test_confluent_group,
-         test_kafka_python_group, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops]
+         test_kafka_python_group, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops, test_kafkajs_group]
 
 
 def main():
