@@ -11,5 +11,8 @@ else cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/nul
 cmake --build "$BUILD" --target persistingd persisting
 # kafkajs 2.2.4 from npm (pinned in the lock file), as the Lance interop suite installs LanceDB.
 (cd tests/kafka/interop/kafkajs && npm ci --no-audit --no-fund --loglevel=error)
+# LanceDB for the topic produced over Kafka (the Lance interop suite's pinned setup).
+[ -d tests/lance/interop/node_modules/@lancedb ] ||
+  (cd tests/lance/interop && npm ci --no-audit --no-fund --loglevel=error)
 # Debian's interpreter: the python3-confluent-kafka and python3-kafka packages live there.
 timeout 900 /usr/bin/python3 tests/kafka/interop/kafka_interop.py "$BUILD" "$@"

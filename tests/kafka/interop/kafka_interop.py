@@ -392,8 +392,31 @@ def test_kafkajs_group(tmp):
         node.stop()
 
 
+def test_lancedb_reads_kafka_topic(tmp):
+    # LanceDB from the Lance interop suite's npm setup (tests/lance/interop, `npm ci` there).
+    lance_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lance", "interop")
+    assert os.path.isdir(os.path.join(lance_dir, "node_modules", "@lancedb")), "run npm ci in " + lance_dir
+    from confluent_kafka import Producer
+    node = Node(tmp, "--kafka-partitions", "1").start()
+    expected = [["k%d" % i, "value %d" % i, [["h", "x%d" % i], ["second", "y"]]] for i in range(3000)]
+    try:
+        p = Producer({"bootstrap.servers": node.bootstrap, "compression.codec": "zstd"})
+        for k, v, hs in expected:
+            p.produce("to-lance", key=k.encode(), value=v.encode(), headers=[(a, b.encode()) for a, b in hs])
+        assert p.flush(30) == 0
+    finally:
+        node.stop()  # flushes every bucket into its Lance dataset
+    path = os.path.join(tmp, "..", "expected.json")
+    with open(path, "w") as f:
+        json.dump(expected, f)
+    r = subprocess.run(["node", os.path.join(lance_dir, "kafka_topic.mjs"), os.path.join(tmp, "to-lance", "bucket_0"),
+                        path], capture_output=True, timeout=120)
+    assert r.returncode == 0, (r.stdout.decode()[-1000:], r.stderr.decode()[-2000:])
+
+
 TESTS = [test_kcat_list, test_kcat_tls_and_sasl, test_kcat_codecs_roundtrip, test_our_topic_read_by_kcat, test_confluent_group,
-         test_kafka_python_group, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops, test_kafkajs_group]
+         test_kafka_python_group, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops, test_kafkajs_group,
+         test_lancedb_reads_kafka_topic]
 
 
 def main():
