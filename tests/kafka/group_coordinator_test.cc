@@ -441,6 +441,51 @@ TEST_F(GroupCoordinatorTest, LeaveGroupRebalancesTheRestAndEndsWithAnEmptyGroup)
   EXPECT_FALSE(coordinator->describe("g").has_value()) << "an empty group is forgotten";
 }
 
+TEST_F(GroupCoordinatorTest, LeaveGroupOfSeveralMembersByIdOrInstance) {
+  auto ra = join_request("", "a");
+  ra.group_instance_id = "pod-a";
+  auto a = join(ra);
+  ASSERT_EQ(a->error, ErrorCode::NONE);
+  auto b = join("", "b");
+  auto c = join("", "c");
+  auto a2 = join(a->member_id, "a");
+  ASSERT_TRUE(a2.done() && b.done() && c.done());
+  // v3+: pod-a by its instance alone, b by id, and a stranger.
+  Capture<LeaveGroupResponse> left;
+  coordinator->leave_group({"g", {{"", std::string("pod-a")}, {b->member_id, std::nullopt}, {"who", std::nullopt}}},
+                           left.cb());
+  ASSERT_TRUE(left.done());
+  ASSERT_EQ(left->members.size(), 3u);
+  EXPECT_EQ(left->members[0].error, ErrorCode::NONE);
+  EXPECT_EQ(left->members[1].error, ErrorCode::NONE);
+  EXPECT_EQ(left->members[2].error, ErrorCode::UNKNOWN_MEMBER_ID);
+  EXPECT_EQ(coordinator->describe("g")->members, std::vector<std::string>{c->member_id});
+  // A fenced incarnation cannot remove its successor.
+  auto a3 = join(ra);
+  EXPECT_FALSE(a3.done()) << "a rebalance: it waits for c to join again";
+  Capture<LeaveGroupResponse> stale;
+  coordinator->leave_group({"g", {{a->member_id, std::string("pod-a")}}}, stale.cb());
+  ASSERT_TRUE(stale.done());
+  EXPECT_EQ(stale->members[0].error, ErrorCode::FENCED_INSTANCE_ID);
+  EXPECT_EQ(coordinator->describe("g")->members.size(), 2u);
+}
+
+TEST_F(GroupCoordinatorTest, StaticMemberRestartingDuringARebalanceTakesPartInIt) {
+  auto ra = join_request("", "a");
+  ra.group_instance_id = "pod-a";
+  auto a = join(ra);
+  ASSERT_EQ(sync(a->member_id, a->generation_id, {{a->member_id, "all"}})->error, ErrorCode::NONE);
+  auto b = join("", "b");  // a rebalance waits for pod-a
+  EXPECT_FALSE(b.done());
+  auto restarted = join(ra);  // pod-a comes back under a new id and joins the rebalance
+  ASSERT_TRUE(restarted.done() && b.done());
+  EXPECT_EQ(restarted->error, ErrorCode::NONE);
+  EXPECT_NE(restarted->member_id, a->member_id);
+  EXPECT_EQ(restarted->generation_id, a->generation_id + 1);
+  EXPECT_EQ(restarted->leader, restarted->member_id) << "it was the leader; its new id is";
+  EXPECT_EQ(restarted->members.size(), 2u);
+}
+
 TEST_F(GroupCoordinatorTest, LeaveOfTheLastMissingMemberCompletesTheBarrier) {
   int32_t gen = 0;
   auto ids = stable_group({"a", "b"}, &gen);

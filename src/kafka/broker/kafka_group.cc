@@ -50,6 +50,10 @@ KafkaGroup::KafkaGroup(std::string group_id, const GroupCoordinatorOptions& opti
 
 std::string KafkaGroup::name() const { return "Kafka group '" + group_id_ + "'"; }
 
+std::string KafkaGroup::mismatch(const JoinGroupRequest& r) const {
+  return name() + ": protocol type '" + r.protocol_type + "' and its protocols do not match the group's members'";
+}
+
 KafkaGroup::Member* KafkaGroup::find(const std::string& member_id, const std::optional<std::string>& instance_id,
                                      ErrorCode* error, std::string* message) {
   std::string id = member_id;
@@ -155,50 +159,14 @@ void KafkaGroup::join(JoinGroupRequest r, JoinGroupCallback cb, TimePoint now, D
   if (r.member_id.empty()) {
     if (!compatible(r, r.group_instance_id && static_.count(*r.group_instance_id) ? static_[*r.group_instance_id] : ""))
       return fail(ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
-                  name() + ": protocol type '" + r.protocol_type + "' and protocols do not match the group's members'");
+                  mismatch(r));
     std::string id = new_member_id_(r.client_id);
     if (r.group_instance_id) {
-      auto s = static_.find(*r.group_instance_id);
-      if (s != static_.end()) {
+      if (auto s = static_.find(*r.group_instance_id); s != static_.end()) {
         // A static member restarted: it takes its old place under a new id; the old id is fenced.
         std::string old = s->second;
-        Member m = std::move(members_.at(old));
-        members_.erase(old);
-        complete(m.awaiting_join, join_error(ErrorCode::FENCED_INSTANCE_ID, name() + ": replaced by a newer member "
-                                                                                      "of the same instance"),
-                 done);
-        complete(m.awaiting_sync, sync_error(ErrorCode::FENCED_INSTANCE_ID, name() + ": replaced by a newer member "
-                                                                                      "of the same instance"),
-                 done);
-        bool unchanged = same_protocols(m, r);
-        m.id = id;
-        update_member(m, r, now);
-        Member& placed = members_[id] = std::move(m);
-        s->second = id;
-        if (leader_ == old) leader_ = id;
-        switch (phase_) {
-          case GroupPhase::kStable:
-            if (unchanged) {  // keeps its assignment: SyncGroup hands it out again
-              done.push_back([cb = std::move(cb), resp = current_join_response(placed, false)]() mutable {
-                cb(std::move(resp));
-              });
-              return;
-            }
-            placed.awaiting_join = std::move(cb);
-            return prepare_rebalance(now, done);
-          case GroupPhase::kCompletingRebalance:
-            if (unchanged) {
-              done.push_back([cb = std::move(cb), resp = current_join_response(placed, leader_ == id)]() mutable {
-                cb(std::move(resp));
-              });
-              return;
-            }
-            placed.awaiting_join = std::move(cb);
-            return prepare_rebalance(now, done);
-          default:
-            placed.awaiting_join = std::move(cb);
-            return try_complete_join(now, done);
-        }
+        bool unchanged = same_protocols(members_.at(old), r);
+        return rejoin(replace_member(old, id, r, now, done), unchanged, /*restarted=*/true, std::move(cb), now, done);
       }
     } else if (r.require_known_member_id) {
       pending_[id] = now + session;
@@ -213,7 +181,7 @@ void KafkaGroup::join(JoinGroupRequest r, JoinGroupCallback cb, TimePoint now, D
   if (auto p = pending_.find(r.member_id); p != pending_.end()) {
     if (!compatible(r, ""))
       return fail(ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
-                  name() + ": protocol type '" + r.protocol_type + "' and protocols do not match the group's members'");
+                  mismatch(r));
     pending_.erase(p);
     Member& m = add_member(r.member_id, r, now);
     m.awaiting_join = std::move(cb);
@@ -226,35 +194,50 @@ void KafkaGroup::join(JoinGroupRequest r, JoinGroupCallback cb, TimePoint now, D
   if (!m) return fail(error, message);
   if (!compatible(r, m->id))
     return fail(ErrorCode::INCONSISTENT_GROUP_PROTOCOL,
-                name() + ": protocol type '" + r.protocol_type + "' and protocols do not match the group's members'");
+                mismatch(r));
   bool unchanged = same_protocols(*m, r);
   update_member(*m, r, now);
+  rejoin(*m, unchanged, /*restarted=*/false, std::move(cb), now, done);
+}
+
+KafkaGroup::Member& KafkaGroup::replace_member(const std::string& old, const std::string& id,
+                                               const JoinGroupRequest& r, TimePoint now, Done& done) {
+  Member m = std::move(members_.at(old));
+  members_.erase(old);
+  std::string why = name() + ": member " + old + " was replaced by a newer member of the same instance";
+  complete(m.awaiting_join, join_error(ErrorCode::FENCED_INSTANCE_ID, why), done);
+  complete(m.awaiting_sync, sync_error(ErrorCode::FENCED_INSTANCE_ID, why), done);
+  m.id = id;
+  update_member(m, r, now);
+  static_[*m.instance_id] = id;
+  if (leader_ == old) leader_ = id;
+  return members_[id] = std::move(m);
+}
+
+void KafkaGroup::rejoin(Member& m, bool unchanged, bool restarted, JoinGroupCallback cb, TimePoint now,
+                        Done& done) {
+  auto answer = [&](JoinGroupResponse resp) {
+    done.push_back([cb = std::move(cb), resp = std::move(resp)]() mutable { cb(std::move(resp)); });
+  };
   switch (phase_) {
     case GroupPhase::kPreparingRebalance:
-      complete(m->awaiting_join, join_error(ErrorCode::REBALANCE_IN_PROGRESS, name() + ": joined again"), done);
-      m->awaiting_join = std::move(cb);
+      complete(m.awaiting_join, join_error(ErrorCode::REBALANCE_IN_PROGRESS, name() + ": joined again"), done);
+      m.awaiting_join = std::move(cb);
       return try_complete_join(now, done);
     case GroupPhase::kCompletingRebalance:
-      if (unchanged) {  // it lost the response: the same again
-        done.push_back([cb = std::move(cb), resp = current_join_response(*m, leader_ == m->id)]() mutable {
-          cb(std::move(resp));
-        });
-        return;
-      }
-      m->awaiting_join = std::move(cb);
-      return prepare_rebalance(now, done);
+      if (unchanged) return answer(current_join_response(m, leader_ == m.id));  // it lost the response
+      break;
     case GroupPhase::kStable:
-      if (unchanged && leader_ != m->id) {  // a follower's rejoin changes nothing
-        done.push_back([cb = std::move(cb), resp = current_join_response(*m, false)]() mutable {
-          cb(std::move(resp));
-        });
-        return;
-      }
-      m->awaiting_join = std::move(cb);
-      return prepare_rebalance(now, done);
+      // A follower joining again, or a static member restarted, changes nothing (the restarted
+      // one gets its assignment again from SyncGroup); the leader joining again starts a
+      // rebalance (it may have seen new topics or partitions).
+      if (unchanged && (restarted || leader_ != m.id)) return answer(current_join_response(m, false));
+      break;
     case GroupPhase::kEmpty:
-      break;  // no members: find() failed above
+      break;
   }
+  m.awaiting_join = std::move(cb);
+  prepare_rebalance(now, done);
 }
 
 void KafkaGroup::prepare_rebalance(TimePoint now, Done& done) {
@@ -273,10 +256,14 @@ void KafkaGroup::prepare_rebalance(TimePoint now, Done& done) {
   try_complete_join(now, done);
 }
 
+bool KafkaGroup::all_rejoined() const {
+  return std::all_of(members_.begin(), members_.end(), [](const auto& kv) { return bool(kv.second.awaiting_join); });
+}
+
 void KafkaGroup::try_complete_join(TimePoint now, Done& done) {
   if (phase_ != GroupPhase::kPreparingRebalance) return;
-  bool all = std::all_of(members_.begin(), members_.end(), [](const auto& kv) { return bool(kv.second.awaiting_join); });
-  if (now >= join_deadline_ || (all && now >= join_not_before_) || members_.empty()) complete_join(now, done);
+  if (now >= join_deadline_ || (all_rejoined() && now >= join_not_before_) || members_.empty())
+    complete_join(now, done);
 }
 
 std::string KafkaGroup::select_protocol() const {
@@ -337,7 +324,8 @@ void KafkaGroup::complete_join(TimePoint now, Done& done) {
 
 void KafkaGroup::sync(SyncGroupRequest r, SyncGroupCallback cb, TimePoint now, Done& done) {
   auto fail = [&](ErrorCode code, std::string message) {
-    done.push_back([cb = std::move(cb), resp = sync_error(code, std::move(message))]() mutable { cb(std::move(resp)); });
+    done.push_back(
+        [cb = std::move(cb), resp = sync_error(code, std::move(message))]() mutable { cb(std::move(resp)); });
   };
   ErrorCode error;
   std::string message;
@@ -346,7 +334,8 @@ void KafkaGroup::sync(SyncGroupRequest r, SyncGroupCallback cb, TimePoint now, D
   if (r.generation_id != generation_)
     return fail(ErrorCode::ILLEGAL_GENERATION, name() + ": SyncGroup of generation " + std::to_string(r.generation_id) +
                                                    ", the group is at " + std::to_string(generation_));
-  if ((r.protocol_type && *r.protocol_type != protocol_type_) || (r.protocol_name && *r.protocol_name != protocol_name_))
+  if ((r.protocol_type && *r.protocol_type != protocol_type_) ||
+      (r.protocol_name && *r.protocol_name != protocol_name_))
     return fail(ErrorCode::INCONSISTENT_GROUP_PROTOCOL, name() + ": SyncGroup names another protocol than '" +
                                                             protocol_type_ + "/" + protocol_name_ + "'");
   m->last_seen = now;
@@ -486,8 +475,7 @@ std::optional<KafkaGroup::TimePoint> KafkaGroup::next_deadline() const {
     consider(join_deadline_);
     // Everyone rejoined and only the initial delay holds the barrier (once it passed, the
     // barrier completes at the last rejoin: never a deadline in the past here).
-    bool all = std::all_of(members_.begin(), members_.end(), [](const auto& kv) { return bool(kv.second.awaiting_join); });
-    if (all) consider(join_not_before_);
+    if (all_rejoined()) consider(join_not_before_);
   }
   return next;
 }

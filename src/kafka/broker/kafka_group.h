@@ -89,6 +89,7 @@ class KafkaGroup {
   };
 
   std::string name() const;
+  std::string mismatch(const coord::JoinGroupRequest& r) const;  // INCONSISTENT_GROUP_PROTOCOL's message
   // The member a request names, or the error (UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID).
   Member* find(const std::string& member_id, const std::optional<std::string>& instance_id, ErrorCode* error,
                std::string* message);
@@ -99,7 +100,14 @@ class KafkaGroup {
   void update_member(Member& m, const coord::JoinGroupRequest& r, TimePoint now);
   static bool same_protocols(const Member& m, const coord::JoinGroupRequest& r);
   coord::JoinGroupResponse current_join_response(const Member& m, bool with_members) const;
+  // Static member `old` restarted: the same member under a new id; old's waiting calls are fenced.
+  Member& replace_member(const std::string& old, const std::string& id, const coord::JoinGroupRequest& r, TimePoint now,
+                         Done& done);
+  // Member m joined again (restarted: a static member's new incarnation): answered at once when
+  // that changes nothing, otherwise it waits for a rebalance.
+  void rejoin(Member& m, bool unchanged, bool restarted, JoinGroupCallback cb, TimePoint now, Done& done);
   void prepare_rebalance(TimePoint now, Done& done);
+  bool all_rejoined() const;  // every member waits in JoinGroup
   void try_complete_join(TimePoint now, Done& done);
   void complete_join(TimePoint now, Done& done);
   std::string select_protocol() const;

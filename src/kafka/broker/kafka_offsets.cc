@@ -100,7 +100,8 @@ OffsetCommitResponse KafkaOffsets::commit(const OffsetCommitRequest& r) {
     for (const auto& p : t.partitions) {
       ErrorCode e = ErrorCode::NONE;
       if (!count.ok()) {
-        e = count.status().code() == Code::kNotFound ? ErrorCode::UNKNOWN_TOPIC_OR_PARTITION : error_for(count.status());
+        e = count.status().code() == Code::kNotFound ? ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+                                                     : error_for(count.status());
       } else if (p.partition < 0 || static_cast<uint32_t>(p.partition) >= *count) {
         e = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
         note("topic '" + t.name + "' has no partition " + std::to_string(p.partition) + " (it has " +
