@@ -18,6 +18,8 @@ PKGS=(
   # the Python package (python/, docs/python.md) and its pytest suite; redis-py for bench/python
   pybind11-dev python3-dev python3-pytest python3-pytest-asyncio python3-numpy python3-venv
   python3-redis
+  # the Kafka listener's interop suite (scripts/test.d/kafka-interop.sh) and its TLS (libssl-dev)
+  kcat librdkafka-dev python3-confluent-kafka python3-kafka libssl-dev
 )
 PKGS+=("$@")  # extra packages from the caller (scripts/setup-bench.sh)
 # The Lance interop suite (scripts/test.d/lance-interop.sh) runs LanceDB under Node (>= 18).

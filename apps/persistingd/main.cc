@@ -32,6 +32,21 @@ int main(int argc, char** argv) {
   app.add_option("--threads", c.threads, "Actor threads (0: hardware threads)");
   app.add_option("--max-message-bytes", c.max_message_bytes, "Largest request accepted")
       ->check(CLI::Range(size_t(1) << 16, size_t(1) << 30));
+  app.add_option("--kafka-listen", c.kafka_listen,
+                 "Serve the Kafka protocol on host:port (off when empty; a bare :port is 127.0.0.1)");
+  app.add_option("--kafka-advertise", c.kafka_advertise, "host:port Kafka clients are told to use (default: --kafka-listen)");
+  app.add_option("--kafka-auto-create-topics", c.kafka_auto_create_topics,
+                 "Create unknown topics on Kafka Metadata/Produce (true/false)")
+      ->capture_default_str();
+  app.add_option("--kafka-partitions", c.kafka_partitions, "Partitions of a topic created over Kafka without a count")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  app.add_option("--kafka-max-frame-bytes", c.kafka_max_frame_bytes, "Largest Kafka request frame; larger ones close the connection")
+      ->check(CLI::Range(size_t(1) << 16, size_t(1) << 30))
+      ->capture_default_str();
+  app.add_option("--kafka-io-threads", c.kafka_io_threads, "Threads of the Kafka listener's event loop")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
   std::string log_level = "info";
   app.add_option("--log-level", log_level,
                  "What goes to stderr: debug, info, warning, error or off (background failures are "
@@ -73,12 +88,13 @@ int main(int argc, char** argv) {
   }
   if (c.token.empty()) {
     for (const auto& [flag, address] : {std::pair<const char*, const std::string&>{"--listen", c.listen},
-                                        {"--metrics", c.metrics}}) {
+                                        {"--metrics", c.metrics},
+                                        {"--kafka-listen", c.kafka_listen}}) {
       if (!address.empty() && !persisting::net::is_loopback_address(address))
         std::cerr << "persistingd: WARNING: " << flag << " " << address
                   << " is not a loopback address and no --token is set: anyone who can reach it "
-                  << (flag == std::string("--listen") ? "can read and write every topic"
-                                                      : "can read the metrics")
+                  << (flag == std::string("--metrics") ? "can read the metrics"
+                                                       : "can read and write every topic")
                   << " (set --token or --token-file, or listen on 127.0.0.1)" << std::endl;
     }
   }
@@ -101,6 +117,7 @@ int main(int argc, char** argv) {
   }
   std::cerr << "persistingd: node " << c.id << " serving on port " << (*node)->port();
   if ((*node)->metrics_port() != 0) std::cerr << ", metrics on port " << (*node)->metrics_port();
+  if ((*node)->kafka_port() != 0) std::cerr << ", Kafka on port " << (*node)->kafka_port();
   std::cerr << std::endl;
   int sig = 0;
   sigwait(&stop, &sig);

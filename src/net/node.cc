@@ -12,6 +12,7 @@
 #include <grpcpp/server_builder.h>
 
 #include "core/status_macros.h"
+#include "kafka/broker/server.h"
 #include "metrics/http_endpoint.h"
 #include "net/bind_probe.h"
 #include "net/channels.h"
@@ -44,6 +45,7 @@ struct Node::Impl {
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<metrics::HttpEndpoint> http;
+  std::unique_ptr<kafka::Server> kafka;
   int port = 0;
   std::atomic<bool> stopped{false};
   std::mutex scrape_mu;
@@ -91,6 +93,34 @@ Node::~Node() {
 const NodeConfig& Node::config() const { return impl_->config; }
 int Node::port() const { return impl_->port; }
 int Node::metrics_port() const { return impl_->http ? impl_->http->port() : 0; }
+int Node::kafka_port() const { return impl_->kafka ? impl_->kafka->port() : 0; }
+
+namespace {
+
+Result<std::unique_ptr<kafka::Server>> start_kafka(const NodeConfig& config, std::shared_ptr<detail::QueueCore> core,
+                                                   const std::string& cert_pem, const std::string& key_pem) {
+  kafka::ServerConfig kc;
+  kc.listener.listen = config.kafka_listen;
+  kc.listener.io_threads = config.kafka_io_threads;
+  kc.listener.limits.max_frame_bytes = config.kafka_max_frame_bytes;
+  kc.listener.tls_cert_pem = cert_pem;
+  kc.listener.tls_key_pem = key_pem;
+  kc.broker.auto_create_topics = config.kafka_auto_create_topics;
+  kc.broker.default_partitions = config.kafka_partitions;
+  kc.dispatcher.token = config.token;
+  kc.dispatcher.cluster_id = "persisting-" + config.id;
+  kc.dispatcher.logger = config.logger.get();
+  if (!config.kafka_advertise.empty()) {
+    ASSIGN_OR_RETURN(auto hp, kafka::parse_host_port(config.kafka_advertise));
+    kc.dispatcher.advertised_host = hp.first;
+    kc.dispatcher.advertised_port = hp.second;
+  }
+  auto s = kafka::Server::start(std::move(core), std::move(kc));
+  if (!s.ok()) return s.status().with_context("node " + config.id + ": --kafka-listen");
+  return s;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   auto impl = std::make_unique<Impl>();
@@ -143,6 +173,16 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   // The local StorageManager holds this node's buckets only; cluster placement is per topic, over
   // the members pinned when the topic was created (Service::owner).
   ASSIGN_OR_RETURN(impl->core, detail::make_queue_core(qo, self, {{self, config.advertise}}));
+
+  if (!config.kafka_listen.empty()) {
+    // The broker reaches buckets through this node's StorageManager, which holds this node's
+    // buckets only; a cluster's placement lives in the gRPC service. Until Metadata names each
+    // bucket's owner, a clustered node does not speak Kafka rather than serve a wrong copy.
+    if (!config.etcd.empty() || impl->membership->configured().size() > 1)
+      return InvalidArgument("node " + config.id + ": --kafka-listen serves a single node for now; this node is "
+                             "part of a cluster (--members of several nodes, or --etcd)");
+    ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem));
+  }
 
   ServiceConfig sc;
   sc.token = config.token;
@@ -197,6 +237,7 @@ Status Node::shutdown(std::chrono::milliseconds grace) {
   Impl& i = *impl_;
   if (i.stopped) return Status::OK();
   i.stopped = true;
+  if (i.kafka) i.kafka->stop();  // its parked fetches end before the buckets close
   if (i.server) {
     i.server->GetHealthCheckService()->SetServingStatus(false);
     i.server->Shutdown(std::chrono::system_clock::now() + grace);

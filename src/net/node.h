@@ -28,6 +28,15 @@ struct NodeConfig {
   std::string tls_ca;                      // PEM roots for calls to peers (TLS clusters)
   unsigned threads = 0;                    // actor threads (0: hardware threads)
   size_t max_message_bytes = 16u << 20;    // larger requests are refused (RESOURCE_EXHAUSTED)
+  // The Kafka protocol listener (docs/kafka.md): host:port, off when empty. It uses the node's
+  // TLS certificate and, with a token, SASL/PLAIN with the token as the password. A single node
+  // only for now (refused with --members of several nodes or --etcd).
+  std::string kafka_listen;
+  std::string kafka_advertise;             // host:port Metadata hands out (default: kafka_listen)
+  bool kafka_auto_create_topics = true;    // Metadata/Produce create unknown topics
+  uint32_t kafka_partitions = 1;           // partitions of an auto-created topic
+  size_t kafka_max_frame_bytes = 100u << 20;  // a larger request frame closes its connection
+  unsigned kafka_io_threads = 2;           // threads of the Kafka listener's event loop
   // Background failures, recovery warnings, peers and etcd (persistingd --log-level); null:
   // stderr at warning.
   std::shared_ptr<Logger> logger;
@@ -48,6 +57,7 @@ class Node {
   const NodeConfig& config() const;
   int port() const;          // the gRPC port actually bound
   int metrics_port() const;  // 0 when metrics are off
+  int kafka_port() const;    // 0 when the Kafka listener is off
   // Stops taking RPCs, lets in-flight ones finish (up to grace), then flushes and closes every
   // bucket. Returns the first flush error. Idempotent.
   Status shutdown(std::chrono::milliseconds grace = std::chrono::seconds(5));

@@ -84,6 +84,20 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
   });
 }
 
+void BucketStorage::read(Offset offset, size_t limit, ReadCallback cb) {
+  mailbox_->post([self = shared_from_this(), offset, limit, cb = std::move(cb)]() mutable {
+    if (!self->backend_) return cb(self->closed_error(), Offset(0));
+    const uint64_t end = self->backend_->total_count();
+    if (offset.value() > end)
+      return cb(OutOfRange("topic '" + self->topic_ + "' bucket " + std::to_string(self->bucket_.value()) +
+                           ": offset " + std::to_string(offset.value()) + " is past the end (" +
+                           std::to_string(end) + ")"),
+                Offset(end));
+    if (offset.value() == end || limit == 0) return cb(RecordBatch(), Offset(end));
+    cb(self->backend_->get(offset, limit), Offset(end));
+  });
+}
+
 void BucketStorage::expire_waiter(uint64_t id, uint64_t generation) {
   auto it = waiters_.find(id);
   if (it == waiters_.end() || it->second.generation != generation) return;

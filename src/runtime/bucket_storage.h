@@ -27,6 +27,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   using GetCallback = std::function<void(Result<RecordBatch>)>;
   using StatusCallback = std::function<void(Status)>;
   using StatsCallback = std::function<void(BucketStats)>;
+  // A read's records and the bucket's end offset (its record count) when they were read.
+  using ReadCallback = std::function<void(Result<RecordBatch>, Offset end)>;
 
   BucketStorage(Executor& executor, std::string topic, BucketId bucket,
                 std::unique_ptr<StorageBackend> backend);
@@ -47,6 +49,9 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   void get(Offset offset, size_t limit, std::chrono::milliseconds wait, uint64_t waiter_id,
            GetCallback cb);
   void cancel_wait(uint64_t waiter_id);
+  // Reads up to limit records from offset without waiting, and tells the bucket's end offset in
+  // the same message (a Kafka Fetch answers both). An offset past the end is OutOfRange.
+  void read(Offset offset, size_t limit, ReadCallback cb);
   void flush(StatusCallback cb);
   void stats(StatsCallback cb);
   // Flushes, then fails every parked reader with Unavailable; later messages fail the same way.

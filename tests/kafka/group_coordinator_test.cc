@@ -11,6 +11,7 @@
 #include "util/temp_dir.h"
 
 namespace persisting::kafka {
+using namespace coord;  // group_requests.h
 namespace {
 
 using namespace std::chrono_literals;

@@ -52,6 +52,30 @@ TEST(BucketStorageTest, PutThenGet) {
   EXPECT_TRUE(get_async(*b, 5, 10, 0ms).get()->empty());
 }
 
+TEST(BucketStorageTest, ReadTellsTheEndWithTheRecords) {
+  Executor ex(2);
+  auto b = make_bucket(ex);
+  ASSERT_TRUE(put_sync(*b, batch_of(0, 5)).ok());
+  auto read = [&](uint64_t off, size_t limit) {
+    std::promise<std::pair<Result<RecordBatch>, Offset>> p;
+    b->read(Offset(off), limit, [&](Result<RecordBatch> r, Offset end) { p.set_value({std::move(r), end}); });
+    return p.get_future().get();
+  };
+  auto [some, end] = read(3, 10);
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(end.value(), 5u);
+  ASSERT_EQ(some->size(), 2u);
+  EXPECT_EQ(*some->decode(0), rec(3));
+  auto [none, end_too] = read(5, 10);  // at the end: empty, never parked
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(end_too.value(), 5u);
+  auto [past, end3] = read(6, 10);  // past the end: OutOfRange, naming the bucket
+  EXPECT_EQ(past.status().code(), Code::kOutOfRange);
+  EXPECT_NE(past.status().message().find("bucket 0"), std::string::npos);
+  EXPECT_EQ(end3.value(), 5u);
+}
+
 TEST(BucketStorageTest, ConcurrentPutsGetDenseDistinctOffsets) {
   Executor ex(2);
   auto b = make_bucket(ex);

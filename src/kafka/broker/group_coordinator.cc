@@ -6,6 +6,7 @@
 #include <random>
 
 namespace persisting::kafka {
+using namespace coord;  // group_requests.h
 namespace {
 
 using TimePoint = KafkaGroup::TimePoint;

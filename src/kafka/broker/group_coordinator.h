@@ -2,7 +2,7 @@
 // OffsetCommit, OffsetFetch) over our consumer groups (docs/kafka.md, "Consumer groups").
 //
 //   GroupCoordinator coordinator(&group_table, scheduler, partition_count, list_topics);
-//   coordinator.join_group(request, [conn](JoinGroupResponse r) { conn->post(encode(r)); });
+//   coordinator.join_group(request, [conn](coord::JoinGroupResponse r) { conn->post(encode(r)); });
 //
 // Membership (generations, the rebalance barrier, the leader's assignments) lives here, in
 // memory: one KafkaGroup state machine per group id; after a restart the members rejoin.
@@ -42,12 +42,12 @@ class GroupCoordinator {
   GroupCoordinator(const GroupCoordinator&) = delete;
   GroupCoordinator& operator=(const GroupCoordinator&) = delete;
 
-  void join_group(JoinGroupRequest request, JoinGroupCallback done);
-  void sync_group(SyncGroupRequest request, SyncGroupCallback done);
-  void heartbeat(HeartbeatRequest request, HeartbeatCallback done);
-  void leave_group(LeaveGroupRequest request, LeaveGroupCallback done);
-  void offset_commit(OffsetCommitRequest request, OffsetCommitCallback done);
-  void offset_fetch(OffsetFetchRequest request, OffsetFetchCallback done);
+  void join_group(coord::JoinGroupRequest request, JoinGroupCallback done);
+  void sync_group(coord::SyncGroupRequest request, SyncGroupCallback done);
+  void heartbeat(coord::HeartbeatRequest request, HeartbeatCallback done);
+  void leave_group(coord::LeaveGroupRequest request, LeaveGroupCallback done);
+  void offset_commit(coord::OffsetCommitRequest request, OffsetCommitCallback done);
+  void offset_fetch(coord::OffsetFetchRequest request, OffsetFetchCallback done);
 
   // A group's membership state; nullopt when the coordinator has no member of it.
   std::optional<KafkaGroupDescription> describe(const std::string& group_id) const;

@@ -36,6 +36,10 @@ struct GroupProtocol {
   std::string metadata;  // the member's subscription, as its client encoded it
 };
 
+// Named like the wire's messages (kafka/protocol/messages/), which the broker converts from and
+// to: kept apart in their own namespace.
+namespace coord {
+
 struct JoinGroupRequest {
   std::string group_id;
   int32_t session_timeout_ms = 0;
@@ -176,13 +180,15 @@ struct OffsetFetchResponse {
   std::vector<Topic> topics;
 };
 
+}  // namespace coord
+
 // Completions. Each is called exactly once, on the calling thread or on another (a member's
 // request, a timer, the scheduler's pool): it must be thread-safe and must not block.
-using JoinGroupCallback = std::function<void(JoinGroupResponse)>;
-using SyncGroupCallback = std::function<void(SyncGroupResponse)>;
-using HeartbeatCallback = std::function<void(HeartbeatResponse)>;
-using LeaveGroupCallback = std::function<void(LeaveGroupResponse)>;
-using OffsetCommitCallback = std::function<void(OffsetCommitResponse)>;
-using OffsetFetchCallback = std::function<void(OffsetFetchResponse)>;
+using JoinGroupCallback = std::function<void(coord::JoinGroupResponse)>;
+using SyncGroupCallback = std::function<void(coord::SyncGroupResponse)>;
+using HeartbeatCallback = std::function<void(coord::HeartbeatResponse)>;
+using LeaveGroupCallback = std::function<void(coord::LeaveGroupResponse)>;
+using OffsetCommitCallback = std::function<void(coord::OffsetCommitResponse)>;
+using OffsetFetchCallback = std::function<void(coord::OffsetFetchResponse)>;
 
 }  // namespace persisting::kafka

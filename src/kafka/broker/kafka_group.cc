@@ -4,6 +4,7 @@
 #include <set>
 
 namespace persisting::kafka {
+using namespace coord;  // group_requests.h
 namespace {
 
 JoinGroupResponse join_error(ErrorCode code, std::string message, std::string member_id = "") {

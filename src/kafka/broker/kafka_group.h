@@ -50,10 +50,10 @@ class KafkaGroup {
 
   KafkaGroup(std::string group_id, const GroupCoordinatorOptions& options, MemberIdFn new_member_id);
 
-  void join(JoinGroupRequest r, JoinGroupCallback cb, TimePoint now, Done& done);
-  void sync(SyncGroupRequest r, SyncGroupCallback cb, TimePoint now, Done& done);
-  HeartbeatResponse heartbeat(const HeartbeatRequest& r, TimePoint now);
-  LeaveGroupResponse leave(const LeaveGroupRequest& r, TimePoint now, Done& done);
+  void join(coord::JoinGroupRequest r, JoinGroupCallback cb, TimePoint now, Done& done);
+  void sync(coord::SyncGroupRequest r, SyncGroupCallback cb, TimePoint now, Done& done);
+  coord::HeartbeatResponse heartbeat(const coord::HeartbeatRequest& r, TimePoint now);
+  coord::LeaveGroupResponse leave(const coord::LeaveGroupRequest& r, TimePoint now, Done& done);
   // Whether an OffsetCommit of (generation, member) may be accepted now: NONE, or the error
   // (the whole request's). Generation -1 with member "" is accepted only while the group has no
   // members (a consumer committing without group membership).
@@ -89,19 +89,19 @@ class KafkaGroup {
   };
 
   std::string name() const;
-  std::string mismatch(const JoinGroupRequest& r) const;  // INCONSISTENT_GROUP_PROTOCOL's message
+  std::string mismatch(const coord::JoinGroupRequest& r) const;  // INCONSISTENT_GROUP_PROTOCOL's message
   // The member a request names, or the error (UNKNOWN_MEMBER_ID / FENCED_INSTANCE_ID).
   Member* find(const std::string& member_id, const std::optional<std::string>& instance_id, ErrorCode* error,
                std::string* message);
   // INCONSISTENT_GROUP_PROTOCOL when r cannot join the group's protocol (except: ignoring member
   // `self`'s current protocols).
-  bool compatible(const JoinGroupRequest& r, const std::string& self) const;
-  Member& add_member(const std::string& id, const JoinGroupRequest& r, TimePoint now);
-  void update_member(Member& m, const JoinGroupRequest& r, TimePoint now);
-  static bool same_protocols(const Member& m, const JoinGroupRequest& r);
-  JoinGroupResponse current_join_response(const Member& m, bool with_members) const;
+  bool compatible(const coord::JoinGroupRequest& r, const std::string& self) const;
+  Member& add_member(const std::string& id, const coord::JoinGroupRequest& r, TimePoint now);
+  void update_member(Member& m, const coord::JoinGroupRequest& r, TimePoint now);
+  static bool same_protocols(const Member& m, const coord::JoinGroupRequest& r);
+  coord::JoinGroupResponse current_join_response(const Member& m, bool with_members) const;
   // Static member `old` restarted: the same member under a new id; old's waiting calls are fenced.
-  Member& replace_member(const std::string& old, const std::string& id, const JoinGroupRequest& r, TimePoint now,
+  Member& replace_member(const std::string& old, const std::string& id, const coord::JoinGroupRequest& r, TimePoint now,
                          Done& done);
   // Member m joined again (restarted: a static member's new incarnation): answered at once when
   // that changes nothing, otherwise it waits for a rebalance.

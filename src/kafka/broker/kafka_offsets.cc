@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 namespace persisting::kafka {
+using namespace coord;  // group_requests.h
 
 ErrorCode error_for(const Status& status) {
   switch (status.code()) {

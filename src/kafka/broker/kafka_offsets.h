@@ -42,8 +42,8 @@ class KafkaOffsets {
   ~KafkaOffsets();  // leaves every claim
 
   // Commits r's offsets (r was checked against the Kafka group). Per partition errors.
-  OffsetCommitResponse commit(const OffsetCommitRequest& r);
-  OffsetFetchResponse fetch(const OffsetFetchRequest& r);
+  coord::OffsetCommitResponse commit(const coord::OffsetCommitRequest& r);
+  coord::OffsetFetchResponse fetch(const coord::OffsetFetchRequest& r);
   // Renews the group's claims (the Kafka group is alive); a claim the table dropped is forgotten
   // and taken again at the next commit.
   void renew(const std::string& group);

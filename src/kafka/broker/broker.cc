@@ -1,0 +1,275 @@
+#include "kafka/broker/broker.h"
+
+#include <algorithm>
+#include <mutex>
+
+#include "core/status_macros.h"
+#include "kafka/broker/record_mapping.h"
+#include "queue/fetch.h"
+#include "runtime/bucket_storage.h"
+
+namespace persisting::kafka {
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Records asked of a bucket for a partition that may answer max_bytes: a bound on the copy, the
+// bytes are cut again when the batch is encoded.
+size_t record_limit(int32_t max_bytes) {
+  return static_cast<size_t>(std::clamp<int64_t>(int64_t{max_bytes} / 32, 16, 20000));
+}
+
+}  // namespace
+
+ErrorCode partition_error(const Status& s) {
+  switch (s.code()) {
+    case Code::kOk: return ErrorCode::NONE;
+    case Code::kNotFound: return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+    case Code::kOutOfRange: return ErrorCode::OFFSET_OUT_OF_RANGE;
+    case Code::kInvalidArgument: return ErrorCode::INVALID_RECORD;
+    case Code::kFailedPrecondition: return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+    case Code::kUnavailable: return ErrorCode::LEADER_NOT_AVAILABLE;
+    case Code::kIOError: return ErrorCode::KAFKA_STORAGE_ERROR;
+    case Code::kResourceExhausted: return ErrorCode::MESSAGE_TOO_LARGE;
+    case Code::kCorruption: return ErrorCode::CORRUPT_MESSAGE;
+    case Code::kUnauthenticated: return ErrorCode::SASL_AUTHENTICATION_FAILED;
+    default: return ErrorCode::UNKNOWN_SERVER_ERROR;
+  }
+}
+
+Broker::Broker(std::shared_ptr<detail::QueueCore> core, CatalogOptions catalog, BrokerConfig config)
+    : core_(core), catalog_(std::move(core), std::move(catalog)), config_(config) {}
+
+void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
+                     const std::vector<RecordBatch>& batches, std::function<void(ProduceOutcome)> done) {
+  auto actor = topic->partition(partition);
+  if (!actor.ok()) return done({ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1, actor.status().message()});
+  ::persisting::RecordBatch stored;
+  size_t n = 0;
+  for (const auto& b : batches) n += b.records.size();
+  if (n == 0) return done({ErrorCode::NONE, -1, ""});
+  const int64_t append_time = now_ms();
+  for (const auto& b : batches) {
+    if (b.is_control() || b.is_transactional())
+      return done({ErrorCode::UNSUPPORTED_FOR_MESSAGE_FORMAT, -1,
+                   "topic '" + topic->name() + "': transactional and control batches are not supported"});
+    for (const auto& r : b.records) {
+      const int64_t ts = b.log_append_time() ? append_time : b.base_timestamp + r.timestamp_delta;
+      if (Status s = append_stored(r, ts, *topic, &stored); !s.ok())
+        return done({ErrorCode::INVALID_RECORD, -1, s.message()});
+    }
+  }
+  (*actor)->put(std::move(stored), [done = std::move(done)](Result<Offset> r) {
+    if (!r.ok()) return done({partition_error(r.status()), -1, r.status().message()});
+    done({ErrorCode::NONE, static_cast<int64_t>(r->value()), ""});
+  });
+}
+
+void Broker::end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
+                        std::function<void(Result<int64_t>)> done) {
+  auto actor = topic->partition(partition);
+  if (!actor.ok()) return done(actor.status());
+  (*actor)->read(Offset(0), 0, [done = std::move(done)](Result<::persisting::RecordBatch> r, Offset end) {
+    if (!r.ok()) return done(r.status());
+    done(static_cast<int64_t>(end.value()));
+  });
+}
+
+void Broker::offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t timestamp,
+                             std::function<void(Result<std::pair<int64_t, int64_t>>)> done) {
+  auto actor = topic->partition(partition);
+  if (!actor.ok()) return done(actor.status());
+  if (topic->kind() != TopicKind::kKafka) return done(std::make_pair<int64_t, int64_t>(-1, -1));
+  struct Scan {
+    std::shared_ptr<runtime::BucketStorage> actor;
+    std::shared_ptr<CatalogTopic> topic;
+    int64_t target;
+    std::function<void(Result<std::pair<int64_t, int64_t>>)> done;
+    void step(std::shared_ptr<Scan> self, uint64_t from) {
+      actor->read(Offset(from), 1000, [self, from](Result<::persisting::RecordBatch> r, Offset) {
+        if (!r.ok()) return self->done(r.status());
+        if (r->empty()) return self->done(std::make_pair<int64_t, int64_t>(-1, -1));
+        std::vector<FieldShape> fields;
+        for (size_t i = 0; i < r->size(); ++i) {
+          if (!scan_fields(r->encoded(i), &fields).ok()) continue;
+          for (const FieldShape& f : fields)
+            if (f.name == kTimestampColumn && f.type == Value::Type::kInt && f.i >= self->target)
+              return self->done(std::make_pair(static_cast<int64_t>(from + i), f.i));
+        }
+        // The next read is queued behind this message by the mailbox, not nested in it.
+        self->step(self, from + r->size());
+      });
+    }
+  };
+  auto scan = std::make_shared<Scan>(Scan{std::move(actor).value(), topic, timestamp, std::move(done)});
+  scan->step(scan, 0);
+}
+
+struct Broker::FetchState {
+  std::vector<FetchPart> parts;
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // null: the part failed already
+  std::vector<::persisting::RecordBatch> got;
+  std::vector<FetchedPart> out;
+  int32_t max_wait_ms = 0, min_bytes = 1, max_bytes = 0;
+  Session* session = nullptr;
+  uint64_t waiter = 0;
+  std::function<void(std::vector<FetchedPart>)> done;
+
+  std::mutex mu;
+  size_t left = 0;
+  bool have_winner = false;
+};
+
+void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t min_bytes, int32_t max_bytes,
+                   Session* session, std::function<void(std::vector<FetchedPart>)> done) {
+  auto st = std::make_shared<FetchState>();
+  const size_t n = parts.size();
+  st->parts = std::move(parts);
+  st->actors.resize(n);
+  st->got.resize(n);
+  st->out.resize(n);
+  st->max_wait_ms = std::clamp<int32_t>(max_wait_ms, 0, static_cast<int32_t>(config_.max_wait_ms));
+  st->min_bytes = min_bytes;
+  st->max_bytes = max_bytes <= 0 ? INT32_MAX : max_bytes;
+  st->session = session;
+  st->done = std::move(done);
+  size_t valid = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const FetchPart& p = st->parts[i];
+    if (p.offset < 0) {
+      st->out[i].error = ErrorCode::OFFSET_OUT_OF_RANGE;
+      continue;
+    }
+    auto a = p.topic->partition(p.partition);
+    if (!a.ok()) {
+      st->out[i].error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      continue;
+    }
+    st->actors[i] = std::move(a).value();
+    ++valid;
+  }
+  if (valid == 0) return fetch_answer(st);
+  st->left = valid;
+  // First pass: what is there now, and each partition's end.
+  for (size_t i = 0; i < n; ++i) {
+    if (!st->actors[i]) continue;
+    const FetchPart& p = st->parts[i];
+    st->actors[i]->read(Offset(static_cast<uint64_t>(p.offset)), record_limit(p.max_bytes),
+                        [this, st, i](Result<::persisting::RecordBatch> r, Offset end) {
+      bool last;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        st->out[i].high_watermark = static_cast<int64_t>(end.value());
+        if (!r.ok())
+          st->out[i].error = partition_error(r.status());
+        else
+          st->got[i] = std::move(r).value();
+        last = --st->left == 0;
+      }
+      if (!last) return;
+      size_t bytes = 0;
+      bool failed = false;
+      for (size_t j = 0; j < st->parts.size(); ++j) {
+        bytes += st->got[j].byte_size();
+        failed = failed || st->out[j].error != ErrorCode::NONE;
+      }
+      if (bytes > 0 || failed || st->max_wait_ms == 0) return fetch_answer(st);
+      // Nothing yet: park one waiter (same id) in every partition; the first with data answers.
+      st->waiter = queue::next_waiter_id();
+      std::vector<std::shared_ptr<runtime::BucketStorage>> parked;
+      for (const auto& a : st->actors)
+        if (a) parked.push_back(a);
+      st->left = parked.size();
+      if (st->session) {
+        const uint64_t w = st->waiter;
+        st->session->park(w, [parked, w] { queue::cancel_fetch(parked, w); });
+      }
+      for (size_t j = 0; j < st->parts.size(); ++j) {
+        if (!st->actors[j]) continue;
+        const FetchPart& p = st->parts[j];
+        st->actors[j]->get(Offset(static_cast<uint64_t>(p.offset)), record_limit(p.max_bytes),
+                           std::chrono::milliseconds(st->max_wait_ms), st->waiter,
+                           [this, st, j](Result<::persisting::RecordBatch> r) {
+          bool cancel_others = false, last;
+          {
+            std::lock_guard<std::mutex> lock(st->mu);
+            if (!r.ok()) {
+              st->out[j].error = partition_error(r.status());
+            } else if (!r->empty() && !st->have_winner) {
+              st->have_winner = true;
+              cancel_others = true;
+              st->got[j] = std::move(r).value();
+              st->out[j].high_watermark = std::max<int64_t>(
+                  st->out[j].high_watermark, st->parts[j].offset + static_cast<int64_t>(st->got[j].size()));
+            }
+            last = --st->left == 0;
+          }
+          if (cancel_others)
+            for (size_t k = 0; k < st->actors.size(); ++k)
+              if (k != j && st->actors[k]) st->actors[k]->cancel_wait(st->waiter);
+          if (!last) return;
+          if (st->session) st->session->unpark(st->waiter);
+          fetch_answer(st);
+        });
+      }
+    });
+  }
+}
+
+void Broker::fetch_answer(const std::shared_ptr<FetchState>& st) {
+  int64_t budget = st->max_bytes;
+  bool sent_any = false;
+  Record kr;
+  for (size_t i = 0; i < st->parts.size(); ++i) {
+    const ::persisting::RecordBatch& got = st->got[i];
+    FetchedPart& out = st->out[i];
+    if (got.empty() || out.error != ErrorCode::NONE) continue;
+    const FetchPart& p = st->parts[i];
+    const int64_t part_budget = std::min<int64_t>(p.max_bytes, budget);
+    RecordBatch kb;
+    kb.base_offset = p.offset;
+    kb.records.reserve(got.size());
+    int64_t bytes = 0;
+    int64_t first_ts = -1, max_ts = -1;
+    std::vector<int64_t> stamps;
+    stamps.reserve(got.size());
+    for (size_t k = 0; k < got.size(); ++k) {
+      const std::string_view enc = got.encoded(k);
+      if (k > 0 || sent_any) {
+        if (bytes + static_cast<int64_t>(enc.size()) > part_budget) break;
+      }
+      int64_t ts = -1;
+      if (Status s = to_kafka(enc, *p.topic, &kr, &ts); !s.ok()) {
+        if (kb.records.empty()) out.error = ErrorCode::CORRUPT_MESSAGE;
+        break;
+      }
+      kr.offset_delta = static_cast<int64_t>(k);
+      bytes += static_cast<int64_t>(enc.size());
+      if (k == 0) first_ts = ts;
+      max_ts = std::max(max_ts, ts);
+      stamps.push_back(ts);
+      kb.records.push_back(std::move(kr));
+    }
+    if (kb.records.empty()) continue;
+    kb.base_timestamp = first_ts;
+    kb.max_timestamp = max_ts;
+    for (size_t k = 0; k < kb.records.size(); ++k)
+      kb.records[k].timestamp_delta = first_ts < 0 || stamps[k] < 0 ? 0 : stamps[k] - first_ts;
+    kb.last_offset_delta = static_cast<int32_t>(kb.records.size() - 1);
+    if (Status s = encode_record_batch(kb, Compression::kNone, &out.records); !s.ok()) {
+      out.error = ErrorCode::UNKNOWN_SERVER_ERROR;  // uncompressed: cannot fail
+      continue;
+    }
+    budget -= static_cast<int64_t>(out.records.size());
+    sent_any = true;
+    out.high_watermark = std::max<int64_t>(out.high_watermark, p.offset + static_cast<int64_t>(kb.records.size()));
+    if (budget <= 0) break;
+  }
+  auto done = std::move(st->done);
+  done(std::move(st->out));
+}
+
+}  // namespace persisting::kafka

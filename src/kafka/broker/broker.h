@@ -1,0 +1,97 @@
+// Broker: Kafka's partitions mapped onto the node's buckets (docs/kafka.md). A partition is a
+// bucket, an offset the bucket's offset, a topic a topic. Produce appends to the partition's
+// bucket actor (BucketStorage::put), Fetch reads from it (BucketStorage::read) and, when there
+// is too little to answer yet, parks one waiter in every partition asked for
+// (BucketStorage::get with a wait): no thread is held while a Fetch waits, and the first
+// partition that gets data answers (the others are cancelled).
+//
+// Every completion runs on the bucket actor's thread and is passed straight to the caller's
+// callback: the request handlers encode their answer there and hand it to the connection.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kafka/broker/connection.h"
+#include "kafka/broker/error_codes.h"
+#include "kafka/broker/topic_catalog.h"
+#include "kafka/protocol/record_batch.h"
+
+namespace persisting::kafka {
+
+struct BrokerConfig {
+  bool auto_create_topics = true;  // Metadata/Produce create unknown topics (Kafka's default)
+  uint32_t default_partitions = 1;  // partitions of an auto-created topic (Kafka's num.partitions)
+  uint32_t max_wait_ms = 30000;     // a Fetch's max_wait_ms is cut to this
+  size_t max_decompressed_bytes = 64u << 20;  // one produced batch may expand to at most this
+};
+
+// The outcome of one partition's produce.
+struct ProduceOutcome {
+  ErrorCode error = ErrorCode::NONE;
+  int64_t base_offset = -1;
+  std::string message;  // why, when error != NONE
+};
+
+// One partition of a Fetch.
+struct FetchPart {
+  std::shared_ptr<CatalogTopic> topic;
+  uint32_t partition = 0;
+  int64_t offset = 0;
+  int32_t max_bytes = 1 << 20;
+};
+
+struct FetchedPart {
+  ErrorCode error = ErrorCode::NONE;
+  int64_t high_watermark = -1;
+  std::string records;  // whole RecordBatch v2 batches (empty: nothing new)
+};
+
+class Broker {
+ public:
+  Broker(std::shared_ptr<detail::QueueCore> core, CatalogOptions catalog, BrokerConfig config);
+
+  TopicCatalog& catalog() { return catalog_; }
+  const BrokerConfig& config() const { return config_; }
+  detail::QueueCore& core() { return *core_; }
+
+  // Appends the records of batches (decoded from one partition's Produce data) to the
+  // partition, all at once; done gets the first offset. now_ms stamps batches with
+  // LogAppendTime.
+  void produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, const std::vector<RecordBatch>& batches,
+               std::function<void(ProduceOutcome)> done);
+
+  // Reads every part (parallel answers, in order). Answers at once when at least min_bytes are
+  // there (or max_wait_ms is 0, or a part failed); otherwise parks until a partition gets data
+  // or max_wait_ms passes. max_bytes bounds the whole answer (at least one batch is sent).
+  // session (may be null) lets a closing connection cancel the parked fetch.
+  void fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t min_bytes, int32_t max_bytes,
+             Session* session, std::function<void(std::vector<FetchedPart>)> done);
+
+  // The partition's end offset (Kafka's latest, the high watermark).
+  void end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
+                  std::function<void(Result<int64_t>)> done);
+  // ListOffsets by time: the first offset whose record's timestamp is >= timestamp, with that
+  // timestamp; (-1, -1) when there is none (records put by our APIs have no timestamp). Scans
+  // the partition from its start, 1,000 records a message.
+  void offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t timestamp,
+                       std::function<void(Result<std::pair<int64_t, int64_t>>)> done);
+
+ private:
+  struct FetchState;
+  void fetch_answer(const std::shared_ptr<FetchState>& st);
+
+  std::shared_ptr<detail::QueueCore> core_;
+  TopicCatalog catalog_;
+  BrokerConfig config_;
+};
+
+// Kafka's error for one of our Status codes in a partition's answer.
+ErrorCode partition_error(const Status& s);
+
+}  // namespace persisting::kafka

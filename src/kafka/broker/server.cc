@@ -1,0 +1,50 @@
+#include "kafka/broker/server.h"
+
+namespace persisting::kafka {
+
+Server::Server(std::shared_ptr<detail::QueueCore> core, ServerConfig config)
+    : broker_(std::move(core), config.catalog, config.broker), producers_(Scheduler::Default()) {}
+
+Result<std::unique_ptr<Server>> Server::start(std::shared_ptr<detail::QueueCore> core, ServerConfig config) {
+  if (config.broker.default_partitions < 1 || config.broker.default_partitions > 65536)
+    return InvalidArgument("Kafka: the default partition count must be in [1, 65536], got " +
+                           std::to_string(config.broker.default_partitions));
+  std::unique_ptr<Server> s(new Server(core, config));
+  Broker* broker = &s->broker_;
+  s->groups_ = std::make_unique<GroupCoordinator>(
+      core->groups.get(), Scheduler::Default(),
+      [broker](const std::string& topic) -> Result<uint32_t> {
+        auto t = broker->catalog().find(topic);
+        if (!t.ok()) return t.status();
+        return (*t)->partitions();
+      },
+      [broker]() {
+        std::vector<std::string> names;
+        if (auto all = broker->catalog().list(); all.ok())
+          for (const auto& t : *all) names.push_back(t->name());
+        return names;
+      });
+  // The dispatcher is made before the listener and outlives it (destroyed after it).
+  s->dispatcher_ = std::make_unique<Dispatcher>(&s->broker_, &s->producers_, s->groups_.get(), config.dispatcher);
+  auto l = Listener::start(config.listener, s->dispatcher_.get());
+  if (!l.ok()) return l.status();
+  s->listener_ = std::move(l).value();
+  DispatcherConfig& dc = s->dispatcher_->config();
+  if (dc.advertised_host.empty()) dc.advertised_host = s->listener_->host();
+  if (dc.advertised_port == 0) dc.advertised_port = s->listener_->port();
+  s->listener_->serve();
+  return s;
+}
+
+void Server::stop() {
+  if (listener_) listener_->stop();
+}
+
+Server::~Server() {
+  stop();
+  listener_.reset();
+  dispatcher_.reset();
+  groups_.reset();  // answers what still waits in it, then leaves its GroupTable members
+}
+
+}  // namespace persisting::kafka

@@ -1,0 +1,44 @@
+// Server: the node's Kafka face, the pieces put together: the Broker (mapping onto the node's
+// QueueCore), the idempotent producers' state, the Dispatcher and the Listener. persistingd
+// starts one with --kafka-listen (net::Node owns it, and stops it before its buckets close).
+#pragma once
+
+#include <memory>
+
+#include "kafka/broker/broker.h"
+#include "kafka/broker/dispatcher.h"
+#include "kafka/broker/group_coordinator.h"
+#include "kafka/broker/listener.h"
+#include "kafka/broker/producer_state.h"
+
+namespace persisting::kafka {
+
+struct ServerConfig {
+  ListenerConfig listener;
+  BrokerConfig broker;
+  CatalogOptions catalog;
+  DispatcherConfig dispatcher;  // advertised_host/port default to the listener's
+};
+
+class Server {
+ public:
+  static Result<std::unique_ptr<Server>> start(std::shared_ptr<detail::QueueCore> core, ServerConfig config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  int port() const { return listener_->port(); }
+  // Closes every connection (parked fetches are cancelled) and joins the io threads. Idempotent.
+  void stop();
+
+ private:
+  Server(std::shared_ptr<detail::QueueCore> core, ServerConfig config);
+
+  Broker broker_;
+  ProducerState producers_;
+  std::unique_ptr<GroupCoordinator> groups_;
+  std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<Listener> listener_;
+};
+
+}  // namespace persisting::kafka

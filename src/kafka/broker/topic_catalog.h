@@ -1,0 +1,92 @@
+// TopicCatalog: the broker's view of the node's topics. A Kafka topic is one of our topics, a
+// Kafka partition one of its buckets. It remembers which topics were created over Kafka (their
+// records are {key, value, timestamp, headers}) and which by our own APIs (their records are
+// JSON-like objects served as JSON text), and caches each topic's bucket actors so that a Produce
+// or a Fetch reaches the actor without a lookup.
+//
+// The kind of a topic survives a restart: a Kafka topic has a marker file
+// <data_dir>/<topic>/kafka.json next to its topic.json (docs/kafka.md). Without a data dir the
+// marker is kept in memory (and so are the topics).
+//
+// Thread-safe. find() and create() may touch files (the first time a topic is seen, and when one
+// is made); everything after that is a map lookup under a shared lock.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "persisting/store.h"
+#include "queue/queue_core.h"
+#include "runtime/bucket_storage.h"
+
+namespace persisting::kafka {
+
+enum class TopicKind {
+  kKafka,    // created over Kafka: columns key, value, timestamp, headers
+  kRecords,  // created by our APIs: JSON-like records, bucket = hash(bucket column)
+};
+
+// One topic as the broker sees it. Lives as long as the catalog (entries are never replaced
+// while the process runs; a deleted topic's entry is only dropped from the map).
+class CatalogTopic {
+ public:
+  CatalogTopic(std::shared_ptr<detail::QueueCore> core, TopicInfo info, TopicKind kind);
+
+  const TopicInfo& info() const { return info_; }
+  const std::string& name() const { return info_.topic; }
+  TopicKind kind() const { return kind_; }
+  uint32_t partitions() const { return info_.num_buckets; }
+  // The actor of a partition, opened on first use. InvalidArgument when out of range.
+  Result<std::shared_ptr<runtime::BucketStorage>> partition(uint32_t p);
+
+ private:
+  std::shared_ptr<detail::QueueCore> core_;
+  TopicInfo info_;
+  TopicKind kind_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<runtime::BucketStorage>> actors_;  // index = partition
+};
+
+struct CatalogOptions {
+  std::string backend;       // backend of topics created over Kafka (empty: persisting with a
+                             // data dir, memory without)
+  Options backend_options;
+  uint32_t batch_size = 1000;  // records a durable bucket buffers before it flushes
+};
+
+class TopicCatalog {
+ public:
+  TopicCatalog(std::shared_ptr<detail::QueueCore> core, CatalogOptions options);
+
+  // The topic, or NotFound.
+  Result<std::shared_ptr<CatalogTopic>> find(const std::string& name);
+  // Creates a Kafka topic with the given partition count; AlreadyExists when the name is taken.
+  Result<std::shared_ptr<CatalogTopic>> create(const std::string& name, uint32_t partitions);
+  // Every topic of the node (Kafka's and ours).
+  Result<std::vector<std::shared_ptr<CatalogTopic>>> list();
+  const std::string& backend() const { return options_.backend; }
+
+ private:
+  Result<std::shared_ptr<CatalogTopic>> remember(const TopicInfo& info);
+  bool is_kafka_topic(const std::string& name);
+
+  std::shared_ptr<detail::QueueCore> core_;
+  CatalogOptions options_;
+  std::mutex create_mu_;  // one creation at a time (topic.json, then the marker)
+  std::shared_mutex mu_;
+  std::map<std::string, std::shared_ptr<CatalogTopic>> topics_;
+  std::set<std::string> kafka_in_memory_;  // Kafka topics of a node without a data dir
+};
+
+// The column names of a Kafka topic's records.
+inline constexpr const char* kKeyColumn = "key";
+inline constexpr const char* kValueColumn = "value";
+inline constexpr const char* kTimestampColumn = "timestamp";
+inline constexpr const char* kHeadersColumn = "headers";
+
+}  // namespace persisting::kafka

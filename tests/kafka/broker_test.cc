@@ -1,0 +1,353 @@
+// The Kafka listener in process: a kafka::Server on a memory QueueCore, driven over loopback
+// sockets with frames the protocol library encodes. Framing (oversized and malformed frames
+// close only their connection), pipelining, ApiVersions negotiation, the SASL gate, and a Fetch
+// parked until a Produce from another connection.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "kafka/broker/server.h"
+#include "kafka/protocol/record_batch.h"
+#include "kafka/protocol/request.h"
+#include "queue/queue_core.h"
+
+namespace persisting::kafka {
+namespace {
+
+// A blocking client socket with a receive timeout (every read is bounded).
+class Client {
+ public:
+  explicit Client(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    timeval tv{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  }
+  ~Client() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  bool send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  // One response frame without its size; nullopt when the connection closed (or timed out).
+  std::optional<std::string> receive() {
+    std::string size(4, '\0');
+    if (!read_exactly(size.data(), 4)) return std::nullopt;
+    const auto* u = reinterpret_cast<const unsigned char*>(size.data());
+    const uint32_t n = (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
+    std::string body(n, '\0');
+    if (n > 0 && !read_exactly(body.data(), n)) return std::nullopt;
+    return body;
+  }
+  // Whether the server closed the connection (EOF within the timeout).
+  bool closed_by_peer() {
+    char c;
+    return ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  bool read_exactly(char* p, size_t n) {
+    while (n > 0) {
+      ssize_t got = ::recv(fd_, p, n, 0);
+      if (got <= 0) return false;
+      p += got;
+      n -= static_cast<size_t>(got);
+    }
+    return true;
+  }
+  int fd_ = -1;
+  bool connected_ = false;
+};
+
+template <class Msg>
+std::string frame(ApiKey key, int16_t version, int32_t correlation, const Msg& body) {
+  RequestHeader h;
+  h.api_key = static_cast<int16_t>(key);
+  h.api_version = version;
+  h.correlation_id = correlation;
+  h.client_id = "broker_test";
+  return encode_request_frame(h, body);
+}
+
+template <class Msg>
+Msg decode_body(ApiKey key, int16_t version, const std::string& bytes, int32_t* correlation) {
+  Reader r(bytes);
+  auto c = decode_response_header(static_cast<int16_t>(key), version, r);
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+  *correlation = c.ok() ? *c : -1;
+  auto m = Msg::decode(r, version);
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  return m.ok() ? *m : Msg{};
+}
+
+class BrokerTest : public ::testing::Test {
+ protected:
+  void start(std::string token = "", bool auto_create = true) {
+    QueueOptions qo;
+    qo.threads = 2;
+    auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
+    ASSERT_TRUE(core.ok()) << core.status().to_string();
+    core_ = *core;
+    ServerConfig sc;
+    sc.listener.listen = "127.0.0.1:0";
+    sc.listener.limits.max_frame_bytes = 1 << 20;
+    sc.broker.auto_create_topics = auto_create;
+    sc.broker.default_partitions = 2;
+    sc.dispatcher.token = std::move(token);
+    auto s = Server::start(core_, sc);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    server_ = std::move(s).value();
+  }
+  void TearDown() override {
+    server_.reset();
+    if (core_) (void)core_->manager->close_all();
+  }
+  int port() const { return server_->port(); }
+
+  // Metadata v4 for one topic over c; the answer's topic entry.
+  MetadataResponse metadata(Client& c, const std::string& topic, int32_t correlation = 7) {
+    MetadataRequest m;
+    m.topics = std::vector<std::string>{topic};
+    EXPECT_TRUE(c.send(frame(ApiKey::kMetadata, 4, correlation, m)));
+    auto r = c.receive();
+    EXPECT_TRUE(r.has_value());
+    int32_t got = 0;
+    auto resp = decode_body<MetadataResponse>(ApiKey::kMetadata, 4, r.value_or(""), &got);
+    EXPECT_EQ(got, correlation);
+    return resp;
+  }
+
+  std::shared_ptr<detail::QueueCore> core_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(BrokerTest, ApiVersionsListsWhatIsHandledAndNegotiatesDown) {
+  start();
+  Client c(port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(frame(ApiKey::kApiVersions, 3, 1, ApiVersionsRequest{"t", "1"})));
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  int32_t corr = 0;
+  auto v3 = decode_body<ApiVersionsResponse>(ApiKey::kApiVersions, 3, *r, &corr);
+  EXPECT_EQ(corr, 1);
+  EXPECT_EQ(v3.error_code, 0);
+  bool has_produce = false;
+  for (const auto& a : v3.api_keys) {
+    EXPECT_TRUE(Dispatcher::handled(static_cast<ApiKey>(a.api_key))) << a.api_key;
+    EXPECT_NE(a.api_key, 24);  // AddPartitionsToTxn: transactions are not offered
+    has_produce = has_produce || a.api_key == 0;
+  }
+  EXPECT_TRUE(has_produce);
+
+  // A version beyond ours: UNSUPPORTED_VERSION in a v0 body that still lists the APIs.
+  RequestHeader h{static_cast<int16_t>(ApiKey::kApiVersions), 99, 2, std::string("t")};
+  std::string f;
+  Writer w(&f);
+  w.int32(0);
+  encode_request_header(h, w);
+  w.patch_int32(0, static_cast<int32_t>(f.size() - 4));
+  ASSERT_TRUE(c.send(f));
+  r = c.receive();
+  ASSERT_TRUE(r);
+  auto v0 = decode_body<ApiVersionsResponse>(ApiKey::kApiVersions, 0, *r, &corr);
+  EXPECT_EQ(corr, 2);
+  EXPECT_EQ(v0.error_code, 35);
+  EXPECT_EQ(v0.api_keys.size(), v3.api_keys.size());
+}
+
+TEST_F(BrokerTest, OversizedFrameClosesOnlyItsConnection) {
+  start();
+  Client good(port()), bad(port());
+  ASSERT_TRUE(good.connected() && bad.connected());
+  std::string huge = {'\x7f', '\x00', '\x00', '\x00'};  // 2 GiB announced
+  ASSERT_TRUE(bad.send(huge));
+  EXPECT_TRUE(bad.closed_by_peer());
+  Client negative(port());
+  ASSERT_TRUE(negative.send(std::string("\xff\xff\xff\xff", 4)));
+  EXPECT_TRUE(negative.closed_by_peer());
+  auto m = metadata(good, "still-here");
+  ASSERT_EQ(m.topics.size(), 1u);
+  EXPECT_EQ(m.topics[0].error_code, 0);
+}
+
+TEST_F(BrokerTest, MalformedFrameClosesAndChangesNothing) {
+  start();
+  // A Metadata v4 frame whose topic array claims more entries than the bytes hold.
+  MetadataRequest m;
+  m.topics = std::vector<std::string>{"never-made"};
+  std::string f = frame(ApiKey::kMetadata, 4, 9, m);
+  std::string cut = f.substr(0, f.size() - 3);
+  cut[0] = cut[1] = cut[2] = 0;
+  cut[3] = static_cast<char>(cut.size() - 4);
+  Client bad(port());
+  ASSERT_TRUE(bad.send(cut));
+  EXPECT_TRUE(bad.closed_by_peer());
+  EXPECT_EQ(core_->lookup("never-made").status().code(), Code::kNotFound);
+  // An API we do not speak at all (AddPartitionsToTxn) closes too.
+  RequestHeader h{24, 0, 3, std::string("t")};
+  std::string g;
+  Writer w(&g);
+  w.int32(0);
+  encode_request_header(h, w);
+  w.patch_int32(0, static_cast<int32_t>(g.size() - 4));
+  Client txn(port());
+  ASSERT_TRUE(txn.send(g));
+  EXPECT_TRUE(txn.closed_by_peer());
+}
+
+TEST_F(BrokerTest, PipelinedRequestsAreAnsweredInOrder) {
+  start();
+  Client c(port());
+  std::string batch;
+  MetadataRequest m;
+  m.topics = std::vector<std::string>{"p"};
+  for (int i = 0; i < 20; ++i)
+    batch += i % 2 == 0 ? frame(ApiKey::kMetadata, 4, 100 + i, m)
+                        : frame(ApiKey::kApiVersions, 3, 100 + i, ApiVersionsRequest{"t", "1"});
+  ASSERT_TRUE(c.send(batch));  // one write: the broker reads them together
+  for (int i = 0; i < 20; ++i) {
+    auto r = c.receive();
+    ASSERT_TRUE(r) << i;
+    Reader rd(*r);
+    auto corr = rd.int32("correlation_id");
+    ASSERT_TRUE(corr.ok());
+    EXPECT_EQ(*corr, 100 + i);
+  }
+}
+
+TEST_F(BrokerTest, TokenRequiresSaslPlainFirst) {
+  start("s3cret");
+  {
+    Client c(port());
+    MetadataRequest m;
+    ASSERT_TRUE(c.send(frame(ApiKey::kMetadata, 4, 1, m)));
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  auto handshake = [&](Client& c) {
+    ASSERT_TRUE(c.send(frame(ApiKey::kSaslHandshake, 1, 1, SaslHandshakeRequest{"PLAIN"})));
+    auto r = c.receive();
+    ASSERT_TRUE(r);
+    int32_t corr;
+    auto h = decode_body<SaslHandshakeResponse>(ApiKey::kSaslHandshake, 1, *r, &corr);
+    EXPECT_EQ(h.error_code, 0);
+  };
+  {
+    Client c(port());
+    handshake(c);
+    ASSERT_TRUE(c.send(frame(ApiKey::kSaslAuthenticate, 1, 2, SaslAuthenticateRequest{std::string("\0u\0wrong", 8)})));
+    auto r = c.receive();
+    ASSERT_TRUE(r);
+    int32_t corr;
+    auto a = decode_body<SaslAuthenticateResponse>(ApiKey::kSaslAuthenticate, 1, *r, &corr);
+    EXPECT_EQ(a.error_code, 58);
+    EXPECT_TRUE(c.closed_by_peer());
+  }
+  Client c(port());
+  handshake(c);
+  ASSERT_TRUE(c.send(frame(ApiKey::kSaslAuthenticate, 1, 2, SaslAuthenticateRequest{std::string("\0u\0s3cret", 9)})));
+  auto r = c.receive();
+  ASSERT_TRUE(r);
+  int32_t corr;
+  EXPECT_EQ(decode_body<SaslAuthenticateResponse>(ApiKey::kSaslAuthenticate, 1, *r, &corr).error_code, 0);
+  auto m = metadata(c, "authed");
+  ASSERT_EQ(m.topics.size(), 1u);
+  EXPECT_EQ(m.topics[0].error_code, 0);
+}
+
+TEST_F(BrokerTest, ParkedFetchIsAnsweredByAProduceFromAnotherConnection) {
+  start();
+  Client consumer(port()), producer(port());
+  ASSERT_EQ(metadata(consumer, "lp").topics[0].partitions.size(), 2u);
+  FetchRequest f;
+  f.max_wait_ms = 10000;
+  f.min_bytes = 1;
+  f.topics.push_back({"lp", {{1, -1, 0, -1, 1 << 20}}});
+  ASSERT_TRUE(consumer.send(frame(ApiKey::kFetch, 11, 5, f)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it park (not needed to pass)
+
+  RecordBatch b;
+  b.base_timestamp = 1700000000000;
+  b.max_timestamp = b.base_timestamp;
+  Record r;
+  r.key = "k";
+  r.value = "hello";
+  r.headers.push_back({"h", std::string("x")});
+  b.records.push_back(r);
+  ProduceRequest p;
+  p.acks = -1;
+  p.timeout_ms = 1000;
+  p.topics.push_back({"lp", {{1, {}}}});
+  ASSERT_TRUE(encode_record_batch(b, Compression::kNone, &p.topics[0].partitions[0].records).ok());
+  ASSERT_TRUE(producer.send(frame(ApiKey::kProduce, 8, 6, p)));
+  auto pr = producer.receive();
+  ASSERT_TRUE(pr);
+  int32_t corr;
+  auto produced = decode_body<ProduceResponse>(ApiKey::kProduce, 8, *pr, &corr);
+  ASSERT_EQ(produced.responses.size(), 1u);
+  EXPECT_EQ(produced.responses[0].partitions[0].error_code, 0);
+  EXPECT_EQ(produced.responses[0].partitions[0].base_offset, 0);
+
+  auto fr = consumer.receive();  // bounded by the socket timeout (10 s), well under max_wait
+  ASSERT_TRUE(fr);
+  auto fetched = decode_body<FetchResponse>(ApiKey::kFetch, 11, *fr, &corr);
+  EXPECT_EQ(corr, 5);
+  ASSERT_EQ(fetched.responses.size(), 1u);
+  const auto& part = fetched.responses[0].partitions[0];
+  EXPECT_EQ(part.error_code, 0);
+  EXPECT_EQ(part.high_watermark, 1);
+  auto batches = decode_record_batches(part.records);
+  ASSERT_TRUE(batches.ok()) << batches.status().to_string();
+  ASSERT_EQ(batches->size(), 1u);
+  EXPECT_EQ((*batches)[0].base_offset, 0);
+  EXPECT_EQ((*batches)[0].base_timestamp, b.base_timestamp);
+  ASSERT_EQ((*batches)[0].records.size(), 1u);
+  EXPECT_EQ((*batches)[0].records[0].key, r.key);
+  EXPECT_EQ((*batches)[0].records[0].value, r.value);
+  EXPECT_EQ((*batches)[0].records[0].headers, r.headers);
+}
+
+TEST_F(BrokerTest, CorruptBatchIsRefusedAndNothingIsAppended) {
+  start();
+  Client c(port());
+  RecordBatch b;
+  Record r;
+  r.value = "v";
+  b.records.push_back(r);
+  ProduceRequest p;
+  p.acks = 1;
+  p.topics.push_back({"crc", {{0, {}}}});
+  std::string& bytes = p.topics[0].partitions[0].records;
+  ASSERT_TRUE(encode_record_batch(b, Compression::kNone, &bytes).ok());
+  bytes.back() ^= 0x55;  // inside the records: the CRC-32C no longer matches
+  ASSERT_TRUE(c.send(frame(ApiKey::kProduce, 8, 1, p)));
+  auto pr = c.receive();
+  ASSERT_TRUE(pr);
+  int32_t corr;
+  auto produced = decode_body<ProduceResponse>(ApiKey::kProduce, 8, *pr, &corr);
+  EXPECT_EQ(produced.responses[0].partitions[0].error_code, 2);  // CORRUPT_MESSAGE
+  ListOffsetsRequest lo;
+  lo.topics.push_back({"crc", {{0, -1, kListOffsetsLatest, 1}}});
+  ASSERT_TRUE(c.send(frame(ApiKey::kListOffsets, 5, 2, lo)));
+  auto lr = c.receive();
+  ASSERT_TRUE(lr);
+  auto offsets = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
+  EXPECT_EQ(offsets.topics[0].partitions[0].offset, 0);
+}
+
+}  // namespace
+}  // namespace persisting::kafka
