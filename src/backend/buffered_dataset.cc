@@ -158,8 +158,13 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
     // Below the tail, or a block evicted while this read looked (trimmed now): Lance, up to
     // where the tail begins, so what memory holds is not decoded again.
     trim_tail();
-    const uint64_t end = tail_.empty() ? persisted_ : tail_.front()->first();
-    if (end <= off) continue;  // the tail has it after all
+    uint64_t end = tail_.empty() ? persisted_ : tail_.front()->first();
+    if (end <= off) {
+      // The tail starts at or below off yet could not serve it (the cache evicts a bucket's
+      // blocks oldest first, so this should not happen): Lance serves; never loop on it.
+      drop_tail();
+      end = persisted_;
+    }
     const RecordBatch* src = &window_;
     uint64_t first = window_first_;
     RecordBatch oversized;

@@ -170,6 +170,8 @@ TEST(DurableTail, ReadsAcrossTheLanceAndTailBoundaryAfterEviction) {
     }
   }
   EXPECT_EQ(stat(**b, "read_window_fills"), fills);
+  EXPECT_EQ(stat(**b, "tail_records"), 200);  // still served from memory
+  EXPECT_GT(stat(**b, "tail_reads"), 0);
 }
 
 // One budget for every bucket: a busy bucket's flushes push a quiet bucket's tail out, and the
@@ -191,6 +193,8 @@ TEST(DurableTail, OneBudgetForEveryBucketDropsTheOldestTailsFirst) {
   expect_in_order(**quiet, 100, 30);
   EXPECT_GT(stat(**quiet, "read_window_fills"), 0);
   expect_in_order(**busy, 400, 30);
+  EXPECT_GT(stat(**busy, "tail_reads"), 0);
+  EXPECT_EQ(stat(**busy, "tail_records"), 300);
   // A closed bucket's tail leaves the budget.
   busy->reset();
   EXPECT_EQ(cache.bytes(), 0u);
