@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "net/node.h"
+#include "persisting/tail_cache.h"
 
 int main(int argc, char** argv) {
   persisting::net::NodeConfig c;
@@ -30,6 +31,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-key", c.tls_key, "Server private key (PEM)");
   app.add_option("--tls-ca", c.tls_ca, "CA certificates for calls to peers (PEM)");
   app.add_option("--threads", c.threads, "Actor threads (0: hardware threads)");
+  uint64_t tail_cache_bytes = persisting::TailCache::Default()->budget();
+  app.add_option("--tail-cache-bytes", tail_cache_bytes,
+                 "Memory for recently flushed records, served without reading Lance (all buckets together; 0: off)")
+      ->capture_default_str();
   app.add_option("--max-message-bytes", c.max_message_bytes, "Largest request accepted")
       ->check(CLI::Range(size_t(1) << 16, size_t(1) << 30));
   app.add_option("--kafka-listen", c.kafka_listen,
@@ -64,6 +69,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   c.logger = persisting::stderr_logger(*level);
+  persisting::TailCache::Default()->set_budget(tail_cache_bytes);
   // An empty token would mean "no access control": refused, so that a typo or an unset
   // variable (--token "$TOKEN") never opens a node.
   if (app.count("--token") > 0 && c.token.empty()) {

@@ -28,6 +28,7 @@
 #include "persisting/options.h"
 #include "persisting/scheduler.h"
 #include "persisting/status.h"
+#include "persisting/tail_cache.h"
 #include "persisting/types.h"
 #include "persisting/value.h"
 
@@ -57,6 +58,9 @@ struct BackendContext {
   // writebacks): include/persisting/scheduler.h. null: Scheduler::Default(). Work a put waits
   // for (group commit) always runs on Scheduler::Default().
   Scheduler* scheduler = nullptr;
+  // Where durable backends keep recently flushed records readable from memory, under one budget
+  // for every bucket (include/persisting/tail_cache.h). null: TailCache::Default().
+  TailCache* tail_cache = nullptr;
 };
 
 class StorageBackend {

@@ -25,6 +25,7 @@
 #include "persisting/log.h"
 #include "persisting/options.h"
 #include "persisting/scheduler.h"
+#include "persisting/tail_cache.h"
 #include "persisting/status.h"
 #include "persisting/store.h"
 #include "persisting/types.h"
@@ -54,6 +55,10 @@ struct QueueOptions {
   // (include/persisting/scheduler.h; group commits, which puts wait for, use the default). null = Scheduler::Default(), one pool per process of a fixed
   // size, so threads do not grow with buckets. Must outlive the Queue.
   Scheduler* scheduler = nullptr;
+  // Where durable buckets keep their recently flushed records readable from memory, one budget
+  // for all of them (include/persisting/tail_cache.h). null = TailCache::Default(), the process's
+  // (an eighth of physical memory, at most 1 GiB). Must outlive the Queue.
+  TailCache* tail_cache = nullptr;
 };
 
 // Writes records into a topic. Thread-safe: many threads may put through one writer.

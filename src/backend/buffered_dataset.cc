@@ -42,14 +42,78 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   std::string path = join_path(ctx.bucket_dir, "data.lance");
   ASSIGN_OR_RETURN(auto r, lance::LanceDataset::open_or_create(ctx.env, path, lo));
   ASSIGN_OR_RETURN(auto w, lance::LanceDataset::open_or_create(ctx.env, path, lo));
-  std::unique_ptr<BufferedDataset> d(new BufferedDataset(std::move(r), std::move(w)));
+  std::unique_ptr<BufferedDataset> d(
+      new BufferedDataset(std::move(r), std::move(w), ctx.tail_cache ? ctx.tail_cache : TailCache::Default()));
   d->max_buffered_bytes_ = max_buffered;
   return d;
 }
 
 BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> reader,
-                                 std::unique_ptr<lance::LanceDataset> writer)
-    : reader_(std::move(reader)), writer_(std::move(writer)), persisted_(reader_->count_rows()) {}
+                                 std::unique_ptr<lance::LanceDataset> writer, TailCache* tail_cache)
+    : reader_(std::move(reader)), writer_(std::move(writer)), persisted_(reader_->count_rows()),
+      tail_cache_(tail_cache) {}
+
+BufferedDataset::~BufferedDataset() { drop_tail(); }
+
+std::vector<int32_t> BufferedDataset::field_ids() const {
+  std::vector<int32_t> ids;
+  for (const auto& f : reader_->snapshot().fields) ids.push_back(f.id);
+  return ids;
+}
+
+void BufferedDataset::keep_tail(uint64_t first, std::shared_ptr<const RecordBatch> records) {
+  auto block = tail_cache_->keep(first, std::move(records));
+  if (!block) {
+    drop_tail();  // larger than the whole budget; the tail must end where the dataset does
+    return;
+  }
+  trim_tail();
+  tail_.push_back(std::move(block));
+}
+
+void BufferedDataset::drop_tail() {
+  for (auto& b : tail_) tail_cache_->drop(*b);
+  tail_.clear();
+}
+
+void BufferedDataset::trim_tail() {
+  while (!tail_.empty() && !tail_.front()->records()) tail_.pop_front();
+}
+
+bool BufferedDataset::read_tail(uint64_t* off, size_t* limit, RecordBatch* out) {
+  trim_tail();
+  if (tail_.empty() || *off < tail_.front()->first()) return false;
+  if (*off >= tail_.back()->first() + tail_.back()->count()) {
+    drop_tail();  // cannot happen (the tail ends where the dataset does), but never read past it
+    return false;
+  }
+  // The block holding *off: blocks are consecutive, so count from the newest (reads are mostly
+  // of recent records).
+  size_t i = tail_.size() - 1;
+  while (tail_[i]->first() > *off) --i;
+  for (; i < tail_.size() && *limit > 0; ++i) {
+    const TailCache::Block& block = *tail_[i];
+    std::shared_ptr<const RecordBatch> records = block.records();
+    if (!records) return false;  // evicted since trim_tail: Lance serves it
+    const size_t from = static_cast<size_t>(*off - block.first());
+    const size_t n = std::min<size_t>(*limit, records->size() - from);
+    if (out->empty() && (n == *limit || i + 1 == tail_.size())) {
+      // Like the memory backend: a view of the block's bytes, sharing ownership, no copy.
+      // Appending more (the buffer) copies them in first.
+      const auto& ends = records->ends();
+      const uint32_t begin = from == 0 ? 0 : ends[from - 1];
+      std::vector<uint32_t> sizes(n);
+      for (size_t k = 0; k < n; ++k) sizes[k] = ends[from + k] - (from + k == 0 ? 0 : ends[from + k - 1]);
+      *out = RecordBatch::view_of(records, records->data().substr(begin, ends[from + n - 1] - begin), sizes);
+    } else {
+      out->append_range(*records, from, n);
+    }
+    *off += n;
+    *limit -= n;
+  }
+  ++tail_reads_;
+  return true;
+}
 
 Status BufferedDataset::check_room(const RecordBatch& batch) const {
   const uint64_t waiting = (flushing_ ? flushing_->byte_size() : 0) + buffer_.byte_size();
@@ -90,11 +154,22 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
   if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
   RecordBatch out;
   while (off < persisted_ && limit > 0) {
+    if (read_tail(&off, &limit, &out)) continue;
+    // Below the tail, or a block evicted while this read looked (trimmed now): Lance, up to
+    // where the tail begins, so what memory holds is not decoded again.
+    trim_tail();
+    uint64_t end = tail_.empty() ? persisted_ : tail_.front()->first();
+    if (end <= off) {
+      // The tail starts at or below off yet could not serve it (the cache evicts a bucket's
+      // blocks oldest first, so this should not happen): Lance serves; never loop on it.
+      drop_tail();
+      end = persisted_;
+    }
     const RecordBatch* src = &window_;
     uint64_t first = window_first_;
     RecordBatch oversized;
     if (!window_schema_current() || off < window_first_ || off >= window_first_ + window_.size()) {
-      uint64_t n = std::min<uint64_t>(std::max<uint64_t>(limit, kWindowRows), persisted_ - off);
+      uint64_t n = std::min<uint64_t>(std::max<uint64_t>(limit, kWindowRows), end - off);
       lance::ReadOptions ro;
       ro.omit_nulls = true;  // a record read back has the fields it was put with
       ASSIGN_OR_RETURN(auto rows, reader_->read(off, n, ro));
@@ -159,6 +234,12 @@ Status BufferedDataset::write_flush(FlushJob* job) {
   // by itself.
   Status s = writer_->append(*job->records).status();
   job->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (s.ok() && job->records->byte_size() < kCompactTailBytes) {
+    auto compact = std::make_shared<RecordBatch>();
+    compact->reserve(job->records->size(), job->records->byte_size());
+    compact->append(*job->records);
+    job->tail = std::move(compact);
+  }
   return s;
 }
 
@@ -176,14 +257,24 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
     retry_after_ = Clock::now() + kRetryBackoff;
     return s.with_context("flush of " + std::to_string(n) + " records to '" + path() + "'");
   }
+  const uint64_t first = persisted_;
   persisted_ += n;
-  flushing_.reset();
+  std::shared_ptr<const RecordBatch> flushed = std::move(flushing_);
   if (buffer_.empty()) buffer_fields_.clear();
   ++flush_count_;
   last_flush_error_ = Status::OK();
   // The reader handle learns of the new fragment (and any schema change) from the commit.
+  const std::vector<int32_t> fields_before = field_ids();
   Status r = reader_->refresh();
-  if (!r.ok()) return r.with_context("reloading '" + path() + "' after a flush");
+  if (!r.ok()) {
+    drop_tail();  // the tail must end where the dataset does: Lance serves all of it
+    return r.with_context("reloading '" + path() + "' after a flush");
+  }
+  if (!fields_before.empty() && field_ids() != fields_before) {
+    drop_tail();  // Lance answers in the new types now (a widened column reads back as double)
+  } else {
+    keep_tail(first, job.tail ? job.tail : std::move(flushed));
+  }
   return Status::OK();
 }
 
@@ -194,7 +285,10 @@ Status BufferedDataset::flush() {
 }
 
 Status BufferedDataset::refresh() {
-  RETURN_IF_ERROR(reader_->refresh());
+  const std::vector<int32_t> fields_before = field_ids();
+  Status s = reader_->refresh();
+  if (!s.ok() || field_ids() != fields_before) drop_tail();
+  RETURN_IF_ERROR(s);
   persisted_ = reader_->count_rows();
   return Status::OK();
 }
@@ -212,6 +306,11 @@ void BufferedDataset::add_stats(BucketStats* s) const {
   o->set("version", static_cast<int64_t>(reader_->version()));
   o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
   o->set("read_window_fills", static_cast<int64_t>(window_fills_));
+  uint64_t tail = 0;
+  for (const auto& block : tail_)
+    if (block->records()) tail += block->count();
+  o->set("tail_records", static_cast<int64_t>(tail));
+  o->set("tail_reads", static_cast<int64_t>(tail_reads_));
   o->set("dataset", reader_->path());
 }
 

@@ -15,14 +15,24 @@
 // Two dataset handles make that safe: the writer handle is only used by write_flush (one flush at
 // a time: the caller serialises flushes), the reader handle only under the owner's mutex; it is
 // reloaded after each commit.
+//
+// The tail: the records of recent flushes stay readable from memory, as put (the bytes the
+// buffer held), in blocks of the node-wide TailCache (include/persisting/tail_cache.h), so a read
+// of recent records hands out a view of them and decodes no Lance page. The cache drops the
+// oldest blocks of all buckets first when its budget is exceeded; offsets below the tail are read
+// from Lance (through the read window). A flush that changes the dataset's fields (a new field, a
+// widened column) drops the bucket's tail, as it drops the window: Lance now answers in the new
+// types.
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <memory>
 
 #include "core/status_macros.h"
 #include "persisting/backend.h"
+#include "persisting/tail_cache.h"
 #include "storage/lance/dataset.h"
 #include "storage/lance/schema_evolution.h"
 
@@ -33,7 +43,9 @@ class BufferedDataset {
   // Opens (or prepares to create) <bucket_dir>/data.lance. Options taken from reader:
   // compression (none|zstd|lz4), sync (bool) and max_buffered_bytes (bytes, 1G, at most 2G).
   // With ctx.validate_only: checks them and returns null, touching no file.
+  // The tail goes to ctx.tail_cache (null: TailCache::Default()).
   static Result<std::unique_ptr<BufferedDataset>> open(const BackendContext& ctx, OptionReader& reader);
+  ~BufferedDataset();  // the tail leaves the cache
   // The flush_interval option of both owners (seconds, 10; 0 = off, given as 0 ms): records that
   // wait are flushed at least this often, so a quiet topic's records still reach Lance.
   static Result<std::chrono::milliseconds> flush_interval_option(OptionReader& reader);
@@ -81,10 +93,16 @@ class BufferedDataset {
   Result<RecordBatch> get(uint64_t offset, size_t limit, bool reader_only = false);
   static constexpr uint64_t kWindowRows = 16384;
   static constexpr uint64_t kMaxWindowBytes = 64 << 20;  // a larger read is served, not kept
+  // A flush smaller than this is kept in the tail as a copy of its own size (FlushJob::tail).
+  static constexpr uint64_t kCompactTailBytes = 1 << 20;
 
   struct FlushJob {
     std::shared_ptr<const RecordBatch> records;  // the records being flushed (none: nothing to do)
     double seconds = 0;                          // how long write_flush took
+    // What the tail keeps once the flush commits: the records, or for a small flush (the
+    // periodic one of a quiet bucket, in a buffer reserved for a large one) a copy of its own
+    // size, made by write_flush outside the owner's mutex.
+    std::shared_ptr<const RecordBatch> tail;
     size_t size() const { return records ? records->size() : 0; }
   };
   // Moves the buffered records into the job (no copy); they stay readable, and later puts go to
@@ -111,12 +129,24 @@ class BufferedDataset {
   uint64_t waiting_bytes() const { return buffer_.byte_size(); }
   uint64_t total() const { return persisted_ + buffered(); }
   const std::string& path() const { return reader_->path(); }
-  // Sets total_count, durable and buffer; version, fragments, read_window_fills and dataset go in
-  // extra.
+  // Sets total_count, durable and buffer; version, fragments, dataset, read_window_fills (reads of
+  // Lance), tail_records (how many flushed records memory serves now) and tail_reads (gets served
+  // from the tail) go in extra.
   void add_stats(BucketStats* s) const;
 
  private:
-  BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer);
+  BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer,
+                  TailCache* tail_cache);
+  // The dataset's field ids now.
+  std::vector<int32_t> field_ids() const;
+  // Keeps a flush's records [first, first + records.size()) as the newest tail block.
+  void keep_tail(uint64_t first, std::shared_ptr<const RecordBatch> records);
+  void drop_tail();
+  // Forgets evicted blocks at the front of tail_ (the cache evicts a bucket's oldest first).
+  void trim_tail();
+  // Appends to *out the tail's records from *off (below persisted_), up to *limit, moving both
+  // on; false when *off is not in the tail (below it, or evicted meanwhile).
+  bool read_tail(uint64_t* off, size_t* limit, RecordBatch* out);
   // Whether the window was read under the dataset's current field ids (no allocation).
   bool window_schema_current() const;
   // out + the buffered records from off (off >= persisted_), up to limit.
@@ -139,6 +169,11 @@ class BufferedDataset {
   RecordBatch window_;
   std::vector<int32_t> window_fields_;
   uint64_t window_fills_ = 0;
+  // The tail: blocks of consecutive offsets, oldest first, ending at persisted_ (owner's mutex;
+  // the cache may empty a block at any time, oldest first).
+  TailCache* tail_cache_;
+  std::deque<std::shared_ptr<TailCache::Block>> tail_;
+  uint64_t tail_reads_ = 0;
   uint64_t flush_count_ = 0;
   double last_flush_seconds_ = 0;
   Status last_flush_error_;

@@ -247,12 +247,20 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
     notify_appended();
     return done(first);
   }
+  bool start;
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     queue_.push_back(Pending{batch, std::move(done)});
+    // An appender at work takes this put in its loop: only the first put behind an idle one
+    // starts it (asking a running one again would cost an empty run and a thread wake-up).
+    start = !appending_;
+    appending_ = true;
   }
-  queue_cv_.notify_one();  // an appender waiting for more writers counts this one
-  appender_.run_now();
+  if (start) {
+    appender_.run_now();
+  } else {
+    queue_cv_.notify_one();  // an appender waiting for more writers counts this one
+  }
 }
 
 Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
@@ -268,7 +276,10 @@ void PersistingBackend::append_groups() {
     bool waited = false;
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
-      if (queue_.empty()) return;  // the next put runs the appender again
+      if (queue_.empty()) {
+        appending_ = false;  // the next put starts the appender again
+        return;
+      }
       // Writers whose puts were in recent groups and are not queued yet are usually on their way
       // (building their next batch): waiting a little for them makes one sync cover them all,
       // where starting at once would sync a group of one and make them wait a whole round. The
@@ -338,14 +349,18 @@ void PersistingBackend::append_groups() {
 void PersistingBackend::maybe_request_flush() {
   if ((data_->waiting() >= flush_threshold_ || data_->waiting_bytes() >= flush_bytes_) && data_->retry_due()) {
     flusher_.run_now();
-  } else if (flush_interval_.count() > 0 && data_->waiting() > 0) {
-    flusher_.run_after(flush_interval_);  // the periodic flush of a bucket that goes quiet
+  } else if (flush_interval_.count() > 0 && data_->waiting() > 0 && !periodic_armed_) {
+    // The periodic flush of a bucket that goes quiet; armed once, not by every put (each ask
+    // takes the task's lock and reads the clock).
+    periodic_armed_ = true;
+    flusher_.run_after(flush_interval_);
   }
 }
 
 void PersistingBackend::flush_in_background() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    periodic_armed_ = false;  // this run serves it; a later put arms the next one
     if (data_->waiting() == 0) return;
     if (!data_->retry_due()) {
       // A failed flush's back-off: look again later (a put asks too).

@@ -123,6 +123,7 @@ class PersistingBackend final : public StorageBackend {
   uint64_t flush_threshold_;  // records
   uint64_t flush_bytes_;      // encoded bytes
   std::chrono::milliseconds flush_interval_{0};  // 0: no periodic flush
+  bool periodic_armed_ = false;  // mu_: the flusher is asked to run flush_interval_ after a put
   bool metrics_;
   Scheduler* scheduler_;
 
@@ -139,6 +140,7 @@ class PersistingBackend final : public StorageBackend {
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<Pending> queue_;
+  bool appending_ = false;  // the appender is started and has not found queue_ empty since
   bool stopping_ = false;
   // Group sizing (appender thread only).
   std::chrono::microseconds group_wait_cap_{1000};

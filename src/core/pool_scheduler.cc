@@ -73,8 +73,11 @@ class PoolScheduler final : public Scheduler {
       std::function<void()> fn = std::move(first->second);
       index_.erase(first->first.second);
       tasks_.erase(first);
-      // Another due task may be waiting behind this one: let an idle thread look.
-      if (!tasks_.empty()) cv_.notify_one();
+      // Another task due now may be waiting behind this one: let an idle thread take it. (Not
+      // for a later one: idle threads already wait until the earliest time, and a flusher's or
+      // an interval sync's timer is nearly always queued, so waking one here would cost a
+      // thread switch per task for nothing.)
+      if (!tasks_.empty() && tasks_.begin()->first.first <= Clock::now()) cv_.notify_one();
       l.unlock();
       fn();
       l.lock();

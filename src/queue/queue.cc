@@ -174,7 +174,7 @@ Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId 
   if (!core->options.logger) core->options.logger = stderr_logger(LogLevel::kWarning);
   core->manager = std::make_unique<runtime::StorageManager>(*core->executor, std::move(self), std::move(members),
                                                             core->env, core->options.logger.get(),
-                                                            core->options.scheduler);
+                                                            core->options.scheduler, core->options.tail_cache);
   core->groups = std::make_unique<groups::GroupTable>(
       core->has_data_dir() ? std::make_unique<groups::GroupStore>(core->env, core->options.data_dir) : nullptr);
   return core;

@@ -7,9 +7,10 @@
 namespace persisting::runtime {
 
 StorageManager::StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env,
-                               Logger* logger, Scheduler* scheduler)
+                               Logger* logger, Scheduler* scheduler, TailCache* tail_cache)
     : executor_(executor), self_(std::move(self)), members_(std::move(members)), env_(env),
-      logger_(logger ? logger : default_logger()), scheduler_(scheduler ? scheduler : Scheduler::Default()) {}
+      logger_(logger ? logger : default_logger()), scheduler_(scheduler ? scheduler : Scheduler::Default()),
+      tail_cache_(tail_cache ? tail_cache : TailCache::Default()) {}
 
 StorageManager::~StorageManager() { log_if_error(logger_, LogLevel::kError, "closing the buckets", close_all()); }
 
@@ -39,6 +40,7 @@ Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const Bucke
   ctx.read_only = spec.read_only;
   ctx.logger = logger_;
   ctx.scheduler = scheduler_;
+  ctx.tail_cache = tail_cache_;
   auto backend = BackendRegistry::global().create(spec.backend, ctx, spec.options);
   if (!backend.ok())
     return backend.status().with_context("topic '" + spec.topic + "' bucket " +

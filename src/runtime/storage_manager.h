@@ -41,8 +41,9 @@ class StorageManager {
   // members must contain self. env must outlive the manager.
   // logger: where background failures go (null: the process default).
   // scheduler: where the backends run background work (null: Scheduler::Default()).
+  // tail_cache: where durable buckets keep recently flushed records (null: TailCache::Default()).
   StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env,
-                 Logger* logger = nullptr, Scheduler* scheduler = nullptr);
+                 Logger* logger = nullptr, Scheduler* scheduler = nullptr, TailCache* tail_cache = nullptr);
   ~StorageManager();
 
   const NodeId& self() const { return self_; }
@@ -72,6 +73,7 @@ class StorageManager {
   Env* env_;
   Logger* logger_;
   Scheduler* scheduler_;
+  TailCache* tail_cache_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> buckets_;
 };

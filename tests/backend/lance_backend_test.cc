@@ -13,8 +13,10 @@ using persisting::testing::TempDir;
 namespace {
 
 Result<std::unique_ptr<StorageBackend>> open_lance(const std::string& dir, uint32_t batch_size,
-                                                   Env* env = nullptr, Options opts = {}) {
+                                                   Env* env = nullptr, Options opts = {},
+                                                   TailCache* tail_cache = nullptr) {
   BackendContext ctx;
+  ctx.tail_cache = tail_cache;
   ctx.topic = "t";
   ctx.bucket = BucketId(0);
   ctx.bucket_dir = dir;
@@ -123,10 +125,12 @@ TEST(LanceBackendTest, NewFieldsAndWideningEvolveTheSchema) {
 }
 
 // Small gets over flushed fragments are served from a read window (one Lance read per window,
-// not per get) and give exactly the records put; a widened column invalidates the window.
+// not per get) and give exactly the records put; a widened column invalidates the window. (No
+// tail in memory here, so the flushed rows come from Lance.)
 TEST(LanceBackendTest, SmallReadsOfFlushedRowsGoThroughTheReadWindow) {
   TempDir dir;
-  auto b = open_lance(dir.path(), /*batch_size=*/10);
+  TailCache no_tail(0);
+  auto b = open_lance(dir.path(), /*batch_size=*/10, nullptr, {}, &no_tail);
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   ASSERT_TRUE((*b)->put_batch(batch_of(0, 10)).ok());  // three fragments of 10
   ASSERT_TRUE((*b)->put_batch(batch_of(10, 10)).ok());
