@@ -4,15 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "kafka/protocol/api.h"
+#include "kafka/bytes.h"
 
 namespace persisting::kafka {
 namespace {
-
-std::string bytes(std::initializer_list<int> b) {
-  std::string s;
-  for (int c : b) s.push_back(static_cast<char>(c));
-  return s;
-}
 
 TEST(KafkaHeader, RequestHeaderV1HasNoTaggedFields) {
   // Metadata v4 (not flexible): key 3, version 4, correlation 7, client_id "ab", then the body.

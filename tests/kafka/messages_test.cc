@@ -7,15 +7,10 @@
 
 #include "kafka/protocol/api.h"
 #include "kafka/protocol/request.h"
+#include "kafka/bytes.h"
 
 namespace persisting::kafka {
 namespace {
-
-std::string bytes(std::initializer_list<int> b) {
-  std::string s;
-  for (int c : b) s.push_back(static_cast<char>(c));
-  return s;
-}
 
 template <class Msg>
 std::string encode(const Msg& m, int16_t v) {

@@ -5,15 +5,10 @@
 
 #include "core/crc32c.h"
 #include "kafka/protocol/wire.h"
+#include "kafka/bytes.h"
 
 namespace persisting::kafka {
 namespace {
-
-std::string bytes(std::initializer_list<int> b) {
-  std::string s;
-  for (int c : b) s.push_back(static_cast<char>(c));
-  return s;
-}
 
 // A one-record batch written byte by byte from the message-format spec: base offset 5, leader
 // epoch -1, magic 2, CRC-32C over attributes..end, attributes 0, last offset delta 0, timestamps

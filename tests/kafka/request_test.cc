@@ -4,15 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "kafka/protocol/api.h"
+#include "kafka/bytes.h"
 
 namespace persisting::kafka {
 namespace {
-
-std::string bytes(std::initializer_list<int> b) {
-  std::string s;
-  for (int c : b) s.push_back(static_cast<char>(c));
-  return s;
-}
 
 // The frame without its 4-byte size.
 template <class Msg>

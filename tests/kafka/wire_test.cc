@@ -1,6 +1,7 @@
 // The primitive types: exact bytes for known values, and every malformed length refused with the
 // field named.
 #include "kafka/protocol/wire.h"
+#include "kafka/bytes.h"
 
 #include <gtest/gtest.h>
 
@@ -9,12 +10,6 @@
 
 namespace persisting::kafka {
 namespace {
-
-std::string bytes(std::initializer_list<int> b) {
-  std::string s;
-  for (int c : b) s.push_back(static_cast<char>(c));
-  return s;
-}
 
 TEST(KafkaWire, FixedWidthIntegersAreBigEndian) {
   std::string out;
