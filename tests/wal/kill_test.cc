@@ -24,6 +24,7 @@
 #include <sstream>
 
 #include "storage/wal/wal.h"
+#include "tests/wal/kill_harness.h"
 #include "tests/wal/kill_record.h"
 #include "tests/wal/wal_test_util.h"
 
@@ -33,47 +34,19 @@ namespace {
 using testing::capture;
 using testing::Replayed;
 using testing::ScratchDir;
-
-int iterations() {
-  const char* v = std::getenv("PERSISTING_KILL_ITERATIONS");
-  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 50;
-}
-
-struct Child {
-  pid_t pid = -1;
-  int out = -1;  // read end of the child's stdout
-};
+using testing::Child;
+using testing::kill_at_random;
+using testing::kill_iterations;
+using testing::spawn_child;
 
 Child spawn(const std::string& dir, const std::string& mode, int run, unsigned seed) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
-  const std::string run_s = std::to_string(run), seed_s = std::to_string(seed);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    const char* argv[] = {WAL_KILL_CHILD, dir.c_str(), mode.c_str(), run_s.c_str(), seed_s.c_str(), nullptr};
-    ::execv(WAL_KILL_CHILD, const_cast<char* const*>(argv));
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  return {pid, fds[0]};
-}
-
-// Reads what is available on fd into *buf, waiting at most timeout_ms. Returns false at EOF.
-bool pump(int fd, std::string* buf, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return true;
-  char tmp[65536];
-  ssize_t n = ::read(fd, tmp, sizeof(tmp));
-  if (n <= 0) return false;
-  buf->append(tmp, static_cast<size_t>(n));
-  return true;
+  return spawn_child(WAL_KILL_CHILD, {dir, mode, std::to_string(run), std::to_string(seed)});
 }
 
 void run_kills(const std::string& mode) {
   ScratchDir d;
   const std::string dir = d.sub("wal");
-  const int kills = iterations();
+  const int kills = kill_iterations();
   std::mt19937 rng(12345);
   std::map<uint64_t, std::string> expected;  // offset -> content that must be there
   uint64_t acknowledged_total = 0;
@@ -83,21 +56,7 @@ void run_kills(const std::string& mode) {
     Child c = spawn(dir, mode, run, static_cast<unsigned>(rng()));
     ASSERT_GT(c.pid, 0);
     std::string out;
-    // Let the child get going (hang guard only; nothing here measures time), then kill it at a
-    // random moment while it appends.
-    const auto guard = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    bool open = true;
-    while (open && out.find('\n') == std::string::npos && std::chrono::steady_clock::now() < guard) {
-      open = pump(c.out, &out, 100);
-    }
-    const auto kill_at = std::chrono::steady_clock::now() + std::chrono::microseconds(rng() % 30000);
-    while (open && std::chrono::steady_clock::now() < kill_at) open = pump(c.out, &out, 1);
-    ::kill(c.pid, SIGKILL);
-    int status = 0;
-    ::waitpid(c.pid, &status, 0);
-    while (pump(c.out, &out, 1000)) {
-    }
-    ::close(c.out);
+    const int status = kill_at_random(c, rng, &out);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the child stopped by itself (status " << status << "); see its stderr above";
 

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "storage/wal/node_log.h"
+#include "tests/wal/kill_harness.h"
 #include "tests/wal/kill_record.h"
 #include "tests/wal/wal_test_util.h"
 
@@ -30,51 +31,21 @@ namespace persisting::wal {
 namespace {
 
 using testing::ScratchDir;
+using testing::Child;
+using testing::kill_at_random;
+using testing::kill_iterations;
+using testing::spawn_child;
 
 constexpr int kStreams = 3;
 
-int iterations() {
-  const char* v = std::getenv("PERSISTING_KILL_ITERATIONS");
-  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 50;
-}
-
-struct Child {
-  pid_t pid = -1;
-  int out = -1;
-};
-
-Child spawn(const std::vector<std::string>& args) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return {};
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(fds[1], STDOUT_FILENO);
-    std::vector<const char*> argv{NODE_LOG_KILL_CHILD};
-    for (const auto& a : args) argv.push_back(a.c_str());
-    argv.push_back(nullptr);
-    ::execv(NODE_LOG_KILL_CHILD, const_cast<char* const*>(argv.data()));
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  return {pid, fds[0]};
-}
-
-bool pump(int fd, std::string* buf, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  if (::poll(&p, 1, timeout_ms) <= 0) return true;
-  char tmp[65536];
-  ssize_t n = ::read(fd, tmp, sizeof(tmp));
-  if (n <= 0) return false;
-  buf->append(tmp, static_cast<size_t>(n));
-  return true;
-}
+Child spawn(const std::vector<std::string>& args) { return spawn_child(NODE_LOG_KILL_CHILD, args); }
 
 int stream_index(const std::string& s) { return s.size() == 2 && s[0] == 's' ? s[1] - '0' : -1; }
 
 void run_kills(const std::string& mode) {
   ScratchDir d;
   const std::string dir = d.sub("log");
-  const int kills = iterations();
+  const int kills = kill_iterations();
   std::mt19937 rng(4242);
   std::array<uint64_t, kStreams> held{};                      // below it: "held elsewhere"
   std::array<std::map<uint64_t, std::string>, kStreams> expected;  // offset -> must be there
@@ -86,19 +57,7 @@ void run_kills(const std::string& mode) {
                      std::to_string(held[1]), std::to_string(held[2])});
     ASSERT_GT(c.pid, 0);
     std::string out;
-    const auto guard = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    bool open = true;
-    while (open && out.find('\n') == std::string::npos && std::chrono::steady_clock::now() < guard) {
-      open = pump(c.out, &out, 100);
-    }
-    const auto kill_at = std::chrono::steady_clock::now() + std::chrono::microseconds(rng() % 30000);
-    while (open && std::chrono::steady_clock::now() < kill_at) open = pump(c.out, &out, 1);
-    ::kill(c.pid, SIGKILL);
-    int status = 0;
-    ::waitpid(c.pid, &status, 0);
-    while (pump(c.out, &out, 1000)) {
-    }
-    ::close(c.out);
+    const int status = kill_at_random(c, rng, &out);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "the child stopped by itself (status " << status << "); see its stderr above";
 
