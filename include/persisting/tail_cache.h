@@ -13,6 +13,7 @@
 // order; the owner drops it before it goes away.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -28,6 +29,8 @@ class TailCache {
   // One run of a bucket's records: offsets [first(), first() + count()).
   class Block {
    public:
+    // A block its owner lets go of without drop() leaves the cache here.
+    ~Block();
     uint64_t first() const { return first_; }
     uint64_t count() const { return count_; }
     // The records, or null once the cache has evicted them (or the owner dropped them).
@@ -45,6 +48,9 @@ class TailCache {
     // The cache's mutex: where the block sits in age order, while it is linked.
     std::list<Block*>::iterator pos_;
     bool linked_ = false;
+    // The cache while the block is linked in it; null once unlinked (evicted, dropped, or the
+    // cache destroyed), so a block may outlive its cache.
+    std::atomic<TailCache*> cache_{nullptr};
   };
 
   // budget_bytes: what every kept block together may cost (record bytes, their index and a

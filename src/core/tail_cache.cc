@@ -14,6 +14,10 @@ constexpr uint64_t kBlockOverhead = 256;
 
 }  // namespace
 
+TailCache::Block::~Block() {
+  if (TailCache* cache = cache_.load()) cache->drop(*this);
+}
+
 TailCache::TailCache(uint64_t budget_bytes) : budget_(budget_bytes) {}
 
 TailCache::~TailCache() {
@@ -50,6 +54,7 @@ std::shared_ptr<TailCache::Block> TailCache::keep(uint64_t first, std::shared_pt
   block->records_ = std::move(records);  // not shared yet: no lock needed
   block->pos_ = age_.insert(age_.end(), block.get());
   block->linked_ = true;
+  block->cache_.store(this);
   bytes_ += charge;
   return block;
 }
@@ -58,6 +63,7 @@ std::shared_ptr<const RecordBatch> TailCache::unlink(Block& block) {
   if (!block.linked_) return nullptr;
   age_.erase(block.pos_);
   block.linked_ = false;
+  block.cache_.store(nullptr);
   bytes_ -= block.charge_;
   std::lock_guard<std::mutex> bl(block.mu_);
   return std::move(block.records_);  // readers holding views of it keep the bytes alive

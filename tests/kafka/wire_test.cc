@@ -85,7 +85,8 @@ TEST(KafkaWire, OverlongVarintsAreRefused) {
 }
 
 TEST(KafkaWire, TruncatedReadsNameTheFieldAndDoNotAdvance) {
-  Reader r(bytes({0, 1, 2}));
+  const std::string in = bytes({0, 1, 2});  // a Reader views its bytes: keep them alive
+  Reader r(in);
   auto v = r.int32("partition_index");
   ASSERT_FALSE(v.ok());
   EXPECT_NE(v.status().message().find("partition_index"), std::string::npos);
@@ -171,7 +172,8 @@ TEST(KafkaWire, TaggedFieldsAreSkipped) {
   EXPECT_FALSE(Reader(bytes({1, 0, 9, 'a'})).skip_tagged_fields("t").ok());
   EXPECT_FALSE(Reader(bytes({100, 0, 0})).skip_tagged_fields("t").ok());
   // Not flexible: nothing is read.
-  Reader none(bytes({7}));
+  const std::string seven = bytes({7});
+  Reader none(seven);
   ASSERT_TRUE(none.tagged_fields_if(false, "t").ok());
   EXPECT_EQ(none.position(), 0u);
 }
