@@ -12,6 +12,22 @@
 
 namespace persisting {
 
+// Declared outside BucketStats: an optional of a nested struct with member initializers is not
+// default-constructible inside the enclosing class for clang 14 (the fuzzers' compiler).
+struct BucketBufferStats {
+  uint64_t persisted = 0;  // records in the durable store (the Lance dataset)
+  uint64_t buffered = 0;   // records appended and not yet there
+  uint64_t flush_count = 0;
+  double last_flush_duration_s = 0;
+  std::string last_flush_error;  // empty: the last flush succeeded
+};
+
+// The current background failure and how many there were.
+struct BucketBackgroundStats {
+  std::string error;  // empty: the last task of each kind succeeded
+  uint64_t error_count = 0;
+};
+
 struct BucketStats {
   // Filled by the bucket's actor.
   std::string topic;
@@ -25,23 +41,14 @@ struct BucketStats {
   bool durable = false;
 
   // Backends that buffer records before a durable store (lance, persisting).
-  struct Buffer {
-    uint64_t persisted = 0;  // records in the durable store (the Lance dataset)
-    uint64_t buffered = 0;   // records appended and not yet there
-    uint64_t flush_count = 0;
-    double last_flush_duration_s = 0;
-    std::string last_flush_error;  // empty: the last flush succeeded
-  };
+  using Buffer = BucketBufferStats;
   std::optional<Buffer> buffer;
 
   // Backends with a write-ahead log: the bytes of log this bucket holds.
   std::optional<uint64_t> wal_size;
 
-  // Backends with background work (flushes, syncs): the current failure and how many there were.
-  struct Background {
-    std::string error;  // empty: the last task of each kind succeeded
-    uint64_t error_count = 0;
-  };
+  // Backends with background work (flushes, syncs).
+  using Background = BucketBackgroundStats;
   std::optional<Background> background;
 
   Object extra;  // backend-specific counters, shown as they are
