@@ -293,8 +293,13 @@ def test_confluent_idempotent_through_drops(tmp):
         p = Producer({"bootstrap.servers": "127.0.0.1:%d" % proxy.port, "enable.idempotence": True,
                       "linger.ms": 5, "batch.num.messages": 50, "message.timeout.ms": 60000,
                       "retry.backoff.ms": 20})
-        n = 5000
-        for i in range(n):
+        # At least 5,000 records, and on until the proxy has dropped a connection (a fast run can
+        # finish 5,000 before the first drop); bounded by count and time.
+        n = 0
+        keep_until = time.time() + 60
+        while n < 5000 or (proxy.drops == 0 and n < 100000 and time.time() < keep_until):
+            i = n
+            n += 1
             while True:
                 try:
                     p.produce("idem", key=b"k%d" % (i % 7), value=b"%d" % i,
