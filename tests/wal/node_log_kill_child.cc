@@ -24,16 +24,7 @@ using namespace persisting::wal;
 
 namespace {
 
-void say(const std::string& line) {
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(STDOUT_FILENO, p, left);
-    if (n <= 0) std::_Exit(3);
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
+using testing::say;
 
 void die(const char* what, const Status& s) {
   std::fprintf(stderr, "%s: %s\n", what, s.to_string().c_str());

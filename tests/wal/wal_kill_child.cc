@@ -20,17 +20,7 @@ using namespace persisting::wal;
 
 namespace {
 
-void say(const std::string& line) {
-  // One write() per line: under PIPE_BUF bytes, so lines from threads never interleave.
-  const char* p = line.data();
-  size_t left = line.size();
-  while (left > 0) {
-    ssize_t n = ::write(STDOUT_FILENO, p, left);
-    if (n <= 0) std::_Exit(3);
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-}
+using testing::say;
 
 }  // namespace
 
