@@ -146,6 +146,7 @@ void Connection::take_frames() {
 }
 
 void Connection::complete(uint64_t slot, SlotState state, std::string bytes) {
+  if (abandoned_.load(std::memory_order_acquire)) return;
   asio::dispatch(strand_, [self = shared_from_this(), slot, state, bytes = std::move(bytes)]() mutable {
     if (self->closed_ || self->close_after_write_ || slot < self->first_slot_ ||
         slot - self->first_slot_ >= self->slots_.size())

@@ -18,6 +18,7 @@
 #include <asio/ssl/context.hpp>
 #include <asio/ssl/stream.hpp>
 #include <asio/strand.hpp>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -75,6 +76,14 @@ class FrameHandler {
   virtual void on_close(Session& session) = 0;
 };
 
+// The listener's io_context, which can destroy its pending handlers once its threads have stopped
+// (what its destructor does). Handlers own their connection and a connection keeps the context
+// alive, so the listener breaks that cycle this way when it stops.
+class IoContext : public asio::io_context {
+ public:
+  using asio::execution_context::shutdown;
+};
+
 struct ConnectionLimits {
   size_t max_frame_bytes = 100u << 20;
   size_t max_in_flight = 256;
@@ -94,6 +103,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void start();
   // Closes from any thread.
   void close_async();
+  // The listener has stopped: answers that come later are dropped instead of queued on a context
+  // no thread runs. From any thread.
+  void abandon() { abandoned_.store(true, std::memory_order_release); }
 
  private:
   friend class Reply;
@@ -119,6 +131,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionLimits limits_;
   std::function<void()> on_gone_;
   Session session_;
+  std::atomic<bool> abandoned_{false};
 
   std::string in_;         // received bytes: [in_begin_, in_end_) not consumed yet
   size_t in_begin_ = 0, in_end_ = 0;

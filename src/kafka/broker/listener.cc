@@ -8,7 +8,7 @@
 namespace persisting::kafka {
 
 struct Listener::State {
-  std::shared_ptr<asio::io_context> io = std::make_shared<asio::io_context>();
+  std::shared_ptr<IoContext> io = std::make_shared<IoContext>();
   asio::executor_work_guard<asio::io_context::executor_type> work{io->get_executor()};
   asio::ip::tcp::acceptor acceptor{*io};
   std::unique_ptr<asio::ssl::context> tls;
@@ -147,6 +147,17 @@ void Listener::stop() {
   s.io->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  // No thread runs the context now. Pending handlers (the accept, reads of connections that did
+  // not go in time, answers queued after the stop) own their connection or the state, which own
+  // the context: destroy them, and drop answers that come later.
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    for (auto& w : s.connections)
+      if (auto c = w.lock()) c->abandon();
+  }
+  std::error_code ec;
+  s.acceptor.close(ec);
+  s.io->shutdown();
 }
 
 Listener::~Listener() { stop(); }
