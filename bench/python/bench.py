@@ -17,6 +17,7 @@ cost of the record conversion alone (dicts -> engine records, and back), to say 
 goes. Not a test; figures go to docs/benchmarks.md ("Python").
 
 Usage: bench/python/bench.py [--records R] [--duration S] [--build DIR] [--json FILE]
+                             [--systems remote,remote-async] (redis always runs: the ratios)
 Setup: bash scripts/setup-bench.sh; a build (build/python, build/apps/persistingd).
 """
 
@@ -35,6 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BATCH = 100
+SYSTEMS = ("embedded", "embedded-async", "remote", "remote-async")
 
 
 def free_port() -> int:
@@ -189,7 +191,13 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds at most per phase")
     ap.add_argument("--build", default=str(REPO / "build"), help="the build dir")
     ap.add_argument("--json", help="write every row here")
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated rows to run besides redis (default: all)")
     args = ap.parse_args()
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        ap.error(f"unknown systems {unknown}; known: {', '.join(SYSTEMS)}")
 
     build = Path(args.build).resolve()
     sys.path.insert(0, str(build / "python"))
@@ -218,10 +226,10 @@ def main() -> None:
         n, secs = args.records, args.duration
         for size in (0, 256):
             rows += bench_redis(rport, size, n, secs)
-            rows += bench_persisting_sync(embedded, "embedded", size, n, secs)
-            rows += bench_persisting_async(embedded, "embedded-async", size, n, secs)
-            rows += bench_persisting_sync(remote, "remote", size, n, secs)
-            rows += bench_persisting_async(remote, "remote-async", size, n, secs)
+            for name in SYSTEMS:
+                if name in systems:
+                    run = bench_persisting_async if name.endswith("-async") else bench_persisting_sync
+                    rows += run(remote if name.startswith("remote") else embedded, name, size, n, secs)
             costs.append(conversion_costs(size, min(args.records, 100_000)))
         embedded.close()
         remote.close()
