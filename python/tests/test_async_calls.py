@@ -200,12 +200,14 @@ def test_a_closed_loop_leaves_no_file_descriptor_behind(system, topic):
     asyncio.run(put_and_get())  # the system's own descriptors are open from here on
     before = open_fds()
     loops = []
-    for _ in range(20):
+    for _ in range(30):
         loop = asyncio.new_event_loop()
         loop.run_until_complete(put_and_get())
         loop.close()
         loops.append(loop)
-    assert open_fds() <= before
+    # A channel kept open per loop would be 30 more; the slack is for descriptors the client's
+    # transport may open meanwhile (a reconnection).
+    assert open_fds() < before + 5
 
 
 def test_a_put_completing_after_its_loop_closed_is_still_written(system, topic):
