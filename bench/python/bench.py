@@ -13,10 +13,11 @@ bytes of text>} with N in {0, 256}, for:
 Each row produces R records (1 producer) and then consumes them all from the start (1 consumer),
 bounded in records and in seconds. The servers (persistingd, redis-server) are started by this
 script on free loopback ports with fresh data dirs and stopped by their pid. Also measured: the
-cost of the record conversion alone (dicts -> engine records, and back), to say where the time
-goes. Not a test; figures go to docs/benchmarks.md ("Python").
+cost of the record conversion alone (dicts -> engine records, and back), and of an asyncio call
+that does nothing, to say where the time goes. Not a test; figures go to docs/benchmarks.md ("Python").
 
 Usage: bench/python/bench.py [--records R] [--duration S] [--build DIR] [--json FILE]
+                             [--systems remote,remote-async] (redis always runs: the ratios)
 Setup: bash scripts/setup-bench.sh; a build (build/python, build/apps/persistingd).
 """
 
@@ -35,6 +36,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 BATCH = 100
+SYSTEMS = ("embedded", "embedded-async", "remote", "remote-async")
 
 
 def free_port() -> int:
@@ -180,6 +182,26 @@ def conversion_costs(size: int, n: int) -> dict:
             "from_engine_us": max(0.0, round_trip - to_engine) / n * 1e6}
 
 
+def async_round_trip_us(n: int) -> float:
+    """Median microseconds of an asyncio call that does nothing: the future, the pool thread's
+    wake-up and the completion on the loop (what every asyncio put and remote get pays)."""
+    from persisting import _native
+
+    async def run() -> float:
+        loop = asyncio.get_running_loop()
+        took = []
+        for _ in range(n):
+            t0 = time.perf_counter_ns()
+            future = loop.create_future()
+            _native._bench_async_noop(loop, future, 0)
+            await future
+            took.append(time.perf_counter_ns() - t0)
+        took.sort()
+        return took[len(took) // 2] / 1e3
+
+    return asyncio.run(run())
+
+
 def main() -> None:
     """Starts the servers, runs every row, prints the table (and writes --json)."""
     ap = argparse.ArgumentParser(description=__doc__,
@@ -189,7 +211,13 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0, help="seconds at most per phase")
     ap.add_argument("--build", default=str(REPO / "build"), help="the build dir")
     ap.add_argument("--json", help="write every row here")
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="comma-separated rows to run besides redis (default: all)")
     args = ap.parse_args()
+    systems = [s for s in args.systems.split(",") if s]
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        ap.error(f"unknown systems {unknown}; known: {', '.join(SYSTEMS)}")
 
     build = Path(args.build).resolve()
     sys.path.insert(0, str(build / "python"))
@@ -218,11 +246,12 @@ def main() -> None:
         n, secs = args.records, args.duration
         for size in (0, 256):
             rows += bench_redis(rport, size, n, secs)
-            rows += bench_persisting_sync(embedded, "embedded", size, n, secs)
-            rows += bench_persisting_async(embedded, "embedded-async", size, n, secs)
-            rows += bench_persisting_sync(remote, "remote", size, n, secs)
-            rows += bench_persisting_async(remote, "remote-async", size, n, secs)
+            for name in SYSTEMS:
+                if name in systems:
+                    run = bench_persisting_async if name.endswith("-async") else bench_persisting_sync
+                    rows += run(remote if name.startswith("remote") else embedded, name, size, n, secs)
             costs.append(conversion_costs(size, min(args.records, 100_000)))
+        round_trip = async_round_trip_us(5000)
         embedded.close()
         remote.close()
     finally:
@@ -240,9 +269,12 @@ def main() -> None:
     for c in costs:
         print(f"  {c['size']:>3} B: build {c['build_us']:.2f}, to engine {c['to_engine_us']:.2f}, "
               f"from engine {c['from_engine_us']:.2f}")
+    print(f"an empty asyncio call (future, pool thread, completion on the loop): "
+          f"{round_trip:.1f} us (median of 5000)")
     if args.json:
         Path(args.json).write_text(json.dumps(
-            {"rows": [vars(r) | {"rate": r.rate} for r in rows], "conversion": costs}, indent=1))
+            {"rows": [vars(r) | {"rate": r.rate} for r in rows], "conversion": costs,
+             "async_round_trip_us": round_trip}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #include "async_call.h"
 
 #include "errors.h"
+#include "loop_channel.h"
 
 namespace py = pybind11;
 
@@ -59,7 +60,8 @@ ForeignGil::ForeignGil()
 bool interpreter_alive() { return Py_IsInitialized() && !_Py_IsFinalizing(); }
 
 AsyncTargetPtr make_target(py::object loop, py::object future) {
-  return AsyncTargetPtr(new AsyncTarget{std::move(loop), std::move(future)}, [](AsyncTarget* t) {
+  std::shared_ptr<LoopChannel> channel = LoopChannel::of(loop);
+  return AsyncTargetPtr(new AsyncTarget{std::move(loop), std::move(future), std::move(channel)}, [](AsyncTarget* t) {
     if (!interpreter_alive()) return;  // leaked at shutdown: nothing may touch Python any more
     ForeignGil gil;
     delete t;
@@ -94,6 +96,13 @@ py::object& settle_function() {
 void complete_on_loop(AsyncTargetPtr target, Status status, std::function<py::object()> build,
                       std::shared_ptr<void> keep) {
   if (!interpreter_alive()) return;
+  // Taken out of the target: a completion queued in the channel does not keep the channel.
+  if (std::shared_ptr<LoopChannel> channel = std::move(target->channel)) {
+    // Dropped here when the loop is closed (the target takes the GIL to free itself).
+    channel->post([target = std::move(target), status = std::move(status), build = std::move(build),
+                   keep = std::move(keep)] { settle(target->future, status, build); });
+    return;
+  }
   ForeignGil gil;
   // Freed with the capsule, on the loop's thread after settle (or here when the loop is closed).
   py::capsule done(new Completion{std::move(status), std::move(build), std::move(keep)},

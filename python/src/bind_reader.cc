@@ -1,5 +1,5 @@
-// ReaderHandle: blocking gets in slices (so Ctrl-C works) and asyncio gets completed through
-// loop.call_soon_threadsafe.
+// ReaderHandle: blocking gets in slices (so Ctrl-C works) and asyncio gets completed
+// on their loop (async_call.h).
 #include <algorithm>
 
 #include "async_call.h"

@@ -1,5 +1,5 @@
 // WriterHandle: puts (one record, or a list) with the GIL released while the engine works;
-// asyncio puts run on the WorkPool and complete through loop.call_soon_threadsafe.
+// asyncio puts run on the WorkPool and complete on their loop (async_call.h).
 #include "async_call.h"
 #include "convert.h"
 #include "errors.h"

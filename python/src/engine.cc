@@ -111,21 +111,17 @@ Result<PutOutcome> Writer::put_many(const std::vector<Record>& records) {
   return out;
 }
 
-// The records are freed before done runs: done completes the caller's future, and the pool
-// thread should be free for the caller's next call by then.
+// The records are freed after done has run: done wakes the caller's loop, which goes on with
+// the answer while this thread frees them (freeing first made every put wait for it).
 void Writer::put_async(Record record, PutCallback done) {
   WorkPool::shared().submit([this, record = std::move(record), done = std::move(done)]() mutable {
-    auto r = put(record);
-    record = Record();
-    done(std::move(r));
+    done(put(record));
   });
 }
 
 void Writer::put_many_async(std::vector<Record> records, PutManyCallback done) {
   WorkPool::shared().submit([this, records = std::move(records), done = std::move(done)]() mutable {
-    auto r = put_many(records);
-    std::vector<Record>().swap(records);
-    done(std::move(r));
+    done(put_many(records));
   });
 }
 

@@ -33,8 +33,8 @@ class WriterHandle : public std::enable_shared_from_this<WriterHandle> {
   // Pulsing's {"bucket_id", "offset", "status"} (a list of those for a list; offset None).
   pybind11::object put(pybind11::handle records);
   // The same for asyncio: converts and checks the records here (raising for a bad one), runs
-  // the put on the WorkPool and completes future with put's answer (or its error) through
-  // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
+  // the put on the WorkPool and completes future with put's answer (or its error) on
+  // its loop (complete_on_loop); a future already done (cancelled) is left alone.
   void put_async(pybind11::handle records, pybind11::object loop, pybind11::object future);
   void flush();
   pybind11::dict stats();
@@ -56,8 +56,8 @@ class ReaderHandle : public std::enable_shared_from_this<ReaderHandle> {
   // lets a caller that gives records up put the reader back (set_offset) so the next get returns
   // them again.
   pybind11::tuple get(size_t limit, bool wait, std::optional<double> timeout);
-  // Starts a get whose result (as get's) or error completes future through
-  // loop.call_soon_threadsafe; a future already done (cancelled) is left alone.
+  // Starts a get whose result (as get's) or error completes future on
+  // its loop (complete_on_loop); a future already done (cancelled) is left alone.
   void get_async(size_t limit, bool wait, double timeout, pybind11::object loop, pybind11::object future);
   void reset() { r_->reset(); }
   void set_offset(uint64_t offset, std::optional<uint32_t> bucket);
