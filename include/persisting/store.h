@@ -39,6 +39,11 @@ struct TopicInfo {
   std::string backend;
   Options backend_options;
   bool durable = false;  // whether the backend's records outlive the writing process
+  // Which life of the name this is: a random non-zero id drawn when the topic is created
+  // (topic.json "incarnation"), so a topic deleted and created again under the same name is a
+  // different topic and handles to the old one get NotFound. 0: a topic created before
+  // incarnations existed (docs/architecture.md, "Deleting a topic").
+  uint64_t incarnation = 0;
 };
 
 // Where a group reader starts a bucket that has no usable commit (Kafka's auto.offset.reset):
