@@ -169,13 +169,9 @@ class Queue final : public Store {
   Result<std::vector<GroupInfo>> groups(const std::string& topic) override;
   Status reset_group(const std::string& topic, const std::string& group, GroupReset to) override;
   Status delete_group(const std::string& topic, const std::string& group) override;
-  // Deletes the topic: its records, files, consumer groups and commits (docs/architecture.md,
-  // "Deleting a topic"). Writers and readers open on it get NotFound from then on (a parked get
-  // wakes with it), also after a topic of the same name is created again: that one is new and
-  // starts empty at offset 0. An unknown topic is NotFound naming it, and nothing changes.
-  // Handles other processes sharing the data dir hold are not told: delete a topic through the
-  // process that serves it.
-  Status delete_topic(const std::string& topic);
+  // Deletes the topic with its files and groups (store.h). Handles other processes sharing the
+  // data dir hold are not told: delete a topic through the process that serves it.
+  Status delete_topic(const std::string& topic) override;
   Status flush();
 
   const std::string& data_dir() const;

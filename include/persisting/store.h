@@ -208,6 +208,12 @@ class Store {
   virtual Status reset_group(const std::string& topic, const std::string& group, GroupReset to) = 0;
   // Forgets group and its commits. Only while it has no live members; unknown: NotFound.
   virtual Status delete_group(const std::string& topic, const std::string& group) = 0;
+
+  // Deletes the topic: its records, files, consumer groups and commits (docs/architecture.md,
+  // "Deleting a topic"). Writers and readers open on it get NotFound from then on (a parked get
+  // wakes with it), also after a topic of the same name is created again: that one is new and
+  // starts empty at offset 0. An unknown topic is NotFound naming it, and nothing changes.
+  virtual Status delete_topic(const std::string& topic) = 0;
 };
 
 }  // namespace persisting
