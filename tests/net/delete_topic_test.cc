@@ -11,6 +11,7 @@
 
 #include "net/node_process.h"
 #include "persisting/client.h"
+#include "util/run_process.h"
 
 namespace persisting {
 namespace {
@@ -127,6 +128,19 @@ TEST(DeleteTopic, UnknownTopicIsNotFoundNamingItAndChangesNothing) {
   auto st = c->stats("keep");
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->find("total_count")->as_int(), 2);
+}
+
+TEST(DeleteTopic, CliDeletesOverServer) {
+  Cluster cluster(1);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  ASSERT_TRUE(c->writer({.topic = "gone", .bucket_column = "id", .num_buckets = 2}).ok());
+  auto out = testing::run_process({PERSISTING_BIN, "topics", "delete", "--topic", "gone", "--server", cluster.address(0)});
+  EXPECT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_EQ(c->topic("gone").status().code(), Code::kNotFound);
+  auto again = testing::run_process({PERSISTING_BIN, "topics", "delete", "--topic", "gone", "--server", cluster.address(0)});
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("'gone'"), std::string::npos) << again.out << again.err;
 }
 
 }  // namespace
