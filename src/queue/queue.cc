@@ -52,6 +52,10 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w, uint64_t inc
   if (*durable && !has_data_dir())
     return InvalidArgument("topic '" + w.topic + "': backend '" + w.backend +
                            "' stores files and needs a data_dir");
+  // A deleted incarnation handed over again (a peer that had not deleted its copy yet) is not
+  // made anew.
+  if (incarnation != 0 && manager->is_deleted(w.topic, incarnation))
+    return NotFound(runtime::deleted_message(w.topic, incarnation));
 
   std::lock_guard<std::mutex> lock(mu);
   auto existing = topics.find(w.topic);

@@ -100,6 +100,11 @@ void StorageManager::retire_topic(const std::string& topic, uint64_t incarnation
   for (auto& f : futures) f.get();
 }
 
+bool StorageManager::is_deleted(const std::string& topic, uint64_t incarnation) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return deleted_.count({topic, incarnation}) > 0;
+}
+
 std::vector<BucketRef> StorageManager::list_buckets() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<BucketRef> out;

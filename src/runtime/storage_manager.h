@@ -72,6 +72,8 @@ class StorageManager {
   // (BucketStorage::retire with NotFound: callers holding them get it, parked readers wake with
   // it) and waits until their backends are gone. Blocks: not from inside an actor's message.
   void retire_topic(const std::string& topic, uint64_t incarnation);
+  // Whether retire_topic was called for this incarnation of topic.
+  bool is_deleted(const std::string& topic, uint64_t incarnation) const;
   // Stats of every local bucket (blocks until each actor answers).
   std::vector<BucketStats> stats() const;
   // Flushes and closes every local bucket; returns the first error.

@@ -7,6 +7,7 @@
 #include <future>
 
 #include "persisting/queue.h"
+#include "queue/queue_core.h"
 #include "queue/topic_meta.h"
 #include "util/temp_dir.h"
 
@@ -208,4 +209,26 @@ TEST(DeleteTopicTest, TopicJsonWithoutIncarnationReadsAsZero) {
       R"({"format":1,"topic":"t","bucket_column":"id","num_buckets":2,"batch_size":10,"backend":"memory","incarnation":7})",
       "x");
   EXPECT_EQ(bad.status().code(), Code::kCorruption);
+}
+
+TEST(DeleteTopicTest, DeletedIncarnationIsNotMadeAgainWhenHandedOver) {
+  // A node gets a topic from a peer that has not deleted its copy yet: that incarnation stays
+  // deleted here; a new creation (incarnation 0: draw one) makes a new topic.
+  auto core = detail::make_queue_core({.threads = 2}, NodeId("n1"), {{NodeId("n1"), ""}});
+  ASSERT_TRUE(core.ok());
+  auto made = (*core)->open_for_write(topic_t("memory"));
+  ASSERT_TRUE(made.ok());
+  auto deleted = (*core)->delete_topic("t");
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->incarnation, made->incarnation);
+  auto handed = (*core)->open_for_write(topic_t("memory"), made->incarnation);
+  EXPECT_EQ(handed.status().code(), Code::kNotFound) << handed.status().to_string();
+  EXPECT_EQ((*core)->lookup("t").status().code(), Code::kNotFound);
+  auto fresh = (*core)->open_for_write(topic_t("memory"));
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(fresh->incarnation, made->incarnation);
+  // Deleting a given incarnation that is not the topic's is NotFound and changes nothing.
+  EXPECT_EQ((*core)->delete_topic("t", made->incarnation).status().code(), Code::kNotFound);
+  EXPECT_TRUE((*core)->lookup("t").ok());
+  (void)(*core)->manager->close_all();
 }
