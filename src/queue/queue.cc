@@ -26,6 +26,13 @@ QueueCore::~QueueCore() {
 }
 
 Result<TopicInfo> QueueCore::lookup(const std::string& topic) {
+  ASSIGN_OR_RETURN(TopicInfo info, lookup_any(topic));
+  // Its files until a delete in progress has renamed them away.
+  if (manager->is_deleted(topic, info.incarnation)) return NotFound(runtime::deleted_message(topic, info.incarnation));
+  return info;
+}
+
+Result<TopicInfo> QueueCore::lookup_any(const std::string& topic) {
   RETURN_IF_ERROR(validate_topic_name(topic));
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -64,6 +71,8 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w, uint64_t inc
                                  : (has_data_dir() ? queue::load_topic_meta(env, options.data_dir, w.topic)
                                                    : Result<TopicInfo>(NotFound("")));
   TopicInfo info;
+  if (stored.ok() && manager->is_deleted(w.topic, stored->incarnation))  // a delete in progress
+    return NotFound(runtime::deleted_message(w.topic, stored->incarnation));
   if (stored.ok()) {
     RETURN_IF_ERROR(queue::check_same_settings(*stored, w));
     if (incarnation != 0 && stored->incarnation != incarnation)
@@ -92,6 +101,8 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w, uint64_t inc
 Result<TopicInfo> QueueCore::open_for_read(const std::string& topic) {
   ASSIGN_OR_RETURN(TopicInfo info, lookup(topic));
   std::lock_guard<std::mutex> lock(mu);
+  if (manager->is_deleted(topic, info.incarnation))  // deleted since lookup
+    return NotFound(runtime::deleted_message(topic, info.incarnation));
   if (!info.durable && !written_here.count(topic))
     return FailedPrecondition("topic '" + topic + "' uses the non-durable backend '" + info.backend +
                               "': its records lived only in the memory of the process that wrote "
@@ -161,7 +172,8 @@ Result<std::vector<TopicInfo>> QueueCore::list_topics() {
 
 Result<TopicInfo> QueueCore::delete_topic(const std::string& topic, std::optional<uint64_t> incarnation) {
   std::lock_guard<std::mutex> one_at_a_time(delete_mu);
-  ASSIGN_OR_RETURN(TopicInfo info, lookup(topic));
+  // lookup_any: a delete that failed after step 1 can be run again to finish.
+  ASSIGN_OR_RETURN(TopicInfo info, lookup_any(topic));
   if (incarnation && *incarnation != info.incarnation)
     return NotFound("topic '" + topic + "' incarnation " + queue::incarnation_text(*incarnation) +
                     " does not exist (the topic now is incarnation " + queue::incarnation_text(info.incarnation) + ")");
@@ -177,7 +189,13 @@ Result<TopicInfo> QueueCore::delete_topic(const std::string& topic, std::optiona
   //    leaves the whole topic, after it only a tombstone directory that open removes.
   if (has_data_dir()) {
     std::lock_guard<std::mutex> lock(mu);  // against a creation of the same name meanwhile
-    auto now = queue::load_topic_meta(env, options.data_dir, topic);
+    topics.erase(topic);  // again: an open that read the map or the file before step 1
+    written_here.erase(topic);
+    const std::string meta = queue::topic_meta_path(options.data_dir, topic);
+    Result<std::string> text = env->file_exists(meta) ? env->read_file(meta) : Result<std::string>(NotFound(meta));
+    if (!text.ok() && text.status().code() != Code::kNotFound) return text.status();
+    auto now = text.ok() ? queue::decode_topic_meta(*text, meta) : Result<TopicInfo>(text.status());
+    if (!now.ok() && now.status().code() != Code::kNotFound) return now.status();
     if (now.ok() && now->incarnation == info.incarnation) {
       const std::string trash = queue::deleted_topic_dir(options.data_dir, info);
       if (env->file_exists(trash)) RETURN_IF_ERROR(env->remove_all(trash));

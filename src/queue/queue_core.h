@@ -54,7 +54,10 @@ struct QueueCore {
   Result<Object> stats(const TopicInfo& info, Access access = Access::kWrite);
   // Each bucket's end offset (its record count), index = bucket; opens the buckets to read.
   Result<std::vector<Offset>> bucket_ends(const TopicInfo& info);
+  // The topic's settings; NotFound when it does not exist or is being deleted.
   Result<TopicInfo> lookup(const std::string& topic);
+  // The same, also while a delete of it is in progress (or failed after retiring its buckets).
+  Result<TopicInfo> lookup_any(const std::string& topic);
   // Topics opened in this process and those with a topic.json in the data dir.
   Result<std::vector<TopicInfo>> list_topics();
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <thread>
 
 #include "persisting/queue.h"
 #include "queue/queue_core.h"
@@ -55,6 +56,8 @@ TEST(DeleteTopicTest, RecreatedTopicIsNewAndOldHandlesGetNotFound) {
   ASSERT_TRUE((*idle)->set_offset(Offset(1000)).ok());
   std::promise<Result<std::vector<Message>>> parked;
   (*idle)->get_async(10, true, 120s, [&](Result<std::vector<Message>> m) { parked.set_value(std::move(m)); });
+  // get_async parks once its first look finds nothing: wait (bounded) until both buckets hold it.
+  for (int i = 0; i < 500 && parked_readers(*q, "t") < 2; ++i) std::this_thread::sleep_for(10ms);
   ASSERT_EQ(parked_readers(*q, "t"), 2u);  // one waiter per bucket
 
   ASSERT_TRUE(q->delete_topic("t").ok());
@@ -230,5 +233,34 @@ TEST(DeleteTopicTest, DeletedIncarnationIsNotMadeAgainWhenHandedOver) {
   // Deleting a given incarnation that is not the topic's is NotFound and changes nothing.
   EXPECT_EQ((*core)->delete_topic("t", made->incarnation).status().code(), Code::kNotFound);
   EXPECT_TRUE((*core)->lookup("t").ok());
+  (void)(*core)->manager->close_all();
+}
+
+TEST(DeleteTopicTest, TopicBeingDeletedCannotBeOpenedBeforeItsFilesAreGone) {
+  // Between retiring the actors and renaming the directory (steps 1 and 2 of a delete), the
+  // files still name the old incarnation: opening the topic then is NotFound, not a reopen of
+  // the incarnation being deleted (which would leave it cached in the queue).
+  TempDir dir;
+  auto core = detail::make_queue_core({.data_dir = dir.path(), .threads = 2}, NodeId("n1"), {{NodeId("n1"), ""}});
+  ASSERT_TRUE(core.ok());
+  auto made = (*core)->open_for_write(topic_t());
+  ASSERT_TRUE(made.ok());
+  (*core)->manager->retire_topic("t", made->incarnation);  // step 1 only
+  {
+    std::lock_guard<std::mutex> lock((*core)->mu);
+    (*core)->topics.erase("t");
+  }
+  EXPECT_EQ((*core)->lookup("t").status().code(), Code::kNotFound);
+  EXPECT_EQ((*core)->open_for_read("t").status().code(), Code::kNotFound);
+  auto w = (*core)->open_for_write(topic_t());
+  EXPECT_EQ(w.status().code(), Code::kNotFound) << w.status().to_string();
+  EXPECT_NE(w.status().message().find("was deleted"), std::string::npos) << w.status().to_string();
+  // A delete run now finishes it (as a delete that failed after step 1 is run again).
+  auto finished = (*core)->delete_topic("t");
+  ASSERT_TRUE(finished.ok()) << finished.status().to_string();
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir.path()) / "t"));
+  auto fresh = (*core)->open_for_write(topic_t());
+  ASSERT_TRUE(fresh.ok()) << fresh.status().to_string();
+  EXPECT_NE(fresh->incarnation, made->incarnation);
   (void)(*core)->manager->close_all();
 }
