@@ -276,6 +276,14 @@ int run_topics(const Target& t) {
   });
 }
 
+int run_topics_delete(const Target& t, const std::string& topic) {
+  return with_store(t, [&](Store& q) {
+    if (Status s = q.delete_topic(topic); !s.ok()) return fail(s.to_string());
+    std::cerr << "persisting: deleted topic '" << topic << "'\n";
+    return 0;
+  });
+}
+
 int run_stats(const Target& t, const std::string& topic) {
   return with_store(t, [&](Store& q) {
     auto stats = q.stats(topic);

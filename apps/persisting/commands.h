@@ -90,6 +90,8 @@ int run_demo();
 int run_put(const PutArgs& a);
 int run_get(const GetArgs& a);
 int run_topics(const Target& t);
+// Deletes a topic with its records, files and groups (docs/cli.md, "topics delete").
+int run_topics_delete(const Target& t, const std::string& topic);
 int run_stats(const Target& t, const std::string& topic);
 // Consumer groups of a topic as JSON; reset and delete one (cmd_groups.cc).
 int run_groups(const Target& t, const std::string& topic);

@@ -158,6 +158,12 @@ int main(int argc, char** argv) {
   cli::Target topics_target;
   auto* topics_cmd = app.add_subcommand("topics", "List topics as JSON");
   add_target(topics_cmd, &topics_target, conn());
+  cli::Target tdelete_target;
+  std::string tdelete_topic;
+  auto* tdelete_cmd = topics_cmd->add_subcommand(
+      "delete", "Delete a topic: its records, files and consumer groups (writers and readers of it get NotFound)");
+  add_target(tdelete_cmd, &tdelete_target, conn());
+  tdelete_cmd->add_option("--topic", tdelete_topic, "Topic")->required();
 
   cli::Target stats_target;
   std::string stats_topic;
@@ -276,6 +282,8 @@ int main(int argc, char** argv) {
     return cli::run_put(put);
   }
   if (app.got_subcommand(get_cmd)) return check_target(get.target) ? cli::run_get(get) : 2;
+  if (topics_cmd->got_subcommand(tdelete_cmd))
+    return check_target(tdelete_target) ? cli::run_topics_delete(tdelete_target, tdelete_topic) : 2;
   if (app.got_subcommand(topics_cmd)) return check_target(topics_target) ? cli::run_topics(topics_target) : 2;
   if (app.got_subcommand(stats_cmd))
     return check_target(stats_target) ? cli::run_stats(stats_target, stats_topic) : 2;

@@ -134,6 +134,11 @@ class Client final : public Store {
   Result<std::vector<GroupInfo>> groups(const std::string& topic) override;
   Status reset_group(const std::string& topic, const std::string& group, GroupReset to) override;
   Status delete_group(const std::string& topic, const std::string& group) override;
+  // Deletes the topic on every node (DeleteTopic; store.h). Writers and readers of it, in this
+  // process or another, get NotFound from then on, also once the name is created again. A member
+  // that cannot be reached keeps its copy: the call then fails with Unavailable naming it (the
+  // others have deleted theirs); delete again once it is back.
+  Status delete_topic(const std::string& topic) override;
   // Flushes every bucket of topic on every owner (all topics when empty).
   Status flush(const std::string& topic = "");
   // {"self":..., "membership":..., "members":[{"id","address","alive","detail"}],

@@ -169,6 +169,9 @@ class Queue final : public Store {
   Result<std::vector<GroupInfo>> groups(const std::string& topic) override;
   Status reset_group(const std::string& topic, const std::string& group, GroupReset to) override;
   Status delete_group(const std::string& topic, const std::string& group) override;
+  // Deletes the topic with its files and groups (store.h). Handles other processes sharing the
+  // data dir hold are not told: delete a topic through the process that serves it.
+  Status delete_topic(const std::string& topic) override;
   Status flush();
 
   const std::string& data_dir() const;

@@ -39,6 +39,11 @@ struct TopicInfo {
   std::string backend;
   Options backend_options;
   bool durable = false;  // whether the backend's records outlive the writing process
+  // Which life of the name this is: a random non-zero id drawn when the topic is created
+  // (topic.json "incarnation"), so a topic deleted and created again under the same name is a
+  // different topic and handles to the old one get NotFound. 0: a topic created before
+  // incarnations existed (docs/architecture.md, "Deleting a topic").
+  uint64_t incarnation = 0;
 };
 
 // Where a group reader starts a bucket that has no usable commit (Kafka's auto.offset.reset):
@@ -203,6 +208,12 @@ class Store {
   virtual Status reset_group(const std::string& topic, const std::string& group, GroupReset to) = 0;
   // Forgets group and its commits. Only while it has no live members; unknown: NotFound.
   virtual Status delete_group(const std::string& topic, const std::string& group) = 0;
+
+  // Deletes the topic: its records, files, consumer groups and commits (docs/architecture.md,
+  // "Deleting a topic"). Writers and readers open on it get NotFound from then on (a parked get
+  // wakes with it), also after a topic of the same name is created again: that one is new and
+  // starts empty at offset 0. An unknown topic is NotFound naming it, and nothing changes.
+  virtual Status delete_topic(const std::string& topic) = 0;
 };
 
 }  // namespace persisting

@@ -283,6 +283,15 @@ class QueueApi:
         """The topic's statistics: total_count, per-bucket counters."""
         return self._system._native.stats(topic)
 
+    def delete_topic(self, topic: str) -> None:
+        """Deletes the topic with its records, files and consumer groups (blocks until done).
+
+        Writers and readers open on it raise NotFoundError from then on, also after a topic of
+        the same name is created again (that one is new and starts empty). An unknown topic
+        raises NotFoundError naming it and changes nothing.
+        """
+        self._system._native.delete_topic(topic)
+
 
 def _option_text(value: Any) -> str:
     """A backend option as the engine takes it (a string; booleans as true/false)."""

@@ -158,6 +158,16 @@ py::dict SystemHandle::stats(const std::string& topic) {
   return from_object(value_or_throw(std::move(r)));
 }
 
+void SystemHandle::delete_topic(const std::string& topic) {
+  auto s = get();
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = s->delete_topic(topic);
+  }
+  check(st);
+}
+
 void SystemHandle::flush() {
   auto s = get();
   Status st;
@@ -216,6 +226,8 @@ void bind_handles(py::module_& m) {
       .def("bucket_of", &SystemHandle::bucket_of, py::arg("topic"), py::arg("value"),
            "The bucket a value of the bucket column goes to.")
       .def("stats", &SystemHandle::stats, py::arg("topic"), "The topic's statistics.")
+      .def("delete_topic", &SystemHandle::delete_topic, py::arg("topic"),
+           "Deletes the topic: records, files, groups; its writers and readers get NotFound.")
       .def("flush", &SystemHandle::flush, "Flushes every bucket.")
       .def("close", &SystemHandle::close, "Closes the system (flushes an embedded node).");
 }

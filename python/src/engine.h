@@ -76,6 +76,7 @@ class System {
   virtual Result<std::unique_ptr<Reader>> reader(const ReaderOptions& options) = 0;
   virtual Result<TopicInfo> topic(const std::string& name) = 0;
   virtual Result<Object> stats(const std::string& topic) = 0;
+  virtual Status delete_topic(const std::string& topic) = 0;
   virtual Status flush() = 0;
 };
 

@@ -95,6 +95,7 @@ class SystemHandle {
   pybind11::object topic(const std::string& name);
   uint32_t bucket_of(const std::string& topic, pybind11::handle value);
   pybind11::dict stats(const std::string& topic);
+  void delete_topic(const std::string& topic);
   void flush();
   void close();
   bool closed() const;

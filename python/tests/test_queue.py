@@ -375,3 +375,24 @@ def test_sync_api_without_event_loop(system, topic):
     q = persisting.Queue(system, topic).sync()
     assert q.put({"id": 3})["status"] == "ok"
     assert q.get() == [{"id": 3}]
+
+
+async def test_delete_topic_then_recreate_is_a_new_topic(system, topic):
+    writer = await system.queue.write(topic, num_buckets=2)
+    await writer.put([{"id": f"k{i}", "old": True} for i in range(5)])
+    reader = await system.queue.read(topic)
+    system.queue.delete_topic(topic)
+    assert system.queue.topic(topic) is None
+    with pytest.raises(persisting.NotFoundError, match=topic):
+        await writer.put({"id": "k1"})
+    with pytest.raises(persisting.NotFoundError):
+        await reader.get(limit=10)
+    fresh = await system.queue.write(topic, num_buckets=2)
+    first = await fresh.put({"id": "k1", "old": False})
+    assert first["offset"] == 0
+    with pytest.raises(persisting.NotFoundError):  # the old writer never reaches the new topic
+        await writer.put({"id": "k1"})
+    got = await (await system.queue.read(topic)).get(limit=100)
+    assert [r["old"] for r in got] == [False]
+    with pytest.raises(persisting.NotFoundError, match="'never-made'"):
+        system.queue.delete_topic("never-made")

@@ -417,6 +417,20 @@ Status GroupTable::remove(const std::string& topic, const std::string& group) {
   });
 }
 
+void GroupTable::forget_topic(const std::string& topic) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = groups_.lower_bound({topic, ""}); it != groups_.end() && it->first.first == topic;) {
+    {
+      std::lock_guard<std::mutex> glock(it->second->mu);
+      it->second->gone = true;
+      it->second->members.clear();
+      it->second->committed.clear();
+      it->second->lock.reset();
+    }
+    it = groups_.erase(it);
+  }
+}
+
 size_t GroupTable::expire() {
   std::vector<std::shared_ptr<Group>> all;
   {

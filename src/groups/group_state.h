@@ -61,6 +61,10 @@ class GroupTable final : public Coordinator {
   // Forgets the group and its commits; the same refusals as reset.
   Status remove(const std::string& topic, const std::string& group);
 
+  // Forgets every group of topic, members and all (the topic was deleted; its commits went with
+  // its directory). Their members' next calls find no group.
+  void forget_topic(const std::string& topic);
+
   // Drops the members whose last heartbeat is older than their session timeout (each drop
   // bumps its group's generation). Returns how many were dropped.
   size_t expire();

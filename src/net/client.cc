@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/upcast.h"
+#include "groups/group_types.h"
 #include "net/client_core.h"
 #include "persisting/json.h"
 #include "queue/partitioning.h"
@@ -110,6 +111,7 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
       auto c = std::make_unique<Call>();
       c->address = address;
       c->req.set_topic(topic);
+      c->req.set_incarnation(info.incarnation);
       c->req.set_producer_id(producer_id);
       for (size_t i : idx) {
         uint32_t b = pending[i].value();
@@ -202,6 +204,7 @@ Status ClientReaderState::fetch(const Groups& g, size_t limit, uint32_t wait_ms,
     c->address = address;
     c->index = idx;
     c->req.set_topic(topic);
+    c->req.set_incarnation(info.incarnation);
     c->req.set_limit(static_cast<uint32_t>(limit));
     c->req.set_wait_ms(wait_ms);
     for (size_t i : idx) {
@@ -361,6 +364,27 @@ Result<std::vector<TopicInfo>> Client::topics() {
 }
 
 Result<TopicInfo> Client::topic(const std::string& name) { return core_->topic(name); }
+
+Status Client::delete_topic(const std::string& topic) {
+  RETURN_IF_ERROR(groups::validate_name("topic", topic));  // validate_topic_name's rule, client-side
+  v1::DeleteTopicRequest req;
+  req.set_topic(topic);
+  v1::DeleteTopicResponse resp;
+  // Not retried on a node that may have acted: only the next entry node, and only when this one
+  // could not be reached (a node's own UNAVAILABLE names the topic: some member missed it).
+  Status s;
+  for (const auto& address : core_->entries) {
+    resp.Clear();
+    s = core_->call(address, &detail::Stub::DeleteTopic, req, &resp, "node at " + address);
+    if (s.code() != Code::kUnavailable || s.message().rfind("topic '", 0) == 0) break;
+  }
+  {
+    std::lock_guard<std::mutex> lock(core_->mu);
+    for (auto it = core_->owners.lower_bound({topic, 0}); it != core_->owners.end() && it->first.first == topic;)
+      it = core_->owners.erase(it);
+  }
+  return s;
+}
 
 Result<Object> Client::stats(const std::string& topic) {
   ASSIGN_OR_RETURN(TopicInfo info, core_->topic(topic));

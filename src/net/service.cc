@@ -19,6 +19,7 @@
 #include "queue/read_cursor.h"
 #include "queue/topic_meta.h"
 #include "runtime/bucket_storage.h"
+#include "runtime/storage_manager.h"
 
 namespace persisting::net {
 namespace {
@@ -199,6 +200,75 @@ grpc::ServerUnaryReactor* Service::GetTopic(grpc::CallbackServerContext* ctx, co
   });
 }
 
+grpc::ServerUnaryReactor* Service::DeleteTopic(grpc::CallbackServerContext* ctx, const v1::DeleteTopicRequest* req,
+                                               v1::DeleteTopicResponse* resp) {
+  return unary(kDeleteTopic, ctx, [this, req, resp](Done done) {
+    post_admin([this, req, resp, done] {
+      if (!req->local_only()) return done(delete_everywhere(*req, resp));
+      std::optional<uint64_t> incarnation;
+      if (req->has_incarnation()) incarnation = req->incarnation();
+      auto deleted = core_->delete_topic(req->topic(), incarnation);
+      if (!deleted.ok()) return done(deleted.status().with_context("node " + self_.id.str()));
+      to_wire(*deleted, resp->mutable_topic());
+      resp->add_deleted_on(self_.id.str());
+      done(Status::OK());
+    });
+  });
+}
+
+Status Service::delete_everywhere(const v1::DeleteTopicRequest& req, v1::DeleteTopicResponse* resp) {
+  const std::string& name = req.topic();
+  RETURN_IF_ERROR(validate_topic_name(name));
+  std::optional<uint64_t> incarnation;
+  if (req.has_incarnation()) incarnation = req.incarnation();
+  // This node's copy first: it says which incarnation the others are to delete.
+  auto here = core_->delete_topic(name, incarnation);
+  if (here.ok()) {
+    incarnation = here->incarnation;
+    to_wire(*here, resp->mutable_topic());
+    resp->add_deleted_on(self_.id.str());
+  } else if (here.status().code() != Code::kNotFound) {
+    return here.status().with_context("node " + self_.id.str());
+  }
+  std::string asked = self_.id.str(), unreached;
+  Status unreached_error;
+  for (const auto& m : membership_->configured()) {
+    if (m.id == self_.id) continue;
+    asked += ", " + m.id.str();
+    grpc::ClientContext pctx;
+    peers_->prepare(&pctx, config_.peer_timeout);
+    v1::DeleteTopicRequest fwd;
+    fwd.set_topic(name);
+    fwd.set_local_only(true);
+    if (incarnation) fwd.set_incarnation(*incarnation);
+    v1::DeleteTopicResponse presp;
+    Status s = from_grpc(peers_->stub(m.address)->DeleteTopic(&pctx, fwd, &presp),
+                         "node " + m.id.str() + " at " + m.address);
+    if (s.ok()) {
+      resp->add_deleted_on(m.id.str());
+      if (!resp->has_topic()) *resp->mutable_topic() = presp.topic();
+    } else if (s.code() == Code::kNotFound) {
+      continue;  // it has no copy (of this incarnation)
+    } else if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
+      unreached += (unreached.empty() ? "" : ", ") + m.id.str();
+      if (unreached_error.ok()) unreached_error = s;
+    } else {
+      return s;
+    }
+  }
+  if (!unreached.empty()) {
+    std::string done_on;
+    for (const auto& id : resp->deleted_on()) done_on += (done_on.empty() ? "" : ", ") + id;
+    return Unavailable("topic '" + name + "' was deleted on " + (done_on.empty() ? "no node" : done_on) +
+                       " but not on " + unreached + " (" + unreached_error.message() +
+                       "): delete it again once they are back");
+  }
+  if (resp->deleted_on_size() == 0)  // nothing deleted: here failed with NotFound
+    return req.has_incarnation() ? here.status()
+                                 : NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");
+  return Status::OK();
+}
+
 grpc::ServerUnaryReactor* Service::ListTopics(grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest*,
                                               v1::ListTopicsResponse* resp) {
   return unary(kListTopics, ctx, [this, resp](Done done) {
@@ -240,6 +310,8 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
       if (!e.ok()) return done(e.status());
       TopicEntry& t = **e;
       const TopicInfo& info = t.info;
+      if (req->has_incarnation() && req->incarnation() != info.incarnation)
+        return done(NotFound(runtime::deleted_message(info.topic, req->incarnation())));
       const int n = req->buckets_size();
       if (n == 0) return done(InvalidArgument("topic '" + info.topic + "': a put that names no bucket"));
       struct Part {
@@ -373,6 +445,8 @@ grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v
   with_topic(req->topic(), [this, req, resp, done, reactor](Result<std::shared_ptr<TopicEntry>> e) {
     if (!e.ok()) return done(e.status());
     TopicEntry& t = **e;
+    if (req->has_incarnation() && req->incarnation() != t.info.incarnation)
+      return done(NotFound(runtime::deleted_message(t.info.topic, req->incarnation())));
     if (req->limit() == 0 || req->limit() > config_.max_get_limit)
       return done(InvalidArgument("topic '" + t.info.topic + "': get limit " + std::to_string(req->limit()) +
                                   " is not in [1, " + std::to_string(config_.max_get_limit) + "]"));

@@ -49,6 +49,8 @@ class Service final : public v1::QueueService::CallbackService {
                                         v1::CreateTopicResponse* resp) override;
   grpc::ServerUnaryReactor* GetTopic(grpc::CallbackServerContext* ctx, const v1::GetTopicRequest* req,
                                      v1::GetTopicResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteTopic(grpc::CallbackServerContext* ctx, const v1::DeleteTopicRequest* req,
+                                        v1::DeleteTopicResponse* resp) override;
   grpc::ServerUnaryReactor* ListTopics(grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest* req,
                                        v1::ListTopicsResponse* resp) override;
   grpc::ServerUnaryReactor* GetBucket(grpc::CallbackServerContext* ctx, const v1::GetBucketRequest* req,
@@ -109,6 +111,9 @@ class Service final : public v1::QueueService::CallbackService {
   // Runs cb with the topic: inline when cached, else on the admin pool.
   void with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb);
   void describe(const TopicEntry& t, v1::TopicSpec* spec) const;
+  // The cluster-wide delete (DeleteTopic without local_only): this node's copy, then every
+  // other member's. Blocks (admin pool).
+  Status delete_everywhere(const v1::DeleteTopicRequest& req, v1::DeleteTopicResponse* resp);
 
   // Rebalance (rebalance_steps.cc). The coordinator (any node, rebalance.h) drives these steps
   // through RPCs; each runs on the node the step's RPC reaches.

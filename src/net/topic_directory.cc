@@ -23,7 +23,19 @@ Status check_bucket(const TopicEntry& t, uint32_t bucket) {
 TopicDirectory::TopicDirectory(std::shared_ptr<detail::QueueCore> core, Membership* membership, Channels* peers,
                                std::chrono::milliseconds peer_timeout, runtime::Member self)
     : core_(std::move(core)), membership_(membership), peers_(peers), peer_timeout_(peer_timeout),
-      self_(std::move(self)) {}
+      self_(std::move(self)) {
+  observer_ = core_->on_topic_deleted([this](const std::string& name) { forget(name); });
+}
+
+TopicDirectory::~TopicDirectory() { core_->remove_observer(observer_); }
+
+void TopicDirectory::forget(const std::string& name) {
+  std::unique_lock lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return;
+  deleted_.push_back(std::move(it->second));
+  topics_.erase(it);
+}
 
 std::shared_ptr<TopicEntry> TopicDirectory::cached(const std::string& name) const {
   std::shared_lock lock(mu_);
@@ -40,7 +52,8 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
                              self_.id.str() + " has no --data-dir (it serves memory topics only; restart it with "
                              "--data-dir)");
   }
-  ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info)));
+  // The incarnation comes with the topic from the node that created it (0: draw one here).
+  ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info), info.incarnation));
   std::unique_lock lock(mu_);
   auto& e = topics_[stored.topic];
   if (!e) {

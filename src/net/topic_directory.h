@@ -53,6 +53,9 @@ class TopicDirectory {
   // membership and peers must outlive the directory; peer_timeout bounds each peer lookup.
   TopicDirectory(std::shared_ptr<detail::QueueCore> core, Membership* membership, Channels* peers,
                  std::chrono::milliseconds peer_timeout, runtime::Member self);
+  ~TopicDirectory();
+  TopicDirectory(const TopicDirectory&) = delete;
+  TopicDirectory& operator=(const TopicDirectory&) = delete;
 
   // The entry when this node has used the topic since it started (never blocks).
   std::shared_ptr<TopicEntry> cached(const std::string& name) const;
@@ -63,8 +66,12 @@ class TopicDirectory {
   // topic, else ids at epoch (from the creating node), else the configured members now.
   Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
                                                uint64_t epoch);
-  // Every topic used since start.
+  // Every topic used since start (and not deleted since).
   std::vector<std::shared_ptr<TopicEntry>> all() const;
+  // Drops a deleted topic's entry (QueueCore::delete_topic tells it): the next use of the name
+  // looks it up afresh. The entry itself stays alive with the directory (handlers in flight
+  // hold it by reference); its actors are retired, so they answer NotFound.
+  void forget(const std::string& name);
 
   // The owner of a bucket with its current address; Unavailable when the membership has no
   // address for it.
@@ -83,6 +90,8 @@ class TopicDirectory {
 
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<TopicEntry>> topics_;
+  std::vector<std::shared_ptr<TopicEntry>> deleted_;  // forgotten entries, kept alive
+  uint64_t observer_ = 0;                             // QueueCore::on_topic_deleted
 };
 
 }  // namespace persisting::net

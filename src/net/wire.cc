@@ -72,6 +72,7 @@ void to_wire(const TopicInfo& info, v1::TopicSpec* spec) {
   spec->set_backend(info.backend);
   for (const auto& [k, v] : info.backend_options) (*spec->mutable_backend_options())[k] = v;
   spec->set_durable(info.durable);
+  spec->set_incarnation(info.incarnation);
 }
 
 TopicInfo from_wire(const v1::TopicSpec& spec) {
@@ -83,6 +84,7 @@ TopicInfo from_wire(const v1::TopicSpec& spec) {
   info.backend = spec.backend();
   for (const auto& [k, v] : spec.backend_options()) info.backend_options[k] = v;
   info.durable = spec.durable();
+  info.incarnation = spec.incarnation();
   return info;
 }
 

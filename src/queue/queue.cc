@@ -26,6 +26,13 @@ QueueCore::~QueueCore() {
 }
 
 Result<TopicInfo> QueueCore::lookup(const std::string& topic) {
+  ASSIGN_OR_RETURN(TopicInfo info, lookup_any(topic));
+  // Its files until a delete in progress has renamed them away.
+  if (manager->is_deleted(topic, info.incarnation)) return NotFound(runtime::deleted_message(topic, info.incarnation));
+  return info;
+}
+
+Result<TopicInfo> QueueCore::lookup_any(const std::string& topic) {
   RETURN_IF_ERROR(validate_topic_name(topic));
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -40,7 +47,7 @@ Result<TopicInfo> QueueCore::lookup(const std::string& topic) {
   return info;
 }
 
-Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w) {
+Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w, uint64_t incarnation) {
   RETURN_IF_ERROR(validate_topic_name(w.topic));
   if (w.num_buckets == 0 || w.num_buckets > 65536)
     return InvalidArgument("topic '" + w.topic + "': num_buckets must be in [1, 65536], got " +
@@ -52,6 +59,10 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w) {
   if (*durable && !has_data_dir())
     return InvalidArgument("topic '" + w.topic + "': backend '" + w.backend +
                            "' stores files and needs a data_dir");
+  // A deleted incarnation handed over again (a peer that had not deleted its copy yet) is not
+  // made anew.
+  if (incarnation != 0 && manager->is_deleted(w.topic, incarnation))
+    return NotFound(runtime::deleted_message(w.topic, incarnation));
 
   std::lock_guard<std::mutex> lock(mu);
   auto existing = topics.find(w.topic);
@@ -60,13 +71,21 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w) {
                                  : (has_data_dir() ? queue::load_topic_meta(env, options.data_dir, w.topic)
                                                    : Result<TopicInfo>(NotFound("")));
   TopicInfo info;
+  if (stored.ok() && manager->is_deleted(w.topic, stored->incarnation))  // a delete in progress
+    return NotFound(runtime::deleted_message(w.topic, stored->incarnation));
   if (stored.ok()) {
     RETURN_IF_ERROR(queue::check_same_settings(*stored, w));
+    if (incarnation != 0 && stored->incarnation != incarnation)
+      return FailedPrecondition("topic '" + w.topic + "' exists here as incarnation " +
+                                queue::incarnation_text(stored->incarnation) + ", not " +
+                                queue::incarnation_text(incarnation) +
+                                ": another life of the name (delete it first)");
     info = *stored;
   } else if (stored.status().code() == Code::kNotFound) {
     // A new topic: its options are checked before anything is written, so a put that fails
     // validation leaves nothing behind.
     info = queue::topic_settings(w);
+    info.incarnation = incarnation != 0 ? incarnation : queue::new_incarnation();
     if (Status s = BackendRegistry::global().validate_options(info.backend, info.backend_options); !s.ok())
       return s.with_context("topic '" + w.topic + "'");
     if (has_data_dir()) RETURN_IF_ERROR(queue::create_topic_meta(env, options.data_dir, info));
@@ -82,6 +101,8 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w) {
 Result<TopicInfo> QueueCore::open_for_read(const std::string& topic) {
   ASSIGN_OR_RETURN(TopicInfo info, lookup(topic));
   std::lock_guard<std::mutex> lock(mu);
+  if (manager->is_deleted(topic, info.incarnation))  // deleted since lookup
+    return NotFound(runtime::deleted_message(topic, info.incarnation));
   if (!info.durable && !written_here.count(topic))
     return FailedPrecondition("topic '" + topic + "' uses the non-durable backend '" + info.backend +
                               "': its records lived only in the memory of the process that wrote "
@@ -104,6 +125,7 @@ Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
     for (const auto& [k, v] : session_options) spec.options[k] = v;
     spec.batch_size = info.batch_size;
     spec.read_only = access == Access::kRead;
+    spec.incarnation = info.incarnation;
     if (has_data_dir()) spec.bucket_dir = queue::bucket_dir(options.data_dir, info.topic, b);
     ASSIGN_OR_RETURN(auto actor, manager->get_or_create(spec));
     out.push_back(std::move(actor));
@@ -148,6 +170,82 @@ Result<std::vector<TopicInfo>> QueueCore::list_topics() {
   return out;
 }
 
+Result<TopicInfo> QueueCore::delete_topic(const std::string& topic, std::optional<uint64_t> incarnation) {
+  std::lock_guard<std::mutex> one_at_a_time(delete_mu);
+  // lookup_any: a delete that failed after step 1 can be run again to finish.
+  ASSIGN_OR_RETURN(TopicInfo info, lookup_any(topic));
+  if (incarnation && *incarnation != info.incarnation)
+    return NotFound("topic '" + topic + "' incarnation " + queue::incarnation_text(*incarnation) +
+                    " does not exist (the topic now is incarnation " + queue::incarnation_text(info.incarnation) + ")");
+  // 1. No handle of this incarnation reaches a backend any more, and none is made again; the
+  //    backends are gone before their files go, so nothing writes into the directory after.
+  manager->retire_topic(topic, info.incarnation);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    topics.erase(topic);
+    written_here.erase(topic);
+  }
+  // 2. The topic ends when its directory leaves its name (one rename, synced): a crash before
+  //    leaves the whole topic, after it only a tombstone directory that open removes.
+  if (has_data_dir()) {
+    std::lock_guard<std::mutex> lock(mu);  // against a creation of the same name meanwhile
+    topics.erase(topic);  // again: an open that read the map or the file before step 1
+    written_here.erase(topic);
+    const std::string meta = queue::topic_meta_path(options.data_dir, topic);
+    Result<std::string> text = env->file_exists(meta) ? env->read_file(meta) : Result<std::string>(NotFound(meta));
+    if (!text.ok() && text.status().code() != Code::kNotFound) return text.status();
+    auto now = text.ok() ? queue::decode_topic_meta(*text, meta) : Result<TopicInfo>(text.status());
+    if (!now.ok() && now.status().code() != Code::kNotFound) return now.status();
+    if (now.ok() && now->incarnation == info.incarnation) {
+      const std::string trash = queue::deleted_topic_dir(options.data_dir, info);
+      if (env->file_exists(trash)) RETURN_IF_ERROR(env->remove_all(trash));
+      RETURN_IF_ERROR(env->rename_file(queue::topic_dir(options.data_dir, topic), trash));
+      RETURN_IF_ERROR(env->sync_dir(options.data_dir));
+    }
+  }
+  // 3. What is left is no topic's: remove it (a failure leaves it to the next open).
+  if (has_data_dir()) {
+    const std::string trash = queue::deleted_topic_dir(options.data_dir, info);
+    if (env->file_exists(trash))
+      log_if_error(options.logger.get(), LogLevel::kWarning, "removing deleted topic files '" + trash + "'",
+                   env->remove_all(trash));
+  }
+  groups->forget_topic(topic);
+  std::vector<std::function<void(const std::string&)>> observers;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& [id, o] : deleted_observers) observers.push_back(o);
+  }
+  for (const auto& o : observers) o(topic);
+  return info;
+}
+
+uint64_t QueueCore::on_topic_deleted(std::function<void(const std::string&)> observer) {
+  std::lock_guard<std::mutex> lock(mu);
+  deleted_observers.emplace(next_observer, std::move(observer));
+  return next_observer++;
+}
+
+void QueueCore::remove_observer(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu);
+  deleted_observers.erase(id);
+}
+
+void QueueCore::remove_deleted_leftovers() {
+  if (!has_data_dir()) return;
+  auto children = env->get_children(options.data_dir);
+  if (!children.ok()) {
+    log_if_error(options.logger.get(), LogLevel::kWarning, "listing '" + options.data_dir + "' for deleted topics",
+                 children.status());
+    return;
+  }
+  const std::string prefix = queue::kDeletedPrefix;
+  for (const auto& c : *children)
+    if (c.rfind(prefix, 0) == 0)
+      log_if_error(options.logger.get(), LogLevel::kWarning, "removing the files of a deleted topic '" + c + "'",
+                   env->remove_all(join_path(options.data_dir, c)));
+}
+
 Status flush_actors(const std::vector<std::shared_ptr<runtime::BucketStorage>>& actors) {
   std::vector<std::future<Status>> futures;
   for (const auto& a : actors) {
@@ -177,6 +275,7 @@ Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId 
                                                             core->options.scheduler, core->options.tail_cache);
   core->groups = std::make_unique<groups::GroupTable>(
       core->has_data_dir() ? std::make_unique<groups::GroupStore>(core->env, core->options.data_dir) : nullptr);
+  core->remove_deleted_leftovers();
   return core;
 }
 
@@ -280,6 +379,8 @@ Status Queue::delete_group(const std::string& topic, const std::string& group) {
   RETURN_IF_ERROR(core_->open_for_read(topic).status());
   return core_->groups->remove(topic, group);
 }
+
+Status Queue::delete_topic(const std::string& topic) { return core_->delete_topic(topic).status(); }
 
 Status Queue::flush() {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;

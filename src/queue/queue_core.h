@@ -4,9 +4,11 @@
 // Writers and readers keep it alive through a shared_ptr.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -35,8 +37,10 @@ struct QueueCore {
   ~QueueCore();
 
   bool has_data_dir() const { return !options.data_dir.empty(); }
-  // Creates or opens a topic for writing (validates, persists topic.json).
-  Result<TopicInfo> open_for_write(const WriterOptions& w);
+  // Creates or opens a topic for writing (validates, persists topic.json). incarnation: the id a
+  // new topic gets (0: a fresh random one); for an existing topic, non-zero must match its own
+  // (FailedPrecondition otherwise: it is another life of the name).
+  Result<TopicInfo> open_for_write(const WriterOptions& w, uint64_t incarnation = 0);
   // Opens an existing topic by name for reading.
   Result<TopicInfo> open_for_read(const std::string& topic);
   // The actors of the given buckets, creating them with the topic's backend if needed.
@@ -50,9 +54,32 @@ struct QueueCore {
   Result<Object> stats(const TopicInfo& info, Access access = Access::kWrite);
   // Each bucket's end offset (its record count), index = bucket; opens the buckets to read.
   Result<std::vector<Offset>> bucket_ends(const TopicInfo& info);
+  // The topic's settings; NotFound when it does not exist or is being deleted.
   Result<TopicInfo> lookup(const std::string& topic);
+  // The same, also while a delete of it is in progress (or failed after retiring its buckets).
+  Result<TopicInfo> lookup_any(const std::string& topic);
   // Topics opened in this process and those with a topic.json in the data dir.
   Result<std::vector<TopicInfo>> list_topics();
+
+  // Deletes a topic (docs/architecture.md, "Deleting a topic"): retires its bucket actors
+  // (StorageManager::retire_topic: their holders get NotFound), moves its directory to a
+  // tombstone name (queue::deleted_topic_dir) and removes it, forgets its consumer groups and
+  // tells the observers. incarnation: delete only that life of the name (NotFound otherwise).
+  // NotFound naming the topic when it does not exist; nothing changes then. Answers what was
+  // deleted. Blocks.
+  Result<TopicInfo> delete_topic(const std::string& topic, std::optional<uint64_t> incarnation = std::nullopt);
+  // Calls observer with the name of every topic deleted from now on (after its files are gone),
+  // so caches above the queue (a node's topic directory, the Kafka catalog) forget it. It must
+  // not block or call back into delete_topic. Answers an id for remove_observer, which the
+  // observer's owner calls before it goes.
+  uint64_t on_topic_deleted(std::function<void(const std::string&)> observer);
+  void remove_observer(uint64_t id);
+  // Removes what deletes interrupted by a crash left (<data_dir>/.deleted.*); failures are logged.
+  void remove_deleted_leftovers();
+
+  std::mutex delete_mu;  // one delete at a time
+  std::map<uint64_t, std::function<void(const std::string&)>> deleted_observers;  // guarded by mu
+  uint64_t next_observer = 1;                                                      // guarded by mu
 };
 
 struct WriterState {

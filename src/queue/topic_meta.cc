@@ -1,5 +1,10 @@
 #include "queue/topic_meta.h"
 
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
+
 #include <nlohmann/json.hpp>
 
 #include "core/cleanup.h"
@@ -21,6 +26,30 @@ std::string topic_meta_path(const std::string& data_dir, const std::string& topi
   return join_path(topic_dir(data_dir, topic), "topic.json");
 }
 
+std::string deleted_topic_dir(const std::string& data_dir, const TopicInfo& info) {
+  return join_path(data_dir, kDeletedPrefix + info.topic + "." + incarnation_text(info.incarnation));
+}
+
+uint64_t new_incarnation() {
+  static std::mutex mu;
+  static std::mt19937_64 gen([] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+           static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }());
+  std::lock_guard<std::mutex> lock(mu);
+  uint64_t v;
+  do v = gen();
+  while (v == 0);
+  return v;
+}
+
+std::string incarnation_text(uint64_t incarnation) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(incarnation));
+  return buf;
+}
+
 std::string encode_topic_meta(const TopicInfo& info) {
   json j;
   j["format"] = kTopicMetaFormat;
@@ -31,6 +60,7 @@ std::string encode_topic_meta(const TopicInfo& info) {
   j["backend"] = info.backend;
   j["options"] = json::object();
   for (const auto& [k, v] : info.backend_options) j["options"][k] = v;
+  if (info.incarnation != 0) j["incarnation"] = incarnation_text(info.incarnation);
   return j.dump(2) + "\n";
 }
 
@@ -67,6 +97,14 @@ Result<TopicInfo> decode_topic_meta(std::string_view text, const std::string& pa
       if (!v.is_string()) return bad("option '" + k + "' is not a string");
       info.backend_options[k] = v.get<std::string>();
     }
+  }
+  if (j.contains("incarnation")) {
+    const auto& inc = j["incarnation"];
+    std::string text = inc.is_string() ? inc.get<std::string>() : "";
+    bool hex = text.size() == 16;
+    for (char c : text) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+    if (!hex) return bad("\"incarnation\" is not 16 lowercase hex digits");
+    info.incarnation = std::stoull(text, nullptr, 16);
   }
   return info;
 }

@@ -1,8 +1,10 @@
-// Topic metadata, persisted as <data_dir>/<topic>/topic.json (format 1):
+// Topic metadata, persisted as <data_dir>/<topic>/topic.json (format 1; docs/architecture.md,
+// "Topics"):
 //   {"format":1,"topic":"events","bucket_column":"id","num_buckets":4,"batch_size":100,
-//    "backend":"memory","options":{"k":"v"}}
+//    "backend":"memory","options":{"k":"v"},"incarnation":"9f3c0a51d2e4b768"}
 // Written atomically (temp file, fsync, rename) when a topic is created. Unknown keys are
-// ignored on read so later versions can add fields; a higher "format" is refused.
+// ignored on read so later versions can add fields; a higher "format" is refused. A file
+// without "incarnation" (written before it existed) reads as incarnation 0.
 #pragma once
 
 #include <string>
@@ -17,6 +19,15 @@ inline constexpr int kTopicMetaFormat = 1;
 std::string topic_dir(const std::string& data_dir, const std::string& topic);
 std::string bucket_dir(const std::string& data_dir, const std::string& topic, BucketId bucket);
 std::string topic_meta_path(const std::string& data_dir, const std::string& topic);
+// Where a topic being deleted is moved before its files are removed: a name no topic can have
+// (it starts with '.'), one per incarnation. Open removes leftovers (kDeletedPrefix).
+inline constexpr const char* kDeletedPrefix = ".deleted.";
+std::string deleted_topic_dir(const std::string& data_dir, const TopicInfo& info);
+
+// A fresh incarnation id: random, never 0.
+uint64_t new_incarnation();
+// "9f3c0a51d2e4b768": 16 lowercase hex digits, as topic.json and messages write it.
+std::string incarnation_text(uint64_t incarnation);
 
 std::string encode_topic_meta(const TopicInfo& info);
 // path is used in error messages.

@@ -19,6 +19,7 @@ BucketStorage::BucketStorage(Executor& executor, std::string topic, BucketId buc
 BucketStorage::~BucketStorage() = default;
 
 Status BucketStorage::closed_error() const {
+  if (!retired_.ok()) return retired_;
   return Unavailable("topic '" + topic_ + "' bucket " + std::to_string(bucket_.value()) +
                      " is closed");
 }
@@ -165,6 +166,20 @@ void BucketStorage::close(StatusCallback cb) {
       w.cb(self->closed_error());
     }
     cb(s);
+  });
+}
+
+void BucketStorage::retire(Status reason, std::function<void()> done) {
+  mailbox_->post([self = shared_from_this(), reason = std::move(reason), done = std::move(done)] {
+    if (self->retired_.ok()) self->retired_ = reason;
+    self->backend_.reset();
+    auto waiters = std::move(self->waiters_);
+    self->waiters_.clear();
+    for (auto& [id, w] : waiters) {
+      self->executor_.timers().cancel(w.deadline);
+      w.cb(self->closed_error());
+    }
+    done();
   });
 }
 

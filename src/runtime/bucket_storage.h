@@ -56,6 +56,10 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   void stats(StatsCallback cb);
   // Flushes, then fails every parked reader with Unavailable; later messages fail the same way.
   void close(StatusCallback cb);
+  // Closes without flushing (the bucket's files are about to be deleted: its topic was deleted):
+  // parked readers and every later message fail with reason. done runs once the backend is gone,
+  // so nothing of this bucket writes files after it.
+  void retire(Status reason, std::function<void()> done);
 
  private:
   struct Waiter {
@@ -76,6 +80,7 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   std::string topic_;
   BucketId bucket_;
   std::unique_ptr<StorageBackend> backend_;  // null once closed
+  Status retired_;                           // retire()'s reason: what a closed bucket answers
   const bool checks_batches_;
   std::unordered_map<uint64_t, Waiter> waiters_;
   uint64_t next_internal_id_ = 1ULL << 63;

@@ -1,10 +1,17 @@
 #include "runtime/storage_manager.h"
 
+#include <cstdio>
 #include <future>
 
 #include "core/log.h"
 
 namespace persisting::runtime {
+
+std::string deleted_message(const std::string& topic, uint64_t incarnation) {
+  char inc[17];
+  std::snprintf(inc, sizeof inc, "%016llx", static_cast<unsigned long long>(incarnation));
+  return "topic '" + topic + "' (incarnation " + inc + ") was deleted";
+}
 
 StorageManager::StorageManager(Executor& executor, NodeId self, std::vector<Member> members, Env* env,
                                Logger* logger, Scheduler* scheduler, TailCache* tail_cache)
@@ -29,6 +36,8 @@ Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const Bucke
                               std::to_string(spec.bucket.value()) + " is owned by node " +
                               owner.id.str() + ", not " + self_.str());
   std::lock_guard<std::mutex> lock(mu_);
+  if (deleted_.count({spec.topic, spec.incarnation}))
+    return NotFound(deleted_message(spec.topic, spec.incarnation));
   auto key = std::make_pair(spec.topic, spec.bucket.value());
   if (auto it = buckets_.find(key); it != buckets_.end()) return it->second;
   BackendContext ctx;
@@ -70,6 +79,30 @@ Status StorageManager::drop(const std::string& topic, BucketId bucket) {
   auto f = p->get_future();
   actor->close([p](Status s) { p->set_value(std::move(s)); });
   return f.get();
+}
+
+void StorageManager::retire_topic(const std::string& topic, uint64_t incarnation) {
+  std::vector<std::shared_ptr<BucketStorage>> actors;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    deleted_.insert({topic, incarnation});
+    for (auto it = buckets_.lower_bound({topic, 0}); it != buckets_.end() && it->first.first == topic;) {
+      actors.push_back(std::move(it->second));
+      it = buckets_.erase(it);
+    }
+  }
+  std::vector<std::future<void>> futures;
+  for (auto& a : actors) {
+    auto p = std::make_shared<std::promise<void>>();
+    futures.push_back(p->get_future());
+    a->retire(NotFound(deleted_message(topic, incarnation)), [p] { p->set_value(); });
+  }
+  for (auto& f : futures) f.get();
+}
+
+bool StorageManager::is_deleted(const std::string& topic, uint64_t incarnation) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return deleted_.count({topic, incarnation}) > 0;
 }
 
 std::vector<BucketRef> StorageManager::list_buckets() const {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,12 +30,17 @@ struct BucketSpec {
   // Opened to read (BackendContext::read_only); the first put makes it a writer. Only matters
   // when the actor is created: an existing one is returned as it is.
   bool read_only = false;
+  // The topic's incarnation (TopicInfo::incarnation): a deleted one's buckets are never made again.
+  uint64_t incarnation = 0;
 };
 
 struct BucketRef {
   std::string topic;
   BucketId bucket;
 };
+
+// "topic 'T' (incarnation 9f3c0a51d2e4b768) was deleted": what a deleted topic's handles answer.
+std::string deleted_message(const std::string& topic, uint64_t incarnation);
 
 class StorageManager {
  public:
@@ -61,6 +67,13 @@ class StorageManager {
   // Unavailable); callers holding the actor see it closed. OK when there is none. The bucket's
   // files stay: deleting them is the caller's business (a cluster rebalance moving it away).
   Status drop(const std::string& topic, BucketId bucket);
+  // Deleting a topic: forgets every local actor of topic and refuses to make one again for this
+  // incarnation (get_or_create answers NotFound "was deleted"), then retires the actors
+  // (BucketStorage::retire with NotFound: callers holding them get it, parked readers wake with
+  // it) and waits until their backends are gone. Blocks: not from inside an actor's message.
+  void retire_topic(const std::string& topic, uint64_t incarnation);
+  // Whether retire_topic was called for this incarnation of topic.
+  bool is_deleted(const std::string& topic, uint64_t incarnation) const;
   // Stats of every local bucket (blocks until each actor answers).
   std::vector<BucketStats> stats() const;
   // Flushes and closes every local bucket; returns the first error.
@@ -76,6 +89,7 @@ class StorageManager {
   TailCache* tail_cache_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> buckets_;
+  std::set<std::pair<std::string, uint64_t>> deleted_;  // (topic, incarnation) retired
 };
 
 }  // namespace persisting::runtime

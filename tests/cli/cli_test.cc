@@ -101,6 +101,31 @@ TEST(CliTest, TopicsAndStatsPrintJson) {
   EXPECT_NE(bad_backend.err.find("unknown backend 'nosuch'"), std::string::npos);
 }
 
+TEST(CliTest, TopicsDeleteRemovesTheTopicAndAnUnknownOneFails) {
+  TempDir dir;
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "old", "--num-buckets", "2"},
+                "{\"id\":1}\n{\"id\":2}\n").exit_code, 0);
+  auto del = cli({"topics", "delete", "--data-dir", dir.path(), "--topic", "old"});
+  ASSERT_EQ(del.exit_code, 0) << del.err;
+  EXPECT_NE(del.err.find("deleted topic 'old'"), std::string::npos) << del.err;
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(dir.path()) / "old"));
+  auto topics = cli({"topics", "--data-dir", dir.path()});
+  ASSERT_EQ(topics.exit_code, 0);
+  EXPECT_EQ(topics.out, "[]\n");
+  auto again = cli({"topics", "delete", "--data-dir", dir.path(), "--topic", "old"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("topic 'old' does not exist"), std::string::npos) << again.err;
+  EXPECT_EQ(cli({"topics", "delete", "--data-dir", dir.path()}).exit_code, 2);  // --topic missing
+  // Created again: empty, from offset 0.
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "old", "--num-buckets", "2"}, "{\"id\":3}\n").exit_code, 0);
+  auto got = cli({"get", "--data-dir", dir.path(), "--topic", "old", "--from-beginning", "--with-position"});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  auto line = parse_json(got.out);
+  ASSERT_TRUE(line.ok()) << got.out;  // exactly one line
+  EXPECT_EQ(line->as_object().find("offset")->as_int(), 0);
+  EXPECT_EQ(line->as_object().find("record")->as_object().find("id")->as_int(), 3);
+}
+
 TEST(CliTest, PluginBackendsCanBeLoaded) {
   TempDir dir;
   auto put = cli({"--plugin", TEST_PLUGIN_PATH, "put", "--data-dir", dir.path(), "--topic", "t",

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <future>
 #include <string>
 #include <thread>
 
@@ -347,6 +348,64 @@ TEST_F(BrokerTest, CorruptBatchIsRefusedAndNothingIsAppended) {
   ASSERT_TRUE(lr);
   auto offsets = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
   EXPECT_EQ(offsets.topics[0].partitions[0].offset, 0);
+}
+
+TEST_F(BrokerTest, DeleteTopicsDeletesPerTopicAndARecreatedTopicStartsEmpty) {
+  start();
+  Client c(port());
+  int32_t corr;
+  auto produce_one = [&](int32_t correlation) {
+    RecordBatch b;
+    Record r;
+    r.key = "k";
+    r.value = "v";
+    b.records.push_back(r);
+    ProduceRequest p;
+    p.acks = 1;
+    p.topics.push_back({"gone", {{0, {}}}});
+    EXPECT_TRUE(encode_record_batch(b, Compression::kNone, &p.topics[0].partitions[0].records).ok());
+    EXPECT_TRUE(c.send(frame(ApiKey::kProduce, 8, correlation, p)));
+    auto pr = c.receive();
+    EXPECT_TRUE(pr);
+    return decode_body<ProduceResponse>(ApiKey::kProduce, 8, pr.value_or(""), &corr).responses[0].partitions[0];
+  };
+  ASSERT_EQ(metadata(c, "gone").topics[0].error_code, 0);  // auto-created, 2 partitions
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(produce_one(10 + i).error_code, 0);
+  // A second catalog over the same core caches the topic and its actor: the delete reaches it
+  // too (QueueCore tells every catalog).
+  TopicCatalog other(core_, {});
+  auto held = other.find("gone");
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE((*held)->partition(0).ok());
+
+  for (int16_t version : {int16_t(1), int16_t(3)}) {
+    DeleteTopicsRequest d;
+    d.topic_names = version == 1 ? std::vector<std::string>{"gone", "never-made"} : std::vector<std::string>{"gone"};
+    d.timeout_ms = 1000;
+    ASSERT_TRUE(c.send(frame(ApiKey::kDeleteTopics, version, 20 + version, d)));
+    auto dr = c.receive();
+    ASSERT_TRUE(dr);
+    auto deleted = decode_body<DeleteTopicsResponse>(ApiKey::kDeleteTopics, version, *dr, &corr);
+    EXPECT_EQ(corr, 20 + version);
+    ASSERT_EQ(deleted.responses.size(), d.topic_names.size());
+    EXPECT_EQ(deleted.responses[0].name, "gone");
+    // v1: deleted; v3: the same topic again, now unknown.
+    EXPECT_EQ(deleted.responses[0].error_code, version == 1 ? 0 : 3) << version;
+    if (version == 1) EXPECT_EQ(deleted.responses[1].error_code, 3);  // UNKNOWN_TOPIC_OR_PARTITION
+  }
+  EXPECT_EQ(core_->lookup("gone").status().code(), Code::kNotFound);
+  EXPECT_EQ(other.find("gone").status().code(), Code::kNotFound);
+  auto stale = (*held)->partition(0);
+  ASSERT_TRUE(stale.ok());  // the actor the catalog had: retired, it answers NotFound
+  std::promise<Status> flushed;
+  (*stale)->flush([&](Status s) { flushed.set_value(s); });
+  EXPECT_EQ(flushed.get_future().get().code(), Code::kNotFound);
+
+  // Auto-created again: a new topic, from offset 0.
+  ASSERT_EQ(metadata(c, "gone", 30).topics[0].error_code, 0);
+  auto again = produce_one(31);
+  EXPECT_EQ(again.error_code, 0);
+  EXPECT_EQ(again.base_offset, 0);
 }
 
 }  // namespace

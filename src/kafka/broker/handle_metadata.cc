@@ -3,6 +3,7 @@
 // calls this rare.
 #include "kafka/broker/dispatcher.h"
 
+#include "core/log.h"
 #include "queue/topic_meta.h"
 
 namespace persisting::kafka {
@@ -101,13 +102,15 @@ void Dispatcher::handle(Session&, const RequestHeader& h, CreateTopicsRequest re
 }
 
 void Dispatcher::handle(Session&, const RequestHeader& h, DeleteTopicsRequest req, const Reply& reply) {
-  // The engine has no topic deletion yet: said plainly, per topic.
+  // Each topic on its own: an unknown one is UNKNOWN_TOPIC_OR_PARTITION and the others are still
+  // deleted (records, files, groups' commits; docs/kafka.md, "DeleteTopics").
   DeleteTopicsResponse r;
   for (const auto& name : req.topic_names) {
     auto& out = r.responses.emplace_back();
     out.name = name;
-    auto t = broker_->catalog().find(name);
-    out.error_code = error_value(t.ok() ? ErrorCode::TOPIC_DELETION_DISABLED : topic_error(t.status()));
+    Status s = broker_->catalog().remove(name);
+    out.error_code = error_value(s.ok() ? ErrorCode::NONE : topic_error(s));
+    if (!s.ok() && config_.logger) config_.logger->log(LogLevel::kInfo, "kafka: DeleteTopics: " + s.to_string());
   }
   reply.send(response_frame(h, r));
 }

@@ -35,6 +35,20 @@ Result<std::shared_ptr<runtime::BucketStorage>> CatalogTopic::partition(uint32_t
 TopicCatalog::TopicCatalog(std::shared_ptr<detail::QueueCore> core, CatalogOptions options)
     : core_(std::move(core)), options_(std::move(options)) {
   if (options_.backend.empty()) options_.backend = core_->has_data_dir() ? "persisting" : "memory";
+  observer_ = core_->on_topic_deleted([this](const std::string& name) { forget(name); });
+}
+
+TopicCatalog::~TopicCatalog() { core_->remove_observer(observer_); }
+
+void TopicCatalog::forget(const std::string& name) {
+  std::unique_lock lock(mu_);
+  topics_.erase(name);
+  kafka_in_memory_.erase(name);
+}
+
+Status TopicCatalog::remove(const std::string& name) {
+  std::lock_guard<std::mutex> create_lock(create_mu_);  // not while the same name is being made
+  return core_->delete_topic(name).status();
 }
 
 bool TopicCatalog::is_kafka_topic(const std::string& name) {

@@ -31,8 +31,8 @@ enum class TopicKind {
   kRecords,  // created by our APIs: JSON-like records, bucket = hash(bucket column)
 };
 
-// One topic as the broker sees it. Lives as long as the catalog (entries are never replaced
-// while the process runs; a deleted topic's entry is only dropped from the map).
+// One topic as the broker sees it. Held by shared_ptr: a deleted topic's entry is dropped from
+// the catalog, and requests still holding it reach retired actors, which answer NotFound.
 class CatalogTopic {
  public:
   CatalogTopic(std::shared_ptr<detail::QueueCore> core, TopicInfo info, TopicKind kind);
@@ -62,11 +62,16 @@ struct CatalogOptions {
 class TopicCatalog {
  public:
   TopicCatalog(std::shared_ptr<detail::QueueCore> core, CatalogOptions options);
+  ~TopicCatalog();
+  TopicCatalog(const TopicCatalog&) = delete;
+  TopicCatalog& operator=(const TopicCatalog&) = delete;
 
   // The topic, or NotFound.
   Result<std::shared_ptr<CatalogTopic>> find(const std::string& name);
   // Creates a Kafka topic with the given partition count; AlreadyExists when the name is taken.
   Result<std::shared_ptr<CatalogTopic>> create(const std::string& name, uint32_t partitions);
+  // Deletes a topic (QueueCore::delete_topic: records, files, groups); NotFound when unknown.
+  Status remove(const std::string& name);
   // Every topic of the node (Kafka's and ours).
   Result<std::vector<std::shared_ptr<CatalogTopic>>> list();
   const std::string& backend() const { return options_.backend; }
@@ -74,6 +79,8 @@ class TopicCatalog {
  private:
   Result<std::shared_ptr<CatalogTopic>> remember(const TopicInfo& info);
   bool is_kafka_topic(const std::string& name);
+  // Drops a deleted topic (however it was deleted: QueueCore tells the catalog).
+  void forget(const std::string& name);
 
   std::shared_ptr<detail::QueueCore> core_;
   CatalogOptions options_;
@@ -81,6 +88,7 @@ class TopicCatalog {
   std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<CatalogTopic>> topics_;
   std::set<std::string> kafka_in_memory_;  // Kafka topics of a node without a data dir
+  uint64_t observer_ = 0;                  // QueueCore::on_topic_deleted
 };
 
 // The column names of a Kafka topic's records.

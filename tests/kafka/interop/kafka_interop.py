@@ -223,6 +223,45 @@ def test_kafka_python_group(tmp):
         node.stop()
 
 
+def test_kafka_python_delete_topics(tmp):
+    """KafkaAdminClient.delete_topics: the topic and its records go; a topic made again under the
+    name starts empty; an unknown topic is UnknownTopicOrPartitionError."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from kafka.errors import UnknownTopicOrPartitionError
+    node = Node(tmp, "--kafka-partitions", "2").start()
+    try:
+        def produce(prefix, n):
+            p = KafkaProducer(bootstrap_servers=node.bootstrap)
+            for i in range(n):
+                p.send("dt", key=b"%sk%d" % (prefix, i), value=b"%sv%d" % (prefix, i))
+            p.flush(30)
+            p.close()
+
+        def consume():
+            c = KafkaConsumer("dt", bootstrap_servers=node.bootstrap, auto_offset_reset="earliest",
+                              consumer_timeout_ms=3000)
+            got = sorted(m.value for m in c)
+            c.close()
+            return got
+
+        produce(b"old-", 100)
+        assert len(consume()) == 100
+        admin = KafkaAdminClient(bootstrap_servers=node.bootstrap)
+        admin.delete_topics(["dt"], timeout_ms=10000)
+        assert not os.path.exists(os.path.join(tmp, "dt")), os.listdir(tmp)
+        try:
+            admin.delete_topics(["dt"], timeout_ms=10000)
+            raise AssertionError("deleting a deleted topic succeeded")
+        except UnknownTopicOrPartitionError:
+            pass
+        admin.close()
+        produce(b"new-", 10)  # auto-created again: a new topic
+        got = consume()
+        assert got == sorted(b"new-v%d" % i for i in range(10)), got
+    finally:
+        node.stop()
+
+
 class DroppingProxy:
     """Forwards 127.0.0.1:port to target and closes every connection after a random short time."""
 
@@ -428,7 +467,7 @@ def test_cluster_node_refuses_kafka(tmp):
 
 
 TESTS = [test_kcat_list, test_cluster_node_refuses_kafka, test_kcat_tls_and_sasl, test_kcat_codecs_roundtrip, test_our_topic_read_by_kcat, test_confluent_group,
-         test_kafka_python_group, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops, test_kafkajs_group,
+         test_kafka_python_group, test_kafka_python_delete_topics, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops, test_kafkajs_group,
          test_lancedb_reads_kafka_topic]
 
 
