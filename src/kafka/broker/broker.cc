@@ -17,9 +17,11 @@ int64_t now_ms() {
 }
 
 // Records asked of a bucket for a partition that may answer max_bytes: a bound on the copy, the
-// bytes are cut again when the batch is encoded.
-size_t record_limit(int32_t max_bytes) {
-  return static_cast<size_t>(std::clamp<int64_t>(int64_t{max_bytes} / 32, 16, 20000));
+// bytes are cut again when the batch is encoded. Sized by the topic's recent mean record size
+// (32 bytes before any), so that a partition of large records is not read several times over.
+size_t record_limit(const FetchPart& p) {
+  const int64_t mean = std::max<int64_t>(16, p.topic->record_bytes_hint() ? p.topic->record_bytes_hint() : 32);
+  return static_cast<size_t>(std::clamp<int64_t>(int64_t{p.max_bytes} / mean + 16, 16, 20000));
 }
 
 }  // namespace
@@ -157,7 +159,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
   for (size_t i = 0; i < n; ++i) {
     if (!st->actors[i]) continue;
     const FetchPart& p = st->parts[i];
-    st->actors[i]->read(Offset(static_cast<uint64_t>(p.offset)), record_limit(p.max_bytes),
+    st->actors[i]->read(Offset(static_cast<uint64_t>(p.offset)), record_limit(p),
                         [this, st, i](Result<::persisting::RecordBatch> r, Offset end) {
       bool last;
       {
@@ -190,7 +192,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
       for (size_t j = 0; j < st->parts.size(); ++j) {
         if (!st->actors[j]) continue;
         const FetchPart& p = st->parts[j];
-        st->actors[j]->get(Offset(static_cast<uint64_t>(p.offset)), record_limit(p.max_bytes),
+        st->actors[j]->get(Offset(static_cast<uint64_t>(p.offset)), record_limit(p),
                            std::chrono::milliseconds(st->max_wait_ms), st->waiter,
                            [this, st, j](Result<::persisting::RecordBatch> r) {
           bool cancel_others = false, last;
@@ -254,6 +256,7 @@ void Broker::fetch_answer(const std::shared_ptr<FetchState>& st) {
       kb.records.push_back(std::move(kr));
     }
     if (kb.records.empty()) continue;
+    p.topic->note_record_bytes(static_cast<uint32_t>(bytes / static_cast<int64_t>(kb.records.size())));
     kb.base_timestamp = first_ts;
     kb.max_timestamp = max_ts;
     for (size_t k = 0; k < kb.records.size(); ++k)
