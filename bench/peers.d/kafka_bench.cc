@@ -68,7 +68,7 @@ struct Producer {
   // (a hash of the key) choose.
   void send(const std::string& key, const std::string& value, int32_t partition = RD_KAFKA_PARTITION_UA) {
     while (rd_kafka_produce(topic, partition, RD_KAFKA_MSG_F_COPY, const_cast<char*>(value.data()), value.size(),
-                            key.data(), key.size(), nullptr) != 0) {
+                            key.empty() ? nullptr : key.data(), key.size(), nullptr) != 0) {
       if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
         die(std::string("produce: ") + rd_kafka_err2str(rd_kafka_last_error()));
       rd_kafka_poll(rk, 10);
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
     partition_count(producer.rk, producer.topic);  // the topic exists before the clock starts
     const std::string payload(a.record_size, 'x');
     peers::run_produce(a, [&](uint64_t first, uint64_t n) {
-      for (uint64_t i = first; i < first + n; ++i) producer.send(peers::record_id(a, i), peers::record_json(a, i, payload));
+      for (uint64_t i = first; i < first + n; ++i) producer.send({}, peers::record_json(a, i, payload));
       return producer.flush();
     });
   } else if (a.phase == "consume") {
