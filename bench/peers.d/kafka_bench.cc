@@ -1,7 +1,8 @@
 // kafka_bench: the peer benchmark client for a Kafka-protocol broker (librdkafka's C API), here
 // persistingd --kafka-listen. Flags and JSON output as in bench_common.h. The topic is --stream
 // (created by the broker on first use, with its default partition count); a record is one Kafka
-// message: key = the record's id, value = the record's JSON text.
+// message without a key (librdkafka's sticky partitioner keeps a batch in one partition), value =
+// the record's JSON text.
 //   produce: a batch is --batch-size messages handed to the producer, then rd_kafka_flush until
 //            every one is acknowledged (acks=all; flush sends at once, whatever linger.ms says):
 //            like Redis's pipelined XADDs and their replies;
