@@ -46,6 +46,11 @@ int main(int argc, char** argv) {
   app.add_option("--kafka-partitions", c.kafka_partitions, "Partitions of a topic created over Kafka without a count")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
+  app.add_option("--kafka-backend", c.kafka_backend,
+                 "Backend of topics created over Kafka (default: persisting with --data-dir, memory without)");
+  std::vector<std::string> kafka_options;
+  app.add_option("--kafka-backend-option", kafka_options,
+                 "Backend option key=value of topics created over Kafka (repeat the flag for more)");
   app.add_option("--kafka-max-frame-bytes", c.kafka_max_frame_bytes, "Largest Kafka request frame; larger ones close the connection")
       ->check(CLI::Range(size_t(1) << 16, size_t(1) << 30))
       ->capture_default_str();
@@ -91,6 +96,14 @@ int main(int argc, char** argv) {
                    "first line\n";
       return 2;
     }
+  }
+  for (const auto& kv : kafka_options) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "persistingd: --kafka-backend-option '" << kv << "': expected key=value" << std::endl;
+      return 2;
+    }
+    c.kafka_backend_options[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   if (c.token.empty()) {
     for (const auto& [flag, address] : {std::pair<const char*, const std::string&>{"--listen", c.listen},

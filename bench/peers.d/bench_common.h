@@ -7,6 +7,7 @@
 //   --storage file|memory (NATS only: the stream's storage when the client creates it)
 //   --group NAME (consume: share the stream with the other consumers of group NAME, each record
 //                 to one of them: Redis XREADGROUP NOACK, NATS a shared durable pull consumer)
+//   --rank R --world-size W (consume, Kafka: this consumer reads partitions p with p % W == R)
 #pragma once
 
 #include <algorithm>
@@ -33,7 +34,7 @@ inline double seconds_since(Clock::time_point t0) {
 struct Args {
   std::string host = "127.0.0.1", phase = "produce", stream = "bench", tag = "w0", storage = "file", group;
   int port = 0;
-  uint32_t batch_size = 100, record_size = 0, fetch = 1000, samples = 2000;
+  uint32_t batch_size = 100, record_size = 0, fetch = 1000, samples = 2000, rank = 0, world_size = 1;
   double duration_s = 5;
   uint64_t max_records = 0;  // 0: bounded by duration only
 };
@@ -69,12 +70,15 @@ inline Args parse_args(int argc, char** argv) {
     else if (k == "--record-size") num(a.record_size);
     else if (k == "--fetch") num(a.fetch);
     else if (k == "--samples") num(a.samples);
+    else if (k == "--rank") num(a.rank);
+    else if (k == "--world-size") num(a.world_size);
     else if (k == "--duration") num(a.duration_s);
     else if (k == "--max-records") num(a.max_records);
     else die("unknown flag " + k);
   }
   if (a.port <= 0) die("--server host:port is required");
   if (a.batch_size == 0 || a.fetch == 0) die("--batch-size and --fetch must be positive");
+  if (a.world_size == 0 || a.rank >= a.world_size) die("--rank must be below --world-size");
   return a;
 }
 

@@ -107,6 +107,8 @@ Result<std::unique_ptr<kafka::Server>> start_kafka(const NodeConfig& config, std
   kc.listener.tls_key_pem = key_pem;
   kc.broker.auto_create_topics = config.kafka_auto_create_topics;
   kc.broker.default_partitions = config.kafka_partitions;
+  kc.catalog.backend = config.kafka_backend;
+  kc.catalog.backend_options = config.kafka_backend_options;
   kc.dispatcher.token = config.token;
   kc.dispatcher.cluster_id = "persisting-" + config.id;
   kc.dispatcher.logger = config.logger.get();

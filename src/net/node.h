@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,9 @@ struct NodeConfig {
   std::string kafka_advertise;             // host:port Metadata hands out (default: kafka_listen)
   bool kafka_auto_create_topics = true;    // Metadata/Produce create unknown topics
   uint32_t kafka_partitions = 1;           // partitions of an auto-created topic
+  std::string kafka_backend;               // backend of topics created over Kafka (empty: persisting
+                                           // with a data dir, memory without)
+  std::map<std::string, std::string> kafka_backend_options;  // their backend options
   size_t kafka_max_frame_bytes = 100u << 20;  // a larger request frame closes its connection
   unsigned kafka_io_threads = 2;           // threads of the Kafka listener's event loop
   // Background failures, recovery warnings, peers and etcd (persistingd --log-level); null:

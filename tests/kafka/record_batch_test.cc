@@ -87,6 +87,32 @@ TEST(KafkaRecordBatch, RoundTripEveryCodec) {
   }
 }
 
+// BatchWriter (a Fetch answer built record by record) writes exactly what encode_record_batch
+// writes for the same records, after whatever the output already holds.
+TEST(KafkaRecordBatch, BatchWriterMatchesEncode) {
+  RecordBatch b = sample_batch(50);
+  b.producer_id = -1;
+  b.producer_epoch = -1;
+  b.base_sequence = -1;
+  std::string expected = "prefix";
+  ASSERT_TRUE(encode_record_batch(b, Compression::kNone, &expected).ok());
+  std::string out = "prefix";
+  BatchWriter w(&out, b.base_offset);
+  for (const Record& r : b.records) {
+    std::optional<std::string_view> key, value;
+    if (r.key) key = *r.key;
+    if (r.value) value = *r.value;
+    w.add(r.timestamp_delta, static_cast<int32_t>(r.offset_delta), key, value, r.headers);
+  }
+  w.finish(b.last_offset_delta, b.base_timestamp, b.max_timestamp, static_cast<int32_t>(b.records.size()));
+  EXPECT_EQ(w.size(), out.size() - 6);
+  ASSERT_EQ(out, expected);
+  auto back = decode_record_batches(std::string_view(out).substr(6));
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  ASSERT_EQ(back->size(), 1u);
+  EXPECT_EQ((*back)[0], b);
+}
+
 TEST(KafkaRecordBatch, SeveralBatchesAndSpans) {
   std::string blob;
   RecordBatch a = sample_batch(3);

@@ -17,9 +17,11 @@ int64_t now_ms() {
 }
 
 // Records asked of a bucket for a partition that may answer max_bytes: a bound on the copy, the
-// bytes are cut again when the batch is encoded.
-size_t record_limit(int32_t max_bytes) {
-  return static_cast<size_t>(std::clamp<int64_t>(int64_t{max_bytes} / 32, 16, 20000));
+// bytes are cut again when the batch is encoded. Sized by the topic's recent mean record size
+// (32 bytes before any), so that a partition of large records is not read several times over.
+size_t record_limit(const FetchPart& p) {
+  const int64_t mean = std::max<int64_t>(16, p.topic->record_bytes_hint() ? p.topic->record_bytes_hint() : 32);
+  return static_cast<size_t>(std::clamp<int64_t>(int64_t{p.max_bytes} / mean + 16, 16, 20000));
 }
 
 }  // namespace
@@ -157,7 +159,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
   for (size_t i = 0; i < n; ++i) {
     if (!st->actors[i]) continue;
     const FetchPart& p = st->parts[i];
-    st->actors[i]->read(Offset(static_cast<uint64_t>(p.offset)), record_limit(p.max_bytes),
+    st->actors[i]->read(Offset(static_cast<uint64_t>(p.offset)), record_limit(p),
                         [this, st, i](Result<::persisting::RecordBatch> r, Offset end) {
       bool last;
       {
@@ -190,7 +192,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
       for (size_t j = 0; j < st->parts.size(); ++j) {
         if (!st->actors[j]) continue;
         const FetchPart& p = st->parts[j];
-        st->actors[j]->get(Offset(static_cast<uint64_t>(p.offset)), record_limit(p.max_bytes),
+        st->actors[j]->get(Offset(static_cast<uint64_t>(p.offset)), record_limit(p),
                            std::chrono::milliseconds(st->max_wait_ms), st->waiter,
                            [this, st, j](Result<::persisting::RecordBatch> r) {
           bool cancel_others = false, last;
@@ -222,50 +224,42 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
 void Broker::fetch_answer(const std::shared_ptr<FetchState>& st) {
   int64_t budget = st->max_bytes;
   bool sent_any = false;
-  Record kr;
+  KafkaView kr;
   for (size_t i = 0; i < st->parts.size(); ++i) {
     const ::persisting::RecordBatch& got = st->got[i];
     FetchedPart& out = st->out[i];
     if (got.empty() || out.error != ErrorCode::NONE) continue;
     const FetchPart& p = st->parts[i];
     const int64_t part_budget = std::min<int64_t>(p.max_bytes, budget);
-    RecordBatch kb;
-    kb.base_offset = p.offset;
-    kb.records.reserve(got.size());
-    int64_t bytes = 0;
+    // One uncompressed batch per partition, each record written straight from the stored one.
+    BatchWriter batch(&out.records, p.offset);
+    int64_t bytes = 0, count = 0;
     int64_t first_ts = -1, max_ts = -1;
-    std::vector<int64_t> stamps;
-    stamps.reserve(got.size());
     for (size_t k = 0; k < got.size(); ++k) {
       const std::string_view enc = got.encoded(k);
       if (k > 0 || sent_any) {
         if (bytes + static_cast<int64_t>(enc.size()) > part_budget) break;
       }
-      int64_t ts = -1;
-      if (Status s = to_kafka(enc, *p.topic, &kr, &ts); !s.ok()) {
-        if (kb.records.empty()) out.error = ErrorCode::CORRUPT_MESSAGE;
+      if (Status s = view_kafka(enc, *p.topic, &kr); !s.ok()) {
+        if (count == 0) out.error = ErrorCode::CORRUPT_MESSAGE;
         break;
       }
-      kr.offset_delta = static_cast<int64_t>(k);
-      bytes += static_cast<int64_t>(enc.size());
+      const int64_t ts = kr.timestamp;
       if (k == 0) first_ts = ts;
       max_ts = std::max(max_ts, ts);
-      stamps.push_back(ts);
-      kb.records.push_back(std::move(kr));
+      batch.add(first_ts < 0 || ts < 0 ? 0 : ts - first_ts, static_cast<int32_t>(k), kr.key, kr.value, kr.headers);
+      bytes += static_cast<int64_t>(enc.size());
+      ++count;
     }
-    if (kb.records.empty()) continue;
-    kb.base_timestamp = first_ts;
-    kb.max_timestamp = max_ts;
-    for (size_t k = 0; k < kb.records.size(); ++k)
-      kb.records[k].timestamp_delta = first_ts < 0 || stamps[k] < 0 ? 0 : stamps[k] - first_ts;
-    kb.last_offset_delta = static_cast<int32_t>(kb.records.size() - 1);
-    if (Status s = encode_record_batch(kb, Compression::kNone, &out.records); !s.ok()) {
-      out.error = ErrorCode::UNKNOWN_SERVER_ERROR;  // uncompressed: cannot fail
+    if (count == 0) {
+      out.records.clear();  // the header reserved by the writer
       continue;
     }
+    p.topic->note_record_bytes(static_cast<uint32_t>(bytes / count));
+    batch.finish(static_cast<int32_t>(count - 1), first_ts, max_ts, static_cast<int32_t>(count));
     budget -= static_cast<int64_t>(out.records.size());
     sent_any = true;
-    out.high_watermark = std::max<int64_t>(out.high_watermark, p.offset + static_cast<int64_t>(kb.records.size()));
+    out.high_watermark = std::max<int64_t>(out.high_watermark, p.offset + count);
     if (budget <= 0) break;
   }
   auto done = std::move(st->done);

@@ -5,6 +5,7 @@
 #include <asio/post.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
+#include <cstring>
 
 namespace persisting::kafka {
 namespace {
@@ -95,8 +96,9 @@ void Connection::close() {
 void Connection::read_more() {
   if (closed_ || reading_ || taking_ || close_after_write_) return;
   if (slots_.size() >= limits_.max_in_flight) return;  // resumed when answers drain
-  if (in_begin_ > 0) {  // keep the unconsumed tail at the front
-    in_.erase(0, in_begin_);
+  if (in_begin_ > 0) {  // keep the unconsumed tail at the front (not the whole buffer: it is
+                        // mostly free space)
+    if (in_end_ > in_begin_) std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
     in_end_ -= in_begin_;
     in_begin_ = 0;
   }

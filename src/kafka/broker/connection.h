@@ -81,6 +81,7 @@ class FrameHandler {
 // alive, so the listener breaks that cycle this way when it stops.
 class IoContext : public asio::io_context {
  public:
+  using asio::io_context::io_context;
   using asio::execution_context::shutdown;
 };
 

@@ -7,10 +7,23 @@
 
 namespace persisting::kafka {
 
+// One io_context per io thread (concurrency hint 1: its scheduler never wakes another thread for
+// its handlers), each connection on one of them, round robin. A request and its answer then stay
+// on one thread unless a bucket actor completes elsewhere (a WAL sync), where a shared context
+// would hand handlers between its threads (a futex wake and a context switch each).
 struct Listener::State {
-  std::shared_ptr<IoContext> io = std::make_shared<IoContext>();
-  asio::executor_work_guard<asio::io_context::executor_type> work{io->get_executor()};
-  asio::ip::tcp::acceptor acceptor{*io};
+  explicit State(unsigned n) : ios(contexts(n)), acceptor(*ios[0]) {
+    for (auto& io : ios) work.emplace_back(io->get_executor());
+  }
+  static std::vector<std::shared_ptr<IoContext>> contexts(unsigned n) {
+    std::vector<std::shared_ptr<IoContext>> v;
+    for (unsigned i = 0; i < n; ++i) v.push_back(std::make_shared<IoContext>(1));
+    return v;
+  }
+  std::vector<std::shared_ptr<IoContext>> ios;  // before acceptor: it is made on ios[0]
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::ip::tcp::acceptor acceptor;
+  size_t next = 0;  // the context of the next connection (on the acceptor's thread only)
   std::unique_ptr<asio::ssl::context> tls;
   FrameHandler* handler = nullptr;
   ConnectionLimits limits;
@@ -53,7 +66,8 @@ Result<std::unique_ptr<Listener>> Listener::start(ListenerConfig config, FrameHa
   auto hp = parse_host_port(config.listen);
   if (!hp.ok()) return hp.status();
   std::unique_ptr<Listener> l(new Listener());
-  l->state_ = std::make_shared<State>();
+  const unsigned n = std::max(1u, config.io_threads);
+  l->state_ = std::make_shared<State>(n);
   State& s = *l->state_;
   s.handler = handler;
   s.limits = config.limits;
@@ -80,19 +94,18 @@ Result<std::unique_ptr<Listener>> Listener::start(ListenerConfig config, FrameHa
   if (ec) return Unavailable("Kafka listener: cannot listen on " + config.listen + ": " + ec.message());
   l->port_ = s.acceptor.local_endpoint().port();
   l->host_ = hp->first;
-  const unsigned n = std::max(1u, config.io_threads);
-  for (unsigned i = 0; i < n; ++i) l->threads_.emplace_back([io = s.io] { io->run(); });
+  for (unsigned i = 0; i < n; ++i) l->threads_.emplace_back([io = s.ios[i]] { io->run(); });
   return l;
 }
 
 void Listener::serve() {
-  asio::post(*state_->io, [this] { accept(); });
+  asio::post(*state_->ios[0], [this] { accept(); });
 }
 
 void Listener::accept() {
   std::shared_ptr<State> st = state_;
-  st->acceptor.async_accept(asio::make_strand(*st->io), [this, st](const std::error_code& ec,
-                                                                    asio::ip::tcp::socket socket) {
+  std::shared_ptr<asio::io_context> io = st->ios[st->next++ % st->ios.size()];
+  st->acceptor.async_accept(*io, [this, st, io](const std::error_code& ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !st->acceptor.is_open()) return;
     if (!ec) {
       std::shared_ptr<Connection> c;
@@ -101,7 +114,7 @@ void Listener::accept() {
         if (st->stopping) return;
         ++st->live;
         std::weak_ptr<State> weak = st;
-        c = std::make_shared<Connection>(st->io, std::move(socket), st->tls.get(), st->handler, st->limits,
+        c = std::make_shared<Connection>(io, std::move(socket), st->tls.get(), st->handler, st->limits,
                                          [weak] {
           if (auto s = weak.lock()) {
             std::lock_guard<std::mutex> lock(s->mu);
@@ -131,7 +144,7 @@ void Listener::stop() {
     for (auto& w : s.connections)
       if (auto c = w.lock()) open.push_back(std::move(c));
   }
-  asio::post(*s.io, [st = state_] {
+  asio::post(*s.ios[0], [st = state_] {
     std::error_code ec;
     st->acceptor.close(ec);
   });
@@ -143,11 +156,11 @@ void Listener::stop() {
     std::unique_lock<std::mutex> lock(s.mu);
     s.gone.wait_for(lock, std::chrono::seconds(2), [&] { return s.live == 0; });
   }
-  s.work.reset();
-  s.io->stop();
+  for (auto& w : s.work) w.reset();
+  for (auto& io : s.ios) io->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  // No thread runs the context now. Pending handlers (the accept, reads of connections that did
+  // No thread runs the contexts now. Pending handlers (the accept, reads of connections that did
   // not go in time, answers queued after the stop) own their connection or the state, which own
   // the context: destroy them, and drop answers that come later.
   {
@@ -157,7 +170,7 @@ void Listener::stop() {
   }
   std::error_code ec;
   s.acceptor.close(ec);
-  s.io->shutdown();
+  for (auto& io : s.ios) io->shutdown();
 }
 
 Listener::~Listener() { stop(); }

@@ -1,6 +1,7 @@
-// Listener: the Kafka port. One asio io_context run by a fixed, small number of threads
-// (io_threads, default 2): every connection and every answer runs there, never a thread per
-// connection or per waiting Fetch. With a certificate and key it serves TLS only.
+// Listener: the Kafka port. A fixed, small number of io threads (io_threads, default 2), each
+// running its own asio io_context; a connection lives on one of them (round robin) and every
+// answer is written there, never a thread per connection or per waiting Fetch. With a
+// certificate and key it serves TLS only.
 #pragma once
 
 #include <atomic>

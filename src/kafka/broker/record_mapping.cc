@@ -96,4 +96,42 @@ Status to_kafka(std::string_view encoded, const CatalogTopic& topic, Record* out
   return Status::OK();
 }
 
+Status view_kafka(std::string_view encoded, const CatalogTopic& topic, KafkaView* out) {
+  out->key.reset();
+  out->value.reset();
+  out->headers.clear();
+  out->timestamp = -1;
+  if (topic.kind() != TopicKind::kKafka) {
+    RETURN_IF_ERROR(to_kafka(encoded, topic, &out->owned, &out->timestamp));
+    if (out->owned.key) out->key = *out->owned.key;
+    if (out->owned.value) out->value = *out->owned.value;
+    out->headers = out->owned.headers;
+    return Status::OK();
+  }
+  thread_local std::vector<FieldShape> fields;
+  RETURN_IF_ERROR(scan_fields(encoded, &fields));
+  for (const FieldShape& f : fields) {
+    const bool text = f.type == Value::Type::kBytes || f.type == Value::Type::kString;
+    if (f.name == kKeyColumn) {
+      if (text) out->key = f.bytes;
+    } else if (f.name == kValueColumn) {
+      if (text) out->value = f.bytes;
+    } else if (f.name == kTimestampColumn) {
+      if (f.type == Value::Type::kInt) out->timestamp = f.i;
+    } else if (f.name == kHeadersColumn && f.type == Value::Type::kList && f.value.size() > 2) {
+      // (A list of at least one element takes a tag, a count and the element: more than 2
+      // bytes; an empty one, every record without headers, is not decoded.)
+      ASSIGN_OR_RETURN(Value v, decode_value(f.value));
+      for (const Value& h : v.as_list()) {
+        if (!h.is_object()) continue;
+        RecordHeader rh;
+        if (const Value* k = h.as_object().find("key"); k && k->is_string()) rh.key = k->as_string();
+        rh.value = optional_bytes(h.as_object().find("value"));
+        out->headers.push_back(std::move(rh));
+      }
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace persisting::kafka

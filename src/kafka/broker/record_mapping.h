@@ -31,4 +31,14 @@ Status append_stored(const Record& r, int64_t timestamp, const CatalogTopic& top
 // record has none: records put by our APIs).
 Status to_kafka(std::string_view encoded, const CatalogTopic& topic, Record* out, int64_t* timestamp);
 
+// The same without copies where it can: for a Kafka topic, key and value view the encoded
+// record (valid while it is); for a topic of our APIs they view `owned`.
+struct KafkaView {
+  std::optional<std::string_view> key, value;
+  std::vector<RecordHeader> headers;
+  int64_t timestamp = -1;
+  Record owned;
+};
+Status view_kafka(std::string_view encoded, const CatalogTopic& topic, KafkaView* out);
+
 }  // namespace persisting::kafka

@@ -12,6 +12,7 @@
 // is made); everything after that is a map lookup under a shared lock.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,6 +44,10 @@ class CatalogTopic {
   uint32_t partitions() const { return info_.num_buckets; }
   // The actor of a partition, opened on first use. InvalidArgument when out of range.
   Result<std::shared_ptr<runtime::BucketStorage>> partition(uint32_t p);
+  // The mean stored size of the records of the topic's last Fetch answer (0: none yet): how many
+  // records a Fetch asks of a bucket to fill its max_bytes without reading far more.
+  uint32_t record_bytes_hint() const { return record_bytes_.load(std::memory_order_relaxed); }
+  void note_record_bytes(uint32_t mean) { record_bytes_.store(mean, std::memory_order_relaxed); }
 
  private:
   std::shared_ptr<detail::QueueCore> core_;
@@ -50,6 +55,7 @@ class CatalogTopic {
   TopicKind kind_;
   std::mutex mu_;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors_;  // index = partition
+  std::atomic<uint32_t> record_bytes_{0};
 };
 
 struct CatalogOptions {

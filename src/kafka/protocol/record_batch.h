@@ -89,6 +89,25 @@ inline Status encode_record_batch(const RecordBatch& batch, std::string* out) {
   return encode_record_batch(batch, batch.compression(), out);
 }
 
+// Writes one uncompressed batch in place at the end of *out a record at a time, without building
+// Records (a Fetch answer). The header is reserved at construction and filled by finish(), which
+// also computes the CRC; out must not be touched by others in between.
+class BatchWriter {
+ public:
+  BatchWriter(std::string* out, int64_t base_offset);
+  void add(int64_t timestamp_delta, int32_t offset_delta, std::optional<std::string_view> key,
+           std::optional<std::string_view> value, const std::vector<RecordHeader>& headers);
+  // Bytes written so far, header included.
+  size_t size() const { return out_->size() - start_; }
+  void finish(int32_t last_offset_delta, int64_t base_timestamp, int64_t max_timestamp, int32_t count);
+
+ private:
+  std::string* out_;
+  size_t start_;
+  int64_t base_offset_;
+  std::string body_;
+};
+
 // Rewrites the baseOffset of the batch that starts at `batch` (>= 12 bytes). The CRC does not
 // cover it, so a broker can assign offsets without re-encoding.
 void set_base_offset(std::string* bytes, size_t batch_start, int64_t base_offset);
