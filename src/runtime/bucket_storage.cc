@@ -159,26 +159,25 @@ void BucketStorage::close(StatusCallback cb) {
     if (!self->backend_) return cb(Status::OK());
     Status s = self->backend_->flush();
     self->backend_.reset();
-    auto waiters = std::move(self->waiters_);
-    self->waiters_.clear();
-    for (auto& [id, w] : waiters) {
-      self->executor_.timers().cancel(w.deadline);
-      w.cb(self->closed_error());
-    }
+    self->fail_waiters();
     cb(s);
   });
+}
+
+void BucketStorage::fail_waiters() {
+  auto waiters = std::move(waiters_);
+  waiters_.clear();
+  for (auto& [id, w] : waiters) {
+    executor_.timers().cancel(w.deadline);
+    w.cb(closed_error());
+  }
 }
 
 void BucketStorage::retire(Status reason, std::function<void()> done) {
   mailbox_->post([self = shared_from_this(), reason = std::move(reason), done = std::move(done)] {
     if (self->retired_.ok()) self->retired_ = reason;
     self->backend_.reset();
-    auto waiters = std::move(self->waiters_);
-    self->waiters_.clear();
-    for (auto& [id, w] : waiters) {
-      self->executor_.timers().cancel(w.deadline);
-      w.cb(self->closed_error());
-    }
+    self->fail_waiters();
     done();
   });
 }

@@ -74,6 +74,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // Timer expiry, run as a message: completes waiter id empty if it is still that generation.
   void expire_waiter(uint64_t id, uint64_t generation);
   Status closed_error() const;
+  // Answers every parked reader with closed_error() (the backend is gone). On the actor.
+  void fail_waiters();
 
   Executor& executor_;
   std::shared_ptr<Mailbox> mailbox_;

@@ -391,7 +391,9 @@ TEST_F(BrokerTest, DeleteTopicsDeletesPerTopicAndARecreatedTopicStartsEmpty) {
     EXPECT_EQ(deleted.responses[0].name, "gone");
     // v1: deleted; v3: the same topic again, now unknown.
     EXPECT_EQ(deleted.responses[0].error_code, version == 1 ? 0 : 3) << version;
-    if (version == 1) EXPECT_EQ(deleted.responses[1].error_code, 3);  // UNKNOWN_TOPIC_OR_PARTITION
+    if (version == 1) {
+      EXPECT_EQ(deleted.responses[1].error_code, 3);  // UNKNOWN_TOPIC_OR_PARTITION
+    }
   }
   EXPECT_EQ(core_->lookup("gone").status().code(), Code::kNotFound);
   EXPECT_EQ(other.find("gone").status().code(), Code::kNotFound);

@@ -10,19 +10,15 @@
 #include "persisting/queue.h"
 #include "queue/queue_core.h"
 #include "queue/topic_meta.h"
+#include "util/open_queue.h"
 #include "util/temp_dir.h"
 
 using namespace persisting;
 using namespace std::chrono_literals;
+using persisting::testing::open_queue;
 using persisting::testing::TempDir;
 
 namespace {
-
-std::unique_ptr<Queue> open_queue(const std::string& dir) {
-  auto q = Queue::open({.data_dir = dir, .threads = 2});
-  EXPECT_TRUE(q.ok()) << q.status().to_string();
-  return std::move(q).value();
-}
 
 WriterOptions topic_t(const std::string& backend = "persisting") {
   return {.topic = "t", .bucket_column = "id", .num_buckets = 2, .batch_size = 2, .backend = backend};

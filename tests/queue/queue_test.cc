@@ -4,20 +4,12 @@
 
 #include "core/hash.h"
 #include "persisting/queue.h"
+#include "util/open_queue.h"
 #include "util/temp_dir.h"
 
 using namespace persisting;
+using persisting::testing::open_queue;
 using persisting::testing::TempDir;
-
-namespace {
-
-std::unique_ptr<Queue> open_queue(const std::string& dir) {
-  auto q = Queue::open({.data_dir = dir, .threads = 2});
-  EXPECT_TRUE(q.ok()) << q.status().to_string();
-  return std::move(q).value();
-}
-
-}  // namespace
 
 TEST(QueueTest, RecordsGoToTheDocumentedBucket) {
   auto q = open_queue("");

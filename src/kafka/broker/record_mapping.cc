@@ -66,26 +66,12 @@ Status to_kafka(std::string_view encoded, const CatalogTopic& topic, Record* out
   *timestamp = -1;
   if (topic.kind() == TopicKind::kKafka) {
     // Scanned, not decoded: key and value are copied straight out of the encoded record.
-    thread_local std::vector<FieldShape> fields;
-    RETURN_IF_ERROR(scan_fields(encoded, &fields));
-    for (const FieldShape& f : fields) {
-      if (f.name == kKeyColumn) {
-        if (f.type == Value::Type::kBytes || f.type == Value::Type::kString) out->key.emplace(f.bytes);
-      } else if (f.name == kValueColumn) {
-        if (f.type == Value::Type::kBytes || f.type == Value::Type::kString) out->value.emplace(f.bytes);
-      } else if (f.name == kTimestampColumn) {
-        if (f.type == Value::Type::kInt) *timestamp = f.i;
-      } else if (f.name == kHeadersColumn && f.type == Value::Type::kList) {
-        ASSIGN_OR_RETURN(Value v, decode_value(f.value));
-        for (const Value& h : v.as_list()) {
-          if (!h.is_object()) continue;
-          RecordHeader rh;
-          if (const Value* k = h.as_object().find("key"); k && k->is_string()) rh.key = k->as_string();
-          rh.value = optional_bytes(h.as_object().find("value"));
-          out->headers.push_back(std::move(rh));
-        }
-      }
-    }
+    KafkaView view;
+    RETURN_IF_ERROR(view_kafka(encoded, topic, &view));
+    if (view.key) out->key.emplace(*view.key);
+    if (view.value) out->value.emplace(*view.value);
+    out->headers = std::move(view.headers);
+    *timestamp = view.timestamp;
     return Status::OK();
   }
   ASSIGN_OR_RETURN(::persisting::Record r, decode_record(encoded));
