@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -157,7 +158,11 @@ class Cluster {
     argv.insert(argv.end(), extra_.begin(), extra_.end());
     if (static_cast<size_t>(i) < node_args_.size())
       argv.insert(argv.end(), node_args_[i].begin(), node_args_[i].end());
-    return procs_[i]->start(argv, dir_.path() + "/" + ids_[i] + ".log") && wait_for_port(ports_[i], *procs_[i]);
+    if (procs_[i]->start(argv, dir_.path() + "/" + ids_[i] + ".log") && wait_for_port(ports_[i], *procs_[i]))
+      return true;
+    std::fprintf(stderr, "node %s (%s) did not start (%s); its log:\n%s\n", ids_[i].c_str(), address(i).c_str(),
+                 procs_[i]->running() ? "still running, port closed after 20 s" : "exited", log(i).c_str());
+    return false;
   }
   bool start_all() {
     for (size_t i = 0; i < ids_.size(); ++i)
