@@ -322,6 +322,82 @@ TEST_F(BrokerTest, ParkedFetchIsAnsweredByAProduceFromAnotherConnection) {
   EXPECT_EQ((*batches)[0].records[0].headers, r.headers);
 }
 
+// Produces one batch of one record with value v to partition 1 of topic "lp"; its base offset.
+int64_t produce_one(Client& producer, int32_t correlation, const std::string& v) {
+  RecordBatch b;
+  b.base_timestamp = b.max_timestamp = 1700000000000;
+  Record r;
+  r.key = "k";
+  r.value = v;
+  b.records.push_back(r);
+  ProduceRequest p;
+  p.acks = -1;
+  p.timeout_ms = 1000;
+  p.topics.push_back({"lp", {{1, {}}}});
+  EXPECT_TRUE(encode_record_batch(b, Compression::kNone, &p.topics[0].partitions[0].records).ok());
+  EXPECT_TRUE(producer.send(frame(ApiKey::kProduce, 8, correlation, p)));
+  auto pr = producer.receive();
+  if (!pr) return -1;
+  int32_t corr;
+  auto produced = decode_body<ProduceResponse>(ApiKey::kProduce, 8, *pr, &corr);
+  EXPECT_EQ(produced.responses[0].partitions[0].error_code, 0);
+  return produced.responses[0].partitions[0].base_offset;
+}
+
+// The values a Fetch answer holds for its one partition.
+std::vector<std::string> fetched_values(const std::string& frame_bytes) {
+  int32_t corr;
+  auto fetched = decode_body<FetchResponse>(ApiKey::kFetch, 11, frame_bytes, &corr);
+  std::vector<std::string> out;
+  EXPECT_EQ(fetched.responses.size(), 1u);
+  if (fetched.responses.empty()) return out;
+  EXPECT_EQ(fetched.responses[0].partitions[0].error_code, 0);
+  auto batches = decode_record_batches(fetched.responses[0].partitions[0].records);
+  EXPECT_TRUE(batches.ok()) << batches.status().to_string();
+  if (!batches.ok()) return out;
+  for (const auto& b : *batches)
+    for (const auto& r : b.records) out.push_back(r.value.value_or(""));
+  return out;
+}
+
+TEST_F(BrokerTest, ParkedFetchWaitsForMinBytes) {
+  start();
+  Client consumer(port()), producer(port());
+  ASSERT_EQ(metadata(consumer, "lp").topics[0].partitions.size(), 2u);
+  FetchRequest f;
+  f.max_wait_ms = 30000;  // past the client's 10 s receive timeout: it must answer before
+  f.min_bytes = 1000;     // more than a one-byte value, less than a 10 kB one
+  f.topics.push_back({"lp", {{1, -1, 0, -1, 1 << 20}}});
+  ASSERT_TRUE(consumer.send(frame(ApiKey::kFetch, 11, 5, f)));
+  ASSERT_EQ(produce_one(producer, 6, "a"), 0);
+  // A fetch that answered on the first record would hold "a" only.
+  const std::string big(10000, 'b');
+  ASSERT_EQ(produce_one(producer, 7, big), 1);
+  auto fr = consumer.receive();
+  ASSERT_TRUE(fr);
+  EXPECT_EQ(fetched_values(*fr), (std::vector<std::string>{"a", big}));
+}
+
+TEST_F(BrokerTest, FetchBelowMinBytesAnswersWithWhatIsThereAtMaxWait) {
+  start();
+  Client consumer(port()), producer(port());
+  ASSERT_EQ(metadata(consumer, "lp").topics[0].partitions.size(), 2u);
+  ASSERT_EQ(produce_one(producer, 6, "only"), 0);
+  FetchRequest f;
+  f.max_wait_ms = 300;
+  f.min_bytes = 1 << 20;
+  f.topics.push_back({"lp", {{1, -1, 0, -1, 1 << 20}}});
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(consumer.send(frame(ApiKey::kFetch, 11, 5, f)));
+  ASSERT_EQ(produce_one(producer, 7, "more"), 1);  // wakes the parked fetch: still too little
+  auto fr = consumer.receive();
+  ASSERT_TRUE(fr);
+  // A long poll below min_bytes answers at max_wait_ms, not at once (a lower bound, which load
+  // only makes longer; 10 ms below it for timer granularity), with what there is.
+  EXPECT_GE(std::chrono::steady_clock::now() - sent, std::chrono::milliseconds(290));
+  EXPECT_EQ(fetched_values(*fr), (std::vector<std::string>{"only", "more"}));
+}
+
 TEST_F(BrokerTest, CorruptBatchIsRefusedAndNothingIsAppended) {
   start();
   Client c(port());

@@ -115,7 +115,8 @@ struct Broker::FetchState {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // null: the part failed already
   std::vector<::persisting::RecordBatch> got;
   std::vector<FetchedPart> out;
-  int32_t max_wait_ms = 0, min_bytes = 1, max_bytes = 0;
+  int32_t min_bytes = 1, max_bytes = 0;
+  std::chrono::steady_clock::time_point deadline;  // of max_wait_ms
   Session* session = nullptr;
   uint64_t waiter = 0;
   std::function<void(std::vector<FetchedPart>)> done;
@@ -123,6 +124,11 @@ struct Broker::FetchState {
   std::mutex mu;
   size_t left = 0;
   bool have_winner = false;
+
+  std::chrono::milliseconds time_left() const {
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    return std::max(left, std::chrono::milliseconds(0));
+  }
 };
 
 void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t min_bytes, int32_t max_bytes,
@@ -133,8 +139,9 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
   st->actors.resize(n);
   st->got.resize(n);
   st->out.resize(n);
-  st->max_wait_ms = std::clamp<int32_t>(max_wait_ms, 0, static_cast<int32_t>(config_.max_wait_ms));
-  st->min_bytes = min_bytes;
+  st->deadline = std::chrono::steady_clock::now() +
+                 std::chrono::milliseconds(std::clamp<int32_t>(max_wait_ms, 0, static_cast<int32_t>(config_.max_wait_ms)));
+  st->min_bytes = std::max<int32_t>(min_bytes, 1);
   st->max_bytes = max_bytes <= 0 ? INT32_MAX : max_bytes;
   st->session = session;
   st->done = std::move(done);
@@ -154,9 +161,17 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
     ++valid;
   }
   if (valid == 0) return fetch_answer(st);
+  fetch_round(st);
+}
+
+// One round: read what every partition holds from the fetch offset. Answer when that is at least
+// min_bytes, a part failed, a part holds more than one answer takes, or the wait is over;
+// otherwise park past what is there.
+void Broker::fetch_round(const std::shared_ptr<FetchState>& st) {
+  size_t valid = 0;
+  for (const auto& a : st->actors) valid += a ? 1 : 0;
   st->left = valid;
-  // First pass: what is there now, and each partition's end.
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < st->parts.size(); ++i) {
     if (!st->actors[i]) continue;
     const FetchPart& p = st->parts[i];
     st->actors[i]->read(Offset(static_cast<uint64_t>(p.offset)), record_limit(p),
@@ -173,50 +188,73 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
       }
       if (!last) return;
       size_t bytes = 0;
-      bool failed = false;
+      bool failed = false, full = false;
       for (size_t j = 0; j < st->parts.size(); ++j) {
         bytes += st->got[j].byte_size();
         failed = failed || st->out[j].error != ErrorCode::NONE;
+        full = full || (st->actors[j] && st->out[j].high_watermark >
+                                             st->parts[j].offset + static_cast<int64_t>(st->got[j].size()));
       }
-      if (bytes > 0 || failed || st->max_wait_ms == 0) return fetch_answer(st);
-      // Nothing yet: park one waiter (same id) in every partition; the first with data answers.
-      st->waiter = queue::next_waiter_id();
-      std::vector<std::shared_ptr<runtime::BucketStorage>> parked;
-      for (const auto& a : st->actors)
-        if (a) parked.push_back(a);
-      st->left = parked.size();
-      if (st->session) {
-        const uint64_t w = st->waiter;
-        st->session->park(w, [parked, w] { queue::cancel_fetch(parked, w); });
+      if (bytes >= static_cast<size_t>(st->min_bytes) || failed || full || st->time_left().count() == 0)
+        return fetch_answer(st);
+      park(st);
+    });
+  }
+}
+
+// Parks one waiter (same id) in every partition, each past the records this fetch holds already;
+// the first partition that gets more answers (min_bytes of 1: with its records; more: by reading
+// every partition again), the others are cancelled. Nobody getting any by the deadline answers
+// with what is there.
+void Broker::park(const std::shared_ptr<FetchState>& st) {
+  st->waiter = queue::next_waiter_id();
+  st->have_winner = false;
+  std::vector<std::shared_ptr<runtime::BucketStorage>> parked;
+  for (const auto& a : st->actors)
+    if (a) parked.push_back(a);
+  st->left = parked.size();
+  if (st->session) {
+    const uint64_t w = st->waiter;
+    st->session->park(w, [parked, w] { queue::cancel_fetch(parked, w); });
+  }
+  const auto wait = st->time_left();
+  for (size_t j = 0; j < st->parts.size(); ++j) {
+    if (!st->actors[j]) continue;
+    const FetchPart& p = st->parts[j];
+    const int64_t from = p.offset + static_cast<int64_t>(st->got[j].size());
+    st->actors[j]->get(Offset(static_cast<uint64_t>(from)), record_limit(p), wait, st->waiter,
+                       [this, st, j, from](Result<::persisting::RecordBatch> r) {
+      bool cancel_others = false, last;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        if (!r.ok()) {
+          st->out[j].error = partition_error(r.status());
+        } else if (!r->empty() && !st->have_winner) {
+          st->have_winner = cancel_others = true;
+          st->out[j].high_watermark =
+              std::max<int64_t>(st->out[j].high_watermark, from + static_cast<int64_t>(r->size()));
+          // Nothing of j was held: these are its records from the fetch offset. Otherwise they
+          // continue what is held, and the round below reads them with it.
+          if (st->got[j].empty()) st->got[j] = std::move(r).value();
+        }
+        last = --st->left == 0;
       }
-      for (size_t j = 0; j < st->parts.size(); ++j) {
-        if (!st->actors[j]) continue;
-        const FetchPart& p = st->parts[j];
-        st->actors[j]->get(Offset(static_cast<uint64_t>(p.offset)), record_limit(p),
-                           std::chrono::milliseconds(st->max_wait_ms), st->waiter,
-                           [this, st, j](Result<::persisting::RecordBatch> r) {
-          bool cancel_others = false, last;
-          {
-            std::lock_guard<std::mutex> lock(st->mu);
-            if (!r.ok()) {
-              st->out[j].error = partition_error(r.status());
-            } else if (!r->empty() && !st->have_winner) {
-              st->have_winner = true;
-              cancel_others = true;
-              st->got[j] = std::move(r).value();
-              st->out[j].high_watermark = std::max<int64_t>(
-                  st->out[j].high_watermark, st->parts[j].offset + static_cast<int64_t>(st->got[j].size()));
-            }
-            last = --st->left == 0;
-          }
-          if (cancel_others)
-            for (size_t k = 0; k < st->actors.size(); ++k)
-              if (k != j && st->actors[k]) st->actors[k]->cancel_wait(st->waiter);
-          if (!last) return;
-          if (st->session) st->session->unpark(st->waiter);
-          fetch_answer(st);
-        });
+      if (cancel_others)
+        for (size_t k = 0; k < st->actors.size(); ++k)
+          if (k != j && st->actors[k]) st->actors[k]->cancel_wait(st->waiter);
+      if (!last) return;
+      if (st->session) st->session->unpark(st->waiter);
+      // min_bytes above 1 and time left: read every partition again, which answers once enough
+      // is there or parks once more.
+      bool again = false;
+      {
+        std::lock_guard<std::mutex> lock(st->mu);
+        bool failed = false;
+        for (const auto& o : st->out) failed = failed || o.error != ErrorCode::NONE;
+        again = st->have_winner && st->min_bytes > 1 && !failed && st->time_left().count() > 0;
       }
+      if (again) return fetch_round(st);
+      fetch_answer(st);
     });
   }
 }

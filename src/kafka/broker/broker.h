@@ -67,8 +67,9 @@ class Broker {
                std::function<void(ProduceOutcome)> done);
 
   // Reads every part (parallel answers, in order). Answers at once when at least min_bytes are
-  // there (or max_wait_ms is 0, or a part failed); otherwise parks until a partition gets data
-  // or max_wait_ms passes. max_bytes bounds the whole answer (at least one batch is sent).
+  // there (or max_wait_ms is 0, a part failed, or a part holds more than the answer takes);
+  // otherwise parks past what is there until partitions get enough or max_wait_ms passes, then
+  // answers with what there is. max_bytes bounds the whole answer (at least one batch is sent).
   // session (may be null) lets a closing connection cancel the parked fetch.
   void fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t min_bytes, int32_t max_bytes,
              Session* session, std::function<void(std::vector<FetchedPart>)> done);
@@ -84,6 +85,8 @@ class Broker {
 
  private:
   struct FetchState;
+  void fetch_round(const std::shared_ptr<FetchState>& st);
+  void park(const std::shared_ptr<FetchState>& st);
   void fetch_answer(const std::shared_ptr<FetchState>& st);
 
   std::shared_ptr<detail::QueueCore> core_;
