@@ -105,6 +105,14 @@ TEST(CliTest, TopicsDeleteRemovesTheTopicAndAnUnknownOneFails) {
   TempDir dir;
   ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "old", "--num-buckets", "2"},
                 "{\"id\":1}\n{\"id\":2}\n").exit_code, 0);
+  auto incarnation = [&] {
+    auto topics = parse_json(cli({"topics", "--data-dir", dir.path()}).out);
+    EXPECT_TRUE(topics.ok() && topics->is_list() && topics->as_list().size() == 1u);
+    if (!topics.ok() || !topics->is_list() || topics->as_list().empty()) return std::string();
+    return topics->as_list()[0].as_object().find("incarnation")->as_string();
+  };
+  const std::string first = incarnation();
+  EXPECT_EQ(first.size(), 16u) << first;
   auto del = cli({"topics", "delete", "--data-dir", dir.path(), "--topic", "old"});
   ASSERT_EQ(del.exit_code, 0) << del.err;
   EXPECT_NE(del.err.find("deleted topic 'old'"), std::string::npos) << del.err;
@@ -124,6 +132,10 @@ TEST(CliTest, TopicsDeleteRemovesTheTopicAndAnUnknownOneFails) {
   ASSERT_TRUE(line.ok()) << got.out;  // exactly one line
   EXPECT_EQ(line->as_object().find("offset")->as_int(), 0);
   EXPECT_EQ(line->as_object().find("record")->as_object().find("id")->as_int(), 3);
+  // A new life of the name: `topics` shows another incarnation.
+  const std::string second = incarnation();
+  EXPECT_EQ(second.size(), 16u) << second;
+  EXPECT_NE(second, first);
 }
 
 TEST(CliTest, PluginBackendsCanBeLoaded) {
@@ -204,8 +216,9 @@ TEST(CliTest, InspectShowsVersionsFragmentsSchemaAndRows) {
     const Object& o = b.as_object();
     if (const Value* n = o.find("rows")) rows += n->as_int();
     if (const Value* f = o.find("fragments")) fragments += static_cast<int64_t>(f->as_list().size());
-    if (const Value* s = o.find("schema"); s && !s->as_list().empty())
+    if (const Value* s = o.find("schema"); s && !s->as_list().empty()) {
       EXPECT_EQ(s->as_list()[1].as_object().find("type")->as_string(), "int64");
+    }
   }
   EXPECT_EQ(rows, 12);
   EXPECT_EQ(fragments, 3);  // batches of 5: 5 + 5 + 2 (flushed at exit), all in one bucket
