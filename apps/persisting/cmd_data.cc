@@ -3,7 +3,6 @@
 #include <cerrno>
 #include <cmath>
 #include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +18,7 @@
 #include "persisting/client.h"
 #include "persisting/json.h"
 #include "persisting/queue.h"
+#include "queue/topic_meta.h"
 
 namespace persisting::cli {
 
@@ -36,10 +36,8 @@ Value topic_json(const TopicInfo& t) {
            {"batch_size", static_cast<int64_t>(t.batch_size)},
            {"backend", t.backend},
            {"durable", t.durable}};
-  // Which life of the name this is (docs/architecture.md, "Deleting a topic"): 16 hex digits.
-  char incarnation[17];
-  std::snprintf(incarnation, sizeof incarnation, "%016llx", static_cast<unsigned long long>(t.incarnation));
-  o.set("incarnation", std::string(incarnation));
+  // Which life of the name this is (docs/architecture.md, "Deleting a topic").
+  o.set("incarnation", queue::incarnation_text(t.incarnation));
   Object opts;
   for (const auto& [k, v] : t.backend_options) opts.set(k, v);
   o.set("options", std::move(opts));
