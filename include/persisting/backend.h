@@ -40,6 +40,13 @@ struct BackendContext {
   BucketId bucket{0};
   // <data_dir>/<topic>/bucket_<b>; empty for an in-memory queue with no data dir.
   std::string bucket_dir;
+  // The data dir the bucket belongs to: its durable buckets share one write-ahead log there
+  // (<data_dir>/.wal). Empty: a bucket built on its own (a test, a tool) keeps its log in
+  // <bucket_dir>/log.
+  std::string data_dir;
+  // The topic's incarnation (a topic deleted and created again is a new one): names the bucket's
+  // records in the shared log, so a new incarnation never gets an old one's.
+  uint64_t incarnation = 0;
   // Records buffered before a flush (the Queue API's batch_size).
   uint32_t batch_size = 100;
   Env* env = nullptr;  // never null when given to a factory
@@ -108,6 +115,9 @@ class StorageBackend {
   virtual uint64_t total_count() const = 0;
   // Whether records outlive the process (false for memory).
   virtual bool durable() const = 0;
+  // The bucket is being deleted (its topic is): drop what is not flushed instead of keeping it
+  // for a later open. Called once, right before the backend is destroyed. Default: nothing.
+  virtual void discard() {}
 
  protected:
   // Implementations call this after every successful append to wake get_wait() callers.
@@ -157,6 +167,8 @@ class BackendRegistry {
 //   extern "C" int persisting_plugin_register(persisting::BackendRegistry* registry,
 //                                             char* error, size_t error_size);  // 0 = ok
 // The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
-inline constexpr int kPluginAbiVersion = 3;  // 2: StorageBackend::check_batch; 3: BucketStats
+// 2: StorageBackend::check_batch; 3: BucketStats; 4: BackendContext data_dir and incarnation,
+// StorageBackend::discard.
+inline constexpr int kPluginAbiVersion = 4;
 
 }  // namespace persisting

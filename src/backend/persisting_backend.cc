@@ -3,13 +3,14 @@
 #include <future>
 
 #include "backend/wal_damage_record.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 #include "storage/wal/evidence.h"
+#include "storage/wal/stream_import.h"
 
 namespace persisting {
 namespace {
 
-constexpr uint64_t kMaxGroupBytes = 4 << 20;  // one WAL frame per group stays well under its limit
 // Lance prefers large fragments, and every flush costs a few file creations and syncs: flush at
 // 100,000 records or 32 MiB of encoded records per bucket, whichever comes first.
 constexpr int64_t kDefaultFlushThreshold = 100000;
@@ -26,13 +27,13 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   ASSIGN_OR_RETURN(std::string mode, reader.get_choice("wal_sync_mode", "always", {"always", "interval", "os"}));
   ASSIGN_OR_RETURN(double interval, reader.get_double("wal_sync_interval", 1.0, 0, 86400));
   ASSIGN_OR_RETURN(uint64_t max_wal, reader.get_bytes("max_wal_size", 100ull << 20));
-  // Whether a WAL segment freed by a checkpoint is kept and written over as a later one
+  // Whether a log segment freed by a checkpoint is kept and written over as a later one
   // (docs/wal-format.md, "Recycling"); off deletes it, as on copy-on-write file systems, where
   // overwriting in place saves nothing.
   ASSIGN_OR_RETURN(bool recycle, reader.get_bool("wal_recycle", true));
   ASSIGN_OR_RETURN(std::string policy,
                    reader.get_choice("wal_recovery", "tolerate_tail", {"tolerate_tail", "absolute", "point_in_time"}));
-  // The WAL already makes records durable, so flushes can be large: Lance prefers big fragments
+  // The log already makes records durable, so flushes can be large: Lance prefers big fragments
   // and every flush costs a few fsyncs and a manifest rewrite.
   ASSIGN_OR_RETURN(int64_t threshold, reader.get_int("flush_threshold", std::max<int64_t>(ctx.batch_size, kDefaultFlushThreshold),
                                                      1, 1'000'000'000));
@@ -41,10 +42,8 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   if (flush_bytes == 0 || flush_bytes > (1ull << 31))
     return InvalidArgument("backend 'persisting': option 'flush_bytes' must be between 1 and 2G, got " +
                            std::to_string(flush_bytes));
+  if (max_wal == 0) return InvalidArgument("backend 'persisting': option 'max_wal_size' must be at least 1");
   ASSIGN_OR_RETURN(bool metrics, reader.get_bool("enable_metrics", true));
-  // Group commit (always): how long at most the appender waits for the writers of recent groups
-  // to join the next one (microseconds; 0: never waits).
-  ASSIGN_OR_RETURN(int64_t group_wait_us, reader.get_int("wal_group_wait_us", 1000, 0, 100000));
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'persisting'");
   RETURN_IF_ERROR(reader.finish());
@@ -52,17 +51,19 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
 
   std::unique_ptr<PersistingBackend> b(
       new PersistingBackend(ctx, std::move(data).value(), static_cast<uint64_t>(threshold), flush_bytes, metrics));
-  b->group_wait_cap_ = std::chrono::microseconds(group_wait_us);
   b->flush_interval_ = flush_interval;
   b->enable_wal_ = enable_wal;
-  b->wal_options_.env = ctx.env;
-  ASSIGN_OR_RETURN(b->wal_options_.sync_mode, wal::parse_sync_mode(mode));
-  b->wal_options_.sync_interval_s = interval;
-  b->wal_options_.max_segment_size = max_wal;
-  b->wal_options_.recycle_segments = recycle;
-  ASSIGN_OR_RETURN(b->wal_options_.recovery_policy, wal::parse_recovery_policy(policy));
+  ASSIGN_OR_RETURN(b->stream_options_.sync_mode, wal::parse_sync_mode(mode));
+  b->stream_options_.sync_interval_s = interval;
+  b->settings_.max_size = max_wal;
+  b->settings_.recycle = recycle;
+  ASSIGN_OR_RETURN(b->settings_.recovery_policy, wal::parse_recovery_policy(policy));
+  if (enable_wal) {
+    b->host_ = NodeLogHost::get(ctx);
+    b->stream_ = NodeLogHost::stream_name(ctx);
+  }
   Status s = ctx.read_only ? b->recover_unowned() : b->become_writer(std::chrono::milliseconds(0));
-  // Locked by another process: read what it has flushed to Lance; a put tries the lock again.
+  // Locked by another process: read what it has flushed to Lance; a put tries the locks again.
   if (!s.ok() && s.code() != Code::kFailedPrecondition)
     return s.with_context("backend 'persisting' bucket '" + ctx.bucket_dir + "'");
   return std::unique_ptr<StorageBackend>(std::move(b));
@@ -95,116 +96,166 @@ Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {
   }
   // Another process may have written since this one opened the bucket: continue from its end.
   Status s = data_->refresh();
-  if (s.ok() && enable_wal_) s = open_wal(wal_options_);
+  if (s.ok() && enable_wal_) {
+    auto log = host_->acquire(settings_, patience);
+    if (log.ok()) {
+      log_ = *log;
+      s = attach_stream();
+      if (!s.ok()) {
+        log_ = nullptr;
+        host_->release();
+      }
+    } else {
+      s = log.status();
+    }
+  }
   if (!s.ok()) {
-    wal_.reset();
     writer_lock_.reset();
     return s;
   }
-  start_writer_threads();
   return Status::OK();
 }
 
-void PersistingBackend::start_writer_threads() {
-  if (!wal_) return;
-  // Only a put that waits for an fsync gains from the appender's group commit.
-  group_commit_ = wal_options_.sync_mode == wal::SyncMode::kAlways || wal_options_.sync_interval_s == 0;
+Status PersistingBackend::attach_stream() {
+  wal::StreamOptions options = stream_options_;
+  options.flush_request = [alive = alive_] {
+    std::lock_guard<std::mutex> l(alive->mu);
+    if (alive->self) alive->self->flusher_.run_now();
+  };
+  const uint64_t persisted = data_->persisted();
+  std::vector<RecordBatch> batches;
+  {
+    std::lock_guard<std::mutex> a(host_->attach_mutex());
+    auto end = log_->attach_batches(stream_, Offset(persisted), &batches, options);  // persisted + theirs
+    if (!end.ok()) return end.status();
+  }
+  Status s;
+  auto take = [&](const RecordBatch& b) {
+    // Recovered records join the buffer's type bookkeeping, so later puts are checked against them.
+    if (s.ok()) s = data_->check_types(b);
+    if (s.ok()) {
+      data_->buffer(b);
+      replayed_ += b.size();
+    }
+  };
+  for (const auto& b : batches) take(b);
+  if (s.ok()) s = host_->note_damage(stream_, bucket_dir_, data_->total());
+  // A bucket dir written before the node log: its own WAL, imported once.
+  const std::string old_dir = join_path(bucket_dir_, "wal");
+  if (s.ok() && wal_dir_has_segments(env_, old_dir, /*with_records_only=*/false)) {
+    auto got = wal::import_stream_wal(env_, old_dir, settings_.recovery_policy, log_, stream_);
+    if (!got.ok() && got.status().code() == Code::kCorruption &&
+        settings_.recovery_policy == wal::RecoveryPolicy::kTolerateTail) {
+      // Damage before its tail: the old WAL stays as it is, for an operator to look at, and the
+      // bucket takes no puts (as a damaged WAL of its own left it read-only before).
+      old_wal_error_ = got.status();
+      log_warning(logger_, "bucket '" + bucket_dir_ + "' takes no puts: " + got.status().to_string());
+    } else if (!got.ok()) {
+      s = got.status();
+    } else {
+      if (got->report.records_lost) {
+        const uint64_t first_lost = std::max(got->report.first_offset_lost.value(), data_->persisted());
+        Status r = report_wal_damage(env_, logger_, old_dir, "bucket '" + bucket_dir_ + "'", got->report, first_lost);
+        if (!r.ok()) s = r;
+      }
+      if (s.ok() && !got->records.empty()) {
+        if (got->first.value() != data_->total())
+          s = Corruption("bucket '" + bucket_dir_ + "': its old WAL continues at offset " +
+                         std::to_string(got->first.value()) + " but the bucket holds " +
+                         std::to_string(data_->total()) + " records");
+        else
+          take(got->records);
+      }
+    }
+  }
+  if (!s.ok()) {
+    RecordBatch back;
+    for (const auto& b : batches) back.append(b);
+    log_->detach(stream_, Offset(persisted), std::move(back));
+    // The records stay in the log; the buffer forgets what it took of them.
+    return s;
+  }
+  return Status::OK();
+}
+
+void PersistingBackend::stop_writing() {
+  std::unique_lock<std::mutex> lock(mu_);
+  appends_done_.wait(lock, [this] { return inflight_ == 0; });
+  if (log_) {
+    if (discarded_) {
+      log_->forget(stream_);
+    } else {
+      // What is not in Lance stays in the log (the next open replays it), and in memory for an
+      // open in this process.
+      const uint64_t persisted = data_->persisted();
+      RecordBatch unflushed;
+      if (data_->total() > persisted) {
+        auto rows = data_->get(persisted, data_->total() - persisted);
+        if (rows.ok()) unflushed = std::move(rows).value();
+      }
+      log_->detach(stream_, Offset(persisted), std::move(unflushed));
+    }
+    log_ = nullptr;
+    host_->release();
+  }
+  writer_lock_.reset();
 }
 
 Status PersistingBackend::recover_unowned() {
-  if (!enable_wal_ || !env_->file_exists(join_path(bucket_dir_, "wal"))) return Status::OK();
-  Status locked = take_writer_lock(std::chrono::milliseconds(0));
-  if (!locked.ok()) return locked.code() == Code::kFailedPrecondition ? Status::OK() : locked;
-  RETURN_IF_ERROR(open_wal(wal_options_));
-  if (data_->buffered() > 0 && !flush_once(/*explicit_flush=*/true).ok()) {
-    // The recovered records cannot reach Lance now (a full disk?): keep them, as a writer does;
-    // the failure is in stats and the flusher retries.
-    start_writer_threads();
-    return Status::OK();
+  if (!enable_wal_) return Status::OK();
+  // Records of a killed writer in the data dir's log: flushed to Lance for every bucket at once.
+  // What cannot be (a damaged log refuses checkpoints) is logged and in stats; the bucket still
+  // opens, to read.
+  bg_.report("recovery of the node log", host_->recover_unowned(settings_));
+  if (wal_dir_has_segments(env_, join_path(bucket_dir_, "wal"), /*with_records_only=*/true)) {
+    // A WAL of this bucket's own (written before the node log): imported and flushed, as a
+    // writer would, then the locks go again.
+    Status w = become_writer(std::chrono::milliseconds(0));
+    if (!w.ok()) return w.code() == Code::kFailedPrecondition ? Status::OK() : w;
+    std::lock_guard<std::mutex> flushing(flush_mu_);
+    Status f = flush_once();
+    bg_.report("flush", f);
+    if (!f.ok()) return Status::OK();  // stays the writer, as after a failed flush; retried
+    stop_writing();
   }
-  Status closed = wal_->close();
-  wal_.reset();
-  writer_lock_.reset();
-  return closed;
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->refresh();
 }
 
 PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data,
                                      uint64_t flush_threshold, uint64_t flush_bytes, bool metrics)
-    : env_(ctx.env), bucket_dir_(ctx.bucket_dir), logger_(ctx.logger),
+    : ctx_(ctx), env_(ctx.env), bucket_dir_(ctx.bucket_dir), logger_(ctx.logger),
       bg_(ctx.logger, "topic '" + ctx.topic + "' bucket " + std::to_string(ctx.bucket.value())),
       flush_threshold_(flush_threshold), flush_bytes_(flush_bytes),
       metrics_(metrics),
       scheduler_(ctx.scheduler ? ctx.scheduler : Scheduler::Default()),
+      alive_(std::make_shared<Alive>()),
       data_(std::move(data)),
-      flusher_(scheduler_, [this] { flush_in_background(); }),
-      // Group commit is on the put's path (a put waits for it), not timed work: always the
-      // process pool, so a test's ManualScheduler that runs only when told cannot stall puts.
-      appender_(Scheduler::Default(), [this] { append_groups(); }) {
+      flusher_(scheduler_, [this] { flush_in_background(); }) {
+  alive_->self = this;
   // Puts go on while the flusher takes the buffer: a quarter more than a flush's worth.
   data_->set_buffer_reserve(flush_bytes_ + flush_bytes_ / 4);
 }
 
 PersistingBackend::~PersistingBackend() {
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    stopping_ = true;
+    std::lock_guard<std::mutex> l(alive_->mu);
+    alive_->self = nullptr;
   }
-  queue_cv_.notify_all();
-  appender_.stop();
-  append_groups();  // writes and acknowledges whatever is still queued
-  flusher_.stop();  // the owner flushes on close; a crash has the WAL
-  if (wal_) bg_.report("WAL close", wal_->close());
+  flusher_.stop();  // the owner flushes on close; a crash has the log
+  stop_writing();
 }
 
-Status PersistingBackend::open_wal(const wal::WalOptions& options) {
-  std::string dir = join_path(bucket_dir_, "wal");
-  uint64_t persisted = data_->persisted();
-  auto replay = [this, persisted](Offset o, std::string_view record) -> Status {
-    if (o.value() < persisted) return Status::OK();  // flushed before the crash, not checkpointed
-    if (o.value() != data_->total())
-      return Corruption("WAL record at offset " + std::to_string(o.value()) + " but the bucket continues at " +
-                        std::to_string(data_->total()));
-    data_->buffer_encoded(record);
-    return Status::OK();
-  };
-  wal::WalOptions wo = options;
-  wo.initial_offset = persisted;
-  wo.on_background = [this](std::string_view task, const Status& s) { bg_.report(task, s); };
-  wo.scheduler = scheduler_;
-  ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
-  const wal::RecoveryReport first_open = recovery_;
-  if (wal_->next_offset().value() < persisted) {
-    // Every record this WAL recovered is already in Lance (it was written with enable_wal=false
-    // since, or its damage lies below the dataset's end): the log is redundant. Start a fresh one
-    // at the dataset's end, keeping the evidence of any damage (wal/damaged/).
-    RETURN_IF_ERROR(wal_->close());
-    wal_.reset();
-    ASSIGN_OR_RETURN(auto children, env_->get_children(dir));
-    for (const auto& child : children)
-      if (child != wal::kDamagedDir) RETURN_IF_ERROR(env_->remove_all(join_path(dir, child)));
-    recovery_ = wal::RecoveryReport();
-    ASSIGN_OR_RETURN(wal_, wal::Wal::open(dir, wo, replay, &recovery_));
-  }
-  if (first_open.records_lost) {
-    // Loud: a warning now, and a record that stats shows until an operator clears it.
-    const uint64_t first_lost = std::max(first_open.first_offset_lost.value(), persisted);
-    RETURN_IF_ERROR(report_wal_damage(env_, logger_, bucket_dir_, first_open, first_lost));
-  }
-  if (wal_->next_offset().value() != data_->total())
-    return Corruption("WAL ends at offset " + std::to_string(wal_->next_offset().value()) + " but the bucket holds " +
-                      std::to_string(data_->total()) + " records");
-  if (data_->buffered() > 0) {
-    // Replayed records join the buffer's type bookkeeping, so later puts are checked against them.
-    ASSIGN_OR_RETURN(RecordBatch rows, data_->get(data_->persisted(), data_->buffered()));
-    RETURN_IF_ERROR(data_->check_types(rows));
-  }
-  return Status::OK();
+void PersistingBackend::discard() {
+  std::lock_guard<std::mutex> lock(mu_);
+  discarded_ = true;
 }
 
 Status PersistingBackend::ready_to_write() {
   // The first put (or its check) of a process that opened the bucket to read makes it the writer.
   if (!writer_lock_) RETURN_IF_ERROR(become_writer(kLockPatience));
-  return wal_ ? wal_->health() : Status::OK();
+  if (!old_wal_error_.ok()) return old_wal_error_;
+  return log_ ? log_->health() : Status::OK();
 }
 
 Status PersistingBackend::admit(const RecordBatch& batch) {
@@ -225,42 +276,49 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
     std::lock_guard<std::mutex> lock(mu_);
     return done(Offset(data_->total()));
   }
-  if (!wal_ || !group_commit_) {
-    // No sync on the put's path (enable_wal=false, or wal_sync_mode interval/os): write here,
-    // in the actor's message, and answer at once; nothing is gained by a hand-off.
-    Offset first;
+  if (!log_) {
+    // enable_wal=false: the records are durable once a flush has them.
+    Result<Offset> first = Offset(0);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (wal_) {
-        auto r = wal_->append(batch);  // returns after write(); the WAL syncs per its mode
-        if (!r.ok()) return done(r.status());
-        if (r->value() != data_->total())
-          return done(Internal("WAL gave offset " + std::to_string(r->value()) + " but the bucket continues at " +
-                               std::to_string(data_->total())));
-      }
       first = Offset(data_->total());
-      data_->buffer(batch);
-      maybe_request_flush();
-      ++puts_;
-      records_ += batch.size();
+      appended(batch, first);
     }
     notify_appended();
     return done(first);
   }
-  bool start;
   {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    queue_.push_back(Pending{batch, std::move(done)});
-    // An appender at work takes this put in its loop: only the first put behind an idle one
-    // starts it (asking a running one again would cost an empty run and a thread wake-up).
-    start = !appending_;
-    appending_ = true;
+    std::lock_guard<std::mutex> lock(mu_);
+    ++inflight_;
   }
-  if (start) {
-    appender_.run_now();
-  } else {
-    queue_cv_.notify_one();  // an appender waiting for more writers counts this one
+  // The log answers on its group-commit thread, in append order: the records join the buffer
+  // there, before the put is acknowledged.
+  log_->append_async(stream_, batch, [this, batch, done = std::move(done)](Result<Offset> first) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      appended(batch, first);
+    }
+    if (first.ok()) notify_appended();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (--inflight_ == 0) appends_done_.notify_all();  // under mu_: the backend may go right after
+    }
+    done(std::move(first));
+  });
+}
+
+void PersistingBackend::appended(const RecordBatch& batch, Result<Offset>& first) {
+  if (!first.ok()) return;
+  if (first->value() != data_->total()) {
+    first = Internal("the log gave offset " + std::to_string(first->value()) + " but bucket '" + bucket_dir_ +
+                     "' continues at " + std::to_string(data_->total()));
+    return;
   }
+  data_->buffer(batch);
+  ++puts_;
+  records_ += batch.size();
+  // Before the acknowledgement: a put that returns has its flush (or periodic flush) asked for.
+  maybe_request_flush();
 }
 
 Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
@@ -268,82 +326,6 @@ Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
   auto f = p.get_future();
   put_batch_async(batch, [&p](Result<Offset> r) { p.set_value(std::move(r)); });
   return f.get();
-}
-
-void PersistingBackend::append_groups() {
-  for (;;) {
-    std::vector<Pending> group;
-    bool waited = false;
-    {
-      std::unique_lock<std::mutex> lock(queue_mu_);
-      if (queue_.empty()) {
-        appending_ = false;  // the next put starts the appender again
-        return;
-      }
-      // Writers whose puts were in recent groups and are not queued yet are usually on their way
-      // (building their next batch): waiting a little for them makes one sync cover them all,
-      // where starting at once would sync a group of one and make them wait a whole round. The
-      // wait is at most the last round's write + sync (what a put that just missed a round waits
-      // anyway) and group_wait_cap_; a lone writer (recent groups of one) never waits.
-      const size_t expected = std::max(group_max_, prev_group_max_);
-      if (expected > 1 && queue_.size() < expected && group_wait_cap_.count() > 0) {
-        auto wait = std::min<std::chrono::steady_clock::duration>(group_wait_cap_, last_round_);
-        queue_cv_.wait_for(lock, wait, [&] { return stopping_ || queue_.size() >= expected; });
-        waited = true;
-      }
-      uint64_t bytes = 0;
-      while (!queue_.empty() && (group.empty() || bytes + queue_.front().batch.byte_size() <= kMaxGroupBytes)) {
-        bytes += queue_.front().batch.byte_size();
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    // The largest group of the last 64 rounds and of the 64 before: how many writers are active.
-    group_max_ = std::max(group_max_, group.size());
-    if (++rounds_in_window_ == 64) {
-      prev_group_max_ = group_max_;
-      group_max_ = 0;
-      rounds_in_window_ = 0;
-    }
-    RecordBatch combined;
-    const RecordBatch* frame = &group[0].batch;
-    if (group.size() > 1) {
-      for (const auto& p : group) combined.append(p.batch);
-      frame = &combined;
-    }
-    auto t0 = std::chrono::steady_clock::now();
-    Result<Offset> first = wal_->append(*frame);  // durable per the sync mode when it returns
-    last_round_ = std::chrono::steady_clock::now() - t0;
-    double seconds = std::chrono::duration<double>(last_round_).count();
-    std::vector<Result<Offset>> results;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (first.ok() && first->value() != data_->total())
-        first = Internal("WAL gave offset " + std::to_string(first->value()) + " but the bucket continues at " +
-                         std::to_string(data_->total()));
-      uint64_t off = first.ok() ? first->value() : 0;
-      for (const auto& p : group) {
-        if (!first.ok()) {
-          results.push_back(first.status());
-          continue;
-        }
-        data_->buffer(p.batch);
-        results.push_back(Offset(off));
-        off += p.batch.size();
-        ++puts_;
-        records_ += p.batch.size();
-      }
-      if (first.ok()) {
-        ++groups_;
-        group_waits_ += waited ? 1 : 0;
-        last_group_append_s_ = seconds;
-      }
-      // Before the acknowledgements: a put that returns has its flush (or periodic flush) asked for.
-      maybe_request_flush();
-    }
-    if (first.ok()) notify_appended();
-    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
-  }
 }
 
 void PersistingBackend::maybe_request_flush() {
@@ -370,13 +352,13 @@ void PersistingBackend::flush_in_background() {
   }
   std::lock_guard<std::mutex> flushing(flush_mu_);
   // A failure stays in stats (last_flush_error, bg_error), is logged once, and is retried after the
-  // back-off; the records stay buffered and in the WAL.
-  Status s = flush_once(/*explicit_flush=*/false);
+  // back-off; the records stay buffered and in the log.
+  Status s = flush_once();
   bg_.report("flush", s);
   if (!s.ok()) flusher_.run_after(std::max<std::chrono::milliseconds>(flush_interval_, std::chrono::milliseconds(100)));
 }
 
-Status PersistingBackend::flush_once(bool explicit_flush) {
+Status PersistingBackend::flush_once() {
   BufferedDataset::FlushJob job;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -384,21 +366,19 @@ Status PersistingBackend::flush_once(bool explicit_flush) {
   }
   if (job.size() == 0) return Status::OK();
   Status written = data_->write_flush(&job);  // the slow part: puts and reads go on meanwhile
-  uint64_t persisted;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    RETURN_IF_ERROR(data_->finish_flush(job, written));
-    persisted = data_->persisted();
-  }
-  if (!wal_ || (!explicit_flush && !wal_->checkpoint_frees_segment(Offset(persisted)))) return Status::OK();
-  Status s = wal_->checkpoint(Offset(persisted));
-  if (!s.ok()) return s.with_context("checkpoint after flush (the records are in Lance; the WAL keeps them too)");
+  std::lock_guard<std::mutex> lock(mu_);
+  RETURN_IF_ERROR(data_->finish_flush(job, written));
+  if (!log_) return Status::OK();
+  // The log frees the segments no stream needs any more (a checkpoint file and two fsyncs only
+  // when that frees one).
+  Status s = log_->checkpoint(stream_, Offset(data_->persisted()));
+  if (!s.ok()) return s.with_context("checkpoint after flush (the records are in Lance; the log keeps them too)");
   return Status::OK();
 }
 
 Status PersistingBackend::flush() {
   std::lock_guard<std::mutex> flushing(flush_mu_);
-  Status s = flush_once(/*explicit_flush=*/true);
+  Status s = flush_once();
   if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
   return s;
 }
@@ -421,24 +401,33 @@ BucketStats PersistingBackend::stats() const {
   data_->add_stats(&s);
   Object& o = s.extra;
   o.set("writer", writer_lock_ != nullptr);
-  add_wal_damage_stats(env_, bucket_dir_, &o);
+  add_wal_damage_stats(env_, join_path(bucket_dir_, "wal"), &o);
+  if (host_) add_wal_damage_stats(env_, host_->dir(), &o, stream_);
   bg_.add_stats(&s);
-  s.wal_size = wal_ ? wal_->size_bytes() : 0;
-  if (wal_) {
-    o.set("wal_segments", static_cast<int64_t>(wal_->segment_count()));
-    o.set("wal_checkpoint", static_cast<int64_t>(wal_->checkpoint_offset().value()));
-    o.set("wal_recovery", std::string(wal::recovery_outcome_name(recovery_.outcome)));
-    o.set("wal_records_replayed", static_cast<int64_t>(recovery_.records_replayed));
-    Status health = wal_->health();
+  if (host_) {
+    // The log's failures are every bucket's on it (logged once, by the log's host).
+    BucketStats log_errors;
+    host_->errors().add_stats(&log_errors);
+    BucketStats::Background& mine = *s.background;
+    mine.error_count += log_errors.background->error_count;
+    if (mine.error.empty()) mine.error = log_errors.background->error;
+  }
+  // The bucket's share of the log: its records the log holds and Lance does not yet.
+  s.wal_size = log_ ? data_->waiting_bytes() : 0;
+  if (log_) {
+    const wal::NodeLogReport report = host_->report();
+    o.set("wal_stream", stream_);
+    o.set("node_log_size", static_cast<int64_t>(log_->size_bytes()));
+    o.set("wal_segments", static_cast<int64_t>(log_->segment_count()));
+    o.set("wal_groups", static_cast<int64_t>(log_->groups()));  // the log's group commits, every stream's
+    o.set("wal_recovery", std::string(wal::recovery_outcome_name(report.wal.outcome)));
+    o.set("wal_records_replayed", static_cast<int64_t>(replayed_));
+    Status health = log_->health();
     o.set("wal_error", health.ok() ? Value() : Value(health.to_string()));
   }
   if (metrics_) {
     o.set("puts", static_cast<int64_t>(puts_));
     o.set("records_put", static_cast<int64_t>(records_));
-    o.set("wal_groups", static_cast<int64_t>(groups_));
-    o.set("puts_per_wal_group", groups_ ? static_cast<double>(puts_) / groups_ : 0.0);
-    o.set("last_wal_group_append_s", last_group_append_s_);
-    o.set("wal_group_waits", static_cast<int64_t>(group_waits_));
   }
   return s;
 }

@@ -126,7 +126,10 @@ Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
     spec.batch_size = info.batch_size;
     spec.read_only = access == Access::kRead;
     spec.incarnation = info.incarnation;
-    if (has_data_dir()) spec.bucket_dir = queue::bucket_dir(options.data_dir, info.topic, b);
+    if (has_data_dir()) {
+      spec.bucket_dir = queue::bucket_dir(options.data_dir, info.topic, b);
+      spec.data_dir = options.data_dir;
+    }
     ASSIGN_OR_RETURN(auto actor, manager->get_or_create(spec));
     out.push_back(std::move(actor));
   }

@@ -176,6 +176,7 @@ void BucketStorage::fail_waiters() {
 void BucketStorage::retire(Status reason, std::function<void()> done) {
   mailbox_->post([self = shared_from_this(), reason = std::move(reason), done = std::move(done)] {
     if (self->retired_.ok()) self->retired_ = reason;
+    if (self->backend_) self->backend_->discard();
     self->backend_.reset();
     self->fail_waiters();
     done();

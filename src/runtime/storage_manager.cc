@@ -44,6 +44,8 @@ Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const Bucke
   ctx.topic = spec.topic;
   ctx.bucket = spec.bucket;
   ctx.bucket_dir = spec.bucket_dir;
+  ctx.data_dir = spec.data_dir;
+  ctx.incarnation = spec.incarnation;
   ctx.batch_size = spec.batch_size;
   ctx.env = env_;
   ctx.read_only = spec.read_only;

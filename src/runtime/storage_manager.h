@@ -27,6 +27,7 @@ struct BucketSpec {
   Options options;
   uint32_t batch_size = 100;
   std::string bucket_dir;  // empty: no data dir
+  std::string data_dir;    // the data dir bucket_dir is in (BackendContext::data_dir)
   // Opened to read (BackendContext::read_only); the first put makes it a writer. Only matters
   // when the actor is created: an existing one is returned as it is.
   bool read_only = false;

@@ -1,5 +1,5 @@
 // A damaged WAL as an operator meets it through the `persisting` binary: a bucket's writer is
-// killed before its flush, bytes in the middle of its WAL segment are flipped, and `get` and
+// killed before its flush, bytes in the middle of the node log's segment are flipped, and `get` and
 // `stats` must say loudly what recovery dropped, keep the damaged segment aside and keep saying
 // so until the operator clears it (docs/wal-format.md, "Recovery reports").
 #include <gtest/gtest.h>
@@ -82,7 +82,8 @@ size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count
 TEST(DamagedWalCli, Defect7_RecoveryThatDropsRecordsIsLoudKeepsEvidenceAndStaysInStats) {
   TempDir dir;
   write_and_die(dir.path(), 1000);
-  const fs::path wal_dir = fs::path(dir.path()) / "t" / "bucket_0" / "wal";
+  // The data dir's node log, which the bucket's records are in (one stream of it).
+  const fs::path wal_dir = fs::path(dir.path()) / ".wal";
   auto segs = wal_segments(wal_dir);
   ASSERT_EQ(segs.size(), 1u);
   const fs::path seg = segs[0];

@@ -1,0 +1,270 @@
+#include "backend/node_log_host.h"
+
+#include <cstdio>
+#include <map>
+#include <thread>
+
+#include "backend/buffered_dataset.h"
+#include "backend/wal_damage_record.h"
+#include "core/log.h"
+#include "core/status_macros.h"
+#include "persisting/json.h"
+#include "storage/wal/wal_format.h"
+
+namespace persisting {
+namespace {
+
+constexpr char kLockFile[] = "LOCK";
+constexpr char kOwnStream[] = "bucket";
+
+std::string hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string log_dir_of(const BackendContext& ctx) {
+  return ctx.data_dir.empty() ? join_path(ctx.bucket_dir, "log") : join_path(ctx.data_dir, ".wal");
+}
+
+// The registry: one host per (Env, log dir), alive while some bucket holds it.
+std::mutex registry_mu;
+std::map<std::pair<Env*, std::string>, std::weak_ptr<NodeLogHost>>& registry() {
+  static auto* r = new std::map<std::pair<Env*, std::string>, std::weak_ptr<NodeLogHost>>();
+  return *r;
+}
+
+}  // namespace
+
+bool wal_dir_has_segments(Env* env, const std::string& dir, bool with_records_only) {
+  if (!env->file_exists(dir)) return false;
+  auto names = env->get_children(dir);
+  if (!names.ok()) return true;  // the open that follows says what is wrong
+  for (const auto& name : *names) {
+    if (!wal::parse_segment_file_name(name)) continue;
+    if (!with_records_only) return true;
+    auto size = env->file_size(join_path(dir, name));
+    if (!size.ok() || *size > wal::kSegmentHeaderSize) return true;
+  }
+  return false;
+}
+
+std::string NodeLogHost::stream_name(const BackendContext& ctx) {
+  if (ctx.data_dir.empty()) return kOwnStream;
+  return ctx.topic + "/bucket_" + std::to_string(ctx.bucket.value()) + "#" + hex16(ctx.incarnation);
+}
+
+std::shared_ptr<NodeLogHost> NodeLogHost::get(const BackendContext& ctx) {
+  const std::string dir = log_dir_of(ctx);
+  std::lock_guard l(registry_mu);
+  auto& slot = registry()[{ctx.env, dir}];
+  if (auto h = slot.lock()) return h;
+  std::shared_ptr<NodeLogHost> h(new NodeLogHost(ctx.env, dir, ctx.data_dir, ctx.logger,
+                                                 ctx.scheduler ? ctx.scheduler : Scheduler::Default(),
+                                                 ctx.tail_cache ? ctx.tail_cache : TailCache::Default()));
+  slot = h;
+  return h;
+}
+
+NodeLogHost::NodeLogHost(Env* env, std::string dir, std::string data_dir, Logger* logger, Scheduler* scheduler,
+                         TailCache* tail_cache)
+    : env_(env), dir_(std::move(dir)), data_dir_(std::move(data_dir)),
+      logger_(logger ? logger : default_logger()), scheduler_(scheduler), tail_cache_(tail_cache),
+      bg_(logger_, "node log '" + dir_ + "'"), recovery_(scheduler_, [this] { flush_held_back(); }) {}
+
+NodeLogHost::~NodeLogHost() {
+  recovery_.stop();
+  {
+    std::lock_guard l(mu_);
+    close_locked();
+  }
+  std::lock_guard l(registry_mu);
+  auto it = registry().find({env_, dir_});
+  if (it != registry().end() && it->second.expired()) registry().erase(it);
+}
+
+Status NodeLogHost::open_locked(const Settings& settings, std::chrono::milliseconds patience) {
+  RETURN_IF_ERROR(env_->create_dirs(dir_));
+  const std::string lock_path = join_path(dir_, kLockFile);
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  auto pause = std::chrono::milliseconds(5);
+  for (;;) {
+    auto lock = env_->lock_file(lock_path);
+    if (lock.ok()) {
+      lock_ = std::move(lock).value();
+      break;
+    }
+    if (lock.status().code() != Code::kFailedPrecondition) return lock.status();
+    if (std::chrono::steady_clock::now() >= deadline)
+      return FailedPrecondition("the log '" + dir_ + "' is written by another process (it holds '" + lock_path +
+                                "'); this one only reads");
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  }
+  wal::NodeLogOptions o;
+  o.wal.env = env_;
+  o.wal.recovery_policy = settings.recovery_policy;
+  o.wal.recycle_segments = settings.recycle;
+  o.wal.scheduler = scheduler_;
+  // Segments of a quarter of the limit (at least 4 KiB, at most 64 MiB): a checkpoint frees the
+  // log a segment at a time.
+  o.wal.max_segment_size = std::clamp<uint64_t>(settings.max_size / 4, 4 << 10, 64 << 20);
+  o.wal.on_background = [this](std::string_view task, const Status& s) { bg_.report(task, s); };
+  o.max_size = settings.max_size;
+  o.on_hold_back = [this](const std::string& stream) {
+    {
+      // Not mu_: the log asks from its group-commit thread, which close (under mu_) waits for.
+      std::lock_guard l(held_mu_);
+      held_back_.push_back(stream);
+    }
+    recovery_.run_now();
+  };
+  auto log = wal::NodeLog::open(dir_, o, &report_);
+  if (!log.ok()) {
+    lock_.reset();
+    return log.status();
+  }
+  log_ = std::move(log).value();
+  if (report_.wal.records_lost)
+    log_warning(logger_, "node log '" + dir_ + "': recovery (policy " +
+                             std::string(wal::recovery_policy_name(report_.wal.policy)) + ") gave up entries from " +
+                             std::to_string(report_.wal.first_offset_lost.value()) +
+                             " on; each bucket says which of its records at its next open");
+  return Status::OK();
+}
+
+void NodeLogHost::close_locked() {
+  if (log_) bg_.report("node log close", log_->close());
+  log_.reset();
+  lock_.reset();
+}
+
+Result<wal::NodeLog*> NodeLogHost::acquire(const Settings& settings, std::chrono::milliseconds patience) {
+  std::lock_guard l(mu_);
+  if (!log_) RETURN_IF_ERROR(open_locked(settings, patience));
+  ++users_;
+  return log_.get();
+}
+
+void NodeLogHost::release() {
+  std::lock_guard l(mu_);
+  if (users_ > 0 && --users_ == 0) close_locked();
+}
+
+Status NodeLogHost::recover_unowned(const Settings& settings) {
+  if (!wal_dir_has_segments(env_, dir_, /*with_records_only=*/true)) return Status::OK();
+  auto log = acquire(settings, std::chrono::milliseconds(0));
+  if (!log.ok()) return log.status().code() == Code::kFailedPrecondition ? Status::OK() : log.status();
+  Status first;
+  {
+    std::lock_guard a(attach_mu_);
+    for (const auto& stream : (*log)->unattached_streams()) {
+      Status s = flush_stream(*log, stream);
+      bg_.report("recovery of stream '" + stream + "'", s);
+      if (first.ok() && !s.ok()) first = s;
+    }
+  }
+  release();
+  return first;
+}
+
+Status NodeLogHost::note_damage(const std::string& stream, const std::string& bucket, uint64_t end) {
+  const wal::NodeLogReport r = report();
+  if (!r.wal.records_lost) return Status::OK();
+  return report_wal_damage(env_, logger_, dir_, "bucket '" + bucket + "' (stream '" + stream + "' of node log '" + dir_ + "')",
+                           r.wal, end, stream);
+}
+
+wal::NodeLogReport NodeLogHost::report() const {
+  std::lock_guard l(mu_);
+  return report_;
+}
+
+void NodeLogHost::flush_held_back() {
+  std::vector<std::string> streams;
+  {
+    std::lock_guard l(held_mu_);
+    streams.swap(held_back_);
+  }
+  wal::NodeLog* log;
+  {
+    std::lock_guard l(mu_);
+    if (!log_) return;
+    log = log_.get();
+    ++users_;  // the log stays open while this runs
+  }
+  {
+    std::lock_guard a(attach_mu_);
+    for (const auto& stream : streams) {
+      const auto unattached = log->unattached_streams();
+      if (std::find(unattached.begin(), unattached.end(), stream) == unattached.end()) continue;
+      bg_.report("flush of recovered stream '" + stream + "'", flush_stream(log, stream));
+    }
+  }
+  release();
+}
+
+Status NodeLogHost::flush_stream(wal::NodeLog* log, const std::string& stream) {
+  BackendContext ctx;
+  ctx.env = env_;
+  ctx.logger = logger_;
+  ctx.scheduler = scheduler_;
+  ctx.tail_cache = tail_cache_;
+  if (data_dir_.empty()) {
+    if (stream != kOwnStream) {
+      log->forget(stream);
+      return Status::OK();
+    }
+    ctx.bucket_dir = std::string(dir_.substr(0, dir_.rfind('/')));
+  } else {
+    // <topic>/bucket_<b>#<incarnation>: flushed only into that incarnation of the topic.
+    const size_t slash = stream.find('/'), hash = stream.rfind('#');
+    if (slash == std::string::npos || hash == std::string::npos || hash < slash) {
+      log->forget(stream);
+      return Status::OK();
+    }
+    const std::string topic = stream.substr(0, slash), incarnation = stream.substr(hash + 1);
+    const std::string topic_dir = join_path(data_dir_, topic);
+    bool current = false;
+    if (auto text = env_->read_file(join_path(topic_dir, "topic.json")); text.ok()) {
+      auto meta = parse_json(*text);
+      if (meta.ok() && meta->is_object()) {
+        const Value* inc = meta->as_object().find("incarnation");
+        const std::string have = inc && inc->is_string() ? inc->as_string() : hex16(0);
+        current = have == incarnation;
+      }
+    }
+    if (!current) {
+      log_warning(logger_, "node log '" + dir_ + "': dropping the records of stream '" + stream +
+                               "': its topic is gone (deleted, or created again since)");
+      log->forget(stream);
+      return Status::OK();
+    }
+    ctx.topic = topic;
+    ctx.bucket_dir = join_path(topic_dir, stream.substr(slash + 1, hash - slash - 1));
+  }
+  Options none;
+  OptionReader reader(none, "recovery of stream '" + stream + "'");
+  ASSIGN_OR_RETURN(auto data, BufferedDataset::open(ctx, reader));
+  std::vector<RecordBatch> batches;
+  ASSIGN_OR_RETURN(Offset end, log->attach_batches(stream, Offset(data->persisted()), &batches, {}));
+  Status s;
+  for (const auto& b : batches) {
+    if (s.ok()) s = data->check_types(b);
+    if (s.ok()) data->buffer(b);
+  }
+  if (s.ok()) s = note_damage(stream, ctx.bucket_dir, data->total());
+  if (s.ok()) s = data->flush();
+  const uint64_t persisted = data->persisted();
+  if (s.ok()) s = log->checkpoint(stream, Offset(persisted));
+  // What did not reach Lance stays in the log for the next attach.
+  RecordBatch rest;
+  if (persisted < end.value()) {
+    for (const auto& b : batches) rest.append(b);
+    if (rest.size() > end.value() - persisted) rest.drop_front(rest.size() - (end.value() - persisted));
+  }
+  log->detach(stream, Offset(persisted), std::move(rest));
+  return s.with_context("flushing the records the log holds for stream '" + stream + "'");
+}
+
+}  // namespace persisting

@@ -1,0 +1,112 @@
+// NodeLogHost: the node log (storage/wal/node_log.h) of a data dir, shared by every `persisting`
+// bucket of that data dir in this process. docs/architecture.md, "One write-ahead log per data
+// dir"; the log's format: docs/wal-format.md, "The node log".
+//
+// One host per (Env, log dir) in the process, found through a registry, so every bucket of a data
+// dir (however it was opened: the Queue, a node, a test building a backend) shares it:
+//
+//   auto host = NodeLogHost::get(ctx);                          // <data_dir>/.wal
+//   ASSIGN_OR_RETURN(wal::NodeLog* log, host->acquire(settings, patience));   // a writer
+//   ... attach the bucket's stream, append, checkpoint, detach ...
+//   host->release();                                            // the last one closes the log
+//
+// One writer process per data dir: the process that writes holds <log dir>/LOCK from the first
+// acquire until the last release. Another process's acquire waits up to `patience`, then gets
+// FailedPrecondition naming the lock. A process that only reads takes nothing; when it finds the
+// lock free and the log holding records (a killed writer's), recover_unowned() takes the lock,
+// flushes every stream's records into its bucket's dataset, checkpoints and lets the lock go.
+//
+// Streams: `<topic>/bucket_<b>#<incarnation, 16 hex digits>` in a data dir's log, so a topic
+// deleted and created again never gets the old one's records. A bucket built without a data dir
+// (ctx.data_dir empty) gets a log of its own at <bucket_dir>/log, with one stream, "bucket".
+//
+// Records of a stream no bucket of this process has attached (recovered from a killed writer)
+// are flushed to that bucket's dataset by the host when they hold the log back (on_hold_back),
+// with default Lance options; a stream whose topic is gone (deleted, or another incarnation) is
+// forgotten.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/background_errors.h"
+#include "core/background_task.h"
+#include "persisting/backend.h"
+#include "storage/wal/node_log.h"
+
+namespace persisting {
+
+// Whether dir holds WAL segments (with_records_only: one longer than its header).
+bool wal_dir_has_segments(Env* env, const std::string& dir, bool with_records_only);
+
+class NodeLogHost {
+ public:
+  // Log-wide settings: taken from the bucket that opens the log (later ones share it as it is).
+  struct Settings {
+    uint64_t max_size = 100ull << 20;  // max_wal_size: puts are refused past it
+    wal::RecoveryPolicy recovery_policy = wal::RecoveryPolicy::kTolerateTail;
+    bool recycle = true;
+  };
+
+  // The host of ctx's data dir (or of its bucket, without a data dir), created on first use.
+  static std::shared_ptr<NodeLogHost> get(const BackendContext& ctx);
+  // The stream name of ctx's bucket in that log.
+  static std::string stream_name(const BackendContext& ctx);
+  ~NodeLogHost();
+
+  // Makes this process the log's writer (the lock, the log opened and recovered) unless it is
+  // already, and counts one user; each successful acquire needs a release.
+  Result<wal::NodeLog*> acquire(const Settings& settings, std::chrono::milliseconds patience);
+  // One user fewer; the last one closes the log and lets the lock go.
+  void release();
+  // A process that only reads: if the log may hold records and no process writes it, recovers
+  // it (see above). OK when there is nothing to do or another process holds the lock.
+  Status recover_unowned(const Settings& settings);
+
+  // What the log's recovery found when this process opened it (empty report before).
+  wal::NodeLogReport report() const;
+  // When that recovery gave up records: logs and records (damaged/recovery.json) that stream
+  // may have lost its records from `end` (where what it recovered ends) on. bucket names it.
+  Status note_damage(const std::string& stream, const std::string& bucket, uint64_t end);
+  const std::string& dir() const { return dir_; }
+  // The log's background failures (interval syncs, writebacks, checkpoints, recovery flushes):
+  // logged once, by the host; every bucket on the log shows them in its stats.
+  const BackgroundErrors& errors() const { return bg_; }
+  // Held while a stream is attached or handed over, so the host's own recovery flush and a
+  // bucket opening the same stream never attach it at once.
+  std::mutex& attach_mutex() { return attach_mu_; }
+
+ private:
+  NodeLogHost(Env* env, std::string dir, std::string data_dir, Logger* logger, Scheduler* scheduler,
+              TailCache* tail_cache);
+  Status open_locked(const Settings& settings, std::chrono::milliseconds patience);  // mu_ held
+  void close_locked();                                                                // mu_ held
+  // Flushes an unattached stream's records into its bucket's dataset, checkpoints and detaches it
+  // (forgets it when its topic is gone). attach_mu_ held.
+  Status flush_stream(wal::NodeLog* log, const std::string& stream);
+  // The recovery task's body: flushes the streams on_hold_back named.
+  void flush_held_back();
+
+  Env* env_;
+  const std::string dir_;
+  const std::string data_dir_;  // empty: a bucket's own log
+  Logger* logger_;
+  Scheduler* scheduler_;
+  TailCache* tail_cache_;
+  BackgroundErrors bg_;
+
+  mutable std::mutex mu_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<wal::NodeLog> log_;
+  int users_ = 0;
+  wal::NodeLogReport report_;
+  std::mutex held_mu_;
+  std::vector<std::string> held_back_;  // streams to flush (held_mu_)
+
+  std::mutex attach_mu_;
+  BackgroundTask recovery_;  // last: stopped before what it uses goes
+};
+
+}  // namespace persisting
