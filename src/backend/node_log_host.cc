@@ -151,20 +151,22 @@ void NodeLogHost::release() {
   if (users_ > 0 && --users_ == 0) close_locked();
 }
 
-Status NodeLogHost::recover_unowned(const Settings& settings) {
-  if (!wal_dir_has_segments(env_, dir_, /*with_records_only=*/true)) return Status::OK();
-  auto log = acquire(settings, std::chrono::milliseconds(0));
-  if (!log.ok()) return log.status().code() == Code::kFailedPrecondition ? Status::OK() : log.status();
-  Status first;
+bool NodeLogHost::may_hold_records() const { return wal_dir_has_segments(env_, dir_, /*with_records_only=*/true); }
+
+Status NodeLogHost::flush_unattached() {
+  wal::NodeLog* log;
   {
-    std::lock_guard a(attach_mu_);
-    for (const auto& stream : (*log)->unattached_streams()) {
-      Status s = flush_stream(*log, stream);
-      bg_.report("recovery of stream '" + stream + "'", s);
-      if (first.ok() && !s.ok()) first = s;
-    }
+    std::lock_guard l(mu_);
+    if (!log_) return FailedPrecondition("node log '" + dir_ + "' is not open in this process");
+    log = log_.get();
   }
-  release();
+  Status first;
+  std::lock_guard a(attach_mu_);
+  for (const auto& stream : log->unattached_streams()) {
+    Status s = flush_stream(log, stream);
+    bg_.report("recovery of stream '" + stream + "'", s);
+    if (first.ok() && !s.ok()) first = s;
+  }
   return first;
 }
 

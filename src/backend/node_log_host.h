@@ -13,8 +13,8 @@
 // One writer process per data dir: the process that writes holds <log dir>/LOCK from the first
 // acquire until the last release. Another process's acquire waits up to `patience`, then gets
 // FailedPrecondition naming the lock. A process that only reads takes nothing; when it finds the
-// lock free and the log holding records (a killed writer's), recover_unowned() takes the lock,
-// flushes every stream's records into its bucket's dataset, checkpoints and lets the lock go.
+// lock free and the log holding records (a killed writer's) takes the lock, flushes every stream's
+// records into its bucket's dataset (flush_unattached), checkpoints and lets the lock go.
 //
 // Streams: `<topic>/bucket_<b>#<incarnation, 16 hex digits>` in a data dir's log, so a topic
 // deleted and created again never gets the old one's records. A bucket built without a data dir
@@ -61,9 +61,12 @@ class NodeLogHost {
   Result<wal::NodeLog*> acquire(const Settings& settings, std::chrono::milliseconds patience);
   // One user fewer; the last one closes the log and lets the lock go.
   void release();
-  // A process that only reads: if the log may hold records and no process writes it, recovers
-  // it (see above). OK when there is nothing to do or another process holds the lock.
-  Status recover_unowned(const Settings& settings);
+  // Whether the log may hold records (a segment longer than its header): a process that only
+  // reads then recovers it (PersistingBackend::recover_unowned).
+  bool may_hold_records() const;
+  // Flushes every stream nobody attached into its bucket's dataset (see above); the caller has
+  // acquired the log. Each failure is logged, in errors(); the first is returned.
+  Status flush_unattached();
 
   // What the log's recovery found when this process opened it (empty report before).
   wal::NodeLogReport report() const;

@@ -203,20 +203,22 @@ void PersistingBackend::stop_writing() {
 
 Status PersistingBackend::recover_unowned() {
   if (!enable_wal_) return Status::OK();
-  // Records of a killed writer in the data dir's log: flushed to Lance for every bucket at once.
-  // What cannot be (a damaged log refuses checkpoints) is logged and in stats; the bucket still
-  // opens, to read.
-  bg_.report("recovery of the node log", host_->recover_unowned(settings_));
-  if (wal_dir_has_segments(env_, join_path(bucket_dir_, "wal"), /*with_records_only=*/true)) {
-    // A WAL of this bucket's own (written before the node log): imported and flushed, as a
-    // writer would, then the locks go again.
+  const bool old_wal = wal_dir_has_segments(env_, join_path(bucket_dir_, "wal"), /*with_records_only=*/true);
+  if (old_wal || host_->may_hold_records()) {
+    // What a dead writer left (in the log, or in a WAL of this bucket's own written before the
+    // node log): this process becomes the writer for a moment, as a writer would recover it,
+    // and has it flushed to Lance: this bucket's records by itself, every other stream's by the
+    // log's host (one process recovers the whole log, once).
     Status w = become_writer(std::chrono::milliseconds(0));
-    if (!w.ok()) return w.code() == Code::kFailedPrecondition ? Status::OK() : w;
+    if (!w.ok()) return w.code() == Code::kFailedPrecondition ? Status::OK() : w;  // a writer is alive
+    bg_.report("recovery of the node log", host_->flush_unattached());
     std::lock_guard<std::mutex> flushing(flush_mu_);
     Status f = flush_once();
     bg_.report("flush", f);
-    if (!f.ok()) return Status::OK();  // stays the writer, as after a failed flush; retried
-    stop_writing();
+    // Flushed: the locks go again. Not flushed (a full disk?): this process stays the writer,
+    // so the records stay readable here, and the flusher retries.
+    if (f.ok()) stop_writing();
+    return Status::OK();
   }
   std::lock_guard<std::mutex> lock(mu_);
   return data_->refresh();
@@ -266,6 +268,14 @@ Status PersistingBackend::admit(const RecordBatch& batch) {
 
 Status PersistingBackend::check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) {
   RETURN_IF_ERROR(ready_to_write());
+  if (log_ && log_->size_bytes() >= settings_.max_size) {
+    // A put spanning buckets is refused whole while the log is full, not in the parts that
+    // reach it after another part's append (the log refuses those too; this is the early word).
+    const auto holder = log_->holding_stream();
+    return ResourceExhausted("node log '" + host_->dir() + "' is full (max_wal_size " +
+                             std::to_string(settings_.max_size) + " bytes): stream '" + holder.value_or("?") +
+                             "' holds it back (are its flushes failing?)");
+  }
   std::lock_guard<std::mutex> lock(mu_);
   return data_->check(batch, numbers);
 }

@@ -23,7 +23,8 @@
 // locks). A process that is not the writer reads what the writer has flushed to Lance, reloading
 // the dataset when a read reaches its end. A read-only open that finds no writer but a log
 // holding records (a killed writer's) recovers it and flushes every stream's records to Lance
-// (NodeLogHost::recover_unowned), so what a killed writer acknowledged is readable at once.
+// (recover_unowned, NodeLogHost::flush_unattached), so what a killed writer acknowledged is
+// readable at once.
 //
 // Recovery on open: the dataset's row count P is read first; the bucket attaches its stream from
 // P: the log's records of it below P (flushed but not checkpointed when the process died) are

@@ -1,6 +1,7 @@
 // The kill tests' child: puts batches into topic "k" (backend persisting, wal_sync_mode from
-// argv, small flush threshold so flushes and checkpoints happen all the time) from three threads,
-// and after each acknowledged put prints "A <run> <thread> <first seq> <count>" on stdout.
+// argv, a small log so flushes and checkpoints happen all the time) from three threads, each into
+// one bucket (its key), and after each acknowledged put prints "A <run> <thread> <first seq>
+// <count>" on stdout.
 // It runs until killed (or exits 3 after 60 s, which the parent reports as a failure).
 //   queue_kill_child DATA_DIR MODE RUN SEED
 #include <unistd.h>
@@ -51,6 +52,12 @@ int main(int argc, char** argv) {
           batch.push_back(Record{{"p", key}, {"run", run}, {"t", t}, {"seq", seq + i},
                                  {"pad", std::string(rng() % 64, 'x')}});
         Status s = (*w)->put(batch);
+        // A full log (the flushes it asked for have not freed a segment yet) refuses the put and
+        // changes nothing: a producer tries again (bounded).
+        for (int attempt = 0; attempt < 2000 && s.code() == Code::kResourceExhausted; ++attempt) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          s = (*w)->put(batch);
+        }
         if (!s.ok()) {
           std::fprintf(stderr, "put: %s\n", s.to_string().c_str());
           std::_Exit(1);

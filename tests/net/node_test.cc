@@ -103,13 +103,13 @@ TEST(Node, MetricsPassPromtoolAndHealthAnswers) {
         line.substr(line.size() - 2) == " 1")
       flushed_once = true;
   EXPECT_TRUE(flushed_once) << m->body;
-  // The persisting bucket's WAL holds a segment header and the record's frame.
+  // The persisting bucket's share of the node log: its record, not yet flushed.
   double wal_bytes = 0;
   std::istringstream wal_lines(m->body);
   for (std::string line; std::getline(wal_lines, line);)
     if (line.rfind("persisting_wal_size_bytes{topic=\"durable\"", 0) == 0)
       wal_bytes = std::stod(line.substr(line.rfind(' ') + 1));
-  EXPECT_GT(wal_bytes, 32) << m->body;
+  EXPECT_GT(wal_bytes, 0) << m->body;
   auto check = run_process({PROMTOOL_BIN, "check", "metrics"}, m->body);
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
