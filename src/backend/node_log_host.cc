@@ -66,6 +66,36 @@ std::shared_ptr<NodeLogHost> NodeLogHost::get(const BackendContext& ctx) {
   return h;
 }
 
+std::shared_ptr<void> NodeLogHost::plug(Env* env, const std::string& data_dir) {
+  std::shared_ptr<NodeLogHost> host;
+  {
+    std::lock_guard l(registry_mu);
+    auto it = registry().find({env, join_path(data_dir, ".wal")});
+    if (it == registry().end()) return nullptr;
+    host = it->second.lock();
+  }
+  if (!host) return nullptr;
+  struct Hold {
+    std::shared_ptr<NodeLogHost> host;
+    std::unique_ptr<wal::NodeLog::Plug> plug;
+    ~Hold() {
+      plug.reset();     // starts the group commit of what queued meanwhile
+      host->release();  // the log may close now
+    }
+  };
+  wal::NodeLog* log;
+  {
+    std::lock_guard l(host->mu_);
+    if (!host->log_) return nullptr;
+    log = host->log_.get();
+    ++host->users_;
+  }
+  auto hold = std::make_shared<Hold>();
+  hold->host = std::move(host);
+  hold->plug = std::make_unique<wal::NodeLog::Plug>(log);
+  return hold;
+}
+
 NodeLogHost::NodeLogHost(Env* env, std::string dir, std::string data_dir, Logger* logger, Scheduler* scheduler,
                          TailCache* tail_cache)
     : env_(env), dir_(std::move(dir)), data_dir_(std::move(data_dir)),
@@ -111,6 +141,7 @@ Status NodeLogHost::open_locked(const Settings& settings, std::chrono::milliseco
   o.wal.max_segment_size = std::clamp<uint64_t>(settings.max_size / 4, 4 << 10, 64 << 20);
   o.wal.on_background = [this](std::string_view task, const Status& s) { bg_.report(task, s); };
   o.max_size = settings.max_size;
+  o.group_wait = settings.group_wait;
   o.on_hold_back = [this](const std::string& stream) {
     {
       // Not mu_: the log asks from its group-commit thread, which close (under mu_) waits for.

@@ -48,10 +48,16 @@ class NodeLogHost {
     uint64_t max_size = 100ull << 20;  // max_wal_size: puts are refused past it
     wal::RecoveryPolicy recovery_policy = wal::RecoveryPolicy::kTolerateTail;
     bool recycle = true;
+    std::chrono::microseconds group_wait{1000};  // wal_group_wait_us
   };
 
   // The host of ctx's data dir (or of its bucket, without a data dir), created on first use.
   static std::shared_ptr<NodeLogHost> get(const BackendContext& ctx);
+  // A plug on data_dir's log (NodeLog::Plug), if this process has it open: while the returned
+  // handle lives, appends queue without starting a group commit; the last plug to go starts one
+  // for all of them. A writer holds one while it hands a put's parts to several buckets, so the
+  // put waits for one fdatasync, not one per bucket. Null when the log is not open here.
+  static std::shared_ptr<void> plug(Env* env, const std::string& data_dir);
   // The stream name of ctx's bucket in that log.
   static std::string stream_name(const BackendContext& ctx);
   ~NodeLogHost();

@@ -44,6 +44,9 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
                            std::to_string(flush_bytes));
   if (max_wal == 0) return InvalidArgument("backend 'persisting': option 'max_wal_size' must be at least 1");
   ASSIGN_OR_RETURN(bool metrics, reader.get_bool("enable_metrics", true));
+  // Group commit (always): how long at most the log waits for the writers of recent groups to
+  // join the next one (microseconds; 0: never waits). The log's, from the bucket that opens it.
+  ASSIGN_OR_RETURN(int64_t group_wait_us, reader.get_int("wal_group_wait_us", 1000, 0, 100000));
   auto data = BufferedDataset::open(ctx, reader);
   if (!data.ok()) return data.status().with_context("backend 'persisting'");
   RETURN_IF_ERROR(reader.finish());
@@ -57,6 +60,7 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   b->stream_options_.sync_interval_s = interval;
   b->settings_.max_size = max_wal;
   b->settings_.recycle = recycle;
+  b->settings_.group_wait = std::chrono::microseconds(group_wait_us);
   ASSIGN_OR_RETURN(b->settings_.recovery_policy, wal::parse_recovery_policy(policy));
   if (enable_wal) {
     b->host_ = NodeLogHost::get(ctx);
@@ -429,7 +433,9 @@ BucketStats PersistingBackend::stats() const {
     o.set("wal_stream", stream_);
     o.set("node_log_size", static_cast<int64_t>(log_->size_bytes()));
     o.set("wal_segments", static_cast<int64_t>(log_->segment_count()));
-    o.set("wal_groups", static_cast<int64_t>(log_->groups()));  // the log's group commits, every stream's
+    // The log's group commits (every stream's), and those that waited for more writers.
+    o.set("wal_groups", static_cast<int64_t>(log_->groups()));
+    o.set("wal_group_waits", static_cast<int64_t>(log_->group_waits()));
     o.set("wal_recovery", std::string(wal::recovery_outcome_name(report.wal.outcome)));
     o.set("wal_records_replayed", static_cast<int64_t>(replayed_));
     Status health = log_->health();

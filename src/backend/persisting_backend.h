@@ -43,7 +43,8 @@
 // the log), wal_recovery (tolerate_tail|absolute|point_in_time, the log's), wal_recycle,
 // flush_threshold (records; default the topic's batch_size but at least 100,000, since the log
 // already holds unflushed records durably), flush_bytes, flush_interval, compression
-// (none|zstd|lz4), sync (fsync Lance commits, true), enable_metrics (true: put counters).
+// (none|zstd|lz4), sync (fsync Lance commits, true), enable_metrics (true: put counters),
+// wal_group_wait_us (1000; 0: the log's group commit never waits for writers; the log's).
 #pragma once
 
 #include <chrono>

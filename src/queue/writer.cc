@@ -3,6 +3,7 @@
 // bucket's part with one message to its actor.
 #include <atomic>
 
+#include "backend/node_log_host.h"
 #include "core/hash.h"
 #include "core/status_macros.h"
 #include "queue/queue_core.h"
@@ -24,6 +25,10 @@ struct Job {
   std::shared_ptr<detail::WriterState::Shapes> shapes;
   std::shared_ptr<PutReport> report;
   std::function<void(Status)> done;
+  // Where the topic's node log is, when its parts should share one group commit (a persisting
+  // topic in a data dir): send() plugs it while handing them out (NodeLogHost::plug).
+  Env* env = nullptr;
+  std::string log_data_dir;
   std::mutex mu;
   size_t left = 0;
   Status first;  // the first error (with its bucket)
@@ -53,6 +58,8 @@ std::string bucket_name(const std::string& topic, BucketId b) {
 void send(std::shared_ptr<Job> job) {
   auto& parts = job->report->parts;
   job->left = parts.size();
+  // Let go once every bucket has its part: then one group commit starts for all of them.
+  std::shared_ptr<void> plug = parts.size() > 1 && job->env ? NodeLogHost::plug(job->env, job->log_data_dir) : nullptr;
   for (size_t k = 0; k < parts.size(); ++k) {
     const uint32_t b = parts[k].bucket.value();
     job->actors[k]->put(std::move(job->per_bucket[b]), [job, k, where = bucket_name(job->topic, BucketId(b))](Result<Offset> r) {
@@ -76,7 +83,7 @@ void send(std::shared_ptr<Job> job) {
         last = --job->left == 0;
       }
       if (last) job->done(job->first);
-    });
+    }, plug);
   }
 }
 
@@ -133,6 +140,10 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   }
   job->done = std::move(done);
   job->topic = s.info.topic;
+  if (job->report->parts.size() > 1 && s.info.backend == "persisting" && !s.core->options.data_dir.empty()) {
+    job->env = s.core->env;
+    job->log_data_dir = s.core->options.data_dir;
+  }
   bool any_checks = false;  // buckets whose backend accepts everything need no check round
   {
     std::lock_guard<std::mutex> lock(s.mu);

@@ -24,8 +24,9 @@ Status BucketStorage::closed_error() const {
                      " is closed");
 }
 
-void BucketStorage::put(RecordBatch batch, PutCallback cb) {
-  mailbox_->post([self = shared_from_this(), batch = std::move(batch), cb = std::move(cb)]() mutable {
+void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void> hold) {
+  mailbox_->post([self = shared_from_this(), batch = std::move(batch), cb = std::move(cb),
+                  hold = std::move(hold)]() mutable {
     if (!self->backend_) return cb(self->closed_error());
     // done usually runs right here, inside this message; a backend that acknowledges after an
     // fsync calls it later from its own thread. `inside` tells the two apart (under a mutex, so
@@ -48,6 +49,7 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb) {
         if (self->backend_ && !self->waiters_.empty()) self->wake_waiters();
       });
     });
+    hold.reset();  // the backend has the put
     {
       std::lock_guard<std::mutex> lock(inside->mu);
       inside->yes = false;

@@ -37,7 +37,9 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   const std::string& topic() const { return topic_; }
   BucketId bucket() const { return bucket_; }
 
-  void put(RecordBatch batch, PutCallback cb);
+  // hold (optional) is let go once the backend has taken the put (before it is acknowledged):
+  // a writer's plug on the node log (backend/node_log_host.h) lives until every part is queued.
+  void put(RecordBatch batch, PutCallback cb, std::shared_ptr<void> hold = nullptr);
   // Asks the backend whether it would accept batch now (StorageBackend::check_batch), appending
   // nothing. batch and numbers must stay alive until cb has run.
   void check(const RecordBatch* batch, const std::vector<uint64_t>* numbers, StatusCallback cb);

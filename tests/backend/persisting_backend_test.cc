@@ -423,6 +423,42 @@ TEST(PersistingBackendTest, PutsQueuedBehindASyncShareTheNextOne) {
   expect_exactly(**b, 22);
 }
 
+// After a group that held several writers' puts, the log's group commit waits a little for as
+// many before the next sync; a lone writer's puts never wait; wal_group_wait_us=0 turns it off.
+TEST(PersistingBackendTest, AppenderWaitsForRecentWritersOnlyWhenThereWereSeveral) {
+  for (int64_t cap_us : {2000, 0}) {
+    SCOPED_TRACE("wal_group_wait_us=" + std::to_string(cap_us));
+    TempDir dir;
+    HeldSyncEnv env(Env::Default());
+    auto b = open_backend(dir.path(), {{"wal_group_wait_us", std::to_string(cap_us)}}, &env);
+    ASSERT_TRUE(b.ok()) << b.status().to_string();
+    // A lone writer: one put at a time, each waited for.
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE((*b)->put_batch(batch_of(i, 1)).ok());
+    EXPECT_EQ(stat(**b, "wal_groups"), 10);
+    EXPECT_EQ(stat(**b, "wal_group_waits"), 0);
+    // Three puts queued behind a held sync form one group of three.
+    std::vector<std::future<Result<Offset>>> acks;
+    auto put = [&](int from) {
+      auto p = std::make_shared<std::promise<Result<Offset>>>();
+      acks.push_back(p->get_future());
+      (*b)->put_batch_async(batch_of(from, 1), [p](Result<Offset> r) { p->set_value(std::move(r)); });
+    };
+    env.hold(true);
+    put(10);
+    env.wait_for_held_sync();
+    put(11), put(12), put(13);
+    env.hold(false);
+    for (auto& a : acks) ASSERT_TRUE(a.get().ok());
+    EXPECT_EQ(stat(**b, "wal_groups"), 12);
+    // The next put comes alone: the appender waits for two more writers (they do not come), then
+    // writes it by itself.
+    ASSERT_TRUE((*b)->put_batch(batch_of(14, 1)).ok());
+    EXPECT_EQ(stat(**b, "wal_groups"), 13);
+    EXPECT_EQ(stat(**b, "wal_group_waits"), cap_us > 0 ? 1 : 0);
+    expect_exactly(**b, 15);
+  }
+}
+
 TEST(PersistingBackendTest, WithoutTheWalRecordsAreDurableAtFlush) {
   TempDir dir;
   {
@@ -501,6 +537,8 @@ TEST(PersistingBackendTest, OptionsAreValidated) {
   EXPECT_NE(bad_flush_interval.status().message().find("flush_interval"), std::string::npos);
   auto zero_bytes = open_backend(dir.path(), {{"flush_bytes", "0"}});
   EXPECT_NE(zero_bytes.status().message().find("flush_bytes"), std::string::npos) << zero_bytes.status().to_string();
+  auto bad_wait = open_backend(dir.path(), {{"wal_group_wait_us", "200000"}});  // over 100 ms
+  EXPECT_NE(bad_wait.status().message().find("wal_group_wait_us"), std::string::npos) << bad_wait.status().to_string();
   auto zero_log = open_backend(dir.path(), {{"max_wal_size", "0"}});
   EXPECT_NE(zero_log.status().message().find("max_wal_size"), std::string::npos) << zero_log.status().to_string();
   auto unknown = open_backend(dir.path(), {{"wal_sync", "always"}});

@@ -236,6 +236,7 @@ void NodeLog::append_async(const std::string& stream, RecordBatch batch, std::fu
       return;
     }
   }
+  queued_cv_.notify_one();  // an appender waiting for more writers counts this one
   appender_.run_now();
 }
 
@@ -271,9 +272,21 @@ void NodeLog::drain() {
     bool want_sync = false;
     double interval = -1;           // the shortest interval of the kInterval entries
     Status refused;
+    bool waited = false;
     {
-      std::lock_guard l(mu_);
+      std::unique_lock l(mu_);
       if (queue_.empty()) return;
+      // Writers whose appends were in recent groups and are not queued yet are usually on their
+      // way (building their next batch): waiting a little for them makes one sync cover them all,
+      // where starting at once would sync a group of one and make them wait a whole round. The
+      // wait is at most the last round's write + sync (what an append that just missed a round
+      // waits anyway) and group_wait; a lone writer (recent groups of one) never waits.
+      const size_t expected = std::max(group_max_, prev_group_max_);
+      if (expected > 1 && queue_.size() < expected && opts_.group_wait.count() > 0 && plugs_ == 0 && !closed_) {
+        const auto wait = std::min<std::chrono::steady_clock::duration>(opts_.group_wait, last_round_);
+        queued_cv_.wait_for(l, wait, [&] { return closed_ || queue_.size() >= expected; });
+        waited = true;
+      }
       uint64_t bytes = 0;
       while (!queue_.empty()) {
         const Pending& p = queue_.front();
@@ -327,13 +340,23 @@ void NodeLog::drain() {
         }
       }
     }
+    // The largest group of the last 64 rounds and of the 64 before: how many writers are active.
+    group_max_ = std::max(group_max_, group.size());
+    if (++rounds_in_window_ == 64) {
+      prev_group_max_ = group_max_;
+      group_max_ = 0;
+      rounds_in_window_ = 0;
+    }
     if (!frame.empty()) {
       // One frame, one write(), at most one fdatasync for every stream's entries of the group.
+      const auto t0 = std::chrono::steady_clock::now();
       Result<Offset> lsn = wal_->append(frame, want_sync);
+      last_round_ = std::chrono::steady_clock::now() - t0;
       {
         std::lock_guard l(mu_);
         if (lsn.ok()) {
           ++groups_;
+          group_waits_ += waited ? 1 : 0;
           for (size_t k = 0; k < written.size(); ++k) {
             const Pending& p = group[written[k]];
             Stream& s = streams_[p.stream];
@@ -434,6 +457,7 @@ Status NodeLog::close() {
     if (closed_) return FailedPrecondition("node log '" + dir() + "' is closed");
     closed_ = true;  // appends from now on are refused; those queued are written below
   }
+  queued_cv_.notify_all();
   appender_.stop();
   drain();
   sync_task_.stop();
@@ -458,6 +482,11 @@ std::optional<std::string> NodeLog::holding_stream() const {
 uint64_t NodeLog::groups() const {
   std::lock_guard l(mu_);
   return groups_;
+}
+
+uint64_t NodeLog::group_waits() const {
+  std::lock_guard l(mu_);
+  return group_waits_;
 }
 
 }  // namespace persisting::wal

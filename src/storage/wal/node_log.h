@@ -35,6 +35,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
@@ -64,6 +65,10 @@ struct NodeLogOptions {
   // Appends are refused (ResourceExhausted) while the log's live segments hold this many bytes
   // or more. 0: no limit.
   uint64_t max_size = 0;
+  // Group commit: after groups that held several appends, how long at most the group-commit
+  // thread waits for as many before it writes (never longer than the last write + sync; a lone
+  // writer never waits). 0: it never waits.
+  std::chrono::microseconds group_wait{1000};
   // Asked to have a stream that nobody attached flushed: it holds the oldest segment back (its
   // records were recovered, but no owner opened it). Called without the log's locks held, from
   // the thread that found it; it must not wait for the log.
@@ -162,6 +167,7 @@ class NodeLog {
   Offset next_lsn() const { return wal_->next_offset(); }
   Offset checkpoint_lsn() const { return wal_->checkpoint_offset(); }
   uint64_t groups() const;  // frames written (group commits) since open
+  uint64_t group_waits() const;  // of them, those that waited for more writers (group_wait)
   Status health() const { return wal_->health(); }
   const std::string& dir() const { return wal_->dir(); }
 
@@ -218,6 +224,11 @@ class NodeLog {
   // no checkpoint can pass it).
   Offset next_lsn_;
   uint64_t groups_ = 0;
+  uint64_t group_waits_ = 0;
+  std::condition_variable queued_cv_;  // an append was queued (the group commit may wait for it)
+  // Group sizing (the group-commit thread only).
+  std::chrono::steady_clock::duration last_round_{};  // the last group's write + sync
+  size_t group_max_ = 0, prev_group_max_ = 0, rounds_in_window_ = 0;
   Offset asked_segment_{UINT64_MAX};  // the oldest segment whose holder was last asked to flush
   std::chrono::steady_clock::time_point asked_at_{};
 
