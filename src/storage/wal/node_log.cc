@@ -276,6 +276,10 @@ void NodeLog::drain() {
     {
       std::unique_lock l(mu_);
       if (queue_.empty()) return;
+      if (plugs_ > 0) {
+        unplug_kick_ = true;  // plugged meanwhile: the last Plug starts the next group
+        return;
+      }
       // Writers whose appends were in recent groups and are not queued yet are usually on their
       // way (building their next batch): waiting a little for them makes one sync cover them all,
       // where starting at once would sync a group of one and make them wait a whole round. The
