@@ -112,7 +112,9 @@ void damage(int32_t type, const std::string& name, uint64_t rows, const std::vec
       ASSERT_EQ(r->size(), want.size()) << what;
       for (size_t i = 0; i < r->size(); ++i) {
         ASSERT_LT((*r)[i], rows) << what;
-        if (i > 0) ASSERT_LT((*r)[i - 1], (*r)[i]) << what;
+        if (i > 0) {
+          ASSERT_LT((*r)[i - 1], (*r)[i]) << what;
+        }
       }
       return;
     }
