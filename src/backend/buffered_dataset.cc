@@ -343,6 +343,7 @@ void BufferedDataset::add_stats(BucketStats* s) const {
   o->set("version", static_cast<int64_t>(reader_->version()));
   o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
   o->set("read_window_fills", static_cast<int64_t>(window_fills_));
+  o->set("deleted_rows", static_cast<int64_t>(reader_->count_deleted()));
   uint64_t tail = 0;
   for (const auto& block : tail_)
     if (block->records()) tail += block->count();

@@ -134,8 +134,8 @@ class BufferedDataset {
   uint64_t total() const { return persisted_ + buffered(); }
   const std::string& path() const { return reader_->path(); }
   // Sets total_count, durable and buffer; version, fragments, dataset, read_window_fills (reads of
-  // Lance), tail_records (how many flushed records memory serves now) and tail_reads (gets served
-  // from the tail) go in extra.
+  // Lance), deleted_rows (rows LanceDB deleted: gaps), tail_records (how many flushed records
+  // memory serves now) and tail_reads (gets served from the tail) go in extra.
   void add_stats(BucketStats* s) const;
 
  private:

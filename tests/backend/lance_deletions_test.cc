@@ -49,6 +49,7 @@ TEST(LanceBackendDeletions, GetReturnsGapsAtDeletedOffsets) {
   auto b = open_lance(dir.path());
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_EQ((*b)->total_count(), 100u);  // deleted rows keep their offsets
+  EXPECT_EQ((*b)->stats().extra.find("deleted_rows")->as_int(), 11);
   // From offset 0, 10 records: rows 1..6 and 8..11, with gaps at 0 and 7 beyond the limit.
   auto got = (*b)->get(Offset(0), 10);
   ASSERT_TRUE(got.ok()) << got.status().to_string();
