@@ -31,7 +31,8 @@ int run_inspect(const std::string& data_dir, const std::string& topic) {
     auto versions = (*ds)->versions();
     if (!versions.ok()) return fail(versions.status().to_string());
     o.set("version", static_cast<int64_t>((*ds)->version()));
-    o.set("rows", static_cast<int64_t>((*ds)->count_rows()));
+    o.set("rows", static_cast<int64_t>((*ds)->count_rows()));  // deleted rows included: they keep their offsets
+    o.set("deleted_rows", static_cast<int64_t>((*ds)->count_deleted()));  // by LanceDB (gaps)
     List vs;
     for (const auto& v : *versions)
       vs.emplace_back(Object{{"version", static_cast<int64_t>(v.version)},
@@ -46,6 +47,7 @@ int run_inspect(const std::string& data_dir, const std::string& topic) {
       frags.emplace_back(Object{{"id", static_cast<int64_t>(f.id)},
                                 {"first_row", static_cast<int64_t>(f.first_row)},
                                 {"rows", static_cast<int64_t>(f.num_rows)},
+                                {"deleted", static_cast<int64_t>(f.num_deleted)},
                                 {"files", std::move(files)}});
     }
     o.set("fragments", std::move(frags));

@@ -101,7 +101,11 @@ class StorageBackend {
   // have the shape its bucket last accepted.
   virtual bool checks_batches() const { return false; }
 
-  // Up to limit records starting at offset. Empty when offset >= total_count().
+  // Up to limit records starting at offset: record i of the batch is at offset + i. Empty when
+  // offset >= total_count(). An entry of zero bytes is a gap: an offset with no record (a row
+  // LanceDB deleted from a Lance dataset, docs/lance-format.md §10). No encoded record is
+  // empty, so a gap is unambiguous; readers skip gaps and the offsets after them stay as they
+  // are. A backend may return gaps beyond limit (they carry no record).
   virtual Result<RecordBatch> get(Offset offset, size_t limit) = 0;
   // Like get(), but when nothing is at offset yet, blocks the calling thread until a put brings
   // data or timeout passes (then returns an empty batch).

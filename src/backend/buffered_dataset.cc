@@ -71,6 +71,13 @@ void BufferedDataset::keep_tail(uint64_t first, std::shared_ptr<const RecordBatc
   tail_.push_back(std::move(block));
 }
 
+void BufferedDataset::forget_deleted() {
+  drop_tail();
+  window_.clear();
+  window_fields_.clear();
+  window_gaps_ = 0;
+}
+
 void BufferedDataset::drop_tail() {
   for (auto& b : tail_) tail_cache_->drop(*b);
   tail_.clear();
@@ -153,6 +160,7 @@ Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<
 Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader_only) {
   if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
   RecordBatch out;
+  size_t gaps = 0;
   while (off < persisted_ && limit > 0) {
     if (read_tail(&off, &limit, &out)) continue;
     // Below the tail, or a block evicted while this read looked (trimmed now): Lance, up to
@@ -167,31 +175,56 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
     }
     const RecordBatch* src = &window_;
     uint64_t first = window_first_;
+    size_t src_gaps = window_gaps_;
     RecordBatch oversized;
     if (!window_schema_current() || off < window_first_ || off >= window_first_ + window_.size()) {
       uint64_t n = std::min<uint64_t>(std::max<uint64_t>(limit, kWindowRows), end - off);
       lance::ReadOptions ro;
       ro.omit_nulls = true;  // a record read back has the fields it was put with
+      ro.with_deleted = true;  // rows LanceDB deleted become gaps (empty entries) below
       ASSIGN_OR_RETURN(auto rows, reader_->read(off, n, ro));
       if (rows.empty()) return out;  // the dataset gave nothing more: the rest next time
+      ASSIGN_OR_RETURN(std::vector<uint64_t> deleted, reader_->deleted_offsets(off, rows.size()));
       ++window_fills_;
       RecordBatch read;
-      for (const auto& r : rows) read.add(r);
+      size_t d = 0;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (d < deleted.size() && deleted[d] == off + i) {
+          read.add_encoded(std::string_view());  // a gap: StorageBackend::get
+          ++d;
+        } else {
+          read.add(rows[i]);
+        }
+      }
+      src_gaps = deleted.size();
       first = off;
       if (read.byte_size() > kMaxWindowBytes) {  // too big to keep: serve it and forget it
         window_.clear();
         window_fields_.clear();
+        window_gaps_ = 0;
         oversized = std::move(read);
         src = &oversized;
       } else {
         window_ = std::move(read);
         window_first_ = off;
+        window_gaps_ = src_gaps;
         window_fields_.clear();
         for (const auto& f : reader_->snapshot().fields) window_fields_.push_back(f.id);
       }
     }
     const size_t n = static_cast<size_t>(std::min<uint64_t>(limit, first + src->size() - off));
     out.append_range(*src, static_cast<size_t>(off - first), n);
+    if (src_gaps > 0 && gaps < kMaxGapsPerGet) {
+      // Gaps do not count toward limit (up to kMaxGapsPerGet of them), so a get past a run of
+      // deleted rows still returns records.
+      const auto& ends = src->ends();
+      for (size_t k = static_cast<size_t>(off - first); k < static_cast<size_t>(off - first) + n; ++k) {
+        if (ends[k] == (k == 0 ? 0 : ends[k - 1]) && gaps < kMaxGapsPerGet) {
+          ++gaps;
+          ++limit;
+        }
+      }
+    }
     off += n;
     limit -= n;
   }
@@ -265,11 +298,13 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
   last_flush_error_ = Status::OK();
   // The reader handle learns of the new fragment (and any schema change) from the commit.
   const std::vector<int32_t> fields_before = field_ids();
+  const uint64_t deleted_before = reader_->count_deleted();
   Status r = reader_->refresh();
   if (!r.ok()) {
     drop_tail();  // the tail must end where the dataset does: Lance serves all of it
     return r.with_context("reloading '" + path() + "' after a flush");
   }
+  if (reader_->count_deleted() != deleted_before) forget_deleted();
   if (!fields_before.empty() && field_ids() != fields_before) {
     drop_tail();  // Lance answers in the new types now (a widened column reads back as double)
   } else {
@@ -286,8 +321,10 @@ Status BufferedDataset::flush() {
 
 Status BufferedDataset::refresh() {
   const std::vector<int32_t> fields_before = field_ids();
+  const uint64_t deleted_before = reader_->count_deleted();
   Status s = reader_->refresh();
   if (!s.ok() || field_ids() != fields_before) drop_tail();
+  if (s.ok() && reader_->count_deleted() != deleted_before) forget_deleted();
   RETURN_IF_ERROR(s);
   persisted_ = reader_->count_rows();
   return Status::OK();
@@ -306,6 +343,7 @@ void BufferedDataset::add_stats(BucketStats* s) const {
   o->set("version", static_cast<int64_t>(reader_->version()));
   o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
   o->set("read_window_fills", static_cast<int64_t>(window_fills_));
+  o->set("deleted_rows", static_cast<int64_t>(reader_->count_deleted()));
   uint64_t tail = 0;
   for (const auto& block : tail_)
     if (block->records()) tail += block->count();

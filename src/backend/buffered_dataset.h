@@ -90,8 +90,12 @@ class BufferedDataset {
   // its pages (whole columns, often the whole fragment) once per window instead of once per get.
   // Rows are immutable, so the window stays valid until the schema changes (a widened column
   // gets a new field id and reads back as double).
+  //
+  // A row LanceDB deleted is a gap: an empty entry (StorageBackend::get), which does not count
+  // toward limit (up to kMaxGapsPerGet of them per get).
   Result<RecordBatch> get(uint64_t offset, size_t limit, bool reader_only = false);
   static constexpr uint64_t kWindowRows = 16384;
+  static constexpr size_t kMaxGapsPerGet = 65536;
   static constexpr uint64_t kMaxWindowBytes = 64 << 20;  // a larger read is served, not kept
   // A flush smaller than this is kept in the tail as a copy of its own size (FlushJob::tail).
   static constexpr uint64_t kCompactTailBytes = 1 << 20;
@@ -130,8 +134,8 @@ class BufferedDataset {
   uint64_t total() const { return persisted_ + buffered(); }
   const std::string& path() const { return reader_->path(); }
   // Sets total_count, durable and buffer; version, fragments, dataset, read_window_fills (reads of
-  // Lance), tail_records (how many flushed records memory serves now) and tail_reads (gets served
-  // from the tail) go in extra.
+  // Lance), deleted_rows (rows LanceDB deleted: gaps), tail_records (how many flushed records
+  // memory serves now) and tail_reads (gets served from the tail) go in extra.
   void add_stats(BucketStats* s) const;
 
  private:
@@ -142,6 +146,8 @@ class BufferedDataset {
   // Keeps a flush's records [first, first + records.size()) as the newest tail block.
   void keep_tail(uint64_t first, std::shared_ptr<const RecordBatch> records);
   void drop_tail();
+  // LanceDB deleted rows since the tail and window were filled: both may hold them as records.
+  void forget_deleted();
   // Forgets evicted blocks at the front of tail_ (the cache evicts a bucket's oldest first).
   void trim_tail();
   // Appends to *out the tail's records from *off (below persisted_), up to *limit, moving both
@@ -168,6 +174,7 @@ class BufferedDataset {
   uint64_t window_first_ = 0;
   RecordBatch window_;
   std::vector<int32_t> window_fields_;
+  size_t window_gaps_ = 0;  // empty entries (deleted rows) in window_
   uint64_t window_fills_ = 0;
   // The tail: blocks of consecutive offsets, oldest first, ending at persisted_ (owner's mutex;
   // the cache may empty a block at any time, oldest first).

@@ -100,6 +100,11 @@ Result<std::vector<Message>> take_fair(Cursor& c, const std::string& topic, std:
       c.ahead[i] = std::move(raw[i]);
       c.ahead_from[i] = 0;
     }
+    // Leading gaps give no message: step over them, so the limit goes to records.
+    while (c.ahead_count(i) > 0 && c.ahead[i].encoded(c.ahead_from[i]).empty()) {
+      ++c.ahead_from[i];
+      ++c.offsets[i];
+    }
     sizes[i] = c.ahead_count(i);
   }
   std::vector<size_t> take = fair_shares(sizes, limit, c.rotation);
@@ -110,6 +115,7 @@ Result<std::vector<Message>> take_fair(Cursor& c, const std::string& topic, std:
   for (size_t j = 0; j < n; ++j) {
     size_t i = (c.rotation + j) % n;
     for (size_t k = 0; k < take[i]; ++k) {
+      if (c.ahead[i].encoded(c.ahead_from[i] + k).empty()) continue;  // a gap (StorageBackend::get)
       auto rec = c.ahead[i].decode(c.ahead_from[i] + k);
       if (!rec.ok()) {
         // Nothing of this get is returned: the cursor stays where it was, the bad record ahead.

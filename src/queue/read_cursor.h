@@ -49,8 +49,9 @@ struct Cursor {
 
 // Turns fetched batches (parallel to cursor.buckets; a non-empty raw[i] holds the records at
 // offsets[i], ... and replaces bucket i's read-ahead, an empty one keeps it) into messages in rotation
-// order, taking fair shares of limit, and advances the cursor; the rest stays ahead. topic names
-// errors.
+// order, taking fair shares of limit, and advances the cursor; the rest stays ahead. A gap (an
+// empty entry: StorageBackend::get) gives no message but moves the cursor past its offset, so a
+// get may return fewer messages than it took entries. topic names errors.
 Result<std::vector<Message>> take_fair(Cursor& cursor, const std::string& topic,
                                        std::vector<RecordBatch>& raw, size_t limit);
 

@@ -13,10 +13,14 @@
 #include <string>
 #include <thread>
 
+#include <filesystem>
+
 #include "kafka/broker/server.h"
 #include "kafka/protocol/record_batch.h"
 #include "kafka/protocol/request.h"
+#include "lance/lance_test_util.h"
 #include "queue/queue_core.h"
+#include "storage/lance/format.h"
 
 namespace persisting::kafka {
 namespace {
@@ -484,6 +488,107 @@ TEST_F(BrokerTest, DeleteTopicsDeletesPerTopicAndARecreatedTopicStartsEmpty) {
   auto again = produce_one(31);
   EXPECT_EQ(again.error_code, 0);
   EXPECT_EQ(again.base_offset, 0);
+}
+
+
+// Rows LanceDB deleted from a bucket's dataset are gaps (docs/lance-format.md §10): a Fetch
+// leaves their offset deltas out, and every other record keeps its offset, as after compaction.
+class BrokerLanceDeletionsTest : public BrokerTest {
+ protected:
+  void start_on(const std::string& dir) {
+    QueueOptions qo;
+    qo.threads = 2;
+    qo.data_dir = dir;
+    auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
+    ASSERT_TRUE(core.ok()) << core.status().to_string();
+    core_ = *core;
+    ServerConfig sc;
+    sc.listener.listen = "127.0.0.1:0";
+    sc.listener.limits.max_frame_bytes = 1 << 20;
+    sc.broker.default_partitions = 2;
+    sc.catalog.backend = "lance";
+    auto s = Server::start(core_, sc);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    server_ = std::move(s).value();
+  }
+  void stop() {  // closing the buckets flushes them to Lance
+    server_.reset();
+    ASSERT_TRUE(core_->manager->close_all().ok());
+    core_.reset();
+  }
+};
+
+TEST_F(BrokerLanceDeletionsTest, FetchLeavesOutRowsLanceDbDeleted) {
+  persisting::testing::TempDir dir;
+  start_on(dir.path());
+  {
+    Client c(port());
+    ASSERT_EQ(metadata(c, "lp").topics[0].partitions.size(), 2u);
+    RecordBatch b;
+    b.base_timestamp = b.max_timestamp = 1700000000000;
+    for (int i = 0; i < 100; ++i) {
+      Record r;
+      r.key = "k";
+      r.value = "v" + std::to_string(i);
+      r.offset_delta = i;
+      b.records.push_back(r);
+    }
+    b.last_offset_delta = 99;
+    ProduceRequest p;
+    p.acks = -1;
+    p.timeout_ms = 5000;
+    p.topics.push_back({"lp", {{1, {}}}});
+    ASSERT_TRUE(encode_record_batch(b, Compression::kNone, &p.topics[0].partitions[0].records).ok());
+    ASSERT_TRUE(c.send(frame(ApiKey::kProduce, 8, 2, p)));
+    auto pr = c.receive();
+    ASSERT_TRUE(pr);
+    int32_t corr;
+    auto produced = decode_body<ProduceResponse>(ApiKey::kProduce, 8, *pr, &corr);
+    ASSERT_EQ(produced.responses[0].partitions[0].error_code, 0);
+  }
+  stop();
+  // LanceDB deletes rows 0, 7, 17, ..., 97 (tests/lance/data/deleted_small.arrow).
+  const std::string ds = dir.path() + "/lp/bucket_1/data.lance";
+  std::filesystem::create_directories(ds + "/_deletions");
+  std::filesystem::copy_file(std::string(LANCE_TEST_DATA) + "/deleted_small.arrow", ds + "/_deletions/0-1-3.arrow");
+  lance::testing::commit_edited_manifest(ds, [](lance::pb::Manifest* m) {
+    ASSERT_EQ(m->fragments(0).physical_rows(), 100u);
+    m->set_reader_feature_flags(lance::kFlagDeletionFiles);
+    auto* d = m->mutable_fragments(0)->mutable_deletion_file();
+    d->set_read_version(1);
+    d->set_id(3);
+    d->set_num_deleted_rows(11);
+  });
+  start_on(dir.path());
+  Client c(port());
+  FetchRequest f;
+  f.max_wait_ms = 0;
+  f.min_bytes = 1;
+  f.topics.push_back({"lp", {{1, -1, 0, -1, 1 << 20}}});
+  ASSERT_TRUE(c.send(frame(ApiKey::kFetch, 11, 5, f)));
+  auto fr = c.receive();
+  ASSERT_TRUE(fr);
+  int32_t corr;
+  auto fetched = decode_body<FetchResponse>(ApiKey::kFetch, 11, *fr, &corr);
+  ASSERT_EQ(fetched.responses.size(), 1u);
+  const auto& part = fetched.responses[0].partitions[0];
+  ASSERT_EQ(part.error_code, 0);
+  EXPECT_EQ(part.high_watermark, 100);
+  auto batches = decode_record_batches(part.records);
+  ASSERT_TRUE(batches.ok()) << batches.status().to_string();
+  std::vector<int64_t> offsets;
+  for (const auto& b : *batches) {
+    for (const auto& r : b.records) {
+      const int64_t off = b.base_offset + r.offset_delta;
+      EXPECT_EQ(r.value.value_or(""), "v" + std::to_string(off));  // never renumbered
+      offsets.push_back(off);
+    }
+    EXPECT_LE(b.last_offset(), 99);
+  }
+  ASSERT_EQ(offsets.size(), 89u);
+  for (int64_t off : offsets) EXPECT_FALSE(off == 0 || off % 10 == 7) << off;
+  EXPECT_EQ(offsets.front(), 1);
+  EXPECT_EQ(offsets.back(), 99);
 }
 
 }  // namespace

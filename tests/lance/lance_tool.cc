@@ -4,9 +4,12 @@
 //                       [--compression none|zstd|lz4] [--sync 0|1]  < rows.jsonl
 //       appends stdin's records, N per fragment (all in one when omitted); lists of numbers in
 //       a --vector field become float32 vectors. Prints {"version":V,"rows":R}.
-//   lance_tool read     DATASET [--offset N] [--limit N] [--version V] [--columns a,b]
-//       prints the rows as JSON Lines.
-//   lance_tool count    DATASET [--version V]        prints the row count
+//   lance_tool read     DATASET [--offset N] [--limit N] [--version V] [--columns a,b] [--offsets 1]
+//       prints the rows of offsets [N, N + limit) as JSON Lines, leaving out rows LanceDB
+//       deleted; --offsets 1 (latest version only) adds each row's offset as "_offset".
+//   lance_tool count    DATASET [--version V]        prints the row count (deleted rows
+//                                                    included: the offsets they keep)
+//   lance_tool deleted  DATASET                      prints the number of deleted rows
 //   lance_tool versions DATASET                      one JSON object per version
 //   lance_tool inspect  DATASET                      versions, fragments and schema (JSON Lines)
 //   lance_tool encodings DATASET                     the page encodings used, one per line
@@ -50,6 +53,7 @@ struct Args {
   std::string compression;
   uint64_t rows = 1000000, flush = 1000, dim = 128, payload = 256;
   bool sync = true;
+  bool offsets = false;
 };
 
 Result<Args> parse_args(int argc, char** argv) {
@@ -64,6 +68,7 @@ Result<Args> parse_args(int argc, char** argv) {
     if (k == "--batch") a.batch = std::stoull(v);
     else if (k == "--offset") a.offset = std::stoull(v);
     else if (k == "--limit") a.limit = std::stoull(v);
+    else if (k == "--offsets") a.offsets = v == "1";
     else if (k == "--version") a.version = std::stoull(v);
     else if (k == "--page-bytes") a.page_bytes = std::stoull(v);
     else if (k == "--vector") a.vectors.insert(v);
@@ -130,19 +135,38 @@ Status read(LanceDataset* ds, const Args& a) {
   ReadOptions ro;
   ro.version = a.version;
   ro.columns = a.columns;
+  if (a.offsets && a.version) return InvalidArgument("--offsets reads the latest version only");
+  ro.with_deleted = a.offsets;  // then deleted_offsets() says which rows to leave out
+  uint64_t total = ds->count_rows();
+  if (a.version) {
+    ASSIGN_OR_RETURN(total, ds->count_rows(*a.version));
+  }
   const uint64_t chunk = 10000;
   std::string out;
-  for (uint64_t offset = a.offset, left = a.limit; left > 0;) {
-    ASSIGN_OR_RETURN(auto rows, ds->read(offset, std::min(left, chunk), ro));
-    if (rows.empty()) break;
-    for (const Record& r : rows) {
+  for (uint64_t offset = a.offset, left = a.limit; left > 0 && offset < total;) {
+    const uint64_t n = std::min({left, chunk, total - offset});
+    ASSIGN_OR_RETURN(auto rows, ds->read(offset, n, ro));
+    std::vector<uint64_t> deleted;
+    if (a.offsets) {
+      ASSIGN_OR_RETURN(deleted, ds->deleted_offsets(offset, n));
+    }
+    size_t d = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Record& r = rows[i];
+      if (a.offsets) {
+        if (d < deleted.size() && deleted[d] == offset + i) {
+          ++d;
+          continue;
+        }
+        r.set("_offset", static_cast<int64_t>(offset + i));
+      }
       out.clear();
       to_json(Value(r), &out);
       out += '\n';
       std::fwrite(out.data(), 1, out.size(), stdout);
     }
-    offset += rows.size();
-    left -= rows.size();
+    offset += n;
+    left -= n;
   }
   return Status::OK();
 }
@@ -225,7 +249,7 @@ Status inspect(LanceDataset* ds) {
     List files;
     for (const std::string& p : f.files) files.emplace_back(p);
     std::printf("%s\n", to_json(Value(Record{{"fragment", int64_t(f.id)}, {"first_row", int64_t(f.first_row)},
-                                               {"rows", int64_t(f.num_rows)}, {"files", std::move(files)}})).c_str());
+                                               {"rows", int64_t(f.num_rows)}, {"deleted", int64_t(f.num_deleted)}, {"files", std::move(files)}})).c_str());
   }
   for (const FieldInfo& f : ds->schema()) {
     std::printf("%s\n", to_json(Value(Record{{"field", f.name}, {"id", int64_t{f.id}}, {"lance_type", f.lance_type},
@@ -260,6 +284,10 @@ Status run(const Args& a) {
   }
   if (a.command == "encodings") return encodings(ds.get());
   if (a.command == "inspect") return inspect(ds.get());
+  if (a.command == "deleted") {
+    std::printf("%llu\n", static_cast<unsigned long long>(ds->count_deleted()));
+    return Status::OK();
+  }
   if (a.command == "bench") return bench(ds.get(), a);
   return InvalidArgument("unknown command '" + a.command + "'");
 }

@@ -62,19 +62,22 @@ TEST_F(LanceRefusal, UnknownReaderFeatureFlag) {
   expect_refused("unknown bits 0x40");
 }
 
-TEST_F(LanceRefusal, DeletionFiles) {
+// Deletion files are read (deletion_test.cc); only those this reader cannot place are refused.
+TEST_F(LanceRefusal, DeletionFileInAnotherBasePath) {
   commit_edited_manifest(path_, [](pb::Manifest* m) {
     m->set_reader_feature_flags(kFlagDeletionFiles);
     m->mutable_fragments(0)->mutable_deletion_file()->set_num_deleted_rows(1);
+    m->mutable_fragments(0)->mutable_deletion_file()->set_base_id(1);
   });
-  expect_refused("deletion files");
+  expect_refused("deletion file lives in another base path");
 }
 
-TEST_F(LanceRefusal, DeletionFileWithoutTheFlag) {
+TEST_F(LanceRefusal, DeletionFileOfUnknownType) {
   commit_edited_manifest(path_, [](pb::Manifest* m) {
-    m->mutable_fragments(0)->mutable_deletion_file()->set_num_deleted_rows(1);
+    m->set_reader_feature_flags(kFlagDeletionFiles);
+    m->mutable_fragments(0)->mutable_deletion_file()->set_file_type(5);
   });
-  expect_refused("has a deletion file");
+  expect_refused("deletion file of unknown type 5");
 }
 
 TEST_F(LanceRefusal, AppendUnderStableRowIds) {

@@ -273,9 +273,14 @@ void Broker::fetch_answer(const std::shared_ptr<FetchState>& st) {
     BatchWriter batch(&out.records, p.offset);
     int64_t bytes = 0, count = 0;
     int64_t first_ts = -1, max_ts = -1;
+    int64_t last_delta = -1;  // of the last record or gap in the batch
     for (size_t k = 0; k < got.size(); ++k) {
       const std::string_view enc = got.encoded(k);
-      if (k > 0 || sent_any) {
+      if (enc.empty()) {  // a gap (a row LanceDB deleted): no record, as after Kafka's compaction
+        last_delta = static_cast<int64_t>(k);
+        continue;
+      }
+      if (count > 0 || sent_any) {
         if (bytes + static_cast<int64_t>(enc.size()) > part_budget) break;
       }
       if (Status s = view_kafka(enc, *p.topic, &kr); !s.ok()) {
@@ -283,21 +288,24 @@ void Broker::fetch_answer(const std::shared_ptr<FetchState>& st) {
         break;
       }
       const int64_t ts = kr.timestamp;
-      if (k == 0) first_ts = ts;
+      if (count == 0) first_ts = ts;
       max_ts = std::max(max_ts, ts);
       batch.add(first_ts < 0 || ts < 0 ? 0 : ts - first_ts, static_cast<int32_t>(k), kr.key, kr.value, kr.headers);
       bytes += static_cast<int64_t>(enc.size());
       ++count;
+      last_delta = static_cast<int64_t>(k);
     }
-    if (count == 0) {
+    if (last_delta < 0 || (count == 0 && out.error != ErrorCode::NONE)) {
       out.records.clear();  // the header reserved by the writer
       continue;
     }
-    p.topic->note_record_bytes(static_cast<uint32_t>(bytes / count));
-    batch.finish(static_cast<int32_t>(count - 1), first_ts, max_ts, static_cast<int32_t>(count));
+    // Only gaps: an empty batch whose last offset delta moves the consumer past them (Kafka's
+    // consumers skip to a batch's last offset + 1, as after compaction).
+    if (count > 0) p.topic->note_record_bytes(static_cast<uint32_t>(bytes / count));
+    batch.finish(static_cast<int32_t>(last_delta), first_ts, max_ts, static_cast<int32_t>(count));
     budget -= static_cast<int64_t>(out.records.size());
     sent_any = true;
-    out.high_watermark = std::max<int64_t>(out.high_watermark, p.offset + count);
+    out.high_watermark = std::max<int64_t>(out.high_watermark, p.offset + last_delta + 1);
     if (budget <= 0) break;
   }
   auto done = std::move(st->done);

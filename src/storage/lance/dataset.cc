@@ -308,10 +308,12 @@ Result<uint64_t> LanceDataset::count_rows(uint64_t version) {
 Result<std::vector<Record>> LanceDataset::read(uint64_t offset, uint64_t limit, const ReadOptions& options) {
   std::vector<Record> rows;
   if (!options.version || *options.version == snapshot_.version) {
-    ASSIGN_OR_RETURN(rows, read_rows(env_, snapshot_, offset, limit, options.columns, &readers_));
+    ASSIGN_OR_RETURN(rows, read_rows(env_, snapshot_, offset, limit, options.columns, &readers_, &deletions_,
+                                     options.with_deleted));
   } else {
     ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, *options.version));
-    ASSIGN_OR_RETURN(rows, read_rows(env_, s, offset, limit, options.columns, &readers_));
+    ASSIGN_OR_RETURN(rows, read_rows(env_, s, offset, limit, options.columns, &readers_, &deletions_,
+                                     options.with_deleted));
   }
   if (options.omit_nulls) {
     for (Record& r : rows) {
@@ -323,6 +325,10 @@ Result<std::vector<Record>> LanceDataset::read(uint64_t offset, uint64_t limit, 
     }
   }
   return rows;
+}
+
+Result<std::vector<uint64_t>> LanceDataset::deleted_offsets(uint64_t offset, uint64_t limit) {
+  return lance::deleted_offsets(env_, snapshot_, offset, limit, &deletions_);
 }
 
 Result<std::vector<VersionInfo>> LanceDataset::versions() {
@@ -347,6 +353,7 @@ std::vector<FragmentInfo> LanceDataset::fragments() const {
   const auto& frags = snapshot_.file.manifest.fragments();
   for (int i = 0; i < frags.size(); ++i) {
     FragmentInfo f{frags[i].id(), snapshot_.fragment_starts[i], snapshot_.fragment_starts[i + 1] - snapshot_.fragment_starts[i], {}};
+    f.num_deleted = frags[i].deletion_file().num_deleted_rows();
     for (const auto& df : frags[i].files()) f.files.push_back(df.path());
     out.push_back(std::move(f));
   }

@@ -44,6 +44,9 @@ struct ReadOptions {
   // Leave null fields out of the records (a columnar store cannot tell a missing field from a
   // null one; a queue usually wants records back as they were put, without the other fields).
   bool omit_nulls = false;
+  // Rows LanceDB deleted are left out (LanceDB's view), unless with_deleted: then every row of
+  // the range is returned and deleted_offsets() says which of them are gaps.
+  bool with_deleted = false;
 };
 
 struct VersionInfo {
@@ -57,7 +60,8 @@ struct VersionInfo {
 struct FragmentInfo {
   uint64_t id = 0;
   uint64_t first_row = 0;
-  uint64_t num_rows = 0;
+  uint64_t num_rows = 0;                // physical rows, deleted ones included
+  uint64_t num_deleted = 0;            // rows LanceDB deleted (the deletion file's count)
   std::vector<std::string> files;      // paths relative to <dataset>/data/
 };
 
@@ -102,7 +106,12 @@ class LanceDataset {
   Status refresh();
 
   uint64_t version() const { return snapshot_.version; }
+  // Rows, deleted ones included: offsets run from 0 to count_rows() and a deleted row is a gap.
   uint64_t count_rows() const { return snapshot_.num_rows(); }
+  // Rows LanceDB deleted (count_rows() - count_deleted() is LanceDB's countRows).
+  uint64_t count_deleted() const { return snapshot_.num_deleted; }
+  // The offsets in [offset, offset + limit) of the current version that LanceDB deleted, ascending.
+  Result<std::vector<uint64_t>> deleted_offsets(uint64_t offset, uint64_t limit);
   Result<uint64_t> count_rows(uint64_t version);
   Result<std::vector<Record>> read(uint64_t offset, uint64_t limit, const ReadOptions& options = {});
   Result<std::vector<VersionInfo>> versions();
@@ -125,6 +134,7 @@ class LanceDataset {
   LanceOptions options_;
   Snapshot snapshot_;
   FileReaderCache readers_;  // data files opened by reads, kept across them (bounded in read_rows)
+  DeletionCache deletions_;  // deletion files read (bounded in deleted_offsets)
 };
 
 }  // namespace persisting::lance

@@ -47,8 +47,10 @@ inline constexpr uint64_t kFlagTableConfig = 8;
 inline constexpr uint64_t kFlagBasePaths = 16;
 inline constexpr uint64_t kFlagNoTransactionFile = 32;
 // The flags this implementation can read and append under. Anything else is refused.
-inline constexpr uint64_t kReadableFlags = kFlagTableConfig | kFlagNoTransactionFile | kFlagStableRowIds;
-inline constexpr uint64_t kWritableFlags = kFlagTableConfig | kFlagNoTransactionFile;
+// Deletion files (rows LanceDB deleted) read as gaps in the offsets, and appends carry them over.
+inline constexpr uint64_t kReadableFlags =
+    kFlagDeletionFiles | kFlagTableConfig | kFlagNoTransactionFile | kFlagStableRowIds;
+inline constexpr uint64_t kWritableFlags = kFlagDeletionFiles | kFlagTableConfig | kFlagNoTransactionFile;
 
 // --- directory layout ---
 inline constexpr std::string_view kDataDir = "data";

@@ -30,8 +30,34 @@ Status read_fragment_field(Env* env, const Snapshot& s, const pb::DataFragment& 
   return Status::OK();
 }
 
+Result<std::vector<uint64_t>> deleted_offsets(Env* env, const Snapshot& s, uint64_t offset, uint64_t limit,
+                                              DeletionCache* deletions) {
+  std::vector<uint64_t> out;
+  const uint64_t total = s.num_rows();
+  if (s.deletion_files == 0 || offset >= total || limit == 0) return out;
+  const uint64_t end = offset + std::min(limit, total - offset);
+  size_t frag = std::upper_bound(s.fragment_starts.begin(), s.fragment_starts.end(), offset) -
+                s.fragment_starts.begin() - 1;
+  const auto& fragments = s.file.manifest.fragments();
+  for (; frag + 1 < s.fragment_starts.size() && s.fragment_starts[frag] < end; ++frag) {
+    const pb::DataFragment& f = fragments[static_cast<int>(frag)];
+    if (!f.has_deletion_file()) continue;
+    const uint64_t start = s.fragment_starts[frag], rows = s.fragment_starts[frag + 1] - start;
+    ASSIGN_OR_RETURN(auto deleted, read_deleted_rows(env, s.dataset, f, rows, deletions));
+    const uint64_t a = std::max(offset, start) - start, b = std::min(end, start + rows) - start;
+    for (auto it = std::lower_bound(deleted->begin(), deleted->end(), a); it != deleted->end() && *it < b; ++it) {
+      out.push_back(start + *it);
+    }
+  }
+  // Each entry holds a fragment's deleted rows: keep a bounded number.
+  constexpr size_t kMaxDeletionFiles = 256;
+  if (deletions->size() > kMaxDeletionFiles) deletions->clear();
+  return out;
+}
+
 Result<std::vector<Record>> read_rows(Env* env, const Snapshot& s, uint64_t offset, uint64_t limit,
-                                      const std::vector<std::string>& columns, FileReaderCache* cache) {
+                                      const std::vector<std::string>& columns, FileReaderCache* cache,
+                                      DeletionCache* deletions, bool with_deleted) {
   std::vector<const SchemaField*> fields;
   if (columns.empty()) {
     for (const SchemaField& f : s.fields) fields.push_back(&f);
@@ -70,6 +96,22 @@ Result<std::vector<Record>> read_rows(Env* env, const Snapshot& s, uint64_t offs
     // Each entry holds a file descriptor and the file's column metadata: keep a bounded number.
     constexpr size_t kMaxOpenFiles = 64;
     if (cache->size() > kMaxOpenFiles) cache->clear();
+  }
+  if (!with_deleted && s.deletion_files > 0) {
+    ASSIGN_OR_RETURN(std::vector<uint64_t> deleted, deleted_offsets(env, s, offset, end - offset, deletions));
+    if (!deleted.empty()) {
+      std::vector<Record> live;
+      live.reserve(rows.size() - deleted.size());
+      size_t d = 0;
+      for (uint64_t i = 0; i < rows.size(); ++i) {
+        if (d < deleted.size() && deleted[d] == offset + i) {
+          ++d;
+          continue;
+        }
+        live.push_back(std::move(rows[i]));
+      }
+      rows = std::move(live);
+    }
   }
   return rows;
 }

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "core/status_macros.h"
+#include "storage/lance/deletion_file.h"
 #include "storage/lance/file_reader.h"
 #include "storage/lance/format.h"
 
@@ -63,7 +64,13 @@ Status check_readable(Snapshot* s, Env* env) {
     // Built only for an error: this loop runs over every fragment on every commit.
     auto fw = [&] { return where + " fragment " + std::to_string(frag.id()); };
     if (frag.has_deletion_file()) {
-      return NotSupported(fw() + ": has a deletion file (deleted rows are not supported)");
+      const pb::DeletionFile& del = frag.deletion_file();
+      if (del.has_base_id()) return NotSupported(fw() + ": its deletion file lives in another base path");
+      if (del.file_type() != kDeletionArrowArray && del.file_type() != kDeletionBitmap) {
+        return NotSupported(fw() + ": deletion file of unknown type " + std::to_string(del.file_type()));
+      }
+      s->num_deleted += del.num_deleted_rows();
+      ++s->deletion_files;
     }
     for (const pb::DataFile& df : frag.files()) {
       if (df.has_base_id()) return NotSupported(fw() + ": data file '" + df.path() + "' lives in another base path");

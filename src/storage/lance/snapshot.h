@@ -1,7 +1,7 @@
 // Snapshot: one version of a Lance dataset, loaded from its manifest and checked.
 // Loading refuses (NotSupported) what this implementation would misread: a data format other
-// than 2.0, deletion files, feature flags outside kReadableFlags, data files of another file
-// version or in another base path.
+// than 2.0, feature flags outside kReadableFlags, data or deletion files of another file version
+// or in another base path. Deletion files are only checked here (deletion_file.h reads them).
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,10 @@ struct Snapshot {
   std::vector<SchemaField> fields;          // top-level fields in schema order
   int32_t max_field_id = -1;
   std::vector<uint64_t> fragment_starts;    // first row of each fragment, plus the total at the end
+  uint64_t num_deleted = 0;                 // rows LanceDB deleted (manifest's num_deleted_rows)
+  uint64_t deletion_files = 0;              // fragments with a deletion file
 
+  // Physical rows: deleted ones included (they keep their offsets as gaps).
   uint64_t num_rows() const { return fragment_starts.empty() ? 0 : fragment_starts.back(); }
   const SchemaField* find(std::string_view name) const;
   std::string manifest_path() const;

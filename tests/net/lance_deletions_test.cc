@@ -1,0 +1,62 @@
+// Rows LanceDB deleted from a lance bucket served by a node are gaps over gRPC too
+// (docs/lance-format.md §10): a Client reader gets the other records at their old offsets.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "lance/lance_test_util.h"
+#include "net/node_process.h"
+#include "persisting/client.h"
+#include "storage/lance/format.h"
+
+namespace persisting {
+namespace {
+
+TEST(ClientLanceDeletions, ReaderSkipsGapsAndOffsetsStay) {
+  testing::Cluster cluster(1);
+  ASSERT_TRUE(cluster.start(0));
+  {
+    auto client = Client::connect({.server = cluster.address(0)});
+    ASSERT_TRUE(client.ok()) << client.status().to_string();
+    auto w = (*client)->open_writer(
+        {.topic = "t", .bucket_column = "id", .num_buckets = 1, .batch_size = 1000, .backend = "lance"});
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    std::vector<Record> rs;
+    for (int64_t n = 0; n < 100; ++n) rs.push_back(Record{{"id", "k"}, {"n", n}});
+    ASSERT_TRUE((*w)->put(rs).ok());
+    ASSERT_TRUE((*w)->flush().ok());
+  }
+  cluster.kill(0, SIGKILL);  // flushed: the rows are in Lance
+  // LanceDB deletes rows 0, 7, 17, ..., 97 (tests/lance/data/deleted_small.arrow).
+  const std::string ds = cluster.dir() + "/n1/t/bucket_0/data.lance";
+  ASSERT_TRUE(std::filesystem::exists(ds + "/_versions")) << ds;
+  std::filesystem::create_directories(ds + "/_deletions");
+  std::filesystem::copy_file(std::string(LANCE_TEST_DATA) + "/deleted_small.arrow", ds + "/_deletions/0-1-4.arrow");
+  lance::testing::commit_edited_manifest(ds, [](lance::pb::Manifest* m) {
+    m->set_reader_feature_flags(lance::kFlagDeletionFiles);
+    auto* d = m->mutable_fragments(0)->mutable_deletion_file();
+    d->set_read_version(1);
+    d->set_id(4);
+    d->set_num_deleted_rows(11);
+  });
+  ASSERT_TRUE(cluster.start(0));
+  auto client = Client::connect({.server = cluster.address(0)});
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
+  auto r = (*client)->open_reader({.topic = "t"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  std::vector<Message> got;
+  for (int i = 0; i < 20 && got.size() < 89; ++i) {
+    auto m = (*r)->get(7, /*wait=*/false, std::chrono::milliseconds(0));
+    ASSERT_TRUE(m.ok()) << m.status().to_string();
+    got.insert(got.end(), m->begin(), m->end());
+  }
+  ASSERT_EQ(got.size(), 89u);
+  for (const Message& m : got) {
+    const int64_t n = m.record.find("n")->as_int();
+    EXPECT_FALSE(n == 0 || n % 10 == 7) << n;
+    EXPECT_EQ(m.offset.value(), static_cast<uint64_t>(n));  // never renumbered
+  }
+}
+
+}  // namespace
+}  // namespace persisting
