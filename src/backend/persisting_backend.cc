@@ -102,6 +102,9 @@ Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {
     return s;
   }
   start_writer_threads();
+  // Retention when the bucket opens as writer (docs/retention.md): a failure is logged and in
+  // stats; the next flush tries again.
+  bg_.report("retention", data_->enforce_retention());
   return Status::OK();
 }
 
@@ -381,8 +384,9 @@ Status PersistingBackend::flush_once(bool explicit_flush) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     job = data_->begin_flush();
+    // Nothing to flush: the writer still applies retention (after a topic alter).
+    if (job.size() == 0) return writer_lock_ ? data_->enforce_retention() : Status::OK();
   }
-  if (job.size() == 0) return Status::OK();
   Status written = data_->write_flush(&job);  // the slow part: puts and reads go on meanwhile
   uint64_t persisted;
   {

@@ -25,6 +25,9 @@ struct SchemaField {
   Status type_error;
 };
 
+// The table_metadata key holding Snapshot::first_offset, in decimal.
+inline constexpr const char* kFirstOffsetKey = "persisting.first_offset";
+
 struct Snapshot {
   std::string dataset;
   uint64_t version = 0;                     // 0: the dataset has no version yet
@@ -33,6 +36,9 @@ struct Snapshot {
   std::vector<SchemaField> fields;          // top-level fields in schema order
   int32_t max_field_id = -1;
   std::vector<uint64_t> fragment_starts;    // first row of each fragment, plus the total at the end
+  // The offset of row 0: how many rows retention removed from the front over the dataset's life
+  // (table_metadata[kFirstOffsetKey]; 0 when absent). Row r holds offset first_offset + r.
+  uint64_t first_offset = 0;
 
   uint64_t num_rows() const { return fragment_starts.empty() ? 0 : fragment_starts.back(); }
   const SchemaField* find(std::string_view name) const;
