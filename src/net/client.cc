@@ -365,6 +365,11 @@ Result<std::vector<TopicInfo>> Client::topics() {
 
 Result<TopicInfo> Client::topic(const std::string& name) { return core_->topic(name); }
 
+Status Client::alter_topic(const std::string& topic, const Retention&) {
+  return NotSupported("topic '" + topic + "': changing retention over the network is not supported yet; "
+                      "alter it embedded (persisting topics alter --data-dir) while the node is stopped");
+}
+
 Status Client::delete_topic(const std::string& topic) {
   RETURN_IF_ERROR(groups::validate_name("topic", topic));  // validate_topic_name's rule, client-side
   v1::DeleteTopicRequest req;
