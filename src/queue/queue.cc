@@ -373,6 +373,13 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
   // Readers and stats take nothing a writer in another process needs (docs/cli.md).
   ASSIGN_OR_RETURN(state->actors, core_->actors(state->info, buckets, {}, QueueCore::Access::kRead));
   state->cursor.init(std::move(buckets));
+  if (state->info.durable) {
+    // A plain reader starts at each bucket's first available offset (0 unless retention
+    // removed records: docs/retention.md).
+    ASSIGN_OR_RETURN(std::vector<queue::Bounds> bounds, queue::bucket_bounds(state->actors));
+    for (const auto& b : bounds) state->firsts.push_back(b.first.value());
+    state->cursor.offsets = state->firsts;
+  }
   return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
 }
 

@@ -116,6 +116,9 @@ struct ReaderState {
   std::shared_ptr<QueueCore> core;
   TopicInfo info;
   queue::Cursor cursor;                                         // buckets, offsets, rotation
+  // Plain readers of a durable topic: each bucket's first available offset when the reader
+  // opened, where it starts and where reset() goes (parallel to cursor.buckets).
+  std::vector<uint64_t> firsts;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // parallel to cursor.buckets
 
   // Group readers only (ReaderOptions::group): the membership over core->groups.

@@ -55,23 +55,49 @@ TEST_P(QueueRetention, SetAtCreationPersistedAndAltered) {
     EXPECT_EQ(info->retention.records, std::optional<uint64_t>(25));
     EXPECT_FALSE(info->retention.bytes);
 
-    // A reader below the first offset gets OutOfRange naming it; from there it reads on.
+    // A plain reader starts at the first available offset; below it a get is OutOfRange naming it.
     auto r = q->reader({.topic = "events"});
     ASSERT_TRUE(r.ok());
-    auto got = (*r)->get(10);
-    ASSERT_FALSE(got.ok());
-    EXPECT_EQ(got.status().code(), Code::kOutOfRange);
-    EXPECT_NE(got.status().message().find("first available offset 70"), std::string::npos) << got.status().to_string();
-    ASSERT_TRUE((*r)->set_offset(Offset(70)).ok());
-    got = (*r)->get(100);
+    EXPECT_EQ((*r)->offsets(), std::vector<Offset>{Offset(70)});
+    auto got = (*r)->get(100);
     ASSERT_TRUE(got.ok()) << got.status().to_string();
     ASSERT_EQ(got->size(), 30u);
     EXPECT_EQ((*got)[0].offset.value(), 70u);
     EXPECT_EQ((*got)[0].record.find("i")->as_int(), 70);
+    ASSERT_TRUE((*r)->set_offset(Offset(3)).ok());
+    got = (*r)->get(10);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.status().code(), Code::kOutOfRange);
+    EXPECT_NE(got.status().message().find("first available offset 70"), std::string::npos) << got.status().to_string();
+    (*r)->reset();
+    EXPECT_EQ((*r)->offsets(), std::vector<Offset>{Offset(70)});
+
+    // A consumer group with no commit starts by its rule: earliest is the first available offset.
+    auto g = q->reader({.topic = "events", .group = "g"});
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    got = (*g)->get(5);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    ASSERT_FALSE(got->empty());
+    EXPECT_EQ((*got)[0].offset.value(), 70u);
+    ASSERT_TRUE((*g)->commit().ok());
+    ASSERT_TRUE((*g)->close().ok());
+    auto h = q->reader({.topic = "events", .group = "h"});
+    ASSERT_TRUE(h.ok()) << h.status().to_string();
+    ASSERT_TRUE((*h)->get(5).ok());
+    ASSERT_TRUE((*h)->close().ok());  // commits 75
 
     // Alter: tighter now, applied at once.
     ASSERT_TRUE(q->alter_topic("events", {.records = 5}).ok());
     EXPECT_EQ(first_offset(*q), 90);
+    // The groups' commits (75) are now below the first offset: earliest moves g to 90, latest h to the end.
+    auto g2 = q->reader({.topic = "events", .group = "g"});
+    ASSERT_TRUE(g2.ok()) << g2.status().to_string();
+    EXPECT_EQ((*g2)->offsets(), std::vector<Offset>{Offset(90)});
+    ASSERT_TRUE((*g2)->close().ok());
+    auto g3 = q->reader({.topic = "events", .group = "h", .start = OffsetReset::kLatest});
+    ASSERT_TRUE(g3.ok()) << g3.status().to_string();
+    EXPECT_EQ((*g3)->offsets(), std::vector<Offset>{Offset(100)});
+    ASSERT_TRUE((*g3)->close().ok());
     // Reopening the writer with another retention is refused; with none it keeps the topic's.
     auto again = q->writer(options(GetParam(), {.records = 25}));
     ASSERT_FALSE(again.ok());
