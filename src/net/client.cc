@@ -320,6 +320,9 @@ Client::Client(std::shared_ptr<detail::ClientCore> core) : core_(std::move(core)
 Client::~Client() = default;
 
 Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& options) {
+  if (options.retention.any())  // the wire has no retention yet: refused rather than dropped
+    return NotSupported("topic '" + options.topic + "': retention over the network is not supported yet; "
+                        "create the topic embedded (persisting put --data-dir) or without retention");
   v1::CreateTopicRequest req;
   net::to_wire(queue::topic_settings(options), req.mutable_spec());
   v1::CreateTopicResponse resp;
