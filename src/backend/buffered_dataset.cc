@@ -184,7 +184,7 @@ Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<
 
 Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader_only) {
   if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
-  if (off < first_) {
+  if (off < first_ && limit > 0) {  // a zero-limit read only asks for the end
     return OutOfRange("'" + path() + "': offset " + std::to_string(off) + " is below the first available offset " +
                       std::to_string(first_) + " (retention removed the records before it)");
   }
