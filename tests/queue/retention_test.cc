@@ -2,6 +2,9 @@
 // changed by alter_topic, refused when bad; readers below the first offset get OutOfRange.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "persisting/queue.h"
 #include "queue/topic_meta.h"
 #include "util/open_queue.h"
@@ -158,6 +161,70 @@ TEST(QueueRetentionInput, BadLimitsAreRefusedAndChangeNothing) {
   m.topic = "mem";
   ASSERT_TRUE(q->writer(m).ok());
   EXPECT_EQ(q->alter_topic("mem", {.records = 5}).code(), Code::kInvalidArgument);
+}
+
+TEST_P(QueueRetention, ConcurrentWritersAndAReaderSeeNoOffsetChange) {
+  TempDir dir;
+  auto q = open_queue(dir.path());
+  auto w = q->writer(options(GetParam(), {.records = 50}));
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  constexpr int kWriters = 2, kBatches = 30, kBatch = 10;
+  std::atomic<int> done{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kWriters; ++t) {
+    writers.emplace_back([&, t] {
+      for (int b = 0; b < kBatches; ++b) {
+        std::vector<Record> batch;
+        for (int k = 0; k < kBatch; ++k) batch.push_back(Record{{"id", "k"}, {"w", t}, {"n", b * kBatch + k}});
+        EXPECT_TRUE((*w)->put(batch).ok());
+        if (b % 3 == 0) EXPECT_TRUE((*w)->flush().ok());
+      }
+      ++done;
+    });
+  }
+  // The reader follows; when retention overtakes it, it gets OutOfRange naming the first offset
+  // and moves there. Offsets only grow, and each writer's records come in its order.
+  auto r = q->reader({.topic = "events"});
+  ASSERT_TRUE(r.ok());
+  uint64_t next = 0;
+  int out_of_range = 0;
+  std::vector<int64_t> last_n(kWriters, -1);
+  for (int spins = 0; spins < 100000; ++spins) {
+    auto got = (*r)->get(7);
+    if (!got.ok()) {
+      ASSERT_EQ(got.status().code(), Code::kOutOfRange) << got.status().to_string();
+      ++out_of_range;
+      auto st = q->stats("events");
+      ASSERT_TRUE(st.ok());
+      const uint64_t first = st->find("buckets")->as_list()[0].as_object().find("first_offset")->as_int();
+      ASSERT_GT(first, next);
+      ASSERT_TRUE((*r)->set_offset(Offset(first)).ok());
+      next = first;
+      std::fill(last_n.begin(), last_n.end(), -1);  // records were skipped
+      continue;
+    }
+    for (const Message& m : *got) {
+      ASSERT_EQ(m.offset.value(), next);
+      ++next;
+      const int64_t wr = m.record.find("w")->as_int(), n = m.record.find("n")->as_int();
+      if (last_n[wr] >= 0) EXPECT_EQ(n, last_n[wr] + 1);
+      last_n[wr] = n;
+    }
+    if (got->empty() && done == kWriters && next == static_cast<uint64_t>(kWriters * kBatches * kBatch)) break;
+  }
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(next, static_cast<uint64_t>(kWriters * kBatches * kBatch));
+  ASSERT_TRUE((*w)->flush().ok());
+  // Every record from the first offset on is there, in offset order, and at least 50 are kept.
+  const int64_t first = first_offset(*q);
+  EXPECT_GT(first, 0);
+  EXPECT_LE(first, kWriters * kBatches * kBatch - 50);
+  auto all = q->reader({.topic = "events"});
+  ASSERT_TRUE(all.ok());
+  auto got = (*all)->get(100000);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ(got->size(), static_cast<size_t>(kWriters * kBatches * kBatch - first));
+  for (size_t i = 0; i < got->size(); ++i) EXPECT_EQ((*got)[i].offset.value(), static_cast<uint64_t>(first) + i);
 }
 
 }  // namespace
