@@ -189,8 +189,8 @@ TEST_P(QueueRetention, ConcurrentWritersAndAReaderSeeNoOffsetChange) {
   uint64_t next = 0;
   int out_of_range = 0;
   std::vector<int64_t> last_n(kWriters, -1);
-  for (int spins = 0; spins < 100000; ++spins) {
-    auto got = (*r)->get(7);
+  for (int rounds = 0; rounds < 20000; ++rounds) {  // bounded; each get waits for data up to 50 ms
+    auto got = (*r)->get(7, /*wait=*/true, std::chrono::milliseconds(50));
     if (!got.ok()) {
       ASSERT_EQ(got.status().code(), Code::kOutOfRange) << got.status().to_string();
       ++out_of_range;
