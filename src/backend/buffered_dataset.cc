@@ -67,22 +67,23 @@ void BufferedDataset::take_reader_bounds() {
   }
 }
 
-Status BufferedDataset::apply_retention() {
-  if (!retention_ || !retention_->any()) return Status::OK();
+Result<uint64_t> BufferedDataset::apply_retention() {
+  if (!retention_ || !retention_->any()) return uint64_t{0};
   const uint64_t records = retention_->records();
   const uint64_t bytes = retention_->bytes();
-  Status s = writer_->remove_front_fragments([&](const lance::Snapshot& snap) {
+  auto removed = writer_->remove_front_fragments([&](const lance::Snapshot& snap) {
     return retention_cut(snap, records, bytes);
-  }).status();
-  return s.ok() ? s : s.with_context("retention of '" + writer_->path() + "'");
+  });
+  if (!removed.ok()) return removed.status().with_context("retention of '" + writer_->path() + "'");
+  return removed;
 }
 
 Status BufferedDataset::enforce_retention() {
   if (flushing_ || !retention_ || !retention_->any()) return Status::OK();
-  Status s = apply_retention();
-  last_retention_error_ = s;
-  RETURN_IF_ERROR(s);
-  return refresh();
+  auto removed = apply_retention();
+  last_retention_error_ = removed.status();
+  RETURN_IF_ERROR(removed.status());
+  return *removed > 0 ? refresh() : Status::OK();  // nothing removed: the reader is current
 }
 
 BufferedDataset::~BufferedDataset() { drop_tail(); }
@@ -273,7 +274,7 @@ Status BufferedDataset::write_flush(FlushJob* job) {
   // Retention after the append, in the same unlocked step: whole fragments past the limits go
   // in a commit of their own. A failure does not fail the flush (its records are committed); it
   // is kept for stats and the next flush tries again.
-  if (s.ok()) job->retention = apply_retention();
+  if (s.ok()) job->retention = apply_retention().status();
   if (s.ok() && job->records->byte_size() < kCompactTailBytes) {
     auto compact = std::make_shared<RecordBatch>();
     compact->reserve(job->records->size(), job->records->byte_size());

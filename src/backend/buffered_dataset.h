@@ -152,8 +152,9 @@ class BufferedDataset {
  private:
   BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer,
                   TailCache* tail_cache, std::shared_ptr<const RetentionLimits> retention);
-  // Removes the fragments past the limits through the writer handle (no lock; flushes only).
-  Status apply_retention();
+  // Removes the fragments past the limits through the writer handle (no lock; flushes only);
+  // answers how many rows went.
+  Result<uint64_t> apply_retention();
   // After the reader handle reloaded: first_ and persisted_ from its snapshot.
   void take_reader_bounds();
   // The dataset's field ids now.
