@@ -402,6 +402,17 @@ Status PersistingBackend::flush_once(bool explicit_flush) {
 
 Status PersistingBackend::flush() {
   std::lock_guard<std::mutex> flushing(flush_mu_);
+  bool reader;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reader = !writer_lock_ && data_->has_retention();
+  }
+  if (reader) {
+    // Opened to read, nothing buffered: a flush still applies retention (a topic alter), which
+    // is the writer's to do: become it unless another process is (that one applies it).
+    Status w = become_writer(std::chrono::milliseconds(0));
+    if (!w.ok()) return w.code() == Code::kFailedPrecondition ? Status::OK() : w;
+  }
   Status s = flush_once(/*explicit_flush=*/true);
   if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
   return s;

@@ -55,6 +55,29 @@ TEST(CliRetention, PutSetsRetentionAndGetStartsAtTheFirstOffset) {
   EXPECT_NE(again.err.find("topics alter"), std::string::npos) << again.err;
 }
 
+TEST(CliRetention, AlterAppliesAtOnceToAPersistingTopic) {
+  TempDir dir;
+  // flush_threshold 10: each batch of 10 lines is its own fragment.
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--batch-size", "10",
+                  "--option", "flush_threshold=10"},
+                 lines(0, 10));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  for (int i = 10; i < 50; i += 10) {
+    put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--batch-size", "10", "--option", "flush_threshold=10"},
+              lines(i, i + 10));
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+  }
+  EXPECT_EQ(first_offset(dir.path()), 0);
+  // The alter process is not the writer when it starts: it becomes it to apply the limit.
+  auto alter = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-records", "20"});
+  ASSERT_EQ(alter.exit_code, 0) << alter.err;
+  EXPECT_EQ(first_offset(dir.path()), 30);
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out.find("\"i\":29}"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("\"i\":30}"), std::string::npos) << get.out;
+}
+
 TEST(CliRetention, AlterChangesRetentionAndRefusesBadInput) {
   TempDir dir;
   ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--backend", "lance",
