@@ -41,6 +41,12 @@ Value topic_json(const TopicInfo& t) {
   Object opts;
   for (const auto& [k, v] : t.backend_options) opts.set(k, v);
   o.set("options", std::move(opts));
+  if (t.retention.any()) {
+    Object r;
+    if (t.retention.records) r.set("records", static_cast<int64_t>(*t.retention.records));
+    if (t.retention.bytes) r.set("bytes", static_cast<int64_t>(*t.retention.bytes));
+    o.set("retention", std::move(r));
+  }
   return o;
 }
 
@@ -81,6 +87,7 @@ int put_lines(Store& q, const PutArgs& a) {
   if (a.backend) wo.backend = *a.backend;
   wo.batch_size = a.batch_size;
   wo.backend_options = a.options;
+  wo.retention = a.retention;
   auto w = q.open_writer(wo);
   if (!w.ok()) return fail(w.status().to_string());
   if (!(*w)->topic().durable && a.target.server.empty())
@@ -283,6 +290,48 @@ int run_topics_delete(const Target& t, const std::string& topic) {
   return with_store(t, [&](Store& q) {
     if (Status s = q.delete_topic(topic); !s.ok()) return fail(s.to_string());
     std::cerr << "persisting: deleted topic '" << topic << "'\n";
+    return 0;
+  });
+}
+
+// "none" (no limit) or a positive decimal integer.
+Status parse_limit(const std::string& flag, const std::string& text, std::optional<uint64_t>* out) {
+  if (text == "none") {
+    out->reset();
+    return Status::OK();
+  }
+  uint64_t v = 0;
+  bool ok = !text.empty() && text.size() <= 19;
+  for (char c : text) {
+    if (c < '0' || c > '9') ok = false;
+    else v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (!ok || v == 0) return InvalidArgument(flag + " must be a positive integer or 'none', got '" + text + "'");
+  *out = v;
+  return Status::OK();
+}
+
+int run_topics_alter(const AlterArgs& a) {
+  return with_store(a.target, [&](Store& q) {
+    auto info = q.topic(a.topic);
+    if (!info.ok()) return fail(info.status().to_string());
+    Retention r = info->retention;
+    if (a.retention_records) {
+      if (Status s = parse_limit("--retention-records", *a.retention_records, &r.records); !s.ok()) {
+        std::cerr << "persisting: " << s.message() << "\n";
+        return 2;
+      }
+    }
+    if (a.retention_bytes) {
+      if (Status s = parse_limit("--retention-bytes", *a.retention_bytes, &r.bytes); !s.ok()) {
+        std::cerr << "persisting: " << s.message() << "\n";
+        return 2;
+      }
+    }
+    if (Status s = q.alter_topic(a.topic, r); !s.ok()) return fail(s.to_string());
+    auto now = q.topic(a.topic);
+    if (!now.ok()) return fail(now.status().to_string());
+    std::cout << to_json(topic_json(*now)) << "\n";
     return 0;
   });
 }

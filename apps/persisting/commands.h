@@ -36,6 +36,14 @@ struct PutArgs {
   std::optional<uint32_t> num_buckets;
   uint32_t batch_size = 1000;  // lines per batch (and the topic's batch_size when it is created)
   Options options;
+  Retention retention;  // a new topic's (docs/retention.md); an existing topic's must match
+};
+
+// `topics alter`: each limit given is set ("none" removes it); those not given stay.
+struct AlterArgs {
+  Target target;
+  std::string topic;
+  std::optional<std::string> retention_records, retention_bytes;
 };
 
 struct GetArgs {
@@ -92,6 +100,8 @@ int run_get(const GetArgs& a);
 int run_topics(const Target& t);
 // Deletes a topic with its records, files and groups (docs/cli.md, "topics delete").
 int run_topics_delete(const Target& t, const std::string& topic);
+// Changes a topic's retention (docs/cli.md, "topics alter"); prints the topic as `topics` does.
+int run_topics_alter(const AlterArgs& a);
 int run_stats(const Target& t, const std::string& topic);
 // Consumer groups of a topic as JSON; reset and delete one (cmd_groups.cc).
 int run_groups(const Target& t, const std::string& topic);

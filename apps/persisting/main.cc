@@ -127,6 +127,12 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--backend", put.backend, "Backend (new topics; default persisting: WAL + Lance)");
   add_backend_options(put_cmd, &put_opts);
   put_cmd->add_option("--batch-size", put.batch_size, "Lines per batch")->check(CLI::Range(1, 1000000));
+  put_cmd->add_option("--retention-records", put.retention.records,
+                      "New topics: keep at least this many records per bucket; older whole fragments go")
+      ->check(CLI::PositiveNumber);
+  put_cmd->add_option("--retention-bytes", put.retention.bytes,
+                      "New topics: keep at least this many bytes of data files per bucket")
+      ->check(CLI::PositiveNumber);
   put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");
 
   cli::GetArgs get;
@@ -164,6 +170,15 @@ int main(int argc, char** argv) {
       "delete", "Delete a topic: its records, files and consumer groups (writers and readers of it get NotFound)");
   add_target(tdelete_cmd, &tdelete_target, conn());
   tdelete_cmd->add_option("--topic", tdelete_topic, "Topic")->required();
+  cli::AlterArgs talter;
+  auto* talter_cmd = topics_cmd->add_subcommand(
+      "alter", "Change a topic's retention (docs/retention.md); prints the topic's settings");
+  add_target(talter_cmd, &talter.target, conn());
+  talter_cmd->add_option("--topic", talter.topic, "Topic")->required();
+  talter_cmd->add_option("--retention-records", talter.retention_records,
+                                        "Keep at least this many records per bucket, or 'none'");
+  talter_cmd->add_option("--retention-bytes", talter.retention_bytes,
+                                        "Keep at least this many bytes of data files per bucket, or 'none'");
 
   cli::Target stats_target;
   std::string stats_topic;
@@ -282,6 +297,13 @@ int main(int argc, char** argv) {
     return cli::run_put(put);
   }
   if (app.got_subcommand(get_cmd)) return check_target(get.target) ? cli::run_get(get) : 2;
+  if (topics_cmd->got_subcommand(talter_cmd)) {
+    if (!talter.retention_records && !talter.retention_bytes) {
+      std::cerr << "persisting: topics alter needs --retention-records or --retention-bytes\n";
+      return 2;
+    }
+    return check_target(talter.target) ? cli::run_topics_alter(talter) : 2;
+  }
   if (topics_cmd->got_subcommand(tdelete_cmd))
     return check_target(tdelete_target) ? cli::run_topics_delete(tdelete_target, tdelete_topic) : 2;
   if (app.got_subcommand(topics_cmd)) return check_target(topics_target) ? cli::run_topics(topics_target) : 2;

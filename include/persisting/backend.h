@@ -12,6 +12,7 @@
 // unknown option keys and bad values. Out-of-tree backends come from plugins (see plugin ABI below).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -33,6 +34,25 @@
 #include "persisting/value.h"
 
 namespace persisting {
+
+// A topic's retention limits per bucket (docs/retention.md), shared by the topic's open buckets
+// and changed in place when the topic is altered. 0 = no limit. Backends built on Lance
+// fragments (lance, persisting) remove whole sealed fragments past the limits; others ignore it.
+class RetentionLimits {
+ public:
+  RetentionLimits(uint64_t records = 0, uint64_t bytes = 0) : records_(records), bytes_(bytes) {}
+  void set(uint64_t records, uint64_t bytes) {
+    records_.store(records, std::memory_order_relaxed);
+    bytes_.store(bytes, std::memory_order_relaxed);
+  }
+  uint64_t records() const { return records_.load(std::memory_order_relaxed); }
+  uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
+  bool any() const { return records() > 0 || bytes() > 0; }
+
+ private:
+  std::atomic<uint64_t> records_;
+  std::atomic<uint64_t> bytes_;
+};
 
 // Where a backend instance lives and what it serves.
 struct BackendContext {
@@ -68,6 +88,10 @@ struct BackendContext {
   // Where durable backends keep recently flushed records readable from memory, under one budget
   // for every bucket (include/persisting/tail_cache.h). null: TailCache::Default().
   TailCache* tail_cache = nullptr;
+  // The topic's retention limits (null: keep everything). A writer applies them after each
+  // flush, when it becomes the bucket's writer, and when asked (a flush with nothing to flush,
+  // as a topic alter and the periodic flush do).
+  std::shared_ptr<const RetentionLimits> retention;
 };
 
 class StorageBackend {
@@ -171,8 +195,8 @@ class BackendRegistry {
 //   extern "C" int persisting_plugin_register(persisting::BackendRegistry* registry,
 //                                             char* error, size_t error_size);  // 0 = ok
 // The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
-// 2: StorageBackend::check_batch; 3: BucketStats; 4: BackendContext data_dir and incarnation,
-// StorageBackend::discard.
+// 2: StorageBackend::check_batch; 3: BucketStats; 4: BackendContext data_dir, incarnation and
+// retention, StorageBackend::discard, BucketStats::first_offset.
 inline constexpr int kPluginAbiVersion = 4;
 
 }  // namespace persisting

@@ -38,6 +38,8 @@ struct BucketStats {
   // Filled by the backend.
   std::string backend;
   uint64_t total_count = 0;  // records ever appended: the next offset
+  // The first offset still readable: retention removed [0, first_offset) (docs/retention.md).
+  uint64_t first_offset = 0;
   bool durable = false;
 
   // Backends that buffer records before a durable store (lance, persisting).

@@ -139,6 +139,9 @@ class Client final : public Store {
   // that cannot be reached keeps its copy: the call then fails with Unavailable naming it (the
   // others have deleted theirs); delete again once it is back.
   Status delete_topic(const std::string& topic) override;
+  // Not over the network yet: NotSupported (alter through `persisting topics alter --data-dir`
+  // on the node's data dir while the node is stopped, or embedded).
+  Status alter_topic(const std::string& topic, const Retention& retention) override;
   // Flushes every bucket of topic on every owner (all topics when empty).
   Status flush(const std::string& topic = "");
   // {"self":..., "membership":..., "members":[{"id","address","alive","detail"}],

@@ -172,6 +172,10 @@ class Queue final : public Store {
   // Deletes the topic with its files and groups (store.h). Handles other processes sharing the
   // data dir hold are not told: delete a topic through the process that serves it.
   Status delete_topic(const std::string& topic) override;
+  // Replaces the topic's retention (store.h, docs/retention.md) and applies it to its buckets at
+  // once. A process that shares the data dir and writes the topic keeps the limits it opened
+  // with until it reopens it: alter through the process that serves the topic.
+  Status alter_topic(const std::string& topic, const Retention& retention) override;
   Status flush();
 
   const std::string& data_dir() const;

@@ -20,6 +20,18 @@
 
 namespace persisting {
 
+// A topic's retention limits, per bucket (docs/retention.md). Unset: no limit; none set keeps
+// everything. A limit must be positive. Only backends that store Lance fragments (lance,
+// persisting) support retention: they remove whole flushed fragments at the front of a bucket
+// while the fragments after them still hold at least the limit. Offsets never change: a read
+// below a bucket's first available offset is OutOfRange naming it.
+struct Retention {
+  std::optional<uint64_t> records;  // retention_records: keep at least this many records
+  std::optional<uint64_t> bytes;    // retention_bytes: keep at least this many bytes of data files
+  bool any() const { return records.has_value() || bytes.has_value(); }
+  bool operator==(const Retention&) const = default;
+};
+
 // Settings of a topic, fixed when it is created and persisted in topic.json.
 struct WriterOptions {
   std::string topic;
@@ -29,6 +41,9 @@ struct WriterOptions {
   uint32_t batch_size = 100;
   std::string backend = "memory";
   Options backend_options;
+  // Retention at creation. On reopen, a retention given must equal the topic's (alter_topic
+  // changes it); none given keeps the topic's.
+  Retention retention;
 };
 
 struct TopicInfo {
@@ -39,6 +54,7 @@ struct TopicInfo {
   std::string backend;
   Options backend_options;
   bool durable = false;  // whether the backend's records outlive the writing process
+  Retention retention;
   // Which life of the name this is: a random non-zero id drawn when the topic is created
   // (topic.json "incarnation"), so a topic deleted and created again under the same name is a
   // different topic and handles to the old one get NotFound. 0: a topic created before
@@ -214,6 +230,11 @@ class Store {
   // wakes with it), also after a topic of the same name is created again: that one is new and
   // starts empty at offset 0. An unknown topic is NotFound naming it, and nothing changes.
   virtual Status delete_topic(const std::string& topic) = 0;
+
+  // Replaces the topic's retention limits (docs/retention.md; none set: keep everything from now
+  // on). The new limits are persisted in topic.json and applied at once to the buckets this
+  // store serves. An unknown topic is NotFound, a bad limit InvalidArgument; nothing changes then.
+  virtual Status alter_topic(const std::string& topic, const Retention& retention) = 0;
 };
 
 }  // namespace persisting

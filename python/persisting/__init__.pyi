@@ -47,7 +47,9 @@ class QueueApi:
     async def write(self, topic: str, bucket_column: str = ..., num_buckets: int = ...,
                     batch_size: int = ..., storage_path: Optional[str] = ...,
                     backend: Backend = ...,
-                    backend_options: Optional[Mapping[str, Any]] = ...) -> Writer: ...
+                    backend_options: Optional[Mapping[str, Any]] = ...,
+                    retention_records: Optional[int] = ...,
+                    retention_bytes: Optional[int] = ...) -> Writer: ...
     async def read(self, topic: str, bucket_id: Optional[int] = ...,
                    bucket_ids: Optional[Sequence[int]] = ..., rank: Optional[int] = ...,
                    world_size: Optional[int] = ..., num_buckets: int = ...,
@@ -60,6 +62,8 @@ class QueueApi:
     def topic(self, topic: str) -> Optional[Dict[str, Any]]: ...
     def stats(self, topic: str) -> Dict[str, Any]: ...
     def delete_topic(self, topic: str) -> None: ...
+    def alter_topic(self, topic: str, retention_records: Optional[int] = ...,
+                    retention_bytes: Optional[int] = ...) -> None: ...
 
 class Writer:
     @property

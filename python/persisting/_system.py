@@ -162,17 +162,22 @@ class QueueApi:
     def _open_writer(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,
                      batch_size: int = 100, storage_path: Optional[str] = None,
                      backend: Any = None,
-                     backend_options: Optional[Dict[str, Any]] = None) -> Writer:
+                     backend_options: Optional[Dict[str, Any]] = None,
+                     retention_records: Optional[int] = None,
+                     retention_bytes: Optional[int] = None) -> Writer:
         name = backend_name(backend)
         _check_storage_path(self._system, topic, name, storage_path)
         options = {str(k): _option_text(v) for k, v in (backend_options or {}).items()}
         native = self._system._native.writer(topic, bucket_column, int(num_buckets),
-                                             int(batch_size), name, options)
+                                             int(batch_size), name, options,
+                                             retention_records, retention_bytes)
         return Writer(self._system, native)
 
     async def write(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,
                     batch_size: int = 100, storage_path: Optional[str] = None, backend: Any = None,
-                    backend_options: Optional[Dict[str, Any]] = None) -> Writer:
+                    backend_options: Optional[Dict[str, Any]] = None,
+                    retention_records: Optional[int] = None,
+                    retention_bytes: Optional[int] = None) -> Writer:
         """Creates the topic (or opens it with the same settings) and returns its writer.
 
         Args:
@@ -185,12 +190,14 @@ class QueueApi:
             backend: a backend name ("memory", the default; "lance", "persisting") or a class
                 (registered with :func:`persisting.register_backend` on first use).
             backend_options: the backend's options (values are turned into strings).
+            retention_records, retention_bytes: a new topic's retention per bucket
+                (docs/retention.md; lance and persisting backends; None: no limit).
         """
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._system.executor(),
             lambda: self._open_writer(topic, bucket_column, num_buckets, batch_size, storage_path,
-                                      backend, backend_options))
+                                      backend, backend_options, retention_records, retention_bytes))
 
     def _open_reader(self, topic: str, bucket_id: Optional[int] = None,
                      bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,
@@ -291,6 +298,17 @@ class QueueApi:
         raises NotFoundError naming it and changes nothing.
         """
         self._system._native.delete_topic(topic)
+
+    def alter_topic(self, topic: str, retention_records: Optional[int] = None,
+                    retention_bytes: Optional[int] = None) -> None:
+        """Replaces the topic's retention limits per bucket (None: no limit), applied at once.
+
+        Whole flushed fragments at the front of each bucket go once the newer ones hold the
+        limit; offsets never change and a read below a bucket's first offset raises
+        OutOfRangeError (docs/retention.md). An unknown topic raises NotFoundError, a limit
+        below 1 InvalidArgumentError; nothing changes then. Embedded only for now.
+        """
+        self._system._native.alter_topic(topic, retention_records, retention_bytes)
 
 
 def _option_text(value: Any) -> str:

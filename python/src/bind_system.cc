@@ -65,11 +65,31 @@ void SystemHandle::close() {
   destroy_without_gil(s);  // the last reference: calls still running hold theirs
 }
 
+namespace {
+
+// Python's limits (None: no limit) as a Retention; a limit below 1 is InvalidArgumentError.
+Retention retention_of(std::optional<int64_t> records, std::optional<int64_t> bytes) {
+  Retention r;
+  auto take = [](const char* name, std::optional<int64_t> v, std::optional<uint64_t>* out) {
+    if (!v) return;
+    if (*v <= 0) throw_error("InvalidArgumentError", std::string(name) + " must be positive, got " + std::to_string(*v));
+    *out = static_cast<uint64_t>(*v);
+  };
+  take("retention_records", records, &r.records);
+  take("retention_bytes", bytes, &r.bytes);
+  return r;
+}
+
+}  // namespace
+
 std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, const std::string& bucket_column,
                                                    uint32_t num_buckets, uint32_t batch_size,
-                                                   const std::string& backend, const Options& backend_options) {
+                                                   const std::string& backend, const Options& backend_options,
+                                                   std::optional<int64_t> retention_records,
+                                                   std::optional<int64_t> retention_bytes) {
   auto s = get();
   WriterOptions o;
+  o.retention = retention_of(retention_records, retention_bytes);
   o.topic = topic;
   o.bucket_column = bucket_column;
   o.num_buckets = num_buckets;
@@ -158,6 +178,18 @@ py::dict SystemHandle::stats(const std::string& topic) {
   return from_object(value_or_throw(std::move(r)));
 }
 
+void SystemHandle::alter_topic(const std::string& topic, std::optional<int64_t> retention_records,
+                               std::optional<int64_t> retention_bytes) {
+  auto s = get();
+  Retention r = retention_of(retention_records, retention_bytes);
+  Status st;
+  {
+    py::gil_scoped_release nogil;
+    st = s->alter_topic(topic, r);
+  }
+  check(st);
+}
+
 void SystemHandle::delete_topic(const std::string& topic) {
   auto s = get();
   Status st;
@@ -217,6 +249,7 @@ void bind_handles(py::module_& m) {
       .def_property_readonly("closed", &SystemHandle::closed, "Whether close() was called.")
       .def("writer", &SystemHandle::writer, py::arg("topic"), py::arg("bucket_column"), py::arg("num_buckets"),
            py::arg("batch_size"), py::arg("backend"), py::arg("backend_options"),
+           py::arg("retention_records") = py::none(), py::arg("retention_bytes") = py::none(),
            "Creates or opens a topic for writing.")
       .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
            py::arg("world_size"), py::arg("group") = "", py::arg("start") = "earliest",
@@ -228,6 +261,8 @@ void bind_handles(py::module_& m) {
       .def("stats", &SystemHandle::stats, py::arg("topic"), "The topic's statistics.")
       .def("delete_topic", &SystemHandle::delete_topic, py::arg("topic"),
            "Deletes the topic: records, files, groups; its writers and readers get NotFound.")
+      .def("alter_topic", &SystemHandle::alter_topic, py::arg("topic"), py::arg("retention_records"),
+           py::arg("retention_bytes"), "Replaces the topic's retention limits (None: no limit).")
       .def("flush", &SystemHandle::flush, "Flushes every bucket.")
       .def("close", &SystemHandle::close, "Closes the system (flushes an embedded node).");
 }

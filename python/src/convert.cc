@@ -282,6 +282,8 @@ py::dict from_topic(const TopicInfo& info) {
   for (const auto& [k, v] : info.backend_options) opts[py::str(k)] = v;
   out["backend_options"] = opts;
   out["durable"] = info.durable;
+  out["retention_records"] = info.retention.records ? py::object(py::int_(*info.retention.records)) : py::none();
+  out["retention_bytes"] = info.retention.bytes ? py::object(py::int_(*info.retention.bytes)) : py::none();
   return out;
 }
 

@@ -85,6 +85,7 @@ class SystemOver final : public System {
   Result<TopicInfo> topic(const std::string& name) override { return s_->topic(name); }
   Result<Object> stats(const std::string& topic) override { return s_->stats(topic); }
   Status delete_topic(const std::string& topic) override { return s_->delete_topic(topic); }
+  Status alter_topic(const std::string& topic, const Retention& r) override { return s_->alter_topic(topic, r); }
   Status flush() override { return s_->flush(); }
 
  private:

@@ -77,6 +77,7 @@ class System {
   virtual Result<TopicInfo> topic(const std::string& name) = 0;
   virtual Result<Object> stats(const std::string& topic) = 0;
   virtual Status delete_topic(const std::string& topic) = 0;
+  virtual Status alter_topic(const std::string& topic, const Retention& retention) = 0;
   virtual Status flush() = 0;
 };
 

@@ -85,7 +85,8 @@ class SystemHandle {
   std::string data_dir() const;
   std::shared_ptr<WriterHandle> writer(const std::string& topic, const std::string& bucket_column,
                                        uint32_t num_buckets, uint32_t batch_size, const std::string& backend,
-                                       const Options& backend_options);
+                                       const Options& backend_options, std::optional<int64_t> retention_records,
+                                       std::optional<int64_t> retention_bytes);
   // group empty: a plain reader; start "earliest" or "latest"; times in seconds.
   std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
                                        std::optional<uint32_t> rank, uint32_t world_size, const std::string& group,
@@ -96,6 +97,9 @@ class SystemHandle {
   uint32_t bucket_of(const std::string& topic, pybind11::handle value);
   pybind11::dict stats(const std::string& topic);
   void delete_topic(const std::string& topic);
+  // Replaces the topic's retention (docs/retention.md); None: no limit.
+  void alter_topic(const std::string& topic, std::optional<int64_t> retention_records,
+                   std::optional<int64_t> retention_bytes);
   void flush();
   void close();
   bool closed() const;

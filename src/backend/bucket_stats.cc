@@ -12,6 +12,7 @@ Object BucketStats::to_object() const {
   if (!backend.empty()) o.set("backend", backend);
   if (!closed) {
     o.set("total_count", static_cast<int64_t>(total_count));
+    o.set("first_offset", static_cast<int64_t>(first_offset));
     o.set("durable", durable);
   }
   if (buffer) {

@@ -1,5 +1,6 @@
 #include "backend/buffered_dataset.h"
 
+#include "backend/retention.h"
 #include "core/status_macros.h"
 #include "storage/lance/buffer_compression.h"
 
@@ -42,16 +43,48 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   std::string path = join_path(ctx.bucket_dir, "data.lance");
   ASSIGN_OR_RETURN(auto r, lance::LanceDataset::open_or_create(ctx.env, path, lo));
   ASSIGN_OR_RETURN(auto w, lance::LanceDataset::open_or_create(ctx.env, path, lo));
-  std::unique_ptr<BufferedDataset> d(
-      new BufferedDataset(std::move(r), std::move(w), ctx.tail_cache ? ctx.tail_cache : TailCache::Default()));
+  std::unique_ptr<BufferedDataset> d(new BufferedDataset(
+      std::move(r), std::move(w), ctx.tail_cache ? ctx.tail_cache : TailCache::Default(), ctx.retention));
   d->max_buffered_bytes_ = max_buffered;
   return d;
 }
 
 BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> reader,
-                                 std::unique_ptr<lance::LanceDataset> writer, TailCache* tail_cache)
-    : reader_(std::move(reader)), writer_(std::move(writer)), persisted_(reader_->count_rows()),
-      tail_cache_(tail_cache) {}
+                                 std::unique_ptr<lance::LanceDataset> writer, TailCache* tail_cache,
+                                 std::shared_ptr<const RetentionLimits> retention)
+    : reader_(std::move(reader)), writer_(std::move(writer)), retention_(std::move(retention)),
+      tail_cache_(tail_cache) {
+  take_reader_bounds();
+}
+
+void BufferedDataset::take_reader_bounds() {
+  first_ = reader_->first_offset();
+  persisted_ = first_ + reader_->count_rows();
+  // Tail blocks wholly below first_ serve no read any more.
+  while (!tail_.empty() && tail_.front()->first() + tail_.front()->count() <= first_) {
+    tail_cache_->drop(*tail_.front());
+    tail_.pop_front();
+  }
+}
+
+Result<uint64_t> BufferedDataset::apply_retention() {
+  if (!retention_ || !retention_->any()) return uint64_t{0};
+  const uint64_t records = retention_->records();
+  const uint64_t bytes = retention_->bytes();
+  auto removed = writer_->remove_front_fragments([&](const lance::Snapshot& snap) {
+    return retention_cut(snap, records, bytes);
+  });
+  if (!removed.ok()) return removed.status().with_context("retention of '" + writer_->path() + "'");
+  return removed;
+}
+
+Status BufferedDataset::enforce_retention() {
+  if (flushing_ || !retention_ || !retention_->any()) return Status::OK();
+  auto removed = apply_retention();
+  last_retention_error_ = removed.status();
+  RETURN_IF_ERROR(removed.status());
+  return *removed > 0 ? refresh() : Status::OK();  // nothing removed: the reader is current
+}
 
 BufferedDataset::~BufferedDataset() { drop_tail(); }
 
@@ -159,6 +192,10 @@ Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<
 
 Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader_only) {
   if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
+  if (off < first_ && limit > 0) {  // a zero-limit read only asks for the end
+    return OutOfRange("'" + path() + "': offset " + std::to_string(off) + " is below the first available offset " +
+                      std::to_string(first_) + " (retention removed the records before it)");
+  }
   RecordBatch out;
   size_t gaps = 0;
   while (off < persisted_ && limit > 0) {
@@ -182,14 +219,15 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
       lance::ReadOptions ro;
       ro.omit_nulls = true;  // a record read back has the fields it was put with
       ro.with_deleted = true;  // rows LanceDB deleted become gaps (empty entries) below
-      ASSIGN_OR_RETURN(auto rows, reader_->read(off, n, ro));
+      ASSIGN_OR_RETURN(auto rows, reader_->read(off - first_, n, ro));
       if (rows.empty()) return out;  // the dataset gave nothing more: the rest next time
-      ASSIGN_OR_RETURN(std::vector<uint64_t> deleted, reader_->deleted_offsets(off, rows.size()));
+      // deleted_offsets is in row space: row r holds offset first_ + r.
+      ASSIGN_OR_RETURN(std::vector<uint64_t> deleted, reader_->deleted_offsets(off - first_, rows.size()));
       ++window_fills_;
       RecordBatch read;
       size_t d = 0;
       for (size_t i = 0; i < rows.size(); ++i) {
-        if (d < deleted.size() && deleted[d] == off + i) {
+        if (d < deleted.size() && deleted[d] == off - first_ + i) {
           read.add_encoded(std::string_view());  // a gap: StorageBackend::get
           ++d;
         } else {
@@ -267,6 +305,10 @@ Status BufferedDataset::write_flush(FlushJob* job) {
   // by itself.
   Status s = writer_->append(*job->records).status();
   job->seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Retention after the append, in the same unlocked step: whole fragments past the limits go
+  // in a commit of their own. A failure does not fail the flush (its records are committed); it
+  // is kept for stats and the next flush tries again.
+  if (s.ok()) job->retention = apply_retention().status();
   if (s.ok() && job->records->byte_size() < kCompactTailBytes) {
     auto compact = std::make_shared<RecordBatch>();
     compact->reserve(job->records->size(), job->records->byte_size());
@@ -292,6 +334,7 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
   }
   const uint64_t first = persisted_;
   persisted_ += n;
+  last_retention_error_ = job.retention;
   std::shared_ptr<const RecordBatch> flushed = std::move(flushing_);
   if (buffer_.empty()) buffer_fields_.clear();
   ++flush_count_;
@@ -305,6 +348,7 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
     return r.with_context("reloading '" + path() + "' after a flush");
   }
   if (reader_->count_deleted() != deleted_before) forget_deleted();
+  take_reader_bounds();  // retention may have raised first_
   if (!fields_before.empty() && field_ids() != fields_before) {
     drop_tail();  // Lance answers in the new types now (a widened column reads back as double)
   } else {
@@ -314,6 +358,8 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
 }
 
 Status BufferedDataset::flush() {
+  // Nothing to flush: a flush still applies retention (a topic alter, a quiet bucket).
+  if (!flushing_ && buffer_.empty()) return enforce_retention();
   FlushJob job = begin_flush();
   Status s = write_flush(&job);
   return finish_flush(job, s);
@@ -326,12 +372,13 @@ Status BufferedDataset::refresh() {
   if (!s.ok() || field_ids() != fields_before) drop_tail();
   if (s.ok() && reader_->count_deleted() != deleted_before) forget_deleted();
   RETURN_IF_ERROR(s);
-  persisted_ = reader_->count_rows();
+  take_reader_bounds();
   return Status::OK();
 }
 
 void BufferedDataset::add_stats(BucketStats* s) const {
   s->total_count = total();
+  s->first_offset = first_;
   s->durable = true;
   BucketStats::Buffer& b = s->buffer.emplace();
   b.persisted = persisted_;
@@ -350,6 +397,7 @@ void BufferedDataset::add_stats(BucketStats* s) const {
   o->set("tail_records", static_cast<int64_t>(tail));
   o->set("tail_reads", static_cast<int64_t>(tail_reads_));
   o->set("dataset", reader_->path());
+  if (!last_retention_error_.ok()) o->set("last_retention_error", last_retention_error_.to_string());
 }
 
 }  // namespace persisting

@@ -1,7 +1,14 @@
 // BufferedDataset: a bucket's records as a Lance dataset plus an in-memory buffer of the records
-// not yet flushed to it. Offsets [0, persisted) are dataset rows, [persisted, total) the buffer;
-// a flush moves a prefix of the buffer into one new fragment and no offset changes. The lance
-// and persisting backends are built on it (they differ in what makes a put durable).
+// not yet flushed to it. Offsets [first, persisted) are dataset rows (row r is offset first + r),
+// [persisted, total) the buffer; a flush moves a prefix of the buffer into one new fragment and
+// no offset changes. The lance and persisting backends are built on it (they differ in what
+// makes a put durable).
+//
+// Retention (docs/retention.md): with the topic's limits set, whole fragments at the front past
+// them are removed in one Lance commit that also raises `first` (kept in the manifest's
+// table_metadata, so it survives restarts and moves atomically with the removal). It runs after
+// each flush (in write_flush, outside the owner's mutex) and in enforce_retention(). Reads below
+// `first` are OutOfRange naming it.
 //
 // Types are checked before records enter the buffer (check_types), against the dataset's schema
 // and the buffered records, so a flush never fails on types.
@@ -107,6 +114,7 @@ class BufferedDataset {
     // periodic one of a quiet bucket, in a buffer reserved for a large one) a copy of its own
     // size, made by write_flush outside the owner's mutex.
     std::shared_ptr<const RecordBatch> tail;
+    Status retention;  // write_flush's retention commit after the append (kept for stats)
     size_t size() const { return records ? records->size() : 0; }
   };
   // Moves the buffered records into the job (no copy); they stay readable, and later puts go to
@@ -124,6 +132,13 @@ class BufferedDataset {
   bool retry_due() const { return std::chrono::steady_clock::now() >= retry_after_; }
   // Reloads the dataset's latest version (commits by another process).
   Status refresh();
+  // Applies the retention limits now (the bucket became the writer, the topic was altered, a
+  // periodic look at a quiet bucket). Owner's mutex held; does nothing while a flush is in flight
+  // (its write_flush applies them) or without limits.
+  Status enforce_retention();
+  bool has_retention() const { return retention_ && retention_->any(); }
+  // The first offset still readable (retention removed those below it).
+  uint64_t first_offset() const { return first_; }
 
   uint64_t persisted() const { return persisted_; }
   // Records not in the dataset yet: in a flush in flight, then in the buffer.
@@ -140,7 +155,12 @@ class BufferedDataset {
 
  private:
   BufferedDataset(std::unique_ptr<lance::LanceDataset> reader, std::unique_ptr<lance::LanceDataset> writer,
-                  TailCache* tail_cache);
+                  TailCache* tail_cache, std::shared_ptr<const RetentionLimits> retention);
+  // Removes the fragments past the limits through the writer handle (no lock; flushes only);
+  // answers how many rows went.
+  Result<uint64_t> apply_retention();
+  // After the reader handle reloaded: first_ and persisted_ from its snapshot.
+  void take_reader_bounds();
   // The dataset's field ids now.
   std::vector<int32_t> field_ids() const;
   // Keeps a flush's records [first, first + records.size()) as the newest tail block.
@@ -160,7 +180,10 @@ class BufferedDataset {
 
   std::unique_ptr<lance::LanceDataset> reader_;  // owner's mutex
   std::unique_ptr<lance::LanceDataset> writer_;  // write_flush only
+  uint64_t first_ = 0;  // dataset row 0's offset (owner's mutex)
   uint64_t persisted_ = 0;
+  std::shared_ptr<const RetentionLimits> retention_;  // null: keep everything
+  Status last_retention_error_;
   uint64_t max_buffered_bytes_ = 1ull << 30;
   uint64_t flushing_size() const { return flushing_ ? flushing_->size() : 0; }
   // Offsets [persisted_, persisted_ + flushing_size()) are in flushing_ (a flush in flight),

@@ -33,17 +33,27 @@ LanceBackend::LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDa
       data_(std::move(data)),
       flusher_(ctx.scheduler ? ctx.scheduler : Scheduler::Default(), [this] { periodic_flush(); }) {}
 
+Status LanceBackend::become_writer() {
+  auto l = env_->lock_file(join_path(bucket_dir_, "writer.lock"));
+  if (!l.ok()) return l.status().with_context("backend 'lance' bucket '" + bucket_dir_ + "'");
+  writer_lock_ = std::move(l).value();
+  // Another writer may have committed before we took the lock: start from its end.
+  Status s = data_->refresh();
+  if (!s.ok()) {
+    writer_lock_.reset();
+    return s;
+  }
+  // Retention when the bucket becomes the writer (docs/retention.md): a failure is logged and in
+  // stats; the next flush tries again.
+  bg_.report("retention", data_->enforce_retention());
+  return Status::OK();
+}
+
 Result<Offset> LanceBackend::put_batch(const RecordBatch& batch) {
   Offset first;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!writer_lock_) {
-      auto l = env_->lock_file(join_path(bucket_dir_, "writer.lock"));
-      if (!l.ok()) return l.status().with_context("backend 'lance' bucket '" + bucket_dir_ + "'");
-      writer_lock_ = std::move(l).value();
-      // Another writer may have committed before we took the lock: start from its end.
-      RETURN_IF_ERROR(data_->refresh());
-    }
+    if (!writer_lock_) RETURN_IF_ERROR(become_writer());
     RETURN_IF_ERROR(data_->admit(batch));
     first = Offset(data_->total());
     data_->buffer(batch);
@@ -63,6 +73,14 @@ Status LanceBackend::check_batch(const RecordBatch& batch, const std::vector<uin
 
 Status LanceBackend::flush() {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!writer_lock_) {
+    // Nothing is buffered (a put makes this the writer). A flush still applies retention (a
+    // topic alter), which is the writer's to do: become it unless another process is.
+    if (!data_->has_retention()) return Status::OK();
+    Status w = become_writer();
+    if (w.code() == Code::kFailedPrecondition) return Status::OK();  // that process applies it
+    return w;
+  }
   Status s = data_->flush();
   if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
   return s;

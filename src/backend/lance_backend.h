@@ -54,6 +54,8 @@ class LanceBackend final : public StorageBackend {
  private:
   LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data);
   void periodic_flush();  // flusher_'s body
+  // Takes <bucket_dir>/writer.lock, reloads the dataset and applies retention. mu_ held.
+  Status become_writer();
 
   Env* env_;
   std::string bucket_dir_;

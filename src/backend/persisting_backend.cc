@@ -117,6 +117,9 @@ Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {
     writer_lock_.reset();
     return s;
   }
+  // Retention when the bucket opens as writer (docs/retention.md): a failure is logged and in
+  // stats; the next flush tries again.
+  bg_.report("retention", data_->enforce_retention());
   return Status::OK();
 }
 
@@ -377,8 +380,9 @@ Status PersistingBackend::flush_once() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     job = data_->begin_flush();
+    // Nothing to flush: the writer still applies retention (after a topic alter).
+    if (job.size() == 0) return writer_lock_ ? data_->enforce_retention() : Status::OK();
   }
-  if (job.size() == 0) return Status::OK();
   Status written = data_->write_flush(&job);  // the slow part: puts and reads go on meanwhile
   std::lock_guard<std::mutex> lock(mu_);
   RETURN_IF_ERROR(data_->finish_flush(job, written));
@@ -392,6 +396,17 @@ Status PersistingBackend::flush_once() {
 
 Status PersistingBackend::flush() {
   std::lock_guard<std::mutex> flushing(flush_mu_);
+  bool reader;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    reader = !writer_lock_ && data_->has_retention();
+  }
+  if (reader) {
+    // Opened to read, nothing buffered: a flush still applies retention (a topic alter), which
+    // is the writer's to do: become it unless another process is (that one applies it).
+    Status w = become_writer(std::chrono::milliseconds(0));
+    if (!w.ok()) return w.code() == Code::kFailedPrecondition ? Status::OK() : w;
+  }
   Status s = flush_once();
   if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
   return s;

@@ -1,5 +1,7 @@
 #include "queue/fetch.h"
 
+#include "core/status_macros.h"
+
 #include <algorithm>
 #include <atomic>
 #include <future>
@@ -104,16 +106,23 @@ void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t li
   }
 }
 
-Result<std::vector<Offset>> end_offsets(const Actors& actors) {
+Result<std::vector<Bounds>> bucket_bounds(const Actors& actors) {
   std::vector<BucketStats> stats = runtime::stats_of(actors);
-  std::vector<Offset> out;
+  std::vector<Bounds> out;
   for (size_t i = 0; i < stats.size(); ++i) {
     const BucketStats& s = stats[i];
     if (s.closed)
       return Unavailable("topic '" + actors[i]->topic() + "' bucket " + std::to_string(actors[i]->bucket().value()) +
                          " cannot tell its end offset (closed)");
-    out.emplace_back(s.total_count);
+    out.push_back({Offset(s.first_offset), Offset(s.total_count)});
   }
+  return out;
+}
+
+Result<std::vector<Offset>> end_offsets(const Actors& actors) {
+  ASSIGN_OR_RETURN(std::vector<Bounds> bounds, bucket_bounds(actors));
+  std::vector<Offset> out;
+  for (const Bounds& b : bounds) out.push_back(b.end);
   return out;
 }
 

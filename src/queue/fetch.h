@@ -32,5 +32,12 @@ void cancel_fetch(const Actors& actors, uint64_t waiter_id);
 uint64_t next_waiter_id();
 // Each actor's end offset (its backend's total_count), in order. Waits for the answers.
 Result<std::vector<Offset>> end_offsets(const Actors& actors);
+// Each actor's first available offset and end offset (retention removed the records below the
+// first: docs/retention.md), in order. Waits for the answers.
+struct Bounds {
+  Offset first;
+  Offset end;
+};
+Result<std::vector<Bounds>> bucket_bounds(const Actors& actors);
 
 }  // namespace persisting::queue

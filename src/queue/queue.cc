@@ -84,6 +84,7 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w, uint64_t inc
   } else if (stored.status().code() == Code::kNotFound) {
     // A new topic: its options are checked before anything is written, so a put that fails
     // validation leaves nothing behind.
+    RETURN_IF_ERROR(queue::check_retention(w.topic, w.backend, w.retention));
     info = queue::topic_settings(w);
     info.incarnation = incarnation != 0 ? incarnation : queue::new_incarnation();
     if (Status s = BackendRegistry::global().validate_options(info.backend, info.backend_options); !s.ok())
@@ -126,6 +127,7 @@ Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
     spec.batch_size = info.batch_size;
     spec.read_only = access == Access::kRead;
     spec.incarnation = info.incarnation;
+    spec.retention = retention_limits(info);
     if (has_data_dir()) {
       spec.bucket_dir = queue::bucket_dir(options.data_dir, info.topic, b);
       spec.data_dir = options.data_dir;
@@ -134,6 +136,34 @@ Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
     out.push_back(std::move(actor));
   }
   return out;
+}
+
+std::shared_ptr<RetentionLimits> QueueCore::retention_limits(const TopicInfo& info) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto& limits = retention[info.topic];
+  if (!limits)
+    limits = std::make_shared<RetentionLimits>(info.retention.records.value_or(0), info.retention.bytes.value_or(0));
+  return limits;
+}
+
+Result<TopicInfo> QueueCore::alter_retention(const std::string& topic, const Retention& r) {
+  std::lock_guard<std::mutex> one_at_a_time(delete_mu);  // not while the topic is being deleted
+  ASSIGN_OR_RETURN(TopicInfo info, lookup(topic));
+  RETURN_IF_ERROR(queue::check_retention(topic, info.backend, r));
+  info.retention = r;
+  if (has_data_dir()) RETURN_IF_ERROR(queue::store_topic_meta(env, options.data_dir, info));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto it = topics.find(topic); it != topics.end()) it->second.retention = r;
+  }
+  retention_limits(info)->set(r.records.value_or(0), r.bytes.value_or(0));
+  if (!r.any() || !info.durable) return info;
+  // Each bucket applies the new limits now: a flush with nothing buffered still enforces them.
+  std::vector<BucketId> all;
+  for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
+  ASSIGN_OR_RETURN(auto bucket_actors, actors(info, all, {}, Access::kRead));
+  RETURN_IF_ERROR(flush_actors(bucket_actors));
+  return info;
 }
 
 Result<Object> QueueCore::stats(const TopicInfo& info, Access access) {
@@ -187,6 +217,7 @@ Result<TopicInfo> QueueCore::delete_topic(const std::string& topic, std::optiona
     std::lock_guard<std::mutex> lock(mu);
     topics.erase(topic);
     written_here.erase(topic);
+    retention.erase(topic);  // a topic created again under the name starts with its own limits
   }
   // 2. The topic ends when its directory leaves its name (one rename, synced): a crash before
   //    leaves the whole topic, after it only a tombstone directory that open removes.
@@ -345,6 +376,13 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
   // Readers and stats take nothing a writer in another process needs (docs/cli.md).
   ASSIGN_OR_RETURN(state->actors, core_->actors(state->info, buckets, {}, QueueCore::Access::kRead));
   state->cursor.init(std::move(buckets));
+  if (state->info.durable) {
+    // A plain reader starts at each bucket's first available offset (0 unless retention
+    // removed records: docs/retention.md).
+    ASSIGN_OR_RETURN(std::vector<queue::Bounds> bounds, queue::bucket_bounds(state->actors));
+    for (const auto& b : bounds) state->firsts.push_back(b.first.value());
+    state->cursor.offsets = state->firsts;
+  }
   return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
 }
 
@@ -384,6 +422,10 @@ Status Queue::delete_group(const std::string& topic, const std::string& group) {
 }
 
 Status Queue::delete_topic(const std::string& topic) { return core_->delete_topic(topic).status(); }
+
+Status Queue::alter_topic(const std::string& topic, const Retention& retention) {
+  return core_->alter_retention(topic, retention).status();
+}
 
 Status Queue::flush() {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;

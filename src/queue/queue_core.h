@@ -33,6 +33,10 @@ struct QueueCore {
   std::mutex mu;
   std::map<std::string, TopicInfo> topics;  // opened in this process
   std::set<std::string> written_here;       // topics this process opened for writing
+  // Each topic's retention limits, shared with its buckets' backends and changed in place by
+  // alter_retention (guarded by mu; created on first use).
+  std::map<std::string, std::shared_ptr<RetentionLimits>> retention;
+  std::shared_ptr<RetentionLimits> retention_limits(const TopicInfo& info);
 
   ~QueueCore();
 
@@ -60,6 +64,11 @@ struct QueueCore {
   Result<TopicInfo> lookup_any(const std::string& topic);
   // Topics opened in this process and those with a topic.json in the data dir.
   Result<std::vector<TopicInfo>> list_topics();
+
+  // Replaces a topic's retention (Store::alter_topic): checks it, rewrites topic.json, updates
+  // the limits its open buckets share, then flushes every bucket so each applies them now (a
+  // bucket another process writes is left to that process). Answers the topic's new settings.
+  Result<TopicInfo> alter_retention(const std::string& topic, const Retention& retention);
 
   // Deletes a topic (docs/architecture.md, "Deleting a topic"): retires its bucket actors
   // (StorageManager::retire_topic: their holders get NotFound), moves its directory to a
@@ -107,6 +116,9 @@ struct ReaderState {
   std::shared_ptr<QueueCore> core;
   TopicInfo info;
   queue::Cursor cursor;                                         // buckets, offsets, rotation
+  // Plain readers of a durable topic: each bucket's first available offset when the reader
+  // opened, where it starts and where reset() goes (parallel to cursor.buckets).
+  std::vector<uint64_t> firsts;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // parallel to cursor.buckets
 
   // Group readers only (ReaderOptions::group): the membership over core->groups.

@@ -87,6 +87,13 @@ Status ReaderState::apply(const groups::AssignmentChange& change) {
     return queue::end_offsets(which);
   };
   ASSIGN_OR_RETURN(std::vector<Offset> offsets, groups::start_offsets(change, current, start, ends));
+  if (info.durable) {
+    // A commit (or earliest's 0) below a bucket's first available offset: retention removed
+    // those records, so the start rule decides where the member goes (docs/retention.md).
+    ASSIGN_OR_RETURN(std::vector<queue::Bounds> bounds, queue::bucket_bounds(next_actors));
+    for (size_t i = 0; i < offsets.size() && i < bounds.size(); ++i)
+      if (offsets[i] < bounds[i].first) offsets[i] = start == OffsetReset::kLatest ? bounds[i].end : bounds[i].first;
+  }
   cursor.init(change.buckets);
   for (size_t i = 0; i < offsets.size(); ++i) cursor.offsets[i] = offsets[i].value();
   actors = std::move(next_actors);
@@ -155,7 +162,10 @@ void QueueReader::get_async(size_t limit, bool wait, std::chrono::milliseconds t
   });
 }
 
-void QueueReader::reset() { s_->cursor.reset(); }
+void QueueReader::reset() {
+  s_->cursor.reset();
+  if (!s_->member && s_->firsts.size() == s_->cursor.offsets.size()) s_->cursor.offsets = s_->firsts;
+}
 
 Status QueueReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
   return s_->cursor.set_offset(offset, bucket, s_->info.topic);

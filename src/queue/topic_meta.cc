@@ -61,6 +61,12 @@ std::string encode_topic_meta(const TopicInfo& info) {
   j["options"] = json::object();
   for (const auto& [k, v] : info.backend_options) j["options"][k] = v;
   if (info.incarnation != 0) j["incarnation"] = incarnation_text(info.incarnation);
+  if (info.retention.any()) {
+    json r = json::object();
+    if (info.retention.records) r["records"] = *info.retention.records;
+    if (info.retention.bytes) r["bytes"] = *info.retention.bytes;
+    j["retention"] = r;
+  }
   return j.dump(2) + "\n";
 }
 
@@ -96,6 +102,16 @@ Result<TopicInfo> decode_topic_meta(std::string_view text, const std::string& pa
     for (auto& [k, v] : j["options"].items()) {
       if (!v.is_string()) return bad("option '" + k + "' is not a string");
       info.backend_options[k] = v.get<std::string>();
+    }
+  }
+  if (j.contains("retention")) {
+    const auto& r = j["retention"];
+    if (!r.is_object()) return bad("\"retention\" is not an object");
+    for (const char* key : {"records", "bytes"}) {
+      if (!r.contains(key)) continue;
+      if (!r[key].is_number_unsigned() || r[key].get<uint64_t>() == 0)
+        return bad("retention \"" + std::string(key) + "\" is not a positive integer");
+      (std::string(key) == "records" ? info.retention.records : info.retention.bytes) = r[key].get<uint64_t>();
     }
   }
   if (j.contains("incarnation")) {
@@ -134,6 +150,25 @@ Status create_topic_meta(Env* env, const std::string& data_dir, const TopicInfo&
   return s;
 }
 
+std::string retention_text(const Retention& r) {
+  if (!r.any()) return "none";
+  std::string out;
+  if (r.records) out += "records=" + std::to_string(*r.records);
+  if (r.bytes) out += std::string(out.empty() ? "" : ",") + "bytes=" + std::to_string(*r.bytes);
+  return out;
+}
+
+Status check_retention(const std::string& topic, const std::string& backend, const Retention& r) {
+  if (r.records && *r.records == 0)
+    return InvalidArgument("topic '" + topic + "': retention_records must be positive (leave it unset for no limit)");
+  if (r.bytes && *r.bytes == 0)
+    return InvalidArgument("topic '" + topic + "': retention_bytes must be positive (leave it unset for no limit)");
+  if (r.any() && backend != "lance" && backend != "persisting")
+    return InvalidArgument("topic '" + topic + "': retention needs a backend that stores Lance fragments (lance, "
+                           "persisting); this topic's backend is '" + backend + "'");
+  return Status::OK();
+}
+
 Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted) {
   std::string diffs;
   auto diff = [&](const std::string& what, const std::string& have, const std::string& want) {
@@ -143,6 +178,9 @@ Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted)
   diff("num_buckets", std::to_string(stored.num_buckets), std::to_string(wanted.num_buckets));
   diff("bucket_column", "'" + stored.bucket_column + "'", "'" + wanted.bucket_column + "'");
   diff("backend", "'" + stored.backend + "'", "'" + wanted.backend + "'");
+  if (wanted.retention.any() && !(wanted.retention == stored.retention))
+    diffs += std::string(diffs.empty() ? "" : "; ") + "retention is " + retention_text(stored.retention) + ", not " +
+             retention_text(wanted.retention) + " (change it with alter_topic / `persisting topics alter`)";
   if (diffs.empty()) return Status::OK();
   return FailedPrecondition("topic '" + stored.topic + "' already exists with other settings: " + diffs);
 }

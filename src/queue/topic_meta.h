@@ -40,6 +40,11 @@ Status store_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& 
 // it made is removed again, so no half-made topic is left.
 Status create_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& info);
 
+// "records=100,bytes=4096", or "none".
+std::string retention_text(const Retention& r);
+// InvalidArgument for a zero limit, or limits on a backend without retention (docs/retention.md).
+Status check_retention(const std::string& topic, const std::string& backend, const Retention& r);
+
 // FailedPrecondition naming each setting that differs between the stored topic and a writer's.
 Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted);
 

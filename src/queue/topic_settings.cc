@@ -10,6 +10,7 @@ WriterOptions writer_options(const TopicInfo& info) {
   w.batch_size = info.batch_size;
   w.backend = info.backend;
   w.backend_options = info.backend_options;
+  w.retention = info.retention;
   return w;
 }
 
@@ -21,6 +22,7 @@ TopicInfo topic_settings(const WriterOptions& w) {
   info.batch_size = w.batch_size;
   info.backend = w.backend;
   info.backend_options = w.backend_options;
+  info.retention = w.retention;
   return info;
 }
 

@@ -52,6 +52,7 @@ Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const Bucke
   ctx.logger = logger_;
   ctx.scheduler = scheduler_;
   ctx.tail_cache = tail_cache_;
+  ctx.retention = spec.retention;
   auto backend = BackendRegistry::global().create(spec.backend, ctx, spec.options);
   if (!backend.ok())
     return backend.status().with_context("topic '" + spec.topic + "' bucket " +

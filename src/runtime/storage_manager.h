@@ -33,6 +33,8 @@ struct BucketSpec {
   bool read_only = false;
   // The topic's incarnation (TopicInfo::incarnation): a deleted one's buckets are never made again.
   uint64_t incarnation = 0;
+  // The topic's retention limits (BackendContext::retention); null: keep everything.
+  std::shared_ptr<const RetentionLimits> retention;
 };
 
 struct BucketRef {

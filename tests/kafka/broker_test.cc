@@ -21,6 +21,7 @@
 #include "lance/lance_test_util.h"
 #include "queue/queue_core.h"
 #include "storage/lance/format.h"
+#include "util/temp_dir.h"
 
 namespace persisting::kafka {
 namespace {
@@ -101,9 +102,10 @@ Msg decode_body(ApiKey key, int16_t version, const std::string& bytes, int32_t* 
 
 class BrokerTest : public ::testing::Test {
  protected:
-  void start(std::string token = "", bool auto_create = true) {
+  void start(std::string token = "", bool auto_create = true, std::string data_dir = "") {
     QueueOptions qo;
     qo.threads = 2;
+    qo.data_dir = std::move(data_dir);
     auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
     ASSERT_TRUE(core.ok()) << core.status().to_string();
     core_ = *core;
@@ -589,6 +591,52 @@ TEST_F(BrokerLanceDeletionsTest, FetchLeavesOutRowsLanceDbDeleted) {
   for (int64_t off : offsets) EXPECT_FALSE(off == 0 || off % 10 == 7) << off;
   EXPECT_EQ(offsets.front(), 1);
   EXPECT_EQ(offsets.back(), 99);
+}
+
+TEST_F(BrokerTest, ListOffsetsEarliestIsTheFirstOffsetRetentionLeft) {
+  persisting::testing::TempDir dir;
+  start("", true, dir.path());
+  // A records topic with one bucket, ten fragments of ten, 25 records kept: 70 removed.
+  WriterOptions w;
+  w.topic = "kept";
+  w.num_buckets = 1;
+  w.batch_size = 1000;
+  w.backend = "lance";
+  w.backend_options["flush_interval"] = "0";
+  w.retention.records = 25;
+  auto info = core_->open_for_write(w);
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  auto actors = core_->actors(*info, {BucketId(0)}, {});
+  ASSERT_TRUE(actors.ok()) << actors.status().to_string();
+  auto& actor = (*actors)[0];
+  for (int f = 0; f < 10; ++f) {
+    ::persisting::RecordBatch b;
+    for (int i = 0; i < 10; ++i) b.add(::persisting::Record{{"id", "k"}, {"i", f * 10 + i}});
+    std::promise<Result<Offset>> put;
+    actor->put(std::move(b), [&](Result<Offset> r) { put.set_value(r); });
+    ASSERT_TRUE(put.get_future().get().ok());
+    std::promise<Status> flushed;
+    actor->flush([&](Status s) { flushed.set_value(s); });
+    ASSERT_TRUE(flushed.get_future().get().ok());
+  }
+  Client c(port());
+  int32_t corr;
+  ListOffsetsRequest lo;
+  lo.topics.push_back({"kept", {{0, -1, kListOffsetsEarliest, 1}}});
+  ASSERT_TRUE(c.send(frame(ApiKey::kListOffsets, 5, 2, lo)));
+  auto lr = c.receive();
+  ASSERT_TRUE(lr);
+  auto earliest = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
+  ASSERT_EQ(earliest.topics.size(), 1u);
+  EXPECT_EQ(earliest.topics[0].partitions[0].error_code, 0);
+  EXPECT_EQ(earliest.topics[0].partitions[0].offset, 70);
+  lo.topics[0].partitions[0].timestamp = kListOffsetsLatest;
+  ASSERT_TRUE(c.send(frame(ApiKey::kListOffsets, 5, 3, lo)));
+  lr = c.receive();
+  ASSERT_TRUE(lr);
+  auto latest = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
+  EXPECT_EQ(latest.topics[0].partitions[0].error_code, 0);
+  EXPECT_EQ(latest.topics[0].partitions[0].offset, 100);  // the end probe works below the first offset
 }
 
 }  // namespace

@@ -17,6 +17,9 @@
 //       appends N rows {id, idx, payload, vector} in flushes of --flush rows (rows are built
 //       before the clock starts) and prints one JSON object: rows/s and the median flush time
 //       at about 10,000 existing rows and at the end (bench/lance.sh compares it with LanceDB).
+//   lance_tool retain   DATASET --rows N             retention: removes the first N fragments in
+//       one commit; prints {"removed_rows","first_offset","version"}
+//   lance_tool first    DATASET                      the first available offset
 // Errors go to stderr with exit status 1.
 #include <algorithm>
 #include <chrono>
@@ -280,6 +283,18 @@ Status run(const Args& a) {
       std::printf("{\"version\":%llu,\"rows\":%llu,\"fragments\":%llu}\n", static_cast<unsigned long long>(v.version),
                   static_cast<unsigned long long>(v.num_rows), static_cast<unsigned long long>(v.num_fragments));
     }
+    return Status::OK();
+  }
+  if (a.command == "retain") {  // retention: drop the first --rows fragments (0: none)
+    const size_t n = static_cast<size_t>(a.rows);
+    ASSIGN_OR_RETURN(uint64_t removed, ds->remove_front_fragments([n](const Snapshot&) { return n; }));
+    std::printf("{\"removed_rows\":%llu,\"first_offset\":%llu,\"version\":%llu}\n",
+                static_cast<unsigned long long>(removed), static_cast<unsigned long long>(ds->first_offset()),
+                static_cast<unsigned long long>(ds->version()));
+    return Status::OK();
+  }
+  if (a.command == "first") {  // the first available offset (table_metadata)
+    std::printf("%llu\n", static_cast<unsigned long long>(ds->first_offset()));
     return Status::OK();
   }
   if (a.command == "encodings") return encodings(ds.get());

@@ -80,6 +80,16 @@ void Broker::end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t par
   });
 }
 
+void Broker::start_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
+                          std::function<void(Result<int64_t>)> done) {
+  auto actor = topic->partition(partition);
+  if (!actor.ok()) return done(actor.status());
+  (*actor)->stats([done = std::move(done)](BucketStats s) {
+    if (s.closed) return done(Unavailable("partition " + s.topic + "/" + std::to_string(s.bucket) + " is closed"));
+    done(static_cast<int64_t>(s.first_offset));
+  });
+}
+
 void Broker::offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t timestamp,
                              std::function<void(Result<std::pair<int64_t, int64_t>>)> done) {
   auto actor = topic->partition(partition);

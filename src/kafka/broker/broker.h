@@ -74,6 +74,10 @@ class Broker {
   void fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t min_bytes, int32_t max_bytes,
              Session* session, std::function<void(std::vector<FetchedPart>)> done);
 
+  // The partition's first available offset (Kafka's earliest; retention removed the records
+  // below it: docs/retention.md); done runs on a runtime thread.
+  void start_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
+                    std::function<void(Result<int64_t>)> done);
   // The partition's end offset (Kafka's latest, the high watermark).
   void end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
                   std::function<void(Result<int64_t>)> done);

@@ -96,7 +96,10 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ListOffsetsRequest req
         continue;
       }
       if (rp.timestamp == kListOffsetsEarliest) {
-        answer(ErrorCode::NONE, 0, -1);  // nothing is ever removed from the front yet
+        broker_->start_offset(*topic, static_cast<uint32_t>(rp.partition_index), [answer](Result<int64_t> first) {
+          if (!first.ok()) return answer(partition_error(first.status()), -1, -1);
+          answer(ErrorCode::NONE, *first, -1);
+        });
         continue;
       }
       if (rp.timestamp == kListOffsetsLatest) {

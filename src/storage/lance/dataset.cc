@@ -283,6 +283,39 @@ Result<uint64_t> LanceDataset::append_rows(const std::vector<BatchField>& batch,
                      " lost commit races (" + last.message() + ")");
 }
 
+Result<uint64_t> LanceDataset::remove_front_fragments(const std::function<size_t(const Snapshot&)>& choose) {
+  Status last;
+  for (int attempt = 0; attempt < options_.max_commit_attempts; ++attempt) {
+    if (attempt > 0) RETURN_IF_ERROR(refresh());
+    if (snapshot_.version == 0) return uint64_t{0};
+    RETURN_IF_ERROR(check_appendable(snapshot_));
+    const size_t n = std::min<size_t>(choose(snapshot_), snapshot_.fragment_starts.size() - 1);
+    if (n == 0) return uint64_t{0};
+    const uint64_t rows = snapshot_.fragment_starts[n];
+    const uint64_t first = snapshot_.first_offset + rows;
+    PendingFiles pending(env_);  // none: nothing is written but the manifest and transaction
+    ASSIGN_OR_RETURN(NextVersion next, take_next_version(&snapshot_));
+    ManifestRestorer restorer(&snapshot_);
+    pb::Manifest& m = next.manifest;
+    pb::Transaction txn;
+    pb::Transaction::Delete* del = txn.mutable_delete_();
+    for (size_t i = 0; i < n; ++i) del->add_deleted_fragment_ids(m.fragments(static_cast<int>(i)).id());
+    // The rows of fragments other writers add concurrently that this delete covers: none.
+    del->set_predicate("false");
+    m.mutable_fragments()->DeleteSubrange(0, static_cast<int>(n));
+    (*m.mutable_table_metadata())[kFirstOffsetKey] = std::to_string(first);
+    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
+    last = committed.status();
+    if (last.code() == Code::kAlreadyExists) continue;  // restorer puts the manifest back
+    RETURN_IF_ERROR(last);
+    restorer.dismiss();
+    snapshot_ = std::move(committed).value();
+    return rows;
+  }
+  return Unavailable("Lance dataset '" + path_ + "': retention gave up after " +
+                     std::to_string(options_.max_commit_attempts) + " lost commit races (" + last.message() + ")");
+}
+
 Status LanceDataset::check_append(const std::vector<Record>& rows) const {
   RETURN_IF_ERROR(check_appendable(snapshot_));
   ASSIGN_OR_RETURN(std::vector<BatchField> batch, infer_batch_fields(rows));

@@ -105,6 +105,16 @@ class LanceDataset {
   // Reloads the latest version (to see other writers' commits).
   Status refresh();
 
+  // Retention (docs/retention.md): removes the first n = choose(snapshot) fragments of the latest
+  // version in one commit -- a Lance Delete transaction of whole fragments, which LanceDB reads as
+  // a normal delete -- and raises first_offset() by their rows in the same manifest, so the rows
+  // left keep their offsets. No data file is written or removed (older versions still refer to
+  // them). choose sees every snapshot tried: a lost commit race re-reads the latest version and
+  // asks again. n = 0 commits nothing. Returns the number of rows removed.
+  Result<uint64_t> remove_front_fragments(const std::function<size_t(const Snapshot&)>& choose);
+  // The offset of row 0 (Snapshot::first_offset).
+  uint64_t first_offset() const { return snapshot_.first_offset; }
+
   uint64_t version() const { return snapshot_.version; }
   // Rows, deleted ones included: offsets run from 0 to count_rows() and a deleted row is a gap.
   uint64_t count_rows() const { return snapshot_.num_rows(); }

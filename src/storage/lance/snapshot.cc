@@ -45,6 +45,17 @@ Status check_readable(Snapshot* s, Env* env) {
   if (uint64_t bad = m.reader_feature_flags() & ~kReadableFlags) {
     return NotSupported(where + ": reader feature flags not supported: " + flag_names(bad));
   }
+  if (auto it = m.table_metadata().find(kFirstOffsetKey); it != m.table_metadata().end()) {
+    const std::string& v = it->second;
+    uint64_t first = 0;
+    bool ok = !v.empty() && v.size() <= 19;
+    for (char c : v) {
+      if (c < '0' || c > '9') ok = false;
+      else first = first * 10 + static_cast<uint64_t>(c - '0');
+    }
+    if (!ok) return Corruption(where + ": table_metadata '" + kFirstOffsetKey + "' is not an offset: '" + v + "'");
+    s->first_offset = first;
+  }
   // Schema: top-level fields.
   for (const pb::Field& f : m.fields()) {
     s->max_field_id = std::max(s->max_field_id, f.id());

@@ -25,6 +25,9 @@ struct SchemaField {
   Status type_error;
 };
 
+// The table_metadata key holding Snapshot::first_offset, in decimal.
+inline constexpr const char* kFirstOffsetKey = "persisting.first_offset";
+
 struct Snapshot {
   std::string dataset;
   uint64_t version = 0;                     // 0: the dataset has no version yet
@@ -35,6 +38,9 @@ struct Snapshot {
   std::vector<uint64_t> fragment_starts;    // first row of each fragment, plus the total at the end
   uint64_t num_deleted = 0;                 // rows LanceDB deleted (manifest's num_deleted_rows)
   uint64_t deletion_files = 0;              // fragments with a deletion file
+  // The offset of row 0: how many rows retention removed from the front over the dataset's life
+  // (table_metadata[kFirstOffsetKey]; 0 when absent). Row r holds offset first_offset + r.
+  uint64_t first_offset = 0;
 
   // Physical rows: deleted ones included (they keep their offsets as gaps).
   uint64_t num_rows() const { return fragment_starts.empty() ? 0 : fragment_starts.back(); }

@@ -1,0 +1,57 @@
+"""Retention (docs/retention.md) from Python: set at creation, altered, OutOfRangeError below the
+first offset, bad limits refused; over the network not supported yet."""
+
+from __future__ import annotations
+
+import pytest
+
+import persisting
+
+
+async def test_retention_at_creation_and_alter(tmp_path, topic):
+    system = persisting.open(str(tmp_path))
+    try:
+        writer = await system.queue.write(topic, num_buckets=1, batch_size=10, backend="lance",
+                                          backend_options={"flush_interval": 0}, retention_records=25)
+        for i in range(0, 100, 10):
+            await writer.put([{"id": "k", "i": k} for k in range(i, i + 10)])
+            await writer.flush()
+        info = system.queue.topic(topic)
+        assert (info["retention_records"], info["retention_bytes"]) == (25, None)
+        bucket = system.queue.stats(topic)["buckets"][0]
+        assert bucket["first_offset"] == 70
+        reader = await system.queue.read(topic)
+        got = await reader.get(limit=100)
+        assert [r["i"] for r in got] == list(range(70, 100))
+        reader.set_offset(3, 0)
+        with pytest.raises(persisting.OutOfRangeError, match="first available offset 70"):
+            await reader.get(limit=10)
+
+        system.queue.alter_topic(topic, retention_records=5)
+        assert system.queue.stats(topic)["buckets"][0]["first_offset"] == 90
+        assert system.queue.topic(topic)["retention_records"] == 5
+        system.queue.alter_topic(topic)  # no limits from now on
+        assert system.queue.topic(topic)["retention_records"] is None
+
+        with pytest.raises(persisting.InvalidArgumentError, match="retention_records must be positive"):
+            system.queue.alter_topic(topic, retention_records=0)
+        with pytest.raises(persisting.InvalidArgumentError, match="retention_bytes must be positive"):
+            system.queue.alter_topic(topic, retention_bytes=-1)
+        with pytest.raises(persisting.NotFoundError, match="'never-made'"):
+            system.queue.alter_topic("never-made", retention_records=5)
+        with pytest.raises(persisting.InvalidArgumentError, match="'memory'"):
+            await system.queue.write(topic + "-mem", retention_bytes=100)
+    finally:
+        system.close()
+
+
+async def test_retention_over_the_network_is_refused(persistingd, topic):
+    system = persisting.connect(persistingd)
+    try:
+        with pytest.raises(persisting.NotSupportedError, match="not supported yet"):
+            await system.queue.write(topic, backend="lance", retention_records=5)
+        await system.queue.write(topic)
+        with pytest.raises(persisting.NotSupportedError):
+            system.queue.alter_topic(topic, retention_records=5)
+    finally:
+        system.close()

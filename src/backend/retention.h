@@ -1,0 +1,23 @@
+// Retention over a bucket's Lance fragments (docs/retention.md): which whole fragments at the
+// front of a dataset lie entirely past a topic's limits. The commit that removes them is
+// lance::LanceDataset::remove_front_fragments; BufferedDataset decides when.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "storage/lance/snapshot.h"
+
+namespace persisting {
+
+// How many fragments, from the front of s, retention removes under these limits (0 = no limit):
+// the oldest fragment goes while the fragments after it still hold at least max_records rows
+// (or max_bytes bytes of data files). So at least the limit is always kept, the newest fragment
+// never goes, and a fragment is removed only when all of its rows are past the limit. Data
+// files whose size the manifest does not record (0) count as empty.
+size_t retention_cut(const lance::Snapshot& s, uint64_t max_records, uint64_t max_bytes);
+
+// The bytes of a fragment's data files, as its manifest entry records them.
+uint64_t fragment_bytes(const lance::Snapshot& s, size_t fragment);
+
+}  // namespace persisting

@@ -1,0 +1,122 @@
+// `persisting put --retention-*` and `persisting topics alter` (docs/cli.md, docs/retention.md).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "persisting/json.h"
+#include "util/run_process.h"
+
+using namespace persisting;
+using namespace persisting::testing;
+
+namespace {
+
+ProcessResult cli(std::vector<std::string> args, const std::string& input = "") {
+  args.insert(args.begin(), PERSISTING_BIN);
+  return run_process(args, input);
+}
+
+std::string lines(int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i) out += "{\"id\":\"k\",\"i\":" + std::to_string(i) + "}\n";
+  return out;
+}
+
+int64_t first_offset(const std::string& dir) {
+  auto st = cli({"stats", "--data-dir", dir, "--topic", "t"});
+  EXPECT_EQ(st.exit_code, 0) << st.err;
+  auto v = parse_json(st.out);
+  EXPECT_TRUE(v.ok()) << st.out;
+  if (!v.ok()) return -1;
+  return v->as_object().find("buckets")->as_list()[0].as_object().find("first_offset")->as_int();
+}
+
+}  // namespace
+
+TEST(CliRetention, PutSetsRetentionAndGetStartsAtTheFirstOffset) {
+  TempDir dir;
+  // 100 lines in batches of 10: ten fragments of the one bucket; 20 records are kept.
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--backend", "lance",
+                  "--batch-size", "10", "--retention-records", "20"},
+                 lines(0, 100));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(first_offset(dir.path()), 80);
+  auto topics = cli({"topics", "--data-dir", dir.path()});
+  ASSERT_EQ(topics.exit_code, 0) << topics.err;
+  EXPECT_NE(topics.out.find("\"retention\":{\"records\":20}"), std::string::npos) << topics.out;
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning", "--with-position"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out.find("\"i\":79}"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("\"offset\":80"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("\"i\":99"), std::string::npos) << get.out;
+  // Another retention for the existing topic is refused and points at alter.
+  auto again = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--retention-records", "5"}, lines(100, 101));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("topics alter"), std::string::npos) << again.err;
+}
+
+TEST(CliRetention, AlterAppliesAtOnceToAPersistingTopic) {
+  TempDir dir;
+  // flush_threshold 10: each batch of 10 lines is its own fragment.
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--batch-size", "10",
+                  "--option", "flush_threshold=10"},
+                 lines(0, 10));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  for (int i = 10; i < 50; i += 10) {
+    put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--batch-size", "10", "--option", "flush_threshold=10"},
+              lines(i, i + 10));
+    ASSERT_EQ(put.exit_code, 0) << put.err;
+  }
+  EXPECT_EQ(first_offset(dir.path()), 0);
+  // The alter process is not the writer when it starts: it becomes it to apply the limit.
+  auto alter = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-records", "20"});
+  ASSERT_EQ(alter.exit_code, 0) << alter.err;
+  EXPECT_EQ(first_offset(dir.path()), 30);
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out.find("\"i\":29}"), std::string::npos) << get.out;
+  EXPECT_NE(get.out.find("\"i\":30}"), std::string::npos) << get.out;
+}
+
+TEST(CliRetention, AlterChangesRetentionAndRefusesBadInput) {
+  TempDir dir;
+  ASSERT_EQ(cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--backend", "lance",
+                 "--batch-size", "10"},
+                lines(0, 60))
+                .exit_code,
+            0);
+  EXPECT_EQ(first_offset(dir.path()), 0);
+  auto alter = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-records", "30"});
+  ASSERT_EQ(alter.exit_code, 0) << alter.err;
+  EXPECT_NE(alter.out.find("\"retention\":{\"records\":30}"), std::string::npos) << alter.out;
+  EXPECT_EQ(first_offset(dir.path()), 30);  // six fragments of 10: the newest three stay
+  // Bytes too, then none: each flag changes only itself.
+  alter = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-bytes", "1000000000"});
+  ASSERT_EQ(alter.exit_code, 0) << alter.err;
+  EXPECT_NE(alter.out.find("\"retention\":{\"records\":30,\"bytes\":1000000000}"), std::string::npos) << alter.out;
+  alter = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-records", "none",
+               "--retention-bytes", "none"});
+  ASSERT_EQ(alter.exit_code, 0) << alter.err;
+  EXPECT_EQ(alter.out.find("retention"), std::string::npos) << alter.out;
+
+  // Bad input: a clear error, nothing changed.
+  for (const char* bad : {"0", "-5", "ten", "1.5", ""}) {
+    auto r = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-records", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--retention-records must be a positive integer or 'none'"), std::string::npos)
+        << bad << ": " << r.err;
+  }
+  auto none = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t"});
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_NE(none.err.find("needs --retention-records or --retention-bytes"), std::string::npos) << none.err;
+  auto unknown = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "nope", "--retention-records", "5"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("'nope'"), std::string::npos) << unknown.err;
+  for (const char* bad : {"0", "-1", "x"}) {
+    auto r = cli({"put", "--data-dir", dir.path(), "--topic", "u", "--retention-bytes", bad}, lines(0, 1));
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+  }
+  auto topics = cli({"topics", "--data-dir", dir.path()});
+  EXPECT_EQ(topics.out.find("\"u\""), std::string::npos) << topics.out;  // no topic made
+  EXPECT_EQ(topics.out.find("retention"), std::string::npos) << topics.out;
+}
