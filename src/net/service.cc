@@ -151,6 +151,7 @@ void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   auto p = t.placement();
   for (const auto& m : p->members) spec->add_placement(m.id.str());
   spec->set_placement_epoch(p->epoch);
+  if (kafka_topic_) spec->set_kafka(kafka_topic_(t.info.topic));
 }
 
 void Service::with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb) {

@@ -119,7 +119,7 @@ Result<runtime::Member> TopicDirectory::owner(const TopicEntry& t, uint32_t buck
   return m;
 }
 
-Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name, bool forward) {
+Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name, bool forward, bool* peer_kafka) {
   if (auto e = cached(name)) return e;
   auto info = core_->lookup(name);
   if (info.ok()) return remember(*info, {}, 0);
@@ -136,6 +136,7 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name
     v1::GetTopicResponse resp;
     auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
     if (s.ok()) {
+      if (peer_kafka) *peer_kafka = resp.topic().kafka();
       std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
       return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch());
     }

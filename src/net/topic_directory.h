@@ -60,12 +60,15 @@ class TopicDirectory {
   // The entry when this node has used the topic since it started (never blocks).
   std::shared_ptr<TopicEntry> cached(const std::string& name) const;
   // The topic's entry; NotFound when neither this node nor (forward) any peer knows it.
-  // May block (files, peers).
-  Result<std::shared_ptr<TopicEntry>> find(const std::string& name, bool forward);
+  // May block (files, peers). peer_kafka (may be null) is set when the topic was learned from a
+  // peer now and the peer says it was created over Kafka.
+  Result<std::shared_ptr<TopicEntry>> find(const std::string& name, bool forward, bool* peer_kafka = nullptr);
   // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
   // topic, else ids at epoch (from the creating node), else the configured members now.
   Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
                                                uint64_t epoch);
+  // Every topic on this node's disk (or in its memory), used or not.
+  Result<std::vector<TopicInfo>> local_topics() { return core_->list_topics(); }
   // Every topic used since start (and not deleted since).
   std::vector<std::shared_ptr<TopicEntry>> all() const;
   // Drops a deleted topic's entry (QueueCore::delete_topic tells it): the next use of the name
