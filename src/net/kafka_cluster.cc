@@ -25,9 +25,8 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   }
 
   Result<kafka::ClusterTopic> find_topic(const std::string& name) override {
-    bool peer_kafka = false;
-    ASSIGN_OR_RETURN(auto e, directory_->find(name, /*forward=*/true, &peer_kafka));
-    return kafka::ClusterTopic{e->info, peer_kafka};
+    ASSIGN_OR_RETURN(auto e, directory_->find(name, /*forward=*/true));
+    return kafka::ClusterTopic{e->info, false};  // the directory marked a peer's Kafka topic already
   }
 
   Status adopt_topic(const TopicInfo& info) override { return directory_->remember(info, {}, 0).status(); }

@@ -238,6 +238,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();
     impl->service->set_kafka_topic_probe([k](const std::string& name) { return k->is_kafka_topic(name); });
+    impl->service->directory()->set_kafka_marker([k](const std::string& name) { return k->mark_kafka(name); });
   }
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -119,7 +119,7 @@ Result<runtime::Member> TopicDirectory::owner(const TopicEntry& t, uint32_t buck
   return m;
 }
 
-Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name, bool forward, bool* peer_kafka) {
+Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name, bool forward) {
   if (auto e = cached(name)) return e;
   auto info = core_->lookup(name);
   if (info.ok()) return remember(*info, {}, 0);
@@ -136,9 +136,12 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name
     v1::GetTopicResponse resp;
     auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
     if (s.ok()) {
-      if (peer_kafka) *peer_kafka = resp.topic().kafka();
       std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
-      return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch());
+      auto e = remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch());
+      // Marked right after its topic.json exists (a request racing this one in between could
+      // see the topic unmarked: the Kafka listener then serves it as JSON records until a restart).
+      if (e.ok() && resp.topic().kafka() && kafka_marker_) RETURN_IF_ERROR(kafka_marker_(name));
+      return e;
     }
   }
   return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");

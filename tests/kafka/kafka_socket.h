@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "kafka/protocol/api.h"
+#include "kafka/protocol/header.h"
 #include "kafka/protocol/request.h"
 
 namespace persisting::kafka {

@@ -32,6 +32,8 @@ class Server {
   int port() const { return listener_->port(); }
   // Whether the topic was created over Kafka (what GetTopic tells peers).
   bool is_kafka_topic(const std::string& name) { return broker_.catalog().is_kafka_topic(name); }
+  // Marks a topic learned from a peer as a Kafka topic (its marker file).
+  Status mark_kafka(const std::string& name) { return broker_.catalog().mark_kafka(name); }
   // Closes every connection (parked fetches are cancelled) and joins the io threads. Idempotent.
   void stop();
 

@@ -1,0 +1,233 @@
+// The Kafka listener in a cluster: three persistingd processes on loopback, each with a Kafka
+// port and static membership. kcat (librdkafka), bootstrapped from one node, produces to every
+// partition and reads everything back through another; each partition's records land on the
+// node that owns its bucket; a node answers requests for a partition it does not own with
+// NOT_LEADER_OR_FOLLOWER and names the owner as the leader in Metadata.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "kafka/broker/cluster.h"
+#include "kafka/kafka_socket.h"
+#include "kafka/protocol/record_batch.h"
+#include "net/node_process.h"
+#include "persisting/client.h"
+#include "runtime/placement.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::free_port;
+
+// Runs a shell command (bounded by `timeout`); its stdout, or the exit status in *rc.
+std::string run(const std::string& cmd, int* rc) {
+  std::string out;
+  FILE* f = ::popen(("timeout 60 " + cmd).c_str(), "r");
+  if (!f) {
+    *rc = -1;
+    return out;
+  }
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  *rc = ::pclose(f);
+  return out;
+}
+
+bool write_file(const std::string& path, const std::string& text) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (!f) return false;
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  return std::fclose(f) == 0 && ok;
+}
+
+struct KafkaCluster {
+  explicit KafkaCluster(int n) : nodes(n) {
+    std::string members;
+    for (int i = 0; i < n; ++i) {
+      kafka_ports.push_back(free_port());
+      members += (i ? "," : "") + nodes.id(i) + "=127.0.0.1:" + std::to_string(kafka_ports[i]);
+    }
+    for (int i = 0; i < n; ++i)
+      nodes.set_node_args(i, {"--kafka-listen", kafka_address(i), "--kafka-members", members,
+                              "--kafka-partitions", "6"});
+  }
+  std::string kafka_address(int i) const { return "127.0.0.1:" + std::to_string(kafka_ports[i]); }
+  bool start_all() {
+    if (!nodes.start_all()) return false;
+    for (size_t i = 0; i < kafka_ports.size(); ++i)
+      if (!testing::port_open(kafka_ports[i])) return false;  // bound before the gRPC port
+    return true;
+  }
+  std::string logs() const {
+    std::string out;
+    for (size_t i = 0; i < kafka_ports.size(); ++i) out += nodes.log(static_cast<int>(i));
+    return out;
+  }
+  Cluster nodes;
+  std::vector<int> kafka_ports;
+};
+
+// bucket -> owner id, from cluster status through the node at address.
+std::map<uint32_t, std::string> ownership(const std::string& address, const std::string& topic) {
+  auto c = Client::connect({.server = address});
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+  std::map<uint32_t, std::string> out;
+  if (!c.ok()) return out;
+  auto st = (*c)->cluster_status(topic);
+  EXPECT_TRUE(st.ok()) << st.status().to_string();
+  if (!st.ok()) return out;
+  for (const auto& [k, v] : st->find("ownership")->as_object()) out[std::stoul(k)] = v.as_string();
+  return out;
+}
+
+TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThroughAnother) {
+  KafkaCluster kc(3);
+  ASSERT_TRUE(kc.start_all()) << kc.logs();
+  constexpr int kPartitions = 6, kPerPartition = 50;
+  // A topic name whose 6 partitions fall on all three nodes (placement is by name).
+  std::string topic;
+  for (int n = 0; topic.empty() && n < 100; ++n) {
+    std::vector<runtime::Member> members{{NodeId("n1"), ""}, {NodeId("n2"), ""}, {NodeId("n3"), ""}};
+    std::set<std::string> used;
+    for (int p = 0; p < kPartitions; ++p)
+      used.insert(runtime::rendezvous_owner(members, "kc" + std::to_string(n), BucketId(p)).id.str());
+    if (used.size() == 3) topic = "kc" + std::to_string(n);
+  }
+  ASSERT_FALSE(topic.empty());
+  int rc = 0;
+
+  // Metadata through n1 creates the topic (6 partitions) and names all three brokers.
+  std::string meta = run("kcat -b " + kc.kafka_address(0) + " -L -t " + topic + " 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << meta;
+  EXPECT_NE(meta.find("3 brokers"), std::string::npos) << meta;
+  for (int i = 0; i < 3; ++i) EXPECT_NE(meta.find(kc.kafka_address(i)), std::string::npos) << meta;
+
+  // Owners by gRPC (the cluster's own view); the test needs partitions on every node.
+  auto owners = ownership(kc.nodes.address(1), topic);
+  ASSERT_EQ(owners.size(), static_cast<size_t>(kPartitions));
+  std::set<std::string> owning;
+  for (const auto& [b, n] : owners) owning.insert(n);
+  ASSERT_EQ(owning.size(), 3u) << "6 partitions over 3 nodes should use every node";
+
+  // Metadata names each partition's owner as its leader, through any node.
+  for (int i = 0; i < 3; ++i) {
+    kafka::Client c(kc.kafka_ports[i]);
+    ASSERT_TRUE(c.connected());
+    kafka::MetadataRequest m;
+    m.topics = std::vector<std::string>{topic};
+    ASSERT_TRUE(c.send(kafka::frame(kafka::ApiKey::kMetadata, 4, 1, m)));
+    auto r = c.receive();
+    ASSERT_TRUE(r);
+    int32_t corr;
+    auto md = kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr);
+    ASSERT_EQ(md.brokers.size(), 3u);
+    ASSERT_EQ(md.topics.size(), 1u);
+    ASSERT_EQ(md.topics[0].partitions.size(), static_cast<size_t>(kPartitions));
+    for (const auto& p : md.topics[0].partitions)
+      EXPECT_EQ(p.leader_id, kafka::broker_id_for(owners[p.partition_index]))
+          << "via " << kc.nodes.id(i) << " partition " << p.partition_index;
+  }
+
+  // kcat bootstrapped from n1 produces 50 keyed records to each partition (librdkafka sends each
+  // to the partition's leader).
+  for (int p = 0; p < kPartitions; ++p) {
+    std::string lines;
+    for (int k = 0; k < kPerPartition; ++k)
+      lines += "k" + std::to_string(p) + "-" + std::to_string(k) + ":v" + std::to_string(p) + "-" + std::to_string(k) + "\n";
+    std::string in = kc.nodes.dir() + "/in" + std::to_string(p) + ".txt";
+    ASSERT_TRUE(write_file(in, lines));
+    std::string out = run("kcat -b " + kc.kafka_address(0) + " -P -t " + topic + " -p " + std::to_string(p) +
+                              " -K: -X request.required.acks=-1 < " + in + " 2>&1",
+                          &rc);
+    ASSERT_EQ(rc, 0) << out << kc.logs();
+  }
+
+  // kcat bootstrapped from n2 reads everything back, in order per partition.
+  std::string got = run("kcat -b " + kc.kafka_address(1) + " -C -t " + topic + " -e -q -f '%p %k %s\\n' 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << got << kc.logs();
+  std::map<int, std::vector<std::string>> per_partition;
+  std::istringstream lines(got);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    int p;
+    std::string k, v;
+    f >> p >> k >> v;
+    per_partition[p].push_back(k + ":" + v);
+  }
+  ASSERT_EQ(per_partition.size(), static_cast<size_t>(kPartitions)) << got;
+  for (int p = 0; p < kPartitions; ++p) {
+    ASSERT_EQ(per_partition[p].size(), static_cast<size_t>(kPerPartition)) << "partition " << p << "\n" << got.substr(0, 2000);
+    for (int k = 0; k < kPerPartition; ++k)
+      EXPECT_EQ(per_partition[p][k], "k" + std::to_string(p) + "-" + std::to_string(k) + ":v" + std::to_string(p) +
+                                         "-" + std::to_string(k));
+  }
+
+  // Each partition's records live on its owner only: its bucket directory is there and nowhere
+  // else.
+  for (int p = 0; p < kPartitions; ++p)
+    for (int i = 0; i < 3; ++i) {
+      const std::string bucket = kc.nodes.dir() + "/" + kc.nodes.id(i) + "/" + topic + "/bucket_" + std::to_string(p);
+      EXPECT_EQ(std::filesystem::exists(bucket), kc.nodes.id(i) == owners[p]) << bucket;
+    }
+
+  // Every node answers ListOffsets and Produce for the partitions it owns only: the others get
+  // NOT_LEADER_OR_FOLLOWER and nothing is appended.
+  for (int i = 0; i < 3; ++i) {
+    kafka::Client c(kc.kafka_ports[i]);
+    ASSERT_TRUE(c.connected());
+    kafka::ListOffsetsRequest lo;
+    lo.topics.push_back({topic, {}});
+    for (int p = 0; p < kPartitions; ++p) lo.topics[0].partitions.push_back({p, -1, kafka::kListOffsetsLatest, 1});
+    ASSERT_TRUE(c.send(kafka::frame(kafka::ApiKey::kListOffsets, 5, 2, lo)));
+    auto lr = c.receive();
+    ASSERT_TRUE(lr);
+    int32_t corr;
+    auto offsets = kafka::decode_body<kafka::ListOffsetsResponse>(kafka::ApiKey::kListOffsets, 5, *lr, &corr);
+    ASSERT_EQ(offsets.topics.size(), 1u);
+    ASSERT_EQ(offsets.topics[0].partitions.size(), static_cast<size_t>(kPartitions));
+    for (const auto& op : offsets.topics[0].partitions) {
+      const bool owned = owners[op.partition_index] == kc.nodes.id(i);
+      EXPECT_EQ(op.error_code, owned ? 0 : 6) << kc.nodes.id(i) << " partition " << op.partition_index;
+      if (owned) EXPECT_EQ(op.offset, kPerPartition);
+    }
+
+    kafka::RecordBatch b;
+    kafka::Record r;
+    r.key = "stray";
+    r.value = "x";
+    b.records.push_back(r);
+    kafka::ProduceRequest pr;
+    pr.acks = -1;
+    pr.timeout_ms = 5000;
+    pr.topics.push_back({topic, {}});
+    for (int p = 0; p < kPartitions; ++p)
+      if (owners[p] != kc.nodes.id(i)) {
+        pr.topics[0].partitions.push_back({p, {}});
+        ASSERT_TRUE(kafka::encode_record_batch(b, kafka::Compression::kNone, &pr.topics[0].partitions.back().records).ok());
+      }
+    ASSERT_TRUE(c.send(kafka::frame(kafka::ApiKey::kProduce, 8, 3, pr)));
+    auto presp = c.receive();
+    ASSERT_TRUE(presp);
+    auto produced = kafka::decode_body<kafka::ProduceResponse>(kafka::ApiKey::kProduce, 8, *presp, &corr);
+    ASSERT_EQ(produced.responses.size(), 1u);
+    for (const auto& pp : produced.responses[0].partitions)
+      EXPECT_EQ(pp.error_code, 6) << kc.nodes.id(i) << " partition " << pp.index;
+  }
+  // Nothing stray was appended: kcat through n3 still reads exactly 50 per partition.
+  got = run("kcat -b " + kc.kafka_address(2) + " -C -t " + topic + " -e -q -f '%p\\n' 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << got;
+  std::map<std::string, int> counts;
+  std::istringstream again(got);
+  while (std::getline(again, line)) ++counts[line];
+  for (int p = 0; p < kPartitions; ++p) EXPECT_EQ(counts[std::to_string(p)], kPerPartition) << p;
+}
+
+}  // namespace
+}  // namespace persisting
