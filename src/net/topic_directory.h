@@ -67,6 +67,8 @@ class TopicDirectory {
   // How a topic learned from a peer is marked as a Kafka topic on this node (the Kafka
   // listener's marker). Set before the node serves; unset: not marked.
   void set_kafka_marker(std::function<Status(const std::string&)> mark) { kafka_marker_ = std::move(mark); }
+  // Marks a topic as created over Kafka (a CreateTopic that says so); OK without a marker.
+  Status mark_kafka(const std::string& name) { return kafka_marker_ ? kafka_marker_(name) : Status::OK(); }
   // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
   // topic, else ids at epoch (from the creating node), else the configured members now.
   Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,

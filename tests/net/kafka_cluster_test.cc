@@ -17,6 +17,7 @@
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "runtime/placement.h"
+#include "util/run_process.h"
 
 namespace persisting {
 namespace {
@@ -48,14 +49,17 @@ bool write_file(const std::string& path, const std::string& text) {
 
 struct KafkaCluster {
   explicit KafkaCluster(int n) : nodes(n) {
+    for (int i = 0; i < n; ++i) kafka_ports.push_back(free_port());
+    use_members(n);
+  }
+  // Nodes started from now on have the first k nodes as members (gRPC and Kafka).
+  void use_members(int k) {
+    nodes.use_members(k);
     std::string members;
-    for (int i = 0; i < n; ++i) {
-      kafka_ports.push_back(free_port());
-      members += (i ? "," : "") + nodes.id(i) + "=127.0.0.1:" + std::to_string(kafka_ports[i]);
-    }
-    for (int i = 0; i < n; ++i)
-      nodes.set_node_args(i, {"--kafka-listen", kafka_address(i), "--kafka-members", members,
-                              "--kafka-partitions", "6"});
+    for (int i = 0; i < k; ++i) members += (i ? "," : "") + nodes.id(i) + "=" + kafka_address(i);
+    for (size_t i = 0; i < kafka_ports.size(); ++i)
+      nodes.set_node_args(static_cast<int>(i), {"--kafka-listen", kafka_address(static_cast<int>(i)),
+                                                "--kafka-members", members, "--kafka-partitions", "6"});
   }
   std::string kafka_address(int i) const { return "127.0.0.1:" + std::to_string(kafka_ports[i]); }
   bool start_all() {
@@ -72,6 +76,77 @@ struct KafkaCluster {
   Cluster nodes;
   std::vector<int> kafka_ports;
 };
+
+// kcat, bootstrapped from bootstrap, produces count keyed records "<tag><i>:<tag>-v<i>" to
+// partition p (acks=all); kcat's exit code.
+int kcat_produce(const KafkaCluster& kc, const std::string& bootstrap, const std::string& topic, int p,
+                 const std::string& tag, int count, std::string* out) {
+  std::string lines;
+  for (int k = 0; k < count; ++k) lines += tag + std::to_string(k) + ":" + tag + "-v" + std::to_string(k) + "\n";
+  std::string in = kc.nodes.dir() + "/in-" + topic + "-" + std::to_string(p) + "-" + tag + ".txt";
+  if (!write_file(in, lines)) return -1;
+  int rc = 0;
+  *out = run("kcat -b " + bootstrap + " -P -t " + topic + " -p " + std::to_string(p) +
+                 " -K: -X request.required.acks=-1 < " + in + " 2>&1",
+             &rc);
+  return rc;
+}
+
+// kcat, bootstrapped from bootstrap, reads the whole topic: partition -> "key:value" in order.
+std::map<int, std::vector<std::string>> kcat_consume(const std::string& bootstrap, const std::string& topic,
+                                                     std::string* raw) {
+  int rc = 0;
+  *raw = run("kcat -b " + bootstrap + " -C -t " + topic + " -e -q -f '%p %k %s\\n' 2>&1", &rc);
+  std::map<int, std::vector<std::string>> out;
+  if (rc != 0) return out;
+  std::istringstream lines(*raw);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    int p = -1;
+    std::string k, v;
+    f >> p >> k >> v;
+    out[p].push_back(k + ":" + v);
+  }
+  return out;
+}
+
+// ListOffsets (latest) of partitions [0, n) through the Kafka port: partition -> (error, offset).
+std::map<int, std::pair<int16_t, int64_t>> latest_offsets(int port, const std::string& topic, int n) {
+  std::map<int, std::pair<int16_t, int64_t>> out;
+  kafka::Client c(port);
+  EXPECT_TRUE(c.connected());
+  kafka::ListOffsetsRequest lo;
+  lo.topics.push_back({topic, {}});
+  for (int p = 0; p < n; ++p) lo.topics[0].partitions.push_back({p, -1, kafka::kListOffsetsLatest, 1});
+  EXPECT_TRUE(c.send(kafka::frame(kafka::ApiKey::kListOffsets, 5, 2, lo)));
+  auto lr = c.receive();
+  EXPECT_TRUE(lr);
+  if (!lr) return out;
+  int32_t corr;
+  auto offsets = kafka::decode_body<kafka::ListOffsetsResponse>(kafka::ApiKey::kListOffsets, 5, *lr, &corr);
+  for (const auto& t : offsets.topics)
+    for (const auto& op : t.partitions) out[op.partition_index] = {op.error_code, op.offset};
+  return out;
+}
+
+// Each partition's leader in Metadata through the Kafka port.
+std::map<int, int32_t> leaders(int port, const std::string& topic) {
+  std::map<int, int32_t> out;
+  kafka::Client c(port);
+  EXPECT_TRUE(c.connected());
+  kafka::MetadataRequest m;
+  m.topics = std::vector<std::string>{topic};
+  EXPECT_TRUE(c.send(kafka::frame(kafka::ApiKey::kMetadata, 4, 1, m)));
+  auto r = c.receive();
+  EXPECT_TRUE(r);
+  if (!r) return out;
+  int32_t corr;
+  auto md = kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr);
+  for (const auto& t : md.topics)
+    for (const auto& p : t.partitions) out[p.partition_index] = p.leader_id;
+  return out;
+}
 
 // bucket -> owner id, from cluster status through the node at address.
 std::map<uint32_t, std::string> ownership(const std::string& address, const std::string& topic) {
@@ -227,6 +302,70 @@ TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThro
   std::istringstream again(got);
   while (std::getline(again, line)) ++counts[line];
   for (int p = 0; p < kPartitions; ++p) EXPECT_EQ(counts[std::to_string(p)], kPerPartition) << p;
+}
+
+TEST(KafkaCluster, AfterARebalanceTheNewOwnerLeadsAndTheOldOneAnswersNotLeader) {
+  KafkaCluster kc(3);
+  constexpr int kPartitions = 6;
+  // A topic name of which adding n3 moves some partitions (and leaves others).
+  std::string topic;
+  for (int n = 0; topic.empty() && n < 100; ++n) {
+    std::vector<runtime::Member> members{{NodeId("n1"), ""}, {NodeId("n2"), ""}, {NodeId("n3"), ""}};
+    int to_n3 = 0;
+    for (int p = 0; p < kPartitions; ++p)
+      to_n3 += runtime::rendezvous_owner(members, "rb" + std::to_string(n), BucketId(p)).id.str() == "n3";
+    if (to_n3 > 0 && to_n3 < kPartitions) topic = "rb" + std::to_string(n);
+  }
+  ASSERT_FALSE(topic.empty());
+
+  // Two nodes: kcat writes 20 records to every partition.
+  kc.use_members(2);
+  ASSERT_TRUE(kc.nodes.start(0) && kc.nodes.start(1)) << kc.nodes.log(0) << kc.nodes.log(1);
+  std::string out;
+  for (int p = 0; p < kPartitions; ++p)
+    ASSERT_EQ(kcat_produce(kc, kc.kafka_address(0), topic, p, "a", 20, &out), 0) << out << kc.nodes.log(0);
+
+  // n3 joins (every node restarted with three members), then the topic is rebalanced.
+  EXPECT_EQ(kc.nodes.kill(0, SIGTERM), 0);
+  EXPECT_EQ(kc.nodes.kill(1, SIGTERM), 0);
+  kc.use_members(3);
+  ASSERT_TRUE(kc.start_all()) << kc.logs();
+  auto before = ownership(kc.nodes.address(0), topic);
+  for (const auto& [b, n] : before) ASSERT_NE(n, "n3");
+  auto reb = testing::run_process({PERSISTING_BIN, "cluster", "rebalance", "--server", kc.nodes.address(0), "--topic", topic});
+  ASSERT_EQ(reb.exit_code, 0) << reb.out << reb.err;
+  auto after = ownership(kc.nodes.address(1), topic);
+  std::set<int> moved;
+  for (const auto& [b, n] : after)
+    if (n == "n3") moved.insert(static_cast<int>(b));
+  ASSERT_FALSE(moved.empty());
+
+  // The old owners answer NOT_LEADER_OR_FOLLOWER for the moved partitions; n3 has their 20
+  // records; Metadata through every node names n3 the leader.
+  for (int p : moved) {
+    const int old_owner = kc.nodes.index_of(before[p]);
+    EXPECT_EQ(latest_offsets(kc.kafka_ports[old_owner], topic, kPartitions)[p].first, 6) << "partition " << p;
+    auto at_n3 = latest_offsets(kc.kafka_ports[2], topic, kPartitions)[p];
+    EXPECT_EQ(at_n3.first, 0);
+    EXPECT_EQ(at_n3.second, 20);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(leaders(kc.kafka_ports[i], topic)[p], kafka::broker_id_for("n3")) << p;
+  }
+
+  // kcat, bootstrapped from n2, writes 10 more to every partition (the moved ones go to n3), and
+  // kcat via n1 reads every partition back whole, in order.
+  for (int p = 0; p < kPartitions; ++p)
+    ASSERT_EQ(kcat_produce(kc, kc.kafka_address(1), topic, p, "b", 10, &out), 0) << out << kc.logs();
+  std::string raw;
+  auto got = kcat_consume(kc.kafka_address(0), topic, &raw);
+  ASSERT_EQ(got.size(), static_cast<size_t>(kPartitions)) << raw;
+  for (int p = 0; p < kPartitions; ++p) {
+    std::vector<std::string> want;
+    for (int k = 0; k < 20; ++k) want.push_back("a" + std::to_string(k) + ":a-v" + std::to_string(k));
+    for (int k = 0; k < 10; ++k) want.push_back("b" + std::to_string(k) + ":b-v" + std::to_string(k));
+    EXPECT_EQ(got[p], want) << "partition " << p;
+  }
+  for (int p : moved)
+    EXPECT_EQ(latest_offsets(kc.kafka_ports[2], topic, kPartitions)[p].second, 30) << "partition " << p;
 }
 
 }  // namespace
