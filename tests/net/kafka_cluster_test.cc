@@ -368,5 +368,72 @@ TEST(KafkaCluster, AfterARebalanceTheNewOwnerLeadsAndTheOldOneAnswersNotLeader) 
     EXPECT_EQ(latest_offsets(kc.kafka_ports[2], topic, kPartitions)[p].second, 30) << "partition " << p;
 }
 
+TEST(KafkaCluster, AGroupHasOneCoordinatorAndResumesFromItsCommitsThroughAnotherNode) {
+  KafkaCluster kc(3);
+  ASSERT_TRUE(kc.start_all()) << kc.logs();
+  constexpr int kPartitions = 6;
+  const std::string topic = "grouped";
+  std::string out;
+  for (int p = 0; p < kPartitions; ++p)
+    ASSERT_EQ(kcat_produce(kc, kc.kafka_address(0), topic, p, "a", 20, &out), 0) << out << kc.logs();
+
+  // Every node names the same coordinator for the group.
+  std::set<int32_t> coordinators;
+  for (int i = 0; i < 3; ++i) {
+    kafka::Client c(kc.kafka_ports[i]);
+    ASSERT_TRUE(c.connected());
+    kafka::FindCoordinatorRequest fc;
+    fc.key = "g1";
+    ASSERT_TRUE(c.send(kafka::frame(kafka::ApiKey::kFindCoordinator, 2, 1, fc)));
+    auto r = c.receive();
+    ASSERT_TRUE(r);
+    int32_t corr;
+    auto coord = kafka::decode_body<kafka::FindCoordinatorResponse>(kafka::ApiKey::kFindCoordinator, 2, *r, &corr);
+    EXPECT_EQ(coord.error_code, 0);
+    coordinators.insert(coord.node_id);
+  }
+  ASSERT_EQ(coordinators.size(), 1u);
+  bool known = false;
+  for (int i = 0; i < 3; ++i) known = known || kafka::broker_id_for(kc.nodes.id(i)) == *coordinators.begin();
+  EXPECT_TRUE(known);
+
+  // A group member bootstrapped from n2 reads every record and commits as it closes.
+  auto group_read = [&](const std::string& bootstrap, std::map<int, std::vector<std::string>>* got) {
+    int rc = 0;
+    std::string raw = run("kcat -b " + bootstrap + " -G g1 -X auto.offset.reset=earliest -e -q -f '%p %k %s\\n' " +
+                              topic + " 2>&1",
+                          &rc);
+    std::istringstream lines(raw);
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream f(line);
+      int p = -1;
+      std::string k, v;
+      f >> p >> k >> v;
+      (*got)[p].push_back(k + ":" + v);
+    }
+    return rc == 0 ? std::string() : raw;
+  };
+  std::map<int, std::vector<std::string>> first;
+  std::string failed = group_read(kc.kafka_address(1), &first);
+  ASSERT_TRUE(failed.empty()) << failed << kc.logs();
+  ASSERT_EQ(first.size(), static_cast<size_t>(kPartitions));
+  for (const auto& [p, records] : first) EXPECT_EQ(records.size(), 20u) << p;
+
+  // Five more per partition; a member bootstrapped from n3 resumes at the group's commits and
+  // reads exactly the new ones.
+  for (int p = 0; p < kPartitions; ++p)
+    ASSERT_EQ(kcat_produce(kc, kc.kafka_address(0), topic, p, "b", 5, &out), 0) << out;
+  std::map<int, std::vector<std::string>> second;
+  failed = group_read(kc.kafka_address(2), &second);
+  ASSERT_TRUE(failed.empty()) << failed << kc.logs();
+  ASSERT_EQ(second.size(), static_cast<size_t>(kPartitions));
+  for (const auto& [p, records] : second) {
+    std::vector<std::string> want;
+    for (int k = 0; k < 5; ++k) want.push_back("b" + std::to_string(k) + ":b-v" + std::to_string(k));
+    EXPECT_EQ(records, want) << "partition " << p;
+  }
+}
+
 }  // namespace
 }  // namespace persisting
