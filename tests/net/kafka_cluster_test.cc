@@ -10,10 +10,12 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "kafka/broker/cluster.h"
 #include "kafka/kafka_socket.h"
 #include "kafka/protocol/record_batch.h"
+#include "net/etcd_process.h"
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "runtime/placement.h"
@@ -51,6 +53,13 @@ struct KafkaCluster {
   explicit KafkaCluster(int n) : nodes(n) {
     for (int i = 0; i < n; ++i) kafka_ports.push_back(free_port());
     use_members(n);
+  }
+  // With etcd membership (cluster_args holds --etcd): each node registers its own listener.
+  KafkaCluster(int n, std::vector<std::string> cluster_args) : nodes(n, std::move(cluster_args)) {
+    for (int i = 0; i < n; ++i) {
+      kafka_ports.push_back(free_port());
+      nodes.set_node_args(i, {"--kafka-listen", kafka_address(i), "--kafka-partitions", "6"});
+    }
   }
   // Nodes started from now on have the first k nodes as members (gRPC and Kafka).
   void use_members(int k) {
@@ -433,6 +442,48 @@ TEST(KafkaCluster, AGroupHasOneCoordinatorAndResumesFromItsCommitsThroughAnother
     for (int k = 0; k < 5; ++k) want.push_back("b" + std::to_string(k) + ":b-v" + std::to_string(k));
     EXPECT_EQ(records, want) << "partition " << p;
   }
+}
+
+TEST(KafkaCluster, WithEtcdEachNodeRegistersItsListenerAndKcatReachesEveryPartition) {
+  testing::Etcd etcd;
+  ASSERT_TRUE(etcd.start()) << etcd.log();
+  KafkaCluster kc(3, {"--etcd", etcd.url(), "--etcd-prefix", "/kafka-test"});
+  ASSERT_TRUE(kc.start_all()) << kc.logs();
+  // Every node sees the three listeners (etcd's view reaches each node within its watch).
+  for (int i = 0; i < 3; ++i) {
+    size_t brokers = 0;
+    for (int attempt = 0; attempt < 100 && brokers != 3; ++attempt) {  // bounded: 10 s
+      kafka::Client c(kc.kafka_ports[i]);
+      kafka::MetadataRequest m;
+      m.topics = std::vector<std::string>{};
+      if (c.send(kafka::frame(kafka::ApiKey::kMetadata, 4, 1, m)))
+        if (auto r = c.receive()) {
+          int32_t corr;
+          brokers = kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr).brokers.size();
+        }
+      if (brokers != 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(brokers, 3u) << kc.nodes.id(i);
+  }
+  std::string topic;  // 6 partitions on all three nodes
+  for (int n = 0; topic.empty() && n < 100; ++n) {
+    std::vector<runtime::Member> members{{NodeId("n1"), ""}, {NodeId("n2"), ""}, {NodeId("n3"), ""}};
+    std::set<std::string> used;
+    for (int p = 0; p < 6; ++p) used.insert(runtime::rendezvous_owner(members, "e" + std::to_string(n), BucketId(p)).id.str());
+    if (used.size() == 3) topic = "e" + std::to_string(n);
+  }
+  std::string out;
+  for (int p = 0; p < 6; ++p)
+    ASSERT_EQ(kcat_produce(kc, kc.kafka_address(0), topic, p, "a", 10, &out), 0) << out << kc.logs();
+  std::string raw;
+  auto got = kcat_consume(kc.kafka_address(2), topic, &raw);
+  ASSERT_EQ(got.size(), 6u) << raw;
+  for (const auto& [p, records] : got) EXPECT_EQ(records.size(), 10u) << p;
+  auto owners = ownership(kc.nodes.address(0), topic);
+  for (int p = 0; p < 6; ++p)
+    EXPECT_EQ(latest_offsets(kc.kafka_ports[kc.nodes.index_of(owners[p])], topic, 6)[p],
+              (std::pair<int16_t, int64_t>{0, 10}))
+        << p;
 }
 
 }  // namespace
