@@ -8,9 +8,10 @@ namespace {
 
 class DirectoryCluster final : public kafka::KafkaCluster {
  public:
-  DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self)
+  DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self,
+                   std::function<Status(const std::string&)> delete_everywhere)
       : directory_(directory), membership_(membership), self_(std::move(self)),
-        self_id_(kafka::broker_id_for(self_.str())) {}
+        self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)) {}
 
   int32_t self_id() const override { return self_id_; }
 
@@ -71,6 +72,8 @@ class DirectoryCluster final : public kafka::KafkaCluster {
     return kafka::ProduceSlot{std::move(actor), [t, partition] { t->fences.put_answered(partition); }};
   }
 
+  Status delete_topic(const std::string& name) override { return delete_everywhere_(name); }
+
   kafka::BrokerAddress coordinator(const std::string& group) const override {
     auto all = brokers();
     if (all.empty()) return {self_id_, self_.str(), "", 0};
@@ -89,13 +92,15 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   Membership* membership_;
   NodeId self_;
   int32_t self_id_;
+  std::function<Status(const std::string&)> delete_everywhere_;
 };
 
 }  // namespace
 
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(TopicDirectory* directory, Membership* membership,
-                                                        const NodeId& self) {
-  return std::make_unique<DirectoryCluster>(directory, membership, self);
+                                                        const NodeId& self,
+                                                        std::function<Status(const std::string&)> delete_everywhere) {
+  return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere));
 }
 
 }  // namespace persisting::net

@@ -3,6 +3,7 @@
 // (the same entries, placement and fences the gRPC service uses). docs/kafka.md, "In a cluster".
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "kafka/broker/cluster.h"
@@ -11,8 +12,10 @@
 
 namespace persisting::net {
 
-// directory and membership must outlive the result.
+// directory and membership must outlive the result. delete_everywhere deletes a topic on every
+// member (Service::delete_topic_everywhere).
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(TopicDirectory* directory, Membership* membership,
-                                                        const NodeId& self);
+                                                        const NodeId& self,
+                                                        std::function<Status(const std::string&)> delete_everywhere);
 
 }  // namespace persisting::net

@@ -234,7 +234,11 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     // node's buckets directly.
     const bool cluster = !config.etcd.empty() || impl->membership->configured().size() > 1;
     if (cluster)
-      impl->kafka_cluster = make_kafka_cluster(impl->service->directory(), impl->membership.get(), self);
+      impl->kafka_cluster =
+          make_kafka_cluster(impl->service->directory(), impl->membership.get(), self,
+                             [svc = impl->service.get()](const std::string& name) {
+                               return svc->delete_topic_everywhere(name);
+                             });
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();
     impl->service->set_kafka_topic_probe([k](const std::string& name) { return k->is_kafka_topic(name); });

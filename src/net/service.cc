@@ -220,6 +220,13 @@ grpc::ServerUnaryReactor* Service::DeleteTopic(grpc::CallbackServerContext* ctx,
   });
 }
 
+Status Service::delete_topic_everywhere(const std::string& topic) {
+  v1::DeleteTopicRequest req;
+  req.set_topic(topic);
+  v1::DeleteTopicResponse resp;
+  return delete_everywhere(req, &resp);
+}
+
 Status Service::delete_everywhere(const v1::DeleteTopicRequest& req, v1::DeleteTopicResponse* resp) {
   const std::string& name = req.topic();
   RETURN_IF_ERROR(validate_topic_name(name));

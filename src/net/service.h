@@ -46,6 +46,9 @@ class Service final : public v1::QueueService::CallbackService {
   // Waits for admin work in progress, then refuses more.
   void stop();
 
+  // DeleteTopic without local_only: this node's copy, then every other member's (blocks; the
+  // Kafka listener's DeleteTopics in a cluster).
+  Status delete_topic_everywhere(const std::string& topic);
   // The topics this node serves (the Kafka listener reaches buckets through it too).
   TopicDirectory* directory() { return directory_.get(); }
   // Whether a topic was created over Kafka, for GetTopic's answers (TopicSpec.kafka). Set

@@ -453,6 +453,7 @@ class FakeCluster final : public KafkaCluster {
     ++started;
     return ProduceSlot{std::move(actor), [this] { ++finished; }};
   }
+  Status delete_topic(const std::string& name) override { return core_->delete_topic(name).status(); }
   BrokerAddress coordinator(const std::string& group) const override {
     return group == "mine" ? BrokerAddress{5, "self", "127.0.0.1", 9} : BrokerAddress{7, "other", "127.0.0.1", 1};
   }

@@ -311,6 +311,23 @@ TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThro
   std::istringstream again(got);
   while (std::getline(again, line)) ++counts[line];
   for (int p = 0; p < kPartitions; ++p) EXPECT_EQ(counts[std::to_string(p)], kPerPartition) << p;
+
+  // DeleteTopics through n3 deletes every member's copy.
+  {
+    kafka::Client c(kc.kafka_ports[2]);
+    kafka::DeleteTopicsRequest d;
+    d.topic_names = {topic};
+    d.timeout_ms = 10000;
+    ASSERT_TRUE(c.send(kafka::frame(kafka::ApiKey::kDeleteTopics, 3, 9, d)));
+    auto dr = c.receive();
+    ASSERT_TRUE(dr);
+    int32_t corr;
+    auto deleted = kafka::decode_body<kafka::DeleteTopicsResponse>(kafka::ApiKey::kDeleteTopics, 3, *dr, &corr);
+    ASSERT_EQ(deleted.responses.size(), 1u);
+    EXPECT_EQ(deleted.responses[0].error_code, 0);
+  }
+  for (int i = 0; i < 3; ++i)
+    EXPECT_FALSE(std::filesystem::exists(kc.nodes.dir() + "/" + kc.nodes.id(i) + "/" + topic)) << kc.nodes.id(i);
 }
 
 TEST(KafkaCluster, AfterARebalanceTheNewOwnerLeadsAndTheOldOneAnswersNotLeader) {

@@ -67,6 +67,9 @@ class KafkaCluster {
                                                                           uint32_t partition) = 0;
   // Like local_partition, for a produce: also Unavailable while a rebalance moves the bucket.
   virtual Result<ProduceSlot> begin_produce(const std::string& topic, uint32_t partition) = 0;
+  // Deletes the topic on every member (each one's records, files and groups' commits); NotFound
+  // when no member has it. Blocks (peers).
+  virtual Status delete_topic(const std::string& name) = 0;
   // The broker coordinating a group (brokers() is never empty: self is in it).
   virtual BrokerAddress coordinator(const std::string& group) const = 0;
 };

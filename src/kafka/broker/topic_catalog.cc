@@ -62,6 +62,7 @@ void TopicCatalog::forget(const std::string& name) {
 
 Status TopicCatalog::remove(const std::string& name) {
   std::lock_guard<std::mutex> create_lock(create_mu_);  // not while the same name is being made
+  if (cluster_) return cluster_->delete_topic(name);  // every member's copy
   return core_->delete_topic(name).status();
 }
 
