@@ -279,7 +279,9 @@ TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThro
     for (const auto& op : offsets.topics[0].partitions) {
       const bool owned = owners[op.partition_index] == kc.nodes.id(i);
       EXPECT_EQ(op.error_code, owned ? 0 : 6) << kc.nodes.id(i) << " partition " << op.partition_index;
-      if (owned) EXPECT_EQ(op.offset, kPerPartition);
+      if (owned) {
+        EXPECT_EQ(op.offset, kPerPartition);
+      }
     }
 
     kafka::RecordBatch b;
