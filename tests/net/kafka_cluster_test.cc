@@ -3,6 +3,8 @@
 // partition and reads everything back through another; each partition's records land on the
 // node that owns its bucket; a node answers requests for a partition it does not own with
 // NOT_LEADER_OR_FOLLOWER and names the owner as the leader in Metadata.
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include "net/etcd_process.h"
 #include "net/node_process.h"
 #include "persisting/client.h"
+#include "persisting/v1/queue.grpc.pb.h"
 #include "runtime/placement.h"
 #include "util/run_process.h"
 
@@ -503,6 +506,61 @@ TEST(KafkaCluster, WithEtcdEachNodeRegistersItsListenerAndKcatReachesEveryPartit
     EXPECT_EQ(latest_offsets(kc.kafka_ports[kc.nodes.index_of(owners[p])], topic, 6)[p],
               (std::pair<int16_t, int64_t>{0, 10}))
         << p;
+}
+
+// Produces one record to partition p through the Kafka port; the partition's error code.
+int16_t produce_one(int port, const std::string& topic, int p, const std::string& value) {
+  kafka::Client c(port);
+  EXPECT_TRUE(c.connected());
+  kafka::RecordBatch b;
+  kafka::Record r;
+  r.key = "k";
+  r.value = value;
+  b.records.push_back(r);
+  kafka::ProduceRequest pr;
+  pr.acks = -1;
+  pr.timeout_ms = 5000;
+  pr.topics.push_back({topic, {{p, {}}}});
+  EXPECT_TRUE(kafka::encode_record_batch(b, kafka::Compression::kNone, &pr.topics[0].partitions[0].records).ok());
+  EXPECT_TRUE(c.send(kafka::frame(kafka::ApiKey::kProduce, 8, 1, pr)));
+  auto resp = c.receive();
+  EXPECT_TRUE(resp);
+  if (!resp) return -1;
+  int32_t corr;
+  auto produced = kafka::decode_body<kafka::ProduceResponse>(kafka::ApiKey::kProduce, 8, *resp, &corr);
+  return produced.responses.empty() ? -1 : produced.responses[0].partitions[0].error_code;
+}
+
+TEST(KafkaCluster, AFencedPartitionRefusesProducesAsNotLeaderAndTakesThemOnceLifted) {
+  KafkaCluster kc(2);
+  ASSERT_TRUE(kc.start_all()) << kc.logs();
+  const std::string topic = "fenced";
+  std::string out;
+  ASSERT_EQ(kcat_produce(kc, kc.kafka_address(0), topic, 0, "a", 3, &out), 0) << out;
+  auto owners = ownership(kc.nodes.address(0), topic);
+  const int owner = kc.nodes.index_of(owners[0]);
+  auto stub = v1::QueueService::NewStub(grpc::CreateChannel(kc.nodes.address(owner), grpc::InsecureChannelCredentials()));
+  auto fence = [&](bool lift) {
+    v1::FenceBucketRequest f;
+    f.set_topic(topic);
+    f.set_bucket(0);
+    f.set_target("elsewhere");
+    f.set_lift(lift);
+    v1::FenceBucketResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto st = stub->FenceBucket(&ctx, f, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.records();
+  };
+  EXPECT_EQ(fence(false), 3u);  // the fence waited for the produces before it: all 3 counted
+  // While a rebalance fences the bucket, its owner refuses produces (the client refreshes its
+  // metadata and retries) and nothing is appended; reads go on.
+  EXPECT_EQ(produce_one(kc.kafka_ports[owner], topic, 0, "during"), 6);
+  EXPECT_EQ(latest_offsets(kc.kafka_ports[owner], topic, 1)[0], (std::pair<int16_t, int64_t>{0, 3}));
+  fence(true);
+  EXPECT_EQ(produce_one(kc.kafka_ports[owner], topic, 0, "after"), 0);
+  EXPECT_EQ(latest_offsets(kc.kafka_ports[owner], topic, 1)[0], (std::pair<int16_t, int64_t>{0, 4}));
 }
 
 }  // namespace
