@@ -164,11 +164,9 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
   return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
       std::vector<std::string> ids(req->spec().placement().begin(), req->spec().placement().end());
-      auto e = directory_->remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch());
+      auto e = directory_->remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch(),
+                                    req->spec().kafka());
       if (!e.ok()) return done(e.status().with_context("node " + self_.id.str()));
-      if (req->spec().kafka()) {
-        if (Status m = directory_->mark_kafka((*e)->info.topic); !m.ok()) return done(m);
-      }
       if (!req->local_only()) {
         for (const auto& m : membership_->configured()) {
           if (m.id == self_.id) continue;
