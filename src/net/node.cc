@@ -161,6 +161,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
 
   if (!config.etcd.empty()) {
     if (!config.members.empty()) return InvalidArgument("give --members or --etcd, not both");
+    if (!config.kafka_members.empty())
+      return InvalidArgument("--kafka-members is for static membership; with --etcd each node registers its own "
+                             "Kafka listener");
     EtcdConfig ec;
     ec.endpoint = config.etcd;
     ec.prefix = config.etcd_prefix;
