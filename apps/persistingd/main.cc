@@ -40,6 +40,8 @@ int main(int argc, char** argv) {
   app.add_option("--kafka-listen", c.kafka_listen,
                  "Serve the Kafka protocol on host:port (off when empty; a bare :port is 127.0.0.1)");
   app.add_option("--kafka-advertise", c.kafka_advertise, "host:port Kafka clients are told to use (default: --kafka-listen)");
+  app.add_option("--kafka-members", c.kafka_members,
+                 "In a static cluster: every member's Kafka listener, id=host:port,... (self included)");
   app.add_option("--kafka-auto-create-topics", c.kafka_auto_create_topics,
                  "Create unknown topics on Kafka Metadata/Produce (true/false)")
       ->capture_default_str();

@@ -72,6 +72,14 @@ class EtcdMembership : public Membership {
     return runtime::Member{id, it->second};
   }
 
+  std::map<std::string, std::string> kafka_addresses() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, std::string> out;
+    for (const auto& [id, addr] : kafka_)
+      if (nodes_.count(id)) out[id] = addr;
+    return out;
+  }
+
   std::string down_reason(const NodeId& id) const override {
     std::lock_guard<std::mutex> lock(mu_);
     return down_reason_locked(id.str());
@@ -140,6 +148,13 @@ class EtcdMembership : public Membership {
                         .status());
     RETURN_IF_ERROR(
         post("/v3/kv/put", json{{"key", b64(key("nodes", self_.id.str()))}, {"value", b64(self_.address)}}).status());
+    if (config_.kafka_address.empty()) {
+      RETURN_IF_ERROR(post("/v3/kv/deleterange", json{{"key", b64(key("kafka", self_.id.str()))}}).status());
+    } else {
+      RETURN_IF_ERROR(post("/v3/kv/put", json{{"key", b64(key("kafka", self_.id.str()))},
+                                               {"value", b64(config_.kafka_address)}})
+                          .status());
+    }
     return post("/v3/kv/deleterange", json{{"key", b64(key("left", self_.id.str()))}}).status();
   }
 
@@ -147,7 +162,7 @@ class EtcdMembership : public Membership {
   Result<int64_t> refresh() {
     std::string p = config_.prefix + "/";
     ASSIGN_OR_RETURN(json r, post("/v3/kv/range", json{{"key", b64(p)}, {"range_end", b64(prefix_end(p))}}));
-    std::map<std::string, std::string> nodes;
+    std::map<std::string, std::string> nodes, kafka;
     std::set<std::string> alive, left;
     if (r.contains("kvs")) {
       for (const auto& kv : r["kvs"]) {
@@ -156,6 +171,7 @@ class EtcdMembership : public Membership {
         if (rest.rfind("nodes/", 0) == 0) nodes[rest.substr(6)] = v;
         if (rest.rfind("alive/", 0) == 0) alive.insert(rest.substr(6));
         if (rest.rfind("left/", 0) == 0) left.insert(rest.substr(5));
+        if (rest.rfind("kafka/", 0) == 0) kafka[rest.substr(6)] = v;
       }
     }
     int64_t rev = 0;
@@ -163,6 +179,7 @@ class EtcdMembership : public Membership {
       rev = std::stoll(r["header"]["revision"].get<std::string>());
     std::lock_guard<std::mutex> lock(mu_);
     nodes_ = std::move(nodes);
+    kafka_ = std::move(kafka);
     alive_ = std::move(alive);
     left_ = std::move(left);
     return rev;
@@ -221,6 +238,7 @@ class EtcdMembership : public Membership {
   int64_t lease_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, std::string> nodes_;  // id -> address
+  std::map<std::string, std::string> kafka_;  // id -> Kafka listener address
   std::set<std::string> alive_;
   std::set<std::string> left_;  // stopped cleanly (their left/ mark), not yet back
   std::mutex stop_mu_;

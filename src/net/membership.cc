@@ -10,9 +10,10 @@ namespace {
 
 class StaticMembership : public Membership {
  public:
-  StaticMembership(NodeId self, std::vector<runtime::Member> members)
-      : self_(std::move(self)), members_(std::move(members)) {}
+  StaticMembership(NodeId self, std::vector<runtime::Member> members, std::map<std::string, std::string> kafka)
+      : self_(std::move(self)), members_(std::move(members)), kafka_(std::move(kafka)) {}
   std::string kind() const override { return "static"; }
+  std::map<std::string, std::string> kafka_addresses() const override { return kafka_; }
   std::vector<runtime::Member> configured() const override { return members_; }
   Result<runtime::Member> member(const NodeId& id) const override {
     for (const auto& m : members_)
@@ -39,6 +40,7 @@ class StaticMembership : public Membership {
  private:
   NodeId self_;
   std::vector<runtime::Member> members_;
+  std::map<std::string, std::string> kafka_;  // id -> Kafka listener host:port
 };
 
 bool valid_id(const std::string& id) {
@@ -74,10 +76,18 @@ Result<std::vector<runtime::Member>> parse_members(const std::string& spec) {
   return out;
 }
 
-Result<std::unique_ptr<Membership>> static_membership(const NodeId& self, std::vector<runtime::Member> members) {
+Result<std::unique_ptr<Membership>> static_membership(const NodeId& self, std::vector<runtime::Member> members,
+                                                      std::vector<runtime::Member> kafka) {
   bool found = std::any_of(members.begin(), members.end(), [&](const auto& m) { return m.id == self; });
   if (!found) return InvalidArgument("node id '" + self.str() + "' is not in the member list");
-  return std::unique_ptr<Membership>(new StaticMembership(self, std::move(members)));
+  std::map<std::string, std::string> addresses;
+  for (auto& k : kafka) {
+    bool member = std::any_of(members.begin(), members.end(), [&](const auto& m) { return m.id == k.id; });
+    if (!member)
+      return InvalidArgument("--kafka-members names node " + k.id.str() + ", which is not in the member list");
+    addresses[k.id.str()] = std::move(k.address);
+  }
+  return std::unique_ptr<Membership>(new StaticMembership(self, std::move(members), std::move(addresses)));
 }
 
 }  // namespace persisting::net

@@ -9,6 +9,7 @@
 //           reported as having left rather than as expired.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ class Membership {
   // Why id is known to be down ("it left the cluster ...", "its membership lease has expired"),
   // or "" when it is not known to be. Static membership does not know: always "".
   virtual std::string down_reason(const NodeId& id) const { return ""; }
+  // The Kafka listener address ("host:port") of each member that has one, by node id
+  // (docs/kafka.md, "In a cluster"): static membership from --kafka-members, etcd from each
+  // member's <prefix>/kafka/<id> key.
+  virtual std::map<std::string, std::string> kafka_addresses() const { return {}; }
   // Liveness of every configured member (self is alive).
   virtual std::vector<MemberState> states(Channels& channels) = 0;
   virtual void stop() {}
@@ -46,7 +51,9 @@ class Membership {
 // "n1=127.0.0.1:7070,n2=127.0.0.1:7071": ids [A-Za-z0-9_-]{1,64}, unique ids and addresses.
 Result<std::vector<runtime::Member>> parse_members(const std::string& spec);
 
-// Static membership from a parsed list, which must contain self.
-Result<std::unique_ptr<Membership>> static_membership(const NodeId& self, std::vector<runtime::Member> members);
+// Static membership from a parsed list, which must contain self. kafka: the members' Kafka
+// listeners (parse_members of --kafka-members; ids must be members).
+Result<std::unique_ptr<Membership>> static_membership(const NodeId& self, std::vector<runtime::Member> members,
+                                                      std::vector<runtime::Member> kafka = {});
 
 }  // namespace persisting::net

@@ -17,6 +17,7 @@
 #include "net/bind_probe.h"
 #include "net/channels.h"
 #include "net/etcd.h"
+#include "net/kafka_cluster.h"
 #include "net/membership.h"
 #include "net/node_lock.h"
 #include "net/service.h"
@@ -45,6 +46,7 @@ struct Node::Impl {
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<metrics::HttpEndpoint> http;
+  std::unique_ptr<kafka::KafkaCluster> kafka_cluster;  // outlives kafka (destroyed after it)
   std::unique_ptr<kafka::Server> kafka;
   int port = 0;
   std::atomic<bool> stopped{false};
@@ -97,8 +99,17 @@ int Node::kafka_port() const { return impl_->kafka ? impl_->kafka->port() : 0; }
 
 namespace {
 
+// The address Kafka clients are told to use: --kafka-advertise, else --kafka-listen (a bare
+// ":port" is 127.0.0.1), as host:port.
+Result<std::string> kafka_advertised(const NodeConfig& config) {
+  ASSIGN_OR_RETURN(auto hp, kafka::parse_host_port(config.kafka_advertise.empty() ? config.kafka_listen
+                                                                                  : config.kafka_advertise));
+  return hp.first + ":" + std::to_string(hp.second);
+}
+
 Result<std::unique_ptr<kafka::Server>> start_kafka(const NodeConfig& config, std::shared_ptr<detail::QueueCore> core,
-                                                   const std::string& cert_pem, const std::string& key_pem) {
+                                                   const std::string& cert_pem, const std::string& key_pem,
+                                                   kafka::KafkaCluster* cluster) {
   kafka::ServerConfig kc;
   kc.listener.listen = config.kafka_listen;
   kc.listener.io_threads = config.kafka_io_threads;
@@ -112,6 +123,8 @@ Result<std::unique_ptr<kafka::Server>> start_kafka(const NodeConfig& config, std
   kc.dispatcher.token = config.token;
   kc.dispatcher.cluster_id = "persisting-" + config.id;
   kc.dispatcher.logger = config.logger.get();
+  kc.cluster = cluster;
+  if (cluster) kc.dispatcher.node_id = cluster->self_id();
   if (!config.kafka_advertise.empty()) {
     ASSIGN_OR_RETURN(auto hp, kafka::parse_host_port(config.kafka_advertise));
     kc.dispatcher.advertised_host = hp.first;
@@ -148,11 +161,20 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
 
   if (!config.etcd.empty()) {
     if (!config.members.empty()) return InvalidArgument("give --members or --etcd, not both");
+    if (!config.kafka_members.empty())
+      return InvalidArgument("--kafka-members is for static membership; with --etcd each node registers its own "
+                             "Kafka listener");
     EtcdConfig ec;
     ec.endpoint = config.etcd;
     ec.prefix = config.etcd_prefix;
     ec.ttl_s = config.etcd_ttl_s;
     ec.logger = config.logger.get();
+    if (!config.kafka_listen.empty()) {
+      ASSIGN_OR_RETURN(ec.kafka_address, kafka_advertised(config));
+      if (ec.kafka_address.ends_with(":0"))
+        return InvalidArgument("node " + config.id + ": with --etcd, --kafka-listen (or --kafka-advertise) needs a "
+                               "port other than 0: the others learn it from etcd");
+    }
     ASSIGN_OR_RETURN(impl->membership, etcd_membership({self, config.advertise}, ec));
   } else {
     std::string spec = config.members.empty() ? config.id + "=" + config.advertise : config.members;
@@ -161,7 +183,34 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
       if (m.id == self && m.address != config.advertise)
         return InvalidArgument("member " + m.id.str() + " is listed at " + m.address + " but this node listens at " +
                                config.advertise + " (set --advertise)");
-    ASSIGN_OR_RETURN(impl->membership, static_membership(self, std::move(members)));
+    std::vector<runtime::Member> kafka_members;
+    if (!config.kafka_listen.empty() && members.size() > 1) {
+      // Every node must know where the others' Kafka listeners are: Metadata names them.
+      if (config.kafka_members.empty())
+        return InvalidArgument("node " + config.id + ": --kafka-listen in a cluster of several --members needs "
+                               "--kafka-members id=host:port,... (every member's Kafka listener, self included)");
+      ASSIGN_OR_RETURN(kafka_members, parse_members(config.kafka_members));
+      ASSIGN_OR_RETURN(std::string mine, kafka_advertised(config));
+      std::map<int32_t, std::string> ids;
+      bool listed = false;
+      for (const auto& k : kafka_members) {
+        RETURN_IF_ERROR(kafka::parse_host_port(k.address).status().with_context("--kafka-members " + k.id.str()));
+        auto [it, fresh] = ids.emplace(kafka::broker_id_for(k.id.str()), k.id.str());
+        if (!fresh)
+          return InvalidArgument("--kafka-members: nodes " + it->second + " and " + k.id.str() +
+                                 " derive the same Kafka broker id; rename one");
+        if (k.id == self) {
+          listed = true;
+          if (k.address != mine)
+            return InvalidArgument("--kafka-members lists " + k.id.str() + " at " + k.address +
+                                   " but its Kafka listener is advertised at " + mine + " (set --kafka-advertise)");
+        }
+      }
+      if (!listed) return InvalidArgument("--kafka-members does not list this node (" + config.id + ")");
+    } else if (!config.kafka_members.empty()) {
+      return InvalidArgument("--kafka-members needs --kafka-listen and --members of several nodes");
+    }
+    ASSIGN_OR_RETURN(impl->membership, static_membership(self, std::move(members), std::move(kafka_members)));
   }
 
   if (!config.data_dir.empty()) {
@@ -176,21 +225,28 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   // the members pinned when the topic was created (Service::owner).
   ASSIGN_OR_RETURN(impl->core, detail::make_queue_core(qo, self, {{self, config.advertise}}));
 
-  if (!config.kafka_listen.empty()) {
-    // The broker reaches buckets through this node's StorageManager, which holds this node's
-    // buckets only; a cluster's placement lives in the gRPC service. Until Metadata names each
-    // bucket's owner, a clustered node does not speak Kafka rather than serve a wrong copy.
-    if (!config.etcd.empty() || impl->membership->configured().size() > 1)
-      return InvalidArgument("node " + config.id + ": --kafka-listen serves a single node for now; this node is "
-                             "part of a cluster (--members of several nodes, or --etcd)");
-    ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem));
-  }
-
   ServiceConfig sc;
   sc.token = config.token;
   sc.max_response_bytes = std::max<size_t>(config.max_message_bytes / 2, 1 << 16);
   impl->service = std::make_unique<Service>(impl->core, impl->membership.get(), impl->peers.get(),
                                             &impl->registry, sc);
+
+  if (!config.kafka_listen.empty()) {
+    // In a cluster the broker reaches buckets through the service's topic directory (placement,
+    // fences, the same actors) and names every member's Kafka listener; alone it serves the
+    // node's buckets directly.
+    const bool cluster = !config.etcd.empty() || impl->membership->configured().size() > 1;
+    if (cluster)
+      impl->kafka_cluster =
+          make_kafka_cluster(impl->service->directory(), impl->membership.get(), self,
+                             [svc = impl->service.get()](const std::string& name) {
+                               return svc->delete_topic_everywhere(name);
+                             });
+    ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
+    kafka::Server* k = impl->kafka.get();
+    impl->service->set_kafka_topic_probe([k](const std::string& name) { return k->is_kafka_topic(name); });
+    impl->service->directory()->set_kafka_marker([k](const std::string& name) { return k->mark_kafka(name); });
+  }
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

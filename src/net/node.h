@@ -30,10 +30,12 @@ struct NodeConfig {
   unsigned threads = 0;                    // actor threads (0: hardware threads)
   size_t max_message_bytes = 16u << 20;    // larger requests are refused (RESOURCE_EXHAUSTED)
   // The Kafka protocol listener (docs/kafka.md): host:port, off when empty. It uses the node's
-  // TLS certificate and, with a token, SASL/PLAIN with the token as the password. A single node
-  // only for now (refused with --members of several nodes or --etcd).
+  // TLS certificate and, with a token, SASL/PLAIN with the token as the password.
   std::string kafka_listen;
   std::string kafka_advertise;             // host:port Metadata hands out (default: kafka_listen)
+  // In a static cluster, every member's Kafka listener "id=host:port,..." (self included, at
+  // its advertised address); with etcd each member registers its own (docs/kafka.md).
+  std::string kafka_members;
   bool kafka_auto_create_topics = true;    // Metadata/Produce create unknown topics
   uint32_t kafka_partitions = 1;           // partitions of an auto-created topic
   std::string kafka_backend;               // backend of topics created over Kafka (empty: persisting

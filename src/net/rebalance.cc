@@ -42,6 +42,7 @@ Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp, c
     std::vector<std::string> ids;
   };
   std::vector<Known> known;
+  bool kafka = false;  // created over Kafka: members taught the topic mark it so too
   for (const auto& m : configured) {
     v1::GetTopicRequest g;
     g.set_topic(name);
@@ -51,6 +52,7 @@ Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp, c
     Known k{m};
     if (s.ok()) {
       k.knows = true;
+      kafka = kafka || r.topic().kafka();
       k.epoch = std::max<uint64_t>(r.topic().placement_epoch(), 1);
       k.ids.assign(r.topic().placement().begin(), r.topic().placement().end());
       std::sort(k.ids.begin(), k.ids.end());
@@ -137,6 +139,7 @@ Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp, c
       to_wire(info, c.mutable_spec());
       for (const auto& id : current.ids()) c.mutable_spec()->add_placement(id);
       c.mutable_spec()->set_placement_epoch(current.epoch);
+      c.mutable_spec()->set_kafka(kafka);
       c.set_local_only(true);
       v1::CreateTopicResponse cr;
       RETURN_IF_ERROR(call_peer(peers, k.member, &Stub::CreateTopic, c, &cr, timeout)

@@ -141,7 +141,10 @@ Result<uint64_t> Service::copy_bucket(TopicEntry& t, const v1::CopyBucketRequest
     const auto& br = resp.buckets(0);
     if (resp.buckets_size() != 1 || br.bucket() != b || br.offset() != have)
       return Internal(what + ": the source answered for another bucket or offset");
-    ASSIGN_OR_RETURN(RecordBatch batch, from_wire(br.run(), what, info, b));
+    // Framing and records checked, not their bucket hash: a Kafka producer puts a record in the
+    // partition it chose (docs/kafka.md, "Mapping"), so a bucket may hold records our hash
+    // places elsewhere, and the copy keeps them where they are.
+    ASSIGN_OR_RETURN(RecordBatch batch, from_wire(br.run(), what));
     if (batch.empty()) break;
     if (until != 0 && have + batch.size() > until) return Internal(what + ": the source sent more records than asked");
     auto p = std::make_shared<std::promise<Result<Offset>>>();

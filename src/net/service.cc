@@ -151,6 +151,7 @@ void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   auto p = t.placement();
   for (const auto& m : p->members) spec->add_placement(m.id.str());
   spec->set_placement_epoch(p->epoch);
+  if (kafka_topic_) spec->set_kafka(kafka_topic_(t.info.topic));
 }
 
 void Service::with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb) {
@@ -163,7 +164,8 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
   return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
       std::vector<std::string> ids(req->spec().placement().begin(), req->spec().placement().end());
-      auto e = directory_->remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch());
+      auto e = directory_->remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch(),
+                                    req->spec().kafka());
       if (!e.ok()) return done(e.status().with_context("node " + self_.id.str()));
       if (!req->local_only()) {
         for (const auto& m : membership_->configured()) {
@@ -214,6 +216,13 @@ grpc::ServerUnaryReactor* Service::DeleteTopic(grpc::CallbackServerContext* ctx,
       done(Status::OK());
     });
   });
+}
+
+Status Service::delete_topic_everywhere(const std::string& topic) {
+  v1::DeleteTopicRequest req;
+  req.set_topic(topic);
+  v1::DeleteTopicResponse resp;
+  return delete_everywhere(req, &resp);
 }
 
 Status Service::delete_everywhere(const v1::DeleteTopicRequest& req, v1::DeleteTopicResponse* resp) {

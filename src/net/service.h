@@ -11,6 +11,7 @@
 
 #include <asio/thread_pool.hpp>
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,15 @@ class Service final : public v1::QueueService::CallbackService {
 
   // Waits for admin work in progress, then refuses more.
   void stop();
+
+  // DeleteTopic without local_only: this node's copy, then every other member's (blocks; the
+  // Kafka listener's DeleteTopics in a cluster).
+  Status delete_topic_everywhere(const std::string& topic);
+  // The topics this node serves (the Kafka listener reaches buckets through it too).
+  TopicDirectory* directory() { return directory_.get(); }
+  // Whether a topic was created over Kafka, for GetTopic's answers (TopicSpec.kafka). Set
+  // before the service serves; unset: never.
+  void set_kafka_topic_probe(std::function<bool(const std::string&)> probe) { kafka_topic_ = std::move(probe); }
 
   grpc::ServerUnaryReactor* CreateTopic(grpc::CallbackServerContext* ctx, const v1::CreateTopicRequest* req,
                                         v1::CreateTopicResponse* resp) override;
@@ -157,6 +167,7 @@ class Service final : public v1::QueueService::CallbackService {
   runtime::Member self_;
 
   std::unique_ptr<TopicDirectory> directory_;  // the topics this node serves
+  std::function<bool(const std::string&)> kafka_topic_;
 
   PutDedup dedup_;
 

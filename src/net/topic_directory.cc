@@ -44,7 +44,7 @@ std::shared_ptr<TopicEntry> TopicDirectory::cached(const std::string& name) cons
 }
 
 Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& info, std::vector<std::string> ids,
-                                                              uint64_t epoch) {
+                                                              uint64_t epoch, bool kafka) {
   if (!core_->has_data_dir()) {
     auto durable = BackendRegistry::global().is_durable(info.backend);
     if (durable.ok() && *durable)
@@ -54,6 +54,9 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
   }
   // The incarnation comes with the topic from the node that created it (0: draw one here).
   ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info), info.incarnation));
+  // The Kafka marker after topic.json (never a marker without a topic), before the entry is
+  // published: the Kafka listener never sees the topic unmarked.
+  if (kafka && kafka_marker_) RETURN_IF_ERROR(kafka_marker_(stored.topic));
   std::unique_lock lock(mu_);
   auto& e = topics_[stored.topic];
   if (!e) {
@@ -137,7 +140,7 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name
     auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
     if (s.ok()) {
       std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
-      return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch());
+      return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch(), resp.topic().kafka());
     }
   }
   return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -60,12 +61,20 @@ class TopicDirectory {
   // The entry when this node has used the topic since it started (never blocks).
   std::shared_ptr<TopicEntry> cached(const std::string& name) const;
   // The topic's entry; NotFound when neither this node nor (forward) any peer knows it.
-  // May block (files, peers).
+  // May block (files, peers). A topic learned from a peer that says it was created over Kafka
+  // is marked so here (set_kafka_marker) before any caller can see it.
   Result<std::shared_ptr<TopicEntry>> find(const std::string& name, bool forward);
+  // How a topic learned from a peer is marked as a Kafka topic on this node (the Kafka
+  // listener's marker). Set before the node serves; unset: not marked.
+  void set_kafka_marker(std::function<Status(const std::string&)> mark) { kafka_marker_ = std::move(mark); }
   // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
   // topic, else ids at epoch (from the creating node), else the configured members now.
+  // kafka: the topic was created over Kafka (a peer said so); it is marked (set_kafka_marker)
+  // once its topic.json exists and before the entry is published.
   Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
-                                               uint64_t epoch);
+                                               uint64_t epoch, bool kafka = false);
+  // Every topic on this node's disk (or in its memory), used or not.
+  Result<std::vector<TopicInfo>> local_topics() { return core_->list_topics(); }
   // Every topic used since start (and not deleted since).
   std::vector<std::shared_ptr<TopicEntry>> all() const;
   // Drops a deleted topic's entry (QueueCore::delete_topic tells it): the next use of the name
@@ -92,6 +101,7 @@ class TopicDirectory {
   std::map<std::string, std::shared_ptr<TopicEntry>> topics_;
   std::vector<std::shared_ptr<TopicEntry>> deleted_;  // forgotten entries, kept alive
   uint64_t observer_ = 0;                             // QueueCore::on_topic_deleted
+  std::function<Status(const std::string&)> kafka_marker_;
 };
 
 }  // namespace persisting::net

@@ -8,14 +8,18 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include <filesystem>
 
+#include "core/status_macros.h"
 #include "kafka/broker/server.h"
+#include "kafka/kafka_socket.h"
 #include "kafka/protocol/record_batch.h"
 #include "kafka/protocol/request.h"
 #include "lance/lance_test_util.h"
@@ -25,80 +29,6 @@
 
 namespace persisting::kafka {
 namespace {
-
-// A blocking client socket with a receive timeout (every read is bounded).
-class Client {
- public:
-  explicit Client(int port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    timeval tv{10, 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~Client() { ::close(fd_); }
-  bool connected() const { return connected_; }
-  bool send(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-  // One response frame without its size; nullopt when the connection closed (or timed out).
-  std::optional<std::string> receive() {
-    std::string size(4, '\0');
-    if (!read_exactly(size.data(), 4)) return std::nullopt;
-    const auto* u = reinterpret_cast<const unsigned char*>(size.data());
-    const uint32_t n = (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
-    std::string body(n, '\0');
-    if (n > 0 && !read_exactly(body.data(), n)) return std::nullopt;
-    return body;
-  }
-  // Whether the server closed the connection (EOF within the timeout).
-  bool closed_by_peer() {
-    char c;
-    return ::recv(fd_, &c, 1, 0) == 0;
-  }
-
- private:
-  bool read_exactly(char* p, size_t n) {
-    while (n > 0) {
-      ssize_t got = ::recv(fd_, p, n, 0);
-      if (got <= 0) return false;
-      p += got;
-      n -= static_cast<size_t>(got);
-    }
-    return true;
-  }
-  int fd_ = -1;
-  bool connected_ = false;
-};
-
-template <class Msg>
-std::string frame(ApiKey key, int16_t version, int32_t correlation, const Msg& body) {
-  RequestHeader h;
-  h.api_key = static_cast<int16_t>(key);
-  h.api_version = version;
-  h.correlation_id = correlation;
-  h.client_id = "broker_test";
-  return encode_request_frame(h, body);
-}
-
-template <class Msg>
-Msg decode_body(ApiKey key, int16_t version, const std::string& bytes, int32_t* correlation) {
-  Reader r(bytes);
-  auto c = decode_response_header(static_cast<int16_t>(key), version, r);
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  *correlation = c.ok() ? *c : -1;
-  auto m = Msg::decode(r, version);
-  EXPECT_TRUE(m.ok()) << m.status().to_string();
-  return m.ok() ? *m : Msg{};
-}
 
 class BrokerTest : public ::testing::Test {
  protected:
@@ -115,6 +45,8 @@ class BrokerTest : public ::testing::Test {
     sc.broker.auto_create_topics = auto_create;
     sc.broker.default_partitions = 2;
     sc.dispatcher.token = std::move(token);
+    sc.cluster = cluster_;
+    if (cluster_) sc.dispatcher.node_id = cluster_->self_id();
     auto s = Server::start(core_, sc);
     ASSERT_TRUE(s.ok()) << s.status().to_string();
     server_ = std::move(s).value();
@@ -140,6 +72,7 @@ class BrokerTest : public ::testing::Test {
 
   std::shared_ptr<detail::QueueCore> core_;
   std::unique_ptr<Server> server_;
+  KafkaCluster* cluster_ = nullptr;  // set before start(): a cluster member's broker
 };
 
 TEST_F(BrokerTest, ApiVersionsListsWhatIsHandledAndNegotiatesDown) {
@@ -637,6 +570,172 @@ TEST_F(BrokerTest, ListOffsetsEarliestIsTheFirstOffsetRetentionLeft) {
   auto latest = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
   EXPECT_EQ(latest.topics[0].partitions[0].error_code, 0);
   EXPECT_EQ(latest.topics[0].partitions[0].offset, 100);  // the end probe works below the first offset
+}
+
+// A two-node cluster seen from node "self" (broker 5): it owns partition 0 of every topic, node
+// "other" (broker 7, at 127.0.0.1:1) owns the rest; it coordinates group "mine" only.
+class FakeCluster final : public KafkaCluster {
+ public:
+  explicit FakeCluster(std::shared_ptr<detail::QueueCore> core) : core_(std::move(core)) {}
+  int32_t self_id() const override { return 5; }
+  std::vector<BrokerAddress> brokers() const override {
+    return {{5, "self", "127.0.0.1", 9}, {7, "other", "127.0.0.1", 1}};
+  }
+  Result<ClusterTopic> find_topic(const std::string& name) override {
+    auto info = core_->lookup(name);
+    if (!info.ok()) return info.status();
+    return ClusterTopic{*info, false};
+  }
+  Status adopt_topic(const TopicInfo&) override {
+    ++adopted;
+    return Status::OK();
+  }
+  std::vector<TopicInfo> topics() override {
+    auto all = core_->list_topics();
+    return all.ok() ? *all : std::vector<TopicInfo>{};
+  }
+  int32_t leader(const std::string&, uint32_t partition) override { return partition == 0 ? 5 : 7; }
+  Result<std::shared_ptr<runtime::BucketStorage>> local_partition(const std::string& topic, uint32_t p) override {
+    if (p != 0) return FailedPrecondition("topic '" + topic + "' bucket " + std::to_string(p) + " is owned by other");
+    ASSIGN_OR_RETURN(TopicInfo info, core_->lookup(topic));
+    ASSIGN_OR_RETURN(auto actors, core_->actors(info, {BucketId(p)}, {}));
+    return actors[0];
+  }
+  Result<ProduceSlot> begin_produce(const std::string& topic, uint32_t p) override {
+    ASSIGN_OR_RETURN(auto actor, local_partition(topic, p));
+    ++started;
+    return ProduceSlot{std::move(actor), [this] { ++finished; }};
+  }
+  Status delete_topic(const std::string& name) override { return core_->delete_topic(name).status(); }
+  BrokerAddress coordinator(const std::string& group) const override {
+    return group == "mine" ? BrokerAddress{5, "self", "127.0.0.1", 9} : BrokerAddress{7, "other", "127.0.0.1", 1};
+  }
+  std::atomic<int> adopted{0}, started{0}, finished{0};
+
+ private:
+  std::shared_ptr<detail::QueueCore> core_;
+};
+
+TEST_F(BrokerTest, InAClusterOnlyOwnedPartitionsAreServedOthersAreNotLeader) {
+  QueueOptions qo;
+  qo.threads = 2;
+  auto core = detail::make_queue_core(qo, NodeId("self"), {{NodeId("self"), ""}});
+  ASSERT_TRUE(core.ok());
+  FakeCluster cluster(*core);
+  core_ = *core;
+  cluster_ = &cluster;
+  {
+    // start() makes its own core; this test's cluster must see the server's core.
+    ServerConfig sc;
+    sc.listener.listen = "127.0.0.1:0";
+    sc.broker.default_partitions = 2;
+    sc.cluster = &cluster;
+    sc.dispatcher.node_id = cluster.self_id();
+    auto s = Server::start(core_, sc);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    server_ = std::move(s).value();
+  }
+  Client c(port());
+
+  // Metadata: every broker of the cluster, each partition's leader its owner.
+  MetadataResponse md = metadata(c, "ct");
+  ASSERT_EQ(md.brokers.size(), 2u);
+  EXPECT_EQ(md.brokers[0].node_id, 5);
+  EXPECT_EQ(md.brokers[1].node_id, 7);
+  EXPECT_EQ(md.brokers[1].port, 1);
+  ASSERT_EQ(md.topics.size(), 1u);
+  ASSERT_EQ(md.topics[0].error_code, 0);
+  ASSERT_EQ(md.topics[0].partitions.size(), 2u);
+  EXPECT_EQ(md.topics[0].partitions[0].leader_id, 5);
+  EXPECT_EQ(md.topics[0].partitions[1].leader_id, 7);
+  EXPECT_EQ(md.topics[0].partitions[1].replica_nodes, std::vector<int32_t>{7});
+  EXPECT_EQ(cluster.adopted.load(), 1);  // the auto-created topic was registered with the cluster
+
+  // Produce to both partitions in one request: the owned one appends, the other is refused.
+  RecordBatch b;
+  b.base_timestamp = b.max_timestamp = 1700000000000;
+  Record r;
+  r.key = "k";
+  r.value = "v";
+  b.records.push_back(r);
+  ProduceRequest p;
+  p.acks = -1;
+  p.timeout_ms = 1000;
+  p.topics.push_back({"ct", {{0, {}}, {1, {}}}});
+  for (auto& part : p.topics[0].partitions) ASSERT_TRUE(encode_record_batch(b, Compression::kNone, &part.records).ok());
+  ASSERT_TRUE(c.send(frame(ApiKey::kProduce, 8, 2, p)));
+  auto pr = c.receive();
+  ASSERT_TRUE(pr);
+  int32_t corr;
+  auto produced = decode_body<ProduceResponse>(ApiKey::kProduce, 8, *pr, &corr);
+  ASSERT_EQ(produced.responses[0].partitions.size(), 2u);
+  EXPECT_EQ(produced.responses[0].partitions[0].error_code, 0);
+  EXPECT_EQ(produced.responses[0].partitions[0].base_offset, 0);
+  EXPECT_EQ(produced.responses[0].partitions[1].error_code, 6);  // NOT_LEADER_OR_FOLLOWER
+  EXPECT_EQ(cluster.started.load(), 1);
+  EXPECT_EQ(cluster.finished.load(), 1);  // the produce's slot ended with its answer
+
+  // Fetch: the owned partition's record; NOT_LEADER_OR_FOLLOWER for the other.
+  FetchRequest f;
+  f.max_wait_ms = 0;
+  f.min_bytes = 1;
+  f.topics.push_back({"ct", {{0, -1, 0, -1, 1 << 20}, {1, -1, 0, -1, 1 << 20}}});
+  ASSERT_TRUE(c.send(frame(ApiKey::kFetch, 11, 3, f)));
+  auto fr = c.receive();
+  ASSERT_TRUE(fr);
+  auto fetched = decode_body<FetchResponse>(ApiKey::kFetch, 11, *fr, &corr);
+  ASSERT_EQ(fetched.responses[0].partitions.size(), 2u);
+  EXPECT_EQ(fetched.responses[0].partitions[0].error_code, 0);
+  EXPECT_EQ(fetched.responses[0].partitions[0].high_watermark, 1);
+  EXPECT_EQ(fetched.responses[0].partitions[1].error_code, 6);
+  EXPECT_TRUE(fetched.responses[0].partitions[1].records.empty());
+
+  // ListOffsets, latest and earliest: only the owner answers.
+  ListOffsetsRequest lo;
+  lo.topics.push_back({"ct", {{0, -1, kListOffsetsLatest, 1}, {1, -1, kListOffsetsLatest, 1}, {1, -1, kListOffsetsEarliest, 1}}});
+  ASSERT_TRUE(c.send(frame(ApiKey::kListOffsets, 5, 4, lo)));
+  auto lr = c.receive();
+  ASSERT_TRUE(lr);
+  auto offsets = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
+  ASSERT_EQ(offsets.topics[0].partitions.size(), 3u);
+  EXPECT_EQ(offsets.topics[0].partitions[0].error_code, 0);
+  EXPECT_EQ(offsets.topics[0].partitions[0].offset, 1);
+  EXPECT_EQ(offsets.topics[0].partitions[1].error_code, 6);
+  EXPECT_EQ(offsets.topics[0].partitions[2].error_code, 6);
+
+  // Groups: FindCoordinator names the group's coordinator; another node answers NOT_COORDINATOR.
+  for (const auto& [group, node, port] : {std::tuple{"mine", 5, 9}, std::tuple{"theirs", 7, 1}}) {
+    FindCoordinatorRequest fc;
+    fc.key = group;
+    ASSERT_TRUE(c.send(frame(ApiKey::kFindCoordinator, 2, 5, fc)));
+    auto cr = c.receive();
+    ASSERT_TRUE(cr);
+    auto coord = decode_body<FindCoordinatorResponse>(ApiKey::kFindCoordinator, 2, *cr, &corr);
+    EXPECT_EQ(coord.error_code, 0);
+    EXPECT_EQ(coord.node_id, node) << group;
+    EXPECT_EQ(coord.port, port) << group;
+  }
+  JoinGroupRequest j;
+  j.group_id = "theirs";
+  j.session_timeout_ms = 10000;
+  j.rebalance_timeout_ms = 10000;
+  j.protocol_type = "consumer";
+  j.protocols.push_back({"range", ""});
+  ASSERT_TRUE(c.send(frame(ApiKey::kJoinGroup, 5, 6, j)));
+  auto jr = c.receive();
+  ASSERT_TRUE(jr);
+  auto joined = decode_body<JoinGroupResponse>(ApiKey::kJoinGroup, 5, *jr, &corr);
+  EXPECT_EQ(joined.error_code, 16);  // NOT_COORDINATOR
+  OffsetCommitRequest oc;
+  oc.group_id = "theirs";
+  oc.topics.push_back({"ct", {{0, 1, -1, -1, std::nullopt}}});
+  ASSERT_TRUE(c.send(frame(ApiKey::kOffsetCommit, 2, 7, oc)));
+  auto ocr = c.receive();
+  ASSERT_TRUE(ocr);
+  auto committed = decode_body<OffsetCommitResponse>(ApiKey::kOffsetCommit, 2, *ocr, &corr);
+  ASSERT_EQ(committed.topics.size(), 1u);
+  EXPECT_EQ(committed.topics[0].partitions[0].error_code, 16);
+  server_.reset();
 }
 
 }  // namespace

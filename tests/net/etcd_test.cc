@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "net/etcd_process.h"
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
@@ -17,39 +18,9 @@ namespace persisting {
 namespace {
 
 using testing::Cluster;
+using testing::Etcd;
 using testing::free_port;
 using testing::Process;
-
-class Etcd {
- public:
-  bool start() {
-    client_port_ = free_port();
-    int peer = free_port(), metrics = free_port();
-    auto url = [](int p) { return "http://127.0.0.1:" + std::to_string(p); };
-    return proc_.start({ETCD_BIN, "--name", "t1", "--data-dir", dir_.path() + "/etcd", "--listen-client-urls",
-                        url(client_port_), "--advertise-client-urls", url(client_port_), "--listen-peer-urls",
-                        url(peer), "--initial-advertise-peer-urls", url(peer), "--initial-cluster",
-                        "t1=" + url(peer), "--listen-metrics-urls", url(metrics)},
-                       dir_.path() + "/etcd.log") &&
-           testing::wait_for_port(client_port_, proc_) && healthy();
-  }
-  bool healthy() {
-    httplib::Client c("127.0.0.1", client_port_);
-    for (int i = 0; i < 100; ++i) {  // bounded: 10 s
-      auto r = c.Get("/health");
-      if (r && r->status == 200 && r->body.find("true") != std::string::npos) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(client_port_); }
-  std::string log() const { return proc_.log(); }
-
- private:
-  testing::TempDir dir_;
-  Process proc_;
-  int client_port_ = 0;
-};
 
 std::unique_ptr<Client> connect_to(const std::string& address) {
   auto c = Client::connect({.server = address});

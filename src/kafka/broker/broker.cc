@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <utility>
 
 #include "core/status_macros.h"
 #include "kafka/broker/record_mapping.h"
@@ -42,13 +43,30 @@ ErrorCode partition_error(const Status& s) {
   }
 }
 
+ErrorCode placement_error(const Status& s) {
+  // Another node owns the partition, or a rebalance is moving it there: the client refreshes
+  // its metadata and goes to the owner.
+  if (s.code() == Code::kFailedPrecondition || s.code() == Code::kUnavailable) return ErrorCode::NOT_LEADER_OR_FOLLOWER;
+  return ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+}
+
 Broker::Broker(std::shared_ptr<detail::QueueCore> core, CatalogOptions catalog, BrokerConfig config)
     : core_(core), catalog_(std::move(core), std::move(catalog)), config_(config) {}
 
 void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
                      const std::vector<RecordBatch>& batches, std::function<void(ProduceOutcome)> done) {
-  auto actor = topic->partition(partition);
-  if (!actor.ok()) return done({ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1, actor.status().message()});
+  auto slot = topic->produce_slot(partition);
+  if (!slot.ok()) return done({placement_error(slot.status()), -1, slot.status().message()});
+  // A produce refused below still ends its slot (a fence counts it until then).
+  struct Finish {
+    std::function<void()> f;
+    ~Finish() {
+      if (f) f();
+    }
+  };
+  auto finish = std::make_shared<Finish>();
+  finish->f = std::move(slot->finished);
+  auto actor = std::move(slot->actor);
   ::persisting::RecordBatch stored;
   size_t n = 0;
   for (const auto& b : batches) n += b.records.size();
@@ -64,7 +82,8 @@ void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partit
         return done({ErrorCode::INVALID_RECORD, -1, s.message()});
     }
   }
-  (*actor)->put(std::move(stored), [done = std::move(done)](Result<Offset> r) {
+  actor->put(std::move(stored), [finish, done = std::move(done)](Result<Offset> r) {
+    if (finish->f) std::exchange(finish->f, nullptr)();
     if (!r.ok()) return done({partition_error(r.status()), -1, r.status().message()});
     done({ErrorCode::NONE, static_cast<int64_t>(r->value()), ""});
   });
@@ -164,7 +183,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
     }
     auto a = p.topic->partition(p.partition);
     if (!a.ok()) {
-      st->out[i].error = ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+      st->out[i].error = placement_error(a.status());
       continue;
     }
     st->actors[i] = std::move(a).value();

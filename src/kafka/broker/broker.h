@@ -100,5 +100,9 @@ class Broker {
 
 // Kafka's error for one of our Status codes in a partition's answer.
 ErrorCode partition_error(const Status& s);
+// Kafka's error for a partition this node cannot serve (CatalogTopic::partition failed):
+// NOT_LEADER_OR_FOLLOWER when another node owns it or a rebalance moves it,
+// UNKNOWN_TOPIC_OR_PARTITION otherwise.
+ErrorCode placement_error(const Status& s);
 
 }  // namespace persisting::kafka

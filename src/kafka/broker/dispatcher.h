@@ -72,6 +72,8 @@ class Dispatcher final : public FrameHandler {
   // Whether the PLAIN token's password is the node's token (time independent of the contents).
   bool check_plain(std::string_view token, std::string* why) const;
 
+  // Whether this node coordinates the group (always on a single node).
+  bool coordinates(const std::string& group) const;
   // The topic, creating it when auto-creation is on and create is set. NotFound otherwise.
   Result<std::shared_ptr<CatalogTopic>> topic_for(const std::string& name, bool create);
 

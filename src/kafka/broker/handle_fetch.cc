@@ -95,6 +95,11 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ListOffsetsRequest req
         answer(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, -1, -1);
         continue;
       }
+      // Only the partition's owner answers (NOT_LEADER_OR_FOLLOWER elsewhere, in a cluster).
+      if (auto a = (*topic)->partition(static_cast<uint32_t>(rp.partition_index)); !a.ok()) {
+        answer(placement_error(a.status()), -1, -1);
+        continue;
+      }
       if (rp.timestamp == kListOffsetsEarliest) {
         broker_->start_offset(*topic, static_cast<uint32_t>(rp.partition_index), [answer](Result<int64_t> first) {
           if (!first.ok()) return answer(partition_error(first.status()), -1, -1);

@@ -1,16 +1,28 @@
 // FindCoordinator and the group APIs: decoded wire messages become the GroupCoordinator's
 // requests (coord::, wire-independent) and its answers are encoded at the request's version.
-// This node coordinates every group (a single node).
+// A single node coordinates every group; in a cluster a group's coordinator is one member
+// (KafkaCluster::coordinator, the same on every node), and the others answer the group APIs
+// NOT_COORDINATOR so that clients ask FindCoordinator again.
 #include "kafka/broker/dispatcher.h"
 #include "kafka/broker/group_coordinator.h"
 
 namespace persisting::kafka {
+
+bool Dispatcher::coordinates(const std::string& group) const {
+  KafkaCluster* c = broker_->catalog().cluster();
+  return !c || c->coordinator(group).id == c->self_id();
+}
 
 void Dispatcher::handle(Session&, const RequestHeader& h, FindCoordinatorRequest req, const Reply& reply) {
   FindCoordinatorResponse r;
   if (req.key_type != 0) {  // 1 = a transaction coordinator: no transactions here
     r.error_code = error_value(ErrorCode::COORDINATOR_NOT_AVAILABLE);
     r.error_message = "transactions are not supported";
+  } else if (KafkaCluster* c = broker_->catalog().cluster()) {
+    BrokerAddress b = c->coordinator(req.key);
+    r.node_id = b.id;
+    r.host = b.host;
+    r.port = b.port;
   } else {
     r.node_id = config_.node_id;
     r.host = config_.advertised_host;
@@ -31,7 +43,7 @@ void Dispatcher::handle(Session& s, const RequestHeader& h, JoinGroupRequest req
   c.require_known_member_id = h.api_version >= 4;
   c.client_id = s.client_id;
   c.client_host = s.peer;
-  groups_->join_group(std::move(c), [h, reply](coord::JoinGroupResponse g) {
+  auto answer = [h, reply](coord::JoinGroupResponse g) {
     JoinGroupResponse r;
     r.error_code = error_value(g.error);
     r.generation_id = g.generation_id;
@@ -40,7 +52,9 @@ void Dispatcher::handle(Session& s, const RequestHeader& h, JoinGroupRequest req
     r.member_id = std::move(g.member_id);
     for (auto& m : g.members) r.members.push_back({std::move(m.member_id), std::move(m.group_instance_id), std::move(m.metadata)});
     reply.send(response_frame(h, r));
-  });
+  };
+  if (!coordinates(c.group_id)) return answer({.error = ErrorCode::NOT_COORDINATOR});
+  groups_->join_group(std::move(c), std::move(answer));
 }
 
 void Dispatcher::handle(Session&, const RequestHeader& h, SyncGroupRequest req, const Reply& reply) {
@@ -50,12 +64,14 @@ void Dispatcher::handle(Session&, const RequestHeader& h, SyncGroupRequest req, 
   c.member_id = std::move(req.member_id);
   c.group_instance_id = std::move(req.group_instance_id);
   for (auto& a : req.assignments) c.assignments.push_back({std::move(a.member_id), std::move(a.assignment)});
-  groups_->sync_group(std::move(c), [h, reply](coord::SyncGroupResponse g) {
+  auto answer = [h, reply](coord::SyncGroupResponse g) {
     SyncGroupResponse r;
     r.error_code = error_value(g.error);
     r.assignment = std::move(g.assignment);
     reply.send(response_frame(h, r));
-  });
+  };
+  if (!coordinates(c.group_id)) return answer({.error = ErrorCode::NOT_COORDINATOR});
+  groups_->sync_group(std::move(c), std::move(answer));
 }
 
 void Dispatcher::handle(Session&, const RequestHeader& h, HeartbeatRequest req, const Reply& reply) {
@@ -64,11 +80,13 @@ void Dispatcher::handle(Session&, const RequestHeader& h, HeartbeatRequest req, 
   c.generation_id = req.generation_id;
   c.member_id = std::move(req.member_id);
   c.group_instance_id = std::move(req.group_instance_id);
-  groups_->heartbeat(std::move(c), [h, reply](coord::HeartbeatResponse g) {
+  auto answer = [h, reply](coord::HeartbeatResponse g) {
     HeartbeatResponse r;
     r.error_code = error_value(g.error);
     reply.send(response_frame(h, r));
-  });
+  };
+  if (!coordinates(c.group_id)) return answer({.error = ErrorCode::NOT_COORDINATOR});
+  groups_->heartbeat(std::move(c), std::move(answer));
 }
 
 void Dispatcher::handle(Session&, const RequestHeader& h, LeaveGroupRequest req, const Reply& reply) {
@@ -79,12 +97,14 @@ void Dispatcher::handle(Session&, const RequestHeader& h, LeaveGroupRequest req,
   } else {
     for (auto& m : req.members) c.members.push_back({std::move(m.member_id), std::move(m.group_instance_id)});
   }
-  groups_->leave_group(std::move(c), [h, reply](coord::LeaveGroupResponse g) {
+  auto answer = [h, reply](coord::LeaveGroupResponse g) {
     LeaveGroupResponse r;
     r.error_code = error_value(g.error);
     for (auto& m : g.members) r.members.push_back({std::move(m.member_id), std::move(m.group_instance_id), error_value(m.error)});
     reply.send(response_frame(h, r));
-  });
+  };
+  if (!coordinates(c.group_id)) return answer({.error = ErrorCode::NOT_COORDINATOR});
+  groups_->leave_group(std::move(c), std::move(answer));
 }
 
 void Dispatcher::handle(Session&, const RequestHeader& h, OffsetCommitRequest req, const Reply& reply) {
@@ -98,7 +118,7 @@ void Dispatcher::handle(Session&, const RequestHeader& h, OffsetCommitRequest re
     ct.name = std::move(t.name);
     for (auto& p : t.partitions) ct.partitions.push_back({p.partition_index, p.committed_offset, std::move(p.committed_metadata)});
   }
-  groups_->offset_commit(std::move(c), [h, reply](coord::OffsetCommitResponse g) {
+  auto answer = [h, reply](coord::OffsetCommitResponse g) {
     OffsetCommitResponse r;
     for (auto& t : g.topics) {
       auto& rt = r.topics.emplace_back();
@@ -106,7 +126,17 @@ void Dispatcher::handle(Session&, const RequestHeader& h, OffsetCommitRequest re
       for (auto& p : t.partitions) rt.partitions.push_back({p.partition, error_value(p.error)});
     }
     reply.send(response_frame(h, r));
-  });
+  };
+  if (!coordinates(c.group_id)) {
+    coord::OffsetCommitResponse g;
+    for (const auto& t : c.topics) {
+      auto& gt = g.topics.emplace_back();
+      gt.name = t.name;
+      for (const auto& p : t.partitions) gt.partitions.push_back({p.partition, ErrorCode::NOT_COORDINATOR});
+    }
+    return answer(std::move(g));
+  }
+  groups_->offset_commit(std::move(c), std::move(answer));
 }
 
 void Dispatcher::handle(Session&, const RequestHeader& h, OffsetFetchRequest req, const Reply& reply) {
@@ -116,7 +146,7 @@ void Dispatcher::handle(Session&, const RequestHeader& h, OffsetFetchRequest req
     c.topics.emplace();
     for (auto& t : *req.topics) c.topics->push_back({std::move(t.name), std::move(t.partition_indexes)});
   }
-  groups_->offset_fetch(std::move(c), [h, reply](coord::OffsetFetchResponse g) {
+  auto answer = [h, reply](coord::OffsetFetchResponse g) {
     OffsetFetchResponse r;
     r.error_code = error_value(g.error);
     for (auto& t : g.topics) {
@@ -131,7 +161,19 @@ void Dispatcher::handle(Session&, const RequestHeader& h, OffsetFetchRequest req
       }
     }
     reply.send(response_frame(h, r));
-  });
+  };
+  if (!coordinates(c.group_id)) {
+    coord::OffsetFetchResponse g;
+    g.error = ErrorCode::NOT_COORDINATOR;  // v2+; older versions read it per partition
+    if (c.topics)
+      for (const auto& t : *c.topics) {
+        auto& gt = g.topics.emplace_back();
+        gt.name = t.name;
+        for (int32_t p : t.partitions) gt.partitions.push_back({p, -1, "", ErrorCode::NOT_COORDINATOR});
+      }
+    return answer(std::move(g));
+  }
+  groups_->offset_fetch(std::move(c), std::move(answer));
 }
 
 }  // namespace persisting::kafka

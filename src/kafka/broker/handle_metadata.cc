@@ -9,16 +9,23 @@
 namespace persisting::kafka {
 namespace {
 
-void describe(const CatalogTopic& t, int32_t node_id, MetadataResponse::Topic* out) {
+// Each partition's leader: this node on a single node, the bucket's owner in a cluster
+// (LEADER_NOT_AVAILABLE when the owner has no Kafka listener).
+void describe(CatalogTopic& t, int32_t node_id, MetadataResponse::Topic* out) {
   out->name = t.name();
   out->partitions.resize(t.partitions());
   for (uint32_t p = 0; p < t.partitions(); ++p) {
     auto& mp = out->partitions[p];
+    const int32_t leader = t.leader(p, node_id);
     mp.partition_index = static_cast<int32_t>(p);
-    mp.leader_id = node_id;
+    mp.leader_id = leader;
     mp.leader_epoch = 0;
-    mp.replica_nodes = {node_id};
-    mp.isr_nodes = {node_id};
+    if (leader < 0) {
+      mp.error_code = error_value(ErrorCode::LEADER_NOT_AVAILABLE);
+      continue;
+    }
+    mp.replica_nodes = {leader};
+    mp.isr_nodes = {leader};
   }
 }
 
@@ -33,7 +40,11 @@ ErrorCode topic_error(const Status& s) {
 
 void Dispatcher::handle(Session&, const RequestHeader& h, MetadataRequest req, const Reply& reply) {
   MetadataResponse r;
-  r.brokers.push_back({config_.node_id, config_.advertised_host, config_.advertised_port, std::nullopt});
+  if (KafkaCluster* c = broker_->catalog().cluster()) {
+    for (const auto& b : c->brokers()) r.brokers.push_back({b.id, b.host, b.port, std::nullopt});
+  } else {
+    r.brokers.push_back({config_.node_id, config_.advertised_host, config_.advertised_port, std::nullopt});
+  }
   r.cluster_id = config_.cluster_id;
   r.controller_id = config_.node_id;
   if (!req.topics) {

@@ -10,6 +10,7 @@ Result<std::unique_ptr<Server>> Server::start(std::shared_ptr<detail::QueueCore>
     return InvalidArgument("Kafka: the default partition count must be in [1, 65536], got " +
                            std::to_string(config.broker.default_partitions));
   std::unique_ptr<Server> s(new Server(core, config));
+  if (config.cluster) s->broker_.catalog().set_cluster(config.cluster);
   Broker* broker = &s->broker_;
   s->groups_ = std::make_unique<GroupCoordinator>(
       core->groups.get(), Scheduler::Default(),

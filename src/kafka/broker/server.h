@@ -18,6 +18,8 @@ struct ServerConfig {
   BrokerConfig broker;
   CatalogOptions catalog;
   DispatcherConfig dispatcher;  // advertised_host/port default to the listener's
+  // The cluster this node is a member of (must outlive the server); null: a single node.
+  KafkaCluster* cluster = nullptr;
 };
 
 class Server {
@@ -28,6 +30,10 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   int port() const { return listener_->port(); }
+  // Whether the topic was created over Kafka (what GetTopic tells peers).
+  bool is_kafka_topic(const std::string& name) { return broker_.catalog().is_kafka_topic(name); }
+  // Marks a topic learned from a peer as a Kafka topic (its marker file).
+  Status mark_kafka(const std::string& name) { return broker_.catalog().mark_kafka(name); }
   // Closes every connection (parked fetches are cancelled) and joins the io threads. Idempotent.
   void stop();
 

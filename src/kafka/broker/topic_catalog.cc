@@ -16,13 +16,17 @@ std::string marker_path(const std::string& data_dir, const std::string& topic) {
 
 }  // namespace
 
-CatalogTopic::CatalogTopic(std::shared_ptr<detail::QueueCore> core, TopicInfo info, TopicKind kind)
-    : core_(std::move(core)), info_(std::move(info)), kind_(kind), actors_(info_.num_buckets) {}
+CatalogTopic::CatalogTopic(std::shared_ptr<detail::QueueCore> core, TopicInfo info, TopicKind kind,
+                           KafkaCluster* cluster)
+    : core_(std::move(core)), info_(std::move(info)), kind_(kind), cluster_(cluster), actors_(info_.num_buckets) {}
 
 Result<std::shared_ptr<runtime::BucketStorage>> CatalogTopic::partition(uint32_t p) {
   if (p >= info_.num_buckets)
     return InvalidArgument("topic '" + info_.topic + "' has no partition " + std::to_string(p) +
                            " (it has " + std::to_string(info_.num_buckets) + ")");
+  // In a cluster the owner is checked on every request (a rebalance may move the bucket), and
+  // the actor is the one the node's directory holds.
+  if (cluster_) return cluster_->local_partition(info_.topic, p);
   std::lock_guard<std::mutex> lock(mu_);
   auto& a = actors_[p];
   if (!a) {
@@ -30,6 +34,16 @@ Result<std::shared_ptr<runtime::BucketStorage>> CatalogTopic::partition(uint32_t
     a = std::move(actors[0]);
   }
   return a;
+}
+
+Result<ProduceSlot> CatalogTopic::produce_slot(uint32_t p) {
+  if (cluster_ && p < info_.num_buckets) return cluster_->begin_produce(info_.topic, p);
+  ASSIGN_OR_RETURN(auto actor, partition(p));
+  return ProduceSlot{std::move(actor), {}};
+}
+
+int32_t CatalogTopic::leader(uint32_t p, int32_t self_id) {
+  return cluster_ ? cluster_->leader(info_.topic, p) : self_id;
 }
 
 TopicCatalog::TopicCatalog(std::shared_ptr<detail::QueueCore> core, CatalogOptions options)
@@ -48,6 +62,7 @@ void TopicCatalog::forget(const std::string& name) {
 
 Status TopicCatalog::remove(const std::string& name) {
   std::lock_guard<std::mutex> create_lock(create_mu_);  // not while the same name is being made
+  if (cluster_) return cluster_->delete_topic(name);  // every member's copy
   return core_->delete_topic(name).status();
 }
 
@@ -63,7 +78,7 @@ Result<std::shared_ptr<CatalogTopic>> TopicCatalog::remember(const TopicInfo& in
   TopicKind kind = is_kafka_topic(info.topic) ? TopicKind::kKafka : TopicKind::kRecords;
   std::unique_lock lock(mu_);
   auto& e = topics_[info.topic];
-  if (!e) e = std::make_shared<CatalogTopic>(core_, info, kind);
+  if (!e) e = std::make_shared<CatalogTopic>(core_, info, kind, cluster_);
   return e;
 }
 
@@ -72,15 +87,30 @@ Result<std::shared_ptr<CatalogTopic>> TopicCatalog::find(const std::string& name
     std::shared_lock lock(mu_);
     if (auto it = topics_.find(name); it != topics_.end()) return it->second;
   }
+  if (cluster_) {
+    ASSIGN_OR_RETURN(ClusterTopic t, cluster_->find_topic(name));
+    if (t.kafka && !is_kafka_topic(name)) RETURN_IF_ERROR(mark_kafka(name));
+    return remember(t.info);
+  }
   ASSIGN_OR_RETURN(TopicInfo info, core_->lookup(name));
   return remember(info);
 }
 
+Status TopicCatalog::mark_kafka(const std::string& name) {
+  if (core_->has_data_dir())
+    return core_->env->write_file_atomic(marker_path(core_->options.data_dir, name), kMarkerJson)
+        .with_context("topic '" + name + "': writing its Kafka marker");
+  std::unique_lock lock(mu_);
+  kafka_in_memory_.insert(name);
+  return Status::OK();
+}
+
 Result<std::shared_ptr<CatalogTopic>> TopicCatalog::create(const std::string& name, uint32_t partitions) {
   std::lock_guard<std::mutex> create_lock(create_mu_);
-  auto existing = core_->lookup(name);
+  // In a cluster a peer may have the topic: it is looked up there too.
+  auto existing = cluster_ ? cluster_->find_topic(name).status() : core_->lookup(name).status();
   if (existing.ok()) return AlreadyExists("topic '" + name + "' already exists");
-  if (existing.status().code() != Code::kNotFound) return existing.status();
+  if (existing.code() != Code::kNotFound) return existing;
   WriterOptions w;
   w.topic = name;
   w.bucket_column = kKeyColumn;
@@ -89,21 +119,20 @@ Result<std::shared_ptr<CatalogTopic>> TopicCatalog::create(const std::string& na
   w.backend = options_.backend;
   w.backend_options = options_.backend_options;
   ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_write(w));
-  if (core_->has_data_dir()) {
-    // After topic.json: a crash in between leaves a topic our APIs see whole and Kafka serves as
-    // JSON records; never a marker without a topic.
-    Env* env = core_->env;
-    RETURN_IF_ERROR(env->write_file_atomic(marker_path(core_->options.data_dir, name), kMarkerJson)
-                        .with_context("topic '" + name + "': writing its Kafka marker"));
-  } else {
-    std::unique_lock lock(mu_);
-    kafka_in_memory_.insert(name);
-  }
+  // After topic.json: a crash in between leaves a topic our APIs see whole and Kafka serves as
+  // JSON records; never a marker without a topic.
+  RETURN_IF_ERROR(mark_kafka(name));
+  if (cluster_) RETURN_IF_ERROR(cluster_->adopt_topic(info));  // its placement, before any use
   return remember(info);
 }
 
 Result<std::vector<std::shared_ptr<CatalogTopic>>> TopicCatalog::list() {
-  ASSIGN_OR_RETURN(auto infos, core_->list_topics());
+  std::vector<TopicInfo> infos;
+  if (cluster_) {
+    infos = cluster_->topics();
+  } else {
+    ASSIGN_OR_RETURN(infos, core_->list_topics());
+  }
   std::vector<std::shared_ptr<CatalogTopic>> out;
   out.reserve(infos.size());
   for (const auto& info : infos) {

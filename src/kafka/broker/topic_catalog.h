@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "kafka/broker/cluster.h"
 #include "persisting/store.h"
 #include "queue/queue_core.h"
 #include "runtime/bucket_storage.h"
@@ -36,14 +37,21 @@ enum class TopicKind {
 // the catalog, and requests still holding it reach retired actors, which answer NotFound.
 class CatalogTopic {
  public:
-  CatalogTopic(std::shared_ptr<detail::QueueCore> core, TopicInfo info, TopicKind kind);
+  // cluster (may be null: a single node) decides which partitions are this node's.
+  CatalogTopic(std::shared_ptr<detail::QueueCore> core, TopicInfo info, TopicKind kind, KafkaCluster* cluster = nullptr);
 
   const TopicInfo& info() const { return info_; }
   const std::string& name() const { return info_.topic; }
   TopicKind kind() const { return kind_; }
   uint32_t partitions() const { return info_.num_buckets; }
-  // The actor of a partition, opened on first use. InvalidArgument when out of range.
+  // The actor of a partition, opened on first use. InvalidArgument when out of range; in a
+  // cluster, FailedPrecondition when another node owns it.
   Result<std::shared_ptr<runtime::BucketStorage>> partition(uint32_t p);
+  // The same for a produce: in a cluster also Unavailable while a rebalance moves the bucket,
+  // and counted in flight until the slot's finished() (empty on a single node) is called.
+  Result<ProduceSlot> produce_slot(uint32_t p);
+  // The broker id of the partition's leader (self_id on a single node).
+  int32_t leader(uint32_t p, int32_t self_id);
   // The mean stored size of the records of the topic's last Fetch answer (0: none yet): how many
   // records a Fetch asks of a bucket to fill its max_bytes without reading far more.
   uint32_t record_bytes_hint() const { return record_bytes_.load(std::memory_order_relaxed); }
@@ -53,6 +61,7 @@ class CatalogTopic {
   std::shared_ptr<detail::QueueCore> core_;
   TopicInfo info_;
   TopicKind kind_;
+  KafkaCluster* cluster_;
   std::mutex mu_;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors_;  // index = partition
   std::atomic<uint32_t> record_bytes_{0};
@@ -81,15 +90,23 @@ class TopicCatalog {
   // Every topic of the node (Kafka's and ours).
   Result<std::vector<std::shared_ptr<CatalogTopic>>> list();
   const std::string& backend() const { return options_.backend; }
+  // Makes the catalog a cluster member's (before any use; must outlive it): topics are found
+  // through the cluster (learned from peers) and partitions are served only where owned.
+  void set_cluster(KafkaCluster* cluster) { cluster_ = cluster; }
+  KafkaCluster* cluster() const { return cluster_; }
+  // Whether the topic was created over Kafka (its marker; in memory without a data dir).
+  bool is_kafka_topic(const std::string& name);
+  // Marks a topic learned from a peer as a Kafka topic (writes its marker).
+  Status mark_kafka(const std::string& name);
 
  private:
   Result<std::shared_ptr<CatalogTopic>> remember(const TopicInfo& info);
-  bool is_kafka_topic(const std::string& name);
   // Drops a deleted topic (however it was deleted: QueueCore tells the catalog).
   void forget(const std::string& name);
 
   std::shared_ptr<detail::QueueCore> core_;
   CatalogOptions options_;
+  KafkaCluster* cluster_ = nullptr;
   std::mutex create_mu_;  // one creation at a time (topic.json, then the marker)
   std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<CatalogTopic>> topics_;

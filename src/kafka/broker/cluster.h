@@ -1,0 +1,77 @@
+// KafkaCluster: what the broker needs to know about the cluster it is part of (docs/kafka.md,
+// "In a cluster"). The node implements it (net::make_kafka_cluster) over its topic directory and
+// membership; a broker without one serves a single node (every partition is its own).
+//
+// - brokers(): every member with a Kafka listener, self included, with its broker id.
+// - A partition's leader is the owner of its bucket under the topic's placement; a node answers
+//   Produce, Fetch and ListOffsets only for the partitions it owns (NOT_LEADER_OR_FOLLOWER for
+//   the others, so clients refresh their metadata and go to the owner).
+// - A consumer group's coordinator is one member, the same on every node: the rendezvous owner
+//   of the group id among the brokers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "persisting/status.h"
+#include "persisting/store.h"
+#include "runtime/bucket_storage.h"
+
+namespace persisting::kafka {
+
+// A Kafka broker id for a node id: the upper 31 bits of stable_hash64(node id) (docs/hashing.md),
+// so every node derives the same id for a member without being told, and it stays the same
+// across restarts. Non-negative.
+int32_t broker_id_for(const std::string& node_id);
+
+struct BrokerAddress {
+  int32_t id = -1;
+  std::string node;  // the member's node id
+  std::string host;
+  int32_t port = 0;
+};
+
+// A topic the cluster knows, as the node learned it.
+struct ClusterTopic {
+  TopicInfo info;
+  bool kafka = false;  // created over Kafka (its peer said so); only meaningful when learned from a peer
+};
+
+// A produce to a partition this node owns, counted in flight until finished() is called (a
+// rebalance fence waits for it).
+struct ProduceSlot {
+  std::shared_ptr<runtime::BucketStorage> actor;
+  std::function<void()> finished;
+};
+
+class KafkaCluster {
+ public:
+  virtual ~KafkaCluster() = default;
+  virtual int32_t self_id() const = 0;
+  // Every member with a Kafka listener (self included), sorted by node id.
+  virtual std::vector<BrokerAddress> brokers() const = 0;
+  // The topic; known locally, or learned from a peer (then opened here with the peer's
+  // placement). NotFound when no member knows it. May block (files, peers).
+  virtual Result<ClusterTopic> find_topic(const std::string& name) = 0;
+  // Registers a topic just created on this node (its placement: the configured members now).
+  virtual Status adopt_topic(const TopicInfo& info) = 0;
+  // Every topic this node knows.
+  virtual std::vector<TopicInfo> topics() = 0;
+  // The broker id of the partition's owner, -1 when the owner has no Kafka listener.
+  virtual int32_t leader(const std::string& topic, uint32_t partition) = 0;
+  // The actor of a partition this node owns: FailedPrecondition naming the owner otherwise.
+  virtual Result<std::shared_ptr<runtime::BucketStorage>> local_partition(const std::string& topic,
+                                                                          uint32_t partition) = 0;
+  // Like local_partition, for a produce: also Unavailable while a rebalance moves the bucket.
+  virtual Result<ProduceSlot> begin_produce(const std::string& topic, uint32_t partition) = 0;
+  // Deletes the topic on every member (each one's records, files and groups' commits); NotFound
+  // when no member has it. Blocks (peers).
+  virtual Status delete_topic(const std::string& name) = 0;
+  // The broker coordinating a group (brokers() is never empty: self is in it).
+  virtual BrokerAddress coordinator(const std::string& group) const = 0;
+};
+
+}  // namespace persisting::kafka

@@ -1,0 +1,106 @@
+#include "net/kafka_cluster.h"
+
+#include "core/status_macros.h"
+#include "kafka/broker/listener.h"
+
+namespace persisting::net {
+namespace {
+
+class DirectoryCluster final : public kafka::KafkaCluster {
+ public:
+  DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self,
+                   std::function<Status(const std::string&)> delete_everywhere)
+      : directory_(directory), membership_(membership), self_(std::move(self)),
+        self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)) {}
+
+  int32_t self_id() const override { return self_id_; }
+
+  std::vector<kafka::BrokerAddress> brokers() const override {
+    std::vector<kafka::BrokerAddress> out;
+    for (const auto& [id, address] : membership_->kafka_addresses()) {
+      auto hp = kafka::parse_host_port(address);
+      if (!hp.ok()) continue;  // checked where it was configured; an unreadable one names no broker
+      out.push_back({kafka::broker_id_for(id), id, hp->first, hp->second});
+    }
+    return out;
+  }
+
+  Result<kafka::ClusterTopic> find_topic(const std::string& name) override {
+    ASSIGN_OR_RETURN(auto e, directory_->find(name, /*forward=*/true));
+    return kafka::ClusterTopic{e->info, false};  // the directory marked a peer's Kafka topic already
+  }
+
+  Status adopt_topic(const TopicInfo& info) override { return directory_->remember(info, {}, 0).status(); }
+
+  std::vector<TopicInfo> topics() override {
+    // The topics on this node's disk (created or learned here) and the ones used since start.
+    std::map<std::string, TopicInfo> out;
+    for (const auto& e : directory_->all()) out[e->info.topic] = e->info;
+    if (auto local = directory_->local_topics(); local.ok())
+      for (auto& info : *local) out.emplace(info.topic, std::move(info));
+    std::vector<TopicInfo> v;
+    for (auto& [name, info] : out) v.push_back(std::move(info));
+    return v;
+  }
+
+  int32_t leader(const std::string& topic, uint32_t partition) override {
+    auto e = directory_->find(topic, /*forward=*/false);
+    if (!e.ok() || partition >= (*e)->info.num_buckets) return -1;
+    const NodeId owner = (*e)->placement()->owner(topic, partition);
+    if (owner == self_) return self_id_;
+    auto addresses = membership_->kafka_addresses();
+    return addresses.count(owner.str()) ? kafka::broker_id_for(owner.str()) : -1;
+  }
+
+  Result<std::shared_ptr<runtime::BucketStorage>> local_partition(const std::string& topic,
+                                                                  uint32_t partition) override {
+    ASSIGN_OR_RETURN(auto e, directory_->find(topic, /*forward=*/false));
+    return directory_->local_bucket(*e, partition);
+  }
+
+  Result<kafka::ProduceSlot> begin_produce(const std::string& topic, uint32_t partition) override {
+    ASSIGN_OR_RETURN(auto e, directory_->find(topic, /*forward=*/false));
+    TopicEntry* t = e.get();  // entries live as long as the directory
+    // As a gRPC Put: the fence check and the in-flight count under the fence lock, so a fence
+    // set after this waits for the produce (Fences in fences.h).
+    std::shared_lock fence_lock(t->fences.mu);
+    ASSIGN_OR_RETURN(auto actor, directory_->local_bucket(*t, partition));
+    if (auto m = t->fences.moving.find(partition); m != t->fences.moving.end())
+      return Unavailable(bucket_name(topic, partition) + " is moving to " + m->second +
+                         " (a rebalance is in progress): ask for metadata again");
+    t->fences.put_started(partition);
+    return kafka::ProduceSlot{std::move(actor), [t, partition] { t->fences.put_answered(partition); }};
+  }
+
+  Status delete_topic(const std::string& name) override { return delete_everywhere_(name); }
+
+  kafka::BrokerAddress coordinator(const std::string& group) const override {
+    auto all = brokers();
+    if (all.empty()) return {self_id_, self_.str(), "", 0};
+    std::vector<runtime::Member> members;
+    for (const auto& b : all) members.push_back({NodeId(b.node), ""});
+    // Rendezvous over the brokers, with a name no topic can have: the same member on every node
+    // that sees the same Kafka members.
+    const NodeId& id = runtime::rendezvous_owner(members, "kafka-group/" + group, BucketId(0)).id;
+    for (const auto& b : all)
+      if (b.node == id.str()) return b;
+    return all.front();
+  }
+
+ private:
+  TopicDirectory* directory_;
+  Membership* membership_;
+  NodeId self_;
+  int32_t self_id_;
+  std::function<Status(const std::string&)> delete_everywhere_;
+};
+
+}  // namespace
+
+std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(TopicDirectory* directory, Membership* membership,
+                                                        const NodeId& self,
+                                                        std::function<Status(const std::string&)> delete_everywhere) {
+  return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere));
+}
+
+}  // namespace persisting::net

@@ -1,0 +1,21 @@
+// The node's side of the Kafka listener in a cluster (kafka::KafkaCluster): the members' Kafka
+// listeners from the membership, partitions' leaders and local actors from the topic directory
+// (the same entries, placement and fences the gRPC service uses). docs/kafka.md, "In a cluster".
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "kafka/broker/cluster.h"
+#include "net/membership.h"
+#include "net/topic_directory.h"
+
+namespace persisting::net {
+
+// directory and membership must outlive the result. delete_everywhere deletes a topic on every
+// member (Service::delete_topic_everywhere).
+std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(TopicDirectory* directory, Membership* membership,
+                                                        const NodeId& self,
+                                                        std::function<Status(const std::string&)> delete_everywhere);
+
+}  // namespace persisting::net
