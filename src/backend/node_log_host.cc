@@ -36,6 +36,20 @@ std::map<std::pair<Env*, std::string>, std::weak_ptr<NodeLogHost>>& registry() {
 
 }  // namespace
 
+Result<std::unique_ptr<FileLock>> lock_with_patience(Env* env, const std::string& path,
+                                                     std::chrono::milliseconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  auto pause = std::chrono::milliseconds(5);
+  for (;;) {
+    auto lock = env->lock_file(path);
+    if (lock.ok() || lock.status().code() != Code::kFailedPrecondition ||
+        std::chrono::steady_clock::now() >= deadline)
+      return lock;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+  }
+}
+
 bool wal_dir_has_segments(Env* env, const std::string& dir, bool with_records_only) {
   if (!env->file_exists(dir)) return false;
   auto names = env->get_children(dir);
@@ -116,21 +130,13 @@ NodeLogHost::~NodeLogHost() {
 Status NodeLogHost::open_locked(const Settings& settings, std::chrono::milliseconds patience) {
   RETURN_IF_ERROR(env_->create_dirs(dir_));
   const std::string lock_path = join_path(dir_, kLockFile);
-  const auto deadline = std::chrono::steady_clock::now() + patience;
-  auto pause = std::chrono::milliseconds(5);
-  for (;;) {
-    auto lock = env_->lock_file(lock_path);
-    if (lock.ok()) {
-      lock_ = std::move(lock).value();
-      break;
-    }
+  auto lock = lock_with_patience(env_, lock_path, patience);
+  if (!lock.ok()) {
     if (lock.status().code() != Code::kFailedPrecondition) return lock.status();
-    if (std::chrono::steady_clock::now() >= deadline)
-      return FailedPrecondition("the log '" + dir_ + "' is written by another process (it holds '" + lock_path +
-                                "'); this one only reads");
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(200));
+    return FailedPrecondition("the log '" + dir_ + "' is written by another process (it holds '" + lock_path +
+                              "'); this one only reads");
   }
+  lock_ = std::move(lock).value();
   wal::NodeLogOptions o;
   o.wal.env = env_;
   o.wal.recovery_policy = settings.recovery_policy;

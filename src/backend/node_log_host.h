@@ -38,6 +38,11 @@
 
 namespace persisting {
 
+// An Env::lock_file lock on path, tried again (backing off up to 200 ms) for up to patience while
+// another holder has it; then lock_file's FailedPrecondition.
+Result<std::unique_ptr<FileLock>> lock_with_patience(Env* env, const std::string& path,
+                                                     std::chrono::milliseconds patience);
+
 // Whether dir holds WAL segments (with_records_only: one longer than its header).
 bool wal_dir_has_segments(Env* env, const std::string& dir, bool with_records_only);
 

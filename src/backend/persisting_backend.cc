@@ -74,20 +74,8 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
 }
 
 Status PersistingBackend::take_writer_lock(std::chrono::milliseconds patience) {
-  const std::string path = join_path(bucket_dir_, "writer.lock");
-  const auto deadline = std::chrono::steady_clock::now() + patience;
-  auto pause = std::chrono::milliseconds(5);
-  for (;;) {
-    auto lock = env_->lock_file(path);
-    if (lock.ok()) {
-      writer_lock_ = std::move(lock).value();
-      return Status::OK();
-    }
-    if (lock.status().code() != Code::kFailedPrecondition || std::chrono::steady_clock::now() >= deadline)
-      return lock.status();
-    std::this_thread::sleep_for(pause);
-    pause = std::min(pause * 2, std::chrono::milliseconds(200));
-  }
+  ASSIGN_OR_RETURN(writer_lock_, lock_with_patience(env_, join_path(bucket_dir_, "writer.lock"), patience));
+  return Status::OK();
 }
 
 Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {

@@ -11,6 +11,7 @@
 
 #include "net/node_process.h"
 #include "persisting/json.h"
+#include "cli/cli_run.h"
 #include "util/run_process.h"
 
 using namespace persisting;
@@ -18,11 +19,6 @@ using namespace persisting::testing;
 using namespace std::chrono_literals;
 
 namespace {
-
-ProcessResult cli(std::vector<std::string> args, const std::string& input = "") {
-  args.insert(args.begin(), PERSISTING_BIN);
-  return run_process(args, input);
-}
 
 std::string records(int from, int to) {
   std::string s;

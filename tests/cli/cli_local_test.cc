@@ -10,17 +10,13 @@
 #include "net/node_process.h"
 #include "persisting/json.h"
 #include "persisting/queue.h"
+#include "cli/cli_run.h"
 #include "util/run_process.h"
 
 using namespace persisting;
 using namespace persisting::testing;
 
 namespace {
-
-ProcessResult cli(std::vector<std::string> args, const std::string& input = "") {
-  args.insert(args.begin(), PERSISTING_BIN);
-  return run_process(args, input);
-}
 
 std::string write_file(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;

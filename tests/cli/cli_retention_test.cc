@@ -4,17 +4,13 @@
 #include <string>
 
 #include "persisting/json.h"
+#include "cli/cli_run.h"
 #include "util/run_process.h"
 
 using namespace persisting;
 using namespace persisting::testing;
 
 namespace {
-
-ProcessResult cli(std::vector<std::string> args, const std::string& input = "") {
-  args.insert(args.begin(), PERSISTING_BIN);
-  return run_process(args, input);
-}
 
 std::string lines(int from, int to) {
   std::string out;

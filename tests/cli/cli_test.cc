@@ -7,17 +7,13 @@
 #include <sstream>
 
 #include "persisting/json.h"
+#include "cli/cli_run.h"
 #include "util/run_process.h"
 
 using namespace persisting;
 using namespace persisting::testing;
 
 namespace {
-
-ProcessResult cli(std::vector<std::string> args, const std::string& input = "") {
-  args.insert(args.begin(), PERSISTING_BIN);
-  return run_process(args, input);
-}
 
 }  // namespace
 
