@@ -177,7 +177,9 @@ TEST_P(QueueRetention, ConcurrentWritersAndAReaderSeeNoOffsetChange) {
         std::vector<Record> batch;
         for (int k = 0; k < kBatch; ++k) batch.push_back(Record{{"id", "k"}, {"w", t}, {"n", b * kBatch + k}});
         EXPECT_TRUE((*w)->put(batch).ok());
-        if (b % 3 == 0) EXPECT_TRUE((*w)->flush().ok());
+        if (b % 3 == 0) {
+          EXPECT_TRUE((*w)->flush().ok());
+        }
       }
       ++done;
     });
@@ -207,7 +209,9 @@ TEST_P(QueueRetention, ConcurrentWritersAndAReaderSeeNoOffsetChange) {
       ASSERT_EQ(m.offset.value(), next);
       ++next;
       const int64_t wr = m.record.find("w")->as_int(), n = m.record.find("n")->as_int();
-      if (last_n[wr] >= 0) EXPECT_EQ(n, last_n[wr] + 1);
+      if (last_n[wr] >= 0) {
+        EXPECT_EQ(n, last_n[wr] + 1);
+      }
       last_n[wr] = n;
     }
     if (got->empty() && done == kWriters && next == static_cast<uint64_t>(kWriters * kBatches * kBatch)) break;
