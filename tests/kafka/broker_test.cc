@@ -30,6 +30,22 @@
 namespace persisting::kafka {
 namespace {
 
+// Produces batch to one partition (Produce v8, acks all) and returns the answer (empty when
+// the connection failed, which is reported).
+ProduceResponse produce(Client& c, const std::string& topic, int32_t partition, const RecordBatch& batch,
+                        int32_t correlation) {
+  ProduceRequest p;
+  p.acks = -1;
+  p.timeout_ms = 5000;
+  p.topics.push_back({topic, {{partition, {}}}});
+  EXPECT_TRUE(encode_record_batch(batch, Compression::kNone, &p.topics[0].partitions[0].records).ok());
+  EXPECT_TRUE(c.send(frame(ApiKey::kProduce, 8, correlation, p)));
+  auto answer = c.receive();
+  EXPECT_TRUE(answer) << "no Produce answer";
+  int32_t corr;
+  return answer ? decode_body<ProduceResponse>(ApiKey::kProduce, 8, *answer, &corr) : ProduceResponse{};
+}
+
 class BrokerTest : public ::testing::Test {
  protected:
   void start(std::string token = "", bool auto_create = true, std::string data_dir = "") {
@@ -228,22 +244,14 @@ TEST_F(BrokerTest, ParkedFetchIsAnsweredByAProduceFromAnotherConnection) {
   r.value = "hello";
   r.headers.push_back({"h", std::string("x")});
   b.records.push_back(r);
-  ProduceRequest p;
-  p.acks = -1;
-  p.timeout_ms = 1000;
-  p.topics.push_back({"lp", {{1, {}}}});
-  ASSERT_TRUE(encode_record_batch(b, Compression::kNone, &p.topics[0].partitions[0].records).ok());
-  ASSERT_TRUE(producer.send(frame(ApiKey::kProduce, 8, 6, p)));
-  auto pr = producer.receive();
-  ASSERT_TRUE(pr);
-  int32_t corr;
-  auto produced = decode_body<ProduceResponse>(ApiKey::kProduce, 8, *pr, &corr);
+  auto produced = produce(producer, "lp", 1, b, 6);
   ASSERT_EQ(produced.responses.size(), 1u);
   EXPECT_EQ(produced.responses[0].partitions[0].error_code, 0);
   EXPECT_EQ(produced.responses[0].partitions[0].base_offset, 0);
 
   auto fr = consumer.receive();  // bounded by the socket timeout (10 s), well under max_wait
   ASSERT_TRUE(fr);
+  int32_t corr;
   auto fetched = decode_body<FetchResponse>(ApiKey::kFetch, 11, *fr, &corr);
   EXPECT_EQ(corr, 5);
   ASSERT_EQ(fetched.responses.size(), 1u);
@@ -469,16 +477,8 @@ TEST_F(BrokerLanceDeletionsTest, FetchLeavesOutRowsLanceDbDeleted) {
       b.records.push_back(r);
     }
     b.last_offset_delta = 99;
-    ProduceRequest p;
-    p.acks = -1;
-    p.timeout_ms = 5000;
-    p.topics.push_back({"lp", {{1, {}}}});
-    ASSERT_TRUE(encode_record_batch(b, Compression::kNone, &p.topics[0].partitions[0].records).ok());
-    ASSERT_TRUE(c.send(frame(ApiKey::kProduce, 8, 2, p)));
-    auto pr = c.receive();
-    ASSERT_TRUE(pr);
-    int32_t corr;
-    auto produced = decode_body<ProduceResponse>(ApiKey::kProduce, 8, *pr, &corr);
+    auto produced = produce(c, "lp", 1, b, 2);
+    ASSERT_EQ(produced.responses.size(), 1u);
     ASSERT_EQ(produced.responses[0].partitions[0].error_code, 0);
   }
   stop();
