@@ -1,5 +1,6 @@
 #include "backend/node_log_host.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -208,15 +209,15 @@ Status NodeLogHost::flush_unattached() {
 }
 
 Status NodeLogHost::note_damage(const std::string& stream, const std::string& bucket, uint64_t end) {
-  const wal::NodeLogReport r = report();
-  if (!r.wal.records_lost) return Status::OK();
+  const wal::RecoveryReport r = recovery();
+  if (!r.records_lost) return Status::OK();
   return report_wal_damage(env_, logger_, dir_, "bucket '" + bucket + "' (stream '" + stream + "' of node log '" + dir_ + "')",
-                           r.wal, end, stream);
+                           r, end, stream);
 }
 
-wal::NodeLogReport NodeLogHost::report() const {
+wal::RecoveryReport NodeLogHost::recovery() const {
   std::lock_guard l(mu_);
-  return report_;
+  return report_.wal;
 }
 
 void NodeLogHost::flush_held_back() {
@@ -233,10 +234,14 @@ void NodeLogHost::flush_held_back() {
     ++users_;  // the log stays open while this runs
   }
   {
+    // Under attach_mu_ no stream attaches meanwhile: the unattached ones, read once, stay so
+    // (but for those flushed here). A stream asked for twice is flushed once.
     std::lock_guard a(attach_mu_);
+    const auto unattached = log->unattached_streams();  // sorted
+    std::sort(streams.begin(), streams.end());
+    streams.erase(std::unique(streams.begin(), streams.end()), streams.end());
     for (const auto& stream : streams) {
-      const auto unattached = log->unattached_streams();
-      if (std::find(unattached.begin(), unattached.end(), stream) == unattached.end()) continue;
+      if (!std::binary_search(unattached.begin(), unattached.end(), stream)) continue;
       bg_.report("flush of recovered stream '" + stream + "'", flush_stream(log, stream));
     }
   }

@@ -79,8 +79,9 @@ class NodeLogHost {
   // acquired the log. Each failure is logged, in errors(); the first is returned.
   Status flush_unattached();
 
-  // What the log's recovery found when this process opened it (empty report before).
-  wal::NodeLogReport report() const;
+  // What the log's recovery found when this process opened it (an empty report before): the
+  // Wal's part only, so a bucket's stats do not copy every stream's count.
+  wal::RecoveryReport recovery() const;
   // When that recovery gave up records: logs and records (damaged/recovery.json) that stream
   // may have lost its records from `end` (where what it recovered ends) on. bucket names it.
   Status note_damage(const std::string& stream, const std::string& bucket, uint64_t end);

@@ -221,7 +221,7 @@ Status PersistingBackend::recover_unowned() {
 
 PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data,
                                      uint64_t flush_threshold, uint64_t flush_bytes, bool metrics)
-    : ctx_(ctx), env_(ctx.env), bucket_dir_(ctx.bucket_dir), logger_(ctx.logger),
+    : env_(ctx.env), bucket_dir_(ctx.bucket_dir), logger_(ctx.logger),
       bg_(ctx.logger, "topic '" + ctx.topic + "' bucket " + std::to_string(ctx.bucket.value())),
       flush_threshold_(flush_threshold), flush_bytes_(flush_bytes),
       metrics_(metrics),
@@ -432,14 +432,14 @@ BucketStats PersistingBackend::stats() const {
   // The bucket's share of the log: its records the log holds and Lance does not yet.
   s.wal_size = log_ ? data_->waiting_bytes() : 0;
   if (log_) {
-    const wal::NodeLogReport report = host_->report();
+    const wal::RecoveryReport recovery = host_->recovery();
     o.set("wal_stream", stream_);
     o.set("node_log_size", static_cast<int64_t>(log_->size_bytes()));
     o.set("wal_segments", static_cast<int64_t>(log_->segment_count()));
     // The log's group commits (every stream's), and those that waited for more writers.
     o.set("wal_groups", static_cast<int64_t>(log_->groups()));
     o.set("wal_group_waits", static_cast<int64_t>(log_->group_waits()));
-    o.set("wal_recovery", std::string(wal::recovery_outcome_name(report.wal.outcome)));
+    o.set("wal_recovery", std::string(wal::recovery_outcome_name(recovery.outcome)));
     o.set("wal_records_replayed", static_cast<int64_t>(replayed_));
     Status health = log_->health();
     o.set("wal_error", health.ok() ? Value() : Value(health.to_string()));

@@ -118,7 +118,6 @@ class PersistingBackend final : public StorageBackend {
   // Flushes what is buffered now (flush_mu_ held, mu_ not) and checkpoints the stream.
   Status flush_once();
 
-  BackendContext ctx_;
   Env* env_;
   std::string bucket_dir_;
   Logger* logger_;
@@ -139,7 +138,6 @@ class PersistingBackend final : public StorageBackend {
   bool enable_wal_ = true;
   NodeLogHost::Settings settings_;         // for the log, when this bucket opens it
   wal::StreamOptions stream_options_;      // sync mode and interval (flush_request set at attach)
-  wal::RecoveryPolicy old_wal_policy_ = wal::RecoveryPolicy::kTolerateTail;
   std::shared_ptr<NodeLogHost> host_;
   wal::NodeLog* log_ = nullptr;            // set while this process writes the bucket with a log
   std::string stream_;
