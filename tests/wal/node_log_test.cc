@@ -247,6 +247,36 @@ TEST(NodeLogTest, APluggedPutSpanningFourStreamsWaitsForOneSync) {
   }
 }
 
+// The oldest segment holds entries of two quiet streams: once the first asked has flushed, the
+// other one holds it and is asked at the next group, not a second later.
+TEST(NodeLogTest, ANewHolderOfTheSameSegmentIsAskedAtOnce) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.wal.max_segment_size = 400;
+  auto log = open_log(d.sub("log"), o);
+  ASSERT_TRUE(log);
+  std::atomic<int> a_asked{0}, b_asked{0};
+  ASSERT_TRUE(log->attach("a", Offset(0), ignore(), {.flush_request = [&] { ++a_asked; }}).ok());
+  ASSERT_TRUE(log->attach("b", Offset(0), ignore(), {.flush_request = [&] { ++b_asked; }}).ok());
+  ASSERT_TRUE(log->attach("busy", Offset(0), ignore(), {}).ok());
+  ASSERT_TRUE(log->append("a", stream_batch("a", 0, 1)).ok());
+  ASSERT_TRUE(log->append("b", stream_batch("b", 0, 1)).ok());
+  uint64_t busy = 0;
+  auto append_busy = [&] {
+    ASSERT_TRUE(log->append("busy", stream_batch("busy", busy, 3, 20)).ok());
+    ASSERT_TRUE(log->checkpoint("busy", Offset(busy + 3)).ok());
+    busy += 3;
+  };
+  while (log->segment_count() < 3) append_busy();
+  ASSERT_EQ(log->holding_stream(), std::optional<std::string>("a"));
+  ASSERT_GT(a_asked.load(), 0);
+  ASSERT_EQ(b_asked.load(), 0);
+  ASSERT_TRUE(log->checkpoint("a", Offset(1)).ok());
+  ASSERT_EQ(log->holding_stream(), std::optional<std::string>("b"));
+  append_busy();  // the next group looks for the holder again
+  EXPECT_GT(b_asked.load(), 0);
+}
+
 TEST(NodeLogTest, SegmentsAreFreedOnlyOnceNoStreamNeedsThemAndTheHolderIsAskedToFlush) {
   ScratchDir d;
   NodeLogOptions o;

@@ -432,9 +432,13 @@ void NodeLog::ask_holder_to_flush() {
     auto [lsn, holder] = lowest_needed();
     if (holder == nullptr || lsn >= starts[1]) return;  // the oldest segment is free to go
     const auto now = std::chrono::steady_clock::now();
-    // Once per segment, and again every second while it stays held (a flush may fail).
-    if (asked_segment_ == starts[0] && now - asked_at_ < std::chrono::seconds(1)) return;
+    // Once per segment and holder, and again every second while the same one holds it (a flush
+    // may fail). A new holder of the same segment (the last one flushed; the segment holds
+    // entries of many streams) is asked at once, or freeing it would take a second per stream.
+    if (asked_segment_ == starts[0] && asked_stream_ == *holder && now - asked_at_ < std::chrono::seconds(1))
+      return;
     asked_segment_ = starts[0];
+    asked_stream_ = *holder;
     asked_at_ = now;
     const Stream& s = streams_.at(*holder);
     if (s.attached) {

@@ -230,6 +230,7 @@ class NodeLog {
   std::chrono::steady_clock::duration last_round_{};  // the last group's write + sync
   size_t group_max_ = 0, prev_group_max_ = 0, rounds_in_window_ = 0;
   Offset asked_segment_{UINT64_MAX};  // the oldest segment whose holder was last asked to flush
+  std::string asked_stream_;           // and the stream asked
   std::chrono::steady_clock::time_point asked_at_{};
 
   std::mutex release_mu_;  // one release_segments at a time
