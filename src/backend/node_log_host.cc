@@ -148,6 +148,8 @@ Status NodeLogHost::open_locked(const Settings& settings, std::chrono::milliseco
   o.wal.max_segment_size = std::clamp<uint64_t>(settings.max_size / 4, 4 << 10, 64 << 20);
   o.wal.on_background = [this](std::string_view task, const Status& s) { bg_.report(task, s); };
   o.max_size = settings.max_size;
+  // A full log makes puts wait for the flushes that free it (backpressure), as long as none fails.
+  o.stall = settings.full_log_stall;
   o.group_wait = settings.group_wait;
   o.on_hold_back = [this](const std::string& stream) {
     {
@@ -242,7 +244,9 @@ void NodeLogHost::flush_held_back() {
     streams.erase(std::unique(streams.begin(), streams.end()), streams.end());
     for (const auto& stream : streams) {
       if (!std::binary_search(unattached.begin(), unattached.end(), stream)) continue;
-      bg_.report("flush of recovered stream '" + stream + "'", flush_stream(log, stream));
+      Status s = flush_stream(log, stream);
+      if (!s.ok()) log->note_flush_failure(stream, s);
+      bg_.report("flush of recovered stream '" + stream + "'", s);
     }
   }
   release();

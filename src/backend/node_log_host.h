@@ -50,7 +50,10 @@ class NodeLogHost {
  public:
   // Log-wide settings: taken from the bucket that opens the log (later ones share it as it is).
   struct Settings {
-    uint64_t max_size = 100ull << 20;  // max_wal_size: puts are refused past it
+    uint64_t max_size = 100ull << 20;  // max_wal_size: puts wait past it while flushes free it
+    // How long a put waits for room in a full log before it is refused (at once when the
+    // bucket holding the log back failed its last flush).
+    std::chrono::milliseconds full_log_stall{30000};
     wal::RecoveryPolicy recovery_policy = wal::RecoveryPolicy::kTolerateTail;
     bool recycle = true;
     std::chrono::microseconds group_wait{1000};  // wal_group_wait_us

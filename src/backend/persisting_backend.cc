@@ -263,14 +263,11 @@ Status PersistingBackend::admit(const RecordBatch& batch) {
 
 Status PersistingBackend::check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) {
   RETURN_IF_ERROR(ready_to_write());
-  if (log_ && log_->size_bytes() >= settings_.max_size) {
-    // A put spanning buckets is refused whole while the log is full, not in the parts that
-    // reach it after another part's append (the log refuses those too; this is the early word).
-    const auto holder = log_->holding_stream();
-    return ResourceExhausted("node log '" + host_->dir() + "' is full (max_wal_size " +
-                             std::to_string(settings_.max_size) + " bytes): stream '" + holder.value_or("?") +
-                             "' holds it back (are its flushes failing?)");
-  }
+  // A put spanning buckets is refused whole while the log is full and the bucket holding it
+  // back failed its flush, not in the parts that reach it after another part's append (the log
+  // refuses those too; this is the early word). A log that is full while flushes work makes
+  // the parts wait instead.
+  if (log_) RETURN_IF_ERROR(log_->admission());
   std::lock_guard<std::mutex> lock(mu_);
   return data_->check(batch, numbers);
 }
@@ -296,12 +293,13 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
     std::lock_guard<std::mutex> lock(mu_);
     ++inflight_;
   }
-  // The log answers on its group-commit thread, in append order: the records join the buffer
-  // there, before the put is acknowledged.
-  log_->append_async(stream_, batch, [this, batch, done = std::move(done)](Result<Offset> first) {
+  // The log answers in append order (on its group-commit thread, or on this one for a stream
+  // not synced per put), with the batch it wrote: the records join the buffer there, before the
+  // put is acknowledged.
+  log_->append_async(stream_, batch, [this, done = std::move(done)](Result<Offset> first, const RecordBatch& written) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      appended(batch, first);
+      appended(written, first);
     }
     if (first.ok()) notify_appended();
     {
@@ -360,6 +358,8 @@ void PersistingBackend::flush_in_background() {
   // back-off; the records stay buffered and in the log.
   Status s = flush_once();
   bg_.report("flush", s);
+  // A full log then refuses puts at once, naming this bucket, instead of waiting for it.
+  if (!s.ok() && log_) log_->note_flush_failure(stream_, s);
   if (!s.ok()) flusher_.run_after(std::max<std::chrono::milliseconds>(flush_interval_, std::chrono::milliseconds(100)));
 }
 
@@ -439,6 +439,8 @@ BucketStats PersistingBackend::stats() const {
     // The log's group commits (every stream's), and those that waited for more writers.
     o.set("wal_groups", static_cast<int64_t>(log_->groups()));
     o.set("wal_group_waits", static_cast<int64_t>(log_->group_waits()));
+    // Appends that waited for room in the full log (flushes not keeping up with puts).
+    o.set("wal_stalls", static_cast<int64_t>(log_->stalls()));
     o.set("wal_recovery", std::string(wal::recovery_outcome_name(recovery.outcome)));
     o.set("wal_records_replayed", static_cast<int64_t>(replayed_));
     Status health = log_->health();

@@ -223,21 +223,40 @@ void NodeLog::forget(const std::string& stream) {
   if (Status r = release_segments(); !r.ok() && opts_.wal.on_background) opts_.wal.on_background("WAL checkpoint", r);
 }
 
-void NodeLog::append_async(const std::string& stream, RecordBatch batch, std::function<void(Result<Offset>)> done) {
+void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, AppendDone done) {
+  bool kick = false, lead = false;
   {
     std::lock_guard l(mu_);
-    if (closed_) return done(FailedPrecondition("node log '" + dir() + "' is closed"));
+    if (closed_) return done(FailedPrecondition("node log '" + dir() + "' is closed"), batch);
     auto it = streams_.find(stream);
     if (it == streams_.end() || !it->second.attached)
-      return done(FailedPrecondition("node log '" + dir() + "': " + quoted(stream) + " is not attached"));
-    queue_.push_back(Pending{stream, std::move(batch), std::move(done)});
-    if (plugs_ > 0) {
-      unplug_kick_ = true;  // the last Plug starts the group commit
-      return;
+      return done(FailedPrecondition("node log '" + dir() + "': " + quoted(stream) + " is not attached"), batch);
+    if (synced_per_append(it->second.options)) {
+      queue_.push_back(Pending{stream, batch, std::move(done)});
+      if (plugs_ > 0) {
+        unplug_kick_ = true;  // the last Plug starts the group commit
+        return;
+      }
+      kick = true;
+    } else {
+      direct_.push_back(Pending{stream, batch, std::move(done)});
+      lead = !direct_writing_;  // else the caller writing direct_ takes this one too
+      direct_writing_ = true;
     }
   }
-  queued_cv_.notify_one();  // an appender waiting for more writers counts this one
-  appender_.run_now();
+  if (kick) {
+    queued_cv_.notify_one();  // an appender waiting for more writers counts this one
+    appender_.run_now();
+  }
+  if (lead) {
+    while (write_group(direct_, /*waited=*/false)) {
+    }
+  }
+}
+
+void NodeLog::append_async(const std::string& stream, const RecordBatch& batch,
+                           std::function<void(Result<Offset>)> done) {
+  append_async(stream, batch, [done = std::move(done)](Result<Offset> r, const RecordBatch&) { done(std::move(r)); });
 }
 
 NodeLog::Plug::Plug(NodeLog* log) : log_(log) {
@@ -255,23 +274,81 @@ NodeLog::Plug::~Plug() {
   if (kick) log_->appender_.run_now();
 }
 
-Result<Offset> NodeLog::append(const std::string& stream, RecordBatch batch) {
+Result<Offset> NodeLog::append(const std::string& stream, const RecordBatch& batch) {
   std::promise<Result<Offset>> p;
   auto f = p.get_future();
-  append_async(stream, std::move(batch), [&p](Result<Offset> r) { p.set_value(std::move(r)); });
+  append_async(stream, batch, [&p](Result<Offset> r) { p.set_value(std::move(r)); });
   return f.get();
+}
+
+Status NodeLog::refusal() const {
+  auto [lsn, holder] = lowest_needed();
+  std::string who = "no stream";
+  if (holder != nullptr) {
+    const Stream& h = streams_.at(*holder);
+    who = quoted(*holder) + " (its records from offset " + std::to_string(h.flushed.value()) + " on are not checkpointed: " +
+          (h.flush_error.ok() ? std::string("are its flushes failing?") : "its flush failed: " + h.flush_error.to_string()) +
+          ")";
+  }
+  return ResourceExhausted("node log '" + dir() + "' holds " + std::to_string(wal_->size_bytes()) +
+                           " bytes, max_wal_size " + std::to_string(opts_.max_size) + ": " + who + " holds it back");
+}
+
+Status NodeLog::admission() const {
+  std::lock_guard l(mu_);
+  if (!full()) return Status::OK();
+  auto [lsn, holder] = lowest_needed();
+  if (holder != nullptr && !streams_.at(*holder).flush_error.ok()) return refusal();
+  return Status::OK();
+}
+
+Status NodeLog::wait_for_room(std::unique_lock<std::mutex>& l) {
+  if (!full()) return Status::OK();
+  ++stalls_;
+  const auto deadline = std::chrono::steady_clock::now() + opts_.stall;
+  for (;;) {
+    if (closed_) return FailedPrecondition("node log '" + dir() + "' is closed");
+    auto [lsn, holder] = lowest_needed();
+    if ((holder != nullptr && !streams_.at(*holder).flush_error.ok()) || std::chrono::steady_clock::now() >= deadline)
+      return refusal();
+    l.unlock();
+    ask_holders_to_flush();
+    l.lock();
+    room_cv_.wait_until(l, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(100)));
+    if (!full()) return Status::OK();
+  }
+}
+
+Result<Offset> NodeLog::write_entries(const std::vector<Entry>& entries, bool sync) {
+  // The frame is built in place: its record lengths (the entries' sizes) first, then each entry
+  // straight from its batch, so the records are copied once on their way to the file.
+  size_t bytes = 0;
+  for (const Entry& e : entries) bytes += stream_entry_size(e.stream->size(), e.batch->size(), e.batch->byte_size());
+  std::string frame;
+  frame.reserve(kFrameHeaderSize + kBatchFixedSize + 4 * entries.size() + bytes);
+  start_batch_frame(static_cast<uint32_t>(entries.size()), &frame);
+  for (const Entry& e : entries)
+    put_u32(&frame, static_cast<uint32_t>(stream_entry_size(e.stream->size(), e.batch->size(), e.batch->byte_size())));
+  for (const Entry& e : entries) append_stream_entry(*e.stream, e.first, e.batch->data(), e.batch->ends(), &frame);
+  Result<Offset> lsn = wal_->append_frame(&frame, static_cast<uint32_t>(entries.size()), sync);
+  if (!lsn.ok()) return lsn;
+  std::lock_guard l(mu_);
+  ++groups_;
+  for (size_t k = 0; k < entries.size(); ++k) {
+    const Entry& e = entries[k];
+    Stream& s = streams_[*e.stream];
+    const Offset end(e.first.value() + e.batch->size());
+    const bool was_empty = s.entries.empty();
+    s.entries.emplace_back(Offset(lsn->value() + k), end);
+    if (s.end < end) s.end = end;
+    if (was_empty) set_entries_front(*e.stream, s, std::nullopt);
+  }
+  next_lsn_ = Offset(lsn->value() + entries.size());
+  return lsn;
 }
 
 void NodeLog::drain() {
   for (;;) {
-    std::vector<Pending> group;
-    std::vector<Result<Offset>> results;
-    std::vector<Offset> firsts;     // per entry written (ok results)
-    std::vector<size_t> written;    // indexes into group of the entries written
-    RecordBatch frame;              // one record per stream entry
-    bool want_sync = false;
-    double interval = -1;           // the shortest interval of the kInterval entries
-    Status refused;
     bool waited = false;
     {
       std::unique_lock l(mu_);
@@ -291,59 +368,69 @@ void NodeLog::drain() {
         queued_cv_.wait_for(l, wait, [&] { return closed_ || queue_.size() >= expected; });
         waited = true;
       }
-      uint64_t bytes = 0;
-      while (!queue_.empty()) {
-        const Pending& p = queue_.front();
-        const uint64_t size = stream_entry_size(p.stream.size(), p.batch.size(), p.batch.byte_size());
-        if (!group.empty() && bytes + size > opts_.wal.max_group_bytes) break;
-        bytes += size;
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+    }
+    if (!write_group(queue_, waited)) return;
+  }
+}
+
+bool NodeLog::write_group(std::deque<Pending>& q, bool waited) {
+  const bool group_commit = &q == &queue_;
+  std::vector<Pending> group;
+  std::vector<Result<Offset>> results;
+  std::vector<Entry> entries;     // the entries to write (ok results)
+  std::vector<size_t> written;    // indexes into group of the entries written
+  bool want_sync = false;
+  double interval = -1;           // the shortest interval of the kInterval entries
+  Status refused;
+  std::unique_lock w(write_mu_);  // before mu_: one frame is written at a time
+  {
+    std::unique_lock l(mu_);
+    if (q.empty()) {
+      if (!group_commit) {
+        direct_writing_ = false;  // under the lock that queues: an append queued later leads
+        direct_idle_cv_.notify_all();
       }
-      if (opts_.max_size > 0 && wal_->size_bytes() >= opts_.max_size) {
-        auto [lsn, holder] = lowest_needed();
-        std::string who = "no stream";
-        if (holder != nullptr) {
-          const Stream& h = streams_.at(*holder);
-          who = quoted(*holder) + " (its records from offset " + std::to_string(h.flushed.value()) +
-                " on are not checkpointed: are its flushes failing?)";
-        }
-        refused = ResourceExhausted("node log '" + dir() + "' holds " + std::to_string(wal_->size_bytes()) +
-                                    " bytes, max_wal_size " + std::to_string(opts_.max_size) + ": " + who +
-                                    " holds it back");
-      }
-      // Each stream's records continue from its end, counting its earlier entries in this group.
-      std::unordered_map<std::string, Offset> next;
-      std::string entry;
-      for (size_t i = 0; i < group.size(); ++i) {
-        const Pending& p = group[i];
-        auto it = streams_.find(p.stream);
-        if (!refused.ok()) {
-          results.push_back(refused);
-        } else if (it == streams_.end() || !it->second.attached) {
-          results.push_back(FailedPrecondition("node log '" + dir() + "': " + quoted(p.stream) + " is not attached"));
-        } else if (p.batch.empty()) {
-          auto n = next.find(p.stream);
-          results.push_back(n == next.end() ? it->second.end : n->second);
-        } else {
-          auto [n, inserted] = next.try_emplace(p.stream, it->second.end);
-          const Offset first = n->second;
-          n->second = Offset(first.value() + p.batch.size());
-          entry.clear();
-          append_stream_entry(p.stream, first, p.batch.data(), p.batch.ends(), &entry);
-          frame.add_encoded(entry);
-          firsts.push_back(first);
-          written.push_back(i);
-          results.push_back(first);
-          const StreamOptions& o = it->second.options;
-          if (o.sync_mode == SyncMode::kAlways || (o.sync_mode == SyncMode::kInterval && o.sync_interval_s == 0)) {
-            want_sync = true;
-          } else if (o.sync_mode == SyncMode::kInterval && (interval < 0 || o.sync_interval_s < interval)) {
-            interval = o.sync_interval_s;
-          }
+      return false;
+    }
+    refused = wait_for_room(l);  // before the group is taken: appends queued meanwhile join it
+    uint64_t bytes = 0;
+    while (!q.empty()) {
+      const Pending& p = q.front();
+      const uint64_t size = stream_entry_size(p.stream.size(), p.batch.size(), p.batch.byte_size());
+      if (!group.empty() && bytes + size > opts_.wal.max_group_bytes) break;
+      bytes += size;
+      group.push_back(std::move(q.front()));
+      q.pop_front();
+    }
+    // Each stream's records continue from its end, counting its earlier entries in this group.
+    std::unordered_map<std::string, Offset> next;
+    for (size_t i = 0; i < group.size(); ++i) {
+      const Pending& p = group[i];
+      auto it = streams_.find(p.stream);
+      if (!refused.ok()) {
+        results.push_back(refused);
+      } else if (it == streams_.end() || !it->second.attached) {
+        results.push_back(FailedPrecondition("node log '" + dir() + "': " + quoted(p.stream) + " is not attached"));
+      } else if (p.batch.empty()) {
+        auto n = next.find(p.stream);
+        results.push_back(n == next.end() ? it->second.end : n->second);
+      } else {
+        auto [n, inserted] = next.try_emplace(p.stream, it->second.end);
+        const Offset first = n->second;
+        n->second = Offset(first.value() + p.batch.size());
+        entries.push_back(Entry{&p.stream, first, &p.batch});
+        written.push_back(i);
+        results.push_back(first);
+        const StreamOptions& o = it->second.options;
+        if (synced_per_append(o)) {
+          want_sync = true;
+        } else if (o.sync_mode == SyncMode::kInterval && (interval < 0 || o.sync_interval_s < interval)) {
+          interval = o.sync_interval_s;
         }
       }
     }
+  }
+  if (group_commit) {
     // The largest group of the last 64 rounds and of the 64 before: how many writers are active.
     group_max_ = std::max(group_max_, group.size());
     if (++rounds_in_window_ == 64) {
@@ -351,38 +438,37 @@ void NodeLog::drain() {
       group_max_ = 0;
       rounds_in_window_ = 0;
     }
-    if (!frame.empty()) {
-      // One frame, one write(), at most one fdatasync for every stream's entries of the group.
-      const auto t0 = std::chrono::steady_clock::now();
-      Result<Offset> lsn = wal_->append(frame, want_sync);
-      last_round_ = std::chrono::steady_clock::now() - t0;
-      {
-        std::lock_guard l(mu_);
-        if (lsn.ok()) {
-          ++groups_;
-          group_waits_ += waited ? 1 : 0;
-          for (size_t k = 0; k < written.size(); ++k) {
-            const Pending& p = group[written[k]];
-            Stream& s = streams_[p.stream];
-            const Offset end(firsts[k].value() + p.batch.size());
-            const bool was_empty = s.entries.empty();
-            s.entries.emplace_back(Offset(lsn->value() + k), end);
-            if (s.end < end) s.end = end;
-            if (was_empty) set_entries_front(p.stream, s, std::nullopt);
-          }
-          next_lsn_ = Offset(lsn->value() + written.size());
-        }
-      }
-      if (!lsn.ok()) {
-        for (size_t k : written) results[k] = lsn.status();
-      } else if (!want_sync && interval >= 0) {
-        sync_task_.run_after(std::chrono::duration_cast<Scheduler::Clock::duration>(
-            std::chrono::duration<double>(interval)));
-      }
-    }
-    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
-    if (!frame.empty() || !refused.ok()) ask_holder_to_flush();
   }
+  if (!entries.empty()) {
+    // One frame, one write(), at most one fdatasync for every stream's entries of the group.
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<Offset> lsn = write_entries(entries, want_sync);
+    if (group_commit) last_round_ = std::chrono::steady_clock::now() - t0;
+    if (lsn.ok() && waited) {
+      std::lock_guard l(mu_);
+      ++group_waits_;
+    }
+    if (!lsn.ok()) {
+      for (size_t k : written) results[k] = lsn.status();
+    } else if (!want_sync && interval >= 0) {
+      sync_task_.run_after(std::chrono::duration_cast<Scheduler::Clock::duration>(
+          std::chrono::duration<double>(interval)));
+    }
+  }
+  w.unlock();
+  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]), group[i].batch);
+  if (!entries.empty() || !refused.ok()) ask_holders_to_flush();
+  return true;
+}
+
+void NodeLog::note_flush_failure(const std::string& stream, const Status& error) {
+  {
+    std::lock_guard l(mu_);
+    auto it = streams_.find(stream);
+    if (it == streams_.end()) return;
+    it->second.flush_error = error;
+  }
+  room_cv_.notify_all();
 }
 
 Status NodeLog::checkpoint(const std::string& stream, Offset flushed) {
@@ -396,6 +482,7 @@ Status NodeLog::checkpoint(const std::string& stream, Offset flushed) {
       return InvalidArgument("node log '" + dir() + "': checkpoint " + std::to_string(flushed.value()) + " of " +
                              quoted(stream) + " is past its end (" + std::to_string(s.end.value()) + ")");
     pop_entries(stream, s, flushed);
+    s.flush_error = Status::OK();
     if (!s.attached && s.entries.empty()) streams_.erase(it);
   }
   return release_segments();
@@ -411,7 +498,11 @@ Status NodeLog::release_segments() {
     idle = fronts_.empty() && queue_.empty() && low == wal_->next_offset();
   }
   if (low < wal_->checkpoint_offset()) return Status::OK();  // cannot happen; never move it back
-  if (wal_->checkpoint_frees_segment(low)) RETURN_IF_ERROR(wal_->checkpoint(low));
+  if (wal_->checkpoint_frees_segment(low)) {
+    Status s = wal_->checkpoint(low);
+    room_cv_.notify_all();  // a writer waiting for room looks again (and sees the error, if any)
+    RETURN_IF_ERROR(s);
+  }
   if (idle && wal_->health().ok()) {
     // Nothing in the log is needed: start a fresh segment and free the rest, so no copy of the
     // records stays on disk. (An append racing with this goes into the old or the new segment;
@@ -423,31 +514,35 @@ Status NodeLog::release_segments() {
   return Status::OK();
 }
 
-void NodeLog::ask_holder_to_flush() {
+void NodeLog::ask_holders_to_flush() {
   const std::vector<Offset> starts = wal_->segment_starts();
   if (starts.size() < 2) return;
-  std::function<void()> ask;
+  std::vector<std::function<void()>> asks;
   {
     std::lock_guard l(mu_);
-    auto [lsn, holder] = lowest_needed();
-    if (holder == nullptr || lsn >= starts[1]) return;  // the oldest segment is free to go
+    if (asked_segment_ != starts[0]) {
+      asked_segment_ = starts[0];
+      asked_.clear();
+    }
     const auto now = std::chrono::steady_clock::now();
-    // Once per segment and holder, and again every second while the same one holds it (a flush
-    // may fail). A new holder of the same segment (the last one flushed; the segment holds
-    // entries of many streams) is asked at once, or freeing it would take a second per stream.
-    if (asked_segment_ == starts[0] && asked_stream_ == *holder && now - asked_at_ < std::chrono::seconds(1))
-      return;
-    asked_segment_ = starts[0];
-    asked_stream_ = *holder;
-    asked_at_ = now;
-    const Stream& s = streams_.at(*holder);
-    if (s.attached) {
-      ask = s.options.flush_request;
-    } else if (opts_.on_hold_back) {
-      ask = [f = opts_.on_hold_back, name = *holder] { f(name); };
+    // Every stream with an entry in the oldest segment holds it back: all of them flush at once
+    // (a segment holds entries of many streams; asking one after another would free it only
+    // after as many flushes in a row). Once per segment and stream, and again every second while
+    // the same one holds it (a flush may fail).
+    for (const auto& [lsn, name] : fronts_) {
+      if (lsn >= starts[1]) break;
+      auto [at, fresh] = asked_.try_emplace(name, now);
+      if (!fresh && now - at->second < std::chrono::seconds(1)) continue;
+      at->second = now;
+      const Stream& s = streams_.at(name);
+      if (s.attached) {
+        if (s.options.flush_request) asks.push_back(s.options.flush_request);
+      } else if (opts_.on_hold_back) {
+        asks.push_back([f = opts_.on_hold_back, name = name] { f(name); });
+      }
     }
   }
-  if (ask) ask();
+  for (auto& ask : asks) ask();
 }
 
 void NodeLog::interval_sync() {
@@ -466,9 +561,16 @@ Status NodeLog::close() {
     closed_ = true;  // appends from now on are refused; those queued are written below
   }
   queued_cv_.notify_all();
+  room_cv_.notify_all();
+  {
+    // Appends queued before the close are written by the caller writing them.
+    std::unique_lock l(mu_);
+    direct_idle_cv_.wait(l, [&] { return !direct_writing_; });
+  }
   appender_.stop();
   drain();
   sync_task_.stop();
+  std::lock_guard w(write_mu_);  // a caller writing its own append finishes first
   return wal_->close();
 }
 
@@ -490,6 +592,11 @@ std::optional<std::string> NodeLog::holding_stream() const {
 uint64_t NodeLog::groups() const {
   std::lock_guard l(mu_);
   return groups_;
+}
+
+uint64_t NodeLog::stalls() const {
+  std::lock_guard l(mu_);
+  return stalls_;
 }
 
 uint64_t NodeLog::group_waits() const {

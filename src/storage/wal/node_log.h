@@ -30,8 +30,9 @@
 // and forgets the rest. A stream detached with records not yet checkpointed gives them back
 // (detach), so a later attach in the same process replays them without reading the log again.
 //
-// Thread-safe. append_async returns at once; done runs later on a scheduler thread (or at once
-// on the caller's thread for an error found before queueing), in append order per stream.
+// Thread-safe. done runs in append order per stream: for streams synced per append later, on the
+// group-commit thread (or at once on the caller's thread for an error found before queueing);
+// for the others on the caller's thread before append_async returns.
 #pragma once
 
 #include <chrono>
@@ -62,9 +63,12 @@ struct NodeLogOptions {
   // on_background and scheduler apply; sync_mode, sync_interval_s and initial_offset do not (each
   // stream says how its appends are synced: StreamOptions).
   WalOptions wal;
-  // Appends are refused (ResourceExhausted) while the log's live segments hold this many bytes
-  // or more. 0: no limit.
+  // The log's live segments may hold this many bytes (0: no limit). At the limit an append
+  // waits (up to `stall`) while the streams holding the oldest segment flush; it is refused
+  // with ResourceExhausted naming the stream that holds the log back once `stall` has passed,
+  // or at once when that stream's last flush failed (note_flush_failure).
   uint64_t max_size = 0;
+  std::chrono::milliseconds stall{0};
   // Group commit: after groups that held several appends, how long at most the group-commit
   // thread waits for as many before it writes (never longer than the last write + sync; a lone
   // writer never waits). 0: it never waits.
@@ -130,12 +134,21 @@ class NodeLog {
 
   // Appends batch to stream (attached) as one entry; done gets the offset of its first record
   // once it is durable per the stream's sync mode, or the error (nothing of the batch is then in
-  // the log, and the stream's next append gets the same offsets). An empty batch is acknowledged
-  // with the stream's end without writing. done runs on the log's group-commit thread: it may
-  // call append_async, but must not wait for the log (append, sync, close).
-  void append_async(const std::string& stream, RecordBatch batch, std::function<void(Result<Offset>)> done);
+  // the log, and the stream's next append gets the same offsets), and the batch (the caller's,
+  // or the log's copy of it). An empty batch is acknowledged with the stream's end without
+  // writing.
+  // - A stream synced per append (kAlways, kInterval with interval 0) joins the group commit:
+  //   the batch is copied, and done runs later on the log's group-commit thread.
+  // - Any other stream's append is written by the callers themselves (there is no sync to
+  //   share, so a hand-off to another thread would only add latency): the first caller to find
+  //   no one writing writes what is queued, one frame per group, until nothing is; the others
+  //   queue theirs and return. done runs on the thread that wrote the append.
+  // done may call append_async, but must not wait for the log (append, sync, close).
+  using AppendDone = std::function<void(Result<Offset>, const RecordBatch&)>;
+  void append_async(const std::string& stream, const RecordBatch& batch, AppendDone done);
+  void append_async(const std::string& stream, const RecordBatch& batch, std::function<void(Result<Offset>)> done);
   // append_async, waited for.
-  Result<Offset> append(const std::string& stream, RecordBatch batch);
+  Result<Offset> append(const std::string& stream, const RecordBatch& batch);
 
   // Plugging (after Linux's block plugging): while a Plug lives, appends queue up without
   // starting a group commit; when the last Plug goes, one starts for all of them. A writer whose
@@ -160,6 +173,10 @@ class NodeLog {
   Status close();
 
   Offset stream_end(const std::string& stream) const;  // 0 for a stream the log does not know
+  // The owner of stream says its flush failed (nullopt: it flushes again). While such a stream
+  // holds a full log back, appends are refused at once, naming it and the error. A checkpoint
+  // of the stream clears it.
+  void note_flush_failure(const std::string& stream, const Status& error);
   // The stream whose entries hold the oldest segment back, if any.
   std::optional<std::string> holding_stream() const;
   uint64_t size_bytes() const { return wal_->size_bytes(); }
@@ -168,6 +185,11 @@ class NodeLog {
   Offset checkpoint_lsn() const { return wal_->checkpoint_offset(); }
   uint64_t groups() const;  // frames written (group commits) since open
   uint64_t group_waits() const;  // of them, those that waited for more writers (group_wait)
+  uint64_t stalls() const;       // appends (or groups) that waited for room in a full log
+  // OK unless an append now would be refused at once (the log is full and the stream holding it
+  // back failed its last flush): then that refusal. A writer checks a put spanning streams with
+  // it, so such a put is refused whole.
+  Status admission() const;
   Status health() const { return wal_->health(); }
   const std::string& dir() const { return wal_->dir(); }
 
@@ -175,7 +197,13 @@ class NodeLog {
   struct Pending {
     std::string stream;
     RecordBatch batch;
-    std::function<void(Result<Offset>)> done;
+    AppendDone done;
+  };
+  // An entry about to be written: its stream, first offset and records.
+  struct Entry {
+    const std::string* stream;
+    Offset first;
+    const RecordBatch* batch;
   };
   // Records of an unattached stream kept for its next attach: runs of consecutive offsets.
   struct Run {
@@ -191,6 +219,7 @@ class NodeLog {
     // The stream's entries still needed (not wholly below its checkpoint): LSN, end offset.
     std::deque<std::pair<Offset, Offset>> entries;
     std::vector<Run> parked;  // unattached: records for the next attach, one run per entry
+    Status flush_error;       // the owner's last flush failed (note_flush_failure)
   };
 
   NodeLog(NodeLogOptions options, std::unique_ptr<Wal> wal);
@@ -200,10 +229,30 @@ class NodeLog {
                              const std::function<Status(std::vector<Run>&, const std::vector<size_t>&)>& deliver);
   // appender_'s body: writes queued appends, a group at a time, until the queue is empty.
   void drain();
+  // Takes one group from q (queue_ or direct_), writes it as one frame and completes its
+  // appends. False, and nothing done, when q is empty; then, for direct_, under the same lock,
+  // the caller stops being its writer. waited: the group commit waited for this group.
+  bool write_group(std::deque<Pending>& q, bool waited);
+  // Under write_mu_: writes entries as one frame (synced if sync) and, under mu_, records which
+  // stream needs which LSN. The LSN of the first entry, or the error.
+  Result<Offset> write_entries(const std::vector<Entry>& entries, bool sync);
+  // Under l (on mu_), write_mu_ held: OK once the log has room for an append, waiting up to
+  // opts_.stall while the holders flush; else why the append is refused.
+  Status wait_for_room(std::unique_lock<std::mutex>& l);
+  // Under mu_: whether the log is at max_size, and the refusal that names who holds it back.
+  bool full() const { return opts_.max_size > 0 && wal_->size_bytes() >= opts_.max_size; }
+  Status refusal() const;
+  // The sync a stream's appends need: true per append; false with the interval to sync within
+  // (negative: never).
+  static bool synced_per_append(const StreamOptions& o) {
+    return o.sync_mode == SyncMode::kAlways || (o.sync_mode == SyncMode::kInterval && o.sync_interval_s == 0);
+  }
   // Checkpoints the Wal at the lowest LSN any stream still needs; retires the active segment
   // when none needs anything. Asks the stream holding the oldest segment to flush.
   Status release_segments();
-  void ask_holder_to_flush();
+  // Asks every stream holding the oldest segment back to flush (at once, so their flushes run
+  // side by side; again after a second if one still holds it).
+  void ask_holders_to_flush();
   // Under mu_: the smallest LSN some stream still needs (next LSN if none), and which stream.
   std::pair<Offset, const std::string*> lowest_needed() const;
   void set_entries_front(const std::string& name, Stream& s, std::optional<Offset> old_front);
@@ -213,10 +262,16 @@ class NodeLog {
   const NodeLogOptions opts_;
   std::unique_ptr<Wal> wal_;
 
+  // Held while a frame is written and its entries recorded (by the group commit or by a caller
+  // writing its own append), so entries are recorded in LSN order. Taken before mu_.
+  std::mutex write_mu_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Stream> streams_;
   std::set<std::pair<Offset, std::string>> fronts_;  // (first needed LSN, stream) per stream
-  std::deque<Pending> queue_;
+  std::deque<Pending> queue_;   // appends of streams synced per append: the group commit's
+  std::deque<Pending> direct_;  // the others': written by their callers
+  bool direct_writing_ = false;  // a caller is writing direct_
+  std::condition_variable direct_idle_cv_;  // direct_writing_ went false
   bool closed_ = false;
   int plugs_ = 0;                 // live Plugs
   bool unplug_kick_ = false;      // appends were queued while plugged
@@ -225,13 +280,14 @@ class NodeLog {
   Offset next_lsn_;
   uint64_t groups_ = 0;
   uint64_t group_waits_ = 0;
+  uint64_t stalls_ = 0;
   std::condition_variable queued_cv_;  // an append was queued (the group commit may wait for it)
   // Group sizing (the group-commit thread only).
   std::chrono::steady_clock::duration last_round_{};  // the last group's write + sync
   size_t group_max_ = 0, prev_group_max_ = 0, rounds_in_window_ = 0;
-  Offset asked_segment_{UINT64_MAX};  // the oldest segment whose holder was last asked to flush
-  std::string asked_stream_;           // and the stream asked
-  std::chrono::steady_clock::time_point asked_at_{};
+  Offset asked_segment_{UINT64_MAX};  // the oldest segment whose holders were asked to flush
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> asked_;  // and when each
+  std::condition_variable room_cv_;   // a checkpoint freed segments, a flush failed, or closed
 
   std::mutex release_mu_;  // one release_segments at a time
 

@@ -35,7 +35,9 @@
 namespace persisting::wal {
 
 struct Wal::Request {
-  const RecordBatch* batch = nullptr;  // nullptr: a sync (or rotate) request
+  const RecordBatch* batch = nullptr;  // nullptr (and no frame): a sync (or rotate) request
+  std::string* frame = nullptr;        // or a frame built in place (append_frame)
+  uint32_t frame_count = 0;            // its records
   bool sync = false;                   // the group must be synced
   bool rotate = false;                 // rotate_active()
   Offset first;
@@ -146,6 +148,21 @@ Result<Offset> Wal::append(const RecordBatch& batch, bool sync) {
   return submit(&r);
 }
 
+Result<Offset> Wal::append_frame(std::string* frame, uint32_t count, bool sync) {
+  if (count == 0) return InvalidArgument("WAL '" + dir_ + "': a frame of no records");
+  if (frame->size() < kFrameHeaderSize + kBatchFixedSize + 4 * static_cast<size_t>(count) ||
+      frame->size() - kFrameHeaderSize > kMaxFramePayload) {
+    return InvalidArgument("WAL '" + dir_ + "': frame of " + std::to_string(frame->size()) + " bytes for " +
+                           std::to_string(count) + " records (the payload limit is " +
+                           std::to_string(kMaxFramePayload) + ")");
+  }
+  Request r;
+  r.frame = frame;
+  r.frame_count = count;
+  r.sync = sync;
+  return submit(&r);
+}
+
 Status Wal::sync() {
   Request r;
   r.sync = true;
@@ -176,11 +193,12 @@ Result<Offset> Wal::submit(Request* r) {
   bool want_sync = opts_.sync_mode == SyncMode::kAlways;
   bool want_rotate = false;
   for (Request* q : queue_) {
-    if (q->batch != nullptr) {
-      const uint64_t size = batch_frame_size(q->batch->size(), q->batch->byte_size());
+    if (q->batch != nullptr || q->frame != nullptr) {
+      const uint64_t size = q->frame != nullptr ? q->frame->size()
+                                                : batch_frame_size(q->batch->size(), q->batch->byte_size());
       if (!group.empty() && bytes + size > opts_.max_group_bytes) break;
       q->first = Offset(next);
-      next += q->batch->size();
+      next += q->frame != nullptr ? q->frame_count : q->batch->size();
       bytes += size;
     }
     if (q->sync) want_sync = true;
@@ -232,12 +250,20 @@ Status Wal::write_group(const std::vector<Request*>& group, uint64_t bytes, bool
     RETURN_IF_ERROR(rotate(next_offset()));  // next_offset_ cannot move while we lead
   }
   if (bytes > 0) {
+    for (const Request* q : group)
+      if (q->frame != nullptr) finish_batch_frame(q->first, q->frame);
     std::string buf;
-    buf.reserve(bytes);
-    for (const Request* q : group) {
-      if (q->batch != nullptr) append_batch_frame(q->first, q->batch->data(), q->batch->ends(), &buf);
+    const std::string* out = &buf;
+    if (group.size() == 1 && group[0]->frame != nullptr) {
+      out = group[0]->frame;  // written as the producer built it
+    } else {
+      buf.reserve(bytes);
+      for (const Request* q : group) {
+        if (q->batch != nullptr) append_batch_frame(q->first, q->batch->data(), q->batch->ends(), &buf);
+        if (q->frame != nullptr) buf.append(*q->frame);
+      }
     }
-    Status s = active_->append(buf);
+    Status s = active_->append(*out);
     if (!s.ok()) return fail(std::move(s), /*sync_failed=*/false);
     if (!want_sync) note_appended(bytes);
   }

@@ -52,6 +52,10 @@ class Wal {
   // sync: fdatasync before returning whatever the sync mode (the group it joins is synced, and a
   // failed sync fails the batch as under kAlways); the node log asks for it per group.
   Result<Offset> append(const RecordBatch& batch, bool sync = false);
+  // The same for a frame its producer built in place (start_batch_frame, then `count` record
+  // lengths and the records): the WAL fills in its header and first offset and writes it as it
+  // is, without copying it when it is the group's only frame.
+  Result<Offset> append_frame(std::string* frame, uint32_t count, bool sync = false);
   // Makes every appended record durable now.
   Status sync();
   // Starts a new segment at next_offset() if the active one holds a frame, never onto the spare

@@ -107,6 +107,21 @@ void append_batch_frame(Offset first, std::string_view data, std::span<const uin
   for (int i = 0; i < 4; ++i) (*out)[start + 4 + i] = static_cast<char>((crc >> (8 * i)) & 0xFF);
 }
 
+void start_batch_frame(uint32_t count, std::string* out) {
+  out->append(kFrameHeaderSize + 8, '\0');  // length, CRC, first offset: finish_batch_frame
+  put_u32(out, count);
+}
+
+void finish_batch_frame(Offset first, std::string* frame) {
+  const uint32_t length = static_cast<uint32_t>(frame->size() - kFrameHeaderSize);
+  auto patch = [&](size_t at, uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) (*frame)[at + i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  };
+  patch(0, length, 4);
+  patch(kFrameHeaderSize, first.value(), 8);
+  patch(4, frame_crc(length, std::string_view(*frame).substr(kFrameHeaderSize)), 4);
+}
+
 Result<BatchView> decode_batch(std::string_view payload) {
   if (payload.size() < kBatchFixedSize) return Corruption("batch payload shorter than its fixed part");
   BatchView b;

@@ -67,6 +67,13 @@ uint32_t frame_crc(uint32_t length, std::string_view payload);
 inline size_t batch_frame_size(size_t count, size_t bytes) {
   return kFrameHeaderSize + kBatchFixedSize + 4 * count + bytes;
 }
+// A batch frame built in place by its producer (the node log writes its entries straight into
+// it, with no RecordBatch in between): start_batch_frame appends the frame header and the fixed
+// part with zeros for length, CRC and first offset; the producer appends `count` u32 record
+// lengths and the records; finish_batch_frame fills in length, first offset and CRC once the
+// WAL has given the frame its offsets.
+void start_batch_frame(uint32_t count, std::string* out);
+void finish_batch_frame(Offset first, std::string* frame);
 // Appends one frame holding a batch laid out as RecordBatch does it: the records back to back in
 // data, record i ending at ends[i]. Its first record gets offset first. (Takes the raw layout so
 // the format code does not depend on the record codec.)
