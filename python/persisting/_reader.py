@@ -79,18 +79,22 @@ class _ReaderCore:
             if self.closed:
                 raise self.closed_error()
             g = self.group
-            try:
-                if g is None:
-                    native = self.system._native.reader(self.topic, self.buckets, self.rank,
-                                                        self.world_size)
-                else:
-                    native = self.system._native.reader(
-                        self.topic, self.buckets, self.rank, self.world_size, g.group, g.start,
-                        g.auto_commit, g.auto_commit_interval, g.session_timeout)
-            except NotFoundError:
-                if self.system._native.topic(self.topic) is None:
-                    return False
-                raise
+            for attempt in range(2):
+                try:
+                    if g is None:
+                        native = self.system._native.reader(self.topic, self.buckets, self.rank,
+                                                            self.world_size)
+                    else:
+                        native = self.system._native.reader(
+                            self.topic, self.buckets, self.rank, self.world_size, g.group,
+                            g.start, g.auto_commit, g.auto_commit_interval, g.session_timeout)
+                    break
+                except NotFoundError:
+                    if self.system._native.topic(self.topic) is None:
+                        return False
+                    # Created between the two calls: open it now; a second NotFound is real.
+                    if attempt == 1:
+                        raise
             for offset, bucket in self.offsets_to_apply:
                 native.set_offset(offset, bucket)
             self.offsets_to_apply.clear()
