@@ -9,6 +9,7 @@
 
 #include "backend/node_log_host.h"
 #include "persisting/queue.h"
+#include "util/fault_env.h"
 #include "util/open_queue.h"
 #include "util/temp_dir.h"
 
@@ -126,4 +127,58 @@ TEST(SharedLog, ADeletedTopicsRecordsNeverReachItsSuccessor) {
   ASSERT_TRUE(got.ok());
   ASSERT_EQ(got->size(), 3u);
   for (const auto& m : *got) EXPECT_GE(m.record.find("n")->as_int(), 100);
+}
+
+// One bucket whose flushes keep failing holds the log back: once the log reaches max_wal_size,
+// puts are refused with ResourceExhausted naming that bucket (at once: its flush failed; no
+// wait), and every record acknowledged before, of every bucket, survives a crash.
+TEST(SharedLog, ABucketWhoseFlushesFailHoldsTheLogBackAndIsNamed) {
+  TempDir dir;
+  persisting::testing::FaultEnv env(Env::Default());
+  auto crash_copy = dir.path() + "/../" + std::filesystem::path(dir.path()).filename().string() + "-crash";
+  int acked_ok = 0;
+  {
+    auto q = Queue::open({.data_dir = dir.path() + "/data", .threads = 2, .env = &env});
+    ASSERT_TRUE(q.ok()) << q.status().to_string();
+    auto opts = [](const std::string& topic) {
+      WriterOptions o = durable(topic, 1);
+      o.backend_options = {{"wal_sync_mode", "interval"}, {"max_wal_size", "64K"}, {"flush_threshold", "100000"},
+                           {"flush_bytes", "4K"}, {"flush_interval", "0"}};
+      return o;
+    };
+    auto stuck = (*q)->writer(opts("stuck"));
+    ASSERT_TRUE(stuck.ok()) << stuck.status().to_string();
+    auto ok = (*q)->writer(opts("ok"));
+    ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+    ASSERT_TRUE((*stuck)->put(records(0, 1)).ok());
+    env.fail_creates_under(dir.path() + "/data/stuck/");  // its flushes cannot create a fragment
+    Status refused;
+    for (int i = 0; i < 2000 && refused.ok(); ++i) {
+      refused = (*ok)->put(records(10 + 10 * i, 10));  // flushes itself every 4 KiB
+      if (refused.ok()) acked_ok += 10;
+    }
+    ASSERT_EQ(refused.code(), Code::kResourceExhausted) << refused.to_string();
+    EXPECT_NE(refused.message().find("stream 'stuck/bucket_0#"), std::string::npos) << refused.message();
+    EXPECT_NE(refused.message().find("its flush failed"), std::string::npos) << refused.message();
+    EXPECT_NE(refused.message().find("No space left on device (injected)"), std::string::npos) << refused.message();
+    EXPECT_GT(acked_ok, 0);
+    // The stuck bucket is refused too.
+    EXPECT_EQ((*stuck)->put(records(1, 1)).code(), Code::kResourceExhausted);
+    // A crash now: the files as they are.
+    std::filesystem::copy(dir.path() + "/data", crash_copy, std::filesystem::copy_options::recursive);
+    env.clear();
+  }
+  auto q = open_queue(crash_copy);
+  ASSERT_TRUE(q);
+  auto count = [&](const std::string& topic) -> size_t {
+    auto r = q->reader({.topic = topic});
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+    if (!r.ok()) return 0;
+    auto got = (*r)->get(100000);
+    EXPECT_TRUE(got.ok()) << got.status().to_string();
+    return got.ok() ? got->size() : 0;
+  };
+  EXPECT_EQ(count("stuck"), 1u);
+  EXPECT_EQ(count("ok"), static_cast<size_t>(acked_ok));
+  std::filesystem::remove_all(crash_copy);
 }

@@ -52,6 +52,11 @@ class FaultEnv : public EnvWrapper {
   void fail_truncates(bool on) { truncate_fault_ = on; }
   // Opening a file for writing fails with ENOSPC while on.
   void fail_creates(bool on) { create_fault_ = on; }
+  // Only files created under prefix (a directory of one bucket, say) fail to open; "" clears.
+  void fail_creates_under(std::string prefix) {
+    std::lock_guard l(mu_);
+    create_prefix_ = std::move(prefix);
+  }
   // After `ops` more file-system changes (open for writing, append, sync, truncate, rename,
   // remove, link, mkdir, directory sync), every further change fails, as if the process had died
   // right there; the files keep exactly what the first `ops` changes made. Loop ops = 0, 1, 2, ...
@@ -69,6 +74,7 @@ class FaultEnv : public EnvWrapper {
     sync_count_ = 0;
     truncate_fault_ = false;
     create_fault_ = false;
+    create_prefix_.clear();
   }
 
   int injected_faults() const { return injected_; }
@@ -234,7 +240,12 @@ class FaultEnv : public EnvWrapper {
   // The faults every open for writing may meet: the stop budget, then fail_creates.
   Status open_fault(const char* what, const std::string& path) {
     if (take_stop()) return stopped_error(what, path);
-    if (create_fault_) {
+    bool under = false;
+    {
+      std::lock_guard l(mu_);
+      under = !create_prefix_.empty() && path.compare(0, create_prefix_.size(), create_prefix_) == 0;
+    }
+    if (create_fault_ || under) {
       ++injected_;
       return IOError("open '" + path + "': No space left on device (injected)");
     }
@@ -281,6 +292,7 @@ class FaultEnv : public EnvWrapper {
   int sync_count_ = 0;
   std::atomic<bool> truncate_fault_{false};
   std::atomic<bool> create_fault_{false};
+  std::string create_prefix_;  // under mu_
   std::atomic<int> injected_{0};
   std::atomic<int> ops_left_{-1};
   std::map<std::string, uint64_t> synced_;  // path -> size at its last successful sync
