@@ -62,9 +62,12 @@ int run_backup(const Target& t, const std::string& topic, const std::string& to)
                     .to_string());
   auto start = std::chrono::steady_clock::now();
   if (Status s = flush_what_we_can(t.data_dir, topic); !s.ok()) return fail(s.to_string());
+  auto copy_start = std::chrono::steady_clock::now();
   auto r = backup::backup_topic(Env::Default(), t.data_dir, topic, to);
   if (!r.ok()) return fail(r.status().to_string());
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto end = std::chrono::steady_clock::now();
+  double secs = std::chrono::duration<double>(end - start).count();
+  double copy_secs = std::chrono::duration<double>(end - copy_start).count();
   const auto& m = r->manifest;
   Object o{{"topic", m.topic},
            {"incarnation", queue::incarnation_text(m.incarnation)},
@@ -78,7 +81,8 @@ int run_backup(const Target& t, const std::string& topic, const std::string& to)
   o.set("files_removed", static_cast<int64_t>(r->files_removed));
   o.set("bytes_copied", static_cast<int64_t>(r->bytes_copied));
   o.set("bytes_skipped", static_cast<int64_t>(r->bytes_skipped));
-  o.set("seconds", secs);
+  o.set("seconds", secs);            // all of it, opening the topic included
+  o.set("copy_seconds", copy_secs);  // the copy alone (pin, copy, sync, backup.json)
   std::cout << to_json(Value(std::move(o))) << "\n";
   return 0;
 }

@@ -93,7 +93,7 @@ class Copier {
       }
     }
     RETURN_IF_ERROR(make_parent(to));
-    ASSIGN_OR_RETURN(FileSum sum, copy_file(env_, from, to, sync_));
+    ASSIGN_OR_RETURN(FileSum sum, copy_file(env_, from, to, sync_ ? &batch_ : nullptr));
     add(rel, sum);
     ++r_->files_copied;
     r_->bytes_copied += sum.size;
@@ -104,15 +104,17 @@ class Copier {
   Status write(std::string_view data, const std::string& rel) {
     const std::string to = join_path(dir_, rel);
     RETURN_IF_ERROR(make_parent(to));
-    ASSIGN_OR_RETURN(FileSum sum, write_whole_file(env_, to, data, sync_));
+    ASSIGN_OR_RETURN(FileSum sum, write_whole_file(env_, to, data, sync_ ? &batch_ : nullptr));
     add(rel, sum);
     ++r_->files_copied;
     r_->bytes_copied += sum.size;
     return Status::OK();
   }
 
-  Status sync_dirs() {
+  // Syncs every file written, then the directories they are in.
+  Status sync_all() {
     if (!sync_) return Status::OK();
+    RETURN_IF_ERROR(batch_.sync_all());
     for (const auto& d : dirs_) RETURN_IF_ERROR(env_->sync_dir(d));
     return Status::OK();
   }
@@ -145,6 +147,7 @@ class Copier {
   BackupResult* r_;
   std::map<std::string, FileSum> files_;
   std::set<std::string> dirs_;
+  SyncBatch batch_;
 };
 
 }  // namespace
@@ -207,7 +210,7 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
   RETURN_IF_ERROR(copier.write(*meta_text, topic_meta_rel(topic)));
 
   // 4. Make the copies durable, then the manifest that says they are a backup.
-  RETURN_IF_ERROR(copier.sync_dirs());
+  RETURN_IF_ERROR(copier.sync_all());
   m.files = copier.take_files();
   RETURN_IF_ERROR(env->write_file_atomic(join_path(dir, kBackupManifestName), encode_backup_manifest(m)));
 

@@ -7,11 +7,33 @@ namespace persisting::backup {
 
 namespace {
 constexpr size_t kChunk = 8u << 20;
+
+Status finish(std::unique_ptr<WritableFile> out, SyncBatch* sync) {
+  if (sync) return sync->add(std::move(out));
+  return out->close();
+}
+}  // namespace
+
+Status SyncBatch::add(std::unique_ptr<WritableFile> file) {
+  if (files_.size() >= kMaxOpen) RETURN_IF_ERROR(sync_all());
+  files_.push_back(std::move(file));
+  return Status::OK();
 }
 
-Result<FileSum> copy_file(Env* env, const std::string& from, const std::string& to, bool sync) {
+Status SyncBatch::sync_all() {
+  Status first;
+  for (auto& f : files_) {
+    Status s = f->sync();
+    if (s.ok()) s = f->close();
+    if (!s.ok() && first.ok()) first = s;
+  }
+  files_.clear();
+  return first;
+}
+
+Result<FileSum> copy_file(Env* env, const std::string& from, const std::string& to, SyncBatch* sync) {
   ASSIGN_OR_RETURN(auto in, env->new_random_access_file(from));
-  ASSIGN_OR_RETURN(auto out, env->new_unbuffered_file(to));
+  ASSIGN_OR_RETURN(auto out, env->new_writable_file(to, /*truncate=*/true));
   FileSum sum;
   const uint64_t size = in->size();
   std::string buf;
@@ -23,18 +45,19 @@ Result<FileSum> copy_file(Env* env, const std::string& from, const std::string& 
                      std::to_string(sum.size + buf.size()) + ")");
     sum.crc32c = crc32c_extend(sum.crc32c, buf);
     RETURN_IF_ERROR(out->append(buf));
+    // Start writing this chunk to the device now, while the next one is read: the closing
+    // sync then has little left to wait for.
+    if (sync) RETURN_IF_ERROR(out->start_writeback());
     sum.size += n;
   }
-  if (sync) RETURN_IF_ERROR(out->sync());
-  RETURN_IF_ERROR(out->close());
+  RETURN_IF_ERROR(finish(std::move(out), sync));
   return sum;
 }
 
-Result<FileSum> write_whole_file(Env* env, const std::string& to, std::string_view data, bool sync) {
+Result<FileSum> write_whole_file(Env* env, const std::string& to, std::string_view data, SyncBatch* sync) {
   ASSIGN_OR_RETURN(auto out, env->new_writable_file(to, /*truncate=*/true));
   RETURN_IF_ERROR(out->append(data));
-  if (sync) RETURN_IF_ERROR(out->sync());
-  RETURN_IF_ERROR(out->close());
+  RETURN_IF_ERROR(finish(std::move(out), sync));
   return FileSum{data.size(), crc32c(data)};
 }
 

@@ -18,6 +18,8 @@ namespace {
 Status fill_stage(Env* env, const std::string& backup_dir, const std::string& stage, const BackupManifest& m,
                   const std::string& name, bool sync, RestoreResult* r) {
   std::set<std::string> dirs{stage};
+  SyncBatch batch;
+  SyncBatch* to_sync = sync ? &batch : nullptr;
   auto make_parent = [&](const std::string& path) -> Status {
     std::string parent = dir_name(path);
     if (!dirs.insert(parent).second) return Status::OK();
@@ -37,7 +39,7 @@ Status fill_stage(Env* env, const std::string& backup_dir, const std::string& st
     if (f.path == meta_rel || group_files.count(f.path)) continue;  // rewritten below
     const std::string to = join_path(stage, f.path.substr(prefix.size()));
     RETURN_IF_ERROR(make_parent(to));
-    ASSIGN_OR_RETURN(FileSum sum, copy_file(env, join_path(backup_dir, f.path), to, sync));
+    ASSIGN_OR_RETURN(FileSum sum, copy_file(env, join_path(backup_dir, f.path), to, to_sync));
     if (sum.size != f.size || sum.crc32c != f.crc32c)
       return Corruption("backup file '" + join_path(backup_dir, f.path) + "' changed while it was restored");
     ++r->files;
@@ -55,7 +57,7 @@ Status fill_stage(Env* env, const std::string& backup_dir, const std::string& st
                       " buckets, the manifest " + std::to_string(m.buckets.size()));
   info.topic = name;
   info.incarnation = queue::new_incarnation();
-  RETURN_IF_ERROR(write_whole_file(env, join_path(stage, "topic.json"), queue::encode_topic_meta(info), sync).status());
+  RETURN_IF_ERROR(write_whole_file(env, join_path(stage, "topic.json"), queue::encode_topic_meta(info), to_sync).status());
   r->info = info;
 
   // Group commits, renamed to the new topic; a commit past its bucket's end moves back to it.
@@ -76,10 +78,12 @@ Status fill_stage(Env* env, const std::string& backup_dir, const std::string& st
     }
     const std::string to = join_path(stage, "groups/" + g + ".offsets");
     RETURN_IF_ERROR(make_parent(to));
-    RETURN_IF_ERROR(write_whole_file(env, to, groups::GroupStore::encode(name, g, committed), sync).status());
+    RETURN_IF_ERROR(write_whole_file(env, to, groups::GroupStore::encode(name, g, committed), to_sync).status());
   }
-  if (sync)
+  if (sync) {
+    RETURN_IF_ERROR(batch.sync_all());
     for (const auto& d : dirs) RETURN_IF_ERROR(env->sync_dir(d));
+  }
   return Status::OK();
 }
 
