@@ -7,6 +7,7 @@
 #include "backup/file_copy.h"
 #include "backup/layout.h"
 #include "backup/tree.h"
+#include "core/crc32c.h"
 #include "core/status_macros.h"
 #include "groups/group_store.h"
 #include "groups/group_types.h"
@@ -101,8 +102,21 @@ class Copier {
   }
 
   // Writes bytes read earlier (files that change: topic.json, group commits) to <dir>/<rel>.
+  // Skipped, like a copy, when the previous backup has the same bytes (size and CRC32C) there.
   Status write(std::string_view data, const std::string& rel) {
     const std::string to = join_path(dir_, rel);
+    if (prev_) {
+      if (const BackupFile* old = prev_->find(rel);
+          old && old->size == data.size() && old->crc32c == crc32c(data)) {
+        auto have = env_->file_size(to);
+        if (have.ok() && *have == data.size()) {
+          add(rel, FileSum{old->size, old->crc32c});
+          ++r_->files_skipped;
+          r_->bytes_skipped += old->size;
+          return Status::OK();
+        }
+      }
+    }
     RETURN_IF_ERROR(make_parent(to));
     ASSIGN_OR_RETURN(FileSum sum, write_whole_file(env_, to, data, sync_ ? &batch_ : nullptr));
     add(rel, sum);

@@ -13,7 +13,7 @@
 //
 // Incremental: a file the previous backup in DIR lists with the same size, and that is in DIR
 // with that size, is not copied again (Lance files never change once written; a manifest is
-// named by its version). Files of the previous backup the new one does not list are removed
+// named by its version); topic.json and group files are written only when their bytes changed. Files of the previous backup the new one does not list are removed
 // after the new backup.json is in place.
 #pragma once
 
@@ -36,7 +36,9 @@ struct BackupResult {
 
 // NotFound for an unknown topic; FailedPrecondition when `dir` holds something other than a
 // backup of this topic's incarnation, or the topic's backend keeps no files (memory). On an
-// error the previous backup in `dir` (if any) stays valid: its backup.json is replaced last.
+// error the previous backup.json in `dir` (if any) stays (it is replaced last) and so do the Lance
+// files it lists; topic.json and group files that changed since may already be rewritten, which
+// verify reports until a backup completes.
 Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const std::string& topic,
                                   const std::string& dir, const BackupOptions& options = {});
 

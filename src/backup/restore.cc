@@ -130,7 +130,13 @@ Result<RestoreResult> restore_topic(Env* env, const std::string& backup_dir, con
                                                    cleanup.message() + ")");
     return s;
   }
-  if (options.sync) RETURN_IF_ERROR(env->sync_dir(data_dir));
+  // The topic is in place from here on; a failed sync only leaves its name's durability open.
+  if (options.sync) {
+    if (Status synced = env->sync_dir(data_dir); !synced.ok())
+      return Status(synced.code(), "topic '" + name + "' was restored into '" + data_dir +
+                                       "' but syncing the data dir failed (" + synced.message() +
+                                       "): it may be missing after a power loss");
+  }
   r.manifest = m;
   return r;
 }
