@@ -180,6 +180,9 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
   if (info.backend == "memory")
     return FailedPrecondition("topic '" + topic + "' uses the backend 'memory': its records live only in the "
                               "process that wrote them, there are no files to back up");
+  if (info.backend != "lance" && info.backend != "persisting")
+    return NotSupported("topic '" + topic + "' uses the backend '" + info.backend +
+                        "': a backup copies Lance datasets, which only the backends 'lance' and 'persisting' keep");
   ASSIGN_OR_RETURN(auto prev, previous_backup(env, dir, topic, info.incarnation));
 
   BackupResult r;

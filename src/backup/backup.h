@@ -35,7 +35,8 @@ struct BackupResult {
 };
 
 // NotFound for an unknown topic; FailedPrecondition when `dir` holds something other than a
-// backup of this topic's incarnation, or the topic's backend keeps no files (memory). On an
+// backup of this topic's incarnation, or the topic's backend keeps no files (memory);
+// NotSupported for a backend other than lance and persisting (a plugin's files are its own). On an
 // error the previous backup.json in `dir` (if any) stays (it is replaced last) and so do the Lance
 // files it lists; topic.json and group files that changed since may already be rewritten, which
 // verify reports until a backup completes.
