@@ -46,9 +46,6 @@ Status flush_what_we_can(const std::string& data_dir, const std::string& topic) 
   qo.data_dir = data_dir;
   auto q = Queue::open(qo);
   if (!q.ok()) return q.status();
-  auto info = (*q)->topic(topic);
-  if (!info.ok()) return info.status();
-  if (!info->durable) return Status::OK();  // backup_topic refuses it with the reason
   return (*q)->stats(topic).status();
 }
 
@@ -61,6 +58,8 @@ int run_backup(const Target& t, const std::string& topic, const std::string& to)
                        "`persisting backup --data-dir` on the node's host (it copies what the node has flushed)")
                     .to_string());
   auto start = std::chrono::steady_clock::now();
+  // Bad input (an unknown topic, a missing data dir) is refused before the flush opens anything.
+  if (Status s = backup::check_backup_source(Env::Default(), t.data_dir, topic); !s.ok()) return fail(s.to_string());
   if (Status s = flush_what_we_can(t.data_dir, topic); !s.ok()) return fail(s.to_string());
   auto copy_start = std::chrono::steady_clock::now();
   auto r = backup::backup_topic(Env::Default(), t.data_dir, topic, to);

@@ -166,8 +166,14 @@ class Copier {
 
 }  // namespace
 
-Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const std::string& topic,
-                                  const std::string& dir, const BackupOptions& options) {
+namespace {
+
+struct Source {
+  TopicInfo info;
+  std::string meta_text;  // topic.json as read
+};
+
+Result<Source> load_source(Env* env, const std::string& data_dir, const std::string& topic) {
   RETURN_IF_ERROR(groups::validate_name("topic", topic));
   const std::string meta_path = queue::topic_meta_path(data_dir, topic);
   auto meta_text = env->read_file(meta_path);
@@ -183,6 +189,20 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
   if (info.backend != "lance" && info.backend != "persisting")
     return NotSupported("topic '" + topic + "' uses the backend '" + info.backend +
                         "': a backup copies Lance datasets, which only the backends 'lance' and 'persisting' keep");
+  return Source{std::move(info), std::move(*meta_text)};
+}
+
+}  // namespace
+
+Status check_backup_source(Env* env, const std::string& data_dir, const std::string& topic) {
+  return load_source(env, data_dir, topic).status();
+}
+
+Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const std::string& topic,
+                                  const std::string& dir, const BackupOptions& options) {
+  ASSIGN_OR_RETURN(Source source, load_source(env, data_dir, topic));
+  const TopicInfo& info = source.info;
+  const std::string* meta_text = &source.meta_text;
   ASSIGN_OR_RETURN(auto prev, previous_backup(env, dir, topic, info.incarnation));
 
   BackupResult r;

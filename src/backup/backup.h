@@ -34,6 +34,10 @@ struct BackupResult {
   uint64_t bytes_copied = 0, bytes_skipped = 0;
 };
 
+// What backup_topic checks about the topic before it writes anything (the errors below, except
+// those about `dir`): callers run it before they flush, so that bad input changes nothing.
+Status check_backup_source(Env* env, const std::string& data_dir, const std::string& topic);
+
 // NotFound for an unknown topic; FailedPrecondition when `dir` holds something other than a
 // backup of this topic's incarnation, or the topic's backend keeps no files (memory);
 // NotSupported for a backend other than lance and persisting (a plugin's files are its own). On an

@@ -74,6 +74,9 @@ TEST(CliBackup, BackupVerifyRestoreAndTheirErrors) {
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("topic 'nope' does not exist"), std::string::npos) << unknown.err;
   EXPECT_FALSE(fs::exists(bak.path() + "/c"));
+  auto no_dir = cli({"backup", "--data-dir", data.path() + "/missing", "--topic", "t", "--to", bak.path() + "/c"});
+  EXPECT_EQ(no_dir.exit_code, 1);
+  EXPECT_FALSE(fs::exists(data.path() + "/missing")) << "a backup must not create the data dir it reads";
   auto remote = cli({"backup", "--server", "127.0.0.1:1", "--topic", "t", "--to", bak.path() + "/d"});
   EXPECT_EQ(remote.exit_code, 1);
   EXPECT_NE(remote.err.find("not supported yet"), std::string::npos) << remote.err;
