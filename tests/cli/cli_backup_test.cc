@@ -1,13 +1,17 @@
 // `persisting backup`, `backup verify` and `restore` as a user runs them (docs/backup.md).
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 
 #include "cli/cli_run.h"
+#include "persisting/queue.h"
 #include "util/temp_dir.h"
 
+using namespace persisting;
 using namespace persisting::testing;
 namespace fs = std::filesystem;
 
@@ -83,4 +87,41 @@ TEST(CliBackup, BackupVerifyRestoreAndTheirErrors) {
   auto none = cli({"backup", "verify", bak.path() + "/nowhere"});
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_NE(none.err.find("backup.json is missing"), std::string::npos) << none.err;
+}
+
+// A writer killed before its flush: its acknowledged records are only in the node log. The backup
+// replays them into Lance first (it opens the buckets), so the backup holds all of them.
+TEST(CliBackup, IncludesTheRecordsOfAKilledWriter) {
+  TempDir data, bak, target;
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto q = Queue::open({.data_dir = data.path()});
+    if (!q.ok()) std::_Exit(10);
+    WriterOptions wo;
+    wo.topic = "t";
+    wo.bucket_column = "id";
+    wo.num_buckets = 2;
+    wo.backend = "persisting";
+    wo.backend_options = {{"flush_threshold", "1000000"}, {"flush_interval", "0"}};
+    auto w = (*q)->writer(wo);
+    if (!w.ok()) std::_Exit(11);
+    for (int i = 0; i < 50; i += 10) {
+      std::vector<Record> batch;
+      for (int j = i; j < i + 10; ++j) batch.push_back(Record{{"id", "k" + std::to_string(j % 3)}, {"n", j}});
+      if (!(*w)->put(batch).ok()) std::_Exit(12);
+    }
+    std::_Exit(0);  // as SIGKILL: no flush, no close
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+
+  auto b = cli({"backup", "--data-dir", data.path(), "--topic", "t", "--to", bak.path() + "/b"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  ASSERT_EQ(cli({"restore", "--from", bak.path() + "/b", "--data-dir", target.path()}).exit_code, 0);
+  auto g = cli({"get", "--data-dir", target.path(), "--topic", "t", "--from-beginning"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  EXPECT_EQ(count_lines(g.out), 50u) << b.out;
 }
