@@ -164,10 +164,6 @@ class Copier {
   SyncBatch batch_;
 };
 
-}  // namespace
-
-namespace {
-
 struct Source {
   TopicInfo info;
   std::string meta_text;  // topic.json as read
@@ -202,7 +198,6 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
                                   const std::string& dir, const BackupOptions& options) {
   ASSIGN_OR_RETURN(Source source, load_source(env, data_dir, topic));
   const TopicInfo& info = source.info;
-  const std::string* meta_text = &source.meta_text;
   ASSIGN_OR_RETURN(auto prev, previous_backup(env, dir, topic, info.incarnation));
 
   BackupResult r;
@@ -244,7 +239,7 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
   }
 
   // 3. topic.json as read at the start.
-  RETURN_IF_ERROR(copier.write(*meta_text, topic_meta_rel(topic)));
+  RETURN_IF_ERROR(copier.write(source.meta_text, topic_meta_rel(topic)));
 
   // 4. Make the copies durable, then the manifest that says they are a backup.
   RETURN_IF_ERROR(copier.sync_all());
