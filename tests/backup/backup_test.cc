@@ -13,6 +13,8 @@
 #include "backup/restore.h"
 #include "backup/verify.h"
 #include "backup_util.h"
+#include "lance/lance_test_util.h"
+#include "storage/lance/format.h"
 #include "util/open_queue.h"
 #include "util/temp_dir.h"
 
@@ -243,6 +245,47 @@ TEST(Backup, KeepsFirstOffsetAfterRetention) {
   auto info = q2->topic("events");
   ASSERT_TRUE(info.ok());
   EXPECT_EQ(info->retention.records, std::optional<uint64_t>(100));
+}
+
+// Rows LanceDB deleted (a deletion file, docs/lance-format.md §10) come along: the restored
+// topic has the same gaps at the same offsets.
+TEST(Backup, KeepsLanceDBDeletions) {
+  TempDir data, bak, target;
+  {
+    auto q = open_queue(data.path());
+    ASSERT_TRUE(q);
+    auto w = q->writer({.topic = "t", .bucket_column = "id", .num_buckets = 1, .batch_size = 1000, .backend = "lance"});
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    std::vector<Record> rs;
+    for (int64_t n = 0; n < 100; ++n) rs.push_back(Record{{"id", "k"}, {"n", n}});
+    ASSERT_TRUE((*w)->put(rs).ok());
+    ASSERT_TRUE((*w)->flush().ok());
+  }
+  // What LanceDB's `table.delete("n = 0 OR n % 10 = 7")` writes (tests/lance/data).
+  const std::string ds = data.path() + "/t/bucket_0/data.lance";
+  fs::create_directories(ds + "/_deletions");
+  fs::copy_file(std::string(LANCE_TEST_DATA) + "/deleted_small.arrow", ds + "/_deletions/0-1-5.arrow");
+  lance::testing::commit_edited_manifest(ds, [](lance::pb::Manifest* m) {
+    m->set_reader_feature_flags(lance::kFlagDeletionFiles);
+    auto* d = m->mutable_fragments(0)->mutable_deletion_file();
+    d->set_read_version(1);
+    d->set_id(5);
+    d->set_num_deleted_rows(11);
+  });
+
+  auto r = backup::backup_topic(env(), data.path(), "t", bak.path());
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_TRUE(r->manifest.find("t/bucket_0/data.lance/_deletions/0-1-5.arrow"));
+  ASSERT_TRUE(backup::restore_topic(env(), bak.path(), target.path()).ok());
+  auto q = open_queue(target.path());
+  ASSERT_TRUE(q);
+  auto msgs = read_bucket(*q, "t", 0);
+  ASSERT_EQ(msgs.size(), 89u);
+  for (const Message& m : msgs) {
+    int64_t n = m.record.find("n")->as_int();
+    EXPECT_FALSE(n == 0 || n % 10 == 7) << n;
+    EXPECT_EQ(m.offset.value(), static_cast<uint64_t>(n));
+  }
 }
 
 }  // namespace
