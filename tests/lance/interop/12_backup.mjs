@@ -50,4 +50,4 @@ for (const { bucket } of b.buckets) {
 }
 assert.equal(again, 300);
 step("the restored topic's buckets read the same rows in LanceDB");
-console.log("11_backup: ok");
+console.log("12_backup: ok");
