@@ -4,10 +4,8 @@
 #include <iostream>
 
 #include "apps/persisting/commands.h"
-#include "backup/backup.h"
-#include "backup/restore.h"
-#include "backup/verify.h"
 #include "net/node_lock.h"
+#include "persisting/backup.h"
 #include "persisting/json.h"
 #include "persisting/queue.h"
 #include "queue/topic_meta.h"

@@ -1,9 +1,28 @@
-#include "backup/backup.h"
+// Backup of one topic of a data dir into a directory (docs/backup.md).
+//
+// backup_topic pins each bucket's latest Lance version (it reads that version's manifest once)
+// and copies exactly the files that version refers to (its manifest, data files, deletion
+// files, transaction file, index files), then topic.json and the consumer groups' committed
+// offsets, and writes DIR/backup.json last. Writers may go on appending meanwhile: Lance files
+// are never modified, so the pinned version stays whole -- unless something deletes its files
+// (a version cleanup), which makes the backup fail naming the file, never succeed with holes.
+//
+// It copies what Lance holds: records a writer has not flushed yet are not in it. The caller
+// flushes first when it can (a writer in its process: TopicWriter::flush; no writer: opening the
+// topic recovers a killed writer's log into Lance). See the CLI (apps/persisting/cmd_backup.cc).
+//
+// Incremental: a file the previous backup in DIR lists with the same size, and that is in DIR
+// with that size, is not copied again (Lance files never change once written; a manifest is
+// named by its version); topic.json and group files are written only when their bytes changed.
+// Files of the previous backup the new one does not list are removed after the new backup.json
+// is in place.
+#include "persisting/backup.h"
 
 #include <algorithm>
 #include <map>
 #include <set>
 
+#include "backup/backup_manifest.h"
 #include "backup/file_copy.h"
 #include "backup/layout.h"
 #include "backup/tree.h"

@@ -1,10 +1,18 @@
-#include "backup/restore.h"
+// Restoring a topic from a backup into a data dir (docs/backup.md, "Restore").
+//
+// The backup is verified first (every file's size and CRC32C); then its datasets, a topic.json
+// with a new incarnation and the groups' commits are written into <data_dir>/.restore.<topic>.<id>
+// and that directory is renamed to <data_dir>/<topic> (create-if-absent) as the last step. So a
+// failure at any point leaves no topic and no half-made one (a crash can leave the hidden staging
+// directory, which nothing reads; remove it by hand). Offsets are those of the backup: bucket b
+// holds [first_offset, end_offset) of the manifest, and new puts continue at end_offset.
+#include "persisting/backup.h"
 
 #include <set>
 
+#include "backup/backup_manifest.h"
 #include "backup/file_copy.h"
 #include "backup/layout.h"
-#include "backup/verify.h"
 #include "core/status_macros.h"
 #include "groups/group_store.h"
 #include "groups/group_types.h"

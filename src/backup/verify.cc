@@ -1,5 +1,6 @@
-#include "backup/verify.h"
+#include "persisting/backup.h"
 
+#include "backup/backup_manifest.h"
 #include "backup/file_copy.h"
 #include "core/status_macros.h"
 

@@ -4,9 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "backup/backup.h"
-#include "backup/restore.h"
-#include "backup/verify.h"
+#include "persisting/backup.h"
 #include "backup_util.h"
 #include "util/fault_env.h"
 #include "util/open_queue.h"

@@ -9,9 +9,7 @@
 #include <set>
 #include <thread>
 
-#include "backup/backup.h"
-#include "backup/restore.h"
-#include "backup/verify.h"
+#include "persisting/backup.h"
 #include "backup_util.h"
 #include "lance/lance_test_util.h"
 #include "storage/lance/format.h"
