@@ -67,6 +67,12 @@ Result<std::vector<std::string>> version_files(Env* env, const lance::Snapshot& 
   return std::vector<std::string>(files.begin(), files.end());
 }
 
+// What the first backup into a directory writes there before anything else, and removes once
+// backup.json is in place: a directory holding it is an interrupted first backup of that topic.
+std::string partial_marker(const std::string& topic, uint64_t incarnation) {
+  return "persisting-backup-partial 1\ntopic " + topic + "\nincarnation " + queue::incarnation_text(incarnation) + "\n";
+}
+
 // The previous backup in dir, if any. FailedPrecondition when dir holds anything else.
 Result<std::optional<BackupManifest>> previous_backup(Env* env, const std::string& dir, const std::string& topic,
                                                       uint64_t incarnation) {
@@ -74,10 +80,13 @@ Result<std::optional<BackupManifest>> previous_backup(Env* env, const std::strin
   const std::string path = join_path(dir, kBackupManifestName);
   if (!env->file_exists(path)) {
     ASSIGN_OR_RETURN(auto children, env->get_children(dir));
-    if (!children.empty())
-      return FailedPrecondition("backup directory '" + dir + "' is not empty and holds no " + kBackupManifestName +
-                                ": give an empty or new directory, or one holding a backup of this topic");
-    return std::optional<BackupManifest>{};
+    // The marker's temp file alone: a first backup that stopped while it wrote the marker.
+    std::erase(children, std::string(kPartialMarkerName) + ".tmp");
+    if (children.empty()) return std::optional<BackupManifest>{};
+    auto marker = env->read_file(join_path(dir, kPartialMarkerName));
+    if (marker.ok() && *marker == partial_marker(topic, incarnation)) return std::optional<BackupManifest>{};
+    return FailedPrecondition("backup directory '" + dir + "' is not empty and holds no " + kBackupManifestName +
+                              ": give an empty or new directory, or one holding a backup of this topic");
   }
   ASSIGN_OR_RETURN(auto text, env->read_file(path));
   auto prev = decode_backup_manifest(text, path);
@@ -225,6 +234,11 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
   m.incarnation = info.incarnation;
   m.created_at = utc_now_text();
   Copier copier(env, dir, prev, options.sync, &r);
+  const std::string marker_path = join_path(dir, kPartialMarkerName);
+  if (!prev) {
+    RETURN_IF_ERROR(env->create_dirs(dir));
+    RETURN_IF_ERROR(env->write_file_atomic(marker_path, partial_marker(topic, info.incarnation)));
+  }
 
   // 1. Pin every bucket's latest version and copy the files it refers to.
   for (uint32_t b = 0; b < info.num_buckets; ++b) {
@@ -264,6 +278,8 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
   RETURN_IF_ERROR(copier.sync_all());
   m.files = copier.take_files();
   RETURN_IF_ERROR(env->write_file_atomic(join_path(dir, kBackupManifestName), encode_backup_manifest(m)));
+
+  if (env->file_exists(marker_path)) RETURN_IF_ERROR(env->remove_file(marker_path));
 
   // 5. Files of the previous backup that this one does not list (and leftovers) go.
   std::vector<std::string> present;

@@ -13,6 +13,8 @@ namespace persisting::backup {
 
 inline constexpr int kBackupFormat = 1;
 inline constexpr const char* kBackupManifestName = "backup.json";
+// Written by the first backup into a directory until its backup.json is in place (docs/backup.md).
+inline constexpr const char* kPartialMarkerName = "backup.partial";
 
 std::string encode_backup_manifest(const BackupManifest& m);
 // Corruption naming `path` for anything malformed (bad JSON, missing keys, a file path that is

@@ -223,3 +223,67 @@ TEST_F(BackupInput, CrashAtEveryStepOfARestoreLeavesNoHalfTopic) {
 }
 
 }  // namespace
+
+namespace {
+
+// An Env on which the pinned version's data files are gone by the time they are opened, as when
+// a version cleanup in another process removes them mid-backup.
+class VanishingDataEnv : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  Result<std::unique_ptr<RandomAccessFile>> new_random_access_file(const std::string& p) override {
+    if (p.find("/data.lance/data/") != std::string::npos && p.find("/source/") != std::string::npos)
+      return NotFound("no such file '" + p + "'");
+    return EnvWrapper::new_random_access_file(p);
+  }
+};
+
+TEST(BackupCleanup, AFileRemovedMidBackupFailsItNamingTheVersion) {
+  TempDir root;
+  const std::string data = root.path() + "/source", bak = root.path() + "/bak";
+  {
+    auto q = open_queue(data);
+    ASSERT_TRUE(q);
+    auto w = q->writer(durable_topic("events", 1));
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->put(batch_of(0, 0, 50)).ok());
+    ASSERT_TRUE((*w)->flush().ok());
+  }
+  VanishingDataEnv vanishing(Env::Default());
+  auto r = backup::backup_topic(&vanishing, data, "events", bak);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_NE(r.status().message().find("disappeared while it was copied"), std::string::npos) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("Lance version 1"), std::string::npos) << r.status().to_string();
+  EXPECT_FALSE(fs::exists(bak + "/backup.json"));
+  // Run again once the files are there: it completes.
+  auto again = backup::backup_topic(Env::Default(), data, "events", bak);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+}
+
+}  // namespace
+
+namespace {
+
+// A first backup (into a new directory) that crashes at any step can be run again into the same
+// directory, and then verifies.
+TEST_F(BackupInput, CrashAtEveryStepOfAFirstBackupCanBeRunAgain) {
+  bool done = false;
+  for (int ops = 0; ops < 500 && !done; ++ops) {
+    const std::string dir = other_.path() + "/first" + std::to_string(ops);
+    FaultEnv faults(env());
+    faults.stop_after(ops);
+    done = backup::backup_topic(&faults, data_.path(), "events", dir).ok();
+    if (!done) {
+      auto again = backup::backup_topic(env(), data_.path(), "events", dir);
+      ASSERT_TRUE(again.ok()) << "crash after " << ops << " changes: " << again.status().to_string();
+    }
+    auto v = backup::verify_backup(env(), dir);
+    ASSERT_TRUE(v.ok()) << "crash after " << ops << " changes: " << v.status().to_string();
+    EXPECT_TRUE(v->ok()) << "crash after " << ops << " changes";
+    EXPECT_FALSE(fs::exists(dir + "/backup.partial")) << "crash after " << ops << " changes";
+  }
+  EXPECT_TRUE(done);
+}
+
+}  // namespace
