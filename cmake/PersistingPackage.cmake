@@ -3,7 +3,7 @@
 #
 #   libpersisting_core.so      records, codecs, routing rules, group members  persisting::core
 #   libpersisting_client.so    the remote gRPC Client (+ core)          persisting::client
-#   libpersisting_embedded.so  the Queue and everything below it (+ core) persisting::embedded
+#   libpersisting_embedded.so  the Queue and everything below it, backups (+ core) persisting::embedded
 #
 # The client and the embedded library share libpersisting_core.so, so a program may link both
 # and still has one copy of the records code. The client links no runtime, backend, WAL or Lance
@@ -70,7 +70,7 @@ persisting_shared_library(client
   DEPENDS persisting_core_shared)
 persisting_shared_library(embedded
   LAYERS persisting_core persisting_wal persisting_lance persisting_backend persisting_runtime persisting_groups
-         persisting_queue
+         persisting_queue persisting_backup
   DEPENDS persisting_core_shared)
 
 # --- install ---

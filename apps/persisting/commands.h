@@ -114,6 +114,11 @@ int run_cluster_status(const Target& t, const std::string& topic);
 // Operator rebalance of a topic onto the members the node knows (docs/cli.md): dry_run prints
 // the plan; rehearse copies, verifies and undoes. Prints the result as JSON.
 int run_cluster_rebalance(const Target& t, const std::string& topic, bool dry_run, bool rehearse);
+// Backup of a topic's files into a directory, its check, and restore (cmd_backup.cc,
+// docs/backup.md).
+int run_backup(const Target& t, const std::string& topic, const std::string& to);
+int run_backup_verify(const std::string& dir);
+int run_restore(const std::string& from, const std::string& data_dir, const std::string& topic);
 int run_bench(const BenchArgs& a);
 int run_bench_remote(const Target& t, const RemoteBenchArgs& a);
 

@@ -205,6 +205,23 @@ int main(int argc, char** argv) {
   gdelete_cmd->add_option("--topic", gdelete_topic, "Topic")->required();
   gdelete_cmd->add_option("--group", gdelete_group, "Group")->required();
 
+  // backup --topic T --to DIR | backup verify DIR | restore --from DIR --data-dir D [--topic NEW]
+  cli::Target backup_target;
+  std::string backup_topic, backup_to;
+  auto* backup_cmd = app.add_subcommand("backup", "Copy a topic's files (Lance datasets at a pinned version, "
+                                                  "topic.json, group commits) into a backup directory");
+  add_target(backup_cmd, &backup_target, conn());
+  backup_cmd->add_option("--topic", backup_topic, "Topic");
+  backup_cmd->add_option("--to", backup_to, "Backup directory (new, empty, or an earlier backup of the topic)");
+  std::string verify_dir;
+  auto* verify_cmd = backup_cmd->add_subcommand("verify", "Check every file of a backup against its backup.json");
+  verify_cmd->add_option("dir", verify_dir, "Backup directory")->required();
+  std::string restore_from, restore_dir, restore_topic;
+  auto* restore_cmd = app.add_subcommand("restore", "Restore a topic from a backup directory (never over an existing topic)");
+  restore_cmd->add_option("--from", restore_from, "Backup directory")->required();
+  restore_cmd->add_option("--data-dir", restore_dir, "Data directory to restore into")->required();
+  restore_cmd->add_option("--topic", restore_topic, "Name of the restored topic (default: the backed-up one)");
+
   std::string inspect_dir, inspect_topic;
   auto* inspect_cmd = app.add_subcommand("inspect", "Show a topic's Lance datasets: versions, fragments, schema, rows");
   inspect_cmd->add_option("--data-dir", inspect_dir, "Data directory")->required();
@@ -320,6 +337,15 @@ int main(int argc, char** argv) {
     }
     return check_target(groups_target) ? cli::run_groups(groups_target, groups_topic) : 2;
   }
+  if (backup_cmd->got_subcommand(verify_cmd)) return cli::run_backup_verify(verify_dir);
+  if (app.got_subcommand(backup_cmd)) {
+    if (backup_topic.empty() || backup_to.empty()) {
+      std::cerr << "persisting: backup needs --topic T and --to DIR\n";
+      return 2;
+    }
+    return check_target(backup_target) ? cli::run_backup(backup_target, backup_topic, backup_to) : 2;
+  }
+  if (app.got_subcommand(restore_cmd)) return cli::run_restore(restore_from, restore_dir, restore_topic);
   if (app.got_subcommand(inspect_cmd)) return cli::run_inspect(inspect_dir, inspect_topic);
   if (cluster_cmd->got_subcommand(rebalance_cmd))
     return cli::run_cluster_rebalance(rebalance_target, rebalance_topic, rebalance_dry_run, rebalance_rehearse);

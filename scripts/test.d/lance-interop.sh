@@ -11,9 +11,10 @@ case "$BUILD" in /*) ;; *) BUILD="$PWD/$BUILD" ;; esac
 # (Re)configure: a build dir configured before tests/lance existed does not know lance_tool.
 if [ -f "$BUILD/CMakeCache.txt" ]; then cmake -S . -B "$BUILD" >/dev/null
 else cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null; fi
-# lance_tool, and the Python package for 09_python_vectors (docs/python.md)
-cmake --build "$BUILD" --target lance_tool persisting_python
+# lance_tool, the Python package for 09_python_vectors (docs/python.md), the CLI for 12_backup
+cmake --build "$BUILD" --target lance_tool persisting_python persisting
 export LANCE_TOOL="$BUILD/tests/lance/lance_tool"
+export PERSISTING_BIN="$BUILD/apps/persisting"
 export PERSISTING_PYTHONPATH="$BUILD/python"
 (cd tests/lance/interop && npm ci --no-audit --no-fund --loglevel=error)
 export LANCE_INCLUDE_VECTOR_CENTROIDS=false  # silences a LanceDB statistics warning
