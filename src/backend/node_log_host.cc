@@ -8,6 +8,7 @@
 #include "backend/buffered_dataset.h"
 #include "backend/wal_damage_record.h"
 #include "core/log.h"
+#include "core/side_by_side.h"
 #include "core/status_macros.h"
 #include "persisting/json.h"
 #include "storage/wal/wal_format.h"
@@ -202,10 +203,15 @@ Status NodeLogHost::flush_unattached() {
   }
   Status first;
   std::lock_guard a(attach_mu_);
-  for (const auto& stream : log->unattached_streams()) {
-    Status s = flush_stream(log, stream);
-    bg_.report("recovery of stream '" + stream + "'", s);
-    if (first.ok() && !s.ok()) first = s;
+  // Each stream is its own bucket's dataset: their flushes run side by side on the pool, so
+  // their fsyncs overlap (a recovery of 1,000 buckets is 1,000 small Lance commits).
+  const std::vector<std::string> streams = log->unattached_streams();
+  std::vector<std::function<Status()>> jobs;
+  for (const auto& stream : streams) jobs.push_back([this, log, &stream] { return flush_stream(log, stream); });
+  const std::vector<Status> results = run_side_by_side(std::move(jobs));
+  for (size_t i = 0; i < streams.size(); ++i) {
+    bg_.report("recovery of stream '" + streams[i] + "'", results[i]);
+    if (first.ok() && !results[i].ok()) first = results[i];
   }
   return first;
 }
@@ -213,6 +219,7 @@ Status NodeLogHost::flush_unattached() {
 Status NodeLogHost::note_damage(const std::string& stream, const std::string& bucket, uint64_t end) {
   const wal::RecoveryReport r = recovery();
   if (!r.records_lost) return Status::OK();
+  std::lock_guard d(damage_mu_);  // one writer of damaged/recovery.json at a time
   return report_wal_damage(env_, logger_, dir_, "bucket '" + bucket + "' (stream '" + stream + "' of node log '" + dir_ + "')",
                            r, end, stream);
 }

@@ -124,6 +124,7 @@ class NodeLogHost {
   std::vector<std::string> held_back_;  // streams to flush (held_mu_)
 
   std::mutex attach_mu_;
+  std::mutex damage_mu_;  // note_damage's file
   BackgroundTask recovery_;  // last: stopped before what it uses goes
 };
 

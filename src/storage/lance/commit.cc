@@ -1,14 +1,10 @@
 #include "storage/lance/commit.h"
 
-#include <atomic>
-#include <condition_variable>
 #include <cstdio>
-#include <memory>
-#include <mutex>
 #include <random>
 
 #include "core/cleanup.h"
-#include "persisting/scheduler.h"
+#include "core/side_by_side.h"
 #include "core/status_macros.h"
 #include "storage/lance/format.h"
 
@@ -54,51 +50,19 @@ Result<std::string> write_transaction_file(Env* env, const std::string& dataset,
 }
 
 Status sync_concurrently(Env* env, const std::vector<std::string>& files, const std::vector<std::string>& dirs) {
-  // The syncs overlap on the process pool (no thread per file). The caller runs every sync no
-  // pool thread has taken yet itself, and waits only for those already running elsewhere: a
-  // caller that is itself a pool task (a background flush) never waits for a queued task.
-  struct State {
-    State(Env* e, std::vector<std::string> f, std::vector<std::string> d)
-        : env(e), files(std::move(f)), dirs(std::move(d)), claimed(files.size() + dirs.size()),
-          results(files.size() + dirs.size()) {}
-    Env* env;
-    const std::vector<std::string> files, dirs;
-    std::vector<std::atomic<bool>> claimed;
-    std::vector<Status> results;
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t finished = 0;
-
-    void run(size_t i) {
-      if (claimed[i].exchange(true)) return;
-      Status st;
-      if (i >= files.size()) {
-        st = env->sync_dir(dirs[i - files.size()]);
-      } else {
-        // fdatasync through a new descriptor flushes the file's dirty pages all the same.
-        auto f = env->new_writable_file(files[i], /*truncate=*/false);
-        if (!f.ok()) {
-          st = f.status();
-        } else {
-          st = (*f)->sync();
-          Status closed = (*f)->close();
-          if (st.ok()) st = closed;
-        }
-      }
-      std::lock_guard l(mu);
-      results[i] = std::move(st);
-      ++finished;
-      cv.notify_all();
-    }
-  };
-  auto state = std::make_shared<State>(env, files, dirs);
-  const size_t n = state->results.size();
-  for (size_t i = 1; i < n; ++i)
-    Scheduler::Default()->schedule_after(Scheduler::Clock::duration::zero(), [state, i] { state->run(i); });
-  for (size_t i = 0; i < n; ++i) state->run(i);
-  std::unique_lock l(state->mu);
-  state->cv.wait(l, [&] { return state->finished == n; });
-  for (Status& st : state->results) RETURN_IF_ERROR(st);
+  // Side by side on the process pool (no thread per file).
+  std::vector<std::function<Status()>> jobs;
+  for (const std::string& file : files) {
+    jobs.push_back([env, &file]() -> Status {
+      // fdatasync through a new descriptor flushes the file's dirty pages all the same.
+      ASSIGN_OR_RETURN(auto f, env->new_writable_file(file, /*truncate=*/false));
+      Status synced = f->sync();
+      Status closed = f->close();
+      return synced.ok() ? closed : synced;
+    });
+  }
+  for (const std::string& dir : dirs) jobs.push_back([env, &dir] { return env->sync_dir(dir); });
+  for (Status& st : run_side_by_side(std::move(jobs))) RETURN_IF_ERROR(st);
   return Status::OK();
 }
 
