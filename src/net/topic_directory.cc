@@ -52,6 +52,24 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
                              self_.id.str() + " has no --data-dir (it serves memory topics only; restart it with "
                              "--data-dir)");
   }
+  // Replicas need as many placement members (checked before anything is written; a topic that
+  // exists already passed this when it was created).
+  if (info.replication_factor > 1) {
+    RETURN_IF_ERROR(queue::check_replication_factor(info.topic, info.replication_factor));
+    if (core_->lookup(info.topic).status().code() == Code::kNotFound) {
+      std::vector<std::string> members = ids;
+      if (members.empty())
+        for (const auto& m : membership_->configured()) members.push_back(m.id.str());
+      if (members.size() < info.replication_factor) {
+        std::string list;
+        for (const auto& id : members) list += (list.empty() ? "" : ", ") + id;
+        return InvalidArgument("topic '" + info.topic + "': replication_factor " +
+                               std::to_string(info.replication_factor) + " needs at least " +
+                               std::to_string(info.replication_factor) + " nodes; the cluster has " +
+                               std::to_string(members.size()) + " (" + list + ")");
+      }
+    }
+  }
   // The incarnation comes with the topic from the node that created it (0: draw one here).
   ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info), info.incarnation));
   // The Kafka marker after topic.json (never a marker without a topic), before the entry is
