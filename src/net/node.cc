@@ -159,6 +159,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   }
   impl->peers = std::make_unique<Channels>(cc);
 
+  if (!config.zone.empty() && !valid_id(config.zone))
+    return InvalidArgument("--zone '" + config.zone + "' must be 1-64 characters from [A-Za-z0-9_-]");
   if (!config.etcd.empty()) {
     if (!config.members.empty()) return InvalidArgument("give --members or --etcd, not both");
     if (!config.kafka_members.empty())
@@ -169,20 +171,31 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     ec.prefix = config.etcd_prefix;
     ec.ttl_s = config.etcd_ttl_s;
     ec.logger = config.logger.get();
+    ec.zone = config.zone;
     if (!config.kafka_listen.empty()) {
       ASSIGN_OR_RETURN(ec.kafka_address, kafka_advertised(config));
       if (ec.kafka_address.ends_with(":0"))
         return InvalidArgument("node " + config.id + ": with --etcd, --kafka-listen (or --kafka-advertise) needs a "
                                "port other than 0: the others learn it from etcd");
     }
-    ASSIGN_OR_RETURN(impl->membership, etcd_membership({self, config.advertise}, ec));
+    ASSIGN_OR_RETURN(impl->membership, etcd_membership({self, config.advertise, config.zone}, ec));
   } else {
     std::string spec = config.members.empty() ? config.id + "=" + config.advertise : config.members;
     ASSIGN_OR_RETURN(auto members, parse_members(spec));
-    for (const auto& m : members)
-      if (m.id == self && m.address != config.advertise)
+    for (auto& m : members) {
+      if (m.id != self) continue;
+      if (m.address != config.advertise)
         return InvalidArgument("member " + m.id.str() + " is listed at " + m.address + " but this node listens at " +
                                config.advertise + " (set --advertise)");
+      if (!config.zone.empty() && !m.zone.empty() && m.zone != config.zone)
+        return InvalidArgument("member " + m.id.str() + " is listed in zone " + m.zone + " but --zone is " +
+                               config.zone);
+      if (m.zone.empty() && !config.zone.empty() && members.size() > 1)
+        return InvalidArgument("--zone " + config.zone + " with static --members: give every member's zone in "
+                               "the list (id=host:port@zone, the same list on every node), so that every node "
+                               "places replicas alike");
+      if (m.zone.empty()) m.zone = config.zone;
+    }
     std::vector<runtime::Member> kafka_members;
     if (!config.kafka_listen.empty() && members.size() > 1) {
       // Every node must know where the others' Kafka listeners are: Metadata names them.

@@ -150,6 +150,7 @@ void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   to_wire(t.info, spec);
   auto p = t.placement();
   for (const auto& m : p->members) spec->add_placement(m.id.str());
+  for (const auto& [id, zone] : p->zones()) (*spec->mutable_placement_zones())[id] = zone;
   spec->set_placement_epoch(p->epoch);
   if (kafka_topic_) spec->set_kafka(kafka_topic_(t.info.topic));
 }
@@ -164,8 +165,9 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
   return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
       std::vector<std::string> ids(req->spec().placement().begin(), req->spec().placement().end());
+      Zones zones(req->spec().placement_zones().begin(), req->spec().placement_zones().end());
       auto e = directory_->remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch(),
-                                    req->spec().kafka());
+                                    req->spec().kafka(), std::move(zones));
       if (!e.ok()) return done(e.status().with_context("node " + self_.id.str()));
       if (!req->local_only()) {
         for (const auto& m : membership_->configured()) {
