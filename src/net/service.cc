@@ -553,6 +553,7 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
         auto* m = resp->add_members();
         m->mutable_member()->set_id(s.member.id.str());
         m->mutable_member()->set_address(s.member.address);
+        m->mutable_member()->set_zone(s.member.zone);
         m->set_alive(s.alive);
         m->set_detail(s.detail);
       }
@@ -564,9 +565,12 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
           auto* o = resp->add_ownership();
           o->set_bucket(b);
           o->set_owner(p->owner(req->topic(), b).str());
+          for (const NodeId& r : directory_->replicas(**e, b)) o->add_replicas(r.str());
         }
         resp->set_placement_epoch(p->epoch);
         for (const auto& m : p->members) resp->add_placement(m.id.str());
+        resp->set_replication_factor((*e)->info.replication_factor);
+        for (const auto& [id, zone] : p->zones()) (*resp->mutable_placement_zones())[id] = zone;
       }
       done(Status::OK());
     });

@@ -1,0 +1,265 @@
+// Replication, first slice (issue 18, docs/cluster.md "Replication"): the replication_factor
+// topic setting over the cluster and each bucket's replica set (the top of the rendezvous
+// ranking spread over zones) as cluster status shows it. Records are not shipped to followers
+// yet: these tests check placement and settings, not copies.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "net/etcd_process.h"
+#include "net/node_process.h"
+#include "persisting/client.h"
+#include "persisting/json.h"
+#include "util/run_process.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::run_process;
+
+std::unique_ptr<Client> connect_to(const std::string& address) {
+  auto c = Client::connect({.server = address});
+  EXPECT_TRUE(c.ok()) << c.status().to_string();
+  return std::move(c).value();
+}
+
+struct BucketReplicas {
+  std::string leader, owner;
+  std::vector<std::string> replicas;
+};
+
+// bucket -> replicas, leader and owner, from cluster status through c; factor gets the topic's.
+std::map<uint32_t, BucketReplicas> replica_sets(Client& c, const std::string& topic, int64_t* factor = nullptr) {
+  std::map<uint32_t, BucketReplicas> out;
+  auto st = c.cluster_status(topic);
+  EXPECT_TRUE(st.ok()) << st.status().to_string();
+  if (!st.ok()) return out;
+  if (factor) *factor = st->find("replication_factor")->as_int();
+  for (const auto& [k, v] : st->find("ownership")->as_object()) out[std::stoul(k)].owner = v.as_string();
+  for (const auto& b : st->find("buckets")->as_list()) {
+    const Object& o = b.as_object();
+    auto& r = out[static_cast<uint32_t>(o.find("bucket")->as_int())];
+    r.leader = o.find("leader")->as_string();
+    for (const auto& id : o.find("replicas")->as_list()) r.replicas.push_back(id.as_string());
+  }
+  return out;
+}
+
+// id -> zone, from the members of cluster status.
+std::map<std::string, std::string> member_zones(Client& c) {
+  std::map<std::string, std::string> out;
+  auto st = c.cluster_status();
+  EXPECT_TRUE(st.ok()) << st.status().to_string();
+  if (!st.ok()) return out;
+  for (const auto& m : st->find("members")->as_list()) {
+    const Value* z = m.as_object().find("zone");
+    out[m.as_object().find("id")->as_string()] = z ? z->as_string() : "";
+  }
+  return out;
+}
+
+// Every bucket has `factor` distinct replicas led by its owner and, with zones, one per zone.
+void expect_one_replica_per_zone(Client& c, const std::string& topic, uint32_t buckets,
+                                 const std::map<std::string, std::string>& zone_of) {
+  int64_t factor = 0;
+  auto sets = replica_sets(c, topic, &factor);
+  EXPECT_EQ(factor, 3);
+  ASSERT_EQ(sets.size(), buckets);
+  std::set<std::string> leaders;
+  for (const auto& [b, r] : sets) {
+    ASSERT_EQ(r.replicas.size(), 3u) << "bucket " << b;
+    EXPECT_EQ(r.leader, r.replicas[0]) << "bucket " << b;
+    EXPECT_EQ(r.leader, r.owner) << "bucket " << b << ": the leader is the owner";
+    std::set<std::string> zones, nodes;
+    for (const auto& id : r.replicas) {
+      nodes.insert(id);
+      zones.insert(zone_of.at(id));
+    }
+    EXPECT_EQ(nodes.size(), 3u) << "bucket " << b;
+    EXPECT_EQ(zones, (std::set<std::string>{"za", "zb", "zc"})) << "bucket " << b;
+    leaders.insert(r.leader);
+  }
+  EXPECT_GE(leaders.size(), 2u) << "leadership is spread";
+}
+
+TEST(Replication, ThreeZonesFactorThreeOneReplicaPerZoneThroughEveryNodeAndAfterARestart) {
+  // Six nodes, two per zone: the zones, not the ranking alone, decide the spread.
+  Cluster cluster(6);
+  cluster.set_zones({"za", "zb", "zc", "za", "zb", "zc"});
+  // n1 also gives its own --zone (it must agree with the list).
+  cluster.set_node_args(0, {"--zone", "za"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  constexpr uint32_t kBuckets = 24;
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer({.topic = "r3", .bucket_column = "id", .num_buckets = kBuckets, .replication_factor = 3});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  EXPECT_EQ((*w)->topic().replication_factor, 3u);
+
+  auto zone_of = member_zones(*c);
+  ASSERT_EQ(zone_of.size(), 6u);
+  EXPECT_EQ(zone_of["n1"], "za");
+  EXPECT_EQ(zone_of["n6"], "zc");
+  for (int i = 0; i < 6; ++i) {
+    auto ci = connect_to(cluster.address(i));
+    SCOPED_TRACE("through " + cluster.id(i));
+    expect_one_replica_per_zone(*ci, "r3", kBuckets, zone_of);
+    auto info = ci->topic("r3");
+    ASSERT_TRUE(info.ok()) << info.status().to_string();
+    EXPECT_EQ(info->replication_factor, 3u);
+  }
+  auto before = replica_sets(*c, "r3");
+
+  // Records still go to each bucket's owner (the leader) and read back whole.
+  std::vector<Record> batch;
+  for (int64_t k = 0; k < 240; ++k) batch.push_back(Record{{"id", k}});
+  ASSERT_TRUE((*w)->put(batch).ok());
+  auto reader = c->reader({.topic = "r3"});
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  std::set<int64_t> seen;
+  for (int i = 0; i < 50 && seen.size() < 240; ++i) {
+    auto msgs = (*reader)->get(100);
+    ASSERT_TRUE(msgs.ok()) << msgs.status().to_string();
+    for (const auto& m : *msgs) seen.insert(m.record.find("id")->as_int());
+  }
+  EXPECT_EQ(seen.size(), 240u);
+
+  // The zones are pinned with the topic's placement: a restarted node places alike, also when
+  // the member list it is restarted with has lost the zones.
+  ASSERT_EQ(cluster.kill(4, SIGKILL), -1);
+  cluster.set_zones({});
+  ASSERT_TRUE(cluster.start(4)) << cluster.log(4);
+  auto c5 = connect_to(cluster.address(4));
+  EXPECT_EQ(member_zones(*c5)["n1"], "") << "n5's list has no zones now";
+  auto after = replica_sets(*c5, "r3");
+  ASSERT_EQ(after.size(), kBuckets);
+  for (uint32_t b = 0; b < kBuckets; ++b) EXPECT_EQ(after[b].replicas, before[b].replicas) << "bucket " << b;
+
+  // The CLI shows them.
+  auto st = run_process({PERSISTING_BIN, "cluster", "status", "--server", cluster.address(1), "--topic", "r3"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  auto j = parse_json(st.out);
+  ASSERT_TRUE(j.ok()) << st.out;
+  EXPECT_EQ(j->as_object().find("replication_factor")->as_int(), 3);
+  const auto& buckets = j->as_object().find("buckets")->as_list();
+  ASSERT_EQ(buckets.size(), kBuckets);
+  EXPECT_EQ(buckets[0].as_object().find("replicas")->as_list().size(), 3u);
+  EXPECT_EQ(j->as_object().find("placement")->as_object().find("zones")->as_object().find("n2")->as_string(), "zb");
+}
+
+TEST(Replication, FactorOneIsOneReplicaTheOwnerAndTheTopicFilesAreUnchanged) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer({.topic = "r1", .bucket_column = "id", .num_buckets = 12, .backend = "persisting"});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  int64_t factor = 0;
+  auto sets = replica_sets(*c, "r1", &factor);
+  EXPECT_EQ(factor, 1);
+  ASSERT_EQ(sets.size(), 12u);
+  for (const auto& [b, r] : sets) {
+    EXPECT_EQ(r.replicas, std::vector<std::string>{r.owner}) << "bucket " << b;
+    EXPECT_EQ(r.leader, r.owner);
+  }
+  // No zones, factor 1: topic.json and placement.json as before replication existed.
+  for (int i = 0; i < 3; ++i) {
+    std::string d = cluster.dir() + "/" + cluster.id(i) + "/r1/";
+    EXPECT_EQ(testing::slurp(d + "topic.json").find("replication_factor"), std::string::npos);
+    std::string placement = testing::slurp(d + "placement.json");
+    EXPECT_NE(placement.find("\"members\""), std::string::npos) << placement;
+    EXPECT_EQ(placement.find("zones"), std::string::npos) << placement;
+  }
+}
+
+TEST(Replication, BadFactorsAreRefusedAndCreateNothing) {
+  Cluster cluster(2);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  // More replicas than nodes.
+  auto w3 = c->writer({.topic = "big", .bucket_column = "id", .num_buckets = 4, .replication_factor = 3});
+  ASSERT_EQ(w3.status().code(), Code::kInvalidArgument) << w3.status().to_string();
+  EXPECT_NE(w3.status().message().find("replication_factor 3 needs at least 3 nodes; the cluster has 2 (n1, n2)"),
+            std::string::npos)
+      << w3.status().to_string();
+  // Not 1, 3 or 5.
+  for (uint32_t bad : {2u, 4u, 9u}) {
+    auto w = c->writer({.topic = "big", .bucket_column = "id", .num_buckets = 4, .replication_factor = bad});
+    ASSERT_EQ(w.status().code(), Code::kInvalidArgument) << w.status().to_string();
+    EXPECT_NE(w.status().message().find("replication_factor must be 1, 3 or 5, got " + std::to_string(bad)),
+              std::string::npos)
+        << w.status().to_string();
+  }
+  // Through the CLI.
+  for (const char* bad : {"3", "0", "2"}) {
+    auto put = run_process({PERSISTING_BIN, "put", "--server", cluster.address(1), "--topic", "big",
+                            "--replication-factor", bad},
+                           "{\"id\": 1}\n");
+    EXPECT_NE(put.exit_code, 0) << bad;
+    EXPECT_NE(put.err.find("replication", 0), std::string::npos) << put.err;
+  }
+  // Nothing was made, on either node.
+  for (int i = 0; i < 2; ++i) {
+    auto ci = connect_to(cluster.address(i));
+    auto topics = ci->topics();
+    ASSERT_TRUE(topics.ok()) << topics.status().to_string();
+    EXPECT_TRUE(topics->empty());
+    EXPECT_FALSE(std::filesystem::exists(cluster.dir() + "/" + cluster.id(i) + "/big"));
+  }
+  // Factor 1 given explicitly works; the CLI shows the factor only when it is not 1.
+  auto put = run_process({PERSISTING_BIN, "put", "--server", cluster.address(1), "--topic", "one",
+                          "--replication-factor", "1"},
+                         "{\"id\": 1}\n");
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+}
+
+TEST(Replication, StaticZonesMustBeInTheListAndAgree) {
+  Cluster cluster(2);
+  // --zone alone with a static list of several nodes: the others would not know it.
+  testing::Process p;
+  std::string log = cluster.dir() + "/bad.log";
+  auto members = cluster.members();
+  ASSERT_TRUE(p.start({PERSISTINGD_BIN, "--id", "n1", "--listen", cluster.address(0), "--members", members,
+                       "--zone", "za"},
+                      log));
+  EXPECT_NE(p.wait_exit(std::chrono::seconds(20)), 0);
+  EXPECT_NE(testing::slurp(log).find("give every member's zone in the list"), std::string::npos)
+      << testing::slurp(log);
+  // A list that says otherwise.
+  cluster.set_zones({"zb", "za"});
+  testing::Process q;
+  std::string log2 = cluster.dir() + "/bad2.log";
+  ASSERT_TRUE(q.start({PERSISTINGD_BIN, "--id", "n1", "--listen", cluster.address(0), "--members",
+                       cluster.members(), "--zone", "za"},
+                      log2));
+  EXPECT_NE(q.wait_exit(std::chrono::seconds(20)), 0);
+  EXPECT_NE(testing::slurp(log2).find("is listed in zone zb but --zone is za"), std::string::npos)
+      << testing::slurp(log2);
+}
+
+TEST(Replication, WithEtcdEachNodeRegistersItsZone) {
+  testing::Etcd etcd;
+  ASSERT_TRUE(etcd.start()) << etcd.log();
+  Cluster cluster(3, {"--etcd", etcd.url(), "--etcd-ttl", "2", "--etcd-prefix", "/zones-test"});
+  const char* zones[] = {"za", "zb", "zc"};
+  for (int i = 0; i < 3; ++i) cluster.set_node_args(i, {"--zone", zones[i]});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(2));
+  std::map<std::string, std::string> zone_of;
+  for (int i = 0; i < 100 && zone_of.size() < 3; ++i) {  // bounded: until every node registered
+    zone_of = member_zones(*c);
+    if (zone_of.size() < 3) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(zone_of, (std::map<std::string, std::string>{{"n1", "za"}, {"n2", "zb"}, {"n3", "zc"}}));
+  auto w = c->writer({.topic = "e3", .bucket_column = "id", .num_buckets = 12, .replication_factor = 3});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  for (int i = 0; i < 3; ++i) {
+    auto ci = connect_to(cluster.address(i));
+    SCOPED_TRACE("through " + cluster.id(i));
+    expect_one_replica_per_zone(*ci, "e3", 12, zone_of);
+  }
+}
+
+}  // namespace
+}  // namespace persisting
