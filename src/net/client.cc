@@ -506,9 +506,19 @@ Result<Object> Client::cluster_status(const std::string& topic) {
       List replicas;
       for (const auto& r : o.replicas()) replicas.emplace_back(r);
       if (replicas.empty()) replicas.emplace_back(o.owner());
-      buckets.emplace_back(Object{{"bucket", static_cast<int64_t>(o.bucket())},
-                                  {"leader", replicas.front()},
-                                  {"replicas", Value(std::move(replicas))}});
+      Object bucket{{"bucket", static_cast<int64_t>(o.bucket())},
+                    {"leader", replicas.front()},
+                    {"replicas", Value(std::move(replicas))}};
+      if (!o.log_ends().empty()) {  // the answering node leads the bucket
+        Object ends;
+        for (const auto& r : o.replicas()) {
+          auto it = o.log_ends().find(r);
+          if (it != o.log_ends().end()) ends.set(r, static_cast<int64_t>(it->second));
+        }
+        bucket.set("log_ends", std::move(ends));
+        bucket.set("high_watermark", static_cast<int64_t>(o.high_watermark()));
+      }
+      buckets.emplace_back(std::move(bucket));
     }
     out.set("buckets", std::move(buckets));
   }

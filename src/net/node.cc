@@ -19,6 +19,7 @@
 #include "net/etcd.h"
 #include "net/kafka_cluster.h"
 #include "net/membership.h"
+#include "net/replicator.h"
 #include "net/node_lock.h"
 #include "net/service.h"
 #include "persisting/env.h"
@@ -45,6 +46,7 @@ struct Node::Impl {
   metrics::Registry registry;
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Replicator> replicator;  // destroyed (stopped) before the service and peers
   std::unique_ptr<metrics::HttpEndpoint> http;
   std::unique_ptr<kafka::KafkaCluster> kafka_cluster;  // outlives kafka (destroyed after it)
   std::unique_ptr<kafka::Server> kafka;
@@ -284,6 +286,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     return Unavailable("node " + config.id + ": cannot listen on " + config.listen + (why.empty() ? "" : ": " + why));
   }
   impl->server->GetHealthCheckService()->SetServingStatus(true);
+  // Followers of replicated topics' buckets pull from their leaders (nothing for factor 1).
+  impl->replicator = std::make_unique<Replicator>(impl->service->directory(), impl->core, impl->peers.get(),
+                                                  config.logger.get());
+  impl->replicator->start();
 
   if (!config.metrics.empty()) {
     Impl* raw = impl.get();
@@ -309,6 +315,7 @@ Status Node::shutdown(std::chrono::milliseconds grace) {
   if (i.stopped) return Status::OK();
   i.stopped = true;
   if (i.kafka) i.kafka->stop();  // its parked fetches end before the buckets close
+  if (i.replicator) i.replicator->stop();  // no appends to follower copies from here on
   if (i.server) {
     i.server->GetHealthCheckService()->SetServingStatus(false);
     i.server->Shutdown(std::chrono::system_clock::now() + grace);

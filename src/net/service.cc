@@ -501,6 +501,58 @@ grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v
   return reactor;
 }
 
+// ---- replication: a follower pulls from the leader -----------------------------------------
+
+grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, const v1::ReplicateRequest* req,
+                                             v1::ReplicateResponse* resp) {
+  auto* reactor = new GetReactor();
+  Done done = finisher(kReplicate, reactor);
+  if (Status a = authorize(ctx); !a.ok()) {
+    done(a);
+    return reactor;
+  }
+  with_topic(req->topic(), [this, req, resp, done, reactor](Result<std::shared_ptr<TopicEntry>> e) {
+    if (!e.ok()) return done(e.status());
+    TopicEntry& t = **e;
+    const uint32_t b = req->bucket();
+    if (Status s = check_bucket(t, b); !s.ok()) return done(s);
+    if (req->incarnation() != t.info.incarnation)
+      return done(NotFound(runtime::deleted_message(t.info.topic, req->incarnation())));
+    if (t.info.replication_factor <= 1)
+      return done(FailedPrecondition("topic '" + t.info.topic + "' is not replicated (replication_factor 1)"));
+    std::vector<NodeId> replicas = directory_->replicas(t, b);
+    if (replicas.front() != self_.id)
+      return done(FailedPrecondition(bucket_name(t.info.topic, b) + " is led by " + replicas.front().str() + ", not " +
+                                     self_.id.str()));
+    if (std::find(replicas.begin() + 1, replicas.end(), NodeId(req->follower())) == replicas.end())
+      return done(InvalidArgument(bucket_name(t.info.topic, b) + ": node '" + req->follower() +
+                                  "' is not one of its followers"));
+    auto actor = directory_->local_bucket(t, b);
+    if (!actor.ok()) return done(actor.status());
+    {
+      std::lock_guard<std::mutex> lock(t.replication_mu);
+      t.follower_ends[b][req->follower()] = req->log_end();
+    }
+    queue::Actors actors{std::move(actor).value()};
+    uint64_t waiter = queue::next_waiter_id();
+    reactor->arm(actors, waiter);
+    size_t limit = std::clamp<uint32_t>(req->max_records(), 1, config_.max_get_limit);
+    uint32_t wait_ms = std::min(req->wait_ms(), config_.max_wait_ms);
+    size_t budget = config_.max_response_bytes;
+    resp->set_offset(req->log_end());
+    queue::fetch(actors, {req->log_end()}, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
+                 [resp, done, budget](Result<std::vector<RecordBatch>> raw) {
+      if (!raw.ok()) return done(raw.status());
+      const RecordBatch& batch = (*raw)[0];
+      size_t n = batch.size();
+      while (n > 1 && batch.ends()[n - 1] > budget) --n;  // under the budget, at least one record
+      to_wire(batch, 0, n, resp->mutable_run());
+      done(Status::OK());
+    });
+  });
+  return reactor;
+}
+
 // ---- admin --------------------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* Service::Flush(grpc::CallbackServerContext* ctx, const v1::FlushRequest* req,
@@ -565,7 +617,26 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
           auto* o = resp->add_ownership();
           o->set_bucket(b);
           o->set_owner(p->owner(req->topic(), b).str());
-          for (const NodeId& r : directory_->replicas(**e, b)) o->add_replicas(r.str());
+          std::vector<NodeId> replicas = directory_->replicas(**e, b);
+          for (const NodeId& r : replicas) o->add_replicas(r.str());
+          if (replicas.size() > 1 && replicas.front() == self_.id) {
+            // This node leads the bucket: its own count and what each follower last reported.
+            auto actor = directory_->local_bucket(**e, b);
+            if (!actor.ok()) return done(actor.status());
+            auto end = total_count(**actor);
+            if (!end.ok()) return done(end.status());
+            uint64_t hw = *end;
+            (*o->mutable_log_ends())[self_.id.str()] = *end;
+            std::lock_guard<std::mutex> lock((*e)->replication_mu);
+            const auto& ends = (*e)->follower_ends[b];
+            for (size_t i = 1; i < replicas.size(); ++i) {
+              auto it = ends.find(replicas[i].str());
+              uint64_t v = it == ends.end() ? 0 : it->second;
+              (*o->mutable_log_ends())[replicas[i].str()] = v;
+              hw = std::min(hw, v);
+            }
+            o->set_high_watermark(hw);
+          }
         }
         resp->set_placement_epoch(p->epoch);
         for (const auto& m : p->members) resp->add_placement(m.id.str());

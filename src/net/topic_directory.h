@@ -29,6 +29,10 @@ struct TopicEntry {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket; null until opened
   std::mutex switch_mu;  // serializes placement changes (file, then memory)
   Fences fences;         // rebalance fences (see Fences for the locking)
+  // Replication, on the leader of a bucket: each follower's log end as its last Replicate said
+  // (bucket -> follower id -> log end). Guarded by replication_mu.
+  std::mutex replication_mu;
+  std::map<uint32_t, std::map<std::string, uint64_t>> follower_ends;
 
   std::shared_ptr<const Placement> placement() const {
     std::lock_guard<std::mutex> lock(placement_mu);

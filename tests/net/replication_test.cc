@@ -4,6 +4,7 @@
 // yet: these tests check placement and settings, not copies.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <set>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
+#include "persisting/queue.h"
 #include "util/run_process.h"
 
 namespace persisting {
@@ -212,6 +214,108 @@ TEST(Replication, BadFactorsAreRefusedAndCreateNothing) {
                           "--replication-factor", "1"},
                          "{\"id\": 1}\n");
   EXPECT_EQ(put.exit_code, 0) << put.err;
+}
+
+// bucket -> log ends by replica, from the status of the node that leads each bucket.
+std::map<uint32_t, std::map<std::string, int64_t>> log_ends(Cluster& cluster, int nodes, const std::string& topic) {
+  std::map<uint32_t, std::map<std::string, int64_t>> out;
+  for (int i = 0; i < nodes; ++i) {
+    auto c = connect_to(cluster.address(i));
+    auto st = c->cluster_status(topic);
+    if (!st.ok()) continue;  // a node restarting: asked again next round
+    for (const auto& b : st->find("buckets")->as_list()) {
+      const Object& o = b.as_object();
+      const Value* ends = o.find("log_ends");
+      if (!ends) continue;  // not led by node i
+      auto& row = out[static_cast<uint32_t>(o.find("bucket")->as_int())];
+      for (const auto& [id, v] : ends->as_object()) row[id] = v.as_int();
+    }
+  }
+  return out;
+}
+
+// Polls (bounded: 30 s) until every bucket's replicas all report the leader's end, and the ends
+// add up to total. Returns whether they did.
+bool wait_replicated(Cluster& cluster, int nodes, const std::string& topic, uint32_t buckets, int64_t total) {
+  for (int i = 0; i < 300; ++i) {
+    auto ends = log_ends(cluster, nodes, topic);
+    int64_t sum = 0;
+    bool all = ends.size() == buckets;
+    for (const auto& [b, row] : ends) {
+      all = all && row.size() == 3;
+      int64_t first = row.empty() ? -1 : row.begin()->second;
+      for (const auto& [id, v] : row) all = all && v == first;
+      sum += first;
+    }
+    if (all && sum == total) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// (bucket, offset) -> id of every record in the topic, read embedded from a stopped node's dir.
+std::map<std::pair<uint32_t, uint64_t>, int64_t> records_on_disk(const std::string& data_dir, const std::string& topic) {
+  std::map<std::pair<uint32_t, uint64_t>, int64_t> out;
+  auto q = Queue::open({.data_dir = data_dir, .threads = 2});
+  EXPECT_TRUE(q.ok()) << q.status().to_string();
+  if (!q.ok()) return out;
+  auto r = (*q)->reader({.topic = topic});
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (!r.ok()) return out;
+  for (int i = 0; i < 100; ++i) {  // bounded
+    auto msgs = (*r)->get(1000);
+    EXPECT_TRUE(msgs.ok()) << msgs.status().to_string();
+    if (!msgs.ok() || msgs->empty()) break;
+    for (const auto& m : *msgs) out[{m.bucket.value(), m.offset.value()}] = m.record.find("id")->as_int();
+  }
+  return out;
+}
+
+TEST(Replication, FollowersPullEveryBucketFromItsLeaderKeepItOnDiskAndCatchUpAfterARestart) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  constexpr uint32_t kBuckets = 6;
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer({.topic = "rep", .bucket_column = "id", .num_buckets = kBuckets, .backend = "persisting",
+                      .replication_factor = 3});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  auto one = c->writer({.topic = "solo", .bucket_column = "id", .num_buckets = kBuckets, .backend = "persisting"});
+  ASSERT_TRUE(one.ok()) << one.status().to_string();
+  auto put = [&](int64_t from, int64_t to) {
+    for (int64_t k = from; k < to; k += 50) {
+      std::vector<Record> batch;
+      for (int64_t i = k; i < k + 50 && i < to; ++i) batch.push_back(Record{{"id", i}});
+      ASSERT_TRUE((*w)->put(batch).ok());
+      ASSERT_TRUE((*one)->put(batch).ok());
+    }
+  };
+  put(0, 300);
+  ASSERT_TRUE(wait_replicated(cluster, 3, "rep", kBuckets, 300));
+
+  // A follower killed and restarted finds its copies on disk and pulls what it missed.
+  ASSERT_EQ(cluster.kill(2, SIGKILL), -1);
+  ASSERT_TRUE(cluster.start(2)) << cluster.log(2);
+  put(300, 600);  // the writers reconnect to the restarted node
+  ASSERT_TRUE(wait_replicated(cluster, 3, "rep", kBuckets, 600));
+
+  // Stopped, every node holds the whole replicated topic at the leaders' offsets; the factor-1
+  // topic only on its owners.
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(cluster.kill(i, SIGTERM), 0) << cluster.log(i);
+  std::map<std::pair<uint32_t, uint64_t>, int64_t> first;
+  for (int i = 0; i < 3; ++i) {
+    auto got = records_on_disk(cluster.dir() + "/" + cluster.id(i), "rep");
+    EXPECT_EQ(got.size(), 600u) << cluster.id(i);
+    if (i == 0) first = got;
+    else EXPECT_EQ(got, first) << cluster.id(i) << " has another log";
+  }
+  std::set<int64_t> ids;
+  for (const auto& [pos, id] : first) ids.insert(id);
+  EXPECT_EQ(ids.size(), 600u);
+  size_t solo_dirs = 0;
+  for (int i = 0; i < 3; ++i)
+    for (uint32_t b = 0; b < kBuckets; ++b)
+      solo_dirs += std::filesystem::exists(cluster.dir() + "/" + cluster.id(i) + "/solo/bucket_" + std::to_string(b));
+  EXPECT_EQ(solo_dirs, kBuckets) << "factor 1: each bucket on its owner only";
 }
 
 TEST(Replication, StaticZonesMustBeInTheListAndAgree) {
