@@ -47,6 +47,7 @@ Value topic_json(const TopicInfo& t) {
     if (t.retention.bytes) r.set("bytes", static_cast<int64_t>(*t.retention.bytes));
     o.set("retention", std::move(r));
   }
+  if (t.replication_factor != 1) o.set("replication_factor", static_cast<int64_t>(t.replication_factor));
   return o;
 }
 
@@ -88,6 +89,12 @@ int put_lines(Store& q, const PutArgs& a) {
   wo.batch_size = a.batch_size;
   wo.backend_options = a.options;
   wo.retention = a.retention;
+  if (a.replication_factor) {
+    // 0 would read as "not given" below the CLI: refused here with the others.
+    if (!queue::valid_replication_factor(*a.replication_factor))
+      return fail("--replication-factor must be 1, 3 or 5, got " + std::to_string(*a.replication_factor));
+    wo.replication_factor = *a.replication_factor;
+  }
   auto w = q.open_writer(wo);
   if (!w.ok()) return fail(w.status().to_string());
   if (!(*w)->topic().durable && a.target.server.empty())

@@ -37,6 +37,7 @@ struct PutArgs {
   uint32_t batch_size = 1000;  // lines per batch (and the topic's batch_size when it is created)
   Options options;
   Retention retention;  // a new topic's (docs/retention.md); an existing topic's must match
+  std::optional<uint32_t> replication_factor;  // a new topic's (1, 3, 5); an existing topic's must match
 };
 
 // `topics alter`: each limit given is set ("none" removes it); those not given stay.

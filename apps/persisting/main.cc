@@ -133,6 +133,8 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--retention-bytes", put.retention.bytes,
                       "New topics: keep at least this many bytes of data files per bucket")
       ->check(CLI::PositiveNumber);
+  put_cmd->add_option("--replication-factor", put.replication_factor,
+                      "New topics: copies of each bucket, 1 (default), 3 or 5 (needs that many nodes)");
   put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");
 
   cli::GetArgs get;

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   app.add_option("--id", c.id, "Node id (unique in the cluster)")->capture_default_str();
   app.add_option("--listen", c.listen, "gRPC listen address host:port")->capture_default_str();
   app.add_option("--advertise", c.advertise, "Address peers and clients use (default: --listen)");
+  app.add_option("--zone", c.zone, "This node's zone (failure domain): a bucket's replicas spread over zones");
   app.add_option("--data-dir", c.data_dir, "Data directory (topics, buckets)");
   app.add_option("--members", c.members, "Static membership: id=host:port,... (all nodes, self included)");
   auto* etcd = app.add_option("--etcd", c.etcd, "etcd client URL for dynamic membership");

@@ -44,6 +44,10 @@ struct WriterOptions {
   // Retention at creation. On reopen, a retention given must equal the topic's (alter_topic
   // changes it); none given keeps the topic's.
   Retention retention;
+  // Copies of each bucket in a cluster (docs/cluster.md, "Replication"): 1, 3 or 5; anything else
+  // is InvalidArgument. 0: not given (a new topic gets 1; reopening keeps the topic's). More than
+  // 1 needs at least that many nodes: an embedded Queue is one and refuses it for a new topic.
+  uint32_t replication_factor = 0;
 };
 
 struct TopicInfo {
@@ -55,6 +59,7 @@ struct TopicInfo {
   Options backend_options;
   bool durable = false;  // whether the backend's records outlive the writing process
   Retention retention;
+  uint32_t replication_factor = 1;  // 1, 3 or 5 (topic.json "replication_factor"; absent: 1)
   // Which life of the name this is: a random non-zero id drawn when the topic is created
   // (topic.json "incarnation"), so a topic deleted and created again under the same name is a
   // different topic and handles to the old one get NotFound. 0: a topic created before

@@ -49,7 +49,8 @@ class QueueApi:
                     backend: Backend = ...,
                     backend_options: Optional[Mapping[str, Any]] = ...,
                     retention_records: Optional[int] = ...,
-                    retention_bytes: Optional[int] = ...) -> Writer: ...
+                    retention_bytes: Optional[int] = ...,
+                    replication_factor: Optional[int] = ...) -> Writer: ...
     async def read(self, topic: str, bucket_id: Optional[int] = ...,
                    bucket_ids: Optional[Sequence[int]] = ..., rank: Optional[int] = ...,
                    world_size: Optional[int] = ..., num_buckets: int = ...,

@@ -86,10 +86,18 @@ std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, con
                                                    uint32_t num_buckets, uint32_t batch_size,
                                                    const std::string& backend, const Options& backend_options,
                                                    std::optional<int64_t> retention_records,
-                                                   std::optional<int64_t> retention_bytes) {
+                                                   std::optional<int64_t> retention_bytes,
+                                                   std::optional<int64_t> replication_factor) {
   auto s = get();
   WriterOptions o;
   o.retention = retention_of(retention_records, retention_bytes);
+  if (replication_factor) {
+    int64_t rf = *replication_factor;
+    if (rf != 1 && rf != 3 && rf != 5)
+      throw_error("InvalidArgumentError", "topic '" + topic + "': replication_factor must be 1, 3 or 5, got " +
+                                              std::to_string(rf));
+    o.replication_factor = static_cast<uint32_t>(rf);
+  }
   o.topic = topic;
   o.bucket_column = bucket_column;
   o.num_buckets = num_buckets;
@@ -250,6 +258,7 @@ void bind_handles(py::module_& m) {
       .def("writer", &SystemHandle::writer, py::arg("topic"), py::arg("bucket_column"), py::arg("num_buckets"),
            py::arg("batch_size"), py::arg("backend"), py::arg("backend_options"),
            py::arg("retention_records") = py::none(), py::arg("retention_bytes") = py::none(),
+           py::arg("replication_factor") = py::none(),
            "Creates or opens a topic for writing.")
       .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
            py::arg("world_size"), py::arg("group") = "", py::arg("start") = "earliest",

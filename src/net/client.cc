@@ -477,6 +477,7 @@ Result<Object> Client::cluster_status(const std::string& topic) {
   List members;
   for (const auto& m : resp.members()) {
     Object o{{"id", m.member().id()}, {"address", m.member().address()}, {"alive", m.alive()}};
+    if (!m.member().zone().empty()) o.set("zone", m.member().zone());
     if (!m.detail().empty()) o.set("detail", m.detail());
     members.emplace_back(std::move(o));
   }
@@ -488,7 +489,38 @@ Result<Object> Client::cluster_status(const std::string& topic) {
     out.set("ownership", std::move(own));
     List ids;
     for (const auto& id : resp.placement()) ids.emplace_back(id);
-    out.set("placement", Object{{"epoch", static_cast<int64_t>(resp.placement_epoch())}, {"members", Value(std::move(ids))}});
+    Object placement{{"epoch", static_cast<int64_t>(resp.placement_epoch())}, {"members", Value(std::move(ids))}};
+    if (!resp.placement_zones().empty()) {
+      Object zones;
+      for (const auto& id : resp.placement()) {
+        auto z = resp.placement_zones().find(id);
+        if (z != resp.placement_zones().end()) zones.set(id, z->second);
+      }
+      placement.set("zones", std::move(zones));
+    }
+    out.set("placement", std::move(placement));
+    // Each bucket's replicas, leader first (docs/cluster.md, "Replication"). 0: an older node.
+    out.set("replication_factor", static_cast<int64_t>(std::max<uint32_t>(resp.replication_factor(), 1)));
+    List buckets;
+    for (const auto& o : resp.ownership()) {
+      List replicas;
+      for (const auto& r : o.replicas()) replicas.emplace_back(r);
+      if (replicas.empty()) replicas.emplace_back(o.owner());
+      Object bucket{{"bucket", static_cast<int64_t>(o.bucket())},
+                    {"leader", replicas.front()},
+                    {"replicas", Value(std::move(replicas))}};
+      if (!o.log_ends().empty()) {  // the answering node leads the bucket
+        Object ends;
+        for (const auto& r : o.replicas()) {
+          auto it = o.log_ends().find(r);
+          if (it != o.log_ends().end()) ends.set(r, static_cast<int64_t>(it->second));
+        }
+        bucket.set("log_ends", std::move(ends));
+        bucket.set("high_watermark", static_cast<int64_t>(o.high_watermark()));
+      }
+      buckets.emplace_back(std::move(bucket));
+    }
+    out.set("buckets", std::move(buckets));
   }
   return out;
 }

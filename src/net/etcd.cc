@@ -61,7 +61,7 @@ class EtcdMembership : public Membership {
   std::vector<runtime::Member> configured() const override {
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<runtime::Member> out;
-    for (const auto& [id, addr] : nodes_) out.push_back({NodeId(id), addr});
+    for (const auto& [id, addr] : nodes_) out.push_back({NodeId(id), addr, zone_locked(id)});
     return out;
   }
 
@@ -69,7 +69,7 @@ class EtcdMembership : public Membership {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = nodes_.find(id.str());
     if (it == nodes_.end()) return NotFound("node " + id.str() + " is not registered in etcd");
-    return runtime::Member{id, it->second};
+    return runtime::Member{id, it->second, zone_locked(id.str())};
   }
 
   std::map<std::string, std::string> kafka_addresses() const override {
@@ -92,7 +92,7 @@ class EtcdMembership : public Membership {
     std::vector<MemberState> out;
     for (const auto& [id, addr] : nodes_) {
       std::string why = down_reason_locked(id);
-      out.push_back({{NodeId(id), addr}, why.empty(), why});
+      out.push_back({{NodeId(id), addr, zone_locked(id)}, why.empty(), why});
     }
     return out;
   }
@@ -116,6 +116,11 @@ class EtcdMembership : public Membership {
   }
 
  private:
+  std::string zone_locked(const std::string& id) const {
+    auto it = zones_.find(id);
+    return it == zones_.end() ? "" : it->second;
+  }
+
   // "" while id is alive (or unknown); why it is down otherwise. Needs mu_.
   std::string down_reason_locked(const std::string& id) const {
     if (!nodes_.count(id) || alive_.count(id)) return "";
@@ -155,6 +160,12 @@ class EtcdMembership : public Membership {
                                                {"value", b64(config_.kafka_address)}})
                           .status());
     }
+    if (config_.zone.empty()) {
+      RETURN_IF_ERROR(post("/v3/kv/deleterange", json{{"key", b64(key("zones", self_.id.str()))}}).status());
+    } else {
+      RETURN_IF_ERROR(
+          post("/v3/kv/put", json{{"key", b64(key("zones", self_.id.str()))}, {"value", b64(config_.zone)}}).status());
+    }
     return post("/v3/kv/deleterange", json{{"key", b64(key("left", self_.id.str()))}}).status();
   }
 
@@ -162,7 +173,7 @@ class EtcdMembership : public Membership {
   Result<int64_t> refresh() {
     std::string p = config_.prefix + "/";
     ASSIGN_OR_RETURN(json r, post("/v3/kv/range", json{{"key", b64(p)}, {"range_end", b64(prefix_end(p))}}));
-    std::map<std::string, std::string> nodes, kafka;
+    std::map<std::string, std::string> nodes, kafka, zones;
     std::set<std::string> alive, left;
     if (r.contains("kvs")) {
       for (const auto& kv : r["kvs"]) {
@@ -172,6 +183,7 @@ class EtcdMembership : public Membership {
         if (rest.rfind("alive/", 0) == 0) alive.insert(rest.substr(6));
         if (rest.rfind("left/", 0) == 0) left.insert(rest.substr(5));
         if (rest.rfind("kafka/", 0) == 0) kafka[rest.substr(6)] = v;
+        if (rest.rfind("zones/", 0) == 0) zones[rest.substr(6)] = v;
       }
     }
     int64_t rev = 0;
@@ -180,6 +192,7 @@ class EtcdMembership : public Membership {
     std::lock_guard<std::mutex> lock(mu_);
     nodes_ = std::move(nodes);
     kafka_ = std::move(kafka);
+    zones_ = std::move(zones);
     alive_ = std::move(alive);
     left_ = std::move(left);
     return rev;
@@ -239,6 +252,7 @@ class EtcdMembership : public Membership {
   mutable std::mutex mu_;
   std::map<std::string, std::string> nodes_;  // id -> address
   std::map<std::string, std::string> kafka_;  // id -> Kafka listener address
+  std::map<std::string, std::string> zones_;  // id -> zone
   std::set<std::string> alive_;
   std::set<std::string> left_;  // stopped cleanly (their left/ mark), not yet back
   std::mutex stop_mu_;

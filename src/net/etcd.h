@@ -5,6 +5,8 @@
 //   <prefix>/alive/<id> = address   under the node's lease (TTL): the member is up
 //   <prefix>/kafka/<id> = host:port permanent, written at registration by a member with a Kafka
 //                                   listener (its advertised address), deleted by one without
+//   <prefix>/zones/<id> = zone      permanent, written at registration by a member with a zone
+//                                   (persistingd --zone), deleted by one without
 //   <prefix>/left/<id>  = address   written by a clean stop (no lease), deleted when it registers:
 //                                   the member left on purpose ("left the cluster", not "expired")
 // A node grants a lease, writes both keys, keeps the lease alive (every TTL/3), and watches the
@@ -27,6 +29,7 @@ struct EtcdConfig {
   std::string prefix = "/persisting";
   int ttl_s = 5;
   std::string kafka_address;  // this node's advertised Kafka listener; empty: none
+  std::string zone;           // this node's zone (<prefix>/zones/<id>); empty: none
   // Where failed keepalives, watches and refreshes are logged (once per failure, not per retry).
   Logger* logger = nullptr;
 };

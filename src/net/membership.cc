@@ -43,14 +43,14 @@ class StaticMembership : public Membership {
   std::map<std::string, std::string> kafka_;  // id -> Kafka listener host:port
 };
 
+}  // namespace
+
 bool valid_id(const std::string& id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
   });
 }
-
-}  // namespace
 
 Result<std::vector<runtime::Member>> parse_members(const std::string& spec) {
   std::vector<runtime::Member> out;
@@ -64,12 +64,18 @@ Result<std::vector<runtime::Member>> parse_members(const std::string& spec) {
     size_t eq = item.find('=');
     if (eq == std::string::npos)
       return InvalidArgument("member '" + item + "' is not id=host:port");
-    std::string id = item.substr(0, eq), addr = item.substr(eq + 1);
+    std::string id = item.substr(0, eq), addr = item.substr(eq + 1), zone;
     if (!valid_id(id)) return InvalidArgument("member id '" + id + "' must be 1-64 characters from [A-Za-z0-9_-]");
+    if (size_t at = addr.find('@'); at != std::string::npos) {
+      zone = addr.substr(at + 1);
+      addr.resize(at);
+      if (!valid_id(zone))
+        return InvalidArgument("member " + id + ": zone '" + zone + "' must be 1-64 characters from [A-Za-z0-9_-]");
+    }
     if (addr.find(':') == std::string::npos) return InvalidArgument("member " + id + ": address '" + addr + "' is not host:port");
     if (!ids.insert(id).second) return InvalidArgument("member id '" + id + "' is listed twice");
     if (!addresses.insert(addr).second) return InvalidArgument("member address '" + addr + "' is listed twice");
-    out.push_back({NodeId(id), addr});
+    out.push_back({NodeId(id), addr, zone});
   }
   if (out.empty()) return InvalidArgument("the member list is empty");
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });

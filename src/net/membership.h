@@ -48,7 +48,11 @@ class Membership {
   virtual void stop() {}
 };
 
+// 1-64 characters from [A-Za-z0-9_-]: a node id or a zone.
+bool valid_id(const std::string& id);
+
 // "n1=127.0.0.1:7070,n2=127.0.0.1:7071": ids [A-Za-z0-9_-]{1,64}, unique ids and addresses.
+// An entry may name the member's zone after '@' ("n1=127.0.0.1:7070@a"; the same characters).
 Result<std::vector<runtime::Member>> parse_members(const std::string& spec);
 
 // Static membership from a parsed list, which must contain self. kafka: the members' Kafka

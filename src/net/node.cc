@@ -19,6 +19,7 @@
 #include "net/etcd.h"
 #include "net/kafka_cluster.h"
 #include "net/membership.h"
+#include "net/replicator.h"
 #include "net/node_lock.h"
 #include "net/service.h"
 #include "persisting/env.h"
@@ -45,6 +46,7 @@ struct Node::Impl {
   metrics::Registry registry;
   std::unique_ptr<Service> service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<Replicator> replicator;  // destroyed (stopped) before the service and peers
   std::unique_ptr<metrics::HttpEndpoint> http;
   std::unique_ptr<kafka::KafkaCluster> kafka_cluster;  // outlives kafka (destroyed after it)
   std::unique_ptr<kafka::Server> kafka;
@@ -159,6 +161,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   }
   impl->peers = std::make_unique<Channels>(cc);
 
+  if (!config.zone.empty() && !valid_id(config.zone))
+    return InvalidArgument("--zone '" + config.zone + "' must be 1-64 characters from [A-Za-z0-9_-]");
   if (!config.etcd.empty()) {
     if (!config.members.empty()) return InvalidArgument("give --members or --etcd, not both");
     if (!config.kafka_members.empty())
@@ -169,20 +173,31 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     ec.prefix = config.etcd_prefix;
     ec.ttl_s = config.etcd_ttl_s;
     ec.logger = config.logger.get();
+    ec.zone = config.zone;
     if (!config.kafka_listen.empty()) {
       ASSIGN_OR_RETURN(ec.kafka_address, kafka_advertised(config));
       if (ec.kafka_address.ends_with(":0"))
         return InvalidArgument("node " + config.id + ": with --etcd, --kafka-listen (or --kafka-advertise) needs a "
                                "port other than 0: the others learn it from etcd");
     }
-    ASSIGN_OR_RETURN(impl->membership, etcd_membership({self, config.advertise}, ec));
+    ASSIGN_OR_RETURN(impl->membership, etcd_membership({self, config.advertise, config.zone}, ec));
   } else {
     std::string spec = config.members.empty() ? config.id + "=" + config.advertise : config.members;
     ASSIGN_OR_RETURN(auto members, parse_members(spec));
-    for (const auto& m : members)
-      if (m.id == self && m.address != config.advertise)
+    for (auto& m : members) {
+      if (m.id != self) continue;
+      if (m.address != config.advertise)
         return InvalidArgument("member " + m.id.str() + " is listed at " + m.address + " but this node listens at " +
                                config.advertise + " (set --advertise)");
+      if (!config.zone.empty() && !m.zone.empty() && m.zone != config.zone)
+        return InvalidArgument("member " + m.id.str() + " is listed in zone " + m.zone + " but --zone is " +
+                               config.zone);
+      if (m.zone.empty() && !config.zone.empty() && members.size() > 1)
+        return InvalidArgument("--zone " + config.zone + " with static --members: give every member's zone in "
+                               "the list (id=host:port@zone, the same list on every node), so that every node "
+                               "places replicas alike");
+      if (m.zone.empty()) m.zone = config.zone;
+    }
     std::vector<runtime::Member> kafka_members;
     if (!config.kafka_listen.empty() && members.size() > 1) {
       // Every node must know where the others' Kafka listeners are: Metadata names them.
@@ -271,6 +286,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     return Unavailable("node " + config.id + ": cannot listen on " + config.listen + (why.empty() ? "" : ": " + why));
   }
   impl->server->GetHealthCheckService()->SetServingStatus(true);
+  // Followers of replicated topics' buckets pull from their leaders (nothing for factor 1).
+  impl->replicator = std::make_unique<Replicator>(impl->service->directory(), impl->core, impl->peers.get(),
+                                                  config.logger.get());
+  impl->replicator->start();
 
   if (!config.metrics.empty()) {
     Impl* raw = impl.get();
@@ -296,6 +315,7 @@ Status Node::shutdown(std::chrono::milliseconds grace) {
   if (i.stopped) return Status::OK();
   i.stopped = true;
   if (i.kafka) i.kafka->stop();  // its parked fetches end before the buckets close
+  if (i.replicator) i.replicator->stop();  // no appends to follower copies from here on
   if (i.server) {
     i.server->GetHealthCheckService()->SetServingStatus(false);
     i.server->Shutdown(std::chrono::system_clock::now() + grace);

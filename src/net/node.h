@@ -23,6 +23,10 @@ struct NodeConfig {
   std::string etcd_prefix = "/persisting";
   int etcd_ttl_s = 5;
   std::string advertise;                   // address peers and clients use (default: listen)
+  // This node's zone (failure domain; docs/cluster.md, "Replication"): replicas of a bucket go
+  // to as many zones as there are. Static membership may also name each member's zone in
+  // --members (id=host:port@zone); both given for this node must agree. Empty: none.
+  std::string zone;
   std::string metrics;                     // host:port of /metrics and /healthz; empty: off
   std::string token;                       // empty: no access control
   std::string tls_cert, tls_key;           // PEM files: serve TLS when both are given

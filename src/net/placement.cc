@@ -16,6 +16,20 @@ std::vector<std::string> Placement::ids() const {
   return out;
 }
 
+std::vector<NodeId> Placement::replicas(const std::string& topic, uint32_t bucket, uint32_t factor) const {
+  size_t n = std::clamp<size_t>(factor, 1, members.size());
+  std::vector<NodeId> out;
+  for (const runtime::Member* m : runtime::rendezvous_replicas(members, topic, BucketId(bucket), n)) out.push_back(m->id);
+  return out;
+}
+
+Zones Placement::zones() const {
+  Zones out;
+  for (const auto& m : members)
+    if (!m.zone.empty()) out[m.id.str()] = m.zone;
+  return out;
+}
+
 std::string placement_path(const std::string& data_dir, const std::string& topic) {
   return queue::topic_dir(data_dir, topic) + "/placement.json";
 }
@@ -45,15 +59,27 @@ Result<StoredPlacement> load_placement(Env* env, const std::string& path) {
     p.ids.push_back(id.as_string());
   }
   if (p.ids.empty()) return bad("\"members\" is empty");
+  if (const Value* z = o.find("zones")) {
+    if (!z->is_object()) return bad("\"zones\" is not an object");
+    for (const auto& [id, zone] : z->as_object()) {
+      if (!zone.is_string()) return bad("the zone of " + id + " is not a string");
+      p.zones[id] = zone.as_string();
+    }
+  }
   return p;
 }
 
-Status store_placement(Env* env, const std::string& path, uint64_t epoch, const std::vector<std::string>& ids) {
+Status store_placement(Env* env, const std::string& path, uint64_t epoch, const std::vector<std::string>& ids,
+                       const Zones& zones) {
   List l;
   for (const auto& id : ids) l.emplace_back(id);
-  std::string text = to_json(Value(Object{{"format", kPlacementFormat},
-                                          {"epoch", static_cast<int64_t>(epoch)},
-                                          {"members", Value(std::move(l))}})) + "\n";
+  Object o{{"format", kPlacementFormat}, {"epoch", static_cast<int64_t>(epoch)}, {"members", Value(std::move(l))}};
+  if (!zones.empty()) {  // only then: a placement without zones keeps the file it always had
+    Object z;
+    for (const auto& [id, zone] : zones) z.set(id, zone);
+    o.set("zones", std::move(z));
+  }
+  std::string text = to_json(Value(std::move(o))) + "\n";
   return env->write_file_atomic(path, text);  // temp file, fsync, rename, directory fsync
 }
 

@@ -255,6 +255,11 @@ grpc::ServerUnaryReactor* Service::Rebalance(grpc::CallbackServerContext* ctx, c
     asio::post(*movers_, [this, req, resp, done] {
       Status s = [&]() -> Status {
         ASSIGN_OR_RETURN(auto entry, directory_->find(req->topic(), /*forward=*/true));
+        // Moving replicas is not written yet: refused before anything changes.
+        if (entry->info.replication_factor > 1)
+          return FailedPrecondition("topic '" + req->topic() + "' has replication_factor " +
+                                    std::to_string(entry->info.replication_factor) +
+                                    ": rebalancing a replicated topic is not supported yet");
         return net::rebalance(*req, resp, entry->info, [&entry] { return entry->placement(); }, *membership_, *peers_,
                               config_.peer_timeout);
       }();

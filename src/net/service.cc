@@ -150,6 +150,7 @@ void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   to_wire(t.info, spec);
   auto p = t.placement();
   for (const auto& m : p->members) spec->add_placement(m.id.str());
+  for (const auto& [id, zone] : p->zones()) (*spec->mutable_placement_zones())[id] = zone;
   spec->set_placement_epoch(p->epoch);
   if (kafka_topic_) spec->set_kafka(kafka_topic_(t.info.topic));
 }
@@ -164,8 +165,9 @@ grpc::ServerUnaryReactor* Service::CreateTopic(grpc::CallbackServerContext* ctx,
   return unary(kCreateTopic, ctx, [this, req, resp](Done done) {
     post_admin([this, req, resp, done] {
       std::vector<std::string> ids(req->spec().placement().begin(), req->spec().placement().end());
+      Zones zones(req->spec().placement_zones().begin(), req->spec().placement_zones().end());
       auto e = directory_->remember(from_wire(req->spec()), std::move(ids), req->spec().placement_epoch(),
-                                    req->spec().kafka());
+                                    req->spec().kafka(), std::move(zones));
       if (!e.ok()) return done(e.status().with_context("node " + self_.id.str()));
       if (!req->local_only()) {
         for (const auto& m : membership_->configured()) {
@@ -499,6 +501,58 @@ grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v
   return reactor;
 }
 
+// ---- replication: a follower pulls from the leader -----------------------------------------
+
+grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, const v1::ReplicateRequest* req,
+                                             v1::ReplicateResponse* resp) {
+  auto* reactor = new GetReactor();
+  Done done = finisher(kReplicate, reactor);
+  if (Status a = authorize(ctx); !a.ok()) {
+    done(a);
+    return reactor;
+  }
+  with_topic(req->topic(), [this, req, resp, done, reactor](Result<std::shared_ptr<TopicEntry>> e) {
+    if (!e.ok()) return done(e.status());
+    TopicEntry& t = **e;
+    const uint32_t b = req->bucket();
+    if (Status s = check_bucket(t, b); !s.ok()) return done(s);
+    if (req->incarnation() != t.info.incarnation)
+      return done(NotFound(runtime::deleted_message(t.info.topic, req->incarnation())));
+    if (t.info.replication_factor <= 1)
+      return done(FailedPrecondition("topic '" + t.info.topic + "' is not replicated (replication_factor 1)"));
+    std::vector<NodeId> replicas = directory_->replicas(t, b);
+    if (replicas.front() != self_.id)
+      return done(FailedPrecondition(bucket_name(t.info.topic, b) + " is led by " + replicas.front().str() + ", not " +
+                                     self_.id.str()));
+    if (std::find(replicas.begin() + 1, replicas.end(), NodeId(req->follower())) == replicas.end())
+      return done(InvalidArgument(bucket_name(t.info.topic, b) + ": node '" + req->follower() +
+                                  "' is not one of its followers"));
+    auto actor = directory_->local_bucket(t, b);
+    if (!actor.ok()) return done(actor.status());
+    {
+      std::lock_guard<std::mutex> lock(t.replication_mu);
+      t.follower_ends[b][req->follower()] = req->log_end();
+    }
+    queue::Actors actors{std::move(actor).value()};
+    uint64_t waiter = queue::next_waiter_id();
+    reactor->arm(actors, waiter);
+    size_t limit = std::clamp<uint32_t>(req->max_records(), 1, config_.max_get_limit);
+    uint32_t wait_ms = std::min(req->wait_ms(), config_.max_wait_ms);
+    size_t budget = config_.max_response_bytes;
+    resp->set_offset(req->log_end());
+    queue::fetch(actors, {req->log_end()}, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
+                 [resp, done, budget](Result<std::vector<RecordBatch>> raw) {
+      if (!raw.ok()) return done(raw.status());
+      const RecordBatch& batch = (*raw)[0];
+      size_t n = batch.size();
+      while (n > 1 && batch.ends()[n - 1] > budget) --n;  // under the budget, at least one record
+      to_wire(batch, 0, n, resp->mutable_run());
+      done(Status::OK());
+    });
+  });
+  return reactor;
+}
+
 // ---- admin --------------------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* Service::Flush(grpc::CallbackServerContext* ctx, const v1::FlushRequest* req,
@@ -551,6 +605,7 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
         auto* m = resp->add_members();
         m->mutable_member()->set_id(s.member.id.str());
         m->mutable_member()->set_address(s.member.address);
+        m->mutable_member()->set_zone(s.member.zone);
         m->set_alive(s.alive);
         m->set_detail(s.detail);
       }
@@ -562,9 +617,31 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
           auto* o = resp->add_ownership();
           o->set_bucket(b);
           o->set_owner(p->owner(req->topic(), b).str());
+          std::vector<NodeId> replicas = directory_->replicas(**e, b);
+          for (const NodeId& r : replicas) o->add_replicas(r.str());
+          if (replicas.size() > 1 && replicas.front() == self_.id) {
+            // This node leads the bucket: its own count and what each follower last reported.
+            auto actor = directory_->local_bucket(**e, b);
+            if (!actor.ok()) return done(actor.status());
+            auto end = total_count(**actor);
+            if (!end.ok()) return done(end.status());
+            uint64_t hw = *end;
+            (*o->mutable_log_ends())[self_.id.str()] = *end;
+            std::lock_guard<std::mutex> lock((*e)->replication_mu);
+            const auto& ends = (*e)->follower_ends[b];
+            for (size_t i = 1; i < replicas.size(); ++i) {
+              auto it = ends.find(replicas[i].str());
+              uint64_t v = it == ends.end() ? 0 : it->second;
+              (*o->mutable_log_ends())[replicas[i].str()] = v;
+              hw = std::min(hw, v);
+            }
+            o->set_high_watermark(hw);
+          }
         }
         resp->set_placement_epoch(p->epoch);
         for (const auto& m : p->members) resp->add_placement(m.id.str());
+        resp->set_replication_factor((*e)->info.replication_factor);
+        for (const auto& [id, zone] : p->zones()) (*resp->mutable_placement_zones())[id] = zone;
       }
       done(Status::OK());
     });

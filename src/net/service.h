@@ -71,6 +71,8 @@ class Service final : public v1::QueueService::CallbackService {
                                 v1::GetResponse* resp) override;
   grpc::ServerUnaryReactor* Flush(grpc::CallbackServerContext* ctx, const v1::FlushRequest* req,
                                   v1::FlushResponse* resp) override;
+  grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* ctx, const v1::ReplicateRequest* req,
+                                      v1::ReplicateResponse* resp) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx, const v1::StatsRequest* req,
                                   v1::StatsResponse* resp) override;
   grpc::ServerUnaryReactor* ClusterStatus(grpc::CallbackServerContext* ctx, const v1::ClusterStatusRequest* req,

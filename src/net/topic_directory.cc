@@ -44,13 +44,31 @@ std::shared_ptr<TopicEntry> TopicDirectory::cached(const std::string& name) cons
 }
 
 Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& info, std::vector<std::string> ids,
-                                                              uint64_t epoch, bool kafka) {
+                                                              uint64_t epoch, bool kafka, Zones zones) {
   if (!core_->has_data_dir()) {
     auto durable = BackendRegistry::global().is_durable(info.backend);
     if (durable.ok() && *durable)
       return InvalidArgument("topic '" + info.topic + "': backend '" + info.backend + "' stores files, but node " +
                              self_.id.str() + " has no --data-dir (it serves memory topics only; restart it with "
                              "--data-dir)");
+  }
+  // Replicas need as many placement members (checked before anything is written; a topic that
+  // exists already passed this when it was created).
+  if (info.replication_factor > 1) {
+    RETURN_IF_ERROR(queue::check_replication_factor(info.topic, info.replication_factor));
+    if (core_->lookup(info.topic).status().code() == Code::kNotFound) {
+      std::vector<std::string> members = ids;
+      if (members.empty())
+        for (const auto& m : membership_->configured()) members.push_back(m.id.str());
+      if (members.size() < info.replication_factor) {
+        std::string list;
+        for (const auto& id : members) list += (list.empty() ? "" : ", ") + id;
+        return InvalidArgument("topic '" + info.topic + "': replication_factor " +
+                               std::to_string(info.replication_factor) + " needs at least " +
+                               std::to_string(info.replication_factor) + " nodes; the cluster has " +
+                               std::to_string(members.size()) + " (" + list + ")");
+      }
+    }
   }
   // The incarnation comes with the topic from the node that created it (0: draw one here).
   ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info), info.incarnation));
@@ -67,6 +85,7 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
       auto p = load_placement(core_->env, path);
       if (p.ok()) {
         ids = std::move(p->ids);
+        zones = std::move(p->zones);
         epoch = p->epoch;
         on_disk = true;
       } else if (p.status().code() != Code::kNotFound) {
@@ -75,12 +94,16 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
       }
     }
     if (ids.empty()) {
-      for (const auto& m : membership_->configured()) ids.push_back(m.id.str());
+      zones.clear();
+      for (const auto& m : membership_->configured()) {
+        ids.push_back(m.id.str());
+        if (!m.zone.empty()) zones[m.id.str()] = m.zone;
+      }
       epoch = 1;
     }
     epoch = std::max<uint64_t>(epoch, 1);
     if (!path.empty() && !on_disk) {
-      if (Status s = store_placement(core_->env, path, epoch, ids); !s.ok()) {
+      if (Status s = store_placement(core_->env, path, epoch, ids, zones); !s.ok()) {
         topics_.erase(stored.topic);
         return s;
       }
@@ -98,7 +121,10 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
     }
     auto placement = std::make_shared<Placement>();
     placement->epoch = epoch;
-    for (const auto& id : ids) placement->members.push_back({NodeId(id), ""});
+    for (const auto& id : ids) {
+      auto z = zones.find(id);
+      placement->members.push_back({NodeId(id), "", z == zones.end() ? "" : z->second});
+    }
     entry->set_placement(std::move(placement));
     e = std::move(entry);
   }
@@ -110,6 +136,10 @@ std::vector<std::shared_ptr<TopicEntry>> TopicDirectory::all() const {
   std::shared_lock lock(mu_);
   for (const auto& [name, e] : topics_) out.push_back(e);
   return out;
+}
+
+std::vector<NodeId> TopicDirectory::replicas(const TopicEntry& t, uint32_t bucket) const {
+  return t.placement()->replicas(t.info.topic, bucket, t.info.replication_factor);
 }
 
 Result<runtime::Member> TopicDirectory::owner(const TopicEntry& t, uint32_t bucket) const {
@@ -140,7 +170,9 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name
     auto s = peers_->stub(m.address)->GetTopic(&ctx, req, &resp);
     if (s.ok()) {
       std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
-      return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch(), resp.topic().kafka());
+      Zones zones(resp.topic().placement_zones().begin(), resp.topic().placement_zones().end());
+      return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch(), resp.topic().kafka(),
+                      std::move(zones));
     }
   }
   return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");

@@ -29,6 +29,10 @@ struct TopicEntry {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket; null until opened
   std::mutex switch_mu;  // serializes placement changes (file, then memory)
   Fences fences;         // rebalance fences (see Fences for the locking)
+  // Replication, on the leader of a bucket: each follower's log end as its last Replicate said
+  // (bucket -> follower id -> log end). Guarded by replication_mu.
+  std::mutex replication_mu;
+  std::map<uint32_t, std::map<std::string, uint64_t>> follower_ends;
 
   std::shared_ptr<const Placement> placement() const {
     std::lock_guard<std::mutex> lock(placement_mu);
@@ -68,11 +72,13 @@ class TopicDirectory {
   // listener's marker). Set before the node serves; unset: not marked.
   void set_kafka_marker(std::function<Status(const std::string&)> mark) { kafka_marker_ = std::move(mark); }
   // Opens (creates) the topic locally and caches it. Its placement: the one stored with the
-  // topic, else ids at epoch (from the creating node), else the configured members now.
-  // kafka: the topic was created over Kafka (a peer said so); it is marked (set_kafka_marker)
-  // once its topic.json exists and before the entry is published.
+  // topic, else ids (with their zones) at epoch (from the creating node), else the configured
+  // members now with their zones. kafka: the topic was created over Kafka (a peer said so); it
+  // is marked (set_kafka_marker) once its topic.json exists and before the entry is published.
+  // A new topic whose replication_factor exceeds its placement's members is refused
+  // (InvalidArgument) before anything is written.
   Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
-                                               uint64_t epoch, bool kafka = false);
+                                               uint64_t epoch, bool kafka = false, Zones zones = {});
   // Every topic on this node's disk (or in its memory), used or not.
   Result<std::vector<TopicInfo>> local_topics() { return core_->list_topics(); }
   // Every topic used since start (and not deleted since).
@@ -82,6 +88,9 @@ class TopicDirectory {
   // hold it by reference); its actors are retired, so they answer NotFound.
   void forget(const std::string& name);
 
+  // The bucket's replicas under its placement and the topic's replication_factor, the owner
+  // (leader candidate) first.
+  std::vector<NodeId> replicas(const TopicEntry& t, uint32_t bucket) const;
   // The owner of a bucket with its current address; Unavailable when the membership has no
   // address for it.
   Result<runtime::Member> owner(const TopicEntry& t, uint32_t bucket) const;

@@ -78,6 +78,7 @@ void to_wire(const TopicInfo& info, v1::TopicSpec* spec) {
   for (const auto& [k, v] : info.backend_options) (*spec->mutable_backend_options())[k] = v;
   spec->set_durable(info.durable);
   spec->set_incarnation(info.incarnation);
+  spec->set_replication_factor(info.replication_factor);
 }
 
 TopicInfo from_wire(const v1::TopicSpec& spec) {
@@ -90,6 +91,7 @@ TopicInfo from_wire(const v1::TopicSpec& spec) {
   for (const auto& [k, v] : spec.backend_options()) info.backend_options[k] = v;
   info.durable = spec.durable();
   info.incarnation = spec.incarnation();
+  info.replication_factor = spec.replication_factor();  // 0: not given (a request)
   return info;
 }
 

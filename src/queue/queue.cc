@@ -54,6 +54,7 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w, uint64_t inc
                            std::to_string(w.num_buckets));
   if (w.batch_size == 0) return InvalidArgument("topic '" + w.topic + "': batch_size must be at least 1");
   if (w.bucket_column.empty()) return InvalidArgument("topic '" + w.topic + "': bucket_column is empty");
+  RETURN_IF_ERROR(queue::check_replication_factor(w.topic, w.replication_factor));
   auto durable = BackendRegistry::global().is_durable(w.backend);
   if (!durable.ok()) return durable.status().with_context("topic '" + w.topic + "'");
   if (*durable && !has_data_dir())
@@ -86,6 +87,7 @@ Result<TopicInfo> QueueCore::open_for_write(const WriterOptions& w, uint64_t inc
     // validation leaves nothing behind.
     RETURN_IF_ERROR(queue::check_retention(w.topic, w.backend, w.retention));
     info = queue::topic_settings(w);
+    if (info.replication_factor == 0) info.replication_factor = 1;
     info.incarnation = incarnation != 0 ? incarnation : queue::new_incarnation();
     if (Status s = BackendRegistry::global().validate_options(info.backend, info.backend_options); !s.ok())
       return s.with_context("topic '" + w.topic + "'");
@@ -330,6 +332,17 @@ Queue::~Queue() {
 const std::string& Queue::data_dir() const { return core_->options.data_dir; }
 
 Result<std::unique_ptr<QueueWriter>> Queue::writer(const WriterOptions& options) {
+  // Replicas need as many nodes; this queue is one. A topic a cluster made keeps its factor here.
+  if (options.replication_factor > 1) {
+    RETURN_IF_ERROR(queue::check_replication_factor(options.topic, options.replication_factor));
+    auto existing = core_->lookup(options.topic);
+    if (existing.status().code() == Code::kNotFound)
+      return InvalidArgument("topic '" + options.topic + "': replication_factor " +
+                             std::to_string(options.replication_factor) + " needs at least " +
+                             std::to_string(options.replication_factor) +
+                             " nodes, and an embedded queue is one: create the topic through a cluster "
+                             "(Client, persisting put --server)");
+  }
   ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_write(options));
   std::vector<BucketId> all;
   for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);

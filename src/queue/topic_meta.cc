@@ -67,6 +67,8 @@ std::string encode_topic_meta(const TopicInfo& info) {
     if (info.retention.bytes) r["bytes"] = *info.retention.bytes;
     j["retention"] = r;
   }
+  // Only when not 1, so a topic without replication keeps the topic.json it always had.
+  if (info.replication_factor != 1) j["replication_factor"] = info.replication_factor;
   return j.dump(2) + "\n";
 }
 
@@ -113,6 +115,12 @@ Result<TopicInfo> decode_topic_meta(std::string_view text, const std::string& pa
         return bad("retention \"" + std::string(key) + "\" is not a positive integer");
       (std::string(key) == "records" ? info.retention.records : info.retention.bytes) = r[key].get<uint64_t>();
     }
+  }
+  if (j.contains("replication_factor")) {
+    const auto& rf = j["replication_factor"];
+    if (!rf.is_number_unsigned() || !valid_replication_factor(rf.get<uint64_t>()))
+      return bad("\"replication_factor\" is not 1, 3 or 5");
+    info.replication_factor = rf.get<uint32_t>();
   }
   if (j.contains("incarnation")) {
     const auto& inc = j["incarnation"];
@@ -169,6 +177,13 @@ Status check_retention(const std::string& topic, const std::string& backend, con
   return Status::OK();
 }
 
+bool valid_replication_factor(uint64_t rf) { return rf == 1 || rf == 3 || rf == 5; }
+
+Status check_replication_factor(const std::string& topic, uint32_t rf) {
+  if (rf == 0 || valid_replication_factor(rf)) return Status::OK();
+  return InvalidArgument("topic '" + topic + "': replication_factor must be 1, 3 or 5, got " + std::to_string(rf));
+}
+
 Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted) {
   std::string diffs;
   auto diff = [&](const std::string& what, const std::string& have, const std::string& want) {
@@ -178,6 +193,8 @@ Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted)
   diff("num_buckets", std::to_string(stored.num_buckets), std::to_string(wanted.num_buckets));
   diff("bucket_column", "'" + stored.bucket_column + "'", "'" + wanted.bucket_column + "'");
   diff("backend", "'" + stored.backend + "'", "'" + wanted.backend + "'");
+  if (wanted.replication_factor != 0)
+    diff("replication_factor", std::to_string(stored.replication_factor), std::to_string(wanted.replication_factor));
   if (wanted.retention.any() && !(wanted.retention == stored.retention))
     diffs += std::string(diffs.empty() ? "" : "; ") + "retention is " + retention_text(stored.retention) + ", not " +
              retention_text(wanted.retention) + " (change it with alter_topic / `persisting topics alter`)";

@@ -45,6 +45,11 @@ std::string retention_text(const Retention& r);
 // InvalidArgument for a zero limit, or limits on a backend without retention (docs/retention.md).
 Status check_retention(const std::string& topic, const std::string& backend, const Retention& r);
 
+// 1, 3 or 5.
+bool valid_replication_factor(uint64_t rf);
+// InvalidArgument naming the topic unless rf is 1, 3, 5 or 0 (not given).
+Status check_replication_factor(const std::string& topic, uint32_t rf);
+
 // FailedPrecondition naming each setting that differs between the stored topic and a writer's.
 Status check_same_settings(const TopicInfo& stored, const WriterOptions& wanted);
 

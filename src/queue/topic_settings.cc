@@ -11,6 +11,7 @@ WriterOptions writer_options(const TopicInfo& info) {
   w.backend = info.backend;
   w.backend_options = info.backend_options;
   w.retention = info.retention;
+  w.replication_factor = info.replication_factor;
   return w;
 }
 
@@ -23,6 +24,7 @@ TopicInfo topic_settings(const WriterOptions& w) {
   info.backend = w.backend;
   info.backend_options = w.backend_options;
   info.retention = w.retention;
+  info.replication_factor = w.replication_factor;  // 0 (not given) until the topic is opened
   return info;
 }
 

@@ -138,9 +138,17 @@ class Cluster {
   // Nodes started from now on list only the first k nodes as members.
   void use_members(int k) {
     members_.clear();
-    for (int i = 0; i < k; ++i)
+    for (int i = 0; i < k; ++i) {
       members_ += (i ? "," : "") + ids_[i] + "=127.0.0.1:" + std::to_string(ports_[i]);
+      if (static_cast<size_t>(i) < zones_.size() && !zones_[i].empty()) members_ += "@" + zones_[i];
+    }
   }
+  // Node i's zone in the static member list (id=host:port@zone) from the next start on.
+  void set_zones(std::vector<std::string> zones) {
+    zones_ = std::move(zones);
+    use_members(static_cast<int>(ids_.size()));
+  }
+  const std::string& members() const { return members_; }
   // Arguments node i gets (after the common ones) from its next start on.
   void set_node_args(int i, std::vector<std::string> args) {
     if (node_args_.size() <= static_cast<size_t>(i)) node_args_.resize(i + 1);
@@ -188,6 +196,7 @@ class Cluster {
   std::vector<std::string> ids_;
   std::vector<int> ports_;
   std::string members_;
+  std::vector<std::string> zones_;
   std::vector<std::unique_ptr<Process>> procs_;
 };
 

@@ -1,0 +1,176 @@
+#include "net/replicator.h"
+
+#include <algorithm>
+
+#include "core/log.h"
+#include "net/grpc_status.h"
+#include "net/service_internal.h"
+#include "net/wire.h"
+
+namespace persisting::net {
+namespace {
+
+constexpr uint32_t kMaxRecords = 10000;                     // per Replicate
+constexpr uint32_t kWaitMs = 1000;                          // a parked Replicate
+constexpr auto kCallTimeout = std::chrono::milliseconds(kWaitMs + 5000);
+constexpr auto kScanPeriod = std::chrono::milliseconds(500);
+
+}  // namespace
+
+struct Replicator::Chain {
+  std::string key;
+  std::shared_ptr<TopicEntry> topic;
+  uint32_t bucket = 0;
+  std::shared_ptr<runtime::BucketStorage> actor;
+  runtime::Member leader;
+  uint64_t log_end = 0;
+  std::mutex mu;  // guards ctx against stop()'s cancel
+  std::unique_ptr<grpc::ClientContext> ctx;
+  v1::ReplicateRequest req;
+  v1::ReplicateResponse resp;
+};
+
+Replicator::Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers,
+                       Logger* logger)
+    : directory_(directory), core_(std::move(core)), peers_(peers), logger_(logger) {}
+
+Replicator::~Replicator() { stop(); }
+
+void Replicator::start() {
+  scanner_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      scan();
+      lock.lock();
+      cv_.wait_for(lock, kScanPeriod, [this] { return stopping_; });
+    }
+  });
+}
+
+void Replicator::stop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!stopping_) {
+    stopping_ = true;
+    for (auto& [key, c] : chains_) {
+      std::lock_guard<std::mutex> cl(c->mu);
+      if (c->ctx) c->ctx->TryCancel();
+    }
+  }
+  cv_.notify_all();
+  cv_.wait(lock, [this] { return chains_.empty(); });
+  lock.unlock();
+  if (scanner_.joinable()) scanner_.join();
+}
+
+void Replicator::scan() {
+  bool first = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    first = !loaded_;
+    loaded_ = true;
+  }
+  if (first) {  // the replicated topics on this node's disk, before anyone asks for them
+    auto local = directory_->local_topics();
+    if (local.ok())
+      for (const auto& info : *local)
+        if (info.replication_factor > 1) log_if_error(logger_, LogLevel::kWarning, "replication: loading topic '" + info.topic + "'",
+                                                      directory_->find(info.topic, false).status());
+  }
+  for (const auto& t : directory_->all()) {
+    if (t->info.replication_factor <= 1) continue;
+    for (uint32_t b = 0; b < t->info.num_buckets; ++b) {
+      std::vector<NodeId> replicas = directory_->replicas(*t, b);
+      if (std::find(replicas.begin() + 1, replicas.end(), directory_->self().id) == replicas.end()) continue;
+      start_chain(t, b);
+    }
+  }
+}
+
+void Replicator::start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket) {
+  std::string key = t->info.topic + "\n" + std::to_string(bucket);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || chains_.count(key)) return;
+  }
+  auto c = std::make_shared<Chain>();
+  c->key = key;
+  c->topic = t;
+  c->bucket = bucket;
+  std::string what = "replication of " + bucket_name(t->info.topic, bucket);
+  auto leader = directory_->owner(*t, bucket);
+  if (!leader.ok()) return;  // the leader is not known now: the next scan tries again
+  c->leader = *leader;
+  // The local copy: created like any bucket of the topic, served by no one (the node does not
+  // own it).
+  auto actors = core_->actors(t->info, {BucketId(bucket)}, {});
+  if (!actors.ok()) return log_if_error(logger_, LogLevel::kWarning, what, actors.status());
+  c->actor = (*actors)[0];
+  auto have = total_count(*c->actor);
+  if (!have.ok()) return log_if_error(logger_, LogLevel::kWarning, what, have.status());
+  c->log_end = *have;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || chains_.count(key)) return;
+    chains_[key] = c;
+  }
+  next(c);
+}
+
+void Replicator::next(const std::shared_ptr<Chain>& c) {
+  if (directory_->cached(c->topic->info.topic) != c->topic) return end(c, Status::OK());  // deleted since
+  {
+    // Under mu_ (then c->mu, stop()'s order): either stop() sees this context and cancels it, or
+    // this sees stopping_.
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) {
+      lock.unlock();
+      return end(c, Status::OK());
+    }
+    std::lock_guard<std::mutex> cl(c->mu);
+    c->ctx = std::make_unique<grpc::ClientContext>();
+    peers_->prepare(c->ctx.get(), kCallTimeout);
+  }
+  c->req.Clear();
+  c->resp.Clear();
+  c->req.set_topic(c->topic->info.topic);
+  c->req.set_bucket(c->bucket);
+  c->req.set_follower(directory_->self().id.str());
+  c->req.set_log_end(c->log_end);
+  c->req.set_max_records(kMaxRecords);
+  c->req.set_wait_ms(kWaitMs);
+  c->req.set_incarnation(c->topic->info.incarnation);
+  std::string where = "leader " + c->leader.id.str() + " at " + c->leader.address;
+  peers_->stub(c->leader.address)
+      ->async()
+      ->Replicate(c->ctx.get(), &c->req, &c->resp, [this, c, where](grpc::Status s) { on_answer(c, from_grpc(s, where)); });
+}
+
+void Replicator::on_answer(const std::shared_ptr<Chain>& c, const Status& s) {
+  if (!s.ok()) return end(c, s);
+  std::string what = "replication of " + bucket_name(c->topic->info.topic, c->bucket);
+  if (c->resp.offset() != c->log_end) return end(c, Internal(what + ": the leader answered another offset"));
+  auto batch = from_wire(c->resp.run(), what);
+  if (!batch.ok()) return end(c, batch.status());
+  if (batch->size() == 0) return next(c);  // nothing new within the wait
+  size_t n = batch->size();
+  c->actor->put(std::move(batch).value(), [this, c, n, what](Result<Offset> r) {
+    if (!r.ok()) return end(c, r.status());
+    if (r->value() != c->log_end)  // someone else appended to the copy: it is not the leader's log
+      return end(c, Internal(what + ": the local copy took the records at offset " + std::to_string(r->value()) +
+                             ", not " + std::to_string(c->log_end)));
+    c->log_end += n;
+    next(c);
+  });
+}
+
+void Replicator::end(const std::shared_ptr<Chain>& c, const Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  // A failure while running is worth a line (a stop's cancel is not); the next scan restarts it.
+  if (!stopping_ && !why.ok())
+    log_if_error(logger_, LogLevel::kDebug, "replication of " + bucket_name(c->topic->info.topic, c->bucket), why);
+  chains_.erase(c->key);
+  cv_.notify_all();
+}
+
+}  // namespace persisting::net

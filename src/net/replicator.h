@@ -1,0 +1,56 @@
+// Replicator: the follower side of replication (docs/cluster.md, "Replication"). For every
+// bucket of a topic with replication_factor > 1 of which this node is a follower (a replica
+// other than the first), it pulls the leader's log from its own record count on (Replicate) and
+// appends what it gets to a local copy of the bucket (same backend, so the same durability),
+// which this node does not serve. One chain of asynchronous calls per bucket (a parked
+// Replicate, then the local append, then the next call): no thread per bucket. One scan thread
+// per node starts the chains of the topics it knows and restarts failed ones (every 500 ms).
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "net/channels.h"
+#include "net/topic_directory.h"
+#include "persisting/log.h"
+
+namespace persisting::net {
+
+class Replicator {
+ public:
+  // directory, peers and logger must outlive the replicator (stop() before they go).
+  Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers, Logger* logger);
+  ~Replicator();
+  Replicator(const Replicator&) = delete;
+  Replicator& operator=(const Replicator&) = delete;
+
+  void start();
+  // Cancels the calls in flight and waits until every chain has ended. Idempotent.
+  void stop();
+
+ private:
+  struct Chain;
+  void scan();
+  void start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket);
+  void next(const std::shared_ptr<Chain>& c);
+  void on_answer(const std::shared_ptr<Chain>& c, const Status& s);
+  void end(const std::shared_ptr<Chain>& c, const Status& why);
+
+  TopicDirectory* directory_;
+  std::shared_ptr<detail::QueueCore> core_;
+  Channels* peers_;
+  Logger* logger_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  bool loaded_ = false;                                    // local topics loaded once
+  std::map<std::string, std::shared_ptr<Chain>> chains_;  // "topic\nbucket" -> running chain
+  std::thread scanner_;
+};
+
+}  // namespace persisting::net

@@ -1,0 +1,94 @@
+// InSyncSet: what a bucket's leader knows about its replicas' logs (issue 18; docs/cluster.md,
+// "Replication"): each replica's log end, which replicas are in sync, the high watermark, and the
+// puts waiting for it (acks=all). Pure bookkeeping, no I/O and no clock of its own: callers pass
+// the time, so tests drive it. Not thread-safe: one bucket's actor owns it.
+//
+// Rules (Kafka's ISR, without its epochs):
+//  - The leader is always in sync. A follower is caught up when its log end reaches the leader's;
+//    one that has not been caught up for longer than lag_max leaves the in-sync set (tick), and
+//    rejoins once its log end reaches the high watermark again.
+//  - high watermark = the smallest log end among in-sync replicas. It never goes down.
+//  - A put with acks=all is acknowledged once the high watermark covers its last record. It is
+//    refused up front (NotEnoughReplicas as Unavailable) while fewer than min_insync replicas
+//    are in sync, and fails when the set is closed (leadership lost).
+// Not wired into the node yet: nothing ships records to followers so far.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "persisting/status.h"
+#include "persisting/types.h"
+
+namespace persisting::replication {
+
+using Clock = std::chrono::steady_clock;
+
+struct InSyncConfig {
+  std::chrono::milliseconds lag_max{10000};  // replica_lag_max_ms
+  uint32_t min_insync = 1;                   // min_insync_replicas, leader included
+};
+
+// The default min_insync_replicas of a replication factor: 1 for 1, 2 for 3, 3 for 5.
+uint32_t default_min_insync(uint32_t replication_factor);
+
+struct ReplicaProgress {
+  NodeId id;
+  uint64_t log_end = 0;
+  bool in_sync = true;
+  Clock::time_point caught_up_at;  // last time its log end reached the leader's
+};
+
+class InSyncSet {
+ public:
+  using AckCallback = std::function<void(Status)>;
+
+  // replicas: the bucket's replicas, the leader (this node) first; leader_end: its log end now.
+  // Every replica starts in sync and caught up at now (a new leader gives each lag_max to
+  // show up). what names the bucket in errors ("topic 't' bucket 3").
+  InSyncSet(std::string what, std::vector<NodeId> replicas, uint64_t leader_end, InSyncConfig config,
+            Clock::time_point now);
+  InSyncSet(const InSyncSet&) = delete;
+  InSyncSet& operator=(const InSyncSet&) = delete;
+  ~InSyncSet();  // fails the waiters still pending (as close)
+
+  // The leader appended records: its log end is now end (not below the previous one).
+  void leader_appended(uint64_t end, Clock::time_point now);
+  // A follower fetched from `end`, its log end. Unknown follower, the leader's own id or an end
+  // beyond the leader's: InvalidArgument, nothing changes. A log end below the one it reported
+  // before (it truncated) is taken as it is.
+  Status follower_fetched(const NodeId& follower, uint64_t end, Clock::time_point now);
+  // Followers not caught up for longer than lag_max leave the in-sync set.
+  void tick(Clock::time_point now);
+
+  // Whether a put with acks=all may be appended now: Unavailable "not enough in-sync replicas"
+  // while fewer than min_insync are in sync.
+  Status check_acks_all() const;
+  // cb(OK) once the high watermark reaches end (at once when it has); cb(error) on close.
+  void wait_for(uint64_t end, AckCallback cb);
+  // Leadership lost or the bucket closes: every waiter gets why.
+  void close(const Status& why);
+
+  uint64_t high_watermark() const { return high_watermark_; }
+  uint64_t leader_end() const { return replicas_.front().log_end; }
+  const std::vector<ReplicaProgress>& replicas() const { return replicas_; }
+  size_t in_sync_count() const;
+  size_t waiting() const { return waiters_.size(); }
+
+ private:
+  void advance();  // recomputes the high watermark and answers the waiters it covers
+
+  std::string what_;
+  std::vector<ReplicaProgress> replicas_;  // [0] is the leader
+  InSyncConfig config_;
+  uint64_t high_watermark_ = 0;
+  std::multimap<uint64_t, AckCallback> waiters_;  // by the end each waits for
+  bool closed_ = false;
+  Status closed_why_;
+};
+
+}  // namespace persisting::replication

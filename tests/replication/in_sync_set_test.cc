@@ -1,0 +1,171 @@
+// InSyncSet (src/replication/in_sync_set.h): the leader's view of its replicas, driven by a
+// clock the test moves. High watermark = smallest log end in sync, never lower; a follower that
+// lags longer than lag_max leaves the set and rejoins once caught up; acks=all waiters.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "replication/in_sync_set.h"
+
+using namespace persisting;
+using namespace persisting::replication;
+using namespace std::chrono_literals;
+
+namespace {
+
+const NodeId n1("n1"), n2("n2"), n3("n3");
+
+struct Fixture {
+  Clock::time_point t0 = Clock::time_point() + 1h;
+  InSyncSet set{"topic 't' bucket 0", {n1, n2, n3}, 0, InSyncConfig{10s, 2}, t0};
+};
+
+bool in_sync(const InSyncSet& s, const NodeId& id) {
+  for (const auto& r : s.replicas())
+    if (r.id == id) return r.in_sync;
+  return false;
+}
+
+}  // namespace
+
+TEST(InSyncSet, DefaultMinInsyncPerFactor) {
+  EXPECT_EQ(default_min_insync(1), 1u);
+  EXPECT_EQ(default_min_insync(3), 2u);
+  EXPECT_EQ(default_min_insync(5), 3u);
+}
+
+TEST(InSyncSet, HighWatermarkIsTheSmallestLogEndInSyncAndNeverGoesDown) {
+  Fixture f;
+  f.set.leader_appended(100, f.t0);
+  EXPECT_EQ(f.set.high_watermark(), 0u) << "no follower has anything yet";
+  ASSERT_TRUE(f.set.follower_fetched(n2, 60, f.t0).ok());
+  EXPECT_EQ(f.set.high_watermark(), 0u) << "n3 still has nothing";
+  ASSERT_TRUE(f.set.follower_fetched(n3, 40, f.t0).ok());
+  EXPECT_EQ(f.set.high_watermark(), 40u);
+  ASSERT_TRUE(f.set.follower_fetched(n3, 100, f.t0).ok());
+  EXPECT_EQ(f.set.high_watermark(), 60u);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 100, f.t0).ok());
+  EXPECT_EQ(f.set.high_watermark(), 100u);
+  // A follower that truncated reports less: taken, but what readers saw stays visible.
+  ASSERT_TRUE(f.set.follower_fetched(n2, 90, f.t0).ok());
+  EXPECT_EQ(f.set.replicas()[1].log_end, 90u);
+  EXPECT_EQ(f.set.high_watermark(), 100u);
+}
+
+TEST(InSyncSet, BadReportsAreRefusedAndChangeNothing) {
+  Fixture f;
+  f.set.leader_appended(10, f.t0);
+  auto beyond = f.set.follower_fetched(n2, 11, f.t0);
+  EXPECT_EQ(beyond.code(), Code::kInvalidArgument);
+  EXPECT_NE(beyond.message().find("reports log end 11, beyond the leader's 10"), std::string::npos) << beyond.message();
+  EXPECT_EQ(f.set.follower_fetched(NodeId("n9"), 1, f.t0).code(), Code::kInvalidArgument);
+  auto self = f.set.follower_fetched(n1, 1, f.t0);
+  EXPECT_EQ(self.code(), Code::kInvalidArgument);
+  EXPECT_NE(self.message().find("topic 't' bucket 0"), std::string::npos);
+  EXPECT_EQ(f.set.replicas()[1].log_end, 0u);
+  EXPECT_EQ(f.set.high_watermark(), 0u);
+}
+
+TEST(InSyncSet, ALaggingFollowerLeavesAfterLagMaxAndRejoinsOnceCaughtUp) {
+  Fixture f;
+  f.set.leader_appended(50, f.t0);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 50, f.t0).ok());
+  // n3 fetched nothing: within lag_max it stays in sync and holds the high watermark back.
+  f.set.tick(f.t0 + 10s);
+  EXPECT_TRUE(in_sync(f.set, n3));
+  EXPECT_EQ(f.set.high_watermark(), 0u);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 50, f.t0 + 10s).ok());
+  f.set.tick(f.t0 + 10s + 1ms);
+  EXPECT_FALSE(in_sync(f.set, n3));
+  EXPECT_TRUE(in_sync(f.set, n2)) << "n2 was caught up at +10 s";
+  EXPECT_EQ(f.set.in_sync_count(), 2u);
+  EXPECT_EQ(f.set.high_watermark(), 50u) << "without n3";
+  // Behind the high watermark it stays out; reaching it, it is back.
+  ASSERT_TRUE(f.set.follower_fetched(n3, 30, f.t0 + 11s).ok());
+  EXPECT_FALSE(in_sync(f.set, n3));
+  f.set.leader_appended(80, f.t0 + 11s);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 80, f.t0 + 11s).ok());
+  EXPECT_EQ(f.set.high_watermark(), 80u);
+  ASSERT_TRUE(f.set.follower_fetched(n3, 80, f.t0 + 12s).ok());
+  EXPECT_TRUE(in_sync(f.set, n3));
+  // In sync again, it holds the high watermark back once more.
+  f.set.leader_appended(90, f.t0 + 12s);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 90, f.t0 + 12s).ok());
+  EXPECT_EQ(f.set.high_watermark(), 80u);
+}
+
+TEST(InSyncSet, AnIdleCaughtUpFollowerStaysInSync) {
+  Fixture f;
+  f.set.leader_appended(5, f.t0);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 5, f.t0).ok());
+  ASSERT_TRUE(f.set.follower_fetched(n3, 5, f.t0).ok());
+  f.set.tick(f.t0 + 1h);  // nothing new was written: nobody lags
+  EXPECT_EQ(f.set.in_sync_count(), 3u);
+  EXPECT_EQ(f.set.high_watermark(), 5u);
+}
+
+TEST(InSyncSet, AcksAllWaitersAreAnsweredInOrderAsTheHighWatermarkPasses) {
+  Fixture f;
+  std::vector<std::pair<int, Status>> answered;
+  f.set.leader_appended(10, f.t0);
+  ASSERT_TRUE(f.set.check_acks_all().ok());
+  f.set.wait_for(10, [&](Status s) { answered.emplace_back(1, s); });
+  f.set.leader_appended(20, f.t0);
+  f.set.wait_for(20, [&](Status s) { answered.emplace_back(2, s); });
+  EXPECT_EQ(f.set.waiting(), 2u);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 20, f.t0).ok());
+  EXPECT_TRUE(answered.empty()) << "n3 has nothing yet";
+  ASSERT_TRUE(f.set.follower_fetched(n3, 15, f.t0).ok());
+  ASSERT_EQ(answered.size(), 1u);
+  EXPECT_EQ(answered[0].first, 1);
+  EXPECT_TRUE(answered[0].second.ok());
+  ASSERT_TRUE(f.set.follower_fetched(n3, 20, f.t0).ok());
+  ASSERT_EQ(answered.size(), 2u);
+  EXPECT_EQ(answered[1].first, 2);
+  // Already covered: answered at once.
+  f.set.wait_for(20, [&](Status s) { answered.emplace_back(3, s); });
+  ASSERT_EQ(answered.size(), 3u);
+  EXPECT_EQ(f.set.waiting(), 0u);
+}
+
+TEST(InSyncSet, TooFewInSyncRefusesAcksAllAndAShrinkReleasesWaiters) {
+  Fixture f;  // min_insync 2
+  f.set.leader_appended(10, f.t0);
+  Status got = Internal("not answered");
+  f.set.wait_for(10, [&](Status s) { got = s; });
+  f.set.tick(f.t0 + 11s);  // both followers drop out: the leader alone is the set
+  EXPECT_EQ(f.set.in_sync_count(), 1u);
+  EXPECT_TRUE(got.ok()) << "the high watermark is the leader's end once it is alone: " << got.to_string();
+  auto refused = f.set.check_acks_all();
+  EXPECT_EQ(refused.code(), Code::kUnavailable);
+  EXPECT_NE(refused.message().find("not enough in-sync replicas for acks=all (1 in sync, min_insync_replicas is 2)"),
+            std::string::npos)
+      << refused.message();
+  ASSERT_TRUE(f.set.follower_fetched(n2, 10, f.t0 + 12s).ok());
+  EXPECT_TRUE(f.set.check_acks_all().ok());
+}
+
+TEST(InSyncSet, CloseFailsPendingAndLaterWaiters) {
+  std::vector<Status> got;
+  {
+    Fixture f;
+    f.set.leader_appended(10, f.t0);
+    f.set.wait_for(5, [&](Status s) { got.push_back(s); });
+    f.set.close(Unavailable("leadership of topic 't' bucket 0 moved to n2"));
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].code(), Code::kUnavailable);
+    f.set.wait_for(1, [&](Status s) { got.push_back(s); });
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_NE(got[1].message().find("moved to n2"), std::string::npos);
+    EXPECT_EQ(f.set.check_acks_all().code(), Code::kUnavailable);
+  }
+  // Destroyed with a waiter pending: it is answered, not dropped.
+  std::vector<Status> late;
+  {
+    Fixture f;
+    f.set.leader_appended(10, f.t0);
+    f.set.wait_for(10, [&](Status s) { late.push_back(s); });
+  }
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_NE(late[0].message().find("its leader stopped"), std::string::npos) << late[0].to_string();
+}
