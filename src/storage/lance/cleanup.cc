@@ -37,7 +37,7 @@ Result<CleanupReport> cleanup_old_versions(Env* env, const std::string& dataset,
                           ? options.now_seconds
                           : std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::set<uint64_t> pinned = pinned_versions(dataset);
+  const std::set<uint64_t> pinned = options.keep_pinned ? pinned_versions(dataset) : std::set<uint64_t>{};
   const std::string versions_dir = join_path(dataset, kVersionsDir);
   auto manifest_path = [&](uint64_t v) { return join_path(versions_dir, manifest_file_name(listing.naming, v)); };
 

@@ -28,6 +28,8 @@ struct CleanupOptions {
   std::chrono::seconds older_than{3600};
   // The clock, in seconds since the epoch (0: the system clock). Tests move it.
   int64_t now_seconds = 0;
+  // false: ignore this process's pins, as a cleanup in another process would (tests).
+  bool keep_pinned = true;
 };
 
 struct CleanupReport {
