@@ -314,6 +314,32 @@ TEST(LanceCleanup, NeverRemovesAVersionAReaderHolds) {
   EXPECT_EQ(pinned_versions(path), (std::set<uint64_t>{writer->version()}));
 }
 
+TEST(LanceCleanup, KeepsVersionsLanceDbTagged) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  for (int f = 0; f < 4; ++f) ASSERT_TRUE(ds->append(simple_rows(f * 10, 10)).ok());
+  ASSERT_EQ(ds->compact(target(1000))->fragments_removed, 4u);
+  // LanceDB's tags: _refs/tags/<name>.json naming a version.
+  std::filesystem::create_directories(path + "/_refs/tags");
+  ASSERT_TRUE(Env::Default()->write_file_atomic(path + "/_refs/tags/v2.json", "{\"version\": 2, \"manifest_size\": 1}").ok());
+  CleanupOptions now;
+  now.older_than = std::chrono::seconds(0);
+  auto r = ds->cleanup_old_versions(now);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->versions_removed, 3u);  // 1, 3, 4
+  ReadOptions tagged;
+  tagged.version = 2;
+  EXPECT_TRUE(same_rows(*ds->read(0, 100, tagged), simple_rows(0, 20)));
+  // A tag file without a version stops the cleanup before anything goes.
+  ASSERT_TRUE(ds->append(simple_rows(40, 1)).ok());
+  ASSERT_TRUE(Env::Default()->write_file_atomic(path + "/_refs/tags/bad.json", "{}").ok());
+  auto bad = ds->cleanup_old_versions(now);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kCorruption);
+  EXPECT_EQ(ds->versions()->size(), 3u);
+}
+
 // A crash at every file-system step of a compaction (and of the cleanup after it): the dataset
 // opens and reads the same rows, and a later compaction and cleanup finish the job.
 TEST(LanceCompaction, CrashAtEveryStepLeavesTheSameRows) {

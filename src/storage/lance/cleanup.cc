@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/status_macros.h"
+#include "persisting/json.h"
 #include "storage/lance/deletion_file.h"
 #include "storage/lance/format.h"
 #include "storage/lance/manifest.h"
@@ -23,6 +24,27 @@ void add_files(const std::string& dataset, const pb::Manifest& m, std::unordered
   if (!m.transaction_file().empty()) (*out)[join_path(join_path(dataset, kTransactionsDir), m.transaction_file())] = 0;
 }
 
+// The versions LanceDB tags name (_refs/tags/<name>.json, {"version": N, ...}): kept, as
+// LanceDB's own cleanup keeps them. A tag file that cannot be read stops the cleanup.
+Result<std::set<uint64_t>> tagged_versions(Env* env, const std::string& dataset) {
+  std::set<uint64_t> out;
+  const std::string dir = join_path(join_path(dataset, "_refs"), "tags");
+  if (!env->file_exists(dir)) return out;
+  ASSIGN_OR_RETURN(std::vector<std::string> names, env->get_children(dir));
+  for (const std::string& name : names) {
+    if (name.size() < 5 || name.compare(name.size() - 5, 5, ".json") != 0) continue;
+    const std::string path = join_path(dir, name);
+    ASSIGN_OR_RETURN(std::string text, env->read_file(path));
+    auto v = parse_json(text);
+    const Value* version = v.ok() && v->is_object() ? v->as_object().find("version") : nullptr;
+    if (!version || !version->is_int() || version->as_int() < 0) {
+      return Corruption("tag file '" + path + "' has no version number");
+    }
+    out.insert(static_cast<uint64_t>(version->as_int()));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<CleanupReport> cleanup_old_versions(Env* env, const std::string& dataset, const CleanupOptions& options) {
@@ -37,7 +59,9 @@ Result<CleanupReport> cleanup_old_versions(Env* env, const std::string& dataset,
                           ? options.now_seconds
                           : std::chrono::duration_cast<std::chrono::seconds>(
                                 std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::set<uint64_t> pinned = options.keep_pinned ? pinned_versions(dataset) : std::set<uint64_t>{};
+  std::set<uint64_t> pinned = options.keep_pinned ? pinned_versions(dataset) : std::set<uint64_t>{};
+  ASSIGN_OR_RETURN(std::set<uint64_t> tagged, tagged_versions(env, dataset));
+  pinned.insert(tagged.begin(), tagged.end());
   const std::string versions_dir = join_path(dataset, kVersionsDir);
   auto manifest_path = [&](uint64_t v) { return join_path(versions_dir, manifest_file_name(listing.naming, v)); };
 

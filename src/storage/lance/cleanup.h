@@ -3,7 +3,8 @@
 //
 // A version goes when all of these hold:
 //   * it is not the latest version;
-//   * no reader of this process pins it (version_pins.h);
+//   * no reader of this process pins it (version_pins.h), and no LanceDB tag names it
+//     (_refs/tags/*.json);
 //   * the version listed after it was committed at least `older_than` ago: a reader that loaded
 //     it did so while it was the latest, so it has held it for at least that long.
 // The files that go are those the removed versions refer to and no kept version does: data
