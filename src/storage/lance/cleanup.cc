@@ -89,14 +89,20 @@ Result<CleanupReport> cleanup_old_versions(Env* env, const std::string& dataset,
   for (const auto& [path, size] : removed_files) {
     if (kept_files.count(path)) continue;
     if (!env->file_exists(path)) continue;  // a cleanup that crashed removed it already
-    if (Status s = env->remove_file(path); !s.ok()) return s.with_context("cleanup of '" + dataset + "'");
+    if (Status s = env->remove_file(path); !s.ok()) {
+      if (!env->file_exists(path)) continue;  // a cleanup in another process was faster
+      return s.with_context("cleanup of '" + dataset + "'");
+    }
     ++report.files_removed;
     report.bytes_removed += size;
   }
   for (size_t i : removed) {
     const std::string path = manifest_path(listing.versions[i]);
     if (!env->file_exists(path)) continue;  // another cleanup was faster
-    if (Status s = env->remove_file(path); !s.ok()) return s.with_context("cleanup of '" + dataset + "'");
+    if (Status s = env->remove_file(path); !s.ok()) {
+      if (!env->file_exists(path)) continue;
+      return s.with_context("cleanup of '" + dataset + "'");
+    }
     ++report.versions_removed;
   }
   return report;
