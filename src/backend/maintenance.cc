@@ -40,6 +40,7 @@ Result<MaintenanceReport> maintain_dataset(lance::LanceDataset* ds, const Mainte
   MaintenanceReport report;
   lance::CompactionOptions c = compaction_under(o, retention);
   c.min_fragments = force ? 2 : o.background_min_fragments;
+  c.tiered = !force;  // after flushes: size-tiered, so rows are not rewritten at every compaction
   if (c.min_fragments >= 2) {
     auto compacted = ds->compact(c);
     if (!compacted.ok()) return compacted.status().with_context("compaction of '" + ds->path() + "'");

@@ -197,6 +197,33 @@ TEST(LanceCompaction, PlanLeavesFragmentsWithDeletionsOrIndicesAndBigOnes) {
   EXPECT_TRUE(plan_compaction(ds->snapshot(), o, {}).empty());
 }
 
+TEST(LanceCompaction, TieredPlanLeavesAFragmentBiggerThanTheRest) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto ds = open(path);
+  ASSERT_TRUE(ds->append(simple_rows(0, 90)).ok());  // a compacted one
+  ASSERT_TRUE(ds->append(simple_rows(90, 40)).ok());
+  for (int f = 0; f < 4; ++f) ASSERT_TRUE(ds->append(simple_rows(130 + f * 10, 10)).ok());
+  CompactionOptions o = target(1000);
+  o.tiered = true;
+  // 90 > 40 + 4 x 10: the first stays; 40 <= 4 x 10: the second merges with the four.
+  auto groups = plan_compaction(ds->snapshot(), o, {});
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].begin, 1u);
+  EXPECT_EQ(groups[0].end, 6u);
+  EXPECT_EQ(groups[0].rows, 80u);
+  ASSERT_EQ(ds->compact(o)->fragments_removed, 5u);
+  // 90 and 80: tiered leaves them (90 > 80); not tiered, the two merge.
+  EXPECT_TRUE(plan_compaction(ds->snapshot(), o, {}).empty());
+  EXPECT_EQ(plan_compaction(ds->snapshot(), target(1000), {}).size(), 1u);
+  // A third of 10: 90 <= 80 + 10, all three merge.
+  ASSERT_TRUE(ds->append(simple_rows(170, 10)).ok());
+  groups = plan_compaction(ds->snapshot(), o, {});
+  ASSERT_EQ(groups.size(), 1u);
+  EXPECT_EQ(groups[0].rows, 180u);
+  EXPECT_TRUE(same_rows(read_all(*ds), simple_rows(0, 180)));
+}
+
 TEST(LanceCompaction, BadOptionsAreRefusedAndChangeNothing) {
   TempDir dir;
   const std::string path = dir.path() + "/t.lance";

@@ -45,7 +45,12 @@ std::vector<CompactionGroup> plan_compaction(const Snapshot& s, const Compaction
   CompactionGroup cur;
   uint64_t bytes = 0;
   uint64_t total = 0;
+  auto rows_of = [&](size_t i) { return s.fragment_starts[i + 1] - s.fragment_starts[i]; };
   auto close = [&](size_t at) {
+    while (o.tiered && cur.end - cur.begin >= 2 && rows_of(cur.begin) > cur.rows - rows_of(cur.begin)) {
+      cur.rows -= rows_of(cur.begin);
+      ++cur.begin;
+    }
     if (cur.end - cur.begin >= 2) {
       groups.push_back(cur);
       total += cur.end - cur.begin;

@@ -14,8 +14,9 @@
 //   * every field of the schema is of a type Persisting reads and writes (else nothing is
 //     compacted: a rewrite would lose the columns it cannot copy).
 // A group is a run of adjacent such fragments whose rows stay within target_rows and whose data
-// files within max_bytes (the memory a rewrite takes); only groups of two fragments or more are
-// rewritten, and only when they hold min_fragments fragments or more in all.
+// files within max_bytes (the memory a rewrite takes), trimmed by the tiered rule below when set;
+// only groups of two fragments or more are rewritten, and only when they hold min_fragments
+// fragments or more in all.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,12 @@ struct CompactionOptions {
   uint64_t target_rows = uint64_t{1} << 20;   // LanceDB's default target_rows_per_fragment
   uint64_t max_bytes = uint64_t{64} << 20;    // data-file bytes read into memory per group
   uint64_t min_fragments = 2;                 // fragments in all groups before anything is done
+  // Size-tiered (compaction after flushes): a fragment at the front of a group that holds more
+  // rows than the rest of the group together stays out of it, so each rewrite at least doubles
+  // the fragment a row is in and a row is rewritten about log2(target_rows / flush rows) times,
+  // instead of once per compaction (an ever-growing first fragment merged with each few new
+  // ones). Off: every run of small fragments merges (persisting compact).
+  bool tiered = false;
 };
 
 // Fragments [begin, end) of a snapshot's fragment list (positions, not ids).
