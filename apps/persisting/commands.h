@@ -110,6 +110,16 @@ int run_groups_reset(const GroupResetArgs& a);
 int run_groups_delete(const Target& t, const std::string& topic, const std::string& group);
 // Lance datasets of a topic on local disk, as JSON (cmd_inspect.cc).
 int run_inspect(const std::string& data_dir, const std::string& topic);
+
+// `compact`: compaction and version cleanup of a topic's Lance datasets now (cmd_compact.cc,
+// docs/compaction.md).
+struct CompactArgs {
+  std::string data_dir;
+  std::string topic;
+  std::optional<int64_t> bucket;                  // all buckets when empty
+  std::optional<std::string> version_retention;   // seconds; the topic's setting when empty
+};
+int run_compact(const CompactArgs& a);
 // Members, liveness, and (with a topic) bucket ownership, as JSON.
 int run_cluster_status(const Target& t, const std::string& topic);
 // Operator rebalance of a topic onto the members the node knows (docs/cli.md): dry_run prints

@@ -229,6 +229,15 @@ int main(int argc, char** argv) {
   inspect_cmd->add_option("--data-dir", inspect_dir, "Data directory")->required();
   inspect_cmd->add_option("--topic", inspect_topic, "Topic")->required();
 
+  cli::CompactArgs compact;
+  auto* compact_cmd = app.add_subcommand(
+      "compact", "Merge a topic's small Lance fragments and remove old versions now (docs/compaction.md)");
+  compact_cmd->add_option("--data-dir", compact.data_dir, "Data directory")->required();
+  compact_cmd->add_option("--topic", compact.topic, "Topic")->required();
+  compact_cmd->add_option("--bucket", compact.bucket, "Only this bucket");
+  compact_cmd->add_option("--version-retention", compact.version_retention,
+                          "Seconds a replaced version is kept (default: the topic's version_retention, 3600)");
+
   cli::BenchArgs bench;
   std::vector<std::string> bench_opts;
   auto* bench_cmd = app.add_subcommand("bench", "Throughput test: producers and consumers in one process");
@@ -349,6 +358,7 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand(restore_cmd)) return cli::run_restore(restore_from, restore_dir, restore_topic);
   if (app.got_subcommand(inspect_cmd)) return cli::run_inspect(inspect_dir, inspect_topic);
+  if (app.got_subcommand(compact_cmd)) return cli::run_compact(compact);
   if (cluster_cmd->got_subcommand(rebalance_cmd))
     return cli::run_cluster_rebalance(rebalance_target, rebalance_topic, rebalance_dry_run, rebalance_rehearse);
   if (app.got_subcommand(cluster_cmd)) return cli::run_cluster_status(cluster_target, cluster_topic);

@@ -33,6 +33,7 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   ASSIGN_OR_RETURN(uint64_t max_buffered, reader.get_bytes("max_buffered_bytes", 1ull << 30));
   if (max_buffered == 0 || max_buffered > (2ull << 30))
     return InvalidArgument("option 'max_buffered_bytes' must be between 1 and 2G, got " + std::to_string(max_buffered));
+  ASSIGN_OR_RETURN(MaintenanceOptions maintenance, maintenance_options(reader));
   if (ctx.validate_only) return std::unique_ptr<BufferedDataset>();  // options checked, no file touched
   if (ctx.bucket_dir.empty()) return InvalidArgument("this backend stores files and needs a data directory");
   lance::LanceOptions lo;
@@ -46,6 +47,7 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   std::unique_ptr<BufferedDataset> d(new BufferedDataset(
       std::move(r), std::move(w), ctx.tail_cache ? ctx.tail_cache : TailCache::Default(), ctx.retention));
   d->max_buffered_bytes_ = max_buffered;
+  d->maintenance_ = maintenance;
   return d;
 }
 
@@ -192,12 +194,10 @@ Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<
 
 Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader_only) {
   if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
-  if (off < first_ && limit > 0) {  // a zero-limit read only asks for the end
-    return OutOfRange("'" + path() + "': offset " + std::to_string(off) + " is below the first available offset " +
-                      std::to_string(first_) + " (retention removed the records before it)");
-  }
+  if (off < first_ && limit > 0) return below_first(off);  // a zero-limit read only asks for the end
   RecordBatch out;
   size_t gaps = 0;
+  int reloads = 0;
   while (off < persisted_ && limit > 0) {
     if (read_tail(&off, &limit, &out)) continue;
     // Below the tail, or a block evicted while this read looked (trimmed now): Lance, up to
@@ -219,10 +219,26 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
       lance::ReadOptions ro;
       ro.omit_nulls = true;  // a record read back has the fields it was put with
       ro.with_deleted = true;  // rows LanceDB deleted become gaps (empty entries) below
-      ASSIGN_OR_RETURN(auto rows, reader_->read(off - first_, n, ro));
-      if (rows.empty()) return out;  // the dataset gave nothing more: the rest next time
+      auto read_rows = reader_->read(off - first_, n, ro);
       // deleted_offsets is in row space: row r holds offset first_ + r.
-      ASSIGN_OR_RETURN(std::vector<uint64_t> deleted, reader_->deleted_offsets(off - first_, rows.size()));
+      Result<std::vector<uint64_t>> read_deleted =
+          read_rows.ok() ? reader_->deleted_offsets(off - first_, read_rows->size()) : read_rows.status();
+      if (!read_deleted.ok()) {
+        // A file of the version this handle holds is gone: another process cleaned the version
+        // up (this one held it past version_retention). The rows are the same in the latest
+        // version: reload and read again. Not while a flush is in flight (its commit would be
+        // counted twice); the caller's next get then reloads.
+        if (read_deleted.status().code() == Code::kNotFound && !flushing_ && reloads < 3) {
+          ++reloads;
+          RETURN_IF_ERROR(refresh());
+          if (off < first_) return below_first(off);
+          continue;
+        }
+        return read_deleted.status();
+      }
+      std::vector<Record>& rows = *read_rows;
+      if (rows.empty()) return out;  // the dataset gave nothing more: the rest next time
+      std::vector<uint64_t>& deleted = *read_deleted;
       ++window_fills_;
       RecordBatch read;
       size_t d = 0;
@@ -309,6 +325,7 @@ Status BufferedDataset::write_flush(FlushJob* job) {
   // in a commit of their own. A failure does not fail the flush (its records are committed); it
   // is kept for stats and the next flush tries again.
   if (s.ok()) job->retention = apply_retention().status();
+  if (s.ok()) job->maintenance = maintain(job);
   if (s.ok() && job->records->byte_size() < kCompactTailBytes) {
     auto compact = std::make_shared<RecordBatch>();
     compact->reserve(job->records->size(), job->records->byte_size());
@@ -316,6 +333,22 @@ Status BufferedDataset::write_flush(FlushJob* job) {
     job->tail = std::move(compact);
   }
   return s;
+}
+
+Status BufferedDataset::maintain(FlushJob* job) {
+  const auto now = Clock::now();
+  const auto interval = std::min<std::chrono::seconds>(std::chrono::seconds(60), maintenance_.version_retention);
+  const bool cleanup_due = now - last_cleanup_ >= interval;
+  auto r = maintain_dataset(writer_.get(), maintenance_, retention_.get(), /*force=*/false, cleanup_due);
+  if (!r.ok()) return r.status();
+  if (cleanup_due) last_cleanup_ = now;
+  job->maintained = *r;
+  return Status::OK();
+}
+
+Status BufferedDataset::below_first(uint64_t off) const {
+  return OutOfRange("'" + path() + "': offset " + std::to_string(off) + " is below the first available offset " +
+                    std::to_string(first_) + " (retention removed the records before it)");
 }
 
 Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
@@ -335,6 +368,11 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
   const uint64_t first = persisted_;
   persisted_ += n;
   last_retention_error_ = job.retention;
+  last_maintenance_error_ = job.maintenance;
+  if (job.maintained.compaction.fragments_written > 0) ++compactions_;
+  fragments_compacted_ += job.maintained.compaction.fragments_removed;
+  versions_cleaned_ += job.maintained.cleanup.versions_removed;
+  files_cleaned_ += job.maintained.cleanup.files_removed;
   std::shared_ptr<const RecordBatch> flushed = std::move(flushing_);
   if (buffer_.empty()) buffer_fields_.clear();
   ++flush_count_;
@@ -398,6 +436,11 @@ void BufferedDataset::add_stats(BucketStats* s) const {
   o->set("tail_reads", static_cast<int64_t>(tail_reads_));
   o->set("dataset", reader_->path());
   if (!last_retention_error_.ok()) o->set("last_retention_error", last_retention_error_.to_string());
+  o->set("compactions", static_cast<int64_t>(compactions_));
+  o->set("fragments_compacted", static_cast<int64_t>(fragments_compacted_));
+  o->set("versions_cleaned", static_cast<int64_t>(versions_cleaned_));
+  o->set("files_cleaned", static_cast<int64_t>(files_cleaned_));
+  if (!last_maintenance_error_.ok()) o->set("last_maintenance_error", last_maintenance_error_.to_string());
 }
 
 }  // namespace persisting

@@ -10,6 +10,13 @@
 // each flush (in write_flush, outside the owner's mutex) and in enforce_retention(). Reads below
 // `first` are OutOfRange naming it.
 //
+// Compaction and version cleanup (docs/compaction.md, maintenance.h) run in write_flush after
+// retention: small fragments merge once compaction_min_fragments of them could, and old versions
+// are cleaned up at most once a minute (every flush with version_retention 0). The reader handle
+// pins its version, so cleanup never removes what it reads; a read that still finds a file gone
+// (another process cleaned up a version this one held longer than version_retention) reloads
+// the dataset and reads again: rows never change, only the files that hold them.
+//
 // Types are checked before records enter the buffer (check_types), against the dataset's schema
 // and the buffered records, so a flush never fails on types.
 //
@@ -37,6 +44,7 @@
 #include <deque>
 #include <memory>
 
+#include "backend/maintenance.h"
 #include "core/status_macros.h"
 #include "persisting/backend.h"
 #include "persisting/tail_cache.h"
@@ -115,6 +123,8 @@ class BufferedDataset {
     // size, made by write_flush outside the owner's mutex.
     std::shared_ptr<const RecordBatch> tail;
     Status retention;  // write_flush's retention commit after the append (kept for stats)
+    Status maintenance;  // write_flush's compaction and cleanup (kept for stats)
+    MaintenanceReport maintained;
     size_t size() const { return records ? records->size() : 0; }
   };
   // Moves the buffered records into the job (no copy); they stay readable, and later puts go to
@@ -184,6 +194,17 @@ class BufferedDataset {
   uint64_t persisted_ = 0;
   std::shared_ptr<const RetentionLimits> retention_;  // null: keep everything
   Status last_retention_error_;
+  MaintenanceOptions maintenance_;
+  std::chrono::steady_clock::time_point last_cleanup_{};  // write_flush only
+  Status last_maintenance_error_;
+  uint64_t compactions_ = 0;
+  uint64_t fragments_compacted_ = 0;
+  uint64_t versions_cleaned_ = 0;
+  uint64_t files_cleaned_ = 0;
+  // Compaction and (when due) cleanup through the writer handle, after a flush's append.
+  Status maintain(FlushJob* job);
+  // OutOfRange for a read at off below first_.
+  Status below_first(uint64_t off) const;
   uint64_t max_buffered_bytes_ = 1ull << 30;
   uint64_t flushing_size() const { return flushing_ ? flushing_->size() : 0; }
   // Offsets [persisted_, persisted_ + flushing_size()) are in flushing_ (a flush in flight),

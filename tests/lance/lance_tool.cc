@@ -20,6 +20,11 @@
 //   lance_tool retain   DATASET --rows N             retention: removes the first N fragments in
 //       one commit; prints {"removed_rows","first_offset","version"}
 //   lance_tool first    DATASET                      the first available offset
+//   lance_tool compact  DATASET [--rows TARGET]      compaction (docs/compaction.md), fragments of
+//       fewer than TARGET rows (default 1048576) merge; prints {"fragments_removed",
+//       "fragments_written","rows_rewritten","version"}
+//   lance_tool cleanup  DATASET [--older-than S]     removes versions replaced at least S seconds
+//       ago (default 0) and the files only they use; prints {"versions_removed","files_removed"}
 // Errors go to stderr with exit status 1.
 #include <algorithm>
 #include <chrono>
@@ -57,6 +62,8 @@ struct Args {
   uint64_t rows = 1000000, flush = 1000, dim = 128, payload = 256;
   bool sync = true;
   bool offsets = false;
+  std::optional<uint64_t> target_rows;
+  uint64_t older_than = 0;
 };
 
 Result<Args> parse_args(int argc, char** argv) {
@@ -77,7 +84,8 @@ Result<Args> parse_args(int argc, char** argv) {
     else if (k == "--vector") a.vectors.insert(v);
     else if (k == "--compression") a.compression = v;
     else if (k == "--sync") a.sync = v != "0";
-    else if (k == "--rows") a.rows = std::stoull(v);
+    else if (k == "--rows") a.rows = std::stoull(v), a.target_rows = a.rows;
+    else if (k == "--older-than") a.older_than = std::stoull(v);
     else if (k == "--flush") a.flush = std::stoull(v);
     else if (k == "--dim") a.dim = std::stoull(v);
     else if (k == "--payload") a.payload = std::stoull(v);
@@ -291,6 +299,23 @@ Status run(const Args& a) {
     std::printf("{\"removed_rows\":%llu,\"first_offset\":%llu,\"version\":%llu}\n",
                 static_cast<unsigned long long>(removed), static_cast<unsigned long long>(ds->first_offset()),
                 static_cast<unsigned long long>(ds->version()));
+    return Status::OK();
+  }
+  if (a.command == "compact") {
+    CompactionOptions o;
+    if (a.target_rows) o.target_rows = *a.target_rows;
+    ASSIGN_OR_RETURN(CompactionReport r, ds->compact(o));
+    std::printf("{\"fragments_removed\":%llu,\"fragments_written\":%llu,\"rows_rewritten\":%llu,\"version\":%llu}\n",
+                static_cast<unsigned long long>(r.fragments_removed), static_cast<unsigned long long>(r.fragments_written),
+                static_cast<unsigned long long>(r.rows_rewritten), static_cast<unsigned long long>(ds->version()));
+    return Status::OK();
+  }
+  if (a.command == "cleanup") {
+    CleanupOptions o;
+    o.older_than = std::chrono::seconds(static_cast<int64_t>(a.older_than));
+    ASSIGN_OR_RETURN(CleanupReport r, ds->cleanup_old_versions(o));
+    std::printf("{\"versions_removed\":%llu,\"files_removed\":%llu}\n",
+                static_cast<unsigned long long>(r.versions_removed), static_cast<unsigned long long>(r.files_removed));
     return Status::OK();
   }
   if (a.command == "first") {  // the first available offset (table_metadata)

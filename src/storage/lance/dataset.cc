@@ -188,8 +188,14 @@ Result<std::unique_ptr<LanceDataset>> LanceDataset::open_or_create(Env* env, con
 }
 
 Status LanceDataset::refresh() {
-  ASSIGN_OR_RETURN(snapshot_, load_snapshot(env_, path_, std::nullopt));
+  ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, std::nullopt));
+  adopt(std::move(s));
   return Status::OK();
+}
+
+void LanceDataset::adopt(Snapshot s) {
+  snapshot_ = std::move(s);
+  pin_.set(path_, snapshot_.version);
 }
 
 Result<uint64_t> LanceDataset::append(const std::vector<Record>& rows) {
@@ -232,7 +238,7 @@ Result<uint64_t> LanceDataset::append_rows(const std::vector<BatchField>& batch,
     if (last.code() == Code::kAlreadyExists) return false;
     RETURN_IF_ERROR(last);
     restorer->dismiss();
-    snapshot_ = std::move(committed).value();
+    adopt(std::move(committed).value());
     return true;
   };
   for (int attempt = 0; attempt < options_.max_commit_attempts; ++attempt) {
@@ -309,11 +315,99 @@ Result<uint64_t> LanceDataset::remove_front_fragments(const std::function<size_t
     if (last.code() == Code::kAlreadyExists) continue;  // restorer puts the manifest back
     RETURN_IF_ERROR(last);
     restorer.dismiss();
-    snapshot_ = std::move(committed).value();
+    adopt(std::move(committed).value());
     return rows;
   }
   return Unavailable("Lance dataset '" + path_ + "': retention gave up after " +
                      std::to_string(options_.max_commit_attempts) + " lost commit races (" + last.message() + ")");
+}
+
+Result<CompactionReport> LanceDataset::compact(const CompactionOptions& options) {
+  RETURN_IF_ERROR(check_compaction_options(options));
+  Status last;
+  for (int attempt = 0; attempt < options_.max_commit_attempts; ++attempt) {
+    if (attempt > 0) RETURN_IF_ERROR(refresh());
+    if (snapshot_.version == 0) return CompactionReport{};
+    RETURN_IF_ERROR(check_appendable(snapshot_));
+    auto indexed = indexed_fragments(snapshot_);
+    if (!indexed.ok()) {
+      // An index section this build cannot read: leave every fragment to the index.
+      log_if_error(nullptr, LogLevel::kWarning, "compaction of '" + path_ + "' skipped", indexed.status());
+      return CompactionReport{};
+    }
+    const std::vector<CompactionGroup> groups = plan_compaction(snapshot_, options, *indexed);
+    if (groups.empty()) return CompactionReport{};
+    const pb::Manifest& old = snapshot_.file.manifest;
+    PendingFiles pending(env_);
+    FileReaderCache cache;  // a reader of its own: the files it opens are about to go
+    std::vector<pb::DataFragment> written;
+    uint64_t next_id = next_fragment_id(old);
+    CompactionReport report;
+    for (const CompactionGroup& g : groups) {
+      // Each column of the group's rows, fragment after fragment, in schema order.
+      std::vector<std::vector<Value>> values(snapshot_.fields.size());
+      std::vector<FileColumn> cols;
+      for (size_t k = 0; k < snapshot_.fields.size(); ++k) {
+        const SchemaField& field = snapshot_.fields[k];
+        values[k].reserve(g.rows);
+        for (size_t i = g.begin; i < g.end; ++i) {
+          const uint64_t rows = snapshot_.fragment_starts[i + 1] - snapshot_.fragment_starts[i];
+          std::vector<Value> part;
+          RETURN_IF_ERROR(read_fragment_field(env_, snapshot_, old.fragments(static_cast<int>(i)), field, 0, rows,
+                                              &cache, &part));
+          for (Value& v : part) values[k].push_back(std::move(v));
+        }
+        const pb::Field* pf = manifest_field(old, field.id);
+        if (!pf) return Internal("'" + path_ + "': schema field '" + field.name + "' is not in the manifest");
+        FileColumn col{*pf, *field.type, {}};
+        col.values.reserve(values[k].size());
+        for (const Value& v : values[k]) col.values.push_back(Cell::of(&v));
+        cols.push_back(std::move(col));
+      }
+      ASSIGN_OR_RETURN(WrittenFile wf, write_file(env_, path_, cols, g.rows, options_.file, &pending));
+      pb::DataFragment frag;
+      frag.set_id(next_id++);
+      *frag.add_files() = wf.file;
+      frag.set_physical_rows(wf.rows);
+      written.push_back(std::move(frag));
+      report.fragments_removed += g.end - g.begin;
+      report.rows_rewritten += g.rows;
+    }
+    report.fragments_written = written.size();
+    cache.clear();
+    ASSIGN_OR_RETURN(NextVersion next, take_next_version(&snapshot_));
+    ManifestRestorer restorer(&snapshot_);
+    pb::Manifest& m = next.manifest;
+    pb::Transaction txn;
+    pb::Transaction::Rewrite* rewrite = txn.mutable_rewrite();
+    google::protobuf::RepeatedPtrField<pb::DataFragment> fragments;
+    size_t at = 0;
+    for (size_t gi = 0; gi < groups.size(); ++gi) {
+      const CompactionGroup& g = groups[gi];
+      for (; at < g.begin; ++at) *fragments.Add() = std::move(*m.mutable_fragments(static_cast<int>(at)));
+      pb::Transaction::Rewrite::RewriteGroup* rg = rewrite->add_groups();
+      for (; at < g.end; ++at) *rg->add_old_fragments() = std::move(*m.mutable_fragments(static_cast<int>(at)));
+      *rg->add_new_fragments() = written[gi];
+      *fragments.Add() = written[gi];
+    }
+    for (; at < static_cast<size_t>(m.fragments_size()); ++at)
+      *fragments.Add() = std::move(*m.mutable_fragments(static_cast<int>(at)));
+    m.mutable_fragments()->Swap(&fragments);
+    m.set_max_fragment_id(static_cast<uint32_t>(next_id - 1));
+    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
+    last = committed.status();
+    if (last.code() == Code::kAlreadyExists) continue;  // restorer puts the manifest back
+    RETURN_IF_ERROR(last);
+    restorer.dismiss();
+    adopt(std::move(committed).value());
+    return report;
+  }
+  return Unavailable("Lance dataset '" + path_ + "': compaction gave up after " +
+                     std::to_string(options_.max_commit_attempts) + " lost commit races (" + last.message() + ")");
+}
+
+Result<CleanupReport> LanceDataset::cleanup_old_versions(const CleanupOptions& options) {
+  return lance::cleanup_old_versions(env_, path_, options);
 }
 
 Status LanceDataset::check_append(const std::vector<Record>& rows) const {
@@ -334,6 +428,7 @@ Status LanceDataset::check_append(const std::vector<BatchField>& fields, const R
 
 Result<uint64_t> LanceDataset::count_rows(uint64_t version) {
   if (version == snapshot_.version) return snapshot_.num_rows();
+  VersionPin pin(path_, version);  // cleanup keeps it while it is read
   ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, version));
   return s.num_rows();
 }
@@ -344,6 +439,7 @@ Result<std::vector<Record>> LanceDataset::read(uint64_t offset, uint64_t limit, 
     ASSIGN_OR_RETURN(rows, read_rows(env_, snapshot_, offset, limit, options.columns, &readers_, &deletions_,
                                      options.with_deleted));
   } else {
+    VersionPin pin(path_, *options.version);  // cleanup keeps it while it is read
     ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, *options.version));
     ASSIGN_OR_RETURN(rows, read_rows(env_, s, offset, limit, options.columns, &readers_, &deletions_,
                                      options.with_deleted));

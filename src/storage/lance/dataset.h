@@ -24,10 +24,13 @@
 #include "persisting/env.h"
 #include "persisting/status.h"
 #include "persisting/value.h"
+#include "storage/lance/cleanup.h"
+#include "storage/lance/compaction.h"
 #include "storage/lance/file_writer.h"
 #include "storage/lance/row_reader.h"
 #include "storage/lance/schema_evolution.h"
 #include "storage/lance/snapshot.h"
+#include "storage/lance/version_pins.h"
 
 namespace persisting::lance {
 
@@ -63,6 +66,12 @@ struct FragmentInfo {
   uint64_t num_rows = 0;                // physical rows, deleted ones included
   uint64_t num_deleted = 0;            // rows LanceDB deleted (the deletion file's count)
   std::vector<std::string> files;      // paths relative to <dataset>/data/
+};
+
+struct CompactionReport {
+  uint64_t fragments_removed = 0;   // small fragments rewritten
+  uint64_t fragments_written = 0;   // the fragments that replace them
+  uint64_t rows_rewritten = 0;
 };
 
 struct FieldInfo {
@@ -112,6 +121,15 @@ class LanceDataset {
   // them). choose sees every snapshot tried: a lost commit race re-reads the latest version and
   // asks again. n = 0 commits nothing. Returns the number of rows removed.
   Result<uint64_t> remove_front_fragments(const std::function<size_t(const Snapshot&)>& choose);
+  // Compaction (docs/compaction.md, compaction.h): merges runs of small fragments of the latest
+  // version, each into one new fragment with the same rows in the same order, and commits them
+  // in one version (a Lance Rewrite transaction). Row positions, first_offset() and every row's
+  // contents stay as they are. A lost commit race re-reads the latest version and plans again.
+  // Nothing to do commits nothing.
+  Result<CompactionReport> compact(const CompactionOptions& options);
+  // Version cleanup (cleanup.h) of this dataset; this handle's version is pinned, so kept.
+  Result<CleanupReport> cleanup_old_versions(const CleanupOptions& options);
+
   // The offset of row 0 (Snapshot::first_offset).
   uint64_t first_offset() const { return snapshot_.first_offset; }
 
@@ -138,11 +156,14 @@ class LanceDataset {
                                const std::function<Result<std::vector<FileColumn>>(const pb::Manifest&)>& columns);
   LanceDataset(Env* env, std::string path, LanceOptions options)
       : env_(env), path_(std::move(path)), options_(options) {}
+  // Makes s the current snapshot and pins its version (version_pins.h).
+  void adopt(Snapshot s);
 
   Env* env_;
   std::string path_;
   LanceOptions options_;
   Snapshot snapshot_;
+  VersionPin pin_;           // snapshot_'s version, so cleanup in this process keeps it
   FileReaderCache readers_;  // data files opened by reads, kept across them (bounded in read_rows)
   DeletionCache deletions_;  // deletion files read (bounded in deleted_offsets)
 };

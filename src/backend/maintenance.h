@@ -1,0 +1,44 @@
+// Data lifecycle of a bucket's Lance dataset beyond retention (docs/compaction.md): compaction
+// of small fragments and cleanup of old versions, with the backend options that govern them.
+// BufferedDataset runs it after each flush (in write_flush, without the owner's lock), and
+// `persisting compact` runs it on demand.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include "persisting/backend.h"
+#include "persisting/options.h"
+#include "storage/lance/dataset.h"
+
+namespace persisting {
+
+struct MaintenanceOptions {
+  // compaction.min_fragments is the background threshold: a flush compacts once at least this
+  // many small fragments could merge. 0: no compaction after flushes.
+  lance::CompactionOptions compaction;
+  uint64_t background_min_fragments = 8;
+  // Old versions go once a newer one is this old (never the latest, nor one a reader here holds).
+  std::chrono::seconds version_retention{3600};
+};
+
+// Options (docs/backends.md): version_retention (seconds, 3600), compaction_target_rows
+// (1048576), compaction_min_fragments (8; 0 = off), compaction_max_bytes (64M).
+Result<MaintenanceOptions> maintenance_options(OptionReader& reader);
+
+// The compaction options under a topic's retention limits: a compacted fragment never holds more
+// rows than retention_records (nor more data-file bytes than retention_bytes), so retention
+// still removes data at about the limit's granularity.
+lance::CompactionOptions compaction_under(const MaintenanceOptions& o, const RetentionLimits* retention);
+
+struct MaintenanceReport {
+  lance::CompactionReport compaction;
+  lance::CleanupReport cleanup;
+};
+
+// Compacts `ds` (when `force`, any two small fragments that can merge; otherwise only past the
+// background threshold), then cleans up its old versions when `cleanup` is set.
+Result<MaintenanceReport> maintain_dataset(lance::LanceDataset* ds, const MaintenanceOptions& o,
+                                           const RetentionLimits* retention, bool force, bool cleanup);
+
+}  // namespace persisting
