@@ -34,6 +34,7 @@
 #include "storage/lance/deletion_file.h"
 #include "storage/lance/format.h"
 #include "storage/lance/snapshot.h"
+#include "storage/lance/version_pins.h"
 
 namespace persisting::backup {
 
@@ -244,6 +245,8 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
   for (uint32_t b = 0; b < info.num_buckets; ++b) {
     const std::string dataset = join_path(queue::bucket_dir(data_dir, topic, BucketId(b)), "data.lance");
     ASSIGN_OR_RETURN(lance::Snapshot s, lance::load_snapshot(env, dataset, std::nullopt));
+    // A version cleanup in this process keeps the pinned version while its files are copied.
+    lance::VersionPin pin(dataset, s.version);
     m.buckets.push_back({b, s.version, s.first_offset, s.first_offset + s.num_rows()});
     ASSIGN_OR_RETURN(auto files, version_files(env, s));
     const std::string rel_dataset = dataset_rel(topic, b);
