@@ -340,7 +340,9 @@ TEST(NodeLogTest, AFullLogMakesAppendsWaitWhileTheHolderFlushes) {
   uint64_t ok = 0;
   for (int i = 0; i < 100; ++i, ok += 2) {
     ASSERT_TRUE(log->append("t/ok", stream_batch("t/ok", ok, 2, 30)).ok()) << "append " << i;
-    if (ok >= 4) ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());  // flushed but the last 4
+    if (ok >= 4) {
+      ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());  // flushed but the last 4
+    }
   }
   flusher.join();
   EXPECT_GT(log->stalls(), 0u);
@@ -367,7 +369,9 @@ TEST(NodeLogTest, AFullLogRefusesAtOnceWhenTheHoldersFlushFailed) {
   Status refused;
   for (int i = 0; i < 100 && refused.ok(); ++i, ok += 2) {
     refused = log->append("t/ok", stream_batch("t/ok", ok, 2, 30)).status();
-    if (refused.ok() && ok >= 4) ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());
+    if (refused.ok() && ok >= 4) {
+      ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());
+    }
   }
   ASSERT_EQ(refused.code(), Code::kResourceExhausted) << refused.to_string();
   EXPECT_NE(refused.message().find("stream 't/stuck'"), std::string::npos) << refused.message();
@@ -464,7 +468,9 @@ TEST(NodeLogTest, AFullLogRefusesAppendsNamingTheStreamThatHoldsItBack) {
       break;
     }
     ok += 2;
-    if (ok >= 4) ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());  // flushed but the last 4
+    if (ok >= 4) {
+      ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());  // flushed but the last 4
+    }
   }
   ASSERT_FALSE(refused.ok()) << "the log never filled up";
   EXPECT_EQ(refused.code(), Code::kResourceExhausted);

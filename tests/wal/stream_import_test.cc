@@ -33,7 +33,9 @@ void write_old_wal(const std::string& dir, uint64_t n, uint64_t ckpt = 0) {
   auto w = Wal::open(dir, o, capture(&unused), nullptr);
   ASSERT_TRUE(w.ok());
   for (uint64_t i = 0; i < n; i += 2) ASSERT_TRUE((*w)->append(batch_for(i, 2)).ok());
-  if (ckpt > 0) ASSERT_TRUE((*w)->checkpoint(Offset(ckpt)).ok());
+  if (ckpt > 0) {
+    ASSERT_TRUE((*w)->checkpoint(Offset(ckpt)).ok());
+  }
   ASSERT_TRUE((*w)->close().ok());
 }
 
