@@ -37,15 +37,13 @@ Replicator::Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueC
 Replicator::~Replicator() { stop(); }
 
 void Replicator::start() {
-  scanner_ = std::thread([this] {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stopping_) {
-      lock.unlock();
-      scan();
-      lock.lock();
-      cv_.wait_for(lock, kScanPeriod, [this] { return stopping_; });
-    }
+  // A task on the process pool, not a thread of its own: a node's threads stay a fixed set.
+  scanner_ = std::make_unique<BackgroundTask>(Scheduler::Default(), [this] {
+    scan();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!stopping_) scanner_->run_after(kScanPeriod);
   });
+  scanner_->run_now();
 }
 
 void Replicator::stop() {
@@ -58,9 +56,10 @@ void Replicator::stop() {
     }
   }
   cv_.notify_all();
-  cv_.wait(lock, [this] { return chains_.empty(); });
   lock.unlock();
-  if (scanner_.joinable()) scanner_.join();
+  if (scanner_) scanner_->stop();  // a scan going on finishes first; none starts after
+  lock.lock();
+  cv_.wait(lock, [this] { return chains_.empty(); });
 }
 
 void Replicator::scan() {

@@ -12,8 +12,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
+#include "core/background_task.h"
 #include "net/channels.h"
 #include "net/topic_directory.h"
 #include "persisting/log.h"
@@ -50,7 +50,7 @@ class Replicator {
   bool stopping_ = false;
   bool loaded_ = false;                                    // local topics loaded once
   std::map<std::string, std::shared_ptr<Chain>> chains_;  // "topic\nbucket" -> running chain
-  std::thread scanner_;
+  std::unique_ptr<BackgroundTask> scanner_;  // scan() on the process pool, every kScanPeriod
 };
 
 }  // namespace persisting::net
