@@ -3,8 +3,9 @@
 // other than the first), it pulls the leader's log from its own record count on (Replicate) and
 // appends what it gets to a local copy of the bucket (same backend, so the same durability),
 // which this node does not serve. One chain of asynchronous calls per bucket (a parked
-// Replicate, then the local append, then the next call): no thread per bucket. One scan thread
-// per node starts the chains of the topics it knows and restarts failed ones (every 500 ms).
+// Replicate, then the local append, then the next call): no thread per bucket. A scan, a task on
+// the process pool, starts the chains of the topics it knows and restarts failed ones (every
+// 500 ms).
 #pragma once
 
 #include <condition_variable>
