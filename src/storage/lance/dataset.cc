@@ -1,5 +1,6 @@
 #include "storage/lance/dataset.h"
 
+#include <optional>
 #include <unordered_map>
 
 #include "core/log.h"
@@ -86,6 +87,19 @@ class ManifestRestorer {
  private:
   Snapshot* s_;
 };
+
+// One attempt to commit next/txn over s: the new snapshot, or nullopt when another writer took
+// the version first (the restorer then puts s's manifest back; the caller retries). *last gets
+// the attempt's status, for the error after the last attempt.
+Result<std::optional<Snapshot>> try_commit(Env* env, const Snapshot& s, NextVersion next, pb::Transaction txn, bool sync,
+                                           PendingFiles* pending, ManifestRestorer* restorer, Status* last) {
+  auto committed = commit_next(env, s, std::move(next), std::move(txn), sync, pending);
+  *last = committed.status();
+  if (last->code() == Code::kAlreadyExists) return std::optional<Snapshot>();
+  RETURN_IF_ERROR(*last);
+  restorer->dismiss();
+  return std::optional<Snapshot>(std::move(committed).value());
+}
 
 const pb::Field* manifest_field(const pb::Manifest& m, int32_t id) {
   for (const pb::Field& f : m.fields()) {
@@ -233,13 +247,10 @@ Result<uint64_t> LanceDataset::append_rows(const std::vector<BatchField>& batch,
   // Commits next/txn; false when another writer took the version first (then retry).
   auto commit = [&](NextVersion next, pb::Transaction txn, PendingFiles* pending,
                     ManifestRestorer* restorer) -> Result<bool> {
-    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, pending);
-    last = committed.status();
-    if (last.code() == Code::kAlreadyExists) return false;
-    RETURN_IF_ERROR(last);
-    restorer->dismiss();
-    adopt(std::move(committed).value());
-    return true;
+    ASSIGN_OR_RETURN(auto committed, try_commit(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync,
+                                                pending, restorer, &last));
+    if (committed) adopt(std::move(*committed));
+    return committed.has_value();
   };
   for (int attempt = 0; attempt < options_.max_commit_attempts; ++attempt) {
     if (attempt > 0) RETURN_IF_ERROR(refresh());
@@ -310,12 +321,10 @@ Result<uint64_t> LanceDataset::remove_front_fragments(const std::function<size_t
     del->set_predicate("false");
     m.mutable_fragments()->DeleteSubrange(0, static_cast<int>(n));
     (*m.mutable_table_metadata())[kFirstOffsetKey] = std::to_string(first);
-    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
-    last = committed.status();
-    if (last.code() == Code::kAlreadyExists) continue;  // restorer puts the manifest back
-    RETURN_IF_ERROR(last);
-    restorer.dismiss();
-    adopt(std::move(committed).value());
+    ASSIGN_OR_RETURN(auto committed, try_commit(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync,
+                                                &pending, &restorer, &last));
+    if (!committed) continue;  // lost the race: the restorer puts the manifest back
+    adopt(std::move(*committed));
     return rows;
   }
   return Unavailable("Lance dataset '" + path_ + "': retention gave up after " +
@@ -394,12 +403,10 @@ Result<CompactionReport> LanceDataset::compact(const CompactionOptions& options)
       *fragments.Add() = std::move(*m.mutable_fragments(static_cast<int>(at)));
     m.mutable_fragments()->Swap(&fragments);
     m.set_max_fragment_id(static_cast<uint32_t>(next_id - 1));
-    auto committed = commit_next(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync, &pending);
-    last = committed.status();
-    if (last.code() == Code::kAlreadyExists) continue;  // restorer puts the manifest back
-    RETURN_IF_ERROR(last);
-    restorer.dismiss();
-    adopt(std::move(committed).value());
+    ASSIGN_OR_RETURN(auto committed, try_commit(env_, snapshot_, std::move(next), std::move(txn), options_.file.sync,
+                                                &pending, &restorer, &last));
+    if (!committed) continue;  // lost the race: the restorer puts the manifest back
+    adopt(std::move(*committed));
     return report;
   }
   return Unavailable("Lance dataset '" + path_ + "': compaction gave up after " +
