@@ -40,7 +40,6 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   ASSIGN_OR_RETURN(lo.file.compression, lance::parse_buffer_compression(compression));
   lo.file.sync = sync;
   lo.file.unbuffered = direct_io;
-  RETURN_IF_ERROR(ctx.env->create_dirs(ctx.bucket_dir));
   std::string path = join_path(ctx.bucket_dir, "data.lance");
   ASSIGN_OR_RETURN(auto r, lance::LanceDataset::open_or_create(ctx.env, path, lo));
   ASSIGN_OR_RETURN(auto w, lance::LanceDataset::open_or_create(ctx.env, path, lo));
@@ -309,6 +308,7 @@ RecordBatch BufferedDataset::get_buffered(uint64_t off, size_t limit, RecordBatc
 BufferedDataset::FlushJob BufferedDataset::begin_flush() {
   if (flushing_ || buffer_.empty()) return FlushJob{};
   flushing_ = std::make_shared<const RecordBatch>(std::move(buffer_));
+  last_flush_bytes_ = flushing_->byte_size();
   buffer_ = RecordBatch();
   return FlushJob{flushing_};
 }

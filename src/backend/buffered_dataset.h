@@ -87,11 +87,14 @@ class BufferedDataset {
   }
   // Appends already-checked records to the buffer.
   void buffer(const RecordBatch& batch) {
-    if (buffer_.empty() && reserve_bytes_ > 0) buffer_.reserve(0, reserve_bytes_);
+    if (buffer_.empty() && last_flush_bytes_ > 0)
+      buffer_.reserve(0, std::min(reserve_bytes_, last_flush_bytes_ + last_flush_bytes_ / 4));
     buffer_.append(batch);
   }
-  // Bytes a fresh buffer reserves at its first record: the owner's flush size, so the buffer
-  // does not copy itself each time it doubles on the way there (capped at kMaxReserve).
+  // The most a fresh buffer reserves at its first record (the owner's flush size, capped at
+  // kMaxReserve). It reserves a quarter more than the last flush took, so a busy bucket's buffer
+  // does not copy itself each time it doubles, and a bucket that took a few records (one of
+  // thousands) reserves no more than those: the first buffer reserves nothing.
   void set_buffer_reserve(uint64_t bytes) { reserve_bytes_ = std::min<uint64_t>(bytes, kMaxReserve); }
   static constexpr uint64_t kMaxReserve = 64 << 20;
   void buffer_encoded(std::string_view record) { buffer_.add_encoded(record); }
@@ -212,6 +215,7 @@ class BufferedDataset {
   std::shared_ptr<const RecordBatch> flushing_;
   RecordBatch buffer_;
   uint64_t reserve_bytes_ = 0;
+  uint64_t last_flush_bytes_ = 0;  // bytes the last begin_flush took
   std::vector<lance::BatchField> buffer_fields_;  // types of flushing_ and buffer_
   // Dataset rows [window_first_, window_first_ + window_.size()), read under the schema whose
   // field ids are window_fields_. Owner's mutex.

@@ -34,6 +34,7 @@ LanceBackend::LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDa
       flusher_(ctx.scheduler ? ctx.scheduler : Scheduler::Default(), [this] { periodic_flush(); }) {}
 
 Status LanceBackend::become_writer() {
+  if (Status d = env_->create_dirs(bucket_dir_); !d.ok()) return d.with_context("backend 'lance'");
   auto l = env_->lock_file(join_path(bucket_dir_, "writer.lock"));
   if (!l.ok()) return l.status().with_context("backend 'lance' bucket '" + bucket_dir_ + "'");
   writer_lock_ = std::move(l).value();

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "backend/buffered_dataset.h"
@@ -36,20 +38,57 @@ std::map<std::pair<Env*, std::string>, std::weak_ptr<NodeLogHost>>& registry() {
   return *r;
 }
 
-}  // namespace
+// The keys claim_in_process handed out and not released yet.
+std::mutex claims_mu;
+std::set<std::pair<Env*, std::string>>& claims() {
+  static auto* c = new std::set<std::pair<Env*, std::string>>();
+  return *c;
+}
 
-Result<std::unique_ptr<FileLock>> lock_with_patience(Env* env, const std::string& path,
-                                                     std::chrono::milliseconds patience) {
+class InProcessClaim final : public FileLock {
+ public:
+  explicit InProcessClaim(std::pair<Env*, std::string> key) : key_(std::move(key)) {}
+  ~InProcessClaim() override {
+    std::lock_guard l(claims_mu);
+    claims().erase(key_);
+  }
+
+ private:
+  std::pair<Env*, std::string> key_;
+};
+
+Result<std::unique_ptr<FileLock>> claim_once(Env* env, const std::string& key) {
+  std::lock_guard l(claims_mu);
+  if (!claims().insert({env, key}).second)
+    return FailedPrecondition("'" + key + "' is claimed by another open in this process");
+  return std::unique_ptr<FileLock>(new InProcessClaim({env, key}));
+}
+
+// try_once again (backing off up to 200 ms) for up to patience while it says FailedPrecondition.
+Result<std::unique_ptr<FileLock>> with_patience(const std::function<Result<std::unique_ptr<FileLock>>()>& try_once,
+                                                std::chrono::milliseconds patience) {
   const auto deadline = std::chrono::steady_clock::now() + patience;
   auto pause = std::chrono::milliseconds(5);
   for (;;) {
-    auto lock = env->lock_file(path);
+    auto lock = try_once();
     if (lock.ok() || lock.status().code() != Code::kFailedPrecondition ||
         std::chrono::steady_clock::now() >= deadline)
       return lock;
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::milliseconds(200));
   }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<FileLock>> lock_with_patience(Env* env, const std::string& path,
+                                                     std::chrono::milliseconds patience) {
+  return with_patience([&] { return env->lock_file(path); }, patience);
+}
+
+Result<std::unique_ptr<FileLock>> claim_in_process(Env* env, const std::string& key,
+                                                   std::chrono::milliseconds patience) {
+  return with_patience([&] { return claim_once(env, key); }, patience);
 }
 
 bool wal_dir_has_segments(Env* env, const std::string& dir, bool with_records_only) {

@@ -42,6 +42,11 @@ namespace persisting {
 // another holder has it; then lock_file's FailedPrecondition.
 Result<std::unique_ptr<FileLock>> lock_with_patience(Env* env, const std::string& path,
                                                      std::chrono::milliseconds patience);
+// The same within this process only, with no file: one holder of key (per Env) at a time; a
+// second claim waits up to patience, then FailedPrecondition. Held until the result is destroyed.
+// The node log's LOCK keeps other processes out, so its buckets need no lock file each.
+Result<std::unique_ptr<FileLock>> claim_in_process(Env* env, const std::string& key,
+                                                   std::chrono::milliseconds patience);
 
 // Whether dir holds WAL segments (with_records_only: one longer than its header).
 bool wal_dir_has_segments(Env* env, const std::string& dir, bool with_records_only);

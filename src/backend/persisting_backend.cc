@@ -74,6 +74,14 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
 }
 
 Status PersistingBackend::take_writer_lock(std::chrono::milliseconds patience) {
+  if (enable_wal_) {
+    // Writers of the node log's buckets are one process, the holder of its LOCK (become_writer
+    // takes it next); in that process a claim keeps a second open of the bucket a reader. No
+    // file per bucket: a process writing 1,000 buckets creates none for its locks.
+    ASSIGN_OR_RETURN(writer_lock_, claim_in_process(env_, bucket_dir_, patience));
+    return Status::OK();
+  }
+  RETURN_IF_ERROR(env_->create_dirs(bucket_dir_));
   ASSIGN_OR_RETURN(writer_lock_, lock_with_patience(env_, join_path(bucket_dir_, "writer.lock"), patience));
   return Status::OK();
 }

@@ -16,8 +16,9 @@
 // bucket's Scheduler (no thread per bucket) and write the fragment without holding the backend's
 // lock, so puts and reads go on meanwhile.
 //
-// One process writes a bucket: the one holding <bucket_dir>/writer.lock, and one writes a data
-// dir's log: the one holding <data_dir>/.wal/LOCK. A backend opened to write (the default) takes
+// One process writes a data dir's log: the one holding <data_dir>/.wal/LOCK, and so its buckets;
+// in it, one open of a bucket writes it (an in-process claim on the bucket; without the log,
+// enable_wal=false, <bucket_dir>/writer.lock). A backend opened to write (the default) takes
 // both at open; one opened to read (BackendContext::read_only: the embedded Queue's readers and
 // stats) takes neither, and becomes the writer at its first put (which waits a little for the
 // locks). A process that is not the writer reads what the writer has flushed to Lance, reloading
@@ -88,8 +89,8 @@ class PersistingBackend final : public StorageBackend {
 
   PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data, uint64_t flush_threshold,
                     uint64_t flush_bytes, bool metrics);
-  // Takes <bucket_dir>/writer.lock, trying again for up to patience while another process
-  // holds it (FailedPrecondition after that).
+  // Claims the bucket in this process (without the log: takes <bucket_dir>/writer.lock), trying
+  // again for up to patience while another holder has it (FailedPrecondition after that).
   Status take_writer_lock(std::chrono::milliseconds patience);
   // Makes this process the bucket's writer: the locks, the dataset reloaded, the stream attached
   // (its records recovered into the buffer), an old per-bucket WAL imported. On failure it stays

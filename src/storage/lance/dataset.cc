@@ -42,7 +42,9 @@ struct WrittenFile {
 Result<WrittenFile> write_file(Env* env, const std::string& dataset, const std::vector<FileColumn>& columns,
                                uint64_t rows, const FileWriteOptions& options, PendingFiles* pending) {
   const std::string name = new_uuid() + ".lance";
-  const std::string path = join_path(join_path(dataset, kDataDir), name);
+  const std::string dir = join_path(dataset, kDataDir);
+  RETURN_IF_ERROR(env->create_dirs(dir));
+  const std::string path = join_path(dir, name);
   FileWriteOptions unsynced = options;
   unsynced.sync = false;
   ASSIGN_OR_RETURN(uint64_t size, write_data_file(env, path, columns, rows, unsynced));
@@ -195,8 +197,9 @@ std::vector<FileColumn> batch_columns(const pb::Manifest& m, ScannedBatch&& batc
 
 Result<std::unique_ptr<LanceDataset>> LanceDataset::open_or_create(Env* env, const std::string& path,
                                                                    LanceOptions options) {
+  // No directory yet: the first data file written makes them (a bucket that is opened and never
+  // flushed leaves nothing on disk).
   std::unique_ptr<LanceDataset> ds(new LanceDataset(env, path, options));
-  RETURN_IF_ERROR(env->create_dirs(join_path(path, kDataDir)));
   RETURN_IF_ERROR(ds->refresh());
   return ds;
 }

@@ -83,8 +83,8 @@ struct FieldInfo {
 
 class LanceDataset {
  public:
-  // Opens the dataset at `path`, creating the directory if needed (the first append then
-  // creates version 1). Refuses datasets this implementation would misread (snapshot.h).
+  // Opens the dataset at `path`; a missing one is empty, and the first append creates its
+  // directories and version 1. Refuses datasets this implementation would misread (snapshot.h).
   // *env must remain live while the dataset is in use.
   static Result<std::unique_ptr<LanceDataset>> open_or_create(Env* env, const std::string& path,
                                                               LanceOptions options = {});
