@@ -53,10 +53,11 @@ Value topic_json(const TopicInfo& t) {
 
 // A data dir a persistingd node serves is the node's: going around it would race its writes and
 // its recovery, so the embedded queue refuses it and points at --server.
-Result<std::unique_ptr<Queue>> open_queue(const std::string& data_dir) {
+Result<std::unique_ptr<Queue>> open_queue(const std::string& data_dir, bool flush_on_close) {
   RETURN_IF_ERROR(net::check_not_served_by_node(Env::Default(), data_dir));
   QueueOptions qo;
   qo.data_dir = data_dir;
+  qo.flush_on_close = flush_on_close;
   return Queue::open(qo);
 }
 
@@ -148,7 +149,9 @@ int put_lines(Store& q, const PutArgs& a) {
     if (batch.size() >= a.batch_size && !write_batch()) return 1;
   }
   if (!write_batch()) return 1;
-  if (Status f = (*w)->flush(); !f.ok()) {
+  // Acknowledged records the log holds need no flush to be kept; --flush makes LanceDB see them.
+  const bool flush = !acked_means_stored || a.flush;
+  if (Status f = flush ? (*w)->flush() : Status::OK(); !f.ok()) {
     if (!acked_means_stored) {
       // Which lines are not on disk: those at or past each bucket's persisted count.
       std::map<uint32_t, uint64_t> persisted;
@@ -257,13 +260,13 @@ int get_records(Store& q, const GetArgs& a) {
 }  // namespace
 
 // Every command is written once, against the Store interface (store.h).
-int with_store(const Target& t, const std::function<int(Store&)>& fn) {
+int with_store(const Target& t, const std::function<int(Store&)>& fn, bool flush_on_close) {
   if (!t.server.empty()) {
     auto c = open_client(t);
     if (!c.ok()) return fail(c.status().to_string());
     return fn(**c);
   }
-  auto q = open_queue(t.data_dir);
+  auto q = open_queue(t.data_dir, flush_on_close);
   if (!q.ok()) return fail(q.status().to_string());
   return fn(**q);
 }
@@ -275,7 +278,9 @@ int run_put(const PutArgs& a) {
     if (std::filesystem::is_directory(a.input, ec)) return fail("cannot read input '" + a.input + "': is a directory");
     if (std::ifstream f(a.input); !f) return fail("cannot read input '" + a.input + "': " + std::strerror(errno));
   }
-  return with_store(a.target, [&](Store& q) { return put_lines(q, a); });
+  // Without --flush, records the write-ahead log holds stay there at exit (the next process to
+  // open a bucket flushes them to Lance): no fragment per bucket at every put.
+  return with_store(a.target, [&](Store& q) { return put_lines(q, a); }, /*flush_on_close=*/a.flush);
 }
 
 int run_get(const GetArgs& a) {

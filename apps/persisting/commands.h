@@ -38,6 +38,7 @@ struct PutArgs {
   Options options;
   Retention retention;  // a new topic's (docs/retention.md); an existing topic's must match
   std::optional<uint32_t> replication_factor;  // a new topic's (1, 3, 5); an existing topic's must match
+  bool flush = false;  // flush every bucket to Lance before exiting (LanceDB sees the records at once)
 };
 
 // `topics alter`: each limit given is set ("none" removes it); those not given stay.
@@ -137,6 +138,8 @@ int run_bench_remote(const Target& t, const RemoteBenchArgs& a);
 int fail(const std::string& message);
 // Runs fn with the Store of the target: an embedded Queue (--data-dir) or a cluster Client
 // (--server); a failure to open it is printed and returns 1.
-int with_store(const Target& t, const std::function<int(Store&)>& fn);
+// flush_on_close: QueueOptions::flush_on_close of an embedded queue (a server's own setting
+// applies to a --server target).
+int with_store(const Target& t, const std::function<int(Store&)>& fn, bool flush_on_close = true);
 
 }  // namespace persisting::cli

@@ -135,6 +135,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   put_cmd->add_option("--replication-factor", put.replication_factor,
                       "New topics: copies of each bucket, 1 (default), 3 or 5 (needs that many nodes)");
+  put_cmd->add_flag("--flush", put.flush,
+                    "Flush every bucket to Lance before exiting, so LanceDB sees the records at once "
+                    "(default with the persisting backend: they stay in the write-ahead log until a "
+                    "later process opens the topic)");
   put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");
 
   cli::GetArgs get;

@@ -143,6 +143,10 @@ class StorageBackend {
   virtual uint64_t total_count() const = 0;
   // Whether records outlive the process (false for memory).
   virtual bool durable() const = 0;
+  // Whether acknowledged records not flushed yet outlive this backend without a flush (they are
+  // in a log that the next open replays): a clean close may then skip the flush. Default: false
+  // (a clean close flushes).
+  virtual bool log_holds_unflushed() const { return false; }
   // The bucket is being deleted (its topic is): drop what is not flushed instead of keeping it
   // for a later open. Called once, right before the backend is destroyed. Default: nothing.
   virtual void discard() {}

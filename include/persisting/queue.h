@@ -59,6 +59,13 @@ struct QueueOptions {
   // for all of them (include/persisting/tail_cache.h). null = TailCache::Default(), the process's
   // (an eighth of physical memory, at most 1 GiB). Must outlive the Queue.
   TailCache* tail_cache = nullptr;
+  // Whether closing the queue flushes every durable bucket to Lance. With the `persisting`
+  // backend the write-ahead log already holds every acknowledged record, so false closes
+  // without writing a fragment per bucket (much faster with many buckets): the records stay in
+  // the log, and the next process that opens the bucket (a writer, or a reader finding them)
+  // flushes them. Until then LanceDB does not see them. Backends without a log (`lance`) are
+  // flushed either way.
+  bool flush_on_close = true;
 };
 
 // Writes records into a topic. Thread-safe: many threads may put through one writer.

@@ -77,6 +77,7 @@ class PersistingBackend final : public StorageBackend {
   BucketStats stats() const override;
   uint64_t total_count() const override;
   bool durable() const override { return true; }
+  bool log_holds_unflushed() const override { return enable_wal_; }
   void discard() override;
 
  private:
@@ -102,7 +103,9 @@ class PersistingBackend final : public StorageBackend {
   // lets the log and the writer lock go.
   void stop_writing();
   // A read-only open that finds no writer: makes what a dead writer left in the log (or in an
-  // old per-bucket WAL) visible in Lance.
+  // old per-bucket WAL) visible in Lance. Also run by a reader that reached the end of what
+  // Lance holds (get), so a follower in another process sees the records of a writer that
+  // closed without flushing them (QueueOptions::flush_on_close) or died.
   Status recover_unowned();
   // The writer lock (taken now by a process that opened the bucket to read) and a healthy log:
   // what both a put and its check need first.
@@ -146,6 +149,9 @@ class PersistingBackend final : public StorageBackend {
   bool discarded_ = false;
   uint64_t replayed_ = 0;                  // records the log (or an old WAL) gave back at attach
   Status old_wal_error_;                   // an old per-bucket WAL left read-only by its damage
+  // A reader at its end looks for records left in the log no earlier than this (get).
+  static constexpr std::chrono::milliseconds kLogLookInterval{200};
+  std::chrono::steady_clock::time_point next_log_look_;
 
   // One flush at a time (explicit or the flusher's).
   std::mutex flush_mu_;

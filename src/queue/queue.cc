@@ -309,6 +309,7 @@ Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId 
   core->manager = std::make_unique<runtime::StorageManager>(*core->executor, std::move(self), std::move(members),
                                                             core->env, core->options.logger.get(),
                                                             core->options.scheduler, core->options.tail_cache);
+  core->manager->set_flush_on_close(core->options.flush_on_close);
   core->groups = std::make_unique<groups::GroupTable>(
       core->has_data_dir() ? std::make_unique<groups::GroupStore>(core->env, core->options.data_dir) : nullptr);
   core->remove_deleted_leftovers();

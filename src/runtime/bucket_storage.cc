@@ -156,10 +156,12 @@ void BucketStorage::stats(StatsCallback cb) {
   });
 }
 
-void BucketStorage::close(StatusCallback cb) {
-  mailbox_->post([self = shared_from_this(), cb = std::move(cb)] {
+void BucketStorage::close(StatusCallback cb) { close(/*flush=*/true, std::move(cb)); }
+
+void BucketStorage::close(bool flush, StatusCallback cb) {
+  mailbox_->post([self = shared_from_this(), flush, cb = std::move(cb)] {
     if (!self->backend_) return cb(Status::OK());
-    Status s = self->backend_->flush();
+    Status s = flush || !self->backend_->log_holds_unflushed() ? self->backend_->flush() : Status::OK();
     self->backend_.reset();
     self->fail_waiters();
     cb(s);

@@ -58,6 +58,9 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   void stats(StatsCallback cb);
   // Flushes, then fails every parked reader with Unavailable; later messages fail the same way.
   void close(StatusCallback cb);
+  // The same, but a backend whose log holds its unflushed records (log_holds_unflushed) is not
+  // flushed unless flush is true: its records stay in the log, and the next open replays them.
+  void close(bool flush, StatusCallback cb);
   // Closes without flushing (the bucket's files are about to be deleted: its topic was deleted):
   // parked readers and every later message fail with reason. done runs once the backend is gone,
   // so nothing of this bucket writes files after it.

@@ -134,7 +134,7 @@ Status StorageManager::close_all() {
   for (auto& [key, a] : actors) {
     auto p = std::make_shared<std::promise<Status>>();
     futures.push_back(p->get_future());
-    a->close([p](Status s) { p->set_value(std::move(s)); });
+    a->close(flush_on_close_.load(), [p](Status s) { p->set_value(std::move(s)); });
   }
   Status first;
   for (auto& f : futures) {

@@ -5,6 +5,7 @@
 // synchronous lets the network layer answer "ready here" / "redirect" without a hop.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -79,8 +80,12 @@ class StorageManager {
   bool is_deleted(const std::string& topic, uint64_t incarnation) const;
   // Stats of every local bucket (blocks until each actor answers).
   std::vector<BucketStats> stats() const;
-  // Flushes and closes every local bucket; returns the first error.
+  // Closes every local bucket; returns the first error. Each is flushed first, except, while
+  // set_flush_on_close(false), a bucket whose log holds its unflushed records.
   Status close_all();
+  // Whether close_all (and the destructor) flush buckets whose log holds their unflushed records
+  // (default true: LanceDB then sees every record after a clean close).
+  void set_flush_on_close(bool flush) { flush_on_close_ = flush; }
 
  private:
   Executor& executor_;
@@ -90,6 +95,7 @@ class StorageManager {
   Logger* logger_;
   Scheduler* scheduler_;
   TailCache* tail_cache_;
+  std::atomic<bool> flush_on_close_{true};
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> buckets_;
   std::set<std::pair<std::string, uint64_t>> deleted_;  // (topic, incarnation) retired

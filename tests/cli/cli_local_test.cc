@@ -201,3 +201,35 @@ TEST(CliLocal, Defect11_TokenFileAndTimeout) {
   }
   node.kill(SIGTERM);
 }
+
+namespace {
+
+// Buckets of a topic that hold a Lance dataset.
+int datasets_of(const std::string& topic_dir) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& b : std::filesystem::directory_iterator(topic_dir, ec))
+    n += std::filesystem::exists(b.path() / "data.lance" / "_versions");
+  return n;
+}
+
+}  // namespace
+
+// `put` leaves acknowledged records in the data dir's log at exit (no fragment per bucket); the
+// next process that opens the topic flushes them. `put --flush` flushes before exiting.
+TEST(CliLocal, PutLeavesRecordsInTheLogUnlessAskedToFlush) {
+  TempDir dir;
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "4"}, lines(0, 20));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(datasets_of(dir.path() + "/t"), 0);
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning"});
+  EXPECT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(count_lines(get.out), 20u) << get.out;
+
+  // The same records into another topic, flushed at exit: a dataset in every bucket they reach.
+  auto flushed = cli({"put", "--data-dir", dir.path(), "--topic", "u", "--num-buckets", "4", "--flush"}, lines(0, 20));
+  ASSERT_EQ(flushed.exit_code, 0) << flushed.err;
+  const int reached = datasets_of(dir.path() + "/u");
+  EXPECT_GT(reached, 0);
+  EXPECT_EQ(datasets_of(dir.path() + "/t"), reached);  // the reader of t flushed what the log held
+}

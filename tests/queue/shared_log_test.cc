@@ -182,3 +182,37 @@ TEST(SharedLog, ABucketWhoseFlushesFailHoldsTheLogBackAndIsNamed) {
   EXPECT_EQ(count("ok"), static_cast<size_t>(acked_ok));
   std::filesystem::remove_all(crash_copy);
 }
+
+// QueueOptions::flush_on_close = false: the log holds every acknowledged record, so a clean close
+// writes no fragment (and a bucket never flushed leaves no directory); the next open has every
+// record, and its close (the default, flushing) puts them in Lance.
+TEST(SharedLog, ACloseWithoutFlushLeavesTheRecordsToTheLogAndTheNextOpen) {
+  TempDir dir;
+  const std::string t = dir.path() + "/t";
+  {
+    auto q = Queue::open({.data_dir = dir.path(), .threads = 2, .flush_on_close = false});
+    ASSERT_TRUE(q.ok()) << q.status().to_string();
+    auto w = (*q)->writer(durable("t", 16));
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    ASSERT_TRUE((*w)->put(records(0, 320)).ok());
+  }
+  for (int b = 0; b < 16; ++b)
+    EXPECT_FALSE(std::filesystem::exists(t + "/bucket_" + std::to_string(b) + "/data.lance")) << b;
+  {
+    auto q = open_queue(dir.path());
+    auto r = q->reader({.topic = "t"});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    std::multiset<int64_t> seen;
+    for (int round = 0; round < 20 && seen.size() < 320; ++round) {
+      auto got = (*r)->get(1000);
+      ASSERT_TRUE(got.ok()) << got.status().to_string();
+      for (const auto& m : *got) seen.insert(m.record.find("n")->as_int());
+    }
+    ASSERT_EQ(seen.size(), 320u);
+    for (int i = 0; i < 320; ++i) EXPECT_EQ(seen.count(i), 1u) << i;
+  }
+  int with_data = 0;
+  for (int b = 0; b < 16; ++b)
+    with_data += std::filesystem::exists(t + "/bucket_" + std::to_string(b) + "/data.lance/_versions");
+  EXPECT_EQ(with_data, 16);  // 320 keys reach every bucket; the reopen flushed each
+}
