@@ -28,15 +28,22 @@ def _close_all() -> None:
         system.close()
 
 
-def open(data_dir: Optional[str] = None, threads: int = 0) -> "System":  # noqa: A001
+def open(data_dir: Optional[str] = None, threads: int = 0,  # noqa: A001
+         flush_on_close: bool = True) -> "System":
     """Opens an embedded Persisting node in this process.
 
     Args:
         data_dir: where topics are kept; None keeps everything in memory (only the memory
             backend can be used then).
         threads: actor threads; 0 picks the number of hardware threads (at least 2).
+        flush_on_close: whether closing the system flushes every durable bucket to Lance, so
+            LanceDB sees every record at once. False leaves the records of ``persisting``
+            topics in the data dir's write-ahead log (they are acknowledged and kept): closing
+            many buckets is then much faster, and the next process that opens the topic
+            flushes them.
     """
-    return System(_native.System.open(os.fspath(data_dir) if data_dir else "", int(threads)))
+    return System(_native.System.open(os.fspath(data_dir) if data_dir else "", int(threads),
+                                      bool(flush_on_close)))
 
 
 def connect(address: str, token: Optional[str] = None, tls_ca: Optional[str] = None,

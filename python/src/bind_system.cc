@@ -14,10 +14,12 @@ namespace persisting::python {
 
 SystemHandle::~SystemHandle() { destroy_without_gil(s_); }
 
-std::shared_ptr<SystemHandle> SystemHandle::open(const std::string& data_dir, unsigned threads) {
+std::shared_ptr<SystemHandle> SystemHandle::open(const std::string& data_dir, unsigned threads,
+                                                 bool flush_on_close) {
   QueueOptions o;
   o.data_dir = data_dir;
   o.threads = threads;
+  o.flush_on_close = flush_on_close;
   Result<std::unique_ptr<System>> s = [&] {
     py::gil_scoped_release nogil;
     return open_embedded(std::move(o));
@@ -248,7 +250,7 @@ void bind_handles(py::module_& m) {
       .def_property_readonly("topic", &ReaderHandle::topic, "The topic's settings as a dict.");
 
   py::class_<SystemHandle, std::shared_ptr<SystemHandle>>(m, "System", "An embedded node or a client.")
-      .def_static("open", &SystemHandle::open, py::arg("data_dir"), py::arg("threads"),
+      .def_static("open", &SystemHandle::open, py::arg("data_dir"), py::arg("threads"), py::arg("flush_on_close"),
                   "Opens an embedded node (data_dir '' keeps everything in memory).")
       .def_static("connect", &SystemHandle::connect, py::arg("server"), py::arg("token"), py::arg("tls_ca"),
                   py::arg("tls_server_name"), "A client of a persistingd cluster.")

@@ -77,7 +77,7 @@ class SystemHandle {
  public:
   explicit SystemHandle(std::unique_ptr<System> s) : s_(std::move(s)) {}
   ~SystemHandle();
-  static std::shared_ptr<SystemHandle> open(const std::string& data_dir, unsigned threads);
+  static std::shared_ptr<SystemHandle> open(const std::string& data_dir, unsigned threads, bool flush_on_close);
   static std::shared_ptr<SystemHandle> connect(const std::string& server, const std::string& token,
                                                const std::string& tls_ca, const std::string& tls_server_name);
 

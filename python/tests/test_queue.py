@@ -396,3 +396,27 @@ async def test_delete_topic_then_recreate_is_a_new_topic(system, topic):
     assert [r["old"] for r in got] == [False]
     with pytest.raises(persisting.NotFoundError, match="'never-made'"):
         system.queue.delete_topic("never-made")
+
+
+async def test_close_without_flush_keeps_records_in_the_log(tmp_path, topic):
+    """flush_on_close=False: close writes no Lance fragment; the next open has every record."""
+    system = persisting.open(str(tmp_path), flush_on_close=False)
+    try:
+        writer = await system.queue.write(topic, num_buckets=4, backend="persisting")
+        await writer.put([{"id": f"k{i}", "i": i} for i in range(40)])
+    finally:
+        system.close()
+    topic_dir = tmp_path / topic
+    assert not list(topic_dir.glob("bucket_*/data.lance"))
+    system = persisting.open(str(tmp_path))
+    try:
+        reader = await system.queue.read(topic)
+        got = []
+        for _ in range(20):
+            got += await reader.get(limit=100)
+            if len(got) >= 40:
+                break
+        assert sorted(r["i"] for r in got) == list(range(40))
+    finally:
+        system.close()
+    assert list(topic_dir.glob("bucket_*/data.lance/_versions"))
