@@ -233,6 +233,16 @@ void NodeLogHost::release() {
 
 bool NodeLogHost::may_hold_records() const { return wal_dir_has_segments(env_, dir_, /*with_records_only=*/true); }
 
+bool NodeLogHost::may_hold_unowned(const std::string& stream) {
+  std::lock_guard l(mu_);
+  if (log_) return log_->holds_unattached(stream);
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_unowned_look_) return unowned_;
+  next_unowned_look_ = now + kUnownedLookInterval;
+  unowned_ = may_hold_records() && env_->lock_file(join_path(dir_, kLockFile)).ok();  // taken and let go
+  return unowned_;
+}
+
 Status NodeLogHost::flush_unattached() {
   wal::NodeLog* log;
   {

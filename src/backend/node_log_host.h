@@ -83,6 +83,13 @@ class NodeLogHost {
   // Whether the log may hold records (a segment longer than its header): a process that only
   // reads then recovers it (PersistingBackend::recover_unowned).
   bool may_hold_records() const;
+  // Whether a reader of stream should look for records nobody writes (recover_unowned): this
+  // process has the log open and holds stream's records unattached, or another process left
+  // records in the log and holds its LOCK no more. The second is looked at once per
+  // kUnownedLookInterval for every bucket of the log (a follower over many buckets asks for
+  // each), so a live writer elsewhere costs its followers one lock attempt per interval.
+  bool may_hold_unowned(const std::string& stream);
+  static constexpr std::chrono::milliseconds kUnownedLookInterval{200};
   // Flushes every stream nobody attached into its bucket's dataset (see above); the caller has
   // acquired the log. Each failure is logged, in errors(); the first is returned.
   Status flush_unattached();
@@ -122,6 +129,9 @@ class NodeLogHost {
 
   mutable std::mutex mu_;
   std::unique_ptr<FileLock> lock_;
+  // may_hold_unowned's last look at the log of another process (mu_).
+  std::chrono::steady_clock::time_point next_unowned_look_;
+  bool unowned_ = false;
   std::unique_ptr<wal::NodeLog> log_;
   int users_ = 0;
   wal::NodeLogReport report_;

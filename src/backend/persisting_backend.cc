@@ -414,10 +414,7 @@ Result<RecordBatch> PersistingBackend::get(Offset offset, size_t limit) {
     // A process that does not write the bucket sees what the writer has flushed.
     auto got = data_->get(offset.value(), limit, /*reader_only=*/!writer_lock_);
     if (writer_lock_ || !host_ || !got.ok() || got->size() >= limit) return got;
-    // At most a look at the log per bucket every kLogLookInterval (a follower polls its end).
-    const auto now = std::chrono::steady_clock::now();
-    if (now < next_log_look_) return got;
-    next_log_look_ = now + kLogLookInterval;
+    if (!host_->may_hold_unowned(stream_)) return got;
   }
   // A reader at the end of Lance: records a writer left in the log when it closed or died go to
   // Lance now (nothing happens while a writer lives: it holds the log's lock).

@@ -149,9 +149,6 @@ class PersistingBackend final : public StorageBackend {
   bool discarded_ = false;
   uint64_t replayed_ = 0;                  // records the log (or an old WAL) gave back at attach
   Status old_wal_error_;                   // an old per-bucket WAL left read-only by its damage
-  // A reader at its end looks for records left in the log no earlier than this (get).
-  static constexpr std::chrono::milliseconds kLogLookInterval{200};
-  std::chrono::steady_clock::time_point next_log_look_;
 
   // One flush at a time (explicit or the flusher's).
   std::mutex flush_mu_;

@@ -97,6 +97,12 @@ std::vector<std::string> NodeLog::unattached_streams() const {
   return out;
 }
 
+bool NodeLog::holds_unattached(const std::string& stream) const {
+  std::lock_guard l(mu_);
+  auto it = streams_.find(stream);
+  return it != streams_.end() && !it->second.attached && (!it->second.entries.empty() || !it->second.parked.empty());
+}
+
 void NodeLog::set_entries_front(const std::string& name, Stream& s, std::optional<Offset> old_front) {
   if (old_front) fronts_.erase({*old_front, name});
   if (!s.entries.empty()) fronts_.insert({s.entries.front().first, name});

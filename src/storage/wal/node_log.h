@@ -111,6 +111,8 @@ class NodeLog {
 
   // Streams the log holds records of that no owner has attached (recovered, or detached).
   std::vector<std::string> unattached_streams() const;
+  // Whether stream is one of them.
+  bool holds_unattached(const std::string& stream) const;
 
   // Attaches stream (FailedPrecondition if it is attached already). `from`: the stream's records
   // below it are held elsewhere; replay is called for each of its records in the log at or after
