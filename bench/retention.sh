@@ -7,7 +7,8 @@
 #      without the WAL" is the topic directory alone (the node log in <data dir>/.wal has a
 #      bounded size of its own);
 #  (b) produce rate with retention against the same run without it, REPS alternating pairs of
-#      RECORDS/2 records each (both with version_retention=0).
+#      RECORDS/2 records each (both with version_retention=0), with compaction after flushes as
+#      by default and with it off (compaction_min_fragments=0: retention's own cost alone).
 # Usage: bench/retention.sh [BIN] [RECORDS] [REPS] [DATA_DIR]
 set -euo pipefail
 BIN=${1:-build/apps/persisting}
@@ -27,8 +28,11 @@ echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 run disk-v0 "$RECORDS" --retention-records 100000 --option version_retention=0
 run disk-v3600 "$RECORDS" --retention-records 100000
 for rep in $(seq "$REPS"); do
-  run rate-without $((RECORDS / 2)) --option version_retention=0
-  run rate-with $((RECORDS / 2)) --retention-records 100000 --option version_retention=0
+  for c in 8 0; do
+    run rate-without-c$c $((RECORDS / 2)) --option version_retention=0 --option compaction_min_fragments=$c
+    run rate-with-c$c $((RECORDS / 2)) --retention-records 100000 --option version_retention=0 \
+      --option compaction_min_fragments=$c
+  done
 done
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 rm -rf "$DIR/run"
@@ -46,15 +50,17 @@ for r in rows:
           f"| {r['disk_to_retained']:.2f}x ({r['peak_disk_to_retained']:.2f}x) "
           f"| {r['peak_topic_disk_bytes']/r['retained_data_bytes']:.2f}x |")
 print()
-w = [r for r in rows if r["tag"] == "rate-with"]
-wo = [r for r in rows if r["tag"] == "rate-without"]
-print("| pair | without retention, records/s | with retention, records/s | with / without |")
-print("|---|---|---|---|")
-ratios = []
-for i, (a, b) in enumerate(zip(wo, w)):
-    ratios.append(b["produce_records_per_s"] / a["produce_records_per_s"])
-    print(f"| {i + 1} | {a['produce_records_per_s']/1e3:.0f}k | {b['produce_records_per_s']/1e3:.0f}k | {ratios[-1]:.2f} |")
-print(f"| median | {statistics.median(r['produce_records_per_s'] for r in wo)/1e3:.0f}k "
-      f"| {statistics.median(r['produce_records_per_s'] for r in w)/1e3:.0f}k | {statistics.median(ratios):.2f} |")
+print("| compaction after flushes | pair | without retention, records/s | with retention, records/s | with / without |")
+print("|---|---|---|---|---|")
+for c, name in (("8", "on (default)"), ("0", "off")):
+    w = [r for r in rows if r["tag"] == "rate-with-c" + c]
+    wo = [r for r in rows if r["tag"] == "rate-without-c" + c]
+    ratios = []
+    for i, (a, b) in enumerate(zip(wo, w)):
+        ratios.append(b["produce_records_per_s"] / a["produce_records_per_s"])
+        print(f"| {name} | {i + 1} | {a['produce_records_per_s']/1e3:.0f}k | {b['produce_records_per_s']/1e3:.0f}k "
+              f"| {ratios[-1]:.2f} |")
+    print(f"| {name} | median | {statistics.median(r['produce_records_per_s'] for r in wo)/1e3:.0f}k "
+          f"| {statistics.median(r['produce_records_per_s'] for r in w)/1e3:.0f}k | **{statistics.median(ratios):.2f}** |")
 PY
 rm -f "$out"
