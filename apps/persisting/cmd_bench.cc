@@ -13,6 +13,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "apps/persisting/bench_disk.h"
 #include "apps/persisting/commands.h"
 #include "core/status_macros.h"
 #include "persisting/codec.h"
@@ -139,6 +140,7 @@ int run_bench(const BenchArgs& a) {
     wo.batch_size = std::max<uint32_t>(a.batch_size, 1000);
     wo.backend = a.backend;
     wo.backend_options = a.options;
+    wo.retention = a.retention;
     auto writer = (*q)->writer(wo);
     if (!writer.ok()) return fail(writer.status().to_string());
     std::vector<std::unique_ptr<QueueReader>> readers;
@@ -162,6 +164,7 @@ int run_bench(const BenchArgs& a) {
       disk = *d;
     }
     std::atomic<bool> stop{false}, producers_done{false};
+    std::atomic<unsigned> producers_running{a.producers};
     std::atomic<uint64_t> produced{0}, consumed{0}, produced_bytes{0};
     std::vector<std::vector<double>> latencies(a.producers);
     std::vector<Status> producer_errors(a.producers), consumer_errors(a.consumers);
@@ -192,8 +195,13 @@ int run_bench(const BenchArgs& a) {
           produced_bytes.fetch_add(f.records * payload.size(), std::memory_order_relaxed);
           return true;
         };
-        while (!stop.load(std::memory_order_relaxed)) {
-          make_batch(&batch, prefix, payload, a.batch_size, &i);
+        struct Done {
+          std::atomic<unsigned>* running;
+          ~Done() { running->fetch_sub(1); }
+        } done{&producers_running};
+        while (!stop.load(std::memory_order_relaxed) && (a.max_records == 0 || i < a.max_records)) {
+          const uint64_t n = a.max_records == 0 ? a.batch_size : std::min<uint64_t>(a.batch_size, a.max_records - i);
+          make_batch(&batch, prefix, payload, static_cast<uint32_t>(n), &i);
           // Up to --inflight puts outstanding; the oldest is waited for first (like a Kafka
           // producer's max in-flight requests). Latency: submit to acknowledgement.
           window.push_back({Clock::now(), batch.size(), (*writer)->put_async(batch)});
@@ -230,10 +238,17 @@ int run_bench(const BenchArgs& a) {
     };
     if (!a.consume_after) start_consumers();
 
-    // Progress once a second (to stderr) while producing, then stop the producers.
+    // Progress once a second (to stderr) while producing, then stop the producers (at the
+    // deadline, or when --max-records ended them all). A durable topic's disk use is sampled too.
+    const bool durable = (*writer)->topic().durable;
+    uint64_t peak_disk = 0, peak_topic_disk = 0;  // the data dir; the topic's directory (no WAL)
     auto deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(a.duration_s));
-    while (Clock::now() < deadline) {
+    while (Clock::now() < deadline && producers_running.load() > 0) {
       std::this_thread::sleep_until(std::min(deadline, Clock::now() + std::chrono::seconds(1)));
+      if (durable) {
+        peak_disk = std::max(peak_disk, disk_bytes(data_dir));
+        peak_topic_disk = std::max(peak_topic_disk, disk_bytes(join_path(data_dir, "bench")));
+      }
       if (!a.json)
         std::fprintf(stderr, "  t=%5.1fs  produced %12llu  consumed %12llu\n", seconds_since(t0),
                      static_cast<unsigned long long>(produced.load()),
@@ -263,6 +278,25 @@ int run_bench(const BenchArgs& a) {
       if (!s.ok()) return fail("producer: " + s.to_string());
     for (const auto& s : consumer_errors)
       if (!s.ok()) return fail("consumer: " + s.to_string());
+    // Disk use against the data the buckets hold, once the queue has closed (its last flushes,
+    // retention and cleanups done): data dir bytes on disk, at the end and at the peak sampled.
+    std::optional<Object> disk_use;
+    if (durable && (a.backend == "persisting" || a.backend == "lance")) {
+      readers.clear();
+      writer->reset();
+      q->reset();
+      const uint64_t end_disk = disk_bytes(data_dir);
+      auto kept = retained_data(data_dir, "bench", buckets);
+      if (!kept.ok()) return fail("disk use: " + kept.status().to_string());
+      peak_disk = std::max(peak_disk, end_disk);
+      disk_use = Object{{"disk_bytes", static_cast<int64_t>(end_disk)},
+                        {"peak_disk_bytes", static_cast<int64_t>(peak_disk)},
+                        {"peak_topic_disk_bytes", static_cast<int64_t>(peak_topic_disk)},
+                        {"retained_records", static_cast<int64_t>(kept->records)},
+                        {"retained_data_bytes", static_cast<int64_t>(kept->bytes)},
+                        {"disk_to_retained", kept->bytes ? double(end_disk) / double(kept->bytes) : 0.0},
+                        {"peak_disk_to_retained", kept->bytes ? double(peak_disk) / double(kept->bytes) : 0.0}};
+    }
 
     std::vector<double> all;
     for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
@@ -299,6 +333,11 @@ int run_bench(const BenchArgs& a) {
       for (const auto& t : commit_timers) timers.push_back(&t);
       add_commit_stats(timers, consume_s, &result);
     }
+    if (a.retention.records) result.set("retention_records", static_cast<int64_t>(*a.retention.records));
+    if (a.retention.bytes) result.set("retention_bytes", static_cast<int64_t>(*a.retention.bytes));
+    if (disk_use) {
+      for (const auto& [k, v] : *disk_use) result.set(std::string(k), v);
+    }
     if (disk) {
       // Durable modes against the physical bounds measured in the same run.
       result.set("disk_fsyncs_per_s", disk->fsyncs_per_s);
@@ -326,6 +365,14 @@ int run_bench(const BenchArgs& a) {
                   "codec baseline", baseline, std::max(1u, a.producers));
       std::printf("%-24s produce %.2f  consume %.2f\n", "ratio to baseline", prod_rate / baseline,
                   cons_rate / baseline);
+      if (disk_use) {
+        std::printf("%-24s %.1f MB at the end (peak %.1f MB); the buckets hold %.1f MB in %lld records: %.2fx (peak %.2fx)\n",
+                    "data dir on disk", disk_use->find("disk_bytes")->as_int() / 1e6,
+                    disk_use->find("peak_disk_bytes")->as_int() / 1e6,
+                    disk_use->find("retained_data_bytes")->as_int() / 1e6,
+                    static_cast<long long>(disk_use->find("retained_records")->as_int()),
+                    disk_use->find("disk_to_retained")->as_double(), disk_use->find("peak_disk_to_retained")->as_double());
+      }
       if (disk) {
         std::printf("%-24s %.0f fdatasync/s, %.0f MB/s sequential\n", "this disk", disk->fsyncs_per_s,
                     disk->seq_write_mb_per_s);

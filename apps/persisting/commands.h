@@ -78,6 +78,8 @@ struct BenchArgs {
   bool json = false;
   bool consume_after = false;  // consumers start when the producers are done (a consume-only rate)
   GroupBenchArgs groups;  // consumers as members of a group
+  uint64_t max_records = 0;  // per producer, as well as duration_s (0: no count bound)
+  Retention retention;       // the bench topic's, at creation
 };
 
 // One phase of the cluster benchmark against a node (--server): see cmd_bench_remote.cc.

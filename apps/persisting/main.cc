@@ -280,8 +280,13 @@ int main(int argc, char** argv) {
   bench_cmd->add_flag("--commit-each-get", bench.groups.commit_each_get,
                       "With --group: commit after every get, and report commit latency");
   bench_cmd->add_option("--max-records", rbench.max_records,
-                        "With --server: records per producer (produce) or in all (consume) at most")
-      ->needs(bench_server);
+                        "Records per producer at most (with --server --phase consume: in all)");
+  bench_cmd->add_option("--retention-records", bench.retention.records,
+                        "Create the topic with this retention_records (docs/retention.md)")
+      ->check(CLI::PositiveNumber)->excludes(bench_server);
+  bench_cmd->add_option("--retention-bytes", bench.retention.bytes,
+                        "Create the topic with this retention_bytes (docs/retention.md)")
+      ->check(CLI::PositiveNumber)->excludes(bench_server);
 
   cli::Target cluster_target;
   std::string cluster_topic;
@@ -387,6 +392,7 @@ int main(int argc, char** argv) {
       std::cerr << "persisting: --commit-each-get and --auto-commit-interval need --group\n";
       return 2;
     }
+    bench.max_records = rbench.max_records;
     return cli::run_bench(bench);
   }
   return 2;

@@ -139,8 +139,10 @@ class Client final : public Store {
   // that cannot be reached keeps its copy: the call then fails with Unavailable naming it (the
   // others have deleted theirs); delete again once it is back.
   Status delete_topic(const std::string& topic) override;
-  // Not over the network yet: NotSupported (alter through `persisting topics alter --data-dir`
-  // on the node's data dir while the node is stopped, or embedded).
+  // Replaces the topic's retention limits on every node that has it (AlterTopic; store.h,
+  // docs/retention.md): each stores them and its buckets apply them at once. A member that cannot
+  // be reached keeps the old limits: the call then fails with Unavailable naming it (the others
+  // have changed theirs); alter again once it is back.
   Status alter_topic(const std::string& topic, const Retention& retention) override;
   // Flushes every bucket of topic on every owner (all topics when empty).
   Status flush(const std::string& topic = "");

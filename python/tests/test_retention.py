@@ -1,5 +1,5 @@
 """Retention (docs/retention.md) from Python: set at creation, altered, OutOfRangeError below the
-first offset, bad limits refused; over the network not supported yet."""
+first offset, bad limits refused; over the network too."""
 
 from __future__ import annotations
 
@@ -45,13 +45,26 @@ async def test_retention_at_creation_and_alter(tmp_path, topic):
         system.close()
 
 
-async def test_retention_over_the_network_is_refused(persistingd, topic):
+async def test_retention_over_the_network(persistingd, topic):
     system = persisting.connect(persistingd)
     try:
-        with pytest.raises(persisting.NotSupportedError, match="not supported yet"):
-            await system.queue.write(topic, backend="lance", retention_records=5)
-        await system.queue.write(topic)
-        with pytest.raises(persisting.NotSupportedError):
-            system.queue.alter_topic(topic, retention_records=5)
+        writer = await system.queue.write(topic, num_buckets=1, batch_size=10, backend="persisting",
+                                          retention_records=25)
+        for i in range(0, 100, 10):
+            await writer.put([{"id": "k", "i": k} for k in range(i, i + 10)])
+            await writer.flush()
+        info = system.queue.topic(topic)
+        assert (info["retention_records"], info["retention_bytes"]) == (25, None)
+        assert system.queue.stats(topic)["buckets"][0]["first_offset"] == 70
+        system.queue.alter_topic(topic, retention_records=5)
+        assert system.queue.stats(topic)["buckets"][0]["first_offset"] == 90
+        assert system.queue.topic(topic)["retention_records"] == 5
+        with pytest.raises(persisting.InvalidArgumentError, match="retention_records must be positive"):
+            system.queue.alter_topic(topic, retention_records=0)
+        with pytest.raises(persisting.NotFoundError, match="'never-made'"):
+            system.queue.alter_topic("never-made", retention_records=5)
+        await system.queue.write(topic + "-mem")
+        with pytest.raises(persisting.InvalidArgumentError, match="'memory'"):
+            system.queue.alter_topic(topic + "-mem", retention_records=5)
     finally:
         system.close()

@@ -320,9 +320,6 @@ Client::Client(std::shared_ptr<detail::ClientCore> core) : core_(std::move(core)
 Client::~Client() = default;
 
 Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& options) {
-  if (options.retention.any())  // the wire has no retention yet: refused rather than dropped
-    return NotSupported("topic '" + options.topic + "': retention over the network is not supported yet; "
-                        "create the topic embedded (persisting put --data-dir) or without retention");
   v1::CreateTopicRequest req;
   net::to_wire(queue::topic_settings(options), req.mutable_spec());
   v1::CreateTopicResponse resp;
@@ -368,9 +365,20 @@ Result<std::vector<TopicInfo>> Client::topics() {
 
 Result<TopicInfo> Client::topic(const std::string& name) { return core_->topic(name); }
 
-Status Client::alter_topic(const std::string& topic, const Retention&) {
-  return NotSupported("topic '" + topic + "': changing retention over the network is not supported yet; "
-                      "alter it embedded (persisting topics alter --data-dir) while the node is stopped");
+Status Client::alter_topic(const std::string& topic, const Retention& retention) {
+  RETURN_IF_ERROR(groups::validate_name("topic", topic));  // validate_topic_name's rule, client-side
+  v1::AlterTopicRequest req;
+  req.set_topic(topic);
+  net::to_wire(retention, req.mutable_retention());
+  v1::AlterTopicResponse resp;
+  // As delete_topic: the next entry node only when this one could not be reached.
+  Status s;
+  for (const auto& address : core_->entries) {
+    resp.Clear();
+    s = core_->call(address, &detail::Stub::AlterTopic, req, &resp, "node at " + address);
+    if (s.code() != Code::kUnavailable || s.message().rfind("topic '", 0) == 0) break;
+  }
+  return s;
 }
 
 Status Client::delete_topic(const std::string& topic) {

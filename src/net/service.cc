@@ -148,6 +148,13 @@ grpc::ServerUnaryReactor* Service::unary(int method, grpc::CallbackServerContext
 
 void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   to_wire(t.info, spec);
+  // The retention limits now: AlterTopic changes them after the entry was made.
+  auto limits = core_->retention_limits(t.info);
+  Retention r;
+  if (limits->records() > 0) r.records = limits->records();
+  if (limits->bytes() > 0) r.bytes = limits->bytes();
+  if (r.any()) to_wire(r, spec->mutable_retention());
+  else spec->clear_retention();
   auto p = t.placement();
   for (const auto& m : p->members) spec->add_placement(m.id.str());
   for (const auto& [id, zone] : p->zones()) (*spec->mutable_placement_zones())[id] = zone;

@@ -61,6 +61,9 @@ class Service final : public v1::QueueService::CallbackService {
                                      v1::GetTopicResponse* resp) override;
   grpc::ServerUnaryReactor* DeleteTopic(grpc::CallbackServerContext* ctx, const v1::DeleteTopicRequest* req,
                                         v1::DeleteTopicResponse* resp) override;
+  // AlterTopic: topic_alter.cc.
+  grpc::ServerUnaryReactor* AlterTopic(grpc::CallbackServerContext* ctx, const v1::AlterTopicRequest* req,
+                                       v1::AlterTopicResponse* resp) override;
   grpc::ServerUnaryReactor* ListTopics(grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest* req,
                                        v1::ListTopicsResponse* resp) override;
   grpc::ServerUnaryReactor* GetBucket(grpc::CallbackServerContext* ctx, const v1::GetBucketRequest* req,
@@ -126,6 +129,12 @@ class Service final : public v1::QueueService::CallbackService {
   // The cluster-wide delete (DeleteTopic without local_only): this node's copy, then every
   // other member's. Blocks (admin pool).
   Status delete_everywhere(const v1::DeleteTopicRequest& req, v1::DeleteTopicResponse* resp);
+  // AlterTopic (topic_alter.cc): this node's copy -- topic.json, the limits its buckets share, a
+  // flush of the buckets it owns so they apply them now -- and, for the cluster-wide alter, then
+  // every other member's the same way. Block (admin pool).
+  Result<TopicInfo> alter_here(const std::string& topic, const Retention& retention,
+                               std::optional<uint64_t> incarnation);
+  Status alter_everywhere(const v1::AlterTopicRequest& req, v1::AlterTopicResponse* resp);
 
   // Rebalance (rebalance_steps.cc). The coordinator (any node, rebalance.h) drives these steps
   // through RPCs; each runs on the node the step's RPC reaches.

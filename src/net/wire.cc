@@ -79,6 +79,20 @@ void to_wire(const TopicInfo& info, v1::TopicSpec* spec) {
   spec->set_durable(info.durable);
   spec->set_incarnation(info.incarnation);
   spec->set_replication_factor(info.replication_factor);
+  if (info.retention.any()) to_wire(info.retention, spec->mutable_retention());
+}
+
+void to_wire(const Retention& r, v1::Retention* out) {
+  out->Clear();
+  if (r.records) out->set_records(*r.records);
+  if (r.bytes) out->set_bytes(*r.bytes);
+}
+
+Retention from_wire(const v1::Retention& r) {
+  Retention out;
+  if (r.has_records()) out.records = r.records();
+  if (r.has_bytes()) out.bytes = r.bytes();
+  return out;
 }
 
 TopicInfo from_wire(const v1::TopicSpec& spec) {
@@ -92,6 +106,7 @@ TopicInfo from_wire(const v1::TopicSpec& spec) {
   info.durable = spec.durable();
   info.incarnation = spec.incarnation();
   info.replication_factor = spec.replication_factor();  // 0: not given (a request)
+  info.retention = from_wire(spec.retention());
   return info;
 }
 

@@ -24,5 +24,8 @@ Result<RecordBatch> from_wire(const v1::RecordRun& run, const std::string& what,
 
 void to_wire(const TopicInfo& info, v1::TopicSpec* spec);
 TopicInfo from_wire(const v1::TopicSpec& spec);
+// Retention limits (v1::Retention): a field set on one side is set on the other.
+void to_wire(const Retention& r, v1::Retention* out);
+Retention from_wire(const v1::Retention& r);
 
 }  // namespace persisting::net

@@ -148,7 +148,8 @@ std::shared_ptr<RetentionLimits> QueueCore::retention_limits(const TopicInfo& in
   return limits;
 }
 
-Result<TopicInfo> QueueCore::alter_retention(const std::string& topic, const Retention& r) {
+Result<TopicInfo> QueueCore::alter_retention(const std::string& topic, const Retention& r,
+                                             const std::vector<BucketId>* only) {
   std::lock_guard<std::mutex> one_at_a_time(delete_mu);  // not while the topic is being deleted
   ASSIGN_OR_RETURN(TopicInfo info, lookup(topic));
   RETURN_IF_ERROR(queue::check_retention(topic, info.backend, r));
@@ -163,6 +164,8 @@ Result<TopicInfo> QueueCore::alter_retention(const std::string& topic, const Ret
   // Each bucket applies the new limits now: a flush with nothing buffered still enforces them.
   std::vector<BucketId> all;
   for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
+  if (only) all = *only;
+  if (all.empty()) return info;
   ASSIGN_OR_RETURN(auto bucket_actors, actors(info, all, {}, Access::kRead));
   RETURN_IF_ERROR(flush_actors(bucket_actors));
   return info;

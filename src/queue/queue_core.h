@@ -67,8 +67,10 @@ struct QueueCore {
 
   // Replaces a topic's retention (Store::alter_topic): checks it, rewrites topic.json, updates
   // the limits its open buckets share, then flushes every bucket so each applies them now (a
-  // bucket another process writes is left to that process). Answers the topic's new settings.
-  Result<TopicInfo> alter_retention(const std::string& topic, const Retention& retention);
+  // bucket another process writes is left to that process). only: flush just these buckets (a
+  // node flushes the buckets it owns); null: all. Answers the topic's new settings.
+  Result<TopicInfo> alter_retention(const std::string& topic, const Retention& retention,
+                                    const std::vector<BucketId>* only = nullptr);
 
   // Deletes a topic (docs/architecture.md, "Deleting a topic"): retires its bucket actors
   // (StorageManager::retire_topic: their holders get NotFound), moves its directory to a

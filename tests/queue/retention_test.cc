@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "persisting/queue.h"
 #include "queue/topic_meta.h"
+#include "storage/lance/dataset.h"
 #include "util/open_queue.h"
 #include "util/temp_dir.h"
 
@@ -163,16 +165,21 @@ TEST(QueueRetentionInput, BadLimitsAreRefusedAndChangeNothing) {
   EXPECT_EQ(q->alter_topic("mem", {.records = 5}).code(), Code::kInvalidArgument);
 }
 
-TEST_P(QueueRetention, ConcurrentWritersAndAReaderSeeNoOffsetChange) {
+// Two writers put while two readers follow the bucket, under `limits`: each reader sees offsets
+// only grow by one, each writer's records in its order, and when retention overtakes it an
+// OutOfRange naming a first offset above where it was, from which it goes on. Afterwards every
+// record from the first offset on is there, at its offset, and at least the limit is kept.
+void concurrent_writers_and_readers(const std::string& backend, Retention limits) {
   TempDir dir;
   auto q = open_queue(dir.path());
-  auto w = q->writer(options(GetParam(), {.records = 50}));
+  auto w = q->writer(options(backend, limits));
   ASSERT_TRUE(w.ok()) << w.status().to_string();
-  constexpr int kWriters = 2, kBatches = 30, kBatch = 10;
+  constexpr int kWriters = 2, kReaders = 2, kBatches = 30, kBatch = 10;
+  constexpr uint64_t kTotal = kWriters * kBatches * kBatch;
   std::atomic<int> done{0};
-  std::vector<std::thread> writers;
+  std::vector<std::thread> threads;
   for (int t = 0; t < kWriters; ++t) {
-    writers.emplace_back([&, t] {
+    threads.emplace_back([&, t] {
       for (int b = 0; b < kBatches; ++b) {
         std::vector<Record> batch;
         for (int k = 0; k < kBatch; ++k) batch.push_back(Record{{"id", "k"}, {"w", t}, {"n", b * kBatch + k}});
@@ -184,51 +191,79 @@ TEST_P(QueueRetention, ConcurrentWritersAndAReaderSeeNoOffsetChange) {
       ++done;
     });
   }
-  // The reader follows; when retention overtakes it, it gets OutOfRange naming the first offset
-  // and moves there. Offsets only grow, and each writer's records come in its order.
-  auto r = q->reader({.topic = "events"});
-  ASSERT_TRUE(r.ok());
-  uint64_t next = 0;
-  int out_of_range = 0;
-  std::vector<int64_t> last_n(kWriters, -1);
-  for (int rounds = 0; rounds < 20000; ++rounds) {  // bounded; each get waits for data up to 50 ms
-    auto got = (*r)->get(7, /*wait=*/true, std::chrono::milliseconds(50));
-    if (!got.ok()) {
-      ASSERT_EQ(got.status().code(), Code::kOutOfRange) << got.status().to_string();
-      ++out_of_range;
-      auto st = q->stats("events");
-      ASSERT_TRUE(st.ok());
-      const uint64_t first = st->find("buckets")->as_list()[0].as_object().find("first_offset")->as_int();
-      ASSERT_GT(first, next);
-      ASSERT_TRUE((*r)->set_offset(Offset(first)).ok());
-      next = first;
-      std::fill(last_n.begin(), last_n.end(), -1);  // records were skipped
-      continue;
-    }
-    for (const Message& m : *got) {
-      ASSERT_EQ(m.offset.value(), next);
-      ++next;
-      const int64_t wr = m.record.find("w")->as_int(), n = m.record.find("n")->as_int();
-      if (last_n[wr] >= 0) {
-        EXPECT_EQ(n, last_n[wr] + 1);
+  std::atomic<int> out_of_range{0};
+  std::vector<uint64_t> reached(kReaders, 0);
+  for (int t = 0; t < kReaders; ++t) {
+    threads.emplace_back([&, t] {
+      auto r = q->reader({.topic = "events"});
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      uint64_t next = (*r)->offsets()[0].value();
+      std::vector<int64_t> last_n(kWriters, -1);
+      for (int rounds = 0; rounds < 20000; ++rounds) {  // bounded; each get waits for data up to 50 ms
+        auto got = (*r)->get(7, /*wait=*/true, std::chrono::milliseconds(50));
+        if (!got.ok()) {
+          ASSERT_EQ(got.status().code(), Code::kOutOfRange) << got.status().to_string();
+          ++out_of_range;
+          auto st = q->stats("events");
+          ASSERT_TRUE(st.ok());
+          const uint64_t first = st->find("buckets")->as_list()[0].as_object().find("first_offset")->as_int();
+          ASSERT_GT(first, next);
+          ASSERT_NE(got.status().message().find("first available offset"), std::string::npos)
+              << got.status().to_string();
+          ASSERT_TRUE((*r)->set_offset(Offset(first)).ok());
+          next = first;
+          std::fill(last_n.begin(), last_n.end(), -1);  // records were skipped
+          continue;
+        }
+        for (const Message& m : *got) {
+          ASSERT_EQ(m.offset.value(), next);
+          ++next;
+          const int64_t wr = m.record.find("w")->as_int(), n = m.record.find("n")->as_int();
+          if (last_n[wr] >= 0) {
+            EXPECT_EQ(n, last_n[wr] + 1);
+          }
+          last_n[wr] = n;
+        }
+        if (got->empty() && done == kWriters && next == kTotal) break;
       }
-      last_n[wr] = n;
-    }
-    if (got->empty() && done == kWriters && next == static_cast<uint64_t>(kWriters * kBatches * kBatch)) break;
+      reached[t] = next;
+    });
   }
-  for (auto& t : writers) t.join();
-  EXPECT_EQ(next, static_cast<uint64_t>(kWriters * kBatches * kBatch));
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < kReaders; ++t) EXPECT_EQ(reached[t], kTotal) << "reader " << t;
   ASSERT_TRUE((*w)->flush().ok());
-  // Every record from the first offset on is there, in offset order, and at least 50 are kept.
+  // Every record from the first offset on is there, in offset order.
   const int64_t first = first_offset(*q);
   EXPECT_GT(first, 0);
-  EXPECT_LE(first, kWriters * kBatches * kBatch - 50);
   auto all = q->reader({.topic = "events"});
   ASSERT_TRUE(all.ok());
   auto got = (*all)->get(100000);
   ASSERT_TRUE(got.ok()) << got.status().to_string();
-  ASSERT_EQ(got->size(), static_cast<size_t>(kWriters * kBatches * kBatch - first));
+  ASSERT_EQ(got->size(), kTotal - first);
   for (size_t i = 0; i < got->size(); ++i) EXPECT_EQ((*got)[i].offset.value(), static_cast<uint64_t>(first) + i);
+  // At least the limit is kept: records, or bytes of the data files the manifest lists.
+  if (limits.records) {
+    EXPECT_GE(kTotal - first, *limits.records);
+  }
+  if (limits.bytes) {
+    auto ds = lance::LanceDataset::open_or_create(Env::Default(), dir.path() + "/events/bucket_0/data.lance");
+    ASSERT_TRUE(ds.ok()) << ds.status().to_string();
+    EXPECT_EQ((*ds)->first_offset(), static_cast<uint64_t>(first));
+    uint64_t bytes = 0;
+    for (const auto& f : (*ds)->fragments()) {
+      for (const auto& file : f.files) bytes += std::filesystem::file_size((*ds)->path() + "/data/" + file);
+    }
+    EXPECT_GE(bytes, *limits.bytes);
+  }
+}
+
+TEST_P(QueueRetention, RecordsLimitWithConcurrentWritersAndReaders) {
+  concurrent_writers_and_readers(GetParam(), {.records = 50});
+}
+
+// About ten fragments of ten records (a fragment of this shape is a few hundred bytes).
+TEST_P(QueueRetention, BytesLimitWithConcurrentWritersAndReaders) {
+  concurrent_writers_and_readers(GetParam(), {.bytes = 4000});
 }
 
 }  // namespace
