@@ -141,6 +141,13 @@ void BucketStorage::flush(StatusCallback cb) {
   });
 }
 
+void BucketStorage::offset_for_time(int64_t time_ms, PutCallback cb) {
+  mailbox_->post([self = shared_from_this(), time_ms, cb = std::move(cb)] {
+    if (!self->backend_) return cb(self->closed_error());
+    cb(self->backend_->offset_for_time(time_ms));
+  });
+}
+
 void BucketStorage::stats(StatsCallback cb) {
   mailbox_->post([self = shared_from_this(), cb = std::move(cb)] {
     BucketStats s;
@@ -183,6 +190,30 @@ void BucketStorage::retire(Status reason, std::function<void()> done) {
     self->fail_waiters();
     done();
   });
+}
+
+Result<std::vector<Offset>> offsets_for_time(const std::vector<std::shared_ptr<BucketStorage>>& actors,
+                                             int64_t time_ms) {
+  std::vector<std::future<Result<Offset>>> futures;
+  for (const auto& a : actors) {
+    auto p = std::make_shared<std::promise<Result<Offset>>>();
+    futures.push_back(p->get_future());
+    a->offset_for_time(time_ms, [p](Result<Offset> r) { p->set_value(std::move(r)); });
+  }
+  std::vector<Offset> out;
+  Status first;
+  for (size_t i = 0; i < futures.size(); ++i) {
+    Result<Offset> r = futures[i].get();
+    if (!r.ok()) {
+      if (first.ok())
+        first = r.status().with_context("topic '" + actors[i]->topic() + "' bucket " +
+                                        std::to_string(actors[i]->bucket().value()));
+      continue;
+    }
+    out.push_back(*r);
+  }
+  if (!first.ok()) return first;
+  return out;
 }
 
 std::vector<BucketStats> stats_of(const std::vector<std::shared_ptr<BucketStorage>>& actors) {

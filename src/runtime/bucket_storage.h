@@ -56,6 +56,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   void read(Offset offset, size_t limit, ReadCallback cb);
   void flush(StatusCallback cb);
   void stats(StatsCallback cb);
+  // The first offset appended at or after time_ms (StorageBackend::offset_for_time).
+  void offset_for_time(int64_t time_ms, PutCallback cb);
   // Flushes, then fails every parked reader with Unavailable; later messages fail the same way.
   void close(StatusCallback cb);
   // Closes without flushing (the bucket's files are about to be deleted: its topic was deleted):
@@ -94,5 +96,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
 // The stats of every actor, in order (asks them all at once, then waits). Blocks: not from inside
 // an actor's message.
 std::vector<BucketStats> stats_of(const std::vector<std::shared_ptr<BucketStorage>>& actors);
+// offset_for_time of each actor, in order (asked of all at once); the first error.
+Result<std::vector<Offset>> offsets_for_time(const std::vector<std::shared_ptr<BucketStorage>>& actors,
+                                             int64_t time_ms);
 
 }  // namespace persisting::runtime
