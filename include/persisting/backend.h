@@ -152,6 +152,8 @@ class StorageBackend {
   virtual BucketStats stats() const = 0;
   // Number of records ever appended (the next offset).
   virtual uint64_t total_count() const = 0;
+  // The first offset still readable (retention removed those below it; BucketStats::first_offset).
+  virtual uint64_t first_offset() const { return 0; }
   // Whether records outlive the process (false for memory).
   virtual bool durable() const = 0;
   // The bucket is being deleted (its topic is): drop what is not flushed instead of keeping it

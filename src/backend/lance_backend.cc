@@ -114,6 +114,11 @@ Result<Offset> LanceBackend::offset_for_time(int64_t time_ms) {
   return Offset(data_->offset_for_time(time_ms));
 }
 
+uint64_t LanceBackend::first_offset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->first_offset();
+}
+
 uint64_t LanceBackend::total_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return data_->total();

@@ -50,6 +50,7 @@ class LanceBackend final : public StorageBackend {
   Status flush() override;
   BucketStats stats() const override;
   uint64_t total_count() const override;
+  uint64_t first_offset() const override;
   bool durable() const override { return true; }
 
  private:

@@ -426,6 +426,11 @@ Result<Offset> PersistingBackend::offset_for_time(int64_t time_ms) {
   return Offset(data_->offset_for_time(time_ms));
 }
 
+uint64_t PersistingBackend::first_offset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->first_offset();
+}
+
 uint64_t PersistingBackend::total_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return data_->total();

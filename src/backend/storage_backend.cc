@@ -37,7 +37,7 @@ Result<RecordBatch> StorageBackend::get_wait(Offset offset, size_t limit,
 }
 
 Result<Offset> StorageBackend::offset_for_time(int64_t time_ms) {
-  uint64_t off = stats().first_offset;
+  uint64_t off = first_offset();
   for (;;) {
     ASSIGN_OR_RETURN(RecordBatch b, get(Offset(off), 4096));
     if (b.empty()) return Offset(std::max(off, total_count()));

@@ -89,15 +89,16 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
 
 void BucketStorage::read(Offset offset, size_t limit, ReadCallback cb) {
   mailbox_->post([self = shared_from_this(), offset, limit, cb = std::move(cb)]() mutable {
-    if (!self->backend_) return cb(self->closed_error(), Offset(0));
+    if (!self->backend_) return cb(self->closed_error(), Offset(0), Offset(0));
     const uint64_t end = self->backend_->total_count();
+    const Offset first(self->backend_->first_offset());
     if (offset.value() > end)
       return cb(OutOfRange("topic '" + self->topic_ + "' bucket " + std::to_string(self->bucket_.value()) +
                            ": offset " + std::to_string(offset.value()) + " is past the end (" +
                            std::to_string(end) + ")"),
-                Offset(end));
-    if (offset.value() == end || limit == 0) return cb(RecordBatch(), Offset(end));
-    cb(self->backend_->get(offset, limit), Offset(end));
+                Offset(end), first);
+    if (offset.value() == end || limit == 0) return cb(RecordBatch(), Offset(end), first);
+    cb(self->backend_->get(offset, limit), Offset(end), first);
   });
 }
 

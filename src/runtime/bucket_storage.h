@@ -28,7 +28,7 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   using StatusCallback = std::function<void(Status)>;
   using StatsCallback = std::function<void(BucketStats)>;
   // A read's records and the bucket's end offset (its record count) when they were read.
-  using ReadCallback = std::function<void(Result<RecordBatch>, Offset end)>;
+  using ReadCallback = std::function<void(Result<RecordBatch>, Offset end, Offset first)>;
 
   BucketStorage(Executor& executor, std::string topic, BucketId bucket,
                 std::unique_ptr<StorageBackend> backend);
@@ -52,7 +52,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
            GetCallback cb);
   void cancel_wait(uint64_t waiter_id);
   // Reads up to limit records from offset without waiting, and tells the bucket's end offset in
-  // the same message (a Kafka Fetch answers both). An offset past the end is OutOfRange.
+  // the same message, with its first available offset (a Kafka Fetch answers all three). An
+  // offset past the end is OutOfRange.
   void read(Offset offset, size_t limit, ReadCallback cb);
   void flush(StatusCallback cb);
   void stats(StatsCallback cb);
