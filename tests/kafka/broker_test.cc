@@ -88,6 +88,7 @@ class BrokerTest : public ::testing::Test {
     return resp;
   }
 
+  persisting::testing::ManualScheduler manual_;  // declared first: outlives the queue
   std::shared_ptr<detail::QueueCore> core_;
   std::unique_ptr<Server> server_;
   KafkaCluster* cluster_ = nullptr;  // set before start(): a cluster member's broker
@@ -580,7 +581,7 @@ TEST_F(BrokerTest, ListOffsetsEarliestIsTheFirstOffsetRetentionLeft) {
 // Fetch's log_start_offset is the first offset retention left.
 TEST_F(BrokerTest, AppendTimesInFetchListOffsetsByTimestampAndLogStartOffset) {
   persisting::testing::TempDir dir;
-  persisting::testing::ManualScheduler sched;
+  persisting::testing::ManualScheduler& sched = manual_;
   scheduler_ = &sched;
   start("", true, dir.path());
   constexpr int64_t kT0 = persisting::testing::ManualScheduler::kWallStart;
