@@ -101,7 +101,9 @@ std::optional<std::chrono::milliseconds> BufferedDataset::next_age_look() const 
   // the age limit (at most a minute): a flush meanwhile may have given it one.
   int64_t wait = static_cast<int64_t>(std::min<uint64_t>(ms, 60'000));
   if (auto at = next_age_expiry(reader_->snapshot(), ms)) wait = std::min(wait, *at - clock_->wall_ms());
-  return std::chrono::milliseconds(std::max<int64_t>(wait, 0));
+  // At most one look a second: a tiny limit, or a removal that keeps failing, must not turn the
+  // look into a busy loop of flushes.
+  return std::chrono::milliseconds(std::max<int64_t>(wait, 1000));
 }
 
 BufferedDataset::~BufferedDataset() { drop_tail(); }
