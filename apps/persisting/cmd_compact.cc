@@ -50,7 +50,8 @@ int run_compact(const CompactArgs& a) {
   auto mo = maintenance_options(reader);
   if (!mo.ok()) return fail(mo.status().to_string());
   if (retention) mo->version_retention = std::chrono::seconds(*retention);
-  const RetentionLimits limits(info->retention.records.value_or(0), info->retention.bytes.value_or(0));
+  const RetentionLimits limits(info->retention.records.value_or(0), info->retention.bytes.value_or(0),
+                               info->retention.ms.value_or(0));
 
   List buckets;
   int exit_code = 0;

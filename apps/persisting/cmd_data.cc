@@ -45,6 +45,7 @@ Value topic_json(const TopicInfo& t) {
     Object r;
     if (t.retention.records) r.set("records", static_cast<int64_t>(*t.retention.records));
     if (t.retention.bytes) r.set("bytes", static_cast<int64_t>(*t.retention.bytes));
+    if (t.retention.ms) r.set("ms", static_cast<int64_t>(*t.retention.ms));
     o.set("retention", std::move(r));
   }
   if (t.replication_factor != 1) o.set("replication_factor", static_cast<int64_t>(t.replication_factor));
@@ -196,10 +197,21 @@ int get_records(Store& q, const GetArgs& a) {
       std::signal(SIGTERM, on_stop_signal);
     }
   }
+  std::optional<int64_t> from_time;
+  if (a.from_time) {
+    auto t = parse_time_arg(*a.from_time);
+    if (!t.ok()) {
+      std::cerr << "persisting: --from-time: " << t.status().message() << "\n";
+      return 2;
+    }
+    from_time = *t;
+  }
   auto r = q.open_reader(ro);
   if (!r.ok()) return fail(r.status().to_string());
   auto& reader = **r;
-  if (!a.from_beginning && !grouped) {
+  if (from_time) {
+    if (Status s = reader.seek_to_time(*from_time); !s.ok()) return fail(s.to_string());
+  } else if (!a.from_beginning && !grouped) {
     // Start at the current end of each bucket, like a console consumer without --from-beginning.
     auto stats = q.stats(a.topic);
     if (!stats.ok()) return fail(stats.status().to_string());
@@ -230,7 +242,8 @@ int get_records(Store& q, const GetArgs& a) {
     for (const auto& m : *msgs) {
       if (a.with_position) {
         out += "{\"bucket\":" + std::to_string(m.bucket.value()) + ",\"offset\":" +
-               std::to_string(m.offset.value()) + ",\"record\":";
+               std::to_string(m.offset.value()) + ",\"timestamp\":" + std::to_string(m.timestamp) +
+               ",\"record\":";
         to_json(Value(m.record), &out);
         out += "}\n";
       } else {
@@ -281,6 +294,82 @@ int run_put(const PutArgs& a) {
   // Without --flush, records the write-ahead log holds stay there at exit (the next process to
   // open a bucket flushes them to Lance): no fragment per bucket at every put.
   return with_store(a.target, [&](Store& q) { return put_lines(q, a); }, /*flush_on_close=*/a.flush);
+}
+
+Result<int64_t> parse_time_arg(const std::string& text) {
+  const auto bad = [&](const std::string& why) {
+    return InvalidArgument("'" + text + "' is not a time (" + why +
+                           "): give milliseconds since the Unix epoch or ISO 8601 such as 2026-12-05T18:00:00Z");
+  };
+  if (text.empty()) return bad("empty");
+  if (text.find_first_not_of("0123456789") == std::string::npos) {
+    if (text.size() > 18) return bad("too large");
+    return static_cast<int64_t>(std::stoll(text));
+  }
+  // YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]
+  size_t p = 0;
+  auto digits = [&](size_t n, int* out) {
+    if (p + n > text.size()) return false;
+    int v = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const char c = text[p + k];
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    *out = v;
+    p += n;
+    return true;
+  };
+  auto lit = [&](char c) {
+    if (p < text.size() && text[p] == c) {
+      ++p;
+      return true;
+    }
+    return false;
+  };
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0, ms = 0;
+  if (!digits(4, &y) || !lit('-') || !digits(2, &mo) || !lit('-') || !digits(2, &d)) return bad("no YYYY-MM-DD date");
+  if (lit('T') || lit(' ')) {
+    if (!digits(2, &h) || !lit(':') || !digits(2, &mi)) return bad("no HH:MM after the date");
+    if (lit(':')) {
+      if (!digits(2, &s)) return bad("bad seconds");
+      if (lit('.')) {
+        const size_t start = p;
+        int frac = 0;
+        while (p < text.size() && text[p] >= '0' && text[p] <= '9') {
+          if (p - start < 3) frac = frac * 10 + (text[p] - '0');
+          ++p;
+        }
+        if (p == start) return bad("bad fraction of a second");
+        for (size_t k = p - start; k < 3; ++k) frac *= 10;
+        ms = frac;
+      }
+    }
+  }
+  int64_t offset_min = 0;
+  if (lit('Z') || lit('z')) {
+  } else if (p < text.size() && (text[p] == '+' || text[p] == '-')) {
+    const int sign = text[p++] == '-' ? -1 : 1;
+    int oh = 0, om = 0;
+    if (!digits(2, &oh) || !lit(':') || !digits(2, &om) || oh > 23 || om > 59) return bad("bad zone offset");
+    offset_min = sign * (oh * 60 + om);
+  }
+  if (p != text.size()) return bad("unexpected '" + text.substr(p) + "'");
+  static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > kDays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+      mi > 59 || s > 59)
+    return bad("out of range");
+  // Days since 1970-01-01 of the civil date (proleptic Gregorian).
+  const int yy = mo <= 2 ? y - 1 : y;
+  const int era = yy / 400;
+  const int yoe = yy - era * 400;
+  const int doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = static_cast<int64_t>(era) * 146097 + doe - 719468;
+  const int64_t t = ((days * 24 + h) * 60 + mi - offset_min) * 60 + s;
+  if (t < 0) return bad("before 1970");
+  return t * 1000 + ms;
 }
 
 int run_get(const GetArgs& a) {
@@ -336,6 +425,12 @@ int run_topics_alter(const AlterArgs& a) {
     }
     if (a.retention_bytes) {
       if (Status s = parse_limit("--retention-bytes", *a.retention_bytes, &r.bytes); !s.ok()) {
+        std::cerr << "persisting: " << s.message() << "\n";
+        return 2;
+      }
+    }
+    if (a.retention_ms) {
+      if (Status s = parse_limit("--retention-ms", *a.retention_ms, &r.ms); !s.ok()) {
         std::cerr << "persisting: " << s.message() << "\n";
         return 2;
       }

@@ -45,13 +45,20 @@ struct PutArgs {
 struct AlterArgs {
   Target target;
   std::string topic;
-  std::optional<std::string> retention_records, retention_bytes;
+  std::optional<std::string> retention_records, retention_bytes, retention_ms;
 };
+
+// --from-time's argument: milliseconds since the Unix epoch, or ISO 8601
+// (YYYY-MM-DD[THH:MM[:SS[.fff]]][Z|+HH:MM|-HH:MM]; no zone: UTC). InvalidArgument otherwise.
+Result<int64_t> parse_time_arg(const std::string& text);
 
 struct GetArgs {
   Target target;
   std::string topic;
   bool from_beginning = false, follow = false, with_position = false;
+  // --from-time: start each bucket at its first record appended at or after this time
+  // (milliseconds since the epoch, or ISO 8601: parse_time_arg).
+  std::optional<std::string> from_time;
   std::optional<uint64_t> limit;
   std::optional<uint32_t> bucket, rank;
   uint32_t world_size = 1;

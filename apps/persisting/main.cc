@@ -133,6 +133,9 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--retention-bytes", put.retention.bytes,
                       "New topics: keep at least this many bytes of data files per bucket")
       ->check(CLI::PositiveNumber);
+  put_cmd->add_option("--retention-ms", put.retention.ms,
+                      "New topics: a whole fragment goes once its newest record is older than this (ms)")
+      ->check(CLI::PositiveNumber);
   put_cmd->add_option("--replication-factor", put.replication_factor,
                       "New topics: copies of each bucket, 1 (default), 3 or 5 (needs that many nodes)");
   put_cmd->add_flag("--flush", put.flush,
@@ -146,9 +149,13 @@ int main(int argc, char** argv) {
   add_target(get_cmd, &get.target, conn());
   get_cmd->add_option("--topic", get.topic, "Topic")->required();
   get_cmd->add_flag("--from-beginning", get.from_beginning, "Start at offset 0 (default: at the end)");
+  get_cmd->add_option("--from-time", get.from_time,
+                      "Start at the first record appended at or after this time: milliseconds since the epoch, "
+                      "or ISO 8601 (2026-12-05T18:00:00Z; no zone: UTC)")
+      ->excludes("--from-beginning");
   get_cmd->add_option("--limit", get.limit, "Stop after this many records");
   get_cmd->add_flag("--follow", get.follow, "Keep waiting for new records");
-  get_cmd->add_flag("--with-position", get.with_position, "Print {\"bucket\",\"offset\",\"record\"}");
+  get_cmd->add_flag("--with-position", get.with_position, "Print {\"bucket\",\"offset\",\"timestamp\",\"record\"} (timestamp: append time, ms since the epoch)");
   auto* bucket_opt = get_cmd->add_option("--bucket", get.bucket, "Read one bucket");
   auto* rank_opt = get_cmd->add_option("--rank", get.rank, "Read the buckets of this rank");
   auto* ws_opt = get_cmd->add_option("--world-size", get.world_size, "Number of ranks")->check(CLI::Range(1, 65536));
@@ -166,6 +173,7 @@ int main(int argc, char** argv) {
                       "With --group: seconds without a heartbeat before the group drops this reader (default 10)")
       ->check(CLI::Range(0.001, 86400.0))->needs(group_opt);
   group_opt->excludes("--from-beginning");
+  group_opt->excludes("--from-time");
 
   cli::Target topics_target;
   auto* topics_cmd = app.add_subcommand("topics", "List topics as JSON");
@@ -185,6 +193,8 @@ int main(int argc, char** argv) {
                                         "Keep at least this many records per bucket, or 'none'");
   talter_cmd->add_option("--retention-bytes", talter.retention_bytes,
                                         "Keep at least this many bytes of data files per bucket, or 'none'");
+  talter_cmd->add_option("--retention-ms", talter.retention_ms,
+                         "Remove whole fragments whose newest record is older than this many ms, or 'none'");
 
   cli::Target stats_target;
   std::string stats_topic;
@@ -335,8 +345,8 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand(get_cmd)) return check_target(get.target) ? cli::run_get(get) : 2;
   if (topics_cmd->got_subcommand(talter_cmd)) {
-    if (!talter.retention_records && !talter.retention_bytes) {
-      std::cerr << "persisting: topics alter needs --retention-records or --retention-bytes\n";
+    if (!talter.retention_records && !talter.retention_bytes && !talter.retention_ms) {
+      std::cerr << "persisting: topics alter needs --retention-records, --retention-bytes or --retention-ms\n";
       return 2;
     }
     return check_target(talter.target) ? cli::run_topics_alter(talter) : 2;

@@ -40,18 +40,22 @@ namespace persisting {
 // fragments (lance, persisting) remove whole sealed fragments past the limits; others ignore it.
 class RetentionLimits {
  public:
-  RetentionLimits(uint64_t records = 0, uint64_t bytes = 0) : records_(records), bytes_(bytes) {}
-  void set(uint64_t records, uint64_t bytes) {
+  RetentionLimits(uint64_t records = 0, uint64_t bytes = 0, uint64_t ms = 0) : records_(records), bytes_(bytes), ms_(ms) {}
+  void set(uint64_t records, uint64_t bytes, uint64_t ms = 0) {
     records_.store(records, std::memory_order_relaxed);
     bytes_.store(bytes, std::memory_order_relaxed);
+    ms_.store(ms, std::memory_order_relaxed);
   }
   uint64_t records() const { return records_.load(std::memory_order_relaxed); }
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
-  bool any() const { return records() > 0 || bytes() > 0; }
+  // Age: a fragment whose newest record was appended more than ms milliseconds ago goes.
+  uint64_t ms() const { return ms_.load(std::memory_order_relaxed); }
+  bool any() const { return records() > 0 || bytes() > 0 || ms() > 0; }
 
  private:
   std::atomic<uint64_t> records_;
   std::atomic<uint64_t> bytes_;
+  std::atomic<uint64_t> ms_;
 };
 
 // Where a backend instance lives and what it serves.
@@ -135,12 +139,21 @@ class StorageBackend {
   // data or timeout passes (then returns an empty batch).
   Result<RecordBatch> get_wait(Offset offset, size_t limit, std::chrono::milliseconds timeout);
 
+  // The first offset whose record was appended at or after time_ms (milliseconds since the Unix
+  // epoch; RecordBatch::time), or total_count() when no record is that recent. Records read back
+  // with time 0 (unknown) count as recent enough. The built-in backends answer exactly from
+  // memory, and per fragment from Lance (the first fragment whose newest record is recent
+  // enough: docs/records.md, "Append time"). The default scans get() from the first offset.
+  virtual Result<Offset> offset_for_time(int64_t time_ms);
+
   // Makes buffered records durable per the backend's promise (no-op for memory).
   virtual Status flush() = 0;
   // What the bucket reports (persisting/bucket_stats.h): at least backend and total_count.
   virtual BucketStats stats() const = 0;
   // Number of records ever appended (the next offset).
   virtual uint64_t total_count() const = 0;
+  // The first offset still readable (retention removed those below it; BucketStats::first_offset).
+  virtual uint64_t first_offset() const { return 0; }
   // Whether records outlive the process (false for memory).
   virtual bool durable() const = 0;
   // Whether acknowledged records not flushed yet outlive this backend without a flush (they are
@@ -200,7 +213,8 @@ class BackendRegistry {
 //                                             char* error, size_t error_size);  // 0 = ok
 // The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
 // 2: StorageBackend::check_batch; 3: BucketStats; 4: BackendContext data_dir, incarnation and
-// retention, StorageBackend::discard, BucketStats::first_offset.
-inline constexpr int kPluginAbiVersion = 4;
+// retention, StorageBackend::discard, BucketStats::first_offset; 5: StorageBackend::
+// offset_for_time, RetentionLimits::ms, RecordBatch append times.
+inline constexpr int kPluginAbiVersion = 5;
 
 }  // namespace persisting

@@ -56,6 +56,11 @@ Result<Value> decode_value(std::string_view encoded);
 // Record i is data[ends[i-1] .. ends[i]). The bytes are the batch's own, or (view_of) a view of
 // bytes that never change, kept alive by a shared owner: a read can hand out records without
 // copying them. Any change to a viewing batch first copies the bytes in.
+//
+// Each record may carry an append time (milliseconds since the Unix epoch, set by the bucket that
+// appended it; docs/records.md, "Append time"). A batch whose records have none (as a producer
+// builds it) keeps no times at all: time(i) is 0, "unknown". Appending a batch with times to one
+// without gives the earlier records 0, and the other way round.
 class RecordBatch {
  public:
   RecordBatch() = default;
@@ -78,6 +83,18 @@ class RecordBatch {
   // Removes the first n records (all of them if n >= size()).
   void drop_front(size_t n);
 
+  // Append times (see above). set_times gives every record the same time.
+  bool has_times() const { return !times_.empty(); }
+  int64_t time(size_t i) const { return times_.empty() ? 0 : times_[i]; }
+  const std::vector<int64_t>& times() const { return times_; }
+  void set_times(int64_t ms) { times_.assign(ends_.size(), ms); }
+  void set_time(size_t i, int64_t ms);
+  // One time per record (times.size() == size()), or none (empty).
+  void set_times(std::vector<int64_t> times) { times_ = std::move(times); }
+  // Smallest and largest time of the batch (0 and 0 when it has none).
+  int64_t min_time() const;
+  int64_t max_time() const;
+
   size_t size() const { return ends_.size(); }
   bool empty() const { return ends_.empty(); }
   size_t byte_size() const { return data().size(); }
@@ -94,11 +111,14 @@ class RecordBatch {
  private:
   void grow_ends(size_t more);
   void own();  // a viewing batch copies its bytes in (before any change)
+  // After ends_ grew by n records copied from other's [from, from + n): keeps times_ in step.
+  void copy_times(const RecordBatch& other, size_t from, size_t n);
 
   std::string data_;                    // the bytes, unless owner_ is set
   std::shared_ptr<const void> owner_;   // keeps view_'s bytes alive
   std::string_view view_;
   std::vector<uint32_t> ends_;
+  std::vector<int64_t> times_;  // empty, or one per record
 };
 
 }  // namespace persisting

@@ -138,6 +138,7 @@ class QueueReader final : public TopicReader {
   void reset() override;
   // Sets the next offset of one covered bucket, or of all when bucket is empty.
   Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt) override;
+  Status seek_to_time(int64_t time_ms) override;
   // Next offset per covered bucket, in buckets() order.
   std::vector<Offset> offsets() const override;
 

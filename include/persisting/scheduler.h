@@ -20,6 +20,14 @@ class Scheduler {
   virtual ~Scheduler() = default;
   // The scheduler's clock (a test's may stand still or jump).
   virtual Clock::time_point now() const = 0;
+  // Wall-clock time in milliseconds since the Unix epoch: what records are stamped with when a
+  // bucket appends them, and what age retention compares with (docs/retention.md). Default: the
+  // system clock; a test's scheduler moves it with now().
+  virtual int64_t wall_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
   // Runs fn once, at or after `at`, on a background thread. fn may block (I/O, fsync) but should
   // not wait for other scheduled tasks.
   virtual TaskId schedule_at(Clock::time_point at, std::function<void()> fn) = 0;

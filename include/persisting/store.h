@@ -28,7 +28,9 @@ namespace persisting {
 struct Retention {
   std::optional<uint64_t> records;  // retention_records: keep at least this many records
   std::optional<uint64_t> bytes;    // retention_bytes: keep at least this many bytes of data files
-  bool any() const { return records.has_value() || bytes.has_value(); }
+  // retention_ms: a fragment goes once its newest record was appended more than ms ago.
+  std::optional<uint64_t> ms;
+  bool any() const { return records.has_value() || bytes.has_value() || ms.has_value(); }
   bool operator==(const Retention&) const = default;
 };
 
@@ -158,6 +160,9 @@ struct Message {
   BucketId bucket;
   Offset offset;
   Record record;
+  // When its bucket appended it: milliseconds since the Unix epoch (docs/records.md, "Append
+  // time"). Records read back from Lance carry their fragment's latest time; 0 means unknown.
+  int64_t timestamp = 0;
 };
 
 // Writes records into a topic: QueueWriter (embedded) and ClientWriter (remote).
@@ -195,6 +200,15 @@ class TopicReader {
   virtual Status set_offset(Offset offset, std::optional<BucketId> bucket = std::nullopt) = 0;
   // Next offset per covered bucket, in buckets() order.
   virtual std::vector<Offset> offsets() const = 0;
+  // Sets every covered bucket's next offset to its first record appended at or after time_ms
+  // (milliseconds since the Unix epoch; Message::timestamp), or to its end when none is that
+  // recent. Exact for records a bucket holds in memory, per Lance fragment for the others
+  // (docs/records.md, "Append time"). A negative time is InvalidArgument; nothing changes on an
+  // error. Readers that cannot look times up answer NotSupported.
+  virtual Status seek_to_time(int64_t time_ms) {
+    (void)time_ms;
+    return NotSupported("reader of topic '" + topic().topic + "' cannot look offsets up by time");
+  }
 
   // Group readers: makes the offsets of what get has returned (offsets()) durable in the group;
   // returns once they survive kill -9. A plain reader: FailedPrecondition("reader of topic 't'

@@ -50,7 +50,8 @@ class QueueApi:
                     backend_options: Optional[Mapping[str, Any]] = ...,
                     retention_records: Optional[int] = ...,
                     retention_bytes: Optional[int] = ...,
-                    replication_factor: Optional[int] = ...) -> Writer: ...
+                    replication_factor: Optional[int] = ...,
+                    retention_ms: Optional[int] = ...) -> Writer: ...
     async def read(self, topic: str, bucket_id: Optional[int] = ...,
                    bucket_ids: Optional[Sequence[int]] = ..., rank: Optional[int] = ...,
                    world_size: Optional[int] = ..., num_buckets: int = ...,
@@ -64,7 +65,8 @@ class QueueApi:
     def stats(self, topic: str) -> Dict[str, Any]: ...
     def delete_topic(self, topic: str) -> None: ...
     def alter_topic(self, topic: str, retention_records: Optional[int] = ...,
-                    retention_bytes: Optional[int] = ...) -> None: ...
+                    retention_bytes: Optional[int] = ...,
+                    retention_ms: Optional[int] = ...) -> None: ...
 
 class Writer:
     @property

@@ -172,14 +172,15 @@ class QueueApi:
                      backend_options: Optional[Dict[str, Any]] = None,
                      retention_records: Optional[int] = None,
                      retention_bytes: Optional[int] = None,
-                     replication_factor: Optional[int] = None) -> Writer:
+                     replication_factor: Optional[int] = None,
+                     retention_ms: Optional[int] = None) -> Writer:
         name = backend_name(backend)
         _check_storage_path(self._system, topic, name, storage_path)
         options = {str(k): _option_text(v) for k, v in (backend_options or {}).items()}
         native = self._system._native.writer(topic, bucket_column, int(num_buckets),
                                              int(batch_size), name, options,
                                              retention_records, retention_bytes,
-                                             replication_factor)
+                                             replication_factor, retention_ms)
         return Writer(self._system, native)
 
     async def write(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,
@@ -187,7 +188,8 @@ class QueueApi:
                     backend_options: Optional[Dict[str, Any]] = None,
                     retention_records: Optional[int] = None,
                     retention_bytes: Optional[int] = None,
-                    replication_factor: Optional[int] = None) -> Writer:
+                    replication_factor: Optional[int] = None,
+                    retention_ms: Optional[int] = None) -> Writer:
         """Creates the topic (or opens it with the same settings) and returns its writer.
 
         Args:
@@ -202,6 +204,8 @@ class QueueApi:
             backend_options: the backend's options (values are turned into strings).
             retention_records, retention_bytes: a new topic's retention per bucket
                 (docs/retention.md; lance and persisting backends; None: no limit).
+            retention_ms: a new topic's age limit: a whole fragment goes once its newest
+                record was appended more than this many milliseconds ago (None: no limit).
             replication_factor: a new topic's copies of each bucket in a cluster: 1, 3 or 5
                 (docs/cluster.md, "Replication"; None: 1, or an existing topic's). More than 1
                 needs that many nodes: an embedded system raises InvalidArgumentError.
@@ -211,7 +215,7 @@ class QueueApi:
             self._system.executor(),
             lambda: self._open_writer(topic, bucket_column, num_buckets, batch_size, storage_path,
                                       backend, backend_options, retention_records, retention_bytes,
-                                      replication_factor))
+                                      replication_factor, retention_ms))
 
     def _open_reader(self, topic: str, bucket_id: Optional[int] = None,
                      bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,
@@ -314,7 +318,8 @@ class QueueApi:
         self._system._native.delete_topic(topic)
 
     def alter_topic(self, topic: str, retention_records: Optional[int] = None,
-                    retention_bytes: Optional[int] = None) -> None:
+                    retention_bytes: Optional[int] = None,
+                    retention_ms: Optional[int] = None) -> None:
         """Replaces the topic's retention limits per bucket (None: no limit), applied at once.
 
         Whole flushed fragments at the front of each bucket go once the newer ones hold the
@@ -322,7 +327,7 @@ class QueueApi:
         OutOfRangeError (docs/retention.md). An unknown topic raises NotFoundError, a limit
         below 1 InvalidArgumentError; nothing changes then. Embedded only for now.
         """
-        self._system._native.alter_topic(topic, retention_records, retention_bytes)
+        self._system._native.alter_topic(topic, retention_records, retention_bytes, retention_ms)
 
 
 def _option_text(value: Any) -> str:

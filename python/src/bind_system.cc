@@ -70,7 +70,7 @@ void SystemHandle::close() {
 namespace {
 
 // Python's limits (None: no limit) as a Retention; a limit below 1 is InvalidArgumentError.
-Retention retention_of(std::optional<int64_t> records, std::optional<int64_t> bytes) {
+Retention retention_of(std::optional<int64_t> records, std::optional<int64_t> bytes, std::optional<int64_t> ms) {
   Retention r;
   auto take = [](const char* name, std::optional<int64_t> v, std::optional<uint64_t>* out) {
     if (!v) return;
@@ -79,6 +79,7 @@ Retention retention_of(std::optional<int64_t> records, std::optional<int64_t> by
   };
   take("retention_records", records, &r.records);
   take("retention_bytes", bytes, &r.bytes);
+  take("retention_ms", ms, &r.ms);
   return r;
 }
 
@@ -89,10 +90,11 @@ std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, con
                                                    const std::string& backend, const Options& backend_options,
                                                    std::optional<int64_t> retention_records,
                                                    std::optional<int64_t> retention_bytes,
-                                                   std::optional<int64_t> replication_factor) {
+                                                   std::optional<int64_t> replication_factor,
+                                                   std::optional<int64_t> retention_ms) {
   auto s = get();
   WriterOptions o;
-  o.retention = retention_of(retention_records, retention_bytes);
+  o.retention = retention_of(retention_records, retention_bytes, retention_ms);
   if (replication_factor) {
     int64_t rf = *replication_factor;
     if (rf != 1 && rf != 3 && rf != 5)
@@ -189,9 +191,9 @@ py::dict SystemHandle::stats(const std::string& topic) {
 }
 
 void SystemHandle::alter_topic(const std::string& topic, std::optional<int64_t> retention_records,
-                               std::optional<int64_t> retention_bytes) {
+                               std::optional<int64_t> retention_bytes, std::optional<int64_t> retention_ms) {
   auto s = get();
-  Retention r = retention_of(retention_records, retention_bytes);
+  Retention r = retention_of(retention_records, retention_bytes, retention_ms);
   Status st;
   {
     py::gil_scoped_release nogil;
@@ -260,7 +262,7 @@ void bind_handles(py::module_& m) {
       .def("writer", &SystemHandle::writer, py::arg("topic"), py::arg("bucket_column"), py::arg("num_buckets"),
            py::arg("batch_size"), py::arg("backend"), py::arg("backend_options"),
            py::arg("retention_records") = py::none(), py::arg("retention_bytes") = py::none(),
-           py::arg("replication_factor") = py::none(),
+           py::arg("replication_factor") = py::none(), py::arg("retention_ms") = py::none(),
            "Creates or opens a topic for writing.")
       .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
            py::arg("world_size"), py::arg("group") = "", py::arg("start") = "earliest",
@@ -273,7 +275,8 @@ void bind_handles(py::module_& m) {
       .def("delete_topic", &SystemHandle::delete_topic, py::arg("topic"),
            "Deletes the topic: records, files, groups; its writers and readers get NotFound.")
       .def("alter_topic", &SystemHandle::alter_topic, py::arg("topic"), py::arg("retention_records"),
-           py::arg("retention_bytes"), "Replaces the topic's retention limits (None: no limit).")
+           py::arg("retention_bytes"), py::arg("retention_ms") = py::none(),
+           "Replaces the topic's retention limits (None: no limit).")
       .def("flush", &SystemHandle::flush, "Flushes every bucket.")
       .def("close", &SystemHandle::close, "Closes the system (flushes an embedded node).");
 }

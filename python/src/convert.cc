@@ -284,6 +284,7 @@ py::dict from_topic(const TopicInfo& info) {
   out["durable"] = info.durable;
   out["retention_records"] = info.retention.records ? py::object(py::int_(*info.retention.records)) : py::none();
   out["retention_bytes"] = info.retention.bytes ? py::object(py::int_(*info.retention.bytes)) : py::none();
+  out["retention_ms"] = info.retention.ms ? py::object(py::int_(*info.retention.ms)) : py::none();
   out["replication_factor"] = info.replication_factor;
   return out;
 }

@@ -87,7 +87,8 @@ class SystemHandle {
                                        uint32_t num_buckets, uint32_t batch_size, const std::string& backend,
                                        const Options& backend_options, std::optional<int64_t> retention_records,
                                        std::optional<int64_t> retention_bytes,
-                                       std::optional<int64_t> replication_factor);
+                                       std::optional<int64_t> replication_factor,
+                                       std::optional<int64_t> retention_ms);
   // group empty: a plain reader; start "earliest" or "latest"; times in seconds.
   std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
                                        std::optional<uint32_t> rank, uint32_t world_size, const std::string& group,
@@ -100,7 +101,7 @@ class SystemHandle {
   void delete_topic(const std::string& topic);
   // Replaces the topic's retention (docs/retention.md); None: no limit.
   void alter_topic(const std::string& topic, std::optional<int64_t> retention_records,
-                   std::optional<int64_t> retention_bytes);
+                   std::optional<int64_t> retention_bytes, std::optional<int64_t> retention_ms);
   void flush();
   void close();
   bool closed() const;

@@ -68,3 +68,21 @@ async def test_retention_over_the_network(persistingd, topic):
             system.queue.alter_topic(topic + "-mem", retention_records=5)
     finally:
         system.close()
+
+
+async def test_retention_ms_set_shown_altered_and_refused(tmp_path, topic):
+    system = persisting.open(str(tmp_path))
+    try:
+        with pytest.raises(persisting.InvalidArgumentError, match="retention_ms must be positive"):
+            await system.queue.write(topic, backend="lance", retention_ms=-5)
+        assert system.queue.topic(topic) is None  # nothing made
+        await system.queue.write(topic, num_buckets=1, backend="lance", retention_ms=86_400_000)
+        assert system.queue.topic(topic)["retention_ms"] == 86_400_000
+        with pytest.raises(persisting.InvalidArgumentError, match="retention_ms must be positive"):
+            system.queue.alter_topic(topic, retention_ms=0)
+        assert system.queue.topic(topic)["retention_ms"] == 86_400_000  # unchanged
+        system.queue.alter_topic(topic, retention_ms=1000)
+        assert system.queue.topic(topic)["retention_ms"] == 1000
+        assert system.queue.topic(topic)["retention_records"] is None
+    finally:
+        system.close()

@@ -46,6 +46,7 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
   std::unique_ptr<BufferedDataset> d(new BufferedDataset(
       std::move(r), std::move(w), ctx.tail_cache ? ctx.tail_cache : TailCache::Default(), ctx.retention));
   d->max_buffered_bytes_ = max_buffered;
+  if (ctx.scheduler) d->clock_ = ctx.scheduler;
   d->maintenance_ = maintenance;
   return d;
 }
@@ -61,6 +62,9 @@ BufferedDataset::BufferedDataset(std::unique_ptr<lance::LanceDataset> reader,
 void BufferedDataset::take_reader_bounds() {
   first_ = reader_->first_offset();
   persisted_ = first_ + reader_->count_rows();
+  // Append times stay monotone across restarts: never behind the newest fragment's.
+  if (const auto& times = reader_->snapshot().fragment_times; !times.empty())
+    last_time_ = std::max(last_time_, times.back().max);
   // Tail blocks wholly below first_ serve no read any more.
   while (!tail_.empty() && tail_.front()->first() + tail_.front()->count() <= first_) {
     tail_cache_->drop(*tail_.front());
@@ -72,8 +76,10 @@ Result<uint64_t> BufferedDataset::apply_retention() {
   if (!retention_ || !retention_->any()) return uint64_t{0};
   const uint64_t records = retention_->records();
   const uint64_t bytes = retention_->bytes();
+  const uint64_t ms = retention_->ms();
+  const int64_t now = clock_->wall_ms();
   auto removed = writer_->remove_front_fragments([&](const lance::Snapshot& snap) {
-    return retention_cut(snap, records, bytes);
+    return retention_cut(snap, records, bytes, ms, now);
   });
   if (!removed.ok()) return removed.status().with_context("retention of '" + writer_->path() + "'");
   return removed;
@@ -85,6 +91,18 @@ Status BufferedDataset::enforce_retention() {
   last_retention_error_ = removed.status();
   RETURN_IF_ERROR(removed.status());
   return *removed > 0 ? refresh() : Status::OK();  // nothing removed: the reader is current
+}
+
+std::optional<std::chrono::milliseconds> BufferedDataset::next_age_look() const {
+  if (!retention_ || retention_->ms() == 0) return std::nullopt;
+  const uint64_t ms = retention_->ms();
+  // Without a fragment that can expire yet (one fragment, or times unknown), look again after
+  // the age limit (at most a minute): a flush meanwhile may have given it one.
+  int64_t wait = static_cast<int64_t>(std::min<uint64_t>(ms, 60'000));
+  if (auto at = next_age_expiry(reader_->snapshot(), ms)) wait = std::min(wait, *at - clock_->wall_ms());
+  // At most one look a second: a tiny limit, or a removal that keeps failing, must not turn the
+  // look into a busy loop of flushes.
+  return std::chrono::milliseconds(std::max<int64_t>(wait, 1000));
 }
 
 BufferedDataset::~BufferedDataset() { drop_tail(); }
@@ -146,6 +164,9 @@ bool BufferedDataset::read_tail(uint64_t* off, size_t* limit, RecordBatch* out) 
       std::vector<uint32_t> sizes(n);
       for (size_t k = 0; k < n; ++k) sizes[k] = ends[from + k] - (from + k == 0 ? 0 : ends[from + k - 1]);
       *out = RecordBatch::view_of(records, records->data().substr(begin, ends[from + n - 1] - begin), sizes);
+      if (records->has_times())
+        out->set_times(std::vector<int64_t>(records->times().begin() + static_cast<std::ptrdiff_t>(from),
+                                            records->times().begin() + static_cast<std::ptrdiff_t>(from + n)));
     } else {
       out->append_range(*records, from, n);
     }
@@ -249,6 +270,7 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
           read.add(rows[i]);
         }
       }
+      stamp_from_fragments(off - first_, &read);
       src_gaps = deleted.size();
       first = off;
       if (read.byte_size() > kMaxWindowBytes) {  // too big to keep: serve it and forget it
@@ -282,6 +304,41 @@ Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader
     limit -= n;
   }
   return get_buffered(off, limit, std::move(out));
+}
+
+void BufferedDataset::stamp_from_fragments(uint64_t row, RecordBatch* read) const {
+  // Lance keeps append times per fragment, not per row (docs/records.md, "Append time"): a row
+  // read back from Lance gets its fragment's latest time (0 when the fragment has none).
+  const lance::Snapshot& snap = reader_->snapshot();
+  const auto& starts = snap.fragment_starts;
+  if (snap.fragment_times.size() + 1 != starts.size()) return;
+  size_t f = static_cast<size_t>(std::upper_bound(starts.begin(), starts.end(), row) - starts.begin());
+  if (f == 0) return;
+  --f;
+  std::vector<int64_t> times(read->size(), 0);
+  for (size_t i = 0; i < read->size(); ++i) {
+    while (f + 1 < starts.size() && row + i >= starts[f + 1]) ++f;
+    if (f < snap.fragment_times.size()) times[i] = snap.fragment_times[f].max;
+  }
+  read->set_times(std::move(times));
+}
+
+uint64_t BufferedDataset::offset_for_time(int64_t time_ms) const {
+  const lance::Snapshot& snap = reader_->snapshot();
+  if (snap.fragment_times.size() + 1 == snap.fragment_starts.size()) {
+    for (size_t f = 0; f < snap.fragment_times.size(); ++f) {
+      const lance::FragmentTimes& t = snap.fragment_times[f];
+      if (!t.known() || t.max >= time_ms) return first_ + snap.fragment_starts[f];
+    }
+  }
+  uint64_t off = persisted_;
+  for (const RecordBatch* b : {flushing_.get(), &buffer_}) {
+    if (!b) continue;
+    for (size_t i = 0; i < b->size(); ++i)
+      if (b->time(i) == 0 || b->time(i) >= time_ms) return off + i;
+    off += b->size();
+  }
+  return total();
 }
 
 bool BufferedDataset::window_schema_current() const {

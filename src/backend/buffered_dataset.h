@@ -43,6 +43,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include "backend/maintenance.h"
 #include "core/status_macros.h"
@@ -85,11 +86,15 @@ class BufferedDataset {
     RETURN_IF_ERROR(check_room(batch));
     return check_types(batch, &numbers, /*remember=*/false);
   }
-  // Appends already-checked records to the buffer.
+  // Appends already-checked records to the buffer. Records without an append time (the batch
+  // did not come through the node log, which stamps its groups) get the clock's time now, never
+  // behind the bucket's latest.
   void buffer(const RecordBatch& batch) {
     if (buffer_.empty() && last_flush_bytes_ > 0)
       buffer_.reserve(0, std::min(reserve_bytes_, last_flush_bytes_ + last_flush_bytes_ / 4));
+    const size_t from = buffer_.size();
     buffer_.append(batch);
+    stamp(from, batch);
   }
   // The most a fresh buffer reserves at its first record (the owner's flush size, capped at
   // kMaxReserve). It reserves a quarter more than the last flush took, so a busy bucket's buffer
@@ -97,7 +102,12 @@ class BufferedDataset {
   // thousands) reserves no more than those: the first buffer reserves nothing.
   void set_buffer_reserve(uint64_t bytes) { reserve_bytes_ = std::min<uint64_t>(bytes, kMaxReserve); }
   static constexpr uint64_t kMaxReserve = 64 << 20;
-  void buffer_encoded(std::string_view record) { buffer_.add_encoded(record); }
+  void buffer_encoded(std::string_view record) {
+    buffer_.add_encoded(record);
+    stamp(buffer_.size() - 1, RecordBatch());
+  }
+  // The latest append time of the bucket's records so far (0: none yet).
+  int64_t last_time() const { return last_time_; }
 
   // Up to limit records from offset, from the dataset and then the buffer. A reader that does not
   // write the bucket (another process does) passes reader_only: a read reaching past what it
@@ -150,6 +160,14 @@ class BufferedDataset {
   // (its write_flush applies them) or without limits.
   Status enforce_retention();
   bool has_retention() const { return retention_ && retention_->any(); }
+  // With an age limit (retention_ms): how long until a quiet bucket should look again, so that
+  // its oldest fragment goes soon after it expires (the owner's periodic task on the scheduler,
+  // docs/retention.md); nullopt without an age limit. Owner's mutex held.
+  std::optional<std::chrono::milliseconds> next_age_look() const;
+  // StorageBackend::offset_for_time: per fragment for the dataset (the first fragment whose
+  // newest time is at or after time_ms, or whose times are unknown, from its first row),
+  // exactly for the records not flushed yet. Owner's mutex held.
+  uint64_t offset_for_time(int64_t time_ms) const;
   // The first offset still readable (retention removed those below it).
   uint64_t first_offset() const { return first_; }
 
@@ -186,6 +204,17 @@ class BufferedDataset {
   // Appends to *out the tail's records from *off (below persisted_), up to *limit, moving both
   // on; false when *off is not in the tail (below it, or evicted meanwhile).
   bool read_tail(uint64_t* off, size_t* limit, RecordBatch* out);
+  // buffer_'s records from `from` on came from batch: their times, or now for a batch without.
+  void stamp(size_t from, const RecordBatch& batch) {
+    if (batch.has_times()) {
+      last_time_ = std::max(last_time_, batch.max_time());
+      return;
+    }
+    last_time_ = std::max(last_time_, clock_->wall_ms());
+    for (size_t i = from; i < buffer_.size(); ++i) buffer_.set_time(i, last_time_);
+  }
+  // Gives the records of read (dataset rows from `row` on) their fragments' times.
+  void stamp_from_fragments(uint64_t row, RecordBatch* read) const;
   // Whether the window was read under the dataset's current field ids (no allocation).
   bool window_schema_current() const;
   // out + the buffered records from off (off >= persisted_), up to limit.
@@ -194,6 +223,8 @@ class BufferedDataset {
   std::unique_ptr<lance::LanceDataset> reader_;  // owner's mutex
   std::unique_ptr<lance::LanceDataset> writer_;  // write_flush only
   uint64_t first_ = 0;  // dataset row 0's offset (owner's mutex)
+  const Scheduler* clock_ = Scheduler::Default();  // append times (wall_ms)
+  int64_t last_time_ = 0;  // the latest append time buffered (owner's mutex)
   uint64_t persisted_ = 0;
   std::shared_ptr<const RetentionLimits> retention_;  // null: keep everything
   Status last_retention_error_;

@@ -10,10 +10,10 @@ namespace persisting {
 Status register_builtin_backends(BackendRegistry& r) {
   RETURN_IF_ERROR(r.register_backend(
       "memory",
-      [](const BackendContext&, const Options& options) -> Result<std::unique_ptr<StorageBackend>> {
+      [](const BackendContext& ctx, const Options& options) -> Result<std::unique_ptr<StorageBackend>> {
         OptionReader reader(options, "backend 'memory'");
         RETURN_IF_ERROR(reader.finish());
-        return std::unique_ptr<StorageBackend>(new MemoryBackend());
+        return std::unique_ptr<StorageBackend>(new MemoryBackend(ctx.scheduler));
       },
       /*durable=*/false));
   RETURN_IF_ERROR(r.register_backend("lance", &LanceBackend::create, /*durable=*/true));

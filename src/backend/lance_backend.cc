@@ -17,7 +17,18 @@ Result<std::unique_ptr<StorageBackend>> LanceBackend::create(const BackendContex
   return std::unique_ptr<StorageBackend>(std::move(b));
 }
 
-LanceBackend::~LanceBackend() { flusher_.stop(); }
+LanceBackend::~LanceBackend() {
+  flusher_.stop();
+  ager_.stop();
+}
+
+void LanceBackend::age_look() {
+  bg_.report("retention", flush());  // re-arms the look
+}
+
+void LanceBackend::arm_ager() {
+  if (auto wait = data_->next_age_look()) ager_.run_after(*wait);
+}
 
 void LanceBackend::periodic_flush() {
   std::lock_guard<std::mutex> lock(mu_);
@@ -31,7 +42,11 @@ LanceBackend::LanceBackend(const BackendContext& ctx, std::unique_ptr<BufferedDa
     : env_(ctx.env), bucket_dir_(ctx.bucket_dir), batch_size_(ctx.batch_size),
       bg_(ctx.logger, "topic '" + ctx.topic + "' bucket " + std::to_string(ctx.bucket.value())),
       data_(std::move(data)),
-      flusher_(ctx.scheduler ? ctx.scheduler : Scheduler::Default(), [this] { periodic_flush(); }) {}
+      flusher_(ctx.scheduler ? ctx.scheduler : Scheduler::Default(), [this] { periodic_flush(); }),
+      ager_(ctx.scheduler ? ctx.scheduler : Scheduler::Default(), [this] { age_look(); }) {
+  std::lock_guard<std::mutex> lock(mu_);
+  arm_ager();
+}
 
 Status LanceBackend::become_writer() {
   if (Status d = env_->create_dirs(bucket_dir_); !d.ok()) return d.with_context("backend 'lance'");
@@ -78,11 +93,13 @@ Status LanceBackend::flush() {
     // Nothing is buffered (a put makes this the writer). A flush still applies retention (a
     // topic alter), which is the writer's to do: become it unless another process is.
     if (!data_->has_retention()) return Status::OK();
+    arm_ager();
     Status w = become_writer();
     if (w.code() == Code::kFailedPrecondition) return Status::OK();  // that process applies it
     return w;
   }
   Status s = data_->flush();
+  arm_ager();
   if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
   return s;
 }
@@ -90,6 +107,17 @@ Status LanceBackend::flush() {
 Result<RecordBatch> LanceBackend::get(Offset offset, size_t limit) {
   std::lock_guard<std::mutex> lock(mu_);
   return data_->get(offset.value(), limit, /*reader_only=*/!writer_lock_);
+}
+
+Result<Offset> LanceBackend::offset_for_time(int64_t time_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!writer_lock_) RETURN_IF_ERROR(data_->refresh());  // another process may write the bucket
+  return Offset(data_->offset_for_time(time_ms));
+}
+
+uint64_t LanceBackend::first_offset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->first_offset();
 }
 
 uint64_t LanceBackend::total_count() const {

@@ -46,9 +46,11 @@ class LanceBackend final : public StorageBackend {
   Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) override;
   bool checks_batches() const override { return true; }
   Result<RecordBatch> get(Offset offset, size_t limit) override;
+  Result<Offset> offset_for_time(int64_t time_ms) override;
   Status flush() override;
   BucketStats stats() const override;
   uint64_t total_count() const override;
+  uint64_t first_offset() const override;
   bool durable() const override { return true; }
 
  private:
@@ -69,6 +71,12 @@ class LanceBackend final : public StorageBackend {
   // The periodic flush, on the bucket's Scheduler: armed by a put that leaves records buffered,
   // flush_interval after it (no timer while nothing waits).
   BackgroundTask flusher_;
+  // Age retention's look at a quiet bucket (docs/retention.md): a flush (which applies retention)
+  // when the oldest fragment expires, re-armed after each look and each explicit flush. Idle
+  // unless the topic has retention_ms.
+  void age_look();  // ager_'s body
+  void arm_ager();  // mu_ held
+  BackgroundTask ager_;
 };
 
 }  // namespace persisting

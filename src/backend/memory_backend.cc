@@ -65,6 +65,14 @@ Result<Offset> MemoryBackend::put_batch(const RecordBatch& batch) {
       i = j;
     }
     bytes_ += batch.byte_size();
+    // Append times: the batch's own, or the clock's now (never behind this bucket's latest).
+    if (batch.has_times()) {
+      times_.insert(times_.end(), batch.times().begin(), batch.times().end());
+      last_time_ = std::max(last_time_, batch.max_time());
+    } else {
+      last_time_ = std::max(last_time_, clock_->wall_ms());
+      times_.resize(index_.size(), last_time_);
+    }
   }
   notify_appended();
   return first;
@@ -88,11 +96,22 @@ Result<RecordBatch> MemoryBackend::get(Offset offset, size_t limit) {
     sizes.clear();
     for (size_t k = i; k < j; ++k) sizes.push_back(loc[k].len);
     std::string_view run(chunks_[loc[i].chunk].get() + loc[i].pos, end - loc[i].pos);
-    if (i == 0 && j == n) return RecordBatch::view_of(chunks_[loc[i].chunk], run, sizes);
+    if (i == 0 && j == n) {
+      out = RecordBatch::view_of(chunks_[loc[i].chunk], run, sizes);
+      break;
+    }
     if (i == 0) out.reserve(n, bytes);
     out.add_encoded_run(run, sizes);
   }
+  const auto t = times_.begin() + static_cast<std::ptrdiff_t>(offset.value());
+  out.set_times(std::vector<int64_t>(t, t + static_cast<std::ptrdiff_t>(n)));
   return out;
+}
+
+Result<Offset> MemoryBackend::offset_for_time(int64_t time_ms) {
+  std::shared_lock lock(mu_);
+  // Times never go down within a bucket: the first one at or after time_ms, exactly.
+  return Offset(static_cast<uint64_t>(std::lower_bound(times_.begin(), times_.end(), time_ms) - times_.begin()));
 }
 
 BucketStats MemoryBackend::stats() const {

@@ -13,11 +13,13 @@ namespace persisting {
 
 class MemoryBackend final : public StorageBackend {
  public:
-  MemoryBackend() = default;
+  // clock stamps the records' append times (null: Scheduler::Default()).
+  explicit MemoryBackend(const Scheduler* clock = nullptr) : clock_(clock ? clock : Scheduler::Default()) {}
 
   std::string name() const override { return "memory"; }
   Result<Offset> put_batch(const RecordBatch& batch) override;
   Result<RecordBatch> get(Offset offset, size_t limit) override;
+  Result<Offset> offset_for_time(int64_t time_ms) override;
   Status flush() override { return Status::OK(); }
   BucketStats stats() const override;
   uint64_t total_count() const override;
@@ -52,6 +54,9 @@ class MemoryBackend final : public StorageBackend {
   std::vector<size_t> chunk_caps_;
   size_t chunk_used_ = 0;
   std::vector<Loc> index_;
+  std::vector<int64_t> times_;  // append time of each record (ms since the epoch)
+  const Scheduler* clock_;
+  int64_t last_time_ = 0;
   uint64_t bytes_ = 0;
 };
 

@@ -236,8 +236,13 @@ PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<
       scheduler_(ctx.scheduler ? ctx.scheduler : Scheduler::Default()),
       alive_(std::make_shared<Alive>()),
       data_(std::move(data)),
-      flusher_(scheduler_, [this] { flush_in_background(); }) {
+      flusher_(scheduler_, [this] { flush_in_background(); }),
+      ager_(scheduler_, [this] { bg_.report("retention", flush()); }) {
   alive_->self = this;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    arm_ager();
+  }
   // Puts go on while the flusher takes the buffer: a quarter more than a flush's worth.
   data_->set_buffer_reserve(flush_bytes_ + flush_bytes_ / 4);
 }
@@ -248,7 +253,12 @@ PersistingBackend::~PersistingBackend() {
     alive_->self = nullptr;
   }
   flusher_.stop();  // the owner flushes on close; a crash has the log
+  ager_.stop();
   stop_writing();
+}
+
+void PersistingBackend::arm_ager() {
+  if (auto wait = data_->next_age_look()) ager_.run_after(*wait);
 }
 
 void PersistingBackend::discard() {
@@ -405,6 +415,10 @@ Status PersistingBackend::flush() {
   }
   Status s = flush_once();
   if (s.ok()) bg_.report("flush", s);  // a failed background flush is over; a failure is the caller's
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    arm_ager();
+  }
   return s;
 }
 
@@ -421,6 +435,17 @@ Result<RecordBatch> PersistingBackend::get(Offset offset, size_t limit) {
   bg_.report("recovery of the node log", recover_unowned());
   std::lock_guard<std::mutex> lock(mu_);
   return data_->get(offset.value(), limit, /*reader_only=*/!writer_lock_);
+}
+
+Result<Offset> PersistingBackend::offset_for_time(int64_t time_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!writer_lock_) RETURN_IF_ERROR(data_->refresh());  // another process may write the bucket
+  return Offset(data_->offset_for_time(time_ms));
+}
+
+uint64_t PersistingBackend::first_offset() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return data_->first_offset();
 }
 
 uint64_t PersistingBackend::total_count() const {

@@ -73,9 +73,11 @@ class PersistingBackend final : public StorageBackend {
   Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) override;
   bool checks_batches() const override { return true; }
   Result<RecordBatch> get(Offset offset, size_t limit) override;
+  Result<Offset> offset_for_time(int64_t time_ms) override;
   Status flush() override;
   BucketStats stats() const override;
   uint64_t total_count() const override;
+  uint64_t first_offset() const override;
   bool durable() const override { return true; }
   bool log_holds_unflushed() const override { return enable_wal_; }
   void discard() override;
@@ -157,6 +159,11 @@ class PersistingBackend final : public StorageBackend {
   // flushes) on the bucket's Scheduler (BackendContext::scheduler). Last, so it is stopped (in
   // the destructor) before anything it uses goes.
   BackgroundTask flusher_;
+  // Age retention's look at a quiet bucket (docs/retention.md): a flush (which applies retention)
+  // when the oldest fragment expires, re-armed after each look and each explicit flush. Idle
+  // unless the topic has retention_ms.
+  void arm_ager();  // mu_ held
+  BackgroundTask ager_;
 
   // Metrics (enable_metrics).
   uint64_t puts_ = 0, records_ = 0;

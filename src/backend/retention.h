@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 #include "storage/lance/snapshot.h"
 
@@ -15,7 +16,17 @@ namespace persisting {
 // (or max_bytes bytes of data files). So at least the limit is always kept, the newest fragment
 // never goes, and a fragment is removed only when all of its rows are past the limit. Data
 // files whose size the manifest does not record (0) count as empty.
-size_t retention_cut(const lance::Snapshot& s, uint64_t max_records, uint64_t max_bytes);
+//
+// Age (max_age_ms > 0): a fragment also goes when its newest record's append time is older than
+// now_ms - max_age_ms (its times known: snapshot.h), the newest fragment again excepted. The
+// limits combine: a fragment goes when any of them says so.
+size_t retention_cut(const lance::Snapshot& s, uint64_t max_records, uint64_t max_bytes, uint64_t max_age_ms = 0,
+                     int64_t now_ms = 0);
+
+// When (wall ms) age retention will next have a fragment to remove under max_age_ms: the oldest
+// fragment's newest time + max_age_ms + 1, if the dataset has two fragments or more and the
+// oldest one's times are known; else nullopt.
+std::optional<int64_t> next_age_expiry(const lance::Snapshot& s, uint64_t max_age_ms);
 
 // The bytes of a fragment's data files, as its manifest entry records them.
 uint64_t fragment_bytes(const lance::Snapshot& s, size_t fragment);

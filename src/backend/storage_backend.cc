@@ -1,5 +1,9 @@
 #include "persisting/backend.h"
 
+#include <algorithm>
+
+#include "core/status_macros.h"
+
 namespace persisting {
 
 Result<Offset> StorageBackend::put(const Record& record) {
@@ -29,6 +33,19 @@ Result<RecordBatch> StorageBackend::get_wait(Offset offset, size_t limit,
     if (wait_cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
         total_count() <= offset.value())
       return RecordBatch();
+  }
+}
+
+Result<Offset> StorageBackend::offset_for_time(int64_t time_ms) {
+  uint64_t off = first_offset();
+  for (;;) {
+    ASSIGN_OR_RETURN(RecordBatch b, get(Offset(off), 4096));
+    if (b.empty()) return Offset(std::max(off, total_count()));
+    for (size_t i = 0; i < b.size(); ++i) {
+      if (b.encoded(i).empty()) continue;  // a gap
+      if (b.time(i) == 0 || b.time(i) >= time_ms) return Offset(off + i);
+    }
+    off += b.size();
   }
 }
 

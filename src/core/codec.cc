@@ -436,12 +436,37 @@ void RecordBatch::add(const Record& r) {
   own();
   encode_record(r, &data_);
   ends_.push_back(static_cast<uint32_t>(data_.size()));
+  if (!times_.empty()) times_.push_back(0);
 }
 
 void RecordBatch::add_encoded(std::string_view encoded) {
   own();
   data_.append(encoded);
   ends_.push_back(static_cast<uint32_t>(data_.size()));
+  if (!times_.empty()) times_.push_back(0);
+}
+
+void RecordBatch::copy_times(const RecordBatch& other, size_t from, size_t n) {
+  if (other.times_.empty()) {
+    if (!times_.empty()) times_.resize(ends_.size(), 0);
+    return;
+  }
+  times_.resize(ends_.size() - n, 0);
+  times_.insert(times_.end(), other.times_.begin() + static_cast<std::ptrdiff_t>(from),
+                other.times_.begin() + static_cast<std::ptrdiff_t>(from + n));
+}
+
+void RecordBatch::set_time(size_t i, int64_t ms) {
+  if (times_.empty()) times_.assign(ends_.size(), 0);
+  times_[i] = ms;
+}
+
+int64_t RecordBatch::min_time() const {
+  return times_.empty() ? 0 : *std::min_element(times_.begin(), times_.end());
+}
+
+int64_t RecordBatch::max_time() const {
+  return times_.empty() ? 0 : *std::max_element(times_.begin(), times_.end());
 }
 
 void RecordBatch::grow_ends(size_t more) {
@@ -457,6 +482,7 @@ void RecordBatch::add_encoded_run(std::string_view bytes, std::span<const uint32
   data_.append(bytes);
   grow_ends(sizes.size());
   for (uint32_t n : sizes) ends_.push_back(end += n);
+  if (!times_.empty()) times_.resize(ends_.size(), 0);
 }
 
 void RecordBatch::append(const RecordBatch& other) {
@@ -465,6 +491,7 @@ void RecordBatch::append(const RecordBatch& other) {
   data_.append(other.data());
   grow_ends(other.ends_.size());
   for (uint32_t e : other.ends_) ends_.push_back(base + e);
+  copy_times(other, 0, other.size());
 }
 
 void RecordBatch::append_range(const RecordBatch& other, size_t from, size_t n) {
@@ -477,6 +504,7 @@ void RecordBatch::append_range(const RecordBatch& other, size_t from, size_t n) 
   data_.append(other.data().substr(begin, other.ends_[from + n - 1] - begin));
   grow_ends(n);
   for (size_t i = from; i < from + n; ++i) ends_.push_back(base + (other.ends_[i] - begin));
+  copy_times(other, from, n);
 }
 
 void RecordBatch::reserve(size_t records, size_t bytes) {
@@ -490,6 +518,7 @@ void RecordBatch::clear() {
   view_ = {};
   data_.clear();
   ends_.clear();
+  times_.clear();
 }
 
 void RecordBatch::drop_front(size_t n) {
@@ -500,6 +529,7 @@ void RecordBatch::drop_front(size_t n) {
   data_.erase(0, cut);
   ends_.erase(ends_.begin(), ends_.begin() + static_cast<std::ptrdiff_t>(n));
   for (uint32_t& e : ends_) e -= cut;
+  if (!times_.empty()) times_.erase(times_.begin(), times_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 std::string_view RecordBatch::encoded(size_t i) const {

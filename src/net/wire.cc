@@ -15,6 +15,11 @@ void to_wire(const RecordBatch& batch, size_t first, size_t n, v1::RecordRun* ru
   auto* out = run->mutable_ends();
   out->Reserve(static_cast<int>(n));
   for (size_t i = first; i < first + n; ++i) out->AddAlreadyReserved(ends[i] - begin);
+  if (batch.has_times()) {
+    auto* times = run->mutable_times();
+    times->Reserve(static_cast<int>(n));
+    for (size_t i = first; i < first + n; ++i) times->AddAlreadyReserved(batch.time(i));
+  }
 }
 
 namespace {
@@ -47,6 +52,13 @@ Result<RecordBatch> records_from_wire(const v1::RecordRun& run, const std::strin
     }
     batch.add_encoded(rec);
     prev = end;
+  }
+  // Append times come with reads (a put's are the bucket's to give: ignored).
+  if (!check && run.times_size() > 0) {
+    if (run.times_size() != run.ends_size())
+      return InvalidArgument(what + ": " + std::to_string(run.times_size()) + " append times for " +
+                             std::to_string(run.ends_size()) + " records: malformed record run");
+    batch.set_times(std::vector<int64_t>(run.times().begin(), run.times().end()));
   }
   if (prev != data.size())
     return InvalidArgument(what + ": " + std::to_string(data.size() - prev) +
@@ -86,12 +98,14 @@ void to_wire(const Retention& r, v1::Retention* out) {
   out->Clear();
   if (r.records) out->set_records(*r.records);
   if (r.bytes) out->set_bytes(*r.bytes);
+  if (r.ms) out->set_ms(*r.ms);
 }
 
 Retention from_wire(const v1::Retention& r) {
   Retention out;
   if (r.has_records()) out.records = r.records();
   if (r.has_bytes()) out.bytes = r.bytes();
+  if (r.has_ms()) out.ms = r.ms();
   return out;
 }
 

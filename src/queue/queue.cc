@@ -144,7 +144,8 @@ std::shared_ptr<RetentionLimits> QueueCore::retention_limits(const TopicInfo& in
   std::lock_guard<std::mutex> lock(mu);
   auto& limits = retention[info.topic];
   if (!limits)
-    limits = std::make_shared<RetentionLimits>(info.retention.records.value_or(0), info.retention.bytes.value_or(0));
+    limits = std::make_shared<RetentionLimits>(info.retention.records.value_or(0), info.retention.bytes.value_or(0),
+                                               info.retention.ms.value_or(0));
   return limits;
 }
 
@@ -159,7 +160,7 @@ Result<TopicInfo> QueueCore::alter_retention(const std::string& topic, const Ret
     std::lock_guard<std::mutex> lock(mu);
     if (auto it = topics.find(topic); it != topics.end()) it->second.retention = r;
   }
-  retention_limits(info)->set(r.records.value_or(0), r.bytes.value_or(0));
+  retention_limits(info)->set(r.records.value_or(0), r.bytes.value_or(0), r.ms.value_or(0));
   if (!r.any() || !info.durable) return info;
   // Each bucket applies the new limits now: a flush with nothing buffered still enforces them.
   std::vector<BucketId> all;

@@ -122,7 +122,8 @@ Result<std::vector<Message>> take_fair(Cursor& c, const std::string& topic, std:
         return rec.status().with_context("topic '" + topic + "' bucket " + std::to_string(c.buckets[i].value()) +
                                          " offset " + std::to_string(c.offsets[i] + k));
       }
-      out.push_back(Message{c.buckets[i], Offset(c.offsets[i] + k), std::move(rec).value()});
+      out.push_back(Message{c.buckets[i], Offset(c.offsets[i] + k), std::move(rec).value(),
+                            c.ahead[i].time(c.ahead_from[i] + k)});
     }
   }
   for (size_t i = 0; i < n; ++i) {

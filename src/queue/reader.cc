@@ -171,6 +171,17 @@ Status QueueReader::set_offset(Offset offset, std::optional<BucketId> bucket) {
   return s_->cursor.set_offset(offset, bucket, s_->info.topic);
 }
 
+Status QueueReader::seek_to_time(int64_t time_ms) {
+  if (time_ms < 0)
+    return InvalidArgument("topic '" + s_->info.topic + "': time " + std::to_string(time_ms) +
+                           " is negative (milliseconds since the Unix epoch)");
+  if (s_->closed) return closed_error(*s_);
+  ASSIGN_OR_RETURN(std::vector<Offset> offsets, runtime::offsets_for_time(s_->actors, time_ms));
+  for (size_t i = 0; i < offsets.size() && i < s_->cursor.buckets.size(); ++i)
+    RETURN_IF_ERROR(s_->cursor.set_offset(offsets[i], s_->cursor.buckets[i], s_->info.topic));
+  return Status::OK();
+}
+
 std::vector<Offset> QueueReader::offsets() const { return s_->cursor.offset_list(); }
 
 Status QueueReader::commit() {

@@ -65,6 +65,7 @@ std::string encode_topic_meta(const TopicInfo& info) {
     json r = json::object();
     if (info.retention.records) r["records"] = *info.retention.records;
     if (info.retention.bytes) r["bytes"] = *info.retention.bytes;
+    if (info.retention.ms) r["ms"] = *info.retention.ms;
     j["retention"] = r;
   }
   // Only when not 1, so a topic without replication keeps the topic.json it always had.
@@ -109,11 +110,13 @@ Result<TopicInfo> decode_topic_meta(std::string_view text, const std::string& pa
   if (j.contains("retention")) {
     const auto& r = j["retention"];
     if (!r.is_object()) return bad("\"retention\" is not an object");
-    for (const char* key : {"records", "bytes"}) {
+    for (const char* key : {"records", "bytes", "ms"}) {
       if (!r.contains(key)) continue;
       if (!r[key].is_number_unsigned() || r[key].get<uint64_t>() == 0)
         return bad("retention \"" + std::string(key) + "\" is not a positive integer");
-      (std::string(key) == "records" ? info.retention.records : info.retention.bytes) = r[key].get<uint64_t>();
+      const std::string k(key);
+      (k == "records" ? info.retention.records : k == "bytes" ? info.retention.bytes : info.retention.ms) =
+          r[key].get<uint64_t>();
     }
   }
   if (j.contains("replication_factor")) {
@@ -163,6 +166,7 @@ std::string retention_text(const Retention& r) {
   std::string out;
   if (r.records) out += "records=" + std::to_string(*r.records);
   if (r.bytes) out += std::string(out.empty() ? "" : ",") + "bytes=" + std::to_string(*r.bytes);
+  if (r.ms) out += std::string(out.empty() ? "" : ",") + "ms=" + std::to_string(*r.ms);
   return out;
 }
 
@@ -171,6 +175,9 @@ Status check_retention(const std::string& topic, const std::string& backend, con
     return InvalidArgument("topic '" + topic + "': retention_records must be positive (leave it unset for no limit)");
   if (r.bytes && *r.bytes == 0)
     return InvalidArgument("topic '" + topic + "': retention_bytes must be positive (leave it unset for no limit)");
+  if (r.ms && (*r.ms == 0 || *r.ms > static_cast<uint64_t>(INT64_MAX)))
+    return InvalidArgument("topic '" + topic + "': retention_ms must be a positive number of milliseconds (leave it "
+                           "unset for no limit)");
   if (r.any() && backend != "lance" && backend != "persisting")
     return InvalidArgument("topic '" + topic + "': retention needs a backend that stores Lance fragments (lance, "
                            "persisting); this topic's backend is '" + backend + "'");

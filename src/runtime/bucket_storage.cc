@@ -89,15 +89,16 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
 
 void BucketStorage::read(Offset offset, size_t limit, ReadCallback cb) {
   mailbox_->post([self = shared_from_this(), offset, limit, cb = std::move(cb)]() mutable {
-    if (!self->backend_) return cb(self->closed_error(), Offset(0));
+    if (!self->backend_) return cb(self->closed_error(), Offset(0), Offset(0));
     const uint64_t end = self->backend_->total_count();
+    const Offset first(self->backend_->first_offset());
     if (offset.value() > end)
       return cb(OutOfRange("topic '" + self->topic_ + "' bucket " + std::to_string(self->bucket_.value()) +
                            ": offset " + std::to_string(offset.value()) + " is past the end (" +
                            std::to_string(end) + ")"),
-                Offset(end));
-    if (offset.value() == end || limit == 0) return cb(RecordBatch(), Offset(end));
-    cb(self->backend_->get(offset, limit), Offset(end));
+                Offset(end), first);
+    if (offset.value() == end || limit == 0) return cb(RecordBatch(), Offset(end), first);
+    cb(self->backend_->get(offset, limit), Offset(end), first);
   });
 }
 
@@ -138,6 +139,13 @@ void BucketStorage::flush(StatusCallback cb) {
   mailbox_->post([self = shared_from_this(), cb = std::move(cb)] {
     if (!self->backend_) return cb(self->closed_error());
     cb(self->backend_->flush());
+  });
+}
+
+void BucketStorage::offset_for_time(int64_t time_ms, PutCallback cb) {
+  mailbox_->post([self = shared_from_this(), time_ms, cb = std::move(cb)] {
+    if (!self->backend_) return cb(self->closed_error());
+    cb(self->backend_->offset_for_time(time_ms));
   });
 }
 
@@ -185,6 +193,30 @@ void BucketStorage::retire(Status reason, std::function<void()> done) {
     self->fail_waiters();
     done();
   });
+}
+
+Result<std::vector<Offset>> offsets_for_time(const std::vector<std::shared_ptr<BucketStorage>>& actors,
+                                             int64_t time_ms) {
+  std::vector<std::future<Result<Offset>>> futures;
+  for (const auto& a : actors) {
+    auto p = std::make_shared<std::promise<Result<Offset>>>();
+    futures.push_back(p->get_future());
+    a->offset_for_time(time_ms, [p](Result<Offset> r) { p->set_value(std::move(r)); });
+  }
+  std::vector<Offset> out;
+  Status first;
+  for (size_t i = 0; i < futures.size(); ++i) {
+    Result<Offset> r = futures[i].get();
+    if (!r.ok()) {
+      if (first.ok())
+        first = r.status().with_context("topic '" + actors[i]->topic() + "' bucket " +
+                                        std::to_string(actors[i]->bucket().value()));
+      continue;
+    }
+    out.push_back(*r);
+  }
+  if (!first.ok()) return first;
+  return out;
 }
 
 std::vector<BucketStats> stats_of(const std::vector<std::shared_ptr<BucketStorage>>& actors) {

@@ -28,7 +28,7 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   using StatusCallback = std::function<void(Status)>;
   using StatsCallback = std::function<void(BucketStats)>;
   // A read's records and the bucket's end offset (its record count) when they were read.
-  using ReadCallback = std::function<void(Result<RecordBatch>, Offset end)>;
+  using ReadCallback = std::function<void(Result<RecordBatch>, Offset end, Offset first)>;
 
   BucketStorage(Executor& executor, std::string topic, BucketId bucket,
                 std::unique_ptr<StorageBackend> backend);
@@ -52,10 +52,13 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
            GetCallback cb);
   void cancel_wait(uint64_t waiter_id);
   // Reads up to limit records from offset without waiting, and tells the bucket's end offset in
-  // the same message (a Kafka Fetch answers both). An offset past the end is OutOfRange.
+  // the same message, with its first available offset (a Kafka Fetch answers all three). An
+  // offset past the end is OutOfRange.
   void read(Offset offset, size_t limit, ReadCallback cb);
   void flush(StatusCallback cb);
   void stats(StatsCallback cb);
+  // The first offset appended at or after time_ms (StorageBackend::offset_for_time).
+  void offset_for_time(int64_t time_ms, PutCallback cb);
   // Flushes, then fails every parked reader with Unavailable; later messages fail the same way.
   void close(StatusCallback cb);
   // The same, but a backend whose log holds its unflushed records (log_holds_unflushed) is not
@@ -97,5 +100,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
 // The stats of every actor, in order (asks them all at once, then waits). Blocks: not from inside
 // an actor's message.
 std::vector<BucketStats> stats_of(const std::vector<std::shared_ptr<BucketStorage>>& actors);
+// offset_for_time of each actor, in order (asked of all at once); the first error.
+Result<std::vector<Offset>> offsets_for_time(const std::vector<std::shared_ptr<BucketStorage>>& actors,
+                                             int64_t time_ms);
 
 }  // namespace persisting::runtime

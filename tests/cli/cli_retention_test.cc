@@ -104,7 +104,7 @@ TEST(CliRetention, AlterChangesRetentionAndRefusesBadInput) {
   }
   auto none = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t"});
   EXPECT_EQ(none.exit_code, 2);
-  EXPECT_NE(none.err.find("needs --retention-records or --retention-bytes"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("needs --retention-records, --retention-bytes or --retention-ms"), std::string::npos) << none.err;
   auto unknown = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "nope", "--retention-records", "5"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("'nope'"), std::string::npos) << unknown.err;
@@ -115,4 +115,45 @@ TEST(CliRetention, AlterChangesRetentionAndRefusesBadInput) {
   auto topics = cli({"topics", "--data-dir", dir.path()});
   EXPECT_EQ(topics.out.find("\"u\""), std::string::npos) << topics.out;  // no topic made
   EXPECT_EQ(topics.out.find("retention"), std::string::npos) << topics.out;
+}
+
+// Append times at the CLI (docs/cli.md): --with-position prints them, --from-time starts there,
+// --retention-ms is set, altered and refused when bad.
+TEST(CliRetention, TimestampsFromTimeAndRetentionMs) {
+  TempDir dir;
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--backend", "lance",
+                  "--retention-ms", "86400000"},
+                 lines(0, 3));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  auto topics = cli({"topics", "--data-dir", dir.path()});
+  EXPECT_NE(topics.out.find("\"retention\":{\"ms\":86400000}"), std::string::npos) << topics.out;
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-beginning", "--with-position"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  auto first = parse_json(get.out.substr(0, get.out.find('\n')));
+  ASSERT_TRUE(first.ok()) << get.out;
+  const int64_t ts = first->as_object().find("timestamp")->as_int();
+  EXPECT_GT(ts, 1'700'000'000'000);  // put just now
+  // From a time before the records: all of them; after: none.
+  get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-time", "2020-01-01T00:00:00Z"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, lines(0, 3));
+  get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-time", std::to_string(ts + 3'600'000)});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(get.out, "");
+  for (const char* bad : {"yesterday", "-5", "2026-13-01", "2026-12-05T25:00Z", "1969-12-31T00:00:00Z"}) {
+    auto r = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--from-time", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("is not a time"), std::string::npos) << bad << ": " << r.err;
+  }
+  // Alter: a bad age changes nothing; none removes it.
+  for (const char* bad : {"0", "-1", "soon"}) {
+    auto r = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-ms", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--retention-ms must be a positive integer or 'none'"), std::string::npos) << r.err;
+  }
+  auto alter = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-ms", "none"});
+  ASSERT_EQ(alter.exit_code, 0) << alter.err;
+  EXPECT_EQ(alter.out.find("retention"), std::string::npos) << alter.out;
+  auto r = cli({"put", "--data-dir", dir.path(), "--topic", "u", "--retention-ms", "-3"}, lines(0, 1));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
 }

@@ -25,6 +25,7 @@
 #include "lance/lance_test_util.h"
 #include "queue/queue_core.h"
 #include "storage/lance/format.h"
+#include "util/manual_scheduler.h"
 #include "util/temp_dir.h"
 
 namespace persisting::kafka {
@@ -52,6 +53,7 @@ class BrokerTest : public ::testing::Test {
     QueueOptions qo;
     qo.threads = 2;
     qo.data_dir = std::move(data_dir);
+    qo.scheduler = scheduler_;
     auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
     ASSERT_TRUE(core.ok()) << core.status().to_string();
     core_ = *core;
@@ -86,9 +88,11 @@ class BrokerTest : public ::testing::Test {
     return resp;
   }
 
+  persisting::testing::ManualScheduler manual_;  // declared first: outlives the queue
   std::shared_ptr<detail::QueueCore> core_;
   std::unique_ptr<Server> server_;
   KafkaCluster* cluster_ = nullptr;  // set before start(): a cluster member's broker
+  Scheduler* scheduler_ = nullptr;   // set before start(): the queue's (null: the default)
 };
 
 TEST_F(BrokerTest, ApiVersionsListsWhatIsHandledAndNegotiatesDown) {
@@ -570,6 +574,83 @@ TEST_F(BrokerTest, ListOffsetsEarliestIsTheFirstOffsetRetentionLeft) {
   auto latest = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
   EXPECT_EQ(latest.topics[0].partitions[0].error_code, 0);
   EXPECT_EQ(latest.topics[0].partitions[0].offset, 100);  // the end probe works below the first offset
+}
+
+// Records of our APIs carry their bucket's append time (docs/records.md): Fetch returns it as
+// the Kafka timestamp, ListOffsets by timestamp finds the first offset at or after it, and
+// Fetch's log_start_offset is the first offset retention left.
+TEST_F(BrokerTest, AppendTimesInFetchListOffsetsByTimestampAndLogStartOffset) {
+  persisting::testing::TempDir dir;
+  persisting::testing::ManualScheduler& sched = manual_;
+  scheduler_ = &sched;
+  start("", true, dir.path());
+  constexpr int64_t kT0 = persisting::testing::ManualScheduler::kWallStart;
+  WriterOptions w;
+  w.topic = "aged";
+  w.num_buckets = 1;
+  w.batch_size = 1000;
+  w.backend = "lance";
+  w.backend_options["flush_interval"] = "0";
+  w.retention.records = 15;  // of three fragments of ten, the first goes after the third flush
+  auto info = core_->open_for_write(w);
+  ASSERT_TRUE(info.ok()) << info.status().to_string();
+  auto actors = core_->actors(*info, {BucketId(0)}, {});
+  ASSERT_TRUE(actors.ok()) << actors.status().to_string();
+  auto& actor = (*actors)[0];
+  for (int f = 0; f < 3; ++f) {  // fragments at T0, T0+10s, T0+20s
+    if (f > 0) sched.advance(std::chrono::seconds(10));
+    ::persisting::RecordBatch b;
+    for (int i = 0; i < 10; ++i) b.add(::persisting::Record{{"id", "k"}, {"i", f * 10 + i}});
+    std::promise<Result<Offset>> put;
+    actor->put(std::move(b), [&](Result<Offset> r) { put.set_value(r); });
+    ASSERT_TRUE(put.get_future().get().ok());
+    std::promise<Status> flushed;
+    actor->flush([&](Status s) { flushed.set_value(s); });
+    ASSERT_TRUE(flushed.get_future().get().ok());
+  }
+  Client c(port());
+  int32_t corr;
+  auto list = [&](int64_t ts, int32_t correlation) {
+    ListOffsetsRequest lo;
+    lo.topics.push_back({"aged", {{0, -1, ts, 1}}});
+    EXPECT_TRUE(c.send(frame(ApiKey::kListOffsets, 5, correlation, lo)));
+    auto lr = c.receive();
+    EXPECT_TRUE(lr);
+    auto r = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, lr.value_or(""), &corr);
+    return r.topics.at(0).partitions.at(0);
+  };
+  // Retention removed offsets 0..9 (T0): 10..19 (T0+10s) and 20..29 (T0+20s) are left.
+  auto at = list(kT0 + 5'000, 2);
+  EXPECT_EQ(at.error_code, 0);
+  EXPECT_EQ(at.offset, 10);
+  EXPECT_EQ(at.timestamp, kT0 + 10'000);
+  at = list(kT0 + 10'001, 3);
+  EXPECT_EQ(at.offset, 20);
+  EXPECT_EQ(at.timestamp, kT0 + 20'000);
+  at = list(0, 4);  // before everything: the first offset retention left
+  EXPECT_EQ(at.offset, 10);
+  at = list(kT0 + 20'001, 5);  // after everything: none
+  EXPECT_EQ(at.error_code, 0);
+  EXPECT_EQ(at.offset, -1);
+
+  FetchRequest f;
+  f.max_wait_ms = 0;
+  f.min_bytes = 1;
+  f.topics.push_back({"aged", {{0, -1, 20, -1, 1 << 20}}});
+  ASSERT_TRUE(c.send(frame(ApiKey::kFetch, 11, 6, f)));
+  auto fr = c.receive();
+  ASSERT_TRUE(fr);
+  auto fetched = decode_body<FetchResponse>(ApiKey::kFetch, 11, *fr, &corr);
+  const auto& part = fetched.responses.at(0).partitions.at(0);
+  ASSERT_EQ(part.error_code, 0);
+  EXPECT_EQ(part.log_start_offset, 10);
+  EXPECT_EQ(part.high_watermark, 30);
+  auto batches = decode_record_batches(part.records);
+  ASSERT_TRUE(batches.ok()) << batches.status().to_string();
+  ASSERT_FALSE(batches->empty());
+  const auto& b = (*batches)[0];
+  EXPECT_EQ(b.base_timestamp, kT0 + 20'000);
+  EXPECT_EQ(b.max_timestamp, kT0 + 20'000);
 }
 
 // A two-node cluster seen from node "self" (broker 5): it owns partition 0 of every topic, node

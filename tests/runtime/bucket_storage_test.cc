@@ -58,7 +58,7 @@ TEST(BucketStorageTest, ReadTellsTheEndWithTheRecords) {
   ASSERT_TRUE(put_sync(*b, batch_of(0, 5)).ok());
   auto read = [&](uint64_t off, size_t limit) {
     std::promise<std::pair<Result<RecordBatch>, Offset>> p;
-    b->read(Offset(off), limit, [&](Result<RecordBatch> r, Offset end) { p.set_value({std::move(r), end}); });
+    b->read(Offset(off), limit, [&](Result<RecordBatch> r, Offset end, Offset) { p.set_value({std::move(r), end}); });
     return p.get_future().get();
   };
   auto [some, end] = read(3, 10);

@@ -26,6 +26,12 @@ class ManualScheduler : public Scheduler {
     std::lock_guard<std::mutex> l(mu_);
     return now_;
   }
+  // Wall time moves with now(): kWallStart at the start, plus however far the test moved the clock.
+  static constexpr int64_t kWallStart = 1'700'000'000'000;  // 2023-11-14T22:13:20Z
+  int64_t wall_ms() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return kWallStart + std::chrono::duration_cast<std::chrono::milliseconds>(now_ - kStart).count();
+  }
   TaskId schedule_at(Clock::time_point at, std::function<void()> fn) override {
     std::lock_guard<std::mutex> l(mu_);
     TaskId id = ++next_id_;
@@ -89,7 +95,8 @@ class ManualScheduler : public Scheduler {
  private:
   using Key = std::pair<Clock::time_point, TaskId>;
   mutable std::mutex mu_;
-  Clock::time_point now_ = Clock::time_point() + std::chrono::hours(1);
+  static constexpr Clock::time_point kStart = Clock::time_point() + std::chrono::hours(1);
+  Clock::time_point now_ = kStart;
   std::map<Key, std::function<void()>> tasks_;
   std::unordered_map<TaskId, Clock::time_point> index_;
   TaskId next_id_ = 0;

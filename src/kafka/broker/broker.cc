@@ -93,7 +93,7 @@ void Broker::end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t par
                         std::function<void(Result<int64_t>)> done) {
   auto actor = topic->partition(partition);
   if (!actor.ok()) return done(actor.status());
-  (*actor)->read(Offset(0), 0, [done = std::move(done)](Result<::persisting::RecordBatch> r, Offset end) {
+  (*actor)->read(Offset(0), 0, [done = std::move(done)](Result<::persisting::RecordBatch> r, Offset end, Offset) {
     if (!r.ok()) return done(r.status());
     done(static_cast<int64_t>(end.value()));
   });
@@ -113,22 +113,34 @@ void Broker::offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_
                              std::function<void(Result<std::pair<int64_t, int64_t>>)> done) {
   auto actor = topic->partition(partition);
   if (!actor.ok()) return done(actor.status());
-  if (topic->kind() != TopicKind::kKafka) return done(std::make_pair<int64_t, int64_t>(-1, -1));
+  // The first record whose timestamp is at or after the target: Kafka records by their own
+  // timestamp (the stored column), others by their bucket's append time. The append times never
+  // go down, so the bucket's time lookup (StorageBackend::offset_for_time) says where to start;
+  // for Kafka records, whose CreateTime need not follow the append order, the scan starts at
+  // the first available offset. Either way the record found is read for its timestamp.
   struct Scan {
     std::shared_ptr<runtime::BucketStorage> actor;
     std::shared_ptr<CatalogTopic> topic;
     int64_t target;
     std::function<void(Result<std::pair<int64_t, int64_t>>)> done;
     void step(std::shared_ptr<Scan> self, uint64_t from) {
-      actor->read(Offset(from), 1000, [self, from](Result<::persisting::RecordBatch> r, Offset) {
+      actor->read(Offset(from), 1000, [self, from](Result<::persisting::RecordBatch> r, Offset, Offset first) {
+        if (!r.ok() && r.status().code() == Code::kOutOfRange && from < first.value())
+          return self->step(self, first.value());  // retention moved the start meanwhile
         if (!r.ok()) return self->done(r.status());
         if (r->empty()) return self->done(std::make_pair<int64_t, int64_t>(-1, -1));
+        const bool kafka = self->topic->kind() == TopicKind::kKafka;
         std::vector<FieldShape> fields;
         for (size_t i = 0; i < r->size(); ++i) {
-          if (!scan_fields(r->encoded(i), &fields).ok()) continue;
-          for (const FieldShape& f : fields)
-            if (f.name == kTimestampColumn && f.type == Value::Type::kInt && f.i >= self->target)
-              return self->done(std::make_pair(static_cast<int64_t>(from + i), f.i));
+          if (r->encoded(i).empty()) continue;  // a gap
+          int64_t ts = -1;
+          if (kafka && scan_fields(r->encoded(i), &fields).ok()) {
+            for (const FieldShape& f : fields)
+              if (f.name == kTimestampColumn && f.type == Value::Type::kInt) ts = f.i;
+          }
+          if (ts < 0) ts = r->time(i) > 0 ? r->time(i) : -1;
+          if (ts >= self->target || (!kafka && r->time(i) == 0))
+            return self->done(std::make_pair(static_cast<int64_t>(from + i), ts));
         }
         // The next read is queued behind this message by the mailbox, not nested in it.
         self->step(self, from + r->size());
@@ -136,7 +148,17 @@ void Broker::offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_
     }
   };
   auto scan = std::make_shared<Scan>(Scan{std::move(actor).value(), topic, timestamp, std::move(done)});
-  scan->step(scan, 0);
+  if (topic->kind() == TopicKind::kKafka) {
+    scan->actor->read(Offset(0), 0, [scan](Result<::persisting::RecordBatch> r, Offset, Offset first) {
+      if (!r.ok()) return scan->done(r.status());
+      scan->step(scan, first.value());
+    });
+    return;
+  }
+  scan->actor->offset_for_time(timestamp, [scan](Result<Offset> r) {
+    if (!r.ok()) return scan->done(r.status());
+    scan->step(scan, r->value());
+  });
 }
 
 struct Broker::FetchState {
@@ -204,11 +226,12 @@ void Broker::fetch_round(const std::shared_ptr<FetchState>& st) {
     if (!st->actors[i]) continue;
     const FetchPart& p = st->parts[i];
     st->actors[i]->read(Offset(static_cast<uint64_t>(p.offset)), record_limit(p),
-                        [this, st, i](Result<::persisting::RecordBatch> r, Offset end) {
+                        [this, st, i](Result<::persisting::RecordBatch> r, Offset end, Offset first) {
       bool last;
       {
         std::lock_guard<std::mutex> lock(st->mu);
         st->out[i].high_watermark = static_cast<int64_t>(end.value());
+        st->out[i].log_start_offset = static_cast<int64_t>(first.value());
         if (!r.ok())
           st->out[i].error = partition_error(r.status());
         else
@@ -316,7 +339,9 @@ void Broker::fetch_answer(const std::shared_ptr<FetchState>& st) {
         if (count == 0) out.error = ErrorCode::CORRUPT_MESSAGE;
         break;
       }
-      const int64_t ts = kr.timestamp;
+      // A Kafka record's own timestamp (CreateTime, or LogAppendTime as stored); a record
+      // without one (a topic of our APIs) has its bucket's append time (docs/kafka.md).
+      const int64_t ts = kr.timestamp >= 0 ? kr.timestamp : (got.time(k) > 0 ? got.time(k) : -1);
       if (count == 0) first_ts = ts;
       max_ts = std::max(max_ts, ts);
       batch.add(first_ts < 0 || ts < 0 ? 0 : ts - first_ts, static_cast<int32_t>(k), kr.key, kr.value, kr.headers);

@@ -49,6 +49,7 @@ struct FetchPart {
 struct FetchedPart {
   ErrorCode error = ErrorCode::NONE;
   int64_t high_watermark = -1;
+  int64_t log_start_offset = 0;  // the partition's first available offset (retention)
   std::string records;  // whole RecordBatch v2 batches (empty: nothing new)
 };
 

@@ -41,6 +41,7 @@ void Dispatcher::handle(Session& s, const RequestHeader& h, FetchRequest req, co
       auto& op = response->responses[where[i].topic].partitions[where[i].partition];
       op.error_code = error_value(got[i].error);
       op.high_watermark = got[i].high_watermark;
+      op.log_start_offset = got[i].log_start_offset;
       op.last_stable_offset = got[i].high_watermark;  // no transactions: everything is stable
       op.records = std::move(got[i].records);
     }

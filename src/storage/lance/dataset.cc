@@ -103,6 +103,10 @@ Result<std::optional<Snapshot>> try_commit(Env* env, const Snapshot& s, NextVers
   return std::optional<Snapshot>(std::move(committed).value());
 }
 
+void set_fragment_times(pb::Manifest* m, uint64_t fragment_id, const FragmentTimes& t) {
+  (*m->mutable_table_metadata())[fragment_time_key(fragment_id)] = std::to_string(t.min) + "," + std::to_string(t.max);
+}
+
 const pb::Field* manifest_field(const pb::Manifest& m, int32_t id) {
   for (const pb::Field& f : m.fields()) {
     if (f.id() == id) return &f;
@@ -233,18 +237,20 @@ Result<uint64_t> LanceDataset::append(const RecordBatch& records) {
     ASSIGN_OR_RETURN(std::vector<Record> rows, records.decode_all());
     return check_int_ranges(s, rows);
   };
+  const FragmentTimes times{records.min_time(), records.max_time()};
   return append_rows(batch, records.size(), ranges, [&](const pb::Manifest& m) -> Result<std::vector<FileColumn>> {
     if (cells_taken) {  // a retry after a lost commit race: the last attempt's columns took the cells
       ASSIGN_OR_RETURN(scanned, scan_batch(records));
     }
     cells_taken = true;
     return batch_columns(m, std::move(scanned), records.size());
-  });
+  }, times.known() ? &times : nullptr);
 }
 
 Result<uint64_t> LanceDataset::append_rows(const std::vector<BatchField>& batch, uint64_t num_rows,
                                            const std::function<Status(const Snapshot&)>& check_ranges,
-                                           const std::function<Result<std::vector<FileColumn>>(const pb::Manifest&)>& columns) {
+                                           const std::function<Result<std::vector<FileColumn>>(const pb::Manifest&)>& columns,
+                                           const FragmentTimes* times) {
   Status last;
   int schema_commits = 0;
   // Commits next/txn; false when another writer took the version first (then retry).
@@ -287,6 +293,7 @@ Result<uint64_t> LanceDataset::append_rows(const std::vector<BatchField>& batch,
     *frag.add_files() = wf.file;
     frag.set_physical_rows(wf.rows);
     m.set_max_fragment_id(static_cast<uint32_t>(frag.id()));
+    if (times) set_fragment_times(&m, frag.id(), *times);
     *m.add_fragments() = frag;
     if (snapshot_.version == 0) {
       auto* overwrite = txn.mutable_overwrite();
@@ -319,7 +326,10 @@ Result<uint64_t> LanceDataset::remove_front_fragments(const std::function<size_t
     pb::Manifest& m = next.manifest;
     pb::Transaction txn;
     pb::Transaction::Delete* del = txn.mutable_delete_();
-    for (size_t i = 0; i < n; ++i) del->add_deleted_fragment_ids(m.fragments(static_cast<int>(i)).id());
+    for (size_t i = 0; i < n; ++i) {
+      del->add_deleted_fragment_ids(m.fragments(static_cast<int>(i)).id());
+      m.mutable_table_metadata()->erase(fragment_time_key(m.fragments(static_cast<int>(i)).id()));
+    }
     // The rows of fragments other writers add concurrently that this delete covers: none.
     del->set_predicate("false");
     m.mutable_fragments()->DeleteSubrange(0, static_cast<int>(n));
@@ -400,6 +410,17 @@ Result<CompactionReport> LanceDataset::compact(const CompactionOptions& options)
       pb::Transaction::Rewrite::RewriteGroup* rg = rewrite->add_groups();
       for (; at < g.end; ++at) *rg->add_old_fragments() = std::move(*m.mutable_fragments(static_cast<int>(at)));
       *rg->add_new_fragments() = written[gi];
+      // The merged fragment's times span its inputs' (known only if all of theirs are).
+      FragmentTimes t{0, 0};
+      bool all_known = true;
+      for (size_t i = g.begin; i < g.end; ++i) {
+        const FragmentTimes& ft = snapshot_.fragment_times[i];
+        all_known = all_known && ft.known();
+        t.min = t.min == 0 ? ft.min : std::min(t.min, ft.min);
+        t.max = std::max(t.max, ft.max);
+      }
+      for (const pb::DataFragment& f : rg->old_fragments()) m.mutable_table_metadata()->erase(fragment_time_key(f.id()));
+      if (all_known) set_fragment_times(&m, written[gi].id(), t);
       *fragments.Add() = written[gi];
     }
     for (; at < static_cast<size_t>(m.fragments_size()); ++at)
@@ -493,6 +514,7 @@ std::vector<FragmentInfo> LanceDataset::fragments() const {
   for (int i = 0; i < frags.size(); ++i) {
     FragmentInfo f{frags[i].id(), snapshot_.fragment_starts[i], snapshot_.fragment_starts[i + 1] - snapshot_.fragment_starts[i], {}};
     f.num_deleted = frags[i].deletion_file().num_deleted_rows();
+    if (static_cast<size_t>(i) < snapshot_.fragment_times.size()) f.times = snapshot_.fragment_times[i];
     for (const auto& df : frags[i].files()) f.files.push_back(df.path());
     out.push_back(std::move(f));
   }

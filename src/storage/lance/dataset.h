@@ -66,6 +66,7 @@ struct FragmentInfo {
   uint64_t num_rows = 0;                // physical rows, deleted ones included
   uint64_t num_deleted = 0;            // rows LanceDB deleted (the deletion file's count)
   std::vector<std::string> files;      // paths relative to <dataset>/data/
+  FragmentTimes times;                 // its records' append times (snapshot.h), if known
 };
 
 struct CompactionReport {
@@ -153,7 +154,8 @@ class LanceDataset {
   // each snapshot tried, and columns builds the new fragment's columns for the manifest.
   Result<uint64_t> append_rows(const std::vector<BatchField>& batch, uint64_t num_rows,
                                const std::function<Status(const Snapshot&)>& check_ranges,
-                               const std::function<Result<std::vector<FileColumn>>(const pb::Manifest&)>& columns);
+                               const std::function<Result<std::vector<FileColumn>>(const pb::Manifest&)>& columns,
+                               const FragmentTimes* times = nullptr);
   LanceDataset(Env* env, std::string path, LanceOptions options)
       : env_(env), path_(std::move(path)), options_(options) {}
   // Makes s the current snapshot and pins its version (version_pins.h).

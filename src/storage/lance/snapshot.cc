@@ -69,6 +69,24 @@ Status check_readable(Snapshot* s, Env* env) {
     s->fields.push_back(std::move(sf));
   }
   // Fragments.
+  s->fragment_times.clear();
+  s->fragment_times.reserve(m.fragments_size());
+  for (const pb::DataFragment& frag : m.fragments()) {
+    FragmentTimes t;
+    if (!m.table_metadata().empty()) {
+      if (auto it = m.table_metadata().find(fragment_time_key(frag.id())); it != m.table_metadata().end()) {
+        // "<min>,<max>"; a value that does not parse is ignored (times are a hint for retention
+        // and time lookups, never needed to read rows).
+        long long lo = 0, hi = 0;
+        char tail = 0;
+        if (std::sscanf(it->second.c_str(), "%lld,%lld%c", &lo, &hi, &tail) == 2 && lo > 0 && lo <= hi) {
+          t.min = lo;
+          t.max = hi;
+        }
+      }
+    }
+    s->fragment_times.push_back(t);
+  }
   s->fragment_starts.assign(1, 0);
   s->fragment_starts.reserve(m.fragments_size() + 1);
   for (const pb::DataFragment& frag : m.fragments()) {
@@ -120,6 +138,10 @@ const SchemaField* Snapshot::find(std::string_view name) const {
 
 std::string Snapshot::manifest_path() const {
   return join_path(join_path(dataset, kVersionsDir), manifest_file_name(naming, version));
+}
+
+std::string fragment_time_key(uint64_t fragment_id) {
+  return std::string(kFragmentTimeKeyPrefix) + std::to_string(fragment_id);
 }
 
 Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, std::optional<uint64_t> version) {

@@ -28,6 +28,17 @@ struct SchemaField {
 // The table_metadata key holding Snapshot::first_offset, in decimal.
 inline constexpr const char* kFirstOffsetKey = "persisting.first_offset";
 
+// Per fragment, the append times of its records (docs/lance-format.md, "Append times"):
+// table_metadata["persisting.time.<fragment id>"] = "<min>,<max>", milliseconds since the Unix
+// epoch. A fragment without the key (written by LanceDB, or before append times) has none.
+inline constexpr const char* kFragmentTimeKeyPrefix = "persisting.time.";
+std::string fragment_time_key(uint64_t fragment_id);
+struct FragmentTimes {
+  int64_t min = 0;  // 0 and 0: unknown
+  int64_t max = 0;
+  bool known() const { return max > 0; }
+};
+
 struct Snapshot {
   std::string dataset;
   uint64_t version = 0;                     // 0: the dataset has no version yet
@@ -41,6 +52,8 @@ struct Snapshot {
   // The offset of row 0: how many rows retention removed from the front over the dataset's life
   // (table_metadata[kFirstOffsetKey]; 0 when absent). Row r holds offset first_offset + r.
   uint64_t first_offset = 0;
+  // One per fragment, in fragment order (unknown where the manifest has no times for it).
+  std::vector<FragmentTimes> fragment_times;
 
   // Physical rows: deleted ones included (they keep their offsets as gaps).
   uint64_t num_rows() const { return fragment_starts.empty() ? 0 : fragment_starts.back(); }

@@ -59,6 +59,7 @@ Result<std::unique_ptr<NodeLog>> NodeLog::open(const std::string& dir, const Nod
     Run run{e->first, {}};
     run.records.reserve(e->count, bytes_total);
     run.records.add_encoded_run(std::string_view(e->records, bytes_total), sizes);
+    if (e->time_ms != 0) run.records.set_times(e->time_ms);
     s.parked.push_back(std::move(run));
     ++report->entries;
     report->records += e->count;
@@ -335,7 +336,8 @@ Result<Offset> NodeLog::write_entries(const std::vector<Entry>& entries, bool sy
   start_batch_frame(static_cast<uint32_t>(entries.size()), &frame);
   for (const Entry& e : entries)
     put_u32(&frame, static_cast<uint32_t>(stream_entry_size(e.stream->size(), e.batch->size(), e.batch->byte_size())));
-  for (const Entry& e : entries) append_stream_entry(*e.stream, e.first, e.batch->data(), e.batch->ends(), &frame);
+  for (const Entry& e : entries)
+    append_stream_entry(*e.stream, e.first, e.batch->max_time(), e.batch->data(), e.batch->ends(), &frame);
   Result<Offset> lsn = wal_->append_frame(&frame, static_cast<uint32_t>(entries.size()), sync);
   if (!lsn.ok()) return lsn;
   std::lock_guard l(mu_);
@@ -408,6 +410,12 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited) {
       group.push_back(std::move(q.front()));
       q.pop_front();
     }
+    // The group's append time, never behind an earlier group's (so per stream too): batches
+    // without times of their own are stamped with it (docs/records.md, "Append time").
+    const Scheduler* clock = opts_.wal.scheduler ? opts_.wal.scheduler : Scheduler::Default();
+    last_time_ = std::max(last_time_, clock->wall_ms());
+    for (Pending& p : group)
+      if (!p.batch.has_times() && !p.batch.empty()) p.batch.set_times(last_time_);
     // Each stream's records continue from its end, counting its earlier entries in this group.
     std::unordered_map<std::string, Offset> next;
     for (size_t i = 0; i < group.size(); ++i) {

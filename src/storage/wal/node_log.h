@@ -270,6 +270,7 @@ class NodeLog {
   mutable std::mutex mu_;
   std::unordered_map<std::string, Stream> streams_;
   std::set<std::pair<Offset, std::string>> fronts_;  // (first needed LSN, stream) per stream
+  int64_t last_time_ = 0;       // the last group's append time (write_mu_)
   std::deque<Pending> queue_;   // appends of streams synced per append: the group commit's
   std::deque<Pending> direct_;  // the others': written by their callers
   bool direct_writing_ = false;  // a caller is writing direct_
