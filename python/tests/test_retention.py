@@ -59,6 +59,8 @@ async def test_retention_over_the_network(persistingd, topic):
         system.queue.alter_topic(topic, retention_records=5)
         assert system.queue.stats(topic)["buckets"][0]["first_offset"] == 90
         assert system.queue.topic(topic)["retention_records"] == 5
+        system.queue.alter_topic(topic, retention_records=5, retention_ms=86_400_000)
+        assert system.queue.topic(topic)["retention_ms"] == 86_400_000  # age limits travel too
         with pytest.raises(persisting.InvalidArgumentError, match="retention_records must be positive"):
             system.queue.alter_topic(topic, retention_records=0)
         with pytest.raises(persisting.NotFoundError, match="'never-made'"):
