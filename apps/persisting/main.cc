@@ -135,6 +135,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   put_cmd->add_option("--replication-factor", put.replication_factor,
                       "New topics: copies of each bucket, 1 (default), 3 or 5 (needs that many nodes)");
+  put_cmd->add_option("--acks", put.acks,
+                      "Replicated topics: acknowledged once the leader (leader) or every in-sync replica "
+                      "(all, the default) has the records")
+      ->check(CLI::IsMember({"leader", "all"}));
   put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");
 
   cli::GetArgs get;
