@@ -41,7 +41,14 @@ Status InSyncSet::follower_fetched(const NodeId& follower, uint64_t end, Clock::
     return InvalidArgument(what_ + ": follower " + follower.str() + " reports log end " + std::to_string(end) +
                            ", beyond the leader's " + std::to_string(leader_end()));
   it->log_end = end;
-  if (end >= leader_end()) it->caught_up_at = now;
+  if (end >= leader_end()) {
+    it->caught_up_at = now;
+  } else if (it->fetched && end >= it->previous_fetch_leader_end) {
+    it->caught_up_at = std::max(it->caught_up_at, it->previous_fetch_at);
+  }
+  it->fetched = true;
+  it->previous_fetch_leader_end = leader_end();
+  it->previous_fetch_at = now;
   // Out of sync, it rejoins once it holds everything readers may see.
   if (!it->in_sync && end >= high_watermark_) {
     it->in_sync = true;

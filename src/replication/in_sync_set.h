@@ -5,7 +5,8 @@
 //
 // Rules (Kafka's ISR, without its epochs):
 //  - The leader is always in sync. A follower is caught up when it fetches at the leader's log
-//    end; one that has not been caught up for longer than lag_max (it lags, or it stopped
+//    end, or (as of its previous fetch) from the end the leader had at its previous fetch; one
+//    that has not been caught up for longer than lag_max (it lags, or it stopped
 //    fetching: Kafka's replica.lag.time.max.ms) leaves the in-sync set (tick), and rejoins once
 //    its log end reaches the high watermark again. Followers must fetch more often than lag_max.
 //  - high watermark = the smallest log end among in-sync replicas. It never goes down.
@@ -45,7 +46,13 @@ struct ReplicaProgress {
   NodeId id;
   uint64_t log_end = 0;
   bool in_sync = true;
-  Clock::time_point caught_up_at;  // last time it fetched at the leader's log end
+  Clock::time_point caught_up_at;  // last time it held everything the leader had
+  // The leader's log end and the time when its previous fetch arrived: a fetch from at least
+  // that end means it was caught up then (Kafka's lastFetchLeaderLogEndOffset), so a follower
+  // that keeps up with a leader appending all the time is not taken for a lagging one.
+  uint64_t previous_fetch_leader_end = 0;
+  Clock::time_point previous_fetch_at;
+  bool fetched = false;
 };
 
 class InSyncSet {

@@ -114,6 +114,34 @@ TEST(InSyncSet, AnIdleFollowerStaysWhileItFetchesAndLeavesWhenItStops) {
   EXPECT_EQ(f.set.high_watermark(), 5u);
 }
 
+TEST(InSyncSet, AFollowerKeepingUpWithAnAlwaysAppendingLeaderStays) {
+  Fixture f;
+  // Every fetch finds the leader a little further: never at its end, but always holding what
+  // the leader had at its previous fetch.
+  uint64_t end = 0;
+  for (auto t = f.t0; t <= f.t0 + 1min; t += 2s) {
+    uint64_t had = end;
+    end += 10;
+    f.set.leader_appended(end, t);
+    ASSERT_TRUE(f.set.follower_fetched(n2, had, t).ok());
+    ASSERT_TRUE(f.set.follower_fetched(n3, had, t).ok());
+    f.set.tick(t + 1s);
+  }
+  EXPECT_EQ(f.set.in_sync_count(), 3u);
+  EXPECT_EQ(f.set.high_watermark(), end - 10);
+  // n3 falls behind what the leader had at its previous fetch: it leaves after lag_max.
+  auto t = f.t0 + 1min + 2s;
+  for (int i = 0; i < 7; ++i, t += 2s) {
+    end += 10;
+    f.set.leader_appended(end, t);
+    ASSERT_TRUE(f.set.follower_fetched(n2, end - 10, t).ok());
+    ASSERT_TRUE(f.set.follower_fetched(n3, 5, t).ok());
+    f.set.tick(t);
+  }
+  EXPECT_TRUE(in_sync(f.set, n2));
+  EXPECT_FALSE(in_sync(f.set, n3));
+}
+
 TEST(InSyncSet, AcksAllWaitersAreAnsweredInOrderAsTheHighWatermarkPasses) {
   Fixture f;
   std::vector<std::pair<int, Status>> answered;
