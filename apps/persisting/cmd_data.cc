@@ -97,6 +97,8 @@ int put_lines(Store& q, const PutArgs& a) {
       return fail("--replication-factor must be 1, 3 or 5, got " + std::to_string(*a.replication_factor));
     wo.replication_factor = *a.replication_factor;
   }
+  if (a.acks == "leader") wo.acks = Acks::kLeader;
+  else if (a.acks == "all") wo.acks = Acks::kAll;
   auto w = q.open_writer(wo);
   if (!w.ok()) return fail(w.status().to_string());
   if (!(*w)->topic().durable && a.target.server.empty())

@@ -39,6 +39,7 @@ struct PutArgs {
   Retention retention;  // a new topic's (docs/retention.md); an existing topic's must match
   std::optional<uint32_t> replication_factor;  // a new topic's (1, 3, 5); an existing topic's must match
   bool flush = false;  // flush every bucket to Lance before exiting (LanceDB sees the records at once)
+  std::string acks;                            // "leader" or "all"; empty: all for factor > 1
 };
 
 // `topics alter`: each limit given is set ("none" removes it); those not given stay.

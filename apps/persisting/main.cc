@@ -142,6 +142,10 @@ int main(int argc, char** argv) {
                     "Flush every bucket to Lance before exiting, so LanceDB sees the records at once "
                     "(default with the persisting backend: they stay in the write-ahead log until a "
                     "later process opens the topic)");
+  put_cmd->add_option("--acks", put.acks,
+                      "Replicated topics: acknowledged once the leader (leader) or every in-sync replica "
+                      "(all, the default) has the records")
+      ->check(CLI::IsMember({"leader", "all"}));
   put_cmd->add_option("input", put.input, "JSON Lines file, or - for stdin");
 
   cli::GetArgs get;

@@ -18,6 +18,12 @@ int main(int argc, char** argv) {
   app.add_option("--listen", c.listen, "gRPC listen address host:port")->capture_default_str();
   app.add_option("--advertise", c.advertise, "Address peers and clients use (default: --listen)");
   app.add_option("--zone", c.zone, "This node's zone (failure domain): a bucket's replicas spread over zones");
+  app.add_option("--replica-lag-max-ms", c.replica_lag_max_ms,
+                 "A follower not caught up for longer than this leaves the in-sync set")
+      ->capture_default_str()->check(CLI::Range(1u, 3600000u));
+  app.add_option("--min-insync-replicas", c.min_insync_replicas,
+                 "In-sync replicas an acks=all put needs (0: 2 for factor 3, 3 for factor 5)")
+      ->check(CLI::Range(0u, 5u));
   app.add_option("--data-dir", c.data_dir, "Data directory (topics, buckets)");
   app.add_option("--members", c.members, "Static membership: id=host:port,... (all nodes, self included)");
   auto* etcd = app.add_option("--etcd", c.etcd, "etcd client URL for dynamic membership");

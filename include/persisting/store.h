@@ -35,6 +35,13 @@ struct Retention {
 };
 
 // Settings of a topic, fixed when it is created and persisted in topic.json.
+// When a put to a replicated topic is acknowledged (docs/cluster.md, "Replication").
+enum class Acks {
+  kDefault,  // kAll for replication_factor > 1
+  kLeader,   // once the bucket's leader has the records durably
+  kAll,      // once every in-sync replica has them durably (each by its own wal_sync_mode)
+};
+
 struct WriterOptions {
   std::string topic;
   std::string bucket_column = "id";
@@ -50,6 +57,10 @@ struct WriterOptions {
   // is InvalidArgument. 0: not given (a new topic gets 1; reopening keeps the topic's). More than
   // 1 needs at least that many nodes: an embedded Queue is one and refuses it for a new topic.
   uint32_t replication_factor = 0;
+  // A replicated topic's puts (not a topic setting: each writer chooses). Factor 1: the leader
+  // is every replica, so both are the same. Under kAll a put fails with Unavailable "not enough
+  // in-sync replicas" while fewer than min_insync_replicas are in sync.
+  Acks acks = Acks::kDefault;
 };
 
 struct TopicInfo {

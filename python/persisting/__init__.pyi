@@ -51,7 +51,8 @@ class QueueApi:
                     retention_records: Optional[int] = ...,
                     retention_bytes: Optional[int] = ...,
                     replication_factor: Optional[int] = ...,
-                    retention_ms: Optional[int] = ...) -> Writer: ...
+                    retention_ms: Optional[int] = ...,
+                    acks: Optional[str] = ...) -> Writer: ...
     async def read(self, topic: str, bucket_id: Optional[int] = ...,
                    bucket_ids: Optional[Sequence[int]] = ..., rank: Optional[int] = ...,
                    world_size: Optional[int] = ..., num_buckets: int = ...,

@@ -173,14 +173,15 @@ class QueueApi:
                      retention_records: Optional[int] = None,
                      retention_bytes: Optional[int] = None,
                      replication_factor: Optional[int] = None,
-                     retention_ms: Optional[int] = None) -> Writer:
+                     retention_ms: Optional[int] = None,
+                     acks: Optional[str] = None) -> Writer:
         name = backend_name(backend)
         _check_storage_path(self._system, topic, name, storage_path)
         options = {str(k): _option_text(v) for k, v in (backend_options or {}).items()}
         native = self._system._native.writer(topic, bucket_column, int(num_buckets),
                                              int(batch_size), name, options,
                                              retention_records, retention_bytes,
-                                             replication_factor, retention_ms)
+                                             replication_factor, retention_ms, acks)
         return Writer(self._system, native)
 
     async def write(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,
@@ -189,7 +190,8 @@ class QueueApi:
                     retention_records: Optional[int] = None,
                     retention_bytes: Optional[int] = None,
                     replication_factor: Optional[int] = None,
-                    retention_ms: Optional[int] = None) -> Writer:
+                    retention_ms: Optional[int] = None,
+                    acks: Optional[str] = None) -> Writer:
         """Creates the topic (or opens it with the same settings) and returns its writer.
 
         Args:
@@ -209,13 +211,17 @@ class QueueApi:
             replication_factor: a new topic's copies of each bucket in a cluster: 1, 3 or 5
                 (docs/cluster.md, "Replication"; None: 1, or an existing topic's). More than 1
                 needs that many nodes: an embedded system raises InvalidArgumentError.
+            acks: this writer's puts to a replicated topic are acknowledged once the leader
+                ("leader") or every in-sync replica ("all"; None: "all" for a factor above 1)
+                has the records. Under "all" a put raises UnavailableError ("not enough
+                in-sync replicas") while fewer than min_insync_replicas are in sync.
         """
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._system.executor(),
             lambda: self._open_writer(topic, bucket_column, num_buckets, batch_size, storage_path,
                                       backend, backend_options, retention_records, retention_bytes,
-                                      replication_factor, retention_ms))
+                                      replication_factor, retention_ms, acks))
 
     def _open_reader(self, topic: str, bucket_id: Optional[int] = None,
                      bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,

@@ -91,9 +91,15 @@ std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, con
                                                    std::optional<int64_t> retention_records,
                                                    std::optional<int64_t> retention_bytes,
                                                    std::optional<int64_t> replication_factor,
-                                                   std::optional<int64_t> retention_ms) {
+                                                   std::optional<int64_t> retention_ms,
+                                                   std::optional<std::string> acks) {
   auto s = get();
   WriterOptions o;
+  if (acks) {
+    if (*acks == "leader") o.acks = Acks::kLeader;
+    else if (*acks == "all") o.acks = Acks::kAll;
+    else throw_error("InvalidArgumentError", "topic '" + topic + "': acks must be 'leader' or 'all', got '" + *acks + "'");
+  }
   o.retention = retention_of(retention_records, retention_bytes, retention_ms);
   if (replication_factor) {
     int64_t rf = *replication_factor;
@@ -263,6 +269,7 @@ void bind_handles(py::module_& m) {
            py::arg("batch_size"), py::arg("backend"), py::arg("backend_options"),
            py::arg("retention_records") = py::none(), py::arg("retention_bytes") = py::none(),
            py::arg("replication_factor") = py::none(), py::arg("retention_ms") = py::none(),
+           py::arg("acks") = py::none(),
            "Creates or opens a topic for writing.")
       .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
            py::arg("world_size"), py::arg("group") = "", py::arg("start") = "earliest",

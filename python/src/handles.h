@@ -88,7 +88,8 @@ class SystemHandle {
                                        const Options& backend_options, std::optional<int64_t> retention_records,
                                        std::optional<int64_t> retention_bytes,
                                        std::optional<int64_t> replication_factor,
-                                       std::optional<int64_t> retention_ms);
+                                       std::optional<int64_t> retention_ms,
+                                       std::optional<std::string> acks = std::nullopt);
   // group empty: a plain reader; start "earliest" or "latest"; times in seconds.
   std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
                                        std::optional<uint32_t> rank, uint32_t world_size, const std::string& group,

@@ -28,3 +28,15 @@ async def test_more_replicas_than_nodes_are_refused(system, topic):
     with pytest.raises(persisting.InvalidArgumentError, match="replication_factor 3 needs at least 3 nodes"):
         await system.queue.write(topic, replication_factor=3)
     assert system.queue.topic(topic) is None
+
+
+async def test_acks_is_checked_and_a_factor_one_topic_takes_either(system, topic):
+    with pytest.raises(persisting.InvalidArgumentError, match="acks must be 'leader' or 'all', got 'two'"):
+        await system.queue.write(topic, acks="two")
+    assert system.queue.topic(topic) is None
+    for acks in ("leader", "all"):
+        w = await system.queue.write(topic, acks=acks)
+        await w.put({"id": 1})
+    r = await system.queue.read(topic)
+    got = await r.get(10)
+    assert len(got) == 2

@@ -59,6 +59,7 @@ struct ClientWriterState {
   std::shared_ptr<ClientCore> core;
   TopicInfo info;
   uint64_t producer_id = 0;
+  Acks acks = Acks::kDefault;
   std::mutex mu;                   // one put at a time (sequence numbers stay in order per bucket)
   std::vector<uint64_t> sequence;  // per bucket: last sequence sent
   std::vector<bool> written;       // per bucket: acknowledged a put since the last flush
@@ -113,6 +114,7 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
       c->req.set_topic(topic);
       c->req.set_incarnation(info.incarnation);
       c->req.set_producer_id(producer_id);
+      if (acks != Acks::kDefault) c->req.set_acks(acks == Acks::kLeader ? v1::ACKS_LEADER : v1::ACKS_ALL);
       for (size_t i : idx) {
         uint32_t b = pending[i].value();
         c->buckets.push_back(b);
@@ -329,6 +331,7 @@ Result<std::unique_ptr<ClientWriter>> Client::writer(const WriterOptions& option
   s->info = net::from_wire(resp.topic());
   s->sequence.assign(s->info.num_buckets, 0);
   s->written.assign(s->info.num_buckets, false);
+  s->acks = options.acks;
   std::random_device rd;
   while (s->producer_id == 0) s->producer_id = (uint64_t(rd()) << 32) ^ rd();
   return std::unique_ptr<ClientWriter>(new ClientWriter(std::move(s)));
@@ -525,6 +528,10 @@ Result<Object> Client::cluster_status(const std::string& topic) {
         }
         bucket.set("log_ends", std::move(ends));
         bucket.set("high_watermark", static_cast<int64_t>(o.high_watermark()));
+        List in_sync;
+        for (const auto& r : o.in_sync()) in_sync.emplace_back(r);
+        bucket.set("in_sync", Value(std::move(in_sync)));
+        if (o.min_insync() > 0) bucket.set("min_insync_replicas", static_cast<int64_t>(o.min_insync()));
       }
       buckets.emplace_back(std::move(bucket));
     }

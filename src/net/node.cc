@@ -243,6 +243,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   ServiceConfig sc;
   sc.token = config.token;
   sc.max_response_bytes = std::max<size_t>(config.max_message_bytes / 2, 1 << 16);
+  sc.replication.lag_max = std::chrono::milliseconds(config.replica_lag_max_ms);
+  sc.replication.min_insync = config.min_insync_replicas;
   impl->service = std::make_unique<Service>(impl->core, impl->membership.get(), impl->peers.get(),
                                             &impl->registry, sc);
 

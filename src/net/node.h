@@ -27,6 +27,11 @@ struct NodeConfig {
   // to as many zones as there are. Static membership may also name each member's zone in
   // --members (id=host:port@zone); both given for this node must agree. Empty: none.
   std::string zone;
+  // Replication (docs/cluster.md, "Replication"): a follower not caught up with its leader for
+  // longer than this leaves the bucket's in-sync set; and the in-sync replicas (leader included)
+  // an acks=all put needs (0: 2 for factor 3, 3 for factor 5).
+  uint32_t replica_lag_max_ms = 10000;
+  uint32_t min_insync_replicas = 0;
   std::string metrics;                     // host:port of /metrics and /healthz; empty: off
   std::string token;                       // empty: no access control
   std::string tls_cert, tls_key;           // PEM files: serve TLS when both are given

@@ -78,6 +78,7 @@ void Replicator::scan() {
   }
   for (const auto& t : directory_->all()) {
     if (t->info.replication_factor <= 1) continue;
+    if (t->tracker) t->tracker->tick();  // the buckets it leads: followers lagging too long leave
     for (uint32_t b = 0; b < t->info.num_buckets; ++b) {
       std::vector<NodeId> replicas = directory_->replicas(*t, b);
       if (std::find(replicas.begin() + 1, replicas.end(), directory_->self().id) == replicas.end()) continue;

@@ -1,4 +1,5 @@
-// Replicator: the follower side of replication (docs/cluster.md, "Replication"). For every
+// Replicator: the follower side of replication (docs/cluster.md, "Replication"), and the tick
+// of the in-sync sets of the buckets this node leads (each scan). For every
 // bucket of a topic with replication_factor > 1 of which this node is a follower (a replica
 // other than the first), it pulls the leader's log from its own record count on (Replicate) and
 // appends what it gets to a local copy of the bucket (same backend, so the same durability),

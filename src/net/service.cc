@@ -20,6 +20,7 @@
 #include "queue/topic_meta.h"
 #include "runtime/bucket_storage.h"
 #include "runtime/storage_manager.h"
+#include "persisting/scheduler.h"
 
 namespace persisting::net {
 namespace {
@@ -37,10 +38,25 @@ class GetReactor : public grpc::ServerUnaryReactor {
     waiter_ = waiter;
     if (cancelled_) queue::cancel_fetch(actors_, waiter_);
   }
+  // Also run on cancel (once): a read parked on a high watermark answers at once.
+  void on_cancel(std::function<void()> hook) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cancelled_) {
+      hook_ = std::move(hook);
+      return;
+    }
+    lock.unlock();
+    hook();
+  }
   void OnCancel() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    cancelled_ = true;
-    if (waiter_ != 0) queue::cancel_fetch(actors_, waiter_);
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      if (waiter_ != 0) queue::cancel_fetch(actors_, waiter_);
+      hook.swap(hook_);
+    }
+    if (hook) hook();
   }
   void OnDone() override { delete this; }
 
@@ -49,7 +65,94 @@ class GetReactor : public grpc::ServerUnaryReactor {
   bool cancelled_ = false;
   queue::Actors actors_;
   uint64_t waiter_ = 0;
+  std::function<void()> hook_;
 };
+
+// A Get, fetched once or more: readers of a replicated bucket this node leads see its records
+// up to the high watermark only. When every record found lies past it, the read waits (within
+// its wait_ms) for the high watermark to pass the first cursor, then fetches again.
+struct GetCall {
+  queue::Actors actors;
+  std::vector<uint64_t> offsets;
+  std::vector<uint32_t> buckets;
+  std::vector<bool> limited;      // a replicated bucket: up to the high watermark
+  ReplicaTracker* tracker = nullptr;
+  size_t limit = 0, budget = 0;
+  uint64_t waiter = 0;
+  std::chrono::steady_clock::time_point deadline;
+  v1::GetResponse* resp = nullptr;
+  std::function<void(Status)> done;
+  std::atomic<bool> answered{false};
+
+  // Whether this caller answers (the first one does).
+  bool claim() { return !answered.exchange(true); }
+};
+
+void get_step(const std::shared_ptr<GetCall>& c, std::chrono::milliseconds wait);
+
+// Every record found lies past a high watermark: waits for the first one that passes a cursor,
+// the deadline (answers empty) or the cancel (the reactor's hook).
+void park_on_high_watermark(const std::shared_ptr<GetCall>& c) {
+  auto fired = std::make_shared<std::atomic<bool>>(false);
+  for (size_t i = 0; i < c->buckets.size(); ++i) {
+    if (!c->limited[i]) continue;
+    c->tracker->wait_for(c->buckets[i], c->offsets[i] + 1, [c, fired](Status s) {
+      if (fired->exchange(true)) return;
+      if (!s.ok()) {  // no longer led here: answered empty, the reader asks again
+        if (c->claim()) c->done(Status::OK());
+        return;
+      }
+      get_step(c, std::chrono::milliseconds(0));
+    }, /*acks=*/false);
+  }
+  Scheduler::Default()->schedule_at(c->deadline, [c, fired] {
+    if (fired->exchange(true)) return;
+    if (c->claim()) c->done(Status::OK());
+  });
+}
+
+void get_step(const std::shared_ptr<GetCall>& c, std::chrono::milliseconds wait) {
+  queue::fetch(c->actors, c->offsets, c->limit, wait.count() > 0, wait, c->waiter,
+               [c](Result<std::vector<RecordBatch>> raw) {
+    if (!raw.ok()) {
+      if (c->claim()) c->done(raw.status());
+      return;
+    }
+    std::vector<size_t> sizes;
+    size_t found = 0;
+    bool held_back = false;
+    for (size_t i = 0; i < raw->size(); ++i) {
+      size_t n = (*raw)[i].size();
+      if (c->limited[i]) {
+        uint64_t hw = c->tracker->high_watermark(c->buckets[i]).value_or(0);
+        size_t visible = hw > c->offsets[i] ? static_cast<size_t>(hw - c->offsets[i]) : 0;
+        if (n > visible) {
+          n = visible;
+          held_back = true;
+        }
+      }
+      sizes.push_back(n);
+      found += n;
+    }
+    if (found == 0 && held_back && std::chrono::steady_clock::now() < c->deadline) return park_on_high_watermark(c);
+    if (!c->claim()) return;
+    std::vector<size_t> take = queue::fair_shares(sizes, c->limit, 0);
+    size_t bytes = 0;
+    for (size_t i = 0; i < raw->size(); ++i) {
+      size_t n = take[i];
+      const RecordBatch& b = (*raw)[i];
+      // Stay under the response budget, but always send at least one record.
+      while (n > 0 && bytes > 0 && bytes + b.ends()[n - 1] > c->budget) --n;
+      if (n == 0) continue;
+      auto* out = c->resp->add_buckets();
+      out->set_bucket(c->buckets[i]);
+      out->set_offset(c->offsets[i]);
+      to_wire(b, 0, n, out->mutable_run());
+      bytes += b.ends()[n - 1];
+    }
+    c->done(Status::OK());
+  });
+}
 
 }  // namespace
 
@@ -70,7 +173,8 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
       group_pool_(std::make_unique<asio::thread_pool>(2)) {
   for (const auto& m : membership_->configured())
     if (m.id == core_->manager->self()) self_ = m;
-  directory_ = std::make_unique<TopicDirectory>(core_, membership_, peers_, config_.peer_timeout, self_);
+  directory_ = std::make_unique<TopicDirectory>(core_, membership_, peers_, config_.peer_timeout, self_,
+                                                config_.replication);
   for (int i = 0; i < kMethods; ++i) {
     metrics::Labels l{{"method", kMethodNames[i]}};
     auto m = std::make_unique<RpcMetrics>();
@@ -339,6 +443,8 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
       // Check every run before applying any: a refused put changes nothing. The fence lock is
       // held until the runs are handed to their actors (see Fences in fences.h).
       std::shared_lock fence_lock(t.fences.mu);
+      // A replicated topic's put waits for the in-sync replicas unless it asks for the leader only.
+      const bool acks_all = t.tracker && req->acks() != v1::ACKS_LEADER;
       std::vector<Part> parts(n);
       for (int i = 0; i < n; ++i) {
         const auto& br = req->buckets(i);
@@ -353,6 +459,11 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
                                   " (a rebalance is in progress; reads go on): retry shortly"));
         auto batch = from_wire(br.run(), bucket_name(info.topic, bucket), info, bucket);
         if (!batch.ok()) return done(batch.status());
+        if (t.tracker) {
+          if (Status s = ensure_in_sync_set(t, bucket, **actor); !s.ok()) return done(s);
+          if (acks_all)
+            if (Status s = t.tracker->check_acks_all(bucket); !s.ok()) return done(s);
+        }
         parts[i] = Part{std::move(actor).value(), std::move(batch).value()};
       }
       for (int i = 0; i < n; ++i) {
@@ -364,7 +475,7 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
       for (int i = 0; i < n; ++i) t.fences.put_started(req->buckets(i).bucket());
       TopicEntry* tp = &t;  // topic entries live as long as the service
       auto shared_parts = std::make_shared<std::vector<Part>>(std::move(parts));
-      auto apply_all = [this, req, resp, done, tp, shared_parts, n]() {
+      auto apply_all = [this, req, resp, done, tp, shared_parts, n, acks_all]() {
         struct Gather {
           std::mutex mu;
           int left;
@@ -380,9 +491,8 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
           if (req->producer_id() != 0)
             key = PutDedup::key(info.topic, br.bucket(), req->producer_id());
           std::string what = bucket_name(info.topic, br.bucket()) + ": producer " + std::to_string(req->producer_id());
-          dedup_.apply(key, br.sequence(), what, std::move((*shared_parts)[i].actor), std::move((*shared_parts)[i].batch),
-                [g, resp, done, i, tp, bucket](Result<Offset> r, bool duplicate) {
-            tp->fences.put_answered(bucket);
+          const uint64_t count = (*shared_parts)[i].batch.size();
+          auto finish = [g, resp, done, i](Result<Offset> r, bool duplicate) {
             bool last;
             {
               std::lock_guard<std::mutex> lock(g->mu);
@@ -396,6 +506,22 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
               last = --g->left == 0;
             }
             if (last) done(g->first);
+          };
+          dedup_.apply(key, br.sequence(), what, std::move((*shared_parts)[i].actor), std::move((*shared_parts)[i].batch),
+                [tp, bucket, count, acks_all, finish](Result<Offset> r, bool duplicate) {
+            tp->fences.put_answered(bucket);
+            if (r.ok() && tp->tracker) {
+              // The leader has the records durably; under acks=all every in-sync replica must
+              // too (a duplicate as well: its first put may not be replicated yet).
+              const uint64_t end = r->value() + count;
+              tp->tracker->leader_appended(bucket, end);
+              if (acks_all)
+                return tp->tracker->wait_for(bucket, end, [finish, r, duplicate](Status s) {
+                  if (!s.ok()) return finish(s, false);
+                  finish(r, duplicate);
+                }, /*acks=*/true);
+            }
+            finish(std::move(r), duplicate);
           });
         }
       };
@@ -468,42 +594,33 @@ grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v
     if (req->limit() == 0 || req->limit() > config_.max_get_limit)
       return done(InvalidArgument("topic '" + t.info.topic + "': get limit " + std::to_string(req->limit()) +
                                   " is not in [1, " + std::to_string(config_.max_get_limit) + "]"));
-    queue::Actors actors;
-    std::vector<uint64_t> offsets;
-    std::vector<uint32_t> buckets;
+    auto call = std::make_shared<GetCall>();
     for (const auto& c : req->cursors()) {
-      for (uint32_t seen : buckets)
+      for (uint32_t seen : call->buckets)
         if (seen == c.bucket()) return done(InvalidArgument(bucket_name(t.info.topic, seen) + " is listed twice"));
       auto a = directory_->local_bucket(t, c.bucket());
       if (!a.ok()) return done(a.status());
-      actors.push_back(std::move(a).value());
-      offsets.push_back(c.offset());
-      buckets.push_back(c.bucket());
+      if (t.tracker)
+        if (Status s = ensure_in_sync_set(t, c.bucket(), **a); !s.ok()) return done(s);
+      call->actors.push_back(std::move(a).value());
+      call->offsets.push_back(c.offset());
+      call->buckets.push_back(c.bucket());
+      call->limited.push_back(t.tracker != nullptr);
     }
     uint32_t wait_ms = std::min(req->wait_ms(), config_.max_wait_ms);
-    uint64_t waiter = queue::next_waiter_id();
-    reactor->arm(actors, waiter);
-    size_t limit = req->limit();
-    size_t budget = config_.max_response_bytes;
-    queue::fetch(actors, offsets, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
-                 [resp, done, limit, budget, buckets, offsets](Result<std::vector<RecordBatch>> raw) {
-      if (!raw.ok()) return done(raw.status());
-      std::vector<size_t> take = queue::fair_shares(*raw, limit, 0);
-      size_t bytes = 0;
-      for (size_t i = 0; i < raw->size(); ++i) {
-        size_t n = take[i];
-        const RecordBatch& b = (*raw)[i];
-        // Stay under the response budget, but always send at least one record.
-        while (n > 0 && bytes > 0 && bytes + b.ends()[n - 1] > budget) --n;
-        if (n == 0) continue;
-        auto* out = resp->add_buckets();
-        out->set_bucket(buckets[i]);
-        out->set_offset(offsets[i]);
-        to_wire(b, 0, n, out->mutable_run());
-        bytes += b.ends()[n - 1];
-      }
-      done(Status::OK());
-    });
+    call->tracker = t.tracker.get();
+    call->waiter = queue::next_waiter_id();
+    call->limit = req->limit();
+    call->budget = config_.max_response_bytes;
+    call->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms);
+    call->resp = resp;
+    call->done = done;
+    reactor->arm(call->actors, call->waiter);
+    if (t.tracker)
+      reactor->on_cancel([call] {
+        if (call->claim()) call->done(Status::OK());
+      });
+    get_step(call, std::chrono::milliseconds(wait_ms));
   });
   return reactor;
 }
@@ -536,28 +653,47 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
                                   "' is not one of its followers"));
     auto actor = directory_->local_bucket(t, b);
     if (!actor.ok()) return done(actor.status());
-    {
-      std::lock_guard<std::mutex> lock(t.replication_mu);
-      t.follower_ends[b][req->follower()] = req->log_end();
-    }
+    if (Status s = ensure_in_sync_set(t, b, **actor); !s.ok()) return done(s);
+    // The follower's log end, reported after its own durable append: it may complete acks=all
+    // puts and move the high watermark.
+    const NodeId follower(req->follower());
+    if (Status s = t.tracker->follower_fetched(b, follower, req->log_end()); !s.ok()) return done(s);
     queue::Actors actors{std::move(actor).value()};
     uint64_t waiter = queue::next_waiter_id();
     reactor->arm(actors, waiter);
     size_t limit = std::clamp<uint32_t>(req->max_records(), 1, config_.max_get_limit);
-    uint32_t wait_ms = std::min(req->wait_ms(), config_.max_wait_ms);
+    // Parked at most a third of replica_lag_max_ms: a caught-up follower asks again (and stays
+    // in sync) well within it.
+    uint32_t wait_ms = std::min<uint32_t>({req->wait_ms(), config_.max_wait_ms,
+                                           static_cast<uint32_t>(config_.replication.lag_max.count() / 3)});
     size_t budget = config_.max_response_bytes;
     resp->set_offset(req->log_end());
-    queue::fetch(actors, {req->log_end()}, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
-                 [resp, done, budget](Result<std::vector<RecordBatch>> raw) {
+    TopicEntry* tp = &t;  // topic entries live as long as the service
+    const uint64_t from = req->log_end();
+    queue::fetch(actors, {from}, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
+                 [resp, done, budget, tp, b, from, follower](Result<std::vector<RecordBatch>> raw) {
       if (!raw.ok()) return done(raw.status());
       const RecordBatch& batch = (*raw)[0];
       size_t n = batch.size();
       while (n > 1 && batch.ends()[n - 1] > budget) --n;  // under the budget, at least one record
       to_wire(batch, 0, n, resp->mutable_run());
+      // The leader holds what it ships (also records appended without a Put: Kafka produces).
+      tp->tracker->leader_appended(b, from + batch.size());
+      resp->set_leader_end(from + batch.size());
+      resp->set_high_watermark(tp->tracker->high_watermark(b).value_or(0));
+      resp->set_in_sync(tp->tracker->in_sync(b, follower));
       done(Status::OK());
     });
   });
   return reactor;
+}
+
+Status Service::ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor) {
+  if (!t.tracker || t.tracker->has(bucket)) return Status::OK();
+  // Once per bucket and leadership: the leader's record count (asks the actor, blocks).
+  ASSIGN_OR_RETURN(uint64_t end, total_count(actor));
+  t.tracker->create(bucket, directory_->replicas(t, bucket), end);
+  return Status::OK();
 }
 
 // ---- admin --------------------------------------------------------------------------------
@@ -630,19 +766,18 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
             // This node leads the bucket: its own count and what each follower last reported.
             auto actor = directory_->local_bucket(**e, b);
             if (!actor.ok()) return done(actor.status());
+            if (Status s = ensure_in_sync_set(**e, b, **actor); !s.ok()) return done(s);
             auto end = total_count(**actor);
             if (!end.ok()) return done(end.status());
-            uint64_t hw = *end;
-            (*o->mutable_log_ends())[self_.id.str()] = *end;
-            std::lock_guard<std::mutex> lock((*e)->replication_mu);
-            const auto& ends = (*e)->follower_ends[b];
-            for (size_t i = 1; i < replicas.size(); ++i) {
-              auto it = ends.find(replicas[i].str());
-              uint64_t v = it == ends.end() ? 0 : it->second;
-              (*o->mutable_log_ends())[replicas[i].str()] = v;
-              hw = std::min(hw, v);
+            (*e)->tracker->leader_appended(b, *end);
+            if (auto snap = (*e)->tracker->snapshot(b)) {
+              for (const auto& r : snap->replicas) {
+                (*o->mutable_log_ends())[r.id.str()] = r.log_end;
+                if (r.in_sync) o->add_in_sync(r.id.str());
+              }
+              o->set_high_watermark(snap->high_watermark);
+              o->set_min_insync(snap->min_insync);
             }
-            o->set_high_watermark(hw);
           }
         }
         resp->set_placement_epoch(p->epoch);

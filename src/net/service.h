@@ -34,6 +34,7 @@ struct ServiceConfig {
   uint32_t max_wait_ms = 60000;             // longer waits are cut to this
   uint32_t max_get_limit = 100000;
   std::chrono::milliseconds peer_timeout{2000};
+  ReplicationConfig replication;  // in-sync sets of the replicated buckets this node leads
 };
 
 class Service final : public v1::QueueService::CallbackService {
@@ -114,6 +115,9 @@ class Service final : public v1::QueueService::CallbackService {
   void collect_group_metrics();
 
  private:
+  // The bucket's in-sync set on its leader (this node; actor: its local bucket), made on first
+  // use. Nothing for factor 1. May block (the first time: the bucket's record count).
+  Status ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor);
   struct RpcMetrics;
   using Done = std::function<void(Status)>;
 

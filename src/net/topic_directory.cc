@@ -21,9 +21,10 @@ Status check_bucket(const TopicEntry& t, uint32_t bucket) {
 }
 
 TopicDirectory::TopicDirectory(std::shared_ptr<detail::QueueCore> core, Membership* membership, Channels* peers,
-                               std::chrono::milliseconds peer_timeout, runtime::Member self)
+                               std::chrono::milliseconds peer_timeout, runtime::Member self,
+                               ReplicationConfig replication)
     : core_(std::move(core)), membership_(membership), peers_(peers), peer_timeout_(peer_timeout),
-      self_(std::move(self)) {
+      self_(std::move(self)), replication_(replication) {
   observer_ = core_->on_topic_deleted([this](const std::string& name) { forget(name); });
 }
 
@@ -111,6 +112,8 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
     auto entry = std::make_shared<TopicEntry>();
     entry->info = stored;
     entry->actors.resize(stored.num_buckets);
+    if (stored.replication_factor > 1)
+      entry->tracker = std::make_unique<ReplicaTracker>(stored.topic, stored.replication_factor, replication_);
     if (core_->has_data_dir()) {
       auto fences = load_fences(core_->env, fences_path(core_->options.data_dir, stored.topic));
       if (!fences.ok()) {

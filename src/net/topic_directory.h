@@ -18,6 +18,7 @@
 #include "net/fences.h"
 #include "net/membership.h"
 #include "net/placement.h"
+#include "net/replica_tracker.h"
 #include "queue/queue_core.h"
 #include "runtime/bucket_storage.h"
 
@@ -29,10 +30,8 @@ struct TopicEntry {
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket; null until opened
   std::mutex switch_mu;  // serializes placement changes (file, then memory)
   Fences fences;         // rebalance fences (see Fences for the locking)
-  // Replication, on the leader of a bucket: each follower's log end as its last Replicate said
-  // (bucket -> follower id -> log end). Guarded by replication_mu.
-  std::mutex replication_mu;
-  std::map<uint32_t, std::map<std::string, uint64_t>> follower_ends;
+  // Replication (replication_factor > 1): the in-sync sets of the buckets this node leads.
+  std::unique_ptr<ReplicaTracker> tracker;
 
   std::shared_ptr<const Placement> placement() const {
     std::lock_guard<std::mutex> lock(placement_mu);
@@ -57,7 +56,8 @@ class TopicDirectory {
  public:
   // membership and peers must outlive the directory; peer_timeout bounds each peer lookup.
   TopicDirectory(std::shared_ptr<detail::QueueCore> core, Membership* membership, Channels* peers,
-                 std::chrono::milliseconds peer_timeout, runtime::Member self);
+                 std::chrono::milliseconds peer_timeout, runtime::Member self,
+                 ReplicationConfig replication = {});
   ~TopicDirectory();
   TopicDirectory(const TopicDirectory&) = delete;
   TopicDirectory& operator=(const TopicDirectory&) = delete;
@@ -105,6 +105,7 @@ class TopicDirectory {
   Channels* peers_;
   std::chrono::milliseconds peer_timeout_;
   runtime::Member self_;
+  ReplicationConfig replication_;
 
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<TopicEntry>> topics_;

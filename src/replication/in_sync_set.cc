@@ -41,7 +41,14 @@ Status InSyncSet::follower_fetched(const NodeId& follower, uint64_t end, Clock::
     return InvalidArgument(what_ + ": follower " + follower.str() + " reports log end " + std::to_string(end) +
                            ", beyond the leader's " + std::to_string(leader_end()));
   it->log_end = end;
-  if (end >= leader_end()) it->caught_up_at = now;
+  if (end >= leader_end()) {
+    it->caught_up_at = now;
+  } else if (it->fetched && end >= it->previous_fetch_leader_end) {
+    it->caught_up_at = std::max(it->caught_up_at, it->previous_fetch_at);
+  }
+  it->fetched = true;
+  it->previous_fetch_leader_end = leader_end();
+  it->previous_fetch_at = now;
   // Out of sync, it rejoins once it holds everything readers may see.
   if (!it->in_sync && end >= high_watermark_) {
     it->in_sync = true;
@@ -55,7 +62,7 @@ void InSyncSet::tick(Clock::time_point now) {
   bool changed = false;
   for (size_t i = 1; i < replicas_.size(); ++i) {
     ReplicaProgress& r = replicas_[i];
-    if (r.in_sync && r.log_end < leader_end() && now - r.caught_up_at > config_.lag_max) {
+    if (r.in_sync && now - r.caught_up_at > config_.lag_max) {
       r.in_sync = false;
       changed = true;
     }
@@ -72,10 +79,20 @@ Status InSyncSet::check_acks_all() const {
   return Status::OK();
 }
 
-void InSyncSet::wait_for(uint64_t end, AckCallback cb) {
+Status InSyncSet::answer_for(const Waiter& w) const {
+  if (!w.acks) return Status::OK();
+  size_t n = in_sync_count();
+  if (n >= config_.min_insync) return Status::OK();
+  return Unavailable(what_ + ": not enough in-sync replicas after the append (" + std::to_string(n) +
+                     " in sync, min_insync_replicas is " + std::to_string(config_.min_insync) +
+                     "): the leader has the records, fewer replicas than asked may");
+}
+
+void InSyncSet::wait_for(uint64_t end, AckCallback cb, bool acks) {
   if (closed_) return cb(closed_why_);
-  if (end <= high_watermark_) return cb(Status::OK());
-  waiters_.emplace(end, std::move(cb));
+  Waiter w{std::move(cb), acks};
+  if (end <= high_watermark_) return w.cb(answer_for(w));
+  waiters_.emplace(end, std::move(w));
 }
 
 void InSyncSet::close(const Status& why) {
@@ -85,7 +102,7 @@ void InSyncSet::close(const Status& why) {
   }
   while (!waiters_.empty()) {  // taken out before the call: a callback may wait again
     auto node = waiters_.extract(waiters_.begin());
-    node.mapped()(closed_why_);
+    node.mapped().cb(closed_why_);
   }
 }
 
@@ -97,7 +114,7 @@ void InSyncSet::advance() {
   high_watermark_ = std::max(high_watermark_, hw);
   while (!waiters_.empty() && waiters_.begin()->first <= high_watermark_) {
     auto node = waiters_.extract(waiters_.begin());
-    node.mapped()(Status::OK());
+    node.mapped().cb(answer_for(node.mapped()));
   }
 }
 

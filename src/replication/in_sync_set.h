@@ -4,14 +4,20 @@
 // the time, so tests drive it. Not thread-safe: one bucket's actor owns it.
 //
 // Rules (Kafka's ISR, without its epochs):
-//  - The leader is always in sync. A follower is caught up when its log end reaches the leader's;
-//    one that has not been caught up for longer than lag_max leaves the in-sync set (tick), and
-//    rejoins once its log end reaches the high watermark again.
+//  - The leader is always in sync. A follower is caught up when it fetches at the leader's log
+//    end, or (as of its previous fetch) from the end the leader had at its previous fetch; one
+//    that has not been caught up for longer than lag_max (it lags, or it stopped
+//    fetching: Kafka's replica.lag.time.max.ms) leaves the in-sync set (tick), and rejoins once
+//    its log end reaches the high watermark again. Followers must fetch more often than lag_max.
 //  - high watermark = the smallest log end among in-sync replicas. It never goes down.
 //  - A put with acks=all is acknowledged once the high watermark covers its last record. It is
 //    refused up front (NotEnoughReplicas as Unavailable) while fewer than min_insync replicas
-//    are in sync, and fails when the set is closed (leadership lost).
-// Not wired into the node yet: nothing ships records to followers so far.
+//    are in sync; when the high watermark reaches it while fewer than min_insync are in sync
+//    (the set shrank meanwhile: followers left it), it fails as Kafka's
+//    NOT_ENOUGH_REPLICAS_AFTER_APPEND does; and it fails when the set is closed (leadership lost).
+//  - A reader may wait for the high watermark too (wait_for with acks false): answered OK once
+//    it passes, whatever the set's size.
+// The node's leaders keep one per replicated bucket (net/replica_tracker.h).
 #pragma once
 
 #include <chrono>
@@ -40,7 +46,13 @@ struct ReplicaProgress {
   NodeId id;
   uint64_t log_end = 0;
   bool in_sync = true;
-  Clock::time_point caught_up_at;  // last time its log end reached the leader's
+  Clock::time_point caught_up_at;  // last time it held everything the leader had
+  // The leader's log end and the time when its previous fetch arrived: a fetch from at least
+  // that end means it was caught up then (Kafka's lastFetchLeaderLogEndOffset), so a follower
+  // that keeps up with a leader appending all the time is not taken for a lagging one.
+  uint64_t previous_fetch_leader_end = 0;
+  Clock::time_point previous_fetch_at;
+  bool fetched = false;
 };
 
 class InSyncSet {
@@ -68,8 +80,10 @@ class InSyncSet {
   // Whether a put with acks=all may be appended now: Unavailable "not enough in-sync replicas"
   // while fewer than min_insync are in sync.
   Status check_acks_all() const;
-  // cb(OK) once the high watermark reaches end (at once when it has); cb(error) on close.
-  void wait_for(uint64_t end, AckCallback cb);
+  // cb(OK) once the high watermark reaches end (at once when it has); cb(error) on close. With
+  // acks (a put's acks=all), reaching end while fewer than min_insync are in sync is
+  // cb(Unavailable "not enough in-sync replicas after the append").
+  void wait_for(uint64_t end, AckCallback cb, bool acks = true);
   // Leadership lost or the bucket closes: every waiter gets why.
   void close(const Status& why);
 
@@ -78,15 +92,21 @@ class InSyncSet {
   const std::vector<ReplicaProgress>& replicas() const { return replicas_; }
   size_t in_sync_count() const;
   size_t waiting() const { return waiters_.size(); }
+  const InSyncConfig& config() const { return config_; }
 
  private:
+  struct Waiter {
+    AckCallback cb;
+    bool acks;
+  };
   void advance();  // recomputes the high watermark and answers the waiters it covers
+  Status answer_for(const Waiter& w) const;
 
   std::string what_;
   std::vector<ReplicaProgress> replicas_;  // [0] is the leader
   InSyncConfig config_;
   uint64_t high_watermark_ = 0;
-  std::multimap<uint64_t, AckCallback> waiters_;  // by the end each waits for
+  std::multimap<uint64_t, Waiter> waiters_;  // by the end each waits for
   bool closed_ = false;
   Status closed_why_;
 };

@@ -94,14 +94,52 @@ TEST(InSyncSet, ALaggingFollowerLeavesAfterLagMaxAndRejoinsOnceCaughtUp) {
   EXPECT_EQ(f.set.high_watermark(), 80u);
 }
 
-TEST(InSyncSet, AnIdleCaughtUpFollowerStaysInSync) {
+TEST(InSyncSet, AnIdleFollowerStaysWhileItFetchesAndLeavesWhenItStops) {
   Fixture f;
   f.set.leader_appended(5, f.t0);
-  ASSERT_TRUE(f.set.follower_fetched(n2, 5, f.t0).ok());
-  ASSERT_TRUE(f.set.follower_fetched(n3, 5, f.t0).ok());
-  f.set.tick(f.t0 + 1h);  // nothing new was written: nobody lags
+  // Nothing new is written; both keep fetching at the leader's end for a while.
+  for (auto t = f.t0; t <= f.t0 + 1h; t += 5s) {
+    ASSERT_TRUE(f.set.follower_fetched(n2, 5, t).ok());
+    ASSERT_TRUE(f.set.follower_fetched(n3, 5, t).ok());
+    f.set.tick(t + 1s);
+  }
   EXPECT_EQ(f.set.in_sync_count(), 3u);
   EXPECT_EQ(f.set.high_watermark(), 5u);
+  // n3 stops fetching (it died): without a fetch for lag_max it leaves, though it had
+  // everything; an acks=all put could not be acknowledged by it.
+  ASSERT_TRUE(f.set.follower_fetched(n2, 5, f.t0 + 1h + 10s).ok());
+  f.set.tick(f.t0 + 1h + 10s + 1ms);
+  EXPECT_TRUE(in_sync(f.set, n2));
+  EXPECT_FALSE(in_sync(f.set, n3));
+  EXPECT_EQ(f.set.high_watermark(), 5u);
+}
+
+TEST(InSyncSet, AFollowerKeepingUpWithAnAlwaysAppendingLeaderStays) {
+  Fixture f;
+  // Every fetch finds the leader a little further: never at its end, but always holding what
+  // the leader had at its previous fetch.
+  uint64_t end = 0;
+  for (auto t = f.t0; t <= f.t0 + 1min; t += 2s) {
+    uint64_t had = end;
+    end += 10;
+    f.set.leader_appended(end, t);
+    ASSERT_TRUE(f.set.follower_fetched(n2, had, t).ok());
+    ASSERT_TRUE(f.set.follower_fetched(n3, had, t).ok());
+    f.set.tick(t + 1s);
+  }
+  EXPECT_EQ(f.set.in_sync_count(), 3u);
+  EXPECT_EQ(f.set.high_watermark(), end - 10);
+  // n3 falls behind what the leader had at its previous fetch: it leaves after lag_max.
+  auto t = f.t0 + 1min + 2s;
+  for (int i = 0; i < 7; ++i, t += 2s) {
+    end += 10;
+    f.set.leader_appended(end, t);
+    ASSERT_TRUE(f.set.follower_fetched(n2, end - 10, t).ok());
+    ASSERT_TRUE(f.set.follower_fetched(n3, 5, t).ok());
+    f.set.tick(t);
+  }
+  EXPECT_TRUE(in_sync(f.set, n2));
+  EXPECT_FALSE(in_sync(f.set, n3));
 }
 
 TEST(InSyncSet, AcksAllWaitersAreAnsweredInOrderAsTheHighWatermarkPasses) {
@@ -131,11 +169,22 @@ TEST(InSyncSet, AcksAllWaitersAreAnsweredInOrderAsTheHighWatermarkPasses) {
 TEST(InSyncSet, TooFewInSyncRefusesAcksAllAndAShrinkReleasesWaiters) {
   Fixture f;  // min_insync 2
   f.set.leader_appended(10, f.t0);
-  Status got = Internal("not answered");
+  Status got = Internal("not answered"), read = Internal("not answered");
   f.set.wait_for(10, [&](Status s) { got = s; });
+  f.set.wait_for(10, [&](Status s) { read = s; }, /*acks=*/false);
   f.set.tick(f.t0 + 11s);  // both followers drop out: the leader alone is the set
   EXPECT_EQ(f.set.in_sync_count(), 1u);
-  EXPECT_TRUE(got.ok()) << "the high watermark is the leader's end once it is alone: " << got.to_string();
+  EXPECT_EQ(f.set.high_watermark(), 10u) << "the leader's end once it is alone";
+  // The put waited for replicas that left: it is not acknowledged as replicated (Kafka's
+  // NOT_ENOUGH_REPLICAS_AFTER_APPEND); a reader waiting for the high watermark is answered.
+  EXPECT_EQ(got.code(), Code::kUnavailable) << got.to_string();
+  EXPECT_NE(got.message().find("not enough in-sync replicas after the append (1 in sync, min_insync_replicas is 2)"),
+            std::string::npos)
+      << got.message();
+  EXPECT_TRUE(read.ok()) << read.to_string();
+  Status late = Internal("not answered");
+  f.set.wait_for(10, [&](Status s) { late = s; });
+  EXPECT_EQ(late.code(), Code::kUnavailable) << "covered, but still too few in sync: " << late.to_string();
   auto refused = f.set.check_acks_all();
   EXPECT_EQ(refused.code(), Code::kUnavailable);
   EXPECT_NE(refused.message().find("not enough in-sync replicas for acks=all (1 in sync, min_insync_replicas is 2)"),
@@ -143,6 +192,8 @@ TEST(InSyncSet, TooFewInSyncRefusesAcksAllAndAShrinkReleasesWaiters) {
       << refused.message();
   ASSERT_TRUE(f.set.follower_fetched(n2, 10, f.t0 + 12s).ok());
   EXPECT_TRUE(f.set.check_acks_all().ok());
+  f.set.wait_for(10, [&](Status s) { late = s; });
+  EXPECT_TRUE(late.ok()) << late.to_string();
 }
 
 TEST(InSyncSet, CloseFailsPendingAndLaterWaiters) {
