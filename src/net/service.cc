@@ -352,11 +352,7 @@ Status Service::delete_everywhere(const v1::DeleteTopicRequest& req, v1::DeleteT
   } else if (here.status().code() != Code::kNotFound) {
     return here.status().with_context("node " + self_.id.str());
   }
-  std::string asked = self_.id.str(), unreached;
-  Status unreached_error;
-  for (const auto& m : membership_->configured()) {
-    if (m.id == self_.id) continue;
-    asked += ", " + m.id.str();
+  auto send = [&](const runtime::Member& m) {
     grpc::ClientContext pctx;
     peers_->prepare(&pctx, config_.peer_timeout);
     v1::DeleteTopicRequest fwd;
@@ -369,25 +365,38 @@ Status Service::delete_everywhere(const v1::DeleteTopicRequest& req, v1::DeleteT
     if (s.ok()) {
       resp->add_deleted_on(m.id.str());
       if (!resp->has_topic()) *resp->mutable_topic() = presp.topic();
-    } else if (s.code() == Code::kNotFound) {
-      continue;  // it has no copy (of this incarnation)
-    } else if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
-      unreached += (unreached.empty() ? "" : ", ") + m.id.str();
-      if (unreached_error.ok()) unreached_error = s;
-    } else {
-      return s;
     }
+    return s;
+  };
+  auto done_on = [&] { return std::vector<std::string>(resp->deleted_on().begin(), resp->deleted_on().end()); };
+  return change_on_members(name, "topic '" + name + "' was deleted", "delete", req.has_incarnation(),
+                           here.ok() ? Status::OK() : here.status(), send, done_on);
+}
+
+Status Service::change_on_members(const std::string& topic, const std::string& what, const std::string& again,
+                                  bool named_incarnation, const Status& here,
+                                  const std::function<Status(const runtime::Member&)>& send,
+                                  const std::function<std::vector<std::string>()>& done_on) {
+  std::string asked = self_.id.str(), unreached;
+  Status unreached_error;
+  for (const auto& m : membership_->configured()) {
+    if (m.id == self_.id) continue;
+    asked += ", " + m.id.str();
+    Status s = send(m);
+    if (s.ok() || s.code() == Code::kNotFound) continue;  // done there, or it has no copy (of this incarnation)
+    if (s.code() != Code::kUnavailable && s.code() != Code::kDeadlineExceeded) return s;
+    unreached += (unreached.empty() ? "" : ", ") + m.id.str();
+    if (unreached_error.ok()) unreached_error = s;
   }
+  const std::vector<std::string> done = done_on();
   if (!unreached.empty()) {
-    std::string done_on;
-    for (const auto& id : resp->deleted_on()) done_on += (done_on.empty() ? "" : ", ") + id;
-    return Unavailable("topic '" + name + "' was deleted on " + (done_on.empty() ? "no node" : done_on) +
-                       " but not on " + unreached + " (" + unreached_error.message() +
-                       "): delete it again once they are back");
+    std::string list;
+    for (const auto& id : done) list += (list.empty() ? "" : ", ") + id;
+    return Unavailable(what + " on " + (list.empty() ? "no node" : list) + " but not on " + unreached + " (" +
+                       unreached_error.message() + "): " + again + " it again once they are back");
   }
-  if (resp->deleted_on_size() == 0)  // nothing deleted: here failed with NotFound
-    return req.has_incarnation() ? here.status()
-                                 : NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");
+  if (done.empty())  // no member had it: here failed with NotFound
+    return named_incarnation ? here : NotFound("topic '" + topic + "' does not exist (asked nodes " + asked + ")");
   return Status::OK();
 }
 

@@ -139,6 +139,16 @@ class Service final : public v1::QueueService::CallbackService {
   Result<TopicInfo> alter_here(const std::string& topic, const Retention& retention,
                                std::optional<uint64_t> incarnation);
   Status alter_everywhere(const v1::AlterTopicRequest& req, v1::AlterTopicResponse* resp);
+  // A cluster-wide change of a topic (delete, alter) after this node's own: send(member) asks
+  // each other configured member and returns OK once the change is made there (recording it),
+  // NotFound when the member has no copy. What to answer: Unavailable naming the members not
+  // reached ("<what> on <done_on()> but not on ...: <again> it again once they are back"),
+  // NotFound when no member had the topic (here, this node's NotFound, when the request named
+  // an incarnation), else OK.
+  Status change_on_members(const std::string& topic, const std::string& what, const std::string& again,
+                           bool named_incarnation, const Status& here,
+                           const std::function<Status(const runtime::Member&)>& send,
+                           const std::function<std::vector<std::string>()>& done_on);
 
   // Rebalance (rebalance_steps.cc). The coordinator (any node, rebalance.h) drives these steps
   // through RPCs; each runs on the node the step's RPC reaches.

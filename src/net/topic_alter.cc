@@ -57,11 +57,7 @@ Status Service::alter_everywhere(const v1::AlterTopicRequest& req, v1::AlterTopi
   } else if (here.status().code() != Code::kNotFound) {
     return here.status().with_context("node " + self_.id.str());
   }
-  std::string asked = self_.id.str(), unreached;
-  Status unreached_error;
-  for (const auto& m : membership_->configured()) {
-    if (m.id == self_.id) continue;
-    asked += ", " + m.id.str();
+  auto send = [&](const runtime::Member& m) {
     grpc::ClientContext pctx;
     peers_->prepare(&pctx, config_.peer_timeout);
     v1::AlterTopicRequest fwd = req;
@@ -74,26 +70,12 @@ Status Service::alter_everywhere(const v1::AlterTopicRequest& req, v1::AlterTopi
       resp->add_altered_on(m.id.str());
       if (!resp->has_topic()) *resp->mutable_topic() = presp.topic();
       if (!incarnation) incarnation = presp.topic().incarnation();  // the rest alter the same life
-    } else if (s.code() == Code::kNotFound) {
-      continue;  // it has no copy (of this incarnation)
-    } else if (s.code() == Code::kUnavailable || s.code() == Code::kDeadlineExceeded) {
-      unreached += (unreached.empty() ? "" : ", ") + m.id.str();
-      if (unreached_error.ok()) unreached_error = s;
-    } else {
-      return s;
     }
-  }
-  if (!unreached.empty()) {
-    std::string done_on;
-    for (const auto& id : resp->altered_on()) done_on += (done_on.empty() ? "" : ", ") + id;
-    return Unavailable("topic '" + name + "': retention was changed on " + (done_on.empty() ? "no node" : done_on) +
-                       " but not on " + unreached + " (" + unreached_error.message() +
-                       "): alter it again once they are back");
-  }
-  if (resp->altered_on_size() == 0)  // no member has it: here failed with NotFound
-    return req.has_incarnation() ? here.status()
-                                 : NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");
-  return Status::OK();
+    return s;
+  };
+  auto done_on = [&] { return std::vector<std::string>(resp->altered_on().begin(), resp->altered_on().end()); };
+  return change_on_members(name, "topic '" + name + "': retention was changed", "alter", req.has_incarnation(),
+                           here.ok() ? Status::OK() : here.status(), send, done_on);
 }
 
 }  // namespace persisting::net

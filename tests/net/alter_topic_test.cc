@@ -8,6 +8,7 @@
 #include <set>
 
 #include "net/node_process.h"
+#include "net/connect_to.h"
 #include "persisting/client.h"
 #include "queue/partitioning.h"
 #include "queue/topic_meta.h"
@@ -18,11 +19,7 @@ namespace {
 
 using testing::Cluster;
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
-  auto c = Client::connect({.server = address});
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::connect_to;
 
 WriterOptions topic_t(uint32_t buckets, Retention r) {
   // batch_size 10: a bucket flushes (adds a fragment) every 10 records.

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "net/node_process.h"
+#include "net/connect_to.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
 #include "queue/partitioning.h"
@@ -17,11 +18,7 @@ namespace {
 
 using testing::Cluster;
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
-  auto c = Client::connect({.server = address});
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::connect_to;
 
 // bucket -> owner id, from cluster status.
 std::map<uint32_t, std::string> ownership(Client& c, const std::string& topic) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "net/node_process.h"
+#include "net/connect_to.h"
 #include "persisting/client.h"
 #include "util/run_process.h"
 
@@ -19,11 +20,7 @@ namespace {
 using namespace std::chrono_literals;
 using testing::Cluster;
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
-  auto c = Client::connect({.server = address});
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::connect_to;
 
 WriterOptions topic_t() {
   return {.topic = "t", .bucket_column = "id", .num_buckets = 4, .batch_size = 2, .backend = "persisting"};

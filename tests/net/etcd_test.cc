@@ -11,6 +11,7 @@
 
 #include "net/etcd_process.h"
 #include "net/node_process.h"
+#include "net/connect_to.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
 
@@ -22,11 +23,7 @@ using testing::Etcd;
 using testing::free_port;
 using testing::Process;
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
-  auto c = Client::connect({.server = address});
-  EXPECT_TRUE(c.ok());
-  return std::move(c).value();
-}
+using testing::connect_to;
 
 // id -> alive, from a node's cluster status.
 std::map<std::string, bool> liveness(Client& c) {

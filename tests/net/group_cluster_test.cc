@@ -13,6 +13,7 @@
 #include "net/channels.h"
 #include "net/group_wire.h"
 #include "net/node_process.h"
+#include "net/connect_to.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
 #include "util/run_process.h"
@@ -23,11 +24,7 @@ namespace {
 using testing::Cluster;
 using testing::Process;
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
-  auto c = Client::connect({.server = address});
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::connect_to;
 
 // The id of the node that owns bucket b of topic (cluster status through any node).
 std::string owner_of(Client& c, const std::string& topic, uint32_t b) {

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "net/node_process.h"
+#include "net/connect_to.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
 #include "util/run_process.h"
@@ -20,11 +21,7 @@ namespace {
 using testing::Cluster;
 using testing::run_process;
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
-  auto c = Client::connect({.server = address});
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::connect_to;
 
 // What the leader of bucket 0 says of it in cluster status.
 struct LeaderView {

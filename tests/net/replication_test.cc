@@ -11,6 +11,7 @@
 
 #include "net/etcd_process.h"
 #include "net/node_process.h"
+#include "net/connect_to.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
 #include "persisting/queue.h"
@@ -22,11 +23,7 @@ namespace {
 using testing::Cluster;
 using testing::run_process;
 
-std::unique_ptr<Client> connect_to(const std::string& address) {
-  auto c = Client::connect({.server = address});
-  EXPECT_TRUE(c.ok()) << c.status().to_string();
-  return std::move(c).value();
-}
+using testing::connect_to;
 
 struct BucketReplicas {
   std::string leader, owner;
