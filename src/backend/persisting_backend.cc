@@ -243,7 +243,8 @@ PersistingBackend::PersistingBackend(const BackendContext& ctx, std::unique_ptr<
     std::lock_guard<std::mutex> lock(mu_);
     arm_ager();
   }
-  // Puts go on while the flusher takes the buffer: a quarter more than a flush's worth.
+  // The most a fresh buffer reserves (it reserves what the last flush took, plus a quarter):
+  // puts go on while the flusher takes the buffer.
   data_->set_buffer_reserve(flush_bytes_ + flush_bytes_ / 4);
 }
 
