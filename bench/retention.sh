@@ -3,9 +3,10 @@
 # 4 buckets, batches of 100 records of 100 B, no consumers, retention_records=100,000 per bucket:
 #  (a) disk use: RECORDS records in all; the data dir's bytes on disk (at the end and at the peak
 #      sampled once a second) against the Lance data the buckets still hold, with
-#      version_retention=0 (old versions go at the next flush) and with the default 3600 s; "peak
-#      without the WAL" is the topic directory alone (the node log in <data dir>/.wal has a
-#      bounded size of its own);
+#      version_retention=0 (old versions go with the flush that replaced them), once with the
+#      node log's default max_wal_size (100M) and once with 32M, and with the default 3600 s;
+#      "peak without the WAL" is the topic directory alone (the node log in <data dir>/.wal has a
+#      bounded size of its own: max_wal_size);
 #  (b) produce rate with retention against the same run without it, REPS alternating pairs of
 #      RECORDS/2 records each (both with version_retention=0), with compaction after flushes as
 #      by default and with it off (compaction_min_fragments=0: retention's own cost alone).
@@ -26,6 +27,7 @@ run() {  # tag, records in all, then extra flags
 }
 echo "load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 run disk-v0 "$RECORDS" --retention-records 100000 --option version_retention=0
+run disk-v0-wal32 "$RECORDS" --retention-records 100000 --option version_retention=0 --option max_wal_size=32M
 run disk-v3600 "$RECORDS" --retention-records 100000
 for rep in $(seq "$REPS"); do
   for c in 8 0; do
@@ -39,13 +41,14 @@ rm -rf "$DIR/run"
 python3 - "$out" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| version_retention | records written | retained records | retained data MB | data dir MB at the end (peak) | disk / retained at the end (peak) | peak without the WAL |")
-print("|---|---|---|---|---|---|---|")
+print("| version_retention | max_wal_size | records written | retained records | retained data MB | data dir MB at the end (peak) | disk / retained at the end (peak) | peak without the WAL |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
     if not r["tag"].startswith("disk"):
         continue
-    v = "0" if r["tag"] == "disk-v0" else "3600 (default)"
-    print(f"| {v} | {r['produced']:,} | {r['retained_records']:,} | {r['retained_data_bytes']/1e6:.1f} "
+    v = "3600 (default)" if r["tag"] == "disk-v3600" else "0"
+    w = "32M" if r["tag"].endswith("wal32") else "100M (default)"
+    print(f"| {v} | {w} | {r['produced']:,} | {r['retained_records']:,} | {r['retained_data_bytes']/1e6:.1f} "
           f"| {r['disk_bytes']/1e6:.1f} ({r['peak_disk_bytes']/1e6:.1f}) "
           f"| {r['disk_to_retained']:.2f}x ({r['peak_disk_to_retained']:.2f}x) "
           f"| {r['peak_topic_disk_bytes']/r['retained_data_bytes']:.2f}x |")

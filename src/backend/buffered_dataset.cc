@@ -90,7 +90,14 @@ Status BufferedDataset::enforce_retention() {
   auto removed = apply_retention();
   last_retention_error_ = removed.status();
   RETURN_IF_ERROR(removed.status());
-  return *removed > 0 ? refresh() : Status::OK();  // nothing removed: the reader is current
+  if (*removed == 0) return Status::OK();  // nothing removed: the reader is current
+  RETURN_IF_ERROR(refresh());
+  // The removed fragments' files go now, not at the next flush: a quiet bucket may have none.
+  FlushJob job;
+  job.cleanup_due = cleanup_due();
+  clean_up(&job);
+  note_clean_up(job);
+  return Status::OK();
 }
 
 std::optional<std::chrono::milliseconds> BufferedDataset::next_age_look() const {
@@ -393,14 +400,34 @@ Status BufferedDataset::write_flush(FlushJob* job) {
 }
 
 Status BufferedDataset::maintain(FlushJob* job) {
-  const auto now = Clock::now();
-  const auto interval = std::min<std::chrono::seconds>(std::chrono::seconds(60), maintenance_.version_retention);
-  const bool cleanup_due = now - last_cleanup_ >= interval;
-  auto r = maintain_dataset(writer_.get(), maintenance_, retention_.get(), /*force=*/false, cleanup_due);
+  job->cleanup_due = cleanup_due();
+  auto r = maintain_dataset(writer_.get(), maintenance_, retention_.get(), /*force=*/false, /*cleanup=*/false);
   if (!r.ok()) return r.status();
-  if (cleanup_due) last_cleanup_ = now;
   job->maintained = *r;
   return Status::OK();
+}
+
+bool BufferedDataset::cleanup_due() const {
+  const auto interval = std::min<std::chrono::seconds>(std::chrono::seconds(60), maintenance_.version_retention);
+  return Clock::now() - last_cleanup_ >= interval;
+}
+
+void BufferedDataset::clean_up(FlushJob* job) {
+  if (!job->cleanup_due || !job->maintenance.ok()) return;
+  auto cleaned = clean_up_versions(writer_.get(), maintenance_);
+  if (!cleaned.ok()) {
+    job->maintenance = cleaned.status();
+    return;
+  }
+  last_cleanup_ = Clock::now();
+  job->maintained.cleanup = *cleaned;
+}
+
+void BufferedDataset::note_clean_up(const FlushJob& job) {
+  if (!job.cleanup_due) return;
+  last_maintenance_error_ = job.maintenance;
+  versions_cleaned_ += job.maintained.cleanup.versions_removed;
+  files_cleaned_ += job.maintained.cleanup.files_removed;
 }
 
 Status BufferedDataset::below_first(uint64_t off) const {
@@ -428,8 +455,6 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
   last_maintenance_error_ = job.maintenance;
   if (job.maintained.compaction.fragments_written > 0) ++compactions_;
   fragments_compacted_ += job.maintained.compaction.fragments_removed;
-  versions_cleaned_ += job.maintained.cleanup.versions_removed;
-  files_cleaned_ += job.maintained.cleanup.files_removed;
   std::shared_ptr<const RecordBatch> flushed = std::move(flushing_);
   if (buffer_.empty()) buffer_fields_.clear();
   ++flush_count_;
@@ -457,7 +482,10 @@ Status BufferedDataset::flush() {
   if (!flushing_ && buffer_.empty()) return enforce_retention();
   FlushJob job = begin_flush();
   Status s = write_flush(&job);
-  return finish_flush(job, s);
+  RETURN_IF_ERROR(finish_flush(job, s));
+  clean_up(&job);
+  note_clean_up(job);
+  return Status::OK();
 }
 
 Status BufferedDataset::refresh() {

@@ -10,10 +10,10 @@
 // each flush (in write_flush, outside the owner's mutex) and in enforce_retention(). Reads below
 // `first` are OutOfRange naming it.
 //
-// Compaction and version cleanup (docs/compaction.md, maintenance.h) run in write_flush after
-// retention: small fragments merge once compaction_min_fragments of them could, and old versions
-// are cleaned up at most once a minute (every flush with version_retention 0). The reader handle
-// pins its version, so cleanup never removes what it reads; a read that still finds a file gone
+// Compaction (docs/compaction.md, maintenance.h) runs in write_flush after retention: small
+// fragments merge once compaction_min_fragments of them could. Old versions are cleaned up after
+// the flush completes (clean_up), at most once a minute (every flush with version_retention 0).
+// The reader handle pins its version, so cleanup never removes what it reads; a read that still finds a file gone
 // (another process cleaned up a version this one held longer than version_retention) reloads
 // the dataset and reads again: rows never change, only the files that hold them.
 //
@@ -136,8 +136,9 @@ class BufferedDataset {
     // size, made by write_flush outside the owner's mutex.
     std::shared_ptr<const RecordBatch> tail;
     Status retention;  // write_flush's retention commit after the append (kept for stats)
-    Status maintenance;  // write_flush's compaction and cleanup (kept for stats)
+    Status maintenance;  // write_flush's compaction, then clean_up's cleanup (kept for stats)
     MaintenanceReport maintained;
+    bool cleanup_due = false;  // write_flush decided that clean_up cleans old versions
     size_t size() const { return records ? records->size() : 0; }
   };
   // Moves the buffered records into the job (no copy); they stay readable, and later puts go to
@@ -149,7 +150,14 @@ class BufferedDataset {
   // many); on failure the buffer stays, the error is kept for stats, and retry_due() turns false
   // for a back-off period. Returns s with context on failure.
   Status finish_flush(const FlushJob& job, Status s);
-  // All three steps in one call (the owner's mutex held throughout).
+  // After finish_flush, once the reader handle holds the flush's version: cleans up old versions
+  // when write_flush found it due, so the versions before the flush (and the files only they
+  // list, such as a fragment retention removed) go now rather than at the next flush, which
+  // they would otherwise outlive while the reader pinned them. Needs no lock (the writer handle,
+  // one flush at a time); note_clean_up then records the outcome under the owner's mutex.
+  void clean_up(FlushJob* job);
+  void note_clean_up(const FlushJob& job);
+  // All the steps in one call (the owner's mutex held throughout).
   Status flush();
   // Whether an automatic flush may be tried now (no recent failure).
   bool retry_due() const { return std::chrono::steady_clock::now() >= retry_after_; }
@@ -235,8 +243,11 @@ class BufferedDataset {
   uint64_t fragments_compacted_ = 0;
   uint64_t versions_cleaned_ = 0;
   uint64_t files_cleaned_ = 0;
-  // Compaction and (when due) cleanup through the writer handle, after a flush's append.
+  // Compaction through the writer handle after a flush's append; decides whether the cleanup
+  // after it (clean_up) is due.
   Status maintain(FlushJob* job);
+  // Whether old versions are due for cleanup (at most once a minute, or version_retention).
+  bool cleanup_due() const;
   // OutOfRange for a read at off below first_.
   Status below_first(uint64_t off) const;
   uint64_t max_buffered_bytes_ = 1ull << 30;

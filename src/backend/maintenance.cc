@@ -47,13 +47,17 @@ Result<MaintenanceReport> maintain_dataset(lance::LanceDataset* ds, const Mainte
     report.compaction = *compacted;
   }
   if (cleanup) {
-    lance::CleanupOptions co;
-    co.older_than = o.version_retention;
-    auto cleaned = ds->cleanup_old_versions(co);
-    if (!cleaned.ok()) return cleaned.status().with_context("version cleanup of '" + ds->path() + "'");
-    report.cleanup = *cleaned;
+    ASSIGN_OR_RETURN(report.cleanup, clean_up_versions(ds, o));
   }
   return report;
+}
+
+Result<lance::CleanupReport> clean_up_versions(lance::LanceDataset* ds, const MaintenanceOptions& o) {
+  lance::CleanupOptions co;
+  co.older_than = o.version_retention;
+  auto cleaned = ds->cleanup_old_versions(co);
+  if (!cleaned.ok()) return cleaned.status().with_context("version cleanup of '" + ds->path() + "'");
+  return cleaned;
 }
 
 }  // namespace persisting

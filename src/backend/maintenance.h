@@ -36,6 +36,10 @@ struct MaintenanceReport {
   lance::CleanupReport cleanup;
 };
 
+// Cleans up the old versions of `ds` under o.version_retention (never the latest, nor one a
+// reader in this process holds).
+Result<lance::CleanupReport> clean_up_versions(lance::LanceDataset* ds, const MaintenanceOptions& o);
+
 // Compacts `ds` (when `force`, any two small fragments that can merge; otherwise only past the
 // background threshold), then cleans up its old versions when `cleanup` is set.
 Result<MaintenanceReport> maintain_dataset(lance::LanceDataset* ds, const MaintenanceOptions& o,

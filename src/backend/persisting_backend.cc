@@ -391,13 +391,20 @@ Status PersistingBackend::flush_once() {
     if (job.size() == 0) return writer_lock_ ? data_->enforce_retention() : Status::OK();
   }
   Status written = data_->write_flush(&job);  // the slow part: puts and reads go on meanwhile
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(data_->finish_flush(job, written));
+    if (log_) {
+      // The log frees the segments no stream needs any more (a checkpoint file and two fsyncs
+      // only when that frees one).
+      Status s = log_->checkpoint(stream_, Offset(data_->persisted()));
+      if (!s.ok()) return s.with_context("checkpoint after flush (the records are in Lance; the log keeps them too)");
+    }
+  }
+  // Old versions go once the reader holds the new one; unlocked, as write_flush.
+  data_->clean_up(&job);
   std::lock_guard<std::mutex> lock(mu_);
-  RETURN_IF_ERROR(data_->finish_flush(job, written));
-  if (!log_) return Status::OK();
-  // The log frees the segments no stream needs any more (a checkpoint file and two fsyncs only
-  // when that frees one).
-  Status s = log_->checkpoint(stream_, Offset(data_->persisted()));
-  if (!s.ok()) return s.with_context("checkpoint after flush (the records are in Lance; the log keeps them too)");
+  data_->note_clean_up(job);
   return Status::OK();
 }
 

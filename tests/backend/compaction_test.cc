@@ -131,18 +131,32 @@ TEST_P(CompactionTest, CleanupRemovesOldVersionsAndUnusedFiles) {
   auto b = open({{"compaction_min_fragments", "4"}, {"version_retention", "0"}});
   ASSERT_TRUE(b);
   fill(*b, 40, 1, 10);
-  // Left: the latest version and the one the bucket's reader held while the flush ran (pinned;
-  // the next flush's cleanup takes it), with the files they use: the merged one and the new one.
-  EXPECT_EQ(versions(), 2u);
+  // Left: the latest version only, with the files it uses (the merged one and the new one). The
+  // cleanup runs once the bucket's reader holds the flush's version, so it pins no older one.
+  EXPECT_EQ(versions(), 1u);
   EXPECT_EQ(count_files(dataset() + "/data"), 2u);
-  EXPECT_EQ(count_files(dataset() + "/_transactions"), 2u);
-  EXPECT_EQ(extra(*b, "versions_cleaned"), 4);
-  EXPECT_EQ(extra(*b, "files_cleaned"), 4 + 4);  // four small data files, four transactions
+  EXPECT_EQ(count_files(dataset() + "/_transactions"), 1u);
+  EXPECT_EQ(extra(*b, "versions_cleaned"), 5);
+  EXPECT_EQ(extra(*b, "files_cleaned"), 4 + 5);  // four small data files, five transactions
   expect_records(*b, 0, 50);
   fill(*b, 50, 1, 10);
-  EXPECT_EQ(versions(), 2u);
+  EXPECT_EQ(versions(), 1u);
   EXPECT_EQ(count_files(dataset() + "/data"), 3u);
   expect_records(*b, 0, 60);
+}
+
+TEST_P(CompactionTest, AFragmentRetentionRemovedLeavesTheDiskWithTheFlushThatRemovedIt) {
+  auto limits = std::make_shared<RetentionLimits>(/*records=*/20, /*bytes=*/0);
+  auto b = open({{"compaction_min_fragments", "0"}, {"version_retention", "0"}}, limits);
+  ASSERT_TRUE(b);
+  fill(*b, 0, 3, 10);
+  // The third flush made the first fragment surplus: retention removed it, and its data file is
+  // gone with the flush, not one flush later.
+  EXPECT_EQ(b->stats().first_offset, 10u);
+  EXPECT_EQ(fragments().size(), 2u);
+  EXPECT_EQ(count_files(dataset() + "/data"), 2u);
+  EXPECT_EQ(versions(), 1u);
+  expect_records(*b, 10, 30);
 }
 
 TEST_P(CompactionTest, AReaderHoldingAnOldVersionNeverFails) {
