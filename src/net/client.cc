@@ -361,6 +361,12 @@ Result<std::vector<TopicInfo>> Client::topics() {
   v1::ListTopicsRequest req;
   v1::ListTopicsResponse resp;
   RETURN_IF_ERROR(core_->call_entry(&detail::Stub::ListTopics, req, &resp));
+  if (!resp.unreached().empty()) {
+    std::string ids;
+    for (const auto& id : resp.unreached()) ids += (ids.empty() ? "" : ", ") + id;
+    return Unavailable("listing topics: node(s) " + ids + " could not be asked, so their topics may be missing (" +
+                       std::to_string(resp.topics_size()) + " listed); list again once they are back");
+  }
   std::vector<TopicInfo> out;
   for (const auto& t : resp.topics()) out.push_back(net::from_wire(t));
   return out;

@@ -9,9 +9,11 @@ namespace {
 class DirectoryCluster final : public kafka::KafkaCluster {
  public:
   DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self,
-                   std::function<Status(const std::string&)> delete_everywhere)
+                   std::function<Status(const std::string&)> delete_everywhere,
+                   std::function<std::vector<TopicInfo>()> list_everywhere)
       : directory_(directory), membership_(membership), self_(std::move(self)),
-        self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)) {}
+        self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)),
+        list_everywhere_(std::move(list_everywhere)) {}
 
   int32_t self_id() const override { return self_id_; }
 
@@ -33,11 +35,12 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   Status adopt_topic(const TopicInfo& info) override { return directory_->remember(info, {}, 0).status(); }
 
   std::vector<TopicInfo> topics() override {
-    // The topics on this node's disk (created or learned here) and the ones used since start.
+    // The ones this node uses (as it serves them), then every member's, on disk (a topic is
+    // created on one node; the others learn it when they look it up). A member that cannot be
+    // asked leaves out the topics only it has: Metadata lists what it can.
     std::map<std::string, TopicInfo> out;
     for (const auto& e : directory_->all()) out[e->info.topic] = e->info;
-    if (auto local = directory_->local_topics(); local.ok())
-      for (auto& info : *local) out.emplace(info.topic, std::move(info));
+    for (auto& info : list_everywhere_()) out.emplace(info.topic, std::move(info));
     std::vector<TopicInfo> v;
     for (auto& [name, info] : out) v.push_back(std::move(info));
     return v;
@@ -93,14 +96,17 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   NodeId self_;
   int32_t self_id_;
   std::function<Status(const std::string&)> delete_everywhere_;
+  std::function<std::vector<TopicInfo>()> list_everywhere_;
 };
 
 }  // namespace
 
-std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(TopicDirectory* directory, Membership* membership,
-                                                        const NodeId& self,
-                                                        std::function<Status(const std::string&)> delete_everywhere) {
-  return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere));
+std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
+    TopicDirectory* directory, Membership* membership, const NodeId& self,
+    std::function<Status(const std::string&)> delete_everywhere,
+    std::function<std::vector<TopicInfo>()> list_everywhere) {
+  return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere),
+                                            std::move(list_everywhere));
 }
 
 }  // namespace persisting::net

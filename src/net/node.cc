@@ -258,6 +258,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
           make_kafka_cluster(impl->service->directory(), impl->membership.get(), self,
                              [svc = impl->service.get()](const std::string& name) {
                                return svc->delete_topic_everywhere(name);
+                             },
+                             [svc = impl->service.get()] {
+                               std::vector<std::string> unreached;
+                               return svc->list_everywhere(&unreached);
                              });
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();

@@ -401,18 +401,6 @@ Status Service::change_on_members(const std::string& topic, const std::string& w
   return Status::OK();
 }
 
-grpc::ServerUnaryReactor* Service::ListTopics(grpc::CallbackServerContext* ctx, const v1::ListTopicsRequest*,
-                                              v1::ListTopicsResponse* resp) {
-  return unary(kListTopics, ctx, [this, resp](Done done) {
-    post_admin([this, resp, done] {
-      auto topics = core_->list_topics();
-      if (!topics.ok()) return done(topics.status());
-      for (const auto& t : *topics) to_wire(t, resp->add_topics());
-      done(Status::OK());
-    });
-  });
-}
-
 grpc::ServerUnaryReactor* Service::GetBucket(grpc::CallbackServerContext* ctx, const v1::GetBucketRequest* req,
                                              v1::GetBucketResponse* resp) {
   return unary(kGetBucket, ctx, [this, req, resp](Done done) {

@@ -50,6 +50,10 @@ class Service final : public v1::QueueService::CallbackService {
   // DeleteTopic without local_only: this node's copy, then every other member's (blocks; the
   // Kafka listener's DeleteTopics in a cluster).
   Status delete_topic_everywhere(const std::string& topic);
+  // Every member's topics, each name once (this node's copy first; topic_list.cc). The members
+  // that could not be asked (down, or the call failed) go to *unreached; their topics may be
+  // missing. Blocks for the calls (at most peer_timeout each): not for an actor's thread.
+  std::vector<TopicInfo> list_everywhere(std::vector<std::string>* unreached);
   // The topics this node serves (the Kafka listener reaches buckets through it too).
   TopicDirectory* directory() { return directory_.get(); }
   // Whether a topic was created over Kafka, for GetTopic's answers (TopicSpec.kafka). Set

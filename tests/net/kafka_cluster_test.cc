@@ -261,7 +261,9 @@ TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThro
   for (int p = 0; p < kPartitions; ++p)
     for (int i = 0; i < 3; ++i) {
       const std::string bucket = kc.nodes.dir() + "/" + kc.nodes.id(i) + "/" + topic + "/bucket_" + std::to_string(p);
-      if (kc.nodes.id(i) != owners[p]) EXPECT_FALSE(std::filesystem::exists(bucket)) << bucket;
+      if (kc.nodes.id(i) != owners[p]) {
+        EXPECT_FALSE(std::filesystem::exists(bucket)) << bucket;
+      }
     }
 
   // Every node answers ListOffsets and Produce for the partitions it owns only: the others get
@@ -333,6 +335,63 @@ TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThro
   }
   for (int i = 0; i < 3; ++i)
     EXPECT_FALSE(std::filesystem::exists(kc.nodes.dir() + "/" + kc.nodes.id(i) + "/" + topic)) << kc.nodes.id(i);
+}
+
+// Metadata for all topics: partition count per topic, through the Kafka port.
+std::map<std::string, size_t> all_topics(int port) {
+  std::map<std::string, size_t> out;
+  kafka::Client c(port);
+  EXPECT_TRUE(c.connected());
+  kafka::MetadataRequest m;  // no topic list: every topic
+  EXPECT_TRUE(c.send(kafka::frame(kafka::ApiKey::kMetadata, 4, 1, m)));
+  auto r = c.receive();
+  EXPECT_TRUE(r);
+  if (!r) return out;
+  int32_t corr;
+  auto md = kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr);
+  for (const auto& t : md.topics)
+    if (t.error_code == 0) out[t.name] = t.partitions.size();
+  return out;
+}
+
+TEST(KafkaCluster, EveryNodeListsTheTopicsCreatedOnAnyNode) {
+  KafkaCluster kc(3);
+  ASSERT_TRUE(kc.start_all()) << kc.logs();
+  // One topic created over gRPC through n1, one over Kafka through n3 (auto-creation); n2 has
+  // used neither.
+  {
+    auto c = Client::connect({.server = kc.nodes.address(0)});
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    auto w = (*c)->writer({.topic = "grpc-made", .num_buckets = 5});
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    ASSERT_TRUE((*w)->put(Record{{"id", "a"}}).ok());
+  }
+  int rc = 0;
+  std::string meta = run("kcat -b " + kc.kafka_address(2) + " -L -t kafka-made 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << meta;
+
+  // Through n2: our ListTopics and Kafka's Metadata for all topics both name both topics.
+  auto c = Client::connect({.server = kc.nodes.address(1)});
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  auto listed = (*c)->topics();
+  ASSERT_TRUE(listed.ok()) << listed.status().to_string();
+  std::map<std::string, uint32_t> names;
+  for (const auto& t : *listed) names[t.topic] = t.num_buckets;
+  EXPECT_EQ(names, (std::map<std::string, uint32_t>{{"grpc-made", 5}, {"kafka-made", 6}}));
+  EXPECT_EQ(all_topics(kc.kafka_ports[1]), (std::map<std::string, size_t>{{"grpc-made", 5}, {"kafka-made", 6}}));
+  std::string all = run("kcat -b " + kc.kafka_address(1) + " -L 2>&1", &rc);
+  ASSERT_EQ(rc, 0) << all;
+  EXPECT_NE(all.find("topic \"grpc-made\" with 5 partitions"), std::string::npos) << all;
+  EXPECT_NE(all.find("topic \"kafka-made\" with 6 partitions"), std::string::npos) << all;
+
+  // n3 gone: ListTopics says it could not ask n3 rather than answer without its topics; Kafka's
+  // Metadata lists what it can (n1's topic).
+  kc.nodes.kill(2, SIGKILL);
+  auto partial = (*c)->topics();
+  ASSERT_FALSE(partial.ok());
+  EXPECT_EQ(partial.status().code(), Code::kUnavailable) << partial.status().to_string();
+  EXPECT_NE(partial.status().message().find("n3"), std::string::npos) << partial.status().to_string();
+  EXPECT_EQ(all_topics(kc.kafka_ports[1]).count("grpc-made"), 1u);
 }
 
 TEST(KafkaCluster, AfterARebalanceTheNewOwnerLeadsAndTheOldOneAnswersNotLeader) {
