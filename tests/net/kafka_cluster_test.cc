@@ -142,21 +142,33 @@ std::map<int, std::pair<int16_t, int64_t>> latest_offsets(int port, const std::s
   return out;
 }
 
-// Each partition's leader in Metadata through the Kafka port.
-std::map<int, int32_t> leaders(int port, const std::string& topic) {
-  std::map<int, int32_t> out;
+// Metadata through the Kafka port: of these topics, or of every topic (nullopt).
+kafka::MetadataResponse metadata(int port, std::optional<std::vector<std::string>> topics) {
   kafka::Client c(port);
   EXPECT_TRUE(c.connected());
   kafka::MetadataRequest m;
-  m.topics = std::vector<std::string>{topic};
+  m.topics = std::move(topics);
   EXPECT_TRUE(c.send(kafka::frame(kafka::ApiKey::kMetadata, 4, 1, m)));
   auto r = c.receive();
   EXPECT_TRUE(r);
-  if (!r) return out;
+  if (!r) return {};
   int32_t corr;
-  auto md = kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr);
-  for (const auto& t : md.topics)
+  return kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr);
+}
+
+// Each partition's leader in Metadata through the Kafka port.
+std::map<int, int32_t> leaders(int port, const std::string& topic) {
+  std::map<int, int32_t> out;
+  for (const auto& t : metadata(port, std::vector<std::string>{topic}).topics)
     for (const auto& p : t.partitions) out[p.partition_index] = p.leader_id;
+  return out;
+}
+
+// Metadata for all topics: partition count per topic, through the Kafka port.
+std::map<std::string, size_t> all_topics(int port) {
+  std::map<std::string, size_t> out;
+  for (const auto& t : metadata(port, std::nullopt).topics)
+    if (t.error_code == 0) out[t.name] = t.partitions.size();
   return out;
 }
 
@@ -204,15 +216,7 @@ TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThro
 
   // Metadata names each partition's owner as its leader, through any node.
   for (int i = 0; i < 3; ++i) {
-    kafka::Client c(kc.kafka_ports[i]);
-    ASSERT_TRUE(c.connected());
-    kafka::MetadataRequest m;
-    m.topics = std::vector<std::string>{topic};
-    ASSERT_TRUE(c.send(kafka::frame(kafka::ApiKey::kMetadata, 4, 1, m)));
-    auto r = c.receive();
-    ASSERT_TRUE(r);
-    int32_t corr;
-    auto md = kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr);
+    auto md = metadata(kc.kafka_ports[i], std::vector<std::string>{topic});
     ASSERT_EQ(md.brokers.size(), 3u);
     ASSERT_EQ(md.topics.size(), 1u);
     ASSERT_EQ(md.topics[0].partitions.size(), static_cast<size_t>(kPartitions));
@@ -335,23 +339,6 @@ TEST(KafkaCluster, KcatProducesToEveryPartitionThroughOneNodeAndReadsAllBackThro
   }
   for (int i = 0; i < 3; ++i)
     EXPECT_FALSE(std::filesystem::exists(kc.nodes.dir() + "/" + kc.nodes.id(i) + "/" + topic)) << kc.nodes.id(i);
-}
-
-// Metadata for all topics: partition count per topic, through the Kafka port.
-std::map<std::string, size_t> all_topics(int port) {
-  std::map<std::string, size_t> out;
-  kafka::Client c(port);
-  EXPECT_TRUE(c.connected());
-  kafka::MetadataRequest m;  // no topic list: every topic
-  EXPECT_TRUE(c.send(kafka::frame(kafka::ApiKey::kMetadata, 4, 1, m)));
-  auto r = c.receive();
-  EXPECT_TRUE(r);
-  if (!r) return out;
-  int32_t corr;
-  auto md = kafka::decode_body<kafka::MetadataResponse>(kafka::ApiKey::kMetadata, 4, *r, &corr);
-  for (const auto& t : md.topics)
-    if (t.error_code == 0) out[t.name] = t.partitions.size();
-  return out;
 }
 
 TEST(KafkaCluster, EveryNodeListsTheTopicsCreatedOnAnyNode) {
