@@ -39,13 +39,15 @@ Result<std::unique_ptr<NodeLog>> NodeLog::open(const std::string& dir, const Nod
   NodeLogReport local;
   if (report == nullptr) report = &local;
   *report = NodeLogReport();
-  std::unordered_map<std::string, Stream> streams;
+  Streams streams;
   std::vector<uint32_t> sizes;
   auto replay = [&](Offset lsn, std::string_view bytes) -> Status {
     auto e = decode_stream_entry(bytes);
     if (!e.ok())
       return Corruption("node log '" + dir + "': entry " + std::to_string(lsn.value()) + ": " + e.status().message());
-    Stream& s = streams[std::string(e->stream)];
+    auto it = streams.find(e->stream);
+    if (it == streams.end()) it = streams.emplace(std::string(e->stream), Stream()).first;
+    Stream& s = it->second;
     const Offset end(e->first.value() + e->count);
     s.entries.emplace_back(lsn, end);
     sizes.resize(e->count);
@@ -54,16 +56,28 @@ Result<std::unique_ptr<NodeLog>> NodeLog::open(const std::string& dir, const Nod
       sizes[i] = get_u32(e->lengths + 4 * static_cast<size_t>(i));
       bytes_total += sizes[i];
     }
-    // One run per entry, sized exactly: growing one buffer per stream would copy its records
-    // again at every doubling (and fault in fresh pages each time).
-    Run run{e->first, {}};
-    run.records.reserve(e->count, bytes_total);
-    run.records.add_encoded_run(std::string_view(e->records, bytes_total), sizes);
-    if (e->time_ms != 0) run.records.set_times(e->time_ms);
-    s.parked.push_back(std::move(run));
+    const std::string_view records(e->records, bytes_total);
     ++report->entries;
     report->records += e->count;
-    report->stream_records[std::string(e->stream)] += e->count;
+    // A small entry that continues the last run (same kind of times) joins it; otherwise a run
+    // of its own, sized exactly: growing one buffer per stream without bound would copy large
+    // entries again at every doubling (and fault in fresh pages each time).
+    if (!s.parked.empty()) {
+      Run& last = s.parked.back();
+      if (last.end() == e->first && last.records.byte_size() + bytes_total <= kMaxJoinedRunBytes &&
+          last.records.has_times() == (e->time_ms != 0)) {
+        const size_t before = last.records.size();
+        last.records.add_encoded_run(records, sizes);
+        if (e->time_ms != 0)
+          for (size_t i = before; i < last.records.size(); ++i) last.records.set_time(i, e->time_ms);
+        return Status::OK();
+      }
+    }
+    Run run{e->first, {}};
+    run.records.reserve(e->count, bytes_total);
+    run.records.add_encoded_run(records, sizes);
+    if (e->time_ms != 0) run.records.set_times(e->time_ms);
+    s.parked.push_back(std::move(run));
     return Status::OK();
   };
   WalOptions wo = options.wal;
@@ -71,6 +85,11 @@ Result<std::unique_ptr<NodeLog>> NodeLog::open(const std::string& dir, const Nod
   wo.initial_offset = 0;
   ASSIGN_OR_RETURN(auto wal, Wal::open(dir, wo, replay, &report->wal));
   std::unique_ptr<NodeLog> log(new NodeLog(options, std::move(wal)));
+  for (const auto& [name, s] : streams) {
+    uint64_t n = 0;
+    for (const auto& run : s.parked) n += run.records.size();
+    report->stream_records[name] = n;
+  }
   log->streams_ = std::move(streams);
   log->next_lsn_ = log->wal_->next_offset();
   for (auto& [name, s] : log->streams_) log->set_entries_front(name, s, std::nullopt);

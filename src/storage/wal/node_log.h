@@ -220,7 +220,9 @@ class NodeLog {
     Offset flushed;  // its records below it are held elsewhere (the last checkpoint)
     // The stream's entries still needed (not wholly below its checkpoint): LSN, end offset.
     std::deque<std::pair<Offset, Offset>> entries;
-    std::vector<Run> parked;  // unattached: records for the next attach, one run per entry
+    // Unattached: records for the next attach, in runs of consecutive offsets (small entries
+    // that continue a run join it; see kMaxJoinedRunBytes).
+    std::vector<Run> parked;
     Status flush_error;       // the owner's last flush failed (note_flush_failure)
   };
 
@@ -268,7 +270,17 @@ class NodeLog {
   // writing its own append), so entries are recorded in LSN order. Taken before mu_.
   std::mutex write_mu_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Stream> streams_;
+  // Looked up by string_view too (recovery decodes names as views): no string per lookup.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Streams = std::unordered_map<std::string, Stream, NameHash, std::equal_to<>>;
+  // A replayed entry joins its stream's last run while that run holds less than this: a log of
+  // many small entries (a put spread over many buckets) then costs a run per stream, not one
+  // per entry, and a large entry still gets a run of its own, sized exactly.
+  static constexpr size_t kMaxJoinedRunBytes = 1 << 20;
+  Streams streams_;
   std::set<std::pair<Offset, std::string>> fronts_;  // (first needed LSN, stream) per stream
   int64_t last_time_ = 0;       // the last group's append time (write_mu_)
   std::deque<Pending> queue_;   // appends of streams synced per append: the group commit's
