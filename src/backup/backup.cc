@@ -257,7 +257,7 @@ class Sink final : public BucketSink {
     if (!pinned_) return Internal("backup: bucket " + std::to_string(bucket_) + " was never pinned");
     if (copier_->in_file()) return Corruption("'" + copier_->file() + "' ended early");
     if (!sizes_.empty())
-      return Corruption("bucket " + std::to_string(bucket_) + ": '" + sizes_.begin()->first + "' (and " +
+      return Corruption("bucket " + std::to_string(bucket_) + ": '" + rel_ + sizes_.begin()->first + "' (and " +
                         std::to_string(sizes_.size() - 1) + " more) of version " +
                         std::to_string(m_->buckets.back().version) + " never arrived");
     return Status::OK();

@@ -142,6 +142,7 @@ Status Service::prepare_backup(const v1::BackupBucketRequest& req, BackupStream*
   first.set_node(self_.id.str());
 
   if (req.topic_files()) {
+    stream->name = "topic '" + topic + "' files on " + node;
     // topic.json as this node stores it (a topic of a backend without files may have none).
     auto meta = env->read_file(queue::topic_meta_path(data_dir, topic));
     if (meta.ok()) first.set_topic_meta(std::move(*meta));
