@@ -62,6 +62,8 @@ Result<std::unique_ptr<Queue>> open_queue(const std::string& data_dir, bool flus
   return Queue::open(qo);
 }
 
+}  // namespace
+
 Result<std::unique_ptr<Client>> open_client(const Target& t) {
   ClientOptions co;
   co.server = t.server;
@@ -71,6 +73,8 @@ Result<std::unique_ptr<Client>> open_client(const Target& t) {
   if (t.rpc_timeout.count() > 0) co.rpc_timeout = t.rpc_timeout;
   return Client::connect(co);
 }
+
+namespace {
 
 int put_lines(Store& q, const PutArgs& a) {
   WriterOptions wo;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "apps/persisting/bench_group.h"
+#include "persisting/client.h"
 #include "persisting/options.h"
 
 namespace persisting {
@@ -125,7 +126,7 @@ int run_inspect(const std::string& data_dir, const std::string& topic);
 // `compact`: compaction and version cleanup of a topic's Lance datasets now (cmd_compact.cc,
 // docs/compaction.md).
 struct CompactArgs {
-  std::string data_dir;
+  Target target;  // --data-dir: compact the files here; --server: the nodes that own the buckets
   std::string topic;
   std::optional<int64_t> bucket;                  // all buckets when empty
   std::optional<std::string> version_retention;   // seconds; the topic's setting when empty
@@ -139,6 +140,8 @@ int run_cluster_rebalance(const Target& t, const std::string& topic, bool dry_ru
 // Backup of a topic's files into a directory, its check, and restore (cmd_backup.cc,
 // docs/backup.md).
 int run_backup(const Target& t, const std::string& topic, const std::string& to);
+// A remote Client for --server and the connection flags (cmd_data.cc).
+Result<std::unique_ptr<Client>> open_client(const Target& t);
 int run_backup_verify(const std::string& dir);
 int run_restore(const std::string& from, const std::string& data_dir, const std::string& topic);
 int run_bench(const BenchArgs& a);

@@ -250,7 +250,7 @@ int main(int argc, char** argv) {
   cli::CompactArgs compact;
   auto* compact_cmd = app.add_subcommand(
       "compact", "Merge a topic's small Lance fragments and remove old versions now (docs/compaction.md)");
-  compact_cmd->add_option("--data-dir", compact.data_dir, "Data directory")->required();
+  add_target(compact_cmd, &compact.target, conn());
   compact_cmd->add_option("--topic", compact.topic, "Topic")->required();
   compact_cmd->add_option("--bucket", compact.bucket, "Only this bucket");
   compact_cmd->add_option("--version-retention", compact.version_retention,
@@ -381,7 +381,7 @@ int main(int argc, char** argv) {
   }
   if (app.got_subcommand(restore_cmd)) return cli::run_restore(restore_from, restore_dir, restore_topic);
   if (app.got_subcommand(inspect_cmd)) return cli::run_inspect(inspect_dir, inspect_topic);
-  if (app.got_subcommand(compact_cmd)) return cli::run_compact(compact);
+  if (app.got_subcommand(compact_cmd)) return check_target(compact.target) ? cli::run_compact(compact) : 2;
   if (cluster_cmd->got_subcommand(rebalance_cmd))
     return cli::run_cluster_rebalance(rebalance_target, rebalance_topic, rebalance_dry_run, rebalance_rehearse);
   if (app.got_subcommand(cluster_cmd)) return cli::run_cluster_status(cluster_target, cluster_topic);

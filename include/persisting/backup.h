@@ -73,6 +73,59 @@ struct BackupResult {
 Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const std::string& topic,
                                   const std::string& dir, const BackupOptions& options = {});
 
+// Where a backup's files come from: a data dir on this host (the backup_topic above), or a
+// cluster, whose nodes stream each bucket they own (net/remote_backup.h). Both feed the same
+// writer: the layout, backup.json, the incremental skipping and the crash safety are one code.
+//
+// A file of a bucket's dataset, relative to the dataset directory ("data/<uuid>.lance").
+struct SourceFile {
+  std::string path;
+  uint64_t size = 0;
+};
+
+// What a source hands one pinned bucket to (backup_topic makes it).
+class BucketSink {
+ public:
+  virtual ~BucketSink() = default;
+  // The files of this bucket the backup directory holds already, with their sizes: a source
+  // that can (a node) need not send them again when the version has them with that size.
+  virtual const std::vector<SourceFile>& held() const = 0;
+  // The pinned version and every file it refers to: called once, before any file.
+  virtual Status pinned(const BackupBucket& bucket, const std::vector<SourceFile>& files) = 0;
+  // Whether one of pinned()'s files is still to be written (not held with that size).
+  virtual bool needs(const SourceFile& file) const = 0;
+  // A needed file's bytes in order: begin_file, append (any number), end_file (checks the size
+  // pinned() gave).
+  virtual Status begin_file(const std::string& path) = 0;
+  virtual Status append(std::string_view data) = 0;
+  virtual Status end_file() = 0;
+  // Or a needed file copied whole from a file on this host (through the backup's Env).
+  virtual Status copy_file(const std::string& from, const std::string& path) = 0;
+};
+
+class BackupSource {
+ public:
+  virtual ~BackupSource() = default;
+  // topic.json of the topic as the source stores it; NotFound naming the topic when unknown.
+  virtual Result<std::string> topic_meta(const std::string& topic) = 0;
+  // Pins the bucket's latest Lance version (flushing it first when the source can) and hands
+  // it to sink: pinned(), then the bytes of every file the sink needs.
+  virtual Status copy_bucket(const TopicInfo& info, uint32_t bucket, BucketSink* sink) = 0;
+  // The consumer groups' commit files (group name, the file's bytes), read after every bucket
+  // was pinned.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> group_files(const TopicInfo& info) = 0;
+};
+
+// backup_topic with the files from `source`, with the same results and errors (a memory topic:
+// FailedPrecondition, ...).
+Result<BackupResult> backup_topic(Env* env, BackupSource* source, const std::string& topic, const std::string& dir,
+                                  const BackupOptions& options = {});
+
+// The checks backup_topic makes of a topic.json before it writes anything (`what` names where it
+// was read in errors): the backend keeps Lance datasets. Answers the topic's settings.
+Result<TopicInfo> check_backup_topic_meta(const std::string& topic, std::string_view meta_text,
+                                          const std::string& what);
+
 // What backup_topic checks about the topic before it writes anything (the errors above, except
 // those about `dir`): run it before a flush, so that bad input changes nothing.
 Status check_backup_source(Env* env, const std::string& data_dir, const std::string& topic);

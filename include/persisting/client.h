@@ -34,6 +34,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "persisting/store.h"
@@ -63,6 +65,40 @@ struct RebalanceOptions {
   bool dry_run = false;   // only compute the plan (and count the records that would move)
   bool rehearse = false;  // fence, copy and verify every moving bucket, then undo it all
   std::chrono::milliseconds timeout = std::chrono::hours(1);  // the whole rebalance
+};
+
+// Client::compact: compaction and version cleanup of a topic's Lance datasets on the nodes that
+// own its buckets (docs/compaction.md, "Compaction over the network").
+struct CompactOptions {
+  std::optional<uint32_t> bucket;                 // only this bucket
+  std::optional<int64_t> version_retention_s;     // instead of the topic's version_retention
+  std::chrono::milliseconds timeout = std::chrono::minutes(10);  // the whole call
+};
+
+// Client::backup_bucket: a bucket's pinned Lance version as its owner streams it
+// (docs/wire-protocol.md, "Backup"). Paths are relative to the bucket's dataset directory.
+struct BackupFileSize {
+  std::string path;
+  uint64_t size = 0;
+};
+struct BucketBackupHeader {
+  std::string node;  // the owner that answered ("n2 (host:port)")
+  uint64_t version = 0, first_offset = 0, end_offset = 0;
+  std::vector<BackupFileSize> files;  // every file of the version
+};
+class BucketBackupReceiver {
+ public:
+  virtual ~BucketBackupReceiver() = default;
+  virtual Status header(const BucketBackupHeader& h) = 0;
+  // The bytes [offset, offset + data.size()) of one of the header's files; each file's chunks in
+  // order, file after file (an empty file: one empty chunk).
+  virtual Status chunk(const std::string& path, uint64_t offset, std::string_view data) = 0;
+};
+// Client::backup_topic_files: topic.json as the entry node stores it, and the consumer groups'
+// commit files gathered from the nodes that coordinate them.
+struct TopicBackupFiles {
+  std::string topic_meta;
+  std::vector<std::pair<std::string, std::string>> groups;  // group name, commit file bytes
 };
 
 class ClientWriter final : public TopicWriter {
@@ -157,6 +193,21 @@ class Client final : public Store {
   //  "moves":[{"bucket","from","to","records"}],"records":<sum>,"dropped":["n1:3",...]}.
   // Not retried. A failure before the switch changes nothing (the error says so).
   Result<Object> rebalance(const std::string& topic, const RebalanceOptions& options = {});
+  // Compacts the topic's datasets and cleans up their old versions on every node that owns
+  // buckets of it (CompactTopic). Answers {"topic", "buckets": [{"bucket", "node", "version",
+  // "fragments_before", "fragments", "rows", "fragments_compacted", "fragments_written",
+  // "rows_rewritten", "versions_removed", "files_removed", "bytes_removed"} or {"bucket", "node",
+  // "error"}], "compacted_on": [...]}, the shape of `persisting compact --data-dir`.
+  Result<Object> compact(const std::string& topic, const CompactOptions& options = {});
+  // Backup (docs/backup.md, "Backup of a cluster"): the bucket's owner flushes it, pins its
+  // latest Lance version and streams it to receiver: the header, then every file not in `have`
+  // with that size. incarnation: the topic's life the backup is of (NotFound otherwise). Errors
+  // name the bucket and the node.
+  Status backup_bucket(const std::string& topic, uint32_t bucket, uint64_t incarnation,
+                       const std::vector<BackupFileSize>& have, BucketBackupReceiver* receiver);
+  // topic.json (from the entry node) and, with groups, the commit files of the topic's groups
+  // (from every owner of its buckets: each sends those it coordinates).
+  Result<TopicBackupFiles> backup_topic_files(const std::string& topic, bool groups);
 
  private:
   friend class ClientWriter;

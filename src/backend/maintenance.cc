@@ -61,3 +61,36 @@ Result<lance::CleanupReport> clean_up_versions(lance::LanceDataset* ds, const Ma
 }
 
 }  // namespace persisting
+
+namespace persisting {
+
+Result<MaintenanceOptions> topic_maintenance_options(const Options& backend_options,
+                                                     std::optional<int64_t> version_retention_s,
+                                                     const std::string& what) {
+  Options options;
+  for (const char* key : {"version_retention", "compaction_target_rows", "compaction_min_fragments", "compaction_max_bytes"}) {
+    if (auto it = backend_options.find(key); it != backend_options.end()) options[key] = it->second;
+  }
+  OptionReader reader(options, what);
+  ASSIGN_OR_RETURN(MaintenanceOptions mo, maintenance_options(reader));
+  if (version_retention_s) mo.version_retention = std::chrono::seconds(*version_retention_s);
+  return mo;
+}
+
+Result<DatasetCompaction> compact_dataset_now(Env* env, const std::string& path, const MaintenanceOptions& o,
+                                              const RetentionLimits* retention) {
+  DatasetCompaction c;
+  if (!env->file_exists(path)) return c;
+  ASSIGN_OR_RETURN(auto ds, lance::LanceDataset::open_or_create(env, path));
+  c.exists = true;
+  c.fragments_before = ds->fragments().size();
+  auto r = maintain_dataset(ds.get(), o, retention, /*force=*/true, /*cleanup=*/true);
+  if (r.ok()) c.report = *r;
+  else c.status = r.status();
+  c.version = ds->version();
+  c.fragments = ds->fragments().size();
+  c.rows = ds->count_rows();
+  return c;
+}
+
+}  // namespace persisting

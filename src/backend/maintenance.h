@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
+#include <string>
 
 #include "persisting/backend.h"
 #include "persisting/options.h"
@@ -44,5 +46,29 @@ Result<lance::CleanupReport> clean_up_versions(lance::LanceDataset* ds, const Ma
 // background threshold), then cleans up its old versions when `cleanup` is set.
 Result<MaintenanceReport> maintain_dataset(lance::LanceDataset* ds, const MaintenanceOptions& o,
                                            const RetentionLimits* retention, bool force, bool cleanup);
+
+}  // namespace persisting
+
+namespace persisting {
+
+// The maintenance options of a topic's datasets: its backend options (version_retention,
+// compaction_*), with version_retention_s over them when given. `what` names the topic in errors.
+Result<MaintenanceOptions> topic_maintenance_options(const Options& backend_options,
+                                                     std::optional<int64_t> version_retention_s,
+                                                     const std::string& what);
+
+// One bucket's dataset compacted now (`persisting compact`, locally or on a node).
+struct DatasetCompaction {
+  bool exists = false;  // false: nothing flushed to the bucket yet (no dataset), nothing else set
+  uint64_t version = 0, fragments_before = 0, fragments = 0, rows = 0;  // after (before) it
+  Status status;  // of the compaction and cleanup; the counts above hold either way
+  MaintenanceReport report;
+};
+
+// Opens the dataset at `path` with a handle of its own (a writer's handles in this or another
+// process re-read the dataset on their next commit), compacts it (forced: any two small fragments
+// that can merge) and cleans up its old versions. An error: the dataset cannot be opened.
+Result<DatasetCompaction> compact_dataset_now(Env* env, const std::string& path, const MaintenanceOptions& o,
+                                              const RetentionLimits* retention);
 
 }  // namespace persisting

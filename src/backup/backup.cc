@@ -1,4 +1,6 @@
-// Backup of one topic of a data dir into a directory (docs/backup.md).
+// Backup of one topic into a directory (docs/backup.md). The files come from a BackupSource: a
+// data dir on this host (data_dir_source.cc) or a cluster's nodes (net/remote_backup.cc); this
+// file is the writer both feed.
 //
 // backup_topic pins each bucket's latest Lance version (it reads that version's manifest once)
 // and copies exactly the files that version refers to (its manifest, data files, deletion
@@ -26,47 +28,16 @@
 #include "backup/file_copy.h"
 #include "backup/layout.h"
 #include "backup/tree.h"
+#include "backup/version_files.h"
 #include "core/crc32c.h"
 #include "core/status_macros.h"
 #include "groups/group_store.h"
 #include "groups/group_types.h"
 #include "queue/topic_meta.h"
-#include "storage/lance/deletion_file.h"
-#include "storage/lance/format.h"
-#include "storage/lance/snapshot.h"
-#include "storage/lance/version_pins.h"
 
 namespace persisting::backup {
 
 namespace {
-
-// The files of one pinned version, relative to the dataset directory.
-Result<std::vector<std::string>> version_files(Env* env, const lance::Snapshot& s) {
-  std::set<std::string> files;
-  if (s.version == 0) return std::vector<std::string>{};
-  const auto& m = s.file.manifest;
-  files.insert(std::string(lance::kVersionsDir) + "/" + lance::manifest_file_name(s.naming, s.version));
-  for (const auto& frag : m.fragments()) {
-    for (const auto& f : frag.files()) files.insert(std::string(lance::kDataDir) + "/" + f.path());
-    if (frag.has_deletion_file()) {
-      std::string full = lance::deletion_file_path(s.dataset, frag);
-      files.insert(full.substr(s.dataset.size() + 1));
-    }
-  }
-  // The transaction file is a record of the commit; readers use the manifest's inline copy.
-  // Copied when it is there (LanceDB's cleanup may have removed old ones).
-  if (!m.transaction_file().empty()) {
-    std::string rel = std::string(lance::kTransactionsDir) + "/" + m.transaction_file();
-    if (env->file_exists(join_path(s.dataset, rel))) files.insert(rel);
-  }
-  // An index LanceDB built: its files are immutable as well; every one is copied.
-  if (m.has_index_section()) {
-    std::vector<std::string> idx;
-    RETURN_IF_ERROR(list_files(env, join_path(s.dataset, "_indices"), "_indices", &idx));
-    files.insert(idx.begin(), idx.end());
-  }
-  return std::vector<std::string>(files.begin(), files.end());
-}
 
 // What the first backup into a directory writes there before anything else, and removes once
 // backup.json is in place: a directory holding it is an interrupted first backup of that topic.
@@ -107,21 +78,25 @@ class Copier {
   Copier(Env* env, std::string dir, const std::optional<BackupManifest>& prev, bool sync, BackupResult* r)
       : env_(env), dir_(std::move(dir)), prev_(prev), sync_(sync), r_(r) {}
 
-  // Copies `from` to <dir>/<rel> unless the previous backup has it already.
+  // Whether the previous backup lists <dir>/<rel> with this size, and it is there with that size.
+  bool has(const std::string& rel, uint64_t size) const {
+    if (!prev_) return false;
+    const BackupFile* old = prev_->find(rel);
+    if (!old || old->size != size) return false;
+    auto have = env_->file_size(join_path(dir_, rel));
+    return have.ok() && *have == size;
+  }
+  // Keeps a file has() found: listed with the previous backup's CRC, not copied.
+  void keep(const std::string& rel) {
+    const BackupFile* old = prev_->find(rel);
+    add(rel, FileSum{old->size, old->crc32c});
+    ++r_->files_skipped;
+    r_->bytes_skipped += old->size;
+  }
+
+  // Copies `from` (a file of this host) to <dir>/<rel>.
   Status copy(const std::string& from, const std::string& rel) {
     const std::string to = join_path(dir_, rel);
-    ASSIGN_OR_RETURN(uint64_t size, env_->file_size(from));
-    if (prev_) {
-      if (const BackupFile* old = prev_->find(rel); old && old->size == size) {
-        auto have = env_->file_size(to);
-        if (have.ok() && *have == size) {
-          add(rel, FileSum{size, old->crc32c});
-          ++r_->files_skipped;
-          r_->bytes_skipped += size;
-          return Status::OK();
-        }
-      }
-    }
     RETURN_IF_ERROR(make_parent(to));
     ASSIGN_OR_RETURN(FileSum sum, copy_file(env_, from, to, sync_ ? &batch_ : nullptr));
     add(rel, sum);
@@ -129,6 +104,39 @@ class Copier {
     r_->bytes_copied += sum.size;
     return Status::OK();
   }
+
+  // <dir>/<rel> written from chunks: begin, append..., end.
+  Status begin(const std::string& rel) {
+    const std::string to = join_path(dir_, rel);
+    RETURN_IF_ERROR(make_parent(to));
+    ASSIGN_OR_RETURN(out_, env_->new_writable_file(to, /*truncate=*/true));
+    out_rel_ = rel;
+    out_sum_ = FileSum{};
+    return Status::OK();
+  }
+  Status append(std::string_view data) {
+    if (!out_) return Internal("backup: a chunk outside a file");
+    out_sum_.crc32c = crc32c_extend(out_sum_.crc32c, data);
+    out_sum_.size += data.size();
+    RETURN_IF_ERROR(out_->append(data));
+    if (sync_) RETURN_IF_ERROR(out_->start_writeback());
+    return Status::OK();
+  }
+  Status end(uint64_t want_size) {
+    if (!out_) return Internal("backup: end of no file");
+    auto out = std::move(out_);
+    if (out_sum_.size != want_size)
+      return Corruption("'" + out_rel_ + "': got " + std::to_string(out_sum_.size) + " bytes, expected " +
+                      std::to_string(want_size));
+    if (sync_) RETURN_IF_ERROR(batch_.add(std::move(out)));
+    else RETURN_IF_ERROR(out->close());
+    add(out_rel_, out_sum_);
+    ++r_->files_copied;
+    r_->bytes_copied += out_sum_.size;
+    return Status::OK();
+  }
+  bool in_file() const { return out_ != nullptr; }
+  const std::string& file() const { return out_rel_; }
 
   // Writes bytes read earlier (files that change: topic.json, group commits) to <dir>/<rel>.
   // Skipped, like a copy, when the previous backup has the same bytes (size and CRC32C) there.
@@ -162,6 +170,8 @@ class Copier {
     return Status::OK();
   }
 
+  const BackupManifest* previous() const { return prev_ ? &*prev_ : nullptr; }
+
   std::vector<BackupFile> take_files() {
     std::vector<BackupFile> out;
     for (auto& [path, sum] : files_) out.push_back({path, sum.size, sum.crc32c});
@@ -191,42 +201,128 @@ class Copier {
   std::map<std::string, FileSum> files_;
   std::set<std::string> dirs_;
   SyncBatch batch_;
+  std::unique_ptr<WritableFile> out_;  // the file begin() opened
+  std::string out_rel_;
+  FileSum out_sum_;
 };
 
-struct Source {
-  TopicInfo info;
-  std::string meta_text;  // topic.json as read
-};
-
-Result<Source> load_source(Env* env, const std::string& data_dir, const std::string& topic) {
-  RETURN_IF_ERROR(groups::validate_name("topic", topic));
-  const std::string meta_path = queue::topic_meta_path(data_dir, topic);
-  auto meta_text = env->read_file(meta_path);
-  if (!meta_text.ok()) {
-    if (meta_text.status().code() == Code::kNotFound)
-      return NotFound("topic '" + topic + "' does not exist in data dir '" + data_dir + "'");
-    return meta_text.status();
+// One bucket of the backup being written: the sink a source hands its pinned version to.
+class Sink final : public BucketSink {
+ public:
+  Sink(Copier* copier, const std::string& topic, uint32_t bucket, BackupManifest* m)
+      : copier_(copier), rel_(dataset_rel(topic, bucket) + "/"), bucket_(bucket), m_(m) {
+    if (const auto* prev = copier->previous())
+      for (const auto& f : prev->files)
+        if (f.path.rfind(rel_, 0) == 0 && copier->has(f.path, f.size)) {
+          held_.push_back({f.path.substr(rel_.size()), f.size});
+          held_size_[held_.back().path] = f.size;
+        }
   }
-  ASSIGN_OR_RETURN(TopicInfo info, queue::decode_topic_meta(*meta_text, meta_path));
+  const std::vector<SourceFile>& held() const override { return held_; }
+  Status pinned(const BackupBucket& bucket, const std::vector<SourceFile>& files) override {
+    if (pinned_) return Internal("backup: bucket " + std::to_string(bucket_) + " pinned twice");
+    if (bucket.bucket != bucket_)
+      return Internal("backup: bucket " + std::to_string(bucket.bucket) + " answered for bucket " + std::to_string(bucket_));
+    pinned_ = true;
+    m_->buckets.push_back(bucket);
+    for (const auto& f : files) {
+      if (!safe_path(f.path)) return Corruption("bucket " + std::to_string(bucket_) + ": bad file name '" + f.path + "'");
+      if (!needs(f)) copier_->keep(rel_ + f.path);
+      else sizes_[f.path] = f.size;
+    }
+    return Status::OK();
+  }
+  bool needs(const SourceFile& f) const override {
+    auto it = held_size_.find(f.path);
+    return it == held_size_.end() || it->second != f.size;
+  }
+  Status begin_file(const std::string& path) override {
+    if (copier_->in_file()) return Internal("backup: '" + copier_->file() + "' not ended");
+    auto it = sizes_.find(path);
+    if (it == sizes_.end())
+      return Corruption("bucket " + std::to_string(bucket_) + ": '" + path + "' is not a needed file of the version");
+    want_ = it->second;
+    sizes_.erase(it);
+    return copier_->begin(rel_ + path);
+  }
+  Status append(std::string_view data) override { return copier_->append(data); }
+  Status end_file() override { return copier_->end(want_); }
+  Status copy_file(const std::string& from, const std::string& path) override {
+    if (sizes_.erase(path) == 0)
+      return Corruption("bucket " + std::to_string(bucket_) + ": '" + path + "' is not a needed file of the version");
+    return copier_->copy(from, rel_ + path);
+  }
+  // After the source is done: every needed file was written.
+  Status check_done() const {
+    if (!pinned_) return Internal("backup: bucket " + std::to_string(bucket_) + " was never pinned");
+    if (copier_->in_file()) return Corruption("'" + copier_->file() + "' ended early");
+    if (!sizes_.empty())
+      return Corruption("bucket " + std::to_string(bucket_) + ": '" + rel_ + sizes_.begin()->first + "' (and " +
+                        std::to_string(sizes_.size() - 1) + " more) of version " +
+                        std::to_string(m_->buckets.back().version) + " never arrived");
+    return Status::OK();
+  }
+
+ private:
+  // A path inside the dataset: no empty, "." or ".." part, not absolute.
+  static bool safe_path(const std::string& p) {
+    if (p.empty() || p.front() == '/') return false;
+    size_t pos = 0;
+    while (pos <= p.size()) {
+      size_t slash = std::min(p.find('/', pos), p.size());
+      std::string_view part(p.data() + pos, slash - pos);
+      if (part.empty() || part == "." || part == "..") return false;
+      pos = slash + 1;
+    }
+    return true;
+  }
+
+  Copier* copier_;
+  std::string rel_;  // "<topic>/bucket_<b>/data.lance/"
+  uint32_t bucket_;
+  BackupManifest* m_;
+  std::vector<SourceFile> held_;
+  std::map<std::string, uint64_t> held_size_;  // held_ by path
+  std::map<std::string, uint64_t> sizes_;  // needed files not written yet
+  uint64_t want_ = 0;
+  bool pinned_ = false;
+};
+
+}  // namespace
+
+Result<TopicInfo> check_backup_topic_meta(const std::string& topic, std::string_view meta_text,
+                                          const std::string& what) {
+  ASSIGN_OR_RETURN(TopicInfo info, queue::decode_topic_meta(meta_text, what));
+  if (info.topic != topic)
+    return Corruption("'" + what + "' is the topic.json of topic '" + info.topic + "', not of '" + topic + "'");
   if (info.backend == "memory")
     return FailedPrecondition("topic '" + topic + "' uses the backend 'memory': its records live only in the "
                               "process that wrote them, there are no files to back up");
   if (info.backend != "lance" && info.backend != "persisting")
     return NotSupported("topic '" + topic + "' uses the backend '" + info.backend +
                         "': a backup copies Lance datasets, which only the backends 'lance' and 'persisting' keep");
-  return Source{std::move(info), std::move(*meta_text)};
+  return info;
 }
 
-}  // namespace
-
 Status check_backup_source(Env* env, const std::string& data_dir, const std::string& topic) {
-  return load_source(env, data_dir, topic).status();
+  RETURN_IF_ERROR(groups::validate_name("topic", topic));
+  DataDirSource source(env, data_dir);
+  ASSIGN_OR_RETURN(std::string text, source.topic_meta(topic));
+  return check_backup_topic_meta(topic, text, queue::topic_meta_path(data_dir, topic)).status();
 }
 
 Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const std::string& topic,
                                   const std::string& dir, const BackupOptions& options) {
-  ASSIGN_OR_RETURN(Source source, load_source(env, data_dir, topic));
-  const TopicInfo& info = source.info;
+  RETURN_IF_ERROR(groups::validate_name("topic", topic));
+  DataDirSource source(env, data_dir);
+  return backup_topic(env, &source, topic, dir, options);
+}
+
+Result<BackupResult> backup_topic(Env* env, BackupSource* source, const std::string& topic, const std::string& dir,
+                                  const BackupOptions& options) {
+  RETURN_IF_ERROR(groups::validate_name("topic", topic));
+  ASSIGN_OR_RETURN(std::string meta_text, source->topic_meta(topic));
+  ASSIGN_OR_RETURN(TopicInfo info, check_backup_topic_meta(topic, meta_text, "topic.json of topic '" + topic + "'"));
   ASSIGN_OR_RETURN(auto prev, previous_backup(env, dir, topic, info.incarnation));
 
   BackupResult r;
@@ -243,39 +339,25 @@ Result<BackupResult> backup_topic(Env* env, const std::string& data_dir, const s
 
   // 1. Pin every bucket's latest version and copy the files it refers to.
   for (uint32_t b = 0; b < info.num_buckets; ++b) {
-    const std::string dataset = join_path(queue::bucket_dir(data_dir, topic, BucketId(b)), "data.lance");
-    ASSIGN_OR_RETURN(lance::Snapshot s, lance::load_snapshot(env, dataset, std::nullopt));
-    // A version cleanup in this process keeps the pinned version while its files are copied.
-    lance::VersionPin pin(dataset, s.version);
-    m.buckets.push_back({b, s.version, s.first_offset, s.first_offset + s.num_rows()});
-    ASSIGN_OR_RETURN(auto files, version_files(env, s));
-    const std::string rel_dataset = dataset_rel(topic, b);
-    for (const auto& f : files) {
-      Status st = copier.copy(join_path(dataset, f), rel_dataset + "/" + f);
-      if (!st.ok() && st.code() == Code::kNotFound)
-        return NotFound("topic '" + topic + "' bucket " + std::to_string(b) + ": a file of Lance version " +
-                        std::to_string(s.version) + " disappeared while it was copied (" + st.message() +
-                        "); was the version cleaned up? Run the backup again");
-      RETURN_IF_ERROR(st);
-    }
+    Sink sink(&copier, topic, b, &m);
+    RETURN_IF_ERROR(source->copy_bucket(info, b, &sink));
+    RETURN_IF_ERROR(sink.check_done());
   }
 
   // 2. The consumer groups' commits, read after the versions were pinned: a commit may point
   //    past a bucket's pinned end (restore moves it back to the end).
-  groups::GroupStore store(env, data_dir);
-  ASSIGN_OR_RETURN(auto names, store.list(topic));
-  for (const auto& g : names) {
-    const std::string path = store.path(topic, g);
-    auto raw = env->read_file(path);
-    if (!raw.ok() && raw.status().code() == Code::kNotFound) continue;  // deleted meanwhile
-    RETURN_IF_ERROR(raw.status());
-    RETURN_IF_ERROR(groups::GroupStore::decode(*raw, topic, g, path).status());
-    RETURN_IF_ERROR(copier.write(*raw, group_rel(topic, g)));
+  ASSIGN_OR_RETURN(auto group_files, source->group_files(info));
+  std::sort(group_files.begin(), group_files.end());
+  for (const auto& [g, raw] : group_files) {
+    RETURN_IF_ERROR(groups::validate_name("group", g));
+    if (!m.groups.empty() && m.groups.back() == g) return Corruption("group '" + g + "' came twice");
+    RETURN_IF_ERROR(groups::GroupStore::decode(raw, topic, g, "commits of group '" + g + "'").status());
+    RETURN_IF_ERROR(copier.write(raw, group_rel(topic, g)));
     m.groups.push_back(g);
   }
 
   // 3. topic.json as read at the start.
-  RETURN_IF_ERROR(copier.write(source.meta_text, topic_meta_rel(topic)));
+  RETURN_IF_ERROR(copier.write(meta_text, topic_meta_rel(topic)));
 
   // 4. Make the copies durable, then the manifest that says they are a backup.
   RETURN_IF_ERROR(copier.sync_all());

@@ -219,11 +219,11 @@ Status Service::authorize(grpc::CallbackServerContext* ctx) const {
   return Status::OK();
 }
 
-Service::Done Service::finisher(int method, grpc::ServerUnaryReactor* reactor) {
+std::function<void(const Status&)> Service::recorder(int method) {
   auto start = std::chrono::steady_clock::now();
   RpcMetrics* m = rpc_metrics_[method].get();
   metrics::Registry* reg = registry_;
-  return [reactor, start, m, reg, method](Status s) {
+  return [start, m, reg, method](const Status& s) {
     m->latency->observe(seconds_since(start));
     if (s.ok()) {
       m->ok->inc();
@@ -232,6 +232,12 @@ Service::Done Service::finisher(int method, grpc::ServerUnaryReactor* reactor) {
                    {{"method", kMethodNames[method]}, {"code", std::string(code_name(s.code()))}})
           .inc();
     }
+  };
+}
+
+Service::Done Service::finisher(int method, grpc::ServerUnaryReactor* reactor) {
+  return [reactor, record = recorder(method)](Status s) {
+    record(s);
     reactor->Finish(to_grpc(s));
   };
 }

@@ -114,6 +114,12 @@ class Service final : public v1::QueueService::CallbackService {
   grpc::ServerUnaryReactor* DeleteGroup(grpc::CallbackServerContext* ctx, const v1::DeleteGroupRequest* req,
                                         v1::DeleteGroupResponse* resp) override;
 
+  // Backup and compaction (backup_service.cc; docs/wire-protocol.md, "Backup", "Compaction").
+  grpc::ServerWriteReactor<v1::BackupBucketResponse>* BackupBucket(grpc::CallbackServerContext* ctx,
+                                                                   const v1::BackupBucketRequest* req) override;
+  grpc::ServerUnaryReactor* CompactTopic(grpc::CallbackServerContext* ctx, const v1::CompactTopicRequest* req,
+                                         v1::CompactTopicResponse* resp) override;
+
   // Sets persisting_group_lag for the groups this node coordinates (the node's scrape hook).
   // Blocks: asks the owners of their buckets' end offsets.
   void collect_group_metrics();
@@ -128,6 +134,8 @@ class Service final : public v1::QueueService::CallbackService {
   // Starts an RPC: authorizes, then runs body with a done() that records metrics and finishes.
   grpc::ServerUnaryReactor* unary(int method, grpc::CallbackServerContext* ctx, std::function<void(Done)> body);
   Done finisher(int method, grpc::ServerUnaryReactor* reactor);
+  // Records an RPC's latency and status code in the metrics (finisher does, for unary calls).
+  std::function<void(const Status&)> recorder(int method);
   Status authorize(grpc::CallbackServerContext* ctx) const;
   void post_admin(std::function<void()> work);
 
@@ -153,6 +161,13 @@ class Service final : public v1::QueueService::CallbackService {
                            bool named_incarnation, const Status& here,
                            const std::function<Status(const runtime::Member&)>& send,
                            const std::function<std::vector<std::string>()>& done_on);
+
+  // Backup (backup_service.cc): what a BackupBucket stream sends, pinned. Blocks (flush).
+  Status prepare_backup(const v1::BackupBucketRequest& req, class BackupStream* stream);
+  // CompactTopic (backup_service.cc): this node's buckets of the topic, then (everywhere) every
+  // other member's. Block (admin pool).
+  Status compact_here(const v1::CompactTopicRequest& req, v1::CompactTopicResponse* resp);
+  Status compact_everywhere(const v1::CompactTopicRequest& req, v1::CompactTopicResponse* resp);
 
   // Rebalance (rebalance_steps.cc). The coordinator (any node, rebalance.h) drives these steps
   // through RPCs; each runs on the node the step's RPC reaches.
