@@ -46,6 +46,12 @@ Value topic_json(const TopicInfo& t) {
     if (t.retention.records) r.set("records", static_cast<int64_t>(*t.retention.records));
     if (t.retention.bytes) r.set("bytes", static_cast<int64_t>(*t.retention.bytes));
     if (t.retention.ms) r.set("ms", static_cast<int64_t>(*t.retention.ms));
+    if (t.retention.policy == RetentionPolicy::kInterest) {
+      r.set("policy", "interest");
+      // docs/retention.md, "Interest".
+      r.set("note", std::string("kept until every consumer group has committed past it; with no group, ") +
+                        (t.retention.limits() ? "the limits alone" : "everything is kept"));
+    }
     o.set("retention", std::move(r));
   }
   if (t.replication_factor != 1) o.set("replication_factor", static_cast<int64_t>(t.replication_factor));
@@ -440,6 +446,14 @@ int run_topics_alter(const AlterArgs& a) {
         std::cerr << "persisting: " << s.message() << "\n";
         return 2;
       }
+    }
+    if (a.retention_policy) {
+      auto p = queue::parse_retention_policy(*a.retention_policy, "--retention-policy");
+      if (!p.ok()) {
+        std::cerr << "persisting: " << p.status().message() << "\n";
+        return 2;
+      }
+      r.policy = *p;
     }
     if (Status s = q.alter_topic(a.topic, r); !s.ok()) return fail(s.to_string());
     auto now = q.topic(a.topic);

@@ -48,6 +48,7 @@ struct AlterArgs {
   Target target;
   std::string topic;
   std::optional<std::string> retention_records, retention_bytes, retention_ms;
+  std::optional<std::string> retention_policy;  // "limits" or "interest"
 };
 
 // --from-time's argument: milliseconds since the Unix epoch, or ISO 8601

@@ -14,6 +14,7 @@
 #include "apps/persisting/commands.h"
 #include "core/status_macros.h"
 #include "persisting/backend.h"
+#include "queue/topic_meta.h"
 
 using namespace persisting;
 
@@ -136,6 +137,10 @@ int main(int argc, char** argv) {
   put_cmd->add_option("--retention-ms", put.retention.ms,
                       "New topics: a whole fragment goes once its newest record is older than this (ms)")
       ->check(CLI::PositiveNumber);
+  std::optional<std::string> put_policy;
+  put_cmd->add_option("--retention-policy", put_policy,
+                      "New topics: 'limits' (default) or 'interest': also keep what a consumer group has not "
+                      "committed (docs/retention.md)");
   put_cmd->add_option("--replication-factor", put.replication_factor,
                       "New topics: copies of each bucket, 1 (default), 3 or 5 (needs that many nodes)");
   put_cmd->add_flag("--flush", put.flush,
@@ -199,6 +204,8 @@ int main(int argc, char** argv) {
                                         "Keep at least this many bytes of data files per bucket, or 'none'");
   talter_cmd->add_option("--retention-ms", talter.retention_ms,
                          "Remove whole fragments whose newest record is older than this many ms, or 'none'");
+  talter_cmd->add_option("--retention-policy", talter.retention_policy,
+                         "'limits' or 'interest' (also keep what a consumer group has not committed)");
 
   cli::Target stats_target;
   std::string stats_topic;
@@ -344,13 +351,22 @@ int main(int argc, char** argv) {
       std::cerr << "persisting: " << s.message() << "\n";
       return 2;
     }
+    if (put_policy) {
+      auto p = queue::parse_retention_policy(*put_policy, "--retention-policy");
+      if (!p.ok()) {
+        std::cerr << "persisting: " << p.status().message() << "\n";
+        return 2;
+      }
+      put.retention.policy = *p;
+    }
     if (!check_target(put.target)) return 2;
     return cli::run_put(put);
   }
   if (app.got_subcommand(get_cmd)) return check_target(get.target) ? cli::run_get(get) : 2;
   if (topics_cmd->got_subcommand(talter_cmd)) {
-    if (!talter.retention_records && !talter.retention_bytes && !talter.retention_ms) {
-      std::cerr << "persisting: topics alter needs --retention-records, --retention-bytes or --retention-ms\n";
+    if (!talter.retention_records && !talter.retention_bytes && !talter.retention_ms && !talter.retention_policy) {
+      std::cerr << "persisting: topics alter needs --retention-records, --retention-bytes, --retention-ms or "
+                   "--retention-policy\n";
       return 2;
     }
     return check_target(talter.target) ? cli::run_topics_alter(talter) : 2;

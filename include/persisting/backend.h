@@ -40,6 +40,12 @@ namespace persisting {
 // fragments (lance, persisting) remove whole sealed fragments past the limits; others ignore it.
 class RetentionLimits {
  public:
+  // Interest (retention_policy=interest): the smallest offset every consumer group of the topic
+  // has committed in the bucket (a group without a commit there counts as 0); nullopt when the
+  // topic has no group. An error keeps everything (and is the bucket's last_retention_error).
+  // Called on flush and background paths, never per put; it may block on file reads.
+  using InterestFloor = std::function<Result<std::optional<uint64_t>>(BucketId)>;
+
   RetentionLimits(uint64_t records = 0, uint64_t bytes = 0, uint64_t ms = 0) : records_(records), bytes_(bytes), ms_(ms) {}
   void set(uint64_t records, uint64_t bytes, uint64_t ms = 0) {
     records_.store(records, std::memory_order_relaxed);
@@ -50,12 +56,25 @@ class RetentionLimits {
   uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
   // Age: a fragment whose newest record was appended more than ms milliseconds ago goes.
   uint64_t ms() const { return ms_.load(std::memory_order_relaxed); }
-  bool any() const { return records() > 0 || bytes() > 0 || ms() > 0; }
+  // Whether the topic's policy is interest (store.h, RetentionPolicy).
+  void set_interest(bool on) { interest_.store(on, std::memory_order_relaxed); }
+  bool interest() const { return interest_.load(std::memory_order_relaxed); }
+  // Where the interest floor comes from: set once by the owner (the queue layer) before the
+  // limits are shared with any bucket. Without it, interest keeps everything.
+  void set_interest_floor(InterestFloor floor) { floor_ = std::move(floor); }
+  Result<std::optional<uint64_t>> interest_floor(BucketId bucket) const {
+    if (!floor_) return FailedPrecondition("retention_policy=interest: no consumer group source for this bucket");
+    return floor_(bucket);
+  }
+  bool limits() const { return records() > 0 || bytes() > 0 || ms() > 0; }
+  bool any() const { return limits() || interest(); }
 
  private:
   std::atomic<uint64_t> records_;
   std::atomic<uint64_t> bytes_;
   std::atomic<uint64_t> ms_;
+  std::atomic<bool> interest_{false};
+  InterestFloor floor_;
 };
 
 // Where a backend instance lives and what it serves.
@@ -214,7 +233,7 @@ class BackendRegistry {
 // The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
 // 2: StorageBackend::check_batch; 3: BucketStats; 4: BackendContext data_dir, incarnation and
 // retention, StorageBackend::discard, BucketStats::first_offset; 5: StorageBackend::
-// offset_for_time, RetentionLimits::ms, RecordBatch append times.
-inline constexpr int kPluginAbiVersion = 5;
+// offset_for_time, RetentionLimits::ms, RecordBatch append times; 6: RetentionLimits interest.
+inline constexpr int kPluginAbiVersion = 6;
 
 }  // namespace persisting

@@ -25,12 +25,24 @@ namespace persisting {
 // persisting) support retention: they remove whole flushed fragments at the front of a bucket
 // while the fragments after them still hold at least the limit. Offsets never change: a read
 // below a bucket's first available offset is OutOfRange naming it.
+//
+// The policy (retention_policy) says who else must agree before a fragment goes:
+//   kLimits   (the default) the limits alone;
+//   kInterest also every consumer group of the topic must have committed past the fragment's
+//             last record in its bucket (a group without a commit for the bucket holds all of
+//             it). Without limits, a fragment goes once every group committed past it. With no
+//             group at all, interest degrades to the limits (none: keep everything).
+enum class RetentionPolicy { kLimits, kInterest };
+
 struct Retention {
   std::optional<uint64_t> records;  // retention_records: keep at least this many records
   std::optional<uint64_t> bytes;    // retention_bytes: keep at least this many bytes of data files
   // retention_ms: a fragment goes once its newest record was appended more than ms ago.
   std::optional<uint64_t> ms;
-  bool any() const { return records.has_value() || bytes.has_value() || ms.has_value(); }
+  RetentionPolicy policy = RetentionPolicy::kLimits;  // retention_policy
+  bool limits() const { return records.has_value() || bytes.has_value() || ms.has_value(); }
+  // Any retention at all: a limit, or the interest policy.
+  bool any() const { return limits() || policy != RetentionPolicy::kLimits; }
   bool operator==(const Retention&) const = default;
 };
 
@@ -261,8 +273,8 @@ class Store {
   // starts empty at offset 0. An unknown topic is NotFound naming it, and nothing changes.
   virtual Status delete_topic(const std::string& topic) = 0;
 
-  // Replaces the topic's retention limits (docs/retention.md; none set: keep everything from now
-  // on). The new limits are persisted in topic.json and applied at once to the buckets this
+  // Replaces the topic's retention limits and policy (docs/retention.md; none set: keep
+  // everything from now on). The new limits are persisted in topic.json and applied at once to the buckets this
   // store serves. An unknown topic is NotFound, a bad limit InvalidArgument; nothing changes then.
   virtual Status alter_topic(const std::string& topic, const Retention& retention) = 0;
 };

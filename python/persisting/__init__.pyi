@@ -52,7 +52,8 @@ class QueueApi:
                     retention_bytes: Optional[int] = ...,
                     replication_factor: Optional[int] = ...,
                     retention_ms: Optional[int] = ...,
-                    acks: Optional[str] = ...) -> Writer: ...
+                    acks: Optional[str] = ...,
+                    retention_policy: Optional[Literal["limits", "interest"]] = ...) -> Writer: ...
     async def read(self, topic: str, bucket_id: Optional[int] = ...,
                    bucket_ids: Optional[Sequence[int]] = ..., rank: Optional[int] = ...,
                    world_size: Optional[int] = ..., num_buckets: int = ...,
@@ -67,7 +68,8 @@ class QueueApi:
     def delete_topic(self, topic: str) -> None: ...
     def alter_topic(self, topic: str, retention_records: Optional[int] = ...,
                     retention_bytes: Optional[int] = ...,
-                    retention_ms: Optional[int] = ...) -> None: ...
+                    retention_ms: Optional[int] = ...,
+                    retention_policy: Optional[Literal["limits", "interest"]] = ...) -> None: ...
 
 class Writer:
     @property

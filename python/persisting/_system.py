@@ -174,14 +174,16 @@ class QueueApi:
                      retention_bytes: Optional[int] = None,
                      replication_factor: Optional[int] = None,
                      retention_ms: Optional[int] = None,
-                     acks: Optional[str] = None) -> Writer:
+                     acks: Optional[str] = None,
+                     retention_policy: Optional[str] = None) -> Writer:
         name = backend_name(backend)
         _check_storage_path(self._system, topic, name, storage_path)
         options = {str(k): _option_text(v) for k, v in (backend_options or {}).items()}
         native = self._system._native.writer(topic, bucket_column, int(num_buckets),
                                              int(batch_size), name, options,
                                              retention_records, retention_bytes,
-                                             replication_factor, retention_ms, acks)
+                                             replication_factor, retention_ms, acks,
+                                             retention_policy)
         return Writer(self._system, native)
 
     async def write(self, topic: str, bucket_column: str = "id", num_buckets: int = 4,
@@ -191,7 +193,8 @@ class QueueApi:
                     retention_bytes: Optional[int] = None,
                     replication_factor: Optional[int] = None,
                     retention_ms: Optional[int] = None,
-                    acks: Optional[str] = None) -> Writer:
+                    acks: Optional[str] = None,
+                    retention_policy: Optional[str] = None) -> Writer:
         """Creates the topic (or opens it with the same settings) and returns its writer.
 
         Args:
@@ -208,6 +211,9 @@ class QueueApi:
                 (docs/retention.md; lance and persisting backends; None: no limit).
             retention_ms: a new topic's age limit: a whole fragment goes once its newest
                 record was appended more than this many milliseconds ago (None: no limit).
+            retention_policy: "limits" (None, the default) or "interest": a fragment is also
+                kept until every consumer group has committed past it (docs/retention.md,
+                "Interest"; with no group, the limits alone). Embedded only.
             replication_factor: a new topic's copies of each bucket in a cluster: 1, 3 or 5
                 (docs/cluster.md, "Replication"; None: 1, or an existing topic's). More than 1
                 needs that many nodes: an embedded system raises InvalidArgumentError.
@@ -221,7 +227,7 @@ class QueueApi:
             self._system.executor(),
             lambda: self._open_writer(topic, bucket_column, num_buckets, batch_size, storage_path,
                                       backend, backend_options, retention_records, retention_bytes,
-                                      replication_factor, retention_ms, acks))
+                                      replication_factor, retention_ms, acks, retention_policy))
 
     def _open_reader(self, topic: str, bucket_id: Optional[int] = None,
                      bucket_ids: Optional[Sequence[int]] = None, rank: Optional[int] = None,
@@ -325,15 +331,19 @@ class QueueApi:
 
     def alter_topic(self, topic: str, retention_records: Optional[int] = None,
                     retention_bytes: Optional[int] = None,
-                    retention_ms: Optional[int] = None) -> None:
+                    retention_ms: Optional[int] = None,
+                    retention_policy: Optional[str] = None) -> None:
         """Replaces the topic's retention limits per bucket (None: no limit), applied at once.
 
         Whole flushed fragments at the front of each bucket go once the newer ones hold the
         limit; offsets never change and a read below a bucket's first offset raises
-        OutOfRangeError (docs/retention.md). An unknown topic raises NotFoundError, a limit
-        below 1 InvalidArgumentError; nothing changes then. Embedded only for now.
+        OutOfRangeError (docs/retention.md). retention_policy "interest" also keeps what a
+        consumer group has not committed; None is "limits". An unknown topic raises
+        NotFoundError, a limit below 1 or another policy InvalidArgumentError; nothing changes
+        then. Embedded only for now.
         """
-        self._system._native.alter_topic(topic, retention_records, retention_bytes, retention_ms)
+        self._system._native.alter_topic(topic, retention_records, retention_bytes, retention_ms,
+                                         retention_policy)
 
 
 def _option_text(value: Any) -> str:

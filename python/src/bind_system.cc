@@ -5,6 +5,7 @@
 #include "errors.h"
 #include "groups/group_types.h"
 #include "handles.h"
+#include "queue/topic_meta.h"
 
 namespace py = pybind11;
 
@@ -70,8 +71,10 @@ void SystemHandle::close() {
 namespace {
 
 // Python's limits (None: no limit) as a Retention; a limit below 1 is InvalidArgumentError.
-Retention retention_of(std::optional<int64_t> records, std::optional<int64_t> bytes, std::optional<int64_t> ms) {
+Retention retention_of(std::optional<int64_t> records, std::optional<int64_t> bytes, std::optional<int64_t> ms,
+                       const std::optional<std::string>& policy) {
   Retention r;
+  if (policy) r.policy = value_or_throw(queue::parse_retention_policy(*policy, "retention_policy"));
   auto take = [](const char* name, std::optional<int64_t> v, std::optional<uint64_t>* out) {
     if (!v) return;
     if (*v <= 0) throw_error("InvalidArgumentError", std::string(name) + " must be positive, got " + std::to_string(*v));
@@ -92,7 +95,8 @@ std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, con
                                                    std::optional<int64_t> retention_bytes,
                                                    std::optional<int64_t> replication_factor,
                                                    std::optional<int64_t> retention_ms,
-                                                   std::optional<std::string> acks) {
+                                                   std::optional<std::string> acks,
+                                                   std::optional<std::string> retention_policy) {
   auto s = get();
   WriterOptions o;
   if (acks) {
@@ -100,7 +104,7 @@ std::shared_ptr<WriterHandle> SystemHandle::writer(const std::string& topic, con
     else if (*acks == "all") o.acks = Acks::kAll;
     else throw_error("InvalidArgumentError", "topic '" + topic + "': acks must be 'leader' or 'all', got '" + *acks + "'");
   }
-  o.retention = retention_of(retention_records, retention_bytes, retention_ms);
+  o.retention = retention_of(retention_records, retention_bytes, retention_ms, retention_policy);
   if (replication_factor) {
     int64_t rf = *replication_factor;
     if (rf != 1 && rf != 3 && rf != 5)
@@ -197,9 +201,10 @@ py::dict SystemHandle::stats(const std::string& topic) {
 }
 
 void SystemHandle::alter_topic(const std::string& topic, std::optional<int64_t> retention_records,
-                               std::optional<int64_t> retention_bytes, std::optional<int64_t> retention_ms) {
+                               std::optional<int64_t> retention_bytes, std::optional<int64_t> retention_ms,
+                               std::optional<std::string> retention_policy) {
   auto s = get();
-  Retention r = retention_of(retention_records, retention_bytes, retention_ms);
+  Retention r = retention_of(retention_records, retention_bytes, retention_ms, retention_policy);
   Status st;
   {
     py::gil_scoped_release nogil;
@@ -269,7 +274,7 @@ void bind_handles(py::module_& m) {
            py::arg("batch_size"), py::arg("backend"), py::arg("backend_options"),
            py::arg("retention_records") = py::none(), py::arg("retention_bytes") = py::none(),
            py::arg("replication_factor") = py::none(), py::arg("retention_ms") = py::none(),
-           py::arg("acks") = py::none(),
+           py::arg("acks") = py::none(), py::arg("retention_policy") = py::none(),
            "Creates or opens a topic for writing.")
       .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
            py::arg("world_size"), py::arg("group") = "", py::arg("start") = "earliest",
@@ -282,8 +287,8 @@ void bind_handles(py::module_& m) {
       .def("delete_topic", &SystemHandle::delete_topic, py::arg("topic"),
            "Deletes the topic: records, files, groups; its writers and readers get NotFound.")
       .def("alter_topic", &SystemHandle::alter_topic, py::arg("topic"), py::arg("retention_records"),
-           py::arg("retention_bytes"), py::arg("retention_ms") = py::none(),
-           "Replaces the topic's retention limits (None: no limit).")
+           py::arg("retention_bytes"), py::arg("retention_ms") = py::none(), py::arg("retention_policy") = py::none(),
+           "Replaces the topic's retention limits (None: no limit) and policy (None: 'limits').")
       .def("flush", &SystemHandle::flush, "Flushes every bucket.")
       .def("close", &SystemHandle::close, "Closes the system (flushes an embedded node).");
 }

@@ -285,6 +285,7 @@ py::dict from_topic(const TopicInfo& info) {
   out["retention_records"] = info.retention.records ? py::object(py::int_(*info.retention.records)) : py::none();
   out["retention_bytes"] = info.retention.bytes ? py::object(py::int_(*info.retention.bytes)) : py::none();
   out["retention_ms"] = info.retention.ms ? py::object(py::int_(*info.retention.ms)) : py::none();
+  out["retention_policy"] = info.retention.policy == RetentionPolicy::kInterest ? "interest" : "limits";
   out["replication_factor"] = info.replication_factor;
   return out;
 }

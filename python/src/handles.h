@@ -89,7 +89,8 @@ class SystemHandle {
                                        std::optional<int64_t> retention_bytes,
                                        std::optional<int64_t> replication_factor,
                                        std::optional<int64_t> retention_ms,
-                                       std::optional<std::string> acks = std::nullopt);
+                                       std::optional<std::string> acks = std::nullopt,
+                                       std::optional<std::string> retention_policy = std::nullopt);
   // group empty: a plain reader; start "earliest" or "latest"; times in seconds.
   std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
                                        std::optional<uint32_t> rank, uint32_t world_size, const std::string& group,
@@ -100,9 +101,10 @@ class SystemHandle {
   uint32_t bucket_of(const std::string& topic, pybind11::handle value);
   pybind11::dict stats(const std::string& topic);
   void delete_topic(const std::string& topic);
-  // Replaces the topic's retention (docs/retention.md); None: no limit.
+  // Replaces the topic's retention (docs/retention.md); None: no limit (a policy: "limits").
   void alter_topic(const std::string& topic, std::optional<int64_t> retention_records,
-                   std::optional<int64_t> retention_bytes, std::optional<int64_t> retention_ms);
+                   std::optional<int64_t> retention_bytes, std::optional<int64_t> retention_ms,
+                   std::optional<std::string> retention_policy = std::nullopt);
   void flush();
   void close();
   bool closed() const;

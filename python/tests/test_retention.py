@@ -88,3 +88,41 @@ async def test_retention_ms_set_shown_altered_and_refused(tmp_path, topic):
         assert system.queue.topic(topic)["retention_records"] is None
     finally:
         system.close()
+
+
+async def test_retention_policy_interest(tmp_path, topic):
+    """retention_policy="interest": a group that has committed part way holds the fragments it
+    has not consumed; once it commits past them, the next flush removes what the limit allows."""
+    system = persisting.open(str(tmp_path))
+    try:
+        writer = await system.queue.write(topic, num_buckets=1, batch_size=10, backend="lance",
+                                          backend_options={"flush_interval": 0}, retention_records=10,
+                                          retention_policy="interest")
+        assert system.queue.topic(topic)["retention_policy"] == "interest"
+        reader = await system.queue.read(topic, group="g", auto_commit=False)
+        for i in range(0, 50, 10):
+            await writer.put([{"id": "k", "i": k} for k in range(i, i + 10)])
+            await writer.flush()
+        assert system.queue.stats(topic)["buckets"][0]["first_offset"] == 0  # g never committed
+        got = await reader.get(limit=25)
+        assert len(got) == 25
+        await reader.commit()
+        await writer.put([{"id": "k", "i": k} for k in range(50, 60)])
+        await writer.flush()
+        assert system.queue.stats(topic)["buckets"][0]["first_offset"] == 20
+        while len(await reader.get(limit=100)) > 0:
+            pass
+        await reader.commit()
+        await writer.put([{"id": "k", "i": k} for k in range(60, 70)])
+        await writer.flush()
+        assert system.queue.stats(topic)["buckets"][0]["first_offset"] == 60
+        await reader.aclose()
+
+        with pytest.raises(persisting.InvalidArgumentError,
+                           match="retention_policy must be 'limits' or 'interest', got 'acked'"):
+            system.queue.alter_topic(topic, retention_records=10, retention_policy="acked")
+        assert system.queue.topic(topic)["retention_policy"] == "interest"  # unchanged
+        system.queue.alter_topic(topic, retention_records=10)  # None: back to the limits alone
+        assert system.queue.topic(topic)["retention_policy"] == "limits"
+    finally:
+        system.close()

@@ -47,6 +47,7 @@ Result<std::unique_ptr<BufferedDataset>> BufferedDataset::open(const BackendCont
       std::move(r), std::move(w), ctx.tail_cache ? ctx.tail_cache : TailCache::Default(), ctx.retention));
   d->max_buffered_bytes_ = max_buffered;
   if (ctx.scheduler) d->clock_ = ctx.scheduler;
+  d->bucket_ = ctx.bucket;
   d->maintenance_ = maintenance;
   return d;
 }
@@ -77,10 +78,22 @@ Result<uint64_t> BufferedDataset::apply_retention() {
   const uint64_t records = retention_->records();
   const uint64_t bytes = retention_->bytes();
   const uint64_t ms = retention_->ms();
+  const bool limits = records > 0 || bytes > 0 || ms > 0;
+  const bool interest = retention_->interest();
   const int64_t now = clock_->wall_ms();
-  auto removed = writer_->remove_front_fragments([&](const lance::Snapshot& snap) {
-    return retention_cut(snap, records, bytes, ms, now);
+  // Interest: the groups' floor, asked once (lazily: not while a single fragment leaves nothing
+  // to remove). An error keeps everything.
+  std::optional<Result<std::optional<uint64_t>>> floor;
+  auto removed = writer_->remove_front_fragments([&](const lance::Snapshot& snap) -> size_t {
+    size_t cut = limits ? retention_cut(snap, records, bytes, ms, now) : SIZE_MAX;
+    if (!interest) return cut;
+    if (snap.fragment_starts.size() < 3) return 0;  // one fragment or none: the newest stays
+    if (!floor) floor = retention_->interest_floor(bucket_);
+    if (!floor->ok()) return 0;
+    if (!floor->value()) return limits ? cut : 0;  // no group: the limits alone
+    return std::min(cut, interest_cut(snap, *floor->value()));
   });
+  if (removed.ok() && floor && !floor->ok()) removed = floor->status();
   if (!removed.ok()) return removed.status().with_context("retention of '" + writer_->path() + "'");
   return removed;
 }
@@ -101,11 +114,16 @@ Status BufferedDataset::enforce_retention() {
 }
 
 std::optional<std::chrono::milliseconds> BufferedDataset::next_age_look() const {
-  if (!retention_ || retention_->ms() == 0) return std::nullopt;
+  if (!retention_) return std::nullopt;
+  // Interest: consumer groups commit while the bucket takes no puts (in this process or
+  // another), so a quiet bucket looks again every kInterestLook.
+  const bool interest = retention_->interest();
+  if (retention_->ms() == 0) return interest ? std::optional(kInterestLook) : std::nullopt;
   const uint64_t ms = retention_->ms();
   // Without a fragment that can expire yet (one fragment, or times unknown), look again after
   // the age limit (at most a minute): a flush meanwhile may have given it one.
   int64_t wait = static_cast<int64_t>(std::min<uint64_t>(ms, 60'000));
+  if (interest) wait = std::min<int64_t>(wait, kInterestLook.count());
   if (auto at = next_age_expiry(reader_->snapshot(), ms)) wait = std::min(wait, *at - clock_->wall_ms());
   // At most one look a second: a tiny limit, or a removal that keeps failing, must not turn the
   // look into a busy loop of flushes.

@@ -170,8 +170,10 @@ class BufferedDataset {
   bool has_retention() const { return retention_ && retention_->any(); }
   // With an age limit (retention_ms): how long until a quiet bucket should look again, so that
   // its oldest fragment goes soon after it expires (the owner's periodic task on the scheduler,
-  // docs/retention.md); nullopt without an age limit. Owner's mutex held.
+  // docs/retention.md); with retention_policy=interest at most kInterestLook (groups commit
+  // while no puts come); nullopt otherwise. Owner's mutex held.
   std::optional<std::chrono::milliseconds> next_age_look() const;
+  static constexpr std::chrono::milliseconds kInterestLook{10'000};
   // StorageBackend::offset_for_time: per fragment for the dataset (the first fragment whose
   // newest time is at or after time_ms, or whose times are unknown, from its first row),
   // exactly for the records not flushed yet. Owner's mutex held.
@@ -235,6 +237,7 @@ class BufferedDataset {
   int64_t last_time_ = 0;  // the latest append time buffered (owner's mutex)
   uint64_t persisted_ = 0;
   std::shared_ptr<const RetentionLimits> retention_;  // null: keep everything
+  BucketId bucket_{0};                                 // which bucket the interest floor is asked for
   Status last_retention_error_;
   MaintenanceOptions maintenance_;
   std::chrono::steady_clock::time_point last_cleanup_{};  // write_flush only

@@ -24,6 +24,14 @@ std::optional<int64_t> next_age_expiry(const lance::Snapshot& s, uint64_t max_ag
   return at > INT64_MAX ? INT64_MAX : static_cast<int64_t>(at);
 }
 
+size_t interest_cut(const lance::Snapshot& s, uint64_t floor) {
+  const size_t n = s.fragment_starts.empty() ? 0 : s.fragment_starts.size() - 1;
+  size_t cut = 0;
+  // Fragment i holds offsets [first + starts[i], first + starts[i + 1]).
+  while (cut + 1 < n && s.first_offset + s.fragment_starts[cut + 1] <= floor) ++cut;
+  return cut;
+}
+
 size_t retention_cut(const lance::Snapshot& s, uint64_t max_records, uint64_t max_bytes, uint64_t max_age_ms,
                      int64_t now_ms) {
   if (max_records == 0 && max_bytes == 0 && max_age_ms == 0) return 0;

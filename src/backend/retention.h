@@ -23,6 +23,11 @@ namespace persisting {
 size_t retention_cut(const lance::Snapshot& s, uint64_t max_records, uint64_t max_bytes, uint64_t max_age_ms = 0,
                      int64_t now_ms = 0);
 
+// Interest (retention_policy=interest): how many fragments, from the front of s, lie wholly
+// below floor, the smallest offset every consumer group committed in the bucket (a fragment
+// whose last offset is o goes when floor > o). The newest fragment never goes.
+size_t interest_cut(const lance::Snapshot& s, uint64_t floor);
+
 // When (wall ms) age retention will next have a fragment to remove under max_age_ms: the oldest
 // fragment's newest time + max_age_ms + 1, if the dataset has two fragments or more and the
 // oldest one's times are known; else nullopt.

@@ -22,6 +22,7 @@
 #include "net/replicator.h"
 #include "net/node_lock.h"
 #include "net/service.h"
+#include "net/topic_directory.h"
 #include "persisting/env.h"
 
 namespace persisting::net {
@@ -239,6 +240,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   // The local StorageManager holds this node's buckets only; cluster placement is per topic, over
   // the members pinned when the topic was created (Service::owner).
   ASSIGN_OR_RETURN(impl->core, detail::make_queue_core(qo, self, {{self, config.advertise}}));
+  {
+    std::unique_lock<std::shared_mutex> lock(impl->core->interest->mu);
+    impl->core->interest->refusal = kInterestOnClusterRefusal;
+  }
 
   ServiceConfig sc;
   sc.token = config.token;

@@ -264,6 +264,7 @@ void Service::describe(const TopicEntry& t, v1::TopicSpec* spec) const {
   if (limits->records() > 0) r.records = limits->records();
   if (limits->bytes() > 0) r.bytes = limits->bytes();
   if (limits->ms() > 0) r.ms = limits->ms();
+  if (limits->interest()) r.policy = RetentionPolicy::kInterest;
   if (r.any()) to_wire(r, spec->mutable_retention());
   else spec->clear_retention();
   auto p = t.placement();

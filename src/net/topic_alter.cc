@@ -27,6 +27,8 @@ grpc::ServerUnaryReactor* Service::AlterTopic(grpc::CallbackServerContext* ctx, 
 Result<TopicInfo> Service::alter_here(const std::string& topic, const Retention& retention,
                                       std::optional<uint64_t> incarnation) {
   RETURN_IF_ERROR(validate_topic_name(topic));
+  if (retention.policy == RetentionPolicy::kInterest)
+    return NotSupported("topic '" + topic + "': " + kInterestOnClusterRefusal);
   ASSIGN_OR_RETURN(TopicInfo info, core_->lookup(topic));
   if (incarnation && info.incarnation != *incarnation)
     return NotFound("topic '" + topic + "': this node has another life of the name (incarnation " +

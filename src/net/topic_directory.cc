@@ -53,6 +53,8 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
                              self_.id.str() + " has no --data-dir (it serves memory topics only; restart it with "
                              "--data-dir)");
   }
+  if (info.retention.policy == RetentionPolicy::kInterest && core_->lookup(info.topic).status().code() == Code::kNotFound)
+    return NotSupported("topic '" + info.topic + "': " + kInterestOnClusterRefusal);
   // Replicas need as many placement members (checked before anything is written; a topic that
   // exists already passed this when it was created).
   if (info.replication_factor > 1) {

@@ -24,6 +24,14 @@
 
 namespace persisting::net {
 
+// Why a node refuses retention_policy=interest (docs/retention.md, "Interest"): creating or
+// altering a topic to it is NotSupported with this text, and the node's buckets of a topic that
+// has it anyway (topic.json written by an embedded queue) remove nothing and say so in stats.
+inline constexpr const char* kInterestOnClusterRefusal =
+    "retention_policy=interest is not supported on a cluster yet: a consumer group's commits live on its "
+    "coordinator node (the owner of bucket hash(group) % num_buckets), so a bucket's owner does not see the "
+    "commits of the groups other nodes coordinate";
+
 struct TopicEntry {
   TopicInfo info;
   std::mutex mu;

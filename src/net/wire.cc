@@ -99,6 +99,7 @@ void to_wire(const Retention& r, v1::Retention* out) {
   if (r.records) out->set_records(*r.records);
   if (r.bytes) out->set_bytes(*r.bytes);
   if (r.ms) out->set_ms(*r.ms);
+  if (r.policy == RetentionPolicy::kInterest) out->set_policy(v1::RETENTION_POLICY_INTEREST);
 }
 
 Retention from_wire(const v1::Retention& r) {
@@ -106,6 +107,7 @@ Retention from_wire(const v1::Retention& r) {
   if (r.has_records()) out.records = r.records();
   if (r.has_bytes()) out.bytes = r.bytes();
   if (r.has_ms()) out.ms = r.ms();
+  if (r.policy() == v1::RETENTION_POLICY_INTEREST) out.policy = RetentionPolicy::kInterest;
   return out;
 }
 

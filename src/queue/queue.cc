@@ -23,6 +23,8 @@ QueueCore::~QueueCore() {
   if (manager) log_if_error(options.logger.get(), LogLevel::kError, "closing the queue's buckets", manager->close_all());
   manager.reset();
   executor.reset();
+  std::unique_lock<std::shared_mutex> lock(interest->mu);  // no floor reads the table after this
+  interest->groups = nullptr;
 }
 
 Result<TopicInfo> QueueCore::lookup(const std::string& topic) {
@@ -143,9 +145,12 @@ Result<std::vector<std::shared_ptr<runtime::BucketStorage>>> QueueCore::actors(
 std::shared_ptr<RetentionLimits> QueueCore::retention_limits(const TopicInfo& info) {
   std::lock_guard<std::mutex> lock(mu);
   auto& limits = retention[info.topic];
-  if (!limits)
+  if (!limits) {
     limits = std::make_shared<RetentionLimits>(info.retention.records.value_or(0), info.retention.bytes.value_or(0),
                                                info.retention.ms.value_or(0));
+    limits->set_interest(info.retention.policy == RetentionPolicy::kInterest);
+    limits->set_interest_floor(interest_floor(interest, info.topic));
+  }
   return limits;
 }
 
@@ -160,7 +165,9 @@ Result<TopicInfo> QueueCore::alter_retention(const std::string& topic, const Ret
     std::lock_guard<std::mutex> lock(mu);
     if (auto it = topics.find(topic); it != topics.end()) it->second.retention = r;
   }
-  retention_limits(info)->set(r.records.value_or(0), r.bytes.value_or(0), r.ms.value_or(0));
+  auto limits = retention_limits(info);
+  limits->set(r.records.value_or(0), r.bytes.value_or(0), r.ms.value_or(0));
+  limits->set_interest(r.policy == RetentionPolicy::kInterest);
   if (!r.any() || !info.durable) return info;
   // Each bucket applies the new limits now: a flush with nothing buffered still enforces them.
   std::vector<BucketId> all;
@@ -316,6 +323,7 @@ Result<std::shared_ptr<QueueCore>> make_queue_core(QueueOptions options, NodeId 
   core->manager->set_flush_on_close(core->options.flush_on_close);
   core->groups = std::make_unique<groups::GroupTable>(
       core->has_data_dir() ? std::make_unique<groups::GroupStore>(core->env, core->options.data_dir) : nullptr);
+  core->interest->groups = core->groups.get();
   core->remove_deleted_leftovers();
   return core;
 }

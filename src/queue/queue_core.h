@@ -15,6 +15,7 @@
 #include "groups/group_state.h"
 #include "groups/membership.h"
 #include "persisting/queue.h"
+#include "queue/interest.h"
 #include "queue/read_cursor.h"
 #include "runtime/executor.h"
 #include "runtime/storage_manager.h"
@@ -37,6 +38,8 @@ struct QueueCore {
   // alter_retention (guarded by mu; created on first use).
   std::map<std::string, std::shared_ptr<RetentionLimits>> retention;
   std::shared_ptr<RetentionLimits> retention_limits(const TopicInfo& info);
+  // What retention_policy=interest asks (queue/interest.h): the groups above, until they go.
+  std::shared_ptr<InterestSource> interest = std::make_shared<InterestSource>();
 
   ~QueueCore();
 

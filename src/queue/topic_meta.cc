@@ -66,6 +66,8 @@ std::string encode_topic_meta(const TopicInfo& info) {
     if (info.retention.records) r["records"] = *info.retention.records;
     if (info.retention.bytes) r["bytes"] = *info.retention.bytes;
     if (info.retention.ms) r["ms"] = *info.retention.ms;
+    // Only when not the default, so a topic with the limits alone keeps the file it had.
+    if (info.retention.policy != RetentionPolicy::kLimits) r["policy"] = retention_policy_name(info.retention.policy);
     j["retention"] = r;
   }
   // Only when not 1, so a topic without replication keeps the topic.json it always had.
@@ -118,6 +120,12 @@ Result<TopicInfo> decode_topic_meta(std::string_view text, const std::string& pa
       (k == "records" ? info.retention.records : k == "bytes" ? info.retention.bytes : info.retention.ms) =
           r[key].get<uint64_t>();
     }
+    if (r.contains("policy")) {
+      auto p = r["policy"].is_string() ? parse_retention_policy(r["policy"].get<std::string>(), "retention \"policy\"")
+                                       : Result<RetentionPolicy>(InvalidArgument("retention \"policy\" is not a string"));
+      if (!p.ok()) return bad(p.status().message());
+      info.retention.policy = *p;
+    }
   }
   if (j.contains("replication_factor")) {
     const auto& rf = j["replication_factor"];
@@ -167,7 +175,17 @@ std::string retention_text(const Retention& r) {
   if (r.records) out += "records=" + std::to_string(*r.records);
   if (r.bytes) out += std::string(out.empty() ? "" : ",") + "bytes=" + std::to_string(*r.bytes);
   if (r.ms) out += std::string(out.empty() ? "" : ",") + "ms=" + std::to_string(*r.ms);
+  if (r.policy != RetentionPolicy::kLimits)
+    out += std::string(out.empty() ? "" : ",") + "policy=" + retention_policy_name(r.policy);
   return out;
+}
+
+std::string retention_policy_name(RetentionPolicy p) { return p == RetentionPolicy::kInterest ? "interest" : "limits"; }
+
+Result<RetentionPolicy> parse_retention_policy(std::string_view text, const std::string& what) {
+  if (text == "limits") return RetentionPolicy::kLimits;
+  if (text == "interest") return RetentionPolicy::kInterest;
+  return InvalidArgument(what + " must be 'limits' or 'interest', got '" + std::string(text) + "'");
 }
 
 Status check_retention(const std::string& topic, const std::string& backend, const Retention& r) {

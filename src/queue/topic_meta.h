@@ -8,6 +8,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "persisting/env.h"
 #include "persisting/queue.h"
@@ -40,8 +41,13 @@ Status store_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& 
 // it made is removed again, so no half-made topic is left.
 Status create_topic_meta(Env* env, const std::string& data_dir, const TopicInfo& info);
 
-// "records=100,bytes=4096", or "none".
+// "records=100,bytes=4096", "records=100,policy=interest", or "none".
 std::string retention_text(const Retention& r);
+// "limits" or "interest" (docs/retention.md, "Interest").
+std::string retention_policy_name(RetentionPolicy p);
+// The policy named text; InvalidArgument naming what (the flag or argument) and the accepted
+// values otherwise.
+Result<RetentionPolicy> parse_retention_policy(std::string_view text, const std::string& what);
 // InvalidArgument for a zero limit, or limits on a backend without retention (docs/retention.md).
 Status check_retention(const std::string& topic, const std::string& backend, const Retention& r);
 

@@ -227,6 +227,48 @@ TEST_P(RetentionTest, CrashAtEveryStepOfARetentionCommit) {
   EXPECT_GT(new_seen, 0);
 }
 
+// retention_policy=interest through the backend seam (RetentionLimits::InterestFloor): the floor
+// the queue layer would answer, here a variable. The bucket asks for its own id.
+TEST_P(RetentionTest, InterestFloorHoldsFragmentsAndAnErrorKeepsEverything) {
+  auto limits = std::make_shared<RetentionLimits>(/*records=*/10, /*bytes=*/0);
+  limits->set_interest(true);
+  Result<std::optional<uint64_t>> floor = std::optional<uint64_t>(25);
+  std::vector<BucketId> asked;
+  limits->set_interest_floor([&](BucketId b) {
+    asked.push_back(b);
+    return floor;
+  });
+  auto b = open(limits);
+  ASSERT_TRUE(b);
+  fill(*b, 0, 5, 10);
+  // The limit alone would keep [40, 50); the groups committed 25: [20, 30) holds the rest.
+  EXPECT_EQ(b->stats().first_offset, 20u);
+  ASSERT_FALSE(asked.empty());
+  EXPECT_EQ(asked.back(), BucketId(0));
+  // A failing floor (a damaged group file): nothing goes, and stats say why.
+  floor = Corruption("group file 'g.offsets' is damaged");
+  ASSERT_TRUE(b->put_batch(batch_of(50, 10)).ok());
+  ASSERT_TRUE(b->flush().ok());  // the records are committed: a retention failure does not fail it
+  EXPECT_EQ(b->stats().first_offset, 20u);
+  const Object stats = b->stats().to_object();
+  const Value* error = stats.find("last_retention_error");
+  ASSERT_TRUE(error && error->is_string());
+  EXPECT_NE(error->as_string().find("g.offsets"), std::string::npos) << error->as_string();
+  // No group: the limits alone.
+  floor = std::optional<uint64_t>();
+  ASSERT_TRUE(b->flush().ok());
+  EXPECT_EQ(b->stats().first_offset, 50u);
+  // No limit and no group: everything stays; no limit and a floor: what lies below it goes,
+  // the newest fragment never.
+  limits->set(0, 0, 0);
+  fill(*b, 60, 3, 10);
+  EXPECT_EQ(b->stats().first_offset, 50u);
+  floor = std::optional<uint64_t>(1000);
+  ASSERT_TRUE(b->flush().ok());
+  EXPECT_EQ(b->stats().first_offset, 80u);
+  expect_records(*b, 80, 90);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, RetentionTest, ::testing::Values("lance", "persisting"),
                          [](const auto& info) { return info.param; });
 

@@ -104,7 +104,9 @@ TEST(CliRetention, AlterChangesRetentionAndRefusesBadInput) {
   }
   auto none = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t"});
   EXPECT_EQ(none.exit_code, 2);
-  EXPECT_NE(none.err.find("needs --retention-records, --retention-bytes or --retention-ms"), std::string::npos) << none.err;
+  EXPECT_NE(none.err.find("needs --retention-records, --retention-bytes, --retention-ms or --retention-policy"),
+            std::string::npos)
+      << none.err;
   auto unknown = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "nope", "--retention-records", "5"});
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.err.find("'nope'"), std::string::npos) << unknown.err;
@@ -156,4 +158,56 @@ TEST(CliRetention, TimestampsFromTimeAndRetentionMs) {
   EXPECT_EQ(alter.out.find("retention"), std::string::npos) << alter.out;
   auto r = cli({"put", "--data-dir", dir.path(), "--topic", "u", "--retention-ms", "-3"}, lines(0, 1));
   EXPECT_EQ(r.exit_code, 2) << r.err;
+}
+
+// --retention-policy interest (docs/retention.md, "Interest"): a group's commits, made by another
+// process (`get --group`), hold what it has not read; the policy is set, altered and refused when
+// bad.
+TEST(CliRetention, InterestPolicyKeepsWhatAGroupHasNotCommitted) {
+  TempDir dir;
+  auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--backend", "lance",
+                  "--batch-size", "10", "--retention-records", "10", "--retention-policy", "interest"},
+                 lines(0, 10));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  auto topics = cli({"topics", "--data-dir", dir.path()});
+  ASSERT_EQ(topics.exit_code, 0) << topics.err;
+  EXPECT_NE(topics.out.find("\"retention\":{\"records\":10,\"policy\":\"interest\""), std::string::npos)
+      << topics.out;
+  EXPECT_NE(topics.out.find("with no group, the limits alone"), std::string::npos) << topics.out;
+  // A group reads (and commits) 5 records in a process of its own: from then on it holds what
+  // it has not read (before, with no group, the limit alone applied).
+  auto get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--group", "g", "--limit", "5"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--batch-size", "10"}, lines(10, 30));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(first_offset(dir.path()), 0);
+  get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--group", "g", "--limit", "10"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  // The next put process sees the commit (15): [0, 10) goes, [10, 20) stays though the limit
+  // (10 records) would let it go.
+  put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--batch-size", "10"}, lines(30, 50));
+  ASSERT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_EQ(first_offset(dir.path()), 10);
+  // The group reads the rest: the get process's closing flush (docs/retention.md, "Limits of
+  // this version") applies the limit then.
+  get = cli({"get", "--data-dir", dir.path(), "--topic", "t", "--group", "g"});
+  ASSERT_EQ(get.exit_code, 0) << get.err;
+  EXPECT_EQ(first_offset(dir.path()), 40);
+  // Bad input: exit 2 naming the flag and the values, nothing changed.
+  for (const char* bad : {"Interest", "none", ""}) {
+    auto r = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-policy", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--retention-policy must be 'limits' or 'interest'"), std::string::npos) << bad << ": " << r.err;
+  }
+  auto r = cli({"put", "--data-dir", dir.path(), "--topic", "u", "--backend", "lance", "--retention-policy", "all"},
+               lines(0, 1));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--retention-policy must be 'limits' or 'interest', got 'all'"), std::string::npos) << r.err;
+  topics = cli({"topics", "--data-dir", dir.path()});
+  EXPECT_EQ(topics.out.find("\"u\""), std::string::npos) << topics.out;  // no topic made
+  EXPECT_NE(topics.out.find("\"policy\":\"interest\""), std::string::npos) << topics.out;  // unchanged
+  // Back to the limits alone: the policy leaves the topic's settings.
+  auto alter = cli({"topics", "alter", "--data-dir", dir.path(), "--topic", "t", "--retention-policy", "limits"});
+  ASSERT_EQ(alter.exit_code, 0) << alter.err;
+  EXPECT_NE(alter.out.find("\"retention\":{\"records\":10}"), std::string::npos) << alter.out;
 }

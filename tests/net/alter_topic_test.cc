@@ -139,6 +139,31 @@ TEST(AlterTopic, BadInputIsRefusedAndChangesNothing) {
   EXPECT_EQ(info->retention.records, std::optional<uint64_t>(50));
 }
 
+// retention_policy=interest needs every group's commits where a bucket is decided; a cluster
+// keeps them on each group's coordinator, so it refuses the policy (docs/retention.md, "Interest").
+TEST(AlterTopic, InterestIsNotSupportedOnACluster) {
+  Cluster cluster(2);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0) << cluster.log(1);
+  auto c = connect_to(cluster.address(0));
+  ASSERT_TRUE(c->writer(topic_t(2, {.records = 50})).ok());
+  Status alter = c->alter_topic("t", {.records = 50, .policy = RetentionPolicy::kInterest});
+  EXPECT_EQ(alter.code(), Code::kNotSupported) << alter.to_string();
+  EXPECT_NE(alter.message().find("retention_policy=interest is not supported on a cluster yet"), std::string::npos)
+      << alter.to_string();
+  auto made = c->writer({.topic = "u", .bucket_column = "id", .num_buckets = 2, .backend = "persisting",
+                         .retention = {.policy = RetentionPolicy::kInterest}});
+  EXPECT_EQ(made.status().code(), Code::kNotSupported) << made.status().to_string();
+  EXPECT_FALSE(c->topic("u").ok());
+  for (int i = 0; i < 2; ++i) {
+    auto stored = queue::load_topic_meta(Env::Default(), cluster.dir() + "/" + cluster.id(i), "t");
+    ASSERT_TRUE(stored.ok()) << stored.status().to_string();
+    EXPECT_EQ(stored->retention.policy, RetentionPolicy::kLimits) << cluster.id(i);
+  }
+  auto info = c->topic("t");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->retention.policy, RetentionPolicy::kLimits);
+}
+
 // Two nodes own buckets of the topic: an alter sent to either reaches both, every bucket applies
 // it at once, and each node answers the new limits.
 TEST(AlterTopic, ReachesEveryNodeThatOwnsABucket) {
