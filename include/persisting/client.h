@@ -157,6 +157,13 @@ class Client final : public Store {
   //  "moves":[{"bucket","from","to","records"}],"records":<sum>,"dropped":["n1:3",...]}.
   // Not retried. A failure before the switch changes nothing (the error says so).
   Result<Object> rebalance(const std::string& topic, const RebalanceOptions& options = {});
+  // Manual failover of a replicated topic's bucket (docs/cluster.md, "Manual failover"): makes
+  // `node` its leader at a new epoch, coordinated by the node the client is connected to.
+  // Refused (nothing changed) unless node is a replica that is in sync (see the docs for how
+  // that is checked with the leader down), unless allow_unclean. Answers {"topic","bucket",
+  // "leader","epoch","start","previous_leader","updated":[ids],"unreached":[ids]}. Not retried.
+  Result<Object> elect_leader(const std::string& topic, uint32_t bucket, const std::string& node,
+                              bool allow_unclean = false);
 
  private:
   friend class ClientWriter;
