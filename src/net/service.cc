@@ -750,7 +750,7 @@ grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const
       std::vector<uint32_t> buckets(req->buckets().begin(), req->buckets().end());
       if (buckets.empty())
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b)
-          if ((*e)->placement()->owner(req->topic(), b) == self_.id)
+          if (directory_->leader(**e, b).leader == self_.id)
             buckets.push_back(b);
       std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
       for (uint32_t b : buckets) {
