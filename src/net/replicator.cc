@@ -257,7 +257,7 @@ void Replicator::on_answer(const std::shared_ptr<Chain>& c, const Status& s) {
     std::lock_guard<std::mutex> lock(t.leaders_mu);
     auto it = t.leaders.find(c->bucket);
     uint64_t now = it == t.leaders.end() ? 0 : it->second.epoch();
-    if (now != c->epoch) return end(c, Status::OK());
+    if (now != c->epoch || t.taking_over[c->bucket]) return end(c, Status::OK());
     t.appending[c->bucket] = true;
   }
   size_t n = batch->size();

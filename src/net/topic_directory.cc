@@ -196,12 +196,23 @@ Status TopicDirectory::adopt(TopicEntry& t, uint32_t bucket, std::vector<LeaderE
     if (epochs.back().epoch <= cur.epoch()) return Status::OK();
     if (becomes) {
       // No replication append in flight: the epoch starts at this node's final count (a chain
-      // checks the epoch before each append, so none starts once the record is in place).
-      if (!t.leaders_cv.wait_for(lock, peer_timeout_ * 5, [&] { return !t.appending[bucket]; }))
+      // checks taking_over and the epoch before each append, so none starts from here on).
+      if (!t.leaders_cv.wait_for(lock, peer_timeout_ / 2, [&] { return !t.appending[bucket]; }))
         return Unavailable(bucket_name(t.info.topic, bucket) + ": node " + self_.id.str() +
                            " is still appending replicated records; try again");
+      t.taking_over[bucket] = true;  // the chain starts no append from here on
     }
   }
+  struct Release {
+    TopicEntry& t;
+    uint32_t bucket;
+    bool on;
+    ~Release() {
+      if (!on) return;
+      std::lock_guard<std::mutex> lock(t.leaders_mu);
+      t.taking_over.erase(bucket);
+    }
+  } release{t, bucket, becomes};
   BucketLeaders next;
   {
     std::lock_guard<std::mutex> lock(t.leaders_mu);

@@ -48,6 +48,7 @@ struct TopicEntry {
   std::map<uint32_t, BucketLeaders> leaders;      // the buckets with a record (leaders.json)
   std::map<uint32_t, FollowerView> followed;
   std::map<uint32_t, bool> appending;             // a replication chain appends to the bucket now
+  std::map<uint32_t, bool> taking_over;           // this node is being elected: no more appends
   std::mutex adopt_mu;                            // serializes adoptions (file, then memory)
   // False while this node has not compared its records with the other members' since it
   // loaded the topic from its disk (a restart): it serves no bucket it leads until then.
