@@ -497,4 +497,14 @@ int run_cluster_rebalance(const Target& t, const std::string& topic, bool dry_ru
   return 0;
 }
 
+int run_cluster_elect(const Target& t, const std::string& topic, uint32_t bucket, const std::string& node,
+                      bool allow_unclean) {
+  auto c = open_client(t);
+  if (!c.ok()) return fail(c.status().to_string());
+  auto r = (*c)->elect_leader(topic, bucket, node, allow_unclean);
+  if (!r.ok()) return fail(r.status().to_string());
+  std::cout << to_json(*r) << "\n";
+  return 0;
+}
+
 }  // namespace persisting::cli

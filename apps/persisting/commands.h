@@ -138,6 +138,10 @@ int run_cluster_status(const Target& t, const std::string& topic);
 // Operator rebalance of a topic onto the members the node knows (docs/cli.md): dry_run prints
 // the plan; rehearse copies, verifies and undoes. Prints the result as JSON.
 int run_cluster_rebalance(const Target& t, const std::string& topic, bool dry_run, bool rehearse);
+// Manual failover (docs/cluster.md, "Manual failover"): node becomes the bucket's leader at a
+// new epoch. Prints the result as JSON.
+int run_cluster_elect(const Target& t, const std::string& topic, uint32_t bucket, const std::string& node,
+                      bool allow_unclean);
 // Backup of a topic's files into a directory, its check, and restore (cmd_backup.cc,
 // docs/backup.md).
 int run_backup(const Target& t, const std::string& topic, const std::string& to);

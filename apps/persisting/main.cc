@@ -331,6 +331,20 @@ int main(int argc, char** argv) {
   rebalance_cmd->add_flag("--rehearse", rebalance_rehearse,
                           "Fence, copy and verify every moving bucket, then undo it all")
       ->excludes(dry_flag);
+  cli::Target elect_target;
+  std::string elect_topic, elect_node;
+  uint32_t elect_bucket = 0;
+  bool elect_unclean = false;
+  auto* elect_cmd = cluster_cmd->add_subcommand(
+      "elect", "Make a replica the leader of a replicated bucket at a new epoch (manual failover)");
+  elect_cmd->add_option("--server", elect_target.server, "host:port of a persistingd node")->required();
+  add_connection(elect_cmd, &elect_target, nullptr, conn());
+  elect_cmd->add_option("--tls-ca", elect_target.tls_ca, "CA file: connect with TLS");
+  elect_cmd->add_option("--topic", elect_topic, "Topic")->required();
+  elect_cmd->add_option("--bucket", elect_bucket, "Bucket")->required();
+  elect_cmd->add_option("--node", elect_node, "The new leader's node id (one of the bucket's replicas)")->required();
+  elect_cmd->add_flag("--allow-unclean", elect_unclean,
+                      "Elect a replica that is not known to be in sync (records it lacks are lost)");
 
   try {
     app.parse(argc, argv);
@@ -398,6 +412,8 @@ int main(int argc, char** argv) {
   if (app.got_subcommand(restore_cmd)) return cli::run_restore(restore_from, restore_dir, restore_topic);
   if (app.got_subcommand(inspect_cmd)) return cli::run_inspect(inspect_dir, inspect_topic);
   if (app.got_subcommand(compact_cmd)) return check_target(compact.target) ? cli::run_compact(compact) : 2;
+  if (cluster_cmd->got_subcommand(elect_cmd))
+    return cli::run_cluster_elect(elect_target, elect_topic, elect_bucket, elect_node, elect_unclean);
   if (cluster_cmd->got_subcommand(rebalance_cmd))
     return cli::run_cluster_rebalance(rebalance_target, rebalance_topic, rebalance_dry_run, rebalance_rehearse);
   if (app.got_subcommand(cluster_cmd)) return cli::run_cluster_status(cluster_target, cluster_topic);

@@ -208,6 +208,13 @@ class Client final : public Store {
   // topic.json (from the entry node) and, with groups, the commit files of the topic's groups
   // (from every owner of its buckets: each sends those it coordinates).
   Result<TopicBackupFiles> backup_topic_files(const std::string& topic, bool groups);
+  // Manual failover of a replicated topic's bucket (docs/cluster.md, "Manual failover"): makes
+  // `node` its leader at a new epoch, coordinated by the node the client is connected to.
+  // Refused (nothing changed) unless node is a replica that is in sync (see the docs for how
+  // that is checked with the leader down), unless allow_unclean. Answers {"topic","bucket",
+  // "leader","epoch","start","previous_leader","updated":[ids],"unreached":[ids]}. Not retried.
+  Result<Object> elect_leader(const std::string& topic, uint32_t bucket, const std::string& node,
+                              bool allow_unclean = false);
 
  private:
   friend class ClientWriter;

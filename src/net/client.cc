@@ -523,8 +523,11 @@ Result<Object> Client::cluster_status(const std::string& topic) {
       List replicas;
       for (const auto& r : o.replicas()) replicas.emplace_back(r);
       if (replicas.empty()) replicas.emplace_back(o.owner());
+      // The leader by the answering node's record (an older node: the first replica, epoch 0).
+      std::string leader = o.leader().empty() ? replicas.front().as_string() : o.leader();
       Object bucket{{"bucket", static_cast<int64_t>(o.bucket())},
-                    {"leader", replicas.front()},
+                    {"leader", leader},
+                    {"epoch", static_cast<int64_t>(o.leader_epoch())},
                     {"replicas", Value(std::move(replicas))}};
       if (!o.log_ends().empty()) {  // the answering node leads the bucket
         Object ends;
@@ -544,6 +547,33 @@ Result<Object> Client::cluster_status(const std::string& topic) {
     out.set("buckets", std::move(buckets));
   }
   return out;
+}
+
+Result<Object> Client::elect_leader(const std::string& topic, uint32_t bucket, const std::string& node,
+                                    bool allow_unclean) {
+  v1::ElectLeaderRequest req;
+  req.set_topic(topic);
+  req.set_bucket(bucket);
+  req.set_node(node);
+  req.set_allow_unclean(allow_unclean);
+  v1::ElectLeaderResponse resp;
+  const std::string& address = core_->entries[0];
+  grpc::ClientContext ctx;
+  core_->channels->prepare(&ctx, core_->options.rpc_timeout);
+  RETURN_IF_ERROR(net::from_grpc(core_->channels->stub(address)->ElectLeader(&ctx, req, &resp), "node at " + address));
+  List updated, unreached;
+  for (const auto& id : resp.updated()) updated.emplace_back(id);
+  for (const auto& id : resp.unreached()) unreached.emplace_back(id);
+  // The routing cache: the bucket's owner is the new leader now.
+  core_->forget_owner(topic, bucket);
+  return Object{{"topic", topic},
+                {"bucket", static_cast<int64_t>(bucket)},
+                {"leader", resp.leader()},
+                {"epoch", static_cast<int64_t>(resp.epoch())},
+                {"start", static_cast<int64_t>(resp.start())},
+                {"previous_leader", resp.previous_leader()},
+                {"updated", Value(std::move(updated))},
+                {"unreached", Value(std::move(unreached))}};
 }
 
 Result<Object> Client::rebalance(const std::string& topic, const RebalanceOptions& options) {

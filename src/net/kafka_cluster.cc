@@ -49,7 +49,7 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   int32_t leader(const std::string& topic, uint32_t partition) override {
     auto e = directory_->find(topic, /*forward=*/false);
     if (!e.ok() || partition >= (*e)->info.num_buckets) return -1;
-    const NodeId owner = (*e)->placement()->owner(topic, partition);
+    const NodeId owner = directory_->leader(**e, partition).leader;  // after a failover, the elected one
     if (owner == self_) return self_id_;
     auto addresses = membership_->kafka_addresses();
     return addresses.count(owner.str()) ? kafka::broker_id_for(owner.str()) : -1;

@@ -3,7 +3,11 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "core/status_macros.h"
 #include "net/grpc_status.h"
+#include "net/rebalance.h"
+#include "queue/topic_meta.h"
+#include "runtime/storage_manager.h"
 #include "net/service_internal.h"
 #include "net/wire.h"
 
@@ -23,6 +27,7 @@ struct Replicator::Chain {
   uint32_t bucket = 0;
   std::shared_ptr<runtime::BucketStorage> actor;
   runtime::Member leader;
+  uint64_t epoch = 0;  // the leader epoch this chain follows
   uint64_t log_end = 0;
   std::mutex mu;  // guards ctx against stop()'s cancel
   std::unique_ptr<grpc::ClientContext> ctx;
@@ -31,8 +36,9 @@ struct Replicator::Chain {
 };
 
 Replicator::Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers,
-                       Logger* logger)
-    : directory_(directory), core_(std::move(core)), peers_(peers), logger_(logger) {}
+                       Logger* logger, Membership* membership, std::chrono::milliseconds peer_timeout)
+    : directory_(directory), core_(std::move(core)), peers_(peers), logger_(logger), membership_(membership),
+      peer_timeout_(peer_timeout) {}
 
 Replicator::~Replicator() { stop(); }
 
@@ -78,13 +84,85 @@ void Replicator::scan() {
   }
   for (const auto& t : directory_->all()) {
     if (t->info.replication_factor <= 1) continue;
+    if (!t->confirmed) confirm(*t);
+    if (!t->confirmed) continue;  // no member answered yet: the next scan asks again
     if (t->tracker) t->tracker->tick();  // the buckets it leads: followers lagging too long leave
     for (uint32_t b = 0; b < t->info.num_buckets; ++b) {
       std::vector<NodeId> replicas = directory_->replicas(*t, b);
-      if (std::find(replicas.begin() + 1, replicas.end(), directory_->self().id) == replicas.end()) continue;
+      if (std::find(replicas.begin(), replicas.end(), directory_->self().id) == replicas.end()) continue;
+      if (directory_->leader(*t, b).leader == directory_->self().id) continue;
       start_chain(t, b);
     }
   }
+}
+
+void Replicator::confirm(TopicEntry& t) {
+  if (!membership_) {
+    t.confirmed = true;
+    return;
+  }
+  bool others = false, reached = false;
+  for (const auto& m : membership_->configured()) {
+    if (m.id == directory_->self().id) continue;
+    others = true;
+    v1::BucketLeaderRequest q;
+    q.set_topic(t.info.topic);
+    q.set_incarnation(t.info.incarnation);
+    v1::BucketLeaderResponse r;
+    Status s = call_peer(*peers_, m, &Stub::BucketLeader, q, &r, peer_timeout_);
+    if (s.code() == Code::kNotFound) {  // it has no copy of the topic: nothing newer there
+      reached = true;
+      continue;
+    }
+    if (!s.ok()) continue;
+    reached = true;
+    for (const auto& st : r.buckets()) {
+      if (st.epochs().empty()) continue;
+      std::vector<LeaderEpoch> epochs;
+      for (const auto& e : st.epochs()) epochs.push_back({e.epoch(), e.leader(), e.start()});
+      bool changed = false;
+      Status a = directory_->adopt(t, st.bucket(), std::move(epochs), &changed);
+      log_if_error(logger_, LogLevel::kWarning, "leader epochs of " + bucket_name(t.info.topic, st.bucket()) +
+                   " from node " + m.id.str(), a);
+      if (changed)
+        log_line(logger_, LogLevel::kInfo, bucket_name(t.info.topic, st.bucket()) + ": leader " +
+                 st.epochs().rbegin()->leader() + " at epoch " + std::to_string(st.epochs().rbegin()->epoch()) +
+                 " (learned from node " + m.id.str() + ")");
+    }
+  }
+  if (!others || reached) t.confirmed = true;
+}
+
+Status Replicator::cut_divergent_tail(TopicEntry& t, uint32_t bucket, uint64_t epoch) {
+  std::optional<uint64_t> point;
+  {
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    auto it = t.leaders.find(bucket);
+    if (it == t.leaders.end() || it->second.local_epoch >= epoch) return Status::OK();
+    point = it->second.divergence_point();
+  }
+  if (point) {
+    ASSIGN_OR_RETURN(auto actors, core_->actors(t.info, {BucketId(bucket)}, {}));
+    ASSIGN_OR_RETURN(uint64_t have, total_count(*actors[0]));
+    actors.clear();
+    if (have > *point) {
+      // No backend truncates a tail yet: the whole copy goes, and is fetched again from 0.
+      log_line(logger_, LogLevel::kWarning,
+               bucket_name(t.info.topic, bucket) + ": the local copy has " + std::to_string(have) +
+                   " records, past " + std::to_string(*point) + " where leader epoch " + std::to_string(epoch) +
+                   " stops agreeing with it: deleting it to fetch it again from the leader");
+      {
+        std::lock_guard<std::mutex> lock(t.mu);
+        t.actors[bucket].reset();
+      }
+      RETURN_IF_ERROR(core_->manager->drop(t.info.topic, BucketId(bucket)));
+      if (core_->has_data_dir()) {
+        std::string dir = queue::bucket_dir(core_->options.data_dir, t.info.topic, BucketId(bucket));
+        if (core_->env->file_exists(dir)) RETURN_IF_ERROR(core_->env->remove_all(dir));
+      }
+    }
+  }
+  return directory_->set_local_epoch(t, bucket, epoch);
 }
 
 void Replicator::start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket) {
@@ -98,9 +176,15 @@ void Replicator::start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t buck
   c->topic = t;
   c->bucket = bucket;
   std::string what = "replication of " + bucket_name(t->info.topic, bucket);
+  const Leadership lead = directory_->leader(*t, bucket);
+  if (lead.leader == directory_->self().id) return;
   auto leader = directory_->owner(*t, bucket);
   if (!leader.ok()) return;  // the leader is not known now: the next scan tries again
   c->leader = *leader;
+  c->epoch = lead.epoch;
+  // A newer epoch than the copy was checked against: its divergent tail goes first.
+  if (Status s = cut_divergent_tail(*t, bucket, lead.epoch); !s.ok())
+    return log_if_error(logger_, LogLevel::kWarning, what, s);
   // The local copy: created like any bucket of the topic, served by no one (the node does not
   // own it).
   auto actors = core_->actors(t->info, {BucketId(bucket)}, {});
@@ -119,6 +203,7 @@ void Replicator::start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t buck
 
 void Replicator::next(const std::shared_ptr<Chain>& c) {
   if (directory_->cached(c->topic->info.topic) != c->topic) return end(c, Status::OK());  // deleted since
+  if (directory_->leader(*c->topic, c->bucket).epoch != c->epoch) return end(c, Status::OK());  // a new epoch
   {
     // Under mu_ (then c->mu, stop()'s order): either stop() sees this context and cancels it, or
     // this sees stopping_.
@@ -140,6 +225,7 @@ void Replicator::next(const std::shared_ptr<Chain>& c) {
   c->req.set_max_records(kMaxRecords);
   c->req.set_wait_ms(kWaitMs);
   c->req.set_incarnation(c->topic->info.incarnation);
+  c->req.set_leader_epoch(c->epoch);
   std::string where = "leader " + c->leader.id.str() + " at " + c->leader.address;
   peers_->stub(c->leader.address)
       ->async()
@@ -147,14 +233,40 @@ void Replicator::next(const std::shared_ptr<Chain>& c) {
 }
 
 void Replicator::on_answer(const std::shared_ptr<Chain>& c, const Status& s) {
+  TopicEntry& t = *c->topic;
+  // Another epoch on one side (FAILED_PRECONDITION): this node compares its records with the
+  // other members' at the next scan.
+  if (s.code() == Code::kFailedPrecondition) t.confirmed = false;
   if (!s.ok()) return end(c, s);
-  std::string what = "replication of " + bucket_name(c->topic->info.topic, c->bucket);
+  std::string what = "replication of " + bucket_name(t.info.topic, c->bucket);
+  if (c->resp.leader_epoch() != c->epoch) {
+    t.confirmed = false;
+    return end(c, FailedPrecondition(what + ": the leader answered at epoch " +
+                                     std::to_string(c->resp.leader_epoch()) + ", not " + std::to_string(c->epoch)));
+  }
   if (c->resp.offset() != c->log_end) return end(c, Internal(what + ": the leader answered another offset"));
   auto batch = from_wire(c->resp.run(), what);
   if (!batch.ok()) return end(c, batch.status());
+  {
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    t.followed[c->bucket] = {c->epoch, c->resp.in_sync(), c->resp.high_watermark()};
+  }
   if (batch->size() == 0) return next(c);  // nothing new within the wait
+  {
+    // Still this epoch's follower: an election of this node waits for this append to finish.
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    auto it = t.leaders.find(c->bucket);
+    uint64_t now = it == t.leaders.end() ? 0 : it->second.epoch();
+    if (now != c->epoch || t.taking_over[c->bucket]) return end(c, Status::OK());
+    t.appending[c->bucket] = true;
+  }
   size_t n = batch->size();
   c->actor->put(std::move(batch).value(), [this, c, n, what](Result<Offset> r) {
+    {
+      std::lock_guard<std::mutex> lock(c->topic->leaders_mu);
+      c->topic->appending[c->bucket] = false;
+    }
+    c->topic->leaders_cv.notify_all();
     if (!r.ok()) return end(c, r.status());
     if (r->value() != c->log_end)  // someone else appended to the copy: it is not the leader's log
       return end(c, Internal(what + ": the local copy took the records at offset " + std::to_string(r->value()) +

@@ -25,7 +25,8 @@ namespace persisting::net {
 class Replicator {
  public:
   // directory, peers and logger must outlive the replicator (stop() before they go).
-  Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers, Logger* logger);
+  Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers, Logger* logger,
+             Membership* membership = nullptr, std::chrono::milliseconds peer_timeout = std::chrono::seconds(2));
   ~Replicator();
   Replicator(const Replicator&) = delete;
   Replicator& operator=(const Replicator&) = delete;
@@ -37,6 +38,12 @@ class Replicator {
  private:
   struct Chain;
   void scan();
+  // After a restart: compares the topic's leader records with the other members' and adopts
+  // newer ones; sets t.confirmed once at least one other member answered (or there is none).
+  void confirm(TopicEntry& t);
+  // The local copy's records past the point where the newest epoch stops agreeing with it
+  // (docs/cluster.md, "Manual failover"): the copy is deleted, to be fetched again from 0.
+  Status cut_divergent_tail(TopicEntry& t, uint32_t bucket, uint64_t epoch);
   void start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket);
   void next(const std::shared_ptr<Chain>& c);
   void on_answer(const std::shared_ptr<Chain>& c, const Status& s);
@@ -46,6 +53,8 @@ class Replicator {
   std::shared_ptr<detail::QueueCore> core_;
   Channels* peers_;
   Logger* logger_;
+  Membership* membership_;
+  std::chrono::milliseconds peer_timeout_;
 
   std::mutex mu_;
   std::condition_variable cv_;

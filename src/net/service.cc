@@ -459,6 +459,8 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
             return done(InvalidArgument(bucket_name(info.topic, bucket) + " appears twice in one put"));
         auto actor = directory_->local_bucket(t, bucket);
         if (!actor.ok()) return done(actor.status());
+        if (t.tracker)
+          if (Status s = directory_->check_confirmed(t, bucket); !s.ok()) return done(s);
         if (auto m = t.fences.moving.find(bucket); m != t.fences.moving.end())
           return done(Unavailable(bucket_name(info.topic, bucket) + " is moving to " + m->second +
                                   " (a rebalance is in progress; reads go on): retry shortly"));
@@ -605,8 +607,10 @@ grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v
         if (seen == c.bucket()) return done(InvalidArgument(bucket_name(t.info.topic, seen) + " is listed twice"));
       auto a = directory_->local_bucket(t, c.bucket());
       if (!a.ok()) return done(a.status());
-      if (t.tracker)
+      if (t.tracker) {
+        if (Status s = directory_->check_confirmed(t, c.bucket()); !s.ok()) return done(s);
         if (Status s = ensure_in_sync_set(t, c.bucket(), **a); !s.ok()) return done(s);
+      }
       call->actors.push_back(std::move(a).value());
       call->offsets.push_back(c.offset());
       call->buckets.push_back(c.bucket());
@@ -650,12 +654,23 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     if (t.info.replication_factor <= 1)
       return done(FailedPrecondition("topic '" + t.info.topic + "' is not replicated (replication_factor 1)"));
     std::vector<NodeId> replicas = directory_->replicas(t, b);
-    if (replicas.front() != self_.id)
-      return done(FailedPrecondition(bucket_name(t.info.topic, b) + " is led by " + replicas.front().str() + ", not " +
-                                     self_.id.str()));
-    if (std::find(replicas.begin() + 1, replicas.end(), NodeId(req->follower())) == replicas.end())
+    const Leadership lead = directory_->leader(t, b);
+    if (lead.leader != self_.id)
+      return done(FailedPrecondition(bucket_name(t.info.topic, b) + " is led by " + lead.leader.str() + " at epoch " +
+                                     std::to_string(lead.epoch) + ", not " + self_.id.str()));
+    if (NodeId(req->follower()) == self_.id ||
+        std::find(replicas.begin(), replicas.end(), NodeId(req->follower())) == replicas.end())
       return done(InvalidArgument(bucket_name(t.info.topic, b) + ": node '" + req->follower() +
                                   "' is not one of its followers"));
+    // Leader epochs (docs/cluster.md, "Manual failover"): both sides must be at the same one.
+    // A follower that knows a newer epoch tells this node its record is stale: it compares its
+    // records with the other members again (and serves no put meanwhile).
+    if (req->leader_epoch() != lead.epoch) {
+      if (req->leader_epoch() > lead.epoch) t.confirmed = false;
+      return done(FailedPrecondition(bucket_name(t.info.topic, b) + ": follower " + req->follower() +
+                                     " is at leader epoch " + std::to_string(req->leader_epoch()) + ", leader " +
+                                     self_.id.str() + " at epoch " + std::to_string(lead.epoch)));
+    }
     auto actor = directory_->local_bucket(t, b);
     if (!actor.ok()) return done(actor.status());
     if (Status s = ensure_in_sync_set(t, b, **actor); !s.ok()) return done(s);
@@ -673,6 +688,7 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
                                            static_cast<uint32_t>(config_.replication.lag_max.count() / 3)});
     size_t budget = config_.max_response_bytes;
     resp->set_offset(req->log_end());
+    resp->set_leader_epoch(lead.epoch);
     TopicEntry* tp = &t;  // topic entries live as long as the service
     const uint64_t from = req->log_end();
     queue::fetch(actors, {from}, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
@@ -697,7 +713,11 @@ Status Service::ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::Buck
   if (!t.tracker || t.tracker->has(bucket)) return Status::OK();
   // Once per bucket and leadership: the leader's record count (asks the actor, blocks).
   ASSIGN_OR_RETURN(uint64_t end, total_count(actor));
-  t.tracker->create(bucket, directory_->replicas(t, bucket), end);
+  // The leader first (after an election it need not be the first replica).
+  std::vector<NodeId> replicas = directory_->replicas(t, bucket);
+  const NodeId lead = directory_->leader(t, bucket).leader;
+  std::stable_partition(replicas.begin(), replicas.end(), [&](const NodeId& r) { return r == lead; });
+  t.tracker->create(bucket, std::move(replicas), end);
   return Status::OK();
 }
 
@@ -725,7 +745,7 @@ grpc::ServerUnaryReactor* Service::Stats(grpc::CallbackServerContext* ctx, const
       std::vector<uint32_t> buckets(req->buckets().begin(), req->buckets().end());
       if (buckets.empty())
         for (uint32_t b = 0; b < (*e)->info.num_buckets; ++b)
-          if ((*e)->placement()->owner(req->topic(), b) == self_.id)
+          if (directory_->leader(**e, b).leader == self_.id)
             buckets.push_back(b);
       std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
       for (uint32_t b : buckets) {
@@ -767,7 +787,10 @@ grpc::ServerUnaryReactor* Service::ClusterStatus(grpc::CallbackServerContext* ct
           o->set_owner(p->owner(req->topic(), b).str());
           std::vector<NodeId> replicas = directory_->replicas(**e, b);
           for (const NodeId& r : replicas) o->add_replicas(r.str());
-          if (replicas.size() > 1 && replicas.front() == self_.id) {
+          const Leadership lead = directory_->leader(**e, b);
+          o->set_leader(lead.leader.str());
+          o->set_leader_epoch(lead.epoch);
+          if (replicas.size() > 1 && lead.leader == self_.id && (*e)->confirmed) {
             // This node leads the bucket: its own count and what each follower last reported.
             auto actor = directory_->local_bucket(**e, b);
             if (!actor.ok()) return done(actor.status());

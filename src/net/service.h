@@ -81,6 +81,11 @@ class Service final : public v1::QueueService::CallbackService {
                                   v1::FlushResponse* resp) override;
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* ctx, const v1::ReplicateRequest* req,
                                       v1::ReplicateResponse* resp) override;
+  // Leader epochs and manual failover (elect.cc; docs/wire-protocol.md, "Leader epochs").
+  grpc::ServerUnaryReactor* BucketLeader(grpc::CallbackServerContext* ctx, const v1::BucketLeaderRequest* req,
+                                         v1::BucketLeaderResponse* resp) override;
+  grpc::ServerUnaryReactor* ElectLeader(grpc::CallbackServerContext* ctx, const v1::ElectLeaderRequest* req,
+                                        v1::ElectLeaderResponse* resp) override;
   grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx, const v1::StatsRequest* req,
                                   v1::StatsResponse* resp) override;
   grpc::ServerUnaryReactor* ClusterStatus(grpc::CallbackServerContext* ctx, const v1::ClusterStatusRequest* req,
@@ -128,6 +133,11 @@ class Service final : public v1::QueueService::CallbackService {
   // The bucket's in-sync set on its leader (this node; actor: its local bucket), made on first
   // use. Nothing for factor 1. May block (the first time: the bucket's record count).
   Status ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor);
+  // What this node knows of a replicated bucket (its records, its copy's count, its in-sync set
+  // when it leads, its leader's last answer when it follows). Blocks (the count).
+  Status leader_state(TopicEntry& t, uint32_t bucket, v1::BucketLeaderResponse::State* out);
+  // The manual failover, coordinated by this node (elect.cc). Blocks (peers).
+  Status elect(const v1::ElectLeaderRequest& req, v1::ElectLeaderResponse* resp);
   struct RpcMetrics;
   using Done = std::function<void(Status)>;
 

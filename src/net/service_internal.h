@@ -19,15 +19,12 @@ enum Method {
   kCreateTopic, kGetTopic, kListTopics, kGetBucket, kPut, kGet, kFlush, kStats, kClusterStatus,
   kRebalance, kFenceBucket, kCopyBucket, kSetPlacement, kDropBuckets,
   kJoinGroup, kHeartbeat, kLeaveGroup, kCommitOffsets, kFetchOffsets, kListGroups, kResetGroup, kDeleteGroup,
-  kDeleteTopic, kReplicate, kAlterTopic, kBackupBucket, kCompactTopic, kMethods
+  kDeleteTopic, kReplicate, kAlterTopic, kBackupBucket, kCompactTopic, kBucketLeader, kElectLeader, kMethods
 };
 inline constexpr const char* kMethodNames[kMethods] = {
     "CreateTopic", "GetTopic", "ListTopics", "GetBucket", "Put", "Get", "Flush", "Stats", "ClusterStatus",
     "Rebalance", "FenceBucket", "CopyBucket", "SetPlacement", "DropBuckets",
     "JoinGroup", "Heartbeat", "LeaveGroup", "CommitOffsets", "FetchOffsets", "ListGroups", "ResetGroup", "DeleteGroup",
-    "DeleteTopic", "Replicate", "AlterTopic", "BackupBucket", "CompactTopic"};
-
-// The record count of a bucket this node holds (its stats' total_count). Blocks.
-Result<uint64_t> total_count(runtime::BucketStorage& actor);
+    "DeleteTopic", "Replicate", "AlterTopic", "BackupBucket", "CompactTopic", "BucketLeader", "ElectLeader"};
 
 }  // namespace persisting::net

@@ -36,10 +36,9 @@ Result<TopicInfo> Service::alter_here(const std::string& topic, const Retention&
   // Only the buckets this node owns apply the limits now; a bucket it holds a replica of shares
   // them too and applies them at its next flush.
   ASSIGN_OR_RETURN(auto entry, directory_->find(topic, /*forward=*/false));
-  const auto placement = entry->placement();
-  std::vector<BucketId> owned;
+  std::vector<BucketId> owned;  // the buckets it leads (after a failover, by its leader record)
   for (uint32_t b = 0; b < info.num_buckets; ++b)
-    if (placement->owner(topic, b) == self_.id) owned.emplace_back(b);
+    if (directory_->leader(*entry, b).leader == self_.id) owned.emplace_back(b);
   return core_->alter_retention(topic, retention, &owned);
 }
 

@@ -1,5 +1,7 @@
 #include "net/topic_directory.h"
 
+#include <algorithm>
+
 #include "core/status_macros.h"
 #include "net/grpc_status.h"
 #include "net/wire.h"
@@ -73,6 +75,7 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
       }
     }
   }
+  const bool existed = core_->lookup(info.topic).ok();
   // The incarnation comes with the topic from the node that created it (0: draw one here).
   ASSIGN_OR_RETURN(TopicInfo stored, core_->open_for_write(queue::writer_options(info), info.incarnation));
   // The Kafka marker after topic.json (never a marker without a topic), before the entry is
@@ -116,6 +119,17 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
     entry->actors.resize(stored.num_buckets);
     if (stored.replication_factor > 1)
       entry->tracker = std::make_unique<ReplicaTracker>(stored.topic, stored.replication_factor, replication_);
+    if (stored.replication_factor > 1 && core_->has_data_dir()) {
+      auto leaders = load_leaders(core_->env, leaders_path(core_->options.data_dir, stored.topic));
+      if (!leaders.ok()) {
+        topics_.erase(stored.topic);
+        return leaders.status();
+      }
+      entry->leaders = std::move(leaders).value();
+      // The topic was on this disk before this entry (a restart): an election may have
+      // happened meanwhile; the replication scan asks the other members first.
+      entry->confirmed = !existed;
+    }
     if (core_->has_data_dir()) {
       auto fences = load_fences(core_->env, fences_path(core_->options.data_dir, stored.topic));
       if (!fences.ok()) {
@@ -147,8 +161,111 @@ std::vector<NodeId> TopicDirectory::replicas(const TopicEntry& t, uint32_t bucke
   return t.placement()->replicas(t.info.topic, bucket, t.info.replication_factor);
 }
 
+Leadership TopicDirectory::leader(const TopicEntry& t, uint32_t bucket) const {
+  if (t.info.replication_factor > 1) {
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    auto it = t.leaders.find(bucket);
+    if (it != t.leaders.end() && !it->second.epochs.empty())
+      return {NodeId(it->second.leader()), it->second.epoch()};
+  }
+  return {t.placement()->owner(t.info.topic, bucket), 0};
+}
+
+Status TopicDirectory::check_confirmed(const TopicEntry& t, uint32_t bucket) const {
+  if (t.confirmed) return Status::OK();
+  return Unavailable(bucket_name(t.info.topic, bucket) + ": node " + self_.id.str() +
+                     " is comparing its leader epochs with the other members (it restarted): retry shortly");
+}
+
+Status TopicDirectory::adopt(TopicEntry& t, uint32_t bucket, std::vector<LeaderEpoch> epochs, bool* changed) {
+  *changed = false;
+  RETURN_IF_ERROR(check_bucket(t, bucket));
+  if (epochs.empty()) return Status::OK();
+  for (size_t i = 1; i < epochs.size(); ++i)
+    if (epochs[i].epoch <= epochs[i - 1].epoch)
+      return InvalidArgument(bucket_name(t.info.topic, bucket) + ": leader epochs are not ascending");
+  std::vector<NodeId> replicas = this->replicas(t, bucket);
+  if (std::find(replicas.begin(), replicas.end(), NodeId(epochs.back().leader)) == replicas.end())
+    return InvalidArgument(bucket_name(t.info.topic, bucket) + ": node '" + epochs.back().leader +
+                           "' is not one of its replicas");
+  std::lock_guard<std::mutex> serial(t.adopt_mu);
+  const std::string new_leader = epochs.back().leader;
+  const bool becomes = NodeId(new_leader) == self_.id;
+  const Leadership before = leader(t, bucket);
+  {
+    std::unique_lock<std::mutex> lock(t.leaders_mu);
+    BucketLeaders& cur = t.leaders[bucket];
+    if (epochs.back().epoch <= cur.epoch()) return Status::OK();
+    if (becomes) {
+      // No replication append in flight: the epoch starts at this node's final count (a chain
+      // checks taking_over and the epoch before each append, so none starts from here on).
+      if (!t.leaders_cv.wait_for(lock, peer_timeout_ / 2, [&] { return !t.appending[bucket]; }))
+        return Unavailable(bucket_name(t.info.topic, bucket) + ": node " + self_.id.str() +
+                           " is still appending replicated records; try again");
+      t.taking_over[bucket] = true;  // the chain starts no append from here on
+    }
+  }
+  struct Release {
+    TopicEntry& t;
+    uint32_t bucket;
+    bool on;
+    ~Release() {
+      if (!on) return;
+      std::lock_guard<std::mutex> lock(t.leaders_mu);
+      t.taking_over.erase(bucket);
+    }
+  } release{t, bucket, becomes};
+  BucketLeaders next;
+  {
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    next = t.leaders[bucket];
+  }
+  next.epochs = std::move(epochs);
+  if (becomes) {
+    ASSIGN_OR_RETURN(auto actors, core_->actors(t.info, {BucketId(bucket)}, {}));
+    ASSIGN_OR_RETURN(uint64_t end, total_count(*actors[0]));
+    next.epochs.back().start = end;
+    next.local_epoch = next.epoch();  // the leader's log is the epoch's log
+  }
+  std::map<uint32_t, BucketLeaders> all;
+  {
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    all = t.leaders;
+  }
+  all[bucket] = next;
+  if (core_->has_data_dir())
+    RETURN_IF_ERROR(store_leaders(core_->env, leaders_path(core_->options.data_dir, t.info.topic), all));
+  {
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    t.leaders[bucket] = std::move(next);
+    t.followed.erase(bucket);
+  }
+  *changed = true;
+  if (before.leader == self_.id && !becomes && t.tracker)
+    t.tracker->close(bucket, FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " +
+                                                new_leader + " now, not " + self_.id.str() +
+                                                " (a newer leader epoch)"));
+  return Status::OK();
+}
+
+Status TopicDirectory::set_local_epoch(TopicEntry& t, uint32_t bucket, uint64_t epoch) {
+  std::lock_guard<std::mutex> serial(t.adopt_mu);
+  std::map<uint32_t, BucketLeaders> all;
+  {
+    std::lock_guard<std::mutex> lock(t.leaders_mu);
+    if (t.leaders[bucket].local_epoch == epoch) return Status::OK();
+    all = t.leaders;
+  }
+  all[bucket].local_epoch = epoch;
+  if (core_->has_data_dir())
+    RETURN_IF_ERROR(store_leaders(core_->env, leaders_path(core_->options.data_dir, t.info.topic), all));
+  std::lock_guard<std::mutex> lock(t.leaders_mu);
+  t.leaders[bucket].local_epoch = epoch;
+  return Status::OK();
+}
+
 Result<runtime::Member> TopicDirectory::owner(const TopicEntry& t, uint32_t bucket) const {
-  const NodeId id = t.placement()->owner(t.info.topic, bucket);
+  const NodeId id = leader(t, bucket).leader;
   if (id == self_.id) return self_;
   auto m = membership_->member(id);
   if (!m.ok())
@@ -185,10 +302,11 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name
 
 Result<std::shared_ptr<runtime::BucketStorage>> TopicDirectory::local_bucket(TopicEntry& t, uint32_t bucket) {
   RETURN_IF_ERROR(check_bucket(t, bucket));
-  const NodeId owner_id = t.placement()->owner(t.info.topic, bucket);
-  if (owner_id != self_.id)
-    return FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " + owner_id.str() + ", not " +
-                              self_.id.str() + ": ask GetBucket for the owner");
+  const Leadership l = leader(t, bucket);
+  if (l.leader != self_.id)
+    return FailedPrecondition(bucket_name(t.info.topic, bucket) + " is owned by node " + l.leader.str() + ", not " +
+                              self_.id.str() + (l.epoch > 0 ? " (its leader at epoch " + std::to_string(l.epoch) + ")" : "") +
+                              ": ask GetBucket for the owner");
   std::lock_guard<std::mutex> lock(t.mu);
   auto& a = t.actors[bucket];
   if (!a) {

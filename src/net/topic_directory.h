@@ -5,7 +5,9 @@
 // reach buckets through it. Thread-safe; entries live as long as the directory.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +18,7 @@
 
 #include "net/channels.h"
 #include "net/fences.h"
+#include "net/leaders.h"
 #include "net/membership.h"
 #include "net/placement.h"
 #include "net/replica_tracker.h"
@@ -41,6 +44,24 @@ struct TopicEntry {
   // Replication (replication_factor > 1): the in-sync sets of the buckets this node leads.
   std::unique_ptr<ReplicaTracker> tracker;
 
+  // Leader epochs (replication_factor > 1; docs/cluster.md, "Manual failover"), under leaders_mu.
+  // What this node's replication chain last heard from a bucket's leader.
+  struct FollowerView {
+    uint64_t epoch = 0;
+    bool in_sync = false;
+    uint64_t high_watermark = 0;
+  };
+  mutable std::mutex leaders_mu;
+  std::condition_variable leaders_cv;             // appending changes
+  std::map<uint32_t, BucketLeaders> leaders;      // the buckets with a record (leaders.json)
+  std::map<uint32_t, FollowerView> followed;
+  std::map<uint32_t, bool> appending;             // a replication chain appends to the bucket now
+  std::map<uint32_t, bool> taking_over;           // this node is being elected: no more appends
+  std::mutex adopt_mu;                            // serializes adoptions (file, then memory)
+  // False while this node has not compared its records with the other members' since it
+  // loaded the topic from its disk (a restart): it serves no bucket it leads until then.
+  std::atomic<bool> confirmed{true};
+
   std::shared_ptr<const Placement> placement() const {
     std::lock_guard<std::mutex> lock(placement_mu);
     return placement_;
@@ -53,6 +74,15 @@ struct TopicEntry {
  private:
   mutable std::mutex placement_mu;
   std::shared_ptr<const Placement> placement_;
+};
+
+// The record count of a bucket this node holds (its stats' total_count). Blocks.
+Result<uint64_t> total_count(runtime::BucketStorage& actor);
+
+// A bucket's leader as a node knows it: its record's, else the first replica at epoch 0.
+struct Leadership {
+  NodeId leader;
+  uint64_t epoch = 0;
 };
 
 // "topic 'T' bucket B", as errors name a bucket.
@@ -99,11 +129,25 @@ class TopicDirectory {
   // The bucket's replicas under its placement and the topic's replication_factor, the owner
   // (leader candidate) first.
   std::vector<NodeId> replicas(const TopicEntry& t, uint32_t bucket) const;
-  // The owner of a bucket with its current address; Unavailable when the membership has no
-  // address for it.
+  // The bucket's leader and epoch: for a replicated topic its leader record, else (and without
+  // one) its first replica, the owner, at epoch 0.
+  Leadership leader(const TopicEntry& t, uint32_t bucket) const;
+  // The leader of a bucket (the owner) with its current address; Unavailable when the
+  // membership has no address for it.
   Result<runtime::Member> owner(const TopicEntry& t, uint32_t bucket) const;
-  // The local actor of a bucket this node owns; errors name topic, bucket and owner.
+  // The local actor of a bucket this node leads; errors name topic, bucket and leader.
   Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
+  // Unavailable while this node has not confirmed the topic's leader records (t.confirmed).
+  Status check_confirmed(const TopicEntry& t, uint32_t bucket) const;
+  // Adopts a bucket's election history (ascending) when its newest epoch is newer than this
+  // node's record (else nothing, *changed false). Stored in leaders.json before it is used.
+  // When it makes this node the leader, the epoch's start is this node's record count, taken
+  // once no replication append is in flight; when it takes the leadership away, the bucket's
+  // in-sync set is closed (waiting acks=all puts fail with "not leader").
+  Status adopt(TopicEntry& t, uint32_t bucket, std::vector<LeaderEpoch> epochs, bool* changed);
+  // Records that this node's copy of the bucket agrees with its newest epoch (after the check
+  // or cut of a divergent tail): local_epoch = epoch, stored.
+  Status set_local_epoch(TopicEntry& t, uint32_t bucket, uint64_t epoch);
 
   const runtime::Member& self() const { return self_; }
 

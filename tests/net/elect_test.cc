@@ -1,0 +1,301 @@
+// Leader epochs and the manual failover (issue 18; docs/cluster.md, "Manual failover"): a
+// replicated bucket survives its leader's death by `persisting cluster elect`, the old leader
+// comes back as a follower, unsafe elections are refused, and divergent tails are cut.
+// Separate persistingd processes on loopback; every wait is bounded and waits for a condition
+// (cluster status), never for time.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "net/connect_to.h"
+#include "net/node_process.h"
+#include "persisting/client.h"
+#include "persisting/json.h"
+#include "util/run_process.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::connect_to;
+using testing::run_process;
+
+// Bucket 0 as one node sees it in cluster status.
+struct View {
+  std::string leader;
+  int64_t epoch = -1;
+  std::vector<std::string> replicas;
+  std::map<std::string, int64_t> log_ends;  // only when the node leads
+  std::set<std::string> in_sync;
+  int64_t high_watermark = -1;
+  bool leads = false;
+  int64_t end_of(const std::string& id) const {
+    auto it = log_ends.find(id);
+    return it == log_ends.end() ? -1 : it->second;
+  }
+};
+
+std::optional<View> view_of(Cluster& cluster, int node, const std::string& topic) {
+  auto c = Client::connect({.server = cluster.address(node), .rpc_timeout = std::chrono::seconds(3)});
+  if (!c.ok()) return std::nullopt;
+  auto st = (*c)->cluster_status(topic);
+  if (!st.ok()) return std::nullopt;
+  for (const auto& b : st->find("buckets")->as_list()) {
+    const Object& o = b.as_object();
+    if (o.find("bucket")->as_int() != 0) continue;
+    View v;
+    v.leader = o.find("leader")->as_string();
+    v.epoch = o.find("epoch")->as_int();
+    for (const auto& r : o.find("replicas")->as_list()) v.replicas.push_back(r.as_string());
+    if (const Value* ends = o.find("log_ends")) {
+      v.leads = true;
+      for (const auto& [id, e] : ends->as_object()) v.log_ends[id] = e.as_int();
+      for (const auto& r : o.find("in_sync")->as_list()) v.in_sync.insert(r.as_string());
+      v.high_watermark = o.find("high_watermark")->as_int();
+    }
+    return v;
+  }
+  return std::nullopt;
+}
+
+// Polls node's view (bounded: 30 s) until pred holds; the last view seen.
+template <typename Pred>
+std::optional<View> wait_view(Cluster& cluster, int node, const std::string& topic, Pred pred) {
+  std::optional<View> v;
+  for (int i = 0; i < 300; ++i) {
+    v = view_of(cluster, node, topic);
+    if (v && pred(*v)) return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return v;
+}
+
+std::vector<Record> records(int64_t from, int64_t to) {
+  std::vector<Record> out;
+  for (int64_t i = from; i < to; ++i) out.push_back(Record{{"id", i}, {"k", int64_t{0}}});
+  return out;
+}
+
+std::vector<int64_t> ids(int64_t from, int64_t to) {
+  std::vector<int64_t> out;
+  for (int64_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+// Every record of the topic readable through address now, as ids in offset order.
+std::vector<int64_t> read_all(const std::string& address, const std::string& topic) {
+  std::vector<int64_t> out;
+  auto c = connect_to(address);
+  auto r = c->reader({.topic = topic});
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (!r.ok()) return out;
+  for (int i = 0; i < 100; ++i) {  // bounded
+    auto msgs = (*r)->get(1000);
+    EXPECT_TRUE(msgs.ok()) << msgs.status().to_string();
+    if (!msgs.ok() || msgs->empty()) break;
+    for (const auto& m : *msgs) out.push_back(m.record.find("id")->as_int());
+  }
+  return out;
+}
+
+WriterOptions replicated(const std::string& topic, Acks acks = Acks::kDefault) {
+  return {.topic = topic, .bucket_column = "k", .num_buckets = 1, .backend = "persisting",
+          .replication_factor = 3, .acks = acks};
+}
+
+testing::ProcessResult elect(Cluster& cluster, int via, const std::string& topic, const std::string& node,
+                             bool unclean = false) {
+  std::vector<std::string> argv{PERSISTING_BIN, "cluster", "elect", "--server", cluster.address(via), "--topic", topic,
+                                "--bucket", "0", "--node", node};
+  if (unclean) argv.push_back("--allow-unclean");
+  return run_process(argv);
+}
+
+// replica_lag_max_ms 3 s: long enough for a follower's first fetch on a loaded machine (under
+// the sanitizers), short enough for a dead node to leave the set within the waits.
+TEST(Elect, AKilledLeaderIsReplacedByAnInSyncFollowerAndComesBackAsItsFollower) {
+  Cluster cluster(3, {"--replica-lag-max-ms", "3000"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  {
+    auto c = connect_to(cluster.address(0));
+    auto w = c->writer(replicated("el"));
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    for (int i = 0; i < 5; ++i) {
+      Status s = (*w)->put(records(i * 10, i * 10 + 10));
+      ASSERT_TRUE(s.ok()) << s.to_string();
+    }
+  }
+  std::optional<View> v;
+  for (int i = 0; i < 3 && !(v && v->leads); ++i) v = view_of(cluster, i, "el");
+  ASSERT_TRUE(v && v->epoch == 0);
+  const int old = cluster.index_of(v->leader);
+  v = wait_view(cluster, old, "el", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 50; });
+  ASSERT_TRUE(v && v->high_watermark == 50);
+  const std::string old_id = v->leader, next_id = v->replicas[1] == old_id ? v->replicas[0] : v->replicas[1];
+  const int next = cluster.index_of(next_id);
+  int other = 0;
+  while (other == old || other == next) ++other;
+
+  // Refused, nothing changed: a node that is not a replica, and an election through a node
+  // while its leader is up but the candidate is the leader already.
+  auto bad = elect(cluster, next, "el", "n9");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("is not one of its replicas"), std::string::npos) << bad.err;
+  bad = elect(cluster, next, "el", old_id);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("leads it already"), std::string::npos) << bad.err;
+  v = view_of(cluster, next, "el");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->leader, old_id);
+  EXPECT_EQ(v->epoch, 0);
+
+  // The leader dies; an in-sync follower is elected.
+  ASSERT_EQ(cluster.kill(old, SIGKILL), -1);
+  auto ok = elect(cluster, other, "el", next_id);
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto answer = parse_json(ok.out);
+  ASSERT_TRUE(answer.ok()) << ok.out;
+  EXPECT_EQ(answer->as_object().find("epoch")->as_int(), 1);
+  EXPECT_EQ(answer->as_object().find("leader")->as_string(), next_id);
+  EXPECT_EQ(answer->as_object().find("start")->as_int(), 50);
+  for (int n : {next, other}) {
+    v = view_of(cluster, n, "el");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->leader, next_id) << "through " << cluster.id(n);
+    EXPECT_EQ(v->epoch, 1);
+  }
+  // Once the dead node left the new leader's set, the high watermark covers every
+  // acknowledged record: each is readable exactly once, in order, through any live node.
+  v = wait_view(cluster, next, "el", [](const View& v) { return v.high_watermark == 50; });
+  ASSERT_TRUE(v && v->high_watermark == 50);
+  EXPECT_EQ(read_all(cluster.address(next), "el"), ids(0, 50));
+  EXPECT_EQ(read_all(cluster.address(other), "el"), ids(0, 50));
+  {
+    auto c = connect_to(cluster.address(other));
+    auto w = c->writer(replicated("el"));
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    Status s = (*w)->put(records(50, 60));
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  EXPECT_EQ(read_all(cluster.address(other), "el"), ids(0, 60));
+
+  // The old leader comes back: it learns the newer epoch from the others, serves no put of the
+  // bucket (a client through it is sent to the new leader), and follows it into the set.
+  ASSERT_TRUE(cluster.start(old)) << cluster.log(old);
+  v = wait_view(cluster, old, "el", [&](const View& v) { return v.epoch == 1; });
+  ASSERT_TRUE(v && v->epoch == 1);
+  EXPECT_EQ(v->leader, next_id);
+  EXPECT_FALSE(v->leads);
+  {
+    auto c = connect_to(cluster.address(old));
+    auto w = c->writer(replicated("el"));
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    Status s = (*w)->put(records(60, 70));
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  v = wait_view(cluster, next, "el", [&](const View& v) {
+    return v.in_sync.size() == 3 && v.end_of(old_id) == 70 && v.high_watermark == 70;
+  });
+  ASSERT_TRUE(v && v->in_sync.count(old_id)) << "the old leader rejoined the set";
+  EXPECT_EQ(v->log_ends[next_id], 70) << "the put through the old leader went to the new one";
+  for (int n : {old, next, other}) EXPECT_EQ(read_all(cluster.address(n), "el"), ids(0, 70)) << cluster.id(n);
+  // Every node stops cleanly (under the sanitizers: nothing leaked).
+  for (int n : {old, next, other}) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+}
+
+TEST(Elect, AnOutOfSyncReplicaIsRefusedUnlessUncleanAndDivergentTailsAreCut) {
+  Cluster cluster(3, {"--replica-lag-max-ms", "3000"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer(replicated("un"));
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  ASSERT_TRUE((*w)->put(records(0, 20)).ok());
+  std::optional<View> v;
+  for (int i = 0; i < 3 && !(v && v->leads); ++i) v = view_of(cluster, i, "un");
+  ASSERT_TRUE(v);
+  const std::string leader_id = v->leader;
+  const int leader = cluster.index_of(leader_id);
+  v = wait_view(cluster, leader, "un", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 20; });
+  ASSERT_TRUE(v && v->high_watermark == 20);
+  const std::string lag_id = v->replicas[2] == leader_id ? v->replicas[0] : v->replicas[2];
+  const int lag = cluster.index_of(lag_id);
+  int keep = 0;
+  while (keep == leader || keep == lag) ++keep;
+
+  // One follower dies; the others go on without it (it leaves the set).
+  ASSERT_EQ(cluster.kill(lag, SIGKILL), -1);
+  {
+    auto lc = connect_to(cluster.address(leader));
+    auto lw = lc->writer(replicated("un"));
+    ASSERT_TRUE(lw.ok());
+    Status s = (*lw)->put(records(20, 30));
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  v = wait_view(cluster, leader, "un", [&](const View& v) { return !v.in_sync.count(lag_id) && v.high_watermark == 30; });
+  ASSERT_TRUE(v && !v->in_sync.count(lag_id));
+  // Then the leader dies, and the follower comes back: it missed records and has heard nothing
+  // from a leader since it started, so electing it is refused.
+  ASSERT_EQ(cluster.kill(leader, SIGKILL), -1);
+  ASSERT_TRUE(cluster.start(lag)) << cluster.log(lag);
+  auto bad = elect(cluster, keep, "un", lag_id);
+  ASSERT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("nothing changed"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("--allow-unclean"), std::string::npos) << bad.err;
+  v = view_of(cluster, keep, "un");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->epoch, 0) << "a refused election changes nothing";
+  EXPECT_EQ(v->leader, leader_id);
+
+  // Unclean: the lagging node leads from its own log end; the other follower's records past it
+  // are cut (its copy fetched again), and so are the old leader's when it comes back.
+  auto ok = elect(cluster, keep, "un", lag_id, /*unclean=*/true);
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto answer = parse_json(ok.out);
+  ASSERT_TRUE(answer.ok()) << ok.out;
+  const int64_t start = answer->as_object().find("start")->as_int();
+  EXPECT_EQ(start, 20) << "its own log end";
+  {
+    auto kc = connect_to(cluster.address(keep));
+    auto kw = kc->writer(replicated("un"));
+    ASSERT_TRUE(kw.ok());
+    Status s = (*kw)->put(records(100, 105));
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  std::vector<int64_t> want = ids(0, start);
+  for (int64_t i = 100; i < 105; ++i) want.push_back(i);
+  ASSERT_TRUE(cluster.start(leader)) << cluster.log(leader);
+  v = wait_view(cluster, lag, "un", [&](const View& v) {
+    return v.in_sync.size() == 3 && v.high_watermark == start + 5 && v.end_of(leader_id) == start + 5 &&
+           v.end_of(cluster.id(keep)) == start + 5;
+  });
+  ASSERT_TRUE(v && v->in_sync.size() == 3) << "both followers cut their tails and caught up";
+  for (int n : {keep, leader})
+    EXPECT_NE(cluster.log(n).find("deleting it to fetch it again"), std::string::npos) << cluster.log(n);
+  EXPECT_EQ(cluster.log(lag).find("deleting it to fetch it again"), std::string::npos) << "the new leader keeps its log";
+  for (int n : {lag, keep, leader}) EXPECT_EQ(read_all(cluster.address(n), "un"), want) << cluster.id(n);
+  for (int n : {lag, keep, leader}) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+}
+
+TEST(Elect, AFactorOneTopicHasNoElection) {
+  Cluster cluster(1);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer({.topic = "one", .bucket_column = "k", .num_buckets = 1});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  ASSERT_TRUE((*w)->put(records(0, 5)).ok());
+  auto bad = elect(cluster, 0, "one", "n1");
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("is not replicated"), std::string::npos) << bad.err;
+  auto v = view_of(cluster, 0, "one");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->leader, "n1");
+  EXPECT_EQ(v->epoch, 0);
+  EXPECT_EQ(read_all(cluster.address(0), "one"), ids(0, 5));
+}
+
+}  // namespace
+}  // namespace persisting
