@@ -210,7 +210,7 @@ class KeyCache {
       if (n == name) return obj;
     py::str obj(name);
     if (names_.size() < kMax) names_.emplace_back(name, obj);
-    return std::move(obj);
+    return obj;
   }
 
  private:

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <thread>
 
+#include "persisting/json.h"
 #include "persisting/queue.h"
 #include "queue/topic_meta.h"
 #include "util/manual_scheduler.h"
@@ -174,7 +175,11 @@ TEST_P(QueueAge, AgeRetentionWithAWriterAndAReader) {
   EXPECT_EQ(next, static_cast<uint64_t>(kBatches * kBatch));
   // Quiet now: the periodic look removes every fragment but the newest once they expire.
   sched_.advance(std::chrono::minutes(2));
-  EXPECT_EQ(first_offset(), static_cast<uint64_t>((kBatches - 1) * kBatch));
+  EXPECT_EQ(first_offset(), static_cast<uint64_t>((kBatches - 1) * kBatch))
+      << "pending tasks " << sched_.pending() << "; stats " << [&] {
+           auto st = q_->stats("events");
+           return st.ok() ? to_json(*st) : st.status().to_string();
+         }();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, QueueAge, ::testing::Values("lance", "persisting"));
