@@ -41,13 +41,14 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
         std::lock_guard<std::mutex> lock(inside->mu);
         if (inside->yes || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
       }
-      // The writer hears at once, from the backend's thread; parked readers are woken by a
-      // message run on the pool (never actor messages on the backend's thread: a close there
-      // would join it).
-      cb(std::move(r));
+      // Parked readers are woken by a message run on the pool (never actor messages on the
+      // backend's thread: a close there would join it), queued before the writer hears: a close
+      // the writer then sends runs after it. Queued after, it could reach a pool already
+      // stopping at exit, and the unrun message would keep the actor (and its mailbox) alive.
       self->mailbox_->post_to_pool([self] {
         if (self->backend_ && !self->waiters_.empty()) self->wake_waiters();
       });
+      cb(std::move(r));
     });
     hold.reset();  // the backend has the put
     {
