@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "net/connect_to.h"
+#include "net/replicated_topic.h"
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
@@ -22,6 +23,9 @@ namespace {
 
 using testing::Cluster;
 using testing::connect_to;
+using testing::read_all;
+using testing::records;
+using testing::replicated;
 using testing::run_process;
 
 // Bucket 0 as one node sees it in cluster status.
@@ -74,37 +78,10 @@ std::optional<View> wait_view(Cluster& cluster, int node, const std::string& top
   return v;
 }
 
-std::vector<Record> records(int64_t from, int64_t to) {
-  std::vector<Record> out;
-  for (int64_t i = from; i < to; ++i) out.push_back(Record{{"id", i}, {"k", int64_t{0}}});
-  return out;
-}
-
 std::vector<int64_t> ids(int64_t from, int64_t to) {
   std::vector<int64_t> out;
   for (int64_t i = from; i < to; ++i) out.push_back(i);
   return out;
-}
-
-// Every record of the topic readable through address now, as ids in offset order.
-std::vector<int64_t> read_all(const std::string& address, const std::string& topic) {
-  std::vector<int64_t> out;
-  auto c = connect_to(address);
-  auto r = c->reader({.topic = topic});
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  if (!r.ok()) return out;
-  for (int i = 0; i < 100; ++i) {  // bounded
-    auto msgs = (*r)->get(1000);
-    EXPECT_TRUE(msgs.ok()) << msgs.status().to_string();
-    if (!msgs.ok() || msgs->empty()) break;
-    for (const auto& m : *msgs) out.push_back(m.record.find("id")->as_int());
-  }
-  return out;
-}
-
-WriterOptions replicated(const std::string& topic, Acks acks = Acks::kDefault) {
-  return {.topic = topic, .bucket_column = "k", .num_buckets = 1, .backend = "persisting",
-          .replication_factor = 3, .acks = acks};
 }
 
 testing::ProcessResult elect(Cluster& cluster, int via, const std::string& topic, const std::string& node,

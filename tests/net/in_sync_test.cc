@@ -11,6 +11,7 @@
 
 #include "net/node_process.h"
 #include "net/connect_to.h"
+#include "net/replicated_topic.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
 #include "util/run_process.h"
@@ -22,6 +23,9 @@ using testing::Cluster;
 using testing::run_process;
 
 using testing::connect_to;
+using testing::read_all;
+using testing::records;
+using testing::replicated;
 
 // What the leader of bucket 0 says of it in cluster status.
 struct LeaderView {
@@ -70,34 +74,6 @@ std::optional<LeaderView> wait_view(Cluster& cluster, const std::string& topic, 
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return v;
-}
-
-std::vector<Record> records(int64_t from, int64_t to) {
-  std::vector<Record> out;
-  for (int64_t i = from; i < to; ++i) out.push_back(Record{{"id", i}, {"k", int64_t{0}}});
-  return out;
-}
-
-// Every record of the topic readable through address now (no waiting), as ids.
-std::vector<int64_t> read_all(const std::string& address, const std::string& topic) {
-  std::vector<int64_t> ids;
-  auto c = connect_to(address);
-  auto r = c->reader({.topic = topic});
-  EXPECT_TRUE(r.ok()) << r.status().to_string();
-  if (!r.ok()) return ids;
-  for (int i = 0; i < 100; ++i) {  // bounded
-    auto msgs = (*r)->get(1000);
-    EXPECT_TRUE(msgs.ok()) << msgs.status().to_string();
-    if (!msgs.ok() || msgs->empty()) break;
-    for (const auto& m : *msgs) ids.push_back(m.record.find("id")->as_int());
-  }
-  return ids;
-}
-
-// One bucket (so one leader), factor 3, the node's WAL.
-WriterOptions replicated(const std::string& topic, Acks acks = Acks::kDefault) {
-  return {.topic = topic, .bucket_column = "k", .num_buckets = 1, .backend = "persisting",
-          .replication_factor = 3, .acks = acks};
 }
 
 TEST(InSync, AStoppedFollowerLeavesTheSetAndRejoinsOnceCaughtUpAfterARestart) {
