@@ -41,14 +41,16 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
         std::lock_guard<std::mutex> lock(inside->mu);
         if (inside->yes || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
       }
-      // Parked readers are woken by a message run on the pool (never actor messages on the
-      // backend's thread: a close there would join it), queued before the writer hears: a close
-      // the writer then sends runs after it. Queued after, it could reach a pool already
-      // stopping at exit, and the unrun message would keep the actor (and its mailbox) alive.
-      self->mailbox_->post_to_pool([self] {
-        if (self->backend_ && !self->waiters_.empty()) self->wake_waiters();
-      });
+      // The writer hears at once, from the backend's thread; parked readers are woken by a
+      // message run on the pool (never actor messages on the backend's thread: a close there
+      // would join it). The message holds the actor weakly: at exit it may reach a pool that
+      // is already stopping, and an unrun message holding the actor would keep it (and its
+      // mailbox) alive forever.
       cb(std::move(r));
+      self->mailbox_->post_to_pool([weak = std::weak_ptr<BucketStorage>(self)] {
+        auto s = weak.lock();
+        if (s && s->backend_ && !s->waiters_.empty()) s->wake_waiters();
+      });
     });
     hold.reset();  // the backend has the put
     {
