@@ -55,6 +55,13 @@ bool owner_moving(const Status& s) {
          (s.code() == Code::kUnavailable && s.message().find(" redirects") != std::string::npos);
 }
 
+// A replicated bucket's leader that restarted, or just learned of the topic, compares its leader
+// epochs with the other members before it takes puts (docs/cluster.md, "Manual failover"): it
+// answers UNAVAILABLE "... retry shortly" until its next replication scan, within a second.
+bool leader_confirming(const Status& s) {
+  return s.code() == Code::kUnavailable && s.message().find("is comparing its leader epochs") != std::string::npos;
+}
+
 struct ClientWriterState {
   std::shared_ptr<ClientCore> core;
   TopicInfo info;
@@ -148,7 +155,7 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
       bool retry = retryable(s);
       bool moving = owner_moving(s);
       bool again_ok = retry && (attempt < core->options.put_retries ||
-                                (moving && std::chrono::steady_clock::now() < settle_by));
+                                ((moving || leader_confirming(s)) && std::chrono::steady_clock::now() < settle_by));
       for (uint32_t b : buckets) {
         if (retry) core->forget_owner(topic, b);
         if (again_ok) again.emplace_back(b);

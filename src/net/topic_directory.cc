@@ -174,7 +174,8 @@ Leadership TopicDirectory::leader(const TopicEntry& t, uint32_t bucket) const {
 Status TopicDirectory::check_confirmed(const TopicEntry& t, uint32_t bucket) const {
   if (t.confirmed) return Status::OK();
   return Unavailable(bucket_name(t.info.topic, bucket) + ": node " + self_.id.str() +
-                     " is comparing its leader epochs with the other members (it restarted): retry shortly");
+                     " is comparing its leader epochs with the other members (it restarted, or has just "
+                     "opened the topic): retry shortly");
 }
 
 Status TopicDirectory::adopt(TopicEntry& t, uint32_t bucket, std::vector<LeaderEpoch> epochs, bool* changed) {

@@ -315,6 +315,36 @@ TEST(Replication, FollowersPullEveryBucketFromItsLeaderKeepItOnDiskAndCatchUpAft
   EXPECT_EQ(solo_dirs, kBuckets) << "factor 1: each bucket on its owner only";
 }
 
+// Writers racing to create a replicated topic put at once: a leader that learns of the topic
+// from a put (not from the creation) compares its leader epochs with the other members first
+// and answers "retry shortly" until its next scan; the client waits for that instead of
+// failing the put.
+TEST(Replication, PutsRightAfterConcurrentCreationsOfAReplicatedTopicSucceed) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  constexpr int kWriters = 4;
+  for (int round = 0; round < 3; ++round) {
+    const std::string topic = "race" + std::to_string(round);
+    std::vector<Status> got(kWriters);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kWriters; ++i)
+      threads.emplace_back([&, i] {
+        auto c = connect_to(cluster.address(0));
+        auto w = c->writer({.topic = topic, .bucket_column = "id", .num_buckets = 4, .backend = "persisting",
+                            .replication_factor = 3});
+        if (!w.ok()) {
+          got[i] = w.status();
+          return;
+        }
+        std::vector<Record> batch;
+        for (int64_t k = 0; k < 20; ++k) batch.push_back(Record{{"id", i * 100 + k}});
+        got[i] = (*w)->put(batch);
+      });
+    for (auto& t : threads) t.join();
+    for (int i = 0; i < kWriters; ++i) EXPECT_TRUE(got[i].ok()) << topic << " writer " << i << ": " << got[i].to_string();
+  }
+}
+
 TEST(Replication, StaticZonesMustBeInTheListAndAgree) {
   Cluster cluster(2);
   // --zone alone with a static list of several nodes: the others would not know it.
