@@ -26,8 +26,11 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 WriterOptions writer_options(const RemoteBenchArgs& a, std::string topic, uint32_t num_buckets) {
-  return {.topic = std::move(topic), .bucket_column = "id", .num_buckets = num_buckets, .backend = a.backend,
-          .backend_options = a.options};
+  WriterOptions wo{.topic = std::move(topic), .bucket_column = "id", .num_buckets = num_buckets,
+                   .backend = a.backend, .backend_options = a.options, .replication_factor = a.replication_factor};
+  if (a.acks == "leader") wo.acks = Acks::kLeader;
+  else if (a.acks == "all") wo.acks = Acks::kAll;
+  return wo;
 }
 
 Result<std::unique_ptr<Client>> connect(const Target& t) {

@@ -102,6 +102,8 @@ struct RemoteBenchArgs {
   // The topic's backend and options when the phase creates it (bench/peers: persisting modes).
   std::string backend = "memory";
   Options options;
+  uint32_t replication_factor = 0;  // a new topic's copies (0: the default, 1)
+  std::string acks;                 // "leader" or "all"; empty: the default (all above factor 1)
   // produce: stop after this many records per producer as well as after duration_s;
   // consume: read at most this many, and stop after duration_s (0: no count bound).
   uint64_t max_records = 0;

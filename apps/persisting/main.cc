@@ -287,6 +287,11 @@ int main(int argc, char** argv) {
   add_connection(bench_cmd, &bench_target, bench_server, conn());
   bench_cmd->add_option("--phase", rbench.phase, "With --server: produce, consume or wakeup")->needs(bench_server);
   bench_cmd->add_option("--topic", rbench.topic, "With --server: topic")->needs(bench_server);
+  bench_cmd->add_option("--replication-factor", rbench.replication_factor,
+                        "With --server: a new topic's copies of each bucket, 1 (default), 3 or 5")
+      ->check(CLI::IsMember({1, 3, 5}))->needs(bench_server);
+  bench_cmd->add_option("--acks", rbench.acks, "With --server: leader or all (default all above factor 1)")
+      ->check(CLI::IsMember({"leader", "all"}))->needs(bench_server);
   bench_cmd->add_option("--tag", rbench.tag, "With --server: record id prefix (one per client process)");
   bench_cmd->add_option("--rank", rbench.rank, "With --server --phase consume: rank")->needs(bench_server);
   bench_cmd->add_option("--world-size", rbench.world_size, "With --server --phase consume: ranks")

@@ -5,6 +5,7 @@
 //   --server host:port  --phase produce|consume|wakeup  --stream NAME  --tag w0
 //   --batch-size N  --record-size N  --duration S  --max-records N  --fetch N  --samples N
 //   --storage file|memory (NATS only: the stream's storage when the client creates it)
+//   --replicas N (NATS only: the stream's copies when the client creates it; 1, 3 or 5)
 //   --group NAME (consume: share the stream with the other consumers of group NAME, each record
 //                 to one of them: Redis XREADGROUP NOACK, NATS a shared durable pull consumer)
 //   --rank R --world-size W (consume, Kafka: this consumer reads partitions p with p % W == R)
@@ -35,6 +36,7 @@ struct Args {
   std::string host = "127.0.0.1", phase = "produce", stream = "bench", tag = "w0", storage = "file", group;
   int port = 0;
   uint32_t batch_size = 100, record_size = 0, fetch = 1000, samples = 2000, rank = 0, world_size = 1;
+  uint32_t replicas = 1;
   double duration_s = 5;
   uint64_t max_records = 0;  // 0: bounded by duration only
 };
@@ -72,6 +74,7 @@ inline Args parse_args(int argc, char** argv) {
     else if (k == "--samples") num(a.samples);
     else if (k == "--rank") num(a.rank);
     else if (k == "--world-size") num(a.world_size);
+    else if (k == "--replicas") num(a.replicas);
     else if (k == "--duration") num(a.duration_s);
     else if (k == "--max-records") num(a.max_records);
     else die("unknown flag " + k);

@@ -30,7 +30,8 @@ void on_publish_error(jsCtx*, jsPubAckErr* pae, void*) {
 }
 
 // Creates the stream unless it exists (with the same configuration, which JetStream accepts).
-void ensure_stream(jsCtx* js, const std::string& name, const std::string& subject, const std::string& storage) {
+void ensure_stream(jsCtx* js, const std::string& name, const std::string& subject, const std::string& storage,
+                   uint32_t replicas) {
   jsStreamConfig cfg;
   jsStreamConfig_Init(&cfg);
   cfg.Name = name.c_str();
@@ -40,6 +41,8 @@ void ensure_stream(jsCtx* js, const std::string& name, const std::string& subjec
   if (storage == "memory") cfg.Storage = js_MemoryStorage;
   else if (storage == "file") cfg.Storage = js_FileStorage;
   else die("--storage is file or memory");
+  if (replicas != 1 && replicas != 3 && replicas != 5) die("--replicas is 1, 3 or 5");
+  cfg.Replicas = static_cast<int64_t>(replicas);
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = jsErrCode(0);
   natsStatus s = js_AddStream(&si, js, &cfg, nullptr, &jerr);
@@ -90,7 +93,7 @@ int main(int argc, char** argv) {
   const std::string subject = "bench." + a.stream;
 
   if (a.phase == "produce") {
-    ensure_stream(js, a.stream, subject, a.storage);
+    ensure_stream(js, a.stream, subject, a.storage, a.replicas);
     const std::string payload(a.record_size, 'x');
     jsPubOptions po;
     jsPubOptions_Init(&po);
@@ -121,7 +124,7 @@ int main(int argc, char** argv) {
     natsSubscription_Destroy(sub);
   } else if (a.phase == "wakeup") {
     std::string stream = a.stream + "w", wsubject = "bench." + stream;
-    ensure_stream(js, stream, wsubject, a.storage);
+    ensure_stream(js, stream, wsubject, a.storage, a.replicas);
     natsSubscription* sub = pull_consumer(js, stream, wsubject, js_DeliverNew);
     peers::run_wakeup(
         a, [&](uint32_t) { return fetch(sub, 1, 10000) == 1; },
