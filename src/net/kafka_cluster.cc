@@ -10,10 +10,11 @@ class DirectoryCluster final : public kafka::KafkaCluster {
  public:
   DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self,
                    std::function<Status(const std::string&)> delete_everywhere,
-                   std::function<std::vector<TopicInfo>()> list_everywhere)
+                   std::function<std::vector<TopicInfo>()> list_everywhere,
+                   std::function<void(std::function<void()>)> run_blocking)
       : directory_(directory), membership_(membership), self_(std::move(self)),
         self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)),
-        list_everywhere_(std::move(list_everywhere)) {}
+        list_everywhere_(std::move(list_everywhere)), run_blocking_(std::move(run_blocking)) {}
 
   int32_t self_id() const override { return self_id_; }
 
@@ -77,6 +78,8 @@ class DirectoryCluster final : public kafka::KafkaCluster {
 
   Status delete_topic(const std::string& name) override { return delete_everywhere_(name); }
 
+  void run_blocking(std::function<void()> work) override { run_blocking_(std::move(work)); }
+
   kafka::BrokerAddress coordinator(const std::string& group) const override {
     auto all = brokers();
     if (all.empty()) return {self_id_, self_.str(), "", 0};
@@ -97,6 +100,7 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   int32_t self_id_;
   std::function<Status(const std::string&)> delete_everywhere_;
   std::function<std::vector<TopicInfo>()> list_everywhere_;
+  std::function<void(std::function<void()>)> run_blocking_;
 };
 
 }  // namespace
@@ -104,9 +108,10 @@ class DirectoryCluster final : public kafka::KafkaCluster {
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
-    std::function<std::vector<TopicInfo>()> list_everywhere) {
+    std::function<std::vector<TopicInfo>()> list_everywhere,
+    std::function<void(std::function<void()>)> run_blocking) {
   return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere),
-                                            std::move(list_everywhere));
+                                            std::move(list_everywhere), std::move(run_blocking));
 }
 
 }  // namespace persisting::net

@@ -46,6 +46,8 @@ class Service final : public v1::QueueService::CallbackService {
 
   // Waits for admin work in progress, then refuses more.
   void stop();
+  // Runs work on the admin pool (work that may block on files and peers); not after stop().
+  void post_admin(std::function<void()> work);
 
   // DeleteTopic without local_only: this node's copy, then every other member's (blocks; the
   // Kafka listener's DeleteTopics in a cluster).
@@ -147,7 +149,6 @@ class Service final : public v1::QueueService::CallbackService {
   // Records an RPC's latency and status code in the metrics (finisher does, for unary calls).
   std::function<void(const Status&)> recorder(int method);
   Status authorize(grpc::CallbackServerContext* ctx) const;
-  void post_admin(std::function<void()> work);
 
   // Runs cb with the topic: inline when cached, else on the admin pool.
   void with_topic(const std::string& name, std::function<void(Result<std::shared_ptr<TopicEntry>>)> cb);

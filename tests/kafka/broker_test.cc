@@ -658,6 +658,9 @@ TEST_F(BrokerTest, AppendTimesInFetchListOffsetsByTimestampAndLogStartOffset) {
 class FakeCluster final : public KafkaCluster {
  public:
   explicit FakeCluster(std::shared_ptr<detail::QueueCore> core) : core_(std::move(core)) {}
+  ~FakeCluster() override {
+    for (auto& t : blocking_) t.join();
+  }
   int32_t self_id() const override { return 5; }
   std::vector<BrokerAddress> brokers() const override {
     return {{5, "self", "127.0.0.1", 9}, {7, "other", "127.0.0.1", 1}};
@@ -672,10 +675,16 @@ class FakeCluster final : public KafkaCluster {
     return Status::OK();
   }
   std::vector<TopicInfo> topics() override {
+    if (hold_topics.valid()) hold_topics.wait();  // a member that is slow to answer
     auto all = core_->list_topics();
     return all.ok() ? *all : std::vector<TopicInfo>{};
   }
   int32_t leader(const std::string&, uint32_t partition) override { return partition == 0 ? 5 : 7; }
+  // A thread of its own per call (the node's admin pool); joined by the destructor.
+  void run_blocking(std::function<void()> work) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    blocking_.emplace_back(std::move(work));
+  }
   Result<std::shared_ptr<runtime::BucketStorage>> local_partition(const std::string& topic, uint32_t p) override {
     if (p != 0) return FailedPrecondition("topic '" + topic + "' bucket " + std::to_string(p) + " is owned by other");
     ASSIGN_OR_RETURN(TopicInfo info, core_->lookup(topic));
@@ -692,9 +701,12 @@ class FakeCluster final : public KafkaCluster {
     return group == "mine" ? BrokerAddress{5, "self", "127.0.0.1", 9} : BrokerAddress{7, "other", "127.0.0.1", 1};
   }
   std::atomic<int> adopted{0}, started{0}, finished{0};
+  std::shared_future<void> hold_topics;  // set: topics() waits for it
 
  private:
   std::shared_ptr<detail::QueueCore> core_;
+  std::mutex mu_;
+  std::vector<std::thread> blocking_;
 };
 
 TEST_F(BrokerTest, InAClusterOnlyOwnedPartitionsAreServedOthersAreNotLeader) {
@@ -817,6 +829,48 @@ TEST_F(BrokerTest, InAClusterOnlyOwnedPartitionsAreServedOthersAreNotLeader) {
   ASSERT_EQ(committed.topics.size(), 1u);
   EXPECT_EQ(committed.topics[0].partitions[0].error_code, 16);
   server_.reset();
+}
+
+// In a cluster, Metadata for every topic asks every member. With one io thread, a member slow to
+// answer must not stall the listener: another connection's requests are answered meanwhile, and
+// the slow Metadata is answered once the member answers.
+TEST_F(BrokerTest, InAClusterASlowAllTopicsMetadataDoesNotStallOtherConnections) {
+  QueueOptions qo;
+  qo.threads = 2;
+  auto core = detail::make_queue_core(qo, NodeId("self"), {{NodeId("self"), ""}});
+  ASSERT_TRUE(core.ok());
+  FakeCluster cluster(*core);
+  std::promise<void> member_answers;
+  cluster.hold_topics = member_answers.get_future().share();
+  core_ = *core;
+  {
+    ServerConfig sc;
+    sc.listener.listen = "127.0.0.1:0";
+    sc.listener.io_threads = 1;  // both connections on the same io thread
+    sc.broker.default_partitions = 2;
+    sc.cluster = &cluster;
+    sc.dispatcher.node_id = cluster.self_id();
+    auto s = Server::start(core_, sc);
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    server_ = std::move(s).value();
+  }
+  Client slow(port()), other(port());
+  MetadataRequest all;  // no topic list: every topic
+  ASSERT_TRUE(slow.send(frame(ApiKey::kMetadata, 4, 1, all)));
+  ASSERT_TRUE(other.send(frame(ApiKey::kApiVersions, 3, 2, ApiVersionsRequest{"t", "1"})));
+  auto v = other.receive();  // bounded: 10 s
+  member_answers.set_value();
+  ASSERT_TRUE(v.has_value()) << "ApiVersions waited behind the all-topics Metadata";
+  int32_t corr = 0;
+  auto versions = decode_body<ApiVersionsResponse>(ApiKey::kApiVersions, 3, *v, &corr);
+  EXPECT_EQ(corr, 2);
+  EXPECT_EQ(versions.error_code, 0);
+  auto m = slow.receive();
+  ASSERT_TRUE(m.has_value());
+  auto md = decode_body<MetadataResponse>(ApiKey::kMetadata, 4, *m, &corr);
+  EXPECT_EQ(corr, 1);
+  EXPECT_EQ(md.brokers.size(), 2u);
+  server_.reset();  // waits for the Metadata's work before the cluster's threads are joined
 }
 
 }  // namespace

@@ -72,6 +72,11 @@ class KafkaCluster {
   virtual Status delete_topic(const std::string& name) = 0;
   // The broker coordinating a group (brokers() is never empty: self is in it).
   virtual BrokerAddress coordinator(const std::string& group) const = 0;
+  // Runs work where it may block on files and peers (the node's admin pool), never on the
+  // listener's io threads: Metadata, CreateTopics and DeleteTopics run there in a cluster, so a
+  // slow member stalls only the request that asks it. Work posted before the listener stops
+  // runs before the node's service stops.
+  virtual void run_blocking(std::function<void()> work) = 0;
 };
 
 }  // namespace persisting::kafka

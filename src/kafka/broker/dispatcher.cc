@@ -7,6 +7,26 @@ namespace persisting::kafka {
 Dispatcher::Dispatcher(Broker* broker, ProducerState* producers, GroupCoordinator* groups, DispatcherConfig config)
     : broker_(broker), producers_(producers), groups_(groups), config_(std::move(config)) {}
 
+Dispatcher::~Dispatcher() {
+  std::unique_lock<std::mutex> lock(admin_mu_);
+  admin_cv_.wait(lock, [this] { return admin_running_ == 0; });
+}
+
+template <class Request>
+void Dispatcher::admin(const RequestHeader& h, Request req, const Reply& reply) {
+  KafkaCluster* c = broker_->catalog().cluster();
+  if (!c) return handle(h, std::move(req), reply);
+  {
+    std::lock_guard<std::mutex> lock(admin_mu_);
+    ++admin_running_;
+  }
+  c->run_blocking([this, h, req = std::move(req), reply]() mutable {
+    handle(h, std::move(req), reply);
+    std::lock_guard<std::mutex> lock(admin_mu_);  // notified under the lock: ~Dispatcher may follow at once
+    if (--admin_running_ == 0) admin_cv_.notify_all();
+  });
+}
+
 bool Dispatcher::handled(ApiKey key) {
   switch (key) {
     case ApiKey::kApiVersions:
@@ -77,6 +97,9 @@ void Dispatcher::on_frame(Session& session, std::string_view frame, Reply reply)
       [&](auto&& body) {
         using T = std::decay_t<decltype(body)>;
         if constexpr (std::is_same_v<T, UnsupportedRequest>) {
+        } else if constexpr (std::is_same_v<T, MetadataRequest> || std::is_same_v<T, CreateTopicsRequest> ||
+                             std::is_same_v<T, DeleteTopicsRequest>) {
+          admin(h, std::move(body), reply);
         } else {
           handle(session, h, std::move(body), reply);
         }

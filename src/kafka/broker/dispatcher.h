@@ -11,8 +11,10 @@
 // Handlers answer from whatever thread completes them (usually a bucket actor's).
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "kafka/broker/broker.h"
@@ -39,6 +41,7 @@ class Dispatcher final : public FrameHandler {
  public:
   // broker, producers and groups must outlive the dispatcher.
   Dispatcher(Broker* broker, ProducerState* producers, GroupCoordinator* groups, DispatcherConfig config);
+  ~Dispatcher() override;  // waits for the admin requests still running (admin())
 
   void on_frame(Session& session, std::string_view frame, Reply reply) override;
   void on_close(Session& session) override;
@@ -53,9 +56,14 @@ class Dispatcher final : public FrameHandler {
   void handle(Session& s, const RequestHeader& h, ApiVersionsRequest req, const Reply& reply);
   void handle(Session& s, const RequestHeader& h, SaslHandshakeRequest req, const Reply& reply);
   void handle(Session& s, const RequestHeader& h, SaslAuthenticateRequest req, const Reply& reply);
-  void handle(Session& s, const RequestHeader& h, MetadataRequest req, const Reply& reply);
-  void handle(Session& s, const RequestHeader& h, CreateTopicsRequest req, const Reply& reply);
-  void handle(Session& s, const RequestHeader& h, DeleteTopicsRequest req, const Reply& reply);
+  // Metadata, CreateTopics and DeleteTopics may touch files and, in a cluster, ask every member:
+  // admin() runs them on the cluster's blocking pool (KafkaCluster::run_blocking), inline on a
+  // single node (files only, and rare).
+  template <class Request>
+  void admin(const RequestHeader& h, Request req, const Reply& reply);
+  void handle(const RequestHeader& h, MetadataRequest req, const Reply& reply);
+  void handle(const RequestHeader& h, CreateTopicsRequest req, const Reply& reply);
+  void handle(const RequestHeader& h, DeleteTopicsRequest req, const Reply& reply);
   void handle(Session& s, const RequestHeader& h, ProduceRequest req, const Reply& reply);
   void handle(Session& s, const RequestHeader& h, FetchRequest req, const Reply& reply);
   void handle(Session& s, const RequestHeader& h, ListOffsetsRequest req, const Reply& reply);
@@ -76,6 +84,10 @@ class Dispatcher final : public FrameHandler {
   bool coordinates(const std::string& group) const;
   // The topic, creating it when auto-creation is on and create is set. NotFound otherwise.
   Result<std::shared_ptr<CatalogTopic>> topic_for(const std::string& name, bool create);
+
+  std::mutex admin_mu_;
+  std::condition_variable admin_cv_;
+  size_t admin_running_ = 0;  // admin() requests posted to the cluster and not finished (admin_mu_)
 
   Broker* broker_;
   ProducerState* producers_;

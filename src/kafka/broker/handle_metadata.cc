@@ -1,6 +1,7 @@
 // Metadata (with auto-creation), CreateTopics and DeleteTopics. These may touch files (a topic's
-// first lookup, a creation): they run on the io thread that read the request, which is fine for
-// calls this rare.
+// first lookup, a creation) and, in a cluster, ask other members: Dispatcher::admin runs them
+// on the cluster's blocking pool there, and on the io thread that read the request on a single
+// node (files only, for calls this rare).
 #include "kafka/broker/dispatcher.h"
 
 #include "core/log.h"
@@ -38,7 +39,7 @@ ErrorCode topic_error(const Status& s) {
 
 }  // namespace
 
-void Dispatcher::handle(Session&, const RequestHeader& h, MetadataRequest req, const Reply& reply) {
+void Dispatcher::handle(const RequestHeader& h, MetadataRequest req, const Reply& reply) {
   MetadataResponse r;
   if (KafkaCluster* c = broker_->catalog().cluster()) {
     for (const auto& b : c->brokers()) r.brokers.push_back({b.id, b.host, b.port, std::nullopt});
@@ -68,7 +69,7 @@ void Dispatcher::handle(Session&, const RequestHeader& h, MetadataRequest req, c
   reply.send(response_frame(h, r));
 }
 
-void Dispatcher::handle(Session&, const RequestHeader& h, CreateTopicsRequest req, const Reply& reply) {
+void Dispatcher::handle(const RequestHeader& h, CreateTopicsRequest req, const Reply& reply) {
   CreateTopicsResponse r;
   for (const auto& t : req.topics) {
     auto& out = r.topics.emplace_back();
@@ -112,7 +113,7 @@ void Dispatcher::handle(Session&, const RequestHeader& h, CreateTopicsRequest re
   reply.send(response_frame(h, r));
 }
 
-void Dispatcher::handle(Session&, const RequestHeader& h, DeleteTopicsRequest req, const Reply& reply) {
+void Dispatcher::handle(const RequestHeader& h, DeleteTopicsRequest req, const Reply& reply) {
   // Each topic on its own: an unknown one is UNKNOWN_TOPIC_OR_PARTITION and the others are still
   // deleted (records, files, groups' commits; docs/kafka.md, "DeleteTopics").
   DeleteTopicsResponse r;
