@@ -10,10 +10,10 @@ class DirectoryCluster final : public kafka::KafkaCluster {
  public:
   DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self,
                    std::function<Status(const std::string&)> delete_everywhere,
-                   std::function<std::vector<TopicInfo>()> list_everywhere)
+                   std::function<std::vector<TopicInfo>()> list_everywhere, groups::Coordinator* group_offsets)
       : directory_(directory), membership_(membership), self_(std::move(self)),
         self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)),
-        list_everywhere_(std::move(list_everywhere)) {}
+        list_everywhere_(std::move(list_everywhere)), group_offsets_(group_offsets) {}
 
   int32_t self_id() const override { return self_id_; }
 
@@ -90,6 +90,8 @@ class DirectoryCluster final : public kafka::KafkaCluster {
     return all.front();
   }
 
+  groups::Coordinator* group_offsets() override { return group_offsets_; }
+
  private:
   TopicDirectory* directory_;
   Membership* membership_;
@@ -97,6 +99,7 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   int32_t self_id_;
   std::function<Status(const std::string&)> delete_everywhere_;
   std::function<std::vector<TopicInfo>()> list_everywhere_;
+  groups::Coordinator* group_offsets_;
 };
 
 }  // namespace
@@ -104,9 +107,9 @@ class DirectoryCluster final : public kafka::KafkaCluster {
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
-    std::function<std::vector<TopicInfo>()> list_everywhere) {
+    std::function<std::vector<TopicInfo>()> list_everywhere, groups::Coordinator* group_offsets) {
   return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere),
-                                            std::move(list_everywhere));
+                                            std::move(list_everywhere), group_offsets);
 }
 
 }  // namespace persisting::net
