@@ -7,6 +7,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -623,6 +624,42 @@ TEST(KafkaCluster, AKafkaGroupCommitsToTheTopicsGrpcGroupCoordinator) {
     for (int k = 12; k < 20; ++k) want.push_back("a" + std::to_string(k) + ":a-v" + std::to_string(k));
     EXPECT_EQ(records, want) << "partition " << p;
   }
+
+  // With the topic's group coordinator gone, the Kafka coordinator (alive) answers OffsetCommit
+  // and OffsetFetch of the topic's partitions COORDINATOR_NOT_AVAILABLE (15), which clients retry.
+  int grpc_index = -1, kafka_index = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (kc.nodes.id(i) == grpc_node) grpc_index = i;
+    if (kc.nodes.id(i) == kafka_node) kafka_index = i;
+  }
+  ASSERT_GE(grpc_index, 0);
+  ASSERT_GE(kafka_index, 0);
+  kc.nodes.kill(grpc_index, SIGKILL);
+  kafka::Client k(kc.kafka_ports[kafka_index]);
+  ASSERT_TRUE(k.connected());
+  kafka::OffsetCommitRequest oc;  // generation -1, no member: a commit without membership
+  oc.group_id = group;
+  oc.topics.push_back({topic, {}});
+  for (int p = 0; p < kPartitions; ++p) oc.topics[0].partitions.push_back({p, 3, -1, -1, std::nullopt});
+  ASSERT_TRUE(k.send(kafka::frame(kafka::ApiKey::kOffsetCommit, 2, 7, oc)));
+  auto ocr = k.receive();
+  ASSERT_TRUE(ocr);
+  int32_t corr;
+  auto committed = kafka::decode_body<kafka::OffsetCommitResponse>(kafka::ApiKey::kOffsetCommit, 2, *ocr, &corr);
+  ASSERT_EQ(committed.topics.size(), 1u);
+  ASSERT_EQ(committed.topics[0].partitions.size(), static_cast<size_t>(kPartitions));
+  for (const auto& p : committed.topics[0].partitions) EXPECT_EQ(p.error_code, 15) << "partition " << p.partition_index;
+  kafka::OffsetFetchRequest of;
+  of.group_id = group;
+  of.topics.emplace();
+  of.topics->push_back({topic, {0, 1}});
+  ASSERT_TRUE(k.send(kafka::frame(kafka::ApiKey::kOffsetFetch, 5, 8, of)));
+  auto ofr = k.receive();
+  ASSERT_TRUE(ofr);
+  auto fetched = kafka::decode_body<kafka::OffsetFetchResponse>(kafka::ApiKey::kOffsetFetch, 5, *ofr, &corr);
+  ASSERT_EQ(fetched.topics.size(), 1u);
+  ASSERT_EQ(fetched.topics[0].partitions.size(), 2u);
+  for (const auto& p : fetched.topics[0].partitions) EXPECT_EQ(p.error_code, 15) << "partition " << p.partition_index;
 }
 
 TEST(KafkaCluster, WithEtcdEachNodeRegistersItsListenerAndKcatReachesEveryPartition) {
