@@ -128,6 +128,7 @@ grpc::ServerUnaryReactor* Service::JoinGroup(grpc::CallbackServerContext* ctx, c
           j.static_buckets.emplace_back(b);
         }
         if (req->session_timeout_ms() > 0) j.session_timeout = std::chrono::milliseconds(req->session_timeout_ms());
+        j.exclusive = req->exclusive();
         ASSIGN_OR_RETURN(groups::Assignment a, core_->groups->join(j));
         to_wire(a, resp->mutable_assignment());
         return Status::OK();

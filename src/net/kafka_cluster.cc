@@ -11,10 +11,11 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self,
                    std::function<Status(const std::string&)> delete_everywhere,
                    std::function<std::vector<TopicInfo>()> list_everywhere,
-                   std::function<void(std::function<void()>)> run_blocking)
+                   std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets)
       : directory_(directory), membership_(membership), self_(std::move(self)),
         self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)),
-        list_everywhere_(std::move(list_everywhere)), run_blocking_(std::move(run_blocking)) {}
+        list_everywhere_(std::move(list_everywhere)), run_blocking_(std::move(run_blocking)),
+        group_offsets_(group_offsets) {}
 
   int32_t self_id() const override { return self_id_; }
 
@@ -93,6 +94,8 @@ class DirectoryCluster final : public kafka::KafkaCluster {
     return all.front();
   }
 
+  groups::Coordinator* group_offsets() override { return group_offsets_; }
+
  private:
   TopicDirectory* directory_;
   Membership* membership_;
@@ -101,6 +104,7 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   std::function<Status(const std::string&)> delete_everywhere_;
   std::function<std::vector<TopicInfo>()> list_everywhere_;
   std::function<void(std::function<void()>)> run_blocking_;
+  groups::Coordinator* group_offsets_;
 };
 
 }  // namespace
@@ -109,9 +113,9 @@ std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
     std::function<std::vector<TopicInfo>()> list_everywhere,
-    std::function<void(std::function<void()>)> run_blocking) {
+    std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets) {
   return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere),
-                                            std::move(list_everywhere), std::move(run_blocking));
+                                            std::move(list_everywhere), std::move(run_blocking), group_offsets);
 }
 
 }  // namespace persisting::net

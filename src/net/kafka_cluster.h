@@ -15,11 +15,12 @@ namespace persisting::net {
 // directory and membership must outlive the result. delete_everywhere deletes a topic on every
 // member (Service::delete_topic_everywhere); list_everywhere lists every member's topics
 // (Service::list_everywhere: those of members it could not ask are missing); run_blocking runs
-// work on the node's admin pool (Service::post_admin).
+// work on the node's admin pool (Service::post_admin). group_offsets (Service::group_router,
+// outlives the result) is where Kafka groups' commits go.
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
     std::function<std::vector<TopicInfo>()> list_everywhere,
-    std::function<void(std::function<void()>)> run_blocking);
+    std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets);
 
 }  // namespace persisting::net

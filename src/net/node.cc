@@ -270,7 +270,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
                              },
                              [svc = impl->service.get()](std::function<void()> work) {
                                svc->post_admin(std::move(work));
-                             });
+                             },
+                             impl->service->group_router());
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();
     impl->service->set_kafka_topic_probe([k](const std::string& name) { return k->is_kafka_topic(name); });

@@ -175,6 +175,7 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
     if (m.id == core_->manager->self()) self_ = m;
   directory_ = std::make_unique<TopicDirectory>(core_, membership_, peers_, config_.peer_timeout, self_,
                                                 config_.replication);
+  group_router_ = make_group_router(this);
   for (int i = 0; i < kMethods; ++i) {
     metrics::Labels l{{"method", kMethodNames[i]}};
     auto m = std::make_unique<RpcMetrics>();

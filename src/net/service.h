@@ -58,6 +58,11 @@ class Service final : public v1::QueueService::CallbackService {
   std::vector<TopicInfo> list_everywhere(std::vector<std::string>* unreached);
   // The topics this node serves (the Kafka listener reaches buckets through it too).
   TopicDirectory* directory() { return directory_.get(); }
+  // Our consumer groups as the Kafka listener's group coordinator commits to them: each call
+  // goes to the coordinator of (topic, group), this node's GroupTable or a peer (group_router.cc).
+  // Blocks for a peer (at most peer_timeout): not for an io or actor thread. Lives as long as
+  // the service.
+  groups::Coordinator* group_router() { return group_router_.get(); }
   // Whether a topic was created over Kafka, for GetTopic's answers (TopicSpec.kafka). Set
   // before the service serves; unset: never.
   void set_kafka_topic_probe(std::function<bool(const std::string&)> probe) { kafka_topic_ = std::move(probe); }
@@ -230,6 +235,9 @@ class Service final : public v1::QueueService::CallbackService {
   std::unique_ptr<asio::thread_pool> admin_;
   std::unique_ptr<asio::thread_pool> movers_;  // Rebalance (coordinating) and CopyBucket
   std::unique_ptr<asio::thread_pool> group_pool_;  // the coordinator's group work (commits fsync)
+  std::unique_ptr<groups::Coordinator> group_router_;
+  static std::unique_ptr<groups::Coordinator> make_group_router(Service* service);  // group_router.cc
+  friend class GroupRouter;
   std::atomic<bool> rebalancing_{false};      // one rebalance coordinated by this node at a time
 };
 

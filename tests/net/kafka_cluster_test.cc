@@ -7,6 +7,7 @@
 #include <grpcpp/security/credentials.h>
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -18,6 +19,7 @@
 #include "kafka/kafka_socket.h"
 #include "kafka/protocol/record_batch.h"
 #include "net/etcd_process.h"
+#include "net/group_wire.h"
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "persisting/v1/queue.grpc.pb.h"
@@ -510,6 +512,154 @@ TEST(KafkaCluster, AGroupHasOneCoordinatorAndResumesFromItsCommitsThroughAnother
     for (int k = 0; k < 5; ++k) want.push_back("b" + std::to_string(k) + ":b-v" + std::to_string(k));
     EXPECT_EQ(records, want) << "partition " << p;
   }
+}
+
+// The broker each node's FindCoordinator names for a Kafka group, through the Kafka port.
+int32_t kafka_coordinator(int port, const std::string& group) {
+  kafka::Client c(port);
+  EXPECT_TRUE(c.connected());
+  kafka::FindCoordinatorRequest fc;
+  fc.key = group;
+  EXPECT_TRUE(c.send(kafka::frame(kafka::ApiKey::kFindCoordinator, 2, 1, fc)));
+  auto r = c.receive();
+  EXPECT_TRUE(r);
+  if (!r) return -1;
+  int32_t corr;
+  auto coord = kafka::decode_body<kafka::FindCoordinatorResponse>(kafka::ApiKey::kFindCoordinator, 2, *r, &corr);
+  EXPECT_EQ(coord.error_code, 0);
+  return coord.node_id;
+}
+
+// A `kcat -G group` member bootstrapped from bootstrap reads everything it is given (from the
+// group's commits, else the earliest) and commits as it closes: partition -> "key:value".
+std::string kcat_group_read(const std::string& bootstrap, const std::string& group, const std::string& topic,
+                            std::map<int, std::vector<std::string>>* got) {
+  int rc = 0;
+  std::string raw = run("kcat -b " + bootstrap + " -G " + group + " -X auto.offset.reset=earliest -e -q -f '%p %k %s\\n' " +
+                            topic + " 2>&1",
+                        &rc);
+  std::istringstream lines(raw);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    int p = -1;
+    std::string k, v;
+    f >> p >> k >> v;
+    (*got)[p].push_back(k + ":" + v);
+  }
+  return rc == 0 ? std::string() : raw;
+}
+
+// A Kafka group's coordinator (one broker per group id) and our gRPC coordinator of the same
+// group on a topic (the owner of bucket stable_hash64(group) % num_buckets) are different nodes
+// here; still the Kafka group's commits are the ones `persisting groups` shows through any node,
+// and a gRPC reset of the group is where the next Kafka member resumes.
+TEST(KafkaCluster, AKafkaGroupCommitsToTheTopicsGrpcGroupCoordinator) {
+  KafkaCluster kc(3);
+  ASSERT_TRUE(kc.start_all()) << kc.logs();
+  constexpr int kPartitions = 6;
+  const std::string topic = "shared";
+  std::string out;
+  for (int p = 0; p < kPartitions; ++p)
+    ASSERT_EQ(kcat_produce(kc, kc.kafka_address(0), topic, p, "a", 20, &out), 0) << out << kc.logs();
+
+  // A group whose two coordinators differ, or the test would prove nothing.
+  auto owners = ownership(kc.nodes.address(0), topic);
+  ASSERT_EQ(owners.size(), static_cast<size_t>(kPartitions));
+  std::map<int32_t, std::string> node_of;
+  for (int i = 0; i < 3; ++i) node_of[kafka::broker_id_for(kc.nodes.id(i))] = kc.nodes.id(i);
+  std::string group, kafka_node, grpc_node;
+  for (int n = 0; group.empty() && n < 50; ++n) {
+    std::string g = "kg" + std::to_string(n);
+    std::string k = node_of[kafka_coordinator(kc.kafka_ports[0], g)];
+    std::string r = owners[net::coordinator_bucket(g, kPartitions)];
+    if (!k.empty() && !r.empty() && k != r) group = g, kafka_node = k, grpc_node = r;
+  }
+  ASSERT_FALSE(group.empty()) << "no group name among 50 with different Kafka and gRPC coordinators";
+  ASSERT_NE(kafka_node, grpc_node);
+
+  // A Kafka member reads everything and commits as it closes.
+  std::map<int, std::vector<std::string>> first;
+  std::string failed = kcat_group_read(kc.kafka_address(1), group, topic, &first);
+  ASSERT_TRUE(failed.empty()) << failed << kc.logs();
+  ASSERT_EQ(first.size(), static_cast<size_t>(kPartitions));
+  for (const auto& [p, records] : first) EXPECT_EQ(records.size(), 20u) << p;
+
+  // Our API, through every node, shows those commits: 20 (the next offset) in every bucket.
+  for (int i = 0; i < 3; ++i) {
+    auto c = Client::connect({.server = kc.nodes.address(i)});
+    ASSERT_TRUE(c.ok()) << c.status().to_string();
+    auto groups = (*c)->groups(topic);
+    ASSERT_TRUE(groups.ok()) << groups.status().to_string();
+    const GroupInfo* g = nullptr;
+    for (const auto& x : *groups)
+      if (x.group == group) g = &x;
+    ASSERT_NE(g, nullptr) << "group " << group << " (Kafka coordinator " << kafka_node << ", gRPC coordinator "
+                          << grpc_node << ") not listed through " << kc.nodes.id(i) << kc.logs();
+    ASSERT_EQ(g->buckets.size(), static_cast<size_t>(kPartitions));
+    for (const auto& b : g->buckets) {
+      ASSERT_TRUE(b.committed.has_value()) << "bucket " << b.bucket.value();
+      EXPECT_EQ(b.committed->value(), 20u) << "bucket " << b.bucket.value();
+      EXPECT_EQ(b.lag, 0u) << "bucket " << b.bucket.value();
+    }
+  }
+
+  // A reset through our API (to offset 12) is where the next Kafka member, via n3, resumes. The
+  // Kafka group's member in our group leaves once kcat has left; until then a reset is refused.
+  auto c = Client::connect({.server = kc.nodes.address(2)});
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  Status reset;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    reset = (*c)->reset_group(topic, group, GroupReset{GroupReset::kOffset, 12});
+    if (reset.code() != Code::kFailedPrecondition) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(reset.ok()) << reset.to_string();
+  std::map<int, std::vector<std::string>> second;
+  failed = kcat_group_read(kc.kafka_address(2), group, topic, &second);
+  ASSERT_TRUE(failed.empty()) << failed << kc.logs();
+  ASSERT_EQ(second.size(), static_cast<size_t>(kPartitions)) << kc.logs();
+  for (const auto& [p, records] : second) {
+    std::vector<std::string> want;
+    for (int k = 12; k < 20; ++k) want.push_back("a" + std::to_string(k) + ":a-v" + std::to_string(k));
+    EXPECT_EQ(records, want) << "partition " << p;
+  }
+
+  // With the topic's group coordinator gone, the Kafka coordinator (alive) answers OffsetCommit
+  // and OffsetFetch of the topic's partitions COORDINATOR_NOT_AVAILABLE (15), which clients retry.
+  int grpc_index = -1, kafka_index = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (kc.nodes.id(i) == grpc_node) grpc_index = i;
+    if (kc.nodes.id(i) == kafka_node) kafka_index = i;
+  }
+  ASSERT_GE(grpc_index, 0);
+  ASSERT_GE(kafka_index, 0);
+  kc.nodes.kill(grpc_index, SIGKILL);
+  kafka::Client k(kc.kafka_ports[kafka_index]);
+  ASSERT_TRUE(k.connected());
+  kafka::OffsetCommitRequest oc;  // generation -1, no member: a commit without membership
+  oc.group_id = group;
+  oc.topics.push_back({topic, {}});
+  for (int p = 0; p < kPartitions; ++p) oc.topics[0].partitions.push_back({p, 3, -1, -1, std::nullopt});
+  ASSERT_TRUE(k.send(kafka::frame(kafka::ApiKey::kOffsetCommit, 2, 7, oc)));
+  auto ocr = k.receive();
+  ASSERT_TRUE(ocr);
+  int32_t corr;
+  auto committed = kafka::decode_body<kafka::OffsetCommitResponse>(kafka::ApiKey::kOffsetCommit, 2, *ocr, &corr);
+  ASSERT_EQ(committed.topics.size(), 1u);
+  ASSERT_EQ(committed.topics[0].partitions.size(), static_cast<size_t>(kPartitions));
+  for (const auto& p : committed.topics[0].partitions) EXPECT_EQ(p.error_code, 15) << "partition " << p.partition_index;
+  kafka::OffsetFetchRequest of;
+  of.group_id = group;
+  of.topics.emplace();
+  of.topics->push_back({topic, {0, 1}});
+  ASSERT_TRUE(k.send(kafka::frame(kafka::ApiKey::kOffsetFetch, 5, 8, of)));
+  auto ofr = k.receive();
+  ASSERT_TRUE(ofr);
+  auto fetched = kafka::decode_body<kafka::OffsetFetchResponse>(kafka::ApiKey::kOffsetFetch, 5, *ofr, &corr);
+  ASSERT_EQ(fetched.topics.size(), 1u);
+  ASSERT_EQ(fetched.topics[0].partitions.size(), 2u);
+  for (const auto& p : fetched.topics[0].partitions) EXPECT_EQ(p.error_code, 15) << "partition " << p.partition_index;
 }
 
 TEST(KafkaCluster, WithEtcdEachNodeRegistersItsListenerAndKcatReachesEveryPartition) {

@@ -7,7 +7,9 @@
 //   Produce, Fetch and ListOffsets only for the partitions it owns (NOT_LEADER_OR_FOLLOWER for
 //   the others, so clients refresh their metadata and go to the owner).
 // - A consumer group's coordinator is one member, the same on every node: the rendezvous owner
-//   of the group id among the brokers.
+//   of the group id among the brokers. It keeps the Kafka membership; its commits to topic T go
+//   to T's coordinator of our group of the same name (group_offsets()), the one gRPC, the CLI
+//   and Python use.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "groups/group_types.h"
 #include "persisting/status.h"
 #include "persisting/store.h"
 #include "runtime/bucket_storage.h"
@@ -77,6 +80,12 @@ class KafkaCluster {
   // slow member stalls only the request that asks it. Work posted before the listener stops
   // runs before the node's service stops.
   virtual void run_blocking(std::function<void()> work) = 0;
+  // Our consumer groups as Kafka groups' commits reach them: each call goes to the coordinator
+  // of (topic, group) (net: the owner of bucket stable_hash64(group) % num_buckets), on this
+  // node or a peer. Calls may block (a peer, bounded by its timeout): the broker makes them on
+  // its group scheduler, never on an io thread. An unreachable coordinator: Unavailable.
+  // nullptr: this node's GroupTable keeps them.
+  virtual groups::Coordinator* group_offsets() { return nullptr; }
 };
 
 }  // namespace persisting::kafka

@@ -47,7 +47,7 @@ struct GroupCoordinator::Core : std::enable_shared_from_this<Core> {
     TimePoint renewed{};  // the last renewal of the group's claims
   };
 
-  Core(groups::GroupTable* table, Scheduler* s, PartitionCountFn partitions, TopicListFn topics,
+  Core(groups::Coordinator* table, Scheduler* s, PartitionCountFn partitions, TopicListFn topics,
        GroupCoordinatorOptions o)
       : scheduler(s),
         options(o),
@@ -175,7 +175,7 @@ std::string unavailable(const std::string& group_id) {
 
 }  // namespace
 
-GroupCoordinator::GroupCoordinator(groups::GroupTable* table, Scheduler* scheduler, PartitionCountFn partitions,
+GroupCoordinator::GroupCoordinator(groups::Coordinator* table, Scheduler* scheduler, PartitionCountFn partitions,
                                    TopicListFn topics, GroupCoordinatorOptions options)
     : core_(std::make_shared<Core>(table, scheduler, std::move(partitions), std::move(topics), options)) {}
 

@@ -6,7 +6,8 @@
 //
 // Membership (generations, the rebalance barrier, the leader's assignments) lives here, in
 // memory: one KafkaGroup state machine per group id; after a restart the members rejoin.
-// Committed offsets live in the node's groups::GroupTable (KafkaOffsets): a Kafka group's
+// Committed offsets live in our groups (KafkaOffsets, through `table`: the node's
+// groups::GroupTable, or in a cluster each topic's group coordinator): a Kafka group's
 // commits to topic T are group G's commits on T for gRPC, the CLI and Python too; one group id
 // may span topics (Kafka's groups do), its commits then go to G on each topic.
 //
@@ -15,7 +16,7 @@
 // Membership calls run on the caller's thread under a mutex (in memory, short); OffsetCommit and
 // OffsetFetch run on the Scheduler (they may read or fsync the offsets file) and complete there.
 // Timers (session expiry, rebalance timeouts, the initial delay) run on the Scheduler too.
-// Thread-safe. The GroupTable and the Scheduler must outlive this object. The destructor answers
+// Thread-safe. The table and the Scheduler must outlive this object. The destructor answers
 // waiting calls with COORDINATOR_NOT_AVAILABLE and leaves the Kafka groups' GroupTable members.
 #pragma once
 
@@ -36,7 +37,7 @@ class GroupCoordinator {
  public:
   // partitions: a topic's partition (bucket) count, NotFound for an unknown topic. topics: every
   // topic (for an OffsetFetch of all topics; may be empty: such a fetch then answers none).
-  GroupCoordinator(groups::GroupTable* table, Scheduler* scheduler, PartitionCountFn partitions,
+  GroupCoordinator(groups::Coordinator* table, Scheduler* scheduler, PartitionCountFn partitions,
                    TopicListFn topics = {}, GroupCoordinatorOptions options = {});
   ~GroupCoordinator();
   GroupCoordinator(const GroupCoordinator&) = delete;

@@ -24,7 +24,7 @@ ErrorCode error_for(const Status& status) {
   }
 }
 
-KafkaOffsets::KafkaOffsets(groups::GroupTable* table, PartitionCountFn partitions, TopicListFn topics,
+KafkaOffsets::KafkaOffsets(groups::Coordinator* table, PartitionCountFn partitions, TopicListFn topics,
                            std::chrono::milliseconds claim_session_timeout, size_t max_metadata_bytes)
     : table_(table),
       partitions_(std::move(partitions)),

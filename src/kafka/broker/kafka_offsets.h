@@ -10,8 +10,12 @@
 // The claim is taken at the Kafka group's first commit to T and left when the Kafka group has no
 // members any more (release()), or at once after a commit without membership.
 //
-// Calls may read or fsync the group's offsets file: the GroupCoordinator runs them on its
-// Scheduler, never on a network thread. Thread-safe; one group's calls run one at a time.
+// The group calls go to a groups::Coordinator: the node's GroupTable alone; in a cluster one that
+// sends each topic's calls to that topic's coordinator of group G (KafkaCluster::group_offsets),
+// so the claim is a member of G on the node that keeps G's commits for gRPC, the CLI and Python.
+// Calls may read or fsync the group's offsets file, or wait for a peer (bounded): the
+// GroupCoordinator runs them on its Scheduler, never on a network thread. Thread-safe; one
+// group's calls run one at a time.
 #pragma once
 
 #include <chrono>
@@ -37,7 +41,7 @@ inline constexpr const char* kKafkaClaimInstance = "kafka-consumer-group";
 
 class KafkaOffsets {
  public:
-  KafkaOffsets(groups::GroupTable* table, PartitionCountFn partitions, TopicListFn topics,
+  KafkaOffsets(groups::Coordinator* table, PartitionCountFn partitions, TopicListFn topics,
                std::chrono::milliseconds claim_session_timeout, size_t max_metadata_bytes);
   ~KafkaOffsets();  // leaves every claim
 
@@ -68,7 +72,7 @@ class KafkaOffsets {
                          const groups::Commits& offsets, std::string* message);
   void leave_all(const std::string& group, Claims& claims);
 
-  groups::GroupTable* table_;
+  groups::Coordinator* table_;
   PartitionCountFn partitions_;
   TopicListFn topics_;
   std::chrono::milliseconds claim_session_timeout_;

@@ -12,8 +12,17 @@ Result<std::unique_ptr<Server>> Server::start(std::shared_ptr<detail::QueueCore>
   std::unique_ptr<Server> s(new Server(core, config));
   if (config.cluster) s->broker_.catalog().set_cluster(config.cluster);
   Broker* broker = &s->broker_;
+  // A Kafka group's commits are our groups' commits: the node's GroupTable, or in a cluster
+  // each topic's group coordinator (docs/kafka.md, "In a cluster").
+  groups::Coordinator* commits = core->groups.get();
+  Scheduler* scheduler = Scheduler::Default();
+  if (config.cluster && config.cluster->group_offsets()) {
+    commits = config.cluster->group_offsets();
+    s->group_scheduler_ = Scheduler::make_pool(2);
+    scheduler = s->group_scheduler_.get();
+  }
   s->groups_ = std::make_unique<GroupCoordinator>(
-      core->groups.get(), Scheduler::Default(),
+      commits, scheduler,
       [broker](const std::string& topic) -> Result<uint32_t> {
         auto t = broker->catalog().find(topic);
         if (!t.ok()) return t.status();

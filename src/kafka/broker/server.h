@@ -42,6 +42,9 @@ class Server {
 
   Broker broker_;
   ProducerState producers_;
+  // In a cluster, the group coordinator's own scheduler: its commits may wait for a peer, which
+  // must not hold up the process-wide pool (WAL syncs). Outlives groups_.
+  std::unique_ptr<Scheduler> group_scheduler_;
   std::unique_ptr<GroupCoordinator> groups_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<Listener> listener_;
