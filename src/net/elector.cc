@@ -95,8 +95,17 @@ void Elector::step(TopicEntry& t, uint32_t bucket) {
     if (s.ok() && leads) s = keep_isr(t, bucket, static_cast<uint64_t>(key->create_revision));
     return log_if_error(logger_, LogLevel::kWarning, what, s);
   }
-  // No leader (or the key of an earlier topic of that name): maybe campaign.
-  log_if_error(logger_, LogLevel::kWarning, what, maybe_campaign(t, bucket, key ? key->create_revision : 0));
+  if (key) {
+    // The key of an earlier topic of that name goes first (a put would keep its create_revision,
+    // not start a new epoch); one this node cannot read (a newer format) is left alone.
+    if (lv && lv->incarnation < t.info.incarnation)
+      log_if_error(logger_, LogLevel::kWarning, what + ": deleting the leader key of an earlier topic of that name",
+                   elections_->resign(t.info.topic, bucket, key->create_revision));
+    else if (!lv)
+      log_line(logger_, LogLevel::kWarning, what + ": unreadable leader key in etcd: " + key->value);
+    return;
+  }
+  log_if_error(logger_, LogLevel::kWarning, what, maybe_campaign(t, bucket));
 }
 
 Status Elector::follow_key(TopicEntry& t, uint32_t bucket, const ElectionKey& key, bool* leads) {
@@ -140,7 +149,7 @@ Status Elector::keep_isr(TopicEntry& t, uint32_t bucket, uint64_t epoch) {
   return Status::OK();
 }
 
-Status Elector::maybe_campaign(TopicEntry& t, uint32_t bucket, int64_t expected) {
+Status Elector::maybe_campaign(TopicEntry& t, uint32_t bucket) {
   const NodeId& self = directory_->self().id;
   const std::string k = key_of(t, bucket);
   auto since = leaderless_since_.emplace(k, Clock::now()).first->second;
@@ -169,7 +178,7 @@ Status Elector::maybe_campaign(TopicEntry& t, uint32_t bucket, int64_t expected)
   const auto delay = kRankDelay * turns;
   if (Clock::now() - since < delay) return Status::OK();
   std::vector<NodeId> in_sync = isr ? candidates : replicas;
-  return campaign(t, bucket, expected, clean, clean && isr ? isr->high_watermark : 0, in_sync);
+  return campaign(t, bucket, /*expected=*/0, clean, clean && isr ? isr->high_watermark : 0, in_sync);
 }
 
 Status Elector::campaign(TopicEntry& t, uint32_t bucket, int64_t expected, bool clean, uint64_t min_end,

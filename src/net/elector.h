@@ -34,7 +34,7 @@ class Elector {
  private:
   Status follow_key(TopicEntry& t, uint32_t bucket, const ElectionKey& key, bool* leads);
   Status keep_isr(TopicEntry& t, uint32_t bucket, uint64_t epoch);
-  Status maybe_campaign(TopicEntry& t, uint32_t bucket, int64_t expected);
+  Status maybe_campaign(TopicEntry& t, uint32_t bucket);
   Status campaign(TopicEntry& t, uint32_t bucket, int64_t expected, bool clean, uint64_t min_end,
                   const std::vector<NodeId>& in_sync);
 

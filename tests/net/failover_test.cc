@@ -103,11 +103,11 @@ class Producer {
     std::lock_guard<std::mutex> lock(mu_);
     return acked_;
   }
-  // The first acknowledgment after t (nullopt: none yet).
-  std::optional<Clock::time_point> first_ack_after(Clock::time_point t) const {
+  // The first acknowledgment of a put sent after t (nullopt: none yet).
+  std::optional<Clock::time_point> first_ack_sent_after(Clock::time_point t) const {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto a : ack_times_)
-      if (a > t) return a;
+    for (size_t i = 0; i < ack_times_.size(); ++i)
+      if (sent_times_[i] > t) return ack_times_[i];
     return std::nullopt;
   }
   // Polls (bounded: 60 s) until `more` acknowledgments after t.
@@ -146,11 +146,13 @@ class Producer {
         }
       }
       const int64_t id = next_++;
+      const auto sent = Clock::now();
       Status s = w->put(std::vector<Record>{Record{{"id", id}, {"k", int64_t{0}}}});
       if (s.ok()) {
         std::lock_guard<std::mutex> lock(mu_);
         acked_.push_back(id);
         ack_times_.push_back(Clock::now());
+        sent_times_.push_back(sent);
       } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
@@ -162,7 +164,7 @@ class Producer {
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::vector<int64_t> acked_;
-  std::vector<Clock::time_point> ack_times_;
+  std::vector<Clock::time_point> ack_times_, sent_times_;
   std::thread thread_;
 };
 
@@ -245,7 +247,9 @@ TEST(Failover, KillNineLeaderOfTheBucketInTurnLosesNoAcknowledgedRecord) {
     cluster.kill(leader, SIGKILL);
     ASSERT_TRUE(p.wait_acks_after(killed_at, 20)) << "puts did not resume after leader " << v->leader << " was killed; "
                                                   << cluster.log(via);
-    failover_ms.push_back(std::chrono::duration<double, std::milli>(*p.first_ack_after(killed_at) - killed_at).count());
+    auto first = p.first_ack_sent_after(killed_at);
+    ASSERT_TRUE(first) << "no put sent after the kill was acknowledged";
+    failover_ms.push_back(std::chrono::duration<double, std::milli>(*first - killed_at).count());
     p.stop();
     next_id = p.next_id();
     auto a = p.acked();
