@@ -332,17 +332,26 @@ TEST(Failover, EtcdRestartMidRunLosesNothingAndPutsResume) {
   ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
   auto v = create_topic(cluster, "r");
   ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
-  const int via = others(3, cluster.index_of(v->leader))[0];
+  const int leader = cluster.index_of(v->leader);
+  const int via = others(3, leader)[0];
   Producer p(cluster.address(via), "r", 0);
   ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20));
+  // Connected before etcd goes (the writer opens through the node).
+  auto c = Client::connect({.server = cluster.address(leader), .rpc_timeout = std::chrono::seconds(3), .put_retries = 0});
+  ASSERT_TRUE(c.ok());
+  auto w = (*c)->writer(replicated("r", Acks::kAll));
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
   etcd.kill();
-  // Long enough for every lease deadline to pass: the leader refuses puts meanwhile.
+  // Past every lease deadline (TTL 2 s): the leader, which still sees itself as the leader (no
+  // etcd to say otherwise), refuses puts; nothing is acknowledged while etcd is away.
   std::this_thread::sleep_for(std::chrono::seconds(3));
-  const auto down_since = Clock::now();
+  Status s = (*w)->put(std::vector<Record>{Record{{"id", int64_t{2000000}}, {"k", int64_t{0}}}});
+  ASSERT_FALSE(s.ok()) << "a put was acknowledged by a leader whose etcd lease may have expired";
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.to_string();
+  EXPECT_NE(s.message().find("may no longer lead"), std::string::npos) << s.to_string();
   ASSERT_TRUE(etcd.restart()) << etcd.log();
   ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20)) << "puts did not resume after etcd restarted; " << cluster.log(via);
   p.stop();
-  (void)down_since;
   ASSERT_TRUE(elected(cluster, {0, 1, 2}, "r"));
   for (int n = 0; n < 3; ++n) {
     int unacked = check_exactly_once(cluster.address(n), "r", p.acked());
