@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   app.add_option("--min-insync-replicas", c.min_insync_replicas,
                  "In-sync replicas an acks=all put needs (0: 2 for factor 3, 3 for factor 5)")
       ->check(CLI::Range(0u, 5u));
+  app.add_flag("--allow-unclean-election", c.allow_unclean_election,
+               "With --etcd: an out-of-sync replica may take over a leaderless bucket (may lose records)");
   app.add_option("--data-dir", c.data_dir, "Data directory (topics, buckets)");
   app.add_option("--members", c.members, "Static membership: id=host:port,... (all nodes, self included)");
   auto* etcd = app.add_option("--etcd", c.etcd, "etcd client URL for dynamic membership");

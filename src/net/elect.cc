@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "net/grpc_status.h"
+#include "net/elections.h"
 #include "net/rebalance.h"
 #include "net/service_internal.h"
 
@@ -105,6 +106,10 @@ Status Service::elect(const v1::ElectLeaderRequest& req, v1::ElectLeaderResponse
   if (t.info.replication_factor <= 1)
     return FailedPrecondition("topic '" + t.info.topic + "' is not replicated (replication_factor 1): its buckets "
                               "have one copy and no election");
+  if (membership_->elections())
+    return FailedPrecondition(what + ": with etcd membership leaders are elected through etcd (docs/cluster.md, "
+                              "\"Failover\"); `cluster elect` is for static membership. To move the leadership, "
+                              "stop the leader: an in-sync replica takes over within the lease TTL. Nothing changed");
   std::vector<NodeId> replicas = directory_->replicas(t, b);
   std::vector<std::string> ids;
   for (const auto& r : replicas) ids.push_back(r.str());

@@ -1,5 +1,7 @@
 #include "net/etcd.h"
 
+#include "net/elections.h"
+
 #include "core/background_errors.h"
 #include "core/base64.h"
 #include "core/status_macros.h"
@@ -7,6 +9,8 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -37,7 +41,26 @@ std::string prefix_end(std::string p) {
   return p;
 }
 
-class EtcdMembership : public Membership {
+int64_t as_int(const json& j, const char* field) {
+  if (!j.contains(field)) return 0;
+  const json& v = j[field];
+  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_string()) {
+    try {
+      return std::stoll(v.get<std::string>());
+    } catch (...) {
+      return 0;
+    }
+  }
+  return 0;
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+class EtcdMembership : public Membership, public Elections {
  public:
   EtcdMembership(runtime::Member self, EtcdConfig config)
       : self_(std::move(self)), config_(std::move(config)), bg_(config_.logger, "etcd membership (" + config_.endpoint + ")") {}
@@ -57,6 +80,80 @@ class EtcdMembership : public Membership {
   }
 
   std::string kind() const override { return "etcd"; }
+  Elections* elections() override { return this; }
+
+  // ---- Elections ----
+  std::optional<ElectionKey> leader_key(const std::string& topic, uint32_t bucket) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = leaders_.find(topic + "/" + std::to_string(bucket));
+    if (it == leaders_.end()) return std::nullopt;
+    return it->second;
+  }
+  std::optional<ElectionKey> isr_key(const std::string& topic, uint32_t bucket) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = isr_.find(topic + "/" + std::to_string(bucket));
+    if (it == isr_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  Result<int64_t> campaign(const std::string& topic, uint32_t bucket, int64_t expected,
+                           const std::string& value) override {
+    const std::string k = bucket_key("leaders", topic, bucket);
+    const int64_t lease = lease_.load();
+    json txn{{"compare", json::array({{{"key", b64(k)}, {"target", "CREATE"}, {"result", "EQUAL"},
+                                       {"create_revision", std::to_string(expected)}}})},
+             {"success", json::array({{{"request_put", {{"key", b64(k)}, {"value", b64(value)},
+                                                        {"lease", std::to_string(lease)}}}}})}};
+    ASSIGN_OR_RETURN(json r, post("/v3/kv/txn", txn));
+    if (!r.value("succeeded", false)) return int64_t{0};
+    int64_t rev = r.contains("header") ? as_int(r["header"], "revision") : 0;
+    if (rev <= 0) return Internal("etcd txn on " + k + ": no revision in its answer");
+    std::lock_guard<std::mutex> lock(mu_);
+    leaders_[topic + "/" + std::to_string(bucket)] = ElectionKey{rev, rev, lease, value};
+    return rev;
+  }
+
+  Status resign(const std::string& topic, uint32_t bucket, int64_t revision) override {
+    const std::string k = bucket_key("leaders", topic, bucket);
+    json txn{{"compare", json::array({{{"key", b64(k)}, {"target", "CREATE"}, {"result", "EQUAL"},
+                                       {"create_revision", std::to_string(revision)}}})},
+             {"success", json::array({{{"request_delete_range", {{"key", b64(k)}}}}})}};
+    return post("/v3/kv/txn", txn).status();
+  }
+
+  Result<bool> write_isr(const std::string& topic, uint32_t bucket, int64_t epoch, const std::string& value) override {
+    json txn{{"compare", json::array({{{"key", b64(bucket_key("leaders", topic, bucket))}, {"target", "CREATE"},
+                                       {"result", "EQUAL"}, {"create_revision", std::to_string(epoch)}}})},
+             {"success", json::array({{{"request_put", {{"key", b64(bucket_key("isr", topic, bucket))},
+                                                        {"value", b64(value)}}}}})}};
+    ASSIGN_OR_RETURN(json r, post("/v3/kv/txn", txn));
+    if (!r.value("succeeded", false)) return false;
+    int64_t rev = r.contains("header") ? as_int(r["header"], "revision") : 0;
+    std::lock_guard<std::mutex> lock(mu_);
+    ElectionKey& e = isr_[topic + "/" + std::to_string(bucket)];
+    if (e.create_revision == 0) e.create_revision = rev;
+    e.mod_revision = rev;
+    e.value = value;
+    return true;
+  }
+
+  Status check_leads(const std::string& topic, uint32_t bucket, uint64_t epoch) const override {
+    const std::string who = "node " + self_.id.str() + " may no longer lead topic '" + topic + "' bucket " +
+                            std::to_string(bucket) + ": ";
+    if (steady_ns() >= valid_until_ns_.load())
+      return Unavailable(who + "its etcd lease may have expired (no keepalive answered within the " +
+                         std::to_string(config_.ttl_s) + " s TTL): retry shortly (the leader is being re-elected)");
+    std::lock_guard<std::mutex> lock(mu_);
+    if (cache_rev_ < lease_rev_.load())
+      return Unavailable(who + "it has not read the leader keys since its etcd lease was granted again: retry shortly");
+    auto it = leaders_.find(topic + "/" + std::to_string(bucket));
+    if (it == leaders_.end())
+      return Unavailable(who + "etcd has no leader for it (an election is under way): retry shortly");
+    if (it->second.create_revision != static_cast<int64_t>(epoch) || it->second.lease != lease_.load())
+      return Unavailable(who + "etcd names another leader or epoch (" + std::to_string(it->second.create_revision) +
+                         ", this node's epoch " + std::to_string(epoch) + "): retry shortly");
+    return Status::OK();
+  }
 
   std::vector<runtime::Member> configured() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -111,7 +208,7 @@ class EtcdMembership : public Membership {
     if (lease_ != 0) {
       // On failure the others see this node down when its lease expires, instead of at once.
       bg_.report("leave", post("/v3/kv/put", json{{"key", b64(key("left", self_.id.str()))}, {"value", b64(self_.address)}}).status());
-      bg_.report("lease revoke", post("/v3/lease/revoke", json{{"ID", std::to_string(lease_)}}).status());
+      bg_.report("lease revoke", post("/v3/lease/revoke", json{{"ID", std::to_string(lease_.load())}}).status());
     }
   }
 
@@ -129,6 +226,9 @@ class EtcdMembership : public Membership {
   }
 
   std::string key(const char* kind, const std::string& id) const { return config_.prefix + "/" + kind + "/" + id; }
+  std::string bucket_key(const char* kind, const std::string& topic, uint32_t bucket) const {
+    return config_.prefix + "/" + kind + "/" + topic + "/" + std::to_string(bucket);
+  }
 
   Result<json> post(const std::string& path, const json& body) {
     httplib::Client c("http://" + host_port_);
@@ -144,13 +244,17 @@ class EtcdMembership : public Membership {
   }
 
   Status register_self() {
+    const int64_t sent = steady_ns();
     ASSIGN_OR_RETURN(json g, post("/v3/lease/grant", json{{"TTL", config_.ttl_s}}));
     if (!g.contains("ID")) return Unavailable("etcd did not grant a lease: " + g.dump());
-    lease_ = std::stoll(g["ID"].get<std::string>());
-    RETURN_IF_ERROR(post("/v3/kv/put", json{{"key", b64(key("alive", self_.id.str()))},
-                                             {"value", b64(self_.address)},
-                                             {"lease", std::to_string(lease_)}})
-                        .status());
+    const int64_t lease = as_int(g, "ID");
+    ASSIGN_OR_RETURN(json p, post("/v3/kv/put", json{{"key", b64(key("alive", self_.id.str()))},
+                                                       {"value", b64(self_.address)},
+                                                       {"lease", std::to_string(lease)}}));
+    // From here this node leads no bucket until it has read the leader keys again (check_leads).
+    lease_rev_ = p.contains("header") ? as_int(p["header"], "revision") : INT64_MAX;
+    lease_ = lease;
+    valid_until_ns_ = sent + int64_t{config_.ttl_s} * 1000000000;
     RETURN_IF_ERROR(
         post("/v3/kv/put", json{{"key", b64(key("nodes", self_.id.str()))}, {"value", b64(self_.address)}}).status());
     if (config_.kafka_address.empty()) {
@@ -175,10 +279,17 @@ class EtcdMembership : public Membership {
     ASSIGN_OR_RETURN(json r, post("/v3/kv/range", json{{"key", b64(p)}, {"range_end", b64(prefix_end(p))}}));
     std::map<std::string, std::string> nodes, kafka, zones;
     std::set<std::string> alive, left;
+    std::map<std::string, ElectionKey> leaders, isr;
     if (r.contains("kvs")) {
       for (const auto& kv : r["kvs"]) {
         std::string k = unb64(kv.value("key", "")), v = unb64(kv.value("value", ""));
         std::string rest = k.substr(p.size());
+        if (rest.rfind("leaders/", 0) == 0 || rest.rfind("isr/", 0) == 0) {
+          ElectionKey e{as_int(kv, "create_revision"), as_int(kv, "mod_revision"), as_int(kv, "lease"), v};
+          if (rest[0] == 'l') leaders[rest.substr(8)] = e;
+          else isr[rest.substr(4)] = e;
+          continue;
+        }
         if (rest.rfind("nodes/", 0) == 0) nodes[rest.substr(6)] = v;
         if (rest.rfind("alive/", 0) == 0) alive.insert(rest.substr(6));
         if (rest.rfind("left/", 0) == 0) left.insert(rest.substr(5));
@@ -195,6 +306,9 @@ class EtcdMembership : public Membership {
     zones_ = std::move(zones);
     alive_ = std::move(alive);
     left_ = std::move(left);
+    leaders_ = std::move(leaders);
+    isr_ = std::move(isr);
+    cache_rev_ = rev;
     return rev;
   }
 
@@ -206,9 +320,12 @@ class EtcdMembership : public Membership {
   void keepalive_loop() {
     auto period = std::chrono::milliseconds(std::max(200, config_.ttl_s * 1000 / 3));
     while (!wait_stop(period)) {
-      auto r = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_)}});
+      const int64_t sent = steady_ns();
+      auto r = post("/v3/lease/keepalive", json{{"ID", std::to_string(lease_.load())}});
       bg_.report("keepalive", r.status());
-      bool alive = r.ok() && r->contains("result") && (*r)["result"].contains("TTL");
+      bool alive = r.ok() && r->contains("result") && as_int((*r)["result"], "TTL") > 0;
+      // The lease lasts at least the TTL from when this keepalive was sent (fencing).
+      if (alive) valid_until_ns_ = sent + int64_t{config_.ttl_s} * 1000000000;
       if (r.ok() && !alive) bg_.report("rejoin", register_self());  // the lease expired (we were partitioned)
     }
   }
@@ -248,13 +365,17 @@ class EtcdMembership : public Membership {
   runtime::Member self_;
   EtcdConfig config_;
   std::string host_port_;
-  int64_t lease_ = 0;
+  std::atomic<int64_t> lease_{0};
+  std::atomic<int64_t> lease_rev_{INT64_MAX};  // the store revision when the lease was granted
+  std::atomic<int64_t> valid_until_ns_{0};     // steady clock: the lease may expire from here on
   mutable std::mutex mu_;
   std::map<std::string, std::string> nodes_;  // id -> address
   std::map<std::string, std::string> kafka_;  // id -> Kafka listener address
   std::map<std::string, std::string> zones_;  // id -> zone
   std::set<std::string> alive_;
   std::set<std::string> left_;  // stopped cleanly (their left/ mark), not yet back
+  std::map<std::string, ElectionKey> leaders_, isr_;  // "topic/bucket" -> key
+  int64_t cache_rev_ = 0;                            // the store revision of the last read
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -9,6 +9,10 @@
 //                                   (persistingd --zone), deleted by one without
 //   <prefix>/left/<id>  = address   written by a clean stop (no lease), deleted when it registers:
 //                                   the member left on purpose ("left the cluster", not "expired")
+//   <prefix>/leaders/<topic>/<bucket>, <prefix>/isr/<topic>/<bucket>
+//                                   leader elections of replicated buckets (net/elections.h; the
+//                                   membership implements Elections): the leader key is put under
+//                                   the node's membership lease
 // A node grants a lease, writes both keys, keeps the lease alive (every TTL/3), and watches the
 // prefix; after any change (or a quiet second) it re-reads the prefix. A node whose lease expires
 // (killed, partitioned) loses its alive key and is reported down; it stays in the configured set,

@@ -20,6 +20,7 @@
 namespace persisting::net {
 
 class Channels;
+class Elections;
 
 struct MemberState {
   runtime::Member member;
@@ -46,6 +47,8 @@ class Membership {
   // Liveness of every configured member (self is alive).
   virtual std::vector<MemberState> states(Channels& channels) = 0;
   virtual void stop() {}
+  // Leader elections through etcd (net/elections.h); null: static membership (manual failover).
+  virtual Elections* elections() { return nullptr; }
 };
 
 // 1-64 characters from [A-Za-z0-9_-]: a node id or a zone.

@@ -32,6 +32,9 @@ struct NodeConfig {
   // an acks=all put needs (0: 2 for factor 3, 3 for factor 5).
   uint32_t replica_lag_max_ms = 10000;
   uint32_t min_insync_replicas = 0;
+  // With etcd (docs/cluster.md, "Failover"): a replica outside the in-sync set may campaign for
+  // a leaderless bucket (after every in-sync one had its turn), accepting to lose what it lacks.
+  bool allow_unclean_election = false;
   std::string metrics;                     // host:port of /metrics and /healthz; empty: off
   std::string token;                       // empty: no access control
   std::string tls_cert, tls_key;           // PEM files: serve TLS when both are given

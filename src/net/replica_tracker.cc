@@ -42,12 +42,13 @@ bool ReplicaTracker::has(uint32_t bucket) const {
   return find(bucket) != nullptr;
 }
 
-void ReplicaTracker::create(uint32_t bucket, std::vector<NodeId> replicas, uint64_t leader_end) {
+void ReplicaTracker::create(uint32_t bucket, std::vector<NodeId> replicas, uint64_t leader_end,
+                            const std::vector<NodeId>& out_of_sync) {
   std::lock_guard<std::mutex> lock(mu_);
   auto& s = sets_[bucket];
   if (!s)
     s = std::make_unique<replication::InSyncSet>("topic '" + topic_ + "' bucket " + std::to_string(bucket),
-                                                 std::move(replicas), leader_end, config_, Clock::now());
+                                                 std::move(replicas), leader_end, config_, Clock::now(), out_of_sync);
 }
 
 void ReplicaTracker::leader_appended(uint32_t bucket, uint64_t end) {

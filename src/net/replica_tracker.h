@@ -43,8 +43,9 @@ class ReplicaTracker {
 
   bool has(uint32_t bucket) const;
   // Makes the bucket's set (replicas: leader, this node, first; leader_end: its record count)
-  // unless it exists.
-  void create(uint32_t bucket, std::vector<NodeId> replicas, uint64_t leader_end);
+  // unless it exists; out_of_sync: replicas that start outside the in-sync set.
+  void create(uint32_t bucket, std::vector<NodeId> replicas, uint64_t leader_end,
+              const std::vector<NodeId>& out_of_sync = {});
   // The leader holds records [0, end). No set: nothing.
   void leader_appended(uint32_t bucket, uint64_t end);
   // A follower's Replicate said its log end (after its own durable append). The leader's end is

@@ -36,9 +36,14 @@ struct Replicator::Chain {
 };
 
 Replicator::Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers,
-                       Logger* logger, Membership* membership, std::chrono::milliseconds peer_timeout)
-    : directory_(directory), core_(std::move(core)), peers_(peers), logger_(logger), membership_(membership),
-      peer_timeout_(peer_timeout) {}
+                       Logger* logger, Membership* membership, std::chrono::milliseconds peer_timeout,
+                       bool allow_unclean_election)
+    : directory_(directory), core_(core), peers_(peers), logger_(logger), membership_(membership),
+      peer_timeout_(peer_timeout) {
+  if (membership_ && membership_->elections())
+    elector_ = std::make_unique<Elector>(directory_, std::move(core), membership_, membership_->elections(), logger_,
+                                         allow_unclean_election);
+}
 
 Replicator::~Replicator() { stop(); }
 
@@ -90,9 +95,20 @@ void Replicator::scan() {
     for (uint32_t b = 0; b < t->info.num_buckets; ++b) {
       std::vector<NodeId> replicas = directory_->replicas(*t, b);
       if (std::find(replicas.begin(), replicas.end(), directory_->self().id) == replicas.end()) continue;
+      if (elector_) elector_->step(*t, b);
       if (directory_->leader(*t, b).leader == directory_->self().id) continue;
       start_chain(t, b);
     }
+  }
+  cancel_stale();  // chains of buckets whose leader changed meanwhile
+}
+
+void Replicator::cancel_stale() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, c] : chains_) {
+    if (directory_->leader(*c->topic, c->bucket).epoch == c->epoch) continue;
+    std::lock_guard<std::mutex> cl(c->mu);
+    if (c->ctx) c->ctx->TryCancel();
   }
 }
 

@@ -17,6 +17,7 @@
 
 #include "core/background_task.h"
 #include "net/channels.h"
+#include "net/elector.h"
 #include "net/topic_directory.h"
 #include "persisting/log.h"
 
@@ -26,7 +27,8 @@ class Replicator {
  public:
   // directory, peers and logger must outlive the replicator (stop() before they go).
   Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers, Logger* logger,
-             Membership* membership = nullptr, std::chrono::milliseconds peer_timeout = std::chrono::seconds(2));
+             Membership* membership = nullptr, std::chrono::milliseconds peer_timeout = std::chrono::seconds(2),
+             bool allow_unclean_election = false);
   ~Replicator();
   Replicator(const Replicator&) = delete;
   Replicator& operator=(const Replicator&) = delete;
@@ -44,6 +46,9 @@ class Replicator {
   // The local copy's records past the point where the newest epoch stops agreeing with it
   // (docs/cluster.md, "Manual failover"): the copy is deleted, to be fetched again from 0.
   Status cut_divergent_tail(TopicEntry& t, uint32_t bucket, uint64_t epoch);
+  // Cancels the calls in flight of chains that follow an older epoch than their bucket's now
+  // (a frozen old leader would hold them until their deadline).
+  void cancel_stale();
   void start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket);
   void next(const std::shared_ptr<Chain>& c);
   void on_answer(const std::shared_ptr<Chain>& c, const Status& s);
@@ -61,6 +66,7 @@ class Replicator {
   bool stopping_ = false;
   bool loaded_ = false;                                    // local topics loaded once
   std::map<std::string, std::shared_ptr<Chain>> chains_;  // "topic\nbucket" -> running chain
+  std::unique_ptr<Elector> elector_;  // with etcd membership: automatic elections
   std::unique_ptr<BackgroundTask> scanner_;  // scan() on the process pool, every kScanPeriod
 };
 

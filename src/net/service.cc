@@ -10,6 +10,7 @@
 
 #include "core/status_macros.h"
 #include "net/grpc_status.h"
+#include "net/elections.h"
 #include "net/service_internal.h"
 #include "net/wire.h"
 #include "persisting/backend.h"
@@ -460,8 +461,11 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
             return done(InvalidArgument(bucket_name(info.topic, bucket) + " appears twice in one put"));
         auto actor = directory_->local_bucket(t, bucket);
         if (!actor.ok()) return done(actor.status());
-        if (t.tracker)
+        if (t.tracker) {
           if (Status s = directory_->check_confirmed(t, bucket); !s.ok()) return done(s);
+          // With etcd: only while this node holds the bucket's leader key under a valid lease.
+          if (Status s = check_leads(t, bucket); !s.ok()) return done(s);
+        }
         if (auto m = t.fences.moving.find(bucket); m != t.fences.moving.end())
           return done(Unavailable(bucket_name(info.topic, bucket) + " is moving to " + m->second +
                                   " (a rebalance is in progress; reads go on): retry shortly"));
@@ -516,18 +520,21 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
             if (last) done(g->first);
           };
           dedup_.apply(key, br.sequence(), what, std::move((*shared_parts)[i].actor), std::move((*shared_parts)[i].batch),
-                [tp, bucket, count, acks_all, finish](Result<Offset> r, bool duplicate) {
+                [this, tp, bucket, count, acks_all, finish](Result<Offset> r, bool duplicate) {
             tp->fences.put_answered(bucket);
             if (r.ok() && tp->tracker) {
               // The leader has the records durably; under acks=all every in-sync replica must
               // too (a duplicate as well: its first put may not be replicated yet).
               const uint64_t end = r->value() + count;
               tp->tracker->leader_appended(bucket, end);
+              // No acknowledgment once this node's etcd lease may have expired (fencing).
               if (acks_all)
-                return tp->tracker->wait_for(bucket, end, [finish, r, duplicate](Status s) {
+                return tp->tracker->wait_for(bucket, end, [this, tp, bucket, finish, r, duplicate](Status s) {
+                  if (s.ok()) s = check_leads(*tp, bucket);
                   if (!s.ok()) return finish(s, false);
                   finish(r, duplicate);
                 }, /*acks=*/true);
+              if (Status s = check_leads(*tp, bucket); !s.ok()) return finish(s, false);
             }
             finish(std::move(r), duplicate);
           });
@@ -708,6 +715,12 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     });
   });
   return reactor;
+}
+
+Status Service::check_leads(const TopicEntry& t, uint32_t bucket) const {
+  Elections* el = membership_->elections();
+  if (!el || t.info.replication_factor <= 1) return Status::OK();
+  return el->check_leads(t.info.topic, bucket, directory_->leader(t, bucket).epoch);
 }
 
 Status Service::ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor) {

@@ -12,9 +12,12 @@ uint32_t default_min_insync(uint32_t replication_factor) {
 }
 
 InSyncSet::InSyncSet(std::string what, std::vector<NodeId> replicas, uint64_t leader_end, InSyncConfig config,
-                     Clock::time_point now)
+                     Clock::time_point now, const std::vector<NodeId>& out_of_sync)
     : what_(std::move(what)), config_(config) {
-  for (auto& id : replicas) replicas_.push_back({std::move(id), 0, true, now});
+  for (auto& id : replicas) {
+    bool out = !replicas_.empty() && std::find(out_of_sync.begin(), out_of_sync.end(), id) != out_of_sync.end();
+    replicas_.push_back({std::move(id), 0, !out, now});
+  }
   if (!replicas_.empty()) replicas_.front().log_end = leader_end;
   advance();
 }

@@ -61,9 +61,11 @@ class InSyncSet {
 
   // replicas: the bucket's replicas, the leader (this node) first; leader_end: its log end now.
   // Every replica starts in sync and caught up at now (a new leader gives each lag_max to
-  // show up). what names the bucket in errors ("topic 't' bucket 3").
+  // show up), except those in out_of_sync (an elected leader's replicas that were not in the
+  // in-sync set it took over, or are down): they join once they reach the high watermark.
+  // what names the bucket in errors ("topic 't' bucket 3").
   InSyncSet(std::string what, std::vector<NodeId> replicas, uint64_t leader_end, InSyncConfig config,
-            Clock::time_point now);
+            Clock::time_point now, const std::vector<NodeId>& out_of_sync = {});
   InSyncSet(const InSyncSet&) = delete;
   InSyncSet& operator=(const InSyncSet&) = delete;
   ~InSyncSet();  // fails the waiters still pending (as close)

@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <csignal>
 #include <string>
 #include <thread>
 
@@ -17,15 +18,13 @@ class Etcd {
  public:
   bool start() {
     client_port_ = free_port();
-    int peer = free_port(), metrics = free_port();
-    auto url = [](int p) { return "http://127.0.0.1:" + std::to_string(p); };
-    return proc_.start({ETCD_BIN, "--name", "t1", "--data-dir", dir_.path() + "/etcd", "--listen-client-urls",
-                        url(client_port_), "--advertise-client-urls", url(client_port_), "--listen-peer-urls",
-                        url(peer), "--initial-advertise-peer-urls", url(peer), "--initial-cluster",
-                        "t1=" + url(peer), "--listen-metrics-urls", url(metrics)},
-                       dir_.path() + "/etcd.log") &&
-           wait_for_port(client_port_, proc_) && healthy();
+    peer_port_ = free_port();
+    metrics_port_ = free_port();
+    return run();
   }
+  // Kills etcd (SIGKILL) and starts it again on the same ports and data dir.
+  void kill() { proc_.kill(SIGKILL); }
+  bool restart() { return run(); }
   bool healthy() {
     httplib::Client c("127.0.0.1", client_port_);
     for (int i = 0; i < 100; ++i) {  // bounded: 10 s
@@ -39,9 +38,19 @@ class Etcd {
   std::string log() const { return proc_.log(); }
 
  private:
+  bool run() {
+    auto url = [](int p) { return "http://127.0.0.1:" + std::to_string(p); };
+    return proc_.start({ETCD_BIN, "--name", "t1", "--data-dir", dir_.path() + "/etcd", "--listen-client-urls",
+                        url(client_port_), "--advertise-client-urls", url(client_port_), "--listen-peer-urls",
+                        url(peer_port_), "--initial-advertise-peer-urls", url(peer_port_), "--initial-cluster",
+                        "t1=" + url(peer_port_), "--listen-metrics-urls", url(metrics_port_)},
+                       dir_.path() + "/etcd.log") &&
+           wait_for_port(client_port_, proc_) && healthy();
+  }
+
   TempDir dir_;
   Process proc_;
-  int client_port_ = 0;
+  int client_port_ = 0, peer_port_ = 0, metrics_port_ = 0;
 };
 
 }  // namespace persisting::testing

@@ -220,3 +220,19 @@ TEST(InSyncSet, CloseFailsPendingAndLaterWaiters) {
   ASSERT_EQ(late.size(), 1u);
   EXPECT_NE(late[0].message().find("its leader stopped"), std::string::npos) << late[0].to_string();
 }
+
+TEST(InSyncSet, AnElectedLeaderStartsWithoutTheReplicasOutsideTheSetItTookOver) {
+  // n1 elected with 50 records; n3 (the dead old leader) was not in the set it took over.
+  const auto t0 = Clock::time_point() + 1h;
+  InSyncSet set{"topic 't' bucket 0", {n1, n2, n3}, 50, InSyncConfig{10s, 2}, t0, {n3, n1}};
+  EXPECT_TRUE(in_sync(set, n1)) << "the leader is always in sync";
+  EXPECT_TRUE(in_sync(set, n2));
+  EXPECT_FALSE(in_sync(set, n3));
+  bool acked = false;
+  set.wait_for(50, [&](Status s) { acked = s.ok(); });
+  ASSERT_TRUE(set.follower_fetched(n2, 50, t0).ok());
+  EXPECT_TRUE(acked) << "acks=all needs the in-sync followers only, not the one outside";
+  EXPECT_EQ(set.high_watermark(), 50u);
+  ASSERT_TRUE(set.follower_fetched(n3, 50, t0).ok());
+  EXPECT_TRUE(in_sync(set, n3)) << "it joins once it reaches the high watermark";
+}
