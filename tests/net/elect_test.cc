@@ -78,6 +78,18 @@ std::optional<View> wait_view(Cluster& cluster, int node, const std::string& top
   return v;
 }
 
+// The view of the node leading bucket 0 (it shows the in-sync set once it has confirmed its
+// epochs with the others, within a scan or two): each of the 3 nodes asked in turn, bounded.
+std::optional<View> leader_view(Cluster& cluster, const std::string& topic) {
+  std::optional<View> v;
+  for (int i = 0; i < 300; ++i) {
+    v = view_of(cluster, i % 3, topic);
+    if (v && v->leads) return v;
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+  return v;
+}
+
 std::vector<int64_t> ids(int64_t from, int64_t to) {
   std::vector<int64_t> out;
   for (int64_t i = from; i < to; ++i) out.push_back(i);
@@ -106,9 +118,8 @@ TEST(Elect, AKilledLeaderIsReplacedByAnInSyncFollowerAndComesBackAsItsFollower) 
       ASSERT_TRUE(s.ok()) << s.to_string();
     }
   }
-  std::optional<View> v;
-  for (int i = 0; i < 3 && !(v && v->leads); ++i) v = view_of(cluster, i, "el");
-  ASSERT_TRUE(v && v->epoch == 0);
+  std::optional<View> v = leader_view(cluster, "el");
+  ASSERT_TRUE(v && v->leads && v->epoch == 0);
   const int old = cluster.index_of(v->leader);
   v = wait_view(cluster, old, "el", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 50; });
   ASSERT_TRUE(v && v->high_watermark == 50);
@@ -191,9 +202,8 @@ TEST(Elect, AnOutOfSyncReplicaIsRefusedUnlessUncleanAndDivergentTailsAreCut) {
   auto w = c->writer(replicated("un"));
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   ASSERT_TRUE((*w)->put(records(0, 20)).ok());
-  std::optional<View> v;
-  for (int i = 0; i < 3 && !(v && v->leads); ++i) v = view_of(cluster, i, "un");
-  ASSERT_TRUE(v);
+  std::optional<View> v = leader_view(cluster, "un");
+  ASSERT_TRUE(v && v->leads) << "no node showed itself leading the bucket";
   const std::string leader_id = v->leader;
   const int leader = cluster.index_of(leader_id);
   v = wait_view(cluster, leader, "un", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 20; });
