@@ -299,7 +299,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   impl->server->GetHealthCheckService()->SetServingStatus(true);
   // Followers of replicated topics' buckets pull from their leaders (nothing for factor 1).
   impl->replicator = std::make_unique<Replicator>(impl->service->directory(), impl->core, impl->peers.get(),
-                                                  config.logger.get(), impl->membership.get(), sc.peer_timeout);
+                                                  config.logger.get(), impl->service->dedup(),
+                                                  impl->membership.get(), sc.peer_timeout);
   impl->replicator->start();
 
   if (!config.metrics.empty()) {

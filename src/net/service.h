@@ -56,6 +56,8 @@ class Service final : public v1::QueueService::CallbackService {
   std::vector<TopicInfo> list_everywhere(std::vector<std::string>* unreached);
   // The topics this node serves (the Kafka listener reaches buckets through it too).
   TopicDirectory* directory() { return directory_.get(); }
+  // Producers' put deduplication (followers of replicated buckets install their leader's).
+  PutDedup* dedup() { return &dedup_; }
   // Whether a topic was created over Kafka, for GetTopic's answers (TopicSpec.kafka). Set
   // before the service serves; unset: never.
   void set_kafka_topic_probe(std::function<bool(const std::string&)> probe) { kafka_topic_ = std::move(probe); }
