@@ -14,10 +14,13 @@ namespace persisting::net {
 
 // directory and membership must outlive the result. delete_everywhere deletes a topic on every
 // member (Service::delete_topic_everywhere); list_everywhere lists every member's topics
-// (Service::list_everywhere: those of members it could not ask are missing).
+// (Service::list_everywhere: those of members it could not ask are missing). ensure_in_sync
+// makes a replicated bucket's in-sync set on its leader (Service::ensure_in_sync_set): Kafka's
+// Fetch and ListOffsets stop at its high watermark, and a produce with acks=-1 waits for it.
+using EnsureInSync = std::function<Status(TopicEntry&, uint32_t, runtime::BucketStorage&)>;
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
-    std::function<std::vector<TopicInfo>()> list_everywhere);
+    std::function<std::vector<TopicInfo>()> list_everywhere, EnsureInSync ensure_in_sync);
 
 }  // namespace persisting::net

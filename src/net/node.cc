@@ -267,6 +267,9 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
                              [svc = impl->service.get()] {
                                std::vector<std::string> unreached;
                                return svc->list_everywhere(&unreached);
+                             },
+                             [svc = impl->service.get()](TopicEntry& t, uint32_t b, runtime::BucketStorage& a) {
+                               return svc->ensure_in_sync_set(t, b, a);
                              });
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();

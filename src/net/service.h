@@ -131,10 +131,12 @@ class Service final : public v1::QueueService::CallbackService {
   // Blocks: asks the owners of their buckets' end offsets.
   void collect_group_metrics();
 
- private:
   // The bucket's in-sync set on its leader (this node; actor: its local bucket), made on first
-  // use. Nothing for factor 1. May block (the first time: the bucket's record count).
+  // use. Nothing for factor 1. May block (the first time: the bucket's record count). The Kafka
+  // listener's produces and fetches use it too.
   Status ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor);
+
+ private:
   // What this node knows of a replicated bucket (its records, its copy's count, its in-sync set
   // when it leads, its leader's last answer when it follows). Blocks (the count).
   Status leader_state(TopicEntry& t, uint32_t bucket, v1::BucketLeaderResponse::State* out);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "net/connect_to.h"
+#include "net/leader_view.h"
 #include "net/node_process.h"
 #include "net/replicated_topic.h"
 #include "net/wire.h"
@@ -24,47 +25,12 @@ namespace {
 
 using testing::Cluster;
 using testing::connect_to;
+using testing::led_by;
+using testing::Led;
+using testing::wait_led;
 using testing::read_all;
 using testing::records;
 using testing::replicated;
-
-// Bucket 0 as its leader shows it in cluster status (nullopt through a node that does not lead).
-struct Led {
-  std::string leader;
-  std::vector<std::string> replicas;
-  std::set<std::string> in_sync;
-  int64_t high_watermark = -1;
-};
-
-std::optional<Led> led_by(Cluster& cluster, int node, const std::string& topic) {
-  auto c = Client::connect({.server = cluster.address(node), .rpc_timeout = std::chrono::seconds(3)});
-  if (!c.ok()) return std::nullopt;
-  auto st = (*c)->cluster_status(topic);
-  if (!st.ok()) return std::nullopt;
-  for (const auto& b : st->find("buckets")->as_list()) {
-    const Object& o = b.as_object();
-    if (o.find("bucket")->as_int() != 0 || !o.find("log_ends")) continue;
-    Led v;
-    v.leader = o.find("leader")->as_string();
-    for (const auto& r : o.find("replicas")->as_list()) v.replicas.push_back(r.as_string());
-    for (const auto& r : o.find("in_sync")->as_list()) v.in_sync.insert(r.as_string());
-    v.high_watermark = o.find("high_watermark")->as_int();
-    return v;
-  }
-  return std::nullopt;
-}
-
-// Polls (bounded: 30 s) until node leads bucket 0 and pred holds; the last view seen.
-template <typename Pred>
-std::optional<Led> wait_led(Cluster& cluster, int node, const std::string& topic, Pred pred) {
-  std::optional<Led> v;
-  for (int i = 0; i < 300; ++i) {
-    v = led_by(cluster, node, topic);
-    if (v && pred(*v)) return v;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return v;
-}
 
 // A put of records [from, to) to bucket 0 as producer 77 with sequence `sequence`, acks=all,
 // straight to address (no client retries: the test does them).
@@ -99,11 +65,9 @@ TEST(DedupFailover, APutRetriedAfterAnElectionIsAnsweredWithItsFirstOffsets) {
   auto w = c->writer(replicated("dd"));
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   ASSERT_TRUE((*w)->put(records(0, 10)).ok());
-  std::optional<Led> v;
-  int old = -1;
-  for (int i = 0; i < 3 && old < 0; ++i)
-    if ((v = led_by(cluster, i, "dd"))) old = i;
+  const int old = testing::leader_index(cluster, 3, "dd");
   ASSERT_GE(old, 0);
+  std::optional<Led> v;
   v = wait_led(cluster, old, "dd", [](const Led& v) { return v.in_sync.size() == 3 && v.high_watermark == 10; });
   ASSERT_TRUE(v && v->in_sync.size() == 3) << "every follower in sync before the put";
 
