@@ -19,6 +19,7 @@
 #include "net/etcd.h"
 #include "net/kafka_cluster.h"
 #include "net/membership.h"
+#include "net/replication_metrics.h"
 #include "net/replicator.h"
 #include "net/node_lock.h"
 #include "net/service.h"
@@ -311,6 +312,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     impl->registry.set_scrape_hook([raw] {
       raw->collect_bucket_metrics();
       if (!raw->stopped) raw->service->collect_group_metrics();
+      if (!raw->stopped) collect_replication_metrics(*raw->service->directory(), raw->registry);
     });
     impl->http = std::make_unique<metrics::HttpEndpoint>(&impl->registry, [raw]() -> Status {
       if (raw->stopped) return Unavailable("node " + raw->config.id + " is shutting down");
