@@ -28,14 +28,17 @@ size_t record_limit(const FetchPart& p) {
 
 // A replicated part's records past the high watermark (hw, or the end the read saw if lower)
 // are not answered, and the answer's high watermark is it.
-void hold_back(uint64_t hw, uint64_t end, int64_t offset, ::persisting::RecordBatch* got, FetchedPart* out) {
+// Whether any record lies past the high watermark (then only the high watermark moving shows more).
+bool hold_back(uint64_t hw, uint64_t end, int64_t offset, ::persisting::RecordBatch* got, FetchedPart* out) {
+  const bool held = end > hw;
   hw = std::min(hw, end);
   out->high_watermark = static_cast<int64_t>(hw);
   const uint64_t visible = hw > static_cast<uint64_t>(offset) ? hw - static_cast<uint64_t>(offset) : 0;
-  if (got->size() <= visible) return;
+  if (got->size() <= visible) return held;
   ::persisting::RecordBatch kept;
   kept.append_range(*got, 0, static_cast<size_t>(visible));
   *got = std::move(kept);
+  return held;
 }
 
 }  // namespace
@@ -200,6 +203,7 @@ struct Broker::FetchState {
   // A replicated part's high watermark as the round began (nullopt: not replicated): its
   // records past it are held back.
   std::vector<std::optional<uint64_t>> hw;
+  std::vector<bool> held;   // a replicated part has records past its high watermark
   bool replicated = false;  // some part is: the fetch waits on high watermarks, not on appends
   std::vector<::persisting::RecordBatch> got;
   std::vector<FetchedPart> out;
@@ -226,6 +230,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
   st->parts = std::move(parts);
   st->actors.resize(n);
   st->hw.resize(n);
+  st->held.resize(n);
   st->got.resize(n);
   st->out.resize(n);
   st->deadline = std::chrono::steady_clock::now() +
@@ -287,7 +292,7 @@ void Broker::fetch_round(const std::shared_ptr<FetchState>& st) {
           st->out[i].error = partition_error(r.status());
         else
           st->got[i] = std::move(r).value();
-        if (st->hw[i]) hold_back(*st->hw[i], end.value(), st->parts[i].offset, &st->got[i], &st->out[i]);
+        if (st->hw[i]) st->held[i] = hold_back(*st->hw[i], end.value(), st->parts[i].offset, &st->got[i], &st->out[i]);
         last = --st->left == 0;
       }
       if (!last) return;
@@ -364,37 +369,57 @@ void Broker::park(const std::shared_ptr<FetchState>& st) {
   }
 }
 
-// Only the first of the deadline, a high watermark passing, or the connection closing goes on.
+// Only the first of the deadline, a high watermark passing, an append, or the connection
+// closing goes on. A part with records held back waits for its high watermark (which moves as
+// soon as the followers have them, or they leave the set); any other for an append (a waiter
+// the actor drops when it is cancelled: an idle partition leaves nothing behind in its in-sync
+// set).
 void Broker::park_on_high_watermarks(const std::shared_ptr<FetchState>& st) {
   struct Park {
     std::atomic<bool> fired{false};
     std::atomic<Scheduler::TaskId> deadline{0};
+    std::vector<std::shared_ptr<runtime::BucketStorage>> appends;  // parts waiting for an append
   };
   auto park = std::make_shared<Park>();
   const uint64_t w = queue::next_waiter_id();
-  // The winner unparks while st still holds the reply (so the session is alive).
+  for (size_t j = 0; j < st->parts.size(); ++j)
+    if (st->actors[j] && !(st->hw[j] && st->held[j])) park->appends.push_back(st->actors[j]);
+  // The winner unparks while st still holds the reply (so the session is alive), and cancels
+  // the rest.
   auto claim = [st, park, w] {
     if (park->fired.exchange(true)) return false;
     if (st->session) st->session->unpark(w);
     if (auto id = park->deadline.load()) Scheduler::Default()->cancel(id);
+    for (const auto& a : park->appends) a->cancel_wait(w);
     return true;
   };
   if (st->session)
-    st->session->park(w, [this, st, park] {  // closing: answered now, the reply let go
-      if (!park->fired.exchange(true)) fetch_answer(st);
+    st->session->park(w, [this, st, park, w] {  // closing: answered now, the reply let go
+      if (park->fired.exchange(true)) return;
+      for (const auto& a : park->appends) a->cancel_wait(w);
+      fetch_answer(st);
     });
   park->deadline = Scheduler::Default()->schedule_at(st->deadline, [this, st, claim] {
     if (claim()) fetch_answer(st);
   });
+  const auto wait = st->time_left();
   for (size_t j = 0; j < st->parts.size(); ++j) {
-    if (!st->actors[j] || !st->hw[j]) continue;
+    if (!st->actors[j]) continue;
     const FetchPart& p = st->parts[j];
-    const uint64_t next = static_cast<uint64_t>(p.offset) + st->got[j].size() + 1;
-    p.topic->wait_high_watermark(p.partition, next, [this, st, claim](Status s) {
-      if (!claim()) return;
-      if (!s.ok()) return fetch_answer(st);  // no longer led here: the next fetch is told
-      fetch_round(st);
-    });
+    const uint64_t from = static_cast<uint64_t>(p.offset) + st->got[j].size();
+    if (st->hw[j] && st->held[j]) {
+      p.topic->wait_high_watermark(p.partition, from + 1, [this, st, claim](Status s) {
+        if (!claim()) return;
+        if (!s.ok()) return fetch_answer(st);  // no longer led here: the next fetch is told
+        fetch_round(st);
+      });
+    } else {
+      st->actors[j]->get(Offset(from), 1, wait, w, [this, st, claim](Result<::persisting::RecordBatch> r) {
+        if (!claim()) return;
+        if (!r.ok() || r->empty()) return fetch_answer(st);  // the wait ended: what there is
+        fetch_round(st);  // appended: read again (it shows once the high watermark passes)
+      });
+    }
   }
 }
 
