@@ -86,10 +86,7 @@ void Broker::acknowledge(const std::shared_ptr<CatalogTopic>& topic, uint32_t pa
 
 void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
                      const std::vector<RecordBatch>& batches, int16_t acks, std::function<void(ProduceOutcome)> done) {
-  if (acks == -1)
-    if (Status s = topic->check_acks_all(partition); !s.ok())
-      return done({s.code() == Code::kUnavailable ? ErrorCode::NOT_ENOUGH_REPLICAS : placement_error(s), -1, s.message()});
-  auto slot = topic->produce_slot(partition);
+  auto slot = topic->produce_slot(partition);  // on a replicated partition: makes its in-sync set
   if (!slot.ok()) return done({placement_error(slot.status()), -1, slot.status().message()});
   // A produce refused below still ends its slot (a fence counts it until then).
   struct Finish {
@@ -101,6 +98,9 @@ void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partit
   auto finish = std::make_shared<Finish>();
   finish->f = std::move(slot->finished);
   auto actor = std::move(slot->actor);
+  if (acks == -1)
+    if (Status s = topic->check_acks_all(partition); !s.ok())
+      return done({s.code() == Code::kUnavailable ? ErrorCode::NOT_ENOUGH_REPLICAS : placement_error(s), -1, s.message()});
   ::persisting::RecordBatch stored;
   size_t n = 0;
   for (const auto& b : batches) n += b.records.size();
