@@ -11,11 +11,12 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   DirectoryCluster(TopicDirectory* directory, Membership* membership, NodeId self,
                    std::function<Status(const std::string&)> delete_everywhere,
                    std::function<std::vector<TopicInfo>()> list_everywhere,
-                   std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets)
+                   std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets,
+                   EnsureInSync ensure_in_sync)
       : directory_(directory), membership_(membership), self_(std::move(self)),
         self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)),
         list_everywhere_(std::move(list_everywhere)), run_blocking_(std::move(run_blocking)),
-        group_offsets_(group_offsets) {}
+        group_offsets_(group_offsets), ensure_in_sync_(std::move(ensure_in_sync)) {}
 
   int32_t self_id() const override { return self_id_; }
 
@@ -60,7 +61,9 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   Result<std::shared_ptr<runtime::BucketStorage>> local_partition(const std::string& topic,
                                                                   uint32_t partition) override {
     ASSIGN_OR_RETURN(auto e, directory_->find(topic, /*forward=*/false));
-    return directory_->local_bucket(*e, partition);
+    ASSIGN_OR_RETURN(auto actor, directory_->local_bucket(*e, partition));
+    RETURN_IF_ERROR(prepare_replicated(*e, partition, *actor));
+    return actor;
   }
 
   Result<kafka::ProduceSlot> begin_produce(const std::string& topic, uint32_t partition) override {
@@ -70,6 +73,7 @@ class DirectoryCluster final : public kafka::KafkaCluster {
     // set after this waits for the produce (Fences in fences.h).
     std::shared_lock fence_lock(t->fences.mu);
     ASSIGN_OR_RETURN(auto actor, directory_->local_bucket(*t, partition));
+    RETURN_IF_ERROR(prepare_replicated(*t, partition, *actor));
     if (auto m = t->fences.moving.find(partition); m != t->fences.moving.end())
       return Unavailable(bucket_name(topic, partition) + " is moving to " + m->second +
                          " (a rebalance is in progress): ask for metadata again");
@@ -80,6 +84,37 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   Status delete_topic(const std::string& name) override { return delete_everywhere_(name); }
 
   void run_blocking(std::function<void()> work) override { run_blocking_(std::move(work)); }
+
+  // Replicated partitions: the bucket's in-sync set on this node, its leader (made by
+  // local_partition or begin_produce, on the listener's threads; these may run on an actor's).
+  Result<std::optional<uint64_t>> high_watermark(const std::string& topic, uint32_t partition) override {
+    ASSIGN_OR_RETURN(TopicEntry * t, led(topic, partition));
+    if (!t) return std::optional<uint64_t>();
+    return t->tracker->high_watermark(partition);
+  }
+
+  void wait_high_watermark(const std::string& topic, uint32_t partition, uint64_t end,
+                           std::function<void(Status)> cb) override {
+    auto t = led(topic, partition);
+    if (!t.ok()) return cb(t.status());
+    if (!*t) return cb(Status::OK());
+    (*t)->tracker->wait_for(partition, end, std::move(cb), /*acks=*/false);
+  }
+
+  Status check_acks_all(const std::string& topic, uint32_t partition) override {
+    ASSIGN_OR_RETURN(TopicEntry * t, led(topic, partition));
+    return t ? t->tracker->check_acks_all(partition) : Status::OK();
+  }
+
+  void produced(const std::string& topic, uint32_t partition, uint64_t end, bool acks_all,
+                std::function<void(Status)> done) override {
+    auto t = led(topic, partition);
+    if (!t.ok()) return done(acks_all ? t.status() : Status::OK());  // acks=1: the leader has them
+    if (!*t) return done(Status::OK());
+    (*t)->tracker->leader_appended(partition, end);
+    if (!acks_all) return done(Status::OK());
+    (*t)->tracker->wait_for(partition, end, std::move(done), /*acks=*/true);
+  }
 
   kafka::BrokerAddress coordinator(const std::string& group) const override {
     auto all = brokers();
@@ -105,6 +140,29 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   std::function<std::vector<TopicInfo>()> list_everywhere_;
   std::function<void(std::function<void()>)> run_blocking_;
   groups::Coordinator* group_offsets_;
+  EnsureInSync ensure_in_sync_;
+
+  // A replicated bucket this node leads: its leader records confirmed and its in-sync set made
+  // (may block the first time: the set asks the actor for its count). Nothing for factor 1.
+  Status prepare_replicated(TopicEntry& t, uint32_t partition, runtime::BucketStorage& actor) {
+    if (!t.tracker) return Status::OK();
+    RETURN_IF_ERROR(directory_->check_confirmed(t, partition));
+    return ensure_in_sync_(t, partition, actor);
+  }
+
+  // A replicated topic's entry when this node leads the partition and has its in-sync set;
+  // nullptr for a topic that is not replicated; FailedPrecondition otherwise. Never blocks.
+  Result<TopicEntry*> led(const std::string& topic, uint32_t partition) {
+    auto e = directory_->cached(topic);
+    if (!e) return NotFound("topic '" + topic + "' is not open on node " + self_.str());
+    TopicEntry* t = e.get();  // entries live as long as the directory
+    if (!t->tracker) return static_cast<TopicEntry*>(nullptr);
+    const Leadership l = directory_->leader(*t, partition);
+    if (l.leader != self_ || !t->tracker->has(partition))
+      return FailedPrecondition(bucket_name(topic, partition) + " is led by node " + l.leader.str() + " at epoch " +
+                                std::to_string(l.epoch) + ", not " + self_.str());
+    return t;
+  }
 };
 
 }  // namespace
@@ -113,9 +171,11 @@ std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
     std::function<std::vector<TopicInfo>()> list_everywhere,
-    std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets) {
+    std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets,
+    EnsureInSync ensure_in_sync) {
   return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere),
-                                            std::move(list_everywhere), std::move(run_blocking), group_offsets);
+                                            std::move(list_everywhere), std::move(run_blocking), group_offsets,
+                                            std::move(ensure_in_sync));
 }
 
 }  // namespace persisting::net

@@ -16,11 +16,15 @@ namespace persisting::net {
 // member (Service::delete_topic_everywhere); list_everywhere lists every member's topics
 // (Service::list_everywhere: those of members it could not ask are missing); run_blocking runs
 // work on the node's admin pool (Service::post_admin). group_offsets (Service::group_router,
-// outlives the result) is where Kafka groups' commits go.
+// outlives the result) is where Kafka groups' commits go. ensure_in_sync makes a replicated
+// bucket's in-sync set on its leader (Service::ensure_in_sync_set): Kafka's Fetch and
+// ListOffsets stop at its high watermark, and a produce with acks=-1 waits for it.
+using EnsureInSync = std::function<Status(TopicEntry&, uint32_t, runtime::BucketStorage&)>;
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
     std::function<std::vector<TopicInfo>()> list_everywhere,
-    std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets);
+    std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets,
+    EnsureInSync ensure_in_sync);
 
 }  // namespace persisting::net

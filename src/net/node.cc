@@ -19,6 +19,7 @@
 #include "net/etcd.h"
 #include "net/kafka_cluster.h"
 #include "net/membership.h"
+#include "net/replication_metrics.h"
 #include "net/replicator.h"
 #include "net/node_lock.h"
 #include "net/service.h"
@@ -271,7 +272,10 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
                              [svc = impl->service.get()](std::function<void()> work) {
                                svc->post_admin(std::move(work));
                              },
-                             impl->service->group_router());
+                             impl->service->group_router(),
+                             [svc = impl->service.get()](TopicEntry& t, uint32_t b, runtime::BucketStorage& a) {
+                               return svc->ensure_in_sync_set(t, b, a);
+                             });
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();
     impl->service->set_kafka_topic_probe([k](const std::string& name) { return k->is_kafka_topic(name); });
@@ -303,7 +307,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   impl->server->GetHealthCheckService()->SetServingStatus(true);
   // Followers of replicated topics' buckets pull from their leaders (nothing for factor 1).
   impl->replicator = std::make_unique<Replicator>(impl->service->directory(), impl->core, impl->peers.get(),
-                                                  config.logger.get(), impl->membership.get(), sc.peer_timeout,
+                                                  config.logger.get(), impl->service->dedup(),
+                                                  impl->membership.get(), sc.peer_timeout,
                                                   config.allow_unclean_election);
   impl->replicator->start();
 
@@ -312,6 +317,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
     impl->registry.set_scrape_hook([raw] {
       raw->collect_bucket_metrics();
       if (!raw->stopped) raw->service->collect_group_metrics();
+      if (!raw->stopped) collect_replication_metrics(*raw->service->directory(), raw->registry);
     });
     impl->http = std::make_unique<metrics::HttpEndpoint>(&impl->registry, [raw]() -> Status {
       if (raw->stopped) return Unavailable("node " + raw->config.id + " is shutting down");

@@ -1,5 +1,7 @@
 #include "net/put_dedup.h"
 
+#include <random>
+
 namespace persisting::net {
 namespace {
 
@@ -8,7 +10,19 @@ namespace {
 constexpr size_t kSweepAt = 100000;
 constexpr auto kIdle = std::chrono::minutes(10);
 
+uint64_t random_session() {
+  std::random_device rd;
+  uint64_t s = 0;
+  while (s == 0) s = (uint64_t(rd()) << 32) ^ rd();
+  return s;
+}
+
+// A key's bucket prefix: topic \0 bucket \0.
+std::string prefix_of(const std::string& key) { return key.substr(0, key.rfind('\0') + 1); }
+
 }  // namespace
+
+PutDedup::PutDedup() : session_(random_session()) {}
 
 std::string PutDedup::prefix(const std::string& topic, uint32_t bucket) {
   return topic + '\0' + std::to_string(bucket) + '\0';
@@ -18,12 +32,33 @@ std::string PutDedup::key(const std::string& topic, uint32_t bucket, uint64_t pr
   return prefix(topic, bucket) + std::to_string(producer_id);
 }
 
+void PutDedup::stamp(const std::string& key, Entry& e) {
+  unstamp(key, e);
+  e.pending = false;
+  e.version = ++version_;
+  versions_[prefix_of(key)][e.version] = key;
+}
+
+void PutDedup::unstamp(const std::string& key, const Entry& e) {
+  if (e.version == 0) return;
+  auto it = versions_.find(prefix_of(key));
+  if (it == versions_.end()) return;
+  it->second.erase(e.version);
+  if (it->second.empty()) versions_.erase(it);
+}
+
+std::map<std::string, std::unique_ptr<PutDedup::Entry>>::iterator PutDedup::erase(
+    std::map<std::string, std::unique_ptr<Entry>>::iterator it) {
+  unstamp(it->first, *it->second);
+  return entries_.erase(it);
+}
+
 void PutDedup::sweep(std::chrono::steady_clock::time_point now) {
   if (entries_.size() <= kSweepAt || now - last_sweep_ <= std::chrono::minutes(1)) return;
   last_sweep_ = now;
   auto cutoff = now - kIdle;
   for (auto it = entries_.begin(); it != entries_.end();)
-    it = (!it->second->pending && it->second->last_used < cutoff) ? entries_.erase(it) : std::next(it);
+    it = (!it->second->pending && it->second->last_used < cutoff) ? erase(it) : std::next(it);
 }
 
 void PutDedup::applied(const std::string& key, Result<Offset> r, uint32_t count) {
@@ -34,11 +69,11 @@ void PutDedup::applied(const std::string& key, Result<Offset> r, uint32_t count)
     if (it == entries_.end()) return;
     waiters.swap(it->second->waiters);
     if (r.ok()) {
-      it->second->pending = false;
       it->second->first_offset = r->value();
       it->second->count = count;
+      stamp(key, *it->second);
     } else {
-      entries_.erase(it);  // nothing was written: a retry applies it afresh
+      erase(it);  // nothing was written: a retry applies it afresh
     }
   }
   for (auto& w : waiters) w(r);
@@ -62,6 +97,7 @@ void PutDedup::apply(const std::string& key, uint64_t sequence, const std::strin
                                    " is older than the producer's last put (" + std::to_string(d->sequence) +
                                    "): a stale retry, not applied"),
                 false);
+    if (d) unstamp(key, *d);
     d = std::make_unique<Entry>();
     d->sequence = sequence;
     d->last_used = std::chrono::steady_clock::now();
@@ -92,15 +128,48 @@ void PutDedup::import_bucket(const std::string& topic, uint32_t bucket, const st
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& s : in) {
     if (s.producer_id == 0) continue;
-    auto& d = entries_[p + std::to_string(s.producer_id)];
+    const std::string k = p + std::to_string(s.producer_id);
+    auto& d = entries_[k];
     if (d && d->sequence >= s.sequence) continue;
+    if (d) unstamp(k, *d);
     d = std::make_unique<Entry>();
     d->sequence = s.sequence;
-    d->pending = false;
     d->first_offset = s.first_offset;
     d->count = s.count;
     d->last_used = now;
+    stamp(k, *d);  // a new version: this node's own followers learn it too
   }
+}
+
+void PutDedup::forget_bucket(const std::string& topic, uint32_t bucket) {
+  const std::string p = prefix(topic, bucket);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = entries_.lower_bound(p); it != entries_.end() && it->first.compare(0, p.size(), p) == 0;) {
+    // A put still pending keeps its entry: it answers its waiters, and its records are new.
+    it = it->second->pending ? std::next(it) : erase(it);
+  }
+}
+
+PutDedup::Changes PutDedup::changes_since(const std::string& topic, uint32_t bucket, uint64_t session,
+                                          uint64_t since, uint64_t log_end, size_t max) const {
+  const std::string p = prefix(topic, bucket);
+  std::lock_guard<std::mutex> lock(mu_);
+  Changes out;
+  out.session = session_;
+  out.through = session == session_ ? since : 0;
+  auto b = versions_.find(p);
+  if (b == versions_.end()) {
+    out.through = version_;
+    return out;
+  }
+  for (auto it = b->second.upper_bound(out.through); it != b->second.end(); ++it) {
+    const Entry& e = *entries_.at(it->second);
+    if (e.first_offset + e.count > log_end || out.states.size() >= max) return out;  // the rest later
+    out.states.push_back({std::stoull(it->second.substr(p.size())), e.sequence, e.first_offset, e.count});
+    out.through = it->first;
+  }
+  out.through = version_;  // nothing of this bucket newer is left out
+  return out;
 }
 
 }  // namespace persisting::net

@@ -29,6 +29,8 @@ struct Replicator::Chain {
   runtime::Member leader;
   uint64_t epoch = 0;  // the leader epoch this chain follows
   uint64_t log_end = 0;
+  uint64_t producers_session = 0;  // the leader's deduplication entries this chain installed
+  uint64_t producers_version = 0;
   std::mutex mu;  // guards ctx against stop()'s cancel
   std::unique_ptr<grpc::ClientContext> ctx;
   v1::ReplicateRequest req;
@@ -36,9 +38,9 @@ struct Replicator::Chain {
 };
 
 Replicator::Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers,
-                       Logger* logger, Membership* membership, std::chrono::milliseconds peer_timeout,
+                       Logger* logger, PutDedup* dedup, Membership* membership, std::chrono::milliseconds peer_timeout,
                        bool allow_unclean_election)
-    : directory_(directory), core_(core), peers_(peers), logger_(logger), membership_(membership),
+    : directory_(directory), core_(core), peers_(peers), logger_(logger), dedup_(dedup), membership_(membership),
       peer_timeout_(peer_timeout) {
   if (membership_ && membership_->elections())
     elector_ = std::make_unique<Elector>(directory_, std::move(core), membership_, membership_->elections(), logger_,
@@ -172,6 +174,7 @@ Status Replicator::cut_divergent_tail(TopicEntry& t, uint32_t bucket, uint64_t e
         t.actors[bucket].reset();
       }
       RETURN_IF_ERROR(core_->manager->drop(t.info.topic, BucketId(bucket)));
+      dedup_->forget_bucket(t.info.topic, bucket);  // they may name records cut
       if (core_->has_data_dir()) {
         std::string dir = queue::bucket_dir(core_->options.data_dir, t.info.topic, BucketId(bucket));
         if (core_->env->file_exists(dir)) RETURN_IF_ERROR(core_->env->remove_all(dir));
@@ -242,6 +245,8 @@ void Replicator::next(const std::shared_ptr<Chain>& c) {
   c->req.set_wait_ms(kWaitMs);
   c->req.set_incarnation(c->topic->info.incarnation);
   c->req.set_leader_epoch(c->epoch);
+  c->req.set_producers_session(c->producers_session);
+  c->req.set_producers_version(c->producers_version);
   std::string where = "leader " + c->leader.id.str() + " at " + c->leader.address;
   peers_->stub(c->leader.address)
       ->async()
@@ -267,7 +272,7 @@ void Replicator::on_answer(const std::shared_ptr<Chain>& c, const Status& s) {
     std::lock_guard<std::mutex> lock(t.leaders_mu);
     t.followed[c->bucket] = {c->epoch, c->resp.in_sync(), c->resp.high_watermark()};
   }
-  if (batch->size() == 0) return next(c);  // nothing new within the wait
+  if (batch->size() == 0) return appended(c);  // nothing new within the wait
   {
     // Still this epoch's follower: an election of this node waits for this append to finish.
     std::lock_guard<std::mutex> lock(t.leaders_mu);
@@ -288,8 +293,29 @@ void Replicator::on_answer(const std::shared_ptr<Chain>& c, const Status& s) {
       return end(c, Internal(what + ": the local copy took the records at offset " + std::to_string(r->value()) +
                              ", not " + std::to_string(c->log_end)));
     c->log_end += n;
-    next(c);
+    appended(c);
   });
+}
+
+void Replicator::appended(const std::shared_ptr<Chain>& c) {
+  // The leader sent only entries whose records end at or before what this answer shipped.
+  // One past that (never from a sound leader) is left, and asked for again.
+  std::vector<PutDedup::ProducerState> states;
+  bool all = true;
+  states.reserve(c->resp.producers_size());
+  for (const auto& p : c->resp.producers()) {
+    if (p.first_offset() + p.count() > c->log_end) {
+      all = false;
+      continue;
+    }
+    states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count()});
+  }
+  if (!states.empty()) dedup_->import_bucket(c->topic->info.topic, c->bucket, states);
+  if (all) {
+    c->producers_session = c->resp.producers_session();
+    c->producers_version = c->resp.producers_version();
+  }
+  next(c);
 }
 
 void Replicator::end(const std::shared_ptr<Chain>& c, const Status& why) {

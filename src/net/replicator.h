@@ -3,7 +3,9 @@
 // bucket of a topic with replication_factor > 1 of which this node is a follower (a replica
 // other than the first), it pulls the leader's log from its own record count on (Replicate) and
 // appends what it gets to a local copy of the bucket (same backend, so the same durability),
-// which this node does not serve. One chain of asynchronous calls per bucket (a parked
+// which this node does not serve; then installs the producers' deduplication entries the answer
+// carried (those whose records it now has), so that it answers a retried put as its leader would
+// once it leads. One chain of asynchronous calls per bucket (a parked
 // Replicate, then the local append, then the next call): no thread per bucket. A scan, a task on
 // the process pool, starts the chains of the topics it knows and restarts failed ones (every
 // 500 ms).
@@ -18,6 +20,7 @@
 #include "core/background_task.h"
 #include "net/channels.h"
 #include "net/elector.h"
+#include "net/put_dedup.h"
 #include "net/topic_directory.h"
 #include "persisting/log.h"
 
@@ -25,10 +28,10 @@ namespace persisting::net {
 
 class Replicator {
  public:
-  // directory, peers and logger must outlive the replicator (stop() before they go).
+  // directory, peers, logger and dedup must outlive the replicator (stop() before they go).
   Replicator(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Channels* peers, Logger* logger,
-             Membership* membership = nullptr, std::chrono::milliseconds peer_timeout = std::chrono::seconds(2),
-             bool allow_unclean_election = false);
+             PutDedup* dedup, Membership* membership = nullptr,
+             std::chrono::milliseconds peer_timeout = std::chrono::seconds(2), bool allow_unclean_election = false);
   ~Replicator();
   Replicator(const Replicator&) = delete;
   Replicator& operator=(const Replicator&) = delete;
@@ -52,12 +55,15 @@ class Replicator {
   void start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket);
   void next(const std::shared_ptr<Chain>& c);
   void on_answer(const std::shared_ptr<Chain>& c, const Status& s);
+  // The answer's records are durable here: installs its producer entries, then the next call.
+  void appended(const std::shared_ptr<Chain>& c);
   void end(const std::shared_ptr<Chain>& c, const Status& why);
 
   TopicDirectory* directory_;
   std::shared_ptr<detail::QueueCore> core_;
   Channels* peers_;
   Logger* logger_;
+  PutDedup* dedup_;
   Membership* membership_;
   std::chrono::milliseconds peer_timeout_;
 

@@ -26,6 +26,9 @@
 namespace persisting::net {
 namespace {
 
+// Producer deduplication entries in one Replicate answer (about 30 bytes each); the rest follow.
+constexpr size_t kMaxProducerStates = 4096;
+
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -694,13 +697,19 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     // in sync) well within it.
     uint32_t wait_ms = std::min<uint32_t>({req->wait_ms(), config_.max_wait_ms,
                                            static_cast<uint32_t>(config_.replication.lag_max.count() / 3)});
+    // Producer entries the follower can install now (their records are there): answered at
+    // once, so that it does not learn them a parked call later.
+    if (!dedup_.changes_since(t.info.topic, b, req->producers_session(), req->producers_version(), req->log_end(), 1)
+             .states.empty())
+      wait_ms = 0;
     size_t budget = config_.max_response_bytes;
     resp->set_offset(req->log_end());
     resp->set_leader_epoch(lead.epoch);
     TopicEntry* tp = &t;  // topic entries live as long as the service
     const uint64_t from = req->log_end();
+    const uint64_t session = req->producers_session(), since = req->producers_version();
     queue::fetch(actors, {from}, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
-                 [resp, done, budget, tp, b, from, follower](Result<std::vector<RecordBatch>> raw) {
+                 [this, resp, done, budget, tp, b, from, follower, session, since](Result<std::vector<RecordBatch>> raw) {
       if (!raw.ok()) return done(raw.status());
       const RecordBatch& batch = (*raw)[0];
       size_t n = batch.size();
@@ -709,6 +718,18 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
       // The leader holds what it ships (also records appended without a Put: Kafka produces).
       tp->tracker->leader_appended(b, from + batch.size());
       resp->set_leader_end(from + batch.size());
+      // The producers' entries whose records the follower has once it appended these (taken
+      // after the read: a put applied meanwhile goes with the next answer).
+      PutDedup::Changes ch = dedup_.changes_since(tp->info.topic, b, session, since, from + n, kMaxProducerStates);
+      for (const auto& st : ch.states) {
+        auto* p = resp->add_producers();
+        p->set_producer_id(st.producer_id);
+        p->set_sequence(st.sequence);
+        p->set_first_offset(st.first_offset);
+        p->set_count(st.count);
+      }
+      resp->set_producers_session(ch.session);
+      resp->set_producers_version(ch.through);
       resp->set_high_watermark(tp->tracker->high_watermark(b).value_or(0));
       resp->set_in_sync(tp->tracker->in_sync(b, follower));
       done(Status::OK());

@@ -63,6 +63,8 @@ class Service final : public v1::QueueService::CallbackService {
   // Blocks for a peer (at most peer_timeout): not for an io or actor thread. Lives as long as
   // the service.
   groups::Coordinator* group_router() { return group_router_.get(); }
+  // Producers' put deduplication (followers of replicated buckets install their leader's).
+  PutDedup* dedup() { return &dedup_; }
   // Whether a topic was created over Kafka, for GetTopic's answers (TopicSpec.kafka). Set
   // before the service serves; unset: never.
   void set_kafka_topic_probe(std::function<bool(const std::string&)> probe) { kafka_topic_ = std::move(probe); }
@@ -136,10 +138,12 @@ class Service final : public v1::QueueService::CallbackService {
   // Blocks: asks the owners of their buckets' end offsets.
   void collect_group_metrics();
 
- private:
   // The bucket's in-sync set on its leader (this node; actor: its local bucket), made on first
-  // use. Nothing for factor 1. May block (the first time: the bucket's record count).
+  // use. Nothing for factor 1. May block (the first time: the bucket's record count). The Kafka
+  // listener's produces and fetches use it too.
   Status ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor);
+
+ private:
   // With etcd elections (net/elections.h): Unavailable unless this node may acknowledge puts of
   // the replicated bucket now (it holds the leader key under a valid lease). OK otherwise.
   Status check_leads(const TopicEntry& t, uint32_t bucket) const;

@@ -6,6 +6,7 @@
 
 #include "core/status_macros.h"
 #include "kafka/broker/record_mapping.h"
+#include "persisting/scheduler.h"
 #include "queue/fetch.h"
 #include "runtime/bucket_storage.h"
 
@@ -23,6 +24,21 @@ int64_t now_ms() {
 size_t record_limit(const FetchPart& p) {
   const int64_t mean = std::max<int64_t>(16, p.topic->record_bytes_hint() ? p.topic->record_bytes_hint() : 32);
   return static_cast<size_t>(std::clamp<int64_t>(int64_t{p.max_bytes} / mean + 16, 16, 20000));
+}
+
+// A replicated part's records past the high watermark (hw, or the end the read saw if lower)
+// are not answered, and the answer's high watermark is it.
+// Whether any record lies past the high watermark (then only the high watermark moving shows more).
+bool hold_back(uint64_t hw, uint64_t end, int64_t offset, ::persisting::RecordBatch* got, FetchedPart* out) {
+  const bool held = end > hw;
+  hw = std::min(hw, end);
+  out->high_watermark = static_cast<int64_t>(hw);
+  const uint64_t visible = hw > static_cast<uint64_t>(offset) ? hw - static_cast<uint64_t>(offset) : 0;
+  if (got->size() <= visible) return held;
+  ::persisting::RecordBatch kept;
+  kept.append_range(*got, 0, static_cast<size_t>(visible));
+  *got = std::move(kept);
+  return held;
 }
 
 }  // namespace
@@ -53,9 +69,24 @@ ErrorCode placement_error(const Status& s) {
 Broker::Broker(std::shared_ptr<detail::QueueCore> core, CatalogOptions catalog, BrokerConfig config)
     : core_(core), catalog_(std::move(core), std::move(catalog)), config_(config) {}
 
+// What a replicated produce's wait for the in-sync replicas ended with (see KafkaCluster::produced).
+ProduceOutcome replicated_outcome(const Status& s, int64_t base) {
+  if (s.ok()) return {ErrorCode::NONE, base, ""};
+  if (s.code() == Code::kUnavailable) return {ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND, base, s.message()};
+  return {placement_error(s), base, s.message()};
+}
+
+void Broker::acknowledge(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t base, uint64_t end,
+                         int16_t acks, std::function<void(ProduceOutcome)> done) {
+  if (!topic->replicated()) return done({ErrorCode::NONE, base, ""});
+  topic->produced(partition, end, acks == -1, [base, done = std::move(done)](Status s) {
+    done(replicated_outcome(s, base));
+  });
+}
+
 void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
-                     const std::vector<RecordBatch>& batches, std::function<void(ProduceOutcome)> done) {
-  auto slot = topic->produce_slot(partition);
+                     const std::vector<RecordBatch>& batches, int16_t acks, std::function<void(ProduceOutcome)> done) {
+  auto slot = topic->produce_slot(partition);  // on a replicated partition: makes its in-sync set
   if (!slot.ok()) return done({placement_error(slot.status()), -1, slot.status().message()});
   // A produce refused below still ends its slot (a fence counts it until then).
   struct Finish {
@@ -67,6 +98,9 @@ void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partit
   auto finish = std::make_shared<Finish>();
   finish->f = std::move(slot->finished);
   auto actor = std::move(slot->actor);
+  if (acks == -1)
+    if (Status s = topic->check_acks_all(partition); !s.ok())
+      return done({s.code() == Code::kUnavailable ? ErrorCode::NOT_ENOUGH_REPLICAS : placement_error(s), -1, s.message()});
   ::persisting::RecordBatch stored;
   size_t n = 0;
   for (const auto& b : batches) n += b.records.size();
@@ -82,10 +116,10 @@ void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partit
         return done({ErrorCode::INVALID_RECORD, -1, s.message()});
     }
   }
-  actor->put(std::move(stored), [finish, done = std::move(done)](Result<Offset> r) {
+  actor->put(std::move(stored), [topic, partition, acks, n, finish, done = std::move(done)](Result<Offset> r) {
     if (finish->f) std::exchange(finish->f, nullptr)();
     if (!r.ok()) return done({partition_error(r.status()), -1, r.status().message()});
-    done({ErrorCode::NONE, static_cast<int64_t>(r->value()), ""});
+    acknowledge(topic, partition, static_cast<int64_t>(r->value()), r->value() + n, acks, std::move(done));
   });
 }
 
@@ -93,9 +127,11 @@ void Broker::end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t par
                         std::function<void(Result<int64_t>)> done) {
   auto actor = topic->partition(partition);
   if (!actor.ok()) return done(actor.status());
-  (*actor)->read(Offset(0), 0, [done = std::move(done)](Result<::persisting::RecordBatch> r, Offset end, Offset) {
+  auto hw = topic->high_watermark(partition);
+  if (!hw.ok()) return done(hw.status());
+  (*actor)->read(Offset(0), 0, [hw = *hw, done = std::move(done)](Result<::persisting::RecordBatch> r, Offset end, Offset) {
     if (!r.ok()) return done(r.status());
-    done(static_cast<int64_t>(end.value()));
+    done(static_cast<int64_t>(hw ? std::min(*hw, end.value()) : end.value()));
   });
 }
 
@@ -164,6 +200,11 @@ void Broker::offset_for_time(const std::shared_ptr<CatalogTopic>& topic, uint32_
 struct Broker::FetchState {
   std::vector<FetchPart> parts;
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // null: the part failed already
+  // A replicated part's high watermark as the round began (nullopt: not replicated): its
+  // records past it are held back.
+  std::vector<std::optional<uint64_t>> hw;
+  std::vector<bool> held;   // a replicated part has records past its high watermark
+  bool replicated = false;  // some part is: the fetch waits on high watermarks, not on appends
   std::vector<::persisting::RecordBatch> got;
   std::vector<FetchedPart> out;
   int32_t min_bytes = 1, max_bytes = 0;
@@ -188,6 +229,8 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
   const size_t n = parts.size();
   st->parts = std::move(parts);
   st->actors.resize(n);
+  st->hw.resize(n);
+  st->held.resize(n);
   st->got.resize(n);
   st->out.resize(n);
   st->deadline = std::chrono::steady_clock::now() +
@@ -209,6 +252,7 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
       continue;
     }
     st->actors[i] = std::move(a).value();
+    st->replicated = st->replicated || p.topic->replicated();
     ++valid;
   }
   if (valid == 0) return fetch_answer(st);
@@ -219,8 +263,20 @@ void Broker::fetch(std::vector<FetchPart> parts, int32_t max_wait_ms, int32_t mi
 // min_bytes, a part failed, a part holds more than one answer takes, or the wait is over;
 // otherwise park past what is there.
 void Broker::fetch_round(const std::shared_ptr<FetchState>& st) {
+  // The high watermarks first (not on an actor's thread: the first one may ask the actor).
+  for (size_t i = 0; i < st->parts.size(); ++i) {
+    if (!st->actors[i] || !st->parts[i].topic->replicated()) continue;
+    auto hw = st->parts[i].topic->high_watermark(st->parts[i].partition);
+    if (!hw.ok()) {  // no longer led here
+      st->out[i].error = placement_error(hw.status());
+      st->actors[i].reset();
+      continue;
+    }
+    st->hw[i] = *hw;
+  }
   size_t valid = 0;
   for (const auto& a : st->actors) valid += a ? 1 : 0;
+  if (valid == 0) return fetch_answer(st);
   st->left = valid;
   for (size_t i = 0; i < st->parts.size(); ++i) {
     if (!st->actors[i]) continue;
@@ -236,6 +292,7 @@ void Broker::fetch_round(const std::shared_ptr<FetchState>& st) {
           st->out[i].error = partition_error(r.status());
         else
           st->got[i] = std::move(r).value();
+        if (st->hw[i]) st->held[i] = hold_back(*st->hw[i], end.value(), st->parts[i].offset, &st->got[i], &st->out[i]);
         last = --st->left == 0;
       }
       if (!last) return;
@@ -249,6 +306,7 @@ void Broker::fetch_round(const std::shared_ptr<FetchState>& st) {
       }
       if (bytes >= static_cast<size_t>(st->min_bytes) || failed || full || st->time_left().count() == 0)
         return fetch_answer(st);
+      if (st->replicated) return park_on_high_watermarks(st);
       park(st);
     });
   }
@@ -308,6 +366,60 @@ void Broker::park(const std::shared_ptr<FetchState>& st) {
       if (again) return fetch_round(st);
       fetch_answer(st);
     });
+  }
+}
+
+// Only the first of the deadline, a high watermark passing, an append, or the connection
+// closing goes on. A part with records held back waits for its high watermark (which moves as
+// soon as the followers have them, or they leave the set); any other for an append (a waiter
+// the actor drops when it is cancelled: an idle partition leaves nothing behind in its in-sync
+// set).
+void Broker::park_on_high_watermarks(const std::shared_ptr<FetchState>& st) {
+  struct Park {
+    std::atomic<bool> fired{false};
+    std::atomic<Scheduler::TaskId> deadline{0};
+    std::vector<std::shared_ptr<runtime::BucketStorage>> appends;  // parts waiting for an append
+  };
+  auto park = std::make_shared<Park>();
+  const uint64_t w = queue::next_waiter_id();
+  for (size_t j = 0; j < st->parts.size(); ++j)
+    if (st->actors[j] && !(st->hw[j] && st->held[j])) park->appends.push_back(st->actors[j]);
+  // The winner unparks while st still holds the reply (so the session is alive), and cancels
+  // the rest.
+  auto claim = [st, park, w] {
+    if (park->fired.exchange(true)) return false;
+    if (st->session) st->session->unpark(w);
+    if (auto id = park->deadline.load()) Scheduler::Default()->cancel(id);
+    for (const auto& a : park->appends) a->cancel_wait(w);
+    return true;
+  };
+  if (st->session)
+    st->session->park(w, [this, st, park, w] {  // closing: answered now, the reply let go
+      if (park->fired.exchange(true)) return;
+      for (const auto& a : park->appends) a->cancel_wait(w);
+      fetch_answer(st);
+    });
+  park->deadline = Scheduler::Default()->schedule_at(st->deadline, [this, st, claim] {
+    if (claim()) fetch_answer(st);
+  });
+  const auto wait = st->time_left();
+  for (size_t j = 0; j < st->parts.size(); ++j) {
+    if (!st->actors[j]) continue;
+    const FetchPart& p = st->parts[j];
+    const uint64_t from = static_cast<uint64_t>(p.offset) + st->got[j].size();
+    if (st->hw[j] && st->held[j]) {
+      p.topic->wait_high_watermark(p.partition, from + 1, [this, st, claim](Status s) {
+        if (!claim()) return;
+        if (!s.ok()) return fetch_answer(st);  // no longer led here: the next fetch is told
+        fetch_round(st);
+      });
+    } else {
+      st->actors[j]->get(Offset(from), 1, wait, w, [this, st, claim](Result<::persisting::RecordBatch> r) {
+        if (!claim()) return;
+        if (!r.ok() || r->empty()) return fetch_answer(st);  // the wait ended: what there is
+        fetch_round(st);  // appended: read again (it shows once the high watermark passes)
+      });
+    }
   }
 }
 

@@ -63,9 +63,16 @@ class Broker {
 
   // Appends the records of batches (decoded from one partition's Produce data) to the
   // partition, all at once; done gets the first offset. now_ms stamps batches with
-  // LogAppendTime.
+  // LogAppendTime. On a replicated partition acks -1 (all) is refused up front with
+  // NOT_ENOUGH_REPLICAS while too few replicas are in sync, and answered once every in-sync
+  // replica has the records (NOT_ENOUGH_REPLICAS_AFTER_APPEND, with the base offset, when the
+  // set shrank below min_insync_replicas meanwhile: the records are in the log).
   void produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, const std::vector<RecordBatch>& batches,
-               std::function<void(ProduceOutcome)> done);
+               int16_t acks, std::function<void(ProduceOutcome)> done);
+  // A produce of records [base, end) already in the log (a retried batch): answered as produce
+  // answers them under acks (at once unless acks -1 on a replicated partition).
+  static void acknowledge(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t base, uint64_t end,
+                          int16_t acks, std::function<void(ProduceOutcome)> done);
 
   // Reads every part (parallel answers, in order). Answers at once when at least min_bytes are
   // there (or max_wait_ms is 0, a part failed, or a part holds more than the answer takes);
@@ -79,7 +86,8 @@ class Broker {
   // below it: docs/retention.md); done runs on a runtime thread.
   void start_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
                     std::function<void(Result<int64_t>)> done);
-  // The partition's end offset (Kafka's latest, the high watermark).
+  // The partition's end offset (Kafka's latest, the high watermark: on a replicated partition
+  // the records below it are on every in-sync replica).
   void end_offset(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
                   std::function<void(Result<int64_t>)> done);
   // ListOffsets by time: the first offset whose record's timestamp is >= timestamp, with that
@@ -93,6 +101,9 @@ class Broker {
   void fetch_round(const std::shared_ptr<FetchState>& st);
   void park(const std::shared_ptr<FetchState>& st);
   void fetch_answer(const std::shared_ptr<FetchState>& st);
+  // A fetch of replicated partitions with nothing to answer yet: waits for a high watermark to
+  // pass a fetch offset (or the deadline), then reads again.
+  void park_on_high_watermarks(const std::shared_ptr<FetchState>& st);
 
   std::shared_ptr<detail::QueueCore> core_;
   TopicCatalog catalog_;

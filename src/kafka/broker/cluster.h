@@ -10,11 +10,15 @@
 //   of the group id among the brokers. It keeps the Kafka membership; its commits to topic T go
 //   to T's coordinator of our group of the same name (group_offsets()), the one gRPC, the CLI
 //   and Python use.
+// - A partition of a replicated topic (replication_factor > 1; docs/cluster.md, "Replication")
+//   has a high watermark on its leader: Fetch and ListOffsets(latest) stop at it, and a Produce
+//   with acks=-1 waits for the in-sync replicas (the defaults below: not replicated).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +90,28 @@ class KafkaCluster {
   // its group scheduler, never on an io thread. An unreachable coordinator: Unavailable.
   // nullptr: this node's GroupTable keeps them.
   virtual groups::Coordinator* group_offsets() { return nullptr; }
+
+  // Replicated partitions (of a partition this node leads). The high watermark: consumers see
+  // the records below it only; nullopt when the partition is not replicated (its whole log).
+  // May block the first time (the leader's record count).
+  virtual Result<std::optional<uint64_t>> high_watermark(const std::string&, uint32_t) {
+    return std::optional<uint64_t>();
+  }
+  // cb(OK) once the high watermark reaches end; cb(error) when this node stops leading the
+  // partition. At once when it is not replicated. cb may run on this thread.
+  virtual void wait_high_watermark(const std::string&, uint32_t, uint64_t, std::function<void(Status)> cb) {
+    cb(Status::OK());
+  }
+  // Before a produce with acks=-1: Unavailable while fewer than min_insync_replicas are in sync
+  // (Kafka's NOT_ENOUGH_REPLICAS); nothing is appended then.
+  virtual Status check_acks_all(const std::string&, uint32_t) { return Status::OK(); }
+  // The leader holds the partition's records [0, end) durably (a produce's, or a retried one's).
+  // done(OK) at once, or with acks_all once every in-sync replica has them: Unavailable when
+  // fewer than min_insync_replicas were in sync by then (NOT_ENOUGH_REPLICAS_AFTER_APPEND: the
+  // records are in the log), FailedPrecondition when this node stopped leading the partition.
+  virtual void produced(const std::string&, uint32_t, uint64_t, bool, std::function<void(Status)> done) {
+    done(Status::OK());
+  }
 };
 
 }  // namespace persisting::kafka

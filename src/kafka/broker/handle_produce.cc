@@ -1,7 +1,8 @@
 // Produce: each partition's RecordBatches are decoded (CRC-32C checked, decompressed), checked
 // against the idempotent producer's sequences when they carry a producer id, and appended to the
-// partition's bucket in one put. The answer is sent when every partition has answered (acks 1 and
-// -1 alike: an acknowledged put is as durable as the topic's backend makes it); acks=0 gets none.
+// partition's bucket in one put. The answer is sent when every partition has answered (acks 1:
+// once the leader has the records as durably as the topic's backend makes them; -1 on a
+// replicated partition: once every in-sync replica has, see Broker::produce); acks=0 gets none.
 #include <mutex>
 
 #include "kafka/broker/dispatcher.h"
@@ -23,7 +24,7 @@ struct ProduceGather {
       std::lock_guard<std::mutex> lock(mu);
       auto& part = response.responses[t].partitions[p];
       part.error_code = error_value(o.error);
-      part.base_offset = o.base_offset;
+      part.base_offset = o.error == ErrorCode::NONE ? o.base_offset : -1;
       part.log_start_offset = 0;
       if (o.error != ErrorCode::NONE) part.error_message = o.message;
       last = --left == 0;
@@ -98,7 +99,10 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ProduceRequest req, co
           continue;
         }
         if (v.kind == SequenceVerdict::kDuplicate && batches->size() == 1) {
-          g->set(t, p, {ErrorCode::NONE, v.base_offset, ""});
+          // Answered as the first one would be now (under acks -1: once it is replicated).
+          broker_->acknowledge(*topic, static_cast<uint32_t>(rp.index), v.base_offset,
+                               static_cast<uint64_t>(v.base_offset) + b.records.size(), req.acks,
+                               [g, t, p](ProduceOutcome o) { g->set(t, p, o); });
         } else {
           g->set(t, p, {v.kind == SequenceVerdict::kDuplicate ? ErrorCode::DUPLICATE_SEQUENCE_NUMBER : v.error, -1,
                         v.message});
@@ -109,14 +113,16 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ProduceRequest req, co
       }
       if (refused) continue;
       ProducerState* producers = producers_;
-      broker_->produce(*topic, static_cast<uint32_t>(rp.index), *batches,
+      broker_->produce(*topic, static_cast<uint32_t>(rp.index), *batches, req.acks,
                        [g, t, p, producers, tickets = std::move(tickets), first_index = std::move(first_index),
                         batches_with_ids = batches->size()](ProduceOutcome o) {
         if (!tickets.empty()) {
           // tickets are the batches with a producer id, in order; with ids on every batch
-          // (what clients send) they line up with first_index.
+          // (what clients send) they line up with first_index. Records appended but not
+          // replicated enough (AFTER_APPEND) are in the log: a retry is a duplicate.
+          const bool in_log = o.error == ErrorCode::NONE || o.error == ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
           for (size_t k = 0; k < tickets.size(); ++k) {
-            if (o.error != ErrorCode::NONE)
+            if (!in_log)
               producers->append_failed(tickets[k]);
             else
               producers->appended(tickets[k], o.base_offset + (tickets.size() == batches_with_ids ? first_index[k] : 0));

@@ -46,6 +46,25 @@ int32_t CatalogTopic::leader(uint32_t p, int32_t self_id) {
   return cluster_ ? cluster_->leader(info_.topic, p) : self_id;
 }
 
+Result<std::optional<uint64_t>> CatalogTopic::high_watermark(uint32_t p) {
+  if (!replicated()) return std::optional<uint64_t>();
+  return cluster_->high_watermark(info_.topic, p);
+}
+
+void CatalogTopic::wait_high_watermark(uint32_t p, uint64_t end, std::function<void(Status)> cb) {
+  if (!replicated()) return cb(Status::OK());
+  cluster_->wait_high_watermark(info_.topic, p, end, std::move(cb));
+}
+
+Status CatalogTopic::check_acks_all(uint32_t p) {
+  return replicated() ? cluster_->check_acks_all(info_.topic, p) : Status::OK();
+}
+
+void CatalogTopic::produced(uint32_t p, uint64_t end, bool acks_all, std::function<void(Status)> done) {
+  if (!replicated()) return done(Status::OK());
+  cluster_->produced(info_.topic, p, end, acks_all, std::move(done));
+}
+
 TopicCatalog::TopicCatalog(std::shared_ptr<detail::QueueCore> core, CatalogOptions options)
     : core_(std::move(core)), options_(std::move(options)) {
   if (options_.backend.empty()) options_.backend = core_->has_data_dir() ? "persisting" : "memory";

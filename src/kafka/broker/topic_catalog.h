@@ -52,6 +52,14 @@ class CatalogTopic {
   Result<ProduceSlot> produce_slot(uint32_t p);
   // The broker id of the partition's leader (self_id on a single node).
   int32_t leader(uint32_t p, int32_t self_id);
+  // A replicated partition (replication_factor > 1 in a cluster): its high watermark bounds
+  // what consumers see and acks=-1 waits for its in-sync replicas (KafkaCluster). The calls
+  // below are the cluster's, or what a partition that is not replicated answers.
+  bool replicated() const { return cluster_ && info_.replication_factor > 1; }
+  Result<std::optional<uint64_t>> high_watermark(uint32_t p);
+  void wait_high_watermark(uint32_t p, uint64_t end, std::function<void(Status)> cb);
+  Status check_acks_all(uint32_t p);
+  void produced(uint32_t p, uint64_t end, bool acks_all, std::function<void(Status)> done);
   // The mean stored size of the records of the topic's last Fetch answer (0: none yet): how many
   // records a Fetch asks of a bucket to fill its max_bytes without reading far more.
   uint32_t record_bytes_hint() const { return record_bytes_.load(std::memory_order_relaxed); }

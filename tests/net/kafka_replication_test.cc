@@ -1,0 +1,188 @@
+// The Kafka listener over replicated buckets (issue 18; docs/kafka.md, "Replication"): kcat
+// consumers see records only up to the high watermark, a produce with acks=-1 waits for the
+// in-sync replicas and is refused with NOT_ENOUGH_REPLICAS once too few are in sync. Three
+// persistingd processes on loopback with Kafka listeners; the followers are SIGSTOPped and
+// SIGCONTed. Every wait is bounded and waits for a condition (cluster status, a process's exit).
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "net/connect_to.h"
+#include "net/leader_view.h"
+#include "net/node_process.h"
+#include "net/replicated_topic.h"
+#include "persisting/client.h"
+#include "util/run_process.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::connect_to;
+using testing::Led;
+using testing::records;
+using testing::replicated;
+using testing::wait_led;
+
+// Three nodes, each with a Kafka listener naming the others'.
+struct KafkaNodes {
+  explicit KafkaNodes(std::vector<std::string> args) : nodes(3, std::move(args)) {
+    std::string members;
+    for (int i = 0; i < 3; ++i) {
+      ports.push_back(testing::free_port());
+      members += (i ? "," : "") + nodes.id(i) + "=" + kafka(i);
+    }
+    for (int i = 0; i < 3; ++i) nodes.set_node_args(i, {"--kafka-listen", kafka(i), "--kafka-members", members});
+  }
+  std::string kafka(int i) const { return "127.0.0.1:" + std::to_string(ports[i]); }
+  Cluster nodes;
+  std::vector<int> ports;
+};
+
+// JSON values {"id": i, "k": 0} for i in [from, to), one a line (the topic's one bucket).
+std::string values(int from, int to) {
+  std::string out;
+  for (int i = from; i < to; ++i) out += "{\"id\":" + std::to_string(i) + ",\"k\":0}\n";
+  return out;
+}
+
+// kcat produces the lines of input to partition 0 with acks (no retries: the broker's error is
+// kcat's); its exit code and output.
+testing::ProcessResult produce(const std::string& broker, const std::string& input, int acks) {
+  return testing::run_process({"/usr/bin/timeout", "30", "kcat", "-b", broker, "-P", "-t", "kr", "-p", "0", "-X",
+                               "request.required.acks=" + std::to_string(acks), "-X", "retries=0", "-X",
+                               "message.timeout.ms=20000"},
+                              input);
+}
+
+// kcat reads partition 0 from the beginning to its end (as the broker says it): the ids.
+std::vector<int64_t> consume(const std::string& broker) {
+  auto r = testing::run_process({"/usr/bin/timeout", "30", "kcat", "-b", broker, "-C", "-t", "kr", "-p", "0", "-o",
+                                 "beginning", "-e", "-q", "-f", "%s\\n"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<int64_t> ids;
+  std::istringstream lines(r.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto v = parse_json(line);
+    if (v.ok() && v->is_object() && v->as_object().find("id")) ids.push_back(v->as_object().find("id")->as_int());
+  }
+  return ids;
+}
+
+// kcat's ListOffsets(latest) of partition 0; -1 when it did not answer.
+int64_t latest(const std::string& broker) {
+  auto r = testing::run_process({"/usr/bin/timeout", "30", "kcat", "-b", broker, "-Q", "-t", "kr:0:-1"});
+  auto at = r.out.find("offset ");
+  return at == std::string::npos ? -1 : std::stoll(r.out.substr(at + 7));
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+  std::ofstream f(path);
+  f << text;
+  return static_cast<bool>(f);
+}
+
+std::vector<int64_t> ids(int64_t from, int64_t to) {
+  std::vector<int64_t> out;
+  for (int64_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+// A replicated topic "kr" (one bucket, factor 3) with records [0, n), every replica in sync:
+// the index of its leader, -1 on failure.
+int start_topic(KafkaNodes& kn, int n) {
+  if (!kn.nodes.start_all()) return -1;
+  auto c = connect_to(kn.nodes.address(0));
+  auto w = c->writer(replicated("kr"));
+  EXPECT_TRUE(w.ok()) << w.status().to_string();
+  if (!w.ok()) return -1;
+  Status s = (*w)->put(records(0, n));
+  EXPECT_TRUE(s.ok()) << s.to_string();
+  if (!s.ok()) return -1;
+  const int leader = testing::leader_index(kn.nodes, 3, "kr");
+  if (leader < 0) return -1;
+  auto v = wait_led(kn.nodes, leader, "kr", [n](const Led& v) { return v.in_sync.size() == 3 && v.high_watermark == n; });
+  return v && v->in_sync.size() == 3 ? leader : -1;
+}
+
+// The followers never leave the set here (a long lag limit): what is not on them stays invisible.
+TEST(KafkaReplication, ConsumersStopAtTheHighWatermarkAndAcksAllWaitsForTheFollowers) {
+  KafkaNodes kn({"--replica-lag-max-ms", "600000"});
+  const int leader = start_topic(kn, 10);
+  ASSERT_GE(leader, 0) << kn.nodes.log(0);
+  const std::string broker = kn.kafka(leader), leader_id = kn.nodes.id(leader);
+  EXPECT_EQ(consume(broker), ids(0, 10));
+  EXPECT_EQ(latest(broker), 10);
+
+  std::vector<int> followers;
+  for (int i = 0; i < 3; ++i)
+    if (i != leader) followers.push_back(i);
+  for (int f : followers) kn.nodes.signal(f, SIGSTOP);
+  // acks=1: the leader has them, the consumers do not see them.
+  auto one = produce(broker, values(10, 15), 1);
+  ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
+  auto v = wait_led(kn.nodes, leader, "kr", [&](const Led& v) { return v.end_of(leader_id) == 15; });
+  ASSERT_TRUE(v && v->high_watermark == 10);
+  EXPECT_EQ(consume(broker), ids(0, 10)) << "records past the high watermark were served";
+  EXPECT_EQ(latest(broker), 10);
+
+  // acks=-1: appended by the leader, not acknowledged while the followers are stopped.
+  testing::Process all;
+  const std::string in = kn.nodes.dir() + "/all.txt";
+  ASSERT_TRUE(write_text(in, values(15, 16)));
+  ASSERT_TRUE(all.start({"/bin/sh", "-c",
+                         "exec kcat -b " + broker + " -P -t kr -p 0 -X request.required.acks=-1 < " + in},
+                        kn.nodes.dir() + "/kcat-all.log"));
+  v = wait_led(kn.nodes, leader, "kr", [&](const Led& v) { return v.end_of(leader_id) == 16; });
+  ASSERT_TRUE(v && v->end_of(leader_id) == 16);
+  EXPECT_EQ(all.wait_exit(std::chrono::milliseconds(1000)), -2) << "acknowledged without the followers";
+  EXPECT_EQ(consume(broker), ids(0, 10));
+
+  for (int f : followers) kn.nodes.signal(f, SIGCONT);
+  EXPECT_EQ(all.wait_exit(std::chrono::seconds(30)), 0) << all.log();
+  v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.high_watermark == 16; });
+  ASSERT_TRUE(v && v->high_watermark == 16);
+  EXPECT_EQ(consume(broker), ids(0, 16));
+  EXPECT_EQ(latest(broker), 16);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(kn.nodes.kill(i, SIGTERM), 0) << kn.nodes.log(i);
+}
+
+// A short lag limit: stopped followers leave the set, and acks=-1 is refused until they are back.
+TEST(KafkaReplication, AcksAllIsRefusedWithNotEnoughReplicasOnceFollowersLeftAndGoesOnAfter) {
+  KafkaNodes kn({"--replica-lag-max-ms", "2000"});
+  const int leader = start_topic(kn, 5);
+  ASSERT_GE(leader, 0) << kn.nodes.log(0);
+  const std::string broker = kn.kafka(leader), leader_id = kn.nodes.id(leader);
+  std::vector<int> followers;
+  for (int i = 0; i < 3; ++i)
+    if (i != leader) followers.push_back(i);
+  for (int f : followers) kn.nodes.signal(f, SIGSTOP);
+  auto v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.in_sync.size() == 1; });
+  ASSERT_TRUE(v && v->in_sync.size() == 1);
+
+  auto refused = produce(broker, values(5, 6), -1);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE((refused.out + refused.err).find("Not enough in-sync replicas"), std::string::npos)
+      << refused.out << refused.err;
+  v = wait_led(kn.nodes, leader, "kr", [](const Led&) { return true; });
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->end_of(leader_id), 5) << "a refused produce appended nothing";
+  auto one = produce(broker, values(5, 6), 1);
+  EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
+
+  for (int f : followers) kn.nodes.signal(f, SIGCONT);
+  v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.in_sync.size() == 3; });
+  ASSERT_TRUE(v && v->in_sync.size() == 3);
+  auto all = produce(broker, values(6, 8), -1);
+  EXPECT_EQ(all.exit_code, 0) << all.out << all.err;
+  v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.high_watermark == 8; });
+  ASSERT_TRUE(v && v->high_watermark == 8);
+  EXPECT_EQ(consume(broker), ids(0, 8));
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(kn.nodes.kill(i, SIGTERM), 0) << kn.nodes.log(i);
+}
+
+}  // namespace
+}  // namespace persisting
