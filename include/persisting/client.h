@@ -14,9 +14,9 @@
 // Every RPC has a deadline (rpc_timeout; a waiting get adds its wait). Retries, only where safe:
 //   - put: on UNAVAILABLE / DEADLINE_EXCEEDED, up to put_retries more times with the same
 //     (producer id, sequence), which the owner applies at most once; while a rebalance switches
-//     the bucket's owner ("is owned by node", lookups bouncing), or while a replicated bucket's
-//     leader compares its leader epochs with the other members after it restarted, until
-//     rpc_timeout has passed, then UNAVAILABLE;
+//     the bucket's owner ("is owned by node", lookups bouncing), or while the node answers
+//     UNAVAILABLE "... retry shortly" (a replicated bucket's leader confirming its epochs or
+//     being elected, a fenced bucket), until rpc_timeout has passed, then UNAVAILABLE;
 //   - get, stats, topic lookups: read-only, retried once after refreshing the owner;
 //   - create topic, flush: idempotent, retried once;
 //   - consumer groups: sent to the group's coordinator (the owner of bucket

@@ -55,11 +55,13 @@ bool owner_moving(const Status& s) {
          (s.code() == Code::kUnavailable && s.message().find(" redirects") != std::string::npos);
 }
 
-// A replicated bucket's leader that restarted, or just learned of the topic, compares its leader
-// epochs with the other members before it takes puts (docs/cluster.md, "Manual failover"): it
-// answers UNAVAILABLE "... retry shortly" until its next replication scan, within a second.
-bool leader_confirming(const Status& s) {
-  return s.code() == Code::kUnavailable && s.message().find("is comparing its leader epochs") != std::string::npos;
+// A node that answers UNAVAILABLE "... retry shortly" is in a state that settles by itself
+// within a second or two: a replicated bucket's leader comparing its leader epochs after it
+// restarted or just opened the topic, a bucket whose etcd election is under way or whose leader
+// may have lost its lease (docs/cluster.md, "Failover with etcd"), a bucket fenced by a
+// rebalance. The put is sent again (same producer id and sequence) until rpc_timeout.
+bool settling(const Status& s) {
+  return s.code() == Code::kUnavailable && s.message().find("retry shortly") != std::string::npos;
 }
 
 struct ClientWriterState {
@@ -155,7 +157,7 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
       bool retry = retryable(s);
       bool moving = owner_moving(s);
       bool again_ok = retry && (attempt < core->options.put_retries ||
-                                ((moving || leader_confirming(s)) && std::chrono::steady_clock::now() < settle_by));
+                                ((moving || settling(s)) && std::chrono::steady_clock::now() < settle_by));
       for (uint32_t b : buckets) {
         if (retry) core->forget_owner(topic, b);
         if (again_ok) again.emplace_back(b);
