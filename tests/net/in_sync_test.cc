@@ -11,6 +11,7 @@
 
 #include "net/node_process.h"
 #include "net/connect_to.h"
+#include "net/leader_view.h"
 #include "net/replicated_topic.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
@@ -27,39 +28,13 @@ using testing::read_all;
 using testing::records;
 using testing::replicated;
 
-// What the leader of bucket 0 says of it in cluster status.
-struct LeaderView {
-  std::string leader;
-  std::vector<std::string> replicas;
-  std::map<std::string, int64_t> log_ends;
-  int64_t end_of(const std::string& id) const {
-    auto it = log_ends.find(id);
-    return it == log_ends.end() ? -1 : it->second;
-  }
-  std::set<std::string> in_sync;
-  int64_t high_watermark = -1;
-};
+using LeaderView = testing::Led;
 
 // Bucket 0's view through its leader, asked through the nodes `via` (default: all, to learn
 // who leads; a node that is stopped would hold each question for the call's timeout).
 std::optional<LeaderView> leader_view(Cluster& cluster, const std::string& topic, std::vector<int> via = {0, 1, 2}) {
-  for (int i : via) {
-    auto c = Client::connect({.server = cluster.address(i), .rpc_timeout = std::chrono::seconds(3)});
-    if (!c.ok()) continue;
-    auto st = (*c)->cluster_status(topic);
-    if (!st.ok()) continue;
-    for (const auto& b : st->find("buckets")->as_list()) {
-      const Object& o = b.as_object();
-      if (o.find("bucket")->as_int() != 0 || !o.find("log_ends")) continue;
-      LeaderView v;
-      v.leader = o.find("leader")->as_string();
-      for (const auto& r : o.find("replicas")->as_list()) v.replicas.push_back(r.as_string());
-      for (const auto& [id, e] : o.find("log_ends")->as_object()) v.log_ends[id] = e.as_int();
-      for (const auto& r : o.find("in_sync")->as_list()) v.in_sync.insert(r.as_string());
-      v.high_watermark = o.find("high_watermark")->as_int();
-      return v;
-    }
-  }
+  for (int i : via)
+    if (auto v = testing::led_by(cluster, i, topic)) return v;
   return std::nullopt;
 }
 

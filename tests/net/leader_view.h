@@ -1,5 +1,5 @@
 // A replicated topic's bucket 0 as its leader shows it in cluster status (the replication tests:
-// dedup_failover_test.cc, kafka_replication_test.cc).
+// dedup_failover_test.cc, kafka_replication_test.cc, replication_metrics_test.cc, in_sync_test.cc).
 #pragma once
 
 #include <chrono>
