@@ -8,7 +8,7 @@ client, acks=all, one record per put, a put at most every 2 ms) that moves to an
 its entry node stops answering, as a client with a bootstrap list does. Then, --kills times:
 
   1. waits until the bucket's leader has all 3 replicas in sync (bounded);
-  2. kill -9 of the leader, at time K;
+  2. kill -9 of the leader; K is when it is gone (waited for);
   3. the failover time: from K to the acknowledgement of the first put sent after K (a put
      acknowledged after K is the new leader's);
   4. restarts the killed node, which rejoins as a follower.
@@ -24,6 +24,7 @@ Not part of CI: a benchmark, bounded in kills and seconds.
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import shutil
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -86,7 +88,7 @@ class Cluster:
     def start(self, i):
         cmd = [os.path.join(self.build, "apps", "persistingd"), "--id", f"n{i + 1}", "--listen", self.address(i),
                "--data-dir", os.path.join(self.root, f"n{i + 1}"), "--etcd", self.etcd_url,
-               "--etcd-ttl", str(self.ttl), "--etcd-prefix", "/failover-bench"]
+               "--etcd-ttl", str(self.ttl), "--etcd-prefix", "/failover-bench", "--log-level", os.environ.get("FAILOVER_LOG_LEVEL", "info")]
         self.procs[i] = self.spawn(f"n{i + 1}", cmd)
         wait_port(self.ports[i], self.procs[i])
 
@@ -115,9 +117,26 @@ class Cluster:
             f.close()
 
 
+def stored_in_sync(cluster, topic):
+    """How many members the in-sync set of bucket 0 stored in etcd has (the leader records a
+    follower's return there at its next scan; docs/cluster.md, "Failover with etcd")."""
+    key = base64.b64encode(f"/failover-bench/isr/{topic}/0".encode()).decode()
+    req = urllib.request.Request(cluster.etcd_url + "/v3/kv/range", data=json.dumps({"key": key}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            kvs = json.load(r).get("kvs", [])
+    except OSError:
+        return 0
+    if not kvs:
+        return 0
+    return len(json.loads(base64.b64decode(kvs[0]["value"])).get("members", []))
+
+
 def leader_in_sync(cluster, topic, deadline_s=60.0):
-    """The bucket's leader index once it holds the bucket's etcd leader key (epoch > 0) and
-    reports 3 replicas in sync (asked of the leader)."""
+    """The bucket's leader index once it holds the bucket's etcd leader key (epoch > 0), reports
+    3 replicas in sync (asked of the leader), and has stored that set in etcd. Killed before it
+    stored it, a leader leaves no in-sync candidate alive: a window the benchmark waits out."""
     deadline = time.monotonic() + deadline_s
     last = None
     while time.monotonic() < deadline:
@@ -128,7 +147,8 @@ def leader_in_sync(cluster, topic, deadline_s=60.0):
                 last = str(e)
                 continue
             b = st["buckets"][0]
-            if b.get("leader") == st.get("self") and b.get("epoch", 0) > 0 and len(b.get("in_sync", [])) == 3:
+            if (b.get("leader") == st.get("self") and b.get("epoch", 0) > 0 and len(b.get("in_sync", [])) == 3
+                    and stored_in_sync(cluster, topic) == 3):
                 return i
             last = json.dumps(b)
         time.sleep(0.2)
@@ -221,8 +241,8 @@ def main():
         producer.start()
         for k in range(a.kills):
             victim = leader_in_sync(cluster, topic)
+            cluster.kill(victim)  # returns once the process is gone: no put sent after this reaches it
             kill_at = time.monotonic()
-            cluster.kill(victim)
             first = producer.first_ack_after(kill_at, deadline_s=a.ttl * 10 + 30)
             if first is None:
                 raise RuntimeError(f"kill {k + 1}: no put acknowledged within {a.ttl * 10 + 30} s of killing "

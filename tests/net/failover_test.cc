@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "core/base64.h"
 #include "net/connect_to.h"
 #include "net/etcd_process.h"
 #include "net/node_process.h"
@@ -229,6 +230,43 @@ std::optional<View> create_topic(Cluster& cluster, const std::string& topic) {
   return elected(cluster, {0, 1, 2}, topic);
 }
 
+// How many members the in-sync set of bucket 0 that its leader stored in etcd has
+// (<prefix>/isr/<topic>/0, docs/wire-protocol.md "etcd keys of elections"); 0 when unread.
+size_t stored_in_sync(const Etcd& etcd, const std::string& prefix, const std::string& topic) {
+  std::string key;
+  encode_base64(prefix + "/isr/" + topic + "/0", &key);
+  httplib::Client c(etcd.url());
+  auto r = c.Post("/v3/kv/range", "{\"key\":\"" + key + "\"}", "application/json");
+  if (!r || r->status != 200) return 0;
+  auto body = parse_json(r->body);
+  if (!body.ok() || !body->is_object()) return 0;
+  const Value* kvs = body->as_object().find("kvs");
+  if (!kvs || !kvs->is_list() || kvs->as_list().empty()) return 0;
+  const Value* value = kvs->as_list()[0].as_object().find("value");
+  if (!value || !value->is_string()) return 0;
+  auto text = decode_base64(value->as_string());
+  if (!text.ok()) return 0;
+  // The members list, read as text: the value's incarnation is a uint64 that may not fit the
+  // JSON library's int64.
+  const size_t at = text->find("\"members\":[");
+  if (at == std::string::npos) return 0;
+  const size_t end = text->find(']', at);
+  size_t quotes = 0;
+  for (size_t i = at + 11; i < end && i < text->size(); ++i) quotes += (*text)[i] == '"';
+  return quotes / 2;
+}
+
+// A leader records a follower's return to its in-sync set in etcd at its next scan (500 ms):
+// killed before that, it leaves no in-sync candidate alive and the bucket waits for it
+// (docs/cluster.md, "Failover with etcd"). Each round waits for the stored set (bounded: 10 s).
+bool wait_stored_in_sync(const Etcd& etcd, const std::string& prefix, const std::string& topic, size_t n) {
+  for (int i = 0; i < 100; ++i) {
+    if (stored_in_sync(etcd, prefix, topic) == n) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 TEST(Failover, KillNineLeaderOfTheBucketInTurnLosesNoAcknowledgedRecord) {
   Etcd etcd;
   ASSERT_TRUE(etcd.start()) << etcd.log();
@@ -245,6 +283,7 @@ TEST(Failover, KillNineLeaderOfTheBucketInTurnLosesNoAcknowledgedRecord) {
     const int via = others(3, leader)[0];
     Producer p(cluster.address(via), "f", next_id);
     ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20)) << "no puts before the kill; " << cluster.log(leader);
+    ASSERT_TRUE(wait_stored_in_sync(etcd, "/kill", "f", 3)) << "the leader did not store its in-sync set in etcd";
     const auto killed_at = Clock::now();
     cluster.kill(leader, SIGKILL);
     ASSERT_TRUE(p.wait_acks_after(killed_at, 20)) << "puts did not resume after leader " << v->leader << " was killed; "
@@ -285,6 +324,7 @@ TEST(Failover, FrozenLeaderCannotAcknowledgeAfterItsLeaseExpired) {
   const int via = others(3, leader)[0];
   Producer p(cluster.address(via), "s", 0);
   ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20));
+  ASSERT_TRUE(wait_stored_in_sync(etcd, "/stop", "s", 3)) << "the leader did not store its in-sync set in etcd";
   cluster.signal(leader, SIGSTOP);
   auto nv = wait_view(cluster, others(3, leader), "s", [&](const View& x) { return x.leads && x.epoch > v->epoch; });
   const auto new_leader_at = Clock::now();
