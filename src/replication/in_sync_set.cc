@@ -43,6 +43,9 @@ Status InSyncSet::follower_fetched(const NodeId& follower, uint64_t end, Clock::
   if (end > leader_end())
     return InvalidArgument(what_ + ": follower " + follower.str() + " reports log end " + std::to_string(end) +
                            ", beyond the leader's " + std::to_string(leader_end()));
+  // An in-sync replica never reports less than the high watermark unless it lost records it
+  // had acknowledged (its disk was wiped): it leaves the set at once, not after lag_max.
+  if (it->in_sync && end < high_watermark_) it->in_sync = false;
   it->log_end = end;
   if (end >= leader_end()) {
     it->caught_up_at = now;

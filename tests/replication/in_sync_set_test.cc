@@ -46,10 +46,18 @@ TEST(InSyncSet, HighWatermarkIsTheSmallestLogEndInSyncAndNeverGoesDown) {
   EXPECT_EQ(f.set.high_watermark(), 60u);
   ASSERT_TRUE(f.set.follower_fetched(n2, 100, f.t0).ok());
   EXPECT_EQ(f.set.high_watermark(), 100u);
-  // A follower that truncated reports less: taken, but what readers saw stays visible.
+  // A follower that lost records (a wiped disk) reports less: taken, what readers saw stays
+  // visible, and it leaves the set at once (not after lag_max): it no longer holds them.
   ASSERT_TRUE(f.set.follower_fetched(n2, 90, f.t0).ok());
   EXPECT_EQ(f.set.replicas()[1].log_end, 90u);
   EXPECT_EQ(f.set.high_watermark(), 100u);
+  EXPECT_FALSE(in_sync(f.set, n2));
+  EXPECT_TRUE(in_sync(f.set, n3));
+  f.set.leader_appended(110, f.t0);
+  ASSERT_TRUE(f.set.follower_fetched(n3, 110, f.t0).ok());
+  EXPECT_EQ(f.set.high_watermark(), 110u) << "n2 no longer holds it back";
+  ASSERT_TRUE(f.set.follower_fetched(n2, 110, f.t0).ok());
+  EXPECT_TRUE(in_sync(f.set, n2)) << "back once it holds the high watermark again";
 }
 
 TEST(InSyncSet, BadReportsAreRefusedAndChangeNothing) {
