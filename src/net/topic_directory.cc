@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/status_macros.h"
+#include "net/elections.h"
 #include "net/grpc_status.h"
 #include "net/wire.h"
 #include "persisting/backend.h"
@@ -171,6 +172,12 @@ Leadership TopicDirectory::leader(const TopicEntry& t, uint32_t bucket) const {
       return {NodeId(it->second.leader()), it->second.epoch()};
   }
   return {t.placement()->owner(t.info.topic, bucket), 0};
+}
+
+Status TopicDirectory::check_leads(const TopicEntry& t, uint32_t bucket) const {
+  Elections* el = membership_->elections();
+  if (!el || t.info.replication_factor <= 1) return Status::OK();
+  return el->check_leads(t.info.topic, bucket, leader(t, bucket).epoch);
 }
 
 Status TopicDirectory::check_confirmed(const TopicEntry& t, uint32_t bucket) const {

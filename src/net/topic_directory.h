@@ -142,6 +142,11 @@ class TopicDirectory {
   Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
   // Unavailable while this node has not confirmed the topic's leader records (t.confirmed).
   Status check_confirmed(const TopicEntry& t, uint32_t bucket) const;
+  // With etcd elections, for a replicated bucket: OK only while this node holds the bucket's
+  // leader key at its epoch under a valid lease (Elections::check_leads), so that a deposed or
+  // frozen leader neither appends nor acknowledges (the gRPC Put and the Kafka Produce check it
+  // before the append and before the answer). OK otherwise.
+  Status check_leads(const TopicEntry& t, uint32_t bucket) const;
   // Adopts a bucket's election history (ascending) when its newest epoch is newer than this
   // node's record (else nothing, *changed false). Stored in leaders.json before it is used.
   // When it makes this node the leader, the epoch's start is this node's record count, taken
