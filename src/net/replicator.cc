@@ -58,9 +58,17 @@ void Replicator::start() {
     if (!stopping_) scanner_->run_after(kScanPeriod);
   });
   scanner_->run_now();
+  // A leader key gone or new (a lease expired, an election won): scan now, not at the next
+  // period, so a candidate campaigns and followers adopt the new epoch at once.
+  if (elector_)
+    membership_->elections()->on_leaders_changed([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!stopping_) scanner_->run_now();
+    });
 }
 
 void Replicator::stop() {
+  if (elector_) membership_->elections()->on_leaders_changed(nullptr);  // no call after this
   std::unique_lock<std::mutex> lock(mu_);
   if (!stopping_) {
     stopping_ = true;
