@@ -93,11 +93,7 @@ class RemoteCoordinator final : public groups::Coordinator {
   // session times out).
   Result<groups::Assignment> join(const groups::JoinRequest& r) override {
     v1::JoinGroupRequest req;
-    req.set_topic(r.topic);
-    req.set_group(r.group);
-    req.set_instance_id(r.instance_id);
-    for (BucketId b : r.static_buckets) req.add_static_buckets(b.value());
-    req.set_session_timeout_ms(static_cast<uint32_t>(std::clamp<int64_t>(r.session_timeout.count(), 1, UINT32_MAX)));
+    net::to_wire(r, &req);
     v1::JoinGroupResponse resp;
     RETURN_IF_ERROR(group_call(*core_, info_, r.group, &Stub::JoinGroup, req, &resp, false));
     return net::from_wire(resp.assignment());

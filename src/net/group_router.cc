@@ -34,12 +34,7 @@ class GroupRouter final : public groups::Coordinator {
       return s_->core_->groups->join(j);
     }
     v1::JoinGroupRequest req;
-    req.set_topic(r.topic);
-    req.set_group(r.group);
-    req.set_instance_id(r.instance_id);
-    for (BucketId b : r.static_buckets) req.add_static_buckets(b.value());
-    req.set_session_timeout_ms(static_cast<uint32_t>(std::clamp<int64_t>(r.session_timeout.count(), 1, UINT32_MAX)));
-    req.set_exclusive(r.exclusive);
+    to_wire(r, &req);
     req.set_forwarded(true);
     v1::JoinGroupResponse resp;
     RETURN_IF_ERROR(call(to, r.topic, r.group, &v1::QueueService::Stub::JoinGroup, req, &resp));

@@ -1,5 +1,8 @@
 #include "net/group_wire.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/hash.h"
 
 namespace persisting::net {
@@ -10,6 +13,15 @@ uint32_t coordinator_bucket(const std::string& group, uint32_t num_buckets) {
 
 std::string group_name(const std::string& topic, const std::string& group) {
   return "topic '" + topic + "' group '" + group + "'";
+}
+
+void to_wire(const groups::JoinRequest& r, v1::JoinGroupRequest* out) {
+  out->set_topic(r.topic);
+  out->set_group(r.group);
+  out->set_instance_id(r.instance_id);
+  for (BucketId b : r.static_buckets) out->add_static_buckets(b.value());
+  out->set_session_timeout_ms(static_cast<uint32_t>(std::clamp<int64_t>(r.session_timeout.count(), 1, UINT32_MAX)));
+  out->set_exclusive(r.exclusive);
 }
 
 void to_wire(const groups::Assignment& a, v1::GroupAssignment* out) {

@@ -17,6 +17,9 @@ uint32_t coordinator_bucket(const std::string& group, uint32_t num_buckets);
 // "topic 't' group 'g'": how errors name a group.
 std::string group_name(const std::string& topic, const std::string& group);
 
+// A join as the coordinator gets it (num_buckets is the coordinator's to fill in).
+void to_wire(const groups::JoinRequest& r, v1::JoinGroupRequest* out);
+
 void to_wire(const groups::Assignment& a, v1::GroupAssignment* out);
 groups::Assignment from_wire(const v1::GroupAssignment& a);
 
