@@ -26,7 +26,7 @@ namespace {
 using testing::Cluster;
 using testing::connect_to;
 using testing::led_by;
-using testing::Led;
+using testing::View;
 using testing::wait_led;
 using testing::read_all;
 using testing::records;
@@ -67,8 +67,8 @@ TEST(DedupFailover, APutRetriedAfterAnElectionIsAnsweredWithItsFirstOffsets) {
   ASSERT_TRUE((*w)->put(records(0, 10)).ok());
   const int old = testing::leader_index(cluster, 3, "dd");
   ASSERT_GE(old, 0);
-  std::optional<Led> v;
-  v = wait_led(cluster, old, "dd", [](const Led& v) { return v.in_sync.size() == 3 && v.high_watermark == 10; });
+  std::optional<View> v;
+  v = wait_led(cluster, old, "dd", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 10; });
   ASSERT_TRUE(v && v->in_sync.size() == 3) << "every follower in sync before the put";
 
   // Producer 77's put, acknowledged by every in-sync replica.
@@ -108,7 +108,7 @@ TEST(DedupFailover, APutRetriedAfterAnElectionIsAnsweredWithItsFirstOffsets) {
   ASSERT_TRUE(s.ok()) << s.error_message();
   EXPECT_FALSE(later.buckets(0).duplicate());
   EXPECT_EQ(later.buckets(0).first_offset(), 20u);
-  v = wait_led(cluster, next, "dd", [](const Led& v) { return v.high_watermark == 25; });
+  v = wait_led(cluster, next, "dd", [](const View& v) { return v.high_watermark == 25; });
   ASSERT_TRUE(v && v->high_watermark == 25);
   EXPECT_EQ(read_all(cluster.address(next), "dd"), ids(0, 25));
   w->reset();

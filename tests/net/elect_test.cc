@@ -13,6 +13,7 @@
 
 #include "net/connect_to.h"
 #include "net/replicated_topic.h"
+#include "net/leader_view.h"
 #include "net/node_process.h"
 #include "persisting/client.h"
 #include "persisting/json.h"
@@ -28,43 +29,8 @@ using testing::records;
 using testing::replicated;
 using testing::run_process;
 
-// Bucket 0 as one node sees it in cluster status.
-struct View {
-  std::string leader;
-  int64_t epoch = -1;
-  std::vector<std::string> replicas;
-  std::map<std::string, int64_t> log_ends;  // only when the node leads
-  std::set<std::string> in_sync;
-  int64_t high_watermark = -1;
-  bool leads = false;
-  int64_t end_of(const std::string& id) const {
-    auto it = log_ends.find(id);
-    return it == log_ends.end() ? -1 : it->second;
-  }
-};
-
-std::optional<View> view_of(Cluster& cluster, int node, const std::string& topic) {
-  auto c = Client::connect({.server = cluster.address(node), .rpc_timeout = std::chrono::seconds(3)});
-  if (!c.ok()) return std::nullopt;
-  auto st = (*c)->cluster_status(topic);
-  if (!st.ok()) return std::nullopt;
-  for (const auto& b : st->find("buckets")->as_list()) {
-    const Object& o = b.as_object();
-    if (o.find("bucket")->as_int() != 0) continue;
-    View v;
-    v.leader = o.find("leader")->as_string();
-    v.epoch = o.find("epoch")->as_int();
-    for (const auto& r : o.find("replicas")->as_list()) v.replicas.push_back(r.as_string());
-    if (const Value* ends = o.find("log_ends")) {
-      v.leads = true;
-      for (const auto& [id, e] : ends->as_object()) v.log_ends[id] = e.as_int();
-      for (const auto& r : o.find("in_sync")->as_list()) v.in_sync.insert(r.as_string());
-      v.high_watermark = o.find("high_watermark")->as_int();
-    }
-    return v;
-  }
-  return std::nullopt;
-}
+using testing::View;
+using testing::view_of;
 
 // Polls node's view (bounded: 30 s) until pred holds; the last view seen.
 template <typename Pred>

@@ -23,6 +23,7 @@
 #include "core/base64.h"
 #include "net/connect_to.h"
 #include "net/etcd_process.h"
+#include "net/leader_view.h"
 #include "net/node_process.h"
 #include "net/replicated_topic.h"
 #include "persisting/client.h"
@@ -37,33 +38,8 @@ using testing::read_all;
 using testing::replicated;
 using Clock = std::chrono::steady_clock;
 
-// Bucket 0 as a node reports it (cluster status).
-struct View {
-  std::string leader;
-  int64_t epoch = -1;
-  bool leads = false;
-  std::set<std::string> in_sync;
-};
-
-std::optional<View> view_of(Cluster& cluster, int node, const std::string& topic) {
-  auto c = Client::connect({.server = cluster.address(node), .rpc_timeout = std::chrono::seconds(3)});
-  if (!c.ok()) return std::nullopt;
-  auto st = (*c)->cluster_status(topic);
-  if (!st.ok()) return std::nullopt;
-  for (const auto& b : st->find("buckets")->as_list()) {
-    const Object& o = b.as_object();
-    if (o.find("bucket")->as_int() != 0) continue;
-    View v;
-    v.leader = o.find("leader")->as_string();
-    v.epoch = o.find("epoch")->as_int();
-    if (o.find("log_ends")) {
-      v.leads = true;
-      for (const auto& r : o.find("in_sync")->as_list()) v.in_sync.insert(r.as_string());
-    }
-    return v;
-  }
-  return std::nullopt;
-}
+using testing::View;
+using testing::view_of;
 
 // Polls (bounded: 40 s) until some node in `nodes` reports a view satisfying pred.
 template <typename Pred>

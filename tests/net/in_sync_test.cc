@@ -28,7 +28,7 @@ using testing::read_all;
 using testing::records;
 using testing::replicated;
 
-using LeaderView = testing::Led;
+using LeaderView = testing::View;
 
 // Bucket 0's view through its leader, asked through the nodes `via` (default: all, to learn
 // who leads; a node that is stopped would hold each question for the call's timeout).

@@ -22,7 +22,7 @@ namespace {
 
 using testing::Cluster;
 using testing::connect_to;
-using testing::Led;
+using testing::View;
 using testing::records;
 using testing::replicated;
 using testing::wait_led;
@@ -106,7 +106,7 @@ int start_topic(KafkaNodes& kn, int n) {
   if (!s.ok()) return -1;
   const int leader = testing::leader_index(kn.nodes, 3, "kr");
   if (leader < 0) return -1;
-  auto v = wait_led(kn.nodes, leader, "kr", [n](const Led& v) { return v.in_sync.size() == 3 && v.high_watermark == n; });
+  auto v = wait_led(kn.nodes, leader, "kr", [n](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == n; });
   return v && v->in_sync.size() == 3 ? leader : -1;
 }
 
@@ -126,7 +126,7 @@ TEST(KafkaReplication, ConsumersStopAtTheHighWatermarkAndAcksAllWaitsForTheFollo
   // acks=1: the leader has them, the consumers do not see them.
   auto one = produce(broker, values(10, 15), 1);
   ASSERT_EQ(one.exit_code, 0) << one.out << one.err;
-  auto v = wait_led(kn.nodes, leader, "kr", [&](const Led& v) { return v.end_of(leader_id) == 15; });
+  auto v = wait_led(kn.nodes, leader, "kr", [&](const View& v) { return v.end_of(leader_id) == 15; });
   ASSERT_TRUE(v && v->high_watermark == 10);
   EXPECT_EQ(consume(broker), ids(0, 10)) << "records past the high watermark were served";
   EXPECT_EQ(latest(broker), 10);
@@ -138,14 +138,14 @@ TEST(KafkaReplication, ConsumersStopAtTheHighWatermarkAndAcksAllWaitsForTheFollo
   ASSERT_TRUE(all.start({"/bin/sh", "-c",
                          "exec kcat -b " + broker + " -P -t kr -p 0 -X request.required.acks=-1 < " + in},
                         kn.nodes.dir() + "/kcat-all.log"));
-  v = wait_led(kn.nodes, leader, "kr", [&](const Led& v) { return v.end_of(leader_id) == 16; });
+  v = wait_led(kn.nodes, leader, "kr", [&](const View& v) { return v.end_of(leader_id) == 16; });
   ASSERT_TRUE(v && v->end_of(leader_id) == 16);
   EXPECT_EQ(all.wait_exit(std::chrono::milliseconds(1000)), -2) << "acknowledged without the followers";
   EXPECT_EQ(consume(broker), ids(0, 10));
 
   for (int f : followers) kn.nodes.signal(f, SIGCONT);
   EXPECT_EQ(all.wait_exit(std::chrono::seconds(30)), 0) << all.log();
-  v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.high_watermark == 16; });
+  v = wait_led(kn.nodes, leader, "kr", [](const View& v) { return v.high_watermark == 16; });
   ASSERT_TRUE(v && v->high_watermark == 16);
   EXPECT_EQ(consume(broker), ids(0, 16));
   EXPECT_EQ(latest(broker), 16);
@@ -162,25 +162,25 @@ TEST(KafkaReplication, AcksAllIsRefusedWithNotEnoughReplicasOnceFollowersLeftAnd
   for (int i = 0; i < 3; ++i)
     if (i != leader) followers.push_back(i);
   for (int f : followers) kn.nodes.signal(f, SIGSTOP);
-  auto v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.in_sync.size() == 1; });
+  auto v = wait_led(kn.nodes, leader, "kr", [](const View& v) { return v.in_sync.size() == 1; });
   ASSERT_TRUE(v && v->in_sync.size() == 1);
 
   auto refused = produce(broker, values(5, 6), -1);
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE((refused.out + refused.err).find("Not enough in-sync replicas"), std::string::npos)
       << refused.out << refused.err;
-  v = wait_led(kn.nodes, leader, "kr", [](const Led&) { return true; });
+  v = wait_led(kn.nodes, leader, "kr", [](const View&) { return true; });
   ASSERT_TRUE(v);
   EXPECT_EQ(v->end_of(leader_id), 5) << "a refused produce appended nothing";
   auto one = produce(broker, values(5, 6), 1);
   EXPECT_EQ(one.exit_code, 0) << one.out << one.err;
 
   for (int f : followers) kn.nodes.signal(f, SIGCONT);
-  v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.in_sync.size() == 3; });
+  v = wait_led(kn.nodes, leader, "kr", [](const View& v) { return v.in_sync.size() == 3; });
   ASSERT_TRUE(v && v->in_sync.size() == 3);
   auto all = produce(broker, values(6, 8), -1);
   EXPECT_EQ(all.exit_code, 0) << all.out << all.err;
-  v = wait_led(kn.nodes, leader, "kr", [](const Led& v) { return v.high_watermark == 8; });
+  v = wait_led(kn.nodes, leader, "kr", [](const View& v) { return v.high_watermark == 8; });
   ASSERT_TRUE(v && v->high_watermark == 8);
   EXPECT_EQ(consume(broker), ids(0, 8));
   for (int i = 0; i < 3; ++i) EXPECT_EQ(kn.nodes.kill(i, SIGTERM), 0) << kn.nodes.log(i);
@@ -216,7 +216,7 @@ TEST(KafkaReplication, WithEtcdAProduceIsRefusedOnceTheLeadersLeaseMayHaveExpire
     if (leader < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_GE(leader, 0);
-  auto v = wait_led(nodes, leader, "kr", [](const Led& v) { return v.in_sync.size() == 3 && v.high_watermark == 5; });
+  auto v = wait_led(nodes, leader, "kr", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 5; });
   ASSERT_TRUE(v && v->in_sync.size() == 3);
   auto ok = produce(kafka[leader], values(5, 6), 1);
   ASSERT_EQ(ok.exit_code, 0) << ok.out << ok.err;
@@ -230,7 +230,7 @@ TEST(KafkaReplication, WithEtcdAProduceIsRefusedOnceTheLeadersLeaseMayHaveExpire
   const std::string said = refused.out + refused.err;
   EXPECT_TRUE(said.find("Not leader") != std::string::npos || said.find("Message timed out") != std::string::npos)
       << said;
-  v = wait_led(nodes, leader, "kr", [](const Led&) { return true; });
+  v = wait_led(nodes, leader, "kr", [](const View&) { return true; });
   ASSERT_TRUE(v);
   EXPECT_EQ(v->end_of(nodes.id(leader)), 6) << "the refused produce appended nothing";
 
@@ -243,7 +243,7 @@ TEST(KafkaReplication, WithEtcdAProduceIsRefusedOnceTheLeadersLeaseMayHaveExpire
   }
   EXPECT_EQ(after.exit_code, 0) << after.out << after.err;
   // (A try refused after its append, while the leases came back, may have left a copy of 7.)
-  v = wait_led(nodes, leader, "kr", [](const Led& v) { return v.high_watermark >= 7; });
+  v = wait_led(nodes, leader, "kr", [](const View& v) { return v.high_watermark >= 7; });
   ASSERT_TRUE(v && v->high_watermark >= 7);
   std::vector<int64_t> got = consume(kafka[leader]);
   ASSERT_GE(got.size(), 7u);

@@ -18,7 +18,7 @@ namespace {
 
 using testing::Cluster;
 using testing::connect_to;
-using testing::Led;
+using testing::View;
 using testing::records;
 using testing::replicated;
 using testing::wait_led;
@@ -50,7 +50,7 @@ TEST(ReplicationMetrics, AFollowerThatLeftTheSetMakesItsBucketUnderReplicated) {
   ASSERT_TRUE((*w)->put(records(0, 10)).ok());
   const int leader = testing::leader_index(cluster, 3, "rm");
   ASSERT_GE(leader, 0);
-  auto v = wait_led(cluster, leader, "rm", [](const Led& v) { return v.in_sync.size() == 3 && v.high_watermark == 10; });
+  auto v = wait_led(cluster, leader, "rm", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 10; });
   ASSERT_TRUE(v && v->in_sync.size() == 3);
   EXPECT_EQ(sample(mports[leader], "persisting_under_replicated_buckets"), 0);
   const int follower = leader == 0 ? 1 : 0;
@@ -60,7 +60,7 @@ TEST(ReplicationMetrics, AFollowerThatLeftTheSetMakesItsBucketUnderReplicated) {
   // The follower stops: it leaves the set, the bucket is under-replicated and it lags the
   // records put since (acks=leader: the other follower is enough, but do not wait for it).
   cluster.signal(follower, SIGSTOP);
-  v = wait_led(cluster, leader, "rm", [](const Led& v) { return v.in_sync.size() == 2; });
+  v = wait_led(cluster, leader, "rm", [](const View& v) { return v.in_sync.size() == 2; });
   ASSERT_TRUE(v && v->in_sync.size() == 2);
   auto through_leader = connect_to(cluster.address(leader));  // the stopped one may be node 0
   auto wl = through_leader->writer(replicated("rm", Acks::kLeader));
@@ -74,7 +74,7 @@ TEST(ReplicationMetrics, AFollowerThatLeftTheSetMakesItsBucketUnderReplicated) {
   // Back: it catches up and rejoins; nothing is under-replicated.
   cluster.signal(follower, SIGCONT);
   const std::string fid = cluster.id(follower);
-  v = wait_led(cluster, leader, "rm", [&](const Led& v) { return v.in_sync.size() == 3 && v.end_of(fid) == 15; });
+  v = wait_led(cluster, leader, "rm", [&](const View& v) { return v.in_sync.size() == 3 && v.end_of(fid) == 15; });
   ASSERT_TRUE(v && v->in_sync.size() == 3 && v->end_of(fid) == 15);
   EXPECT_EQ(sample(mports[leader], "persisting_under_replicated_buckets"), 0);
   EXPECT_EQ(sample(mports[leader], lag), 0);
