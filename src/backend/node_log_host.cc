@@ -191,6 +191,9 @@ Status NodeLogHost::open_locked(const Settings& settings, std::chrono::milliseco
   // A full log makes puts wait for the flushes that free it (backpressure), as long as none fails.
   o.stall = settings.full_log_stall;
   o.group_wait = settings.group_wait;
+  // A put whose append (or last plug) starts a group writes and syncs it on its own thread (an
+  // actor's, on the pool): no hand-off to the group-commit task and back per round trip.
+  o.caller_commits = true;
   o.on_hold_back = [this](const std::string& stream) {
     {
       // Not mu_: the log asks from its group-commit thread, which close (under mu_) waits for.

@@ -80,7 +80,8 @@ void PutDedup::applied(const std::string& key, Result<Offset> r, uint32_t count)
 }
 
 void PutDedup::apply(const std::string& key, uint64_t sequence, const std::string& what,
-                     std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb) {
+                     std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb,
+                     std::shared_ptr<void> hold) {
   if (!key.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
     auto& d = entries_[key];
@@ -107,7 +108,7 @@ void PutDedup::apply(const std::string& key, uint64_t sequence, const std::strin
   actor->put(std::move(batch), [this, key, count, cb](Result<Offset> r) {
     if (!key.empty()) applied(key, r, count);
     cb(std::move(r), false);
-  });
+  }, std::move(hold));
 }
 
 std::vector<PutDedup::ProducerState> PutDedup::export_bucket(const std::string& topic, uint32_t bucket) const {

@@ -42,9 +42,11 @@ class PutDedup {
   static std::string key(const std::string& topic, uint32_t bucket, uint64_t producer_id);
 
   // Appends batch to actor once per (key, sequence): a repeat gets the first answer. what names
-  // the bucket in errors. An empty key means no deduplication.
+  // the bucket in errors. An empty key means no deduplication. hold (optional) is let go once
+  // the bucket's backend has the batch (BucketStorage::put), or at once for a repeat.
   void apply(const std::string& key, uint64_t sequence, const std::string& what,
-             std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb);
+             std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb,
+             std::shared_ptr<void> hold = nullptr);
 
   // The applied entries of a bucket, and installing them on a new owner (an entry with a newer
   // sequence already there wins).

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <future>
 
+#include "backend/node_log_host.h"
 #include "core/status_macros.h"
 #include "net/grpc_status.h"
 #include "net/elections.h"
@@ -499,6 +500,9 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         auto g = std::make_shared<Gather>();
         g->left = n;
         const TopicInfo& info = tp->info;
+        // The parts share one group commit of the data dir's node log (one fdatasync under
+        // wal_sync_mode=always, not one per bucket): it starts once every bucket has its part.
+        std::shared_ptr<void> plug = n > 1 ? NodeLogHost::plug(core_->env, core_->options.data_dir) : nullptr;
         for (int i = 0; i < n; ++i) {
           const auto& br = req->buckets(i);
           const uint32_t bucket = br.bucket();
@@ -540,7 +544,7 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
               if (Status s = directory_->check_leads(*tp, bucket); !s.ok()) return finish(s, false);
             }
             finish(std::move(r), duplicate);
-          });
+          }, plug);
         }
       };
       // A put of several buckets (or one whose client numbers its records) is first checked by

@@ -47,6 +47,8 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
       // is already stopping, and an unrun message holding the actor would keep it (and its
       // mailbox) alive forever.
       cb(std::move(r));
+      // Nobody parked: no message (on a 2-core node each one costs the reply a context switch).
+      if (!self->may_have_waiters_.load()) return;
       self->mailbox_->post_to_pool([weak = std::weak_ptr<BucketStorage>(self)] {
         auto s = weak.lock();
         if (s && s->backend_ && !s->waiters_.empty()) s->wake_waiters();
@@ -73,11 +75,17 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
   mailbox_->post([self = shared_from_this(), offset, limit, wait, waiter_id,
                        cb = std::move(cb)]() mutable {
     if (!self->backend_) return cb(self->closed_error());
-    if (wait.count() <= 0 || limit == 0 || self->backend_->total_count() > offset.value())
+    // Before the end is looked at (under the backend's lock, which the put's append takes too):
+    // a put acknowledged off the actor that this reader does not see then sees the flag.
+    const bool may_park = wait.count() > 0 && limit != 0;
+    if (may_park) self->may_have_waiters_.store(true);
+    if (!may_park || self->backend_->total_count() > offset.value()) {
+      if (may_park) self->note_waiters();
       return cb(self->backend_->get(offset, limit));
+    }
     uint64_t id = waiter_id != 0 ? waiter_id : self->next_internal_id_++;
     if (self->waiters_.count(id))  // refuse rather than drop the reader already parked under id
-      return cb(InvalidArgument("waiter id " + std::to_string(id) + " is already parked"));
+      return cb(InvalidArgument("waiter id " + std::to_string(id) + " is already parked"));  // flag stays set
     // The expiry checks that the waiter under id is still the one this deadline belongs to: an
     // expiry may already be queued when a put completes the waiter and the caller parks again
     // under the same id.
@@ -110,8 +118,11 @@ void BucketStorage::expire_waiter(uint64_t id, uint64_t generation) {
   if (it == waiters_.end() || it->second.generation != generation) return;
   GetCallback done = std::move(it->second.cb);
   waiters_.erase(it);
+  note_waiters();
   done(RecordBatch());
 }
+
+void BucketStorage::note_waiters() { may_have_waiters_.store(!waiters_.empty()); }
 
 void BucketStorage::cancel_wait(uint64_t waiter_id) {
   mailbox_->post([self = shared_from_this(), waiter_id] {
@@ -120,6 +131,7 @@ void BucketStorage::cancel_wait(uint64_t waiter_id) {
     GetCallback done = std::move(it->second.cb);
     self->executor_.timers().cancel(it->second.deadline);
     self->waiters_.erase(it);
+    self->note_waiters();
     done(RecordBatch());
   });
 }
@@ -136,6 +148,7 @@ void BucketStorage::wake_waiters() {
     executor_.timers().cancel(w.deadline);
     w.cb(backend_->get(w.offset, w.limit));
   }
+  note_waiters();
 }
 
 void BucketStorage::flush(StatusCallback cb) {
@@ -182,6 +195,7 @@ void BucketStorage::close(bool flush, StatusCallback cb) {
 void BucketStorage::fail_waiters() {
   auto waiters = std::move(waiters_);
   waiters_.clear();
+  note_waiters();
   for (auto& [id, w] : waiters) {
     executor_.timers().cancel(w.deadline);
     w.cb(closed_error());

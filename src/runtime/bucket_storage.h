@@ -10,6 +10,7 @@
 // (and cancels the deadline: a map erase, no thread woken), and the deadline completes it empty. No thread is held per waiter and nothing polls.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -84,6 +85,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   Status closed_error() const;
   // Answers every parked reader with closed_error() (the backend is gone). On the actor.
   void fail_waiters();
+  // Sets may_have_waiters_ from waiters_ (on the actor, after waiters_ changed).
+  void note_waiters();
 
   Executor& executor_;
   std::shared_ptr<Mailbox> mailbox_;
@@ -93,6 +96,10 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   Status retired_;                           // retire()'s reason: what a closed bucket answers
   const bool checks_batches_;
   std::unordered_map<uint64_t, Waiter> waiters_;
+  // Whether waiters_ may hold a reader: read off the actor by a put acknowledged from the
+  // backend's thread, which then posts nothing when it is false. A reader about to park sets it
+  // before it looks at the backend's end, so a put whose records it did not see finds it set.
+  std::atomic<bool> may_have_waiters_{false};
   uint64_t next_internal_id_ = 1ULL << 63;
   uint64_t waiter_generation_ = 0;  // ids for callers that passed waiter_id 0
 };

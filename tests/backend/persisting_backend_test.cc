@@ -409,10 +409,13 @@ TEST(PersistingBackendTest, PutsQueuedBehindASyncShareTheNextOne) {
     acks.push_back(p->get_future());
     (*b)->put_batch_async(batch_of(from, 2), [p](Result<Offset> r) { p->set_value(std::move(r)); });
   };
-  put(0);
+  // The first put writes its group on its own thread (the node log's callers commit), so it
+  // stays there, in the held sync.
+  std::thread first([&] { put(0); });
   env.wait_for_held_sync();  // the first put's group is syncing
   for (int i = 2; i < 22; i += 2) put(i);  // ten more queue up behind it
   env.hold(false);
+  first.join();
   for (size_t i = 0; i < acks.size(); ++i) {
     auto r = acks[i].get();
     ASSERT_TRUE(r.ok()) << r.status().to_string();
@@ -444,10 +447,11 @@ TEST(PersistingBackendTest, AppenderWaitsForRecentWritersOnlyWhenThereWereSevera
       (*b)->put_batch_async(batch_of(from, 1), [p](Result<Offset> r) { p->set_value(std::move(r)); });
     };
     env.hold(true);
-    put(10);
+    std::thread first([&] { put(10); });  // writes its own group: stays in the held sync
     env.wait_for_held_sync();
     put(11), put(12), put(13);
     env.hold(false);
+    first.join();
     for (auto& a : acks) ASSERT_TRUE(a.get().ok());
     EXPECT_EQ(stat(**b, "wal_groups"), 12);
     // The next put comes alone: the appender waits for two more writers (they do not come), then

@@ -266,3 +266,24 @@ TEST(BucketStorageTest, LateAcknowledgementsWakeParkedReaders) {
   b->close([&](Status s) { closed.set_value(s); });
   EXPECT_TRUE(closed.get_future().get().ok());
 }
+
+// A late acknowledgement posts the readers' wake-up only when one may be parked: a reader that
+// was answered at once (nothing parked after it) must not hide one that parks later.
+TEST(BucketStorageTest, LateAcknowledgementsWakeAReaderParkedAfterOneAnsweredAtOnce) {
+  Executor ex(2);
+  auto b = std::make_shared<BucketStorage>(ex, "t", BucketId(0), std::make_unique<DeferredBackend>());
+  ASSERT_TRUE(put_sync(*b, batch_of(0, 2)).ok());  // nobody parked: no wake-up posted
+  auto at_once = get_async(*b, 0, 10, 120s).get();  // data there: answered without parking
+  ASSERT_TRUE(at_once.ok());
+  EXPECT_EQ(at_once->size(), 2u);
+  auto parked = get_async(*b, 2, 10, 120s);
+  auto put = put_sync(*b, batch_of(2, 3));
+  ASSERT_TRUE(put.ok());
+  EXPECT_EQ(put->value(), 2u);
+  auto got = parked.get();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 3u);
+  std::promise<Status> closed;
+  b->close([&](Status s) { closed.set_value(s); });
+  EXPECT_TRUE(closed.get_future().get().ok());
+}

@@ -35,17 +35,21 @@ void die(const char* what, const Status& s) {
 
 int main(int argc, char** argv) {
   if (argc != 8) {
-    std::fprintf(stderr, "usage: node_log_kill_child <dir> <always|interval> <run id> <seed> <held> <held> <held>\n");
+    std::fprintf(stderr, "usage: node_log_kill_child <dir> <always|always-caller|interval> <run id> <seed> <held> <held> <held>\n");
     return 2;
   }
   const std::string dir = argv[1];
-  auto mode = parse_sync_mode(argv[2]);
+  // "always-caller": kAlways, with each group written by the append that starts it
+  // (NodeLogOptions::caller_commits), as the persisting backend's node log does.
+  const bool caller_commits = std::string(argv[2]) == "always-caller";
+  auto mode = parse_sync_mode(caller_commits ? "always" : argv[2]);
   if (!mode.ok()) die("mode", mode.status());
   const std::string run = argv[3];
   const unsigned seed = static_cast<unsigned>(std::strtoul(argv[4], nullptr, 10));
 
   NodeLogOptions o;
   o.wal.max_segment_size = 32 << 10;  // rotate often, so kills land in rotations too
+  o.caller_commits = caller_commits;
   auto opened = NodeLog::open(dir, o, nullptr);
   if (!opened.ok()) die("open", opened.status());
   NodeLog* log = opened->get();

@@ -124,6 +124,8 @@ void run_kills(const std::string& mode) {
 
 TEST(NodeLogKillTest, AlwaysModeLosesNoAcknowledgedRecordOfAnyStream) { run_kills("always"); }
 TEST(NodeLogKillTest, IntervalModeLosesNoAcknowledgedRecordOfAnyStream) { run_kills("interval"); }
+// The same with the appends' own threads writing and syncing the groups they start.
+TEST(NodeLogKillTest, AlwaysModeWithCallersCommittingLosesNoAcknowledgedRecord) { run_kills("always-caller"); }
 
 }  // namespace
 }  // namespace persisting::wal

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "storage/wal/node_log.h"
@@ -248,6 +249,168 @@ TEST(NodeLogTest, APluggedPutSpanningFourStreamsWaitsForOneSync) {
     EXPECT_EQ(env.syncs() - before, 1);
     EXPECT_EQ(log->groups() - groups_before, 1u);
   }
+}
+
+// caller_commits: the append that finds no group being written writes and syncs its own, and
+// hears of it before append_async returns, on its own thread.
+TEST(NodeLogTest, WithCallerCommitsALoneAppendIsSyncedOnTheCallersThread) {
+  ScratchDir d;
+  testing::SyncGateEnv env(Env::Default());  // counts syncs; its gate stays open here
+  NodeLogOptions o;
+  o.wal.env = &env;
+  o.caller_commits = true;
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+  for (int round = 0; round < 3; ++round) {
+    const int before = env.syncs();
+    std::optional<Result<Offset>> got;
+    std::thread::id where;
+    log->append_async("s", stream_batch("s", round * 2, 2), [&](Result<Offset> r) {
+      got = std::move(r);
+      where = std::this_thread::get_id();
+    });
+    ASSERT_TRUE(got.has_value()) << "round " << round;  // answered before append_async returned
+    ASSERT_TRUE(got->ok()) << got->status().to_string();
+    EXPECT_EQ(**got, Offset(round * 2));
+    EXPECT_EQ(where, std::this_thread::get_id());
+    EXPECT_EQ(env.syncs() - before, 1);  // acknowledged after its fdatasync
+  }
+  EXPECT_EQ(log->groups(), 3u);
+  EXPECT_EQ(log->stream_end("s"), Offset(6));
+}
+
+TEST(NodeLogTest, WithCallerCommitsAppendsQueuedDuringACallersSyncShareTheNextOne) {
+  ScratchDir d;
+  testing::SyncGateEnv env(Env::Default());
+  NodeLogOptions o;
+  o.wal.env = &env;
+  o.caller_commits = true;
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->attach("s" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  const int before = env.syncs();
+  env.close_gate();
+  std::promise<Result<Offset>> lead;
+  std::thread leader([&] {  // writes its own group: held in its sync by the gate
+    log->append_async("s0", stream_batch("s0", 0, 1), [&](Result<Offset> r) { lead.set_value(r); });
+  });
+  ASSERT_TRUE(eventually([&] { return env.waiting() == 1; }));
+  // Queued while that sync runs: they return at once (the caller is not the one writing) and
+  // the group-commit task writes them as one group once the leader's is done.
+  std::vector<std::promise<Result<Offset>>> done(4);
+  std::vector<std::future<Result<Offset>>> answers;
+  for (auto& p : done) answers.push_back(p.get_future());
+  for (int i = 1; i < 5; ++i) {
+    const std::string s = "s" + std::to_string(i);
+    log->append_async(s, stream_batch(s, 0, 2), [&done, i](Result<Offset> r) { done[i - 1].set_value(r); });
+  }
+  for (auto& f : answers) EXPECT_NE(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  env.open_gate();
+  leader.join();
+  auto r0 = lead.get_future().get();
+  ASSERT_TRUE(r0.ok()) << r0.status().to_string();
+  for (auto& f : answers) {
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(*r, Offset(0));
+  }
+  EXPECT_EQ(env.syncs() - before, 2);  // the leader's group, then one for the four others
+  EXPECT_EQ(log->groups(), 2u);
+  EXPECT_EQ(log->next_lsn(), Offset(5));
+}
+
+TEST(NodeLogTest, WithCallerCommitsALastPlugWritesThePutsGroup) {
+  ScratchDir d;
+  testing::SyncGateEnv env(Env::Default());
+  NodeLogOptions o;
+  o.wal.env = &env;
+  o.caller_commits = true;
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->attach("b" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  const int before = env.syncs();
+  std::vector<std::optional<Result<Offset>>> got(4);
+  {
+    NodeLog::Plug plug(log.get());
+    for (int i = 0; i < 4; ++i) {
+      const std::string s = "b" + std::to_string(i);
+      log->append_async(s, stream_batch(s, 0, 1), [&got, i](Result<Offset> r) { got[i] = std::move(r); });
+    }
+    for (const auto& g : got) EXPECT_FALSE(g.has_value());  // plugged: nothing written yet
+  }
+  for (const auto& g : got) {  // the plug's end wrote and synced them, here
+    ASSERT_TRUE(g.has_value());
+    ASSERT_TRUE(g->ok()) << g->status().to_string();
+  }
+  EXPECT_EQ(env.syncs() - before, 1);
+  EXPECT_EQ(log->groups(), 1u);
+}
+
+// A caller writing its own group and the group-commit task can both be past the write at once:
+// the groups are still answered in LSN order, so a stream's callbacks see its offsets in order
+// (the persisting backend refuses an acknowledgement that does not continue its buffer).
+TEST(NodeLogTest, WithCallerCommitsAStreamsAppendsAreAnsweredInOrder) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.caller_commits = true;
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+  constexpr int kThreads = 4, kAppends = 150;
+  std::mutex mu;
+  std::vector<uint64_t> answered;  // first offsets, in the order the callbacks ran
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kAppends; ++i) {
+        std::promise<void> p;
+        RecordBatch b;
+        b.add_encoded("x");
+        log->append_async("s", b, [&](Result<Offset> r) {
+          {
+            std::lock_guard l(mu);
+            if (r.ok()) answered.push_back(r->value()); else ++failed;
+          }
+          p.set_value();
+        });
+        p.get_future().get();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  ASSERT_EQ(answered.size(), static_cast<size_t>(kThreads * kAppends));
+  for (size_t i = 0; i < answered.size(); ++i) ASSERT_EQ(answered[i], i) << "callback " << i;
+}
+
+TEST(NodeLogTest, WithCallerCommitsAFullLogStillWaitsForTheHolderToFlush) {
+  // A caller never stalls for room on its own thread: the group-commit task waits instead, and
+  // the appends complete once the holder's checkpoint frees a segment.
+  ScratchDir d;
+  NodeLogOptions o;
+  o.wal.max_segment_size = 400;
+  o.max_size = 2000;
+  o.stall = std::chrono::hours(1);  // never reached: a refusal instead of a wait would show
+  o.caller_commits = true;
+  auto log = open_log(d.sub("log"), o);
+  ASSERT_TRUE(log);
+  ASSERT_TRUE(log->attach("t/slow", Offset(0), ignore(), {}).ok());
+  ASSERT_TRUE(log->attach("t/ok", Offset(0), ignore(), {}).ok());
+  ASSERT_TRUE(log->append("t/slow", stream_batch("t/slow", 0, 1)).ok());
+  std::thread flusher([&] {
+    ASSERT_TRUE(eventually([&] { return log->stalls() > 0; }));
+    ASSERT_TRUE(log->checkpoint("t/slow", Offset(1)).ok());
+  });
+  uint64_t ok = 0;
+  for (int i = 0; i < 100; ++i, ok += 2) {
+    ASSERT_TRUE(log->append("t/ok", stream_batch("t/ok", ok, 2, 30)).ok()) << "append " << i;
+    if (ok >= 4) ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());
+  }
+  flusher.join();
+  EXPECT_GT(log->stalls(), 0u);
+  EXPECT_EQ(log->stream_end("t/ok"), Offset(200));
 }
 
 // The oldest segment holds entries of two quiet streams: once the first asked has flushed, the

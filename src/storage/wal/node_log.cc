@@ -25,6 +25,10 @@ namespace {
 
 std::string quoted(const std::string& stream) { return "stream '" + stream + "'"; }
 
+// Set while this thread runs a group's callbacks: a group it starts from one (an append, a last
+// Plug) goes to the task, since writing it here would wait for this group's turn to end.
+thread_local bool t_answering = false;
+
 }  // namespace
 
 NodeLog::NodeLog(NodeLogOptions options, std::unique_ptr<Wal> wal)
@@ -250,7 +254,7 @@ void NodeLog::forget(const std::string& stream) {
 }
 
 void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, AppendDone done) {
-  bool kick = false, lead = false;
+  bool kick = false, lead = false, lead_group = false;
   {
     std::lock_guard l(mu_);
     if (closed_) return done(FailedPrecondition("node log '" + dir() + "' is closed"), batch);
@@ -264,16 +268,14 @@ void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, 
         return;
       }
       kick = true;
+      lead_group = take_lead();
     } else {
       direct_.push_back(Pending{stream, batch, std::move(done)});
       lead = !direct_writing_;  // else the caller writing direct_ takes this one too
       direct_writing_ = true;
     }
   }
-  if (kick) {
-    queued_cv_.notify_one();  // an appender waiting for more writers counts this one
-    appender_.run_now();
-  }
+  if (kick) start_group(lead_group);
   if (lead) {
     while (write_group(direct_, /*waited=*/false)) {
     }
@@ -291,13 +293,48 @@ NodeLog::Plug::Plug(NodeLog* log) : log_(log) {
 }
 
 NodeLog::Plug::~Plug() {
-  bool kick;
+  bool kick, lead_group = false;
   {
     std::lock_guard l(log_->mu_);
     kick = --log_->plugs_ == 0 && log_->unplug_kick_;
-    if (kick) log_->unplug_kick_ = false;
+    if (kick) {
+      log_->unplug_kick_ = false;
+      lead_group = log_->take_lead();
+    }
   }
-  if (kick) log_->appender_.run_now();
+  if (kick) log_->start_group(lead_group);
+}
+
+bool NodeLog::take_lead() {
+  if (!opts_.caller_commits || t_answering || leading_ || closed_ || queue_.empty() || full()) return false;
+  // The group commit's own test (drain): with more writers expected than queued it would wait
+  // for them, and that wait is the group-commit task's.
+  const size_t expected = std::max(group_max_, prev_group_max_);
+  if (expected > 1 && queue_.size() < expected && opts_.group_wait.count() > 0) return false;
+  leading_ = true;
+  return true;
+}
+
+void NodeLog::start_group(bool lead_here) {
+  if (lead_here) return lead();
+  queued_cv_.notify_one();  // an appender waiting for more writers counts this one
+  appender_.run_now();
+}
+
+void NodeLog::lead() {
+  // One group (the caller's append and whatever queued with it), written and synced here, its
+  // callbacks run here; a group already being written is waited for (write_mu_) first.
+  const bool wrote = write_group(queue_, /*waited=*/false, /*led=*/true);
+  bool more;
+  {
+    std::lock_guard l(mu_);
+    leading_ = false;
+    more = !queue_.empty();
+  }
+  lead_idle_cv_.notify_all();
+  // Appends queued meanwhile (or this one, when the log filled up: the task may stall for room,
+  // the caller may not) go to the group-commit task.
+  if (more || !wrote) start_group(false);
 }
 
 Result<Offset> NodeLog::append(const std::string& stream, const RecordBatch& batch) {
@@ -400,7 +437,7 @@ void NodeLog::drain() {
   }
 }
 
-bool NodeLog::write_group(std::deque<Pending>& q, bool waited) {
+bool NodeLog::write_group(std::deque<Pending>& q, bool waited, bool led) {
   const bool group_commit = &q == &queue_;
   std::vector<Pending> group;
   std::vector<Result<Offset>> results;
@@ -419,6 +456,7 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited) {
       }
       return false;
     }
+    if (led && full()) return false;  // no stall on the caller's thread: the task writes it
     refused = wait_for_room(l);  // before the group is taken: appends queued meanwhile join it
     uint64_t bytes = 0;
     while (!q.empty()) {
@@ -462,24 +500,24 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited) {
         }
       }
     }
-  }
-  if (group_commit) {
-    // The largest group of the last 64 rounds and of the 64 before: how many writers are active.
-    group_max_ = std::max(group_max_, group.size());
-    if (++rounds_in_window_ == 64) {
-      prev_group_max_ = group_max_;
-      group_max_ = 0;
-      rounds_in_window_ = 0;
+    if (group_commit) {
+      // The largest group of the last 64 rounds and of the 64 before: how many writers are active.
+      group_max_ = std::max(group_max_, group.size());
+      if (++rounds_in_window_ == 64) {
+        prev_group_max_ = group_max_;
+        group_max_ = 0;
+        rounds_in_window_ = 0;
+      }
     }
   }
   if (!entries.empty()) {
     // One frame, one write(), at most one fdatasync for every stream's entries of the group.
     const auto t0 = std::chrono::steady_clock::now();
     Result<Offset> lsn = write_entries(entries, want_sync);
-    if (group_commit) last_round_ = std::chrono::steady_clock::now() - t0;
-    if (lsn.ok() && waited) {
+    if (group_commit || (lsn.ok() && waited)) {
       std::lock_guard l(mu_);
-      ++group_waits_;
+      if (group_commit) last_round_ = std::chrono::steady_clock::now() - t0;
+      if (lsn.ok() && waited) ++group_waits_;
     }
     if (!lsn.ok()) {
       for (size_t k : written) results[k] = lsn.status();
@@ -488,8 +526,27 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited) {
           std::chrono::duration<double>(interval)));
     }
   }
+  // The group commit's groups are answered in the order they were taken (a caller writing its
+  // own group and the task may each be past the write lock): a stream's appends in LSN order.
+  const uint64_t turn = group_commit ? taken_++ : 0;
   w.unlock();
-  for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]), group[i].batch);
+  if (group_commit) {
+    std::unique_lock l(answer_mu_);
+    answer_cv_.wait(l, [&] { return answered_ == turn; });
+  }
+  {
+    const bool outer = t_answering;
+    t_answering = true;  // a group started from these callbacks goes to the task (take_lead)
+    for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]), group[i].batch);
+    t_answering = outer;
+  }
+  if (group_commit) {
+    {
+      std::lock_guard l(answer_mu_);
+      ++answered_;
+    }
+    answer_cv_.notify_all();
+  }
   if (!entries.empty() || !refused.ok()) ask_holders_to_flush();
   return true;
 }
@@ -599,6 +656,7 @@ Status NodeLog::close() {
     // Appends queued before the close are written by the caller writing them.
     std::unique_lock l(mu_);
     direct_idle_cv_.wait(l, [&] { return !direct_writing_; });
+    lead_idle_cv_.wait(l, [&] { return !leading_; });  // a caller writing its group finishes it
   }
   appender_.stop();
   drain();

@@ -31,8 +31,9 @@
 // (detach), so a later attach in the same process replays them without reading the log again.
 //
 // Thread-safe. done runs in append order per stream: for streams synced per append later, on the
-// group-commit thread (or at once on the caller's thread for an error found before queueing);
-// for the others on the caller's thread before append_async returns.
+// group-commit thread (or at once on the caller's thread for an error found before queueing, or
+// with NodeLogOptions::caller_commits when the caller writes the group itself); for the others
+// on the caller's thread before append_async returns.
 #pragma once
 
 #include <chrono>
@@ -73,6 +74,13 @@ struct NodeLogOptions {
   // thread waits for as many before it writes (never longer than the last write + sync; a lone
   // writer never waits). 0: it never waits.
   std::chrono::microseconds group_wait{1000};
+  // Who writes a group nobody is writing yet: false, the group-commit task on the process pool;
+  // true, the caller whose append (or last Plug) starts it, on its own thread, when the group
+  // commit would not wait for more writers (no group is being written, the log has room): it
+  // writes and syncs one group and runs its callbacks before append_async (or ~Plug) returns,
+  // and hands anything queued meanwhile to the task. That saves a hand-off to a pool thread and
+  // back on each round trip of a lone writer (docs/wal-format.md, "Syncing").
+  bool caller_commits = false;
   // Asked to have a stream that nobody attached flushed: it holds the oldest segment back (its
   // records were recovered, but no owner opened it). Called without the log's locks held, from
   // the thread that found it; it must not wait for the log.
@@ -140,7 +148,8 @@ class NodeLog {
   // or the log's copy of it). An empty batch is acknowledged with the stream's end without
   // writing.
   // - A stream synced per append (kAlways, kInterval with interval 0) joins the group commit:
-  //   the batch is copied, and done runs later on the log's group-commit thread.
+  //   the batch is copied, and done runs later on the log's group-commit thread (with
+  //   caller_commits, on this thread before append_async returns when it starts the group).
   // - Any other stream's append is written by the callers themselves (there is no sync to
   //   share, so a hand-off to another thread would only add latency): the first caller to find
   //   no one writing writes what is queued, one frame per group, until nothing is; the others
@@ -233,10 +242,20 @@ class NodeLog {
                              const std::function<Status(std::vector<Run>&, const std::vector<size_t>&)>& deliver);
   // appender_'s body: writes queued appends, a group at a time, until the queue is empty.
   void drain();
+  // Under mu_, with appends queued and no Plug: whether the group commit would start now
+  // without waiting for more writers (so a caller may write the group itself: caller_commits),
+  // and if so makes the caller the one writing it (leading_).
+  bool take_lead();
+  // The caller that took the lead writes one group, then hands what is queued to appender_.
+  void lead();
+  // Starts the group commit of what is queued (mu_ not held): lead() or appender_.
+  void start_group(bool lead_here);
   // Takes one group from q (queue_ or direct_), writes it as one frame and completes its
   // appends. False, and nothing done, when q is empty; then, for direct_, under the same lock,
   // the caller stops being its writer. waited: the group commit waited for this group.
-  bool write_group(std::deque<Pending>& q, bool waited);
+  // led: the caller writing its own group (lead): when the log is full it writes nothing (no
+  // stall on the caller's thread) and returns false.
+  bool write_group(std::deque<Pending>& q, bool waited, bool led = false);
   // Under write_mu_: writes entries as one frame (synced if sync) and, under mu_, records which
   // stream needs which LSN. The LSN of the first entry, or the error.
   Result<Offset> write_entries(const std::vector<Entry>& entries, bool sync);
@@ -297,7 +316,15 @@ class NodeLog {
   uint64_t group_waits_ = 0;
   uint64_t stalls_ = 0;
   std::condition_variable queued_cv_;  // an append was queued (the group commit may wait for it)
-  // Group sizing (the group-commit thread only).
+  // Group-commit groups are numbered as they are taken (under write_mu_) and answered in that
+  // order: a caller writing its own group and the task can both be past write_mu_ at once.
+  uint64_t taken_ = 0;
+  std::mutex answer_mu_;
+  std::condition_variable answer_cv_;
+  uint64_t answered_ = 0;              // groups whose callbacks have run (answer_mu_)
+  bool leading_ = false;               // a caller is writing a group itself (caller_commits)
+  std::condition_variable lead_idle_cv_;  // leading_ went false
+  // Group sizing (written under write_mu_ and mu_, read under either).
   std::chrono::steady_clock::duration last_round_{};  // the last group's write + sync
   size_t group_max_ = 0, prev_group_max_ = 0, rounds_in_window_ = 0;
   Offset asked_segment_{UINT64_MAX};  // the oldest segment whose holders were asked to flush
