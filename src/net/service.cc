@@ -712,6 +712,8 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     queue::Actors actors;
     std::vector<uint64_t> from;
     std::vector<TopicEntry*> entries;  // topic entries live as long as the service
+    std::vector<uint32_t> ids;         // their bucket numbers
+    std::vector<ReplicaTracker*> trackers;  // their topics' in-sync sets (as long as the entries)
     bool at_once = false;
     for (int i = 0; i < req->buckets_size(); ++i) resp->add_buckets();
     for (int i = 0; i < req->buckets_size(); ++i) {
@@ -736,23 +738,22 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
       actors.push_back(std::move(actor).value());
       from.push_back(rb.log_end());
       entries.push_back(e->get());
+      ids.push_back(rb.bucket());
+      trackers.push_back((*e)->tracker.get());
     }
     if (registry_)
       registry_->gauge("persisting_replicate_buckets", "Buckets in the follower's last Replicate call to this node",
                        {{"follower", req->follower()}})
           .set(static_cast<double>(req->buckets_size()));
     if (live.empty()) return done(Status::OK());
-    uint64_t waiter = queue::next_waiter_id();
-    reactor->arm(actors, waiter);
     size_t limit = std::clamp<uint32_t>(req->max_records(), 1, config_.max_get_limit);
     // Parked at most a third of replica_lag_max_ms: a caught-up follower asks again (and stays
     // in sync) well within it.
     uint32_t wait_ms = at_once ? 0
                                : std::min<uint32_t>({req->wait_ms(), config_.max_wait_ms,
                                                      static_cast<uint32_t>(config_.replication.lag_max.count() / 3)});
-    queue::fetch(actors, from, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
-                 [this, req, resp, done, live = std::move(live), from, entries = std::move(entries),
-                  follower](Result<std::vector<RecordBatch>> raw) {
+    auto answer = [this, req, resp, done, live = std::move(live), from, entries = std::move(entries),
+                   follower](Result<std::vector<RecordBatch>> raw) {
       if (!raw.ok()) return done(raw.status());
       size_t budget = config_.max_response_bytes;  // over every bucket's run
       bool shipped = false;
@@ -790,7 +791,58 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
         out->set_in_sync(tp->tracker->in_sync(b, follower));
       }
       done(Status::OK());
-    });
+    };
+    // Reads the buckets in `which` (the others answer empty runs), then answers.
+    auto read = [actors, from, limit, answer](const std::vector<bool>& which) {
+      queue::Actors sub;
+      std::vector<uint64_t> offsets;
+      for (size_t k = 0; k < which.size(); ++k)
+        if (which[k]) {
+          sub.push_back(actors[k]);
+          offsets.push_back(from[k]);
+        }
+      queue::fetch(sub, offsets, limit, false, std::chrono::milliseconds(0), 0,
+                   [which, answer](Result<std::vector<RecordBatch>> raw) {
+        if (!raw.ok()) return answer(std::move(raw));
+        std::vector<RecordBatch> all(which.size());
+        for (size_t k = 0, j = 0; k < which.size(); ++k)
+          if (which[k]) all[k] = std::move((*raw)[j++]);
+        answer(std::move(all));
+      });
+    };
+    // The buckets with records past the follower's end, as their in-sync sets know (every
+    // append to a bucket this node leads tells its set): only those are read. None: every one.
+    auto known = [from, ids, trackers]() {
+      std::vector<bool> which(ids.size());
+      bool any = false;
+      for (size_t k = 0; k < ids.size(); ++k) {
+        which[k] = trackers[k]->leader_end(ids[k]).value_or(0) > from[k];
+        any = any || which[k];
+      }
+      if (!any) which.assign(ids.size(), true);
+      return std::make_pair(which, any);
+    };
+    auto [which, any] = known();
+    if (any || wait_ms == 0) return read(which);
+    // Parked (in the sets, not in the buckets' actors: a call lists every bucket a follower
+    // follows from this node, most of them idle): woken by the first bucket whose leader end
+    // passes the follower's, which reads every bucket known to have records then; at the end of
+    // the wait, or when the call is cancelled, every bucket is read.
+    auto fired = std::make_shared<std::atomic<bool>>(false);
+    const uint64_t id = queue::next_waiter_id();
+    auto fire = [fired, id, trackers, known, read](bool all) {
+      if (fired->exchange(true)) return;
+      for (ReplicaTracker* t : trackers) t->cancel_records(id);
+      auto [which, any] = known();
+      read(all ? std::vector<bool>(which.size(), true) : which);
+    };
+    for (size_t k = 0; k < ids.size() && !fired->load(); ++k)
+      trackers[k]->wait_records(ids[k], from[k], id, [fire] { fire(false); });
+    if (fired->load())
+      for (ReplicaTracker* t : trackers) t->cancel_records(id);  // registered after it fired
+    Scheduler::Default()->schedule_at(std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms),
+                                      [fire] { fire(true); });
+    reactor->on_cancel([fire] { fire(true); });
   };
   if (cached)
     body();
