@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -46,6 +47,10 @@ class Elections {
   // current lease, and the lease is valid (the last successful keepalive was sent less than the
   // TTL ago, steady clock). Unavailable naming the bucket otherwise.
   virtual Status check_leads(const std::string& topic, uint32_t bucket, uint64_t epoch) const = 0;
+  // cb runs (on the thread that reads etcd) after a read finds a leader key gone, new, or with
+  // another create_revision, so that elections and followers act on it without waiting for their
+  // next scan. Empty: none. Returns once no call of the previous cb is going on.
+  virtual void on_leaders_changed(std::function<void()> cb) = 0;
 };
 
 }  // namespace persisting::net

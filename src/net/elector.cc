@@ -134,18 +134,26 @@ Status Elector::keep_isr(TopicEntry& t, uint32_t bucket, uint64_t epoch) {
   want.epoch = epoch;
   want.high_watermark = snap->high_watermark;
   want.incarnation = t.info.incarnation;
+  std::vector<NodeId> members;
   for (const auto& r : snap->replicas)
-    if (r.in_sync) want.members.push_back(r.id.str());
+    if (r.in_sync) {
+      want.members.push_back(r.id.str());
+      members.push_back(r.id);
+    }
   auto have_key = elections_->isr_key(t.info.topic, bucket);
   auto have = have_key ? decode_isr(have_key->value) : std::nullopt;
   const std::string k = key_of(t, bucket);
   if (have && have->epoch == want.epoch && have->members == want.members && have->incarnation == want.incarnation) {
+    t.tracker->committed(bucket, members);  // stored already (by this leader)
     if (have->high_watermark == want.high_watermark) return Status::OK();
     auto it = isr_written_.find(k);
     if (it != isr_written_.end() && Clock::now() - it->second < kHwWriteEvery) return Status::OK();
   }
   ASSIGN_OR_RETURN(bool ok, elections_->write_isr(t.info.topic, bucket, static_cast<int64_t>(epoch), encode(want)));
-  if (ok) isr_written_[k] = Clock::now();
+  if (ok) {
+    isr_written_[k] = Clock::now();
+    t.tracker->committed(bucket, members);  // a change of the set counts from here on
+  }
   return Status::OK();
 }
 

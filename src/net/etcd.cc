@@ -300,16 +300,36 @@ class EtcdMembership : public Membership, public Elections {
     int64_t rev = 0;
     if (r.contains("header") && r["header"].contains("revision"))
       rev = std::stoll(r["header"]["revision"].get<std::string>());
-    std::lock_guard<std::mutex> lock(mu_);
-    nodes_ = std::move(nodes);
-    kafka_ = std::move(kafka);
-    zones_ = std::move(zones);
-    alive_ = std::move(alive);
-    left_ = std::move(left);
-    leaders_ = std::move(leaders);
-    isr_ = std::move(isr);
-    cache_rev_ = rev;
+    bool leaders_changed = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      leaders_changed = !same_epochs(leaders_, leaders);
+      nodes_ = std::move(nodes);
+      kafka_ = std::move(kafka);
+      zones_ = std::move(zones);
+      alive_ = std::move(alive);
+      left_ = std::move(left);
+      leaders_ = std::move(leaders);
+      isr_ = std::move(isr);
+      cache_rev_ = rev;
+    }
+    if (leaders_changed) {
+      std::lock_guard<std::mutex> lock(leaders_cb_mu_);
+      if (leaders_cb_) leaders_cb_();
+    }
     return rev;
+  }
+
+  // The same leader keys at the same create_revisions (epochs).
+  static bool same_epochs(const std::map<std::string, ElectionKey>& a, const std::map<std::string, ElectionKey>& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+             return x.first == y.first && x.second.create_revision == y.second.create_revision;
+           });
+  }
+
+  void on_leaders_changed(std::function<void()> cb) override {
+    std::lock_guard<std::mutex> lock(leaders_cb_mu_);
+    leaders_cb_ = std::move(cb);
   }
 
   bool wait_stop(std::chrono::milliseconds d) {
@@ -376,6 +396,8 @@ class EtcdMembership : public Membership, public Elections {
   std::set<std::string> left_;  // stopped cleanly (their left/ mark), not yet back
   std::map<std::string, ElectionKey> leaders_, isr_;  // "topic/bucket" -> key
   int64_t cache_rev_ = 0;                            // the store revision of the last read
+  std::mutex leaders_cb_mu_;                         // held while leaders_cb_ runs
+  std::function<void()> leaders_cb_;                 // on_leaders_changed
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -74,6 +74,7 @@ class DirectoryCluster final : public kafka::KafkaCluster {
     std::shared_lock fence_lock(t->fences.mu);
     ASSIGN_OR_RETURN(auto actor, directory_->local_bucket(*t, partition));
     RETURN_IF_ERROR(prepare_replicated(*t, partition, *actor));
+    RETURN_IF_ERROR(fence(*t, partition));
     if (auto m = t->fences.moving.find(partition); m != t->fences.moving.end())
       return Unavailable(bucket_name(topic, partition) + " is moving to " + m->second +
                          " (a rebalance is in progress): ask for metadata again");
@@ -111,9 +112,12 @@ class DirectoryCluster final : public kafka::KafkaCluster {
     auto t = led(topic, partition);
     if (!t.ok()) return done(acks_all ? t.status() : Status::OK());  // acks=1: the leader has them
     if (!*t) return done(Status::OK());
-    (*t)->tracker->leader_appended(partition, end);
-    if (!acks_all) return done(Status::OK());
-    (*t)->tracker->wait_for(partition, end, std::move(done), /*acks=*/true);
+    TopicEntry* e = *t;
+    e->tracker->leader_appended(partition, end);
+    if (!acks_all) return done(fence(*e, partition));
+    e->tracker->wait_for(partition, end, [this, e, partition, done = std::move(done)](Status s) {
+      done(s.ok() ? fence(*e, partition) : s);
+    }, /*acks=*/true);
   }
 
   kafka::BrokerAddress coordinator(const std::string& group) const override {
@@ -141,6 +145,15 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   std::function<void(std::function<void()>)> run_blocking_;
   groups::Coordinator* group_offsets_;
   EnsureInSync ensure_in_sync_;
+
+  // As a gRPC Put, a produce is appended and answered only while this node may lead the
+  // partition (etcd lease; TopicDirectory::check_leads). FailedPrecondition: the client is told
+  // NOT_LEADER_OR_FOLLOWER, asks for metadata again and retries (the idempotent producer's
+  // sequence makes a record that did land a duplicate).
+  Status fence(const TopicEntry& t, uint32_t partition) const {
+    Status s = directory_->check_leads(t, partition);
+    return s.ok() ? s : FailedPrecondition(s.message());
+  }
 
   // A replicated bucket this node leads: its leader records confirmed and its in-sync set made
   // (may block the first time: the set asks the actor for its count). Nothing for factor 1.

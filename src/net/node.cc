@@ -251,6 +251,7 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
   sc.max_response_bytes = std::max<size_t>(config.max_message_bytes / 2, 1 << 16);
   sc.replication.lag_max = std::chrono::milliseconds(config.replica_lag_max_ms);
   sc.replication.min_insync = config.min_insync_replicas;
+  sc.replication.commit_changes = !config.etcd.empty();  // elections read the sets stored in etcd
   impl->service = std::make_unique<Service>(impl->core, impl->membership.get(), impl->peers.get(),
                                             &impl->registry, sc);
 

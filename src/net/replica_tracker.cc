@@ -9,6 +9,7 @@ using replication::Clock;
 ReplicaTracker::ReplicaTracker(std::string topic, uint32_t replication_factor, ReplicationConfig config)
     : topic_(std::move(topic)) {
   config_.lag_max = config.lag_max;
+  config_.commit_changes = config.commit_changes;
   uint32_t min = config.min_insync ? config.min_insync : replication::default_min_insync(replication_factor);
   config_.min_insync = std::clamp<uint32_t>(min, 1, std::max<uint32_t>(replication_factor, 1));
 }
@@ -145,6 +146,12 @@ void ReplicaTracker::tick() {
   std::unique_lock<std::mutex> lock(mu_);
   auto now = Clock::now();
   for (auto& [b, s] : sets_) s->tick(now);
+  run_ready(lock);
+}
+
+void ReplicaTracker::committed(uint32_t bucket, const std::vector<NodeId>& members) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (auto* s = find(bucket)) s->committed(members);
   run_ready(lock);
 }
 

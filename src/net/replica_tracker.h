@@ -25,6 +25,8 @@ namespace persisting::net {
 struct ReplicationConfig {
   std::chrono::milliseconds lag_max{10000};  // replica_lag_max_ms
   uint32_t min_insync = 0;                   // min_insync_replicas; 0: by factor (2 for 3, 3 for 5)
+  // The in-sync sets are stored in etcd (elections): a change counts once stored (committed).
+  bool commit_changes = false;
 };
 
 // What cluster status shows of a bucket the node leads.
@@ -69,6 +71,8 @@ class ReplicaTracker {
   std::optional<InSyncSnapshot> snapshot(uint32_t bucket) const;
   // Followers lagging longer than lag_max leave their sets.
   void tick();
+  // The bucket's in-sync set stored in etcd is now members (InSyncSet::committed).
+  void committed(uint32_t bucket, const std::vector<NodeId>& members);
   // The node stops leading the bucket: waiters fail with why, the set is dropped.
   void close(uint32_t bucket, const Status& why);
 

@@ -19,6 +19,7 @@ constexpr uint32_t kMaxRecords = 10000;                     // per bucket and Re
 constexpr uint32_t kWaitMs = 1000;                          // a parked Replicate
 constexpr auto kCallTimeout = std::chrono::milliseconds(kWaitMs + 5000);
 constexpr auto kScanPeriod = std::chrono::milliseconds(500);
+constexpr uint64_t kLearnEvery = 10;                        // scans between asking for topics
 
 }  // namespace
 
@@ -76,9 +77,17 @@ void Replicator::start() {
     if (!stopping_) scanner_->run_after(kScanPeriod);
   });
   scanner_->run_now();
+  // A leader key gone or new (a lease expired, an election won): scan now, not at the next
+  // period, so a candidate campaigns and followers adopt the new epoch at once.
+  if (elector_)
+    membership_->elections()->on_leaders_changed([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!stopping_) scanner_->run_now();
+    });
 }
 
 void Replicator::stop() {
+  if (elector_) membership_->elections()->on_leaders_changed(nullptr);  // no call after this
   std::unique_lock<std::mutex> lock(mu_);
   if (!stopping_) {
     stopping_ = true;
@@ -108,6 +117,9 @@ void Replicator::scan() {
         if (info.replication_factor > 1) log_if_error(logger_, LogLevel::kWarning, "replication: loading topic '" + info.topic + "'",
                                                       directory_->find(info.topic, false).status());
   }
+  // Not at once: a call to a member that is not up yet would hold its channel in gRPC's
+  // reconnect backoff, and the topic creations forwarded to it meanwhile would fail.
+  if (++scans_ % kLearnEvery == 0) learn_topics();
   for (const auto& t : directory_->all()) {
     if (t->info.replication_factor <= 1) continue;
     if (!t->confirmed) confirm(*t);
@@ -122,6 +134,32 @@ void Replicator::scan() {
     }
   }
   cancel_stale();  // links with buckets whose leader changed meanwhile
+}
+
+void Replicator::learn_topics() {
+  if (!membership_) return;
+  for (const auto& m : membership_->configured()) {
+    if (m.id == directory_->self().id || !membership_->down_reason(m.id).empty()) continue;
+    v1::ListTopicsRequest q;
+    q.set_local_only(true);
+    v1::ListTopicsResponse r;
+    Status s = call_peer(*peers_, m, &Stub::ListTopics, q, &r, peer_timeout_);
+    if (!s.ok()) {
+      log_if_error(logger_, LogLevel::kDebug, "replication: the topics of node " + m.id.str(), s);
+      continue;
+    }
+    for (const auto& spec : r.topics()) {
+      if (spec.replication_factor() <= 1 || directory_->cached(spec.topic())) continue;
+      // On this disk: loaded by the first scan (or deleted here since the peer listed it).
+      if (core_->lookup(spec.topic()).status().code() != Code::kNotFound) continue;
+      auto e = directory_->find(spec.topic(), /*forward=*/true);
+      if (e.ok())
+        log_line(logger_, LogLevel::kInfo, "replication: learned topic '" + spec.topic() + "' from node " +
+                 m.id.str() + " (this node's disk does not have it): its copies are fetched from their leaders");
+      else
+        log_if_error(logger_, LogLevel::kWarning, "replication: learning topic '" + spec.topic() + "'", e.status());
+    }
+  }
 }
 
 void Replicator::cancel_stale() {

@@ -47,6 +47,10 @@ class Replicator {
   struct Follow;
   struct Link;
   void scan();
+  // Replicated topics the other members have and this node's disk does not (it lost its data
+  // dir, or was down when they were made): learned, so that this node follows their buckets.
+  // Every kLearnEvery scans (5 s).
+  void learn_topics();
   // After a restart: compares the topic's leader records with the other members' and adopts
   // newer ones; sets t.confirmed once at least one other member answered (or there is none).
   void confirm(TopicEntry& t);
@@ -81,6 +85,7 @@ class Replicator {
   std::condition_variable cv_;
   bool stopping_ = false;
   bool loaded_ = false;                                    // local topics loaded once
+  uint64_t scans_ = 0;                                     // scan() runs one at a time
   std::map<std::string, std::shared_ptr<Link>> links_;  // leader "id\naddress" -> its running link
   std::unique_ptr<Elector> elector_;  // with etcd membership: automatic elections
   std::unique_ptr<BackgroundTask> scanner_;  // scan() on the process pool, every kScanPeriod

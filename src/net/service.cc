@@ -467,7 +467,7 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
         if (t.tracker) {
           if (Status s = directory_->check_confirmed(t, bucket); !s.ok()) return done(s);
           // With etcd: only while this node holds the bucket's leader key under a valid lease.
-          if (Status s = check_leads(t, bucket); !s.ok()) return done(s);
+          if (Status s = directory_->check_leads(t, bucket); !s.ok()) return done(s);
         }
         if (auto m = t.fences.moving.find(bucket); m != t.fences.moving.end())
           return done(Unavailable(bucket_name(info.topic, bucket) + " is moving to " + m->second +
@@ -533,11 +533,11 @@ grpc::ServerUnaryReactor* Service::Put(grpc::CallbackServerContext* ctx, const v
               // No acknowledgment once this node's etcd lease may have expired (fencing).
               if (acks_all)
                 return tp->tracker->wait_for(bucket, end, [this, tp, bucket, finish, r, duplicate](Status s) {
-                  if (s.ok()) s = check_leads(*tp, bucket);
+                  if (s.ok()) s = directory_->check_leads(*tp, bucket);
                   if (!s.ok()) return finish(s, false);
                   finish(r, duplicate);
                 }, /*acks=*/true);
-              if (Status s = check_leads(*tp, bucket); !s.ok()) return finish(s, false);
+              if (Status s = directory_->check_leads(*tp, bucket); !s.ok()) return finish(s, false);
             }
             finish(std::move(r), duplicate);
           });
@@ -849,12 +849,6 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
   else
     post_admin(std::move(body));
   return reactor;
-}
-
-Status Service::check_leads(const TopicEntry& t, uint32_t bucket) const {
-  Elections* el = membership_->elections();
-  if (!el || t.info.replication_factor <= 1) return Status::OK();
-  return el->check_leads(t.info.topic, bucket, directory_->leader(t, bucket).epoch);
 }
 
 Status Service::ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor) {

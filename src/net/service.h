@@ -144,9 +144,6 @@ class Service final : public v1::QueueService::CallbackService {
   Status ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor);
 
  private:
-  // With etcd elections (net/elections.h): Unavailable unless this node may acknowledge puts of
-  // the replicated bucket now (it holds the leader key under a valid lease). OK otherwise.
-  Status check_leads(const TopicEntry& t, uint32_t bucket) const;
   // What this node knows of a replicated bucket (its records, its copy's count, its in-sync set
   // when it leads, its leader's last answer when it follows). Blocks (the count).
   Status leader_state(TopicEntry& t, uint32_t bucket, v1::BucketLeaderResponse::State* out);

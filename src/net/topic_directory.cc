@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/status_macros.h"
+#include "net/elections.h"
 #include "net/grpc_status.h"
 #include "net/wire.h"
 #include "persisting/backend.h"
@@ -47,7 +48,8 @@ std::shared_ptr<TopicEntry> TopicDirectory::cached(const std::string& name) cons
 }
 
 Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& info, std::vector<std::string> ids,
-                                                              uint64_t epoch, bool kafka, Zones zones) {
+                                                              uint64_t epoch, bool kafka, Zones zones,
+                                                              bool learned) {
   if (!core_->has_data_dir()) {
     auto durable = BackendRegistry::global().is_durable(info.backend);
     if (durable.ok() && *durable)
@@ -126,9 +128,10 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::remember(const TopicInfo& in
         return leaders.status();
       }
       entry->leaders = std::move(leaders).value();
-      // The topic was on this disk before this entry (a restart): an election may have
-      // happened meanwhile; the replication scan asks the other members first.
-      entry->confirmed = !existed;
+      // The topic was on this disk before this entry (a restart), or was made elsewhere before
+      // this node learned it: an election may have happened meanwhile; the replication scan
+      // asks the other members first.
+      entry->confirmed = !existed && !learned;
     }
     if (core_->has_data_dir()) {
       auto fences = load_fences(core_->env, fences_path(core_->options.data_dir, stored.topic));
@@ -169,6 +172,12 @@ Leadership TopicDirectory::leader(const TopicEntry& t, uint32_t bucket) const {
       return {NodeId(it->second.leader()), it->second.epoch()};
   }
   return {t.placement()->owner(t.info.topic, bucket), 0};
+}
+
+Status TopicDirectory::check_leads(const TopicEntry& t, uint32_t bucket) const {
+  Elections* el = membership_->elections();
+  if (!el || t.info.replication_factor <= 1) return Status::OK();
+  return el->check_leads(t.info.topic, bucket, leader(t, bucket).epoch);
 }
 
 Status TopicDirectory::check_confirmed(const TopicEntry& t, uint32_t bucket) const {
@@ -295,7 +304,7 @@ Result<std::shared_ptr<TopicEntry>> TopicDirectory::find(const std::string& name
       std::vector<std::string> ids(resp.topic().placement().begin(), resp.topic().placement().end());
       Zones zones(resp.topic().placement_zones().begin(), resp.topic().placement_zones().end());
       return remember(from_wire(resp.topic()), std::move(ids), resp.topic().placement_epoch(), resp.topic().kafka(),
-                      std::move(zones));
+                      std::move(zones), /*learned=*/true);
     }
   }
   return NotFound("topic '" + name + "' does not exist (asked nodes " + asked + ")");

@@ -114,9 +114,12 @@ class TopicDirectory {
   // members now with their zones. kafka: the topic was created over Kafka (a peer said so); it
   // is marked (set_kafka_marker) once its topic.json exists and before the entry is published.
   // A new topic whose replication_factor exceeds its placement's members is refused
-  // (InvalidArgument) before anything is written.
+  // (InvalidArgument) before anything is written. learned: the topic was made elsewhere before
+  // (this node missed its creation, or lost its disk), so a replicated topic's leader epochs
+  // are asked of the other members before this node serves it (TopicEntry::confirmed).
   Result<std::shared_ptr<TopicEntry>> remember(const TopicInfo& info, std::vector<std::string> ids,
-                                               uint64_t epoch, bool kafka = false, Zones zones = {});
+                                               uint64_t epoch, bool kafka = false, Zones zones = {},
+                                               bool learned = false);
   // Every topic on this node's disk (or in its memory), used or not.
   Result<std::vector<TopicInfo>> local_topics() { return core_->list_topics(); }
   // Every topic used since start (and not deleted since).
@@ -139,6 +142,11 @@ class TopicDirectory {
   Result<std::shared_ptr<runtime::BucketStorage>> local_bucket(TopicEntry& t, uint32_t bucket);
   // Unavailable while this node has not confirmed the topic's leader records (t.confirmed).
   Status check_confirmed(const TopicEntry& t, uint32_t bucket) const;
+  // With etcd elections, for a replicated bucket: OK only while this node holds the bucket's
+  // leader key at its epoch under a valid lease (Elections::check_leads), so that a deposed or
+  // frozen leader neither appends nor acknowledges (the gRPC Put and the Kafka Produce check it
+  // before the append and before the answer). OK otherwise.
+  Status check_leads(const TopicEntry& t, uint32_t bucket) const;
   // Adopts a bucket's election history (ascending) when its newest epoch is newer than this
   // node's record (else nothing, *changed false). Stored in leaders.json before it is used.
   // When it makes this node the leader, the epoch's start is this node's record count, taken

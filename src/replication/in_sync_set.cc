@@ -16,7 +16,7 @@ InSyncSet::InSyncSet(std::string what, std::vector<NodeId> replicas, uint64_t le
     : what_(std::move(what)), config_(config) {
   for (auto& id : replicas) {
     bool out = !replicas_.empty() && std::find(out_of_sync.begin(), out_of_sync.end(), id) != out_of_sync.end();
-    replicas_.push_back({std::move(id), 0, !out, now});
+    replicas_.push_back({std::move(id), 0, !out, /*counted=*/config_.commit_changes || !out, now});
   }
   if (!replicas_.empty()) replicas_.front().log_end = leader_end;
   advance();
@@ -26,6 +26,17 @@ InSyncSet::~InSyncSet() { close(Unavailable(what_ + ": its leader stopped")); }
 
 size_t InSyncSet::in_sync_count() const {
   return static_cast<size_t>(std::count_if(replicas_.begin(), replicas_.end(), [](const auto& r) { return r.in_sync; }));
+}
+
+size_t InSyncSet::counted_count() const {
+  return static_cast<size_t>(std::count_if(replicas_.begin(), replicas_.end(), [](const auto& r) { return r.counted; }));
+}
+
+void InSyncSet::committed(const std::vector<NodeId>& members) {
+  if (!config_.commit_changes) return;
+  for (size_t i = 1; i < replicas_.size(); ++i)
+    replicas_[i].counted = std::find(members.begin(), members.end(), replicas_[i].id) != members.end();
+  advance();
 }
 
 void InSyncSet::leader_appended(uint64_t end, Clock::time_point now) {
@@ -43,6 +54,9 @@ Status InSyncSet::follower_fetched(const NodeId& follower, uint64_t end, Clock::
   if (end > leader_end())
     return InvalidArgument(what_ + ": follower " + follower.str() + " reports log end " + std::to_string(end) +
                            ", beyond the leader's " + std::to_string(leader_end()));
+  // An in-sync replica never reports less than the high watermark unless it lost records it
+  // had acknowledged (its disk was wiped): it leaves the set at once, not after lag_max.
+  if (it->in_sync && end < high_watermark_) it->in_sync = false;
   it->log_end = end;
   if (end >= leader_end()) {
     it->caught_up_at = now;
@@ -75,7 +89,7 @@ void InSyncSet::tick(Clock::time_point now) {
 
 Status InSyncSet::check_acks_all() const {
   if (closed_) return closed_why_;
-  size_t n = in_sync_count();
+  size_t n = counted_count();
   if (n < config_.min_insync)
     return Unavailable(what_ + ": not enough in-sync replicas for acks=all (" + std::to_string(n) + " in sync, " +
                        "min_insync_replicas is " + std::to_string(config_.min_insync) + ")");
@@ -84,7 +98,7 @@ Status InSyncSet::check_acks_all() const {
 
 Status InSyncSet::answer_for(const Waiter& w) const {
   if (!w.acks) return Status::OK();
-  size_t n = in_sync_count();
+  size_t n = counted_count();
   if (n >= config_.min_insync) return Status::OK();
   return Unavailable(what_ + ": not enough in-sync replicas after the append (" + std::to_string(n) +
                      " in sync, min_insync_replicas is " + std::to_string(config_.min_insync) +
@@ -110,9 +124,11 @@ void InSyncSet::close(const Status& why) {
 }
 
 void InSyncSet::advance() {
+  if (!config_.commit_changes)
+    for (auto& r : replicas_) r.counted = r.in_sync;
   uint64_t hw = std::numeric_limits<uint64_t>::max();
   for (const auto& r : replicas_)
-    if (r.in_sync) hw = std::min(hw, r.log_end);
+    if (r.in_sync || r.counted) hw = std::min(hw, r.log_end);
   if (hw == std::numeric_limits<uint64_t>::max()) return;  // no replicas
   high_watermark_ = std::max(high_watermark_, hw);
   while (!waiters_.empty() && waiters_.begin()->first <= high_watermark_) {

@@ -17,6 +17,12 @@
 //    NOT_ENOUGH_REPLICAS_AFTER_APPEND does; and it fails when the set is closed (leadership lost).
 //  - A reader may wait for the high watermark too (wait_for with acks false): answered OK once
 //    it passes, whatever the set's size.
+//  - With commit_changes (the set is stored in etcd, where elections read it), a change of the
+//    set counts only once it is stored (committed, Kafka's AlterPartition): until then the high
+//    watermark waits for both the old and the new members (a leaving follower holds it back, a
+//    joining one is waited for too), and min_insync counts the stored members. So every
+//    acknowledged record is on every member of the stored set, the one a failover elects from.
+//    It starts with every replica counted, until the first commit.
 // The node's leaders keep one per replicated bucket (net/replica_tracker.h).
 #pragma once
 
@@ -37,6 +43,7 @@ using Clock = std::chrono::steady_clock;
 struct InSyncConfig {
   std::chrono::milliseconds lag_max{10000};  // replica_lag_max_ms
   uint32_t min_insync = 1;                   // min_insync_replicas, leader included
+  bool commit_changes = false;               // changes count once committed (see above)
 };
 
 // The default min_insync_replicas of a replication factor: 1 for 1, 2 for 3, 3 for 5.
@@ -46,6 +53,9 @@ struct ReplicaProgress {
   NodeId id;
   uint64_t log_end = 0;
   bool in_sync = true;
+  // In the set as last committed (without commit_changes: in_sync). The high watermark waits for
+  // replicas in_sync or counted; min_insync counts the counted ones.
+  bool counted = true;
   Clock::time_point caught_up_at;  // last time it held everything the leader had
   // The leader's log end and the time when its previous fetch arrived: a fetch from at least
   // that end means it was caught up then (Kafka's lastFetchLeaderLogEndOffset), so a follower
@@ -78,6 +88,9 @@ class InSyncSet {
   Status follower_fetched(const NodeId& follower, uint64_t end, Clock::time_point now);
   // Followers not caught up for longer than lag_max leave the in-sync set.
   void tick(Clock::time_point now);
+  // With commit_changes: members (ids) is the set now stored; the leader always counts. Without
+  // it: nothing (changes count at once).
+  void committed(const std::vector<NodeId>& members);
 
   // Whether a put with acks=all may be appended now: Unavailable "not enough in-sync replicas"
   // while fewer than min_insync are in sync.
@@ -93,6 +106,7 @@ class InSyncSet {
   uint64_t leader_end() const { return replicas_.front().log_end; }
   const std::vector<ReplicaProgress>& replicas() const { return replicas_; }
   size_t in_sync_count() const;
+  size_t counted_count() const;  // what min_insync is checked against
   size_t waiting() const { return waiters_.size(); }
   const InSyncConfig& config() const { return config_; }
 

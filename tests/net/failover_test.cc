@@ -13,6 +13,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -403,6 +404,48 @@ TEST(Failover, EtcdRestartMidRunLosesNothingAndPutsResume) {
     std::printf("through %s: %zu acknowledged, %d unacknowledged present\n", cluster.id(n).c_str(), p.acked().size(), unacked);
   }
   for (int n = 0; n < 3; ++n) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+}
+
+TEST(Failover, AWipedFollowerIsRebuiltFromTheLeaderAndThenHoldsEveryRecord) {
+  Etcd etcd;
+  ASSERT_TRUE(etcd.start()) << etcd.log();
+  Cluster cluster(3, etcd_args(etcd, "/wipe"));
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto v = create_topic(cluster, "w");
+  ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
+  const int leader = cluster.index_of(v->leader);
+  const int wiped = others(3, leader)[0];
+  const int via = others(3, leader)[1];
+  Producer p(cluster.address(via), "w", 0);
+  ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20));
+
+  // The follower loses its disk: killed, its data dir removed, started again empty. It learns
+  // the topic from the others, fetches the bucket from 0 and rejoins the in-sync set.
+  ASSERT_EQ(cluster.kill(wiped, SIGKILL), -1);
+  std::error_code ec;
+  std::filesystem::remove_all(cluster.dir() + "/" + cluster.id(wiped), ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20)) << "puts stopped without the follower; " << cluster.log(via);
+  ASSERT_TRUE(cluster.start(wiped)) << cluster.log(wiped);
+  auto back = wait_view(cluster, {leader}, "w", [&](const View& x) {
+    return x.leads && x.epoch == v->epoch && x.in_sync.count(cluster.id(wiped));
+  });
+  ASSERT_TRUE(back) << "the wiped follower did not rejoin the in-sync set; " << cluster.log(wiped);
+  ASSERT_TRUE(wait_stored_in_sync(etcd, "/wipe", "w", 3)) << "the leader did not store its in-sync set in etcd";
+  ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20)) << cluster.log(via);
+  p.stop();
+  const std::vector<int64_t> acked = p.acked();
+
+  // The rebuilt copy alone: both other nodes killed, it is elected (it is in sync) and serves
+  // every acknowledged record, once and in order.
+  ASSERT_EQ(cluster.kill(leader, SIGKILL), -1);
+  ASSERT_EQ(cluster.kill(via, SIGKILL), -1);
+  auto nv = wait_view(cluster, {wiped}, "w", [&](const View& x) { return x.leads && x.epoch > v->epoch; });
+  ASSERT_TRUE(nv) << "the rebuilt node was not elected; " << cluster.log(wiped);
+  int unacked = check_exactly_once(cluster.address(wiped), "w", acked);
+  std::printf("through the rebuilt %s alone: %zu acknowledged, %d unacknowledged present\n", cluster.id(wiped).c_str(),
+              acked.size(), unacked);
+  EXPECT_EQ(cluster.kill(wiped, SIGTERM), 0) << cluster.log(wiped);
 }
 
 TEST(Failover, ManualElectIsRefusedWithEtcd) {

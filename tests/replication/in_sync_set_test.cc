@@ -46,10 +46,18 @@ TEST(InSyncSet, HighWatermarkIsTheSmallestLogEndInSyncAndNeverGoesDown) {
   EXPECT_EQ(f.set.high_watermark(), 60u);
   ASSERT_TRUE(f.set.follower_fetched(n2, 100, f.t0).ok());
   EXPECT_EQ(f.set.high_watermark(), 100u);
-  // A follower that truncated reports less: taken, but what readers saw stays visible.
+  // A follower that lost records (a wiped disk) reports less: taken, what readers saw stays
+  // visible, and it leaves the set at once (not after lag_max): it no longer holds them.
   ASSERT_TRUE(f.set.follower_fetched(n2, 90, f.t0).ok());
   EXPECT_EQ(f.set.replicas()[1].log_end, 90u);
   EXPECT_EQ(f.set.high_watermark(), 100u);
+  EXPECT_FALSE(in_sync(f.set, n2));
+  EXPECT_TRUE(in_sync(f.set, n3));
+  f.set.leader_appended(110, f.t0);
+  ASSERT_TRUE(f.set.follower_fetched(n3, 110, f.t0).ok());
+  EXPECT_EQ(f.set.high_watermark(), 110u) << "n2 no longer holds it back";
+  ASSERT_TRUE(f.set.follower_fetched(n2, 110, f.t0).ok());
+  EXPECT_TRUE(in_sync(f.set, n2)) << "back once it holds the high watermark again";
 }
 
 TEST(InSyncSet, BadReportsAreRefusedAndChangeNothing) {
@@ -235,4 +243,52 @@ TEST(InSyncSet, AnElectedLeaderStartsWithoutTheReplicasOutsideTheSetItTookOver) 
   EXPECT_EQ(set.high_watermark(), 50u);
   ASSERT_TRUE(set.follower_fetched(n3, 50, t0).ok());
   EXPECT_TRUE(in_sync(set, n3)) << "it joins once it reaches the high watermark";
+}
+
+TEST(InSyncSet, WithCommitChangesASetChangeCountsOnlyOnceStored) {
+  Clock::time_point t0 = Clock::time_point() + 1h;
+  InSyncSet set{"topic 't' bucket 0", {n1, n2, n3}, 0, InSyncConfig{10s, 2, /*commit_changes=*/true}, t0};
+  set.committed({n1, n2, n3});
+  set.leader_appended(50, t0);
+  ASSERT_TRUE(set.follower_fetched(n2, 50, t0 + 10s).ok());
+  // n3 lags past lag_max and leaves the set; while the smaller set is not stored, a failover
+  // could still elect n3, so the high watermark waits for it.
+  set.tick(t0 + 10s + 1ms);
+  EXPECT_FALSE(in_sync(set, n3));
+  EXPECT_EQ(set.high_watermark(), 0u);
+  Status acked = Unavailable("not answered");
+  set.wait_for(50, [&](Status s) { acked = s; });
+  EXPECT_EQ(acked.code(), Code::kUnavailable) << "answered before the smaller set was stored";
+  set.committed({n1, n2});
+  EXPECT_EQ(set.high_watermark(), 50u);
+  EXPECT_TRUE(acked.ok()) << acked.to_string();
+  // n3 catches up and joins: the watermark waits for it at once, min_insync counts it once stored.
+  ASSERT_TRUE(set.follower_fetched(n3, 50, t0 + 11s).ok());
+  EXPECT_TRUE(in_sync(set, n3));
+  set.leader_appended(60, t0 + 11s);
+  ASSERT_TRUE(set.follower_fetched(n2, 60, t0 + 11s).ok());
+  EXPECT_EQ(set.high_watermark(), 50u) << "the joining n3 is waited for";
+  EXPECT_EQ(set.counted_count(), 2u);
+  set.committed({n1, n2, n3});
+  EXPECT_EQ(set.counted_count(), 3u);
+  ASSERT_TRUE(set.follower_fetched(n3, 60, t0 + 11s).ok());
+  EXPECT_EQ(set.high_watermark(), 60u);
+  // min_insync counts the stored set: with only the leader stored, acks=all is refused even
+  // while the followers are in sync in the leader's memory.
+  set.committed({n1});
+  EXPECT_EQ(set.in_sync_count(), 3u);
+  Status refused = set.check_acks_all();
+  EXPECT_EQ(refused.code(), Code::kUnavailable);
+  EXPECT_NE(refused.message().find("(1 in sync, min_insync_replicas is 2)"), std::string::npos) << refused.message();
+}
+
+TEST(InSyncSet, WithoutCommitChangesASetChangeCountsAtOnce) {
+  Fixture f;
+  f.set.committed({n1});  // ignored: nothing is stored anywhere
+  EXPECT_EQ(f.set.counted_count(), 3u);
+  f.set.leader_appended(50, f.t0);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 50, f.t0 + 10s).ok());
+  f.set.tick(f.t0 + 10s + 1ms);
+  EXPECT_EQ(f.set.counted_count(), 2u);
+  EXPECT_EQ(f.set.high_watermark(), 50u);
 }
