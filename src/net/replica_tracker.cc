@@ -55,7 +55,38 @@ void ReplicaTracker::create(uint32_t bucket, std::vector<NodeId> replicas, uint6
 void ReplicaTracker::leader_appended(uint32_t bucket, uint64_t end) {
   std::unique_lock<std::mutex> lock(mu_);
   if (auto* s = find(bucket)) s->leader_appended(end, Clock::now());
+  wake_records(bucket, end);
   run_ready(lock);
+}
+
+std::optional<uint64_t> ReplicaTracker::leader_end(uint32_t bucket) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (auto* s = find(bucket)) return s->leader_end();
+  return std::nullopt;
+}
+
+void ReplicaTracker::wait_records(uint32_t bucket, uint64_t from, uint64_t id, std::function<void()> cb) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto* s = find(bucket);
+  if (!s || s->leader_end() > from) {
+    lock.unlock();
+    return cb();
+  }
+  record_waiters_.push_back({bucket, from, id, std::move(cb)});
+}
+
+void ReplicaTracker::cancel_records(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::erase_if(record_waiters_, [id](const RecordWaiter& w) { return w.id == id; });
+}
+
+void ReplicaTracker::wake_records(uint32_t bucket, uint64_t end) {
+  if (record_waiters_.empty()) return;
+  std::erase_if(record_waiters_, [&](RecordWaiter& w) {
+    if (w.bucket != bucket || w.from >= end) return false;
+    ready_.push_back(std::move(w.cb));
+    return true;
+  });
 }
 
 Status ReplicaTracker::follower_fetched(uint32_t bucket, const NodeId& follower, uint64_t end) {
@@ -63,7 +94,10 @@ Status ReplicaTracker::follower_fetched(uint32_t bucket, const NodeId& follower,
   Status st;
   if (auto* s = find(bucket)) {
     auto now = Clock::now();
-    if (end > s->leader_end()) s->leader_appended(end, now);
+    if (end > s->leader_end()) {
+      s->leader_appended(end, now);
+      wake_records(bucket, end);
+    }
     st = s->follower_fetched(follower, end, now);
   }
   run_ready(lock);
@@ -128,6 +162,7 @@ void ReplicaTracker::close(uint32_t bucket, const Status& why) {
     it->second->close(why);
     sets_.erase(it);
   }
+  wake_records(bucket, UINT64_MAX);  // parked Replicates answer now
   run_ready(lock);
 }
 

@@ -61,6 +61,13 @@ class ReplicaTracker {
   void wait_for(uint32_t bucket, uint64_t end, Callback cb, bool acks);
   // The high watermark; nullopt without a set.
   std::optional<uint64_t> high_watermark(uint32_t bucket) const;
+  // The leader's record count as the set knows it (puts, Kafka produces, Replicate reads);
+  // nullopt without a set.
+  std::optional<uint64_t> leader_end(uint32_t bucket) const;
+  // A parked Replicate: cb once the bucket's leader end passes `from` (at once when it has, or
+  // without a set). cancel_records(id) drops the waiters registered with id.
+  void wait_records(uint32_t bucket, uint64_t from, uint64_t id, std::function<void()> cb);
+  void cancel_records(uint64_t id);
   std::optional<InSyncSnapshot> snapshot(uint32_t bucket) const;
   // Followers lagging longer than lag_max leave their sets.
   void tick();
@@ -80,6 +87,16 @@ class ReplicaTracker {
   replication::InSyncConfig config_;
   mutable std::mutex mu_;
   std::map<uint32_t, std::unique_ptr<replication::InSyncSet>> sets_;
+  // Queues the record waiters of the bucket whose `from` lies below end in ready_ (under mu_).
+  void wake_records(uint32_t bucket, uint64_t end);
+
+  struct RecordWaiter {
+    uint32_t bucket;
+    uint64_t from;
+    uint64_t id;
+    std::function<void()> cb;
+  };
+  std::vector<RecordWaiter> record_waiters_;  // under mu_
   std::vector<std::function<void()>> ready_;  // answered callbacks not run yet (under mu_)
 };
 

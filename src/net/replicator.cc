@@ -1,6 +1,7 @@
 #include "net/replicator.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "core/log.h"
 #include "core/status_macros.h"
@@ -14,7 +15,7 @@
 namespace persisting::net {
 namespace {
 
-constexpr uint32_t kMaxRecords = 10000;                     // per Replicate
+constexpr uint32_t kMaxRecords = 10000;                     // per bucket and Replicate
 constexpr uint32_t kWaitMs = 1000;                          // a parked Replicate
 constexpr auto kCallTimeout = std::chrono::milliseconds(kWaitMs + 5000);
 constexpr auto kScanPeriod = std::chrono::milliseconds(500);
@@ -22,18 +23,36 @@ constexpr uint64_t kLearnEvery = 10;                        // scans between ask
 
 }  // namespace
 
-struct Replicator::Chain {
-  std::string key;
+// One followed bucket, in its leader's link.
+struct Replicator::Follow {
+  std::string key;  // "topic\nbucket"
   std::shared_ptr<TopicEntry> topic;
   uint32_t bucket = 0;
   std::shared_ptr<runtime::BucketStorage> actor;
-  runtime::Member leader;
-  uint64_t epoch = 0;  // the leader epoch this chain follows
+  uint64_t epoch = 0;  // the leader epoch it follows
   uint64_t log_end = 0;
-  uint64_t producers_session = 0;  // the leader's deduplication entries this chain installed
+  uint64_t producers_session = 0;  // the leader's deduplication entries installed
   uint64_t producers_version = 0;
-  std::mutex mu;  // guards ctx against stop()'s cancel
+};
+
+// The chain of calls to one leader node, for every bucket this node follows from it.
+struct Replicator::Link {
+  std::string key;  // "leader id\naddress"
+  runtime::Member leader;
+  std::map<std::string, std::shared_ptr<Follow>> follows;  // under Replicator::mu_
+  uint64_t rounds = 0;
+  std::mutex mu;  // guards ctx and rearm against stop()'s and the scan's cancel
   std::unique_ptr<grpc::ClientContext> ctx;
+  bool rearm = false;  // the call was cancelled to call again (a bucket joined or went stale)
+  // The round in flight (one at a time): its buckets in the request's order, and per bucket
+  // whether it leaves the link after this round and why.
+  std::vector<std::shared_ptr<Follow>> round;
+  struct Outcome {
+    bool drop = false;
+    Status why;
+  };
+  std::vector<Outcome> outcome;
+  std::atomic<size_t> pending{0};  // appends of the round not finished, plus one
   v1::ReplicateRequest req;
   v1::ReplicateResponse resp;
 };
@@ -72,16 +91,16 @@ void Replicator::stop() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!stopping_) {
     stopping_ = true;
-    for (auto& [key, c] : chains_) {
-      std::lock_guard<std::mutex> cl(c->mu);
-      if (c->ctx) c->ctx->TryCancel();
+    for (auto& [key, l] : links_) {
+      std::lock_guard<std::mutex> ll(l->mu);
+      if (l->ctx) l->ctx->TryCancel();
     }
   }
   cv_.notify_all();
   lock.unlock();
   if (scanner_) scanner_->stop();  // a scan going on finishes first; none starts after
   lock.lock();
-  cv_.wait(lock, [this] { return chains_.empty(); });
+  cv_.wait(lock, [this] { return links_.empty(); });
 }
 
 void Replicator::scan() {
@@ -111,10 +130,10 @@ void Replicator::scan() {
       if (std::find(replicas.begin(), replicas.end(), directory_->self().id) == replicas.end()) continue;
       if (elector_) elector_->step(*t, b);
       if (directory_->leader(*t, b).leader == directory_->self().id) continue;
-      start_chain(t, b);
+      follow(t, b);
     }
   }
-  cancel_stale();  // chains of buckets whose leader changed meanwhile
+  cancel_stale();  // links with buckets whose leader changed meanwhile
 }
 
 void Replicator::learn_topics() {
@@ -145,11 +164,25 @@ void Replicator::learn_topics() {
 
 void Replicator::cancel_stale() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, c] : chains_) {
-    if (directory_->leader(*c->topic, c->bucket).epoch == c->epoch) continue;
-    std::lock_guard<std::mutex> cl(c->mu);
-    if (c->ctx) c->ctx->TryCancel();
-  }
+  for (auto& [key, l] : links_)
+    for (const auto& [fkey, f] : l->follows)
+      if (directory_->leader(*f->topic, f->bucket).epoch != f->epoch) {
+        rearm(*l);
+        break;
+      }
+}
+
+void Replicator::rearm(Link& l) {
+  std::lock_guard<std::mutex> ll(l.mu);
+  if (!l.ctx) return;
+  l.rearm = true;
+  l.ctx->TryCancel();
+}
+
+bool Replicator::following(const std::string& key) const {
+  for (const auto& [lkey, l] : links_)
+    if (l->follows.count(key)) return true;
+  return false;
 }
 
 void Replicator::confirm(TopicEntry& t) {
@@ -222,23 +255,22 @@ Status Replicator::cut_divergent_tail(TopicEntry& t, uint32_t bucket, uint64_t e
   return directory_->set_local_epoch(t, bucket, epoch);
 }
 
-void Replicator::start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket) {
+void Replicator::follow(const std::shared_ptr<TopicEntry>& t, uint32_t bucket) {
   std::string key = t->info.topic + "\n" + std::to_string(bucket);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || chains_.count(key)) return;
+    if (stopping_ || following(key)) return;
   }
-  auto c = std::make_shared<Chain>();
-  c->key = key;
-  c->topic = t;
-  c->bucket = bucket;
+  auto f = std::make_shared<Follow>();
+  f->key = key;
+  f->topic = t;
+  f->bucket = bucket;
   std::string what = "replication of " + bucket_name(t->info.topic, bucket);
   const Leadership lead = directory_->leader(*t, bucket);
   if (lead.leader == directory_->self().id) return;
   auto leader = directory_->owner(*t, bucket);
   if (!leader.ok()) return;  // the leader is not known now: the next scan tries again
-  c->leader = *leader;
-  c->epoch = lead.epoch;
+  f->epoch = lead.epoch;
   // A newer epoch than the copy was checked against: its divergent tail goes first.
   if (Status s = cut_divergent_tail(*t, bucket, lead.epoch); !s.ok())
     return log_if_error(logger_, LogLevel::kWarning, what, s);
@@ -246,122 +278,217 @@ void Replicator::start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t buck
   // own it).
   auto actors = core_->actors(t->info, {BucketId(bucket)}, {});
   if (!actors.ok()) return log_if_error(logger_, LogLevel::kWarning, what, actors.status());
-  c->actor = (*actors)[0];
-  auto have = total_count(*c->actor);
+  f->actor = (*actors)[0];
+  auto have = total_count(*f->actor);
   if (!have.ok()) return log_if_error(logger_, LogLevel::kWarning, what, have.status());
-  c->log_end = *have;
+  f->log_end = *have;
+  std::shared_ptr<Link> fresh;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || chains_.count(key)) return;
-    chains_[key] = c;
+    if (stopping_ || following(key)) return;
+    std::string lkey = leader->id.str() + "\n" + leader->address;
+    std::shared_ptr<Link>& l = links_[lkey];
+    if (!l) {
+      l = fresh = std::make_shared<Link>();
+      l->key = lkey;
+      l->leader = *leader;
+    }
+    l->follows[key] = f;
+    if (!fresh) rearm(*l);  // a parked call would hold the new bucket back up to its wait
   }
-  next(c);
+  if (fresh) next(fresh);
 }
 
-void Replicator::next(const std::shared_ptr<Chain>& c) {
-  if (directory_->cached(c->topic->info.topic) != c->topic) return end(c, Status::OK());  // deleted since
-  if (directory_->leader(*c->topic, c->bucket).epoch != c->epoch) return end(c, Status::OK());  // a new epoch
+void Replicator::next(const std::shared_ptr<Link>& l) {
+  // Buckets whose topic was deleted since, or that have a new epoch, leave the link (the next
+  // scan adds them to their leader's).
+  std::vector<std::shared_ptr<Follow>> all;
   {
-    // Under mu_ (then c->mu, stop()'s order): either stop() sees this context and cancels it, or
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, f] : l->follows) all.push_back(f);
+  }
+  std::vector<std::string> stale;
+  for (const auto& f : all)
+    if (directory_->cached(f->topic->info.topic) != f->topic ||
+        directory_->leader(*f->topic, f->bucket).epoch != f->epoch)
+      stale.push_back(f->key);
+  l->round.clear();
+  {
+    // Under mu_ (then l->mu, stop()'s order): either stop() sees this context and cancels it, or
     // this sees stopping_.
-    std::unique_lock<std::mutex> lock(mu_);
-    if (stopping_) {
-      lock.unlock();
-      return end(c, Status::OK());
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& key : stale) l->follows.erase(key);
+    if (stopping_ || l->follows.empty()) {
+      links_.erase(l->key);
+      cv_.notify_all();
+      return;
     }
-    std::lock_guard<std::mutex> cl(c->mu);
-    c->ctx = std::make_unique<grpc::ClientContext>();
-    peers_->prepare(c->ctx.get(), kCallTimeout);
+    for (const auto& [key, f] : l->follows) l->round.push_back(f);
+    std::lock_guard<std::mutex> ll(l->mu);
+    l->ctx = std::make_unique<grpc::ClientContext>();
+    l->rearm = false;
+    peers_->prepare(l->ctx.get(), kCallTimeout);
   }
-  c->req.Clear();
-  c->resp.Clear();
-  c->req.set_topic(c->topic->info.topic);
-  c->req.set_bucket(c->bucket);
-  c->req.set_follower(directory_->self().id.str());
-  c->req.set_log_end(c->log_end);
-  c->req.set_max_records(kMaxRecords);
-  c->req.set_wait_ms(kWaitMs);
-  c->req.set_incarnation(c->topic->info.incarnation);
-  c->req.set_leader_epoch(c->epoch);
-  c->req.set_producers_session(c->producers_session);
-  c->req.set_producers_version(c->producers_version);
-  std::string where = "leader " + c->leader.id.str() + " at " + c->leader.address;
-  peers_->stub(c->leader.address)
+  // Each round starts at another bucket: the answer's byte budget is not always spent on the
+  // same ones.
+  std::rotate(l->round.begin(), l->round.begin() + static_cast<ptrdiff_t>(l->rounds++ % l->round.size()),
+              l->round.end());
+  l->req.Clear();
+  l->resp.Clear();
+  l->req.set_follower(directory_->self().id.str());
+  l->req.set_max_records(kMaxRecords);
+  l->req.set_wait_ms(kWaitMs);
+  for (const auto& f : l->round) {
+    auto* rb = l->req.add_buckets();
+    rb->set_topic(f->topic->info.topic);
+    rb->set_incarnation(f->topic->info.incarnation);
+    rb->set_bucket(f->bucket);
+    rb->set_leader_epoch(f->epoch);
+    rb->set_log_end(f->log_end);
+    rb->set_producers_session(f->producers_session);
+    rb->set_producers_version(f->producers_version);
+  }
+  std::string where = "leader " + l->leader.id.str() + " at " + l->leader.address;
+  peers_->stub(l->leader.address)
       ->async()
-      ->Replicate(c->ctx.get(), &c->req, &c->resp, [this, c, where](grpc::Status s) { on_answer(c, from_grpc(s, where)); });
+      ->Replicate(l->ctx.get(), &l->req, &l->resp, [this, l, where](grpc::Status s) { on_answer(l, from_grpc(s, where)); });
 }
 
-void Replicator::on_answer(const std::shared_ptr<Chain>& c, const Status& s) {
-  TopicEntry& t = *c->topic;
-  // Another epoch on one side (FAILED_PRECONDITION): this node compares its records with the
-  // other members' at the next scan.
-  if (s.code() == Code::kFailedPrecondition) t.confirmed = false;
-  if (!s.ok()) return end(c, s);
-  std::string what = "replication of " + bucket_name(t.info.topic, c->bucket);
-  if (c->resp.leader_epoch() != c->epoch) {
-    t.confirmed = false;
-    return end(c, FailedPrecondition(what + ": the leader answered at epoch " +
-                                     std::to_string(c->resp.leader_epoch()) + ", not " + std::to_string(c->epoch)));
-  }
-  if (c->resp.offset() != c->log_end) return end(c, Internal(what + ": the leader answered another offset"));
-  auto batch = from_wire(c->resp.run(), what);
-  if (!batch.ok()) return end(c, batch.status());
-  {
-    std::lock_guard<std::mutex> lock(t.leaders_mu);
-    t.followed[c->bucket] = {c->epoch, c->resp.in_sync(), c->resp.high_watermark()};
-  }
-  if (batch->size() == 0) return appended(c);  // nothing new within the wait
-  {
-    // Still this epoch's follower: an election of this node waits for this append to finish.
-    std::lock_guard<std::mutex> lock(t.leaders_mu);
-    auto it = t.leaders.find(c->bucket);
-    uint64_t now = it == t.leaders.end() ? 0 : it->second.epoch();
-    if (now != c->epoch || t.taking_over[c->bucket]) return end(c, Status::OK());
-    t.appending[c->bucket] = true;
-  }
-  size_t n = batch->size();
-  c->actor->put(std::move(batch).value(), [this, c, n, what](Result<Offset> r) {
+void Replicator::on_answer(const std::shared_ptr<Link>& l, const Status& s) {
+  if (!s.ok()) {
+    bool again;
     {
-      std::lock_guard<std::mutex> lock(c->topic->leaders_mu);
-      c->topic->appending[c->bucket] = false;
+      std::lock_guard<std::mutex> ll(l->mu);
+      again = l->rearm;
     }
-    c->topic->leaders_cv.notify_all();
-    if (!r.ok()) return end(c, r.status());
-    if (r->value() != c->log_end)  // someone else appended to the copy: it is not the leader's log
-      return end(c, Internal(what + ": the local copy took the records at offset " + std::to_string(r->value()) +
-                             ", not " + std::to_string(c->log_end)));
-    c->log_end += n;
-    appended(c);
-  });
-}
-
-void Replicator::appended(const std::shared_ptr<Chain>& c) {
-  // The leader sent only entries whose records end at or before what this answer shipped.
-  // One past that (never from a sound leader) is left, and asked for again.
-  std::vector<PutDedup::ProducerState> states;
-  bool all = true;
-  states.reserve(c->resp.producers_size());
-  for (const auto& p : c->resp.producers()) {
-    if (p.first_offset() + p.count() > c->log_end) {
-      all = false;
+    if (again) return next(l);  // cancelled to call again (stopping: next ends the link)
+    // Another epoch on one side (FAILED_PRECONDITION): this node compares its records with the
+    // other members' at the next scan.
+    if (s.code() == Code::kFailedPrecondition)
+      for (const auto& f : l->round) f->topic->confirmed = false;
+    return end(l, s);
+  }
+  if (l->resp.buckets_size() != static_cast<int>(l->round.size()))
+    return end(l, Internal("replication from leader " + l->leader.id.str() + ": " +
+                           std::to_string(l->resp.buckets_size()) + " buckets answered, " +
+                           std::to_string(l->round.size()) + " asked"));
+  l->outcome.assign(l->round.size(), {});
+  l->pending = 1;  // the loop's own share: appended() runs once the loop and every append are done
+  for (size_t i = 0; i < l->round.size(); ++i) {
+    const std::shared_ptr<Follow>& f = l->round[i];
+    const auto& rb = l->resp.buckets(static_cast<int>(i));
+    TopicEntry& t = *f->topic;
+    Link::Outcome& out = l->outcome[i];
+    auto what = [&] { return "replication of " + bucket_name(t.info.topic, f->bucket); };
+    if (rb.error_code() != 0) {  // refused: it leaves the link, the others go on
+      out = {true, Status(static_cast<Code>(rb.error_code()), rb.error())};
+      if (out.why.code() == Code::kFailedPrecondition) t.confirmed = false;
       continue;
     }
-    states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count()});
+    if (rb.leader_epoch() != f->epoch) {
+      t.confirmed = false;
+      out = {true, FailedPrecondition(what() + ": the leader answered at epoch " + std::to_string(rb.leader_epoch()) +
+                                      ", not " + std::to_string(f->epoch))};
+      continue;
+    }
+    if (rb.offset() != f->log_end) {
+      out = {true, Internal(what() + ": the leader answered another offset")};
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(t.leaders_mu);
+      t.followed[f->bucket] = {f->epoch, rb.in_sync(), rb.high_watermark()};
+    }
+    if (rb.run().ends_size() == 0) continue;  // nothing new within the wait
+    auto batch = from_wire(rb.run(), what());
+    if (!batch.ok()) {
+      out = {true, batch.status()};
+      continue;
+    }
+    if (batch->size() == 0) continue;
+    {
+      // Still this epoch's follower: an election of this node waits for this append to finish.
+      std::lock_guard<std::mutex> lock(t.leaders_mu);
+      auto it = t.leaders.find(f->bucket);
+      uint64_t now = it == t.leaders.end() ? 0 : it->second.epoch();
+      if (now != f->epoch || t.taking_over[f->bucket]) {
+        out = {true, Status::OK()};
+        continue;
+      }
+      t.appending[f->bucket] = true;
+    }
+    size_t n = batch->size();
+    ++l->pending;
+    f->actor->put(std::move(batch).value(), [this, l, i, n](Result<Offset> r) {
+      const std::shared_ptr<Follow>& f = l->round[i];
+      {
+        std::lock_guard<std::mutex> lock(f->topic->leaders_mu);
+        f->topic->appending[f->bucket] = false;
+      }
+      f->topic->leaders_cv.notify_all();
+      if (!r.ok()) {
+        l->outcome[i] = {true, r.status()};
+      } else if (r->value() != f->log_end) {  // someone else appended to the copy: not the leader's log
+        l->outcome[i] = {true, Internal("replication of " + bucket_name(f->topic->info.topic, f->bucket) +
+                                        ": the local copy took the records at offset " + std::to_string(r->value()) +
+                                        ", not " + std::to_string(f->log_end))};
+      } else {
+        f->log_end += n;
+      }
+      if (--l->pending == 0) appended(l);
+    });
   }
-  if (!states.empty()) dedup_->import_bucket(c->topic->info.topic, c->bucket, states);
-  if (all) {
-    c->producers_session = c->resp.producers_session();
-    c->producers_version = c->resp.producers_version();
-  }
-  next(c);
+  if (--l->pending == 0) appended(l);
 }
 
-void Replicator::end(const std::shared_ptr<Chain>& c, const Status& why) {
+void Replicator::appended(const std::shared_ptr<Link>& l) {
+  std::vector<std::string> dropped;
+  for (size_t i = 0; i < l->round.size(); ++i) {
+    const std::shared_ptr<Follow>& f = l->round[i];
+    const Link::Outcome& out = l->outcome[i];
+    if (out.drop) {
+      dropped.push_back(f->key);
+      std::lock_guard<std::mutex> lock(mu_);
+      // A failure while running is worth a line (a stop's cancel is not); the next scan adds
+      // the bucket again.
+      if (!stopping_ && !out.why.ok())
+        log_if_error(logger_, LogLevel::kDebug, "replication of " + bucket_name(f->topic->info.topic, f->bucket),
+                     out.why);
+      continue;
+    }
+    // The leader sent only entries whose records end at or before what this answer shipped.
+    // One past that (never from a sound leader) is left, and asked for again.
+    const auto& rb = l->resp.buckets(static_cast<int>(i));
+    std::vector<PutDedup::ProducerState> states;
+    bool all = true;
+    states.reserve(rb.producers_size());
+    for (const auto& p : rb.producers()) {
+      if (p.first_offset() + p.count() > f->log_end) {
+        all = false;
+        continue;
+      }
+      states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count()});
+    }
+    if (!states.empty()) dedup_->import_bucket(f->topic->info.topic, f->bucket, states);
+    if (all) {
+      f->producers_session = rb.producers_session();
+      f->producers_version = rb.producers_version();
+    }
+  }
+  if (!dropped.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& key : dropped) l->follows.erase(key);
+  }
+  next(l);
+}
+
+void Replicator::end(const std::shared_ptr<Link>& l, const Status& why) {
   std::lock_guard<std::mutex> lock(mu_);
-  // A failure while running is worth a line (a stop's cancel is not); the next scan restarts it.
+  // A failure while running is worth a line (a stop's cancel is not); the next scan adds its
+  // buckets again.
   if (!stopping_ && !why.ok())
-    log_if_error(logger_, LogLevel::kDebug, "replication of " + bucket_name(c->topic->info.topic, c->bucket), why);
-  chains_.erase(c->key);
+    log_if_error(logger_, LogLevel::kDebug, "replication from leader " + l->leader.id.str(), why);
+  links_.erase(l->key);
   cv_.notify_all();
 }
 

@@ -5,9 +5,12 @@
 // appends what it gets to a local copy of the bucket (same backend, so the same durability),
 // which this node does not serve; then installs the producers' deduplication entries the answer
 // carried (those whose records it now has), so that it answers a retried put as its leader would
-// once it leads. One chain of asynchronous calls per bucket (a parked
-// Replicate, then the local append, then the next call): no thread per bucket. A scan, a task on
-// the process pool, starts the chains of the topics it knows and restarts failed ones (every
+// once it leads. One chain of asynchronous calls per leader node, a link (Kafka's replica
+// fetcher): a parked Replicate that lists every bucket this node follows from that leader, then
+// the local appends of every bucket's run (concurrently, each through its actor), then the next
+// call. No thread per bucket or per link. A bucket refused by the leader (another epoch, not led
+// there) leaves its link alone; the others go on. A scan, a task on the process pool, adds the
+// buckets of the topics it knows to their leaders' links and re-adds the ones that left (every
 // 500 ms).
 #pragma once
 
@@ -37,11 +40,12 @@ class Replicator {
   Replicator& operator=(const Replicator&) = delete;
 
   void start();
-  // Cancels the calls in flight and waits until every chain has ended. Idempotent.
+  // Cancels the calls in flight and waits until every link has ended. Idempotent.
   void stop();
 
  private:
-  struct Chain;
+  struct Follow;
+  struct Link;
   void scan();
   // Replicated topics the other members have and this node's disk does not (it lost its data
   // dir, or was down when they were made): learned, so that this node follows their buckets.
@@ -53,15 +57,21 @@ class Replicator {
   // The local copy's records past the point where the newest epoch stops agreeing with it
   // (docs/cluster.md, "Manual failover"): the copy is deleted, to be fetched again from 0.
   Status cut_divergent_tail(TopicEntry& t, uint32_t bucket, uint64_t epoch);
-  // Cancels the calls in flight of chains that follow an older epoch than their bucket's now
-  // (a frozen old leader would hold them until their deadline).
+  // Cancels the calls in flight of links with a bucket that follows an older epoch than its
+  // bucket's now (a frozen old leader would hold them until their deadline); the link calls
+  // again without it.
   void cancel_stale();
-  void start_chain(const std::shared_ptr<TopicEntry>& t, uint32_t bucket);
-  void next(const std::shared_ptr<Chain>& c);
-  void on_answer(const std::shared_ptr<Chain>& c, const Status& s);
-  // The answer's records are durable here: installs its producer entries, then the next call.
-  void appended(const std::shared_ptr<Chain>& c);
-  void end(const std::shared_ptr<Chain>& c, const Status& why);
+  // Adds the bucket to its leader's link (made, and its first call sent, when there is none).
+  void follow(const std::shared_ptr<TopicEntry>& t, uint32_t bucket);
+  bool following(const std::string& key) const;  // under mu_
+  // Under mu_: the link's call in flight ends at once (cancelled); the link calls again.
+  void rearm(Link& l);
+  void next(const std::shared_ptr<Link>& l);
+  void on_answer(const std::shared_ptr<Link>& l, const Status& s);
+  // Every bucket's run is durable here: installs their producer entries, drops the buckets that
+  // failed, then the next call.
+  void appended(const std::shared_ptr<Link>& l);
+  void end(const std::shared_ptr<Link>& l, const Status& why);
 
   TopicDirectory* directory_;
   std::shared_ptr<detail::QueueCore> core_;
@@ -76,7 +86,7 @@ class Replicator {
   bool stopping_ = false;
   bool loaded_ = false;                                    // local topics loaded once
   uint64_t scans_ = 0;                                     // scan() runs one at a time
-  std::map<std::string, std::shared_ptr<Chain>> chains_;  // "topic\nbucket" -> running chain
+  std::map<std::string, std::shared_ptr<Link>> links_;  // leader "id\naddress" -> its running link
   std::unique_ptr<Elector> elector_;  // with etcd membership: automatic elections
   std::unique_ptr<BackgroundTask> scanner_;  // scan() on the process pool, every kScanPeriod
 };

@@ -659,86 +659,199 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     done(a);
     return reactor;
   }
-  with_topic(req->topic(), [this, req, resp, done, reactor](Result<std::shared_ptr<TopicEntry>> e) {
-    if (!e.ok()) return done(e.status());
-    TopicEntry& t = **e;
-    const uint32_t b = req->bucket();
-    if (Status s = check_bucket(t, b); !s.ok()) return done(s);
-    if (req->incarnation() != t.info.incarnation)
-      return done(NotFound(runtime::deleted_message(t.info.topic, req->incarnation())));
-    if (t.info.replication_factor <= 1)
-      return done(FailedPrecondition("topic '" + t.info.topic + "' is not replicated (replication_factor 1)"));
-    std::vector<NodeId> replicas = directory_->replicas(t, b);
-    const Leadership lead = directory_->leader(t, b);
-    if (lead.leader != self_.id)
-      return done(FailedPrecondition(bucket_name(t.info.topic, b) + " is led by " + lead.leader.str() + " at epoch " +
-                                     std::to_string(lead.epoch) + ", not " + self_.id.str()));
-    if (NodeId(req->follower()) == self_.id ||
-        std::find(replicas.begin(), replicas.end(), NodeId(req->follower())) == replicas.end())
-      return done(InvalidArgument(bucket_name(t.info.topic, b) + ": node '" + req->follower() +
-                                  "' is not one of its followers"));
-    // Leader epochs (docs/cluster.md, "Manual failover"): both sides must be at the same one.
-    // A follower that knows a newer epoch tells this node its record is stale: it compares its
-    // records with the other members again (and serves no put meanwhile).
-    if (req->leader_epoch() != lead.epoch) {
-      if (req->leader_epoch() > lead.epoch) t.confirmed = false;
-      return done(FailedPrecondition(bucket_name(t.info.topic, b) + ": follower " + req->follower() +
-                                     " is at leader epoch " + std::to_string(req->leader_epoch()) + ", leader " +
-                                     self_.id.str() + " at epoch " + std::to_string(lead.epoch)));
-    }
-    auto actor = directory_->local_bucket(t, b);
-    if (!actor.ok()) return done(actor.status());
-    if (Status s = ensure_in_sync_set(t, b, **actor); !s.ok()) return done(s);
-    // The follower's log end, reported after its own durable append: it may complete acks=all
-    // puts and move the high watermark.
+  // The topics' entries: at once when cached (the usual case: this node leads their buckets),
+  // else looked up on the admin pool (it may ask other members).
+  bool cached = true;
+  for (const auto& rb : req->buckets())
+    if (!directory_->cached(rb.topic())) cached = false;
+  auto body = [this, req, resp, done, reactor, cached] {
+    std::map<std::string, Result<std::shared_ptr<TopicEntry>>> topics;
+    auto topic = [&](const std::string& name) -> Result<std::shared_ptr<TopicEntry>> {
+      auto it = topics.find(name);
+      if (it == topics.end()) {
+        Result<std::shared_ptr<TopicEntry>> e = cached ? Result<std::shared_ptr<TopicEntry>>(directory_->cached(name))
+                                                       : directory_->find(name, /*forward=*/true);
+        if (e.ok() && !*e) e = NotFound("topic '" + name + "' is not known here");
+        it = topics.emplace(name, std::move(e)).first;
+      }
+      return it->second;
+    };
     const NodeId follower(req->follower());
-    if (Status s = t.tracker->follower_fetched(b, follower, req->log_end()); !s.ok()) return done(s);
-    queue::Actors actors{std::move(actor).value()};
-    uint64_t waiter = queue::next_waiter_id();
-    reactor->arm(actors, waiter);
+    // Each bucket on its own: one refused (another epoch, not led here) is answered with its
+    // error, the others as usual.
+    auto serves = [&](TopicEntry& t, int i) -> Result<std::shared_ptr<runtime::BucketStorage>> {
+      const auto& rb = req->buckets(i);
+      const uint32_t b = rb.bucket();
+      RETURN_IF_ERROR(check_bucket(t, b));
+      if (rb.incarnation() != t.info.incarnation) return NotFound(runtime::deleted_message(t.info.topic, rb.incarnation()));
+      if (t.info.replication_factor <= 1)
+        return FailedPrecondition("topic '" + t.info.topic + "' is not replicated (replication_factor 1)");
+      std::vector<NodeId> replicas = directory_->replicas(t, b);
+      const Leadership lead = directory_->leader(t, b);
+      if (lead.leader != self_.id)
+        return FailedPrecondition(bucket_name(t.info.topic, b) + " is led by " + lead.leader.str() + " at epoch " +
+                                  std::to_string(lead.epoch) + ", not " + self_.id.str());
+      if (follower == self_.id || std::find(replicas.begin(), replicas.end(), follower) == replicas.end())
+        return InvalidArgument(bucket_name(t.info.topic, b) + ": node '" + req->follower() +
+                               "' is not one of its followers");
+      // Leader epochs (docs/cluster.md, "Manual failover"): both sides must be at the same one.
+      // A follower that knows a newer epoch tells this node its record is stale: it compares its
+      // records with the other members again (and serves no put meanwhile).
+      if (rb.leader_epoch() != lead.epoch) {
+        if (rb.leader_epoch() > lead.epoch) t.confirmed = false;
+        return FailedPrecondition(bucket_name(t.info.topic, b) + ": follower " + req->follower() +
+                                  " is at leader epoch " + std::to_string(rb.leader_epoch()) + ", leader " +
+                                  self_.id.str() + " at epoch " + std::to_string(lead.epoch));
+      }
+      ASSIGN_OR_RETURN(auto actor, directory_->local_bucket(t, b));
+      RETURN_IF_ERROR(ensure_in_sync_set(t, b, *actor));
+      // The follower's log end, reported after its own durable append: it may complete acks=all
+      // puts and move the high watermark.
+      RETURN_IF_ERROR(t.tracker->follower_fetched(b, follower, rb.log_end()));
+      resp->mutable_buckets(i)->set_leader_epoch(lead.epoch);
+      return actor;
+    };
+    // The buckets answered (indexes into the request), their actors and entries.
+    std::vector<int> live;
+    queue::Actors actors;
+    std::vector<uint64_t> from;
+    std::vector<TopicEntry*> entries;  // topic entries live as long as the service
+    std::vector<uint32_t> ids;         // their bucket numbers
+    std::vector<ReplicaTracker*> trackers;  // their topics' in-sync sets (as long as the entries)
+    bool at_once = false;
+    for (int i = 0; i < req->buckets_size(); ++i) resp->add_buckets();
+    for (int i = 0; i < req->buckets_size(); ++i) {
+      const auto& rb = req->buckets(i);
+      auto* out = resp->mutable_buckets(i);
+      auto e = topic(rb.topic());
+      Result<std::shared_ptr<runtime::BucketStorage>> actor =
+          e.ok() ? serves(**e, i) : Result<std::shared_ptr<runtime::BucketStorage>>(e.status());
+      if (!actor.ok()) {
+        out->set_error_code(static_cast<uint32_t>(actor.status().code()));
+        out->set_error(actor.status().message());
+        at_once = true;  // the follower drops it and goes on with the others now
+        continue;
+      }
+      // Producer entries the follower can install now (their records are there): answered at
+      // once, so that it does not learn them a parked call later.
+      if (!at_once && !dedup_.changes_since(rb.topic(), rb.bucket(), rb.producers_session(), rb.producers_version(),
+                                            rb.log_end(), 1).states.empty())
+        at_once = true;
+      out->set_offset(rb.log_end());
+      live.push_back(i);
+      actors.push_back(std::move(actor).value());
+      from.push_back(rb.log_end());
+      entries.push_back(e->get());
+      ids.push_back(rb.bucket());
+      trackers.push_back((*e)->tracker.get());
+    }
+    if (registry_)
+      registry_->gauge("persisting_replicate_buckets", "Buckets in the follower's last Replicate call to this node",
+                       {{"follower", req->follower()}})
+          .set(static_cast<double>(req->buckets_size()));
+    if (live.empty()) return done(Status::OK());
     size_t limit = std::clamp<uint32_t>(req->max_records(), 1, config_.max_get_limit);
     // Parked at most a third of replica_lag_max_ms: a caught-up follower asks again (and stays
     // in sync) well within it.
-    uint32_t wait_ms = std::min<uint32_t>({req->wait_ms(), config_.max_wait_ms,
-                                           static_cast<uint32_t>(config_.replication.lag_max.count() / 3)});
-    // Producer entries the follower can install now (their records are there): answered at
-    // once, so that it does not learn them a parked call later.
-    if (!dedup_.changes_since(t.info.topic, b, req->producers_session(), req->producers_version(), req->log_end(), 1)
-             .states.empty())
-      wait_ms = 0;
-    size_t budget = config_.max_response_bytes;
-    resp->set_offset(req->log_end());
-    resp->set_leader_epoch(lead.epoch);
-    TopicEntry* tp = &t;  // topic entries live as long as the service
-    const uint64_t from = req->log_end();
-    const uint64_t session = req->producers_session(), since = req->producers_version();
-    queue::fetch(actors, {from}, limit, wait_ms > 0, std::chrono::milliseconds(wait_ms), waiter,
-                 [this, resp, done, budget, tp, b, from, follower, session, since](Result<std::vector<RecordBatch>> raw) {
+    uint32_t wait_ms = at_once ? 0
+                               : std::min<uint32_t>({req->wait_ms(), config_.max_wait_ms,
+                                                     static_cast<uint32_t>(config_.replication.lag_max.count() / 3)});
+    auto answer = [this, req, resp, done, live = std::move(live), from, entries = std::move(entries),
+                   follower](Result<std::vector<RecordBatch>> raw) {
       if (!raw.ok()) return done(raw.status());
-      const RecordBatch& batch = (*raw)[0];
-      size_t n = batch.size();
-      while (n > 1 && batch.ends()[n - 1] > budget) --n;  // under the budget, at least one record
-      to_wire(batch, 0, n, resp->mutable_run());
-      // The leader holds what it ships (also records appended without a Put: Kafka produces).
-      tp->tracker->leader_appended(b, from + batch.size());
-      resp->set_leader_end(from + batch.size());
-      // The producers' entries whose records the follower has once it appended these (taken
-      // after the read: a put applied meanwhile goes with the next answer).
-      PutDedup::Changes ch = dedup_.changes_since(tp->info.topic, b, session, since, from + n, kMaxProducerStates);
-      for (const auto& st : ch.states) {
-        auto* p = resp->add_producers();
-        p->set_producer_id(st.producer_id);
-        p->set_sequence(st.sequence);
-        p->set_first_offset(st.first_offset);
-        p->set_count(st.count);
+      size_t budget = config_.max_response_bytes;  // over every bucket's run
+      bool shipped = false;
+      for (size_t k = 0; k < live.size(); ++k) {
+        const auto& rb = req->buckets(live[k]);
+        auto* out = resp->mutable_buckets(live[k]);
+        TopicEntry* tp = entries[k];
+        const uint32_t b = rb.bucket();
+        const RecordBatch& batch = (*raw)[k];
+        size_t n = batch.size();
+        while (n > 0 && batch.ends()[n - 1] > budget) --n;  // under the budget
+        if (n == 0 && batch.size() > 0 && !shipped) n = 1;    // at least one record per answer
+        if (n > 0) {
+          budget -= std::min(budget, static_cast<size_t>(batch.ends()[n - 1]));
+          shipped = true;
+          to_wire(batch, 0, n, out->mutable_run());
+        }
+        // The leader holds what it read (also records appended without a Put: Kafka produces).
+        tp->tracker->leader_appended(b, from[k] + batch.size());
+        out->set_leader_end(from[k] + batch.size());
+        // The producers' entries whose records the follower has once it appended these (taken
+        // after the read: a put applied meanwhile goes with the next answer).
+        PutDedup::Changes ch = dedup_.changes_since(tp->info.topic, b, rb.producers_session(), rb.producers_version(),
+                                                    from[k] + n, kMaxProducerStates);
+        for (const auto& st : ch.states) {
+          auto* p = out->add_producers();
+          p->set_producer_id(st.producer_id);
+          p->set_sequence(st.sequence);
+          p->set_first_offset(st.first_offset);
+          p->set_count(st.count);
+        }
+        out->set_producers_session(ch.session);
+        out->set_producers_version(ch.through);
+        out->set_high_watermark(tp->tracker->high_watermark(b).value_or(0));
+        out->set_in_sync(tp->tracker->in_sync(b, follower));
       }
-      resp->set_producers_session(ch.session);
-      resp->set_producers_version(ch.through);
-      resp->set_high_watermark(tp->tracker->high_watermark(b).value_or(0));
-      resp->set_in_sync(tp->tracker->in_sync(b, follower));
       done(Status::OK());
-    });
-  });
+    };
+    // Reads the buckets in `which` (the others answer empty runs), then answers.
+    auto read = [actors, from, limit, answer](const std::vector<bool>& which) {
+      queue::Actors sub;
+      std::vector<uint64_t> offsets;
+      for (size_t k = 0; k < which.size(); ++k)
+        if (which[k]) {
+          sub.push_back(actors[k]);
+          offsets.push_back(from[k]);
+        }
+      queue::fetch(sub, offsets, limit, false, std::chrono::milliseconds(0), 0,
+                   [which, answer](Result<std::vector<RecordBatch>> raw) {
+        if (!raw.ok()) return answer(std::move(raw));
+        std::vector<RecordBatch> all(which.size());
+        for (size_t k = 0, j = 0; k < which.size(); ++k)
+          if (which[k]) all[k] = std::move((*raw)[j++]);
+        answer(std::move(all));
+      });
+    };
+    // The buckets with records past the follower's end, as their in-sync sets know (every
+    // append to a bucket this node leads tells its set): only those are read. None: every one.
+    auto known = [from, ids, trackers]() {
+      std::vector<bool> which(ids.size());
+      bool any = false;
+      for (size_t k = 0; k < ids.size(); ++k) {
+        which[k] = trackers[k]->leader_end(ids[k]).value_or(0) > from[k];
+        any = any || which[k];
+      }
+      if (!any) which.assign(ids.size(), true);
+      return std::make_pair(which, any);
+    };
+    auto [which, any] = known();
+    if (any || wait_ms == 0) return read(which);
+    // Parked (in the sets, not in the buckets' actors: a call lists every bucket a follower
+    // follows from this node, most of them idle): woken by the first bucket whose leader end
+    // passes the follower's, which reads every bucket known to have records then; at the end of
+    // the wait, or when the call is cancelled, every bucket is read.
+    auto fired = std::make_shared<std::atomic<bool>>(false);
+    const uint64_t id = queue::next_waiter_id();
+    auto fire = [fired, id, trackers, known, read](bool all) {
+      if (fired->exchange(true)) return;
+      for (ReplicaTracker* t : trackers) t->cancel_records(id);
+      auto [which, any] = known();
+      read(all ? std::vector<bool>(which.size(), true) : which);
+    };
+    for (size_t k = 0; k < ids.size() && !fired->load(); ++k)
+      trackers[k]->wait_records(ids[k], from[k], id, [fire] { fire(false); });
+    if (fired->load())
+      for (ReplicaTracker* t : trackers) t->cancel_records(id);  // registered after it fired
+    Scheduler::Default()->schedule_at(std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms),
+                                      [fire] { fire(true); });
+    reactor->on_cancel([fire] { fire(true); });
+  };
+  if (cached)
+    body();
+  else
+    post_admin(std::move(body));
   return reactor;
 }
 

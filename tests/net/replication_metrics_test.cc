@@ -2,14 +2,13 @@
 // left the in-sync set is counted as under-replicated by its leader, with that follower's lag.
 // Three persistingd processes on loopback with metrics endpoints; a follower SIGSTOPped.
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <csignal>
-#include <sstream>
 #include <thread>
 
 #include "net/connect_to.h"
 #include "net/leader_view.h"
+#include "net/metrics_sample.h"
 #include "net/node_process.h"
 #include "net/replicated_topic.h"
 
@@ -21,23 +20,8 @@ using testing::connect_to;
 using testing::View;
 using testing::records;
 using testing::replicated;
+using testing::sample;
 using testing::wait_led;
-
-// The value of the sample whose line starts with `series` ("name" or "name{labels}"); -1 when
-// absent or unreachable.
-double sample(int port, const std::string& series) {
-  httplib::Client http("127.0.0.1", port);
-  http.set_connection_timeout(3, 0);
-  http.set_read_timeout(3, 0);
-  auto r = http.Get("/metrics");
-  if (!r || r->status != 200) return -1;
-  std::istringstream lines(r->body);
-  std::string line;
-  while (std::getline(lines, line))
-    if (line.compare(0, series.size(), series) == 0 && line.size() > series.size() && line[series.size()] == ' ')
-      return std::stod(line.substr(series.size() + 1));
-  return -1;
-}
 
 TEST(ReplicationMetrics, AFollowerThatLeftTheSetMakesItsBucketUnderReplicated) {
   std::vector<int> mports{testing::free_port(), testing::free_port(), testing::free_port()};

@@ -1,0 +1,171 @@
+// Replication in batches (docs/cluster.md, "Replication"): a follower asks a leader node for
+// every bucket it follows from it in one Replicate call, and a bucket the leader refuses (another
+// leader epoch) is answered with its error while the others get their records. Three persistingd
+// processes on loopback.
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <thread>
+
+#include "net/connect_to.h"
+#include "net/metrics_sample.h"
+#include "net/node_process.h"
+#include "net/wire.h"
+#include "persisting/client.h"
+#include "persisting/v1/queue.grpc.pb.h"
+
+namespace persisting {
+namespace {
+
+using testing::Cluster;
+using testing::connect_to;
+using testing::sample;
+
+constexpr int kBuckets = 12;
+
+WriterOptions spread(const std::string& topic) {
+  return {.topic = topic, .bucket_column = "k", .num_buckets = kBuckets, .backend = "persisting",
+          .replication_factor = 3};
+}
+
+// Records {"id": i, "k": i % kBuckets}: spread over the buckets.
+std::vector<Record> spread_records(int64_t from, int64_t to) {
+  std::vector<Record> out;
+  for (int64_t i = from; i < to; ++i) out.push_back(Record{{"id", i}, {"k", i % kBuckets}});
+  return out;
+}
+
+// Each bucket's leader (node id), as cluster status through address says.
+std::map<uint32_t, std::string> leaders(const std::string& address, const std::string& topic) {
+  std::map<uint32_t, std::string> out;
+  auto c = connect_to(address);
+  if (!c) return out;
+  auto st = c->cluster_status(topic);
+  EXPECT_TRUE(st.ok()) << st.status().to_string();
+  if (!st.ok()) return out;
+  for (const auto& b : st->find("buckets")->as_list()) {
+    const Object& o = b.as_object();
+    out[static_cast<uint32_t>(o.find("bucket")->as_int())] = o.find("leader")->as_string();
+  }
+  return out;
+}
+
+TEST(ReplicationBatch, AFollowerAsksForEveryBucketItFollowsFromALeaderInOneCall) {
+  std::vector<int> mports{testing::free_port(), testing::free_port(), testing::free_port()};
+  Cluster cluster(3);
+  for (int i = 0; i < 3; ++i) cluster.set_node_args(i, {"--metrics", "127.0.0.1:" + std::to_string(mports[i])});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer(spread("rb"));
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  Status p0 = (*w)->put(spread_records(0, 120));  // acks=all: on every replica
+  ASSERT_TRUE(p0.ok()) << p0.to_string();
+  std::map<std::string, int> led;  // node id -> buckets it leads
+  for (const auto& [b, id] : leaders(cluster.address(0), "rb")) ++led[id];
+  int most = 0;
+  for (int l = 0; l < 3; ++l) {
+    const int n = led[cluster.id(l)];
+    most = std::max(most, n);
+    if (n == 0) continue;
+    for (int f = 0; f < 3; ++f) {
+      if (f == l) continue;
+      // Factor 3 on 3 nodes: f follows every bucket l leads, all of them in each call.
+      const std::string series = "persisting_replicate_buckets{follower=\"" + cluster.id(f) + "\"}";
+      double got = -1;
+      for (int i = 0; i < 100 && got != n; ++i) {  // bounded: the calls of the first scans may list fewer
+        got = sample(mports[l], series);
+        if (got != n) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      EXPECT_EQ(got, n) << "leader " << cluster.id(l) << ", follower " << cluster.id(f);
+    }
+  }
+  EXPECT_GE(most, 2) << "some node leads several buckets";
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(cluster.kill(i, SIGTERM), 0) << cluster.log(i);
+}
+
+TEST(ReplicationBatch, ABucketRefusedForItsEpochDoesNotStallTheOthers) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer(spread("re"));
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  Status p0 = (*w)->put(spread_records(0, 120));
+  ASSERT_TRUE(p0.ok()) << p0.to_string();
+  // A node that leads two buckets, one of them with records, and another node (a follower of
+  // both).
+  std::map<std::string, std::vector<uint32_t>> by_leader;
+  for (const auto& [b, id] : leaders(cluster.address(0), "re")) by_leader[id].push_back(b);
+  int l = -1;
+  for (int i = 0; i < 3; ++i)
+    if (by_leader[cluster.id(i)].size() >= 2) l = i;
+  ASSERT_GE(l, 0);
+  std::map<uint32_t, int64_t> count;  // the buckets l leads: their record counts
+  {
+    auto st = connect_to(cluster.address(l))->cluster_status("re");
+    ASSERT_TRUE(st.ok()) << st.status().to_string();
+    for (const auto& b : st->find("buckets")->as_list()) {
+      const Object& o = b.as_object();
+      if (o.find("leader")->as_string() == cluster.id(l) && o.find("log_ends"))
+        count[static_cast<uint32_t>(o.find("bucket")->as_int())] =
+            o.find("log_ends")->as_object().find(cluster.id(l))->as_int();
+    }
+  }
+  uint32_t fine = kBuckets, stale = kBuckets;
+  for (const auto& [b, n] : count) {
+    if (n > 0 && fine == kBuckets)
+      fine = b;
+    else if (stale == kBuckets)
+      stale = b;
+  }
+  ASSERT_LT(fine, kBuckets);
+  ASSERT_LT(stale, kBuckets);
+  const int f = (l + 1) % 3;
+
+  // As follower f: one bucket at an epoch the leader is not at, one at its own.
+  v1::ReplicateRequest req;
+  req.set_follower(cluster.id(f));
+  req.set_max_records(100);
+  req.set_wait_ms(0);
+  for (auto [b, epoch] : {std::pair<uint32_t, uint64_t>{stale, 7}, {fine, 0}}) {
+    auto* rb = req.add_buckets();
+    rb->set_topic("re");
+    rb->set_bucket(b);
+    rb->set_leader_epoch(epoch);
+    rb->set_log_end(0);
+  }
+  // The topic's incarnation, as the leader has it.
+  {
+    v1::GetTopicRequest q;
+    q.set_topic("re");
+    v1::GetTopicResponse r;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    auto stub = v1::QueueService::NewStub(grpc::CreateChannel(cluster.address(l), grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(stub->GetTopic(&ctx, q, &r).ok());
+    for (auto& rb : *req.mutable_buckets()) rb.set_incarnation(r.topic().incarnation());
+  }
+  v1::ReplicateResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  auto stub = v1::QueueService::NewStub(grpc::CreateChannel(cluster.address(l), grpc::InsecureChannelCredentials()));
+  grpc::Status s = stub->Replicate(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(resp.buckets_size(), 2);
+  EXPECT_EQ(resp.buckets(0).error_code(), static_cast<uint32_t>(Code::kFailedPrecondition));
+  EXPECT_NE(resp.buckets(0).error().find("is at leader epoch 7"), std::string::npos) << resp.buckets(0).error();
+  EXPECT_EQ(resp.buckets(0).run().ends_size(), 0);
+  EXPECT_EQ(resp.buckets(1).error_code(), 0u) << resp.buckets(1).error();
+  EXPECT_EQ(resp.buckets(1).offset(), 0u);
+  auto run = net::from_wire(resp.buckets(1).run(), "bucket " + std::to_string(fine));
+  ASSERT_TRUE(run.ok()) << run.status().to_string();
+  EXPECT_EQ(static_cast<int64_t>(run->size()), count[fine]);
+
+  // The real followers go on: acks=all puts to every bucket are taken.
+  ASSERT_TRUE((*w)->put(spread_records(120, 240)).ok());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(cluster.kill(i, SIGTERM), 0) << cluster.log(i);
+}
+
+}  // namespace
+}  // namespace persisting
