@@ -47,6 +47,9 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
       // is already stopping, and an unrun message holding the actor would keep it (and its
       // mailbox) alive forever.
       cb(std::move(r));
+      // No reader parked (nor about to park: get() counts itself first): no message, so a put
+      // spread over many buckets wakes no pool thread per bucket for nothing.
+      if (self->parked_.load() == 0) return;
       self->mailbox_->post_to_pool([weak = std::weak_ptr<BucketStorage>(self)] {
         auto s = weak.lock();
         if (s && s->backend_ && !s->waiters_.empty()) s->wake_waiters();
@@ -73,11 +76,19 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
   mailbox_->post([self = shared_from_this(), offset, limit, wait, waiter_id,
                        cb = std::move(cb)]() mutable {
     if (!self->backend_) return cb(self->closed_error());
-    if (wait.count() <= 0 || limit == 0 || self->backend_->total_count() > offset.value())
+    if (wait.count() <= 0 || limit == 0) return cb(self->backend_->get(offset, limit));
+    // Counted before the look at the bucket's end: a put completing off the actor that finds no
+    // reader counted is then one this look sees (put()).
+    self->parked_.store(self->waiters_.size() + 1);
+    if (self->backend_->total_count() > offset.value()) {
+      self->parked_.store(self->waiters_.size());
       return cb(self->backend_->get(offset, limit));
+    }
     uint64_t id = waiter_id != 0 ? waiter_id : self->next_internal_id_++;
-    if (self->waiters_.count(id))  // refuse rather than drop the reader already parked under id
+    if (self->waiters_.count(id)) {  // refuse rather than drop the reader already parked under id
+      self->parked_.store(self->waiters_.size());
       return cb(InvalidArgument("waiter id " + std::to_string(id) + " is already parked"));
+    }
     // The expiry checks that the waiter under id is still the one this deadline belongs to: an
     // expiry may already be queued when a put completes the waiter and the caller parks again
     // under the same id.
@@ -87,6 +98,7 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
           if (auto s = weak.lock()) s->mailbox_->post_to_pool([s, id, gen] { s->expire_waiter(id, gen); });
         });
     self->waiters_.emplace(id, Waiter{offset, limit, gen, std::move(cb), deadline});
+    self->parked_.store(self->waiters_.size());
   });
 }
 
@@ -110,6 +122,7 @@ void BucketStorage::expire_waiter(uint64_t id, uint64_t generation) {
   if (it == waiters_.end() || it->second.generation != generation) return;
   GetCallback done = std::move(it->second.cb);
   waiters_.erase(it);
+  parked_.store(waiters_.size());
   done(RecordBatch());
 }
 
@@ -120,6 +133,7 @@ void BucketStorage::cancel_wait(uint64_t waiter_id) {
     GetCallback done = std::move(it->second.cb);
     self->executor_.timers().cancel(it->second.deadline);
     self->waiters_.erase(it);
+    self->parked_.store(self->waiters_.size());
     done(RecordBatch());
   });
 }
@@ -133,6 +147,7 @@ void BucketStorage::wake_waiters() {
     }
     Waiter w = std::move(it->second);
     it = waiters_.erase(it);
+    parked_.store(waiters_.size());
     executor_.timers().cancel(w.deadline);
     w.cb(backend_->get(w.offset, w.limit));
   }
@@ -182,6 +197,7 @@ void BucketStorage::close(bool flush, StatusCallback cb) {
 void BucketStorage::fail_waiters() {
   auto waiters = std::move(waiters_);
   waiters_.clear();
+  parked_.store(0);
   for (auto& [id, w] : waiters) {
     executor_.timers().cancel(w.deadline);
     w.cb(closed_error());

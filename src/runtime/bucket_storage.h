@@ -10,6 +10,7 @@
 // (and cancels the deadline: a map erase, no thread woken), and the deadline completes it empty. No thread is held per waiter and nothing polls.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -93,6 +94,10 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   Status retired_;                           // retire()'s reason: what a closed bucket answers
   const bool checks_batches_;
   std::unordered_map<uint64_t, Waiter> waiters_;
+  // waiters_.size(), plus one while a get looks whether to park: read off the actor by a put
+  // completing on the backend's thread, which posts no wake-up while it is 0. Written on the
+  // actor only.
+  std::atomic<size_t> parked_{0};
   uint64_t next_internal_id_ = 1ULL << 63;
   uint64_t waiter_generation_ = 0;  // ids for callers that passed waiter_id 0
 };
