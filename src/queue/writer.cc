@@ -62,7 +62,7 @@ void send(std::shared_ptr<Job> job) {
   std::shared_ptr<void> plug = parts.size() > 1 && job->env ? NodeLogHost::plug(job->env, job->log_data_dir) : nullptr;
   for (size_t k = 0; k < parts.size(); ++k) {
     const uint32_t b = parts[k].bucket.value();
-    job->actors[k]->put(std::move(job->per_bucket[b]), [job, k, where = bucket_name(job->topic, BucketId(b))](Result<Offset> r) {
+    job->actors[k]->put(std::move(job->per_bucket[b]), [job, k](Result<Offset> r) {
       bool last;
       {
         std::lock_guard<std::mutex> lock(job->mu);
@@ -77,7 +77,7 @@ void send(std::shared_ptr<Job> job) {
             accepted[p.bucket.value()] = job->shape[k];
           }
         } else {
-          p.status = r.status().with_context(where);
+          p.status = r.status().with_context(bucket_name(job->topic, p.bucket));
           if (job->first.ok()) job->first = p.status;
         }
         last = --job->left == 0;

@@ -266,8 +266,10 @@ void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, 
       kick = true;
     } else {
       direct_.push_back(Pending{stream, batch, std::move(done)});
-      lead = !direct_writing_;  // else the caller writing direct_ takes this one too
-      direct_writing_ = true;
+      // Plugged: the Plug's end writes it with the rest of the put (one frame); else the caller
+      // writing direct_ takes this one too.
+      lead = plugs_ == 0 && !direct_writing_;
+      if (lead) direct_writing_ = true;
     }
   }
   if (kick) {
@@ -291,13 +293,21 @@ NodeLog::Plug::Plug(NodeLog* log) : log_(log) {
 }
 
 NodeLog::Plug::~Plug() {
-  bool kick;
+  bool kick, lead;
   {
     std::lock_guard l(log_->mu_);
     kick = --log_->plugs_ == 0 && log_->unplug_kick_;
     if (kick) log_->unplug_kick_ = false;
+    // Appends not synced per append that queued meanwhile are written now, whatever other Plugs
+    // live (so none waits for another writer's put): one frame for all of them.
+    lead = !log_->direct_.empty() && !log_->direct_writing_;
+    if (lead) log_->direct_writing_ = true;
   }
   if (kick) log_->appender_.run_now();
+  if (lead) {
+    while (log_->write_group(log_->direct_, /*waited=*/false)) {
+    }
+  }
 }
 
 Result<Offset> NodeLog::append(const std::string& stream, const RecordBatch& batch) {
@@ -588,6 +598,7 @@ void NodeLog::interval_sync() {
 Status NodeLog::sync() { return wal_->sync(); }
 
 Status NodeLog::close() {
+  bool lead;
   {
     std::lock_guard l(mu_);
     if (closed_) return FailedPrecondition("node log '" + dir() + "' is closed");
@@ -599,6 +610,11 @@ Status NodeLog::close() {
     // Appends queued before the close are written by the caller writing them.
     std::unique_lock l(mu_);
     direct_idle_cv_.wait(l, [&] { return !direct_writing_; });
+    lead = direct_writing_ = !direct_.empty();  // queued under a Plug that lives on: written here
+  }
+  if (lead) {
+    while (write_group(direct_, /*waited=*/false)) {
+    }
   }
   appender_.stop();
   drain();
