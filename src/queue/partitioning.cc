@@ -1,5 +1,7 @@
 #include "queue/partitioning.h"
 
+#include <algorithm>
+
 #include "core/hash.h"
 #include "core/status_macros.h"
 
@@ -56,6 +58,40 @@ Status route(const TopicInfo& info, const std::vector<Record>& records,
                              " " + b.status().message() + "; nothing of the batch was written");
     (*per_bucket)[*b].add(records[i]);
     if (indexes) (*indexes)[*b].push_back(i);
+  }
+  return Status::OK();
+}
+
+Status route_parts(const TopicInfo& info, const std::vector<Record>& records, std::vector<uint32_t>* buckets,
+                   std::vector<RecordBatch>* parts, std::vector<std::vector<size_t>>* indexes,
+                   const std::vector<uint64_t>* numbers) {
+  std::vector<uint32_t> reached;  // in the order the records reach them
+  std::vector<RecordBatch> batches;
+  std::vector<std::vector<size_t>> idx;
+  std::vector<int32_t> slot(info.num_buckets, -1);  // bucket -> its entry in reached
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto b = bucket_of(info, records[i]);
+    if (!b.ok())
+      return InvalidArgument("topic '" + info.topic + "': record " + std::to_string(numbers ? (*numbers)[i] : i) +
+                             " " + b.status().message() + "; nothing of the batch was written");
+    if (slot[*b] < 0) {
+      slot[*b] = static_cast<int32_t>(reached.size());
+      reached.push_back(*b);
+      batches.emplace_back();
+      if (indexes) idx.emplace_back();
+    }
+    batches[slot[*b]].add(records[i]);
+    if (indexes) idx[slot[*b]].push_back(i);
+  }
+  std::vector<uint32_t> order = reached;
+  std::sort(order.begin(), order.end());
+  buckets->clear();
+  parts->clear();
+  if (indexes) indexes->clear();
+  for (uint32_t b : order) {
+    buckets->push_back(b);
+    parts->push_back(std::move(batches[slot[b]]));
+    if (indexes) indexes->push_back(std::move(idx[slot[b]]));
   }
   return Status::OK();
 }

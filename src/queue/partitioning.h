@@ -24,6 +24,12 @@ Result<uint32_t> bucket_of(const TopicInfo& info, const std::vector<FieldShape>&
 Status route(const TopicInfo& info, const std::vector<Record>& records,
              std::vector<RecordBatch>* per_bucket, std::vector<std::vector<size_t>>* indexes = nullptr,
              const std::vector<uint64_t>* numbers = nullptr);
+// The same, one entry per bucket the records reach (in bucket order), so a put into a topic of
+// many buckets costs what its records reach, not one batch per bucket of the topic: buckets[k]
+// gets parts[k] (and indexes[k], optional: the indexes of its records in records).
+Status route_parts(const TopicInfo& info, const std::vector<Record>& records, std::vector<uint32_t>* buckets,
+                   std::vector<RecordBatch>* parts, std::vector<std::vector<size_t>>* indexes = nullptr,
+                   const std::vector<uint64_t>* numbers = nullptr);
 // A PutReport's parts for a routed batch: one per non-empty bucket, nothing acknowledged yet.
 std::vector<PutReport::Part> report_parts(const std::vector<std::vector<size_t>>& indexes);
 

@@ -15,8 +15,8 @@ namespace {
 // One batch put in flight: its parts, what they became, and who hears of it.
 struct Job {
   std::string topic;
-  std::vector<RecordBatch> per_bucket;          // index = bucket id
-  std::vector<std::vector<uint64_t>> numbers;   // index = bucket id: how its records are named
+  std::vector<RecordBatch> per_part;           // parallel to report->parts
+  std::vector<std::vector<uint64_t>> numbers;  // parallel to report->parts: how its records are named
   // Parallel to report->parts: their actors (held here, so a put_async in flight does not need
   // its writer).
   std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
@@ -61,8 +61,7 @@ void send(std::shared_ptr<Job> job) {
   // Let go once every bucket has its part: then one group commit starts for all of them.
   std::shared_ptr<void> plug = parts.size() > 1 && job->env ? NodeLogHost::plug(job->env, job->log_data_dir) : nullptr;
   for (size_t k = 0; k < parts.size(); ++k) {
-    const uint32_t b = parts[k].bucket.value();
-    job->actors[k]->put(std::move(job->per_bucket[b]), [job, k, where = bucket_name(job->topic, BucketId(b))](Result<Offset> r) {
+    job->actors[k]->put(std::move(job->per_part[k]), [job, k](Result<Offset> r) {
       bool last;
       {
         std::lock_guard<std::mutex> lock(job->mu);
@@ -77,7 +76,7 @@ void send(std::shared_ptr<Job> job) {
             accepted[p.bucket.value()] = job->shape[k];
           }
         } else {
-          p.status = r.status().with_context(where);
+          p.status = r.status().with_context(bucket_name(job->topic, p.bucket));
           if (job->first.ok()) job->first = p.status;
         }
         last = --job->left == 0;
@@ -96,7 +95,7 @@ void check_then_send(std::shared_ptr<Job> job) {
   job->left = checking.size();
   for (size_t k : checking) {
     const uint32_t b = parts[k].bucket.value();
-    job->actors[k]->check(&job->per_bucket[b], &job->numbers[b], [job, b](Status st) {
+    job->actors[k]->check(&job->per_part[k], &job->numbers[k], [job, b](Status st) {
       bool last;
       {
         std::lock_guard<std::mutex> lock(job->mu);
@@ -127,16 +126,16 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   std::vector<std::vector<size_t>> indexes;
   // Every bucket of a topic has the same backend.
   const bool need_indexes = want_records || numbers || (!s.actors.empty() && s.actors[0]->checks_batches());
-  Status st = queue::route(s.info, records, &job->per_bucket, need_indexes ? &indexes : nullptr, numbers);
+  std::vector<uint32_t> buckets;
+  Status st = queue::route_parts(s.info, records, &buckets, &job->per_part, need_indexes ? &indexes : nullptr, numbers);
   if (!st.ok()) {
     job->report->refused = true;
     return done(std::move(st));
   }
-  if (need_indexes) {
-    job->report->parts = queue::report_parts(indexes);
-  } else {
-    for (uint32_t b = 0; b < job->per_bucket.size(); ++b)
-      if (!job->per_bucket[b].empty()) job->report->parts.push_back(PutReport::Part{.bucket = BucketId(b)});
+  job->report->parts.reserve(buckets.size());
+  for (size_t k = 0; k < buckets.size(); ++k) {
+    job->report->parts.push_back(PutReport::Part{.bucket = BucketId(buckets[k])});
+    if (need_indexes) job->report->parts.back().records = indexes[k];
   }
   job->done = std::move(done);
   job->topic = s.info.topic;
@@ -183,8 +182,8 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   }
   if (!any_needed) return send(job);
   job->numbers.resize(indexes.size());
-  for (size_t b = 0; b < indexes.size(); ++b)
-    for (size_t i : indexes[b]) job->numbers[b].push_back(numbers ? (*numbers)[i] : i);
+  for (size_t k = 0; k < indexes.size(); ++k)
+    for (size_t i : indexes[k]) job->numbers[k].push_back(numbers ? (*numbers)[i] : i);
   check_then_send(job);
 }
 

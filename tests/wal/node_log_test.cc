@@ -413,6 +413,66 @@ TEST(NodeLogTest, WithCallerCommitsAFullLogStillWaitsForTheHolderToFlush) {
   EXPECT_EQ(log->stream_end("t/ok"), Offset(200));
 }
 
+// Under interval sync each caller writes its own append; plugged, the four parts of a put queue
+// and the Plug's end writes them as one frame (and only then are they acknowledged).
+TEST(NodeLogTest, APluggedIntervalPutSpanningFourStreamsIsOneFrame) {
+  ScratchDir d;
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  const StreamOptions interval{.sync_mode = SyncMode::kInterval, .sync_interval_s = 60};
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->attach("b" + std::to_string(i), Offset(0), ignore(), interval).ok());
+  for (int round = 0; round < 3; ++round) {
+    const uint64_t groups_before = log->groups();
+    std::vector<std::promise<Result<Offset>>> done(4);
+    std::vector<std::future<Result<Offset>>> acked;
+    for (auto& p : done) acked.push_back(p.get_future());
+    {
+      NodeLog::Plug plug(log.get());
+      for (int i = 0; i < 4; ++i) {
+        const std::string s = "b" + std::to_string(i);
+        log->append_async(s, stream_batch(s, round, 1), [&done, i](Result<Offset> r) { done[i].set_value(r); });
+      }
+      for (auto& f : acked)  // queued, not written: the Plug lives
+        EXPECT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
+      EXPECT_EQ(log->groups(), groups_before);
+    }
+    for (auto& f : acked) {  // written by the Plug's end, on this thread
+      ASSERT_EQ(f.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+      auto r = f.get();
+      ASSERT_TRUE(r.ok()) << r.status().to_string();
+      EXPECT_EQ(*r, Offset(round));
+    }
+    EXPECT_EQ(log->groups() - groups_before, 1u);
+  }
+  // An unplugged append is written by its caller at once, as before.
+  auto r = log->append("b0", stream_batch("b0", 3, 1));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(*r, Offset(3));
+}
+
+// A close while a Plug lives writes what queued under it: nothing acknowledged is lost.
+TEST(NodeLogTest, CloseWritesTheAppendsAPlugHeldBack) {
+  ScratchDir d;
+  {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {.sync_mode = SyncMode::kOs}).ok());
+    std::promise<Result<Offset>> done;
+    auto acked = done.get_future();
+    auto plug = std::make_unique<NodeLog::Plug>(log.get());
+    log->append_async("s", stream_batch("s", 0, 2), [&done](Result<Offset> r) { done.set_value(r); });
+    ASSERT_TRUE(log->close().ok());
+    ASSERT_EQ(acked.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+    auto r = acked.get();
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    plug.reset();  // after the close: nothing left to write
+  }
+  NodeLogReport report;
+  auto log = open_log(d.path(), {}, &report);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(report.stream_records["s"], 2u);
+}
+
 // The oldest segment holds entries of two quiet streams: once the first asked has flushed, the
 // other one holds it and is asked at the next group, not a second later.
 TEST(NodeLogTest, EveryHolderOfTheOldestSegmentIsAskedAtOnce) {

@@ -271,8 +271,10 @@ void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, 
       lead_group = take_lead();
     } else {
       direct_.push_back(Pending{stream, batch, std::move(done)});
-      lead = !direct_writing_;  // else the caller writing direct_ takes this one too
-      direct_writing_ = true;
+      // Plugged: the Plug's end writes it with the rest of the put (one frame); else the caller
+      // writing direct_ takes this one too.
+      lead = plugs_ == 0 && !direct_writing_;
+      if (lead) direct_writing_ = true;
     }
   }
   if (kick) start_group(lead_group);
@@ -293,7 +295,7 @@ NodeLog::Plug::Plug(NodeLog* log) : log_(log) {
 }
 
 NodeLog::Plug::~Plug() {
-  bool kick, lead_group = false;
+  bool kick, lead_group = false, lead_direct;
   {
     std::lock_guard l(log_->mu_);
     kick = --log_->plugs_ == 0 && log_->unplug_kick_;
@@ -301,8 +303,16 @@ NodeLog::Plug::~Plug() {
       log_->unplug_kick_ = false;
       lead_group = log_->take_lead();
     }
+    // Appends not synced per append that queued meanwhile are written now, whatever other Plugs
+    // live (so none waits for another writer's put): one frame for all of them.
+    lead_direct = !log_->direct_.empty() && !log_->direct_writing_;
+    if (lead_direct) log_->direct_writing_ = true;
   }
   if (kick) log_->start_group(lead_group);
+  if (lead_direct) {
+    while (log_->write_group(log_->direct_, /*waited=*/false)) {
+    }
+  }
 }
 
 bool NodeLog::take_lead() {
@@ -645,6 +655,7 @@ void NodeLog::interval_sync() {
 Status NodeLog::sync() { return wal_->sync(); }
 
 Status NodeLog::close() {
+  bool lead;
   {
     std::lock_guard l(mu_);
     if (closed_) return FailedPrecondition("node log '" + dir() + "' is closed");
@@ -657,6 +668,11 @@ Status NodeLog::close() {
     std::unique_lock l(mu_);
     direct_idle_cv_.wait(l, [&] { return !direct_writing_; });
     lead_idle_cv_.wait(l, [&] { return !leading_; });  // a caller writing its group finishes it
+    lead = direct_writing_ = !direct_.empty();  // queued under a Plug that lives on: written here
+  }
+  if (lead) {
+    while (write_group(direct_, /*waited=*/false)) {
+    }
   }
   appender_.stop();
   drain();

@@ -164,7 +164,10 @@ class NodeLog {
   // Plugging (after Linux's block plugging): while a Plug lives, appends queue up without
   // starting a group commit; when the last Plug goes, one starts for all of them. A writer whose
   // put spans several streams plugs around handing out the parts, so under kAlways the put waits
-  // for one fdatasync, not one per stream. Plugs nest and may live on different threads.
+  // for one fdatasync, not one per stream. The appends of streams not synced per append queue
+  // too while any Plug lives, and each Plug's end writes what is queued then (unless a caller
+  // is writing it already): the put's parts go out as one frame, in one write(), on the thread
+  // that lets its Plug go. Plugs nest and may live on different threads.
   class Plug {
    public:
     explicit Plug(NodeLog* log);
