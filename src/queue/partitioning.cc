@@ -46,22 +46,6 @@ Result<uint32_t> bucket_of(const TopicInfo& info, const std::vector<FieldShape>&
   return bucket_of_key(info, nullptr);
 }
 
-Status route(const TopicInfo& info, const std::vector<Record>& records,
-             std::vector<RecordBatch>* per_bucket, std::vector<std::vector<size_t>>* indexes,
-             const std::vector<uint64_t>* numbers) {
-  per_bucket->assign(info.num_buckets, RecordBatch());
-  if (indexes) indexes->assign(info.num_buckets, {});
-  for (size_t i = 0; i < records.size(); ++i) {
-    auto b = bucket_of(info, records[i]);
-    if (!b.ok())
-      return InvalidArgument("topic '" + info.topic + "': record " + std::to_string(numbers ? (*numbers)[i] : i) +
-                             " " + b.status().message() + "; nothing of the batch was written");
-    (*per_bucket)[*b].add(records[i]);
-    if (indexes) (*indexes)[*b].push_back(i);
-  }
-  return Status::OK();
-}
-
 Status route_parts(const TopicInfo& info, const std::vector<Record>& records, std::vector<uint32_t>* buckets,
                    std::vector<RecordBatch>* parts, std::vector<std::vector<size_t>>* indexes,
                    const std::vector<uint64_t>* numbers) {
@@ -92,6 +76,22 @@ Status route_parts(const TopicInfo& info, const std::vector<Record>& records, st
     buckets->push_back(b);
     parts->push_back(std::move(batches[slot[b]]));
     if (indexes) indexes->push_back(std::move(idx[slot[b]]));
+  }
+  return Status::OK();
+}
+
+Status route(const TopicInfo& info, const std::vector<Record>& records,
+             std::vector<RecordBatch>* per_bucket, std::vector<std::vector<size_t>>* indexes,
+             const std::vector<uint64_t>* numbers) {
+  std::vector<uint32_t> buckets;
+  std::vector<RecordBatch> parts;
+  std::vector<std::vector<size_t>> part_indexes;
+  RETURN_IF_ERROR(route_parts(info, records, &buckets, &parts, indexes ? &part_indexes : nullptr, numbers));
+  per_bucket->assign(info.num_buckets, RecordBatch());
+  if (indexes) indexes->assign(info.num_buckets, {});
+  for (size_t k = 0; k < buckets.size(); ++k) {
+    (*per_bucket)[buckets[k]] = std::move(parts[k]);
+    if (indexes) (*indexes)[buckets[k]] = std::move(part_indexes[k]);
   }
   return Status::OK();
 }
