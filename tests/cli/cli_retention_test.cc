@@ -53,13 +53,15 @@ TEST(CliRetention, PutSetsRetentionAndGetStartsAtTheFirstOffset) {
 
 TEST(CliRetention, AlterAppliesAtOnceToAPersistingTopic) {
   TempDir dir;
-  // flush_threshold 10: each batch of 10 lines is its own fragment.
+  // flush_threshold 10 and --flush: each batch of 10 lines is its own fragment (without --flush a
+  // put may exit before its threshold flush ran, and the next process flushes two puts as one).
   auto put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--num-buckets", "1", "--batch-size", "10",
-                  "--option", "flush_threshold=10"},
+                  "--option", "flush_threshold=10", "--flush"},
                  lines(0, 10));
   ASSERT_EQ(put.exit_code, 0) << put.err;
   for (int i = 10; i < 50; i += 10) {
-    put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--batch-size", "10", "--option", "flush_threshold=10"},
+    put = cli({"put", "--data-dir", dir.path(), "--topic", "t", "--batch-size", "10", "--option", "flush_threshold=10",
+               "--flush"},
               lines(i, i + 10));
     ASSERT_EQ(put.exit_code, 0) << put.err;
   }
