@@ -22,10 +22,22 @@ PERSISTING = os.path.join(BUILD, "apps", "persisting")
 CODECS = ["none", "gzip", "snappy", "lz4", "zstd"]
 
 
+_GIVEN_PORTS = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nobody listens on now, never one handed out before.
+
+    The kernel may pick a just-closed port again; two nodes given one port clash.
+    """
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _GIVEN_PORTS:
+            break
+    _GIVEN_PORTS.add(port)
+    return port
 
 
 def wait_port(port, proc, timeout=20):
