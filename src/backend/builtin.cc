@@ -1,6 +1,5 @@
 #include "backend/builtin.h"
 
-#include "backend/lance_backend.h"
 #include "backend/memory_backend.h"
 #include "backend/persisting_backend.h"
 #include "core/status_macros.h"
@@ -16,7 +15,7 @@ Status register_builtin_backends(BackendRegistry& r) {
         return std::unique_ptr<StorageBackend>(new MemoryBackend(ctx.scheduler));
       },
       /*durable=*/false));
-  RETURN_IF_ERROR(r.register_backend("lance", &LanceBackend::create, /*durable=*/true));
+  RETURN_IF_ERROR(r.register_backend("lance", &PersistingBackend::create_lance, /*durable=*/true));
   RETURN_IF_ERROR(r.register_backend("persisting", &PersistingBackend::create, /*durable=*/true));
   return Status::OK();
 }

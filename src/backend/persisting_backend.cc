@@ -66,10 +66,33 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
     b->host_ = NodeLogHost::get(ctx);
     b->stream_ = NodeLogHost::stream_name(ctx);
   }
+  return start(std::move(b), ctx);
+}
+
+Result<std::unique_ptr<StorageBackend>> PersistingBackend::create_lance(const BackendContext& ctx,
+                                                                       const Options& options) {
+  OptionReader reader(options, "backend 'lance'");
+  ASSIGN_OR_RETURN(std::chrono::milliseconds flush_interval, BufferedDataset::flush_interval_option(reader));
+  auto data = BufferedDataset::open(ctx, reader);
+  if (!data.ok()) return data.status().with_context("backend 'lance'");
+  RETURN_IF_ERROR(reader.finish());
+  if (ctx.validate_only) return std::unique_ptr<StorageBackend>();
+  // No log: a flush at the topic's batch_size (or 32 MiB), written by the put that reaches it.
+  std::unique_ptr<PersistingBackend> b(new PersistingBackend(ctx, std::move(data).value(),
+                                                             std::max<uint64_t>(ctx.batch_size, 1), kDefaultFlushBytes,
+                                                             /*metrics=*/false));
+  b->name_ = "lance";
+  b->flush_interval_ = flush_interval;
+  b->enable_wal_ = false;
+  return start(std::move(b), ctx);
+}
+
+Result<std::unique_ptr<StorageBackend>> PersistingBackend::start(std::unique_ptr<PersistingBackend> b,
+                                                                const BackendContext& ctx) {
   Status s = ctx.read_only ? b->recover_unowned() : b->become_writer(std::chrono::milliseconds(0));
   // Locked by another process: read what it has flushed to Lance; a put tries the locks again.
   if (!s.ok() && s.code() != Code::kFailedPrecondition)
-    return s.with_context("backend 'persisting' bucket '" + ctx.bucket_dir + "'");
+    return s.with_context("backend '" + b->name_ + "' bucket '" + ctx.bucket_dir + "'");
   return std::unique_ptr<StorageBackend>(std::move(b));
 }
 
@@ -91,7 +114,9 @@ Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {
   Status locked = take_writer_lock(patience);
   if (!locked.ok()) {
     if (locked.code() == Code::kFailedPrecondition)
-      return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process; this one only reads");
+      return FailedPrecondition("bucket '" + bucket_dir_ + "' is written by another process" +
+                                (enable_wal_ ? "" : " (it holds " + join_path(bucket_dir_, "writer.lock") + ")") +
+                                "; this one only reads");
     return locked;
   }
   // Another process may have written since this one opened the bucket: continue from its end.
@@ -298,14 +323,23 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
     return done(Offset(data_->total()));
   }
   if (!log_) {
-    // enable_wal=false: the records are durable once a flush has them.
+    // No log (enable_wal=false, the `lance` backend): the records are durable once a flush has
+    // them, and the put that fills a flush writes it before it returns. A failed flush keeps
+    // them buffered (in stats, retried after a back-off); the put itself has succeeded.
     Result<Offset> first = Offset(0);
+    bool flush_due;
     {
       std::lock_guard<std::mutex> lock(mu_);
       first = Offset(data_->total());
-      appended(batch, first);
+      flush_due = appended(batch, first);
     }
     notify_appended();
+    if (flush_due) {
+      std::lock_guard<std::mutex> flushing(flush_mu_);
+      Status f = flush_once();
+      bg_.report("flush", f);
+      if (!f.ok() && flush_interval_.count() > 0) flusher_.run_after(flush_interval_);
+    }
     return done(first);
   }
   {
@@ -329,18 +363,18 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
   });
 }
 
-void PersistingBackend::appended(const RecordBatch& batch, Result<Offset>& first) {
-  if (!first.ok()) return;
+bool PersistingBackend::appended(const RecordBatch& batch, Result<Offset>& first) {
+  if (!first.ok()) return false;
   if (first->value() != data_->total()) {
     first = Internal("the log gave offset " + std::to_string(first->value()) + " but bucket '" + bucket_dir_ +
                      "' continues at " + std::to_string(data_->total()));
-    return;
+    return false;
   }
   data_->buffer(batch);
   ++puts_;
   records_ += batch.size();
   // Before the acknowledgement: a put that returns has its flush (or periodic flush) asked for.
-  maybe_request_flush();
+  return maybe_request_flush();
 }
 
 Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
@@ -350,8 +384,9 @@ Result<Offset> PersistingBackend::put_batch(const RecordBatch& batch) {
   return f.get();
 }
 
-void PersistingBackend::maybe_request_flush() {
+bool PersistingBackend::maybe_request_flush() {
   if ((data_->waiting() >= flush_threshold_ || data_->waiting_bytes() >= flush_bytes_) && data_->retry_due()) {
+    if (!log_) return true;  // the put writes it
     flusher_.run_now();
   } else if (flush_interval_.count() > 0 && data_->waiting() > 0 && !periodic_armed_) {
     // The periodic flush of a bucket that goes quiet; armed once, not by every put (each ask
@@ -359,6 +394,7 @@ void PersistingBackend::maybe_request_flush() {
     periodic_armed_ = true;
     flusher_.run_after(flush_interval_);
   }
+  return false;
 }
 
 void PersistingBackend::flush_in_background() {
@@ -464,7 +500,7 @@ uint64_t PersistingBackend::total_count() const {
 BucketStats PersistingBackend::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   BucketStats s;
-  s.backend = "persisting";
+  s.backend = name_;
   data_->add_stats(&s);
   Object& o = s.extra;
   o.set("writer", writer_lock_ != nullptr);

@@ -65,9 +65,13 @@ namespace persisting {
 class PersistingBackend final : public StorageBackend {
  public:
   static Result<std::unique_ptr<StorageBackend>> create(const BackendContext& ctx, const Options& options);
+  // The `lance` backend: this one without the log (enable_wal=false), flushed at the topic's
+  // batch_size by the put that reaches it; options flush_interval, compression, sync,
+  // direct_io, max_buffered_bytes.
+  static Result<std::unique_ptr<StorageBackend>> create_lance(const BackendContext& ctx, const Options& options);
   ~PersistingBackend() override;
 
-  std::string name() const override { return "persisting"; }
+  std::string name() const override { return name_; }
   Result<Offset> put_batch(const RecordBatch& batch) override;
   void put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) override;
   Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) override;
@@ -92,6 +96,8 @@ class PersistingBackend final : public StorageBackend {
 
   PersistingBackend(const BackendContext& ctx, std::unique_ptr<BufferedDataset> data, uint64_t flush_threshold,
                     uint64_t flush_bytes, bool metrics);
+  // create's and create_lance's end: the locks (or recovery, opened to read).
+  static Result<std::unique_ptr<StorageBackend>> start(std::unique_ptr<PersistingBackend> b, const BackendContext& ctx);
   // Claims the bucket in this process (without the log: takes <bucket_dir>/writer.lock), trying
   // again for up to patience while another holder has it (FailedPrecondition after that).
   Status take_writer_lock(std::chrono::milliseconds patience);
@@ -114,16 +120,19 @@ class PersistingBackend final : public StorageBackend {
   Status ready_to_write();
   // Type checks and the writer lock; run before a put is queued or written.
   Status admit(const RecordBatch& batch);
-  // An append's completion (on the log's thread): the records join the buffer.
-  void appended(const RecordBatch& batch, Result<Offset>& first);
+  // An append's completion (on the log's thread): the records join the buffer. True when a
+  // flush is due now and the caller writes it (no log).
+  bool appended(const RecordBatch& batch, Result<Offset>& first);
   // flusher_'s body: flushes when records wait and no back-off is on.
   void flush_in_background();
   // Asks the flusher for a flush when the buffer has reached the threshold, or for the periodic
-  // one flush_interval from now (mu_ held).
-  void maybe_request_flush();
+  // one flush_interval from now (mu_ held). Without the log a reached threshold is not asked
+  // for: true, and the put writes the flush.
+  bool maybe_request_flush();
   // Flushes what is buffered now (flush_mu_ held, mu_ not) and checkpoints the stream.
   Status flush_once();
 
+  std::string name_ = "persisting";  // "lance": create_lance
   Env* env_;
   std::string bucket_dir_;
   Logger* logger_;
