@@ -192,7 +192,12 @@ int main(int argc, char** argv) {
     Producer producer(a, a.stream);
     const int32_t parts = partition_count(producer.rk, producer.topic);
     Consumer reader(a, a.stream, 10000);
-    for (int32_t p = 0; p < parts; ++p) reader.start(p, reader.end_of(p));
+    // Every end offset first: a ListOffsets sent after the first start() would queue behind
+    // that partition's parked Fetch on the same connection (answers go in request order) and
+    // wait out fetch.wait.max.ms.
+    std::vector<int64_t> ends;
+    for (int32_t p = 0; p < parts; ++p) ends.push_back(reader.end_of(p));
+    for (int32_t p = 0; p < parts; ++p) reader.start(p, ends[size_t(p)]);
     const std::string key = "w", value = "{\"id\":\"w\"}";
     peers::run_wakeup(
         a, [&](uint32_t) { return reader.take(1, 10000) == 1; },
