@@ -11,6 +11,23 @@
 //            --fetch messages per call (rd_kafka_consume_batch_queue);
 //   wakeup:  a consumer of every partition, parked in a Fetch (fetch.wait.max.ms 10 s), woken by
 //            one message from a producer.
+// The librdkafka settings (2.0.2; the same for every broker it is pointed at: persisting-kafka-*
+// and kafka-floor), each chosen for the lowest latency the client allows:
+//   socket.nagle.disable=true  TCP_NODELAY (the default, false, lets a small request wait for the
+//                              ACK of the previous one);
+//   linger.ms=5                moot: rd_kafka_flush (librdkafka >= 1.8) sends at once whatever it
+//                              says, and every produce here ends in a flush;
+//   acks=all, enable.idempotence=false, batch.num.messages=10000 (a batch of 100 is one request);
+//   fetch.wait.max.ms          10 s for wakeup (a parked Fetch, like XREAD BLOCK), 100 ms for
+//                              consume (whose Fetches find records anyway);
+//   fetch.min.bytes=1          the default: a Fetch is answered by the first record;
+//   fetch.error.backoff.ms=10  only after a failed Fetch (default 500 ms);
+//   queued.min.messages        the default 100,000: the consumer prefetches per partition;
+//   fetch.queue.backoff.ms     does not exist in 2.0.2 (a later librdkafka added it).
+// librdkafka's threads are its design and no setting removes them: a produced message goes from
+// the calling thread to the broker's thread, which writes it; the answer and a fetched record come
+// back through the broker's thread to the caller's queue. kafka-floor (kafka_floor.cc) measures
+// what that costs.
 #include <librdkafka/rdkafka.h>
 
 #include "bench_common.h"
@@ -175,7 +192,12 @@ int main(int argc, char** argv) {
     Producer producer(a, a.stream);
     const int32_t parts = partition_count(producer.rk, producer.topic);
     Consumer reader(a, a.stream, 10000);
-    for (int32_t p = 0; p < parts; ++p) reader.start(p, reader.end_of(p));
+    // Every end offset first: a ListOffsets sent after the first start() would queue behind
+    // that partition's parked Fetch on the same connection (answers go in request order) and
+    // wait out fetch.wait.max.ms.
+    std::vector<int64_t> ends;
+    for (int32_t p = 0; p < parts; ++p) ends.push_back(reader.end_of(p));
+    for (int32_t p = 0; p < parts; ++p) reader.start(p, ends[size_t(p)]);
     const std::string key = "w", value = "{\"id\":\"w\"}";
     peers::run_wakeup(
         a, [&](uint32_t) { return reader.take(1, 10000) == 1; },
