@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "backend/node_log_host.h"
 #include "core/log.h"
 #include "core/status_macros.h"
 #include "net/grpc_status.h"
@@ -373,6 +374,10 @@ void Replicator::on_answer(const std::shared_ptr<Link>& l, const Status& s) {
                            std::to_string(l->resp.buckets_size()) + " buckets answered, " +
                            std::to_string(l->round.size()) + " asked"));
   l->outcome.assign(l->round.size(), {});
+  // Every bucket's run shares one group commit of the node log (one write, and one fdatasync
+  // under wal_sync_mode=always), as a put's parts do: it starts once every run is queued.
+  std::shared_ptr<void> plug;
+  if (l->round.size() > 1) plug = NodeLogHost::plug(core_->env, core_->options.data_dir);
   l->pending = 1;  // the loop's own share: appended() runs once the loop and every append are done
   for (size_t i = 0; i < l->round.size(); ++i) {
     const std::shared_ptr<Follow>& f = l->round[i];
@@ -436,8 +441,9 @@ void Replicator::on_answer(const std::shared_ptr<Link>& l, const Status& s) {
         f->log_end += n;
       }
       if (--l->pending == 0) appended(l);
-    });
+    }, plug);
   }
+  plug.reset();  // the group commit of every run starts
   if (--l->pending == 0) appended(l);
 }
 

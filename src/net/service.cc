@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <future>
+#include <optional>
 
 #include "backend/node_log_host.h"
 #include "core/status_macros.h"
@@ -832,20 +833,43 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     // follows from this node, most of them idle): woken by the first bucket whose leader end
     // passes the follower's, which reads every bucket known to have records then; at the end of
     // the wait, or when the call is cancelled, every bucket is read.
-    auto fired = std::make_shared<std::atomic<bool>>(false);
+    // The end of the wait is a task on the process pool, cancelled when records come first: a
+    // call answered early leaves no task behind whose run, a wait later, would wake a pool thread
+    // for nothing (there is one such call per replication round, hundreds a second).
+    struct Park {
+      std::atomic<bool> fired{false};
+      std::mutex mu;
+      std::optional<Scheduler::TaskId> timer;  // under mu
+    };
+    auto park = std::make_shared<Park>();
     const uint64_t id = queue::next_waiter_id();
-    auto fire = [fired, id, trackers, known, read](bool all) {
-      if (fired->exchange(true)) return;
+    auto fire = [park, id, trackers, known, read](bool all) {
+      if (park->fired.exchange(true)) return;
+      if (!all) {
+        std::optional<Scheduler::TaskId> timer;
+        {
+          std::lock_guard<std::mutex> lock(park->mu);
+          timer.swap(park->timer);
+        }
+        if (timer) Scheduler::Default()->cancel(*timer);
+      }
       for (ReplicaTracker* t : trackers) t->cancel_records(id);
       auto [which, any] = known();
       read(all ? std::vector<bool>(which.size(), true) : which);
     };
-    for (size_t k = 0; k < ids.size() && !fired->load(); ++k)
+    for (size_t k = 0; k < ids.size() && !park->fired.load(); ++k)
       trackers[k]->wait_records(ids[k], from[k], id, [fire] { fire(false); });
-    if (fired->load())
+    if (park->fired.load()) {
       for (ReplicaTracker* t : trackers) t->cancel_records(id);  // registered after it fired
-    Scheduler::Default()->schedule_at(std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms),
-                                      [fire] { fire(true); });
+      return;
+    }
+    Scheduler::TaskId timer = Scheduler::Default()->schedule_at(
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms), [fire] { fire(true); });
+    {
+      std::lock_guard<std::mutex> lock(park->mu);
+      if (!park->fired.load()) park->timer = timer;
+    }
+    if (park->fired.load()) Scheduler::Default()->cancel(timer);  // fired meanwhile: no task left
     reactor->on_cancel([fire] { fire(true); });
   };
   if (cached)
