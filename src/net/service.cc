@@ -857,6 +857,9 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
       auto [which, any] = known();
       read(all ? std::vector<bool>(which.size(), true) : which);
     };
+    // Before any waiter can answer the call: once answered, gRPC may delete the reactor (this
+    // body may run on the admin pool, after the handler returned), so nothing below touches it.
+    reactor->on_cancel([fire] { fire(true); });
     for (size_t k = 0; k < ids.size() && !park->fired.load(); ++k)
       trackers[k]->wait_records(ids[k], from[k], id, [fire] { fire(false); });
     if (park->fired.load()) {
@@ -870,7 +873,6 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
       if (!park->fired.load()) park->timer = timer;
     }
     if (park->fired.load()) Scheduler::Default()->cancel(timer);  // fired meanwhile: no task left
-    reactor->on_cancel([fire] { fire(true); });
   };
   if (cached)
     body();
