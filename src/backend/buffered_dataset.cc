@@ -508,7 +508,7 @@ Status BufferedDataset::flush() {
 }
 
 Status BufferedDataset::hold_recovered(const std::vector<std::pair<Offset, RecordBatch>>& runs,
-                                       const std::string& what) {
+                                       const std::string& what, std::shared_ptr<const void> owner) {
   drop_recovered();
   if (flushing_ || !buffer_.empty())
     return FailedPrecondition(what + ": recovered records cannot join a buffer of the bucket's writer");
@@ -525,7 +525,18 @@ Status BufferedDataset::hold_recovered(const std::vector<std::pair<Offset, Recor
     }
     if (!s.ok()) break;
     const size_t skip = static_cast<size_t>(expected - from);
-    if (skip == 0) {
+    if (skip == 0 && owner && buffer_.empty()) {
+      // A view of the run (the usual case: one run per stream): its bytes are not copied.
+      std::vector<uint32_t> sizes(records.size());
+      uint32_t prev = 0;
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        sizes[i] = records.ends()[i] - prev;
+        prev = records.ends()[i];
+      }
+      buffer_ = RecordBatch::view_of(owner, records.data(), sizes);
+      if (records.has_times()) buffer_.set_times(records.times());
+      stamp(0, buffer_);
+    } else if (skip == 0) {
       buffer(records);
     } else {
       RecordBatch part;

@@ -174,8 +174,10 @@ class BufferedDataset {
   // offsets when they do not continue from persisted() (records missing, or offsets twice);
   // nothing is held then. For an owner that does not write the bucket: it never flushes them
   // (the next writer recovers the log and flushes them itself). FailedPrecondition when the
-  // buffer holds records of its own.
-  Status hold_recovered(const std::vector<std::pair<Offset, RecordBatch>>& runs, const std::string& what);
+  // buffer holds records of its own. owner (optional) keeps runs alive and unchanged: the
+  // buffer then views a run's bytes instead of copying them.
+  Status hold_recovered(const std::vector<std::pair<Offset, RecordBatch>>& runs, const std::string& what,
+                        std::shared_ptr<const void> owner = nullptr);
   // Forgets them (the owner becomes the writer, whose attach replays the log).
   void drop_recovered();
   bool holds_recovered() const { return recovered_; }

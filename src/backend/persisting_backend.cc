@@ -228,7 +228,7 @@ Status PersistingBackend::recover_unowned() {
     static const std::vector<std::pair<Offset, RecordBatch>> kNone;
     auto it = (*read)->streams.find(stream_);
     RETURN_IF_ERROR(data_->hold_recovered(it == (*read)->streams.end() ? kNone : it->second,
-                                          "node log '" + host_->dir() + "': stream '" + stream_ + "'"));
+                                          "node log '" + host_->dir() + "': stream '" + stream_ + "'", *read));
     recovered_generation_ = (*read)->generation;
     replayed_ = data_->buffered();
     return Status::OK();
