@@ -32,9 +32,11 @@ Value strings_json(const std::vector<std::string>& v) {
 }
 
 // Makes every acknowledged record of the topic a Lance record when no other process writes it:
-// opening the buckets (read-only) recovers a killed writer's log into Lance. A live writer in
-// another process keeps its unflushed records; the backup holds what it has flushed. A data dir a
-// node serves is not opened at all (the node owns its log); the backup holds what the node flushed.
+// opening the buckets to write recovers a killed writer's log into them, and the flush puts it in
+// Lance (a process that only reads would serve those records from memory and flush nothing). A
+// live writer in another process keeps its unflushed records (the buckets open as readers and
+// flush nothing); the backup holds what it has flushed. A data dir a node serves is not opened at
+// all (the node owns its log); the backup holds what the node flushed.
 Status flush_what_we_can(const std::string& data_dir, const std::string& topic) {
   if (Status s = net::check_not_served_by_node(Env::Default(), data_dir); !s.ok()) {
     if (s.code() != Code::kFailedPrecondition) return s;  // not "served": the check itself failed
@@ -46,7 +48,17 @@ Status flush_what_we_can(const std::string& data_dir, const std::string& topic) 
   qo.data_dir = data_dir;
   auto q = Queue::open(qo);
   if (!q.ok()) return q.status();
-  return (*q)->stats(topic).status();
+  auto info = (*q)->topic(topic);
+  if (!info.ok()) return info.status();
+  WriterOptions wo;  // the topic's own settings: nothing to check against, no session options
+  wo.topic = info->topic;
+  wo.bucket_column = info->bucket_column;
+  wo.num_buckets = info->num_buckets;
+  wo.batch_size = info->batch_size;
+  wo.backend = info->backend;
+  auto w = (*q)->writer(wo);
+  if (!w.ok()) return w.status();
+  return (*q)->flush();
 }
 
 }  // namespace

@@ -399,7 +399,10 @@ async def test_delete_topic_then_recreate_is_a_new_topic(system, topic):
 
 
 async def test_close_without_flush_keeps_records_in_the_log(tmp_path, topic):
-    """flush_on_close=False: close writes no Lance fragment; the next open has every record."""
+    """flush_on_close=False: close writes no Lance fragment; the next open has every record.
+
+    A process that only reads serves them from the log in memory and flushes nothing, even at
+    its flushing close; the next writer's close puts them in Lance."""
     system = persisting.open(str(tmp_path), flush_on_close=False)
     try:
         writer = await system.queue.write(topic, num_buckets=4, backend="persisting")
@@ -419,4 +422,22 @@ async def test_close_without_flush_keeps_records_in_the_log(tmp_path, topic):
         assert sorted(r["i"] for r in got) == list(range(40))
     finally:
         system.close()
+    assert not list(topic_dir.glob("bucket_*/data.lance"))
+    system = persisting.open(str(tmp_path))
+    try:
+        writer = await system.queue.write(topic, num_buckets=4, backend="persisting")
+        await writer.put([{"id": f"k{i}", "i": i} for i in range(40, 80)])
+    finally:
+        system.close()
     assert list(topic_dir.glob("bucket_*/data.lance/_versions"))
+    system = persisting.open(str(tmp_path))
+    try:
+        reader = await system.queue.read(topic)
+        got = []
+        for _ in range(20):
+            got += await reader.get(limit=100)
+            if len(got) >= 80:
+                break
+        assert sorted(r["i"] for r in got) == list(range(80))
+    finally:
+        system.close()

@@ -238,7 +238,8 @@ Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<
 }
 
 Result<RecordBatch> BufferedDataset::get(uint64_t off, size_t limit, bool reader_only) {
-  if (reader_only && off + limit > persisted_) RETURN_IF_ERROR(refresh());
+  // (Past what it holds: a reader's recovered records are served as they are.)
+  if (reader_only && off + limit > total()) RETURN_IF_ERROR(refresh());
   if (off < first_ && limit > 0) return below_first(off);  // a zero-limit read only asks for the end
   RecordBatch out;
   size_t gaps = 0;
@@ -506,7 +507,61 @@ Status BufferedDataset::flush() {
   return Status::OK();
 }
 
+Status BufferedDataset::hold_recovered(const std::vector<std::pair<Offset, RecordBatch>>& runs,
+                                       const std::string& what, std::shared_ptr<const void> owner) {
+  drop_recovered();
+  if (flushing_ || !buffer_.empty())
+    return FailedPrecondition(what + ": recovered records cannot join a buffer of the bucket's writer");
+  uint64_t expected = persisted_;
+  Status s;
+  for (const auto& [first, records] : runs) {
+    const uint64_t from = first.value(), end = from + records.size();
+    if (end <= expected && buffer_.empty()) continue;  // wholly in the dataset already
+    if (from > expected) {
+      s = Corruption(what + " continues at offset " + std::to_string(expected) +
+                     " but the log holds its records from " + std::to_string(from) + ": records missing");
+    } else if (end <= expected || (from < expected && !buffer_.empty())) {
+      s = Corruption(what + " holds offsets from " + std::to_string(from) + " twice");
+    }
+    if (!s.ok()) break;
+    const size_t skip = static_cast<size_t>(expected - from);
+    if (skip == 0 && owner && buffer_.empty()) {
+      // A view of the run (the usual case: one run per stream): its bytes are not copied.
+      std::vector<uint32_t> sizes(records.size());
+      uint32_t prev = 0;
+      for (size_t i = 0; i < sizes.size(); ++i) {
+        sizes[i] = records.ends()[i] - prev;
+        prev = records.ends()[i];
+      }
+      buffer_ = RecordBatch::view_of(owner, records.data(), sizes);
+      if (records.has_times()) buffer_.set_times(records.times());
+      stamp(0, buffer_);
+    } else if (skip == 0) {
+      buffer(records);
+    } else {
+      RecordBatch part;
+      part.append_range(records, skip, records.size() - skip);
+      buffer(part);
+    }
+    expected = end;
+  }
+  if (!s.ok()) {
+    buffer_.clear();
+    return s;
+  }
+  recovered_ = !buffer_.empty();
+  return Status::OK();
+}
+
+void BufferedDataset::drop_recovered() {
+  if (!recovered_) return;
+  buffer_.clear();
+  buffer_fields_.clear();
+  recovered_ = false;
+}
+
 Status BufferedDataset::refresh() {
+  const uint64_t persisted_before = persisted_;
   const std::vector<int32_t> fields_before = field_ids();
   const uint64_t deleted_before = reader_->count_deleted();
   Status s = reader_->refresh();
@@ -514,6 +569,11 @@ Status BufferedDataset::refresh() {
   if (s.ok() && reader_->count_deleted() != deleted_before) forget_deleted();
   RETURN_IF_ERROR(s);
   take_reader_bounds();
+  if (recovered_ && persisted_ > persisted_before) {
+    // The next writer flushed them: the dataset serves them now.
+    buffer_.drop_front(static_cast<size_t>(persisted_ - persisted_before));
+    recovered_ = !buffer_.empty();
+  }
   return Status::OK();
 }
 
@@ -528,6 +588,8 @@ void BufferedDataset::add_stats(BucketStats* s) const {
   b.last_flush_duration_s = last_flush_seconds_;
   if (!last_flush_error_.ok()) b.last_flush_error = last_flush_error_.to_string();
   Object* o = &s->extra;
+  // A reader's records of a dead writer's log, served from memory (hold_recovered).
+  if (recovered_) o->set("recovered_records", static_cast<int64_t>(buffer_.size()));
   o->set("version", static_cast<int64_t>(reader_->version()));
   o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
   o->set("read_window_fills", static_cast<int64_t>(window_fills_));

@@ -44,6 +44,9 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "backend/maintenance.h"
 #include "core/status_macros.h"
@@ -161,8 +164,23 @@ class BufferedDataset {
   Status flush();
   // Whether an automatic flush may be tried now (no recent failure).
   bool retry_due() const { return std::chrono::steady_clock::now() >= retry_after_; }
-  // Reloads the dataset's latest version (commits by another process).
+  // Reloads the dataset's latest version (commits by another process). Recovered records (below)
+  // that the dataset now holds leave the buffer.
   Status refresh();
+  // A reader's copy of what a dead writer left in the node log for this bucket (runs of
+  // consecutive offsets, in order; those below persisted() are in the dataset already): the
+  // rest join the buffer, readable after the dataset's rows as a writer's buffered records are,
+  // and count in total(). Replaces what an earlier call held. Corruption naming `what` and the
+  // offsets when they do not continue from persisted() (records missing, or offsets twice);
+  // nothing is held then. For an owner that does not write the bucket: it never flushes them
+  // (the next writer recovers the log and flushes them itself). FailedPrecondition when the
+  // buffer holds records of its own. owner (optional) keeps runs alive and unchanged: the
+  // buffer then views a run's bytes instead of copying them.
+  Status hold_recovered(const std::vector<std::pair<Offset, RecordBatch>>& runs, const std::string& what,
+                        std::shared_ptr<const void> owner = nullptr);
+  // Forgets them (the owner becomes the writer, whose attach replays the log).
+  void drop_recovered();
+  bool holds_recovered() const { return recovered_; }
   // Applies the retention limits now (the bucket became the writer, the topic was altered, a
   // periodic look at a quiet bucket). Owner's mutex held; does nothing while a flush is in flight
   // (its write_flush applies them) or without limits.
@@ -259,6 +277,7 @@ class BufferedDataset {
   // the rest of [persisted_, total()) in buffer_.
   std::shared_ptr<const RecordBatch> flushing_;
   RecordBatch buffer_;
+  bool recovered_ = false;  // buffer_ holds a reader's recovered records (hold_recovered)
   uint64_t reserve_bytes_ = 0;
   uint64_t last_flush_bytes_ = 0;  // bytes the last begin_flush took
   std::vector<lance::BatchField> buffer_fields_;  // types of flushing_ and buffer_

@@ -178,6 +178,26 @@ Status NodeLogHost::open_locked(const Settings& settings, std::chrono::milliseco
                               "'); this one only reads");
   }
   lock_ = std::move(lock).value();
+  wal::NodeLogOptions o = log_options(settings);
+  o.on_hold_back = [this](const std::string& stream) {
+    {
+      // Not mu_: the log asks from its group-commit thread, which close (under mu_) waits for.
+      std::lock_guard l(held_mu_);
+      held_back_.push_back(stream);
+    }
+    recovery_.run_now();
+  };
+  auto log = wal::NodeLog::open(dir_, o, &report_);
+  if (!log.ok()) {
+    lock_.reset();
+    return log.status();
+  }
+  log_ = std::move(log).value();
+  warn_if_lost();
+  return Status::OK();
+}
+
+wal::NodeLogOptions NodeLogHost::log_options(const Settings& settings) {
   wal::NodeLogOptions o;
   o.wal.env = env_;
   o.wal.recovery_policy = settings.recovery_policy;
@@ -194,26 +214,76 @@ Status NodeLogHost::open_locked(const Settings& settings, std::chrono::milliseco
   // A put whose append (or last plug) starts a group writes and syncs it on its own thread (an
   // actor's, on the pool): no hand-off to the group-commit task and back per round trip.
   o.caller_commits = true;
-  o.on_hold_back = [this](const std::string& stream) {
-    {
-      // Not mu_: the log asks from its group-commit thread, which close (under mu_) waits for.
-      std::lock_guard l(held_mu_);
-      held_back_.push_back(stream);
-    }
-    recovery_.run_now();
-  };
-  auto log = wal::NodeLog::open(dir_, o, &report_);
-  if (!log.ok()) {
-    lock_.reset();
-    return log.status();
-  }
-  log_ = std::move(log).value();
+  return o;
+}
+
+void NodeLogHost::warn_if_lost() {
   if (report_.wal.records_lost)
     log_warning(logger_, "node log '" + dir_ + "': recovery (policy " +
                              std::string(wal::recovery_policy_name(report_.wal.policy)) + ") gave up entries from " +
                              std::to_string(report_.wal.first_offset_lost.value()) +
                              " on; each bucket says which of its records at its next open");
-  return Status::OK();
+}
+
+std::string NodeLogHost::files_signature() const {
+  std::string sig;
+  auto names = env_->get_children(dir_);
+  if (!names.ok()) return sig;
+  std::sort(names->begin(), names->end());
+  for (const auto& name : *names) {
+    auto size = env_->file_size(join_path(dir_, name));
+    sig += name + '=' + (size.ok() ? std::to_string(*size) : std::string("?")) + '\n';
+  }
+  return sig;
+}
+
+Result<std::shared_ptr<const NodeLogHost::Unowned>> NodeLogHost::read_unowned(const Settings& settings) {
+  std::lock_guard l(mu_);
+  if (log_) return FailedPrecondition("node log '" + dir_ + "' is open in this process");
+  const auto now = std::chrono::steady_clock::now();
+  if (unowned_read_ && now < next_read_look_) return unowned_read_;
+  next_read_look_ = now + kUnownedLookInterval;
+  const std::string lock_path = join_path(dir_, kLockFile);
+  auto lock = env_->lock_file(lock_path);
+  if (!lock.ok()) {
+    if (lock.status().code() != Code::kFailedPrecondition) return lock.status();
+    return FailedPrecondition("the log '" + dir_ + "' is written by another process (it holds '" + lock_path + "')");
+  }
+  // Unchanged since the last read (nobody wrote it since): those records still stand.
+  std::string sig = files_signature();
+  if (unowned_read_ && sig == unowned_sig_) return unowned_read_;
+  // Recovered as a writer would (under the lock, so no writer meanwhile; a torn tail is cut
+  // and what was found is synced), then closed: no segment freed, no checkpoint, no flush.
+  wal::NodeLogOptions o = log_options(settings);
+  o.caller_commits = false;
+  auto log = wal::NodeLog::open(dir_, o, &report_);
+  if (!log.ok()) return log.status();
+  warn_if_lost();
+  auto read = std::make_shared<Unowned>();
+  read->generation = ++read_generation_;
+  for (const auto& stream : (*log)->unattached_streams()) read->streams[stream] = (*log)->take_parked(stream);
+  bg_.report("node log close", (*log)->close());
+  log->reset();
+  if (report_.wal.records_lost) {
+    // Recorded now, under the lock, for every stream: a cut the open made (point_in_time) is not
+    // met again by the next writer.
+    std::lock_guard d(damage_mu_);
+    for (const auto& [stream, runs] : read->streams) {
+      if (runs.empty()) continue;
+      const uint64_t end = runs.back().first.value() + runs.back().second.size();
+      Status s = report_wal_damage(env_, logger_, dir_, "stream '" + stream + "' of node log '" + dir_ + "'",
+                                   report_.wal, end, stream);
+      bg_.report("recovery report of stream '" + stream + "'", s);
+    }
+  }
+  unowned_sig_ = files_signature();  // the open may have cut a torn tail or started a segment
+  unowned_read_ = std::move(read);
+  return unowned_read_;
+}
+
+bool NodeLogHost::open_here() const {
+  std::lock_guard l(mu_);
+  return log_ != nullptr;
 }
 
 void NodeLogHost::close_locked() {

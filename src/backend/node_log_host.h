@@ -13,8 +13,9 @@
 // One writer process per data dir: the process that writes holds <log dir>/LOCK from the first
 // acquire until the last release. Another process's acquire waits up to `patience`, then gets
 // FailedPrecondition naming the lock. A process that only reads takes nothing; when it finds the
-// lock free and the log holding records (a killed writer's) takes the lock, flushes every stream's
-// records into its bucket's dataset (flush_unattached), checkpoints and lets the lock go.
+// lock free and the log holding records (a killed writer's) takes the lock, reads every stream's
+// records into memory (read_unowned) and lets the lock go, changing nothing: its buckets serve
+// them from there, and the next writer recovers and flushes them.
 //
 // Streams: `<topic>/bucket_<b>#<incarnation, 16 hex digits>` in a data dir's log, so a topic
 // deleted and created again never gets the old one's records. A bucket built without a data dir
@@ -27,6 +28,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -93,6 +95,25 @@ class NodeLogHost {
   // Flushes every stream nobody attached into its bucket's dataset (see above); the caller has
   // acquired the log. Each failure is logged, in errors(); the first is returned.
   Status flush_unattached();
+  // Whether this process has the log open (it writes it).
+  bool open_here() const;
+
+  // What a process that does not write the log found in it (read_unowned): each stream's
+  // records, as runs of consecutive offsets (NodeLog::take_parked); they may start below what
+  // its bucket's dataset holds. generation numbers the reads of this host.
+  struct Unowned {
+    uint64_t generation = 0;
+    std::map<std::string, std::vector<std::pair<Offset, RecordBatch>>> streams;
+  };
+  // For a process that does not write the log, when a writer died leaving records in it: takes
+  // the LOCK for as long as it takes to read the log (recovered as a writer would: a torn tail
+  // is cut, what was found is synced; the report is recovery()'s), keeps every stream's records
+  // in memory and lets the lock go. Nothing is flushed, freed or checkpointed: the next writer
+  // recovers the same records. FailedPrecondition while another process holds the LOCK or this
+  // one has the log open. The log is read again only when its files changed since the last read
+  // (looked at no more than once per kUnownedLookInterval); records of an older read stay true
+  // (a stream's records never change), so a reader may keep serving them.
+  Result<std::shared_ptr<const Unowned>> read_unowned(const Settings& settings);
 
   // What the log's recovery found when this process opened it (an empty report before): the
   // Wal's part only, so a bucket's stats do not copy every stream's count.
@@ -112,6 +133,11 @@ class NodeLogHost {
   NodeLogHost(Env* env, std::string dir, std::string data_dir, Logger* logger, Scheduler* scheduler,
               TailCache* tail_cache);
   Status open_locked(const Settings& settings, std::chrono::milliseconds patience);  // mu_ held
+  // The log's options from settings (no on_hold_back).
+  wal::NodeLogOptions log_options(const Settings& settings);
+  void warn_if_lost();  // report_ gave up records: the warning (mu_ held)
+  // The log dir's file names and sizes: changes whenever a writer writes, frees or checkpoints.
+  std::string files_signature() const;
   void close_locked();                                                                // mu_ held
   // Flushes an unattached stream's records into its bucket's dataset, checkpoints and detaches it
   // (forgets it when its topic is gone). attach_mu_ held.
@@ -132,6 +158,11 @@ class NodeLogHost {
   // may_hold_unowned's last look at the log of another process (mu_).
   std::chrono::steady_clock::time_point next_unowned_look_;
   bool unowned_ = false;
+  // read_unowned's last read, the log's files after it, and when to look again (mu_).
+  std::shared_ptr<const Unowned> unowned_read_;
+  std::string unowned_sig_;
+  std::chrono::steady_clock::time_point next_read_look_;
+  uint64_t read_generation_ = 0;
   std::unique_ptr<wal::NodeLog> log_;
   int users_ = 0;
   wal::NodeLogReport report_;

@@ -125,6 +125,9 @@ Status PersistingBackend::become_writer(std::chrono::milliseconds patience) {
     auto log = host_->acquire(settings_, patience);
     if (log.ok()) {
       log_ = *log;
+      // What this process read of the log as a reader: the attach replays it from the log.
+      data_->drop_recovered();
+      recovered_generation_ = 0;
       s = attach_stream();
       if (!s.ok()) {
         log_ = nullptr;
@@ -232,11 +235,35 @@ void PersistingBackend::stop_writing() {
 Status PersistingBackend::recover_unowned() {
   if (!enable_wal_) return Status::OK();
   const bool old_wal = wal_dir_has_segments(env_, join_path(bucket_dir_, "wal"), /*with_records_only=*/true);
+  if (!old_wal && !host_->open_here()) {
+    if (!host_->may_hold_records()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      return data_->refresh();
+    }
+    // What a dead writer left in the log: read into memory and served from there, after what
+    // Lance holds. The log and the datasets stay as they are (no flush: the next writer
+    // recovers the same records and flushes them in its time).
+    auto read = host_->read_unowned(settings_);
+    if (!read.ok() && read.status().code() != Code::kFailedPrecondition) return read.status();
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(data_->refresh());  // drops recovered records Lance holds now
+    // Locked: a writer lives, which holds the log's records; what this process read of it
+    // earlier stays true.
+    if (!read.ok() || writer_lock_ || (*read)->generation == recovered_generation_) return Status::OK();
+    static const std::vector<std::pair<Offset, RecordBatch>> kNone;
+    auto it = (*read)->streams.find(stream_);
+    RETURN_IF_ERROR(data_->hold_recovered(it == (*read)->streams.end() ? kNone : it->second,
+                                          "node log '" + host_->dir() + "': stream '" + stream_ + "'", *read));
+    recovered_generation_ = (*read)->generation;
+    replayed_ = data_->buffered();
+    return Status::OK();
+  }
   if (old_wal || host_->may_hold_records()) {
-    // What a dead writer left (in the log, or in a WAL of this bucket's own written before the
-    // node log): this process becomes the writer for a moment, as a writer would recover it,
-    // and has it flushed to Lance: this bucket's records by itself, every other stream's by the
-    // log's host (one process recovers the whole log, once).
+    // What a dead writer left in a WAL of this bucket's own written before the node log (or in
+    // the log this process has open, unattached): this process becomes the writer for a
+    // moment, as a writer would recover it, and has it flushed to Lance: this bucket's records
+    // by itself, every other stream's by the log's host (one process recovers the whole log,
+    // once).
     Status w = become_writer(std::chrono::milliseconds(0));
     if (!w.ok()) return w.code() == Code::kFailedPrecondition ? Status::OK() : w;  // a writer is alive
     bg_.report("recovery of the node log", host_->flush_unattached());
@@ -422,6 +449,9 @@ Status PersistingBackend::flush_once() {
   BufferedDataset::FlushJob job;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // A reader flushes nothing: recovered records it serves (recover_unowned) are the next
+    // writer's to flush, from the log that holds them.
+    if (!writer_lock_) return Status::OK();
     job = data_->begin_flush();
     // Nothing to flush: the writer still applies retention (after a topic alter).
     if (job.size() == 0) return writer_lock_ ? data_->enforce_retention() : Status::OK();

@@ -23,9 +23,10 @@
 // stats) takes neither, and becomes the writer at its first put (which waits a little for the
 // locks). A process that is not the writer reads what the writer has flushed to Lance, reloading
 // the dataset when a read reaches its end. A read-only open that finds no writer but a log
-// holding records (a killed writer's) recovers it and flushes every stream's records to Lance
-// (recover_unowned, NodeLogHost::flush_unattached), so what a killed writer acknowledged is
-// readable at once.
+// holding records (a killed writer's) reads the log into memory (recover_unowned,
+// NodeLogHost::read_unowned) and serves this bucket's records past Lance's from there, so what a
+// killed writer acknowledged is readable at once; it writes nothing (no Lance fragment, no
+// checkpoint): the next writer recovers the log and flushes them.
 //
 // Recovery on open: the dataset's row count P is read first; the bucket attaches its stream from
 // P: the log's records of it below P (flushed but not checkpointed when the process died) are
@@ -35,8 +36,9 @@
 // warning, a copy of the damaged segment in damaged/, and "recovery" in stats until an operator
 // deletes damaged/recovery.json (wal_damage_record.h, docs/wal-format.md "Recovery reports").
 //
-// Closing a bucket flushes it (BucketStorage::close); one that is not flushed (a failing disk)
-// leaves its records in the log, which replays them at the next open.
+// Closing a bucket flushes it (BucketStorage::close) if it writes it; one that is not flushed (a
+// failing disk, flush_on_close off) leaves its records in the log, which replays them at the next
+// open. A reader flushes nothing.
 //
 // Options: enable_wal (true), wal_sync_mode (always|interval|os), wal_sync_interval (seconds,
 // 1.0; 0 means always), max_wal_size (the node log's limit, 100M: past it puts are refused with
@@ -110,10 +112,12 @@ class PersistingBackend final : public StorageBackend {
   // Stops writing: waits for appends in flight, detaches the stream (or forgets it, discarded),
   // lets the log and the writer lock go.
   void stop_writing();
-  // A read-only open that finds no writer: makes what a dead writer left in the log (or in an
-  // old per-bucket WAL) visible in Lance. Also run by a reader that reached the end of what
-  // Lance holds (get), so a follower in another process sees the records of a writer that
-  // closed without flushing them (QueueOptions::flush_on_close) or died.
+  // A read-only open that finds no writer: makes what a dead writer left in the log readable
+  // from memory (the host's read of the log; nothing written), or what it left in an old
+  // per-bucket WAL (or in the log this process has open, unattached) visible in Lance by a
+  // flush. Also run by a reader that reached the end of what it holds (get), so a follower in
+  // another process sees the records of a writer that closed without flushing them
+  // (QueueOptions::flush_on_close) or died.
   Status recover_unowned();
   // The writer lock (taken now by a process that opened the bucket to read) and a healthy log:
   // what both a put and its check need first.
@@ -159,6 +163,8 @@ class PersistingBackend final : public StorageBackend {
   uint64_t inflight_ = 0;                  // appends the log has not answered yet
   bool discarded_ = false;
   uint64_t replayed_ = 0;                  // records the log (or an old WAL) gave back at attach
+  // The host's read of a dead writer's log whose records this reader holds (0: none).
+  uint64_t recovered_generation_ = 0;
   Status old_wal_error_;                   // an old per-bucket WAL left read-only by its damage
 
   // One flush at a time (explicit or the flusher's).

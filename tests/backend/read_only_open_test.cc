@@ -110,3 +110,95 @@ TEST(ReadOnlyOpen, ACheckBeforeAPutBecomesTheWriterLikeThePut) {
   ASSERT_TRUE((*b)->put_batch(part).ok());
   EXPECT_EQ(count(**b), 2u);
 }
+
+namespace {
+
+// The "i" of each record b holds from offset `from` on, up to limit.
+std::vector<int64_t> values(StorageBackend& b, uint64_t from, size_t limit) {
+  std::vector<int64_t> out;
+  auto got = b.get(Offset(from), limit);
+  EXPECT_TRUE(got.ok()) << got.status().to_string();
+  if (!got.ok()) return out;
+  auto records = got->decode_all();
+  EXPECT_TRUE(records.ok()) << records.status().to_string();
+  if (records.ok())
+    for (const auto& r : *records) out.push_back(r.find("i")->as_int());
+  return out;
+}
+
+std::vector<int64_t> range(int64_t from, int64_t to) {
+  std::vector<int64_t> out;
+  for (int64_t i = from; i < to; ++i) out.push_back(i);
+  return out;
+}
+
+int64_t extra_int(StorageBackend& b, const std::string& key) {
+  const Value* v = b.stats().to_object().find(key);
+  return v && v->is_int() ? v->as_int() : -1;
+}
+
+}  // namespace
+
+// A reader that finds a dead writer's records in the log serves them from memory: it writes no
+// Lance fragment (a reopen of 1,000 buckets used to be 1,000 Lance commits) and leaves the log as
+// it is, so the next writer recovers the same records, continues after them and flushes them.
+TEST(ReadOnlyOpen, ServesADeadWritersRecordsFromMemoryAndLeavesLanceToTheNextWriter) {
+  TempDir dir;
+  const std::string live = dir.path() + "/live", crash = dir.path() + "/crash";
+  {
+    auto writer = open("persisting", live, false);
+    ASSERT_TRUE(writer.ok()) << writer.status().to_string();
+    ASSERT_TRUE((*writer)->put_batch(batch_of(0, 6)).ok());
+    ASSERT_TRUE((*writer)->put_batch(batch_of(6, 4)).ok());
+    // A crash now: the files as they are while the writer lives (its records in the log only).
+    std::filesystem::copy(live, crash, std::filesystem::copy_options::recursive);
+  }
+  for (int round = 0; round < 2; ++round) {  // a second reader finds the same
+    auto reader = open("persisting", crash, /*read_only=*/true);
+    ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+    EXPECT_FALSE(is_writer(**reader));
+    EXPECT_EQ((*reader)->total_count(), 10u);
+    EXPECT_EQ(values(**reader, 0, 100), range(0, 10));
+    EXPECT_EQ(values(**reader, 7, 2), range(7, 9));
+    EXPECT_EQ(extra_int(**reader, "recovered_records"), 10);
+    EXPECT_TRUE((*reader)->flush().ok());  // a reader flushes nothing (a Queue's close flushes)
+    EXPECT_FALSE(std::filesystem::exists(crash + "/data.lance")) << "round " << round;
+  }
+  {
+    auto writer = open("persisting", crash, false);
+    ASSERT_TRUE(writer.ok()) << writer.status().to_string();
+    EXPECT_TRUE(is_writer(**writer));
+    EXPECT_EQ(values(**writer, 0, 100), range(0, 10));
+    auto put = (*writer)->put_batch(batch_of(10, 1));
+    ASSERT_TRUE(put.ok()) << put.status().to_string();
+    EXPECT_EQ(put->value(), 10u);
+    ASSERT_TRUE((*writer)->flush().ok());
+  }
+  EXPECT_TRUE(std::filesystem::exists(crash + "/data.lance"));
+  auto reader = open("persisting", crash, /*read_only=*/true);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  EXPECT_EQ(values(**reader, 0, 100), range(0, 11));
+  EXPECT_EQ(extra_int(**reader, "recovered_records"), -1);  // all in Lance now
+}
+
+// A reader serving recovered records from memory goes on into what the next writer flushes:
+// every record once, in order, whether memory or Lance serves it.
+TEST(ReadOnlyOpen, AReaderOfRecoveredRecordsContinuesIntoWhatTheNextWriterFlushes) {
+  TempDir dir;
+  {
+    auto writer = open("persisting", dir.path(), false);
+    ASSERT_TRUE(writer.ok()) << writer.status().to_string();
+    ASSERT_TRUE((*writer)->put_batch(batch_of(0, 10)).ok());  // closed without a flush
+  }
+  auto reader = open("persisting", dir.path(), /*read_only=*/true);
+  ASSERT_TRUE(reader.ok()) << reader.status().to_string();
+  EXPECT_EQ(values(**reader, 0, 5), range(0, 5));
+  auto writer = open("persisting", dir.path(), false);
+  ASSERT_TRUE(writer.ok()) << writer.status().to_string();
+  ASSERT_TRUE((*writer)->put_batch(batch_of(10, 5)).ok());
+  EXPECT_EQ(values(**reader, 5, 3), range(5, 8));  // not flushed yet: from memory
+  ASSERT_TRUE((*writer)->flush().ok());
+  EXPECT_EQ(values(**reader, 8, 100), range(8, 15));
+  EXPECT_EQ((*reader)->total_count(), 15u);
+  EXPECT_EQ(extra_int(**reader, "recovered_records"), -1);  // Lance holds them now
+}

@@ -128,6 +128,38 @@ TEST(NodeLogTest, AttachCanHandTheRecordsOverAsBatches) {
   EXPECT_EQ(batches[0].size(), 8u);
 }
 
+// A process that reads a log it does not write takes each unattached stream's records out as
+// they were recovered, from the stream's first entry on; nothing is checkpointed or freed, so the
+// next open (the next writer) recovers the same records.
+TEST(NodeLogTest, TakeParkedHandsOutWhatRecoveryFoundAndChangesNothing) {
+  ScratchDir d;
+  {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+    ASSERT_TRUE(log->attach("t", Offset(0), ignore(), {}).ok());
+    for (uint64_t i = 0; i < 12; i += 3) ASSERT_TRUE(log->append("s", stream_batch("s", i, 3)).ok());
+    ASSERT_TRUE(log->append("t", stream_batch("t", 0, 2)).ok());
+    ASSERT_TRUE(log->checkpoint("t", Offset(2)).ok());  // frees nothing: s needs the segment
+  }
+  for (int round = 0; round < 2; ++round) {
+    auto log = open_log(d.path());
+    ASSERT_TRUE(log);
+    const Offset lsn = log->next_lsn();
+    auto runs = log->take_parked("s");
+    uint64_t o = 0;
+    for (const auto& [first, records] : runs) {
+      EXPECT_EQ(first, Offset(o));
+      for (size_t i = 0; i < records.size(); ++i, ++o) EXPECT_EQ(records.encoded(i), stream_record("s", o));
+    }
+    EXPECT_EQ(o, 12u) << "round " << round;
+    EXPECT_TRUE(log->take_parked("s").empty());  // moved out
+    EXPECT_TRUE(log->take_parked("nosuch").empty());
+    EXPECT_EQ(log->next_lsn(), lsn);
+    ASSERT_TRUE(log->close().ok());
+  }
+}
+
 TEST(NodeLogTest, RecordsMissingBeforeTheLogIsCorruptionNamingTheStream) {
   ScratchDir d;
   {

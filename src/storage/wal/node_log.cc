@@ -127,6 +127,17 @@ bool NodeLog::holds_unattached(const std::string& stream) const {
   return it != streams_.end() && !it->second.attached && (!it->second.entries.empty() || !it->second.parked.empty());
 }
 
+std::vector<std::pair<Offset, RecordBatch>> NodeLog::take_parked(const std::string& stream) {
+  std::lock_guard l(mu_);
+  std::vector<std::pair<Offset, RecordBatch>> out;
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || it->second.attached) return out;
+  out.reserve(it->second.parked.size());
+  for (Run& run : it->second.parked) out.emplace_back(run.first, std::move(run.records));
+  it->second.parked.clear();
+  return out;
+}
+
 void NodeLog::set_entries_front(const std::string& name, Stream& s, std::optional<Offset> old_front) {
   if (old_front) fronts_.erase({*old_front, name});
   if (!s.entries.empty()) fronts_.insert({s.entries.front().first, name});

@@ -121,6 +121,13 @@ class NodeLog {
   std::vector<std::string> unattached_streams() const;
   // Whether stream is one of them.
   bool holds_unattached(const std::string& stream) const;
+  // An unattached stream's records kept for its next attach, moved out: runs of consecutive
+  // offsets (first offset, records), in the order the log holds them; they may start below what
+  // the stream's owner already holds. For a process that reads a log it does not write and
+  // closes it next (NodeLogHost::read_unowned): the stream's entries stay, so nothing is freed
+  // or checkpointed for it, and a later attach of this NodeLog finds none of these records.
+  // Empty for an attached stream or one the log does not know.
+  std::vector<std::pair<Offset, RecordBatch>> take_parked(const std::string& stream);
 
   // Attaches stream (FailedPrecondition if it is attached already). `from`: the stream's records
   // below it are held elsewhere; replay is called for each of its records in the log at or after
