@@ -133,7 +133,8 @@ std::vector<int64_t> range(int64_t from, int64_t to) {
 }
 
 int64_t extra_int(StorageBackend& b, const std::string& key) {
-  const Value* v = b.stats().to_object().find(key);
+  const Object stats = b.stats().to_object();  // find() points into it
+  const Value* v = stats.find(key);
   return v && v->is_int() ? v->as_int() : -1;
 }
 
