@@ -398,6 +398,23 @@ async def test_delete_topic_then_recreate_is_a_new_topic(system, topic):
         system.queue.delete_topic("never-made")
 
 
+async def read_in_a_new_process(path, topic, n):
+    """Opens path afresh and reads topic until n records came (at most 20 gets).
+
+    Returns their "i" fields, sorted."""
+    system = persisting.open(str(path))
+    try:
+        reader = await system.queue.read(topic)
+        got = []
+        for _ in range(20):
+            got += await reader.get(limit=100)
+            if len(got) >= n:
+                break
+        return sorted(r["i"] for r in got)
+    finally:
+        system.close()
+
+
 async def test_close_without_flush_keeps_records_in_the_log(tmp_path, topic):
     """flush_on_close=False: close writes no Lance fragment; the next open has every record.
 
@@ -411,17 +428,7 @@ async def test_close_without_flush_keeps_records_in_the_log(tmp_path, topic):
         system.close()
     topic_dir = tmp_path / topic
     assert not list(topic_dir.glob("bucket_*/data.lance"))
-    system = persisting.open(str(tmp_path))
-    try:
-        reader = await system.queue.read(topic)
-        got = []
-        for _ in range(20):
-            got += await reader.get(limit=100)
-            if len(got) >= 40:
-                break
-        assert sorted(r["i"] for r in got) == list(range(40))
-    finally:
-        system.close()
+    assert await read_in_a_new_process(tmp_path, topic, 40) == list(range(40))
     assert not list(topic_dir.glob("bucket_*/data.lance"))
     system = persisting.open(str(tmp_path))
     try:
@@ -430,14 +437,4 @@ async def test_close_without_flush_keeps_records_in_the_log(tmp_path, topic):
     finally:
         system.close()
     assert list(topic_dir.glob("bucket_*/data.lance/_versions"))
-    system = persisting.open(str(tmp_path))
-    try:
-        reader = await system.queue.read(topic)
-        got = []
-        for _ in range(20):
-            got += await reader.get(limit=100)
-            if len(got) >= 80:
-                break
-        assert sorted(r["i"] for r in got) == list(range(80))
-    finally:
-        system.close()
+    assert await read_in_a_new_process(tmp_path, topic, 80) == list(range(80))
