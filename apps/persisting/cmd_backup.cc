@@ -10,6 +10,7 @@
 #include "persisting/json.h"
 #include "persisting/queue.h"
 #include "queue/topic_meta.h"
+#include "queue/topic_settings.h"
 
 namespace persisting::cli {
 
@@ -50,13 +51,7 @@ Status flush_what_we_can(const std::string& data_dir, const std::string& topic) 
   if (!q.ok()) return q.status();
   auto info = (*q)->topic(topic);
   if (!info.ok()) return info.status();
-  WriterOptions wo;  // the topic's own settings: nothing to check against, no session options
-  wo.topic = info->topic;
-  wo.bucket_column = info->bucket_column;
-  wo.num_buckets = info->num_buckets;
-  wo.batch_size = info->batch_size;
-  wo.backend = info->backend;
-  auto w = (*q)->writer(wo);
+  auto w = (*q)->writer(queue::writer_options(*info));  // the topic's own settings
   if (!w.ok()) return w.status();
   return (*q)->flush();
 }
