@@ -18,6 +18,7 @@ absolutes. Durable buckets throughout (`persisting` backend, wal_sync_mode=inter
             killed (SIGKILL) once every put is acknowledged; then `persisting stats` opens the topic
             in a new process: seconds to open and recover (target: <= 1.5 s), records/s.
 
+Prints one Markdown table (progress goes to stderr).
 Usage: bench/buckets.py [--build DIR] [--reps N] [--only rate,cli-put,idle,recovery] [--quick]
 Every load is bounded in records and seconds; files go to a fresh temporary directory.
 """
@@ -193,9 +194,11 @@ def main():
     only = set(args.only.split(","))
     work = tempfile.mkdtemp(prefix="persisting-buckets-")
     cores = os.cpu_count() or 1
-    print("bench/buckets.py, %s UTC, %d cores, load %s, build %s" % (
-        time.strftime("%Y-%m-%d %H:%M", time.gmtime()), cores, " ".join("%.2f" % x for x in os.getloadavg()),
-        subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()))
+    rows = []  # (measure, with 16 buckets, with N, ratio or per bucket, target, met)
+
+    def row(measure, small, big, result, target, met):
+        rows.append((measure, small, big, result, target, "yes" if met else "**no**"))
+
     try:
         if "rate" in only:
             small, big = [], []
@@ -203,33 +206,43 @@ def main():
                 small.append(bench_rate(args.build, 16, 2 if args.quick else 5))
                 big.append(bench_rate(args.build, 1024, 2 if args.quick else 5))
             a, b = statistics.median(small), statistics.median(big)
-            print("rate      16 buckets %.0f rec/s, 1,024 buckets %.0f rec/s: ratio %.2f (target >= 0.50)" % (a, b, b / a))
+            row("`persisting bench` records/s, 1,024 buckets (runs: %d of %d s each)" % (reps, 2 if args.quick else 5),
+                f"{a:,.0f}", f"{b:,.0f}", f"{b / a:.2f} of 16", ">= 0.50 of 16", b / a >= 0.5)
         if "cli-put" in only:
             small, big = [], []
             for _ in range(reps):
                 small.append(cli_put(args.build, work, 16, 20000))
                 big.append(cli_put(args.build, work, 1024, 20000))
             a, b = statistics.median(small), statistics.median(big)
-            print("cli-put   20,000 records: 16 buckets %.2f s, 1,024 buckets %.2f s: ratio %.2f (target <= 3)" % (a, b, b / a))
+            row("`persisting put` of 20,000 records, start to exit, 1,024 buckets (runs: %d)" % reps,
+                f"{a:.2f} s", f"{b:.2f} s", f"{b / a:.2f}x 16", "<= 3x 16", b / a <= 3)
         if "idle" in only:
             n = 50000
             many = args.idle_buckets
             small = idle(args.build, work, 16, n)
             big = idle(args.build, work, many, n)
             for who in ("writer", "reader"):
+                what = "a writer kept open" if who == "writer" else "`get --follow` once idle"
+                quiet = "" if big[who + "_idle"] and small[who + "_idle"] else " (not idle within the limit)"
+                row(f"threads, {what}, {many:,} buckets{quiet}", str(small[who + "_threads"]),
+                    str(big[who + "_threads"]), "", f"<= 2 x cores + 8 = {2 * cores + 8}",
+                    big[who + "_threads"] <= 2 * cores + 8)
                 per = (big[who + "_rss_kib"] - small[who + "_rss_kib"]) / (many - 16)
-                print("idle      %s: threads %d with %d buckets (%d with 16; target <= %d), RSS %d MiB vs %d MiB: "
-                      "%.1f KiB per bucket (target <= 64)%s" % (
-                          who, big[who + "_threads"], many, small[who + "_threads"], 2 * cores + 8,
-                          big[who + "_rss_kib"] // 1024, small[who + "_rss_kib"] // 1024, per,
-                          "" if big[who + "_idle"] and small[who + "_idle"] else " (not idle within the limit)"))
-            print("idle      writer exit after its input closed: %.2f s with %d buckets, %.2f s with 16" % (
-                big["writer_close_s"], many, small["writer_close_s"]))
+                row(f"RSS, {what}, {many:,} buckets{quiet}", f"{small[who + '_rss_kib'] / 1024:.0f} MiB",
+                    f"{big[who + '_rss_kib'] / 1024:.0f} MiB", f"{per:.1f} KiB per bucket", "<= 64 KiB per bucket",
+                    per <= 64)
+            rows.append((f"the writer's exit once its input closes, {many:,} buckets", f"{small['writer_close_s']:.2f} s",
+                         f"{big['writer_close_s']:.2f} s", "", "", ""))
         if "recovery" in only:
             buckets, n = 1000, 100000 if args.quick else 1000000
             r = recovery(args.build, work, buckets, n)
-            print("recovery  %d buckets, %d unflushed records after SIGKILL: reopen + stats %.2f s (%.0f rec/s; "
-                  "target <= 1.5 s), records found %s" % (buckets, n, r["seconds"], n / r["seconds"], r["records"]))
+            row(f"reopen after kill -9: {buckets:,} buckets, {n:,} unflushed records (found: {r['records']})", "",
+                f"{r['seconds']:.2f} s", f"{n / r['seconds']:,.0f} records/s", "<= 1.5 s",
+                r["seconds"] <= 1.5 and r["records"] == n)
+        print("| measure | 16 buckets | the measure's bucket count | result | target | met |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print("| " + " | ".join(r) + " |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -248,7 +248,8 @@ def main():
                 raise RuntimeError(f"kill {k + 1}: no put acknowledged within {a.ttl * 10 + 30} s of killing "
                                    f"n{victim + 1}; the last failure: {producer.last_error}")
             times.append(first - kill_at)
-            print(f"kill {k + 1}: n{victim + 1} killed; first put acknowledged {times[-1]:.2f} s later", flush=True)
+            print(f"kill {k + 1}: n{victim + 1} killed; first put acknowledged {times[-1]:.2f} s later",
+                  file=sys.stderr, flush=True)
             cluster.start(victim)
         producer.stop_at = time.monotonic()
         producer.join(timeout=60)
@@ -266,13 +267,18 @@ def main():
                                 f"{'in order' if ordered else 'OUT OF ORDER'}")
         s = sorted(times)
         q = lambda p: s[min(len(s) - 1, int(p * len(s)))]  # noqa: E731
-        print(f"\nbench/failover.py --kills {a.kills} --ttl {a.ttl} "
-              f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {os.getloadavg()[0]:.1f})")
-        print(f"failover (kill -9 of the leader to the first acknowledged put), {len(s)} kills: min {s[0]:.2f} s, "
-              f"p50 {q(0.5):.2f} s, p90 {q(0.9):.2f} s, max {s[-1]:.2f} s; target <= TTL + 1 = {a.ttl + 1} s "
-              f"({sum(t <= a.ttl + 1 for t in s)} of {len(s)} within)")
-        print(f"records acknowledged: {len(acked)}, failed puts: {producer.failures}; "
-              + ("every acknowledged record once and in order on every node" if not problems else "; ".join(problems)))
+        within = sum(t <= a.ttl + 1 for t in s)
+        print("| kills | min | p50 | p90 | max | target (TTL + 1 s) | within the target | records acknowledged | "
+              "failed puts | every acknowledged record once and in order on every node |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(f"| {len(s)} | {s[0]:.2f} s | {q(0.5):.2f} s | {q(0.9):.2f} s | {s[-1]:.2f} s | <= {a.ttl + 1} s | "
+              f"{within} of {len(s)} | {len(acked):,} | {producer.failures} | "
+              + ("yes" if not problems else "**no**: " + "; ".join(problems)) + " |")
+        print()
+        print("Failover: kill -9 of the bucket's leader to the first put acknowledged after it (etcd lease TTL "
+              f"{a.ttl} s).")
+        if problems:
+            return 1
     finally:
         if producer:
             producer.stop_at = time.monotonic()

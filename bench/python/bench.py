@@ -14,7 +14,8 @@ Each row produces R records (1 producer) and then consumes them all from the sta
 bounded in records and in seconds. The servers (persistingd, redis-server) are started by this
 script on free loopback ports with fresh data dirs and stopped by their pid. Also measured: the
 cost of the record conversion alone (dicts -> engine records, and back), and of an asyncio call
-that does nothing, to say where the time goes. Not a test; figures go to docs/benchmarks.md ("Python").
+that does nothing, to say where the time goes. Not a test; prints Markdown for
+docs/benchmarks.md ("Python"; bench/report.py puts it there).
 
 Usage: bench/python/bench.py [--records R] [--duration S] [--build DIR] [--json FILE]
                              [--systems remote,remote-async] (redis always runs: the ratios)
@@ -260,17 +261,19 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     redis_rate = {(r.phase, r.size): r.rate for r in rows if r.system == "redis"}
-    print(f"{'system':<16}{'phase':<9}{'payload':>8}{'records':>9}{'records/s':>12}{'x redis':>9}")
+    print("| system | phase | payload | records | records/s | x redis-py |")
+    print("|---|---|---|---|---|---|")
     for r in rows:
         base = redis_rate.get((r.phase, r.size)) or 0
-        ratio = f"{r.rate / base:.2f}" if base else "-"
-        print(f"{r.system:<16}{r.phase:<9}{r.size:>7}B{r.n:>9}{r.rate:>12,.0f}{ratio:>9}")
-    print("\nconversion alone, microseconds per record (build = making the dicts in Python):")
+        ratio = f"**{r.rate / base:.2f}x**" if base and r.system != "redis" else "-"
+        print(f"| {r.system} | {r.phase} | {r.size} B | {r.n:,} | {r.rate:,.0f} | {ratio} |")
+    print("\nThe conversion alone, microseconds per record (build = making the dicts in Python):\n")
+    print("| payload | build | to engine | from engine |")
+    print("|---|---|---|---|")
     for c in costs:
-        print(f"  {c['size']:>3} B: build {c['build_us']:.2f}, to engine {c['to_engine_us']:.2f}, "
-              f"from engine {c['from_engine_us']:.2f}")
-    print(f"an empty asyncio call (future, pool thread, completion on the loop): "
-          f"{round_trip:.1f} us (median of 5000)")
+        print(f"| {c['size']} B | {c['build_us']:.2f} | {c['to_engine_us']:.2f} | {c['from_engine_us']:.2f} |")
+    print(f"\nAn empty asyncio call (future, pool thread, completion on the loop): "
+          f"{round_trip:.1f} µs (median of 5,000).")
     if args.json:
         Path(args.json).write_text(json.dumps(
             {"rows": [vars(r) | {"rate": r.rate} for r in rows], "conversion": costs,
