@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 TOOL=${1:-build/tests/lance/lance_tool}
 ROWS=${2:-1000000}
 REPS=${3:-3}
-[ -d tests/lance/interop/node_modules ] || (cd tests/lance/interop && npm ci --no-audit --no-fund --loglevel=error)
+[ -d tests/lance/interop/node_modules ] || (cd tests/lance/interop && npm ci --no-audit --no-fund --loglevel=error >&2)
 work=$(mktemp -d -p "${LANCE_BENCH_DIR:-${TMPDIR:-/tmp}}")
 out="$work/results.jsonl"
 trap 'rm -rf "$work"' EXIT

@@ -60,7 +60,8 @@ def git_build():
         r = subprocess.run(["git", "-C", ROOT, *args], capture_output=True, text=True)
         return r.stdout.strip() if r.returncode == 0 else ""
     rev = git("rev-parse", "--short", "HEAD") or "unknown"
-    return rev + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+    # Changes to docs/ (this very file's tables among them) do not change what was measured.
+    return rev + ("+changes" if git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs") else "")
 
 
 def load_average():
