@@ -5,7 +5,7 @@
 # (`persisting bench`, in-process, 4 producers + 4 consumers) and its codec baseline (build, encode
 # and decode the same records with no queue) as the baselines the ratios are taken against.
 # Usage: bench/cluster.sh [build-dir=build] [seconds=5] [producer-processes=4]
-# Prints a Markdown table for docs/benchmarks.md, and the raw JSON lines.
+# Prints a Markdown table for docs/benchmarks.md (and the raw JSON lines on stderr).
 set -euo pipefail
 BUILD=${1:-build}; DUR=${2:-5}; PROCS=${3:-4}
 BIN=$BUILD/apps
@@ -50,6 +50,5 @@ print(f"| {s} B | {ec:,.0f}/s | {ep:,.0f}/s | {cp:,.0f}/s | {cp/ep:.2f} | {cc:,.
 PY
   cat "$work/embedded.json" "$work/produce.json" "$work/consume.json" "$work/wakeup.json" >> "$work/raw.jsonl"
 done
-echo
-echo "raw:"
-cat "$work/raw.jsonl"
+echo "raw:" >&2
+cat "$work/raw.jsonl" >&2
