@@ -50,6 +50,18 @@ class FileLock {
   virtual ~FileLock() = default;
 };
 
+// What a file or directory looks like to the file system now: a value that changes when the
+// file is written, or when a directory gains, loses or renames an entry, or is made afresh.
+// Times are as fine as the file system's clock, so two changes within one tick may leave one
+// stamp: a caller that compares stamps trusts an equal one only if its mtime is older than that.
+struct FileStamp {
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  uint64_t inode = 0;
+  uint64_t size = 0;
+  bool operator==(const FileStamp&) const = default;
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -75,6 +87,9 @@ class Env {
 
   virtual bool file_exists(const std::string& path) = 0;
   virtual Result<uint64_t> file_size(const std::string& path) = 0;
+  // path's FileStamp (NotFound when absent). The default returns NotSupported; callers then look
+  // at the contents.
+  virtual Result<FileStamp> stamp(const std::string& path);
   // Names (not paths) of the entries in dir, unsorted, without "." and "..".
   virtual Result<std::vector<std::string>> get_children(const std::string& dir) = 0;
   // mkdir -p.
@@ -116,6 +131,7 @@ class EnvWrapper : public Env {
   }
   bool file_exists(const std::string& p) override { return target_->file_exists(p); }
   Result<uint64_t> file_size(const std::string& p) override { return target_->file_size(p); }
+  Result<FileStamp> stamp(const std::string& p) override { return target_->stamp(p); }
   Result<std::vector<std::string>> get_children(const std::string& d) override {
     return target_->get_children(d);
   }

@@ -203,6 +203,17 @@ class PosixEnv final : public Env {
     return static_cast<uint64_t>(st.st_size);
   }
 
+  Result<FileStamp> stamp(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT) return NotFound("no such file '" + path + "'");
+      return posix_error("stat", path, errno);
+    }
+    auto ns = [](const timespec& t) { return static_cast<int64_t>(t.tv_sec) * 1000000000 + t.tv_nsec; };
+    return FileStamp{ns(st.st_mtim), ns(st.st_ctim), static_cast<uint64_t>(st.st_ino),
+                     static_cast<uint64_t>(st.st_size)};
+  }
+
   Result<std::vector<std::string>> get_children(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) {
@@ -286,6 +297,10 @@ Result<std::string> Env::read_file(const std::string& path) {
 Status Env::rename_no_replace(const std::string& from, const std::string& to) {
   RETURN_IF_ERROR(link_file(from, to));
   return remove_file(from);
+}
+
+Result<FileStamp> Env::stamp(const std::string& path) {
+  return NotSupported("stamp of '" + path + "': this Env cannot say whether a file changed");
 }
 
 Result<std::unique_ptr<WritableFile>> Env::reuse_writable_file(const std::string& path, uint64_t) {

@@ -82,6 +82,13 @@ void Channels::prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeo
   if (!config_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + config_.token);
 }
 
+Status Channels::reconnect(const std::string& address, std::chrono::milliseconds timeout) {
+  auto ch = channel(address);
+  grpc::experimental::ChannelResetConnectionBackoff(ch.get());
+  if (ch->WaitForConnected(std::chrono::system_clock::now() + timeout)) return Status::OK();
+  return Unavailable("no connection to " + address + " within " + std::to_string(timeout.count()) + " ms");
+}
+
 Status Channels::probe(const std::string& address, std::chrono::milliseconds timeout) {
   grpc::GenericStub stub(channel(address));
   grpc::ClientContext ctx;

@@ -43,6 +43,10 @@ class Channels {
   // A grpc.health.v1 check answered SERVING within timeout: OK; otherwise why not. A mere
   // connection is not enough: a frozen process (SIGSTOP) still completes TCP handshakes.
   Status probe(const std::string& address, std::chrono::milliseconds timeout);
+  // Forgets the channel's reconnect backoff and waits up to timeout for it to connect: OK once
+  // connected. A node that has just restarted is then reached at once, not after the backoff left
+  // from while it was down (calls fail fast in the meantime).
+  Status reconnect(const std::string& address, std::chrono::milliseconds timeout);
 
  private:
   ChannelConfig config_;

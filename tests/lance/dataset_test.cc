@@ -487,6 +487,88 @@ TEST(LanceDataset, IndexSectionIsCarriedOver) {
   EXPECT_EQ(*bytes, index);
 }
 
+// Counts the manifests read and the version listings made through it.
+class ManifestReadCounter : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  Result<std::string> read_file(const std::string& path) override {
+    if (path.size() > 9 && path.compare(path.size() - 9, 9, ".manifest") == 0) ++manifests_read;
+    return EnvWrapper::read_file(path);
+  }
+  Result<std::vector<std::string>> get_children(const std::string& dir) override {
+    if (dir.size() > 9 && dir.compare(dir.size() - 9, 9, "_versions") == 0) ++listings;
+    return EnvWrapper::get_children(dir);
+  }
+  int manifests_read = 0;
+  int listings = 0;
+};
+
+TEST(LanceDataset, RefreshReadsNoManifestWhileNothingWasCommittedAndTheNextOneOnceCommitted) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  ManifestReadCounter env(Env::Default());
+  auto opened = LanceDataset::open_or_create(&env, path, {});
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  auto& reader = *opened;
+  auto writer = open(path);
+  ASSERT_TRUE(writer->append(make_rows(0, 3)).ok());
+  ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(reader->count_rows(), 3u);
+  const int after_first = env.manifests_read;
+  EXPECT_GE(after_first, 1);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(env.manifests_read, after_first);  // version 1 is still the latest: nothing read
+  ASSERT_TRUE(writer->append(make_rows(3, 2)).ok());
+  ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(env.manifests_read, after_first + 1);
+  EXPECT_EQ(*reader->read(0, 100), make_rows(0, 5));
+}
+
+TEST(LanceDataset, RefreshOnlyLooksAtTheStampOfVersionsThatHaveNotChangedForAWhile) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  ManifestReadCounter env(Env::Default());
+  auto opened = LanceDataset::open_or_create(&env, path, {});
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  auto& reader = *opened;
+  auto writer = open(path);
+  ASSERT_TRUE(writer->append(make_rows(0, 3)).ok());
+  // Its last change an hour ago: older than any file system's clock can blur.
+  std::filesystem::last_write_time(path + "/_versions",
+                                   std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+  ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(reader->count_rows(), 3u);
+  const int listings = env.listings;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(env.listings, listings);  // the stamp alone said nothing was committed
+  ASSERT_TRUE(writer->append(make_rows(3, 2)).ok());  // a commit changes the stamp
+  ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(env.listings, listings + 1);
+  EXPECT_EQ(*reader->read(0, 100), make_rows(0, 5));
+  // A commit just now: its stamp is not trusted yet, so the next refresh lists again.
+  ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(env.listings, listings + 2);
+}
+
+TEST(LanceDataset, RefreshSeesADatasetWrittenAfreshUpToTheSameVersion) {
+  TempDir dir;
+  const std::string path = dir.path() + "/t.lance";
+  auto reader = open(path);
+  {
+    auto writer = open(path);
+    ASSERT_TRUE(writer->append(make_rows(0, 2)).ok());
+  }
+  ASSERT_TRUE(reader->refresh().ok());
+  ASSERT_EQ(reader->snapshot().version, 1u);
+  std::filesystem::remove_all(path);
+  auto writer = open(path);
+  // Version 1 again, with a manifest of another size (the guard compares sizes).
+  ASSERT_TRUE(writer->append(make_rows(100, 2000)).ok());
+  ASSERT_TRUE(reader->refresh().ok());
+  EXPECT_EQ(reader->count_rows(), 2000u);
+  EXPECT_EQ(*reader->read(0, 3), make_rows(100, 3));
+}
+
 TEST(LanceDataset, KeepsV1ManifestNaming) {
   TempDir dir;
   const std::string path = dir.path() + "/t.lance";

@@ -1,5 +1,6 @@
 #include "storage/lance/dataset.h"
 
+#include <chrono>
 #include <optional>
 #include <unordered_map>
 
@@ -12,6 +13,10 @@
 #include "storage/lance/version_builder.h"
 
 namespace persisting::lance {
+
+// 2 s: coarser than any file system's timestamps here (ext4 with small inodes keeps whole
+// seconds).
+constexpr int64_t kStampTrustNs = 2'000'000'000;
 namespace {
 
 // A data file written for a commit attempt; removed again unless the commit succeeds.
@@ -209,8 +214,34 @@ Result<std::unique_ptr<LanceDataset>> LanceDataset::open_or_create(Env* env, con
 }
 
 Status LanceDataset::refresh() {
-  ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, std::nullopt));
+  // Every commit adds a manifest to _versions, which changes its stamp: an unchanged stamp means
+  // nothing was committed since the last look (an idle reader of many buckets refreshes each of
+  // them often, and this is one stat instead of a listing and a manifest read).
+  const auto stamp = env_->stamp(path_ + "/_versions");
+  if (stamp.ok() && versions_seen_ && *stamp == *versions_seen_) return Status::OK();
+  versions_seen_.reset();
+  const int64_t looked_at = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+  // An equal stamp is trusted next time only if its mtime is older than the file system's clock
+  // can blur (a commit within the same tick as the last change would leave the stamp as it is).
+  auto remember = [&] {
+    if (stamp.ok() && looked_at - stamp->mtime_ns > kStampTrustNs) versions_seen_ = *stamp;
+  };
+  ASSIGN_OR_RETURN(VersionListing listing, list_versions(env_, path_));
+  // A version's manifest is written once and never changed, so a latest version that is the
+  // snapshot's is the snapshot: nothing to read again. The size check guards against a dataset
+  // deleted and written afresh up to the same version under the same path.
+  if (snapshot_.version > 0 && !listing.versions.empty() && listing.versions.back() == snapshot_.version &&
+      listing.naming == snapshot_.naming) {
+    auto size = env_->file_size(snapshot_.manifest_path());
+    if (size.ok() && *size == snapshot_.file.raw.size()) {
+      remember();
+      return Status::OK();
+    }
+  }
+  ASSIGN_OR_RETURN(Snapshot s, load_snapshot(env_, path_, listing, std::nullopt));
   adopt(std::move(s));
+  remember();
   return Status::OK();
 }
 

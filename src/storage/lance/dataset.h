@@ -166,6 +166,9 @@ class LanceDataset {
   LanceOptions options_;
   Snapshot snapshot_;
   VersionPin pin_;           // snapshot_'s version, so cleanup in this process keeps it
+  // _versions as the last refresh found it, when that look came long enough after its last
+  // change to trust an equal stamp (refresh()).
+  std::optional<FileStamp> versions_seen_;
   FileReaderCache readers_;  // data files opened by reads, kept across them (bounded in read_rows)
   DeletionCache deletions_;  // deletion files read (bounded in deleted_offsets)
 };

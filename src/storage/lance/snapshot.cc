@@ -145,9 +145,14 @@ std::string fragment_time_key(uint64_t fragment_id) {
 }
 
 Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, std::optional<uint64_t> version) {
+  ASSIGN_OR_RETURN(VersionListing listing, list_versions(env, dataset));
+  return load_snapshot(env, dataset, listing, version);
+}
+
+Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, const VersionListing& listing,
+                               std::optional<uint64_t> version) {
   Snapshot s;
   s.dataset = dataset;
-  ASSIGN_OR_RETURN(VersionListing listing, list_versions(env, dataset));
   s.naming = listing.naming;
   if (!version) {
     if (listing.versions.empty()) {

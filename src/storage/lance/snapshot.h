@@ -64,6 +64,9 @@ struct Snapshot {
 // Loads `version`, or the latest version when nullopt. A dataset without versions gives a
 // snapshot with version 0 (only when version is nullopt).
 Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, std::optional<uint64_t> version);
+// The same from a listing of the dataset's versions the caller has just made.
+Result<Snapshot> load_snapshot(Env* env, const std::string& dataset, const VersionListing& listing,
+                               std::optional<uint64_t> version);
 
 // The snapshot of a manifest file the caller has in memory (the one it just committed).
 Result<Snapshot> snapshot_from_manifest(Env* env, const std::string& dataset, ManifestNaming naming,
