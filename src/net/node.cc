@@ -276,7 +276,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
                              impl->service->group_router(),
                              [svc = impl->service.get()](TopicEntry& t, uint32_t b, runtime::BucketStorage& a) {
                                return svc->ensure_in_sync_set(t, b, a);
-                             });
+                             },
+                             impl->service->dedup());
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();
     impl->service->set_kafka_topic_probe([k](const std::string& name) { return k->is_kafka_topic(name); });

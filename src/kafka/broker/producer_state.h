@@ -104,6 +104,17 @@ class ProducerState {
 
   size_t producer_count() const;
 
+  // Replicated partitions (docs/kafka.md, "Idempotent producers"): a producer's state of one
+  // partition as the followers keep it, encoded (docs/wire-protocol.md, "Kafka producer state"):
+  // its epoch and the batches whose append completed (first, last sequence, base offset), the
+  // next sequence after the newest of them. nullopt when there is none.
+  std::optional<std::string> snapshot(int64_t producer_id, const std::string& topic, int32_t partition) const;
+  // Takes a snapshot from the partition's previous leader unless this broker's state of the
+  // producer's partition is as new (its newest batch ends at or after the snapshot's, or one of
+  // its batches is still being appended). Makes the producer id known here. A snapshot that
+  // does not decode is ignored.
+  void learn(int64_t producer_id, const std::string& topic, int32_t partition, const std::string& snapshot);
+
  private:
   struct Batch {
     int32_t first = 0;
