@@ -284,5 +284,17 @@ TEST_F(ProducerStateTest, ASnapshotLearnedByAnotherBrokerAnswersRetriesAndExpect
   EXPECT_EQ(third.check("t", 0, {pid, 0, 3, 2}).error, ErrorCode::UNKNOWN_PRODUCER_ID);
 }
 
+// In a cluster another broker may have handed out the producer id: a first batch (sequence 0)
+// starts it here; a later one is still UNKNOWN_PRODUCER_ID (nothing known to check it against).
+TEST_F(ProducerStateTest, InAClusterAnIdFromAnotherBrokerStartsAtSequenceZero) {
+  ProducerState member{&sched, {.first_producer_id = 7000, .accept_other_brokers_ids = true}};
+  EXPECT_EQ(member.check("t", 0, {42, 0, 3, 1}).error, ErrorCode::UNKNOWN_PRODUCER_ID);
+  auto first = member.check("t", 0, {42, 0, 0, 2});
+  ASSERT_EQ(first.kind, SequenceVerdict::kAppend) << first.message;
+  member.appended(first.ticket, 0);
+  EXPECT_EQ(member.check("t", 0, {42, 0, 0, 2}).base_offset, 0);  // its retry
+  EXPECT_EQ(member.check("t", 0, {42, 0, 2, 1}).kind, SequenceVerdict::kAppend);
+}
+
 }  // namespace
 }  // namespace persisting::kafka

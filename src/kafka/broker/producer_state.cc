@@ -101,6 +101,10 @@ SequenceVerdict ProducerState::check(const std::string& topic, int32_t partition
   auto now = scheduler_->now();
   std::lock_guard<std::mutex> lock(mu_);
   auto pit = producers_.find(b.producer_id);
+  if (pit == producers_.end() && options_.accept_other_brokers_ids && b.base_sequence == 0) {
+    expire(now);
+    pit = producers_.try_emplace(b.producer_id).first;
+  }
   if (pit == producers_.end())
     return error(ErrorCode::UNKNOWN_PRODUCER_ID,
                  where(b.producer_id, topic, partition) +

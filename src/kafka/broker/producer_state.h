@@ -25,6 +25,7 @@
 //   and replaces the state.
 // - A producer id this object did not hand out (another broker run, or expired after
 //   `producer_id_expiration` idle): UNKNOWN_PRODUCER_ID; clients then take a new producer id.
+//   In a cluster (accept_other_brokers_ids) only when its batch does not start at sequence 0.
 // Appends of one partition must be submitted in the order check() accepted them (the bucket's
 // actor keeps that order).
 //
@@ -59,6 +60,11 @@ struct ProducerStateOptions {
   size_t max_producers = 100000;
   // The first producer id (0: the wall clock in microseconds).
   int64_t first_producer_id = 0;
+  // In a cluster any broker hands out producer ids (InitProducerId goes to whichever the client
+  // picks) and another one leads the partition: an id this object does not know is taken as
+  // new when its batch starts at sequence 0 (as Kafka's brokers do), and is UNKNOWN_PRODUCER_ID
+  // otherwise.
+  bool accept_other_brokers_ids = false;
 };
 
 struct InitProducerIdResult {
