@@ -125,7 +125,16 @@ Result<std::unique_ptr<kafka::Server>> start_kafka(const NodeConfig& config, std
   kc.catalog.backend = config.kafka_backend;
   kc.catalog.backend_options = config.kafka_backend_options;
   kc.dispatcher.token = config.token;
+  // One cluster id on every member (clients warn when brokers of one bootstrap list differ):
+  // the etcd prefix, or the static Kafka members' ids; a lone node names itself.
   kc.dispatcher.cluster_id = "persisting-" + config.id;
+  if (cluster && !config.etcd.empty()) {
+    kc.dispatcher.cluster_id = "persisting:" + config.etcd_prefix;
+  } else if (cluster) {
+    std::string ids;
+    for (const auto& b : cluster->brokers()) ids += (ids.empty() ? "" : ",") + b.node;  // sorted by node id
+    kc.dispatcher.cluster_id = "persisting:" + ids;
+  }
   kc.dispatcher.logger = config.logger.get();
   kc.cluster = cluster;
   if (cluster) kc.dispatcher.node_id = cluster->self_id();

@@ -159,6 +159,15 @@ TEST(KafkaReplicatedTopics, CreateTopicsMakesAFactorThreeTopicAndMetadataNamesIt
     EXPECT_EQ(p.isr_nodes.front(), leader_broker) << i;
     EXPECT_EQ(as_set(p.isr_nodes), want) << i;
   }
+  // Every member names the same cluster (clients warn when brokers of one list differ).
+  kafka::MetadataRequest none;
+  none.topics = std::vector<std::string>{};
+  std::set<std::string> cluster_ids;
+  for (int i = 0; i < 3; ++i)
+    cluster_ids.insert(
+        call<kafka::MetadataResponse>(kn.ports[i], kafka::ApiKey::kMetadata, 8, none).cluster_id.value_or(""));
+  EXPECT_EQ(cluster_ids.size(), 1u);
+  EXPECT_EQ(*cluster_ids.begin(), "persisting:" + kn.nodes.id(0) + "," + kn.nodes.id(1) + "," + kn.nodes.id(2));
   auto one = partition0(kn.ports[0], "kt1");
   EXPECT_EQ(one.replica_nodes.size(), 1u);
   EXPECT_EQ(one.replica_nodes, one.isr_nodes);
