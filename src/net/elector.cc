@@ -79,6 +79,12 @@ std::string key_of(const TopicEntry& t, uint32_t bucket) { return t.info.topic +
 
 }  // namespace
 
+std::optional<std::vector<std::string>> stored_in_sync(const std::string& isr_value, uint64_t epoch) {
+  auto v = decode_isr(isr_value);
+  if (!v || v->epoch != epoch) return std::nullopt;
+  return v->members;
+}
+
 Elector::Elector(TopicDirectory* directory, std::shared_ptr<detail::QueueCore> core, Membership* membership,
                  Elections* elections, Logger* logger, bool allow_unclean)
     : directory_(directory), core_(std::move(core)), membership_(membership), elections_(elections), logger_(logger),

@@ -13,13 +13,19 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "net/elections.h"
 #include "net/topic_directory.h"
 #include "persisting/log.h"
 
 namespace persisting::net {
+
+// The members of a bucket's in-sync set as its isr key's value stores them, when the value is
+// of epoch `epoch` (a set its leader stored at that epoch); nullopt otherwise.
+std::optional<std::vector<std::string>> stored_in_sync(const std::string& isr_value, uint64_t epoch);
 
 class Elector {
  public:

@@ -1,7 +1,11 @@
 #include "net/kafka_cluster.h"
 
+#include <limits>
+
 #include "core/status_macros.h"
 #include "kafka/broker/listener.h"
+#include "net/elector.h"
+#include "queue/topic_meta.h"
 
 namespace persisting::net {
 namespace {
@@ -12,11 +16,11 @@ class DirectoryCluster final : public kafka::KafkaCluster {
                    std::function<Status(const std::string&)> delete_everywhere,
                    std::function<std::vector<TopicInfo>()> list_everywhere,
                    std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets,
-                   EnsureInSync ensure_in_sync)
+                   EnsureInSync ensure_in_sync, PutDedup* dedup)
       : directory_(directory), membership_(membership), self_(std::move(self)),
         self_id_(kafka::broker_id_for(self_.str())), delete_everywhere_(std::move(delete_everywhere)),
         list_everywhere_(std::move(list_everywhere)), run_blocking_(std::move(run_blocking)),
-        group_offsets_(group_offsets), ensure_in_sync_(std::move(ensure_in_sync)) {}
+        group_offsets_(group_offsets), ensure_in_sync_(std::move(ensure_in_sync)), dedup_(dedup) {}
 
   int32_t self_id() const override { return self_id_; }
 
@@ -56,6 +60,77 @@ class DirectoryCluster final : public kafka::KafkaCluster {
     if (owner == self_) return self_id_;
     auto addresses = membership_->kafka_addresses();
     return addresses.count(owner.str()) ? kafka::broker_id_for(owner.str()) : -1;
+  }
+
+  // Metadata of a partition: for a replicated topic its replicas (with a Kafka listener) and the
+  // in-sync set as this node knows it: its own set where it leads the bucket (and has made the
+  // set), else the set the leader stored in etcd at the current epoch, else the leader and this
+  // node when its last Replicate answer of that epoch said it is in the set.
+  kafka::PartitionReplicas describe(const std::string& topic, uint32_t partition) override {
+    kafka::PartitionReplicas out;
+    auto e = directory_->find(topic, /*forward=*/false);
+    if (!e.ok() || partition >= (*e)->info.num_buckets) return out;
+    TopicEntry& t = **e;
+    const auto addresses = membership_->kafka_addresses();
+    auto broker = [&](const NodeId& id) {
+      if (id == self_) return self_id_;
+      return addresses.count(id.str()) ? kafka::broker_id_for(id.str()) : -1;
+    };
+    const Leadership l = directory_->leader(t, partition);
+    out.leader = broker(l.leader);
+    // Kafka's leader epoch is an int32; ours (an etcd revision) may not fit: then unknown.
+    out.leader_epoch =
+        l.epoch <= static_cast<uint64_t>(std::numeric_limits<int32_t>::max()) ? static_cast<int32_t>(l.epoch) : -1;
+    if (t.info.replication_factor <= 1 || !t.tracker) {
+      if (out.leader >= 0) out.replicas = out.in_sync = {out.leader};
+      return out;
+    }
+    for (const NodeId& r : directory_->replicas(t, partition))
+      if (int32_t b = broker(r); b >= 0) out.replicas.push_back(b);
+    std::vector<NodeId> in_sync;
+    auto snap = l.leader == self_ ? t.tracker->snapshot(partition) : std::nullopt;
+    if (snap) {
+      for (const auto& r : snap->replicas)
+        if (r.in_sync) in_sync.push_back(r.id);
+    } else if (Elections* el = membership_->elections()) {
+      auto key = el->isr_key(topic, partition);
+      auto members = key ? stored_in_sync(key->value, l.epoch) : std::nullopt;
+      if (members)
+        for (const auto& m : *members) in_sync.emplace_back(m);
+    }
+    if (in_sync.empty()) {
+      in_sync.push_back(l.leader);
+      std::lock_guard<std::mutex> lock(t.leaders_mu);
+      auto f = t.followed.find(partition);
+      if (l.leader != self_ && f != t.followed.end() && f->second.epoch == l.epoch && f->second.in_sync)
+        in_sync.push_back(self_);
+    }
+    for (const NodeId& r : in_sync)
+      if (int32_t b = broker(r); b >= 0) out.in_sync.push_back(b);
+    return out;
+  }
+
+  Status check_replication_factor(const std::string& topic, uint32_t factor) override {
+    RETURN_IF_ERROR(queue::check_replication_factor(topic, factor));
+    const auto members = membership_->configured();
+    if (members.size() >= factor) return Status::OK();
+    std::string list;
+    for (const auto& m : members) list += (list.empty() ? "" : ", ") + m.id.str();
+    return InvalidArgument("topic '" + topic + "': replication factor " + std::to_string(factor) + " needs at least " +
+                           std::to_string(factor) + " nodes; the cluster has " + std::to_string(members.size()) +
+                           " (" + list + ")");
+  }
+
+  // Kafka producers' state rides with the gRPC producers' deduplication entries (PutDedup), so
+  // it reaches the followers with the records and moves with a rebalanced bucket.
+  void producer_appended(const std::string& topic, uint32_t partition, int64_t producer_id, uint64_t first_offset,
+                         uint32_t count, std::string snapshot) override {
+    if (dedup_) dedup_->record_kafka(topic, partition, producer_id, first_offset, count, std::move(snapshot));
+  }
+
+  std::optional<std::string> producer_snapshot(const std::string& topic, uint32_t partition,
+                                               int64_t producer_id) override {
+    return dedup_ ? dedup_->kafka_state(topic, partition, producer_id) : std::nullopt;
   }
 
   Result<std::shared_ptr<runtime::BucketStorage>> local_partition(const std::string& topic,
@@ -145,6 +220,7 @@ class DirectoryCluster final : public kafka::KafkaCluster {
   std::function<void(std::function<void()>)> run_blocking_;
   groups::Coordinator* group_offsets_;
   EnsureInSync ensure_in_sync_;
+  PutDedup* dedup_;
 
   // As a gRPC Put, a produce is appended and answered only while this node may lead the
   // partition (etcd lease; TopicDirectory::check_leads). FailedPrecondition: the client is told
@@ -185,10 +261,10 @@ std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     std::function<Status(const std::string&)> delete_everywhere,
     std::function<std::vector<TopicInfo>()> list_everywhere,
     std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets,
-    EnsureInSync ensure_in_sync) {
+    EnsureInSync ensure_in_sync, PutDedup* dedup) {
   return std::make_unique<DirectoryCluster>(directory, membership, self, std::move(delete_everywhere),
                                             std::move(list_everywhere), std::move(run_blocking), group_offsets,
-                                            std::move(ensure_in_sync));
+                                            std::move(ensure_in_sync), dedup);
 }
 
 }  // namespace persisting::net

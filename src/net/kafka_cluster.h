@@ -8,6 +8,7 @@
 
 #include "kafka/broker/cluster.h"
 #include "net/membership.h"
+#include "net/put_dedup.h"
 #include "net/topic_directory.h"
 
 namespace persisting::net {
@@ -18,13 +19,15 @@ namespace persisting::net {
 // work on the node's admin pool (Service::post_admin). group_offsets (Service::group_router,
 // outlives the result) is where Kafka groups' commits go. ensure_in_sync makes a replicated
 // bucket's in-sync set on its leader (Service::ensure_in_sync_set): Kafka's Fetch and
-// ListOffsets stop at its high watermark, and a produce with acks=-1 waits for it.
+// ListOffsets stop at its high watermark, and a produce with acks=-1 waits for it. dedup (the
+// service's, outlives the result; may be null) carries idempotent Kafka producers' state of
+// replicated partitions to the followers.
 using EnsureInSync = std::function<Status(TopicEntry&, uint32_t, runtime::BucketStorage&)>;
 std::unique_ptr<kafka::KafkaCluster> make_kafka_cluster(
     TopicDirectory* directory, Membership* membership, const NodeId& self,
     std::function<Status(const std::string&)> delete_everywhere,
     std::function<std::vector<TopicInfo>()> list_everywhere,
     std::function<void(std::function<void()>)> run_blocking, groups::Coordinator* group_offsets,
-    EnsureInSync ensure_in_sync);
+    EnsureInSync ensure_in_sync, PutDedup* dedup = nullptr);
 
 }  // namespace persisting::net

@@ -125,7 +125,16 @@ Result<std::unique_ptr<kafka::Server>> start_kafka(const NodeConfig& config, std
   kc.catalog.backend = config.kafka_backend;
   kc.catalog.backend_options = config.kafka_backend_options;
   kc.dispatcher.token = config.token;
+  // One cluster id on every member (clients warn when brokers of one bootstrap list differ):
+  // the etcd prefix, or the static Kafka members' ids; a lone node names itself.
   kc.dispatcher.cluster_id = "persisting-" + config.id;
+  if (cluster && !config.etcd.empty()) {
+    kc.dispatcher.cluster_id = "persisting:" + config.etcd_prefix;
+  } else if (cluster) {
+    std::string ids;
+    for (const auto& b : cluster->brokers()) ids += (ids.empty() ? "" : ",") + b.node;  // sorted by node id
+    kc.dispatcher.cluster_id = "persisting:" + ids;
+  }
   kc.dispatcher.logger = config.logger.get();
   kc.cluster = cluster;
   if (cluster) kc.dispatcher.node_id = cluster->self_id();
@@ -276,7 +285,8 @@ Result<std::unique_ptr<Node>> Node::start(NodeConfig config) {
                              impl->service->group_router(),
                              [svc = impl->service.get()](TopicEntry& t, uint32_t b, runtime::BucketStorage& a) {
                                return svc->ensure_in_sync_set(t, b, a);
-                             });
+                             },
+                             impl->service->dedup());
     ASSIGN_OR_RETURN(impl->kafka, start_kafka(config, impl->core, cert_pem, key_pem, impl->kafka_cluster.get()));
     kafka::Server* k = impl->kafka.get();
     impl->service->set_kafka_topic_probe([k](const std::string& name) { return k->is_kafka_topic(name); });

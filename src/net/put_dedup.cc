@@ -32,6 +32,32 @@ std::string PutDedup::key(const std::string& topic, uint32_t bucket, uint64_t pr
   return prefix(topic, bucket) + std::to_string(producer_id);
 }
 
+std::string PutDedup::kafka_key(const std::string& topic, uint32_t bucket, uint64_t producer_id) {
+  return prefix(topic, bucket) + "k" + std::to_string(producer_id);
+}
+
+PutDedup::ProducerState PutDedup::state_of(const std::string& tail, const Entry& e) {
+  const bool kafka = !tail.empty() && tail[0] == 'k';
+  return {std::stoull(kafka ? tail.substr(1) : tail), e.sequence, e.first_offset, e.count,
+          kafka ? e.kafka_state : std::string()};
+}
+
+void PutDedup::record_kafka(const std::string& topic, uint32_t bucket, int64_t producer_id, uint64_t first_offset,
+                            uint32_t count, std::string state) {
+  if (producer_id < 0) return;
+  import_bucket(topic, bucket, {{static_cast<uint64_t>(producer_id), first_offset + count, first_offset, count,
+                                 std::move(state)}});
+}
+
+std::optional<std::string> PutDedup::kafka_state(const std::string& topic, uint32_t bucket,
+                                                 int64_t producer_id) const {
+  if (producer_id < 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(kafka_key(topic, bucket, static_cast<uint64_t>(producer_id)));
+  if (it == entries_.end() || it->second->pending) return std::nullopt;
+  return it->second->kafka_state;
+}
+
 void PutDedup::stamp(const std::string& key, Entry& e) {
   unstamp(key, e);
   e.pending = false;
@@ -117,8 +143,7 @@ std::vector<PutDedup::ProducerState> PutDedup::export_bucket(const std::string& 
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = entries_.lower_bound(p); it != entries_.end() && it->first.compare(0, p.size(), p) == 0; ++it) {
     if (it->second->pending) continue;  // none once a fence has drained the bucket's puts
-    out.push_back({std::stoull(it->first.substr(p.size())), it->second->sequence, it->second->first_offset,
-                   it->second->count});
+    out.push_back(state_of(it->first.substr(p.size()), *it->second));
   }
   return out;
 }
@@ -128,8 +153,9 @@ void PutDedup::import_bucket(const std::string& topic, uint32_t bucket, const st
   auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& s : in) {
-    if (s.producer_id == 0) continue;
-    const std::string k = p + std::to_string(s.producer_id);
+    if (s.producer_id == 0 && s.kafka_state.empty()) continue;
+    const std::string k = s.kafka_state.empty() ? p + std::to_string(s.producer_id)
+                                                : kafka_key(topic, bucket, s.producer_id);
     auto& d = entries_[k];
     if (d && d->sequence >= s.sequence) continue;
     if (d) unstamp(k, *d);
@@ -137,6 +163,7 @@ void PutDedup::import_bucket(const std::string& topic, uint32_t bucket, const st
     d->sequence = s.sequence;
     d->first_offset = s.first_offset;
     d->count = s.count;
+    d->kafka_state = s.kafka_state;
     d->last_used = now;
     stamp(k, *d);  // a new version: this node's own followers learn it too
   }
@@ -166,7 +193,7 @@ PutDedup::Changes PutDedup::changes_since(const std::string& topic, uint32_t buc
   for (auto it = b->second.upper_bound(out.through); it != b->second.end(); ++it) {
     const Entry& e = *entries_.at(it->second);
     if (e.first_offset + e.count > log_end || out.states.size() >= max) return out;  // the rest later
-    out.states.push_back({std::stoull(it->second.substr(p.size())), e.sequence, e.first_offset, e.count});
+    out.states.push_back(state_of(it->second.substr(p.size()), e));
     out.through = it->first;
   }
   out.through = version_;  // nothing of this bucket newer is left out

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,11 +32,15 @@ class PutDedup {
   PutDedup();
 
   // One producer's last applied put to a bucket, as a rebalance carries it to the new owner.
+  // An idempotent Kafka producer's entry has kafka_state (kafka::ProducerState::snapshot, opaque
+  // here; its producer id is Kafka's, a namespace of its own), sequence = the end offset of its
+  // last batch, and first_offset, count of that batch.
   struct ProducerState {
     uint64_t producer_id = 0;
     uint64_t sequence = 0;
     uint64_t first_offset = 0;
     uint32_t count = 0;
+    std::string kafka_state;
   };
 
   // The key of (topic, bucket, producer).
@@ -47,6 +52,13 @@ class PutDedup {
   void apply(const std::string& key, uint64_t sequence, const std::string& what,
              std::shared_ptr<runtime::BucketStorage> actor, RecordBatch batch, Applied cb,
              std::shared_ptr<void> hold = nullptr);
+
+  // A Kafka producer's state of a bucket once the batch [first_offset, first_offset + count) is
+  // in its log (the leader's Kafka listener); replaces an older one (of a lower end offset).
+  void record_kafka(const std::string& topic, uint32_t bucket, int64_t producer_id, uint64_t first_offset,
+                    uint32_t count, std::string state);
+  // The Kafka producer's state of a bucket this node has (recorded, or received as a follower).
+  std::optional<std::string> kafka_state(const std::string& topic, uint32_t bucket, int64_t producer_id) const;
 
   // The applied entries of a bucket, and installing them on a new owner (an entry with a newer
   // sequence already there wins).
@@ -76,10 +88,14 @@ class PutDedup {
     uint64_t version = 0;  // once applied: its place in versions_
     uint64_t first_offset = 0;
     uint32_t count = 0;
+    std::string kafka_state;  // a Kafka producer's (its key's tail starts with 'k')
     std::vector<std::function<void(Result<Offset>)>> waiters;  // repeats that arrived while pending
     std::chrono::steady_clock::time_point last_used;
   };
   static std::string prefix(const std::string& topic, uint32_t bucket);
+  static std::string kafka_key(const std::string& topic, uint32_t bucket, uint64_t producer_id);
+  // The entry under key (its tail past the bucket prefix names the producer) as shipped.
+  static ProducerState state_of(const std::string& tail, const Entry& e);
   void applied(const std::string& key, Result<Offset> r, uint32_t count);
   // Marks an entry applied at a new version / forgets its version (with mu_ held).
   void stamp(const std::string& key, Entry& e);

@@ -287,6 +287,7 @@ grpc::ServerUnaryReactor* Service::FenceBucket(grpc::CallbackServerContext* ctx,
         p->set_sequence(state.sequence);
         p->set_first_offset(state.first_offset);
         p->set_count(state.count);
+        p->set_kafka_state(state.kafka_state);
       }
       done(Status::OK());
     });
@@ -303,7 +304,7 @@ grpc::ServerUnaryReactor* Service::CopyBucket(grpc::CallbackServerContext* ctx, 
       if (!n.ok()) return done(n.status().with_context("node " + self_.id.str()));
       std::vector<PutDedup::ProducerState> states;
       for (const auto& p : req->producers())
-        states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count()});
+        states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count(), p.kafka_state()});
       dedup_.import_bucket(req->topic(), req->bucket(), states);
       resp->set_records(*n);
       done(Status::OK());

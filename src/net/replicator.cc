@@ -473,7 +473,7 @@ void Replicator::appended(const std::shared_ptr<Link>& l) {
         all = false;
         continue;
       }
-      states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count()});
+      states.push_back({p.producer_id(), p.sequence(), p.first_offset(), p.count(), p.kafka_state()});
     }
     if (!states.empty()) dedup_->import_bucket(f->topic->info.topic, f->bucket, states);
     if (all) {

@@ -789,6 +789,7 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
           p->set_sequence(st.sequence);
           p->set_first_offset(st.first_offset);
           p->set_count(st.count);
+          p->set_kafka_state(st.kafka_state);
         }
         out->set_producers_session(ch.session);
         out->set_producers_version(ch.through);

@@ -249,5 +249,52 @@ TEST_F(ProducerStateTest, ConcurrentProducersNeverDuplicateOrSkip) {
   EXPECT_EQ(duplicates.load(), kThreads * kBatches);
 }
 
+// A replicated partition's new leader takes the producer's state from the old leader's snapshot:
+// a retry of a remembered batch is a duplicate at its offset, the next sequence is expected,
+// and the producer id is known although this broker did not hand it out.
+TEST_F(ProducerStateTest, ASnapshotLearnedByAnotherBrokerAnswersRetriesAndExpectsTheNextSequence) {
+  const int64_t pid = new_producer();
+  ASSERT_EQ(produce(pid, 0, 3, 10).kind, SequenceVerdict::kAppend);
+  ASSERT_EQ(produce(pid, 3, 2, 13).kind, SequenceVerdict::kAppend);
+  auto pending = state.check("t", 0, {pid, 0, 5, 4});  // not in the log yet: not in the snapshot
+  ASSERT_EQ(pending.kind, SequenceVerdict::kAppend);
+  auto snap = state.snapshot(pid, "t", 0);
+  ASSERT_TRUE(snap);
+  EXPECT_FALSE(state.snapshot(pid, "t", 1));
+  EXPECT_FALSE(state.snapshot(pid + 1, "t", 0));
+
+  ProducerState other{&sched, {.first_producer_id = 5000}};
+  EXPECT_EQ(other.check("t", 0, {pid, 0, 3, 2}).error, ErrorCode::UNKNOWN_PRODUCER_ID);
+  other.learn(pid, "t", 0, *snap);
+  auto retry = other.check("t", 0, {pid, 0, 3, 2});
+  EXPECT_EQ(retry.kind, SequenceVerdict::kDuplicate);
+  EXPECT_EQ(retry.base_offset, 13);
+  EXPECT_EQ(other.check("t", 0, {pid, 0, 0, 3}).base_offset, 10);
+  // The batch that was still pending on the old leader is expected again.
+  auto next = other.check("t", 0, {pid, 0, 5, 4});
+  EXPECT_EQ(next.kind, SequenceVerdict::kAppend);
+  other.appended(next.ticket, 15);
+  // An older snapshot (or the same) does not undo what this broker appended since.
+  other.learn(pid, "t", 0, *snap);
+  EXPECT_EQ(other.check("t", 0, {pid, 0, 5, 4}).base_offset, 15);
+  // One that does not decode is ignored.
+  ProducerState third{&sched, {.first_producer_id = 9000}};
+  third.learn(pid, "t", 0, snap->substr(0, snap->size() - 1));
+  third.learn(pid, "t", 0, "");
+  EXPECT_EQ(third.check("t", 0, {pid, 0, 3, 2}).error, ErrorCode::UNKNOWN_PRODUCER_ID);
+}
+
+// In a cluster another broker may have handed out the producer id: a first batch (sequence 0)
+// starts it here; a later one is still UNKNOWN_PRODUCER_ID (nothing known to check it against).
+TEST_F(ProducerStateTest, InAClusterAnIdFromAnotherBrokerStartsAtSequenceZero) {
+  ProducerState member{&sched, {.first_producer_id = 7000, .accept_other_brokers_ids = true}};
+  EXPECT_EQ(member.check("t", 0, {42, 0, 3, 1}).error, ErrorCode::UNKNOWN_PRODUCER_ID);
+  auto first = member.check("t", 0, {42, 0, 0, 2});
+  ASSERT_EQ(first.kind, SequenceVerdict::kAppend) << first.message;
+  member.appended(first.ticket, 0);
+  EXPECT_EQ(member.check("t", 0, {42, 0, 0, 2}).base_offset, 0);  // its retry
+  EXPECT_EQ(member.check("t", 0, {42, 0, 2, 1}).kind, SequenceVerdict::kAppend);
+}
+
 }  // namespace
 }  // namespace persisting::kafka

@@ -11,6 +11,7 @@
 
 #include "net/connect_to.h"
 #include "net/etcd_process.h"
+#include "net/kafka_nodes.h"
 #include "net/leader_view.h"
 #include "net/node_process.h"
 #include "net/replicated_topic.h"
@@ -22,25 +23,11 @@ namespace {
 
 using testing::Cluster;
 using testing::connect_to;
+using testing::KafkaNodes;
 using testing::View;
 using testing::records;
 using testing::replicated;
 using testing::wait_led;
-
-// Three nodes, each with a Kafka listener naming the others'.
-struct KafkaNodes {
-  explicit KafkaNodes(std::vector<std::string> args) : nodes(3, std::move(args)) {
-    std::string members;
-    for (int i = 0; i < 3; ++i) {
-      ports.push_back(testing::free_port());
-      members += (i ? "," : "") + nodes.id(i) + "=" + kafka(i);
-    }
-    for (int i = 0; i < 3; ++i) nodes.set_node_args(i, {"--kafka-listen", kafka(i), "--kafka-members", members});
-  }
-  std::string kafka(int i) const { return "127.0.0.1:" + std::to_string(ports[i]); }
-  Cluster nodes;
-  std::vector<int> ports;
-};
 
 // JSON values {"id": i, "k": 0} for i in [from, to), one a line (the topic's one bucket).
 std::string values(int from, int to) {

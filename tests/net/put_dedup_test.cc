@@ -60,5 +60,41 @@ TEST(PutDedupChanges, AForgottenBucketHasNoEntries) {
   EXPECT_EQ(d.changes_since("t", 0, 0, 0, 100, 100).states.size(), 1u);
 }
 
+// A Kafka producer's state rides with the entries (record_kafka): shipped once its records
+// are, installed on a follower's table (kafka_state), newer replacing older, and apart from a
+// gRPC producer of the same number.
+TEST(PutDedupChanges, AKafkaProducersStateIsShippedWithItsRecordsApartFromGrpcProducers) {
+  PutDedup leader, follower;
+  leader.import_bucket("t", 0, {{7, 1, 0, 2}});  // gRPC producer 7: records [0, 2)
+  leader.record_kafka("t", 0, 7, 2, 3, "state-a");  // Kafka producer 7: its batch [2, 5)
+  EXPECT_EQ(leader.kafka_state("t", 0, 7), std::optional<std::string>("state-a"));
+  EXPECT_EQ(leader.kafka_state("t", 1, 7), std::nullopt);
+
+  auto c = leader.changes_since("t", 0, 0, 0, 4, 100);  // the follower has [0, 4): not the batch yet
+  ASSERT_EQ(c.states.size(), 1u);
+  EXPECT_TRUE(c.states[0].kafka_state.empty());
+  follower.import_bucket("t", 0, c.states);
+  EXPECT_EQ(follower.kafka_state("t", 0, 7), std::nullopt);
+  c = leader.changes_since("t", 0, c.session, c.through, 5, 100);
+  ASSERT_EQ(c.states.size(), 1u);
+  EXPECT_EQ(c.states[0].producer_id, 7u);
+  EXPECT_EQ(c.states[0].sequence, 5u);  // the batch's end offset
+  EXPECT_EQ(c.states[0].kafka_state, "state-a");
+  follower.import_bucket("t", 0, c.states);
+  EXPECT_EQ(follower.kafka_state("t", 0, 7), std::optional<std::string>("state-a"));
+
+  // A newer batch replaces it; an older one (a lower end offset) does not.
+  leader.record_kafka("t", 0, 7, 5, 1, "state-b");
+  leader.record_kafka("t", 0, 7, 0, 1, "stale");
+  EXPECT_EQ(leader.kafka_state("t", 0, 7), std::optional<std::string>("state-b"));
+  // Both kinds move with a rebalanced bucket.
+  auto all = leader.export_bucket("t", 0);
+  ASSERT_EQ(all.size(), 2u);
+  PutDedup moved;
+  moved.import_bucket("t", 0, all);
+  EXPECT_EQ(moved.kafka_state("t", 0, 7), std::optional<std::string>("state-b"));
+  EXPECT_EQ(moved.export_bucket("t", 0).size(), 2u);
+}
+
 }  // namespace
 }  // namespace persisting::net

@@ -85,7 +85,8 @@ void Broker::acknowledge(const std::shared_ptr<CatalogTopic>& topic, uint32_t pa
 }
 
 void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition,
-                     const std::vector<RecordBatch>& batches, int16_t acks, std::function<void(ProduceOutcome)> done) {
+                     const std::vector<RecordBatch>& batches, int16_t acks, std::function<void(ProduceOutcome)> done,
+                     std::function<void(int64_t)> in_log) {
   auto slot = topic->produce_slot(partition);  // on a replicated partition: makes its in-sync set
   if (!slot.ok()) return done({placement_error(slot.status()), -1, slot.status().message()});
   // A produce refused below still ends its slot (a fence counts it until then).
@@ -116,9 +117,11 @@ void Broker::produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partit
         return done({ErrorCode::INVALID_RECORD, -1, s.message()});
     }
   }
-  actor->put(std::move(stored), [topic, partition, acks, n, finish, done = std::move(done)](Result<Offset> r) {
+  actor->put(std::move(stored), [topic, partition, acks, n, finish, done = std::move(done),
+                                 in_log = std::move(in_log)](Result<Offset> r) {
     if (finish->f) std::exchange(finish->f, nullptr)();
     if (!r.ok()) return done({partition_error(r.status()), -1, r.status().message()});
+    if (in_log) in_log(static_cast<int64_t>(r->value()));
     acknowledge(topic, partition, static_cast<int64_t>(r->value()), r->value() + n, acks, std::move(done));
   });
 }

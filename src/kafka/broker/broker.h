@@ -66,9 +66,12 @@ class Broker {
   // LogAppendTime. On a replicated partition acks -1 (all) is refused up front with
   // NOT_ENOUGH_REPLICAS while too few replicas are in sync, and answered once every in-sync
   // replica has the records (NOT_ENOUGH_REPLICAS_AFTER_APPEND, with the base offset, when the
-  // set shrank below min_insync_replicas meanwhile: the records are in the log).
+  // set shrank below min_insync_replicas meanwhile: the records are in the log). in_log (may be
+  // empty) runs with the first offset once the leader has the records, before done, which under
+  // acks -1 may wait for the replicas and may then fail with the records in the log.
   void produce(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, const std::vector<RecordBatch>& batches,
-               int16_t acks, std::function<void(ProduceOutcome)> done);
+               int16_t acks, std::function<void(ProduceOutcome)> done,
+               std::function<void(int64_t)> in_log = nullptr);
   // A produce of records [base, end) already in the log (a retried batch): answered as produce
   // answers them under acks (at once unless acks -1 on a replicated partition).
   static void acknowledge(const std::shared_ptr<CatalogTopic>& topic, uint32_t partition, int64_t base, uint64_t end,

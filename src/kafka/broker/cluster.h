@@ -47,6 +47,14 @@ struct ClusterTopic {
   bool kafka = false;  // created over Kafka (its peer said so); only meaningful when learned from a peer
 };
 
+// A partition as Metadata describes it (docs/kafka.md, "In a cluster").
+struct PartitionReplicas {
+  int32_t leader = -1;        // broker id; -1 when the leader has no Kafka listener
+  int32_t leader_epoch = -1;  // our leader epoch when it fits an int32; -1 (unknown) otherwise
+  std::vector<int32_t> replicas;  // broker ids, the leader's placement order
+  std::vector<int32_t> in_sync;   // broker ids, the leader first, as this node knows the set
+};
+
 // A produce to a partition this node owns, counted in flight until finished() is called (a
 // rebalance fence waits for it).
 struct ProduceSlot {
@@ -69,6 +77,22 @@ class KafkaCluster {
   virtual std::vector<TopicInfo> topics() = 0;
   // The broker id of the partition's owner, -1 when the owner has no Kafka listener.
   virtual int32_t leader(const std::string& topic, uint32_t partition) = 0;
+  // The partition's leader, epoch, replicas and in-sync set (those with a Kafka listener). The
+  // default: the leader alone, at epoch 0 (a topic without replication).
+  virtual PartitionReplicas describe(const std::string& topic, uint32_t partition) {
+    PartitionReplicas out;
+    out.leader = leader(topic, partition);
+    out.leader_epoch = 0;
+    if (out.leader >= 0) out.replicas = out.in_sync = {out.leader};
+    return out;
+  }
+  // Whether a topic of this replication factor can be created now (CreateTopics): OK, or
+  // InvalidArgument naming the factor and why (not 1, 3 or 5; more than the members).
+  virtual Status check_replication_factor(const std::string& topic, uint32_t factor) {
+    if (factor == 1) return Status::OK();
+    return InvalidArgument("topic '" + topic + "': replication factor " + std::to_string(factor) +
+                           " is not supported by this broker (it keeps one copy of each partition)");
+  }
   // The actor of a partition this node owns: FailedPrecondition naming the owner otherwise.
   virtual Result<std::shared_ptr<runtime::BucketStorage>> local_partition(const std::string& topic,
                                                                           uint32_t partition) = 0;
@@ -111,6 +135,17 @@ class KafkaCluster {
   // records are in the log), FailedPrecondition when this node stopped leading the partition.
   virtual void produced(const std::string&, uint32_t, uint64_t, bool, std::function<void(Status)> done) {
     done(Status::OK());
+  }
+
+  // Idempotent producers of a replicated partition (docs/kafka.md, "Idempotent producers"): the
+  // leader hands each producer's state of the partition (ProducerState::snapshot, opaque here)
+  // to the cluster once the batch ending at first_offset + count is in its log; the followers
+  // receive it with the records (net: the deduplication entries of Replicate), and the one that
+  // becomes leader takes it (producer_snapshot) before it checks that producer's next batch.
+  virtual void producer_appended(const std::string&, uint32_t, int64_t /*producer_id*/, uint64_t /*first_offset*/,
+                                 uint32_t /*count*/, std::string /*snapshot*/) {}
+  virtual std::optional<std::string> producer_snapshot(const std::string&, uint32_t, int64_t /*producer_id*/) {
+    return std::nullopt;
   }
 };
 

@@ -10,23 +10,21 @@
 namespace persisting::kafka {
 namespace {
 
-// Each partition's leader: this node on a single node, the bucket's owner in a cluster
-// (LEADER_NOT_AVAILABLE when the owner has no Kafka listener).
+// Each partition's leader, leader epoch, replicas and in-sync set: this node alone at epoch 0
+// on a single node; in a cluster the bucket's leader (LEADER_NOT_AVAILABLE when it has no Kafka
+// listener) and, for a replicated topic, its replicas and in-sync set as this node knows them.
 void describe(CatalogTopic& t, int32_t node_id, MetadataResponse::Topic* out) {
   out->name = t.name();
   out->partitions.resize(t.partitions());
   for (uint32_t p = 0; p < t.partitions(); ++p) {
     auto& mp = out->partitions[p];
-    const int32_t leader = t.leader(p, node_id);
+    PartitionReplicas r = t.describe(p, node_id);
     mp.partition_index = static_cast<int32_t>(p);
-    mp.leader_id = leader;
-    mp.leader_epoch = 0;
-    if (leader < 0) {
-      mp.error_code = error_value(ErrorCode::LEADER_NOT_AVAILABLE);
-      continue;
-    }
-    mp.replica_nodes = {leader};
-    mp.isr_nodes = {leader};
+    mp.leader_id = r.leader;
+    mp.leader_epoch = r.leader_epoch;
+    mp.replica_nodes = std::move(r.replicas);
+    mp.isr_nodes = std::move(r.in_sync);
+    if (r.leader < 0) mp.error_code = error_value(ErrorCode::LEADER_NOT_AVAILABLE);
   }
 }
 
@@ -78,11 +76,21 @@ void Dispatcher::handle(const RequestHeader& h, CreateTopicsRequest req, const R
       out.error_code = error_value(e);
       out.error_message = std::move(m);
     };
-    if (t.replication_factor > 1) {
-      fail(ErrorCode::INVALID_REPLICATION_FACTOR,
-           "topic '" + t.name + "': replication factor " + std::to_string(t.replication_factor) +
-               " is not supported over Kafka (this broker keeps one copy of each partition)");
+    // -1: the broker's default, 1. Others as `persisting put --replication-factor`: 1, 3 or 5,
+    // and at most the cluster's members.
+    const int32_t factor = t.replication_factor == -1 ? 1 : t.replication_factor;
+    if (factor != 1 && factor != 3 && factor != 5) {
+      fail(ErrorCode::INVALID_REPLICATION_FACTOR, "topic '" + t.name + "': replication factor " +
+                                                      std::to_string(t.replication_factor) +
+                                                      " is not supported: 1, 3 or 5 (-1: the default, 1)");
       continue;
+    }
+    if (factor != 1) {
+      Status s = broker_->catalog().check_replication_factor(t.name, static_cast<uint32_t>(factor));
+      if (!s.ok()) {
+        fail(ErrorCode::INVALID_REPLICATION_FACTOR, s.message());
+        continue;
+      }
     }
     if (!t.assignments.empty()) {
       fail(ErrorCode::INVALID_REPLICA_ASSIGNMENT, "topic '" + t.name + "': manual replica assignments are not supported");
@@ -107,7 +115,7 @@ void Dispatcher::handle(const RequestHeader& h, CreateTopicsRequest req, const R
         fail(ErrorCode::TOPIC_ALREADY_EXISTS, "topic '" + t.name + "' already exists");
       continue;
     }
-    auto made = broker_->catalog().create(t.name, static_cast<uint32_t>(partitions));
+    auto made = broker_->catalog().create(t.name, static_cast<uint32_t>(partitions), static_cast<uint32_t>(factor));
     if (!made.ok()) fail(topic_error(made.status()), made.status().message());
   }
   reply.send(response_frame(h, r));

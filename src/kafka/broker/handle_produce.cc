@@ -3,6 +3,7 @@
 // partition's bucket in one put. The answer is sent when every partition has answered (acks 1:
 // once the leader has the records as durably as the topic's backend makes them; -1 on a
 // replicated partition: once every in-sync replica has, see Broker::produce); acks=0 gets none.
+#include <atomic>
 #include <mutex>
 
 #include "kafka/broker/dispatcher.h"
@@ -82,8 +83,10 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ProduceRequest req, co
         continue;
       }
       // Idempotent producers: every batch checked in order; a retried batch is answered with
-      // its first offset and nothing is appended.
+      // its first offset and nothing is appended. On a replicated partition a producer's state
+      // may come from the partition's previous leader (learned before its first check here).
       std::vector<uint64_t> tickets;
+      std::vector<int64_t> ids;          // each ticket's producer id
       std::vector<int64_t> first_index;  // each batch's first record within the put
       bool refused = false;
       int64_t records = 0;
@@ -91,11 +94,14 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ProduceRequest req, co
         first_index.push_back(records);
         records += static_cast<int64_t>(b.records.size());
         if (b.producer_id < 0) continue;
+        if (auto learned = (*topic)->producer_snapshot(static_cast<uint32_t>(rp.index), b.producer_id))
+          producers_->learn(b.producer_id, rt.name, rp.index, *learned);
         SequenceVerdict v = producers_->check(rt.name, rp.index,
                                               {b.producer_id, b.producer_epoch, b.base_sequence,
                                                static_cast<int32_t>(b.records.size())});
         if (v.kind == SequenceVerdict::kAppend) {
           tickets.push_back(v.ticket);
+          ids.push_back(b.producer_id);
           continue;
         }
         if (v.kind == SequenceVerdict::kDuplicate && batches->size() == 1) {
@@ -112,24 +118,35 @@ void Dispatcher::handle(Session&, const RequestHeader& h, ProduceRequest req, co
         break;
       }
       if (refused) continue;
+      // Once the records are in the leader's log the batches are remembered (a retry is a
+      // duplicate, whatever the answer: acks -1 may still fail after the append), and on a
+      // replicated partition each producer's state goes to the followers with the records.
+      // Not in the log: their sequences are expected again.
+      auto in_log = std::make_shared<std::atomic<bool>>(false);
       ProducerState* producers = producers_;
-      broker_->produce(*topic, static_cast<uint32_t>(rp.index), *batches, req.acks,
-                       [g, t, p, producers, tickets = std::move(tickets), first_index = std::move(first_index),
-                        batches_with_ids = batches->size()](ProduceOutcome o) {
-        if (!tickets.empty()) {
-          // tickets are the batches with a producer id, in order; with ids on every batch
-          // (what clients send) they line up with first_index. Records appended but not
-          // replicated enough (AFTER_APPEND) are in the log: a retry is a duplicate.
-          const bool in_log = o.error == ErrorCode::NONE || o.error == ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND;
-          for (size_t k = 0; k < tickets.size(); ++k) {
-            if (!in_log)
-              producers->append_failed(tickets[k]);
-            else
-              producers->appended(tickets[k], o.base_offset + (tickets.size() == batches_with_ids ? first_index[k] : 0));
+      std::function<void(int64_t)> on_log;
+      if (!tickets.empty())
+        on_log = [producers, in_log, tickets, ids, first_index, topic = *topic, partition = rp.index,
+                  batches_with_ids = batches->size(), records](int64_t base) {
+          in_log->store(true);
+          // tickets are the batches with a producer id, in order; with ids on every batch (what
+          // clients send) they line up with first_index.
+          for (size_t k = 0; k < tickets.size(); ++k)
+            producers->appended(tickets[k], base + (tickets.size() == batches_with_ids ? first_index[k] : 0));
+          if (!topic->replicated()) return;
+          for (size_t k = 0; k < ids.size(); ++k) {
+            if (k + 1 < ids.size() && ids[k + 1] == ids[k]) continue;  // its newest batch here
+            if (auto snap = producers->snapshot(ids[k], topic->name(), partition))
+              topic->producer_appended(static_cast<uint32_t>(partition), ids[k], static_cast<uint64_t>(base),
+                                       static_cast<uint32_t>(records), std::move(*snap));
           }
-        }
+        };
+      broker_->produce(*topic, static_cast<uint32_t>(rp.index), *batches, req.acks,
+                       [g, t, p, producers, tickets = std::move(tickets), in_log](ProduceOutcome o) {
+        if (!in_log->load())
+          for (uint64_t k : tickets) producers->append_failed(k);
         g->set(t, p, o);
-      });
+      }, std::move(on_log));
     }
   }
   // Release the hold taken above (answers when the last partition completes).

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <type_traits>
+#include <vector>
 
 namespace persisting::kafka {
 namespace {
@@ -28,6 +30,26 @@ SequenceVerdict error(ErrorCode code, std::string message) {
   v.message = std::move(message);
   return v;
 }
+
+// The record count of a batch of sequences first..last.
+int64_t count_of(int32_t first, int32_t last) { return (int64_t{last} - first + kSequenceSpan) % kSequenceSpan + 1; }
+
+// Little-endian fixed-width fields of a snapshot.
+template <typename T>
+void put_le(std::string* out, T v) {
+  auto u = static_cast<std::make_unsigned_t<T>>(v);
+  for (size_t i = 0; i < sizeof(T); ++i) out->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+}
+template <typename T>
+bool get_le(const std::string& in, size_t* at, T* v) {
+  if (in.size() - *at < sizeof(T)) return false;
+  std::make_unsigned_t<T> u = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) u |= static_cast<std::make_unsigned_t<T>>(static_cast<uint8_t>(in[*at + i])) << (8 * i);
+  *at += sizeof(T);
+  *v = static_cast<T>(u);
+  return true;
+}
+constexpr uint8_t kSnapshotFormat = 1;
 
 }  // namespace
 
@@ -79,6 +101,10 @@ SequenceVerdict ProducerState::check(const std::string& topic, int32_t partition
   auto now = scheduler_->now();
   std::lock_guard<std::mutex> lock(mu_);
   auto pit = producers_.find(b.producer_id);
+  if (pit == producers_.end() && options_.accept_other_brokers_ids && b.base_sequence == 0) {
+    expire(now);
+    pit = producers_.try_emplace(b.producer_id).first;
+  }
   if (pit == producers_.end())
     return error(ErrorCode::UNKNOWN_PRODUCER_ID,
                  where(b.producer_id, topic, partition) +
@@ -163,6 +189,69 @@ void ProducerState::append_failed(uint64_t ticket) {
   // this one is out of order (it then takes a new producer id).
   if (std::next(r) == p.recent.end()) p.next = r->first;
   p.recent.erase(r);
+}
+
+std::optional<std::string> ProducerState::snapshot(int64_t producer_id, const std::string& topic,
+                                                   int32_t partition) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto pit = producers_.find(producer_id);
+  if (pit == producers_.end()) return std::nullopt;
+  auto it = pit->second.partitions.find({topic, partition});
+  if (it == pit->second.partitions.end()) return std::nullopt;
+  std::vector<const Batch*> done;
+  for (const Batch& b : it->second.recent)
+    if (b.base_offset >= 0) done.push_back(&b);
+  if (done.empty()) return std::nullopt;
+  std::string out;
+  out.push_back(static_cast<char>(kSnapshotFormat));
+  put_le<int16_t>(&out, it->second.epoch);
+  out.push_back(static_cast<char>(done.size()));
+  for (const Batch* b : done) {
+    put_le<int32_t>(&out, b->first);
+    put_le<int32_t>(&out, b->last);
+    put_le<int64_t>(&out, b->base_offset);
+  }
+  return out;
+}
+
+void ProducerState::learn(int64_t producer_id, const std::string& topic, int32_t partition,
+                          const std::string& snapshot) {
+  Partition in;
+  size_t at = 1;
+  uint8_t n = 0;
+  if (snapshot.size() < 4 || static_cast<uint8_t>(snapshot[0]) != kSnapshotFormat || !get_le(snapshot, &at, &in.epoch))
+    return;
+  n = static_cast<uint8_t>(snapshot[at++]);
+  if (n == 0 || n > kRemembered) return;
+  for (uint8_t i = 0; i < n; ++i) {
+    Batch b;
+    if (!get_le(snapshot, &at, &b.first) || !get_le(snapshot, &at, &b.last) || !get_le(snapshot, &at, &b.base_offset))
+      return;
+    if (b.first < 0 || b.last < 0 || b.base_offset < 0) return;
+    in.recent.push_back(b);
+  }
+  if (at != snapshot.size()) return;
+  in.next = seq_after(in.recent.back().last, 1);
+  auto end_of = [](const Batch& b) { return b.base_offset + count_of(b.first, b.last); };
+  auto now = scheduler_->now();
+  std::lock_guard<std::mutex> lock(mu_);
+  auto pit = producers_.find(producer_id);
+  if (pit == producers_.end()) {
+    expire(now);
+    pit = producers_.try_emplace(producer_id).first;
+  }
+  pit->second.last_used = now;
+  auto [it, fresh] = pit->second.partitions.try_emplace({topic, partition});
+  if (!fresh) {
+    const Partition& have = it->second;
+    int64_t newest = -1;
+    for (const Batch& b : have.recent) {
+      if (b.base_offset < 0) return;  // being appended here: this broker leads it
+      newest = std::max(newest, end_of(b));
+    }
+    if (have.epoch > in.epoch || (have.epoch == in.epoch && newest >= end_of(in.recent.back()))) return;
+  }
+  it->second = std::move(in);
 }
 
 size_t ProducerState::producer_count() const {

@@ -25,6 +25,7 @@
 //   and replaces the state.
 // - A producer id this object did not hand out (another broker run, or expired after
 //   `producer_id_expiration` idle): UNKNOWN_PRODUCER_ID; clients then take a new producer id.
+//   In a cluster (accept_other_brokers_ids) only when its batch does not start at sequence 0.
 // Appends of one partition must be submitted in the order check() accepted them (the bucket's
 // actor keeps that order).
 //
@@ -59,6 +60,11 @@ struct ProducerStateOptions {
   size_t max_producers = 100000;
   // The first producer id (0: the wall clock in microseconds).
   int64_t first_producer_id = 0;
+  // In a cluster any broker hands out producer ids (InitProducerId goes to whichever the client
+  // picks) and another one leads the partition: an id this object does not know is taken as
+  // new when its batch starts at sequence 0 (as Kafka's brokers do), and is UNKNOWN_PRODUCER_ID
+  // otherwise.
+  bool accept_other_brokers_ids = false;
 };
 
 struct InitProducerIdResult {
@@ -103,6 +109,17 @@ class ProducerState {
   void append_failed(uint64_t ticket);
 
   size_t producer_count() const;
+
+  // Replicated partitions (docs/kafka.md, "Idempotent producers"): a producer's state of one
+  // partition as the followers keep it, encoded (docs/wire-protocol.md, "Kafka producer state"):
+  // its epoch and the batches whose append completed (first, last sequence, base offset), the
+  // next sequence after the newest of them. nullopt when there is none.
+  std::optional<std::string> snapshot(int64_t producer_id, const std::string& topic, int32_t partition) const;
+  // Takes a snapshot from the partition's previous leader unless this broker's state of the
+  // producer's partition is as new (its newest batch ends at or after the snapshot's, or one of
+  // its batches is still being appended). Makes the producer id known here. A snapshot that
+  // does not decode is ignored.
+  void learn(int64_t producer_id, const std::string& topic, int32_t partition, const std::string& snapshot);
 
  private:
   struct Batch {

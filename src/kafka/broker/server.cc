@@ -3,7 +3,7 @@
 namespace persisting::kafka {
 
 Server::Server(std::shared_ptr<detail::QueueCore> core, ServerConfig config)
-    : broker_(std::move(core), config.catalog, config.broker), producers_(Scheduler::Default()) {}
+    : broker_(std::move(core), config.catalog, config.broker), producers_(Scheduler::Default(), {.accept_other_brokers_ids = config.cluster != nullptr}) {}
 
 Result<std::unique_ptr<Server>> Server::start(std::shared_ptr<detail::QueueCore> core, ServerConfig config) {
   if (config.broker.default_partitions < 1 || config.broker.default_partitions > 65536)

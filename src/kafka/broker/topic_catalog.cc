@@ -46,6 +46,24 @@ int32_t CatalogTopic::leader(uint32_t p, int32_t self_id) {
   return cluster_ ? cluster_->leader(info_.topic, p) : self_id;
 }
 
+PartitionReplicas CatalogTopic::describe(uint32_t p, int32_t self_id) {
+  if (cluster_) return cluster_->describe(info_.topic, p);
+  PartitionReplicas out;
+  out.leader = self_id;
+  out.leader_epoch = 0;
+  out.replicas = out.in_sync = {self_id};
+  return out;
+}
+
+void CatalogTopic::producer_appended(uint32_t p, int64_t producer_id, uint64_t first_offset, uint32_t count,
+                                     std::string snapshot) {
+  if (replicated()) cluster_->producer_appended(info_.topic, p, producer_id, first_offset, count, std::move(snapshot));
+}
+
+std::optional<std::string> CatalogTopic::producer_snapshot(uint32_t p, int64_t producer_id) {
+  return replicated() ? cluster_->producer_snapshot(info_.topic, p, producer_id) : std::nullopt;
+}
+
 Result<std::optional<uint64_t>> CatalogTopic::high_watermark(uint32_t p) {
   if (!replicated()) return std::optional<uint64_t>();
   return cluster_->high_watermark(info_.topic, p);
@@ -124,7 +142,16 @@ Status TopicCatalog::mark_kafka(const std::string& name) {
   return Status::OK();
 }
 
-Result<std::shared_ptr<CatalogTopic>> TopicCatalog::create(const std::string& name, uint32_t partitions) {
+Status TopicCatalog::check_replication_factor(const std::string& name, uint32_t factor) const {
+  if (factor == 1) return Status::OK();
+  if (cluster_) return cluster_->check_replication_factor(name, factor);
+  return InvalidArgument("topic '" + name + "': replication factor " + std::to_string(factor) +
+                         " needs as many nodes, and this broker is a single node (1 is allowed)");
+}
+
+Result<std::shared_ptr<CatalogTopic>> TopicCatalog::create(const std::string& name, uint32_t partitions,
+                                                           uint32_t replication_factor) {
+  RETURN_IF_ERROR(check_replication_factor(name, replication_factor));  // before anything is written
   std::lock_guard<std::mutex> create_lock(create_mu_);
   // In a cluster a peer may have the topic: it is looked up there too.
   auto existing = cluster_ ? cluster_->find_topic(name).status() : core_->lookup(name).status();
@@ -134,6 +161,7 @@ Result<std::shared_ptr<CatalogTopic>> TopicCatalog::create(const std::string& na
   w.topic = name;
   w.bucket_column = kKeyColumn;
   w.num_buckets = partitions;
+  w.replication_factor = replication_factor;
   w.batch_size = options_.batch_size;
   w.backend = options_.backend;
   w.backend_options = options_.backend_options;

@@ -52,6 +52,13 @@ class CatalogTopic {
   Result<ProduceSlot> produce_slot(uint32_t p);
   // The broker id of the partition's leader (self_id on a single node).
   int32_t leader(uint32_t p, int32_t self_id);
+  // The partition's leader, leader epoch, replicas and in-sync set, as Metadata reports them
+  // (on a single node: self_id alone at epoch 0).
+  PartitionReplicas describe(uint32_t p, int32_t self_id);
+  // Idempotent producers' state of a replicated partition (KafkaCluster::producer_appended and
+  // producer_snapshot); nothing / nullopt when the partition is not replicated.
+  void producer_appended(uint32_t p, int64_t producer_id, uint64_t first_offset, uint32_t count, std::string snapshot);
+  std::optional<std::string> producer_snapshot(uint32_t p, int64_t producer_id);
   // A replicated partition (replication_factor > 1 in a cluster): its high watermark bounds
   // what consumers see and acks=-1 waits for its in-sync replicas (KafkaCluster). The calls
   // below are the cluster's, or what a partition that is not replicated answers.
@@ -91,8 +98,14 @@ class TopicCatalog {
 
   // The topic, or NotFound.
   Result<std::shared_ptr<CatalogTopic>> find(const std::string& name);
-  // Creates a Kafka topic with the given partition count; AlreadyExists when the name is taken.
-  Result<std::shared_ptr<CatalogTopic>> create(const std::string& name, uint32_t partitions);
+  // Creates a Kafka topic with the given partition count and replication factor (above 1 only
+  // in a cluster of enough members: KafkaCluster::check_replication_factor, checked before
+  // anything is written, InvalidArgument naming why); AlreadyExists when the name is taken.
+  Result<std::shared_ptr<CatalogTopic>> create(const std::string& name, uint32_t partitions,
+                                               uint32_t replication_factor = 1);
+  // OK when a topic of this replication factor can be made: 1 always, 3 or 5 in a cluster of
+  // as many members; InvalidArgument naming the factor and why otherwise.
+  Status check_replication_factor(const std::string& name, uint32_t factor) const;
   // Deletes a topic (QueueCore::delete_topic: records, files, groups); NotFound when unknown.
   Status remove(const std::string& name);
   // Every topic of the node (Kafka's and ours).

@@ -470,6 +470,105 @@ def test_lancedb_reads_kafka_topic(tmp):
     assert r.returncode == 0, (r.stdout.decode()[-1000:], r.stderr.decode()[-2000:])
 
 
+def test_confluent_replicated_topic_across_an_election(tmp):
+    # A factor-3 topic made by confluent-kafka's AdminClient on three nodes (docs/kafka.md, "In a
+    # cluster"): Metadata names three replicas; an idempotent producer writes 500 records, the
+    # leader is SIGKILLed and a follower elected (leader epoch 1 in Metadata), the same producer
+    # writes 500 more; a consumer reads all 1000 once and in order. Factor 2 is refused.
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+    nodes = []
+    for i in range(3):
+        d = os.path.join(tmp, "n%d" % (i + 1))
+        os.mkdir(d)
+        nodes.append(Node(d))
+    members = ",".join("n%d=127.0.0.1:%d" % (i + 1, n.grpc) for i, n in enumerate(nodes))
+    kafka_members = ",".join("n%d=%s" % (i + 1, n.bootstrap) for i, n in enumerate(nodes))
+    for i, n in enumerate(nodes):
+        n.extra = ["--id", "n%d" % (i + 1), "--members", members, "--kafka-members", kafka_members,
+                   "--replica-lag-max-ms", "3000"]
+    try:
+        for n in nodes:
+            n.start()
+        bootstrap = ",".join(n.bootstrap for n in nodes)
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("cr", 1, 3)])["cr"].result(30)
+        try:
+            admin.create_topics([NewTopic("cr2", 1, 2)])["cr2"].result(30)
+            raise AssertionError("factor 2 was accepted")
+        except Exception as e:  # noqa: BLE001 - the refusal is the point
+            assert "INVALID_REPLICATION_FACTOR" in str(e) and "1, 3 or 5" in str(e), e
+
+        def status():
+            # Bucket 0 as its leader describes it (with its in-sync set); None when none does.
+            for n in nodes:
+                r = subprocess.run([PERSISTING, "cluster", "status", "--server", "127.0.0.1:%d" % n.grpc,
+                                    "--topic", "cr"], capture_output=True, text=True, timeout=30)
+                if r.returncode == 0:
+                    b = [b for b in json.loads(r.stdout)["buckets"] if b["bucket"] == 0][0]
+                    if "in_sync" in b:
+                        return b
+            return None
+
+        def partition():
+            return admin.list_topics("cr", timeout=10).topics["cr"].partitions[0]
+
+        p0 = partition()
+        assert len(p0.replicas) == 3, p0.replicas
+        producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                             "linger.ms": 5})
+        failed = []
+
+        def delivered(err, msg):
+            if err is not None:
+                failed.append(str(err))
+
+        for i in range(500):
+            producer.produce("cr", json.dumps({"id": i}).encode(), partition=0, on_delivery=delivered)
+        left = producer.flush(60)
+        assert left == 0 and not failed, (left, failed[:3])
+        end = time.time() + 30  # every follower fetched all (a new topic is learned within seconds)
+        b0 = status()
+        while (b0 is None or len(b0["in_sync"]) < 3 or b0["high_watermark"] < 500) and time.time() < end:
+            time.sleep(0.2)
+            b0 = status()
+        assert b0 and len(b0["in_sync"]) == 3 and b0["high_watermark"] == 500, b0
+        leader = int(b0["leader"][1:]) - 1
+        nxt = [r for r in b0["replicas"] if r != b0["leader"]][0]
+        nodes[leader].proc.kill()
+        nodes[leader].proc.wait()
+        end = time.time() + 20  # until the candidate heard it is in the set (its next fetch's answer)
+        while True:
+            r = subprocess.run([PERSISTING, "cluster", "elect", "--server",
+                                "127.0.0.1:%d" % nodes[int(nxt[1:]) - 1].grpc, "--topic", "cr", "--bucket", "0",
+                                "--node", nxt], capture_output=True, text=True, timeout=60)
+            if r.returncode == 0 or time.time() > end:
+                break
+            time.sleep(0.3)
+        assert r.returncode == 0, r.stderr
+        for i in range(500, 1000):
+            producer.produce("cr", json.dumps({"id": i}).encode(), partition=0, on_delivery=delivered)
+        left = producer.flush(60)
+        assert left == 0 and not failed, (left, failed[:3])
+        end = time.time() + 30
+        while partition().leader == p0.leader and time.time() < end:
+            time.sleep(0.2)
+        assert partition().leader != p0.leader, "Metadata still names the killed leader"
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "g-cr", "enable.auto.commit": False})
+        consumer.assign([TopicPartition("cr", 0, 0)])
+        ids = []
+        end = time.time() + 60
+        while len(ids) < 1000 and time.time() < end:
+            m = consumer.poll(0.5)
+            if m is not None and not m.error():
+                ids.append(json.loads(m.value())["id"])
+        consumer.close()
+        assert ids == list(range(1000)), (len(ids), ids[:5], ids[-5:])
+    finally:
+        for n in nodes:
+            n.stop()
+
+
 def test_cluster_node_needs_kafka_members(tmp):
     # In a static cluster every node must know the others' Kafka listeners (docs/kafka.md, "In a
     # cluster"): without --kafka-members the node refuses to start, naming the flag.
@@ -482,7 +581,7 @@ def test_cluster_node_needs_kafka_members(tmp):
 
 TESTS = [test_kcat_list, test_cluster_node_needs_kafka_members, test_kcat_tls_and_sasl, test_kcat_codecs_roundtrip, test_our_topic_read_by_kcat, test_confluent_group,
          test_kafka_python_group, test_kafka_python_delete_topics, test_kcat_group_split_and_resume, test_confluent_idempotent_through_drops, test_kafkajs_group,
-         test_lancedb_reads_kafka_topic]
+         test_lancedb_reads_kafka_topic, test_confluent_replicated_topic_across_an_election]
 
 
 def main():
