@@ -189,6 +189,8 @@ TEST(PrefillTest, ATornFrameOverTheZerosIsDroppedUnderEveryPolicy) {
       ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
       EXPECT_TRUE(o->report.corruption.ok());
       EXPECT_FALSE(o->report.records_lost);
+      EXPECT_EQ(o->report.outcome, RecoveryOutcome::kTornTailTruncated) << "a torn frame is reported as one";
+      EXPECT_EQ(o->report.bytes_recycled, 0u);
       ASSERT_EQ(o->got.size(), 6u) << "the torn batch is not there, not even in part";
       expect_prefix_of_originals(o->got, 0, 200);
       EXPECT_EQ((*o->wal)->next_offset(), Offset(6));
