@@ -212,9 +212,45 @@ Status BufferedDataset::check_room(const RecordBatch& batch) const {
                            std::to_string(max_buffered_bytes_) + "); " + why);
 }
 
+bool BufferedDataset::has_known_shape(const RecordBatch& batch) {
+  if (!known_shape_valid_ || known_version_ != reader_->version()) return false;
+  for (size_t r = 0; r < batch.size(); ++r) {
+    if (!scan_fields(batch.encoded(r), &scan_).ok() || scan_.size() != known_shape_.size()) return false;
+    for (size_t k = 0; k < scan_.size(); ++k) {
+      const FieldShape& a = scan_[k];
+      const FieldShape& b = known_shape_[k];
+      if (a.type != b.type || a.dim != b.dim || a.name != b.name) return false;
+    }
+  }
+  return true;
+}
+
+void BufferedDataset::remember_shape(const RecordBatch& batch, bool one_shape) {
+  known_shape_valid_ = false;
+  if (!one_shape || batch.empty() || lance::has_narrow_int_columns(reader_->snapshot())) return;
+  if (!scan_fields(batch.encoded(0), &scan_).ok()) return;
+  size_t bytes = 0;
+  for (const FieldShape& f : scan_) bytes += f.name.size();
+  known_names_.clear();
+  known_names_.reserve(bytes);  // the views below stay valid: no reallocation
+  known_shape_.clear();
+  for (const FieldShape& f : scan_) {
+    FieldShape k;
+    k.name = std::string_view(known_names_.data() + known_names_.size(), f.name.size());
+    known_names_.append(f.name);
+    k.type = f.type;
+    k.dim = f.dim;
+    known_shape_.push_back(k);
+  }
+  known_version_ = reader_->version();
+  known_shape_valid_ = true;
+}
+
 Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<uint64_t>* numbers, bool remember) {
+  if (has_known_shape(batch)) return Status::OK();  // nothing to learn or to refuse
   // From the encoded records: a put is not decoded just to learn its types.
-  ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(batch, numbers));
+  bool one_shape = false;
+  ASSIGN_OR_RETURN(auto fields, lance::infer_batch_fields(batch, numbers, &one_shape));
   RETURN_IF_ERROR(reader_->check_append(fields, batch, numbers));
   for (const auto& f : fields) {
     for (const auto& b : buffer_fields_) {
@@ -234,6 +270,7 @@ Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<
     }
     if (!known) buffer_fields_.push_back(f);
   }
+  remember_shape(batch, one_shape);
   return Status::OK();
 }
 
@@ -475,7 +512,7 @@ Status BufferedDataset::finish_flush(const FlushJob& job, Status s) {
   if (job.maintained.compaction.fragments_written > 0) ++compactions_;
   fragments_compacted_ += job.maintained.compaction.fragments_removed;
   std::shared_ptr<const RecordBatch> flushed = std::move(flushing_);
-  if (buffer_.empty()) buffer_fields_.clear();
+  if (buffer_.empty()) forget_buffer_fields();
   ++flush_count_;
   last_flush_error_ = Status::OK();
   // The reader handle learns of the new fragment (and any schema change) from the commit.
@@ -556,7 +593,7 @@ Status BufferedDataset::hold_recovered(const std::vector<std::pair<Offset, Recor
 void BufferedDataset::drop_recovered() {
   if (!recovered_) return;
   buffer_.clear();
-  buffer_fields_.clear();
+  forget_buffer_fields();
   recovered_ = false;
 }
 

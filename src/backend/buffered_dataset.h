@@ -281,6 +281,27 @@ class BufferedDataset {
   uint64_t reserve_bytes_ = 0;
   uint64_t last_flush_bytes_ = 0;  // bytes the last begin_flush took
   std::vector<lance::BatchField> buffer_fields_;  // types of flushing_ and buffer_
+  // The one record shape (field names, kinds and vector sizes, in order) of the last batch
+  // check_types took in whole, and the dataset version it was checked against: a batch whose
+  // records all have it passes without its types inferred again (they are known to fit the
+  // dataset and buffer_fields_ holds them), while the version stays and buffer_fields_ is not
+  // forgotten. Only for a dataset without narrower integer columns (their check reads values).
+  // Names are views into known_names_. A put spread over many buckets is a record or two per
+  // bucket, and inferring its fields was most of the cost of the put in each bucket.
+  bool known_shape_valid_ = false;
+  uint64_t known_version_ = 0;
+  std::vector<FieldShape> known_shape_;
+  std::string known_names_;
+  std::vector<FieldShape> scan_;  // check_types's scratch: one record's fields
+  // Whether every record of batch has known_shape_ (and it still holds).
+  bool has_known_shape(const RecordBatch& batch);
+  // After check_types took batch in whole: its records' one shape becomes known_shape_ (none
+  // unless one_shape: they all have the same).
+  void remember_shape(const RecordBatch& batch, bool one_shape);
+  void forget_buffer_fields() {
+    buffer_fields_.clear();
+    known_shape_valid_ = false;
+  }
   // Dataset rows [window_first_, window_first_ + window_.size()), read under the schema whose
   // field ids are window_fields_. Owner's mutex.
   uint64_t window_first_ = 0;

@@ -586,3 +586,33 @@ TEST(PersistingBackendTest, OptionsAreValidated) {
     expect_exactly(**b, 3);
   }
 }
+
+// A bucket skips the type check of a batch whose records have the shape it last took (names,
+// kinds and order); a record that differs only in a field's type is still checked and refused,
+// before and after a flush, and int into a double field still widens.
+TEST(PersistingBackendTest, ATypeClashIsRefusedAfterPutsOfOneShape) {
+  TempDir dir;
+  auto b = open_backend(dir.path());
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE((*b)->put_batch(batch_of(i, 1)).ok());
+  RecordBatch clash;
+  clash.add(Record{{"id", "k9"}, {"i", "nine"}});
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "buffered" : "flushed");
+    auto r = (*b)->put_batch(clash);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << r.status().to_string();
+    EXPECT_NE(r.status().message().find("'i'"), std::string::npos) << r.status().to_string();
+    RecordBatch other_order;  // the same fields in another order: another shape, accepted
+    other_order.add(Record{{"i", 7}, {"id", "k7"}});
+    ASSERT_TRUE((*b)->put_batch(other_order).ok());
+    ASSERT_TRUE((*b)->put_batch(batch_of(3, 2)).ok());
+    ASSERT_TRUE((*b)->flush().ok());
+  }
+  RecordBatch widened;
+  widened.add(Record{{"id", "k8"}, {"i", 8.5}});
+  ASSERT_TRUE((*b)->put_batch(widened).ok());
+  ASSERT_TRUE((*b)->put_batch(batch_of(3, 1)).ok());  // int after double: the known shape is the double's
+  ASSERT_TRUE((*b)->flush().ok());
+  EXPECT_EQ((*b)->total_count(), 11u);
+}

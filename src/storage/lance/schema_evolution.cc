@@ -52,7 +52,8 @@ bool BatchFieldTypes::same_shape_as_last(const std::vector<FieldShape>& shapes) 
 }
 
 Status BatchFieldTypes::add_record(size_t r, const std::vector<FieldShape>& shapes) {
-  if (same_shape_as_last(shapes)) return Status::OK();  // slots_ still hold
+  if (records_++ > 0 && same_shape_as_last(shapes)) return Status::OK();  // slots_ still hold
+  ++shapes_;
   // Forget the last shape first: a failed add leaves slots_ half written.
   last_shape_.clear();
   slots_.assign(shapes.size(), kNone);
@@ -84,13 +85,15 @@ Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& ro
   return types.take();
 }
 
-Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch, const std::vector<uint64_t>* numbers) {
+Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch, const std::vector<uint64_t>* numbers,
+                                                   bool* one_shape) {
   BatchFieldTypes types;
   std::vector<FieldShape> shapes;
   for (size_t r = 0; r < batch.size(); ++r) {
     RETURN_IF_ERROR(scan_fields(batch.encoded(r), &shapes));
     RETURN_IF_ERROR(types.add_record(numbers ? static_cast<size_t>((*numbers)[r]) : r, shapes));
   }
+  if (one_shape) *one_shape = types.record_shapes() <= 1;
   return types.take();
 }
 

@@ -44,6 +44,9 @@ class BatchFieldTypes {
   // of a stream mostly share one shape). The shapes' views must stay valid until the next call.
   Status add_record(size_t r, const std::vector<FieldShape>& shapes);
   const std::vector<size_t>& slots() const { return slots_; }
+  // How many times add_record met a shape other than the previous record's (the first counts):
+  // 1 when every record added so far has one shape.
+  size_t record_shapes() const { return shapes_; }
   const std::vector<BatchField>& fields() const { return fields_; }
   std::vector<BatchField> take() { return std::move(fields_); }
 
@@ -58,15 +61,19 @@ class BatchFieldTypes {
   std::unordered_map<std::string, size_t> index_;
   std::vector<FieldShape> last_shape_;  // the last record add_record took
   std::vector<size_t> slots_;           // its fields' positions in fields_
+  size_t records_ = 0;                  // add_record calls
+  size_t shapes_ = 0;                   // of them, those whose shape differed from the last
 };
 
 // Types of the batch's fields, in order of first appearance.
 Result<std::vector<BatchField>> infer_batch_fields(const std::vector<Record>& rows);
 // The same for encoded records, without decoding them (scan_fields); Corruption if one is malformed.
 // numbers (when given: one per record) is how errors and first_record name the records; by
-// default, their index in batch.
+// default, their index in batch. one_shape (when given) is set to whether every record has the
+// same field names, kinds and dimensions in the same order.
 Result<std::vector<BatchField>> infer_batch_fields(const RecordBatch& batch,
-                                                   const std::vector<uint64_t>* numbers = nullptr);
+                                                   const std::vector<uint64_t>* numbers = nullptr,
+                                                   bool* one_shape = nullptr);
 
 struct SchemaChange {
   std::vector<BatchField> added;     // new nullable fields, in batch order
