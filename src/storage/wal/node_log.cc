@@ -494,8 +494,9 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited, bool led) {
     last_time_ = std::max(last_time_, clock->wall_ms());
     for (Pending& p : group)
       if (!p.batch.has_times() && !p.batch.empty()) p.batch.set_times(last_time_);
-    // Each stream's records continue from its end, counting its earlier entries in this group.
-    std::unordered_map<std::string, Offset> next;
+    // Each stream's records continue from its end, counting its earlier entries in this group
+    // (Stream::group_next, valid while group_mark is this group's number: nothing allocated).
+    const uint64_t mark = ++group_marks_;
     for (size_t i = 0; i < group.size(); ++i) {
       const Pending& p = group[i];
       auto it = streams_.find(p.stream);
@@ -503,13 +504,18 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited, bool led) {
         results.push_back(refused);
       } else if (it == streams_.end() || !it->second.attached) {
         results.push_back(FailedPrecondition("node log '" + dir() + "': " + quoted(p.stream) + " is not attached"));
-      } else if (p.batch.empty()) {
-        auto n = next.find(p.stream);
-        results.push_back(n == next.end() ? it->second.end : n->second);
       } else {
-        auto [n, inserted] = next.try_emplace(p.stream, it->second.end);
-        const Offset first = n->second;
-        n->second = Offset(first.value() + p.batch.size());
+        Stream& st = it->second;
+        if (st.group_mark != mark) {
+          st.group_mark = mark;
+          st.group_next = st.end;
+        }
+        if (p.batch.empty()) {
+          results.push_back(st.group_next);
+          continue;
+        }
+        const Offset first = st.group_next;
+        st.group_next = Offset(first.value() + p.batch.size());
         entries.push_back(Entry{&p.stream, first, &p.batch});
         written.push_back(i);
         results.push_back(first);

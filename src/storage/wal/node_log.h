@@ -243,6 +243,10 @@ class NodeLog {
     // that continue a run join it; see kMaxJoinedRunBytes).
     std::vector<Run> parked;
     Status flush_error;       // the owner's last flush failed (note_flush_failure)
+    // write_group's count of the stream's records in the group it is taking (mu_): the next
+    // offset, valid while group_mark is that group's number.
+    uint64_t group_mark = 0;
+    Offset group_next;
   };
 
   NodeLog(NodeLogOptions options, std::unique_ptr<Wal> wal);
@@ -323,6 +327,7 @@ class NodeLog {
   // no checkpoint can pass it).
   Offset next_lsn_;
   uint64_t groups_ = 0;
+  uint64_t group_marks_ = 0;  // groups taken by write_group (mu_): Stream::group_mark
   uint64_t group_waits_ = 0;
   uint64_t stalls_ = 0;
   std::condition_variable queued_cv_;  // an append was queued (the group commit may wait for it)
