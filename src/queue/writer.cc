@@ -30,8 +30,9 @@ struct Job {
   Env* env = nullptr;
   std::string log_data_dir;
   std::mutex mu;
-  size_t left = 0;
-  Status first;  // the first error (with its bucket)
+  size_t left = 0;  // check round: buckets yet to answer (mu)
+  std::atomic<size_t> sending{0};  // send: parts yet to be acknowledged
+  Status first;  // the first error (with its bucket; mu)
 };
 
 // A record's top-level shape: its field names, value types and vector sizes (nulls skipped),
@@ -54,34 +55,47 @@ std::string bucket_name(const std::string& topic, BucketId b) {
   return "topic '" + topic + "' bucket " + std::to_string(b.value());
 }
 
+// The shapes of a put's acknowledged parts become their buckets' accepted shapes (one lock for
+// the whole put, by the last part).
+void note_accepted_shapes(Job& job) {
+  if (!job.shapes) return;
+  std::lock_guard<std::mutex> shapes_lock(job.shapes->mu);
+  auto& accepted = job.shapes->accepted;
+  for (size_t k = 0; k < job.report->parts.size(); ++k) {
+    const PutReport::Part& p = job.report->parts[k];
+    if (!p.acknowledged || job.shape[k] == 0) continue;
+    if (accepted.size() <= p.bucket.value()) accepted.resize(p.bucket.value() + 1);
+    accepted[p.bucket.value()] = job.shape[k];
+  }
+}
+
 // Sends each part to its actor; done(first error or OK) runs once every bucket answered.
 void send(std::shared_ptr<Job> job) {
   auto& parts = job->report->parts;
-  job->left = parts.size();
+  job->sending.store(parts.size());
   // Let go once every bucket has its part: then one group commit starts for all of them.
   std::shared_ptr<void> plug = parts.size() > 1 && job->env ? NodeLogHost::plug(job->env, job->log_data_dir) : nullptr;
   for (size_t k = 0; k < parts.size(); ++k) {
     job->actors[k]->put(std::move(job->per_part[k]), [job, k](Result<Offset> r) {
-      bool last;
+      // Each part's fields are written by its own answer only; the last answer (acq_rel on the
+      // count) sees them all.
+      PutReport::Part& p = job->report->parts[k];
+      if (r.ok()) {
+        p.acknowledged = true;
+        p.first = *r;
+      } else {
+        p.status = r.status().with_context(bucket_name(job->topic, p.bucket));
+        std::lock_guard<std::mutex> lock(job->mu);
+        if (job->first.ok()) job->first = p.status;
+      }
+      if (job->sending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+      note_accepted_shapes(*job);
+      Status first;
       {
         std::lock_guard<std::mutex> lock(job->mu);
-        PutReport::Part& p = job->report->parts[k];
-        if (r.ok()) {
-          p.acknowledged = true;
-          p.first = *r;
-          if (job->shapes && job->shape[k] != 0) {
-            std::lock_guard<std::mutex> shapes_lock(job->shapes->mu);
-            auto& accepted = job->shapes->accepted;
-            if (accepted.size() <= p.bucket.value()) accepted.resize(p.bucket.value() + 1);
-            accepted[p.bucket.value()] = job->shape[k];
-          }
-        } else {
-          p.status = r.status().with_context(bucket_name(job->topic, p.bucket));
-          if (job->first.ok()) job->first = p.status;
-        }
-        last = --job->left == 0;
+        first = job->first;
       }
-      if (last) job->done(job->first);
+      job->done(std::move(first));
     }, plug);
   }
 }
