@@ -19,10 +19,14 @@ namespace {
 using testing::TempDir;
 using testing::count_files;
 
-std::unique_ptr<LanceDataset> open(const std::string& path, LanceOptions opt = {}) {
-  auto ds = LanceDataset::open_or_create(Env::Default(), path, opt);
+std::unique_ptr<LanceDataset> open_with(Env* env, const std::string& path, LanceOptions opt = {}) {
+  auto ds = LanceDataset::open_or_create(env, path, opt);
   EXPECT_TRUE(ds.ok()) << ds.status().to_string();
   return std::move(ds).value();
+}
+
+std::unique_ptr<LanceDataset> open(const std::string& path, LanceOptions opt = {}) {
+  return open_with(Env::Default(), path, opt);
 }
 
 std::vector<Record> make_rows(int64_t from, int64_t n) {
@@ -507,9 +511,7 @@ TEST(LanceDataset, RefreshReadsNoManifestWhileNothingWasCommittedAndTheNextOneOn
   TempDir dir;
   const std::string path = dir.path() + "/t.lance";
   ManifestReadCounter env(Env::Default());
-  auto opened = LanceDataset::open_or_create(&env, path, {});
-  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
-  auto& reader = *opened;
+  auto reader = open_with(&env, path);
   auto writer = open(path);
   ASSERT_TRUE(writer->append(make_rows(0, 3)).ok());
   ASSERT_TRUE(reader->refresh().ok());
@@ -528,9 +530,7 @@ TEST(LanceDataset, RefreshOnlyLooksAtTheStampOfVersionsThatHaveNotChangedForAWhi
   TempDir dir;
   const std::string path = dir.path() + "/t.lance";
   ManifestReadCounter env(Env::Default());
-  auto opened = LanceDataset::open_or_create(&env, path, {});
-  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
-  auto& reader = *opened;
+  auto reader = open_with(&env, path);
   auto writer = open(path);
   ASSERT_TRUE(writer->append(make_rows(0, 3)).ok());
   // Its last change an hour ago: older than any file system's clock can blur.

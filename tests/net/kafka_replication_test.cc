@@ -7,7 +7,6 @@
 
 #include <csignal>
 #include <fstream>
-#include <sstream>
 
 #include "net/connect_to.h"
 #include "net/etcd_process.h"
@@ -46,20 +45,8 @@ testing::ProcessResult produce(const std::string& broker, const std::string& inp
                               input);
 }
 
-// kcat reads partition 0 from the beginning to its end (as the broker says it): the ids.
-std::vector<int64_t> consume(const std::string& broker) {
-  auto r = testing::run_process({"/usr/bin/timeout", "30", "kcat", "-b", broker, "-C", "-t", "kr", "-p", "0", "-o",
-                                 "beginning", "-e", "-q", "-f", "%s\\n"});
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  std::vector<int64_t> ids;
-  std::istringstream lines(r.out);
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto v = parse_json(line);
-    if (v.ok() && v->is_object() && v->as_object().find("id")) ids.push_back(v->as_object().find("id")->as_int());
-  }
-  return ids;
-}
+// kcat reads partition 0 of "kr" from the beginning to its end (as the broker says it): the ids.
+std::vector<int64_t> consume(const std::string& broker) { return testing::consume_ids(broker, "kr"); }
 
 // kcat's ListOffsets(latest) of partition 0; -1 when it did not answer.
 int64_t latest(const std::string& broker) {
