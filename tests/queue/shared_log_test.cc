@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 #include <set>
+#include <thread>
 
 #include "backend/node_log_host.h"
 #include "persisting/queue.h"
@@ -164,8 +165,16 @@ TEST(SharedLog, ABucketWhoseFlushesFailHoldsTheLogBackAndIsNamed) {
     EXPECT_GT(acked_ok, 0);
     // The stuck bucket is refused too.
     EXPECT_EQ((*stuck)->put(records(1, 1)).code(), Code::kResourceExhausted);
-    // A crash now: the files as they are.
-    std::filesystem::copy(dir.path() + "/data", crash_copy, std::filesystem::copy_options::recursive);
+    // A crash now: the files as they are. The ok bucket's last flushes may still be making and
+    // removing files on the pool, so a file listed may be gone before it is copied: copy again.
+    std::error_code copied;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+      std::filesystem::remove_all(crash_copy);
+      std::filesystem::copy(dir.path() + "/data", crash_copy, std::filesystem::copy_options::recursive, copied);
+      if (!copied) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_FALSE(copied) << copied.message();
     env.clear();
   }
   auto q = open_queue(crash_copy);
