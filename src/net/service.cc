@@ -678,6 +678,7 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
       return it->second;
     };
     const NodeId follower(req->follower());
+    bool at_once = false;  // answer without parking
     // Each bucket on its own: one refused (another epoch, not led here) is answered with its
     // error, the others as usual.
     auto serves = [&](TopicEntry& t, int i) -> Result<std::shared_ptr<runtime::BucketStorage>> {
@@ -708,7 +709,12 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
       RETURN_IF_ERROR(ensure_in_sync_set(t, b, *actor));
       // The follower's log end, reported after its own durable append: it may complete acks=all
       // puts and move the high watermark.
+      const bool was_in_sync = t.tracker->in_sync(b, follower);
       RETURN_IF_ERROR(t.tracker->follower_fetched(b, follower, rb.log_end()));
+      // A follower that joins the in-sync set with this call hears so at once, not a parked wait
+      // later: should this leader be lost meanwhile, what it last heard decides whether it may
+      // be elected cleanly (src/net/elect.cc).
+      if (!was_in_sync && t.tracker->in_sync(b, follower)) at_once = true;
       resp->mutable_buckets(i)->set_leader_epoch(lead.epoch);
       return actor;
     };
@@ -719,7 +725,6 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     std::vector<TopicEntry*> entries;  // topic entries live as long as the service
     std::vector<uint32_t> ids;         // their bucket numbers
     std::vector<ReplicaTracker*> trackers;  // their topics' in-sync sets (as long as the entries)
-    bool at_once = false;
     for (int i = 0; i < req->buckets_size(); ++i) resp->add_buckets();
     for (int i = 0; i < req->buckets_size(); ++i) {
       const auto& rb = req->buckets(i);
