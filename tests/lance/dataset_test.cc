@@ -507,12 +507,18 @@ class ManifestReadCounter : public EnvWrapper {
   int listings = 0;
 };
 
-TEST(LanceDataset, RefreshReadsNoManifestWhileNothingWasCommittedAndTheNextOneOnceCommitted) {
+// A reader that counts what its refreshes read, and a writer, on one new dataset.
+struct CountedReader {
   TempDir dir;
-  const std::string path = dir.path() + "/t.lance";
-  ManifestReadCounter env(Env::Default());
-  auto reader = open_with(&env, path);
-  auto writer = open(path);
+  std::string path = dir.path() + "/t.lance";
+  ManifestReadCounter env{Env::Default()};
+  std::unique_ptr<LanceDataset> reader = open_with(&env, path);
+  std::unique_ptr<LanceDataset> writer = open(path);
+};
+
+TEST(LanceDataset, RefreshReadsNoManifestWhileNothingWasCommittedAndTheNextOneOnceCommitted) {
+  CountedReader c;
+  auto& [dir, path, env, reader, writer] = c;
   ASSERT_TRUE(writer->append(make_rows(0, 3)).ok());
   ASSERT_TRUE(reader->refresh().ok());
   EXPECT_EQ(reader->count_rows(), 3u);
@@ -527,11 +533,8 @@ TEST(LanceDataset, RefreshReadsNoManifestWhileNothingWasCommittedAndTheNextOneOn
 }
 
 TEST(LanceDataset, RefreshOnlyLooksAtTheStampOfVersionsThatHaveNotChangedForAWhile) {
-  TempDir dir;
-  const std::string path = dir.path() + "/t.lance";
-  ManifestReadCounter env(Env::Default());
-  auto reader = open_with(&env, path);
-  auto writer = open(path);
+  CountedReader c;
+  auto& [dir, path, env, reader, writer] = c;
   ASSERT_TRUE(writer->append(make_rows(0, 3)).ok());
   // Its last change an hour ago: older than any file system's clock can blur.
   std::filesystem::last_write_time(path + "/_versions",
