@@ -333,7 +333,8 @@ Status GroupTable::commit(const std::string& topic, const std::string& group, co
     }
     if (next == g.committed && (g.stored || !store_)) {
       ++g.commits;
-      return Status::OK();
+      // Copied all the same: a replica that missed an earlier copy has them from now on.
+      return copier_ ? copier_(topic, group, &g.committed) : Status::OK();
     }
     if (store_) {
       RETURN_IF_ERROR(store_->save(topic, group, next));
@@ -341,7 +342,7 @@ Status GroupTable::commit(const std::string& topic, const std::string& group, co
     }
     g.committed = std::move(next);
     ++g.commits;
-    return Status::OK();
+    return copier_ ? copier_(topic, group, &g.committed) : Status::OK();
   });
 }
 
@@ -393,7 +394,7 @@ Status GroupTable::reset(const std::string& topic, const std::string& group, con
       g.stored = true;
     }
     g.committed = offsets;
-    return Status::OK();
+    return copier_ ? copier_(topic, group, &g.committed) : Status::OK();
   });
 }
 
@@ -413,7 +414,27 @@ Status GroupTable::remove(const std::string& topic, const std::string& group) {
     g.stored = false;
     g.committed.clear();
     g.replaced.clear();
-    return Status::OK();  // now empty: with_group forgets it
+    return copier_ ? copier_(topic, group, nullptr) : Status::OK();  // now empty: with_group forgets it
+  });
+}
+
+Status GroupTable::install(const std::string& topic, const std::string& group, const Committed* offsets) {
+  return with_group(topic, group, /*create=*/true, [&](Group& g) -> Status {
+    if (offsets) {
+      if (store_) {
+        RETURN_IF_ERROR(store_->save(topic, group, *offsets));
+        g.stored = true;
+      }
+      g.committed = *offsets;
+      return Status::OK();
+    }
+    if (store_ && g.stored) {
+      Status s = store_->remove(topic, group);
+      if (!s.ok() && s.code() != Code::kNotFound) return s;
+    }
+    g.stored = false;
+    g.committed.clear();
+    return Status::OK();
   });
 }
 

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -72,6 +73,17 @@ class GroupTable final : public Coordinator {
   // Commits accepted since this table was made, per (topic, group): for metrics.
   uint64_t commits_accepted(const std::string& topic, const std::string& group);
 
+  // Called once commit, reset or remove changed a group's commits here (offsets; nullptr once
+  // they are deleted), under the group's lock and before the call answers: a cluster node copies
+  // them to the other replicas of the group's coordinator bucket (src/net/group_copy.cc). Its
+  // error is the call's (the change stays here). Set before the table is shared.
+  using Copier = std::function<Status(const std::string& topic, const std::string& group, const Committed* offsets)>;
+  void set_copier(Copier copier) { copier_ = std::move(copier); }
+  // A copy from the group's coordinator on another node: stores offsets as the group's commits
+  // (nullptr: deletes them), as commit or remove would, but with no member check and without
+  // calling the copier.
+  Status install(const std::string& topic, const std::string& group, const Committed* offsets);
+
  private:
   struct Group;
   // The group's state, loaded from the store the first time (create: make it when unknown).
@@ -85,6 +97,7 @@ class GroupTable final : public Coordinator {
       -> decltype(fn(std::declval<Group&>()));
 
   std::unique_ptr<GroupStore> store_;
+  Copier copier_;
   Clock clock_;
   std::mutex mu_;  // guards groups_ and next_member_
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Group>> groups_;

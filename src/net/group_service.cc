@@ -7,6 +7,7 @@
 // fsync there, never on a gRPC thread).
 #include <asio/post.hpp>
 #include <algorithm>
+#include <set>
 
 #include "core/log.h"
 #include "core/status_macros.h"
@@ -240,8 +241,8 @@ grpc::ServerUnaryReactor* Service::DeleteGroup(grpc::CallbackServerContext* ctx,
       });
 }
 
-// The groups of a topic live on their coordinators: a merged answer asks every member of the
-// topic's placement for those it coordinates, then adds each bucket's end offset and lag.
+// The groups of a topic live on their coordinators: a merged answer asks every node that owns
+// (leads) one of the topic's buckets for those it coordinates, then adds each bucket's end offset and lag.
 grpc::ServerUnaryReactor* Service::ListGroups(grpc::CallbackServerContext* ctx, const v1::ListGroupsRequest* req,
                                               v1::ListGroupsResponse* resp) {
   return unary(kListGroups, ctx, [this, req, resp](Done done) {
@@ -265,8 +266,12 @@ grpc::ServerUnaryReactor* Service::ListGroups(grpc::CallbackServerContext* ctx, 
         for (const auto& s : all) to_wire(s, resp->add_groups());
         return done(Status::OK());
       }
+      // The coordinators: the nodes that own (lead) a bucket. A replica that leads none, a dead
+      // former leader among them, coordinates nothing.
+      std::set<NodeId> coordinators;
+      for (uint32_t b = 0; b < t.info.num_buckets; ++b) coordinators.insert(directory_->leader(t, b).leader);
       for (const auto& m : t.placement()->members) {
-        if (m.id == self_.id) continue;
+        if (m.id == self_.id || !coordinators.count(m.id)) continue;
         auto member = membership_->member(m.id);
         if (!member.ok())
           return done(Unavailable("topic '" + t.info.topic + "': node " + m.id.str() + " (a coordinator of its groups) " +

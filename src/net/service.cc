@@ -182,6 +182,10 @@ Service::Service(std::shared_ptr<detail::QueueCore> core, Membership* membership
   directory_ = std::make_unique<TopicDirectory>(core_, membership_, peers_, config_.peer_timeout, self_,
                                                 config_.replication);
   group_router_ = make_group_router(this);
+  core_->groups->set_copier([this](const std::string& topic, const std::string& group,
+                                   const groups::Committed* offsets) {
+    return copy_group_commits(topic, group, offsets);
+  });
   for (int i = 0; i < kMethods; ++i) {
     metrics::Labels l{{"method", kMethodNames[i]}};
     auto m = std::make_unique<RpcMetrics>();
@@ -198,6 +202,7 @@ void Service::stop() {
   if (group_pool_) {
     group_pool_->join();
     group_pool_.reset();
+    core_->groups->set_copier(nullptr);  // no group call runs any more (the Kafka listener stopped first)
   }
   if (movers_) {
     movers_->join();

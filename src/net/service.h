@@ -127,6 +127,8 @@ class Service final : public v1::QueueService::CallbackService {
                                        v1::ResetGroupResponse* resp) override;
   grpc::ServerUnaryReactor* DeleteGroup(grpc::CallbackServerContext* ctx, const v1::DeleteGroupRequest* req,
                                         v1::DeleteGroupResponse* resp) override;
+  grpc::ServerUnaryReactor* CopyGroupCommits(grpc::CallbackServerContext* ctx, const v1::CopyGroupCommitsRequest* req,
+                                             v1::CopyGroupCommitsResponse* resp) override;
 
   // Backup and compaction (backup_service.cc; docs/wire-protocol.md, "Backup", "Compaction").
   grpc::ServerWriteReactor<v1::BackupBucketResponse>* BackupBucket(grpc::CallbackServerContext* ctx,
@@ -218,6 +220,11 @@ class Service final : public v1::QueueService::CallbackService {
   grpc::ServerUnaryReactor* group_rpc(int method, grpc::CallbackServerContext* ctx, const std::string& topic,
                                       const std::string& group, bool forwarded, GroupForward forward,
                                       GroupLocal local);
+  // A group's commits on a replicated topic (group_copy.cc): the coordinator copies them to its
+  // bucket's in-sync followers (GroupTable's copier; offsets nullptr: deleted), and a follower
+  // installs such a copy.
+  Status copy_group_commits(const std::string& topic, const std::string& group, const groups::Committed* offsets);
+  Status install_group_commits(const v1::CopyGroupCommitsRequest& req);
   // The coordinator of (t, group): the owner of bucket stable_hash64(group) % num_buckets.
   Result<runtime::Member> group_coordinator(const TopicEntry& t, const std::string& group) const;
   // Every bucket's end offset (its record count; index = bucket), from the owners (blocks).

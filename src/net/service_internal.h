@@ -19,12 +19,12 @@ enum Method {
   kCreateTopic, kGetTopic, kListTopics, kGetBucket, kPut, kGet, kFlush, kStats, kClusterStatus,
   kRebalance, kFenceBucket, kCopyBucket, kSetPlacement, kDropBuckets,
   kJoinGroup, kHeartbeat, kLeaveGroup, kCommitOffsets, kFetchOffsets, kListGroups, kResetGroup, kDeleteGroup,
-  kDeleteTopic, kReplicate, kAlterTopic, kBackupBucket, kCompactTopic, kBucketLeader, kElectLeader, kMethods
+  kDeleteTopic, kReplicate, kAlterTopic, kBackupBucket, kCompactTopic, kBucketLeader, kElectLeader, kCopyGroupCommits, kMethods
 };
 inline constexpr const char* kMethodNames[kMethods] = {
     "CreateTopic", "GetTopic", "ListTopics", "GetBucket", "Put", "Get", "Flush", "Stats", "ClusterStatus",
     "Rebalance", "FenceBucket", "CopyBucket", "SetPlacement", "DropBuckets",
     "JoinGroup", "Heartbeat", "LeaveGroup", "CommitOffsets", "FetchOffsets", "ListGroups", "ResetGroup", "DeleteGroup",
-    "DeleteTopic", "Replicate", "AlterTopic", "BackupBucket", "CompactTopic", "BucketLeader", "ElectLeader"};
+    "DeleteTopic", "Replicate", "AlterTopic", "BackupBucket", "CompactTopic", "BucketLeader", "ElectLeader", "CopyGroupCommits"};
 
 }  // namespace persisting::net

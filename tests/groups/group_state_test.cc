@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include "fake_clock.h"
@@ -236,6 +237,57 @@ TEST(GroupTable, CommitsSurviveANewTableOverTheSameStore) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].group, "g");
   EXPECT_EQ((*listed)[0].members.size(), 1u);
+}
+
+// A cluster node's copier sees every change of a group's commits (commit, reset, delete) before
+// the call answers, and its error is the call's; a copy installed from the coordinator is stored
+// as the group's commits without being copied on.
+TEST(GroupTable, TheCopierSeesEveryChangeAndInstalledCopiesAreStored) {
+  testing::TempDir dir;
+  FakeClock clock;
+  GroupTable t(std::make_unique<GroupStore>(Env::Default(), dir.path()), clock.fn());
+  std::vector<std::optional<Committed>> copies;  // nullopt: a delete
+  Status answer;
+  t.set_copier([&](const std::string& topic, const std::string& group, const Committed* offsets) {
+    EXPECT_EQ(topic, "t");
+    EXPECT_EQ(group, "g");
+    copies.push_back(offsets ? std::optional<Committed>(*offsets) : std::nullopt);
+    return answer;
+  });
+  auto a = t.join(dynamic_join(2));
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(copies.empty()) << "a join changes no commits";
+  ASSERT_TRUE(t.commit("t", "g", a->member_id, a->generation, {{BucketId(0), Offset(4)}}).ok());
+  ASSERT_TRUE(t.commit("t", "g", a->member_id, a->generation, {{BucketId(0), Offset(4)}}).ok());
+  answer = Unavailable("replica n2 down");
+  Status failed = t.commit("t", "g", a->member_id, a->generation, {{BucketId(1), Offset(7)}});
+  EXPECT_EQ(failed.code(), Code::kUnavailable);
+  EXPECT_NE(failed.message().find("replica n2 down"), std::string::npos) << failed.to_string();
+  answer = Status::OK();
+  ASSERT_TRUE(t.leave("t", "g", a->member_id).ok());
+  ASSERT_TRUE(t.reset("t", "g", {{BucketId(0), Offset(1)}}).ok());
+  ASSERT_TRUE(t.remove("t", "g").ok());
+  const Committed four{{BucketId(0), Offset(4)}};
+  const Committed both{{BucketId(0), Offset(4)}, {BucketId(1), Offset(7)}};
+  ASSERT_EQ(copies.size(), 5u);
+  EXPECT_EQ(copies[0], four);
+  EXPECT_EQ(copies[1], four) << "an unchanged commit is copied again (a replica may have missed one)";
+  EXPECT_EQ(copies[2], both) << "the commit stays on this node when its copy fails";
+  EXPECT_EQ(copies[3], (Committed{{BucketId(0), Offset(1)}}));
+  EXPECT_EQ(copies[4], std::nullopt);
+
+  // A copy from another node's coordinator: stored (a new table over the store reads it), not
+  // copied on; a deleted copy removes the file.
+  copies.clear();
+  const Committed in{{BucketId(1), Offset(9)}};
+  ASSERT_TRUE(t.install("t", "g", &in).ok());
+  EXPECT_EQ(*t.committed("t", "g"), in);
+  EXPECT_EQ(*GroupTable(std::make_unique<GroupStore>(Env::Default(), dir.path()), clock.fn()).committed("t", "g"), in);
+  ASSERT_TRUE(t.install("t", "g", nullptr).ok());
+  EXPECT_TRUE(t.committed("t", "g")->empty());
+  EXPECT_TRUE(GroupTable(std::make_unique<GroupStore>(Env::Default(), dir.path()), clock.fn()).list("t")->empty());
+  EXPECT_TRUE(copies.empty());
+  EXPECT_EQ(t.install("t", "../x", &in).code(), Code::kInvalidArgument);
 }
 
 TEST(GroupTable, AnotherTableOnTheSameDataDirCannotRunMembersOrResetMeanwhile) {

@@ -235,6 +235,69 @@ TEST(Elect, AnOutOfSyncReplicaIsRefusedUnlessUncleanAndDivergentTailsAreCut) {
   for (int n : {lag, keep, leader}) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
 }
 
+// A consumer group's commits on a replicated topic follow its coordinator bucket to the new
+// leader (docs/cluster.md, "Consumer groups"): the coordinator copies every change to the
+// in-sync followers before it answers, so after the leader is killed and a follower elected, a
+// member through another node resumes at the commit, and a deleted group stays deleted.
+TEST(Elect, AGroupsCommitsFollowItsCoordinatorBucketToTheElectedLeader) {
+  Cluster cluster(3, {"--replica-lag-max-ms", "3000"});
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  {
+    auto w = c->writer(replicated("gc"));
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    Status s = (*w)->put(records(0, 50));
+    ASSERT_TRUE(s.ok()) << s.to_string();
+  }
+  std::optional<View> v = leader_view(cluster, "gc");
+  ASSERT_TRUE(v && v->leads);
+  const int old = cluster.index_of(v->leader);
+  v = wait_view(cluster, old, "gc", [](const View& v) { return v.in_sync.size() == 3 && v.high_watermark == 50; });
+  ASSERT_TRUE(v && v->in_sync.size() == 3);
+  const std::string old_id = v->leader, next_id = v->replicas[1] == old_id ? v->replicas[0] : v->replicas[1];
+  const int next = cluster.index_of(next_id);
+  int other = 0;
+  while (other == old || other == next) ++other;
+  // Group g reads 30 records and commits; group d commits 10 and is deleted.
+  auto consume = [&](const std::string& group, size_t n) {
+    auto r = c->reader({.topic = "gc", .group = group});
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    auto got = (*r)->get(n);
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    ASSERT_EQ(got->size(), n);
+    Status s = (*r)->commit();
+    ASSERT_TRUE(s.ok()) << s.to_string();
+    ASSERT_TRUE((*r)->close().ok());
+  };
+  consume("g", 30);
+  consume("d", 10);
+  Status deleted = c->delete_group("gc", "d");
+  ASSERT_TRUE(deleted.ok()) << deleted.to_string();
+
+  ASSERT_EQ(cluster.kill(old, SIGKILL), -1);
+  auto ok = elect(cluster, other, "gc", next_id);
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto via = connect_to(cluster.address(other));
+  auto groups = via->groups("gc");
+  ASSERT_TRUE(groups.ok()) << groups.status().to_string();
+  ASSERT_EQ(groups->size(), 1u) << "the deleted group came back";
+  EXPECT_EQ((*groups)[0].group, "g");
+  ASSERT_EQ((*groups)[0].buckets.size(), 1u);
+  EXPECT_EQ((*groups)[0].buckets[0].committed, std::optional<Offset>(Offset(30)));
+  // Readable once the dead node left the new leader's set (the high watermark covers all 50).
+  v = wait_view(cluster, next, "gc", [](const View& v) { return v.high_watermark == 50; });
+  ASSERT_TRUE(v && v->high_watermark == 50);
+  auto r = via->reader({.topic = "gc", .group = "g"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  auto rest = (*r)->get(100);
+  ASSERT_TRUE(rest.ok()) << rest.status().to_string();
+  ASSERT_FALSE(rest->empty());
+  EXPECT_EQ(rest->front().record.find("id")->as_int(), 30) << "the member resumed elsewhere than the commit";
+  EXPECT_EQ(rest->size(), 20u);
+  ASSERT_TRUE((*r)->close().ok());
+  for (int n : {next, other}) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+}
+
 TEST(Elect, AFactorOneTopicHasNoElection) {
   Cluster cluster(1);
   ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
