@@ -8,7 +8,10 @@
 #include <fstream>
 #include <mutex>
 
+#include "storage/wal/checkpoint.h"
 #include "storage/wal/node_log.h"
+#include "storage/wal/recovery.h"
+#include "storage/wal/segment_writer.h"
 #include "storage/wal/wal.h"
 #include "storage/wal/wal_format.h"
 #include "tests/util/fault_env.h"
@@ -353,6 +356,121 @@ TEST(PrefillTest, RotationsCheckpointsAndTheSpareKeepEveryRecord) {
   EXPECT_EQ(again->report.bytes_recycled, 0u) << "close() cut what followed the records";
   ASSERT_FALSE(again->got.empty());
   EXPECT_EQ(again->got.back().first, next - 1);
+}
+
+// What recovery leaves after the records of a flagged segment (zeros, old bytes) it judges from
+// where the records end and which offset comes next; an append moves both. CI's WAL fuzzer (crash
+// input in the message of 8460b07, fuzz/corpus/wal_recovery/reopen_bytes_after_records) found a
+// segment whose bytes after the records start with a zero length (so they read as zeros) and
+// hold, where the next frame ends, the start of a frame claiming the offset after it (its CRC
+// wrong): clean at the first recovery, a torn tail after one append. Here: the records [0, 3),
+// then such bytes for the frame of [3, 6) to end on, claiming offset 6.
+std::string bytes_that_turn_torn_after_an_append(uint64_t next_frame_size, uint64_t offset_after) {
+  std::string b(kFrameHeaderSize, '\0');  // a zero length: what zeros read as
+  b.resize(next_frame_size, 'j');
+  put_u32(&b, 1280);
+  put_u32(&b, 0x5eed5eed);
+  put_u64(&b, offset_after);
+  b.append(64, 'k');
+  return b;
+}
+
+TEST(PrefillTest, BytesLeftAfterTheRecordsNeverTurnIntoATornFrameAfterAnAppend) {
+  std::string seg = encode_segment_header(Offset(0), kSegmentFlagRecycled);
+  testing::append_frame(Offset(0), batch_for(0, 3), &seg);
+  const uint64_t records_end = seg.size();
+  std::string next_frame;
+  testing::append_frame(Offset(3), batch_for(3, 3), &next_frame);
+  seg += bytes_that_turn_torn_after_an_append(next_frame.size(), 6);
+  for (auto policy : kAllPolicies) {
+    SCOPED_TRACE(recovery_policy_name(policy));
+    ScratchDir d;
+    const std::string dir = d.sub("wal");
+    ASSERT_TRUE(Env::Default()->create_dirs(dir).ok());
+    testing::write_all(join_path(dir, segment_file_name(Offset(0))), seg);
+    auto o = open_with(dir, policy);
+    ASSERT_TRUE(o->wal.ok()) << o->wal.status().to_string();
+    EXPECT_EQ(o->report.outcome, RecoveryOutcome::kClean);
+    EXPECT_EQ(o->report.bytes_recycled, seg.size() - records_end);
+    ASSERT_EQ(o->got.size(), 3u);
+    auto first = (*o->wal)->append(batch_for(3, 3));
+    ASSERT_TRUE(first.ok()) << first.status().to_string();
+    EXPECT_EQ(*first, Offset(3));
+    // A crash now: the acknowledged records and nothing else, no torn tail.
+    const std::string copy = crash_copy(d, dir, "copy");
+    auto again = open_with(copy, policy);
+    ASSERT_TRUE(again->wal.ok()) << again->wal.status().to_string();
+    EXPECT_EQ(again->report.outcome, RecoveryOutcome::kClean)
+        << (again->report.log.empty() ? "" : again->report.log[0]);
+    EXPECT_EQ(again->report.bytes_truncated, 0u);
+    ASSERT_EQ(again->got.size(), 6u);
+    expect_prefix_of_originals(again->got, 0);
+  }
+}
+
+// The fuzzer's own sequence, byte for byte: recover_log, SegmentWriter::reopen with zero-filling,
+// one frame appended, recover_log again (fuzz/wal_recovery_fuzzer.cc, flags 0x3c: generated
+// header marked recycled, fixed-up CRCs, checkpoint 100, tolerate_tail).
+TEST(PrefillTest, TheFuzzersCrashInputRecoversCleanlyAfterAnAppend) {
+  // The segment the fuzzer built from the input: a header for offset 100, a frame of length 0
+  // (CRC fixed up), then the input's bytes, which put at byte 60 (where a 28-byte frame appended
+  // at byte 32 ends) a frame header of length 1280 claiming offset 101, its CRC wrong.
+  const unsigned char tail[] = {
+      0x00, 0x00, 0x2a, 0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x05,
+      0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x05, 0x00, 0x00, 0x6e, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+      0x02, 0x64, 0x2d, 0x1e, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x2a, 0x00,
+      0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x05,
+      0x00, 0x00, 0x05, 0x00, 0x00, 0x6e, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x64, 0x2d, 0x40,
+      0x2e};
+  std::string seg = encode_segment_header(Offset(100), kSegmentFlagRecycled);
+  put_u32(&seg, 0);
+  put_u32(&seg, frame_crc(0, {}));
+  seg.append(reinterpret_cast<const char*>(tail), sizeof(tail));
+  ASSERT_EQ(seg.size(), 131u);
+  ASSERT_EQ(get_u32(seg.data() + 60), 1280u);
+  ASSERT_EQ(get_u64(seg.data() + 68), 101u);
+
+  ScratchDir d;
+  const std::string dir = d.sub("wal");
+  Env* env = Env::Default();
+  ASSERT_TRUE(env->create_dirs(dir).ok());
+  ASSERT_TRUE(write_checkpoint(env, dir, Offset(100)).ok());
+  testing::write_all(join_path(dir, segment_file_name(Offset(100))), seg);
+
+  Replayed got;
+  RecoveryReport rep;
+  auto log = recover_log(env, dir, RecoveryPolicy::kTolerateTail, capture(&got), &rep);
+  ASSERT_TRUE(log.ok()) << log.status().to_string();
+  EXPECT_EQ(rep.outcome, RecoveryOutcome::kClean);
+  EXPECT_EQ(log->next_offset, Offset(100));
+  ASSERT_TRUE(log->last_segment_appendable);
+  const RecoveredSegment& last = log->segments.back();
+  EXPECT_EQ(last.size, kSegmentHeaderSize);
+  EXPECT_TRUE(last.recycled);
+
+  const std::string rec = "fuzz";
+  const uint32_t ends[] = {static_cast<uint32_t>(rec.size())};
+  std::string frame;
+  append_batch_frame(Offset(100), rec, ends, &frame);
+  ASSERT_EQ(kSegmentHeaderSize + frame.size(), 60u);
+  Prefill prefill;
+  prefill.chunk = 4096;
+  prefill.limit = 1 << 20;
+  auto f = SegmentWriter::reopen(env, last.path, last.first, last.size, last.recycled, prefill);
+  ASSERT_TRUE(f.ok()) << f.status().to_string();
+  ASSERT_TRUE((*f)->append(frame).ok());
+  ASSERT_TRUE((*f)->close().ok());
+
+  Replayed got2;
+  RecoveryReport rep2;
+  auto log2 = recover_log(env, dir, RecoveryPolicy::kTolerateTail, capture(&got2), &rep2);
+  ASSERT_TRUE(log2.ok()) << log2.status().to_string();
+  EXPECT_EQ(rep2.outcome, RecoveryOutcome::kClean) << (rep2.log.empty() ? "" : rep2.log[0]);
+  EXPECT_EQ(rep2.bytes_truncated, 0u);
+  ASSERT_EQ(got2.size(), 1u);
+  EXPECT_EQ(got2[0].first, 100u);
+  EXPECT_EQ(got2[0].second, "fuzz");
+  EXPECT_EQ(log2->next_offset, Offset(101));
 }
 
 TEST(PrefillTest, TheNodeLogZeroFillsItsSegmentsToo) {

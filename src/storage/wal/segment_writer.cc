@@ -115,30 +115,27 @@ Status SegmentWriter::create_fence(Env* env, const std::string& dir, Offset firs
 Result<std::unique_ptr<SegmentWriter>> SegmentWriter::reopen(Env* env, const std::string& path, Offset first,
                                                              uint64_t end, bool flagged, const Prefill& prefill) {
   ASSIGN_OR_RETURN(auto f, env->new_writable_file(path, /*truncate=*/false));
-  const uint64_t file_size = f->size();
-  const bool zero = flagged && prefill.chunk > 0;
-  bool reused_in_place = false;
-  if (file_size > end || zero) {
-    // Old frames of a recycled file, or zeros, may follow: write over them, or cut them off if
-    // we cannot.
-    auto reused = env->reuse_writable_file(path, end);
-    if (reused.ok()) {
-      RETURN_IF_ERROR(f->close());
-      f = std::move(reused).value();
-      reused_in_place = true;
-    } else if (reused.status().code() != Code::kNotSupported) {
-      return reused.status();
-    } else if (file_size > end) {
-      RETURN_IF_ERROR(f->truncate(end));
-      RETURN_IF_ERROR(f->sync());
-    }
+  if (f->size() > end) {
+    // Recovery judged the bytes after the records (old frames of a recycled file, zeros, a frame
+    // whose first bytes never landed) not to continue the log, from where the records end and the
+    // offset that comes next. An append moves both: what it left of those bytes after its frame
+    // would be judged afresh, and could then read as a torn frame of the log. Cut them off, so
+    // that only zeros written from here on follow the records.
+    RETURN_IF_ERROR(f->truncate(end));
+    RETURN_IF_ERROR(f->sync());
   }
-  std::unique_ptr<SegmentWriter> seg(new SegmentWriter(std::move(f), path, first));
-  if (reused_in_place) {
-    seg->old_bytes_ = file_size > end || zero;
-    seg->end_ = std::max(file_size, end);
-    if (zero) seg->start_prefill(prefill, seg->end_);
+  if (!flagged || prefill.chunk == 0) {
+    return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));
   }
+  // Zeros are written ahead of the append position, which only a file reused in place allows.
+  auto reused = env->reuse_writable_file(path, end);
+  if (!reused.ok()) {
+    if (reused.status().code() != Code::kNotSupported) return reused.status();
+    return std::unique_ptr<SegmentWriter>(new SegmentWriter(std::move(f), path, first));
+  }
+  RETURN_IF_ERROR(f->close());
+  std::unique_ptr<SegmentWriter> seg(new SegmentWriter(std::move(reused).value(), path, first));
+  seg->start_prefill(prefill, end);
   return seg;
 }
 

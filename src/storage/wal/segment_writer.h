@@ -49,10 +49,11 @@ class SegmentWriter {
   static Result<std::unique_ptr<SegmentWriter>> recycle(Env* env, const std::string& dir, const std::string& spare,
                                                         Offset first, const Prefill& prefill = {});
   // Opens an existing segment that recovery checked, for appending after its last frame, at byte
-  // `end`; bytes past it (old frames of a recycled file, zeros) are overwritten by the appends (or
-  // cut off first, when the Env cannot reuse files). `flagged`: its header has
-  // kSegmentFlagRecycled, so it may be zero-filled (an unflagged one never is: its reader would
-  // take the zeros for damage).
+  // `end`. Bytes past it (old frames of a recycled file, zeros) are cut off first, and synced so:
+  // recovery judged them not to continue the log only from `end` and the offset due there, and
+  // what an append left of them would be judged again from a later byte and offset. `flagged`: its
+  // header has kSegmentFlagRecycled, so it may be zero-filled, from `end` on (an unflagged one
+  // never is: its reader would take the zeros for damage).
   static Result<std::unique_ptr<SegmentWriter>> reopen(Env* env, const std::string& path, Offset first, uint64_t end,
                                                        bool flagged = false, const Prefill& prefill = {});
 
