@@ -233,12 +233,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const uint32_t ends[] = {static_cast<uint32_t>(rec.size())};
   std::string frame;
   append_batch_frame(Offset(next), rec, ends, &frame);
+  // Zero-filled ahead of the appends, as the writer does by default (small chunks here).
+  Prefill prefill;
+  prefill.chunk = 4096;
+  prefill.limit = 1 << 20;
   if (log->last_segment_appendable) {
-    auto f = SegmentWriter::reopen(env, log->segments.back().path, log->segments.back().first,
-                                   log->segments.back().size);
+    const RecoveredSegment& last = log->segments.back();
+    auto f = SegmentWriter::reopen(env, last.path, last.first, last.size, last.recycled, prefill);
     check(f.ok() && (*f)->append(frame).ok() && (*f)->close().ok(), "append to the recovered segment");
   } else {
-    auto f = SegmentWriter::create(env, dir, Offset(next), frame);
+    auto f = SegmentWriter::create(env, dir, Offset(next), frame, prefill);
     check(f.ok() && (*f)->close().ok(), "create a segment after recovery");
   }
   Replay r2;

@@ -32,6 +32,12 @@ class WritableFile {
   // write. Makes nothing durable. May run on another thread while append() does, not with
   // close(). The default does nothing.
   virtual Status start_writeback() { return Status::OK(); }
+  // Writes data at byte `offset` (pwrite) without moving size(), the append position: bytes ahead
+  // of it, or past the file's end (the file grows; a gap reads as zeros). Appends later overwrite
+  // them in place. Only a file opened by Env::reuse_writable_file supports it (an O_APPEND file
+  // would write at its end); the default, and every other file, returns NotSupported. After an
+  // error, part of data may have landed. Used to zero-fill WAL segments ahead of their appends.
+  virtual Status write_at(uint64_t offset, std::string_view data);
 };
 
 // A file read at arbitrary offsets. Thread-safe.

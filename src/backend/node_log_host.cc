@@ -202,6 +202,7 @@ wal::NodeLogOptions NodeLogHost::log_options(const Settings& settings) {
   o.wal.env = env_;
   o.wal.recovery_policy = settings.recovery_policy;
   o.wal.recycle_segments = settings.recycle;
+  o.wal.prefill_bytes = settings.prefill;
   o.wal.scheduler = scheduler_;
   // Segments of a quarter of the limit (at least 4 KiB, at most 64 MiB): a checkpoint frees the
   // log a segment at a time.

@@ -63,6 +63,7 @@ class NodeLogHost {
     std::chrono::milliseconds full_log_stall{30000};
     wal::RecoveryPolicy recovery_policy = wal::RecoveryPolicy::kTolerateTail;
     bool recycle = true;
+    uint64_t prefill = 1ull << 20;  // wal_prefill: zeros written ahead of the appends, per chunk
     std::chrono::microseconds group_wait{1000};  // wal_group_wait_us
   };
 

@@ -43,7 +43,7 @@
 // Options: enable_wal (true), wal_sync_mode (always|interval|os), wal_sync_interval (seconds,
 // 1.0; 0 means always), max_wal_size (the node log's limit, 100M: past it puts are refused with
 // ResourceExhausted naming the bucket that holds the log back; taken from the bucket that opens
-// the log), wal_recovery (tolerate_tail|absolute|point_in_time, the log's), wal_recycle,
+// the log), wal_recovery (tolerate_tail|absolute|point_in_time, the log's), wal_recycle, wal_prefill (1M; the log's),
 // flush_threshold (records; default the topic's batch_size but at least 100,000, since the log
 // already holds unflushed records durably), flush_bytes, flush_interval, compression
 // (none|zstd|lz4), sync (fsync Lance commits, true), enable_metrics (true: put counters),

@@ -24,8 +24,9 @@ Status posix_error(const std::string& what, const std::string& path, int err) {
 
 class PosixWritableFile final : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
+  // positioned: opened without O_APPEND (reuse_writable_file), so write_at may write anywhere.
+  PosixWritableFile(std::string path, int fd, uint64_t size, bool positioned = false)
+      : path_(std::move(path)), fd_(fd), size_(size), positioned_(positioned) {}
   ~PosixWritableFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -76,10 +77,29 @@ class PosixWritableFile final : public WritableFile {
 
   uint64_t size() const override { return size_; }
 
+  Status write_at(uint64_t offset, std::string_view data) override {
+    // On Linux, pwrite on an O_APPEND descriptor writes at the end whatever the offset.
+    if (!positioned_) return WritableFile::write_at(offset, data);
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t n = ::pwrite(fd_, p, left, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return posix_error("pwrite", path_, errno);
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+      offset += static_cast<uint64_t>(n);
+    }
+    return Status::OK();
+  }
+
  private:
   std::string path_;
   int fd_;
   uint64_t size_;
+  bool positioned_;
 };
 
 class PosixRandomAccessFile final : public RandomAccessFile {
@@ -166,7 +186,7 @@ class PosixEnv final : public Env {
       return InvalidArgument("reusing '" + path + "' from byte " + std::to_string(size) + ": the file has only " +
                              std::to_string(st.st_size));
     }
-    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, size));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, size, /*positioned=*/true));
   }
 
   Result<std::unique_ptr<WritableFile>> new_unbuffered_file(const std::string& path) override {
@@ -305,6 +325,10 @@ Result<FileStamp> Env::stamp(const std::string& path) {
 
 Result<std::unique_ptr<WritableFile>> Env::reuse_writable_file(const std::string& path, uint64_t) {
   return NotSupported("reusing '" + path + "': this Env cannot write over a file in place");
+}
+
+Status WritableFile::write_at(uint64_t offset, std::string_view) {
+  return NotSupported("writing at byte " + std::to_string(offset) + ": this file only appends");
 }
 
 Result<std::unique_ptr<WritableFile>> Env::new_unbuffered_file(const std::string& path) {

@@ -263,6 +263,34 @@ TEST(PersistingBackendTest, FreedWalSegmentsAreRecycledUnlessTurnedOff) {
   EXPECT_NE(bad.status().message().find("wal_recycle"), std::string::npos) << bad.status().to_string();
 }
 
+// wal_prefill sets how far ahead of the appends the log's segments are zero-filled (0: not at
+// all); either way every record comes back after a reopen.
+TEST(PersistingBackendTest, WalPrefillSetsTheZerosAheadOfTheAppends) {
+  for (const char* prefill : {"64K", "0"}) {
+    SCOPED_TRACE(std::string("wal_prefill=") + prefill);
+    TempDir dir;
+    {
+      auto b = open_backend(dir.path(), {{"wal_prefill", prefill}});
+      ASSERT_TRUE(b.ok()) << b.status().to_string();
+      ASSERT_TRUE(put_retrying(**b, batch_of(0, 10)).ok());
+      uint64_t largest = 0;
+      for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/log"))
+        if (e.path().extension() == ".wal") largest = std::max<uint64_t>(largest, e.file_size());
+      if (std::string(prefill) == "0") {
+        EXPECT_LT(largest, 4096u);
+      } else {
+        EXPECT_GE(largest, 64u << 10);
+      }
+    }
+    auto again = open_backend(dir.path(), {});
+    ASSERT_TRUE(again.ok()) << again.status().to_string();
+    expect_exactly(**again, 10);
+  }
+  TempDir dir;
+  auto bad = open_backend(dir.path(), {{"wal_prefill", "lots"}});
+  EXPECT_NE(bad.status().message().find("wal_prefill"), std::string::npos) << bad.status().to_string();
+}
+
 // Records put while a flush is writing stay visible and keep their offsets.
 TEST(PersistingBackendTest, PutsAndReadsGoOnDuringAFlush) {
   TempDir dir;

@@ -110,6 +110,36 @@ TEST_F(EnvTest, ReuseWritableFileWritesOverItInPlace) {
   EXPECT_EQ(wrapped.reuse_writable_file(p, 0).status().code(), Code::kNotSupported);
 }
 
+TEST_F(EnvTest, WriteAtWritesAheadWithoutMovingTheAppendPosition) {
+  std::string p = path("seg");
+  ASSERT_TRUE(env_->write_file_atomic(p, "head").ok());
+  {
+    auto f = env_->reuse_writable_file(p, 4);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    ASSERT_TRUE((*f)->write_at(6, std::string(4, '\0')).ok());  // past the end: the file grows
+    EXPECT_EQ((*f)->size(), 4u);
+    EXPECT_EQ(*env_->file_size(p), 10u);
+    ASSERT_TRUE((*f)->append("ab").ok());  // overwrites in place; the file keeps its size
+    EXPECT_EQ((*f)->size(), 6u);
+    ASSERT_TRUE((*f)->sync().ok());
+    ASSERT_TRUE((*f)->truncate(6).ok());
+    ASSERT_TRUE((*f)->close().ok());
+  }
+  EXPECT_EQ(*env_->read_file(p), "headab");
+  std::string zeros = std::string("headab") + std::string(4, '\0');
+  {
+    auto f = env_->reuse_writable_file(p, 6);
+    ASSERT_TRUE(f.ok());
+    ASSERT_TRUE((*f)->write_at(6, std::string(4, '\0')).ok());
+  }
+  EXPECT_EQ(*env_->read_file(p), zeros);
+  // A file opened for appending only (O_APPEND would write at the end) says it cannot.
+  auto f = env_->new_writable_file(p, /*truncate=*/false);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ((*f)->write_at(0, "x").code(), Code::kNotSupported);
+  EXPECT_EQ(*env_->read_file(p), zeros);
+}
+
 TEST_F(EnvTest, StartWritebackIsOnlyAHint) {
   std::string p = path("seg.wal");
   auto f = env_->new_writable_file(p, /*truncate=*/true);

@@ -3,6 +3,7 @@
 //
 //   FaultEnv env(Env::Default());
 //   env.fail_writes(FaultEnv::WriteFault::kNoSpace);   // every append now fails with ENOSPC
+//   env.fail_writes_at(FaultEnv::WriteFault::kNoSpace);  // every write_at (pwrite) too
 //   env.clear();                                        // the fault clears
 //   env.drop_unsynced();                                // "power loss": unsynced bytes vanish
 //   env.stop_after(3);  // the 4th file-system change and all after it fail: a crash at step 4
@@ -43,6 +44,13 @@ class FaultEnv : public EnvWrapper {
     write_fault_ = kind;
     write_count_ = count;
   }
+  // The same for WritableFile::write_at (the WAL's zeros written ahead of its appends); appends
+  // are not affected.
+  void fail_writes_at(WriteFault kind, int count = -1) {
+    std::lock_guard l(mu_);
+    write_at_fault_ = kind;
+    write_at_count_ = count;
+  }
   // The next `count` syncs fail with EIO without syncing (count < 0: until clear()).
   void fail_syncs(int count = -1) {
     std::lock_guard l(mu_);
@@ -71,6 +79,8 @@ class FaultEnv : public EnvWrapper {
     ops_left_ = -1;
     write_fault_ = WriteFault::kNone;
     write_count_ = 0;
+    write_at_fault_ = WriteFault::kNone;
+    write_at_count_ = 0;
     sync_count_ = 0;
     truncate_fault_ = false;
     create_fault_ = false;
@@ -230,6 +240,32 @@ class FaultEnv : public EnvWrapper {
     Status close() override { return base_->close(); }
     uint64_t size() const override { return base_->size(); }
     Status start_writeback() override { return base_->start_writeback(); }
+    // The faults of fail_writes_at, as append has those of fail_writes. The bytes it writes do
+    // not move what drop_unsynced keeps: a power loss still cuts the file at size() as of its
+    // last sync (bytes written ahead of the appends vanish with it).
+    Status write_at(uint64_t offset, std::string_view data) override {
+      if (env_->take_stop()) return stopped_error("pwrite", path_);
+      WriteFault f = env_->take_write_at_fault();
+      switch (f) {
+        case WriteFault::kNone:
+          return base_->write_at(offset, data);
+        case WriteFault::kNoSpace:
+          return IOError("pwrite '" + path_ + "': No space left on device (injected)");
+        case WriteFault::kIOError:
+          return IOError("pwrite '" + path_ + "': Input/output error (injected)");
+        case WriteFault::kLandedThenError: {
+          Status s = base_->write_at(offset, data);
+          if (!s.ok()) return s;
+          return IOError("pwrite '" + path_ + "': Input/output error after the data landed (injected)");
+        }
+        case WriteFault::kShortWrite: {
+          Status s = base_->write_at(offset, data.substr(0, data.size() / 2));
+          if (!s.ok()) return s;
+          return IOError("pwrite '" + path_ + "': No space left on device after a short write (injected)");
+        }
+      }
+      return Internal("unreachable");
+    }
 
    private:
     FaultEnv* env_;
@@ -269,6 +305,13 @@ class FaultEnv : public EnvWrapper {
     ++injected_;
     return write_fault_;
   }
+  WriteFault take_write_at_fault() {
+    std::lock_guard l(mu_);
+    if (write_at_fault_ == WriteFault::kNone || write_at_count_ == 0) return WriteFault::kNone;
+    if (write_at_count_ > 0) --write_at_count_;
+    ++injected_;
+    return write_at_fault_;
+  }
   bool take_sync_fault() {
     std::lock_guard l(mu_);
     if (sync_count_ == 0) return false;
@@ -289,6 +332,8 @@ class FaultEnv : public EnvWrapper {
   std::mutex mu_;
   WriteFault write_fault_ = WriteFault::kNone;
   int write_count_ = 0;
+  WriteFault write_at_fault_ = WriteFault::kNone;
+  int write_at_count_ = 0;
   int sync_count_ = 0;
   std::atomic<bool> truncate_fault_{false};
   std::atomic<bool> create_fault_{false};

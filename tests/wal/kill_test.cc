@@ -92,7 +92,7 @@ void run_kills(const std::string& mode) {
     }
     const uint64_t ckpt = rep.checkpoint.value();
     torn_tails += rep.outcome == RecoveryOutcome::kTornTailTruncated;
-    recycled_ends += rep.bytes_recycled > 0;  // the log ended inside a recycled segment
+    recycled_ends += rep.bytes_recycled > 0;  // the log ended inside a recycled or zero-filled segment
     checkpoints += acked_checkpoint > 0;
     ASSERT_GE(ckpt, acked_checkpoint);
     std::set<std::string> seen;
@@ -121,7 +121,7 @@ void run_kills(const std::string& mode) {
   // The test exercised something: the children acknowledged appends before being killed.
   EXPECT_GT(acknowledged_total, static_cast<uint64_t>(kills));
   std::printf("[ kill test ] mode %s: %d kills, %llu acknowledged records, %d torn tails cut, "
-              "%d runs that checkpointed, %d ended in a recycled segment\n",
+              "%d runs that checkpointed, %d ended in a recycled or zero-filled segment\n",
               mode.c_str(), kills, static_cast<unsigned long long>(acknowledged_total), torn_tails,
               checkpoints, recycled_ends);
 }

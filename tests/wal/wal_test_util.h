@@ -170,6 +170,7 @@ class SyncGateEnv : public EnvWrapper {
     Status close() override { return base_->close(); }
     uint64_t size() const override { return base_->size(); }
     Status start_writeback() override { return base_->start_writeback(); }
+    Status write_at(uint64_t offset, std::string_view d) override { return base_->write_at(offset, d); }
 
    private:
     SyncGateEnv* env_;

@@ -61,7 +61,7 @@ namespace persisting::wal {
 
 struct NodeLogOptions {
   // env, max_segment_size, recovery_policy, max_group_bytes, writeback_bytes, recycle_segments,
-  // on_background and scheduler apply; sync_mode, sync_interval_s and initial_offset do not (each
+  // prefill_bytes, on_background and scheduler apply; sync_mode, sync_interval_s and initial_offset do not (each
   // stream says how its appends are synced: StreamOptions).
   WalOptions wal;
   // The log's live segments may hold this many bytes (0: no limit). At the limit an append

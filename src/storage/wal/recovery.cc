@@ -114,6 +114,24 @@ class Recovery {
     return Status::OK();
   }
 
+  // What the bytes at `pos` of a recycled or zero-filled segment, where its records end, look
+  // like: zeros (written ahead of the appends), the start of a frame of this log (its length in
+  // bounds and its first offset the one expected: a torn frame), or anything else (old bytes).
+  enum class Tail { kZeros, kTornFrame, kOther };
+  Result<Tail> tail_at(const RandomAccessFile& file, uint64_t pos) const {
+    std::string b;
+    RETURN_IF_ERROR(file.read(pos, kFrameHeaderSize + 8, &b));
+    if (b.size() < 4) {
+      // The file ends within a frame's length field: only a write that grew the file leaves that.
+      return b.find_first_not_of('\0') == std::string::npos ? Tail::kZeros : Tail::kTornFrame;
+    }
+    const uint32_t length = get_u32(b.data());
+    if (length == 0) return Tail::kZeros;
+    if (length < kBatchFixedSize || length > kMaxFramePayload) return Tail::kOther;
+    if (b.size() < kFrameHeaderSize + 8) return Tail::kTornFrame;
+    return get_u64(b.data() + kFrameHeaderSize) == expected_.value() ? Tail::kTornFrame : Tail::kOther;
+  }
+
   // Replays segment i. Returns the damage that stopped it, if any.
   Result<std::optional<Damage>> read_segment(size_t i) {
     RecoveredSegment& s = segs_[i];
@@ -138,6 +156,7 @@ class Recovery {
                      std::to_string(expected_.value())});
     }
     ++rep_.segments_read;
+    s.recycled = reader.recycled();
     SegmentReader::Item item;
     while (true) {
       if (has_cap && expected_ == cap) {
@@ -150,16 +169,28 @@ class Recovery {
       std::optional<Result<BatchView>> batch;
       if (item.kind == SegmentReader::Kind::kFrame) batch = decode_batch(item.payload);
       if (reader.recycled() && item.kind != SegmentReader::Kind::kEnd) {
-        // In a recycled file the records are followed by what the file held before: old frames,
-        // whole (their offsets are below this segment's first) or cut by the new ones. In the
-        // last segment, anything that is not a frame continuing the log, with no such frame
-        // after it, is where the log ends: not damage, and left in place for the appends.
+        // In a recycled or zero-filled file the records are followed by what the file held
+        // before (old frames, whole, their offsets below this segment's first, or cut by the new
+        // ones) or by zeros. In the last segment, anything that is not a frame continuing the
+        // log, with no such frame after it, is where the log ends: not damage, and left in
+        // place for the appends; a torn frame of this log there is a torn tail (every policy:
+        // over zeros, a torn frame and a complete one with a bad CRC look alike). In an earlier
+        // segment, an old frame or zeros end its records (then the next one must start there).
         const bool old_frame = batch && batch->ok() && (*batch)->first < s.first;
         const bool bad = item.kind != SegmentReader::Kind::kFrame || !batch->ok();
-        if (old_frame || (bad && !has_cap)) {
+        Tail tail = Tail::kOther;
+        if (bad) {
+          ASSIGN_OR_RETURN(tail, tail_at(*file, item.position));
+        }
+        if (old_frame || (bad && (!has_cap || tail == Tail::kZeros))) {
           bool follows = false;
           if (!has_cap) {
             ASSIGN_OR_RETURN(follows, reader.valid_frame_follows(item.position, expected_));
+          }
+          if (!follows && !old_frame && !has_cap && tail == Tail::kTornFrame) {
+            return std::optional<Damage>(Damage{i, item.position, /*incomplete=*/true,
+                                                "torn frame: " + (item.reason.empty() ? batch->status().message()
+                                                                                      : item.reason)});
           }
           if (!follows) {
             rep_.bytes_recycled += s.size - item.position;

@@ -40,7 +40,7 @@ struct RecoveryReport {
   uint64_t records_skipped = 0;    // below the checkpoint
   uint64_t bytes_truncated = 0;    // cut off the tail (torn tail or point_in_time)
   uint64_t bytes_superseded = 0;   // after a segment's last record that a later segment replaced
-  uint64_t bytes_recycled = 0;     // old frames of a recycled segment after its last record (kept)
+  uint64_t bytes_recycled = 0;     // old frames or zeros after the last record of a flagged segment (kept)
   uint64_t segments_deleted = 0;   // wholly below the checkpoint
   uint64_t segments_discarded = 0; // set aside by point_in_time (renamed *.discarded)
   std::vector<std::string> log;
@@ -60,6 +60,7 @@ struct RecoveredSegment {
   Offset first;
   std::string path;
   uint64_t size = 0;  // where its records end (a recycled file may hold old frames after that)
+  bool recycled = false;  // its header has kSegmentFlagRecycled (old frames or zeros may follow)
 };
 
 // The state the writer starts from.

@@ -3,14 +3,16 @@
 //   <dir>/<20-digit first offset>.wal   segment
 //     header (32 bytes): "PSTWALSG" | u32 version=1 | u32 flags | u64 first offset |
 //                        u32 reserved=0 | u32 CRC32C(bytes 0..27)
-//       flags bit 0: recycled (written over an older segment; old frames, with offsets below
-//       the first offset, may follow the records)
+//       flags bit 0: recycled (the bytes after the records need not continue the log: old
+//       frames of an older segment written over, with offsets below the first offset, or the
+//       zeros written ahead of the appends; docs/wal-format.md, "Recycling", "Zero-filling")
 //     frames, back to back:  u32 length | u32 CRC32C(length bytes, payload) | payload
 //       payload (one appended batch): u64 first offset | u32 count | count x u32 record length |
 //                                     record bytes
 //   <dir>/CHECKPOINT (28 bytes): "PSTWALCP" | u32 version=1 | u32 reserved=0 | u64 flushed offset |
 //                                u32 CRC32C(bytes 0..23)
 //   <dir>/spare.free: a segment freed by a checkpoint, kept for the next rotation to write over.
+//   Segments are zero-filled ahead of their appends (prefill_bytes at a time); close() cuts that off.
 //   All integers little-endian. A segment is created as <name>.tmp, synced, renamed into place,
 //   or recycled from the spare: header rewritten and synced, then renamed into place.
 //
@@ -89,7 +91,8 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
   w->last_sync_ = std::chrono::steady_clock::now();
   if (!w->read_only_.ok()) return w;
 
-  Status s = w->start_appending(log.last_segment_appendable);
+  Status s = w->start_appending(log.last_segment_appendable,
+                                !log.segments.empty() && log.segments.back().recycled);
   if (!s.ok()) {
     w->closed_ = true;  // nothing to sync or close in the destructor
     return s;
@@ -105,19 +108,27 @@ Result<std::unique_ptr<Wal>> Wal::open(const std::string& dir, const WalOptions&
   return w;
 }
 
-Status Wal::start_appending(bool reopen_last) {
+Status Wal::start_appending(bool reopen_last, bool flagged) {
   if (reopen_last) {
     const Segment& last = segments_.back();
-    ASSIGN_OR_RETURN(active_, SegmentWriter::reopen(env_, last.path, last.first, last.size));
+    ASSIGN_OR_RETURN(active_, SegmentWriter::reopen(env_, last.path, last.first, last.size, flagged, prefill()));
     // What recovery found may sit only in the page cache (a crash under kOs/kInterval): make it
-    // durable before anything new is acknowledged after it.
+    // durable before anything new is acknowledged after it (and the zeros written ahead of it).
     RETURN_IF_ERROR(active_->sync());
     good_size_ = synced_size_ = active_->size();
     return Status::OK();
   }
-  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, next_offset_, {}));
+  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, next_offset_, {}, prefill()));
   install(std::move(seg));
   return Status::OK();
+}
+
+Prefill Wal::prefill() const {
+  Prefill p;
+  p.chunk = opts_.prefill_bytes;
+  p.limit = opts_.max_segment_size;
+  p.on_extend = [this](const Status& s) { background("WAL prefill", s); };
+  return p;
 }
 
 Wal::~Wal() {
@@ -335,7 +346,7 @@ Status Wal::repair() {
     }
     first = durable_offset();
   }
-  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, first, carried));
+  ASSIGN_OR_RETURN(auto seg, SegmentWriter::create(env_, dir_, first, carried, prefill()));
   install(std::move(seg));
   repair_ = Repair::kNone;
   return clear_fence();
@@ -350,7 +361,7 @@ Status Wal::rotate(Offset first, bool use_spare) {
   }
   std::unique_ptr<SegmentWriter> seg = use_spare ? take_spare(first) : nullptr;
   if (!seg) {
-    ASSIGN_OR_RETURN(seg, SegmentWriter::create(env_, dir_, first, {}));
+    ASSIGN_OR_RETURN(seg, SegmentWriter::create(env_, dir_, first, {}, prefill()));
   }
   install(std::move(seg), /*old_recyclable=*/true);
   return Status::OK();
@@ -364,7 +375,7 @@ std::unique_ptr<SegmentWriter> Wal::take_spare(Offset first) {
     if (spare_ != Spare::kReady) return nullptr;
     spare_ = Spare::kTaking;
   }
-  auto seg = SegmentWriter::recycle(env_, dir_, spare_path(), first);
+  auto seg = SegmentWriter::recycle(env_, dir_, spare_path(), first, prefill());
   if (!seg.ok() && env_->file_exists(spare_path())) {
     // Half rewritten, maybe: not worth a second try (a failed removal leaves a file the next
     // open removes).

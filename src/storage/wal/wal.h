@@ -100,8 +100,11 @@ class Wal {
   enum class Repair { kNone, kAfterWriteError, kAfterSyncError };
 
   Wal(Env* env, std::string dir, WalOptions options);
-  // Readies the writer after recovery: reopens the last segment or starts a new one.
-  Status start_appending(bool reopen_last);
+  // Readies the writer after recovery: reopens the last segment (`flagged`: its header has
+  // kSegmentFlagRecycled) or starts a new one.
+  Status start_appending(bool reopen_last, bool flagged);
+  // How segments are zero-filled ahead of their appends (opts_.prefill_bytes).
+  Prefill prefill() const;
   Result<Offset> submit(Request* r);
   // The group-commit leader's work; called without mu_ held. Sets *synced when every offset
   // below end is durable.

@@ -19,8 +19,9 @@ inline constexpr uint32_t kFormatVersion = 1;
 // u32 reserved (0), u32 CRC32C of the 28 bytes before it.
 inline constexpr std::string_view kSegmentMagic{"PSTWALSG", 8};
 inline constexpr size_t kSegmentHeaderSize = 32;
-// Header flag: the file was recycled (written over an older segment), so the bytes after its
-// last record may be old frames, or parts of them, holding offsets below its first one.
+// Header flag: the bytes after the segment's last record need not continue the log: the file was
+// recycled (written over an older segment: old frames, or parts of them, holding offsets below its
+// first one) or zero-filled ahead of its appends (zeros, maybe a torn frame over them), or both.
 inline constexpr uint32_t kSegmentFlagRecycled = 1;
 
 // Frame: u32 payload length, u32 CRC32C over (the 4 length bytes, then the payload), payload.
