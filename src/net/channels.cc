@@ -82,6 +82,10 @@ void Channels::prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeo
   if (!config_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + config_.token);
 }
 
+void Channels::prepare_stream(grpc::ClientContext* ctx) const {
+  if (!config_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + config_.token);
+}
+
 Status Channels::reconnect(const std::string& address, std::chrono::milliseconds timeout) {
   auto ch = channel(address);
   grpc::experimental::ChannelResetConnectionBackoff(ch.get());

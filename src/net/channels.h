@@ -40,6 +40,8 @@ class Channels {
   std::shared_ptr<v1::QueueService::Stub> stub(const std::string& address);
   // Deadline now + timeout, and the token.
   void prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) const;
+  // The token only: a long-lived stream, whose caller watches its progress itself.
+  void prepare_stream(grpc::ClientContext* ctx) const;
   // A grpc.health.v1 check answered SERVING within timeout: OK; otherwise why not. A mere
   // connection is not enough: a frozen process (SIGSTOP) still completes TCP handshakes.
   Status probe(const std::string& address, std::chrono::milliseconds timeout);

@@ -18,11 +18,106 @@ namespace {
 
 constexpr uint32_t kMaxRecords = 10000;                     // per bucket and Replicate
 constexpr uint32_t kWaitMs = 1000;                          // a parked Replicate
-constexpr auto kCallTimeout = std::chrono::milliseconds(kWaitMs + 5000);
+constexpr auto kCallTimeout = std::chrono::milliseconds(kWaitMs + 5000);  // a round unanswered
 constexpr auto kScanPeriod = std::chrono::milliseconds(500);
 constexpr uint64_t kLearnEvery = 10;                        // scans between asking for topics
 
+using Clock = std::chrono::steady_clock;
+
 }  // namespace
+
+// The call that carries a link's rounds (ReplicateStream): one request written, its answer read,
+// then the next round. answered(status) runs once per round: OK once the answer is read, or the
+// call's end (its error; no round follows on this stream). Keeps itself alive until gRPC's
+// OnDone, which waits (a hold) for a failed read or close().
+class Replicator::Stream final : public grpc::ClientBidiReactor<v1::ReplicateRequest, v1::ReplicateResponse>,
+                                 public std::enable_shared_from_this<Replicator::Stream> {
+ public:
+  Stream(std::function<void(Status)> answered, std::string where)
+      : answered_(std::move(answered)), where_(std::move(where)) {}
+
+  grpc::ClientContext ctx;  // TryCancel() ends the call (its open round answers the error)
+
+  void start(v1::QueueService::Stub* stub) {
+    self_ = shared_from_this();
+    stub->async()->ReplicateStream(&ctx, this);
+    AddHold();
+    StartCall();
+  }
+  // Writes req (once the previous request's write is done) and reads its answer into resp; both
+  // untouched until answered() runs.
+  void round(const v1::ReplicateRequest* req, v1::ReplicateResponse* resp) {
+    bool write_now;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = true;
+      write_now = !writing_;
+      if (write_now) writing_ = true;
+      else queued_ = req;
+    }
+    if (write_now) StartWrite(req);
+    StartRead(resp);
+  }
+  // Between rounds: ends the call (no answered() follows).
+  void close() {
+    ctx.TryCancel();
+    release();
+  }
+
+  void OnWriteDone(bool) override {
+    const v1::ReplicateRequest* next = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      std::swap(next, queued_);
+      if (next) writing_ = true;
+    }
+    if (next) StartWrite(next);  // fails at once, too, when the call has ended
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return release();  // the call ended: OnDone says why
+    std::function<void(Status)> cb;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = false;
+      cb = answered_;
+    }
+    cb(Status::OK());
+  }
+  void OnDone(const grpc::Status& s) override {
+    std::shared_ptr<Stream> keep = std::move(self_);  // this lives until the end of this function
+    std::function<void(Status)> cb;
+    bool report;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      report = open_;
+      open_ = false;
+      cb.swap(answered_);  // no cycle through the link left behind
+    }
+    if (report && cb)
+      cb(s.ok() ? Unavailable(where_ + ": the replication stream ended") : from_grpc(s, where_));
+  }
+
+ private:
+  void release() {
+    bool held;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held = hold_;
+      hold_ = false;
+    }
+    if (held) RemoveHold();
+  }
+
+  std::function<void(Status)> answered_;
+  const std::string where_;
+  std::shared_ptr<Stream> self_;
+  std::mutex mu_;
+  bool open_ = false;     // a round written, its answer not read
+  bool writing_ = false;  // a StartWrite not done
+  bool hold_ = true;
+  const v1::ReplicateRequest* queued_ = nullptr;  // to write once the write in flight is done
+};
 
 // One followed bucket, in its leader's link.
 struct Replicator::Follow {
@@ -42,9 +137,10 @@ struct Replicator::Link {
   runtime::Member leader;
   std::map<std::string, std::shared_ptr<Follow>> follows;  // under Replicator::mu_
   uint64_t rounds = 0;
-  std::mutex mu;  // guards ctx and rearm against stop()'s and the scan's cancel
-  std::unique_ptr<grpc::ClientContext> ctx;
+  std::mutex mu;  // guards stream, rearm and asked against stop()'s and the scan's cancel
+  std::shared_ptr<Stream> stream;  // the call carrying the rounds; none once it ended
   bool rearm = false;  // the call was cancelled to call again (a bucket joined or went stale)
+  std::optional<Clock::time_point> asked;  // when the round in flight was sent, until answered
   // The round in flight (one at a time): its buckets in the request's order, and per bucket
   // whether it leaves the link after this round and why.
   std::vector<std::shared_ptr<Follow>> round;
@@ -54,7 +150,9 @@ struct Replicator::Link {
   };
   std::vector<Outcome> outcome;
   std::atomic<size_t> pending{0};  // appends of the round not finished, plus one
-  v1::ReplicateRequest req;
+  // Two requests, in turns: a round's is built while the previous one's write may still be
+  // finishing.
+  v1::ReplicateRequest reqs[2];
   v1::ReplicateResponse resp;
 };
 
@@ -94,7 +192,7 @@ void Replicator::stop() {
     stopping_ = true;
     for (auto& [key, l] : links_) {
       std::lock_guard<std::mutex> ll(l->mu);
-      if (l->ctx) l->ctx->TryCancel();
+      if (l->stream) l->stream->ctx.TryCancel();
     }
   }
   cv_.notify_all();
@@ -165,19 +263,29 @@ void Replicator::learn_topics() {
 
 void Replicator::cancel_stale() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [key, l] : links_)
+  const auto now = Clock::now();
+  for (auto& [key, l] : links_) {
+    {
+      // A round unanswered for long (a frozen leader): the call ends, and the link with it.
+      std::lock_guard<std::mutex> ll(l->mu);
+      if (l->stream && l->asked && now - *l->asked > kCallTimeout) {
+        l->stream->ctx.TryCancel();
+        continue;
+      }
+    }
     for (const auto& [fkey, f] : l->follows)
       if (directory_->leader(*f->topic, f->bucket).epoch != f->epoch) {
         rearm(*l);
         break;
       }
+  }
 }
 
 void Replicator::rearm(Link& l) {
   std::lock_guard<std::mutex> ll(l.mu);
-  if (!l.ctx) return;
+  if (!l.stream) return;
   l.rearm = true;
-  l.ctx->TryCancel();
+  l.stream->ctx.TryCancel();
 }
 
 bool Replicator::following(const std::string& key) const {
@@ -314,33 +422,46 @@ void Replicator::next(const std::shared_ptr<Link>& l) {
         directory_->leader(*f->topic, f->bucket).epoch != f->epoch)
       stale.push_back(f->key);
   l->round.clear();
+  std::shared_ptr<Stream> stream, fresh;
+  std::string where = "leader " + l->leader.id.str() + " at " + l->leader.address;
   {
-    // Under mu_ (then l->mu, stop()'s order): either stop() sees this context and cancels it, or
+    // Under mu_ (then l->mu, stop()'s order): either stop() sees this stream and cancels it, or
     // this sees stopping_.
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& key : stale) l->follows.erase(key);
+    std::lock_guard<std::mutex> ll(l->mu);
     if (stopping_ || l->follows.empty()) {
+      stream.swap(l->stream);
       links_.erase(l->key);
       cv_.notify_all();
-      return;
+    } else {
+      for (const auto& [key, f] : l->follows) l->round.push_back(f);
+      if (!l->stream) {  // the first round, or the last call ended (cancelled to call again, failed)
+        l->stream = fresh = std::make_shared<Stream>(
+            [this, l](Status s) { on_answer(l, s); }, where);
+        l->rearm = false;
+        peers_->prepare_stream(&fresh->ctx);
+      }
+      stream = l->stream;
+      l->asked = Clock::now();
     }
-    for (const auto& [key, f] : l->follows) l->round.push_back(f);
-    std::lock_guard<std::mutex> ll(l->mu);
-    l->ctx = std::make_unique<grpc::ClientContext>();
-    l->rearm = false;
-    peers_->prepare(l->ctx.get(), kCallTimeout);
+  }
+  if (l->round.empty()) {  // the link ended
+    if (stream) stream->close();
+    return;
   }
   // Each round starts at another bucket: the answer's byte budget is not always spent on the
   // same ones.
   std::rotate(l->round.begin(), l->round.begin() + static_cast<ptrdiff_t>(l->rounds++ % l->round.size()),
               l->round.end());
-  l->req.Clear();
+  v1::ReplicateRequest& req = l->reqs[l->rounds % 2];
+  req.Clear();
   l->resp.Clear();
-  l->req.set_follower(directory_->self().id.str());
-  l->req.set_max_records(kMaxRecords);
-  l->req.set_wait_ms(kWaitMs);
+  req.set_follower(directory_->self().id.str());
+  req.set_max_records(kMaxRecords);
+  req.set_wait_ms(kWaitMs);
   for (const auto& f : l->round) {
-    auto* rb = l->req.add_buckets();
+    auto* rb = req.add_buckets();
     rb->set_topic(f->topic->info.topic);
     rb->set_incarnation(f->topic->info.incarnation);
     rb->set_bucket(f->bucket);
@@ -349,18 +470,21 @@ void Replicator::next(const std::shared_ptr<Link>& l) {
     rb->set_producers_session(f->producers_session);
     rb->set_producers_version(f->producers_version);
   }
-  std::string where = "leader " + l->leader.id.str() + " at " + l->leader.address;
-  peers_->stub(l->leader.address)
-      ->async()
-      ->Replicate(l->ctx.get(), &l->req, &l->resp, [this, l, where](grpc::Status s) { on_answer(l, from_grpc(s, where)); });
+  if (fresh) fresh->start(peers_->stub(l->leader.address).get());
+  stream->round(&req, &l->resp);
 }
 
 void Replicator::on_answer(const std::shared_ptr<Link>& l, const Status& s) {
+  {
+    std::lock_guard<std::mutex> ll(l->mu);
+    l->asked.reset();
+  }
   if (!s.ok()) {
     bool again;
     {
       std::lock_guard<std::mutex> ll(l->mu);
       again = l->rearm;
+      l->stream.reset();  // it ended: the next round starts another call
     }
     if (again) return next(l);  // cancelled to call again (stopping: next ends the link)
     // Another epoch on one side (FAILED_PRECONDITION): this node compares its records with the
@@ -489,6 +613,12 @@ void Replicator::appended(const std::shared_ptr<Link>& l) {
 }
 
 void Replicator::end(const std::shared_ptr<Link>& l, const Status& why) {
+  std::shared_ptr<Stream> stream;
+  {
+    std::lock_guard<std::mutex> ll(l->mu);
+    stream.swap(l->stream);
+  }
+  if (stream) stream->close();  // still open after a malformed answer
   std::lock_guard<std::mutex> lock(mu_);
   // A failure while running is worth a line (a stop's cancel is not); the next scan adds its
   // buckets again.

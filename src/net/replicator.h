@@ -5,10 +5,10 @@
 // appends what it gets to a local copy of the bucket (same backend, so the same durability),
 // which this node does not serve; then installs the producers' deduplication entries the answer
 // carried (those whose records it now has), so that it answers a retried put as its leader would
-// once it leads. One chain of asynchronous calls per leader node, a link (Kafka's replica
-// fetcher): a parked Replicate that lists every bucket this node follows from that leader, then
-// the local appends of every bucket's run (concurrently, each through its actor), then the next
-// call. No thread per bucket or per link. A bucket refused by the leader (another epoch, not led
+// once it leads. One chain of rounds per leader node, a link (Kafka's replica fetcher), on one
+// ReplicateStream call: a parked request that lists every bucket this node follows from that
+// leader, then the local appends of every bucket's run (concurrently, each through its actor),
+// then the next request. No thread per bucket or per link. A bucket refused by the leader (another epoch, not led
 // there) leaves its link alone; the others go on. A scan, a task on the process pool, adds the
 // buckets of the topics it knows to their leaders' links and re-adds the ones that left (every
 // 500 ms).
@@ -46,6 +46,7 @@ class Replicator {
  private:
   struct Follow;
   struct Link;
+  class Stream;
   void scan();
   // Replicated topics the other members have and this node's disk does not (it lost its data
   // dir, or was down when they were made): learned, so that this node follows their buckets.

@@ -657,20 +657,38 @@ grpc::ServerUnaryReactor* Service::Get(grpc::CallbackServerContext* ctx, const v
 
 // ---- replication: a follower pulls from the leader -----------------------------------------
 
+namespace {
+
+// A unary Replicate: its parked round answers at once when the call is cancelled.
+class ReplicateReactor : public grpc::ServerUnaryReactor {
+ public:
+  CancelHook hook;
+  void OnCancel() override { hook.cancel(); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
 grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, const v1::ReplicateRequest* req,
                                              v1::ReplicateResponse* resp) {
-  auto* reactor = new GetReactor();
+  auto* reactor = new ReplicateReactor();
   Done done = finisher(kReplicate, reactor);
   if (Status a = authorize(ctx); !a.ok()) {
     done(a);
     return reactor;
   }
+  replicate(req, resp, &reactor->hook, std::move(done));
+  return reactor;
+}
+
+void Service::replicate(const v1::ReplicateRequest* req, v1::ReplicateResponse* resp, CancelHook* on_cancel,
+                        Done done) {
   // The topics' entries: at once when cached (the usual case: this node leads their buckets),
   // else looked up on the admin pool (it may ask other members).
   bool cached = true;
   for (const auto& rb : req->buckets())
     if (!directory_->cached(rb.topic())) cached = false;
-  auto body = [this, req, resp, done, reactor, cached] {
+  auto body = [this, req, resp, done, on_cancel, cached] {
     std::map<std::string, Result<std::shared_ptr<TopicEntry>>> topics;
     auto topic = [&](const std::string& name) -> Result<std::shared_ptr<TopicEntry>> {
       auto it = topics.find(name);
@@ -868,9 +886,10 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
       auto [which, any] = known();
       read(all ? std::vector<bool>(which.size(), true) : which);
     };
-    // Before any waiter can answer the call: once answered, gRPC may delete the reactor (this
-    // body may run on the admin pool, after the handler returned), so nothing below touches it.
-    reactor->on_cancel([fire] { fire(true); });
+    // Before any waiter can answer the round: once answered, gRPC may delete the reactor (this
+    // body may run on the admin pool, after the handler returned), or the stream's next round may
+    // set its hook, so nothing below touches it.
+    on_cancel->set([fire] { fire(true); });
     for (size_t k = 0; k < ids.size() && !park->fired.load(); ++k)
       trackers[k]->wait_records(ids[k], from[k], id, [fire] { fire(false); });
     if (park->fired.load()) {
@@ -889,7 +908,6 @@ grpc::ServerUnaryReactor* Service::Replicate(grpc::CallbackServerContext* ctx, c
     body();
   else
     post_admin(std::move(body));
-  return reactor;
 }
 
 Status Service::ensure_in_sync_set(TopicEntry& t, uint32_t bucket, runtime::BucketStorage& actor) {

@@ -90,6 +90,9 @@ class Service final : public v1::QueueService::CallbackService {
                                   v1::FlushResponse* resp) override;
   grpc::ServerUnaryReactor* Replicate(grpc::CallbackServerContext* ctx, const v1::ReplicateRequest* req,
                                       v1::ReplicateResponse* resp) override;
+  // The same rounds as Replicate, one after another on one call (replicate_stream.cc).
+  grpc::ServerBidiReactor<v1::ReplicateRequest, v1::ReplicateResponse>* ReplicateStream(
+      grpc::CallbackServerContext* ctx) override;
   // Leader epochs and manual failover (elect.cc; docs/wire-protocol.md, "Leader epochs").
   grpc::ServerUnaryReactor* BucketLeader(grpc::CallbackServerContext* ctx, const v1::BucketLeaderRequest* req,
                                          v1::BucketLeaderResponse* resp) override;
@@ -153,6 +156,10 @@ class Service final : public v1::QueueService::CallbackService {
   Status elect(const v1::ElectLeaderRequest& req, v1::ElectLeaderResponse* resp);
   struct RpcMetrics;
   using Done = std::function<void(Status)>;
+  // One Replicate round (the unary call's, or one request of a ReplicateStream): answers req in
+  // resp, then done; a parked round answers at once when the call is cancelled (on_cancel).
+  void replicate(const v1::ReplicateRequest* req, v1::ReplicateResponse* resp, class CancelHook* on_cancel,
+                 Done done);
 
   // Starts an RPC: authorizes, then runs body with a done() that records metrics and finishes.
   grpc::ServerUnaryReactor* unary(int method, grpc::CallbackServerContext* ctx, std::function<void(Done)> body);

@@ -27,4 +27,34 @@ inline constexpr const char* kMethodNames[kMethods] = {
     "JoinGroup", "Heartbeat", "LeaveGroup", "CommitOffsets", "FetchOffsets", "ListGroups", "ResetGroup", "DeleteGroup",
     "DeleteTopic", "Replicate", "AlterTopic", "BackupBucket", "CompactTopic", "BucketLeader", "ElectLeader", "CopyGroupCommits"};
 
+// Runs a hook when its call is cancelled, or at once when the call already was. One hook at a
+// time: set() replaces the one before (each round of a ReplicateStream sets its own).
+class CancelHook {
+ public:
+  void set(std::function<void()> hook) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cancelled_) {
+      hook_ = std::move(hook);
+      return;
+    }
+    lock.unlock();
+    hook();
+  }
+  // The call was cancelled (its reactor's OnCancel): runs the hook set, and any set after.
+  void cancel() {
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      cancelled_ = true;
+      hook.swap(hook_);
+    }
+    if (hook) hook();
+  }
+
+ private:
+  std::mutex mu_;
+  bool cancelled_ = false;
+  std::function<void()> hook_;
+};
+
 }  // namespace persisting::net

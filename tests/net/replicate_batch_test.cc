@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "net/connect_to.h"
@@ -164,6 +165,129 @@ TEST(ReplicationBatch, ABucketRefusedForItsEpochDoesNotStallTheOthers) {
 
   // The real followers go on: acks=all puts to every bucket are taken.
   ASSERT_TRUE((*w)->put(spread_records(120, 240)).ok());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(cluster.kill(i, SIGTERM), 0) << cluster.log(i);
+}
+
+// ReplicateStream carries the rounds a follower sends one call each with Replicate: each request
+// written is answered by one response, in order, from that request's log ends; a bucket refused
+// in one round leaves the stream open for the next.
+TEST(ReplicationBatch, AStreamAnswersEachRoundFromItsOwnLogEnds) {
+  Cluster cluster(3);
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto c = connect_to(cluster.address(0));
+  auto w = c->writer(spread("rs"));
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  ASSERT_TRUE((*w)->put(spread_records(0, 120)).ok());
+  // A bucket with at least 5 records, its leader l and their count.
+  uint32_t b = kBuckets;
+  int64_t count = 0;
+  int l = -1;
+  {
+    auto st = c->cluster_status("rs");
+    ASSERT_TRUE(st.ok()) << st.status().to_string();
+    for (const auto& e : st->find("buckets")->as_list()) {
+      const Object& o = e.as_object();
+      const std::string leader = o.find("leader")->as_string();
+      const Value* ends = o.find("log_ends");
+      if (b != kBuckets || !ends || !ends->as_object().find(leader)) continue;
+      if (ends->as_object().find(leader)->as_int() < 5) continue;
+      b = static_cast<uint32_t>(o.find("bucket")->as_int());
+      count = ends->as_object().find(leader)->as_int();
+      for (int i = 0; i < 3; ++i)
+        if (cluster.id(i) == leader) l = i;
+    }
+  }
+  ASSERT_LT(b, kBuckets);
+  ASSERT_GE(l, 0);
+  const int f = (l + 1) % 3;
+  auto stub = v1::QueueService::NewStub(grpc::CreateChannel(cluster.address(l), grpc::InsecureChannelCredentials()));
+  uint64_t incarnation = 0;
+  {
+    v1::GetTopicRequest q;
+    q.set_topic("rs");
+    v1::GetTopicResponse r;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    ASSERT_TRUE(stub->GetTopic(&ctx, q, &r).ok());
+    incarnation = r.topic().incarnation();
+  }
+  uint64_t session = 0, version = 0;  // the producer entries this "follower" has (answered)
+  auto request = [&](uint64_t log_end, uint64_t epoch, uint32_t wait_ms) {
+    v1::ReplicateRequest req;
+    req.set_follower(cluster.id(f));
+    req.set_max_records(1000);
+    req.set_wait_ms(wait_ms);
+    auto* rb = req.add_buckets();
+    rb->set_topic("rs");
+    rb->set_incarnation(incarnation);
+    rb->set_bucket(b);
+    rb->set_leader_epoch(epoch);
+    rb->set_log_end(log_end);
+    rb->set_producers_session(session);
+    rb->set_producers_version(version);
+    return req;
+  };
+  // The ids of a bucket's answered run.
+  auto ids = [&](const v1::ReplicateResponse& resp) {
+    std::vector<int64_t> out;
+    auto run = net::from_wire(resp.buckets(0).run(), "bucket " + std::to_string(b));
+    EXPECT_TRUE(run.ok()) << run.status().to_string();
+    if (!run.ok()) return out;
+    for (size_t i = 0; i < run->size(); ++i) {
+      auto r = run->decode(i);
+      EXPECT_TRUE(r.ok()) << r.status().to_string();
+      if (r.ok()) out.push_back(r->find("id")->as_int());
+    }
+    return out;
+  };
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto stream = stub->ReplicateStream(&ctx);
+  v1::ReplicateResponse resp;
+
+  // Round 1, from 0: the bucket's records (ids whose k, id % 12, maps to it).
+  ASSERT_TRUE(stream->Write(request(0, 0, 0)));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_EQ(resp.buckets_size(), 1);
+  EXPECT_EQ(resp.buckets(0).error_code(), 0u) << resp.buckets(0).error();
+  EXPECT_EQ(resp.buckets(0).offset(), 0u);
+  const std::vector<int64_t> want = ids(resp);
+  ASSERT_EQ(static_cast<int64_t>(want.size()), count);
+  std::set<int64_t> ks;
+  for (int64_t id : want) ks.insert(id % kBuckets);
+
+  // Round 2, from 4 (what this "follower" says it has): the records after it.
+  ASSERT_TRUE(stream->Write(request(4, 0, 0)));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_EQ(resp.buckets_size(), 1);
+  EXPECT_EQ(resp.buckets(0).offset(), 4u);
+  EXPECT_EQ(ids(resp), std::vector<int64_t>(want.begin() + 4, want.end()));
+  session = resp.buckets(0).producers_session();  // else the leader answers its entries at once
+  version = resp.buckets(0).producers_version();
+
+  // Round 3, at another leader epoch: the bucket refused, the stream still open.
+  ASSERT_TRUE(stream->Write(request(count, 7, 0)));
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_EQ(resp.buckets_size(), 1);
+  EXPECT_EQ(resp.buckets(0).error_code(), static_cast<uint32_t>(Code::kFailedPrecondition));
+  EXPECT_NE(resp.buckets(0).error().find("is at leader epoch 7"), std::string::npos) << resp.buckets(0).error();
+
+  // Round 4, from the end, with every producer entry: waits, and is answered with the records
+  // put after it (while it waits, or before it was read).
+  ASSERT_TRUE(stream->Write(request(count, 0, 10000)));
+  ASSERT_TRUE((*w)->put(spread_records(120, 240)).ok());
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_EQ(resp.buckets_size(), 1);
+  EXPECT_EQ(resp.buckets(0).error_code(), 0u) << resp.buckets(0).error();
+  EXPECT_EQ(resp.buckets(0).offset(), static_cast<uint64_t>(count));
+  std::vector<int64_t> more;
+  for (int64_t i = 120; i < 240; ++i)
+    if (ks.count(i % kBuckets)) more.push_back(i);
+  EXPECT_EQ(ids(resp), more);
+
+  ASSERT_TRUE(stream->WritesDone());
+  grpc::Status s = stream->Finish();
+  EXPECT_TRUE(s.ok()) << s.error_message();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(cluster.kill(i, SIGTERM), 0) << cluster.log(i);
 }
 
