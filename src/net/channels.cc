@@ -93,6 +93,10 @@ Status Channels::reconnect(const std::string& address, std::chrono::milliseconds
   return Unavailable("no connection to " + address + " within " + std::to_string(timeout.count()) + " ms");
 }
 
+bool Channels::never_sent(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::UNAVAILABLE && s.error_message().find("failed to connect") != std::string::npos;
+}
+
 Status Channels::probe(const std::string& address, std::chrono::milliseconds timeout) {
   grpc::GenericStub stub(channel(address));
   grpc::ClientContext ctx;

@@ -49,6 +49,18 @@ class Channels {
   // connected. A node that has just restarted is then reached at once, not after the backoff left
   // from while it was down (calls fail fast in the meantime).
   Status reconnect(const std::string& address, std::chrono::milliseconds timeout);
+  // Whether a call failed unsent: gRPC had no connection to the node (refused, or the channel
+  // still backing off after earlier failures: up to a second after the node restarted).
+  static bool never_sent(const grpc::Status& s);
+  // Runs call() (one attempt, answering its grpc::Status); when it was never sent, forgets the
+  // channel's backoff, waits up to `wait` for a connection and runs it once more. A node that
+  // restarted a moment ago is then reached at once; one that is really down costs up to `wait`.
+  template <typename Call>
+  grpc::Status with_reconnect(const std::string& address, std::chrono::milliseconds wait, Call call) {
+    grpc::Status s = call();
+    if (never_sent(s) && reconnect(address, wait).ok()) s = call();
+    return s;
+  }
 
  private:
   ChannelConfig config_;

@@ -15,10 +15,6 @@
 namespace persisting::net {
 namespace {
 
-// How long an election waits for a member it could not reach to connect again (a member that is
-// down costs this much once per election).
-constexpr std::chrono::milliseconds kReconnect{1000};
-
 void to_wire(const std::vector<LeaderEpoch>& epochs, google::protobuf::RepeatedPtrField<v1::LeaderEpoch>* out) {
   for (const auto& e : epochs) {
     auto* w = out->Add();
@@ -140,11 +136,8 @@ Status Service::elect(const v1::ElectLeaderRequest& req, v1::ElectLeaderResponse
       q.set_incarnation(t.info.incarnation);
       q.add_buckets(b);
       v1::BucketLeaderResponse r;
+      // (A node restarted a moment ago is reached although its channel still backs off: call_peer.)
       s.why = call_peer(*peers_, m, &Stub::BucketLeader, q, &r, config_.peer_timeout);
-      // A node restarted a moment ago may still be behind its channel's reconnect backoff.
-      if (s.why.code() == Code::kUnavailable &&
-          peers_->reconnect(m.address, std::min<std::chrono::milliseconds>(config_.peer_timeout, kReconnect)).ok())
-        s.why = call_peer(*peers_, m, &Stub::BucketLeader, q, &r, config_.peer_timeout);
       if (s.why.ok() && r.buckets_size() == 1) s.state = r.buckets(0);
       else if (s.why.ok()) s.why = Internal("node " + m.id.str() + " answered for another bucket");
     }

@@ -10,6 +10,7 @@
 #include "core/status_macros.h"
 #include "net/group_wire.h"
 #include "net/grpc_status.h"
+#include "net/rebalance.h"
 #include "net/service.h"
 #include "net/service_internal.h"
 
@@ -46,10 +47,8 @@ Status Service::copy_group_commits(const std::string& topic, const std::string& 
     auto m = membership_->member(id);
     Status s = m.status();
     if (s.ok()) {
-      grpc::ClientContext ctx;
-      peers_->prepare(&ctx, config_.peer_timeout);
       v1::CopyGroupCommitsResponse resp;
-      s = from_grpc(peers_->stub(m->address)->CopyGroupCommits(&ctx, req, &resp), "node " + id.str());
+      s = call_peer(*peers_, *m, &Stub::CopyGroupCommits, req, &resp, config_.peer_timeout);
     }
     if (!s.ok()) failed += (failed.empty() ? "" : "; ") + s.message();
   }

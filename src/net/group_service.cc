@@ -14,6 +14,7 @@
 #include "groups/group_state.h"
 #include "net/group_wire.h"
 #include "net/grpc_status.h"
+#include "net/rebalance.h"
 #include "net/service_internal.h"
 #include "persisting/json.h"
 
@@ -276,15 +277,12 @@ grpc::ServerUnaryReactor* Service::ListGroups(grpc::CallbackServerContext* ctx, 
         if (!member.ok())
           return done(Unavailable("topic '" + t.info.topic + "': node " + m.id.str() + " (a coordinator of its groups) " +
                                   "unavailable: " + member.status().message()));
-        grpc::ClientContext pctx;
-        peers_->prepare(&pctx, config_.peer_timeout);
         v1::ListGroupsRequest preq;
         preq.set_topic(t.info.topic);
         preq.set_local_only(true);
         v1::ListGroupsResponse presp;
-        Status s = from_grpc(peers_->stub(member->address)->ListGroups(&pctx, preq, &presp),
-                             "topic '" + t.info.topic + "': node " + m.id.str() + " (" + member->address +
-                                 "), a coordinator of its groups, unavailable");
+        Status s = call_peer(*peers_, *member, &Stub::ListGroups, preq, &presp, config_.peer_timeout)
+                       .with_context("topic '" + t.info.topic + "': a coordinator of its groups unavailable");
         if (!s.ok()) return done(s);
         for (const auto& g : presp.groups()) all.push_back(summary_from_wire(g));
       }

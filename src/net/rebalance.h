@@ -13,6 +13,7 @@
 // Also here: what the coordinator and the steps share. Internal to src/net: includes grpcpp.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -42,13 +43,19 @@ Status rebalance(const v1::RebalanceRequest& req, v1::RebalanceResponse* resp, c
 using Stub = v1::QueueService::Stub;
 
 // Calls method on member m with a deadline now + timeout; errors name the node and its address.
+// A call gRPC could not send (the node restarted a moment ago, its channel still backing off) is
+// sent once more after a reconnect of at most a second (Channels::with_reconnect).
 template <typename Req, typename Resp>
 Status call_peer(Channels& peers, const runtime::Member& m,
                  grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*), const Req& req, Resp* resp,
                  std::chrono::milliseconds timeout) {
-  grpc::ClientContext ctx;
-  peers.prepare(&ctx, timeout);
-  return from_grpc(((*peers.stub(m.address)).*method)(&ctx, req, resp), "node " + m.id.str() + " at " + m.address);
+  grpc::Status s = peers.with_reconnect(m.address, std::min<std::chrono::milliseconds>(timeout, std::chrono::seconds(1)),
+                                        [&] {
+                                          grpc::ClientContext ctx;
+                                          peers.prepare(&ctx, timeout);
+                                          return ((*peers.stub(m.address)).*method)(&ctx, req, resp);
+                                        });
+  return from_grpc(s, "node " + m.id.str() + " at " + m.address);
 }
 
 // "a, b, c".

@@ -67,8 +67,9 @@ testing::ProcessResult elect(Cluster& cluster, int via, const std::string& topic
   std::vector<std::string> argv{PERSISTING_BIN, "cluster", "elect", "--server", cluster.address(via), "--topic", topic,
                                 "--bucket", "0", "--node", node};
   if (unclean) argv.push_back("--allow-unclean");
-  // A node restarted a moment ago is reached at once: the election resets the channel's reconnect
-  // backoff (Channels::reconnect) rather than answering "cannot be reached".
+  // A node restarted a moment ago is reached at once: a call to a peer that gRPC could not send
+  // resets the channel's reconnect backoff and goes once more (call_peer, Channels::with_reconnect)
+  // rather than answering "cannot be reached".
   return run_process(argv);
 }
 
