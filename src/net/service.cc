@@ -45,24 +45,14 @@ class GetReactor : public grpc::ServerUnaryReactor {
     if (cancelled_) queue::cancel_fetch(actors_, waiter_);
   }
   // Also run on cancel (once): a read parked on a high watermark answers at once.
-  void on_cancel(std::function<void()> hook) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cancelled_) {
-      hook_ = std::move(hook);
-      return;
-    }
-    lock.unlock();
-    hook();
-  }
+  void on_cancel(std::function<void()> hook) { hook_.set(std::move(hook)); }
   void OnCancel() override {
-    std::function<void()> hook;
     {
       std::lock_guard<std::mutex> lock(mu_);
       cancelled_ = true;
       if (waiter_ != 0) queue::cancel_fetch(actors_, waiter_);
-      hook.swap(hook_);
     }
-    if (hook) hook();
+    hook_.cancel();
   }
   void OnDone() override { delete this; }
 
@@ -71,7 +61,7 @@ class GetReactor : public grpc::ServerUnaryReactor {
   bool cancelled_ = false;
   queue::Actors actors_;
   uint64_t waiter_ = 0;
-  std::function<void()> hook_;
+  CancelHook hook_;
 };
 
 // A Get, fetched once or more: readers of a replicated bucket this node leads see its records
