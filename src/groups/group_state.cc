@@ -334,7 +334,7 @@ Status GroupTable::commit(const std::string& topic, const std::string& group, co
     if (next == g.committed && (g.stored || !store_)) {
       ++g.commits;
       // Copied all the same: a replica that missed an earlier copy has them from now on.
-      return copier_ ? copier_(topic, group, &g.committed) : Status::OK();
+      return copy(topic, group, &g.committed);
     }
     if (store_) {
       RETURN_IF_ERROR(store_->save(topic, group, next));
@@ -342,7 +342,7 @@ Status GroupTable::commit(const std::string& topic, const std::string& group, co
     }
     g.committed = std::move(next);
     ++g.commits;
-    return copier_ ? copier_(topic, group, &g.committed) : Status::OK();
+    return copy(topic, group, &g.committed);
   });
 }
 
@@ -394,7 +394,7 @@ Status GroupTable::reset(const std::string& topic, const std::string& group, con
       g.stored = true;
     }
     g.committed = offsets;
-    return copier_ ? copier_(topic, group, &g.committed) : Status::OK();
+    return copy(topic, group, &g.committed);
   });
 }
 
@@ -414,8 +414,12 @@ Status GroupTable::remove(const std::string& topic, const std::string& group) {
     g.stored = false;
     g.committed.clear();
     g.replaced.clear();
-    return copier_ ? copier_(topic, group, nullptr) : Status::OK();  // now empty: with_group forgets it
+    return copy(topic, group, nullptr);  // now empty: with_group forgets it
   });
+}
+
+Status GroupTable::copy(const std::string& topic, const std::string& group, const Committed* offsets) const {
+  return copier_ ? copier_(topic, group, offsets) : Status::OK();
 }
 
 Status GroupTable::install(const std::string& topic, const std::string& group, const Committed* offsets) {

@@ -89,6 +89,8 @@ class GroupTable final : public Coordinator {
   // The group's state, loaded from the store the first time (create: make it when unknown).
   Result<std::shared_ptr<Group>> find(const std::string& topic, const std::string& group, bool create);
   void forget_if_empty(const std::string& topic, const std::string& group);
+  // The copier's answer for a change of the group's commits (OK without a copier).
+  Status copy(const std::string& topic, const std::string& group, const Committed* offsets) const;
   // Reads the group's commits from the store again (another process may have changed them while
   // this table held no member of the group, so no lock).
   Status refresh(Group& g);

@@ -79,7 +79,7 @@ std::shared_ptr<v1::QueueService::Stub> Channels::stub(const std::string& addres
 
 void Channels::prepare(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) const {
   ctx->set_deadline(std::chrono::system_clock::now() + timeout);
-  if (!config_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + config_.token);
+  prepare_stream(ctx);
 }
 
 void Channels::prepare_stream(grpc::ClientContext* ctx) const {
