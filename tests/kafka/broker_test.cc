@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -375,6 +376,49 @@ TEST_F(BrokerTest, CorruptBatchIsRefusedAndNothingIsAppended) {
   ASSERT_TRUE(lr);
   auto offsets = decode_body<ListOffsetsResponse>(ApiKey::kListOffsets, 5, *lr, &corr);
   EXPECT_EQ(offsets.topics[0].partitions[0].offset, 0);
+}
+
+// Runs a hook when the Kafka marker of a topic is about to be written (after its topic.json).
+class MarkerHookEnv : public EnvWrapper {
+ public:
+  using EnvWrapper::EnvWrapper;
+  std::function<void()> before_marker;
+  Status write_file_atomic(const std::string& path, std::string_view data) override {
+    if (before_marker && path.ends_with("/kafka.json")) std::exchange(before_marker, nullptr)();
+    return EnvWrapper::write_file_atomic(path, data);
+  }
+};
+
+// Four producers' first requests create a topic at once: one creates it, the others find it.
+// One that found it between its topic.json and its Kafka marker took it for a topic of JSON
+// records for good, and every produce to it was refused with INVALID_RECORD.
+TEST(TopicCatalogTest, ATopicFoundWhileItIsCreatedIsAKafkaTopic) {
+  persisting::testing::TempDir dir;
+  MarkerHookEnv env(Env::Default());
+  QueueOptions qo;
+  qo.threads = 2;
+  qo.data_dir = dir.path();
+  qo.env = &env;
+  auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
+  ASSERT_TRUE(core.ok()) << core.status().to_string();
+  {
+    TopicCatalog catalog(*core, {});
+    std::future<Result<std::shared_ptr<CatalogTopic>>> found;
+    env.before_marker = [&] {
+      found = std::async(std::launch::async, [&] { return catalog.find("t"); });
+      // Fixed, the lookup waits for the creation; give it the time to go wrong if it would.
+      (void)found.wait_for(std::chrono::milliseconds(300));
+    };
+    auto created = catalog.create("t", 2, 1);
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    EXPECT_EQ((*created)->kind(), TopicKind::kKafka);
+    ASSERT_TRUE(found.valid()) << "the marker was never written";
+    auto got = found.get();
+    ASSERT_TRUE(got.ok()) << got.status().to_string();
+    EXPECT_EQ((*got)->kind(), TopicKind::kKafka);
+    EXPECT_EQ(got->get(), created->get());
+  }
+  (void)(*core)->manager->close_all();
 }
 
 TEST_F(BrokerTest, DeleteTopicsDeletesPerTopicAndARecreatedTopicStartsEmpty) {

@@ -111,8 +111,20 @@ bool TopicCatalog::is_kafka_topic(const std::string& name) {
   return core_->env->file_exists(marker_path(core_->options.data_dir, name));
 }
 
+TopicKind TopicCatalog::settled_kind(const std::string& name) {
+  if (is_kafka_topic(name)) return TopicKind::kKafka;
+  // create() writes topic.json before the marker: a topic found in between (a second producer's
+  // first request) would be remembered as one of JSON records for good. Any creation under way
+  // is over once its lock is taken.
+  std::lock_guard<std::mutex> create_lock(create_mu_);
+  return is_kafka_topic(name) ? TopicKind::kKafka : TopicKind::kRecords;
+}
+
 Result<std::shared_ptr<CatalogTopic>> TopicCatalog::remember(const TopicInfo& info) {
-  TopicKind kind = is_kafka_topic(info.topic) ? TopicKind::kKafka : TopicKind::kRecords;
+  return remember(info, settled_kind(info.topic));
+}
+
+Result<std::shared_ptr<CatalogTopic>> TopicCatalog::remember(const TopicInfo& info, TopicKind kind) {
   std::unique_lock lock(mu_);
   auto& e = topics_[info.topic];
   if (!e) e = std::make_shared<CatalogTopic>(core_, info, kind, cluster_);
@@ -170,7 +182,7 @@ Result<std::shared_ptr<CatalogTopic>> TopicCatalog::create(const std::string& na
   // JSON records; never a marker without a topic.
   RETURN_IF_ERROR(mark_kafka(name));
   if (cluster_) RETURN_IF_ERROR(cluster_->adopt_topic(info));  // its placement, before any use
-  return remember(info);
+  return remember(info, TopicKind::kKafka);
 }
 
 Result<std::vector<std::shared_ptr<CatalogTopic>>> TopicCatalog::list() {

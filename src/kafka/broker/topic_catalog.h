@@ -121,7 +121,11 @@ class TopicCatalog {
   Status mark_kafka(const std::string& name);
 
  private:
+  // The entry for a topic found in the queue (or the cluster), made once.
   Result<std::shared_ptr<CatalogTopic>> remember(const TopicInfo& info);
+  Result<std::shared_ptr<CatalogTopic>> remember(const TopicInfo& info, TopicKind kind);
+  // Whether a found topic is a Kafka one, once any creation under way has written its marker.
+  TopicKind settled_kind(const std::string& name);
   // Drops a deleted topic (however it was deleted: QueueCore tells the catalog).
   void forget(const std::string& name);
 
