@@ -23,6 +23,7 @@
 
 #include "persisting/codec.h"
 
+#include "core/huge_pages.h"
 #include "core/status_macros.h"
 
 namespace persisting {
@@ -511,6 +512,7 @@ void RecordBatch::reserve(size_t records, size_t bytes) {
   own();
   ends_.reserve(records);
   data_.reserve(bytes);
+  advise_huge_pages(data_.data(), data_.capacity());
 }
 
 void RecordBatch::clear() {

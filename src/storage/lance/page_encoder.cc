@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/huge_pages.h"
 #include "core/status_macros.h"
 #include "persisting/json.h"
 #include "storage/lance/little_endian.h"
@@ -165,6 +166,7 @@ Result<EncodedPage> encode_binary(std::span<const Cell> values, const ColumnType
   // Reserved up front: grown by doubling, a page of 8 MiB would be copied and page-faulted in
   // about twice over (a third of a flush's CPU on 256 B records).
   bytes.reserve(binary_bytes_estimate(values));
+  advise_huge_pages(bytes.data(), bytes.capacity());
   std::vector<uint64_t> ends(values.size());
   const std::vector<bool> valid = scan_nulls(values).valid;
   for (size_t i = 0; i < values.size(); ++i) {
