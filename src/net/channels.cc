@@ -1,5 +1,6 @@
 #include "net/channels.h"
 
+#include <absl/synchronization/mutex.h>
 #include <grpc/support/log.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/generic/generic_stub.h>
@@ -37,7 +38,18 @@ void quiet_grpc_logging() {
   });
 }
 
-Channels::Channels(ChannelConfig config) : config_(std::move(config)) { quiet_grpc_logging(); }
+void skip_abseil_deadlock_checks() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("PERSISTING_ABSL_DEADLOCK_CHECKS") == nullptr)
+      absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  });
+}
+
+Channels::Channels(ChannelConfig config) : config_(std::move(config)) {
+  quiet_grpc_logging();
+  skip_abseil_deadlock_checks();
+}
 
 std::shared_ptr<grpc::Channel> Channels::channel(const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
