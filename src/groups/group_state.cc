@@ -407,12 +407,7 @@ Status GroupTable::remove(const std::string& topic, const std::string& group) {
     if (store_) {
       ASSIGN_OR_RETURN(lock, store_->lock(topic, group));
     }
-    if (store_ && g.stored) {
-      Status s = store_->remove(topic, group);
-      if (!s.ok() && s.code() != Code::kNotFound) return s;
-    }
-    g.stored = false;
-    g.committed.clear();
+    RETURN_IF_ERROR(drop_commits(topic, group, g));
     g.replaced.clear();
     return copy(topic, group, nullptr);  // now empty: with_group forgets it
   });
@@ -432,14 +427,18 @@ Status GroupTable::install(const std::string& topic, const std::string& group, c
       g.committed = *offsets;
       return Status::OK();
     }
-    if (store_ && g.stored) {
-      Status s = store_->remove(topic, group);
-      if (!s.ok() && s.code() != Code::kNotFound) return s;
-    }
-    g.stored = false;
-    g.committed.clear();
-    return Status::OK();
+    return drop_commits(topic, group, g);
   });
+}
+
+Status GroupTable::drop_commits(const std::string& topic, const std::string& group, Group& g) {
+  if (store_ && g.stored) {
+    Status s = store_->remove(topic, group);
+    if (!s.ok() && s.code() != Code::kNotFound) return s;
+  }
+  g.stored = false;
+  g.committed.clear();
+  return Status::OK();
 }
 
 void GroupTable::forget_topic(const std::string& topic) {

@@ -91,6 +91,8 @@ class GroupTable final : public Coordinator {
   void forget_if_empty(const std::string& topic, const std::string& group);
   // The copier's answer for a change of the group's commits (OK without a copier).
   Status copy(const std::string& topic, const std::string& group, const Committed* offsets) const;
+  // Removes the group's stored commits (a missing file is fine) and forgets them; g is locked.
+  Status drop_commits(const std::string& topic, const std::string& group, Group& g);
   // Reads the group's commits from the store again (another process may have changed them while
   // this table held no member of the group, so no lock).
   Status refresh(Group& g);
