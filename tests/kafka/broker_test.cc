@@ -312,6 +312,48 @@ std::vector<std::string> fetched_values(const std::string& frame_bytes) {
   return out;
 }
 
+// The woken Fetch is sent by the producer connection's thread (the consumer's is another: round
+// robin over two io threads); the answers pipelined behind it still follow it, in order, and
+// each request is answered once.
+TEST_F(BrokerTest, AnswersPipelinedBehindAWokenFetchFollowItInOrderOnce) {
+  start();
+  Client consumer(port()), producer(port());
+  ASSERT_EQ(metadata(consumer, "lp").topics[0].partitions.size(), 2u);
+  FetchRequest f;
+  f.max_wait_ms = 10000;
+  f.min_bytes = 1;
+  f.topics.push_back({"lp", {{1, -1, 0, -1, 1 << 20}}});
+  MetadataRequest m;
+  m.topics = std::vector<std::string>{"lp"};
+  ASSERT_TRUE(consumer.send(frame(ApiKey::kFetch, 11, 5, f) + frame(ApiKey::kApiVersions, 3, 6, ApiVersionsRequest{"t", "1"}) +
+                            frame(ApiKey::kMetadata, 4, 7, m)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it park (not needed to pass)
+  ASSERT_EQ(produce_one(producer, 8, "woken"), 0);
+
+  auto fr = consumer.receive();  // bounded by the socket timeout (10 s), well under max_wait
+  ASSERT_TRUE(fr);
+  int32_t corr = 0;
+  EXPECT_EQ(fetched_values(*fr), std::vector<std::string>{"woken"});
+  (void)decode_body<FetchResponse>(ApiKey::kFetch, 11, *fr, &corr);
+  EXPECT_EQ(corr, 5);
+  for (int32_t want : {6, 7}) {
+    auto r = consumer.receive();
+    ASSERT_TRUE(r) << want;
+    Reader rd(*r);
+    auto c = rd.int32("correlation_id");
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(*c, want);
+  }
+  // Nothing answered twice: the next answer is the next request's.
+  ASSERT_TRUE(consumer.send(frame(ApiKey::kApiVersions, 3, 9, ApiVersionsRequest{"t", "1"})));
+  auto r = consumer.receive();
+  ASSERT_TRUE(r);
+  Reader rd(*r);
+  auto c = rd.int32("correlation_id");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(*c, 9);
+}
+
 TEST_F(BrokerTest, ParkedFetchWaitsForMinBytes) {
   start();
   Client consumer(port()), producer(port());

@@ -219,6 +219,10 @@ struct Broker::FetchState {
   std::mutex mu;
   size_t left = 0;
   bool have_winner = false;
+  // park() has posted the get of every partition: a winner's cancels come after them in each
+  // actor's mailbox (a cancel posted before the get it is meant for finds nothing, and that get
+  // then parks until the deadline).
+  bool all_parked = false;
 
   std::chrono::milliseconds time_left() const {
     auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -320,8 +324,13 @@ void Broker::fetch_round(const std::shared_ptr<FetchState>& st) {
 // every partition again), the others are cancelled. Nobody getting any by the deadline answers
 // with what is there.
 void Broker::park(const std::shared_ptr<FetchState>& st) {
-  st->waiter = queue::next_waiter_id();
-  st->have_winner = false;
+  const uint64_t waiter = queue::next_waiter_id();
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    st->waiter = waiter;
+    st->have_winner = false;
+    st->all_parked = false;
+  }
   std::vector<std::shared_ptr<runtime::BucketStorage>> parked;
   for (const auto& a : st->actors)
     if (a) parked.push_back(a);
@@ -336,14 +345,15 @@ void Broker::park(const std::shared_ptr<FetchState>& st) {
     const FetchPart& p = st->parts[j];
     const int64_t from = p.offset + static_cast<int64_t>(st->got[j].size());
     st->actors[j]->get(Offset(static_cast<uint64_t>(from)), record_limit(p), wait, st->waiter,
-                       [this, st, j, from](Result<::persisting::RecordBatch> r) {
+                       [this, st, j, from, waiter](Result<::persisting::RecordBatch> r) {
       bool cancel_others = false, last;
       {
         std::lock_guard<std::mutex> lock(st->mu);
         if (!r.ok()) {
           st->out[j].error = partition_error(r.status());
         } else if (!r->empty() && !st->have_winner) {
-          st->have_winner = cancel_others = true;
+          st->have_winner = true;
+          cancel_others = st->all_parked;  // else park() cancels them once every get is posted
           st->out[j].high_watermark =
               std::max<int64_t>(st->out[j].high_watermark, from + static_cast<int64_t>(r->size()));
           // Nothing of j was held: these are its records from the fetch offset. Otherwise they
@@ -352,9 +362,7 @@ void Broker::park(const std::shared_ptr<FetchState>& st) {
         }
         last = --st->left == 0;
       }
-      if (cancel_others)
-        for (size_t k = 0; k < st->actors.size(); ++k)
-          if (k != j && st->actors[k]) st->actors[k]->cancel_wait(st->waiter);
+      if (cancel_others) cancel_losers(st, j, waiter);
       if (!last) return;
       if (st->session) st->session->unpark(st->waiter);
       // min_bytes above 1 and time left: read every partition again, which answers once enough
@@ -370,6 +378,24 @@ void Broker::park(const std::shared_ptr<FetchState>& st) {
       fetch_answer(st);
     });
   }
+  // A part that got records while the gets were being posted (here, inline) cancels the others
+  // now. The winner's own get has completed, so cancelling it too is a no-op.
+  // (Unless the fetch went on meanwhile: a round that answered or parked anew.)
+  bool cancel = false;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (st->waiter == waiter && !st->all_parked) {
+      st->all_parked = true;
+      cancel = st->have_winner;
+    }
+  }
+  if (cancel) cancel_losers(st, st->parts.size(), waiter);
+}
+
+// Cancels the parked gets of every partition but `winner` (all of them when it is out of range).
+void Broker::cancel_losers(const std::shared_ptr<FetchState>& st, size_t winner, uint64_t waiter) {
+  for (size_t k = 0; k < st->actors.size(); ++k)
+    if (k != winner && st->actors[k]) st->actors[k]->cancel_wait(waiter);
 }
 
 // Only the first of the deadline, a high watermark passing, an append, or the connection

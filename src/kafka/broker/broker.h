@@ -103,6 +103,7 @@ class Broker {
   struct FetchState;
   void fetch_round(const std::shared_ptr<FetchState>& st);
   void park(const std::shared_ptr<FetchState>& st);
+  void cancel_losers(const std::shared_ptr<FetchState>& st, size_t winner, uint64_t waiter);
   void fetch_answer(const std::shared_ptr<FetchState>& st);
   // A fetch of replicated partitions with nothing to answer yet: waits for a high watermark to
   // pass a fetch offset (or the deadline), then reads again.

@@ -5,7 +5,9 @@
 #include <asio/post.hpp>
 #include <asio/read.hpp>
 #include <asio/write.hpp>
+#include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 
 namespace persisting::kafka {
 namespace {
@@ -85,7 +87,10 @@ void Connection::close_async() {
 
 void Connection::close() {
   if (closed_) return;
-  closed_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // no direct write starts after this (or is under way)
+    closed_ = true;
+  }
   handler_->on_close(session_);
   std::error_code ec;
   auto& sock = tls_ ? tls_->lowest_layer() : socket_;
@@ -94,8 +99,12 @@ void Connection::close() {
 }
 
 void Connection::read_more() {
-  if (closed_ || reading_ || taking_ || close_after_write_) return;
-  if (slots_.size() >= limits_.max_in_flight) return;  // resumed when answers drain
+  if (closed_ || reading_ || taking_) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (close_after_write_) return;
+    if (slots_.size() >= limits_.max_in_flight) return;  // resumed when answers drain
+  }
   if (in_begin_ > 0) {  // keep the unconsumed tail at the front (not the whole buffer: it is
                         // mostly free space)
     if (in_end_ > in_begin_) std::memmove(in_.data(), in_.data() + in_begin_, in_end_ - in_begin_);
@@ -131,17 +140,22 @@ void Connection::take_frames() {
   // and the buffer is not moved under a frame being handled.
   if (taking_) return;
   taking_ = true;
-  while (!closed_ && !close_after_write_ && in_end_ - in_begin_ >= 4 && slots_.size() < limits_.max_in_flight) {
+  while (!closed_ && in_end_ - in_begin_ >= 4) {
     const uint32_t size = load_be32(in_.data() + in_begin_);
     if (size > limits_.max_frame_bytes || size > uint32_t{INT32_MAX}) {
       taking_ = false;
       return close();
     }
     if (in_end_ - in_begin_ - 4 < size) break;  // not all of it yet
+    uint64_t slot;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (close_after_write_ || slots_.size() >= limits_.max_in_flight) break;
+      slot = first_slot_ + slots_.size();
+      slots_.emplace_back();
+    }
     std::string_view frame(in_.data() + in_begin_ + 4, size);
     in_begin_ += 4 + size;
-    const uint64_t slot = first_slot_ + slots_.size();
-    slots_.emplace_back();
     handler_->on_frame(session_, frame, Reply(shared_from_this(), slot));
   }
   taking_ = false;
@@ -149,45 +163,104 @@ void Connection::take_frames() {
 
 void Connection::complete(uint64_t slot, SlotState state, std::string bytes) {
   if (abandoned_.load(std::memory_order_acquire)) return;
+  if (state == SlotState::kReady || state == SlotState::kReadyThenClose) {
+    const uint32_t size = static_cast<uint32_t>(bytes.size() - 4);
+    bytes[0] = static_cast<char>(size >> 24);
+    bytes[1] = static_cast<char>(size >> 16);
+    bytes[2] = static_cast<char>(size >> 8);
+    bytes[3] = static_cast<char>(size);
+    if (state == SlotState::kReady && !strand_.running_in_this_thread() && write_now(slot, &bytes)) return;
+  }
   asio::dispatch(strand_, [self = shared_from_this(), slot, state, bytes = std::move(bytes)]() mutable {
-    if (self->closed_ || self->close_after_write_ || slot < self->first_slot_ ||
-        slot - self->first_slot_ >= self->slots_.size())
-      return;
-    Slot& s = self->slots_[slot - self->first_slot_];
-    s.state = state;
-    s.bytes = std::move(bytes);
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (self->closed_ || self->close_after_write_ || slot < self->first_slot_ ||
+          slot - self->first_slot_ >= self->slots_.size())
+        return;
+      Slot& s = self->slots_[slot - self->first_slot_];
+      s.state = state;
+      s.bytes = std::move(bytes);
+    }
     self->write_ready();
   });
 }
 
-void Connection::write_ready() {
-  if (closed_ || writing_) return;
-  const bool was_full = slots_.size() >= limits_.max_in_flight;
-  while (!slots_.empty() && slots_.front().state != SlotState::kWaiting) {
-    Slot& s = slots_.front();
-    if (s.state == SlotState::kClose) {
-      close_after_write_ = true;
-      slots_.clear();
-      break;
+bool Connection::write_now(uint64_t slot, std::string* bytes) {
+  if (tls_) return false;
+  bool resume;  // the strand has work: answers ready behind this one, or reading to restart
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_ || close_after_write_ || writing_ || slots_.empty() || slot != first_slot_) return false;
+    size_t sent = 0;
+    while (sent < bytes->size()) {
+      const ssize_t n = ::send(socket_.native_handle(), bytes->data() + sent, bytes->size() - sent,
+                               MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      break;  // full (the strand writes the rest when the socket takes it), or failed (its write
+              // fails the same way and closes)
     }
-    if (s.state == SlotState::kReady || s.state == SlotState::kReadyThenClose) {
-      const uint32_t size = static_cast<uint32_t>(s.bytes.size() - 4);
-      s.bytes[0] = static_cast<char>(size >> 24);
-      s.bytes[1] = static_cast<char>(size >> 16);
-      s.bytes[2] = static_cast<char>(size >> 8);
-      s.bytes[3] = static_cast<char>(size);
-      out_.push_back(std::move(s.bytes));
-      if (s.state == SlotState::kReadyThenClose) {
+    if (sent == 0) return false;
+    if (sent < bytes->size()) {  // the rest goes out through the strand, before anything later
+      Slot& s = slots_.front();
+      s.state = SlotState::kReady;
+      s.bytes = bytes->substr(sent);
+      resume = true;
+    } else {
+      const bool was_full = slots_.size() >= limits_.max_in_flight;
+      slots_.pop_front();
+      ++first_slot_;
+      resume = was_full || (!slots_.empty() && slots_.front().state != SlotState::kWaiting);
+    }
+  }
+  if (resume)
+    asio::post(strand_, [self = shared_from_this()] {
+      self->write_ready();
+      if (!self->closed_) {
+        self->take_frames();
+        self->read_more();
+      }
+    });
+  return true;
+}
+
+void Connection::write_ready() {
+  if (closed_) return;
+  bool was_full;
+  bool close_now = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (writing_) return;
+    was_full = slots_.size() >= limits_.max_in_flight;
+    while (!slots_.empty() && slots_.front().state != SlotState::kWaiting) {
+      Slot& s = slots_.front();
+      if (s.state == SlotState::kClose) {
         close_after_write_ = true;
         slots_.clear();
         break;
       }
+      if (s.state == SlotState::kReady || s.state == SlotState::kReadyThenClose) {
+        out_.push_back(std::move(s.bytes));
+        if (s.state == SlotState::kReadyThenClose) {
+          close_after_write_ = true;
+          slots_.clear();
+          break;
+        }
+      }
+      slots_.pop_front();
+      ++first_slot_;
     }
-    slots_.pop_front();
-    ++first_slot_;
+    if (out_.empty()) {
+      close_now = close_after_write_;
+    } else {
+      writing_ = true;
+    }
   }
   if (out_.empty()) {
-    if (close_after_write_) return close();
+    if (close_now) return close();
     if (was_full) {
       take_frames();
       read_more();
@@ -196,13 +269,17 @@ void Connection::write_ready() {
   }
   out_buffers_.clear();
   for (const auto& o : out_) out_buffers_.push_back(asio::buffer(o));
-  writing_ = true;
   with_stream([&](auto& s) {
     asio::async_write(s, out_buffers_,
                       asio::bind_executor(strand_, [self = shared_from_this()](const std::error_code& ec, size_t) {
-      self->writing_ = false;
       self->out_.clear();
-      if (ec || (self->close_after_write_ && self->slots_.empty())) return self->close();
+      bool close_now;
+      {
+        std::lock_guard<std::mutex> lock(self->mu_);
+        self->writing_ = false;
+        close_now = self->close_after_write_ && self->slots_.empty();
+      }
+      if (ec || close_now) return self->close();
       self->write_ready();
       if (!self->closed_) {
         self->take_frames();

@@ -6,7 +6,12 @@
 // frames to the FrameHandler, and writing. A handler answers through its Reply, from any thread
 // (a bucket actor's completion); the answer is dispatched onto the strand (run inline when the
 // completion already runs there) and written as soon as every earlier answer is out. Several
-// ready answers go out in one gathered write.
+// ready answers go out in one gathered write. One exception: an answer completed off the strand
+// that is the oldest one owed, with nothing being written, is sent at once by the completing
+// thread (a non-blocking send on a plain socket; what the socket does not take goes through the
+// strand). A Fetch woken by a Produce on another connection (another io thread) is then written
+// by the thread that appended the record, instead of waking the connection's io thread for it.
+// The answers' bookkeeping (slots_ and the write state) is under a mutex for that.
 //
 // A frame larger than max_frame_bytes or with a negative size closes the connection; so does a
 // handler that asks for it (Reply::close). Reading stops while max_in_flight requests wait for
@@ -117,6 +122,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   void complete(uint64_t slot, SlotState state, std::string bytes);
+  // Sends *bytes (a framed answer for slot) from this thread when slot is the oldest owed and
+  // nothing is being written; false (nothing sent) otherwise, and then the strand writes it.
+  bool write_now(uint64_t slot, std::string* bytes);
   void read_more();
   void on_read(const std::error_code& ec, size_t n);
   void take_frames();
@@ -138,12 +146,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   size_t in_begin_ = 0, in_end_ = 0;
   bool reading_ = false;
   bool taking_ = false;
+  // Written on the strand under mu_ (write_now reads it there); read on the strand without it.
   bool closed_ = false;
+  std::mutex mu_;           // guards the four below (write_now runs off the strand)
   std::deque<Slot> slots_;  // answers of requests first_slot_, first_slot_ + 1, ...
   uint64_t first_slot_ = 0;
   bool writing_ = false;
   bool close_after_write_ = false;
-  std::vector<std::string> out_;  // the answers being written
+  std::vector<std::string> out_;  // the answers being written (strand only)
   std::vector<asio::const_buffer> out_buffers_;
 };
 
