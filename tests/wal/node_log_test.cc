@@ -534,6 +534,33 @@ TEST(NodeLogTest, EveryHolderOfTheOldestSegmentIsAskedAtOnce) {
   EXPECT_EQ(busy_asked.load(), 0);
 }
 
+// With a max_size, the holders are asked once the log is half full, not at its second segment:
+// a put spread over many buckets would otherwise flush every one of them each segment.
+TEST(NodeLogTest, WithAMaxSizeHoldersAreAskedOnceTheLogIsHalfFull) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.wal.max_segment_size = 400;
+  o.max_size = 4000;
+  auto log = open_log(d.sub("log"), o);
+  ASSERT_TRUE(log);
+  std::atomic<int> quiet_asked{0};
+  ASSERT_TRUE(log->attach("quiet", Offset(0), ignore(), {.flush_request = [&] { ++quiet_asked; }}).ok());
+  ASSERT_TRUE(log->attach("busy", Offset(0), ignore(), {}).ok());
+  ASSERT_TRUE(log->append("quiet", stream_batch("quiet", 0, 1)).ok());
+  uint64_t busy = 0;
+  auto append_busy = [&] {
+    ASSERT_TRUE(log->append("busy", stream_batch("busy", busy, 3, 20)).ok());
+    ASSERT_TRUE(log->checkpoint("busy", Offset(busy + 3)).ok());
+    busy += 3;
+  };
+  while (log->segment_count() < 3) append_busy();
+  ASSERT_LT(log->size_bytes(), o.max_size / 2);
+  EXPECT_EQ(quiet_asked.load(), 0) << "asked at " << log->size_bytes() << " bytes of " << o.max_size;
+  while (log->size_bytes() < o.max_size / 2) append_busy();
+  EXPECT_EQ(quiet_asked.load(), 1);
+  EXPECT_EQ(log->holding_stream(), std::optional<std::string>("quiet"));
+}
+
 TEST(NodeLogTest, SegmentsAreFreedOnlyOnceNoStreamNeedsThemAndTheHolderIsAskedToFlush) {
   ScratchDir d;
   NodeLogOptions o;

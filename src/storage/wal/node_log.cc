@@ -632,6 +632,10 @@ Status NodeLog::release_segments() {
 }
 
 void NodeLog::ask_holders_to_flush() {
+  // With a size limit, not before the log is half full: asked at every new segment, a put spread
+  // over 1,024 buckets flushes each of them every segment, a few hundred records (a Lance
+  // fragment and its files) at a time.
+  if (opts_.max_size > 0 && wal_->size_bytes() < opts_.max_size / 2) return;
   const std::vector<Offset> starts = wal_->segment_starts();
   if (starts.size() < 2) return;
   std::vector<std::function<void()>> asks;

@@ -288,7 +288,8 @@ class NodeLog {
   // when none needs anything. Asks the stream holding the oldest segment to flush.
   Status release_segments();
   // Asks every stream holding the oldest segment back to flush (at once, so their flushes run
-  // side by side; again after a second if one still holds it).
+  // side by side; again after a second if one still holds it), once there are two segments or
+  // more and, with a max_size, the log holds at least half of it.
   void ask_holders_to_flush();
   // Under mu_: the smallest LSN some stream still needs (next LSN if none), and which stream.
   std::pair<Offset, const std::string*> lowest_needed() const;
