@@ -230,14 +230,20 @@ TEST_F(BrokerTest, TokenRequiresSaslPlainFirst) {
   EXPECT_EQ(m.topics[0].error_code, 0);
 }
 
+// A Fetch of partition 1 of topic from offset 0 that parks until a record comes (10 s at most).
+FetchRequest parked_fetch(const std::string& topic) {
+  FetchRequest f;
+  f.max_wait_ms = 10000;
+  f.min_bytes = 1;
+  f.topics.push_back({topic, {{1, -1, 0, -1, 1 << 20}}});
+  return f;
+}
+
 TEST_F(BrokerTest, ParkedFetchIsAnsweredByAProduceFromAnotherConnection) {
   start();
   Client consumer(port()), producer(port());
   ASSERT_EQ(metadata(consumer, "lp").topics[0].partitions.size(), 2u);
-  FetchRequest f;
-  f.max_wait_ms = 10000;
-  f.min_bytes = 1;
-  f.topics.push_back({"lp", {{1, -1, 0, -1, 1 << 20}}});
+  const FetchRequest f = parked_fetch("lp");
   ASSERT_TRUE(consumer.send(frame(ApiKey::kFetch, 11, 5, f)));
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it park (not needed to pass)
 
@@ -319,10 +325,7 @@ TEST_F(BrokerTest, AnswersPipelinedBehindAWokenFetchFollowItInOrderOnce) {
   start();
   Client consumer(port()), producer(port());
   ASSERT_EQ(metadata(consumer, "lp").topics[0].partitions.size(), 2u);
-  FetchRequest f;
-  f.max_wait_ms = 10000;
-  f.min_bytes = 1;
-  f.topics.push_back({"lp", {{1, -1, 0, -1, 1 << 20}}});
+  const FetchRequest f = parked_fetch("lp");
   MetadataRequest m;
   m.topics = std::vector<std::string>{"lp"};
   ASSERT_TRUE(consumer.send(frame(ApiKey::kFetch, 11, 5, f) + frame(ApiKey::kApiVersions, 3, 6, ApiVersionsRequest{"t", "1"}) +
