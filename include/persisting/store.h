@@ -121,6 +121,14 @@ struct ReaderOptions {
   // A member that sends no heartbeat for this long (a get heartbeats every third of it) is
   // dropped from the group; a dynamic member's buckets go to the others.
   std::chrono::milliseconds session_timeout = std::chrono::seconds(10);
+
+  // A reader of a remote node (Client) asks for up to this many records per round trip and
+  // keeps what a get does not return for the gets after it, as Kafka consumers prefetch: a loop
+  // of small gets then costs one round trip per read_ahead records, not one per get. Records
+  // kept ahead are returned in order and only once; set_offset() and reset() drop them. 0 asks for
+  // exactly each get's limit. At most 100,000 (a node's largest get); a node also stops an
+  // answer at 8 MiB. The embedded Queue reads ahead within each get's limit and ignores this.
+  uint32_t read_ahead = 1000;
 };
 
 // One consumer group of a topic, as Store::groups lists it.

@@ -285,22 +285,49 @@ Status ClientReaderState::fetch(const Groups& g, size_t limit, uint32_t wait_ms,
   return Status::OK();
 }
 
+Groups ClientReaderState::groups(const std::vector<size_t>& which) {
+  std::vector<BucketId> buckets;
+  buckets.reserve(which.size());
+  for (size_t i : which) buckets.push_back(cursor.buckets[i]);
+  Groups g = group_by_owner(*core, info.topic, buckets);
+  // Indexes into `which` back to indexes into the cursor.
+  for (auto& [address, idx] : g.by_address)
+    for (size_t& k : idx) k = which[k];
+  for (auto& [k, s] : g.failed) k = which[k];
+  std::map<size_t, std::string> failed_owner;
+  for (auto& [k, owner] : g.failed_owner) failed_owner[which[k]] = std::move(owner);
+  g.failed_owner = std::move(failed_owner);
+  return g;
+}
+
 Result<std::vector<Message>> ClientReaderState::get(size_t limit, uint32_t wait_ms) {
-  std::vector<RecordBatch> raw;
-  bool any = false;
+  std::vector<RecordBatch> raw(cursor.buckets.size());
+  // Buckets holding at least their share of the limit from earlier answers (options.read_ahead)
+  // are served from it; the others are fetched, up to read_ahead records in all.
+  std::vector<size_t> which = cursor.to_fetch(limit);
+  if (which.empty()) return queue::take_fair(cursor, info.topic, raw, limit);
+  bool ahead = false;
+  for (size_t i = 0; i < cursor.buckets.size(); ++i) ahead = ahead || cursor.ahead_count(i) > 0;
+  const size_t ask = std::max<size_t>(limit, options.read_ahead);
   // One owner: a single Get, which the node answers at once when records are there and parks
   // otherwise. Several: a no-wait pass first, so every owner's records are read fairly (of
   // waiting Gets to all, only the first to answer is kept), then waiting Gets if none had any.
-  Groups g = groups();
+  // Records already ahead are an answer: nothing waits then.
+  if (ahead) wait_ms = 0;
+  bool any = false;
+  Groups g = groups(which);
   const uint32_t first_wait = wait_ms > 0 && g.by_address.size() == 1 ? wait_ms : 0;
-  Status s = fetch(g, limit, first_wait, &raw, &any);
+  Status s = fetch(g, ask, first_wait, &raw, &any);
   // Owners refreshed: once more, unless the wait itself ran out (that would wait twice as long).
   if (!s.ok() && retryable(s) && !(first_wait > 0 && s.code() == Code::kDeadlineExceeded)) {
-    g = groups();
-    s = fetch(g, limit, first_wait, &raw, &any);
+    g = groups(which);
+    s = fetch(g, ask, first_wait, &raw, &any);
   }
-  if (!s.ok()) return s;
-  if (!any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(fetch(g, limit, wait_ms, &raw, &any));
+  if (!s.ok()) {
+    if (!ahead) return s;
+    raw.assign(cursor.buckets.size(), RecordBatch());  // the records ahead are served
+  }
+  if (s.ok() && !any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(fetch(g, ask, wait_ms, &raw, &any));
   return queue::take_fair(cursor, info.topic, raw, limit);
 }
 
@@ -357,13 +384,16 @@ Result<std::unique_ptr<TopicReader>> Client::open_reader(const ReaderOptions& op
 }
 
 Result<std::unique_ptr<ClientReader>> Client::reader(const ReaderOptions& options) {
+  if (options.read_ahead > net::kMaxGetLimit)
+    return InvalidArgument("reader of topic '" + options.topic + "': read_ahead " + std::to_string(options.read_ahead) +
+                           " is above " + std::to_string(net::kMaxGetLimit) + " (a node's largest get)");
   ASSIGN_OR_RETURN(TopicInfo info, core_->topic(options.topic));
   ASSIGN_OR_RETURN(std::vector<BucketId> buckets, queue::reader_buckets(info, options));
   auto s = std::make_unique<detail::ClientReaderState>();
   s->core = core_;
   s->info = std::move(info);
   s->options = options;
-  s->cursor.init(std::move(buckets));  // the node trims each answer to limit: nothing stays ahead
+  s->cursor.init(std::move(buckets));
   if (!options.group.empty()) RETURN_IF_ERROR(s->join_group());  // client_groups.cc
   return std::unique_ptr<ClientReader>(new ClientReader(std::move(s)));
 }

@@ -161,6 +161,8 @@ struct ClientReaderState {
 
   // The reader's buckets by owner, as the owner cache has them now.
   Groups groups() { return group_by_owner(*core, info.topic, cursor.buckets); }
+  // The owners of the cursor's buckets at indexes `which`; the indexes stay the cursor's.
+  Groups groups(const std::vector<size_t>& which);
   // One Get per owner in g (parallel); raw[i] gets bucket i's records. With wait, the first
   // owner answering with data cancels the others.
   Status fetch(const Groups& g, size_t limit, uint32_t wait_ms, std::vector<RecordBatch>* raw, bool* any);

@@ -23,6 +23,7 @@
 #include "net/membership.h"
 #include "net/put_dedup.h"
 #include "net/topic_directory.h"
+#include "net/wire.h"
 #include "persisting/v1/queue.grpc.pb.h"
 #include "queue/queue_core.h"
 
@@ -32,7 +33,7 @@ struct ServiceConfig {
   std::string token;                        // empty: no access control
   size_t max_response_bytes = 8u << 20;     // a Get answer stops adding records past this
   uint32_t max_wait_ms = 60000;             // longer waits are cut to this
-  uint32_t max_get_limit = 100000;
+  uint32_t max_get_limit = kMaxGetLimit;
   std::chrono::milliseconds peer_timeout{2000};
   ReplicationConfig replication;  // in-sync sets of the replicated buckets this node leads
 };

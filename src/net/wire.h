@@ -10,6 +10,10 @@
 
 namespace persisting::net {
 
+// The most records one Get may ask for: a node refuses more (ServiceConfig::max_get_limit),
+// and a remote reader's read_ahead stays within it.
+inline constexpr uint32_t kMaxGetLimit = 100000;
+
 void to_wire(const RecordBatch& batch, v1::RecordRun* run);
 // Records [first, first + n) of batch.
 void to_wire(const RecordBatch& batch, size_t first, size_t n, v1::RecordRun* run);

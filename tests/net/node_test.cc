@@ -192,6 +192,77 @@ TEST(Node, BlockingGetFromOneOwnerIsOneRpc) {
   EXPECT_TRUE(got->empty());
 }
 
+// A reader reads ahead (ReaderOptions.read_ahead): small gets are served from one Get's answer,
+// every record once and in order per bucket; set_offset drops what is ahead; read_ahead 0 asks for
+// exactly each get's limit; a read_ahead above a node's largest get is refused.
+TEST(Node, ReadAheadServesSmallGetsFromOneRpc) {
+  int mport = testing::free_port();
+  Cluster cluster(1, {"--metrics", "127.0.0.1:" + std::to_string(mport)});
+  ASSERT_TRUE(cluster.start_all());
+  auto c = client(cluster.address(0));
+  auto w = c->writer({.topic = "ahead", .bucket_column = "id", .num_buckets = 4});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  std::vector<Record> batch;
+  for (int i = 0; i < 400; ++i) batch.push_back(Record{{"id", "k" + std::to_string(i)}, {"i", int64_t(i)}});
+  ASSERT_TRUE((*w)->put(batch).ok());
+  // Reads every record with gets of 10; returns the Get RPCs it cost.
+  auto read_all = [&](ClientReader& r) {
+    int64_t before = get_rpcs(mport);
+    std::map<uint32_t, uint64_t> next;  // bucket -> the offset the next record must have
+    std::set<int64_t> seen;
+    for (int g = 0; g < 200 && seen.size() < 400; ++g) {
+      auto got = r.get(10, /*wait=*/false, std::chrono::milliseconds(0));
+      EXPECT_TRUE(got.ok()) << got.status().to_string();
+      if (!got.ok()) break;
+      EXPECT_LE(got->size(), 10u);
+      for (const auto& m : *got) {
+        EXPECT_EQ(m.offset.value(), next[m.bucket.value()]) << "bucket " << m.bucket.value();
+        next[m.bucket.value()] = m.offset.value() + 1;
+        EXPECT_TRUE(seen.insert(m.record.find("i")->as_int()).second) << "twice: " << m.record.find("i")->as_int();
+      }
+    }
+    EXPECT_EQ(seen.size(), 400u);
+    auto rest = r.get(10, /*wait=*/false, std::chrono::milliseconds(0));
+    EXPECT_TRUE(rest.ok() && rest->empty());
+    return get_rpcs(mport) - before;
+  };
+  auto exact = c->reader({.topic = "ahead", .read_ahead = 0});
+  ASSERT_TRUE(exact.ok()) << exact.status().to_string();
+  EXPECT_EQ(read_all(**exact), 41);  // 40 gets of 10, and the empty one
+  auto r = c->reader({.topic = "ahead"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  // One Get brings all 400; a bucket is asked again only once fewer than 3 (10 / 4) are ahead.
+  EXPECT_LE(read_all(**r), 10);
+
+  // A seek drops what is ahead: the next records of bucket 0 start at the new offset.
+  auto again = c->reader({.topic = "ahead", .buckets = {0}});
+  ASSERT_TRUE(again.ok());
+  auto first = (*again)->get(5, false, std::chrono::milliseconds(0));
+  ASSERT_TRUE(first.ok() && first->size() == 5u);
+  ASSERT_TRUE((*again)->set_offset(Offset(2), BucketId(0)).ok());
+  auto after = (*again)->get(3, false, std::chrono::milliseconds(0));
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  ASSERT_EQ(after->size(), 3u);
+  EXPECT_EQ((*after)[0].offset.value(), 2u);
+  EXPECT_EQ((*after)[0].record.find("i")->as_int(), (*first)[2].record.find("i")->as_int());
+
+  // Records put after everything ahead was returned reach a waiting get.
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_TRUE((*w)->put(Record{{"id", "late"}, {"i", int64_t(400)}}).ok());
+  });
+  auto woken = (*r)->get(10, /*wait=*/true, std::chrono::seconds(30));
+  late.join();
+  ASSERT_TRUE(woken.ok()) << woken.status().to_string();
+  ASSERT_EQ(woken->size(), 1u);
+  EXPECT_EQ((*woken)[0].record.find("i")->as_int(), 400);
+
+  auto too_far = c->reader({.topic = "ahead", .read_ahead = 100001});
+  ASSERT_FALSE(too_far.ok());
+  EXPECT_EQ(too_far.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(too_far.status().message().find("read_ahead"), std::string::npos) << too_far.status().to_string();
+}
+
 TEST(Node, StartsFromAConfigFile) {
   testing::TempDir dir;
   int port = testing::free_port();
