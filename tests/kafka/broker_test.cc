@@ -451,7 +451,7 @@ TEST(TopicCatalogTest, ATopicFoundWhileItIsCreatedIsAKafkaTopic) {
     std::future<Result<std::shared_ptr<CatalogTopic>>> found;
     env.before_marker = [&] {
       found = std::async(std::launch::async, [&] { return catalog.find("t"); });
-      // Fixed, the lookup waits for the creation; give it the time to go wrong if it would.
+      // The lookup runs inside the window; give it the time to finish (and go wrong if it would).
       (void)found.wait_for(std::chrono::milliseconds(300));
     };
     auto created = catalog.create("t", 2, 1);
@@ -462,6 +462,37 @@ TEST(TopicCatalogTest, ATopicFoundWhileItIsCreatedIsAKafkaTopic) {
     ASSERT_TRUE(got.ok()) << got.status().to_string();
     EXPECT_EQ((*got)->kind(), TopicKind::kKafka);
     EXPECT_EQ(got->get(), created->get());
+  }
+  (void)(*core)->manager->close_all();
+}
+
+// The same window seen from a peer: a node that learns a topic through the creating node's
+// GetTopic reads the Kafka kind from the node's probe (is_kafka_topic). Between topic.json and
+// the marker the probe said "JSON records", and the peer kept that for good.
+TEST(TopicCatalogTest, APeerAskingWhileATopicIsCreatedLearnsItIsAKafkaTopic) {
+  persisting::testing::TempDir dir;
+  MarkerHookEnv env(Env::Default());
+  QueueOptions qo;
+  qo.threads = 2;
+  qo.data_dir = dir.path();
+  qo.env = &env;
+  auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
+  ASSERT_TRUE(core.ok()) << core.status().to_string();
+  {
+    TopicCatalog catalog(*core, {});
+    std::optional<bool> probed;
+    bool topic_there = false;
+    env.before_marker = [&] {
+      topic_there = (*core)->lookup("t").ok();
+      probed = catalog.is_kafka_topic("t");
+    };
+    auto created = catalog.create("t", 2, 1);
+    ASSERT_TRUE(created.ok()) << created.status().to_string();
+    ASSERT_TRUE(probed.has_value()) << "the marker was never written";
+    EXPECT_TRUE(topic_there) << "the window is after topic.json";
+    EXPECT_TRUE(*probed);
+    EXPECT_TRUE(catalog.is_kafka_topic("t"));
+    EXPECT_FALSE(catalog.is_kafka_topic("other"));
   }
   (void)(*core)->manager->close_all();
 }

@@ -104,24 +104,16 @@ Status TopicCatalog::remove(const std::string& name) {
 }
 
 bool TopicCatalog::is_kafka_topic(const std::string& name) {
-  if (!core_->has_data_dir()) {
+  {
     std::shared_lock lock(mu_);
-    return kafka_in_memory_.count(name) > 0;
+    if (creating_.count(name)) return true;
+    if (!core_->has_data_dir()) return kafka_in_memory_.count(name) > 0;
   }
   return core_->env->file_exists(marker_path(core_->options.data_dir, name));
 }
 
-TopicKind TopicCatalog::settled_kind(const std::string& name) {
-  if (is_kafka_topic(name)) return TopicKind::kKafka;
-  // create() writes topic.json before the marker: a topic found in between (a second producer's
-  // first request) would be remembered as one of JSON records for good. Any creation under way
-  // is over once its lock is taken.
-  std::lock_guard<std::mutex> create_lock(create_mu_);
-  return is_kafka_topic(name) ? TopicKind::kKafka : TopicKind::kRecords;
-}
-
 Result<std::shared_ptr<CatalogTopic>> TopicCatalog::remember(const TopicInfo& info) {
-  return remember(info, settled_kind(info.topic));
+  return remember(info, is_kafka_topic(info.topic) ? TopicKind::kKafka : TopicKind::kRecords);
 }
 
 Result<std::shared_ptr<CatalogTopic>> TopicCatalog::remember(const TopicInfo& info, TopicKind kind) {
@@ -177,10 +169,26 @@ Result<std::shared_ptr<CatalogTopic>> TopicCatalog::create(const std::string& na
   w.batch_size = options_.batch_size;
   w.backend = options_.backend;
   w.backend_options = options_.backend_options;
-  ASSIGN_OR_RETURN(TopicInfo info, core_->open_for_write(w));
+  // From topic.json to the marker, lookups (here, or a peer's through this node) see a topic
+  // being made over Kafka: one that found it in between took it for a topic of JSON records for
+  // good, and refused every produce.
+  {
+    std::unique_lock lock(mu_);
+    creating_.insert(name);
+  }
+  auto made = core_->open_for_write(w);
   // After topic.json: a crash in between leaves a topic our APIs see whole and Kafka serves as
   // JSON records; never a marker without a topic.
-  RETURN_IF_ERROR(mark_kafka(name));
+  Status marked = made.ok() ? mark_kafka(name) : made.status();
+  {
+    std::unique_lock lock(mu_);
+    creating_.erase(name);
+  }
+  if (!marked.ok()) {
+    forget(name);  // an entry remembered in the window: looked up afresh (JSON records)
+    return marked;
+  }
+  TopicInfo info = std::move(made).value();
   if (cluster_) RETURN_IF_ERROR(cluster_->adopt_topic(info));  // its placement, before any use
   return remember(info, TopicKind::kKafka);
 }

@@ -115,7 +115,9 @@ class TopicCatalog {
   // through the cluster (learned from peers) and partitions are served only where owned.
   void set_cluster(KafkaCluster* cluster) { cluster_ = cluster; }
   KafkaCluster* cluster() const { return cluster_; }
-  // Whether the topic was created over Kafka (its marker; in memory without a data dir).
+  // Whether the topic was created over Kafka (its marker; in memory without a data dir), or is
+  // being created over Kafka here: a lookup between its topic.json and its marker, here or by a
+  // peer asking this node (the service's probe), learns the kind the topic is getting.
   bool is_kafka_topic(const std::string& name);
   // Marks a topic learned from a peer as a Kafka topic (writes its marker).
   Status mark_kafka(const std::string& name);
@@ -124,8 +126,6 @@ class TopicCatalog {
   // The entry for a topic found in the queue (or the cluster), made once.
   Result<std::shared_ptr<CatalogTopic>> remember(const TopicInfo& info);
   Result<std::shared_ptr<CatalogTopic>> remember(const TopicInfo& info, TopicKind kind);
-  // Whether a found topic is a Kafka one, once any creation under way has written its marker.
-  TopicKind settled_kind(const std::string& name);
   // Drops a deleted topic (however it was deleted: QueueCore tells the catalog).
   void forget(const std::string& name);
 
@@ -136,6 +136,7 @@ class TopicCatalog {
   std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<CatalogTopic>> topics_;
   std::set<std::string> kafka_in_memory_;  // Kafka topics of a node without a data dir
+  std::set<std::string> creating_;         // names create() is making (topic.json to marker)
   uint64_t observer_ = 0;                  // QueueCore::on_topic_deleted
 };
 
