@@ -48,8 +48,9 @@ class _ReaderCore:
 
     def __init__(self, system: "System", topic: str, buckets: Optional[List[int]],
                  rank: Optional[int], world_size: int,
-                 group: Optional[_GroupSettings] = None) -> None:
+                 group: Optional[_GroupSettings] = None, read_ahead: int = 1000) -> None:
         self.system = system
+        self.read_ahead = read_ahead
         self.topic = topic
         self.buckets = buckets
         self.rank = rank
@@ -83,11 +84,13 @@ class _ReaderCore:
                 try:
                     if g is None:
                         native = self.system._native.reader(self.topic, self.buckets, self.rank,
-                                                            self.world_size)
+                                                            self.world_size,
+                                                            read_ahead=self.read_ahead)
                     else:
                         native = self.system._native.reader(
                             self.topic, self.buckets, self.rank, self.world_size, g.group,
-                            g.start, g.auto_commit, g.auto_commit_interval, g.session_timeout)
+                            g.start, g.auto_commit, g.auto_commit_interval, g.session_timeout,
+                            read_ahead=self.read_ahead)
                     break
                 except NotFoundError:
                     if self.system._native.topic(self.topic) is None:
@@ -317,8 +320,8 @@ class Reader(_Positions):
 
     def __init__(self, system: "System", topic: str, buckets: Optional[List[int]],
                  rank: Optional[int], world_size: int,
-                 group: Optional[_GroupSettings] = None) -> None:
-        self._core = _ReaderCore(system, topic, buckets, rank, world_size, group)
+                 group: Optional[_GroupSettings] = None, read_ahead: int = 1000) -> None:
+        self._core = _ReaderCore(system, topic, buckets, rank, world_size, group, read_ahead)
         self._lock: Optional[asyncio.Lock] = None
 
     def _try_open(self) -> bool:

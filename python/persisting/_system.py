@@ -18,6 +18,8 @@ from ._writer import Writer
 from .errors import Error, InvalidArgumentError
 
 #: Every open system, closed at interpreter exit (engine threads must stop before Python does).
+# A remote reader's largest read_ahead: a node's largest get (ReaderOptions::read_ahead).
+_MAX_READ_AHEAD = 100_000
 _OPEN: "weakref.WeakSet[System]" = weakref.WeakSet()
 
 
@@ -236,7 +238,7 @@ class QueueApi:
                      backend_options: Optional[Dict[str, Any]] = None,
                      group: Optional[str] = None, start: str = "earliest",
                      auto_commit: bool = True, auto_commit_interval: float = 5.0,
-                     session_timeout: float = 10.0) -> Reader:
+                     session_timeout: float = 10.0, read_ahead: int = 1000) -> Reader:
         if bucket_id is not None and bucket_ids is not None:
             raise InvalidArgumentError("give bucket_id or bucket_ids, not both")
         if (rank is None) != (world_size is None):
@@ -245,6 +247,10 @@ class QueueApi:
             raise InvalidArgumentError("give buckets or rank/world_size, not both")
         if start not in ("earliest", "latest"):
             raise InvalidArgumentError(f"start must be 'earliest' or 'latest', got {start!r}")
+        if isinstance(read_ahead, bool) or not isinstance(read_ahead, int) \
+                or not 0 <= read_ahead <= _MAX_READ_AHEAD:
+            raise InvalidArgumentError(
+                f"read_ahead must be an int in [0, {_MAX_READ_AHEAD}], got {read_ahead!r}")
         settings = None
         if group is not None:
             if not isinstance(group, str):
@@ -263,7 +269,7 @@ class QueueApi:
         elif bucket_ids is not None:
             buckets = [int(b) for b in bucket_ids]
         reader = Reader(self._system, topic, buckets, None if rank is None else int(rank),
-                        1 if world_size is None else int(world_size), settings)
+                        1 if world_size is None else int(world_size), settings, read_ahead)
         self._system._readers.add(reader._core)
         reader._try_open()
         return reader
@@ -275,7 +281,7 @@ class QueueApi:
                    backend_options: Optional[Dict[str, Any]] = None,
                    group: Optional[str] = None, start: str = "earliest",
                    auto_commit: bool = True, auto_commit_interval: float = 5.0,
-                   session_timeout: float = 10.0) -> Reader:
+                   session_timeout: float = 10.0, read_ahead: int = 1000) -> Reader:
         """Opens a reader of a topic, of all its buckets or of some.
 
         Args:
@@ -299,6 +305,9 @@ class QueueApi:
             auto_commit_interval: seconds between automatic commits.
             session_timeout: seconds without a get after which a dynamic member is dropped
                 from the group and its buckets go to the others.
+            read_ahead: with a remote system, records each round trip to a node may bring
+                beyond a get's limit, kept for the next gets (0 to 100,000; 0 fetches exactly
+                what each get asks for). An embedded system ignores it.
         """
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
@@ -306,7 +315,7 @@ class QueueApi:
             lambda: self._open_reader(topic, bucket_id, bucket_ids, rank, world_size,
                                       group=group, start=start, auto_commit=auto_commit,
                                       auto_commit_interval=auto_commit_interval,
-                                      session_timeout=session_timeout))
+                                      session_timeout=session_timeout, read_ahead=read_ahead))
 
     def get_bucket_id(self, topic: str, value: Any) -> int:
         """The bucket a record whose bucket column holds value goes to (the topic must exist)."""

@@ -151,7 +151,7 @@ std::shared_ptr<ReaderHandle> SystemHandle::reader(const std::string& topic,
                                                    std::optional<uint32_t> rank, uint32_t world_size,
                                                    const std::string& group, const std::string& start,
                                                    bool auto_commit, double auto_commit_interval,
-                                                   double session_timeout) {
+                                                   double session_timeout, uint32_t read_ahead) {
   auto s = get();
   ReaderOptions o;
   o.group = group;
@@ -159,6 +159,7 @@ std::shared_ptr<ReaderHandle> SystemHandle::reader(const std::string& topic,
   o.auto_commit = auto_commit;
   o.auto_commit_interval = seconds_option(auto_commit_interval, "auto_commit_interval");
   o.session_timeout = seconds_option(session_timeout, "session_timeout");
+  o.read_ahead = read_ahead;
   o.topic = topic;
   if (buckets)
     for (uint32_t b : *buckets) o.buckets.emplace_back(b);
@@ -279,6 +280,7 @@ void bind_handles(py::module_& m) {
       .def("reader", &SystemHandle::reader, py::arg("topic"), py::arg("buckets"), py::arg("rank"),
            py::arg("world_size"), py::arg("group") = "", py::arg("start") = "earliest",
            py::arg("auto_commit") = true, py::arg("auto_commit_interval") = 5.0, py::arg("session_timeout") = 10.0,
+           py::arg("read_ahead") = 1000,
            "Opens an existing topic for reading (in a consumer group when group is not empty).")
       .def("topic", &SystemHandle::topic, py::arg("name"), "The topic's settings, or None.")
       .def("bucket_of", &SystemHandle::bucket_of, py::arg("topic"), py::arg("value"),

@@ -95,7 +95,7 @@ class SystemHandle {
   std::shared_ptr<ReaderHandle> reader(const std::string& topic, std::optional<std::vector<uint32_t>> buckets,
                                        std::optional<uint32_t> rank, uint32_t world_size, const std::string& group,
                                        const std::string& start, bool auto_commit, double auto_commit_interval,
-                                       double session_timeout);
+                                       double session_timeout, uint32_t read_ahead);
   // The topic's settings, or None when it does not exist.
   pybind11::object topic(const std::string& name);
   uint32_t bucket_of(const std::string& topic, pybind11::handle value);

@@ -438,3 +438,32 @@ async def test_close_without_flush_keeps_records_in_the_log(tmp_path, topic):
         system.close()
     assert list(topic_dir.glob("bucket_*/data.lance/_versions"))
     assert await read_in_a_new_process(tmp_path, topic, 80) == list(range(80))
+
+
+@pytest.mark.parametrize("read_ahead", [0, 7, 1000])
+async def test_small_gets_with_read_ahead_return_every_record_once_in_order(system, topic, read_ahead):
+    writer = await system.queue.write(topic, num_buckets=4)
+    await writer.put([{"id": f"k{i}", "i": i} for i in range(300)])
+    reader = await system.queue.read(topic, read_ahead=read_ahead)
+    got = []
+    for _ in range(200):
+        batch = await reader.get(limit=10, wait=False)
+        assert len(batch) <= 10
+        if not batch:
+            break
+        got.extend(r["i"] for r in batch)
+    assert sorted(got) == list(range(300))  # each once
+    per_bucket = {}
+    for i in got:  # in put order within each bucket
+        per_bucket.setdefault(system.queue.get_bucket_id(topic, f"k{i}"), []).append(i)
+    assert all(v == sorted(v) for v in per_bucket.values())
+    assert sum(reader.offsets().values()) == 300
+    await writer.put({"id": "late", "i": 300})
+    assert await reader.get(wait=True, timeout=30) == [{"id": "late", "i": 300}]
+
+
+@pytest.mark.parametrize("bad", [-1, 100_001, 1.5, "10", True])
+async def test_a_bad_read_ahead_is_refused(system, topic, bad):
+    await system.queue.write(topic)
+    with pytest.raises(persisting.InvalidArgumentError, match="read_ahead"):
+        await system.queue.read(topic, read_ahead=bad)
