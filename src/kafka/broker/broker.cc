@@ -408,24 +408,39 @@ void Broker::park_on_high_watermarks(const std::shared_ptr<FetchState>& st) {
     std::atomic<bool> fired{false};
     std::atomic<Scheduler::TaskId> deadline{0};
     std::vector<std::shared_ptr<runtime::BucketStorage>> appends;  // parts waiting for an append
+    std::mutex mu;
+    bool posted = false;  // every wait is registered: a winner may cancel the appends' waits
   };
   auto park = std::make_shared<Park>();
   const uint64_t w = queue::next_waiter_id();
   for (size_t j = 0; j < st->parts.size(); ++j)
     if (st->actors[j] && !(st->hw[j] && st->held[j])) park->appends.push_back(st->actors[j]);
+  auto cancel_appends = [park, w] {
+    for (const auto& a : park->appends) a->cancel_wait(w);
+  };
+  auto cancel_if_posted = [park, cancel_appends] {
+    bool cancel;
+    {
+      std::lock_guard<std::mutex> lock(park->mu);
+      cancel = park->posted;
+    }
+    if (cancel) cancel_appends();
+  };
   // The winner unparks while st still holds the reply (so the session is alive), and cancels
-  // the rest.
-  auto claim = [st, park, w] {
+  // the rest. A winner that fires while the waits are being registered (here, inline) leaves
+  // the cancel to the end of that loop: cancelled earlier, a get posted after it would stay
+  // parked for the whole wait.
+  auto claim = [st, park, w, cancel_if_posted] {
     if (park->fired.exchange(true)) return false;
     if (st->session) st->session->unpark(w);
     if (auto id = park->deadline.load()) Scheduler::Default()->cancel(id);
-    for (const auto& a : park->appends) a->cancel_wait(w);
+    cancel_if_posted();
     return true;
   };
   if (st->session)
-    st->session->park(w, [this, st, park, w] {  // closing: answered now, the reply let go
+    st->session->park(w, [this, st, park, cancel_if_posted] {  // closing: answered now, the reply let go
       if (park->fired.exchange(true)) return;
-      for (const auto& a : park->appends) a->cancel_wait(w);
+      cancel_if_posted();
       fetch_answer(st);
     });
   park->deadline = Scheduler::Default()->schedule_at(st->deadline, [this, st, claim] {
@@ -450,6 +465,13 @@ void Broker::park_on_high_watermarks(const std::shared_ptr<FetchState>& st) {
       });
     }
   }
+  bool cancel;
+  {
+    std::lock_guard<std::mutex> lock(park->mu);
+    park->posted = true;
+    cancel = park->fired.load();
+  }
+  if (cancel) cancel_appends();
 }
 
 void Broker::fetch_answer(const std::shared_ptr<FetchState>& st) {
