@@ -434,20 +434,33 @@ class MarkerHookEnv : public EnvWrapper {
   }
 };
 
+// A catalog's node with a data dir whose Env runs a hook before a Kafka marker is written.
+class TopicCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    QueueOptions qo;
+    qo.threads = 2;
+    qo.data_dir = dir.path();
+    qo.env = &env;
+    auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
+    ASSERT_TRUE(core.ok()) << core.status().to_string();
+    core_ = *core;
+  }
+  void TearDown() override {
+    if (core_) (void)core_->manager->close_all();
+  }
+
+  persisting::testing::TempDir dir;
+  MarkerHookEnv env{Env::Default()};
+  std::shared_ptr<detail::QueueCore> core_;
+};
+
 // Four producers' first requests create a topic at once: one creates it, the others find it.
 // One that found it between its topic.json and its Kafka marker took it for a topic of JSON
 // records for good, and every produce to it was refused with INVALID_RECORD.
-TEST(TopicCatalogTest, ATopicFoundWhileItIsCreatedIsAKafkaTopic) {
-  persisting::testing::TempDir dir;
-  MarkerHookEnv env(Env::Default());
-  QueueOptions qo;
-  qo.threads = 2;
-  qo.data_dir = dir.path();
-  qo.env = &env;
-  auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
-  ASSERT_TRUE(core.ok()) << core.status().to_string();
+TEST_F(TopicCatalogTest, ATopicFoundWhileItIsCreatedIsAKafkaTopic) {
   {
-    TopicCatalog catalog(*core, {});
+    TopicCatalog catalog(core_, {});
     std::future<Result<std::shared_ptr<CatalogTopic>>> found;
     env.before_marker = [&] {
       found = std::async(std::launch::async, [&] { return catalog.find("t"); });
@@ -463,27 +476,18 @@ TEST(TopicCatalogTest, ATopicFoundWhileItIsCreatedIsAKafkaTopic) {
     EXPECT_EQ((*got)->kind(), TopicKind::kKafka);
     EXPECT_EQ(got->get(), created->get());
   }
-  (void)(*core)->manager->close_all();
 }
 
 // The same window seen from a peer: a node that learns a topic through the creating node's
 // GetTopic reads the Kafka kind from the node's probe (is_kafka_topic). Between topic.json and
 // the marker the probe said "JSON records", and the peer kept that for good.
-TEST(TopicCatalogTest, APeerAskingWhileATopicIsCreatedLearnsItIsAKafkaTopic) {
-  persisting::testing::TempDir dir;
-  MarkerHookEnv env(Env::Default());
-  QueueOptions qo;
-  qo.threads = 2;
-  qo.data_dir = dir.path();
-  qo.env = &env;
-  auto core = detail::make_queue_core(qo, NodeId("n1"), {{NodeId("n1"), ""}});
-  ASSERT_TRUE(core.ok()) << core.status().to_string();
+TEST_F(TopicCatalogTest, APeerAskingWhileATopicIsCreatedLearnsItIsAKafkaTopic) {
   {
-    TopicCatalog catalog(*core, {});
+    TopicCatalog catalog(core_, {});
     std::optional<bool> probed;
     bool topic_there = false;
     env.before_marker = [&] {
-      topic_there = (*core)->lookup("t").ok();
+      topic_there = core_->lookup("t").ok();
       probed = catalog.is_kafka_topic("t");
     };
     auto created = catalog.create("t", 2, 1);
@@ -494,7 +498,6 @@ TEST(TopicCatalogTest, APeerAskingWhileATopicIsCreatedLearnsItIsAKafkaTopic) {
     EXPECT_TRUE(catalog.is_kafka_topic("t"));
     EXPECT_FALSE(catalog.is_kafka_topic("other"));
   }
-  (void)(*core)->manager->close_all();
 }
 
 TEST_F(BrokerTest, DeleteTopicsDeletesPerTopicAndARecreatedTopicStartsEmpty) {
