@@ -12,6 +12,20 @@
 namespace persisting {
 namespace {
 
+// Records {id: "k", n: 0..99} in topic "t" (one `lance` bucket) of the node at address,
+// flushed to Lance in one fragment.
+void put_100_flushed(const std::string& address) {
+  auto client = Client::connect({.server = address});
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
+  auto w = (*client)->open_writer(
+      {.topic = "t", .bucket_column = "id", .num_buckets = 1, .batch_size = 1000, .backend = "lance"});
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  std::vector<Record> rs;
+  for (int64_t n = 0; n < 100; ++n) rs.push_back(Record{{"id", "k"}, {"n", n}});
+  ASSERT_TRUE((*w)->put(rs).ok());
+  ASSERT_TRUE((*w)->flush().ok());
+}
+
 // Deletes rows 0, 7, 17, ..., 97 of a flushed one-fragment dataset as LanceDB does
 // (tests/lance/data/deleted_small.arrow).
 void delete_rows_0_7_17_to_97(const std::string& ds) {
@@ -30,17 +44,7 @@ void delete_rows_0_7_17_to_97(const std::string& ds) {
 TEST(ClientLanceDeletions, ReaderSkipsGapsAndOffsetsStay) {
   testing::Cluster cluster(1);
   ASSERT_TRUE(cluster.start(0));
-  {
-    auto client = Client::connect({.server = cluster.address(0)});
-    ASSERT_TRUE(client.ok()) << client.status().to_string();
-    auto w = (*client)->open_writer(
-        {.topic = "t", .bucket_column = "id", .num_buckets = 1, .batch_size = 1000, .backend = "lance"});
-    ASSERT_TRUE(w.ok()) << w.status().to_string();
-    std::vector<Record> rs;
-    for (int64_t n = 0; n < 100; ++n) rs.push_back(Record{{"id", "k"}, {"n", n}});
-    ASSERT_TRUE((*w)->put(rs).ok());
-    ASSERT_TRUE((*w)->flush().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(put_100_flushed(cluster.address(0)));
   cluster.kill(0, SIGKILL);  // flushed: the rows are in Lance
   ASSERT_NO_FATAL_FAILURE(delete_rows_0_7_17_to_97(cluster.dir() + "/n1/t/bucket_0/data.lance"));
   ASSERT_TRUE(cluster.start(0));
@@ -67,17 +71,7 @@ TEST(ClientLanceDeletions, ReaderSkipsGapsAndOffsetsStay) {
 TEST(ClientLanceDeletions, ReadAheadEndingInAGapDoesNotAnswerEmpty) {
   testing::Cluster cluster(1);
   ASSERT_TRUE(cluster.start(0));
-  {
-    auto client = Client::connect({.server = cluster.address(0)});
-    ASSERT_TRUE(client.ok()) << client.status().to_string();
-    auto w = (*client)->open_writer(
-        {.topic = "t", .bucket_column = "id", .num_buckets = 1, .batch_size = 1000, .backend = "lance"});
-    ASSERT_TRUE(w.ok()) << w.status().to_string();
-    std::vector<Record> rs;
-    for (int64_t n = 0; n < 100; ++n) rs.push_back(Record{{"id", "k"}, {"n", n}});
-    ASSERT_TRUE((*w)->put(rs).ok());
-    ASSERT_TRUE((*w)->flush().ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(put_100_flushed(cluster.address(0)));
   cluster.kill(0, SIGKILL);
   ASSERT_NO_FATAL_FAILURE(delete_rows_0_7_17_to_97(cluster.dir() + "/n1/t/bucket_0/data.lance"));
   ASSERT_TRUE(cluster.start(0));
