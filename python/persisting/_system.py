@@ -17,9 +17,9 @@ from ._reader import Reader, _GroupSettings
 from ._writer import Writer
 from .errors import Error, InvalidArgumentError
 
-#: Every open system, closed at interpreter exit (engine threads must stop before Python does).
-# A remote reader's largest read_ahead: a node's largest get (ReaderOptions::read_ahead).
+#: A remote reader's largest read_ahead: a node's largest get (ReaderOptions::read_ahead).
 _MAX_READ_AHEAD = 100_000
+#: Every open system, closed at interpreter exit (engine threads must stop before Python does).
 _OPEN: "weakref.WeakSet[System]" = weakref.WeakSet()
 
 

@@ -304,8 +304,9 @@ Result<std::vector<Message>> ClientReaderState::get(size_t limit, uint32_t wait_
   // Records ahead may end in gaps (rows LanceDB deleted: no message): a get served only from
   // them can come back empty with records still on the node. It asks again, once, then with
   // nothing ahead (take_fair stepped over the gaps).
+  const bool ahead = cursor.any_ahead();
   ASSIGN_OR_RETURN(std::vector<Message> out, get_once(limit, wait_ms));
-  if (!out.empty() || !served_ahead) return out;
+  if (!out.empty() || !ahead) return out;
   return get_once(limit, wait_ms);
 }
 
@@ -314,15 +315,14 @@ Result<std::vector<Message>> ClientReaderState::get_once(size_t limit, uint32_t 
   // Buckets holding at least their share of the limit from earlier answers (options.read_ahead)
   // are served from it; the others are fetched, up to read_ahead records in all.
   std::vector<size_t> which = cursor.to_fetch(limit);
-  served_ahead = false;
-  for (size_t i = 0; i < cursor.buckets.size(); ++i) served_ahead = served_ahead || cursor.ahead_count(i) > 0;
   if (which.empty()) return queue::take_fair(cursor, info.topic, raw, limit);
+  const bool ahead = cursor.any_ahead();
   const size_t ask = std::max<size_t>(limit, options.read_ahead);
   // One owner: a single Get, which the node answers at once when records are there and parks
   // otherwise. Several: a no-wait pass first, so every owner's records are read fairly (of
   // waiting Gets to all, only the first to answer is kept), then waiting Gets if none had any.
   // Records already ahead are an answer: nothing waits then.
-  if (served_ahead) wait_ms = 0;
+  if (ahead) wait_ms = 0;
   bool any = false;
   Groups g = groups(which);
   const uint32_t first_wait = wait_ms > 0 && g.by_address.size() == 1 ? wait_ms : 0;
@@ -333,7 +333,7 @@ Result<std::vector<Message>> ClientReaderState::get_once(size_t limit, uint32_t 
     s = fetch(g, ask, first_wait, &raw, &any);
   }
   if (!s.ok()) {
-    if (!served_ahead) return s;
+    if (!ahead) return s;
     raw.assign(cursor.buckets.size(), RecordBatch());  // the records ahead are served
   }
   if (s.ok() && !any && wait_ms > 0 && first_wait == 0) RETURN_IF_ERROR(fetch(g, ask, wait_ms, &raw, &any));

@@ -170,7 +170,6 @@ struct ClientReaderState {
   Result<std::vector<Message>> get(size_t limit, uint32_t wait_ms);
   // One round of get: what is ahead, and a Get for the buckets short of their share.
   Result<std::vector<Message>> get_once(size_t limit, uint32_t wait_ms);
-  bool served_ahead = false;  // the last get_once had records ahead (so it did not wait)
 
   // Consumer groups (client_groups.cc). With a group the reader is a member; its bucket set is
   // the member's assignment, switched on the next get after a change.

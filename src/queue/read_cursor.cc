@@ -79,6 +79,12 @@ std::vector<Offset> Cursor::offset_list() const {
   return out;
 }
 
+bool Cursor::any_ahead() const {
+  for (size_t i = 0; i < buckets.size(); ++i)
+    if (ahead_count(i) > 0) return true;
+  return false;
+}
+
 std::vector<size_t> Cursor::to_fetch(size_t limit) const {
   std::vector<size_t> out;
   size_t share = buckets.empty() ? 0 : (limit + buckets.size() - 1) / buckets.size();

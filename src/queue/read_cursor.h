@@ -42,6 +42,8 @@ struct Cursor {
   std::vector<Offset> offset_list() const;
   // Records of bucket index i already fetched and not yet returned.
   size_t ahead_count(size_t i) const { return i < ahead.size() ? ahead[i].size() - ahead_from[i] : 0; }
+  // Whether any bucket has records ahead.
+  bool any_ahead() const;
   // Indexes of the buckets a get of limit has to fetch: those with fewer than ceil(limit / n)
   // records ahead.
   std::vector<size_t> to_fetch(size_t limit) const;

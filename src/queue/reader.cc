@@ -32,9 +32,7 @@ void fetch_missing(detail::ReaderState* s, size_t limit, bool wait, std::chrono:
   std::vector<size_t> which = s->cursor.to_fetch(limit);
   size_t n = s->cursor.buckets.size();
   if (which.empty()) return done(Raw(n));
-  bool any_ahead = false;
-  for (size_t i = 0; i < n; ++i) any_ahead |= s->cursor.ahead_count(i) > 0;
-  if (!any_ahead)  // then every bucket is to be fetched
+  if (!s->cursor.any_ahead())  // then every bucket is to be fetched
     return queue::fetch(s->actors, s->cursor.offsets, limit, wait, timeout, queue::next_waiter_id(), std::move(done));
   queue::Actors actors;
   std::vector<uint64_t> offsets;
