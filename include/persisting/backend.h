@@ -130,7 +130,8 @@ class StorageBackend {
   Result<Offset> put(const Record& record);
   // Asynchronous append for backends whose acknowledgement waits on slow I/O (an fsync): it
   // starts the append and returns; done(first offset or error) runs once, possibly later and on
-  // another thread. Records become visible to get() no earlier than done is called. The runtime
+  // another thread. Records are visible to get() by the time done is called (the runtime then
+  // wakes parked readers and stops taking the bucket for caught up: known_empty_at). The runtime
   // uses this form so a bucket's actor keeps taking puts while a sync is in flight, and
   // concurrent puts can share one sync. The default calls put_batch() and done() at once.
   virtual void put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done);
@@ -182,6 +183,11 @@ class StorageBackend {
   // The bucket is being deleted (its topic is): drop what is not flushed instead of keeping it
   // for a later open. Called once, right before the backend is destroyed. Default: nothing.
   virtual void discard() {}
+  // Whether total_count() grows only through this object's puts, not also by reading what
+  // another process wrote (a bucket opened to read that reloads its dataset). When true, the
+  // runtime lets a reader that read the bucket to its end skip it until a put completes
+  // (BucketStorage::known_empty_at). Default: false, which is always correct.
+  virtual bool end_moves_only_by_puts() const { return false; }
 
  protected:
   // Implementations call this after every successful append to wake get_wait() callers.
@@ -233,7 +239,8 @@ class BackendRegistry {
 // The host program must export its symbols (-rdynamic / CMake ENABLE_EXPORTS).
 // 2: StorageBackend::check_batch; 3: BucketStats; 4: BackendContext data_dir, incarnation and
 // retention, StorageBackend::discard, BucketStats::first_offset; 5: StorageBackend::
-// offset_for_time, RetentionLimits::ms, RecordBatch append times; 6: RetentionLimits interest.
-inline constexpr int kPluginAbiVersion = 6;
+// offset_for_time, RetentionLimits::ms, RecordBatch append times; 6: RetentionLimits interest;
+// 7: StorageBackend::end_moves_only_by_puts.
+inline constexpr int kPluginAbiVersion = 7;
 
 }  // namespace persisting

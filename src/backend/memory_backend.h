@@ -24,6 +24,7 @@ class MemoryBackend final : public StorageBackend {
   BucketStats stats() const override;
   uint64_t total_count() const override;
   bool durable() const override { return false; }
+  bool end_moves_only_by_puts() const override { return true; }  // nothing outside this process
 
  private:
   // Encoded records are packed into large chunks; index_ locates each record.

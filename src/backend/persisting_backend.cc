@@ -527,6 +527,11 @@ uint64_t PersistingBackend::first_offset() const {
   return data_->first_offset();
 }
 
+bool PersistingBackend::end_moves_only_by_puts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return writer_lock_ != nullptr;
+}
+
 uint64_t PersistingBackend::total_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   return data_->total();

@@ -87,6 +87,8 @@ class PersistingBackend final : public StorageBackend {
   bool durable() const override { return true; }
   bool log_holds_unflushed() const override { return enable_wal_; }
   void discard() override;
+  // While this process is the bucket's writer; a reader reloads what the writer flushed.
+  bool end_moves_only_by_puts() const override;
 
  private:
   // What the log's flush requests reach: cleared when the backend goes, so a request racing

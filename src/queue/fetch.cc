@@ -34,16 +34,17 @@ struct Gather {
   FetchCallback done;
 };
 
-std::shared_ptr<Gather> make_gather(size_t n, FetchCallback done) {
+// answers: how many buckets are asked, of n.
+std::shared_ptr<Gather> make_gather(size_t answers, size_t n, FetchCallback done) {
   auto g = std::make_shared<Gather>();
-  g->left = n;
+  g->left = answers;
   g->raw.resize(n);
   g->done = std::move(done);
   return g;
 }
 
 void park_all(std::shared_ptr<const FetchArgs> a, FetchCallback done) {
-  auto g = make_gather(a->actors.size(), std::move(done));
+  auto g = make_gather(a->actors.size(), a->actors.size(), std::move(done));
   for (size_t i = 0; i < a->actors.size(); ++i) {
     a->actors[i]->get(Offset(a->offsets[i]), a->limit, a->timeout, a->waiter,
                       [g, i, a](Result<RecordBatch> r) {
@@ -83,8 +84,18 @@ void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t li
            std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done) {
   if (actors.empty()) return done(std::vector<RecordBatch>());
   auto a = std::make_shared<const FetchArgs>(FetchArgs{actors, offsets, limit, timeout, waiter_id});
-  auto g = make_gather(actors.size(), std::move(done));
-  for (size_t i = 0; i < actors.size(); ++i) {
+  // A bucket known to hold nothing past its offset is not asked (a reader caught up with 1,024
+  // buckets would otherwise send a message to each of them for every few records).
+  std::vector<size_t> ask;
+  ask.reserve(actors.size());
+  for (size_t i = 0; i < actors.size(); ++i)
+    if (!actors[i]->known_empty_at(Offset(offsets[i]))) ask.push_back(i);
+  if (ask.empty()) {
+    if (wait && timeout.count() > 0) return park_all(std::move(a), std::move(done));
+    return done(std::vector<RecordBatch>(actors.size()));
+  }
+  auto g = make_gather(ask.size(), actors.size(), std::move(done));
+  for (size_t i : ask) {
     actors[i]->get(Offset(offsets[i]), limit, std::chrono::milliseconds(0), 0,
                    [g, i, a, wait](Result<RecordBatch> r) {
       bool last;

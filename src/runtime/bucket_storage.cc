@@ -37,6 +37,7 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
     };
     auto inside = std::make_shared<Inside>();
     self->backend_->put_batch_async(batch, [self, inside, cb = std::move(cb)](Result<Offset> r) mutable {
+      self->end_changed();  // before the writer hears: it may read its records next
       {
         std::lock_guard<std::mutex> lock(inside->mu);
         if (inside->yes || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
@@ -79,7 +80,10 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
     // a put acknowledged off the actor that this reader does not see then sees the flag.
     const bool may_park = wait.count() > 0 && limit != 0;
     if (may_park) self->may_have_waiters_.store(true);
-    if (!may_park || self->backend_->total_count() > offset.value()) {
+    const uint64_t changes = self->end_changes_.load();
+    const uint64_t end = self->backend_->total_count();
+    if (end == offset.value() && self->backend_->end_moves_only_by_puts()) self->note_end(offset, changes);
+    if (!may_park || end > offset.value()) {
       if (may_park) self->note_waiters();
       return cb(self->backend_->get(offset, limit));
     }
@@ -96,6 +100,18 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
         });
     self->waiters_.emplace(id, Waiter{offset, limit, gen, std::move(cb), deadline});
   });
+}
+
+bool BucketStorage::known_empty_at(Offset offset) const {
+  const uint64_t as_of = empty_as_of_.load();
+  return empty_at_.load() == offset.value() && as_of == end_changes_.load();
+}
+
+void BucketStorage::note_end(Offset offset, uint64_t changes_seen) {
+  // Only on the actor. The offset first: a caller that sees this count sees this offset or a
+  // later record's, whose count is then stale or equal to the end it saw.
+  empty_at_.store(offset.value());
+  empty_as_of_.store(changes_seen);
 }
 
 void BucketStorage::read(Offset offset, size_t limit, ReadCallback cb) {
@@ -187,6 +203,7 @@ void BucketStorage::close(bool flush, StatusCallback cb) {
     if (!self->backend_) return cb(Status::OK());
     Status s = flush || !self->backend_->log_holds_unflushed() ? self->backend_->flush() : Status::OK();
     self->backend_.reset();
+    self->end_changed();  // a closed bucket answers an error, never "nothing new"
     self->fail_waiters();
     cb(s);
   });
@@ -207,6 +224,7 @@ void BucketStorage::retire(Status reason, std::function<void()> done) {
     if (self->retired_.ok()) self->retired_ = reason;
     if (self->backend_) self->backend_->discard();
     self->backend_.reset();
+    self->end_changed();
     self->fail_waiters();
     done();
   });

@@ -52,6 +52,11 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   void get(Offset offset, size_t limit, std::chrono::milliseconds wait, uint64_t waiter_id,
            GetCallback cb);
   void cancel_wait(uint64_t waiter_id);
+  // Whether a get at offset would find nothing, as far as this bucket's last read there saw and
+  // no put has been acknowledged since: a fetch over many buckets then skips this one without a
+  // message (on a caller's thread, lock-free). False when unsure, so a skip is never wrong for
+  // long: the end it saw is out of date only between a put's append and its acknowledgement.
+  bool known_empty_at(Offset offset) const;
   // Reads up to limit records from offset without waiting, and tells the bucket's end offset in
   // the same message, with its first available offset (a Kafka Fetch answers all three). An
   // offset past the end is OutOfRange.
@@ -100,6 +105,14 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // backend's thread, which then posts nothing when it is false. A reader about to park sets it
   // before it looks at the backend's end, so a put whose records it did not see finds it set.
   std::atomic<bool> may_have_waiters_{false};
+  // known_empty_at: end_changes_ counts the acknowledged puts (and the close), each after its
+  // records are readable; a read that found its offset at the end records that offset with the
+  // count it saw first, so a put acknowledged meanwhile makes the record stale.
+  void note_end(Offset offset, uint64_t changes_seen);
+  void end_changed() { end_changes_.fetch_add(1); }
+  std::atomic<uint64_t> end_changes_{0};
+  std::atomic<uint64_t> empty_at_{0};
+  std::atomic<uint64_t> empty_as_of_{~0ULL};  // end_changes_ when empty_at_ was seen (~0: never)
   uint64_t next_internal_id_ = 1ULL << 63;
   uint64_t waiter_generation_ = 0;  // ids for callers that passed waiter_id 0
 };

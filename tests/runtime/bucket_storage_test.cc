@@ -245,6 +245,7 @@ class DeferredBackend final : public StorageBackend {
   BucketStats stats() const override { return inner_.stats(); }
   uint64_t total_count() const override { return inner_.total_count(); }
   bool durable() const override { return false; }
+  bool end_moves_only_by_puts() const override { return true; }
 
  private:
   MemoryBackend inner_;
@@ -286,4 +287,27 @@ TEST(BucketStorageTest, LateAcknowledgementsWakeAReaderParkedAfterOneAnsweredAtO
   std::promise<Status> closed;
   b->close([&](Status s) { closed.set_value(s); });
   EXPECT_TRUE(closed.get_future().get().ok());
+}
+
+// A read at the end lets readers skip the bucket (known_empty_at) only until a put is
+// acknowledged: a writer that hears its put has gone through reads its records next.
+TEST(BucketStorageTest, KnownEmptyAtTheEndUntilAPutIsAcknowledged) {
+  Executor ex(2);
+  auto b = std::make_shared<BucketStorage>(ex, "t", BucketId(0), std::make_unique<DeferredBackend>());
+  EXPECT_FALSE(b->known_empty_at(Offset(0)));  // nothing read yet
+  ASSERT_TRUE(get_async(*b, 0, 10, 0ms).get()->empty());
+  EXPECT_TRUE(b->known_empty_at(Offset(0)));
+  EXPECT_FALSE(b->known_empty_at(Offset(1)));
+  ASSERT_TRUE(put_sync(*b, batch_of(0, 2)).ok());  // acknowledged from the backend's thread
+  EXPECT_FALSE(b->known_empty_at(Offset(0)));
+  auto got = get_async(*b, 0, 10, 0ms).get();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 2u);
+  EXPECT_FALSE(b->known_empty_at(Offset(0)));  // records there
+  ASSERT_TRUE(get_async(*b, 2, 10, 0ms).get()->empty());
+  EXPECT_TRUE(b->known_empty_at(Offset(2)));
+  std::promise<Status> closed;
+  b->close([&](Status s) { closed.set_value(s); });
+  EXPECT_TRUE(closed.get_future().get().ok());
+  EXPECT_FALSE(b->known_empty_at(Offset(2)));
 }
