@@ -303,11 +303,19 @@ Groups ClientReaderState::groups(const std::vector<size_t>& which) {
 Result<std::vector<Message>> ClientReaderState::get(size_t limit, uint32_t wait_ms) {
   // Records ahead may end in gaps (rows LanceDB deleted: no message): a get served only from
   // them can come back empty with records still on the node. It asks again, once, then with
-  // nothing ahead (take_fair stepped over the gaps).
-  const bool ahead = cursor.any_ahead();
-  ASSIGN_OR_RETURN(std::vector<Message> out, get_once(limit, wait_ms));
-  if (!out.empty() || !ahead) return out;
-  return get_once(limit, wait_ms);
+  // nothing ahead (take_fair stepped over the gaps). A get that waits and stepped over gaps asks
+  // again for as long as its wait lasts: empty only at its deadline (docs/lance-format.md §10).
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  for (int round = 0;; ++round) {
+    const bool ahead = cursor.any_ahead();
+    const std::vector<uint64_t> before = cursor.offsets;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(std::max(Clock::duration(0), deadline - Clock::now()));
+    ASSIGN_OR_RETURN(std::vector<Message> out, get_once(limit, wait_ms > 0 ? static_cast<uint32_t>(left.count()) : 0));
+    if (!out.empty()) return out;
+    const bool waits_on = wait_ms > 0 && cursor.offsets != before && Clock::now() < deadline;
+    if (!waits_on && !(ahead && round == 0)) return out;
+  }
 }
 
 Result<std::vector<Message>> ClientReaderState::get_once(size_t limit, uint32_t wait_ms) {

@@ -49,13 +49,54 @@ void fetch_missing(detail::ReaderState* s, size_t limit, bool wait, std::chrono:
                });
 }
 
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point deadline_of(bool wait, std::chrono::milliseconds timeout) {
+  return Clock::now() + (wait ? std::max(timeout, std::chrono::milliseconds(0)) : std::chrono::milliseconds(0));
+}
+
+std::chrono::milliseconds left_until(Clock::time_point deadline) {
+  return std::chrono::ceil<std::chrono::milliseconds>(std::max(Clock::duration(0), deadline - Clock::now()));
+}
+
+// Whether a get asks again after one fetch: what came back were only gaps (rows LanceDB
+// deleted: entries without a record), the cursor has moved past them, and the get waits, so it
+// waits on for what is left of its time. It answers with the records after the gaps, or empty
+// at its deadline, never early and empty. (A get that does not wait answers empty, moved on.)
+bool any_entries(const Raw& raw) {
+  return std::any_of(raw.begin(), raw.end(), [](const RecordBatch& b) { return !b.empty(); });
+}
+
+bool only_gaps_and_time_left(const Result<std::vector<Message>>& got, bool entries, bool wait,
+                             Clock::time_point deadline) {
+  return wait && entries && got.ok() && got->empty() && Clock::now() < deadline;
+}
+
 Result<std::vector<Message>> get_now(detail::ReaderState* s, size_t limit, bool wait, std::chrono::milliseconds timeout) {
-  std::promise<Result<Raw>> p;
-  auto f = p.get_future();
-  fetch_missing(s, limit, wait, timeout, [&p](Result<Raw> r) { p.set_value(std::move(r)); });
-  auto raw = f.get();
-  if (!raw.ok()) return raw.status();
-  return queue::take_fair(s->cursor, s->info.topic, *raw, limit);  // decoding on the caller's thread
+  const auto deadline = deadline_of(wait, timeout);
+  for (;;) {
+    std::promise<Result<Raw>> p;
+    auto f = p.get_future();
+    fetch_missing(s, limit, wait, left_until(deadline), [&p](Result<Raw> r) { p.set_value(std::move(r)); });
+    auto raw = f.get();
+    if (!raw.ok()) return raw.status();
+    const bool entries = any_entries(*raw);
+    auto got = queue::take_fair(s->cursor, s->info.topic, *raw, limit);  // decoding on the caller's thread
+    if (!only_gaps_and_time_left(got, entries, wait, deadline)) return got;
+  }
+}
+
+void get_later(detail::ReaderState* s, size_t limit, bool wait, Clock::time_point deadline,
+               std::function<void(Result<std::vector<Message>>)> done) {
+  fetch_missing(s, limit, wait, left_until(deadline),
+                [s, limit, wait, deadline, done = std::move(done)](Result<Raw> r) mutable {
+                  if (!r.ok()) return done(r.status());
+                  const bool entries = any_entries(*r);
+                  auto got = queue::take_fair(s->cursor, s->info.topic, *r, limit);
+                  if (only_gaps_and_time_left(got, entries, wait, deadline))
+                    return get_later(s, limit, wait, deadline, std::move(done));
+                  done(std::move(got));
+                });
 }
 
 Status closed_error(const detail::ReaderState& s) {
@@ -153,11 +194,7 @@ void QueueReader::get_async(size_t limit, bool wait, std::chrono::milliseconds t
     timeout = std::min(timeout, s_->member->heartbeat_interval());
   }
   if (limit == 0) return done(std::vector<Message>());
-  detail::ReaderState* s = s_.get();
-  fetch_missing(s, limit, wait, timeout, [s, limit, done = std::move(done)](Result<Raw> r) {
-    if (!r.ok()) return done(r.status());
-    done(queue::take_fair(s->cursor, s->info.topic, *r, limit));
-  });
+  get_later(s_.get(), limit, wait, deadline_of(wait, timeout), std::move(done));
 }
 
 void QueueReader::reset() {

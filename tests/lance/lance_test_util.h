@@ -2,11 +2,14 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
 #include "persisting/env.h"
 #include "storage/lance/commit.h"
+#include "storage/lance/format.h"
+#include "storage/lance/little_endian.h"
 #include "storage/lance/manifest.h"
 #include "storage/lance/snapshot.h"
 #include "util/temp_dir.h"
@@ -39,6 +42,29 @@ inline void add_field(pb::Manifest* m, const std::string& name, int32_t id, cons
   f->set_parent_id(-1);
   f->set_logical_type(logical_type);
   f->set_nullable(true);
+}
+
+// Rows LanceDB deleted from a dataset of one fragment of at least kLongRunOfDeletedRows rows:
+// the first 75,536 (more than a get returns gaps for: BufferedDataset::kMaxGapsPerGet), as a
+// Roaring bitmap with run containers (keys 0, all 65,536, and 1, its first 10,000).
+inline constexpr int64_t kLongRunOfDeletedRows = 65536 + 10000;
+inline void delete_long_run_of_rows(const std::string& dataset) {
+  std::string bitmap;
+  put_le<uint32_t>(&bitmap, 12347 | (1u << 16));
+  bitmap += '\x03';
+  for (uint16_t v : {0, 65535, 1, 9999}) put_le<uint16_t>(&bitmap, v);
+  for (uint16_t v : {1, 0, 65535, 1, 0, 9999}) put_le<uint16_t>(&bitmap, v);
+  std::filesystem::create_directories(dataset + "/_deletions");
+  std::ofstream(dataset + "/_deletions/0-1-8.bin", std::ios::binary) << bitmap;
+  commit_edited_manifest(dataset, [](pb::Manifest* m) {
+    if (m->fragments_size() != 1) throw std::runtime_error("expected one fragment");
+    m->set_reader_feature_flags(kFlagDeletionFiles);
+    auto* d = m->mutable_fragments(0)->mutable_deletion_file();
+    d->set_file_type(1);
+    d->set_read_version(1);
+    d->set_id(8);
+    d->set_num_deleted_rows(kLongRunOfDeletedRows);
+  });
 }
 
 inline size_t count_files(const std::string& dir) {

@@ -94,5 +94,35 @@ TEST(ClientLanceDeletions, ReadAheadEndingInAGapDoesNotAnswerEmpty) {
   EXPECT_TRUE(end->empty());
 }
 
+// A get that waits is not answered empty by a run of deleted rows longer than one answer holds:
+// it goes on to the record after them.
+TEST(ClientLanceDeletions, AWaitingGetCrossesALongRunOfDeletedRows) {
+  testing::Cluster cluster(1);
+  ASSERT_TRUE(cluster.start(0));
+  constexpr int64_t kRows = lance::testing::kLongRunOfDeletedRows + 10;
+  {
+    auto client = Client::connect({.server = cluster.address(0)});
+    ASSERT_TRUE(client.ok()) << client.status().to_string();
+    auto w = (*client)->open_writer(
+        {.topic = "t", .bucket_column = "id", .num_buckets = 1, .batch_size = 100000, .backend = "lance"});
+    ASSERT_TRUE(w.ok()) << w.status().to_string();
+    std::vector<Record> rs;
+    for (int64_t n = 0; n < kRows; ++n) rs.push_back(Record{{"id", "k"}, {"n", n}});
+    ASSERT_TRUE((*w)->put(rs).ok());
+    ASSERT_TRUE((*w)->flush().ok());
+  }
+  cluster.kill(0, SIGKILL);
+  lance::testing::delete_long_run_of_rows(cluster.dir() + "/n1/t/bucket_0/data.lance");
+  ASSERT_TRUE(cluster.start(0));
+  auto client = Client::connect({.server = cluster.address(0)});
+  ASSERT_TRUE(client.ok()) << client.status().to_string();
+  auto r = (*client)->open_reader({.topic = "t"});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  auto m = (*r)->get(5, /*wait=*/true, std::chrono::seconds(60));
+  ASSERT_TRUE(m.ok()) << m.status().to_string();
+  ASSERT_EQ(m->size(), 5u);
+  EXPECT_EQ((*m)[0].record.find("n")->as_int(), lance::testing::kLongRunOfDeletedRows);
+}
+
 }  // namespace
 }  // namespace persisting

@@ -5,12 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
+#include <future>
 
 #include "lance/lance_test_util.h"
 #include "persisting/queue.h"
 #include "storage/lance/format.h"
-#include "storage/lance/little_endian.h"
 
 using namespace persisting;
 
@@ -73,14 +72,12 @@ TEST(LanceDeletions, ReadersSkipGapsAndOffsetsStay) {
   EXPECT_EQ((*at_gap)[0].offset.value(), 8u);
 }
 
-// A run of deleted rows longer than a backend returns per get (75,536 rows: more than
-// BufferedDataset::kMaxGapsPerGet): gets that cross it return no messages but move the reader
-// on, and the first record after it comes back at its own offset.
-TEST(LanceDeletions, LongRunOfDeletedRows) {
-  lance::testing::TempDir dir;
-  constexpr int64_t kRows = 80000, kDeleted = 65536 + 10000;
+constexpr int64_t kRows = 80000, kDeleted = lance::testing::kLongRunOfDeletedRows;
+
+// A lance topic "t" of kRows rows, of which LanceDB deleted the first kDeleted.
+void write_rows_deleting_a_long_run(const std::string& data_dir) {
   {
-    auto q = std::move(Queue::open({.data_dir = dir.path(), .threads = 2})).value();
+    auto q = std::move(Queue::open({.data_dir = data_dir, .threads = 2})).value();
     auto w = std::move(q->writer({.topic = "t", .bucket_column = "id", .num_buckets = 1, .batch_size = 100000,
                                   .backend = "lance"})).value();
     std::vector<Record> rs;
@@ -88,24 +85,15 @@ TEST(LanceDeletions, LongRunOfDeletedRows) {
     ASSERT_TRUE(w->put(rs).ok());
     ASSERT_TRUE(w->flush().ok());
   }
-  // A Roaring bitmap with run containers: keys 0 (all 65,536) and 1 (its first 10,000).
-  std::string bitmap;
-  lance::put_le<uint32_t>(&bitmap, 12347 | (1u << 16));
-  bitmap += '\x03';
-  for (uint16_t v : {0, 65535, 1, 9999}) lance::put_le<uint16_t>(&bitmap, v);
-  for (uint16_t v : {1, 0, 65535, 1, 0, 9999}) lance::put_le<uint16_t>(&bitmap, v);
-  const std::string ds = dir.path() + "/t/bucket_0/data.lance";
-  std::filesystem::create_directories(ds + "/_deletions");
-  std::ofstream(ds + "/_deletions/0-1-8.bin", std::ios::binary) << bitmap;
-  lance::testing::commit_edited_manifest(ds, [](lance::pb::Manifest* m) {
-    ASSERT_EQ(m->fragments_size(), 1);
-    m->set_reader_feature_flags(lance::kFlagDeletionFiles);
-    auto* d = m->mutable_fragments(0)->mutable_deletion_file();
-    d->set_file_type(1);
-    d->set_read_version(1);
-    d->set_id(8);
-    d->set_num_deleted_rows(kDeleted);
-  });
+  lance::testing::delete_long_run_of_rows(data_dir + "/t/bucket_0/data.lance");
+}
+
+// A run of deleted rows longer than a backend returns per get: gets that do not wait and cross
+// it return no messages but move the reader on, and the first record after it comes back at its
+// own offset.
+TEST(LanceDeletions, LongRunOfDeletedRows) {
+  lance::testing::TempDir dir;
+  write_rows_deleting_a_long_run(dir.path());
   auto q = std::move(Queue::open({.data_dir = dir.path(), .threads = 2})).value();
   auto r = std::move(q->reader({.topic = "t"})).value();
   std::vector<Message> got;
@@ -122,6 +110,27 @@ TEST(LanceDeletions, LongRunOfDeletedRows) {
     EXPECT_EQ(got[i].offset.value(), static_cast<uint64_t>(kDeleted) + i);
     EXPECT_EQ(got[i].record.find("n")->as_int(), kDeleted + static_cast<int64_t>(i));
   }
+}
+
+// A get that waits is not answered empty by the gaps it crossed: it goes on to the records after
+// them (and would wait for new ones up to its timeout), sync and async alike.
+TEST(LanceDeletions, AWaitingGetCrossesALongRunOfDeletedRows) {
+  lance::testing::TempDir dir;
+  write_rows_deleting_a_long_run(dir.path());
+  auto q = std::move(Queue::open({.data_dir = dir.path(), .threads = 2})).value();
+  auto r = std::move(q->reader({.topic = "t"})).value();
+  auto got = r->get(10, true, std::chrono::seconds(60));
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ(got->size(), 10u);
+  EXPECT_EQ((*got)[0].offset.value(), static_cast<uint64_t>(kDeleted));
+
+  auto r2 = std::move(q->reader({.topic = "t"})).value();
+  std::promise<Result<std::vector<Message>>> p;
+  r2->get_async(10, true, std::chrono::seconds(60), [&](Result<std::vector<Message>> m) { p.set_value(std::move(m)); });
+  auto later = p.get_future().get();
+  ASSERT_TRUE(later.ok()) << later.status().to_string();
+  ASSERT_EQ(later->size(), 10u);
+  EXPECT_EQ((*later)[0].offset.value(), static_cast<uint64_t>(kDeleted));
 }
 
 }  // namespace
