@@ -209,6 +209,8 @@ wal::NodeLogOptions NodeLogHost::log_options(const Settings& settings) {
   o.wal.max_segment_size = std::clamp<uint64_t>(settings.max_size / 4, 4 << 10, 64 << 20);
   o.wal.on_background = [this](std::string_view task, const Status& s) { bg_.report(task, s); };
   o.max_size = settings.max_size;
+  o.max_size_per_stream = settings.max_size_per_bucket;
+  o.max_size_cap = settings.max_size_cap;
   // A full log makes puts wait for the flushes that free it (backpressure), as long as none fails.
   o.stall = settings.full_log_stall;
   o.group_wait = settings.group_wait;

@@ -58,6 +58,10 @@ class NodeLogHost {
   // Log-wide settings: taken from the bucket that opens the log (later ones share it as it is).
   struct Settings {
     uint64_t max_size = 100ull << 20;  // max_wal_size: puts wait past it while flushes free it
+    // Without an explicit max_wal_size the limit grows with the buckets writing to the log, so
+    // their flushes stay large (wal::NodeLogOptions::max_size_per_stream). 0: max_size alone.
+    uint64_t max_size_per_bucket = 0;
+    uint64_t max_size_cap = 0;
     // How long a put waits for room in a full log before it is refused (at once when the
     // bucket holding the log back failed its last flush).
     std::chrono::milliseconds full_log_stall{30000};

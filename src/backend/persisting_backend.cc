@@ -18,6 +18,12 @@ constexpr uint64_t kDefaultFlushBytes = 32ull << 20;
 // How long a put waits for the writer lock: a reader recovering a dead writer's WAL holds it
 // for that long (replay and one flush); a live writer holds it for good.
 constexpr auto kLockPatience = std::chrono::milliseconds(3000);
+// max_wal_size when the option is not given: 100 MiB, or 256 KiB per bucket writing to the node
+// log (up to 1 GiB), so a flush the full log asks for holds at least 128 KiB per bucket (a fixed
+// 100 MiB over 1,024 buckets flushed 50 KiB fragments).
+constexpr uint64_t kDefaultMaxWal = 100ull << 20;
+constexpr uint64_t kDefaultMaxWalPerBucket = 256ull << 10;
+constexpr uint64_t kDefaultMaxWalCap = 1ull << 30;
 
 }  // namespace
 
@@ -26,7 +32,8 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   ASSIGN_OR_RETURN(bool enable_wal, reader.get_bool("enable_wal", true));
   ASSIGN_OR_RETURN(std::string mode, reader.get_choice("wal_sync_mode", "always", {"always", "interval", "os"}));
   ASSIGN_OR_RETURN(double interval, reader.get_double("wal_sync_interval", 1.0, 0, 86400));
-  ASSIGN_OR_RETURN(uint64_t max_wal, reader.get_bytes("max_wal_size", 100ull << 20));
+  const bool max_wal_given = options.count("max_wal_size") > 0;
+  ASSIGN_OR_RETURN(uint64_t max_wal, reader.get_bytes("max_wal_size", kDefaultMaxWal));
   // Whether a log segment freed by a checkpoint is kept and written over as a later one
   // (docs/wal-format.md, "Recycling"); off deletes it, as on copy-on-write file systems, where
   // overwriting in place saves nothing.
@@ -63,6 +70,10 @@ Result<std::unique_ptr<StorageBackend>> PersistingBackend::create(const BackendC
   ASSIGN_OR_RETURN(b->stream_options_.sync_mode, wal::parse_sync_mode(mode));
   b->stream_options_.sync_interval_s = interval;
   b->settings_.max_size = max_wal;
+  if (!max_wal_given) {
+    b->settings_.max_size_per_bucket = kDefaultMaxWalPerBucket;
+    b->settings_.max_size_cap = kDefaultMaxWalCap;
+  }
   b->settings_.recycle = recycle;
   b->settings_.prefill = prefill;
   b->settings_.group_wait = std::chrono::microseconds(group_wait_us);

@@ -563,6 +563,48 @@ TEST(NodeLogTest, WithAMaxSizeHoldersAreAskedOnceTheLogIsHalfFull) {
   EXPECT_EQ(log->holding_stream(), std::optional<std::string>("quiet"));
 }
 
+// With a limit per stream, the limit grows as streams attach (up to the cap) and shrinks as
+// they go, and the holders are asked at half of the grown limit: many buckets flush bigger parts.
+TEST(NodeLogTest, TheLimitGrowsWithTheAttachedStreams) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.wal.max_segment_size = 400;
+  o.max_size = 2000;
+  o.max_size_per_stream = 1500;
+  o.max_size_cap = 5000;
+  auto log = open_log(d.sub("log"), o);
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->limit(), 2000u);
+  std::atomic<int> quiet_asked{0};
+  ASSERT_TRUE(log->attach("quiet", Offset(0), ignore(), {.flush_request = [&] { ++quiet_asked; }}).ok());
+  EXPECT_EQ(log->limit(), 2000u);  // 1 x 1,500 is below max_size
+  ASSERT_TRUE(log->attach("busy", Offset(0), ignore(), {}).ok());
+  EXPECT_EQ(log->limit(), 3000u);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->attach("more" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  EXPECT_EQ(log->limit(), 5000u);  // 5 x 1,500 capped
+  log->forget("more0");
+  log->detach("more1", Offset(0), RecordBatch());
+  EXPECT_EQ(log->limit(), 4500u);
+  log->detach("more1", Offset(0), RecordBatch());  // not attached any more: no change
+  EXPECT_EQ(log->limit(), 4500u);
+  log->detach("more2", Offset(0), RecordBatch());
+  EXPECT_EQ(log->limit(), 3000u);
+
+  ASSERT_TRUE(log->append("quiet", stream_batch("quiet", 0, 1)).ok());
+  uint64_t busy = 0;
+  auto append_busy = [&] {
+    ASSERT_TRUE(log->append("busy", stream_batch("busy", busy, 3, 20)).ok());
+    ASSERT_TRUE(log->checkpoint("busy", Offset(busy + 3)).ok());
+    busy += 3;
+  };
+  // Past half of max_size (1,000) but below half of the grown limit (1,500): nobody is asked.
+  while (log->size_bytes() < 1100) append_busy();
+  ASSERT_LT(log->size_bytes(), 1500u);
+  EXPECT_EQ(quiet_asked.load(), 0) << "asked at " << log->size_bytes() << " bytes";
+  while (log->size_bytes() < 1500) append_busy();
+  ASSERT_TRUE(eventually([&] { return quiet_asked.load() > 0; })) << "not asked at " << log->size_bytes() << " bytes";
+}
+
 TEST(NodeLogTest, SegmentsAreFreedOnlyOnceNoStreamNeedsThemAndTheHolderIsAskedToFlush) {
   ScratchDir d;
   NodeLogOptions o;

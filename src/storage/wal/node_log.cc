@@ -192,6 +192,7 @@ Result<Offset> NodeLog::attach_with(const std::string& stream, Offset from, Stre
     Stream& s = streams_[stream];
     if (s.attached) return FailedPrecondition("node log '" + dir() + "': " + quoted(stream) + " is attached already");
     s.attached = true;  // no second attach while this one replays without the lock
+    attached_.fetch_add(1);
     runs = std::move(s.parked);
     s.parked.clear();
   }
@@ -226,6 +227,7 @@ Result<Offset> NodeLog::attach_with(const std::string& stream, Offset from, Stre
     Stream& s = streams_[stream];
     if (!status.ok()) {
       s.attached = false;
+      attached_.fetch_sub(1);
       s.parked = std::move(runs);  // delivery failed before anything was moved out
       return status;
     }
@@ -243,6 +245,7 @@ void NodeLog::detach(const std::string& stream, Offset first, RecordBatch unflus
     auto it = streams_.find(stream);
     if (it == streams_.end()) return;
     Stream& s = it->second;
+    if (s.attached) attached_.fetch_sub(1);
     s.attached = false;
     s.options = StreamOptions();
     s.parked.clear();
@@ -259,6 +262,7 @@ void NodeLog::forget(const std::string& stream) {
     auto it = streams_.find(stream);
     if (it == streams_.end()) return;
     if (!it->second.entries.empty()) fronts_.erase({it->second.entries.front().first, stream});
+    if (it->second.attached) attached_.fetch_sub(1);
     streams_.erase(it);
   }
   if (Status r = release_segments(); !r.ok() && opts_.wal.on_background) opts_.wal.on_background("WAL checkpoint", r);
@@ -375,7 +379,12 @@ Status NodeLog::refusal() const {
           ")";
   }
   return ResourceExhausted("node log '" + dir() + "' holds " + std::to_string(wal_->size_bytes()) +
-                           " bytes, max_wal_size " + std::to_string(opts_.max_size) + ": " + who + " holds it back");
+                           " bytes, max_wal_size " + std::to_string(limit()) + ": " + who + " holds it back");
+}
+
+uint64_t NodeLog::limit() const {
+  const uint64_t grown = std::min(opts_.max_size_cap, opts_.max_size_per_stream * attached_.load());
+  return std::max(opts_.max_size, grown);
 }
 
 Status NodeLog::admission() const {
@@ -635,7 +644,7 @@ void NodeLog::ask_holders_to_flush() {
   // With a size limit, not before the log is half full: asked at every new segment, a put spread
   // over 1,024 buckets flushes each of them every segment, a few hundred records (a Lance
   // fragment and its files) at a time.
-  if (opts_.max_size > 0 && wal_->size_bytes() < opts_.max_size / 2) return;
+  if (opts_.max_size > 0 && wal_->size_bytes() < limit() / 2) return;
   const std::vector<Offset> starts = wal_->segment_starts();
   if (starts.size() < 2) return;
   std::vector<std::function<void()>> asks;

@@ -36,6 +36,7 @@
 // on the caller's thread before append_async returns.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -69,6 +70,11 @@ struct NodeLogOptions {
   // with ResourceExhausted naming the stream that holds the log back once `stall` has passed,
   // or at once when that stream's last flush failed (note_flush_failure).
   uint64_t max_size = 0;
+  // With a max_size: the limit grows to max_size_per_stream per attached stream, up to
+  // max_size_cap (0 per stream: max_size alone). A fixed limit split over many streams makes
+  // their flushes small: at half of 100 MiB, 1,024 buckets write fragments of 50 KiB each.
+  uint64_t max_size_per_stream = 0;
+  uint64_t max_size_cap = 0;
   std::chrono::milliseconds stall{0};
   // Group commit: after groups that held several appends, how long at most the group-commit
   // thread waits for as many before it writes (never longer than the last write + sync; a lone
@@ -201,6 +207,8 @@ class NodeLog {
   // The stream whose entries hold the oldest segment back, if any.
   std::optional<std::string> holding_stream() const;
   uint64_t size_bytes() const { return wal_->size_bytes(); }
+  // The live segments' limit now: max_size grown with the attached streams (NodeLogOptions).
+  uint64_t limit() const;
   size_t segment_count() const { return wal_->segment_count(); }
   Offset next_lsn() const { return wal_->next_offset(); }
   Offset checkpoint_lsn() const { return wal_->checkpoint_offset(); }
@@ -277,7 +285,7 @@ class NodeLog {
   // opts_.stall while the holders flush; else why the append is refused.
   Status wait_for_room(std::unique_lock<std::mutex>& l);
   // Under mu_: whether the log is at max_size, and the refusal that names who holds it back.
-  bool full() const { return opts_.max_size > 0 && wal_->size_bytes() >= opts_.max_size; }
+  bool full() const { return opts_.max_size > 0 && wal_->size_bytes() >= limit(); }
   Status refusal() const;
   // The sync a stream's appends need: true per append; false with the interval to sync within
   // (negative: never).
@@ -315,6 +323,7 @@ class NodeLog {
   // per entry, and a large entry still gets a run of its own, sized exactly.
   static constexpr size_t kMaxJoinedRunBytes = 1 << 20;
   Streams streams_;
+  std::atomic<uint64_t> attached_{0};  // streams attached: limit()
   std::set<std::pair<Offset, std::string>> fronts_;  // (first needed LSN, stream) per stream
   int64_t last_time_ = 0;       // the last group's append time (write_mu_)
   std::deque<Pending> queue_;   // appends of streams synced per append: the group commit's
