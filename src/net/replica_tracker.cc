@@ -118,15 +118,27 @@ Status ReplicaTracker::check_acks_all(uint32_t bucket) const {
   return s ? s->check_acks_all() : Status::OK();
 }
 
-void ReplicaTracker::wait_for(uint32_t bucket, uint64_t end, Callback cb, bool acks) {
+void ReplicaTracker::wait_for(uint32_t bucket, uint64_t end, Callback cb, bool acks, uint64_t id) {
   std::unique_lock<std::mutex> lock(mu_);
   auto* s = find(bucket);
   if (!s) {
     lock.unlock();
     return cb(Status::OK());
   }
-  s->wait_for(end, defer(std::move(cb)), acks);
+  s->wait_for(end, defer(std::move(cb)), acks, id);
   run_ready(lock);
+}
+
+void ReplicaTracker::cancel_waits(const std::vector<uint32_t>& buckets, uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (uint32_t b : buckets)
+    if (auto* s = find(b)) s->cancel(id);
+}
+
+size_t ReplicaTracker::waiting(uint32_t bucket) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto* s = find(bucket);
+  return s ? s->waiting() : 0;
 }
 
 std::optional<uint64_t> ReplicaTracker::high_watermark(uint32_t bucket) const {

@@ -88,21 +88,33 @@ void get_step(const std::shared_ptr<GetCall>& c, std::chrono::milliseconds wait)
 
 // Every record found lies past a high watermark: waits for the first one that passes a cursor,
 // the deadline (answers empty) or the cancel (the reactor's hook).
+// The first to fire lets go of the other buckets' waits (an idle bucket would otherwise keep
+// one per parked Get until its next record).
 void park_on_high_watermark(const std::shared_ptr<GetCall>& c) {
   auto fired = std::make_shared<std::atomic<bool>>(false);
+  const uint64_t id = queue::next_waiter_id();
+  auto limited = std::make_shared<std::vector<uint32_t>>();
+  for (size_t i = 0; i < c->buckets.size(); ++i)
+    if (c->limited[i]) limited->push_back(c->buckets[i]);
+  auto let_go = [c, limited, id] { c->tracker->cancel_waits(*limited, id); };
   for (size_t i = 0; i < c->buckets.size(); ++i) {
     if (!c->limited[i]) continue;
-    c->tracker->wait_for(c->buckets[i], c->offsets[i] + 1, [c, fired](Status s) {
+    c->tracker->wait_for(c->buckets[i], c->offsets[i] + 1, [c, fired, let_go](Status s) {
       if (fired->exchange(true)) return;
+      let_go();
       if (!s.ok()) {  // no longer led here: answered empty, the reader asks again
         if (c->claim()) c->done(Status::OK());
         return;
       }
       get_step(c, std::chrono::milliseconds(0));
-    }, /*acks=*/false);
+    }, /*acks=*/false, id);
   }
-  Scheduler::Default()->schedule_at(c->deadline, [c, fired] {
+  // A wait that answered while the others were being registered let go of those before it;
+  // these were registered after it.
+  if (fired->load()) let_go();
+  Scheduler::Default()->schedule_at(c->deadline, [c, fired, let_go] {
     if (fired->exchange(true)) return;
+    let_go();
     if (c->claim()) c->done(Status::OK());
   });
 }

@@ -105,11 +105,16 @@ Status InSyncSet::answer_for(const Waiter& w) const {
                      "): the leader has the records, fewer replicas than asked may");
 }
 
-void InSyncSet::wait_for(uint64_t end, AckCallback cb, bool acks) {
+void InSyncSet::wait_for(uint64_t end, AckCallback cb, bool acks, uint64_t id) {
   if (closed_) return cb(closed_why_);
-  Waiter w{std::move(cb), acks};
+  Waiter w{std::move(cb), acks, id};
   if (end <= high_watermark_) return w.cb(answer_for(w));
   waiters_.emplace(end, std::move(w));
+}
+
+void InSyncSet::cancel(uint64_t id) {
+  if (id == 0) return;
+  std::erase_if(waiters_, [id](const auto& entry) { return entry.second.id == id; });
 }
 
 void InSyncSet::close(const Status& why) {

@@ -98,7 +98,10 @@ class InSyncSet {
   // cb(OK) once the high watermark reaches end (at once when it has); cb(error) on close. With
   // acks (a put's acks=all), reaching end while fewer than min_insync are in sync is
   // cb(Unavailable "not enough in-sync replicas after the append").
-  void wait_for(uint64_t end, AckCallback cb, bool acks = true);
+  void wait_for(uint64_t end, AckCallback cb, bool acks = true, uint64_t id = 0);
+  // Drops the waiters registered with id (not 0) without answering them: a reader parked on
+  // several buckets' high watermarks lets go of the others once one answers.
+  void cancel(uint64_t id);
   // Leadership lost or the bucket closes: every waiter gets why.
   void close(const Status& why);
 
@@ -114,6 +117,7 @@ class InSyncSet {
   struct Waiter {
     AckCallback cb;
     bool acks;
+    uint64_t id;  // cancel(id); 0: none
   };
   void advance();  // recomputes the high watermark and answers the waiters it covers
   Status answer_for(const Waiter& w) const;

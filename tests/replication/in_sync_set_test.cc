@@ -292,3 +292,24 @@ TEST(InSyncSet, WithoutCommitChangesASetChangeCountsAtOnce) {
   EXPECT_EQ(f.set.counted_count(), 2u);
   EXPECT_EQ(f.set.high_watermark(), 50u);
 }
+
+// A reader parked on several buckets' high watermarks lets go of the others once one answers:
+// cancel(id) drops that reader's waiters unanswered and leaves the rest.
+TEST(InSyncSet, CancelDropsTheWaitersOfOneIdOnly) {
+  Fixture f;
+  f.set.leader_appended(10, f.t0);
+  int answered = 0;
+  f.set.wait_for(5, [&](Status) { ++answered; }, /*acks=*/false, /*id=*/7);
+  f.set.wait_for(8, [&](Status) { ++answered; }, /*acks=*/false, /*id=*/7);
+  f.set.wait_for(5, [&](Status) { ++answered; }, /*acks=*/false, /*id=*/8);
+  f.set.wait_for(5, [&](Status) { ++answered; }, /*acks=*/false);
+  EXPECT_EQ(f.set.waiting(), 4u);
+  f.set.cancel(7);
+  EXPECT_EQ(f.set.waiting(), 2u);
+  f.set.cancel(0);  // 0 is no id: nothing goes
+  EXPECT_EQ(f.set.waiting(), 2u);
+  ASSERT_TRUE(f.set.follower_fetched(n2, 10, f.t0).ok());
+  ASSERT_TRUE(f.set.follower_fetched(n3, 10, f.t0).ok());
+  EXPECT_EQ(answered, 2);  // the two left, never the cancelled ones
+  EXPECT_EQ(f.set.waiting(), 0u);
+}
