@@ -105,10 +105,11 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // backend's thread, which then posts nothing when it is false. A reader about to park sets it
   // before it looks at the backend's end, so a put whose records it did not see finds it set.
   std::atomic<bool> may_have_waiters_{false};
-  // known_empty_at: end_changes_ counts the acknowledged puts (and the close), each after its
-  // records are readable; a read that found its offset at the end records that offset with the
-  // count it saw first, so a put acknowledged meanwhile makes the record stale.
-  void note_end(Offset offset, uint64_t changes_seen);
+  // known_empty_at: end_changes_ counts the completed puts (and the close), each counted after
+  // its records are readable and before its writer hears; a read that found its offset at the
+  // end records that offset with the count it loaded before it looked, so a put completed
+  // meanwhile makes the record stale. note_end_if_at records offset when it is the end.
+  void note_end_if_at(Offset offset, uint64_t changes_seen);
   void end_changed() { end_changes_.fetch_add(1); }
   std::atomic<uint64_t> end_changes_{0};
   std::atomic<uint64_t> empty_at_{0};
