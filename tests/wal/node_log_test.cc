@@ -534,6 +534,24 @@ TEST(NodeLogTest, EveryHolderOfTheOldestSegmentIsAskedAtOnce) {
   EXPECT_EQ(busy_asked.load(), 0);
 }
 
+// Streams "quiet" (one record, then nothing; counts the flushes the log asks of it) and "busy"
+// (each append checkpointed at once) of log.
+struct QuietAndBusy {
+  NodeLog* log;
+  std::atomic<int> quiet_asked{0};
+  uint64_t busy = 0;
+  void start() {
+    ASSERT_TRUE(log->attach("quiet", Offset(0), ignore(), {.flush_request = [this] { ++quiet_asked; }}).ok());
+    ASSERT_TRUE(log->attach("busy", Offset(0), ignore(), {}).ok());
+    ASSERT_TRUE(log->append("quiet", stream_batch("quiet", 0, 1)).ok());
+  }
+  void append_busy() {
+    ASSERT_TRUE(log->append("busy", stream_batch("busy", busy, 3, 20)).ok());
+    ASSERT_TRUE(log->checkpoint("busy", Offset(busy + 3)).ok());
+    busy += 3;
+  }
+};
+
 // With a max_size, the holders are asked once the log is half full, not at its second segment:
 // a put spread over many buckets would otherwise flush every one of them each segment.
 TEST(NodeLogTest, WithAMaxSizeHoldersAreAskedOnceTheLogIsHalfFull) {
@@ -543,23 +561,15 @@ TEST(NodeLogTest, WithAMaxSizeHoldersAreAskedOnceTheLogIsHalfFull) {
   o.max_size = 4000;
   auto log = open_log(d.sub("log"), o);
   ASSERT_TRUE(log);
-  std::atomic<int> quiet_asked{0};
-  ASSERT_TRUE(log->attach("quiet", Offset(0), ignore(), {.flush_request = [&] { ++quiet_asked; }}).ok());
-  ASSERT_TRUE(log->attach("busy", Offset(0), ignore(), {}).ok());
-  ASSERT_TRUE(log->append("quiet", stream_batch("quiet", 0, 1)).ok());
-  uint64_t busy = 0;
-  auto append_busy = [&] {
-    ASSERT_TRUE(log->append("busy", stream_batch("busy", busy, 3, 20)).ok());
-    ASSERT_TRUE(log->checkpoint("busy", Offset(busy + 3)).ok());
-    busy += 3;
-  };
-  while (log->segment_count() < 3) append_busy();
+  QuietAndBusy streams{log.get()};
+  ASSERT_NO_FATAL_FAILURE(streams.start());
+  while (log->segment_count() < 3) ASSERT_NO_FATAL_FAILURE(streams.append_busy());
   ASSERT_LT(log->size_bytes(), o.max_size / 2);
-  EXPECT_EQ(quiet_asked.load(), 0) << "asked at " << log->size_bytes() << " bytes of " << o.max_size;
-  while (log->size_bytes() < o.max_size / 2) append_busy();
+  EXPECT_EQ(streams.quiet_asked.load(), 0) << "asked at " << log->size_bytes() << " bytes of " << o.max_size;
+  while (log->size_bytes() < o.max_size / 2) ASSERT_NO_FATAL_FAILURE(streams.append_busy());
   // The writer of a group asks after answering its appends: maybe after append() returned here.
-  ASSERT_TRUE(eventually([&] { return quiet_asked.load() > 0; })) << "not asked at " << log->size_bytes() << " bytes";
-  EXPECT_EQ(quiet_asked.load(), 1);  // once per segment
+  ASSERT_TRUE(eventually([&] { return streams.quiet_asked.load() > 0; })) << "not asked at " << log->size_bytes() << " bytes";
+  EXPECT_EQ(streams.quiet_asked.load(), 1);  // once per segment
   EXPECT_EQ(log->holding_stream(), std::optional<std::string>("quiet"));
 }
 
@@ -575,10 +585,11 @@ TEST(NodeLogTest, TheLimitGrowsWithTheAttachedStreams) {
   auto log = open_log(d.sub("log"), o);
   ASSERT_TRUE(log);
   EXPECT_EQ(log->limit(), 2000u);
-  std::atomic<int> quiet_asked{0};
-  ASSERT_TRUE(log->attach("quiet", Offset(0), ignore(), {.flush_request = [&] { ++quiet_asked; }}).ok());
+  ASSERT_TRUE(log->attach("one", Offset(0), ignore(), {}).ok());
   EXPECT_EQ(log->limit(), 2000u);  // 1 x 1,500 is below max_size
-  ASSERT_TRUE(log->attach("busy", Offset(0), ignore(), {}).ok());
+  log->forget("one");
+  QuietAndBusy streams{log.get()};
+  ASSERT_NO_FATAL_FAILURE(streams.start());
   EXPECT_EQ(log->limit(), 3000u);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(log->attach("more" + std::to_string(i), Offset(0), ignore(), {}).ok());
   EXPECT_EQ(log->limit(), 5000u);  // 5 x 1,500 capped
@@ -590,19 +601,12 @@ TEST(NodeLogTest, TheLimitGrowsWithTheAttachedStreams) {
   log->detach("more2", Offset(0), RecordBatch());
   EXPECT_EQ(log->limit(), 3000u);
 
-  ASSERT_TRUE(log->append("quiet", stream_batch("quiet", 0, 1)).ok());
-  uint64_t busy = 0;
-  auto append_busy = [&] {
-    ASSERT_TRUE(log->append("busy", stream_batch("busy", busy, 3, 20)).ok());
-    ASSERT_TRUE(log->checkpoint("busy", Offset(busy + 3)).ok());
-    busy += 3;
-  };
   // Past half of max_size (1,000) but below half of the grown limit (1,500): nobody is asked.
-  while (log->size_bytes() < 1100) append_busy();
+  while (log->size_bytes() < 1100) ASSERT_NO_FATAL_FAILURE(streams.append_busy());
   ASSERT_LT(log->size_bytes(), 1500u);
-  EXPECT_EQ(quiet_asked.load(), 0) << "asked at " << log->size_bytes() << " bytes";
-  while (log->size_bytes() < 1500) append_busy();
-  ASSERT_TRUE(eventually([&] { return quiet_asked.load() > 0; })) << "not asked at " << log->size_bytes() << " bytes";
+  EXPECT_EQ(streams.quiet_asked.load(), 0) << "asked at " << log->size_bytes() << " bytes";
+  while (log->size_bytes() < 1500) ASSERT_NO_FATAL_FAILURE(streams.append_busy());
+  ASSERT_TRUE(eventually([&] { return streams.quiet_asked.load() > 0; })) << "not asked at " << log->size_bytes() << " bytes";
 }
 
 TEST(NodeLogTest, SegmentsAreFreedOnlyOnceNoStreamNeedsThemAndTheHolderIsAskedToFlush) {
