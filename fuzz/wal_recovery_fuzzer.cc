@@ -14,9 +14,11 @@
 //   byte 1  number of segments, 1 + (byte % 3)
 //   then each segment but the last as u16 little-endian length + bytes; the last takes the rest.
 // Bits 2 and 3 let the fuzzer get past the CRCs and into the batch and offset logic.
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -35,10 +37,24 @@ using namespace persisting::wal;
 
 namespace {
 
+// Scratch dirs of earlier runs whose process is gone (an abort skips the atexit cleanup: a
+// crash found, a timeout, a kill). Their names carry the pid: wal-fuzz-<pid>-XXXXXX.
+void remove_stale_scratch_dirs(const std::filesystem::path& base) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(base, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("wal-fuzz-", 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + 9, nullptr, 10);
+    if (pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::filesystem::remove_all(e.path(), ec);
+  }
+}
+
 const std::string& scratch_dir() {
   static const std::string dir = [] {
     std::filesystem::path base = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : std::filesystem::temp_directory_path();
-    std::string tmpl = (base / "wal-fuzz-XXXXXX").string();
+    remove_stale_scratch_dirs(base);
+    std::string tmpl = (base / ("wal-fuzz-" + std::to_string(::getpid()) + "-XXXXXX")).string();
     if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
     static std::string root = tmpl;
     std::atexit([] {
