@@ -309,7 +309,8 @@ Result<std::vector<Message>> ClientReaderState::get(size_t limit, uint32_t wait_
   const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
   for (int round = 0;; ++round) {
     const bool ahead = cursor.any_ahead();
-    const std::vector<uint64_t> before = cursor.offsets;
+    std::vector<uint64_t> before;
+    if (wait_ms > 0) before = cursor.offsets;  // only a get that waits asks again past gaps
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(std::max(Clock::duration(0), deadline - Clock::now()));
     ASSIGN_OR_RETURN(std::vector<Message> out, get_once(limit, wait_ms > 0 ? static_cast<uint32_t>(left.count()) : 0));
     if (!out.empty()) return out;

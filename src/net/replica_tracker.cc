@@ -135,12 +135,6 @@ void ReplicaTracker::cancel_waits(const std::vector<uint32_t>& buckets, uint64_t
     if (auto* s = find(b)) s->cancel(id);
 }
 
-size_t ReplicaTracker::waiting(uint32_t bucket) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  auto* s = find(bucket);
-  return s ? s->waiting() : 0;
-}
-
 std::optional<uint64_t> ReplicaTracker::high_watermark(uint32_t bucket) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto* s = find(bucket)) return s->high_watermark();

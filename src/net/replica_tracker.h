@@ -61,8 +61,6 @@ class ReplicaTracker {
   // id (not 0) lets cancel_waits() drop it unanswered.
   void wait_for(uint32_t bucket, uint64_t end, Callback cb, bool acks, uint64_t id = 0);
   void cancel_waits(const std::vector<uint32_t>& buckets, uint64_t id);
-  // High watermark waiters of the bucket (0 without a set).
-  size_t waiting(uint32_t bucket) const;
   // The high watermark; nullopt without a set.
   std::optional<uint64_t> high_watermark(uint32_t bucket) const;
   // The leader's record count as the set knows it (puts, Kafka produces, Replicate reads);

@@ -59,14 +59,15 @@ std::chrono::milliseconds left_until(Clock::time_point deadline) {
   return std::chrono::ceil<std::chrono::milliseconds>(std::max(Clock::duration(0), deadline - Clock::now()));
 }
 
-// Whether a get asks again after one fetch: what came back were only gaps (rows LanceDB
-// deleted: entries without a record), the cursor has moved past them, and the get waits, so it
-// waits on for what is left of its time. It answers with the records after the gaps, or empty
-// at its deadline, never early and empty. (A get that does not wait answers empty, moved on.)
+// Whether a fetch brought any entry (a record or a gap).
 bool any_entries(const Raw& raw) {
   return std::any_of(raw.begin(), raw.end(), [](const RecordBatch& b) { return !b.empty(); });
 }
 
+// Whether a get asks again after one fetch: what came back were only gaps (rows LanceDB
+// deleted: entries without a record), the cursor has moved past them, and the get waits, so it
+// waits on for what is left of its time. It answers with the records after the gaps, or empty
+// at its deadline, never early and empty. (A get that does not wait answers empty, moved on.)
 bool only_gaps_and_time_left(const Result<std::vector<Message>>& got, bool entries, bool wait,
                              Clock::time_point deadline) {
   return wait && entries && got.ok() && got->empty() && Clock::now() < deadline;

@@ -84,7 +84,7 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
     const uint64_t changes = self->end_changes_.load();
     if (!may_park) {
       auto r = self->backend_->get(offset, limit);
-      if (r.ok() && r->empty()) self->note_end_if_at(offset, changes);  // only an empty read looks
+      if (r.ok() && r->empty()) self->note_end(offset, changes, self->backend_->total_count());  // only an empty read looks
       return cb(std::move(r));
     }
     const uint64_t end = self->backend_->total_count();
@@ -92,7 +92,7 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
       self->note_waiters();
       return cb(self->backend_->get(offset, limit));
     }
-    self->note_end_if_at(offset, changes);
+    self->note_end(offset, changes, end);
     uint64_t id = waiter_id != 0 ? waiter_id : self->next_internal_id_++;
     if (self->waiters_.count(id))  // refuse rather than drop the reader already parked under id
       return cb(InvalidArgument("waiter id " + std::to_string(id) + " is already parked"));  // flag stays set
@@ -113,10 +113,10 @@ bool BucketStorage::known_empty_at(Offset offset) const {
   return empty_at_.load() == offset.value() && as_of == end_changes_.load();
 }
 
-void BucketStorage::note_end_if_at(Offset offset, uint64_t changes_seen) {
+void BucketStorage::note_end(Offset offset, uint64_t changes_seen, uint64_t end) {
   // Only on the actor. The offset first: a caller that sees this count sees this offset or a
   // later record's, whose count is then stale or equal to the end it saw.
-  if (backend_->total_count() != offset.value() || !backend_->end_moves_only_by_puts()) return;
+  if (end != offset.value() || !backend_->end_moves_only_by_puts()) return;
   empty_at_.store(offset.value());
   empty_as_of_.store(changes_seen);
 }

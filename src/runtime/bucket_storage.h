@@ -108,8 +108,9 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // known_empty_at: end_changes_ counts the completed puts (and the close), each counted after
   // its records are readable and before its writer hears; a read that found its offset at the
   // end records that offset with the count it loaded before it looked, so a put completed
-  // meanwhile makes the record stale. note_end_if_at records offset when it is the end.
-  void note_end_if_at(Offset offset, uint64_t changes_seen);
+  // meanwhile makes the record stale. note_end records offset when it is end, read after
+  // changes_seen was loaded.
+  void note_end(Offset offset, uint64_t changes_seen, uint64_t end);
   void end_changed() { end_changes_.fetch_add(1); }
   std::atomic<uint64_t> end_changes_{0};
   std::atomic<uint64_t> empty_at_{0};
