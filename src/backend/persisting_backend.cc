@@ -222,6 +222,7 @@ Status PersistingBackend::attach_stream() {
     // The records stay in the log; the buffer forgets what it took of them.
     return s;
   }
+  stream_ref_ = log_->pin(stream_);
   return Status::OK();
 }
 
@@ -229,6 +230,8 @@ void PersistingBackend::stop_writing() {
   std::unique_lock<std::mutex> lock(mu_);
   appends_done_.wait(lock, [this] { return inflight_ == 0; });
   if (log_) {
+    log_->unpin(stream_ref_);
+    stream_ref_ = wal::NodeLog::StreamRef();
     if (discarded_) {
       log_->forget(stream_);
     } else {
@@ -392,7 +395,7 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
   // The log answers in append order (on its group-commit thread, or on this one for a stream
   // not synced per put), with the batch it wrote: the records join the buffer there, before the
   // put is acknowledged.
-  log_->append_async(stream_, batch, [this, done = std::move(done)](Result<Offset> first, const RecordBatch& written) {
+  log_->append_async(stream_ref_, batch, [this, done = std::move(done)](Result<Offset> first, const RecordBatch& written) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       appended(written, first);

@@ -162,6 +162,7 @@ class PersistingBackend final : public StorageBackend {
   std::shared_ptr<NodeLogHost> host_;
   wal::NodeLog* log_ = nullptr;            // set while this process writes the bucket with a log
   std::string stream_;
+  wal::NodeLog::StreamRef stream_ref_;     // stream_, pinned while attached
   uint64_t inflight_ = 0;                  // appends the log has not answered yet
   bool discarded_ = false;
   uint64_t replayed_ = 0;                  // records the log (or an old WAL) gave back at attach

@@ -224,6 +224,64 @@ TEST(NodeLogTest, ADetachedStreamGetsItsUnflushedRecordsBackAtTheNextAttach) {
   EXPECT_EQ(got, (std::vector<uint64_t>{2, 3, 4, 5}));
 }
 
+// A pinned stream is appended to without its name, and the pin outlives a detach: appends
+// through it are refused until the stream is attached again, and pinned anew.
+TEST(NodeLogTest, AStreamRefAppendsWithoutTheNameAndIsRefusedOnceDetached) {
+  ScratchDir d;
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  EXPECT_FALSE(log->pin("s"));  // not attached: nothing to pin
+  ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
+  auto ref = log->pin("s");
+  ASSERT_TRUE(ref);
+  auto append = [&](NodeLog::StreamRef to, uint64_t from, size_t n) {
+    std::promise<Result<Offset>> done;
+    log->append_async(to, stream_batch("s", from, n), [&done](Result<Offset> r, const RecordBatch&) { done.set_value(r); });
+    return done.get_future().get();
+  };
+  EXPECT_EQ(append(ref, 0, 3).value(), Offset(0));
+  EXPECT_EQ(log->append("s", stream_batch("s", 3, 1)).value(), Offset(3));  // the name still works
+  EXPECT_EQ(append(ref, 4, 1).value(), Offset(4));
+  log->detach("s", Offset(5), RecordBatch());
+  auto refused = append(ref, 5, 1);
+  EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("not attached"), std::string::npos) << refused.status().to_string();
+  EXPECT_EQ(append(NodeLog::StreamRef(), 5, 1).status().code(), Code::kFailedPrecondition);  // empty ref
+  log->unpin(ref);
+  ASSERT_TRUE(log->attach("s", Offset(5), ignore(), {}).ok());
+  auto again = log->pin("s");
+  EXPECT_EQ(append(again, 5, 2).value(), Offset(5));
+  EXPECT_EQ(log->stream_end("s"), Offset(7));
+  log->unpin(again);
+}
+
+// An append queued under a Plug holds its stream's entry: the stream forgotten meanwhile (its
+// topic deleted) answers the append "not attached" when the Plug goes, and is gone after it.
+TEST(NodeLogTest, AnAppendQueuedWhenItsStreamIsForgottenIsRefusedAndTheStreamGoes) {
+  ScratchDir d;
+  auto log = open_log(d.path());
+  ASSERT_TRUE(log);
+  for (SyncMode mode : {SyncMode::kOs, SyncMode::kAlways}) {
+    const std::string s = mode == SyncMode::kOs ? "os" : "always";
+    ASSERT_TRUE(log->attach(s, Offset(0), ignore(), {.sync_mode = mode}).ok());
+    std::promise<Result<Offset>> done;
+    auto acked = done.get_future();
+    {
+      NodeLog::Plug plug(log.get());
+      log->append_async(s, stream_batch(s, 0, 2), [&done](Result<Offset> r) { done.set_value(r); });
+      log->forget(s);
+      EXPECT_EQ(acked.wait_for(std::chrono::seconds(0)), std::future_status::timeout);  // still queued
+    }
+    auto r = acked.get();
+    EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << s;
+    EXPECT_FALSE(log->holds_unattached(s));
+    EXPECT_EQ(log->stream_end(s), Offset(0));
+    // The name is free again: a new attach starts it from scratch.
+    ASSERT_TRUE(log->attach(s, Offset(0), ignore(), {.sync_mode = mode}).ok()) << s;
+    EXPECT_EQ(log->append(s, stream_batch(s, 0, 1)).value(), Offset(0));
+  }
+}
+
 TEST(NodeLogTest, OneGroupCommitSyncsTheAppendsOfManyStreams) {
   ScratchDir d;
   testing::SyncGateEnv env(Env::Default());

@@ -251,7 +251,7 @@ void NodeLog::detach(const std::string& stream, Offset first, RecordBatch unflus
     s.parked.clear();
     pop_entries(stream, s, first);
     if (!unflushed.empty() && !s.entries.empty()) s.parked.push_back(Run{first, std::move(unflushed)});
-    if (s.entries.empty() && s.parked.empty()) streams_.erase(it);
+    if (s.entries.empty() && s.parked.empty() && s.pinned == 0) streams_.erase(it);
   }
   if (Status r = release_segments(); !r.ok() && opts_.wal.on_background) opts_.wal.on_background("WAL checkpoint", r);
 }
@@ -263,21 +263,57 @@ void NodeLog::forget(const std::string& stream) {
     if (it == streams_.end()) return;
     if (!it->second.entries.empty()) fronts_.erase({it->second.entries.front().first, stream});
     if (it->second.attached) attached_.fetch_sub(1);
-    streams_.erase(it);
+    if (it->second.pinned == 0) {
+      streams_.erase(it);
+    } else {
+      // Appends of it are still queued: they find it unattached, and the last one erases it.
+      Stream fresh;
+      fresh.pinned = it->second.pinned;
+      it->second = std::move(fresh);
+    }
   }
   if (Status r = release_segments(); !r.ok() && opts_.wal.on_background) opts_.wal.on_background("WAL checkpoint", r);
 }
 
 void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, AppendDone done) {
+  append_to(nullptr, &stream, batch, std::move(done));
+}
+
+void NodeLog::append_async(StreamRef stream, const RecordBatch& batch, AppendDone done) {
+  append_to(static_cast<StreamEntry*>(stream.entry_), nullptr, batch, std::move(done));
+}
+
+NodeLog::StreamRef NodeLog::pin(const std::string& stream) {
+  std::lock_guard l(mu_);
+  auto it = streams_.find(stream);
+  if (it == streams_.end() || !it->second.attached) return StreamRef();
+  ++it->second.pinned;
+  return StreamRef(&*it);
+}
+
+void NodeLog::unpin(StreamRef stream) {
+  if (!stream) return;
+  std::lock_guard l(mu_);
+  unpin(static_cast<StreamEntry*>(stream.entry_));
+}
+
+void NodeLog::append_to(StreamEntry* entry, const std::string* name, const RecordBatch& batch, AppendDone done) {
   bool kick = false, lead = false, lead_group = false;
   {
     std::lock_guard l(mu_);
     if (closed_) return done(FailedPrecondition("node log '" + dir() + "' is closed"), batch);
-    auto it = streams_.find(stream);
-    if (it == streams_.end() || !it->second.attached)
-      return done(FailedPrecondition("node log '" + dir() + "': " + quoted(stream) + " is not attached"), batch);
-    if (synced_per_append(it->second.options)) {
-      queue_.push_back(Pending{stream, batch, std::move(done)});
+    if (entry == nullptr && name != nullptr) {
+      auto found = streams_.find(*name);
+      if (found != streams_.end()) entry = &*found;
+    }
+    if (entry == nullptr || !entry->second.attached) {
+      const std::string what = entry ? quoted(entry->first) : name ? quoted(*name) : "an unpinned stream";
+      return done(FailedPrecondition("node log '" + dir() + "': " + what + " is not attached"), batch);
+    }
+    Stream& st = entry->second;
+    ++st.pinned;  // the Pending's
+    if (synced_per_append(st.options)) {
+      queue_.push_back(Pending{entry, batch, std::move(done)});
       if (plugs_ > 0) {
         unplug_kick_ = true;  // the last Plug starts the group commit
         return;
@@ -285,7 +321,7 @@ void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, 
       kick = true;
       lead_group = take_lead();
     } else {
-      direct_.push_back(Pending{stream, batch, std::move(done)});
+      direct_.push_back(Pending{entry, batch, std::move(done)});
       // Plugged: the Plug's end writes it with the rest of the put (one frame); else the caller
       // writing direct_ takes this one too.
       lead = plugs_ == 0 && !direct_writing_;
@@ -416,26 +452,31 @@ Result<Offset> NodeLog::write_entries(const std::vector<Entry>& entries, bool sy
   // The frame is built in place: its record lengths (the entries' sizes) first, then each entry
   // straight from its batch, so the records are copied once on their way to the file.
   size_t bytes = 0;
-  for (const Entry& e : entries) bytes += stream_entry_size(e.stream->size(), e.batch->size(), e.batch->byte_size());
+  for (const Entry& e : entries)
+    bytes += stream_entry_size(e.stream->first.size(), e.batch->size(), e.batch->byte_size());
   std::string frame;
   frame.reserve(kFrameHeaderSize + kBatchFixedSize + 4 * entries.size() + bytes);
   start_batch_frame(static_cast<uint32_t>(entries.size()), &frame);
   for (const Entry& e : entries)
-    put_u32(&frame, static_cast<uint32_t>(stream_entry_size(e.stream->size(), e.batch->size(), e.batch->byte_size())));
+    put_u32(&frame, static_cast<uint32_t>(stream_entry_size(e.stream->first.size(), e.batch->size(), e.batch->byte_size())));
   for (const Entry& e : entries)
-    append_stream_entry(*e.stream, e.first, e.batch->max_time(), e.batch->data(), e.batch->ends(), &frame);
+    append_stream_entry(e.stream->first, e.first, e.batch->max_time(), e.batch->data(), e.batch->ends(), &frame);
   Result<Offset> lsn = wal_->append_frame(&frame, static_cast<uint32_t>(entries.size()), sync);
-  if (!lsn.ok()) return lsn;
   std::lock_guard l(mu_);
+  if (!lsn.ok()) {
+    for (const Entry& e : entries) unpin(e.stream);
+    return lsn;
+  }
   ++groups_;
   for (size_t k = 0; k < entries.size(); ++k) {
     const Entry& e = entries[k];
-    Stream& s = streams_[*e.stream];
+    Stream& s = e.stream->second;
     const Offset end(e.first.value() + e.batch->size());
     const bool was_empty = s.entries.empty();
     s.entries.emplace_back(Offset(lsn->value() + k), end);
     if (s.end < end) s.end = end;
-    if (was_empty) set_entries_front(*e.stream, s, std::nullopt);
+    if (was_empty) set_entries_front(e.stream->first, s, std::nullopt);
+    unpin(e.stream);
   }
   next_lsn_ = Offset(lsn->value() + entries.size());
   return lsn;
@@ -491,7 +532,7 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited, bool led) {
     uint64_t bytes = 0;
     while (!q.empty()) {
       const Pending& p = q.front();
-      const uint64_t size = stream_entry_size(p.stream.size(), p.batch.size(), p.batch.byte_size());
+      const uint64_t size = stream_entry_size(p.stream->first.size(), p.batch.size(), p.batch.byte_size());
       if (!group.empty() && bytes + size > opts_.wal.max_group_bytes) break;
       bytes += size;
       group.push_back(std::move(q.front()));
@@ -508,27 +549,29 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited, bool led) {
     const uint64_t mark = ++group_marks_;
     for (size_t i = 0; i < group.size(); ++i) {
       const Pending& p = group[i];
-      auto it = streams_.find(p.stream);
+      Stream& st = p.stream->second;
       if (!refused.ok()) {
         results.push_back(refused);
-      } else if (it == streams_.end() || !it->second.attached) {
-        results.push_back(FailedPrecondition("node log '" + dir() + "': " + quoted(p.stream) + " is not attached"));
+        unpin(p.stream);
+      } else if (!st.attached) {
+        results.push_back(FailedPrecondition("node log '" + dir() + "': " + quoted(p.stream->first) + " is not attached"));
+        unpin(p.stream);
       } else {
-        Stream& st = it->second;
         if (st.group_mark != mark) {
           st.group_mark = mark;
           st.group_next = st.end;
         }
         if (p.batch.empty()) {
           results.push_back(st.group_next);
+          unpin(p.stream);
           continue;
         }
         const Offset first = st.group_next;
         st.group_next = Offset(first.value() + p.batch.size());
-        entries.push_back(Entry{&p.stream, first, &p.batch});
+        entries.push_back(Entry{p.stream, first, &p.batch});
         written.push_back(i);
         results.push_back(first);
-        const StreamOptions& o = it->second.options;
+        const StreamOptions& o = st.options;
         if (synced_per_append(o)) {
           want_sync = true;
         } else if (o.sync_mode == SyncMode::kInterval && (interval < 0 || o.sync_interval_s < interval)) {
@@ -587,6 +630,12 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited, bool led) {
   return true;
 }
 
+void NodeLog::unpin(StreamEntry* stream) {
+  Stream& s = stream->second;
+  if (--s.pinned > 0 || s.attached || !s.entries.empty() || !s.parked.empty()) return;
+  streams_.erase(streams_.find(stream->first));
+}
+
 void NodeLog::note_flush_failure(const std::string& stream, const Status& error) {
   {
     std::lock_guard l(mu_);
@@ -609,7 +658,7 @@ Status NodeLog::checkpoint(const std::string& stream, Offset flushed) {
                              quoted(stream) + " is past its end (" + std::to_string(s.end.value()) + ")");
     pop_entries(stream, s, flushed);
     s.flush_error = Status::OK();
-    if (!s.attached && s.entries.empty()) streams_.erase(it);
+    if (!s.attached && s.entries.empty() && s.pinned == 0) streams_.erase(it);
   }
   return release_segments();
 }

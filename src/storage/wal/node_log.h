@@ -174,6 +174,23 @@ class NodeLog {
   // append_async, waited for.
   Result<Offset> append(const std::string& stream, const RecordBatch& batch);
 
+  // A stream named once: its appends skip the lookup of its name, which a put spread over many
+  // buckets paid per bucket. pin() returns it for an attached stream (empty otherwise); its
+  // owner unpins it before it detaches or forgets the stream, and appends through it until then.
+  class StreamRef {
+   public:
+    StreamRef() = default;
+    explicit operator bool() const { return entry_ != nullptr; }
+
+   private:
+    friend class NodeLog;
+    explicit StreamRef(void* entry) : entry_(entry) {}
+    void* entry_ = nullptr;
+  };
+  StreamRef pin(const std::string& stream);
+  void unpin(StreamRef stream);
+  void append_async(StreamRef stream, const RecordBatch& batch, AppendDone done);
+
   // Plugging (after Linux's block plugging): while a Plug lives, appends queue up without
   // starting a group commit; when the last Plug goes, one starts for all of them. A writer whose
   // put spans several streams plugs around handing out the parts, so under kAlways the put waits
@@ -223,17 +240,6 @@ class NodeLog {
   const std::string& dir() const { return wal_->dir(); }
 
  private:
-  struct Pending {
-    std::string stream;
-    RecordBatch batch;
-    AppendDone done;
-  };
-  // An entry about to be written: its stream, first offset and records.
-  struct Entry {
-    const std::string* stream;
-    Offset first;
-    const RecordBatch* batch;
-  };
   // Records of an unattached stream kept for its next attach: runs of consecutive offsets.
   struct Run {
     Offset first;
@@ -255,6 +261,28 @@ class NodeLog {
     // offset, valid while group_mark is that group's number.
     uint64_t group_mark = 0;
     Offset group_next;
+    // Appends queued and not yet answered, and StreamRefs (mu_): each holds this entry's
+    // address, so the entry stays in streams_ until they are gone (unpin).
+    uint32_t pinned = 0;
+  };
+  // Looked up by string_view too (recovery decodes names as views): no string per lookup.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  using Streams = std::unordered_map<std::string, Stream, NameHash, std::equal_to<>>;
+  using StreamEntry = Streams::value_type;  // its address is stable until erased
+  // An append queued for a group: its stream's entry (pinned), found once by append_async.
+  struct Pending {
+    StreamEntry* stream;
+    RecordBatch batch;
+    AppendDone done;
+  };
+  // An entry about to be written: its stream (pinned), first offset and records.
+  struct Entry {
+    StreamEntry* stream;
+    Offset first;
+    const RecordBatch* batch;
   };
 
   NodeLog(NodeLogOptions options, std::unique_ptr<Wal> wal);
@@ -304,6 +332,10 @@ class NodeLog {
   void set_entries_front(const std::string& name, Stream& s, std::optional<Offset> old_front);
   void pop_entries(const std::string& name, Stream& s, Offset flushed);
   void interval_sync();
+  // Drops a pin of a stream's entry (mu_), and the entry once nothing holds it.
+  void unpin(StreamEntry* stream);
+  // append_async's work, for the stream's entry (pinned by the caller) or, without one, its name.
+  void append_to(StreamEntry* entry, const std::string* name, const RecordBatch& batch, AppendDone done);
 
   const NodeLogOptions opts_;
   std::unique_ptr<Wal> wal_;
@@ -312,12 +344,6 @@ class NodeLog {
   // writing its own append), so entries are recorded in LSN order. Taken before mu_.
   std::mutex write_mu_;
   mutable std::mutex mu_;
-  // Looked up by string_view too (recovery decodes names as views): no string per lookup.
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using Streams = std::unordered_map<std::string, Stream, NameHash, std::equal_to<>>;
   // A replayed entry joins its stream's last run while that run holds less than this: a log of
   // many small entries (a put spread over many buckets) then costs a run per stream, not one
   // per entry, and a large entry still gets a run of its own, sized exactly.
