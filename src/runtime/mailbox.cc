@@ -4,16 +4,6 @@
 
 namespace persisting::runtime {
 
-void Mailbox::post(Message m) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(m));
-    if (running_) return;  // the draining thread will run it, in order
-    running_ = true;
-  }
-  drain(kInlineBudget);
-}
-
 void Mailbox::post_to_pool(Message m) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -26,6 +16,10 @@ void Mailbox::post_to_pool(Message m) {
 
 void Mailbox::drain(int budget) {
   auto keep_alive = shared_from_this();
+  drain_held(budget);
+}
+
+void Mailbox::drain_held(int budget) {
   for (;;) {
     Message m;
     {

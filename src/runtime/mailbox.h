@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <type_traits>
 
 #include "runtime/executor.h"
 
@@ -34,12 +35,31 @@ class Mailbox : public std::enable_shared_from_this<Mailbox> {
   Mailbox& operator=(const Mailbox&) = delete;
 
   // Actors keep themselves alive while a message is queued by capturing a shared_ptr in it.
-  void post(Message m);
+  // A message that runs at once (the mailbox was idle) is called where it is, never wrapped
+  // in a Message: no allocation and no queue on an uncontended actor's path.
+  template <typename F>
+  void post(F&& message) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (running_) {  // the draining thread will run it, in order
+        queue_.emplace_back(std::forward<F>(message));
+        return;
+      }
+      running_ = true;  // idle means empty: nothing queued can come before it
+    }
+    auto keep_alive = shared_from_this();  // the message may release the actor that owns this
+    {
+      std::decay_t<F> run(std::forward<F>(message));  // gone before the next message, as queued ones
+      run();
+    }
+    drain_held(kInlineBudget - 1);
+  }
   void post_to_pool(Message m);
 
  private:
   explicit Mailbox(Executor& executor) : executor_(executor) {}
   void drain(int budget);
+  void drain_held(int budget);  // drain(), its caller keeping the mailbox alive
 
   Executor& executor_;
   std::mutex mu_;
