@@ -213,37 +213,16 @@ Status BufferedDataset::check_room(const RecordBatch& batch) const {
 }
 
 bool BufferedDataset::has_known_shape(const RecordBatch& batch) {
-  if (!known_shape_valid_ || known_version_ != reader_->version()) return false;
-  for (size_t r = 0; r < batch.size(); ++r) {
-    if (!scan_fields(batch.encoded(r), &scan_).ok() || scan_.size() != known_shape_.size()) return false;
-    for (size_t k = 0; k < scan_.size(); ++k) {
-      const FieldShape& a = scan_[k];
-      const FieldShape& b = known_shape_[k];
-      if (a.type != b.type || a.dim != b.dim || a.name != b.name) return false;
-    }
-  }
-  return true;
+  return known_shape_ && known_version_ == reader_->version() && known_shape_->all_have(batch);
 }
 
 void BufferedDataset::remember_shape(const RecordBatch& batch, bool one_shape) {
-  known_shape_valid_ = false;
+  known_shape_.reset();
   if (!one_shape || batch.empty() || lance::has_narrow_int_columns(reader_->snapshot())) return;
-  if (!scan_fields(batch.encoded(0), &scan_).ok()) return;
-  size_t bytes = 0;
-  for (const FieldShape& f : scan_) bytes += f.name.size();
-  known_names_.clear();
-  known_names_.reserve(bytes);  // the views below stay valid: no reallocation
-  known_shape_.clear();
-  for (const FieldShape& f : scan_) {
-    FieldShape k;
-    k.name = std::string_view(known_names_.data() + known_names_.size(), f.name.size());
-    known_names_.append(f.name);
-    k.type = f.type;
-    k.dim = f.dim;
-    known_shape_.push_back(k);
-  }
+  std::vector<FieldShape> fields;
+  if (!scan_fields(batch.encoded(0), &fields).ok()) return;
+  known_shape_ = RecordShape::intern(fields);
   known_version_ = reader_->version();
-  known_shape_valid_ = true;
 }
 
 Status BufferedDataset::check_types(const RecordBatch& batch, const std::vector<uint64_t>* numbers, bool remember) {

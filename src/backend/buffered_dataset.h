@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "backend/maintenance.h"
+#include "backend/record_shape.h"
 #include "core/status_macros.h"
 #include "persisting/backend.h"
 #include "persisting/tail_cache.h"
@@ -286,13 +287,10 @@ class BufferedDataset {
   // records all have it passes without its types inferred again (they are known to fit the
   // dataset and buffer_fields_ holds them), while the version stays and buffer_fields_ is not
   // forgotten. Only for a dataset without narrower integer columns (their check reads values).
-  // Names are views into known_names_. A put spread over many buckets is a record or two per
-  // bucket, and inferring its fields was most of the cost of the put in each bucket.
-  bool known_shape_valid_ = false;
+  // A put spread over many buckets is a record or two per bucket, and inferring its fields was
+  // most of the cost of the put in each bucket. Null: none known.
+  std::shared_ptr<const RecordShape> known_shape_;
   uint64_t known_version_ = 0;
-  std::vector<FieldShape> known_shape_;
-  std::string known_names_;
-  std::vector<FieldShape> scan_;  // check_types's scratch: one record's fields
   // Whether every record of batch has known_shape_ (and it still holds).
   bool has_known_shape(const RecordBatch& batch);
   // After check_types took batch in whole: its records' one shape becomes known_shape_ (none
@@ -300,7 +298,7 @@ class BufferedDataset {
   void remember_shape(const RecordBatch& batch, bool one_shape);
   void forget_buffer_fields() {
     buffer_fields_.clear();
-    known_shape_valid_ = false;
+    known_shape_.reset();
   }
   // Dataset rows [window_first_, window_first_ + window_.size()), read under the schema whose
   // field ids are window_fields_. Owner's mutex.
