@@ -2,9 +2,6 @@
 
 #include <future>
 
-#include <mutex>
-
-
 namespace persisting::runtime {
 
 BucketStorage::BucketStorage(Executor& executor, std::string topic, BucketId bucket,
@@ -24,24 +21,30 @@ Status BucketStorage::closed_error() const {
                      " is closed");
 }
 
+namespace {
+
+// The put message running on this thread, as (this thread's put count at its start); 0: none.
+// A backend's done that finds its own put here runs inside that message, before it wakes the
+// waiters; one that finds anything else (another thread, or a later message) runs after it.
+thread_local uint64_t t_running_put = 0;
+thread_local uint64_t t_puts = 0;
+
+}  // namespace
+
 void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void> hold) {
   mailbox_->post([self = shared_from_this(), batch = std::move(batch), cb = std::move(cb),
                   hold = std::move(hold)]() mutable {
     if (!self->backend_) return cb(self->closed_error());
     // done usually runs right here, inside this message; a backend that acknowledges after an
-    // fsync calls it later from its own thread. `inside` tells the two apart (under a mutex, so
-    // a completion that saw inside==true happened before this message wakes the waiters).
-    struct Inside {
-      std::mutex mu;
-      bool yes = true;
-    };
-    auto inside = std::make_shared<Inside>();
-    self->backend_->put_batch_async(batch, [self, inside, cb = std::move(cb)](Result<Offset> r) mutable {
+    // fsync calls it later from its own thread. The pair (thread, put count) tells the two apart
+    // without a lock or an allocation per put.
+    const uint64_t outer = t_running_put;
+    const uint64_t me = t_running_put = ++t_puts;
+    const uint64_t* thread = &t_running_put;
+    self->backend_->put_batch_async(batch, [self, me, thread, cb = std::move(cb)](Result<Offset> r) mutable {
       self->end_changed();  // before the writer hears: it may read its records next
-      {
-        std::lock_guard<std::mutex> lock(inside->mu);
-        if (inside->yes || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
-      }
+      if ((thread == &t_running_put && t_running_put == me) || !r.ok())
+        return cb(std::move(r));  // the message wakes the waiters
       // The writer hears at once, from the backend's thread; parked readers are woken by a
       // message run on the pool (never actor messages on the backend's thread: a close there
       // would join it). The message holds the actor weakly: at exit it may reach a pool that
@@ -55,11 +58,8 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
         if (s && s->backend_ && !s->waiters_.empty()) s->wake_waiters();
       });
     });
-    hold.reset();  // the backend has the put
-    {
-      std::lock_guard<std::mutex> lock(inside->mu);
-      inside->yes = false;
-    }
+    hold.reset();  // the backend has the put (the last part's Plug may write the put here)
+    t_running_put = outer;
     if (!self->waiters_.empty()) self->wake_waiters();
   });
 }
