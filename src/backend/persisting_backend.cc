@@ -345,12 +345,6 @@ Status PersistingBackend::ready_to_write() {
   return log_ ? log_->health() : Status::OK();
 }
 
-Status PersistingBackend::admit(const RecordBatch& batch) {
-  RETURN_IF_ERROR(ready_to_write());
-  std::lock_guard<std::mutex> lock(mu_);
-  return data_->admit(batch);
-}
-
 Status PersistingBackend::check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) {
   RETURN_IF_ERROR(ready_to_write());
   // A put spanning buckets is refused whole while the log is full and the bucket holding it
@@ -363,10 +357,22 @@ Status PersistingBackend::check_batch(const RecordBatch& batch, const std::vecto
 }
 
 void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) {
-  if (Status s = admit(batch); !s.ok()) return done(s);
-  if (batch.empty()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return done(Offset(data_->total()));
+  if (Status s = ready_to_write(); !s.ok()) return done(s);
+  {
+    // The batch's admission (types, room) and the count of appends in flight under one lock:
+    // a put spread over many buckets takes each bucket's mutex once less per part.
+    std::unique_lock<std::mutex> lock(mu_);
+    Status s = data_->admit(batch);
+    if (!s.ok()) {
+      lock.unlock();
+      return done(s);
+    }
+    if (batch.empty()) {
+      const Offset end(data_->total());
+      lock.unlock();
+      return done(end);
+    }
+    if (log_) ++inflight_;
   }
   if (!log_) {
     // No log (enable_wal=false, the `lance` backend): the records are durable once a flush has
@@ -387,10 +393,6 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
       if (!f.ok() && flush_interval_.count() > 0) flusher_.run_after(flush_interval_);
     }
     return done(first);
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++inflight_;
   }
   // The log answers in append order (on its group-commit thread, or on this one for a stream
   // not synced per put), with the batch it wrote: the records join the buffer there, before the

@@ -124,8 +124,6 @@ class PersistingBackend final : public StorageBackend {
   // The writer lock (taken now by a process that opened the bucket to read) and a healthy log:
   // what both a put and its check need first.
   Status ready_to_write();
-  // Type checks and the writer lock; run before a put is queued or written.
-  Status admit(const RecordBatch& batch);
   // An append's completion (on the log's thread): the records join the buffer. True when a
   // flush is due now and the caller writes it (no log).
   bool appended(const RecordBatch& batch, Result<Offset>& first);
