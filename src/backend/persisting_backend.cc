@@ -577,6 +577,8 @@ BucketStats PersistingBackend::stats() const {
     const wal::RecoveryReport recovery = host_->recovery();
     o.set("wal_stream", stream_);
     o.set("node_log_size", static_cast<int64_t>(log_->size_bytes()));
+    // The size at which the log is full (max_wal_size, or by default grown with its buckets).
+    o.set("node_log_limit", static_cast<int64_t>(log_->limit()));
     o.set("wal_segments", static_cast<int64_t>(log_->segment_count()));
     // The log's group commits (every stream's), and those that waited for more writers.
     o.set("wal_groups", static_cast<int64_t>(log_->groups()));

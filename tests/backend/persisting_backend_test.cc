@@ -80,6 +80,20 @@ TEST(PersistingBackendTest, AcknowledgedRecordsSurviveWithoutAFlush) {
   EXPECT_EQ((*b)->put_batch(batch_of(7, 1))->value(), 7u);
 }
 
+// The log's limit in force is in the stats: a max_wal_size given is the limit; without one, the
+// default (100 MiB, growing by 256 KiB per bucket writing to the log past 400 buckets).
+TEST(PersistingBackendTest, StatsShowTheNodeLogsLimitInForce) {
+  TempDir given, by_default;
+  auto fixed = open_backend(given.path(), {{"max_wal_size", "32K"}});
+  ASSERT_TRUE(fixed.ok()) << fixed.status().to_string();
+  ASSERT_TRUE((*fixed)->put_batch(batch_of(0, 1)).ok());
+  EXPECT_EQ(stat(**fixed, "node_log_limit"), 32 << 10);
+  auto grown = open_backend(by_default.path());
+  ASSERT_TRUE(grown.ok()) << grown.status().to_string();
+  ASSERT_TRUE((*grown)->put_batch(batch_of(0, 1)).ok());
+  EXPECT_EQ(stat(**grown, "node_log_limit"), int64_t{100} << 20);
+}
+
 TEST(PersistingBackendTest, FlushMovesRecordsToLanceAndCheckpointsTheWal) {
   TempDir dir;
   auto b = open_backend(dir.path(), {{"max_wal_size", "32K"}});
