@@ -81,7 +81,7 @@ TEST(PersistingBackendTest, AcknowledgedRecordsSurviveWithoutAFlush) {
 }
 
 // The log's limit in force is in the stats: a max_wal_size given is the limit; without one, the
-// default (100 MiB, growing by 256 KiB per bucket writing to the log past 400 buckets).
+// default (100 MiB, growing by 1 MiB per bucket writing to the log past 100 buckets).
 TEST(PersistingBackendTest, StatsShowTheNodeLogsLimitInForce) {
   TempDir given, by_default;
   auto fixed = open_backend(given.path(), {{"max_wal_size", "32K"}});
@@ -92,6 +92,29 @@ TEST(PersistingBackendTest, StatsShowTheNodeLogsLimitInForce) {
   ASSERT_TRUE(grown.ok()) << grown.status().to_string();
   ASSERT_TRUE((*grown)->put_batch(batch_of(0, 1)).ok());
   EXPECT_EQ(stat(**grown, "node_log_limit"), int64_t{100} << 20);
+}
+
+// Past 100 buckets writing to one data dir's log, its default limit is 1 MiB per bucket, so the
+// flushes the half-full log asks for stay large however many buckets share it.
+TEST(PersistingBackendTest, TheDefaultLogLimitGrowsByAMebibytePerBucketPastAHundred) {
+  TempDir data;
+  std::vector<std::unique_ptr<StorageBackend>> buckets;
+  for (int b = 0; b < 120; ++b) {
+    BackendContext ctx;
+    ctx.topic = "t";
+    ctx.bucket = BucketId(b);
+    ctx.data_dir = data.path();
+    ctx.bucket_dir = data.path() + "/t/bucket_" + std::to_string(b);
+    ctx.batch_size = 1000;
+    auto opened = BackendRegistry::global().create("persisting", ctx, {{"wal_sync_mode", "interval"}});
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    auto put = (*opened)->put_batch(batch_of(0, 1));
+    ASSERT_TRUE(put.ok()) << put.status().to_string();
+    buckets.push_back(std::move(*opened));
+  }
+  EXPECT_EQ(stat(*buckets.front(), "node_log_limit"), int64_t{120} << 20);
+  buckets.resize(90);  // 90 left: the 100 MiB floor
+  EXPECT_EQ(stat(*buckets.front(), "node_log_limit"), int64_t{100} << 20);
 }
 
 TEST(PersistingBackendTest, FlushMovesRecordsToLanceAndCheckpointsTheWal) {
