@@ -22,9 +22,12 @@ using Actors = std::vector<std::shared_ptr<runtime::BucketStorage>>;
 using FetchCallback = std::function<void(Result<std::vector<RecordBatch>>)>;
 
 // Reads up to limit records from each actor at its offset (parallel vectors). When every bucket
-// is empty and wait is set, parks one waiter in every bucket; the first bucket that gets data
-// answers, the others are cancelled; at the deadline all answer empty. waiter_id (non-zero,
-// unique) lets cancel_fetch() end a parked fetch early. done runs once, on a runtime thread.
+// is empty and wait is set, waits once on the topic's signal (the buckets' shared
+// runtime::AppendSignal) and asks again the buckets that changed, until one has data or the
+// deadline passes (all empty then). Actors without one shared signal park one waiter in every
+// bucket instead: the first bucket that gets data answers, the others are cancelled. waiter_id
+// (non-zero, unique) lets cancel_fetch() end a waiting fetch early. done runs once, on a
+// runtime thread.
 void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
            std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
 void cancel_fetch(const Actors& actors, uint64_t waiter_id);

@@ -5,13 +5,14 @@
 namespace persisting::runtime {
 
 BucketStorage::BucketStorage(Executor& executor, std::string topic, BucketId bucket,
-                             std::unique_ptr<StorageBackend> backend)
+                             std::unique_ptr<StorageBackend> backend, std::shared_ptr<AppendSignal> signal)
     : executor_(executor),
       mailbox_(Mailbox::create(executor)),
       topic_(std::move(topic)),
       bucket_(bucket),
       backend_(std::move(backend)),
-      checks_batches_(backend_ && backend_->checks_batches()) {}
+      checks_batches_(backend_ && backend_->checks_batches()),
+      signal_(std::move(signal)) {}
 
 BucketStorage::~BucketStorage() = default;
 
@@ -42,9 +43,11 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
     const uint64_t me = t_running_put = ++t_puts;
     const uint64_t* thread = &t_running_put;
     self->backend_->put_batch_async(batch, [self, me, thread, cb = std::move(cb)](Result<Offset> r) mutable {
+      const bool in_message = thread == &t_running_put && t_running_put == me;
       self->end_changed();  // before the writer hears: it may read its records next
-      if ((thread == &t_running_put && t_running_put == me) || !r.ok())
-        return cb(std::move(r));  // the message wakes the waiters
+      // Readers waiting on the topic: here inside the message, else from the pool.
+      if (r.ok() && self->signal_) self->signal_->notify(self->bucket_, in_message);
+      if (in_message || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
       // The writer hears at once, from the backend's thread; parked readers are woken by a
       // message run on the pool (never actor messages on the backend's thread: a close there
       // would join it). The message holds the actor weakly: at exit it may reach a pool that
@@ -198,7 +201,8 @@ void BucketStorage::stats(StatsCallback cb) {
     }
     s.topic = self->topic_;
     s.bucket = self->bucket_.value();
-    s.parked_readers = self->waiters_.size();
+    // Parked here, or waiting on the topic's signal for this bucket among others.
+    s.parked_readers = self->waiters_.size() + (self->signal_ ? self->signal_->waiting_on(self->bucket_) : 0);
     cb(std::move(s));
   });
 }
@@ -211,6 +215,7 @@ void BucketStorage::close(bool flush, StatusCallback cb) {
     Status s = flush || !self->backend_->log_holds_unflushed() ? self->backend_->flush() : Status::OK();
     self->backend_.reset();
     self->end_changed();  // a closed bucket answers an error, never "nothing new"
+    if (self->signal_) self->signal_->notify(self->bucket_, /*inline_run=*/true);
     self->fail_waiters();
     cb(s);
   });
@@ -232,6 +237,7 @@ void BucketStorage::retire(Status reason, std::function<void()> done) {
     if (self->backend_) self->backend_->discard();
     self->backend_.reset();
     self->end_changed();
+    if (self->signal_) self->signal_->notify(self->bucket_, /*inline_run=*/true);
     self->fail_waiters();
     done();
   });

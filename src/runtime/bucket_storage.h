@@ -17,6 +17,7 @@
 #include <unordered_map>
 
 #include "persisting/backend.h"
+#include "runtime/append_signal.h"
 #include "runtime/executor.h"
 #include "runtime/mailbox.h"
 
@@ -31,12 +32,17 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // A read's records and the bucket's end offset (its record count) when they were read.
   using ReadCallback = std::function<void(Result<RecordBatch>, Offset end, Offset first)>;
 
+  // signal (optional): the topic's, shared by its buckets on this node; told of every completed
+  // put and of the close.
   BucketStorage(Executor& executor, std::string topic, BucketId bucket,
-                std::unique_ptr<StorageBackend> backend);
+                std::unique_ptr<StorageBackend> backend, std::shared_ptr<AppendSignal> signal = nullptr);
   ~BucketStorage();
 
   const std::string& topic() const { return topic_; }
   BucketId bucket() const { return bucket_; }
+  // The topic's signal (null when built without one): a reader caught up with several of its
+  // buckets waits there (queue::fetch) rather than in each bucket.
+  const std::shared_ptr<AppendSignal>& signal() const { return signal_; }
 
   // hold (optional) is let go once the backend has taken the put (before it is acknowledged):
   // a writer's plug on the node log (backend/node_log_host.h) lives until every part is queued.
@@ -57,6 +63,10 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // message (on a caller's thread, lock-free). False when unsure, so a skip is never wrong for
   // long: the end it saw is out of date only between a put's append and its acknowledgement.
   bool known_empty_at(Offset offset) const;
+  // The count of completed puts (and closes), bumped after their records are readable and before
+  // the topic's signal hears: a reader that saw a count, looked, then waits on the signal, wakes
+  // itself if the count moved meanwhile (AppendSignal).
+  uint64_t changes() const { return end_changes_.load(); }
   // Reads up to limit records from offset without waiting, and tells the bucket's end offset in
   // the same message, with its first available offset (a Kafka Fetch answers all three). An
   // offset past the end is OutOfRange.
@@ -101,6 +111,7 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   Status retired_;                           // retire()'s reason: what a closed bucket answers
   const bool checks_batches_;
   std::unordered_map<uint64_t, Waiter> waiters_;
+  const std::shared_ptr<AppendSignal> signal_;
   // Whether waiters_ may hold a reader: read off the actor by a put acknowledged from the
   // backend's thread, which then posts nothing when it is false. A reader about to park sets it
   // before it looks at the backend's end, so a put whose records it did not see finds it set.

@@ -57,8 +57,15 @@ Result<std::shared_ptr<BucketStorage>> StorageManager::get_or_create(const Bucke
   if (!backend.ok())
     return backend.status().with_context("topic '" + spec.topic + "' bucket " +
                                          std::to_string(spec.bucket.value()));
+  // The topic's buckets here share one signal (while any of them lives).
+  std::shared_ptr<AppendSignal> signal = signals_[spec.topic].lock();
+  if (!signal) {
+    std::erase_if(signals_, [](const auto& kv) { return kv.second.expired(); });
+    signal = std::make_shared<AppendSignal>(executor_);
+    signals_[spec.topic] = signal;
+  }
   auto actor = std::make_shared<BucketStorage>(executor_, spec.topic, spec.bucket,
-                                               std::move(backend).value());
+                                               std::move(backend).value(), std::move(signal));
   buckets_.emplace(key, actor);
   return actor;
 }

@@ -99,6 +99,7 @@ class StorageManager {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, uint32_t>, std::shared_ptr<BucketStorage>> buckets_;
   std::set<std::pair<std::string, uint64_t>> deleted_;  // (topic, incarnation) retired
+  std::map<std::string, std::weak_ptr<AppendSignal>> signals_;  // per topic (mu_)
 };
 
 }  // namespace persisting::runtime

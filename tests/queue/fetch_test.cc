@@ -1,5 +1,6 @@
 // queue::fetch over many buckets: a bucket known to hold nothing past the reader's offset is not
-// asked (BucketStorage::known_empty_at), and a skip never hides an acknowledged record.
+// asked (BucketStorage::known_empty_at), and a skip never hides an acknowledged record. Buckets
+// sharing a topic signal (runtime::AppendSignal) are waited on once, not parked in one by one.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -45,10 +46,12 @@ RecordBatch batch_of(int n) {
 }
 
 struct Buckets {
-  explicit Buckets(size_t n, bool own_end = true) : ex(2) {
+  // with_signal: the buckets share one topic signal, as a node's StorageManager makes them.
+  explicit Buckets(size_t n, bool own_end = true, bool with_signal = false) : ex(2) {
+    if (with_signal) signal = std::make_shared<runtime::AppendSignal>(ex);
     for (size_t i = 0; i < n; ++i)
       actors.push_back(std::make_shared<runtime::BucketStorage>(
-          ex, "t", BucketId(i), std::make_unique<CountingBackend>(&gets, own_end)));
+          ex, "t", BucketId(i), std::make_unique<CountingBackend>(&gets, own_end), signal));
   }
   ~Buckets() {
     for (auto& a : actors) {
@@ -69,7 +72,23 @@ struct Buckets {
                  [&](Result<std::vector<RecordBatch>> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
+  // Starts a waiting fetch of the given actors; its answer comes through the future. With
+  // idle actors and a signal, the wait is registered before this returns.
+  std::future<Result<std::vector<RecordBatch>>> fetch_waiting(const queue::Actors& which, uint64_t id,
+                                                              std::chrono::milliseconds timeout = 60s) {
+    auto p = std::make_shared<std::promise<Result<std::vector<RecordBatch>>>>();
+    auto f = p->get_future();
+    queue::fetch(which, std::vector<uint64_t>(which.size(), 0), 100, true, timeout, id,
+                 [p](Result<std::vector<RecordBatch>> r) { p->set_value(std::move(r)); });
+    return f;
+  }
+  size_t parked_in_buckets() {
+    size_t n = 0;
+    for (const auto& s : runtime::stats_of(actors)) n += s.parked_readers;
+    return n;
+  }
   runtime::Executor ex;
+  std::shared_ptr<runtime::AppendSignal> signal;
   std::atomic<int> gets{0};
   queue::Actors actors;
 };
@@ -142,4 +161,83 @@ TEST(FetchTest, ABucketWhoseEndMovesWithoutPutsIsAlwaysAsked) {
   ASSERT_TRUE(b.fetch({0, 0}).ok());
   EXPECT_EQ(b.gets.load(), 4);
   EXPECT_FALSE(b.actors[0]->known_empty_at(Offset(0)));
+}
+
+// A reader caught up with many buckets of one topic waits once, on the topic's signal (each
+// bucket's parked_readers stat counts it), and a put into one of them wakes it with that
+// bucket's records, asking only that bucket again.
+TEST(FetchTest, ACaughtUpReaderWaitsOnceOnItsTopicNotInEachBucket) {
+  Buckets b(64, /*own_end=*/true, /*with_signal=*/true);
+  const uint64_t id = queue::next_waiter_id();
+  auto waiting = b.fetch_waiting(b.actors, id);
+  EXPECT_EQ(b.gets.load(), 64);  // each asked once, all empty
+  EXPECT_EQ(b.signal->waiting(), 1u);  // one waiter, which each bucket counts as parked on it
+  EXPECT_EQ(b.parked_in_buckets(), 64u);
+  ASSERT_TRUE(b.put(37, 2).ok());
+  auto got = waiting.get();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  for (size_t i = 0; i < got->size(); ++i) EXPECT_EQ((*got)[i].size(), i == 37 ? 2u : 0u) << "bucket " << i;
+  EXPECT_EQ(b.gets.load(), 65);
+  EXPECT_EQ(b.signal->waiting(), 0u);
+}
+
+// A put into a bucket the waiting reader does not read leaves it waiting; one into its own wakes it.
+TEST(FetchTest, AReaderWaitingOnItsTopicIsWokenOnlyByItsOwnBuckets) {
+  Buckets b(4, /*own_end=*/true, /*with_signal=*/true);
+  auto waiting = b.fetch_waiting({b.actors[0], b.actors[1]}, queue::next_waiter_id());
+  ASSERT_EQ(b.signal->waiting(), 1u);
+  const int asked = b.gets.load();
+  ASSERT_TRUE(b.put(3, 1).ok());  // its notify has run when the put is answered
+  EXPECT_EQ(b.signal->waiting(), 1u);
+  EXPECT_EQ(b.gets.load(), asked);
+  ASSERT_TRUE(b.put(1, 1).ok());
+  auto got = waiting.get();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ((*got)[0].size(), 0u);
+  EXPECT_EQ((*got)[1].size(), 1u);
+}
+
+// The wait ends empty at its deadline, or at once when cancelled; a bucket closed meanwhile
+// answers its error.
+TEST(FetchTest, AWaitOnTheTopicEndsAtItsDeadlineOnCancelOrWhenABucketCloses) {
+  Buckets b(8, /*own_end=*/true, /*with_signal=*/true);
+  auto timed = b.fetch_waiting(b.actors, queue::next_waiter_id(), 20ms);
+  auto got = timed.get();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  for (const auto& batch : *got) EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(b.signal->waiting(), 0u);
+
+  const uint64_t id = queue::next_waiter_id();
+  auto cancelled = b.fetch_waiting(b.actors, id);
+  ASSERT_EQ(b.signal->waiting(), 1u);
+  queue::cancel_fetch(b.actors, id);
+  got = cancelled.get();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  for (const auto& batch : *got) EXPECT_TRUE(batch.empty());
+
+  auto closing = b.fetch_waiting(b.actors, queue::next_waiter_id());
+  ASSERT_EQ(b.signal->waiting(), 1u);
+  std::promise<void> p;
+  b.actors[5]->close([&](Status) { p.set_value(); });
+  p.get_future().wait();
+  got = closing.get();
+  ASSERT_FALSE(got.ok());
+  EXPECT_NE(got.status().to_string().find("closed"), std::string::npos) << got.status().to_string();
+}
+
+// An id already waiting on the signal is refused (answered as a passed deadline) and the waiter
+// under it kept.
+TEST(FetchTest, ASecondWaitUnderTheSameIdIsRefusedAndTheFirstKept) {
+  Buckets b(2, /*own_end=*/true, /*with_signal=*/true);
+  const uint64_t id = queue::next_waiter_id();
+  auto first = b.fetch_waiting(b.actors, id);
+  auto second = b.fetch_waiting(b.actors, id);
+  auto refused = second.get();
+  ASSERT_TRUE(refused.ok());
+  for (const auto& batch : *refused) EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(b.signal->waiting(), 1u);
+  ASSERT_TRUE(b.put(0, 3).ok());
+  auto got = first.get();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ((*got)[0].size(), 3u);
 }
