@@ -85,10 +85,9 @@ std::shared_ptr<runtime::AppendSignal> shared_signal(const Actors& actors) {
   return s;
 }
 
-// How a fetch waits on its topic's signal: for which buckets, until when.
+// How a fetch waits on its topic's signal: on which, until when.
 struct SignalWait {
   std::shared_ptr<runtime::AppendSignal> signal;
-  std::shared_ptr<const runtime::AppendSignal::Buckets> buckets;
   Clock::time_point deadline;
 };
 
@@ -98,7 +97,12 @@ void fetch_until(std::shared_ptr<const FetchArgs> a, std::shared_ptr<const Signa
 // one of them, then asks again (the buckets that changed).
 void wait_for_change(std::shared_ptr<const FetchArgs> a, std::shared_ptr<const SignalWait> w,
                      const std::vector<uint64_t>& seen, FetchCallback done) {
-  w->signal->wait(a->waiter, w->buckets, w->deadline, [a, w, done = std::move(done)](bool woke) mutable {
+  // Built here, not per fetch: most fetches find records and never wait.
+  std::vector<BucketId> ids;
+  ids.reserve(a->actors.size());
+  for (const auto& actor : a->actors) ids.push_back(actor->bucket());
+  auto buckets = std::make_shared<const runtime::AppendSignal::Buckets>(runtime::AppendSignal::buckets_of(ids));
+  w->signal->wait(a->waiter, std::move(buckets), w->deadline, [a, w, done = std::move(done)](bool woke) mutable {
     if (!woke || Clock::now() >= w->deadline) return done(std::vector<RecordBatch>(a->actors.size()));
     fetch_until(std::move(a), std::move(w), std::move(done));
   });
@@ -170,15 +174,8 @@ void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t li
   std::shared_ptr<SignalWait> w;
   if (timeout.count() > 0) {
     if (waiter_id == 0) waiter_id = next_waiter_id();
-    if (auto signal = shared_signal(actors)) {
-      std::vector<BucketId> ids;
-      ids.reserve(actors.size());
-      for (const auto& actor : actors) ids.push_back(actor->bucket());
-      w = std::make_shared<SignalWait>(SignalWait{
-          std::move(signal),
-          std::make_shared<const runtime::AppendSignal::Buckets>(runtime::AppendSignal::buckets_of(ids)),
-          Clock::now() + timeout});
-    }
+    if (auto signal = shared_signal(actors))
+      w = std::make_shared<SignalWait>(SignalWait{std::move(signal), Clock::now() + timeout});
   }
   auto a = std::make_shared<const FetchArgs>(FetchArgs{actors, offsets, limit, timeout, waiter_id});
   fetch_until(std::move(a), std::move(w), std::move(done));

@@ -44,9 +44,9 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
     const uint64_t* thread = &t_running_put;
     self->backend_->put_batch_async(batch, [self, me, thread, cb = std::move(cb)](Result<Offset> r) mutable {
       const bool in_message = thread == &t_running_put && t_running_put == me;
-      self->end_changed();  // before the writer hears: it may read its records next
-      // Readers waiting on the topic: here inside the message, else from the pool.
-      if (r.ok() && self->signal_) self->signal_->notify(self->bucket_, in_message);
+      // Before the writer hears (it may read its records next); readers waiting on the topic
+      // are woken here inside the message, else from the pool.
+      self->end_changed(in_message);
       if (in_message || !r.ok()) return cb(std::move(r));  // the message wakes the waiters
       // The writer hears at once, from the backend's thread; parked readers are woken by a
       // message run on the pool (never actor messages on the backend's thread: a close there
@@ -214,8 +214,7 @@ void BucketStorage::close(bool flush, StatusCallback cb) {
     if (!self->backend_) return cb(Status::OK());
     Status s = flush || !self->backend_->log_holds_unflushed() ? self->backend_->flush() : Status::OK();
     self->backend_.reset();
-    self->end_changed();  // a closed bucket answers an error, never "nothing new"
-    if (self->signal_) self->signal_->notify(self->bucket_, /*inline_run=*/true);
+    self->end_changed(/*in_message=*/true);  // a closed bucket answers an error, never "nothing new"
     self->fail_waiters();
     cb(s);
   });
@@ -236,8 +235,7 @@ void BucketStorage::retire(Status reason, std::function<void()> done) {
     if (self->retired_.ok()) self->retired_ = reason;
     if (self->backend_) self->backend_->discard();
     self->backend_.reset();
-    self->end_changed();
-    if (self->signal_) self->signal_->notify(self->bucket_, /*inline_run=*/true);
+    self->end_changed(/*in_message=*/true);
     self->fail_waiters();
     done();
   });

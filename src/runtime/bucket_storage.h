@@ -122,7 +122,12 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // meanwhile makes the record stale. note_end records offset when it is end, read after
   // changes_seen was loaded.
   void note_end(Offset offset, uint64_t changes_seen, uint64_t end);
-  void end_changed() { end_changes_.fetch_add(1); }
+  // Counts a change, then tells the topic's signal (in that order: AppendSignal relies on it).
+  // in_message: called inside this actor's message (the signal's waiters may run here).
+  void end_changed(bool in_message) {
+    end_changes_.fetch_add(1);
+    if (signal_) signal_->notify(bucket_, in_message);
+  }
   std::atomic<uint64_t> end_changes_{0};
   std::atomic<uint64_t> empty_at_{0};
   std::atomic<uint64_t> empty_as_of_{~0ULL};  // end_changes_ when empty_at_ was seen (~0: never)
