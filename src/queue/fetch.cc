@@ -20,7 +20,8 @@ std::atomic<uint64_t> g_next_waiter_id{1};
 
 // What one fetch reads, shared by every bucket callback (copied once, not per bucket).
 struct FetchArgs {
-  Actors actors;
+  SharedActors all;
+  const Actors& actors;  // *all
   std::vector<uint64_t> offsets;
   size_t limit;
   std::chrono::milliseconds timeout;
@@ -167,18 +168,24 @@ void cancel_fetch(const Actors& actors, uint64_t waiter_id) {
   for (const auto& a : actors) a->cancel_wait(waiter_id);  // waits parked in the buckets
 }
 
-void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+void fetch(SharedActors actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
            std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done) {
-  if (actors.empty()) return done(std::vector<RecordBatch>());
+  if (actors->empty()) return done(std::vector<RecordBatch>());
   if (!wait) timeout = std::chrono::milliseconds(0);
   std::shared_ptr<SignalWait> w;
   if (timeout.count() > 0) {
     if (waiter_id == 0) waiter_id = next_waiter_id();
-    if (auto signal = shared_signal(actors))
+    if (auto signal = shared_signal(*actors))
       w = std::make_shared<SignalWait>(SignalWait{std::move(signal), Clock::now() + timeout});
   }
-  auto a = std::make_shared<const FetchArgs>(FetchArgs{actors, offsets, limit, timeout, waiter_id});
+  const Actors& list = *actors;
+  auto a = std::make_shared<const FetchArgs>(FetchArgs{std::move(actors), list, offsets, limit, timeout, waiter_id});
   fetch_until(std::move(a), std::move(w), std::move(done));
+}
+
+void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+           std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done) {
+  fetch(std::make_shared<const Actors>(actors), offsets, limit, wait, timeout, waiter_id, std::move(done));
 }
 
 Result<std::vector<Bounds>> bucket_bounds(const Actors& actors) {

@@ -19,6 +19,9 @@ class BucketStorage;
 namespace persisting::queue {
 
 using Actors = std::vector<std::shared_ptr<runtime::BucketStorage>>;
+// Actors held by a reader and shared with its fetches in flight: a fetch takes one reference to
+// the list, not one to each of its actors (whose counts the writers' threads touch too).
+using SharedActors = std::shared_ptr<const Actors>;
 using FetchCallback = std::function<void(Result<std::vector<RecordBatch>>)>;
 
 // Reads up to limit records from each actor at its offset (parallel vectors). When every bucket
@@ -28,6 +31,8 @@ using FetchCallback = std::function<void(Result<std::vector<RecordBatch>>)>;
 // bucket instead: the first bucket that gets data answers, the others are cancelled. waiter_id
 // (non-zero, unique) lets cancel_fetch() end a waiting fetch early. done runs once, on a
 // runtime thread.
+void fetch(SharedActors actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+           std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
 void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
            std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
 void cancel_fetch(const Actors& actors, uint64_t waiter_id);

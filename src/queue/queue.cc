@@ -360,7 +360,8 @@ Result<std::unique_ptr<QueueWriter>> Queue::writer(const WriterOptions& options)
   std::vector<BucketId> all;
   for (uint32_t b = 0; b < info.num_buckets; ++b) all.emplace_back(b);
   auto state = std::make_unique<detail::WriterState>();
-  ASSIGN_OR_RETURN(state->actors, core_->actors(info, all, options.backend_options));
+  ASSIGN_OR_RETURN(auto actors, core_->actors(info, all, options.backend_options));
+  state->actors = std::make_shared<const queue::Actors>(std::move(actors));
   state->core = core_;
   state->info = std::move(info);
   return std::unique_ptr<QueueWriter>(new QueueWriter(std::move(state)));
@@ -400,12 +401,13 @@ Result<std::unique_ptr<QueueReader>> Queue::reader(const ReaderOptions& options)
     return std::unique_ptr<QueueReader>(new QueueReader(std::move(state)));
   }
   // Readers and stats take nothing a writer in another process needs (docs/cli.md).
-  ASSIGN_OR_RETURN(state->actors, core_->actors(state->info, buckets, {}, QueueCore::Access::kRead));
+  ASSIGN_OR_RETURN(auto actors, core_->actors(state->info, buckets, {}, QueueCore::Access::kRead));
+  state->actors = std::make_shared<const queue::Actors>(std::move(actors));
   state->cursor.init(std::move(buckets));
   if (state->info.durable) {
     // A plain reader starts at each bucket's first available offset (0 unless retention
     // removed records: docs/retention.md).
-    ASSIGN_OR_RETURN(std::vector<queue::Bounds> bounds, queue::bucket_bounds(state->actors));
+    ASSIGN_OR_RETURN(std::vector<queue::Bounds> bounds, queue::bucket_bounds(*state->actors));
     for (const auto& b : bounds) state->firsts.push_back(b.first.value());
     state->cursor.offsets = state->firsts;
   }

@@ -99,7 +99,9 @@ struct QueueCore {
 struct WriterState {
   std::shared_ptr<QueueCore> core;
   TopicInfo info;
-  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // index = bucket id
+  // Index = bucket id; fixed at open, and held by each put in flight (one reference for its
+  // parts, not one per part's actor).
+  std::shared_ptr<const std::vector<std::shared_ptr<runtime::BucketStorage>>> actors;
   std::mutex mu;
   std::vector<bool> written;  // index = bucket id: put to since the last flush
   // Per bucket: the record shape (record_shape in writer.cc) of the last part it accepted whole, so a
@@ -112,7 +114,7 @@ struct WriterState {
   std::shared_ptr<Shapes> shapes = std::make_shared<Shapes>();
   void mark_written(uint32_t bucket) {
     std::lock_guard<std::mutex> lock(mu);
-    if (written.size() <= bucket) written.resize(actors.size());
+    if (written.size() <= bucket) written.resize(actors->size());
     written[bucket] = true;
   }
 };
@@ -124,7 +126,10 @@ struct ReaderState {
   // Plain readers of a durable topic: each bucket's first available offset when the reader
   // opened, where it starts and where reset() goes (parallel to cursor.buckets).
   std::vector<uint64_t> firsts;
-  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;  // parallel to cursor.buckets
+  // Parallel to cursor.buckets; replaced whole (never changed in place), so a get's fetch holds
+  // the list by one reference.
+  std::shared_ptr<const std::vector<std::shared_ptr<runtime::BucketStorage>>> actors =
+      std::make_shared<const std::vector<std::shared_ptr<runtime::BucketStorage>>>();
 
   // Group readers only (ReaderOptions::group): the membership over core->groups.
   std::unique_ptr<groups::Member> member;

@@ -37,7 +37,7 @@ void fetch_missing(detail::ReaderState* s, size_t limit, bool wait, std::chrono:
   queue::Actors actors;
   std::vector<uint64_t> offsets;
   for (size_t i : which) {
-    actors.push_back(s->actors[i]);
+    actors.push_back((*s->actors)[i]);
     offsets.push_back(s->cursor.offsets[i]);
   }
   queue::fetch(actors, offsets, limit, /*wait=*/false, timeout, 0,
@@ -136,7 +136,7 @@ Status ReaderState::apply(const groups::AssignmentChange& change) {
   }
   cursor.init(change.buckets);
   for (size_t i = 0; i < offsets.size(); ++i) cursor.offsets[i] = offsets[i].value();
-  actors = std::move(next_actors);
+  actors = std::make_shared<const queue::Actors>(std::move(next_actors));
   member->note_positions(positions());
   return Status::OK();
 }
@@ -212,7 +212,7 @@ Status QueueReader::seek_to_time(int64_t time_ms) {
     return InvalidArgument("topic '" + s_->info.topic + "': time " + std::to_string(time_ms) +
                            " is negative (milliseconds since the Unix epoch)");
   if (s_->closed) return closed_error(*s_);
-  ASSIGN_OR_RETURN(std::vector<Offset> offsets, runtime::offsets_for_time(s_->actors, time_ms));
+  ASSIGN_OR_RETURN(std::vector<Offset> offsets, runtime::offsets_for_time(*s_->actors, time_ms));
   for (size_t i = 0; i < offsets.size() && i < s_->cursor.buckets.size(); ++i)
     RETURN_IF_ERROR(s_->cursor.set_offset(offsets[i], s_->cursor.buckets[i], s_->info.topic));
   return Status::OK();

@@ -17,9 +17,10 @@ struct Job {
   std::string topic;
   std::vector<RecordBatch> per_part;           // parallel to report->parts
   std::vector<std::vector<uint64_t>> numbers;  // parallel to report->parts: how its records are named
-  // Parallel to report->parts: their actors (held here, so a put_async in flight does not need
-  // its writer).
-  std::vector<std::shared_ptr<runtime::BucketStorage>> actors;
+  // Every actor of the topic (held here, so a put_async in flight does not need its writer), and
+  // parallel to report->parts, the parts' actors (kept alive by all).
+  std::shared_ptr<const std::vector<std::shared_ptr<runtime::BucketStorage>>> all;
+  std::vector<runtime::BucketStorage*> actors;
   std::vector<bool> needs_check;  // parallel to report->parts
   std::vector<uint64_t> shape;    // parallel to report->parts: the part's one shape, or 0
   std::shared_ptr<detail::WriterState::Shapes> shapes;
@@ -139,7 +140,7 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   job->report = std::move(report);
   std::vector<std::vector<size_t>> indexes;
   // Every bucket of a topic has the same backend.
-  const bool need_indexes = want_records || numbers || (!s.actors.empty() && s.actors[0]->checks_batches());
+  const bool need_indexes = want_records || numbers || (!s.actors->empty() && (*s.actors)[0]->checks_batches());
   std::vector<uint32_t> buckets;
   Status st = queue::route_parts(s.info, records, &buckets, &job->per_part, need_indexes ? &indexes : nullptr, numbers);
   if (!st.ok()) {
@@ -160,12 +161,14 @@ void start(detail::WriterState& s, const std::vector<Record>& records, const std
   bool any_checks = false;  // buckets whose backend accepts everything need no check round
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    if (s.written.size() != s.actors.size()) s.written.resize(s.actors.size());
+    if (s.written.size() != s.actors->size()) s.written.resize(s.actors->size());
+    job->all = s.actors;
+    job->actors.reserve(job->report->parts.size());
     for (const auto& p : job->report->parts) {
       const uint32_t b = p.bucket.value();
       s.written[b] = true;
-      job->actors.push_back(s.actors[b]);
-      any_checks = any_checks || s.actors[b]->checks_batches();
+      job->actors.push_back((*s.actors)[b].get());
+      any_checks = any_checks || job->actors.back()->checks_batches();
     }
   }
   if (job->report->parts.empty()) return job->done(Status::OK());
@@ -215,7 +218,7 @@ Result<Position> QueueWriter::put(const Record& record) {
   std::promise<Result<Offset>> p;
   auto f = p.get_future();
   s_->mark_written(*b);
-  s_->actors[*b]->put(std::move(batch), [&p](Result<Offset> r) { p.set_value(std::move(r)); });
+  (*s_->actors)[*b]->put(std::move(batch), [&p](Result<Offset> r) { p.set_value(std::move(r)); });
   ASSIGN_OR_RETURN(Offset off, f.get());
   return Position{BucketId(*b), off};
 }
@@ -248,8 +251,8 @@ Status QueueWriter::flush() {
   {
     std::lock_guard<std::mutex> lock(s_->mu);
     for (size_t b = 0; b < s_->written.size(); ++b)
-      if (s_->written[b]) actors.push_back(s_->actors[b]);
-    s_->written.assign(s_->actors.size(), false);
+      if (s_->written[b]) actors.push_back((*s_->actors)[b]);
+    s_->written.assign(s_->actors->size(), false);
   }
   Status s = detail::flush_actors(actors);
   if (!s.ok()) {  // not flushed: still to flush next time
