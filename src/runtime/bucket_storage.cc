@@ -87,13 +87,18 @@ void BucketStorage::get(Offset offset, size_t limit, std::chrono::milliseconds w
     const uint64_t changes = self->end_changes_.load();
     if (!may_park) {
       auto r = self->backend_->get(offset, limit);
-      if (r.ok() && r->empty()) self->note_end(offset, changes, self->backend_->total_count());  // only an empty read looks
+      // A read that reached the end (empty, or its last record the bucket's last) notes where
+      // it stopped: the reader's next fetch skips this bucket without a message until a put.
+      if (r.ok() && (r->empty() || r->size() < limit))
+        self->note_end(Offset(offset.value() + r->size()), changes, self->backend_->total_count());
       return cb(std::move(r));
     }
     const uint64_t end = self->backend_->total_count();
     if (end > offset.value()) {
       self->note_waiters();
-      return cb(self->backend_->get(offset, limit));
+      auto r = self->backend_->get(offset, limit);
+      if (r.ok()) self->note_end(Offset(offset.value() + r->size()), changes, end);
+      return cb(std::move(r));
     }
     self->note_end(offset, changes, end);
     uint64_t id = waiter_id != 0 ? waiter_id : self->next_internal_id_++;

@@ -58,7 +58,8 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   void get(Offset offset, size_t limit, std::chrono::milliseconds wait, uint64_t waiter_id,
            GetCallback cb);
   void cancel_wait(uint64_t waiter_id);
-  // Whether a get at offset would find nothing, as far as this bucket's last read there saw and
+  // Whether a get at offset would find nothing, as far as this bucket's last read up to there saw
+  // (a read that came back empty at offset, or whose records ended at offset, the bucket's end) and
   // no put has been acknowledged since: a fetch over many buckets then skips this one without a
   // message (on a caller's thread, lock-free). False when unsure, so a skip is never wrong for
   // long: the end it saw is out of date only between a put's append and its acknowledgement.
@@ -117,10 +118,10 @@ class BucketStorage : public std::enable_shared_from_this<BucketStorage> {
   // before it looks at the backend's end, so a put whose records it did not see finds it set.
   std::atomic<bool> may_have_waiters_{false};
   // known_empty_at: end_changes_ counts the completed puts (and the close), each counted after
-  // its records are readable and before its writer hears; a read that found its offset at the
-  // end records that offset with the count it loaded before it looked, so a put completed
-  // meanwhile makes the record stale. note_end records offset when it is end, read after
-  // changes_seen was loaded.
+  // its records are readable and before its writer hears; a read that reached the end records
+  // where it stopped with the count it loaded before it looked, so a put completed meanwhile
+  // makes the record stale. note_end records offset when it is end, read after changes_seen was
+  // loaded.
   void note_end(Offset offset, uint64_t changes_seen, uint64_t end);
   // Counts a change, then tells the topic's signal (in that order: AppendSignal relies on it).
   // in_message: called inside this actor's message (the signal's waiters may run here).

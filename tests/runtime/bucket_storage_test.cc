@@ -304,10 +304,32 @@ TEST(BucketStorageTest, KnownEmptyAtTheEndUntilAPutIsAcknowledged) {
   ASSERT_TRUE(got.ok());
   EXPECT_EQ(got->size(), 2u);
   EXPECT_FALSE(b->known_empty_at(Offset(0)));  // records there
+  EXPECT_TRUE(b->known_empty_at(Offset(2)));   // the read's last record was the bucket's last
   ASSERT_TRUE(get_async(*b, 2, 10, 0ms).get()->empty());
   EXPECT_TRUE(b->known_empty_at(Offset(2)));
   std::promise<Status> closed;
   b->close([&](Status s) { closed.set_value(s); });
   EXPECT_TRUE(closed.get_future().get().ok());
   EXPECT_FALSE(b->known_empty_at(Offset(2)));
+}
+
+// A read that stops short of the end (its limit, or a put completed meanwhile) notes nothing
+// there: the reader asks again.
+TEST(BucketStorageTest, AReadThatStopsShortOfTheEndIsNotKnownEmptyWhereItStopped) {
+  Executor ex(2);
+  auto b = std::make_shared<BucketStorage>(ex, "t", BucketId(0), std::make_unique<DeferredBackend>());
+  ASSERT_TRUE(put_sync(*b, batch_of(0, 3)).ok());
+  auto got = get_async(*b, 0, 2, 0ms).get();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 2u);
+  EXPECT_FALSE(b->known_empty_at(Offset(2)));  // record 2 is there
+  got = get_async(*b, 2, 2, 0ms).get();
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->size(), 1u);
+  EXPECT_TRUE(b->known_empty_at(Offset(3)));
+  ASSERT_TRUE(put_sync(*b, batch_of(3, 1)).ok());
+  EXPECT_FALSE(b->known_empty_at(Offset(3)));  // a put completed since
+  std::promise<Status> closed;
+  b->close([&](Status s) { closed.set_value(s); });
+  EXPECT_TRUE(closed.get_future().get().ok());
 }
