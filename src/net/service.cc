@@ -837,7 +837,7 @@ void Service::replicate(const v1::ReplicateRequest* req, v1::ReplicateResponse* 
           sub.push_back(actors[k]);
           offsets.push_back(from[k]);
         }
-      queue::fetch(sub, offsets, limit, false, std::chrono::milliseconds(0), 0,
+      queue::fetch(std::move(sub), offsets, limit, false, std::chrono::milliseconds(0), 0,
                    [which, answer](Result<std::vector<RecordBatch>> raw) {
         if (!raw.ok()) return answer(std::move(raw));
         std::vector<RecordBatch> all(which.size());

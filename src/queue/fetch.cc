@@ -183,9 +183,9 @@ void fetch(SharedActors actors, const std::vector<uint64_t>& offsets, size_t lim
   fetch_until(std::move(a), std::move(w), std::move(done));
 }
 
-void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+void fetch(Actors actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
            std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done) {
-  fetch(std::make_shared<const Actors>(actors), offsets, limit, wait, timeout, waiter_id, std::move(done));
+  fetch(std::make_shared<const Actors>(std::move(actors)), offsets, limit, wait, timeout, waiter_id, std::move(done));
 }
 
 Result<std::vector<Bounds>> bucket_bounds(const Actors& actors) {

@@ -33,7 +33,7 @@ using FetchCallback = std::function<void(Result<std::vector<RecordBatch>>)>;
 // runtime thread.
 void fetch(SharedActors actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
            std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
-void fetch(const Actors& actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
+void fetch(Actors actors, const std::vector<uint64_t>& offsets, size_t limit, bool wait,
            std::chrono::milliseconds timeout, uint64_t waiter_id, FetchCallback done);
 void cancel_fetch(const Actors& actors, uint64_t waiter_id);
 // A fresh waiter id for fetch().

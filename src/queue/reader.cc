@@ -40,7 +40,7 @@ void fetch_missing(detail::ReaderState* s, size_t limit, bool wait, std::chrono:
     actors.push_back((*s->actors)[i]);
     offsets.push_back(s->cursor.offsets[i]);
   }
-  queue::fetch(actors, offsets, limit, /*wait=*/false, timeout, 0,
+  queue::fetch(std::move(actors), offsets, limit, /*wait=*/false, timeout, 0,
                [n, which = std::move(which), done = std::move(done)](Result<Raw> r) {
                  if (!r.ok()) return done(r.status());
                  Raw all(n);
