@@ -437,6 +437,78 @@ TEST(NodeLogTest, WithCallerCommitsALastPlugWritesThePutsGroup) {
   EXPECT_EQ(log->groups(), 1u);
 }
 
+// The group commit counts writers, not appends: a lone writer whose put reached eight streams
+// and whose next put reaches two is still one writer, so that put's last Plug writes its group
+// at once (no wait for six more "writers" that are only the first put's other parts).
+TEST(NodeLogTest, APutSpreadOverManyStreamsCountsAsOneWriter) {
+  ScratchDir d;
+  NodeLogOptions o;
+  o.caller_commits = true;
+  o.group_wait = std::chrono::microseconds(100000);
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(log->attach("b" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  uint64_t next[8] = {};
+  for (int spread : {8, 2, 5, 1, 8, 3}) {
+    SCOPED_TRACE("a put reaching " + std::to_string(spread) + " streams");
+    std::vector<std::optional<Result<Offset>>> got(spread);
+    {
+      NodeLog::Plug plug(log.get());
+      for (int i = 0; i < spread; ++i) {
+        const std::string s = "b" + std::to_string(i);
+        log->append_async(s, stream_batch(s, next[i]++, 1), [&got, i](Result<Offset> r) { got[i] = std::move(r); });
+      }
+    }
+    for (const auto& g : got) {  // written and synced by the Plug's end, on this thread
+      ASSERT_TRUE(g.has_value());
+      ASSERT_TRUE(g->ok()) << g->status().to_string();
+    }
+  }
+  EXPECT_EQ(log->groups(), 6u);
+  EXPECT_EQ(log->group_waits(), 0u);
+}
+
+// Writers still count one by one: after a group of three writers' puts (each plugged, over two
+// streams), a writer that comes alone finds the group commit waiting for the other two.
+TEST(NodeLogTest, AfterAGroupOfSeveralPluggedWritersALoneOneWaitsForThem) {
+  ScratchDir d;
+  testing::SyncGateEnv env(Env::Default());
+  NodeLogOptions o;
+  o.wal.env = &env;
+  o.caller_commits = true;
+  o.group_wait = std::chrono::microseconds(1000);
+  auto log = open_log(d.path(), o);
+  ASSERT_TRUE(log);
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(log->attach("b" + std::to_string(i), Offset(0), ignore(), {}).ok());
+  auto plugged_put = [&](uint64_t at, std::vector<std::promise<Result<Offset>>>& done) {
+    NodeLog::Plug plug(log.get());
+    for (int i = 0; i < 2; ++i) {
+      const std::string s = "b" + std::to_string(i);
+      log->append_async(s, stream_batch(s, at, 1), [&done, i](Result<Offset> r) { done[i].set_value(r); });
+    }
+  };
+  env.close_gate();
+  std::vector<std::promise<Result<Offset>>> first(2);
+  std::thread leader([&] { plugged_put(0, first); });  // writes its own group: held in its sync
+  ASSERT_TRUE(eventually([&] { return env.waiting() == 1; }));
+  std::vector<std::vector<std::promise<Result<Offset>>>> three(3);
+  for (int w = 0; w < 3; ++w) {
+    three[w].resize(2);
+    plugged_put(1 + w, three[w]);  // queued behind that sync: one group of three writers
+  }
+  env.open_gate();
+  leader.join();
+  for (auto& p : first) ASSERT_TRUE(p.get_future().get().ok());
+  for (auto& w : three)
+    for (auto& p : w) ASSERT_TRUE(p.get_future().get().ok());
+  EXPECT_EQ(log->groups(), 2u);
+  EXPECT_EQ(log->group_waits(), 0u);
+  std::vector<std::promise<Result<Offset>>> alone(2);
+  plugged_put(4, alone);
+  for (auto& p : alone) ASSERT_TRUE(p.get_future().get().ok());
+  EXPECT_EQ(log->groups(), 3u);
+  EXPECT_EQ(log->group_waits(), 1u);  // waited for the two others, which did not come
+}
 // A caller writing its own group and the group-commit task can both be past the write at once:
 // the groups are still answered in LSN order, so a stream's callbacks see its offsets in order
 // (the persisting backend refuses an acknowledgement that does not continue its buffer).

@@ -315,9 +315,11 @@ void NodeLog::append_to(StreamEntry* entry, const std::string* name, const Recor
     if (synced_per_append(st.options)) {
       queue_.push_back(Pending{entry, batch, std::move(done)});
       if (plugs_ > 0) {
+        ++plugged_pushes_;    // its writer is counted when its Plug goes
         unplug_kick_ = true;  // the last Plug starts the group commit
         return;
       }
+      ++queued_writers_;
       kick = true;
       lead_group = take_lead();
     } else {
@@ -343,12 +345,16 @@ void NodeLog::append_async(const std::string& stream, const RecordBatch& batch,
 NodeLog::Plug::Plug(NodeLog* log) : log_(log) {
   std::lock_guard l(log_->mu_);
   ++log_->plugs_;
+  pushes_at_start_ = log_->plugged_pushes_;
 }
 
 NodeLog::Plug::~Plug() {
   bool kick, lead_group = false, lead_direct;
   {
     std::lock_guard l(log_->mu_);
+    // One writer (its put's parts, however many streams they reach) if anything joined the group
+    // commit while this Plug lived.
+    if (log_->plugged_pushes_ != pushes_at_start_) ++log_->queued_writers_;
     kick = --log_->plugs_ == 0 && log_->unplug_kick_;
     if (kick) {
       log_->unplug_kick_ = false;
@@ -371,7 +377,7 @@ bool NodeLog::take_lead() {
   // The group commit's own test (drain): with more writers expected than queued it would wait
   // for them, and that wait is the group-commit task's.
   const size_t expected = std::max(group_max_, prev_group_max_);
-  if (expected > 1 && queue_.size() < expected && opts_.group_wait.count() > 0) return false;
+  if (expected > 1 && writers_queued() < expected && opts_.group_wait.count() > 0) return false;
   leading_ = true;
   return true;
 }
@@ -498,9 +504,9 @@ void NodeLog::drain() {
       // wait is at most the last round's write + sync (what an append that just missed a round
       // waits anyway) and group_wait; a lone writer (recent groups of one) never waits.
       const size_t expected = std::max(group_max_, prev_group_max_);
-      if (expected > 1 && queue_.size() < expected && opts_.group_wait.count() > 0 && plugs_ == 0 && !closed_) {
+      if (expected > 1 && writers_queued() < expected && opts_.group_wait.count() > 0 && plugs_ == 0 && !closed_) {
         const auto wait = std::min<std::chrono::steady_clock::duration>(opts_.group_wait, last_round_);
-        queued_cv_.wait_for(l, wait, [&] { return closed_ || queue_.size() >= expected; });
+        queued_cv_.wait_for(l, wait, [&] { return closed_ || writers_queued() >= expected; });
         waited = true;
       }
     }
@@ -580,8 +586,12 @@ bool NodeLog::write_group(std::deque<Pending>& q, bool waited, bool led) {
       }
     }
     if (group_commit) {
-      // The largest group of the last 64 rounds and of the 64 before: how many writers are active.
-      group_max_ = std::max(group_max_, group.size());
+      // The largest group of the last 64 rounds and of the 64 before, in writers (a put spread
+      // over many streams is one): how many writers are active. What the group left queued
+      // (max_group_bytes) is counted as one writer.
+      const size_t writers = std::max<size_t>(queued_writers_, 1);
+      queued_writers_ = q.empty() ? 0 : 1;
+      group_max_ = std::max(group_max_, writers);
       if (++rounds_in_window_ == 64) {
         prev_group_max_ = group_max_;
         group_max_ = 0;

@@ -36,6 +36,7 @@
 // on the caller's thread before append_async returns.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -207,6 +208,7 @@ class NodeLog {
 
    private:
     NodeLog* log_;
+    uint64_t pushes_at_start_ = 0;  // plugged_pushes_ when it was made
   };
   // Records that stream's records below flushed are held elsewhere, and frees the segments no
   // stream needs any more. flushed may not pass the stream's end (InvalidArgument).
@@ -358,6 +360,14 @@ class NodeLog {
   std::condition_variable direct_idle_cv_;  // direct_writing_ went false
   bool closed_ = false;
   int plugs_ = 0;                 // live Plugs
+  // The group commit counts writers, not appends: a put spread over 95 streams is one writer, so
+  // the next round does not wait for 94 more (group_wait). An append queued unplugged is a
+  // writer; one queued while plugged counts in plugged_pushes_, and each Plug that saw that count
+  // move is one writer when it goes (a Plug that lived only beside another's appends is counted
+  // too: an overcount, never a writer missed).
+  uint64_t plugged_pushes_ = 0;
+  size_t queued_writers_ = 0;  // writers with appends in queue_
+  size_t writers_queued() const { return std::max<size_t>(queued_writers_, queue_.empty() ? 0 : 1); }
   bool unplug_kick_ = false;      // appends were queued while plugged
   // The LSN after the last entry registered in streams_ (a group being written is not yet, so
   // no checkpoint can pass it).
@@ -375,7 +385,7 @@ class NodeLog {
   uint64_t answered_ = 0;              // groups whose callbacks have run (answer_mu_)
   bool leading_ = false;               // a caller is writing a group itself (caller_commits)
   std::condition_variable lead_idle_cv_;  // leading_ went false
-  // Group sizing (written under write_mu_ and mu_, read under either).
+  // Group sizing in writers (written under write_mu_ and mu_, read under either).
   std::chrono::steady_clock::duration last_round_{};  // the last group's write + sync
   size_t group_max_ = 0, prev_group_max_ = 0, rounds_in_window_ = 0;
   Offset asked_segment_{UINT64_MAX};  // the oldest segment whose holders were asked to flush
