@@ -1,5 +1,7 @@
 #include "runtime/append_signal.h"
 
+#include <algorithm>
+
 #include <asio/post.hpp>
 
 namespace persisting::runtime {
@@ -48,7 +50,10 @@ void AppendSignal::notify(BucketId bucket, bool inline_run) {
 void AppendSignal::wait(uint64_t id, std::shared_ptr<const Buckets> buckets, Clock::time_point deadline, Woke woke) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!waiters_.count(id)) {
+    auto remembered = std::find(cancelled_.begin(), cancelled_.end(), id);
+    if (id != 0 && remembered != cancelled_.end()) {
+      *remembered = 0;  // cancelled before it waited: answered below, as a cancel would
+    } else if (!waiters_.count(id)) {
       auto key = executor_.timers().schedule(deadline, [weak = weak_from_this(), id] {
         auto self = weak.lock();
         if (!self) return;
@@ -85,7 +90,25 @@ void AppendSignal::wake(uint64_t id) {
 }
 
 void AppendSignal::cancel(uint64_t id) {
-  if (Woke w = take(id, /*cancel_deadline=*/true)) w(false);
+  Woke woke;
+  Timers::Key deadline;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = waiters_.find(id);
+    if (it == waiters_.end()) {  // not waiting yet: its wait will find this
+      if (id != 0) {
+        cancelled_[next_cancelled_] = id;
+        next_cancelled_ = (next_cancelled_ + 1) % kRememberedCancels;
+      }
+      return;
+    }
+    woke = std::move(it->second.woke);
+    deadline = it->second.deadline;
+    waiters_.erase(it);
+    if (waiters_.empty()) any_waiting_.store(false);
+  }
+  executor_.timers().cancel(deadline);
+  woke(false);
 }
 
 size_t AppendSignal::waiting_on(BucketId bucket) const {

@@ -10,6 +10,7 @@
 // and wakes itself (wake) when one moved.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -44,7 +45,11 @@ class AppendSignal : public std::enable_shared_from_this<AppendSignal> {
   void wait(uint64_t id, std::shared_ptr<const Buckets> buckets, Clock::time_point deadline, Woke woke);
   // Wakes id (woke(true), on the pool) if it still waits: a change its caller saw itself.
   void wake(uint64_t id);
+  // Ends id's wait (woke(false)). An id not waiting yet (its fetch is still asking its buckets)
+  // is remembered, so its wait, when it comes, ends at once: a cancelled read does not hold a
+  // waiter until its deadline. The last kRememberedCancels such ids are kept.
   void cancel(uint64_t id);
+  static constexpr size_t kRememberedCancels = 64;
   size_t waiting() const;
   // The waiters whose buckets include bucket (a bucket's parked_readers stat counts them).
   size_t waiting_on(BucketId bucket) const;
@@ -62,6 +67,9 @@ class AppendSignal : public std::enable_shared_from_this<AppendSignal> {
   std::atomic<bool> any_waiting_{false};  // read by notify without the lock
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, Waiter> waiters_;
+  // Ids cancelled before they waited (0: a free slot), a ring: cancel() overwrites the oldest.
+  std::array<uint64_t, kRememberedCancels> cancelled_{};
+  size_t next_cancelled_ = 0;
 };
 
 }  // namespace persisting::runtime

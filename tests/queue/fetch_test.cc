@@ -229,6 +229,28 @@ TEST(FetchTest, AWaitOnTheTopicEndsAtItsDeadlineOnCancelOrWhenABucketCloses) {
   EXPECT_NE(got.status().to_string().find("closed"), std::string::npos) << got.status().to_string();
 }
 
+// A cancel that comes while the fetch is still asking its buckets (before it waits on the
+// signal) is not lost: the wait, when it comes, ends at once, empty, instead of at its deadline.
+TEST(FetchTest, ACancelBeforeTheFetchWaitsEndsItsWaitAtOnce) {
+  Buckets b(8, /*own_end=*/true, /*with_signal=*/true);
+  const uint64_t id = queue::next_waiter_id();
+  queue::cancel_fetch(b.actors, id);
+  EXPECT_EQ(b.signal->waiting(), 0u);
+  auto cancelled = b.fetch_waiting(b.actors, id, 600s);  // idle actors: it would wait before returning
+  ASSERT_EQ(cancelled.wait_for(0s), std::future_status::ready);
+  auto got = cancelled.get();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  for (const auto& batch : *got) EXPECT_TRUE(batch.empty());
+  EXPECT_EQ(b.signal->waiting(), 0u);
+  // The cancel is used up: the next fetch under another id waits, and a put wakes it.
+  auto next = b.fetch_waiting(b.actors, queue::next_waiter_id());
+  EXPECT_EQ(b.signal->waiting(), 1u);
+  ASSERT_TRUE(b.put(2, 1).ok());
+  got = next.get();
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ((*got)[2].size(), 1u);
+}
+
 // An id already waiting on the signal is refused (answered as a passed deadline) and the waiter
 // under it kept.
 TEST(FetchTest, ASecondWaitUnderTheSameIdIsRefusedAndTheFirstKept) {
