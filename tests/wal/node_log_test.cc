@@ -39,6 +39,14 @@ ReplayFn ignore() {
   return [](Offset, std::string_view) { return Status::OK(); };
 }
 
+// Options whose log writes a group on the caller's thread (as the persisting backend's), on env.
+NodeLogOptions caller_commits_on(Env* env) {
+  NodeLogOptions o;
+  o.wal.env = env;
+  o.caller_commits = true;
+  return o;
+}
+
 TEST(NodeLogTest, RecordsComeBackByStreamAfterAReopen) {
   ScratchDir d;
   {
@@ -346,9 +354,7 @@ TEST(NodeLogTest, APluggedPutSpanningFourStreamsWaitsForOneSync) {
 TEST(NodeLogTest, WithCallerCommitsALoneAppendIsSyncedOnTheCallersThread) {
   ScratchDir d;
   testing::SyncGateEnv env(Env::Default());  // counts syncs; its gate stays open here
-  NodeLogOptions o;
-  o.wal.env = &env;
-  o.caller_commits = true;
+  NodeLogOptions o = caller_commits_on(&env);
   auto log = open_log(d.path(), o);
   ASSERT_TRUE(log);
   ASSERT_TRUE(log->attach("s", Offset(0), ignore(), {}).ok());
@@ -373,9 +379,7 @@ TEST(NodeLogTest, WithCallerCommitsALoneAppendIsSyncedOnTheCallersThread) {
 TEST(NodeLogTest, WithCallerCommitsAppendsQueuedDuringACallersSyncShareTheNextOne) {
   ScratchDir d;
   testing::SyncGateEnv env(Env::Default());
-  NodeLogOptions o;
-  o.wal.env = &env;
-  o.caller_commits = true;
+  NodeLogOptions o = caller_commits_on(&env);
   auto log = open_log(d.path(), o);
   ASSERT_TRUE(log);
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(log->attach("s" + std::to_string(i), Offset(0), ignore(), {}).ok());
@@ -413,9 +417,7 @@ TEST(NodeLogTest, WithCallerCommitsAppendsQueuedDuringACallersSyncShareTheNextOn
 TEST(NodeLogTest, WithCallerCommitsALastPlugWritesThePutsGroup) {
   ScratchDir d;
   testing::SyncGateEnv env(Env::Default());
-  NodeLogOptions o;
-  o.wal.env = &env;
-  o.caller_commits = true;
+  NodeLogOptions o = caller_commits_on(&env);
   auto log = open_log(d.path(), o);
   ASSERT_TRUE(log);
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(log->attach("b" + std::to_string(i), Offset(0), ignore(), {}).ok());
@@ -473,9 +475,7 @@ TEST(NodeLogTest, APutSpreadOverManyStreamsCountsAsOneWriter) {
 TEST(NodeLogTest, AfterAGroupOfSeveralPluggedWritersALoneOneWaitsForThem) {
   ScratchDir d;
   testing::SyncGateEnv env(Env::Default());
-  NodeLogOptions o;
-  o.wal.env = &env;
-  o.caller_commits = true;
+  NodeLogOptions o = caller_commits_on(&env);
   o.group_wait = std::chrono::microseconds(1000);
   auto log = open_log(d.path(), o);
   ASSERT_TRUE(log);
