@@ -69,13 +69,19 @@ void AppendSignal::wait(uint64_t id, std::shared_ptr<const Buckets> buckets, Clo
   woke(false);
 }
 
-AppendSignal::Woke AppendSignal::take(uint64_t id, bool cancel_deadline) {
+AppendSignal::Woke AppendSignal::take(uint64_t id, bool cancel_deadline, bool remember_absent) {
   Woke woke;
   Timers::Key deadline;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = waiters_.find(id);
-    if (it == waiters_.end()) return nullptr;
+    if (it == waiters_.end()) {
+      if (remember_absent && id != 0) {  // not waiting yet: its wait will find this
+        cancelled_[next_cancelled_] = id;
+        next_cancelled_ = (next_cancelled_ + 1) % kRememberedCancels;
+      }
+      return nullptr;
+    }
     woke = std::move(it->second.woke);
     deadline = it->second.deadline;
     waiters_.erase(it);
@@ -90,25 +96,7 @@ void AppendSignal::wake(uint64_t id) {
 }
 
 void AppendSignal::cancel(uint64_t id) {
-  Woke woke;
-  Timers::Key deadline;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = waiters_.find(id);
-    if (it == waiters_.end()) {  // not waiting yet: its wait will find this
-      if (id != 0) {
-        cancelled_[next_cancelled_] = id;
-        next_cancelled_ = (next_cancelled_ + 1) % kRememberedCancels;
-      }
-      return;
-    }
-    woke = std::move(it->second.woke);
-    deadline = it->second.deadline;
-    waiters_.erase(it);
-    if (waiters_.empty()) any_waiting_.store(false);
-  }
-  executor_.timers().cancel(deadline);
-  woke(false);
+  if (Woke w = take(id, /*cancel_deadline=*/true, /*remember_absent=*/true)) w(false);
 }
 
 size_t AppendSignal::waiting_on(BucketId bucket) const {

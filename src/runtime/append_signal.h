@@ -60,8 +60,9 @@ class AppendSignal : public std::enable_shared_from_this<AppendSignal> {
     Woke woke;
     Timers::Key deadline;
   };
-  // Removes id, cancelling its deadline; its callback, or an empty one.
-  Woke take(uint64_t id, bool cancel_deadline);
+  // Removes id, cancelling its deadline; its callback, or an empty one. remember_absent: an id
+  // not waiting goes into cancelled_ (cancel()).
+  Woke take(uint64_t id, bool cancel_deadline, bool remember_absent = false);
 
   Executor& executor_;
   std::atomic<bool> any_waiting_{false};  // read by notify without the lock
