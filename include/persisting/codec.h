@@ -98,6 +98,8 @@ class RecordBatch {
   size_t size() const { return ends_.size(); }
   bool empty() const { return ends_.empty(); }
   size_t byte_size() const { return data().size(); }
+  // The bytes the batch holds room for without growing (0 for a view: its first change copies).
+  size_t byte_capacity() const { return owner_ ? 0 : data_.capacity(); }
   std::string_view encoded(size_t i) const;
   Result<Record> decode(size_t i) const { return decode_record(encoded(i)); }
   // Decodes every record; fails on the first bad one.

@@ -606,6 +606,7 @@ void BufferedDataset::add_stats(BucketStats* s) const {
   Object* o = &s->extra;
   // A reader's records of a dead writer's log, served from memory (hold_recovered).
   if (recovered_) o->set("recovered_records", static_cast<int64_t>(buffer_.size()));
+  o->set("buffer_reserved_bytes", static_cast<int64_t>(buffer_.byte_capacity()));
   o->set("version", static_cast<int64_t>(reader_->version()));
   o->set("fragments", static_cast<int64_t>(reader_->fragments().size()));
   o->set("read_window_fills", static_cast<int64_t>(window_fills_));

@@ -94,18 +94,26 @@ class BufferedDataset {
   // did not come through the node log, which stamps its groups) get the clock's time now, never
   // behind the bucket's latest.
   void buffer(const RecordBatch& batch) {
-    if (buffer_.empty() && last_flush_bytes_ > 0)
+    if (buffer_.empty() && last_flush_bytes_ > 0) {
       buffer_.reserve(0, std::min(reserve_bytes_, last_flush_bytes_ + last_flush_bytes_ / 4));
+    } else if (const uint64_t need = buffer_.byte_size() + batch.byte_size();
+               need > buffer_.byte_capacity() && need > kBusyBuffer && need < reserve_bytes_) {
+      buffer_.reserve(0, reserve_bytes_);
+    }
     const size_t from = buffer_.size();
     buffer_.append(batch);
     stamp(from, batch);
   }
-  // The most a fresh buffer reserves at its first record (the owner's flush size, capped at
-  // kMaxReserve). It reserves a quarter more than the last flush took, so a busy bucket's buffer
-  // does not copy itself each time it doubles, and a bucket that took a few records (one of
-  // thousands) reserves no more than those: the first buffer reserves nothing.
+  // The most a buffer reserves (the owner's flush size, capped at kMaxReserve). A fresh buffer
+  // reserves a quarter more than the last flush took, so a busy bucket's buffer does not copy
+  // itself each time it doubles, and a bucket that took a few records (one of thousands)
+  // reserves no more than those. A bucket's first buffer has no flush to go by: it grows by
+  // doubling up to kBusyBuffer, and a buffer that outgrows that reserves the most at once,
+  // instead of doubling (copying itself into fresh pages) five more times. The reservation costs
+  // memory only where records land (RecordBatch::reserve advises huge pages for it).
   void set_buffer_reserve(uint64_t bytes) { reserve_bytes_ = std::min<uint64_t>(bytes, kMaxReserve); }
   static constexpr uint64_t kMaxReserve = 64 << 20;
+  static constexpr uint64_t kBusyBuffer = 1 << 20;
   void buffer_encoded(std::string_view record) {
     buffer_.add_encoded(record);
     stamp(buffer_.size() - 1, RecordBatch());

@@ -173,6 +173,36 @@ TEST(PersistingBackendTest, FlushBytesFlushesBeforeTheRecordThreshold) {
   expect_exactly(**b, 100);
 }
 
+// A bucket's first buffer grows by doubling while it is small; once it outgrows 1 MiB it
+// reserves the flush size at once (flush_bytes plus a quarter) instead of doubling five more
+// times. A bucket holding a few records reserves little.
+TEST(PersistingBackendTest, ABusyFirstBufferReservesTheFlushSizeAtOnce) {
+  TempDir small_dir, busy_dir;
+  const Options opts{{"flush_threshold", "1000000"}, {"flush_bytes", "16M"}, {"flush_interval", "0"}};
+  auto small = open_backend(small_dir.path(), opts);
+  auto busy = open_backend(busy_dir.path(), opts);
+  ASSERT_TRUE(small.ok() && busy.ok());
+  ASSERT_TRUE((*small)->put_batch(batch_of(0, 100)).ok());
+  EXPECT_LT(stat(**small, "buffer_reserved_bytes"), 64 << 10);
+
+  const std::string pad(1000, 'p');
+  int n = 0;
+  auto put_kib = [&](int kib) {
+    RecordBatch b;
+    for (int i = 0; i < kib; ++i, ++n) b.add(Record{{"id", "k" + std::to_string(n)}, {"pad", pad}});
+    return (*busy)->put_batch(b).ok();
+  };
+  ASSERT_TRUE(put_kib(512));
+  EXPECT_LT(stat(**busy, "buffer_reserved_bytes"), 2 << 20) << "below 1 MiB it doubles";
+  ASSERT_TRUE(put_kib(768));  // past 1 MiB
+  const int64_t reserved = stat(**busy, "buffer_reserved_bytes");
+  EXPECT_GE(reserved, 20 << 20);
+  EXPECT_LT(reserved, 21 << 20);
+  ASSERT_TRUE(put_kib(4096));  // within the reservation: no growth
+  EXPECT_EQ(stat(**busy, "buffer_reserved_bytes"), reserved);
+  EXPECT_EQ(stat(**busy, "buffered"), n);
+}
+
 // A quiet topic's records reach Lance flush_interval after they were put, far below the
 // thresholds; with flush_interval=0 they wait for a threshold or flush(). The bucket's Scheduler is
 // a ManualScheduler: the test moves its clock instead of sleeping.
