@@ -261,12 +261,23 @@ Cell Cell::of(const Value* v) {
 Cell Cell::of(const FieldShape& f) {
   Cell c;
   c.type = f.type;
-  c.b = f.b;
-  c.i = f.i;
-  c.d = f.d;
-  c.bytes = f.bytes;
-  c.dim = f.dim;
-  if (f.type == Value::Type::kList || f.type == Value::Type::kObject) c.encoded = f.value;
+  switch (f.type) {
+    case Value::Type::kBool: c.b = f.b; break;
+    case Value::Type::kInt: c.i = f.i; break;
+    case Value::Type::kDouble: c.d = f.d; break;
+    case Value::Type::kString:
+    case Value::Type::kBytes: c.bytes = f.bytes; break;
+    case Value::Type::kVector:
+      c.bytes = f.bytes;
+      c.dim = f.dim;
+      break;
+    case Value::Type::kList:
+    case Value::Type::kObject:
+      c.encoded = f.value;
+      c.nested = nullptr;
+      break;
+    case Value::Type::kNull: break;
+  }
   return c;
 }
 

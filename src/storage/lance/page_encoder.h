@@ -21,21 +21,31 @@ namespace persisting::lance {
 
 // One value of a column as the page encoder reads it: a view of a decoded Value or of a value
 // inside an encoded record (scan_fields), so a flush of encoded records need not decode them.
-// Views must outlive the encoding.
+// Views must outlive the encoding. A flush holds a cell per row and field, so members no type
+// uses together share storage: read only those of the cell's type.
 struct Cell {
+  Cell() {}  // (GCC deletes the implicit one: a union below holds string_views)
+
   Value::Type type = Value::Type::kNull;
-  bool b = false;                 // kBool
-  int64_t i = 0;                  // kInt
-  double d = 0;                   // kDouble
-  std::string_view bytes;         // kString, kBytes: the contents; kVector: dim x float32 LE
-  uint64_t dim = 0;               // kVector
-  const Value* nested = nullptr;  // kList, kObject of a decoded record
-  std::string_view encoded;       // kList, kObject of an encoded record: the value's encoding
+  union {
+    bool b;         // kBool
+    int64_t i = 0;  // kInt
+    double d;       // kDouble
+  };
+  union {
+    std::string_view bytes{};  // kString, kBytes: the contents; kVector: dim x float32 LE
+    std::string_view encoded;  // kList, kObject of an encoded record: the value's encoding
+  };
+  union {
+    uint64_t dim = 0;     // kVector
+    const Value* nested;  // kList, kObject: the decoded value, or null for an encoded one
+  };
 
   static Cell of(const Value* v);          // nullptr or a null Value: a null cell
   static Cell of(const FieldShape& f);
   bool present() const { return type != Value::Type::kNull; }
 };
+static_assert(sizeof(Cell) <= 40, "a flush holds one Cell per row and field");
 
 struct EncodedPage {
   std::vector<std::string> buffers;   // in buffer_index order
