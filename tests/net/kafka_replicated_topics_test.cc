@@ -242,7 +242,9 @@ TEST(KafkaReplicatedTopics, AnIdempotentRetryAfterAnElectionIsAnsweredWithItsFir
   ASSERT_TRUE(v && v->high_watermark == 20);
   EXPECT_EQ(testing::consume_ids(kn.kafka(next), "ki"), ids(0, 20));
   for (int i = 0; i < 3; ++i)
-    if (i != old) EXPECT_EQ(kn.nodes.kill(i, SIGTERM), 0) << kn.nodes.log(i);
+    if (i != old) {
+      EXPECT_EQ(kn.nodes.kill(i, SIGTERM), 0) << kn.nodes.log(i);
+    }
 }
 
 }  // namespace

@@ -568,7 +568,9 @@ TEST(NodeLogTest, WithCallerCommitsAFullLogStillWaitsForTheHolderToFlush) {
   uint64_t ok = 0;
   for (int i = 0; i < 100; ++i, ok += 2) {
     ASSERT_TRUE(log->append("t/ok", stream_batch("t/ok", ok, 2, 30)).ok()) << "append " << i;
-    if (ok >= 4) ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());
+    if (ok >= 4) {
+      ASSERT_TRUE(log->checkpoint("t/ok", Offset(ok - 4)).ok());
+    }
   }
   flusher.join();
   EXPECT_GT(log->stalls(), 0u);
