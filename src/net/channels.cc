@@ -66,6 +66,12 @@ std::shared_ptr<grpc::Channel> Channels::channel(const std::string& address) {
     // down) still fails at once. At 100 ms a loaded node or a TLS handshake failed the first
     // RPC with "connection attempt timed out before receiving SETTINGS frame".
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000);
+    // This Channels' own connections, not gRPC's process-wide pool of them: in that pool a new
+    // client's channel to a dead node shares the old connection's reconnect backoff (up to the
+    // 1 s above), so its first call waited that out before failing, instead of failing at once
+    // and trying the next node (bench/failover.py: a producer that moved to another node after a
+    // leader died lost up to a second there).
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     std::shared_ptr<grpc::ChannelCredentials> creds;
     if (config_.tls) {
       grpc::SslCredentialsOptions o;
