@@ -16,7 +16,9 @@
 //     (producer id, sequence), which the owner applies at most once; while a rebalance switches
 //     the bucket's owner ("is owned by node", lookups bouncing), or while the node answers
 //     UNAVAILABLE "... retry shortly" (a replicated bucket's leader confirming its epochs or
-//     being elected, a fenced bucket), until rpc_timeout has passed, then UNAVAILABLE;
+//     being elected, a fenced bucket), until rpc_timeout has passed, then UNAVAILABLE; and so
+//     while a replicated bucket's leader cannot be reached (gone: another replica takes over
+//     within the etcd lease TTL), so a put rides through a failover;
 //   - get, stats, topic lookups: read-only, retried once after refreshing the owner;
 //   - create topic, flush: idempotent, retried once;
 //   - consumer groups: sent to the group's coordinator (the owner of bucket

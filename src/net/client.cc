@@ -64,6 +64,18 @@ bool settling(const Status& s) {
   return s.code() == Code::kUnavailable && s.message().find("retry shortly") != std::string::npos;
 }
 
+// A call that never reached an answer from the owner: gRPC's own UNAVAILABLE (the connection was
+// refused, reset or closed), not one the node sent. For a replicated bucket that is its leader
+// gone: with etcd another replica takes over within the lease TTL (docs/cluster.md, "Failover
+// with etcd"), so the put is sent again, as while settling. (Without etcd nothing settles by
+// itself: the put fails once rpc_timeout has passed.)
+bool owner_unreachable(const grpc::Status& g) {
+  if (g.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+  const std::string& m = g.error_message();
+  return net::Channels::never_sent(g) || m.find("Socket closed") != std::string::npos ||
+         m.find("Connection reset") != std::string::npos || m.find("Broken pipe") != std::string::npos;
+}
+
 struct ClientWriterState {
   std::shared_ptr<ClientCore> core;
   TopicInfo info;
@@ -155,11 +167,12 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
       done.wait();
     }
     std::vector<BucketId> again;
-    auto failed = [&](const std::vector<uint32_t>& buckets, const Status& s, const std::string& owner) {
+    auto failed = [&](const std::vector<uint32_t>& buckets, const Status& s, const std::string& owner,
+                      bool leader_gone = false) {
       bool retry = retryable(s);
       bool moving = owner_moving(s);
       bool again_ok = retry && (attempt < core->options.put_retries ||
-                                ((moving || settling(s)) && std::chrono::steady_clock::now() < settle_by));
+                                ((moving || settling(s) || leader_gone) && std::chrono::steady_clock::now() < settle_by));
       for (uint32_t b : buckets) {
         if (retry) core->forget_owner(topic, b);
         if (again_ok) again.emplace_back(b);
@@ -174,14 +187,20 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
                                            " ms: a rebalance switch is under way or was interrupted; retry)")
                              : s;
     };
-    for (auto& [i, s] : g.failed) failed({pending[i].value()}, s, g.failed_owner.count(i) ? g.failed_owner[i] : "");
+    // A lookup that the entry node answered with an owner that did not answer: the same as a
+    // put that could not reach it.
+    for (auto& [i, s] : g.failed) {
+      const bool redirected = g.failed_owner.count(i) > 0;
+      failed({pending[i].value()}, s, redirected ? g.failed_owner[i] : "",
+             redirected && info.replication_factor > 1 && s.code() == Code::kUnavailable);
+    }
     for (auto& c : calls) {
       std::string names;
       for (uint32_t b : c->buckets) names += (names.empty() ? "" : ",") + std::to_string(b);
       Status s = from_grpc(c->status, "topic '" + topic + "' bucket" + (c->buckets.size() > 1 ? "s " : " ") + names +
                                           ": owner " + g.owner_name[c->address] + " unavailable");
       if (!s.ok()) {
-        failed(c->buckets, s, g.owner_name[c->address]);
+        failed(c->buckets, s, g.owner_name[c->address], info.replication_factor > 1 && owner_unreachable(c->status));
         continue;
       }
       for (const auto& a : c->resp.buckets()) {

@@ -430,9 +430,14 @@ grpc::ServerUnaryReactor* Service::GetBucket(grpc::CallbackServerContext* ctx, c
       if (Status s = check_bucket(**e, req->bucket()); !s.ok()) return done(s);
       auto o = directory_->owner(**e, req->bucket());
       if (!o.ok()) return done(o.status());
-      if (std::string why = membership_->down_reason(o->id); !why.empty())
+      if (std::string why = membership_->down_reason(o->id); !why.empty()) {
+        // A replicated bucket under etcd elections: an in-sync replica takes over (docs/cluster.md,
+        // "Failover with etcd"), so the client sends its put again (settling) until then.
+        const bool electing = (*e)->info.replication_factor > 1 && membership_->elections() != nullptr;
         return done(Unavailable(bucket_name(req->topic(), req->bucket()) + ": owner " + o->id.str() + " (" +
-                                o->address + ") unavailable: " + why));
+                                o->address + ") unavailable: " + why +
+                                (electing ? "; another replica is taking over: retry shortly" : "")));
+      }
       v1::Member* m = o->id == self_.id ? resp->mutable_ready()->mutable_owner()
                                         : resp->mutable_redirect()->mutable_owner();
       m->set_id(o->id.str());

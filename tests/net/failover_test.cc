@@ -290,6 +290,42 @@ TEST(Failover, KillNineLeaderOfTheBucketInTurnLosesNoAcknowledgedRecord) {
   for (int n = 0; n < 3; ++n) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
 }
 
+// A writer with the client's default retries, through a follower: a put sent right after its
+// bucket's leader is SIGKILLed is acknowledged once a follower took over, without an error to the
+// caller (the client sends it again while the leader is unreachable, as while an election
+// settles), and lands once. Before, the put failed with "owner ... unavailable" after its
+// put_retries.
+TEST(Failover, APutRidesThroughTheKillOfItsLeader) {
+  Etcd etcd;
+  ASSERT_TRUE(etcd.start()) << etcd.log();
+  Cluster cluster(3, etcd_args(etcd, "/ride"));
+  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
+  auto v = create_topic(cluster, "r");
+  ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
+  const int leader = cluster.index_of(v->leader);
+  ASSERT_GE(leader, 0);
+  const int via = others(3, leader)[0];
+  // rpc_timeout well above the failover (TTL 2 s, plus etcd's expiry and the election).
+  auto c = Client::connect({.server = cluster.address(via), .rpc_timeout = std::chrono::seconds(30)});
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  auto w = (*c)->writer(replicated("r", Acks::kAll));
+  ASSERT_TRUE(w.ok()) << w.status().to_string();
+  auto one = [](int64_t id) { return std::vector<Record>{Record{{"id", id}, {"k", int64_t{0}}}}; };
+  Status before = (*w)->put(one(0));
+  ASSERT_TRUE(before.ok()) << before.to_string();
+  ASSERT_TRUE(wait_stored_in_sync(etcd, "/ride", "r", 3)) << "the leader did not store its in-sync set in etcd";
+  ASSERT_EQ(cluster.kill(leader, SIGKILL), -1);
+  Status after = (*w)->put(one(1));
+  EXPECT_TRUE(after.ok()) << "a put across the failover: " << after.to_string() << "; " << cluster.log(via);
+  auto nv = wait_view(cluster, others(3, leader), "r", [&](const View& x) { return x.leads && x.epoch > v->epoch; });
+  ASSERT_TRUE(nv) << "no new leader; " << cluster.log(via);
+  EXPECT_NE(nv->leader, v->leader);
+  std::vector<int64_t> acked{0};
+  if (after.ok()) acked.push_back(1);
+  for (int n : others(3, leader)) check_exactly_once(cluster.address(n), "r", acked);
+  for (int n : others(3, leader)) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+}
+
 TEST(Failover, FrozenLeaderCannotAcknowledgeAfterItsLeaseExpired) {
   Etcd etcd;
   ASSERT_TRUE(etcd.start()) << etcd.log();
