@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -207,6 +208,25 @@ std::optional<View> create_topic(Cluster& cluster, const std::string& topic) {
   return elected(cluster, {0, 1, 2}, topic);
 }
 
+// etcd and 3 nodes that use it (etcd_args(prefix)), with a factor-3 topic whose leader etcd
+// elected (v); the leader's index and a follower's. Call start() in ASSERT_NO_FATAL_FAILURE.
+struct ElectedTopic {
+  Etcd etcd;
+  std::unique_ptr<Cluster> cluster;
+  std::optional<View> v;
+  int leader = -1, via = -1;
+  void start(const std::string& prefix, const std::string& topic) {
+    ASSERT_TRUE(etcd.start()) << etcd.log();
+    cluster = std::make_unique<Cluster>(3, etcd_args(etcd, prefix));
+    ASSERT_TRUE(cluster->start_all()) << cluster->log(0);
+    v = create_topic(*cluster, topic);
+    ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster->log(0);
+    leader = cluster->index_of(v->leader);
+    ASSERT_GE(leader, 0);
+    via = others(3, leader)[0];
+  }
+};
+
 // How many members the in-sync set of bucket 0 that its leader stored in etcd has
 // (<prefix>/isr/<topic>/0, docs/wire-protocol.md "etcd keys of elections"); 0 when unread.
 size_t stored_in_sync(const Etcd& etcd, const std::string& prefix, const std::string& topic) {
@@ -296,48 +316,39 @@ TEST(Failover, KillNineLeaderOfTheBucketInTurnLosesNoAcknowledgedRecord) {
 // settles), and lands once. Before, the put failed with "owner ... unavailable" after its
 // put_retries.
 TEST(Failover, APutRidesThroughTheKillOfItsLeader) {
-  Etcd etcd;
-  ASSERT_TRUE(etcd.start()) << etcd.log();
-  Cluster cluster(3, etcd_args(etcd, "/ride"));
-  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
-  auto v = create_topic(cluster, "r");
-  ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
-  const int leader = cluster.index_of(v->leader);
-  ASSERT_GE(leader, 0);
-  const int via = others(3, leader)[0];
+  ElectedTopic t;
+  ASSERT_NO_FATAL_FAILURE(t.start("/ride", "r"));
   // rpc_timeout well above the failover (TTL 2 s, plus etcd's expiry and the election).
-  auto c = Client::connect({.server = cluster.address(via), .rpc_timeout = std::chrono::seconds(30)});
+  auto c = Client::connect({.server = t.cluster->address(t.via), .rpc_timeout = std::chrono::seconds(30)});
   ASSERT_TRUE(c.ok()) << c.status().to_string();
   auto w = (*c)->writer(replicated("r", Acks::kAll));
   ASSERT_TRUE(w.ok()) << w.status().to_string();
   auto one = [](int64_t id) { return std::vector<Record>{Record{{"id", id}, {"k", int64_t{0}}}}; };
   Status before = (*w)->put(one(0));
   ASSERT_TRUE(before.ok()) << before.to_string();
-  ASSERT_TRUE(wait_stored_in_sync(etcd, "/ride", "r", 3)) << "the leader did not store its in-sync set in etcd";
-  ASSERT_EQ(cluster.kill(leader, SIGKILL), -1);
+  ASSERT_TRUE(wait_stored_in_sync(t.etcd, "/ride", "r", 3)) << "the leader did not store its in-sync set in etcd";
+  ASSERT_EQ(t.cluster->kill(t.leader, SIGKILL), -1);
   Status after = (*w)->put(one(1));
-  EXPECT_TRUE(after.ok()) << "a put across the failover: " << after.to_string() << "; " << cluster.log(via);
-  auto nv = wait_view(cluster, others(3, leader), "r", [&](const View& x) { return x.leads && x.epoch > v->epoch; });
-  ASSERT_TRUE(nv) << "no new leader; " << cluster.log(via);
-  EXPECT_NE(nv->leader, v->leader);
+  EXPECT_TRUE(after.ok()) << "a put across the failover: " << after.to_string() << "; " << t.cluster->log(t.via);
+  auto nv = wait_view(*t.cluster, others(3, t.leader), "r",
+                      [&](const View& x) { return x.leads && x.epoch > t.v->epoch; });
+  ASSERT_TRUE(nv) << "no new leader; " << t.cluster->log(t.via);
+  EXPECT_NE(nv->leader, t.v->leader);
   std::vector<int64_t> acked{0};
   if (after.ok()) acked.push_back(1);
-  for (int n : others(3, leader)) check_exactly_once(cluster.address(n), "r", acked);
-  for (int n : others(3, leader)) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+  for (int n : others(3, t.leader)) check_exactly_once(t.cluster->address(n), "r", acked);
+  for (int n : others(3, t.leader)) EXPECT_EQ(t.cluster->kill(n, SIGTERM), 0) << t.cluster->log(n);
 }
 
 TEST(Failover, FrozenLeaderCannotAcknowledgeAfterItsLeaseExpired) {
-  Etcd etcd;
-  ASSERT_TRUE(etcd.start()) << etcd.log();
-  Cluster cluster(3, etcd_args(etcd, "/stop"));
-  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
-  auto v = create_topic(cluster, "s");
-  ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
-  const int leader = cluster.index_of(v->leader);
-  const int via = others(3, leader)[0];
+  ElectedTopic t;
+  ASSERT_NO_FATAL_FAILURE(t.start("/stop", "s"));
+  Cluster& cluster = *t.cluster;
+  const auto& v = t.v;
+  const int leader = t.leader, via = t.via;
   Producer p(cluster.address(via), "s", 0);
   ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20));
-  ASSERT_TRUE(wait_stored_in_sync(etcd, "/stop", "s", 3)) << "the leader did not store its in-sync set in etcd";
+  ASSERT_TRUE(wait_stored_in_sync(t.etcd, "/stop", "s", 3)) << "the leader did not store its in-sync set in etcd";
   cluster.signal(leader, SIGSTOP);
   auto nv = wait_view(cluster, others(3, leader), "s", [&](const View& x) { return x.leads && x.epoch > v->epoch; });
   const auto new_leader_at = Clock::now();
