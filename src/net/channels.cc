@@ -115,6 +115,12 @@ bool Channels::never_sent(const grpc::Status& s) {
   return s.error_code() == grpc::StatusCode::UNAVAILABLE && s.error_message().find("failed to connect") != std::string::npos;
 }
 
+bool Channels::connection_lost(const grpc::Status& s) {
+  if (s.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
+  const std::string& m = s.error_message();
+  return m.find("Socket closed") != std::string::npos || m.find("Connection reset") != std::string::npos;
+}
+
 Status Channels::probe(const std::string& address, std::chrono::milliseconds timeout) {
   grpc::GenericStub stub(channel(address));
   grpc::ClientContext ctx;

@@ -58,6 +58,9 @@ class Channels {
   // Whether a call failed unsent: gRPC had no connection to the node (refused, or the channel
   // still backing off after earlier failures: up to a second after the node restarted).
   static bool never_sent(const grpc::Status& s);
+  // Whether gRPC lost the call's connection mid-way (UNAVAILABLE "Socket closed" or "Connection
+  // reset"): the node went away, or dropped a handshake it could not read.
+  static bool connection_lost(const grpc::Status& s);
   // Runs call() (one attempt, answering its grpc::Status); when it was never sent, forgets the
   // channel's backoff, waits up to `wait` for a connection and runs it once more. A node that
   // restarted a moment ago is then reached at once; one that is really down costs up to `wait`.

@@ -70,10 +70,8 @@ bool settling(const Status& s) {
 // with etcd"), so the put is sent again, as while settling. (Without etcd nothing settles by
 // itself: the put fails once rpc_timeout has passed.)
 bool owner_unreachable(const grpc::Status& g) {
-  if (g.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
-  const std::string& m = g.error_message();
-  return net::Channels::never_sent(g) || m.find("Socket closed") != std::string::npos ||
-         m.find("Connection reset") != std::string::npos || m.find("Broken pipe") != std::string::npos;
+  return net::Channels::never_sent(g) || net::Channels::connection_lost(g) ||
+         (g.error_code() == grpc::StatusCode::UNAVAILABLE && g.error_message().find("Broken pipe") != std::string::npos);
 }
 
 struct ClientWriterState {
@@ -171,8 +169,9 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
                       bool leader_gone = false) {
       bool retry = retryable(s);
       bool moving = owner_moving(s);
+      bool settles = moving || settling(s) || leader_gone;
       bool again_ok = retry && (attempt < core->options.put_retries ||
-                                ((moving || settling(s) || leader_gone) && std::chrono::steady_clock::now() < settle_by));
+                                (settles && std::chrono::steady_clock::now() < settle_by));
       for (uint32_t b : buckets) {
         if (retry) core->forget_owner(topic, b);
         if (again_ok) again.emplace_back(b);
@@ -189,10 +188,11 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
     };
     // A lookup that the entry node answered with an owner that did not answer: the same as a
     // put that could not reach it.
+    const bool replicated = info.replication_factor > 1;
     for (auto& [i, s] : g.failed) {
       const bool redirected = g.failed_owner.count(i) > 0;
       failed({pending[i].value()}, s, redirected ? g.failed_owner[i] : "",
-             redirected && info.replication_factor > 1 && s.code() == Code::kUnavailable);
+             redirected && replicated && s.code() == Code::kUnavailable);
     }
     for (auto& c : calls) {
       std::string names;
@@ -200,7 +200,7 @@ Status ClientWriterState::send(std::vector<RecordBatch> per_bucket, PutReport* r
       Status s = from_grpc(c->status, "topic '" + topic + "' bucket" + (c->buckets.size() > 1 ? "s " : " ") + names +
                                           ": owner " + g.owner_name[c->address] + " unavailable");
       if (!s.ok()) {
-        failed(c->buckets, s, g.owner_name[c->address], info.replication_factor > 1 && owner_unreachable(c->status));
+        failed(c->buckets, s, g.owner_name[c->address], replicated && owner_unreachable(c->status));
         continue;
       }
       for (const auto& a : c->resp.buckets()) {

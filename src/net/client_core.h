@@ -58,9 +58,7 @@ struct ClientCore {
   // A plaintext connection to a TLS port: the server drops it mid-handshake, and gRPC says only
   // "Socket closed" (or "Connection reset").
   static bool might_be_tls_only(const grpc::Status& g) {
-    if (g.error_code() != grpc::StatusCode::UNAVAILABLE || !g.error_details().empty()) return false;
-    const std::string& m = g.error_message();
-    return m.find("Socket closed") != std::string::npos || m.find("Connection reset") != std::string::npos;
+    return g.error_details().empty() && net::Channels::connection_lost(g);
   }
   // Calls an entry node: the next entry on UNAVAILABLE / DEADLINE_EXCEEDED, or the only one once
   // more (read-only or idempotent calls only).
