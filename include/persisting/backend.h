@@ -133,8 +133,9 @@ class StorageBackend {
   // another thread. Records are visible to get() by the time done is called (the runtime then
   // wakes parked readers and stops taking the bucket for caught up: known_empty_at). The runtime
   // uses this form so a bucket's actor keeps taking puts while a sync is in flight, and
-  // concurrent puts can share one sync. The default calls put_batch() and done() at once.
-  virtual void put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done);
+  // concurrent puts can share one sync. The default calls put_batch() and done() at once. The
+  // batch is the backend's (a log that keeps it until its write takes it without a copy).
+  virtual void put_batch_async(RecordBatch batch, std::function<void(Result<Offset>)> done);
   // Whether put_batch(batch) would accept every record as the bucket stands now (types against
   // its schema and buffered records, room in its buffer, ...), appending nothing. A writer whose
   // batch spans several buckets checks every bucket's part first, so a refused batch changes no
@@ -196,6 +197,8 @@ class StorageBackend {
  private:
   std::mutex wait_mu_;
   std::condition_variable wait_cv_;
+  // get_wait() callers parked or about to be: notify_appended() takes wait_mu_ only when some are.
+  std::atomic<int> get_waiters_{0};
 };
 
 using BackendFactory = std::function<Result<std::unique_ptr<StorageBackend>>(
@@ -240,7 +243,8 @@ class BackendRegistry {
 // 2: StorageBackend::check_batch; 3: BucketStats; 4: BackendContext data_dir, incarnation and
 // retention, StorageBackend::discard, BucketStats::first_offset; 5: StorageBackend::
 // offset_for_time, RetentionLimits::ms, RecordBatch append times; 6: RetentionLimits interest;
-// 7: StorageBackend::end_moves_only_by_puts.
-inline constexpr int kPluginAbiVersion = 7;
+// 7: StorageBackend::end_moves_only_by_puts; 8: StorageBackend's get_wait() waiter count,
+// put_batch_async takes its batch by value.
+inline constexpr int kPluginAbiVersion = 8;
 
 }  // namespace persisting

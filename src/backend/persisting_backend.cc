@@ -358,7 +358,7 @@ Status PersistingBackend::check_batch(const RecordBatch& batch, const std::vecto
   return data_->check(batch, numbers);
 }
 
-void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) {
+void PersistingBackend::put_batch_async(RecordBatch batch, std::function<void(Result<Offset>)> done) {
   if (Status s = ready_to_write(); !s.ok()) return done(s);
   {
     // The batch's admission (types, room) and the count of appends in flight under one lock:
@@ -399,7 +399,7 @@ void PersistingBackend::put_batch_async(const RecordBatch& batch, std::function<
   // The log answers in append order (on its group-commit thread, or on this one for a stream
   // not synced per put), with the batch it wrote: the records join the buffer there, before the
   // put is acknowledged.
-  log_->append_async(stream_ref_, batch, [this, done = std::move(done)](Result<Offset> first, const RecordBatch& written) {
+  log_->append_async(stream_ref_, std::move(batch), [this, done = std::move(done)](Result<Offset> first, const RecordBatch& written) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       appended(written, first);

@@ -75,7 +75,7 @@ class PersistingBackend final : public StorageBackend {
 
   std::string name() const override { return name_; }
   Result<Offset> put_batch(const RecordBatch& batch) override;
-  void put_batch_async(const RecordBatch& batch, std::function<void(Result<Offset>)> done) override;
+  void put_batch_async(RecordBatch batch, std::function<void(Result<Offset>)> done) override;
   Status check_batch(const RecordBatch& batch, const std::vector<uint64_t>& numbers) override;
   bool checks_batches() const override { return true; }
   Result<RecordBatch> get(Offset offset, size_t limit) override;

@@ -42,7 +42,7 @@ void BucketStorage::put(RecordBatch batch, PutCallback cb, std::shared_ptr<void>
     const uint64_t outer = t_running_put;
     const uint64_t me = t_running_put = ++t_puts;
     const uint64_t* thread = &t_running_put;
-    self->backend_->put_batch_async(batch, [self, me, thread, cb = std::move(cb)](Result<Offset> r) mutable {
+    self->backend_->put_batch_async(std::move(batch), [self, me, thread, cb = std::move(cb)](Result<Offset> r) mutable {
       const bool in_message = thread == &t_running_put && t_running_put == me;
       // Before the writer hears (it may read its records next); readers waiting on the topic
       // are woken here inside the message, else from the pool.

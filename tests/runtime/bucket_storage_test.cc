@@ -234,7 +234,7 @@ class DeferredBackend final : public StorageBackend {
   }
   std::string name() const override { return "deferred"; }
   Result<Offset> put_batch(const RecordBatch& b) override { return inner_.put_batch(b); }
-  void put_batch_async(const RecordBatch& b, std::function<void(Result<Offset>)> done) override {
+  void put_batch_async(RecordBatch b, std::function<void(Result<Offset>)> done) override {
     threads_.emplace_back([this, b, done = std::move(done)] {
       std::this_thread::sleep_for(20ms);
       done(inner_.put_batch(b));  // visible only now

@@ -279,8 +279,8 @@ void NodeLog::append_async(const std::string& stream, const RecordBatch& batch, 
   append_to(nullptr, &stream, batch, std::move(done));
 }
 
-void NodeLog::append_async(StreamRef stream, const RecordBatch& batch, AppendDone done) {
-  append_to(static_cast<StreamEntry*>(stream.entry_), nullptr, batch, std::move(done));
+void NodeLog::append_async(StreamRef stream, RecordBatch batch, AppendDone done) {
+  append_to(static_cast<StreamEntry*>(stream.entry_), nullptr, std::move(batch), std::move(done));
 }
 
 NodeLog::StreamRef NodeLog::pin(const std::string& stream) {
@@ -297,7 +297,7 @@ void NodeLog::unpin(StreamRef stream) {
   unpin(static_cast<StreamEntry*>(stream.entry_));
 }
 
-void NodeLog::append_to(StreamEntry* entry, const std::string* name, const RecordBatch& batch, AppendDone done) {
+void NodeLog::append_to(StreamEntry* entry, const std::string* name, RecordBatch batch, AppendDone done) {
   bool kick = false, lead = false, lead_group = false;
   {
     std::lock_guard l(mu_);
@@ -313,7 +313,7 @@ void NodeLog::append_to(StreamEntry* entry, const std::string* name, const Recor
     Stream& st = entry->second;
     ++st.pinned;  // the Pending's
     if (synced_per_append(st.options)) {
-      queue_.push_back(Pending{entry, batch, std::move(done)});
+      queue_.push_back(Pending{entry, std::move(batch), std::move(done)});
       if (plugs_ > 0) {
         ++plugged_pushes_;    // its writer is counted when its Plug goes
         unplug_kick_ = true;  // the last Plug starts the group commit
@@ -323,7 +323,7 @@ void NodeLog::append_to(StreamEntry* entry, const std::string* name, const Recor
       kick = true;
       lead_group = take_lead();
     } else {
-      direct_.push_back(Pending{entry, batch, std::move(done)});
+      direct_.push_back(Pending{entry, std::move(batch), std::move(done)});
       // Plugged: the Plug's end writes it with the rest of the put (one frame); else the caller
       // writing direct_ takes this one too.
       lead = plugs_ == 0 && !direct_writing_;

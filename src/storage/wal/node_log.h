@@ -190,7 +190,8 @@ class NodeLog {
   };
   StreamRef pin(const std::string& stream);
   void unpin(StreamRef stream);
-  void append_async(StreamRef stream, const RecordBatch& batch, AppendDone done);
+  // The batch by value: a caller that moves it in saves the log a copy of its records.
+  void append_async(StreamRef stream, RecordBatch batch, AppendDone done);
 
   // Plugging (after Linux's block plugging): while a Plug lives, appends queue up without
   // starting a group commit; when the last Plug goes, one starts for all of them. A writer whose
@@ -337,7 +338,7 @@ class NodeLog {
   // Drops a pin of a stream's entry (mu_), and the entry once nothing holds it.
   void unpin(StreamEntry* stream);
   // append_async's work, for the stream's entry (pinned by the caller) or, without one, its name.
-  void append_to(StreamEntry* entry, const std::string* name, const RecordBatch& batch, AppendDone done);
+  void append_to(StreamEntry* entry, const std::string* name, RecordBatch batch, AppendDone done);
 
   const NodeLogOptions opts_;
   std::unique_ptr<Wal> wal_;
