@@ -113,8 +113,11 @@ TEST(DedupFailover, APutRetriedAfterAnElectionIsAnsweredWithItsFirstOffsets) {
   EXPECT_EQ(read_all(cluster.address(next), "dd"), ids(0, 25));
   w->reset();
   c.reset();
-  for (int n = 0; n < 3; ++n)
-    if (n != old) EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+  for (int n = 0; n < 3; ++n) {
+    if (n != old) {
+      EXPECT_EQ(cluster.kill(n, SIGTERM), 0) << cluster.log(n);
+    }
+  }
 }
 
 }  // namespace

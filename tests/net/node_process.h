@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -90,11 +91,31 @@ class Process {
     return pid_ > 0;
   }
   // Sends sig and reaps the process; returns its exit code (-1 when a signal ended it).
+  // A process still running kKillPatience after sig (a shutdown that hangs) gets its threads'
+  // stacks appended to its log (when gdb is installed), is killed with SIGKILL, and kill returns
+  // -3: the test fails with the stacks in front of it instead of waiting for ctest's timeout.
+  static constexpr std::chrono::seconds kKillPatience{90};
   int kill(int sig) {
     if (pid_ <= 0) return -1;
     ::kill(pid_, sig);
     int status = 0;
-    ::waitpid(pid_, &status, 0);
+    const auto end = std::chrono::steady_clock::now() + kKillPatience;
+    pid_t got;
+    while ((got = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (got == 0) {
+      std::fprintf(stderr, "process %d still runs %llds after signal %d: its stacks go to %s\n", static_cast<int>(pid_),
+                   static_cast<long long>(kKillPatience.count()), sig, log_.c_str());
+      if (::access("/usr/bin/gdb", X_OK) == 0) {
+        const std::string cmd = "/usr/bin/gdb -p " + std::to_string(pid_) +
+                                " -batch -ex 'thread apply all bt' >> '" + log_ + "' 2>&1 < /dev/null";
+        (void)std::system(cmd.c_str());  // best effort: the failure below is what counts
+      }
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+      return -3;
+    }
     pid_ = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }

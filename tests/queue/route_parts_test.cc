@@ -33,7 +33,9 @@ TEST(RouteParts, OnePartPerBucketReachedInBucketOrderAsRouteHasThem) {
     if (!per_bucket[b].empty()) ++reached;
   EXPECT_EQ(buckets.size(), reached);
   for (size_t k = 0; k < buckets.size(); ++k) {
-    if (k > 0) EXPECT_LT(buckets[k - 1], buckets[k]);
+    if (k > 0) {
+      EXPECT_LT(buckets[k - 1], buckets[k]);
+    }
     const uint32_t b = buckets[k];
     EXPECT_EQ(indexes[k], by_bucket[b]);
     ASSERT_EQ(parts[k].size(), per_bucket[b].size());
