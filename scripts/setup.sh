@@ -9,6 +9,7 @@ PKGS=(
   libsnappy-dev zlib1g-dev  # Kafka record-batch codecs (src/kafka/protocol)
   kcat python3-kafka  # Kafka clients for the interop tests (tests/kafka)
   libgtest-dev libgmock-dev
+  gdb  # a test node that hangs at shutdown has its stacks logged (tests/net/node_process.h)
   libgoogle-perftools-dev  # tcmalloc for the binaries (apps/CMakeLists.txt)
   clang libclang-rt-14-dev
   protobuf-compiler libprotobuf-dev
