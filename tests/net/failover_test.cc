@@ -265,12 +265,11 @@ bool wait_stored_in_sync(const Etcd& etcd, const std::string& prefix, const std:
 }
 
 TEST(Failover, KillNineLeaderOfTheBucketInTurnLosesNoAcknowledgedRecord) {
-  Etcd etcd;
-  ASSERT_TRUE(etcd.start()) << etcd.log();
-  Cluster cluster(3, etcd_args(etcd, "/kill"));
-  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
-  auto v = create_topic(cluster, "f");
-  ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
+  ElectedTopic t;
+  ASSERT_NO_FATAL_FAILURE(t.start("/kill", "f"));
+  const Etcd& etcd = t.etcd;
+  Cluster& cluster = *t.cluster;
+  std::optional<View> v = t.v;  // the leader of each round
   int64_t next_id = 0;
   std::vector<int64_t> acked;
   std::vector<double> failover_ms;
@@ -395,14 +394,11 @@ TEST(Failover, FrozenLeaderCannotAcknowledgeAfterItsLeaseExpired) {
 }
 
 TEST(Failover, EtcdRestartMidRunLosesNothingAndPutsResume) {
-  Etcd etcd;
-  ASSERT_TRUE(etcd.start()) << etcd.log();
-  Cluster cluster(3, etcd_args(etcd, "/restart"));
-  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
-  auto v = create_topic(cluster, "r");
-  ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
-  const int leader = cluster.index_of(v->leader);
-  const int via = others(3, leader)[0];
+  ElectedTopic t;
+  ASSERT_NO_FATAL_FAILURE(t.start("/restart", "r"));
+  Etcd& etcd = t.etcd;
+  Cluster& cluster = *t.cluster;
+  const int leader = t.leader, via = t.via;
   Producer p(cluster.address(via), "r", 0);
   ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20));
   // Connected before etcd goes (the writer opens through the node).
@@ -430,14 +426,13 @@ TEST(Failover, EtcdRestartMidRunLosesNothingAndPutsResume) {
 }
 
 TEST(Failover, AWipedFollowerIsRebuiltFromTheLeaderAndThenHoldsEveryRecord) {
-  Etcd etcd;
-  ASSERT_TRUE(etcd.start()) << etcd.log();
-  Cluster cluster(3, etcd_args(etcd, "/wipe"));
-  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
-  auto v = create_topic(cluster, "w");
-  ASSERT_TRUE(v) << "no leader elected through etcd; " << cluster.log(0);
-  const int leader = cluster.index_of(v->leader);
-  const int wiped = others(3, leader)[0];
+  ElectedTopic t;
+  ASSERT_NO_FATAL_FAILURE(t.start("/wipe", "w"));
+  const Etcd& etcd = t.etcd;
+  Cluster& cluster = *t.cluster;
+  const std::optional<View>& v = t.v;
+  const int leader = t.leader;
+  const int wiped = t.via;
   const int via = others(3, leader)[1];
   Producer p(cluster.address(via), "w", 0);
   ASSERT_TRUE(p.wait_acks_after(Clock::now(), 20));
@@ -472,14 +467,10 @@ TEST(Failover, AWipedFollowerIsRebuiltFromTheLeaderAndThenHoldsEveryRecord) {
 }
 
 TEST(Failover, ManualElectIsRefusedWithEtcd) {
-  Etcd etcd;
-  ASSERT_TRUE(etcd.start()) << etcd.log();
-  Cluster cluster(3, etcd_args(etcd, "/manual"));
-  ASSERT_TRUE(cluster.start_all()) << cluster.log(0);
-  auto v = create_topic(cluster, "m");
-  ASSERT_TRUE(v);
-  auto c = testing::connect_to(cluster.address(0));
-  std::string other = v->leader == "n1" ? "n2" : "n1";
+  ElectedTopic t;
+  ASSERT_NO_FATAL_FAILURE(t.start("/manual", "m"));
+  auto c = testing::connect_to(t.cluster->address(0));
+  std::string other = t.v->leader == "n1" ? "n2" : "n1";
   auto r = c->elect_leader("m", 0, other);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("elected through etcd"), std::string::npos) << r.status().to_string();
