@@ -98,26 +98,19 @@ class Process {
   int kill(int sig) {
     if (pid_ <= 0) return -1;
     ::kill(pid_, sig);
-    int status = 0;
-    const auto end = std::chrono::steady_clock::now() + kKillPatience;
-    pid_t got;
-    while ((got = ::waitpid(pid_, &status, WNOHANG)) == 0 && std::chrono::steady_clock::now() < end)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    if (got == 0) {
-      std::fprintf(stderr, "process %d still runs %llds after signal %d: its stacks go to %s\n", static_cast<int>(pid_),
-                   static_cast<long long>(kKillPatience.count()), sig, log_.c_str());
-      if (::access("/usr/bin/gdb", X_OK) == 0) {
-        const std::string cmd = "/usr/bin/gdb -p " + std::to_string(pid_) +
-                                " -batch -ex 'thread apply all bt' >> '" + log_ + "' 2>&1 < /dev/null";
-        (void)std::system(cmd.c_str());  // best effort: the failure below is what counts
-      }
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-      return -3;
+    if (int code = wait_exit(kKillPatience); code != -2) return code;
+    std::fprintf(stderr, "process %d still runs %llds after signal %d: its stacks go to %s\n", static_cast<int>(pid_),
+                 static_cast<long long>(kKillPatience.count()), sig, log_.c_str());
+    if (::access("/usr/bin/gdb", X_OK) == 0) {
+      const std::string cmd = "/usr/bin/gdb -p " + std::to_string(pid_) +
+                              " -batch -ex 'thread apply all bt' >> '" + log_ + "' 2>&1 < /dev/null";
+      (void)std::system(cmd.c_str());  // best effort: the failure below is what counts
     }
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
     pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return -3;
   }
   // Waits (bounded) for the process to exit by itself; its exit code (-1 when a signal ended it),
   // or -2 when it still runs after timeout (it is left running).
