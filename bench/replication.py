@@ -15,8 +15,11 @@ Systems, per batch size (256 B records, 4 producer processes, the same records a
   persisting-rf3        replication_factor 3, acks=all (--acks): every in-sync replica has the records
   nats-r3               stream Replicas=3 (PubAck after the quorum, 2 of 3)
 Persisting producers connect to node 1 (the client sends each bucket's put to its leader);
-NATS producer p connects to server p % 3. Repetitions are interleaved (rep 1 of every system,
-then rep 2, ...). Every run is bounded in records and seconds.
+NATS producer p connects to server p % 3. Each run has its own topic (stream): made ready before
+it is timed (a NATS stream takes one publish; a topic takes 200 records, so that every bucket
+exists and, under acks=all, every follower has joined) and deleted once it is measured.
+Repetitions are interleaved (rep 1 of every system, then rep 2, ...). Every run is bounded in
+records and seconds.
 
 Ratios printed (medians, same run): rf3 / rf1 (target >= 0.5) and rf3 / nats-r3
 (target >= 2).
@@ -26,7 +29,7 @@ The servers' CPU per record (user + system of the three server processes over th
 costs the producer rate as much CPU as it takes.
 
 Usage: bench/replication.py [--reps N] [--duration S] [--build DIR] [--batches 20,100]
-                            [--buckets N] [--acks all|leader] [--json F]
+                            [--buckets N] [--acks all|leader] [--idle-topics N] [--json F]
 Setup: bash scripts/setup-bench.sh (Debian packages). Not part of CI.
 """
 
@@ -150,6 +153,24 @@ def nats_ready(bins, trio, stream, deadline_s=60):
             time.sleep(0.5)
 
 
+def persisting_ready(bins, trio, topic, factor, batch, buckets, acks):
+    """Creates the run's topic and puts 200 records into it (every bucket gets some, and under
+    acks=all every follower has joined), so that the timed run starts on a topic that takes puts,
+    as nats_ready does for a stream."""
+    run_parallel([persisting_cmd(bins, trio, topic, factor, batch, 9, 30, 200, buckets, acks)], timeout=60)
+
+
+def drop(bins, trio, name):
+    """Deletes a measured run's topic (stream), so that the next run is not also paying for the
+    idle copies of every earlier one (a follower's replication rounds list every bucket it
+    follows: docs/benchmarks.md, "Replication")."""
+    if trio.kind == "persisting":
+        cmd = [bins["persisting"], "topics", "delete", "--server", f"127.0.0.1:{trio.ports[0]}", "--topic", name]
+    else:
+        cmd = [bins["nats_bench"], "--server", f"127.0.0.1:{trio.ports[0]}", "--phase", "delete", "--stream", name]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=60)
+
+
 def produce(cmds, duration, attempts=1):
     """records/s of one run; a run that fails is logged and run again, up to attempts times
     (a loaded JetStream cluster may time out its stream API calls)."""
@@ -177,6 +198,9 @@ def main():
     ap.add_argument("--acks", default="all", choices=("all", "leader"),
                     help="the RF 3 producers' acks (leader: what the copies cost without waiting for them)")
     ap.add_argument("--buckets", type=int, default=BUCKETS, help="buckets (partitions) per topic")
+    ap.add_argument("--idle-topics", type=int, default=0,
+                    help="replicated topics that stay idle during the runs (each: --buckets buckets, RF 3, "
+                         "200 records): what idle copies cost the busy ones")
     ap.add_argument("--json", help="also write every run here")
     a = ap.parse_args()
     bins = peers.find_bins(a.build, a.buckets, need_persisting=True)
@@ -188,6 +212,8 @@ def main():
     try:
         ours = Trio("persisting", bins, root)
         theirs = Trio("nats", bins, root)
+        for i in range(a.idle_topics):
+            persisting_ready(bins, ours, f"idle_{i}", 3, 100, a.buckets, a.acks)
         for rep in range(a.reps):
             for batch in batches:
                 for system in ("persisting-rf1", "persisting-rf3", "nats-r3"):
@@ -198,11 +224,13 @@ def main():
                         cmds = [nats_cmd(bins, theirs, name, batch, p, a.duration, per) for p in range(PRODUCERS)]
                     else:
                         factor = 3 if "rf3" in system else 1
+                        persisting_ready(bins, ours, name, factor, batch, a.buckets, a.acks)
                         cmds = [persisting_cmd(bins, ours, name, factor, batch, p, a.duration, per, a.buckets, a.acks)
                                 for p in range(PRODUCERS)]
                     cpu0 = trio.cpu_seconds()
                     v, n = produce(cmds, a.duration, attempts=3 if system == "nats-r3" else 1)
                     cpu_us = (trio.cpu_seconds() - cpu0) / n * 1e6
+                    drop(bins, trio, name)
                     log(f"rep {rep + 1}: {system} batch {batch}: {v:,.0f} records/s, servers' CPU {cpu_us:.0f} µs/record")
                     runs.append(dict(system=system, batch=batch, rep=rep, value=v, cpu_us=cpu_us))
     finally:
@@ -222,7 +250,8 @@ def main():
     load = os.getloadavg()[0]
     print(f"bench/replication.py --reps {a.reps} --duration {a.duration} "
           f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load {load:.1f}); "
-          f"{SIZE} B records, {PRODUCERS} producer processes, {a.buckets} buckets/partitions; medians of {a.reps}")
+          f"{SIZE} B records, {PRODUCERS} producer processes, {a.buckets} buckets/partitions; medians of {a.reps}"
+          + (f"; {a.idle_topics} idle RF 3 topics of {a.buckets} buckets on the nodes" if a.idle_topics else ""))
     print()
     print(f"| batch | persisting RF 1 | persisting RF 3 acks={a.acks} | nats R3 (file) | RF3 / RF1 | RF3 / nats R3 "
           "| servers' CPU µs/record: RF 1, RF 3, nats R3 |")

@@ -7,7 +7,8 @@
 //   consume: an ephemeral pull consumer (AckNone, from the first message) fetching --fetch at a
 //            time, up to the message count the stream had at the start; with --group, the durable
 //            pull consumer --group shared by every consumer of the group;
-//   wakeup:  a pull consumer (new messages only) parked in Fetch(1), woken by a js_Publish.
+//   wakeup:  a pull consumer (new messages only) parked in Fetch(1), woken by a js_Publish;
+//   delete:  deletes the stream (bench/replication.py, after a run). Prints nothing.
 #include <nats/nats.h>
 
 #include "bench_common.h"
@@ -138,6 +139,9 @@ int main(int argc, char** argv) {
         });
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
+  } else if (a.phase == "delete") {  // bench/replication.py: a run's stream goes once it is measured
+    jsErrCode jerr = jsErrCode(0);
+    check(js_DeleteStream(js, a.stream.c_str(), nullptr, &jerr), "delete stream", jerr);
   } else {
     die("unknown phase " + a.phase);
   }
