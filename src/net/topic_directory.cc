@@ -160,8 +160,25 @@ std::vector<std::shared_ptr<TopicEntry>> TopicDirectory::all() const {
   return out;
 }
 
+const std::vector<NodeId>& TopicEntry::placed(uint32_t bucket) const {
+  if (bucket >= placed_.size()) placed_.resize(bucket + 1);
+  auto& r = placed_[bucket];
+  if (r.empty()) r = placement_->replicas(info.topic, bucket, info.replication_factor);
+  return r;
+}
+
+std::vector<NodeId> TopicEntry::placed_replicas(uint32_t bucket) const {
+  std::lock_guard<std::mutex> lock(placement_mu);
+  return placed(bucket);
+}
+
+NodeId TopicEntry::placed_owner(uint32_t bucket) const {
+  std::lock_guard<std::mutex> lock(placement_mu);
+  return placed(bucket).front();  // the ranking's first: Placement::owner
+}
+
 std::vector<NodeId> TopicDirectory::replicas(const TopicEntry& t, uint32_t bucket) const {
-  return t.placement()->replicas(t.info.topic, bucket, t.info.replication_factor);
+  return t.placed_replicas(bucket);
 }
 
 Leadership TopicDirectory::leader(const TopicEntry& t, uint32_t bucket) const {
@@ -171,7 +188,7 @@ Leadership TopicDirectory::leader(const TopicEntry& t, uint32_t bucket) const {
     if (it != t.leaders.end() && !it->second.epochs.empty())
       return {NodeId(it->second.leader()), it->second.epoch()};
   }
-  return {t.placement()->owner(t.info.topic, bucket), 0};
+  return {t.placed_owner(bucket), 0};
 }
 
 Status TopicDirectory::check_leads(const TopicEntry& t, uint32_t bucket) const {

@@ -69,11 +69,22 @@ struct TopicEntry {
   void set_placement(std::shared_ptr<const Placement> p) {
     std::lock_guard<std::mutex> lock(placement_mu);
     placement_ = std::move(p);
+    placed_.clear();
   }
+  // The bucket's replicas under the current placement and the topic's replication_factor, the
+  // owner first (Placement::replicas), and its owner (Placement::owner). Each bucket's ranking is
+  // computed once per placement: hashing every member (and the strings it builds) on each call
+  // was a share of every put part's and replication round's cost.
+  std::vector<NodeId> placed_replicas(uint32_t bucket) const;
+  NodeId placed_owner(uint32_t bucket) const;
 
  private:
+  // Under placement_mu: placed_[bucket], computed when missing.
+  const std::vector<NodeId>& placed(uint32_t bucket) const;
+
   mutable std::mutex placement_mu;
   std::shared_ptr<const Placement> placement_;
+  mutable std::vector<std::vector<NodeId>> placed_;  // index = bucket; empty: not computed yet
 };
 
 // The record count of a bucket this node holds (its stats' total_count). Blocks.
