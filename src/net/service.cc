@@ -879,7 +879,14 @@ void Service::replicate(const v1::ReplicateRequest* req, v1::ReplicateResponse* 
     };
     auto park = std::make_shared<Park>();
     const uint64_t id = queue::next_waiter_id();
-    auto fire = [park, id, trackers, known, read](bool all) {
+    // Each topic's set once (trackers has one entry per bucket).
+    std::vector<ReplicaTracker*> sets = trackers;
+    std::sort(sets.begin(), sets.end());
+    sets.erase(std::unique(sets.begin(), sets.end()), sets.end());
+    // Shared by every bucket's waiter, the hook and the timer: each holds a pointer, not a copy
+    // of what it captures (vectors as long as the call's bucket list, so a copy per bucket made
+    // a round's cost grow with the square of the buckets a follower follows).
+    auto fire = std::make_shared<const std::function<void(bool)>>([park, id, sets, known, read](bool all) {
       if (park->fired.exchange(true)) return;
       if (!all) {
         std::optional<Scheduler::TaskId> timer;
@@ -889,22 +896,22 @@ void Service::replicate(const v1::ReplicateRequest* req, v1::ReplicateResponse* 
         }
         if (timer) Scheduler::Default()->cancel(*timer);
       }
-      for (ReplicaTracker* t : trackers) t->cancel_records(id);
+      for (ReplicaTracker* t : sets) t->cancel_records(id);
       auto [which, any] = known();
       read(all ? std::vector<bool>(which.size(), true) : which);
-    };
+    });
     // Before any waiter can answer the round: once answered, gRPC may delete the reactor (this
     // body may run on the admin pool, after the handler returned), or the stream's next round may
     // set its hook, so nothing below touches it.
-    on_cancel->set([fire] { fire(true); });
+    on_cancel->set([fire] { (*fire)(true); });
     for (size_t k = 0; k < ids.size() && !park->fired.load(); ++k)
-      trackers[k]->wait_records(ids[k], from[k], id, [fire] { fire(false); });
+      trackers[k]->wait_records(ids[k], from[k], id, [fire] { (*fire)(false); });
     if (park->fired.load()) {
-      for (ReplicaTracker* t : trackers) t->cancel_records(id);  // registered after it fired
+      for (ReplicaTracker* t : sets) t->cancel_records(id);  // registered after it fired
       return;
     }
     Scheduler::TaskId timer = Scheduler::Default()->schedule_at(
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms), [fire] { fire(true); });
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(wait_ms), [fire] { (*fire)(true); });
     {
       std::lock_guard<std::mutex> lock(park->mu);
       if (!park->fired.load()) park->timer = timer;
