@@ -168,7 +168,9 @@ def drop(bins, trio, name):
         cmd = [bins["persisting"], "topics", "delete", "--server", f"127.0.0.1:{trio.ports[0]}", "--topic", name]
     else:
         cmd = [bins["nats_bench"], "--server", f"127.0.0.1:{trio.ports[0]}", "--phase", "delete", "--stream", name]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, timeout=60)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError(f"deleting {name} failed ({r.returncode}): {r.stderr.strip()[:300]}")
 
 
 def produce(cmds, duration, attempts=1):
