@@ -64,7 +64,7 @@ log, free_port, wait_port, run_parallel = peers.log, peers.free_port, peers.wait
 
 SIZE = 256
 PRODUCERS = 4
-RUN_RECORDS = 400_000  # per run at most, split over the producers
+RUN_RECORDS = 2_000_000  # per run at most, split over the producers (a run lasts its --duration)
 BUCKETS = 16
 OPTIONS = ["wal_sync_mode=interval", "wal_sync_interval=1"]
 
